@@ -1,0 +1,5 @@
+"""Plugin system: the hook contract, the interfaces per kind, loading and per-workspace instances."""
+
+from codex32.plugins.hookspecs import hookimpl, hookspec
+
+__all__ = ["hookimpl", "hookspec"]

@@ -1,0 +1,38 @@
+"""Errors a plugin raises. The core maps each to an API error (see ``codex32.errors``).
+
+Plugins translate their SDK's exceptions into these; the message must never contain a secret.
+"""
+
+from __future__ import annotations
+
+
+class PluginError(Exception):
+    """Base class of every error a plugin may raise on purpose."""
+
+
+class ConfigInvalid(PluginError):
+    """The workspace's configuration for a plugin is invalid (API: 422)."""
+
+    def __init__(self, message: str, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or {}
+
+
+class ProviderError(PluginError):
+    """The remote provider failed or answered something unusable (API: 502)."""
+
+
+class ProviderAuthError(ProviderError):
+    """The provider rejected the credentials (API: 502, message says credentials)."""
+
+
+class ProviderTimeout(ProviderError):
+    """The provider did not answer in time (API: 504)."""
+
+
+class ProviderRateLimited(ProviderError):
+    """The provider asked us to slow down (API: 429 with ``Retry-After``)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,0 +1,339 @@
+"""The classes a plugin subclasses, one per kind, and the values that cross the boundary.
+
+A plugin class declares what it is as class attributes (``id``, ``config_schema``, ``secrets``,
+``capabilities``); an instance is built by the core for one workspace from that workspace's
+validated configuration and decrypted secrets. Nothing global, no Flask, no database here.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+KINDS = ("llm", "embedder", "vector_store", "code_generator", "notifier", "executor")
+
+EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    """What a health check found: ``ok`` and a short human detail (never a secret)."""
+
+    ok: bool
+    detail: str = ""
+    latency_ms: float | None = None
+
+
+class Plugin:
+    """Base of every plugin class.
+
+    Subclasses set the class attributes; ``__init__`` receives the workspace's configuration
+    (already validated against ``config_schema``, defaults applied) and its secrets (a dict of
+    the names in ``secrets`` to their plain values). Keep secrets out of ``repr``, logs and
+    exception messages.
+    """
+
+    kind: ClassVar[str] = ""
+    id: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    config_schema: ClassVar[dict[str, Any]] = EMPTY_SCHEMA
+    secrets: ClassVar[tuple[str, ...]] = ()
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, config: dict[str, Any] | None = None,
+                 secrets: dict[str, str] | None = None) -> None:
+        self.config: dict[str, Any] = dict(config or {})
+        self._secrets: dict[str, str] = dict(secrets or {})
+
+    def secret(self, name: str) -> str | None:
+        """The plain value of one declared secret, or None when it is not set."""
+        return self._secrets.get(name)
+
+    def health_check(self) -> HealthResult:
+        """Check that the plugin works with this configuration. Default: nothing to check."""
+        return HealthResult(ok=True, detail="no check needed")
+
+    def close(self) -> None:
+        """Release clients and connections. Called when the instance is evicted."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} id={self.id!r} kind={self.kind!r}>"
+
+
+# --- LLM providers -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message: role is ``system``, ``user`` or ``assistant``."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts as the provider reported them (not estimated from words)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """A chat completion request. ``model`` None means the provider's configured default."""
+
+    messages: tuple[Message, ...]
+    model: str | None = None
+    temperature: float = 0.2
+    max_tokens: int = 1024
+    json_mode: bool = False
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """A completed chat: the text, the model that answered, real usage and its cost in USD."""
+
+    text: str
+    model: str
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    finish_reason: str | None = None
+
+
+class LLMProvider(Plugin):
+    """Turns chat messages into text. Capabilities: ``chat``, ``json``, ``stream``."""
+
+    kind = "llm"
+    is_language_model: ClassVar[bool] = True
+
+    def complete(self, request: ChatRequest) -> ChatResult:
+        """Answer the chat. Raise :mod:`codex32.plugins.errors` types on failure."""
+        raise NotImplementedError
+
+
+# --- Embedders -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmbeddingResult:
+    """One vector per input text, in order, each of ``dimension`` floats."""
+
+    vectors: list[list[float]]
+    model: str
+    usage: Usage = field(default_factory=Usage)
+
+
+class Embedder(Plugin):
+    """Turns texts into fixed-dimension vectors."""
+
+    kind = "embedder"
+
+    @property
+    def dimension(self) -> int:
+        """The length of every vector this instance returns."""
+        raise NotImplementedError
+
+    def embed(self, texts: list[str]) -> EmbeddingResult:
+        """Embed the texts. An empty list returns no vectors."""
+        raise NotImplementedError
+
+
+# --- Vector stores -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VectorItem:
+    """A vector to store: ``id`` unique per workspace and collection; metadata is flat JSON."""
+
+    id: str
+    vector: list[float]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VectorMatch:
+    """A search hit: higher ``score`` is more similar."""
+
+    id: str
+    score: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class VectorStore(Plugin):
+    """Stores and searches vectors. Every call names its workspace; the core supplies it.
+
+    A store must never return, overwrite or delete another workspace's vectors: ``workspace_id``
+    is part of every key and every filter.
+    """
+
+    kind = "vector_store"
+
+    def upsert(self, workspace_id: str, collection: str, items: list[VectorItem]) -> None:
+        """Insert or replace items by id within the workspace's collection."""
+        raise NotImplementedError
+
+    def search(self, workspace_id: str, collection: str, vector: list[float], top_k: int = 10,
+               filters: dict[str, Any] | None = None) -> list[VectorMatch]:
+        """Nearest items in the workspace's collection, best first; ``filters`` match metadata."""
+        raise NotImplementedError
+
+    def delete(self, workspace_id: str, collection: str, ids: list[str]) -> None:
+        """Delete items by id within the workspace's collection; unknown ids are ignored."""
+        raise NotImplementedError
+
+
+# --- Code generators -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Template:
+    """A ready-made bot a generator offers; ``parameters`` is a JSON Schema object."""
+
+    id: str
+    title: str
+    description: str
+    parameters: dict[str, Any] = field(default_factory=lambda: dict(EMPTY_SCHEMA))
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What to generate: a template and its parameters, or a free-form specification."""
+
+    name: str
+    description: str = ""
+    template: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    specification: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GeneratedBot:
+    """The generated files by path; ``bot.py`` holds the code that follows the bot contract."""
+
+    files: dict[str, str]
+    entrypoint: str = "bot.py"
+
+    @property
+    def code(self) -> str:
+        return self.files[self.entrypoint]
+
+
+class CodeGenerator(Plugin):
+    """Produces bot code from a template or a specification."""
+
+    kind = "code_generator"
+
+    def templates(self) -> list[Template]:
+        """The templates this generator offers (may be empty)."""
+        return []
+
+    def generate(self, request: GenerationRequest) -> GeneratedBot:
+        """Generate the bot's files. Raise ``ConfigInvalid`` for bad parameters."""
+        raise NotImplementedError
+
+
+# --- Notifiers -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notification:
+    """An event to deliver, e.g. ``execution.succeeded``; ``payload`` is JSON-serializable."""
+
+    event: str
+    workspace_id: str
+    payload: dict[str, Any]
+    id: str = ""
+
+
+class Notifier(Plugin):
+    """Delivers notifications (webhook, e-mail, chat). Raise ``ProviderError`` to be retried."""
+
+    kind = "notifier"
+
+    def notify(self, notification: Notification) -> None:
+        """Deliver one notification or raise."""
+        raise NotImplementedError
+
+
+# --- Executors -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExecutionLimits:
+    """Resource bounds for one run."""
+
+    timeout_seconds: float = 30.0
+    cpu_seconds: float | None = None
+    memory_mb: int = 256
+    max_processes: int = 64
+    max_file_bytes: int = 16 * 1024 * 1024
+    max_open_files: int = 256
+    max_output_bytes: int = 256 * 1024
+    max_result_bytes: int = 1024 * 1024
+    network: bool = False
+
+
+@dataclass(frozen=True)
+class ExecutionRequest:
+    """One run of a bot: its code, the input event and the context it may see."""
+
+    execution_id: str
+    workspace_id: str
+    bot_id: str
+    code: str
+    event: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    limits: ExecutionLimits = field(default_factory=ExecutionLimits)
+    version: int | None = None
+
+
+@dataclass
+class ExecutionOutcome:
+    """How a run ended.
+
+    ``status`` is ``succeeded``, ``failed``, ``timed_out`` or ``cancelled``; ``error`` holds
+    ``type``, ``message`` and ``traceback`` (the bot's own frames) when it failed.
+    """
+
+    status: str
+    result: Any = None
+    error: dict[str, Any] | None = None
+    logs: str = ""
+    logs_truncated: bool = False
+    duration_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    peak_memory_bytes: int = 0
+
+
+class Executor(Plugin):
+    """Runs bot code in isolation. ``isolation_level`` names what it enforces."""
+
+    kind = "executor"
+
+    def isolation_level(self) -> str:
+        """``none``, ``process``, ``user`` or ``namespace`` (ordered weakest to strongest)."""
+        return "none"
+
+    def run(self, request: ExecutionRequest, cancel: threading.Event) -> ExecutionOutcome:
+        """Run to completion, or stop the whole run within 2 s once ``cancel`` is set."""
+        raise NotImplementedError
+
+
+ISOLATION_LEVELS = ("none", "process", "user", "namespace")
+
+BASE_CLASSES: dict[str, type[Plugin]] = {
+    "llm": LLMProvider,
+    "embedder": Embedder,
+    "vector_store": VectorStore,
+    "code_generator": CodeGenerator,
+    "notifier": Notifier,
+    "executor": Executor,
+}

@@ -1,0 +1,1 @@
+"""Tenancy domain: workspaces, members, invitations and quotas (no HTTP here)."""
