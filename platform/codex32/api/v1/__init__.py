@@ -1,0 +1,13 @@
+"""API v1 blueprints, registered in order by :func:`register`."""
+
+from __future__ import annotations
+
+from flask_smorest import Api
+
+
+def register(api: Api) -> None:
+    """Register every v1 blueprint on ``api``."""
+    from codex32.api.v1 import api_keys, audit_logs, auth, bots, members, versions, workspaces
+
+    for module in (workspaces, auth, members, api_keys, bots, versions, audit_logs):
+        api.register_blueprint(module.blp)

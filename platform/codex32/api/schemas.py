@@ -1,0 +1,72 @@
+"""Schemas shared by every API version: strict input, pagination, limits from the settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from codex32.state import platform_state
+
+
+class Strict(Schema):
+    """Input schema: unknown fields are an error (422), never silently dropped."""
+
+    class Meta:
+        unknown = RAISE
+
+
+def _settings():
+    return platform_state(current_app).settings
+
+
+def name_length(value: str) -> None:
+    """A name is 1..MAX_NAME_LENGTH characters and not only spaces."""
+    if not value.strip():
+        raise ValidationError("must not be blank")
+    if len(value) > _settings().max_name_length:
+        raise ValidationError(f"must be at most {_settings().max_name_length} characters")
+
+
+def description_length(value: str) -> None:
+    if len(value) > _settings().max_description_length:
+        raise ValidationError(
+            f"must be at most {_settings().max_description_length} characters")
+
+
+def code_size(value: str) -> None:
+    size = len(value.encode())
+    if size > _settings().max_code_bytes:
+        raise ValidationError(f"is {size} bytes; at most {_settings().max_code_bytes} allowed")
+
+
+def page_size(value: int) -> None:
+    if not 1 <= value <= _settings().max_page_size:
+        raise ValidationError(f"must be between 1 and {_settings().max_page_size}")
+
+
+class PageArgs(Strict):
+    """Query arguments of every list endpoint."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    page_size = fields.Integer(load_default=20, validate=page_size,
+                               metadata={"description": "items per page, at most 100"})
+
+
+def page_of(item: type[Schema], name: str) -> type[Schema]:
+    """A page envelope schema: ``items`` of ``item`` plus page, page_size and total."""
+    attrs: dict[str, Any] = {
+        "items": fields.List(fields.Nested(item), required=True),
+        "page": fields.Integer(required=True),
+        "page_size": fields.Integer(required=True),
+        "total": fields.Integer(required=True),
+    }
+    return type(name, (Schema,), attrs)
+
+
+class TokenPairSchema(Schema):
+    access_token = fields.String(required=True)
+    refresh_token = fields.String(required=True)
+    token_type = fields.String(required=True, metadata={"example": "bearer"})
+    expires_in = fields.Integer(required=True, metadata={"description": "seconds"})

@@ -1,0 +1,110 @@
+"""Bot endpoints: create (from code or a template), list, read, update, delete."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from codex32.api.schemas import (
+    PageArgs,
+    Strict,
+    code_size,
+    description_length,
+    name_length,
+    page_of,
+)
+from codex32.auth.guard import current_principal, requires
+from codex32.auth.rbac import Permission
+from codex32.db import db
+from codex32.services import bots
+from codex32.services.pages import PageRequest
+
+blp = Blueprint("bots", __name__, url_prefix="/api/v1/bots",
+                description="Bots: named programs whose code lives in versions.")
+
+STATUSES = ("draft", "active", "paused", "archived")
+
+
+class BotCreateSchema(Strict):
+    name = fields.String(required=True, validate=name_length)
+    description = fields.String(load_default="", validate=description_length)
+    code = fields.String(load_default=None, validate=code_size)
+    status = fields.String(load_default="draft", validate=validate.OneOf(STATUSES))
+    message = fields.String(load_default="", validate=validate.Length(max=1000))
+
+
+class BotUpdateSchema(Strict):
+    name = fields.String(validate=name_length)
+    description = fields.String(validate=description_length)
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    code = fields.String(validate=code_size,
+                         metadata={"description": "new code becomes a new version"})
+    message = fields.String(validate=validate.Length(max=1000))
+
+
+class BotSchema(Schema):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    description = fields.String(required=True)
+    status = fields.String(required=True)
+    owner_id = fields.UUID(allow_none=True)
+    current_version = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class BotDetailSchema(BotSchema):
+    settings = fields.Dict(required=True)
+
+
+class BotListArgs(PageArgs):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    q = fields.String(validate=validate.Length(min=1, max=255),
+                      metadata={"description": "substring of name or description"})
+
+
+BotPageSchema = page_of(BotSchema, "BotPage")
+
+
+@blp.route("", methods=["POST"])
+@requires(Permission.CREATE_BOT)
+@blp.arguments(BotCreateSchema)
+@blp.response(201, BotDetailSchema)
+def create_bot(data):
+    """Create a bot; its code (if any) is compiled and stored as version 1."""
+    return bots.create(db.session, current_principal(), **data)
+
+
+@blp.route("", methods=["GET"])
+@requires(Permission.VIEW_BOTS)
+@blp.arguments(BotListArgs, location="query")
+@blp.response(200, BotPageSchema)
+def list_bots(args):
+    """Bots of the workspace, newest first; filter by status or a substring."""
+    page = PageRequest(args.pop("page"), args.pop("page_size"))
+    return bots.list_bots(db.session, page, **args)
+
+
+@blp.route("/<uuid:bot_id>", methods=["GET"])
+@requires(Permission.VIEW_BOTS)
+@blp.response(200, BotDetailSchema)
+def get_bot(bot_id):
+    """One bot."""
+    return bots.get(db.session, bot_id)
+
+
+@blp.route("/<uuid:bot_id>", methods=["PATCH"])
+@requires(Permission.UPDATE_BOT)
+@blp.arguments(BotUpdateSchema)
+@blp.response(200, BotDetailSchema)
+def update_bot(data, bot_id):
+    """Change a bot; new code creates a new version."""
+    return bots.update(db.session, current_principal(), bot_id, data)
+
+
+@blp.route("/<uuid:bot_id>", methods=["DELETE"])
+@requires(Permission.DELETE_BOT)
+@blp.response(204)
+def delete_bot(bot_id):
+    """Delete a bot with its versions and executions."""
+    bots.remove(db.session, current_principal(), bot_id)

@@ -1,0 +1,94 @@
+"""Member and invitation endpoints: list, invite, accept, change role, remove."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from codex32.api.schemas import Strict, TokenPairSchema
+from codex32.auth import tokens
+from codex32.auth.guard import current_principal, limit_rate, origin, requires
+from codex32.auth.rbac import ROLES, Permission
+from codex32.db import db
+from tenants import invitations, members
+
+blp = Blueprint("members", __name__, url_prefix="/api/v1",
+                description="Members of the workspace and invitations to join it.")
+
+
+class MemberSchema(Schema):
+    user_id = fields.UUID(required=True)
+    email = fields.String(required=True)
+    role = fields.String(required=True)
+    joined_at = fields.DateTime(required=True)
+
+
+class RoleSchema(Strict):
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+
+
+class InvitationCreateSchema(Strict):
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+
+
+class InvitationSchema(Schema):
+    id = fields.UUID(required=True)
+    email = fields.String(required=True)
+    role = fields.String(required=True)
+    token = fields.String(required=True, metadata={"description": "shown once"})
+    expires_at = fields.DateTime(required=True)
+
+
+class AcceptSchema(Strict):
+    password = fields.String(required=True, load_only=True)
+
+
+class AcceptResultSchema(TokenPairSchema):
+    workspace_id = fields.UUID(required=True)
+    user_id = fields.UUID(required=True)
+
+
+@blp.route("/members", methods=["GET"])
+@requires(Permission.VIEW_MEMBERS)
+@blp.response(200, MemberSchema(many=True))
+def list_members():
+    """Members of the workspace with their roles."""
+    return members.list_members(db.session)
+
+
+@blp.route("/members/<uuid:user_id>", methods=["PATCH"])
+@requires(Permission.MANAGE_USERS)
+@blp.arguments(RoleSchema)
+@blp.response(200, MemberSchema)
+def change_role(data, user_id):
+    """Give a member another role; the last admin cannot be demoted (409)."""
+    return members.change_role(db.session, current_principal(), user_id, data["role"])
+
+
+@blp.route("/members/<uuid:user_id>", methods=["DELETE"])
+@requires(Permission.MANAGE_USERS)
+@blp.response(204)
+def remove_member(user_id):
+    """Remove a member; the last admin cannot be removed (409)."""
+    members.remove(db.session, current_principal(), user_id)
+
+
+@blp.route("/invitations", methods=["POST"])
+@requires(Permission.MANAGE_USERS)
+@blp.arguments(InvitationCreateSchema)
+@blp.response(201, InvitationSchema)
+def invite(data):
+    """Invite an email with a role; the token in the answer is shown once."""
+    return invitations.invite(db.session, current_principal(), data["email"], data["role"])
+
+
+@blp.route("/invitations/<string:token>/accept", methods=["POST"])
+@blp.arguments(AcceptSchema)
+@blp.response(200, AcceptResultSchema)
+def accept(data, token):
+    """Accept an invitation: a new account sets a password, an existing one gives its own."""
+    limit_rate(f"accept:{origin().ip}", limit=30, window=900)
+    user, workspace_id = invitations.accept(db.session, token, data["password"], origin())
+    pair = tokens.issue_pair(user.id, workspace_id)
+    return {"workspace_id": workspace_id, "user_id": user.id, **pair.as_dict()}

@@ -1,0 +1,103 @@
+"""Workspace endpoints: sign up a new workspace, read and update the current one."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import current_app, request
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from codex32.api.schemas import Strict, TokenPairSchema, name_length
+from codex32.auth import tokens
+from codex32.auth.guard import current_principal, limit_rate, origin, requires
+from codex32.auth.rbac import Permission
+from codex32.db import db
+from codex32.errors import Forbidden
+from codex32.state import platform_state
+from tenants import workspaces
+
+blp = Blueprint("workspaces", __name__, url_prefix="/api/v1",
+                description="Workspaces: sign-up, settings.")
+
+KINDS = ("llm", "embedder", "vector_store", "code_generator", "notifier", "executor")
+
+
+class SignupSchema(Strict):
+    name = fields.String(required=True, validate=name_length)
+    slug = fields.String(load_default=None, validate=validate.Length(min=1, max=63))
+    admin_email = fields.Email(required=True, validate=validate.Length(max=320))
+    admin_password = fields.String(required=True, load_only=True)
+
+
+class WorkspaceSchema(Schema):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    slug = fields.String(required=True)
+    settings = fields.Dict(required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class UserSchema(Schema):
+    id = fields.UUID(required=True)
+    email = fields.String(required=True)
+
+
+class SignupResultSchema(TokenPairSchema):
+    workspace = fields.Nested(WorkspaceSchema, required=True)
+    user = fields.Nested(UserSchema, required=True)
+
+
+class WorkspaceSettingsSchema(Strict):
+    defaults = fields.Dict(keys=fields.String(validate=validate.OneOf(KINDS)),
+                           values=fields.String(validate=validate.Length(min=1, max=100)),
+                           metadata={"description": "default plugin id per kind"})
+    llm_fallback = fields.List(fields.String(validate=validate.Length(min=1, max=100)),
+                               validate=validate.Length(max=10),
+                               metadata={"description": "ordered LLM provider ids"})
+    execution = fields.Dict(metadata={"description": "workspace maxima for bot runs"})
+
+
+class WorkspaceUpdateSchema(Strict):
+    name = fields.String(validate=name_length)
+    settings = fields.Nested(WorkspaceSettingsSchema)
+
+
+@blp.route("/workspaces", methods=["POST"])
+@blp.arguments(SignupSchema)
+@blp.response(201, SignupResultSchema)
+@blp.doc(parameters=[{"in": "header", "name": "X-Platform-Token", "required": False,
+                      "schema": {"type": "string"},
+                      "description": "required when the signup mode is 'token'"}])
+def sign_up(data):
+    """Create a workspace with its first admin, and sign that admin in."""
+    settings = platform_state(current_app).settings
+    if settings.signup_mode == "token":
+        given = request.headers.get("X-Platform-Token", "")
+        if not settings.platform_token or not hmac.compare_digest(given,
+                                                                  settings.platform_token):
+            raise Forbidden("sign-up needs a valid X-Platform-Token")
+    limit_rate(f"signup:{origin().ip}", limit=30, window=3600)
+    workspace, user = workspaces.sign_up(
+        db.session, name=data["name"], slug=data["slug"], admin_email=data["admin_email"],
+        admin_password=data["admin_password"], origin=origin())
+    pair = tokens.issue_pair(user.id, workspace.id)
+    return {"workspace": workspace, "user": user, **pair.as_dict()}
+
+
+@blp.route("/workspace", methods=["GET"])
+@requires(Permission.VIEW_WORKSPACE)
+@blp.response(200, WorkspaceSchema)
+def get_workspace():
+    """The current workspace."""
+    return workspaces.get(db.session, current_principal())
+
+
+@blp.route("/workspace", methods=["PATCH"])
+@requires(Permission.MANAGE_WORKSPACE)
+@blp.arguments(WorkspaceUpdateSchema)
+@blp.response(200, WorkspaceSchema)
+def update_workspace(data):
+    """Rename the workspace or change its settings (plugin defaults, LLM fallback)."""
+    return workspaces.update(db.session, current_principal(), data)

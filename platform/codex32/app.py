@@ -1,0 +1,153 @@
+"""The application factory: settings, then each extension in order, then routes and checks.
+
+Reading this file top to bottom shows everything a request passes through.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from flask import Flask, g, request
+from flask_cors import CORS
+from flask_migrate import Migrate
+from flask_smorest import Api
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from codex32 import __version__
+from codex32.auth import passwords, tokens
+from codex32.config import Settings
+from codex32.db import db, tenancy
+from codex32.db.migrate import MIGRATIONS_DIR
+from codex32.db.urls import DatabaseUrls, resolve
+from codex32.errors import register_error_handlers
+from codex32.ratelimit import RateLimiter
+from codex32.state import KEY, PlatformState
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = None) -> Flask:
+    """Build the WSGI app from ``settings`` (default: the environment)."""
+    settings = settings or Settings.from_env()
+    _configure_logging(settings)
+    urls = urls or resolve(settings)
+
+    app = Flask("codex32")
+    app.config.update(_flask_config(settings, urls))
+    state = PlatformState(settings=settings,
+                          limiter=RateLimiter(settings.redis_url,
+                                              workers=settings.web_concurrency))
+    state.extras["database_urls"] = urls
+    app.extensions[KEY] = state
+    if settings.proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,  # type: ignore[method-assign]
+                                x_proto=settings.proxy_hops)
+
+    passwords.configure(settings.argon2_time_cost, settings.argon2_memory_kib)
+    db.init_app(app)
+    Migrate(app, db, directory=str(MIGRATIONS_DIR))
+    tokens.init_app(app)
+    if settings.cors_origins:
+        CORS(app, origins=settings.cors_origins, expose_headers=[REQUEST_ID_HEADER])
+
+    api = Api(app)
+    _document_security(api)
+    from codex32.api import v1
+    from codex32.observability import health
+
+    v1.register(api)
+    api.register_blueprint(health.blp)
+    register_error_handlers(app)
+    _install_request_hooks(app)
+    _init_observability(app, settings)
+
+    if settings.startup_checks:
+        _check_database(app, state)
+    return app
+
+
+def _flask_config(settings: Settings, urls: DatabaseUrls) -> dict:
+    return {
+        "SECRET_KEY": settings.secret_key,
+        "MAX_CONTENT_LENGTH": settings.max_body_bytes,
+        "SQLALCHEMY_DATABASE_URI": urls.runtime,
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_size": settings.pool_size,
+            "max_overflow": settings.max_overflow,
+            "pool_pre_ping": settings.pool_pre_ping,
+            "pool_recycle": settings.pool_recycle,
+        },
+        "CODEX32_MIGRATION_URL": urls.owner,
+        "JWT_SECRET_KEY": settings.jwt_secret_key,
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=settings.access_token_minutes),
+        "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=settings.refresh_token_days),
+        "API_TITLE": "Codex-32 API",
+        "API_VERSION": __version__,
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "/docs",
+        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        "OPENAPI_REDOC_PATH": "/redoc",
+        "OPENAPI_REDOC_URL": "https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js",
+        "API_SPEC_OPTIONS": {
+            "info": {"description": "Build, version and run LLM-generated Python bots. Every "
+                                    "endpoint is scoped to the caller's workspace."},
+        },
+    }
+
+
+def _document_security(api: Api) -> None:
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT or API key"})
+    api.spec.components.security_scheme(
+        "apiKeyAuth", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
+
+
+def _install_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _start() -> None:
+        # Never inherit a workspace from a previous request served by this thread.
+        tenancy.unbind()
+        given = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = given[:64] if given and given.isprintable() else uuid.uuid4().hex
+
+    @app.after_request
+    def _finish(response):
+        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+        for name, value in (g.get("rate_limit_headers") or {}).items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.teardown_request
+    def _forget(_error) -> None:
+        tenancy.unbind()
+
+
+def _configure_logging(settings: Settings) -> None:
+    try:
+        from codex32.observability.logging import configure_logging
+    except ImportError:  # pragma: no cover - the module ships with the package
+        logging.basicConfig(level=settings.log_level)
+        return
+    configure_logging(settings.log_level, json=settings.log_json)
+
+
+def _init_observability(app: Flask, settings: Settings) -> None:
+    from codex32.observability import metrics
+
+    metrics.init_app(app, settings)
+
+
+def _check_database(app: Flask, state: PlatformState) -> None:
+    """Refuse a runtime role that bypasses row-level security (checked once per process)."""
+    from codex32.db.roles import check_runtime_role
+
+    with app.app_context():
+        state.warnings += check_runtime_role(db.engine,
+                                             allow_owner=state.settings.allow_owner_runtime,
+                                             production=state.settings.production)

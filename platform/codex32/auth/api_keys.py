@@ -1,0 +1,61 @@
+"""API key material: generation, hashing and the pre-tenant lookup. No HTTP here.
+
+A key reads ``c32_<prefix>_<secret>``; only its SHA-256 and the prefix are stored. The key is
+high-entropy, so a fast hash is right (unlike passwords).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+KEY_PREFIX = "c32_"
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A generated key: the plain value (shown once), its visible prefix and its hash."""
+
+    plain: str
+    prefix: str
+    key_hash: str
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """What authentication learns about a presented key."""
+
+    id: str
+    workspace_id: str
+    role: str
+    expires_at: datetime | None
+
+
+def generate() -> NewKey:
+    """A new random key."""
+    prefix = secrets.token_hex(4)
+    plain = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    return NewKey(plain=plain, prefix=f"{KEY_PREFIX}{prefix}", key_hash=digest(plain))
+
+
+def digest(plain: str) -> str:
+    """The stored hash of a key."""
+    return hashlib.sha256(plain.encode()).hexdigest()
+
+
+def looks_like_key(credential: str) -> bool:
+    return credential.startswith(KEY_PREFIX)
+
+
+def lookup(session: Session, plain: str) -> KeyRecord | None:
+    """Find a key by hash through the SECURITY DEFINER function (no workspace bound yet)."""
+    row = session.execute(text("SELECT id, workspace_id, role, expires_at FROM auth_api_key(:h)"),
+                          {"h": digest(plain)}).first()
+    if row is None:
+        return None
+    return KeyRecord(str(row.id), str(row.workspace_id), row.role, row.expires_at)

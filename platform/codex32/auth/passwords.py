@@ -1,0 +1,71 @@
+"""Password hashing (Argon2id) and the password policy. No database access here."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from codex32.errors import Invalid
+
+MIN_LENGTH = 10
+MAX_LENGTH = 1024
+COMMON = frozenset({
+    "password", "password1", "password123", "1234567890", "qwertyuiop", "letmein123",
+    "iloveyou12", "administrator", "welcome123", "passw0rd123", "changeme123", "codex32codex32",
+})
+
+_hasher = PasswordHasher()
+
+
+def configure(time_cost: int, memory_kib: int) -> None:
+    """Set the Argon2id cost (tests lower it; production keeps the library's defaults)."""
+    global _hasher
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+
+
+def hash_password(password: str) -> str:
+    """An Argon2id hash of ``password`` with a fresh salt."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True when ``password`` matches; never raises for a wrong password or a bad hash."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+_DUMMY_HASH: str | None = None
+
+
+def burn_verify(password: str) -> None:
+    """Spend the time of one verification, so unknown emails answer as slowly as known ones."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash("codex32-not-a-password")
+    verify_password(_DUMMY_HASH, password)
+
+
+def check_policy(password: str, email: str = "") -> None:
+    """Raise ``Invalid`` unless ``password`` meets the policy documented in docs/security.md.
+
+    At least 10 and at most 1024 characters, not the email or its local part, not one repeated
+    character, not a well-known password.
+    """
+    problems: list[str] = []
+    if len(password) < MIN_LENGTH:
+        problems.append(f"must be at least {MIN_LENGTH} characters")
+    if len(password) > MAX_LENGTH:
+        problems.append(f"must be at most {MAX_LENGTH} characters")
+    lowered = password.lower()
+    local = email.lower().split("@", 1)[0]
+    if email and (lowered == email.lower() or (len(local) >= 4 and local in lowered)):
+        problems.append("must not contain the email address")
+    if password and len(set(password)) == 1:
+        problems.append("must not repeat one character")
+    if lowered in COMMON:
+        problems.append("is too common")
+    if problems:
+        raise Invalid("the password does not meet the policy",
+                      errors={"json": {"password": problems}})

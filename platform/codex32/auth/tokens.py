@@ -1,0 +1,100 @@
+"""JWT access and refresh tokens (flask-jwt-extended): issue, decode, and the revocation list.
+
+Access tokens carry the user (``sub``), the workspace (``ws``) and the login family (``fam``);
+refresh tokens rotate within their family, and a reused old refresh token revokes the family.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt as pyjwt
+from flask import Flask
+from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token, decode_token
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from codex32.errors import Unauthorized
+
+jwt_manager = JWTManager()
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    """A freshly issued pair and the access token's lifetime in seconds."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"access_token": self.access_token, "refresh_token": self.refresh_token,
+                "token_type": "bearer", "expires_in": self.expires_in}
+
+
+def init_app(app: Flask) -> None:
+    """Configure flask-jwt-extended: HS256 only, tokens from our own header parsing."""
+    app.config.setdefault("JWT_ALGORITHM", "HS256")
+    app.config["JWT_DECODE_ALGORITHMS"] = ["HS256"]
+    app.config.setdefault("JWT_TOKEN_LOCATION", ["headers"])
+    jwt_manager.init_app(app)
+
+
+def issue_pair(user_id: uuid.UUID | str, workspace_id: uuid.UUID | str,
+               family: str | None = None) -> TokenPair:
+    """Issue an access and a refresh token for one membership, in ``family`` or a new one."""
+    from flask import current_app
+
+    claims = {"ws": str(workspace_id), "fam": family or uuid.uuid4().hex}
+    access = create_access_token(identity=str(user_id), additional_claims=claims)
+    refresh = create_refresh_token(identity=str(user_id), additional_claims=claims)
+    lifetime = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
+    return TokenPair(access, refresh, int(lifetime.total_seconds()))
+
+
+def decode(token: str, expected_type: str) -> dict[str, Any]:
+    """Verify signature, expiry, algorithm and type; any failure is 401."""
+    try:
+        claims = decode_token(token)
+    except pyjwt.ExpiredSignatureError as exc:
+        raise Unauthorized("the token has expired") from exc
+    except Exception as exc:  # bad signature, alg none, malformed, tampered
+        raise Unauthorized("the token is invalid") from exc
+    if claims.get("type") != expected_type:
+        raise Unauthorized(f"a {expected_type} token is required")
+    for claim in ("sub", "ws", "fam", "jti", "exp"):
+        if not claims.get(claim):
+            raise Unauthorized("the token is invalid")
+    try:
+        uuid.UUID(str(claims["sub"]))
+        uuid.UUID(str(claims["ws"]))
+    except ValueError as exc:
+        raise Unauthorized("the token is invalid") from exc
+    return claims
+
+
+def revoke(session: Session, ids: list[str], expires_at: datetime) -> None:
+    """Add token or family ids to the revocation list (idempotent)."""
+    session.execute(text(
+        "INSERT INTO token_blocklist (jti, expires_at) SELECT unnest(CAST(:ids AS text[])), :exp "
+        "ON CONFLICT (jti) DO NOTHING"), {"ids": ids, "exp": expires_at})
+
+
+def is_revoked(session: Session, claims: dict[str, Any]) -> bool:
+    """True when the token or its family is on the revocation list."""
+    return bool(session.execute(
+        text("SELECT EXISTS (SELECT 1 FROM token_blocklist WHERE jti IN (:jti, :fam))"),
+        {"jti": claims["jti"], "fam": family_id(claims)}).scalar())
+
+
+def family_id(claims: dict[str, Any]) -> str:
+    """The revocation-list id of a token's login family."""
+    return f"fam:{claims['fam']}"
+
+
+def expiry(claims: dict[str, Any]) -> datetime:
+    """The token's expiry as an aware datetime."""
+    return datetime.fromtimestamp(int(claims["exp"]), tz=UTC)

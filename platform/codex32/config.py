@@ -1,0 +1,207 @@
+"""One typed settings object, read from the environment (12-factor). No other module reads env.
+
+Development runs on safe embedded defaults; production refuses to start on unsafe ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off"}
+
+
+class ConfigError(RuntimeError):
+    """The environment describes a configuration the platform refuses to run with."""
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in TRUE:
+        return True
+    if lowered in FALSE:
+        return False
+    raise ConfigError(f"expected a boolean, got {value!r}")
+
+
+def _int(value: str | None, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"expected an integer, got {value!r}") from exc
+
+
+def _list(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the platform reads; see the README's configuration table."""
+
+    env: str = "development"
+    data_dir: Path = Path(".data")
+    database_url: str | None = None
+    migration_database_url: str | None = None
+    allow_owner_runtime: bool = False
+    pool_size: int = 20
+    max_overflow: int = 40
+    pool_pre_ping: bool = True
+    pool_recycle: int = 3600
+    secret_key: str = ""
+    jwt_secret_key: str = ""
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    signup_mode: str = "open"
+    platform_token: str | None = None
+    cors_origins: list[str] = field(default_factory=list)
+    allow_private_urls: bool = True
+    redis_url: str | None = None
+    rate_limit_per_minute: int = 600
+    login_attempts_per_15_minutes: int = 10
+    max_body_bytes: int = 1024 * 1024
+    max_code_bytes: int = 256 * 1024
+    max_name_length: int = 255
+    max_description_length: int = 10_000
+    max_page_size: int = 100
+    secrets_keys: list[str] = field(default_factory=list)
+    load_plugins: list[str] | None = None
+    strict_plugins: bool = False
+    sentry_dsn: str | None = None
+    release: str = ""
+    log_level: str = "INFO"
+    log_json: bool = True
+    metrics_token: str | None = None
+    web_concurrency: int = 1
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    proxy_hops: int = 0
+    startup_checks: bool = True
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with some fields replaced (tests and the CLI use this)."""
+        return replace(self, **overrides)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Read the environment; generate development secrets; refuse unsafe production."""
+        env = dict(os.environ if environ is None else environ)
+        mode = env.get("CODEX32_ENV", "development").strip().lower()
+        if mode not in ("development", "production", "test"):
+            raise ConfigError("CODEX32_ENV must be development, production or test")
+        data_dir = Path(env.get("CODEX32_DATA_DIR", ".data")).resolve()
+        production = mode == "production"
+        load = env.get("CODEX32_LOAD_PLUGINS")
+        settings = cls(
+            env=mode,
+            data_dir=data_dir,
+            database_url=env.get("DATABASE_URL") or None,
+            migration_database_url=env.get("MIGRATION_DATABASE_URL") or None,
+            allow_owner_runtime=_bool(env.get("CODEX32_ALLOW_OWNER_RUNTIME"), False),
+            pool_size=_int(env.get("DB_POOL_SIZE"), 20),
+            max_overflow=_int(env.get("DB_MAX_OVERFLOW"), 40),
+            pool_pre_ping=_bool(env.get("DB_POOL_PRE_PING"), True),
+            pool_recycle=_int(env.get("DB_POOL_RECYCLE"), 3600),
+            secret_key=env.get("SECRET_KEY", ""),
+            jwt_secret_key=env.get("JWT_SECRET_KEY", ""),
+            access_token_minutes=_int(env.get("ACCESS_TOKEN_MINUTES"), 15),
+            refresh_token_days=_int(env.get("REFRESH_TOKEN_DAYS"), 30),
+            signup_mode=env.get("CODEX32_SIGNUP_MODE", "token" if production else "open"),
+            platform_token=env.get("CODEX32_PLATFORM_TOKEN") or None,
+            cors_origins=_list(env.get("CORS_ORIGINS")),
+            allow_private_urls=_bool(env.get("CODEX32_ALLOW_PRIVATE_URLS"), not production),
+            redis_url=env.get("REDIS_URL") or None,
+            rate_limit_per_minute=_int(env.get("RATE_LIMIT_PER_MINUTE"), 600),
+            login_attempts_per_15_minutes=_int(env.get("LOGIN_ATTEMPTS_PER_15_MINUTES"), 10),
+            max_body_bytes=_int(env.get("MAX_BODY_BYTES"), 1024 * 1024),
+            max_code_bytes=_int(env.get("MAX_CODE_BYTES"), 256 * 1024),
+            max_name_length=_int(env.get("MAX_NAME_LENGTH"), 255),
+            max_description_length=_int(env.get("MAX_DESCRIPTION_LENGTH"), 10_000),
+            max_page_size=_int(env.get("MAX_PAGE_SIZE"), 100),
+            secrets_keys=_list(env.get("CODEX32_SECRETS_KEYS")),
+            load_plugins=_list(load) if load is not None else None,
+            strict_plugins=_bool(env.get("CODEX32_STRICT_PLUGINS"), False),
+            sentry_dsn=env.get("SENTRY_DSN") or None,
+            release=env.get("CODEX32_RELEASE", ""),
+            log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            log_json=_bool(env.get("LOG_JSON"), True),
+            metrics_token=env.get("METRICS_TOKEN") or None,
+            web_concurrency=_int(env.get("WEB_CONCURRENCY"), 1),
+            argon2_time_cost=_int(env.get("ARGON2_TIME_COST"), 3),
+            argon2_memory_kib=_int(env.get("ARGON2_MEMORY_KIB"), 65536),
+            proxy_hops=_int(env.get("PROXY_HOPS"), 0),
+        )
+        settings.validate()
+        return settings.with_development_secrets()
+
+    def validate(self) -> None:
+        """Refuse settings no environment should run with, and unsafe ones in production."""
+        if self.signup_mode not in ("open", "token"):
+            raise ConfigError("CODEX32_SIGNUP_MODE must be open or token")
+        if self.signup_mode == "token" and not self.platform_token and self.production:
+            raise ConfigError("CODEX32_SIGNUP_MODE=token needs CODEX32_PLATFORM_TOKEN")
+        if self.max_page_size < 1 or self.pool_size < 1:
+            raise ConfigError("MAX_PAGE_SIZE and DB_POOL_SIZE must be positive")
+        if not self.production:
+            return
+        missing = [name for name, value in (
+            ("SECRET_KEY", self.secret_key), ("JWT_SECRET_KEY", self.jwt_secret_key),
+            ("DATABASE_URL", self.database_url), ("CODEX32_SECRETS_KEYS", self.secrets_keys),
+        ) if not value]
+        if missing:
+            raise ConfigError(f"production refuses to start without {', '.join(missing)}")
+        weak = [name for name, value in (("SECRET_KEY", self.secret_key),
+                                         ("JWT_SECRET_KEY", self.jwt_secret_key))
+                if len(value) < 32]
+        if weak:
+            raise ConfigError(f"{', '.join(weak)} must be at least 32 characters in production")
+
+    def with_development_secrets(self) -> Settings:
+        """Fill missing keys from the data folder, generating them once (never in production)."""
+        if self.production:
+            return self
+        needed = {"secret_key": self.secret_key, "jwt_secret_key": self.jwt_secret_key}
+        if not self.secrets_keys:
+            needed["secrets_key"] = ""
+        generated = {name: _persisted_secret(self.data_dir, name)
+                     for name, value in needed.items() if not value}
+        if not generated:
+            return self
+        log.warning("using development keys generated under %s: set SECRET_KEY, JWT_SECRET_KEY "
+                    "and CODEX32_SECRETS_KEYS before production", self.data_dir)
+        keys = self.secrets_keys or [generated.pop("secrets_key")]
+        return replace(self, secrets_keys=keys, **generated)
+
+
+def _persisted_secret(data_dir: Path, name: str) -> str:
+    """Read a generated key from the data folder, creating it (mode 0600) the first time."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / f"{name}.txt"
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process generated it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+SETTING_NAMES = tuple(f.name for f in fields(Settings))

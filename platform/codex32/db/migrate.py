@@ -1,0 +1,64 @@
+"""Schema migrations: run Alembic as the owner role, and tell whether the schema is at head.
+
+The release step calls :func:`upgrade`; readiness calls :func:`is_at_head`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection, make_url
+
+from codex32.db.roles import ensure_group_roles
+
+MIGRATIONS_DIR = Path(os.environ.get("CODEX32_MIGRATIONS_DIR",
+                                     Path(__file__).resolve().parents[3] / "migrations"))
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic config for the project's migrations folder, bound to ``connection``."""
+    config = Config(str(MIGRATIONS_DIR / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str | None:
+    """The newest revision in the migrations folder."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision the database is at, or None before the first migration."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def is_at_head(connection: Connection) -> bool:
+    """True when the database's revision is the newest one."""
+    return current_revision(connection) == head_revision()
+
+
+# Readiness asks on every probe; Alembic would log two INFO lines each time.
+logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+
+
+def upgrade(owner_url: str, runtime_url: str | None, revision: str = "head") -> str | None:
+    """Create the group roles, then migrate to ``revision`` as the owner. Idempotent."""
+    runtime_user = make_url(runtime_url).username if runtime_url else None
+    engine = create_engine(owner_url)
+    try:
+        with engine.begin() as connection:
+            ensure_group_roles(connection, runtime_user)
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), revision)
+            return current_revision(connection)
+    finally:
+        engine.dispose()

@@ -1,0 +1,245 @@
+"""Tables. Models describe columns and keys only; queries live where they are used.
+
+Tenant tables carry ``workspace_id`` first in their primary key, and reference each other with
+composite foreign keys ``(workspace_id, id)``, so a row can never point into another workspace.
+Row-level security policies live in the migrations, beside the tables they protect.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from codex32.db import db
+
+TENANT_TABLES = (
+    "workspaces", "memberships", "invitations", "api_keys", "bots", "bot_versions",
+    "bot_executions", "audit_logs",
+)
+
+
+def _uuid_pk() -> Mapped[uuid.UUID]:
+    return mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4,
+                         server_default=text("gen_random_uuid()"))
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def _workspace_pk() -> Mapped[uuid.UUID]:
+    return mapped_column(UUID(as_uuid=True), ForeignKey("workspaces.id", ondelete="CASCADE"),
+                         primary_key=True)
+
+
+class User(db.Model):
+    """A global identity: one person, who may be a member of several workspaces."""
+
+    __tablename__ = "users"
+    __table_args__ = (Index("uq_users_email", func.lower(text("email")), unique=True),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class Workspace(db.Model):
+    """A tenant. Its row is visible only while it is the bound workspace."""
+
+    __tablename__ = "workspaces"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    slug: Mapped[str] = mapped_column(String(63), nullable=False, unique=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False,
+                                                     server_default=text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class Membership(db.Model):
+    """A user's role in one workspace."""
+
+    __tablename__ = "memberships"
+
+    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class Invitation(db.Model):
+    """An offer to join a workspace with a role; the token is stored hashed."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        ForeignKeyConstraint(["workspace_id", "invited_by"],
+                             ["memberships.workspace_id", "memberships.user_id"],
+                             ondelete="SET NULL (invited_by)"),
+    )
+
+    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    invited_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created()
+
+
+class ApiKey(db.Model):
+    """A workspace credential with a role; only its SHA-256 and a visible prefix are kept."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (UniqueConstraint("workspace_id", "name", name="uq_api_keys_name"),)
+
+    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False)
+    key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created()
+
+
+class TokenBlocklist(db.Model):
+    """Revoked token ids (``jti``) and token families; not tenant data."""
+
+    __tablename__ = "token_blocklist"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                 index=True)
+    created_at: Mapped[datetime] = _created()
+
+
+class Bot(db.Model):
+    """A bot: a named program in a workspace whose code lives in its versions."""
+
+    __tablename__ = "bots"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "name", name="uq_bots_name"),
+        Index("ix_bots_workspace_created", "workspace_id", text("created_at DESC"), "id"),
+        Index("ix_bots_workspace_status", "workspace_id", "status"),
+    )
+
+    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    status: Mapped[str] = mapped_column(String(32), nullable=False, server_default="draft")
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
+    current_version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False,
+                                                     server_default=text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class BotVersion(db.Model):
+    """One immutable revision of a bot's code, numbered from 1 within the bot."""
+
+    __tablename__ = "bot_versions"
+    __table_args__ = (
+        ForeignKeyConstraint(["workspace_id", "bot_id"], ["bots.workspace_id", "bots.id"],
+                             ondelete="CASCADE"),
+        UniqueConstraint("workspace_id", "bot_id", "number", name="uq_bot_versions_number"),
+    )
+
+    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    bot_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    number: Mapped[int] = mapped_column(Integer, nullable=False)
+    code: Mapped[str] = mapped_column(Text, nullable=False)
+    message: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+
+
+class BotExecution(db.Model):
+    """One run of a bot version: queued, running, then a final status with its result."""
+
+    __tablename__ = "bot_executions"
+    __table_args__ = (
+        ForeignKeyConstraint(["workspace_id", "bot_id"], ["bots.workspace_id", "bots.id"],
+                             ondelete="CASCADE"),
+        Index("ix_bot_executions_bot", "workspace_id", "bot_id", text("queued_at DESC")),
+        Index("ix_bot_executions_recent", "workspace_id", text("queued_at DESC")),
+        Index("uq_bot_executions_idempotency", "workspace_id", "idempotency_key", unique=True,
+              postgresql_where=text("idempotency_key IS NOT NULL")),
+    )
+
+    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    bot_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(32), nullable=False, server_default="queued")
+    trigger: Mapped[str] = mapped_column(String(32), nullable=False, server_default="api")
+    input: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False,
+                                                  server_default=text("'{}'::jsonb"))
+    result: Mapped[Any | None] = mapped_column(JSONB)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    logs: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    logs_truncated: Mapped[bool] = mapped_column(Boolean, nullable=False,
+                                                 server_default=text("false"))
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
+    queued_at: Mapped[datetime] = _created()
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cpu_seconds: Mapped[float | None] = mapped_column(Float)
+    peak_memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AuditLog(db.Model):
+    """An append-only record of one mutation: who, what, which resource, what changed."""
+
+    __tablename__ = "audit_logs"
+    __table_args__ = (
+        Index("ix_audit_logs_recent", "workspace_id", text("created_at DESC")),
+        Index("ix_audit_logs_resource", "workspace_id", "resource_type", "resource_id"),
+    )
+
+    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    actor_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    action: Mapped[str] = mapped_column(String(100), nullable=False)
+    resource_type: Mapped[str] = mapped_column(String(50), nullable=False)
+    resource_id: Mapped[str | None] = mapped_column(String(100))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False,
+                                                    server_default=text("'{}'::jsonb"))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created()

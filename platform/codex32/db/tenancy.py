@@ -1,0 +1,63 @@
+"""The one place that binds a workspace to database transactions.
+
+Row-level security policies read ``app.workspace_id``. It is set with ``set_config(…, true)``,
+transaction-local, at the start of every transaction that begins while a workspace is bound,
+so a pooled connection never carries one tenant's context into another's transaction. With no
+workspace bound, policies see zero rows. Nothing else calls ``set_config``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, scoped_session
+
+_bound_workspace: ContextVar[str | None] = ContextVar("codex32_workspace", default=None)
+
+_SET_TENANT = "SELECT set_config('app.workspace_id', %s, true)"
+
+
+def current_workspace() -> str | None:
+    """The workspace id bound in this context, or None."""
+    return _bound_workspace.get()
+
+
+def bind(session: Session | scoped_session, workspace_id: uuid.UUID | str) -> None:
+    """Bind ``workspace_id`` for the rest of this context, including an open transaction."""
+    value = str(uuid.UUID(str(workspace_id)))
+    _bound_workspace.set(value)
+    if isinstance(session, scoped_session):
+        session = session()
+    if session.in_transaction():
+        session.connection().exec_driver_sql(_SET_TENANT, (value,))
+
+
+def unbind() -> None:
+    """Forget the bound workspace (the next transaction sees no tenant rows)."""
+    _bound_workspace.set(None)
+
+
+@contextmanager
+def bound(session: Session, workspace_id: uuid.UUID | str) -> Iterator[None]:
+    """Run a block with ``workspace_id`` bound, restoring the previous binding after it.
+
+    The caller ends the transaction inside the block (commit or rollback): the binding of a
+    transaction that outlives the block is left as it was set.
+    """
+    previous = _bound_workspace.get()
+    bind(session, workspace_id)
+    try:
+        yield
+    finally:
+        _bound_workspace.set(previous)
+
+
+@event.listens_for(Session, "after_begin")
+def _bind_new_transaction(session: Session, transaction, connection) -> None:
+    workspace_id = _bound_workspace.get()
+    if workspace_id is not None:
+        connection.exec_driver_sql(_SET_TENANT, (workspace_id,))

@@ -1,0 +1,36 @@
+"""Which database URLs a process uses: given ones, or the embedded server's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from codex32.config import Settings
+
+
+@dataclass(frozen=True)
+class DatabaseUrls:
+    """``runtime`` serves requests and jobs; ``owner`` runs migrations (may be the same)."""
+
+    runtime: str
+    owner: str
+    embedded: bool = False
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain ``postgres://`` and ``postgresql://`` URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def resolve(settings: Settings) -> DatabaseUrls:
+    """The URLs from the settings, starting the embedded server when none is given."""
+    if settings.database_url:
+        runtime = sqlalchemy_url(settings.database_url)
+        owner = sqlalchemy_url(settings.migration_database_url or settings.database_url)
+        return DatabaseUrls(runtime=runtime, owner=owner)
+    from codex32.db import embedded
+
+    database = embedded.start(settings.data_dir)
+    return DatabaseUrls(runtime=database.runtime_url, owner=database.owner_url, embedded=True)

@@ -1,0 +1,158 @@
+"""Domain errors and the one handler that turns every error into flask-smorest's JSON shape.
+
+Services raise these; nothing calls ``abort()`` deep inside. The body is always
+``{"code", "status", "message", "errors"?}`` with the matching HTTP status.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from codex32.plugins.errors import (
+    ConfigInvalid,
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+)
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """Base of the errors a service raises on purpose; ``status`` is the HTTP status."""
+
+    status = 400
+
+    def __init__(self, message: str, errors: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+        self.headers = headers or {}
+
+
+class BadRequest(DomainError):
+    status = 400
+
+
+class Unauthorized(DomainError):
+    status = 401
+
+    def __init__(self, message: str = "authentication required", **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(message, **kwargs)
+
+
+class Forbidden(DomainError):
+    status = 403
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Conflict(DomainError):
+    status = 409
+
+
+class TooLarge(DomainError):
+    status = 413
+
+
+class Invalid(DomainError):
+    status = 422
+
+
+class RateLimited(DomainError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        seconds = max(1, int(retry_after + 0.999))
+        super().__init__(message, headers={"Retry-After": str(seconds)})
+        self.retry_after = seconds
+
+
+class BadGateway(DomainError):
+    status = 502
+
+
+class GatewayTimeout(DomainError):
+    status = 504
+
+
+def from_plugin_error(error: Exception, plugin: str) -> DomainError:
+    """Map a plugin's error to the API error a client sees (never leaking secrets)."""
+    if isinstance(error, ConfigInvalid):
+        return Invalid(f"{plugin}: {error}", errors=error.errors or None)
+    if isinstance(error, ProviderRateLimited):
+        return RateLimited(f"{plugin} is rate limiting requests", error.retry_after or 1)
+    if isinstance(error, ProviderTimeout):
+        return GatewayTimeout(f"{plugin} did not answer in time")
+    if isinstance(error, ProviderAuthError):
+        return BadGateway(f"{plugin} rejected the configured credentials")
+    if isinstance(error, ProviderError):
+        return BadGateway(f"{plugin} failed: {error}")
+    return BadGateway(f"{plugin} failed unexpectedly")
+
+
+def error_body(status: int, message: str, errors: Any = None) -> dict[str, Any]:
+    """The JSON error shape shared by every error response."""
+    body: dict[str, Any] = {"code": status, "status": HTTPStatus(status).phrase,
+                            "message": message}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def _respond(status: int, message: str, errors: Any = None,
+             headers: dict[str, str] | None = None):
+    response = jsonify(error_body(status, message, errors))
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers that give every error the JSON shape and the right status."""
+
+    @app.errorhandler(DomainError)
+    def _domain(error: DomainError):
+        return _respond(error.status, error.message, error.errors, error.headers)
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException):
+        data = getattr(error, "data", None) or {}
+        errors = data.get("messages") if isinstance(data, dict) else None
+        status = error.code or 500
+        message = error.description if status != 422 else "the request is invalid"
+        if status == 422 and errors:
+            message = _first_message(errors) or message
+        headers = {name: value for name, value in error.get_headers()
+                   if name.lower() != "content-type"}
+        headers.update(data.get("headers") or {})
+        return _respond(status, message, errors, headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        log.exception("unhandled error")
+        return _respond(500, "internal error; the request was not applied")
+
+
+def _first_message(errors: Any, path: str = "") -> str | None:
+    """A one-line summary of nested marshmallow messages, e.g. ``json.name: too long``."""
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            found = _first_message(value, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    elif isinstance(errors, list) and errors:
+        first = errors[0]
+        return f"{path}: {first}" if isinstance(first, str) else _first_message(first, path)
+    return None

@@ -1,0 +1,92 @@
+"""Health endpoints: liveness, readiness (database answers, schema at head), dependencies.
+
+Probes never call a paid API: provider health comes from cached results only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import current_app
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+from sqlalchemy import text
+
+from codex32.db import db
+from codex32.db.migrate import is_at_head
+from codex32.state import platform_state
+
+blp = Blueprint("health", __name__, url_prefix="/health",
+                description="Liveness, readiness and dependency status.")
+
+CHECKS: dict[str, Callable[[], dict[str, Any]]] = {}
+
+
+class StatusSchema(Schema):
+    status = fields.String(required=True)
+    checks = fields.Dict()
+
+
+def register_check(name: str, check: Callable[[], dict[str, Any]]) -> None:
+    """Add a dependency check to ``/health``; it returns ``{"ok": bool, ...}``."""
+    CHECKS[name] = check
+
+
+def database_status() -> dict[str, Any]:
+    """Whether the database answers and its schema is at the newest migration."""
+    started = time.perf_counter()
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            at_head = is_at_head(connection)
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    latency = round((time.perf_counter() - started) * 1000, 2)
+    result: dict[str, Any] = {"ok": at_head, "latency_ms": latency, "migrations_at_head": at_head}
+    if not at_head:
+        result["error"] = "migrations are behind: run `codex32 db upgrade`"
+    return result
+
+
+def redis_status() -> dict[str, Any] | None:
+    limiter = platform_state(current_app).limiter
+    if not platform_state(current_app).settings.redis_url:
+        return None
+    return {"ok": limiter.backend == "redis", "backend": limiter.backend}
+
+
+@blp.route("/alive", methods=["GET"])
+@blp.response(200, StatusSchema)
+def alive():
+    """200 while the process serves."""
+    return {"status": "alive"}
+
+
+@blp.route("/ready", methods=["GET"])
+@blp.response(200, StatusSchema)
+@blp.alt_response(503, schema=StatusSchema, description="not ready")
+def ready():
+    """200 when the database answers and migrations are at head, else 503."""
+    database = database_status()
+    body = {"status": "ready" if database["ok"] else "not ready", "checks": {"database": database}}
+    return body, (200 if database["ok"] else 503)
+
+
+@blp.route("", methods=["GET"])
+@blp.response(200, StatusSchema)
+@blp.alt_response(503, schema=StatusSchema, description="a dependency is failing")
+def health():
+    """Per-dependency status; 503 when any configured dependency fails."""
+    checks: dict[str, Any] = {"database": database_status()}
+    redis = redis_status()
+    if redis is not None:
+        checks["redis"] = redis
+    for name, check in CHECKS.items():
+        try:
+            checks[name] = check()
+        except Exception as exc:
+            checks[name] = {"ok": False, "error": type(exc).__name__}
+    ok = all(check.get("ok") for check in checks.values())
+    return {"status": "ok" if ok else "failing", "checks": checks}, (200 if ok else 503)

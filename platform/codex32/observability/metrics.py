@@ -1,0 +1,60 @@
+"""Prometheus metrics: request metrics by endpoint template, and the platform's own series.
+
+Under gunicorn with PROMETHEUS_MULTIPROC_DIR set, every worker writes its samples to that
+folder and ``/metrics`` aggregates them. Labels never carry user ids or raw paths.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+
+from flask import Flask, request
+from prometheus_client import Counter, Gauge, Histogram
+
+from codex32.config import Settings
+from codex32.errors import Unauthorized
+
+BOTS_CREATED = Counter("bots_created_total", "Bots created")
+API_CALLS = Counter("api_calls_total", "API calls by endpoint template", ["endpoint"])
+LLM_TOKENS = Counter("llm_tokens_total", "LLM tokens by provider, model and direction",
+                     ["provider", "model", "direction"])
+LLM_COST = Counter("llm_cost_usd_total", "LLM cost in USD by provider and model",
+                   ["provider", "model"])
+PLUGIN_CALLS = Histogram("plugin_call_duration_seconds", "Plugin call latency",
+                         ["plugin", "kind", "operation"])
+PLUGIN_ERRORS = Counter("plugin_call_errors_total", "Plugin call errors",
+                        ["plugin", "kind", "operation", "error"])
+DB_CONNECTIONS = Gauge("database_connections", "Database connections checked out",
+                       ["pool"], multiprocess_mode="livesum")
+
+
+_exporter = None
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Expose ``/metrics`` (optionally behind METRICS_TOKEN) and count requests."""
+    global _exporter
+    if _exporter is None:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_flask_exporter.multiprocess import (
+                GunicornInternalPrometheusMetrics as Exporter,
+            )
+        else:
+            from prometheus_flask_exporter import PrometheusMetrics as Exporter
+        _exporter = Exporter.for_app_factory(group_by="url_rule", defaults_prefix="flask",
+                                             path="/metrics")
+    _exporter.init_app(app)
+    token = settings.metrics_token
+
+    @app.before_request
+    def _protect_metrics() -> None:
+        if token and request.path == "/metrics":
+            given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given, token):
+                raise Unauthorized("metrics need the METRICS_TOKEN bearer token")
+
+    @app.before_request
+    def _count_call() -> None:
+        if request.url_rule is not None and request.path.startswith("/api/"):
+            API_CALLS.labels(endpoint=request.url_rule.rule).inc()

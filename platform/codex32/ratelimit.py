@@ -1,0 +1,131 @@
+"""Fixed-window rate limits, shared through Redis when configured, in-process otherwise.
+
+One limiter serves API limits per principal and login throttling. Redis failures never fail a
+request: the limiter falls back to its in-process windows and logs once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one hit against a limit."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after: float
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """IETF RateLimit headers (and Retry-After when refused)."""
+        reset = str(max(1, int(self.reset_after + 0.999)))
+        headers = {"RateLimit-Limit": str(self.limit),
+                   "RateLimit-Remaining": str(max(0, self.remaining)),
+                   "RateLimit-Reset": reset}
+        if not self.allowed:
+            headers["Retry-After"] = reset
+        return headers
+
+
+class MemoryWindows:
+    """Per-process counters keyed by (key, window start)."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def incr(self, key: str, window: float, now: float) -> tuple[int, float]:
+        start = now - (now % window)
+        with self._lock:
+            if len(self._counts) > 100_000:  # bound memory: drop expired windows
+                self._counts = {k: v for k, v in self._counts.items() if v[0] + window > now}
+            seen_start, count = self._counts.get(key, (start, 0))
+            if seen_start != start:
+                count = 0
+            count += 1
+            self._counts[key] = (start, count)
+        return count, start + window - now
+
+    def reset(self, key: str) -> None:
+        with self._lock:
+            self._counts.pop(key, None)
+
+
+class RedisWindows:
+    """Counters in Redis: INCR plus EXPIRE in one round trip."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+
+    def incr(self, key: str, window: float, now: float) -> tuple[int, float]:
+        start = int(now - (now % window))
+        name = f"codex32:rl:{key}:{start}"
+        pipe = self._client.pipeline(transaction=True)
+        pipe.incr(name)
+        pipe.expire(name, int(window) + 1)
+        count, _ = pipe.execute()
+        return int(count), start + window - now
+
+    def reset(self, key: str) -> None:
+        for name in self._client.scan_iter(f"codex32:rl:{key}:*"):
+            self._client.delete(name)
+
+
+class RateLimiter:
+    """Counts hits per key per window, in Redis when available."""
+
+    def __init__(self, redis_url: str | None = None, *, workers: int = 1) -> None:
+        self._memory = MemoryWindows()
+        self._redis: RedisWindows | None = None
+        self._warned = False
+        self.backend = "memory"
+        if redis_url:
+            try:
+                import redis
+
+                client = redis.Redis.from_url(redis_url, socket_timeout=0.5,
+                                              socket_connect_timeout=0.5)
+                client.ping()
+                self._redis = RedisWindows(client)
+                self.backend = "redis"
+            except Exception as exc:  # the platform runs on without Redis
+                log.warning("REDIS_URL is set but Redis is unreachable (%s); rate limits fall "
+                            "back to per-process counters", type(exc).__name__)
+        if self._redis is None and workers > 1:
+            log.warning("rate limits are per process with %d workers: set REDIS_URL to share "
+                        "them", workers)
+
+    def hit(self, key: str, limit: int, window: float) -> Decision:
+        """Count one hit; ``allowed`` is False once ``limit`` hits fell in this window."""
+        now = time.time()
+        count, reset_after = self._incr(key, window, now)
+        return Decision(allowed=count <= limit, limit=limit, remaining=limit - count,
+                        reset_after=reset_after)
+
+    def reset(self, key: str) -> None:
+        """Forget the hits of ``key`` (a successful login clears its failures)."""
+        if self._redis is not None:
+            try:
+                self._redis.reset(key)
+            except Exception:
+                log.debug("redis reset failed", exc_info=True)
+        self._memory.reset(key)
+
+    def _incr(self, key: str, window: float, now: float) -> tuple[int, float]:
+        if self._redis is not None:
+            try:
+                return self._redis.incr(key, window, now)
+            except Exception as exc:
+                if not self._warned:
+                    log.warning("Redis rate limiting failed (%s); counting in-process",
+                                type(exc).__name__)
+                    self._warned = True
+        return self._memory.incr(key, window, now)

@@ -1,0 +1,73 @@
+"""The audit log: one row per mutation, written in the mutation's own transaction.
+
+Secrets and passwords are redacted before they are stored. The runtime role may only insert
+and read audit rows, never change or delete them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from codex32.auth.principal import Principal
+from codex32.db.models import AuditLog
+from codex32.services.pages import Page, PageRequest
+
+REDACTED = "[redacted]"
+_SENSITIVE = ("password", "secret", "token", "api_key", "key_hash", "authorization")
+
+
+def redact(value: Any) -> Any:
+    """A copy of ``value`` with every sensitive-looking key's value replaced."""
+    if isinstance(value, dict):
+        return {k: (REDACTED if any(s in str(k).lower() for s in _SENSITIVE) else redact(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    return value
+
+
+def code_summary(code: str) -> dict[str, Any]:
+    """How the audit log records code: its size and digest, not the text."""
+    return {"code_sha256": hashlib.sha256(code.encode()).hexdigest(),
+            "code_bytes": len(code.encode())}
+
+
+def record(session: Session, principal: Principal, action: str, resource_type: str,
+           resource_id: Any, changes: dict[str, Any] | None = None,
+           workspace_id: uuid.UUID | None = None) -> None:
+    """Add the audit row for one mutation to the current transaction."""
+    session.add(AuditLog(
+        workspace_id=workspace_id or principal.workspace_id,
+        id=uuid.uuid4(),
+        actor_type=principal.actor_type,
+        actor_id=principal.actor_id,
+        action=action,
+        resource_type=resource_type,
+        resource_id=None if resource_id is None else str(resource_id),
+        changes=redact(changes or {}),
+        request_id=principal.origin.request_id,
+        ip=principal.origin.ip,
+    ))
+
+
+def list_entries(session: Session, page: PageRequest, *, action: str | None = None,
+                 resource_type: str | None = None, resource_id: str | None = None,
+                 user_id: uuid.UUID | None = None) -> Page:
+    """Audit rows of the bound workspace, newest first, filtered."""
+    query = select(AuditLog, func.count().over().label("total"))
+    if action:
+        query = query.where(AuditLog.action == action)
+    if resource_type:
+        query = query.where(AuditLog.resource_type == resource_type)
+    if resource_id:
+        query = query.where(AuditLog.resource_id == resource_id)
+    if user_id:
+        query = query.where(AuditLog.actor_type == "user", AuditLog.actor_id == user_id)
+    query = query.order_by(AuditLog.created_at.desc(), AuditLog.id)
+    rows = session.execute(page.apply(query)).all()
+    return Page.from_rows(page, [row[0] for row in rows], rows[0][1] if rows else 0)

@@ -1,0 +1,109 @@
+"""Sign-in flows: password login, refresh-token rotation, revocation and "who am I".
+
+Unknown email and wrong password fail the same way, in the same time. Repeated failures are
+throttled per email and per client address.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from codex32.auth import tokens
+from codex32.auth.passwords import burn_verify, verify_password
+from codex32.auth.principal import Principal, membership_role
+from codex32.auth.rbac import permissions_of
+from codex32.db import tenancy
+from codex32.db.models import User, Workspace
+from codex32.errors import RateLimited, Unauthorized
+from codex32.ratelimit import RateLimiter
+from tenants import accounts
+
+LOGIN_WINDOW = 15 * 60
+BAD_CREDENTIALS = "invalid email or password"
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """The limiter and allowance used for login attempts."""
+
+    limiter: RateLimiter
+    attempts: int
+
+
+def login(session: Session, email: str, password: str, workspace: str | None,
+          throttle: Throttle, ip: str | None) -> tokens.TokenPair:
+    """Verify the password and issue tokens for one of the user's workspaces."""
+    keys = [f"login:email:{email.lower()}", f"login:ip:{ip}"]
+    for key in keys:
+        decision = throttle.limiter.hit(key, throttle.attempts, LOGIN_WINDOW)
+        if not decision.allowed:
+            raise RateLimited("too many sign-in attempts; try again later", decision.reset_after)
+    user = accounts.find_by_email(session, email)
+    if user is None:
+        burn_verify(password)
+        raise Unauthorized(BAD_CREDENTIALS)
+    if not verify_password(user.password_hash, password):
+        raise Unauthorized(BAD_CREDENTIALS)
+    workspace_id = _choose_workspace(session, user.id, workspace)
+    throttle.limiter.reset(keys[0])
+    return tokens.issue_pair(user.id, workspace_id)
+
+
+def _choose_workspace(session: Session, user_id: uuid.UUID, wanted: str | None) -> str:
+    rows = session.execute(text("SELECT workspace_id, slug FROM auth_user_workspaces(:u)"),
+                           {"u": user_id}).all()
+    if wanted:
+        for row in rows:
+            if wanted in (str(row.workspace_id), row.slug):
+                return str(row.workspace_id)
+        # The same answer as a bad password: do not reveal memberships.
+        raise Unauthorized(BAD_CREDENTIALS)
+    if not rows:
+        raise Unauthorized("this account is not a member of any workspace")
+    return str(rows[0].workspace_id)
+
+
+def refresh(session: Session, refresh_token: str) -> tokens.TokenPair:
+    """Rotate a refresh token: the old one is revoked; reusing it revokes its whole family."""
+    claims = tokens.decode(refresh_token, "refresh")
+    if tokens.is_revoked(session, claims):
+        tokens.revoke(session, [tokens.family_id(claims)], tokens.expiry(claims))
+        session.commit()
+        raise Unauthorized("the refresh token has already been used or revoked")
+    tenancy.bind(session, claims["ws"])
+    membership_role(session, claims)
+    tokens.revoke(session, [claims["jti"]], tokens.expiry(claims))
+    session.commit()
+    return tokens.issue_pair(claims["sub"], claims["ws"], family=claims["fam"])
+
+
+def revoke(session: Session, token: str) -> None:
+    """Revoke the presented token; a refresh token takes its whole login family with it."""
+    try:
+        claims = tokens.decode(token, "access")
+        ids = [claims["jti"]]
+    except Unauthorized:
+        claims = tokens.decode(token, "refresh")
+        ids = [claims["jti"], tokens.family_id(claims)]
+    tenancy.bind(session, claims["ws"])
+    membership_role(session, claims)
+    tokens.revoke(session, ids, tokens.expiry(claims))
+    session.commit()
+
+
+def me(session: Session, principal: Principal) -> dict[str, Any]:
+    """The caller: user (or API key), workspace, role and permissions."""
+    user = session.get(User, principal.user_id) if principal.user_id else None
+    workspace = session.get(Workspace, principal.workspace_id)
+    return {
+        "user": {"id": user.id, "email": user.email} if user else None,
+        "api_key_id": principal.api_key_id,
+        "workspace": {"id": workspace.id, "name": workspace.name, "slug": workspace.slug},
+        "role": principal.role,
+        "permissions": sorted(p.value for p in permissions_of(principal.role)),
+    }

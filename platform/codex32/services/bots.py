@@ -1,0 +1,121 @@
+"""Bots: create, list, read, update, delete. Code changes go through versions.
+
+A bot's code lives in its versions; ``current_version`` names the one that runs. Every
+mutation writes exactly one audit row in its own transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from codex32.auth.principal import Principal
+from codex32.db.models import Bot
+from codex32.errors import Conflict, NotFound
+from codex32.services import audit
+from codex32.services.code import check_code
+from codex32.services.pages import Page, PageRequest
+from codex32.services.versions import add_version
+
+LIST_COLUMNS = (Bot.id, Bot.name, Bot.description, Bot.status, Bot.owner_id,
+                Bot.current_version, Bot.created_at, Bot.updated_at)
+
+
+def create(session: Session, principal: Principal, *, name: str, description: str = "",
+           code: str | None = None, status: str = "draft", message: str = "",
+           settings: dict[str, Any] | None = None,
+           audit_changes: dict[str, Any] | None = None) -> Bot:
+    """Create a bot, and its version 1 when ``code`` is given (compiled first)."""
+    if code is not None:
+        check_code(code)
+    now = datetime.now(UTC)
+    bot = Bot(workspace_id=principal.workspace_id, id=uuid.uuid4(), name=name,
+              description=description, status=status, owner_id=principal.user_id,
+              current_version=0, settings=settings or {}, created_at=now, updated_at=now)
+    session.add(bot)
+    changes: dict[str, Any] = {"name": name, "description": description, "status": status,
+                               **(audit_changes or {})}
+    if code is not None:
+        session.flush()  # the version's composite key references the bot row
+        add_version(session, principal, bot, code, message or "Initial version")
+        changes.update(version=1, **audit.code_summary(code))
+    audit.record(session, principal, "bot.create", "bot", bot.id, changes)
+    _commit_unique(session, name)
+    return bot
+
+
+def list_bots(session: Session, page: PageRequest, *, status: str | None = None,
+              q: str | None = None) -> Page:
+    """Bots of the bound workspace, newest first; ``q`` matches name or description."""
+    query: Select = select(*LIST_COLUMNS, func.count().over().label("total"))
+    if status:
+        query = query.where(Bot.status == status)
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(Bot.name.ilike(pattern, escape="\\"),
+                                Bot.description.ilike(pattern, escape="\\")))
+    rows = session.execute(page.apply(query.order_by(Bot.created_at.desc(), Bot.id))).all()
+    total = rows[0].total if rows else _count_when_past_end(session, query, page)
+    return Page.from_rows(page, rows, total)
+
+
+def _count_when_past_end(session: Session, query: Select, page: PageRequest) -> int:
+    if page.page == 1:
+        return 0
+    return session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+
+
+def get(session: Session, bot_id: uuid.UUID, *, lock: bool = False) -> Bot:
+    """The bot with this id in the bound workspace; another workspace's bot is 404 too."""
+    query = select(Bot).where(Bot.id == bot_id)
+    bot = session.execute(query.with_for_update() if lock else query).scalar()
+    if bot is None:
+        raise NotFound("bot not found")
+    return bot
+
+
+def update(session: Session, principal: Principal, bot_id: uuid.UUID,
+           changes: dict[str, Any]) -> Bot:
+    """Change name, description, status or settings; new ``code`` becomes a new version."""
+    bot = get(session, bot_id, lock=True)
+    code = changes.pop("code", None)
+    message = changes.pop("message", "") or ""
+    recorded: dict[str, Any] = {}
+    for field, value in changes.items():
+        before = getattr(bot, field)
+        if before != value:
+            recorded[field] = {"before": before, "after": value}
+            setattr(bot, field, value)
+    if code is not None:
+        check_code(code)
+        version = add_version(session, principal, bot, code, message or "Updated code")
+        recorded["version"] = version.number
+        recorded.update(audit.code_summary(code))
+    bot.updated_at = datetime.now(UTC)
+    audit.record(session, principal, "bot.update", "bot", bot.id, recorded)
+    _commit_unique(session, bot.name)
+    return bot
+
+
+def remove(session: Session, principal: Principal, bot_id: uuid.UUID) -> None:
+    """Delete a bot with its versions and executions."""
+    bot = get(session, bot_id, lock=True)
+    session.execute(delete(Bot).where(Bot.id == bot_id))
+    audit.record(session, principal, "bot.delete", "bot", bot_id,
+                 {"name": bot.name, "versions": bot.current_version})
+    session.commit()
+
+
+def _commit_unique(session: Session, name: str) -> None:
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        if "uq_bots_name" in str(exc.orig):
+            raise Conflict(f"a bot named '{name}' exists in this workspace") from exc
+        raise

@@ -1,0 +1,79 @@
+"""Bot versions: immutable, numbered from 1 per bot; rollback adds a new version."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, load_only
+
+from codex32.auth.principal import Principal
+from codex32.db.models import Bot, BotVersion
+from codex32.errors import NotFound
+from codex32.services import audit
+from codex32.services.code import check_code
+from codex32.services.pages import Page, PageRequest
+
+
+def add_version(session: Session, principal: Principal, bot: Bot, code: str,
+                message: str) -> BotVersion:
+    """Append a version to a bot the caller holds locked (or just created); no audit row."""
+    version = BotVersion(workspace_id=bot.workspace_id, id=uuid.uuid4(), bot_id=bot.id,
+                         number=bot.current_version + 1, code=code, message=message,
+                         created_by=principal.user_id, created_at=datetime.now(UTC))
+    session.add(version)
+    bot.current_version = version.number
+    bot.updated_at = datetime.now(UTC)
+    return version
+
+
+def create(session: Session, principal: Principal, bot_id: uuid.UUID, code: str,
+           message: str = "") -> BotVersion:
+    """A new version of a bot's code, which becomes current."""
+    from codex32.services.bots import get as get_bot
+
+    check_code(code)
+    bot = get_bot(session, bot_id, lock=True)
+    version = add_version(session, principal, bot, code, message or "New version")
+    audit.record(session, principal, "version.create", "bot", bot.id,
+                 {"version": version.number, **audit.code_summary(code)})
+    session.commit()
+    return version
+
+
+def rollback(session: Session, principal: Principal, bot_id: uuid.UUID,
+             number: int) -> BotVersion:
+    """A new version carrying the code of version ``number``."""
+    from codex32.services.bots import get as get_bot
+
+    bot = get_bot(session, bot_id, lock=True)
+    source = get(session, bot_id, number)
+    version = add_version(session, principal, bot, source.code, f"Rollback to version {number}")
+    audit.record(session, principal, "bot.rollback", "bot", bot.id,
+                 {"from_version": number, "version": version.number})
+    session.commit()
+    return version
+
+
+def get(session: Session, bot_id: uuid.UUID, number: int) -> BotVersion:
+    """One version of a bot."""
+    version = session.execute(select(BotVersion).where(
+        BotVersion.bot_id == bot_id, BotVersion.number == number)).scalar()
+    if version is None:
+        raise NotFound(f"version {number} not found")
+    return version
+
+
+def list_versions(session: Session, bot_id: uuid.UUID, page: PageRequest) -> Page:
+    """Versions of a bot, newest first, without their code."""
+    from codex32.services.bots import get as get_bot
+
+    get_bot(session, bot_id)
+    query = (select(BotVersion).options(load_only(
+        BotVersion.id, BotVersion.bot_id, BotVersion.number, BotVersion.message,
+        BotVersion.created_by, BotVersion.created_at))
+        .where(BotVersion.bot_id == bot_id).order_by(BotVersion.number.desc()))
+    items = list(session.execute(page.apply(query)).scalars())
+    total = session.execute(select(Bot.current_version).where(Bot.id == bot_id)).scalar_one()
+    return Page.from_rows(page, items, total)

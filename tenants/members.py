@@ -1,0 +1,83 @@
+"""Members of a workspace: list, change role, remove; a workspace always keeps one admin."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from codex32.auth.principal import Principal
+from codex32.auth.rbac import Role
+from codex32.db.models import Membership, User
+from codex32.errors import Conflict, NotFound
+from codex32.services import audit
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member as the API shows it."""
+
+    user_id: uuid.UUID
+    email: str
+    role: str
+    joined_at: datetime
+
+
+def list_members(session: Session) -> list[Member]:
+    """Members of the bound workspace, oldest first."""
+    rows = session.execute(
+        select(Membership.user_id, User.email, Membership.role, Membership.created_at)
+        .join(User, User.id == Membership.user_id)
+        .order_by(Membership.created_at, Membership.user_id)).all()
+    return [Member(*row) for row in rows]
+
+
+def change_role(session: Session, principal: Principal, user_id: uuid.UUID, role: str) -> Member:
+    """Give a member another role; demoting the last admin is a conflict."""
+    membership = _locked(session, user_id)
+    before = membership.role
+    if before == Role.ADMIN and role != Role.ADMIN:
+        _keep_an_admin(session, user_id)
+    membership.role = role
+    audit.record(session, principal, "member.update", "member", user_id,
+                 {"role": {"before": before, "after": role}})
+    session.commit()
+    return _member(session, user_id)
+
+
+def remove(session: Session, principal: Principal, user_id: uuid.UUID) -> None:
+    """Remove a member; removing the last admin is a conflict."""
+    membership = _locked(session, user_id)
+    if membership.role == Role.ADMIN:
+        _keep_an_admin(session, user_id)
+    session.delete(membership)
+    audit.record(session, principal, "member.delete", "member", user_id,
+                 {"role": membership.role})
+    session.commit()
+
+
+def _locked(session: Session, user_id: uuid.UUID) -> Membership:
+    membership = session.execute(
+        select(Membership).where(Membership.user_id == user_id).with_for_update()).scalar()
+    if membership is None:
+        raise NotFound("member not found")
+    return membership
+
+
+def _keep_an_admin(session: Session, leaving: uuid.UUID) -> None:
+    # Lock every admin row so two concurrent demotions cannot both pass this check.
+    admins = session.execute(select(Membership.user_id).where(Membership.role == Role.ADMIN)
+                             .with_for_update()).scalars().all()
+    if not [admin for admin in admins if admin != leaving]:
+        raise Conflict("a workspace needs at least one admin")
+
+
+def _member(session: Session, user_id: uuid.UUID) -> Member:
+    row = session.execute(
+        select(Membership.user_id, User.email, Membership.role, Membership.created_at)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.user_id == user_id)).one()
+    return Member(*row)
