@@ -29,4 +29,5 @@ def create(session: Session, email: str, password: str) -> User:
     check_policy(password, email)
     user = User(id=uuid.uuid4(), email=email, password_hash=hash_password(password))
     session.add(user)
+    session.flush()  # rows added next (memberships) reference it; no relationship orders them
     return user

@@ -47,19 +47,19 @@ def sign_up(session: Session, *, name: str, admin_email: str, admin_password: st
     workspace = Workspace(id=uuid.uuid4(), name=name, slug=slug, settings={})
     tenancy.bind(session, workspace.id)
     session.add(workspace)
-    session.flush()  # the membership and audit rows reference the new workspace and user
+    try:
+        session.flush()  # the membership and audit rows reference the new workspace and user
+    except IntegrityError as exc:
+        session.rollback()
+        if "slug" in str(exc.orig):
+            raise Conflict(f"the slug '{slug}' is taken") from exc
+        raise Conflict("this account was created concurrently; sign in instead") from exc
     session.add(Membership(workspace_id=workspace.id, user_id=user.id, role=Role.ADMIN.value))
     principal = Principal(workspace_id=workspace.id, role=Role.ADMIN.value, user_id=user.id,
                           origin=origin)
     audit.record(session, principal, "workspace.create", "workspace", workspace.id,
                  {"name": name, "slug": slug, "admin_email": admin_email})
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        if "slug" in str(exc.orig):
-            raise Conflict(f"the slug '{slug}' is taken") from exc
-        raise
+    session.commit()
     return workspace, user
 
 

@@ -5,6 +5,7 @@ Reading this file top to bottom shows everything a request passes through.
 
 from __future__ import annotations
 
+import io
 import logging
 import uuid
 from datetime import timedelta
@@ -21,7 +22,7 @@ from codex32.config import Settings
 from codex32.db import db, tenancy
 from codex32.db.migrate import MIGRATIONS_DIR
 from codex32.db.urls import DatabaseUrls, resolve
-from codex32.errors import register_error_handlers
+from codex32.errors import TooLarge, register_error_handlers
 from codex32.ratelimit import RateLimiter
 from codex32.state import KEY, PlatformState
 
@@ -115,6 +116,7 @@ def _install_request_hooks(app: Flask) -> None:
         tenancy.unbind()
         given = request.headers.get(REQUEST_ID_HEADER, "")
         g.request_id = given[:64] if given and given.isprintable() else uuid.uuid4().hex
+        _buffer_streamed_body(request.environ, app.config["MAX_CONTENT_LENGTH"])
 
     @app.after_request
     def _finish(response):
@@ -126,6 +128,22 @@ def _install_request_hooks(app: Flask) -> None:
     @app.teardown_request
     def _forget(_error) -> None:
         tenancy.unbind()
+
+
+def _buffer_streamed_body(environ: dict, limit: int) -> None:
+    """Read a body sent without Content-Length (chunked) up to ``limit``; more is 413.
+
+    Werkzeug would silently truncate such a body at the limit; buffering it here (bodies are
+    small by policy) turns an oversized one into a clear 413 before any handler reads it.
+    """
+    if environ.get("CONTENT_LENGTH") or not environ.get("wsgi.input_terminated"):
+        return
+    body = environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        raise TooLarge(f"the request body is larger than {limit} bytes")
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    del environ["wsgi.input_terminated"]
 
 
 def _configure_logging(settings: Settings) -> None:

@@ -70,6 +70,7 @@ class Settings:
     redis_url: str | None = None
     rate_limit_per_minute: int = 600
     login_attempts_per_15_minutes: int = 10
+    signups_per_hour: int = 30
     max_body_bytes: int = 1024 * 1024
     max_code_bytes: int = 256 * 1024
     max_name_length: int = 255
@@ -128,6 +129,7 @@ class Settings:
             redis_url=env.get("REDIS_URL") or None,
             rate_limit_per_minute=_int(env.get("RATE_LIMIT_PER_MINUTE"), 600),
             login_attempts_per_15_minutes=_int(env.get("LOGIN_ATTEMPTS_PER_15_MINUTES"), 10),
+            signups_per_hour=_int(env.get("SIGNUPS_PER_HOUR"), 30),
             max_body_bytes=_int(env.get("MAX_BODY_BYTES"), 1024 * 1024),
             max_code_bytes=_int(env.get("MAX_CODE_BYTES"), 256 * 1024),
             max_name_length=_int(env.get("MAX_NAME_LENGTH"), 255),

@@ -1,4 +1,4 @@
-"""Plugin system: the hook contract, the interfaces per kind, loading and per-workspace instances."""
+"""Plugin system: hook contract, interfaces per kind, loading and per-workspace instances."""
 
 from codex32.plugins.hookspecs import hookimpl, hookspec
 

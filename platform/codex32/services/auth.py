@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 
 from codex32.auth import tokens
 from codex32.auth.passwords import burn_verify, verify_password
-from codex32.auth.principal import Principal, membership_role
+from codex32.auth.principal import Origin, Principal, membership_role
 from codex32.auth.rbac import permissions_of
 from codex32.db import tenancy
 from codex32.db.models import User, Workspace
 from codex32.errors import RateLimited, Unauthorized
 from codex32.ratelimit import RateLimiter
+from codex32.services import audit
 from tenants import accounts
 
 LOGIN_WINDOW = 15 * 60
@@ -82,7 +83,7 @@ def refresh(session: Session, refresh_token: str) -> tokens.TokenPair:
     return tokens.issue_pair(claims["sub"], claims["ws"], family=claims["fam"])
 
 
-def revoke(session: Session, token: str) -> None:
+def revoke(session: Session, token: str, origin: Origin) -> None:
     """Revoke the presented token; a refresh token takes its whole login family with it."""
     try:
         claims = tokens.decode(token, "access")
@@ -91,8 +92,12 @@ def revoke(session: Session, token: str) -> None:
         claims = tokens.decode(token, "refresh")
         ids = [claims["jti"], tokens.family_id(claims)]
     tenancy.bind(session, claims["ws"])
-    membership_role(session, claims)
+    role = membership_role(session, claims)
     tokens.revoke(session, ids, tokens.expiry(claims))
+    principal = Principal(workspace_id=uuid.UUID(claims["ws"]), role=role,
+                          user_id=uuid.UUID(claims["sub"]), origin=origin)
+    audit.record(session, principal, "auth.revoke", "token", claims["jti"],
+                 {"type": claims["type"], "family": claims["type"] == "refresh"})
     session.commit()
 
 

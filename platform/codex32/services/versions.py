@@ -15,6 +15,10 @@ from codex32.services import audit
 from codex32.services.code import check_code
 from codex32.services.pages import Page, PageRequest
 
+# bot_versions.number is a 32-bit INTEGER: a larger number cannot exist, and PostgreSQL would
+# refuse to compare with it ("integer out of range") instead of finding nothing.
+MAX_NUMBER = 2**31 - 1
+
 
 def add_version(session: Session, principal: Principal, bot: Bot, code: str,
                 message: str) -> BotVersion:
@@ -58,6 +62,8 @@ def rollback(session: Session, principal: Principal, bot_id: uuid.UUID,
 
 def get(session: Session, bot_id: uuid.UUID, number: int) -> BotVersion:
     """One version of a bot."""
+    if not 1 <= number <= MAX_NUMBER:
+        raise NotFound(f"version {number} not found")
     version = session.execute(select(BotVersion).where(
         BotVersion.bot_id == bot_id, BotVersion.number == number)).scalar()
     if version is None:

@@ -58,7 +58,7 @@ def refresh():
 @blp.response(204)
 def revoke():
     """Revoke the presented token (a refresh token revokes its whole sign-in)."""
-    auth.revoke(db.session, credential_from(request.headers))
+    auth.revoke(db.session, credential_from(request.headers), origin())
 
 
 @blp.route("/me", methods=["GET"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
@@ -10,6 +11,7 @@ from codex32.auth import tokens
 from codex32.auth.guard import current_principal, limit_rate, origin, requires
 from codex32.auth.rbac import ROLES, Permission
 from codex32.db import db
+from codex32.state import platform_state
 from tenants import invitations, members
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1",
@@ -88,7 +90,8 @@ def invite(data):
 @blp.response(200, AcceptResultSchema)
 def accept(data, token):
     """Accept an invitation: a new account sets a password, an existing one gives its own."""
-    limit_rate(f"accept:{origin().ip}", limit=30, window=900)
+    attempts = platform_state(current_app).settings.login_attempts_per_15_minutes
+    limit_rate(f"accept:{origin().ip}", limit=attempts, window=900)
     user, workspace_id = invitations.accept(db.session, token, data["password"], origin())
     pair = tokens.issue_pair(user.id, workspace_id)
     return {"workspace_id": workspace_id, "user_id": user.id, **pair.as_dict()}

@@ -78,7 +78,7 @@ def sign_up(data):
         if not settings.platform_token or not hmac.compare_digest(given,
                                                                   settings.platform_token):
             raise Forbidden("sign-up needs a valid X-Platform-Token")
-    limit_rate(f"signup:{origin().ip}", limit=30, window=3600)
+    limit_rate(f"signup:{origin().ip}", limit=settings.signups_per_hour, window=3600)
     workspace, user = workspaces.sign_up(
         db.session, name=data["name"], slug=data["slug"], admin_email=data["admin_email"],
         admin_password=data["admin_password"], origin=origin())

@@ -1,0 +1,156 @@
+"""Audit completeness: every mutating endpoint leaves exactly one audit row, with the actor,
+request id and address, and never a secret. Parametrized over the URL map."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from tests.conftest import PASSWORD
+
+CODE = "def main(event, context):\n    return 1\n"
+NOT_AUDITED = {
+    "auth.token": "signing in changes no workspace data",
+    "auth.refresh": "token rotation changes no workspace data",
+}
+
+
+def _bot(t):
+    return t.create_bot(f"audited-{uuid.uuid4().hex[:6]}", code=CODE)
+
+
+def _member(t):
+    return t.add_member("user")
+
+
+MUTATIONS = {
+    "workspaces.sign_up": ("workspace.create", lambda t: t.client.post(
+        "/api/v1/workspaces", json={"name": "Another", "admin_email": t.email,
+                                    "admin_password": PASSWORD})),
+    "workspaces.update_workspace": ("workspace.update", lambda t: t.call(
+        "PATCH", "/api/v1/workspace", json={"name": "New name"})),
+    "auth.revoke": ("auth.revoke", lambda t: t.client.post("/api/v1/auth/revoke",
+                                                           headers=t.headers)),
+    "members.invite": ("invitation.create", lambda t: t.call(
+        "POST", "/api/v1/invitations", json={"email": "new@example.com", "role": "user"})),
+    "members.accept": ("invitation.accept", None),
+    "members.change_role": ("member.update", None),
+    "members.remove_member": ("member.delete", None),
+    "api_keys.create_key": ("api_key.create", lambda t: t.call(
+        "POST", "/api/v1/api-keys", json={"name": "audited", "role": "user"})),
+    "api_keys.delete_key": ("api_key.delete", None),
+    "bots.create_bot": ("bot.create", lambda t: t.call(
+        "POST", "/api/v1/bots", json={"name": "audited", "code": CODE})),
+    "bots.update_bot": ("bot.update", None),
+    "bots.delete_bot": ("bot.delete", None),
+    "versions.create_version": ("version.create", None),
+    "versions.rollback": ("bot.rollback", None),
+}
+
+
+def _prepared(endpoint, t):
+    """For endpoints that need a resource first: create it, return the mutating call."""
+    if endpoint == "members.accept":
+        token = t.call("POST", "/api/v1/invitations",
+                       json={"email": f"{uuid.uuid4().hex[:8]}@ex.com", "role": "user"}
+                       ).json["token"]
+        return lambda: t.client.post(f"/api/v1/invitations/{token}/accept",
+                                     json={"password": PASSWORD})
+    if endpoint in ("members.change_role", "members.remove_member"):
+        user_id = _member(t)["user_id"]
+        if endpoint == "members.change_role":
+            return lambda: t.call("PATCH", f"/api/v1/members/{user_id}", json={"role": "viewer"})
+        return lambda: t.call("DELETE", f"/api/v1/members/{user_id}")
+    if endpoint == "api_keys.delete_key":
+        key_id = t.call("POST", "/api/v1/api-keys", json={"name": "gone", "role": "user"}
+                        ).json["id"]
+        return lambda: t.call("DELETE", f"/api/v1/api-keys/{key_id}")
+    bot_id = _bot(t)["id"]
+    return {
+        "bots.update_bot": lambda: t.call("PATCH", f"/api/v1/bots/{bot_id}",
+                                          json={"code": CODE + "# v2\n", "status": "active"}),
+        "bots.delete_bot": lambda: t.call("DELETE", f"/api/v1/bots/{bot_id}"),
+        "versions.create_version": lambda: t.call("POST", f"/api/v1/bots/{bot_id}/versions",
+                                                  json={"code": CODE}),
+        "versions.rollback": lambda: t.call("POST", f"/api/v1/bots/{bot_id}/rollback",
+                                            json={"version": 1}),
+    }[endpoint]
+
+
+def _audit_rows(superuser, workspace_id):
+    return superuser.execute(
+        "SELECT action, actor_type, actor_id, request_id, ip, changes::text FROM audit_logs "
+        "WHERE workspace_id = %s ORDER BY created_at", (workspace_id,)).fetchall()
+
+
+def test_every_mutating_endpoint_is_in_the_audit_table(app):
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v") or not rule.methods & {"POST", "PUT", "PATCH",
+                                                                      "DELETE"}:
+            continue
+        assert rule.endpoint in MUTATIONS or rule.endpoint in NOT_AUDITED, rule.endpoint
+
+
+@pytest.mark.parametrize("endpoint", sorted(MUTATIONS))
+def test_mutation_writes_exactly_one_audit_row(tenant, superuser, endpoint):
+    action, call = MUTATIONS[endpoint]
+    perform = (lambda: call(tenant)) if call else _prepared(endpoint, tenant)
+    before = _audit_rows(superuser, tenant.workspace_id)
+    response = perform()
+    assert response.status_code < 300, response.json
+    after = _audit_rows(superuser, tenant.workspace_id)
+    if endpoint == "workspaces.sign_up":  # lands in the new workspace
+        new_rows = _audit_rows(superuser, response.json["workspace"]["id"])
+        assert [r[0] for r in new_rows] == ["workspace.create"]
+        assert after == before
+        return
+    added = after[len(before):]
+    assert [row[0] for row in added] == [action]
+    _action, actor_type, actor_id, request_id, ip, changes = added[0]
+    assert actor_type in ("user", "api_key") and actor_id is not None
+    assert request_id and request_id == response.headers["X-Request-ID"]
+    assert ip == "127.0.0.1"
+    assert PASSWORD not in changes
+    assert not re.search(r"c32_[0-9a-f]{8}_", changes)  # a prefix is fine, a whole key is not
+
+
+def test_bot_creation_with_code_writes_one_row_with_a_code_digest(tenant, superuser):
+    before = len(_audit_rows(superuser, tenant.workspace_id))
+    tenant.create_bot("digest", code=CODE)
+    rows = _audit_rows(superuser, tenant.workspace_id)[before:]
+    assert len(rows) == 1
+    assert "code_sha256" in rows[0][5] and CODE not in rows[0][5]
+
+
+def test_failed_mutation_writes_no_audit_row(tenant, superuser):
+    before = _audit_rows(superuser, tenant.workspace_id)
+    assert tenant.call("POST", "/api/v1/bots", json={"name": "bad", "code": "def ("}
+                       ).status_code == 422
+    tenant.create_bot("dupe")
+    mid = _audit_rows(superuser, tenant.workspace_id)
+    assert tenant.call("POST", "/api/v1/bots", json={"name": "dupe"}).status_code == 409
+    assert len(mid) == len(before) + 1
+    assert _audit_rows(superuser, tenant.workspace_id) == mid
+
+
+def test_audit_log_endpoint_filters(tenant):
+    bot = tenant.create_bot("filtered", code=CODE)
+    tenant.call("PATCH", f"/api/v1/bots/{bot['id']}", json={"status": "paused"})
+    page = tenant.call("GET", f"/api/v1/audit-logs?resource_id={bot['id']}").json
+    assert [e["action"] for e in page["items"]] == ["bot.update", "bot.create"]
+    only = tenant.call("GET", "/api/v1/audit-logs?action=bot.update").json
+    assert {e["action"] for e in only["items"]} == {"bot.update"}
+    mine = tenant.call("GET", f"/api/v1/audit-logs?user_id={tenant.user_id}").json
+    assert mine["total"] >= 3
+    change = page["items"][0]["changes"]
+    assert change["status"] == {"before": "draft", "after": "paused"}
+
+
+def test_api_key_actor_is_recorded(tenant, superuser):
+    key = tenant.call("POST", "/api/v1/api-keys", json={"name": "bot-maker", "role": "user"}
+                      ).json
+    tenant.client.post("/api/v1/bots", json={"name": "by-key"}, headers={"X-API-Key": key["key"]})
+    last = _audit_rows(superuser, tenant.workspace_id)[-1]
+    assert last[0] == "bot.create" and last[1] == "api_key" and str(last[2]) == key["id"]

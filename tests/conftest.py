@@ -1,0 +1,179 @@
+"""Shared fixtures: a real PostgreSQL (embedded, or TEST_DATABASE_URL), the app, factories.
+
+TEST_DATABASE_URL names a superuser (or CREATEROLE + CREATEDB) connection to a server where a
+fresh database is created for the run, with separate owner and runtime roles, exactly as in
+production. Without it, an embedded PostgreSQL is started in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from codex32.config import Settings
+from codex32.db import embedded
+from codex32.db.migrate import upgrade
+from codex32.db.urls import DatabaseUrls
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass(frozen=True)
+class TestDatabase:
+    urls: DatabaseUrls
+    superuser_dsn: str
+    name: str
+
+
+def _server_database(admin_dsn: str) -> TestDatabase:
+    name = f"codex32_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    embedded.prepare(admin_dsn, name)
+    info = psycopg.conninfo.conninfo_to_dict(admin_dsn)
+    host, port = info.get("host", "127.0.0.1"), info.get("port", "5432")
+    base = f"postgresql+psycopg://{{role}}@{host}:{port}/{name}"
+    urls = DatabaseUrls(runtime=base.format(role=embedded.RUNTIME),
+                        owner=base.format(role=embedded.OWNER))
+    dsn = psycopg.conninfo.make_conninfo(admin_dsn, dbname=name)
+    return TestDatabase(urls=urls, superuser_dsn=dsn, name=name)
+
+
+@pytest.fixture(scope="session")
+def database() -> TestDatabase:
+    """A migrated database with an owner and a runtime role, for the whole run."""
+    admin = os.environ.get("TEST_DATABASE_URL")
+    if admin:
+        test_db = _server_database(admin.replace("postgresql+psycopg://", "postgresql://"))
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="codex32-test-"))
+        started = embedded.start(folder, "codex32_test")
+        dsn = started.superuser_url.replace("postgresql+psycopg://", "postgresql://")
+        test_db = TestDatabase(urls=DatabaseUrls(runtime=started.runtime_url,
+                                                 owner=started.owner_url, embedded=True),
+                               superuser_dsn=dsn, name="codex32_test")
+    upgrade(test_db.urls.owner, test_db.urls.runtime)
+    return test_db
+
+
+def make_settings(tmp: Path, **overrides: Any) -> Settings:
+    """Test settings: cheap password hashing, generous limits, no Redis unless asked."""
+    base = Settings(env="test", data_dir=tmp, secret_key="s" * 40, jwt_secret_key="j" * 40,
+                    secrets_keys=["k" * 44], argon2_time_cost=1, argon2_memory_kib=8192,
+                    rate_limit_per_minute=100_000, login_attempts_per_15_minutes=1000,
+                    signups_per_hour=100_000,
+                    log_json=False, log_level="WARNING")
+    return base.with_overrides(**overrides)
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def app(database, data_dir):
+    """The app under test, as the runtime role."""
+    from codex32.app import create_app
+
+    return create_app(make_settings(data_dir), database.urls)
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture()
+def make_app(database, data_dir):
+    """Build another app with some settings changed."""
+    from codex32.app import create_app
+
+    def build(**overrides: Any):
+        return create_app(make_settings(data_dir, **overrides), database.urls)
+
+    return build
+
+
+@dataclass
+class Tenant:
+    """A signed-up workspace with its admin's tokens, as the API returned them."""
+
+    client: Any
+    workspace_id: str
+    slug: str
+    user_id: str
+    email: str
+    access_token: str
+    refresh_token: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+    def call(self, method: str, path: str, **kwargs: Any):
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.open(path, method=method, headers=headers, **kwargs)
+
+    def create_bot(self, name: str | None = None, code: str | None = "def main(event, context):"
+                   "\n    return {'ok': True}\n", **fields: Any) -> dict[str, Any]:
+        body = {"name": name or f"bot-{uuid.uuid4().hex[:8]}", **fields}
+        if code is not None:
+            body["code"] = code
+        response = self.call("POST", "/api/v1/bots", json=body)
+        assert response.status_code == 201, response.json
+        return response.json
+
+    def add_member(self, role: str) -> dict[str, Any]:
+        """Invite and accept a new member with ``role``; returns its tokens and ids."""
+        email = f"{role}-{uuid.uuid4().hex[:8]}@example.com"
+        invited = self.call("POST", "/api/v1/invitations", json={"email": email, "role": role})
+        assert invited.status_code == 201, invited.json
+        accepted = self.client.post(f"/api/v1/invitations/{invited.json['token']}/accept",
+                                    json={"password": PASSWORD})
+        assert accepted.status_code == 200, accepted.json
+        return {**accepted.json, "email": email,
+                "headers": {"Authorization": f"Bearer {accepted.json['access_token']}"}}
+
+    def api_key(self, role: str = "api_user") -> str:
+        response = self.call("POST", "/api/v1/api-keys",
+                             json={"name": f"key-{uuid.uuid4().hex[:8]}", "role": role})
+        assert response.status_code == 201, response.json
+        return response.json["key"]
+
+
+def sign_up(client, name: str | None = None) -> Tenant:
+    """Create a workspace through the API and return its admin as a ``Tenant``."""
+    suffix = uuid.uuid4().hex[:10]
+    email = f"admin-{suffix}@example.com"
+    response = client.post("/api/v1/workspaces", json={
+        "name": name or f"Workspace {suffix}", "slug": f"ws-{suffix}",
+        "admin_email": email, "admin_password": PASSWORD})
+    assert response.status_code == 201, response.json
+    body = response.json
+    return Tenant(client=client, workspace_id=body["workspace"]["id"],
+                  slug=body["workspace"]["slug"], user_id=body["user"]["id"], email=email,
+                  access_token=body["access_token"], refresh_token=body["refresh_token"])
+
+
+@pytest.fixture()
+def tenant(client) -> Tenant:
+    return sign_up(client)
+
+
+@pytest.fixture()
+def other_tenant(client) -> Tenant:
+    return sign_up(client)
+
+
+@pytest.fixture()
+def superuser(database):
+    """A superuser connection to the test database (for inspecting, never for the app)."""
+    with psycopg.connect(database.superuser_dsn, autocommit=True) as connection:
+        yield connection
