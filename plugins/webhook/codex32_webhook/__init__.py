@@ -1,0 +1,292 @@
+"""Webhook notifier: POSTs each notification as HMAC-signed JSON to a URL the workspace chose.
+
+Holds the notifier, the signature scheme and :func:`verify_signature` for receivers. It must not
+follow redirects, reach private networks unless the operator allows it (``codex32.outbound``),
+or put the signing secret in a log line, a repr or an error message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import hmac
+import http.client
+import json
+import logging
+import re
+import ssl
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from codex32.outbound import UnsafeURL, check_url, pinned_connection, resolve_url
+from codex32.plugins import hookimpl
+from codex32.plugins.errors import (
+    ConfigInvalid,
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+)
+from codex32.plugins.interfaces import HealthResult, Notification, Notifier
+
+__version__ = "0.1.0"
+__all__ = ["WebhookNotifier", "register_notifiers", "sign", "verify_signature"]
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Codex32-Signature"
+EVENT_HEADER = "X-Codex32-Event"
+DELIVERY_HEADER = "X-Codex32-Delivery"
+USER_AGENT = f"Codex-32-Webhook/{__version__}"
+DEFAULT_TOLERANCE_SECONDS = 300
+
+_MAX_RESPONSE_BYTES = 64 * 1024
+_MAX_BACKOFF_SECONDS = 60.0
+_NOT_HEADER_SAFE = re.compile(r"[^\x21-\x7e]")
+# Module-level so tests can observe the backoff without waiting for it.
+_sleep = time.sleep
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """The ``X-Codex32-Signature`` value: HMAC-SHA256 of ``f"{timestamp}.{body}"``."""
+    digest = hmac.new(secret.encode(), b"%d." % timestamp + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify_signature(secret: str, header: str, body: bytes | str,
+                     tolerance: float = DEFAULT_TOLERANCE_SECONDS, *,
+                     now: float | None = None) -> bool:
+    """True when ``header`` signs ``body`` with ``secret`` and is at most ``tolerance`` s old.
+
+    For receivers: pass the raw request body exactly as received, before parsing the JSON.
+    Several ``v1=`` entries are accepted (any may match), which allows rotating secrets. The
+    time window stops an attacker replaying an old delivery; also dedupe on the delivery id.
+    """
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t":
+            try:
+                timestamp = int(value)
+            except ValueError:
+                return False
+        elif key == "v1":
+            signatures.append(value)
+    if timestamp is None or not signatures:
+        return False
+    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+        return False
+    raw = body.encode() if isinstance(body, str) else body
+    expected = sign(secret, raw, timestamp).partition("v1=")[2].encode()
+    return any(hmac.compare_digest(expected, candidate.encode()) for candidate in signatures)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """Why one attempt failed, whether another attempt may help, and what to raise if not."""
+
+    reason: str
+    retry: bool
+    error: type[ProviderError] = ProviderError
+    retry_after: float | None = None
+
+    def exception(self, message: str) -> ProviderError:
+        if issubclass(self.error, ProviderRateLimited):
+            return self.error(message, retry_after=self.retry_after)
+        return self.error(message)
+
+
+class WebhookNotifier(Notifier):
+    """POSTs ``{id, event, workspace_id, payload, sent_at}`` as JSON, signed and retried."""
+
+    id = "webhook"
+    title = "Webhook"
+    description = (
+        "POSTs each notification as JSON to your URL, signed with HMAC-SHA256 in the "
+        "X-Codex32-Signature header; retries server errors and rate limits with backoff."
+    )
+    config_schema = {
+        "type": "object",
+        "properties": {
+            "url": {
+                "type": "string", "format": "uri", "minLength": 1, "maxLength": 2048,
+                "description": "Where to POST notifications (https recommended).",
+            },
+            "max_attempts": {
+                "type": "integer", "minimum": 1, "maximum": 10, "default": 3,
+                "description": "Attempts per notification, the first included.",
+            },
+            "backoff_seconds": {
+                "type": "number", "minimum": 0, "maximum": 60, "default": 0.5,
+                "description": "Wait before the second attempt; doubles after each failure.",
+            },
+            "timeout_seconds": {
+                "type": "number", "exclusiveMinimum": 0, "maximum": 60, "default": 10,
+                "description": "Limit for connecting and for each read of one attempt.",
+            },
+            "max_retry_after_seconds": {
+                "type": "number", "minimum": 0, "maximum": 600, "default": 60,
+                "description": "Longest Retry-After honoured; a longer one ends the delivery "
+                               "with a rate-limit error so the queue can retry it later.",
+            },
+        },
+        "required": ["url"],
+        "additionalProperties": False,
+    }
+    secrets = ("signing_secret",)
+    capabilities = frozenset({"signed", "retries"})
+
+    def __init__(self, config: dict[str, Any] | None = None,
+                 secrets: dict[str, str] | None = None) -> None:
+        super().__init__(config, secrets)
+        self.validate_config(self.config)
+        self._url: str = check_url(self.config["url"], resolve=False)
+        self._host: str = urlsplit(self._url).hostname or ""
+        self._max_attempts = int(self.config.get("max_attempts", 3))
+        self._backoff = float(self.config.get("backoff_seconds", 0.5))
+        self._timeout = float(self.config.get("timeout_seconds", 10))
+        self._max_retry_after = float(self.config.get("max_retry_after_seconds", 60))
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        """Raise ``ConfigInvalid`` when the URL is malformed or a refused target.
+
+        Checks the shape and IP literals only: host names are resolved at send time, because
+        their addresses may change between now and then.
+        """
+        url = config.get("url")
+        if not isinstance(url, str) or not url:
+            raise ConfigInvalid("the webhook needs a url", {"url": ["required"]})
+        try:
+            check_url(url, resolve=False)
+        except UnsafeURL as exc:
+            raise ConfigInvalid(f"webhook url: {exc}", {"url": [str(exc)]}) from None
+
+    def notify(self, notification: Notification) -> None:
+        """POST the notification; retry connection errors, 5xx and 429; raise after the last."""
+        secret = self.secret("signing_secret")
+        if not secret:
+            raise ConfigInvalid("the webhook notifier needs its signing_secret secret",
+                                {"signing_secret": ["required"]})
+        delivery = notification.id or uuid.uuid4().hex
+        # One body for every attempt, so a receiver can dedupe on the id; only the signature's
+        # timestamp is renewed per attempt, to stay inside the receiver's tolerance window.
+        body = json.dumps({
+            "id": delivery,
+            "event": notification.event,
+            "workspace_id": notification.workspace_id,
+            "payload": notification.payload,
+            "sent_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        }, separators=(",", ":"), ensure_ascii=False).encode()
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": USER_AGENT,
+            EVENT_HEADER: _header_safe(notification.event),
+            DELIVERY_HEADER: _header_safe(delivery),
+        }
+        for attempt in range(1, self._max_attempts + 1):
+            failure = self._attempt(body, headers, secret)
+            if failure is None:
+                return
+            if not failure.retry or attempt == self._max_attempts:
+                raise failure.exception(
+                    f"webhook delivery {delivery} to {self._host} failed after {attempt} "
+                    f"attempt(s): {failure.reason}")
+            delay = failure.retry_after
+            if delay is None:
+                delay = min(self._backoff * 2 ** (attempt - 1), _MAX_BACKOFF_SECONDS)
+            log.warning("webhook delivery %s to %s failed (attempt %d of %d): %s; "
+                        "retrying in %.2fs", delivery, self._host, attempt, self._max_attempts,
+                        failure.reason, delay)
+            _sleep(delay)
+
+    def health_check(self) -> HealthResult:
+        """Check the secret is set and the URL resolves to an allowed target. Sends nothing."""
+        if not self.secret("signing_secret"):
+            return HealthResult(ok=False, detail="the signing_secret secret is not set")
+        started = time.perf_counter()
+        try:
+            resolve_url(self._url)
+        except UnsafeURL as exc:
+            return HealthResult(ok=False, detail=str(exc))
+        return HealthResult(ok=True, detail=f"{self._host} is an allowed target; nothing sent",
+                            latency_ms=(time.perf_counter() - started) * 1000)
+
+    def _attempt(self, body: bytes, headers: dict[str, str], secret: str) -> _Failure | None:
+        """One POST. None on a 2xx answer, else what went wrong."""
+        try:
+            # Checked again at every attempt: the host's DNS answer may have changed since.
+            target = resolve_url(self._url)
+        except UnsafeURL as exc:
+            return _Failure(f"target refused: {exc}", retry=False)
+        signed = {**headers, SIGNATURE_HEADER: sign(secret, body, int(time.time()))}
+        connection = pinned_connection(target, timeout=self._timeout)
+        try:
+            connection.request("POST", target.request_target, body=body, headers=signed)
+            response = connection.getresponse()
+            response.read(_MAX_RESPONSE_BYTES)
+            status, retry_after = response.status, response.getheader("Retry-After")
+        except TimeoutError:
+            return _Failure(f"no answer within {self._timeout:g}s", retry=True,
+                            error=ProviderTimeout)
+        except ssl.SSLCertVerificationError as exc:
+            return _Failure(f"TLS certificate rejected: {exc.verify_message}", retry=False)
+        except (OSError, http.client.HTTPException) as exc:
+            return _Failure(f"connection failed: {type(exc).__name__}: {exc}", retry=True)
+        finally:
+            connection.close()
+        return self._judge(status, retry_after)
+
+    def _judge(self, status: int, retry_after_header: str | None) -> _Failure | None:
+        """Turn an HTTP status into success, a retryable failure or a final one."""
+        if 200 <= status < 300:
+            return None
+        if 300 <= status < 400:
+            return _Failure(f"answered {status}, a redirect; redirects are not followed",
+                            retry=False)
+        if status == 429 or status >= 500:
+            retry_after = _parse_retry_after(retry_after_header)
+            error = ProviderRateLimited if status == 429 else ProviderError
+            if retry_after is not None and retry_after > self._max_retry_after:
+                return _Failure(f"answered {status} with Retry-After {retry_after:g}s, longer "
+                                f"than the {self._max_retry_after:g}s allowed", retry=False,
+                                error=ProviderRateLimited, retry_after=retry_after)
+            return _Failure(f"answered {status}", retry=True, error=error,
+                            retry_after=retry_after)
+        if status in (401, 403):
+            return _Failure(f"answered {status}; the receiver refused the delivery (check the "
+                            "signing secret it verifies with)", retry=False,
+                            error=ProviderAuthError)
+        return _Failure(f"answered {status}", retry=False)
+
+
+def _header_safe(value: str) -> str:
+    """A header value with no spaces or control characters, so it cannot inject headers."""
+    return _NOT_HEADER_SAFE.sub("_", value)[:200]
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+@hookimpl
+def register_notifiers(register):
+    """Provide the webhook notifier."""
+    register(WebhookNotifier)
