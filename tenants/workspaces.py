@@ -74,6 +74,10 @@ def get(session: Session, principal: Principal) -> Workspace:
 def update(session: Session, principal: Principal, changes: dict[str, Any]) -> Workspace:
     """Rename the workspace or replace parts of its settings (merged per top-level key)."""
     workspace = get(session, principal)
+    if "settings" in changes:
+        from codex32.services.providers import check_workspace_choices
+
+        check_workspace_choices(changes["settings"])
     before = {"name": workspace.name, "settings": workspace.settings}
     if "name" in changes:
         workspace.name = changes["name"]

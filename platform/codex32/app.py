@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     register_error_handlers(app)
     _install_request_hooks(app)
     _init_observability(app, settings)
+    _init_plugins(app, state)
 
     if settings.startup_checks:
         _check_database(app, state)
@@ -136,13 +137,16 @@ def _buffer_streamed_body(environ: dict, limit: int) -> None:
     Werkzeug would silently truncate such a body at the limit; buffering it here (bodies are
     small by policy) turns an oversized one into a clear 413 before any handler reads it.
     """
-    if environ.get("CONTENT_LENGTH") or not environ.get("wsgi.input_terminated"):
+    chunked = environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked"
+    if not environ.get("wsgi.input_terminated") or (environ.get("CONTENT_LENGTH")
+                                                    and not chunked):
         return
     body = environ["wsgi.input"].read(limit + 1)
     if len(body) > limit:
         raise TooLarge(f"the request body is larger than {limit} bytes")
     environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
     del environ["wsgi.input_terminated"]
 
 
@@ -159,6 +163,25 @@ def _init_observability(app: Flask, settings: Settings) -> None:
     from codex32.observability import metrics
 
     metrics.init_app(app, settings)
+
+
+def _init_plugins(app: Flask, state: PlatformState) -> None:
+    """Load every installed plugin, make instances buildable, run their start-up hooks."""
+    from codex32.crypto import SecretBox
+    from codex32.plugins.manager import load
+    from codex32.services import providers
+
+    settings = state.settings
+    state.plugins = load(settings.load_plugins, strict=settings.strict_plugins)
+    providers.configure(providers.Runtime(manager=state.plugins,
+                                          box=SecretBox(settings.secrets_keys),
+                                          defaults=settings.default_plugins,
+                                          health_timeout=min(settings.plugin_timeout_seconds,
+                                                             10.0)))
+    state.plugins.startup(app)
+    for info in state.plugins.plugins.values():
+        if info.error:
+            state.warnings.append(f"plugin {info.name} failed to load: {info.error}")
 
 
 def _check_database(app: Flask, state: PlatformState) -> None:

@@ -14,6 +14,10 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+# The platform's default plugin per kind; a workspace may choose others.
+DEFAULT_PLUGINS = {"llm": "builtin", "embedder": "hashing", "vector_store": "milvus",
+                   "code_generator": "template", "notifier": "log", "executor": "subprocess"}
+
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
 
@@ -40,6 +44,17 @@ def _int(value: str | None, default: int) -> int:
         return int(value)
     except ValueError as exc:
         raise ConfigError(f"expected an integer, got {value!r}") from exc
+
+
+def _pairs(value: str | None, defaults: dict[str, str]) -> dict[str, str]:
+    """``kind=id,kind=id`` over ``defaults``."""
+    pairs = dict(defaults)
+    for part in _list(value):
+        kind, sep, plugin_id = part.partition("=")
+        if not sep or not kind.strip() or not plugin_id.strip():
+            raise ConfigError(f"expected kind=id, got {part!r}")
+        pairs[kind.strip()] = plugin_id.strip()
+    return pairs
 
 
 def _list(value: str | None) -> list[str]:
@@ -89,6 +104,8 @@ class Settings:
     argon2_memory_kib: int = 65536
     proxy_hops: int = 0
     startup_checks: bool = True
+    default_plugins: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PLUGINS))
+    plugin_timeout_seconds: float = 30.0
 
     @property
     def production(self) -> bool:
@@ -147,6 +164,8 @@ class Settings:
             argon2_time_cost=_int(env.get("ARGON2_TIME_COST"), 3),
             argon2_memory_kib=_int(env.get("ARGON2_MEMORY_KIB"), 65536),
             proxy_hops=_int(env.get("PROXY_HOPS"), 0),
+            default_plugins=_pairs(env.get("CODEX32_DEFAULT_PLUGINS"), DEFAULT_PLUGINS),
+            plugin_timeout_seconds=float(_int(env.get("PLUGIN_TIMEOUT_SECONDS"), 30)),
         )
         settings.validate()
         return settings.with_development_secrets()

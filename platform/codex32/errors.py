@@ -89,7 +89,8 @@ class GatewayTimeout(DomainError):
 def from_plugin_error(error: Exception, plugin: str) -> DomainError:
     """Map a plugin's error to the API error a client sees (never leaking secrets)."""
     if isinstance(error, ConfigInvalid):
-        return Invalid(f"{plugin}: {error}", errors=error.errors or None)
+        return Invalid(f"{plugin}: {error}",
+                       errors={"json": error.errors} if error.errors else None)
     if isinstance(error, ProviderRateLimited):
         return RateLimited(f"{plugin} is rate limiting requests", error.retry_after or 1)
     if isinstance(error, ProviderTimeout):

@@ -14,6 +14,7 @@ CODE = "def main(event, context):\n    return 1\n"
 NOT_AUDITED = {
     "auth.token": "signing in changes no workspace data",
     "auth.refresh": "token rotation changes no workspace data",
+    "plugins.test_provider": "a health check changes nothing",
 }
 
 
@@ -47,6 +48,9 @@ MUTATIONS = {
     "bots.delete_bot": ("bot.delete", None),
     "versions.create_version": ("version.create", None),
     "versions.rollback": ("bot.rollback", None),
+    "plugins.put_provider": ("provider.update", lambda t: t.call(
+        "PUT", "/api/v1/providers/embedder/hashing", json={"config": {"dimension": 64}})),
+    "plugins.delete_provider": ("provider.delete", None),
 }
 
 
@@ -63,6 +67,9 @@ def _prepared(endpoint, t):
         if endpoint == "members.change_role":
             return lambda: t.call("PATCH", f"/api/v1/members/{user_id}", json={"role": "viewer"})
         return lambda: t.call("DELETE", f"/api/v1/members/{user_id}")
+    if endpoint == "plugins.delete_provider":
+        t.call("PUT", "/api/v1/providers/notifier/log", json={"config": {}})
+        return lambda: t.call("DELETE", "/api/v1/providers/notifier/log")
     if endpoint == "api_keys.delete_key":
         key_id = t.call("POST", "/api/v1/api-keys", json={"name": "gone", "role": "user"}
                         ).json["id"]

@@ -26,7 +26,13 @@ ATTACK_BODIES: dict[str, dict] = {
     "members.change_role": {"role": "viewer"},
 }
 # Endpoints whose path parameter is not a workspace resource id.
-NOT_TENANT_SCOPED = {"members.accept": "an invitation token is its own credential"}
+NOT_TENANT_SCOPED = {
+    "members.accept": "an invitation token is its own credential",
+    "plugins.put_provider": "kind and id name installed plugins; tests/api/test_providers.py "
+                            "proves one workspace's configuration never reaches another",
+    "plugins.delete_provider": "as above",
+    "plugins.test_provider": "as above",
+}
 
 
 def _rules(app):

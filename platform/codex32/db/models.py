@@ -33,7 +33,7 @@ from codex32.db import db
 
 TENANT_TABLES = (
     "workspaces", "memberships", "invitations", "api_keys", "bots", "bot_versions",
-    "bot_executions", "audit_logs",
+    "bot_executions", "audit_logs", "provider_configs",
 )
 
 
@@ -179,6 +179,8 @@ class BotVersion(db.Model):
     bot_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     number: Mapped[int] = mapped_column(Integer, nullable=False)
     code: Mapped[str] = mapped_column(Text, nullable=False)
+    files: Mapped[dict[str, str]] = mapped_column(JSONB, nullable=False,
+                                                  server_default=text("'{}'::jsonb"))
     message: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
@@ -243,3 +245,26 @@ class AuditLog(db.Model):
     request_id: Mapped[str | None] = mapped_column(String(64))
     ip: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = _created()
+
+
+class ProviderConfig(db.Model):
+    """A workspace's configuration of one plugin: validated config, encrypted secrets.
+
+    ``version`` grows on every change, so every process rebuilds its cached instance on the
+    next request after a change.
+    """
+
+    __tablename__ = "provider_configs"
+
+    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    plugin_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False,
+                                                   server_default=text("'{}'::jsonb"))
+    secrets: Mapped[str | None] = mapped_column(Text)
+    secret_names: Mapped[list[str]] = mapped_column(JSONB, nullable=False,
+                                                    server_default=text("'[]'::jsonb"))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    updated_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = _created()

@@ -28,7 +28,7 @@ LIST_COLUMNS = (Bot.id, Bot.name, Bot.description, Bot.status, Bot.owner_id,
 
 def create(session: Session, principal: Principal, *, name: str, description: str = "",
            code: str | None = None, status: str = "draft", message: str = "",
-           settings: dict[str, Any] | None = None,
+           settings: dict[str, Any] | None = None, files: dict[str, str] | None = None,
            audit_changes: dict[str, Any] | None = None) -> Bot:
     """Create a bot, and its version 1 when ``code`` is given (compiled first)."""
     if code is not None:
@@ -42,11 +42,31 @@ def create(session: Session, principal: Principal, *, name: str, description: st
                                **(audit_changes or {})}
     if code is not None:
         session.flush()  # the version's composite key references the bot row
-        add_version(session, principal, bot, code, message or "Initial version")
+        add_version(session, principal, bot, code, message or "Initial version", files)
         changes.update(version=1, **audit.code_summary(code))
     audit.record(session, principal, "bot.create", "bot", bot.id, changes)
     _commit_unique(session, name)
     return bot
+
+
+def create_from_template(session: Session, principal: Principal, *, name: str,
+                         template: str, generator: str | None = None,
+                         parameters: dict[str, Any] | None = None, description: str = "",
+                         status: str = "draft", message: str = "") -> Bot:
+    """Generate a bot's files from a template, then create it with them as version 1."""
+    from codex32.services import templates
+
+    if session.execute(select(Bot.id).where(Bot.name == name)).first():
+        raise Conflict(f"a bot named '{name}' exists in this workspace")
+    generated = templates.generate(session, principal, template=template, generator=generator,
+                                   parameters=parameters or {}, name=name,
+                                   description=description)
+    others = {path: text for path, text in generated.files.items()
+              if path != generated.entrypoint}
+    return create(session, principal, name=name, description=description, code=generated.code,
+                  status=status, message=message or f"Generated from template {template}",
+                  files=others, audit_changes={"template": template, "generator": generator,
+                                               "parameters": parameters or {}})
 
 
 def list_bots(session: Session, page: PageRequest, *, status: str | None = None,

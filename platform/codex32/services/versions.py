@@ -21,10 +21,11 @@ MAX_NUMBER = 2**31 - 1
 
 
 def add_version(session: Session, principal: Principal, bot: Bot, code: str,
-                message: str) -> BotVersion:
+                message: str, files: dict[str, str] | None = None) -> BotVersion:
     """Append a version to a bot the caller holds locked (or just created); no audit row."""
     version = BotVersion(workspace_id=bot.workspace_id, id=uuid.uuid4(), bot_id=bot.id,
-                         number=bot.current_version + 1, code=code, message=message,
+                         number=bot.current_version + 1, code=code, files=files or {},
+                         message=message,
                          created_by=principal.user_id, created_at=datetime.now(UTC))
     session.add(version)
     bot.current_version = version.number
@@ -53,7 +54,8 @@ def rollback(session: Session, principal: Principal, bot_id: uuid.UUID,
 
     bot = get_bot(session, bot_id, lock=True)
     source = get(session, bot_id, number)
-    version = add_version(session, principal, bot, source.code, f"Rollback to version {number}")
+    version = add_version(session, principal, bot, source.code, f"Rollback to version {number}",
+                          source.files)
     audit.record(session, principal, "bot.rollback", "bot", bot.id,
                  {"from_version": number, "version": version.number})
     session.commit()

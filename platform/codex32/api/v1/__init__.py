@@ -7,7 +7,16 @@ from flask_smorest import Api
 
 def register(api: Api) -> None:
     """Register every v1 blueprint on ``api``."""
-    from codex32.api.v1 import api_keys, audit_logs, auth, bots, members, versions, workspaces
+    from codex32.api.v1 import (
+        api_keys,
+        audit_logs,
+        auth,
+        bots,
+        members,
+        plugins,
+        versions,
+        workspaces,
+    )
 
-    for module in (workspaces, auth, members, api_keys, bots, versions, audit_logs):
+    for module in (workspaces, auth, members, api_keys, bots, versions, audit_logs, plugins):
         api.register_blueprint(module.blp)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from codex32.api.schemas import (
     PageArgs,
@@ -31,6 +31,17 @@ class BotCreateSchema(Strict):
     code = fields.String(load_default=None, validate=code_size)
     status = fields.String(load_default="draft", validate=validate.OneOf(STATUSES))
     message = fields.String(load_default="", validate=validate.Length(max=1000))
+    template = fields.String(validate=validate.Length(min=1, max=100),
+                             metadata={"description": "a template id from /templates"})
+    generator = fields.String(validate=validate.Length(min=1, max=100))
+    parameters = fields.Dict(metadata={"description": "the template's parameters"})
+
+    @validates_schema
+    def _code_or_template(self, data, **kwargs):
+        if data.get("template") and data.get("code") is not None:
+            raise ValidationError("give code or a template, not both", "template")
+        if not data.get("template") and ("parameters" in data or "generator" in data):
+            raise ValidationError("parameters and generator need a template", "template")
 
 
 class BotUpdateSchema(Strict):
@@ -71,7 +82,10 @@ BotPageSchema = page_of(BotSchema, "BotPage")
 @blp.arguments(BotCreateSchema)
 @blp.response(201, BotDetailSchema)
 def create_bot(data):
-    """Create a bot; its code (if any) is compiled and stored as version 1."""
+    """Create a bot from code or a template; the code is compiled and stored as version 1."""
+    if data.get("template"):
+        data.pop("code", None)
+        return bots.create_from_template(db.session, current_principal(), **data)
     return bots.create(db.session, current_principal(), **data)
 
 

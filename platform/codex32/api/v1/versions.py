@@ -36,6 +36,8 @@ class VersionSummarySchema(Schema):
 
 class VersionSchema(VersionSummarySchema):
     code = fields.String(required=True)
+    files = fields.Dict(keys=fields.String(), values=fields.String(),
+                        metadata={"description": "other generated files by path"})
 
 
 VersionPageSchema = page_of(VersionSummarySchema, "VersionPage")

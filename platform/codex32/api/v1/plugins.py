@@ -1,0 +1,127 @@
+"""Plugin endpoints: what is installed, per-workspace provider settings, bot templates."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from codex32.api.schemas import Strict
+from codex32.auth.guard import current_principal, requires
+from codex32.auth.rbac import Permission
+from codex32.db import db
+from codex32.plugins.interfaces import KINDS
+from codex32.services import providers, templates
+from codex32.state import platform_state
+
+blp = Blueprint("plugins", __name__, url_prefix="/api/v1",
+                description="Installed plugins, the workspace's providers, bot templates.")
+
+
+class LoadedPluginSchema(Schema):
+    name = fields.String(required=True)
+    distribution = fields.String(allow_none=True)
+    version = fields.String(allow_none=True)
+    hooks = fields.List(fields.String(), required=True)
+    registered = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    error = fields.String(allow_none=True)
+
+
+class PluginsSchema(Schema):
+    plugins = fields.List(fields.Nested(LoadedPluginSchema), required=True)
+    isolation = fields.Dict(metadata={"description": "isolation level per executor"})
+
+
+class ProviderKindSchema(Schema):
+    kind = fields.String(required=True)
+    default = fields.String(allow_none=True)
+    fallback = fields.List(fields.String())
+    plugins = fields.List(fields.Dict(), required=True)
+
+
+class ProviderPutSchema(Strict):
+    config = fields.Dict(load_default=dict)
+    secrets = fields.Dict(keys=fields.String(validate=validate.Length(max=100)),
+                          values=fields.String(allow_none=True,
+                                               validate=validate.Length(max=10_000)),
+                          load_default=dict, metadata={"description": "null removes one"})
+
+
+class ProviderConfigSchema(Schema):
+    config = fields.Dict(required=True)
+    secrets = fields.Dict(required=True, metadata={"description": "names only, masked"})
+    version = fields.Integer(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class HealthSchema(Schema):
+    ok = fields.Boolean(required=True)
+    detail = fields.String()
+    latency_ms = fields.Float(allow_none=True)
+
+
+class TemplateSchema(Schema):
+    id = fields.String(required=True)
+    generator = fields.String(required=True)
+    title = fields.String(required=True)
+    description = fields.String(required=True)
+    parameters = fields.Dict(required=True, metadata={"description": "JSON Schema"})
+
+
+KIND = {"kind": {"type": "string", "enum": list(KINDS)}}
+
+
+@blp.route("/plugins", methods=["GET"])
+@requires(Permission.VIEW_WORKSPACE)
+@blp.response(200, PluginsSchema)
+def list_plugins():
+    """Every loaded plugin with what it registered, and load errors (never a config value)."""
+    manager = platform_state(current_app).plugins
+    isolation = {}
+    for plugin_id, registration in manager.classes("executor").items():
+        level = getattr(registration.cls, "available_isolation", None)
+        isolation[plugin_id] = level() if callable(level) else None
+    return {"plugins": sorted(manager.plugins.values(), key=lambda p: p.name),
+            "isolation": isolation}
+
+
+@blp.route("/providers", methods=["GET"])
+@requires(Permission.VIEW_PROVIDERS)
+@blp.response(200, ProviderKindSchema(many=True))
+def list_providers():
+    """Per kind: the installed plugins with config schemas, the default, what is configured."""
+    return providers.catalogue(db.session, current_principal())
+
+
+@blp.route("/providers/<string:kind>/<string:plugin_id>", methods=["PUT"])
+@requires(Permission.MANAGE_PROVIDERS)
+@blp.arguments(ProviderPutSchema)
+@blp.response(200, ProviderConfigSchema)
+def put_provider(data, kind, plugin_id):
+    """Configure a plugin for the workspace; secrets are encrypted and shown masked."""
+    return providers.put(db.session, current_principal(), kind, plugin_id, data["config"],
+                         data["secrets"])
+
+
+@blp.route("/providers/<string:kind>/<string:plugin_id>", methods=["DELETE"])
+@requires(Permission.MANAGE_PROVIDERS)
+@blp.response(204)
+def delete_provider(kind, plugin_id):
+    """Remove the workspace's configuration of a plugin."""
+    providers.remove(db.session, current_principal(), kind, plugin_id)
+
+
+@blp.route("/providers/<string:kind>/<string:plugin_id>/test", methods=["POST"])
+@requires(Permission.MANAGE_PROVIDERS)
+@blp.response(200, HealthSchema)
+def test_provider(kind, plugin_id):
+    """Run the plugin's health check with the workspace's configuration."""
+    return providers.test(db.session, current_principal(), kind, plugin_id)
+
+
+@blp.route("/templates", methods=["GET"])
+@requires(Permission.VIEW_BOTS)
+@blp.response(200, TemplateSchema(many=True))
+def list_templates():
+    """Templates offered by every installed code generator."""
+    return templates.list_templates(db.session, current_principal())

@@ -1,0 +1,187 @@
+"""Plugin loading: entry points, each in its own try, into one registry of classes per kind.
+
+A broken plugin (import error, unknown hook, failing registration) is recorded with its
+distribution, version and error, and the platform still starts; strict mode raises instead.
+Two plugins registering one id for one kind stop start-up with a message naming both.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+
+from codex32.plugins import hookspecs
+from codex32.plugins.interfaces import BASE_CLASSES, KINDS, Plugin
+
+log = logging.getLogger(__name__)
+
+GROUP = "codex32"
+REGISTRY_HOOKS = {
+    "llm": "register_llm_providers",
+    "embedder": "register_embedders",
+    "vector_store": "register_vector_stores",
+    "code_generator": "register_code_generators",
+    "notifier": "register_notifiers",
+    "executor": "register_executors",
+}
+SPEC_NAMES = frozenset(name for name in dir(hookspecs)
+                       if hasattr(getattr(hookspecs, name), f"{hookspecs.PROJECT}_spec"))
+
+
+class PluginLoadError(RuntimeError):
+    """A plugin could not be loaded (raised only in strict mode)."""
+
+
+class DuplicatePluginId(RuntimeError):
+    """Two plugins registered the same id for the same kind."""
+
+
+@dataclass
+class LoadedPlugin:
+    """One entry point as loaded: where it came from, what it registered, what went wrong."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    hooks: list[str] = field(default_factory=list)
+    registered: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A plugin class registered for a kind, and the entry point that registered it."""
+
+    kind: str
+    cls: type[Plugin]
+    plugin: str
+
+
+class PluginManager:
+    """The pluggy manager plus the registry of plugin classes per kind."""
+
+    def __init__(self, *, load: list[str] | None = None, strict: bool = False) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.strict = strict
+        self.allowed = set(load) if load is not None else None
+        self.plugins: dict[str, LoadedPlugin] = {}
+        self.registry: dict[str, dict[str, Registration]] = {kind: {} for kind in KINDS}
+
+    # -- loading --------------------------------------------------------------------------
+
+    def load_entry_points(self) -> None:
+        """Load every ``codex32`` entry point (or those CODEX32_LOAD_PLUGINS names)."""
+        for entry_point in sorted(entry_points(group=GROUP), key=lambda ep: ep.name):
+            if self.allowed is not None and entry_point.name not in self.allowed:
+                continue
+            self._load(entry_point)
+        self.collect()
+
+    def register_module(self, module: Any, name: str) -> LoadedPlugin:
+        """Register an already imported plugin object (tests, embedding apps)."""
+        info = LoadedPlugin(name=name, distribution=None, version=None)
+        self.plugins[name] = info
+        self._register(module, info)
+        return info
+
+    def _load(self, entry_point: EntryPoint) -> None:
+        dist = getattr(entry_point, "dist", None)
+        info = LoadedPlugin(name=entry_point.name,
+                            distribution=dist.metadata["Name"] if dist else None,
+                            version=dist.version if dist else None)
+        self.plugins[entry_point.name] = info
+        try:
+            module = entry_point.load()
+        except Exception as exc:
+            self._fail(info, f"import failed: {type(exc).__name__}: {exc}")
+            return
+        self._register(module, info)
+
+    def _register(self, module: Any, info: LoadedPlugin) -> None:
+        impls = [name for name in dir(module)
+                 if hasattr(getattr(module, name, None), f"{hookspecs.PROJECT}_impl")]
+        unknown = sorted(set(impls) - SPEC_NAMES)
+        if unknown:
+            self._fail(info, f"unknown hook(s) {', '.join(unknown)}: check the spelling "
+                             f"against codex32.plugins.hookspecs")
+            return
+        try:
+            self.pm.register(module, name=info.name)
+        except Exception as exc:
+            self._fail(info, f"registration failed: {type(exc).__name__}: {exc}")
+            return
+        info.hooks = sorted(impls)
+
+    def _fail(self, info: LoadedPlugin, error: str) -> None:
+        info.error = error
+        log.error("plugin %s (%s %s) failed to load: %s", info.name, info.distribution,
+                  info.version, error)
+        if self.strict:
+            raise PluginLoadError(f"plugin {info.name}: {error}")
+
+    def collect(self) -> None:
+        """Call every registry hook, one plugin at a time, and fill the registry."""
+        self.pm.check_pending()
+        for kind, hook_name in REGISTRY_HOOKS.items():
+            caller = getattr(self.pm.hook, hook_name)
+            for impl in caller.get_hookimpls():
+                info = self.plugins.get(impl.plugin_name) or self.register_module_info(impl)
+                if info.error:
+                    continue
+                try:
+                    impl.function(register=lambda cls, _k=kind, _i=info: self._add(_k, cls, _i))
+                except DuplicatePluginId:
+                    raise
+                except Exception as exc:
+                    self._fail(info, f"{hook_name} failed: {type(exc).__name__}: {exc}")
+
+    def register_module_info(self, impl: Any) -> LoadedPlugin:
+        info = LoadedPlugin(name=impl.plugin_name, distribution=None, version=None)
+        self.plugins[impl.plugin_name] = info
+        return info
+
+    def _add(self, kind: str, cls: type[Plugin], info: LoadedPlugin) -> None:
+        base = BASE_CLASSES[kind]
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise TypeError(f"{cls!r} is not a {base.__name__} subclass")
+        if not cls.id or not isinstance(cls.id, str):
+            raise TypeError(f"{cls.__name__} has no id")
+        existing = self.registry[kind].get(cls.id)
+        if existing is not None:
+            raise DuplicatePluginId(
+                f"{kind} id '{cls.id}' is registered by both plugin '{existing.plugin}' "
+                f"({existing.cls.__module__}.{existing.cls.__name__}) and plugin '{info.name}' "
+                f"({cls.__module__}.{cls.__name__}); uninstall one or rename its id")
+        self.registry[kind][cls.id] = Registration(kind=kind, cls=cls, plugin=info.name)
+        info.registered.setdefault(kind, []).append(cls.id)
+
+    # -- lookups --------------------------------------------------------------------------
+
+    def classes(self, kind: str) -> dict[str, Registration]:
+        """Registered classes of ``kind`` by id."""
+        return self.registry[kind]
+
+    def get(self, kind: str, plugin_id: str) -> Registration | None:
+        return self.registry.get(kind, {}).get(plugin_id)
+
+    def startup(self, app: Any) -> None:
+        """Call each plugin's ``startup`` hook; a failure is recorded against that plugin."""
+        for impl in self.pm.hook.startup.get_hookimpls():
+            try:
+                impl.function(app=app)
+            except Exception as exc:
+                info = self.plugins.get(impl.plugin_name)
+                if info is not None:
+                    self._fail(info, f"startup failed: {type(exc).__name__}: {exc}")
+
+
+def load(load_only: list[str] | None = None, strict: bool = False) -> PluginManager:
+    """A manager with every installed plugin loaded."""
+    manager = PluginManager(load=load_only, strict=strict)
+    manager.load_entry_points()
+    return manager

@@ -1,0 +1,279 @@
+"""Per-workspace plugin configuration and the instances built from it.
+
+A workspace configures a plugin (``kind``, ``id``) with a config validated against the
+plugin's JSON Schema and secrets encrypted at rest. :func:`build` returns an instance for the
+workspace, cached by (workspace, kind, id, config version): a change takes effect on the next
+request in every process, because each use reads the version. No Flask here.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from codex32.auth.principal import Principal
+from codex32.crypto import SecretBox
+from codex32.db.models import ProviderConfig, Workspace
+from codex32.errors import Invalid, NotFound, from_plugin_error
+from codex32.plugins.calls import invoke
+from codex32.plugins.errors import ConfigInvalid, PluginError
+from codex32.plugins.interfaces import KINDS, HealthResult, Plugin
+from codex32.plugins.manager import PluginManager, Registration
+from codex32.services import audit
+
+MASK = "********"
+CACHE_SIZE = 1024
+
+
+@dataclass
+class Runtime:
+    """What building instances needs in one process: the registry, the key box, defaults."""
+
+    manager: PluginManager
+    box: SecretBox
+    defaults: dict[str, str]
+    health_timeout: float = 10.0
+    cache: OrderedDict[tuple, Plugin] = field(default_factory=OrderedDict)
+    health: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_runtime: Runtime | None = None
+
+
+def configure(runtime: Runtime) -> None:
+    """Install the process's runtime (the app factory and the worker call this once)."""
+    global _runtime
+    _runtime = runtime
+
+
+def runtime() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("providers are not configured: create the app or worker first")
+    return _runtime
+
+
+# -- validation ---------------------------------------------------------------------------
+
+
+def with_defaults(schema: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with the schema's top-level defaults filled in."""
+    filled = copy.deepcopy(config)
+    for name, prop in (schema.get("properties") or {}).items():
+        if name not in filled and isinstance(prop, dict) and "default" in prop:
+            filled[name] = copy.deepcopy(prop["default"])
+    return filled
+
+
+def validate_config(cls: type[Plugin], config: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``config`` against the plugin's schema; 422 with field errors."""
+    errors: dict[str, list[str]] = {}
+    for error in Draft202012Validator(cls.config_schema).iter_errors(config):
+        path = ".".join(str(part) for part in error.absolute_path) or "config"
+        errors.setdefault(path, []).append(error.message[:300])
+    if errors:
+        raise Invalid(f"invalid configuration for {cls.kind} '{cls.id}'",
+                      errors={"json": {"config": errors}})
+    return with_defaults(cls.config_schema, config)
+
+
+def _registration(kind: str, plugin_id: str) -> Registration:
+    if kind not in KINDS:
+        raise NotFound(f"unknown plugin kind '{kind}'")
+    found = runtime().manager.get(kind, plugin_id)
+    if found is None:
+        raise NotFound(f"no {kind} plugin with id '{plugin_id}' is installed")
+    return found
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def default_id(kind: str, workspace_settings: dict[str, Any]) -> str | None:
+    """The workspace's default plugin id for ``kind``, else the platform's, else the first."""
+    available = runtime().manager.classes(kind)
+    for candidate in ((workspace_settings.get("defaults") or {}).get(kind),
+                      runtime().defaults.get(kind)):
+        if candidate and candidate in available:
+            return candidate
+    return min(available) if available else None
+
+
+def masked(row: ProviderConfig | None) -> dict[str, Any] | None:
+    """How the API shows a stored configuration: config as is, secrets only as set."""
+    if row is None:
+        return None
+    return {"config": row.config, "secrets": dict.fromkeys(row.secret_names, MASK),
+            "version": row.version, "updated_at": row.updated_at}
+
+
+def catalogue(session: Session, principal: Principal) -> list[dict[str, Any]]:
+    """Every kind with its available plugins, their schemas, the default and what is set."""
+    workspace = session.get(Workspace, principal.workspace_id)
+    settings = workspace.settings if workspace else {}
+    rows = {(row.kind, row.plugin_id): row
+            for row in session.execute(select(ProviderConfig)).scalars()}
+    kinds = []
+    for kind in KINDS:
+        plugins = []
+        for plugin_id, registration in sorted(runtime().manager.classes(kind).items()):
+            cls = registration.cls
+            plugins.append({
+                "id": plugin_id, "plugin": registration.plugin, "title": cls.title or plugin_id,
+                "description": cls.description, "config_schema": cls.config_schema,
+                "secrets": list(cls.secrets), "capabilities": sorted(cls.capabilities),
+                "configured": masked(rows.get((kind, plugin_id))),
+            })
+        kinds.append({"kind": kind, "default": default_id(kind, settings),
+                      "fallback": list(settings.get("llm_fallback") or []) if kind == "llm"
+                      else [], "plugins": plugins})
+    return kinds
+
+
+def check_workspace_choices(settings: dict[str, Any]) -> None:
+    """422 unless every default and fallback id names an installed plugin of its kind."""
+    errors: dict[str, list[str]] = {}
+    for kind, plugin_id in (settings.get("defaults") or {}).items():
+        if runtime().manager.get(kind, plugin_id) is None:
+            errors.setdefault(f"defaults.{kind}", []).append(f"no {kind} plugin '{plugin_id}'")
+    for plugin_id in settings.get("llm_fallback") or []:
+        if runtime().manager.get("llm", plugin_id) is None:
+            errors.setdefault("llm_fallback", []).append(f"no llm plugin '{plugin_id}'")
+    if errors:
+        raise Invalid("unknown plugin ids in the workspace settings",
+                      errors={"json": {"settings": errors}})
+
+
+# -- writing ------------------------------------------------------------------------------
+
+
+def put(session: Session, principal: Principal, kind: str, plugin_id: str,
+        config: dict[str, Any], secrets: dict[str, str | None]) -> dict[str, Any]:
+    """Store the workspace's configuration of a plugin; ``None`` for a secret removes it."""
+    registration = _registration(kind, plugin_id)
+    cls = registration.cls
+    unknown = sorted(set(secrets) - set(cls.secrets))
+    if unknown:
+        raise Invalid(f"unknown secrets for {kind} '{plugin_id}'",
+                      errors={"json": {"secrets": {name: ["not a secret of this plugin"]
+                                                   for name in unknown}}})
+    full_config = validate_config(cls, config)
+    row = session.execute(select(ProviderConfig).where(
+        ProviderConfig.kind == kind, ProviderConfig.plugin_id == plugin_id)
+        .with_for_update()).scalar()
+    box = runtime().box
+    stored = box.open(row.secrets) if row else {}
+    stored.update({name: value for name, value in secrets.items() if value is not None})
+    for name in [name for name, value in secrets.items() if value is None]:
+        stored.pop(name, None)
+    _check_constructible(cls, full_config, stored)
+    if row is None:
+        row = ProviderConfig(workspace_id=principal.workspace_id, kind=kind,
+                             plugin_id=plugin_id, version=0)
+        session.add(row)
+    row.config = config
+    row.secrets = box.seal(stored) if stored else None
+    row.secret_names = sorted(stored)
+    row.version = (row.version or 0) + 1
+    row.updated_by = principal.user_id
+    row.updated_at = datetime.now(UTC)
+    audit.record(session, principal, "provider.update", "provider", f"{kind}/{plugin_id}",
+                 {"config": config, "secrets_set": sorted(stored),
+                  "secrets_changed": sorted(secrets), "version": row.version})
+    session.commit()
+    return masked(row) or {}
+
+
+def _check_constructible(cls: type[Plugin], config: dict[str, Any],
+                         secrets: dict[str, str]) -> None:
+    """Let the plugin refuse a configuration its schema cannot express."""
+    try:
+        cls(config, secrets).close()
+    except ConfigInvalid as exc:
+        raise Invalid(f"invalid configuration for {cls.kind} '{cls.id}': {exc}",
+                      errors={"json": {"config": exc.errors or {"config": [str(exc)]}}}) from exc
+    except PluginError as exc:
+        raise from_plugin_error(exc, cls.id) from exc
+
+
+def remove(session: Session, principal: Principal, kind: str, plugin_id: str) -> None:
+    """Forget the workspace's configuration of a plugin."""
+    _registration(kind, plugin_id)
+    deleted = session.execute(delete(ProviderConfig).where(
+        ProviderConfig.kind == kind, ProviderConfig.plugin_id == plugin_id)).rowcount
+    if not deleted:
+        raise NotFound(f"{kind} '{plugin_id}' is not configured in this workspace")
+    audit.record(session, principal, "provider.delete", "provider", f"{kind}/{plugin_id}", {})
+    session.commit()
+
+
+# -- instances ----------------------------------------------------------------------------
+
+
+def build(session: Session, workspace_id: uuid.UUID | str, kind: str,
+          plugin_id: str | None = None) -> Plugin:
+    """An instance of the workspace's plugin of ``kind`` (its default when no id is given).
+
+    The session must be bound to ``workspace_id``. Instances are cached per configuration
+    version; an unconfigured plugin runs on its schema's defaults.
+    """
+    if plugin_id is None:
+        workspace = session.get(Workspace, uuid.UUID(str(workspace_id)))
+        plugin_id = default_id(kind, workspace.settings if workspace else {})
+        if plugin_id is None:
+            raise NotFound(f"no {kind} plugin is installed")
+    registration = _registration(kind, plugin_id)
+    row = session.execute(select(ProviderConfig).where(
+        ProviderConfig.kind == kind, ProviderConfig.plugin_id == plugin_id)).scalar()
+    key = (str(workspace_id), kind, plugin_id, row.version if row else 0)
+    state = runtime()
+    with state.lock:
+        instance = state.cache.get(key)
+        if instance is not None:
+            state.cache.move_to_end(key)
+            return instance
+    config = with_defaults(registration.cls.config_schema, row.config if row else {})
+    try:
+        instance = registration.cls(config, state.box.open(row.secrets if row else None))
+    except PluginError as exc:
+        raise from_plugin_error(exc, plugin_id) from exc
+    with state.lock:
+        state.cache[key] = instance
+        while len(state.cache) > CACHE_SIZE:
+            _old_key, old = state.cache.popitem(last=False)
+            old.close()
+    return instance
+
+
+def test(session: Session, principal: Principal, kind: str, plugin_id: str) -> HealthResult:
+    """Run the plugin's health check with the workspace's settings; the result is cached.
+
+    The database session is released before the check: a provider call never holds a
+    pooled connection.
+    """
+    instance = build(session, principal.workspace_id, kind, plugin_id)
+    session.close()
+    try:
+        result = invoke(instance, "health_check", instance.health_check,
+                        timeout=runtime().health_timeout)
+    except PluginError as exc:
+        result = HealthResult(ok=False, detail=from_plugin_error(exc, plugin_id).message)
+    runtime().health[(str(principal.workspace_id), kind, plugin_id)] = {
+        "ok": result.ok, "detail": result.detail, "checked_at": datetime.now(UTC).isoformat()}
+    return result
+
+
+def cached_health() -> dict[str, Any]:
+    """How many provider checks passed and failed in this process (never calls a provider)."""
+    results = list(runtime().health.values())
+    failing = sum(1 for item in results if not item["ok"])
+    return {"ok": True, "checked": len(results), "failing": failing}

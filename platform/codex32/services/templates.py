@@ -1,0 +1,58 @@
+"""Bot templates: what the code generators offer, and generating a bot's files from one.
+
+Generation runs with no database session held: a generator may call a language model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from codex32.auth.principal import Principal
+from codex32.errors import NotFound, from_plugin_error
+from codex32.plugins.calls import invoke
+from codex32.plugins.errors import PluginError
+from codex32.plugins.interfaces import CodeGenerator, GeneratedBot, GenerationRequest
+from codex32.services import providers
+
+
+def _generators(session: Session, principal: Principal) -> list[CodeGenerator]:
+    ids = sorted(providers.runtime().manager.classes("code_generator"))
+    return [providers.build(session, principal.workspace_id, "code_generator", plugin_id)
+            for plugin_id in ids]  # type: ignore[misc]
+
+
+def list_templates(session: Session, principal: Principal) -> list[dict[str, Any]]:
+    """Every template of every installed generator."""
+    found = []
+    for generator in _generators(session, principal):
+        for template in generator.templates():
+            found.append({"id": template.id, "generator": generator.id,
+                          "title": template.title, "description": template.description,
+                          "parameters": template.parameters})
+    return found
+
+
+def generate(session: Session, principal: Principal, *, template: str,
+             generator: str | None, parameters: dict[str, Any], name: str,
+             description: str) -> GeneratedBot:
+    """The files of a new bot from ``template``; the session is released before generating."""
+    chosen = None
+    for candidate in _generators(session, principal):
+        if generator not in (None, candidate.id):
+            continue
+        if any(t.id == template for t in candidate.templates()):
+            chosen = candidate
+            break
+    if chosen is None:
+        raise NotFound(f"no template '{template}'" + (f" in generator '{generator}'"
+                                                       if generator else ""))
+    session.close()
+    request = GenerationRequest(name=name, description=description, template=template,
+                                parameters=parameters)
+    try:
+        return invoke(chosen, "generate", chosen.generate, request,
+                      timeout=providers.runtime().health_timeout * 6)
+    except PluginError as exc:
+        raise from_plugin_error(exc, chosen.id) from exc
