@@ -1,0 +1,219 @@
+"""Gunicorn settings for the web process, read from the environment.
+
+``gunicorn --config gunicorn.conf.py wsgi:app`` (the Procfile's ``web``). Every value can be set
+from the environment; unset ones are sized to the machine or container (CPU quota and memory
+limit of the cgroup, not the host's):
+
+=============================  ===========================================================
+``PORT``                       port to listen on, on all interfaces (8000)
+``WEB_CONCURRENCY``            worker processes (2 x CPUs + 1, capped by memory)
+``GUNICORN_WORKER_CLASS``      ``gthread`` (default), ``sync``, ...
+``GUNICORN_THREADS``           threads per gthread worker (4)
+``GUNICORN_TIMEOUT``           seconds before a silent worker is killed and replaced (30)
+``GUNICORN_GRACEFUL_TIMEOUT``  seconds in-flight requests get after SIGTERM (30)
+``GUNICORN_KEEPALIVE``         seconds to hold an idle keep-alive connection (5)
+``GUNICORN_MAX_REQUESTS``      recycle a worker after this many requests (0: never)
+``GUNICORN_WORKER_MEMORY_MB``  memory one worker is expected to use, for sizing (256)
+``LOG_LEVEL``, ``LOG_JSON``    as for every Codex-32 process (INFO, true)
+``PROMETHEUS_MULTIPROC_DIR``   where workers write metrics for /metrics to aggregate
+=============================  ===========================================================
+
+SIGTERM is a graceful shutdown (gunicorn's own behaviour, kept): the master closes the listening
+socket, each worker finishes the requests it holds for up to ``graceful_timeout`` seconds, then
+exits. Platforms must wait longer than that before SIGKILL (Kubernetes:
+``terminationGracePeriodSeconds``; Heroku gives 30 s).
+
+Metrics: prometheus_client runs in multiprocess mode. The directory is chosen here, before any
+worker imports prometheus_client, created and emptied when the master starts, and a dead
+worker's files are marked in ``child_exit`` so its live gauges stop counting.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from gunicorn import glogging
+
+from codex32.observability.logging import configure_logging, parse_level
+
+MIB = 1024 * 1024
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
+            "0": False, "false": False, "no": False, "off": False}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from exc
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value not in BOOLEANS:
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return BOOLEANS[value]
+
+
+def cgroup_cpu_limit(root: Path = CGROUP_ROOT) -> float | None:
+    """CPUs the cgroup quota allows (cgroup v2, then v1), or None when unlimited."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+
+
+def cgroup_memory_limit(root: Path = CGROUP_ROOT) -> int | None:
+    """Bytes the cgroup may use (cgroup v2, then v1), or None when unlimited."""
+    for path in (root / "memory.max", root / "memory" / "memory.limit_in_bytes"):
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 1 << 60:  # v1 writes a huge number for "no limit"
+            return int(text)
+        return None
+    return None
+
+
+def available_cpus(root: Path = CGROUP_ROOT) -> int:
+    """CPUs this process may use: its affinity mask, lowered to the cgroup quota."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpus = cpus or 1
+    quota = cgroup_cpu_limit(root)
+    if quota is not None:
+        cpus = min(cpus, math.ceil(quota))
+    return max(1, cpus)
+
+
+def available_memory(root: Path = CGROUP_ROOT) -> int | None:
+    """Bytes this process may use: the cgroup limit, else physical memory."""
+    limit = cgroup_memory_limit(root)
+    if limit is not None:
+        return limit
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def default_workers(cpus: int, memory_bytes: int | None, worker_memory_mb: int = 256) -> int:
+    """``2 x CPUs + 1`` workers, but no more than the memory holds, and at least one."""
+    workers = 2 * cpus + 1
+    if memory_bytes:
+        workers = min(workers, memory_bytes // (worker_memory_mb * MIB))
+    return max(1, workers)
+
+
+def prepare_multiproc_dir(path: Path) -> None:
+    """Create the metrics directory and delete files a previous run left behind.
+
+    Only prometheus_client's ``*.db`` files are removed, so a mistaken setting cannot wipe an
+    unrelated directory.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink(missing_ok=True)
+
+
+# --- where and how many ------------------------------------------------------------------
+
+wsgi_app = "wsgi:app"
+proc_name = "codex32-web"
+port = _env_int("PORT", 8000)
+bind = [f"0.0.0.0:{port}"]  # another address: GUNICORN_CMD_ARGS="--bind 127.0.0.1:8000"
+
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "gthread"
+threads = _env_int("GUNICORN_THREADS", 4 if worker_class == "gthread" else 1)
+workers = _env_int(
+    "WEB_CONCURRENCY",
+    default_workers(available_cpus(), available_memory(),
+                    _env_int("GUNICORN_WORKER_MEMORY_MB", 256)),
+)
+# The app reads WEB_CONCURRENCY to warn about per-process caches: tell it the real count.
+os.environ["WEB_CONCURRENCY"] = str(workers)
+
+# Each worker builds its own app, database pool and Sentry client after the fork.
+preload_app = False
+
+# --- time ---------------------------------------------------------------------------------
+
+timeout = _env_int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 0)
+max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", max_requests // 10)
+
+# Worker heartbeats on tmpfs: a container's disk-backed /tmp can stall them into timeouts.
+worker_tmp_dir = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+# No runtime control socket: nothing in a container uses it, and it needs a writable $HOME.
+control_socket_disable = True
+
+# --- logs ---------------------------------------------------------------------------------
+
+log_level = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+parse_level(log_level)  # fail at start-up on a typo, not at the first log line
+log_json = _env_bool("LOG_JSON", True)
+loglevel = log_level.lower()
+# The app logs each request itself (with the route template, workspace and latency).
+accesslog = None
+errorlog = "-"
+
+
+class JsonLogger(glogging.Logger):
+    """Gunicorn's own messages through the platform's handler: one JSON line each."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        configure_logging(log_level, json=log_json)
+        for log in (self.error_log, self.access_log):
+            for handler in list(log.handlers):
+                log.removeHandler(handler)
+            log.propagate = True
+
+
+logger_class = JsonLogger
+
+# --- metrics ------------------------------------------------------------------------------
+
+# Set before any worker imports prometheus_client; workers inherit the master's environment.
+# One directory per port, so two servers on one machine do not clear each other's files.
+multiproc_dir = Path(os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR",
+    str(Path(tempfile.gettempdir()) / f"codex32-metrics-{port}"),
+))
+
+
+def on_starting(server) -> None:
+    """Master start: an empty metrics directory, so counters do not resume a dead run's."""
+    prepare_multiproc_dir(multiproc_dir)
+    server.log.info("metrics directory %s emptied; %s %s worker(s) x %s thread(s)",
+                    multiproc_dir, workers, worker_class, threads)
+
+
+def child_exit(server, worker) -> None:
+    """A worker died (or was recycled): drop its live gauges from the aggregate."""
+    from prometheus_client import multiprocess  # imported late: after the directory is set
+
+    multiprocess.mark_process_dead(worker.pid, str(multiproc_dir))
+
+
+def on_exit(server) -> None:
+    """Master exit, after the graceful shutdown completed."""
+    server.log.info("codex32-web stopped")

@@ -1,0 +1,1 @@
+"""Operations: logging, Sentry scrubbing, gunicorn settings and the deployment manifests."""

@@ -1,0 +1,364 @@
+"""Deployment files: they parse, and they agree with each other and with the Procfile."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+DASHBOARD = ROOT / "deploy" / "grafana" / "codex32-dashboard.json"
+ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yaml"
+
+IMAGE = "codex32"
+WEB_PORT = 8000
+METRICS = {
+    "flask_http_request_total", "flask_http_request_duration_seconds", "bot_executions_total",
+    "bot_execution_duration_seconds", "codex32_queue_depth",
+    "codex32_queue_oldest_job_age_seconds", "codex32_running_executions", "active_bots",
+    "database_connections", "llm_tokens_total", "llm_cost_usd_total",
+    "plugin_call_duration_seconds", "plugin_call_errors_total",
+    "codex32_worker_heartbeat_timestamp_seconds",
+}
+PROCESSES = {
+    "release": "codex32 db upgrade",
+    "web": "gunicorn --config gunicorn.conf.py wsgi:app",
+    "worker": "codex32 worker",
+    "vectors": "codex32 vectors serve",
+}
+
+
+def procfile(path: Path) -> dict[str, str]:
+    entries = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, command = line.split(":", 1)
+            entries[name.strip()] = command.strip()
+    return entries
+
+
+def documents() -> list[dict]:
+    docs = []
+    for path in sorted(K8S.glob("*.yaml")):
+        docs += [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
+    return docs
+
+
+@functools.cache
+def resources() -> list[dict]:
+    """What the kustomization applies."""
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    docs = []
+    for name in kustomization["resources"]:
+        docs += [doc for doc in yaml.safe_load_all((K8S / name).read_text()) if doc is not None]
+    return docs
+
+
+def find(kind: str, name: str) -> dict:
+    (doc,) = [d for d in resources() if d["kind"] == kind and d["metadata"]["name"] == name]
+    return doc
+
+
+def pod_specs() -> list[tuple[str, dict]]:
+    found = []
+    for doc in resources():
+        if doc["kind"] in ("Deployment", "StatefulSet", "Job"):
+            found.append((doc["metadata"]["name"], doc["spec"]["template"]["spec"]))
+    return found
+
+
+def container(name: str, kind: str = "Deployment") -> dict:
+    (only,) = find(kind, name)["spec"]["template"]["spec"]["containers"]
+    return only
+
+
+# --- Procfile and Docker ------------------------------------------------------------------
+
+def test_procfile_declares_every_process():
+    assert procfile(ROOT / "Procfile") == PROCESSES
+
+
+def test_the_development_procfile_runs_the_long_lived_processes_only():
+    # honcho stops the whole set when one process exits, so the one-shot release stays out.
+    dev = procfile(ROOT / "Procfile.dev")
+    assert set(dev) == {"web", "worker", "vectors"}
+    assert dev["web"].startswith(PROCESSES["web"].split(" wsgi:app")[0])
+    assert dev["worker"] == PROCESSES["worker"] and dev["vectors"] == PROCESSES["vectors"]
+
+
+def test_wsgi_module_exposes_the_app_from_the_factory():
+    source = (ROOT / "wsgi.py").read_text()
+    assert "from codex32.app import create_app" in source
+    assert re.search(r"^app = create_app\(\)$", source, re.M)
+
+
+def test_dockerfile_is_multi_stage_slim_and_non_root():
+    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
+    assert "ARG PYTHON_IMAGE=python:3.11-slim" in lines
+    stages = [line for line in lines if line.startswith("FROM ")]
+    assert stages == ["FROM ${PYTHON_IMAGE} AS build", "FROM ${PYTHON_IMAGE} AS runtime"]
+    runtime = lines[lines.index(stages[1]):]
+    (user,) = [line for line in runtime if line.startswith("USER ")]
+    assert user.split()[1].split(":")[0] not in ("0", "root")
+    (cmd,) = [line for line in runtime if line.startswith("CMD ")]
+    assert " ".join(json.loads(cmd[4:])) == PROCESSES["web"]
+    assert "COPY migrations/ migrations/" in runtime
+    assert "CODEX32_MIGRATIONS_DIR=/app/migrations \\" in runtime  # the CLI finds them there
+    assert f"EXPOSE {WEB_PORT}" in runtime
+
+
+def test_dockerignore_keeps_local_state_and_secrets_out():
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".git", ".venv", ".data", ".env", "tests"} <= ignored
+
+
+# --- Kubernetes -----------------------------------------------------------------------------
+
+def test_every_manifest_parses_and_names_itself():
+    docs = documents()
+    assert docs
+    for doc in docs:
+        assert doc.get("kind"), doc
+        if doc["kind"] != "Kustomization":
+            assert doc["apiVersion"] and doc["metadata"]["name"]
+
+
+def test_the_kustomization_lists_every_manifest_but_the_example_secret():
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    listed = set(kustomization["resources"])
+    present = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml", "secret.example.yaml"}
+    assert listed == present
+    assert [image["name"] for image in kustomization["images"]] == [IMAGE]
+
+
+def test_the_expected_kinds_are_there():
+    kinds = {doc["kind"] for doc in resources()}
+    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
+            "NetworkPolicy", "ConfigMap", "Job"} <= kinds
+
+
+@pytest.mark.parametrize("name", ["codex32-web", "codex32-worker"])
+def test_web_and_worker_probe_the_health_endpoints(name):
+    spec = container(name)
+    ports = {port["name"]: port["containerPort"] for port in spec["ports"]}
+    assert spec["readinessProbe"]["httpGet"]["path"] == "/health/ready"
+    assert spec["livenessProbe"]["httpGet"]["path"] == "/health/alive"
+    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        assert spec[probe]["httpGet"]["port"] in ports
+
+
+def test_the_web_container_listens_where_the_service_and_prometheus_look():
+    spec = container("codex32-web")
+    env = {item["name"]: item.get("value") for item in spec.get("env", [])}
+    (port,) = spec["ports"]
+    assert port["containerPort"] == WEB_PORT and env["PORT"] == str(WEB_PORT)
+    service = find("Service", "codex32-web")
+    assert service["spec"]["ports"][0]["targetPort"] == port["name"]
+    template = find("Deployment", "codex32-web")["spec"]["template"]
+    assert service["spec"]["selector"].items() <= template["metadata"]["labels"].items()
+    assert template["metadata"]["annotations"]["prometheus.io/port"] == str(WEB_PORT)
+
+
+@pytest.mark.parametrize(("name", "kind", "command"), [
+    ("codex32-web", "Deployment", PROCESSES["web"]),
+    ("codex32-worker", "Deployment", PROCESSES["worker"]),
+    ("codex32-release", "Job", PROCESSES["release"]),
+    ("codex32-vectors", "StatefulSet", PROCESSES["vectors"]),
+])
+def test_pods_run_the_procfile_processes_from_one_image(name, kind, command):
+    spec = container(name, kind)
+    assert spec["image"] == IMAGE
+    assert shlex.join(spec["command"]).startswith(command)
+
+
+def test_every_container_has_requests_and_limits():
+    for name, pod in pod_specs():
+        assert pod["automountServiceAccountToken"] is False, name
+        for spec in pod["containers"]:
+            for section in ("requests", "limits"):
+                assert {"cpu", "memory"} <= spec["resources"][section].keys(), name
+            assert spec["securityContext"]["readOnlyRootFilesystem"] is True, name
+            assert spec["securityContext"]["capabilities"]["drop"] == ["ALL"], name
+
+
+def test_everything_but_the_worker_runs_as_non_root_without_capabilities():
+    for name, pod in pod_specs():
+        if name == "codex32-worker":
+            continue
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        for spec in pod["containers"]:
+            assert spec["securityContext"]["allowPrivilegeEscalation"] is False, name
+            assert "add" not in spec["securityContext"]["capabilities"], name
+
+
+def test_the_worker_gets_only_what_the_sandbox_needs():
+    # Root lets the sandbox run bots as another uid; SYS_ADMIN gives them namespaces.
+    pod = find("Deployment", "codex32-worker")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == 0
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    security = pod["containers"][0]["securityContext"]
+    assert security.get("privileged") is False
+    assert set(security["capabilities"]["add"]) <= {
+        "SYS_ADMIN", "SYS_CHROOT", "SETUID", "SETGID", "CHOWN", "MKNOD", "KILL",
+        "DAC_OVERRIDE", "FOWNER"}
+
+
+def test_pods_cannot_reach_the_cloud_metadata_address():
+    (egress,) = [d for d in resources()
+                 if d["kind"] == "NetworkPolicy" and "Egress" in d["spec"]["policyTypes"]]
+    assert egress["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "codex32"}
+    blocks = [peer["ipBlock"] for rule in egress["spec"]["egress"] for peer in rule["to"]
+              if "ipBlock" in peer]
+    assert blocks == [{"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}]
+
+
+@pytest.mark.parametrize("name", ["codex32-web", "codex32-worker", "codex32-release"])
+def test_config_comes_from_the_configmap_and_the_secret(name):
+    kind = "Job" if name == "codex32-release" else "Deployment"
+    sources = container(name, kind)["envFrom"]
+    assert {"configMapRef": {"name": "codex32-config"}} in sources
+    assert {"secretRef": {"name": "codex32-secrets"}} in sources
+    assert find("ConfigMap", "codex32-config")["data"]["CODEX32_ENV"] == "production"
+
+
+def test_the_example_secret_names_what_production_requires():
+    (secret,) = yaml.safe_load_all((K8S / "secret.example.yaml").read_text())
+    assert {"DATABASE_URL", "MIGRATION_DATABASE_URL", "SECRET_KEY", "JWT_SECRET_KEY",
+            "CODEX32_SECRETS_KEYS", "REDIS_URL", "SENTRY_DSN"} <= secret["stringData"].keys()
+
+
+def test_shutdown_grace_covers_gunicorns_graceful_timeout():
+    pod = find("Deployment", "codex32-web")["spec"]["template"]["spec"]
+    graceful = int(find("ConfigMap", "codex32-config")["data"]["GUNICORN_GRACEFUL_TIMEOUT"])
+    pre_stop = int(pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][-1])
+    assert pod["terminationGracePeriodSeconds"] > graceful + pre_stop
+
+
+def test_autoscalers_and_budgets_point_at_real_workloads():
+    deployments = {d["metadata"]["name"]: d for d in resources() if d["kind"] == "Deployment"}
+    for hpa in (d for d in resources() if d["kind"] == "HorizontalPodAutoscaler"):
+        assert hpa["spec"]["scaleTargetRef"]["name"] in deployments
+        assert hpa["spec"]["minReplicas"] >= 2
+    labels = [d["spec"]["template"]["metadata"]["labels"] for d in deployments.values()]
+    for pdb in (d for d in resources() if d["kind"] == "PodDisruptionBudget"):
+        selector = pdb["spec"]["selector"]["matchLabels"]
+        assert any(selector.items() <= pod.items() for pod in labels)
+
+
+def test_network_policies_open_the_web_port_and_the_vector_port_only_to_the_platform():
+    policies = {d["metadata"]["name"]: d for d in resources() if d["kind"] == "NetworkPolicy"}
+    web_ports = [p["port"] for rule in policies["codex32-web"]["spec"]["ingress"]
+                 for p in rule["ports"]]
+    assert web_ports == [WEB_PORT]
+    vector_sources = policies["codex32-vectors"]["spec"]["ingress"][0]["from"]
+    components = {s["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+                  for s in vector_sources}
+    assert components == {"web", "worker"}
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_kustomize_builds_with_the_release_image():
+    built = subprocess.run(["kubectl", "kustomize", str(K8S)], capture_output=True, text=True,
+                           timeout=60, check=True).stdout
+    images = set(re.findall(r"image: (\S+)", built))
+    assert images == {"ghcr.io/codex32/codex32:0.1.0"}
+    assert all(doc["metadata"].get("namespace") == "codex32"
+               for doc in yaml.safe_load_all(built) if doc)
+
+
+# --- Grafana and Prometheus ------------------------------------------------------------------
+
+_NOT_METRICS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and",
+                "or", "unless", "offset", "le", "inf", "nan"}
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads (histogram series mapped to their family)."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)
+    expr = re.sub(r"\{[^}]*\}", "", expr)
+    expr = re.sub(r"\[[^\]]*\]", "", expr)
+    expr = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    names = set()
+    for match in re.finditer(r"(?<![\w.$])([A-Za-z_:][\w:]*)\s*(\()?", expr):
+        name = match.group(1)
+        if match.group(2) or name.lower() in _NOT_METRICS:
+            continue
+        names.add(re.sub(r"_(bucket|sum|count)$", "", name))
+    return names
+
+
+def test_metric_name_extraction():
+    expr = ('histogram_quantile(0.99, sum by (le, url_rule) (rate('
+            'flask_http_request_duration_seconds_bucket{status=~"5.."}[5m]))) > 1e-3 '
+            'and time() - max(codex32_worker_heartbeat_timestamp_seconds) > 120')
+    assert metric_names(expr) == {"flask_http_request_duration_seconds",
+                                  "codex32_worker_heartbeat_timestamp_seconds"}
+
+
+def balanced(expr: str) -> bool:
+    """Brackets open and close in order (a cheap guard against a truncated query)."""
+    pairs = {")": "(", "]": "[", "}": "{"}
+    stack: list[str] = []
+    for char in re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr):
+        if char in "([{":
+            stack.append(char)
+        elif char in pairs and (not stack or stack.pop() != pairs[char]):
+            return False
+    return not stack
+
+
+def dashboard_targets() -> list[str]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    return [target["expr"] for panel in dashboard["panels"]
+            for target in panel.get("targets", [])]
+
+
+def test_dashboard_has_the_operations_panels():
+    dashboard = json.loads(DASHBOARD.read_text())
+    titles = {panel["title"].lower() for panel in dashboard["panels"]}
+    for wanted in ("request rate", "p99 latency", "error rate", "executions", "queue depth",
+                   "database connections", "active bots", "llm cost"):
+        assert wanted in titles
+    ids = [panel["id"] for panel in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    assert dashboard["uid"] and all("gridPos" in panel for panel in dashboard["panels"])
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["query"] == "prometheus"
+
+
+def test_dashboard_queries_read_only_the_platforms_metrics():
+    exprs = dashboard_targets()
+    assert exprs
+    used = set()
+    for expr in exprs:
+        assert balanced(expr), expr
+        used |= metric_names(expr)
+    assert used <= METRICS, used - METRICS
+    assert used == METRICS  # every metric the platform exports is on the dashboard
+
+
+def test_alert_rules_cover_errors_latency_queue_age_and_stalled_workers():
+    rules = [rule for group in yaml.safe_load(ALERTS.read_text())["groups"]
+             for rule in group["rules"]]
+    names = [rule["alert"] for rule in rules]
+    assert len(names) == len(set(names))
+    for rule in rules:
+        assert balanced(rule["expr"]), rule["alert"]
+        assert metric_names(rule["expr"]) <= METRICS, rule["alert"]
+        assert re.fullmatch(r"\d+[smh]", rule["for"])
+        assert rule["labels"]["severity"] in ("page", "warning")
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+    covered = set().union(*(metric_names(rule["expr"]) for rule in rules))
+    assert {"flask_http_request_total", "flask_http_request_duration_seconds",
+            "codex32_queue_oldest_job_age_seconds",
+            "codex32_worker_heartbeat_timestamp_seconds"} <= covered
+    (errors,) = [r for r in rules if 'status=~"5.."' in r["expr"]]
+    assert errors["labels"]["severity"] == "page"

@@ -1,0 +1,266 @@
+"""gunicorn.conf.py: settings from the environment, sized to the machine, graceful on SIGTERM."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from unittest import mock
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CONF = ROOT / "gunicorn.conf.py"
+OWN_VARIABLES = ("PORT", "WEB_CONCURRENCY", "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS",
+                 "GUNICORN_TIMEOUT", "GUNICORN_GRACEFUL_TIMEOUT", "GUNICORN_KEEPALIVE",
+                 "GUNICORN_MAX_REQUESTS", "GUNICORN_MAX_REQUESTS_JITTER",
+                 "GUNICORN_WORKER_MEMORY_MB", "LOG_LEVEL", "LOG_JSON",
+                 "PROMETHEUS_MULTIPROC_DIR")
+
+
+@pytest.fixture
+def load_conf():
+    """Import gunicorn.conf.py afresh under a given environment; the environment is restored."""
+    patches = []
+
+    def load(**env: str) -> ModuleType:
+        patch = mock.patch.dict(os.environ)
+        patch.start()
+        patches.append(patch)
+        for name in OWN_VARIABLES:
+            os.environ.pop(name, None)
+        os.environ.update(env)
+        spec = importlib.util.spec_from_file_location("gunicorn_conf_under_test", CONF)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    yield load
+    for patch in reversed(patches):
+        patch.stop()
+
+
+def test_settings_come_from_the_environment(load_conf, tmp_path):
+    conf = load_conf(PORT="9123", WEB_CONCURRENCY="3", GUNICORN_WORKER_CLASS="sync",
+                     GUNICORN_TIMEOUT="45", GUNICORN_GRACEFUL_TIMEOUT="20",
+                     GUNICORN_KEEPALIVE="75", GUNICORN_MAX_REQUESTS="1000", LOG_LEVEL="debug",
+                     PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "m"))
+    assert conf.bind == ["0.0.0.0:9123"]
+    assert conf.workers == 3
+    assert conf.worker_class == "sync"
+    assert conf.threads == 1
+    assert (conf.timeout, conf.graceful_timeout, conf.keepalive) == (45, 20, 75)
+    assert (conf.max_requests, conf.max_requests_jitter) == (1000, 100)
+    assert conf.loglevel == "debug"
+    assert load_conf(LOG_JSON="false").log_json is False
+    assert conf.multiproc_dir == tmp_path / "m"
+    assert conf.wsgi_app == "wsgi:app"
+    assert conf.preload_app is False
+
+
+def test_defaults_are_sized_to_the_machine(load_conf):
+    conf = load_conf()
+    assert conf.bind == ["0.0.0.0:8000"]
+    assert conf.worker_class == "gthread" and conf.threads == 4
+    assert conf.workers == conf.default_workers(conf.available_cpus(), conf.available_memory())
+    assert conf.workers >= 1
+    assert (conf.timeout, conf.graceful_timeout) == (30, 30)
+    assert conf.loglevel == "info" and conf.log_json is True
+    # The app sees the real worker count, and workers inherit the metrics directory.
+    assert os.environ["WEB_CONCURRENCY"] == str(conf.workers)
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(conf.multiproc_dir)
+    assert conf.multiproc_dir.name == "codex32-metrics-8000"
+
+
+@pytest.mark.parametrize("env", [{"LOG_LEVEL": "LOUD"}, {"WEB_CONCURRENCY": "many"},
+                                 {"LOG_JSON": "maybe"}])
+def test_a_bad_value_fails_at_start(load_conf, env):
+    with pytest.raises(ValueError):
+        load_conf(**env)
+
+
+def test_cgroup_v2_limits_lower_the_worker_count(load_conf, tmp_path):
+    conf = load_conf()
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    (tmp_path / "memory.max").write_text(f"{768 * 1024 * 1024}\n")
+    assert conf.cgroup_cpu_limit(tmp_path) == 1.5
+    assert conf.available_cpus(tmp_path) == min(2, len(os.sched_getaffinity(0)))
+    assert conf.available_memory(tmp_path) == 768 * 1024 * 1024
+    assert conf.default_workers(2, 768 * 1024 * 1024, worker_memory_mb=256) == 3
+
+
+def test_unlimited_cgroups_fall_back_to_the_machine(load_conf, tmp_path):
+    conf = load_conf()
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    (tmp_path / "memory.max").write_text("max\n")
+    assert conf.cgroup_cpu_limit(tmp_path) is None
+    assert conf.cgroup_memory_limit(tmp_path) is None
+    assert conf.available_cpus(tmp_path) == len(os.sched_getaffinity(0))
+
+
+def test_cgroup_v1_limits_are_read_too(load_conf, tmp_path):
+    conf = load_conf()
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("200000\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    (tmp_path / "memory").mkdir()
+    (tmp_path / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    assert conf.cgroup_cpu_limit(tmp_path) == 2.0
+    assert conf.cgroup_memory_limit(tmp_path) is None
+
+
+@pytest.mark.parametrize(("cpus", "memory_mb", "expected"), [
+    (1, None, 3), (4, None, 9), (4, 512, 2), (8, 100, 1),
+])
+def test_default_workers(load_conf, cpus, memory_mb, expected):
+    conf = load_conf()
+    memory = memory_mb * 1024 * 1024 if memory_mb else None
+    assert conf.default_workers(cpus, memory, worker_memory_mb=256) == expected
+
+
+def test_master_start_empties_the_metrics_directory(load_conf, tmp_path):
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    (metrics / "counter_123.db").write_bytes(b"stale")
+    (metrics / "README").write_text("not ours")
+    conf = load_conf(PROMETHEUS_MULTIPROC_DIR=str(metrics))
+    conf.on_starting(SimpleNamespace(log=logging.getLogger("test")))
+    assert sorted(p.name for p in metrics.iterdir()) == ["README"]
+
+
+def test_master_start_creates_a_missing_metrics_directory(load_conf, tmp_path):
+    conf = load_conf(PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "new" / "metrics"))
+    conf.on_starting(SimpleNamespace(log=logging.getLogger("test")))
+    assert (tmp_path / "new" / "metrics").is_dir()
+
+
+def test_a_dead_workers_live_gauges_are_dropped(load_conf, tmp_path):
+    conf = load_conf(PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+    for name in ("gauge_livesum_4242.db", "gauge_liveall_4242.db", "counter_4242.db",
+                 "gauge_livesum_7.db"):
+        (tmp_path / name).write_bytes(b"")
+    conf.child_exit(SimpleNamespace(), SimpleNamespace(pid=4242))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["counter_4242.db",
+                                                          "gauge_livesum_7.db"]
+
+
+def test_gunicorn_messages_become_json_lines(load_conf):
+    from gunicorn.config import Config
+
+    conf = load_conf(LOG_LEVEL="INFO")
+    root = logging.getLogger()
+    saved = list(root.handlers), root.level
+    try:
+        logger = conf.JsonLogger(Config())
+        assert logging.getLogger("gunicorn.error").handlers == []
+        assert logging.getLogger("gunicorn.error").propagate is True
+        ours = [h for h in root.handlers if getattr(h, "_codex32_handler", False)]
+        assert len(ours) == 1
+        logger.setup(Config())  # a reload (SIGHUP) must not stack handlers
+        assert len([h for h in root.handlers if getattr(h, "_codex32_handler", False)]) == 1
+    finally:
+        for handler in list(root.handlers):
+            if handler not in saved[0]:
+                root.removeHandler(handler)
+        root.setLevel(saved[1])
+        logging.captureWarnings(False)
+
+
+# --- a real gunicorn -------------------------------------------------------------------------
+
+APP = '''
+import os, time
+from pathlib import Path
+from prometheus_client import Counter, Gauge
+
+REQUESTS = Counter("test_requests", "requests")
+ALIVE = Gauge("test_alive", "alive workers", multiprocess_mode="livesum")
+ALIVE.inc()
+HERE = Path(__file__).parent
+
+def app(environ, start_response):
+    REQUESTS.inc()
+    if environ["PATH_INFO"] == "/slow":
+        (HERE / "slow-started").write_text(str(os.getpid()))
+        time.sleep(1.0)
+        body = b"done"
+    else:
+        body = b"ok"
+    start_response("200 OK", [("Content-Type", "text/plain"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+'''
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait(condition, deadline: float, what: str):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _get(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.read().decode()
+    except OSError:
+        return None
+
+
+def test_sigterm_lets_in_flight_requests_finish(tmp_path):
+    (tmp_path / "slowapp.py").write_text(textwrap.dedent(APP))
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    (metrics / "counter_999999.db").write_bytes(b"left by a previous run")
+    port = _free_port()
+    env = {**os.environ, "PORT": str(port), "WEB_CONCURRENCY": "2",
+           "GUNICORN_GRACEFUL_TIMEOUT": "10", "LOG_LEVEL": "INFO", "LOG_JSON": "true",
+           "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
+    master = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", str(CONF), "--pythonpath", str(tmp_path),
+         "slowapp:app"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert _wait(lambda: _get(base + "/"), 15, "gunicorn to serve") == "ok"
+        assert not (metrics / "counter_999999.db").exists()
+        assert list(metrics.glob("counter_*.db")), "workers write metrics to the directory"
+
+        slow: dict[str, str | None] = {}
+        client = threading.Thread(target=lambda: slow.update(body=_get(base + "/slow")))
+        client.start()
+        _wait(lambda: (tmp_path / "slow-started").exists(), 5, "the slow request to start")
+        master.send_signal(signal.SIGTERM)
+        client.join(timeout=10)
+        assert slow.get("body") == "done"
+        assert master.wait(timeout=10) == 0
+    finally:
+        if master.poll() is None:
+            master.kill()
+            master.wait()
+    _, stderr = master.communicate()
+    # child_exit marked every worker dead: no live gauge file is left behind.
+    assert not list(metrics.glob("gauge_livesum_*.db"))
+    records = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    assert any(r["logger"] == "gunicorn.error" and "Shutting down" in r["message"]
+               for r in records), stderr[-2000:]
