@@ -1,0 +1,187 @@
+"""A local fake of the Anthropic Messages API, for tests only.
+
+It speaks the wire protocol the official SDK speaks: ``POST /v1/messages`` answered with content
+blocks, real-looking usage and a stop reason, or with named SSE events when ``stream`` is true
+(``message_start``, ``content_block_start``, ``ping``, ``content_block_delta``,
+``content_block_stop``, ``message_delta``, ``message_stop``); ``GET /v1/models``; and the error
+body ``{"type": "error", "error": {"type", "message"}}`` for every status, 529 included.
+
+    with FakeAnthropic(api_key="sk-ant-test") as server:
+        client = anthropic.Anthropic(api_key="sk-ant-test", base_url=server.url)
+        server.enqueue_error(529)                 # the next request is "overloaded"
+
+As a pytest fixture: ``pytest_plugins = ["codex32.testing.fake_anthropic"]`` in a root conftest
+gives ``fake_anthropic``, a running server that accepts any key. Scripting, recording and
+delays come from :class:`codex32.testing.fake_openai.ScriptedServer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pytest
+
+from codex32.testing.fake_openai import (
+    JSONValue,
+    RecordedRequest,
+    Reply,
+    ScriptedResponse,
+    ScriptedServer,
+    approx_tokens,
+    split_words,
+    text_of,
+)
+
+ANTHROPIC_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+
+ANTHROPIC_ERROR_MESSAGES = {
+    401: "invalid x-api-key",
+    403: "Your API key does not have permission to use the specified resource.",
+    404: "The requested resource could not be found.",
+    429: "Number of request tokens has exceeded your per-minute rate limit.",
+    500: "Internal server error",
+    529: "Overloaded",
+}
+
+
+class FakeAnthropic(ScriptedServer):
+    """The Anthropic API on 127.0.0.1: ``url`` is the origin, like the SDK's default base URL.
+
+    ``api_key`` None accepts any key; otherwise a request without it (``x-api-key`` or bearer
+    token) gets a 401. Requests
+    without ``anthropic-version`` are refused with 400, as the real API does.
+    """
+
+    base_path = ""
+    request_id_header = "request-id"
+
+    def __init__(self, *, api_key: str | None = None, delay: float = 0.0,
+                 reply: Reply | None = None, models: Iterable[str] = ()) -> None:
+        super().__init__(api_key=api_key, delay=delay, reply=reply)
+        self.models = ["claude-haiku-4-5", "claude-sonnet-4-6", "claude-opus-4-7", *models]
+
+    def authorized(self, request: RecordedRequest) -> bool:
+        # Older SDKs send ``x-api-key``; anthropic 2.x sends ``Authorization: Bearer``.
+        return self.api_key is None or self.api_key in (
+            request.headers.get("x-api-key"),
+            request.headers.get("authorization", "").removeprefix("Bearer "))
+
+    def unauthorized(self, request: RecordedRequest) -> ScriptedResponse:
+        return self.error(401)
+
+    def error(self, status: int, message: str | None = None, *, type: str | None = None,
+              code: str | None = None) -> ScriptedResponse:
+        error_type = type or ANTHROPIC_ERROR_TYPES.get(
+            status, "api_error" if status >= 500 else "invalid_request_error")
+        return ScriptedResponse(status=status, json={
+            "type": "error",
+            "error": {"type": error_type,
+                      "message": message or ANTHROPIC_ERROR_MESSAGES.get(status, error_type)},
+            "request_id": self.new_id("req_"),
+        })
+
+    def route(self, request: RecordedRequest) -> ScriptedResponse:
+        if request.path.startswith("/v1/") and "anthropic-version" not in request.headers:
+            return self.error(400, "anthropic-version: header is required")
+        endpoint = (request.method, request.path)
+        if endpoint == ("POST", "/v1/messages"):
+            return self.message(request.json)
+        if endpoint == ("GET", "/v1/models"):
+            data = [{"type": "model", "id": model, "display_name": model,
+                     "created_at": "2025-01-01T00:00:00Z"} for model in self.models]
+            return ScriptedResponse(json={"data": data, "has_more": False,
+                                          "first_id": data[0]["id"], "last_id": data[-1]["id"]})
+        return super().route(request)
+
+    def message(self, body: JSONValue) -> ScriptedResponse:
+        """A message answering the last user turn; SSE events when ``stream`` is true."""
+        if not isinstance(body, dict):
+            return self.error(400, "request body must be a JSON object")
+        for name in ("model", "max_tokens", "messages"):
+            if name not in body:
+                return self.error(400, f"{name}: Field required")
+        messages = body["messages"]
+        if any(m.get("role") not in ("user", "assistant") for m in messages):
+            # System prompts go in the top-level ``system`` field, never in ``messages``.
+            return self.error(400, "messages: roles must be 'user' or 'assistant'")
+        last_user = next((text_of(m.get("content")) for m in reversed(messages)
+                          if m.get("role") == "user"), "")
+        text = self.reply_text(body, last_user)
+        stop_reason = "end_turn"
+        if approx_tokens(text) > body["max_tokens"]:
+            text, stop_reason = text[:body["max_tokens"] * 4], "max_tokens"
+        input_tokens = approx_tokens(text_of(body.get("system", ""))) + sum(
+            approx_tokens(text_of(m.get("content"))) + 3 for m in messages) + 5
+        output_tokens = approx_tokens(text)
+        ident, model = self.new_id("msg_"), body["model"]
+        if body.get("stream"):
+            return ScriptedResponse(sse=self._events(ident, model, text, stop_reason,
+                                                     input_tokens, output_tokens))
+        return ScriptedResponse(json={
+            "id": ident, "type": "message", "role": "assistant", "model": model,
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": stop_reason, "stop_sequence": None,
+            "usage": _usage(input_tokens, output_tokens),
+        })
+
+    @staticmethod
+    def _events(ident: str, model: str, text: str, stop_reason: str, input_tokens: int,
+                output_tokens: int) -> list[tuple[str, JSONValue]]:
+        events: list[tuple[str, JSONValue]] = [
+            ("message_start", {"type": "message_start", "message": {
+                "id": ident, "type": "message", "role": "assistant", "model": model,
+                "content": [], "stop_reason": None, "stop_sequence": None,
+                "usage": _usage(input_tokens, 1)}}),
+            ("content_block_start", {"type": "content_block_start", "index": 0,
+                                     "content_block": {"type": "text", "text": ""}}),
+            ("ping", {"type": "ping"}),
+        ]
+        events += [("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                             "delta": {"type": "text_delta", "text": piece}})
+                   for piece in split_words(text)]
+        events += [
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            ("message_delta", {"type": "message_delta",
+                               "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                               "usage": {"output_tokens": output_tokens}}),
+            ("message_stop", {"type": "message_stop"}),
+        ]
+        return events
+
+    def stream_error_events(self, status: int = 529, message: str | None = None
+                            ) -> list[tuple[str, JSONValue]]:
+        """The events of a stream that starts, then fails with an ``error`` event."""
+        error = self.error(status, message).json
+        return [
+            ("message_start", {"type": "message_start", "message": {
+                "id": self.new_id("msg_"), "type": "message", "role": "assistant",
+                "model": "claude-haiku-4-5", "content": [], "stop_reason": None,
+                "stop_sequence": None, "usage": _usage(10, 1)}}),
+            ("error", {"type": "error", "error": error["error"]}),
+        ]
+
+
+def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    return {"input_tokens": input_tokens, "output_tokens": output_tokens,
+            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+            "service_tier": "standard"}
+
+
+
+@pytest.fixture
+def fake_anthropic() -> Iterator[FakeAnthropic]:
+    """A running :class:`FakeAnthropic` that accepts any key; stopped after the test."""
+    with FakeAnthropic() as server:
+        yield server

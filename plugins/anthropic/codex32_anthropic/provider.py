@@ -1,0 +1,329 @@
+"""AnthropicProvider: chat through Anthropic's Messages API with the official ``anthropic`` SDK.
+
+Splits system prompts out of the messages (the API takes them apart), assembles the text from
+content blocks, reports the usage the API counted and its cost from the configured price table,
+and translates the SDK's exceptions into :mod:`codex32.plugins.errors`. It never reads the
+process environment: every value comes from the workspace's configuration and secret.
+"""
+
+from __future__ import annotations
+
+import copy
+import email.utils
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import anthropic
+
+from codex32.plugins.errors import (
+    ConfigInvalid,
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+)
+from codex32.plugins.interfaces import ChatRequest, ChatResult, HealthResult, LLMProvider, Usage
+
+try:  # anthropic 2.x streams over httpx2, earlier releases over httpx
+    import httpx2 as _http
+except ImportError:  # pragma: no cover - depends on the installed SDK
+    import httpx as _http  # type: ignore[no-redef]
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+
+# Sent when a self-hosted gateway needs no key: passing None would make the SDK fall back to
+# ANTHROPIC_API_KEY or a profile on disk, i.e. the operator's credentials for a tenant's call.
+NO_KEY = "no-key"
+
+# The Messages API has no JSON switch for free-form objects (structured outputs need a schema),
+# so JSON mode is an instruction, and a code fence around the answer is taken off.
+JSON_INSTRUCTION = ("Answer with a single JSON object and nothing else: no prose before or "
+                    "after it, no code fence.")
+CODE_FENCE = re.compile(r"^\s*```[a-zA-Z]*\s*\n(.*?)\n?```\s*$", re.DOTALL)
+
+# Prompt caching prices: writing the cache costs 1.25 times the input price, reading 0.1 times.
+CACHE_WRITE_FACTOR = 1.25
+CACHE_READ_FACTOR = 0.1
+
+SNAPSHOT_SUFFIX = re.compile(r"-\d{8}$")  # claude-haiku-4-5-20251001 → claude-haiku-4-5
+MAX_DETAIL = 300
+
+
+class AnthropicProvider(LLMProvider):
+    """Claude models through ``messages.create`` and, for streaming, ``messages.stream``."""
+
+    id = "anthropic"
+    title = "Anthropic"
+    description = "Anthropic's Claude models through the Messages API."
+    secrets = ("api_key",)
+    capabilities = frozenset({"chat", "json", "stream"})
+    config_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "base_url": {"type": "string", "minLength": 1,
+                         "description": "API root of an Anthropic-compatible gateway. "
+                                        "Default: " + DEFAULT_BASE_URL},
+            "model": {"type": "string", "minLength": 1, "default": "claude-haiku-4-5",
+                      "description": "Model used when a request names none."},
+            "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 600, "default": 60,
+                        "description": "Seconds to wait for an answer, per attempt."},
+            "max_retries": {"type": "integer", "minimum": 0, "maximum": 5, "default": 0,
+                            "description": "SDK retries on 429, 5xx, 529 and timeouts. The core "
+                                           "falls back to other providers itself, so 0."},
+            "send_temperature": {
+                "type": "boolean", "default": False,
+                "description": "Send the request's temperature. Current models and SDKs take "
+                               "none; turn on for a gateway or model that still does."},
+            "prices": {
+                "type": "object",
+                "description": "USD per million tokens by model name (a name also prices its "
+                               "dated snapshots).",
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {"input": {"type": "number", "minimum": 0},
+                                   "output": {"type": "number", "minimum": 0}},
+                    "required": ["input", "output"],
+                    "additionalProperties": False,
+                },
+                "default": {},
+            },
+        },
+        "additionalProperties": False,
+    }
+
+    def __init__(self, config: dict[str, Any] | None = None,
+                 secrets: dict[str, str] | None = None) -> None:
+        super().__init__(config, secrets)
+        self.config = _with_defaults(self.config_schema, self.config)
+        self._client: anthropic.Anthropic | None = None
+        self._client_lock = threading.Lock()
+
+    # the contract
+
+    def complete(self, request: ChatRequest) -> ChatResult:
+        """Answer the chat in one request; usage is what the API reported."""
+        model = request.model or self.config["model"]
+        with self.translated_errors():
+            message = self.client.messages.create(**self._parameters(request, model),
+                                                  timeout=self._timeout(request))
+        return self._result(message, model, request.json_mode)
+
+    def stream_complete(self, request: ChatRequest,
+                        on_text: Callable[[str], None] | None = None) -> ChatResult:
+        """Answer the chat as a stream, calling ``on_text`` per piece; returns the whole result."""
+        model = request.model or self.config["model"]
+        with self.translated_errors(), self.client.messages.stream(
+                **self._parameters(request, model), timeout=self._timeout(request)) as stream:
+            for text in stream.text_stream:
+                if on_text is not None:
+                    on_text(text)
+            message = stream.get_final_message()
+        return self._result(message, model, request.json_mode)
+
+    def health_check(self) -> HealthResult:
+        """List the models (free) and check the configured one is among them."""
+        model = self.config["model"]
+        started = time.perf_counter()
+        try:
+            with self.translated_errors():
+                models = [m.id for m in self.client.models.list(
+                    timeout=min(float(self.config["timeout"]), 10.0))]
+        except (ProviderError, ConfigInvalid) as exc:
+            return HealthResult(ok=False, detail=str(exc), latency_ms=_ms_since(started))
+        latency = _ms_since(started)
+        # An alias ("claude-haiku-4-5") is served when one of its snapshots is listed.
+        if models and not any(m == model or m.startswith(model + "-") for m in models):
+            return HealthResult(ok=False, latency_ms=latency,
+                                detail=f"model {model!r} is not among the {len(models)} listed")
+        return HealthResult(ok=True, latency_ms=latency,
+                            detail=f"{len(models)} models listed, {model!r} available")
+
+    def close(self) -> None:
+        """Close the SDK client's connection pool."""
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    # the SDK client
+
+    @property
+    def client(self) -> anthropic.Anthropic:
+        """The SDK client, built on first use from this instance's configuration and secret."""
+        with self._client_lock:
+            if self._client is None:
+                base_url = self.config.get("base_url") or DEFAULT_BASE_URL
+                api_key = self.secret("api_key")
+                if not api_key:
+                    if base_url.rstrip("/") == DEFAULT_BASE_URL:
+                        raise ConfigInvalid("the api_key secret is required for "
+                                            "api.anthropic.com", {"api_key": ["required"]})
+                    api_key = NO_KEY
+                self._client = anthropic.Anthropic(
+                    api_key=api_key, base_url=base_url,
+                    timeout=float(self.config["timeout"]),
+                    max_retries=int(self.config["max_retries"]))
+            return self._client
+
+    @contextmanager
+    def translated_errors(self) -> Iterator[None]:
+        """Turn SDK and transport exceptions raised inside the block into plugin errors."""
+        try:
+            yield
+        except anthropic.AnthropicError as exc:
+            # ``from None``: the SDK's exception text may quote what the API echoed back.
+            raise translate(exc, self.secret("api_key")) from None
+        except _http.TimeoutException:
+            # The SDK wraps timeouts of the request, not of reading a stream already started.
+            raise ProviderTimeout("Anthropic stopped sending in the middle of an answer") from None
+        except _http.HTTPError as exc:
+            raise ProviderError(f"the connection to Anthropic failed ({type(exc).__name__})"
+                                ) from None
+
+    # requests and results
+
+    def _parameters(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        system = [m.content for m in request.messages if m.role == "system"]
+        if request.json_mode:
+            system.append(JSON_INSTRUCTION)
+        turns: list[dict[str, str]] = []
+        for message in request.messages:
+            if message.role == "system":
+                continue
+            if turns and turns[-1]["role"] == message.role:
+                # Keep roles alternating, as the API has long required.
+                turns[-1]["content"] += "\n\n" + message.content
+            else:
+                turns.append({"role": message.role, "content": message.content})
+        parameters: dict[str, Any] = {"model": model, "max_tokens": request.max_tokens,
+                                      "messages": turns}
+        if system:
+            parameters["system"] = "\n\n".join(system)
+        if self.config["send_temperature"]:
+            parameters["extra_body"] = {"temperature": request.temperature}
+        return parameters
+
+    def _timeout(self, request: ChatRequest) -> float:
+        # The workspace's setting is a ceiling; the caller's budget may be shorter.
+        return min(float(request.timeout), float(self.config["timeout"]))
+
+    def _result(self, message: Any, model: str, json_mode: bool) -> ChatResult:
+        text = "".join(block.text for block in message.content
+                       if getattr(block, "type", None) == "text")
+        if json_mode:
+            fenced = CODE_FENCE.match(text)
+            text = fenced.group(1).strip() if fenced else text.strip()
+        reported = message.usage
+        cache_writes = getattr(reported, "cache_creation_input_tokens", None) or 0
+        cache_reads = getattr(reported, "cache_read_input_tokens", None) or 0
+        # Anthropic counts cached prompt tokens apart; all of them are input.
+        usage = Usage(input_tokens=reported.input_tokens + cache_writes + cache_reads,
+                      output_tokens=reported.output_tokens)
+        answered_by = message.model or model
+        cost = 0.0
+        price = _price_for(self.config.get("prices") or {}, model, answered_by)
+        if price is not None:
+            cost = (price["input"] * (reported.input_tokens + CACHE_WRITE_FACTOR * cache_writes
+                                      + CACHE_READ_FACTOR * cache_reads)
+                    + price["output"] * reported.output_tokens) / 1_000_000
+        return ChatResult(text=text, model=answered_by, usage=usage, cost_usd=cost,
+                          finish_reason=message.stop_reason)
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+def translate(exc: anthropic.AnthropicError, secret: str | None) -> ProviderError:
+    """The codex32 error for an SDK exception; its message never contains ``secret``.
+
+    529 ``overloaded_error`` becomes a plain :class:`ProviderError` (502), not a rate limit: the
+    provider as a whole is short of capacity, so the core should fall back to another provider
+    rather than tell the caller to slow down.
+    """
+    if isinstance(exc, anthropic.APITimeoutError):
+        return ProviderTimeout("Anthropic did not answer in time")
+    if isinstance(exc, anthropic.APIConnectionError):
+        cause = type(exc.__cause__).__name__ if exc.__cause__ else "connection error"
+        return ProviderError(f"could not reach the Anthropic API ({cause})")
+    if isinstance(exc, anthropic.APIStatusError):
+        status = exc.status_code
+        # From the body, not the status: an error event mid-stream arrives with a 200.
+        error_type, message = _error_fields(exc.body)
+        label = f"{status} {error_type}" if error_type else str(status)
+        if status in (401, 403) or error_type in ("authentication_error", "permission_error"):
+            # Never pass the API's own words on here: they may describe the key.
+            return ProviderAuthError(f"Anthropic rejected the credentials ({label})")
+        detail = redact(message or exc.message, secret)
+        if status == 429 or error_type == "rate_limit_error":
+            return ProviderRateLimited(f"Anthropic rate limit ({label}): {detail}",
+                                       retry_after=retry_after_seconds(exc.response.headers))
+        if status == 529 or error_type == "overloaded_error":
+            return ProviderError(f"Anthropic is overloaded ({label}), try again later: {detail}")
+        return ProviderError(f"Anthropic answered {label}: {detail}")
+    return ProviderError(f"Anthropic client error ({type(exc).__name__}): "
+                         f"{redact(str(exc), secret)}")
+
+
+def _error_fields(body: object) -> tuple[str | None, str | None]:
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None, None
+    kind, message = error.get("type"), error.get("message")
+    return (kind if isinstance(kind, str) else None,
+            message if isinstance(message, str) else None)
+
+
+def redact(text: str, secret: str | None) -> str:
+    """``text`` without ``secret``, cut to a length fit for an API error."""
+    if secret:
+        text = text.replace(secret, "[redacted]")
+    return text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL - 1] + "…"
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``retry-after`` (a number or an HTTP date)."""
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
+        try:
+            return max(0.0, float(milliseconds) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+# --- small pieces ---------------------------------------------------------------------------
+
+
+def _with_defaults(schema: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    filled = dict(config)
+    for name, spec in schema.get("properties", {}).items():
+        if name not in filled and "default" in spec:
+            filled[name] = copy.deepcopy(spec["default"])
+    return filled
+
+
+def _price_for(prices: dict[str, dict[str, float]], requested: str,
+               answered_by: str) -> dict[str, float] | None:
+    for name in (requested, answered_by, SNAPSHOT_SUFFIX.sub("", answered_by)):
+        if name in prices:
+            return prices[name]
+    return None
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)

@@ -1,0 +1,203 @@
+"""The connection to OpenAI shared by the provider and the embedder.
+
+Holds the configuration both kinds accept, the lazily built SDK client of one plugin instance,
+the health check (both kinds name a ``model`` the server must serve) and the translation of the
+SDK's exceptions into :mod:`codex32.plugins.errors`. It never reads the process environment:
+every value comes from the workspace's configuration and secret.
+"""
+
+from __future__ import annotations
+
+import copy
+import email.utils
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import openai
+
+from codex32.plugins.errors import (
+    ConfigInvalid,
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+)
+from codex32.plugins.interfaces import HealthResult
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+# Sent when a self-hosted server needs no key: passing None would make the SDK fall back to
+# OPENAI_API_KEY from the platform's environment, i.e. the operator's key for a tenant's call.
+NO_KEY = "no-key"
+
+CONNECTION_PROPERTIES: dict[str, Any] = {
+    "base_url": {
+        "type": "string", "minLength": 1,
+        "description": "API root of an OpenAI-compatible server (vLLM, Ollama, llama.cpp), "
+                       "e.g. http://localhost:11434/v1. Default: " + DEFAULT_BASE_URL,
+    },
+    "organization": {"type": "string", "minLength": 1,
+                     "description": "OpenAI organization id sent as OpenAI-Organization."},
+    "project": {"type": "string", "minLength": 1,
+                "description": "OpenAI project id sent as OpenAI-Project."},
+    "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 600, "default": 60,
+                "description": "Seconds to wait for an answer, per attempt."},
+    "max_retries": {"type": "integer", "minimum": 0, "maximum": 5, "default": 0,
+                    "description": "SDK retries on 429, 5xx and timeouts. The core falls back "
+                                   "to other providers itself, so 0 by default."},
+}
+
+MAX_DETAIL = 300
+
+
+def with_defaults(schema: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with the schema's defaults filled in for the properties it leaves out."""
+    filled = dict(config)
+    for name, spec in schema.get("properties", {}).items():
+        if name not in filled and "default" in spec:
+            filled[name] = copy.deepcopy(spec["default"])
+    return filled
+
+
+class OpenAIConnection:
+    """Mixin for a plugin class: one SDK client per instance, built on first use, closed once.
+
+    List it before the kind's base class (``class P(OpenAIConnection, LLMProvider)``): ``config``,
+    ``config_schema`` and ``secret()`` come from :class:`codex32.plugins.interfaces.Plugin`.
+    """
+
+    config: dict[str, Any]
+    config_schema: dict[str, Any]
+    secret: Callable[[str], str | None]
+
+    def __init__(self, config: dict[str, Any] | None = None,
+                 secrets: dict[str, str] | None = None) -> None:
+        super().__init__(config, secrets)  # type: ignore[call-arg]
+        self.config = with_defaults(self.config_schema, self.config)
+        self._client: openai.OpenAI | None = None
+        self._client_lock = threading.Lock()
+
+    @property
+    def client(self) -> openai.OpenAI:
+        """The SDK client, built on first use from this instance's configuration and secret."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._build_client()
+            return self._client
+
+    def _build_client(self) -> openai.OpenAI:
+        base_url = self.config.get("base_url") or DEFAULT_BASE_URL
+        api_key = self.secret("api_key")
+        if not api_key:
+            if base_url.rstrip("/") == DEFAULT_BASE_URL:
+                raise ConfigInvalid("the api_key secret is required for api.openai.com",
+                                    {"api_key": ["required"]})
+            api_key = NO_KEY
+        client = openai.OpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=float(self.config["timeout"]),
+            max_retries=int(self.config["max_retries"]),
+        )
+        # Set after construction: None given to the constructor makes the SDK read
+        # OPENAI_ORG_ID / OPENAI_PROJECT_ID, and the operator's org would ride on tenants' calls.
+        client.organization = self.config.get("organization")
+        client.project = self.config.get("project")
+        return client
+
+    def close(self) -> None:
+        """Close the SDK client's connection pool."""
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    @contextmanager
+    def translated_errors(self) -> Iterator[None]:
+        """Turn SDK exceptions raised inside the block into codex32 plugin errors."""
+        try:
+            yield
+        except openai.OpenAIError as exc:
+            # ``from None``: the SDK's exception text may echo part of the key; ours never does.
+            raise translate(exc, self.secret("api_key")) from None
+
+    def health_check(self) -> HealthResult:
+        """List the server's models (free) and check the configured ``model`` is served."""
+        model = self.config["model"]
+        started = time.perf_counter()
+        try:
+            with self.translated_errors():
+                page = self.client.models.list(timeout=min(float(self.config["timeout"]), 10.0))
+                models = [m.id for m in page]
+        except (ProviderError, ConfigInvalid) as exc:
+            return HealthResult(ok=False, detail=str(exc), latency_ms=_ms_since(started))
+        latency = _ms_since(started)
+        if models and model not in models:
+            return HealthResult(ok=False, latency_ms=latency, detail=(
+                f"model {model!r} is not among the {len(models)} models served"))
+        return HealthResult(ok=True, latency_ms=latency,
+                            detail=f"{len(models)} models served, {model!r} available")
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def translate(exc: openai.OpenAIError, secret: str | None) -> ProviderError:
+    """The codex32 error for an SDK exception; its message never contains ``secret``."""
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderTimeout("OpenAI did not answer in time")
+    if isinstance(exc, openai.APIConnectionError):
+        cause = type(exc.__cause__).__name__ if exc.__cause__ else "connection error"
+        return ProviderError(f"could not reach the OpenAI server ({cause})")
+    if isinstance(exc, openai.APIStatusError):
+        status, code = exc.status_code, f" {exc.code}" if exc.code else ""
+        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+            # The API's text quotes the (masked) key, so none of it is passed on.
+            return ProviderAuthError(f"OpenAI rejected the credentials ({status}{code})")
+        detail = _detail(exc, secret)
+        if isinstance(exc, openai.RateLimitError):
+            return ProviderRateLimited(f"OpenAI rate limit ({status}{code}): {detail}",
+                                       retry_after=retry_after_seconds(exc.response.headers))
+        return ProviderError(f"OpenAI answered {status}{code}: {detail}")
+    if isinstance(exc, openai.APIError):
+        return ProviderError(f"OpenAI failed: {_detail(exc, secret)}")
+    return ProviderError(f"OpenAI client error ({type(exc).__name__}): "
+                         f"{redact(str(exc), secret)}")
+
+
+def _detail(exc: openai.APIError, secret: str | None) -> str:
+    body = exc.body
+    message = body.get("message") if isinstance(body, dict) else None
+    return redact(message if isinstance(message, str) and message else exc.message, secret)
+
+
+def redact(text: str, secret: str | None) -> str:
+    """``text`` without ``secret``, cut to a length fit for an API error."""
+    if secret:
+        text = text.replace(secret, "[redacted]")
+    return text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL - 1] + "…"
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``retry-after`` (a number or an HTTP date)."""
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
+        try:
+            return max(0.0, float(milliseconds) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

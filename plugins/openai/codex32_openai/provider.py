@@ -1,0 +1,155 @@
+"""OpenAIProvider: chat completions from OpenAI or any OpenAI-compatible server.
+
+Builds the request from a :class:`ChatRequest`, reports the usage the server counted and its
+cost from the configured price table. Errors leave as :mod:`codex32.plugins.errors` types.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from codex32.plugins.errors import ProviderError
+from codex32.plugins.interfaces import ChatRequest, ChatResult, LLMProvider, Usage
+from codex32_openai.connection import CONNECTION_PROPERTIES, OpenAIConnection
+
+PRICE_TABLE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "USD per million tokens by model name (a name also prices its dated "
+                   "snapshots, e.g. gpt-4o-mini prices gpt-4o-mini-2024-07-18).",
+    "additionalProperties": {
+        "type": "object",
+        "properties": {"input": {"type": "number", "minimum": 0},
+                       "output": {"type": "number", "minimum": 0}},
+        "required": ["input", "output"],
+        "additionalProperties": False,
+    },
+    "default": {},
+}
+
+SNAPSHOT_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{4})$")
+
+# The API refuses json_object mode unless the word appears in the messages.
+JSON_HINT = "Respond with a single JSON object."
+
+
+class OpenAIProvider(OpenAIConnection, LLMProvider):
+    """Chat completions through the official ``openai`` SDK (``chat.completions.create``)."""
+
+    id = "openai"
+    title = "OpenAI"
+    description = ("OpenAI chat models, or any OpenAI-compatible server (vLLM, Ollama, "
+                   "llama.cpp) through base_url.")
+    secrets = ("api_key",)
+    capabilities = frozenset({"chat", "json", "stream"})
+    config_schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            **CONNECTION_PROPERTIES,
+            "model": {"type": "string", "minLength": 1, "default": "gpt-4o-mini",
+                      "description": "Model used when a request names none."},
+            "max_tokens_param": {
+                "enum": ["max_tokens", "max_completion_tokens"], "default": "max_tokens",
+                "description": "Name of the output limit: OpenAI's reasoning models want "
+                               "max_completion_tokens, most compatible servers max_tokens."},
+            "send_temperature": {
+                "type": "boolean", "default": True,
+                "description": "Send the request's temperature; turn off for models that only "
+                               "accept their default (OpenAI's reasoning models)."},
+            "prices": PRICE_TABLE_SCHEMA,
+        },
+        "additionalProperties": False,
+    }
+
+    def complete(self, request: ChatRequest) -> ChatResult:
+        """Answer the chat in one request; usage is what the server reported."""
+        model = request.model or self.config["model"]
+        with self.translated_errors():
+            response = self.client.chat.completions.create(
+                **self._parameters(request, model), timeout=self._timeout(request))
+        if not response.choices:
+            raise ProviderError("OpenAI answered without a choice")
+        choice = response.choices[0]
+        text = choice.message.content or getattr(choice.message, "refusal", None) or ""
+        usage = _usage(response.usage)
+        answered_by = response.model or model
+        return ChatResult(text=text, model=answered_by, usage=usage,
+                          cost_usd=self.cost(usage, model, answered_by),
+                          finish_reason=choice.finish_reason)
+
+    def stream_complete(self, request: ChatRequest,
+                        on_text: Callable[[str], None] | None = None) -> ChatResult:
+        """Answer the chat as a stream, calling ``on_text`` per piece; returns the whole result.
+
+        Usage comes from the final chunk (``stream_options.include_usage``); a server that
+        sends none leaves it at zero rather than guessing.
+        """
+        model = request.model or self.config["model"]
+        pieces: list[str] = []
+        usage, answered_by, finish_reason = Usage(), model, None
+        with self.translated_errors():
+            stream = self.client.chat.completions.create(
+                **self._parameters(request, model), stream=True,
+                stream_options={"include_usage": True}, timeout=self._timeout(request))
+            with stream:
+                for chunk in stream:
+                    answered_by = chunk.model or answered_by
+                    if chunk.usage is not None:
+                        usage = _usage(chunk.usage)
+                    for choice in chunk.choices:
+                        if choice.index != 0:
+                            continue
+                        if choice.delta.content:
+                            pieces.append(choice.delta.content)
+                            if on_text is not None:
+                                on_text(choice.delta.content)
+                        finish_reason = choice.finish_reason or finish_reason
+        return ChatResult(text="".join(pieces), model=answered_by, usage=usage,
+                          cost_usd=self.cost(usage, model, answered_by),
+                          finish_reason=finish_reason)
+
+    def cost(self, usage: Usage, requested: str, answered_by: str) -> float:
+        """USD for ``usage`` from the price table; 0.0 for a model it does not list."""
+        price = _price_for(self.config.get("prices") or {}, requested, answered_by)
+        if price is None:
+            return 0.0
+        return (usage.input_tokens * price["input"]
+                + usage.output_tokens * price["output"]) / 1_000_000
+
+    def _parameters(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        parameters: dict[str, Any] = {
+            "model": model,
+            "messages": messages,
+            self.config["max_tokens_param"]: request.max_tokens,
+        }
+        if self.config["send_temperature"]:
+            parameters["temperature"] = request.temperature
+        if request.json_mode:
+            parameters["response_format"] = {"type": "json_object"}
+            if not any("json" in m.content.lower() for m in request.messages):
+                messages.insert(0, {"role": "system", "content": JSON_HINT})
+        return parameters
+
+    def _timeout(self, request: ChatRequest) -> float:
+        # The workspace's setting is a ceiling; the caller's budget may be shorter.
+        return min(float(request.timeout), float(self.config["timeout"]))
+
+
+def _usage(reported: Any) -> Usage:
+    if reported is None:
+        return Usage()
+    return Usage(input_tokens=reported.prompt_tokens or 0,
+                 output_tokens=reported.completion_tokens or 0)
+
+
+def _price_for(prices: dict[str, dict[str, float]], requested: str,
+               answered_by: str) -> dict[str, float] | None:
+    for name in (requested, answered_by):
+        if name in prices:
+            return prices[name]
+    # A dated snapshot ("gpt-4o-mini-2024-07-18", "gpt-4-0613") is priced like its family,
+    # while "gpt-4o-mini" is not priced like "gpt-4o".
+    family = SNAPSHOT_SUFFIX.sub("", answered_by)
+    return prices.get(family)
