@@ -1,0 +1,1 @@
+"""Tests of the core's offline default plugins (codex32.plugins.defaults)."""
