@@ -1,0 +1,174 @@
+"""Per-workspace providers: schemas, validation, encrypted secrets, isolation, health checks,
+instance caching by config version, and templates."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from codex32.crypto import SecretBox, SecretsUndecryptable
+from codex32.services import providers
+from codex32.testing.fake_openai import FakeOpenAI
+
+SECRET = "sk-test-VERY-SECRET-0123456789"
+
+
+@pytest.fixture()
+def fake_openai():
+    with FakeOpenAI(api_key=SECRET, models=("gpt-test", "gpt-2", "gpt-new")) as server:
+        yield server
+
+
+def _openai(tenant, url, key=SECRET):
+    return tenant.call("PUT", "/api/v1/providers/llm/openai", json={
+        "config": {"base_url": url, "model": "gpt-test", "timeout": 5},
+        "secrets": {"api_key": key}})
+
+
+def test_catalogue_lists_every_kind_with_schemas_and_defaults(tenant):
+    kinds = {k["kind"]: k for k in tenant.call("GET", "/api/v1/providers").json}
+    assert set(kinds) == {"llm", "embedder", "vector_store", "code_generator", "notifier",
+                          "executor"}
+    assert kinds["llm"]["default"] == "builtin"
+    assert kinds["embedder"]["default"] == "hashing"
+    openai = {p["id"]: p for p in kinds["llm"]["plugins"]}["openai"]
+    assert openai["secrets"] == ["api_key"]
+    assert openai["config_schema"]["type"] == "object"
+    assert openai["configured"] is None
+
+
+def test_put_validates_against_the_plugin_schema(tenant):
+    response = tenant.call("PUT", "/api/v1/providers/embedder/hashing",
+                           json={"config": {"dimension": 3}})
+    assert response.status_code == 422
+    assert "dimension" in response.json["errors"]["json"]["config"]
+    unknown = tenant.call("PUT", "/api/v1/providers/embedder/hashing",
+                          json={"config": {}, "secrets": {"password": "x"}})
+    assert unknown.status_code == 422
+    assert tenant.call("PUT", "/api/v1/providers/embedder/nope", json={}).status_code == 404
+    assert tenant.call("PUT", "/api/v1/providers/gizmo/x", json={}).status_code == 404
+
+
+def test_secrets_are_encrypted_at_rest_and_masked_everywhere(tenant, superuser, fake_openai,
+                                                             caplog):
+    caplog.set_level(logging.DEBUG)
+    response = _openai(tenant, fake_openai.url)
+    assert response.status_code == 200, response.json
+    assert response.json["secrets"] == {"api_key": "********"}
+    stored = superuser.execute(
+        "SELECT secrets, config::text FROM provider_configs WHERE workspace_id = %s",
+        (tenant.workspace_id,)).fetchone()
+    assert SECRET not in stored[0] and SECRET not in stored[1]
+    listing = tenant.call("GET", "/api/v1/providers").get_data(as_text=True)
+    audit = tenant.call("GET", "/api/v1/audit-logs?action=provider.update").get_data(as_text=True)
+    assert SECRET not in listing and SECRET not in audit
+    tested = tenant.call("POST", "/api/v1/providers/llm/openai/test")
+    assert tested.json["ok"] is True
+    assert SECRET not in caplog.text and SECRET not in tested.get_data(as_text=True)
+
+
+def test_health_check_reports_rejected_credentials(tenant, fake_openai):
+    _openai(tenant, fake_openai.url, key="sk-wrong")
+    result = tenant.call("POST", "/api/v1/providers/llm/openai/test").json
+    assert result["ok"] is False
+    assert "credentials" in result["detail"] and "sk-wrong" not in result["detail"]
+
+
+def test_omitted_secrets_are_kept_and_null_removes_them(tenant, fake_openai):
+    _openai(tenant, fake_openai.url)
+    kept = tenant.call("PUT", "/api/v1/providers/llm/openai", json={
+        "config": {"base_url": fake_openai.url, "model": "gpt-2"}})
+    assert kept.json["secrets"] == {"api_key": "********"} and kept.json["version"] == 2
+    removed = tenant.call("PUT", "/api/v1/providers/llm/openai", json={
+        "config": {"base_url": fake_openai.url}, "secrets": {"api_key": None}})
+    assert removed.json["secrets"] == {}
+
+
+def test_another_workspace_cannot_see_or_use_the_configuration(tenant, other_tenant,
+                                                              fake_openai):
+    _openai(tenant, fake_openai.url)
+    theirs = {p["id"]: p for k in other_tenant.call("GET", "/api/v1/providers").json
+              for p in k["plugins"] if k["kind"] == "llm"}
+    assert theirs["openai"]["configured"] is None
+    # Without A's key and base URL, B's openai instance cannot reach A's account.
+    result = other_tenant.call("POST", "/api/v1/providers/llm/openai/test").json
+    assert result["ok"] is False
+    assert other_tenant.call("DELETE", "/api/v1/providers/llm/openai").status_code == 404
+    assert tenant.call("POST", "/api/v1/providers/llm/openai/test").json["ok"] is True
+
+
+def test_a_config_change_takes_effect_on_the_next_build(app, tenant, fake_openai):
+    from codex32.db import db, tenancy
+
+    _openai(tenant, fake_openai.url)
+    with app.app_context():
+        tenancy.bind(db.session, tenant.workspace_id)
+        first = providers.build(db.session, tenant.workspace_id, "llm", "openai")
+        again = providers.build(db.session, tenant.workspace_id, "llm", "openai")
+        db.session.rollback()
+        tenant.call("PUT", "/api/v1/providers/llm/openai", json={
+            "config": {"base_url": fake_openai.url, "model": "gpt-new"}})
+        tenancy.bind(db.session, tenant.workspace_id)
+        changed = providers.build(db.session, tenant.workspace_id, "llm", "openai")
+        tenancy.unbind()
+        db.session.rollback()
+    assert first is again
+    assert changed is not first and changed.config["model"] == "gpt-new"
+
+
+def test_workspace_defaults_must_name_installed_plugins(tenant):
+    bad = tenant.call("PATCH", "/api/v1/workspace",
+                      json={"settings": {"defaults": {"llm": "gpt-imaginary"}}})
+    assert bad.status_code == 422
+    good = tenant.call("PATCH", "/api/v1/workspace", json={
+        "settings": {"defaults": {"llm": "openai"}, "llm_fallback": ["openai", "builtin"]}})
+    assert good.status_code == 200
+    kinds = {k["kind"]: k for k in tenant.call("GET", "/api/v1/providers").json}
+    assert kinds["llm"]["default"] == "openai"
+    assert kinds["llm"]["fallback"] == ["openai", "builtin"]
+
+
+def test_delete_forgets_the_configuration(tenant):
+    tenant.call("PUT", "/api/v1/providers/embedder/hashing", json={"config": {"dimension": 32}})
+    assert tenant.call("DELETE", "/api/v1/providers/embedder/hashing").status_code == 204
+    assert tenant.call("DELETE", "/api/v1/providers/embedder/hashing").status_code == 404
+
+
+def test_key_rotation_keeps_old_secrets_readable():
+    old = SecretBox(["old-key"])
+    token = old.seal({"api_key": SECRET})
+    rotated = SecretBox(["new-key", "old-key"])
+    assert rotated.open(token) == {"api_key": SECRET}
+    fresh = rotated.seal({"api_key": SECRET})
+    assert SecretBox(["new-key"]).open(fresh) == {"api_key": SECRET}
+    assert SecretBox(["new-key"]).open(rotated.rotate(token)) == {"api_key": SECRET}
+    with pytest.raises(SecretsUndecryptable):
+        SecretBox(["other"]).open(token)
+    assert "key" not in repr(rotated)
+
+
+def test_templates_are_listed_and_make_bots(tenant):
+    templates = {t["id"]: t for t in tenant.call("GET", "/api/v1/templates").json}
+    assert {"http_health_check", "feed_digest", "csv_report", "webhook_relay",
+            "scheduled_cleanup"} <= set(templates)
+    assert templates["http_health_check"]["generator"] == "template"
+    created = tenant.call("POST", "/api/v1/bots", json={
+        "name": "site-check", "template": "http_health_check",
+        "parameters": {"url": "https://example.com/health"}})
+    assert created.status_code == 201, created.json
+    version = tenant.call("GET", f"/api/v1/bots/{created.json['id']}/versions/1").json
+    assert "def main(event" in version["code"] and "https://example.com/health" in version["code"]
+    assert "README.md" in version["files"]
+
+
+def test_template_errors_are_clear(tenant):
+    bad = tenant.call("POST", "/api/v1/bots", json={
+        "name": "bad-params", "template": "http_health_check", "parameters": {"url": 5}})
+    assert bad.status_code == 422 and bad.json["errors"]
+    missing = tenant.call("POST", "/api/v1/bots", json={"name": "x", "template": "nope"})
+    assert missing.status_code == 404
+    both = tenant.call("POST", "/api/v1/bots", json={
+        "name": "x", "template": "csv_report", "code": "x = 1"})
+    assert both.status_code == 422
+    assert tenant.call("GET", "/api/v1/bots?q=bad-params").json["total"] == 0
