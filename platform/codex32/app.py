@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 import uuid
 from datetime import timedelta
 
@@ -23,10 +24,12 @@ from codex32.db import db, tenancy
 from codex32.db.migrate import MIGRATIONS_DIR
 from codex32.db.urls import DatabaseUrls, resolve
 from codex32.errors import TooLarge, register_error_handlers
+from codex32.observability.logging import bind_log_context, clear_log_context
 from codex32.ratelimit import RateLimiter
 from codex32.state import KEY, PlatformState
 
 log = logging.getLogger(__name__)
+request_log = logging.getLogger("codex32.request")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
@@ -115,8 +118,11 @@ def _install_request_hooks(app: Flask) -> None:
     def _start() -> None:
         # Never inherit a workspace from a previous request served by this thread.
         tenancy.unbind()
+        clear_log_context()
+        g.started = time.perf_counter()
         given = request.headers.get(REQUEST_ID_HEADER, "")
         g.request_id = given[:64] if given and given.isprintable() else uuid.uuid4().hex
+        bind_log_context(request_id=g.request_id)
         _buffer_streamed_body(request.environ, app.config["MAX_CONTENT_LENGTH"])
 
     @app.after_request
@@ -124,11 +130,19 @@ def _install_request_hooks(app: Flask) -> None:
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
         for name, value in (g.get("rate_limit_headers") or {}).items():
             response.headers.setdefault(name, value)
+        if request_log.isEnabledFor(logging.INFO):
+            started = g.get("started")
+            request_log.info("%s %s %s", request.method, request.path, response.status_code,
+                             extra={"method": request.method, "status": response.status_code,
+                                    "path": request.url_rule.rule if request.url_rule else None,
+                                    "latency_ms": round((time.perf_counter() - started) * 1000,
+                                                        2) if started else None})
         return response
 
     @app.teardown_request
     def _forget(_error) -> None:
         tenancy.unbind()
+        clear_log_context()
 
 
 def _buffer_streamed_body(environ: dict, limit: int) -> None:
@@ -161,8 +175,10 @@ def _configure_logging(settings: Settings) -> None:
 
 def _init_observability(app: Flask, settings: Settings) -> None:
     from codex32.observability import metrics
+    from codex32.observability.sentry import init_sentry
 
     metrics.init_app(app, settings)
+    init_sentry(settings.sentry_dsn, settings.env, settings.release or __version__)
 
 
 def _init_plugins(app: Flask, state: PlatformState) -> None:

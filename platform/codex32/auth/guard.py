@@ -16,6 +16,8 @@ from codex32.auth.principal import Origin, Principal, authenticate
 from codex32.auth.rbac import Permission
 from codex32.db import db
 from codex32.errors import Forbidden, RateLimited
+from codex32.observability.logging import bind_log_context
+from codex32.observability.sentry import tag_request
 from codex32.state import platform_state
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,6 +43,9 @@ def requires(permission: Permission) -> Callable[[F], F]:
         def guarded(*args: Any, **kwargs: Any) -> Any:
             principal = authenticate(db.session, request.headers, origin())
             g.principal = principal
+            bind_log_context(workspace_id=str(principal.workspace_id),
+                             user_id=str(principal.actor_id))
+            tag_request(g.get("request_id"), principal.workspace_id)
             limit_rate(principal.rate_key)
             if not principal.can(permission):
                 raise Forbidden(f"your role ({principal.role}) lacks the "

@@ -1,0 +1,81 @@
+"""Request ids, the JSON request log line, /metrics and /health as operators see them."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from codex32.observability.logging import JsonFormatter, LogContextFilter
+
+
+@pytest.fixture()
+def request_lines():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(LogContextFilter())
+    logger = logging.getLogger("codex32.request")
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    logger.removeHandler(handler)
+    logger.setLevel(previous)
+
+
+def test_request_id_is_echoed_or_generated(tenant):
+    given = tenant.call("GET", "/api/v1/bots", headers={"X-Request-ID": "trace-123"})
+    assert given.headers["X-Request-ID"] == "trace-123"
+    generated = tenant.call("GET", "/api/v1/bots").headers["X-Request-ID"]
+    assert len(generated) == 32
+
+
+def test_each_request_logs_one_json_line_with_its_context(tenant, request_lines):
+    bot = tenant.create_bot("logged")
+    tenant.call("GET", f"/api/v1/bots/{bot['id']}", headers={"X-Request-ID": "req-42"})
+    line = [entry for entry in request_lines() if entry.get("request_id") == "req-42"][0]
+    assert line["workspace_id"] == tenant.workspace_id
+    assert line["user_id"] == tenant.user_id
+    assert line["method"] == "GET" and line["status"] == 200
+    assert line["path"] == "/api/v1/bots/<uuid:bot_id>"
+    assert line["latency_ms"] >= 0
+
+
+def test_metrics_use_route_templates_never_raw_paths(client, tenant):
+    bot = tenant.create_bot("measured")
+    tenant.call("GET", f"/api/v1/bots/{bot['id']}")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'url_rule="/api/v1/bots/<uuid:bot_id>"' in text
+    assert bot["id"] not in text and tenant.user_id not in text
+    assert 'api_calls_total{endpoint="/api/v1/bots/<uuid:bot_id>"}' in text
+
+
+def test_metrics_can_require_a_token(make_app):
+    app = make_app(metrics_token="scrape-me")
+    client = app.test_client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer scrape-me"}
+                      ).status_code == 200
+
+
+def test_health_reports_each_dependency(client):
+    body = client.get("/health").json
+    assert body["checks"]["database"]["ok"] is True
+    assert client.get("/health/alive").json == {"status": "alive"}
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200 and ready.json["checks"]["database"]["migrations_at_head"]
+
+
+def test_readiness_is_503_when_migrations_are_behind(app, client, superuser):
+    superuser.execute("UPDATE alembic_version SET version_num = '0001'")
+    try:
+        response = client.get("/health/ready")
+        assert response.status_code == 503
+        assert "db upgrade" in response.json["checks"]["database"]["error"]
+    finally:
+        from codex32.db.migrate import head_revision
+
+        superuser.execute("UPDATE alembic_version SET version_num = %s", (head_revision(),))
