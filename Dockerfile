@@ -3,7 +3,7 @@
 #   web (default)  gunicorn --config gunicorn.conf.py wsgi:app
 #   worker         codex32 worker
 #   release        codex32 db upgrade
-#   vectors        codex32 vectors serve
+#   vectors        codex32-milvus serve
 # Build: docker build -t codex32 .   (CODEX32_PLUGINS="openai milvus" installs only those)
 
 ARG PYTHON_IMAGE=python:3.11-slim

@@ -32,7 +32,7 @@ PROCESSES = {
     "release": "codex32 db upgrade",
     "web": "gunicorn --config gunicorn.conf.py wsgi:app",
     "worker": "codex32 worker",
-    "vectors": "codex32 vectors serve",
+    "vectors": "codex32-milvus serve",
 }
 
 
