@@ -67,3 +67,19 @@ def test_role_map_covers_every_permission_for_admin():
     assert ROLE_PERMISSIONS[Role.ADMIN] == frozenset(Permission)
     assert Permission.VIEW_AUDIT not in ROLE_PERMISSIONS[Role.USER]
     assert Permission.MANAGE_USERS not in ROLE_PERMISSIONS[Role.API_USER]
+
+
+def test_the_documented_role_map_is_the_real_one():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
+    documented = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0] in {p.value for p in Permission}:
+            documented[cells[0]] = {role for role, cell in zip(Role, cells[1:], strict=True)
+                                    if cell == "✓"}
+    assert set(documented) == {p.value for p in Permission}
+    for permission, roles in documented.items():
+        assert roles == {r for r in Role if Permission(permission) in ROLE_PERMISSIONS[r]}, \
+            permission
