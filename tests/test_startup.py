@@ -86,3 +86,28 @@ def test_skipped_startup_checks_do_not_inspect_the_role(tmp_path, superuser_urls
     app = create_app(make_settings(tmp_path, startup_checks=False), superuser_urls)
 
     assert platform_state(app).warnings == []
+
+
+def test_release_step_creates_a_missing_runtime_role_with_its_grants(database, superuser):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from codex32.db.migrate import upgrade
+    from codex32.db.roles import inspect_runtime_role
+
+    superuser.execute("DROP ROLE IF EXISTS codex32_fresh_runtime")
+    runtime = make_url(database.urls.runtime).set(username="codex32_fresh_runtime",
+                                                   password="fresh-pass")
+    url = runtime.render_as_string(hide_password=False)
+    try:
+        upgrade(database.urls.owner, url)
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            report = inspect_runtime_role(connection)
+            assert report.problems == []
+            assert connection.execute(text("SELECT count(*) FROM bots")).scalar() == 0
+        engine.dispose()
+    finally:
+        superuser.execute(f"REVOKE ALL ON DATABASE {database.name} FROM codex32_fresh_runtime")
+        superuser.execute("DROP OWNED BY codex32_fresh_runtime")
+        superuser.execute("DROP ROLE codex32_fresh_runtime")

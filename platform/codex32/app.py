@@ -193,7 +193,9 @@ def _init_plugins(app: Flask, state: PlatformState) -> None:
                                           box=SecretBox(settings.secrets_keys),
                                           defaults=settings.default_plugins,
                                           health_timeout=min(settings.plugin_timeout_seconds,
-                                                             10.0)))
+                                                             10.0),
+                                          allow_private_urls=settings.allow_private_urls),
+                        app)
     state.plugins.startup(app)
     for info in state.plugins.plugins.values():
         if info.error:

@@ -172,3 +172,15 @@ def test_template_errors_are_clear(tenant):
         "name": "x", "template": "csv_report", "code": "x = 1"})
     assert both.status_code == 422
     assert tenant.call("GET", "/api/v1/bots?q=bad-params").json["total"] == 0
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/v1", "http://169.254.169.254/",
+                                 "http://10.0.0.5/v1", "http://user:pw@example.com/v1"])
+def test_private_base_urls_are_refused_unless_the_operator_allows(make_app, url):
+    from tests.conftest import sign_up
+
+    strict = sign_up(make_app(allow_private_urls=False).test_client())
+    response = strict.call("PUT", "/api/v1/providers/llm/openai", json={
+        "config": {"base_url": url}, "secrets": {"api_key": "sk-x"}})
+    assert response.status_code == 422
+    assert "base_url" in response.json["errors"]["json"]["config"]

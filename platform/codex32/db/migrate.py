@@ -51,12 +51,14 @@ logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 
 def upgrade(owner_url: str, runtime_url: str | None, revision: str = "head") -> str | None:
-    """Create the group roles, then migrate to ``revision`` as the owner. Idempotent."""
-    runtime_user = make_url(runtime_url).username if runtime_url else None
+    """Create the group roles (and the runtime role when missing and the owner may), then
+    migrate to ``revision`` as the owner. Idempotent."""
+    runtime = make_url(runtime_url) if runtime_url else None
     engine = create_engine(owner_url)
     try:
         with engine.begin() as connection:
-            ensure_group_roles(connection, runtime_user)
+            ensure_group_roles(connection, runtime.username if runtime else None,
+                               runtime.password if runtime else None)
         with engine.begin() as connection:
             command.upgrade(alembic_config(connection), revision)
             return current_revision(connection)

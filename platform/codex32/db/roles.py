@@ -82,7 +82,8 @@ def check_runtime_role(engine: Engine, *, allow_owner: bool, production: bool) -
     return []
 
 
-def ensure_group_roles(connection: Connection, runtime_user: str | None) -> None:
+def ensure_group_roles(connection: Connection, runtime_user: str | None,
+                       runtime_password: str | None = None) -> None:
     """Create the NOLOGIN group roles when missing and let the owner and runtime use them.
 
     The owner may SET ROLE to ``codex32_auth`` (to hand it the SECURITY DEFINER functions) but
@@ -102,10 +103,26 @@ def ensure_group_roles(connection: Connection, runtime_user: str | None) -> None
         options = " WITH INHERIT FALSE, SET TRUE" if int(version) >= 160000 else ""
         connection.execute(text(f'GRANT "{AUTH_ROLE}" TO "{owner}"{options}'))
     if runtime_user and runtime_user != owner:
+        _ensure_login_role(connection, runtime_user, runtime_password)
         member = connection.execute(text("SELECT pg_has_role(:m, :r, 'USAGE')"),
                                     {"m": runtime_user, "r": APP_ROLE}).scalar_one()
         if not member:
             connection.execute(text(f'GRANT "{APP_ROLE}" TO "{runtime_user}"'))
+
+
+def _ensure_login_role(connection: Connection, role: str, password: str | None) -> None:
+    """Create the runtime login role (plain: no superuser, no BYPASSRLS) when it is missing."""
+    if connection.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"),
+                          {"r": role}).first():
+        return
+    quoted = connection.execute(text("SELECT quote_ident(:r)"), {"r": role}).scalar_one()
+    if password:
+        literal = connection.execute(text("SELECT quote_literal(:p)"),
+                                     {"p": password}).scalar_one()
+        connection.execute(text(f"CREATE ROLE {quoted} LOGIN PASSWORD {literal}"))
+    else:
+        connection.execute(text(f"CREATE ROLE {quoted} LOGIN"))
+    log.info("created runtime role %s", role)
 
 
 def _can_set_role(connection: Connection, member: str, role: str) -> bool:

@@ -3,7 +3,8 @@
 A workspace configures a plugin (``kind``, ``id``) with a config validated against the
 plugin's JSON Schema and secrets encrypted at rest. :func:`build` returns an instance for the
 workspace, cached by (workspace, kind, id, config version): a change takes effect on the next
-request in every process, because each use reads the version. No Flask here.
+request in every process, because each use reads the version. Flask only to find the app's
+runtime; no request handling here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import current_app, has_app_context
 from jsonschema import Draft202012Validator
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -24,6 +26,7 @@ from codex32.auth.principal import Principal
 from codex32.crypto import SecretBox
 from codex32.db.models import ProviderConfig, Workspace
 from codex32.errors import Invalid, NotFound, from_plugin_error
+from codex32.outbound import UnsafeURL, check_url
 from codex32.plugins.calls import invoke
 from codex32.plugins.errors import ConfigInvalid, PluginError
 from codex32.plugins.interfaces import KINDS, HealthResult, Plugin
@@ -42,21 +45,30 @@ class Runtime:
     box: SecretBox
     defaults: dict[str, str]
     health_timeout: float = 10.0
+    allow_private_urls: bool = False
     cache: OrderedDict[tuple, Plugin] = field(default_factory=OrderedDict)
     health: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 _runtime: Runtime | None = None
+_APP_KEY = "codex32_providers"
 
 
-def configure(runtime: Runtime) -> None:
-    """Install the process's runtime (the app factory and the worker call this once)."""
+def configure(runtime: Runtime, app: Any = None) -> None:
+    """Install the runtime for ``app`` (and for code running outside any app context)."""
     global _runtime
     _runtime = runtime
+    if app is not None:
+        app.extensions[_APP_KEY] = runtime
 
 
 def runtime() -> Runtime:
+    """The current app's runtime, else the process's (the worker has no app context)."""
+    if has_app_context():
+        found = current_app.extensions.get(_APP_KEY)
+        if found is not None:
+            return found
     if _runtime is None:
         raise RuntimeError("providers are not configured: create the app or worker first")
     return _runtime
@@ -75,11 +87,22 @@ def with_defaults(schema: dict[str, Any], config: dict[str, Any]) -> dict[str, A
 
 
 def validate_config(cls: type[Plugin], config: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``config`` against the plugin's schema; 422 with field errors."""
+    """Validate ``config`` against the plugin's schema; 422 with field errors.
+
+    Properties the schema marks ``"format": "uri"`` are outbound URLs: they must not target
+    private addresses unless the operator allows it.
+    """
     errors: dict[str, list[str]] = {}
     for error in Draft202012Validator(cls.config_schema).iter_errors(config):
         path = ".".join(str(part) for part in error.absolute_path) or "config"
         errors.setdefault(path, []).append(error.message[:300])
+    for name, prop in (cls.config_schema.get("properties") or {}).items():
+        value = config.get(name)
+        if isinstance(prop, dict) and prop.get("format") == "uri" and isinstance(value, str):
+            try:
+                check_url(value, allow_private=runtime().allow_private_urls, resolve=False)
+            except UnsafeURL as exc:
+                errors.setdefault(name, []).append(str(exc))
     if errors:
         raise Invalid(f"invalid configuration for {cls.kind} '{cls.id}'",
                       errors={"json": {"config": errors}})

@@ -64,7 +64,7 @@ class AnthropicProvider(LLMProvider):
     config_schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
-            "base_url": {"type": "string", "minLength": 1,
+            "base_url": {"type": "string", "format": "uri", "minLength": 1,
                          "description": "API root of an Anthropic-compatible gateway. "
                                         "Default: " + DEFAULT_BASE_URL},
             "model": {"type": "string", "minLength": 1, "default": "claude-haiku-4-5",

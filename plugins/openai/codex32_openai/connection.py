@@ -35,7 +35,7 @@ NO_KEY = "no-key"
 
 CONNECTION_PROPERTIES: dict[str, Any] = {
     "base_url": {
-        "type": "string", "minLength": 1,
+        "type": "string", "format": "uri", "minLength": 1,
         "description": "API root of an OpenAI-compatible server (vLLM, Ollama, llama.cpp), "
                        "e.g. http://localhost:11434/v1. Default: " + DEFAULT_BASE_URL,
     },
