@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from codex32.auth.principal import Principal
 from codex32.db.models import Bot
 from codex32.errors import Conflict, NotFound
-from codex32.services import audit
+from codex32.services import audit, bot_settings
 from codex32.services.code import check_code
 from codex32.services.pages import Page, PageRequest
 from codex32.services.versions import add_version
@@ -33,12 +33,16 @@ def create(session: Session, principal: Principal, *, name: str, description: st
     """Create a bot, and its version 1 when ``code`` is given (compiled first)."""
     if code is not None:
         check_code(code)
+    settings = _without_nulls(settings or {})
+    if settings:
+        bot_settings.check(session, settings)
     now = datetime.now(UTC)
     bot = Bot(workspace_id=principal.workspace_id, id=uuid.uuid4(), name=name,
               description=description, status=status, owner_id=principal.user_id,
               current_version=0, settings=settings or {}, created_at=now, updated_at=now)
     session.add(bot)
     changes: dict[str, Any] = {"name": name, "description": description, "status": status,
+                               **({"settings": settings} if settings else {}),
                                **(audit_changes or {})}
     if code is not None:
         session.flush()  # the version's composite key references the bot row
@@ -52,7 +56,8 @@ def create(session: Session, principal: Principal, *, name: str, description: st
 def create_from_template(session: Session, principal: Principal, *, name: str,
                          template: str, generator: str | None = None,
                          parameters: dict[str, Any] | None = None, description: str = "",
-                         status: str = "draft", message: str = "") -> Bot:
+                         status: str = "draft", message: str = "",
+                         settings: dict[str, Any] | None = None) -> Bot:
     """Generate a bot's files from a template, then create it with them as version 1."""
     from codex32.services import templates
 
@@ -65,8 +70,9 @@ def create_from_template(session: Session, principal: Principal, *, name: str,
               if path != generated.entrypoint}
     return create(session, principal, name=name, description=description, code=generated.code,
                   status=status, message=message or f"Generated from template {template}",
-                  files=others, audit_changes={"template": template, "generator": generator,
-                                               "parameters": parameters or {}})
+                  settings=settings, files=others,
+                  audit_changes={"template": template, "generator": generator,
+                                 "parameters": parameters or {}})
 
 
 def list_bots(session: Session, page: PageRequest, *, status: str | None = None,
@@ -79,8 +85,11 @@ def list_bots(session: Session, page: PageRequest, *, status: str | None = None,
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(Bot.name.ilike(pattern, escape="\\"),
                                 Bot.description.ilike(pattern, escape="\\")))
-    rows = session.execute(page.apply(query.order_by(Bot.created_at.desc(), Bot.id))).all()
-    total = rows[0].total if rows else _count_when_past_end(session, query, page)
+    # Mappings, not Rows: the schema reads fields by key, which a Row only answers by attribute
+    # after a failed lookup by key (measurably slower over a page of 50).
+    rows = session.execute(page.apply(query.order_by(Bot.created_at.desc(), Bot.id))
+                           ).mappings().all()
+    total = rows[0]["total"] if rows else _count_when_past_end(session, query, page)
     return Page.from_rows(page, rows, total)
 
 
@@ -105,6 +114,9 @@ def update(session: Session, principal: Principal, bot_id: uuid.UUID,
     bot = get(session, bot_id, lock=True)
     code = changes.pop("code", None)
     message = changes.pop("message", "") or ""
+    if "settings" in changes:  # merged key by key; null removes a key
+        changes["settings"] = _without_nulls({**bot.settings, **changes["settings"]})
+        bot_settings.check(session, changes["settings"])
     recorded: dict[str, Any] = {}
     for field, value in changes.items():
         before = getattr(bot, field)
@@ -129,6 +141,10 @@ def remove(session: Session, principal: Principal, bot_id: uuid.UUID) -> None:
     audit.record(session, principal, "bot.delete", "bot", bot_id,
                  {"name": bot.name, "versions": bot.current_version})
     session.commit()
+
+
+def _without_nulls(settings: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in settings.items() if value is not None}
 
 
 def _commit_unique(session: Session, name: str) -> None:
