@@ -1,0 +1,60 @@
+"""Helpers for the sandbox tests: requests, finding a run's processes, polling.
+
+Plain functions (the fixtures live in the test modules that use them); everything here looks at
+real processes, nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from codex32.plugins.interfaces import ExecutionLimits, ExecutionRequest
+
+
+def make_request(code: str, event: dict[str, Any] | None = None,
+                 secrets: dict[str, str] | None = None, **limits: Any) -> ExecutionRequest:
+    """A request with a fresh execution id; keyword arguments are ExecutionLimits fields."""
+    return ExecutionRequest(execution_id=f"test-{uuid.uuid4().hex}", workspace_id="ws-1",
+                            bot_id="bot-1", code=code, event=event or {},
+                            secrets=secrets or {}, limits=ExecutionLimits(**limits))
+
+
+def processes_of(marker: str) -> list[int]:
+    """Pids of live processes whose command line contains ``marker`` (a run's execution id)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if marker.encode() in handle.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def uid_of(pid: int) -> int | None:
+    """The real uid of a live process, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def poll_until(condition: Callable[[], Any], timeout: float = 10.0,
+               interval: float = 0.01) -> Any:
+    """Poll ``condition`` until it returns something truthy or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)

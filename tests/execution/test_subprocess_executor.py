@@ -1,0 +1,133 @@
+"""The ``subprocess`` executor as a plugin: registration, configuration, isolation policy."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import jsonschema
+import pluggy
+import pytest
+
+from codex32.execution import sandbox
+from codex32.plugins import hookspecs
+from codex32.plugins.defaults import subprocess_executor
+from codex32.plugins.defaults.subprocess_executor import SubprocessExecutor
+from codex32.plugins.errors import ConfigInvalid
+from codex32.plugins.interfaces import ISOLATION_LEVELS, Executor
+from tests.execution.sandbox_support import make_request
+
+
+@pytest.fixture(scope="module")
+def executor() -> SubprocessExecutor:
+    return SubprocessExecutor()
+
+
+@pytest.fixture(scope="module")
+def isolation(executor: SubprocessExecutor) -> str:
+    return executor.isolation_level()
+
+
+def test_the_executor_is_registered_through_the_executors_hook():
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    manager.register(subprocess_executor)
+    registered: list[type] = []
+    manager.hook.register_executors(register=registered.append)
+    assert registered == [SubprocessExecutor]
+    assert issubclass(SubprocessExecutor, Executor) and SubprocessExecutor.id == "subprocess"
+
+
+def test_the_config_schema_is_valid_and_its_defaults_build_an_executor():
+    schema = SubprocessExecutor.config_schema
+    jsonschema.Draft202012Validator.check_schema(schema)
+    defaults = {name: spec["default"] for name, spec in schema["properties"].items()}
+    jsonschema.validate(defaults, schema)
+    executor = SubprocessExecutor(defaults)
+    assert executor.python == sys.executable
+    assert executor.minimum_isolation == "process"
+
+
+@pytest.mark.parametrize(("config", "field"), [
+    ({"minimum_isolation": "total"}, "minimum_isolation"),
+    ({"python": "/nonexistent/python3"}, "python"),
+    ({"python": "/etc/passwd"}, "python"),
+])
+def test_an_invalid_configuration_is_refused(config, field):
+    with pytest.raises(ConfigInvalid) as caught:
+        SubprocessExecutor(config)
+    assert field in caught.value.errors
+
+
+def test_under_root_an_interpreter_others_could_replace_is_refused(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("only root launches the interpreter with privileges")
+    planted = tmp_path / "python3"  # under /tmp, which everyone may write to
+    planted.write_text("#!/bin/sh\nexit 0\n")
+    planted.chmod(0o755)
+    with pytest.raises(ConfigInvalid, match="configuration"):
+        SubprocessExecutor({"python": str(planted)})
+
+
+def test_the_isolation_level_is_one_of_the_known_levels(executor):
+    assert executor.isolation_level() in ISOLATION_LEVELS
+    assert executor.isolation_level() == executor.isolation_level()  # probed once, cached
+
+
+class _WeakHost(SubprocessExecutor):
+    """The executor on a host that offers only process isolation (no root)."""
+
+    def isolation_level(self) -> str:
+        return "process"
+
+
+def test_a_run_below_the_minimum_isolation_is_refused_without_starting_the_bot():
+    executor = _WeakHost({"minimum_isolation": "namespace"})
+    request = make_request("def main(event, context):\n    raise SystemExit('ran')\n")
+    outcome = executor.run(request, threading.Event())
+    assert outcome.status == "failed"
+    assert outcome.error["type"] == "IsolationUnavailable"
+    assert not executor.health_check().ok
+
+
+def test_health_check_reports_the_level(executor, isolation):
+    health = executor.health_check()
+    assert health.ok
+    assert isolation in health.detail
+
+
+def test_the_working_directory_is_removed_after_each_run(tmp_path):
+    settings = sandbox.probe(sys.executable, work_root=str(tmp_path))
+    for code in ("def main(event, context):\n    open('left.txt', 'w').write('x')\n",
+                 "def main(event, context):\n    raise ValueError('boom')\n"):
+        sandbox.run_sandboxed(make_request(code), None, settings)
+    assert list(tmp_path.iterdir()) == []
+
+
+USER_LEVEL_PYTHON = "/usr/bin/python3"
+
+
+@pytest.mark.parametrize("level", ["user", "process"])
+def test_the_weaker_levels_still_run_bots_within_limits(isolation, level):
+    """What a host without namespaces gets; forced here to test those code paths too."""
+    python = sys.executable
+    if level == "user":
+        if isolation not in ("namespace", "user"):
+            pytest.skip("the user level needs root")
+        # Our interpreter may live where the bot's uid cannot read (e.g. under /root).
+        python = USER_LEVEL_PYTHON
+        if sandbox.interpreter_problem(python):
+            pytest.skip(f"no root-owned {python} here")
+    settings = sandbox.SandboxSettings(python=python, isolation=level)
+    code = ("import os\n\ndef main(event, context):\n"
+            "    return [os.getuid(), sorted(os.environ), os.getcwd() == os.environ['HOME']]\n")
+    outcome = sandbox.run_sandboxed(make_request(code), None, settings)
+    assert outcome.status == "succeeded", outcome.error
+    uid, environment, in_home = outcome.result
+    assert uid == (sandbox.NOBODY if level == "user" else os.getuid())
+    assert set(environment) <= {"PATH", "LANG", "LC_ALL", "PYTHONIOENCODING", "HOME", "TMPDIR"}
+    assert in_home
+    looping = make_request("def main(event, context):\n    while True:\n        pass\n",
+                           timeout_seconds=0.5)
+    assert sandbox.run_sandboxed(looping, None, settings).status == "timed_out"
