@@ -1,0 +1,44 @@
+"""AnthropicProvider passes the kit's LLM provider suite against the fake Anthropic API."""
+
+from __future__ import annotations
+
+import pytest
+from codex32_anthropic import AnthropicProvider
+
+from codex32.plugins.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+)
+from codex32.testing import ErrorCase, LLMProviderConformance
+from codex32.testing.fake_anthropic import FakeAnthropic
+
+
+class TestAnthropicProvider(LLMProviderConformance):
+    plugin_class = AnthropicProvider
+    entry_point = "anthropic"
+    sdk_loggers = ("anthropic", "httpx", "httpcore", "httpx2", "httpcore2")
+
+    @pytest.fixture(autouse=True)
+    def backend(self, server: FakeAnthropic, api_key: str) -> None:
+        self.server = server
+        self.plugin_config = {"base_url": server.url, "timeout": 5, "max_retries": 0}
+        self.plugin_secrets = {"api_key": api_key}
+
+    def error_cases(self) -> list[ErrorCase]:
+        return [
+            ErrorCase("a wrong key", ProviderAuthError,
+                      secrets={"api_key": "sk-ant-wrong-c0dex32-LEAKCHECK-77aa"}),
+            ErrorCase("a 429 with Retry-After", ProviderRateLimited, retry_after=12,
+                      arrange=lambda: self.server.enqueue_error(429, retry_after=12)),
+            ErrorCase("a 529 overloaded", ProviderError,
+                      arrange=lambda: self.server.enqueue_error(529)),
+            ErrorCase("nothing listening", ProviderError,
+                      config={"base_url": "http://127.0.0.1:9"}),
+        ]
+
+    def timeout_case(self) -> ErrorCase:
+        return ErrorCase("an answer held back 5 s", ProviderTimeout, within=2,
+                         config={"timeout": 0.3},
+                         arrange=lambda: self.server.enqueue(json={}, delay=5))

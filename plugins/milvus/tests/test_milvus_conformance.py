@@ -1,0 +1,60 @@
+"""MilvusVectorStore passes the kit's vector store suite on the session's milvus-lite server."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import codex32_milvus
+import pytest
+from codex32_milvus import MilvusVectorStore
+
+from codex32.plugins.errors import ProviderError
+from codex32.testing import ErrorCase, VectorStoreConformance
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A local port that accepts connections and never answers (no gRPC handshake)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(4)
+        yield sock.getsockname()[1]
+
+
+class TestMilvusVectorStore(VectorStoreConformance):
+    plugin_class = MilvusVectorStore
+    entry_point = "milvus"
+    plugin_secrets = {"token": "root:Milvus-c0dex32-LEAKCHECK-3d9e"}
+
+    @pytest.fixture(autouse=True)
+    def backend(self, milvus_server, unused_port: int, silent_port: int) -> None:
+        self.plugin_config = {"uri": milvus_server.uri, "collection_prefix": "kit",
+                              "timeout_seconds": 10}
+        self.unused_port, self.silent_port = unused_port, silent_port
+
+    def invalid_configs(self) -> list[dict]:
+        return [*super().invalid_configs(), {"uri": "milvus.example.com:19530"},
+                {"collection_prefix": "no-dashes"}]
+
+    def error_cases(self) -> list[ErrorCase]:
+        return [
+            ErrorCase("nothing listening", ProviderError,
+                      config={"uri": f"http://127.0.0.1:{self.unused_port}"}),
+            # gRPC reports a handshake that never completes as a failed connection.
+            ErrorCase("a server that never answers", ProviderError, within=3,
+                      config={"uri": f"http://127.0.0.1:{self.silent_port}",
+                              "timeout_seconds": 0.5}),
+        ]
+
+    def timeout_case(self) -> None:
+        """milvus-lite cannot be slowed mid-request; an unresponsive server is an error case."""
+        return None
+
+
+def test_register_vector_stores_offers_the_store():
+    offered: list[type] = []
+
+    codex32_milvus.register_vector_stores(register=offered.append)
+
+    assert offered == [MilvusVectorStore]

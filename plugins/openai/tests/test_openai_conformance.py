@@ -1,0 +1,56 @@
+"""OpenAIProvider and OpenAIEmbedder pass the kit's suites against the fake OpenAI API."""
+
+from __future__ import annotations
+
+import pytest
+from codex32_openai import OpenAIEmbedder, OpenAIProvider
+
+from codex32.plugins.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+)
+from codex32.testing import EmbedderConformance, ErrorCase, LLMProviderConformance
+from codex32.testing.fake_openai import FakeOpenAI
+
+
+class OpenAIBackend:
+    """The fake server as backend, and the failures it can be scripted to answer with."""
+
+    entry_point = "openai"
+    sdk_loggers = ("openai", "httpx", "httpcore", "httpx2", "httpcore2")
+
+    @pytest.fixture(autouse=True)
+    def backend(self, server: FakeOpenAI, api_key: str) -> None:
+        self.server = server
+        self.plugin_config = {"base_url": server.url, "timeout": 5, "max_retries": 0}
+        self.plugin_secrets = {"api_key": api_key}
+
+    def error_cases(self) -> list[ErrorCase]:
+        return [
+            ErrorCase("a wrong key", ProviderAuthError,
+                      secrets={"api_key": "sk-wrong-c0dex32-LEAKCHECK-0b1c"}),
+            ErrorCase("a 429 with Retry-After", ProviderRateLimited, retry_after=7,
+                      arrange=lambda: self.server.enqueue_error(429, retry_after=7)),
+            ErrorCase("a 500", ProviderError, arrange=lambda: self.server.enqueue_error(500)),
+            ErrorCase("nothing listening", ProviderError,
+                      config={"base_url": "http://127.0.0.1:9/v1"}),
+        ]
+
+    def timeout_case(self) -> ErrorCase:
+        return ErrorCase("an answer held back 5 s", ProviderTimeout, within=2,
+                         config={"timeout": 0.3},
+                         arrange=lambda: self.server.enqueue(json={}, delay=5))
+
+
+class TestOpenAIProvider(OpenAIBackend, LLMProviderConformance):
+    plugin_class = OpenAIProvider
+
+
+class TestOpenAIEmbedder(OpenAIBackend, EmbedderConformance):
+    plugin_class = OpenAIEmbedder
+
+    @pytest.fixture(autouse=True)
+    def dimensions(self, backend: None) -> None:
+        self.plugin_config = {**self.plugin_config, "dimensions": 8}
