@@ -232,3 +232,21 @@ def test_restore_of_a_missing_file_fails_without_touching_the_database(run, tmp_
 
     assert result.exit_code != 0
     assert "does not exist" in result.output
+
+
+def test_secrets_rotate_reencrypts_under_the_newest_key(database, make_app, tmp_path):
+    from codex32.crypto import SecretBox
+
+    app = make_app(secrets_keys=["old-key"])
+    tenant = sign_up(app.test_client())
+    assert tenant.call("PUT", "/api/v1/providers/llm/openai", json={
+        "config": {"base_url": "http://127.0.0.1:9/v1"}, "secrets": {"api_key": "sk-rot"}}
+    ).status_code == 200
+    env = {**cli_env(database, tmp_path), "CODEX32_SECRETS_KEYS": "new-key,old-key"}
+    result = CliRunner().invoke(main, ["secrets", "rotate"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "re-encrypted" in result.output
+    with psycopg.connect(database.superuser_dsn) as conn:
+        token = conn.execute("SELECT secrets FROM provider_configs WHERE workspace_id = %s",
+                             (tenant.workspace_id,)).fetchone()[0]
+    assert SecretBox(["new-key"]).open(token) == {"api_key": "sk-rot"}

@@ -132,4 +132,35 @@ def test_broken_plugin_shows_in_the_plugins_endpoint(site, make_app):
     by_name = {p["name"]: p for p in body["plugins"]}
     assert "ModuleNotFoundError" in by_name["c32test_broken"]["error"]
     assert by_name["builtin"]["registered"]["llm"] == ["builtin"]
-    assert "subprocess" in body["isolation"]
+    assert body["isolation"]["subprocess"] in ("none", "process", "user", "namespace")
+
+
+STARTUP = '''
+from codex32.plugins import hookimpl
+
+STARTED = []
+
+@hookimpl
+def startup(app):
+    STARTED.append(app.name)
+    if app.config.get("FAIL_STARTUP"):
+        raise RuntimeError("no nsjail here")
+'''
+
+
+def test_startup_hooks_run_once_per_app_and_failures_are_recorded(site):
+    install(site, "c32test_startup", STARTUP)
+    manager = load()
+
+    class App:
+        name = "codex32"
+        config: dict = {}
+
+    manager.startup(App())
+    import c32test_startup
+
+    assert c32test_startup.STARTED == ["codex32"]
+    App.config = {"FAIL_STARTUP": True}
+    manager.startup(App())
+    assert "startup failed: RuntimeError: no nsjail here" in manager.plugins[
+        "c32test_startup"].error

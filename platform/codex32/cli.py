@@ -1,4 +1,4 @@
-"""The ``codex32`` command line: serve, migrate, back up, restore, seed and import.
+"""The ``codex32`` command line: serve, work the queue, migrate, back up, restore, seed, import.
 
 Each command reads the same settings as the server (the environment); with no DATABASE_URL it
 starts the embedded PostgreSQL under CODEX32_DATA_DIR.
@@ -51,6 +51,18 @@ def serve(port: int | None, workers: int | None, no_migrate: bool) -> None:
     command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
                "--chdir", str(ROOT), "wsgi:app"]
     os.execve(sys.executable, command, env)
+
+
+@main.command()
+@click.option("--concurrency", type=int, default=None, help="default: $WORKER_CONCURRENCY")
+def worker(concurrency: int | None) -> None:
+    """Run queued bot executions, schedules and notifications (the Procfile's worker)."""
+    from codex32.execution import process
+
+    settings, urls = _settings_and_urls()
+    if concurrency:
+        settings = settings.with_overrides(worker_concurrency=concurrency)
+    process.run(settings, urls)
 
 
 @main.group()
@@ -115,6 +127,37 @@ def db_restore(file: Path) -> None:
     if result.returncode != 0:
         raise click.ClickException(f"pg_restore failed: {result.stderr.strip()}")
     click.echo(f"restored {file}")
+
+
+@main.group()
+def secrets() -> None:
+    """Workspace secrets encrypted at rest."""
+
+
+@secrets.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every provider secret under the first key of CODEX32_SECRETS_KEYS.
+
+    Runs as BACKUP_DATABASE_URL's role (embedded: the superuser), which sees every workspace.
+    Afterwards the old keys can be dropped from CODEX32_SECRETS_KEYS.
+    """
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from codex32.crypto import SecretBox
+    from codex32.plugins.manager import PluginManager
+    from codex32.services import providers
+
+    settings, urls = _settings_and_urls()
+    providers.configure(providers.Runtime(manager=PluginManager(),
+                                          box=SecretBox(settings.secrets_keys),
+                                          defaults=settings.default_plugins))
+    url = _backup_url(settings, urls).replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = create_engine(url)
+    with Session(engine) as session:
+        count = providers.rotate_secrets(session)
+    engine.dispose()
+    click.echo(f"re-encrypted the secrets of {count} provider configuration(s)")
 
 
 def _session():

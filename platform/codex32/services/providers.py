@@ -295,6 +295,29 @@ def test(session: Session, principal: Principal, kind: str, plugin_id: str) -> H
     return result
 
 
+def isolation_levels() -> dict[str, str | None]:
+    """The isolation each installed executor enforces on this host, at its default config."""
+    levels: dict[str, str | None] = {}
+    for plugin_id, registration in runtime().manager.classes("executor").items():
+        try:
+            executor = registration.cls(with_defaults(registration.cls.config_schema, {}), {})
+            levels[plugin_id] = executor.isolation_level()  # type: ignore[attr-defined]
+        except Exception:  # a broken executor is reported, not fatal
+            levels[plugin_id] = None
+    return levels
+
+
+def rotate_secrets(session: Session) -> int:
+    """Re-encrypt every stored secret under the newest key; the session must see all rows."""
+    box = runtime().box
+    rows = session.execute(select(ProviderConfig).where(ProviderConfig.secrets.is_not(None))
+                           ).scalars().all()
+    for row in rows:
+        row.secrets = box.rotate(row.secrets)
+    session.commit()
+    return len(rows)
+
+
 def cached_health() -> dict[str, Any]:
     """How many provider checks passed and failed in this process (never calls a provider)."""
     results = list(runtime().health.values())

@@ -77,12 +77,8 @@ KIND = {"kind": {"type": "string", "enum": list(KINDS)}}
 def list_plugins():
     """Every loaded plugin with what it registered, and load errors (never a config value)."""
     manager = platform_state(current_app).plugins
-    isolation = {}
-    for plugin_id, registration in manager.classes("executor").items():
-        level = getattr(registration.cls, "available_isolation", None)
-        isolation[plugin_id] = level() if callable(level) else None
     return {"plugins": sorted(manager.plugins.values(), key=lambda p: p.name),
-            "isolation": isolation}
+            "isolation": providers.isolation_levels()}
 
 
 @blp.route("/providers", methods=["GET"])
