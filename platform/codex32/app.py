@@ -197,6 +197,10 @@ def _init_plugins(app: Flask, state: PlatformState) -> None:
                                           allow_private_urls=settings.allow_private_urls),
                         app)
     state.plugins.startup(app)
+    from codex32.observability import health
+
+    health.register_check("providers", providers.cached_health)
+    health.register_check("vector_store", providers.vector_store_health)
     for info in state.plugins.plugins.values():
         if info.error:
             state.warnings.append(f"plugin {info.name} failed to load: {info.error}")

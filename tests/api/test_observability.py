@@ -79,3 +79,24 @@ def test_readiness_is_503_when_migrations_are_behind(app, client, superuser):
         from codex32.db.migrate import head_revision
 
         superuser.execute("UPDATE alembic_version SET version_num = %s", (head_revision(),))
+
+
+def test_health_checks_vector_stores_in_use_and_never_starts_one(app, client, tenant):
+    from codex32.db import db, tenancy
+    from codex32.services import providers
+
+    body = client.get("/health").json
+    assert body["checks"]["providers"]["ok"] is True
+    assert "vector_store" not in body["checks"]
+    tenant.call("PUT", "/api/v1/providers/vector_store/milvus",
+                json={"config": {"uri": "http://127.0.0.1:9", "timeout_seconds": 1}})
+    with app.app_context():
+        tenancy.bind(db.session, tenant.workspace_id)
+        providers.build(db.session, tenant.workspace_id, "vector_store", "milvus")
+        tenancy.unbind()
+        db.session.rollback()
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert response.json["checks"]["vector_store"]["stores"]["milvus"]["ok"] is False
+    with app.app_context():
+        providers.runtime().cache.clear()

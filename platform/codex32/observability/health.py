@@ -21,7 +21,7 @@ from codex32.state import platform_state
 blp = Blueprint("health", __name__, url_prefix="/health",
                 description="Liveness, readiness and dependency status.")
 
-CHECKS: dict[str, Callable[[], dict[str, Any]]] = {}
+CHECKS: dict[str, Callable[[], dict[str, Any] | None]] = {}
 
 
 class StatusSchema(Schema):
@@ -29,8 +29,8 @@ class StatusSchema(Schema):
     checks = fields.Dict()
 
 
-def register_check(name: str, check: Callable[[], dict[str, Any]]) -> None:
-    """Add a dependency check to ``/health``; it returns ``{"ok": bool, ...}``."""
+def register_check(name: str, check: Callable[[], dict[str, Any] | None]) -> None:
+    """Add a dependency check to ``/health``: ``{"ok": bool, ...}``, or None to leave it out."""
     CHECKS[name] = check
 
 
@@ -85,8 +85,10 @@ def health():
         checks["redis"] = redis
     for name, check in CHECKS.items():
         try:
-            checks[name] = check()
+            result = check()
         except Exception as exc:
-            checks[name] = {"ok": False, "error": type(exc).__name__}
+            result = {"ok": False, "error": type(exc).__name__}
+        if result is not None:
+            checks[name] = result
     ok = all(check.get("ok") for check in checks.values())
     return {"status": "ok" if ok else "failing", "checks": checks}, (200 if ok else 503)

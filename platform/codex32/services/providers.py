@@ -319,7 +319,31 @@ def rotate_secrets(session: Session) -> int:
 
 
 def cached_health() -> dict[str, Any]:
-    """How many provider checks passed and failed in this process (never calls a provider)."""
+    """How many provider checks passed and failed in this process (never calls a provider).
+
+    A failing workspace provider is that workspace's concern: it does not fail the platform.
+    """
     results = list(runtime().health.values())
     failing = sum(1 for item in results if not item["ok"])
     return {"ok": True, "checked": len(results), "failing": failing}
+
+
+def vector_store_health() -> dict[str, Any] | None:
+    """Health of the vector stores this process already uses (None when it uses none).
+
+    Only instances that exist are checked, so a probe never starts a server or a client.
+    """
+    state = runtime()
+    with state.lock:
+        stores = {key[2]: instance for key, instance in state.cache.items()
+                  if key[1] == "vector_store"}
+    if not stores:
+        return None
+    results = {}
+    for plugin_id, store in stores.items():
+        try:
+            result = invoke(store, "health_check", store.health_check, timeout=5.0)
+            results[plugin_id] = {"ok": result.ok, "detail": result.detail}
+        except PluginError as exc:
+            results[plugin_id] = {"ok": False, "detail": type(exc).__name__}
+    return {"ok": all(r["ok"] for r in results.values()), "stores": results}
