@@ -242,7 +242,12 @@ def test_secrets_rotate_reencrypts_under_the_newest_key(database, make_app, tmp_
     assert tenant.call("PUT", "/api/v1/providers/llm/openai", json={
         "config": {"base_url": "http://127.0.0.1:9/v1"}, "secrets": {"api_key": "sk-rot"}}
     ).status_code == 200
-    env = {**cli_env(database, tmp_path), "CODEX32_SECRETS_KEYS": "new-key,old-key"}
+    # Without the key other workspaces' secrets were sealed with, nothing changes.
+    partial = {**cli_env(database, tmp_path), "CODEX32_SECRETS_KEYS": "new-key,old-key"}
+    refused = CliRunner().invoke(main, ["secrets", "rotate"], env=partial)
+    assert refused.exit_code != 0 and "nothing was changed" in refused.output
+    keys = ",".join(["new-key", "old-key", *make_settings(tmp_path).secrets_keys])
+    env = {**cli_env(database, tmp_path), "CODEX32_SECRETS_KEYS": keys}
     result = CliRunner().invoke(main, ["secrets", "rotate"], env=env)
     assert result.exit_code == 0, result.output
     assert "re-encrypted" in result.output

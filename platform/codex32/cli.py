@@ -155,8 +155,12 @@ def secrets_rotate() -> None:
     url = _backup_url(settings, urls).replace("postgresql://", "postgresql+psycopg://", 1)
     engine = create_engine(url)
     with Session(engine) as session:
-        count = providers.rotate_secrets(session)
+        count, unreadable = providers.rotate_secrets(session)
     engine.dispose()
+    if unreadable:
+        raise click.ClickException(
+            f"{len(unreadable)} configuration(s) open with none of the configured keys "
+            f"(e.g. {unreadable[0]}); nothing was changed: add the missing key and run again")
     click.echo(f"re-encrypted the secrets of {count} provider configuration(s)")
 
 

@@ -46,6 +46,15 @@ def _int(value: str | None, default: int) -> int:
         raise ConfigError(f"expected an integer, got {value!r}") from exc
 
 
+def _float(value: str | None, default: float) -> float:
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ConfigError(f"expected a number, got {value!r}") from exc
+
+
 def _pairs(value: str | None, defaults: dict[str, str]) -> dict[str, str]:
     """``kind=id,kind=id`` over ``defaults``."""
     pairs = dict(defaults)
@@ -106,6 +115,21 @@ class Settings:
     startup_checks: bool = True
     default_plugins: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PLUGINS))
     plugin_timeout_seconds: float = 30.0
+    # Bot executions: platform maxima (a workspace may only lower them) and the worker.
+    max_timeout_seconds: int = 300
+    max_memory_mb: int = 1024
+    max_retries: int = 5
+    max_retry_backoff_seconds: int = 3600
+    max_log_bytes: int = 256 * 1024
+    allow_bot_network: bool = True
+    worker_concurrency: int = 4
+    worker_port: int = 0
+    worker_shutdown_grace_seconds: float = 25.0
+    worker_heartbeat_seconds: float = 10.0
+    worker_stalled_seconds: float = 30.0
+    worker_poll_seconds: float = 5.0
+    scheduler_interval_seconds: float = 5.0
+    notification_max_attempts: int = 5
 
     @property
     def production(self) -> bool:
@@ -166,6 +190,20 @@ class Settings:
             proxy_hops=_int(env.get("PROXY_HOPS"), 0),
             default_plugins=_pairs(env.get("CODEX32_DEFAULT_PLUGINS"), DEFAULT_PLUGINS),
             plugin_timeout_seconds=float(_int(env.get("PLUGIN_TIMEOUT_SECONDS"), 30)),
+            max_timeout_seconds=_int(env.get("MAX_TIMEOUT_SECONDS"), 300),
+            max_memory_mb=_int(env.get("MAX_MEMORY_MB"), 1024),
+            max_retries=_int(env.get("MAX_RETRIES"), 5),
+            max_retry_backoff_seconds=_int(env.get("MAX_RETRY_BACKOFF_SECONDS"), 3600),
+            max_log_bytes=_int(env.get("MAX_LOG_BYTES"), 256 * 1024),
+            allow_bot_network=_bool(env.get("CODEX32_ALLOW_BOT_NETWORK"), not production),
+            worker_concurrency=_int(env.get("WORKER_CONCURRENCY"), 4),
+            worker_port=_int(env.get("CODEX32_WORKER_PORT"), 0),
+            worker_shutdown_grace_seconds=_float(env.get("WORKER_SHUTDOWN_GRACE_SECONDS"), 25.0),
+            worker_heartbeat_seconds=_float(env.get("WORKER_HEARTBEAT_SECONDS"), 10.0),
+            worker_stalled_seconds=_float(env.get("WORKER_STALLED_SECONDS"), 30.0),
+            worker_poll_seconds=_float(env.get("WORKER_POLL_SECONDS"), 5.0),
+            scheduler_interval_seconds=_float(env.get("SCHEDULER_INTERVAL_SECONDS"), 5.0),
+            notification_max_attempts=_int(env.get("NOTIFICATION_MAX_ATTEMPTS"), 5),
         )
         settings.validate()
         return settings.with_development_secrets()
@@ -178,6 +216,11 @@ class Settings:
             raise ConfigError("CODEX32_SIGNUP_MODE=token needs CODEX32_PLATFORM_TOKEN")
         if self.max_page_size < 1 or self.pool_size < 1:
             raise ConfigError("MAX_PAGE_SIZE and DB_POOL_SIZE must be positive")
+        if self.worker_concurrency < 1 or self.notification_max_attempts < 1:
+            raise ConfigError("WORKER_CONCURRENCY and NOTIFICATION_MAX_ATTEMPTS must be positive")
+        if self.worker_stalled_seconds <= self.worker_heartbeat_seconds:
+            raise ConfigError("WORKER_STALLED_SECONDS must be longer than "
+                              "WORKER_HEARTBEAT_SECONDS (a live worker would look stalled)")
         if not self.production:
             return
         missing = [name for name, value in (

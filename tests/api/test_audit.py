@@ -51,6 +51,10 @@ MUTATIONS = {
     "plugins.put_provider": ("provider.update", lambda t: t.call(
         "PUT", "/api/v1/providers/embedder/hashing", json={"config": {"dimension": 64}})),
     "plugins.delete_provider": ("provider.delete", None),
+    "executions.create_execution": ("execution.create", None),
+    "executions.cancel_execution": ("execution.cancel", None),
+    "schedules.put_schedule": ("schedule.update", None),
+    "schedules.delete_schedule": ("schedule.delete", None),
 }
 
 
@@ -75,6 +79,12 @@ def _prepared(endpoint, t):
                         ).json["id"]
         return lambda: t.call("DELETE", f"/api/v1/api-keys/{key_id}")
     bot_id = _bot(t)["id"]
+    if endpoint == "executions.cancel_execution":  # no worker runs here: it stays queued
+        execution_id = t.call("POST", f"/api/v1/bots/{bot_id}/executions", json={}).json["id"]
+        return lambda: t.call("POST", f"/api/v1/executions/{execution_id}/cancel")
+    if endpoint == "schedules.delete_schedule":
+        t.call("PUT", f"/api/v1/bots/{bot_id}/schedule", json={"cron": "0 * * * *"})
+        return lambda: t.call("DELETE", f"/api/v1/bots/{bot_id}/schedule")
     return {
         "bots.update_bot": lambda: t.call("PATCH", f"/api/v1/bots/{bot_id}",
                                           json={"code": CODE + "# v2\n", "status": "active"}),
@@ -83,6 +93,11 @@ def _prepared(endpoint, t):
                                                   json={"code": CODE}),
         "versions.rollback": lambda: t.call("POST", f"/api/v1/bots/{bot_id}/rollback",
                                             json={"version": 1}),
+        "executions.create_execution": lambda: t.call(
+            "POST", f"/api/v1/bots/{bot_id}/executions", json={"input": {"n": 1}}),
+        "schedules.put_schedule": lambda: t.call(
+            "PUT", f"/api/v1/bots/{bot_id}/schedule",
+            json={"cron": "*/5 * * * *", "timezone": "Europe/Paris"}),
     }[endpoint]
 
 

@@ -24,6 +24,9 @@ ATTACK_BODIES: dict[str, dict] = {
     "versions.create_version": {"code": "def main(event, context):\n    return 'pwned'\n"},
     "versions.rollback": {"version": 1},
     "members.change_role": {"role": "viewer"},
+    "executions.create_execution": {"input": {"steal": True}},
+    "executions.cancel_execution": {},
+    "schedules.put_schedule": {"cron": "* * * * *", "timezone": "UTC", "enabled": True},
 }
 # Endpoints whose path parameter is not a workspace resource id.
 NOT_TENANT_SCOPED = {
@@ -47,21 +50,26 @@ def _rules(app):
 
 @pytest.fixture()
 def victim(client):
-    """Workspace B with a bot (two versions), an API key and a second member."""
+    """Workspace B with a bot (two versions, a schedule, a queued execution), an API key and a
+    second member."""
     tenant = sign_up(client)
     bot = tenant.create_bot("crown-jewels", description="B's secret bot")
     tenant.call("POST", f"/api/v1/bots/{bot['id']}/versions",
                 json={"code": "def main(event, context):\n    return 2\n"})
     key = tenant.call("POST", "/api/v1/api-keys", json={"name": "b-key", "role": "user"}).json
     member = tenant.add_member("user")
-    tenant.extra.update(bot=bot, key=key, member=member)
+    execution = tenant.call("POST", f"/api/v1/bots/{bot['id']}/executions",
+                            json={"input": {"secret": "b"}}).json
+    tenant.call("PUT", f"/api/v1/bots/{bot['id']}/schedule", json={"cron": "0 3 * * *"})
+    tenant.extra.update(bot=bot, key=key, member=member, execution=execution)
     return tenant
 
 
 def _fill(rule, victim) -> str:
     values = {"bot_id": victim.extra["bot"]["id"], "key_id": victim.extra["key"]["id"],
               "user_id": victim.extra["member"]["user_id"], "number": 1,
-              "execution_id": str(uuid.uuid4()), "kind": "llm", "plugin_id": "builtin"}
+              "execution_id": victim.extra["execution"]["id"], "kind": "llm",
+              "plugin_id": "builtin"}
     missing = rule.arguments - set(values)
     assert not missing, f"teach the isolation suite about {missing} in {rule.rule}"
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: str(values[m.group(1)]), rule.rule)
@@ -87,6 +95,10 @@ def test_every_endpoint_hides_another_workspaces_resources(app, client, victim):
                              headers={"X-API-Key": victim.extra["key"]["key"]}).status_code == 200
     roles = {m["user_id"]: m["role"] for m in victim.call("GET", "/api/v1/members").json}
     assert roles[victim.extra["member"]["user_id"]] == "user"
+    execution = victim.call("GET", f"/api/v1/executions/{victim.extra['execution']['id']}").json
+    assert execution["status"] == "queued" and not execution["cancel_requested"]
+    schedule = victim.call("GET", f"/api/v1/bots/{victim.extra['bot']['id']}/schedule").json
+    assert schedule["cron"] == "0 3 * * *"
 
 
 def test_another_workspaces_id_answers_like_a_missing_one(client, victim):
@@ -100,13 +112,15 @@ def test_another_workspaces_id_answers_like_a_missing_one(client, victim):
 def test_lists_never_include_another_workspaces_rows(client, victim):
     attacker = sign_up(client)
     attacker.create_bot("mine")
-    for path in ("/api/v1/bots", "/api/v1/audit-logs"):
+    for path in ("/api/v1/bots", "/api/v1/audit-logs", "/api/v1/executions"):
         items = attacker.call("GET", f"{path}?page_size=100").json["items"]
         blob = repr(items)
         assert victim.extra["bot"]["id"] not in blob and "crown-jewels" not in blob, path
     assert victim.email not in repr(attacker.call("GET", "/api/v1/members").json)
     assert "b-key" not in repr(attacker.call("GET", "/api/v1/api-keys").json)
     assert attacker.call("GET", "/api/v1/bots?q=crown").json["total"] == 0
+    assert victim.extra["execution"]["id"] not in repr(
+        attacker.call("GET", "/api/v1/executions?page_size=100").json)
 
 
 @pytest.mark.parametrize("header", ["X-Workspace", "X-Workspace-Id", "X-Tenant-Id"])

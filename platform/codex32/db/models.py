@@ -33,7 +33,7 @@ from codex32.db import db
 
 TENANT_TABLES = (
     "workspaces", "memberships", "invitations", "api_keys", "bots", "bot_versions",
-    "bot_executions", "audit_logs", "provider_configs",
+    "bot_executions", "audit_logs", "provider_configs", "bot_schedules",
 )
 
 
@@ -198,6 +198,17 @@ class BotExecution(db.Model):
         Index("ix_bot_executions_recent", "workspace_id", text("queued_at DESC")),
         Index("uq_bot_executions_idempotency", "workspace_id", "idempotency_key", unique=True,
               postgresql_where=text("idempotency_key IS NOT NULL")),
+        ForeignKeyConstraint(["workspace_id", "retry_of"],
+                             ["bot_executions.workspace_id", "bot_executions.id"],
+                             ondelete="SET NULL (retry_of)"),
+        Index("ix_bot_executions_status", "workspace_id", "status", text("queued_at DESC")),
+        Index("ix_bot_executions_active", "workspace_id", "bot_id",
+              postgresql_where=text("status IN ('queued', 'running')")),
+        Index("ix_bot_executions_retry_of", "workspace_id", "retry_of",
+              postgresql_where=text("retry_of IS NOT NULL")),
+        # One execution per schedule tick, whatever the number of workers.
+        Index("uq_bot_executions_tick", "workspace_id", "bot_id", "scheduled_for", unique=True,
+              postgresql_where=text("trigger = 'schedule'")),
     )
 
     workspace_id: Mapped[uuid.UUID] = _workspace_pk()
@@ -222,6 +233,14 @@ class BotExecution(db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cpu_seconds: Mapped[float | None] = mapped_column(Float)
     peak_memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    # The queue job that runs this execution (procrastinate_jobs.id), set at enqueue.
+    job_id: Mapped[int | None] = mapped_column(BigInteger)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, nullable=False,
+                                                   server_default=text("false"))
+    # The attempt this one retries (trigger ``retry``), and the tick of a scheduled run.
+    retry_of: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditLog(db.Model):
@@ -267,4 +286,41 @@ class ProviderConfig(db.Model):
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
     updated_by: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = _created()
+
+
+
+class BotSchedule(db.Model):
+    """A bot's cron schedule: when it is due next, in its own time zone, with what input.
+
+    At most one per bot. ``next_run_at`` (UTC) is NULL while the schedule is disabled; a
+    worker claims a due tick by moving it forward in the same transaction that creates the
+    tick's execution.
+    """
+
+    __tablename__ = "bot_schedules"
+    __table_args__ = (
+        ForeignKeyConstraint(["workspace_id", "bot_id"], ["bots.workspace_id", "bots.id"],
+                             ondelete="CASCADE"),
+        ForeignKeyConstraint(["workspace_id", "last_execution_id"],
+                             ["bot_executions.workspace_id", "bot_executions.id"],
+                             ondelete="SET NULL (last_execution_id)"),
+        Index("ix_bot_schedules_due", "next_run_at", postgresql_where=text("enabled")),
+    )
+
+    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
+    bot_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    cron: Mapped[str] = mapped_column(String(255), nullable=False)
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, server_default="UTC")
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    input: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False,
+                                                  server_default=text("'{}'::jsonb"))
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_execution_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    skipped_runs: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    last_skipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _created()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.fernet import InvalidToken
 from flask import current_app, has_app_context
 from jsonschema import Draft202012Validator
 from sqlalchemy import delete, select
@@ -307,15 +308,26 @@ def isolation_levels() -> dict[str, str | None]:
     return levels
 
 
-def rotate_secrets(session: Session) -> int:
-    """Re-encrypt every stored secret under the newest key; the session must see all rows."""
+def rotate_secrets(session: Session) -> tuple[int, list[str]]:
+    """Re-encrypt every stored secret under the newest key; the session must see all rows.
+
+    Returns how many were re-encrypted and the rows no configured key opens (left as they are,
+    all or nothing: nothing is written when any row fails).
+    """
     box = runtime().box
     rows = session.execute(select(ProviderConfig).where(ProviderConfig.secrets.is_not(None))
                            ).scalars().all()
+    unreadable = []
     for row in rows:
-        row.secrets = box.rotate(row.secrets)
+        try:
+            row.secrets = box.rotate(row.secrets)
+        except InvalidToken:
+            unreadable.append(f"{row.workspace_id}/{row.kind}/{row.plugin_id}")
+    if unreadable:
+        session.rollback()
+        return 0, unreadable
     session.commit()
-    return len(rows)
+    return len(rows), []
 
 
 def cached_health() -> dict[str, Any]:

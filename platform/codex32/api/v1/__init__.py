@@ -12,11 +12,14 @@ def register(api: Api) -> None:
         audit_logs,
         auth,
         bots,
+        executions,
         members,
         plugins,
+        schedules,
         versions,
         workspaces,
     )
 
-    for module in (workspaces, auth, members, api_keys, bots, versions, audit_logs, plugins):
+    for module in (workspaces, auth, members, api_keys, bots, versions, executions, schedules,
+                   audit_logs, plugins):
         api.register_blueprint(module.blp)

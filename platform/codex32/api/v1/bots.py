@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -17,12 +18,52 @@ from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
 from codex32.services import bots
+from codex32.services.bot_settings import NOTIFY_ON
 from codex32.services.pages import PageRequest
+from codex32.state import platform_state
 
 blp = Blueprint("bots", __name__, url_prefix="/api/v1/bots",
                 description="Bots: named programs whose code lives in versions.")
 
 STATUSES = ("draft", "active", "paused", "archived")
+
+
+def _at_most(setting: str, minimum: int):
+    """A validator: ``minimum`` up to the platform maximum named ``setting``."""
+    def check(value: int) -> None:
+        bound = getattr(platform_state(current_app).settings, setting)
+        if not minimum <= value <= bound:
+            raise ValidationError(f"must be between {minimum} and {bound}")
+    return check
+
+
+def _network_allowed(value: bool) -> None:
+    if value and not platform_state(current_app).settings.allow_bot_network:
+        raise ValidationError("this platform does not allow bots on the network")
+
+
+class NotificationRuleSchema(Strict):
+    notifier = fields.String(required=True, validate=validate.Length(min=1, max=100),
+                             metadata={"description": "a notifier plugin id, e.g. 'webhook'"})
+    on = fields.List(fields.String(validate=validate.OneOf(NOTIFY_ON)), required=True,
+                     validate=validate.Length(min=1, max=len(NOTIFY_ON)))
+
+
+class BotSettingsSchema(Strict):
+    """How the bot runs; each value is bounded by the workspace's and the platform's maxima.
+    ``null`` removes a value (its default applies again)."""
+
+    timeout_seconds = fields.Integer(allow_none=True,
+                                     validate=_at_most("max_timeout_seconds", 1))
+    cpu_seconds = fields.Integer(allow_none=True, validate=_at_most("max_timeout_seconds", 1),
+                                 metadata={"description": "default: the timeout"})
+    memory_mb = fields.Integer(allow_none=True, validate=_at_most("max_memory_mb", 64))
+    max_retries = fields.Integer(allow_none=True, validate=_at_most("max_retries", 0))
+    retry_backoff_seconds = fields.Integer(allow_none=True,
+                                           validate=_at_most("max_retry_backoff_seconds", 0))
+    network = fields.Boolean(allow_none=True, validate=_network_allowed)
+    notifications = fields.List(fields.Nested(NotificationRuleSchema), allow_none=True,
+                                validate=validate.Length(max=10))
 
 
 class BotCreateSchema(Strict):
@@ -35,6 +76,7 @@ class BotCreateSchema(Strict):
                              metadata={"description": "a template id from /templates"})
     generator = fields.String(validate=validate.Length(min=1, max=100))
     parameters = fields.Dict(metadata={"description": "the template's parameters"})
+    settings = fields.Nested(BotSettingsSchema)
 
     @validates_schema
     def _code_or_template(self, data, **kwargs):
@@ -51,6 +93,8 @@ class BotUpdateSchema(Strict):
     code = fields.String(validate=code_size,
                          metadata={"description": "new code becomes a new version"})
     message = fields.String(validate=validate.Length(max=1000))
+    settings = fields.Nested(BotSettingsSchema, metadata={
+        "description": "merged into the current settings key by key"})
 
 
 class BotSchema(Schema):

@@ -49,6 +49,16 @@ class SignupResultSchema(TokenPairSchema):
     user = fields.Nested(UserSchema, required=True)
 
 
+class ExecutionMaximaSchema(Strict):
+    """Workspace maxima of bot settings; each only lowers the platform's own maximum."""
+
+    max_timeout_seconds = fields.Integer(validate=validate.Range(min=1))
+    max_memory_mb = fields.Integer(validate=validate.Range(min=64))
+    max_retries = fields.Integer(validate=validate.Range(min=0))
+    max_retry_backoff_seconds = fields.Integer(validate=validate.Range(min=0))
+    allow_network = fields.Boolean()
+
+
 class WorkspaceSettingsSchema(Strict):
     defaults = fields.Dict(keys=fields.String(validate=validate.OneOf(KINDS)),
                            values=fields.String(validate=validate.Length(min=1, max=100)),
@@ -56,7 +66,8 @@ class WorkspaceSettingsSchema(Strict):
     llm_fallback = fields.List(fields.String(validate=validate.Length(min=1, max=100)),
                                validate=validate.Length(max=10),
                                metadata={"description": "ordered LLM provider ids"})
-    execution = fields.Dict(metadata={"description": "workspace maxima for bot runs"})
+    execution = fields.Nested(ExecutionMaximaSchema,
+                              metadata={"description": "workspace maxima for bot runs"})
 
 
 class WorkspaceUpdateSchema(Strict):

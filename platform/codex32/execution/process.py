@@ -1,0 +1,155 @@
+"""The worker process (``codex32 worker``): procrastinate's worker plus a maintenance loop.
+
+Start-up connects as the runtime role (DATABASE_URL) and refuses one that bypasses row-level
+security, loads the plugins, then runs, on one event loop:
+
+- procrastinate's worker: ``WORKER_CONCURRENCY`` jobs at once (each in a thread), woken by
+  LISTEN/NOTIFY when a job is queued or an abort is asked (polling is only the fallback), a
+  heartbeat every ``WORKER_HEARTBEAT_SECONDS``, and on SIGTERM/SIGINT a graceful stop: no new
+  jobs, running ones get ``WORKER_SHUTDOWN_GRACE_SECONDS`` to finish, then are stopped and
+  handed back to the queue;
+- the maintenance loop, every ``SCHEDULER_INTERVAL_SECONDS``: settle the jobs of workers whose
+  heartbeat is older than ``WORKER_STALLED_SECONDS`` (:func:`codex32.execution.worker.recover`),
+  fire due schedule ticks, refresh the queue gauges and this worker's heartbeat gauge;
+- with ``CODEX32_WORKER_PORT``, the probe and metrics server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import procrastinate
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import sessionmaker
+
+from codex32.config import Settings
+from codex32.db.urls import DatabaseUrls
+from codex32.execution import queue, scheduler, worker
+from codex32.observability import execution_metrics as metrics
+
+log = logging.getLogger(__name__)
+
+ABORT_POLL_SECONDS = 1.0  # fallback when an abort NOTIFY was missed
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy URL as libpq (and so procrastinate's psycopg pool) reads it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def build_runtime(settings: Settings, urls: DatabaseUrls) -> tuple[worker.WorkerRuntime, Engine]:
+    """Connect as the runtime role (refusing an unsafe one) and make plugins buildable."""
+    from codex32.crypto import SecretBox
+    from codex32.db.roles import check_runtime_role
+    from codex32.plugins.manager import load
+    from codex32.services import providers
+
+    # One session per running job, one for the maintenance loop, a little slack.
+    engine = create_engine(urls.runtime, pool_size=settings.worker_concurrency + 2,
+                           max_overflow=2,
+                           pool_pre_ping=settings.pool_pre_ping,
+                           pool_recycle=settings.pool_recycle)
+    check_runtime_role(engine, allow_owner=settings.allow_owner_runtime,
+                       production=settings.production)
+    manager = load(settings.load_plugins, strict=settings.strict_plugins)
+    providers.configure(providers.Runtime(manager=manager, box=SecretBox(settings.secrets_keys),
+                                          defaults=settings.default_plugins,
+                                          health_timeout=min(settings.plugin_timeout_seconds,
+                                                             10.0)))
+    queue.notification_retry.max_attempts = settings.notification_max_attempts
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    return worker.WorkerRuntime(settings=settings, sessions=sessions), engine
+
+
+def run(settings: Settings, urls: DatabaseUrls) -> None:
+    """Run the worker until SIGTERM or SIGINT (the Procfile's ``worker`` process)."""
+    from codex32.observability.logging import configure_logging
+    from codex32.observability.sentry import init_sentry
+
+    configure_logging(settings.log_level, json=settings.log_json)
+    init_sentry(settings.sentry_dsn, settings.env, settings.release)
+    runtime, engine = build_runtime(settings, urls)
+    if settings.worker_port:
+        from codex32.observability import worker_probes
+
+        worker_probes.serve(settings.worker_port, lambda: _database_status(engine))
+    try:
+        asyncio.run(_serve(runtime, urls))
+    finally:
+        engine.dispose()
+
+
+def _database_status(engine: Engine) -> dict:
+    from codex32.db.migrate import is_at_head
+
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+        at_head = is_at_head(connection)
+    return {"ok": at_head, "migrations_at_head": at_head}
+
+
+async def _serve(runtime: worker.WorkerRuntime, urls: DatabaseUrls) -> None:
+    settings = runtime.settings
+    concurrency = settings.worker_concurrency
+    # Sync jobs and the maintenance loop's database work run in the default executor.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=concurrency + 4, thread_name_prefix="codex32-job"))
+    connector = procrastinate.PsycopgConnector(
+        conninfo=libpq_url(urls.runtime), min_size=2, max_size=concurrency + 4,
+        kwargs={"application_name": "codex32-worker"})
+    name = f"{socket.gethostname()}-{os.getpid()}"
+    with queue.app.replace_connector(connector) as app:
+        async with app.open_async():
+            maintenance = asyncio.create_task(_maintain(runtime, app), name="maintenance")
+            log.info("worker %s starting with concurrency %d", name, concurrency)
+            try:
+                await app.run_worker_async(
+                    name=name, concurrency=concurrency, listen_notify=True,
+                    fetch_job_polling_interval=settings.worker_poll_seconds,
+                    abort_job_polling_interval=ABORT_POLL_SECONDS,
+                    shutdown_graceful_timeout=settings.worker_shutdown_grace_seconds,
+                    update_heartbeat_interval=settings.worker_heartbeat_seconds,
+                    stalled_worker_timeout=settings.worker_stalled_seconds,
+                    delete_jobs="successful", additional_context={"runtime": runtime})
+            finally:
+                maintenance.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await maintenance
+    log.info("worker %s stopped", name)
+
+
+async def _maintain(runtime: worker.WorkerRuntime, app: procrastinate.App) -> None:
+    """Every interval: recover lost workers' jobs, fire due ticks, refresh the gauges."""
+    settings = runtime.settings
+    ticks = 0
+    while True:
+        metrics.HEARTBEAT.set(time.time())
+        try:
+            stalled = await app.job_manager.get_stalled_jobs(
+                seconds_since_heartbeat=settings.worker_stalled_seconds)
+            for job in stalled:
+                await asyncio.to_thread(worker.recover, runtime, job)
+            if stalled:
+                await app.job_manager.prune_stalled_workers(settings.worker_stalled_seconds)
+            await asyncio.to_thread(scheduler.fire_due, runtime.sessions)
+            await asyncio.to_thread(_refresh_gauges, runtime, ticks % 12 == 0)
+        except Exception:
+            log.exception("worker maintenance failed; trying again next interval")
+        ticks += 1
+        await asyncio.sleep(settings.scheduler_interval_seconds)
+
+
+def _refresh_gauges(runtime: worker.WorkerRuntime, with_bots: bool) -> None:
+    with runtime.sessions() as session:
+        depth, age = queue.backlog(session)
+        metrics.QUEUE_DEPTH.set(depth)
+        metrics.QUEUE_AGE.set(age)
+        if with_bots:
+            metrics.ACTIVE_BOTS.set(session.execute(text("SELECT count_active_bots()")).scalar())

@@ -1,0 +1,182 @@
+"""The job queue: procrastinate on the platform's PostgreSQL, the tasks it runs, and deferral.
+
+A job is deferred on the caller's own database connection, inside the caller's transaction, so
+an execution row and its job commit or roll back together (procrastinate's ``connection=``
+option, on the psycopg connection under the SQLAlchemy session). A job carries a workspace id
+and row ids only; its body (:mod:`codex32.execution.worker`) opens a tenant-bound transaction
+for that workspace before it reads anything. No Flask here, and no tenant data in job rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import procrastinate
+from procrastinate import BaseRetryStrategy, RetryDecision
+from procrastinate.jobs import Job
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+EXECUTIONS_QUEUE = "executions"
+NOTIFICATIONS_QUEUE = "notifications"
+RUN_TASK = "codex32.run_execution"
+NOTIFY_TASK = "codex32.deliver_notification"
+# How often one run job may run: handed back by stopping workers, or after database failures.
+MAX_RUN_ATTEMPTS = 10
+MAX_NOTIFICATION_BACKOFF_SECONDS = 300
+
+# The app holding the tasks; the worker opens it with a real connector
+# (codex32.execution.process). Nothing else opens it.
+app = procrastinate.App(connector=procrastinate.PsycopgConnector())
+# Deferral and cancellation run on the caller's own connection, through a connector that is
+# never opened and so has no pool of its own (an opened async connector cannot do this).
+_on_caller_connection = procrastinate.App(connector=procrastinate.SyncPsycopgConnector())
+
+
+class WorkerShutdown(Exception):
+    """The worker is stopping: the run was stopped and its execution handed back to the queue."""
+
+
+class OutcomeNotStored(Exception):
+    """A run ended but its outcome could not be stored (the database failed meanwhile)."""
+
+
+class RunRetry(BaseRetryStrategy):
+    """When a run job is run again: at once after a worker shutdown handed it back; with
+    backoff after a database failure (the next attempt settles what the failed one left);
+    never for anything else. At most ``MAX_RUN_ATTEMPTS`` attempts in all."""
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        from sqlalchemy.exc import DBAPIError
+
+        if job.attempts + 1 >= MAX_RUN_ATTEMPTS:
+            return None
+        if isinstance(exception, WorkerShutdown):
+            return RetryDecision(retry_in={"seconds": 0})
+        if isinstance(exception, OutcomeNotStored | DBAPIError):
+            return RetryDecision(retry_in={"seconds": min(2 ** job.attempts, 60)})
+        return None
+
+
+class NotificationRetry(BaseRetryStrategy):
+    """Retry a failed delivery with exponential backoff, up to ``max_attempts`` in all.
+
+    A configuration problem (the notifier is not installed, or refuses its settings) is not
+    retried: another attempt would fail the same way.
+    """
+
+    def __init__(self, max_attempts: int = 5, base_seconds: float = 1.0) -> None:
+        self.max_attempts = max_attempts
+        self.base_seconds = base_seconds
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        from codex32.errors import DomainError
+        from codex32.plugins.errors import ConfigInvalid
+
+        if isinstance(exception, ConfigInvalid | DomainError):
+            return None
+        if job.attempts + 1 >= self.max_attempts:
+            return None
+        wait = min(self.base_seconds * 2 ** job.attempts, MAX_NOTIFICATION_BACKOFF_SECONDS)
+        return RetryDecision(retry_in={"seconds": wait})
+
+
+notification_retry = NotificationRetry()
+
+
+@app.task(name=RUN_TASK, queue=EXECUTIONS_QUEUE, pass_context=True, retry=RunRetry())
+def run_execution(context: procrastinate.JobContext, workspace_id: str,
+                  execution_id: str) -> None:
+    """Run one execution: load it, run the bot, store the outcome, notify."""
+    from codex32.execution import worker
+
+    worker.run_execution(context, workspace_id, execution_id)
+
+
+@app.task(name=NOTIFY_TASK, queue=NOTIFICATIONS_QUEUE, pass_context=True,
+          retry=notification_retry)
+def deliver_notification(context: procrastinate.JobContext, workspace_id: str,
+                         execution_id: str, notifier: str, event: str) -> None:
+    """Tell one notifier how an execution ended; retried on its own, apart from the run."""
+    from codex32.execution import worker
+
+    worker.deliver_notification(context, workspace_id, execution_id, notifier, event)
+
+
+# --- deferral, on the caller's transaction ---------------------------------------------------
+
+
+def _driver_connection(session: Session) -> Any:
+    """The psycopg connection under ``session``'s current transaction (begun if needed)."""
+    return session.connection().connection.driver_connection
+
+
+def defer_execution(session: Session, workspace_id: uuid.UUID | str,
+                    execution_id: uuid.UUID | str, *,
+                    not_before: datetime | None = None) -> int:
+    """Queue the run of an execution in ``session``'s transaction; returns the job id."""
+    deferrer = _on_caller_connection.configure_task(
+        RUN_TASK, queue=EXECUTIONS_QUEUE, connection=_driver_connection(session),
+        schedule_at=not_before)
+    return deferrer.defer(workspace_id=str(workspace_id), execution_id=str(execution_id))
+
+
+def defer_notification(session: Session, workspace_id: uuid.UUID | str,
+                       execution_id: uuid.UUID | str, notifier: str, event: str) -> int:
+    """Queue one notifier's delivery in ``session``'s transaction; returns the job id."""
+    deferrer = _on_caller_connection.configure_task(
+        NOTIFY_TASK, queue=NOTIFICATIONS_QUEUE, connection=_driver_connection(session))
+    return deferrer.defer(workspace_id=str(workspace_id), execution_id=str(execution_id),
+                          notifier=notifier, event=event)
+
+
+def cancel_job(session: Session, job_id: int) -> None:
+    """Cancel a queued job, or ask the worker running it to abort (in ``session``'s transaction).
+
+    The abort request reaches the worker by NOTIFY when the transaction commits, and by its
+    periodic poll otherwise.
+    """
+    _on_caller_connection.job_manager.cancel_job_by_id(
+        job_id, abort=True, connection=_driver_connection(session))
+
+
+# --- recovery, on the caller's transaction ---------------------------------------------------
+
+
+def lock_job(session: Session, job_id: int) -> str | None:
+    """Lock a job row for this transaction and return its status (None when it is gone)."""
+    return session.execute(text("SELECT status::text FROM procrastinate_jobs WHERE id = :id "
+                                "FOR UPDATE"), {"id": job_id}).scalar()
+
+
+def finish_job(session: Session, job_id: int, status: str) -> None:
+    """End a job of a lost worker as ``succeeded``, ``failed`` or ``aborted``."""
+    session.execute(text("SELECT procrastinate_finish_job_v1(:id, CAST(:status AS "
+                         "procrastinate_job_status), false)"), {"id": job_id, "status": status})
+
+
+def retry_job(session: Session, job_id: int) -> None:
+    """Hand a job of a lost worker back to the queue, to run again now."""
+    session.execute(text("SELECT procrastinate_retry_job_v2(:id, now(), NULL, NULL, NULL)"),
+                    {"id": job_id})
+
+
+# --- what the gauges show --------------------------------------------------------------------
+
+
+def backlog(session: Session) -> tuple[int, float]:
+    """How many jobs wait to start now, and how long (seconds) the oldest of them has waited."""
+    row = session.execute(text("""
+        SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(ready.since)), 0)
+          FROM procrastinate_jobs job
+          CROSS JOIN LATERAL (
+              SELECT GREATEST(job.scheduled_at, max(event.at)) AS since
+                FROM procrastinate_events event
+               WHERE event.job_id = job.id
+                 AND event.type IN ('deferred', 'deferred_for_retry', 'retried')
+          ) ready
+         WHERE job.status = 'todo' AND (job.scheduled_at IS NULL OR job.scheduled_at <= now())
+    """)).one()
+    return int(row[0]), max(float(row[1]), 0.0)

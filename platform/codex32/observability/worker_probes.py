@@ -1,0 +1,73 @@
+"""The worker process's small HTTP server: ``/health/alive``, ``/health/ready``, ``/metrics``.
+
+The web process serves these through Flask; the worker has no Flask app, so a standard-library
+server in a daemon thread answers the same paths on CODEX32_WORKER_PORT for the probes and
+Prometheus. It must never touch tenant data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+log = logging.getLogger(__name__)
+
+ReadyCheck = Callable[[], dict[str, Any]]
+
+
+def _metrics() -> bytes:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+def serve(port: int, ready: ReadyCheck, host: str = "0.0.0.0") -> ThreadingHTTPServer:
+    """Start answering on ``host:port`` in a daemon thread; ``ready()`` returns ``{"ok", ...}``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/health/alive":
+                self._json(200, {"status": "alive"})
+            elif path == "/health/ready":
+                try:
+                    database = ready()
+                except Exception as exc:
+                    database = {"ok": False, "error": type(exc).__name__}
+                self._json(200 if database.get("ok") else 503,
+                           {"status": "ready" if database.get("ok") else "not ready",
+                            "checks": {"database": database}})
+            elif path == "/metrics":
+                self._send(200, _metrics(), CONTENT_TYPE_LATEST)
+            else:
+                self._json(404, {"code": 404, "status": "Not Found", "message": "not found"})
+
+        def _json(self, status: int, body: dict[str, Any]) -> None:
+            self._send(status, json.dumps(body).encode(), "application/json")
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # probes are not news
+            return
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="codex32-probes", daemon=True).start()
+    log.info("worker probes and metrics on port %d", server.server_address[1])
+    return server
