@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import threading
 
 import jsonschema
@@ -63,7 +64,10 @@ def test_an_invalid_configuration_is_refused(config, field):
 def test_under_root_an_interpreter_others_could_replace_is_refused(tmp_path):
     if os.geteuid() != 0:
         pytest.skip("only root launches the interpreter with privileges")
-    planted = tmp_path / "python3"  # under /tmp, which everyone may write to
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # anyone may replace what is in here
+    planted = shared / "python3"
     planted.write_text("#!/bin/sh\nexit 0\n")
     planted.chmod(0o755)
     with pytest.raises(ConfigInvalid, match="configuration"):
@@ -131,3 +135,25 @@ def test_the_weaker_levels_still_run_bots_within_limits(isolation, level):
     looping = make_request("def main(event, context):\n    while True:\n        pass\n",
                            timeout_seconds=0.5)
     assert sandbox.run_sandboxed(looping, None, settings).status == "timed_out"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the ownership check applies under root")
+def test_an_interpreter_below_a_sticky_tmp_is_accepted_but_not_below_a_writable_dir(tmp_path):
+    import shutil
+    import stat
+
+    from codex32.execution.sandbox import interpreter_problem
+
+    safe = tempfile.mkdtemp(dir="/tmp")  # /tmp itself is root's and sticky
+    try:
+        os.chmod(safe, 0o755)
+        binary = os.path.join(safe, "true")
+        shutil.copy("/bin/true", binary)
+        os.chmod(binary, 0o755)
+        assert interpreter_problem(binary) is None
+        os.chmod(safe, 0o777)  # writable by others, and not sticky
+        assert "writable by others" in interpreter_problem(binary)
+        os.chmod(safe, 0o777 | stat.S_ISVTX)
+        assert interpreter_problem(binary) is None
+    finally:
+        shutil.rmtree(safe)

@@ -532,11 +532,17 @@ def interpreter(python: str) -> Interpreter:
 
 
 def _safe_from_others(path: Path) -> bool:
-    """Owned by root and, unless a symlink, not writable by group or others."""
+    """Owned by root and, unless a symlink or a sticky directory, not writable by others.
+
+    A root-owned sticky directory (``/tmp``) is safe: others may add entries but cannot rename
+    or replace root's, and every entry on the path is checked in turn.
+    """
     info = os.lstat(path)
     if info.st_uid != 0:
         return False
-    return stat.S_ISLNK(info.st_mode) or not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    if stat.S_ISLNK(info.st_mode) or (stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX):
+        return True
+    return not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def interpreter_problem(path: str) -> str | None:

@@ -11,9 +11,10 @@ from typing import Any
 
 from flask import current_app
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import fields
 from sqlalchemy import text
 
+from codex32.api.schemas import Output
 from codex32.db import db
 from codex32.db.migrate import is_at_head
 from codex32.state import platform_state
@@ -24,7 +25,7 @@ blp = Blueprint("health", __name__, url_prefix="/health",
 CHECKS: dict[str, Callable[[], dict[str, Any] | None]] = {}
 
 
-class StatusSchema(Schema):
+class StatusSchema(Output):
     status = fields.String(required=True)
     checks = fields.Dict()
 

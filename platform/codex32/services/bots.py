@@ -20,7 +20,7 @@ from codex32.errors import Conflict, NotFound
 from codex32.services import audit, bot_settings
 from codex32.services.code import check_code
 from codex32.services.pages import Page, PageRequest
-from codex32.services.versions import add_version
+from codex32.services.versions import add_version, new_version
 
 LIST_COLUMNS = (Bot.id, Bot.name, Bot.description, Bot.status, Bot.owner_id,
                 Bot.current_version, Bot.created_at, Bot.updated_at)
@@ -39,14 +39,15 @@ def create(session: Session, principal: Principal, *, name: str, description: st
     now = datetime.now(UTC)
     bot = Bot(workspace_id=principal.workspace_id, id=uuid.uuid4(), name=name,
               description=description, status=status, owner_id=principal.user_id,
-              current_version=0, settings=settings or {}, created_at=now, updated_at=now)
+              current_version=0 if code is None else 1, settings=settings or {},
+              created_at=now, updated_at=now)
     session.add(bot)
     changes: dict[str, Any] = {"name": name, "description": description, "status": status,
                                **({"settings": settings} if settings else {}),
                                **(audit_changes or {})}
     if code is not None:
         session.flush()  # the version's composite key references the bot row
-        add_version(session, principal, bot, code, message or "Initial version", files)
+        session.add(new_version(principal, bot, 1, code, message or "Initial version", files))
         changes.update(version=1, **audit.code_summary(code))
     audit.record(session, principal, "bot.create", "bot", bot.id, changes)
     _commit_unique(session, name)

@@ -20,13 +20,18 @@ from codex32.services.pages import Page, PageRequest
 MAX_NUMBER = 2**31 - 1
 
 
+def new_version(principal: Principal, bot: Bot, number: int, code: str, message: str,
+                files: dict[str, str] | None = None) -> BotVersion:
+    """A version row numbered ``number`` for ``bot`` (not added to any session)."""
+    return BotVersion(workspace_id=bot.workspace_id, id=uuid.uuid4(), bot_id=bot.id,
+                      number=number, code=code, files=files or {}, message=message,
+                      created_by=principal.user_id, created_at=datetime.now(UTC))
+
+
 def add_version(session: Session, principal: Principal, bot: Bot, code: str,
                 message: str, files: dict[str, str] | None = None) -> BotVersion:
-    """Append a version to a bot the caller holds locked (or just created); no audit row."""
-    version = BotVersion(workspace_id=bot.workspace_id, id=uuid.uuid4(), bot_id=bot.id,
-                         number=bot.current_version + 1, code=code, files=files or {},
-                         message=message,
-                         created_by=principal.user_id, created_at=datetime.now(UTC))
+    """Append a version to a bot the caller holds locked; no audit row."""
+    version = new_version(principal, bot, bot.current_version + 1, code, message, files)
     session.add(version)
     bot.current_version = version.number
     bot.updated_at = datetime.now(UTC)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
-from codex32.api.schemas import Strict, name_length
+from codex32.api.schemas import Output, Strict, name_length
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import ROLES, Permission
 from codex32.db import db
@@ -21,7 +21,7 @@ class ApiKeyCreateSchema(Strict):
     expires_at = fields.AwareDateTime(load_default=None, default_timezone=None)
 
 
-class ApiKeySchema(Schema):
+class ApiKeySchema(Output):
     id = fields.UUID(required=True)
     name = fields.String(required=True)
     prefix = fields.String(required=True)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
-from codex32.api.schemas import PageArgs, page_of
+from codex32.api.schemas import Output, PageArgs, page_of
 from codex32.auth.guard import requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
@@ -23,7 +23,7 @@ class AuditArgs(PageArgs):
     user_id = fields.UUID()
 
 
-class AuditEntrySchema(Schema):
+class AuditEntrySchema(Output):
     id = fields.UUID(required=True)
     actor_type = fields.String(required=True)
     actor_id = fields.UUID(allow_none=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import current_app, request
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import fields
 
-from codex32.api.schemas import Strict, TokenPairSchema
+from codex32.api.schemas import Output, Strict, TokenPairSchema
 from codex32.auth.guard import SECURITY, current_principal, origin, requires
 from codex32.auth.principal import credential_from
 from codex32.auth.rbac import Permission
@@ -25,7 +25,7 @@ class LoginSchema(Strict):
                               metadata={"description": "workspace slug or id"})
 
 
-class MeSchema(Schema):
+class MeSchema(Output):
     user = fields.Dict(allow_none=True)
     api_key_id = fields.UUID(allow_none=True)
     workspace = fields.Dict(required=True)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from codex32.api.schemas import (
+    Output,
     PageArgs,
     Strict,
     code_size,
@@ -97,7 +98,7 @@ class BotUpdateSchema(Strict):
         "description": "merged into the current settings key by key"})
 
 
-class BotSchema(Schema):
+class BotSchema(Output):
     id = fields.UUID(required=True)
     name = fields.String(required=True)
     description = fields.String(required=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import request
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
-from codex32.api.schemas import PageArgs, Strict, page_of
+from codex32.api.schemas import Output, PageArgs, Strict, page_of
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
@@ -32,7 +32,7 @@ class ExecutionCreateSchema(Strict):
                              metadata={"description": "default: the bot's current version"})
 
 
-class ExecutionSummarySchema(Schema):
+class ExecutionSummarySchema(Output):
     id = fields.UUID(required=True)
     bot_id = fields.UUID(required=True)
     version = fields.Integer(required=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
-from codex32.api.schemas import Strict, TokenPairSchema
+from codex32.api.schemas import Output, Strict, TokenPairSchema
 from codex32.auth import tokens
 from codex32.auth.guard import current_principal, limit_rate, origin, requires
 from codex32.auth.rbac import ROLES, Permission
@@ -18,7 +18,7 @@ blp = Blueprint("members", __name__, url_prefix="/api/v1",
                 description="Members of the workspace and invitations to join it.")
 
 
-class MemberSchema(Schema):
+class MemberSchema(Output):
     user_id = fields.UUID(required=True)
     email = fields.String(required=True)
     role = fields.String(required=True)
@@ -34,7 +34,7 @@ class InvitationCreateSchema(Strict):
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
 
 
-class InvitationSchema(Schema):
+class InvitationSchema(Output):
     id = fields.UUID(required=True)
     email = fields.String(required=True)
     role = fields.String(required=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
-from codex32.api.schemas import Strict
+from codex32.api.schemas import Output, Strict
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
@@ -18,7 +18,7 @@ blp = Blueprint("plugins", __name__, url_prefix="/api/v1",
                 description="Installed plugins, the workspace's providers, bot templates.")
 
 
-class LoadedPluginSchema(Schema):
+class LoadedPluginSchema(Output):
     name = fields.String(required=True)
     distribution = fields.String(allow_none=True)
     version = fields.String(allow_none=True)
@@ -27,12 +27,12 @@ class LoadedPluginSchema(Schema):
     error = fields.String(allow_none=True)
 
 
-class PluginsSchema(Schema):
+class PluginsSchema(Output):
     plugins = fields.List(fields.Nested(LoadedPluginSchema), required=True)
     isolation = fields.Dict(metadata={"description": "isolation level per executor"})
 
 
-class ProviderKindSchema(Schema):
+class ProviderKindSchema(Output):
     kind = fields.String(required=True)
     default = fields.String(allow_none=True)
     fallback = fields.List(fields.String())
@@ -47,20 +47,20 @@ class ProviderPutSchema(Strict):
                           load_default=dict, metadata={"description": "null removes one"})
 
 
-class ProviderConfigSchema(Schema):
+class ProviderConfigSchema(Output):
     config = fields.Dict(required=True)
     secrets = fields.Dict(required=True, metadata={"description": "names only, masked"})
     version = fields.Integer(required=True)
     updated_at = fields.DateTime(required=True)
 
 
-class HealthSchema(Schema):
+class HealthSchema(Output):
     ok = fields.Boolean(required=True)
     detail = fields.String()
     latency_ms = fields.Float(allow_none=True)
 
 
-class TemplateSchema(Schema):
+class TemplateSchema(Output):
     id = fields.String(required=True)
     generator = fields.String(required=True)
     title = fields.String(required=True)

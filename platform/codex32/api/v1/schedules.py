@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
-from codex32.api.schemas import Strict
+from codex32.api.schemas import Output, Strict
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
@@ -27,7 +27,7 @@ class ScheduleInputSchema(Strict):
     input = fields.Dict(load_default=dict, metadata={"description": "the event of each run"})
 
 
-class ScheduleSchema(Schema):
+class ScheduleSchema(Output):
     bot_id = fields.UUID(required=True)
     cron = fields.String(required=True)
     timezone = fields.String(required=True)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
-from codex32.api.schemas import PageArgs, Strict, code_size, page_of
+from codex32.api.schemas import Output, PageArgs, Strict, code_size, page_of
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
@@ -25,7 +25,7 @@ class RollbackSchema(Strict):
     version = fields.Integer(required=True, validate=validate.Range(min=1))
 
 
-class VersionSummarySchema(Schema):
+class VersionSummarySchema(Output):
     id = fields.UUID(required=True)
     bot_id = fields.UUID(required=True)
     number = fields.Integer(required=True)

@@ -6,9 +6,9 @@ import hmac
 
 from flask import current_app, request
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
-from codex32.api.schemas import Strict, TokenPairSchema, name_length
+from codex32.api.schemas import Output, Strict, TokenPairSchema, name_length
 from codex32.auth import tokens
 from codex32.auth.guard import current_principal, limit_rate, origin, requires
 from codex32.auth.rbac import Permission
@@ -30,7 +30,7 @@ class SignupSchema(Strict):
     admin_password = fields.String(required=True, load_only=True)
 
 
-class WorkspaceSchema(Schema):
+class WorkspaceSchema(Output):
     id = fields.UUID(required=True)
     name = fields.String(required=True)
     slug = fields.String(required=True)
@@ -39,7 +39,7 @@ class WorkspaceSchema(Schema):
     updated_at = fields.DateTime(required=True)
 
 
-class UserSchema(Schema):
+class UserSchema(Output):
     id = fields.UUID(required=True)
     email = fields.String(required=True)
 
