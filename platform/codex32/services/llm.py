@@ -12,7 +12,6 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from codex32.db.models import Workspace
 from codex32.errors import from_plugin_error
 from codex32.observability.metrics import LLM_COST, LLM_TOKENS
 from codex32.plugins.calls import invoke
@@ -25,11 +24,11 @@ log = logging.getLogger(__name__)
 
 def chain(session: Session, workspace_id: uuid.UUID | str) -> list[LLMProvider]:
     """The workspace's providers in fallback order (built while the session is open)."""
-    workspace = session.get(Workspace, uuid.UUID(str(workspace_id)))
-    settings = workspace.settings if workspace else {}
-    ids = list(settings.get("llm_fallback") or []) or [providers.default_id("llm", settings)]
-    return [providers.build(session, workspace_id, "llm", plugin_id)  # type: ignore[misc]
-            for plugin_id in ids if plugin_id]
+    known = providers.snapshot(session, workspace_id, "llm")
+    ids = (list(known.settings.get("llm_fallback") or [])
+           or [providers.default_id("llm", known.settings)])
+    return [providers.build(session, workspace_id, "llm", plugin_id,  # type: ignore[misc]
+                            known=known) for plugin_id in ids if plugin_id]
 
 
 def complete(session: Session, workspace_id: uuid.UUID | str,

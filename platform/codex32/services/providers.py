@@ -20,7 +20,7 @@ from typing import Any
 from cryptography.fernet import InvalidToken
 from flask import current_app, has_app_context
 from jsonschema import Draft202012Validator
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, select
 from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
@@ -243,21 +243,41 @@ def remove(session: Session, principal: Principal, kind: str, plugin_id: str) ->
 # -- instances ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """A workspace's settings and its stored configurations of one kind, read in one query."""
+
+    settings: dict[str, Any]
+    rows: dict[str, ProviderConfig]
+
+
+def snapshot(session: Session, workspace_id: uuid.UUID | str, kind: str) -> Snapshot:
+    """Read what building ``kind`` plugins for the bound workspace needs, in one round trip."""
+    found = session.execute(
+        select(Workspace.settings, ProviderConfig)
+        .outerjoin(ProviderConfig, and_(ProviderConfig.workspace_id == Workspace.id,
+                                        ProviderConfig.kind == kind))
+        .where(Workspace.id == uuid.UUID(str(workspace_id)))).all()
+    settings = found[0][0] if found else {}
+    return Snapshot(settings=settings or {},
+                    rows={row.plugin_id: row for _settings, row in found if row is not None})
+
+
 def build(session: Session, workspace_id: uuid.UUID | str, kind: str,
-          plugin_id: str | None = None) -> Plugin:
+          plugin_id: str | None = None, *, known: Snapshot | None = None) -> Plugin:
     """An instance of the workspace's plugin of ``kind`` (its default when no id is given).
 
     The session must be bound to ``workspace_id``. Instances are cached per configuration
-    version; an unconfigured plugin runs on its schema's defaults.
+    version; an unconfigured plugin runs on its schema's defaults. ``known`` reuses a
+    :func:`snapshot` when building several plugins of one kind.
     """
+    known = known or snapshot(session, workspace_id, kind)
     if plugin_id is None:
-        workspace = session.get(Workspace, uuid.UUID(str(workspace_id)))
-        plugin_id = default_id(kind, workspace.settings if workspace else {})
+        plugin_id = default_id(kind, known.settings)
         if plugin_id is None:
             raise NotFound(f"no {kind} plugin is installed")
     registration = _registration(kind, plugin_id)
-    row = session.execute(select(ProviderConfig).where(
-        ProviderConfig.kind == kind, ProviderConfig.plugin_id == plugin_id)).scalar()
+    row = known.rows.get(plugin_id)
     key = (str(workspace_id), kind, plugin_id, row.version if row else 0)
     state = runtime()
     with state.lock:

@@ -19,8 +19,9 @@ from codex32.services import providers
 
 def _generators(session: Session, principal: Principal) -> list[CodeGenerator]:
     ids = sorted(providers.runtime().manager.classes("code_generator"))
-    return [providers.build(session, principal.workspace_id, "code_generator", plugin_id)
-            for plugin_id in ids]  # type: ignore[misc]
+    known = providers.snapshot(session, principal.workspace_id, "code_generator")
+    return [providers.build(session, principal.workspace_id, "code_generator", plugin_id,
+                            known=known) for plugin_id in ids]  # type: ignore[misc]
 
 
 def list_templates(session: Session, principal: Principal) -> list[dict[str, Any]]:
