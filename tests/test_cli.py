@@ -237,6 +237,10 @@ def test_restore_of_a_missing_file_fails_without_touching_the_database(run, tmp_
 def test_secrets_rotate_reencrypts_under_the_newest_key(database, make_app, tmp_path):
     from codex32.crypto import SecretBox
 
+    other = sign_up(make_app(secrets_keys=["unlisted-key"]).test_client())
+    assert other.call("PUT", "/api/v1/providers/llm/openai", json={
+        "config": {"base_url": "http://127.0.0.1:9/v1"}, "secrets": {"api_key": "sk-other"}}
+    ).status_code == 200
     app = make_app(secrets_keys=["old-key"])
     tenant = sign_up(app.test_client())
     assert tenant.call("PUT", "/api/v1/providers/llm/openai", json={
@@ -246,7 +250,7 @@ def test_secrets_rotate_reencrypts_under_the_newest_key(database, make_app, tmp_
     partial = {**cli_env(database, tmp_path), "CODEX32_SECRETS_KEYS": "new-key,old-key"}
     refused = CliRunner().invoke(main, ["secrets", "rotate"], env=partial)
     assert refused.exit_code != 0 and "nothing was changed" in refused.output
-    keys = ",".join(["new-key", "old-key", *make_settings(tmp_path).secrets_keys])
+    keys = ",".join(["new-key", "old-key", "unlisted-key", *make_settings(tmp_path).secrets_keys])
     env = {**cli_env(database, tmp_path), "CODEX32_SECRETS_KEYS": keys}
     result = CliRunner().invoke(main, ["secrets", "rotate"], env=env)
     assert result.exit_code == 0, result.output

