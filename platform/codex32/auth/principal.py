@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from codex32.auth import api_keys, tokens
@@ -107,9 +106,10 @@ def _from_access_token(session: Session, token: str, origin: Origin) -> Principa
 
 def membership_role(session: Session, claims: dict[str, Any]) -> str:
     """The user's current role in the bound workspace; 401 if revoked or no longer a member."""
-    row = session.execute(text(
-        "SELECT m.role, EXISTS (SELECT 1 FROM token_blocklist b WHERE b.jti IN (:jti, :fam)) "
-        "FROM memberships m WHERE m.user_id = :user"),
+    # On every authenticated request: straight to the driver, no statement compilation.
+    row = session.connection().exec_driver_sql(
+        "SELECT m.role, EXISTS (SELECT 1 FROM token_blocklist b WHERE b.jti IN (%(jti)s, "
+        "%(fam)s)) FROM memberships m WHERE m.user_id = %(user)s",
         {"user": claims["sub"], "jti": claims["jti"], "fam": tokens.family_id(claims)}).first()
     if row is None:
         raise Unauthorized("the token no longer grants access to this workspace")
