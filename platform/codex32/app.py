@@ -183,19 +183,11 @@ def _init_observability(app: Flask, settings: Settings) -> None:
 
 def _init_plugins(app: Flask, state: PlatformState) -> None:
     """Load every installed plugin, make instances buildable, run their start-up hooks."""
-    from codex32.crypto import SecretBox
-    from codex32.plugins.manager import load
     from codex32.services import providers
 
-    settings = state.settings
-    state.plugins = load(settings.load_plugins, strict=settings.strict_plugins)
-    providers.configure(providers.Runtime(manager=state.plugins,
-                                          box=SecretBox(settings.secrets_keys),
-                                          defaults=settings.default_plugins,
-                                          health_timeout=min(settings.plugin_timeout_seconds,
-                                                             10.0),
-                                          allow_private_urls=settings.allow_private_urls),
-                        app)
+    runtime = providers.load_runtime(state.settings)
+    providers.configure(runtime, app)
+    state.plugins = runtime.manager
     state.plugins.startup(app)
     from codex32.observability import health
 

@@ -46,9 +46,7 @@ def libpq_url(url: str) -> str:
 
 def build_runtime(settings: Settings, urls: DatabaseUrls) -> tuple[worker.WorkerRuntime, Engine]:
     """Connect as the runtime role (refusing an unsafe one) and make plugins buildable."""
-    from codex32.crypto import SecretBox
     from codex32.db.roles import check_runtime_role
-    from codex32.plugins.manager import load
     from codex32.services import providers
 
     # One session per running job, one for the maintenance loop, a little slack.
@@ -58,11 +56,7 @@ def build_runtime(settings: Settings, urls: DatabaseUrls) -> tuple[worker.Worker
                            pool_recycle=settings.pool_recycle)
     check_runtime_role(engine, allow_owner=settings.allow_owner_runtime,
                        production=settings.production)
-    manager = load(settings.load_plugins, strict=settings.strict_plugins)
-    providers.configure(providers.Runtime(manager=manager, box=SecretBox(settings.secrets_keys),
-                                          defaults=settings.default_plugins,
-                                          health_timeout=min(settings.plugin_timeout_seconds,
-                                                             10.0)))
+    providers.configure(providers.load_runtime(settings))
     queue.notification_retry.max_attempts = settings.notification_max_attempts
     sessions = sessionmaker(engine, expire_on_commit=False)
     return worker.WorkerRuntime(settings=settings, sessions=sessions), engine

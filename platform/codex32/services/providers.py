@@ -24,6 +24,7 @@ from sqlalchemy import and_, delete, select
 from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
+from codex32.config import Settings
 from codex32.crypto import SecretBox
 from codex32.db.models import ProviderConfig, Workspace
 from codex32.errors import Invalid, NotFound, from_plugin_error
@@ -32,6 +33,7 @@ from codex32.plugins.calls import invoke
 from codex32.plugins.errors import ConfigInvalid, PluginError
 from codex32.plugins.interfaces import KINDS, HealthResult, Plugin
 from codex32.plugins.manager import PluginManager, Registration
+from codex32.plugins.manager import load as load_plugins
 from codex32.services import audit
 
 MASK = "********"
@@ -54,6 +56,15 @@ class Runtime:
 
 _runtime: Runtime | None = None
 _APP_KEY = "codex32_providers"
+
+
+def load_runtime(settings: Settings) -> Runtime:
+    """Load every installed plugin and build the runtime the settings describe."""
+    manager = load_plugins(settings.load_plugins, strict=settings.strict_plugins)
+    return Runtime(manager=manager, box=SecretBox(settings.secrets_keys),
+                   defaults=settings.default_plugins,
+                   health_timeout=min(settings.plugin_timeout_seconds, 10.0),
+                   allow_private_urls=settings.allow_private_urls)
 
 
 def configure(runtime: Runtime, app: Any = None) -> None:
