@@ -104,3 +104,42 @@ def test_runtime_role_cannot_switch_rls_off(database):
     with engine.connect() as connection, pytest.raises(DBAPIError, match="must be owner"):
         connection.execute(text("ALTER TABLE bots NO FORCE ROW LEVEL SECURITY"))
     engine.dispose()
+
+
+def test_every_security_definer_function_is_locked_down(superuser):
+    rows = superuser.execute(
+        "SELECT p.proname, pg_get_userbyid(p.proowner), p.proconfig, "
+        "has_function_privilege('public', p.oid, 'EXECUTE') FROM pg_proc p "
+        "WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef").fetchall()
+    names = {row[0] for row in rows}
+    assert {"auth_api_key", "auth_membership", "auth_user_workspaces", "auth_invitation",
+            "auth_workspace_id"} <= names
+    for name, owner, config, public_can_execute in rows:
+        assert owner == "codex32_auth", name
+        assert any(item.startswith("search_path=") for item in config or []), name
+        assert not public_can_execute, name
+
+
+def test_authentication_binds_only_the_tokens_own_workspace(app, client, tenant, other_tenant):
+    from sqlalchemy import text
+
+    from codex32.auth import tokens
+    from codex32.auth.principal import membership_role
+    from codex32.db import db, tenancy
+    from codex32.errors import Unauthorized
+
+    with app.app_context():
+        claims = tokens.decode(tenant.access_token, "access")
+        assert membership_role(db.session, claims) == "admin"
+        assert tenancy.current_workspace() == tenant.workspace_id
+        seen = db.session.execute(text("SELECT DISTINCT workspace_id::text FROM memberships")
+                                  ).scalars().all()
+        assert seen == [tenant.workspace_id]
+        db.session.rollback()
+        tenancy.unbind()
+        forged = {**claims, "ws": other_tenant.workspace_id}
+        with pytest.raises(Unauthorized):
+            membership_role(db.session, forged)
+        assert tenancy.current_workspace() is None
+        assert db.session.execute(text("SELECT count(*) FROM memberships")).scalar() == 0
+        db.session.rollback()

@@ -98,21 +98,23 @@ def _from_api_key(session: Session, plain: str, origin: Origin) -> Principal:
 
 def _from_access_token(session: Session, token: str, origin: Origin) -> Principal:
     claims = tokens.decode(token, "access")
-    tenancy.bind(session, claims["ws"])
     role = membership_role(session, claims)
     return Principal(workspace_id=uuid.UUID(claims["ws"]), role=role,
                      user_id=uuid.UUID(claims["sub"]), origin=origin, claims=claims)
 
 
 def membership_role(session: Session, claims: dict[str, Any]) -> str:
-    """The user's current role in the bound workspace; 401 if revoked or no longer a member."""
-    # On every authenticated request: straight to the driver, no statement compilation.
-    row = session.connection().exec_driver_sql(
-        "SELECT m.role, EXISTS (SELECT 1 FROM token_blocklist b WHERE b.jti IN (%(jti)s, "
-        "%(fam)s)) FROM memberships m WHERE m.user_id = %(user)s",
-        {"user": claims["sub"], "jti": claims["jti"], "fam": tokens.family_id(claims)}).first()
+    """The user's current role in the token's workspace, which it binds; 401 if the token is
+    revoked or the user is no longer a member."""
+    row = tenancy.bind_through(
+        session, claims["ws"],
+        "SELECT role, revoked FROM auth_membership(%(user)s, %(workspace)s, %(jti)s, %(fam)s)",
+        {"user": claims["sub"], "workspace": claims["ws"], "jti": claims["jti"],
+         "fam": tokens.family_id(claims)})
     if row is None:
+        tenancy.unbind()
         raise Unauthorized("the token no longer grants access to this workspace")
-    if row[1]:
+    if row.revoked:
+        tenancy.unbind()
         raise Unauthorized("the token has been revoked")
-    return row[0]
+    return row.role

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from sqlalchemy import event
+from sqlalchemy import Row, event
 from sqlalchemy.orm import Session, scoped_session
 
 _bound_workspace: ContextVar[str | None] = ContextVar("codex32_workspace", default=None)
@@ -39,6 +39,27 @@ def bind(session: Session | scoped_session, workspace_id: uuid.UUID | str) -> No
 def unbind() -> None:
     """Forget the bound workspace (the next transaction sees no tenant rows)."""
     _bound_workspace.set(None)
+
+
+def bind_through(session: Session | scoped_session, workspace_id: uuid.UUID | str,
+                 lookup: str, params: dict) -> Row | None:
+    """Run an authentication ``lookup`` and bind ``workspace_id`` in the same statement.
+
+    ``lookup`` must not depend on row-level security (it is a SECURITY DEFINER function that
+    filters by workspace itself). The workspace is bound only when the lookup finds a row, so
+    a failed authentication leaves the transaction unbound; this saves the round trip of a
+    separate ``set_config`` on every authenticated request. Returns the lookup's row.
+    """
+    value = str(uuid.UUID(str(workspace_id)))
+    if isinstance(session, scoped_session):
+        session = session()
+    connection = session.connection()  # begins the transaction: no workspace is bound yet
+    row = connection.exec_driver_sql(
+        f"SELECT set_config('app.workspace_id', %(codex32_workspace)s, true), found.* "
+        f"FROM ({lookup}) AS found", {**params, "codex32_workspace": value}).first()
+    if row is not None:
+        _bound_workspace.set(value)
+    return row
 
 
 @contextmanager

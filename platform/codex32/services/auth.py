@@ -17,7 +17,6 @@ from codex32.auth import tokens
 from codex32.auth.passwords import burn_verify, verify_password
 from codex32.auth.principal import Origin, Principal, membership_role
 from codex32.auth.rbac import permissions_of
-from codex32.db import tenancy
 from codex32.db.models import User, Workspace
 from codex32.errors import RateLimited, Unauthorized
 from codex32.ratelimit import RateLimiter
@@ -76,8 +75,7 @@ def refresh(session: Session, refresh_token: str) -> tokens.TokenPair:
         tokens.revoke(session, [tokens.family_id(claims)], tokens.expiry(claims))
         session.commit()
         raise Unauthorized("the refresh token has already been used or revoked")
-    tenancy.bind(session, claims["ws"])
-    membership_role(session, claims)
+    membership_role(session, claims)  # also binds the token's workspace
     tokens.revoke(session, [claims["jti"]], tokens.expiry(claims))
     session.commit()
     return tokens.issue_pair(claims["sub"], claims["ws"], family=claims["fam"])
@@ -91,8 +89,7 @@ def revoke(session: Session, token: str, origin: Origin) -> None:
     except Unauthorized:
         claims = tokens.decode(token, "refresh")
         ids = [claims["jti"], tokens.family_id(claims)]
-    tenancy.bind(session, claims["ws"])
-    role = membership_role(session, claims)
+    role = membership_role(session, claims)  # also binds the token's workspace
     tokens.revoke(session, ids, tokens.expiry(claims))
     principal = Principal(workspace_id=uuid.UUID(claims["ws"]), role=role,
                           user_id=uuid.UUID(claims["sub"]), origin=origin)
