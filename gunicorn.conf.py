@@ -217,3 +217,15 @@ def child_exit(server, worker) -> None:
 def on_exit(server) -> None:
     """Master exit, after the graceful shutdown completed."""
     server.log.info("codex32-web stopped")
+
+
+def post_worker_init(worker) -> None:
+    """Freeze the objects the app loaded (plugins, SDKs, schemas) out of the cyclic GC.
+
+    A worker holds a few hundred MiB of long-lived objects after start-up; without this every
+    full collection walks all of them, costing CPU and tail latency on ordinary requests.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
