@@ -5,8 +5,9 @@ the same SQL as the product's endpoint, in one transaction bound to the workspac
 the product binds it, as the same runtime role (so row-level security applies alike):
 
 ``GET /bots?ws=<workspace id>``
-    ``set_config('app.workspace_id', ws, true)`` then the product's list query (the columns of
-    ``codex32.services.bots.LIST_COLUMNS`` plus the total as a count subquery, newest first, 50 rows),
+    ``set_config('app.workspace_id', ws, true)`` then the product's list query (the columns
+    of ``codex32.services.bots.LIST_COLUMNS`` plus the total as a count subquery, newest
+    first, 50 rows),
     answered in the product's envelope ``{items, page, page_size, total}``.
 ``POST /bots?ws=<workspace id>&user=<user id>`` with ``{"name", "code"}``
     the bot row, its version 1 and the audit row, in one transaction; 201 with the bot.

@@ -1,0 +1,785 @@
+"""Codex-32 benchmarks: one entry point that prints its figures and the targets.
+
+    python bench/run.py [--duration 10] [--connections 32] [--large]
+                        [--only api|providers|sandbox|execution]
+
+``api``: a throwaway PostgreSQL (embedded in a temporary folder, or a fresh database on the
+server named by ``BENCH_DATABASE_URL``), migrated; the product served as deployed
+(``gunicorn --config gunicorn.conf.py wsgi:app``, production settings, 4 sync workers, request
+log at INFO captured to a file) and the bare reference (bench/reference_app.py: Flask + psycopg,
+the same SQL, same gunicorn settings) side by side; wrk drives each (GET the bot list, POST a
+bot), sampling the RSS of each server's workers and the CPU each server, PostgreSQL and the
+rest of the machine use (CPU per request is the figure least disturbed by other load; "other
+CPUs" says how disturbed a run was). ``--large`` then loads 1,000,000 bots over 1,000
+workspaces, measures the list again, and times the list SQL alone before and after the load
+(table size vs workspace size).
+``providers``: bench/provider_bench.py (the provider layer's overhead over the bare SDK).
+``sandbox``, ``execution``: bench/sandbox_bench.py and bench/execution_bench.py when present.
+
+Everything it starts (database, servers, wrk) is stopped, and its temporary folders removed,
+on exit, on an error and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import re
+import resource
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+from harness import REPO, BenchDatabase, free_port, percentile, start_database, verdict
+
+BENCH = REPO / "bench"
+SECTIONS = ("api", "providers", "sandbox", "execution")
+WARMUP_SECONDS = 2
+LIST_BOTS = 60
+PAGE_SIZE = 50
+LARGE_WORKSPACES = 1000
+LARGE_BOTS_PER_WORKSPACE = 1000
+RATE_LIMIT = 10_000_000
+BOT_CODE = "def main(event, context):\n    return {'ok': True}\n"
+# Targets (docs/performance.md).
+LIST_RPS_SHARE = 0.60
+P99_LIMIT_MS = 100.0
+LARGE_TOLERANCE = 1.20
+
+
+class BenchError(RuntimeError):
+    """A step of the benchmark failed; the message says which and why."""
+
+
+# --- processes ----------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """A gunicorn master this run started, its port and the file its output goes to."""
+
+    name: str
+    process: subprocess.Popen
+    port: int
+    log_path: Path
+    known: dict[int, psutil.Process] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def workers(self) -> list[psutil.Process]:
+        try:
+            children = psutil.Process(self.process.pid).children()
+        except psutil.NoSuchProcess:
+            return []
+        for child in children:
+            self.known.setdefault(child.pid, child)
+        return children
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM (gunicorn's graceful shutdown); SIGKILL the master and its workers after."""
+        self.workers()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        for worker in self.known.values():  # workers orphaned by a killed master
+            # psutil checks the pid still names the process it saw (not a reused pid).
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                worker.kill()
+
+
+def gunicorn_command(app_spec: str, *extra: str) -> list[str]:
+    """``gunicorn --config gunicorn.conf.py <app>`` with the interpreter running this script."""
+    script = Path(sys.executable).parent / "gunicorn"
+    base = [str(script)] if script.exists() else [sys.executable, "-m", "gunicorn"]
+    return [*base, "--config", "gunicorn.conf.py", *extra, app_spec]
+
+
+def base_environment() -> dict[str, str]:
+    """This process's environment without settings that would change the servers' behaviour."""
+    env = dict(os.environ)
+    for name in list(env):
+        if name.startswith(("CODEX32_", "GUNICORN_")) or name in (
+                "DATABASE_URL", "MIGRATION_DATABASE_URL", "REDIS_URL", "SENTRY_DSN",
+                "PROMETHEUS_MULTIPROC_DIR", "WEB_CONCURRENCY", "PORT", "SECRET_KEY",
+                "JWT_SECRET_KEY", "LOG_LEVEL", "LOG_JSON", "RATE_LIMIT_PER_MINUTE"):
+            del env[name]
+    return env
+
+
+def start_server(name: str, command: list[str], env: dict[str, str], port: int,
+                 log_path: Path, ready_path: str, stack: contextlib.ExitStack,
+                 deadline: float = 90.0) -> Server:
+    """Start a gunicorn master (output to ``log_path``), wait until ``ready_path`` answers 200."""
+    log_file = stack.enter_context(log_path.open("wb"))
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log_file,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server(name=name, process=process, port=port, log_path=log_path)
+    stack.callback(server.stop)
+    until = time.monotonic() + deadline
+    while time.monotonic() < until:
+        if process.poll() is not None:
+            raise BenchError(f"{name} exited with {process.returncode}:\n{server.log_tail()}")
+        with contextlib.suppress(OSError):
+            status, _ = http_json("GET", server.base + ready_path, timeout=2)
+            if status == 200 and len(server.workers()) >= 1:
+                return server
+        time.sleep(0.25)
+    raise BenchError(f"{name} was not ready within {deadline:g}s:\n{server.log_tail()}")
+
+
+def http_json(method: str, url: str, body: Any = None, token: str | None = None,
+              timeout: float = 30) -> tuple[int, Any]:
+    """One HTTP request with a JSON body; the status and the parsed answer."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            status, raw = answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+# --- wrk ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    """One measured run."""
+
+    label: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    rss_mib: float
+    cpu_ms: float
+    db_cpu_ms: float | None
+    other_cpus: float
+    reference: Figures | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        return self.rps / self.reference.rps if self.reference and self.reference.rps else None
+
+
+class RssSampler:
+    """Peak resident memory of each worker of a gunicorn master, sampled every 0.2 s."""
+
+    def __init__(self, server: Server, interval: float = 0.2) -> None:
+        self.server, self.interval = server, interval
+        self.peaks: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def _sample(self) -> None:
+        for worker in self.server.workers():
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                rss = worker.memory_info().rss
+                self.peaks[worker.pid] = max(self.peaks.get(worker.pid, 0), rss)
+
+    @property
+    def peak_mib(self) -> float:
+        return max(self.peaks.values(), default=0) / (1024 * 1024)
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+def _busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine spent busy (not idle, not waiting for I/O) since boot."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0) - getattr(
+        times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
+
+
+def _children_cpu_seconds() -> float:
+    """CPU seconds of this process and the children it has waited for (wrk)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class CpuMeter:
+    """CPU used during a run: by a server's processes, by PostgreSQL, and by everything else.
+
+    The server's CPU per request is what the code costs whatever else runs on the machine.
+    "Other" is the machine's busy time minus the server, PostgreSQL, wrk and this process:
+    CPU taken by anything outside the benchmark (a test suite, the kernel), i.e. noise.
+    """
+
+    def __init__(self, server: Server, db_pid: int | None) -> None:
+        self.server, self.db_pid = server, db_pid
+        self.server_seconds = 0.0
+        self.db_seconds: float | None = None
+        self.other_cpus = 0.0
+
+    def _server_cpu(self) -> dict[int, float]:
+        found = {}
+        with contextlib.suppress(psutil.NoSuchProcess):
+            for process in (psutil.Process(self.server.process.pid), *self.server.workers()):
+                with contextlib.suppress(psutil.Error):
+                    found[process.pid] = _cpu_seconds(process)
+        return found
+
+    def _db_cpu(self) -> dict[int, float]:
+        found: dict[int, float] = {}
+        if self.db_pid is None:
+            return found
+        with contextlib.suppress(psutil.Error):
+            postmaster = psutil.Process(self.db_pid)
+            for process in (postmaster, *postmaster.children(recursive=True)):
+                with contextlib.suppress(psutil.Error):
+                    found[process.pid] = _cpu_seconds(process)
+        return found
+
+    def __enter__(self) -> CpuMeter:
+        self._started = time.monotonic()
+        self._busy, self._mine = _busy_cpu_seconds(), _children_cpu_seconds()
+        self._server, self._db = self._server_cpu(), self._db_cpu()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        elapsed = time.monotonic() - self._started
+        busy = _busy_cpu_seconds() - self._busy
+        mine = _children_cpu_seconds() - self._mine
+        server, database = self._server_cpu(), self._db_cpu()
+        self.server_seconds = sum(server.get(pid, used) - used
+                                  for pid, used in self._server.items())
+        db_seconds = sum(used - self._db.get(pid, 0.0) for pid, used in database.items())
+        self.db_seconds = db_seconds if self.db_pid is not None else None
+        other = busy - self.server_seconds - db_seconds - mine
+        self.other_cpus = max(0.0, other / elapsed) if elapsed else 0.0
+
+
+UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _latency_ms(output: str, percent: int) -> float:
+    found = re.search(rf"^\s*{percent}(?:\.0+)?%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.M)
+    if not found:
+        raise BenchError(f"no {percent}% latency in the wrk output:\n{output}")
+    return float(found.group(1)) * UNITS_MS[found.group(2)]
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    """Requests/s, p50 and p99 (ms), request and error counts from ``wrk --latency``."""
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.M)
+    total = re.search(r"^\s*(\d+) requests in", output, re.M)
+    if not rps or not total:
+        raise BenchError(f"unexpected wrk output:\n{output}")
+    errors = 0
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    if non_2xx:
+        errors += int(non_2xx.group(1))
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                        output)
+    if sockets:
+        errors += sum(int(value) for value in sockets.groups())
+    return {"rps": float(rps.group(1)), "p50": _latency_ms(output, 50),
+            "p99": _latency_ms(output, 99), "requests": int(total.group(1)), "errors": errors}
+
+
+def wrk(url: str, seconds: int, connections: int, token: str | None = None,
+        script: Path | None = None, script_args: tuple[str, ...] = ()) -> str:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    if token:
+        command += ["-H", f"Authorization: Bearer {token}"]
+    if script:
+        command += ["-s", str(script)]
+    command.append(url)
+    if script_args:
+        command += ["--", *script_args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60,
+                          check=False)
+    if done.returncode != 0:
+        raise BenchError(f"wrk failed ({done.returncode}): {done.stderr}{done.stdout}")
+    return done.stdout
+
+
+def measure(label: str, server: Server, path: str, args: argparse.Namespace,
+            token: str | None = None, post: bool = False) -> Figures:
+    """Warm up, then one measured wrk run while sampling the workers' RSS and CPU."""
+    script = BENCH / "post_bots.lua" if post else None
+
+    def run(seconds: int) -> str:
+        prefix = f"b{uuid.uuid4().hex[:10]}"  # bot names unique to this run
+        return wrk(server.base + path, seconds, args.connections, token, script,
+                   (prefix,) if post else ())
+
+    run(WARMUP_SECONDS)
+    with CpuMeter(server, args.db_pid) as cpu, RssSampler(server) as sampler:
+        output = run(args.duration)
+    figures = parse_wrk(output)
+    requests = max(1, int(figures["requests"]))
+    result = Figures(label=label, rps=figures["rps"], p50_ms=figures["p50"],
+                     p99_ms=figures["p99"], requests=int(figures["requests"]),
+                     errors=int(figures["errors"]), rss_mib=sampler.peak_mib,
+                     cpu_ms=cpu.server_seconds * 1000 / requests,
+                     db_cpu_ms=None if cpu.db_seconds is None
+                     else cpu.db_seconds * 1000 / requests,
+                     other_cpus=cpu.other_cpus)
+    if result.errors:
+        print(f"  ! {label}: {result.errors} of {result.requests} requests failed "
+              f"(non-2xx or socket errors); see {server.log_path}", flush=True)
+    print(f"  measured {label}: {result.rps:.0f} req/s, p50 {result.p50_ms:.2f} ms, "
+          f"p99 {result.p99_ms:.2f} ms; other processes used {result.other_cpus:.2f} CPUs",
+          flush=True)
+    return result
+
+
+# --- the API benchmark --------------------------------------------------------------------
+
+
+@dataclass
+class Tenant:
+    """A workspace signed up through the product's API, with its admin's tokens."""
+
+    workspace_id: str
+    user_id: str
+    access_token: str
+    refresh_token: str
+
+    def refresh(self, server: Server) -> str:
+        """A fresh access token (they live 15 minutes; a long run outlives the first)."""
+        status, body = http_json("POST", server.base + "/api/v1/auth/refresh",
+                                 token=self.refresh_token)
+        if status != 200:
+            raise BenchError(f"token refresh failed: {status} {body}")
+        self.access_token, self.refresh_token = body["access_token"], body["refresh_token"]
+        return self.access_token
+
+
+def sign_up(server: Server, label: str) -> Tenant:
+    suffix = uuid.uuid4().hex[:10]
+    status, body = http_json("POST", server.base + "/api/v1/workspaces", {
+        "name": f"Bench {label} {suffix}", "slug": f"bench-{label}-{suffix}",
+        "admin_email": f"bench-{label}-{suffix}@example.com",
+        "admin_password": secrets.token_urlsafe(24)})
+    if status != 201:
+        raise BenchError(f"sign-up failed: {status} {body}")
+    return Tenant(workspace_id=body["workspace"]["id"], user_id=body["user"]["id"],
+                  access_token=body["access_token"], refresh_token=body["refresh_token"])
+
+
+def create_bots(server: Server, tenant: Tenant, count: int) -> None:
+    for number in range(count):
+        status, body = http_json("POST", server.base + "/api/v1/bots",
+                                 {"name": f"listed-{number:03d}", "code": BOT_CODE},
+                                 token=tenant.access_token)
+        if status != 201:
+            raise BenchError(f"creating bot {number} failed: {status} {body}")
+
+
+def check_list(server: Server, path: str, token: str | None, expected: int) -> None:
+    status, body = http_json("GET", server.base + path, token=token)
+    if status != 200 or len(body.get("items", [])) != expected:
+        raise BenchError(f"GET {path} on {server.name}: {status}, expected {expected} items: "
+                         f"{str(body)[:300]}")
+
+
+def product_environment(database: BenchDatabase, port: int, folder: Path) -> dict[str, str]:
+    metrics = folder / "metrics-product"
+    return {
+        **base_environment(),
+        "DATABASE_URL": database.urls.runtime,
+        "MIGRATION_DATABASE_URL": database.urls.owner,
+        "CODEX32_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+        "CODEX32_SECRETS_KEYS": secrets.token_urlsafe(32),
+        "CODEX32_SIGNUP_MODE": "open",
+        "CODEX32_DATA_DIR": str(folder / "data"),
+        "WEB_CONCURRENCY": "4",
+        "GUNICORN_WORKER_CLASS": "sync",
+        "PORT": str(port),
+        "RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT),
+        "LOG_LEVEL": "INFO",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics),
+    }
+
+
+def reference_environment(database: BenchDatabase, port: int, folder: Path) -> dict[str, str]:
+    return {
+        **base_environment(),
+        "BENCH_REFERENCE_DSN": database.runtime_dsn,
+        "WEB_CONCURRENCY": "4",
+        "GUNICORN_WORKER_CLASS": "sync",
+        "PORT": str(port),
+        "LOG_LEVEL": "INFO",
+        "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics-reference"),
+    }
+
+
+def create_probe_workspace(database: BenchDatabase, bots: int) -> str:
+    """A workspace with ``bots`` bots made in SQL as the owner (it stays small under --large)."""
+    workspace_id = str(uuid.uuid4())
+    with psycopg.connect(database.owner_dsn) as conn:
+        conn.execute("SELECT set_config('app.workspace_id', %s, true)", (workspace_id,))
+        conn.execute("INSERT INTO workspaces (id, name, slug) VALUES (%s, 'Probe', %s)",
+                     (workspace_id, f"probe-{workspace_id[:8]}"))
+        conn.execute("""
+            INSERT INTO bots (workspace_id, id, name, description, status, current_version,
+                              created_at, updated_at)
+            SELECT %s, gen_random_uuid(), 'probe-' || g, 'a benchmark bot', 'draft', 0,
+                   now() - g * interval '1 second', now() - g * interval '1 second'
+            FROM generate_series(1, %s) AS g""", (workspace_id, bots))
+    return workspace_id
+
+
+def time_list_sql(database: BenchDatabase, workspace_id: str, runs: int = 1000) -> list[float]:
+    """Latencies (ms) of the list SQL alone, as the reference runs it, one client, no HTTP."""
+    from reference_app import LIST_SQL, PAGE_SIZE, SET_TENANT
+
+    timings = []
+    with psycopg.connect(database.runtime_dsn) as conn:
+        for number in range(runs + 100):
+            started = time.perf_counter()
+            with conn.transaction():
+                conn.execute(SET_TENANT, (workspace_id,))
+                conn.execute(LIST_SQL, (PAGE_SIZE, 0)).fetchall()
+            if number >= 100:
+                timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def load_large(database: BenchDatabase, tenant: Tenant) -> str:
+    """1,000 bots in each of 1,000 workspaces (the bench one included), as the owner role.
+
+    The owner is subject to the forced row-level security like everyone else, so one DO block
+    binds each new workspace transaction-locally before its inserts, in one transaction.
+    """
+    started = time.monotonic()
+    extra = LARGE_WORKSPACES - 1
+    with psycopg.connect(database.owner_dsn) as conn:
+        conn.execute("SET synchronous_commit = off")
+        conn.execute("SELECT set_config('app.workspace_id', %s, true)",
+                     (tenant.workspace_id,))
+        existing = conn.execute("SELECT count(*) FROM bots").fetchone()[0]
+        conn.execute("""
+            INSERT INTO bots (workspace_id, id, name, description, status, current_version,
+                              created_at, updated_at)
+            SELECT %(ws)s, gen_random_uuid(), 'large-' || g, 'a benchmark bot', 'draft', 0,
+                   now() - interval '1 day' - g * interval '1 second',
+                   now() - interval '1 day' - g * interval '1 second'
+            FROM generate_series(1, %(count)s) AS g""",
+                     {"ws": tenant.workspace_id,
+                      "count": max(0, LARGE_BOTS_PER_WORKSPACE - existing)})
+        conn.execute(f"""
+            DO $$
+            DECLARE ws uuid;
+            BEGIN
+              FOR i IN 1..{extra} LOOP
+                ws := gen_random_uuid();
+                PERFORM set_config('app.workspace_id', ws::text, true);
+                INSERT INTO workspaces (id, name, slug) VALUES (ws, 'Large ' || i, 'large-' || i);
+                INSERT INTO bots (workspace_id, id, name, description, status, current_version,
+                                  created_at, updated_at)
+                SELECT ws, gen_random_uuid(), 'bot-' || g, 'a benchmark bot', 'draft', 0,
+                       now() - g * interval '1 second', now() - g * interval '1 second'
+                FROM generate_series(1, {LARGE_BOTS_PER_WORKSPACE}) AS g;
+              END LOOP;
+            END $$""")
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("ANALYZE bots")
+        conn.execute("ANALYZE workspaces")
+    with psycopg.connect(database.admin_dsn) as conn:
+        total, workspaces = conn.execute(
+            "SELECT (SELECT count(*) FROM bots), (SELECT count(*) FROM workspaces)").fetchone()
+    return (f"loaded in {time.monotonic() - started:.0f}s: {total:,} bots in {workspaces:,} "
+            f"workspaces ({LARGE_BOTS_PER_WORKSPACE:,} in the bench workspace; the POST "
+            f"workspace and a {LIST_BOTS}-bot probe workspace come on top)")
+
+
+def api_section(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack,
+                database: BenchDatabase) -> list[str]:
+    """The product against the bare reference under wrk; returns the target lines."""
+    product_port, reference_port = free_port(), free_port()
+    product = start_server(
+        "product", gunicorn_command("wsgi:app"),
+        product_environment(database, product_port, folder), product_port,
+        folder / "product.log", "/health/ready", stack)
+    lister = sign_up(product, "list")
+    writer = sign_up(product, "write")
+    reference = start_server(
+        "reference", gunicorn_command("reference_app:app", "--pythonpath", str(BENCH)),
+        reference_environment(database, reference_port, folder), reference_port,
+        folder / "reference.log", f"/bots?ws={lister.workspace_id}", stack)
+    create_bots(product, lister, LIST_BOTS)
+    product_list = f"/api/v1/bots?page_size={PAGE_SIZE}"
+    reference_list = f"/bots?ws={lister.workspace_id}"
+    reference_post = f"/bots?ws={writer.workspace_id}&user={writer.user_id}"
+    check_list(product, product_list, lister.access_token, PAGE_SIZE)
+    check_list(reference, reference_list, None, PAGE_SIZE)
+    print(f"product: gunicorn --config gunicorn.conf.py wsgi:app, CODEX32_ENV=production, "
+          f"4 sync workers, LOG_LEVEL=INFO (request log captured to {product.log_path.name})")
+    print(f"  RATE_LIMIT_PER_MINUTE={RATE_LIMIT} so the in-process rate limiter does not "
+          f"refuse the load (it still counts every request)")
+    print("reference: bench/reference_app.py (Flask + psycopg_pool, no auth, no schemas), "
+          "same gunicorn config, same runtime role, same SQL")
+    print(f"wrk -t2 -c{args.connections} -d{args.duration}s --latency, after a "
+          f"{WARMUP_SECONDS}s warm-up; list workspace has {LIST_BOTS} bots (page of "
+          f"{PAGE_SIZE}); POSTs go to a second workspace", flush=True)
+
+    bare_get = measure("reference GET /bots", reference, reference_list, args)
+    get = measure(f"product GET {product_list}", product, product_list, args,
+                  token=lister.refresh(product))
+    get.reference = bare_get
+    bare_post = measure("reference POST /bots", reference, reference_post, args, post=True)
+    post = measure("product POST /api/v1/bots", product, "/api/v1/bots", args,
+                   token=writer.refresh(product), post=True)
+    post.reference = bare_post
+    rows = [get, bare_get, post, bare_post]
+
+    large_rows: list[Figures] = []
+    if args.large:
+        probe = create_probe_workspace(database, LIST_BOTS)
+        sql_small = {"bench": time_list_sql(database, lister.workspace_id),
+                     "probe": time_list_sql(database, probe)}
+        print(f"loading {LARGE_WORKSPACES * LARGE_BOTS_PER_WORKSPACE:,} bots ...", flush=True)
+        print("  " + load_large(database, lister), flush=True)
+        sql_large = {"bench": time_list_sql(database, lister.workspace_id),
+                     "probe": time_list_sql(database, probe)}
+        bare_large = measure("reference GET /bots (1M rows)", reference, reference_list, args)
+        large = measure(f"product GET {product_list} (1M rows)", product, product_list, args,
+                        token=lister.refresh(product))
+        large.reference = bare_large
+        large_rows = [large, bare_large]
+
+    print()
+    print_table(rows + large_rows)
+    print("capacity estimated from CPU per request (server + PostgreSQL; less sensitive to "
+          f"other load): product GET {_cpu_share(get)}, POST {_cpu_share(post)} of the bare "
+          "endpoint's")
+    targets = [
+        f"GET list >= {LIST_RPS_SHARE:.0%} of the bare endpoint's req/s: "
+        f"{get.ratio:.0%} {verdict(get.ratio >= LIST_RPS_SHARE and not get.errors)}",
+        f"GET list p99 < {P99_LIMIT_MS:g} ms: {get.p99_ms:.1f} ms "
+        f"{verdict(get.p99_ms < P99_LIMIT_MS and not get.errors)}",
+        f"POST p99 < {P99_LIMIT_MS:g} ms: {post.p99_ms:.1f} ms "
+        f"{verdict(post.p99_ms < P99_LIMIT_MS and not post.errors)}",
+    ]
+    if large_rows:
+        large = large_rows[0]
+        p50, p99 = large.p50_ms / get.p50_ms, large.p99_ms / get.p99_ms
+        ok = p50 <= LARGE_TOLERANCE and p99 <= LARGE_TOLERANCE and not large.errors
+        targets.append(f"GET list at 1M bots within {LARGE_TOLERANCE - 1:.0%} of the small "
+                       f"database: p50 x{p50:.2f}, p99 x{p99:.2f} {verdict(ok)}")
+        print(f"(reference at 1M bots: p50 x{large_rows[1].p50_ms / bare_get.p50_ms:.2f}, "
+              f"p99 x{large_rows[1].p99_ms / bare_get.p99_ms:.2f})")
+        print_sql_table(sql_small, sql_large)
+    for line in targets:
+        print("  target " + line)
+    return targets
+
+
+def print_sql_table(small: dict[str, list[float]], large: dict[str, list[float]]) -> None:
+    """The list SQL alone before and after the load: table size vs workspace size."""
+    print("list SQL alone (psycopg as the runtime role: BEGIN, set_config, list, COMMIT; one "
+          "client, 1,000 runs):")
+    print(f"  {'':52}{'p50 ms':>8}{'p99 ms':>8}")
+    rows = (
+        (f"bench workspace, {LIST_BOTS} bots, small table", small["bench"]),
+        (f"probe workspace, {LIST_BOTS} bots, small table", small["probe"]),
+        (f"probe workspace, {LIST_BOTS} bots, 1M-row table", large["probe"]),
+        (f"bench workspace, {LARGE_BOTS_PER_WORKSPACE:,} bots, 1M-row table", large["bench"]),
+    )
+    for label, values in rows:
+        print(f"  {label:52}{percentile(values, 50):8.3f}{percentile(values, 99):8.3f}")
+
+
+def _cpu_share(row: Figures) -> str:
+    """The reference's CPU per request over the product's, as a share of its capacity."""
+    if row.reference is None:
+        return "-"
+    mine = row.cpu_ms + (row.db_cpu_ms or 0.0)
+    bare = row.reference.cpu_ms + (row.reference.db_cpu_ms or 0.0)
+    return f"{bare / mine:.0%}" if mine else "-"
+
+
+def print_table(rows: list[Figures]) -> None:
+    width = max(len(row.label) for row in rows) + 2
+    print(f"{'endpoint':{width}}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'vs bare':>8}"
+          f"{'RSS/worker MiB':>15}{'CPU ms/req':>11}{'DB CPU ms/req':>14}{'errors':>7}"
+          f"{'other CPUs':>11}")
+    for row in rows:
+        ratio = f"{row.ratio:.2f}" if row.ratio is not None else "1.00"
+        db_cpu = f"{row.db_cpu_ms:.2f}" if row.db_cpu_ms is not None else "-"
+        print(f"{row.label:{width}}{row.rps:8.0f}{row.p50_ms:8.2f}{row.p99_ms:8.2f}{ratio:>8}"
+              f"{row.rss_mib:15.0f}{row.cpu_ms:11.2f}{db_cpu:>14}{row.errors:7d}"
+              f"{row.other_cpus:11.2f}")
+    print("CPU ms/req: CPU time of the server's gunicorn processes per request; DB CPU: of "
+          "PostgreSQL (embedded only); other CPUs: CPUs busy outside the benchmark (noise; "
+          "includes PostgreSQL when it is not the embedded one)")
+
+
+# --- the other sections -------------------------------------------------------------------
+
+
+def run_script(script: Path, *arguments: str, stack: contextlib.ExitStack) -> list[str]:
+    """Run a benchmark script, echo its output; its PASS/FAIL lines are the targets."""
+    env = base_environment()
+    env["PYTHONUNBUFFERED"] = "1"
+    process = subprocess.Popen([sys.executable, str(script), *arguments], cwd=REPO, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    stack.callback(_stop_child, process)
+    targets = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        print("  " + line.rstrip(), flush=True)
+        if re.search(r"\b(PASS|FAIL)\b", line):
+            targets.append(line.strip().removeprefix("target ").strip())
+    if process.wait() != 0:
+        raise BenchError(f"{script.name} exited with {process.returncode}")
+    return targets
+
+
+def _stop_child(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def describe_machine() -> str:
+    model = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    cpus = len(os.sched_getaffinity(0))
+    memory = psutil.virtual_memory().total / 1024**3
+    return (f"{cpus} CPUs ({model}), {memory:.0f} GiB RAM, {platform.system()} "
+            f"{platform.release()}, Python {platform.python_version()}")
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--large", action="store_true",
+                        help="also measure the list with 1,000,000 bots in the database")
+    parser.add_argument("--only", choices=SECTIONS, help="run one section")
+    parser.add_argument("--provider-calls", type=int, default=300)
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None and args.only in (None, "api"):
+        parser.error("wrk is not installed (Debian: apt-get install wrk)")
+    sections = [args.only] if args.only else list(SECTIONS)
+    args.db_pid = None
+    # SIGTERM unwinds like Ctrl-C, so every cleanup below runs.
+    signal.signal(signal.SIGTERM, _interrupt)
+
+    print(f"Codex-32 benchmarks, {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
+    print(f"machine: {describe_machine()}")
+    targets: dict[str, list[str]] = {}
+    with contextlib.ExitStack() as stack:
+        folder = Path(tempfile.mkdtemp(prefix="codex32-bench-"))
+        stack.callback(shutil.rmtree, folder, ignore_errors=True)
+        database: BenchDatabase | None = None
+        if {"api", "providers"} & set(sections):
+            database = start_database(folder)
+            stack.callback(database.close)
+            args.db_pid = database.server_pid
+            with psycopg.connect(database.admin_dsn) as conn:
+                version = conn.execute("SHOW server_version").fetchone()[0]
+            print(f"database: PostgreSQL {version}, {database.description}", flush=True)
+        for section in sections:
+            print(f"\n== {section} ==", flush=True)
+            if section == "api":
+                assert database is not None
+                targets[section] = api_section(args, folder, stack, database)
+            elif section == "providers":
+                assert database is not None
+                targets[section] = run_script(
+                    BENCH / "provider_bench.py", "--calls", str(args.provider_calls),
+                    "--runtime-url", database.urls.runtime, "--owner-url", database.urls.owner,
+                    stack=stack)
+            else:
+                script = BENCH / f"{section}_bench.py"
+                if not script.exists():
+                    print(f"  {script.relative_to(REPO)} does not exist yet: skipped")
+                    continue
+                targets[section] = run_script(script, stack=stack)
+
+    print("\n== targets ==")
+    failed = 0
+    for section, lines in targets.items():
+        for line in lines:
+            failed += "FAIL" in line
+            print(f"  {section}: {line}")
+    if not any(targets.values()):
+        print("  (none measured)")
+    return 1 if failed and args.strict else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as error:
+        print(f"\nbenchmark failed: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("\ninterrupted; everything started was stopped", file=sys.stderr)
+        sys.exit(130)
