@@ -26,6 +26,7 @@ test: install lint
 	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=80 -q
 
 bench: install
+	@command -v wrk >/dev/null || apt-get install -y wrk || (echo "install wrk (Debian: apt-get install wrk)"; exit 1)
 	$(BIN)/python bench/run.py
 
 clean:
