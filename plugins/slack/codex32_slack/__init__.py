@@ -7,26 +7,17 @@ follow redirects, nor reach private hosts unless the operator allows it (``codex
 
 from __future__ import annotations
 
-import email.utils
-import http.client
 import json
 import logging
 import re
-import ssl
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from codex32.outbound import UnsafeURL, pinned_connection, private_urls_allowed, resolve_url
+from codex32 import delivery
+from codex32.outbound import UnsafeURL, private_urls_allowed, resolve_url
 from codex32.plugins import hookimpl
-from codex32.plugins.errors import (
-    ConfigInvalid,
-    ProviderAuthError,
-    ProviderError,
-    ProviderRateLimited,
-    ProviderTimeout,
-)
+from codex32.plugins.errors import ConfigInvalid, ProviderAuthError
 from codex32.plugins.interfaces import HealthResult, Notification, Notifier
 
 __version__ = "0.1.0"
@@ -40,8 +31,6 @@ USER_AGENT = f"Codex-32-Slack/{__version__}"
 _MAX_SECTION_CHARS = 3000  # Slack's limit for a section's text
 _MAX_FIELDS = 10
 _MAX_VALUE_CHARS = 200
-_MAX_RESPONSE_BYTES = 16 * 1024
-_MAX_BACKOFF_SECONDS = 60.0
 # Slack answers errors with a short code ("invalid_payload"); anything else is not repeated.
 _SLACK_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 _REVOKED = frozenset({"invalid_token", "no_service", "no_active_hooks", "team_disabled"})
@@ -88,19 +77,6 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-@dataclass(frozen=True)
-class _Failure:
-    """Why one attempt failed, whether another attempt may help, and what to raise if not."""
-
-    reason: str
-    retry: bool
-    error: type[ProviderError] = ProviderError
-    retry_after: float | None = None
-
-    def exception(self, message: str) -> ProviderError:
-        if issubclass(self.error, ProviderRateLimited):
-            return self.error(message, retry_after=self.retry_after)
-        return self.error(message)
 
 
 class SlackNotifier(Notifier):
@@ -136,10 +112,11 @@ class SlackNotifier(Notifier):
         super().__init__(config, secrets)
         self._channel: str | None = self.config.get("channel") or None
         self._username: str | None = self.config.get("username") or None
-        self._max_attempts = int(self.config.get("max_attempts", 3))
-        self._backoff = float(self.config.get("backoff_seconds", 0.5))
-        self._timeout = float(self.config.get("timeout_seconds", 10))
-        self._max_retry_after = float(self.config.get("max_retry_after_seconds", 60))
+        self._policy = delivery.Policy(
+            attempts=int(self.config.get("max_attempts", 3)),
+            backoff=float(self.config.get("backoff_seconds", 0.5)),
+            timeout=float(self.config.get("timeout_seconds", 10)),
+            max_retry_after=float(self.config.get("max_retry_after_seconds", 60)))
 
     def notify(self, notification: Notification) -> None:
         """Post the message; retry connection errors, 5xx and 429 (Retry-After), then raise."""
@@ -147,19 +124,9 @@ class SlackNotifier(Notifier):
         body = json.dumps(build_message(notification, channel=self._channel,
                                         username=self._username),
                           separators=(",", ":"), ensure_ascii=False).encode()
-        for attempt in range(1, self._max_attempts + 1):
-            failure = self._attempt(url, body)
-            if failure is None:
-                return
-            if not failure.retry or attempt == self._max_attempts:
-                raise failure.exception(f"Slack post to {host} failed after {attempt} "
-                                        f"attempt(s): {failure.reason}")
-            delay = failure.retry_after
-            if delay is None:
-                delay = min(self._backoff * 2 ** (attempt - 1), _MAX_BACKOFF_SECONDS)
-            log.warning("Slack post to %s failed (attempt %d of %d): %s; retrying in %.2fs",
-                        host, attempt, self._max_attempts, failure.reason, delay)
-            _sleep(delay)
+        headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
+        delivery.deliver(url, body, lambda: headers, self._policy, f"Slack post to {host}",
+                         reading=_reading, sleep=_sleep)
 
     def health_check(self) -> HealthResult:
         """Check the webhook URL's shape only: posting would put a message in the channel."""
@@ -190,69 +157,17 @@ class SlackNotifier(Notifier):
                                 ) from None
         return checked.url, checked.host
 
-    def _attempt(self, url: str, body: bytes) -> _Failure | None:
-        """One POST. None when Slack accepted the message, else what went wrong."""
-        try:
-            # Resolved and checked at every attempt; the connection goes to what was checked.
-            target = resolve_url(url)
-        except UnsafeURL as exc:
-            return _Failure(f"target refused: {exc}", retry=False)
-        connection = pinned_connection(target, timeout=self._timeout)
-        try:
-            connection.request("POST", target.request_target, body=body, headers={
-                "Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT})
-            response = connection.getresponse()
-            answer = response.read(_MAX_RESPONSE_BYTES).decode(errors="replace").strip()
-            status, retry_after = response.status, response.getheader("Retry-After")
-        except TimeoutError:
-            return _Failure(f"no answer within {self._timeout:g}s", retry=True,
-                            error=ProviderTimeout)
-        except ssl.SSLCertVerificationError as exc:
-            return _Failure(f"TLS certificate rejected: {exc.verify_message}", retry=False)
-        except (OSError, http.client.HTTPException) as exc:
-            # Safe to show: these messages never carry the request's path.
-            return _Failure(f"connection failed: {type(exc).__name__}: {exc}", retry=True)
-        finally:
-            connection.close()
-        return self._judge(status, retry_after, answer)
-
-    def _judge(self, status: int, retry_after_header: str | None,
-               answer: str) -> _Failure | None:
-        """Turn Slack's answer into success, a retryable failure or a final one."""
-        if 200 <= status < 300:
-            return None
-        code = answer if _SLACK_ERROR_CODE.fullmatch(answer) else ""
-        said = f"answered {status} {code}".rstrip()
-        if 300 <= status < 400:
-            return _Failure(f"{said}, a redirect; redirects are not followed", retry=False)
-        if status == 429 or status >= 500:
-            retry_after = _parse_retry_after(retry_after_header)
-            if retry_after is not None and retry_after > self._max_retry_after:
-                return _Failure(f"{said} with Retry-After {retry_after:g}s, longer than the "
-                                f"{self._max_retry_after:g}s allowed", retry=False,
-                                error=ProviderRateLimited, retry_after=retry_after)
-            error = ProviderRateLimited if status == 429 else ProviderError
-            return _Failure(said, retry=True, error=error, retry_after=retry_after)
-        if status in (401, 403) or code in _REVOKED:
-            return _Failure(f"{said}; the webhook URL is invalid or revoked", retry=False,
-                            error=ProviderAuthError)
-        return _Failure(said, retry=False)
 
 
-def _parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+def _reading(answer: delivery.Answer, policy: delivery.Policy) -> delivery.Failure | None:
+    """Slack's answer: its short error code is quoted, and revoked hooks are credential errors."""
+    code = answer.body if _SLACK_ERROR_CODE.fullmatch(answer.body) else ""
+    said = f"answered {answer.status} {code}".rstrip()
+    if not 200 <= answer.status < 300 and code in _REVOKED:
+        return delivery.Failure(f"{said}; the webhook URL is invalid or revoked", retry=False,
+                                error=ProviderAuthError)
+    return delivery.judge(answer, policy, refused="the webhook URL is invalid or revoked",
+                          said=said)
 
 
 @hookimpl

@@ -7,30 +7,21 @@ or put the signing secret in a log line, a repr or an error message.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import hmac
-import http.client
 import json
 import logging
 import re
-import ssl
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from codex32.outbound import UnsafeURL, check_url, pinned_connection, resolve_url
+from codex32 import delivery
+from codex32.outbound import UnsafeURL, check_url, resolve_url
 from codex32.plugins import hookimpl
-from codex32.plugins.errors import (
-    ConfigInvalid,
-    ProviderAuthError,
-    ProviderError,
-    ProviderRateLimited,
-    ProviderTimeout,
-)
+from codex32.plugins.errors import ConfigInvalid
 from codex32.plugins.interfaces import HealthResult, Notification, Notifier
 
 __version__ = "0.1.0"
@@ -44,8 +35,6 @@ DELIVERY_HEADER = "X-Codex32-Delivery"
 USER_AGENT = f"Codex-32-Webhook/{__version__}"
 DEFAULT_TOLERANCE_SECONDS = 300
 
-_MAX_RESPONSE_BYTES = 64 * 1024
-_MAX_BACKOFF_SECONDS = 60.0
 _NOT_HEADER_SAFE = re.compile(r"[^\x21-\x7e]")
 # Module-level so tests can observe the backoff without waiting for it.
 _sleep = time.sleep
@@ -86,19 +75,6 @@ def verify_signature(secret: str, header: str, body: bytes | str,
     return any(hmac.compare_digest(expected, candidate.encode()) for candidate in signatures)
 
 
-@dataclass(frozen=True)
-class _Failure:
-    """Why one attempt failed, whether another attempt may help, and what to raise if not."""
-
-    reason: str
-    retry: bool
-    error: type[ProviderError] = ProviderError
-    retry_after: float | None = None
-
-    def exception(self, message: str) -> ProviderError:
-        if issubclass(self.error, ProviderRateLimited):
-            return self.error(message, retry_after=self.retry_after)
-        return self.error(message)
 
 
 class WebhookNotifier(Notifier):
@@ -147,10 +123,11 @@ class WebhookNotifier(Notifier):
         self.validate_config(self.config)
         self._url: str = check_url(self.config["url"], resolve=False)
         self._host: str = urlsplit(self._url).hostname or ""
-        self._max_attempts = int(self.config.get("max_attempts", 3))
-        self._backoff = float(self.config.get("backoff_seconds", 0.5))
-        self._timeout = float(self.config.get("timeout_seconds", 10))
-        self._max_retry_after = float(self.config.get("max_retry_after_seconds", 60))
+        self._policy = delivery.Policy(
+            attempts=int(self.config.get("max_attempts", 3)),
+            backoff=float(self.config.get("backoff_seconds", 0.5)),
+            timeout=float(self.config.get("timeout_seconds", 10)),
+            max_retry_after=float(self.config.get("max_retry_after_seconds", 60)))
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
@@ -173,11 +150,11 @@ class WebhookNotifier(Notifier):
         if not secret:
             raise ConfigInvalid("the webhook notifier needs its signing_secret secret",
                                 {"signing_secret": ["required"]})
-        delivery = notification.id or uuid.uuid4().hex
+        delivery_id = notification.id or uuid.uuid4().hex
         # One body for every attempt, so a receiver can dedupe on the id; only the signature's
         # timestamp is renewed per attempt, to stay inside the receiver's tolerance window.
         body = json.dumps({
-            "id": delivery,
+            "id": delivery_id,
             "event": notification.event,
             "workspace_id": notification.workspace_id,
             "payload": notification.payload,
@@ -187,23 +164,15 @@ class WebhookNotifier(Notifier):
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": USER_AGENT,
             EVENT_HEADER: _header_safe(notification.event),
-            DELIVERY_HEADER: _header_safe(delivery),
+            DELIVERY_HEADER: _header_safe(delivery_id),
         }
-        for attempt in range(1, self._max_attempts + 1):
-            failure = self._attempt(body, headers, secret)
-            if failure is None:
-                return
-            if not failure.retry or attempt == self._max_attempts:
-                raise failure.exception(
-                    f"webhook delivery {delivery} to {self._host} failed after {attempt} "
-                    f"attempt(s): {failure.reason}")
-            delay = failure.retry_after
-            if delay is None:
-                delay = min(self._backoff * 2 ** (attempt - 1), _MAX_BACKOFF_SECONDS)
-            log.warning("webhook delivery %s to %s failed (attempt %d of %d): %s; "
-                        "retrying in %.2fs", delivery, self._host, attempt, self._max_attempts,
-                        failure.reason, delay)
-            _sleep(delay)
+
+        def signed() -> dict[str, str]:
+            return {**headers, SIGNATURE_HEADER: sign(secret, body, int(time.time()))}
+
+        delivery.deliver(self._url, body, signed, self._policy,
+                         f"webhook delivery {delivery_id} to {self._host}",
+                         reading=_reading, sleep=_sleep)
 
     def health_check(self) -> HealthResult:
         """Check the secret is set and the URL resolves to an allowed target. Sends nothing."""
@@ -217,73 +186,17 @@ class WebhookNotifier(Notifier):
         return HealthResult(ok=True, detail=f"{self._host} is an allowed target; nothing sent",
                             latency_ms=(time.perf_counter() - started) * 1000)
 
-    def _attempt(self, body: bytes, headers: dict[str, str], secret: str) -> _Failure | None:
-        """One POST. None on a 2xx answer, else what went wrong."""
-        try:
-            # Checked again at every attempt: the host's DNS answer may have changed since.
-            target = resolve_url(self._url)
-        except UnsafeURL as exc:
-            return _Failure(f"target refused: {exc}", retry=False)
-        signed = {**headers, SIGNATURE_HEADER: sign(secret, body, int(time.time()))}
-        connection = pinned_connection(target, timeout=self._timeout)
-        try:
-            connection.request("POST", target.request_target, body=body, headers=signed)
-            response = connection.getresponse()
-            response.read(_MAX_RESPONSE_BYTES)
-            status, retry_after = response.status, response.getheader("Retry-After")
-        except TimeoutError:
-            return _Failure(f"no answer within {self._timeout:g}s", retry=True,
-                            error=ProviderTimeout)
-        except ssl.SSLCertVerificationError as exc:
-            return _Failure(f"TLS certificate rejected: {exc.verify_message}", retry=False)
-        except (OSError, http.client.HTTPException) as exc:
-            return _Failure(f"connection failed: {type(exc).__name__}: {exc}", retry=True)
-        finally:
-            connection.close()
-        return self._judge(status, retry_after)
 
-    def _judge(self, status: int, retry_after_header: str | None) -> _Failure | None:
-        """Turn an HTTP status into success, a retryable failure or a final one."""
-        if 200 <= status < 300:
-            return None
-        if 300 <= status < 400:
-            return _Failure(f"answered {status}, a redirect; redirects are not followed",
-                            retry=False)
-        if status == 429 or status >= 500:
-            retry_after = _parse_retry_after(retry_after_header)
-            error = ProviderRateLimited if status == 429 else ProviderError
-            if retry_after is not None and retry_after > self._max_retry_after:
-                return _Failure(f"answered {status} with Retry-After {retry_after:g}s, longer "
-                                f"than the {self._max_retry_after:g}s allowed", retry=False,
-                                error=ProviderRateLimited, retry_after=retry_after)
-            return _Failure(f"answered {status}", retry=True, error=error,
-                            retry_after=retry_after)
-        if status in (401, 403):
-            return _Failure(f"answered {status}; the receiver refused the delivery (check the "
-                            "signing secret it verifies with)", retry=False,
-                            error=ProviderAuthError)
-        return _Failure(f"answered {status}", retry=False)
+
+def _reading(answer: delivery.Answer, policy: delivery.Policy) -> delivery.Failure | None:
+    """The usual reading; a refusal most often means the receiver verifies another secret."""
+    return delivery.judge(answer, policy, refused="the receiver refused the delivery (check "
+                                                  "the signing secret it verifies with)")
 
 
 def _header_safe(value: str) -> str:
     """A header value with no spaces or control characters, so it cannot inject headers."""
     return _NOT_HEADER_SAFE.sub("_", value)[:200]
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 @hookimpl
