@@ -362,3 +362,14 @@ def test_alert_rules_cover_errors_latency_queue_age_and_stalled_workers():
             "codex32_worker_heartbeat_timestamp_seconds"} <= covered
     (errors,) = [r for r in rules if 'status=~"5.."' in r["expr"]]
     assert errors["labels"]["severity"] == "page"
+
+
+def test_worker_shutdown_grace_fits_inside_the_pod_termination_grace():
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "worker-deployment.yaml"
+    pod = yaml.safe_load(path.read_text())["spec"]["template"]["spec"]
+    env = {item["name"]: item.get("value") for item in pod["containers"][0]["env"]}
+    assert float(env["WORKER_SHUTDOWN_GRACE_SECONDS"]) < pod["terminationGracePeriodSeconds"]
