@@ -45,7 +45,6 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     state = PlatformState(settings=settings,
                           limiter=RateLimiter(settings.redis_url,
                                               workers=settings.web_concurrency))
-    state.extras["database_urls"] = urls
     app.extensions[KEY] = state
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,  # type: ignore[method-assign]

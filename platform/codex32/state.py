@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flask import Flask
 
@@ -24,7 +24,6 @@ class PlatformState:
     limiter: RateLimiter
     plugins: PluginManager | None = None
     warnings: list[str] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def platform_state(app: Flask) -> PlatformState:
