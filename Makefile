@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PLUGINS := plugins/openai plugins/anthropic plugins/milvus plugins/webhook plugins/email plugins/slack
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run dev test lint bench clean
 
 $(STAMP): setup.cfg pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/codex32 serve
+
+# The whole Procfile set (web, worker, vector store) on the embedded defaults, under honcho.
+dev: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/codex32 db upgrade
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start
 
 lint: install
 	$(BIN)/ruff check .
