@@ -176,3 +176,11 @@ def test_api_key_actor_is_recorded(tenant, superuser):
     tenant.client.post("/api/v1/bots", json={"name": "by-key"}, headers={"X-API-Key": key["key"]})
     last = _audit_rows(superuser, tenant.workspace_id)[-1]
     assert last[0] == "bot.create" and last[1] == "api_key" and str(last[2]) == key["id"]
+
+
+def test_audit_total_is_right_on_a_page_past_the_end(tenant):
+    tenant.create_bot("counted")
+    first = tenant.call("GET", "/api/v1/audit-logs?page_size=1").json
+    past = tenant.call("GET", "/api/v1/audit-logs?page_size=1&page=999").json
+    assert first["total"] >= 2 and len(first["items"]) == 1
+    assert past["items"] == [] and past["total"] == first["total"]

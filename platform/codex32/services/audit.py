@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
 from codex32.db.models import AuditLog
-from codex32.services.pages import Page, PageRequest
+from codex32.services.pages import Page, PageRequest, fetch
 
 REDACTED = "[redacted]"
 _SENSITIVE = ("password", "secret", "token", "api_key", "key_hash", "authorization")
@@ -59,15 +59,14 @@ def list_entries(session: Session, page: PageRequest, *, action: str | None = No
                  resource_type: str | None = None, resource_id: str | None = None,
                  user_id: uuid.UUID | None = None) -> Page:
     """Audit rows of the bound workspace, newest first, filtered."""
-    query = select(AuditLog, func.count().over().label("total"))
+    filters = []
     if action:
-        query = query.where(AuditLog.action == action)
+        filters.append(AuditLog.action == action)
     if resource_type:
-        query = query.where(AuditLog.resource_type == resource_type)
+        filters.append(AuditLog.resource_type == resource_type)
     if resource_id:
-        query = query.where(AuditLog.resource_id == resource_id)
+        filters.append(AuditLog.resource_id == resource_id)
     if user_id:
-        query = query.where(AuditLog.actor_type == "user", AuditLog.actor_id == user_id)
-    query = query.order_by(AuditLog.created_at.desc(), AuditLog.id)
-    rows = session.execute(page.apply(query)).all()
-    return Page.from_rows(page, [row[0] for row in rows], rows[0][1] if rows else 0)
+        filters += [AuditLog.actor_type == "user", AuditLog.actor_id == user_id]
+    query = select(AuditLog).where(*filters).order_by(AuditLog.created_at.desc(), AuditLog.id)
+    return fetch(session, page, query, select(func.count()).select_from(AuditLog).where(*filters))

@@ -19,7 +19,7 @@ from codex32.db.models import Bot
 from codex32.errors import Conflict, NotFound
 from codex32.services import audit, bot_settings
 from codex32.services.code import check_code
-from codex32.services.pages import Page, PageRequest
+from codex32.services.pages import Page, PageRequest, fetch
 from codex32.services.versions import add_version, new_version
 
 LIST_COLUMNS = (Bot.id, Bot.name, Bot.description, Bot.status, Bot.owner_id,
@@ -86,20 +86,10 @@ def list_bots(session: Session, page: PageRequest, *, status: str | None = None,
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         filters.append(or_(Bot.name.ilike(pattern, escape="\\"),
                            Bot.description.ilike(pattern, escape="\\")))
-    # The total is an uncorrelated subquery (computed once, as an index-only count), so the
-    # page itself stays an index scan that stops after page_size rows; a count(*) OVER ()
-    # window would read and sort every bot of the workspace for every page.
-    total = select(func.count()).select_from(Bot).where(*filters).scalar_subquery()
-    query = (select(*LIST_COLUMNS, total.label("total")).where(*filters)
-             .order_by(Bot.created_at.desc(), Bot.id))
-    # Mappings, not Rows: the schema reads fields by key, which a Row only answers by attribute
-    # after a failed lookup by key (measurably slower over a page of 50).
-    rows = session.execute(page.apply(query)).mappings().all()
-    if rows:
-        return Page.from_rows(page, rows, rows[0]["total"])
-    count = 0 if page.page == 1 else session.execute(
-        select(func.count()).select_from(Bot).where(*filters)).scalar_one()
-    return Page.from_rows(page, rows, count)
+    query = select(*LIST_COLUMNS).where(*filters).order_by(Bot.created_at.desc(), Bot.id)
+    count = select(func.count()).select_from(Bot).where(*filters)
+    # Mappings, not Rows: the schema reads fields by key.
+    return fetch(session, page, query, count, mappings=True)
 
 
 def get(session: Session, bot_id: uuid.UUID, *, lock: bool = False) -> Bot:

@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
@@ -21,7 +21,7 @@ from codex32.db.models import Bot, BotExecution
 from codex32.errors import Conflict, Invalid, NotFound
 from codex32.execution import queue
 from codex32.services import audit
-from codex32.services.pages import Page, PageRequest
+from codex32.services.pages import Page, PageRequest, fetch
 
 STATUSES = ("queued", "running", "succeeded", "failed", "timed_out", "cancelled")
 FINAL = frozenset({"succeeded", "failed", "timed_out", "cancelled"})
@@ -142,19 +142,19 @@ def detail(session: Session, execution_id: uuid.UUID) -> dict[str, Any]:
 def list_executions(session: Session, page: PageRequest, *, bot_id: uuid.UUID | None = None,
                     status: str | None = None, trigger: str | None = None) -> Page:
     """Executions of the bound workspace, newest first, without their logs, input and result."""
-    query: Select = (select(BotExecution, func.count().over().label("total"))
-                     .options(defer(BotExecution.logs), defer(BotExecution.input),
-                              defer(BotExecution.result)))
+    filters = []
     if bot_id is not None:
-        query = query.where(BotExecution.bot_id == bot_id)
+        filters.append(BotExecution.bot_id == bot_id)
     if status:
-        query = query.where(BotExecution.status == status)
+        filters.append(BotExecution.status == status)
     if trigger:
-        query = query.where(BotExecution.trigger == trigger)
-    query = query.order_by(BotExecution.queued_at.desc(), BotExecution.id)
-    rows = session.execute(page.apply(query)).all()
-    total = rows[0].total if rows else _count(session, query, page)
-    return Page.from_rows(page, [row[0] for row in rows], total)
+        filters.append(BotExecution.trigger == trigger)
+    query = (select(BotExecution)
+             .options(defer(BotExecution.logs), defer(BotExecution.input),
+                      defer(BotExecution.result))
+             .where(*filters).order_by(BotExecution.queued_at.desc(), BotExecution.id))
+    count = select(func.count()).select_from(BotExecution).where(*filters)
+    return fetch(session, page, query, count)
 
 
 def list_for_bot(session: Session, bot_id: uuid.UUID, page: PageRequest, *,
@@ -164,13 +164,6 @@ def list_for_bot(session: Session, bot_id: uuid.UUID, page: PageRequest, *,
 
     get_bot(session, bot_id)
     return list_executions(session, page, bot_id=bot_id, status=status)
-
-
-def _count(session: Session, query: Select, page: PageRequest) -> int:
-    if page.page == 1:
-        return 0
-    return session.execute(select(func.count()).select_from(
-        query.order_by(None).subquery())).scalar_one()
 
 
 def cancel(session: Session, principal: Principal,

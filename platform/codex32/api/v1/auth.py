@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields
 
 from codex32.api.schemas import Output, Strict, TokenPairSchema
-from codex32.auth.guard import SECURITY, current_principal, origin, requires
+from codex32.auth.guard import current_principal, origin, requires
 from codex32.auth.principal import credential_from
 from codex32.auth.rbac import Permission
 from codex32.db import db
@@ -68,5 +68,3 @@ def me():
     """The caller's account, workspace, role and permissions."""
     return auth.me(db.session, current_principal())
 
-
-__all__ = ["SECURITY", "blp"]
