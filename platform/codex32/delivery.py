@@ -1,5 +1,6 @@
 """POSTing to a URL a tenant supplied: checked and pinned per attempt, never redirected,
-judged by status, retried with backoff, failing as a :mod:`codex32.plugins.errors` type.
+judged by status, retried with backoff, failing as a :mod:`codex32.plugins.errors` type; and
+reading a Retry-After, which provider plugins need too.
 
 Notifier plugins (webhook, Slack) deliver through :func:`deliver`; they add only what is
 theirs (a signature per attempt, a reading of their service's error codes). No Flask here.
@@ -139,12 +140,15 @@ def deliver(url: str, body: bytes, headers: Callable[[], Mapping[str, str]], pol
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    """Seconds to wait from a ``Retry-After`` value (seconds, possibly fractional, or an HTTP
+    date); None when absent or unreadable."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -152,3 +156,15 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from response headers: ``retry-after-ms`` (OpenAI, Anthropic) first,
+    then ``retry-after``."""
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
+        try:
+            return max(0.0, float(milliseconds) / 1000)
+        except ValueError:
+            pass
+    return parse_retry_after(headers.get("retry-after"))

@@ -5,6 +5,16 @@ Plugins translate their SDK's exceptions into these; the message must never cont
 
 from __future__ import annotations
 
+MAX_DETAIL = 300
+
+
+def redacted(text: str, *secrets: str | None, limit: int = MAX_DETAIL) -> str:
+    """``text`` fit for an error message: every given secret replaced, cut to ``limit``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
 
 class PluginError(Exception):
     """Base class of every error a plugin may raise on purpose."""

@@ -9,7 +9,6 @@ process environment: every value comes from the workspace's configuration and se
 from __future__ import annotations
 
 import copy
-import email.utils
 import re
 import threading
 import time
@@ -19,12 +18,14 @@ from typing import Any, ClassVar
 
 import anthropic
 
+from codex32.delivery import retry_after_seconds
 from codex32.plugins.errors import (
     ConfigInvalid,
     ProviderAuthError,
     ProviderError,
     ProviderRateLimited,
     ProviderTimeout,
+    redacted,
 )
 from codex32.plugins.interfaces import ChatRequest, ChatResult, HealthResult, LLMProvider, Usage
 
@@ -50,7 +51,6 @@ CACHE_WRITE_FACTOR = 1.25
 CACHE_READ_FACTOR = 0.1
 
 SNAPSHOT_SUFFIX = re.compile(r"-\d{8}$")  # claude-haiku-4-5-20251001 → claude-haiku-4-5
-MAX_DETAIL = 300
 
 
 class AnthropicProvider(LLMProvider):
@@ -257,7 +257,7 @@ def translate(exc: anthropic.AnthropicError, secret: str | None) -> ProviderErro
         if status in (401, 403) or error_type in ("authentication_error", "permission_error"):
             # Never pass the API's own words on here: they may describe the key.
             return ProviderAuthError(f"Anthropic rejected the credentials ({label})")
-        detail = redact(message or exc.message, secret)
+        detail = redacted(message or exc.message, secret)
         if status == 429 or error_type == "rate_limit_error":
             return ProviderRateLimited(f"Anthropic rate limit ({label}): {detail}",
                                        retry_after=retry_after_seconds(exc.response.headers))
@@ -265,7 +265,7 @@ def translate(exc: anthropic.AnthropicError, secret: str | None) -> ProviderErro
             return ProviderError(f"Anthropic is overloaded ({label}), try again later: {detail}")
         return ProviderError(f"Anthropic answered {label}: {detail}")
     return ProviderError(f"Anthropic client error ({type(exc).__name__}): "
-                         f"{redact(str(exc), secret)}")
+                         f"{redacted(str(exc), secret)}")
 
 
 def _error_fields(body: object) -> tuple[str | None, str | None]:
@@ -277,33 +277,8 @@ def _error_fields(body: object) -> tuple[str | None, str | None]:
             message if isinstance(message, str) else None)
 
 
-def redact(text: str, secret: str | None) -> str:
-    """``text`` without ``secret``, cut to a length fit for an API error."""
-    if secret:
-        text = text.replace(secret, "[redacted]")
-    return text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL - 1] + "…"
 
 
-def retry_after_seconds(headers: Any) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``retry-after`` (a number or an HTTP date)."""
-    milliseconds = headers.get("retry-after-ms")
-    if milliseconds:
-        try:
-            return max(0.0, float(milliseconds) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 # --- small pieces ---------------------------------------------------------------------------

@@ -9,7 +9,6 @@ every value comes from the workspace's configuration and secret.
 from __future__ import annotations
 
 import copy
-import email.utils
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,12 +17,14 @@ from typing import Any
 
 import openai
 
+from codex32.delivery import retry_after_seconds
 from codex32.plugins.errors import (
     ConfigInvalid,
     ProviderAuthError,
     ProviderError,
     ProviderRateLimited,
     ProviderTimeout,
+    redacted,
 )
 from codex32.plugins.interfaces import HealthResult
 
@@ -50,7 +51,6 @@ CONNECTION_PROPERTIES: dict[str, Any] = {
                                    "to other providers itself, so 0 by default."},
 }
 
-MAX_DETAIL = 300
 
 
 def with_defaults(schema: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -165,39 +165,13 @@ def translate(exc: openai.OpenAIError, secret: str | None) -> ProviderError:
     if isinstance(exc, openai.APIError):
         return ProviderError(f"OpenAI failed: {_detail(exc, secret)}")
     return ProviderError(f"OpenAI client error ({type(exc).__name__}): "
-                         f"{redact(str(exc), secret)}")
+                         f"{redacted(str(exc), secret)}")
 
 
 def _detail(exc: openai.APIError, secret: str | None) -> str:
     body = exc.body
     message = body.get("message") if isinstance(body, dict) else None
-    return redact(message if isinstance(message, str) and message else exc.message, secret)
+    return redacted(message if isinstance(message, str) and message else exc.message, secret)
 
 
-def redact(text: str, secret: str | None) -> str:
-    """``text`` without ``secret``, cut to a length fit for an API error."""
-    if secret:
-        text = text.replace(secret, "[redacted]")
-    return text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL - 1] + "…"
 
-
-def retry_after_seconds(headers: Any) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``retry-after`` (a number or an HTTP date)."""
-    milliseconds = headers.get("retry-after-ms")
-    if milliseconds:
-        try:
-            return max(0.0, float(milliseconds) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import socket
@@ -14,7 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 from codex32_openai import OpenAIProvider
-from codex32_openai.connection import NO_KEY, retry_after_seconds
+from codex32_openai.connection import NO_KEY
 
 from codex32.plugins.errors import (
     ConfigInvalid,
@@ -257,21 +256,6 @@ def test_rate_limit_without_retry_after_has_none(make_provider, server):
     assert "insufficient_quota" in str(caught.value)
 
 
-@pytest.mark.parametrize(("headers", "seconds"), [
-    ({"retry-after": "7"}, 7.0),
-    ({"retry-after": "1.5"}, 1.5),
-    ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),
-    ({"retry-after": "soon"}, None),
-    ({}, None),
-])
-def test_retry_after_header_forms(headers, seconds):
-    assert retry_after_seconds(headers) == seconds
-
-
-def test_retry_after_as_an_http_date():
-    later = email.utils.formatdate(time.time() + 30, usegmt=True)
-
-    assert retry_after_seconds({"retry-after": later}) == pytest.approx(30, abs=2)
 
 
 def test_wrong_key_is_rejected_as_an_auth_error(make_provider):
