@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
@@ -26,12 +26,14 @@ class Member:
     joined_at: datetime
 
 
+def _members() -> Select:
+    return (select(Membership.user_id, User.email, Membership.role, Membership.created_at)
+            .join(User, User.id == Membership.user_id))
+
+
 def list_members(session: Session) -> list[Member]:
     """Members of the bound workspace, oldest first."""
-    rows = session.execute(
-        select(Membership.user_id, User.email, Membership.role, Membership.created_at)
-        .join(User, User.id == Membership.user_id)
-        .order_by(Membership.created_at, Membership.user_id)).all()
+    rows = session.execute(_members().order_by(Membership.created_at, Membership.user_id))
     return [Member(*row) for row in rows]
 
 
@@ -76,8 +78,4 @@ def _keep_an_admin(session: Session, leaving: uuid.UUID) -> None:
 
 
 def _member(session: Session, user_id: uuid.UUID) -> Member:
-    row = session.execute(
-        select(Membership.user_id, User.email, Membership.role, Membership.created_at)
-        .join(User, User.id == Membership.user_id)
-        .where(Membership.user_id == user_id)).one()
-    return Member(*row)
+    return Member(*session.execute(_members().where(Membership.user_id == user_id)).one())

@@ -24,6 +24,7 @@ from codex32.db import db, tenancy
 from codex32.db.migrate import MIGRATIONS_DIR
 from codex32.db.urls import DatabaseUrls, resolve
 from codex32.errors import TooLarge, register_error_handlers
+from codex32.observability import health
 from codex32.observability.logging import bind_log_context, clear_log_context
 from codex32.ratelimit import RateLimiter
 from codex32.state import KEY, PlatformState
@@ -60,7 +61,6 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     api = Api(app)
     _document_security(api)
     from codex32.api import v1
-    from codex32.observability import health
 
     v1.register(api)
     api.register_blueprint(health.blp)
@@ -188,8 +188,6 @@ def _init_plugins(app: Flask, state: PlatformState) -> None:
     providers.configure(runtime, app)
     state.plugins = runtime.manager
     state.plugins.startup(app)
-    from codex32.observability import health
-
     health.register_check("providers", providers.cached_health)
     health.register_check("vector_store", providers.vector_store_health)
     for info in state.plugins.plugins.values():
