@@ -8,8 +8,10 @@ production. Without it, an embedded PostgreSQL is started in a temporary folder.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,20 +47,28 @@ def _server_database(admin_dsn: str) -> TestDatabase:
 
 
 @pytest.fixture(scope="session")
-def database() -> TestDatabase:
-    """A migrated database with an owner and a runtime role, for the whole run."""
+def database() -> Iterator[TestDatabase]:
+    """A migrated database with an owner and a runtime role, for the whole run; dropped (or
+    its embedded server stopped and removed) afterwards."""
     admin = os.environ.get("TEST_DATABASE_URL")
     if admin:
-        test_db = _server_database(admin.replace("postgresql+psycopg://", "postgresql://"))
-    else:
-        folder = Path(tempfile.mkdtemp(prefix="codex32-test-"))
-        started = embedded.start(folder, "codex32_test")
-        dsn = started.superuser_url.replace("postgresql+psycopg://", "postgresql://")
-        test_db = TestDatabase(urls=DatabaseUrls(runtime=started.runtime_url,
-                                                 owner=started.owner_url, embedded=True),
-                               superuser_dsn=dsn, name="codex32_test")
+        admin = admin.replace("postgresql+psycopg://", "postgresql://")
+        test_db = _server_database(admin)
+        upgrade(test_db.urls.owner, test_db.urls.runtime)
+        yield test_db
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{test_db.name}" WITH (FORCE)')
+        return
+    folder = Path(tempfile.mkdtemp(prefix="codex32-test-"))
+    started = embedded.start(folder, "codex32_test")
+    dsn = started.superuser_url.replace("postgresql+psycopg://", "postgresql://")
+    test_db = TestDatabase(urls=DatabaseUrls(runtime=started.runtime_url,
+                                             owner=started.owner_url, embedded=True),
+                           superuser_dsn=dsn, name="codex32_test")
     upgrade(test_db.urls.owner, test_db.urls.runtime)
-    return test_db
+    yield test_db
+    embedded.stop(folder)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def make_settings(tmp: Path, **overrides: Any) -> Settings:

@@ -8,6 +8,9 @@ requests; neither superuser nor BYPASSRLS), then hand back their URLs. Nothing e
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +51,27 @@ def start(data_dir: Path, database: str = "codex32") -> EmbeddedDatabase:
         superuser_url=url_for("postgres", database, socket_dir),
         socket_dir=socket_dir,
     )
+
+
+def stop(data_dir: Path, timeout: float = 15.0) -> bool:
+    """Stop the embedded server under ``data_dir/postgres`` (fast shutdown); False if none ran.
+
+    ``start`` leaves the server running for the next process; tests and tools that made a
+    throwaway one stop it with this.
+    """
+    try:
+        pid = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGINT)  # PostgreSQL's fast shutdown
+    except (OSError, ValueError, IndexError):
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def url_for(role: str, database: str, socket_dir: str) -> str:
