@@ -18,6 +18,7 @@ from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from codex32 import __version__
+from codex32.api import json_provider
 from codex32.auth import passwords, tokens
 from codex32.config import Settings
 from codex32.db import db, tenancy
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
 
     app = Flask("codex32")
     app.config.update(_flask_config(settings, urls))
+    json_provider.init_app(app)
     state = PlatformState(settings=settings,
                           limiter=RateLimiter(settings.redis_url,
                                               workers=settings.web_concurrency))

@@ -28,16 +28,22 @@ def _text(value: Any) -> str:
     return value if type(value) is str else str(value)
 
 
-def _iso(value: Any) -> str:
-    return value.isoformat() if isinstance(value, (datetime, date)) else str(value)
+def _iso(value: Any) -> Any:
+    # The JSON provider renders dates as ``isoformat()`` itself (codex32.api.json_provider).
+    return value if isinstance(value, (datetime, date)) else str(value)
 
 
-def _uuid(value: Any) -> str:
-    return str(value) if isinstance(value, uuid.UUID) else str(uuid.UUID(str(value)))
+def _uuid(value: Any) -> Any:
+    # ... and UUIDs as ``str()``.
+    return value if isinstance(value, uuid.UUID) else str(uuid.UUID(str(value)))
+
+
+def _int(value: Any) -> int:
+    return value if type(value) is int else int(value)
 
 
 SIMPLE: dict[type, Callable[[Any], Any]] = {
-    fields.UUID: _uuid, fields.String: _text, fields.Email: _text, fields.Integer: int,
+    fields.UUID: _uuid, fields.String: _text, fields.Email: _text, fields.Integer: _int,
     fields.Float: float, fields.Boolean: bool, fields.DateTime: _iso,
     fields.AwareDateTime: _iso,
 }
@@ -48,9 +54,10 @@ class Output(Schema):
 
     flask-smorest dumps every response through its schema. Marshmallow's generic machinery
     costs most of a list request's time, so a schema made only of plain fields (and nested
-    output schemas) dumps through a per-class plan of (key, attribute, converter) with the same
-    result; anything else falls back to marshmallow. ``tests/api/test_output.py`` proves the
-    two agree for every response schema.
+    output schemas) dumps through a per-class plan of (key, attribute, converter) whose JSON
+    rendering is the same; anything else falls back to marshmallow. UUIDs and dates stay
+    objects for the JSON provider to render. ``tests/api/test_output.py`` proves the two
+    render alike for every response schema.
     """
 
     _plans: dict[type, list | None] = {}

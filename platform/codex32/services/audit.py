@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, inspect
 from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
 from codex32.db.models import AuditLog
-from codex32.services.pages import Page, PageRequest, fetch
+from codex32.services.pages import ListQuery, Page, PageRequest, fetch, paged
 
 REDACTED = "[redacted]"
 _SENSITIVE = ("password", "secret", "token", "api_key", "key_hash", "authorization")
@@ -59,14 +60,17 @@ def list_entries(session: Session, page: PageRequest, *, action: str | None = No
                  resource_type: str | None = None, resource_id: str | None = None,
                  user_id: uuid.UUID | None = None) -> Page:
     """Audit rows of the bound workspace, newest first, filtered."""
-    filters = []
-    if action:
-        filters.append(AuditLog.action == action)
-    if resource_type:
-        filters.append(AuditLog.resource_type == resource_type)
-    if resource_id:
-        filters.append(AuditLog.resource_id == resource_id)
-    if user_id:
-        filters += [AuditLog.actor_type == "user", AuditLog.actor_id == user_id]
-    query = select(AuditLog).where(*filters).order_by(AuditLog.created_at.desc(), AuditLog.id)
-    return fetch(session, page, query, select(func.count()).select_from(AuditLog).where(*filters))
+    params = {name: value for name, value in (
+        ("action", action), ("resource_type", resource_type), ("resource_id", resource_id),
+        ("user_id", user_id)) if value}
+    return fetch(session, page, _list_query(frozenset(params)), params)
+
+
+@cache
+def _list_query(by: frozenset[str]) -> ListQuery:
+    filters = [getattr(AuditLog, name) == bindparam(name) for name in sorted(by)
+               if name != "user_id"]
+    if "user_id" in by:
+        filters += [AuditLog.actor_type == "user", AuditLog.actor_id == bindparam("user_id")]
+    columns = [attribute.class_attribute for attribute in inspect(AuditLog).column_attrs]
+    return paged(columns, filters, (AuditLog.created_at.desc(), AuditLog.id))

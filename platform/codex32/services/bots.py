@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import bindparam, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,7 +20,7 @@ from codex32.db.models import Bot
 from codex32.errors import Conflict, NotFound
 from codex32.services import audit, bot_settings
 from codex32.services.code import check_code
-from codex32.services.pages import Page, PageRequest, fetch
+from codex32.services.pages import ListQuery, Page, PageRequest, fetch, paged
 from codex32.services.versions import add_version, new_version
 
 LIST_COLUMNS = (Bot.id, Bot.name, Bot.description, Bot.status, Bot.owner_id,
@@ -79,17 +80,25 @@ def create_from_template(session: Session, principal: Principal, *, name: str,
 def list_bots(session: Session, page: PageRequest, *, status: str | None = None,
               q: str | None = None) -> Page:
     """Bots of the bound workspace, newest first; ``q`` matches name or description."""
-    filters = []
+    params: dict[str, Any] = {}
     if status:
-        filters.append(Bot.status == status)
+        params["status"] = status
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        params["pattern"] = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace(
+            "_", "\\_") + "%"
+    return fetch(session, page, _list_query(bool(status), bool(q)), params)
+
+
+@cache
+def _list_query(by_status: bool, by_text: bool) -> ListQuery:
+    filters = []
+    if by_status:
+        filters.append(Bot.status == bindparam("status"))
+    if by_text:
+        pattern = bindparam("pattern")
         filters.append(or_(Bot.name.ilike(pattern, escape="\\"),
                            Bot.description.ilike(pattern, escape="\\")))
-    query = select(*LIST_COLUMNS).where(*filters).order_by(Bot.created_at.desc(), Bot.id)
-    count = select(func.count()).select_from(Bot).where(*filters)
-    # Mappings, not Rows: the schema reads fields by key.
-    return fetch(session, page, query, count, mappings=True)
+    return paged(LIST_COLUMNS, filters, (Bot.created_at.desc(), Bot.id))
 
 
 def get(session: Session, bot_id: uuid.UUID, *, lock: bool = False) -> Bot:

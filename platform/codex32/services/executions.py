@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
 from codex32.db.models import Bot, BotExecution
 from codex32.errors import Conflict, Invalid, NotFound
 from codex32.execution import queue
 from codex32.services import audit
-from codex32.services.pages import Page, PageRequest, fetch
+from codex32.services.pages import ListQuery, Page, PageRequest, fetch, paged
 
 STATUSES = ("queued", "running", "succeeded", "failed", "timed_out", "cancelled")
 FINAL = frozenset({"succeeded", "failed", "timed_out", "cancelled"})
@@ -142,19 +143,20 @@ def detail(session: Session, execution_id: uuid.UUID) -> dict[str, Any]:
 def list_executions(session: Session, page: PageRequest, *, bot_id: uuid.UUID | None = None,
                     status: str | None = None, trigger: str | None = None) -> Page:
     """Executions of the bound workspace, newest first, without their logs, input and result."""
-    filters = []
-    if bot_id is not None:
-        filters.append(BotExecution.bot_id == bot_id)
-    if status:
-        filters.append(BotExecution.status == status)
-    if trigger:
-        filters.append(BotExecution.trigger == trigger)
-    query = (select(BotExecution)
-             .options(defer(BotExecution.logs), defer(BotExecution.input),
-                      defer(BotExecution.result))
-             .where(*filters).order_by(BotExecution.queued_at.desc(), BotExecution.id))
-    count = select(func.count()).select_from(BotExecution).where(*filters)
-    return fetch(session, page, query, count)
+    params = {name: value for name, value in (
+        ("bot_id", bot_id), ("status", status), ("trigger", trigger)) if value}
+    return fetch(session, page, _list_query(frozenset(params)), params)
+
+
+LISTED_WITHOUT = ("logs", "input", "result")
+
+
+@cache
+def _list_query(by: frozenset[str]) -> ListQuery:
+    columns = [attribute.class_attribute for attribute in inspect(BotExecution).column_attrs
+               if attribute.key not in LISTED_WITHOUT]
+    return paged(columns, [getattr(BotExecution, name) == bindparam(name) for name in sorted(by)],
+                 (BotExecution.queued_at.desc(), BotExecution.id))
 
 
 def list_for_bot(session: Session, bot_id: uuid.UUID, page: PageRequest, *,

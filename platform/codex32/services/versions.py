@@ -5,15 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
 from codex32.db.models import Bot, BotVersion
 from codex32.errors import NotFound
 from codex32.services import audit
 from codex32.services.code import check_code
-from codex32.services.pages import Page, PageRequest
+from codex32.services.pages import Page, PageRequest, fetch, paged
 
 # bot_versions.number is a 32-bit INTEGER: a larger number cannot exist, and PostgreSQL would
 # refuse to compare with it ("integer out of range") instead of finding nothing.
@@ -83,10 +83,9 @@ def list_versions(session: Session, bot_id: uuid.UUID, page: PageRequest) -> Pag
     from codex32.services.bots import get as get_bot
 
     get_bot(session, bot_id)
-    query = (select(BotVersion).options(load_only(
-        BotVersion.id, BotVersion.bot_id, BotVersion.number, BotVersion.message,
-        BotVersion.created_by, BotVersion.created_at))
-        .where(BotVersion.bot_id == bot_id).order_by(BotVersion.number.desc()))
-    items = list(session.execute(page.apply(query)).scalars())
-    total = session.execute(select(Bot.current_version).where(Bot.id == bot_id)).scalar_one()
-    return Page.from_rows(page, items, total)
+    return fetch(session, page, _LIST, {"bot_id": bot_id})
+
+
+_LIST = paged((BotVersion.id, BotVersion.bot_id, BotVersion.number, BotVersion.message,
+               BotVersion.created_by, BotVersion.created_at),
+              [BotVersion.bot_id == bindparam("bot_id")], (BotVersion.number.desc(),))
