@@ -21,7 +21,7 @@ from codex32 import __version__
 from codex32.api import json_provider
 from codex32.auth import passwords, tokens
 from codex32.config import Settings
-from codex32.db import db, tenancy
+from codex32.db import db, pool, tenancy
 from codex32.db.migrate import MIGRATIONS_DIR
 from codex32.db.urls import DatabaseUrls, resolve
 from codex32.errors import TooLarge, register_error_handlers
@@ -55,6 +55,9 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
 
     passwords.configure(settings.argon2_time_cost, settings.argon2_memory_kib)
     db.init_app(app)
+    if settings.pool_pre_ping:
+        with app.app_context():
+            pool.watch(db.engine, settings.pool_ping_idle_seconds)
     Migrate(app, db, directory=str(MIGRATIONS_DIR))
     tokens.init_app(app)
     if settings.cors_origins:
@@ -84,7 +87,6 @@ def _flask_config(settings: Settings, urls: DatabaseUrls) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {
             "pool_size": settings.pool_size,
             "max_overflow": settings.max_overflow,
-            "pool_pre_ping": settings.pool_pre_ping,
             "pool_recycle": settings.pool_recycle,
         },
         "CODEX32_MIGRATION_URL": urls.owner,

@@ -82,6 +82,7 @@ class Settings:
     pool_size: int = 20
     max_overflow: int = 40
     pool_pre_ping: bool = True
+    pool_ping_idle_seconds: float = 0.5
     pool_recycle: int = 3600
     secret_key: str = ""
     jwt_secret_key: str = ""
@@ -158,6 +159,7 @@ class Settings:
             pool_size=_int(env.get("DB_POOL_SIZE"), 20),
             max_overflow=_int(env.get("DB_MAX_OVERFLOW"), 40),
             pool_pre_ping=_bool(env.get("DB_POOL_PRE_PING"), True),
+            pool_ping_idle_seconds=_float(env.get("DB_POOL_PING_IDLE_SECONDS"), 0.5),
             pool_recycle=_int(env.get("DB_POOL_RECYCLE"), 3600),
             secret_key=env.get("SECRET_KEY", ""),
             jwt_secret_key=env.get("JWT_SECRET_KEY", ""),
@@ -216,6 +218,8 @@ class Settings:
             raise ConfigError("CODEX32_SIGNUP_MODE=token needs CODEX32_PLATFORM_TOKEN")
         if self.max_page_size < 1 or self.pool_size < 1:
             raise ConfigError("MAX_PAGE_SIZE and DB_POOL_SIZE must be positive")
+        if self.pool_ping_idle_seconds < 0:
+            raise ConfigError("DB_POOL_PING_IDLE_SECONDS must not be negative")
         if self.worker_concurrency < 1 or self.notification_max_attempts < 1:
             raise ConfigError("WORKER_CONCURRENCY and NOTIFICATION_MAX_ATTEMPTS must be positive")
         if self.worker_stalled_seconds <= self.worker_heartbeat_seconds:

@@ -148,6 +148,24 @@ def test_expired_access_token_is_401(make_app, client, tenant):
     assert status == 401
 
 
+def test_a_token_verified_earlier_still_expires(client, tenant, monkeypatch):
+    headers = {"Authorization": f"Bearer {tenant.access_token}"}
+    assert client.get("/api/v1/bots", headers=headers).status_code == 200  # verified, cached
+    later = time.time() + 16 * 60
+    monkeypatch.setattr("codex32.auth.tokens.time.time", lambda: later)
+    response = client.get("/api/v1/bots", headers=headers)
+    assert response.status_code == 401
+    assert response.json["message"] == "the token has expired"
+
+
+def test_a_signed_token_with_a_text_expiry_is_401(client, tenant):
+    header, payload, _ = tenant.access_token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    odd = jwt.encode({**claims, "exp": str(int(time.time()) + 600)}, "j" * 40, algorithm="HS256")
+    response = client.get("/api/v1/bots", headers={"Authorization": f"Bearer {odd}"})
+    assert response.status_code == 401
+
+
 def test_demotion_applies_to_tokens_already_issued(tenant):
     member = tenant.add_member("user")
     assert tenant.client.post("/api/v1/bots", json={"name": "before"},

@@ -6,9 +6,11 @@ refresh tokens rotate within their family, and a reused old refresh token revoke
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import jwt as pyjwt
@@ -56,15 +58,29 @@ def issue_pair(user_id: uuid.UUID | str, workspace_id: uuid.UUID | str,
 def decode(token: str, expected_type: str) -> dict[str, Any]:
     """Verify signature, expiry, algorithm and type; any failure is 401."""
     try:
-        # One verified decode (flask-jwt-extended's decode_token parses the token three times).
-        claims = pyjwt.decode(token, current_app.config["JWT_SECRET_KEY"], algorithms=["HS256"],
-                              options={"require": ["exp", "iat", "sub", "jti"]})
+        claims = _verified(current_app.config["JWT_SECRET_KEY"], token)
     except pyjwt.ExpiredSignatureError as exc:
         raise Unauthorized("the token has expired") from exc
+    except Unauthorized:
+        raise
     except Exception as exc:  # bad signature, alg none, malformed, tampered
         raise Unauthorized("the token is invalid") from exc
+    if claims["exp"] <= time.time():  # also for a token verified earlier
+        raise Unauthorized("the token has expired")
     if claims.get("type") != expected_type:
         raise Unauthorized(f"a {expected_type} token is required")
+    return dict(claims)
+
+
+@lru_cache(maxsize=4096)
+def _verified(secret: str, token: str) -> dict[str, Any]:
+    """The claims of a token whose signature and claims check out (cached: a client sends the
+    same token on every request until it expires). Failures raise and are not cached; ``nbf``
+    and ``iat`` only become more valid with time, and :func:`decode` checks ``exp`` on every
+    use."""
+    # One verified decode (flask-jwt-extended's decode_token parses the token three times).
+    claims = pyjwt.decode(token, secret, algorithms=["HS256"],
+                          options={"require": ["exp", "iat", "sub", "jti"]})
     for claim in ("sub", "ws", "fam", "jti", "exp"):
         if not claims.get(claim):
             raise Unauthorized("the token is invalid")
@@ -73,6 +89,8 @@ def decode(token: str, expected_type: str) -> dict[str, Any]:
         uuid.UUID(str(claims["ws"]))
     except ValueError as exc:
         raise Unauthorized("the token is invalid") from exc
+    if not isinstance(claims["exp"], int | float):
+        raise Unauthorized("the token is invalid")
     return claims
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 
 from codex32.config import Settings
+from codex32.db import pool
 from codex32.db.urls import DatabaseUrls
 from codex32.execution import queue, scheduler, worker
 from codex32.observability import execution_metrics as metrics
@@ -51,9 +52,9 @@ def build_runtime(settings: Settings, urls: DatabaseUrls) -> tuple[worker.Worker
 
     # One session per running job, one for the maintenance loop, a little slack.
     engine = create_engine(urls.runtime, pool_size=settings.worker_concurrency + 2,
-                           max_overflow=2,
-                           pool_pre_ping=settings.pool_pre_ping,
-                           pool_recycle=settings.pool_recycle)
+                           max_overflow=2, pool_recycle=settings.pool_recycle)
+    if settings.pool_pre_ping:
+        pool.watch(engine, settings.pool_ping_idle_seconds)
     check_runtime_role(engine, allow_owner=settings.allow_owner_runtime,
                        production=settings.production)
     providers.configure(providers.load_runtime(settings))
