@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, inspect
 from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
+from codex32.db import rows
 from codex32.db.models import AuditLog
 from codex32.services.pages import ListQuery, Page, PageRequest, fetch, paged
 
@@ -41,8 +42,9 @@ def code_summary(code: str) -> dict[str, Any]:
 def record(session: Session, principal: Principal, action: str, resource_type: str,
            resource_id: Any, changes: dict[str, Any] | None = None,
            workspace_id: uuid.UUID | None = None) -> None:
-    """Add the audit row for one mutation to the current transaction."""
-    session.add(AuditLog(
+    """Write the audit row for one mutation in the current transaction (at once; the
+    mutation's pending ORM changes follow at commit, and a failed commit takes both back)."""
+    rows.insert(session, AuditLog(
         workspace_id=workspace_id or principal.workspace_id,
         id=uuid.uuid4(),
         actor_type=principal.actor_type,

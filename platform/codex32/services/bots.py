@@ -7,6 +7,8 @@ mutation writes exactly one audit row in its own transaction.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -16,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
+from codex32.db import rows
 from codex32.db.models import Bot
 from codex32.errors import Conflict, NotFound
 from codex32.services import audit, bot_settings
@@ -42,16 +45,17 @@ def create(session: Session, principal: Principal, *, name: str, description: st
               description=description, status=status, owner_id=principal.user_id,
               current_version=0 if code is None else 1, settings=settings or {},
               created_at=now, updated_at=now)
-    session.add(bot)
     changes: dict[str, Any] = {"name": name, "description": description, "status": status,
                                **({"settings": settings} if settings else {}),
                                **(audit_changes or {})}
+    written = [bot]
     if code is not None:
-        session.flush()  # the version's composite key references the bot row
-        session.add(new_version(principal, bot, 1, code, message or "Initial version", files))
+        written.append(new_version(principal, bot, 1, code, message or "Initial version", files))
         changes.update(version=1, **audit.code_summary(code))
-    audit.record(session, principal, "bot.create", "bot", bot.id, changes)
-    _commit_unique(session, name)
+    with _unique_name(session, name):
+        rows.insert(session, *written)
+        audit.record(session, principal, "bot.create", "bot", bot.id, changes)
+        session.commit()
     return bot
 
 
@@ -132,7 +136,8 @@ def update(session: Session, principal: Principal, bot_id: uuid.UUID,
         recorded.update(audit.code_summary(code))
     bot.updated_at = datetime.now(UTC)
     audit.record(session, principal, "bot.update", "bot", bot.id, recorded)
-    _commit_unique(session, bot.name)
+    with _unique_name(session, bot.name):
+        session.commit()
     return bot
 
 
@@ -149,9 +154,11 @@ def _without_nulls(settings: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in settings.items() if value is not None}
 
 
-def _commit_unique(session: Session, name: str) -> None:
+@contextmanager
+def _unique_name(session: Session, name: str) -> Iterator[None]:
+    """Roll back and answer 409 when the block breaks the per-workspace unique name."""
     try:
-        session.commit()
+        yield
     except IntegrityError as exc:
         session.rollback()
         if "uq_bots_name" in str(exc.orig):
