@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -361,6 +362,8 @@ def measure(label: str, server: Server, path: str, args: argparse.Namespace,
                    (prefix,) if post else ())
 
     run(WARMUP_SECONDS)
+    if args.settle is not None:
+        args.settle()
     with CpuMeter(server, args.db_pid) as cpu, RssSampler(server) as sampler:
         output = run(args.duration)
     figures = parse_wrk(output)
@@ -462,6 +465,16 @@ def reference_environment(database: BenchDatabase, port: int, folder: Path) -> d
         "LOG_LEVEL": "INFO",
         "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics-reference"),
     }
+
+
+def settle(database: BenchDatabase) -> None:
+    """Start each measured run from the same database state: vacuum and analyze what earlier
+    runs wrote, then checkpoint, so no run pays for another's autovacuum or checkpoint."""
+    with psycopg.connect(database.owner_dsn, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE) bots, bot_versions, audit_logs")
+    with psycopg.connect(database.admin_dsn, autocommit=True) as conn, \
+            contextlib.suppress(psycopg.Error):  # CHECKPOINT needs a superuser (or pg_checkpoint)
+        conn.execute("CHECKPOINT")
 
 
 def create_probe_workspace(database: BenchDatabase, bots: int) -> str:
@@ -728,6 +741,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("wrk is not installed (Debian: apt-get install wrk)")
     sections = [args.only] if args.only else list(SECTIONS)
     args.db_pid = None
+    args.settle = None
     # SIGTERM unwinds like Ctrl-C, so every cleanup below runs.
     signal.signal(signal.SIGTERM, _interrupt)
 
@@ -742,6 +756,7 @@ def main(argv: list[str] | None = None) -> int:
             database = start_database(folder)
             stack.callback(database.close)
             args.db_pid = database.server_pid
+            args.settle = functools.partial(settle, database)
             with psycopg.connect(database.admin_dsn) as conn:
                 version = conn.execute("SHOW server_version").fetchone()[0]
             print(f"database: PostgreSQL {version}, {database.description}", flush=True)
