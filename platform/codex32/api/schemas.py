@@ -54,39 +54,59 @@ class Output(Schema):
 
     flask-smorest dumps every response through its schema. Marshmallow's generic machinery
     costs most of a list request's time, so a schema made only of plain fields (and nested
-    output schemas) dumps through a per-class plan of (key, attribute, converter) whose JSON
-    rendering is the same; anything else falls back to marshmallow. UUIDs and dates stay
-    objects for the JSON provider to render. ``tests/api/test_output.py`` proves the two
-    render alike for every response schema.
+    output schemas) dumps through a function generated from its fields, whose JSON rendering
+    is the same; anything else falls back to marshmallow. UUIDs and dates stay objects for the
+    JSON provider to render. ``tests/api/test_output.py`` proves the two render alike for
+    every response schema.
     """
 
-    _plans: dict[type, list | None] = {}
+    _plans: dict[type, Callable[[Any], dict[str, Any]] | None] = {}
 
     def dump(self, obj: Any, *, many: bool | None = None) -> Any:
         plan = self._plan()
         if plan is None or self.only or self.exclude:
             return super().dump(obj, many=many)
         if self.many if many is None else many:
-            return [_dump_with(plan, item) for item in obj]
-        return _dump_with(plan, obj)
+            return [plan(item) for item in obj]
+        return plan(obj)
 
-    def _plan(self) -> list | None:
+    def _plan(self) -> Callable[[Any], dict[str, Any]] | None:
         cls = type(self)
         if cls not in Output._plans:
             Output._plans[cls] = _compile(self)
         return Output._plans[cls]
 
 
-def _compile(schema: Schema) -> list | None:
+def _compile(schema: Schema) -> Callable[[Any], dict[str, Any]] | None:
+    """A function dumping one object (a mapping, or attributes) as ``schema`` would."""
     if schema._hooks[PRE_DUMP] or schema._hooks[POST_DUMP]:
         return None
-    plan = []
-    for name, field in schema.dump_fields.items():
+    names: dict[str, Any] = {"_ABSENT": _ABSENT, "Mapping": Mapping}
+    lines = []
+    for index, (name, field) in enumerate(schema.dump_fields.items()):
         converter = _converter(field)
         if converter is None:
             return None
-        plan.append((field.data_key or name, field.attribute or name, converter))
-    return plan
+        names[f"c{index}"] = converter
+        key, attribute = field.data_key or name, field.attribute or name
+        kept = KEPT.get(converter)
+        if kept == "object":
+            value = "v"
+        elif kept is None:
+            value = f"c{index}(v)"
+        else:
+            value = f"v if type(v) is {kept} else c{index}(v)"
+            names[kept] = KEPT_TYPES[kept]
+        lines += [f"    v = get({attribute!r}, _ABSENT)",
+                  "    if v is not _ABSENT:",
+                  f"        out[{key!r}] = None if v is None else {value}"]
+    source = "\n".join([
+        "def dump(obj):",
+        "    get = obj.get if isinstance(obj, Mapping) else "
+        "(lambda name, default: getattr(obj, name, default))",
+        "    out = {}", *lines, "    return out"])
+    exec(compile(source, f"<dump {type(schema).__name__}>", "exec"), names)
+    return names["dump"]
 
 
 def _converter(field: fields.Field) -> Callable[[Any], Any] | None:
@@ -107,8 +127,8 @@ def _converter(field: fields.Field) -> Callable[[Any], Any] | None:
         if nested is None:
             return None
         if field.many:
-            return lambda items: [_dump_with(nested, item) for item in items]
-        return lambda item: _dump_with(nested, item)
+            return lambda items: [nested(item) for item in items]
+        return nested
     if type(field) is fields.Raw:
         return _same
     if type(field) is fields.List:
@@ -121,19 +141,13 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _dump_with(plan: list, obj: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if isinstance(obj, Mapping):
-        for key, attribute, convert in plan:
-            value = obj.get(attribute, _ABSENT)
-            if value is not _ABSENT:
-                out[key] = None if value is None else convert(value)
-    else:
-        for key, attribute, convert in plan:
-            value = getattr(obj, attribute, _ABSENT)
-            if value is not _ABSENT:
-                out[key] = None if value is None else convert(value)
-    return out
+# Converters whose result is the value itself (or renders alike) for one exact type: the
+# generated dump skips the call for that type.
+KEPT: dict[Callable[[Any], Any], str] = {
+    _text: "str", _int: "int", bool: "bool", float: "float", _uuid: "UUID", _iso: "datetime",
+    dict: "dict", _same: "object"}
+KEPT_TYPES = {"str": str, "int": int, "bool": bool, "float": float, "UUID": uuid.UUID,
+              "datetime": datetime, "dict": dict}
 
 
 def _settings():

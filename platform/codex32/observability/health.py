@@ -10,10 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
-from flask_smorest import Blueprint
 from marshmallow import fields
 from sqlalchemy import text
 
+from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output
 from codex32.db import db
 from codex32.db.migrate import is_at_head

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
+from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, Strict, name_length
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import ROLES, Permission

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
+from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, PageArgs, page_of
 from codex32.auth.guard import requires
 from codex32.auth.rbac import Permission

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import (
     Output,
     PageArgs,

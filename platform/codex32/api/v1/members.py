@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
+from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, Strict, TokenPairSchema
 from codex32.auth import tokens
 from codex32.auth.guard import current_principal, limit_rate, origin, requires

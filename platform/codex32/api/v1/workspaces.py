@@ -5,9 +5,9 @@ from __future__ import annotations
 import hmac
 
 from flask import current_app, request
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
+from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, Strict, TokenPairSchema, name_length
 from codex32.auth import tokens
 from codex32.auth.guard import current_principal, limit_rate, origin, requires
