@@ -11,7 +11,8 @@ import time
 import uuid
 from datetime import timedelta
 
-from flask import Flask, g, request
+from flask import Flask, Request, Response, g, request
+from flask.sessions import SessionInterface, SessionMixin
 from flask_cors import CORS
 from flask_migrate import Migrate
 from flask_smorest import Api
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
 
     app = Flask("codex32")
     app.config.update(_flask_config(settings, urls))
+    app.session_interface = NoCookieSessions()
     json_provider.init_app(app)
     state = PlatformState(settings=settings,
                           limiter=RateLimiter(settings.redis_url,
@@ -77,6 +79,17 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     if settings.startup_checks:
         _check_database(app, state)
     return app
+
+
+class NoCookieSessions(SessionInterface):
+    """The API authenticates each request by its token and keeps no cookie session (Flask's
+    default would sign and parse a session cookie on every request)."""
+
+    def open_session(self, app: Flask, request: Request) -> None:
+        return None  # Flask substitutes an empty null session
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        return None
 
 
 def _flask_config(settings: Settings, urls: DatabaseUrls) -> dict:

@@ -23,6 +23,8 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any, TextIO
 
+import orjson
+
 CONTEXT_FIELDS = ("request_id", "workspace_id", "user_id")
 """The identity fields the request path binds; any other field name may be bound too."""
 
@@ -101,7 +103,10 @@ class JsonFormatter(logging.Formatter):
             entry["exc_info"] = record.exc_text
         if record.stack_info:
             entry["stack_info"] = self.formatStack(record.stack_info)
-        return jsonlib.dumps(entry, default=str, ensure_ascii=False)
+        try:
+            return orjson.dumps(entry, default=str).decode()
+        except (TypeError, orjson.JSONEncodeError):  # e.g. an integer wider than 64 bits
+            return jsonlib.dumps(entry, default=str, ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):
