@@ -1,36 +1,55 @@
 """Writing new rows without the ORM's unit of work.
 
 Rows that are created whole and not changed in the same transaction (an audit entry, a new bot
-with its first version) need none of the unit of work's change tracking: each becomes one Core
-``INSERT`` on the session's connection, in the session's transaction, at once. Objects that are
-read and then changed go through the session as usual.
+with its first version) need none of the unit of work's change tracking: they are written at
+once, in the session's transaction, as one Core statement: a single ``INSERT``, or for several
+rows one ``INSERT`` per row chained as data-modifying ``WITH`` clauses (one round trip; foreign
+keys between them are checked at the end of the statement, so a parent and its child may be
+written together). Objects that are read and then changed go through the session as usual.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Insert, Table
+from sqlalchemy import Executable, Table, bindparam
 from sqlalchemy.orm import Session
 
 from codex32.db import Base
 
-_inserts: dict[Table, Insert] = {}
+Shape = tuple[tuple[Table, tuple[str, ...]], ...]
+
+_statements: dict[Shape, Executable] = {}
 
 
 def insert(session: Session, *objects: Base) -> None:
-    """INSERT ``objects`` (new model instances, in order) in the session's transaction.
+    """INSERT ``objects`` (new model instances) in one statement in the session's transaction.
 
     The objects are not added to the session: they hold exactly what was stored, and columns
     they leave unset take their server defaults. A constraint violation raises here, not at
     commit.
     """
-    connection = session.connection()
-    for obj in objects:
+    shape: list[tuple[Table, tuple[str, ...]]] = []
+    params: dict[str, Any] = {}
+    for index, obj in enumerate(objects):
         table: Table = obj.__table__  # type: ignore[assignment]
-        statement = _inserts.get(table)
-        if statement is None:
-            statement = _inserts[table] = table.insert()
         state: dict[str, Any] = obj.__dict__
-        connection.execute(statement, {column.key: state[column.key] for column in table.columns
-                                       if column.key in state})
+        keys = tuple(column.key for column in table.columns if column.key in state)
+        shape.append((table, keys))
+        params.update({f"r{index}_{key}": state[key] for key in keys})
+    key = tuple(shape)
+    statement = _statements.get(key)
+    if statement is None:
+        statement = _statements[key] = _chained(key)
+    session.connection().execute(statement, params)
+
+
+def _chained(shape: Shape) -> Executable:
+    """One INSERT per row, the earlier ones as ``WITH`` clauses of the last."""
+    inserts = [table.insert().values({key: bindparam(f"r{index}_{key}", type_=table.c[key].type)
+                                      for key in keys})
+               for index, (table, keys) in enumerate(shape)]
+    statement = inserts[-1]
+    for index, earlier in enumerate(inserts[:-1]):
+        statement = statement.add_cte(earlier.cte(f"row{index}"))
+    return statement

@@ -44,7 +44,15 @@ def record(session: Session, principal: Principal, action: str, resource_type: s
            workspace_id: uuid.UUID | None = None) -> None:
     """Write the audit row for one mutation in the current transaction (at once; the
     mutation's pending ORM changes follow at commit, and a failed commit takes both back)."""
-    rows.insert(session, AuditLog(
+    rows.insert(session, entry(principal, action, resource_type, resource_id, changes,
+                               workspace_id))
+
+
+def entry(principal: Principal, action: str, resource_type: str, resource_id: Any,
+          changes: dict[str, Any] | None = None,
+          workspace_id: uuid.UUID | None = None) -> AuditLog:
+    """The audit row for one mutation, for a caller that writes it with its own rows."""
+    return AuditLog(
         workspace_id=workspace_id or principal.workspace_id,
         id=uuid.uuid4(),
         actor_type=principal.actor_type,
@@ -55,7 +63,7 @@ def record(session: Session, principal: Principal, action: str, resource_type: s
         changes=redact(changes or {}),
         request_id=principal.origin.request_id,
         ip=principal.origin.ip,
-    ))
+    )
 
 
 def list_entries(session: Session, page: PageRequest, *, action: str | None = None,

@@ -53,8 +53,8 @@ def create(session: Session, principal: Principal, *, name: str, description: st
         written.append(new_version(principal, bot, 1, code, message or "Initial version", files))
         changes.update(version=1, **audit.code_summary(code))
     with _unique_name(session, name):
-        rows.insert(session, *written)
-        audit.record(session, principal, "bot.create", "bot", bot.id, changes)
+        rows.insert(session, *written, audit.entry(principal, "bot.create", "bot", bot.id,
+                                                   changes))
         session.commit()
     return bot
 
