@@ -10,7 +10,8 @@ the product binds it, as the same runtime role (so row-level security applies al
     first, 50 rows),
     answered in the product's envelope ``{items, page, page_size, total}``.
 ``POST /bots?ws=<workspace id>&user=<user id>`` with ``{"name", "code"}``
-    the bot row, its version 1 and the audit row, in one transaction; 201 with the bot.
+    the bot row, its version 1 and the audit row in one statement (as the product writes
+    them), in one transaction; 201 with the bot.
 
 Served by ``gunicorn --config gunicorn.conf.py --pythonpath bench reference_app:app`` with the
 database in ``BENCH_REFERENCE_DSN`` (a libpq URL). Each worker opens its own small pool on its
@@ -38,18 +39,18 @@ LIST_SQL = (
     "(SELECT count(*) FROM bots) AS total "
     "FROM bots ORDER BY bots.created_at DESC, bots.id LIMIT %s OFFSET %s"
 )
-INSERT_BOT = (
-    "INSERT INTO bots (workspace_id, id, name, description, status, owner_id, current_version, "
-    "settings, created_at, updated_at) VALUES (%s, %s, %s, '', 'draft', %s, 1, '{}', %s, %s)"
-)
-INSERT_VERSION = (
-    "INSERT INTO bot_versions (workspace_id, id, bot_id, number, code, files, message, "
-    "created_by, created_at) VALUES (%s, %s, %s, 1, %s, '{}', 'Initial version', %s, %s)"
-)
-INSERT_AUDIT = (
+# The product writes a bot, its version 1 and the audit row as one statement (codex32.db.rows).
+INSERT_BOT_VERSION_AUDIT = (
+    "WITH row0 AS (INSERT INTO bots (workspace_id, id, name, description, status, owner_id, "
+    "current_version, settings, created_at, updated_at) "
+    "VALUES (%(ws)s, %(bot)s, %(name)s, '', 'draft', %(user)s, 1, '{}', %(now)s, %(now)s)), "
+    "row1 AS (INSERT INTO bot_versions (workspace_id, id, bot_id, number, code, files, message, "
+    "created_by, created_at) VALUES (%(ws)s, %(version)s, %(bot)s, 1, %(code)s, '{}', "
+    "'Initial version', %(user)s, %(now)s)) "
     "INSERT INTO audit_logs (workspace_id, id, actor_type, actor_id, action, resource_type, "
     "resource_id, changes, request_id, ip) "
-    "VALUES (%s, %s, 'user', %s, 'bot.create', 'bot', %s, %s, %s, %s)"
+    "VALUES (%(ws)s, %(audit)s, 'user', %(user)s, 'bot.create', 'bot', %(bot_text)s, "
+    "%(changes)s, %(request)s, %(ip)s)"
 )
 FIELDS = ("id", "name", "description", "status", "owner_id", "current_version", "created_at",
           "updated_at")
@@ -101,10 +102,11 @@ def create_bot():
     try:
         with pool().connection() as conn, conn.transaction():
             conn.execute(SET_TENANT, (workspace,))
-            conn.execute(INSERT_BOT, (workspace, bot_id, name, user, now, now))
-            conn.execute(INSERT_VERSION, (workspace, uuid.uuid4(), bot_id, code, user, now))
-            conn.execute(INSERT_AUDIT, (workspace, uuid.uuid4(), user, str(bot_id),
-                                        Jsonb(changes), uuid.uuid4().hex, request.remote_addr))
+            conn.execute(INSERT_BOT_VERSION_AUDIT, {
+                "ws": workspace, "bot": bot_id, "name": name, "user": user, "now": now,
+                "version": uuid.uuid4(), "code": code, "audit": uuid.uuid4(),
+                "bot_text": str(bot_id), "changes": Jsonb(changes),
+                "request": uuid.uuid4().hex, "ip": request.remote_addr})
     except errors.UniqueViolation:
         return jsonify({"code": 409, "message": "a bot with this name exists"}), 409
     return jsonify({"id": str(bot_id), "name": name, "description": "", "status": "draft",

@@ -34,6 +34,7 @@ import resource
 import secrets
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -353,7 +354,7 @@ def wrk(url: str, seconds: int, connections: int, token: str | None = None,
 
 def measure(label: str, server: Server, path: str, args: argparse.Namespace,
             token: str | None = None, post: bool = False) -> Figures:
-    """Warm up, then one measured wrk run while sampling the workers' RSS and CPU."""
+    """Warm up, then ``--repeat`` measured wrk runs; each figure is the median over the runs."""
     script = BENCH / "post_bots.lua" if post else None
 
     def run(seconds: int) -> str:
@@ -362,19 +363,21 @@ def measure(label: str, server: Server, path: str, args: argparse.Namespace,
                    (prefix,) if post else ())
 
     run(WARMUP_SECONDS)
-    if args.settle is not None:
-        args.settle()
-    with CpuMeter(server, args.db_pid) as cpu, RssSampler(server) as sampler:
-        output = run(args.duration)
-    figures = parse_wrk(output)
-    requests = max(1, int(figures["requests"]))
-    result = Figures(label=label, rps=figures["rps"], p50_ms=figures["p50"],
-                     p99_ms=figures["p99"], requests=int(figures["requests"]),
-                     errors=int(figures["errors"]), rss_mib=sampler.peak_mib,
-                     cpu_ms=cpu.server_seconds * 1000 / requests,
-                     db_cpu_ms=None if cpu.db_seconds is None
-                     else cpu.db_seconds * 1000 / requests,
-                     other_cpus=cpu.other_cpus)
+    runs = [_measured_run(label, server, args, run) for _ in range(args.repeat)]
+    result = Figures(
+        label=label, rps=statistics.median(r.rps for r in runs),
+        p50_ms=statistics.median(r.p50_ms for r in runs),
+        p99_ms=statistics.median(r.p99_ms for r in runs),
+        requests=sum(r.requests for r in runs), errors=sum(r.errors for r in runs),
+        rss_mib=max(r.rss_mib for r in runs),
+        cpu_ms=statistics.median(r.cpu_ms for r in runs),
+        db_cpu_ms=None if runs[0].db_cpu_ms is None
+        else statistics.median(r.db_cpu_ms or 0.0 for r in runs),
+        other_cpus=statistics.median(r.other_cpus for r in runs))
+    if len(runs) > 1:
+        print(f"  runs of {label}: " + ", ".join(
+            f"{r.rps:.0f} req/s p50 {r.p50_ms:.1f} p99 {r.p99_ms:.1f}" for r in runs)
+            + " (the medians count)", flush=True)
     if result.errors:
         print(f"  ! {label}: {result.errors} of {result.requests} requests failed "
               f"(non-2xx or socket errors); see {server.log_path}", flush=True)
@@ -382,6 +385,24 @@ def measure(label: str, server: Server, path: str, args: argparse.Namespace,
           f"p99 {result.p99_ms:.2f} ms; other processes used {result.other_cpus:.2f} CPUs",
           flush=True)
     return result
+
+
+def _measured_run(label: str, server: Server, args: argparse.Namespace,
+                  run: Any) -> Figures:
+    """One measured wrk run from a settled database, sampling the workers' RSS and CPU."""
+    if args.settle is not None:
+        args.settle()
+    with CpuMeter(server, args.db_pid) as cpu, RssSampler(server) as sampler:
+        output = run(args.duration)
+    figures = parse_wrk(output)
+    requests = max(1, int(figures["requests"]))
+    return Figures(label=label, rps=figures["rps"], p50_ms=figures["p50"],
+                   p99_ms=figures["p99"], requests=int(figures["requests"]),
+                   errors=int(figures["errors"]), rss_mib=sampler.peak_mib,
+                   cpu_ms=cpu.server_seconds * 1000 / requests,
+                   db_cpu_ms=None if cpu.db_seconds is None
+                   else cpu.db_seconds * 1000 / requests,
+                   other_cpus=cpu.other_cpus)
 
 
 # --- the API benchmark --------------------------------------------------------------------
@@ -731,6 +752,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="measured runs per endpoint; figures are the medians (run-to-run "
+                             "noise on a shared machine is larger than the 20%% scale band)")
     parser.add_argument("--large", action="store_true",
                         help="also measure the list with 1,000,000 bots in the database")
     parser.add_argument("--only", choices=SECTIONS, help="run one section")
