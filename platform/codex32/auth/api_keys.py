@@ -11,8 +11,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from codex32.db import tenancy
 
 KEY_PREFIX = "c32_"
 
@@ -52,10 +53,12 @@ def looks_like_key(credential: str) -> bool:
     return credential.startswith(KEY_PREFIX)
 
 
-def lookup(session: Session, plain: str) -> KeyRecord | None:
-    """Find a key by hash through the SECURITY DEFINER function (no workspace bound yet)."""
-    row = session.execute(text("SELECT id, workspace_id, role, expires_at FROM auth_api_key(:h)"),
-                          {"h": digest(plain)}).first()
+def lookup_and_bind(session: Session, plain: str) -> KeyRecord | None:
+    """Find a key by hash through the SECURITY DEFINER function (no workspace is bound yet)
+    and bind its workspace in the same statement; None (nothing bound) for an unknown key."""
+    row = tenancy.bind_through(
+        session, None, "SELECT id, workspace_id, role, expires_at FROM auth_api_key(%(h)s)",
+        {"h": digest(plain)})
     if row is None:
         return None
     return KeyRecord(str(row.id), str(row.workspace_id), row.role, row.expires_at)

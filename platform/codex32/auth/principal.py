@@ -86,12 +86,12 @@ def authenticate(session: Session, headers: Any, origin: Origin) -> Principal:
 
 
 def _from_api_key(session: Session, plain: str, origin: Origin) -> Principal:
-    record = api_keys.lookup(session, plain)
+    record = api_keys.lookup_and_bind(session, plain)
     if record is None:
         raise Unauthorized("the API key is invalid")
     if record.expires_at is not None and record.expires_at <= datetime.now(UTC):
+        tenancy.unbind()
         raise Unauthorized("the API key has expired")
-    tenancy.bind(session, record.workspace_id)
     return Principal(workspace_id=uuid.UUID(record.workspace_id), role=record.role,
                      api_key_id=uuid.UUID(record.id), origin=origin)
 

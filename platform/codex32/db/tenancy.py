@@ -41,24 +41,27 @@ def unbind() -> None:
     _bound_workspace.set(None)
 
 
-def bind_through(session: Session | scoped_session, workspace_id: uuid.UUID | str,
+def bind_through(session: Session | scoped_session, workspace_id: uuid.UUID | str | None,
                  lookup: str, params: dict) -> Row | None:
-    """Run an authentication ``lookup`` and bind ``workspace_id`` in the same statement.
+    """Run an authentication ``lookup`` and bind a workspace in the same statement.
 
-    ``lookup`` must not depend on row-level security (it is a SECURITY DEFINER function that
-    filters by workspace itself). The workspace is bound only when the lookup finds a row, so
-    a failed authentication leaves the transaction unbound; this saves the round trip of a
-    separate ``set_config`` on every authenticated request. Returns the lookup's row.
+    The workspace is ``workspace_id``, or when that is None the ``workspace_id`` column of the
+    row the lookup finds (an API key names its workspace). ``lookup`` must not depend on
+    row-level security (it is a SECURITY DEFINER function that filters by itself). The
+    workspace is bound only when the lookup finds a row, so a failed authentication leaves
+    the transaction unbound; this saves the round trip of a separate ``set_config`` on every
+    authenticated request. Returns the lookup's row.
     """
-    value = str(uuid.UUID(str(workspace_id)))
+    value = None if workspace_id is None else str(uuid.UUID(str(workspace_id)))
+    source = "found.workspace_id::text" if value is None else "%(codex32_workspace)s"
     if isinstance(session, scoped_session):
         session = session()
     connection = session.connection()  # begins the transaction: no workspace is bound yet
     row = connection.exec_driver_sql(
-        f"SELECT set_config('app.workspace_id', %(codex32_workspace)s, true), found.* "
+        f"SELECT set_config('app.workspace_id', {source}, true), found.* "
         f"FROM ({lookup}) AS found", {**params, "codex32_workspace": value}).first()
     if row is not None:
-        _bound_workspace.set(value)
+        _bound_workspace.set(value or str(row.workspace_id))
     return row
 
 
