@@ -159,7 +159,7 @@ def test_a_token_verified_earlier_still_expires(client, tenant, monkeypatch):
 
 
 def test_a_signed_token_with_a_text_expiry_is_401(client, tenant):
-    header, payload, _ = tenant.access_token.split(".")
+    _, payload, _ = tenant.access_token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     odd = jwt.encode({**claims, "exp": str(int(time.time()) + 600)}, "j" * 40, algorithm="HS256")
     response = client.get("/api/v1/bots", headers={"Authorization": f"Bearer {odd}"})

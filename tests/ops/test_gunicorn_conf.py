@@ -18,7 +18,13 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from unittest import mock
 
+import prometheus_client  # noqa: F401
 import pytest
+
+# prometheus_client picks single- or multi-process values when first imported, from
+# PROMETHEUS_MULTIPROC_DIR: imported here, before any test sets that variable, it stays in the
+# single-process mode the rest of the suite runs in (a test below imports its multiprocess
+# helpers with the variable set).
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "gunicorn.conf.py"
