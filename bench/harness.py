@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
+from sqlalchemy.engine import make_url
 
 from codex32.db import embedded
 from codex32.db.migrate import upgrade
@@ -106,6 +107,25 @@ def start_database(folder: Path) -> BenchDatabase:
         database.close()
         raise
     return database
+
+
+def sibling_database(database: BenchDatabase, suffix: str) -> BenchDatabase:
+    """Another migrated database on the same server, with the same roles (so two database
+    states can be measured in turns); :meth:`BenchDatabase.close` drops it."""
+    admin = database._server_admin_dsn or database.admin_dsn
+    name = f"{psycopg.conninfo.conninfo_to_dict(database.admin_dsn)['dbname']}_{suffix}"
+    embedded.prepare(admin, name)
+
+    def renamed(url: str) -> str:
+        return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+    sibling = BenchDatabase(
+        urls=DatabaseUrls(runtime=renamed(database.urls.runtime),
+                          owner=renamed(database.urls.owner), embedded=database.urls.embedded),
+        admin_dsn=psycopg.conninfo.make_conninfo(admin, dbname=name),
+        description=f"database {name} beside the first", _server_admin_dsn=admin, _name=name)
+    upgrade(sibling.urls.owner, sibling.urls.runtime)
+    return sibling
 
 
 def _stop_postmaster(pid: int, timeout: float = 30.0) -> None:

@@ -49,7 +49,15 @@ from typing import Any
 
 import psutil
 import psycopg
-from harness import REPO, BenchDatabase, free_port, percentile, start_database, verdict
+from harness import (
+    REPO,
+    BenchDatabase,
+    free_port,
+    percentile,
+    sibling_database,
+    start_database,
+    verdict,
+)
 
 BENCH = REPO / "bench"
 SECTIONS = ("api", "providers", "sandbox", "execution")
@@ -196,9 +204,13 @@ class Figures:
     db_cpu_ms: float | None
     other_cpus: float
     reference: Figures | None = None
+    paired_ratio: float | None = None
 
     @property
     def ratio(self) -> float | None:
+        """Requests/s over the reference's: the median of same-round ratios when paired."""
+        if self.paired_ratio is not None:
+            return self.paired_ratio
         return self.rps / self.reference.rps if self.reference and self.reference.rps else None
 
 
@@ -352,20 +364,51 @@ def wrk(url: str, seconds: int, connections: int, token: str | None = None,
     return done.stdout
 
 
-def measure(label: str, server: Server, path: str, args: argparse.Namespace,
-            token: str | None = None, post: bool = False) -> Figures:
-    """Warm up, then ``--repeat`` measured wrk runs; each figure is the median over the runs."""
-    script = BENCH / "post_bots.lua" if post else None
+@dataclass
+class Target:
+    """One endpoint of one server to measure."""
 
-    def run(seconds: int) -> str:
+    label: str
+    server: Server
+    path: str
+    token: str | None = None
+    post: bool = False
+
+    def run(self, args: argparse.Namespace, seconds: int) -> str:
+        script = BENCH / "post_bots.lua" if self.post else None
         prefix = f"b{uuid.uuid4().hex[:10]}"  # bot names unique to this run
-        return wrk(server.base + path, seconds, args.connections, token, script,
-                   (prefix,) if post else ())
+        return wrk(self.server.base + self.path, seconds, args.connections, self.token, script,
+                   (prefix,) if self.post else ())
 
-    run(WARMUP_SECONDS)
-    runs = [_measured_run(label, server, args, run) for _ in range(args.repeat)]
+
+def measure(targets: list[Target], args: argparse.Namespace) -> list[list[Figures]]:
+    """Warm each target up, then ``--repeat`` rounds of one measured run per target, in turn.
+
+    Taking turns puts the runs being compared minutes apart at most, so a slow spell of the
+    shared machine falls on both sides of a ratio. Returns each target's runs.
+    """
+    for target in targets:
+        target.run(args, WARMUP_SECONDS)
+    runs: list[list[Figures]] = [[] for _ in targets]
+    for _ in range(args.repeat):
+        for target, mine in zip(targets, runs, strict=True):
+            mine.append(_measured_run(target, args))
+    for target, mine in zip(targets, runs, strict=True):
+        errors = sum(r.errors for r in mine)
+        if errors:
+            print(f"  ! {target.label}: {errors} of {sum(r.requests for r in mine)} requests "
+                  f"failed (non-2xx or socket errors); see {target.server.log_path}", flush=True)
+        print(f"  runs of {target.label}: " + ", ".join(
+            f"{r.rps:.0f} req/s p50 {r.p50_ms:.1f} p99 {r.p99_ms:.1f} (other CPUs "
+            f"{r.other_cpus:.2f})" for r in mine), flush=True)
+    return runs
+
+
+def median_of(runs: list[Figures], reference: list[Figures] | None = None) -> Figures:
+    """One row of medians; against ``reference`` (taken in the same rounds), the ratio is the
+    median of the rounds' ratios."""
     result = Figures(
-        label=label, rps=statistics.median(r.rps for r in runs),
+        label=runs[0].label, rps=statistics.median(r.rps for r in runs),
         p50_ms=statistics.median(r.p50_ms for r in runs),
         p99_ms=statistics.median(r.p99_ms for r in runs),
         requests=sum(r.requests for r in runs), errors=sum(r.errors for r in runs),
@@ -374,29 +417,28 @@ def measure(label: str, server: Server, path: str, args: argparse.Namespace,
         db_cpu_ms=None if runs[0].db_cpu_ms is None
         else statistics.median(r.db_cpu_ms or 0.0 for r in runs),
         other_cpus=statistics.median(r.other_cpus for r in runs))
-    if len(runs) > 1:
-        print(f"  runs of {label}: " + ", ".join(
-            f"{r.rps:.0f} req/s p50 {r.p50_ms:.1f} p99 {r.p99_ms:.1f}" for r in runs)
-            + " (the medians count)", flush=True)
-    if result.errors:
-        print(f"  ! {label}: {result.errors} of {result.requests} requests failed "
-              f"(non-2xx or socket errors); see {server.log_path}", flush=True)
-    print(f"  measured {label}: {result.rps:.0f} req/s, p50 {result.p50_ms:.2f} ms, "
-          f"p99 {result.p99_ms:.2f} ms; other processes used {result.other_cpus:.2f} CPUs",
-          flush=True)
+    if reference is not None:
+        result.reference = median_of(reference)
+        result.paired_ratio = statistics.median(
+            mine.rps / theirs.rps for mine, theirs in zip(runs, reference, strict=True))
     return result
 
 
-def _measured_run(label: str, server: Server, args: argparse.Namespace,
-                  run: Any) -> Figures:
+def paired(runs: list[Figures], base: list[Figures], field: str) -> float:
+    """The median over rounds of ``field`` of ``runs`` over the same round's ``base``."""
+    return statistics.median(getattr(mine, field) / getattr(theirs, field)
+                             for mine, theirs in zip(runs, base, strict=True))
+
+
+def _measured_run(target: Target, args: argparse.Namespace) -> Figures:
     """One measured wrk run from a settled database, sampling the workers' RSS and CPU."""
     if args.settle is not None:
         args.settle()
-    with CpuMeter(server, args.db_pid) as cpu, RssSampler(server) as sampler:
-        output = run(args.duration)
+    with CpuMeter(target.server, args.db_pid) as cpu, RssSampler(target.server) as sampler:
+        output = target.run(args, args.duration)
     figures = parse_wrk(output)
     requests = max(1, int(figures["requests"]))
-    return Figures(label=label, rps=figures["rps"], p50_ms=figures["p50"],
+    return Figures(label=target.label, rps=figures["rps"], p50_ms=figures["p50"],
                    p99_ms=figures["p99"], requests=int(figures["requests"]),
                    errors=int(figures["errors"]), rss_mib=sampler.peak_mib,
                    cpu_ms=cpu.server_seconds * 1000 / requests,
@@ -455,8 +497,9 @@ def check_list(server: Server, path: str, token: str | None, expected: int) -> N
                          f"{str(body)[:300]}")
 
 
-def product_environment(database: BenchDatabase, port: int, folder: Path) -> dict[str, str]:
-    metrics = folder / "metrics-product"
+def product_environment(database: BenchDatabase, port: int, folder: Path,
+                        name: str = "product") -> dict[str, str]:
+    metrics = folder / f"metrics-{name}"
     return {
         **base_environment(),
         "DATABASE_URL": database.urls.runtime,
@@ -488,12 +531,13 @@ def reference_environment(database: BenchDatabase, port: int, folder: Path) -> d
     }
 
 
-def settle(database: BenchDatabase) -> None:
+def settle(databases: list[BenchDatabase]) -> None:
     """Start each measured run from the same database state: vacuum and analyze what earlier
     runs wrote, then checkpoint, so no run pays for another's autovacuum or checkpoint."""
-    with psycopg.connect(database.owner_dsn, autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE) bots, bot_versions, audit_logs")
-    with psycopg.connect(database.admin_dsn, autocommit=True) as conn, \
+    for database in databases:
+        with psycopg.connect(database.owner_dsn, autocommit=True) as conn:
+            conn.execute("VACUUM (ANALYZE) bots, bot_versions, audit_logs")
+    with psycopg.connect(databases[0].admin_dsn, autocommit=True) as conn, \
             contextlib.suppress(psycopg.Error):  # CHECKPOINT needs a superuser (or pg_checkpoint)
         conn.execute("CHECKPOINT")
 
@@ -609,30 +653,48 @@ def api_section(args: argparse.Namespace, folder: Path, stack: contextlib.ExitSt
           f"{WARMUP_SECONDS}s warm-up; list workspace has {LIST_BOTS} bots (page of "
           f"{PAGE_SIZE}); POSTs go to a second workspace", flush=True)
 
-    bare_get = measure("reference GET /bots", reference, reference_list, args)
-    get = measure(f"product GET {product_list}", product, product_list, args,
-                  token=lister.refresh(product))
-    get.reference = bare_get
-    bare_post = measure("reference POST /bots", reference, reference_post, args, post=True)
-    post = measure("product POST /api/v1/bots", product, "/api/v1/bots", args,
-                   token=writer.refresh(product), post=True)
-    post.reference = bare_post
+    bare_get_runs, get_runs = measure([
+        Target("reference GET /bots", reference, reference_list),
+        Target(f"product GET {product_list}", product, product_list,
+               lister.refresh(product))], args)
+    bare_post_runs, post_runs = measure([
+        Target("reference POST /bots", reference, reference_post, post=True),
+        Target("product POST /api/v1/bots", product, "/api/v1/bots", writer.refresh(product),
+               post=True)], args)
+    get, bare_get = median_of(get_runs, bare_get_runs), median_of(bare_get_runs)
+    post, bare_post = median_of(post_runs, bare_post_runs), median_of(bare_post_runs)
     rows = [get, bare_get, post, bare_post]
 
     large_rows: list[Figures] = []
+    scale: tuple[float, float] | None = None
     if args.large:
-        probe = create_probe_workspace(database, LIST_BOTS)
+        large_db = sibling_database(database, "large")
+        stack.callback(large_db.close)
+        args.databases.append(large_db)
+        large_port = free_port()
+        large_product = start_server(
+            "product on the large database", gunicorn_command("wsgi:app"),
+            product_environment(large_db, large_port, folder, "product-large"), large_port,
+            folder / "product-large.log", "/health/ready", stack)
+        large_lister = sign_up(large_product, "list")
+        create_bots(large_product, large_lister, LIST_BOTS)
+        probes = (create_probe_workspace(database, LIST_BOTS),
+                  create_probe_workspace(large_db, LIST_BOTS))
+        print(f"loading {LARGE_WORKSPACES * LARGE_BOTS_PER_WORKSPACE:,} bots into a second "
+              f"database, served by a second product server ...", flush=True)
+        print("  " + load_large(large_db, large_lister), flush=True)
         sql_small = {"bench": time_list_sql(database, lister.workspace_id),
-                     "probe": time_list_sql(database, probe)}
-        print(f"loading {LARGE_WORKSPACES * LARGE_BOTS_PER_WORKSPACE:,} bots ...", flush=True)
-        print("  " + load_large(database, lister), flush=True)
-        sql_large = {"bench": time_list_sql(database, lister.workspace_id),
-                     "probe": time_list_sql(database, probe)}
-        bare_large = measure("reference GET /bots (1M rows)", reference, reference_list, args)
-        large = measure(f"product GET {product_list} (1M rows)", product, product_list, args,
-                        token=lister.refresh(product))
-        large.reference = bare_large
-        large_rows = [large, bare_large]
+                     "probe": time_list_sql(database, probes[0])}
+        sql_large = {"bench": time_list_sql(large_db, large_lister.workspace_id),
+                     "probe": time_list_sql(large_db, probes[1])}
+        small_runs, large_runs = measure([
+            Target(f"product GET {product_list} (small database)", product, product_list,
+                   lister.refresh(product)),
+            Target(f"product GET {product_list} (1M rows)", large_product, product_list,
+                   large_lister.refresh(large_product))], args)
+        large_rows = [median_of(large_runs), median_of(small_runs)]
+        scale = (paired(large_runs, small_runs, "p50_ms"),
+                 paired(large_runs, small_runs, "p99_ms"))
 
     print()
     print_table(rows + large_rows)
@@ -647,14 +709,12 @@ def api_section(args: argparse.Namespace, folder: Path, stack: contextlib.ExitSt
         f"POST p99 < {P99_LIMIT_MS:g} ms: {post.p99_ms:.1f} ms "
         f"{verdict(post.p99_ms < P99_LIMIT_MS and not post.errors)}",
     ]
-    if large_rows:
-        large = large_rows[0]
-        p50, p99 = large.p50_ms / get.p50_ms, large.p99_ms / get.p99_ms
-        ok = p50 <= LARGE_TOLERANCE and p99 <= LARGE_TOLERANCE and not large.errors
+    if scale is not None:
+        p50, p99 = scale
+        ok = p50 <= LARGE_TOLERANCE and p99 <= LARGE_TOLERANCE and not large_rows[0].errors
         targets.append(f"GET list at 1M bots within {LARGE_TOLERANCE - 1:.0%} of the small "
-                       f"database: p50 x{p50:.2f}, p99 x{p99:.2f} {verdict(ok)}")
-        print(f"(reference at 1M bots: p50 x{large_rows[1].p50_ms / bare_get.p50_ms:.2f}, "
-              f"p99 x{large_rows[1].p99_ms / bare_get.p99_ms:.2f})")
+                       f"database (medians of the rounds' ratios): p50 x{p50:.2f}, "
+                       f"p99 x{p99:.2f} {verdict(ok)}")
         print_sql_table(sql_small, sql_large)
     for line in targets:
         print("  target " + line)
@@ -780,7 +840,8 @@ def main(argv: list[str] | None = None) -> int:
             database = start_database(folder)
             stack.callback(database.close)
             args.db_pid = database.server_pid
-            args.settle = functools.partial(settle, database)
+            args.databases = [database]
+            args.settle = functools.partial(settle, args.databases)
             with psycopg.connect(database.admin_dsn) as conn:
                 version = conn.execute("SHOW server_version").fetchone()[0]
             print(f"database: PostgreSQL {version}, {database.description}", flush=True)
