@@ -61,4 +61,4 @@ def lookup_and_bind(session: Session, plain: str) -> KeyRecord | None:
         {"h": digest(plain)})
     if row is None:
         return None
-    return KeyRecord(str(row.id), str(row.workspace_id), row.role, row.expires_at)
+    return KeyRecord(str(row["id"]), str(row["workspace_id"]), row["role"], row["expires_at"])

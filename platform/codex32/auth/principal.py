@@ -114,7 +114,7 @@ def membership_role(session: Session, claims: dict[str, Any]) -> str:
     if row is None:
         tenancy.unbind()
         raise Unauthorized("the token no longer grants access to this workspace")
-    if row.revoked:
+    if row["revoked"]:
         tenancy.unbind()
         raise Unauthorized("the token has been revoked")
-    return row.role
+    return row["role"]

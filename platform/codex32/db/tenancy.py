@@ -12,9 +12,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
-from sqlalchemy import Row, event
+from sqlalchemy import event
 from sqlalchemy.orm import Session, scoped_session
+
+from codex32.db import driver
 
 _bound_workspace: ContextVar[str | None] = ContextVar("codex32_workspace", default=None)
 
@@ -42,7 +45,7 @@ def unbind() -> None:
 
 
 def bind_through(session: Session | scoped_session, workspace_id: uuid.UUID | str | None,
-                 lookup: str, params: dict) -> Row | None:
+                 lookup: str, params: dict) -> dict[str, Any] | None:
     """Run an authentication ``lookup`` and bind a workspace in the same statement.
 
     The workspace is ``workspace_id``, or when that is None the ``workspace_id`` column of the
@@ -50,18 +53,19 @@ def bind_through(session: Session | scoped_session, workspace_id: uuid.UUID | st
     row-level security (it is a SECURITY DEFINER function that filters by itself). The
     workspace is bound only when the lookup finds a row, so a failed authentication leaves
     the transaction unbound; this saves the round trip of a separate ``set_config`` on every
-    authenticated request. Returns the lookup's row.
+    authenticated request. Returns the lookup's row as a dict.
     """
     value = None if workspace_id is None else str(uuid.UUID(str(workspace_id)))
     source = "found.workspace_id::text" if value is None else "%(codex32_workspace)s"
-    if isinstance(session, scoped_session):
-        session = session()
-    connection = session.connection()  # begins the transaction: no workspace is bound yet
-    row = connection.exec_driver_sql(
-        f"SELECT set_config('app.workspace_id', {source}, true), found.* "
-        f"FROM ({lookup}) AS found", {**params, "codex32_workspace": value}).first()
-    if row is not None:
-        _bound_workspace.set(value or str(row.workspace_id))
+    # Begins the transaction (no workspace is bound yet) and runs on the driver: the lookup
+    # is part of every authenticated request.
+    keys, rows = driver.execute(
+        session, f"SELECT set_config('app.workspace_id', {source}, true), found.* "
+        f"FROM ({lookup}) AS found", {**params, "codex32_workspace": value})
+    if not rows:
+        return None
+    row = dict(zip(keys[1:], rows[0][1:], strict=True))
+    _bound_workspace.set(value or str(row["workspace_id"]))
     return row
 
 

@@ -1,9 +1,9 @@
 """Pagination of list queries: the request (page, size), the page returned, and fetching it.
 
 A list is built once per filter shape (:func:`paged`, with its filter values as bind
-parameters) and run on the session's connection as a Core statement: the items are plain dicts
-of the selected columns. Building, caching-key and ORM handling of a fresh statement cost more
-than the SQL of a 50-row page.
+parameters) and run on the session's driver connection (:mod:`codex32.db.driver`): the items
+are plain dicts of the selected columns. Building, caching-key, ORM and result handling of a
+fresh statement cost more than the SQL of a 50-row page.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm import Session
+
+from codex32.db import driver
 
 LIMIT, OFFSET = "page_limit", "page_offset"
 
@@ -70,13 +72,11 @@ def fetch(session: Session, page: PageRequest, query: ListQuery,
 
     Only a page past the end pays a second query for its total.
     """
-    connection = session.connection()
     params = params or {}
-    result = connection.execute(query.page, {**params, **page.bounds})
-    keys = list(result.keys())[:-1]
-    rows = result.all()
+    keys, rows = driver.execute(session, query.page, {**params, **page.bounds})
+    keys = keys[:-1]
     total = rows[-1][-1] if rows else None
     if total is None:
-        total = 0 if page.page == 1 else connection.execute(query.count, params).scalar_one()
+        total = 0 if page.page == 1 else driver.execute(session, query.count, params)[1][0][0]
     return Page(items=[dict(zip(keys, row, strict=False)) for row in rows], page=page.page,
                 page_size=page.page_size, total=total)
