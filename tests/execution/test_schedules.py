@@ -60,6 +60,14 @@ def test_two_workers_make_exactly_one_execution_per_tick(start_worker, tenant, s
     assert all(item["status"] == "succeeded" for item in scheduled_runs(tenant, bot["id"]))
     row = _schedule_row(superuser, bot["id"])
     assert row["skipped_runs"] == 0 and row["last_run_at"] == ticks[-1]
+    # Each scheduled run is audited once, as the system's action.
+    audited = tenant.call("GET", "/api/v1/audit-logs?action=execution.create&page_size=100"
+                          ).json["items"]
+    by_scheduler = {entry["resource_id"]: entry for entry in audited
+                    if entry["actor_type"] == "system"}
+    assert sorted(by_scheduler) == sorted(item["id"] for item in runs)
+    assert all(entry["changes"]["trigger"] == "schedule" and entry["actor_id"] is None
+               and entry["request_id"] == "scheduler" for entry in by_scheduler.values())
 
 
 def test_a_tick_while_the_bot_still_runs_is_skipped(start_worker, tenant, superuser):
@@ -80,3 +88,20 @@ def test_a_tick_while_the_bot_still_runs_is_skipped(start_worker, tenant, superu
     assert datetime.fromisoformat(schedule["next_run_at"]) > datetime.now(UTC)
     assert tenant.call("POST", f"/api/v1/executions/{first['id']}/cancel").status_code == 202
     assert finished(tenant, first["id"], timeout=2)["status"] == "cancelled"
+
+
+def test_a_schedule_that_no_longer_parses_is_disabled_and_audited(start_worker, tenant,
+                                                                    superuser):
+    start_worker()
+    bot = bot_with(tenant, TRIVIAL)
+    tenant.call("PUT", f"/api/v1/bots/{bot['id']}/schedule", json={"cron": "* * * * *"})
+    superuser.execute("UPDATE bot_schedules SET cron = 'not a cron' WHERE bot_id = %s",
+                      (bot["id"],))
+    make_due(superuser, bot["id"])
+    wait_for(lambda: superuser.execute("SELECT NOT enabled FROM bot_schedules WHERE bot_id = %s",
+                                       (bot["id"],)).fetchone()[0],
+             message="the schedule to be disabled")
+    assert scheduled_runs(tenant, bot["id"]) == []
+    (entry,) = tenant.call("GET", "/api/v1/audit-logs?action=schedule.disable").json["items"]
+    assert entry["resource_id"] == bot["id"] and entry["actor_type"] == "system"
+    assert entry["changes"]["cron"] == "not a cron"

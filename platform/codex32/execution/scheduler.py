@@ -3,8 +3,9 @@
 Every worker calls :func:`fire_due` from its maintenance loop. Due schedules are listed across
 workspaces by a SECURITY DEFINER function (ids and times only); each is then claimed in a
 tenant-bound transaction that locks its row, moves ``next_run_at`` to the next tick and creates
-the tick's execution and job: a second worker finds the row locked or its tick gone, and
-commits nothing. A unique index on (bot, tick) backs this up.
+the tick's execution and job, with its audit row (actor: the system): a second worker finds
+the row locked or its tick gone, and commits nothing. A unique index on (bot, tick) backs
+this up.
 
 Pile-up policy: skip. A tick that finds the bot still queued or running (from any trigger)
 creates nothing and counts a skipped run. Missed ticks (no worker up) are not caught up: the
@@ -21,10 +22,11 @@ from datetime import UTC, datetime
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from codex32.auth.principal import Origin, Principal
 from codex32.db import tenancy
 from codex32.db.models import Bot, BotExecution, BotSchedule
 from codex32.errors import Invalid
-from codex32.services import executions, schedules
+from codex32.services import audit, executions, schedules
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,9 @@ def fire(sessions: Callable[[], Session], workspace_id: uuid.UUID, bot_id: uuid.
         except Invalid:
             log.error("schedule of bot %s no longer parses; disabling it", bot_id)
             schedule.enabled, schedule.next_run_at = False, None
+            audit.record(session, _scheduler(workspace_id), "schedule.disable", "bot", bot_id,
+                         {"cron": schedule.cron, "timezone": schedule.timezone,
+                          "reason": "the schedule no longer parses"})
             session.commit()
             return 0
         bot = session.get(Bot, (workspace_id, bot_id))
@@ -80,5 +85,14 @@ def fire(sessions: Callable[[], Session], workspace_id: uuid.UUID, bot_id: uuid.
                                       scheduled_for=tick)
         schedule.last_run_at = tick
         schedule.last_execution_id = execution.id
+        audit.record(session, _scheduler(workspace_id), "execution.create", "execution",
+                     execution.id, {"bot_id": str(bot_id), "version": bot.current_version,
+                                    "trigger": "schedule", "scheduled_for": tick.isoformat()})
         session.commit()
         return 1
+
+
+def _scheduler(workspace_id: uuid.UUID) -> Principal:
+    """The actor of what the scheduler does: the system, not a user or a key."""
+    return Principal(workspace_id=workspace_id, role="system",
+                     origin=Origin(request_id="scheduler"))
