@@ -272,7 +272,13 @@ class MilvusVectorStore(VectorStore):
 
     @contextlib.contextmanager
     def _errors(self, action: str) -> Iterator[None]:
-        """Turn pymilvus errors into plugin errors; the message never carries the token."""
+        """Turn pymilvus errors into plugin errors; the message never carries the token.
+
+        A failure after the whole timeout went by is a timeout (504), whatever pymilvus calls
+        it: a server that accepts the connection and never answers is reported as a failed
+        connection, but only after waiting the timeout out. A refusal comes at once (502).
+        """
+        started = time.monotonic()
         try:
             yield
         except MilvusException as error:
@@ -281,7 +287,8 @@ class MilvusVectorStore(VectorStore):
             token = self.secret("token")
             if token:
                 message = message.replace(token, "***")
-            if "deadline" in message.lower() or "timeout" in message.lower():
+            waited = time.monotonic() - started >= self.timeout
+            if waited or "deadline" in message.lower() or "timeout" in message.lower():
                 raise ProviderTimeout(f"milvus {action} timed out: {message}") from None
             raise ProviderError(f"milvus {action} failed: {message}") from None
         except (RuntimeError, OSError) as error:
