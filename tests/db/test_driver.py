@@ -27,10 +27,10 @@ def test_a_driver_error_is_sqlalchemys(app):
         db.session.remove()
 
 
-def test_a_dead_connection_is_invalidated_and_replaced(app, superuser):
+def test_a_dead_connection_is_invalidated_and_replaced(app, kill_backend):
     with app.app_context():
         pid = driver.execute(db.session, "SELECT pg_backend_pid()", {})[1][0][0]
-        superuser.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        kill_backend(pid)
         with pytest.raises(OperationalError) as raised:
             driver.execute(db.session, "SELECT 1", {})
         assert isinstance(raised.value, DBAPIError) and raised.value.connection_invalidated
