@@ -1,4 +1,4 @@
-"""The hottest reads, run on the session's driver connection instead of through SQLAlchemy.
+"""The hottest statements, run on the session's driver connection instead of through SQLAlchemy.
 
 Every authenticated request runs its authentication lookup, and every list request its page:
 SQLAlchemy's execution and result layers cost about as much CPU as psycopg's own work for
@@ -7,8 +7,9 @@ transaction) of the request's session, from SQL compiled once per statement. Wha
 would do on a failure is kept: a driver error is raised as SQLAlchemy's exception for it, and
 a connection that died is invalidated so the pool replaces it.
 
-Only reads whose parameters the driver adapts as they are (text, numbers, UUIDs) belong here;
-writes go through the session.
+Only statements whose parameters the driver adapts as they are (text, numbers, UUIDs, times;
+JSON documents wrapped in ``Jsonb``) belong here: the authentication lookups, list pages and
+the INSERTs of :mod:`codex32.db.rows`. Everything else goes through the session.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ def execute(session: Session | scoped_session, statement: Executable | str,
     try:
         with driver.cursor() as cursor:
             cursor.execute(sql, params)
-            keys = [column.name for column in cursor.description or ()]
-            return keys, cursor.fetchall()
+            if cursor.description is None:  # a statement that returns no rows
+                return [], []
+            return [column.name for column in cursor.description], cursor.fetchall()
     except psycopg.Error as error:
         invalidated = connection.dialect.is_disconnect(error, driver, None)
         if invalidated:

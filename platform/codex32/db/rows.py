@@ -5,21 +5,25 @@ with its first version) need none of the unit of work's change tracking: they ar
 once, in the session's transaction, as one Core statement: a single ``INSERT``, or for several
 rows one ``INSERT`` per row chained as data-modifying ``WITH`` clauses (one round trip; foreign
 keys between them are checked at the end of the statement, so a parent and its child may be
-written together). Objects that are read and then changed go through the session as usual.
+written together). The statement runs on the session's driver connection
+(:mod:`codex32.db.driver`). Objects that are read and then changed go through the session as
+usual.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Executable, Table, bindparam
+from psycopg.types.json import Jsonb
+from sqlalchemy import JSON, Executable, Table, bindparam
 from sqlalchemy.orm import Session
 
-from codex32.db import Base
+from codex32.db import Base, driver
 
 Shape = tuple[tuple[Table, tuple[str, ...]], ...]
 
 _statements: dict[Shape, Executable] = {}
+_json_columns: dict[Table, frozenset[str]] = {}
 
 
 def insert(session: Session, *objects: Base) -> None:
@@ -36,12 +40,19 @@ def insert(session: Session, *objects: Base) -> None:
         state: dict[str, Any] = obj.__dict__
         keys = tuple(column.key for column in table.columns if column.key in state)
         shape.append((table, keys))
-        params.update({f"r{index}_{key}": state[key] for key in keys})
+        json = _json_columns.get(table)
+        if json is None:
+            json = _json_columns[table] = frozenset(
+                column.key for column in table.columns if isinstance(column.type, JSON))
+        params.update({f"r{index}_{key}": Jsonb(state[key]) if key in json else state[key]
+                       for key in keys})
     key = tuple(shape)
     statement = _statements.get(key)
     if statement is None:
         statement = _statements[key] = _chained(key)
-    session.connection().execute(statement, params)
+    # On the driver (codex32.db.driver): the values are ones it adapts as they are (text,
+    # numbers, UUIDs, times), and JSON documents wrapped for it.
+    driver.execute(session, statement, params)
 
 
 def _chained(shape: Shape) -> Executable:
