@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -38,21 +39,20 @@ def _bool(value: str | None, default: bool) -> bool:
 
 
 def _int(value: str | None, default: int) -> int:
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise ConfigError(f"expected an integer, got {value!r}") from exc
+    return _number(value, default, int, "an integer")
 
 
 def _float(value: str | None, default: float) -> float:
+    return _number(value, default, float, "a number")
+
+
+def _number(value: str | None, default: Any, kind: Callable[[str], Any], name: str) -> Any:
     if value is None or value == "":
         return default
     try:
-        return float(value)
+        return kind(value)
     except ValueError as exc:
-        raise ConfigError(f"expected a number, got {value!r}") from exc
+        raise ConfigError(f"expected {name}, got {value!r}") from exc
 
 
 def _pairs(value: str | None, defaults: dict[str, str]) -> dict[str, str]:

@@ -3,6 +3,8 @@ for every response schema the API declares (so the fast path can never change a 
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import uuid
 from datetime import UTC, datetime
 
@@ -14,19 +16,12 @@ from codex32.api.schemas import Output
 
 
 def _all_outputs() -> list[type[Output]]:
-    from codex32.api.v1 import (  # noqa: F401
-        api_keys,
-        audit_logs,
-        auth,
-        bots,
-        executions,
-        members,
-        plugins,
-        schedules,
-        versions,
-        workspaces,
-    )
-    from codex32.observability import health  # noqa: F401
+    from codex32.api import v1
+
+    # Every v1 module (a new one is covered the day it is added), and the health endpoints.
+    for module in pkgutil.iter_modules(v1.__path__):
+        importlib.import_module(f"{v1.__name__}.{module.name}")
+    importlib.import_module("codex32.observability.health")
 
     found, todo = [], list(Output.__subclasses__())
     while todo:

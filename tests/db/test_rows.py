@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from codex32.db import db, rows, tenancy
 from codex32.db.models import AuditLog, Bot, BotVersion
@@ -64,7 +64,7 @@ def test_rows_of_another_workspace_are_refused(app, tenant, other_tenant):
     with app.app_context():
         tenancy.bind(db.session, tenant.workspace_id)
         bot, _, _ = _rows(other_tenant.workspace_id, uuid.uuid4(), uuid.uuid4(), "foreign")
-        with pytest.raises(Exception, match="row-level security"):
+        with pytest.raises(DBAPIError, match="row-level security"):
             rows.insert(db.session, bot)
         db.session.rollback()
         db.session.remove()
