@@ -20,10 +20,6 @@ def find_by_email(session: Session, email: str) -> User | None:
     return session.execute(select(User).where(func.lower(User.email) == email.lower())).scalar()
 
 
-def find_by_id(session: Session, user_id: uuid.UUID | str) -> User | None:
-    return session.get(User, uuid.UUID(str(user_id)))
-
-
 def create(session: Session, email: str, password: str) -> User:
     """A new user (flushed with the caller's transaction) after the password policy check."""
     check_policy(password, email)

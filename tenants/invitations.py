@@ -6,7 +6,6 @@ bound, so the invitation is found through the ``auth_invitation`` SECURITY DEFIN
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from codex32.auth.passwords import verify_password
 from codex32.auth.principal import Origin, Principal
+from codex32.crypto import secret_digest
 from codex32.db import tenancy
 from codex32.db.models import Invitation, Membership, User
 from codex32.errors import Conflict, DomainError, NotFound, Unauthorized
@@ -42,10 +42,6 @@ class IssuedInvitation:
     expires_at: datetime
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def invite(session: Session, principal: Principal, email: str, role: str) -> IssuedInvitation:
     """Invite ``email`` to the principal's workspace with ``role``."""
     already = session.execute(
@@ -55,7 +51,8 @@ def invite(session: Session, principal: Principal, email: str, role: str) -> Iss
         raise Conflict("this email is already a member of the workspace")
     token = secrets.token_urlsafe(32)
     invitation = Invitation(workspace_id=principal.workspace_id, id=uuid.uuid4(), email=email,
-                            role=role, token_hash=_digest(token), invited_by=principal.user_id,
+                            role=role, token_hash=secret_digest(token),
+                            invited_by=principal.user_id,
                             expires_at=datetime.now(UTC) + LIFETIME)
     session.add(invitation)
     audit.record(session, principal, "invitation.create", "invitation", invitation.id,
@@ -71,7 +68,7 @@ def accept(session: Session, token: str, password: str, origin: Origin) -> tuple
     """
     row = session.execute(text(
         "SELECT id, workspace_id, email, role, expires_at, accepted_at FROM auth_invitation(:h)"),
-        {"h": _digest(token)}).first()
+        {"h": secret_digest(token)}).first()
     if row is None:
         raise NotFound("invitation not found")
     if row.accepted_at is not None:

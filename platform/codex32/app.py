@@ -27,7 +27,11 @@ from codex32.db.migrate import MIGRATIONS_DIR
 from codex32.db.urls import DatabaseUrls, resolve
 from codex32.errors import TooLarge, register_error_handlers
 from codex32.observability import health
-from codex32.observability.logging import bind_log_context, clear_log_context
+from codex32.observability.logging import (
+    bind_log_context,
+    clear_log_context,
+    configure_logging,
+)
 from codex32.ratelimit import RateLimiter
 from codex32.state import KEY, PlatformState
 
@@ -40,7 +44,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = None) -> Flask:
     """Build the WSGI app from ``settings`` (default: the environment)."""
     settings = settings or Settings.from_env()
-    _configure_logging(settings)
+    configure_logging(settings.log_level, json=settings.log_json)
     urls = urls or resolve(settings)
 
     app = Flask("codex32")
@@ -178,15 +182,6 @@ def _buffer_streamed_body(environ: dict, limit: int) -> None:
     environ["CONTENT_LENGTH"] = str(len(body))
     environ.pop("HTTP_TRANSFER_ENCODING", None)
     del environ["wsgi.input_terminated"]
-
-
-def _configure_logging(settings: Settings) -> None:
-    try:
-        from codex32.observability.logging import configure_logging
-    except ImportError:  # pragma: no cover - the module ships with the package
-        logging.basicConfig(level=settings.log_level)
-        return
-    configure_logging(settings.log_level, json=settings.log_json)
 
 
 def _init_observability(app: Flask, settings: Settings) -> None:

@@ -14,6 +14,12 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 
+def secret_digest(secret: str) -> str:
+    """The stored form of a high-entropy bearer secret (an API key, an invitation token):
+    SHA-256 hex. A fast hash is right for these, unlike passwords."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 class SecretsUndecryptable(RuntimeError):
     """Stored secrets were encrypted with a key that is no longer configured."""
 

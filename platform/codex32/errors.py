@@ -37,10 +37,6 @@ class DomainError(Exception):
         self.headers = headers or {}
 
 
-class BadRequest(DomainError):
-    status = 400
-
-
 class Unauthorized(DomainError):
     status = 401
 

@@ -6,13 +6,13 @@ high-entropy, so a fast hash is right (unlike passwords).
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from codex32.crypto import secret_digest
 from codex32.db import tenancy
 
 KEY_PREFIX = "c32_"
@@ -41,12 +41,7 @@ def generate() -> NewKey:
     """A new random key."""
     prefix = secrets.token_hex(4)
     plain = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-    return NewKey(plain=plain, prefix=f"{KEY_PREFIX}{prefix}", key_hash=digest(plain))
-
-
-def digest(plain: str) -> str:
-    """The stored hash of a key."""
-    return hashlib.sha256(plain.encode()).hexdigest()
+    return NewKey(plain=plain, prefix=f"{KEY_PREFIX}{prefix}", key_hash=secret_digest(plain))
 
 
 def looks_like_key(credential: str) -> bool:
@@ -58,7 +53,7 @@ def lookup_and_bind(session: Session, plain: str) -> KeyRecord | None:
     and bind its workspace in the same statement; None (nothing bound) for an unknown key."""
     row = tenancy.bind_through(
         session, None, "SELECT id, workspace_id, role, expires_at FROM auth_api_key(%(h)s)",
-        {"h": digest(plain)})
+        {"h": secret_digest(plain)})
     if row is None:
         return None
     return KeyRecord(str(row["id"]), str(row["workspace_id"]), row["role"], row["expires_at"])

@@ -26,6 +26,7 @@ from codex32.services.code import check_code
 from codex32.services.pages import ListQuery, Page, PageRequest, fetch, paged
 from codex32.services.versions import add_version, new_version
 
+STATUSES = ("draft", "active", "paused", "archived")
 LIST_COLUMNS = (Bot.id, Bot.name, Bot.description, Bot.status, Bot.owner_id,
                 Bot.current_version, Bot.created_at, Bot.updated_at)
 

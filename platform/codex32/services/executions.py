@@ -133,8 +133,7 @@ def get(session: Session, execution_id: uuid.UUID, *, lock: bool = False) -> Bot
 def detail(session: Session, execution_id: uuid.UUID) -> dict[str, Any]:
     """One execution as the API shows it, with ``retried_by``: the attempt that retried it."""
     execution = get(session, execution_id)
-    shown = {column.key: getattr(execution, column.key)
-             for column in BotExecution.__table__.columns}
+    shown = execution.column_values()
     shown["retried_by"] = session.execute(select(BotExecution.id).where(
         BotExecution.retry_of == execution.id)).scalar()
     return shown

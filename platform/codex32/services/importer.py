@@ -20,8 +20,6 @@ from codex32.db.models import Bot
 from codex32.errors import DomainError, NotFound
 from codex32.services import bots
 
-STATUSES = ("draft", "active", "paused", "archived")
-
 
 @dataclass
 class ImportReport:
@@ -75,7 +73,7 @@ def _problem(session: Session, folder: Path, name: object, meta: object,
         return "invalid name"
     if not isinstance(meta, dict):
         return "entry is not an object"
-    if meta.get("status", "draft") not in STATUSES:
+    if meta.get("status", "draft") not in bots.STATUSES:
         return f"unknown status {meta.get('status')!r}"
     if not isinstance(meta.get("description", ""), str):
         return "description is not a string"

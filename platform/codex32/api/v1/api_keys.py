@@ -43,8 +43,7 @@ def create_key(data):
     """Mint a key; use it as ``Authorization: Bearer <key>`` or ``X-API-Key``."""
     minted = api_keys.mint(db.session, current_principal(), data["name"], data["role"],
                            data["expires_at"])
-    fields_of_record = {name: getattr(minted.record, name) for name in ApiKeySchema().fields}
-    return {**fields_of_record, "key": minted.key}
+    return {**minted.record.column_values(), "key": minted.key}
 
 
 @blp.route("", methods=["GET"])

@@ -26,8 +26,6 @@ from codex32.state import platform_state
 blp = Blueprint("bots", __name__, url_prefix="/api/v1/bots",
                 description="Bots: named programs whose code lives in versions.")
 
-STATUSES = ("draft", "active", "paused", "archived")
-
 
 def _at_most(setting: str, minimum: int):
     """A validator: ``minimum`` up to the platform maximum named ``setting``."""
@@ -71,7 +69,7 @@ class BotCreateSchema(Strict):
     name = fields.String(required=True, validate=name_length)
     description = fields.String(load_default="", validate=description_length)
     code = fields.String(load_default=None, validate=code_size)
-    status = fields.String(load_default="draft", validate=validate.OneOf(STATUSES))
+    status = fields.String(load_default="draft", validate=validate.OneOf(bots.STATUSES))
     message = fields.String(load_default="", validate=validate.Length(max=1000))
     template = fields.String(validate=validate.Length(min=1, max=100),
                              metadata={"description": "a template id from /templates"})
@@ -90,7 +88,7 @@ class BotCreateSchema(Strict):
 class BotUpdateSchema(Strict):
     name = fields.String(validate=name_length)
     description = fields.String(validate=description_length)
-    status = fields.String(validate=validate.OneOf(STATUSES))
+    status = fields.String(validate=validate.OneOf(bots.STATUSES))
     code = fields.String(validate=code_size,
                          metadata={"description": "new code becomes a new version"})
     message = fields.String(validate=validate.Length(max=1000))
@@ -114,7 +112,7 @@ class BotDetailSchema(BotSchema):
 
 
 class BotListArgs(PageArgs):
-    status = fields.String(validate=validate.OneOf(STATUSES))
+    status = fields.String(validate=validate.OneOf(bots.STATUSES))
     q = fields.String(validate=validate.Length(min=1, max=255),
                       metadata={"description": "substring of name or description"})
 

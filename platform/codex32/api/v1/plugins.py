@@ -10,7 +10,6 @@ from codex32.api.schemas import Output, Strict
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
-from codex32.plugins.interfaces import KINDS
 from codex32.services import providers, templates
 from codex32.state import platform_state
 
@@ -68,7 +67,6 @@ class TemplateSchema(Output):
     parameters = fields.Dict(required=True, metadata={"description": "JSON Schema"})
 
 
-KIND = {"kind": {"type": "string", "enum": list(KINDS)}}
 
 
 @blp.route("/plugins", methods=["GET"])

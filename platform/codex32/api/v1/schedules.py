@@ -46,9 +46,7 @@ class ScheduleSchema(Output):
 
 
 def _shown(schedule: BotSchedule) -> dict[str, Any]:
-    shown = {column.key: getattr(schedule, column.key)
-             for column in BotSchedule.__table__.columns}
-    return {**shown, "next_runs": schedules.upcoming(schedule)}
+    return {**schedule.column_values(), "next_runs": schedules.upcoming(schedule)}
 
 
 @blp.route("/<uuid:bot_id>/schedule", methods=["GET"])

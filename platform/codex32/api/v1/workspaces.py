@@ -14,13 +14,13 @@ from codex32.auth.guard import current_principal, limit_rate, origin, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
 from codex32.errors import Forbidden
+from codex32.plugins.interfaces import KINDS
 from codex32.state import platform_state
 from tenants import workspaces
 
 blp = Blueprint("workspaces", __name__, url_prefix="/api/v1",
                 description="Workspaces: sign-up, settings.")
 
-KINDS = ("llm", "embedder", "vector_store", "code_generator", "notifier", "executor")
 
 
 class SignupSchema(Strict):
