@@ -61,9 +61,9 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
 
     passwords.configure(settings.argon2_time_cost, settings.argon2_memory_kib)
     db.init_app(app)
-    if settings.pool_pre_ping:
-        with app.app_context():
-            pool.watch(db.engine, settings.pool_ping_idle_seconds)
+    with app.app_context():
+        pool.watch(db.engine, "web",
+                   settings.pool_ping_idle_seconds if settings.pool_pre_ping else None)
     Migrate(app, db, directory=str(MIGRATIONS_DIR))
     tokens.init_app(app)
     if settings.cors_origins:

@@ -17,6 +17,18 @@ def test_create_with_code_makes_version_one(tenant):
     assert version["message"] == "Initial version"
 
 
+def test_created_bots_are_counted_and_refusals_are_not(tenant):
+    from prometheus_client import REGISTRY
+
+    def created() -> float:
+        return REGISTRY.get_sample_value("bots_created_total") or 0.0
+
+    before = created()
+    tenant.create_bot("counted")
+    assert tenant.call("POST", "/api/v1/bots", json={"name": "counted"}).status_code == 409
+    assert created() == before + 1
+
+
 def test_create_without_code_has_no_version(tenant):
     bot = tenant.create_bot("draft-only", code=None)
     assert bot["current_version"] == 0

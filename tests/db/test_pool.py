@@ -58,3 +58,18 @@ def test_pre_ping_off_installs_no_ping(make_app, pings):
     _backend_pids(app)
     _backend_pids(app)
     assert pings["n"] == 0
+
+
+def test_checked_out_connections_are_counted(make_app):
+    from prometheus_client import REGISTRY
+
+    def checked_out() -> float:
+        return REGISTRY.get_sample_value("database_connections", {"pool": "web"}) or 0.0
+
+    app = make_app()
+    before = checked_out()
+    with app.app_context():
+        db.session.connection()
+        assert checked_out() == before + 1
+        db.session.remove()
+    assert checked_out() == before

@@ -20,14 +20,25 @@ ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yaml"
 
 IMAGE = "codex32"
 WEB_PORT = 8000
-METRICS = {
-    "flask_http_request_total", "flask_http_request_duration_seconds", "bot_executions_total",
-    "bot_execution_duration_seconds", "codex32_queue_depth",
-    "codex32_queue_oldest_job_age_seconds", "codex32_running_executions", "active_bots",
-    "database_connections", "llm_tokens_total", "llm_cost_usd_total",
-    "plugin_call_duration_seconds", "plugin_call_errors_total",
-    "codex32_worker_heartbeat_timestamp_seconds",
-}
+
+
+def _exported_metrics() -> set[str]:
+    """Every series the platform defines (the flask exporter's two request series included),
+    by the name Prometheus sees."""
+    from prometheus_client.metrics import MetricWrapperBase
+
+    from codex32.observability import execution_metrics, metrics
+
+    names = {"flask_http_request_total", "flask_http_request_duration_seconds"}
+    for module in (metrics, execution_metrics):
+        for value in vars(module).values():
+            if isinstance(value, MetricWrapperBase):
+                counter = value._type == "counter"
+                names.add(f"{value._name}_total" if counter else value._name)
+    return names
+
+
+METRICS = _exported_metrics()
 PROCESSES = {
     "release": "codex32 db upgrade",
     "web": "gunicorn --config gunicorn.conf.py wsgi:app",

@@ -1,4 +1,5 @@
-"""Connection pool health: ping a pooled connection before use when it has sat idle.
+"""Connection pool health and use: ping a pooled connection before use when it has sat idle,
+and count the connections checked out.
 
 SQLAlchemy's ``pool_pre_ping`` pings on every checkout: one more round trip per request, and
 under load a connection checked in a millisecond ago is pinged again. Like HikariCP's
@@ -15,12 +16,25 @@ from typing import Any
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
+from codex32.observability.metrics import DB_CONNECTIONS
+
 _USED_AT = "codex32_used_at"
 
 
-def watch(engine: Engine, idle_seconds: float) -> None:
-    """Ping ``engine``'s connections idle for ``idle_seconds`` or more before handing them out
-    (0: ping every checkout)."""
+def watch(engine: Engine, name: str, ping_idle_seconds: float | None) -> None:
+    """Instrument ``engine``'s pool: count its checked-out connections as
+    ``database_connections{pool=name}``, and (unless ``ping_idle_seconds`` is None) ping
+    connections idle that long or more before handing them out (0: every checkout)."""
+    if ping_idle_seconds is not None:
+        _ping_when_idle(engine, ping_idle_seconds)
+    # After the ping: a checkout whose ping fails is retried on a fresh connection, and only
+    # the attempt that succeeds reaches this listener.
+    checked_out = DB_CONNECTIONS.labels(pool=name)
+    event.listen(engine, "checkout", lambda *_: checked_out.inc())
+    event.listen(engine, "checkin", lambda *_: checked_out.dec())
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
     errors = engine.dialect.loaded_dbapi.Error
 
     @event.listens_for(engine, "checkout")

@@ -53,8 +53,8 @@ def build_runtime(settings: Settings, urls: DatabaseUrls) -> tuple[worker.Worker
     # One session per running job, one for the maintenance loop, a little slack.
     engine = create_engine(urls.runtime, pool_size=settings.worker_concurrency + 2,
                            max_overflow=2, pool_recycle=settings.pool_recycle)
-    if settings.pool_pre_ping:
-        pool.watch(engine, settings.pool_ping_idle_seconds)
+    pool.watch(engine, "worker",
+               settings.pool_ping_idle_seconds if settings.pool_pre_ping else None)
     check_runtime_role(engine, allow_owner=settings.allow_owner_runtime,
                        production=settings.production)
     providers.configure(providers.load_runtime(settings))

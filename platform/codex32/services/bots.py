@@ -21,6 +21,7 @@ from codex32.auth.principal import Principal
 from codex32.db import rows
 from codex32.db.models import Bot
 from codex32.errors import Conflict, NotFound
+from codex32.observability.metrics import BOTS_CREATED
 from codex32.services import audit, bot_settings
 from codex32.services.code import check_code
 from codex32.services.pages import ListQuery, Page, PageRequest, fetch, paged
@@ -57,6 +58,7 @@ def create(session: Session, principal: Principal, *, name: str, description: st
         rows.insert(session, *written, audit.entry(principal, "bot.create", "bot", bot.id,
                                                    changes))
         session.commit()
+    BOTS_CREATED.inc()
     return bot
 
 
