@@ -90,7 +90,7 @@ def test_reset_forgets_the_hits_of_a_key():
     for _ in range(2):
         limiter.hit(key, 1, DAY)
 
-    limiter.reset(key)
+    limiter.reset(key, DAY)
 
     assert limiter.hit(key, 1, DAY).allowed is True
 
@@ -114,7 +114,7 @@ def redis_key(redis_url):
     """A key no other test uses, forgotten in Redis afterwards."""
     key = unique_key("redis")
     yield key
-    RateLimiter(redis_url).reset(key)
+    RateLimiter(redis_url).reset(key, DAY)
 
 
 def hit_in_another_process(redis_url: str, key: str, limit: int, window: float) -> dict:
@@ -158,9 +158,22 @@ def test_reset_through_redis_clears_the_key_for_every_limiter(redis_url, redis_k
     for _ in range(2):
         first.hit(redis_key, 1, DAY)
 
-    second.reset(redis_key)
+    second.reset(redis_key, DAY)
 
     assert first.hit(redis_key, 1, DAY).allowed is True
+
+
+def test_a_key_with_glob_characters_resets_only_itself(redis_url, redis_key):
+    limiter = RateLimiter(redis_url)
+    other = f"{redis_key}-victim@example.com"
+    limiter.hit(other, 1, DAY)
+    limiter.hit(f"{redis_key}*", 1, DAY)  # an email's local part may hold '*'
+
+    limiter.reset(f"{redis_key}*", DAY)
+
+    assert limiter.hit(f"{redis_key}*", 1, DAY).allowed is True
+    assert limiter.hit(other, 1, DAY).allowed is False  # its counter survived
+    limiter.reset(other, DAY)
 
 
 def test_unreachable_redis_falls_back_to_memory_with_a_warning(caplog):

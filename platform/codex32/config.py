@@ -9,7 +9,7 @@ import logging
 import os
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +191,7 @@ class Settings:
             argon2_memory_kib=_int(env.get("ARGON2_MEMORY_KIB"), 65536),
             proxy_hops=_int(env.get("PROXY_HOPS"), 0),
             default_plugins=_pairs(env.get("CODEX32_DEFAULT_PLUGINS"), DEFAULT_PLUGINS),
-            plugin_timeout_seconds=float(_int(env.get("PLUGIN_TIMEOUT_SECONDS"), 30)),
+            plugin_timeout_seconds=_float(env.get("PLUGIN_TIMEOUT_SECONDS"), 30.0),
             max_timeout_seconds=_int(env.get("MAX_TIMEOUT_SECONDS"), 300),
             max_memory_mb=_int(env.get("MAX_MEMORY_MB"), 1024),
             max_retries=_int(env.get("MAX_RETRIES"), 5),
@@ -272,4 +272,3 @@ def _persisted_secret(data_dir: Path, name: str) -> str:
     return value
 
 
-SETTING_NAMES = tuple(f.name for f in fields(Settings))

@@ -67,16 +67,21 @@ class RedisWindows:
 
     def incr(self, key: str, window: float, now: float) -> tuple[int, float]:
         start = int(now - (now % window))
-        name = f"codex32:rl:{key}:{start}"
+        name = self._name(key, window, now)
         pipe = self._client.pipeline(transaction=True)
         pipe.incr(name)
         pipe.expire(name, int(window) + 1)
         count, _ = pipe.execute()
         return int(count), start + window - now
 
-    def reset(self, key: str) -> None:
-        for name in self._client.scan_iter(f"codex32:rl:{key}:*"):
-            self._client.delete(name)
+    def reset(self, key: str, window: float, now: float) -> None:
+        # The one counter of the current window: no scan (a key may hold glob characters,
+        # an email's local part may, and must never match another key's counters).
+        self._client.delete(self._name(key, window, now))
+
+    @staticmethod
+    def _name(key: str, window: float, now: float) -> str:
+        return f"codex32:rl:{key}:{int(now - (now % window))}"
 
 
 class RateLimiter:
@@ -110,11 +115,12 @@ class RateLimiter:
         return Decision(allowed=count <= limit, limit=limit, remaining=limit - count,
                         reset_after=reset_after)
 
-    def reset(self, key: str) -> None:
-        """Forget the hits of ``key`` (a successful login clears its failures)."""
+    def reset(self, key: str, window: float) -> None:
+        """Forget the hits of ``key`` in its current ``window`` (a successful login clears its
+        failures)."""
         if self._redis is not None:
             try:
-                self._redis.reset(key)
+                self._redis.reset(key, window, time.time())
             except Exception:
                 log.debug("redis reset failed", exc_info=True)
         self._memory.reset(key)

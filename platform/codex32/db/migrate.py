@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -31,8 +32,10 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@cache
 def head_revision() -> str | None:
-    """The newest revision in the migrations folder."""
+    """The newest revision in the migrations folder (read once: it does not change while a
+    process runs, and readiness probes ask on every call)."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 

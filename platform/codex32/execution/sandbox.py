@@ -565,7 +565,6 @@ def interpreter_problem(path: str) -> str | None:
 
 
 PROBE_CODE = """\
-import json
 import os
 
 

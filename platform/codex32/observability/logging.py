@@ -25,9 +25,6 @@ from typing import Any, TextIO
 
 import orjson
 
-CONTEXT_FIELDS = ("request_id", "workspace_id", "user_id")
-"""The identity fields the request path binds; any other field name may be bound too."""
-
 _context: ContextVar[Mapping[str, Any]] = ContextVar(
     "codex32_log_context", default=types.MappingProxyType({})
 )

@@ -50,7 +50,7 @@ def login(session: Session, email: str, password: str, workspace: str | None,
     if not verify_password(user.password_hash, password):
         raise Unauthorized(BAD_CREDENTIALS)
     workspace_id = _choose_workspace(session, user.id, workspace)
-    throttle.limiter.reset(keys[0])
+    throttle.limiter.reset(keys[0], LOGIN_WINDOW)
     return tokens.issue_pair(user.id, workspace_id)
 
 
