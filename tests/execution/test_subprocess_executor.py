@@ -76,7 +76,18 @@ def test_under_root_an_interpreter_others_could_replace_is_refused(tmp_path):
 
 def test_the_isolation_level_is_one_of_the_known_levels(executor):
     assert executor.isolation_level() in ISOLATION_LEVELS
-    assert executor.isolation_level() == executor.isolation_level()  # probed once, cached
+
+
+def test_the_host_is_probed_once_per_interpreter(monkeypatch):
+    runs = []
+    real = sandbox._probe_run
+    monkeypatch.setattr(sandbox, "_probe_run", lambda settings: runs.append(1) or real(settings))
+    monkeypatch.setattr(sandbox, "_probe_cache", {})
+    first = sandbox.probe(sys.executable)
+    probes = len(runs)
+    assert probes >= 1
+    assert sandbox.probe(sys.executable) == first
+    assert len(runs) == probes  # the second answer came from the cache
 
 
 class _WeakHost(SubprocessExecutor):
@@ -103,9 +114,10 @@ def test_health_check_reports_the_level(executor, isolation):
 
 def test_the_working_directory_is_removed_after_each_run(tmp_path):
     settings = sandbox.probe(sys.executable, work_root=str(tmp_path))
-    for code in ("def main(event, context):\n    open('left.txt', 'w').write('x')\n",
-                 "def main(event, context):\n    raise ValueError('boom')\n"):
-        sandbox.run_sandboxed(make_request(code), None, settings)
+    outcomes = [sandbox.run_sandboxed(make_request(code), None, settings).status for code in (
+        "def main(event, context):\n    open('left.txt', 'w').write('x')\n",
+        "def main(event, context):\n    raise ValueError('boom')\n")]
+    assert outcomes == ["succeeded", "failed"]  # both really ran in a working directory
     assert list(tmp_path.iterdir()) == []
 
 

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.execution.conftest import (
     SLEEPER,
@@ -226,5 +227,9 @@ def test_workers_serve_probes_and_metrics_without_tenant_labels(tenant, workers)
                  "codex32_worker_heartbeat_timestamp_seconds"):
         assert name in text, name
     assert 'bot_executions_total{status="succeeded"}' in text
+    # Exported from import on, the gauges must also hold what the worker set.
+    samples = {sample.name: sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples}
+    assert samples["codex32_worker_heartbeat_timestamp_seconds"] > time.time() - 60
     assert tenant.workspace_id not in text
     assert workers[0].get("/nope")[0] == 404
