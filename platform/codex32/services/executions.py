@@ -163,8 +163,10 @@ def list_for_bot(session: Session, bot_id: uuid.UUID, page: PageRequest, *,
     """Executions of one bot (404 when the bot is not in the workspace)."""
     from codex32.services.bots import get as get_bot
 
-    get_bot(session, bot_id)
-    return list_executions(session, page, bot_id=bot_id, status=status)
+    found = list_executions(session, page, bot_id=bot_id, status=status)
+    if not found.total:  # none (of this status): a bot that has not run, or no such bot
+        get_bot(session, bot_id)
+    return found
 
 
 def cancel(session: Session, principal: Principal,

@@ -82,8 +82,10 @@ def list_versions(session: Session, bot_id: uuid.UUID, page: PageRequest) -> Pag
     """Versions of a bot, newest first, without their code."""
     from codex32.services.bots import get as get_bot
 
-    get_bot(session, bot_id)
-    return fetch(session, page, _LIST, {"bot_id": bot_id})
+    found = fetch(session, page, _LIST, {"bot_id": bot_id})
+    if not found.total:  # no versions: a bot without code, or no such bot (404)
+        get_bot(session, bot_id)
+    return found
 
 
 _LIST = paged((BotVersion.id, BotVersion.bot_id, BotVersion.number, BotVersion.message,
