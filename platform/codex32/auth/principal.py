@@ -103,14 +103,25 @@ def _from_access_token(session: Session, token: str, origin: Origin) -> Principa
                      user_id=uuid.UUID(claims["sub"]), origin=origin, claims=claims)
 
 
-def membership_role(session: Session, claims: dict[str, Any]) -> str:
-    """The user's current role in the token's workspace, which it binds; 401 if the token is
-    revoked or the user is no longer a member."""
-    row = tenancy.bind_through(
+def membership(session: Session, claims: dict[str, Any]) -> dict[str, Any] | None:
+    """The user's membership in the token's workspace (``role``, and ``revoked``: whether the
+    token or its family is revoked), binding that workspace; None for a non-member."""
+    return tenancy.bind_through(
         session, claims["ws"],
         "SELECT role, revoked FROM auth_membership(%(user)s, %(workspace)s, %(jti)s, %(fam)s)",
         {"user": claims["sub"], "workspace": claims["ws"], "jti": claims["jti"],
          "fam": tokens.family_id(claims)})
+
+
+def membership_role(session: Session, claims: dict[str, Any]) -> str:
+    """The user's current role in the token's workspace, which it binds; 401 if the token is
+    revoked or the user is no longer a member."""
+    return granted_role(membership(session, claims))
+
+
+def granted_role(row: dict[str, Any] | None) -> str:
+    """The role a :func:`membership` row grants; 401 (and nothing bound) for none or a
+    revoked token."""
     if row is None:
         tenancy.unbind()
         raise Unauthorized("the token no longer grants access to this workspace")

@@ -101,13 +101,6 @@ def revoke(session: Session, ids: list[str], expires_at: datetime) -> None:
         "ON CONFLICT (jti) DO NOTHING"), {"ids": ids, "exp": expires_at})
 
 
-def is_revoked(session: Session, claims: dict[str, Any]) -> bool:
-    """True when the token or its family is on the revocation list."""
-    return bool(session.execute(
-        text("SELECT EXISTS (SELECT 1 FROM token_blocklist WHERE jti IN (:jti, :fam))"),
-        {"jti": claims["jti"], "fam": family_id(claims)}).scalar())
-
-
 def family_id(claims: dict[str, Any]) -> str:
     """The revocation-list id of a token's login family."""
     return f"fam:{claims['fam']}"

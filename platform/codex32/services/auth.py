@@ -15,7 +15,13 @@ from sqlalchemy.orm import Session
 
 from codex32.auth import tokens
 from codex32.auth.passwords import burn_verify, verify_password
-from codex32.auth.principal import Origin, Principal, membership_role
+from codex32.auth.principal import (
+    Origin,
+    Principal,
+    granted_role,
+    membership,
+    membership_role,
+)
 from codex32.auth.rbac import permissions_of
 from codex32.db.models import User, Workspace
 from codex32.errors import RateLimited, Unauthorized
@@ -71,11 +77,12 @@ def _choose_workspace(session: Session, user_id: uuid.UUID, wanted: str | None) 
 def refresh(session: Session, refresh_token: str) -> tokens.TokenPair:
     """Rotate a refresh token: the old one is revoked; reusing it revokes its whole family."""
     claims = tokens.decode(refresh_token, "refresh")
-    if tokens.is_revoked(session, claims):
+    found = membership(session, claims)  # also binds the token's workspace
+    if found is not None and found["revoked"]:
         tokens.revoke(session, [tokens.family_id(claims)], tokens.expiry(claims))
         session.commit()
         raise Unauthorized("the refresh token has already been used or revoked")
-    membership_role(session, claims)  # also binds the token's workspace
+    granted_role(found)  # 401 when no longer a member
     tokens.revoke(session, [claims["jti"]], tokens.expiry(claims))
     session.commit()
     return tokens.issue_pair(claims["sub"], claims["ws"], family=claims["fam"])
