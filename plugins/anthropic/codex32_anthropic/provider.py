@@ -277,10 +277,6 @@ def _error_fields(body: object) -> tuple[str | None, str | None]:
             message if isinstance(message, str) else None)
 
 
-
-
-
-
 # --- small pieces ---------------------------------------------------------------------------
 
 

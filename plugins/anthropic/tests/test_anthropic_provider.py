@@ -241,7 +241,6 @@ def test_rate_limit_carries_retry_after_from_the_header(make_provider, server):
     assert "rate_limit_error" in str(caught.value)
 
 
-
 def test_wrong_key_is_rejected_as_an_auth_error(make_provider):
     with pytest.raises(ProviderAuthError, match="credentials"):
         make_provider(secrets={"api_key": "sk-ant-wrong"}).complete(chat("hi"))

@@ -205,4 +205,3 @@ def test_register_notifiers_registers_the_class_through_pluggy():
 def test_the_distribution_declares_its_entry_point():
     names = {ep.name: ep.value for ep in entry_points(group="codex32")}
     assert names.get("email") == "codex32_email"
-

@@ -52,7 +52,6 @@ CONNECTION_PROPERTIES: dict[str, Any] = {
 }
 
 
-
 def with_defaults(schema: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """``config`` with the schema's defaults filled in for the properties it leaves out."""
     filled = dict(config)
@@ -141,6 +140,7 @@ class OpenAIConnection:
         return HealthResult(ok=True, latency_ms=latency,
                             detail=f"{len(models)} models served, {model!r} available")
 
+
 def _ms_since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
@@ -172,6 +172,3 @@ def _detail(exc: openai.APIError, secret: str | None) -> str:
     body = exc.body
     message = body.get("message") if isinstance(body, dict) else None
     return redacted(message if isinstance(message, str) and message else exc.message, secret)
-
-
-

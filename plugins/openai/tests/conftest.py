@@ -58,4 +58,3 @@ def make_embedder(server: FakeOpenAI) -> Iterator[Callable[..., OpenAIEmbedder]]
     yield make
     for embedder in made:
         embedder.close()
-

@@ -256,8 +256,6 @@ def test_rate_limit_without_retry_after_has_none(make_provider, server):
     assert "insufficient_quota" in str(caught.value)
 
 
-
-
 def test_wrong_key_is_rejected_as_an_auth_error(make_provider):
     with pytest.raises(ProviderAuthError, match="credentials"):
         make_provider(secrets={"api_key": "sk-wrong-key-123456"}).complete(chat("hi"))

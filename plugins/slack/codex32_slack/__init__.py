@@ -8,7 +8,6 @@ follow redirects, nor reach private hosts unless the operator allows it (``codex
 from __future__ import annotations
 
 import json
-import logging
 import re
 import time
 from datetime import UTC, datetime
@@ -23,7 +22,6 @@ from codex32.plugins.interfaces import HealthResult, Notification, Notifier
 __version__ = "0.1.0"
 __all__ = ["SlackNotifier", "build_message", "register_notifiers"]
 
-log = logging.getLogger(__name__)
 
 SLACK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
 USER_AGENT = f"Codex-32-Slack/{__version__}"
@@ -75,8 +73,6 @@ def build_message(notification: Notification, *, channel: str | None = None,
 def _escape(text: str) -> str:
     """Slack's required escaping, which also stops ``<!channel>``-style mentions."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 
 
 class SlackNotifier(Notifier):
@@ -156,7 +152,6 @@ class SlackNotifier(Notifier):
             raise ConfigInvalid(f"Slack webhook_url: {exc}", {"webhook_url": [str(exc)]}
                                 ) from None
         return checked.url, checked.host
-
 
 
 def _reading(answer: delivery.Answer, policy: delivery.Policy) -> delivery.Failure | None:

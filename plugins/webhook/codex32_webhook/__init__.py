@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import re
 import time
 import uuid
@@ -27,7 +26,6 @@ from codex32.plugins.interfaces import HealthResult, Notification, Notifier
 __version__ = "0.1.0"
 __all__ = ["WebhookNotifier", "register_notifiers", "sign", "verify_signature"]
 
-log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Codex32-Signature"
 EVENT_HEADER = "X-Codex32-Event"
@@ -73,8 +71,6 @@ def verify_signature(secret: str, header: str, body: bytes | str,
     raw = body.encode() if isinstance(body, str) else body
     expected = sign(secret, raw, timestamp).partition("v1=")[2].encode()
     return any(hmac.compare_digest(expected, candidate.encode()) for candidate in signatures)
-
-
 
 
 class WebhookNotifier(Notifier):
@@ -185,7 +181,6 @@ class WebhookNotifier(Notifier):
             return HealthResult(ok=False, detail=str(exc))
         return HealthResult(ok=True, detail=f"{self._host} is an allowed target; nothing sent",
                             latency_ms=(time.perf_counter() - started) * 1000)
-
 
 
 def _reading(answer: delivery.Answer, policy: delivery.Policy) -> delivery.Failure | None:
