@@ -21,7 +21,8 @@ import pytest
 # Before the suites are imported, so their failing asserts explain themselves.
 pytest.register_assert_rewrite("codex32.testing.conformance")
 
-pytest_plugins = ("codex32.testing.fake_openai", "codex32.testing.fake_anthropic")
+pytest_plugins = ("codex32.testing.fake_openai", "codex32.testing.fake_anthropic",
+                  "codex32.testing.receivers")
 
 _FROM_FAKES = frozenset({"ScriptedResponse", "ScriptedServer"})
 

@@ -76,12 +76,17 @@ def serve(path: str = "/", default_body: bytes = b"") -> Iterator[Receiver]:
         server.server_close()
 
 
-@pytest.fixture
-def closed_port() -> int:
-    """A local port with nothing listening: connecting is refused."""
+def free_port() -> int:
+    """A local TCP port nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A local port with nothing listening: connecting is refused."""
+    return free_port()
 
 
 @pytest.fixture

@@ -249,20 +249,3 @@ def private_targets_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
     """The server is on 127.0.0.1, so the operator allows private targets unless a test says
     otherwise."""
     monkeypatch.setenv("CODEX32_ALLOW_PRIVATE_URLS", "1")
-
-
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A local port that accepts connections but never answers."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(4)
-        yield sock.getsockname()[1]
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A local port with nothing listening: connecting is refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -11,6 +10,8 @@ from pathlib import Path
 import pytest
 from codex32_milvus import MilvusVectorStore
 from codex32_milvus.server import start_server, wait_until_ready
+
+from codex32.testing.receivers import free_port
 
 
 class RunningServer:
@@ -39,18 +40,6 @@ class RunningServer:
     def restart(self) -> None:
         self.stop()
         self.start()
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def unused_port() -> int:
-    return free_port()
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
-
 import codex32_milvus
 import pytest
 from codex32_milvus import MilvusVectorStore
@@ -13,25 +10,16 @@ from codex32.plugins.errors import ProviderError, ProviderTimeout
 from codex32.testing import ErrorCase, VectorStoreConformance
 
 
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A local port that accepts connections and never answers (no gRPC handshake)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(4)
-        yield sock.getsockname()[1]
-
-
 class TestMilvusVectorStore(VectorStoreConformance):
     plugin_class = MilvusVectorStore
     entry_point = "milvus"
     plugin_secrets = {"token": "root:Milvus-c0dex32-LEAKCHECK-3d9e"}
 
     @pytest.fixture(autouse=True)
-    def backend(self, milvus_server, unused_port: int, silent_port: int) -> None:
+    def backend(self, milvus_server, closed_port: int, silent_port: int) -> None:
         self.plugin_config = {"uri": milvus_server.uri, "collection_prefix": "kit",
                               "timeout_seconds": 10}
-        self.unused_port, self.silent_port = unused_port, silent_port
+        self.closed_port, self.silent_port = closed_port, silent_port
 
     def invalid_configs(self) -> list[dict]:
         return [*super().invalid_configs(), {"uri": "milvus.example.com:19530"},
@@ -40,7 +28,7 @@ class TestMilvusVectorStore(VectorStoreConformance):
     def error_cases(self) -> list[ErrorCase]:
         return [
             ErrorCase("nothing listening", ProviderError,
-                      config={"uri": f"http://127.0.0.1:{self.unused_port}"}),
+                      config={"uri": f"http://127.0.0.1:{self.closed_port}"}),
             # gRPC reports a handshake that never completes as a failed connection, after
             # the timeout: the plugin answers it as the timeout it is.
             ErrorCase("a server that never answers", ProviderTimeout, within=3,

@@ -23,9 +23,9 @@ def ensure_worker(data_dir: str, port: int, results) -> None:
 
 
 @pytest.fixture
-def embedded(tmp_path: Path, unused_port: int):
+def embedded(tmp_path: Path, closed_port: int):
     data_dir = tmp_path / "milvus"
-    yield data_dir, unused_port
+    yield data_dir, closed_port
     stop_server(data_dir)
 
 
@@ -77,9 +77,9 @@ def test_milvus_uri_from_the_environment_wins_over_the_embedded_server(monkeypat
     store.close()
 
 
-def test_a_data_folder_served_on_another_port_is_a_clear_error(unused_port, milvus_server):
+def test_a_data_folder_served_on_another_port_is_a_clear_error(closed_port, milvus_server):
     with pytest.raises(RuntimeError, match="already served by pid"):
-        ensure_local_server(milvus_server.data_dir, unused_port, timeout=5)
+        ensure_local_server(milvus_server.data_dir, closed_port, timeout=5)
 
 
 def test_a_server_that_cannot_open_its_data_folder_is_a_clear_error(embedded):

@@ -199,8 +199,8 @@ def test_health_check_reports_latency_and_never_the_token(milvus_server):
     assert "s3cret" not in repr(store)
 
 
-def test_health_check_fails_cleanly_when_the_server_is_down(unused_port):
-    store = MilvusVectorStore({"uri": f"http://127.0.0.1:{unused_port}", "timeout_seconds": 1},
+def test_health_check_fails_cleanly_when_the_server_is_down(closed_port):
+    store = MilvusVectorStore({"uri": f"http://127.0.0.1:{closed_port}", "timeout_seconds": 1},
                               {"token": "s3cret-token"})
     health = store.health_check()
 

@@ -7,9 +7,7 @@ from collections.abc import Iterator
 import codex32_slack
 import pytest
 
-from codex32.testing.receivers import Receiver, closed_port, serve, silent_port
-
-__all__ = ["closed_port", "silent_port"]
+from codex32.testing.receivers import Receiver, serve
 
 
 @pytest.fixture
