@@ -7,11 +7,22 @@ validated configuration and decrypted secrets. Nothing global, no Flask, no data
 
 from __future__ import annotations
 
+import copy
 import threading
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 KINDS = ("llm", "embedder", "vector_store", "code_generator", "notifier", "executor")
+
+
+def with_defaults(schema: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``config`` with the schema's top-level defaults filled in: what the core
+    passes to a plugin's constructor."""
+    filled = copy.deepcopy(config)
+    for name, prop in (schema.get("properties") or {}).items():
+        if name not in filled and isinstance(prop, dict) and "default" in prop:
+            filled[name] = copy.deepcopy(prop["default"])
+    return filled
 
 EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
 

@@ -9,7 +9,6 @@ runtime; no request handling here.
 
 from __future__ import annotations
 
-import copy
 import threading
 import uuid
 from collections import OrderedDict
@@ -31,7 +30,7 @@ from codex32.errors import Invalid, NotFound, from_plugin_error
 from codex32.outbound import UnsafeURL, check_url
 from codex32.plugins.calls import invoke
 from codex32.plugins.errors import ConfigInvalid, PluginError
-from codex32.plugins.interfaces import KINDS, HealthResult, Plugin
+from codex32.plugins.interfaces import KINDS, HealthResult, Plugin, with_defaults
 from codex32.plugins.manager import PluginManager, Registration
 from codex32.plugins.manager import load as load_plugins
 from codex32.services import audit
@@ -87,15 +86,6 @@ def runtime() -> Runtime:
 
 
 # -- validation ---------------------------------------------------------------------------
-
-
-def with_defaults(schema: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` with the schema's top-level defaults filled in."""
-    filled = copy.deepcopy(config)
-    for name, prop in (schema.get("properties") or {}).items():
-        if name not in filled and isinstance(prop, dict) and "default" in prop:
-            filled[name] = copy.deepcopy(prop["default"])
-    return filled
 
 
 def validate_config(cls: type[Plugin], config: dict[str, Any]) -> dict[str, Any]:

@@ -70,6 +70,7 @@ from codex32.plugins.interfaces import (
     Template,
     Usage,
     VectorItem,
+    with_defaults,
 )
 from codex32.plugins.manager import REGISTRY_HOOKS, PluginManager
 
@@ -123,16 +124,6 @@ class ErrorCase:
     call: Callable[[Any], object] | None = None
     retry_after: float | None = None
     within: float | None = None
-
-
-def with_defaults(schema: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of ``config`` with the schema's top-level defaults filled in, as the core
-    passes it to a constructor (``codex32.services.providers.with_defaults``)."""
-    filled = copy.deepcopy(config)
-    for name, prop in (schema.get("properties") or {}).items():
-        if name not in filled and isinstance(prop, dict) and "default" in prop:
-            filled[name] = copy.deepcopy(prop["default"])
-    return filled
 
 
 def wrong_type_configs(schema: dict[str, Any],

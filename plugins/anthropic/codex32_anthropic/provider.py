@@ -8,7 +8,6 @@ process environment: every value comes from the workspace's configuration and se
 
 from __future__ import annotations
 
-import copy
 import re
 import threading
 import time
@@ -27,7 +26,14 @@ from codex32.plugins.errors import (
     ProviderTimeout,
     redacted,
 )
-from codex32.plugins.interfaces import ChatRequest, ChatResult, HealthResult, LLMProvider, Usage
+from codex32.plugins.interfaces import (
+    ChatRequest,
+    ChatResult,
+    HealthResult,
+    LLMProvider,
+    Usage,
+    with_defaults,
+)
 
 try:  # anthropic 2.x streams over httpx2, earlier releases over httpx
     import httpx2 as _http
@@ -98,7 +104,7 @@ class AnthropicProvider(LLMProvider):
     def __init__(self, config: dict[str, Any] | None = None,
                  secrets: dict[str, str] | None = None) -> None:
         super().__init__(config, secrets)
-        self.config = _with_defaults(self.config_schema, self.config)
+        self.config = with_defaults(self.config_schema, self.config)
         self._client: anthropic.Anthropic | None = None
         self._client_lock = threading.Lock()
 
@@ -278,14 +284,6 @@ def _error_fields(body: object) -> tuple[str | None, str | None]:
 
 
 # --- small pieces ---------------------------------------------------------------------------
-
-
-def _with_defaults(schema: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    filled = dict(config)
-    for name, spec in schema.get("properties", {}).items():
-        if name not in filled and "default" in spec:
-            filled[name] = copy.deepcopy(spec["default"])
-    return filled
 
 
 def _price_for(prices: dict[str, dict[str, float]], requested: str,

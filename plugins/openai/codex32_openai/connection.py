@@ -8,7 +8,6 @@ every value comes from the workspace's configuration and secret.
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +25,7 @@ from codex32.plugins.errors import (
     ProviderTimeout,
     redacted,
 )
-from codex32.plugins.interfaces import HealthResult
+from codex32.plugins.interfaces import HealthResult, with_defaults
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -50,15 +49,6 @@ CONNECTION_PROPERTIES: dict[str, Any] = {
                     "description": "SDK retries on 429, 5xx and timeouts. The core falls back "
                                    "to other providers itself, so 0 by default."},
 }
-
-
-def with_defaults(schema: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` with the schema's defaults filled in for the properties it leaves out."""
-    filled = dict(config)
-    for name, spec in schema.get("properties", {}).items():
-        if name not in filled and "default" in spec:
-            filled[name] = copy.deepcopy(spec["default"])
-    return filled
 
 
 class OpenAIConnection:
