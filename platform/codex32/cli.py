@@ -13,10 +13,9 @@ import sys
 from pathlib import Path
 
 import click
-from sqlalchemy.engine import make_url
 
 from codex32.config import Settings
-from codex32.db.urls import DatabaseUrls, resolve
+from codex32.db.urls import DatabaseUrls, libpq_url, resolve, sqlalchemy_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,15 +80,14 @@ def db_upgrade(revision: str) -> None:
 
 
 def _backup_url(settings: Settings, urls: DatabaseUrls) -> str:
-    """A libpq URL for pg_dump/pg_restore: a role that row-level security does not hide rows
-    from (the embedded superuser, or BACKUP_DATABASE_URL)."""
+    """A SQLAlchemy URL of a role that row-level security does not hide rows from (the
+    embedded superuser, or BACKUP_DATABASE_URL), for backups, restores and secret rotation."""
     url = os.environ.get("BACKUP_DATABASE_URL")
     if not url and urls.embedded:
         from codex32.db import embedded
 
         url = embedded.start(settings.data_dir).superuser_url
-    url = url or urls.owner
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return sqlalchemy_url(url or urls.owner)
 
 
 def _pg_tool(name: str, url: str) -> str:
@@ -130,7 +128,7 @@ def _pg_tool(name: str, url: str) -> str:
 def db_backup(file: Path) -> None:
     """Write a pg_dump custom-format archive of the database to FILE."""
     settings, urls = _settings_and_urls()
-    url = _backup_url(settings, urls)
+    url = libpq_url(_backup_url(settings, urls))
     result = subprocess.run([_pg_tool("pg_dump", url), "--format=custom", f"--file={file}",
                              "--dbname", url],
                             capture_output=True, text=True, check=False)
@@ -144,7 +142,7 @@ def db_backup(file: Path) -> None:
 def db_restore(file: Path) -> None:
     """Restore FILE (from `db backup`) over the database, in one transaction."""
     settings, urls = _settings_and_urls()
-    url = _backup_url(settings, urls)
+    url = libpq_url(_backup_url(settings, urls))
     result = subprocess.run([_pg_tool("pg_restore", url), "--clean", "--if-exists",
                              "--single-transaction", "--exit-on-error",
                              "--dbname", url, str(file)],
@@ -177,8 +175,7 @@ def secrets_rotate() -> None:
     providers.configure(providers.Runtime(manager=PluginManager(),
                                           box=SecretBox(settings.secrets_keys),
                                           defaults=settings.default_plugins))
-    url = _backup_url(settings, urls).replace("postgresql://", "postgresql+psycopg://", 1)
-    engine = create_engine(url)
+    engine = create_engine(_backup_url(settings, urls))
     with Session(engine) as session:
         count, unreadable = providers.rotate_secrets(session)
     engine.dispose()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.engine import make_url
+
 from codex32.config import Settings
 
 
@@ -22,6 +24,11 @@ def sqlalchemy_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy URL as libpq reads it (psycopg's own pools, pg_dump, pg_restore)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def resolve(settings: Settings) -> DatabaseUrls:

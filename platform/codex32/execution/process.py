@@ -26,23 +26,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import procrastinate
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from codex32.config import Settings
 from codex32.db import pool
-from codex32.db.urls import DatabaseUrls
+from codex32.db.urls import DatabaseUrls, libpq_url
 from codex32.execution import queue, scheduler, worker
 from codex32.observability import execution_metrics as metrics
 
 log = logging.getLogger(__name__)
 
 ABORT_POLL_SECONDS = 1.0  # fallback when an abort NOTIFY was missed
-
-
-def libpq_url(url: str) -> str:
-    """A SQLAlchemy URL as libpq (and so procrastinate's psycopg pool) reads it."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def build_runtime(settings: Settings, urls: DatabaseUrls) -> tuple[worker.WorkerRuntime, Engine]:

@@ -15,7 +15,6 @@ import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from codex32 import delivery
 from codex32.outbound import UnsafeURL, check_url, resolve_url
@@ -117,8 +116,9 @@ class WebhookNotifier(Notifier):
                  secrets: dict[str, str] | None = None) -> None:
         super().__init__(config, secrets)
         self.validate_config(self.config)
-        self._url: str = check_url(self.config["url"], resolve=False)
-        self._host: str = urlsplit(self._url).hostname or ""
+        checked = resolve_url(self.config["url"], resolve=False)  # validated just above
+        self._url: str = checked.url
+        self._host: str = checked.host
         self._policy = delivery.Policy(
             attempts=int(self.config.get("max_attempts", 3)),
             backoff=float(self.config.get("backoff_seconds", 0.5)),
