@@ -67,22 +67,13 @@ def run(settings: Settings, urls: DatabaseUrls) -> None:
     init_sentry(settings.sentry_dsn, settings.env, settings.release)
     runtime, engine = build_runtime(settings, urls)
     if settings.worker_port:
-        from codex32.observability import worker_probes
+        from codex32.observability import health, worker_probes
 
-        worker_probes.serve(settings.worker_port, lambda: _database_status(engine))
+        worker_probes.serve(settings.worker_port, lambda: health.database_status(engine))
     try:
         asyncio.run(_serve(runtime, urls))
     finally:
         engine.dispose()
-
-
-def _database_status(engine: Engine) -> dict:
-    from codex32.db.migrate import is_at_head
-
-    with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
-        at_head = is_at_head(connection)
-    return {"ok": at_head, "migrations_at_head": at_head}
 
 
 async def _serve(runtime: worker.WorkerRuntime, urls: DatabaseUrls) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from flask import current_app
 from marshmallow import fields
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output
@@ -35,11 +36,12 @@ def register_check(name: str, check: Callable[[], dict[str, Any] | None]) -> Non
     CHECKS[name] = check
 
 
-def database_status() -> dict[str, Any]:
-    """Whether the database answers and its schema is at the newest migration."""
+def database_status(engine: Engine) -> dict[str, Any]:
+    """Whether the database answers and its schema is at the newest migration (the web's and
+    the worker's readiness)."""
     started = time.perf_counter()
     try:
-        with db.engine.connect() as connection:
+        with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
             at_head = is_at_head(connection)
     except Exception as exc:
@@ -52,10 +54,14 @@ def database_status() -> dict[str, Any]:
 
 
 def redis_status() -> dict[str, Any] | None:
-    limiter = platform_state(current_app).limiter
-    if not platform_state(current_app).settings.redis_url:
+    """The rate limiter's Redis, when one is configured."""
+    state = platform_state(current_app)
+    if not state.settings.redis_url:
         return None
-    return {"ok": limiter.backend == "redis", "backend": limiter.backend}
+    return {"ok": state.limiter.backend == "redis", "backend": state.limiter.backend}
+
+
+register_check("redis", redis_status)
 
 
 @blp.route("/alive", methods=["GET"])
@@ -70,7 +76,7 @@ def alive():
 @blp.alt_response(503, schema=StatusSchema, description="not ready")
 def ready():
     """200 when the database answers and migrations are at head, else 503."""
-    database = database_status()
+    database = database_status(db.engine)
     body = {"status": "ready" if database["ok"] else "not ready", "checks": {"database": database}}
     return body, (200 if database["ok"] else 503)
 
@@ -80,10 +86,7 @@ def ready():
 @blp.alt_response(503, schema=StatusSchema, description="a dependency is failing")
 def health():
     """Per-dependency status; 503 when any configured dependency fails."""
-    checks: dict[str, Any] = {"database": database_status()}
-    redis = redis_status()
-    if redis is not None:
-        checks["redis"] = redis
+    checks: dict[str, Any] = {"database": database_status(db.engine)}
     for name, check in CHECKS.items():
         try:
             result = check()
