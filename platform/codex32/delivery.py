@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from codex32.outbound import UnsafeURL, pinned_connection, resolve_url
 from codex32.plugins.errors import (
@@ -63,6 +64,37 @@ class Policy:
     backoff: float = 0.5
     timeout: float = 10.0
     max_retry_after: float = 60.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Policy:
+        """The policy a plugin's config sets with :data:`POLICY_PROPERTIES`."""
+        return cls(attempts=int(config.get("max_attempts", cls.attempts)),
+                   backoff=float(config.get("backoff_seconds", cls.backoff)),
+                   timeout=float(config.get("timeout_seconds", cls.timeout)),
+                   max_retry_after=float(config.get("max_retry_after_seconds",
+                                                    cls.max_retry_after)))
+
+
+POLICY_PROPERTIES: dict[str, Any] = {
+    "max_attempts": {
+        "type": "integer", "minimum": 1, "maximum": 10, "default": Policy.attempts,
+        "description": "Attempts per notification, the first included.",
+    },
+    "backoff_seconds": {
+        "type": "number", "minimum": 0, "maximum": 60, "default": Policy.backoff,
+        "description": "Wait before the second attempt; doubles after each failure.",
+    },
+    "timeout_seconds": {
+        "type": "number", "exclusiveMinimum": 0, "maximum": 60, "default": Policy.timeout,
+        "description": "Limit for connecting and for each read of one attempt.",
+    },
+    "max_retry_after_seconds": {
+        "type": "number", "minimum": 0, "maximum": 600, "default": Policy.max_retry_after,
+        "description": "Longest Retry-After honoured; a longer one ends the delivery "
+                       "with a rate-limit error so the queue can retry it later.",
+    },
+}
+"""The config properties of a :class:`Policy`, for a delivering plugin's ``config_schema``."""
 
 
 Judge = Callable[[Answer, Policy], Failure | None]

@@ -91,12 +91,7 @@ class SlackNotifier(Notifier):
                         "description": "Channel override (legacy webhooks only), e.g. #ops."},
             "username": {"type": "string", "maxLength": 80,
                          "description": "Sender name override (legacy webhooks only)."},
-            "max_attempts": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3},
-            "backoff_seconds": {"type": "number", "minimum": 0, "maximum": 60, "default": 0.5},
-            "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 60,
-                                "default": 10},
-            "max_retry_after_seconds": {"type": "number", "minimum": 0, "maximum": 600,
-                                        "default": 60},
+            **delivery.POLICY_PROPERTIES,
         },
         "additionalProperties": False,
     }
@@ -108,11 +103,7 @@ class SlackNotifier(Notifier):
         super().__init__(config, secrets)
         self._channel: str | None = self.config.get("channel") or None
         self._username: str | None = self.config.get("username") or None
-        self._policy = delivery.Policy(
-            attempts=int(self.config.get("max_attempts", 3)),
-            backoff=float(self.config.get("backoff_seconds", 0.5)),
-            timeout=float(self.config.get("timeout_seconds", 10)),
-            max_retry_after=float(self.config.get("max_retry_after_seconds", 60)))
+        self._policy = delivery.Policy.from_config(self.config)
 
     def notify(self, notification: Notification) -> None:
         """Post the message; retry connection errors, 5xx and 429 (Retry-After), then raise."""

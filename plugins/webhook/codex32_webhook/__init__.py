@@ -88,23 +88,7 @@ class WebhookNotifier(Notifier):
                 "type": "string", "format": "uri", "minLength": 1, "maxLength": 2048,
                 "description": "Where to POST notifications (https recommended).",
             },
-            "max_attempts": {
-                "type": "integer", "minimum": 1, "maximum": 10, "default": 3,
-                "description": "Attempts per notification, the first included.",
-            },
-            "backoff_seconds": {
-                "type": "number", "minimum": 0, "maximum": 60, "default": 0.5,
-                "description": "Wait before the second attempt; doubles after each failure.",
-            },
-            "timeout_seconds": {
-                "type": "number", "exclusiveMinimum": 0, "maximum": 60, "default": 10,
-                "description": "Limit for connecting and for each read of one attempt.",
-            },
-            "max_retry_after_seconds": {
-                "type": "number", "minimum": 0, "maximum": 600, "default": 60,
-                "description": "Longest Retry-After honoured; a longer one ends the delivery "
-                               "with a rate-limit error so the queue can retry it later.",
-            },
+            **delivery.POLICY_PROPERTIES,
         },
         "required": ["url"],
         "additionalProperties": False,
@@ -119,11 +103,7 @@ class WebhookNotifier(Notifier):
         checked = resolve_url(self.config["url"], resolve=False)  # validated just above
         self._url: str = checked.url
         self._host: str = checked.host
-        self._policy = delivery.Policy(
-            attempts=int(self.config.get("max_attempts", 3)),
-            backoff=float(self.config.get("backoff_seconds", 0.5)),
-            timeout=float(self.config.get("timeout_seconds", 10)),
-            max_retry_after=float(self.config.get("max_retry_after_seconds", 60)))
+        self._policy = delivery.Policy.from_config(self.config)
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
