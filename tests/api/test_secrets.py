@@ -50,9 +50,10 @@ def test_changes_are_audited_with_the_name_and_scope_only(tenant):
     assert tenant.call("DELETE", "/api/v1/secrets/WEATHER_TOKEN").status_code == 204
     entries = tenant.call("GET", "/api/v1/audit-logs?resource_type=secret").json["items"]
     actions = sorted((e["action"], e["resource_id"]) for e in entries)
-    assert actions == [("secret.create", "WEATHER_TOKEN"),
-                       ("secret.create", f"{bot['id']}/WEATHER_TOKEN"),
-                       ("secret.delete", "WEATHER_TOKEN"), ("secret.update", "WEATHER_TOKEN")]
+    assert actions == sorted([("secret.create", "WEATHER_TOKEN"),
+                              ("secret.create", f"{bot['id']}/WEATHER_TOKEN"),
+                              ("secret.delete", "WEATHER_TOKEN"),
+                              ("secret.update", "WEATHER_TOKEN")])
     for entry in entries:
         assert entry["changes"]["name"] == "WEATHER_TOKEN"
         assert VALUE not in json.dumps(entry)
