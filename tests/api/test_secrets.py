@@ -84,7 +84,7 @@ def test_a_bots_listing_shows_what_its_runs_get_its_own_secret_winning(tenant):
                                                           ("SHARED", "workspace")]
 
 
-@pytest.mark.parametrize("name", ["api_token", "1TOKEN", "A" * 65, "TOKEN-1", "TÖKEN",
+@pytest.mark.parametrize("name", ["1TOKEN", "_" + "a" * 64, "A" * 65, "TOKEN-1", "TÖKEN",
                                   "TOKEN%00"])
 def test_a_malformed_name_is_422_and_stores_nothing(tenant, name):
     response = _put(tenant, f"/api/v1/secrets/{name}")
@@ -170,3 +170,12 @@ def test_roles_decide_who_reads_names_and_who_sets_values(tenant, role, workspac
         (200 if bot_write == 201 else 403)
     assert call("DELETE", f"/api/v1/bots/{bot['id']}/secrets/TOKEN").status_code == \
         (204 if bot_write == 201 else 403)
+
+
+def test_a_template_that_asks_for_a_secret_gets_it_under_the_name_it_accepts(tenant):
+    # The webhook_relay and csv_report templates accept lower-case secret names.
+    bot = tenant.create_bot()
+    assert _put(tenant, f"/api/v1/bots/{bot['id']}/secrets/webhook_key").status_code == 201
+    assert _put(tenant, f"/api/v1/bots/{bot['id']}/secrets/WEBHOOK_KEY").status_code == 201
+    names = [s["name"] for s in tenant.call("GET", f"/api/v1/bots/{bot['id']}/secrets").json]
+    assert names == ["WEBHOOK_KEY", "webhook_key"]

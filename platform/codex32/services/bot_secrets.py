@@ -24,16 +24,18 @@ from codex32.db.models import BotSecret
 from codex32.errors import Conflict, Invalid, NotFound, TooLarge
 from codex32.services import audit, providers
 
-NAME_PATTERN = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
+# The names the templates accept for the secrets they ask for (template_generator.py).
+NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 MAX_VALUE_BYTES = 16 * 1024
 MAX_PER_SCOPE = 100
 
 
 def check_name(name: str) -> None:
-    """422 unless ``name`` is an upper-case identifier of at most 64 characters."""
+    """422 unless ``name`` is an ASCII identifier of at most 64 characters (case matters)."""
     if not NAME_PATTERN.fullmatch(name):
-        raise Invalid("a secret's name is 1 to 64 of A-Z, 0-9 and _, not starting with a digit",
-                      errors={"path": {"name": ["must match ^[A-Z_][A-Z0-9_]{0,63}$"]}})
+        raise Invalid("a secret's name is 1 to 64 ASCII letters, digits and _, not starting "
+                      "with a digit", errors={"path": {"name": [
+                          "must match ^[A-Za-z_][A-Za-z0-9_]{0,63}$"]}})
 
 
 def _scope(bot_id: uuid.UUID | None) -> Any:

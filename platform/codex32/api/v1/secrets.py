@@ -45,7 +45,7 @@ def list_secrets():
 def put_secret(data, name):
     """Set a secret every bot of the workspace gets (a bot's own secret of the name wins).
 
-    Names match ``^[A-Z_][A-Z0-9_]{0,63}$``.
+    Names match ``^[A-Za-z_][A-Za-z0-9_]{0,63}$`` (case matters).
     """
     shown, created = bot_secrets.put(db.session, current_principal(), name, data["value"])
     return shown, 201 if created else 200
