@@ -173,7 +173,7 @@ def test_roles_decide_who_reads_names_and_who_sets_values(tenant, role, workspac
 
 
 def test_a_template_that_asks_for_a_secret_gets_it_under_the_name_it_accepts(tenant):
-    # The webhook_relay and csv_report templates accept lower-case secret names.
+    # The webhook_relay and scheduled_cleanup templates accept lower-case secret names.
     bot = tenant.create_bot()
     assert _put(tenant, f"/api/v1/bots/{bot['id']}/secrets/webhook_key").status_code == 201
     assert _put(tenant, f"/api/v1/bots/{bot['id']}/secrets/WEBHOOK_KEY").status_code == 201
