@@ -8,6 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from codex32.errors import Invalid
+from codex32.plugins.errors import ProviderError
+from codex32.services import deliveries
 from codex32.testing.receivers import serve
 from tests.conftest import sign_up
 from tests.execution.conftest import TRIVIAL, bot_with, finished, run, wait_for
@@ -113,3 +116,15 @@ def test_another_workspaces_deliveries_answer_404(tenant, worker):
                             "/deliveries")
     assert foreign.status_code == missing.status_code == 404
     assert foreign.json == missing.json
+
+
+def test_a_recorded_error_never_carries_the_notifiers_secrets():
+    leaky = ProviderError("POST https://hooks.example/T0KEN-abcdef failed: bad token T0KEN-abcdef")
+    shown = deliveries.describe(leaky, ["T0KEN-abcdef", "ab", None])
+    assert "T0KEN-abcdef" not in shown
+    assert shown == ("ProviderError: POST https://hooks.example/[redacted] failed: bad token "
+                     "[redacted]")
+    # Unexpected exceptions show their type only; platform errors their message; all are cut.
+    assert deliveries.describe(ValueError("T0KEN-abcdef")) == "unexpected error (ValueError)"
+    assert deliveries.describe(Invalid("webhook: needs a url")) == "webhook: needs a url"
+    assert len(deliveries.describe(ProviderError("x" * 5000))) <= deliveries.MAX_ERROR_CHARS
