@@ -22,7 +22,7 @@ from codex32.auth.principal import Principal
 from codex32.crypto import SecretBox
 from codex32.db.models import BotSecret
 from codex32.errors import Conflict, Invalid, NotFound, TooLarge
-from codex32.services import audit, providers
+from codex32.services import audit, bots, providers
 
 # The names the templates accept for the secrets they ask for (template_generator.py).
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -50,9 +50,7 @@ def _shown(row: BotSecret) -> dict[str, Any]:
 def _bot(session: Session, bot_id: uuid.UUID | None) -> None:
     """404 unless ``bot_id`` (when given) names a bot of the bound workspace."""
     if bot_id is not None:
-        from codex32.services.bots import get as get_bot
-
-        get_bot(session, bot_id)
+        bots.get(session, bot_id)
 
 
 def list_names(session: Session, bot_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
