@@ -259,3 +259,44 @@ def test_secrets_rotate_reencrypts_under_the_newest_key(database, make_app, tmp_
         token = conn.execute("SELECT secrets FROM provider_configs WHERE workspace_id = %s",
                              (tenant.workspace_id,)).fetchone()[0]
     assert SecretBox(["new-key"]).open(token) == {"api_key": "sk-rot"}
+
+
+def test_secrets_rotate_reencrypts_bot_secrets_all_or_nothing(database, make_app, tmp_path):
+    from codex32.crypto import SecretBox
+
+    app = make_app(secrets_keys=["old-key"])
+    tenant = sign_up(app.test_client())
+    bot = tenant.create_bot()
+    assert tenant.call("PUT", "/api/v1/providers/llm/openai", json={
+        "config": {"base_url": "http://127.0.0.1:9/v1"}, "secrets": {"api_key": "sk-rot"}}
+    ).status_code == 200
+    for path in ("/api/v1/secrets/SHARED", f"/api/v1/bots/{bot['id']}/secrets/OWN"):
+        assert tenant.call("PUT", path, json={"value": f"value of {path}"}).status_code == 201
+    lost = sign_up(make_app(secrets_keys=["lost-key"]).test_client())
+    assert lost.call("PUT", "/api/v1/secrets/LOST", json={"value": "x"}).status_code == 201
+
+    def stored() -> tuple[str, list[str]]:
+        with psycopg.connect(database.superuser_dsn) as conn:
+            provider = conn.execute("SELECT secrets FROM provider_configs WHERE workspace_id "
+                                    "= %s", (tenant.workspace_id,)).fetchone()[0]
+            values = conn.execute("SELECT value FROM bot_secrets WHERE workspace_id = %s "
+                                  "ORDER BY name", (tenant.workspace_id,)).fetchall()
+        return provider, [value for (value,) in values]
+
+    before = stored()
+    keys = ["new-key", "old-key", "unlisted-key", *make_settings(tmp_path).secrets_keys]
+    env = {**cli_env(database, tmp_path), "CODEX32_SECRETS_KEYS": ",".join(keys)}
+    # A bot secret no configured key opens stops the whole rotation, provider secrets too.
+    refused = CliRunner().invoke(main, ["secrets", "rotate"], env=env)
+    assert refused.exit_code != 0 and "nothing was changed" in refused.output
+    assert f"{lost.workspace_id}/LOST" in refused.output
+    assert stored() == before
+    assert lost.call("DELETE", "/api/v1/secrets/LOST").status_code == 204
+    result = CliRunner().invoke(main, ["secrets", "rotate"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "bot secret(s)" in result.output
+    provider, values = stored()
+    newest = SecretBox(["new-key"])
+    assert newest.open(provider) == {"api_key": "sk-rot"}
+    assert [newest.open(value)["value"] for value in values] == [
+        f"value of /api/v1/bots/{bot['id']}/secrets/OWN", "value of /api/v1/secrets/SHARED"]

@@ -159,7 +159,8 @@ def secrets() -> None:
 
 @secrets.command("rotate")
 def secrets_rotate() -> None:
-    """Re-encrypt every provider secret under the first key of CODEX32_SECRETS_KEYS.
+    """Re-encrypt every provider secret and bot secret under the first key of
+    CODEX32_SECRETS_KEYS, all or nothing.
 
     Runs as BACKUP_DATABASE_URL's role (embedded: the superuser), which sees every workspace.
     Afterwards the old keys can be dropped from CODEX32_SECRETS_KEYS.
@@ -169,7 +170,7 @@ def secrets_rotate() -> None:
 
     from codex32.crypto import SecretBox
     from codex32.plugins.manager import PluginManager
-    from codex32.services import providers
+    from codex32.services import bot_secrets, providers
 
     settings, urls = _settings_and_urls()
     providers.configure(providers.Runtime(manager=PluginManager(),
@@ -178,12 +179,19 @@ def secrets_rotate() -> None:
     engine = create_engine(_backup_url(settings, urls))
     with Session(engine) as session:
         count, unreadable = providers.rotate_secrets(session)
+        bots, bots_unreadable = bot_secrets.rotate(session)
+        unreadable += bots_unreadable
+        if unreadable:
+            session.rollback()
+        else:
+            session.commit()
     engine.dispose()
     if unreadable:
         raise click.ClickException(
-            f"{len(unreadable)} configuration(s) open with none of the configured keys "
+            f"{len(unreadable)} secret(s) open with none of the configured keys "
             f"(e.g. {unreadable[0]}); nothing was changed: add the missing key and run again")
-    click.echo(f"re-encrypted the secrets of {count} provider configuration(s)")
+    click.echo(f"re-encrypted the secrets of {count} provider configuration(s) and "
+               f"{bots} bot secret(s)")
 
 
 def _session():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -55,6 +56,18 @@ class SecretBox:
     def rotate(self, token: str) -> str:
         """Re-encrypt ``token`` under the newest key."""
         return self._box.rotate(token.encode()).decode()
+
+    def rotate_each(self, rows: Iterable[Any], column: str,
+                    label: Callable[[Any], str]) -> list[str]:
+        """Re-encrypt each row's ``column`` under the newest key; returns the ``label`` of every
+        row no configured key opens (left as it was)."""
+        unreadable = []
+        for row in rows:
+            try:
+                setattr(row, column, self.rotate(getattr(row, column)))
+            except InvalidToken:
+                unreadable.append(label(row))
+        return unreadable
 
     def __repr__(self) -> str:
         return "<SecretBox>"

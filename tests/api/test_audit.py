@@ -14,7 +14,8 @@ CODE = "def main(event, context):\n    return 1\n"
 NOT_AUDITED = {
     "auth.token": "signing in changes no workspace data",
     "auth.refresh": "token rotation changes no workspace data",
-    "plugins.test_provider": "a health check changes nothing",
+    "plugins.test_provider": "a health check (or a notifier's test notification) changes "
+                             "no workspace data",
 }
 
 
@@ -55,6 +56,11 @@ MUTATIONS = {
     "executions.cancel_execution": ("execution.cancel", None),
     "schedules.put_schedule": ("schedule.update", None),
     "schedules.delete_schedule": ("schedule.delete", None),
+    "secrets.put_secret": ("secret.create", lambda t: t.call(
+        "PUT", "/api/v1/secrets/AUDITED", json={"value": "audited-value"})),
+    "secrets.delete_secret": ("secret.delete", None),
+    "secrets.put_bot_secret": ("secret.create", None),
+    "secrets.delete_bot_secret": ("secret.delete", None),
 }
 
 
@@ -74,6 +80,9 @@ def _prepared(endpoint, t):
     if endpoint == "plugins.delete_provider":
         t.call("PUT", "/api/v1/providers/notifier/log", json={"config": {}})
         return lambda: t.call("DELETE", "/api/v1/providers/notifier/log")
+    if endpoint == "secrets.delete_secret":
+        t.call("PUT", "/api/v1/secrets/GONE", json={"value": "gone-value"})
+        return lambda: t.call("DELETE", "/api/v1/secrets/GONE")
     if endpoint == "api_keys.delete_key":
         key_id = t.call("POST", "/api/v1/api-keys", json={"name": "gone", "role": "user"}
                         ).json["id"]
@@ -82,6 +91,9 @@ def _prepared(endpoint, t):
     if endpoint == "executions.cancel_execution":  # no worker runs here: it stays queued
         execution_id = t.call("POST", f"/api/v1/bots/{bot_id}/executions", json={}).json["id"]
         return lambda: t.call("POST", f"/api/v1/executions/{execution_id}/cancel")
+    if endpoint == "secrets.delete_bot_secret":
+        t.call("PUT", f"/api/v1/bots/{bot_id}/secrets/GONE", json={"value": "gone-value"})
+        return lambda: t.call("DELETE", f"/api/v1/bots/{bot_id}/secrets/GONE")
     if endpoint == "schedules.delete_schedule":
         t.call("PUT", f"/api/v1/bots/{bot_id}/schedule", json={"cron": "0 * * * *"})
         return lambda: t.call("DELETE", f"/api/v1/bots/{bot_id}/schedule")
@@ -95,6 +107,8 @@ def _prepared(endpoint, t):
                                             json={"version": 1}),
         "executions.create_execution": lambda: t.call(
             "POST", f"/api/v1/bots/{bot_id}/executions", json={"input": {"n": 1}}),
+        "secrets.put_bot_secret": lambda: t.call(
+            "PUT", f"/api/v1/bots/{bot_id}/secrets/AUDITED", json={"value": "audited-value"}),
         "schedules.put_schedule": lambda: t.call(
             "PUT", f"/api/v1/bots/{bot_id}/schedule",
             json={"cron": "*/5 * * * *", "timezone": "Europe/Paris"}),
@@ -134,7 +148,7 @@ def test_mutation_writes_exactly_one_audit_row(tenant, superuser, endpoint):
     assert actor_type in ("user", "api_key") and actor_id is not None
     assert request_id and request_id == response.headers["X-Request-ID"]
     assert ip == "127.0.0.1"
-    assert PASSWORD not in changes
+    assert PASSWORD not in changes and "audited-value" not in changes
     assert not re.search(r"c32_[0-9a-f]{8}_", changes)  # a prefix is fine, a whole key is not
 
 

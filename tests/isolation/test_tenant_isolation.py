@@ -27,6 +27,7 @@ ATTACK_BODIES: dict[str, dict] = {
     "executions.create_execution": {"input": {"steal": True}},
     "executions.cancel_execution": {},
     "schedules.put_schedule": {"cron": "* * * * *", "timezone": "UTC", "enabled": True},
+    "secrets.put_bot_secret": {"value": "pwned"},
 }
 # Endpoints whose path parameter is not a workspace resource id.
 NOT_TENANT_SCOPED = {
@@ -35,6 +36,9 @@ NOT_TENANT_SCOPED = {
                             "proves one workspace's configuration never reaches another",
     "plugins.delete_provider": "as above",
     "plugins.test_provider": "as above",
+    "secrets.put_secret": "the name is looked up in the caller's own workspace; "
+                          "test_a_workspace_secret_name_never_reaches_another_workspace",
+    "secrets.delete_secret": "as above",
 }
 
 
@@ -49,7 +53,7 @@ def _rules(app):
 
 
 @pytest.fixture()
-def victim(client):
+def victim(client, database):
     """Workspace B with a bot (two versions, a schedule, a queued execution), an API key and a
     second member."""
     tenant = sign_up(client)
@@ -61,7 +65,10 @@ def victim(client):
     execution = tenant.call("POST", f"/api/v1/bots/{bot['id']}/executions",
                             json={"input": {"secret": "b"}}).json
     tenant.call("PUT", f"/api/v1/bots/{bot['id']}/schedule", json={"cron": "0 3 * * *"})
-    tenant.extra.update(bot=bot, key=key, member=member, execution=execution)
+    for path in ("/api/v1/secrets/API_TOKEN", f"/api/v1/bots/{bot['id']}/secrets/API_TOKEN"):
+        assert tenant.call("PUT", path, json={"value": "b-secret-value"}).status_code == 201
+    tenant.extra.update(bot=bot, key=key, member=member, execution=execution,
+                        dsn=database.superuser_dsn)
     return tenant
 
 
@@ -69,7 +76,7 @@ def _fill(rule, victim) -> str:
     values = {"bot_id": victim.extra["bot"]["id"], "key_id": victim.extra["key"]["id"],
               "user_id": victim.extra["member"]["user_id"], "number": 1,
               "execution_id": victim.extra["execution"]["id"], "kind": "llm",
-              "plugin_id": "builtin"}
+              "plugin_id": "builtin", "name": "API_TOKEN"}
     missing = rule.arguments - set(values)
     assert not missing, f"teach the isolation suite about {missing} in {rule.rule}"
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: str(values[m.group(1)]), rule.rule)
@@ -99,6 +106,31 @@ def test_every_endpoint_hides_another_workspaces_resources(app, client, victim):
     assert execution["status"] == "queued" and not execution["cancel_requested"]
     schedule = victim.call("GET", f"/api/v1/bots/{victim.extra['bot']['id']}/schedule").json
     assert schedule["cron"] == "0 3 * * *"
+    secrets = victim.call("GET", f"/api/v1/bots/{victim.extra['bot']['id']}/secrets").json
+    assert [(s["name"], s["scope"]) for s in secrets] == [("API_TOKEN", "bot")]
+    assert _secret_values(victim) == {"b-secret-value"}
+
+
+def _secret_values(tenant) -> set[str]:
+    """The plain values of a workspace's bot secrets, read as the superuser."""
+    from codex32.crypto import SecretBox
+
+    with psycopg.connect(tenant.extra["dsn"]) as conn:
+        tokens = conn.execute("SELECT value FROM bot_secrets WHERE workspace_id = %s",
+                              (tenant.workspace_id,)).fetchall()
+    return {SecretBox(["k" * 44]).open(token)["value"] for (token,) in tokens}
+
+
+def test_a_workspace_secret_name_never_reaches_another_workspace(client, victim):
+    attacker = sign_up(client)
+    assert attacker.call("GET", "/api/v1/secrets").json == []
+    assert attacker.call("DELETE", "/api/v1/secrets/API_TOKEN").status_code == 404
+    # The same name is the attacker's own new secret, not an overwrite of B's.
+    made = attacker.call("PUT", "/api/v1/secrets/API_TOKEN", json={"value": "a-value"})
+    assert made.status_code == 201, made.json
+    assert attacker.call("DELETE", "/api/v1/secrets/API_TOKEN").status_code == 204
+    assert [s["name"] for s in victim.call("GET", "/api/v1/secrets").json] == ["API_TOKEN"]
+    assert _secret_values(victim) == {"b-secret-value"}
 
 
 def test_another_workspaces_id_answers_like_a_missing_one(client, victim):

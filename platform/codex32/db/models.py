@@ -33,7 +33,8 @@ from codex32.db import db
 
 TENANT_TABLES = (
     "workspaces", "memberships", "invitations", "api_keys", "bots", "bot_versions",
-    "bot_executions", "audit_logs", "provider_configs", "bot_schedules",
+    "bot_executions", "audit_logs", "provider_configs", "bot_schedules", "bot_secrets",
+    "notification_deliveries",
 )
 
 
@@ -287,6 +288,9 @@ class ProviderConfig(db.Model):
     updated_by: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = _created()
+    # The entry point that provided the plugin when this was saved: names the broken plugin
+    # when the configuration's plugin no longer loads.
+    plugin: Mapped[str | None] = mapped_column(String(255))
 
 
 
@@ -324,3 +328,55 @@ class BotSchedule(db.Model):
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _created()
+
+
+class BotSecret(db.Model):
+    """A secret a bot reads as ``context.secrets[name]``: workspace-wide (no ``bot_id``) or one
+    bot's own, which wins over a workspace secret of the same name. Only the encrypted value is
+    stored."""
+
+    __tablename__ = "bot_secrets"
+    __table_args__ = (
+        ForeignKeyConstraint(["workspace_id", "bot_id"], ["bots.workspace_id", "bots.id"],
+                             ondelete="CASCADE"),
+        Index("uq_bot_secrets_workspace_name", "workspace_id", "name", unique=True,
+              postgresql_where=text("bot_id IS NULL")),
+        Index("uq_bot_secrets_bot_name", "workspace_id", "bot_id", "name", unique=True,
+              postgresql_where=text("bot_id IS NOT NULL")),
+    )
+
+    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    bot_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+    updated_by: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class NotificationDelivery(db.Model):
+    """One notifier's delivery of one execution's event: pending until delivered or given up,
+    with the attempts made and the last (sanitized) error."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        ForeignKeyConstraint(["workspace_id", "execution_id"],
+                             ["bot_executions.workspace_id", "bot_executions.id"],
+                             ondelete="CASCADE"),
+        UniqueConstraint("workspace_id", "execution_id", "notifier", "event",
+                         name="uq_notification_deliveries_target"),
+    )
+
+    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    execution_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    notifier: Mapped[str] = mapped_column(String(100), nullable=False)
+    event: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from codex32.config import Settings
+from codex32.crypto import SecretsUndecryptable
 from codex32.db import tenancy
 from codex32.db.models import Bot, BotExecution, BotVersion, Workspace
 from codex32.errors import DomainError
@@ -37,7 +38,7 @@ from codex32.observability.logging import log_context
 from codex32.plugins.calls import invoke
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import ExecutionOutcome, ExecutionRequest, Notification
-from codex32.services import bot_settings, executions, providers
+from codex32.services import bot_secrets, bot_settings, deliveries, executions, providers
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +124,20 @@ def start(rt: WorkerRuntime, workspace_id: str, execution_id: uuid.UUID,
             _commit_final(session, execution, _failure(
                 "ExecutorUnavailable", f"the workspace's executor cannot run: {message}"), run)
             return None
+        try:
+            secrets = bot_secrets.for_run(session, execution.bot_id)
+        except SecretsUndecryptable:
+            _commit_final(session, execution, _failure(
+                "SecretsUnavailable", "the bot's secrets cannot be decrypted with the "
+                "configured keys: set them again"), run)
+            return None
         execution.status = "running"
         execution.started_at = datetime.now(UTC)
         request = ExecutionRequest(
             execution_id=str(execution.id), workspace_id=str(workspace_id),
             bot_id=str(execution.bot_id), code=code, event=dict(execution.input or {}),
-            limits=run.limits(rt.settings.max_log_bytes), version=execution.version)
+            secrets=secrets, limits=run.limits(rt.settings.max_log_bytes),
+            version=execution.version)
         session.commit()
     return Started(workspace_id=str(workspace_id), execution_id=execution_id, job_id=job_id,
                    request=request, executor=executor, run=run)
@@ -246,8 +255,8 @@ def _commit_final(session: Session, execution: BotExecution, outcome: ExecutionO
     elif outcome.status in bot_settings.NOTIFY_ON:
         for rule in run.notifications:
             if outcome.status in (rule.get("on") or ()):
-                queue.defer_notification(session, execution.workspace_id, execution.id,
-                                         rule["notifier"], f"execution.{outcome.status}")
+                deliveries.queue(session, execution.workspace_id, execution.id,
+                                 rule["notifier"], f"execution.{outcome.status}")
     session.commit()
     metrics.finished(outcome.status, execution.duration_seconds)
 
@@ -286,23 +295,46 @@ def _run_settings(rt: WorkerRuntime, session: Session,
 
 def deliver_notification(context: JobContext, workspace_id: str, execution_id: str,
                          notifier: str, event: str) -> None:
-    """Deliver one notification; raising makes procrastinate retry it (never the run)."""
+    """Deliver one notification and record the attempt on its delivery; raising makes
+    procrastinate retry it (never the run)."""
     rt = runtime_of(context)
+    instance = None
     with log_context(workspace_id=workspace_id, execution_id=execution_id, notifier=notifier):
+        try:
+            with rt.sessions() as session, tenancy.bound(session, workspace_id):
+                execution = session.execute(
+                    select(BotExecution).options(defer(BotExecution.logs),
+                                                 defer(BotExecution.input))
+                    .where(BotExecution.id == uuid.UUID(execution_id))).scalar()
+                if execution is None:
+                    return
+                bot_name = session.execute(select(Bot.name).where(
+                    Bot.id == execution.bot_id)).scalar()
+                instance = providers.build(session, workspace_id, "notifier", notifier)
+                notification = Notification(
+                    event=event, workspace_id=str(workspace_id),
+                    payload=_payload(execution, bot_name), id=f"{execution_id}:{notifier}:{event}")
+            invoke(instance, "notify", instance.notify, notification,
+                   timeout=rt.settings.plugin_timeout_seconds)
+        except Exception as exc:
+            final = queue.notification_retry.get_retry_decision(
+                exception=exc, job=context.job) is None
+            secrets = [instance.secret(name) for name in type(instance).secrets] if instance else []
+            _record_attempt(rt, workspace_id, execution_id, notifier, event,
+                            deliveries.describe(exc, secrets), final)
+            raise
+        _record_attempt(rt, workspace_id, execution_id, notifier, event, None, True)
+
+
+def _record_attempt(rt: WorkerRuntime, workspace_id: str, execution_id: str, notifier: str,
+                    event: str, error: str | None, final: bool) -> None:
+    """Record a delivery attempt; failing to record it never makes the delivery run again."""
+    try:
         with rt.sessions() as session, tenancy.bound(session, workspace_id):
-            execution = session.execute(
-                select(BotExecution).options(defer(BotExecution.logs), defer(BotExecution.input))
-                .where(BotExecution.id == uuid.UUID(execution_id))).scalar()
-            if execution is None:
-                return
-            bot_name = session.execute(select(Bot.name).where(
-                Bot.id == execution.bot_id)).scalar()
-            instance = providers.build(session, workspace_id, "notifier", notifier)
-            notification = Notification(
-                event=event, workspace_id=str(workspace_id), payload=_payload(execution, bot_name),
-                id=f"{execution_id}:{notifier}:{event}")
-        invoke(instance, "notify", instance.notify, notification,
-               timeout=rt.settings.plugin_timeout_seconds)
+            deliveries.record(session, workspace_id, execution_id, notifier, event,
+                              error=error, final=final)
+    except Exception:
+        log.exception("the delivery attempt could not be recorded")
 
 
 def _payload(execution: BotExecution, bot_name: str | None) -> dict[str, Any]:

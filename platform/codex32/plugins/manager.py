@@ -169,6 +169,20 @@ class PluginManager:
     def get(self, kind: str, plugin_id: str) -> Registration | None:
         return self.registry.get(kind, {}).get(plugin_id)
 
+    def failure(self, name: str) -> dict[str, str | None] | None:
+        """Name, distribution, version and error of entry point ``name`` if it failed to load
+        (None when it loaded or is not installed)."""
+        info = self.plugins.get(name)
+        if info is None or not info.error:
+            return None
+        return {"name": info.name, "distribution": info.distribution, "version": info.version,
+                "error": info.error}
+
+    def broken(self) -> list[LoadedPlugin]:
+        """The entry points that failed to load, register or start, by name."""
+        return sorted((info for info in self.plugins.values() if info.error),
+                      key=lambda info: info.name)
+
     def startup(self, app: Any) -> None:
         """Call each plugin's ``startup`` hook; a failure is recorded against that plugin."""
         for impl in self.pm.hook.startup.get_hookimpls():

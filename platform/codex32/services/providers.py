@@ -10,13 +10,13 @@ runtime; no request handling here.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.fernet import InvalidToken
 from flask import current_app, has_app_context
 from jsonschema import Draft202012Validator
 from sqlalchemy import and_, delete, select
@@ -30,7 +30,7 @@ from codex32.errors import Invalid, NotFound, from_plugin_error
 from codex32.outbound import UnsafeURL, check_url
 from codex32.plugins.calls import invoke
 from codex32.plugins.errors import ConfigInvalid, PluginError
-from codex32.plugins.interfaces import KINDS, HealthResult, Plugin, with_defaults
+from codex32.plugins.interfaces import KINDS, HealthResult, Notification, Plugin, with_defaults
 from codex32.plugins.manager import PluginManager, Registration
 from codex32.plugins.manager import load as load_plugins
 from codex32.services import audit
@@ -156,12 +156,28 @@ def catalogue(session: Session, principal: Principal) -> list[dict[str, Any]]:
                 "id": plugin_id, "plugin": registration.plugin, "title": cls.title or plugin_id,
                 "description": cls.description, "config_schema": cls.config_schema,
                 "secrets": list(cls.secrets), "capabilities": sorted(cls.capabilities),
-                "configured": masked(rows.get((kind, plugin_id))),
+                "configured": masked(rows.get((kind, plugin_id))), "available": True,
             })
+        plugins += [unavailable(row) for (row_kind, plugin_id), row in sorted(rows.items())
+                    if row_kind == kind and runtime().manager.get(kind, plugin_id) is None]
         kinds.append({"kind": kind, "default": default_id(kind, settings),
                       "fallback": list(settings.get("llm_fallback") or []) if kind == "llm"
                       else [], "plugins": plugins})
     return kinds
+
+
+def unavailable(row: ProviderConfig) -> dict[str, Any]:
+    """How the API shows a saved configuration whose plugin is not loaded: kept, marked
+    unavailable, with the load error of the entry point that provided it (when known)."""
+    # Rows saved before the entry point was recorded: the one named like the plugin id.
+    failure = runtime().manager.failure(row.plugin or row.plugin_id)
+    detail = f"{row.kind} '{row.plugin_id}' is unavailable: " + (
+        f"plugin {failure['name']} failed to load: {failure['error']}" if failure
+        else "no installed plugin provides it any more")
+    return {"id": row.plugin_id, "plugin": row.plugin, "title": row.plugin_id,
+            "description": "", "config_schema": None, "secrets": [], "capabilities": [],
+            "configured": masked(row), "available": False, "load_error": failure,
+            "detail": detail}
 
 
 def check_workspace_choices(settings: dict[str, Any]) -> None:
@@ -206,6 +222,7 @@ def put(session: Session, principal: Principal, kind: str, plugin_id: str,
                              plugin_id=plugin_id, version=0)
         session.add(row)
     row.config = config
+    row.plugin = registration.plugin
     row.secrets = box.seal(stored) if stored else None
     row.secret_names = sorted(stored)
     row.version = (row.version or 0) + 1
@@ -231,8 +248,10 @@ def _check_constructible(cls: type[Plugin], config: dict[str, Any],
 
 
 def remove(session: Session, principal: Principal, kind: str, plugin_id: str) -> None:
-    """Forget the workspace's configuration of a plugin."""
-    _registration(kind, plugin_id)
+    """Forget the workspace's configuration of a plugin (also one whose plugin no longer
+    loads)."""
+    if kind not in KINDS:
+        raise NotFound(f"unknown plugin kind '{kind}'")
     deleted = session.execute(delete(ProviderConfig).where(
         ProviderConfig.kind == kind, ProviderConfig.plugin_id == plugin_id)).rowcount
     if not deleted:
@@ -300,21 +319,40 @@ def build(session: Session, workspace_id: uuid.UUID | str, kind: str,
 
 
 def test(session: Session, principal: Principal, kind: str, plugin_id: str) -> HealthResult:
-    """Run the plugin's health check with the workspace's settings; the result is cached.
+    """Run the plugin's health check (a notifier sends a test notification) with the
+    workspace's settings; the result is cached. A configured plugin that is not loaded fails.
 
     The database session is released before the check: a provider call never holds a
     pooled connection.
     """
+    if kind in KINDS and runtime().manager.get(kind, plugin_id) is None:
+        row = session.get(ProviderConfig, (principal.workspace_id, kind, plugin_id))
+        if row is not None:
+            return HealthResult(ok=False, detail=unavailable(row)["detail"])
     instance = build(session, principal.workspace_id, kind, plugin_id)
     session.close()
     try:
-        result = invoke(instance, "health_check", instance.health_check,
-                        timeout=runtime().health_timeout)
+        result = _probe(instance, principal.workspace_id)
     except PluginError as exc:
         result = HealthResult(ok=False, detail=from_plugin_error(exc, plugin_id).message)
     runtime().health[(str(principal.workspace_id), kind, plugin_id)] = {
         "ok": result.ok, "detail": result.detail, "checked_at": datetime.now(UTC).isoformat()}
     return result
+
+
+def _probe(instance: Plugin, workspace_id: uuid.UUID | str) -> HealthResult:
+    """What ``/test`` runs: a notifier sends a real test notification; any other plugin runs
+    its health check."""
+    timeout = runtime().health_timeout
+    if instance.kind != "notifier":
+        return invoke(instance, "health_check", instance.health_check, timeout=timeout)
+    started = time.perf_counter()
+    invoke(instance, "notify", instance.notify, Notification(  # type: ignore[attr-defined]
+        event="notifier.test", workspace_id=str(workspace_id), id=f"test-{uuid.uuid4().hex}",
+        payload={"message": "A test notification from Codex-32: this notifier works."}),
+        timeout=timeout)
+    return HealthResult(ok=True, detail="test notification delivered",
+                        latency_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
 def isolation_levels() -> dict[str, str | None]:
@@ -330,25 +368,15 @@ def isolation_levels() -> dict[str, str | None]:
 
 
 def rotate_secrets(session: Session) -> tuple[int, list[str]]:
-    """Re-encrypt every stored secret under the newest key; the session must see all rows.
+    """Re-encrypt every provider secret under the newest key, in the session's transaction
+    (which must see every workspace; the caller commits, or rolls back when any row is left).
 
-    Returns how many were re-encrypted and the rows no configured key opens (left as they are,
-    all or nothing: nothing is written when any row fails).
+    Returns how many were re-encrypted and the rows no configured key opens.
     """
-    box = runtime().box
     rows = session.execute(select(ProviderConfig).where(ProviderConfig.secrets.is_not(None))
                            ).scalars().all()
-    unreadable = []
-    for row in rows:
-        try:
-            row.secrets = box.rotate(row.secrets)
-        except InvalidToken:
-            unreadable.append(f"{row.workspace_id}/{row.kind}/{row.plugin_id}")
-    if unreadable:
-        session.rollback()
-        return 0, unreadable
-    session.commit()
-    return len(rows), []
+    return len(rows), runtime().box.rotate_each(
+        rows, "secrets", lambda row: f"{row.workspace_id}/{row.kind}/{row.plugin_id}")
 
 
 def cached_health() -> dict[str, Any]:

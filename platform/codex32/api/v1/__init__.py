@@ -12,14 +12,16 @@ def register(api: Api) -> None:
         audit_logs,
         auth,
         bots,
+        deliveries,
         executions,
         members,
         plugins,
         schedules,
+        secrets,
         versions,
         workspaces,
     )
 
     for module in (workspaces, auth, members, api_keys, bots, versions, executions, schedules,
-                   audit_logs, plugins):
+                   audit_logs, plugins, secrets, deliveries):
         api.register_blueprint(module.blp)

@@ -1,6 +1,9 @@
-"""Plugin endpoints: what is installed, per-workspace provider settings, bot templates."""
+"""Plugin endpoints: what is installed, per-workspace provider settings, bot templates; and
+``/health``'s ``plugins`` check."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import current_app
 from marshmallow import fields, validate
@@ -10,6 +13,7 @@ from codex32.api.schemas import Output, Strict
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
+from codex32.observability.health import register_check
 from codex32.services import providers, templates
 from codex32.state import platform_state
 
@@ -67,6 +71,16 @@ class TemplateSchema(Output):
     parameters = fields.Dict(required=True, metadata={"description": "JSON Schema"})
 
 
+def plugins_status() -> dict[str, Any]:
+    """``/health``'s ``plugins`` check: failing while an installed plugin did not load. Names
+    and versions only; the errors are in ``GET /api/v1/plugins``, behind authentication."""
+    manager = platform_state(current_app).plugins
+    broken = manager.broken() if manager else []
+    return {"ok": not broken, "loaded": len(manager.plugins) - len(broken) if manager else 0,
+            "broken": [{"name": info.name, "version": info.version} for info in broken]}
+
+
+register_check("plugins", plugins_status)
 
 
 @blp.route("/plugins", methods=["GET"])
@@ -83,7 +97,9 @@ def list_plugins():
 @requires(Permission.VIEW_PROVIDERS)
 @blp.response(200, ProviderKindSchema(many=True))
 def list_providers():
-    """Per kind: the installed plugins with config schemas, the default, what is configured."""
+    """Per kind: the installed plugins with config schemas, the default, what is configured;
+    a saved configuration whose plugin did not load is listed ``available: false`` with the
+    load error."""
     return providers.catalogue(db.session, current_principal())
 
 
@@ -109,7 +125,8 @@ def delete_provider(kind, plugin_id):
 @requires(Permission.MANAGE_PROVIDERS)
 @blp.response(200, HealthSchema)
 def test_provider(kind, plugin_id):
-    """Run the plugin's health check with the workspace's configuration."""
+    """Run the plugin's health check with the workspace's configuration; a notifier sends a
+    test notification. A configured plugin that did not load answers ``ok: false``."""
     return providers.test(db.session, current_principal(), kind, plugin_id)
 
 
