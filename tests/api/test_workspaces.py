@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 from tests.conftest import MAILBOX, PASSWORD, sign_in, sign_up, verify_email
@@ -141,3 +142,30 @@ def test_get_and_patch_workspace(tenant):
 def test_patch_workspace_rejects_unknown_settings(tenant):
     response = tenant.call("PATCH", "/api/v1/workspace", json={"settings": {"colour": "red"}})
     assert response.status_code == 422
+
+
+def test_two_claims_verified_at_once_bind_the_address_to_one_account(app, client, superuser):
+    email = f"twice-{uuid.uuid4().hex[:8]}@example.com"
+    workspaces = [_sign_up(client, email, name=f"Claim {n} {email}").json["workspace"]["id"]
+                  for n in range(2)]
+    tokens = MAILBOX.tokens_for(email)
+    barrier = threading.Barrier(2)
+    answers: list = []
+
+    def verify(token: str) -> None:
+        own = app.test_client()
+        barrier.wait()
+        answers.append(own.post("/api/v1/auth/verify", json={"token": token}))
+
+    threads = [threading.Thread(target=verify, args=(token,)) for token in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert answers[0].json["user"]["id"] == answers[1].json["user"]["id"]
+    accounts = superuser.execute("SELECT id, email_verified_at IS NOT NULL FROM users "
+                                 "WHERE lower(email) = lower(%s)", (email,)).fetchall()
+    assert [(str(row[0]), row[1]) for row in accounts] == [(answers[0].json["user"]["id"], True)]
+    for workspace_id in workspaces:
+        assert sign_in(client, email, workspace_id)["access_token"]
