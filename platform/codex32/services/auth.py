@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -87,15 +87,16 @@ def refresh(session: Session, refresh_token: str) -> tokens.TokenPair:
     claims = tokens.decode(refresh_token, "refresh")
     found = membership(session, claims)  # also binds the token's workspace
     if found is not None and found["revoked"]:
-        _revoke_family(session, claims)
+        _reject_reuse(session, claims)
     granted_role(found)  # 401 when no longer a member
     if not tokens.use_once(session, claims["jti"], tokens.expiry(claims)):
-        _revoke_family(session, claims)  # another request used it first
+        _reject_reuse(session, claims)  # another request used it first
     session.commit()
     return tokens.issue_pair(claims["sub"], claims["ws"], family=claims["fam"])
 
 
-def _revoke_family(session: Session, claims: dict[str, Any]) -> None:
+def _reject_reuse(session: Session, claims: dict[str, Any]) -> NoReturn:
+    """End the token's whole sign-in and answer 401 (a used token came back)."""
     tokens.revoke(session, [tokens.family_id(claims)], tokens.expiry(claims))
     session.commit()
     raise Unauthorized("the refresh token has already been used or revoked")
