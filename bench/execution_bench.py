@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
-from harness import REPO, free_port, percentile, start_database, verdict
+from harness import REPO, free_port, percentile, signed_up_headers, start_database, verdict
 
 TRIVIAL_BOT = "def main(event, context):\n    return {'ok': True}\n"
 PASSWORD = "correct horse battery staple"
@@ -124,10 +124,8 @@ class Platform:
                             rate_limit_per_minute=10_000_000, log_level="WARNING",
                             load_plugins=["builtin"])
         self.client = create_app(settings, database.urls).test_client()
-        signed = self.client.post("/api/v1/workspaces", json={
-            "name": "Bench", "slug": f"bench-{uuid.uuid4().hex[:8]}",
-            "admin_email": "bench@example.com", "admin_password": PASSWORD}).json
-        self.headers = {"Authorization": f"Bearer {signed['access_token']}"}
+        self.headers, _workspace = signed_up_headers(
+            self.client, "Bench", f"bench-{uuid.uuid4().hex[:8]}", "bench@example.com", PASSWORD)
         bot = self.client.post("/api/v1/bots", headers=self.headers,
                                json={"name": "trivial", "code": TRIVIAL_BOT}).json
         self.bot_id = bot["id"]

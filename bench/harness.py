@@ -9,6 +9,7 @@ schema migrated to head. :meth:`BenchDatabase.close` stops the server or drops t
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -161,3 +162,37 @@ def percentile(values: list[float], pct: float) -> float:
 
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
+
+
+class _MailedTokens(logging.Handler):
+    """Collects the tokens the platform mails while no SMTP server is configured (the log)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.tokens: dict[str, str] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "mail_to", None):
+            self.tokens[record.mail_to] = record.mail_token
+
+
+def signed_up_headers(client, name: str, slug: str, email: str,
+                      password: str) -> tuple[dict[str, str], str]:
+    """Sign up a workspace through an in-process test client, verify its admin's address with
+    the mailed token and sign in: the admin's bearer header and the workspace id."""
+    mailbox = _MailedTokens()
+    mail_log = logging.getLogger("codex32.services.mail")
+    mail_log.addHandler(mailbox)
+    try:
+        signed = client.post("/api/v1/workspaces", json={
+            "name": name, "slug": slug, "admin_email": email, "admin_password": password})
+    finally:
+        mail_log.removeHandler(mailbox)
+    if signed.status_code != 202 or email not in mailbox.tokens:
+        raise SystemExit(f"sign-up failed: {signed.status_code} {signed.json}")
+    verified = client.post("/api/v1/auth/verify", json={"token": mailbox.tokens[email]})
+    pair = client.post("/api/v1/auth/token", json={"email": email, "password": password})
+    if verified.status_code != 200 or pair.status_code != 200:
+        raise SystemExit(f"verification or sign-in failed: {verified.json} {pair.json}")
+    return ({"Authorization": f"Bearer {pair.json['access_token']}"},
+            verified.json["workspace"]["id"])

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import openai
-from harness import percentile, start_database, verdict
+from harness import percentile, signed_up_headers, start_database, verdict
 
 from codex32.config import Settings
 from codex32.db import db, tenancy
@@ -61,13 +61,9 @@ def _configure_workspace(app, fake: FakeOpenAI) -> str:
     """Sign up a workspace through the API; make the openai plugin (at the fake) its LLM."""
     client = app.test_client()
     suffix = uuid.uuid4().hex[:10]
-    signed = client.post("/api/v1/workspaces", json={
-        "name": f"Provider bench {suffix}", "slug": f"provider-bench-{suffix}",
-        "admin_email": f"bench-{suffix}@example.com",
-        "admin_password": "bench password " + uuid.uuid4().hex})
-    if signed.status_code != 201:
-        raise SystemExit(f"sign-up failed: {signed.status_code} {signed.json}")
-    headers = {"Authorization": f"Bearer {signed.json['access_token']}"}
+    headers, workspace_id = signed_up_headers(
+        client, f"Provider bench {suffix}", f"provider-bench-{suffix}",
+        f"bench-{suffix}@example.com", "bench password " + uuid.uuid4().hex)
     for method, path, body in (
         ("PUT", "/api/v1/providers/llm/openai",
          {"config": {"base_url": fake.url, "timeout": 10}, "secrets": {"api_key": API_KEY}}),
@@ -76,7 +72,7 @@ def _configure_workspace(app, fake: FakeOpenAI) -> str:
         answer = client.open(path, method=method, json=body, headers=headers)
         if answer.status_code != 200:
             raise SystemExit(f"{method} {path} failed: {answer.status_code} {answer.json}")
-    return signed.json["workspace"]["id"]
+    return workspace_id
 
 
 def measure(urls: DatabaseUrls, calls: int, data_dir: Path) -> dict[str, list[float]]:

@@ -1,16 +1,22 @@
-"""Workspaces: sign-up (a workspace with its first admin), reading and updating settings."""
+"""Workspaces: sign-up (a workspace with its first admin), reading and updating settings.
+
+A sign-up never looks at existing accounts: it always creates the workspace and a pending
+admin account whose address must be verified (see ``tenants.accounts``), so its answer, its
+work and its time are the same whether the address is new, already has an account, or the
+password is right or wrong.
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from codex32.auth.passwords import verify_password
 from codex32.auth.principal import Origin, Principal
 from codex32.auth.rbac import Role
 from codex32.db import tenancy
@@ -22,6 +28,15 @@ from tenants import accounts
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
+@dataclass(frozen=True)
+class SignUp:
+    """A new workspace, its admin account and, for a pending account, the token to mail."""
+
+    workspace: Workspace
+    user: User
+    pending: accounts.PendingMail | None
+
+
 def slugify(name: str) -> str:
     """A URL-safe slug from a workspace name."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:63].strip("-")
@@ -29,21 +44,18 @@ def slugify(name: str) -> str:
 
 
 def sign_up(session: Session, *, name: str, admin_email: str, admin_password: str,
-            origin: Origin, slug: str | None = None) -> tuple[Workspace, User]:
-    """Create a workspace and make the given account its admin, in one transaction.
+            origin: Origin, slug: str | None = None, verified: bool = False) -> SignUp:
+    """Create a workspace and its admin account, in one transaction.
 
-    An existing account may create another workspace by giving its current password.
+    The account is pending until its address is verified, unless ``verified`` (an operator's
+    own command, never an API request).
     """
     slug = slug or slugify(name)
     if not SLUG.match(slug):
         raise Invalid("invalid slug", errors={"json": {"slug": [
             "lowercase letters, digits and inner hyphens, at most 63 characters"]}})
-    user = accounts.find_by_email(session, admin_email)
-    if user is not None and not verify_password(user.password_hash, admin_password):
-        raise Conflict("an account with this email exists; sign up with its password "
-                       "or sign in and accept an invitation")
-    if user is None:
-        user = accounts.create(session, admin_email, admin_password)
+    user = accounts.create(session, admin_email, admin_password, verified=verified)
+    token = None if verified else accounts.start_verification(user)
     workspace = Workspace(id=uuid.uuid4(), name=name, slug=slug, settings={})
     tenancy.bind(session, workspace.id)
     session.add(workspace)
@@ -53,14 +65,16 @@ def sign_up(session: Session, *, name: str, admin_email: str, admin_password: st
         session.rollback()
         if "slug" in str(exc.orig):
             raise Conflict(f"the slug '{slug}' is taken") from exc
-        raise Conflict("this account was created concurrently; sign in instead") from exc
+        raise Conflict("this account exists; sign in instead") from exc
     session.add(Membership(workspace_id=workspace.id, user_id=user.id, role=Role.ADMIN.value))
     principal = Principal(workspace_id=workspace.id, role=Role.ADMIN.value, user_id=user.id,
                           origin=origin)
     audit.record(session, principal, "workspace.create", "workspace", workspace.id,
-                 {"name": name, "slug": slug, "admin_email": admin_email})
+                 {"name": name, "slug": slug, "admin_email": admin_email,
+                  "admin_verified": verified})
     session.commit()
-    return workspace, user
+    pending = accounts.PendingMail(admin_email, token, name) if token else None
+    return SignUp(workspace, user, pending)
 
 
 def get(session: Session, principal: Principal) -> Workspace:

@@ -7,9 +7,11 @@ production. Without it, an embedded PostgreSQL is started in a temporary folder.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +27,37 @@ from codex32.db.migrate import upgrade
 from codex32.db.urls import DatabaseUrls
 
 PASSWORD = "correct horse battery staple"
+
+
+class Mailbox(logging.Handler):
+    """The platform's mail as it reaches the log (tests set no CODEX32_SMTP_URL): what a
+    developer reads to verify an address or accept an invitation."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self._tokens: dict[str, list[str]] = {}
+        self._guard = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        to, token = getattr(record, "mail_to", None), getattr(record, "mail_token", None)
+        if to and token:
+            with self._guard:
+                self._tokens.setdefault(to.lower(), []).append(token)
+
+    def tokens_for(self, email: str) -> list[str]:
+        """Every token mailed to ``email``, oldest first."""
+        with self._guard:
+            return list(self._tokens.get(email.lower(), []))
+
+    def token_for(self, email: str) -> str:
+        """The last token mailed to ``email``."""
+        tokens = self.tokens_for(email)
+        assert tokens, f"no mail reached {email}"
+        return tokens[-1]
+
+
+MAILBOX = Mailbox()
+logging.getLogger("codex32.services.mail").addHandler(MAILBOX)
 
 
 @dataclass(frozen=True)
@@ -141,15 +174,17 @@ class Tenant:
         return response.json
 
     def add_member(self, role: str) -> dict[str, Any]:
-        """Invite and accept a new member with ``role``; returns its tokens and ids."""
+        """Invite and accept a new member with ``role`` (the token read from the mail), then
+        sign it in; returns its tokens and ids."""
         email = f"{role}-{uuid.uuid4().hex[:8]}@example.com"
         invited = self.call("POST", "/api/v1/invitations", json={"email": email, "role": role})
         assert invited.status_code == 201, invited.json
-        accepted = self.client.post(f"/api/v1/invitations/{invited.json['token']}/accept",
+        accepted = self.client.post(f"/api/v1/invitations/{MAILBOX.token_for(email)}/accept",
                                     json={"password": PASSWORD})
         assert accepted.status_code == 200, accepted.json
-        return {**accepted.json, "email": email,
-                "headers": {"Authorization": f"Bearer {accepted.json['access_token']}"}}
+        pair = sign_in(self.client, email, self.slug)
+        return {**pair, "user_id": user_id_of(pair), "workspace_id": self.workspace_id,
+                "email": email, "headers": {"Authorization": f"Bearer {pair['access_token']}"}}
 
     def api_key(self, role: str = "api_user") -> str:
         response = self.call("POST", "/api/v1/api-keys",
@@ -158,18 +193,44 @@ class Tenant:
         return response.json["key"]
 
 
-def sign_up(client, name: str | None = None) -> Tenant:
-    """Create a workspace through the API and return its admin as a ``Tenant``."""
+def sign_in(client, email: str, workspace: str | None = None,
+            password: str = PASSWORD) -> dict[str, Any]:
+    """A token pair for a verified account (in ``workspace``, a slug or id, when given)."""
+    response = client.post("/api/v1/auth/token", json={
+        "email": email, "password": password, **({"workspace": workspace} if workspace else {})})
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def user_id_of(pair: dict[str, Any]) -> str:
+    """The account a token pair was issued to (its ``sub`` claim)."""
+    import jwt
+
+    return jwt.decode(pair["access_token"], options={"verify_signature": False})["sub"]
+
+
+def verify_email(client, email: str) -> dict[str, Any]:
+    """Verify ``email`` with the last token mailed to it; the verification's answer."""
+    response = client.post("/api/v1/auth/verify", json={"token": MAILBOX.token_for(email)})
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def sign_up(client, name: str | None = None, email: str | None = None) -> Tenant:
+    """Sign up a workspace through the API, verify its admin's address with the mailed token,
+    sign in, and return the admin as a ``Tenant``."""
     suffix = uuid.uuid4().hex[:10]
-    email = f"admin-{suffix}@example.com"
+    email = email or f"admin-{suffix}@example.com"
     response = client.post("/api/v1/workspaces", json={
         "name": name or f"Workspace {suffix}", "slug": f"ws-{suffix}",
         "admin_email": email, "admin_password": PASSWORD})
-    assert response.status_code == 201, response.json
-    body = response.json
-    return Tenant(client=client, workspace_id=body["workspace"]["id"],
-                  slug=body["workspace"]["slug"], user_id=body["user"]["id"], email=email,
-                  access_token=body["access_token"], refresh_token=body["refresh_token"])
+    assert response.status_code == 202, response.json
+    verified = verify_email(client, email)
+    pair = sign_in(client, email, verified["workspace"]["slug"])
+    return Tenant(client=client, workspace_id=verified["workspace"]["id"],
+                  slug=verified["workspace"]["slug"], user_id=verified["user"]["id"],
+                  email=email, access_token=pair["access_token"],
+                  refresh_token=pair["refresh_token"])
 
 
 @pytest.fixture()

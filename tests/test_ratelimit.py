@@ -239,7 +239,7 @@ def test_api_limit_counts_an_api_key_apart_from_its_creator(make_app):
     assert admin.call("GET", "/api/v1/bots").headers["RateLimit-Remaining"] == "1"
 
 
-def test_login_is_throttled_per_email_after_the_allowed_failures(make_app):
+def test_login_is_throttled_per_email_and_address_after_the_allowed_failures(make_app):
     app = make_app(login_attempts_per_15_minutes=3)
     client = app.test_client()
     victim, bystander = sign_up(client), sign_up(client)
@@ -254,9 +254,27 @@ def test_login_is_throttled_per_email_after_the_allowed_failures(make_app):
     assert [r.status_code for r in failures] == [401, 401, 401]
     assert throttled.status_code == 429
     assert 1 <= int(throttled.headers["Retry-After"]) <= 15 * 60
-    # The email stays throttled from another address, even with the right password ...
+    # The owner still signs in from another address (a stranger cannot lock it out) ...
     from_elsewhere = attempt(victim.email, "correct horse battery staple", ip="198.51.100.9")
-    assert from_elsewhere.status_code == 429
-    # ... while another account signs in from a fresh address.
-    assert attempt(bystander.email, "correct horse battery staple",
-                   ip="198.51.100.10").status_code == 200
+    assert from_elsewhere.status_code == 200
+    # ... and another account signs in from the throttled address.
+    assert attempt(bystander.email, "correct horse battery staple").status_code == 200
+
+
+def test_sign_in_throttle_is_shared_through_redis_and_spares_the_owner_elsewhere(
+        make_app, client, redis_url):
+    owner = sign_up(client)
+    first, second = (make_app(redis_url=redis_url, login_attempts_per_15_minutes=2)
+                     for _ in range(2))
+    attacker = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.7"  # fresh across runs
+
+    def attempt(app, password: str, ip: str):
+        return app.test_client().post("/api/v1/auth/token", json={
+            "email": owner.email, "password": password}, environ_base={"REMOTE_ADDR": ip})
+
+    assert attempt(first, "wrong password 1234", attacker).status_code == 401
+    assert attempt(second, "wrong password 1234", attacker).status_code == 401
+    assert attempt(first, "wrong password 1234", attacker).status_code == 429
+    assert attempt(second, "correct horse battery staple", attacker).status_code == 429
+    elsewhere = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.9"
+    assert attempt(second, "correct horse battery staple", elsewhere).status_code == 200

@@ -96,6 +96,9 @@ class Settings:
     rate_limit_per_minute: int = 600
     login_attempts_per_15_minutes: int = 10
     signups_per_hour: int = 30
+    smtp_url: str | None = None
+    mail_from: str = "Codex-32 <no-reply@localhost>"
+    public_url: str | None = None
     max_body_bytes: int = 1024 * 1024
     max_code_bytes: int = 256 * 1024
     max_name_length: int = 255
@@ -173,6 +176,9 @@ class Settings:
             rate_limit_per_minute=_int(env.get("RATE_LIMIT_PER_MINUTE"), 600),
             login_attempts_per_15_minutes=_int(env.get("LOGIN_ATTEMPTS_PER_15_MINUTES"), 10),
             signups_per_hour=_int(env.get("SIGNUPS_PER_HOUR"), 30),
+            smtp_url=env.get("CODEX32_SMTP_URL") or None,
+            mail_from=env.get("CODEX32_MAIL_FROM") or "Codex-32 <no-reply@localhost>",
+            public_url=(env.get("CODEX32_PUBLIC_URL") or "").rstrip("/") or None,
             max_body_bytes=_int(env.get("MAX_BODY_BYTES"), 1024 * 1024),
             max_code_bytes=_int(env.get("MAX_CODE_BYTES"), 256 * 1024),
             max_name_length=_int(env.get("MAX_NAME_LENGTH"), 255),
@@ -216,6 +222,8 @@ class Settings:
             raise ConfigError("CODEX32_SIGNUP_MODE must be open or token")
         if self.signup_mode == "token" and not self.platform_token and self.production:
             raise ConfigError("CODEX32_SIGNUP_MODE=token needs CODEX32_PLATFORM_TOKEN")
+        if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
+            raise ConfigError("CODEX32_SMTP_URL must start with smtp:// or smtps://")
         if self.max_page_size < 1 or self.pool_size < 1:
             raise ConfigError("MAX_PAGE_SIZE and DB_POOL_SIZE must be positive")
         if self.pool_ping_idle_seconds < 0:

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.conftest import MAILBOX, PASSWORD
 
 CODE = "def main(event, context):\n    return 1\n"
 NOT_AUDITED = {
@@ -35,6 +35,8 @@ MUTATIONS = {
         "PATCH", "/api/v1/workspace", json={"name": "New name"})),
     "auth.revoke": ("auth.revoke", lambda t: t.client.post("/api/v1/auth/revoke",
                                                            headers=t.headers)),
+    "auth.verify": ("account.verify", None),
+    "auth.resend_verification": ("account.verification_resend", None),
     "members.invite": ("invitation.create", lambda t: t.call(
         "POST", "/api/v1/invitations", json={"email": "new@example.com", "role": "user"})),
     "members.accept": ("invitation.accept", None),
@@ -67,9 +69,9 @@ MUTATIONS = {
 def _prepared(endpoint, t):
     """For endpoints that need a resource first: create it, return the mutating call."""
     if endpoint == "members.accept":
-        token = t.call("POST", "/api/v1/invitations",
-                       json={"email": f"{uuid.uuid4().hex[:8]}@ex.com", "role": "user"}
-                       ).json["token"]
+        email = f"{uuid.uuid4().hex[:8]}@ex.com"
+        t.call("POST", "/api/v1/invitations", json={"email": email, "role": "user"})
+        token = MAILBOX.token_for(email)
         return lambda: t.client.post(f"/api/v1/invitations/{token}/accept",
                                      json={"password": PASSWORD})
     if endpoint in ("members.change_role", "members.remove_member"):
@@ -115,6 +117,24 @@ def _prepared(endpoint, t):
     }[endpoint]
 
 
+def _pending_sign_up(client) -> tuple[str, str]:
+    """A sign-up waiting for verification: its workspace id and its admin's address."""
+    email = f"pending-{uuid.uuid4().hex[:8]}@ex.com"
+    response = client.post("/api/v1/workspaces", json={
+        "name": f"Pending {email}", "admin_email": email, "admin_password": PASSWORD})
+    assert response.status_code == 202, response.json
+    return response.json["workspace"]["id"], email
+
+
+# Endpoints whose row lands in the workspace of a pending sign-up, not the caller's.
+IN_THE_SIGN_UP_WORKSPACE = {
+    "auth.verify": lambda client, email: client.post(
+        "/api/v1/auth/verify", json={"token": MAILBOX.token_for(email)}),
+    "auth.resend_verification": lambda client, email: client.post(
+        "/api/v1/auth/verify/resend", json={"email": email}),
+}
+
+
 def _audit_rows(superuser, workspace_id):
     return superuser.execute(
         "SELECT action, actor_type, actor_id, request_id, ip, changes::text FROM audit_logs "
@@ -132,6 +152,16 @@ def test_every_mutating_endpoint_is_in_the_audit_table(app):
 @pytest.mark.parametrize("endpoint", sorted(MUTATIONS))
 def test_mutation_writes_exactly_one_audit_row(tenant, superuser, endpoint):
     action, call = MUTATIONS[endpoint]
+    if endpoint in IN_THE_SIGN_UP_WORKSPACE:
+        workspace_id, email = _pending_sign_up(tenant.client)
+        before = _audit_rows(superuser, workspace_id)
+        response = IN_THE_SIGN_UP_WORKSPACE[endpoint](tenant.client, email)
+        assert response.status_code < 300, response.json
+        added = _audit_rows(superuser, workspace_id)[len(before):]
+        assert [row[0] for row in added] == [action]
+        assert added[0][1] == "user" and added[0][3] == response.headers["X-Request-ID"]
+        assert MAILBOX.token_for(email) not in added[0][5]
+        return
     perform = (lambda: call(tenant)) if call else _prepared(endpoint, tenant)
     before = _audit_rows(superuser, tenant.workspace_id)
     response = perform()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.conftest import MAILBOX, PASSWORD, sign_up, verify_email
 
 
 def _login(client, email, password=PASSWORD, **extra):
@@ -37,9 +38,10 @@ def test_unknown_email_and_wrong_password_answer_the_same(client, tenant):
 
 
 def test_login_picks_the_named_workspace(client, tenant):
-    second = client.post("/api/v1/workspaces", json={
+    client.post("/api/v1/workspaces", json={
         "name": "Second", "slug": f"second-{uuid.uuid4().hex[:6]}",
-        "admin_email": tenant.email, "admin_password": PASSWORD}).json
+        "admin_email": tenant.email, "admin_password": PASSWORD})
+    second = verify_email(client, tenant.email)
     by_slug = _login(client, tenant.email, workspace=second["workspace"]["slug"]).json
     claims = jwt.decode(by_slug["access_token"], options={"verify_signature": False})
     assert claims["ws"] == second["workspace"]["id"]
@@ -65,6 +67,35 @@ def test_refresh_rotates_and_reuse_is_rejected(client, tenant):
     rotated = client.post("/api/v1/auth/refresh",
                           headers={"Authorization": f"Bearer {first.json['refresh_token']}"})
     assert rotated.status_code == 401
+
+
+def _refresh_concurrently(app, token: str, count: int) -> list[int]:
+    """``count`` threads, released together, each refreshing ``token`` with its own client."""
+    barrier = threading.Barrier(count)
+    statuses: list[int] = []
+
+    def refresh() -> None:
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(client.post("/api/v1/auth/refresh", headers={
+            "Authorization": f"Bearer {token}"}).status_code)
+
+    threads = [threading.Thread(target=refresh) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def test_concurrent_refreshes_of_one_token_let_exactly_one_win(app, tenant):
+    statuses = _refresh_concurrently(app, tenant.refresh_token, 8)
+    assert sorted(statuses) == [200] + [401] * 7
+
+
+def test_a_lost_refresh_race_is_reuse_and_ends_the_sign_in(app, client, tenant):
+    _refresh_concurrently(app, tenant.refresh_token, 4)
+    assert client.get("/api/v1/bots", headers=tenant.headers).status_code == 401
 
 
 def test_access_token_cannot_refresh_and_refresh_token_cannot_access(client, tenant):
@@ -238,3 +269,115 @@ def test_invalid_workspace_or_subject_in_signed_token_is_401(client, tenant):
         token = jwt.encode({**claims, **change}, "j" * 40, algorithm="HS256")
         assert client.get("/api/v1/bots", headers={"Authorization": f"Bearer {token}"}
                           ).status_code == 401
+
+
+# throttling: per (email, address) pair and per address, never per email alone
+
+
+def _attempt(client, email: str, password: str, ip: str):
+    return client.post("/api/v1/auth/token", json={"email": email, "password": password},
+                       environ_base={"REMOTE_ADDR": ip})
+
+
+def test_wrong_passwords_from_one_address_do_not_lock_the_owner_out(make_app):
+    client = make_app(login_attempts_per_15_minutes=3).test_client()
+    owner = sign_up(client)
+    failures = [_attempt(client, owner.email, "wrong password 1234", "203.0.113.7")
+                for _ in range(10)]
+    assert [r.status_code for r in failures[:3]] == [401, 401, 401]
+    assert {r.status_code for r in failures[3:]} == {429}
+    assert 1 <= int(failures[-1].headers["Retry-After"]) <= 15 * 60
+    assert _attempt(client, owner.email, PASSWORD, "198.51.100.9").status_code == 200
+
+
+def test_one_address_guessing_many_accounts_is_throttled(make_app):
+    client = make_app(login_attempts_per_15_minutes=2).test_client()
+    statuses = [_attempt(client, f"guess-{n}@example.com", "wrong password 1234",
+                         "203.0.113.8").status_code for n in range(21)]
+    assert statuses[:20] == [401] * 20 and statuses[20] == 429
+
+
+# email verification
+
+
+def _pending(client, password: str = PASSWORD) -> str:
+    email = f"v-{uuid.uuid4().hex[:8]}@example.com"
+    response = client.post("/api/v1/workspaces", json={
+        "name": f"Verify {email}", "admin_email": email, "admin_password": password})
+    assert response.status_code == 202
+    return email
+
+
+def test_a_verification_token_works_once(client):
+    email = _pending(client)
+    token = MAILBOX.token_for(email)
+    assert client.post("/api/v1/auth/verify", json={"token": token}).status_code == 200
+    again = client.post("/api/v1/auth/verify", json={"token": token})
+    assert again.status_code == 400
+    assert again.json["message"] == "the verification token is invalid, used or expired"
+
+
+def test_an_expired_verification_token_is_refused_and_resend_gives_a_new_one(client, superuser):
+    email = _pending(client)
+    old = MAILBOX.token_for(email)
+    superuser.execute("UPDATE users SET verify_expires_at = now() - interval '1 second' "
+                      "WHERE lower(email) = lower(%s)", (email,))
+    assert client.post("/api/v1/auth/verify", json={"token": old}).status_code == 400
+    resent = client.post("/api/v1/auth/verify/resend", json={"email": email})
+    assert resent.status_code == 202
+    new = MAILBOX.token_for(email)
+    assert new != old
+    assert client.post("/api/v1/auth/verify", json={"token": new}).status_code == 200
+
+
+def test_the_verification_token_is_stored_hashed(client, superuser):
+    email = _pending(client)
+    stored = superuser.execute("SELECT verify_token_hash FROM users WHERE email = %s",
+                               (email,)).fetchone()[0]
+    assert MAILBOX.token_for(email) not in stored and len(stored) == 64
+
+
+def test_resend_answers_the_same_for_pending_verified_and_unknown_addresses(client, tenant):
+    pending = _pending(client)
+    answers = [client.post("/api/v1/auth/verify/resend", json={"email": email})
+               for email in (pending, tenant.email, f"no-{uuid.uuid4().hex}@example.com")]
+    assert {r.status_code for r in answers} == {202}
+    assert answers[0].json == answers[1].json == answers[2].json
+    assert len(MAILBOX.tokens_for(pending)) == 2
+    assert len(MAILBOX.tokens_for(tenant.email)) == 1  # the sign-up's only
+
+
+def test_resending_is_throttled_per_address(make_app):
+    client = make_app().test_client()
+    email = _pending(client)
+    statuses = [client.post("/api/v1/auth/verify/resend", json={"email": email}).status_code
+                for _ in range(10)]
+    assert statuses[:9] == [202] * 9 and statuses[9] == 429  # the sign-up's mail counted too
+
+
+def test_verification_and_resend_are_audited_in_the_new_workspace(client, superuser):
+    email = _pending(client)
+    client.post("/api/v1/auth/verify/resend", json={"email": email})
+    verified = client.post("/api/v1/auth/verify", json={"token": MAILBOX.token_for(email)})
+    rows = superuser.execute(
+        "SELECT action, actor_id::text, ip, changes::text FROM audit_logs WHERE workspace_id = %s"
+        " ORDER BY created_at", (verified.json["workspace"]["id"],)).fetchall()
+    assert [row[0] for row in rows] == ["workspace.create", "account.verification_resend",
+                                        "account.verify"]
+    assert rows[-1][1] == verified.json["user"]["id"] and rows[-1][2] == "127.0.0.1"
+    assert all(MAILBOX.token_for(email) not in row[3] for row in rows)
+
+
+@pytest.mark.parametrize("body", [{}, {"token": ""}, {"token": 5}, {"token": "x" * 201},
+                                  {"token": "abc", "more": 1}])
+def test_bad_verification_input_is_422_json(client, body):
+    response = client.post("/api/v1/auth/verify", json=body)
+    assert response.status_code == 422
+    assert response.json["errors"]
+
+
+@pytest.mark.parametrize("body", [{}, {"email": "not-an-email"}, {"email": None}])
+def test_bad_resend_input_is_422_json(client, body):
+    response = client.post("/api/v1/auth/verify/resend", json=body)
+    assert response.status_code == 422
+    assert response.json["errors"]

@@ -1,10 +1,18 @@
-"""Members and invitations: invite, accept (new and existing accounts), roles, last admin."""
+"""Members and invitations: invite (the token goes to the invited address only), accept (new
+and existing accounts, answering the same), roles, last admin."""
 
 from __future__ import annotations
 
 import uuid
 
-from tests.conftest import PASSWORD, sign_up
+from tests.conftest import MAILBOX, PASSWORD, sign_in, sign_up
+
+
+def _invite(tenant, email: str, role: str = "user") -> str:
+    """Invite ``email``; the token, as the invited address received it."""
+    invited = tenant.call("POST", "/api/v1/invitations", json={"email": email, "role": role})
+    assert invited.status_code == 201, invited.json
+    return MAILBOX.token_for(email)
 
 
 def test_invited_new_user_joins_with_a_password(tenant):
@@ -14,27 +22,69 @@ def test_invited_new_user_joins_with_a_password(tenant):
     assert set(listed[member["email"]]) == {"user_id", "email", "role", "joined_at"}
 
 
-def test_existing_user_accepts_with_current_password(client, tenant, other_tenant):
-    invited = tenant.call("POST", "/api/v1/invitations",
-                          json={"email": other_tenant.email, "role": "user"}).json
-    wrong = client.post(f"/api/v1/invitations/{invited['token']}/accept",
+def test_the_invitation_token_reaches_the_invited_address_and_never_the_admin(tenant):
+    email = f"x{uuid.uuid4().hex[:6]}@ex.com"
+    invited = tenant.call("POST", "/api/v1/invitations", json={"email": email, "role": "user"})
+    assert invited.status_code == 201
+    assert "token" not in invited.json
+    assert MAILBOX.token_for(email) not in str(invited.json)
+
+
+def test_accept_answers_the_same_for_a_new_address_and_an_account_with_right_or_wrong_password(
+        client, tenant, other_tenant):
+    third = sign_up(client)
+    new = client.post(f"/api/v1/invitations/{_invite(tenant, f'n{uuid.uuid4().hex[:6]}@ex.com')}"
+                      f"/accept", json={"password": PASSWORD})
+    wrong = client.post(f"/api/v1/invitations/{_invite(tenant, other_tenant.email)}/accept",
                         json={"password": "not my password!"})
-    assert wrong.status_code == 401
-    accepted = client.post(f"/api/v1/invitations/{invited['token']}/accept",
+    right = client.post(f"/api/v1/invitations/{_invite(tenant, third.email)}/accept",
+                        json={"password": PASSWORD})
+    assert new.status_code == wrong.status_code == right.status_code == 200
+    assert set(new.json) == set(wrong.json) == set(right.json) == {"workspace_id", "email",
+                                                                    "message"}
+    assert new.json["message"] == wrong.json["message"] == right.json["message"]
+
+
+def test_an_existing_account_joins_through_the_mailed_token_and_keeps_its_password(
+        client, tenant, other_tenant):
+    token = _invite(tenant, other_tenant.email)
+    accepted = client.post(f"/api/v1/invitations/{token}/accept",
+                           json={"password": "another password 99"})
+    assert accepted.status_code == 200
+    # One user, two workspaces: sign in to either by slug, with the account's own password.
+    for slug in (tenant.slug, other_tenant.slug):
+        assert sign_in(client, other_tenant.email, slug)["access_token"]
+    assert client.post("/api/v1/auth/token", json={
+        "email": other_tenant.email, "password": "another password 99"}).status_code == 401
+
+
+def test_accepting_verifies_the_address_so_its_pending_sign_up_joins_the_account(client, tenant):
+    email = f"p{uuid.uuid4().hex[:6]}@ex.com"
+    pending = client.post("/api/v1/workspaces", json={
+        "name": "Pending", "admin_email": email, "admin_password": "a pending password"})
+    assert pending.status_code == 202
+    signup_token = MAILBOX.token_for(email)
+    accepted = client.post(f"/api/v1/invitations/{_invite(tenant, email)}/accept",
                            json={"password": PASSWORD})
     assert accepted.status_code == 200
-    assert accepted.json["user_id"] == other_tenant.user_id
-    # One user, two workspaces: sign in to either by slug.
-    for slug in (tenant.slug, other_tenant.slug):
-        assert client.post("/api/v1/auth/token", json={
-            "email": other_tenant.email, "password": PASSWORD, "workspace": slug}
-        ).status_code == 200
+    assert sign_in(client, email, tenant.slug)["access_token"]
+    verified = client.post("/api/v1/auth/verify", json={"token": signup_token})
+    assert verified.status_code == 200
+    assert sign_in(client, email, pending.json["workspace"]["slug"])["access_token"]
+
+
+def test_a_weak_password_is_422_whether_or_not_the_address_has_an_account(client, tenant,
+                                                                          other_tenant):
+    for email in (other_tenant.email, f"w{uuid.uuid4().hex[:6]}@ex.com"):
+        response = client.post(f"/api/v1/invitations/{_invite(tenant, email)}/accept",
+                               json={"password": "short"})
+        assert response.status_code == 422
+        assert "password" in response.json["errors"]["json"]
 
 
 def test_invitation_token_works_once(client, tenant):
-    invited = tenant.call("POST", "/api/v1/invitations",
-                          json={"email": f"o{uuid.uuid4().hex[:6]}@ex.com", "role": "user"}).json
-    path = f"/api/v1/invitations/{invited['token']}/accept"
+    token = _invite(tenant, f"o{uuid.uuid4().hex[:6]}@ex.com")
+    path = f"/api/v1/invitations/{token}/accept"
     assert client.post(path, json={"password": PASSWORD}).status_code == 200
     assert client.post(path, json={"password": PASSWORD}).status_code == 409
 
@@ -42,12 +92,28 @@ def test_invitation_token_works_once(client, tenant):
 def test_unknown_or_expired_invitation(client, tenant, superuser):
     assert client.post("/api/v1/invitations/nope/accept",
                        json={"password": PASSWORD}).status_code == 404
-    invited = tenant.call("POST", "/api/v1/invitations",
-                          json={"email": f"e{uuid.uuid4().hex[:6]}@ex.com", "role": "user"}).json
+    email = f"e{uuid.uuid4().hex[:6]}@ex.com"
+    token = _invite(tenant, email)
     superuser.execute("UPDATE invitations SET expires_at = now() - interval '1 minute' "
-                      "WHERE id = %s", (invited["id"],))
-    assert client.post(f"/api/v1/invitations/{invited['token']}/accept",
+                      "WHERE email = %s", (email,))
+    assert client.post(f"/api/v1/invitations/{token}/accept",
                        json={"password": PASSWORD}).status_code == 410
+
+
+def test_the_invitation_token_is_stored_hashed(tenant, superuser):
+    email = f"h{uuid.uuid4().hex[:6]}@ex.com"
+    token = _invite(tenant, email)
+    stored = superuser.execute("SELECT token_hash FROM invitations WHERE email = %s",
+                               (email,)).fetchone()[0]
+    assert token not in stored and len(stored) == 64
+
+
+def test_accept_without_a_password_is_422(client, tenant):
+    token = _invite(tenant, f"m{uuid.uuid4().hex[:6]}@ex.com")
+    for body in ({}, {"password": 12}, {"password": PASSWORD, "extra": 1}):
+        response = client.post(f"/api/v1/invitations/{token}/accept", json=body)
+        assert response.status_code == 422, body
+        assert response.json["errors"]
 
 
 def test_inviting_a_current_member_is_409(tenant):

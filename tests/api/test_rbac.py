@@ -10,7 +10,8 @@ import pytest
 
 from codex32.auth.rbac import ROLE_PERMISSIONS, Permission, Role
 
-PUBLIC = {"workspaces.sign_up", "auth.token", "auth.refresh", "auth.revoke", "members.accept"}
+PUBLIC = {"workspaces.sign_up", "auth.token", "auth.refresh", "auth.revoke", "members.accept",
+          "auth.verify", "auth.resend_verification"}
 
 
 def guarded_routes(app):

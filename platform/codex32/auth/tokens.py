@@ -101,6 +101,15 @@ def revoke(session: Session, ids: list[str], expires_at: datetime) -> None:
         "ON CONFLICT (jti) DO NOTHING"), {"ids": ids, "exp": expires_at})
 
 
+def use_once(session: Session, jti: str, expires_at: datetime) -> bool:
+    """Mark a refresh token used, atomically: True for exactly one caller, however many race
+    (the loser's INSERT waits for the winner's row and then finds it)."""
+    return session.execute(text(
+        "INSERT INTO token_blocklist (jti, expires_at) VALUES (:jti, :exp) "
+        "ON CONFLICT (jti) DO NOTHING RETURNING jti"), {"jti": jti, "exp": expires_at}
+    ).first() is not None
+
+
 def family_id(claims: dict[str, Any]) -> str:
     """The revocation-list id of a token's login family."""
     return f"fam:{claims['fam']}"

@@ -56,11 +56,20 @@ class User(db.Model):
     """A global identity: one person, who may be a member of several workspaces."""
 
     __tablename__ = "users"
-    __table_args__ = (Index("uq_users_email", func.lower(text("email")), unique=True),)
+    __table_args__ = (
+        # Only a verified address is bound to one account; pending claims may coexist.
+        Index("uq_users_email", func.lower(text("email")), unique=True,
+              postgresql_where=text("email_verified_at IS NOT NULL")),
+        Index("ix_users_email_pending", func.lower(text("email")),
+              postgresql_where=text("email_verified_at IS NULL")),
+    )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     email: Mapped[str] = mapped_column(String(320), nullable=False)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    verify_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    verify_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _created()
 

@@ -1,14 +1,15 @@
 """Sign-in flows: password login, refresh-token rotation, revocation and "who am I".
 
-Unknown email and wrong password fail the same way, in the same time. Repeated failures are
-throttled per email and per client address.
+Unknown email, unverified address and wrong password fail the same way, in the same time.
+Attempts are throttled per (email, client address) pair and, more loosely, per client address,
+never per email alone: a stranger's wrong passwords cannot lock the owner out.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -30,23 +31,29 @@ from codex32.services import audit
 from tenants import accounts
 
 LOGIN_WINDOW = 15 * 60
-BAD_CREDENTIALS = "invalid email or password"
+ADDRESS_FACTOR = 10  # one address may try this many accounts' worth of attempts
+BAD_CREDENTIALS = "invalid email or password (a new account must verify its email first)"
 
 
 @dataclass(frozen=True)
 class Throttle:
-    """The limiter and allowance used for login attempts."""
+    """The limiter and the attempts allowed per (email, address) pair per window."""
 
     limiter: RateLimiter
     attempts: int
+
+    def keys(self, email: str, ip: str | None) -> list[tuple[str, int]]:
+        """The counters one attempt hits, with their allowances."""
+        return [(f"login:pair:{ip}:{email.lower()}", self.attempts),
+                (f"login:ip:{ip}", self.attempts * ADDRESS_FACTOR)]
 
 
 def login(session: Session, email: str, password: str, workspace: str | None,
           throttle: Throttle, ip: str | None) -> tokens.TokenPair:
     """Verify the password and issue tokens for one of the user's workspaces."""
-    keys = [f"login:email:{email.lower()}", f"login:ip:{ip}"]
-    for key in keys:
-        decision = throttle.limiter.hit(key, throttle.attempts, LOGIN_WINDOW)
+    keys = throttle.keys(email, ip)
+    for key, allowed in keys:
+        decision = throttle.limiter.hit(key, allowed, LOGIN_WINDOW)
         if not decision.allowed:
             raise RateLimited("too many sign-in attempts; try again later", decision.reset_after)
     user = accounts.find_by_email(session, email)
@@ -56,7 +63,7 @@ def login(session: Session, email: str, password: str, workspace: str | None,
     if not verify_password(user.password_hash, password):
         raise Unauthorized(BAD_CREDENTIALS)
     workspace_id = _choose_workspace(session, user.id, workspace)
-    throttle.limiter.reset(keys[0], LOGIN_WINDOW)
+    throttle.limiter.reset(keys[0][0], LOGIN_WINDOW)
     return tokens.issue_pair(user.id, workspace_id)
 
 
@@ -75,17 +82,24 @@ def _choose_workspace(session: Session, user_id: uuid.UUID, wanted: str | None) 
 
 
 def refresh(session: Session, refresh_token: str) -> tokens.TokenPair:
-    """Rotate a refresh token: the old one is revoked; reusing it revokes its whole family."""
+    """Rotate a refresh token: it works once; any other use, even a concurrent one, revokes
+    its whole family (a stolen token's thief and its owner both lose the sign-in)."""
     claims = tokens.decode(refresh_token, "refresh")
     found = membership(session, claims)  # also binds the token's workspace
     if found is not None and found["revoked"]:
-        tokens.revoke(session, [tokens.family_id(claims)], tokens.expiry(claims))
-        session.commit()
-        raise Unauthorized("the refresh token has already been used or revoked")
+        _reject_reuse(session, claims)
     granted_role(found)  # 401 when no longer a member
-    tokens.revoke(session, [claims["jti"]], tokens.expiry(claims))
+    if not tokens.use_once(session, claims["jti"], tokens.expiry(claims)):
+        _reject_reuse(session, claims)  # another request used it first
     session.commit()
     return tokens.issue_pair(claims["sub"], claims["ws"], family=claims["fam"])
+
+
+def _reject_reuse(session: Session, claims: dict[str, Any]) -> NoReturn:
+    """End the token's whole sign-in and answer 401 (a used token came back)."""
+    tokens.revoke(session, [tokens.family_id(claims)], tokens.expiry(claims))
+    session.commit()
+    raise Unauthorized("the refresh token has already been used or revoked")
 
 
 def revoke(session: Session, token: str, origin: Origin) -> None:

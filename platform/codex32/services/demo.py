@@ -44,11 +44,10 @@ def seed(session: Session) -> DemoResult:
                                    {"s": DEMO_SLUG}).scalar()
     created_workspace = workspace_id is None
     if created_workspace:
-        workspace, _user = workspaces.sign_up(session, name="Demo", slug=DEMO_SLUG,
-                                              admin_email=DEMO_EMAIL,
-                                              admin_password=DEMO_PASSWORD,
-                                              origin=Origin(request_id="seed-demo"))
-        workspace_id = workspace.id
+        created = workspaces.sign_up(session, name="Demo", slug=DEMO_SLUG,
+                                     admin_email=DEMO_EMAIL, admin_password=DEMO_PASSWORD,
+                                     origin=Origin(request_id="seed-demo"), verified=True)
+        workspace_id = created.workspace.id
     tenancy.bind(session, workspace_id)
     principal = Principal(workspace_id=workspace_id, role="admin",
                           origin=Origin(request_id="seed-demo"))

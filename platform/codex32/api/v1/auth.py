@@ -1,21 +1,33 @@
-"""Sign-in endpoints: password login, token refresh and revocation, and "who am I"."""
+"""Sign-in endpoints: password login, token refresh and revocation, email verification, and
+"who am I"."""
 
 from __future__ import annotations
 
 from flask import current_app, request
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, Strict, TokenPairSchema
-from codex32.auth.guard import current_principal, origin, requires
+from codex32.auth.guard import current_principal, limit_rate, origin, requires
 from codex32.auth.principal import credential_from
 from codex32.auth.rbac import Permission
 from codex32.db import db
 from codex32.services import auth
+from codex32.services.mail import Mailer
 from codex32.state import platform_state
+from tenants import accounts
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
-                description="Tokens: sign in, refresh, revoke; who am I.")
+                description="Tokens: sign in, refresh, revoke; verify an email; who am I.")
+
+VERIFY_HINT = ("a verification token was sent to this address (in development: the server "
+               "log); POST it to /api/v1/auth/verify, then sign in at /api/v1/auth/token")
+MAILS_PER_ADDRESS_PER_HOUR = 10
+
+
+def limit_verification_mail(email: str) -> None:
+    """Bound the verification mails one address receives (429 past it, for any address)."""
+    limit_rate(f"verify-mail:{email.lower()}", limit=MAILS_PER_ADDRESS_PER_HOUR, window=3600)
 
 
 class LoginSchema(Strict):
@@ -23,6 +35,34 @@ class LoginSchema(Strict):
     password = fields.String(required=True, load_only=True)
     workspace = fields.String(load_default=None,
                               metadata={"description": "workspace slug or id"})
+
+
+class VerifySchema(Strict):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class ResendSchema(Strict):
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+
+
+class VerifiedUserSchema(Output):
+    id = fields.UUID(required=True)
+    email = fields.String(required=True)
+
+
+class VerifiedWorkspaceSchema(Output):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    slug = fields.String(required=True)
+
+
+class VerifiedSchema(Output):
+    user = fields.Nested(VerifiedUserSchema, required=True)
+    workspace = fields.Nested(VerifiedWorkspaceSchema, required=True)
+
+
+class ResentSchema(Output):
+    message = fields.String(required=True)
 
 
 class MeSchema(Output):
@@ -59,6 +99,33 @@ def refresh():
 def revoke():
     """Revoke the presented token (a refresh token revokes its whole sign-in)."""
     auth.revoke(db.session, credential_from(request.headers), origin())
+
+
+@blp.route("/verify", methods=["POST"])
+@blp.arguments(VerifySchema)
+@blp.response(200, VerifiedSchema)
+def verify(data):
+    """Verify a signed-up address with the token mailed to it (once, within 24 hours); its
+    account can sign in from then on."""
+    attempts = platform_state(current_app).settings.login_attempts_per_15_minutes
+    limit_rate(f"verify:{origin().ip}", limit=attempts * auth.ADDRESS_FACTOR, window=900)
+    verified = accounts.verify(db.session, data["token"], origin())
+    return {"user": verified.user, "workspace": verified.workspace}
+
+
+@blp.route("/verify/resend", methods=["POST"])
+@blp.arguments(ResendSchema)
+@blp.response(202, ResentSchema)
+def resend_verification(data):
+    """Mail new verification tokens for the pending sign-ups of an address (the answer is the
+    same whether there are any)."""
+    settings = platform_state(current_app).settings
+    limit_rate(f"resend:{origin().ip}", limit=settings.signups_per_hour, window=3600)
+    limit_verification_mail(data["email"])
+    mailer = Mailer.from_settings(settings)
+    for pending in accounts.renew_verifications(db.session, data["email"], origin()):
+        mailer.send(accounts.verification_message(pending, mailer.api_base))
+    return {"message": "if this address has a pending sign-up, a new token was sent to it"}
 
 
 @blp.route("/me", methods=["GET"])

@@ -8,19 +8,19 @@ from flask import current_app, request
 from marshmallow import fields, validate
 
 from codex32.api.blueprint import Blueprint
-from codex32.api.schemas import Output, Strict, TokenPairSchema, name_length
-from codex32.auth import tokens
+from codex32.api.schemas import Output, Strict, name_length
+from codex32.api.v1.auth import VERIFY_HINT, limit_verification_mail
 from codex32.auth.guard import current_principal, limit_rate, origin, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
 from codex32.errors import Forbidden
 from codex32.plugins.interfaces import KINDS
+from codex32.services.mail import Mailer
 from codex32.state import platform_state
-from tenants import workspaces
+from tenants import accounts, workspaces
 
 blp = Blueprint("workspaces", __name__, url_prefix="/api/v1",
                 description="Workspaces: sign-up, settings.")
-
 
 
 class SignupSchema(Strict):
@@ -39,14 +39,10 @@ class WorkspaceSchema(Output):
     updated_at = fields.DateTime(required=True)
 
 
-class UserSchema(Output):
-    id = fields.UUID(required=True)
-    email = fields.String(required=True)
-
-
-class SignupResultSchema(TokenPairSchema):
+class SignupResultSchema(Output):
     workspace = fields.Nested(WorkspaceSchema, required=True)
-    user = fields.Nested(UserSchema, required=True)
+    email = fields.String(required=True, metadata={"description": "where the token was sent"})
+    message = fields.String(required=True)
 
 
 class ExecutionMaximaSchema(Strict):
@@ -77,12 +73,14 @@ class WorkspaceUpdateSchema(Strict):
 
 @blp.route("/workspaces", methods=["POST"])
 @blp.arguments(SignupSchema)
-@blp.response(201, SignupResultSchema)
+@blp.response(202, SignupResultSchema)
 @blp.doc(parameters=[{"in": "header", "name": "X-Platform-Token", "required": False,
                       "schema": {"type": "string"},
                       "description": "required when the signup mode is 'token'"}])
 def sign_up(data):
-    """Create a workspace with its first admin, and sign that admin in."""
+    """Create a workspace with a pending admin, and mail the admin's address a verification
+    token (in development: the server log). Sign in after ``POST /auth/verify``. The answer
+    is the same whether or not the address already has an account."""
     settings = platform_state(current_app).settings
     if settings.signup_mode == "token":
         given = request.headers.get("X-Platform-Token", "")
@@ -90,11 +88,14 @@ def sign_up(data):
                                                                   settings.platform_token):
             raise Forbidden("sign-up needs a valid X-Platform-Token")
     limit_rate(f"signup:{origin().ip}", limit=settings.signups_per_hour, window=3600)
-    workspace, user = workspaces.sign_up(
+    limit_verification_mail(data["admin_email"])
+    created = workspaces.sign_up(
         db.session, name=data["name"], slug=data["slug"], admin_email=data["admin_email"],
         admin_password=data["admin_password"], origin=origin())
-    pair = tokens.issue_pair(user.id, workspace.id)
-    return {"workspace": workspace, "user": user, **pair.as_dict()}
+    mailer = Mailer.from_settings(settings)
+    mailer.send(accounts.verification_message(created.pending, mailer.api_base))
+    return {"workspace": created.workspace, "email": data["admin_email"],
+            "message": VERIFY_HINT}
 
 
 @blp.route("/workspace", methods=["GET"])
