@@ -17,7 +17,7 @@ from alembic import op
 from codex32.db import rls
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
