@@ -190,7 +190,8 @@ def signed_up_headers(client, name: str, slug: str, email: str,
         mail_log.removeHandler(mailbox)
     if signed.status_code != 202 or email not in mailbox.tokens:
         raise SystemExit(f"sign-up failed: {signed.status_code} {signed.json}")
-    verified = client.post("/api/v1/auth/verify", json={"token": mailbox.tokens[email]})
+    verified = client.post("/api/v1/auth/verify", json={"token": mailbox.tokens[email],
+                                                         "password": password})
     pair = client.post("/api/v1/auth/token", json={"email": email, "password": password})
     if verified.status_code != 200 or pair.status_code != 200:
         raise SystemExit(f"verification or sign-in failed: {verified.json} {pair.json}")

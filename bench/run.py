@@ -479,7 +479,7 @@ def sign_up(server: Server, label: str) -> Tenant:
     if status != 202:
         raise BenchError(f"sign-up failed: {status} {body}")
     status, verified = http_json("POST", server.base + "/api/v1/auth/verify",
-                                 {"token": _mailed_token(server, email)})
+                                 {"token": _mailed_token(server, email), "password": password})
     if status != 200:
         raise BenchError(f"verification failed: {status} {verified}")
     status, pair = http_json("POST", server.base + "/api/v1/auth/token",

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from codex32.auth.passwords import check_policy, hash_password
+from codex32.auth.passwords import burn_verify, check_policy, hash_password, verify_password
 from codex32.auth.principal import Origin, Principal
 from codex32.auth.rbac import Role
 from codex32.crypto import secret_digest
@@ -31,6 +31,8 @@ from codex32.services.mail import Message
 
 VERIFY_LIFETIME = timedelta(hours=24)
 RESEND_AT_MOST = 5  # pending sign-ups of one address re-mailed per request
+INVALID = ("the verification token is invalid, used or expired, or the password is not the "
+           "sign-up's (or, for an address that has an account already, not that account's)")
 
 
 class InvalidToken(DomainError):
@@ -86,26 +88,32 @@ def lock_address(session: Session, email: str) -> None:
                     {"e": email})
 
 
-def verify(session: Session, token: str, origin: Origin) -> Verified:
+def verify(session: Session, token: str, password: str, origin: Origin) -> Verified:
     """Bind the address of the pending sign-up that ``token`` was mailed for.
 
-    A bound address keeps its account: the sign-up's workspace joins it and the pending
-    account is removed. A token works once, before it expires.
+    The token proves control of the address and ``password`` proves the verifier is the one
+    who signed up: whoever merely receives a sign-up made by someone else cannot bind that
+    stranger's password to their address. A bound address keeps its account (``password``
+    must then be that account's): the sign-up's workspace joins it and the pending account is
+    removed. A token works once, before it expires.
     """
     digest = secret_digest(token)
     email = session.execute(select(User.email).where(User.verify_token_hash == digest)).scalar()
     if email is None:
-        raise InvalidToken("the verification token is invalid, used or expired")
+        burn_verify(password)  # the same work whether or not the token exists
+        raise InvalidToken(INVALID)
     lock_address(session, email)
     pending = session.execute(select(User).where(User.verify_token_hash == digest)
                               .with_for_update()).scalar()
     if (pending is None or pending.email_verified_at is not None
             or pending.verify_expires_at is None
             or pending.verify_expires_at <= datetime.now(UTC)):
-        raise InvalidToken("the verification token is invalid, used or expired")
+        raise InvalidToken(INVALID)
     workspace_id = session.execute(text("SELECT workspace_id FROM auth_user_workspaces(:u)"),
                                    {"u": pending.id}).scalar()
     holder = find_by_email(session, pending.email)
+    if not verify_password((holder or pending).password_hash, password):
+        raise InvalidToken(INVALID)
     tenancy.bind(session, workspace_id)
     if holder is None:
         pending.email_verified_at = datetime.now(UTC)
@@ -157,8 +165,9 @@ def verification_message(mail: PendingMail, api_base: str) -> Message:
     body = (f"Someone signed up for the Codex-32 workspace \"{mail.workspace_name}\" with this "
             f"address.\n\nIf it was you, confirm the address within "
             f"{int(VERIFY_LIFETIME.total_seconds() // 3600)} hours by sending this token:\n\n"
-            f"    POST {where}\n    {{\"token\": \"{mail.token}\"}}\n\n"
-            f"then sign in with the password you chose. If it was not you, ignore this mail: "
+            f"    POST {where}\n    {{\"token\": \"{mail.token}\", \"password\": "
+            f"\"<the password you chose>\"}}\n\n"
+            f"then sign in with that password. If it was not you, ignore this mail: "
             f"the sign-up expires and the address stays yours.\n\ntoken: {mail.token}\n")
     return Message(to=mail.email, subject="Confirm your email address for Codex-32", body=body,
                    token=mail.token)

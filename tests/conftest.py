@@ -211,7 +211,8 @@ def user_id_of(pair: dict[str, Any]) -> str:
 
 def verify_email(client, email: str) -> dict[str, Any]:
     """Verify ``email`` with the last token mailed to it; the verification's answer."""
-    response = client.post("/api/v1/auth/verify", json={"token": MAILBOX.token_for(email)})
+    response = client.post("/api/v1/auth/verify", json={
+        "token": MAILBOX.token_for(email), "password": PASSWORD})
     assert response.status_code == 200, response.json
     return response.json
 

@@ -94,7 +94,8 @@ def test_a_sign_up_mails_its_token_through_the_configured_smtp_server(smtp, make
     body = message.get_payload()
     assert "https://codex32.example.com/api/v1/auth/verify" in body
     token = body.rsplit("token: ", 1)[1].strip()
-    assert client.post("/api/v1/auth/verify", json={"token": token}).status_code == 200
+    assert client.post("/api/v1/auth/verify", json={
+        "token": token, "password": PASSWORD}).status_code == 200
     assert MAILBOX.tokens_for(address) == []  # nothing went to the log
 
 

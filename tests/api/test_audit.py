@@ -129,7 +129,7 @@ def _pending_sign_up(client) -> tuple[str, str]:
 # Endpoints whose row lands in the workspace of a pending sign-up, not the caller's.
 IN_THE_SIGN_UP_WORKSPACE = {
     "auth.verify": lambda client, email: client.post(
-        "/api/v1/auth/verify", json={"token": MAILBOX.token_for(email)}),
+        "/api/v1/auth/verify", json={"token": MAILBOX.token_for(email), "password": PASSWORD}),
     "auth.resend_verification": lambda client, email: client.post(
         "/api/v1/auth/verify/resend", json={"email": email}),
 }

@@ -311,10 +311,11 @@ def _pending(client, password: str = PASSWORD) -> str:
 def test_a_verification_token_works_once(client):
     email = _pending(client)
     token = MAILBOX.token_for(email)
-    assert client.post("/api/v1/auth/verify", json={"token": token}).status_code == 200
-    again = client.post("/api/v1/auth/verify", json={"token": token})
+    assert client.post("/api/v1/auth/verify", json={
+        "token": token, "password": PASSWORD}).status_code == 200
+    again = client.post("/api/v1/auth/verify", json={"token": token, "password": PASSWORD})
     assert again.status_code == 400
-    assert again.json["message"] == "the verification token is invalid, used or expired"
+    assert again.json["message"].startswith("the verification token is invalid, used or expired")
 
 
 def test_an_expired_verification_token_is_refused_and_resend_gives_a_new_one(client, superuser):
@@ -322,12 +323,14 @@ def test_an_expired_verification_token_is_refused_and_resend_gives_a_new_one(cli
     old = MAILBOX.token_for(email)
     superuser.execute("UPDATE users SET verify_expires_at = now() - interval '1 second' "
                       "WHERE lower(email) = lower(%s)", (email,))
-    assert client.post("/api/v1/auth/verify", json={"token": old}).status_code == 400
+    assert client.post("/api/v1/auth/verify", json={
+        "token": old, "password": PASSWORD}).status_code == 400
     resent = client.post("/api/v1/auth/verify/resend", json={"email": email})
     assert resent.status_code == 202
     new = MAILBOX.token_for(email)
     assert new != old
-    assert client.post("/api/v1/auth/verify", json={"token": new}).status_code == 200
+    assert client.post("/api/v1/auth/verify", json={
+        "token": new, "password": PASSWORD}).status_code == 200
 
 
 def test_the_verification_token_is_stored_hashed(client, superuser):
@@ -358,7 +361,8 @@ def test_resending_is_throttled_per_address(make_app):
 def test_verification_and_resend_are_audited_in_the_new_workspace(client, superuser):
     email = _pending(client)
     client.post("/api/v1/auth/verify/resend", json={"email": email})
-    verified = client.post("/api/v1/auth/verify", json={"token": MAILBOX.token_for(email)})
+    verified = client.post("/api/v1/auth/verify", json={
+        "token": MAILBOX.token_for(email), "password": PASSWORD})
     rows = superuser.execute(
         "SELECT action, actor_id::text, ip, changes::text FROM audit_logs WHERE workspace_id = %s"
         " ORDER BY created_at", (verified.json["workspace"]["id"],)).fetchall()
@@ -368,8 +372,38 @@ def test_verification_and_resend_are_audited_in_the_new_workspace(client, superu
     assert all(MAILBOX.token_for(email) not in row[3] for row in rows)
 
 
+def test_receiving_someone_elses_sign_up_cannot_bind_their_password_to_the_address(client):
+    """An attacker signs up with the victim's address and a password of their own; the victim
+    receives the token, but without the attacker's password it binds nothing."""
+    email = _pending(client, password="attacker password 1")
+    victim = client.post("/api/v1/auth/verify", json={"token": MAILBOX.token_for(email),
+                                                      "password": PASSWORD})
+    assert victim.status_code == 400
+    attacker = client.post("/api/v1/auth/token", json={"email": email,
+                                                       "password": "attacker password 1"})
+    assert attacker.status_code == 401
+
+
+def _pending_for(client, email: str, password: str) -> None:
+    response = client.post("/api/v1/workspaces", json={
+        "name": f"Verify {uuid.uuid4().hex[:6]}", "admin_email": email,
+        "admin_password": password})
+    assert response.status_code == 202
+
+
+def test_joining_a_sign_up_to_an_existing_account_needs_that_accounts_password(client, tenant):
+    _pending_for(client, tenant.email, "a second password 2")
+    token = MAILBOX.token_for(tenant.email)
+    refused = client.post("/api/v1/auth/verify", json={"token": token,
+                                                       "password": "a second password 2"})
+    assert refused.status_code == 400
+    joined = client.post("/api/v1/auth/verify", json={"token": token, "password": PASSWORD})
+    assert joined.status_code == 200 and joined.json["user"]["id"] == tenant.user_id
+
+
 @pytest.mark.parametrize("body", [{}, {"token": ""}, {"token": 5}, {"token": "x" * 201},
-                                  {"token": "abc", "more": 1}])
+                                  {"token": "abc", "more": 1}, {"token": "abc"},
+                                  {"token": "abc", "password": 5}])
 def test_bad_verification_input_is_422_json(client, body):
     response = client.post("/api/v1/auth/verify", json=body)
     assert response.status_code == 422

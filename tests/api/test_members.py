@@ -68,7 +68,8 @@ def test_accepting_verifies_the_address_so_its_pending_sign_up_joins_the_account
                            json={"password": PASSWORD})
     assert accepted.status_code == 200
     assert sign_in(client, email, tenant.slug)["access_token"]
-    verified = client.post("/api/v1/auth/verify", json={"token": signup_token})
+    verified = client.post("/api/v1/auth/verify", json={
+        "token": signup_token, "password": PASSWORD})
     assert verified.status_code == 200
     assert sign_in(client, email, pending.json["workspace"]["slug"])["access_token"]
 

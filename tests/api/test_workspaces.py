@@ -79,7 +79,8 @@ def test_an_unverified_claim_never_blocks_the_owner_of_the_address(client):
     owner = _sign_up(client, email, name="Mine")
     assert squat.status_code == owner.status_code == 202
     # Only the owner reads the mailbox: the owner's token binds the address to the owner.
-    response = client.post("/api/v1/auth/verify", json={"token": MAILBOX.token_for(email)})
+    response = client.post("/api/v1/auth/verify", json={"token": MAILBOX.token_for(email),
+                                                         "password": PASSWORD})
     assert response.status_code == 200
     assert response.json["workspace"]["id"] == owner.json["workspace"]["id"]
     assert sign_in(client, email)["access_token"]
@@ -155,7 +156,7 @@ def test_two_claims_verified_at_once_bind_the_address_to_one_account(app, client
     def verify(token: str) -> None:
         own = app.test_client()
         barrier.wait()
-        answers.append(own.post("/api/v1/auth/verify", json={"token": token}))
+        answers.append(own.post("/api/v1/auth/verify", json={"token": token, "password": PASSWORD}))
 
     threads = [threading.Thread(target=verify, args=(token,)) for token in tokens]
     for thread in threads:

@@ -21,7 +21,8 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
                 description="Tokens: sign in, refresh, revoke; verify an email; who am I.")
 
 VERIFY_HINT = ("a verification token was sent to this address (in development: the server "
-               "log); POST it to /api/v1/auth/verify, then sign in at /api/v1/auth/token")
+               "log); POST it with your password to /api/v1/auth/verify, then sign in at "
+               "/api/v1/auth/token")
 MAILS_PER_ADDRESS_PER_HOUR = 10
 
 
@@ -39,6 +40,9 @@ class LoginSchema(Strict):
 
 class VerifySchema(Strict):
     token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024),
+                             metadata={"description": "the password chosen at sign-up (or, "
+                                       "when the address has an account, that account's)"})
 
 
 class ResendSchema(Strict):
@@ -105,11 +109,11 @@ def revoke():
 @blp.arguments(VerifySchema)
 @blp.response(200, VerifiedSchema)
 def verify(data):
-    """Verify a signed-up address with the token mailed to it (once, within 24 hours); its
-    account can sign in from then on."""
+    """Verify a signed-up address with the token mailed to it and the sign-up's password
+    (once, within 24 hours); its account can sign in from then on."""
     attempts = platform_state(current_app).settings.login_attempts_per_15_minutes
     limit_rate(f"verify:{origin().ip}", limit=attempts * auth.ADDRESS_FACTOR, window=900)
-    verified = accounts.verify(db.session, data["token"], origin())
+    verified = accounts.verify(db.session, data["token"], data["password"], origin())
     return {"user": verified.user, "workspace": verified.workspace}
 
 
