@@ -87,7 +87,7 @@ def _too_deep() -> Malformed:
 
 def _check_depth(value: Any) -> None:
     """Raise ``Malformed`` when ``value`` nests deeper than ``MAX_DEPTH`` (no recursion)."""
-    stack = [(value, 0)]
+    stack = [(value, 1)]  # the body's own object or array is level 1
     while stack:
         item, depth = stack.pop()
         if depth > MAX_DEPTH:
