@@ -35,6 +35,8 @@ NOT_TENANT_SCOPED = {
                             "proves one workspace's configuration never reaches another",
     "plugins.delete_provider": "as above",
     "plugins.test_provider": "as above",
+    "docs_swagger_ui_asset": "the API docs' script and style files (codex32.api.docs)",
+    "docs_redoc_asset": "as above",
 }
 
 
