@@ -19,7 +19,7 @@ from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from codex32 import __version__
-from codex32.api import json_provider
+from codex32.api import docs, json_provider
 from codex32.auth import passwords, tokens
 from codex32.config import Settings
 from codex32.db import db, pool, tenancy
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         CORS(app, origins=settings.cors_origins, expose_headers=[REQUEST_ID_HEADER])
 
     api = Api(app)
+    docs.init_app(app)
     _document_security(api)
     from codex32.api import v1
 
@@ -115,10 +116,7 @@ def _flask_config(settings: Settings, urls: DatabaseUrls) -> dict:
         "OPENAPI_VERSION": "3.0.3",
         "OPENAPI_URL_PREFIX": "/api",
         "OPENAPI_JSON_PATH": "openapi.json",
-        "OPENAPI_SWAGGER_UI_PATH": "/docs",
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
-        "OPENAPI_REDOC_PATH": "/redoc",
-        "OPENAPI_REDOC_URL": "https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js",
+        **docs.flask_config(),
         "API_SPEC_OPTIONS": {
             "info": {"description": "Build, version and run LLM-generated Python bots. Every "
                                     "endpoint is scoped to the caller's workspace."},

@@ -37,6 +37,12 @@ class DomainError(Exception):
         self.headers = headers or {}
 
 
+class Malformed(DomainError):
+    """A request body that cannot be read (malformed JSON, nesting too deep): 400."""
+
+    status = 400
+
+
 class Unauthorized(DomainError):
     status = 401
 
@@ -59,6 +65,10 @@ class Conflict(DomainError):
 
 class TooLarge(DomainError):
     status = 413
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
 
 
 class Invalid(DomainError):

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -43,10 +44,29 @@ def test_keys_keep_their_order_and_non_string_keys_become_text():
 
 
 def test_api_responses_render_through_the_provider(tenant):
-    answer = tenant.call("POST", "/api/v1/bots", json={"name": "ordered", "code": "x = 1\n"})
+    answer = tenant.call("POST", "/api/v1/bots", json={
+        "name": "ordered", "code": "def main(event, context):\n    return 1\n"})
     assert answer.status_code == 201
     # In the schema's order (Flask's own provider sorts keys), dates as isoformat.
     assert answer.data.startswith(b'{"id":"')
     body = answer.get_json()
     assert list(body)[:3] == ["id", "name", "description"]
     assert datetime.fromisoformat(body["created_at"]).tzinfo is not None
+
+
+def test_a_body_nests_at_most_max_depth_levels():
+    from codex32.api.json_provider import MAX_DEPTH, read_body
+    from codex32.errors import Malformed
+
+    deepest = b"[" * MAX_DEPTH + b"]" * MAX_DEPTH
+    assert read_body(deepest) == json.loads(deepest)
+    with pytest.raises(Malformed, match=f"deeper than {MAX_DEPTH} levels"):
+        read_body(b'{"a": ' + deepest + b"}")
+    with pytest.raises(Malformed, match=f"deeper than {MAX_DEPTH} levels"):
+        read_body(b"[" * 200_000 + b"]" * 200_000)  # past orjson's own limit too
+
+
+def test_a_body_reads_escaped_backslashes_as_text_not_as_nul():
+    from codex32.api.json_provider import read_body
+
+    assert read_body(b'{"path": "C:\\\\u0000"}') == {"path": "C:\\u0000"}

@@ -39,6 +39,8 @@ NOT_TENANT_SCOPED = {
     "secrets.put_secret": "the name is looked up in the caller's own workspace; "
                           "test_a_workspace_secret_name_never_reaches_another_workspace",
     "secrets.delete_secret": "as above",
+    "docs_swagger_ui_asset": "the API docs' script and style files (codex32.api.docs)",
+    "docs_redoc_asset": "as above",
 }
 
 

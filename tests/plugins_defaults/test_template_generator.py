@@ -237,3 +237,32 @@ def test_the_readme_lists_the_parameters():
 
     assert readme.startswith("# Sales \\| by region\n")
     assert f"| `group_by` | `{json.dumps('region')}` |" in readme
+
+
+NEEDS_NETWORK = {  # template -> (parameters, does the rendered bot need the network?)
+    "http_health_check": (SAMPLES["http_health_check"], True),
+    "feed_digest": (SAMPLES["feed_digest"], True),
+    "webhook_relay": (SAMPLES["webhook_relay"], True),
+    "csv_report": (SAMPLES["csv_report"], False),
+    "csv_report with a URL": ({**SAMPLES["csv_report"], "csv_url": "https://example.com/a.csv"},
+                              True),
+    "scheduled_cleanup": (SAMPLES["scheduled_cleanup"], False),
+    "scheduled_cleanup with a delete API": (
+        {**SAMPLES["scheduled_cleanup"], "delete_url": "https://api.example.com/delete"}, True),
+}
+
+
+def test_templates_whose_bots_reach_the_network_declare_it():
+    declared = {t.id: t.requires for t in TemplateGenerator().templates()}
+    assert all(declared[template] == {"network": True} for template in TEMPLATE_IDS), declared
+
+
+@pytest.mark.parametrize("case", list(NEEDS_NETWORK))
+def test_a_generated_bot_says_whether_it_needs_the_network(case):
+    parameters, needed = NEEDS_NETWORK[case]
+    template = case.split(" ")[0]
+    bot = TemplateGenerator().generate(GenerationRequest(name="n", template=template,
+                                                         parameters=parameters))
+    assert bot.requires == ({"network": True} if needed else {})
+    config = yaml.safe_load(bot.files["config.yaml"])
+    assert config.get("requires", {}) == bot.requires

@@ -1,10 +1,51 @@
-"""The flask-smorest Blueprint every Codex-32 endpoint is declared on."""
+"""The flask-smorest Blueprint every Codex-32 endpoint is declared on, and how it reads input.
+
+Every endpoint's arguments go through :class:`ArgumentsParser`, so the rules on request bodies
+hold for an endpoint the day it is added: a body is JSON sent as JSON (else 415, never silently
+dropped), read strictly (:func:`codex32.api.json_provider.read_body`), and no argument holds a
+NUL character.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import flask
 import flask_smorest
+from marshmallow import Schema
+from webargs import core
+from webargs.flaskparser import FlaskParser
+
+from codex32.api.json_provider import read_body
+from codex32.errors import Invalid, UnsupportedMediaType
+
+
+class ArgumentsParser(FlaskParser):
+    """webargs' Flask parser with strict JSON bodies and NUL-free query arguments."""
+
+    def load_json(self, req: flask.Request, schema: Schema) -> Any:
+        """The body's JSON value; ``missing`` when there is no body."""
+        data = req.get_data(cache=True)
+        if not data:
+            return core.missing
+        if not core.is_json(req.mimetype):
+            given = req.content_type or "none"
+            raise UnsupportedMediaType(
+                f"the request body must be JSON sent with 'Content-Type: application/json' "
+                f"(the request said {given!r}); nothing was read")
+        return read_body(data)
+
+    def load_querystring(self, req: flask.Request, schema: Schema) -> Any:
+        """The query arguments; 422 when one holds a NUL character."""
+        if b"%00" in req.query_string or b"\x00" in req.query_string:
+            bad = sorted({name for name, values in req.args.lists()
+                          if "\x00" in name or any("\x00" in value for value in values)})
+            if bad:
+                raise Invalid(f"query.{bad[0]}: must not contain NUL characters",
+                              errors={"query": {name.replace("\x00", "\\0"):
+                                                ["must not contain NUL characters"]
+                                                for name in bad}})
+        return super().load_querystring(req, schema)
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -14,6 +55,8 @@ class Blueprint(flask_smorest.Blueprint):
     the declared fields each time); an instance given at declaration is reused. Schemas keep
     no state between loads, so one instance serves every request.
     """
+
+    ARGUMENTS_PARSER = ArgumentsParser()
 
     def arguments(self, schema: Any, *args: Any, **kwargs: Any):
         return super().arguments(schema() if isinstance(schema, type) else schema,

@@ -5,6 +5,11 @@ orjson renders ``uuid.UUID``, ``datetime`` and ``date`` values itself, as ``str(
 (:mod:`codex32.api.schemas`). Keys keep the schema's declaration order. What orjson cannot
 render (an integer beyond 64 bits in a bot's result, a ``Decimal``) goes through the standard
 library with the same conversions, so every value renders and none is refused.
+
+Request bodies are read by :func:`read_body`, strictly: invalid UTF-8, lone surrogates (which
+no database can store) and nesting deeper than ``MAX_DEPTH`` are a 400 naming the position,
+and a NUL character in any string or key (PostgreSQL text and jsonb cannot hold one) is a 422
+naming the field.
 """
 
 from __future__ import annotations
@@ -20,7 +25,12 @@ import orjson
 from flask import Flask, Response
 from flask.json.provider import JSONProvider
 
+from codex32.errors import Invalid, Malformed
+
 OPTIONS = orjson.OPT_NON_STR_KEYS
+# Deeper JSON is refused on input: nothing the API takes needs it (an execution's input stops
+# at 32 levels), and recursive code further on (validation, storage) must never meet 1,000.
+MAX_DEPTH = 64
 
 
 def _default(value: Any) -> Any:
@@ -51,6 +61,59 @@ def dumps_bytes(value: Any) -> bytes:
     except orjson.JSONEncodeError:  # e.g. an integer wider than 64 bits
         return json.dumps(value, default=_stdlib_default, ensure_ascii=False,
                           separators=(",", ":")).encode()
+
+
+def read_body(data: bytes) -> Any:
+    """The JSON value of a request body; ``Malformed`` (400) or ``Invalid`` (422) when bad."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if "depth" in exc.msg:
+            raise _too_deep() from exc
+        detail = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        raise Malformed(f"malformed JSON: {detail}", errors={"json": [detail]}) from exc
+    # Cheap byte scans first: most bodies need no walk at all.
+    if data.count(b"[") + data.count(b"{") > MAX_DEPTH:
+        _check_depth(value)
+    if b"\\u0000" in data:
+        _check_nul(value)
+    return value
+
+
+def _too_deep() -> Malformed:
+    detail = f"nested deeper than {MAX_DEPTH} levels"
+    return Malformed(f"JSON {detail}", errors={"json": [detail]})
+
+
+def _check_depth(value: Any) -> None:
+    """Raise ``Malformed`` when ``value`` nests deeper than ``MAX_DEPTH`` (no recursion)."""
+    stack = [(value, 1)]  # the body's own object or array is level 1
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep()
+        children = item.values() if type(item) is dict else item
+        stack.extend((child, depth + 1) for child in children
+                     if type(child) is dict or type(child) is list)
+
+
+def _check_nul(value: Any) -> None:
+    """Raise ``Invalid`` naming every string or key of ``value`` that holds a NUL."""
+    found: dict[str, list[str]] = {}
+    stack: list[tuple[Any, tuple[str, ...]]] = [(value, ())]
+    while stack:  # the depth is bounded by now
+        item, path = stack.pop()
+        if isinstance(item, dict):
+            if any("\x00" in key for key in item):  # name the object holding the key
+                found[".".join(path) or "body"] = ["must not contain NUL characters"]
+            stack.extend((child, (*path, key)) for key, child in item.items())
+        elif isinstance(item, list):
+            stack.extend((child, (*path, str(index))) for index, child in enumerate(item))
+        elif isinstance(item, str) and "\x00" in item:
+            found[".".join(path) or "body"] = ["must not contain NUL characters"]
+    if found:
+        raise Invalid(f"json.{min(found)}: must not contain NUL characters",
+                      errors={"json": dict(sorted(found.items()))})
 
 
 class OrjsonProvider(JSONProvider):

@@ -11,8 +11,10 @@ expects this job, so a late, duplicate or forged job changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -199,7 +201,7 @@ def _store(rt: WorkerRuntime, started: Started, outcome: ExecutionOutcome) -> No
                         "outcome %s is dropped", started.execution_id,
                         execution.status if execution else "gone", outcome.status)
             return
-        _commit_final(session, execution, outcome, started.run)
+        _commit_final(session, execution, _with_network_hint(rt, started, outcome), started.run)
 
 
 def requeue(rt: WorkerRuntime, started: Started, attempts: int) -> bool:
@@ -259,6 +261,30 @@ def _commit_final(session: Session, execution: BotExecution, outcome: ExecutionO
                                  rule["notifier"], f"execution.{outcome.status}")
     session.commit()
     metrics.finished(outcome.status, execution.duration_seconds)
+
+
+_NO_NETWORK = re.compile(
+    r"Network is unreachable|No route to host|Connection refused|\[Errno (?:101|111|113)\]|"
+    r"Name or service not known|Temporary failure in name resolution|"
+    r"No address associated with hostname|\[Errno -(?:2|3|5)\]")
+
+
+def _with_network_hint(rt: WorkerRuntime, started: Started,
+                       outcome: ExecutionOutcome) -> ExecutionOutcome:
+    """A run without network access that failed reaching a host: say which setting to change."""
+    error = outcome.error
+    if (started.run.network or outcome.status != "failed" or not isinstance(error, dict)
+            or not _NO_NETWORK.search(f"{error.get('message')}\n{error.get('traceback')}")):
+        return outcome
+    if not rt.settings.allow_bot_network:
+        hint = ("this bot ran without network access: this platform does not allow bots on "
+                "the network (CODEX32_ALLOW_BOT_NETWORK)")
+    else:
+        hint = ("this bot ran without network access: if it needs the network, turn on its "
+                f"`network` setting (PATCH /api/v1/bots/{started.request.bot_id} with "
+                '{"settings": {"network": true}}; the workspace\'s '
+                "settings.execution.allow_network must not forbid it)")
+    return dataclasses.replace(outcome, error={**error, "hint": hint})
 
 
 def _failure(kind: str, message: str, duration: float = 0.0) -> ExecutionOutcome:

@@ -206,12 +206,18 @@ class VectorStore(Plugin):
 
 @dataclass(frozen=True)
 class Template:
-    """A ready-made bot a generator offers; ``parameters`` is a JSON Schema object."""
+    """A ready-made bot a generator offers; ``parameters`` is a JSON Schema object.
+
+    ``requires`` says what its bots may need from the platform: ``{"network": True}`` for a
+    template whose bots reach other hosts (the generated bot's own ``requires`` says whether
+    this one does).
+    """
 
     id: str
     title: str
     description: str
     parameters: dict[str, Any] = field(default_factory=lambda: dict(EMPTY_SCHEMA))
+    requires: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -227,10 +233,15 @@ class GenerationRequest:
 
 @dataclass(frozen=True)
 class GeneratedBot:
-    """The generated files by path; ``bot.py`` holds the code that follows the bot contract."""
+    """The generated files by path; ``bot.py`` holds the code that follows the bot contract.
+
+    ``requires`` says what this bot needs to run, e.g. ``{"network": True}``: a bot created
+    from it gets that setting by default.
+    """
 
     files: dict[str, str]
     entrypoint: str = "bot.py"
+    requires: dict[str, Any] = field(default_factory=dict)
 
     @property
     def code(self) -> str:

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
 from codex32.db import rows
-from codex32.db.models import Bot
-from codex32.errors import Conflict, NotFound
+from codex32.db.models import Bot, Workspace
+from codex32.errors import Conflict, Invalid, NotFound
 from codex32.observability.metrics import BOTS_CREATED
 from codex32.services import audit, bot_settings
 from codex32.services.code import check_code
@@ -66,8 +66,14 @@ def create_from_template(session: Session, principal: Principal, *, name: str,
                          template: str, generator: str | None = None,
                          parameters: dict[str, Any] | None = None, description: str = "",
                          status: str = "draft", message: str = "",
-                         settings: dict[str, Any] | None = None) -> Bot:
-    """Generate a bot's files from a template, then create it with them as version 1."""
+                         settings: dict[str, Any] | None = None,
+                         platform_network: bool) -> Bot:
+    """Generate a bot's files from a template, then create it with them as version 1.
+
+    What the generated bot needs (its ``requires``) becomes its settings' default: a bot that
+    reaches other hosts gets ``network: true`` unless ``settings`` say otherwise, and is
+    refused (422) when the platform (``platform_network``) or the workspace forbids it.
+    """
     from codex32.services import templates
 
     if session.execute(select(Bot.id).where(Bot.name == name)).first():
@@ -77,11 +83,31 @@ def create_from_template(session: Session, principal: Principal, *, name: str,
                                    description=description)
     others = {path: text for path, text in generated.files.items()
               if path != generated.entrypoint}
+    settings = _as_required(session, template, generated.requires, settings or {},
+                            platform_network)
     return create(session, principal, name=name, description=description, code=generated.code,
                   status=status, message=message or f"Generated from template {template}",
                   settings=settings, files=others,
                   audit_changes={"template": template, "generator": generator,
                                  "parameters": parameters or {}})
+
+
+def _as_required(session: Session, template: str, requires: dict[str, Any],
+                 settings: dict[str, Any], platform_network: bool) -> dict[str, Any]:
+    """``settings`` with the network on when the template's bot needs it and they are silent."""
+    if not requires.get("network") or settings.get("network") is not None:
+        return settings
+    execution = (session.execute(select(Workspace.settings)).scalar() or {}).get("execution")
+    if not platform_network:
+        why = "this platform does not allow bots on the network (CODEX32_ALLOW_BOT_NETWORK)"
+    elif (execution or {}).get("allow_network") is False:
+        why = ("this workspace does not allow bots on the network "
+               "(settings.execution.allow_network)")
+    else:
+        return {**settings, "network": True}
+    raise Invalid(f"template '{template}' needs the network, and {why}; set settings.network "
+                  "to false to create the bot anyway",
+                  errors={"json": {"settings": {"network": [why]}}})
 
 
 def list_bots(session: Session, page: PageRequest, *, status: str | None = None,

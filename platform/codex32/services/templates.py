@@ -31,7 +31,8 @@ def list_templates(session: Session, principal: Principal) -> list[dict[str, Any
         for template in generator.templates():
             found.append({"id": template.id, "generator": generator.id,
                           "title": template.title, "description": template.description,
-                          "parameters": template.parameters})
+                          "parameters": template.parameters,
+                          "requires": dict(template.requires)})
     return found
 
 

@@ -128,7 +128,9 @@ def create_bot(data):
     """Create a bot from code or a template; the code is compiled and stored as version 1."""
     if data.get("template"):
         data.pop("code", None)
-        return bots.create_from_template(db.session, current_principal(), **data)
+        return bots.create_from_template(
+            db.session, current_principal(),
+            platform_network=platform_state(current_app).settings.allow_bot_network, **data)
     return bots.create(db.session, current_principal(), **data)
 
 

@@ -69,6 +69,9 @@ class TemplateSchema(Output):
     title = fields.String(required=True)
     description = fields.String(required=True)
     parameters = fields.Dict(required=True, metadata={"description": "JSON Schema"})
+    requires = fields.Dict(required=True, metadata={
+        "description": "what its bots may need, e.g. {\"network\": true}; a bot created from "
+                       "it gets the network unless its settings say otherwise"})
 
 
 def plugins_status() -> dict[str, Any]:

@@ -25,6 +25,8 @@ URL_PATTERN = r"^https?://[^\s]+$"
 OPTIONAL_URL_PATTERN = r"^(https?://[^\s]+)?$"
 SECRET_NAME_PATTERN = r"^([A-Za-z_][A-Za-z0-9_]{0,63})?$"
 MAX_NAME_LENGTH = 200
+# Every template here may reach another host (the `requires` of a template and of a bot).
+NETWORK: dict[str, Any] = {"network": True}
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class _Blueprint:
     body: str
     test_imports: str
     tests: str
+    # The rendered bot needs the network always (None), or only when this parameter is set.
+    network_when: str | None = None
 
 
 def _schema(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -63,6 +67,7 @@ _HTTP_HEALTH_CHECK = _Blueprint(
             "must_contain": {"type": "string", "maxLength": 1000, "default": "",
                              "description": "text the body must contain (empty: no check)"},
         }, required=("url",)),
+        requires=NETWORK,
     ),
     constants=(("URL", "url"), ("EXPECTED_STATUS", "expected_status"),
                ("TIMEOUT_SECONDS", "timeout_seconds"), ("METHOD", "method"),
@@ -148,6 +153,7 @@ _FEED_DIGEST = _Blueprint(
                         "description": "keep items whose title contains this (empty: all)"},
             "timeout_seconds": _TIMEOUT,
         }, required=("feed_url",)),
+        requires=NETWORK,
     ),
     constants=(("FEED_URL", "feed_url"), ("MAX_ITEMS", "max_items"), ("KEYWORD", "keyword"),
                ("TIMEOUT_SECONDS", "timeout_seconds")),
@@ -292,6 +298,7 @@ _CSV_REPORT = _Blueprint(
             "delimiter": {"type": "string", "minLength": 1, "maxLength": 1, "default": ","},
             "timeout_seconds": _TIMEOUT,
         }, required=("group_by",)),
+        requires=NETWORK,
     ),
     constants=(("GROUP_BY", "group_by"), ("SUM_COLUMN", "sum_column"), ("CSV_URL", "csv_url"),
                ("DELIMITER", "delimiter"), ("TIMEOUT_SECONDS", "timeout_seconds")),
@@ -387,6 +394,7 @@ def test_a_missing_column_is_a_clear_error():
     else:
         raise AssertionError("a CSV without the column was accepted")
 ''',
+    network_when="csv_url",
 )
 
 _WEBHOOK_RELAY = _Blueprint(
@@ -405,6 +413,7 @@ _WEBHOOK_RELAY = _Blueprint(
                                  "default": "X-Codex32-Signature"},
             "timeout_seconds": _TIMEOUT,
         }, required=("target_url",)),
+        requires=NETWORK,
     ),
     constants=(("TARGET_URL", "target_url"), ("SIGNING_SECRET", "signing_secret"),
                ("SIGNATURE_HEADER", "signature_header"), ("TIMEOUT_SECONDS", "timeout_seconds")),
@@ -496,6 +505,7 @@ _SCHEDULED_CLEANUP = _Blueprint(
             "dry_run": {"type": "boolean", "default": False},
             "timeout_seconds": _TIMEOUT,
         }),
+        requires=NETWORK,
     ),
     constants=(("MAX_AGE_DAYS", "max_age_days"), ("TIMESTAMP_FIELD", "timestamp_field"),
                ("ID_FIELD", "id_field"), ("DELETE_URL", "delete_url"),
@@ -602,6 +612,7 @@ def test_a_dry_run_event_deletes_nothing(monkeypatch):
     assert result["deleted"] is False
     assert result["delete"] == ["old", "old-epoch"]
 ''',
+    network_when="delete_url",
 )
 
 BLUEPRINTS: dict[str, _Blueprint] = {b.template.id: b for b in (
@@ -663,10 +674,11 @@ class TemplateGenerator(CodeGenerator):
         from_spec = spec.get("parameters") if isinstance(spec.get("parameters"), dict) else {}
         supplied = {**from_spec, **(request.parameters or {})}
         parameters = validate_parameters(blueprint.template, supplied)
-        return GeneratedBot(files={
+        requires = _requires(blueprint, parameters)
+        return GeneratedBot(requires=requires, files={
             "bot.py": _render_code(blueprint, name, parameters),
             "config.yaml": _render_config(blueprint, name, request.description, spec,
-                                          parameters),
+                                          parameters, requires),
             "requirements.txt": "# Standard library only: this bot needs no packages.\n",
             "README.md": _render_readme(blueprint, name, request.description, parameters),
             "test_bot.py": _render_tests(blueprint),
@@ -735,8 +747,14 @@ def _render_code(blueprint: _Blueprint, name: str, parameters: dict[str, Any]) -
     return code
 
 
+def _requires(blueprint: _Blueprint, parameters: dict[str, Any]) -> dict[str, Any]:
+    """What the bot rendered with ``parameters`` needs: the network unless its URL is unset."""
+    condition = blueprint.network_when
+    return dict(NETWORK) if condition is None or parameters.get(condition) else {}
+
+
 def _render_config(blueprint: _Blueprint, name: str, description: str, spec: dict[str, Any],
-                   parameters: dict[str, Any]) -> str:
+                   parameters: dict[str, Any], requires: dict[str, Any]) -> str:
     config: dict[str, Any] = {"name": name, "description": description or "",
                               "template": blueprint.template.id, "entrypoint": "bot.py",
                               "runtime": "python3"}
@@ -744,6 +762,8 @@ def _render_config(blueprint: _Blueprint, name: str, description: str, spec: dic
         if isinstance(spec.get(key), str) and len(spec[key]) <= 200:
             config[key] = spec[key]
     config["parameters"] = parameters
+    if requires:
+        config["requires"] = requires
     return yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
 
 
