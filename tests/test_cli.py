@@ -259,3 +259,13 @@ def test_secrets_rotate_reencrypts_under_the_newest_key(database, make_app, tmp_
         token = conn.execute("SELECT secrets FROM provider_configs WHERE workspace_id = %s",
                              (tenant.workspace_id,)).fetchone()[0]
     assert SecretBox(["new-key"]).open(token) == {"api_key": "sk-rot"}
+
+
+def test_backup_tools_get_the_password_from_the_environment_not_the_command_line(database):
+    from codex32.cli import _pg_target
+
+    url = url_with(database.urls.owner, drivername="postgresql", password="s3cret pass")
+    target, env = _pg_target(url)
+
+    assert "s3cret" not in target and make_url(target).username == "codex32_owner"
+    assert env["PGPASSWORD"] == "s3cret pass"
