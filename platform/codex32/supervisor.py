@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,9 +55,13 @@ def process_set(settings: Settings, port: int, *, workers: int | None = None,
     milvus = shutil.which("codex32-milvus", path=env["PATH"])
     if not environ.get("MILVUS_URI") and milvus:
         milvus_port = int(environ.get("CODEX32_MILVUS_PORT") or DEFAULT_MILVUS_PORT)
-        commands["vectors"] = [milvus, "serve", "--data-dir", str(settings.data_dir / "milvus"),
-                               "--host", HOST, "--port", str(milvus_port)]
         env["MILVUS_URI"] = f"http://{HOST}:{milvus_port}"
+        if _listening(milvus_port):  # a server an earlier version left running: use it
+            click.echo(f"a vector server already listens on {env['MILVUS_URI']}: using it")
+        else:
+            commands["vectors"] = [milvus, "serve", "--data-dir",
+                                   str(settings.data_dir / "milvus"), "--host", HOST,
+                                   "--port", str(milvus_port)]
     # exec: the shell honcho starts becomes the process, so signals reach it directly.
     return ProcessSet(commands={name: "exec " + shlex.join(argv)
                                 for name, argv in commands.items()}, env=env)
@@ -85,3 +90,11 @@ def run(settings: Settings, urls: DatabaseUrls, processes: ProcessSet) -> int:
             stopped = embedded.stop(settings.data_dir)
             click.echo(f"embedded PostgreSQL {'stopped' if stopped else 'was not running'}")
     return manager.returncode or 0
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False

@@ -102,8 +102,10 @@ def test_codex32_run_starts_the_long_lived_processes_of_the_procfile_on_localhos
     # stays out (`codex32 run` migrates before it starts the set).
     from codex32.config import Settings
     from codex32.supervisor import process_set
+    from codex32.testing.receivers import free_port
 
-    found = process_set(Settings(data_dir=tmp_path), 8123, environ={"PATH": "/usr/bin"})
+    found = process_set(Settings(data_dir=tmp_path), 8123,
+                        environ={"PATH": "/usr/bin", "CODEX32_MILVUS_PORT": str(free_port())})
     assert set(found.commands) == set(PROCESSES) - {"release"}
     web, worker, vectors = (shlex.split(found.commands[name].removeprefix("exec "))
                             for name in ("web", "worker", "vectors"))

@@ -138,3 +138,22 @@ def test_run_serves_the_whole_product_on_localhost_and_ctrl_c_stops_all_of_it():
                 process.kill()
         embedded.stop(folder, immediate=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_run_uses_a_vector_server_already_listening_instead_of_starting_a_second(tmp_path):
+    # An earlier version started a detached milvus-lite server on first use; a second one on
+    # the same folder would fail ("Open local milvus failed") and stop the whole set.
+    import socket
+
+    from codex32.config import Settings
+    from codex32.supervisor import process_set
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        found = process_set(Settings(data_dir=tmp_path), 8123,
+                            environ={"PATH": os.environ["PATH"],
+                                     "CODEX32_MILVUS_PORT": str(port)})
+    assert set(found.commands) == {"web", "worker"}
+    assert found.env["MILVUS_URI"] == f"http://127.0.0.1:{port}"
