@@ -1,5 +1,6 @@
-# One-command install, run and test. `make run` serves on the embedded defaults;
-# `make test` is what CI runs (.ci/run).
+# One-command install, run and test. `make run` runs the whole product (web, worker, vector
+# store) on the embedded defaults, on 127.0.0.1:8000, until Ctrl-C; `make test` is what CI runs
+# (.ci/run).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -17,12 +18,11 @@ $(STAMP): setup.cfg pyproject.toml $(wildcard plugins/*/pyproject.toml)
 install: $(STAMP)
 
 run: install
-	$(BIN)/codex32 serve
+	$(BIN)/codex32 run
 
-# The whole Procfile set (web, worker, vector store) on the embedded defaults, under honcho.
+# The same, with the web workers restarted when the code changes.
 dev: install
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/codex32 db upgrade
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start
+	$(BIN)/codex32 run --reload
 
 lint: install
 	$(BIN)/ruff check .

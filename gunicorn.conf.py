@@ -201,10 +201,25 @@ multiproc_dir = Path(os.environ.setdefault(
 
 
 def on_starting(server) -> None:
-    """Master start: an empty metrics directory, so counters do not resume a dead run's."""
+    """Master start: an empty metrics directory, so counters do not resume a dead run's, and
+    the embedded database ready before any worker forks."""
     prepare_multiproc_dir(multiproc_dir)
     server.log.info("metrics directory %s emptied; %s %s worker(s) x %s thread(s)",
                     multiproc_dir, workers, worker_class, threads)
+    prepare_embedded_database(server)
+
+
+def prepare_embedded_database(server) -> None:
+    """Without DATABASE_URL, start the embedded PostgreSQL and create its roles here, once:
+    workers that start at once then only find it prepared (each preparing it raced)."""
+    if os.environ.get("DATABASE_URL"):
+        return
+    from codex32.config import Settings
+    from codex32.db.urls import resolve
+
+    resolve(Settings.from_env())
+    server.log.info("embedded PostgreSQL ready under %s",
+                    os.environ.get("CODEX32_DATA_DIR", ".data"))
 
 
 def child_exit(server, worker) -> None:

@@ -2,7 +2,8 @@
 
 TEST_DATABASE_URL names a superuser (or CREATEROLE + CREATEDB) connection to a server where a
 fresh database is created for the run, with separate owner and runtime roles, exactly as in
-production. Without it, an embedded PostgreSQL is started in a temporary folder.
+production. Without it, an embedded PostgreSQL is started in a temporary folder; its roles log
+in with the generated passwords its URLs carry (never logged: `DatabaseUrls` masks them).
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def database() -> Iterator[TestDatabase]:
                            superuser_dsn=dsn, name="codex32_test")
     upgrade(test_db.urls.owner, test_db.urls.runtime)
     yield test_db
-    embedded.stop(folder)
+    embedded.stop(folder, immediate=True)  # no checkpoint: the folder is deleted next
     shutil.rmtree(folder, ignore_errors=True)
 
 

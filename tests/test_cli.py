@@ -300,3 +300,13 @@ def test_secrets_rotate_reencrypts_bot_secrets_all_or_nothing(database, make_app
     assert newest.open(provider) == {"api_key": "sk-rot"}
     assert [newest.open(value)["value"] for value in values] == [
         f"value of /api/v1/bots/{bot['id']}/secrets/OWN", "value of /api/v1/secrets/SHARED"]
+
+
+def test_backup_tools_get_the_password_from_the_environment_not_the_command_line(database):
+    from codex32.cli import _pg_target
+
+    url = url_with(database.urls.owner, drivername="postgresql", password="s3cret pass")
+    target, env = _pg_target(url)
+
+    assert "s3cret" not in target and make_url(target).username == "codex32_owner"
+    assert env["PGPASSWORD"] == "s3cret pass"

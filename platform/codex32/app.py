@@ -183,7 +183,7 @@ def _buffer_streamed_body(environ: dict, limit: int) -> None:
 
 
 def _init_observability(app: Flask, settings: Settings) -> None:
-    from codex32.observability import metrics
+    from codex32.observability import metrics, worker_presence  # noqa: F401 (its /health check)
     from codex32.observability.sentry import init_sentry
 
     metrics.init_app(app, settings)

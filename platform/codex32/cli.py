@@ -1,4 +1,5 @@
-"""The ``codex32`` command line: serve, work the queue, migrate, back up, restore, seed, import.
+"""The ``codex32`` command line: run everything, serve, work the queue, migrate, back up, restore,
+seed, import.
 
 Each command reads the same settings as the server (the environment); with no DATABASE_URL it
 starts the embedded PostgreSQL under CODEX32_DATA_DIR.
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.engine import make_url
 
 from codex32.config import Settings
 from codex32.db.urls import DatabaseUrls, libpq_url, resolve, sqlalchemy_url
@@ -53,6 +55,23 @@ def serve(port: int | None, workers: int | None, no_migrate: bool) -> None:
 
 
 @main.command()
+@click.option("--port", type=int, default=None, help="default: $PORT or 8000")
+@click.option("--workers", type=int, default=None,
+              help="web workers; default: $WEB_CONCURRENCY or sized to the machine")
+@click.option("--reload", is_flag=True, help="restart the web workers when the code changes")
+def run(port: int | None, workers: int | None, reload: bool) -> None:
+    """Run the whole product (web, worker, vector store) on 127.0.0.1 until Ctrl-C."""
+    from codex32 import supervisor
+
+    settings, urls = _settings_and_urls()
+    port = port or int(os.environ.get("PORT") or 8000)
+    processes = supervisor.process_set(settings, port, workers=workers, reload=reload)
+    click.echo(f"starting {', '.join(processes.commands)} on http://{supervisor.HOST}:{port}; "
+               "Ctrl-C stops everything")
+    raise SystemExit(supervisor.run(settings, urls, processes))
+
+
+@main.command()
 @click.option("--concurrency", type=int, default=None, help="default: $WORKER_CONCURRENCY")
 def worker(concurrency: int | None) -> None:
     """Run queued bot executions, schedules and notifications (the Procfile's worker)."""
@@ -88,6 +107,16 @@ def _backup_url(settings: Settings, urls: DatabaseUrls) -> str:
 
         url = embedded.start(settings.data_dir).superuser_url
     return sqlalchemy_url(url or urls.owner)
+
+
+def _pg_target(url: str) -> tuple[str, dict[str, str]]:
+    """``url`` without its password, and an environment that hands it over as PGPASSWORD: a
+    password on a command line is visible to every local user (``ps``, /proc/PID/cmdline)."""
+    parsed = make_url(url)
+    env = dict(os.environ)
+    if parsed.password is not None:
+        env["PGPASSWORD"] = str(parsed.password)
+    return parsed._replace(password=None).render_as_string(hide_password=False), env
 
 
 def _pg_tool(name: str, url: str) -> str:
@@ -129,9 +158,10 @@ def db_backup(file: Path) -> None:
     """Write a pg_dump custom-format archive of the database to FILE."""
     settings, urls = _settings_and_urls()
     url = libpq_url(_backup_url(settings, urls))
+    target, env = _pg_target(url)
     result = subprocess.run([_pg_tool("pg_dump", url), "--format=custom", f"--file={file}",
-                             "--dbname", url],
-                            capture_output=True, text=True, check=False)
+                             "--dbname", target],
+                            capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
         raise click.ClickException(f"pg_dump failed: {result.stderr.strip()}")
     click.echo(f"backup written to {file} ({file.stat().st_size} bytes)")
@@ -143,10 +173,11 @@ def db_restore(file: Path) -> None:
     """Restore FILE (from `db backup`) over the database, in one transaction."""
     settings, urls = _settings_and_urls()
     url = libpq_url(_backup_url(settings, urls))
+    target, env = _pg_target(url)
     result = subprocess.run([_pg_tool("pg_restore", url), "--clean", "--if-exists",
                              "--single-transaction", "--exit-on-error",
-                             "--dbname", url, str(file)],
-                            capture_output=True, text=True, check=False)
+                             "--dbname", target, str(file)],
+                            capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
         raise click.ClickException(f"pg_restore failed: {result.stderr.strip()}")
     click.echo(f"restored {file}")

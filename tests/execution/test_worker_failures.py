@@ -142,7 +142,8 @@ def test_sigterm_past_the_grace_period_hands_the_run_back(start_own_worker, tena
 def test_a_worker_refuses_to_start_as_a_role_that_bypasses_rls(database, tmp_path):
     superuser_url = psycopg.conninfo.conninfo_to_dict(database.superuser_dsn)
     env = worker_env(database, tmp_path, DATABASE_URL=url_with(
-        database.urls.runtime, username=superuser_url.get("user") or "postgres"))
+        database.urls.runtime, username=superuser_url.get("user") or "postgres",
+        password=superuser_url.get("password")))
     result = subprocess.run([sys.executable, "-m", "codex32.cli", "worker"], env=env,
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode != 0

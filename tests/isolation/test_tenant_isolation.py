@@ -263,9 +263,10 @@ def test_composite_foreign_key_refuses_a_reference_into_another_workspace(databa
 
 def test_security_definer_functions_are_not_callable_by_public(database, superuser):
     superuser.execute("DROP ROLE IF EXISTS codex32_probe")
-    superuser.execute("CREATE ROLE codex32_probe LOGIN")
+    superuser.execute("CREATE ROLE codex32_probe LOGIN PASSWORD 'probe-password'")
     try:
-        dsn = psycopg.conninfo.make_conninfo(database.superuser_dsn, user="codex32_probe")
+        dsn = psycopg.conninfo.make_conninfo(database.superuser_dsn, user="codex32_probe",
+                                             password="probe-password")
         with psycopg.connect(dsn) as probe, pytest.raises(psycopg.errors.InsufficientPrivilege):
             probe.execute("SELECT * FROM auth_api_key('x')")
     finally:

@@ -97,12 +97,26 @@ def test_procfile_declares_every_process():
     assert procfile(ROOT / "Procfile") == PROCESSES
 
 
-def test_the_development_procfile_runs_the_long_lived_processes_only():
-    # honcho stops the whole set when one process exits, so the one-shot release stays out.
-    dev = procfile(ROOT / "Procfile.dev")
-    assert set(dev) == {"web", "worker", "vectors"}
-    assert dev["web"].startswith(PROCESSES["web"].split(" wsgi:app")[0])
-    assert dev["worker"] == PROCESSES["worker"] and dev["vectors"] == PROCESSES["vectors"]
+def test_codex32_run_starts_the_long_lived_processes_of_the_procfile_on_localhost(tmp_path):
+    # `make run`: honcho stops the whole set when one process exits, so the one-shot release
+    # stays out (`codex32 run` migrates before it starts the set).
+    from codex32.config import Settings
+    from codex32.supervisor import process_set
+    from codex32.testing.receivers import free_port
+
+    found = process_set(Settings(data_dir=tmp_path), 8123,
+                        environ={"PATH": "/usr/bin", "CODEX32_MILVUS_PORT": str(free_port())})
+    assert set(found.commands) == set(PROCESSES) - {"release"}
+    web, worker, vectors = (shlex.split(found.commands[name].removeprefix("exec "))
+                            for name in ("web", "worker", "vectors"))
+    assert web[1:3] == ["-m", "gunicorn"] and web[-1] == "wsgi:app"
+    assert web[web.index("--config") + 1] == str(ROOT / "gunicorn.conf.py")
+    assert web[web.index("--bind") + 1] == "127.0.0.1:8123"
+    assert worker[1:] == ["-m", "codex32.cli", *PROCESSES["worker"].split()[1:]]
+    assert Path(vectors[0]).name + " " + vectors[1] == PROCESSES["vectors"]
+    assert vectors[vectors.index("--host") + 1] == "127.0.0.1"
+    assert found.env["MILVUS_URI"] == f"http://127.0.0.1:{vectors[vectors.index('--port') + 1]}"
+    assert not (ROOT / "Procfile.dev").exists(), "one development process set: codex32 run"
 
 
 def test_wsgi_module_exposes_the_app_from_the_factory():

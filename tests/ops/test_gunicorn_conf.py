@@ -46,7 +46,8 @@ def load_conf():
         patches.append(patch)
         for name in OWN_VARIABLES:
             os.environ.pop(name, None)
-        os.environ.update(env)
+        # A given database: on_starting would otherwise start an embedded one under ./.data.
+        os.environ.update({"DATABASE_URL": "postgresql://unused@127.0.0.1:9/unused", **env})
         spec = importlib.util.spec_from_file_location("gunicorn_conf_under_test", CONF)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
@@ -151,6 +152,28 @@ def test_master_start_creates_a_missing_metrics_directory(load_conf, tmp_path):
     assert (tmp_path / "new" / "metrics").is_dir()
 
 
+def test_master_start_prepares_the_embedded_database_before_workers_fork(load_conf, tmp_path):
+    import shutil
+    import tempfile
+
+    import psycopg
+
+    from codex32.db import embedded
+
+    folder = Path(tempfile.mkdtemp(prefix="codex32-gunicorn-"))  # the server's account enters
+    try:
+        conf = load_conf(PROMETHEUS_MULTIPROC_DIR=str(tmp_path), DATABASE_URL="",
+                         CODEX32_DATA_DIR=str(folder))
+        conf.on_starting(SimpleNamespace(log=logging.getLogger("test")))
+        passwords = json.loads((folder / "postgres-credentials.json").read_text())
+        with psycopg.connect(host=str(folder / "postgres"), dbname="codex32",
+                             user="codex32_runtime", password=passwords["codex32_runtime"]) as c:
+            assert c.execute("SELECT current_user").fetchone() == ("codex32_runtime",)
+    finally:
+        embedded.stop(folder, immediate=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_a_dead_workers_live_gauges_are_dropped(load_conf, tmp_path):
     conf = load_conf(PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
     for name in ("gauge_livesum_4242.db", "gauge_liveall_4242.db", "counter_4242.db",
@@ -240,6 +263,7 @@ def test_sigterm_lets_in_flight_requests_finish(tmp_path):
     (metrics / "counter_999999.db").write_bytes(b"left by a previous run")
     port = _free_port()
     env = {**os.environ, "PORT": str(port), "WEB_CONCURRENCY": "2",
+           "DATABASE_URL": "postgresql://unused@127.0.0.1:9/unused",
            "GUNICORN_GRACEFUL_TIMEOUT": "10", "LOG_LEVEL": "INFO", "LOG_JSON": "true",
            "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
     master = subprocess.Popen(

@@ -9,7 +9,11 @@ DEFINER functions that authentication needs before a workspace is known).
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
+import os
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
@@ -19,6 +23,7 @@ log = logging.getLogger(__name__)
 
 APP_ROLE = "codex32_app"
 AUTH_ROLE = "codex32_auth"
+SCRAM_ITERATIONS = 4096  # PostgreSQL's default (scram_iterations)
 
 
 class UnsafeRuntimeRole(RuntimeError):
@@ -118,8 +123,9 @@ def _ensure_login_role(connection: Connection, role: str, password: str | None) 
     quoted = connection.execute(text("SELECT quote_ident(:r)"), {"r": role}).scalar_one()
     if password:
         literal = connection.execute(text("SELECT quote_literal(:p)"),
-                                     {"p": password}).scalar_one()
-        connection.execute(text(f"CREATE ROLE {quoted} LOGIN PASSWORD {literal}"))
+                                     {"p": scram_verifier(password)}).scalar_one()
+        # Not text(): the verifier's colons would read as bind parameters.
+        connection.exec_driver_sql(f"CREATE ROLE {quoted} LOGIN PASSWORD {literal}")
     else:
         connection.execute(text(f"CREATE ROLE {quoted} LOGIN"))
     log.info("created runtime role %s", role)
@@ -130,3 +136,35 @@ def _can_set_role(connection: Connection, member: str, role: str) -> bool:
     privilege = "SET" if version >= 160000 else "MEMBER"
     return bool(connection.execute(text("SELECT pg_has_role(:m, :r, :p)"),
                                    {"m": member, "r": role, "p": privilege}).scalar_one())
+
+
+def scram_verifier(password: str, salt: bytes | None = None,
+                   iterations: int = SCRAM_ITERATIONS) -> str:
+    """The SCRAM-SHA-256 verifier PostgreSQL stores for ``password`` (RFC 5802, as libpq's
+    ``PQencryptPasswordConn`` builds it), so a password never travels to the server in clear.
+
+    Passwords are taken as UTF-8 without SASLprep: the platform's own are ASCII.
+    """
+    salt = salt if salt is not None else os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+    stored_key = hashlib.sha256(client_key).digest()
+
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode()
+
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
+def scram_matches(verifier: str | None, password: str) -> bool:
+    """Whether a stored SCRAM-SHA-256 verifier (``pg_authid.rolpassword``) is ``password``'s."""
+    try:
+        method, rest = (verifier or "").split("$", 1)
+        parameters, _keys = rest.split("$", 1)
+        iterations, salt = parameters.split(":", 1)
+        expected = scram_verifier(password, base64.b64decode(salt, validate=True),
+                                  int(iterations))
+    except ValueError:  # no verifier, an md5 hash, or a malformed one
+        return False
+    return method == "SCRAM-SHA-256" and hmac.compare_digest(expected, verifier or "")

@@ -11,11 +11,26 @@ from codex32.config import Settings
 
 @dataclass(frozen=True)
 class DatabaseUrls:
-    """``runtime`` serves requests and jobs; ``owner`` runs migrations (may be the same)."""
+    """``runtime`` serves requests and jobs; ``owner`` runs migrations (may be the same).
+
+    The URLs carry passwords: the repr masks them, so logging the object shows none.
+    """
 
     runtime: str
     owner: str
     embedded: bool = False
+
+    def __repr__(self) -> str:
+        return (f"DatabaseUrls(runtime={redacted(self.runtime)!r}, "
+                f"owner={redacted(self.owner)!r}, embedded={self.embedded})")
+
+
+def redacted(url: str) -> str:
+    """``url`` with its password masked (``***``), for logs and error messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy reads: show nothing of it
+        return "<database url>"
 
 
 def sqlalchemy_url(url: str) -> str:

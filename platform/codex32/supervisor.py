@@ -1,0 +1,100 @@
+"""``codex32 run``: the whole product on one machine, under one command and one Ctrl-C.
+
+The database is prepared once, before anything forks (the embedded PostgreSQL started, its
+roles created, the migrations applied); then honcho's manager runs the Procfile's long-lived
+processes, each in its own process group: ``web`` (gunicorn, on 127.0.0.1 only), ``worker``
+and, unless MILVUS_URI names a vector server, ``vectors`` (the milvus-lite server of the
+codex32-milvus plugin, which web and worker reach through MILVUS_URI). SIGINT or SIGTERM
+stops them all (SIGTERM to each group, SIGKILL after honcho's 5 s), and so does the exit of
+any one of them; then the embedded PostgreSQL is stopped too. For development and trials:
+production runs each process on its own (docs/operations.md). No HTTP or SQL here.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from codex32.config import Settings
+from codex32.db.urls import DatabaseUrls
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"  # the development server is not reachable from other machines
+DEFAULT_MILVUS_PORT = 19531
+
+
+@dataclass(frozen=True)
+class ProcessSet:
+    """What ``codex32 run`` starts: a shell command per process name, and their environment."""
+
+    commands: dict[str, str]
+    env: dict[str, str]
+
+
+def process_set(settings: Settings, port: int, *, workers: int | None = None,
+                reload: bool = False, environ: dict[str, str] | None = None) -> ProcessSet:
+    """The Procfile's web, worker and vectors, bound to localhost, sharing one data folder."""
+    environ = dict(os.environ if environ is None else environ)
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**environ, "PORT": str(port), "CODEX32_DATA_DIR": str(settings.data_dir),
+           "PATH": os.pathsep.join([bin_dir, environ.get("PATH", os.defpath)]),
+           "PYTHONUNBUFFERED": "1"}  # lines reach honcho's printer as they are written
+    if workers:
+        env["WEB_CONCURRENCY"] = str(workers)
+    web = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
+           "--chdir", str(ROOT), "--bind", f"{HOST}:{port}", *(["--reload"] if reload else []),
+           "wsgi:app"]
+    commands = {"web": web, "worker": [sys.executable, "-m", "codex32.cli", "worker"]}
+    milvus = shutil.which("codex32-milvus", path=env["PATH"])
+    if not environ.get("MILVUS_URI") and milvus:
+        milvus_port = int(environ.get("CODEX32_MILVUS_PORT") or DEFAULT_MILVUS_PORT)
+        env["MILVUS_URI"] = f"http://{HOST}:{milvus_port}"
+        if _listening(milvus_port):  # a server an earlier version left running: use it
+            click.echo(f"a vector server already listens on {env['MILVUS_URI']}: using it")
+        else:
+            commands["vectors"] = [milvus, "serve", "--data-dir",
+                                   str(settings.data_dir / "milvus"), "--host", HOST,
+                                   "--port", str(milvus_port)]
+    # exec: the shell honcho starts becomes the process, so signals reach it directly.
+    return ProcessSet(commands={name: "exec " + shlex.join(argv)
+                                for name, argv in commands.items()}, env=env)
+
+
+def run(settings: Settings, urls: DatabaseUrls, processes: ProcessSet) -> int:
+    """Run ``processes`` until a signal or the first exit; stop the embedded database then.
+
+    ``urls`` are the prepared database's; the processes find the same embedded server (or
+    DATABASE_URL) on their own, so no password travels through their environment.
+    """
+    from honcho.manager import Manager
+
+    from codex32.db.migrate import upgrade
+
+    manager = Manager()
+    for name, command in processes.commands.items():
+        manager.add_process(name, command, env=processes.env, cwd=str(ROOT))
+    try:
+        click.echo(f"database at revision {upgrade(urls.owner, urls.runtime)}")
+        manager.loop()
+    finally:
+        if urls.embedded:
+            from codex32.db import embedded
+
+            stopped = embedded.stop(settings.data_dir)
+            click.echo(f"embedded PostgreSQL {'stopped' if stopped else 'was not running'}")
+    return manager.returncode or 0
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
