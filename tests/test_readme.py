@@ -34,7 +34,7 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in readme and "make test" in ci
 
 
-def test_the_quick_start_commands_sign_up_verify_and_yield_a_working_token(make_app, tmp_path):
+def test_the_quick_start_commands_sign_up_verify_and_create_the_example_bot(make_app, tmp_path):
     """Run the README's quick-start block with bash and curl against a real HTTP server whose
     mail goes to a JSON log file, as `make run 2>&1 | tee server.log` gives in development."""
     if not shutil.which("curl"):
@@ -66,3 +66,9 @@ def test_the_quick_start_commands_sign_up_verify_and_yield_a_working_token(make_
     me = app.test_client().get("/api/v1/auth/me",
                                       headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200 and me.json["user"]["email"] == email
+    # The example bot exists and got the network its template needs (it would fail without).
+    auth = {"Authorization": f"Bearer {token}"}
+    bots = app.test_client().get("/api/v1/bots", headers=auth).json["items"]
+    assert [bot["name"] for bot in bots] == ["site-check"], bots
+    bot = app.test_client().get(f"/api/v1/bots/{bots[0]['id']}", headers=auth).json
+    assert bot["settings"]["network"] is True, bot
