@@ -184,7 +184,7 @@ def test_the_bot_sees_only_its_own_processes(namespace, run_bot: RunBot):
             "    return sorted(int(p) for p in os.listdir('/proc') if p.isdigit())\n")
     outcome = run_bot(code)
     assert outcome.status == "succeeded"
-    assert outcome.result == [1]
+    assert outcome.result == [1, 2]  # bubblewrap's reaper, then the bot
 
 
 CONNECT_TO_POSTGRES = """\

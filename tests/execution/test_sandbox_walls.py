@@ -230,4 +230,4 @@ def test_an_interpreter_installed_under_usr_runs_at_the_namespace_level(executor
             "    return [sys.prefix, os.getpid(), os.path.exists('/etc/shadow')]\n")
     outcome = sandbox.run_sandboxed(make_request(code), None, policy)
     assert outcome.status == "succeeded", outcome.error
-    assert outcome.result == ["/usr", 1, False]
+    assert outcome.result == ["/usr", 2, False]  # pid 2: after bubblewrap's reaper

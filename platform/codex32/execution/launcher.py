@@ -101,8 +101,8 @@ def _drop_privileges(libc: _Libc, uid: int, gid: int) -> None:
     posix.setresuid(uid, uid, uid)
     if posix.getuid() != uid or posix.geteuid() != uid:
         raise SandboxError("could not drop privileges")
-    # The uid change cleared the parent-death signal bubblewrap set: without it a bot would
-    # outlive a worker killed with SIGKILL.
+    # The uid change cleared the parent-death signal: without it a bot at the user level
+    # would outlive a worker killed with SIGKILL (in bwrap, its reaper's death ends the run).
     libc.prctl(PR_SET_PDEATHSIG, SIGKILL, "prctl(PDEATHSIG)")
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, "prctl(NO_NEW_PRIVS)")
 

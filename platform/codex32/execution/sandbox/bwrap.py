@@ -7,8 +7,10 @@ made of: the host's ``/usr`` read-only (``/bin``, ``/lib``... through it), the i
 installation read-only with its package folders masked (only the standard library imports),
 the staged launcher and runner at ``/run/codex32``, a generated ``/etc``, a fresh ``/proc``
 and ``/dev``, and ``/tmp``: a size-capped tmpfs, the working directory. The arguments travel
-through a pipe (``--args FD``): the host's process list shows only the command, and inside
-the sandbox pid 1 is the launcher itself (``--as-pid-1``), started from neutral paths.
+through a pipe (``--args FD``) and bwrap starts as ``bwrap``, so ``/proc/1/cmdline`` (bwrap's
+reaper) shows only neutral paths. The reaper stays root: when the worker dies, bwrap's
+parent-death signal reaches it (a signal to the bot's uid would need CAP_KILL, which bwrap has
+dropped), and with pid 1 gone the kernel kills the whole namespace.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def sandbox_args(facts: Interpreter, code_dir: str, *, network: bool, workdir_by
                  seccomp_fd: int, info_fd: int | None, block_fd: int | None) -> list[str]:
     """bwrap's options for one run (without the command)."""
     argv = ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-            "--die-with-parent", "--new-session", "--as-pid-1", "--cap-drop", "ALL"]
+            "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     for capability in CAPABILITIES:
         argv += ["--cap-add", capability]
     if not network:

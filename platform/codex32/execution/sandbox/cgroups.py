@@ -78,6 +78,13 @@ def detect() -> Layout | None:
         if parent is None:
             return None
         parents[controller] = parent
+    # CPU accounting, where it is a controller of its own: bwrap reports its reaper's exit
+    # before reaping it, so wait4 alone can miss a run's CPU time.
+    accounting = f"{ROOT}/cpuacct"
+    if os.path.isdir(accounting) and "cpuacct" in own:
+        parent = _writable_parent(accounting + own["cpuacct"])
+        if parent is not None:
+            parents["cpuacct"] = parent
     return Layout(1, parents)
 
 
@@ -127,6 +134,20 @@ class RunGroup:
         except (OSError, ValueError):
             return None
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time used by the run's processes so far (None when this host does not count)."""
+        try:
+            if self.layout.version == 2:
+                with open(os.path.join(self.paths["unified"], "cpu.stat")) as handle:
+                    fields = dict(line.split() for line in handle if line.strip())
+                return int(fields["usage_usec"]) / 1e6
+            if "cpuacct" not in self.paths:
+                return None
+            with open(os.path.join(self.paths["cpuacct"], "cpuacct.usage")) as handle:
+                return int(handle.read()) / 1e9
+        except (OSError, ValueError, KeyError):
+            return None
+
     def pids(self) -> list[int]:
         """The processes in the run's cgroup now."""
         found: set[int] = set()
@@ -136,13 +157,15 @@ class RunGroup:
                 found.update(int(word) for word in handle.read().split())
         return sorted(found)
 
-    def kill(self) -> None:
-        """SIGKILL every process of the run, until none is left (or a few seconds passed)."""
-        if self.layout.version == 2:
+    def kill(self, spare: int | None = None) -> None:
+        """SIGKILL every process of the run (but ``spare``), until none is left or a few
+        seconds passed. Sparing bwrap's reaper lets it reap the bot and report its CPU time."""
+        if self.layout.version == 2 and spare is None:
             with contextlib.suppress(OSError):
                 self._write("unified", "cgroup.kill", "1")
         deadline = time.monotonic() + KILL_SECONDS
-        while (pids := self.pids()) and time.monotonic() < deadline:
+        while ((pids := [pid for pid in self.pids() if pid != spare])
+               and time.monotonic() < deadline):
             for pid in pids:  # pids.max bounds how many a bot can fork meanwhile
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)

@@ -37,7 +37,7 @@ from codex32.execution.sandbox.policy import SandboxPolicy
 from codex32.execution.sandbox.supervisor import (
     DRAIN_SECONDS,
     Run,
-    kill_pid_one,
+    kill_bot,
     killpg,
     wait_for_exit,
 )
@@ -82,6 +82,7 @@ class _Launch:
     """What one start needs and what it must give back afterwards."""
 
     argv: list[str]
+    executable: str
     cwd: str
     home: str
     pass_fds: tuple[int, ...]
@@ -124,9 +125,10 @@ def _namespace_launch(request: ExecutionRequest, policy: SandboxPolicy, workdir_
             os.close(fd)
         raise
     fds = [args_read, seccomp_read] + ([info_write, block_read] if grouped else [])
-    return _Launch(argv=[bwrap_binary(policy), "--args", str(args_read), "--", *command],
-                   cwd="/", home="/tmp", pass_fds=(*fds, result_fd), close_after_start=fds,
-                   info_fd=info_read, block_fd=block_write)
+    return _Launch(argv=["bwrap", "--args", str(args_read), "--", *command],
+                   executable=bwrap_binary(policy), cwd="/", home="/tmp",
+                   pass_fds=(*fds, result_fd), close_after_start=fds, info_fd=info_read,
+                   block_fd=block_write)
 
 
 def _host_launch(request: ExecutionRequest, policy: SandboxPolicy, result_fd: int,
@@ -139,8 +141,8 @@ def _host_launch(request: ExecutionRequest, policy: SandboxPolicy, result_fd: in
                 else LAUNCHER)
     argv = [policy.python, "-I", "-S", "-B", "-u", launcher, str(result_fd),
             run_tag(request.execution_id)]
-    return _Launch(argv=argv, cwd=workdir, home=workdir, pass_fds=(result_fd,),
-                   close_after_start=[], workdir=workdir)
+    return _Launch(argv=argv, executable=policy.python, cwd=workdir, home=workdir,
+                   pass_fds=(result_fd,), close_after_start=[], workdir=workdir)
 
 
 def _first_process(info_fd: int) -> int | None:
@@ -212,11 +214,13 @@ def _run(request: ExecutionRequest, cancel: threading.Event | None, policy: Sand
     started = time.monotonic()
     read_fd, write_fd = os.pipe()
     launch = None
+    first = None
     try:
         launch = (_namespace_launch(request, policy, workdir_mb, write_fd, group is not None)
                   if namespace else _host_launch(request, policy, write_fd, identity))
         proc = subprocess.Popen(
-            launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            launch.argv, executable=launch.executable, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             cwd=launch.cwd, env={**ENVIRONMENT, "HOME": launch.home, "TMPDIR": launch.home},
             close_fds=True, pass_fds=launch.pass_fds, start_new_session=True)
     except BaseException:
@@ -240,10 +244,12 @@ def _run(request: ExecutionRequest, cancel: threading.Event | None, policy: Sand
         try:
             stopped = run.pump(started + limits.timeout_seconds, cancel)
             if group is not None:
-                group.kill()  # the run's processes, never bwrap: it reaps and reports them
+                # The bot's processes first: bwrap's reaper reaps them and reports their CPU.
+                group.kill(spare=first if namespace else None)
                 wait_for_exit(run.pidfd)
+                group.kill()
             elif stopped and namespace:
-                kill_pid_one(proc.pid, run.pidfd)
+                kill_bot(proc.pid, run.pidfd)
             # The leader is not reaped yet, so its pid still names this group and no other.
             killpg(proc.pid)
             run.drain(DRAIN_SECONDS)
@@ -253,23 +259,26 @@ def _run(request: ExecutionRequest, cancel: threading.Event | None, policy: Sand
             run.close()
         duration = time.monotonic() - started
         peak = group.peak_memory_bytes() if group is not None else None
+        cpu = group.cpu_seconds() if group is not None else None
     finally:
         for fd in (launch.info_fd, launch.block_fd):
             if fd is not None:
                 os.close(fd)
         if launch.workdir is not None:
             shutil.rmtree(launch.workdir, ignore_errors=True)
-    return _outcome(request, run, stopped, status, usage, duration, peak, namespace)
+    waited = usage.ru_utime + usage.ru_stime
+    return _outcome(request, run, stopped, status, usage, duration, peak,
+                    max(cpu or 0.0, waited), namespace)
 
 
 def _outcome(request: ExecutionRequest, run: Run, stopped: str | None, status: int,
-             usage: object, duration: float, group_peak: int | None,
+             usage: object, duration: float, group_peak: int | None, cpu: float,
              via_bwrap: bool) -> ExecutionOutcome:
     limits = request.limits
     logs, truncated = logs_of(run.output)
     outcome = ExecutionOutcome(
         status="failed", logs=redact(logs, request.secrets), logs_truncated=truncated,
-        duration_seconds=duration, cpu_seconds=usage.ru_utime + usage.ru_stime,
+        duration_seconds=duration, cpu_seconds=cpu,
         peak_memory_bytes=group_peak or usage.ru_maxrss * 1024)  # ru_maxrss is in KiB
     record = parse_record(run.result, limits.max_result_bytes)
     if stopped == "cancelled":

@@ -157,32 +157,41 @@ def _parent_of(pid: int) -> int | None:
         return None
 
 
-def kill_pid_one(bwrap_pid: int, bwrap_pidfd: int | None) -> None:
-    """Kill the run's pid 1 (which ends its whole pid namespace) and let bwrap reap it.
-
-    Used without a cgroup. Killing the process group at once would kill bwrap before it reaps
-    the bot, and the bot's CPU time would then never reach our ``wait4``. A pidfd plus a parent
-    check make sure the pid we signal is still that child and not a recycled number.
-    """
+def _children(pid: int) -> list[int]:
     try:
-        with open(f"/proc/{bwrap_pid}/task/{bwrap_pid}/children") as handle:
-            children = [int(word) for word in handle.read().split()]
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(word) for word in handle.read().split()]
     except (OSError, ValueError):
-        children = []
-    for child in children:
-        try:
-            child_fd = os.pidfd_open(child)
-        except (AttributeError, OSError):
-            continue
-        try:
-            if _parent_of(child) == bwrap_pid:
-                signal.pidfd_send_signal(child_fd, signal.SIGKILL)
-        except OSError:
-            pass
-        finally:
-            os.close(child_fd)
-    if children:
-        wait_for_exit(bwrap_pidfd)
+        return []
+
+
+def _kill_child(parent: int, child: int) -> None:
+    """SIGKILL ``child`` if it is still ``parent``'s (a pidfd and a parent check make sure the
+    number was not recycled meanwhile)."""
+    try:
+        child_fd = os.pidfd_open(child)
+    except (AttributeError, OSError):
+        return
+    try:
+        if _parent_of(child) == parent:
+            signal.pidfd_send_signal(child_fd, signal.SIGKILL)
+    except OSError:
+        pass
+    finally:
+        os.close(child_fd)
+
+
+def kill_bot(bwrap_pid: int, bwrap_pidfd: int | None) -> None:
+    """Kill the bot (the child of bwrap's reaper, pid 1 inside) and let the reaper reap it.
+
+    The reaper then exits, which ends the pid namespace, and bwrap reaps the reaper: so the
+    bot's CPU time reaches our ``wait4``. Killing the reaper or the process group at once would
+    lose it.
+    """
+    for reaper in _children(bwrap_pid):
+        for child in _children(reaper):
+            _kill_child(reaper, child)
+    wait_for_exit(bwrap_pidfd)
 
 
 def wait_for_exit(pidfd: int | None, seconds: float = DRAIN_SECONDS) -> None:
