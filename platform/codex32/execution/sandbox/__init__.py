@@ -13,7 +13,6 @@ No Flask, no database here.
 from codex32.execution.sandbox.interpreter import interpreter_problem
 from codex32.execution.sandbox.launch import kill_run, run_sandboxed
 from codex32.execution.sandbox.policy import (
-    IsolationUnavailable,
     SandboxPolicy,
     configure,
     current,
@@ -21,5 +20,5 @@ from codex32.execution.sandbox.policy import (
 )
 from codex32.execution.sandbox.probe import Availability, availability
 
-__all__ = ["Availability", "IsolationUnavailable", "SandboxPolicy", "availability", "configure",
+__all__ = ["Availability", "SandboxPolicy", "availability", "configure",
            "current", "interpreter_problem", "isolation_rank", "kill_run", "run_sandboxed"]

