@@ -169,12 +169,11 @@ class RunGroup:
             for pid in pids:  # pids.max bounds how many a bot can fork meanwhile
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-            time.sleep(0.005)
+            time.sleep(0.001)
 
     def destroy(self) -> None:
         """Kill what is left and remove the cgroup directories (missing ones are fine)."""
-        if any(os.path.isdir(path) for path in self.paths.values()):
-            self.kill()
+        self.kill()
         for path in self.paths.values():
             deadline = time.monotonic() + KILL_SECONDS
             while True:
@@ -186,4 +185,4 @@ class RunGroup:
                 except OSError:  # EBUSY while the last killed processes are being reaped
                     if time.monotonic() > deadline:
                         break
-                    time.sleep(0.005)
+                    time.sleep(0.001)

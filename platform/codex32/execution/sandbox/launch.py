@@ -243,11 +243,10 @@ def _run(request: ExecutionRequest, cancel: threading.Event | None, policy: Sand
         run = Run(proc, payload, read_fd, limits)
         try:
             stopped = run.pump(started + limits.timeout_seconds, cancel)
-            if group is not None:
+            if group is not None and stopped:
                 # The bot's processes first: bwrap's reaper reaps them and reports their CPU.
                 group.kill(spare=first if namespace else None)
                 wait_for_exit(run.pidfd)
-                group.kill()
             elif stopped and namespace:
                 kill_bot(proc.pid, run.pidfd)
             # The leader is not reaped yet, so its pid still names this group and no other.
