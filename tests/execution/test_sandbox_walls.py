@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from codex32.execution import sandbox
 from codex32.plugins.defaults.subprocess_executor import SubprocessExecutor
 from codex32.plugins.interfaces import ExecutionOutcome
-from tests.execution.sandbox_support import make_request, poll_until, processes_of
+from tests.execution.sandbox_support import make_request, parent_of, poll_until, processes_of
 
 PROJECT = str(Path(__file__).resolve().parents[2])
 
@@ -231,3 +231,24 @@ def test_an_interpreter_installed_under_usr_runs_at_the_namespace_level(executor
     outcome = sandbox.run_sandboxed(make_request(code), None, policy)
     assert outcome.status == "succeeded", outcome.error
     assert outcome.result == ["/usr", 2, False]  # pid 2: after bubblewrap's reaper
+
+
+def test_every_process_of_a_run_is_in_its_cgroup(executor, cgroups):
+    code = ("import os, time\n\ndef main(event, context):\n    if os.fork() == 0:\n"
+            "        time.sleep(60)\n    print('forked', flush=True)\n    time.sleep(60)\n")
+    request = make_request(code, timeout_seconds=30)
+    cancel = threading.Event()
+    thread = threading.Thread(target=executor.run, args=(request, cancel))
+    thread.start()
+    try:
+        inside = poll_until(lambda: [pid for pid in processes_of(request.execution_id)
+                                     if parent_of(pid) != os.getpid()] if len(
+            processes_of(request.execution_id)) >= 4 else [], timeout=10)
+        assert len(inside) >= 3  # bwrap's reaper, the bot, the bot's child
+        for pid in inside:
+            with open(f"/proc/{pid}/cgroup") as handle:
+                groups = handle.read()
+            assert groups.count(f"/codex32/{request.execution_id}\n") >= 2, (pid, groups)
+    finally:
+        cancel.set()
+        thread.join(timeout=10)

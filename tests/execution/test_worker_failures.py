@@ -29,19 +29,11 @@ from tests.execution.conftest import (
     wait_for,
     worker_env,
 )
-from tests.execution.sandbox_support import make_request
+from tests.execution.sandbox_support import make_request, parent_of
 
 
 def url_with(url: str, **parts: str) -> str:
     return make_url(url).set(**parts).render_as_string(hide_password=False)
-
-
-def _parent(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return int(handle.read().rsplit(b")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 def _holder(execution_id: str, workers: list[WorkerProcess]) -> WorkerProcess | None:
@@ -51,7 +43,7 @@ def _holder(execution_id: str, workers: list[WorkerProcess]) -> WorkerProcess | 
         while pid > 1:
             if pid in by_pid:
                 return by_pid[pid]
-            pid = _parent(pid)
+            pid = parent_of(pid)
     return None
 
 

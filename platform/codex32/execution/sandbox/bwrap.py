@@ -49,7 +49,7 @@ def _top_level() -> list[str]:
 
 
 def sandbox_args(facts: Interpreter, code_dir: str, *, network: bool, workdir_bytes: int,
-                 seccomp_fd: int, info_fd: int | None, block_fd: int | None) -> list[str]:
+                 seccomp_fd: int, info_fd: int | None) -> list[str]:
     """bwrap's options for one run (without the command)."""
     argv = ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
@@ -76,10 +76,8 @@ def sandbox_args(facts: Interpreter, code_dir: str, *, network: bool, workdir_by
     argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(workdir_bytes),
              "--perms", "0700", "--tmpfs", "/tmp",
              "--chdir", "/tmp", "--seccomp", str(seccomp_fd)]
-    if info_fd is not None and block_fd is not None:
-        # bwrap tells the host pid of the run's first process, then waits before starting
-        # the launcher until that process is in the run's cgroup.
-        argv += ["--info-fd", str(info_fd), "--block-fd", str(block_fd)]
+    if info_fd is not None:  # where bwrap tells the host pid of the run's first process
+        argv += ["--info-fd", str(info_fd)]
     return argv
 
 

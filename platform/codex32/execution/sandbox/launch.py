@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from functools import cache
 
-from codex32.execution.sandbox import bwrap, cgroups, identities, seccomp
+from codex32.execution.sandbox import bwrap, cgroups, identities, seccomp, supervisor
 from codex32.execution.sandbox.interpreter import ENVIRONMENT, LAUNCHER, interpreter, staged_code
 from codex32.execution.sandbox.outcome import (
     cpu_error,
@@ -88,7 +88,6 @@ class _Launch:
     pass_fds: tuple[int, ...]
     close_after_start: list[int]
     info_fd: int | None = None
-    block_fd: int | None = None
     workdir: str | None = None
 
 
@@ -102,14 +101,13 @@ def _namespace_launch(request: ExecutionRequest, policy: SandboxPolicy, workdir_
     try:
         seccomp_read, seccomp_write = os.pipe()
         opened += [seccomp_read, seccomp_write]
-        info_read = info_write = block_read = block_write = None
+        info_read = info_write = None
         if grouped:
             info_read, info_write = os.pipe()
-            block_read, block_write = os.pipe()
-            opened += [info_read, info_write, block_read, block_write]
+            opened += [info_read, info_write]
         options = bwrap.sandbox_args(facts, code_dir, network=request.limits.network,
                                      workdir_bytes=workdir_mb * MIB, seccomp_fd=seccomp_read,
-                                     info_fd=info_write, block_fd=block_read)
+                                     info_fd=info_write)
         command = [facts.executable, "-I", "-S", "-B", "-u", f"{bwrap.CODE_MOUNT}/launcher.pyc",
                    str(result_fd), run_tag(request.execution_id)]
         args_read, args_write = os.pipe()
@@ -124,11 +122,10 @@ def _namespace_launch(request: ExecutionRequest, policy: SandboxPolicy, workdir_
         for fd in opened:
             os.close(fd)
         raise
-    fds = [args_read, seccomp_read] + ([info_write, block_read] if grouped else [])
+    fds = [args_read, seccomp_read] + ([info_write] if grouped else [])
     return _Launch(argv=["bwrap", "--args", str(args_read), "--", *command],
                    executable=bwrap_binary(policy), cwd="/", home="/tmp",
-                   pass_fds=(*fds, result_fd), close_after_start=fds, info_fd=info_read,
-                   block_fd=block_write)
+                   pass_fds=(*fds, result_fd), close_after_start=fds, info_fd=info_read)
 
 
 def _host_launch(request: ExecutionRequest, policy: SandboxPolicy, result_fd: int,
@@ -161,6 +158,20 @@ def _first_process(info_fd: int) -> int | None:
         return int(json.loads(data)["child-pid"])
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def _join(group: cgroups.RunGroup, first: int) -> None:
+    """Move the run's first process and any child it already has into the run's cgroup.
+
+    Nothing waits for this: bwrap goes on building the sandbox and the interpreter starts
+    meanwhile (the first move of a process into a cgroup v1 hierarchy waits for an RCU grace
+    period, a third of a run). No bot code can run outside: the launcher waits for its payload
+    on stdin, which is written only after this. A child forked before the first process moved
+    is moved here; one forked after it is born inside.
+    """
+    group.add(first)
+    for child in supervisor.children(first):
+        group.add(child)
 
 
 def _failed(kind: str, message: str) -> ExecutionOutcome:
@@ -232,14 +243,10 @@ def _run(request: ExecutionRequest, cancel: threading.Event | None, policy: Sand
             os.close(fd)
     try:
         if group is not None:
-            # In bwrap the first process waits on the block fd; elsewhere the launcher waits
-            # for its payload on stdin: either way it joins before any bot code runs.
             first = (_first_process(launch.info_fd) if launch.info_fd is not None
                      else proc.pid)
             if first is not None:
-                group.add(first)
-            if launch.block_fd is not None:
-                os.write(launch.block_fd, b"go")
+                _join(group, first)
         run = Run(proc, payload, read_fd, limits)
         try:
             stopped = run.pump(started + limits.timeout_seconds, cancel)
@@ -260,9 +267,8 @@ def _run(request: ExecutionRequest, cancel: threading.Event | None, policy: Sand
         peak = group.peak_memory_bytes() if group is not None else None
         cpu = group.cpu_seconds() if group is not None else None
     finally:
-        for fd in (launch.info_fd, launch.block_fd):
-            if fd is not None:
-                os.close(fd)
+        if launch.info_fd is not None:
+            os.close(launch.info_fd)
         if launch.workdir is not None:
             shutil.rmtree(launch.workdir, ignore_errors=True)
     waited = usage.ru_utime + usage.ru_stime

@@ -157,7 +157,8 @@ def _parent_of(pid: int) -> int | None:
         return None
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The pids of ``pid``'s children now (empty when it is gone)."""
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as handle:
             return [int(word) for word in handle.read().split()]
@@ -188,8 +189,8 @@ def kill_bot(bwrap_pid: int, bwrap_pidfd: int | None) -> None:
     bot's CPU time reaches our ``wait4``. Killing the reaper or the process group at once would
     lose it.
     """
-    for reaper in _children(bwrap_pid):
-        for child in _children(reaper):
+    for reaper in children(bwrap_pid):
+        for child in children(reaper):
             _kill_child(reaper, child)
     wait_for_exit(bwrap_pidfd)
 
