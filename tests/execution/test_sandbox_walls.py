@@ -252,3 +252,15 @@ def test_every_process_of_a_run_is_in_its_cgroup(executor, cgroups):
     finally:
         cancel.set()
         thread.join(timeout=10)
+
+
+def test_a_run_that_cannot_join_its_cgroup_never_runs_the_bot(executor, cgroups, monkeypatch):
+    from codex32.execution.sandbox import cgroups as run_groups
+
+    def refuse(self, pid: int) -> None:
+        raise OSError("cgroup.procs refused the move")
+
+    monkeypatch.setattr(run_groups.RunGroup, "add", refuse)
+    outcome = run(executor, "def main(event, context):\n    print('ran')\n    return 'ran'\n")
+    assert outcome.status == "failed" and outcome.error["type"] == "SandboxError"
+    assert outcome.result is None and "ran" not in outcome.logs

@@ -245,8 +245,12 @@ def _run(request: ExecutionRequest, cancel: threading.Event | None, policy: Sand
         if group is not None:
             first = (_first_process(launch.info_fd) if launch.info_fd is not None
                      else proc.pid)
-            if first is not None:
+            try:
+                if first is None:
+                    raise OSError("bwrap did not report the run's first process")
                 _join(group, first)
+            except OSError:
+                payload = b""  # fail closed: without its payload the launcher runs no bot
         run = Run(proc, payload, read_fd, limits)
         try:
             stopped = run.pump(started + limits.timeout_seconds, cancel)
