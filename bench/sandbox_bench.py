@@ -36,7 +36,7 @@ def main(runs: int = 30) -> None:
     executor = SubprocessExecutor()
     level = executor.isolation_level()  # the one-time probe stays out of the figures
     never = threading.Event()
-    bare_argv = [executor.python, "-I", "-S", "-c", "pass"]
+    bare_argv = [executor.policy.python, "-I", "-S", "-c", "pass"]
     timings: dict[str, list[float]] = {"sandbox": [], "bare": []}
     cpu: dict[str, list[float]] = {"sandbox": [], "bare": []}
     for _ in range(runs):
@@ -53,7 +53,7 @@ def main(runs: int = 30) -> None:
             timings[name].append(time.perf_counter() - started)
             cpu[name].append(_children_cpu() - cpu_before)
 
-    print(f"isolation level: {level}; interpreter: {executor.python}; runs: {runs} each")
+    print(f"isolation level: {level}; interpreter: {executor.policy.python}; runs: {runs} each")
     print(f"{'':28}{'median ms':>10}{'p90 ms':>10}{'cpu ms':>10}")
     labels = {"sandbox": "SubprocessExecutor.run", "bare": "bare python -I -S -c pass"}
     for name, label in labels.items():

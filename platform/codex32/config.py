@@ -66,6 +66,19 @@ def _pairs(value: str | None, defaults: dict[str, str]) -> dict[str, str]:
     return pairs
 
 
+def _range(value: str | None, default: tuple[int, int]) -> tuple[int, int]:
+    """``LOW-HIGH`` as two integers."""
+    if value is None or value.strip() == "":
+        return default
+    low, sep, high = value.partition("-")
+    try:
+        if not sep:
+            raise ValueError(value)
+        return int(low), int(high)
+    except ValueError as exc:
+        raise ConfigError(f"expected LOW-HIGH, got {value!r}") from exc
+
+
 def _list(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
@@ -134,6 +147,12 @@ class Settings:
     worker_poll_seconds: float = 5.0
     scheduler_interval_seconds: float = 5.0
     notification_max_attempts: int = 5
+    # The sandbox bots run in: platform configuration only, never a workspace's.
+    sandbox_python: str | None = None
+    sandbox_isolation: str | None = None
+    sandbox_uid_range: tuple[int, int] = (200000, 200999)
+    sandbox_max_workdir_mb: int = 1024
+    sandbox_bwrap: str | None = None
 
     @property
     def production(self) -> bool:
@@ -212,6 +231,11 @@ class Settings:
             worker_poll_seconds=_float(env.get("WORKER_POLL_SECONDS"), 5.0),
             scheduler_interval_seconds=_float(env.get("SCHEDULER_INTERVAL_SECONDS"), 5.0),
             notification_max_attempts=_int(env.get("NOTIFICATION_MAX_ATTEMPTS"), 5),
+            sandbox_python=env.get("CODEX32_SANDBOX_PYTHON") or None,
+            sandbox_isolation=(env.get("CODEX32_SANDBOX_ISOLATION") or "").strip().lower() or None,
+            sandbox_uid_range=_range(env.get("CODEX32_SANDBOX_UID_RANGE"), (200000, 200999)),
+            sandbox_max_workdir_mb=_int(env.get("CODEX32_SANDBOX_MAX_WORKDIR_MB"), 1024),
+            sandbox_bwrap=env.get("CODEX32_SANDBOX_BWRAP") or None,
         )
         settings.validate()
         return settings.with_development_secrets()
@@ -230,6 +254,13 @@ class Settings:
             raise ConfigError("DB_POOL_PING_IDLE_SECONDS must not be negative")
         if self.worker_concurrency < 1 or self.notification_max_attempts < 1:
             raise ConfigError("WORKER_CONCURRENCY and NOTIFICATION_MAX_ATTEMPTS must be positive")
+        if self.sandbox_isolation not in (None, "none", "process", "user", "namespace"):
+            raise ConfigError("CODEX32_SANDBOX_ISOLATION must be none, process, user or namespace")
+        low, high = self.sandbox_uid_range
+        if not 1000 <= low <= high < 2 ** 31 - 1:
+            raise ConfigError("CODEX32_SANDBOX_UID_RANGE must be LOW-HIGH with 1000 <= LOW <= HIGH")
+        if self.sandbox_max_workdir_mb < 1:
+            raise ConfigError("CODEX32_SANDBOX_MAX_WORKDIR_MB must be positive")
         if self.worker_stalled_seconds <= self.worker_heartbeat_seconds:
             raise ConfigError("WORKER_STALLED_SECONDS must be longer than "
                               "WORKER_HEARTBEAT_SECONDS (a live worker would look stalled)")

@@ -58,3 +58,12 @@ def poll_until(condition: Callable[[], Any], timeout: float = 10.0,
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
+
+def parent_of(pid: int) -> int:
+    """The parent pid of a live process, or 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return int(handle.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import threading
 
 import jsonschema
 import pluggy
 import pytest
 
 from codex32.execution import sandbox
+from codex32.execution.sandbox import probe
 from codex32.plugins import hookspecs
 from codex32.plugins.defaults import subprocess_executor
 from codex32.plugins.defaults.subprocess_executor import SubprocessExecutor
@@ -46,19 +46,24 @@ def test_the_config_schema_is_valid_and_its_defaults_build_an_executor():
     defaults = {name: spec["default"] for name, spec in schema["properties"].items()}
     jsonschema.validate(defaults, schema)
     executor = SubprocessExecutor(defaults)
-    assert executor.python == sys.executable
-    assert executor.minimum_isolation == "process"
+    assert executor.workdir_mb == 64
+    assert executor.policy.python == sys.executable
 
 
-@pytest.mark.parametrize(("config", "field"), [
-    ({"minimum_isolation": "total"}, "minimum_isolation"),
-    ({"python": "/nonexistent/python3"}, "python"),
-    ({"python": "/etc/passwd"}, "python"),
-])
-def test_an_invalid_configuration_is_refused(config, field):
+@pytest.mark.parametrize("key", ["python", "run_as_uid", "run_as_gid", "minimum_isolation"])
+def test_how_code_runs_is_not_part_of_a_workspaces_configuration(key):
+    """Interpreter, identities and isolation are the platform's: the schema has no room."""
+    value = {"python": "/usr/bin/python3", "run_as_uid": 1000, "run_as_gid": 42,
+             "minimum_isolation": "none"}[key]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({key: value}, SubprocessExecutor.config_schema)
+
+
+def test_a_working_directory_above_the_platforms_maximum_is_refused():
+    maximum = sandbox.current().max_workdir_mb
     with pytest.raises(ConfigInvalid) as caught:
-        SubprocessExecutor(config)
-    assert field in caught.value.errors
+        SubprocessExecutor({"workdir_mb": maximum + 1})
+    assert "workdir_mb" in caught.value.errors
 
 
 def test_under_root_an_interpreter_others_could_replace_is_refused(tmp_path):
@@ -70,40 +75,24 @@ def test_under_root_an_interpreter_others_could_replace_is_refused(tmp_path):
     planted = shared / "python3"
     planted.write_text("#!/bin/sh\nexit 0\n")
     planted.chmod(0o755)
-    with pytest.raises(ConfigInvalid, match="configuration"):
-        SubprocessExecutor({"python": str(planted)})
+    found = sandbox.availability(sandbox.SandboxPolicy(python=str(planted)))
+    assert not found.ok and "writable by others" in found.detail
 
 
 def test_the_isolation_level_is_one_of_the_known_levels(executor):
     assert executor.isolation_level() in ISOLATION_LEVELS
 
 
-def test_the_host_is_probed_once_per_interpreter(monkeypatch):
+def test_the_host_is_probed_once_per_policy(monkeypatch):
     runs = []
-    real = sandbox._probe_run
-    monkeypatch.setattr(sandbox, "_probe_run", lambda settings: runs.append(1) or real(settings))
-    monkeypatch.setattr(sandbox, "_probe_cache", {})
-    first = sandbox.probe(sys.executable)
-    probes = len(runs)
-    assert probes >= 1
-    assert sandbox.probe(sys.executable) == first
-    assert len(runs) == probes  # the second answer came from the cache
-
-
-class _WeakHost(SubprocessExecutor):
-    """The executor on a host that offers only process isolation (no root)."""
-
-    def isolation_level(self) -> str:
-        return "process"
-
-
-def test_a_run_below_the_minimum_isolation_is_refused_without_starting_the_bot():
-    executor = _WeakHost({"minimum_isolation": "namespace"})
-    request = make_request("def main(event, context):\n    raise SystemExit('ran')\n")
-    outcome = executor.run(request, threading.Event())
-    assert outcome.status == "failed"
-    assert outcome.error["type"] == "IsolationUnavailable"
-    assert not executor.health_check().ok
+    real = probe.run_sandboxed
+    monkeypatch.setattr(probe, "run_sandboxed",
+                        lambda *args: runs.append(1) or real(*args))
+    policy = sandbox.SandboxPolicy(uid_range=(300000, 300099))  # not cached yet
+    first = sandbox.availability(policy)
+    assert runs == [1]
+    assert sandbox.availability(policy) == first
+    assert runs == [1]  # the second answer came from the cache
 
 
 def test_health_check_reports_the_level(executor, isolation):
@@ -112,41 +101,43 @@ def test_health_check_reports_the_level(executor, isolation):
     assert isolation in health.detail
 
 
-def test_the_working_directory_is_removed_after_each_run(tmp_path):
-    settings = sandbox.probe(sys.executable, work_root=str(tmp_path))
-    outcomes = [sandbox.run_sandboxed(make_request(code), None, settings).status for code in (
+def test_the_working_directory_is_removed_after_each_run(isolation):
+    before = set(os.listdir(tempfile.gettempdir()))
+    policy = sandbox.current()
+    outcomes = [sandbox.run_sandboxed(make_request(code), None, policy).status for code in (
         "def main(event, context):\n    open('left.txt', 'w').write('x')\n",
         "def main(event, context):\n    raise ValueError('boom')\n")]
     assert outcomes == ["succeeded", "failed"]  # both really ran in a working directory
-    assert list(tmp_path.iterdir()) == []
+    assert set(os.listdir(tempfile.gettempdir())) <= before
 
 
 USER_LEVEL_PYTHON = "/usr/bin/python3"
 
 
 @pytest.mark.parametrize("level", ["user", "process"])
-def test_the_weaker_levels_still_run_bots_within_limits(isolation, level):
-    """What a host without namespaces gets; forced here to test those code paths too."""
+def test_the_weaker_levels_still_run_bots_within_limits(level):
+    """What an operator may choose on a host without namespaces; tested here too."""
     python = sys.executable
     if level == "user":
-        if isolation not in ("namespace", "user"):
+        if os.geteuid() != 0:
             pytest.skip("the user level needs root")
         # Our interpreter may live where the bot's uid cannot read (e.g. under /root).
         python = USER_LEVEL_PYTHON
         if sandbox.interpreter_problem(python):
             pytest.skip(f"no root-owned {python} here")
-    settings = sandbox.SandboxSettings(python=python, isolation=level)
+    policy = sandbox.SandboxPolicy(python=python, isolation=level)
     code = ("import os\n\ndef main(event, context):\n"
             "    return [os.getuid(), sorted(os.environ), os.getcwd() == os.environ['HOME']]\n")
-    outcome = sandbox.run_sandboxed(make_request(code), None, settings)
+    outcome = sandbox.run_sandboxed(make_request(code), None, policy)
     assert outcome.status == "succeeded", outcome.error
     uid, environment, in_home = outcome.result
-    assert uid == (sandbox.NOBODY if level == "user" else os.getuid())
+    low, high = policy.uid_range
+    assert low <= uid <= high if level == "user" else uid == os.getuid()
     assert set(environment) <= {"PATH", "LANG", "LC_ALL", "PYTHONIOENCODING", "HOME", "TMPDIR"}
     assert in_home
     looping = make_request("def main(event, context):\n    while True:\n        pass\n",
                            timeout_seconds=0.5)
-    assert sandbox.run_sandboxed(looping, None, settings).status == "timed_out"
+    assert sandbox.run_sandboxed(looping, None, policy).status == "timed_out"
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the ownership check applies under root")

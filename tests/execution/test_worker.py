@@ -80,6 +80,28 @@ def test_logs_are_capped_with_a_truncation_marker(tenant):
     assert "output truncated" in done["logs"] and done["logs"].startswith("line 0\n")
 
 
+UNSTORABLE = r"""
+def main(event, context):
+    print('nul:\x00 end')
+    if event.get('fail'):
+        raise ValueError('bad \ud800 value')
+    return {'x': '\ud800', 'k\x00': ['a\udfffb']}
+"""
+
+
+def test_a_bot_returning_or_raising_unstorable_text_keeps_its_record(tenant):
+    bot = bot_with(tenant, UNSTORABLE)
+    returned = finished(tenant, run(tenant, bot["id"])["id"])
+    raised = finished(tenant, run(tenant, bot["id"], {"input": {"fail": True}})["id"])
+    assert returned["status"] == "succeeded", returned
+    assert returned["result"] == {"x": "\ufffd", "k\ufffd": ["a\ufffdb"]}
+    assert returned["logs"] == "nul:\ufffd end\n"
+    assert raised["status"] == "failed", raised
+    assert raised["error"]["type"] == "ValueError"
+    assert raised["error"]["message"] == "bad \ufffd value"
+    assert raised["logs"] == "nul:\ufffd end\n"
+
+
 def test_cancelling_a_running_execution_stops_it_within_two_seconds(tenant):
     bot = bot_with(tenant, SLEEPER, timeout_seconds=60)
     queued = run(tenant, bot["id"])

@@ -9,11 +9,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import psycopg
+import pytest
 from sqlalchemy.engine import make_url
 
+from codex32.execution import sandbox
 from tests.execution.conftest import (
     SLEEPER,
     WorkerProcess,
@@ -26,18 +29,11 @@ from tests.execution.conftest import (
     wait_for,
     worker_env,
 )
+from tests.execution.sandbox_support import make_request, parent_of
 
 
 def url_with(url: str, **parts: str) -> str:
     return make_url(url).set(**parts).render_as_string(hide_password=False)
-
-
-def _parent(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return int(handle.read().rsplit(b")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 def _holder(execution_id: str, workers: list[WorkerProcess]) -> WorkerProcess | None:
@@ -47,12 +43,12 @@ def _holder(execution_id: str, workers: list[WorkerProcess]) -> WorkerProcess | 
         while pid > 1:
             if pid in by_pid:
                 return by_pid[pid]
-            pid = _parent(pid)
+            pid = parent_of(pid)
     return None
 
 
 def _kill_run(execution_id: str) -> None:
-    """What the machine's loss would do to the bot: it dies with its worker."""
+    """What the machine's loss would do to the bot (which dies with its worker anyway)."""
     for pid in processes_mentioning(execution_id):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -107,6 +103,34 @@ def test_a_killed_workers_runs_are_settled_once_by_the_retry_policy(start_own_wo
     assert tenant.call("GET", f"/api/v1/bots/{single['id']}/executions").json["total"] == 1
     assert {_job_status(superuser, item) for item in (x1["id"], y1["id"], x2["id"])} == \
         {"failed"}
+
+
+def test_a_bot_dies_with_its_worker_killed_by_sigkill(start_own_worker, tenant):
+    doomed = start_own_worker()
+    queued = run(tenant, bot_with(tenant, SLEEPER, timeout_seconds=300)["id"])
+    _running(tenant, queued["id"])
+    bots = processes_mentioning(queued["id"])
+    doomed.kill()  # the worker alone: its bots run in sessions of their own
+    wait_for(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in bots), timeout=5,
+             message="the bot's processes to die with their worker")
+    assert processes_mentioning(queued["id"]) == []
+    sandbox.kill_run(queued["id"])  # what recovery does: the empty cgroup is removed too
+    assert not sandbox.kill_run(queued["id"])
+
+
+def test_recovery_kills_a_lost_runs_processes_before_settling_it(tmp_path):
+    if not sandbox.availability(sandbox.current()).cgroups:
+        pytest.skip("without cgroups a lost run is found by nothing but its dead worker")
+    request = make_request(SLEEPER, event={"seconds": 600}, timeout_seconds=600)
+    outcomes = []
+    thread = threading.Thread(target=lambda: outcomes.append(
+        sandbox.run_sandboxed(request, None, sandbox.current())))
+    thread.start()
+    wait_for(lambda: processes_mentioning(request.execution_id), message="the bot to start")
+    assert sandbox.kill_run(request.execution_id)
+    thread.join(timeout=5)
+    assert outcomes[0].status == "failed" and outcomes[0].error["type"] == "Killed"
+    assert processes_mentioning(request.execution_id) == []
 
 
 def test_sigterm_lets_a_running_execution_finish_in_the_grace_period(start_own_worker, tenant):

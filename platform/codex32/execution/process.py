@@ -32,7 +32,7 @@ from sqlalchemy.orm import sessionmaker
 from codex32.config import Settings
 from codex32.db import pool
 from codex32.db.urls import DatabaseUrls, libpq_url
-from codex32.execution import queue, scheduler, worker
+from codex32.execution import queue, sandbox, scheduler, worker
 from codex32.observability import execution_metrics as metrics
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ def build_runtime(settings: Settings, urls: DatabaseUrls) -> tuple[worker.Worker
     check_runtime_role(engine, allow_owner=settings.allow_owner_runtime,
                        production=settings.production)
     providers.configure(providers.load_runtime(settings))
+    sandbox.configure(sandbox.SandboxPolicy.from_settings(settings))
     queue.notification_retry.max_attempts = settings.notification_max_attempts
     sessions = sessionmaker(engine, expire_on_commit=False)
     return worker.WorkerRuntime(settings=settings, sessions=sessions), engine

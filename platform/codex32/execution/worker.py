@@ -34,7 +34,7 @@ from codex32.crypto import SecretsUndecryptable
 from codex32.db import tenancy
 from codex32.db.models import Bot, BotExecution, BotVersion, Workspace
 from codex32.errors import DomainError
-from codex32.execution import queue
+from codex32.execution import queue, sandbox
 from codex32.observability import execution_metrics as metrics
 from codex32.observability.logging import log_context
 from codex32.plugins.calls import invoke
@@ -292,10 +292,14 @@ def _failure(kind: str, message: str, duration: float = 0.0) -> ExecutionOutcome
                             duration_seconds=duration)
 
 
+# What PostgreSQL text and jsonb cannot hold: NUL, and lone surrogates (not UTF-8 at all).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _storable(value: Any) -> Any:
-    """``value`` without NUL characters, which PostgreSQL text and jsonb cannot hold."""
+    """``value`` with NULs and lone surrogates replaced by U+FFFD, so the record is kept."""
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
+        return _UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, dict):
         return {_storable(str(k)): _storable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -390,7 +394,8 @@ def recover(rt: WorkerRuntime, job: Job) -> str | None:
     Exactly once however many workers try: the job row and the execution row are locked, and
     a job no longer ``doing`` is left alone. A run that never started is run again; one that
     was running ends ``failed`` (``WorkerLost``) and is retried by the bot's retry policy like
-    any failure; other jobs (notifications) run again.
+    any failure; other jobs (notifications) run again. A run still alive on this host (its
+    cgroup) is killed first, so a retry never runs beside it.
     """
     assert job.id is not None
     if job.task_name != queue.RUN_TASK:
@@ -403,6 +408,8 @@ def recover(rt: WorkerRuntime, job: Job) -> str | None:
     workspace_id = job.task_kwargs["workspace_id"]
     execution_id = uuid.UUID(str(job.task_kwargs["execution_id"]))
     with log_context(workspace_id=workspace_id, execution_id=str(execution_id), job_id=job.id):
+        if sandbox.kill_run(str(execution_id)):
+            log.warning("killed what was left of execution %s's run", execution_id)
         with rt.sessions() as session, tenancy.bound(session, workspace_id):
             if queue.lock_job(session, job.id) != "doing":
                 return None

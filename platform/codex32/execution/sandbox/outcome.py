@@ -1,0 +1,108 @@
+"""How a run ended, from what its pipes delivered: logs, the result record, the exit status.
+
+Pure functions over the captured bytes; secrets a bot printed are redacted here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+from typing import Any
+
+from codex32.execution.sandbox.supervisor import Capture
+from codex32.plugins.interfaces import ExecutionLimits
+
+REDACTED = "[REDACTED]"
+
+
+def cpu_limit(limits: ExecutionLimits) -> int:
+    """The run's CPU seconds per process (RLIMIT_CPU's soft limit)."""
+    # Without a CPU limit the wall clock still rules; this backstop bounds any process that
+    # would outlive it (each process gets its own RLIMIT_CPU budget).
+    cpu = limits.cpu_seconds if limits.cpu_seconds is not None else limits.timeout_seconds + 1
+    return max(1, math.ceil(cpu))
+
+
+def logs_of(capture: Capture) -> tuple[str, bool]:
+    """The captured output as text (invalid UTF-8 replaced) and whether some was dropped."""
+    text = capture.data.decode("utf-8", "replace")
+    if not capture.dropped:
+        return text, False
+    newline = "" if not text or text.endswith("\n") else "\n"
+    return f"{text}{newline}[... output truncated: {capture.dropped} bytes dropped]\n", True
+
+
+def parse_record(capture: Capture, max_result_bytes: int) -> dict[str, Any] | None:
+    """The runner's record as ``{"status", "result", "error"}``, or None when none was written."""
+    if not capture.data and not capture.dropped:
+        return None
+    if capture.dropped:
+        return {"status": "failed", "error": {
+            "type": "ResultTooLarge",
+            "message": f"the result is larger than {max_result_bytes} bytes"}}
+    try:
+        record = json.loads(capture.data.decode("utf-8"))
+        peak = record.get("peak_kib")
+        peak_kib = peak if isinstance(peak, int) and peak > 0 else None
+        if record.get("ok") is True and "result" in record:
+            return {"status": "succeeded", "result": record["result"], "peak_kib": peak_kib}
+        error = record["error"]
+        if record.get("ok") is False and all(isinstance(error.get(k), str)
+                                             for k in ("type", "message")):
+            return {"status": "timed_out" if record.get("timed_out") is True else "failed",
+                    "peak_kib": peak_kib, "error": {
+                "type": error["type"], "message": error["message"],
+                "traceback": str(error.get("traceback", ""))}}
+    except (ValueError, UnicodeDecodeError, AttributeError, KeyError, TypeError):
+        pass
+    return {"status": "failed", "error": {
+        "type": "InvalidResult", "message": "the bot's process wrote an unreadable result"}}
+
+
+def ended_without_record(status: int, cpu_seconds: float, diagnostics: str,
+                         limits: ExecutionLimits, via_bwrap: bool) -> tuple[str, dict[str, str]]:
+    """Status and error of a run that wrote no record, from how its process ended."""
+    number = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    if number is None and via_bwrap and os.WEXITSTATUS(status) > 128:
+        # bwrap exits with 128 + the signal that killed its child, the bot.
+        number = os.WEXITSTATUS(status) - 128
+    if number == signal.SIGXCPU or cpu_seconds >= cpu_limit(limits) - 0.05:
+        return "timed_out", cpu_error(limits)
+    if number == signal.SIGKILL:
+        return "failed", {"type": "Killed", "message": "the bot's process was killed "
+                          "(SIGKILL), most likely for using too much memory"}
+    if number is not None:
+        name = signal.Signals(number).name if number in signal.valid_signals() else str(number)
+        return "failed", {"type": "Crashed", "message": f"the bot's process died of {name}"}
+    message = f"the bot's process exited with status {os.WEXITSTATUS(status)} without a result"
+    last_line = diagnostics.strip().rpartition("\n")[2]
+    return "failed", {"type": "NoResult",
+                      "message": message + (f" ({last_line})" if last_line else "")}
+
+
+def cpu_error(limits: ExecutionLimits) -> dict[str, str]:
+    """The error of a run stopped by its CPU limit."""
+    return {"type": "CpuTimeExceeded",
+            "message": f"the bot used more than {cpu_limit(limits)} s of CPU time"}
+
+
+def redact(text: str, secrets: dict[str, str]) -> str:
+    """``text`` with every secret value of four characters or more replaced."""
+    # A bot printing its secrets by accident must not put them in stored logs; very short
+    # values are skipped, since replacing them would garble ordinary text.
+    for value in sorted(secrets.values(), key=len, reverse=True):
+        if isinstance(value, str) and len(value) >= 4:
+            text = text.replace(value, REDACTED)
+    return text
+
+
+def redact_error(error: dict[str, Any] | None, secrets: dict[str, str]) -> dict[str, Any] | None:
+    """``error`` with secrets redacted from its texts."""
+    if not error or not secrets:
+        return error
+    return {key: redact(value, secrets) if isinstance(value, str) else value
+            for key, value in error.items()}
+
+
