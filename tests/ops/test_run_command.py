@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -88,10 +89,20 @@ def test_run_serves_the_whole_product_on_localhost_and_ctrl_c_stops_all_of_it():
     tree: list[psutil.Process] = []
     try:
         wait_for(lambda: call(port, "GET", "/health/ready")[0] == 200, 90, "web", log)
+        account = {"email": "me@acme.test", "password": "a long passphrase"}
         status, signed_up = call(port, "POST", "/api/v1/workspaces", {
-            "name": "Acme", "admin_email": "me@acme.test", "admin_password": "a long passphrase"})
-        assert status == 201, signed_up
-        token = signed_up["access_token"]
+            "name": "Acme", "admin_email": account["email"],
+            "admin_password": account["password"]})
+        assert status == 202, signed_up
+        # Development mails go to the log: the verification token is read from there.
+        mailed = wait_for(lambda: re.search(r"token: (\S+)", log.read_text()), 10,
+                          "the verification mail", log)
+        status, _ = call(port, "POST", "/api/v1/auth/verify",
+                         {"token": mailed.group(1), "password": account["password"]})
+        assert status == 200
+        status, pair = call(port, "POST", "/api/v1/auth/token", account)
+        assert status == 200, pair
+        token = pair["access_token"]
         status, bot = call(port, "POST", "/api/v1/bots", {"name": "doubler", "code": CODE}, token)
         assert status == 201, bot
         status, queued = call(port, "POST", f"/api/v1/bots/{bot['id']}/executions",
