@@ -2,9 +2,10 @@
 
 A workspace configures a plugin (``kind``, ``id``) with a config validated against the
 plugin's JSON Schema and secrets encrypted at rest. :func:`build` returns an instance for the
-workspace, cached by (workspace, kind, id, config version): a change takes effect on the next
-request in every process, because each use reads the version. Flask only to find the app's
-runtime; no request handling here.
+workspace, cached by (workspace, kind, id, config generation): a change takes effect on the
+next request in every process, because each use reads the generation, which is new on every
+save and never repeats (the version restarts at 1 after a delete, so it cannot be the key).
+Flask only to find the app's runtime; no request handling here.
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from codex32.db.models import ProviderConfig, Workspace
 from codex32.errors import Invalid, NotFound, from_plugin_error
 from codex32.outbound import UnsafeURL, check_url
 from codex32.plugins.calls import invoke
-from codex32.plugins.errors import ConfigInvalid, PluginError
+from codex32.plugins.errors import (
+    ConfigInvalid,
+    PluginError,
+    ProviderAuthError,
+    ProviderRateLimited,
+    ProviderTimeout,
+)
 from codex32.plugins.interfaces import KINDS, HealthResult, Plugin, with_defaults
 from codex32.plugins.manager import PluginManager, Registration
 from codex32.plugins.manager import load as load_plugins
@@ -209,6 +216,7 @@ def put(session: Session, principal: Principal, kind: str, plugin_id: str,
     row.secrets = box.seal(stored) if stored else None
     row.secret_names = sorted(stored)
     row.version = (row.version or 0) + 1
+    row.generation = uuid.uuid4()
     row.updated_by = principal.user_id
     row.updated_at = datetime.now(UTC)
     audit.record(session, principal, "provider.update", "provider", f"{kind}/{plugin_id}",
@@ -269,7 +277,7 @@ def build(session: Session, workspace_id: uuid.UUID | str, kind: str,
     """An instance of the workspace's plugin of ``kind`` (its default when no id is given).
 
     The session must be bound to ``workspace_id``. Instances are cached per configuration
-    version; an unconfigured plugin runs on its schema's defaults. ``known`` reuses a
+    generation; an unconfigured plugin runs on its schema's defaults. ``known`` reuses a
     :func:`snapshot` when building several plugins of one kind.
     """
     known = known or snapshot(session, workspace_id, kind)
@@ -279,7 +287,7 @@ def build(session: Session, workspace_id: uuid.UUID | str, kind: str,
             raise NotFound(f"no {kind} plugin is installed")
     registration = _registration(kind, plugin_id)
     row = known.rows.get(plugin_id)
-    key = (str(workspace_id), kind, plugin_id, row.version if row else 0)
+    key = (str(workspace_id), kind, plugin_id, str(row.generation) if row else None)
     state = runtime()
     with state.lock:
         instance = state.cache.get(key)
@@ -292,6 +300,10 @@ def build(session: Session, workspace_id: uuid.UUID | str, kind: str,
     except PluginError as exc:
         raise from_plugin_error(exc, plugin_id) from exc
     with state.lock:
+        # Older generations are never asked for again: drop them (and their secrets) now.
+        # Not closed here: a call on another thread may still be using one.
+        for stale in [k for k in state.cache if k[:3] == key[:3] and k != key]:
+            del state.cache[stale]
         state.cache[key] = instance
         while len(state.cache) > CACHE_SIZE:
             _old_key, old = state.cache.popitem(last=False)
@@ -311,10 +323,17 @@ def test(session: Session, principal: Principal, kind: str, plugin_id: str) -> H
         result = invoke(instance, "health_check", instance.health_check,
                         timeout=runtime().health_timeout)
     except PluginError as exc:
-        result = HealthResult(ok=False, detail=from_plugin_error(exc, plugin_id).message)
+        result = HealthResult(ok=False, detail=_failure(exc, plugin_id))
     runtime().health[(str(principal.workspace_id), kind, plugin_id)] = {
         "ok": result.ok, "detail": result.detail, "checked_at": datetime.now(UTC).isoformat()}
     return result
+
+
+def _failure(error: PluginError, plugin_id: str) -> str:
+    """What a failed test says: the error's class, never text the provider may have echoed."""
+    if isinstance(error, ConfigInvalid | ProviderAuthError | ProviderTimeout | ProviderRateLimited):
+        return from_plugin_error(error, plugin_id).message  # fixed texts, or our own words
+    return f"{plugin_id} failed ({type(error).__name__})"
 
 
 def isolation_levels() -> dict[str, str | None]:
