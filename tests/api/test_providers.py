@@ -4,12 +4,17 @@ instance caching by config version, and templates."""
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from codex32.crypto import SecretBox, SecretsUndecryptable
+from codex32.plugins import calls
 from codex32.services import providers
 from codex32.testing.fake_openai import FakeOpenAI
+from tests.execution.sandbox_support import poll_until
 
 SECRET = "sk-test-VERY-SECRET-0123456789"
 
@@ -233,3 +238,42 @@ def test_a_configuration_deleted_and_saved_again_builds_with_the_new_secrets(
     second = build()
     assert second is not first
     assert second.secret("api_key") == "sk-second-S2" and second.config["model"] == "gpt-new"
+
+
+class GatedOpenAI(FakeOpenAI):
+    """A fake OpenAI that holds every answer until the test opens the gate (a hung provider)."""
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.gate = threading.Event()
+
+    def route(self, request):
+        self.gate.wait(10)
+        return super().route(request)
+
+
+def test_a_workspace_past_its_bound_on_provider_calls_gets_429_and_others_are_not_blocked(
+        app, tenant, other_tenant, fake_openai):
+    bound = app.extensions["codex32_providers"].calls_per_workspace
+    with GatedOpenAI(api_key=SECRET, models=("gpt-test",)) as slow, \
+            ThreadPoolExecutor(max_workers=bound) as callers:
+        try:
+            _openai(tenant, slow.url)
+            _openai(other_tenant, fake_openai.url)
+            pending = [callers.submit(app.test_client().post, "/api/v1/providers/llm/openai/test",
+                                      headers=tenant.headers) for _ in range(bound)]
+            assert poll_until(lambda: calls.in_flight(workspace_id=tenant.workspace_id) == bound)
+            started = time.monotonic()
+            refused = tenant.call("POST", "/api/v1/providers/llm/openai/test")
+            assert refused.status_code == 429, refused.json
+            assert "too many concurrent provider calls" in refused.json["message"]
+            assert int(refused.headers["Retry-After"]) >= 1
+            theirs = other_tenant.call("POST", "/api/v1/providers/llm/openai/test")
+            assert theirs.status_code == 200 and theirs.json["ok"] is True
+            assert other_tenant.call("GET", "/api/v1/bots").status_code == 200
+            assert time.monotonic() - started < 2.0
+            assert not any(call.done() for call in pending)
+        finally:
+            slow.gate.set()
+        assert all(call.result(10).json["ok"] is True for call in pending)
+    assert poll_until(lambda: calls.in_flight(workspace_id=tenant.workspace_id) == 0)

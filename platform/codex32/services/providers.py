@@ -29,7 +29,7 @@ from codex32.crypto import SecretBox
 from codex32.db.models import ProviderConfig, Workspace
 from codex32.errors import Invalid, NotFound, from_plugin_error
 from codex32.outbound import UnsafeURL, check_url
-from codex32.plugins.calls import invoke
+from codex32.plugins.calls import invoke, limit_workspaces
 from codex32.plugins.errors import (
     ConfigInvalid,
     PluginError,
@@ -55,6 +55,7 @@ class Runtime:
     defaults: dict[str, str]
     health_timeout: float = 10.0
     allow_private_urls: bool = False
+    calls_per_workspace: int = 2
     cache: OrderedDict[tuple, Plugin] = field(default_factory=OrderedDict)
     health: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -70,15 +71,21 @@ def load_runtime(settings: Settings) -> Runtime:
     return Runtime(manager=manager, box=SecretBox(settings.secrets_keys),
                    defaults=settings.default_plugins,
                    health_timeout=min(settings.plugin_timeout_seconds, 10.0),
-                   allow_private_urls=settings.allow_private_urls)
+                   allow_private_urls=settings.allow_private_urls,
+                   calls_per_workspace=settings.plugin_calls_per_workspace)
 
 
 def configure(runtime: Runtime, app: Any = None) -> None:
-    """Install the runtime for ``app`` (and for code running outside any app context)."""
+    """Install the runtime for ``app`` (and for code running outside any app context).
+
+    For a web app this also bounds each workspace's plugin calls in flight in this process
+    (:func:`codex32.plugins.calls.limit_workspaces`): they hold request threads.
+    """
     global _runtime
     _runtime = runtime
     if app is not None:
         app.extensions[_APP_KEY] = runtime
+        limit_workspaces(runtime.calls_per_workspace)
 
 
 def runtime() -> Runtime:
