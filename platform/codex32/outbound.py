@@ -5,7 +5,9 @@ could make the platform talk to its own database, the cloud metadata service or 
 on the private network (server-side request forgery). :func:`check_url` refuses such targets;
 :func:`resolve_url` also returns the addresses it checked so that :func:`pinned_connection` and
 :func:`create_connection` connect to exactly those, which closes the DNS-rebinding gap between
-check and connect. No Flask, no database and no HTTP client logic (retries, redirects) here.
+check and connect. :func:`check_host` is the same check for a host and port at connect time
+(``codex32.outbound_http`` runs it for every connection an httpx2 client opens). No Flask, no
+database and no HTTP client logic (retries, redirects) here.
 
 Private targets are allowed or refused by the operator, never by the tenant:
 ``CODEX32_ALLOW_PRIVATE_URLS`` (``1``/``true``/``yes`` or ``0``/``false``/``no``) decides; when
