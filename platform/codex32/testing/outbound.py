@@ -25,6 +25,18 @@ __all__ = ["UPSTREAM_MARKER", "OutboundConformance"]
 
 # What a scripted backend answers in :meth:`OutboundConformance.upstream_error_case`.
 UPSTREAM_MARKER = "conformance-UPSTREAM-TEXT-7c1e"
+# Resolves to 127.0.0.1 during the connect-time check, as a hostile DNS record would.
+PUBLIC_LOOKING_NAME = "api.provider-conformance.example"
+
+
+def _resolving(name: str, address: str) -> Callable[..., list]:
+    """``socket.getaddrinfo`` with ``name`` resolving to ``address``, every other name as usual."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> list:
+        return real(address if host == name else host, port, *args, **kwargs)
+
+    return getaddrinfo
 
 
 @contextmanager
@@ -70,17 +82,21 @@ class OutboundConformance:
     def _calls(self, plugin: Any) -> list[tuple[str, Callable[[], object]]]:
         return [("health check", plugin.health_check), ("exercise", lambda: self.exercise(plugin))]
 
-    def test_outbound_urls_naming_a_private_host_are_refused_at_connect_time(self, monkeypatch):
+    @pytest.mark.parametrize("host", ["localhost", PUBLIC_LOOKING_NAME])
+    def test_outbound_urls_naming_a_private_host_are_refused_at_connect_time(self, monkeypatch,
+                                                                             host):
         """With private targets refused, every ``"format": "uri"`` setting pointed at
-        ``http://localhost:<port>``: the health check and :meth:`exercise` never connect there
-        (a codex32 error or a failed health check instead)."""
+        ``http://<host>:<port>``, ``localhost`` or a public-looking name that resolves to
+        127.0.0.1: the health check and :meth:`exercise` never connect there (a codex32 error
+        or a failed health check instead)."""
         names = self._outbound_properties()
         if not names:
             pytest.skip(f"{self.plugin_class.__name__} has no \"format\": \"uri\" setting")
         monkeypatch.setenv(ALLOW_PRIVATE_ENV, "0")
+        monkeypatch.setattr(socket, "getaddrinfo", _resolving(PUBLIC_LOOKING_NAME, "127.0.0.1"))
         with _listener() as (port, connected):
             try:
-                plugin = self.build({name: f"http://localhost:{port}/" for name in names})
+                plugin = self.build({name: f"http://{host}:{port}/" for name in names})
             except PluginError:
                 return  # refused when built: as good
             for what, call in self._calls(plugin):
