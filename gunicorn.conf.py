@@ -139,6 +139,9 @@ proc_name = "codex32-web"
 port = _env_int("PORT", 8000)
 bind = [f"0.0.0.0:{port}"]  # another address: GUNICORN_CMD_ARGS="--bind 127.0.0.1:8000"
 
+# Threads keep the API answering while requests wait on slow providers; with more threads than
+# PLUGIN_CALLS_PER_WORKSPACE (2), one workspace's provider calls never hold all of a worker's
+# (bench/starvation_bench.py). A sync worker is held whole by one slow call.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "gthread"
 threads = _env_int("GUNICORN_THREADS", 4 if worker_class == "gthread" else 1)
 workers = _env_int(

@@ -1,11 +1,12 @@
 """Codex-32 benchmarks: one entry point that prints its figures and the targets.
 
     python bench/run.py [--duration 10] [--connections 32] [--large]
-                        [--only api|providers|sandbox|execution]
+                        [--only api|providers|sandbox|execution|starvation]
 
 ``api``: a throwaway PostgreSQL (embedded in a temporary folder, or a fresh database on the
 server named by ``BENCH_DATABASE_URL``), migrated; the product served as deployed
-(``gunicorn --config gunicorn.conf.py wsgi:app``, production settings, 4 sync workers, request
+(``gunicorn --config gunicorn.conf.py wsgi:app``, production settings, 4 workers of
+``--worker-class``: gthread with gunicorn.conf.py's threads, as deployed, or sync; request
 log at INFO captured to a file) and the bare reference (bench/reference_app.py: Flask + psycopg,
 the same SQL, same gunicorn settings) side by side; wrk drives each (GET the bot list, POST a
 bot), sampling the RSS of each server's workers and the CPU each server, PostgreSQL and the
@@ -15,6 +16,8 @@ workspaces, measures the list again, and times the list SQL alone before and aft
 (table size vs workspace size).
 ``providers``: bench/provider_bench.py (the provider layer's overhead over the bare SDK).
 ``sandbox``, ``execution``: bench/sandbox_bench.py and bench/execution_bench.py when present.
+``starvation``: bench/starvation_bench.py (another workspace's GET /bots while one workspace's
+provider tests hang on a slow provider, sync workers vs the deployed gthread model).
 
 Everything it starts (database, servers, wrk) is stopped, and its temporary folders removed,
 on exit, on an error and on Ctrl-C.
@@ -60,7 +63,7 @@ from harness import (
 )
 
 BENCH = REPO / "bench"
-SECTIONS = ("api", "providers", "sandbox", "execution")
+SECTIONS = ("api", "providers", "sandbox", "execution", "starvation")
 WARMUP_SECONDS = 2
 LIST_BOTS = 60
 PAGE_SIZE = 50
@@ -518,7 +521,7 @@ def check_list(server: Server, path: str, token: str | None, expected: int) -> N
 
 
 def product_environment(database: BenchDatabase, port: int, folder: Path,
-                        name: str = "product") -> dict[str, str]:
+                        name: str = "product", worker_class: str = "gthread") -> dict[str, str]:
     metrics = folder / f"metrics-{name}"
     return {
         **base_environment(),
@@ -531,7 +534,7 @@ def product_environment(database: BenchDatabase, port: int, folder: Path,
         "CODEX32_SIGNUP_MODE": "open",
         "CODEX32_DATA_DIR": str(folder / "data"),
         "WEB_CONCURRENCY": "4",
-        "GUNICORN_WORKER_CLASS": "sync",
+        "GUNICORN_WORKER_CLASS": worker_class,
         "PORT": str(port),
         "RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT),
         "LOG_LEVEL": "INFO",
@@ -539,12 +542,13 @@ def product_environment(database: BenchDatabase, port: int, folder: Path,
     }
 
 
-def reference_environment(database: BenchDatabase, port: int, folder: Path) -> dict[str, str]:
+def reference_environment(database: BenchDatabase, port: int, folder: Path,
+                          worker_class: str = "gthread") -> dict[str, str]:
     return {
         **base_environment(),
         "BENCH_REFERENCE_DSN": database.runtime_dsn,
         "WEB_CONCURRENCY": "4",
-        "GUNICORN_WORKER_CLASS": "sync",
+        "GUNICORN_WORKER_CLASS": worker_class,
         "PORT": str(port),
         "LOG_LEVEL": "INFO",
         "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics-reference"),
@@ -649,14 +653,15 @@ def api_section(args: argparse.Namespace, folder: Path, stack: contextlib.ExitSt
     product_port, reference_port = free_port(), free_port()
     product = start_server(
         "product", gunicorn_command("wsgi:app"),
-        product_environment(database, product_port, folder), product_port,
+        product_environment(database, product_port, folder,
+                            worker_class=args.worker_class), product_port,
         folder / "product.log", "/health/ready", stack)
     lister = sign_up(product, "list")
     writer = sign_up(product, "write")
     reference = start_server(
         "reference", gunicorn_command("reference_app:app", "--pythonpath", str(BENCH)),
-        reference_environment(database, reference_port, folder), reference_port,
-        folder / "reference.log", f"/bots?ws={lister.workspace_id}", stack)
+        reference_environment(database, reference_port, folder, args.worker_class),
+        reference_port, folder / "reference.log", f"/bots?ws={lister.workspace_id}", stack)
     create_bots(product, lister, LIST_BOTS)
     product_list = f"/api/v1/bots?page_size={PAGE_SIZE}"
     reference_list = f"/bots?ws={lister.workspace_id}"
@@ -664,7 +669,8 @@ def api_section(args: argparse.Namespace, folder: Path, stack: contextlib.ExitSt
     check_list(product, product_list, lister.access_token, PAGE_SIZE)
     check_list(reference, reference_list, None, PAGE_SIZE)
     print(f"product: gunicorn --config gunicorn.conf.py wsgi:app, CODEX32_ENV=production, "
-          f"4 sync workers, LOG_LEVEL=INFO (request log captured to {product.log_path.name})")
+          f"4 {args.worker_class} workers, LOG_LEVEL=INFO (request log captured to "
+          f"{product.log_path.name})")
     print(f"  RATE_LIMIT_PER_MINUTE={RATE_LIMIT} so the in-process rate limiter does not "
           f"refuse the load (it still counts every request)")
     print("reference: bench/reference_app.py (Flask + psycopg_pool, no auth, no schemas), "
@@ -694,7 +700,8 @@ def api_section(args: argparse.Namespace, folder: Path, stack: contextlib.ExitSt
         large_port = free_port()
         large_product = start_server(
             "product on the large database", gunicorn_command("wsgi:app"),
-            product_environment(large_db, large_port, folder, "product-large"), large_port,
+            product_environment(large_db, large_port, folder, "product-large",
+                                args.worker_class), large_port,
             folder / "product-large.log", "/health/ready", stack)
         large_lister = sign_up(large_product, "list")
         create_bots(large_product, large_lister, LIST_BOTS)
@@ -838,6 +845,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large", action="store_true",
                         help="also measure the list with 1,000,000 bots in the database")
     parser.add_argument("--only", choices=SECTIONS, help="run one section")
+    parser.add_argument("--worker-class", choices=("gthread", "sync"), default="gthread",
+                        help="gunicorn worker class of both servers (gthread: as deployed)")
     parser.add_argument("--provider-calls", type=int, default=300)
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     args = parser.parse_args(argv)

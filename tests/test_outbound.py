@@ -1,5 +1,6 @@
-"""Tests for codex32.outbound: the guard on tenant-supplied URLs. No real DNS: IP literals,
-/etc/hosts' localhost, or a patched resolver."""
+"""Tests for codex32.outbound and codex32.outbound_http: the guard on tenant-supplied URLs, at
+check and at connect time. No real DNS: IP literals, /etc/hosts' localhost, or a patched
+resolver."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import socket
 import ssl
 import threading
 
+import httpx2
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -17,6 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from codex32 import outbound
 from codex32.outbound import UnsafeURL, check_url, pinned_connection, resolve_url
+from codex32.outbound_http import RefusedConnection, pinned_client
 
 PUBLIC = "93.184.215.14"
 
@@ -296,3 +299,98 @@ def test_pinned_https_connection_verifies_the_certificate_against_the_host_name(
                                    ("127.0.0.1",))
     with pytest.raises(ssl.SSLCertVerificationError):
         pinned_connection(impostor, timeout=5, context=trusting).request("GET", "/")
+
+
+# --- codex32.outbound_http: the check at connect time, for httpx2 and the SDKs on it ---------
+
+
+@pytest.fixture
+def production(monkeypatch):
+    """The operator refuses private targets, as production does."""
+    monkeypatch.setenv(outbound.ALLOW_PRIVATE_ENV, "0")
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.1", "[::ffff:127.0.0.1]"])
+def test_pinned_client_refuses_a_loopback_host_at_connect_time(production, local_server, host):
+    port, seen = local_server()
+    with pinned_client() as client, pytest.raises(RefusedConnection, match="not allowed"):
+        client.get(f"http://{host}:{port}/")
+    assert seen == []
+
+
+def test_pinned_client_refuses_a_public_looking_name_resolving_to_loopback(
+        production, local_server, monkeypatch):
+    port, seen = local_server()
+    looked_up = fake_resolver(monkeypatch, "127.0.0.1")
+    with pinned_client() as client, pytest.raises(RefusedConnection,
+                                                   match=r"api\.example\.com resolves to"):
+        client.get(f"http://api.example.com:{port}/v1/models")
+    assert looked_up == ["api.example.com"] and seen == []
+
+
+def test_pinned_client_connects_to_the_address_it_checked_and_keeps_tls_on_the_name(
+        production, local_server, monkeypatch, tmp_path):
+    """One lookup, checked, connected to; SNI and the certificate still use the host name."""
+    cert_file, key_file = certificate_for("llm.pinned.test", tmp_path)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert_file, key_file)
+    port, seen = local_server(tls)
+    looked_up = fake_resolver(monkeypatch, "127.0.0.1")
+    # Stand-in for a public address: the only way to reach one from a test is to call
+    # 127.0.0.1 public for the length of this test.
+    monkeypatch.setattr(outbound, "_refusal", lambda address: None)
+    trusting = ssl.create_default_context(cafile=cert_file)
+    with pinned_client(verify=trusting) as client:
+        assert client.get(f"https://llm.pinned.test:{port}/").status_code == 204
+        with pytest.raises(httpx2.ConnectError):  # a name the certificate does not cover
+            client.get(f"https://other.pinned.test:{port}/")
+    # The connect itself passes the checked address on ("127.0.0.1"), never the name again.
+    assert looked_up == ["llm.pinned.test", "127.0.0.1", "other.pinned.test", "127.0.0.1"]
+    assert seen == [f"llm.pinned.test:{port}"]
+
+
+def test_pinned_client_does_not_follow_a_redirect(local_server):
+    """A redirect comes back as the answer; the target is never contacted."""
+    inner_port, inner_seen = local_server()
+    redirect = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _redirect_to(
+        f"http://127.0.0.1:{inner_port}/admin"))
+    threading.Thread(target=redirect.serve_forever, args=(0.01,), daemon=True).start()
+    try:
+        with pinned_client() as client:
+            answer = client.get(f"http://127.0.0.1:{redirect.server_address[1]}/v1/models")
+    finally:
+        redirect.shutdown()
+        redirect.server_close()
+    assert answer.status_code == 302 and inner_seen == []
+
+
+def test_a_redirect_followed_anyway_is_checked_again_at_its_connect(production, monkeypatch):
+    """Even a caller that asks to follow cannot reach a private address through a redirect."""
+    looked_up = fake_resolver(monkeypatch, "127.0.0.1")
+    monkeypatch.setattr(outbound, "_refusal",
+                        lambda address: None if looked_up[-1] == "public.test" else "private")
+    redirect = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _redirect_to(
+        "http://internal.test/admin"))
+    threading.Thread(target=redirect.serve_forever, args=(0.01,), daemon=True).start()
+    try:
+        with pinned_client() as client, pytest.raises(RefusedConnection, match=r"internal\.test"):
+            client.get(f"http://public.test:{redirect.server_address[1]}/",
+                       follow_redirects=True)
+    finally:
+        redirect.shutdown()
+        redirect.server_close()
+    assert looked_up == ["public.test", "127.0.0.1", "internal.test"]
+
+
+def _redirect_to(location: str) -> type[http.server.BaseHTTPRequestHandler]:
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    return Redirect

@@ -8,7 +8,7 @@ failing notifier is visible through the API rather than only in the worker's log
 configuration whose plugin no longer loads can name the broken plugin.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 """
 
 import sqlalchemy as sa
@@ -17,7 +17,7 @@ from alembic import op
 from codex32.db import rls
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

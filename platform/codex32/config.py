@@ -132,6 +132,7 @@ class Settings:
     startup_checks: bool = True
     default_plugins: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PLUGINS))
     plugin_timeout_seconds: float = 30.0
+    plugin_calls_per_workspace: int = 2
     # Bot executions: platform maxima (a workspace may only lower them) and the worker.
     max_timeout_seconds: int = 300
     max_memory_mb: int = 1024
@@ -217,6 +218,7 @@ class Settings:
             proxy_hops=_int(env.get("PROXY_HOPS"), 0),
             default_plugins=_pairs(env.get("CODEX32_DEFAULT_PLUGINS"), DEFAULT_PLUGINS),
             plugin_timeout_seconds=_float(env.get("PLUGIN_TIMEOUT_SECONDS"), 30.0),
+            plugin_calls_per_workspace=_int(env.get("PLUGIN_CALLS_PER_WORKSPACE"), 2),
             max_timeout_seconds=_int(env.get("MAX_TIMEOUT_SECONDS"), 300),
             max_memory_mb=_int(env.get("MAX_MEMORY_MB"), 1024),
             max_retries=_int(env.get("MAX_RETRIES"), 5),

@@ -5,7 +5,9 @@ could make the platform talk to its own database, the cloud metadata service or 
 on the private network (server-side request forgery). :func:`check_url` refuses such targets;
 :func:`resolve_url` also returns the addresses it checked so that :func:`pinned_connection` and
 :func:`create_connection` connect to exactly those, which closes the DNS-rebinding gap between
-check and connect. No Flask, no database and no HTTP client logic (retries, redirects) here.
+check and connect. :func:`check_host` is the same check for a host and port at connect time
+(``codex32.outbound_http`` runs it for every connection an httpx2 client opens). No Flask, no
+database and no HTTP client logic (retries, redirects) here.
 
 Private targets are allowed or refused by the operator, never by the tenant:
 ``CODEX32_ALLOW_PRIVATE_URLS`` (``1``/``true``/``yes`` or ``0``/``false``/``no``) decides; when
@@ -16,6 +18,7 @@ it is read here at call time because plugins, the callers, are given no settings
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import ipaddress
 import os
@@ -31,6 +34,7 @@ from codex32.config import FALSE, TRUE
 __all__ = [
     "CheckedURL",
     "UnsafeURL",
+    "check_host",
     "check_url",
     "create_connection",
     "pinned_connection",
@@ -134,24 +138,45 @@ def resolve_url(url: str, *, allow_private: bool | None = None,
     host, literal = _normalize_host(parts.hostname, bracketed="[" in parts.netloc)
     normalized = urlunsplit((scheme, _netloc(host, port), parts.path, parts.query, ""))
     effective_port = port if port is not None else DEFAULT_PORTS.get(scheme)
+    return _checked(CheckedURL(normalized, scheme, host, effective_port), literal,
+                    allow_private=allow_private, resolve=resolve)
+
+
+def check_host(host: str, port: int, *, allow_private: bool | None = None) -> CheckedURL:
+    """Check a host and port about to be connected to; the result names the addresses to use.
+
+    The connect-time half of :func:`resolve_url`, for HTTP clients that know only the host and
+    port of a connection (``codex32.outbound_http``). ``host`` is a name or an IP literal
+    (IPv6 with or without brackets).
+    """
+    if not isinstance(host, str) or not host or _UNSAFE_CHARS.search(host):
+        raise UnsafeURL("host is empty or contains unsafe characters")
+    bare = host.removeprefix("[").removesuffix("]")
+    name, literal = _normalize_host(bare, bracketed=":" in bare)
+    return _checked(CheckedURL(f"tcp://{_netloc(name, port)}", "tcp", name, port), literal,
+                    allow_private=allow_private, resolve=True)
+
+
+def _checked(target: CheckedURL, literal: IPAddress | None, *, allow_private: bool | None,
+             resolve: bool) -> CheckedURL:
+    """``target`` with the addresses it may connect to, or :class:`UnsafeURL`."""
     if allow_private is None:
         allow_private = private_urls_allowed()
     if allow_private:
-        return CheckedURL(normalized, scheme, host, effective_port)
-
+        return target
+    host = target.host
     if literal is not None:
         addresses: list[IPAddress] = [literal]
     elif resolve:
-        addresses = _resolve(host, effective_port)
+        addresses = _resolve(host, target.port)
     else:
-        return CheckedURL(normalized, scheme, host, effective_port)
+        return target
     for address in addresses:
         reason = _refusal(address)
         if reason:
             shown = host if literal is not None else f"{host} resolves to {address}, which"
             raise UnsafeURL(f"{shown} is {reason}; private network targets are not allowed")
-    return CheckedURL(normalized, scheme, host, effective_port,
-                      tuple(str(address) for address in addresses))
+    return dataclasses.replace(target, addresses=tuple(str(address) for address in addresses))
 
 
 def create_connection(checked: CheckedURL, timeout: float | None = None,

@@ -4,12 +4,17 @@ instance caching by config version, and templates."""
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from codex32.crypto import SecretBox, SecretsUndecryptable
+from codex32.plugins import calls
 from codex32.services import providers
 from codex32.testing.fake_openai import FakeOpenAI
+from tests.execution.sandbox_support import poll_until
 
 SECRET = "sk-test-VERY-SECRET-0123456789"
 
@@ -184,3 +189,91 @@ def test_private_base_urls_are_refused_unless_the_operator_allows(make_app, url)
         "config": {"base_url": url}, "secrets": {"api_key": "sk-x"}})
     assert response.status_code == 422
     assert "base_url" in response.json["errors"]["json"]["config"]
+
+
+def test_a_localhost_base_url_is_refused_when_the_test_connects_in_production(
+        make_app, monkeypatch, fake_openai):
+    """``localhost`` is a name, not an IP: it passes the save and is refused at connect time."""
+    from tests.conftest import sign_up
+
+    monkeypatch.setenv("CODEX32_ALLOW_PRIVATE_URLS", "0")
+    strict = sign_up(make_app(allow_private_urls=False).test_client())
+    port = fake_openai.origin.rsplit(":", 1)[1]
+    assert _openai(strict, f"http://localhost:{port}/v1").status_code == 200
+    result = strict.call("POST", "/api/v1/providers/llm/openai/test").json
+    assert result["ok"] is False and "private network targets are not allowed" in result["detail"]
+    assert fake_openai.requests == []
+
+
+def test_a_provider_test_never_echoes_what_the_server_answered(tenant, fake_openai):
+    _openai(tenant, fake_openai.url)
+    fake_openai.enqueue(500, {"error": {"message": "postgres://admin:hunter2@db internal",
+                                        "code": "hunter2"}})
+    result = tenant.call("POST", "/api/v1/providers/llm/openai/test").json
+    assert result["ok"] is False and "500" in result["detail"]
+    assert "hunter2" not in result["detail"] and "internal" not in result["detail"]
+
+
+def test_a_configuration_deleted_and_saved_again_builds_with_the_new_secrets(
+        app, tenant, fake_openai):
+    """The version restarts at 1 after a delete; the instance must still be the new one."""
+    from codex32.db import db, tenancy
+
+    def build():
+        with app.app_context():
+            tenancy.bind(db.session, tenant.workspace_id)
+            instance = providers.build(db.session, tenant.workspace_id, "llm", "openai")
+            tenancy.unbind()
+            db.session.rollback()
+        return instance
+
+    assert _openai(tenant, fake_openai.url, key="sk-first-S1").json["version"] == 1
+    first = build()
+    assert first.secret("api_key") == "sk-first-S1"
+    assert tenant.call("DELETE", "/api/v1/providers/llm/openai").status_code == 204
+    saved = tenant.call("PUT", "/api/v1/providers/llm/openai", json={
+        "config": {"base_url": fake_openai.url, "model": "gpt-new"},
+        "secrets": {"api_key": "sk-second-S2"}})
+    assert saved.json["version"] == 1
+    second = build()
+    assert second is not first
+    assert second.secret("api_key") == "sk-second-S2" and second.config["model"] == "gpt-new"
+
+
+class GatedOpenAI(FakeOpenAI):
+    """A fake OpenAI that holds every answer until the test opens the gate (a hung provider)."""
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.gate = threading.Event()
+
+    def route(self, request):
+        self.gate.wait(10)
+        return super().route(request)
+
+
+def test_a_workspace_past_its_bound_on_provider_calls_gets_429_and_others_are_not_blocked(
+        app, tenant, other_tenant, fake_openai):
+    bound = app.extensions["codex32_providers"].calls_per_workspace
+    with GatedOpenAI(api_key=SECRET, models=("gpt-test",)) as slow, \
+            ThreadPoolExecutor(max_workers=bound) as callers:
+        try:
+            _openai(tenant, slow.url)
+            _openai(other_tenant, fake_openai.url)
+            pending = [callers.submit(app.test_client().post, "/api/v1/providers/llm/openai/test",
+                                      headers=tenant.headers) for _ in range(bound)]
+            assert poll_until(lambda: calls.in_flight(workspace_id=tenant.workspace_id) == bound)
+            started = time.monotonic()
+            refused = tenant.call("POST", "/api/v1/providers/llm/openai/test")
+            assert refused.status_code == 429, refused.json
+            assert "too many concurrent provider calls" in refused.json["message"]
+            assert int(refused.headers["Retry-After"]) >= 1
+            theirs = other_tenant.call("POST", "/api/v1/providers/llm/openai/test")
+            assert theirs.status_code == 200 and theirs.json["ok"] is True
+            assert other_tenant.call("GET", "/api/v1/bots").status_code == 200
+            assert time.monotonic() - started < 2.0
+            assert not any(call.done() for call in pending)
+        finally:
+            slow.gate.set()
+        assert all(call.result(10).json["ok"] is True for call in pending)
+    assert poll_until(lambda: calls.in_flight(workspace_id=tenant.workspace_id) == 0)

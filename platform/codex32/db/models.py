@@ -279,8 +279,9 @@ class AuditLog(db.Model):
 class ProviderConfig(db.Model):
     """A workspace's configuration of one plugin: validated config, encrypted secrets.
 
-    ``version`` grows on every change, so every process rebuilds its cached instance on the
-    next request after a change.
+    ``version`` grows on every change (and restarts after a delete); ``generation`` is new on
+    every save and never repeats, so every process rebuilds its cached instance on the next
+    request after a change.
     """
 
     __tablename__ = "provider_configs"
@@ -294,6 +295,10 @@ class ProviderConfig(db.Model):
     secret_names: Mapped[list[str]] = mapped_column(JSONB, nullable=False,
                                                     server_default=text("'[]'::jsonb"))
     version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    # New on every save and never reused (version restarts after a delete): the cache key.
+    generation: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False,
+                                                  default=uuid.uuid4,
+                                                  server_default=text("gen_random_uuid()"))
     updated_by: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = _created()

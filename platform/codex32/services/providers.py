@@ -2,9 +2,10 @@
 
 A workspace configures a plugin (``kind``, ``id``) with a config validated against the
 plugin's JSON Schema and secrets encrypted at rest. :func:`build` returns an instance for the
-workspace, cached by (workspace, kind, id, config version): a change takes effect on the next
-request in every process, because each use reads the version. Flask only to find the app's
-runtime; no request handling here.
+workspace, cached by (workspace, kind, id, config generation): a change takes effect on the
+next request in every process, because each use reads the generation, which is new on every
+save and never repeats (the version restarts at 1 after a delete, so it cannot be the key).
+Flask only to find the app's runtime; no request handling here.
 """
 
 from __future__ import annotations
@@ -28,8 +29,14 @@ from codex32.crypto import SecretBox
 from codex32.db.models import ProviderConfig, Workspace
 from codex32.errors import Invalid, NotFound, from_plugin_error
 from codex32.outbound import UnsafeURL, check_url
-from codex32.plugins.calls import invoke
-from codex32.plugins.errors import ConfigInvalid, PluginError
+from codex32.plugins.calls import invoke, limit_workspaces
+from codex32.plugins.errors import (
+    ConfigInvalid,
+    PluginError,
+    ProviderAuthError,
+    ProviderRateLimited,
+    ProviderTimeout,
+)
 from codex32.plugins.interfaces import KINDS, HealthResult, Notification, Plugin, with_defaults
 from codex32.plugins.manager import PluginManager, Registration
 from codex32.plugins.manager import load as load_plugins
@@ -48,6 +55,7 @@ class Runtime:
     defaults: dict[str, str]
     health_timeout: float = 10.0
     allow_private_urls: bool = False
+    calls_per_workspace: int = 2
     cache: OrderedDict[tuple, Plugin] = field(default_factory=OrderedDict)
     health: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -63,15 +71,21 @@ def load_runtime(settings: Settings) -> Runtime:
     return Runtime(manager=manager, box=SecretBox(settings.secrets_keys),
                    defaults=settings.default_plugins,
                    health_timeout=min(settings.plugin_timeout_seconds, 10.0),
-                   allow_private_urls=settings.allow_private_urls)
+                   allow_private_urls=settings.allow_private_urls,
+                   calls_per_workspace=settings.plugin_calls_per_workspace)
 
 
 def configure(runtime: Runtime, app: Any = None) -> None:
-    """Install the runtime for ``app`` (and for code running outside any app context)."""
+    """Install the runtime for ``app`` (and for code running outside any app context).
+
+    For a web app this also bounds each workspace's plugin calls in flight in this process
+    (:func:`codex32.plugins.calls.limit_workspaces`): they hold request threads.
+    """
     global _runtime
     _runtime = runtime
     if app is not None:
         app.extensions[_APP_KEY] = runtime
+        limit_workspaces(runtime.calls_per_workspace)
 
 
 def runtime() -> Runtime:
@@ -226,6 +240,7 @@ def put(session: Session, principal: Principal, kind: str, plugin_id: str,
     row.secrets = box.seal(stored) if stored else None
     row.secret_names = sorted(stored)
     row.version = (row.version or 0) + 1
+    row.generation = uuid.uuid4()
     row.updated_by = principal.user_id
     row.updated_at = datetime.now(UTC)
     audit.record(session, principal, "provider.update", "provider", f"{kind}/{plugin_id}",
@@ -288,7 +303,7 @@ def build(session: Session, workspace_id: uuid.UUID | str, kind: str,
     """An instance of the workspace's plugin of ``kind`` (its default when no id is given).
 
     The session must be bound to ``workspace_id``. Instances are cached per configuration
-    version; an unconfigured plugin runs on its schema's defaults. ``known`` reuses a
+    generation; an unconfigured plugin runs on its schema's defaults. ``known`` reuses a
     :func:`snapshot` when building several plugins of one kind.
     """
     known = known or snapshot(session, workspace_id, kind)
@@ -298,7 +313,7 @@ def build(session: Session, workspace_id: uuid.UUID | str, kind: str,
             raise NotFound(f"no {kind} plugin is installed")
     registration = _registration(kind, plugin_id)
     row = known.rows.get(plugin_id)
-    key = (str(workspace_id), kind, plugin_id, row.version if row else 0)
+    key = (str(workspace_id), kind, plugin_id, str(row.generation) if row else None)
     state = runtime()
     with state.lock:
         instance = state.cache.get(key)
@@ -311,6 +326,10 @@ def build(session: Session, workspace_id: uuid.UUID | str, kind: str,
     except PluginError as exc:
         raise from_plugin_error(exc, plugin_id) from exc
     with state.lock:
+        # Older generations are never asked for again: drop them (and their secrets) now.
+        # Not closed here: a call on another thread may still be using one.
+        for stale in [k for k in state.cache if k[:3] == key[:3] and k != key]:
+            del state.cache[stale]
         state.cache[key] = instance
         while len(state.cache) > CACHE_SIZE:
             _old_key, old = state.cache.popitem(last=False)
@@ -334,7 +353,7 @@ def test(session: Session, principal: Principal, kind: str, plugin_id: str) -> H
     try:
         result = _probe(instance, principal.workspace_id)
     except PluginError as exc:
-        result = HealthResult(ok=False, detail=from_plugin_error(exc, plugin_id).message)
+        result = HealthResult(ok=False, detail=_failure(exc, plugin_id))
     runtime().health[(str(principal.workspace_id), kind, plugin_id)] = {
         "ok": result.ok, "detail": result.detail, "checked_at": datetime.now(UTC).isoformat()}
     return result
@@ -353,6 +372,13 @@ def _probe(instance: Plugin, workspace_id: uuid.UUID | str) -> HealthResult:
         timeout=timeout)
     return HealthResult(ok=True, detail="test notification delivered",
                         latency_ms=round((time.perf_counter() - started) * 1000, 2))
+
+
+def _failure(error: PluginError, plugin_id: str) -> str:
+    """What a failed test says: the error's class, never text the provider may have echoed."""
+    if isinstance(error, ConfigInvalid | ProviderAuthError | ProviderTimeout | ProviderRateLimited):
+        return from_plugin_error(error, plugin_id).message  # fixed texts, or our own words
+    return f"{plugin_id} failed ({type(error).__name__})"
 
 
 def isolation_levels() -> dict[str, str | None]:

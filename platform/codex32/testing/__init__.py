@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 # Before the suites are imported, so their failing asserts explain themselves.
-pytest.register_assert_rewrite("codex32.testing.conformance")
+pytest.register_assert_rewrite("codex32.testing.conformance", "codex32.testing.outbound")
 
 pytest_plugins = ("codex32.testing.fake_openai", "codex32.testing.fake_anthropic",
                   "codex32.testing.receivers")
@@ -27,6 +27,7 @@ pytest_plugins = ("codex32.testing.fake_openai", "codex32.testing.fake_anthropic
 _FROM_FAKES = frozenset({"ScriptedResponse", "ScriptedServer"})
 
 __all__ = [
+    "UPSTREAM_MARKER",
     "WORKSPACE_A",
     "WORKSPACE_B",
     "CodeGeneratorConformance",
@@ -50,6 +51,10 @@ def __getattr__(name: str) -> Any:
         from codex32.testing import fake_openai
 
         return getattr(fake_openai, name)
+    if name == "UPSTREAM_MARKER":
+        from codex32.testing import outbound
+
+        return outbound.UPSTREAM_MARKER
     if name in __all__:
         from codex32.testing import conformance
 

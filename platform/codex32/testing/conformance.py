@@ -73,6 +73,7 @@ from codex32.plugins.interfaces import (
     with_defaults,
 )
 from codex32.plugins.manager import REGISTRY_HOOKS, PluginManager
+from codex32.testing.outbound import OutboundConformance
 
 __all__ = [
     "WORKSPACE_A",
@@ -207,7 +208,7 @@ def _poll(condition: Callable[[], bool], timeout: float) -> bool:
     return True
 
 
-class PluginConformance:
+class PluginConformance(OutboundConformance):
     """Checks every plugin class must pass, whatever its kind.
 
     Set ``plugin_class``; ``plugin_config`` and ``plugin_secrets`` (a working configuration and

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import anthropic
 
 from codex32.delivery import retry_after_seconds
+from codex32.outbound_http import RefusedConnection, pinned_client
 from codex32.plugins.errors import (
     ConfigInvalid,
     ProviderAuthError,
@@ -131,11 +132,14 @@ class AnthropicProvider(LLMProvider):
         return self._result(message, model, request.json_mode)
 
     def health_check(self) -> HealthResult:
-        """List the models (free) and check the configured one is among them."""
+        """List the models (free) and check the configured one is among them.
+
+        The detail never quotes what the API answered: a test is no way to read a server.
+        """
         model = self.config["model"]
         started = time.perf_counter()
         try:
-            with self.translated_errors():
+            with self.translated_errors(quote=False):
                 models = [m.id for m in self.client.models.list(
                     timeout=min(float(self.config["timeout"]), 10.0))]
         except (ProviderError, ConfigInvalid) as exc:
@@ -172,20 +176,27 @@ class AnthropicProvider(LLMProvider):
                 self._client = anthropic.Anthropic(
                     api_key=api_key, base_url=base_url,
                     timeout=float(self.config["timeout"]),
-                    max_retries=int(self.config["max_retries"]))
+                    max_retries=int(self.config["max_retries"]),
+                    # Every connection is checked where it is made; redirects are not followed.
+                    http_client=pinned_client())
             return self._client
 
     @contextmanager
-    def translated_errors(self) -> Iterator[None]:
-        """Turn SDK and transport exceptions raised inside the block into plugin errors."""
+    def translated_errors(self, *, quote: bool = True) -> Iterator[None]:
+        """Turn SDK and transport exceptions raised inside the block into plugin errors.
+
+        ``quote=False`` leaves the API's own words out (status and error class only).
+        """
         try:
             yield
         except anthropic.AnthropicError as exc:
             # ``from None``: the SDK's exception text may quote what the API echoed back.
-            raise translate(exc, self.secret("api_key")) from None
+            raise translate(exc, self.secret("api_key"), quote=quote) from None
         except _http.TimeoutException:
             # The SDK wraps timeouts of the request, not of reading a stream already started.
             raise ProviderTimeout("Anthropic stopped sending in the middle of an answer") from None
+        except RefusedConnection as exc:
+            raise ProviderError(str(exc)) from None
         except _http.HTTPError as exc:
             raise ProviderError(f"the connection to Anthropic failed ({type(exc).__name__})"
                                 ) from None
@@ -243,8 +254,11 @@ class AnthropicProvider(LLMProvider):
 # --- errors --------------------------------------------------------------------------------
 
 
-def translate(exc: anthropic.AnthropicError, secret: str | None) -> ProviderError:
+def translate(exc: anthropic.AnthropicError, secret: str | None, *, quote: bool = True
+              ) -> ProviderError:
     """The codex32 error for an SDK exception; its message never contains ``secret``.
+
+    ``quote=False``: status and error class only, none of the API's text.
 
     529 ``overloaded_error`` becomes a plain :class:`ProviderError` (502), not a rate limit: the
     provider as a whole is short of capacity, so the core should fall back to another provider
@@ -253,23 +267,27 @@ def translate(exc: anthropic.AnthropicError, secret: str | None) -> ProviderErro
     if isinstance(exc, anthropic.APITimeoutError):
         return ProviderTimeout("Anthropic did not answer in time")
     if isinstance(exc, anthropic.APIConnectionError):
+        if isinstance(exc.__cause__, RefusedConnection):
+            return ProviderError(str(exc.__cause__))
         cause = type(exc.__cause__).__name__ if exc.__cause__ else "connection error"
         return ProviderError(f"could not reach the Anthropic API ({cause})")
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
         # From the body, not the status: an error event mid-stream arrives with a 200.
-        error_type, message = _error_fields(exc.body)
+        error_type, message = _error_fields(exc.body) if quote else (None, None)
         label = f"{status} {error_type}" if error_type else str(status)
         if status in (401, 403) or error_type in ("authentication_error", "permission_error"):
             # Never pass the API's own words on here: they may describe the key.
             return ProviderAuthError(f"Anthropic rejected the credentials ({label})")
-        detail = redacted(message or exc.message, secret)
+        detail = redacted(message or exc.message, secret) if quote else type(exc).__name__
         if status == 429 or error_type == "rate_limit_error":
             return ProviderRateLimited(f"Anthropic rate limit ({label}): {detail}",
                                        retry_after=retry_after_seconds(exc.response.headers))
         if status == 529 or error_type == "overloaded_error":
             return ProviderError(f"Anthropic is overloaded ({label}), try again later: {detail}")
         return ProviderError(f"Anthropic answered {label}: {detail}")
+    if not quote:
+        return ProviderError(f"Anthropic failed ({type(exc).__name__})")
     return ProviderError(f"Anthropic client error ({type(exc).__name__}): "
                          f"{redacted(str(exc), secret)}")
 

@@ -11,7 +11,7 @@ from codex32.plugins.errors import (
     ProviderRateLimited,
     ProviderTimeout,
 )
-from codex32.testing import ErrorCase, LLMProviderConformance
+from codex32.testing import UPSTREAM_MARKER, ErrorCase, LLMProviderConformance
 from codex32.testing.fake_anthropic import FakeAnthropic
 
 
@@ -42,3 +42,12 @@ class TestAnthropicProvider(LLMProviderConformance):
         return ErrorCase("an answer held back 5 s", ProviderTimeout, within=2,
                          config={"timeout": 0.3},
                          arrange=lambda: self.server.enqueue(json={}, delay=5))
+
+    def redirect_case(self, location: str) -> ErrorCase:
+        return ErrorCase("a redirect", ProviderError, arrange=lambda: self.server.enqueue(
+            302, headers={"Location": location}))
+
+    def upstream_error_case(self) -> ErrorCase:
+        return ErrorCase("a 400 quoting the API", ProviderError,
+                         arrange=lambda: self.server.enqueue(400, {"type": "error", "error": {
+                             "type": UPSTREAM_MARKER, "message": UPSTREAM_MARKER}}))

@@ -17,10 +17,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pymilvus import DataType, MilvusClient, MilvusException
 
+from codex32.outbound import UnsafeURL, resolve_url
 from codex32.plugins.errors import ConfigInvalid, ProviderError, ProviderTimeout
 from codex32.plugins.interfaces import HealthResult, VectorItem, VectorMatch, VectorStore
 
@@ -47,7 +48,8 @@ class MilvusVectorStore(VectorStore):
     config_schema = {
         "type": "object",
         "properties": {
-            "uri": {"type": "string", "pattern": r"^https?://[^\s]+$", "maxLength": 2048,
+            "uri": {"type": "string", "format": "uri", "pattern": r"^https?://[^\s]+$",
+                    "maxLength": 2048,
                     "description": "Milvus server URI; default: MILVUS_URI or the embedded "
                                    "milvus-lite server"},
             "collection_prefix": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,31}$",
@@ -180,13 +182,33 @@ class MilvusVectorStore(VectorStore):
     def _milvus(self) -> MilvusClient:
         with self._lock:
             if self._client is None:
-                options: dict[str, Any] = {"uri": self.uri, "timeout": self.timeout}
+                options: dict[str, Any] = {"uri": self._connect_uri(),
+                                           "timeout": self.timeout}
                 if self.secret("token"):
                     options["token"] = self.secret("token")
                 if self.config.get("db_name"):
                     options["db_name"] = self.config["db_name"]
                 self._client = MilvusClient(**options)
             return self._client
+
+    def _connect_uri(self) -> str:
+        """The URI to connect to. A workspace's configured URI is a tenant's choice: it is
+        resolved and checked by ``codex32.outbound`` now, and over plain http with an explicit
+        port the client is given the checked address itself (pinned). The operator's
+        ``MILVUS_URI`` and the embedded server are used as they are."""
+        configured = self.config.get("uri")
+        if not configured:
+            return self.uri
+        try:
+            checked = resolve_url(configured)
+        except UnsafeURL as exc:
+            raise ProviderError(f"refused to connect: {exc}") from None
+        parts = urlsplit(checked.url)
+        if checked.scheme == "http" and checked.addresses and parts.port is not None:
+            address = checked.addresses[0]
+            shown = f"[{address}]" if ":" in address else address
+            return urlunsplit(("http", f"{shown}:{parts.port}", parts.path, parts.query, ""))
+        return checked.url
 
     def _collection_name(self, collection: str, dimension: int) -> str:
         if not isinstance(collection, str) or not _NAME.fullmatch(collection):

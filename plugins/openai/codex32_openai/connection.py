@@ -17,6 +17,7 @@ from typing import Any
 import openai
 
 from codex32.delivery import retry_after_seconds
+from codex32.outbound_http import RefusedConnection, pinned_client
 from codex32.plugins.errors import (
     ConfigInvalid,
     ProviderAuthError,
@@ -90,6 +91,8 @@ class OpenAIConnection:
             base_url=base_url,
             timeout=float(self.config["timeout"]),
             max_retries=int(self.config["max_retries"]),
+            # Every connection is checked where it is made; redirects are not followed.
+            http_client=pinned_client(),
         )
         # Set after construction: None given to the constructor makes the SDK read
         # OPENAI_ORG_ID / OPENAI_PROJECT_ID, and the operator's org would ride on tenants' calls.
@@ -105,20 +108,26 @@ class OpenAIConnection:
             client.close()
 
     @contextmanager
-    def translated_errors(self) -> Iterator[None]:
-        """Turn SDK exceptions raised inside the block into codex32 plugin errors."""
+    def translated_errors(self, *, quote: bool = True) -> Iterator[None]:
+        """Turn SDK exceptions raised inside the block into codex32 plugin errors.
+
+        ``quote=False`` leaves the server's own words out (status and error class only).
+        """
         try:
             yield
         except openai.OpenAIError as exc:
             # ``from None``: the SDK's exception text may echo part of the key; ours never does.
-            raise translate(exc, self.secret("api_key")) from None
+            raise translate(exc, self.secret("api_key"), quote=quote) from None
 
     def health_check(self) -> HealthResult:
-        """List the server's models (free) and check the configured ``model`` is served."""
+        """List the server's models (free) and check the configured ``model`` is served.
+
+        The detail never quotes what the server answered: a test is no way to read a server.
+        """
         model = self.config["model"]
         started = time.perf_counter()
         try:
-            with self.translated_errors():
+            with self.translated_errors(quote=False):
                 page = self.client.models.list(timeout=min(float(self.config["timeout"]), 10.0))
                 models = [m.id for m in page]
         except (ProviderError, ConfigInvalid) as exc:
@@ -135,23 +144,31 @@ def _ms_since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-def translate(exc: openai.OpenAIError, secret: str | None) -> ProviderError:
-    """The codex32 error for an SDK exception; its message never contains ``secret``."""
+def translate(exc: openai.OpenAIError, secret: str | None, *, quote: bool = True
+              ) -> ProviderError:
+    """The codex32 error for an SDK exception; its message never contains ``secret``.
+
+    ``quote=False``: status and error class only, none of the server's text.
+    """
     if isinstance(exc, openai.APITimeoutError):
         return ProviderTimeout("OpenAI did not answer in time")
     if isinstance(exc, openai.APIConnectionError):
+        if isinstance(exc.__cause__, RefusedConnection):
+            return ProviderError(str(exc.__cause__))
         cause = type(exc.__cause__).__name__ if exc.__cause__ else "connection error"
         return ProviderError(f"could not reach the OpenAI server ({cause})")
     if isinstance(exc, openai.APIStatusError):
-        status, code = exc.status_code, f" {exc.code}" if exc.code else ""
+        status, code = exc.status_code, f" {exc.code}" if exc.code and quote else ""
         if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
             # The API's text quotes the (masked) key, so none of it is passed on.
             return ProviderAuthError(f"OpenAI rejected the credentials ({status}{code})")
-        detail = _detail(exc, secret)
+        detail = _detail(exc, secret) if quote else type(exc).__name__
         if isinstance(exc, openai.RateLimitError):
             return ProviderRateLimited(f"OpenAI rate limit ({status}{code}): {detail}",
                                        retry_after=retry_after_seconds(exc.response.headers))
         return ProviderError(f"OpenAI answered {status}{code}: {detail}")
+    if not quote:
+        return ProviderError(f"OpenAI failed ({type(exc).__name__})")
     if isinstance(exc, openai.APIError):
         return ProviderError(f"OpenAI failed: {_detail(exc, secret)}")
     return ProviderError(f"OpenAI client error ({type(exc).__name__}): "

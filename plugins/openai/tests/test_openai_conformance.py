@@ -11,7 +11,12 @@ from codex32.plugins.errors import (
     ProviderRateLimited,
     ProviderTimeout,
 )
-from codex32.testing import EmbedderConformance, ErrorCase, LLMProviderConformance
+from codex32.testing import (
+    UPSTREAM_MARKER,
+    EmbedderConformance,
+    ErrorCase,
+    LLMProviderConformance,
+)
 from codex32.testing.fake_openai import FakeOpenAI
 
 
@@ -42,6 +47,15 @@ class OpenAIBackend:
         return ErrorCase("an answer held back 5 s", ProviderTimeout, within=2,
                          config={"timeout": 0.3},
                          arrange=lambda: self.server.enqueue(json={}, delay=5))
+
+    def redirect_case(self, location: str) -> ErrorCase:
+        return ErrorCase("a redirect", ProviderError, arrange=lambda: self.server.enqueue(
+            307, headers={"Location": location}))
+
+    def upstream_error_case(self) -> ErrorCase:
+        return ErrorCase("a 500 quoting the server", ProviderError,
+                         arrange=lambda: self.server.enqueue(500, {"error": {
+                             "message": UPSTREAM_MARKER, "code": UPSTREAM_MARKER}}))
 
 
 class TestOpenAIProvider(OpenAIBackend, LLMProviderConformance):

@@ -1,0 +1,95 @@
+"""HTTP clients for plugins whose every connection goes through the pinned check.
+
+``codex32.outbound`` checks a tenant's URL; this module makes the check hold at connect time for
+``httpx2``, the client the openai and anthropic SDKs use (``http_client=pinned_client()``). For
+every new TCP connection the network backend resolves the host, refuses non-public addresses
+(unless the operator allows private targets, :func:`codex32.outbound.private_urls_allowed`)
+and connects to exactly the addresses it checked, so neither a name like ``localhost`` nor a
+DNS answer that changes between check and connect reaches the private network. TLS still
+verifies the certificate against the host name and sends it as SNI: only the TCP connect is
+pinned. The client never follows redirects and never uses a proxy from the environment; a
+redirect the caller follows anyway opens its connection through the same check.
+No Flask, no settings object: plugins call this with nothing but their own options.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import httpcore2
+import httpx2
+
+from codex32.outbound import UnsafeURL, check_host
+
+__all__ = ["PinnedBackend", "PinnedTransport", "RefusedConnection", "pinned_client"]
+
+DEFAULT_LIMITS = httpx2.Limits(max_connections=100, max_keepalive_connections=20)
+
+
+class RefusedConnection(httpx2.ConnectError):
+    """The pinned check refused the address a client was about to connect to.
+
+    The message names the host and the refused address, never a path or a query.
+    """
+
+
+class PinnedBackend(httpcore2.SyncBackend):
+    """An httpcore network backend that connects only to addresses the check allowed."""
+
+    def __init__(self, *, allow_private: bool | None = None) -> None:
+        self.allow_private = allow_private
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore2.NetworkStream:
+        """Resolve and check ``host`` now, then connect to the first checked address that answers.
+
+        With private targets allowed nothing is resolved here and the host is connected to as
+        given; the TLS layer above still uses the host name for SNI and the certificate.
+        """
+        try:
+            checked = check_host(host, port, allow_private=self.allow_private)
+        except UnsafeURL as exc:
+            raise RefusedConnection(f"refused to connect: {exc}") from None
+        last_error: httpcore2.ConnectError | httpcore2.ConnectTimeout | None = None
+        for address in checked.addresses or (checked.host,):
+            try:
+                return super().connect_tcp(address, port, timeout, local_address,
+                                           socket_options)
+            except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
+                last_error = exc
+        assert last_error is not None
+        raise last_error
+
+
+class PinnedTransport(httpx2.HTTPTransport):
+    """httpx2's transport over a connection pool that connects through :class:`PinnedBackend`.
+
+    No proxy (a proxy would be the only address checked) and no settings from the environment.
+    """
+
+    def __init__(self, *, allow_private: bool | None = None,
+                 verify: Any = True, limits: httpx2.Limits = DEFAULT_LIMITS,
+                 http2: bool = False) -> None:
+        # HTTPTransport.__init__ is not called: it builds a pool on the default backend, and
+        # the pool (``_pool``) is all the methods of HTTPTransport use.
+        self._pool = httpcore2.ConnectionPool(
+            ssl_context=httpx2.create_ssl_context(verify=verify, trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=True, http2=http2,
+            network_backend=PinnedBackend(allow_private=allow_private))
+
+
+def pinned_client(*, allow_private: bool | None = None, verify: Any = True,
+                  **options: Any) -> httpx2.Client:
+    """An ``httpx2.Client`` for a plugin's outbound calls: pinned, no redirects, no env proxy.
+
+    Pass it to an SDK (``openai.OpenAI(http_client=pinned_client())``) or use it directly.
+    ``options`` go to ``httpx2.Client`` (``timeout``, ``headers``, ...); ``allow_private``
+    None follows the operator's setting at every connect.
+    """
+    return httpx2.Client(transport=PinnedTransport(allow_private=allow_private, verify=verify),
+                         follow_redirects=False, trust_env=False, **options)
