@@ -49,11 +49,12 @@ class Failure:
     retry: bool
     error: type[ProviderError] = ProviderError
     retry_after: float | None = None
+    status: int | None = None  # the receiver's HTTP status, when it answered
 
     def exception(self, message: str) -> ProviderError:
         if issubclass(self.error, ProviderRateLimited):
-            return self.error(message, retry_after=self.retry_after)
-        return self.error(message)
+            return self.error(message, retry_after=self.retry_after, status=self.status)
+        return self.error(message, status=self.status)
 
 
 @dataclass(frozen=True)
@@ -109,18 +110,22 @@ def judge(answer: Answer, policy: Policy, refused: str = "the receiver refused t
     if 200 <= answer.status < 300:
         return None
     if 300 <= answer.status < 400:
-        return Failure(f"{said}, a redirect; redirects are not followed", retry=False)
+        return Failure(f"{said}, a redirect; redirects are not followed", retry=False,
+                       status=answer.status)
     if answer.status == 429 or answer.status >= 500:
         retry_after = parse_retry_after(answer.retry_after)
         if retry_after is not None and retry_after > policy.max_retry_after:
             return Failure(f"{said} with Retry-After {retry_after:g}s, longer than the "
                            f"{policy.max_retry_after:g}s allowed", retry=False,
-                           error=ProviderRateLimited, retry_after=retry_after)
+                           error=ProviderRateLimited, retry_after=retry_after,
+                           status=answer.status)
         error = ProviderRateLimited if answer.status == 429 else ProviderError
-        return Failure(said, retry=True, error=error, retry_after=retry_after)
+        return Failure(said, retry=True, error=error, retry_after=retry_after,
+                       status=answer.status)
     if answer.status in (401, 403):
-        return Failure(f"{said}; {refused}", retry=False, error=ProviderAuthError)
-    return Failure(said, retry=False)
+        return Failure(f"{said}; {refused}", retry=False, error=ProviderAuthError,
+                       status=answer.status)
+    return Failure(said, retry=False, status=answer.status)
 
 
 def post_once(url: str, body: bytes, headers: Mapping[str, str],

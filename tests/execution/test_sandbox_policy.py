@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,6 +23,8 @@ from sqlalchemy import create_engine
 from codex32.config import ConfigError, Settings
 from codex32.execution import sandbox
 from codex32.plugins.defaults.subprocess_executor import SubprocessExecutor
+from codex32.testing.receivers import free_port
+from tests.execution.conftest import wait_for, worker_env
 from tests.execution.sandbox_support import make_request
 
 MIGRATION = (Path(__file__).resolve().parents[2] / "migrations" / "versions"
@@ -106,6 +114,41 @@ def test_health_reports_a_sandbox_below_the_required_level(make_app, tmp_path):
     assert check["ok"] is False and check["isolation"] == "namespace"
     assert "CODEX32_SANDBOX_ISOLATION" in check["error"]
     assert again.json["checks"]["sandbox"] == check  # probed once, answered from the cache
+
+
+def test_a_worker_whose_host_cannot_give_the_isolation_is_not_ready(database, tmp_path):
+    """Its probe server answers 503 with the sandbox check failing, so an orchestrator keeps
+    traffic (and rollouts) away from a worker that would fail every run."""
+    if not sandbox.SandboxPolicy().drops_identity:
+        pytest.skip("the namespace level needs root")
+    port = free_port()
+    env = worker_env(database, tmp_path / "data", CODEX32_WORKER_PORT=port,
+                     CODEX32_SANDBOX_BWRAP="/bin/false",
+                     CODEX32_SANDBOX_UID_RANGE="300300-300309")
+    process = subprocess.Popen([sys.executable, "-m", "codex32.cli", "worker"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    url = f"http://127.0.0.1:{port}/health/ready"
+
+    def answer() -> tuple[int, dict] | None:
+        assert process.poll() is None, "the worker exited"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+        except OSError:
+            return None
+
+    try:
+        status, body = wait_for(answer, timeout=30, message="the worker's probe server")
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    assert status == 503 and body["status"] == "not ready", body
+    assert body["checks"]["database"]["ok"] is True
+    assert body["checks"]["sandbox"]["ok"] is False
+    assert "CODEX32_SANDBOX_ISOLATION" in body["checks"]["sandbox"]["error"]
 
 
 def test_health_reports_a_working_sandbox(client):

@@ -70,7 +70,9 @@ def run(settings: Settings, urls: DatabaseUrls) -> None:
     if settings.worker_port:
         from codex32.observability import health, worker_probes
 
-        worker_probes.serve(settings.worker_port, lambda: health.database_status(engine))
+        # Not ready while the host cannot give the required isolation: no run would succeed.
+        worker_probes.serve(settings.worker_port, {
+            "database": lambda: health.database_status(engine), "sandbox": sandbox.status})
     try:
         asyncio.run(_serve(runtime, urls))
     finally:

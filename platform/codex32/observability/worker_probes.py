@@ -32,8 +32,20 @@ def _metrics() -> bytes:
     return generate_latest(REGISTRY)
 
 
-def serve(port: int, ready: ReadyCheck, host: str = "0.0.0.0") -> ThreadingHTTPServer:
-    """Start answering on ``host:port`` in a daemon thread; ``ready()`` returns ``{"ok", ...}``."""
+def _readiness(checks: dict[str, ReadyCheck]) -> dict[str, dict[str, Any]]:
+    results = {}
+    for name, check in checks.items():
+        try:
+            results[name] = check()
+        except Exception as exc:
+            results[name] = {"ok": False, "error": type(exc).__name__}
+    return results
+
+
+def serve(port: int, checks: dict[str, ReadyCheck],
+          host: str = "0.0.0.0") -> ThreadingHTTPServer:
+    """Start answering on ``host:port`` in a daemon thread; the worker is ready while every
+    check (``name -> () -> {"ok", ...}``) is ok."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -41,13 +53,10 @@ def serve(port: int, ready: ReadyCheck, host: str = "0.0.0.0") -> ThreadingHTTPS
             if path == "/health/alive":
                 self._json(200, {"status": "alive"})
             elif path == "/health/ready":
-                try:
-                    database = ready()
-                except Exception as exc:
-                    database = {"ok": False, "error": type(exc).__name__}
-                self._json(200 if database.get("ok") else 503,
-                           {"status": "ready" if database.get("ok") else "not ready",
-                            "checks": {"database": database}})
+                results = _readiness(checks)
+                ready = all(result.get("ok") for result in results.values())
+                self._json(200 if ready else 503,
+                           {"status": "ready" if ready else "not ready", "checks": results})
             elif path == "/metrics":
                 self._send(200, _metrics(), CONTENT_TYPE_LATEST)
             else:

@@ -29,7 +29,15 @@ class ConfigInvalid(PluginError):
 
 
 class ProviderError(PluginError):
-    """The remote provider failed or answered something unusable (API: 502)."""
+    """The remote provider failed or answered something unusable (API: 502).
+
+    ``status`` is the upstream's HTTP status when there was one: the core may show it (never
+    the upstream's body) where the message itself is not shown, as in a provider's ``/test``.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ProviderAuthError(ProviderError):
@@ -43,6 +51,7 @@ class ProviderTimeout(ProviderError):
 class ProviderRateLimited(ProviderError):
     """The provider asked us to slow down (API: 429 with ``Retry-After``)."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, retry_after: float | None = None, *,
+                 status: int | None = None) -> None:
+        super().__init__(message, status=status)
         self.retry_after = retry_after

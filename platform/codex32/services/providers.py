@@ -375,10 +375,13 @@ def _probe(instance: Plugin, workspace_id: uuid.UUID | str) -> HealthResult:
 
 
 def _failure(error: PluginError, plugin_id: str) -> str:
-    """What a failed test says: the error's class, never text the provider may have echoed."""
+    """What a failed test says: the error's class and the upstream's HTTP status, never text
+    the provider may have echoed."""
     if isinstance(error, ConfigInvalid | ProviderAuthError | ProviderTimeout | ProviderRateLimited):
         return from_plugin_error(error, plugin_id).message  # fixed texts, or our own words
-    return f"{plugin_id} failed ({type(error).__name__})"
+    status = getattr(error, "status", None)
+    answered = f": the provider answered {status}" if isinstance(status, int) else ""
+    return f"{plugin_id} failed ({type(error).__name__}){answered}"
 
 
 def isolation_levels() -> dict[str, str | None]:

@@ -18,7 +18,8 @@ from codex32.execution.sandbox.policy import (
     current,
     isolation_rank,
 )
-from codex32.execution.sandbox.probe import Availability, availability
+from codex32.execution.sandbox.probe import Availability, availability, status
 
 __all__ = ["Availability", "SandboxPolicy", "availability", "configure",
-           "current", "interpreter_problem", "isolation_rank", "kill_run", "run_sandboxed"]
+           "current", "interpreter_problem", "isolation_rank", "kill_run", "run_sandboxed",
+           "status"]

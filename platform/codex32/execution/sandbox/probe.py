@@ -13,11 +13,12 @@ import subprocess
 import threading
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from codex32.execution.sandbox import seccomp
 from codex32.execution.sandbox.interpreter import interpreter, interpreter_problem
 from codex32.execution.sandbox.launch import bwrap_binary, cgroup_layout, run_sandboxed
-from codex32.execution.sandbox.policy import ISOLATION_SETTING, SandboxPolicy
+from codex32.execution.sandbox.policy import ISOLATION_SETTING, SandboxPolicy, current
 from codex32.plugins.interfaces import ExecutionLimits, ExecutionRequest
 
 PROBE_CODE = """\
@@ -47,6 +48,18 @@ class Availability:
 
 _lock = threading.Lock()
 _cache: dict[SandboxPolicy, Availability] = {}
+
+
+def status() -> dict[str, Any]:
+    """The ``sandbox`` health check (web ``/health``, worker ``/health/ready``): the required
+    level and whether this host gives it, from the cached probe."""
+    found = availability(current())
+    result: dict[str, Any] = {"ok": found.ok, "isolation": found.level, "cgroups": found.cgroups}
+    if found.ok:
+        result["detail"] = found.detail
+    else:
+        result["error"] = found.error()["message"]
+    return result
 
 
 def availability(policy: SandboxPolicy) -> Availability:

@@ -81,15 +81,6 @@ class SubprocessExecutor(Executor):
                             else found.error()["message"])
 
 
-def sandbox_health() -> dict[str, Any]:
-    """``/health``'s ``sandbox`` check: the required level and whether this host gives it."""
-    found = sandbox.availability(sandbox.current())
-    result: dict[str, Any] = {"ok": found.ok, "isolation": found.level, "cgroups": found.cgroups}
-    result["detail" if found.ok else "error"] = (found.detail if found.ok
-                                                 else found.error()["message"])
-    return result
-
-
 @hookimpl
 def register_executors(register):
     """Offer the subprocess executor."""
@@ -103,4 +94,4 @@ def startup(app):
     from codex32.state import platform_state
 
     sandbox.configure(sandbox.SandboxPolicy.from_settings(platform_state(app).settings))
-    register_check("sandbox", sandbox_health)
+    register_check("sandbox", sandbox.status)
