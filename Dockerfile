@@ -35,7 +35,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     CODEX32_DATA_DIR=/var/lib/codex32 \
     CODEX32_MIGRATIONS_DIR=/app/migrations \
     PORT=8000
-RUN groupadd --system --gid 10001 codex32 \
+# libseccomp: the sandbox's syscall filter (without it the worker refuses to run bots).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libseccomp2 \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 codex32 \
  && useradd --system --uid 10001 --gid codex32 --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin codex32 \
  && mkdir -p /var/lib/codex32 \
