@@ -20,9 +20,10 @@ PACKAGES = {"codex32": ROOT / "platform" / "codex32", "tenants": ROOT / "tenants
 # The entry layers: the HTTP API, the app factory and the command line. They may import anything
 # below them, the tenancy domain included; nothing imports them but each other.
 ENTRY = ("codex32.api", "codex32.app", "codex32.cli")
-# The worker's job bodies (the sandbox below them is a mechanism plugins may use).
-JOBS = ("codex32.execution.notifications", "codex32.execution.process", "codex32.execution.queue",
-        "codex32.execution.scheduler", "codex32.execution.worker")
+# The worker's job bodies. Services defer jobs through codex32.execution.queue, which names the
+# tasks; the worker process registers these bodies under those names.
+JOB_BODIES = ("codex32.execution.notifications", "codex32.execution.process",
+              "codex32.execution.scheduler", "codex32.execution.worker")
 
 # Who may not import whom: an importer prefix (a package and everything under it, the entry
 # layers excepted) and the prefixes it must never reach. Read with docs/architecture.md.
@@ -30,10 +31,13 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     # tenants is built on the core; below the entry layers, the core never knows it.
     "codex32": ("tenants",),
     "tenants": ENTRY,
-    "codex32.services": ENTRY,
+    "codex32.services": (*JOB_BODIES, *ENTRY),
     "codex32.execution": ENTRY,
-    "codex32.plugins": ("codex32.services", *JOBS, *ENTRY),
-    "codex32.auth": ("codex32.services", "codex32.plugins", *JOBS, *ENTRY),
+    "codex32.execution.queue": JOB_BODIES,
+    "codex32.execution.sandbox": ("codex32.services", "codex32.execution.queue", *JOB_BODIES),
+    # An executor plugin may use the sandbox; nothing else of execution.
+    "codex32.plugins": ("codex32.services", "codex32.execution.queue", *JOB_BODIES, *ENTRY),
+    "codex32.auth": ("codex32.services", "codex32.plugins", "codex32.execution", *ENTRY),
     "codex32.db": ("codex32.services", "codex32.plugins", "codex32.auth", "codex32.execution",
                    *ENTRY),
 }
