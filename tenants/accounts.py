@@ -27,6 +27,7 @@ from codex32.db import tenancy
 from codex32.db.models import Membership, User, Workspace
 from codex32.errors import DomainError
 from codex32.services import audit
+from codex32.services.auth import find_by_email
 from codex32.services.mail import Message
 
 VERIFY_LIFETIME = timedelta(hours=24)
@@ -55,12 +56,6 @@ class PendingMail:
     email: str
     token: str
     workspace_name: str
-
-
-def find_by_email(session: Session, email: str) -> User | None:
-    """The account that holds this verified address, ignoring case (pending ones never do)."""
-    return session.execute(select(User).where(func.lower(User.email) == email.lower(),
-                                              User.email_verified_at.is_not(None))).scalar()
 
 
 def create(session: Session, email: str, password: str, *, verified: bool) -> User:

@@ -27,6 +27,7 @@ from codex32.db import tenancy
 from codex32.db.models import Invitation, Membership, User, Workspace
 from codex32.errors import Conflict, DomainError, NotFound
 from codex32.services import audit
+from codex32.services.auth import find_by_email
 from codex32.services.mail import Message
 from tenants import accounts
 
@@ -97,7 +98,7 @@ def accept(session: Session, token: str, password: str, origin: Origin) -> tuple
         raise Gone("the invitation has expired")
     check_policy(password, row.email)  # for both, so a weak password answers the same
     accounts.lock_address(session, row.email)
-    user = accounts.find_by_email(session, row.email)
+    user = find_by_email(session, row.email)
     if user is None:
         user = accounts.create(session, row.email, password, verified=True)
     else:

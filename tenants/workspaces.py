@@ -23,6 +23,7 @@ from codex32.db import tenancy
 from codex32.db.models import Membership, User, Workspace
 from codex32.errors import Conflict, Invalid, NotFound
 from codex32.services import audit
+from codex32.services.providers import check_workspace_choices
 from tenants import accounts
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -89,8 +90,6 @@ def update(session: Session, principal: Principal, changes: dict[str, Any]) -> W
     """Rename the workspace or replace parts of its settings (merged per top-level key)."""
     workspace = get(session, principal)
     if "settings" in changes:
-        from codex32.services.providers import check_workspace_choices
-
         check_workspace_choices(changes["settings"])
     before = {"name": workspace.name, "settings": workspace.settings}
     if "name" in changes:

@@ -21,7 +21,7 @@ from codex32.cli import main
 from codex32.db import embedded, tenancy
 from codex32.db.migrate import head_revision, upgrade
 from codex32.db.urls import DatabaseUrls
-from codex32.services import demo
+from tenants import demo
 from tests.conftest import TestDatabase as DatabaseUnderTest
 from tests.conftest import make_settings, sign_up
 

@@ -19,20 +19,27 @@ from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from codex32 import __version__
-from codex32.api import docs, json_provider
+from codex32.api import docs, json_provider, v1
 from codex32.auth import passwords, tokens
 from codex32.config import Settings
 from codex32.db import db, pool, tenancy
 from codex32.db.migrate import MIGRATIONS_DIR
+from codex32.db.roles import check_runtime_role
 from codex32.db.urls import DatabaseUrls, resolve
 from codex32.errors import TooLarge, register_error_handlers
-from codex32.observability import health
+from codex32.observability import (
+    health,
+    metrics,
+    worker_presence,  # noqa: F401 (adds its /health check)
+)
 from codex32.observability.logging import (
     bind_log_context,
     clear_log_context,
     configure_logging,
 )
+from codex32.observability.sentry import init_sentry
 from codex32.ratelimit import RateLimiter
+from codex32.services import providers
 from codex32.state import KEY, PlatformState
 
 log = logging.getLogger(__name__)
@@ -72,8 +79,6 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     api = Api(app)
     docs.init_app(app)
     _document_security(api)
-    from codex32.api import v1
-
     v1.register(api)
     api.register_blueprint(health.blp)
     register_error_handlers(app)
@@ -183,17 +188,12 @@ def _buffer_streamed_body(environ: dict, limit: int) -> None:
 
 
 def _init_observability(app: Flask, settings: Settings) -> None:
-    from codex32.observability import metrics, worker_presence  # noqa: F401 (its /health check)
-    from codex32.observability.sentry import init_sentry
-
     metrics.init_app(app, settings)
     init_sentry(settings.sentry_dsn, settings.env, settings.release or __version__)
 
 
 def _init_plugins(app: Flask, state: PlatformState) -> None:
     """Load every installed plugin, make instances buildable, run their start-up hooks."""
-    from codex32.services import providers
-
     runtime = providers.load_runtime(state.settings)
     providers.configure(runtime, app)
     state.plugins = runtime.manager
@@ -207,8 +207,6 @@ def _init_plugins(app: Flask, state: PlatformState) -> None:
 
 def _check_database(app: Flask, state: PlatformState) -> None:
     """Refuse a runtime role that bypasses row-level security (checked once per process)."""
-    from codex32.db.roles import check_runtime_role
-
     with app.app_context():
         state.warnings += check_runtime_role(db.engine,
                                              allow_owner=state.settings.allow_owner_runtime,

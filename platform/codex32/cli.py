@@ -7,7 +7,9 @@ starts the embedded PostgreSQL under CODEX32_DATA_DIR.
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +22,9 @@ from codex32.config import Settings
 from codex32.db.urls import DatabaseUrls, libpq_url, resolve, sqlalchemy_url
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# Each command imports what it runs inside its own body: a command loads only its part (the
+# worker never loads the web app, `serve` execs gunicorn), and `codex32 --help` stays fast.
 
 
 def _settings_and_urls() -> tuple[Settings, DatabaseUrls]:
@@ -126,9 +131,6 @@ def _pg_tool(name: str, url: str) -> str:
     ``transaction_timeout``), so the server's own major version wins; the client bundled with
     the embedded server (the newest) is the fallback.
     """
-    import glob
-    import re
-
     import psycopg
 
     with psycopg.connect(url, connect_timeout=10) as connection:
@@ -240,7 +242,7 @@ def _session():
 @db.command("seed-demo")
 def db_seed_demo() -> None:
     """Create a demo workspace, admin and bots (idempotent)."""
-    from codex32.services import demo
+    from tenants import demo
 
     session, _settings = _session()
     with session:

@@ -94,7 +94,7 @@ class RateLimiter:
         self.backend = "memory"
         if redis_url:
             try:
-                import redis
+                import redis  # only with REDIS_URL
 
                 client = redis.Redis.from_url(redis_url, socket_timeout=0.5,
                                               socket_connect_timeout=0.5)

@@ -21,8 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+from honcho.manager import Manager
 
 from codex32.config import Settings
+from codex32.db import embedded
+from codex32.db.migrate import upgrade
 from codex32.db.urls import DatabaseUrls
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,10 +76,6 @@ def run(settings: Settings, urls: DatabaseUrls, processes: ProcessSet) -> int:
     ``urls`` are the prepared database's; the processes find the same embedded server (or
     DATABASE_URL) on their own, so no password travels through their environment.
     """
-    from honcho.manager import Manager
-
-    from codex32.db.migrate import upgrade
-
     manager = Manager()
     for name, command in processes.commands.items():
         manager.add_process(name, command, env=processes.env, cwd=str(ROOT))
@@ -85,8 +84,6 @@ def run(settings: Settings, urls: DatabaseUrls, processes: ProcessSet) -> int:
         manager.loop()
     finally:
         if urls.embedded:
-            from codex32.db import embedded
-
             stopped = embedded.stop(settings.data_dir)
             click.echo(f"embedded PostgreSQL {'stopped' if stopped else 'was not running'}")
     return manager.returncode or 0

@@ -52,6 +52,7 @@ def resolve(settings: Settings) -> DatabaseUrls:
         runtime = sqlalchemy_url(settings.database_url)
         owner = sqlalchemy_url(settings.migration_database_url or settings.database_url)
         return DatabaseUrls(runtime=runtime, owner=owner)
+    # Only without DATABASE_URL: production processes never load the embedded server's code.
     from codex32.db import embedded
 
     database = embedded.start(settings.data_dir)

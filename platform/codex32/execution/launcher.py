@@ -36,6 +36,7 @@ class _Libc:
     """``prctl(2)`` from the C library, raising OSError with errno."""
 
     def __init__(self) -> None:
+        # Imported only when prctl is needed: each import is paid on every bot start.
         import _ctypes
 
         class CInt(_ctypes._SimpleCData):

@@ -31,20 +31,26 @@ from sqlalchemy.orm import sessionmaker
 
 from codex32.config import Settings
 from codex32.db import pool
+from codex32.db.roles import check_runtime_role
 from codex32.db.urls import DatabaseUrls, libpq_url
-from codex32.execution import queue, sandbox, scheduler, worker
+from codex32.execution import notifications, queue, sandbox, scheduler, worker
 from codex32.observability import execution_metrics as metrics
+from codex32.observability.logging import configure_logging
+from codex32.observability.sentry import init_sentry
+from codex32.services import providers
 
 log = logging.getLogger(__name__)
 
 ABORT_POLL_SECONDS = 1.0  # fallback when an abort NOTIFY was missed
 
+# The job bodies this process runs, under the names the services defer jobs by (the queue
+# module names the tasks and never imports their bodies).
+queue.register_task(queue.RUN_TASK, worker.run_execution)
+queue.register_task(queue.NOTIFY_TASK, notifications.deliver_notification)
+
 
 def build_runtime(settings: Settings, urls: DatabaseUrls) -> tuple[worker.WorkerRuntime, Engine]:
     """Connect as the runtime role (refusing an unsafe one) and make plugins buildable."""
-    from codex32.db.roles import check_runtime_role
-    from codex32.services import providers
-
     # One session per running job, one for the maintenance loop, a little slack.
     engine = create_engine(urls.runtime, pool_size=settings.worker_concurrency + 2,
                            max_overflow=2, pool_recycle=settings.pool_recycle)
@@ -61,13 +67,12 @@ def build_runtime(settings: Settings, urls: DatabaseUrls) -> tuple[worker.Worker
 
 def run(settings: Settings, urls: DatabaseUrls) -> None:
     """Run the worker until SIGTERM or SIGINT (the Procfile's ``worker`` process)."""
-    from codex32.observability.logging import configure_logging
-    from codex32.observability.sentry import init_sentry
-
     configure_logging(settings.log_level, json=settings.log_json)
     init_sentry(settings.sentry_dsn, settings.env, settings.release)
     runtime, engine = build_runtime(settings, urls)
     if settings.worker_port:
+        # Only with a probe port: health.py is the web's /health blueprint (flask-smorest,
+        # about a quarter of a second to import), which the worker needs for nothing else.
         from codex32.observability import health, worker_probes
 
         # Not ready while the host cannot give the required isolation: no run would succeed.

@@ -5,11 +5,17 @@ an execution row and its job commit or roll back together (procrastinate's ``con
 option, on the psycopg connection under the SQLAlchemy session). A job carries a workspace id
 and row ids only; its body (:mod:`codex32.execution.worker`) opens a tenant-bound transaction
 for that workspace before it reads anything. No Flask here, and no tenant data in job rows.
+
+This module names the tasks and defers them; it never imports their bodies. The worker process
+(:mod:`codex32.execution.process`) registers each body under its name (:func:`register_task`),
+so the services that defer jobs and the bodies that run them both import this module, and it
+imports neither.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +23,11 @@ import procrastinate
 from procrastinate import BaseRetryStrategy, RetryDecision
 from procrastinate.jobs import Job
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+
+from codex32.errors import DomainError
+from codex32.plugins.errors import ConfigInvalid
 
 EXECUTIONS_QUEUE = "executions"
 NOTIFICATIONS_QUEUE = "notifications"
@@ -27,8 +37,8 @@ NOTIFY_TASK = "codex32.deliver_notification"
 MAX_RUN_ATTEMPTS = 10
 MAX_NOTIFICATION_BACKOFF_SECONDS = 300
 
-# The app holding the tasks; the worker opens it with a real connector
-# (codex32.execution.process). Nothing else opens it.
+# The app holding the tasks; the worker process (codex32.execution.process) registers their
+# bodies and opens it with a real connector. Nothing else opens it.
 app = procrastinate.App(connector=procrastinate.PsycopgConnector())
 # Deferral and cancellation run on the caller's own connection, through a connector that is
 # never opened and so has no pool of its own (an opened async connector cannot do this).
@@ -49,8 +59,6 @@ class RunRetry(BaseRetryStrategy):
     never for anything else. At most ``MAX_RUN_ATTEMPTS`` attempts in all."""
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
-        from sqlalchemy.exc import DBAPIError
-
         if job.attempts + 1 >= MAX_RUN_ATTEMPTS:
             return None
         if isinstance(exception, WorkerShutdown):
@@ -72,9 +80,6 @@ class NotificationRetry(BaseRetryStrategy):
         self.base_seconds = base_seconds
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
-        from codex32.errors import DomainError
-        from codex32.plugins.errors import ConfigInvalid
-
         if isinstance(exception, ConfigInvalid | DomainError):
             return None
         if job.attempts + 1 >= self.max_attempts:
@@ -84,25 +89,17 @@ class NotificationRetry(BaseRetryStrategy):
 
 
 notification_retry = NotificationRetry()
+_RETRY = {RUN_TASK: RunRetry(), NOTIFY_TASK: notification_retry}
+_QUEUE = {RUN_TASK: EXECUTIONS_QUEUE, NOTIFY_TASK: NOTIFICATIONS_QUEUE}
 
 
-@app.task(name=RUN_TASK, queue=EXECUTIONS_QUEUE, pass_context=True, retry=RunRetry())
-def run_execution(context: procrastinate.JobContext, workspace_id: str,
-                  execution_id: str) -> None:
-    """Run one execution: load it, run the bot, store the outcome, notify."""
-    from codex32.execution import worker
+def register_task(name: str, body: Callable[..., None]) -> None:
+    """Make ``body`` the job body of the task ``name`` (``RUN_TASK`` or ``NOTIFY_TASK``).
 
-    worker.run_execution(context, workspace_id, execution_id)
-
-
-@app.task(name=NOTIFY_TASK, queue=NOTIFICATIONS_QUEUE, pass_context=True,
-          retry=notification_retry)
-def deliver_notification(context: procrastinate.JobContext, workspace_id: str,
-                         execution_id: str, notifier: str, event: str) -> None:
-    """Tell one notifier how an execution ended; retried on its own, apart from the run."""
-    from codex32.execution import worker
-
-    worker.deliver_notification(context, workspace_id, execution_id, notifier, event)
+    It is called with procrastinate's job context and the job's keyword arguments, and runs on
+    the task's queue with its retry strategy.
+    """
+    app.task(name=name, queue=_QUEUE[name], pass_context=True, retry=_RETRY[name])(body)
 
 
 # --- deferral, on the caller's transaction ---------------------------------------------------

@@ -70,7 +70,7 @@ class BotContext:
 
 def configure_logging() -> None:
     """Send INFO and above to stderr (captured) unless the bot configured logging itself."""
-    import logging
+    import logging  # on first use, as in BotContext.logger
 
     root = logging.getLogger()
     if not root.handlers:

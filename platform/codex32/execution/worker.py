@@ -1,5 +1,6 @@
-"""Job bodies: run one execution (load, run, store, notify), deliver one notification, and
-recover the jobs of a worker that was lost.
+"""The run job's body: run one execution (load, run, store, queue its notifications), and
+recover the jobs of a worker that was lost. The notification job's body is
+:mod:`codex32.execution.notifications`.
 
 A run job opens a tenant-bound transaction for the job's workspace, loads the execution, its
 code and settings, builds the workspace's executor, marks the execution ``running``, commits
@@ -12,7 +13,6 @@ expects this job, so a late, duplicate or forged job changes nothing.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import re
 import threading
@@ -27,7 +27,7 @@ from procrastinate import JobContext
 from procrastinate.job_context import AbortReason
 from procrastinate.jobs import Job
 from sqlalchemy import select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from codex32.config import Settings
 from codex32.crypto import SecretsUndecryptable
@@ -37,16 +37,14 @@ from codex32.errors import DomainError
 from codex32.execution import queue, sandbox
 from codex32.observability import execution_metrics as metrics
 from codex32.observability.logging import log_context
-from codex32.plugins.calls import invoke
 from codex32.plugins.errors import PluginError
-from codex32.plugins.interfaces import ExecutionOutcome, ExecutionRequest, Notification
+from codex32.plugins.interfaces import ExecutionOutcome, ExecutionRequest
 from codex32.services import bot_secrets, bot_settings, deliveries, executions, providers
 
 log = logging.getLogger(__name__)
 
 ABORT_POLL_SECONDS = 0.05  # how often a run looks for a cancel or shutdown request
 EXECUTOR_GRACE_SECONDS = 10.0  # past its timeout, an executor that did not stop is cancelled
-MAX_PAYLOAD_RESULT_BYTES = 4096  # larger results are left out of notifications
 
 
 @dataclass(frozen=True)
@@ -320,71 +318,6 @@ def _run_settings(rt: WorkerRuntime, session: Session,
     return bot_settings.effective(own, maxima)
 
 
-# --- notifications ---------------------------------------------------------------------------
-
-
-def deliver_notification(context: JobContext, workspace_id: str, execution_id: str,
-                         notifier: str, event: str) -> None:
-    """Deliver one notification and record the attempt on its delivery; raising makes
-    procrastinate retry it (never the run)."""
-    rt = runtime_of(context)
-    instance = None
-    with log_context(workspace_id=workspace_id, execution_id=execution_id, notifier=notifier):
-        try:
-            with rt.sessions() as session, tenancy.bound(session, workspace_id):
-                execution = session.execute(
-                    select(BotExecution).options(defer(BotExecution.logs),
-                                                 defer(BotExecution.input))
-                    .where(BotExecution.id == uuid.UUID(execution_id))).scalar()
-                if execution is None:
-                    return
-                bot_name = session.execute(select(Bot.name).where(
-                    Bot.id == execution.bot_id)).scalar()
-                instance = providers.build(session, workspace_id, "notifier", notifier)
-                notification = Notification(
-                    event=event, workspace_id=str(workspace_id),
-                    payload=_payload(execution, bot_name), id=f"{execution_id}:{notifier}:{event}")
-            invoke(instance, "notify", instance.notify, notification,
-                   timeout=rt.settings.plugin_timeout_seconds)
-        except Exception as exc:
-            final = queue.notification_retry.get_retry_decision(
-                exception=exc, job=context.job) is None
-            secrets = [instance.secret(name) for name in type(instance).secrets] if instance else []
-            _record_attempt(rt, workspace_id, execution_id, notifier, event,
-                            deliveries.describe(exc, secrets), final)
-            raise
-        _record_attempt(rt, workspace_id, execution_id, notifier, event, None, True)
-
-
-def _record_attempt(rt: WorkerRuntime, workspace_id: str, execution_id: str, notifier: str,
-                    event: str, error: str | None, final: bool) -> None:
-    """Record a delivery attempt; failing to record it never makes the delivery run again."""
-    try:
-        with rt.sessions() as session, tenancy.bound(session, workspace_id):
-            deliveries.record(session, workspace_id, execution_id, notifier, event,
-                              error=error, final=final)
-    except Exception:
-        log.exception("the delivery attempt could not be recorded")
-
-
-def _payload(execution: BotExecution, bot_name: str | None) -> dict[str, Any]:
-    error = execution.error or {}
-    payload: dict[str, Any] = {
-        "execution_id": str(execution.id), "bot_id": str(execution.bot_id), "bot_name": bot_name,
-        "status": execution.status, "version": execution.version, "trigger": execution.trigger,
-        "attempt": execution.attempt,
-        "started_at": execution.started_at.isoformat() if execution.started_at else None,
-        "completed_at": execution.completed_at.isoformat() if execution.completed_at else None,
-        "duration_seconds": execution.duration_seconds,
-        "error": {"type": error.get("type"), "message": error.get("message")} if error else None,
-    }
-    if len(json.dumps(execution.result, default=str)) <= MAX_PAYLOAD_RESULT_BYTES:
-        payload["result"] = execution.result
-    else:
-        payload["result_truncated"] = True
-    return payload
-
-
 # --- jobs of lost workers --------------------------------------------------------------------
 
 
@@ -434,3 +367,4 @@ def recover(rt: WorkerRuntime, job: Job) -> str | None:
             session.commit()
         log.warning("recovered job %s of a lost worker: %s", job.id, done)
     return done
+

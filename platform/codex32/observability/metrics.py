@@ -36,6 +36,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     """Expose ``/metrics`` (optionally behind METRICS_TOKEN) and count requests."""
     global _exporter
     if _exporter is None:
+        # One exporter or the other, by the environment: import only the one used.
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             from prometheus_flask_exporter.multiprocess import (
                 GunicornInternalPrometheusMetrics as Exporter,

@@ -24,7 +24,7 @@ ReadyCheck = Callable[[], dict[str, Any]]
 
 def _metrics() -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
+        from prometheus_client import multiprocess  # only under PROMETHEUS_MULTIPROC_DIR
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

@@ -2,7 +2,8 @@
 
 Unknown email, unverified address and wrong password fail the same way, in the same time.
 Attempts are throttled per (email, client address) pair and, more loosely, per client address,
-never per email alone: a stranger's wrong passwords cannot lock the owner out.
+never per email alone: a stranger's wrong passwords cannot lock the owner out. The lookup of
+an account by its verified address is here, in the core, for the tenancy domain to use too.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from codex32.auth import tokens
@@ -28,7 +29,6 @@ from codex32.db.models import User, Workspace
 from codex32.errors import RateLimited, Unauthorized
 from codex32.ratelimit import RateLimiter
 from codex32.services import audit
-from tenants import accounts
 
 LOGIN_WINDOW = 15 * 60
 ADDRESS_FACTOR = 10  # one address may try this many accounts' worth of attempts
@@ -56,7 +56,7 @@ def login(session: Session, email: str, password: str, workspace: str | None,
         decision = throttle.limiter.hit(key, allowed, LOGIN_WINDOW)
         if not decision.allowed:
             raise RateLimited("too many sign-in attempts; try again later", decision.reset_after)
-    user = accounts.find_by_email(session, email)
+    user = find_by_email(session, email)
     if user is None:
         burn_verify(password)
         raise Unauthorized(BAD_CREDENTIALS)
@@ -65,6 +65,12 @@ def login(session: Session, email: str, password: str, workspace: str | None,
     workspace_id = _choose_workspace(session, user.id, workspace)
     throttle.limiter.reset(keys[0][0], LOGIN_WINDOW)
     return tokens.issue_pair(user.id, workspace_id)
+
+
+def find_by_email(session: Session, email: str) -> User | None:
+    """The account that holds this verified address, ignoring case (pending ones never do)."""
+    return session.execute(select(User).where(func.lower(User.email) == email.lower(),
+                                              User.email_verified_at.is_not(None))).scalar()
 
 
 def _choose_workspace(session: Session, user_id: uuid.UUID, wanted: str | None) -> str:

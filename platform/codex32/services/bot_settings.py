@@ -20,6 +20,7 @@ from codex32.config import Settings
 from codex32.db.models import Workspace
 from codex32.errors import Invalid
 from codex32.plugins.interfaces import ExecutionLimits
+from codex32.services import providers
 
 DEFAULTS: dict[str, Any] = {"timeout_seconds": 30, "cpu_seconds": None, "memory_mb": 256,
                             "max_retries": 0, "retry_backoff_seconds": 10, "network": False,
@@ -118,8 +119,6 @@ def check(session: Session, bot_settings: dict[str, Any]) -> None:
 
     The platform's maxima are the request schema's business; this adds the workspace's.
     """
-    from codex32.services import providers
-
     workspace_settings = session.execute(select(Workspace.settings)).scalar() or {}
     own = workspace_settings.get("execution") or {}
     errors: dict[str, list[str]] = {}

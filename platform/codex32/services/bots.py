@@ -1,7 +1,8 @@
 """Bots: create, list, read, update, delete. Code changes go through versions.
 
-A bot's code lives in its versions; ``current_version`` names the one that runs. Every
-mutation writes exactly one audit row in its own transaction.
+A bot's code lives in its versions; ``current_version`` names the one that runs, and
+:func:`add_version` appends one (the versions resource, :mod:`codex32.services.versions`,
+builds on it). Every mutation writes exactly one audit row in its own transaction.
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
 from codex32.db import rows
-from codex32.db.models import Bot, Workspace
+from codex32.db.models import Bot, BotVersion, Workspace
 from codex32.errors import Conflict, Invalid, NotFound
 from codex32.observability.metrics import BOTS_CREATED
-from codex32.services import audit, bot_settings
+from codex32.services import audit, bot_settings, templates
 from codex32.services.code import check_code
 from codex32.services.pages import ListQuery, Page, PageRequest, fetch, paged
-from codex32.services.versions import add_version, new_version
 
 STATUSES = ("draft", "active", "paused", "archived")
 LIST_COLUMNS = (Bot.id, Bot.name, Bot.description, Bot.status, Bot.owner_id,
@@ -74,8 +74,6 @@ def create_from_template(session: Session, principal: Principal, *, name: str,
     reaches other hosts gets ``network: true`` unless ``settings`` say otherwise, and is
     refused (422) when the platform (``platform_network``) or the workspace forbids it.
     """
-    from codex32.services import templates
-
     if session.execute(select(Bot.id).where(Bot.name == name)).first():
         raise Conflict(f"a bot named '{name}' exists in this workspace")
     generated = templates.generate(session, principal, template=template, generator=generator,
@@ -141,6 +139,24 @@ def get(session: Session, bot_id: uuid.UUID, *, lock: bool = False) -> Bot:
     if bot is None:
         raise NotFound("bot not found")
     return bot
+
+
+def new_version(principal: Principal, bot: Bot, number: int, code: str, message: str,
+                files: dict[str, str] | None = None) -> BotVersion:
+    """A version row numbered ``number`` for ``bot`` (not added to any session)."""
+    return BotVersion(workspace_id=bot.workspace_id, id=uuid.uuid4(), bot_id=bot.id,
+                      number=number, code=code, files=files or {}, message=message,
+                      created_by=principal.user_id, created_at=datetime.now(UTC))
+
+
+def add_version(session: Session, principal: Principal, bot: Bot, code: str,
+                message: str, files: dict[str, str] | None = None) -> BotVersion:
+    """Append a version to a bot the caller holds locked; no audit row."""
+    version = new_version(principal, bot, bot.current_version + 1, code, message, files)
+    session.add(version)
+    bot.current_version = version.number
+    bot.updated_at = datetime.now(UTC)
+    return version
 
 
 def update(session: Session, principal: Principal, bot_id: uuid.UUID,

@@ -22,7 +22,9 @@ from codex32.db.models import Bot, BotExecution
 from codex32.errors import Conflict, Invalid, NotFound
 from codex32.execution import queue
 from codex32.services import audit
+from codex32.services.bots import get as get_bot
 from codex32.services.pages import ListQuery, Page, PageRequest, fetch, paged
+from codex32.services.versions import get as get_version
 
 STATUSES = ("queued", "running", "succeeded", "failed", "timed_out", "cancelled")
 FINAL = frozenset({"succeeded", "failed", "timed_out", "cancelled"})
@@ -74,9 +76,6 @@ def enqueue(session: Session, principal: Principal, bot_id: uuid.UUID, *,
     With ``idempotency_key``, a request repeated in the same workspace returns the execution
     the first one created (``False``), whatever its body.
     """
-    from codex32.services.bots import get as get_bot
-    from codex32.services.versions import get as get_version
-
     bot = get_bot(session, bot_id)
     if idempotency_key:
         existing = _by_key(session, idempotency_key, bot_id)
@@ -161,8 +160,6 @@ def _list_query(by: frozenset[str]) -> ListQuery:
 def list_for_bot(session: Session, bot_id: uuid.UUID, page: PageRequest, *,
                  status: str | None = None) -> Page:
     """Executions of one bot (404 when the bot is not in the workspace)."""
-    from codex32.services.bots import get as get_bot
-
     found = list_executions(session, page, bot_id=bot_id, status=status)
     if not found.total:  # none (of this status): a bot that has not run, or no such bot
         get_bot(session, bot_id)

@@ -19,6 +19,7 @@ from codex32.auth.principal import Principal
 from codex32.db.models import BotSchedule
 from codex32.errors import Conflict, Invalid, NotFound
 from codex32.services import audit
+from codex32.services.bots import get as get_bot
 from codex32.services.executions import check_input
 
 NEXT_RUNS = 5
@@ -70,8 +71,6 @@ def _cron_problem(cron: str) -> str | None:
 
 def get(session: Session, bot_id: uuid.UUID) -> BotSchedule:
     """The bot's schedule (404 when the bot, or its schedule, does not exist)."""
-    from codex32.services.bots import get as get_bot
-
     bot = get_bot(session, bot_id)
     schedule = session.get(BotSchedule, (bot.workspace_id, bot.id))
     if schedule is None:
@@ -83,8 +82,6 @@ def put(session: Session, principal: Principal, bot_id: uuid.UUID, *, cron: str,
         timezone: str = "UTC", enabled: bool = True,
         input: dict[str, Any] | None = None) -> BotSchedule:
     """Create or replace the bot's schedule; its next tick is computed from now."""
-    from codex32.services.bots import get as get_bot
-
     bot = get_bot(session, bot_id, lock=True)
     now = datetime.now(UTC)
     upcoming = next_run(cron, timezone, now)

