@@ -136,6 +136,7 @@ def test_a_template_added_to_the_catalogue_reaches_the_builtin_heuristics(monkey
 
     assert spec["template"] == "invoice_report"
     assert spec["name"] == "billing-example-com-invoices"
+    assert spec["clarifying_questions"][0] == "What should `group_by` be (the column to group by)?"
     assert unsure["clarifying_questions"][0].endswith(", or total invoices.")
 
 

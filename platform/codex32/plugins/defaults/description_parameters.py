@@ -34,6 +34,11 @@ def parameters_for(template: str | None, text: str, lower: str, sources: list[st
     reader = _PARAMETER_READERS.get(template) if template else None
     if reader is not None:
         reader(_Said(text, lower, sources, destinations), params, questions)
+    elif template in CATALOGUE:  # no reader yet: ask for each required parameter
+        schema = CATALOGUE[template].template.parameters
+        for name in schema["required"]:
+            meaning = schema["properties"][name].get("description")
+            questions.append(f"What should `{name}` be" + (f" ({meaning})?" if meaning else "?"))
     return params, questions
 
 
@@ -122,8 +127,8 @@ def _scheduled_cleanup(said: _Said, params: dict[str, Any], questions: list[str]
         params["delete_url"] = said.destinations[0] if said.destinations else said.any_url
 
 
-# What the heuristics can read for each template in the catalogue; a template without a reader
-# gets no parameters from them (the generator then asks for its required ones).
+# What the heuristics can read for each template in the catalogue; for a template without a
+# reader they ask for its required parameters.
 _PARAMETER_READERS = {"http_health_check": _health_check, "feed_digest": _feed_digest,
                       "csv_report": _csv_report, "webhook_relay": _webhook_relay,
                       "scheduled_cleanup": _scheduled_cleanup}
