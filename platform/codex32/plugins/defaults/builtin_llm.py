@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from croniter import croniter
 
+from codex32.plugins.defaults.description_parameters import STOPWORDS, parameters_for
+from codex32.plugins.defaults.template_catalogue import CATALOGUE
 from codex32.plugins.hookspecs import hookimpl
 from codex32.plugins.interfaces import ChatRequest, ChatResult, LLMProvider, Usage
 
@@ -43,36 +45,6 @@ _WEBHOOK_TRIGGER = re.compile(r"\b(incoming|receives?|received|whenever|triggere
 _NOTIFY = re.compile(r"\b(notify|notifies|notified|notifications?|alerts?|alerting|e-?mail|"
                      r"mail me|slack|message me|tell me|let me know|send|sends|"
                      r"post (?:it|them|to|the results?))\b")
-_STOPWORDS = frozenset({
-    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "every", "for", "from", "i",
-    "if", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "please", "that", "the",
-    "then", "this", "to", "us", "when", "which", "will", "with", "would", "you", "your", "should",
-    "could", "bot", "want", "need", "make", "create", "build", "write",
-})
-# Words after "by"/"per"/"sum of" that are not column names.
-_NOT_COLUMNS = _STOPWORDS | frozenset({
-    "per", "by", "all", "each", "email", "e-mail", "mail", "slack", "end", "day", "week", "month",
-    "hour", "minute", "default",
-})
-
-# Keywords per template id (see template_generator); the strong ones count twice.
-TEMPLATE_KEYWORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "http_health_check": (("health", "healthcheck", "uptime", "ping", "availability", "is down",
-                           "goes down", "is up", "status code"),
-                          ("check", "monitor", "website", "site", "endpoint", "down", "responds",
-                           "response time", "url")),
-    "feed_digest": (("rss", "atom", "feed", "feeds", "digest", "headlines"),
-                    ("news", "blog", "posts", "articles", "stories")),
-    "csv_report": (("csv", "spreadsheet", "group by", "grouped by", "aggregate"),
-                   ("report", "sum", "total", "totals", "column", "sales", "summary")),
-    "webhook_relay": (("relay", "forward", "forwards", "hmac"),
-                      ("webhook", "webhooks", "proxy", "payload", "signed", "signature")),
-    "scheduled_cleanup": (("cleanup", "clean up", "purge", "retention", "older than", "prune"),
-                          ("delete", "remove", "expire", "expired", "old records", "stale")),
-}
-_TEMPLATE_SLUGS = {"http_health_check": "health-check", "feed_digest": "feed-digest",
-                   "csv_report": "csv-report", "webhook_relay": "webhook-relay",
-                   "scheduled_cleanup": "cleanup"}
 
 
 class BuiltinLLM(LLMProvider):
@@ -116,11 +88,11 @@ def specification_from(messages: list[str] | str) -> dict[str, Any]:
     else:
         trigger = "manual"
     outputs = _outputs(text, lower, destinations)
-    parameters, questions = _parameters(template, text, lower, sources, destinations)
+    parameters, questions = parameters_for(template, text, lower, sources, destinations)
     if template is None:
-        questions.insert(0, "What should the bot do? For example: check that a URL is up, "
-                            "summarize a feed, report on a CSV, relay webhooks, or clean up "
-                            "old records.")
+        tasks = [source.task for source in CATALOGUE.values()]
+        questions.insert(0, f"What should the bot do? For example: {', '.join(tasks[:-1])}, "
+                            f"or {tasks[-1]}.")
     if trigger == "schedule" and schedule is None:
         questions.append(schedule_question or
                          "How often should it run (for example every 5 minutes, hourly, or "
@@ -189,11 +161,15 @@ def schedule_from(lower: str) -> tuple[str | None, str | None]:
 def template_for(lower: str) -> str | None:
     """The best-matching template id for a lowercase description, or None when nothing fits."""
     scores = {}
-    for template, (strong, weak) in TEMPLATE_KEYWORDS.items():
-        scores[template] = 2 * sum(1 for k in strong if re.search(rf"\b{re.escape(k)}\b", lower)) \
-            + sum(1 for k in weak if re.search(rf"\b{re.escape(k)}\b", lower))
-    best = max(scores, key=lambda t: scores[t])  # ties: the first in TEMPLATE_KEYWORDS order
+    for template, source in CATALOGUE.items():  # each template's keywords: template.yaml
+        scores[template] = 2 * _matches(source.strong_keywords, lower) \
+            + _matches(source.weak_keywords, lower)
+    best = max(scores, key=lambda t: scores[t])  # ties: the first in CATALOGUE order
     return best if scores[best] > 0 else None
+
+
+def _matches(keywords: tuple[str, ...], lower: str) -> int:
+    return sum(1 for k in keywords if re.search(rf"\b{re.escape(k)}\b", lower))
 
 
 def _hours(count: int) -> str:
@@ -288,78 +264,6 @@ def _output_questions(lower: str, outputs: list[dict[str, Any]]) -> list[str]:
     return questions
 
 
-def _parameters(template: str | None, text: str, lower: str, sources: list[str],
-                destinations: list[str]) -> tuple[dict[str, Any], list[str]]:
-    """Template parameters found in the text, and a question for each required one missing."""
-    params: dict[str, Any] = {}
-    questions: list[str] = []
-    any_url = (sources or destinations or [None])[0]
-    if template == "http_health_check":
-        if sources or any_url:
-            params["url"] = sources[0] if sources else any_url
-        else:
-            questions.append("Which URL should the health check call?")
-        status = re.search(r"\b(?:status|returns?|answers?|responds?(?: with)?|code)\s*"
-                           r"(?:code\s*|of\s*)?([1-5]\d\d)\b", lower)
-        if status:
-            params["expected_status"] = int(status.group(1))
-        timeout = re.search(r"\b(?:timeout|within)\s*(?:of\s*)?(\d+(?:\.\d+)?)\s*"
-                            r"(?:s|secs?|seconds?)\b", lower)
-        if timeout and 0 < float(timeout.group(1)) <= 120:
-            params["timeout_seconds"] = float(timeout.group(1))
-        contains = re.search(r"\bcontains?\s+[\"'“]([^\"'”]{1,200})[\"'”]", text)
-        if contains:
-            params["must_contain"] = contains.group(1)
-    elif template == "feed_digest":
-        if any_url:
-            params["feed_url"] = sources[0] if sources else any_url
-        else:
-            questions.append("Which feed URL (RSS, Atom or JSON Feed) should it read?")
-        count = re.search(r"\b(?:top|latest|last|first|newest)\s+(\d{1,3})\b", lower) or \
-            re.search(r"\b(\d{1,3})\s+(?:items|posts|articles|headlines|stories|entries)\b",
-                      lower)
-        if count:
-            params["max_items"] = max(1, min(int(count.group(1)), 200))
-        keyword = re.search(r"\b(?:about|mentioning|containing|matching)\s+[\"'“]([^\"'”]{1,200})"
-                            r"[\"'”]", text)
-        if keyword:
-            params["keyword"] = keyword.group(1)
-    elif template == "csv_report":
-        column = r"\s+(?:the\s+|each\s+)?[\"'“]?([a-z_][\w-]*)"
-        group = re.search(rf"\bgroup(?:ed)?\s+by{column}", text, re.IGNORECASE) or \
-            re.search(rf"\b(?:per|by){column}", text, re.IGNORECASE)
-        if group and group.group(1).lower() not in _NOT_COLUMNS:
-            params["group_by"] = group.group(1)
-        else:
-            questions.append("Which column should the report group rows by?")
-        total = re.search(r"\b(?:sum|total)(?:s)?\s+(?:of\s+)?(?:the\s+)?[\"'“]?([a-z_][\w-]*)",
-                          text, re.IGNORECASE)
-        if total and total.group(1).lower() not in _NOT_COLUMNS:
-            params["sum_column"] = total.group(1)
-        if any_url:
-            params["csv_url"] = sources[0] if sources else any_url
-    elif template == "webhook_relay":
-        if destinations or any_url:
-            params["target_url"] = destinations[0] if destinations else any_url
-        else:
-            questions.append("Which URL should the events be forwarded to?")
-        if re.search(r"\b(sign|signed|signature|hmac)\b", lower):
-            params["signing_secret"] = "RELAY_SIGNING_KEY"
-            questions.append("Add the signing key as the bot secret RELAY_SIGNING_KEY; which "
-                             "header does the receiver expect the signature in?")
-    elif template == "scheduled_cleanup":
-        age = re.search(r"\b(?:older\s+than|more\s+than|over)\s+(\d+)\s*(day|week|month|year)s?",
-                        lower) or re.search(r"\b(\d+)\s*(day|week|month|year)s?\s+old\b", lower)
-        if age:
-            days = {"day": 1, "week": 7, "month": 30, "year": 365}[age.group(2)]
-            params["max_age_days"] = min(int(age.group(1)) * days, 36500)
-        else:
-            questions.append("How old (in days) must a record be before it is deleted?")
-        if destinations or any_url:
-            params["delete_url"] = destinations[0] if destinations else any_url
-    return params, questions
-
-
 def _first_sentence(text: str) -> str:
     sentence = re.split(r"(?<=[.!?])\s+|\n", text.strip(), maxsplit=1)[0]
     return sentence[:200].strip()
@@ -369,11 +273,11 @@ def _name(purpose: str, template: str | None, urls: list[str]) -> str:
     """A slug: the URL's host and the template when both are known, else the key words."""
     host = urlsplit(urls[0]).hostname if urls else None
     if template and host:
-        base = f"{host.removeprefix('www.')}-{_TEMPLATE_SLUGS[template]}"
+        base = f"{host.removeprefix('www.')}-{CATALOGUE[template].slug}"
     else:
         words = [w for w in re.findall(r"[a-z0-9]+", _URL.sub(" ", purpose.lower()))
-                 if w not in _STOPWORDS]
-        base = "-".join(words[:5]) or (_TEMPLATE_SLUGS[template] if template else "bot")
+                 if w not in STOPWORDS]
+        base = "-".join(words[:5]) or (CATALOGUE[template].slug if template else "bot")
     slug = re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-")
     return slug[:60].rstrip("-") or "bot"
 
