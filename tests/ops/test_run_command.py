@@ -89,6 +89,9 @@ def test_run_serves_the_whole_product_on_localhost_and_ctrl_c_stops_all_of_it():
     tree: list[psutil.Process] = []
     try:
         wait_for(lambda: call(port, "GET", "/health/ready")[0] == 200, 90, "web", log)
+        # Known now, so that a failing assertion below still cleans up every process (honcho
+        # starts each in its own session: killing the command's group does not reach them).
+        tree = psutil.Process(command.pid).children(recursive=True)
         account = {"email": "me@acme.test", "password": "a long passphrase"}
         status, signed_up = call(port, "POST", "/api/v1/workspaces", {
             "name": "Acme", "admin_email": account["email"],
@@ -141,11 +144,15 @@ def test_run_serves_the_whole_product_on_localhost_and_ctrl_c_stops_all_of_it():
         assert left == [], f"still running: {left}\n{log.read_text()[-3000:]}"
         assert "embedded PostgreSQL stopped" in log.read_text()
     finally:
+        with contextlib.suppress(psutil.Error):
+            tree += psutil.Process(command.pid).children(recursive=True)
         if command.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(command.pid, signal.SIGKILL)
             command.wait(timeout=10)
         for process in tree:
+            with contextlib.suppress(psutil.Error, ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)  # a gunicorn master's workers too
             with contextlib.suppress(psutil.Error):
                 process.kill()
         embedded.stop(folder, immediate=True)
