@@ -547,6 +547,9 @@ def reference_environment(database: BenchDatabase, port: int, folder: Path,
     return {
         **base_environment(),
         "BENCH_REFERENCE_DSN": database.runtime_dsn,
+        # The shared gunicorn.conf.py starts the embedded PostgreSQL in its master when no
+        # DATABASE_URL is set; the reference does not use it, but must not start one either.
+        "DATABASE_URL": database.urls.runtime,
         "WEB_CONCURRENCY": "4",
         "GUNICORN_WORKER_CLASS": worker_class,
         "PORT": str(port),
