@@ -382,6 +382,11 @@ def test_receiving_someone_elses_sign_up_cannot_bind_their_password_to_the_addre
     attacker = client.post("/api/v1/auth/token", json={"email": email,
                                                        "password": "attacker password 1"})
     assert attacker.status_code == 401
+    # It was the password that was refused: the same token with the sign-up's own password
+    # still verifies (so a verification without the password would have bound the address).
+    signer = client.post("/api/v1/auth/verify", json={"token": MAILBOX.token_for(email),
+                                                      "password": "attacker password 1"})
+    assert signer.status_code == 200
 
 
 def _pending_for(client, email: str, password: str) -> None:

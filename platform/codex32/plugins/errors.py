@@ -9,10 +9,10 @@ MAX_DETAIL = 300
 
 
 def redacted(text: str, *secrets: str | None, limit: int = MAX_DETAIL) -> str:
-    """``text`` fit for an error message: every given secret replaced, cut to ``limit``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
+    """``text`` fit for an error message: every given secret replaced (the longest first, so a
+    secret inside another leaves no piece of it behind), cut to ``limit``."""
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 

@@ -60,9 +60,7 @@ def list_names(session: Session, bot_id: uuid.UUID | None = None) -> list[dict[s
     scope = _scope(None) if bot_id is None else or_(_scope(None), _scope(bot_id))
     found = session.execute(select(BotSecret.name, BotSecret.bot_id, BotSecret.updated_at)
                             .where(scope)).all()
-    visible: dict[str, Any] = {}
-    for row in sorted(found, key=lambda row: row.bot_id is not None):
-        visible[row.name] = row  # a bot's own secret replaces the workspace's
+    visible = _by_name(found)
     return [_shown(visible[name]) for name in sorted(visible)]
 
 
@@ -132,10 +130,12 @@ def for_run(session: Session, bot_id: uuid.UUID) -> dict[str, str]:
     found = session.execute(select(BotSecret.name, BotSecret.bot_id, BotSecret.value)
                             .where(or_(_scope(None), _scope(bot_id)))).all()
     box = _box()
-    secrets: dict[str, str] = {}
-    for row in sorted(found, key=lambda row: row.bot_id is not None):
-        secrets[row.name] = box.open(row.value)["value"]
-    return secrets
+    return {name: box.open(row.value)["value"] for name, row in _by_name(found).items()}
+
+
+def _by_name(rows: Any) -> dict[str, Any]:
+    """The row each name resolves to: a bot's own secret replaces the workspace's."""
+    return {row.name: row for row in sorted(rows, key=lambda row: row.bot_id is not None)}
 
 
 def rotate(session: Session) -> tuple[int, list[str]]:

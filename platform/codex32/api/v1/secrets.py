@@ -16,6 +16,7 @@ from codex32.services import bot_secrets
 blp = Blueprint("secrets", __name__, url_prefix="/api/v1",
                 description="Bot secrets: write-only values a bot reads as context.secrets.")
 
+
 class SecretPutSchema(Strict):
     value = fields.String(required=True, validate=validate.Length(min=1), metadata={
         "description": f"write-only, at most {bot_secrets.MAX_VALUE_BYTES} bytes; never "
