@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 DEFAULT_PLUGINS = {"llm": "builtin", "embedder": "hashing", "vector_store": "milvus",
                    "code_generator": "template", "notifier": "log", "executor": "subprocess"}
 
+# The sandbox's defaults (codex32.execution.sandbox.policy takes them from here).
+SANDBOX_UID_RANGE = (200000, 200999)
+SANDBOX_MAX_WORKDIR_MB = 1024
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
 
@@ -151,8 +154,8 @@ class Settings:
     # The sandbox bots run in: platform configuration only, never a workspace's.
     sandbox_python: str | None = None
     sandbox_isolation: str | None = None
-    sandbox_uid_range: tuple[int, int] = (200000, 200999)
-    sandbox_max_workdir_mb: int = 1024
+    sandbox_uid_range: tuple[int, int] = SANDBOX_UID_RANGE
+    sandbox_max_workdir_mb: int = SANDBOX_MAX_WORKDIR_MB
     sandbox_bwrap: str | None = None
 
     @property
@@ -235,8 +238,9 @@ class Settings:
             notification_max_attempts=_int(env.get("NOTIFICATION_MAX_ATTEMPTS"), 5),
             sandbox_python=env.get("CODEX32_SANDBOX_PYTHON") or None,
             sandbox_isolation=(env.get("CODEX32_SANDBOX_ISOLATION") or "").strip().lower() or None,
-            sandbox_uid_range=_range(env.get("CODEX32_SANDBOX_UID_RANGE"), (200000, 200999)),
-            sandbox_max_workdir_mb=_int(env.get("CODEX32_SANDBOX_MAX_WORKDIR_MB"), 1024),
+            sandbox_uid_range=_range(env.get("CODEX32_SANDBOX_UID_RANGE"), SANDBOX_UID_RANGE),
+            sandbox_max_workdir_mb=_int(env.get("CODEX32_SANDBOX_MAX_WORKDIR_MB"),
+                                        SANDBOX_MAX_WORKDIR_MB),
             sandbox_bwrap=env.get("CODEX32_SANDBOX_BWRAP") or None,
         )
         settings.validate()

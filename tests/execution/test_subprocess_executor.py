@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tempfile
@@ -81,6 +82,7 @@ def test_under_root_an_interpreter_others_could_replace_is_refused(tmp_path):
 
 def test_the_isolation_level_is_one_of_the_known_levels(executor):
     assert executor.isolation_level() in ISOLATION_LEVELS
+    assert executor.isolation_level() == sandbox.current().isolation  # the platform's, exactly
 
 
 def test_the_host_is_probed_once_per_policy(monkeypatch):
@@ -103,7 +105,9 @@ def test_health_check_reports_the_level(executor, isolation):
 
 def test_the_working_directory_is_removed_after_each_run(isolation):
     before = set(os.listdir(tempfile.gettempdir()))
-    policy = sandbox.current()
+    # The process level: its working directory is a folder of the host's temporary directory
+    # (at the namespace level it is a tmpfs that never shows there, so nothing could be left).
+    policy = dataclasses.replace(sandbox.current(), isolation="process")
     outcomes = [sandbox.run_sandboxed(make_request(code), None, policy).status for code in (
         "def main(event, context):\n    open('left.txt', 'w').write('x')\n",
         "def main(event, context):\n    raise ValueError('boom')\n")]

@@ -12,10 +12,10 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from codex32.config import SANDBOX_MAX_WORKDIR_MB as DEFAULT_MAX_WORKDIR_MB
+from codex32.config import SANDBOX_UID_RANGE as DEFAULT_UID_RANGE
 from codex32.plugins.interfaces import ISOLATION_LEVELS
 
-DEFAULT_UID_RANGE = (200000, 200999)
-DEFAULT_MAX_WORKDIR_MB = 1024
 ISOLATION_SETTING = "CODEX32_SANDBOX_ISOLATION"
 
 

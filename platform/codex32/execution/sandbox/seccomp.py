@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import tempfile
-import threading
+from functools import cache
 
 REFUSED = (
     "io_uring_setup", "io_uring_enter", "io_uring_register",
@@ -32,9 +32,6 @@ NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0
                    0x40000000, 0x00000080)
 # personality(2) flags that weaken memory protection (ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC).
 PERSONALITY_FLAGS = (0x0040000, 0x0400000)
-
-_lock = threading.Lock()
-_compiled: bytes | None = None
 
 
 def _build() -> bytes:
@@ -61,10 +58,8 @@ def _build() -> bytes:
         return sink.read()
 
 
+@cache
 def compiled_filter() -> bytes:
-    """The filter as BPF bytes for bubblewrap (built on first use); OSError without libseccomp."""
-    global _compiled
-    with _lock:
-        if _compiled is None:
-            _compiled = _build()
-        return _compiled
+    """The filter as BPF bytes for bubblewrap (built on first use); OSError without libseccomp
+    (a failure is not cached: the next call tries again)."""
+    return _build()
