@@ -215,14 +215,14 @@ def on_starting(server) -> None:
 def prepare_embedded_database(server) -> None:
     """Without DATABASE_URL, start the embedded PostgreSQL and create its roles here, once:
     workers that start at once then only find it prepared (each preparing it raced)."""
-    if os.environ.get("DATABASE_URL"):
+    if os.environ.get("DATABASE_URL"):  # checked first: other settings are the app's to read
         return
     from codex32.config import Settings
     from codex32.db.urls import resolve
 
-    resolve(Settings.from_env())
-    server.log.info("embedded PostgreSQL ready under %s",
-                    os.environ.get("CODEX32_DATA_DIR", ".data"))
+    settings = Settings.from_env()
+    resolve(settings)
+    server.log.info("embedded PostgreSQL ready under %s", settings.data_dir)
 
 
 def child_exit(server, worker) -> None:

@@ -190,3 +190,7 @@ def test_a_lone_surrogate_in_an_otherwise_valid_body_is_400_and_stores_nothing(c
     assert tenant.call("GET", "/api/v1/bots?q=surrogate").json["total"] == 0
     assert client.post("/api/v1/auth/token", json={
         "email": f"a-{suffix}@example.com", "password": "a long passphrase"}).status_code == 401
+    # The refused sign-up left no workspace behind: its slug is still free.
+    assert client.post("/api/v1/workspaces", json={
+        "name": "Acme", "slug": f"s-{suffix}", "admin_email": f"a-{suffix}@example.com",
+        "admin_password": "a long passphrase"}).status_code == 202

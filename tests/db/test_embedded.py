@@ -271,6 +271,7 @@ def test_concurrent_prepares_of_a_fresh_database_all_succeed(server):
                 thread.start()
             for thread in threads:
                 thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads), "a prepare() hung on the lock"
         assert errors == []
     finally:
         with psycopg.connect(admin, autocommit=True) as connection:

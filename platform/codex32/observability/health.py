@@ -18,6 +18,7 @@ from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output
 from codex32.db import db
 from codex32.db.migrate import is_at_head
+from codex32.observability.worker_probes import run_checks
 from codex32.state import platform_state
 
 blp = Blueprint("health", __name__, url_prefix="/health",
@@ -86,13 +87,6 @@ def ready():
 @blp.alt_response(503, schema=StatusSchema, description="a dependency is failing")
 def health():
     """Per-dependency status; 503 when any configured dependency fails."""
-    checks: dict[str, Any] = {"database": database_status(db.engine)}
-    for name, check in CHECKS.items():
-        try:
-            result = check()
-        except Exception as exc:
-            result = {"ok": False, "error": type(exc).__name__}
-        if result is not None:
-            checks[name] = result
+    checks = {"database": database_status(db.engine), **run_checks(CHECKS)}
     ok = all(check.get("ok") for check in checks.values())
     return {"status": "ok" if ok else "failing", "checks": checks}, (200 if ok else 503)

@@ -32,13 +32,17 @@ def _metrics() -> bytes:
     return generate_latest(REGISTRY)
 
 
-def _readiness(checks: dict[str, ReadyCheck]) -> dict[str, dict[str, Any]]:
+def run_checks(checks: dict[str, Callable[[], dict[str, Any] | None]]) -> dict[str, Any]:
+    """Each check's result by name (one that raises is failing; None leaves it out): the web's
+    ``/health`` and the worker's ``/health/ready`` run their checks through this."""
     results = {}
     for name, check in checks.items():
         try:
-            results[name] = check()
+            result = check()
         except Exception as exc:
-            results[name] = {"ok": False, "error": type(exc).__name__}
+            result = {"ok": False, "error": type(exc).__name__}
+        if result is not None:
+            results[name] = result
     return results
 
 
@@ -53,7 +57,7 @@ def serve(port: int, checks: dict[str, ReadyCheck],
             if path == "/health/alive":
                 self._json(200, {"status": "alive"})
             elif path == "/health/ready":
-                results = _readiness(checks)
+                results = run_checks(checks)
                 ready = all(result.get("ok") for result in results.values())
                 self._json(200 if ready else 503,
                            {"status": "ready" if ready else "not ready", "checks": results})

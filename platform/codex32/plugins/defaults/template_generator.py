@@ -31,7 +31,6 @@ __all__ = ["TEMPLATE_IDS", "TemplateGenerator", "validate_parameters"]
 
 MAX_NAME_LENGTH = 200
 # Every template here may reach another host (the `requires` of a template and of a bot).
-NETWORK: dict[str, Any] = {"network": True}
 
 
 class TemplateGenerator(CodeGenerator):
@@ -134,9 +133,10 @@ def _render_code(source: TemplateSource, name: str, parameters: dict[str, Any]) 
 
 
 def _requires(source: TemplateSource, parameters: dict[str, Any]) -> dict[str, Any]:
-    """What the bot rendered with ``parameters`` needs: the network unless its URL is unset."""
+    """What the bot rendered with ``parameters`` needs: what its template declares, unless
+    ``network_when`` names a parameter left unset (then nothing)."""
     condition = source.network_when
-    return dict(NETWORK) if condition is None or parameters.get(condition) else {}
+    return dict(source.template.requires) if condition is None or parameters.get(condition) else {}
 
 
 def _render_config(source: TemplateSource, name: str, description: str, spec: dict[str, Any],
