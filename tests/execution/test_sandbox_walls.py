@@ -264,3 +264,35 @@ def test_a_run_that_cannot_join_its_cgroup_never_runs_the_bot(executor, cgroups,
     outcome = run(executor, "def main(event, context):\n    print('ran')\n    return 'ran'\n")
     assert outcome.status == "failed" and outcome.error["type"] == "SandboxError"
     assert outcome.result is None and "ran" not in outcome.logs
+
+
+def test_destroy_kills_a_process_that_joins_between_its_kill_and_its_rmdir(cgroups):
+    """A lost run's recovery (``kill_run``) can meet the run's own supervisor moving the
+    sandbox's first process in: the group must not be left behind with a live bot in it."""
+    import subprocess
+    import sys
+
+    from codex32.execution.sandbox import cgroups as run_groups
+    from codex32.execution.sandbox.launch import cgroup_layout
+
+    group = run_groups.RunGroup.create(cgroup_layout(), "race-join-after-kill", 64, 256)
+    late = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    kill = run_groups.RunGroup.kill
+    joined = []
+
+    def kill_then_join(self, spare=None):
+        kill(self, spare)
+        if not joined:  # the supervisor's move arrives just after the first sweep
+            joined.append(late.pid)
+            self.add(late.pid)
+
+    try:
+        run_groups.RunGroup.kill = kill_then_join
+        group.destroy()
+        run_groups.RunGroup.kill = kill
+        assert joined and late.wait(timeout=5) == -9, "the late process outlived destroy()"
+        assert not any(os.path.isdir(path) for path in group.paths.values())
+    finally:
+        run_groups.RunGroup.kill = kill
+        late.kill()
+        group.destroy()

@@ -17,6 +17,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from codex32.execution import sandbox
+from codex32.execution.sandbox import cgroups
+from codex32.execution.sandbox.launch import cgroup_layout, run_tag
 from tests.execution.conftest import (
     SLEEPER,
     WorkerProcess,
@@ -126,7 +128,9 @@ def test_recovery_kills_a_lost_runs_processes_before_settling_it(tmp_path):
     thread = threading.Thread(target=lambda: outcomes.append(
         sandbox.run_sandboxed(request, None, sandbox.current())))
     thread.start()
-    wait_for(lambda: processes_mentioning(request.execution_id), message="the bot to start")
+    group = cgroups.RunGroup(cgroup_layout(), run_tag(request.execution_id))
+    # In its cgroup, not merely started: before the move the run has nothing to be found by.
+    wait_for(group.pids, message="the bot to join its cgroup")
     assert sandbox.kill_run(request.execution_id)
     thread.join(timeout=30)  # a deadline, not a wait: under load the supervisor's drain is slow
     assert not thread.is_alive(), "the killed run's supervisor did not return"

@@ -172,17 +172,22 @@ class RunGroup:
             time.sleep(0.001)
 
     def destroy(self) -> None:
-        """Kill what is left and remove the cgroup directories (missing ones are fine)."""
+        """Kill what is left and remove the cgroup directories (missing ones are fine).
+
+        A process can still be moved in after a sweep (a run's supervisor joining its first
+        process while a recovery destroys the group): a busy directory means sweep again.
+        """
+        deadline = time.monotonic() + KILL_SECONDS
         self.kill()
         for path in self.paths.values():
-            deadline = time.monotonic() + KILL_SECONDS
             while True:
                 try:
                     os.rmdir(path)
                     break
                 except FileNotFoundError:
                     break
-                except OSError:  # EBUSY while the last killed processes are being reaped
+                except OSError:  # EBUSY: a late joiner, or killed processes not reaped yet
                     if time.monotonic() > deadline:
                         break
+                    self.kill()
                     time.sleep(0.001)
