@@ -21,15 +21,21 @@ from contextlib import contextmanager
 from email.message import EmailMessage
 from typing import Any
 
-from codex32.outbound import CheckedURL, UnsafeURL, check_url, create_connection, resolve_url
-from codex32.plugins import hookimpl
-from codex32.plugins.errors import (
+from codex32.plugins.api import (
+    CheckedURL,
     ConfigInvalid,
+    HealthResult,
+    Notification,
+    Notifier,
     ProviderAuthError,
     ProviderError,
     ProviderTimeout,
+    UnsafeURL,
+    check_url,
+    create_connection,
+    hookimpl,
+    resolve_url,
 )
-from codex32.plugins.interfaces import HealthResult, Notification, Notifier
 
 __version__ = "0.1.0"
 __all__ = ["EmailNotifier", "register_notifiers", "render_subject", "render_text"]

@@ -16,17 +16,19 @@ from typing import Any
 
 import openai
 
-from codex32.delivery import retry_after_seconds
-from codex32.outbound_http import RefusedConnection, pinned_client
-from codex32.plugins.errors import (
+from codex32.plugins.api import (
     ConfigInvalid,
+    HealthResult,
     ProviderAuthError,
     ProviderError,
     ProviderRateLimited,
     ProviderTimeout,
+    RefusedConnection,
+    pinned_client,
     redacted,
+    retry_after_seconds,
+    with_defaults,
 )
-from codex32.plugins.interfaces import HealthResult, with_defaults
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 

@@ -14,10 +14,9 @@ from urllib.parse import urlsplit
 
 from croniter import croniter
 
+from codex32.plugins.api import ChatRequest, ChatResult, LLMProvider, Usage, hookimpl
 from codex32.plugins.defaults.description_parameters import STOPWORDS, parameters_for
 from codex32.plugins.defaults.template_catalogue import CATALOGUE
-from codex32.plugins.hookspecs import hookimpl
-from codex32.plugins.interfaces import ChatRequest, ChatResult, LLMProvider, Usage
 
 MODEL = "builtin-heuristics-1"
 MAX_INPUT_CHARS = 20_000  # a description, not a document: bounds the regex work

@@ -10,8 +10,7 @@ import json
 import logging
 from typing import Any
 
-from codex32.plugins.hookspecs import hookimpl
-from codex32.plugins.interfaces import Notification, Notifier
+from codex32.plugins.api import Notification, Notifier, hookimpl
 
 logger = logging.getLogger("codex32.notify")
 

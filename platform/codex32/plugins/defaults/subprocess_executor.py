@@ -13,13 +13,13 @@ import threading
 from typing import Any
 
 from codex32.execution import sandbox
-from codex32.plugins import hookimpl
-from codex32.plugins.errors import ConfigInvalid
-from codex32.plugins.interfaces import (
+from codex32.plugins.api import (
+    ConfigInvalid,
     ExecutionOutcome,
     ExecutionRequest,
     Executor,
     HealthResult,
+    hookimpl,
 )
 from codex32.state import platform_state
 

@@ -16,6 +16,14 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from codex32.plugins.api import (
+    CodeGenerator,
+    ConfigInvalid,
+    GeneratedBot,
+    GenerationRequest,
+    Template,
+    hookimpl,
+)
 from codex32.plugins.defaults.template_catalogue import (
     CATALOGUE,
     FAKES,
@@ -23,9 +31,6 @@ from codex32.plugins.defaults.template_catalogue import (
     TemplateSource,
     parameter_block,
 )
-from codex32.plugins.errors import ConfigInvalid
-from codex32.plugins.hookspecs import hookimpl
-from codex32.plugins.interfaces import CodeGenerator, GeneratedBot, GenerationRequest, Template
 
 __all__ = ["TEMPLATE_IDS", "TemplateGenerator", "validate_parameters"]
 
