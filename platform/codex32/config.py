@@ -299,8 +299,10 @@ class Settings:
             return self
         log.warning("using development keys generated under %s: set SECRET_KEY, JWT_SECRET_KEY "
                     "and CODEX32_SECRETS_KEYS before production", self.data_dir)
-        keys = self.secrets_keys or [generated.pop("secrets_key")]
-        return replace(self, secrets_keys=keys, **generated)
+        keys = self.secrets_keys or [generated["secrets_key"]]
+        return replace(self, secrets_keys=keys,
+                       secret_key=generated.get("secret_key", self.secret_key),
+                       jwt_secret_key=generated.get("jwt_secret_key", self.jwt_secret_key))
 
 
 def _persisted_secret(data_dir: Path, name: str) -> str:

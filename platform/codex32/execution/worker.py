@@ -338,7 +338,7 @@ def recover(rt: WorkerRuntime, job: Job) -> str | None:
             queue.retry_job(session, job.id)
             session.commit()
         return "requeued"
-    workspace_id = job.task_kwargs["workspace_id"]
+    workspace_id = str(job.task_kwargs["workspace_id"])
     execution_id = uuid.UUID(str(job.task_kwargs["execution_id"]))
     with log_context(workspace_id=workspace_id, execution_id=str(execution_id), job_id=job.id):
         if sandbox.kill_run(str(execution_id)):

@@ -19,6 +19,8 @@ or the database.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from codex32 import delivery
 from codex32.delivery import retry_after_seconds
 from codex32.outbound import (
@@ -69,6 +71,9 @@ from codex32.plugins.interfaces import (
     with_defaults,
 )
 
+# What a registry hook gets: ``register(cls)`` once per class the plugin provides.
+Register = Callable[[type[Plugin]], None]
+
 __all__ = [
     "EMPTY_SCHEMA",
     "ISOLATION_LEVELS",
@@ -97,6 +102,7 @@ __all__ = [
     "ProviderRateLimited",
     "ProviderTimeout",
     "RefusedConnection",
+    "Register",
     "Template",
     "UnsafeURL",
     "Usage",

@@ -46,7 +46,7 @@ class Kind(Generic[P]):
         spec.__name__ = spec.__qualname__ = self.hook
         spec.__doc__ = (f"Called once at start-up. Call ``register(cls)`` for each "
                         f":class:`{self.base.__name__}` subclass you provide.")
-        return hookspec(spec)  # type: ignore[no-any-return]
+        return hookspec(spec)
 
 
 _declared: dict[str, Kind[Any]] = {}

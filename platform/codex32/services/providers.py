@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast, overload
 
 from flask import current_app, has_app_context
 from jsonschema import Draft202012Validator
-from sqlalchemy import and_, delete, select
+from sqlalchemy import CursorResult, and_, delete, select
 from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
@@ -276,8 +276,8 @@ def remove(session: Session, principal: Principal, kind: str, plugin_id: str) ->
     loads)."""
     if kind not in runtime().manager.kinds:
         raise NotFound(f"unknown plugin kind '{kind}'")
-    deleted = session.execute(delete(ProviderConfig).where(
-        ProviderConfig.kind == kind, ProviderConfig.plugin_id == plugin_id)).rowcount
+    deleted = cast(CursorResult[Any], session.execute(delete(ProviderConfig).where(
+        ProviderConfig.kind == kind, ProviderConfig.plugin_id == plugin_id))).rowcount
     if not deleted:
         raise NotFound(f"{kind} '{plugin_id}' is not configured in this workspace")
     audit.record(session, principal, "provider.delete", "provider", f"{kind}/{plugin_id}", {})

@@ -152,7 +152,7 @@ def wrong_type_configs(schema: dict[str, Any],
 def registered_classes(module: Any, name: str | None = None) -> dict[str, list[type[Plugin]]]:
     """What a plugin module registers, per kind, when the core's manager loads it (strict)."""
     manager = PluginManager(strict=True)
-    manager.register_module(module, name=name or getattr(module, "__name__", "plugin"))
+    manager.register_module(module, name=name or str(getattr(module, "__name__", "plugin")))
     manager.collect()
     return {kind: [registration.cls for registration in registry.values()]
             for kind, registry in manager.registry.items() if registry}

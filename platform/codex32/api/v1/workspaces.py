@@ -93,7 +93,8 @@ def sign_up(data):
         db.session, name=data["name"], slug=data["slug"], admin_email=data["admin_email"],
         admin_password=data["admin_password"], origin=origin())
     mailer = Mailer.from_settings(settings)
-    mailer.send(accounts.verification_message(created.pending, mailer.api_base))
+    if created.pending is not None:  # always, for a sign-up through the API
+        mailer.send(accounts.verification_message(created.pending, mailer.api_base))
     return {"workspace": created.workspace, "email": data["admin_email"],
             "message": VERIFY_HINT}
 
