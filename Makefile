@@ -27,7 +27,7 @@ dev: install
 lint: install
 	$(BIN)/ruff check .
 
-# The core, the tenancy package and the plugin API (codex32.plugins.api); see [tool.mypy].
+# The core, the tenancy package, the plugin API and the first-party plugins; see [tool.mypy].
 typecheck: install
 	$(BIN)/mypy
 

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, cast
 
 from codex32.plugins.api import (
     CheckedURL,
@@ -105,7 +105,9 @@ class _PinnedSMTP(smtplib.SMTP):
         super().__init__(checked.host, checked.port or 0, **options)
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        return create_connection(self.checked, timeout, self.source_address)
+        # smtplib keeps the (host, port) it was given, typed loosely.
+        source = cast(tuple[str, int] | None, self.source_address)
+        return create_connection(self.checked, timeout, source)
 
 
 class _PinnedSMTPSSL(smtplib.SMTP_SSL, _PinnedSMTP):

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import openai
 
@@ -62,7 +62,7 @@ class OpenAIConnection:
     """
 
     config: dict[str, Any]
-    config_schema: dict[str, Any]
+    config_schema: ClassVar[dict[str, Any]]
     secret: Callable[[str], str | None]
 
     def __init__(self, config: dict[str, Any] | None = None,
