@@ -128,7 +128,7 @@ class PluginManager:
         unknown = sorted(set(impls) - self.spec_names)
         if unknown:
             self._fail(info, f"unknown hook(s) {', '.join(unknown)}: check the spelling "
-                             f"against codex32.plugins.hookspecs")
+                             f"against {', '.join(sorted(self.spec_names))}")
             return
         try:
             self.pm.register(module, name=info.name)
@@ -148,8 +148,7 @@ class PluginManager:
         """Call every registry hook, one plugin at a time, and fill the registry."""
         self.pm.check_pending()
         for kind in self.kinds.values():
-            hook_name = kind.hook
-            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            for impl in getattr(self.pm.hook, kind.hook).get_hookimpls():
                 info = self.plugins.get(impl.plugin_name) or self.register_module_info(impl)
                 if info.error:
                     continue
@@ -159,7 +158,7 @@ class PluginManager:
                 except DuplicatePluginId:
                     raise
                 except Exception as exc:
-                    self._fail(info, f"{hook_name} failed: {type(exc).__name__}: {exc}")
+                    self._fail(info, f"{kind.hook} failed: {type(exc).__name__}: {exc}")
 
     def register_module_info(self, impl: Any) -> LoadedPlugin:
         """The record of a plugin registered straight on the pluggy manager."""

@@ -411,7 +411,7 @@ class PluginConformance(OutboundConformance):
         cls, base = self.plugin_class, _kind(self.kind).base
         for name in self.methods:
             assert getattr(cls, name) is not getattr(base, name), f"{name}() is not implemented"
-        for name in ("__init__", "health_check", "close", *self.methods):
+        for name in ("__init__", "health_check", "probe", "close", *self.methods):
             expected, actual = inspect.getattr_static(base, name), inspect.getattr_static(cls, name)
             if isinstance(expected, property):
                 assert isinstance(actual, property), f"{name} must be a property"
