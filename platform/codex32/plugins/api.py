@@ -3,7 +3,8 @@
 A plugin, first-party or third-party, imports from here and nowhere else in ``codex32``: the
 modules behind these names may move, these names stay. It holds
 
-- the hook marker, ``hookimpl``, and the base class a plugin subclasses per kind;
+- the hook marker, ``hookimpl``, the base class a plugin subclasses per kind, and
+  ``Register``, the type of a registry hook's ``register`` callback;
 - the values that cross the boundary (``ChatRequest`` in, ``ChatResult`` out, ...);
 - the errors a plugin raises (``ConfigInvalid``, ``ProviderError`` and its kinds) and
   ``redacted`` to keep secrets out of their messages;
