@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PLUGINS := plugins/openai plugins/anthropic plugins/milvus plugins/webhook plugins/email plugins/slack
 STAMP := $(VENV)/.installed
 
-.PHONY: install run dev test lint bench clean
+.PHONY: install run dev test lint typecheck bench clean
 
 $(STAMP): setup.cfg pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,11 @@ dev: install
 lint: install
 	$(BIN)/ruff check .
 
-test: install lint
+# The core, the tenancy package, the plugin API and the first-party plugins; see [tool.mypy].
+typecheck: install
+	$(BIN)/mypy
+
+test: install lint typecheck
 	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=80 -q
 
 bench: install
@@ -35,4 +39,4 @@ bench: install
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .data .coverage
+	rm -rf $(VENV) .data .coverage .mypy_cache

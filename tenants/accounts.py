@@ -105,7 +105,7 @@ def verify(session: Session, token: str, password: str, origin: Origin) -> Verif
             or pending.verify_expires_at <= datetime.now(UTC)):
         raise InvalidToken(INVALID)
     workspace_id = session.execute(text("SELECT workspace_id FROM auth_user_workspaces(:u)"),
-                                   {"u": pending.id}).scalar()
+                                   {"u": pending.id}).scalar_one()
     holder = find_by_email(session, pending.email)
     if not verify_password((holder or pending).password_hash, password):
         raise InvalidToken(INVALID)
@@ -123,7 +123,7 @@ def verify(session: Session, token: str, password: str, origin: Origin) -> Verif
                           origin=origin)
     audit.record(session, principal, "account.verify", "user", account.id,
                  {"email": account.email, "joined_existing_account": holder is not None})
-    workspace = session.get(Workspace, workspace_id)
+    workspace = session.get_one(Workspace, workspace_id)
     session.commit()
     return Verified(account, workspace)
 
@@ -143,7 +143,7 @@ def renew_verifications(session: Session, email: str, origin: Origin) -> list[Pe
             continue
         token = start_verification(user)
         tenancy.bind(session, row.workspace_id)
-        workspace = session.get(Workspace, row.workspace_id)
+        workspace = session.get_one(Workspace, row.workspace_id)
         principal = Principal(workspace_id=row.workspace_id, role=Role.ADMIN.value,
                               user_id=user.id, origin=origin)
         audit.record(session, principal, "account.verification_resend", "user", user.id,

@@ -43,7 +43,7 @@ def seed(session: Session) -> DemoResult:
     workspace_id = session.execute(text("SELECT auth_workspace_id(:s)"),
                                    {"s": DEMO_SLUG}).scalar()
     created_workspace = workspace_id is None
-    if created_workspace:
+    if workspace_id is None:
         created = workspaces.sign_up(session, name="Demo", slug=DEMO_SLUG,
                                      admin_email=DEMO_EMAIL, admin_password=DEMO_PASSWORD,
                                      origin=Origin(request_id="seed-demo"), verified=True)
@@ -51,11 +51,11 @@ def seed(session: Session) -> DemoResult:
     tenancy.bind(session, workspace_id)
     principal = Principal(workspace_id=workspace_id, role="admin",
                           origin=Origin(request_id="seed-demo"))
-    created = []
+    added = []
     for name, (description, code) in DEMO_BOTS.items():
         if session.execute(select(Bot.id).where(Bot.name == name)).first():
             continue
         bots.create(session, principal, name=name, description=description, code=code,
                     status="active")
-        created.append(name)
-    return DemoResult(created_workspace, created)
+        added.append(name)
+    return DemoResult(created_workspace, added)

@@ -65,7 +65,7 @@ def invite(session: Session, principal: Principal, email: str, role: str) -> Iss
     session.add(invitation)
     audit.record(session, principal, "invitation.create", "invitation", invitation.id,
                  {"email": email, "role": role})
-    workspace_name = session.get(Workspace, principal.workspace_id).name
+    workspace_name = session.get_one(Workspace, principal.workspace_id).name
     session.commit()
     return IssuedInvitation(invitation.id, email, role, token, invitation.expires_at,
                             workspace_name)

@@ -269,3 +269,23 @@ def test_load_plugins_is_a_trimmed_comma_separated_list(tmp_path):
         tmp_path, CODEX32_LOAD_PLUGINS=" slack-notifier, ,openai ,,anthropic "))
 
     assert settings.load_plugins == ["slack-notifier", "openai", "anthropic"]
+
+
+def test_default_plugins_name_only_the_operators_choices(tmp_path):
+    """Kinds the operator does not name keep the default their declaration gives."""
+    assert Settings.from_env(development_env(tmp_path)).default_plugins == {}
+    settings = Settings.from_env(development_env(
+        tmp_path, CODEX32_DEFAULT_PLUGINS="llm=openai, notifier=webhook"))
+    assert settings.default_plugins == {"llm": "openai", "notifier": "webhook"}
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 16), ("4", 4)])
+def test_calls_per_plugin_is_a_setting(tmp_path, value, expected):
+    changes = {"PLUGIN_CALLS_PER_PLUGIN": value} if value else {}
+    assert Settings.from_env(development_env(tmp_path, **changes)).plugin_calls_per_plugin == (
+        expected)
+
+
+def test_a_plugin_needs_at_least_one_call_in_flight(tmp_path):
+    with pytest.raises(ConfigError, match="PLUGIN_CALLS_PER_PLUGIN"):
+        Settings.from_env(development_env(tmp_path, PLUGIN_CALLS_PER_PLUGIN="0"))

@@ -38,14 +38,15 @@ def test_a_call_runs_in_the_callers_context():
 def test_a_hung_plugin_is_refused_at_once_and_does_not_starve_another_plugin():
     hung, other = _instance(BuiltinLLM), _instance(HashingEmbedder)
     gate = threading.Event()
-    attempts = 2 * calls.CALLS_PER_PLUGIN  # the old shared pool had 32 threads
+    limit = calls.plugin_limit()
+    attempts = 2 * limit  # the old shared pool had 32 threads
     try:
         with ThreadPoolExecutor(max_workers=attempts) as callers:
             outcomes = list(callers.map(
                 lambda _: _outcome(lambda: calls.invoke(hung, "complete", gate.wait, 10,
                                                         timeout=0.2)), range(attempts)))
             # Past their deadline the hung calls still hold their threads, and are counted.
-            assert calls.in_flight(plugin_id=hung.id) == calls.CALLS_PER_PLUGIN
+            assert calls.in_flight(plugin_id=hung.id) == limit
             started = time.monotonic()
             assert calls.invoke(other, "embed", lambda: "answered", timeout=2) == "answered"
             with pytest.raises(ProviderRateLimited, match="calls in flight"):
@@ -53,8 +54,27 @@ def test_a_hung_plugin_is_refused_at_once_and_does_not_starve_another_plugin():
             assert time.monotonic() - started < 1.0
     finally:
         gate.set()
-    assert outcomes.count(ProviderTimeout) == calls.CALLS_PER_PLUGIN
-    assert outcomes.count(ProviderRateLimited) == attempts - calls.CALLS_PER_PLUGIN
+    assert outcomes.count(ProviderTimeout) == limit
+    assert outcomes.count(ProviderRateLimited) == attempts - limit
+    assert poll_until(lambda: calls.in_flight(plugin_id=hung.id) == 0)
+
+
+def test_the_bulkhead_size_is_the_setting_and_the_app_applies_it(make_app):
+    """PLUGIN_CALLS_PER_PLUGIN bounds each plugin's calls in flight in the process."""
+    hung, gate = _instance(BuiltinLLM), threading.Event()
+    try:
+        make_app(plugin_calls_per_plugin=3)
+        assert calls.plugin_limit() == 3
+        with ThreadPoolExecutor(max_workers=3) as callers:
+            for _ in range(3):
+                callers.submit(calls.invoke, hung, "complete", gate.wait, 10, timeout=10)
+            assert poll_until(lambda: calls.in_flight(plugin_id=hung.id) == 3)
+            with pytest.raises(ProviderRateLimited, match="has 3 calls in flight"):
+                calls.invoke(hung, "complete", gate.wait, 10, timeout=5)
+            gate.set()
+    finally:
+        gate.set()
+        calls.limit_plugins(calls.CALLS_PER_PLUGIN)
     assert poll_until(lambda: calls.in_flight(plugin_id=hung.id) == 0)
 
 

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from codex32.plugins.manager import SPEC_NAMES, PluginManager
+from codex32.plugins.manager import PluginManager, spec_names
 from codex32.testing import ExecutorConformance
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "plugins.md"
-HOOKS = sorted(SPEC_NAMES)
+HOOKS = sorted(spec_names())
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
 # A block that is a whole file of an example starts with a comment naming its path.
 FILE_LINE = re.compile(r"# ([\w./-]+\.(?:py|toml))\n")

@@ -122,6 +122,17 @@ def test_load_plugins_setting_limits_what_loads(site):
     assert manager.get("notifier", "pager") is None
 
 
+@pytest.mark.parametrize("names", [["c32test_pager"], []])
+def test_a_filter_never_drops_the_defaults(site, names):
+    """Like llm's DEFAULT_PLUGINS: the core's defaults are registered by the manager itself,
+    so CODEX32_LOAD_PLUGINS naming only a third-party plugin (or nothing) still has them."""
+    install(site, "c32test_pager", GOOD)
+    manager = load(names)
+    assert set(manager.plugins) == {"builtin", *names}
+    assert manager.get("llm", "builtin") and manager.get("executor", "subprocess")
+    assert (manager.get("notifier", "pager") is not None) == bool(names)
+
+
 def test_broken_plugin_shows_in_the_plugins_endpoint(site, make_app):
     install(site, "c32test_broken", BROKEN_IMPORT)
     app = make_app()

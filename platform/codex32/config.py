@@ -15,10 +15,6 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-# The platform's default plugin per kind; a workspace may choose others.
-DEFAULT_PLUGINS = {"llm": "builtin", "embedder": "hashing", "vector_store": "milvus",
-                   "code_generator": "template", "notifier": "log", "executor": "subprocess"}
-
 # The sandbox's defaults (codex32.execution.sandbox.policy takes them from here).
 SANDBOX_UID_RANGE = (200000, 200999)
 SANDBOX_MAX_WORKDIR_MB = 1024
@@ -58,9 +54,9 @@ def _number(value: str | None, default: Any, kind: Callable[[str], Any], name: s
         raise ConfigError(f"expected {name}, got {value!r}") from exc
 
 
-def _pairs(value: str | None, defaults: dict[str, str]) -> dict[str, str]:
-    """``kind=id,kind=id`` over ``defaults``."""
-    pairs = dict(defaults)
+def _pairs(value: str | None) -> dict[str, str]:
+    """``kind=id,kind=id`` as a dict."""
+    pairs: dict[str, str] = {}
     for part in _list(value):
         kind, sep, plugin_id = part.partition("=")
         if not sep or not kind.strip() or not plugin_id.strip():
@@ -133,9 +129,12 @@ class Settings:
     argon2_memory_kib: int = 65536
     proxy_hops: int = 0
     startup_checks: bool = True
-    default_plugins: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PLUGINS))
+    # The operator's default plugin per kind, over each kind's declared default
+    # (codex32.plugins.interfaces); a workspace may choose others.
+    default_plugins: dict[str, str] = field(default_factory=dict)
     plugin_timeout_seconds: float = 30.0
     plugin_calls_per_workspace: int = 2
+    plugin_calls_per_plugin: int = 16
     # Bot executions: platform maxima (a workspace may only lower them) and the worker.
     max_timeout_seconds: int = 300
     max_memory_mb: int = 1024
@@ -219,9 +218,10 @@ class Settings:
             argon2_time_cost=_int(env.get("ARGON2_TIME_COST"), 3),
             argon2_memory_kib=_int(env.get("ARGON2_MEMORY_KIB"), 65536),
             proxy_hops=_int(env.get("PROXY_HOPS"), 0),
-            default_plugins=_pairs(env.get("CODEX32_DEFAULT_PLUGINS"), DEFAULT_PLUGINS),
+            default_plugins=_pairs(env.get("CODEX32_DEFAULT_PLUGINS")),
             plugin_timeout_seconds=_float(env.get("PLUGIN_TIMEOUT_SECONDS"), 30.0),
             plugin_calls_per_workspace=_int(env.get("PLUGIN_CALLS_PER_WORKSPACE"), 2),
+            plugin_calls_per_plugin=_int(env.get("PLUGIN_CALLS_PER_PLUGIN"), 16),
             max_timeout_seconds=_int(env.get("MAX_TIMEOUT_SECONDS"), 300),
             max_memory_mb=_int(env.get("MAX_MEMORY_MB"), 1024),
             max_retries=_int(env.get("MAX_RETRIES"), 5),
@@ -258,6 +258,8 @@ class Settings:
             raise ConfigError("MAX_PAGE_SIZE and DB_POOL_SIZE must be positive")
         if self.pool_ping_idle_seconds < 0:
             raise ConfigError("DB_POOL_PING_IDLE_SECONDS must not be negative")
+        if self.plugin_calls_per_plugin < 1:
+            raise ConfigError("PLUGIN_CALLS_PER_PLUGIN must be positive")
         if self.worker_concurrency < 1 or self.notification_max_attempts < 1:
             raise ConfigError("WORKER_CONCURRENCY and NOTIFICATION_MAX_ATTEMPTS must be positive")
         if self.sandbox_isolation not in (None, "none", "process", "user", "namespace"):
@@ -297,8 +299,10 @@ class Settings:
             return self
         log.warning("using development keys generated under %s: set SECRET_KEY, JWT_SECRET_KEY "
                     "and CODEX32_SECRETS_KEYS before production", self.data_dir)
-        keys = self.secrets_keys or [generated.pop("secrets_key")]
-        return replace(self, secrets_keys=keys, **generated)
+        keys = self.secrets_keys or [generated["secrets_key"]]
+        return replace(self, secrets_keys=keys,
+                       secret_key=generated.get("secret_key", self.secret_key),
+                       jwt_secret_key=generated.get("jwt_secret_key", self.jwt_secret_key))
 
 
 def _persisted_secret(data_dir: Path, name: str) -> str:

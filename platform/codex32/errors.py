@@ -138,7 +138,7 @@ def register_error_handlers(app: Flask) -> None:
         data = getattr(error, "data", None) or {}
         errors = data.get("messages") if isinstance(data, dict) else None
         status = error.code or 500
-        message = error.description if status != 422 else "the request is invalid"
+        message = (error.description or error.name) if status != 422 else "the request is invalid"
         if status == 422 and errors:
             message = _first_message(errors) or message
         headers = {name: value for name, value in error.get_headers()

@@ -219,6 +219,7 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
     """Connects to ``checked.addresses`` instead of resolving the host name again."""
 
     checked: CheckedURL
+    source_address: tuple[str, int] | None  # set by HTTPConnection.__init__
 
     def connect(self) -> None:
         self.sock = create_connection(self.checked, self.timeout, self.source_address)

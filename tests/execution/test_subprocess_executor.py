@@ -8,16 +8,15 @@ import sys
 import tempfile
 
 import jsonschema
-import pluggy
 import pytest
 
 from codex32.execution import sandbox
 from codex32.execution.sandbox import probe
-from codex32.plugins import hookspecs
 from codex32.plugins.defaults import subprocess_executor
 from codex32.plugins.defaults.subprocess_executor import SubprocessExecutor
 from codex32.plugins.errors import ConfigInvalid
 from codex32.plugins.interfaces import ISOLATION_LEVELS, Executor
+from codex32.testing import registered_classes
 from tests.execution.sandbox_support import make_request
 
 
@@ -32,12 +31,7 @@ def isolation(executor: SubprocessExecutor) -> str:
 
 
 def test_the_executor_is_registered_through_the_executors_hook():
-    manager = pluggy.PluginManager(hookspecs.PROJECT)
-    manager.add_hookspecs(hookspecs)
-    manager.register(subprocess_executor)
-    registered: list[type] = []
-    manager.hook.register_executors(register=registered.append)
-    assert registered == [SubprocessExecutor]
+    assert registered_classes(subprocess_executor) == {"executor": [SubprocessExecutor]}
     assert issubclass(SubprocessExecutor, Executor) and SubprocessExecutor.id == "subprocess"
 
 

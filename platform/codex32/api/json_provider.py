@@ -19,7 +19,7 @@ import decimal
 import json
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from flask import Flask, Response
@@ -129,7 +129,8 @@ class OrjsonProvider(JSONProvider):
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
-        return self._app.response_class(dumps_bytes(obj) + b"\n", mimetype=self.mimetype)
+        app = cast(Flask, self._app)  # installed on a Flask app (init_app)
+        return app.response_class(dumps_bytes(obj) + b"\n", mimetype=self.mimetype)
 
 
 def init_app(app: Flask) -> None:

@@ -14,12 +14,13 @@ the INSERTs of :mod:`codex32.db.rows`. Everything else goes through the session.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import psycopg
-from sqlalchemy import Executable
+from sqlalchemy import ClauseElement, Executable
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.sql.compiler import SQLCompiler
 
 _compiled: dict[int, tuple[Executable, str, dict[str, Any]]] = {}
 
@@ -43,7 +44,8 @@ def execute(session: Session | scoped_session, statement: Executable | str,
                 return [], []
             return [column.name for column in cursor.description], cursor.fetchall()
     except psycopg.Error as error:
-        invalidated = connection.dialect.is_disconnect(error, driver, None)
+        # psycopg's own types, which SQLAlchemy's DBAPI protocols do not name.
+        invalidated = connection.dialect.is_disconnect(error, driver, None)  # type: ignore[arg-type]
         if invalidated:
             connection.invalidate(error)
         raise DBAPIError.instance(sql, params, error, psycopg.Error,
@@ -56,7 +58,8 @@ def _sql(statement: Executable, dialect: Any) -> tuple[str, dict[str, Any]]:
     a filter becomes one)."""
     entry = _compiled.get(id(statement))
     if entry is None or entry[0] is not statement:
-        compiled = statement.compile(dialect=dialect)
+        # A statement is a ClauseElement too, and compiles with an SQL compiler.
+        compiled = cast(SQLCompiler, cast(ClauseElement, statement).compile(dialect=dialect))
         fixed = {name: bind.value for name, bind in compiled.binds.items()
                  if not bind.required and bind.value is not None}
         entry = _compiled[id(statement)] = (statement, str(compiled), fixed)

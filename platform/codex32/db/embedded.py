@@ -166,15 +166,15 @@ def _ensure_role(conn: psycopg.Connection, role: str, attributes: str,
     found = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
     if not found:
         statement = f"CREATE ROLE {{}} {attributes}" + (" PASSWORD {}" if password else "")
-    elif password and not scram_matches(conn.execute(
-            "SELECT rolpassword FROM pg_authid WHERE rolname = %s", (role,)).fetchone()[0],
-            password):
+    elif password and not scram_matches((conn.execute(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = %s", (role,)).fetchone()
+            or (None,))[0], password):
         statement = "ALTER ROLE {} PASSWORD {}"
     else:
         return
     values = [sql.Identifier(role)] + ([sql.Literal(scram_verifier(password))] if password
                                        else [])
-    conn.execute(sql.SQL(statement).format(*values))  # type: ignore[arg-type]
+    conn.execute(sql.SQL(statement).format(*values))
 
 
 def _grant_once(conn: psycopg.Connection, database: str) -> None:

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from codex32.db import db
+from codex32.db import Model
 
 TENANT_TABLES = (
     "workspaces", "memberships", "invitations", "api_keys", "bots", "bot_versions",
@@ -52,7 +52,7 @@ def _workspace_pk() -> Mapped[uuid.UUID]:
                          primary_key=True)
 
 
-class User(db.Model):
+class User(Model):
     """A global identity: one person, who may be a member of several workspaces."""
 
     __tablename__ = "users"
@@ -74,7 +74,7 @@ class User(db.Model):
     updated_at: Mapped[datetime] = _created()
 
 
-class Workspace(db.Model):
+class Workspace(Model):
     """A tenant. Its row is visible only while it is the bound workspace."""
 
     __tablename__ = "workspaces"
@@ -88,7 +88,7 @@ class Workspace(db.Model):
     updated_at: Mapped[datetime] = _created()
 
 
-class Membership(db.Model):
+class Membership(Model):
     """A user's role in one workspace."""
 
     __tablename__ = "memberships"
@@ -100,7 +100,7 @@ class Membership(db.Model):
     created_at: Mapped[datetime] = _created()
 
 
-class Invitation(db.Model):
+class Invitation(Model):
     """An offer to join a workspace with a role; the token is stored hashed."""
 
     __tablename__ = "invitations"
@@ -121,7 +121,7 @@ class Invitation(db.Model):
     created_at: Mapped[datetime] = _created()
 
 
-class ApiKey(db.Model):
+class ApiKey(Model):
     """A workspace credential with a role; only its SHA-256 and a visible prefix are kept."""
 
     __tablename__ = "api_keys"
@@ -139,7 +139,7 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = _created()
 
 
-class TokenBlocklist(db.Model):
+class TokenBlocklist(Model):
     """Revoked token ids (``jti``) and token families; not tenant data."""
 
     __tablename__ = "token_blocklist"
@@ -150,7 +150,7 @@ class TokenBlocklist(db.Model):
     created_at: Mapped[datetime] = _created()
 
 
-class Bot(db.Model):
+class Bot(Model):
     """A bot: a named program in a workspace whose code lives in its versions."""
 
     __tablename__ = "bots"
@@ -174,7 +174,7 @@ class Bot(db.Model):
     updated_at: Mapped[datetime] = _created()
 
 
-class BotVersion(db.Model):
+class BotVersion(Model):
     """One immutable revision of a bot's code, numbered from 1 within the bot."""
 
     __tablename__ = "bot_versions"
@@ -197,7 +197,7 @@ class BotVersion(db.Model):
     created_at: Mapped[datetime] = _created()
 
 
-class BotExecution(db.Model):
+class BotExecution(Model):
     """One run of a bot version: queued, running, then a final status with its result."""
 
     __tablename__ = "bot_executions"
@@ -253,7 +253,7 @@ class BotExecution(db.Model):
     scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class AuditLog(db.Model):
+class AuditLog(Model):
     """An append-only record of one mutation: who, what, which resource, what changed."""
 
     __tablename__ = "audit_logs"
@@ -276,7 +276,7 @@ class AuditLog(db.Model):
     created_at: Mapped[datetime] = _created()
 
 
-class ProviderConfig(db.Model):
+class ProviderConfig(Model):
     """A workspace's configuration of one plugin: validated config, encrypted secrets.
 
     ``version`` grows on every change (and restarts after a delete); ``generation`` is new on
@@ -308,7 +308,7 @@ class ProviderConfig(db.Model):
 
 
 
-class BotSchedule(db.Model):
+class BotSchedule(Model):
     """A bot's cron schedule: when it is due next, in its own time zone, with what input.
 
     At most one per bot. ``next_run_at`` (UTC) is NULL while the schedule is disabled; a
@@ -344,7 +344,7 @@ class BotSchedule(db.Model):
     updated_at: Mapped[datetime] = _created()
 
 
-class BotSecret(db.Model):
+class BotSecret(Model):
     """A secret a bot reads as ``context.secrets[name]``: workspace-wide (no ``bot_id``) or one
     bot's own, which wins over a workspace secret of the same name. Only the encrypted value is
     stored."""
@@ -370,7 +370,7 @@ class BotSecret(db.Model):
     updated_at: Mapped[datetime] = _created()
 
 
-class NotificationDelivery(db.Model):
+class NotificationDelivery(Model):
     """One notifier's delivery of one execution's event: pending until delivered or given up,
     with the attempts made and the last (sanitized) error."""
 

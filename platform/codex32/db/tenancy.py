@@ -35,6 +35,7 @@ def bind(session: Session | scoped_session, workspace_id: uuid.UUID | str) -> No
     _bound_workspace.set(value)
     if isinstance(session, scoped_session):
         session = session()
+    assert isinstance(session, Session)
     if session.in_transaction():
         session.connection().exec_driver_sql(_SET_TENANT, (value,))
 

@@ -50,9 +50,11 @@ class _Libc:
             _restype_ = CInt
 
         class Library:  # what CFuncPtr looks symbols up in: the process's own C library
-            _handle = _ctypes.dlopen(None, 0)
+            # dlopen(None) is the process itself (typeshed wants a path; C accepts NULL).
+            _handle = _ctypes.dlopen(None, 0)  # type: ignore[arg-type]
 
-        self._prctl = Function(("prctl", Library))
+        # CFuncPtr looks the symbol up in any object with a _handle (typeshed wants a CDLL).
+        self._prctl = Function(("prctl", Library))  # type: ignore[arg-type]
         self._prctl.argtypes = (CInt, CULong, CULong, CULong, CULong)
         self._errno = _ctypes.get_errno
 

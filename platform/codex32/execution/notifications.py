@@ -23,7 +23,7 @@ from codex32.execution import queue
 from codex32.execution.worker import WorkerRuntime, runtime_of
 from codex32.observability.logging import log_context
 from codex32.plugins.calls import invoke
-from codex32.plugins.interfaces import Notification
+from codex32.plugins.interfaces import Notification, Notifier
 from codex32.services import deliveries, providers
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def deliver_notification(context: JobContext, workspace_id: str, execution_id: s
                     return
                 bot_name = session.execute(select(Bot.name).where(
                     Bot.id == execution.bot_id)).scalar()
-                instance = providers.build(session, workspace_id, "notifier", notifier)
+                instance = providers.build(session, workspace_id, Notifier, notifier)
                 notification = Notification(
                     event=event, workspace_id=str(workspace_id),
                     payload=_payload(execution, bot_name), id=f"{execution_id}:{notifier}:{event}")

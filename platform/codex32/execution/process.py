@@ -141,4 +141,5 @@ def _refresh_gauges(runtime: worker.WorkerRuntime, with_bots: bool) -> None:
         metrics.QUEUE_DEPTH.set(depth)
         metrics.QUEUE_AGE.set(age)
         if with_bots:
-            metrics.ACTIVE_BOTS.set(session.execute(text("SELECT count_active_bots()")).scalar())
+            metrics.ACTIVE_BOTS.set(
+                session.execute(text("SELECT count_active_bots()")).scalar_one())

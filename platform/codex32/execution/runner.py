@@ -60,7 +60,8 @@ class BotContext:
             import logging
 
             configure_logging()
-            self._logger = logging.getLogger("bot")
+            # typing is not imported here (it costs every run), so _logger is not annotated.
+            self._logger = logging.getLogger("bot")  # type: ignore[assignment]
         return self._logger
 
     def __repr__(self) -> str:
@@ -278,7 +279,7 @@ def write_record(fd: int, record: bytes) -> bool:
 # --- running ---------------------------------------------------------------------------------
 
 
-def _load_main(code: str) -> object:
+def _load_main(code: str):  # the bot's main: callable, otherwise unknown
     compiled = compile(code, BOT_FILE, "exec", dont_inherit=True)
     module = type(sys)("bot")
     module.__file__ = BOT_FILE

@@ -38,7 +38,7 @@ from codex32.execution import queue, sandbox
 from codex32.observability import execution_metrics as metrics
 from codex32.observability.logging import log_context
 from codex32.plugins.errors import PluginError
-from codex32.plugins.interfaces import ExecutionOutcome, ExecutionRequest
+from codex32.plugins.interfaces import ExecutionOutcome, ExecutionRequest, Executor
 from codex32.services import bot_secrets, bot_settings, deliveries, executions, providers
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def start(rt: WorkerRuntime, workspace_id: str, execution_id: uuid.UUID,
                 "VersionMissing", f"version {execution.version} of the bot no longer exists"), run)
             return None
         try:
-            executor = providers.build(session, workspace_id, "executor")
+            executor = providers.build(session, workspace_id, Executor)
         except (DomainError, PluginError) as exc:
             message = getattr(exc, "message", None) or str(exc)
             _commit_final(session, execution, _failure(
@@ -338,7 +338,7 @@ def recover(rt: WorkerRuntime, job: Job) -> str | None:
             queue.retry_job(session, job.id)
             session.commit()
         return "requeued"
-    workspace_id = job.task_kwargs["workspace_id"]
+    workspace_id = str(job.task_kwargs["workspace_id"])
     execution_id = uuid.UUID(str(job.task_kwargs["execution_id"]))
     with log_context(workspace_id=workspace_id, execution_id=str(execution_id), job_id=job.id):
         if sandbox.kill_run(str(execution_id)):

@@ -109,13 +109,14 @@ def init_sentry(
             SqlalchemyIntegration(),
             LoggingIntegration(),
         ],
-        before_send=scrub_event,
-        before_send_transaction=scrub_event,
+        # The SDK types an event as a TypedDict; scrub_event takes and returns it as a dict.
+        before_send=scrub_event,  # type: ignore[arg-type]
+        before_send_transaction=scrub_event,  # type: ignore[arg-type]
     )
     return True
 
 
-def tag_request(request_id: str | None, workspace_id: str | int | None,
+def tag_request(request_id: str | None, workspace_id: object,
                 user_id: str | int | None = None) -> None:
     """Tag the current request's events with its request id, workspace and (id only) user."""
     if request_id:

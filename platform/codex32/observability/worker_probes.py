@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -32,7 +32,7 @@ def _metrics() -> bytes:
     return generate_latest(REGISTRY)
 
 
-def run_checks(checks: dict[str, Callable[[], dict[str, Any] | None]]) -> dict[str, Any]:
+def run_checks(checks: Mapping[str, Callable[[], dict[str, Any] | None]]) -> dict[str, Any]:
     """Each check's result by name (one that raises is failing; None leaves it out): the web's
     ``/health`` and the worker's ``/health/ready`` run their checks through this."""
     results = {}

@@ -6,7 +6,8 @@ labelled by plugin id, kind and operation, never by workspace.
 
 A slow provider must not starve other tenants, so calls are bounded in number too:
 
-- **per plugin id** (a bulkhead): each plugin runs on its own bounded pool, and a call that
+- **per plugin id** (a bulkhead, ``PLUGIN_CALLS_PER_PLUGIN`` set with :func:`limit_plugins`):
+  each plugin runs on its own bounded pool, and a call that
   finds every one of its threads busy (a hung provider) is refused at once with
   :class:`ProviderRateLimited` instead of queueing; other plugins keep their threads.
 - **per workspace** (in the web process, see :func:`limit_workspaces`): a workspace may have
@@ -37,7 +38,7 @@ from codex32.plugins.interfaces import Plugin
 
 T = TypeVar("T")
 
-CALLS_PER_PLUGIN = 16
+CALLS_PER_PLUGIN = 16  # the default of PLUGIN_CALLS_PER_PLUGIN
 RETRY_AFTER_SECONDS = 1.0
 
 
@@ -79,6 +80,7 @@ class _Counter:
 _per_workspace = _Counter()
 _per_plugin = _Counter()
 _workspace_limit: int | None = None
+_plugin_limit = CALLS_PER_PLUGIN
 _pools: dict[str, ThreadPoolExecutor] = {}
 _pools_lock = threading.Lock()
 
@@ -91,6 +93,29 @@ def limit_workspaces(limit: int | None) -> None:
     """
     global _workspace_limit
     _workspace_limit = limit if limit else None
+
+
+def limit_plugins(limit: int) -> None:
+    """Bound the calls one plugin id may have in flight in this process (its pool's size).
+
+    Pools of the old size are retired: calls already running on them finish there.
+    """
+    global _plugin_limit
+    if limit < 1:
+        raise ValueError("a plugin needs at least one call in flight")
+    with _pools_lock:
+        if limit == _plugin_limit:
+            return
+        _plugin_limit = limit
+        retired = list(_pools.values())
+        _pools.clear()
+    for pool in retired:
+        pool.shutdown(wait=False)
+
+
+def plugin_limit() -> int:
+    """The calls one plugin id may have in flight in this process."""
+    return _plugin_limit
 
 
 def in_flight(workspace_id: str | None = None, plugin_id: str | None = None) -> int:
@@ -139,17 +164,17 @@ def invoke(instance: Plugin, operation: str, function: Callable[..., T], *args: 
 def _admit(workspace_id: str | None, plugin_id: str,
            labels: dict[str, str]) -> Callable[[], None]:
     """Take a slot for the workspace and one for the plugin, or refuse; returns the release."""
-    limit = _workspace_limit
+    limit, per_plugin = _workspace_limit, _plugin_limit
     counted = workspace_id if limit is not None and workspace_id is not None else None
-    if counted is not None and not _per_workspace.take(counted, limit):  # type: ignore[arg-type]
+    if counted is not None and limit is not None and not _per_workspace.take(counted, limit):
         PLUGIN_ERRORS.labels(**labels, error="TooManyCalls").inc()
         raise TooManyCalls(f"too many concurrent provider calls in this workspace (at most "
                            f"{limit} at a time); retry shortly", RETRY_AFTER_SECONDS)
-    if not _per_plugin.take(plugin_id, CALLS_PER_PLUGIN):
+    if not _per_plugin.take(plugin_id, per_plugin):
         if counted is not None:
             _per_workspace.give(counted)
         PLUGIN_ERRORS.labels(**labels, error="ProviderRateLimited").inc()
-        raise ProviderRateLimited(f"{plugin_id} has {CALLS_PER_PLUGIN} calls in flight in this "
+        raise ProviderRateLimited(f"{plugin_id} has {per_plugin} calls in flight in this "
                                   f"process; it is not answering", retry_after=RETRY_AFTER_SECONDS)
     released = threading.Event()
 
@@ -170,5 +195,5 @@ def _pool(plugin_id: str) -> ThreadPoolExecutor:
         pool = _pools.get(plugin_id)
         if pool is None:
             pool = _pools[plugin_id] = ThreadPoolExecutor(
-                max_workers=CALLS_PER_PLUGIN, thread_name_prefix=f"codex32-plugin-{plugin_id}")
+                max_workers=_plugin_limit, thread_name_prefix=f"codex32-plugin-{plugin_id}")
         return pool

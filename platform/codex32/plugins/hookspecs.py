@@ -1,15 +1,22 @@
 """The plugin contract: every hook Codex-32 calls, in one page.
 
 A plugin is a module (or object) listed under the ``codex32`` entry-point group. It implements
-any of these hooks with ``@codex32.plugins.hookimpl``. Registry hooks are called once at start-up
-with a ``register`` callback; call ``register(cls)`` once for each class you provide. The class
+any of these hooks with ``@hookimpl`` (from :mod:`codex32.plugins.api`).
+
+**Registry hooks**, one per kind of plugin, are called once at start-up with a ``register``
+callback; call ``register(cls)`` once for each class you provide. They are not written out
+here: each is declared with its kind's base class (:mod:`codex32.plugins.kinds`) and named
+after the kind (``register_notifiers``, ``register_llm_providers``; docs/plugins.md lists
+them all). The class
 declares ``id``, ``config_schema``, ``secrets`` and ``capabilities`` (see
 :mod:`codex32.plugins.interfaces`); the core builds instances per workspace.
 
-Nothing here may import Flask or the database.
+The other hooks follow. Nothing here may import Flask or the database.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import pluggy
 
@@ -19,37 +26,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def register_llm_providers(register):
-    """Called once at start-up. Call ``register(cls)`` for each :class:`LLMProvider` subclass."""
-
-
-@hookspec
-def register_embedders(register):
-    """Called once at start-up. Call ``register(cls)`` for each :class:`Embedder` subclass."""
-
-
-@hookspec
-def register_vector_stores(register):
-    """Called once at start-up. Call ``register(cls)`` for each :class:`VectorStore` subclass."""
-
-
-@hookspec
-def register_code_generators(register):
-    """Called once at start-up. Call ``register(cls)`` for each :class:`CodeGenerator` subclass."""
-
-
-@hookspec
-def register_notifiers(register):
-    """Called once at start-up. Call ``register(cls)`` for each :class:`Notifier` subclass."""
-
-
-@hookspec
-def register_executors(register):
-    """Called once at start-up. Call ``register(cls)`` for each :class:`Executor` subclass."""
-
-
-@hookspec
-def startup(app):
+def startup(app: Any) -> None:
     """Called once per process after the Flask ``app`` is configured and before it serves.
 
     Use it for process-wide setup (start a client pool, check a binary exists). It must not

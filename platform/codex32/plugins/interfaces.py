@@ -2,17 +2,22 @@
 
 A plugin class declares what it is as class attributes (``id``, ``config_schema``, ``secrets``,
 ``capabilities``); an instance is built by the core for one workspace from that workspace's
-validated configuration and decrypted secrets. Nothing global, no Flask, no database here.
+validated configuration and decrypted secrets. Each base class declares its kind in its class
+statement (``class Notifier(Plugin, kind="notifier", default="log")``), the one place a kind is
+declared (:mod:`codex32.plugins.kinds`). Plugins import these from :mod:`codex32.plugins.api`.
+Nothing global, no Flask, no database here.
 """
 
 from __future__ import annotations
 
 import copy
 import threading
+import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-KINDS = ("llm", "embedder", "vector_store", "code_generator", "notifier", "executor")
+from codex32.plugins.kinds import Kind, declare
 
 
 def with_defaults(schema: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +63,15 @@ class Plugin:
         self.config: dict[str, Any] = dict(config or {})
         self._secrets: dict[str, str] = dict(secrets or {})
 
+    def __init_subclass__(cls, *, kind: str | None = None, hook: str | None = None,
+                          default: str | None = None, **kwargs: Any) -> None:
+        """``kind=`` declares a new kind with this class as its base: its registry hook is
+        ``hook`` (``register_<kind>s`` when not given), its platform default ``default``."""
+        super().__init_subclass__(**kwargs)
+        if kind is not None:
+            cls.kind = kind
+            declare(Kind(kind, cls, hook or f"register_{kind}s", default))
+
     def secret(self, name: str) -> str | None:
         """The plain value of one declared secret, or None when it is not set."""
         return self._secrets.get(name)
@@ -65,6 +79,10 @@ class Plugin:
     def health_check(self) -> HealthResult:
         """Check that the plugin works with this configuration. Default: nothing to check."""
         return HealthResult(ok=True, detail="no check needed")
+
+    def probe(self, workspace_id: str) -> HealthResult:
+        """What a workspace's ``/test`` of this plugin runs. Default: the health check."""
+        return self.health_check()
 
     def close(self) -> None:
         """Release clients and connections. Called when the instance is evicted."""
@@ -119,10 +137,9 @@ class ChatResult:
     finish_reason: str | None = None
 
 
-class LLMProvider(Plugin):
+class LLMProvider(Plugin, kind="llm", hook="register_llm_providers", default="builtin"):
     """Turns chat messages into text. Capabilities: ``chat``, ``json``, ``stream``."""
 
-    kind = "llm"
     is_language_model: ClassVar[bool] = True
 
     def complete(self, request: ChatRequest) -> ChatResult:
@@ -142,10 +159,8 @@ class EmbeddingResult:
     usage: Usage = field(default_factory=Usage)
 
 
-class Embedder(Plugin):
+class Embedder(Plugin, kind="embedder", default="hashing"):
     """Turns texts into fixed-dimension vectors."""
-
-    kind = "embedder"
 
     @property
     def dimension(self) -> int:
@@ -178,14 +193,12 @@ class VectorMatch:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-class VectorStore(Plugin):
+class VectorStore(Plugin, kind="vector_store", default="milvus"):
     """Stores and searches vectors. Every call names its workspace; the core supplies it.
 
     A store must never return, overwrite or delete another workspace's vectors: ``workspace_id``
     is part of every key and every filter.
     """
-
-    kind = "vector_store"
 
     def upsert(self, workspace_id: str, collection: str, items: list[VectorItem]) -> None:
         """Insert or replace items by id within the workspace's collection."""
@@ -248,10 +261,8 @@ class GeneratedBot:
         return self.files[self.entrypoint]
 
 
-class CodeGenerator(Plugin):
+class CodeGenerator(Plugin, kind="code_generator", default="template"):
     """Produces bot code from a template or a specification."""
-
-    kind = "code_generator"
 
     def templates(self) -> list[Template]:
         """The templates this generator offers (may be empty)."""
@@ -275,14 +286,21 @@ class Notification:
     id: str = ""
 
 
-class Notifier(Plugin):
+class Notifier(Plugin, kind="notifier", default="log"):
     """Delivers notifications (webhook, e-mail, chat). Raise ``ProviderError`` to be retried."""
-
-    kind = "notifier"
 
     def notify(self, notification: Notification) -> None:
         """Deliver one notification or raise."""
         raise NotImplementedError
+
+    def probe(self, workspace_id: str) -> HealthResult:
+        """Send a real test notification to the workspace's receiver."""
+        started = time.perf_counter()
+        self.notify(Notification(
+            event="notifier.test", workspace_id=workspace_id, id=f"test-{uuid.uuid4().hex}",
+            payload={"message": "A test notification from Codex-32: this notifier works."}))
+        return HealthResult(ok=True, detail="test notification delivered",
+                            latency_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
 # --- Executors -----------------------------------------------------------------------------
@@ -335,10 +353,8 @@ class ExecutionOutcome:
     peak_memory_bytes: int = 0
 
 
-class Executor(Plugin):
+class Executor(Plugin, kind="executor", default="subprocess"):
     """Runs bot code in isolation. ``isolation_level`` names what it enforces."""
-
-    kind = "executor"
 
     def isolation_level(self) -> str:
         """``none``, ``process``, ``user`` or ``namespace`` (ordered weakest to strongest)."""
@@ -350,12 +366,3 @@ class Executor(Plugin):
 
 
 ISOLATION_LEVELS = ("none", "process", "user", "namespace")
-
-BASE_CLASSES: dict[str, type[Plugin]] = {
-    "llm": LLMProvider,
-    "embedder": Embedder,
-    "vector_store": VectorStore,
-    "code_generator": CodeGenerator,
-    "notifier": Notifier,
-    "executor": Executor,
-}

@@ -1,35 +1,38 @@
-"""Plugin loading: entry points, each in its own try, into one registry of classes per kind.
+"""Plugin loading: the core's defaults, then entry points, into one registry per kind.
 
-A broken plugin (import error, unknown hook, failing registration) is recorded with its
-distribution, version and error, and the platform still starts; strict mode raises instead.
-Two plugins registering one id for one kind stop start-up with a message naming both.
+The defaults (:mod:`codex32.plugins.defaults`) are registered directly, always, like llm's
+``DEFAULT_PLUGINS``: ``CODEX32_LOAD_PLUGINS`` filters the installed entry points only. Each
+entry point loads in its own try: a broken plugin (import error, unknown hook, failing
+registration) is recorded with its distribution, version and error, and the platform still
+starts; strict mode raises instead. Two plugins registering one id for one kind stop start-up
+with a message naming both. The hooks and the registry's kinds come from
+:mod:`codex32.plugins.kinds`.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
 from typing import Any
 
 import pluggy
 
-from codex32.plugins import hookspecs
-from codex32.plugins.interfaces import BASE_CLASSES, KINDS, Plugin
+from codex32.plugins import defaults, hookspecs, kinds
+from codex32.plugins.interfaces import Plugin
 
 log = logging.getLogger(__name__)
 
 GROUP = "codex32"
-REGISTRY_HOOKS = {
-    "llm": "register_llm_providers",
-    "embedder": "register_embedders",
-    "vector_store": "register_vector_stores",
-    "code_generator": "register_code_generators",
-    "notifier": "register_notifiers",
-    "executor": "register_executors",
-}
-SPEC_NAMES = frozenset(name for name in dir(hookspecs)
-                       if hasattr(getattr(hookspecs, name), f"{hookspecs.PROJECT}_spec"))
+# The name the defaults are registered under (and stored with a workspace's configuration).
+DEFAULTS = "builtin"
+
+
+def spec_names() -> frozenset[str]:
+    """Every hook a plugin may implement: the declared kinds' registry hooks and the others."""
+    others = {name for name in dir(hookspecs)
+              if hasattr(getattr(hookspecs, name), f"{hookspecs.PROJECT}_spec")}
+    return frozenset(others | {kind.hook for kind in kinds.declared()})
 
 
 class PluginLoadError(RuntimeError):
@@ -65,22 +68,39 @@ class PluginManager:
     """The pluggy manager plus the registry of plugin classes per kind."""
 
     def __init__(self, *, load: list[str] | None = None, strict: bool = False) -> None:
+        self.kinds = {kind.name: kind for kind in kinds.declared()}
+        self.spec_names = spec_names()
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
+        self.pm.add_hookspecs(kinds.registry_hookspecs())
         self.strict = strict
         self.allowed = set(load) if load is not None else None
         self.plugins: dict[str, LoadedPlugin] = {}
-        self.registry: dict[str, dict[str, Registration]] = {kind: {} for kind in KINDS}
+        self.registry: dict[str, dict[str, Registration]] = {name: {} for name in self.kinds}
 
     # -- loading --------------------------------------------------------------------------
 
     def load_entry_points(self) -> None:
-        """Load every ``codex32`` entry point (or those CODEX32_LOAD_PLUGINS names)."""
+        """Register the defaults, then load every ``codex32`` entry point (or only those
+        CODEX32_LOAD_PLUGINS names: the filter never drops the defaults)."""
+        self.register_defaults()
         for entry_point in sorted(entry_points(group=GROUP), key=lambda ep: ep.name):
+            if entry_point.name == DEFAULTS:  # an install older than the direct registration
+                continue
             if self.allowed is not None and entry_point.name not in self.allowed:
                 continue
             self._load(entry_point)
         self.collect()
+
+    def register_defaults(self) -> LoadedPlugin:
+        """Register the core's defaults under ``builtin``, as the ``codex32`` distribution."""
+        info = self.register_module(defaults, DEFAULTS)
+        info.distribution = "codex32"
+        try:
+            info.version = version("codex32")
+        except PackageNotFoundError:  # run from a source tree that is not installed
+            info.version = None
+        return info
 
     def register_module(self, module: Any, name: str) -> LoadedPlugin:
         """Register an already imported plugin object (tests, embedding apps)."""
@@ -105,10 +125,10 @@ class PluginManager:
     def _register(self, module: Any, info: LoadedPlugin) -> None:
         impls = [name for name in dir(module)
                  if hasattr(getattr(module, name, None), f"{hookspecs.PROJECT}_impl")]
-        unknown = sorted(set(impls) - SPEC_NAMES)
+        unknown = sorted(set(impls) - self.spec_names)
         if unknown:
             self._fail(info, f"unknown hook(s) {', '.join(unknown)}: check the spelling "
-                             f"against codex32.plugins.hookspecs")
+                             f"against {', '.join(sorted(self.spec_names))}")
             return
         try:
             self.pm.register(module, name=info.name)
@@ -127,26 +147,27 @@ class PluginManager:
     def collect(self) -> None:
         """Call every registry hook, one plugin at a time, and fill the registry."""
         self.pm.check_pending()
-        for kind, hook_name in REGISTRY_HOOKS.items():
-            caller = getattr(self.pm.hook, hook_name)
-            for impl in caller.get_hookimpls():
+        for kind in self.kinds.values():
+            for impl in getattr(self.pm.hook, kind.hook).get_hookimpls():
                 info = self.plugins.get(impl.plugin_name) or self.register_module_info(impl)
                 if info.error:
                     continue
                 try:
-                    impl.function(register=lambda cls, _k=kind, _i=info: self._add(_k, cls, _i))
+                    impl.function(register=lambda cls, _k=kind.name, _i=info:
+                                  self._add(_k, cls, _i))
                 except DuplicatePluginId:
                     raise
                 except Exception as exc:
-                    self._fail(info, f"{hook_name} failed: {type(exc).__name__}: {exc}")
+                    self._fail(info, f"{kind.hook} failed: {type(exc).__name__}: {exc}")
 
     def register_module_info(self, impl: Any) -> LoadedPlugin:
+        """The record of a plugin registered straight on the pluggy manager."""
         info = LoadedPlugin(name=impl.plugin_name, distribution=None, version=None)
         self.plugins[impl.plugin_name] = info
         return info
 
     def _add(self, kind: str, cls: type[Plugin], info: LoadedPlugin) -> None:
-        base = BASE_CLASSES[kind]
+        base = self.kinds[kind].base
         if not (isinstance(cls, type) and issubclass(cls, base)):
             raise TypeError(f"{cls!r} is not a {base.__name__} subclass")
         if not cls.id or not isinstance(cls.id, str):
@@ -167,7 +188,13 @@ class PluginManager:
         return self.registry[kind]
 
     def get(self, kind: str, plugin_id: str) -> Registration | None:
+        """The class registered as ``plugin_id`` for ``kind``, or None."""
         return self.registry.get(kind, {}).get(plugin_id)
+
+    def default(self, kind: str) -> str | None:
+        """The id the kind's declaration names as its default."""
+        found = self.kinds.get(kind)
+        return found.default if found else None
 
     def failure(self, name: str) -> dict[str, str | None] | None:
         """Name, distribution, version and error of entry point ``name`` if it failed to load

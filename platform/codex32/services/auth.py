@@ -128,7 +128,7 @@ def revoke(session: Session, token: str, origin: Origin) -> None:
 def me(session: Session, principal: Principal) -> dict[str, Any]:
     """The caller: user (or API key), workspace, role and permissions."""
     user = session.get(User, principal.user_id) if principal.user_id else None
-    workspace = session.get(Workspace, principal.workspace_id)
+    workspace = session.get_one(Workspace, principal.workspace_id)
     return {
         "user": {"id": user.id, "email": user.email} if user else None,
         "api_key_id": principal.api_key_id,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, or_, select
+from sqlalchemy import BindParameter, bindparam, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -50,7 +50,7 @@ def create(session: Session, principal: Principal, *, name: str, description: st
     changes: dict[str, Any] = {"name": name, "description": description, "status": status,
                                **({"settings": settings} if settings else {}),
                                **(audit_changes or {})}
-    written = [bot]
+    written: list[Bot | BotVersion] = [bot]
     if code is not None:
         written.append(new_version(principal, bot, 1, code, message or "Initial version", files))
         changes.update(version=1, **audit.code_summary(code))
@@ -126,7 +126,7 @@ def _list_query(by_status: bool, by_text: bool) -> ListQuery:
     if by_status:
         filters.append(Bot.status == bindparam("status"))
     if by_text:
-        pattern = bindparam("pattern")
+        pattern: BindParameter[str] = bindparam("pattern")
         filters.append(or_(Bot.name.ilike(pattern, escape="\\"),
                            Bot.description.ilike(pattern, escape="\\")))
     return paged(LIST_COLUMNS, filters, (Bot.created_at.desc(), Bot.id))

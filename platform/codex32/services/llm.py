@@ -24,11 +24,11 @@ log = logging.getLogger(__name__)
 
 def chain(session: Session, workspace_id: uuid.UUID | str) -> list[LLMProvider]:
     """The workspace's providers in fallback order (built while the session is open)."""
-    known = providers.snapshot(session, workspace_id, "llm")
+    known = providers.snapshot(session, workspace_id, LLMProvider.kind)
     ids = (list(known.settings.get("llm_fallback") or [])
-           or [providers.default_id("llm", known.settings)])
-    return [providers.build(session, workspace_id, "llm", plugin_id,  # type: ignore[misc]
-                            known=known) for plugin_id in ids if plugin_id]
+           or [providers.default_id(LLMProvider.kind, known.settings)])
+    return [providers.build(session, workspace_id, LLMProvider, plugin_id, known=known)
+            for plugin_id in ids if plugin_id]
 
 
 def complete(session: Session, workspace_id: uuid.UUID | str,

@@ -11,16 +11,15 @@ Flask only to find the app's runtime; no request handling here.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast, overload
 
 from flask import current_app, has_app_context
 from jsonschema import Draft202012Validator
-from sqlalchemy import and_, delete, select
+from sqlalchemy import CursorResult, and_, delete, select
 from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
@@ -29,7 +28,7 @@ from codex32.crypto import SecretBox
 from codex32.db.models import ProviderConfig, Workspace
 from codex32.errors import Invalid, NotFound, from_plugin_error
 from codex32.outbound import UnsafeURL, check_url
-from codex32.plugins.calls import invoke, limit_workspaces
+from codex32.plugins.calls import invoke, limit_plugins, limit_workspaces
 from codex32.plugins.errors import (
     ConfigInvalid,
     PluginError,
@@ -37,13 +36,17 @@ from codex32.plugins.errors import (
     ProviderRateLimited,
     ProviderTimeout,
 )
-from codex32.plugins.interfaces import KINDS, HealthResult, Notification, Plugin, with_defaults
+from codex32.plugins.interfaces import Executor, HealthResult, Plugin, with_defaults
 from codex32.plugins.manager import PluginManager, Registration
 from codex32.plugins.manager import load as load_plugins
 from codex32.services import audit
 
 MASK = "********"
 CACHE_SIZE = 1024
+
+P = TypeVar("P", bound=Plugin)
+# (workspace id, kind, plugin id, configuration generation or None)
+CacheKey = tuple[str, str, str, str | None]
 
 
 @dataclass
@@ -56,7 +59,8 @@ class Runtime:
     health_timeout: float = 10.0
     allow_private_urls: bool = False
     calls_per_workspace: int = 2
-    cache: OrderedDict[tuple, Plugin] = field(default_factory=OrderedDict)
+    calls_per_plugin: int = 16
+    cache: OrderedDict[CacheKey, Plugin] = field(default_factory=OrderedDict)
     health: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -72,17 +76,20 @@ def load_runtime(settings: Settings) -> Runtime:
                    defaults=settings.default_plugins,
                    health_timeout=min(settings.plugin_timeout_seconds, 10.0),
                    allow_private_urls=settings.allow_private_urls,
-                   calls_per_workspace=settings.plugin_calls_per_workspace)
+                   calls_per_workspace=settings.plugin_calls_per_workspace,
+                   calls_per_plugin=settings.plugin_calls_per_plugin)
 
 
 def configure(runtime: Runtime, app: Any = None) -> None:
     """Install the runtime for ``app`` (and for code running outside any app context).
 
     For a web app this also bounds each workspace's plugin calls in flight in this process
-    (:func:`codex32.plugins.calls.limit_workspaces`): they hold request threads.
+    (:func:`codex32.plugins.calls.limit_workspaces`): they hold request threads. Every
+    process bounds each plugin's calls in flight (its bulkhead).
     """
     global _runtime
     _runtime = runtime
+    limit_plugins(runtime.calls_per_plugin)
     if app is not None:
         app.extensions[_APP_KEY] = runtime
         limit_workspaces(runtime.calls_per_workspace)
@@ -126,7 +133,7 @@ def validate_config(cls: type[Plugin], config: dict[str, Any]) -> dict[str, Any]
 
 
 def _registration(kind: str, plugin_id: str) -> Registration:
-    if kind not in KINDS:
+    if kind not in runtime().manager.kinds:
         raise NotFound(f"unknown plugin kind '{kind}'")
     found = runtime().manager.get(kind, plugin_id)
     if found is None:
@@ -138,10 +145,12 @@ def _registration(kind: str, plugin_id: str) -> Registration:
 
 
 def default_id(kind: str, workspace_settings: dict[str, Any]) -> str | None:
-    """The workspace's default plugin id for ``kind``, else the platform's, else the first."""
-    available = runtime().manager.classes(kind)
+    """The workspace's default plugin id for ``kind``, else the operator's, else the one the
+    kind declares, else the first."""
+    manager = runtime().manager
+    available = manager.classes(kind)
     for candidate in ((workspace_settings.get("defaults") or {}).get(kind),
-                      runtime().defaults.get(kind)):
+                      runtime().defaults.get(kind), manager.default(kind)):
         if candidate and candidate in available:
             return candidate
     return min(available) if available else None
@@ -162,7 +171,7 @@ def catalogue(session: Session, principal: Principal) -> list[dict[str, Any]]:
     rows = {(row.kind, row.plugin_id): row
             for row in session.execute(select(ProviderConfig)).scalars()}
     kinds = []
-    for kind in KINDS:
+    for kind in runtime().manager.kinds:
         plugins = []
         for plugin_id, registration in sorted(runtime().manager.classes(kind).items()):
             cls = registration.cls
@@ -265,10 +274,10 @@ def _check_constructible(cls: type[Plugin], config: dict[str, Any],
 def remove(session: Session, principal: Principal, kind: str, plugin_id: str) -> None:
     """Forget the workspace's configuration of a plugin (also one whose plugin no longer
     loads)."""
-    if kind not in KINDS:
+    if kind not in runtime().manager.kinds:
         raise NotFound(f"unknown plugin kind '{kind}'")
-    deleted = session.execute(delete(ProviderConfig).where(
-        ProviderConfig.kind == kind, ProviderConfig.plugin_id == plugin_id)).rowcount
+    deleted = cast(CursorResult[Any], session.execute(delete(ProviderConfig).where(
+        ProviderConfig.kind == kind, ProviderConfig.plugin_id == plugin_id))).rowcount
     if not deleted:
         raise NotFound(f"{kind} '{plugin_id}' is not configured in this workspace")
     audit.record(session, principal, "provider.delete", "provider", f"{kind}/{plugin_id}", {})
@@ -298,14 +307,27 @@ def snapshot(session: Session, workspace_id: uuid.UUID | str, kind: str) -> Snap
                     rows={row.plugin_id: row for _settings, row in found if row is not None})
 
 
+@overload
+def build(session: Session, workspace_id: uuid.UUID | str, kind: type[P],
+          plugin_id: str | None = None, *, known: Snapshot | None = None) -> P: ...
+
+
+@overload
 def build(session: Session, workspace_id: uuid.UUID | str, kind: str,
+          plugin_id: str | None = None, *, known: Snapshot | None = None) -> Plugin: ...
+
+
+def build(session: Session, workspace_id: uuid.UUID | str, kind: type[Plugin] | str,
           plugin_id: str | None = None, *, known: Snapshot | None = None) -> Plugin:
     """An instance of the workspace's plugin of ``kind`` (its default when no id is given).
 
-    The session must be bound to ``workspace_id``. Instances are cached per configuration
-    generation; an unconfigured plugin runs on its schema's defaults. ``known`` reuses a
-    :func:`snapshot` when building several plugins of one kind.
+    ``kind`` is the kind's base class (``build(session, ws, Notifier)`` is typed as a
+    ``Notifier``) or its name. The session must be bound to ``workspace_id``. Instances are
+    cached per configuration generation; an unconfigured plugin runs on its schema's defaults.
+    ``known`` reuses a :func:`snapshot` when building several plugins of one kind.
     """
+    if not isinstance(kind, str):
+        kind = kind.kind
     known = known or snapshot(session, workspace_id, kind)
     if plugin_id is None:
         plugin_id = default_id(kind, known.settings)
@@ -313,7 +335,7 @@ def build(session: Session, workspace_id: uuid.UUID | str, kind: str,
             raise NotFound(f"no {kind} plugin is installed")
     registration = _registration(kind, plugin_id)
     row = known.rows.get(plugin_id)
-    key = (str(workspace_id), kind, plugin_id, str(row.generation) if row else None)
+    key: CacheKey = (str(workspace_id), kind, plugin_id, str(row.generation) if row else None)
     state = runtime()
     with state.lock:
         instance = state.cache.get(key)
@@ -338,40 +360,26 @@ def build(session: Session, workspace_id: uuid.UUID | str, kind: str,
 
 
 def test(session: Session, principal: Principal, kind: str, plugin_id: str) -> HealthResult:
-    """Run the plugin's health check (a notifier sends a test notification) with the
-    workspace's settings; the result is cached. A configured plugin that is not loaded fails.
+    """Run the plugin's probe (its health check; a notifier sends a test notification) with
+    the workspace's settings; the result is cached. A configured plugin that is not loaded fails.
 
     The database session is released before the check: a provider call never holds a
     pooled connection.
     """
-    if kind in KINDS and runtime().manager.get(kind, plugin_id) is None:
+    if kind in runtime().manager.kinds and runtime().manager.get(kind, plugin_id) is None:
         row = session.get(ProviderConfig, (principal.workspace_id, kind, plugin_id))
         if row is not None:
             return HealthResult(ok=False, detail=unavailable(row)["detail"])
     instance = build(session, principal.workspace_id, kind, plugin_id)
     session.close()
     try:
-        result = _probe(instance, principal.workspace_id)
+        result = invoke(instance, "probe", instance.probe, str(principal.workspace_id),
+                        timeout=runtime().health_timeout)
     except PluginError as exc:
         result = HealthResult(ok=False, detail=_failure(exc, plugin_id))
     runtime().health[(str(principal.workspace_id), kind, plugin_id)] = {
         "ok": result.ok, "detail": result.detail, "checked_at": datetime.now(UTC).isoformat()}
     return result
-
-
-def _probe(instance: Plugin, workspace_id: uuid.UUID | str) -> HealthResult:
-    """What ``/test`` runs: a notifier sends a real test notification; any other plugin runs
-    its health check."""
-    timeout = runtime().health_timeout
-    if instance.kind != "notifier":
-        return invoke(instance, "health_check", instance.health_check, timeout=timeout)
-    started = time.perf_counter()
-    invoke(instance, "notify", instance.notify, Notification(  # type: ignore[attr-defined]
-        event="notifier.test", workspace_id=str(workspace_id), id=f"test-{uuid.uuid4().hex}",
-        payload={"message": "A test notification from Codex-32: this notifier works."}),
-        timeout=timeout)
-    return HealthResult(ok=True, detail="test notification delivered",
-                        latency_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
 def _failure(error: PluginError, plugin_id: str) -> str:
@@ -387,10 +395,11 @@ def _failure(error: PluginError, plugin_id: str) -> str:
 def isolation_levels() -> dict[str, str | None]:
     """The isolation each installed executor enforces on this host, at its default config."""
     levels: dict[str, str | None] = {}
-    for plugin_id, registration in runtime().manager.classes("executor").items():
+    for plugin_id, registration in runtime().manager.classes(Executor.kind).items():
         try:
-            executor = registration.cls(with_defaults(registration.cls.config_schema, {}), {})
-            levels[plugin_id] = executor.isolation_level()  # type: ignore[attr-defined]
+            executor = cast(Executor, registration.cls(
+                with_defaults(registration.cls.config_schema, {}), {}))
+            levels[plugin_id] = executor.isolation_level()
         except Exception:  # a broken executor is reported, not fatal
             levels[plugin_id] = None
     return levels

@@ -18,10 +18,10 @@ from codex32.services import providers
 
 
 def _generators(session: Session, principal: Principal) -> list[CodeGenerator]:
-    ids = sorted(providers.runtime().manager.classes("code_generator"))
-    known = providers.snapshot(session, principal.workspace_id, "code_generator")
-    return [providers.build(session, principal.workspace_id, "code_generator", plugin_id,
-                            known=known) for plugin_id in ids]  # type: ignore[misc]
+    ids = sorted(providers.runtime().manager.classes(CodeGenerator.kind))
+    known = providers.snapshot(session, principal.workspace_id, CodeGenerator.kind)
+    return [providers.build(session, principal.workspace_id, CodeGenerator, plugin_id,
+                            known=known) for plugin_id in ids]
 
 
 def list_templates(session: Session, principal: Principal) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ __all__ = [
     "ScriptedResponse",
     "ScriptedServer",
     "VectorStoreConformance",
+    "registered_classes",
     "with_defaults",
     "wrong_type_configs",
 ]

@@ -44,6 +44,7 @@ from typing import Any, ClassVar
 import pytest
 from jsonschema import Draft202012Validator
 
+from codex32.plugins import kinds
 from codex32.plugins.errors import (
     ConfigInvalid,
     PluginError,
@@ -54,7 +55,6 @@ from codex32.plugins.errors import (
 )
 from codex32.plugins.hookspecs import PROJECT
 from codex32.plugins.interfaces import (
-    BASE_CLASSES,
     ISOLATION_LEVELS,
     ChatRequest,
     ChatResult,
@@ -72,7 +72,7 @@ from codex32.plugins.interfaces import (
     VectorItem,
     with_defaults,
 )
-from codex32.plugins.manager import REGISTRY_HOOKS, PluginManager
+from codex32.plugins.manager import PluginManager
 from codex32.testing.outbound import OutboundConformance
 
 __all__ = [
@@ -86,6 +86,7 @@ __all__ = [
     "NotifierConformance",
     "PluginConformance",
     "VectorStoreConformance",
+    "registered_classes",
     "with_defaults",
     "wrong_type_configs",
 ]
@@ -146,6 +147,21 @@ def wrong_type_configs(schema: dict[str, Any],
     if schema.get("additionalProperties") is False:
         examples.append({UNKNOWN_SETTING: 1})
     return examples
+
+
+def registered_classes(module: Any, name: str | None = None) -> dict[str, list[type[Plugin]]]:
+    """What a plugin module registers, per kind, when the core's manager loads it (strict)."""
+    manager = PluginManager(strict=True)
+    manager.register_module(module, name=name or str(getattr(module, "__name__", "plugin")))
+    manager.collect()
+    return {kind: [registration.cls for registration in registry.values()]
+            for kind, registry in manager.registry.items() if registry}
+
+
+def _kind(name: str) -> kinds.Kind[Any]:
+    declared = kinds.get(name)
+    assert declared is not None, f"no kind {name!r} is declared"
+    return declared
 
 
 def _api_type(error: type[PluginError]) -> type[PluginError]:
@@ -326,7 +342,7 @@ class PluginConformance(OutboundConformance):
         assert isinstance(cls.id, str) and ID_PATTERN.fullmatch(cls.id), (
             f"id {cls.id!r} is not a lowercase slug like 'acme-search'")
         assert cls.kind == self.kind, f"kind is {cls.kind!r}, this suite checks {self.kind!r}"
-        assert issubclass(cls, BASE_CLASSES[self.kind])
+        assert issubclass(cls, _kind(self.kind).base)
         assert isinstance(cls.title, str) and isinstance(cls.description, str)
 
     def test_config_schema_is_a_json_schema_object(self):
@@ -371,13 +387,14 @@ class PluginConformance(OutboundConformance):
             manager.register_module(self._plugin_module(), name=cls.__module__)
             manager.collect()
         registration = manager.get(self.kind, cls.id)
-        assert registration is not None, f"{REGISTRY_HOOKS[self.kind]} did not register {cls.id!r}"
+        assert registration is not None, (
+            f"{manager.kinds[self.kind].hook} did not register {cls.id!r}")
         assert registration.cls is cls
 
     def _plugin_module(self) -> Any:
         if self.plugin_module is not None:
             return self.plugin_module
-        hook = REGISTRY_HOOKS[self.kind]
+        hook = _kind(self.kind).hook
         name = self.plugin_class.__module__
         while name:
             module = importlib.import_module(name)
@@ -391,10 +408,10 @@ class PluginConformance(OutboundConformance):
         """The kind's methods are implemented and callable as documented: same parameter names
         in the same order, defaults kept, any extra parameter optional; and the class is built
         as ``cls(config, secrets)``."""
-        cls, base = self.plugin_class, BASE_CLASSES[self.kind]
+        cls, base = self.plugin_class, _kind(self.kind).base
         for name in self.methods:
             assert getattr(cls, name) is not getattr(base, name), f"{name}() is not implemented"
-        for name in ("__init__", "health_check", "close", *self.methods):
+        for name in ("__init__", "health_check", "probe", "close", *self.methods):
             expected, actual = inspect.getattr_static(base, name), inspect.getattr_static(cls, name)
             if isinstance(expected, property):
                 assert isinstance(actual, property), f"{name} must be a property"

@@ -33,7 +33,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -79,7 +79,7 @@ class ScriptedResponse:
     json: JSONValue = None
     body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
-    sse: list[tuple[str | None, JSONValue]] | None = None
+    sse: Sequence[tuple[str | None, JSONValue]] | None = None
     delay: float = 0.0
     interval: float = 0.0
     path: str | None = None
@@ -175,6 +175,7 @@ class ScriptedServer:
         if self._httpd is None:
             raise RuntimeError(f"{type(self).__name__} is not started")
         host, port = self._httpd.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server's address
         return f"http://{host}:{port}"
 
     @property
@@ -338,7 +339,7 @@ def _handler_for(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
 
         def _read_body(self) -> bytes:
             if self.headers.get("transfer-encoding", "").lower() == "chunked":
-                chunks = []
+                chunks: list[bytes] = []
                 while True:
                     size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                     if size == 0:

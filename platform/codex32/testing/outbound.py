@@ -14,7 +14,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -62,7 +62,7 @@ class OutboundConformance:
 
     build: Callable[..., Any]
     exercise: Callable[[Any], object]
-    plugin_class: Any
+    plugin_class: ClassVar[Any]
 
     def redirect_case(self, location: str) -> Any:
         """An ``ErrorCase`` whose ``arrange`` makes the backend answer the plugin's next request

@@ -17,22 +17,21 @@ from typing import Any, ClassVar
 
 import anthropic
 
-from codex32.delivery import retry_after_seconds
-from codex32.outbound_http import RefusedConnection, pinned_client
-from codex32.plugins.errors import (
+from codex32.plugins.api import (
+    ChatRequest,
+    ChatResult,
     ConfigInvalid,
+    HealthResult,
+    LLMProvider,
     ProviderAuthError,
     ProviderError,
     ProviderRateLimited,
     ProviderTimeout,
-    redacted,
-)
-from codex32.plugins.interfaces import (
-    ChatRequest,
-    ChatResult,
-    HealthResult,
-    LLMProvider,
+    RefusedConnection,
     Usage,
+    pinned_client,
+    redacted,
+    retry_after_seconds,
     with_defaults,
 )
 

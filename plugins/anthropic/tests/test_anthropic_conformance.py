@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from codex32_anthropic import AnthropicProvider
 
-from codex32.plugins.errors import (
+from codex32.plugins.api import (
     ProviderAuthError,
     ProviderError,
     ProviderRateLimited,

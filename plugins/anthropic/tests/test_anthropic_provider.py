@@ -14,14 +14,17 @@ import pytest
 from codex32_anthropic import AnthropicProvider
 from codex32_anthropic.provider import JSON_INSTRUCTION, NO_KEY
 
-from codex32.plugins.errors import (
+from codex32.plugins.api import (
+    ChatRequest,
     ConfigInvalid,
+    LLMProvider,
+    Message,
     ProviderAuthError,
     ProviderError,
     ProviderRateLimited,
     ProviderTimeout,
+    Usage,
 )
-from codex32.plugins.interfaces import ChatRequest, LLMProvider, Message, Usage
 from codex32.testing.fake_anthropic import FakeAnthropic
 
 MESSAGES = "/v1/messages"

@@ -5,10 +5,9 @@ from __future__ import annotations
 import importlib.metadata
 
 import codex32_anthropic
-import pluggy
 from codex32_anthropic import AnthropicProvider
 
-from codex32.plugins import hookspecs
+from codex32.testing import registered_classes
 
 
 def test_entry_point_is_listed_in_the_codex32_group():
@@ -19,12 +18,4 @@ def test_entry_point_is_listed_in_the_codex32_group():
 
 
 def test_hook_registers_the_provider():
-    manager = pluggy.PluginManager(hookspecs.PROJECT)
-    manager.add_hookspecs(hookspecs)
-    manager.register(codex32_anthropic)
-    manager.check_pending()
-    providers: list[type] = []
-
-    manager.hook.register_llm_providers(register=providers.append)
-
-    assert providers == [AnthropicProvider]
+    assert registered_classes(codex32_anthropic) == {"llm": [AnthropicProvider]}

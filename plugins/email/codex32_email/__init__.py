@@ -19,17 +19,23 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, cast
 
-from codex32.outbound import CheckedURL, UnsafeURL, check_url, create_connection, resolve_url
-from codex32.plugins import hookimpl
-from codex32.plugins.errors import (
+from codex32.plugins.api import (
+    CheckedURL,
     ConfigInvalid,
+    HealthResult,
+    Notification,
+    Notifier,
     ProviderAuthError,
     ProviderError,
     ProviderTimeout,
+    UnsafeURL,
+    check_url,
+    create_connection,
+    hookimpl,
+    resolve_url,
 )
-from codex32.plugins.interfaces import HealthResult, Notification, Notifier
 
 __version__ = "0.1.0"
 __all__ = ["EmailNotifier", "register_notifiers", "render_subject", "render_text"]
@@ -99,7 +105,9 @@ class _PinnedSMTP(smtplib.SMTP):
         super().__init__(checked.host, checked.port or 0, **options)
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        return create_connection(self.checked, timeout, self.source_address)
+        # smtplib keeps the (host, port) it was given, typed loosely.
+        source = cast(tuple[str, int] | None, self.source_address)
+        return create_connection(self.checked, timeout, source)
 
 
 class _PinnedSMTPSSL(smtplib.SMTP_SSL, _PinnedSMTP):

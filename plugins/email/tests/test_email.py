@@ -8,13 +8,17 @@ import logging
 from importlib.metadata import entry_points
 
 import codex32_email
-import pluggy
 import pytest
 from codex32_email import EmailNotifier, render_subject, render_text
 
-from codex32.plugins import hookspecs
-from codex32.plugins.errors import ConfigInvalid, ProviderAuthError, ProviderError, ProviderTimeout
-from codex32.plugins.interfaces import Notification
+from codex32.plugins.api import (
+    ConfigInvalid,
+    Notification,
+    ProviderAuthError,
+    ProviderError,
+    ProviderTimeout,
+)
+from codex32.testing import registered_classes
 
 USERNAME = "notifier@example.com"
 PASSWORD = "smtp-Pa55-never-logged-91b2"
@@ -193,12 +197,7 @@ def test_render_text_flattens_the_payload():
 
 
 def test_register_notifiers_registers_the_class_through_pluggy():
-    manager = pluggy.PluginManager(hookspecs.PROJECT)
-    manager.add_hookspecs(hookspecs)
-    manager.register(codex32_email)
-    registered: list[type] = []
-    manager.hook.register_notifiers(register=registered.append)
-    assert registered == [EmailNotifier]
+    assert registered_classes(codex32_email) == {"notifier": [EmailNotifier]}
     assert EmailNotifier.id == "email" and EmailNotifier.secrets == ("password",)
 
 

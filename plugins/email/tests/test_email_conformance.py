@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from codex32_email import EmailNotifier
 
-from codex32.plugins.errors import ProviderAuthError, ProviderError, ProviderTimeout
-from codex32.plugins.interfaces import Notification
+from codex32.plugins.api import Notification, ProviderAuthError, ProviderError, ProviderTimeout
 from codex32.testing import ErrorCase, NotifierConformance
 
 USERNAME = "notifier@example.com"

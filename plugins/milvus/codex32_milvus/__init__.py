@@ -6,7 +6,7 @@ uses ``MILVUS_URI`` or the embedded milvus-lite server (see :mod:`codex32_milvus
 
 from __future__ import annotations
 
-from codex32.plugins import hookimpl
+from codex32.plugins.api import hookimpl
 from codex32_milvus.store import MilvusVectorStore
 
 __all__ = ["MilvusVectorStore", "register_vector_stores"]

@@ -21,9 +21,17 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pymilvus import DataType, MilvusClient, MilvusException
 
-from codex32.outbound import UnsafeURL, resolve_url
-from codex32.plugins.errors import ConfigInvalid, ProviderError, ProviderTimeout
-from codex32.plugins.interfaces import HealthResult, VectorItem, VectorMatch, VectorStore
+from codex32.plugins.api import (
+    ConfigInvalid,
+    HealthResult,
+    ProviderError,
+    ProviderTimeout,
+    UnsafeURL,
+    VectorItem,
+    VectorMatch,
+    VectorStore,
+    resolve_url,
+)
 
 METRICS = ("COSINE", "IP", "L2")
 MAX_DIMENSION = 32768  # Milvus's limit for FLOAT_VECTOR

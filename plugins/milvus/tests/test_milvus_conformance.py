@@ -6,7 +6,7 @@ import codex32_milvus
 import pytest
 from codex32_milvus import MilvusVectorStore
 
-from codex32.plugins.errors import ProviderError, ProviderTimeout
+from codex32.plugins.api import ProviderError, ProviderTimeout
 from codex32.testing import ErrorCase, VectorStoreConformance
 
 

@@ -11,7 +11,7 @@ from codex32_milvus import MilvusVectorStore
 from codex32_milvus.server import PID_FILE, ensure_local_server, is_listening, stop_server
 from milvus_lite import MilvusLite
 
-from codex32.plugins.interfaces import VectorItem
+from codex32.plugins.api import VectorItem
 
 
 def ensure_worker(data_dir: str, port: int, results) -> None:

@@ -9,8 +9,7 @@ import pytest
 from codex32_milvus import MilvusVectorStore
 from pymilvus import DataType, MilvusClient
 
-from codex32.plugins.errors import ConfigInvalid
-from codex32.plugins.interfaces import VectorItem
+from codex32.plugins.api import ConfigInvalid, VectorItem
 
 WS_A = str(uuid.UUID(int=0xA))
 WS_B = str(uuid.UUID(int=0xB))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from codex32.plugins import hookimpl
+from codex32.plugins.api import hookimpl
 from codex32_openai.embedder import OpenAIEmbedder
 from codex32_openai.provider import OpenAIProvider
 

@@ -12,21 +12,23 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import openai
 
-from codex32.delivery import retry_after_seconds
-from codex32.outbound_http import RefusedConnection, pinned_client
-from codex32.plugins.errors import (
+from codex32.plugins.api import (
     ConfigInvalid,
+    HealthResult,
     ProviderAuthError,
     ProviderError,
     ProviderRateLimited,
     ProviderTimeout,
+    RefusedConnection,
+    pinned_client,
     redacted,
+    retry_after_seconds,
+    with_defaults,
 )
-from codex32.plugins.interfaces import HealthResult, with_defaults
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -60,7 +62,7 @@ class OpenAIConnection:
     """
 
     config: dict[str, Any]
-    config_schema: dict[str, Any]
+    config_schema: ClassVar[dict[str, Any]]
     secret: Callable[[str], str | None]
 
     def __init__(self, config: dict[str, Any] | None = None,

@@ -12,8 +12,7 @@ import binascii
 import struct
 from typing import Any, ClassVar
 
-from codex32.plugins.errors import ProviderError
-from codex32.plugins.interfaces import Embedder, EmbeddingResult, Usage
+from codex32.plugins.api import Embedder, EmbeddingResult, ProviderError, Usage
 from codex32_openai.connection import CONNECTION_PROPERTIES, OpenAIConnection
 
 

@@ -10,8 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from codex32.plugins.errors import ProviderError
-from codex32.plugins.interfaces import ChatRequest, ChatResult, LLMProvider, Usage
+from codex32.plugins.api import ChatRequest, ChatResult, LLMProvider, ProviderError, Usage
 from codex32_openai.connection import CONNECTION_PROPERTIES, OpenAIConnection
 
 PRICE_TABLE_SCHEMA: dict[str, Any] = {

@@ -10,8 +10,7 @@ import pytest
 from codex32_openai import OpenAIEmbedder
 from codex32_openai.embedder import decode_vector
 
-from codex32.plugins.errors import ProviderAuthError, ProviderError, ProviderRateLimited
-from codex32.plugins.interfaces import Embedder
+from codex32.plugins.api import Embedder, ProviderAuthError, ProviderError, ProviderRateLimited
 from codex32.testing.fake_openai import approx_tokens, encode_base64_floats, fake_embedding
 
 EMBEDDINGS = "/v1/embeddings"

@@ -15,14 +15,17 @@ import pytest
 from codex32_openai import OpenAIProvider
 from codex32_openai.connection import NO_KEY
 
-from codex32.plugins.errors import (
+from codex32.plugins.api import (
+    ChatRequest,
     ConfigInvalid,
+    LLMProvider,
+    Message,
     ProviderAuthError,
     ProviderError,
     ProviderRateLimited,
     ProviderTimeout,
+    Usage,
 )
-from codex32.plugins.interfaces import ChatRequest, LLMProvider, Message, Usage
 from codex32.testing.fake_openai import FakeOpenAI
 
 COMPLETIONS = "/v1/chat/completions"

@@ -5,10 +5,9 @@ from __future__ import annotations
 import importlib.metadata
 
 import codex32_openai
-import pluggy
 from codex32_openai import OpenAIEmbedder, OpenAIProvider
 
-from codex32.plugins import hookspecs
+from codex32.testing import registered_classes
 
 
 def test_entry_point_is_listed_in_the_codex32_group():
@@ -19,15 +18,5 @@ def test_entry_point_is_listed_in_the_codex32_group():
 
 
 def test_hooks_register_the_provider_and_the_embedder():
-    manager = pluggy.PluginManager(hookspecs.PROJECT)
-    manager.add_hookspecs(hookspecs)
-    manager.register(codex32_openai)
-    manager.check_pending()
-    providers: list[type] = []
-    embedders: list[type] = []
-
-    manager.hook.register_llm_providers(register=providers.append)
-    manager.hook.register_embedders(register=embedders.append)
-
-    assert providers == [OpenAIProvider]
-    assert embedders == [OpenAIEmbedder]
+    assert registered_classes(codex32_openai) == {"llm": [OpenAIProvider],
+                                                  "embedder": [OpenAIEmbedder]}

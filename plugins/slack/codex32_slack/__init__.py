@@ -13,11 +13,18 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from codex32 import delivery
-from codex32.outbound import UnsafeURL, private_urls_allowed, resolve_url
-from codex32.plugins import hookimpl
-from codex32.plugins.errors import ConfigInvalid, ProviderAuthError
-from codex32.plugins.interfaces import HealthResult, Notification, Notifier
+from codex32.plugins.api import (
+    ConfigInvalid,
+    HealthResult,
+    Notification,
+    Notifier,
+    ProviderAuthError,
+    UnsafeURL,
+    delivery,
+    hookimpl,
+    private_urls_allowed,
+    resolve_url,
+)
 
 __version__ = "0.1.0"
 __all__ = ["SlackNotifier", "build_message", "register_notifiers"]

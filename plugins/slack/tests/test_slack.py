@@ -7,19 +7,18 @@ import logging
 from importlib.metadata import entry_points
 
 import codex32_slack
-import pluggy
 import pytest
 from codex32_slack import SlackNotifier, build_message
 
-from codex32.plugins import hookspecs
-from codex32.plugins.errors import (
+from codex32.plugins.api import (
     ConfigInvalid,
+    Notification,
     ProviderAuthError,
     ProviderError,
     ProviderRateLimited,
     ProviderTimeout,
 )
-from codex32.plugins.interfaces import Notification
+from codex32.testing import registered_classes
 
 TOKEN = "Xs3cr3tT0k3n"  # the secret part of the stand-in's URL
 NOTE = Notification(event="execution.succeeded", workspace_id="ws_1", id="ntf_3",
@@ -198,12 +197,7 @@ def test_the_webhook_url_never_appears_in_reprs_errors_or_logs(receiver, sleeps,
 
 
 def test_register_notifiers_registers_the_class_through_pluggy():
-    manager = pluggy.PluginManager(hookspecs.PROJECT)
-    manager.add_hookspecs(hookspecs)
-    manager.register(codex32_slack)
-    registered: list[type] = []
-    manager.hook.register_notifiers(register=registered.append)
-    assert registered == [SlackNotifier]
+    assert registered_classes(codex32_slack) == {"notifier": [SlackNotifier]}
     assert SlackNotifier.id == "slack" and SlackNotifier.secrets == ("webhook_url",)
 
 

@@ -7,13 +7,13 @@ import json
 import pytest
 from codex32_slack import SlackNotifier
 
-from codex32.plugins.errors import (
+from codex32.plugins.api import (
+    Notification,
     ProviderAuthError,
     ProviderError,
     ProviderRateLimited,
     ProviderTimeout,
 )
-from codex32.plugins.interfaces import Notification
 from codex32.testing import ErrorCase, NotifierConformance
 
 TOKEN = "Xs3cr3tT0k3n"  # the secret part of the stand-in's URL (see conftest.py)

@@ -16,11 +16,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from codex32 import delivery
-from codex32.outbound import UnsafeURL, check_url, resolve_url
-from codex32.plugins import hookimpl
-from codex32.plugins.errors import ConfigInvalid
-from codex32.plugins.interfaces import HealthResult, Notification, Notifier
+from codex32.plugins.api import (
+    ConfigInvalid,
+    HealthResult,
+    Notification,
+    Notifier,
+    UnsafeURL,
+    check_url,
+    delivery,
+    hookimpl,
+    resolve_url,
+)
 
 __version__ = "0.1.0"
 __all__ = ["WebhookNotifier", "register_notifiers", "sign", "verify_signature"]

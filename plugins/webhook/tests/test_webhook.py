@@ -8,19 +8,18 @@ import time
 from importlib.metadata import entry_points
 
 import codex32_webhook
-import pluggy
 import pytest
 from codex32_webhook import SIGNATURE_HEADER, WebhookNotifier, sign, verify_signature
 
-from codex32.plugins import hookspecs
-from codex32.plugins.errors import (
+from codex32.plugins.api import (
     ConfigInvalid,
+    Notification,
     ProviderAuthError,
     ProviderError,
     ProviderRateLimited,
     ProviderTimeout,
 )
-from codex32.plugins.interfaces import Notification
+from codex32.testing import registered_classes
 
 SECRET = "whsec_never-show-this-0f9a"
 NOTE = Notification(event="execution.succeeded", workspace_id="ws_1",
@@ -230,12 +229,7 @@ def test_the_secret_never_appears_in_reprs_errors_or_logs(receiver, sleeps, capl
 
 
 def test_register_notifiers_registers_the_class_through_pluggy():
-    manager = pluggy.PluginManager(hookspecs.PROJECT)
-    manager.add_hookspecs(hookspecs)
-    manager.register(codex32_webhook)
-    registered: list[type] = []
-    manager.hook.register_notifiers(register=registered.append)
-    assert registered == [WebhookNotifier]
+    assert registered_classes(codex32_webhook) == {"notifier": [WebhookNotifier]}
     assert WebhookNotifier.id == "webhook" and WebhookNotifier.secrets == ("signing_secret",)
 
 

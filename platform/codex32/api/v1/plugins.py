@@ -92,6 +92,7 @@ register_check("plugins", plugins_status)
 def list_plugins():
     """Every loaded plugin with what it registered, and load errors (never a config value)."""
     manager = platform_state(current_app).plugins
+    assert manager is not None  # a web app always loads its plugins
     return {"plugins": sorted(manager.plugins.values(), key=lambda p: p.name),
             "isolation": providers.isolation_levels()}
 

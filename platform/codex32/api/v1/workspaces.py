@@ -14,7 +14,7 @@ from codex32.auth.guard import current_principal, limit_rate, origin, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
 from codex32.errors import Forbidden
-from codex32.plugins.interfaces import KINDS
+from codex32.plugins import kinds
 from codex32.services.mail import Mailer
 from codex32.state import platform_state
 from tenants import accounts, workspaces
@@ -56,7 +56,7 @@ class ExecutionMaximaSchema(Strict):
 
 
 class WorkspaceSettingsSchema(Strict):
-    defaults = fields.Dict(keys=fields.String(validate=validate.OneOf(KINDS)),
+    defaults = fields.Dict(keys=fields.String(validate=validate.OneOf(kinds.names())),
                            values=fields.String(validate=validate.Length(min=1, max=100)),
                            metadata={"description": "default plugin id per kind"})
     llm_fallback = fields.List(fields.String(validate=validate.Length(min=1, max=100)),
@@ -93,7 +93,8 @@ def sign_up(data):
         db.session, name=data["name"], slug=data["slug"], admin_email=data["admin_email"],
         admin_password=data["admin_password"], origin=origin())
     mailer = Mailer.from_settings(settings)
-    mailer.send(accounts.verification_message(created.pending, mailer.api_base))
+    if created.pending is not None:  # always, for a sign-up through the API
+        mailer.send(accounts.verification_message(created.pending, mailer.api_base))
     return {"workspace": created.workspace, "email": data["admin_email"],
             "message": VERIFY_HINT}
 

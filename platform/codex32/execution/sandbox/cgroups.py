@@ -69,7 +69,7 @@ def detect() -> Layout | None:
         except OSError:
             return None
         return Layout(2, {"unified": parent})
-    parents = {}
+    parents: dict[str, str] = {}
     for controller in ("pids", "memory"):
         base = f"{ROOT}/{controller}"
         if not os.path.isdir(base) or controller not in own:

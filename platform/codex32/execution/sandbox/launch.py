@@ -21,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 from codex32.execution.sandbox import bwrap, cgroups, identities, seccomp, supervisor
 from codex32.execution.sandbox.interpreter import ENVIRONMENT, LAUNCHER, interpreter, staged_code
@@ -42,6 +43,9 @@ from codex32.execution.sandbox.supervisor import (
     wait_for_exit,
 )
 from codex32.plugins.interfaces import ExecutionLimits, ExecutionOutcome, ExecutionRequest
+
+if TYPE_CHECKING:
+    import resource
 
 INFO_SECONDS = 10.0  # how long bwrap may take to start the run's first process
 MIB = 1024 * 1024
@@ -123,7 +127,7 @@ def _namespace_launch(request: ExecutionRequest, policy: SandboxPolicy, workdir_
         for fd in opened:
             os.close(fd)
         raise
-    fds = [args_read, seccomp_read] + ([info_write] if grouped else [])
+    fds = [args_read, seccomp_read] + ([info_write] if info_write is not None else [])
     return _Launch(argv=["bwrap", "--args", str(args_read), "--", *command],
                    executable=bwrap_binary(policy), cwd="/", home="/tmp",
                    pass_fds=(*fds, result_fd), close_after_start=fds, info_fd=info_read)
@@ -282,7 +286,7 @@ def _run(request: ExecutionRequest, cancel: threading.Event | None, policy: Sand
 
 
 def _outcome(request: ExecutionRequest, run: Run, stopped: str | None, status: int,
-             usage: object, duration: float, group_peak: int | None, cpu: float,
+             usage: resource.struct_rusage, duration: float, group_peak: int | None, cpu: float,
              via_bwrap: bool) -> ExecutionOutcome:
     limits = request.limits
     logs, truncated = logs_of(run.output)
@@ -307,7 +311,8 @@ def _outcome(request: ExecutionRequest, run: Run, stopped: str | None, status: i
             outcome.peak_memory_bytes = min(record["peak_kib"] * 1024,
                                             outcome.peak_memory_bytes)
         if outcome.status == "timed_out":  # the runner caught SIGXCPU: keep where it was
-            outcome.error = {**cpu_error(limits), "traceback": outcome.error["traceback"]}
+            outcome.error = {**cpu_error(limits),
+                             "traceback": outcome.error["traceback"] if outcome.error else None}
     else:
         diagnostics = run.diagnostics.data.decode("utf-8", "replace")
         outcome.status, outcome.error = ended_without_record(

@@ -49,6 +49,9 @@ class Run:
     def __init__(self, proc: subprocess.Popen, stdin_data: bytes, result_fd: int,
                  limits: ExecutionLimits) -> None:
         self.proc = proc
+        # Started with a pipe each (see launch.py).
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        self.stdin, self.stdout, self.stderr = proc.stdin, proc.stdout, proc.stderr
         self.output = Capture(limits.max_output_bytes)
         # stderr of bwrap and of the interpreter before the launcher points the bot's
         # stderr at the log pipe: sandbox trouble, never the bot's output.
@@ -58,11 +61,11 @@ class Run:
         self.pending = memoryview(stdin_data)
         self.pidfd = _pidfd(proc.pid)
         self.result_fd = result_fd
-        os.set_blocking(proc.stdin.fileno(), False)
-        self.selector.register(proc.stdin, selectors.EVENT_WRITE, "stdin")
+        os.set_blocking(self.stdin.fileno(), False)
+        self.selector.register(self.stdin, selectors.EVENT_WRITE, "stdin")
         self._feed_stdin()  # a typical payload fits the pipe: written before the first wait
-        self.selector.register(proc.stdout, selectors.EVENT_READ, self.output)
-        self.selector.register(proc.stderr, selectors.EVENT_READ, self.diagnostics)
+        self.selector.register(self.stdout, selectors.EVENT_READ, self.output)
+        self.selector.register(self.stderr, selectors.EVENT_READ, self.diagnostics)
         self.selector.register(result_fd, selectors.EVENT_READ, self.result)
         if self.pidfd is not None:
             self.selector.register(self.pidfd, selectors.EVENT_READ, "exit")
@@ -90,7 +93,7 @@ class Run:
         """Read what is left in the pipes, for at most ``seconds`` (a stray writer may linger)."""
         if self.pidfd is not None:
             self.selector.unregister(self.pidfd)
-        if not self.proc.stdin.closed:
+        if not self.stdin.closed:
             self._close_stdin()
         deadline = time.monotonic() + seconds
         while self.selector.get_map() and time.monotonic() < deadline:
@@ -99,7 +102,7 @@ class Run:
 
     def close(self) -> None:
         self.selector.close()
-        for closing in (self.proc.stdin.close, self.proc.stdout.close, self.proc.stderr.close,
+        for closing in (self.stdin.close, self.stdout.close, self.stderr.close,
                         lambda: os.close(self.result_fd)):
             with contextlib.suppress(OSError):
                 closing()
@@ -111,7 +114,7 @@ class Run:
             self._close_stdin()
             return
         try:
-            self.pending = self.pending[os.write(self.proc.stdin.fileno(), self.pending[:1 << 16]):]
+            self.pending = self.pending[os.write(self.stdin.fileno(), self.pending[:1 << 16]):]
         except BlockingIOError:
             return
         except OSError:  # the process is gone before reading its payload
@@ -120,8 +123,8 @@ class Run:
             self._close_stdin()
 
     def _close_stdin(self) -> None:
-        self.selector.unregister(self.proc.stdin)
-        self.proc.stdin.close()
+        self.selector.unregister(self.stdin)
+        self.stdin.close()
 
     def _read(self, fileobj: Any, capture: Capture) -> None:
         fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()

@@ -14,10 +14,9 @@ from urllib.parse import urlsplit
 
 from croniter import croniter
 
+from codex32.plugins.api import ChatRequest, ChatResult, LLMProvider, Register, Usage, hookimpl
 from codex32.plugins.defaults.description_parameters import STOPWORDS, parameters_for
 from codex32.plugins.defaults.template_catalogue import CATALOGUE
-from codex32.plugins.hookspecs import hookimpl
-from codex32.plugins.interfaces import ChatRequest, ChatResult, LLMProvider, Usage
 
 MODEL = "builtin-heuristics-1"
 MAX_INPUT_CHARS = 20_000  # a description, not a document: bounds the regex work
@@ -199,7 +198,8 @@ def _time_of_day(lower: str) -> tuple[int, int]:
 
 def _split_urls(text: str, urls: list[str]) -> tuple[list[str], list[str]]:
     """Sources and destinations: a URL after "to"/"into"/"via", or a Slack hook, is a target."""
-    sources, destinations = [], []
+    sources: list[str] = []
+    destinations: list[str] = []
     for url in dict.fromkeys(urls):
         before = text[:text.find(url)][-40:]
         before = re.sub(r"\b(the|a|an|my|our|this)\s*$", "", before.rstrip()).rstrip()
@@ -301,6 +301,6 @@ def _summary(spec: dict[str, Any]) -> str:
 
 
 @hookimpl
-def register_llm_providers(register):
+def register_llm_providers(register: Register) -> None:
     """Provide :class:`BuiltinLLM` (id ``builtin``)."""
     register(BuiltinLLM)

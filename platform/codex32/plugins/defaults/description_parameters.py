@@ -48,7 +48,7 @@ class _Said:
     def __init__(self, text: str, lower: str, sources: list[str], destinations: list[str]):
         self.text, self.lower = text, lower
         self.sources, self.destinations = sources, destinations
-        self.any_url = (sources or destinations or [None])[0]
+        self.any_url = next(iter(sources or destinations), None)
 
 
 def _health_check(said: _Said, params: dict[str, Any], questions: list[str]) -> None:

@@ -13,8 +13,7 @@ from collections import Counter
 from functools import lru_cache
 from hashlib import blake2b
 
-from codex32.plugins.hookspecs import hookimpl
-from codex32.plugins.interfaces import Embedder, EmbeddingResult, Usage
+from codex32.plugins.api import Embedder, EmbeddingResult, Register, Usage, hookimpl
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PERSON = b"codex32-hash-v1"  # changing it changes every vector: bump with the model name
@@ -90,6 +89,6 @@ class HashingEmbedder(Embedder):
 
 
 @hookimpl
-def register_embedders(register):
+def register_embedders(register: Register) -> None:
     """Provide :class:`HashingEmbedder` (id ``hashing``)."""
     register(HashingEmbedder)

@@ -10,8 +10,7 @@ import json
 import logging
 from typing import Any
 
-from codex32.plugins.hookspecs import hookimpl
-from codex32.plugins.interfaces import Notification, Notifier
+from codex32.plugins.api import Notification, Notifier, Register, hookimpl
 
 logger = logging.getLogger("codex32.notify")
 
@@ -54,6 +53,6 @@ class LogNotifier(Notifier):
 
 
 @hookimpl
-def register_notifiers(register):
+def register_notifiers(register: Register) -> None:
     """Provide :class:`LogNotifier` (id ``log``)."""
     register(LogNotifier)

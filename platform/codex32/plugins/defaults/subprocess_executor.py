@@ -13,13 +13,14 @@ import threading
 from typing import Any
 
 from codex32.execution import sandbox
-from codex32.plugins import hookimpl
-from codex32.plugins.errors import ConfigInvalid
-from codex32.plugins.interfaces import (
+from codex32.plugins.api import (
+    ConfigInvalid,
     ExecutionOutcome,
     ExecutionRequest,
     Executor,
     HealthResult,
+    Register,
+    hookimpl,
 )
 from codex32.state import platform_state
 
@@ -38,7 +39,7 @@ class SubprocessExecutor(Executor):
     description = ("Runs each bot in a new process with the platform's sandbox: as root, "
                    "bubblewrap namespaces, a seccomp filter, its own uid and cgroup, no network.")
     capabilities = frozenset({"python", "stdlib_only", "cancel", "resource_usage"})
-    config_schema: dict[str, Any] = {
+    config_schema = {
         "type": "object",
         "properties": {
             "workdir_mb": {"type": "integer", "minimum": 1, "default": DEFAULT_WORKDIR_MB,
@@ -83,13 +84,13 @@ class SubprocessExecutor(Executor):
 
 
 @hookimpl
-def register_executors(register):
+def register_executors(register: Register) -> None:
     """Offer the subprocess executor."""
     register(SubprocessExecutor)
 
 
 @hookimpl
-def startup(app):
+def startup(app: Any) -> None:
     """Install the platform's sandbox policy from the app's settings; report it in /health."""
     # Imported when a web app starts it: health.py is the web's /health blueprint (flask-smorest,
     # a quarter of a second), which loading this plugin in the worker must not pay for.

@@ -21,7 +21,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 
-from codex32.plugins.interfaces import Template
+from codex32.plugins.api import Template
 
 PARAMETERS_START = "# codex32: parameters"
 PARAMETERS_END = "# codex32: end of parameters"

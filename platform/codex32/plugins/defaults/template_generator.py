@@ -16,6 +16,15 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from codex32.plugins.api import (
+    CodeGenerator,
+    ConfigInvalid,
+    GeneratedBot,
+    GenerationRequest,
+    Register,
+    Template,
+    hookimpl,
+)
 from codex32.plugins.defaults.template_catalogue import (
     CATALOGUE,
     FAKES,
@@ -23,9 +32,6 @@ from codex32.plugins.defaults.template_catalogue import (
     TemplateSource,
     parameter_block,
 )
-from codex32.plugins.errors import ConfigInvalid
-from codex32.plugins.hookspecs import hookimpl
-from codex32.plugins.interfaces import CodeGenerator, GeneratedBot, GenerationRequest, Template
 
 __all__ = ["TEMPLATE_IDS", "TemplateGenerator", "validate_parameters"]
 
@@ -58,7 +64,8 @@ class TemplateGenerator(CodeGenerator):
         if not name or len(name) > MAX_NAME_LENGTH:
             raise ConfigInvalid("invalid bot name",
                                 {"name": [f"1 to {MAX_NAME_LENGTH} characters"]})
-        from_spec = spec.get("parameters") if isinstance(spec.get("parameters"), dict) else {}
+        found = spec.get("parameters")
+        from_spec = found if isinstance(found, dict) else {}
         supplied = {**from_spec, **(request.parameters or {})}
         parameters = validate_parameters(source.template, supplied)
         requires = _requires(source, parameters)
@@ -208,6 +215,6 @@ def _split_imports(code: str) -> tuple[str, list[str], str]:
 
 
 @hookimpl
-def register_code_generators(register):
+def register_code_generators(register: Register) -> None:
     """Provide :class:`TemplateGenerator` (id ``template``)."""
     register(TemplateGenerator)

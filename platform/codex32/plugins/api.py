@@ -1,0 +1,124 @@
+"""The public plugin API: everything a plugin imports from Codex-32, in one module.
+
+A plugin, first-party or third-party, imports from here and nowhere else in ``codex32``: the
+modules behind these names may move, these names stay. It holds
+
+- the hook marker, ``hookimpl``, the base class a plugin subclasses per kind, and
+  ``Register``, the type of a registry hook's ``register`` callback;
+- the values that cross the boundary (``ChatRequest`` in, ``ChatResult`` out, ...);
+- the errors a plugin raises (``ConfigInvalid``, ``ProviderError`` and its kinds) and
+  ``redacted`` to keep secrets out of their messages;
+- the outbound kit: a tenant-supplied URL is checked (``check_url``, ``resolve_url``) and
+  connected to pinned to the address that was checked (``pinned_client`` for httpx,
+  ``pinned_connection``/``create_connection`` for ``http.client``/``smtplib``), and
+  ``delivery`` POSTs to such a URL with retries and backoff.
+
+The package is typed (``py.typed``); ``make test`` type-checks this module. The test kits
+(conformance suites, scripted servers) are :mod:`codex32.testing`. Nothing here imports Flask
+or the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from codex32 import delivery
+from codex32.delivery import retry_after_seconds
+from codex32.outbound import (
+    CheckedURL,
+    UnsafeURL,
+    check_url,
+    create_connection,
+    pinned_connection,
+    private_urls_allowed,
+    resolve_url,
+)
+from codex32.outbound_http import RefusedConnection, pinned_client
+from codex32.plugins.errors import (
+    ConfigInvalid,
+    PluginError,
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    redacted,
+)
+from codex32.plugins.hookspecs import hookimpl
+from codex32.plugins.interfaces import (
+    EMPTY_SCHEMA,
+    ISOLATION_LEVELS,
+    ChatRequest,
+    ChatResult,
+    CodeGenerator,
+    Embedder,
+    EmbeddingResult,
+    ExecutionLimits,
+    ExecutionOutcome,
+    ExecutionRequest,
+    Executor,
+    GeneratedBot,
+    GenerationRequest,
+    HealthResult,
+    LLMProvider,
+    Message,
+    Notification,
+    Notifier,
+    Plugin,
+    Template,
+    Usage,
+    VectorItem,
+    VectorMatch,
+    VectorStore,
+    with_defaults,
+)
+
+# What a registry hook gets: ``register(cls)`` once per class the plugin provides.
+Register = Callable[[type[Plugin]], None]
+
+__all__ = [
+    "EMPTY_SCHEMA",
+    "ISOLATION_LEVELS",
+    "ChatRequest",
+    "ChatResult",
+    "CheckedURL",
+    "CodeGenerator",
+    "ConfigInvalid",
+    "Embedder",
+    "EmbeddingResult",
+    "ExecutionLimits",
+    "ExecutionOutcome",
+    "ExecutionRequest",
+    "Executor",
+    "GeneratedBot",
+    "GenerationRequest",
+    "HealthResult",
+    "LLMProvider",
+    "Message",
+    "Notification",
+    "Notifier",
+    "Plugin",
+    "PluginError",
+    "ProviderAuthError",
+    "ProviderError",
+    "ProviderRateLimited",
+    "ProviderTimeout",
+    "RefusedConnection",
+    "Register",
+    "Template",
+    "UnsafeURL",
+    "Usage",
+    "VectorItem",
+    "VectorMatch",
+    "VectorStore",
+    "check_url",
+    "create_connection",
+    "delivery",
+    "hookimpl",
+    "pinned_client",
+    "pinned_connection",
+    "private_urls_allowed",
+    "redacted",
+    "resolve_url",
+    "retry_after_seconds",
+    "with_defaults",
+]
