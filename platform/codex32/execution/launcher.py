@@ -2,7 +2,9 @@
 
 Started by :mod:`codex32.execution.sandbox` as ``python -I -S -B -u launcher RESULT_FD RUN_ID``
 (inside bubblewrap at the ``namespace`` level, from the staged bytecode at ``/run/codex32``),
-with the run's payload (``marshal``) on stdin. bubblewrap has already built the bot's world
+with the run's payload (``marshal``) on stdin and, when the run may call platform services,
+its end of the run's channel (:mod:`codex32.execution.channel_client`), named in the
+payload. bubblewrap has already built the bot's world
 (mounts, namespaces, seccomp filter, cgroup). In order the launcher: reads the payload, writes
 ``/etc/passwd``, ``group`` and ``hosts`` and hands ``/tmp`` to the run's uid (``namespace``
 only), writes ``bot.py`` into the working directory, applies the rlimits, drops to the run's
@@ -135,6 +137,7 @@ def main(argv: list[str]) -> None:
     # The runner is imported first, while root can still read every file (before the uid
     # drop): runner.py, or the staged runner.pyc beside the staged launcher.pyc.
     sys.path.insert(0, __file__.rpartition("/")[0])
+    import channel_client
     import runner
 
     del sys.path[0]
@@ -145,10 +148,15 @@ def main(argv: list[str]) -> None:
         message = f"{type(exc).__name__}: {exc}"
         runner.write_record(result_fd, runner.error_record("SandboxError", message))
         posix._exit(SANDBOX_FAILED)
-    posix.set_inheritable(result_fd, False)  # the bot's own subprocesses do not get it
+    channel = spec["channel"]
+    for fd in (result_fd, channel):  # the bot's own subprocesses do not get them
+        if fd is not None:
+            posix.set_inheritable(fd, False)
     sys.argv = ["bot.py"]
+    llm = channel_client.LLM(channel_client.Channel(channel, spec["max_message_bytes"],
+                                                    spec["max_concurrent_calls"]))
     context = runner.BotContext(spec["execution_id"], spec["bot_id"], spec["workspace_id"],
-                                spec["secrets"])
+                                spec["secrets"], llm)
     event = spec["event"]
     max_result_bytes = spec["max_result_bytes"]
     del spec  # the payload holds the secrets: keep only the context's copy

@@ -42,14 +42,16 @@ class ResultTooLarge(Exception):
 class BotContext:
     """What ``main(event, context)`` receives besides the event. Never shows secrets in repr."""
 
-    __slots__ = ("_logger", "bot_id", "execution_id", "secrets", "workspace_id")
+    __slots__ = ("_logger", "bot_id", "execution_id", "llm", "secrets", "workspace_id")
 
     def __init__(self, execution_id: str, bot_id: str, workspace_id: str,
-                 secrets: dict) -> None:
+                 secrets: dict, llm: object = None) -> None:
         self.execution_id = execution_id
         self.bot_id = bot_id
         self.workspace_id = workspace_id
         self.secrets = dict(secrets)
+        # The workspace's models through the worker (channel_client.LLM, made by the launcher).
+        self.llm = llm
         self._logger = None
 
     @property
