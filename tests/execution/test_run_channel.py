@@ -76,8 +76,9 @@ def run_with(policy: sandbox.SandboxPolicy, code: str, services: BotServices | N
     return sandbox.run_sandboxed(request, None, policy)
 
 
-def channel_threads() -> int:
-    return sum(thread.name == "codex32-run-channel" for thread in threading.enumerate())
+def open_fds() -> int:
+    """This process's open descriptors (a channel left open would add two)."""
+    return len(os.listdir("/proc/self/fd"))
 
 
 CHATS = """\
@@ -103,6 +104,7 @@ def main(event, context):
 
 def test_a_bots_calls_reach_the_handler_and_come_back_at_every_level(policy):
     handler = Recorder(delay=0.05)
+    before = open_fds()
     outcome = run_with(policy, CHATS, BotServices(call=handler, max_concurrent=2))
     assert outcome.status == "succeeded", outcome.error
     assert outcome.result == {"first": {"text": "echo: hello"},
@@ -114,7 +116,7 @@ def test_a_bots_calls_reach_the_handler_and_come_back_at_every_level(policy):
     assert 0 < timeout <= 30
     # The bot's six threads waited their turn: never more than two calls at once.
     assert len(handler.calls) == 8 and handler.most_at_once == 2
-    assert channel_threads() == 0, "the channel outlived its run"
+    assert open_fds() <= before, "the channel outlived its run"
 
 
 def test_a_run_without_services_gets_a_clear_error_from_context_llm(policy):
@@ -257,6 +259,7 @@ def test_the_runs_timeout_holds_while_a_call_is_in_flight(strongest):
         return "too late"
 
     code = "def main(event, context):\n    return context.llm.chat('hang')\n"
+    before = open_fds()
     started = time.monotonic()
     try:
         outcome = run_with(strongest, code, BotServices(call=hanging), timeout_seconds=1.5)
@@ -264,7 +267,7 @@ def test_the_runs_timeout_holds_while_a_call_is_in_flight(strongest):
         release.set()
     assert outcome.status == "timed_out", outcome.error
     assert time.monotonic() - started < 6
-    assert channel_threads() == 0
+    assert open_fds() <= before
 
 
 def test_the_channel_is_not_inherited_by_the_bots_subprocesses(strongest):

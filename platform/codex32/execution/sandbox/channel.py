@@ -1,7 +1,8 @@
 """The host's end of a run's channel: the platform services a bot calls, bounded per run.
 
 A run whose request carries :class:`BotServices` gets one end of a socketpair (the bot's end,
-inherited by the launcher); this end is served by a thread of its own while the run lasts.
+inherited by the launcher); the supervisor's pump loop reads this end (:meth:`ChannelServer.
+on_readable`, :meth:`~ChannelServer.expire`), so a run that makes no call costs no thread.
 The frames are those of :mod:`codex32.execution.channel_client` (a 4-byte length, then JSON).
 Each call runs the worker's handler (``BotServices.call``) on a thread of its own, and the
 bounds hold per run whatever the bot writes on its fd:
@@ -23,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import selectors
+import os
 import socket
 import threading
 import time
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 
 SEND_SECONDS = 5.0  # a bot that stops reading its replies loses its channel after this
 READ_BYTES = 1 << 16
-JOIN_SECONDS = 2.0
 
 
 class _Refused(Exception):
@@ -44,7 +44,8 @@ class _Refused(Exception):
 
 
 class ChannelServer:
-    """Serves one run's calls until :meth:`close`; ``bot_fd`` is the end the run inherits."""
+    """One run's calls until :meth:`close`; ``bot_fd`` is the end the run inherits, ``host``
+    the end the supervisor watches."""
 
     def __init__(self, services: BotServices, deadline: float) -> None:
         self.services = services
@@ -57,62 +58,51 @@ class ChannelServer:
         self._running = 0  # handlers still running, answered or not
         self._total = 0
         self._closed = False
-        self._thread = threading.Thread(target=self._serve, name="codex32-run-channel",
-                                        daemon=True)
+        self._buffer = bytearray()
 
     @property
     def bot_fd(self) -> int:
         return self._bot.fileno()
 
-    def start(self) -> None:
-        """Serve, and close this process's copy of the bot's end (the run holds its own)."""
+    def started(self) -> None:
+        """The run has its copy of the bot's end: close this process's."""
         self._bot.close()
-        self._thread.start()
 
     def close(self) -> None:
         """End the channel: pending calls fail in the bot, late answers are dropped."""
-        with self._lock:
-            self._closed = True
+        self._shut()
         self._bot.close()
-        with contextlib.suppress(OSError):
-            self.host.shutdown(socket.SHUT_RDWR)  # wakes the reader
-        if self._thread.is_alive():
-            self._thread.join(JOIN_SECONDS)
-        self.host.close()
+        with self._send_lock:  # no answer is half-written when the socket goes
+            self.host.close()
 
     # --- reading calls ---------------------------------------------------------------------
 
-    def _serve(self) -> None:
-        buffer = bytearray()
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.host, selectors.EVENT_READ)
-            while True:
-                ready = selector.select(self._next_expiry())
-                self._expire()
-                if self._closed:
-                    return
-                if not ready:
-                    continue
-                try:
-                    chunk = self.host.recv(READ_BYTES)
-                except (BlockingIOError, InterruptedError):
-                    continue
-                except OSError:
-                    chunk = b""
-                if not chunk:
-                    break
-                buffer += chunk
-                cap = self.services.max_message_bytes
-                try:
-                    while (body := _take_frame(buffer, cap)) is not None:
-                        self._accept(body)
-                except _Refused as exc:
-                    self._send({"id": None, "ok": False,
-                                "error": {"type": "ProtocolError", "message": str(exc)}})
-                    break
+    def on_readable(self) -> bool:
+        """Read what the bot sent and start its calls; False once the channel is closed."""
+        try:
+            chunk = self.host.recv(READ_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError:
+            chunk = b""
+        if not chunk or self._closed:
+            self._shut()
+            return False
+        self._buffer += chunk
+        try:
+            while (body := _take_frame(self._buffer, self.services.max_message_bytes)) is not None:
+                self._accept(body)
+        except _Refused as exc:
+            self._send(_error(None, "ProtocolError", str(exc)), wait=False)
+            self._shut()
+            return False
+        return True
+
+    def _shut(self) -> None:
+        """Stop taking calls; the bot's reads end (its pending calls fail at once)."""
         with self._lock:
             self._closed = True
-        with contextlib.suppress(OSError):  # the bot's reads end too
+        with contextlib.suppress(OSError):
             self.host.shutdown(socket.SHUT_RDWR)
 
     def _accept(self, body: bytes) -> None:
@@ -143,8 +133,7 @@ class ChannelServer:
                 timeout = min(limits.call_timeout_seconds, max(self.deadline - now, 0.0))
                 self._pending[call_id] = now + timeout
         if refused is not None:
-            self._send({"id": call_id, "ok": False,
-                        "error": {"type": "LimitExceeded", "message": refused}})
+            self._send(_error(call_id, "LimitExceeded", refused), wait=False)
             return
         threading.Thread(target=self._run_call, args=(call_id, call["method"], call["params"],
                                                       timeout),
@@ -167,30 +156,28 @@ class ChannelServer:
 
     # --- answering -------------------------------------------------------------------------
 
-    def _next_expiry(self) -> float | None:
-        with self._lock:
-            if not self._pending:
-                return None
-            return max(min(self._pending.values()) - time.monotonic(), 0.0)
-
-    def _expire(self) -> None:
-        """Answer the calls whose deadline passed (their handlers keep running, uncounted)."""
+    def expire(self) -> None:
+        """Answer the calls whose deadline passed (their handlers keep running, counted)."""
+        if not self._pending:
+            return
         now = time.monotonic()
         with self._lock:
             late = [call_id for call_id, due in self._pending.items() if due <= now]
         for call_id in late:
             message = ("the run's time is up" if now >= self.deadline else
                        f"the call took longer than {self.services.call_timeout_seconds:g} s")
-            self._answer(call_id, _error(call_id, "Timeout", message))
+            self._answer(call_id, _error(call_id, "Timeout", message), wait=False)
 
-    def _answer(self, call_id: int, reply: dict[str, Any]) -> None:
+    def _answer(self, call_id: int, reply: dict[str, Any], wait: bool = True) -> None:
         """Send ``reply`` unless the call was answered already (on its deadline)."""
         with self._lock:
             if self._pending.pop(call_id, None) is None or self._closed:
                 return
-        self._send(reply)
+        self._send(reply, wait)
 
-    def _send(self, reply: dict[str, Any]) -> None:
+    def _send(self, reply: dict[str, Any], wait: bool = True) -> None:
+        """Send one reply; ``wait`` False (the supervisor's thread) gives up at once when the
+        bot does not read, closing the channel."""
         cap = self.services.max_message_bytes
         try:
             data = json.dumps(reply, ensure_ascii=False, allow_nan=False).encode("utf-8")
@@ -204,12 +191,14 @@ class ChannelServer:
                                   "reply may carry")
         with self._send_lock:
             try:
-                self.host.sendall(frame(data))
+                if wait:
+                    self.host.sendall(frame(data))
+                else:  # the socket is non-blocking underneath: never stall the supervisor
+                    view = memoryview(frame(data))
+                    while view:
+                        view = view[os.write(self.host.fileno(), view):]
             except OSError:  # the run is gone, or stopped reading its replies
-                with self._lock:
-                    self._closed = True
-                with contextlib.suppress(OSError):
-                    self.host.shutdown(socket.SHUT_RDWR)
+                self._shut()
 
 
 def _take_frame(buffer: bytearray, cap: int) -> bytes | None:

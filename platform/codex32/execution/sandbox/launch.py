@@ -254,7 +254,7 @@ def _run(request: ExecutionRequest, cancel: threading.Event | None, policy: Sand
         for fd in launch.close_after_start if launch else ():
             os.close(fd)
     if channel is not None:
-        channel.start()
+        channel.started()
     try:
         if group is not None:
             first = (_first_process(launch.info_fd) if launch.info_fd is not None
@@ -265,7 +265,7 @@ def _run(request: ExecutionRequest, cancel: threading.Event | None, policy: Sand
                 _join(group, first)
             except OSError:
                 payload = b""  # fail closed: without its payload the launcher runs no bot
-        run = Run(proc, payload, read_fd, limits)
+        run = Run(proc, payload, read_fd, limits, channel)
         try:
             stopped = run.pump(started + limits.timeout_seconds, cancel)
             if group is not None and stopped:
