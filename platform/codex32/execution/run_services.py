@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from codex32.config import Settings
 from codex32.db import tenancy
 from codex32.errors import DomainError, from_plugin_error
+from codex32.observability.logging import log_context
 from codex32.plugins.calls import invoke
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import (
@@ -33,6 +34,7 @@ from codex32.plugins.interfaces import (
 )
 from codex32.services import llm, providers
 
+PURPOSE = "bot"  # what the platform's LLM service meters these calls as
 ROLES = ("system", "user", "assistant")
 MAX_MESSAGES = 200
 MAX_OUTPUT_TOKENS = 32_768
@@ -58,7 +60,9 @@ class RunServices:
             raise ServiceError(f"the platform offers no {method[:64]!r}; it offers "
                                f"{', '.join(sorted(METHODS))}", "UnknownMethod")
         try:
-            return serve(self, params, timeout)
+            with log_context(workspace_id=self.workspace_id, bot_id=self.bot_id,
+                             execution_id=self.execution_id, purpose=PURPOSE):
+                return serve(self, params, timeout)
         except DomainError as exc:
             raise ServiceError(exc.message, type(exc).__name__) from None
         except PluginError as exc:
@@ -111,12 +115,15 @@ METHODS: dict[str, Callable[[RunServices, dict[str, Any], float], Any]] = {
     "llm.chat": chat, "llm.embed": embed}
 
 
-# --- the platform's model services: the one place a bot's call reaches them ---------------
+# --- the adapter: the one place a bot's call reaches the platform's model services ---------
+# Today services.llm.complete and the embedder plugin; the LLM gateway replaces both bodies
+# (gateway.chat / embeddings with purpose=PURPOSE and the execution as caller, so the ledger
+# and the bot's budget see them). Nothing else here changes.
 
 
 def complete_chat(run: RunServices, request: ChatRequest) -> ChatResult:
     """The workspace's LLM service answers ``request`` for this run (purpose ``bot``, caller
-    the execution: the gateway meters it so; ``services.llm.complete`` does not meter yet)."""
+    the execution; ``services.llm.complete`` does not record either yet)."""
     with run.sessions() as session, tenancy.bound(session, run.workspace_id):
         return llm.complete(session, run.workspace_id, request)
 

@@ -1,8 +1,9 @@
 """The host's end of a run's channel: the platform services a bot calls, bounded per run.
 
 A run whose request carries :class:`BotServices` gets one end of a socketpair (the bot's end,
-inherited by the launcher); the supervisor's pump loop reads this end (:meth:`ChannelServer.
-on_readable`, :meth:`~ChannelServer.expire`), so a run that makes no call costs no thread.
+inherited by the launcher); the supervisor's pump loop reads this end
+(:meth:`ChannelServer.on_readable`, :meth:`ChannelServer.expire`), so a run that makes no
+call costs no thread.
 The frames are those of :mod:`codex32.execution.channel_client` (a 4-byte length, then JSON).
 Each call runs the worker's handler (``BotServices.call``) on a thread of its own, and the
 bounds hold per run whatever the bot writes on its fd:
