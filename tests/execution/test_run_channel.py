@@ -86,19 +86,24 @@ import threading
 
 
 def main(event, context):
-    first = context.llm.chat("hello", model="m-1", temperature=0.5)
-    answers = []
-    threads = [threading.Thread(target=lambda n=n: answers.append(
-        context.llm.chat([{"role": "user", "content": str(n)}])["text"])) for n in range(6)]
+    answers, clients = [], set()
+
+    def ask(n):
+        clients.add(id(context.llm))  # the threads are the first to touch it
+        answers.append(context.llm.chat([{"role": "user", "content": str(n)}])["text"])
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    last = context.llm.chat("hello", model="m-1", temperature=0.5)
     try:
         context.llm.embed(["a"])
     except context.llm.Error as exc:
         refused = [exc.type, str(exc)]
-    return {"first": first, "answers": sorted(answers), "refused": refused}
+    return {"last": last, "answers": sorted(answers), "refused": refused,
+            "clients": len(clients)}
 """
 
 
@@ -107,10 +112,10 @@ def test_a_bots_calls_reach_the_handler_and_come_back_at_every_level(policy):
     before = open_fds()
     outcome = run_with(policy, CHATS, BotServices(call=handler, max_concurrent=2))
     assert outcome.status == "succeeded", outcome.error
-    assert outcome.result == {"first": {"text": "echo: hello"},
+    assert outcome.result == {"last": {"text": "echo: hello"},
                               "answers": [f"echo: {n}" for n in range(6)],
-                              "refused": ["UnknownMethod", "no llm.embed"]}
-    method, params, timeout = handler.calls[0]
+                              "refused": ["UnknownMethod", "no llm.embed"], "clients": 1}
+    method, params, timeout = handler.calls[6]
     assert (method, params) == ("llm.chat", {
         "messages": [{"role": "user", "content": "hello"}], "model": "m-1", "temperature": 0.5})
     assert 0 < timeout <= 30

@@ -9,9 +9,10 @@ reply frame, each a 4-byte big-endian length and then UTF-8 JSON:
 than the worker lets a call take. The bot names no workspace, provider or key: the worker's
 end is bound to the run.
 
-Staged and imported by the launcher beside the runner (before the uid drop), so it must not
+Staged beside the runner; the launcher reads it before the uid drop and loads it when the bot
+first touches ``context.llm`` (a run that never does pays nothing for it). So it must not
 import codex32 or anything outside the standard library, and it imports ``json`` and
-``threading`` only on a bot's first call: a run that makes none pays for this module only.
+``threading`` only on a bot's first call.
 """
 
 import _thread
