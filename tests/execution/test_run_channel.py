@@ -186,11 +186,14 @@ def test_a_frame_over_the_cap_closes_the_channel_with_an_error(strongest):
         "    os.write(fd, (64 * 1024 * 1024).to_bytes(4, 'big') + b'{' * 1000)\n"
         "    reply = receive(fd)\n"
         "    closed = os.read(fd, 10)\n"
-        "    return [reply, closed.decode()]\n")
+        "    try:\n        context.llm.chat('after')\n"
+        "    except context.llm.Error as exc:\n        after = exc.type\n"
+        "    return [reply, closed.decode(), after]\n")
     outcome = run_with(strongest, code, BotServices(call=handler, max_message_bytes=4096))
     assert outcome.status == "succeeded", outcome.error
-    reply, closed = outcome.result
+    reply, closed, after = outcome.result
     assert reply["id"] is None and reply["error"]["type"] == "ProtocolError"
+    assert after == "ChannelClosed"
     assert "67108864 bytes is over the 4096-byte cap" in reply["error"]["message"]
     assert closed == "" and handler.calls == []
 

@@ -59,7 +59,7 @@ class Channel:
     def call(self, method: str, params: dict) -> object:
         """Send one call and wait for its reply; its result, or :class:`Error`."""
         if self._closed is not None:
-            raise Error(self._closed, "Unavailable")
+            raise Error(self._closed, "Unavailable" if self._fd is None else "ChannelClosed")
         import json  # on the first call: json costs as much as an interpreter start
 
         try:
