@@ -150,6 +150,11 @@ class Settings:
     worker_poll_seconds: float = 5.0
     scheduler_interval_seconds: float = 5.0
     notification_max_attempts: int = 5
+    # What one run may ask of the platform through its channel (context.llm).
+    bot_calls_per_run: int = 50
+    bot_concurrent_calls: int = 4
+    bot_call_timeout_seconds: float = 60.0
+    bot_call_max_bytes: int = 1024 * 1024
     # The sandbox bots run in: platform configuration only, never a workspace's.
     sandbox_python: str | None = None
     sandbox_isolation: str | None = None
@@ -236,6 +241,10 @@ class Settings:
             worker_poll_seconds=_float(env.get("WORKER_POLL_SECONDS"), 5.0),
             scheduler_interval_seconds=_float(env.get("SCHEDULER_INTERVAL_SECONDS"), 5.0),
             notification_max_attempts=_int(env.get("NOTIFICATION_MAX_ATTEMPTS"), 5),
+            bot_calls_per_run=_int(env.get("BOT_CALLS_PER_RUN"), 50),
+            bot_concurrent_calls=_int(env.get("BOT_CONCURRENT_CALLS"), 4),
+            bot_call_timeout_seconds=_float(env.get("BOT_CALL_TIMEOUT_SECONDS"), 60.0),
+            bot_call_max_bytes=_int(env.get("BOT_CALL_MAX_BYTES"), 1024 * 1024),
             sandbox_python=env.get("CODEX32_SANDBOX_PYTHON") or None,
             sandbox_isolation=(env.get("CODEX32_SANDBOX_ISOLATION") or "").strip().lower() or None,
             sandbox_uid_range=_range(env.get("CODEX32_SANDBOX_UID_RANGE"), SANDBOX_UID_RANGE),
@@ -262,6 +271,11 @@ class Settings:
             raise ConfigError("PLUGIN_CALLS_PER_PLUGIN must be positive")
         if self.worker_concurrency < 1 or self.notification_max_attempts < 1:
             raise ConfigError("WORKER_CONCURRENCY and NOTIFICATION_MAX_ATTEMPTS must be positive")
+        if (self.bot_calls_per_run < 0 or self.bot_concurrent_calls < 1
+                or self.bot_call_timeout_seconds <= 0 or self.bot_call_max_bytes < 1024):
+            raise ConfigError("BOT_CALLS_PER_RUN must not be negative, BOT_CONCURRENT_CALLS and "
+                              "BOT_CALL_TIMEOUT_SECONDS must be positive, BOT_CALL_MAX_BYTES "
+                              "at least 1024")
         if self.sandbox_isolation not in (None, "none", "process", "user", "namespace"):
             raise ConfigError("CODEX32_SANDBOX_ISOLATION must be none, process, user or namespace")
         low, high = self.sandbox_uid_range

@@ -77,6 +77,7 @@ class TestLogNotifier(NotifierConformance):
 class TestSubprocessExecutor(ExecutorConformance):
     plugin_class = SubprocessExecutor
     entry_point = ENTRY_POINT
+    serves_platform_services = True
 
     def invalid_configs(self) -> list[dict]:
         return [*super().invalid_configs(), {"python": "/no/such/python3"}]

@@ -2,7 +2,9 @@
 
 Started by :mod:`codex32.execution.sandbox` as ``python -I -S -B -u launcher RESULT_FD RUN_ID``
 (inside bubblewrap at the ``namespace`` level, from the staged bytecode at ``/run/codex32``),
-with the run's payload (``marshal``) on stdin. bubblewrap has already built the bot's world
+with the run's payload (``marshal``) on stdin and, when the run may call platform services,
+its end of the run's channel (:mod:`codex32.execution.channel_client`), named in the
+payload. bubblewrap has already built the bot's world
 (mounts, namespaces, seccomp filter, cgroup). In order the launcher: reads the payload, writes
 ``/etc/passwd``, ``group`` and ``hosts`` and hands ``/tmp`` to the run's uid (``namespace``
 only), writes ``bot.py`` into the working directory, applies the rlimits, drops to the run's
@@ -16,12 +18,14 @@ has imported ``os``, which costs ~1 ms, an eighth of a bare interpreter start), 
 through ``_ctypes`` directly (``import ctypes`` costs half an interpreter start).
 """
 
+import _thread
 import marshal
 import posix
 import resource
 import sys
 
 SANDBOX_FAILED = 71  # exit status when the launcher could not set the sandbox up
+PYC_HEADER_BYTES = 16  # magic, flags and source stamp in front of a .pyc's code (PEP 552)
 
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
@@ -131,26 +135,66 @@ def _prepare(spec: dict) -> None:
         _drop_privileges(libc, spec["uid"], spec["gid"])
 
 
+def _channel_client(folder: str):
+    """A loader of the channel client, whose code is read now (the run's uid may not read the
+    staged folder) and run on its first use: most runs never call the platform."""
+    staged = __file__.endswith(".pyc")
+    path = f"{folder}/channel_client.{'pyc' if staged else 'py'}"
+    with open(path, "rb") as handle:
+        data = handle.read()
+
+    def load():
+        module = type(sys)("channel_client")
+        exec(marshal.loads(data[PYC_HEADER_BYTES:]) if staged else
+             compile(data, path, "exec", dont_inherit=True), module.__dict__)
+        return module
+
+    return load
+
+
+def _context_llm(load, fd: int | None, max_message_bytes: int, max_concurrent: int):
+    """What gives ``context.llm``: one client for the run, however many threads ask first."""
+    lock = _thread.allocate_lock()
+    made: list = []
+
+    def make_llm():
+        with lock:
+            if not made:
+                client = load()
+                made.append(client.LLM(client.Channel(fd, max_message_bytes, max_concurrent)))
+        return made[0]
+
+    return make_llm
+
+
 def main(argv: list[str]) -> None:
     """Set the sandbox up from the payload on stdin, then run the bot (never returns)."""
     result_fd = int(argv[1])
-    # The runner is imported first, while root can still read every file (before the uid
-    # drop): runner.py, or the staged runner.pyc beside the staged launcher.pyc.
-    sys.path.insert(0, __file__.rpartition("/")[0])
+    # The runner is imported first, and the channel client read, while root can still read
+    # every file (before the uid drop): runner.py, or the staged runner.pyc beside the staged
+    # launcher.pyc.
+    folder = __file__.rpartition("/")[0]
+    sys.path.insert(0, folder)
     import runner
 
     del sys.path[0]
     try:
+        load_client = _channel_client(folder)
         spec = marshal.loads(_read_all(0))
         _prepare(spec)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         runner.write_record(result_fd, runner.error_record("SandboxError", message))
         posix._exit(SANDBOX_FAILED)
-    posix.set_inheritable(result_fd, False)  # the bot's own subprocesses do not get it
+    channel = spec["channel"]
+    for fd in (result_fd, channel):  # the bot's own subprocesses do not get them
+        if fd is not None:
+            posix.set_inheritable(fd, False)
     sys.argv = ["bot.py"]
+    make_llm = _context_llm(load_client, channel, spec["max_message_bytes"],
+                            spec["max_concurrent_calls"])
     context = runner.BotContext(spec["execution_id"], spec["bot_id"], spec["workspace_id"],
-                                spec["secrets"])
+                                spec["secrets"], make_llm)
     event = spec["event"]
     max_result_bytes = spec["max_result_bytes"]
     del spec  # the payload holds the secrets: keep only the context's copy

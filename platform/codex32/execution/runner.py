@@ -12,6 +12,10 @@ import _signal  # not signal, which imports enum: see the module docstring
 import posix  # not os: see the module docstring
 import sys
 
+TYPE_CHECKING = False  # typing itself costs every run an import; the type checker reads this
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 BOT_FILE = "bot.py"
 MAX_DEPTH = 100
 MAX_MESSAGE_CHARS = 4000
@@ -42,15 +46,26 @@ class ResultTooLarge(Exception):
 class BotContext:
     """What ``main(event, context)`` receives besides the event. Never shows secrets in repr."""
 
-    __slots__ = ("_logger", "bot_id", "execution_id", "secrets", "workspace_id")
+    __slots__ = ("_llm", "_logger", "_make_llm", "bot_id", "execution_id", "secrets",
+                 "workspace_id")
 
     def __init__(self, execution_id: str, bot_id: str, workspace_id: str,
-                 secrets: dict) -> None:
+                 secrets: dict, make_llm: "Callable[[], object] | None" = None) -> None:
         self.execution_id = execution_id
         self.bot_id = bot_id
         self.workspace_id = workspace_id
         self.secrets = dict(secrets)
+        self._make_llm = make_llm  # the launcher's: gives the same context.llm every time
+        self._llm: object = None
         self._logger = None
+
+    @property
+    def llm(self):
+        """The workspace's models through the worker (``channel_client.LLM``), on first use:
+        most runs never call, and the client costs a fraction of a start to load."""
+        if self._llm is None and self._make_llm is not None:
+            self._llm = self._make_llm()
+        return self._llm
 
     @property
     def logger(self):

@@ -34,7 +34,7 @@ from codex32.crypto import SecretsUndecryptable
 from codex32.db import tenancy
 from codex32.db.models import Bot, BotExecution, BotVersion, Workspace
 from codex32.errors import DomainError
-from codex32.execution import queue, sandbox
+from codex32.execution import queue, run_services, sandbox
 from codex32.observability import execution_metrics as metrics
 from codex32.observability.logging import log_context
 from codex32.plugins.errors import PluginError
@@ -137,7 +137,9 @@ def start(rt: WorkerRuntime, workspace_id: str, execution_id: uuid.UUID,
             execution_id=str(execution.id), workspace_id=str(workspace_id),
             bot_id=str(execution.bot_id), code=code, event=dict(execution.input or {}),
             secrets=secrets, limits=run.limits(rt.settings.max_log_bytes),
-            version=execution.version)
+            version=execution.version,
+            services=run_services.for_run(rt.settings, rt.sessions, workspace_id,
+                                          execution.bot_id, execution.id))
         session.commit()
     return Started(workspace_id=str(workspace_id), execution_id=execution_id, job_id=job_id,
                    request=request, executor=executor, run=run)

@@ -47,6 +47,7 @@ from codex32.plugins.hookspecs import hookimpl
 from codex32.plugins.interfaces import (
     EMPTY_SCHEMA,
     ISOLATION_LEVELS,
+    BotServices,
     ChatRequest,
     ChatResult,
     CodeGenerator,
@@ -64,6 +65,7 @@ from codex32.plugins.interfaces import (
     Notification,
     Notifier,
     Plugin,
+    ServiceError,
     Template,
     Usage,
     VectorItem,
@@ -78,6 +80,7 @@ Register = Callable[[type[Plugin]], None]
 __all__ = [
     "EMPTY_SCHEMA",
     "ISOLATION_LEVELS",
+    "BotServices",
     "ChatRequest",
     "ChatResult",
     "CheckedURL",
@@ -104,6 +107,7 @@ __all__ = [
     "ProviderTimeout",
     "RefusedConnection",
     "Register",
+    "ServiceError",
     "Template",
     "UnsafeURL",
     "Usage",

@@ -14,6 +14,7 @@ import copy
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -321,9 +322,43 @@ class ExecutionLimits:
     network: bool = False
 
 
+class ServiceError(Exception):
+    """A bot's call to a platform service failed; the message is what the bot is told.
+
+    ``type`` names the kind (``InvalidRequest``, ``LimitExceeded``, ``ServiceError``...).
+    """
+
+    def __init__(self, message: str, type: str = "ServiceError") -> None:
+        super().__init__(message)
+        self.type = type
+
+
+@dataclass(frozen=True)
+class BotServices:
+    """Platform services a running bot may call from its sandbox (``context.llm``...).
+
+    The worker builds it for one run and binds ``call`` to that run's workspace, bot and
+    execution: the bot chooses a method and its parameters, never a workspace, a provider or
+    an identity. ``call(method, params, timeout)`` answers one call (``method`` such as
+    ``llm.chat``, ``params`` a JSON object) with JSON data within ``timeout`` seconds, or
+    raises :class:`ServiceError`. An executor that can carry calls out of its sandbox serves
+    them within these bounds, per run; one that cannot ignores this, and its bots' calls
+    fail with a clear error.
+    """
+
+    call: Callable[[str, dict[str, Any], float], Any]
+    max_calls: int = 50
+    max_concurrent: int = 4
+    call_timeout_seconds: float = 60.0
+    max_message_bytes: int = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class ExecutionRequest:
-    """One run of a bot: its code, the input event and the context it may see."""
+    """One run of a bot: its code, the input event and the context it may see.
+
+    ``services`` is what the run may call on the platform (None: nothing, e.g. a probe).
+    """
 
     execution_id: str
     workspace_id: str
@@ -333,6 +368,7 @@ class ExecutionRequest:
     secrets: dict[str, str] = field(default_factory=dict)
     limits: ExecutionLimits = field(default_factory=ExecutionLimits)
     version: int | None = None
+    services: BotServices | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass

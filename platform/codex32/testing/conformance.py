@@ -56,6 +56,7 @@ from codex32.plugins.errors import (
 from codex32.plugins.hookspecs import PROJECT
 from codex32.plugins.interfaces import (
     ISOLATION_LEVELS,
+    BotServices,
     ChatRequest,
     ChatResult,
     EmbeddingResult,
@@ -785,6 +786,11 @@ ECHO_BOT = "def main(event, context):\n    return {'echo': event.get('value')}\n
 FAILING_BOT = "def main(event, context):\n    raise ValueError('conformance failure')\n"
 ENDLESS_BOT = "import time\n\n\ndef main(event, context):\n    while True:\n" \
               "        time.sleep(0.05)\n"
+CALLING_BOT = ("def main(event, context):\n    llm = getattr(context, 'llm', None)\n"
+               "    if llm is None:\n        return {'llm': 'absent'}\n"
+               "    try:\n        return {'llm': llm.chat('ping')['text']}\n"
+               "    except Exception as exc:\n"
+               "        return {'llm': getattr(exc, 'type', type(exc).__name__)}\n")
 
 
 class ExecutorConformance(PluginConformance):
@@ -795,6 +801,8 @@ class ExecutorConformance(PluginConformance):
     methods = ("run", "isolation_level")
     start_seconds: ClassVar[float] = 3.0  # time a run may take beyond the bot's own work
     cancel_seconds: ClassVar[float] = 2.0
+    # Whether runs carry ``request.services`` out of the sandbox (``context.llm``).
+    serves_platform_services: ClassVar[bool] = False
 
     def execution_request(self, code: str, event: dict[str, Any] | None = None,
                           timeout_seconds: float = 10.0) -> ExecutionRequest:
@@ -845,6 +853,16 @@ class ExecutorConformance(PluginConformance):
         assert outcomes, f"run() had not returned {elapsed:.1f}s after cancel"
         assert elapsed <= self.cancel_seconds + 0.25, f"run() took {elapsed:.2f}s to stop"
         assert outcomes[0].status == "cancelled", outcomes[0].status
+
+    def test_a_run_given_platform_services_runs_and_serves_them_if_it_can(self):
+        """A request with ``services`` runs like any other; an executor that serves them
+        (``serves_platform_services``) gives the bot the handler's answer."""
+        services = BotServices(call=lambda method, params, timeout: {"text": "pong"})
+        request = replace(self.execution_request(CALLING_BOT), services=services)
+        outcome = self.build().run(request, threading.Event())
+        assert outcome.status == "succeeded", f"{outcome.status}: {outcome.error}"
+        if self.serves_platform_services:
+            assert outcome.result == {"llm": "pong"}
 
     def test_isolation_level_is_a_known_level(self):
         """``isolation_level()`` returns one of ``ISOLATION_LEVELS``."""

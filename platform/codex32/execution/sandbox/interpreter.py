@@ -1,10 +1,11 @@
 """The bot interpreter: what a launch needs to know about it, learnt once per process.
 
-Also stages the launcher and the runner, compiled by that interpreter, in a root-only folder
-outside the project (``/run/codex32/code``): the namespace level binds that folder at the
-neutral path ``/run/codex32`` in the sandbox, so no host project path shows in a bot's argv
-or mount table. Python runs a ``.pyc`` given by path, and imports ``runner.pyc`` beside it,
-which spares compiling them on every run.
+Also stages the launcher, the runner and the channel client, compiled by that interpreter,
+in a root-only folder outside the project (``/run/codex32/code``): the namespace level binds
+that folder at the neutral path ``/run/codex32`` in the sandbox, so no host project path
+shows in a bot's argv or mount table. Python runs a ``.pyc`` given by path, and imports
+``runner.pyc`` (and ``channel_client.pyc``) beside it, which spares compiling them on every
+run.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from codex32.execution.sandbox.identities import STATE_DIR
 EXECUTION_DIR = Path(__file__).resolve().parents[1]
 LAUNCHER = str(EXECUTION_DIR / "launcher.py")
 RUNNER = str(EXECUTION_DIR / "runner.py")
+CHANNEL_CLIENT = str(EXECUTION_DIR / "channel_client.py")
+STAGED = (LAUNCHER, RUNNER, CHANNEL_CLIENT)  # what a run imports before its uid drop
 CODE_DIR = f"{STATE_DIR}/code"
 ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
                "PYTHONIOENCODING": "utf-8"}
@@ -66,13 +69,13 @@ def interpreter(python: str) -> Interpreter:
 
 
 def staged_code(python: str) -> str:
-    """A root-only folder holding ``launcher.pyc`` and ``runner.pyc`` compiled by ``python``."""
+    """A root-only folder holding the :data:`STAGED` modules compiled by ``python``."""
     facts = interpreter(python)
     with _lock:
         folder = _staged.get(python)
         if folder is not None and os.path.exists(f"{folder}/runner.pyc"):
             return folder
-        digest = hashlib.sha256(Path(LAUNCHER).read_bytes() + Path(RUNNER).read_bytes()
+        digest = hashlib.sha256(b"".join(Path(path).read_bytes() for path in STAGED)
                                 + facts.executable.encode()).hexdigest()[:16]
         folder = f"{CODE_DIR}/{facts.cache_tag}-{digest}"
         if not os.path.exists(f"{folder}/runner.pyc"):
@@ -81,9 +84,10 @@ def staged_code(python: str) -> str:
             os.makedirs(building, mode=0o755)
             compile_code = ("import py_compile, sys\nfor s, c in zip(sys.argv[1::2], "
                             "sys.argv[2::2]):\n    py_compile.compile(s, c, doraise=True)\n")
-            subprocess.run([python, "-I", "-S", "-c", compile_code,
-                            LAUNCHER, f"{building}/launcher.pyc", RUNNER,
-                            f"{building}/runner.pyc"], env=ENVIRONMENT, check=True, timeout=60)
+            pairs = [item for path in STAGED
+                     for item in (path, f"{building}/{Path(path).stem}.pyc")]
+            subprocess.run([python, "-I", "-S", "-c", compile_code, *pairs],
+                           env=ENVIRONMENT, check=True, timeout=60)
             try:
                 os.rename(building, folder)
             except OSError:  # another thread or worker staged it first
@@ -109,15 +113,15 @@ def _safe_from_others(path: Path) -> bool:
 def interpreter_problem(path: str) -> str | None:
     """Why ``path`` must not be launched as the bots' interpreter, or None when it may.
 
-    Under root the interpreter, the launcher and the runner run with root's power until the
-    uid drop, so each of them, and every directory above them, must be root's alone.
+    Under root the interpreter and the staged modules run with root's power until the uid
+    drop, so each of them, and every directory above them, must be root's alone.
     """
     real = os.path.realpath(path)
     if not os.path.isfile(real) or not os.access(real, os.X_OK):
         return f"{path} is not an executable file"
     if os.geteuid() != 0:
         return None
-    for candidate in (path, real, LAUNCHER, RUNNER):
+    for candidate in (path, real, *STAGED):
         checked = Path(os.path.abspath(candidate))
         for item in (checked, *checked.parents):
             if not _safe_from_others(item):

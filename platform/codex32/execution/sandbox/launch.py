@@ -24,6 +24,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from codex32.execution.sandbox import bwrap, cgroups, identities, seccomp, supervisor
+from codex32.execution.sandbox.channel import ChannelServer
 from codex32.execution.sandbox.interpreter import ENVIRONMENT, LAUNCHER, interpreter, staged_code
 from codex32.execution.sandbox.outcome import (
     cpu_error,
@@ -217,17 +218,24 @@ def _run(request: ExecutionRequest, cancel: threading.Event | None, policy: Sand
     limits = request.limits
     facts = interpreter(policy.python)
     uid, gid = (identity.uid, identity.gid) if identity else (os.getuid(), os.getgid())
+    started = time.monotonic()
+    channel = (ChannelServer(request.services, started + limits.timeout_seconds)
+               if request.services is not None else None)
     try:
         payload = marshal.dumps({
             "mode": policy.isolation, "uid": uid, "gid": gid, "executable": facts.executable,
             "limits": _rlimits(limits), "code": request.code, "event": request.event,
             "secrets": dict(request.secrets), "execution_id": request.execution_id,
             "bot_id": request.bot_id, "workspace_id": request.workspace_id,
-            "max_result_bytes": limits.max_result_bytes})
+            "max_result_bytes": limits.max_result_bytes,
+            "channel": channel.bot_fd if channel else None,
+            "max_message_bytes": request.services.max_message_bytes if request.services else 0,
+            "max_concurrent_calls": request.services.max_concurrent if request.services else 0})
     except ValueError as exc:
+        if channel is not None:
+            channel.close()
         return _failed("InvalidEvent", f"the event is not plain JSON data: {exc}")
     namespace = policy.isolation == "namespace"
-    started = time.monotonic()
     read_fd, write_fd = os.pipe()
     launch = None
     first = None
@@ -238,14 +246,19 @@ def _run(request: ExecutionRequest, cancel: threading.Event | None, policy: Sand
             launch.argv, executable=launch.executable, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             cwd=launch.cwd, env={**ENVIRONMENT, "HOME": launch.home, "TMPDIR": launch.home},
-            close_fds=True, pass_fds=launch.pass_fds, start_new_session=True)
+            close_fds=True, start_new_session=True,
+            pass_fds=(*launch.pass_fds, *((channel.bot_fd,) if channel else ())))
     except BaseException:
         os.close(read_fd)
+        if channel is not None:
+            channel.close()
         raise
     finally:
         os.close(write_fd)
         for fd in launch.close_after_start if launch else ():
             os.close(fd)
+    if channel is not None:
+        channel.started()
     try:
         if group is not None:
             first = (_first_process(launch.info_fd) if launch.info_fd is not None
@@ -256,7 +269,7 @@ def _run(request: ExecutionRequest, cancel: threading.Event | None, policy: Sand
                 _join(group, first)
             except OSError:
                 payload = b""  # fail closed: without its payload the launcher runs no bot
-        run = Run(proc, payload, read_fd, limits)
+        run = Run(proc, payload, read_fd, limits, channel)
         try:
             stopped = run.pump(started + limits.timeout_seconds, cancel)
             if group is not None and stopped:
@@ -276,6 +289,8 @@ def _run(request: ExecutionRequest, cancel: threading.Event | None, policy: Sand
         peak = group.peak_memory_bytes() if group is not None else None
         cpu = group.cpu_seconds() if group is not None else None
     finally:
+        if channel is not None:
+            channel.close()  # the run is over: calls still pending fail, late answers drop
         if launch.info_fd is not None:
             os.close(launch.info_fd)
         if launch.workdir is not None:

@@ -1,8 +1,9 @@
 """Supervising one started run: its pipes, its wall clock and cancellation, and stopping it.
 
-Reads capped output and the result record while feeding the payload, returns when the process
-exits, the deadline passes or the cancel event is set. No Flask, no database, no signal
-handlers (it runs in worker threads).
+Reads capped output and the result record while feeding the payload, and the run's calls to
+the platform on its channel when it has one; returns when the process exits, the deadline
+passes or the cancel event is set. No Flask, no database, no signal handlers (it runs in
+worker threads).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 import time
 from typing import Any
 
+from codex32.execution.sandbox.channel import ChannelServer
 from codex32.plugins.interfaces import ExecutionLimits
 
 POLL_SECONDS = 0.05  # how often the cancel event is looked at while a bot runs
@@ -47,11 +49,12 @@ class Run:
     """One started process and its pipes, pumped until it ends or has to be stopped."""
 
     def __init__(self, proc: subprocess.Popen, stdin_data: bytes, result_fd: int,
-                 limits: ExecutionLimits) -> None:
+                 limits: ExecutionLimits, channel: ChannelServer | None = None) -> None:
         self.proc = proc
         # Started with a pipe each (see launch.py).
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         self.stdin, self.stdout, self.stderr = proc.stdin, proc.stdout, proc.stderr
+        self.channel = channel
         self.output = Capture(limits.max_output_bytes)
         # stderr of bwrap and of the interpreter before the launcher points the bot's
         # stderr at the log pipe: sandbox trouble, never the bot's output.
@@ -69,6 +72,8 @@ class Run:
         self.selector.register(result_fd, selectors.EVENT_READ, self.result)
         if self.pidfd is not None:
             self.selector.register(self.pidfd, selectors.EVENT_READ, "exit")
+        if channel is not None:
+            self.selector.register(channel.host, selectors.EVENT_READ, "channel")
 
     def pump(self, deadline: float, cancel: threading.Event | None) -> str | None:
         """Move data until the process exits (None), ``deadline`` passes or ``cancel`` is set."""
@@ -84,8 +89,14 @@ class Run:
                     exited = True
                 elif key.data == "stdin":
                     self._feed_stdin()
+                elif key.data == "channel":
+                    assert self.channel is not None  # registered only with a channel
+                    if not self.channel.on_readable():
+                        self.selector.unregister(key.fileobj)
                 else:
                     self._read(key.fileobj, key.data)
+            if self.channel is not None:
+                self.channel.expire()
             if exited or (self.pidfd is None and _has_exited(self.proc.pid)):
                 return None
 
@@ -93,6 +104,9 @@ class Run:
         """Read what is left in the pipes, for at most ``seconds`` (a stray writer may linger)."""
         if self.pidfd is not None:
             self.selector.unregister(self.pidfd)
+        if self.channel is not None:  # the run is over: no more calls
+            with contextlib.suppress(KeyError):  # unregistered when the bot closed it
+                self.selector.unregister(self.channel.host)
         if not self.stdin.closed:
             self._close_stdin()
         deadline = time.monotonic() + seconds

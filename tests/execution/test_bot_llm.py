@@ -1,0 +1,126 @@
+"""``context.llm`` end to end: a bot created and run through the API, a real worker serving its
+calls with the workspace's providers (the built-in one, or the openai plugin through its real
+SDK against the local fake), a real sandbox around the bot.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from codex32.plugins.defaults.builtin_llm import MODEL as BUILTIN_MODEL
+from codex32.plugins.defaults.builtin_llm import BuiltinLLM
+from codex32.plugins.defaults.hashing_embedder import HashingEmbedder
+from codex32.plugins.interfaces import ChatRequest, Message
+from codex32.testing.fake_openai import FakeOpenAI
+from tests.execution.conftest import bot_with, finished, run
+
+CALLS_PER_RUN = 5
+MAX_BYTES = 8192
+QUESTION = "Every morning, check https://example.com/status and post a summary to Slack"
+
+ASKS = """\
+def main(event, context):
+    return {"chat": context.llm.chat(event["question"]),
+            "embed": context.llm.embed(["hello world"])}
+"""
+CATCHES = """\
+def main(event, context):
+    seen = []
+    for params in event["calls"]:
+        try:
+            seen.append(context.llm.chat(**params)["model"])
+        except context.llm.Error as exc:
+            seen.append([exc.type, str(exc)])
+    return seen
+"""
+
+
+@pytest.fixture(scope="module")
+def worker(start_worker):
+    return start_worker(CODEX32_LOAD_PLUGINS="builtin,webhook,openai",
+                        BOT_CALLS_PER_RUN=CALLS_PER_RUN, BOT_CALL_MAX_BYTES=MAX_BYTES)
+
+
+def _use_openai(tenant, server: FakeOpenAI) -> None:
+    """Make the fake (through the openai plugin) the workspace's only language model."""
+    put = tenant.call("PUT", "/api/v1/providers/llm/openai", json={
+        "config": {"base_url": server.url, "timeout": 60}, "secrets": {"api_key": "sk-test"}})
+    assert put.status_code in (200, 201), put.json
+    patched = tenant.call("PATCH", "/api/v1/workspace",
+                          json={"settings": {"llm_fallback": ["openai"]}})
+    assert patched.status_code == 200, patched.json
+
+
+def _run(tenant, code: str, event: dict, **settings) -> dict:
+    bot = bot_with(tenant, code, **settings)
+    return finished(tenant, run(tenant, bot["id"], {"input": event})["id"], timeout=60)
+
+
+def test_a_bot_gets_the_builtin_providers_answer_through_the_worker(tenant, worker):
+    done = _run(tenant, ASKS, {"question": QUESTION})
+    assert done["status"] == "succeeded", done
+    expected = BuiltinLLM().complete(ChatRequest(messages=(Message("user", QUESTION),)))
+    chat = done["result"]["chat"]
+    assert chat["text"] == expected.text and chat["model"] == BUILTIN_MODEL
+    assert chat["finish_reason"] == "stop"
+    vectors = HashingEmbedder().embed(["hello world"]).vectors
+    embedded = done["result"]["embed"]
+    assert embedded["dimension"] == len(vectors[0])
+    assert embedded["vectors"][0] == pytest.approx(vectors[0])
+
+
+def test_a_bot_uses_its_own_workspaces_provider_and_cannot_name_another(
+        tenant, other_tenant, worker):
+    with FakeOpenAI(api_key="sk-test") as server:
+        _use_openai(other_tenant, server)
+        code = CATCHES.replace("    seen = []\n", "    seen = []\n"
+                               "    context.workspace_id = event['other']\n")
+        done = _run(tenant, code, {"other": other_tenant.workspace_id, "calls": [
+            {"messages": "hi", "workspace_id": other_tenant.workspace_id},
+            {"messages": "hi", "provider": "openai"},
+            {"messages": "hi", "api_key": "sk-test"},
+            {"messages": "hi"}]})
+        assert done["status"] == "succeeded", done
+        *refused, answered = done["result"]
+        for (kind, message), name in zip(refused, ("workspace_id", "provider", "api_key"),
+                                         strict=True):
+            assert kind == "InvalidRequest" and f"does not take '{name}'" in message
+        assert answered == BUILTIN_MODEL  # its own workspace's provider, not the other's
+        assert server.requests == []
+        # The other workspace's bots get the provider it configured, through the worker.
+        theirs = _run(other_tenant, CATCHES, {"calls": [{"messages": "hi"}]})
+        assert theirs["status"] == "succeeded", theirs
+        assert theirs["result"] == [server.requests[-1].json["model"]]
+        assert len(server.requests_to("/v1/chat/completions")) == 1
+
+
+def test_a_bot_spamming_calls_hits_the_runs_bound(tenant, worker):
+    done = _run(tenant, CATCHES, {"calls": [{"messages": f"call {n}"} for n in range(8)]})
+    assert done["status"] == "succeeded", done
+    answered, refused = done["result"][:CALLS_PER_RUN], done["result"][CALLS_PER_RUN:]
+    assert answered == [BUILTIN_MODEL] * CALLS_PER_RUN
+    assert [kind for kind, _ in refused] == ["LimitExceeded"] * 3
+    assert f"the {CALLS_PER_RUN} calls it may make" in refused[0][1]
+
+
+def test_an_oversized_request_is_refused_and_bad_parameters_are_explained(tenant, worker):
+    done = _run(tenant, CATCHES, {"calls": [
+        {"messages": "x" * (MAX_BYTES + 1)},
+        {"messages": [{"role": "root", "content": "hi"}]},
+        {"messages": "hi", "temperature": "hot"},
+        {"messages": "hi"}]})
+    assert done["status"] == "succeeded", done
+    too_large, bad_role, bad_temperature, answered = done["result"]
+    assert too_large[0] == "RequestTooLarge" and f"at most {MAX_BYTES}" in too_large[1]
+    assert bad_role[0] == "InvalidRequest" and "messages[0]" in bad_role[1]
+    assert bad_temperature[0] == "InvalidRequest" and "temperature" in bad_temperature[1]
+    assert answered == BUILTIN_MODEL
+
+
+def test_the_runs_timeout_holds_while_a_call_is_in_flight(tenant, worker):
+    with FakeOpenAI(api_key="sk-test", delay=30) as server:
+        _use_openai(tenant, server)
+        done = _run(tenant, CATCHES, {"calls": [{"messages": "wait"}]}, timeout_seconds=2)
+        assert done["status"] == "timed_out", done
+        assert done["duration_seconds"] < 10
+        assert len(server.requests_to("/v1/chat/completions")) == 1  # the call was in flight
