@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from codex32 import runtime
 from codex32.auth.principal import Principal
 from codex32.errors import NotFound, from_plugin_error
 from codex32.plugins.calls import invoke
@@ -18,7 +19,7 @@ from codex32.services import providers
 
 
 def _generators(session: Session, principal: Principal) -> list[CodeGenerator]:
-    ids = sorted(providers.runtime().manager.classes("code_generator"))
+    ids = sorted(runtime.current().plugins.classes("code_generator"))
     known = providers.snapshot(session, principal.workspace_id, "code_generator")
     return [providers.build(session, principal.workspace_id, "code_generator", plugin_id,
                             known=known) for plugin_id in ids]  # type: ignore[misc]
@@ -55,6 +56,6 @@ def generate(session: Session, principal: Principal, *, template: str,
                                 parameters=parameters)
     try:
         return invoke(chosen, "generate", chosen.generate, request,
-                      timeout=providers.runtime().health_timeout * 6)
+                      timeout=providers.health_timeout() * 6)
     except PluginError as exc:
         raise from_plugin_error(exc, chosen.id) from exc

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from codex32 import runtime
 from codex32.execution import sandbox
 from codex32.plugins import hookimpl
 from codex32.plugins.errors import ConfigInvalid
@@ -21,7 +22,6 @@ from codex32.plugins.interfaces import (
     Executor,
     HealthResult,
 )
-from codex32.state import platform_state
 
 DEFAULT_WORKDIR_MB = 64
 
@@ -53,15 +53,18 @@ class SubprocessExecutor(Executor):
                  secrets: dict[str, str] | None = None) -> None:
         super().__init__(config, secrets)
         self.workdir_mb: int = int(self.config.get("workdir_mb", DEFAULT_WORKDIR_MB))
-        maximum = sandbox.current().max_workdir_mb
+        maximum = self.policy.max_workdir_mb
         if self.workdir_mb > maximum:
             raise ConfigInvalid("invalid subprocess executor configuration", {
                 "workdir_mb": [f"must be at most {maximum} (the platform's maximum)"]})
 
     @property
     def policy(self) -> sandbox.SandboxPolicy:
-        """The platform's sandbox policy (read at each use: the process installs it once)."""
-        return sandbox.current()
+        """The platform's sandbox policy: the current runtime's (the process's settings);
+        outside any runtime (an executor built alone, as in a plugin's tests), the defaults an
+        empty environment gives."""
+        found = runtime.find()
+        return found.sandbox if found is not None else sandbox.SandboxPolicy()
 
     def isolation_level(self) -> str:
         """The level the platform requires; runs get exactly this one or fail."""
@@ -87,13 +90,3 @@ def register_executors(register):
     """Offer the subprocess executor."""
     register(SubprocessExecutor)
 
-
-@hookimpl
-def startup(app):
-    """Install the platform's sandbox policy from the app's settings; report it in /health."""
-    # Imported when a web app starts it: health.py is the web's /health blueprint (flask-smorest,
-    # a quarter of a second), which loading this plugin in the worker must not pay for.
-    from codex32.observability.health import register_check
-
-    sandbox.configure(sandbox.SandboxPolicy.from_settings(platform_state(app).settings))
-    register_check("sandbox", sandbox.status)
