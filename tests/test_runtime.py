@@ -38,6 +38,21 @@ def test_two_apps_in_one_process_each_keep_their_own_settings(make_app):
     assert runtime_of(first).checks is not runtime_of(second).checks
 
 
+def test_every_app_in_a_process_measures_its_own_requests(app, make_app):
+    from prometheus_client import REGISTRY
+
+    def served() -> float:
+        return REGISTRY.get_sample_value("flask_http_request_duration_seconds_count", {
+            "method": "GET", "url_rule": "/health/alive", "status": "200"}) or 0.0
+
+    app.test_client().get("/health/alive")  # the process's first app exists and has served
+    before = served()
+    second = make_app().test_client()
+    for _ in range(3):
+        assert second.get("/health/alive").status_code == 200
+    assert served() == before + 3
+
+
 def test_outside_an_app_and_without_an_activated_runtime_there_is_none():
     with pytest.raises(RuntimeError, match="no Codex-32 runtime"):
         current()
