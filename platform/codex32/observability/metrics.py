@@ -35,9 +35,6 @@ REQUEST_DURATION = Histogram("flask_http_request_duration_seconds",
                              ["method", "url_rule", "status"])
 REQUEST_TOTAL = Counter("flask_http_request_total", "Total number of HTTP requests",
                         ["method", "status"])
-REQUEST_EXCEPTIONS = Counter("flask_http_request_exceptions_total",
-                             "Total number of HTTP requests which resulted in an exception",
-                             ["method", "status"])
 
 
 _exporter = None
@@ -74,7 +71,8 @@ def init_app(app: Flask, settings: Settings) -> None:
 
 
 def _measure_requests(app: Flask) -> None:
-    """Count and time each request of ``app`` by route template (never the raw path)."""
+    """Count and time each request of ``app`` by route template (never the raw path); a
+    failed request is measured by its 500 response (Flask runs after-request hooks on it)."""
 
     @app.before_request
     def _start_timer() -> None:
@@ -89,15 +87,6 @@ def _measure_requests(app: Flask) -> None:
                 max(default_timer() - g.pop("metrics_started"), 0))
             REQUEST_TOTAL.labels(method=request.method, status=status).inc()
         return response
-
-    @app.teardown_request
-    def _observe_failure(error: BaseException | None) -> None:
-        if error is None or request.path == "/metrics" or "metrics_started" not in g:
-            return
-        REQUEST_EXCEPTIONS.labels(method=request.method, status="500").inc()
-        REQUEST_DURATION.labels(method=request.method, url_rule=_rule(), status="500").observe(
-            max(default_timer() - g.pop("metrics_started"), 0))
-        REQUEST_TOTAL.labels(method=request.method, status="500").inc()
 
 
 def _rule() -> str:

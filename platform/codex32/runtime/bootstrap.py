@@ -8,10 +8,13 @@ and the command line (:mod:`codex32.cli`) all build their runtime here, then cal
 2. the database engine and a session factory (the web passes Flask-SQLAlchemy's engine);
 3. the plugin manager, loaded once, and an empty cache of per-workspace instances;
 4. the key box, the password hasher, the sandbox policy;
-5. the runtime role check (the worker always, the web with CODEX32_STARTUP_CHECKS);
-6. web and worker: the sandbox probe and each executor's isolation level, once, so no request
-   ever starts a process to answer;
-7. the health checks every process has (plugins, providers, vector stores, sandbox).
+5. web and worker: the sandbox probe, once;
+6. the health checks every process has (plugins, providers, vector stores, sandbox);
+7. in :func:`start`: the plugins' ``startup`` hooks, each executor's isolation level (web and
+   worker, read once), then the runtime role check (the worker always, the web with
+   CODEX32_STARTUP_CHECKS).
+
+So no request ever starts a process to answer (``/health``, ``GET /api/v1/plugins``).
 
 Nothing here is stored in a module global: the caller keeps the runtime (on the Flask app, in
 the worker's job context, for the length of a CLI command).
@@ -66,9 +69,6 @@ def build(settings: Settings, urls: DatabaseUrls, process: str, *,
                  sandbox=sandbox.SandboxPolicy.from_settings(settings),
                  calls_per_workspace=(settings.plugin_calls_per_workspace or None
                                       if process == "web" else None))
-    if process == "worker" or (process == "web" and settings.startup_checks):
-        rt.warnings += check_runtime_role(engine, allow_owner=settings.allow_owner_runtime,
-                                          production=settings.production)
     if process != "cli":
         rt.sandbox_availability = sandbox.availability(rt.sandbox)
         rt.add_check("sandbox", functools.partial(sandbox.status, rt.sandbox_availability))
@@ -80,13 +80,19 @@ def build(settings: Settings, urls: DatabaseUrls, process: str, *,
 
 def start(rt: Runtime, app: Any = None) -> None:
     """Run every plugin's ``startup`` hook once (``app``: the Flask app, None outside the web),
-    with ``rt`` current; then read the executors' isolation levels and note broken plugins."""
+    with ``rt`` current; then read the executors' isolation levels, note broken plugins and
+    check the runtime role (refusing one that bypasses row-level security)."""
     with activated(rt):
         rt.plugins.startup(app)
         if rt.process != "cli":
             rt.isolation = providers.isolation_levels()
     rt.warnings += [f"plugin {info.name} failed to load: {info.error}"
                     for info in rt.plugins.broken()]
+    settings = rt.settings
+    if rt.process == "worker" or (rt.process == "web" and settings.startup_checks):
+        # Last, so the connection it used is fresh when the first request comes.
+        rt.warnings += check_runtime_role(rt.engine, allow_owner=settings.allow_owner_runtime,
+                                          production=settings.production)
 
 
 def plugins_status(manager: PluginManager) -> dict[str, Any]:
