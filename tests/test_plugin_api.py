@@ -17,9 +17,9 @@ API = "codex32.plugins.api"
 PLUGINS = sorted([*ROOT.glob("plugins/*/codex32_*/**/*.py"),
                   *(ROOT / "platform/codex32/plugins/defaults").glob("*.py")])
 # The subprocess executor is the core's adapter of its own sandbox (docs/architecture.md: an
-# executor plugin may use the sandbox); its start-up installs the platform's sandbox policy.
+# executor plugin may use the sandbox); it runs bots under the policy of the process's runtime.
 CORE_ADAPTER = {"subprocess_executor.py": {"codex32.execution", "codex32.execution.sandbox",
-                                           "codex32.state", "codex32.observability.health"}}
+                                           "codex32.runtime"}}
 FENCE = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from codex32.app import create_app
 from codex32.db.roles import UnsafeRuntimeRole
 from codex32.db.urls import DatabaseUrls
-from codex32.state import platform_state
+from codex32.runtime import of as runtime_of
 from tests.conftest import make_settings
 
 
@@ -40,7 +40,7 @@ def production_settings(tmp_path, database, **overrides):
 
 
 def test_the_separate_runtime_role_starts_without_warnings(app):
-    assert platform_state(app).warnings == []
+    assert runtime_of(app).warnings == []
 
 
 @pytest.mark.parametrize("env", ["development", "production"])
@@ -58,7 +58,7 @@ def test_a_table_owner_runtime_role_starts_with_a_warning_in_development(tmp_pat
                                                                          owner_urls):
     app = create_app(make_settings(tmp_path, env="development"), owner_urls)
 
-    [warning] = platform_state(app).warnings
+    [warning] = runtime_of(app).warnings
     assert "codex32_owner owns tables" in warning
     assert "row-level security" in warning
 
@@ -77,7 +77,7 @@ def test_production_starts_on_a_table_owner_when_the_operator_allows_it(tmp_path
     app = create_app(production_settings(tmp_path, database, allow_owner_runtime=True),
                      owner_urls)
 
-    [warning] = platform_state(app).warnings
+    [warning] = runtime_of(app).warnings
     assert "owns tables" in warning
     assert app.test_client().get("/health/alive").status_code == 200
 
@@ -85,7 +85,7 @@ def test_production_starts_on_a_table_owner_when_the_operator_allows_it(tmp_path
 def test_skipped_startup_checks_do_not_inspect_the_role(tmp_path, superuser_urls):
     app = create_app(make_settings(tmp_path, startup_checks=False), superuser_urls)
 
-    assert platform_state(app).warnings == []
+    assert runtime_of(app).warnings == []
 
 
 def test_release_step_creates_a_missing_runtime_role_with_its_grants(database, superuser):

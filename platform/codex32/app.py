@@ -1,6 +1,8 @@
 """The application factory: settings, then each extension in order, then routes and checks.
 
-Reading this file top to bottom shows everything a request passes through.
+Reading this file top to bottom shows everything a request passes through. The process's
+runtime (plugins, instances, checks, …) is built by :mod:`codex32.runtime.bootstrap`, as in the
+worker and the CLI, and lives on the app (``app.extensions["codex32"]``).
 """
 
 from __future__ import annotations
@@ -20,27 +22,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from codex32 import __version__
 from codex32.api import docs, json_provider, v1
-from codex32.auth import passwords, tokens
+from codex32.auth import tokens
 from codex32.config import Settings
 from codex32.db import db, pool, tenancy
 from codex32.db.migrate import MIGRATIONS_DIR
-from codex32.db.roles import check_runtime_role
 from codex32.db.urls import DatabaseUrls, resolve
 from codex32.errors import TooLarge, register_error_handlers
-from codex32.observability import (
-    health,
-    metrics,
-    worker_presence,  # noqa: F401 (adds its /health check)
-)
-from codex32.observability.logging import (
-    bind_log_context,
-    clear_log_context,
-    configure_logging,
-)
-from codex32.observability.sentry import init_sentry
+from codex32.observability import health, metrics, worker_presence
+from codex32.observability.logging import bind_log_context, clear_log_context
 from codex32.ratelimit import RateLimiter
-from codex32.services import providers
-from codex32.state import KEY, PlatformState
+from codex32.runtime import KEY, Runtime, bootstrap
 
 log = logging.getLogger(__name__)
 request_log = logging.getLogger("codex32.request")
@@ -51,26 +42,23 @@ REQUEST_ID_HEADER = "X-Request-ID"
 def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = None) -> Flask:
     """Build the WSGI app from ``settings`` (default: the environment)."""
     settings = settings or Settings.from_env()
-    configure_logging(settings.log_level, json=settings.log_json)
     urls = urls or resolve(settings)
 
     app = Flask("codex32")
     app.config.update(_flask_config(settings, urls))
     app.session_interface = NoCookieSessions()
     json_provider.init_app(app)
-    state = PlatformState(settings=settings,
-                          limiter=RateLimiter(settings.redis_url,
-                                              workers=settings.web_concurrency))
-    app.extensions[KEY] = state
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,  # type: ignore[method-assign]
                                 x_proto=settings.proxy_hops)
 
-    passwords.configure(settings.argon2_time_cost, settings.argon2_memory_kib)
     db.init_app(app)
     with app.app_context():
-        pool.watch(db.engine, "web",
-                   settings.pool_ping_idle_seconds if settings.pool_pre_ping else None)
+        engine = db.engine
+    pool.watch(engine, "web", settings.pool_ping_idle_seconds if settings.pool_pre_ping else None)
+    runtime = bootstrap.build(settings, urls, "web", engine=engine)
+    runtime.limiter = RateLimiter(settings.redis_url, workers=settings.web_concurrency)
+    app.extensions[KEY] = runtime
     Migrate(app, db, directory=str(MIGRATIONS_DIR))
     tokens.init_app(app)
     if settings.cors_origins:
@@ -83,11 +71,9 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     api.register_blueprint(health.blp)
     register_error_handlers(app)
     _install_request_hooks(app)
-    _init_observability(app, settings)
-    _init_plugins(app, state)
-
-    if settings.startup_checks:
-        _check_database(app, state)
+    metrics.init_app(app, settings)
+    _add_web_checks(runtime)
+    bootstrap.start(runtime, app)
     return app
 
 
@@ -187,27 +173,7 @@ def _buffer_streamed_body(environ: dict, limit: int) -> None:
     del environ["wsgi.input_terminated"]
 
 
-def _init_observability(app: Flask, settings: Settings) -> None:
-    metrics.init_app(app, settings)
-    init_sentry(settings.sentry_dsn, settings.env, settings.release or __version__)
-
-
-def _init_plugins(app: Flask, state: PlatformState) -> None:
-    """Load every installed plugin, make instances buildable, run their start-up hooks."""
-    runtime = providers.load_runtime(state.settings)
-    providers.configure(runtime, app)
-    state.plugins = runtime.manager
-    state.plugins.startup(app)
-    health.register_check("providers", providers.cached_health)
-    health.register_check("vector_store", providers.vector_store_health)
-    for info in state.plugins.plugins.values():
-        if info.error:
-            state.warnings.append(f"plugin {info.name} failed to load: {info.error}")
-
-
-def _check_database(app: Flask, state: PlatformState) -> None:
-    """Refuse a runtime role that bypasses row-level security (checked once per process)."""
-    with app.app_context():
-        state.warnings += check_runtime_role(db.engine,
-                                             allow_owner=state.settings.allow_owner_runtime,
-                                             production=state.settings.production)
+def _add_web_checks(runtime: Runtime) -> None:
+    """What only the web's ``/health`` reports: the rate limiter's Redis, missing workers."""
+    runtime.add_check("redis", health.redis_status)
+    runtime.add_check("worker", worker_presence.worker_status)

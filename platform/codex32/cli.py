@@ -7,6 +7,7 @@ starts the embedded PostgreSQL under CODEX32_DATA_DIR.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
@@ -201,16 +202,13 @@ def secrets_rotate() -> None:
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
-    from codex32.crypto import SecretBox
-    from codex32.plugins.manager import PluginManager
+    from codex32.runtime import activated
     from codex32.services import bot_secrets, providers
 
     settings, urls = _settings_and_urls()
-    providers.configure(providers.Runtime(manager=PluginManager(),
-                                          box=SecretBox(settings.secrets_keys),
-                                          defaults=settings.default_plugins))
+    runtime = _runtime(settings, urls)
     engine = create_engine(_backup_url(settings, urls))
-    with Session(engine) as session:
+    with activated(runtime), Session(engine) as session:
         count, unreadable = providers.rotate_secrets(session)
         bots, bots_unreadable = bot_secrets.rotate(session)
         unreadable += bots_unreadable
@@ -219,6 +217,7 @@ def secrets_rotate() -> None:
         else:
             session.commit()
     engine.dispose()
+    runtime.engine.dispose()
     if unreadable:
         raise click.ClickException(
             f"{len(unreadable)} secret(s) open with none of the configured keys "
@@ -227,16 +226,27 @@ def secrets_rotate() -> None:
                f"{bots} bot secret(s)")
 
 
+def _runtime(settings: Settings, urls: DatabaseUrls):
+    """The command's runtime, built by the one bootstrap of the web and the worker (no Flask
+    app), its plugins' ``startup`` hooks run."""
+    from codex32.runtime import bootstrap
+
+    runtime = bootstrap.build(settings, urls, "cli")
+    bootstrap.start(runtime)
+    return runtime
+
+
+@contextlib.contextmanager
 def _session():
-    """A standalone session on the runtime role (no Flask app needed)."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.orm import Session
+    """A session on the runtime role, with the command's runtime current."""
+    from codex32.runtime import activated
 
-    from codex32.auth import passwords
-
-    settings, urls = _settings_and_urls()
-    passwords.configure(settings.argon2_time_cost, settings.argon2_memory_kib)
-    return Session(create_engine(urls.runtime), expire_on_commit=False), settings
+    runtime = _runtime(*_settings_and_urls())
+    try:
+        with activated(runtime), runtime.sessions() as session:
+            yield session, runtime.settings
+    finally:
+        runtime.engine.dispose()
 
 
 @db.command("seed-demo")
@@ -244,8 +254,7 @@ def db_seed_demo() -> None:
     """Create a demo workspace, admin and bots (idempotent)."""
     from tenants import demo
 
-    session, _settings = _session()
-    with session:
+    with _session() as (session, _settings):
         result = demo.seed(session)
     state = "created" if result.created_workspace else "exists"
     click.echo(f"workspace '{demo.DEMO_SLUG}' {state}; bots created: "
@@ -261,8 +270,7 @@ def import_json(slug: str, folder: Path) -> None:
     from codex32.errors import DomainError
     from codex32.services.importer import import_registry
 
-    session, settings = _session()
-    with session:
+    with _session() as (session, settings):
         try:
             report = import_registry(session, slug, folder, settings.max_code_bytes)
         except (DomainError, ValueError, OSError) as exc:

@@ -83,6 +83,7 @@ def test_readiness_is_503_when_migrations_are_behind(app, client, superuser):
 
 def test_health_checks_vector_stores_in_use_and_never_starts_one(app, client, tenant):
     from codex32.db import db, tenancy
+    from codex32.runtime import of as runtime_of
     from codex32.services import providers
 
     body = client.get("/health").json
@@ -98,5 +99,4 @@ def test_health_checks_vector_stores_in_use_and_never_starts_one(app, client, te
     response = client.get("/health")
     assert response.status_code == 503
     assert response.json["checks"]["vector_store"]["stores"]["milvus"]["ok"] is False
-    with app.app_context():
-        providers.runtime().cache.clear()
+    runtime_of(app).instances.clear()

@@ -12,6 +12,7 @@ import pytest
 
 from codex32.crypto import SecretBox, SecretsUndecryptable
 from codex32.plugins import calls
+from codex32.runtime import of as runtime_of
 from codex32.services import providers
 from codex32.testing.fake_openai import FakeOpenAI
 from tests.execution.sandbox_support import poll_until
@@ -254,7 +255,7 @@ class GatedOpenAI(FakeOpenAI):
 
 def test_a_workspace_past_its_bound_on_provider_calls_gets_429_and_others_are_not_blocked(
         app, tenant, other_tenant, fake_openai):
-    bound = app.extensions["codex32_providers"].calls_per_workspace
+    bound = runtime_of(app).calls_per_workspace
     with GatedOpenAI(api_key=SECRET, models=("gpt-test",)) as slow, \
             ThreadPoolExecutor(max_workers=bound) as callers:
         try:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import sessionmaker
 from codex32.db import tenancy
 from codex32.db.models import BotExecution
 from codex32.execution import scheduler, worker
+from codex32.runtime import activated, bootstrap
 from tests.conftest import make_settings, sign_up
 from tests.execution.conftest import TRIVIAL, bot_with, jobs, run
 from tests.execution.test_schedules import make_due, scheduled_runs
@@ -268,49 +269,48 @@ def test_many_claimers_racing_for_one_tick_make_one_execution(database, tenant, 
 # --- what a job can see ----------------------------------------------------------------------
 
 
+@pytest.fixture()
+def worker_runtime(database, data_dir):
+    """A worker's runtime in this process (the one bootstrap), current during the test."""
+    runtime = bootstrap.build(make_settings(data_dir), database.urls, "worker")
+    bootstrap.start(runtime)
+    with activated(runtime):
+        yield runtime
+    runtime.engine.dispose()
+
+
 def test_a_job_bound_to_one_workspace_cannot_read_or_run_anothers_execution(
-        app, client, database, superuser, data_dir):
+        app, client, superuser, worker_runtime):
     owner, intruder = sign_up(client), sign_up(client)
     theirs = run(owner, bot_with(owner, TRIVIAL)["id"])
     job_id = superuser.execute("SELECT job_id FROM bot_executions WHERE id = %s",
                                (theirs["id"],)).fetchone()[0]
-    engine = create_engine(database.urls.runtime)
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    runtime = worker.WorkerRuntime(settings=make_settings(data_dir), sessions=sessions)
-    try:
-        # A forged job: the intruder's workspace with the owner's execution id and job id.
-        assert worker.start(runtime, intruder.workspace_id, uuid.UUID(theirs["id"]),
-                            job_id) is None
-        with sessions() as session, tenancy.bound(session, intruder.workspace_id):
-            assert session.execute(select(BotExecution).where(
-                BotExecution.id == uuid.UUID(theirs["id"]))).scalar() is None
-            assert session.execute(text("SELECT count(*) FROM bots")).scalar() == 0
-            assert session.execute(text("SELECT count(*) FROM bot_executions "
-                                        "WHERE workspace_id = :w"),
-                                   {"w": owner.workspace_id}).scalar() == 0
-    finally:
-        engine.dispose()
+    # A forged job: the intruder's workspace with the owner's execution id and job id.
+    assert worker.start(worker_runtime, intruder.workspace_id, uuid.UUID(theirs["id"]),
+                        job_id) is None
+    with worker_runtime.sessions() as session, tenancy.bound(session, intruder.workspace_id):
+        assert session.execute(select(BotExecution).where(
+            BotExecution.id == uuid.UUID(theirs["id"]))).scalar() is None
+        assert session.execute(text("SELECT count(*) FROM bots")).scalar() == 0
+        assert session.execute(text("SELECT count(*) FROM bot_executions "
+                                    "WHERE workspace_id = :w"),
+                               {"w": owner.workspace_id}).scalar() == 0
     untouched = owner.call("GET", f"/api/v1/executions/{theirs['id']}").json
     assert untouched["status"] == "queued" and untouched["started_at"] is None
 
 
 def test_a_run_job_that_comes_back_after_losing_its_outcome_settles_the_run(
-        tenant, database, superuser, data_dir):
+        tenant, superuser, worker_runtime):
     # A job retried after its outcome could not be stored finds its execution still running.
     queued = run(tenant, bot_with(tenant, TRIVIAL)["id"])
     job_id = superuser.execute("SELECT job_id FROM bot_executions WHERE id = %s",
                                (queued["id"],)).fetchone()[0]
-    engine = create_engine(database.urls.runtime)
-    runtime = worker.WorkerRuntime(settings=make_settings(data_dir),
-                                   sessions=sessionmaker(engine, expire_on_commit=False))
-    try:
-        started = worker.start(runtime, tenant.workspace_id, uuid.UUID(queued["id"]), job_id)
-        assert started is not None and started.request.code == TRIVIAL
-        assert tenant.call("GET", f"/api/v1/executions/{queued['id']}").json["status"] == \
-            "running"
-        assert worker.start(runtime, tenant.workspace_id, uuid.UUID(queued["id"]),
-                            job_id) is None
-    finally:
-        engine.dispose()
+    started = worker.start(worker_runtime, tenant.workspace_id, uuid.UUID(queued["id"]),
+                           job_id)
+    assert started is not None and started.request.code == TRIVIAL
+    assert tenant.call("GET", f"/api/v1/executions/{queued['id']}").json["status"] == \
+        "running"
+    assert worker.start(worker_runtime, tenant.workspace_id, uuid.UUID(queued["id"]),
+                        job_id) is None
     settled = tenant.call("GET", f"/api/v1/executions/{queued['id']}").json
     assert settled["status"] == "failed" and settled["error"]["type"] == "OutcomeLost"

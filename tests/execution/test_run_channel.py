@@ -24,7 +24,7 @@ USER_LEVEL_PYTHON = "/usr/bin/python3"  # ours may live where a run's uid cannot
 
 def _policy(level: str) -> sandbox.SandboxPolicy:
     """The platform's policy at ``level``; skips when this host cannot give it."""
-    policy = dataclasses.replace(sandbox.current(), isolation=level)
+    policy = dataclasses.replace(sandbox.SandboxPolicy(), isolation=level)
     if level == "user":
         if os.geteuid() != 0 or sandbox.interpreter_problem(USER_LEVEL_PYTHON):
             pytest.skip("the user level needs root and a root-owned /usr/bin/python3")
@@ -42,7 +42,7 @@ def policy(request) -> sandbox.SandboxPolicy:
 
 @pytest.fixture()
 def strongest() -> sandbox.SandboxPolicy:
-    return _policy(sandbox.current().isolation)
+    return _policy(sandbox.SandboxPolicy().isolation)
 
 
 class Recorder:

@@ -46,7 +46,7 @@ def isolation(executor: SubprocessExecutor) -> str:
 
 def run_uid(uid: int | None) -> bool:
     """Whether ``uid`` is one of the platform's per-run identities."""
-    low, high = sandbox.current().uid_range
+    low, high = sandbox.SandboxPolicy().uid_range
     return uid is not None and low <= uid <= high
 
 

@@ -4,6 +4,7 @@ fails with IsolationUnavailable and /health says so) instead of falling back sil
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -23,6 +24,8 @@ from sqlalchemy import create_engine
 from codex32.config import ConfigError, Settings
 from codex32.execution import sandbox
 from codex32.plugins.defaults.subprocess_executor import SubprocessExecutor
+from codex32.runtime import activated
+from codex32.runtime import of as runtime_of
 from codex32.testing.receivers import free_port
 from tests.execution.conftest import wait_for, worker_env
 from tests.execution.sandbox_support import make_request
@@ -50,7 +53,7 @@ def test_a_workspace_admin_cannot_set_how_the_sandbox_runs_code(tenant, key):
 def test_a_workspace_may_lower_its_working_directory_within_the_platforms_maximum(tenant):
     path = "/api/v1/providers/executor/subprocess"
     assert tenant.call("PUT", path, json={"config": {"workdir_mb": 32}}).status_code == 200
-    too_big = sandbox.current().max_workdir_mb + 1
+    too_big = sandbox.SandboxPolicy().max_workdir_mb + 1
     refused = tenant.call("PUT", path, json={"config": {"workdir_mb": too_big}})
     assert refused.status_code == 422, refused.json
 
@@ -75,14 +78,12 @@ def test_the_sandbox_settings_are_read_from_the_environment(tmp_path):
 
 
 @pytest.fixture()
-def broken_host():
+def broken_host(app):
     """The platform's policy on a host whose sandbox tool does not work (forced here)."""
-    previous = sandbox.current()
     policy = sandbox.SandboxPolicy(bwrap="/bin/false", isolation="namespace",
                                    uid_range=(300100, 300199))
-    sandbox.configure(policy)
-    yield policy
-    sandbox.configure(previous)
+    with activated(dataclasses.replace(runtime_of(app), sandbox=policy)):
+        yield policy
 
 
 def test_below_the_required_isolation_a_run_fails_and_never_runs_weaker(broken_host, tmp_path):
@@ -102,13 +103,9 @@ def test_below_the_required_isolation_a_run_fails_and_never_runs_weaker(broken_h
 def test_health_reports_a_sandbox_below_the_required_level(make_app, tmp_path):
     if not sandbox.SandboxPolicy().drops_identity:
         pytest.skip("the namespace level needs root")
-    previous = sandbox.current()
-    try:
-        app = make_app(sandbox_bwrap="/bin/false", sandbox_uid_range=(300200, 300299))
-        response = app.test_client().get("/health")
-        again = app.test_client().get("/health")
-    finally:
-        sandbox.configure(previous)
+    app = make_app(sandbox_bwrap="/bin/false", sandbox_uid_range=(300200, 300299))
+    response = app.test_client().get("/health")
+    again = app.test_client().get("/health")
     assert response.status_code == 503
     check = response.json["checks"]["sandbox"]
     assert check["ok"] is False and check["isolation"] == "namespace"
@@ -151,10 +148,10 @@ def test_a_worker_whose_host_cannot_give_the_isolation_is_not_ready(database, tm
     assert "CODEX32_SANDBOX_ISOLATION" in body["checks"]["sandbox"]["error"]
 
 
-def test_health_reports_a_working_sandbox(client):
+def test_health_reports_a_working_sandbox(app, client):
     check = client.get("/health").json["checks"]["sandbox"]
     assert check["ok"] is True, check
-    assert check["isolation"] == sandbox.current().isolation
+    assert check["isolation"] == runtime_of(app).sandbox.isolation
 
 
 def test_stored_configurations_lose_the_keys_a_workspace_can_no_longer_set(

@@ -26,7 +26,7 @@ PROJECT = str(Path(__file__).resolve().parents[2])
 @pytest.fixture(scope="module")
 def executor() -> SubprocessExecutor:
     """The default executor on a host whose policy is the namespace level."""
-    found = sandbox.availability(sandbox.current())
+    found = sandbox.availability(sandbox.SandboxPolicy())
     if not (found.ok and found.level == "namespace"):
         pytest.skip(f"needs the namespace level (root, bubblewrap, libseccomp): {found.detail}")
     return SubprocessExecutor({"workdir_mb": 256})
@@ -34,7 +34,7 @@ def executor() -> SubprocessExecutor:
 
 @pytest.fixture()
 def cgroups(executor) -> None:
-    if not sandbox.availability(sandbox.current()).cgroups:
+    if not sandbox.availability(sandbox.SandboxPolicy()).cgroups:
         pytest.skip("this host gives runs no cgroup (no writable pids and memory controllers)")
 
 
@@ -153,7 +153,7 @@ def test_concurrent_runs_get_distinct_uids(executor):
         thread.join(timeout=30)
     uids = [outcome.result for outcome in outcomes.values()]
     assert len(uids) == 3 and len(set(uids)) == 3, outcomes
-    low, high = sandbox.current().uid_range
+    low, high = sandbox.SandboxPolicy().uid_range
     assert all(low <= uid <= high for uid in uids)
 
 

@@ -55,7 +55,7 @@ def test_how_code_runs_is_not_part_of_a_workspaces_configuration(key):
 
 
 def test_a_working_directory_above_the_platforms_maximum_is_refused():
-    maximum = sandbox.current().max_workdir_mb
+    maximum = sandbox.SandboxPolicy().max_workdir_mb
     with pytest.raises(ConfigInvalid) as caught:
         SubprocessExecutor({"workdir_mb": maximum + 1})
     assert "workdir_mb" in caught.value.errors
@@ -76,7 +76,7 @@ def test_under_root_an_interpreter_others_could_replace_is_refused(tmp_path):
 
 def test_the_isolation_level_is_one_of_the_known_levels(executor):
     assert executor.isolation_level() in ISOLATION_LEVELS
-    assert executor.isolation_level() == sandbox.current().isolation  # the platform's, exactly
+    assert executor.isolation_level() == sandbox.SandboxPolicy().isolation  # the platform's
 
 
 def test_the_host_is_probed_once_per_policy(monkeypatch):
@@ -101,7 +101,7 @@ def test_the_working_directory_is_removed_after_each_run(isolation):
     before = set(os.listdir(tempfile.gettempdir()))
     # The process level: its working directory is a folder of the host's temporary directory
     # (at the namespace level it is a tmpfs that never shows there, so nothing could be left).
-    policy = dataclasses.replace(sandbox.current(), isolation="process")
+    policy = dataclasses.replace(sandbox.SandboxPolicy(), isolation="process")
     outcomes = [sandbox.run_sandboxed(make_request(code), None, policy).status for code in (
         "def main(event, context):\n    open('left.txt', 'w').write('x')\n",
         "def main(event, context):\n    raise ValueError('boom')\n")]

@@ -121,12 +121,12 @@ def test_a_bot_dies_with_its_worker_killed_by_sigkill(start_own_worker, tenant):
 
 
 def test_recovery_kills_a_lost_runs_processes_before_settling_it(tmp_path):
-    if not sandbox.availability(sandbox.current()).cgroups:
+    if not sandbox.availability(sandbox.SandboxPolicy()).cgroups:
         pytest.skip("without cgroups a lost run is found by nothing but its dead worker")
     request = make_request(SLEEPER, event={"seconds": 600}, timeout_seconds=600)
     outcomes = []
     thread = threading.Thread(target=lambda: outcomes.append(
-        sandbox.run_sandboxed(request, None, sandbox.current())))
+        sandbox.run_sandboxed(request, None, sandbox.SandboxPolicy())))
     thread.start()
     group = cgroups.RunGroup(cgroup_layout(), run_tag(request.execution_id))
     # In its cgroup, not merely started: before the move the run has nothing to be found by.

@@ -11,7 +11,7 @@ from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from marshmallow.decorators import POST_DUMP, PRE_DUMP
 
-from codex32.state import platform_state
+from codex32 import runtime
 
 
 class Strict(Schema):
@@ -151,7 +151,7 @@ KEPT_TYPES = {"str": str, "int": int, "bool": bool, "float": float, "UUID": uuid
 
 
 def _settings():
-    return platform_state(current_app).settings
+    return runtime.of(current_app).settings
 
 
 def name_length(value: str) -> None:

@@ -12,13 +12,13 @@ from typing import Any, TypeVar
 
 from flask import current_app, g, request
 
+from codex32 import runtime
 from codex32.auth.principal import Origin, Principal, authenticate
 from codex32.auth.rbac import Permission
 from codex32.db import db
 from codex32.errors import Forbidden, RateLimited
 from codex32.observability.logging import bind_log_context
 from codex32.observability.sentry import tag_request
-from codex32.state import platform_state
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,9 +64,10 @@ def requires(permission: Permission) -> Callable[[F], F]:
 
 def limit_rate(key: str, limit: int | None = None, window: float = 60.0) -> None:
     """Count a request against ``key``; 429 with Retry-After when over the limit."""
-    state = platform_state(current_app)
+    state = runtime.of(current_app)
     per_window = limit or state.settings.rate_limit_per_minute
     limiter = state.limiter
+    assert limiter is not None  # a web app's runtime always has its limiter
     decision = limiter.hit(key, per_window, window)
     g.rate_limit_headers = decision.headers
     if not decision.allowed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from codex32 import runtime
 from codex32.errors import Invalid
 
 MIN_LENGTH = 10
@@ -14,37 +15,50 @@ COMMON = frozenset({
     "iloveyou12", "administrator", "welcome123", "passw0rd123", "changeme123", "codex32codex32",
 })
 
-_hasher = PasswordHasher()
 
+class Passwords:
+    """Argon2id hashing at one cost (tests lower it; production keeps the library's defaults).
 
-def configure(time_cost: int, memory_kib: int) -> None:
-    """Set the Argon2id cost (tests lower it; production keeps the library's defaults)."""
-    global _hasher
-    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+    Each runtime holds its own (:attr:`codex32.runtime.Runtime.passwords`); the functions
+    below use the current runtime's.
+    """
+
+    def __init__(self, time_cost: int, memory_kib: int) -> None:
+        self.hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+        self._dummy_hash: str | None = None
+
+    def hash(self, password: str) -> str:
+        """An Argon2id hash of ``password`` with a fresh salt."""
+        return self.hasher.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """True when ``password`` matches; never raises for a wrong password or a bad hash."""
+        try:
+            return self.hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def burn_verify(self, password: str) -> None:
+        """Spend the time of one verification, so unknown emails answer as slowly as known
+        ones."""
+        if self._dummy_hash is None:  # a race computes it twice, harmlessly
+            self._dummy_hash = self.hasher.hash("codex32-not-a-password")
+        self.verify(self._dummy_hash, password)
 
 
 def hash_password(password: str) -> str:
-    """An Argon2id hash of ``password`` with a fresh salt."""
-    return _hasher.hash(password)
+    """An Argon2id hash of ``password`` with a fresh salt, at the current runtime's cost."""
+    return runtime.current().passwords.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     """True when ``password`` matches; never raises for a wrong password or a bad hash."""
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-_DUMMY_HASH: str | None = None
+    return runtime.current().passwords.verify(password_hash, password)
 
 
 def burn_verify(password: str) -> None:
     """Spend the time of one verification, so unknown emails answer as slowly as known ones."""
-    global _DUMMY_HASH
-    if _DUMMY_HASH is None:
-        _DUMMY_HASH = _hasher.hash("codex32-not-a-password")
-    verify_password(_DUMMY_HASH, password)
+    runtime.current().passwords.burn_verify(password)
 
 
 def check_policy(password: str, email: str = "") -> None:

@@ -20,10 +20,11 @@ from sqlalchemy.orm import defer
 from codex32.db import tenancy
 from codex32.db.models import Bot, BotExecution
 from codex32.execution import queue
-from codex32.execution.worker import WorkerRuntime, runtime_of
+from codex32.execution.worker import runtime_of
 from codex32.observability.logging import log_context
 from codex32.plugins.calls import invoke
 from codex32.plugins.interfaces import Notification, Notifier
+from codex32.runtime import Runtime, activated
 from codex32.services import deliveries, providers
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,8 @@ def deliver_notification(context: JobContext, workspace_id: str, execution_id: s
     procrastinate retry it (never the run)."""
     rt = runtime_of(context)
     instance = None
-    with log_context(workspace_id=workspace_id, execution_id=execution_id, notifier=notifier):
+    with activated(rt), log_context(workspace_id=workspace_id, execution_id=execution_id,
+                                    notifier=notifier):
         try:
             with rt.sessions() as session, tenancy.bound(session, workspace_id):
                 execution = session.execute(
@@ -64,7 +66,7 @@ def deliver_notification(context: JobContext, workspace_id: str, execution_id: s
         _record_attempt(rt, workspace_id, execution_id, notifier, event, None, True)
 
 
-def _record_attempt(rt: WorkerRuntime, workspace_id: str, execution_id: str, notifier: str,
+def _record_attempt(rt: Runtime, workspace_id: str, execution_id: str, notifier: str,
                     event: str, error: str | None, final: bool) -> None:
     """Record a delivery attempt; failing to record it never makes the delivery run again."""
     try:

@@ -1,7 +1,10 @@
 """The worker process (``codex32 worker``): procrastinate's worker plus a maintenance loop.
 
-Start-up connects as the runtime role (DATABASE_URL) and refuses one that bypasses row-level
-security, loads the plugins, then runs, on one event loop:
+Start-up builds the worker's runtime with the one bootstrap (:mod:`codex32.runtime.bootstrap`):
+it connects as the runtime role (DATABASE_URL) and refuses one that bypasses row-level
+security, loads the plugins, probes the sandbox once and runs the plugins' ``startup`` hooks.
+The runtime lives on this worker (procrastinate's job context, and current while it runs);
+then it runs, on one event loop:
 
 - procrastinate's worker: ``WORKER_CONCURRENCY`` jobs at once (each in a thread), woken by
   LISTEN/NOTIFY when a job is queued or an abort is asked (polling is only the fallback), a
@@ -25,19 +28,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import procrastinate
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import text
 
 from codex32.config import Settings
-from codex32.db import pool
-from codex32.db.roles import check_runtime_role
 from codex32.db.urls import DatabaseUrls, libpq_url
-from codex32.execution import notifications, queue, sandbox, scheduler, worker
+from codex32.execution import notifications, queue, scheduler, worker
 from codex32.observability import execution_metrics as metrics
-from codex32.observability.logging import configure_logging
-from codex32.observability.sentry import init_sentry
-from codex32.services import providers
+from codex32.runtime import Runtime, activated, bootstrap
 
 log = logging.getLogger(__name__)
 
@@ -49,27 +46,10 @@ queue.register_task(queue.RUN_TASK, worker.run_execution)
 queue.register_task(queue.NOTIFY_TASK, notifications.deliver_notification)
 
 
-def build_runtime(settings: Settings, urls: DatabaseUrls) -> tuple[worker.WorkerRuntime, Engine]:
-    """Connect as the runtime role (refusing an unsafe one) and make plugins buildable."""
-    # One session per running job, one for the maintenance loop, a little slack.
-    engine = create_engine(urls.runtime, pool_size=settings.worker_concurrency + 2,
-                           max_overflow=2, pool_recycle=settings.pool_recycle)
-    pool.watch(engine, "worker",
-               settings.pool_ping_idle_seconds if settings.pool_pre_ping else None)
-    check_runtime_role(engine, allow_owner=settings.allow_owner_runtime,
-                       production=settings.production)
-    providers.configure(providers.load_runtime(settings))
-    sandbox.configure(sandbox.SandboxPolicy.from_settings(settings))
-    queue.notification_retry.max_attempts = settings.notification_max_attempts
-    sessions = sessionmaker(engine, expire_on_commit=False)
-    return worker.WorkerRuntime(settings=settings, sessions=sessions), engine
-
-
 def run(settings: Settings, urls: DatabaseUrls) -> None:
     """Run the worker until SIGTERM or SIGINT (the Procfile's ``worker`` process)."""
-    configure_logging(settings.log_level, json=settings.log_json)
-    init_sentry(settings.sentry_dsn, settings.env, settings.release)
-    runtime, engine = build_runtime(settings, urls)
+    runtime = bootstrap.build(settings, urls, "worker")
+    bootstrap.start(runtime)
     if settings.worker_port:
         # Only with a probe port: health.py is the web's /health blueprint (flask-smorest,
         # about a quarter of a second to import), which the worker needs for nothing else.
@@ -77,14 +57,17 @@ def run(settings: Settings, urls: DatabaseUrls) -> None:
 
         # Not ready while the host cannot give the required isolation: no run would succeed.
         worker_probes.serve(settings.worker_port, {
-            "database": lambda: health.database_status(engine), "sandbox": sandbox.status})
+            "database": lambda: health.database_status(runtime.engine),
+            "sandbox": runtime.checks["sandbox"]})
     try:
-        asyncio.run(_serve(runtime, urls))
+        with activated(runtime):  # the event loop's tasks and the jobs' threads inherit it
+            asyncio.run(_serve(runtime, urls))
     finally:
-        engine.dispose()
+        runtime.instances.clear()
+        runtime.engine.dispose()
 
 
-async def _serve(runtime: worker.WorkerRuntime, urls: DatabaseUrls) -> None:
+async def _serve(runtime: Runtime, urls: DatabaseUrls) -> None:
     settings = runtime.settings
     concurrency = settings.worker_concurrency
     # Sync jobs and the maintenance loop's database work run in the default executor.
@@ -114,7 +97,7 @@ async def _serve(runtime: worker.WorkerRuntime, urls: DatabaseUrls) -> None:
     log.info("worker %s stopped", name)
 
 
-async def _maintain(runtime: worker.WorkerRuntime, app: procrastinate.App) -> None:
+async def _maintain(runtime: Runtime, app: procrastinate.App) -> None:
     """Every interval: recover lost workers' jobs, fire due ticks, refresh the gauges."""
     settings = runtime.settings
     ticks = 0
@@ -135,7 +118,7 @@ async def _maintain(runtime: worker.WorkerRuntime, app: procrastinate.App) -> No
         await asyncio.sleep(settings.scheduler_interval_seconds)
 
 
-def _refresh_gauges(runtime: worker.WorkerRuntime, with_bots: bool) -> None:
+def _refresh_gauges(runtime: Runtime, with_bots: bool) -> None:
     with runtime.sessions() as session:
         depth, age = queue.backlog(session)
         metrics.QUEUE_DEPTH.set(depth)

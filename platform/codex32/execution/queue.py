@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from codex32 import runtime
 from codex32.errors import DomainError
 from codex32.plugins.errors import ConfigInvalid
 
@@ -69,15 +70,23 @@ class RunRetry(BaseRetryStrategy):
 
 
 class NotificationRetry(BaseRetryStrategy):
-    """Retry a failed delivery with exponential backoff, up to ``max_attempts`` in all.
+    """Retry a failed delivery with exponential backoff, up to the current runtime's
+    ``NOTIFICATION_MAX_ATTEMPTS`` in all (``max_attempts`` fixes it instead).
 
     A configuration problem (the notifier is not installed, or refuses its settings) is not
     retried: another attempt would fail the same way.
     """
 
-    def __init__(self, max_attempts: int = 5, base_seconds: float = 1.0) -> None:
-        self.max_attempts = max_attempts
+    def __init__(self, max_attempts: int | None = None, base_seconds: float = 1.0) -> None:
+        self._max_attempts = max_attempts
         self.base_seconds = base_seconds
+
+    @property
+    def max_attempts(self) -> int:
+        """How many attempts a delivery gets in all."""
+        if self._max_attempts is not None:
+            return self._max_attempts
+        return runtime.current().settings.notification_max_attempts
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
         if isinstance(exception, ConfigInvalid | DomainError):

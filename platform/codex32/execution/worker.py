@@ -29,7 +29,6 @@ from procrastinate.jobs import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from codex32.config import Settings
 from codex32.crypto import SecretsUndecryptable
 from codex32.db import tenancy
 from codex32.db.models import Bot, BotExecution, BotVersion, Workspace
@@ -39,20 +38,13 @@ from codex32.observability import execution_metrics as metrics
 from codex32.observability.logging import log_context
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import ExecutionOutcome, ExecutionRequest, Executor
+from codex32.runtime import Runtime, activated
 from codex32.services import bot_secrets, bot_settings, deliveries, executions, providers
 
 log = logging.getLogger(__name__)
 
 ABORT_POLL_SECONDS = 0.05  # how often a run looks for a cancel or shutdown request
 EXECUTOR_GRACE_SECONDS = 10.0  # past its timeout, an executor that did not stop is cancelled
-
-
-@dataclass(frozen=True)
-class WorkerRuntime:
-    """What job bodies need in a worker process: settings and a session factory."""
-
-    settings: Settings
-    sessions: Callable[[], Session]
 
 
 @dataclass(frozen=True)
@@ -67,7 +59,8 @@ class Started:
     run: bot_settings.RunSettings
 
 
-def runtime_of(context: JobContext) -> WorkerRuntime:
+def runtime_of(context: JobContext) -> Runtime:
+    """The runtime of the worker running this job (its job context carries it)."""
     return context.additional_context["runtime"]
 
 
@@ -79,7 +72,8 @@ def run_execution(context: JobContext, workspace_id: str, execution_id: str) -> 
     rt = runtime_of(context)
     job_id = context.job.id
     assert job_id is not None
-    with log_context(workspace_id=workspace_id, execution_id=execution_id, job_id=job_id):
+    with activated(rt), log_context(workspace_id=workspace_id, execution_id=execution_id,
+                                    job_id=job_id):
         started = start(rt, workspace_id, uuid.UUID(execution_id), job_id)
         if started is None:
             return
@@ -91,7 +85,7 @@ def run_execution(context: JobContext, workspace_id: str, execution_id: str) -> 
         store(rt, started, outcome)
 
 
-def start(rt: WorkerRuntime, workspace_id: str, execution_id: uuid.UUID,
+def start(rt: Runtime, workspace_id: str, execution_id: uuid.UUID,
           job_id: int) -> Started | None:
     """Mark the execution running and prepare its run; None when there is nothing to run."""
     with rt.sessions() as session, tenancy.bound(session, workspace_id):
@@ -177,7 +171,7 @@ def run(started: Started, should_abort: Callable[[], bool]) -> ExecutionOutcome:
         watcher.join()
 
 
-def store(rt: WorkerRuntime, started: Started, outcome: ExecutionOutcome) -> None:
+def store(rt: Runtime, started: Started, outcome: ExecutionOutcome) -> None:
     """Store how the run ended (with its retry or notifications), in one transaction."""
     try:
         _store(rt, started, outcome)
@@ -192,7 +186,7 @@ def store(rt: WorkerRuntime, started: Started, outcome: ExecutionOutcome) -> Non
             raise queue.OutcomeNotStored(str(started.execution_id)) from exc
 
 
-def _store(rt: WorkerRuntime, started: Started, outcome: ExecutionOutcome) -> None:
+def _store(rt: Runtime, started: Started, outcome: ExecutionOutcome) -> None:
     with rt.sessions() as session, tenancy.bound(session, started.workspace_id):
         execution = _locked(session, started.execution_id)
         if (execution is None or execution.status != "running"
@@ -204,7 +198,7 @@ def _store(rt: WorkerRuntime, started: Started, outcome: ExecutionOutcome) -> No
         _commit_final(session, execution, _with_network_hint(rt, started, outcome), started.run)
 
 
-def requeue(rt: WorkerRuntime, started: Started, attempts: int) -> bool:
+def requeue(rt: Runtime, started: Started, attempts: int) -> bool:
     """Hand a run stopped by a worker shutdown back to the queue; False when it ended instead.
 
     It ends ``cancelled`` when a cancel was asked meanwhile, and ``failed`` once it has been
@@ -269,7 +263,7 @@ _NO_NETWORK = re.compile(
     r"No address associated with hostname|\[Errno -(?:2|3|5)\]")
 
 
-def _with_network_hint(rt: WorkerRuntime, started: Started,
+def _with_network_hint(rt: Runtime, started: Started,
                        outcome: ExecutionOutcome) -> ExecutionOutcome:
     """A run without network access that failed reaching a host: say which setting to change."""
     error = outcome.error
@@ -312,7 +306,7 @@ def _locked(session: Session, execution_id: uuid.UUID) -> BotExecution | None:
                            .with_for_update()).scalar()
 
 
-def _run_settings(rt: WorkerRuntime, session: Session,
+def _run_settings(rt: Runtime, session: Session,
                   bot_id: uuid.UUID) -> bot_settings.RunSettings:
     own = session.execute(select(Bot.settings).where(Bot.id == bot_id)).scalar() or {}
     workspace = session.execute(select(Workspace.settings)).scalar() or {}
@@ -323,7 +317,7 @@ def _run_settings(rt: WorkerRuntime, session: Session,
 # --- jobs of lost workers --------------------------------------------------------------------
 
 
-def recover(rt: WorkerRuntime, job: Job) -> str | None:
+def recover(rt: Runtime, job: Job) -> str | None:
     """Settle a job whose worker stopped sending heartbeats; returns what was done.
 
     Exactly once however many workers try: the job row and the execution row are locked, and

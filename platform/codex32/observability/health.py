@@ -1,12 +1,13 @@
 """Health endpoints: liveness, readiness (database answers, schema at head), dependencies.
 
-Probes never call a paid API: provider health comes from cached results only.
+Probes never call a paid API (provider health comes from cached results only) and never start
+a process (the sandbox is probed once, at start). The checks are the current runtime's
+(``codex32.runtime.current().checks``), so each app reports its own.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
@@ -14,27 +15,19 @@ from marshmallow import fields
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from codex32 import runtime
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output
 from codex32.db import db
 from codex32.db.migrate import is_at_head
 from codex32.observability.worker_probes import run_checks
-from codex32.state import platform_state
 
 blp = Blueprint("health", __name__, url_prefix="/health",
                 description="Liveness, readiness and dependency status.")
 
-CHECKS: dict[str, Callable[[], dict[str, Any] | None]] = {}
-
-
 class StatusSchema(Output):
     status = fields.String(required=True)
     checks = fields.Dict()
-
-
-def register_check(name: str, check: Callable[[], dict[str, Any] | None]) -> None:
-    """Add a dependency check to ``/health``: ``{"ok": bool, ...}``, or None to leave it out."""
-    CHECKS[name] = check
 
 
 def database_status(engine: Engine) -> dict[str, Any]:
@@ -56,13 +49,11 @@ def database_status(engine: Engine) -> dict[str, Any]:
 
 def redis_status() -> dict[str, Any] | None:
     """The rate limiter's Redis, when one is configured."""
-    state = platform_state(current_app)
+    state = runtime.of(current_app)
     if not state.settings.redis_url:
         return None
-    return {"ok": state.limiter.backend == "redis", "backend": state.limiter.backend}
-
-
-register_check("redis", redis_status)
+    backend = state.limiter.backend if state.limiter else None
+    return {"ok": backend == "redis", "backend": backend}
 
 
 @blp.route("/alive", methods=["GET"])
@@ -87,6 +78,6 @@ def ready():
 @blp.alt_response(503, schema=StatusSchema, description="a dependency is failing")
 def health():
     """Per-dependency status; 503 when any configured dependency fails."""
-    checks = {"database": database_status(db.engine), **run_checks(CHECKS)}
+    checks = {"database": database_status(db.engine), **run_checks(runtime.current().checks)}
     ok = all(check.get("ok") for check in checks.values())
     return {"status": "ok" if ok else "failing", "checks": checks}, (200 if ok else 503)

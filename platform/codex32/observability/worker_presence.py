@@ -16,10 +16,9 @@ from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from codex32 import runtime
 from codex32.db import db
 from codex32.execution import queue
-from codex32.observability.health import register_check
-from codex32.state import platform_state
 
 MISSING = ("runs are waiting and no worker is running: start `codex32 worker` "
            "(`make run` starts one with the web)")
@@ -27,7 +26,7 @@ MISSING = ("runs are waiting and no worker is running: start `codex32 worker` "
 
 def worker_status() -> dict[str, Any]:
     """``ok`` unless jobs wait longer than the stall timeout with no recent worker heartbeat."""
-    threshold = platform_state(current_app).settings.worker_stalled_seconds
+    threshold = runtime.of(current_app).settings.worker_stalled_seconds
     with Session(db.engine) as session:
         waiting, oldest = queue.backlog(session)
         heartbeat_age = session.execute(text(
@@ -42,6 +41,3 @@ def worker_status() -> dict[str, Any]:
     if not ok:
         result["error"] = MISSING
     return result
-
-
-register_check("worker", worker_status)

@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 
 log = logging.getLogger(__name__)
 
-ReadyCheck = Callable[[], dict[str, Any]]
+ReadyCheck = Callable[[], dict[str, Any] | None]  # None: nothing to report
 
 
 def _metrics() -> bytes:

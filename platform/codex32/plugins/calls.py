@@ -10,9 +10,9 @@ A slow provider must not starve other tenants, so calls are bounded in number to
   each plugin runs on its own bounded pool, and a call that
   finds every one of its threads busy (a hung provider) is refused at once with
   :class:`ProviderRateLimited` instead of queueing; other plugins keep their threads.
-- **per workspace** (in the web process, see :func:`limit_workspaces`): a workspace may have
-  only so many calls in flight; one more answers 429 "too many concurrent provider calls"
-  with ``Retry-After`` at once, so it cannot hold every request thread.
+- **per workspace** (in the web process: its runtime's ``calls_per_workspace``): a workspace
+  may have only so many calls in flight; one more answers 429 "too many concurrent provider
+  calls" with ``Retry-After`` at once, so it cannot hold every request thread.
 
 A slot is given back when the plugin's function returns, not when its caller stops waiting:
 a call past its deadline still occupies its thread, and is counted until it ends. The call
@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
+from codex32 import runtime
 from codex32.db.tenancy import current_workspace
 from codex32.errors import RateLimited
 from codex32.observability.metrics import PLUGIN_CALLS, PLUGIN_ERRORS
@@ -79,20 +80,9 @@ class _Counter:
 
 _per_workspace = _Counter()
 _per_plugin = _Counter()
-_workspace_limit: int | None = None
 _plugin_limit = CALLS_PER_PLUGIN
 _pools: dict[str, ThreadPoolExecutor] = {}
 _pools_lock = threading.Lock()
-
-
-def limit_workspaces(limit: int | None) -> None:
-    """Bound the calls one workspace may have in flight in this process (None: unbounded).
-
-    The web app sets it: request threads are what it protects. The worker leaves it unset;
-    its own concurrency bounds its jobs.
-    """
-    global _workspace_limit
-    _workspace_limit = limit if limit else None
 
 
 def limit_plugins(limit: int) -> None:
@@ -164,7 +154,11 @@ def invoke(instance: Plugin, operation: str, function: Callable[..., T], *args: 
 def _admit(workspace_id: str | None, plugin_id: str,
            labels: dict[str, str]) -> Callable[[], None]:
     """Take a slot for the workspace and one for the plugin, or refuse; returns the release."""
-    limit, per_plugin = _workspace_limit, _plugin_limit
+    # The web's runtime bounds workspaces (request threads are what it protects); the worker's
+    # does not: its own concurrency bounds its jobs.
+    found = runtime.find()
+    limit = found.calls_per_workspace if found is not None else None
+    per_plugin = _plugin_limit
     counted = workspace_id if limit is not None and workspace_id is not None else None
     if counted is not None and limit is not None and not _per_workspace.take(counted, limit):
         PLUGIN_ERRORS.labels(**labels, error="TooManyCalls").inc()

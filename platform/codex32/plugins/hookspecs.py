@@ -27,7 +27,9 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def startup(app: Any) -> None:
-    """Called once per process after the Flask ``app`` is configured and before it serves.
+    """Called once in every process (web, worker, CLI) before it serves; ``app`` is the Flask
+    app in the web process, None in the worker and the CLI (``codex32.runtime.current()`` is
+    the process's runtime while the hook runs).
 
     Use it for process-wide setup (start a client pool, check a binary exists). It must not
     block for long and must not open tenant data: no workspace is bound at start-up.

@@ -18,11 +18,12 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from codex32 import runtime
 from codex32.auth.principal import Principal
 from codex32.crypto import SecretBox
 from codex32.db.models import BotSecret
 from codex32.errors import Conflict, Invalid, NotFound, TooLarge
-from codex32.services import audit, bots, providers
+from codex32.services import audit, bots
 
 # The names the templates accept for the secrets they ask for (template_generator.py).
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -147,4 +148,4 @@ def rotate(session: Session) -> tuple[int, list[str]]:
 
 
 def _box() -> SecretBox:
-    return providers.runtime().box
+    return runtime.current().box

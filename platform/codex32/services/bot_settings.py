@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from codex32 import runtime
 from codex32.config import Settings
 from codex32.db.models import Workspace
 from codex32.errors import Invalid
 from codex32.plugins.interfaces import ExecutionLimits
-from codex32.services import providers
 
 DEFAULTS: dict[str, Any] = {"timeout_seconds": 30, "cpu_seconds": None, "memory_mb": 256,
                             "max_retries": 0, "retry_backoff_seconds": 10, "network": False,
@@ -129,7 +129,7 @@ def check(session: Session, bot_settings: dict[str, Any]) -> None:
     if bot_settings.get("network") and own.get("allow_network") is False:
         errors["network"] = ["this workspace does not allow bots on the network"]
     for index, rule in enumerate(bot_settings.get("notifications") or []):
-        if providers.runtime().manager.get("notifier", rule["notifier"]) is None:
+        if runtime.current().plugins.get("notifier", rule["notifier"]) is None:
             errors[f"notifications.{index}.notifier"] = [
                 f"no notifier plugin '{rule['notifier']}' is installed"]
     if errors:

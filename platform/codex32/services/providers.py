@@ -5,30 +5,27 @@ plugin's JSON Schema and secrets encrypted at rest. :func:`build` returns an ins
 workspace, cached by (workspace, kind, id, config generation): a change takes effect on the
 next request in every process, because each use reads the generation, which is new on every
 save and never repeats (the version restarts at 1 after a delete, so it cannot be the key).
-Flask only to find the app's runtime; no request handling here.
+The instances live in the current runtime (:mod:`codex32.runtime.instances`); no request
+handling here.
 """
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast, overload
 
-from flask import current_app, has_app_context
 from jsonschema import Draft202012Validator
 from sqlalchemy import CursorResult, and_, delete, select
 from sqlalchemy.orm import Session
 
+from codex32 import runtime
 from codex32.auth.principal import Principal
-from codex32.config import Settings
-from codex32.crypto import SecretBox
 from codex32.db.models import ProviderConfig, Workspace
 from codex32.errors import Invalid, NotFound, from_plugin_error
 from codex32.outbound import UnsafeURL, check_url
-from codex32.plugins.calls import invoke, limit_plugins, limit_workspaces
+from codex32.plugins.calls import invoke
 from codex32.plugins.errors import (
     ConfigInvalid,
     PluginError,
@@ -37,73 +34,20 @@ from codex32.plugins.errors import (
     ProviderTimeout,
 )
 from codex32.plugins.interfaces import Executor, HealthResult, Plugin, with_defaults
-from codex32.plugins.manager import PluginManager, Registration
-from codex32.plugins.manager import load as load_plugins
+from codex32.plugins.manager import Registration
 from codex32.services import audit
 
 MASK = "********"
-CACHE_SIZE = 1024
+HEALTH_TIMEOUT_SECONDS = 10.0  # a /test never waits longer, whatever PLUGIN_TIMEOUT_SECONDS
 
 P = TypeVar("P", bound=Plugin)
 # (workspace id, kind, plugin id, configuration generation or None)
 CacheKey = tuple[str, str, str, str | None]
 
 
-@dataclass
-class Runtime:
-    """What building instances needs in one process: the registry, the key box, defaults."""
-
-    manager: PluginManager
-    box: SecretBox
-    defaults: dict[str, str]
-    health_timeout: float = 10.0
-    allow_private_urls: bool = False
-    calls_per_workspace: int = 2
-    calls_per_plugin: int = 16
-    cache: OrderedDict[CacheKey, Plugin] = field(default_factory=OrderedDict)
-    health: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-_runtime: Runtime | None = None
-_APP_KEY = "codex32_providers"
-
-
-def load_runtime(settings: Settings) -> Runtime:
-    """Load every installed plugin and build the runtime the settings describe."""
-    manager = load_plugins(settings.load_plugins, strict=settings.strict_plugins)
-    return Runtime(manager=manager, box=SecretBox(settings.secrets_keys),
-                   defaults=settings.default_plugins,
-                   health_timeout=min(settings.plugin_timeout_seconds, 10.0),
-                   allow_private_urls=settings.allow_private_urls,
-                   calls_per_workspace=settings.plugin_calls_per_workspace,
-                   calls_per_plugin=settings.plugin_calls_per_plugin)
-
-
-def configure(runtime: Runtime, app: Any = None) -> None:
-    """Install the runtime for ``app`` (and for code running outside any app context).
-
-    For a web app this also bounds each workspace's plugin calls in flight in this process
-    (:func:`codex32.plugins.calls.limit_workspaces`): they hold request threads. Every
-    process bounds each plugin's calls in flight (its bulkhead).
-    """
-    global _runtime
-    _runtime = runtime
-    limit_plugins(runtime.calls_per_plugin)
-    if app is not None:
-        app.extensions[_APP_KEY] = runtime
-        limit_workspaces(runtime.calls_per_workspace)
-
-
-def runtime() -> Runtime:
-    """The current app's runtime, else the process's (the worker has no app context)."""
-    if has_app_context():
-        found = current_app.extensions.get(_APP_KEY)
-        if found is not None:
-            return found
-    if _runtime is None:
-        raise RuntimeError("providers are not configured: create the app or worker first")
-    return _runtime
+def health_timeout() -> float:
+    """How long a provider test or a template listing waits for the plugin."""
+    return min(runtime.current().settings.plugin_timeout_seconds, HEALTH_TIMEOUT_SECONDS)
 
 
 # -- validation ---------------------------------------------------------------------------
@@ -123,7 +67,8 @@ def validate_config(cls: type[Plugin], config: dict[str, Any]) -> dict[str, Any]
         value = config.get(name)
         if isinstance(prop, dict) and prop.get("format") == "uri" and isinstance(value, str):
             try:
-                check_url(value, allow_private=runtime().allow_private_urls, resolve=False)
+                check_url(value, allow_private=runtime.current().settings.allow_private_urls,
+                          resolve=False)
             except UnsafeURL as exc:
                 errors.setdefault(name, []).append(str(exc))
     if errors:
@@ -133,9 +78,9 @@ def validate_config(cls: type[Plugin], config: dict[str, Any]) -> dict[str, Any]
 
 
 def _registration(kind: str, plugin_id: str) -> Registration:
-    if kind not in runtime().manager.kinds:
+    if kind not in runtime.current().plugins.kinds:
         raise NotFound(f"unknown plugin kind '{kind}'")
-    found = runtime().manager.get(kind, plugin_id)
+    found = runtime.current().plugins.get(kind, plugin_id)
     if found is None:
         raise NotFound(f"no {kind} plugin with id '{plugin_id}' is installed")
     return found
@@ -147,10 +92,11 @@ def _registration(kind: str, plugin_id: str) -> Registration:
 def default_id(kind: str, workspace_settings: dict[str, Any]) -> str | None:
     """The workspace's default plugin id for ``kind``, else the operator's, else the one the
     kind declares, else the first."""
-    manager = runtime().manager
-    available = manager.classes(kind)
+    plugins = runtime.current().plugins
+    available = plugins.classes(kind)
     for candidate in ((workspace_settings.get("defaults") or {}).get(kind),
-                      runtime().defaults.get(kind), manager.default(kind)):
+                      runtime.current().settings.default_plugins.get(kind),
+                      plugins.default(kind)):
         if candidate and candidate in available:
             return candidate
     return min(available) if available else None
@@ -171,9 +117,9 @@ def catalogue(session: Session, principal: Principal) -> list[dict[str, Any]]:
     rows = {(row.kind, row.plugin_id): row
             for row in session.execute(select(ProviderConfig)).scalars()}
     kinds = []
-    for kind in runtime().manager.kinds:
+    for kind in runtime.current().plugins.kinds:
         plugins = []
-        for plugin_id, registration in sorted(runtime().manager.classes(kind).items()):
+        for plugin_id, registration in sorted(runtime.current().plugins.classes(kind).items()):
             cls = registration.cls
             plugins.append({
                 "id": plugin_id, "plugin": registration.plugin, "title": cls.title or plugin_id,
@@ -182,7 +128,7 @@ def catalogue(session: Session, principal: Principal) -> list[dict[str, Any]]:
                 "configured": masked(rows.get((kind, plugin_id))), "available": True,
             })
         plugins += [unavailable(row) for (row_kind, plugin_id), row in sorted(rows.items())
-                    if row_kind == kind and runtime().manager.get(kind, plugin_id) is None]
+                    if row_kind == kind and runtime.current().plugins.get(kind, plugin_id) is None]
         kinds.append({"kind": kind, "default": default_id(kind, settings),
                       "fallback": list(settings.get("llm_fallback") or []) if kind == "llm"
                       else [], "plugins": plugins})
@@ -193,7 +139,7 @@ def unavailable(row: ProviderConfig) -> dict[str, Any]:
     """How the API shows a saved configuration whose plugin is not loaded: kept, marked
     unavailable, with the load error of the entry point that provided it (when known)."""
     # Rows saved before the entry point was recorded: the one named like the plugin id.
-    failure = runtime().manager.failure(row.plugin or row.plugin_id)
+    failure = runtime.current().plugins.failure(row.plugin or row.plugin_id)
     detail = f"{row.kind} '{row.plugin_id}' is unavailable: " + (
         f"plugin {failure['name']} failed to load: {failure['error']}" if failure
         else "no installed plugin provides it any more")
@@ -207,10 +153,10 @@ def check_workspace_choices(settings: dict[str, Any]) -> None:
     """422 unless every default and fallback id names an installed plugin of its kind."""
     errors: dict[str, list[str]] = {}
     for kind, plugin_id in (settings.get("defaults") or {}).items():
-        if runtime().manager.get(kind, plugin_id) is None:
+        if runtime.current().plugins.get(kind, plugin_id) is None:
             errors.setdefault(f"defaults.{kind}", []).append(f"no {kind} plugin '{plugin_id}'")
     for plugin_id in settings.get("llm_fallback") or []:
-        if runtime().manager.get("llm", plugin_id) is None:
+        if runtime.current().plugins.get("llm", plugin_id) is None:
             errors.setdefault("llm_fallback", []).append(f"no llm plugin '{plugin_id}'")
     if errors:
         raise Invalid("unknown plugin ids in the workspace settings",
@@ -234,7 +180,7 @@ def put(session: Session, principal: Principal, kind: str, plugin_id: str,
     row = session.execute(select(ProviderConfig).where(
         ProviderConfig.kind == kind, ProviderConfig.plugin_id == plugin_id)
         .with_for_update()).scalar()
-    box = runtime().box
+    box = runtime.current().box
     stored = box.open(row.secrets) if row else {}
     stored.update({name: value for name, value in secrets.items() if value is not None})
     for name in [name for name, value in secrets.items() if value is None]:
@@ -274,7 +220,7 @@ def _check_constructible(cls: type[Plugin], config: dict[str, Any],
 def remove(session: Session, principal: Principal, kind: str, plugin_id: str) -> None:
     """Forget the workspace's configuration of a plugin (also one whose plugin no longer
     loads)."""
-    if kind not in runtime().manager.kinds:
+    if kind not in runtime.current().plugins.kinds:
         raise NotFound(f"unknown plugin kind '{kind}'")
     deleted = cast(CursorResult[Any], session.execute(delete(ProviderConfig).where(
         ProviderConfig.kind == kind, ProviderConfig.plugin_id == plugin_id))).rowcount
@@ -336,27 +282,16 @@ def build(session: Session, workspace_id: uuid.UUID | str, kind: type[Plugin] | 
     registration = _registration(kind, plugin_id)
     row = known.rows.get(plugin_id)
     key: CacheKey = (str(workspace_id), kind, plugin_id, str(row.generation) if row else None)
-    state = runtime()
-    with state.lock:
-        instance = state.cache.get(key)
-        if instance is not None:
-            state.cache.move_to_end(key)
-            return instance
+    current = runtime.current()
+    instance = current.instances.get(key)
+    if instance is not None:
+        return instance
     config = with_defaults(registration.cls.config_schema, row.config if row else {})
     try:
-        instance = registration.cls(config, state.box.open(row.secrets if row else None))
+        instance = registration.cls(config, current.box.open(row.secrets if row else None))
     except PluginError as exc:
         raise from_plugin_error(exc, plugin_id) from exc
-    with state.lock:
-        # Older generations are never asked for again: drop them (and their secrets) now.
-        # Not closed here: a call on another thread may still be using one.
-        for stale in [k for k in state.cache if k[:3] == key[:3] and k != key]:
-            del state.cache[stale]
-        state.cache[key] = instance
-        while len(state.cache) > CACHE_SIZE:
-            _old_key, old = state.cache.popitem(last=False)
-            old.close()
-    return instance
+    return current.instances.put(key, instance)
 
 
 def test(session: Session, principal: Principal, kind: str, plugin_id: str) -> HealthResult:
@@ -366,7 +301,8 @@ def test(session: Session, principal: Principal, kind: str, plugin_id: str) -> H
     The database session is released before the check: a provider call never holds a
     pooled connection.
     """
-    if kind in runtime().manager.kinds and runtime().manager.get(kind, plugin_id) is None:
+    plugins = runtime.current().plugins
+    if kind in plugins.kinds and plugins.get(kind, plugin_id) is None:
         row = session.get(ProviderConfig, (principal.workspace_id, kind, plugin_id))
         if row is not None:
             return HealthResult(ok=False, detail=unavailable(row)["detail"])
@@ -374,11 +310,11 @@ def test(session: Session, principal: Principal, kind: str, plugin_id: str) -> H
     session.close()
     try:
         result = invoke(instance, "probe", instance.probe, str(principal.workspace_id),
-                        timeout=runtime().health_timeout)
+                        timeout=health_timeout())
     except PluginError as exc:
         result = HealthResult(ok=False, detail=_failure(exc, plugin_id))
-    runtime().health[(str(principal.workspace_id), kind, plugin_id)] = {
-        "ok": result.ok, "detail": result.detail, "checked_at": datetime.now(UTC).isoformat()}
+    runtime.current().instances.record_health(str(principal.workspace_id), kind, plugin_id,
+                                              result)
     return result
 
 
@@ -393,9 +329,11 @@ def _failure(error: PluginError, plugin_id: str) -> str:
 
 
 def isolation_levels() -> dict[str, str | None]:
-    """The isolation each installed executor enforces on this host, at its default config."""
+    """The isolation each installed executor enforces on this host, at its default config
+    (read once per process at start, :mod:`codex32.runtime.bootstrap`: an executor may probe
+    the host to answer)."""
     levels: dict[str, str | None] = {}
-    for plugin_id, registration in runtime().manager.classes(Executor.kind).items():
+    for plugin_id, registration in runtime.current().plugins.classes(Executor.kind).items():
         try:
             executor = cast(Executor, registration.cls(
                 with_defaults(registration.cls.config_schema, {}), {}))
@@ -413,36 +351,5 @@ def rotate_secrets(session: Session) -> tuple[int, list[str]]:
     """
     rows = session.execute(select(ProviderConfig).where(ProviderConfig.secrets.is_not(None))
                            ).scalars().all()
-    return len(rows), runtime().box.rotate_each(
+    return len(rows), runtime.current().box.rotate_each(
         rows, "secrets", lambda row: f"{row.workspace_id}/{row.kind}/{row.plugin_id}")
-
-
-def cached_health() -> dict[str, Any]:
-    """How many provider checks passed and failed in this process (never calls a provider).
-
-    A failing workspace provider is that workspace's concern: it does not fail the platform.
-    """
-    results = list(runtime().health.values())
-    failing = sum(1 for item in results if not item["ok"])
-    return {"ok": True, "checked": len(results), "failing": failing}
-
-
-def vector_store_health() -> dict[str, Any] | None:
-    """Health of the vector stores this process already uses (None when it uses none).
-
-    Only instances that exist are checked, so a probe never starts a server or a client.
-    """
-    state = runtime()
-    with state.lock:
-        stores = {key[2]: instance for key, instance in state.cache.items()
-                  if key[1] == "vector_store"}
-    if not stores:
-        return None
-    results = {}
-    for plugin_id, store in stores.items():
-        try:
-            result = invoke(store, "health_check", store.health_check, timeout=5.0)
-            results[plugin_id] = {"ok": result.ok, "detail": result.detail}
-        except PluginError as exc:
-            results[plugin_id] = {"ok": False, "detail": type(exc).__name__}
-    return {"ok": all(r["ok"] for r in results.values()), "stores": results}

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from codex32 import runtime
 from codex32.auth.principal import Principal
 from codex32.errors import NotFound, from_plugin_error
 from codex32.plugins.calls import invoke
@@ -18,7 +19,7 @@ from codex32.services import providers
 
 
 def _generators(session: Session, principal: Principal) -> list[CodeGenerator]:
-    ids = sorted(providers.runtime().manager.classes(CodeGenerator.kind))
+    ids = sorted(runtime.current().plugins.classes(CodeGenerator.kind))
     known = providers.snapshot(session, principal.workspace_id, CodeGenerator.kind)
     return [providers.build(session, principal.workspace_id, CodeGenerator, plugin_id,
                             known=known) for plugin_id in ids]
@@ -55,6 +56,6 @@ def generate(session: Session, principal: Principal, *, template: str,
                                 parameters=parameters)
     try:
         return invoke(chosen, "generate", chosen.generate, request,
-                      timeout=providers.runtime().health_timeout * 6)
+                      timeout=providers.health_timeout() * 6)
     except PluginError as exc:
         raise from_plugin_error(exc, chosen.id) from exc

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import current_app, request
 from marshmallow import fields, validate
 
+from codex32 import runtime
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, Strict, TokenPairSchema
 from codex32.auth.guard import current_principal, limit_rate, origin, requires
@@ -14,7 +15,6 @@ from codex32.auth.rbac import Permission
 from codex32.db import db
 from codex32.services import auth
 from codex32.services.mail import Mailer
-from codex32.state import platform_state
 from tenants import accounts
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
@@ -82,7 +82,8 @@ class MeSchema(Output):
 @blp.response(200, TokenPairSchema)
 def token(data):
     """Sign in with email and password; the same 401 for unknown email or wrong password."""
-    state = platform_state(current_app)
+    state = runtime.of(current_app)
+    assert state.limiter is not None  # a web app's runtime always has its limiter
     throttle = auth.Throttle(state.limiter, state.settings.login_attempts_per_15_minutes)
     pair = auth.login(db.session, data["email"], data["password"], data["workspace"], throttle,
                       origin().ip)
@@ -111,7 +112,7 @@ def revoke():
 def verify(data):
     """Verify a signed-up address with the token mailed to it and the sign-up's password
     (once, within 24 hours); its account can sign in from then on."""
-    attempts = platform_state(current_app).settings.login_attempts_per_15_minutes
+    attempts = runtime.of(current_app).settings.login_attempts_per_15_minutes
     limit_rate(f"verify:{origin().ip}", limit=attempts * auth.ADDRESS_FACTOR, window=900)
     verified = accounts.verify(db.session, data["token"], data["password"], origin())
     return {"user": verified.user, "workspace": verified.workspace}
@@ -123,7 +124,7 @@ def verify(data):
 def resend_verification(data):
     """Mail new verification tokens for the pending sign-ups of an address (the answer is the
     same whether there are any)."""
-    settings = platform_state(current_app).settings
+    settings = runtime.of(current_app).settings
     limit_rate(f"resend:{origin().ip}", limit=settings.signups_per_hour, window=3600)
     limit_verification_mail(data["email"])
     mailer = Mailer.from_settings(settings)

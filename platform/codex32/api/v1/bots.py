@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from codex32 import runtime
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import (
     Output,
@@ -21,7 +22,6 @@ from codex32.db import db
 from codex32.services import bots
 from codex32.services.bot_settings import NOTIFY_ON
 from codex32.services.pages import PageRequest
-from codex32.state import platform_state
 
 blp = Blueprint("bots", __name__, url_prefix="/api/v1/bots",
                 description="Bots: named programs whose code lives in versions.")
@@ -30,14 +30,14 @@ blp = Blueprint("bots", __name__, url_prefix="/api/v1/bots",
 def _at_most(setting: str, minimum: int):
     """A validator: ``minimum`` up to the platform maximum named ``setting``."""
     def check(value: int) -> None:
-        bound = getattr(platform_state(current_app).settings, setting)
+        bound = getattr(runtime.of(current_app).settings, setting)
         if not minimum <= value <= bound:
             raise ValidationError(f"must be between {minimum} and {bound}")
     return check
 
 
 def _network_allowed(value: bool) -> None:
-    if value and not platform_state(current_app).settings.allow_bot_network:
+    if value and not runtime.of(current_app).settings.allow_bot_network:
         raise ValidationError("this platform does not allow bots on the network")
 
 
@@ -130,7 +130,7 @@ def create_bot(data):
         data.pop("code", None)
         return bots.create_from_template(
             db.session, current_principal(),
-            platform_network=platform_state(current_app).settings.allow_bot_network, **data)
+            platform_network=runtime.of(current_app).settings.allow_bot_network, **data)
     return bots.create(db.session, current_principal(), **data)
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import current_app
 from marshmallow import fields, validate
 
+from codex32 import runtime
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, Strict
 from codex32.auth.guard import current_principal, limit_rate, origin, requires
 from codex32.auth.rbac import ROLES, Permission
 from codex32.db import db
 from codex32.services.mail import Mailer
-from codex32.state import platform_state
 from tenants import invitations, members
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1",
@@ -84,7 +84,7 @@ def invite(data):
     """Invite an email with a role; its token is mailed to that address only (in development:
     the server log), so only whoever controls the address can accept."""
     issued = invitations.invite(db.session, current_principal(), data["email"], data["role"])
-    mailer = Mailer.from_settings(platform_state(current_app).settings)
+    mailer = Mailer.from_settings(runtime.of(current_app).settings)
     mailer.send(invitations.invitation_message(issued, mailer.api_base))
     return issued
 
@@ -95,7 +95,7 @@ def invite(data):
 def accept(data, token):
     """Accept an invitation (this verifies the address): a new account takes the password, an
     existing one keeps its own. Then sign in at /api/v1/auth/token."""
-    attempts = platform_state(current_app).settings.login_attempts_per_15_minutes
+    attempts = runtime.of(current_app).settings.login_attempts_per_15_minutes
     limit_rate(f"accept:{origin().ip}", limit=attempts, window=900)
     email, workspace_id = invitations.accept(db.session, token, data["password"], origin())
     return {"workspace_id": workspace_id, "email": email,

@@ -1,21 +1,17 @@
-"""Plugin endpoints: what is installed, per-workspace provider settings, bot templates; and
-``/health``'s ``plugins`` check."""
+"""Plugin endpoints: what is installed, per-workspace provider settings, bot templates."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from flask import current_app
 from marshmallow import fields, validate
 
+from codex32 import runtime
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, Strict
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
-from codex32.observability.health import register_check
 from codex32.services import providers, templates
-from codex32.state import platform_state
 
 blp = Blueprint("plugins", __name__, url_prefix="/api/v1",
                 description="Installed plugins, the workspace's providers, bot templates.")
@@ -74,27 +70,16 @@ class TemplateSchema(Output):
                        "it gets the network unless its settings say otherwise"})
 
 
-def plugins_status() -> dict[str, Any]:
-    """``/health``'s ``plugins`` check: failing while an installed plugin did not load. Names
-    and versions only; the errors are in ``GET /api/v1/plugins``, behind authentication."""
-    manager = platform_state(current_app).plugins
-    broken = manager.broken() if manager else []
-    return {"ok": not broken, "loaded": len(manager.plugins) - len(broken) if manager else 0,
-            "broken": [{"name": info.name, "version": info.version} for info in broken]}
-
-
-register_check("plugins", plugins_status)
-
-
 @blp.route("/plugins", methods=["GET"])
 @requires(Permission.VIEW_WORKSPACE)
 @blp.response(200, PluginsSchema)
 def list_plugins():
-    """Every loaded plugin with what it registered, and load errors (never a config value)."""
-    manager = platform_state(current_app).plugins
-    assert manager is not None  # a web app always loads its plugins
-    return {"plugins": sorted(manager.plugins.values(), key=lambda p: p.name),
-            "isolation": providers.isolation_levels()}
+    """Every loaded plugin with what it registered, and load errors (never a config value);
+    the isolation each executor enforces, as read at start (a listing never starts a
+    process)."""
+    found = runtime.of(current_app)
+    return {"plugins": sorted(found.plugins.plugins.values(), key=lambda p: p.name),
+            "isolation": found.isolation}
 
 
 @blp.route("/providers", methods=["GET"])

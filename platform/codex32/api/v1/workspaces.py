@@ -7,6 +7,7 @@ import hmac
 from flask import current_app, request
 from marshmallow import fields, validate
 
+from codex32 import runtime
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, Strict, name_length
 from codex32.api.v1.auth import VERIFY_HINT, limit_verification_mail
@@ -16,7 +17,6 @@ from codex32.db import db
 from codex32.errors import Forbidden
 from codex32.plugins import kinds
 from codex32.services.mail import Mailer
-from codex32.state import platform_state
 from tenants import accounts, workspaces
 
 blp = Blueprint("workspaces", __name__, url_prefix="/api/v1",
@@ -81,7 +81,7 @@ def sign_up(data):
     """Create a workspace with a pending admin, and mail the admin's address a verification
     token (in development: the server log). Sign in after ``POST /auth/verify``. The answer
     is the same whether or not the address already has an account."""
-    settings = platform_state(current_app).settings
+    settings = runtime.of(current_app).settings
     if settings.signup_mode == "token":
         given = request.headers.get("X-Platform-Token", "")
         if not settings.platform_token or not hmac.compare_digest(given,

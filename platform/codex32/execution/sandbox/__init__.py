@@ -12,14 +12,8 @@ No Flask, no database here.
 
 from codex32.execution.sandbox.interpreter import interpreter_problem
 from codex32.execution.sandbox.launch import kill_run, run_sandboxed
-from codex32.execution.sandbox.policy import (
-    SandboxPolicy,
-    configure,
-    current,
-    isolation_rank,
-)
+from codex32.execution.sandbox.policy import SandboxPolicy, isolation_rank
 from codex32.execution.sandbox.probe import Availability, availability, status
 
-__all__ = ["Availability", "SandboxPolicy", "availability", "configure",
-           "current", "interpreter_problem", "isolation_rank", "kill_run", "run_sandboxed",
-           "status"]
+__all__ = ["Availability", "SandboxPolicy", "availability", "interpreter_problem",
+           "isolation_rank", "kill_run", "run_sandboxed", "status"]

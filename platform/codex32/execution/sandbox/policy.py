@@ -1,8 +1,9 @@
 """The platform's sandbox policy: how bots run on this host, set by the operator, never a tenant.
 
 Interpreter, isolation level, identities and the largest working directory come from the
-environment (:mod:`codex32.config`, ``CODEX32_SANDBOX_*``) and are installed once per process
-with :func:`configure`. Tenants choose only limits below these maxima. No I/O here.
+environment (:mod:`codex32.config`, ``CODEX32_SANDBOX_*``); each process's runtime holds the
+policy its settings describe (``codex32.runtime.current().sandbox``). Tenants choose only
+limits below these maxima. No I/O here.
 """
 
 from __future__ import annotations
@@ -57,23 +58,6 @@ class SandboxPolicy:
     def drops_identity(self) -> bool:
         """Whether runs get their own uid/gid (the levels that need root)."""
         return self.isolation in ("namespace", "user")
-
-
-_current: SandboxPolicy | None = None
-
-
-def configure(policy: SandboxPolicy) -> None:
-    """Install the process's policy (the worker and the web app do, at start-up)."""
-    global _current
-    _current = policy
-
-
-def current() -> SandboxPolicy:
-    """The installed policy, or the defaults an empty environment gives."""
-    global _current
-    if _current is None:
-        _current = SandboxPolicy()
-    return _current
 
 
 def isolation_rank(level: str) -> int:

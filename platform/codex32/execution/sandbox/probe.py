@@ -1,8 +1,9 @@
 """Whether this host gives the isolation the policy requires: tried once per process, cached.
 
 The probe runs a real bot at the required level and checks what it reports (its uid is one of
-the run identities, it sees only its own pid namespace). The answer is cached per policy, so
-``/health`` and the plugin listing never start processes after the first time. There is no
+the run identities, it sees only its own pid namespace). The answer is cached per policy; the
+web and the worker probe at start (:mod:`codex32.runtime.bootstrap`), so ``/health`` and the
+plugin listing never start a process. There is no
 fallback: a policy the host cannot honour makes every run fail with ``IsolationUnavailable``.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 from codex32.execution.sandbox import seccomp
 from codex32.execution.sandbox.interpreter import interpreter, interpreter_problem
 from codex32.execution.sandbox.launch import bwrap_binary, cgroup_layout, run_sandboxed
-from codex32.execution.sandbox.policy import ISOLATION_SETTING, SandboxPolicy, current
+from codex32.execution.sandbox.policy import ISOLATION_SETTING, SandboxPolicy
 from codex32.plugins.interfaces import ExecutionLimits, ExecutionRequest
 
 PROBE_CODE = """\
@@ -50,10 +51,9 @@ _lock = threading.Lock()
 _cache: dict[SandboxPolicy, Availability] = {}
 
 
-def status() -> dict[str, Any]:
+def status(found: Availability) -> dict[str, Any]:
     """The ``sandbox`` health check (web ``/health``, worker ``/health/ready``): the required
-    level and whether this host gives it, from the cached probe."""
-    found = availability(current())
+    level and whether this host gives it, as the probe ``found`` it (never probes again)."""
     result: dict[str, Any] = {"ok": found.ok, "isolation": found.level, "cgroups": found.cgroups}
     if found.ok:
         result["detail"] = found.detail

@@ -8,7 +8,7 @@ nothing in the core refers to these plugins by name.
 from codex32.plugins.defaults.builtin_llm import register_llm_providers
 from codex32.plugins.defaults.hashing_embedder import register_embedders
 from codex32.plugins.defaults.log_notifier import register_notifiers
-from codex32.plugins.defaults.subprocess_executor import register_executors, startup
+from codex32.plugins.defaults.subprocess_executor import register_executors
 from codex32.plugins.defaults.template_generator import register_code_generators
 
 __all__ = [
@@ -17,5 +17,4 @@ __all__ = [
     "register_executors",
     "register_llm_providers",
     "register_notifiers",
-    "startup",
 ]

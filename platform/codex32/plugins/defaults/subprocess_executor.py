@@ -22,7 +22,7 @@ from codex32.plugins.api import (
     Register,
     hookimpl,
 )
-from codex32.state import platform_state
+from codex32.runtime import find as current_runtime
 
 DEFAULT_WORKDIR_MB = 64
 
@@ -54,15 +54,18 @@ class SubprocessExecutor(Executor):
                  secrets: dict[str, str] | None = None) -> None:
         super().__init__(config, secrets)
         self.workdir_mb: int = int(self.config.get("workdir_mb", DEFAULT_WORKDIR_MB))
-        maximum = sandbox.current().max_workdir_mb
+        maximum = self.policy.max_workdir_mb
         if self.workdir_mb > maximum:
             raise ConfigInvalid("invalid subprocess executor configuration", {
                 "workdir_mb": [f"must be at most {maximum} (the platform's maximum)"]})
 
     @property
     def policy(self) -> sandbox.SandboxPolicy:
-        """The platform's sandbox policy (read at each use: the process installs it once)."""
-        return sandbox.current()
+        """The platform's sandbox policy: the current runtime's (the process's settings);
+        outside any runtime (an executor built alone, as in a plugin's tests), the defaults an
+        empty environment gives."""
+        found = current_runtime()
+        return found.sandbox if found is not None else sandbox.SandboxPolicy()
 
     def isolation_level(self) -> str:
         """The level the platform requires; runs get exactly this one or fail."""
@@ -88,13 +91,3 @@ def register_executors(register: Register) -> None:
     """Offer the subprocess executor."""
     register(SubprocessExecutor)
 
-
-@hookimpl
-def startup(app: Any) -> None:
-    """Install the platform's sandbox policy from the app's settings; report it in /health."""
-    # Imported when a web app starts it: health.py is the web's /health blueprint (flask-smorest,
-    # a quarter of a second), which loading this plugin in the worker must not pay for.
-    from codex32.observability.health import register_check
-
-    sandbox.configure(sandbox.SandboxPolicy.from_settings(platform_state(app).settings))
-    register_check("sandbox", sandbox.status)
