@@ -23,6 +23,7 @@ fail at once. No Flask, no database, no services here: the handler is the worker
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import logging
 import os
@@ -136,8 +137,9 @@ class ChannelServer:
         if refused is not None:
             self._send(_error(call_id, "LimitExceeded", refused), wait=False)
             return
-        threading.Thread(target=self._run_call, args=(call_id, call["method"], call["params"],
-                                                      timeout),
+        # The call's thread carries the run's context (the process's runtime, the log fields).
+        threading.Thread(target=contextvars.copy_context().run,
+                         args=(self._run_call, call_id, call["method"], call["params"], timeout),
                          name="codex32-run-call", daemon=True).start()
 
     def _run_call(self, call_id: int, method: str, params: dict[str, Any],
