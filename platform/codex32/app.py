@@ -39,7 +39,7 @@ from codex32.observability.logging import (
 )
 from codex32.observability.sentry import init_sentry
 from codex32.ratelimit import RateLimiter
-from codex32.services import providers
+from codex32.services import gateway, providers
 from codex32.state import KEY, PlatformState
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
                           limiter=RateLimiter(settings.redis_url,
                                               workers=settings.web_concurrency))
     app.extensions[KEY] = state
+    gateway.configure(state.limiter)
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,  # type: ignore[method-assign]
                                 x_proto=settings.proxy_hops)

@@ -37,7 +37,8 @@ from codex32.execution import notifications, queue, sandbox, scheduler, worker
 from codex32.observability import execution_metrics as metrics
 from codex32.observability.logging import configure_logging
 from codex32.observability.sentry import init_sentry
-from codex32.services import providers
+from codex32.ratelimit import RateLimiter
+from codex32.services import gateway, providers
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def build_runtime(settings: Settings, urls: DatabaseUrls) -> tuple[worker.Worker
     check_runtime_role(engine, allow_owner=settings.allow_owner_runtime,
                        production=settings.production)
     providers.configure(providers.load_runtime(settings))
+    gateway.configure(RateLimiter(settings.redis_url))
     sandbox.configure(sandbox.SandboxPolicy.from_settings(settings))
     queue.notification_retry.max_attempts = settings.notification_max_attempts
     sessions = sessionmaker(engine, expire_on_commit=False)

@@ -11,6 +11,7 @@ from codex32.api.v1 import (
     bots,
     deliveries,
     executions,
+    llm,
     members,
     plugins,
     schedules,
@@ -23,5 +24,5 @@ from codex32.api.v1 import (
 def register(api: Api) -> None:
     """Register every v1 blueprint on ``api``."""
     for module in (workspaces, auth, members, api_keys, bots, versions, executions, schedules,
-                   audit_logs, plugins, secrets, deliveries):
+                   audit_logs, plugins, secrets, deliveries, llm):
         api.register_blueprint(module.blp)
