@@ -79,14 +79,16 @@ def sse(opened: gateway.GatewayStream) -> Response:
         except (PluginError, DomainError) as exc:
             yield _event("error", error_body(502, str(exc)))
             return
+        finally:
+            # A client that went away closes this generator: close upstream, record usage
+            # (inside stream_with_context, so the app context is still there).
+            opened.close()
         result = opened.result
         yield _event("done", result.as_dict() if result else {})
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **opened.headers,
                "X-LLM-Provider": opened.provider, "X-LLM-Model": opened.model}
-    response = Response(stream_with_context(events()), mimetype="text/event-stream",
-                        headers=headers)
-    response.call_on_close(opened.close)
-    return response
+    return Response(stream_with_context(events()), mimetype="text/event-stream",
+                    headers=headers)
 
 
 def _event(name: str, data: dict) -> str:
