@@ -8,8 +8,10 @@ from decimal import Decimal
 
 import genai_prices
 import psycopg
+import pytest
 from prometheus_client import REGISTRY
 
+from codex32.errors import BadGateway
 from tests.gateway.conftest import ask, chat, configure
 
 
@@ -71,10 +73,8 @@ def test_a_workspace_price_overrides_the_listed_one(app, tenant, servers, databa
 
 def test_a_failed_request_is_recorded_with_its_attempts(app, chained, servers, database):
     servers[0].enqueue_failure("auth")
-    try:
+    with pytest.raises(BadGateway):
         chat(app, chained, ask(model="fast"))
-    except Exception:
-        pass
     (row,) = rows(database, chained.workspace_id)
     assert row["status"] == "error" and row["attempts"][0]["error"] == "auth"
     assert row["cost_usd"] == 0

@@ -54,28 +54,22 @@ def _name(scope: str, scope_id: Any, period: str) -> str:
     return f"{scope}{'' if scope_id is None else ':' + str(scope_id)}/{period}"
 
 
-_RESERVE = text("""
-    WITH target AS (
-      SELECT id, date_trunc(period, now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS start
-      FROM llm_budgets
-      WHERE (scope = 'workspace' AND scope_id IS NULL)
-         OR (scope = 'api_key' AND scope_id = :api_key)
-         OR (scope = 'bot' AND scope_id = :bot)
-      ORDER BY id
-      FOR UPDATE
-    ), fresh AS (
-      SELECT b.id, t.start,
-             CASE WHEN b.period_start = t.start THEN b.spent_usd ELSE 0 END AS spent,
-             CASE WHEN b.period_start = t.start THEN b.reserved_usd ELSE 0 END AS reserved,
-             CASE WHEN b.period_start = t.start THEN b.notified ELSE false END AS notified
-      FROM llm_budgets b JOIN target t ON t.id = b.id
-    )
-    UPDATE llm_budgets b SET period_start = f.start, spent_usd = f.spent,
-           reserved_usd = f.reserved + :amount, notified = f.notified
-    FROM fresh f WHERE b.id = f.id
-    RETURNING b.id, b.scope, b.scope_id, b.period, b.hard_limit_usd, f.spent, f.reserved,
-              f.start
+# One UPDATE, its SET and RETURNING computed from the row version it locked (a CTE that read
+# the rows apart would compute from a stale snapshot under concurrency and lose updates).
+_START = "(date_trunc(period, now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
+_RESERVE = text(f"""
+    UPDATE llm_budgets SET
+      spent_usd = CASE WHEN period_start = {_START} THEN spent_usd ELSE 0 END,
+      reserved_usd = CASE WHEN period_start = {_START} THEN reserved_usd ELSE 0 END + :amount,
+      notified = CASE WHEN period_start = {_START} THEN notified ELSE false END,
+      period_start = {_START}
+    WHERE (scope = 'workspace' AND scope_id IS NULL)
+       OR (scope = 'api_key' AND scope_id = :api_key)
+       OR (scope = 'bot' AND scope_id = :bot)
+    RETURNING id, scope, scope_id, period, hard_limit_usd, spent_usd AS spent,
+              reserved_usd - :amount AS reserved, period_start AS start
 """)
+
 
 
 def reserve(session: Session, caller: Caller, amount: Decimal | None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -20,6 +21,9 @@ import genai_prices
 from codex32.plugins.interfaces import Usage
 
 log = logging.getLogger(__name__)
+
+_table_lock = threading.Lock()
+_table_ready = threading.Event()
 
 MILLION = Decimal(1_000_000)
 ZERO = Decimal(0)
@@ -59,6 +63,8 @@ def cost(usage: Usage, provider: str, model: str, *, llm_settings: dict[str, Any
 def listed_cost(provider: str, model: str, input_tokens: int, cached_input_tokens: int,
                 output_tokens: int) -> Decimal | None:
     """The price genai-prices lists for these counts, or None for a model it does not know."""
+    if not _table_ready.is_set():
+        warm()
     try:
         found = genai_prices.calc_price(
             genai_prices.Usage(input_tokens=input_tokens,
@@ -78,3 +84,17 @@ def known(provider: str, model: str, llm_settings: dict[str, Any],
     """Whether a price for ``provider/model`` is known (so a budget can bound its cost)."""
     return cost(Usage(input_tokens=1, output_tokens=1), provider, model,
                 llm_settings=llm_settings, is_language_model=is_language_model) is not None
+
+
+def warm() -> None:
+    """Load genai-prices' table once (its first use parses it; concurrent first uses would
+    each parse it)."""
+    with _table_lock:
+        if _table_ready.is_set():
+            return
+        try:
+            genai_prices.calc_price(genai_prices.Usage(input_tokens=1, output_tokens=1),
+                                    model_ref="gpt-4o-mini", provider_id="openai")
+        except Exception:
+            log.warning("genai-prices could not load its price table", exc_info=True)
+        _table_ready.set()

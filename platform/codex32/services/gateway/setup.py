@@ -5,10 +5,11 @@ without it the gateway counts rate limits per process and keeps cooldowns in the
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from codex32.ratelimit import RateLimiter
-from codex32.services.gateway import cooldown
+from codex32.services.gateway import cooldown, prices, tokens
 from codex32.services.gateway.retry import RetryPolicy
 
 
@@ -31,7 +32,14 @@ def configure(limiter: RateLimiter | None = None, *, retry: RetryPolicy | None =
     _setup = GatewaySetup(limiter=limiter or RateLimiter(), retry=retry or RetryPolicy(),
                           deadline_seconds=deadline_seconds or GatewaySetup.deadline_seconds)
     cooldown.use_redis(_setup.limiter.redis_client)
+    # The tokenizer and the price table take about a second to load: off the request path.
+    threading.Thread(target=_warm, name="codex32-gateway-warm", daemon=True).start()
     return _setup
+
+
+def _warm() -> None:
+    tokens.warm()
+    prices.warm()
 
 
 def current() -> GatewaySetup:
