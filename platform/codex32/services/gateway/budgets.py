@@ -147,9 +147,10 @@ def shown(row: LLMBudget) -> dict[str, Any]:
     start = row.period_start
     current = start is not None and period_end(start, row.period) > now
     return {"id": row.id, "scope": row.scope, "scope_id": row.scope_id, "period": row.period,
-            "soft_limit_usd": row.soft_limit_usd, "hard_limit_usd": row.hard_limit_usd,
-            "spent_usd": row.spent_usd if current else Decimal(0),
-            "reserved_usd": row.reserved_usd if current else Decimal(0),
+            "soft_limit_usd": _text(row.soft_limit_usd),
+            "hard_limit_usd": _text(row.hard_limit_usd),
+            "spent_usd": _text(row.spent_usd.normalize() if current else Decimal(0)),
+            "reserved_usd": _text(row.reserved_usd.normalize() if current else Decimal(0)),
             "period_start": start if current else None,
             "resets_at": period_end(start, row.period) if current and start else None}
 
@@ -208,5 +209,8 @@ def replace(session: Session, principal: Principal, items: list[dict[str, Any]]
 
 
 def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    """A decimal as exact text without trailing zeros ("2", "0.0015"), never exponent form."""
+    if value is None:
+        return None
+    return f"{value.normalize():f}"
 
