@@ -30,7 +30,6 @@ from codex32.db.urls import DatabaseUrls, resolve
 from codex32.errors import TooLarge, register_error_handlers
 from codex32.observability import health, metrics, worker_presence
 from codex32.observability.logging import bind_log_context, clear_log_context
-from codex32.ratelimit import RateLimiter
 from codex32.runtime import KEY, Runtime, bootstrap
 
 log = logging.getLogger(__name__)
@@ -57,7 +56,6 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
         engine = db.engine
     pool.watch(engine, "web", settings.pool_ping_idle_seconds if settings.pool_pre_ping else None)
     runtime = bootstrap.build(settings, urls, "web", engine=engine)
-    runtime.limiter = RateLimiter(settings.redis_url, workers=settings.web_concurrency)
     app.extensions[KEY] = runtime
     Migrate(app, db, directory=str(MIGRATIONS_DIR))
     tokens.init_app(app)

@@ -42,7 +42,7 @@ class MemoryWindows:
         self._counts: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
 
-    def incr(self, key: str, window: float, now: float) -> tuple[int, float]:
+    def incr(self, key: str, window: float, now: float, amount: int = 1) -> tuple[int, float]:
         start = now - (now % window)
         with self._lock:
             if len(self._counts) > 100_000:  # bound memory: drop expired windows
@@ -50,7 +50,7 @@ class MemoryWindows:
             seen_start, count = self._counts.get(key, (start, 0))
             if seen_start != start:
                 count = 0
-            count += 1
+            count += amount
             self._counts[key] = (start, count)
         return count, start + window - now
 
@@ -65,11 +65,11 @@ class RedisWindows:
     def __init__(self, client) -> None:
         self._client = client
 
-    def incr(self, key: str, window: float, now: float) -> tuple[int, float]:
+    def incr(self, key: str, window: float, now: float, amount: int = 1) -> tuple[int, float]:
         start = int(now - (now % window))
         name = self._name(key, window, now)
         pipe = self._client.pipeline(transaction=True)
-        pipe.incr(name)
+        pipe.incr(name, amount)
         pipe.expire(name, int(window) + 1)
         count, _ = pipe.execute()
         return int(count), start + window - now
@@ -108,10 +108,16 @@ class RateLimiter:
             log.warning("rate limits are per process with %d workers: set REDIS_URL to share "
                         "them", workers)
 
-    def hit(self, key: str, limit: int, window: float) -> Decision:
-        """Count one hit; ``allowed`` is False once ``limit`` hits fell in this window."""
+    @property
+    def redis_client(self):
+        """The Redis client the limiter counts in, or None (other shared state may use it)."""
+        return self._redis._client if self._redis is not None else None
+
+    def hit(self, key: str, limit: int, window: float, amount: int = 1) -> Decision:
+        """Count ``amount`` hits (tokens, say); ``allowed`` is False once more than ``limit``
+        fell in this window."""
         now = time.time()
-        count, reset_after = self._incr(key, window, now)
+        count, reset_after = self._incr(key, window, now, amount)
         return Decision(allowed=count <= limit, limit=limit, remaining=limit - count,
                         reset_after=reset_after)
 
@@ -125,13 +131,14 @@ class RateLimiter:
                 log.debug("redis reset failed", exc_info=True)
         self._memory.reset(key)
 
-    def _incr(self, key: str, window: float, now: float) -> tuple[int, float]:
+    def _incr(self, key: str, window: float, now: float, amount: int = 1
+              ) -> tuple[int, float]:
         if self._redis is not None:
             try:
-                return self._redis.incr(key, window, now)
+                return self._redis.incr(key, window, now, amount)
             except Exception as exc:
                 if not self._warned:
                     log.warning("Redis rate limiting failed (%s); counting in-process",
                                 type(exc).__name__)
                     self._warned = True
-        return self._memory.incr(key, window, now)
+        return self._memory.incr(key, window, now, amount)

@@ -16,6 +16,9 @@ NOT_AUDITED = {
     "auth.refresh": "token rotation changes no workspace data",
     "plugins.test_provider": "a health check (or a notifier's test notification) changes "
                              "no workspace data",
+    "llm.chat": "an LLM call is recorded in the usage ledger (llm_usage), not the audit log",
+    "openai.chat_completions": "an LLM call is recorded in the usage ledger",
+    "openai.embeddings": "an embedding call is recorded in the usage ledger",
 }
 
 
@@ -28,6 +31,9 @@ def _member(t):
 
 
 MUTATIONS = {
+    "llm.put_budgets": ("llm_budgets.replace", lambda t: t.call(
+        "PUT", "/api/v1/budgets", json={"budgets": [
+            {"scope": "workspace", "period": "day", "hard_limit_usd": "5"}]})),
     "workspaces.sign_up": ("workspace.create", lambda t: t.client.post(
         "/api/v1/workspaces", json={"name": "Another", "admin_email": t.email,
                                     "admin_password": PASSWORD})),

@@ -23,6 +23,7 @@ class Permission(StrEnum):
     VIEW_PROVIDERS = "view_providers"
     MANAGE_PROVIDERS = "manage_providers"
     USE_BUILDER = "use_builder"
+    USE_LLM = "use_llm"
 
 
 class Role(StrEnum):
@@ -39,11 +40,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.USER: frozenset({
         P.VIEW_BOTS, P.CREATE_BOT, P.UPDATE_BOT, P.DELETE_BOT, P.EXECUTE_BOT, P.VIEW_ANALYTICS,
-        P.VIEW_MEMBERS, P.VIEW_WORKSPACE, P.VIEW_PROVIDERS, P.USE_BUILDER,
+        P.VIEW_MEMBERS, P.VIEW_WORKSPACE, P.VIEW_PROVIDERS, P.USE_BUILDER, P.USE_LLM,
     }),
     Role.VIEWER: frozenset({P.VIEW_BOTS, P.VIEW_ANALYTICS, P.VIEW_MEMBERS, P.VIEW_WORKSPACE}),
     # Machine access: run and read bots, nothing about people, keys or settings.
-    Role.API_USER: frozenset({P.VIEW_BOTS, P.EXECUTE_BOT, P.VIEW_ANALYTICS, P.VIEW_WORKSPACE}),
+    Role.API_USER: frozenset({P.VIEW_BOTS, P.EXECUTE_BOT, P.VIEW_ANALYTICS, P.VIEW_WORKSPACE,
+                              P.USE_LLM}),
 }
 
 ROLES = tuple(role.value for role in Role)

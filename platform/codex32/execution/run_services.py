@@ -19,21 +19,16 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from codex32.config import Settings
-from codex32.db import tenancy
 from codex32.errors import DomainError, from_plugin_error
 from codex32.observability.logging import log_context
-from codex32.plugins.calls import invoke
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import (
     BotServices,
     ChatRequest,
-    ChatResult,
-    Embedder,
-    EmbeddingResult,
     Message,
     ServiceError,
 )
-from codex32.services import llm, providers
+from codex32.services import gateway
 
 PURPOSE = "bot"  # what the platform's LLM service meters these calls as
 ROLES = ("system", "user", "assistant")
@@ -116,25 +111,28 @@ METHODS: dict[str, Callable[[RunServices, dict[str, Any], float], Any]] = {
     "llm.chat": chat, "llm.embed": embed}
 
 
-# --- the adapter: the one place a bot's call reaches the platform's model services ---------
-# Today services.llm.complete and the embedder plugin; the LLM gateway replaces both bodies
-# (gateway.chat / embeddings with purpose=PURPOSE and the execution as caller, so the ledger
-# and the bot's budget see them). Nothing else here changes.
+# --- the one place a bot's call reaches the platform's model services: the LLM gateway -------
+# (purpose ``bot``, the run's bot and execution as caller: the ledger records the call and the
+# bot's budget bounds it).
 
 
-def complete_chat(run: RunServices, request: ChatRequest) -> ChatResult:
-    """The workspace's LLM service answers ``request`` for this run (purpose ``bot``, caller
-    the execution; ``services.llm.complete`` does not record either yet)."""
-    with run.sessions() as session, tenancy.bound(session, run.workspace_id):
-        return llm.complete(session, run.workspace_id, request)
+def _caller(run: RunServices) -> gateway.Caller:
+    return gateway.Caller(bot_id=uuid.UUID(str(run.bot_id)),
+                          execution_id=uuid.UUID(str(run.execution_id)))
 
 
-def embed_texts(run: RunServices, texts: list[str], timeout: float) -> EmbeddingResult:
-    """The workspace's embedder embeds ``texts`` for this run (purpose ``bot``)."""
-    with run.sessions() as session, tenancy.bound(session, run.workspace_id):
-        embedder = providers.build(session, run.workspace_id, Embedder)
-        session.close()  # no session is held across the embedder's call
-        return invoke(embedder, "embed", embedder.embed, texts, timeout=timeout)
+def complete_chat(run: RunServices, request: ChatRequest) -> gateway.GatewayResult:
+    """The workspace's models answer ``request`` for this run, through the gateway."""
+    with run.sessions() as session:  # the gateway binds the workspace and commits its own
+        return gateway.chat(session, run.workspace_id, request, purpose=PURPOSE,
+                            caller=_caller(run), deadline_seconds=request.timeout)
+
+
+def embed_texts(run: RunServices, texts: list[str], timeout: float) -> gateway.GatewayEmbedding:
+    """The workspace's embedder embeds ``texts`` for this run, through the gateway."""
+    with run.sessions() as session:
+        return gateway.embed(session, run.workspace_id, texts, purpose=PURPOSE,
+                             caller=_caller(run), deadline_seconds=timeout)
 
 
 # --- checking what the bot sent --------------------------------------------------------------

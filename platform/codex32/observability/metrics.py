@@ -22,6 +22,15 @@ LLM_TOKENS = Counter("llm_tokens_total", "LLM tokens by provider, model and dire
                      ["provider", "model", "direction"])
 LLM_COST = Counter("llm_cost_usd_total", "LLM cost in USD by provider and model",
                    ["provider", "model"])
+LLM_REQUESTS = Counter("llm_requests_total", "LLM gateway requests by the provider and model "
+                       "that answered (or last failed) and status",
+                       ["provider", "model", "status"])
+LLM_FALLBACKS = Counter("llm_fallbacks_total", "Failed attempts the gateway moved on from, by "
+                        "provider, model and error kind", ["provider", "model", "error"])
+LLM_CACHE = Counter("llm_cache_lookups_total", "LLM gateway cache lookups by result",
+                    ["result"])
+LLM_LATENCY = Histogram("llm_request_duration_seconds", "LLM gateway request latency by the "
+                        "provider and model that answered", ["provider", "model"])
 PLUGIN_CALLS = Histogram("plugin_call_duration_seconds", "Plugin call latency",
                          ["plugin", "kind", "operation"])
 PLUGIN_ERRORS = Counter("plugin_call_errors_total", "Plugin call errors",

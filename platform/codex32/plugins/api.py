@@ -35,6 +35,16 @@ from codex32.outbound import (
 )
 from codex32.outbound_http import RefusedConnection, pinned_client
 from codex32.plugins.errors import (
+    AUTH,
+    CONNECTION,
+    CONTENT_POLICY,
+    CONTEXT_LENGTH,
+    INVALID_REQUEST,
+    OVERLOADED,
+    RATE_LIMITED,
+    SERVER,
+    TIMEOUT,
+    UNKNOWN,
     ConfigInvalid,
     PluginError,
     ProviderAuthError,
@@ -48,6 +58,7 @@ from codex32.plugins.interfaces import (
     EMPTY_SCHEMA,
     ISOLATION_LEVELS,
     BotServices,
+    ChatChunk,
     ChatRequest,
     ChatResult,
     CodeGenerator,
@@ -78,9 +89,20 @@ from codex32.plugins.interfaces import (
 Register = Callable[[type[Plugin]], None]
 
 __all__ = [
+    "AUTH",
+    "CONNECTION",
+    "CONTENT_POLICY",
+    "CONTEXT_LENGTH",
     "EMPTY_SCHEMA",
+    "INVALID_REQUEST",
     "ISOLATION_LEVELS",
+    "OVERLOADED",
+    "RATE_LIMITED",
+    "SERVER",
+    "TIMEOUT",
+    "UNKNOWN",
     "BotServices",
+    "ChatChunk",
     "ChatRequest",
     "ChatResult",
     "CheckedURL",

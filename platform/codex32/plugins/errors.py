@@ -28,30 +28,86 @@ class ConfigInvalid(PluginError):
         self.errors = errors or {}
 
 
+# What went wrong, as the core's retry policy reads it (``ProviderError.kind``):
+RATE_LIMITED = "rate_limited"      # 429: retry the same model after Retry-After
+OVERLOADED = "overloaded"          # 529, 503: retry, then fall back
+SERVER = "server"                  # other 5xx: retry, then fall back
+CONNECTION = "connection"          # no answer at all: retry, then fall back
+TIMEOUT = "timeout"                # no answer in time: retry within the deadline
+CONTEXT_LENGTH = "context_length"  # the prompt is too long for this model: next model
+AUTH = "auth"                      # 401/403: stop, name the provider
+CONTENT_POLICY = "content_policy"  # refused for its content: stop, name the provider
+INVALID_REQUEST = "invalid_request"  # other 4xx: the request is wrong, stop
+UNKNOWN = "unknown"                # anything else: fall back without retrying
+
+ERROR_KINDS = (RATE_LIMITED, OVERLOADED, SERVER, CONNECTION, TIMEOUT, CONTEXT_LENGTH, AUTH,
+               CONTENT_POLICY, INVALID_REQUEST, UNKNOWN)
+
+
+def kind_of_status(status: int | None) -> str:
+    """The error kind an HTTP status means when nothing more specific is known."""
+    if status is None:
+        return UNKNOWN
+    if status == 429:
+        return RATE_LIMITED
+    if status in (503, 529):
+        return OVERLOADED
+    if status >= 500:
+        return SERVER
+    if status in (401, 403):
+        return AUTH
+    if status == 408:
+        return TIMEOUT
+    return INVALID_REQUEST if status >= 400 else UNKNOWN
+
+
 class ProviderError(PluginError):
     """The remote provider failed or answered something unusable (API: 502).
 
     ``status`` is the upstream's HTTP status when there was one: the core may show it (never
     the upstream's body) where the message itself is not shown, as in a provider's ``/test``.
+    ``kind`` (one of :data:`ERROR_KINDS`) tells the core's retry policy what happened; by
+    default it follows ``status``. ``retry_after`` is the provider's Retry-After in seconds.
+    Third-party providers that set neither keep working: the core then falls back.
     """
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    default_kind = UNKNOWN
+
+    def __init__(self, message: str, *, status: int | None = None, kind: str | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.kind = kind or (kind_of_status(status) if status is not None
+                             else self.default_kind)
+        self.retry_after = retry_after
 
 
 class ProviderAuthError(ProviderError):
     """The provider rejected the credentials (API: 502, message says credentials)."""
 
+    default_kind = AUTH
+
+    def __init__(self, message: str, *, status: int | None = None, kind: str | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, status=status, kind=kind or AUTH, retry_after=retry_after)
+
 
 class ProviderTimeout(ProviderError):
     """The provider did not answer in time (API: 504)."""
+
+    default_kind = TIMEOUT
+
+    def __init__(self, message: str, *, status: int | None = None, kind: str | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, status=status, kind=kind or TIMEOUT, retry_after=retry_after)
 
 
 class ProviderRateLimited(ProviderError):
     """The provider asked us to slow down (API: 429 with ``Retry-After``)."""
 
+    default_kind = RATE_LIMITED
+
     def __init__(self, message: str, retry_after: float | None = None, *,
-                 status: int | None = None) -> None:
-        super().__init__(message, status=status)
-        self.retry_after = retry_after
+                 status: int | None = None, kind: str | None = None) -> None:
+        super().__init__(message, status=status, kind=kind or RATE_LIMITED,
+                         retry_after=retry_after)

@@ -14,7 +14,7 @@ import copy
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -105,10 +105,18 @@ class Message:
 
 @dataclass(frozen=True)
 class Usage:
-    """Token counts as the provider reported them (not estimated from words)."""
+    """Token counts as the provider reported them (not estimated from words).
+
+    ``input_tokens`` counts every prompt token, the ``cached_input_tokens`` read from the
+    provider's prompt cache included; ``output_tokens`` counts every generated token, the
+    ``reasoning_tokens`` of a reasoning model included. Providers whose API does not report a
+    count leave it at 0.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_input_tokens: int = 0
+    reasoning_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -138,14 +146,40 @@ class ChatResult:
     finish_reason: str | None = None
 
 
+@dataclass(frozen=True)
+class ChatChunk:
+    """A piece of a streamed answer. The last chunk of a stream carries ``usage`` (and the
+    ``finish_reason``); ``model`` names the model that answered when the provider said so."""
+
+    text: str = ""
+    model: str | None = None
+    usage: Usage | None = None
+    finish_reason: str | None = None
+
+
 class LLMProvider(Plugin, kind="llm", hook="register_llm_providers", default="builtin"):
-    """Turns chat messages into text. Capabilities: ``chat``, ``json``, ``stream``."""
+    """Turns chat messages into text. Capabilities: ``chat``, ``json``, ``stream``.
+
+    The core retries and falls back itself: a provider makes one attempt per call (its SDK's
+    own retries off) and raises :class:`codex32.plugins.errors.ProviderError` with the
+    ``kind`` of failure, so the core knows whether to retry, fall back or stop.
+    """
 
     is_language_model: ClassVar[bool] = True
 
     def complete(self, request: ChatRequest) -> ChatResult:
         """Answer the chat. Raise :mod:`codex32.plugins.errors` types on failure."""
         raise NotImplementedError
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        """Answer the chat piece by piece; the last chunk carries the usage.
+
+        Default, for providers without streaming: one chunk holding :meth:`complete`'s whole
+        answer. Closing the iterator early must stop the upstream call.
+        """
+        result = self.complete(request)
+        yield ChatChunk(text=result.text, model=result.model, usage=result.usage,
+                        finish_reason=result.finish_reason)
 
 
 # --- Embedders -----------------------------------------------------------------------------
@@ -162,6 +196,9 @@ class EmbeddingResult:
 
 class Embedder(Plugin, kind="embedder", default="hashing"):
     """Turns texts into fixed-dimension vectors."""
+
+    # True for an embedder that runs locally at no cost (the gateway prices it at zero).
+    costs_nothing: ClassVar[bool] = False
 
     @property
     def dimension(self) -> int:

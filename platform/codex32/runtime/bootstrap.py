@@ -42,9 +42,11 @@ from codex32.observability.sentry import init_sentry
 from codex32.plugins.calls import limit_plugins
 from codex32.plugins.manager import PluginManager
 from codex32.plugins.manager import load as load_plugins
+from codex32.ratelimit import RateLimiter
 from codex32.runtime import Runtime, activated
 from codex32.runtime.instances import Instances
 from codex32.services import providers
+from codex32.services.gateway import setup as gateway_setup
 
 PROCESSES = ("web", "worker", "cli")
 
@@ -70,6 +72,9 @@ def build(settings: Settings, urls: DatabaseUrls, process: str, *,
                  instances=Instances(), box=SecretBox(settings.secrets_keys),
                  passwords=Passwords(settings.argon2_time_cost, settings.argon2_memory_kib),
                  sandbox=sandbox.SandboxPolicy.from_settings(settings),
+                 # Web and worker share limits (and the gateway's cooldowns) through Redis.
+                 limiter=RateLimiter(settings.redis_url if process != "cli" else None,
+                                     workers=settings.web_concurrency if process == "web" else 1),
                  calls_per_workspace=(settings.plugin_calls_per_workspace or None
                                       if process == "web" else None))
     if process != "cli":
@@ -89,6 +94,7 @@ def start(rt: Runtime, app: Any = None) -> None:
         rt.plugins.startup(app)
         if rt.process != "cli":
             rt.isolation = providers.isolation_levels()
+            gateway_setup.warm_in_background()
     rt.warnings += [f"plugin {info.name} failed to load: {info.error}"
                     for info in rt.plugins.broken()]
     settings = rt.settings

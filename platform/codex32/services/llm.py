@@ -1,64 +1,23 @@
-"""Language-model calls for a workspace: its fallback chain, bounded calls, usage metrics.
+"""Language-model calls for the platform's own features, through the gateway.
 
-The chain is the workspace's ``llm_fallback`` (or its default provider alone). A provider that
-fails, times out or limits us hands over to the next; the last error is raised when all fail.
-The caller must not hold a database session open: :func:`complete` closes it before calling.
+Kept for callers that want a plain :class:`ChatResult`; new code calls
+:func:`codex32.services.gateway.chat` and names its purpose and caller.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 from sqlalchemy.orm import Session
 
-from codex32.errors import from_plugin_error
-from codex32.observability.metrics import LLM_COST, LLM_TOKENS
-from codex32.plugins.calls import invoke
-from codex32.plugins.errors import ConfigInvalid, PluginError, ProviderError
-from codex32.plugins.interfaces import ChatRequest, ChatResult, LLMProvider
-from codex32.services import providers
-
-log = logging.getLogger(__name__)
+from codex32.plugins.interfaces import ChatRequest, ChatResult
+from codex32.services import gateway
 
 
-def chain(session: Session, workspace_id: uuid.UUID | str) -> list[LLMProvider]:
-    """The workspace's providers in fallback order (built while the session is open)."""
-    known = providers.snapshot(session, workspace_id, LLMProvider.kind)
-    ids = (list(known.settings.get("llm_fallback") or [])
-           or [providers.default_id(LLMProvider.kind, known.settings)])
-    return [providers.build(session, workspace_id, LLMProvider, plugin_id, known=known)
-            for plugin_id in ids if plugin_id]
-
-
-def complete(session: Session, workspace_id: uuid.UUID | str,
-             request: ChatRequest) -> ChatResult:
-    """Answer ``request`` with the first provider in the chain that succeeds."""
-    candidates = chain(session, workspace_id)
-    session.close()
-    last: PluginError = ProviderError("no language model provider is configured")
-    for provider in candidates:
-        try:
-            result = invoke(provider, "complete", provider.complete, request,
-                            timeout=request.timeout)
-        except ConfigInvalid as exc:
-            last = exc
-        except ProviderError as exc:
-            log.warning("llm provider %s failed (%s); trying the next", provider.id,
-                        type(exc).__name__)
-            last = exc
-            continue
-        else:
-            record_usage(provider.id, result)
-            return result
-    raise from_plugin_error(last, "the language model") from last
-
-
-def record_usage(provider: str, result: ChatResult) -> None:
-    """Count tokens and cost per provider and model (no workspace or user labels)."""
-    LLM_TOKENS.labels(provider=provider, model=result.model, direction="input").inc(
-        result.usage.input_tokens)
-    LLM_TOKENS.labels(provider=provider, model=result.model, direction="output").inc(
-        result.usage.output_tokens)
-    if result.cost_usd:
-        LLM_COST.labels(provider=provider, model=result.model).inc(result.cost_usd)
+def complete(session: Session, workspace_id: uuid.UUID | str, request: ChatRequest, *,
+             purpose: str = "builder", caller: gateway.Caller | None = None) -> ChatResult:
+    """Answer ``request`` through the workspace's gateway route (fallback, budget, ledger)."""
+    result = gateway.chat(session, workspace_id, request, purpose=purpose, caller=caller,
+                          deadline_seconds=request.timeout)
+    return ChatResult(text=result.text, model=result.model, usage=result.usage,
+                      cost_usd=float(result.cost_usd or 0), finish_reason=result.finish_reason)

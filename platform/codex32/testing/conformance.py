@@ -57,6 +57,7 @@ from codex32.plugins.hookspecs import PROJECT
 from codex32.plugins.interfaces import (
     ISOLATION_LEVELS,
     BotServices,
+    ChatChunk,
     ChatRequest,
     ChatResult,
     EmbeddingResult,
@@ -558,9 +559,27 @@ class LLMProviderConformance(PluginConformance):
         assert isinstance(result.text, str) and result.text, "the answer has no text"
         assert isinstance(result.model, str) and result.model, "the answer names no model"
         assert isinstance(result.usage, Usage)
-        for count in (result.usage.input_tokens, result.usage.output_tokens):
-            assert isinstance(count, int) and count >= 0, f"token count {count!r}"
+        check_usage(result.usage)
         assert result.cost_usd >= 0
+
+    def test_stream_yields_text_and_ends_with_usage(self):
+        """``stream()`` yields :class:`ChatChunk` pieces whose text adds up to an answer; the
+        last chunk carries the usage (the base class's default streams ``complete()``)."""
+        chunks = list(self.build().stream(self.chat_request()))
+        assert chunks and all(isinstance(chunk, ChatChunk) for chunk in chunks)
+        assert "".join(chunk.text for chunk in chunks), "the stream has no text"
+        assert isinstance(chunks[-1].usage, Usage), "the last chunk carries no usage"
+        check_usage(chunks[-1].usage)
+
+
+def check_usage(usage: Usage) -> None:
+    """Token counts are non-negative ints; cached input is part of the input, reasoning part
+    of the output."""
+    for name in ("input_tokens", "output_tokens", "cached_input_tokens", "reasoning_tokens"):
+        count = getattr(usage, name)
+        assert isinstance(count, int) and count >= 0, f"{name} is {count!r}"
+    assert usage.cached_input_tokens <= usage.input_tokens, "cached input exceeds input"
+    assert usage.reasoning_tokens <= usage.output_tokens, "reasoning exceeds output"
 
 
 # --- Embedders ---------------------------------------------------------------------------

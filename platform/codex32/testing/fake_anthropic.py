@@ -92,6 +92,9 @@ class FakeAnthropic(ScriptedServer):
             "request_id": self.new_id("req_"),
         })
 
+    def context_length_error(self) -> ScriptedResponse:
+        return self.error(400, "prompt is too long: 210000 tokens > 200000 maximum")
+
     def route(self, request: RecordedRequest) -> ScriptedResponse:
         if request.path.startswith("/v1/") and "anthropic-version" not in request.headers:
             return self.error(400, "anthropic-version: header is required")
@@ -128,7 +131,8 @@ class FakeAnthropic(ScriptedServer):
         ident, model = self.new_id("msg_"), body["model"]
         if body.get("stream"):
             return ScriptedResponse(sse=self._events(ident, model, text, stop_reason,
-                                                     input_tokens, output_tokens))
+                                                     input_tokens, output_tokens),
+                                    interval=self.stream_interval)
         return ScriptedResponse(json={
             "id": ident, "type": "message", "role": "assistant", "model": model,
             "content": [{"type": "text", "text": text}],

@@ -127,6 +127,8 @@ class ScriptedServer:
         self.api_key = api_key
         self.delay = delay
         self.reply = reply
+        self.stream_interval = 0.0  # seconds between streamed events (a slow model)
+        self.cached_tokens = 0      # prompt tokens reported as read from the prompt cache
         self._requests: list[RecordedRequest] = []
         self._script: list[ScriptedResponse] = []
         self._lock = threading.Lock()
@@ -230,6 +232,26 @@ class ScriptedServer:
             response.headers["retry-after"] = _format_seconds(retry_after)
         response.path = path
         self._push(response)
+
+    def enqueue_failure(self, failure: str, *, retry_after: float | None = None,
+                        path: str | None = None) -> None:
+        """Answer the next request with a typical failure: ``rate_limit`` (429, with
+        ``retry_after``), ``server`` (500), ``overloaded`` (529), ``timeout`` (no answer for
+        30 s), ``context_length`` (the provider's prompt-too-long 400) or ``auth`` (401)."""
+        if failure == "timeout":
+            self.enqueue(200, {}, delay=30, path=path)
+            return
+        if failure == "context_length":
+            response = self.context_length_error()
+            response.path = path
+            self._push(response)
+            return
+        status = {"rate_limit": 429, "server": 500, "overloaded": 529, "auth": 401}[failure]
+        self.enqueue_error(status, retry_after=retry_after, path=path)
+
+    def context_length_error(self) -> ScriptedResponse:
+        """The provider's answer to a prompt longer than the model's context."""
+        return self.error(400, "the prompt is too long for this model's context length")
 
     def _push(self, response: ScriptedResponse) -> None:
         with self._lock:
@@ -492,6 +514,11 @@ class FakeOpenAI(ScriptedServer):
             "code": code if code is not None else default_code,
         }})
 
+    def context_length_error(self) -> ScriptedResponse:
+        return self.error(400, "This model's maximum context length is 128000 tokens. However, "
+                               "your messages resulted in 130000 tokens.",
+                          code="context_length_exceeded")
+
     def route(self, request: RecordedRequest) -> ScriptedResponse:
         endpoint = (request.method, request.path)
         if endpoint == ("POST", "/v1/chat/completions"):
@@ -527,12 +554,16 @@ class FakeOpenAI(ScriptedServer):
         # Chat formatting costs a few tokens per message, as tiktoken's count for chat does.
         prompt_tokens = sum(approx_tokens(text_of(m.get("content"))) + 4 for m in messages) + 3
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": approx_tokens(text),
-                 "total_tokens": prompt_tokens + approx_tokens(text)}
+                 "total_tokens": prompt_tokens + approx_tokens(text),
+                 "prompt_tokens_details": {"cached_tokens": min(self.cached_tokens,
+                                                                prompt_tokens)},
+                 "completion_tokens_details": {"reasoning_tokens": 0}}
         ident, model, created = self.new_id("chatcmpl-"), body["model"], int(time.time())
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return ScriptedResponse(sse=self._chat_chunks(ident, model, created, text,
-                                                          finish_reason, usage, include_usage))
+                                                          finish_reason, usage, include_usage),
+                                    interval=self.stream_interval)
         return ScriptedResponse(json={
             "id": ident, "object": "chat.completion", "created": created, "model": model,
             "system_fingerprint": "fp_fake",
@@ -544,7 +575,7 @@ class FakeOpenAI(ScriptedServer):
 
     @staticmethod
     def _chat_chunks(ident: str, model: str, created: int, text: str, finish_reason: str,
-                     usage: dict[str, int], include_usage: bool) -> list[tuple[None, JSONValue]]:
+                     usage: dict[str, Any], include_usage: bool) -> list[tuple[None, JSONValue]]:
         def chunk(delta: dict[str, Any], finish: str | None = None) -> tuple[None, JSONValue]:
             data: dict[str, Any] = {
                 "id": ident, "object": "chat.completion.chunk", "created": created,

@@ -18,6 +18,12 @@ from typing import Any, ClassVar
 import anthropic
 
 from codex32.plugins.api import (
+    CONNECTION,
+    CONTENT_POLICY,
+    CONTEXT_LENGTH,
+    OVERLOADED,
+    TIMEOUT,
+    ChatChunk,
     ChatRequest,
     ChatResult,
     ConfigInvalid,
@@ -78,8 +84,9 @@ class AnthropicProvider(LLMProvider):
             "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 600, "default": 60,
                         "description": "Seconds to wait for an answer, per attempt."},
             "max_retries": {"type": "integer", "minimum": 0, "maximum": 5, "default": 0,
-                            "description": "SDK retries on 429, 5xx, 529 and timeouts. The core "
-                                           "falls back to other providers itself, so 0."},
+                            "description": "Ignored, kept so saved configurations stay valid: "
+                                           "the core's gateway retries and falls back, the "
+                                           "SDK never retries (one retry policy, not two)."},
             "send_temperature": {
                 "type": "boolean", "default": False,
                 "description": "Send the request's temperature. Current models and SDKs take "
@@ -118,17 +125,39 @@ class AnthropicProvider(LLMProvider):
                                                   timeout=self._timeout(request))
         return self._result(message, model, request.json_mode)
 
-    def stream_complete(self, request: ChatRequest,
-                        on_text: Callable[[str], None] | None = None) -> ChatResult:
-        """Answer the chat as a stream, calling ``on_text`` per piece; returns the whole result."""
+    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        """Answer the chat as pieces of text; the last chunk carries the usage the API counted.
+
+        Closing the iterator closes the HTTP response, which stops the upstream generation.
+        In JSON mode a code fence is only taken off the whole answer, so the text comes as one
+        chunk at the end.
+        """
         model = request.model or self.config["model"]
         with self.translated_errors(), self.client.messages.stream(
                 **self._parameters(request, model), timeout=self._timeout(request)) as stream:
             for text in stream.text_stream:
-                if on_text is not None:
-                    on_text(text)
+                if text and not request.json_mode:
+                    yield ChatChunk(text=text, model=model)
             message = stream.get_final_message()
-        return self._result(message, model, request.json_mode)
+        result = self._result(message, model, request.json_mode)
+        yield ChatChunk(text=result.text if request.json_mode else "", model=result.model,
+                        usage=result.usage, finish_reason=result.finish_reason)
+
+    def stream_complete(self, request: ChatRequest,
+                        on_text: Callable[[str], None] | None = None) -> ChatResult:
+        """Answer the chat as a stream, calling ``on_text`` per piece; returns the whole result."""
+        pieces: list[str] = []
+        last = ChatChunk()
+        for chunk in self.stream(request):
+            if chunk.text:
+                pieces.append(chunk.text)
+                if on_text is not None:
+                    on_text(chunk.text)
+            last = chunk
+        return ChatResult(text="".join(pieces), model=last.model or "", usage=last.usage
+                          or Usage(), cost_usd=self._cost(last.model or "", last.model or "",
+                                                          last.usage or Usage()),
+                          finish_reason=last.finish_reason)
 
     def health_check(self) -> HealthResult:
         """List the models (free) and check the configured one is among them.
@@ -175,7 +204,7 @@ class AnthropicProvider(LLMProvider):
                 self._client = anthropic.Anthropic(
                     api_key=api_key, base_url=base_url,
                     timeout=float(self.config["timeout"]),
-                    max_retries=int(self.config["max_retries"]),
+                    max_retries=0,  # the gateway's router retries; two would multiply
                     # Every connection is checked where it is made; redirects are not followed.
                     http_client=pinned_client())
             return self._client
@@ -197,8 +226,8 @@ class AnthropicProvider(LLMProvider):
         except RefusedConnection as exc:
             raise ProviderError(str(exc)) from None
         except _http.HTTPError as exc:
-            raise ProviderError(f"the connection to Anthropic failed ({type(exc).__name__})"
-                                ) from None
+            raise ProviderError(f"the connection to Anthropic failed ({type(exc).__name__})",
+                                kind=CONNECTION) from None
 
     # requests and results
 
@@ -238,16 +267,22 @@ class AnthropicProvider(LLMProvider):
         cache_reads = getattr(reported, "cache_read_input_tokens", None) or 0
         # Anthropic counts cached prompt tokens apart; all of them are input.
         usage = Usage(input_tokens=reported.input_tokens + cache_writes + cache_reads,
-                      output_tokens=reported.output_tokens)
+                      output_tokens=reported.output_tokens, cached_input_tokens=cache_reads)
         answered_by = message.model or model
-        cost = 0.0
-        price = _price_for(self.config.get("prices") or {}, model, answered_by)
-        if price is not None:
-            cost = (price["input"] * (reported.input_tokens + CACHE_WRITE_FACTOR * cache_writes
-                                      + CACHE_READ_FACTOR * cache_reads)
-                    + price["output"] * reported.output_tokens) / 1_000_000
-        return ChatResult(text=text, model=answered_by, usage=usage, cost_usd=cost,
+        return ChatResult(text=text, model=answered_by, usage=usage,
+                          cost_usd=self._cost(model, answered_by, usage, cache_writes),
                           finish_reason=message.stop_reason)
+
+    def _cost(self, model: str, answered_by: str, usage: Usage, cache_writes: int = 0) -> float:
+        """USD from the plugin's own price table (0.0 for a model it does not list); the
+        gateway prices calls itself, this is for callers of the plugin alone."""
+        price = _price_for(self.config.get("prices") or {}, model, answered_by)
+        if price is None:
+            return 0.0
+        uncached = usage.input_tokens - usage.cached_input_tokens - cache_writes
+        return (price["input"] * (uncached + CACHE_WRITE_FACTOR * cache_writes
+                                  + CACHE_READ_FACTOR * usage.cached_input_tokens)
+                + price["output"] * usage.output_tokens) / 1_000_000
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -264,12 +299,12 @@ def translate(exc: anthropic.AnthropicError, secret: str | None, *, quote: bool 
     rather than tell the caller to slow down.
     """
     if isinstance(exc, anthropic.APITimeoutError):
-        return ProviderTimeout("Anthropic did not answer in time")
+        return ProviderTimeout("Anthropic did not answer in time", kind=TIMEOUT)
     if isinstance(exc, anthropic.APIConnectionError):
         if isinstance(exc.__cause__, RefusedConnection):
             return ProviderError(str(exc.__cause__))
         cause = type(exc.__cause__).__name__ if exc.__cause__ else "connection error"
-        return ProviderError(f"could not reach the Anthropic API ({cause})")
+        return ProviderError(f"could not reach the Anthropic API ({cause})", kind=CONNECTION)
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
         # From the body, not the status: an error event mid-stream arrives with a 200.
@@ -277,18 +312,34 @@ def translate(exc: anthropic.AnthropicError, secret: str | None, *, quote: bool 
         label = f"{status} {error_type}" if error_type else str(status)
         if status in (401, 403) or error_type in ("authentication_error", "permission_error"):
             # Never pass the API's own words on here: they may describe the key.
-            return ProviderAuthError(f"Anthropic rejected the credentials ({label})")
+            return ProviderAuthError(f"Anthropic rejected the credentials ({label})",
+                                     status=status)
         detail = redacted(message or exc.message, secret) if quote else type(exc).__name__
+        retry_after = retry_after_seconds(exc.response.headers)
         if status == 429 or error_type == "rate_limit_error":
             return ProviderRateLimited(f"Anthropic rate limit ({label}): {detail}",
-                                       retry_after=retry_after_seconds(exc.response.headers))
+                                       retry_after=retry_after, status=status)
         if status == 529 or error_type == "overloaded_error":
-            return ProviderError(f"Anthropic is overloaded ({label}), try again later: {detail}")
-        return ProviderError(f"Anthropic answered {label}: {detail}")
+            return ProviderError(f"Anthropic is overloaded ({label}), try again later: {detail}",
+                                 status=status, kind=OVERLOADED, retry_after=retry_after)
+        return ProviderError(f"Anthropic answered {label}: {detail}", status=status,
+                             kind=_kind_of(error_type, message), retry_after=retry_after)
     if not quote:
         return ProviderError(f"Anthropic failed ({type(exc).__name__})")
     return ProviderError(f"Anthropic client error ({type(exc).__name__}): "
                          f"{redacted(str(exc), secret)}")
+
+
+def _kind_of(error_type: str | None, message: str | None) -> str | None:
+    """A more precise kind than the status's, from the error body (None: the status's)."""
+    text = (message or "").lower()
+    if error_type == "invalid_request_error" and ("prompt is too long" in text
+                                                  or "context window" in text
+                                                  or "context length" in text):
+        return CONTEXT_LENGTH
+    if "content filtering policy" in text or "usage policy" in text:
+        return CONTENT_POLICY
+    return None
 
 
 def _error_fields(body: object) -> tuple[str | None, str | None]:

@@ -153,7 +153,7 @@ def test_cost_prices_snapshots_like_their_alias_and_cached_tokens_at_their_rates
 
     result = make_provider(prices=prices).complete(chat("hi"))
 
-    assert result.usage == Usage(input_tokens=7000, output_tokens=500)
+    assert result.usage == Usage(input_tokens=7000, output_tokens=500, cached_input_tokens=4000)
     assert result.cost_usd == pytest.approx(
         (1000 * 1.0 + 2000 * 1.25 + 4000 * 0.1 + 500 * 5.0) / 1_000_000)
 
@@ -290,25 +290,40 @@ def test_no_retries_by_default_one_request_per_call(server, api_key):
     assert len(server.requests_to(MESSAGES)) == 1
 
 
-def test_max_retries_is_honoured(make_provider, server):
-    fast = {"retry-after-ms": "10"}  # keeps the SDK's back-off short
-    server.enqueue_error(529, headers=fast)
-    server.enqueue_error(500, headers=fast)
+def test_the_sdk_never_retries_even_when_max_retries_is_set(make_provider, server):
+    """The gateway's router is the one retry policy: a saved max_retries is ignored."""
+    server.enqueue_error(529, headers={"retry-after-ms": "10"})
 
-    result = make_provider(max_retries=2).complete(chat("hi"))
+    with pytest.raises(ProviderError) as caught:
+        make_provider(max_retries=2).complete(chat("hi"))
 
-    assert result.text == "echo: hi"
-    assert len(server.requests_to(MESSAGES)) == 3
+    assert caught.value.kind == "overloaded" and caught.value.status == 529
+    assert len(server.requests_to(MESSAGES)) == 1
 
 
-def test_retries_stop_at_max_retries(make_provider, server):
-    for _ in range(3):
-        server.enqueue_error(429, headers={"retry-after-ms": "10"})
+@pytest.mark.parametrize(("failure", "kind", "status"), [
+    ("rate_limit", "rate_limited", 429), ("server", "server", 500),
+    ("overloaded", "overloaded", 529), ("context_length", "context_length", 400),
+    ("auth", "auth", 401)])
+def test_errors_carry_the_kind_the_router_reads(make_provider, server, failure, kind, status):
+    server.enqueue_failure(failure, retry_after=3)
 
-    with pytest.raises(ProviderRateLimited):
-        make_provider(max_retries=1).complete(chat("hi"))
+    with pytest.raises(ProviderError) as caught:
+        make_provider().complete(chat("hi"))
 
-    assert len(server.requests_to(MESSAGES)) == 2
+    assert (caught.value.kind, caught.value.status) == (kind, status)
+
+
+def test_stream_yields_pieces_then_usage_and_stops_upstream_when_closed(make_provider, server):
+    provider = make_provider()
+    chunks = list(provider.stream(chat("one two three four five six")))
+    assert "".join(c.text for c in chunks) == "echo: one two three four five six"
+    assert chunks[-1].usage is not None and chunks[-1].usage.output_tokens > 0
+
+    server.stream_interval = 0.3
+    stream = provider.stream(chat("a b c d e f g h i j k l"))
+    next(stream)
+    stream.close()  # the consumer went away: the HTTP response is closed, nothing hangs
 
 
 # --- secrets -------------------------------------------------------------------------------
@@ -336,8 +351,10 @@ def test_error_messages_never_contain_the_key_even_when_the_api_echoes_it(
 
 def test_logs_never_contain_the_key(make_provider, server, api_key, caplog):
     caplog.set_level(logging.DEBUG)
-    provider = make_provider(max_retries=1)
+    provider = make_provider()
     server.enqueue_error(529, headers={"retry-after-ms": "10"})
+    with pytest.raises(ProviderError):  # the SDK never retries
+        provider.complete(chat("hi"))
     provider.complete(chat("hi"))
     provider.stream_complete(chat("hi"))
     server.enqueue_error(401, message=f"bad key {api_key}")

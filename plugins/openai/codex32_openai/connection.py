@@ -17,6 +17,9 @@ from typing import Any, ClassVar
 import openai
 
 from codex32.plugins.api import (
+    CONNECTION,
+    CONTENT_POLICY,
+    CONTEXT_LENGTH,
     ConfigInvalid,
     HealthResult,
     ProviderAuthError,
@@ -49,8 +52,9 @@ CONNECTION_PROPERTIES: dict[str, Any] = {
     "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 600, "default": 60,
                 "description": "Seconds to wait for an answer, per attempt."},
     "max_retries": {"type": "integer", "minimum": 0, "maximum": 5, "default": 0,
-                    "description": "SDK retries on 429, 5xx and timeouts. The core falls back "
-                                   "to other providers itself, so 0 by default."},
+                    "description": "Ignored, kept so saved configurations stay valid: the "
+                                   "core's gateway retries and falls back, the SDK never "
+                                   "retries (one retry policy, not two)."},
 }
 
 
@@ -92,7 +96,7 @@ class OpenAIConnection:
             api_key=api_key,
             base_url=base_url,
             timeout=float(self.config["timeout"]),
-            max_retries=int(self.config["max_retries"]),
+            max_retries=0,  # the gateway's router retries; two policies would multiply
             # Every connection is checked where it is made; redirects are not followed.
             http_client=pinned_client(),
         )
@@ -158,23 +162,33 @@ def translate(exc: openai.OpenAIError, secret: str | None, *, quote: bool = True
         if isinstance(exc.__cause__, RefusedConnection):
             return ProviderError(str(exc.__cause__))
         cause = type(exc.__cause__).__name__ if exc.__cause__ else "connection error"
-        return ProviderError(f"could not reach the OpenAI server ({cause})")
+        return ProviderError(f"could not reach the OpenAI server ({cause})", kind=CONNECTION)
     if isinstance(exc, openai.APIStatusError):
         status, code = exc.status_code, f" {exc.code}" if exc.code and quote else ""
         if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
             # The API's text quotes the (masked) key, so none of it is passed on.
-            return ProviderAuthError(f"OpenAI rejected the credentials ({status}{code})")
+            return ProviderAuthError(f"OpenAI rejected the credentials ({status}{code})",
+                                     status=status)
         detail = _detail(exc, secret) if quote else type(exc).__name__
         if isinstance(exc, openai.RateLimitError):
             return ProviderRateLimited(f"OpenAI rate limit ({status}{code}): {detail}",
-                                       retry_after=retry_after_seconds(exc.response.headers))
-        return ProviderError(f"OpenAI answered {status}{code}: {detail}")
+                                       retry_after=retry_after_seconds(exc.response.headers),
+                                       status=status)
+        return ProviderError(f"OpenAI answered {status}{code}: {detail}", status=status,
+                             kind=ERROR_CODES.get(exc.code or ""),
+                             retry_after=retry_after_seconds(exc.response.headers))
     if not quote:
         return ProviderError(f"OpenAI failed ({type(exc).__name__})")
     if isinstance(exc, openai.APIError):
         return ProviderError(f"OpenAI failed: {_detail(exc, secret)}")
     return ProviderError(f"OpenAI client error ({type(exc).__name__}): "
                          f"{redacted(str(exc), secret)}")
+
+
+# The API's error codes that say more than the status does.
+ERROR_CODES = {"context_length_exceeded": CONTEXT_LENGTH, "string_above_max_length":
+               CONTEXT_LENGTH, "content_policy_violation": CONTENT_POLICY,
+               "content_filter": CONTENT_POLICY}
 
 
 def _detail(exc: openai.APIError, secret: str | None) -> str:

@@ -7,10 +7,17 @@ cost from the configured price table. Errors leave as :mod:`codex32.plugins.erro
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
-from codex32.plugins.api import ChatRequest, ChatResult, LLMProvider, ProviderError, Usage
+from codex32.plugins.api import (
+    ChatChunk,
+    ChatRequest,
+    ChatResult,
+    LLMProvider,
+    ProviderError,
+    Usage,
+)
 from codex32_openai.connection import CONNECTION_PROPERTIES, OpenAIConnection
 
 PRICE_TABLE_SCHEMA: dict[str, Any] = {
@@ -77,15 +84,14 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
                           cost_usd=self.cost(usage, model, answered_by),
                           finish_reason=choice.finish_reason)
 
-    def stream_complete(self, request: ChatRequest,
-                        on_text: Callable[[str], None] | None = None) -> ChatResult:
-        """Answer the chat as a stream, calling ``on_text`` per piece; returns the whole result.
+    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        """Answer the chat as SSE chunks; the last one carries the usage the server counted.
 
         Usage comes from the final chunk (``stream_options.include_usage``); a server that
-        sends none leaves it at zero rather than guessing.
+        sends none leaves it at zero rather than guessing. Closing the iterator closes the
+        HTTP response, which stops the upstream generation.
         """
         model = request.model or self.config["model"]
-        pieces: list[str] = []
         usage, answered_by, finish_reason = Usage(), model, None
         with self.translated_errors():
             stream = self.client.chat.completions.create(
@@ -99,14 +105,27 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
                     for choice in chunk.choices:
                         if choice.index != 0:
                             continue
-                        if choice.delta.content:
-                            pieces.append(choice.delta.content)
-                            if on_text is not None:
-                                on_text(choice.delta.content)
                         finish_reason = choice.finish_reason or finish_reason
+                        if choice.delta.content:
+                            yield ChatChunk(text=choice.delta.content, model=answered_by)
+        yield ChatChunk(model=answered_by, usage=usage, finish_reason=finish_reason)
+
+    def stream_complete(self, request: ChatRequest,
+                        on_text: Callable[[str], None] | None = None) -> ChatResult:
+        """Answer the chat as a stream, calling ``on_text`` per piece; returns the whole result."""
+        model = request.model or self.config["model"]
+        pieces: list[str] = []
+        last = ChatChunk(model=model, usage=Usage())
+        for chunk in self.stream(request):
+            if chunk.text:
+                pieces.append(chunk.text)
+                if on_text is not None:
+                    on_text(chunk.text)
+            last = chunk
+        usage, answered_by = last.usage or Usage(), last.model or model
         return ChatResult(text="".join(pieces), model=answered_by, usage=usage,
                           cost_usd=self.cost(usage, model, answered_by),
-                          finish_reason=finish_reason)
+                          finish_reason=last.finish_reason)
 
     def cost(self, usage: Usage, requested: str, answered_by: str) -> float:
         """USD for ``usage`` from the price table; 0.0 for a model it does not list."""
@@ -139,8 +158,12 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
 def _usage(reported: Any) -> Usage:
     if reported is None:
         return Usage()
+    prompt = getattr(reported, "prompt_tokens_details", None)
+    completion = getattr(reported, "completion_tokens_details", None)
     return Usage(input_tokens=reported.prompt_tokens or 0,
-                 output_tokens=reported.completion_tokens or 0)
+                 output_tokens=reported.completion_tokens or 0,
+                 cached_input_tokens=getattr(prompt, "cached_tokens", None) or 0,
+                 reasoning_tokens=getattr(completion, "reasoning_tokens", None) or 0)
 
 
 def _price_for(prices: dict[str, dict[str, float]], requested: str,

@@ -305,27 +305,6 @@ def test_no_retries_by_default_one_request_per_call(server, api_key):
     assert len(server.requests_to(COMPLETIONS)) == 1
 
 
-def test_max_retries_is_honoured(make_provider, server):
-    fast = {"retry-after-ms": "10"}  # keeps the SDK's back-off short
-    server.enqueue_error(500, headers=fast)
-    server.enqueue_error(429, headers=fast)
-
-    result = make_provider(max_retries=2).complete(chat("hi"))
-
-    assert result.text == "echo: hi"
-    assert len(server.requests_to(COMPLETIONS)) == 3
-
-
-def test_retries_stop_at_max_retries(make_provider, server):
-    for _ in range(3):
-        server.enqueue_error(503, headers={"retry-after-ms": "10"})
-
-    with pytest.raises(ProviderError):
-        make_provider(max_retries=1).complete(chat("hi"))
-
-    assert len(server.requests_to(COMPLETIONS)) == 2
-
-
 # --- secrets -------------------------------------------------------------------------------
 
 
@@ -351,8 +330,10 @@ def test_error_messages_never_contain_the_key_even_when_the_server_echoes_it(
 
 def test_logs_never_contain_the_key(make_provider, server, api_key, caplog):
     caplog.set_level(logging.DEBUG)
-    provider = make_provider(max_retries=1)
+    provider = make_provider()
     server.enqueue_error(500, headers={"retry-after-ms": "10"})
+    with pytest.raises(ProviderError):  # the SDK never retries
+        provider.complete(chat("hi"))
     provider.complete(chat("hi"))
     provider.stream_complete(chat("hi"))
     server.enqueue_error(401, message=f"bad key {api_key}")
@@ -457,3 +438,37 @@ def test_closed_provider_builds_a_new_client_on_next_use(make_provider):
     provider.close()
 
     assert provider.complete(chat("again")).text == "echo: again"
+
+
+# --- what the gateway's router reads -----------------------------------------------------
+
+
+def test_the_sdk_never_retries_even_when_max_retries_is_set(make_provider, server):
+    server.enqueue_failure("server")
+    with pytest.raises(ProviderError) as caught:
+        make_provider(max_retries=3).complete(chat("hi"))
+    assert (caught.value.kind, caught.value.status) == ("server", 500)
+    assert len(server.requests_to("/v1/chat/completions")) == 1
+
+
+@pytest.mark.parametrize(("failure", "kind", "status"), [
+    ("rate_limit", "rate_limited", 429), ("server", "server", 500),
+    ("overloaded", "overloaded", 529), ("context_length", "context_length", 400),
+    ("auth", "auth", 401)])
+def test_errors_carry_the_kind_the_router_reads(make_provider, server, failure, kind, status):
+    server.enqueue_failure(failure, retry_after=3)
+    with pytest.raises(ProviderError) as caught:
+        make_provider().complete(chat("hi"))
+    assert (caught.value.kind, caught.value.status) == (kind, status)
+
+
+def test_cached_prompt_tokens_are_reported(make_provider, server):
+    server.cached_tokens = 8
+    usage = make_provider().complete(chat("a prompt long enough to be cached " * 4)).usage
+    assert usage.cached_input_tokens == 8 and usage.input_tokens > 8
+
+
+def test_stream_yields_pieces_then_the_usage(make_provider, server):
+    chunks = list(make_provider().stream(chat("one two three four five six")))
+    assert "".join(c.text for c in chunks) == "echo: one two three four five six"
+    assert len(chunks) > 2 and chunks[-1].usage.output_tokens > 0

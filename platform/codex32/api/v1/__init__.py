@@ -11,7 +11,9 @@ from codex32.api.v1 import (
     bots,
     deliveries,
     executions,
+    llm,
     members,
+    openai_compat,
     plugins,
     schedules,
     secrets,
@@ -23,5 +25,5 @@ from codex32.api.v1 import (
 def register(api: Api) -> None:
     """Register every v1 blueprint on ``api``."""
     for module in (workspaces, auth, members, api_keys, bots, versions, executions, schedules,
-                   audit_logs, plugins, secrets, deliveries):
+                   audit_logs, plugins, secrets, deliveries, llm, openai_compat):
         api.register_blueprint(module.blp)

@@ -11,6 +11,7 @@ from codex32 import runtime
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, Strict, name_length
 from codex32.api.v1.auth import VERIFY_HINT, limit_verification_mail
+from codex32.api.v1.llm_schemas import LLMSettingsSchema
 from codex32.auth.guard import current_principal, limit_rate, origin, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
@@ -64,6 +65,8 @@ class WorkspaceSettingsSchema(Strict):
                                metadata={"description": "ordered LLM provider ids"})
     execution = fields.Nested(ExecutionMaximaSchema,
                               metadata={"description": "workspace maxima for bot runs"})
+    llm = fields.Nested(LLMSettingsSchema, metadata={
+        "description": "the LLM gateway: aliases, prices, cache, rate limits, cooldown"})
 
 
 class WorkspaceUpdateSchema(Strict):

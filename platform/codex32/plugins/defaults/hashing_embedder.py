@@ -46,6 +46,7 @@ class HashingEmbedder(Embedder):
     title = "Hashing embedder (offline)"
     description = ("Feature hashing of words and character 3-grams: no model, no network. "
                    "Finds shared words and spellings, not meaning.")
+    costs_nothing = True
     config_schema = {
         "type": "object",
         "properties": {"dimension": {"type": "integer", "minimum": 16, "maximum": 4096,

@@ -1,0 +1,131 @@
+"""LLM gateway endpoints: chat in the platform's shape (JSON or Server-Sent Events), the
+deployments' cooldown state, the usage report and budgets. Thin: parse, one gateway call,
+shape the answer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from flask import Response, stream_with_context
+
+from codex32.api.blueprint import Blueprint
+from codex32.api.v1.llm_schemas import (
+    BudgetSchema,
+    BudgetsInSchema,
+    ChatAnswerSchema,
+    ChatSchema,
+    UsageQuerySchema,
+)
+from codex32.auth.guard import current_principal, requires
+from codex32.auth.principal import Principal
+from codex32.auth.rbac import Permission
+from codex32.db import db
+from codex32.errors import DomainError, error_body
+from codex32.plugins.errors import PluginError
+from codex32.plugins.interfaces import ChatRequest, Message
+from codex32.services import gateway
+from codex32.services.gateway import budgets, deployments, ledger
+
+blp = Blueprint("llm", __name__, url_prefix="/api/v1",
+                description="The LLM gateway: chat, usage, budgets, deployments.")
+
+
+def caller_of(principal: Principal) -> gateway.Caller:
+    """The ledger's caller for an HTTP request."""
+    return gateway.Caller(user_id=principal.user_id, api_key_id=principal.api_key_id)
+
+
+def chat_request(data: dict) -> ChatRequest:
+    """The plugin-level request for a parsed chat body."""
+    return ChatRequest(messages=tuple(Message(m["role"], m["content"])
+                                      for m in data["messages"]),
+                       model=data.get("model"), temperature=data["temperature"],
+                       max_tokens=data["max_tokens"], json_mode=data.get("json_mode", False),
+                       timeout=data.get("timeout", 60.0))
+
+
+@blp.route("/llm/chat", methods=["POST"])
+@requires(Permission.USE_LLM)
+@blp.arguments(ChatSchema)
+@blp.response(200, ChatAnswerSchema)
+def chat(data):
+    """Answer a chat through the workspace's route (aliases, fallback, budget, cache, ledger).
+
+    With ``stream: true`` the answer is Server-Sent Events: ``chunk`` events with ``text``,
+    then one ``done`` event with usage, cost and attempts (or an ``error`` event). A client
+    that disconnects stops the upstream call; the tokens produced are still recorded.
+    """
+    principal = current_principal()
+    request = chat_request(data)
+    if data["stream"]:
+        opened = gateway.stream(db.session, principal.workspace_id, request,
+                                purpose="gateway", caller=caller_of(principal),
+                                cache=data["cache"], deadline_seconds=data["timeout"])
+        return sse(opened)
+    result = gateway.chat(db.session, principal.workspace_id, request, purpose="gateway",
+                          caller=caller_of(principal), cache=data["cache"],
+                          deadline_seconds=data["timeout"])
+    return result.as_dict(), 200, result.headers
+
+
+def sse(opened: gateway.GatewayStream) -> Response:
+    """The stream as Server-Sent Events."""
+    def events() -> Iterator[str]:
+        try:
+            for chunk in opened:
+                if chunk.text:
+                    yield _event("chunk", {"text": chunk.text})
+        except (PluginError, DomainError) as exc:
+            yield _event("error", error_body(502, str(exc)))
+            return
+        finally:
+            # A client that went away closes this generator: close upstream, record usage
+            # (inside stream_with_context, so the app context is still there).
+            opened.close()
+        result = opened.result
+        yield _event("done", result.as_dict() if result else {})
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **opened.headers,
+               "X-LLM-Provider": opened.provider, "X-LLM-Model": opened.model}
+    return Response(stream_with_context(events()), mimetype="text/event-stream",
+                    headers=headers)
+
+
+def _event(name: str, data: dict) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, default=str)}\n\n"
+
+
+@blp.route("/llm/deployments", methods=["GET"])
+@requires(Permission.VIEW_PROVIDERS)
+@blp.response(200)
+def list_deployments():
+    """Every (provider, model) the workspace's routes use, and its cooldown state."""
+    return {"deployments": deployments.describe(db.session, current_principal().workspace_id)}
+
+
+@blp.route("/usage", methods=["GET"])
+@requires(Permission.VIEW_ANALYTICS)
+@blp.arguments(UsageQuerySchema, location="query")
+@blp.response(200)
+def usage(query):
+    """The workspace's LLM usage and cost between ``from`` and ``to``, grouped by any of
+    day, model, provider, purpose, user, bot, api_key (comma-separated ``group_by``)."""
+    group_by = [name.strip() for name in query["group_by"].split(",") if name.strip()]
+    return ledger.report(db.session, query["start"], query["end"], group_by)
+
+
+@blp.route("/budgets", methods=["GET"])
+@requires(Permission.MANAGE_WORKSPACE)
+@blp.response(200, BudgetSchema(many=True))
+def list_budgets():
+    """The workspace's budgets with the current period's spend and reservations."""
+    return budgets.list_budgets(db.session)
+
+
+@blp.route("/budgets", methods=["PUT"])
+@requires(Permission.MANAGE_WORKSPACE)
+@blp.arguments(BudgetsInSchema)
+@blp.response(200, BudgetSchema(many=True))
+def put_budgets(data):
+    """Replace the workspace's budgets (audited). A budget kept keeps its period's spend."""
+    return budgets.replace(db.session, current_principal(), data["budgets"])

@@ -1,0 +1,153 @@
+"""Schemas of the LLM gateway's API: the workspace's ``settings.llm``, chat requests in the
+platform's shape, budgets and the usage report. Every value here is attacker-controlled
+(a tenant sets it), so every field is bounded."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from codex32.api.schemas import Output, Strict
+
+DECIMAL = validate.Regexp(r"^\d{1,10}(\.\d{1,10})?$",
+                          error="a non-negative decimal number as a string, e.g. \"0.15\"")
+NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
+                       error="letters, digits, _ . : - (at most 64)")
+DEPLOYMENT = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{0,99}(/[^\s/][^\s]{0,199})?$",
+                             error="provider or provider/model")
+
+
+class PriceSchema(Strict):
+    input = fields.String(required=True, validate=DECIMAL,
+                          metadata={"description": "USD per million input tokens"})
+    cached_input = fields.String(validate=DECIMAL, metadata={
+        "description": "USD per million cached input tokens (default: input)"})
+    output = fields.String(required=True, validate=DECIMAL,
+                           metadata={"description": "USD per million output tokens"})
+
+
+class CacheSettingsSchema(Strict):
+    enabled = fields.Boolean()
+    ttl_seconds = fields.Integer(validate=validate.Range(min=0, max=30 * 86400))
+    max_entries = fields.Integer(validate=validate.Range(min=1, max=100_000))
+
+
+class RateSchema(Strict):
+    requests_per_minute = fields.Integer(validate=validate.Range(min=1, max=1_000_000))
+    tokens_per_minute = fields.Integer(validate=validate.Range(min=1, max=1_000_000_000))
+
+
+class RateLimitsSchema(RateSchema):
+    per_key = fields.Nested(RateSchema, metadata={"description": "limits of each API key"})
+
+
+class CooldownSettingsSchema(Strict):
+    failures = fields.Integer(validate=validate.Range(min=1, max=100))
+    window_seconds = fields.Integer(validate=validate.Range(min=1, max=3600))
+    cooldown_seconds = fields.Integer(validate=validate.Range(min=1, max=3600))
+
+
+class LLMSettingsSchema(Strict):
+    """``settings.llm``: the gateway's aliases, prices, cache, rate limits and cooldown."""
+
+    aliases = fields.Dict(
+        keys=fields.String(validate=NAME),
+        values=fields.List(fields.String(validate=DEPLOYMENT),
+                           validate=validate.Length(min=1, max=10)),
+        validate=validate.Length(max=50),
+        metadata={"description": "alias (fast, smart, default, your own) → ordered "
+                                 "provider/model chain"})
+    prices = fields.Dict(keys=fields.String(validate=DEPLOYMENT),
+                         values=fields.Nested(PriceSchema), validate=validate.Length(max=200),
+                         metadata={"description": "negotiated prices per provider/model"})
+    cache = fields.Nested(CacheSettingsSchema)
+    rate_limits = fields.Nested(RateLimitsSchema)
+    cooldown = fields.Nested(CooldownSettingsSchema)
+
+
+class MessageSchema(Strict):
+    role = fields.String(required=True, validate=validate.OneOf(["system", "user",
+                                                                 "assistant"]))
+    content = fields.String(required=True, validate=validate.Length(max=200_000))
+
+
+class ChatSchema(Strict):
+    """``POST /api/v1/llm/chat``."""
+
+    messages = fields.List(fields.Nested(MessageSchema), required=True,
+                           validate=validate.Length(min=1, max=200))
+    model = fields.String(load_default=None, validate=validate.Length(min=1, max=300),
+                          metadata={"description": "alias, provider/model or model"})
+    temperature = fields.Float(load_default=0.2, validate=validate.Range(min=0, max=2))
+    max_tokens = fields.Integer(load_default=1024, validate=validate.Range(min=1, max=200_000))
+    json_mode = fields.Boolean(load_default=False)
+    stream = fields.Boolean(load_default=False)
+    cache = fields.Boolean(load_default=None, metadata={
+        "description": "true caches whatever the temperature, false opts out"})
+    timeout = fields.Float(load_default=60.0, validate=validate.Range(min=0.1, max=600))
+
+
+class AttemptSchema(Output):
+    provider = fields.String(required=True)
+    model = fields.String(allow_none=True)
+    error = fields.String(required=True)
+    status = fields.Integer(allow_none=True)
+    latency_ms = fields.Integer(required=True)
+
+
+class TokenUsageSchema(Output):
+    input_tokens = fields.Integer(required=True)
+    cached_input_tokens = fields.Integer(required=True)
+    output_tokens = fields.Integer(required=True)
+    reasoning_tokens = fields.Integer(required=True)
+    total_tokens = fields.Integer(required=True)
+
+
+class ChatAnswerSchema(Output):
+    text = fields.String(required=True)
+    provider = fields.String(required=True)
+    model = fields.String(required=True)
+    finish_reason = fields.String(allow_none=True)
+    cache_hit = fields.Boolean(required=True)
+    usage = fields.Nested(TokenUsageSchema, required=True)
+    cost_usd = fields.String(allow_none=True, metadata={"description": "exact decimal; null "
+                                                                        "when unknown"})
+    attempts = fields.List(fields.Nested(AttemptSchema), required=True)
+    usage_id = fields.String(allow_none=True)
+    latency_ms = fields.Integer(required=True)
+
+
+class BudgetInSchema(Strict):
+    scope = fields.String(required=True, validate=validate.OneOf(["workspace", "api_key",
+                                                                  "bot"]))
+    scope_id = fields.UUID(load_default=None)
+    period = fields.String(required=True, validate=validate.OneOf(["day", "month"]))
+    soft_limit_usd = fields.Decimal(load_default=None, places=None,
+                                    validate=validate.Range(min=0, max=10**9))
+    hard_limit_usd = fields.Decimal(load_default=None, places=None,
+                                    validate=validate.Range(min=0, max=10**9))
+
+
+class BudgetsInSchema(Strict):
+    budgets = fields.List(fields.Nested(BudgetInSchema), required=True,
+                          validate=validate.Length(max=200))
+
+
+class BudgetSchema(Output):
+    id = fields.UUID(required=True)
+    scope = fields.String(required=True)
+    scope_id = fields.UUID(allow_none=True)
+    period = fields.String(required=True)
+    soft_limit_usd = fields.String(allow_none=True, metadata={"description": "exact decimal"})
+    hard_limit_usd = fields.String(allow_none=True, metadata={"description": "exact decimal"})
+    spent_usd = fields.String(required=True, metadata={"description": "exact decimal"})
+    reserved_usd = fields.String(required=True, metadata={"description": "exact decimal"})
+    period_start = fields.DateTime(allow_none=True)
+    resets_at = fields.DateTime(allow_none=True)
+
+
+class UsageQuerySchema(Strict):
+    start = fields.DateTime(data_key="from", load_default=None)
+    end = fields.DateTime(data_key="to", load_default=None)
+    group_by = fields.String(load_default="", validate=validate.Length(max=100),
+                             metadata={"description": "comma-separated: day, model, "
+                                                      "provider, purpose, user, bot, api_key"})

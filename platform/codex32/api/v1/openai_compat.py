@@ -1,0 +1,190 @@
+"""The OpenAI-compatible endpoint under ``/api/v1/openai/``: ``chat/completions`` (with
+streaming), ``embeddings`` and ``models``, so the official ``openai`` SDK pointed at it with a
+workspace API key as its key works unchanged, through the same gateway (routing, budgets,
+cache, ledger; purpose ``gateway``). Thin: translate the shape, call the gateway."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+import time
+import uuid
+from collections.abc import Iterator
+
+from flask import Response, stream_with_context
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from codex32.api.blueprint import Blueprint
+from codex32.api.v1.llm import caller_of
+from codex32.auth.guard import current_principal, requires
+from codex32.auth.rbac import Permission
+from codex32.db import db
+from codex32.errors import DomainError, Invalid
+from codex32.plugins.errors import PluginError
+from codex32.plugins.interfaces import ChatRequest, Message, Usage
+from codex32.services import gateway
+from codex32.services.gateway import deployments
+
+blp = Blueprint("openai", __name__, url_prefix="/api/v1/openai",
+                description="OpenAI-compatible API over the gateway (use the openai SDK with "
+                            "base_url .../api/v1/openai and a workspace API key).")
+
+
+class Lenient(Schema):
+    """OpenAI's request fields this endpoint reads; others (``user``, ``seed``...) are
+    accepted and ignored, as an OpenAI-compatible server does."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+def _content(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(p, dict) for p in value):
+        return "".join(str(p.get("text", "")) for p in value if p.get("type") == "text")
+    raise ValidationError("content must be a string or a list of text parts")
+
+
+class OpenAIMessageSchema(Lenient):
+    role = fields.String(required=True, validate=validate.OneOf(
+        ["system", "developer", "user", "assistant"]))
+    content = fields.Raw(required=True)
+
+
+class CompletionSchema(Lenient):
+    model = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    messages = fields.List(fields.Nested(OpenAIMessageSchema), required=True,
+                           validate=validate.Length(min=1, max=200))
+    temperature = fields.Float(load_default=1.0, validate=validate.Range(min=0, max=2))
+    max_tokens = fields.Integer(load_default=None, validate=validate.Range(min=1, max=200_000))
+    max_completion_tokens = fields.Integer(load_default=None,
+                                           validate=validate.Range(min=1, max=200_000))
+    n = fields.Integer(load_default=1, validate=validate.Equal(1, error="only n=1"))
+    stream = fields.Boolean(load_default=False)
+    stream_options = fields.Dict(load_default=None)
+    response_format = fields.Dict(load_default=None)
+
+
+class EmbeddingsSchema(Lenient):
+    model = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    input = fields.Raw(required=True)
+    encoding_format = fields.String(load_default="float",
+                                    validate=validate.OneOf(["float", "base64"]))
+
+
+@blp.route("/chat/completions", methods=["POST"])
+@requires(Permission.USE_LLM)
+@blp.arguments(CompletionSchema)
+def chat_completions(data):
+    """Create a chat completion (OpenAI's shape; ``stream: true`` for SSE chunks)."""
+    principal = current_principal()
+    try:
+        messages = tuple(Message("system" if m["role"] == "developer" else m["role"],
+                                 _content(m["content"])) for m in data["messages"])
+    except ValidationError as exc:
+        raise Invalid(str(exc.messages[0] if exc.messages else exc)) from exc
+    request = ChatRequest(messages=messages, model=data["model"],
+                          temperature=data["temperature"],
+                          max_tokens=data["max_completion_tokens"] or data["max_tokens"] or 1024,
+                          json_mode=(data["response_format"] or {}).get("type") == "json_object",
+                          timeout=120)
+    ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    if data["stream"]:
+        opened = gateway.stream(db.session, principal.workspace_id, request,
+                                purpose="gateway", caller=caller_of(principal))
+        include_usage = bool((data["stream_options"] or {}).get("include_usage"))
+        return Response(stream_with_context(_chunks(opened, ident, created, data["model"],
+                                                    include_usage)),
+                        mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", **opened.headers})
+    result = gateway.chat(db.session, principal.workspace_id, request, purpose="gateway",
+                          caller=caller_of(principal))
+    body = {"id": ident, "object": "chat.completion", "created": created,
+            "model": result.model, "system_fingerprint": None,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text,
+                                                 "refusal": None},
+                         "logprobs": None, "finish_reason": _finish(result.finish_reason)}],
+            "usage": _usage(result.usage)}
+    return body, 200, {**result.headers, "x-llm-provider": result.provider}
+
+
+def _chunks(opened: gateway.GatewayStream, ident: str, created: int, model: str,
+            include_usage: bool) -> Iterator[str]:
+    def chunk(delta: dict, finish: str | None = None) -> str:
+        return "data: " + json.dumps({
+            "id": ident, "object": "chat.completion.chunk", "created": created,
+            "model": opened.model or model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                         "finish_reason": finish}]}) + "\n\n"
+    try:
+        yield chunk({"role": "assistant", "content": ""})
+        for piece in opened:
+            if piece.text:
+                yield chunk({"content": piece.text})
+    except (PluginError, DomainError) as exc:
+        yield "data: " + json.dumps({"error": {"message": str(exc), "type": "server_error"}})
+        yield "\n\n"
+        return
+    finally:
+        opened.close()  # a client that went away: stop upstream, record what was produced
+    result = opened.result
+    yield chunk({}, _finish(result.finish_reason if result else None))
+    if include_usage and result is not None:
+        yield "data: " + json.dumps({"id": ident, "object": "chat.completion.chunk",
+                                     "created": created, "model": result.model,
+                                     "choices": [], "usage": _usage(result.usage)}) + "\n\n"
+    yield "data: [DONE]\n\n"
+
+
+def _finish(reason: str | None) -> str:
+    return {"end_turn": "stop", "max_tokens": "length", "stop_sequence": "stop",
+            None: "stop"}.get(reason, reason or "stop")
+
+
+def _usage(usage: Usage) -> dict:
+    return {"prompt_tokens": usage.input_tokens, "completion_tokens": usage.output_tokens,
+            "total_tokens": usage.total_tokens,
+            "prompt_tokens_details": {"cached_tokens": usage.cached_input_tokens},
+            "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens}}
+
+
+@blp.route("/embeddings", methods=["POST"])
+@requires(Permission.USE_LLM)
+@blp.arguments(EmbeddingsSchema)
+def embeddings(data):
+    """Embed texts with the workspace's embedder (``model`` is recorded, the workspace's
+    embedder decides)."""
+    texts = data["input"]
+    if isinstance(texts, str):
+        texts = [texts]
+    if (not isinstance(texts, list) or not texts
+            or not all(isinstance(t, str) for t in texts)):
+        raise Invalid("input must be a string or a non-empty list of strings",
+                      errors={"json": {"input": ["a string or a list of strings"]}})
+    principal = current_principal()
+    result = gateway.embed(db.session, principal.workspace_id, texts, purpose="gateway",
+                           caller=caller_of(principal))
+    encode = _base64 if data["encoding_format"] == "base64" else list
+    return {"object": "list", "model": result.model,
+            "data": [{"object": "embedding", "index": i, "embedding": encode(vector)}
+                     for i, vector in enumerate(result.vectors)],
+            "usage": {"prompt_tokens": result.usage.input_tokens,
+                      "total_tokens": result.usage.input_tokens}}
+
+
+def _base64(vector: list[float]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+
+
+@blp.route("/models", methods=["GET"])
+@requires(Permission.USE_LLM)
+def models():
+    """The names a request may use: the workspace's aliases and its deployments."""
+    principal = current_principal()
+    shown = deployments.describe(db.session, principal.workspace_id)
+    names = sorted({alias for d in shown for alias in d["aliases"] if alias != "(no model)"}
+                   | {f"{d['provider']}/{d['model']}" for d in shown})
+    return {"object": "list", "data": [{"id": name, "object": "model", "created": 0,
+                                        "owned_by": "codex32"} for name in names]}

@@ -1,0 +1,216 @@
+"""Budgets: spending limits per workspace, API key or bot over a UTC day or month.
+
+Before a call the gateway reserves the request's maximum cost on every budget that applies,
+in one transaction whose row locks serialize concurrent callers in every process; a budget
+whose spend plus reservations already reached its hard limit refuses (429 naming it and when
+it resets). So concurrent requests overshoot a hard limit by at most one request's maximum.
+After the call the reservation is settled to the real cost. Crossing a soft limit notifies
+the workspace's notifiers once per period. Admin reads and writes are audited.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session
+
+from codex32.auth.principal import Principal
+from codex32.db.gateway_models import LLMBudget
+from codex32.errors import Invalid, RateLimited
+from codex32.services import audit
+from codex32.services.gateway.calls import Caller
+
+SCOPES = ("workspace", "api_key", "bot")
+PERIODS = ("day", "month")
+MAX_BUDGETS = 200
+
+
+class BudgetExceeded(RateLimited):
+    """A hard limit is reached (429 with Retry-After until the period resets)."""
+
+
+@dataclass
+class Reservation:
+    """What was reserved on which budgets (id → period start), to settle after the call."""
+
+    amount: Decimal = Decimal(0)
+    budgets: dict[uuid.UUID, datetime] = field(default_factory=dict)
+
+
+def period_end(start: datetime, period: str) -> datetime:
+    """When the period that began at ``start`` ends (UTC)."""
+    if period == "day":
+        return datetime.fromordinal(start.toordinal() + 1).replace(tzinfo=UTC)
+    year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+def _name(scope: str, scope_id: Any, period: str) -> str:
+    return f"{scope}{'' if scope_id is None else ':' + str(scope_id)}/{period}"
+
+
+# One UPDATE, its SET and RETURNING computed from the row version it locked (a CTE that read
+# the rows apart would compute from a stale snapshot under concurrency and lose updates).
+_START = "(date_trunc(period, now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
+_RESERVE = text(f"""
+    UPDATE llm_budgets SET
+      spent_usd = CASE WHEN period_start = {_START} THEN spent_usd ELSE 0 END,
+      reserved_usd = CASE WHEN period_start = {_START} THEN reserved_usd ELSE 0 END + :amount,
+      notified = CASE WHEN period_start = {_START} THEN notified ELSE false END,
+      period_start = {_START}
+    WHERE (scope = 'workspace' AND scope_id IS NULL)
+       OR (scope = 'api_key' AND scope_id = :api_key)
+       OR (scope = 'bot' AND scope_id = :bot)
+    RETURNING id, scope, scope_id, period, hard_limit_usd, spent_usd AS spent,
+              reserved_usd - :amount AS reserved, period_start AS start
+""")
+
+
+
+def reserve(session: Session, caller: Caller, amount: Decimal | None,
+            describe_unknown: str) -> Reservation:
+    """Reserve ``amount`` on every budget that applies to ``caller`` (commits).
+
+    ``amount`` None (the price is unknown) is refused when a hard limit applies: the budget
+    could not bound the call. ``describe_unknown`` names the model for that message.
+    """
+    rows = session.execute(_RESERVE, {"api_key": caller.api_key_id, "bot": caller.bot_id,
+                                      "amount": amount or Decimal(0)}).all()
+    reservation = Reservation(amount=amount or Decimal(0))
+    for row in rows:
+        if row.hard_limit_usd is None:
+            reservation.budgets[row.id] = row.start
+            continue
+        name = _name(row.scope, row.scope_id, row.period)
+        if amount is None:
+            session.rollback()
+            raise Invalid(f"budget {name} has a hard limit and the price of {describe_unknown} "
+                          "is unknown: set its price in the workspace's settings.llm.prices")
+        if row.spent + row.reserved >= row.hard_limit_usd:
+            session.rollback()
+            resets = period_end(row.start, row.period)
+            wait = max(1.0, (resets - datetime.now(UTC)).total_seconds())
+            raise BudgetExceeded(f"budget {name} is spent (hard limit {row.hard_limit_usd} "
+                                 f"USD); it resets at {resets.isoformat()}", wait)
+        reservation.budgets[row.id] = row.start
+    session.commit()
+    return reservation
+
+
+_SETTLE = text("""
+    UPDATE llm_budgets SET reserved_usd = GREATEST(reserved_usd - :reserved, 0),
+                           spent_usd = spent_usd + :actual, updated_at = now()
+    WHERE id = :id AND period_start = :start
+    RETURNING id, scope, scope_id, period, soft_limit_usd, spent_usd, notified
+""")
+
+_MARK_NOTIFIED = text("""
+    UPDATE llm_budgets SET notified = true
+    WHERE id = :id AND period_start = :start AND NOT notified RETURNING id
+""")
+
+
+def settle(session: Session, reservation: Reservation, actual: Decimal | None
+           ) -> list[dict[str, Any]]:
+    """Replace the reservation with the real cost (in the caller's transaction).
+
+    Returns the budgets whose soft limit this call crossed first in their period (each is
+    returned once per period, to notify).
+    """
+    crossed = []
+    for budget_id, start in reservation.budgets.items():
+        row = session.execute(_SETTLE, {"id": budget_id, "start": start,
+                                        "reserved": reservation.amount,
+                                        "actual": actual or Decimal(0)}).first()
+        if (row is None or row.soft_limit_usd is None or row.notified
+                or row.spent_usd < row.soft_limit_usd):
+            continue
+        if session.execute(_MARK_NOTIFIED, {"id": budget_id, "start": start}).first():
+            crossed.append({"budget": _name(row.scope, row.scope_id, row.period),
+                            "soft_limit_usd": str(row.soft_limit_usd),
+                            "spent_usd": str(row.spent_usd),
+                            "resets_at": period_end(start, row.period).isoformat()})
+    return crossed
+
+
+# -- the admin API ------------------------------------------------------------------------
+
+
+def shown(row: LLMBudget) -> dict[str, Any]:
+    """How the API shows a budget and its current period."""
+    now = datetime.now(UTC)
+    start = row.period_start
+    current = start is not None and period_end(start, row.period) > now
+    return {"id": row.id, "scope": row.scope, "scope_id": row.scope_id, "period": row.period,
+            "soft_limit_usd": _text(row.soft_limit_usd),
+            "hard_limit_usd": _text(row.hard_limit_usd),
+            "spent_usd": _text(row.spent_usd.normalize() if current else Decimal(0)),
+            "reserved_usd": _text(row.reserved_usd.normalize() if current else Decimal(0)),
+            "period_start": start if current else None,
+            "resets_at": period_end(start, row.period) if current and start else None}
+
+
+def list_budgets(session: Session) -> list[dict[str, Any]]:
+    """The workspace's budgets."""
+    rows = session.execute(select(LLMBudget).order_by(LLMBudget.scope, LLMBudget.period)
+                           ).scalars()
+    return [shown(row) for row in rows]
+
+
+def replace(session: Session, principal: Principal, items: list[dict[str, Any]]
+            ) -> list[dict[str, Any]]:
+    """Replace the workspace's budgets with ``items``; spend of a budget kept (same scope and
+    period) carries over. Audited."""
+    if len(items) > MAX_BUDGETS:
+        raise Invalid(f"at most {MAX_BUDGETS} budgets")
+    wanted: dict[tuple, dict[str, Any]] = {}
+    for index, item in enumerate(items):
+        scope, scope_id = item["scope"], item.get("scope_id")
+        if (scope == "workspace") != (scope_id is None):
+            problem = "required" if scope != "workspace" else "not allowed"
+            raise Invalid("scope_id is required for api_key and bot budgets, and not allowed "
+                          "for the workspace's",
+                          errors={"json": {str(index): {"scope_id": [problem]}}})
+        soft, hard = item.get("soft_limit_usd"), item.get("hard_limit_usd")
+        if soft is None and hard is None:
+            raise Invalid("a budget needs a soft or a hard limit",
+                          errors={"json": {str(index): {"hard_limit_usd": ["required"]}}})
+        key = (scope, scope_id, item["period"])
+        if key in wanted:
+            raise Invalid(f"budget {_name(*key)} is given twice")
+        wanted[key] = item
+    existing = {(row.scope, row.scope_id, row.period): row
+                for row in session.execute(select(LLMBudget).with_for_update()).scalars()}
+    for key, old in existing.items():
+        if key not in wanted:
+            session.execute(delete(LLMBudget).where(LLMBudget.id == old.id))
+    for key, item in wanted.items():
+        row = existing.get(key)
+        if row is None:
+            row = LLMBudget(workspace_id=principal.workspace_id, scope=key[0], scope_id=key[1],
+                            period=key[2])
+            session.add(row)
+        row.soft_limit_usd = item.get("soft_limit_usd")
+        row.hard_limit_usd = item.get("hard_limit_usd")
+        row.updated_at = datetime.now(UTC)
+    audit.record(session, principal, "llm_budgets.replace", "llm_budgets", "budgets",
+                 {"budgets": [{"scope": k[0], "scope_id": str(k[1]) if k[1] else None,
+                               "period": k[2],
+                               "soft_limit_usd": _text(v.get("soft_limit_usd")),
+                               "hard_limit_usd": _text(v.get("hard_limit_usd"))}
+                              for k, v in wanted.items()]})
+    session.commit()
+    return list_budgets(session)
+
+
+def _text(value: Decimal | None) -> str | None:
+    """A decimal as exact text without trailing zeros ("2", "0.0015"), never exponent form."""
+    if value is None:
+        return None
+    return f"{value.normalize():f}"
+

@@ -1,0 +1,102 @@
+"""The values that cross the gateway's boundary: who calls, what answered, every attempt.
+
+No database and no provider calls here: plain data the router, the ledger and the API share.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from codex32.plugins.interfaces import Usage
+
+PURPOSES = ("builder", "search", "bot", "gateway", "test")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a call is made for, as the ledger records it. Every field is optional."""
+
+    user_id: uuid.UUID | None = None
+    api_key_id: uuid.UUID | None = None
+    bot_id: uuid.UUID | None = None
+    execution_id: uuid.UUID | None = None
+    conversation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One (provider, model) of a workspace's chain; ``model`` None means the provider's
+    configured default model."""
+
+    provider: str
+    model: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.provider}/{self.model or 'default'}"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One failed attempt: which deployment, what kind of failure, the upstream status."""
+
+    provider: str
+    model: str | None
+    kind: str
+    status: int | None = None
+    latency_ms: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"provider": self.provider, "model": self.model, "error": self.kind,
+                "status": self.status, "latency_ms": self.latency_ms}
+
+
+@dataclass
+class GatewayResult:
+    """A chat answered through the gateway: the text, who answered, usage, exact cost."""
+
+    text: str
+    provider: str
+    model: str
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: Decimal | None = None
+    finish_reason: str | None = None
+    cache_hit: bool = False
+    attempts: list[Attempt] = field(default_factory=list)
+    usage_id: uuid.UUID | None = None
+    latency_ms: int = 0
+    headers: dict[str, str] = field(default_factory=dict)  # x-ratelimit-* for HTTP answers
+
+    def as_dict(self) -> dict[str, Any]:
+        """The platform's own response shape (``POST /api/v1/llm/chat``)."""
+        return {
+            "text": self.text, "provider": self.provider, "model": self.model,
+            "finish_reason": self.finish_reason, "cache_hit": self.cache_hit,
+            "usage": usage_dict(self.usage),
+            "cost_usd": None if self.cost_usd is None else str(self.cost_usd),
+            "attempts": [a.as_dict() for a in self.attempts],
+            "usage_id": str(self.usage_id) if self.usage_id else None,
+            "latency_ms": self.latency_ms,
+        }
+
+
+@dataclass
+class GatewayEmbedding:
+    """Texts embedded through the gateway."""
+
+    vectors: list[list[float]]
+    provider: str
+    model: str
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: Decimal | None = None
+    usage_id: uuid.UUID | None = None
+
+
+def usage_dict(usage: Usage) -> dict[str, int]:
+    """Token counts as the API shows them."""
+    return {"input_tokens": usage.input_tokens, "cached_input_tokens": usage.cached_input_tokens,
+            "output_tokens": usage.output_tokens, "reasoning_tokens": usage.reasoning_tokens,
+            "total_tokens": usage.total_tokens}

@@ -1,0 +1,303 @@
+"""A chat through the gateway, top to bottom:
+
+route (alias → chain) ─► rate limit ─► cache lookup ─► budget reservation ─► (session closed)
+─► router (retries, fallback, cooldown) ─► ledger row, budget settled, answer cached.
+
+:func:`prepare` and :func:`finish` are shared with streaming (:mod:`.streaming`). The session
+passed in must have no pending work: the gateway commits its own short transactions, and no
+connection is held while a provider works.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from codex32.db import tenancy
+from codex32.errors import BadGateway, DomainError, GatewayTimeout, Invalid, from_plugin_error
+from codex32.plugins.errors import AUTH, CONTENT_POLICY, CONTEXT_LENGTH
+from codex32.plugins.interfaces import ChatRequest, Usage
+from codex32.services.gateway import (
+    budgets,
+    cache,
+    cooldown,
+    ledger,
+    notices,
+    prices,
+    ratelimits,
+    routing,
+    setup,
+    tokens,
+)
+from codex32.services.gateway.calls import (
+    PURPOSES,
+    Caller,
+    Deployment,
+    GatewayResult,
+)
+from codex32.services.gateway.router import RouteFailed, Router
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class ContentRefused(DomainError):
+    """A provider refused the request under its content policy (422, names the provider)."""
+
+    status = 422
+
+
+@dataclass
+class Prepared:
+    """A request ready for the router: its route, limits passed, budget reserved."""
+
+    workspace_id: str
+    request: ChatRequest
+    purpose: str
+    caller: Caller
+    route: routing.Route
+    deployments: list[Deployment]
+    headers: dict[str, str]
+    reservation: budgets.Reservation
+    prompt_tokens: int
+    started: float
+    deadline: float
+    cache_key: bytes | None = None
+    cache_policy: cache.CachePolicy = field(default_factory=cache.CachePolicy)
+    hit: GatewayResult | None = None
+
+
+def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatRequest, *,
+            purpose: str, caller: Caller, use_cache: bool | None,
+            deadline_seconds: float | None) -> Prepared:
+    """Everything before the provider call; a cache hit is recorded and returned in ``hit``.
+
+    Ends with the session closed (its transactions committed).
+    """
+    if purpose not in PURPOSES:
+        raise Invalid(f"purpose must be one of {', '.join(PURPOSES)}")
+    started = time.monotonic()
+    workspace = str(uuid.UUID(str(workspace_id)))
+    parts = setup.current()
+    route = routing.route(session, workspace, request.model)
+    deployments = _resolved(route)
+    resting = cooldown.store().resting(session, workspace, deployments)
+    # Deployments at rest are skipped; when all of them rest, all are tried (last resort).
+    awake = [d for d in deployments if d not in resting] or deployments
+    prompt = tokens.prompt_tokens(request)
+    headers = ratelimits.check(parts.limiter, workspace, caller, prompt + request.max_tokens,
+                               route.settings)
+    prepared = Prepared(
+        workspace_id=workspace, request=request, purpose=purpose, caller=caller, route=route,
+        deployments=awake, headers=headers, reservation=budgets.Reservation(),
+        prompt_tokens=prompt, started=started,
+        deadline=started + min(deadline_seconds or parts.deadline_seconds,
+                               parts.deadline_seconds))
+    policy = cache.CachePolicy.from_settings(route.settings)
+    if policy.applies(request, use_cache):
+        prepared.cache_policy = policy
+        prepared.cache_key = cache.key(workspace, tuple(deployments), request)
+        found = cache.lookup(session, prepared.cache_key)
+        if found is not None:
+            prepared.hit = _record_hit(session, prepared, found)
+            session.commit()
+            session.close()
+            return prepared
+    prepared.reservation = budgets.reserve(session, caller, _max_cost(prepared),
+                                           " or ".join(d.label for d in awake))
+    session.close()
+    return prepared
+
+
+def chat(session: Session, workspace_id: uuid.UUID | str, request: ChatRequest, *,
+         purpose: str, caller: Caller | None = None, cache: bool | None = None,
+         deadline_seconds: float | None = None) -> GatewayResult:
+    """Answer ``request`` through the workspace's route; every request leaves a ledger row.
+
+    ``request.model`` is an alias, ``provider/model``, a bare model name or None (see
+    :mod:`.routing`). ``cache`` True or False overrides the cache's default (temperature 0
+    only). ``deadline_seconds`` bounds the whole request, attempts and waits included.
+    The result's ``headers`` hold the ``x-ratelimit-*`` values for an HTTP answer.
+    """
+    caller = caller or Caller()
+    with tenancy.bound(session, workspace_id):
+        prepared = prepare(session, workspace_id, request, purpose=purpose, caller=caller,
+                           use_cache=cache, deadline_seconds=deadline_seconds)
+        if prepared.hit is not None:
+            prepared.hit.headers = prepared.headers
+            return prepared.hit
+        answer, deployment, attempts = routed(session, prepared, Router.complete)
+        result = GatewayResult(text=answer.text, provider=deployment.provider,
+                               model=answer.model or deployment.model or "",
+                               usage=answer.usage, finish_reason=answer.finish_reason,
+                               attempts=attempts)
+        finish(session, prepared, result, cacheable=True)
+        result.headers = prepared.headers
+        return result
+
+
+# -- the parts ------------------------------------------------------------------------------
+
+
+def routed(session: Session, prepared: Prepared, method: Callable[..., T]) -> T:
+    """Run a :class:`Router` ``method`` (``complete`` or ``open_stream``) for the prepared
+    request; a request no deployment answered is recorded, then raised as its API error."""
+    router = Router(instances=prepared.route.instances, policy=setup.current().retry,
+                    deadline=prepared.deadline, on_failure=cooldown_recorder(session, prepared))
+    try:
+        return method(router, prepared.deployments, prepared.request)
+    except RouteFailed as failed:
+        fail(session, prepared, failed)
+        raise error_for(failed) from failed.last
+    except BaseException:
+        release(session, prepared)
+        raise
+
+
+def _resolved(route: routing.Route) -> list[Deployment]:
+    """The route's deployments with the model each provider uses by default filled in."""
+    resolved = []
+    for deployment in route.deployments:
+        model = deployment.model or route.instances[deployment.provider].config.get("model")
+        resolved.append(Deployment(deployment.provider, model or None))
+    return list(dict.fromkeys(resolved))
+
+
+def _max_cost(prepared: Prepared) -> Decimal | None:
+    """The most the request can cost on any of its deployments (None: a price is unknown)."""
+    worst = Decimal(0)
+    bound = Usage(input_tokens=prepared.prompt_tokens,
+                  output_tokens=prepared.request.max_tokens)
+    for deployment in prepared.deployments:
+        instance = prepared.route.instances[deployment.provider]
+        found = prices.cost(bound, deployment.provider, deployment.model or "",
+                            llm_settings=prepared.route.settings,
+                            is_language_model=instance.is_language_model)
+        if found is None:
+            return None
+        worst = max(worst, found)
+    return worst
+
+
+def cooldown_recorder(session: Session, prepared: Prepared):
+    """The router's ``on_failure``: count the failure towards the deployment's cooldown, in a
+    short transaction of its own. Failures of the request itself do not count."""
+    policy = cooldown.CooldownPolicy.from_settings(prepared.route.settings)
+
+    def record(deployment: Deployment, kind: str) -> None:
+        if kind not in ("rate_limited", "overloaded", "server", "timeout", "connection", AUTH):
+            return
+        try:
+            cooldown.store().failed(session, prepared.workspace_id, deployment, kind, policy)
+            session.commit()
+        except Exception:  # a cooldown that cannot be written must not fail the request
+            session.rollback()
+            log.warning("could not record a cooldown failure", exc_info=True)
+        finally:
+            session.close()
+    return record
+
+
+def _record_hit(session: Session, prepared: Prepared, found: dict[str, Any]) -> GatewayResult:
+    usage = Usage(**found.get("usage", {}))
+    result = GatewayResult(text=found["text"], provider=found["provider"], model=found["model"],
+                           usage=usage, cost_usd=Decimal(0), finish_reason=found.get(
+                               "finish_reason"), cache_hit=True)
+    result.latency_ms = _ms(prepared)
+    result.usage_id = ledger.record(
+        session, prepared.workspace_id, kind="chat", purpose=prepared.purpose,
+        caller=prepared.caller, provider=result.provider, model=result.model,
+        requested_model=prepared.request.model, usage=usage, cost=Decimal(0), status="ok",
+        latency_ms=result.latency_ms, attempts=[], cache_hit=True)
+    return result
+
+
+def finish(session: Session, prepared: Prepared, result: GatewayResult, *, cacheable: bool,
+           status: str = "ok", error: str | None = None) -> None:
+    """Price the answer, write its ledger row, settle the budgets, cache it (one commit), then
+    notify budgets whose soft limit it crossed."""
+    instance = prepared.route.instances.get(result.provider)
+    result.cost_usd = prices.cost(result.usage, result.provider, result.model,
+                                  llm_settings=prepared.route.settings,
+                                  is_language_model=getattr(instance, "is_language_model", True))
+    result.latency_ms = _ms(prepared)
+    result.usage_id = ledger.record(
+        session, prepared.workspace_id, kind="chat", purpose=prepared.purpose,
+        caller=prepared.caller, provider=result.provider, model=result.model,
+        requested_model=prepared.request.model, usage=result.usage, cost=result.cost_usd,
+        status=status, latency_ms=result.latency_ms, attempts=result.attempts, error=error)
+    crossed = budgets.settle(session, prepared.reservation, result.cost_usd)
+    if cacheable and status == "ok" and prepared.cache_key is not None:
+        cache.store(session, prepared.workspace_id, prepared.cache_key,
+                    {"text": result.text, "provider": result.provider, "model": result.model,
+                     "finish_reason": result.finish_reason,
+                     "usage": {"input_tokens": result.usage.input_tokens,
+                               "output_tokens": result.usage.output_tokens,
+                               "cached_input_tokens": result.usage.cached_input_tokens,
+                               "reasoning_tokens": result.usage.reasoning_tokens}},
+                    prepared.cache_policy)
+    session.commit()
+    session.close()
+    if crossed:
+        notices.soft_limit_crossed(session, prepared.workspace_id, crossed)
+
+
+def fail(session: Session, prepared: Prepared, failed: RouteFailed) -> None:
+    """Record a request no deployment answered and give its reservation back."""
+    last = failed.attempts[-1] if failed.attempts else None
+    ledger.record(session, prepared.workspace_id, kind="chat", purpose=prepared.purpose,
+                  caller=prepared.caller, provider=last.provider if last else None,
+                  model=last.model if last else None, requested_model=prepared.request.model,
+                  usage=Usage(), cost=Decimal(0), status="timeout" if failed.deadline
+                  else "error", latency_ms=_ms(prepared), attempts=failed.attempts,
+                  error=last.kind if last else "deadline")
+    budgets.settle(session, prepared.reservation, Decimal(0))
+    session.commit()
+    session.close()
+
+
+def release(session: Session, prepared: Prepared) -> None:
+    """Give the reservation back after an unexpected failure (best effort)."""
+    try:
+        session.rollback()
+        budgets.settle(session, prepared.reservation, Decimal(0))
+        session.commit()
+    except Exception:
+        log.warning("could not release a budget reservation", exc_info=True)
+    finally:
+        session.close()
+
+
+def error_for(failed: RouteFailed) -> DomainError:
+    """The API error for a request no deployment answered; it names the provider that refused
+    and lists the attempts."""
+    attempts = {"attempts": [a.as_dict() for a in failed.attempts]}
+    last = failed.attempts[-1] if failed.attempts else None
+    if failed.deadline:
+        return GatewayTimeout("the request's deadline passed before a provider answered",
+                              errors=attempts)
+    if last is not None and last.kind == AUTH:
+        return BadGateway(f"{last.provider} rejected the configured credentials "
+                          f"({last.status or 'auth'})", errors=attempts)
+    if last is not None and last.kind == CONTENT_POLICY:
+        return ContentRefused(f"{last.provider} refused the request under its content policy",
+                              errors=attempts)
+    if last is not None and last.kind == CONTEXT_LENGTH:
+        return Invalid(f"the prompt is too long for every model of the route (last: "
+                       f"{last.provider}/{last.model})", errors=attempts)
+    if failed.last is None:
+        return BadGateway("no deployment of the route could answer", errors=attempts)
+    error = from_plugin_error(failed.last, last.provider if last else "the provider")
+    error.errors = {**(error.errors or {}), **attempts}
+    return error
+
+
+def _ms(prepared: Prepared) -> int:
+    return int((time.monotonic() - prepared.started) * 1000)

@@ -1,0 +1,156 @@
+"""Cooldowns: a (workspace, provider, model) that failed ``failures`` times within ``window``
+seconds is skipped for ``cooldown`` seconds, in every process.
+
+Shared through Redis when REDIS_URL is set (counters with expiry), else through the
+``llm_cooldowns`` table (one upsert per failure; a success writes nothing). Only failures
+that are the deployment's fault count (see :data:`retry.COOLDOWN_KINDS`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from codex32 import runtime
+from codex32.db.gateway_models import LLMCooldown
+from codex32.services.gateway.calls import Deployment
+
+
+@dataclass(frozen=True)
+class CooldownPolicy:
+    """How many failures in how long put a deployment to rest, and for how long."""
+
+    failures: int = 3
+    window: float = 60.0
+    cooldown: float = 30.0
+
+    @classmethod
+    def from_settings(cls, llm_settings: dict[str, Any]) -> CooldownPolicy:
+        found = llm_settings.get("cooldown") or {}
+        return cls(failures=int(found.get("failures", cls.failures)),
+                   window=float(found.get("window_seconds", cls.window)),
+                   cooldown=float(found.get("cooldown_seconds", cls.cooldown)))
+
+
+class Store(Protocol):
+    def resting(self, session: Session, workspace_id: str,
+                deployments: list[Deployment]) -> set[Deployment]: ...
+
+    def failed(self, session: Session, workspace_id: str, deployment: Deployment, kind: str,
+               policy: CooldownPolicy) -> None: ...
+
+    def state(self, session: Session, workspace_id: str) -> dict[tuple[str, str], dict]: ...
+
+
+class DatabaseStore:
+    """Cooldowns in ``llm_cooldowns`` (row-level security keeps them per workspace)."""
+
+    def resting(self, session: Session, workspace_id: str,
+                deployments: list[Deployment]) -> set[Deployment]:
+        rows = session.execute(select(LLMCooldown.provider, LLMCooldown.model).where(
+            LLMCooldown.cooldown_until > datetime.now(UTC))).all()
+        resting = {(provider, model) for provider, model in rows}
+        return {d for d in deployments if (d.provider, d.model or "") in resting}
+
+    def failed(self, session: Session, workspace_id: str, deployment: Deployment, kind: str,
+               policy: CooldownPolicy) -> None:
+        session.execute(text("""
+            INSERT INTO llm_cooldowns (workspace_id, provider, model, failures, window_start,
+                                       last_error, cooldown_until)
+            VALUES (:ws, :provider, :model, 1, now(), :kind,
+                    CASE WHEN :limit <= 1 THEN now() + make_interval(secs => :cooldown) END)
+            ON CONFLICT (workspace_id, provider, model) DO UPDATE SET
+              failures = CASE WHEN llm_cooldowns.window_start
+                                   < now() - make_interval(secs => :window)
+                              THEN 1 ELSE llm_cooldowns.failures + 1 END,
+              window_start = CASE WHEN llm_cooldowns.window_start
+                                       < now() - make_interval(secs => :window)
+                                  THEN now() ELSE llm_cooldowns.window_start END,
+              last_error = :kind,
+              cooldown_until = CASE
+                WHEN llm_cooldowns.window_start >= now() - make_interval(secs => :window)
+                     AND llm_cooldowns.failures + 1 >= :limit
+                THEN now() + make_interval(secs => :cooldown)
+                ELSE llm_cooldowns.cooldown_until END"""),
+            {"ws": workspace_id, "provider": deployment.provider,
+             "model": deployment.model or "", "kind": kind, "limit": policy.failures,
+             "window": policy.window, "cooldown": policy.cooldown})
+
+    def state(self, session: Session, workspace_id: str) -> dict[tuple[str, str], dict]:
+        now = datetime.now(UTC)
+        found = {}
+        for row in session.execute(select(LLMCooldown)).scalars():
+            until = row.cooldown_until if row.cooldown_until and row.cooldown_until > now else None
+            found[(row.provider, row.model)] = {
+                "recent_failures": row.failures, "last_error": row.last_error,
+                "cooldown_until": until}
+        return found
+
+
+class RedisStore:
+    """Cooldowns in Redis: a failure counter per window and a resting key with an expiry."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    @staticmethod
+    def _key(workspace_id: str, deployment: Deployment, what: str) -> str:
+        return f"codex32:cooldown:{workspace_id}:{deployment.provider}:{deployment.model}:{what}"
+
+    def resting(self, session: Session, workspace_id: str,
+                deployments: list[Deployment]) -> set[Deployment]:
+        if not deployments:
+            return set()
+        values = self._client.mget([self._key(workspace_id, d, "until") for d in deployments])
+        return {d for d, value in zip(deployments, values, strict=True) if value is not None}
+
+    def failed(self, session: Session, workspace_id: str, deployment: Deployment, kind: str,
+               policy: CooldownPolicy) -> None:
+        fails = self._key(workspace_id, deployment, "fails")
+        pipe = self._client.pipeline(transaction=True)
+        pipe.incr(fails)
+        pipe.expire(fails, max(1, int(policy.window)), nx=True)
+        count = pipe.execute()[0]
+        if int(count) >= policy.failures:
+            until = time.time() + policy.cooldown
+            self._client.set(self._key(workspace_id, deployment, "until"), f"{until}:{kind}",
+                             px=max(1, int(policy.cooldown * 1000)))
+            self._client.delete(fails)
+
+    def state(self, session: Session, workspace_id: str) -> dict[tuple[str, str], dict]:
+        found: dict[tuple[str, str], dict] = {}
+        prefix = f"codex32:cooldown:{workspace_id}:"
+        for raw in self._client.scan_iter(match=prefix + "*", count=200):
+            key = raw.decode() if isinstance(raw, bytes) else raw
+            provider, model, what = key[len(prefix):].rsplit(":", 2)
+            entry = found.setdefault((provider, model), {"recent_failures": 0,
+                                                         "last_error": None,
+                                                         "cooldown_until": None})
+            value = self._client.get(key)
+            if value is None:
+                continue
+            value = value.decode() if isinstance(value, bytes) else value
+            if what == "fails":
+                entry["recent_failures"] = int(value)
+            else:
+                until, _, kind = value.partition(":")
+                entry["cooldown_until"] = datetime.fromtimestamp(float(until), UTC)
+                entry["last_error"] = kind
+        return found
+
+
+def store() -> Store:
+    """Where cooldowns live: the runtime's Redis when it has one, else the database."""
+    limiter = runtime.current().limiter
+    client = limiter.redis_client if limiter is not None else None
+    return RedisStore(client) if client is not None else DatabaseStore()
+
+
+def workspace_key(workspace_id: uuid.UUID | str) -> str:
+    return str(uuid.UUID(str(workspace_id)))

@@ -1,0 +1,129 @@
+"""The usage ledger: one ``llm_usage`` row per gateway request, the Prometheus series, and
+the usage report (``GET /api/v1/usage``).
+
+A row names the purpose, the caller, the provider and model that answered, the attempts that
+failed before it, the tokens as the provider reported them, and the cost as an exact decimal
+(NULL when the price is unknown). Metrics carry provider, model and status only: never a
+workspace or a user.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from codex32.db.gateway_models import LLMUsage
+from codex32.errors import Invalid
+from codex32.observability.metrics import (
+    LLM_COST,
+    LLM_FALLBACKS,
+    LLM_LATENCY,
+    LLM_REQUESTS,
+    LLM_TOKENS,
+)
+from codex32.plugins.interfaces import Usage
+from codex32.services.gateway.calls import Attempt, Caller
+
+GROUPS = {
+    "day": func.date_trunc("day", LLMUsage.created_at),
+    "model": LLMUsage.model,
+    "provider": LLMUsage.provider,
+    "purpose": LLMUsage.purpose,
+    "user": LLMUsage.user_id,
+    "bot": LLMUsage.bot_id,
+    "api_key": LLMUsage.api_key_id,
+}
+
+
+def record(session: Session, workspace_id: uuid.UUID | str, *, kind: str, purpose: str,
+           caller: Caller, provider: str | None, model: str | None,
+           requested_model: str | None, usage: Usage, cost: Decimal | None, status: str,
+           latency_ms: int, attempts: list[Attempt], cache_hit: bool = False,
+           error: str | None = None) -> uuid.UUID:
+    """Insert the request's ledger row in the caller's transaction and count its metrics."""
+    row_id = uuid.uuid4()
+    session.execute(insert(LLMUsage).values(
+        workspace_id=uuid.UUID(str(workspace_id)), id=row_id, kind=kind, purpose=purpose,
+        provider=provider, model=model, requested_model=requested_model,
+        user_id=caller.user_id, api_key_id=caller.api_key_id, bot_id=caller.bot_id,
+        execution_id=caller.execution_id, conversation_id=caller.conversation_id,
+        input_tokens=usage.input_tokens, cached_input_tokens=usage.cached_input_tokens,
+        output_tokens=usage.output_tokens, reasoning_tokens=usage.reasoning_tokens,
+        latency_ms=latency_ms, status=status, error=error, cache_hit=cache_hit, cost_usd=cost,
+        attempts=[a.as_dict() for a in attempts]))
+    count(provider or "none", model or "none", usage, cost, status, latency_ms, attempts,
+          cache_hit)
+    return row_id
+
+
+def count(provider: str, model: str, usage: Usage, cost: Decimal | None, status: str,
+          latency_ms: int, attempts: list[Attempt], cache_hit: bool) -> None:
+    """Prometheus series for one request (no workspace or user labels)."""
+    LLM_REQUESTS.labels(provider=provider, model=model, status=status).inc()
+    for attempt in attempts:
+        LLM_FALLBACKS.labels(provider=attempt.provider, model=attempt.model or "default",
+                             error=attempt.kind).inc()
+    if cache_hit:
+        return
+    LLM_LATENCY.labels(provider=provider, model=model).observe(latency_ms / 1000)
+    for direction, tokens in (("input", usage.input_tokens), ("output", usage.output_tokens),
+                              ("cached_input", usage.cached_input_tokens),
+                              ("reasoning", usage.reasoning_tokens)):
+        if tokens:
+            LLM_TOKENS.labels(provider=provider, model=model, direction=direction).inc(tokens)
+    if cost:
+        LLM_COST.labels(provider=provider, model=model).inc(float(cost))
+
+
+def report(session: Session, start: datetime | None, end: datetime | None,
+           group_by: list[str]) -> dict[str, Any]:
+    """Totals of the bound workspace's ledger between ``start`` and ``end``, grouped.
+
+    ``cost_usd`` sums known costs; ``unpriced_requests`` counts rows whose cost is unknown.
+    """
+    unknown = sorted(set(group_by) - set(GROUPS))
+    if unknown:
+        raise Invalid(f"group_by takes {', '.join(GROUPS)}; not {', '.join(unknown)}",
+                      errors={"query": {"group_by": [f"unknown: {', '.join(unknown)}"]}})
+    keys: list[Any] = [GROUPS[name].label(name) for name in group_by]
+    totals = [
+        func.count().label("requests"),
+        func.coalesce(func.sum(LLMUsage.input_tokens), 0).label("input_tokens"),
+        func.coalesce(func.sum(LLMUsage.cached_input_tokens), 0).label("cached_input_tokens"),
+        func.coalesce(func.sum(LLMUsage.output_tokens), 0).label("output_tokens"),
+        func.coalesce(func.sum(LLMUsage.reasoning_tokens), 0).label("reasoning_tokens"),
+        func.coalesce(func.sum(LLMUsage.cost_usd), 0).label("cost_usd"),
+        func.count().filter(LLMUsage.cost_usd.is_(None)).label("unpriced_requests"),
+        func.count().filter(LLMUsage.cache_hit).label("cache_hits"),
+        func.count().filter(LLMUsage.status != "ok").label("failed_requests"),
+    ]
+    query = select(*keys, *totals)
+    if start is not None:
+        query = query.where(LLMUsage.created_at >= start)
+    if end is not None:
+        query = query.where(LLMUsage.created_at < end)
+    if keys:
+        query = query.group_by(*keys).order_by(*keys)
+    groups = []
+    for row in session.execute(query).mappings():
+        item = {name: _plain(row[name]) for name in group_by}
+        item.update({name: row[name] for name in ("requests", "input_tokens",
+                                                  "cached_input_tokens", "output_tokens",
+                                                  "reasoning_tokens", "unpriced_requests",
+                                                  "cache_hits", "failed_requests")})
+        item["cost_usd"] = str(row["cost_usd"])
+        groups.append(item)
+    return {"from": start, "to": end, "group_by": group_by, "groups": groups}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value

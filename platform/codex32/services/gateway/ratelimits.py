@@ -1,0 +1,70 @@
+"""Rate limits of the gateway per workspace and per API key: requests and tokens per minute,
+counted in Redis when REDIS_URL is set (shared by every process), else per process.
+
+Limits come from ``settings.llm.rate_limits`` (``requests_per_minute``,
+``tokens_per_minute`` for the workspace; ``per_key`` the same for each API key). A request is
+charged its prompt tokens plus its ``max_tokens`` when it starts. Every answer carries
+OpenAI-style ``x-ratelimit-*`` headers; a refusal is a 429 with them and Retry-After.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codex32.errors import RateLimited
+from codex32.ratelimit import Decision, RateLimiter
+from codex32.services.gateway.calls import Caller
+
+WINDOW = 60.0
+
+
+class GatewayRateLimited(RateLimited):
+    """The workspace's or the key's requests or tokens per minute are used up (429)."""
+
+
+def _limits(found: Any) -> dict[str, int]:
+    found = found if isinstance(found, dict) else {}
+    return {name: int(found[name]) for name in ("requests_per_minute", "tokens_per_minute")
+            if isinstance(found.get(name), int) and found[name] > 0}
+
+
+def check(limiter: RateLimiter, workspace_id: str, caller: Caller, tokens: int,
+          llm_settings: dict[str, Any]) -> dict[str, str]:
+    """Count one request of ``tokens``; the ``x-ratelimit-*`` headers of the tightest limit,
+    or :class:`GatewayRateLimited` carrying them."""
+    configured = llm_settings.get("rate_limits") or {}
+    scopes = [(f"llm:ws:{workspace_id}", _limits(configured))]
+    if caller.api_key_id is not None:
+        scopes.append((f"llm:key:{caller.api_key_id}", _limits(configured.get("per_key"))))
+    tightest: dict[str, Decision] = {}
+    refused: Decision | None = None
+    refused_unit = ""
+    for prefix, limits in scopes:
+        for name, unit, amount in (("requests_per_minute", "requests", 1),
+                                   ("tokens_per_minute", "tokens", tokens)):
+            if name not in limits:
+                continue
+            decision = limiter.hit(f"{prefix}:{unit}", limits[name], WINDOW, amount)
+            if unit not in tightest or decision.remaining < tightest[unit].remaining:
+                tightest[unit] = decision
+            if not decision.allowed and refused is None:
+                refused = decision
+                whose = "key" if prefix.startswith("llm:key:") else "workspace"
+                refused_unit = f"{unit} per minute for this {whose}"
+    headers = headers_for(tightest)
+    if refused is not None:
+        error = GatewayRateLimited(f"rate limit reached: {refused.limit} {refused_unit}",
+                                   refused.reset_after)
+        error.headers.update(headers)
+        raise error
+    return headers
+
+
+def headers_for(decisions: dict[str, Decision]) -> dict[str, str]:
+    """OpenAI's header names: ``x-ratelimit-{limit,remaining,reset}-{requests,tokens}``."""
+    headers = {}
+    for unit, decision in decisions.items():
+        headers[f"x-ratelimit-limit-{unit}"] = str(decision.limit)
+        headers[f"x-ratelimit-remaining-{unit}"] = str(max(0, decision.remaining))
+        headers[f"x-ratelimit-reset-{unit}"] = f"{max(0.0, decision.reset_after):.0f}s"
+    return headers

@@ -1,0 +1,122 @@
+"""The router: try the route's deployments in order under one deadline, with the retry
+policy, skipping deployments in cooldown and reporting each failure to the cooldown store.
+
+No database session is held while a provider works: the cooldown store gets its own short
+transactions through the ``on_failure`` callback. Streams are retried and fall back only
+before their first piece of text; after it a failure ends the stream.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from codex32.plugins.calls import invoke
+from codex32.plugins.errors import (
+    AUTH,
+    CONTENT_POLICY,
+    INVALID_REQUEST,
+    RATE_LIMITED,
+    TIMEOUT,
+    PluginError,
+    ProviderError,
+)
+from codex32.plugins.interfaces import ChatChunk, ChatRequest, ChatResult, LLMProvider
+from codex32.services.gateway.calls import Attempt, Deployment
+from codex32.services.gateway.retry import FALLBACK, RETRY, STOP, RetryPolicy
+
+MIN_ATTEMPT_SECONDS = 0.05
+
+
+class RouteFailed(Exception):
+    """Every deployment failed (or one failure stops the request): the attempts and the last
+    error, to name the provider that refused."""
+
+    def __init__(self, attempts: list[Attempt], last: PluginError | None,
+                 deployment: Deployment | None, *, deadline: bool = False) -> None:
+        super().__init__(str(last) if last else "no deployment could answer")
+        self.attempts = attempts
+        self.last = last
+        self.deployment = deployment
+        self.deadline = deadline
+
+
+@dataclass
+class Router:
+    """Tries deployments for one request."""
+
+    instances: dict[str, LLMProvider]
+    policy: RetryPolicy
+    deadline: float  # time.monotonic() by which the request must be answered
+    on_failure: Callable[[Deployment, str], None] = lambda deployment, kind: None
+
+    def complete(self, deployments: list[Deployment], request: ChatRequest
+                 ) -> tuple[ChatResult, Deployment, list[Attempt]]:
+        """The first answer along ``deployments``."""
+        def call(instance: LLMProvider, attempt: ChatRequest, remaining: float) -> ChatResult:
+            return invoke(instance, "complete", instance.complete, attempt, timeout=remaining)
+        return self._run(deployments, request, call)
+
+    def open_stream(self, deployments: list[Deployment], request: ChatRequest
+                    ) -> tuple[Iterator[ChatChunk], ChatChunk, Deployment, list[Attempt]]:
+        """A stream from the first deployment that sends its first chunk; that chunk is
+        returned apart, the iterator gives the rest."""
+        def call(instance: LLMProvider, attempt: ChatRequest, remaining: float
+                 ) -> tuple[Iterator[ChatChunk], ChatChunk]:
+            chunks = iter(instance.stream(attempt))
+            try:
+                return chunks, next(chunks)
+            except StopIteration:
+                return iter(()), ChatChunk()
+            except PluginError:
+                raise
+            except Exception as exc:
+                raise ProviderError(f"{instance.id} stream failed ({type(exc).__name__})"
+                                    ) from exc
+        (chunks, first), deployment, attempts = self._run(deployments, request, call)
+        return chunks, first, deployment, attempts
+
+    def _run(self, deployments, request, call):
+        attempts: list[Attempt] = []
+        last: PluginError | None = None
+        for deployment in deployments:
+            instance = self.instances[deployment.provider]
+            tried = 0
+            while True:
+                remaining = self.deadline - time.monotonic()
+                if remaining < MIN_ATTEMPT_SECONDS:
+                    raise RouteFailed(attempts, last, deployment, deadline=True)
+                tried += 1
+                attempt = dataclasses.replace(request, model=deployment.model,
+                                              timeout=min(request.timeout, remaining))
+                started = time.monotonic()
+                try:
+                    return call(instance, attempt, remaining), deployment, attempts
+                except PluginError as exc:
+                    kind = getattr(exc, "kind", None) or (TIMEOUT if "Timeout" in type(
+                        exc).__name__ else INVALID_REQUEST if not isinstance(
+                        exc, ProviderError) else "unknown")
+                    last = exc
+                    attempts.append(Attempt(
+                        provider=deployment.provider, model=deployment.model, kind=kind,
+                        status=getattr(exc, "status", None),
+                        latency_ms=int((time.monotonic() - started) * 1000)))
+                    self.on_failure(deployment, kind)
+                    decision = self.policy.decide(
+                        kind, tried, self.deadline - time.monotonic(),
+                        getattr(exc, "retry_after", None) if kind == RATE_LIMITED else None)
+                    if decision.action == STOP:
+                        raise RouteFailed(attempts, exc, deployment) from exc
+                    if decision.action == RETRY:
+                        time.sleep(decision.delay)
+                        continue
+                    assert decision.action == FALLBACK
+                    break
+        raise RouteFailed(attempts, last, None)
+
+
+def refused(kind: str) -> bool:
+    """Whether a failure kind means the provider refused (auth or content policy)."""
+    return kind in (AUTH, CONTENT_POLICY)

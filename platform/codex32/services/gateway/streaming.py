@@ -1,0 +1,114 @@
+"""A chat streamed through the gateway: the same route, limits, budget and ledger as
+:func:`.chat.chat`, with the answer delivered piece by piece.
+
+Retries and fallback happen before the first piece; after it a failure ends the stream. When
+the consumer stops early (an HTTP client that disconnected closes the iterator), the upstream
+call is closed at once and the tokens produced so far are still recorded: the provider's own
+count when it sent one, else an offline count of the text received (status ``cancelled``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from codex32.db import tenancy
+from codex32.plugins.errors import PluginError
+from codex32.plugins.interfaces import ChatChunk, ChatRequest, Usage
+from codex32.services.gateway import tokens
+from codex32.services.gateway.calls import Attempt, Caller, GatewayResult
+from codex32.services.gateway.chat import Prepared, finish, prepare, release, routed
+from codex32.services.gateway.router import Router
+
+
+@dataclass
+class GatewayStream:
+    """An open stream: who answers, the failed attempts before it, the rate-limit headers,
+    and the chunks (iterate once; the last carries the usage). ``result`` is filled when the
+    stream ends, with the ledger row's id and the cost."""
+
+    provider: str
+    model: str
+    attempts: list[Attempt]
+    headers: dict[str, str]
+    chunks: Iterator[ChatChunk]
+    cache_hit: bool = False
+    result: GatewayResult | None = field(default=None)
+
+    def __iter__(self) -> Iterator[ChatChunk]:
+        return self.chunks
+
+    def close(self) -> None:
+        """Stop the stream (and the upstream call); what was produced is recorded."""
+        close = getattr(self.chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def stream(session: Session, workspace_id: uuid.UUID | str, request: ChatRequest, *,
+           purpose: str, caller: Caller | None = None, cache: bool | None = None,
+           deadline_seconds: float | None = None) -> GatewayStream:
+    """Open a stream through the workspace's route (see :func:`.chat.chat` for the
+    arguments). Raises the same errors as ``chat`` when no deployment starts answering."""
+    caller = caller or Caller()
+    with tenancy.bound(session, workspace_id):
+        prepared = prepare(session, workspace_id, request, purpose=purpose, caller=caller,
+                           use_cache=cache, deadline_seconds=deadline_seconds)
+        if prepared.hit is not None:
+            hit = prepared.hit
+            return GatewayStream(provider=hit.provider, model=hit.model, attempts=[],
+                                 headers=prepared.headers, cache_hit=True, result=hit,
+                                 chunks=iter([ChatChunk(text=hit.text, model=hit.model,
+                                                        usage=hit.usage,
+                                                        finish_reason=hit.finish_reason)]))
+        upstream, first, deployment, attempts = routed(session, prepared, Router.open_stream)
+    opened = GatewayStream(provider=deployment.provider, model=first.model or
+                           deployment.model or "", attempts=attempts, headers=prepared.headers,
+                           chunks=iter(()))
+    opened.chunks = _relay(session, prepared, opened, upstream, first)
+    return opened
+
+
+def _relay(session: Session, prepared: Prepared, opened: GatewayStream,
+           upstream: Iterator[ChatChunk], first: ChatChunk) -> Iterator[ChatChunk]:
+    """Yield the chunks; whatever ends the stream, close upstream and record it."""
+    pieces: list[str] = []
+    usage: Usage | None = None
+    finish_reason = None
+    model = opened.model
+    status, error = "cancelled", None
+    try:
+        chunk: ChatChunk | None = first
+        while chunk is not None:
+            pieces.append(chunk.text)
+            usage = chunk.usage or usage
+            finish_reason = chunk.finish_reason or finish_reason
+            model = chunk.model or model
+            yield chunk
+            chunk = next(upstream, None)
+        status = "ok"
+    except PluginError as exc:
+        status, error = "error", getattr(exc, "kind", None) or type(exc).__name__
+        raise
+    finally:
+        close = getattr(upstream, "close", None)
+        if close is not None:
+            close()  # stops the upstream generation (closes its HTTP response)
+        text = "".join(pieces)
+        if usage is None or (status != "ok" and not usage.output_tokens):
+            # No count from the provider: count what was produced, offline.
+            usage = Usage(input_tokens=prepared.prompt_tokens,
+                          output_tokens=tokens.count_text(text))
+        result = GatewayResult(text=text, provider=opened.provider, model=model, usage=usage,
+                               finish_reason=finish_reason, attempts=opened.attempts)
+        with tenancy.bound(session, prepared.workspace_id):
+            try:
+                finish(session, prepared, result, cacheable=status == "ok", status=status,
+                       error=error)
+            except Exception:
+                release(session, prepared)
+                raise
+        opened.result = result

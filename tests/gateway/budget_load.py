@@ -1,0 +1,63 @@
+"""One process of the budget concurrency test: ``threads`` gateway calls at ``start_at``.
+
+Run by tests/gateway/test_budgets.py as ``python -m tests.gateway.budget_load ARGS_JSON``;
+prints the outcomes as JSON on its last line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+from codex32.app import create_app
+from codex32.db import db, tenancy
+from codex32.db.urls import DatabaseUrls
+from codex32.errors import RateLimited
+from codex32.services import gateway
+from tests.conftest import make_settings
+from tests.gateway.conftest import ask
+
+
+def main() -> None:
+    args = json.loads(sys.argv[1])
+    app = create_app(make_settings(Path(args["data_dir"]), startup_checks=False),
+                     DatabaseUrls(runtime=args["runtime"], owner=args["owner"]))
+    gateway.setup.tokens.warm()  # what the app's start-up thread does, finished first
+    gateway.setup.prices.warm()
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        with app.app_context():
+            tenancy.bind(db.session, args["workspace_id"])
+            time.sleep(max(0.0, args["start_at"] - time.time()))
+            began = time.monotonic()
+            try:
+                gateway.chat(db.session, args["workspace_id"],
+                             ask(model="openai/gpt-4o-mini", max_tokens=args["max_tokens"]),
+                             purpose="test", deadline_seconds=30)
+                outcome = "ok"
+            except RateLimited:
+                outcome = "refused"
+            except Exception as exc:  # reported, so the test shows it
+                outcome = f"error {type(exc).__name__}: {exc}"
+            finally:
+                db.session.remove()
+            if args.get("timing"):
+                outcome += f" {time.monotonic() - began:.1f}s"
+            with lock:
+                outcomes.append(outcome)
+
+    threads = [threading.Thread(target=one) for _ in range(args["threads"])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    print(json.dumps(outcomes))
+
+
+if __name__ == "__main__":
+    main()

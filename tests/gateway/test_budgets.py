@@ -1,0 +1,138 @@
+"""Budgets: reserved before the call and settled after, a hard limit refused with 429 naming
+the budget and its reset, a soft limit notified once per period, the admin API audited, and
+50 concurrent requests in 5 processes overshooting a nearly spent budget by at most one
+request's maximum."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from codex32.errors import Invalid, RateLimited
+from codex32.testing.receivers import serve
+from tests.gateway.conftest import ask, chat, configure
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def put_budgets(tenant, *budgets: dict):
+    return tenant.call("PUT", "/api/v1/budgets", json={"budgets": list(budgets)})
+
+
+def spend(database, workspace_id: str, amount: str) -> None:
+    """Mark ``amount`` as already spent in the current period of every budget."""
+    with psycopg.connect(database.superuser_dsn) as connection:
+        connection.execute(
+            "UPDATE llm_budgets SET spent_usd = %s, reserved_usd = 0, period_start = "
+            "date_trunc(period, now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' "
+            "WHERE workspace_id = %s", (amount, workspace_id))
+
+
+def test_budgets_are_admin_only_validated_and_audited(chained, client):
+    from tests.conftest import sign_up  # noqa: F401  (the factory lives there)
+    response = put_budgets(chained, {"scope": "workspace", "period": "day",
+                                     "soft_limit_usd": "1.5", "hard_limit_usd": "2"})
+    assert response.status_code == 200, response.json
+    assert response.json[0]["hard_limit_usd"] == "2" and response.json[0]["spent_usd"] == "0"
+    assert put_budgets(chained, {"scope": "bot", "period": "day",
+                                 "hard_limit_usd": "1"}).status_code == 422
+    assert put_budgets(chained, {"scope": "workspace", "period": "week",
+                                 "hard_limit_usd": "1"}).status_code == 422
+    assert put_budgets(chained, {"scope": "workspace", "period": "day"}).status_code == 422
+    audit = chained.call("GET", "/api/v1/audit-logs").json
+    items = audit["items"] if isinstance(audit, dict) else audit
+    assert any(item["action"] == "llm_budgets.replace" for item in items)
+
+
+def test_a_hard_limit_refuses_with_429_naming_the_budget_and_its_reset(app, chained,
+                                                                        database):
+    put_budgets(chained, {"scope": "workspace", "period": "day", "hard_limit_usd": "0.001"})
+    spend(database, chained.workspace_id, "0.001")
+    with pytest.raises(RateLimited, match=r"budget workspace/day .* resets at") as caught:
+        chat(app, chained, ask(model="fast"))
+    assert int(caught.value.headers["Retry-After"]) > 0
+    shown = chained.call("GET", "/api/v1/budgets").json[0]
+    assert Decimal(shown["reserved_usd"]) == 0  # a refusal reserves nothing
+
+
+def test_spend_is_settled_to_the_real_cost(app, chained):
+    put_budgets(chained, {"scope": "workspace", "period": "month", "hard_limit_usd": "5"})
+    result = chat(app, chained, ask(model="fast", max_tokens=500))
+    shown = chained.call("GET", "/api/v1/budgets").json[0]
+    assert Decimal(shown["spent_usd"]) == result.cost_usd > 0
+    assert Decimal(shown["reserved_usd"]) == 0
+
+
+def test_an_unknown_price_under_a_hard_limit_is_refused(app, chained):
+    put_budgets(chained, {"scope": "workspace", "period": "day", "hard_limit_usd": "5"})
+    with pytest.raises(Invalid, match="price of openai/my-finetune is unknown"):
+        chat(app, chained, ask(model="openai/my-finetune"))
+
+
+def test_a_soft_limit_notifies_the_workspace_notifiers_once_per_period(app, chained, database):
+    with serve() as receiver:
+        response = chained.call("PUT", "/api/v1/providers/notifier/webhook", json={
+            "config": {"url": receiver.url, "max_attempts": 1, "timeout_seconds": 2},
+            "secrets": {"signing_secret": "s" * 32}})
+        assert response.status_code in (200, 201), response.json
+        put_budgets(chained, {"scope": "workspace", "period": "day", "soft_limit_usd": "0.0001"})
+        spend(database, chained.workspace_id, "0.0001")
+        for _ in range(3):
+            chat(app, chained, ask(model="fast"))
+        bodies = [json.loads(r.body) for r in receiver.requests]
+    budget_notices = [b for b in bodies if "budget" in json.dumps(b)]
+    assert len(budget_notices) == 1, bodies
+    assert "workspace/day" in json.dumps(budget_notices[0])
+
+
+def test_fifty_concurrent_requests_in_five_processes_overshoot_by_at_most_one_maximum(
+        app, tenant, servers, database, data_dir):
+    configure(tenant, servers, timeout=60)  # a loaded machine must not turn this into timeouts
+    chained = tenant
+    max_tokens = 1000
+    servers[0].reply = "spend " * 2000  # every answer uses all of max_tokens: cost ≈ maximum
+    put_budgets(chained, {"scope": "workspace", "period": "day", "hard_limit_usd": "0.01"})
+    spend(database, chained.workspace_id, "0.0095")
+    start_at = time.time() + 8
+    args = {"data_dir": str(data_dir), "runtime": database.urls.runtime,
+            "owner": database.urls.owner, "workspace_id": chained.workspace_id,
+            "threads": int(os.environ.get("BUDGET_THREADS", 10)), "start_at": start_at,
+            "max_tokens": max_tokens, "timing": bool(os.environ.get("BUDGET_TIMING"))}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    processes = [subprocess.Popen([sys.executable, "-m", "tests.gateway.budget_load",
+                                   json.dumps(args)], cwd=ROOT, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(int(os.environ.get("BUDGET_PROCESSES", 5)))]
+    outcomes = []
+    for process in processes:
+        out, err = process.communicate(timeout=240)
+        if os.environ.get("BUDGET_TIMING"):
+            print(out, err[-2000:])
+        assert process.returncode == 0, err[-3000:]
+        outcomes += json.loads(out.strip().splitlines()[-1])
+    assert len(outcomes) == 50
+    assert set(outcomes) <= {"ok", "refused"}, collections.Counter(outcomes)
+    assert outcomes.count("ok") >= 1 and outcomes.count("refused") >= 45
+    with psycopg.connect(database.superuser_dsn) as connection:
+        spent, reserved = connection.execute(
+            "SELECT spent_usd, reserved_usd FROM llm_budgets WHERE workspace_id = %s",
+            (chained.workspace_id,)).fetchone()
+        recorded = connection.execute(
+            "SELECT coalesce(sum(cost_usd), 0) FROM llm_usage WHERE workspace_id = %s",
+            (chained.workspace_id,)).fetchone()[0]
+    # The most one request can cost: its whole prompt and max_tokens at the listed price.
+    import genai_prices
+    one_maximum = genai_prices.calc_price(genai_prices.Usage(
+        input_tokens=200, output_tokens=max_tokens), model_ref="gpt-4o-mini",
+        provider_id="openai").total_price
+    assert reserved == 0 and spent == Decimal("0.0095") + recorded
+    assert spent <= Decimal("0.01") + one_maximum

@@ -1,0 +1,95 @@
+"""The response cache (workspace-keyed, deterministic requests only, opt-in and opt-out,
+TTL, recorded as hits at zero cost) and cooldowns shared between processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+
+from tests.gateway.conftest import ask, chat, configure
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_an_identical_deterministic_request_is_answered_from_the_cache(app, chained, servers):
+    first = chat(app, chained, ask(model="fast", temperature=0))
+    second = chat(app, chained, ask(model="fast", temperature=0))
+    assert not first.cache_hit and second.cache_hit
+    assert second.text == first.text and second.cost_usd == Decimal(0)
+    assert len(servers[0].requests_to("/v1/chat/completions")) == 1
+    usage = chained.call("GET", "/api/v1/usage").json["groups"][0]
+    assert usage["requests"] == 2 and usage["cache_hits"] == 1
+    assert Decimal(usage["cost_usd"]) == first.cost_usd
+
+
+def test_identical_requests_of_two_workspaces_never_share_an_answer(app, servers, client):
+    from tests.conftest import sign_up
+    one, two = sign_up(client), sign_up(client)
+    for tenant in (one, two):
+        configure(tenant, servers)
+    results = [chat(app, tenant, ask(temperature=0)) for tenant in (one, two, two, one)]
+    assert [r.cache_hit for r in results] == [False, False, True, True]
+    assert len(servers[0].requests_to("/v1/chat/completions")) == 2
+
+
+def test_only_deterministic_requests_are_cached_unless_asked(app, chained, servers):
+    chat(app, chained, ask(model="fast", temperature=0.7))
+    assert not chat(app, chained, ask(model="fast", temperature=0.7)).cache_hit
+    chat(app, chained, ask("opt in", model="fast", temperature=0.7), cache=True)
+    assert chat(app, chained, ask("opt in", model="fast", temperature=0.7), cache=True).cache_hit
+    chat(app, chained, ask("opt out", model="fast", temperature=0), cache=False)
+    assert not chat(app, chained, ask("opt out", model="fast", temperature=0),
+                    cache=False).cache_hit
+
+
+def test_a_workspace_ttl_of_zero_turns_the_cache_off(app, tenant, servers):
+    configure(tenant, servers, llm={"cache": {"ttl_seconds": 0}})
+    chat(app, tenant, ask(temperature=0))
+    assert not chat(app, tenant, ask(temperature=0)).cache_hit
+
+
+FAIL_TWICE = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from codex32.app import create_app
+    from codex32.db import db, tenancy
+    from codex32.db.urls import DatabaseUrls
+    from codex32.services import gateway
+    from tests.conftest import make_settings
+    from tests.gateway.conftest import ask
+
+    args = json.loads(sys.argv[1])
+    app = create_app(make_settings(Path(args["data_dir"]), startup_checks=False),
+                     DatabaseUrls(runtime=args["runtime"], owner=args["owner"]))
+    with app.app_context():
+        tenancy.bind(db.session, args["workspace_id"])
+        result = gateway.chat(db.session, args["workspace_id"], ask(model="fast"),
+                              purpose="test")
+        print(json.dumps([a.as_dict() for a in result.attempts]))
+""")
+
+
+def test_a_cooldown_reached_in_one_process_is_honoured_in_another(app, chained, servers,
+                                                                   database, data_dir):
+    chained.call("PATCH", "/api/v1/workspace", json={"settings": {"llm": {
+        "aliases": {"fast": ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"]},
+        "cooldown": {"failures": 2, "window_seconds": 60, "cooldown_seconds": 120}}}})
+    servers[0].enqueue_failure("server")
+    servers[0].enqueue_failure("server")
+    args = {"data_dir": str(data_dir), "runtime": database.urls.runtime,
+            "owner": database.urls.owner, "workspace_id": chained.workspace_id}
+    other = subprocess.run([sys.executable, "-c", FAIL_TWICE, json.dumps(args)], cwd=ROOT,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                           text=True, timeout=120)
+    assert other.returncode == 0, other.stderr[-3000:]
+    assert [a["error"] for a in json.loads(other.stdout.splitlines()[-1])] == [
+        "server", "server"]
+    calls = len(servers[0].requests_to("/v1/chat/completions"))
+    result = chat(app, chained, ask(model="fast"))
+    assert result.provider == "anthropic" and result.attempts == []
+    assert len(servers[0].requests_to("/v1/chat/completions")) == calls

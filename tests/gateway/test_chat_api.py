@@ -1,0 +1,106 @@
+"""``POST /api/v1/llm/chat`` (JSON and Server-Sent Events), rate limits with x-ratelimit-*
+headers, and ``GET /api/v1/llm/deployments``."""
+
+from __future__ import annotations
+
+import json
+
+from tests.gateway.conftest import configure
+
+BODY = {"messages": [{"role": "user", "content": "hello gateway"}], "model": "fast"}
+
+
+def events(raw: bytes) -> list[tuple[str, dict]]:
+    found = []
+    for block in raw.decode().strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        found.append((lines["event"], json.loads(lines["data"])))
+    return found
+
+
+def test_chat_answers_with_provider_model_usage_cost_and_attempts(chained, servers):
+    servers[0].enqueue_failure("server")
+    response = chained.call("POST", "/api/v1/llm/chat", json=BODY)
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert (body["provider"], body["model"], body["text"]) == (
+        "openai", "gpt-4o-mini", "echo: hello gateway")
+    assert body["attempts"][0]["error"] == "server" and body["usage"]["input_tokens"] > 0
+    assert body["cost_usd"] and body["usage_id"]
+
+
+def test_chat_streams_server_sent_events_ending_with_usage(chained, servers):
+    response = chained.call("POST", "/api/v1/llm/chat", json={**BODY, "stream": True})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    found = events(response.get_data())
+    texts = [data["text"] for name, data in found if name == "chunk"]
+    assert len(texts) > 1 and "".join(texts) == "echo: hello gateway"
+    name, done = found[-1]
+    assert name == "done" and done["usage"]["output_tokens"] > 0 and done["cost_usd"]
+    usage = chained.call("GET", "/api/v1/usage").json["groups"][0]
+    assert usage["requests"] == 1 and usage["output_tokens"] == done["usage"]["output_tokens"]
+
+
+def test_a_client_that_stops_reading_stops_upstream_and_tokens_are_recorded(chained, servers):
+    servers[0].stream_interval = 0.2
+    response = chained.call("POST", "/api/v1/llm/chat", json={
+        **BODY, "stream": True,
+        "messages": [{"role": "user", "content": " ".join(["word"] * 60)}]},
+        buffered=False)
+    pieces = iter(response.response)
+    first = next(pieces)
+    assert b"chunk" in first
+    response.close()  # what the server does when the client disconnects
+    usage = chained.call("GET", "/api/v1/usage").json["groups"][0]
+    assert usage["requests"] == 1 and usage["failed_requests"] == 1  # status cancelled
+    assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0
+
+
+def test_bad_input_is_422_and_unknown_alias_target_names_it(chained):
+    assert chained.call("POST", "/api/v1/llm/chat", json={"messages": []}).status_code == 422
+    assert chained.call("POST", "/api/v1/llm/chat", json={
+        **BODY, "temperature": 9}).status_code == 422
+    bad = chained.call("PATCH", "/api/v1/workspace", json={"settings": {"llm": {
+        "aliases": {"x": ["has space/model"]}}}})
+    assert bad.status_code == 422
+
+
+def test_rate_limits_answer_429_with_openai_headers(tenant, servers):
+    configure(tenant, servers, llm={"rate_limits": {"requests_per_minute": 2}})
+    first = tenant.call("POST", "/api/v1/llm/chat", json=BODY | {"model": None})
+    assert first.status_code == 200
+    assert first.headers["x-ratelimit-limit-requests"] == "2"
+    assert first.headers["x-ratelimit-remaining-requests"] == "1"
+    tenant.call("POST", "/api/v1/llm/chat", json=BODY | {"model": None})
+    refused = tenant.call("POST", "/api/v1/llm/chat", json=BODY | {"model": None})
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] and refused.headers[
+        "x-ratelimit-remaining-requests"] == "0"
+    assert "requests per minute" in refused.json["message"]
+
+
+def test_token_rate_limits_count_prompt_and_max_tokens(tenant, servers):
+    configure(tenant, servers, llm={"rate_limits": {"tokens_per_minute": 1000}})
+    refused = tenant.call("POST", "/api/v1/llm/chat", json=BODY | {"model": None,
+                                                                  "max_tokens": 2000})
+    assert refused.status_code == 429 and "tokens per minute" in refused.json["message"]
+
+
+def test_deployments_show_every_route_and_its_cooldown(chained, servers):
+    for _ in range(3):
+        servers[0].enqueue_failure("server")
+    chained.call("PATCH", "/api/v1/workspace", json={"settings": {"llm": {
+        "aliases": {"fast": ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"]},
+        "cooldown": {"failures": 2, "window_seconds": 60, "cooldown_seconds": 60}}}})
+    chained.call("POST", "/api/v1/llm/chat", json=BODY)
+    shown = chained.call("GET", "/api/v1/llm/deployments")
+    assert shown.status_code == 200
+    state = {(d["provider"], d["model"]): d for d in shown.json["deployments"]}
+    assert state[("openai", "gpt-4o-mini")]["state"] == "cooldown"
+    assert state[("anthropic", "claude-haiku-4-5")]["state"] == "available"
+    # While it rests, the next request goes straight to the next deployment.
+    before = len(servers[0].requests_to("/v1/chat/completions"))
+    answer = chained.call("POST", "/api/v1/llm/chat", json=BODY).json
+    assert answer["provider"] == "anthropic" and answer["attempts"] == []
+    assert len(servers[0].requests_to("/v1/chat/completions")) == before

@@ -1,0 +1,120 @@
+"""The ledger: one row per request naming who answered and the failed attempts, exact
+decimal costs from genai-prices (or the workspace's price), unknown prices left unknown, the
+usage API's totals equal to the rows, and metrics without workspace labels."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import genai_prices
+import psycopg
+import pytest
+from prometheus_client import REGISTRY
+
+from codex32.errors import BadGateway
+from tests.gateway.conftest import ask, chat, configure
+
+
+def rows(database, workspace_id: str) -> list[dict]:
+    with psycopg.connect(database.superuser_dsn) as connection:
+        cursor = connection.execute(
+            "SELECT provider, model, purpose, input_tokens, cached_input_tokens, output_tokens,"
+            " cost_usd, status, attempts, cache_hit, user_id FROM llm_usage"
+            " WHERE workspace_id = %s ORDER BY created_at", (workspace_id,))
+        names = [c.name for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def test_a_row_names_who_answered_the_failed_attempts_and_the_exact_cost(
+        app, chained, servers, database):
+    servers[0].cached_tokens = 4
+    servers[0].enqueue_failure("server")
+    servers[0].enqueue_failure("server")
+    servers[1].enqueue_failure("overloaded")
+    result = chat(app, chained, ask(model="fast"))
+    (row,) = rows(database, chained.workspace_id)
+    assert (row["provider"], row["model"], row["purpose"], row["status"]) == (
+        "anthropic", "claude-haiku-4-5", "builder", "ok")
+    assert [(a["provider"], a["error"]) for a in row["attempts"]] == [
+        ("openai", "server"), ("openai", "server"), ("anthropic", "overloaded")]
+    listed = genai_prices.calc_price(
+        genai_prices.Usage(input_tokens=row["input_tokens"], output_tokens=row["output_tokens"]),
+        model_ref="claude-haiku-4-5", provider_id="anthropic").total_price
+    assert isinstance(row["cost_usd"], Decimal) and row["cost_usd"] == listed > 0
+    assert result.cost_usd == listed and result.usage_id is not None
+
+
+def test_cached_input_is_recorded_and_priced_at_the_cache_rate(app, chained, servers,
+                                                               database):
+    servers[0].cached_tokens = 10
+    chat(app, chained, ask("a prompt " * 20, model="openai/gpt-4o-mini"))
+    (row,) = rows(database, chained.workspace_id)
+    assert row["cached_input_tokens"] == 10
+    uncached = genai_prices.calc_price(genai_prices.Usage(
+        input_tokens=row["input_tokens"], output_tokens=row["output_tokens"]),
+        model_ref="gpt-4o-mini", provider_id="openai").total_price
+    assert row["cost_usd"] < uncached
+
+
+def test_an_unknown_model_is_recorded_with_cost_unknown_not_zero(app, chained, database):
+    chat(app, chained, ask(model="openai/my-finetune-v3"))
+    (row,) = rows(database, chained.workspace_id)
+    assert row["model"] == "my-finetune-v3" and row["cost_usd"] is None
+
+
+def test_a_workspace_price_overrides_the_listed_one(app, tenant, servers, database):
+    configure(tenant, servers, llm={"prices": {"openai/gpt-4o-mini": {
+        "input": "1", "output": "2"}}})
+    result = chat(app, tenant, ask(model="openai/gpt-4o-mini"))
+    expected = (Decimal(result.usage.input_tokens) * 1
+                + Decimal(result.usage.output_tokens) * 2) / Decimal(1_000_000)
+    assert rows(database, tenant.workspace_id)[0]["cost_usd"] == expected
+
+
+def test_a_failed_request_is_recorded_with_its_attempts(app, chained, servers, database):
+    servers[0].enqueue_failure("auth")
+    with pytest.raises(BadGateway):
+        chat(app, chained, ask(model="fast"))
+    (row,) = rows(database, chained.workspace_id)
+    assert row["status"] == "error" and row["attempts"][0]["error"] == "auth"
+    assert row["cost_usd"] == 0
+
+
+def test_the_usage_api_totals_equal_the_ledger_rows(app, chained, servers, database):
+    for model in ("fast", "smart", "openai/my-finetune-v3", "fast"):
+        chat(app, chained, ask(model=model))
+    chat(app, chained, ask(model="fast"), purpose="search")
+    response = chained.call("GET", "/api/v1/usage?group_by=provider,purpose")
+    assert response.status_code == 200, response.json
+    groups = response.json["groups"]
+    ledger = rows(database, chained.workspace_id)
+    assert sum(g["requests"] for g in groups) == len(ledger) == 5
+    assert sum(Decimal(g["cost_usd"]) for g in groups) == sum(
+        r["cost_usd"] for r in ledger if r["cost_usd"] is not None)
+    assert sum(g["input_tokens"] for g in groups) == sum(r["input_tokens"] for r in ledger)
+    assert sum(g["unpriced_requests"] for g in groups) == 1
+    assert {(g["provider"], g["purpose"]) for g in groups} == {
+        ("openai", "builder"), ("anthropic", "builder"), ("openai", "search")}
+
+
+def test_the_usage_api_refuses_an_unknown_grouping_and_sees_only_its_workspace(
+        app, chained, other_tenant):
+    chat(app, chained, ask(model="fast"))
+    assert chained.call("GET", "/api/v1/usage?group_by=workspace").status_code == 422
+    assert other_tenant.call("GET", "/api/v1/usage").json["groups"][0]["requests"] == 0
+    window = chained.call("GET", "/api/v1/usage?from=2000-01-01T00:00:00Z"
+                                 "&to=2000-01-02T00:00:00Z&group_by=day")
+    assert window.status_code == 200 and window.json["groups"] == []
+
+
+def test_metrics_count_requests_per_provider_and_model_without_workspace_labels(
+        app, chained):
+    chat(app, chained, ask(model="fast"))
+    families = {m.name: m for m in REGISTRY.collect()}
+    samples = families["llm_requests"].samples
+    assert any(s.labels == {"provider": "openai", "model": "gpt-4o-mini", "status": "ok"}
+               for s in samples)
+    for name in ("llm_requests", "llm_fallbacks", "llm_tokens", "llm_cost_usd",
+                 "llm_request_duration_seconds", "llm_cache_lookups"):
+        for sample in families[name].samples:
+            assert not {"workspace", "workspace_id", "user", "user_id"} & set(sample.labels)

@@ -1,0 +1,139 @@
+"""The router through the real SDKs against local fakes with injected failures: one retry
+policy (the SDKs never retry), fallback along the chain, aliases, and one deadline."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from codex32.errors import BadGateway, GatewayTimeout, Invalid, RateLimited
+from codex32.services.gateway.chat import ContentRefused
+from tests.gateway.conftest import ask, chat
+
+
+def test_the_first_deployment_answers_and_the_result_names_it(app, chained, servers):
+    result = chat(app, chained)
+    assert (result.provider, result.model) == ("openai", "gpt-4o-mini")
+    assert result.attempts == [] and result.usage.input_tokens > 0
+    assert len(servers[0].requests_to("/v1/chat/completions")) == 1
+
+
+def test_a_429_within_the_deadline_is_retried_after_retry_after(app, chained, servers):
+    servers[0].enqueue_failure("rate_limit", retry_after=1)
+    started = time.monotonic()
+    result = chat(app, chained, ask(model="fast"), deadline_seconds=10)
+    assert time.monotonic() - started >= 1.0
+    assert result.provider == "openai"
+    assert [(a.provider, a.kind, a.status) for a in result.attempts] == [
+        ("openai", "rate_limited", 429)]
+    assert len(servers[0].requests_to("/v1/chat/completions")) == 2  # no SDK retry
+    assert not servers[1].requests_to("/v1/messages")
+
+
+def test_a_429_whose_wait_exceeds_the_deadline_falls_back_at_once(app, chained, servers):
+    servers[0].enqueue_failure("rate_limit", retry_after=30)
+    started = time.monotonic()
+    result = chat(app, chained, ask(model="fast"), deadline_seconds=10)
+    assert time.monotonic() - started < 5
+    assert (result.provider, result.model) == ("anthropic", "claude-haiku-4-5")
+    assert len(servers[0].requests_to("/v1/chat/completions")) == 1
+
+
+@pytest.mark.parametrize("failure", ["server", "overloaded"])
+def test_a_5xx_or_529_is_retried_on_the_same_deployment(app, chained, servers, failure):
+    servers[0].enqueue_failure(failure)
+    result = chat(app, chained, ask(model="fast"))
+    assert result.provider == "openai" and result.attempts[0].kind in ("server", "overloaded")
+    assert len(servers[0].requests_to("/v1/chat/completions")) == 2
+
+
+def test_anthropic_529_is_overloaded_and_retried(app, chained, servers):
+    servers[1].enqueue_failure("overloaded")
+    result = chat(app, chained, ask(model="smart"))
+    assert result.provider == "anthropic"
+    assert [(a.kind, a.status) for a in result.attempts] == [("overloaded", 529)]
+
+
+def test_repeated_5xx_falls_back_to_the_next_deployment(app, chained, servers):
+    servers[0].enqueue_failure("server")
+    servers[0].enqueue_failure("server")
+    result = chat(app, chained, ask(model="fast"))
+    assert (result.provider, result.model) == ("anthropic", "claude-haiku-4-5")
+    assert [a.provider for a in result.attempts] == ["openai", "openai"]
+
+
+def test_a_context_length_error_moves_to_the_next_model_without_retrying(app, chained,
+                                                                          servers):
+    servers[1].enqueue_failure("context_length")
+    result = chat(app, chained, ask(model="smart"))
+    assert (result.provider, result.model) == ("openai", "gpt-4o")
+    assert [(a.provider, a.kind) for a in result.attempts] == [("anthropic", "context_length")]
+    assert len(servers[1].requests_to("/v1/messages")) == 1
+
+
+def test_context_length_on_every_model_is_a_422(app, chained, servers):
+    servers[0].enqueue_failure("context_length")
+    servers[1].enqueue_failure("context_length")
+    with pytest.raises(Invalid, match="too long"):
+        chat(app, chained, ask(model="fast"))
+
+
+def test_a_401_is_not_retried_nor_passed_on_and_names_the_provider(app, chained, servers):
+    servers[0].enqueue_failure("auth")
+    with pytest.raises(BadGateway, match="openai rejected the configured credentials") as caught:
+        chat(app, chained, ask(model="fast"))
+    assert len(servers[0].requests_to("/v1/chat/completions")) == 1
+    assert not servers[1].requests_to("/v1/messages")
+    assert caught.value.errors["attempts"][0]["error"] == "auth"
+
+
+def test_a_content_policy_refusal_stops_and_names_the_provider(app, chained, servers):
+    servers[0].enqueue_error(400, "Your request was rejected by the safety system.",
+                             code="content_policy_violation")
+    with pytest.raises(ContentRefused, match="openai refused"):
+        chat(app, chained, ask(model="fast"))
+    assert not servers[1].requests_to("/v1/messages")
+
+
+def test_one_deadline_bounds_every_attempt(app, tenant, servers):
+    from tests.gateway.conftest import configure
+    configure(tenant, servers, timeout=30)
+    for server in servers:
+        for _ in range(4):
+            server.enqueue_failure("timeout")
+    started = time.monotonic()
+    with pytest.raises(GatewayTimeout):
+        chat(app, tenant, ask(), deadline_seconds=1.5)
+    assert time.monotonic() - started < 3
+
+
+def test_every_deployment_rate_limited_is_429_with_retry_after(app, chained, servers):
+    for _ in range(2):
+        servers[0].enqueue_failure("rate_limit", retry_after=7)
+        servers[1].enqueue_failure("rate_limit", retry_after=7)
+    with pytest.raises(RateLimited) as caught:
+        chat(app, chained, ask(model="fast"), deadline_seconds=5)
+    assert caught.value.headers["Retry-After"] == "7"
+
+
+def test_provider_slash_model_and_bare_model_names_route_directly(app, chained, servers):
+    assert chat(app, chained, ask(model="anthropic/claude-opus-4-7")).model == "claude-opus-4-7"
+    bare = chat(app, chained, ask(model="gpt-4o"))
+    assert (bare.provider, bare.model) == ("openai", "gpt-4o")
+
+
+def test_an_alias_naming_an_uninstalled_provider_is_a_422(app, tenant, servers):
+    from tests.gateway.conftest import configure
+    configure(tenant, servers, llm={"aliases": {"odd": ["nosuch/model-x"]}})
+    with pytest.raises(Invalid, match="nosuch"):
+        chat(app, tenant, ask(model="odd"))
+
+
+def test_without_a_chain_the_builtin_answers_offline_at_zero_cost(app, tenant):
+    from codex32.plugins.interfaces import ChatRequest, Message
+    result = chat(app, tenant, ChatRequest(
+        messages=(Message("user", "every day at 9 email me the RSS feed digest"),),
+        json_mode=True))
+    assert result.provider == "builtin" and result.cost_usd == 0
+    assert "schedule" in result.text
