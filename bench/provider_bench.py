@@ -97,7 +97,9 @@ def measure(urls: DatabaseUrls, calls: int, data_dir: Path) -> dict[str, list[fl
         def core() -> None:
             tenancy.bind(db.session, workspace_id)
             try:
-                result = llm.complete(db.session, workspace_id, request)
+                candidates = llm.chain(db.session, workspace_id)
+                db.session.close()  # this caller's session: no connection across the call
+                result = llm.complete(candidates, request)
             finally:
                 tenancy.unbind()
             if not result.text:

@@ -39,7 +39,9 @@ def _complete(app, tenant, request=REQUEST):
     with app.app_context():
         tenancy.bind(db.session, tenant.workspace_id)
         try:
-            return llm.complete(db.session, tenant.workspace_id, request)
+            candidates = llm.chain(db.session, tenant.workspace_id)
+            db.session.commit()  # the caller's transaction ends before the providers are called
+            return llm.complete(candidates, request)
         finally:
             tenancy.unbind()
 

@@ -2,7 +2,8 @@
 
 The chain is the workspace's ``llm_fallback`` (or its default provider alone). A provider that
 fails, times out or limits us hands over to the next; the last error is raised when all fail.
-The caller must not hold a database session open: :func:`complete` closes it before calling.
+The chain is built in the caller's transaction (:func:`chain`); the caller ends that transaction
+before :func:`complete` calls the providers (docs/architecture.md, "Transactions").
 """
 
 from __future__ import annotations
@@ -31,11 +32,9 @@ def chain(session: Session, workspace_id: uuid.UUID | str) -> list[LLMProvider]:
                             known=known) for plugin_id in ids if plugin_id]
 
 
-def complete(session: Session, workspace_id: uuid.UUID | str,
-             request: ChatRequest) -> ChatResult:
-    """Answer ``request`` with the first provider in the chain that succeeds."""
-    candidates = chain(session, workspace_id)
-    session.close()
+def complete(candidates: list[LLMProvider], request: ChatRequest) -> ChatResult:
+    """Answer ``request`` with the first provider of ``candidates`` (a :func:`chain`) that
+    succeeds; call it with no transaction open."""
     last: PluginError = ProviderError("no language model provider is configured")
     for provider in candidates:
         try:

@@ -7,6 +7,7 @@ import hmac
 from flask import current_app, request
 from marshmallow import fields, validate
 
+from codex32.api import transaction
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, Strict, name_length
 from codex32.api.v1.auth import VERIFY_HINT, limit_verification_mail
@@ -92,6 +93,7 @@ def sign_up(data):
     created = workspaces.sign_up(
         db.session, name=data["name"], slug=data["slug"], admin_email=data["admin_email"],
         admin_password=data["admin_password"], origin=origin())
+    transaction.end()  # the sign-up is stored before its token is mailed
     mailer = Mailer.from_settings(settings)
     mailer.send(accounts.verification_message(created.pending, mailer.api_base))
     return {"workspace": created.workspace, "email": data["admin_email"],
