@@ -4,7 +4,7 @@ Both sides make the same chat completion against the same local FakeOpenAI serve
 (``codex32.testing.fake_openai``), interleaved call by call so that load from other processes
 hits both alike:
 
-* core: ``codex32.services.llm.complete`` for a workspace whose LLM is the ``openai`` plugin
+* core: ``codex32.services.gateway.chat`` for a workspace whose LLM is the ``openai`` plugin
   pointed at the fake: the workspace's settings and provider config read from PostgreSQL
   through a tenant-bound session, the instance cache of ``providers.build``, the bounded call
   through ``plugins.calls.invoke`` (a thread pool with a deadline), metrics, error mapping;
@@ -36,10 +36,10 @@ import openai
 from harness import percentile, signed_up_headers, start_database, verdict
 
 from codex32.config import Settings
-from codex32.db import db, tenancy
+from codex32.db import db
 from codex32.db.urls import DatabaseUrls
 from codex32.plugins.interfaces import ChatRequest, Message
-from codex32.services import llm
+from codex32.services import gateway
 from codex32.testing.fake_openai import FakeOpenAI
 
 API_KEY = "sk-bench-" + uuid.uuid4().hex
@@ -95,13 +95,10 @@ def measure(urls: DatabaseUrls, calls: int, data_dir: Path) -> dict[str, list[fl
                 raise SystemExit("the fake answered without a choice")
 
         def core() -> None:
-            tenancy.bind(db.session, workspace_id)
-            try:
-                result = llm.complete(db.session, workspace_id, request)
-            finally:
-                tenancy.unbind()
+            # The gateway works in a session of its own (route, budget, ledger, cache).
+            result = gateway.chat(workspace_id, request, purpose="test")
             if not result.text:
-                raise SystemExit("llm.complete answered without text")
+                raise SystemExit("gateway.chat answered without text")
 
         sides: dict[str, Callable[[], None]] = {"core": core, "direct": direct}
         with app.app_context():
@@ -126,10 +123,10 @@ def measure(urls: DatabaseUrls, calls: int, data_dir: Path) -> dict[str, list[fl
 def report(timings: dict[str, list[float]]) -> bool:
     """Print the table and the targets; True when both pass."""
     calls = len(timings["core"])
-    print(f"provider layer: services.llm.complete (openai plugin) vs the openai SDK directly, "
+    print(f"provider layer: services.gateway.chat (openai plugin) vs the openai SDK directly, "
           f"same local FakeOpenAI, {calls} interleaved calls each (after {WARMUP} warm-up)")
     print(f"  {'':34}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
-    labels = {"core": "core llm.complete", "direct": "openai SDK direct",
+    labels = {"core": "core gateway.chat", "direct": "openai SDK direct",
               "difference": "overhead (core - direct, per pair)"}
     for name, label in labels.items():
         values = timings[name]

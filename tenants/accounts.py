@@ -124,7 +124,7 @@ def verify(session: Session, token: str, password: str, origin: Origin) -> Verif
     audit.record(session, principal, "account.verify", "user", account.id,
                  {"email": account.email, "joined_existing_account": holder is not None})
     workspace = session.get_one(Workspace, workspace_id)
-    session.commit()
+    session.flush()
     return Verified(account, workspace)
 
 
@@ -150,7 +150,6 @@ def renew_verifications(session: Session, email: str, origin: Origin) -> list[Pe
                      {"email": user.email})
         session.flush()
         mails.append(PendingMail(user.email, token, workspace.name))
-    session.commit()
     return mails
 
 

@@ -66,7 +66,7 @@ def invite(session: Session, principal: Principal, email: str, role: str) -> Iss
     audit.record(session, principal, "invitation.create", "invitation", invitation.id,
                  {"email": email, "role": role})
     workspace_name = session.get_one(Workspace, principal.workspace_id).name
-    session.commit()
+    session.flush()
     return IssuedInvitation(invitation.id, email, role, token, invitation.expires_at,
                             workspace_name)
 
@@ -112,8 +112,7 @@ def accept(session: Session, token: str, password: str, origin: Origin) -> tuple
     audit.record(session, principal, "invitation.accept", "invitation", row.id,
                  {"email": row.email, "role": row.role})
     try:
-        session.commit()
+        session.flush()
     except IntegrityError as exc:
-        session.rollback()
         raise Conflict("the invitation has already been accepted") from exc
     return row.email, row.workspace_id

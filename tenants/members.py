@@ -46,7 +46,7 @@ def change_role(session: Session, principal: Principal, user_id: uuid.UUID, role
     membership.role = role
     audit.record(session, principal, "member.update", "member", user_id,
                  {"role": {"before": before, "after": role}})
-    session.commit()
+    session.flush()
     return _member(session, user_id)
 
 
@@ -58,7 +58,7 @@ def remove(session: Session, principal: Principal, user_id: uuid.UUID) -> None:
     session.delete(membership)
     audit.record(session, principal, "member.delete", "member", user_id,
                  {"role": membership.role})
-    session.commit()
+    session.flush()
 
 
 def _locked(session: Session, user_id: uuid.UUID) -> Membership:

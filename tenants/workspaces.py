@@ -63,7 +63,6 @@ def sign_up(session: Session, *, name: str, admin_email: str, admin_password: st
     try:
         session.flush()  # the membership and audit rows reference the new workspace and user
     except IntegrityError as exc:
-        session.rollback()
         if "slug" in str(exc.orig):
             raise Conflict(f"the slug '{slug}' is taken") from exc
         raise Conflict("this account exists; sign in instead") from exc
@@ -73,7 +72,7 @@ def sign_up(session: Session, *, name: str, admin_email: str, admin_password: st
     audit.record(session, principal, "workspace.create", "workspace", workspace.id,
                  {"name": name, "slug": slug, "admin_email": admin_email,
                   "admin_verified": verified})
-    session.commit()
+    session.flush()
     pending = accounts.PendingMail(admin_email, token, name) if token else None
     return SignUp(workspace, user, pending)
 
@@ -99,6 +98,6 @@ def update(session: Session, principal: Principal, changes: dict[str, Any]) -> W
     workspace.updated_at = datetime.now(UTC)
     audit.record(session, principal, "workspace.update", "workspace", workspace.id,
                  {"before": before, "after": changes})
-    session.commit()
+    session.flush()
     return workspace
 

@@ -256,6 +256,7 @@ def db_seed_demo() -> None:
 
     with _session() as (session, _settings):
         result = demo.seed(session)
+        session.commit()
     state = "created" if result.created_workspace else "exists"
     click.echo(f"workspace '{demo.DEMO_SLUG}' {state}; bots created: "
                f"{', '.join(result.created_bots) or 'none'}")
@@ -275,6 +276,7 @@ def import_json(slug: str, folder: Path) -> None:
             report = import_registry(session, slug, folder, settings.max_code_bytes)
         except (DomainError, ValueError, OSError) as exc:
             raise click.ClickException(str(exc)) from exc
+        session.commit()
     for name in report.created:
         click.echo(f"created  {name}")
     for name, reason in report.skipped:

@@ -25,16 +25,21 @@ log = logging.getLogger(__name__)
 
 
 class DomainError(Exception):
-    """Base of the errors a service raises on purpose; ``status`` is the HTTP status."""
+    """Base of the errors a service raises on purpose; ``status`` is the HTTP status.
+
+    The request that raises one writes nothing, unless ``keep_writes``: the error reports
+    what was just recorded (see docs/architecture.md, "Transactions").
+    """
 
     status = 400
 
     def __init__(self, message: str, errors: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, keep_writes: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.errors = errors
         self.headers = headers or {}
+        self.keep_writes = keep_writes
 
 
 class Malformed(DomainError):

@@ -36,7 +36,7 @@ def main() -> None:
             time.sleep(max(0.0, args["start_at"] - time.time()))
             began = time.monotonic()
             try:
-                gateway.chat(db.session, args["workspace_id"],
+                gateway.chat(args["workspace_id"],
                              ask(model="openai/gpt-4o-mini", max_tokens=args["max_tokens"]),
                              purpose="test", deadline_seconds=30)
                 outcome = "ok"

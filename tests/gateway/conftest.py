@@ -57,7 +57,7 @@ def chat(app, tenant, request: ChatRequest | None = None, **options: Any
     with app.app_context():
         tenancy.bind(db.session, tenant.workspace_id)
         try:
-            return gateway.chat(db.session, tenant.workspace_id, request or ask(), **options)
+            return gateway.chat(tenant.workspace_id, request or ask(), **options)
         finally:
             db.session.remove()
             tenancy.unbind()

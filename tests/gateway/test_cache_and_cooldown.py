@@ -68,7 +68,7 @@ FAIL_TWICE = textwrap.dedent("""
                      DatabaseUrls(runtime=args["runtime"], owner=args["owner"]))
     with app.app_context():
         tenancy.bind(db.session, args["workspace_id"])
-        result = gateway.chat(db.session, args["workspace_id"], ask(model="fast"),
+        result = gateway.chat(args["workspace_id"], ask(model="fast"),
                               purpose="test")
         print(json.dumps([a.as_dict() for a in result.attempts]))
 """)

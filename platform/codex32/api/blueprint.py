@@ -1,4 +1,5 @@
-"""The flask-smorest Blueprint every Codex-32 endpoint is declared on, and how it reads input.
+"""The flask-smorest Blueprint every Codex-32 endpoint is declared on, how it reads input, and
+where each view takes ownership of its request's transaction (:mod:`codex32.api.transaction`).
 
 Every endpoint's arguments go through :class:`ArgumentsParser`, so the rules on request bodies
 hold for an endpoint the day it is added: a body is JSON sent as JSON (else 415, never silently
@@ -16,6 +17,7 @@ from marshmallow import Schema
 from webargs import core
 from webargs.flaskparser import FlaskParser
 
+from codex32.api import transaction
 from codex32.api.json_provider import read_body
 from codex32.errors import Invalid, UnsupportedMediaType
 
@@ -49,7 +51,8 @@ class ArgumentsParser(FlaskParser):
 
 
 class Blueprint(flask_smorest.Blueprint):
-    """flask-smorest's Blueprint, with argument schemas instantiated once per route.
+    """flask-smorest's Blueprint: every view owns its request's transaction
+    (:mod:`codex32.api.transaction`), and argument schemas are instantiated once per route.
 
     webargs instantiates a schema class on every request it parses (marshmallow deep-copies
     the declared fields each time); an instance given at declaration is reused. Schemas keep
@@ -57,6 +60,12 @@ class Blueprint(flask_smorest.Blueprint):
     """
 
     ARGUMENTS_PARSER = ArgumentsParser()
+
+    def add_url_rule(self, rule: str, endpoint: str | None = None, view_func: Any = None,
+                     *args: Any, **kwargs: Any) -> None:
+        if callable(view_func) and not isinstance(view_func, type):
+            view_func = transaction.owned(view_func)
+        super().add_url_rule(rule, endpoint, view_func, *args, **kwargs)
 
     def arguments(self, schema: Any, *args: Any, **kwargs: Any):
         return super().arguments(schema() if isinstance(schema, type) else schema,

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Mapping
-from datetime import date, datetime
 from typing import Any
 
 from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
-from marshmallow.decorators import POST_DUMP, PRE_DUMP
 
 from codex32 import runtime
+from codex32.api.dumpers import Dumper, dumper_for
 
 
 class Strict(Schema):
@@ -21,133 +18,35 @@ class Strict(Schema):
         unknown = RAISE
 
 
-_ABSENT = object()
-
-
-def _text(value: Any) -> str:
-    return value if type(value) is str else str(value)
-
-
-def _iso(value: Any) -> Any:
-    # The JSON provider renders dates as ``isoformat()`` itself (codex32.api.json_provider).
-    return value if isinstance(value, (datetime, date)) else str(value)
-
-
-def _uuid(value: Any) -> Any:
-    # ... and UUIDs as ``str()``.
-    return value if isinstance(value, uuid.UUID) else str(uuid.UUID(str(value)))
-
-
-def _int(value: Any) -> int:
-    return value if type(value) is int else int(value)
-
-
-SIMPLE: dict[type, Callable[[Any], Any]] = {
-    fields.UUID: _uuid, fields.String: _text, fields.Email: _text, fields.Integer: _int,
-    fields.Float: float, fields.Boolean: bool, fields.DateTime: _iso,
-    fields.AwareDateTime: _iso,
-}
-
-
 class Output(Schema):
-    """Response schema: the declarations document the API; dumping takes a compiled path.
+    """Response schema: the declarations document the API; dumping takes the fast path.
 
-    flask-smorest dumps every response through its schema. Marshmallow's generic machinery
-    costs most of a list request's time, so a schema made only of plain fields (and nested
-    output schemas) dumps through a function generated from its fields, whose JSON rendering
-    is the same; anything else falls back to marshmallow. UUIDs and dates stay objects for the
-    JSON provider to render. ``tests/api/test_output.py`` proves the two render alike for
-    every response schema.
+    A schema made only of plain fields (and nested output schemas) dumps through its
+    :class:`~codex32.api.dumpers.Dumper`, built once from its fields; its JSON rendering is
+    marshmallow's. Anything else, or a dump with ``only``/``exclude``, falls back to
+    marshmallow. ``tests/api/test_output.py`` proves the two render alike for every response
+    schema.
     """
 
-    _plans: dict[type, Callable[[Any], dict[str, Any]] | None] = {}
+    _dumpers: dict[type, Dumper | None] = {}
 
     def dump(self, obj: Any, *, many: bool | None = None) -> Any:
-        plan = self._plan()
-        if plan is None or self.only or self.exclude:
+        dumper = self._dumper()
+        if dumper is None or self.only or self.exclude:
             return super().dump(obj, many=many)
         if self.many if many is None else many:
-            return [plan(item) for item in obj]
-        return plan(obj)
+            return dumper.many(obj)
+        return dumper(obj)
 
-    def _plan(self) -> Callable[[Any], dict[str, Any]] | None:
+    def _dumper(self) -> Dumper | None:
         cls = type(self)
-        if cls not in Output._plans:
-            Output._plans[cls] = _compile(self)
-        return Output._plans[cls]
+        if cls not in Output._dumpers:
+            Output._dumpers[cls] = dumper_for(self, _nested_dumper)
+        return Output._dumpers[cls]
 
 
-def _compile(schema: Schema) -> Callable[[Any], dict[str, Any]] | None:
-    """A function dumping one object (a mapping, or attributes) as ``schema`` would."""
-    if schema._hooks[PRE_DUMP] or schema._hooks[POST_DUMP]:
-        return None
-    names: dict[str, Any] = {"_ABSENT": _ABSENT, "Mapping": Mapping}
-    lines = []
-    for index, (name, field) in enumerate(schema.dump_fields.items()):
-        converter = _converter(field)
-        if converter is None:
-            return None
-        names[f"c{index}"] = converter
-        key, attribute = field.data_key or name, field.attribute or name
-        kept = KEPT.get(converter)
-        if kept == "object":
-            value = "v"
-        elif kept is None:
-            value = f"c{index}(v)"
-        else:
-            value = f"v if type(v) is {kept} else c{index}(v)"
-            names[kept] = KEPT_TYPES[kept]
-        lines += [f"    v = get({attribute!r}, _ABSENT)",
-                  "    if v is not _ABSENT:",
-                  f"        out[{key!r}] = None if v is None else {value}"]
-    source = "\n".join([
-        "def dump(obj):",
-        "    get = obj.get if isinstance(obj, Mapping) else "
-        "(lambda name, default: getattr(obj, name, default))",
-        "    out = {}", *lines, "    return out"])
-    exec(compile(source, f"<dump {type(schema).__name__}>", "exec"), names)
-    return names["dump"]
-
-
-def _converter(field: fields.Field) -> Callable[[Any], Any] | None:
-    simple = SIMPLE.get(type(field))
-    if simple is not None:
-        return simple
-    if type(field) is fields.Dict and field.key_field is None and field.value_field is None:
-        return dict
-    if type(field) is fields.Dict:
-        keys, values = field.key_field, field.value_field
-        key = _converter(keys) if keys else _same
-        value = _converter(values) if values else _same
-        if key is None or value is None:
-            return None
-        return lambda d: {key(k): value(v) for k, v in d.items()}
-    if type(field) is fields.Nested and isinstance(field.schema, Output):
-        nested = field.schema._plan()
-        if nested is None:
-            return None
-        if field.many:
-            return lambda items: [nested(item) for item in items]
-        return nested
-    if type(field) is fields.Raw:
-        return _same
-    if type(field) is fields.List:
-        inner = _converter(field.inner)
-        return None if inner is None else (lambda items: [inner(item) for item in items])
-    return None
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-# Converters whose result is the value itself (or renders alike) for one exact type: the
-# generated dump skips the call for that type.
-KEPT: dict[Callable[[Any], Any], str] = {
-    _text: "str", _int: "int", bool: "bool", float: "float", _uuid: "UUID", _iso: "datetime",
-    dict: "dict", _same: "object"}
-KEPT_TYPES = {"str": str, "int": int, "bool": bool, "float": float, "UUID": uuid.UUID,
-              "datetime": datetime, "dict": dict}
+def _nested_dumper(schema: Schema) -> Dumper | None:
+    return schema._dumper() if isinstance(schema, Output) else None
 
 
 def _settings():

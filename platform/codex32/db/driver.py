@@ -9,7 +9,8 @@ a connection that died is invalidated so the pool replaces it.
 
 Only statements whose parameters the driver adapts as they are (text, numbers, UUIDs, times;
 JSON documents wrapped in ``Jsonb``) belong here: the authentication lookups, list pages and
-the INSERTs of :mod:`codex32.db.rows`. Everything else goes through the session.
+the INSERTs of :mod:`codex32.db.rows` (the one fast write path: nothing else writes here).
+Everything else goes through the session (docs/architecture.md, "Fast paths").
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ rows one ``INSERT`` per row chained as data-modifying ``WITH`` clauses (one roun
 keys between them are checked at the end of the statement, so a parent and its child may be
 written together). The statement runs on the session's driver connection
 (:mod:`codex32.db.driver`). Objects that are read and then changed go through the session as
-usual.
+usual. This is the one fast way to write (docs/architecture.md, "Fast paths").
 """
 
 from __future__ import annotations

@@ -73,6 +73,7 @@ def _record_attempt(rt: Runtime, workspace_id: str, execution_id: str, notifier:
         with rt.sessions() as session, tenancy.bound(session, workspace_id):
             deliveries.record(session, workspace_id, execution_id, notifier, event,
                               error=error, final=final)
+            session.commit()
     except Exception:
         log.exception("the delivery attempt could not be recorded")
 

@@ -123,16 +123,14 @@ def _caller(run: RunServices) -> gateway.Caller:
 
 def complete_chat(run: RunServices, request: ChatRequest) -> gateway.GatewayResult:
     """The workspace's models answer ``request`` for this run, through the gateway."""
-    with run.sessions() as session:  # the gateway binds the workspace and commits its own
-        return gateway.chat(session, run.workspace_id, request, purpose=PURPOSE,
-                            caller=_caller(run), deadline_seconds=request.timeout)
+    return gateway.chat(run.workspace_id, request, purpose=PURPOSE, caller=_caller(run),
+                        deadline_seconds=request.timeout)
 
 
 def embed_texts(run: RunServices, texts: list[str], timeout: float) -> gateway.GatewayEmbedding:
     """The workspace's embedder embeds ``texts`` for this run, through the gateway."""
-    with run.sessions() as session:
-        return gateway.embed(session, run.workspace_id, texts, purpose=PURPOSE,
-                             caller=_caller(run), deadline_seconds=timeout)
+    return gateway.embed(run.workspace_id, texts, purpose=PURPOSE, caller=_caller(run),
+                         deadline_seconds=timeout)
 
 
 # --- checking what the bot sent --------------------------------------------------------------

@@ -41,9 +41,8 @@ def mint(session: Session, principal: Principal, name: str, role: str,
                  {"name": name, "role": role, "prefix": new.prefix,
                   "expires_at": expires_at.isoformat() if expires_at else None})
     try:
-        session.commit()
+        session.flush()
     except IntegrityError as exc:
-        session.rollback()
         raise Conflict(f"an API key named '{name}' exists") from exc
     return MintedKey(record, new.plain)
 
@@ -67,4 +66,4 @@ def remove(session: Session, principal: Principal, key_id: uuid.UUID) -> None:
     session.execute(delete(ApiKey).where(ApiKey.id == key_id))
     audit.record(session, principal, "api_key.delete", "api_key", key_id,
                  {"name": record.name, "prefix": record.prefix})
-    session.commit()
+    session.flush()

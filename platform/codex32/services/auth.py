@@ -97,15 +97,14 @@ def refresh(session: Session, refresh_token: str) -> tokens.TokenPair:
     granted_role(found)  # 401 when no longer a member
     if not tokens.use_once(session, claims["jti"], tokens.expiry(claims)):
         _reject_reuse(session, claims)  # another request used it first
-    session.commit()
     return tokens.issue_pair(claims["sub"], claims["ws"], family=claims["fam"])
 
 
 def _reject_reuse(session: Session, claims: dict[str, Any]) -> NoReturn:
-    """End the token's whole sign-in and answer 401 (a used token came back)."""
+    """End the token's whole sign-in and answer 401 (a used token came back); the revocation
+    stands although the request fails."""
     tokens.revoke(session, [tokens.family_id(claims)], tokens.expiry(claims))
-    session.commit()
-    raise Unauthorized("the refresh token has already been used or revoked")
+    raise Unauthorized("the refresh token has already been used or revoked", keep_writes=True)
 
 
 def revoke(session: Session, token: str, origin: Origin) -> None:
@@ -122,7 +121,6 @@ def revoke(session: Session, token: str, origin: Origin) -> None:
                           user_id=uuid.UUID(claims["sub"]), origin=origin)
     audit.record(session, principal, "auth.revoke", "token", claims["jti"],
                  {"type": claims["type"], "family": claims["type"] == "refresh"})
-    session.commit()
 
 
 def me(session: Session, principal: Principal) -> dict[str, Any]:

@@ -91,9 +91,8 @@ def put(session: Session, principal: Principal, name: str, value: str,
     row.updated_at = now
     _audit(session, principal, "secret.create" if created else "secret.update", name, bot_id)
     try:
-        session.commit()
+        session.flush()
     except IntegrityError as exc:  # the same name was created concurrently
-        session.rollback()
         raise Conflict(f"secret {name} was changed concurrently: try again") from exc
     return _shown(row), created
 
@@ -108,7 +107,7 @@ def remove(session: Session, principal: Principal, name: str,
         raise NotFound(f"no secret named {name[:64]!r} is set here")
     _audit(session, principal, "secret.delete", name, bot_id)
     session.delete(row)
-    session.commit()
+    session.flush()
 
 
 def _resource(name: str, bot_id: uuid.UUID | None) -> str:

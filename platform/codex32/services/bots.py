@@ -2,7 +2,8 @@
 
 A bot's code lives in its versions; ``current_version`` names the one that runs, and
 :func:`add_version` appends one (the versions resource, :mod:`codex32.services.versions`,
-builds on it). Every mutation writes exactly one audit row in its own transaction.
+builds on it). Every mutation writes exactly one audit row in the caller's transaction, which
+the caller commits (docs/architecture.md, "Transactions").
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from codex32.db import rows
 from codex32.db.models import Bot, BotVersion, Workspace
 from codex32.errors import Conflict, Invalid, NotFound
 from codex32.observability.metrics import BOTS_CREATED
+from codex32.plugins.interfaces import GeneratedBot
 from codex32.services import audit, bot_settings, templates
 from codex32.services.code import check_code
 from codex32.services.pages import ListQuery, Page, PageRequest, fetch, paged
@@ -54,31 +56,38 @@ def create(session: Session, principal: Principal, *, name: str, description: st
     if code is not None:
         written.append(new_version(principal, bot, 1, code, message or "Initial version", files))
         changes.update(version=1, **audit.code_summary(code))
-    with _unique_name(session, name):
+    with _unique_name(name):
         rows.insert(session, *written, audit.entry(principal, "bot.create", "bot", bot.id,
                                                    changes))
-        session.commit()
     BOTS_CREATED.inc()
     return bot
 
 
-def create_from_template(session: Session, principal: Principal, *, name: str,
-                         template: str, generator: str | None = None,
+def prepare_from_template(session: Session, principal: Principal, *, name: str,
+                          template: str, generator: str | None = None,
+                          parameters: dict[str, Any] | None = None,
+                          description: str = "") -> templates.Generation:
+    """Check the name is free and choose the template's generator; the caller ends its
+    transaction, runs the generation and hands its result to :func:`create_from_template`."""
+    if session.execute(select(Bot.id).where(Bot.name == name)).first():
+        raise Conflict(f"a bot named '{name}' exists in this workspace")
+    return templates.prepare(session, principal, template=template, generator=generator,
+                             parameters=parameters or {}, name=name, description=description)
+
+
+def create_from_template(session: Session, principal: Principal,
+                         generated: GeneratedBot, *, name: str, template: str,
+                         generator: str | None = None,
                          parameters: dict[str, Any] | None = None, description: str = "",
                          status: str = "draft", message: str = "",
                          settings: dict[str, Any] | None = None,
                          platform_network: bool) -> Bot:
-    """Generate a bot's files from a template, then create it with them as version 1.
+    """Create a bot with the files ``generated`` from a template as version 1.
 
     What the generated bot needs (its ``requires``) becomes its settings' default: a bot that
     reaches other hosts gets ``network: true`` unless ``settings`` say otherwise, and is
     refused (422) when the platform (``platform_network``) or the workspace forbids it.
     """
-    if session.execute(select(Bot.id).where(Bot.name == name)).first():
-        raise Conflict(f"a bot named '{name}' exists in this workspace")
-    generated = templates.generate(session, principal, template=template, generator=generator,
-                                   parameters=parameters or {}, name=name,
-                                   description=description)
     others = {path: text for path, text in generated.files.items()
               if path != generated.entrypoint}
     settings = _as_required(session, template, generated.requires, settings or {},
@@ -181,8 +190,8 @@ def update(session: Session, principal: Principal, bot_id: uuid.UUID,
         recorded.update(audit.code_summary(code))
     bot.updated_at = datetime.now(UTC)
     audit.record(session, principal, "bot.update", "bot", bot.id, recorded)
-    with _unique_name(session, bot.name):
-        session.commit()
+    with _unique_name(bot.name):
+        session.flush()
     return bot
 
 
@@ -192,7 +201,6 @@ def remove(session: Session, principal: Principal, bot_id: uuid.UUID) -> None:
     session.execute(delete(Bot).where(Bot.id == bot_id))
     audit.record(session, principal, "bot.delete", "bot", bot_id,
                  {"name": bot.name, "versions": bot.current_version})
-    session.commit()
 
 
 def _without_nulls(settings: dict[str, Any]) -> dict[str, Any]:
@@ -200,12 +208,12 @@ def _without_nulls(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def _unique_name(session: Session, name: str) -> Iterator[None]:
-    """Roll back and answer 409 when the block breaks the per-workspace unique name."""
+def _unique_name(name: str) -> Iterator[None]:
+    """Answer 409 when the block breaks the per-workspace unique name (the caller's
+    transaction is then failed: the request rolls it back)."""
     try:
         yield
     except IntegrityError as exc:
-        session.rollback()
         if "uq_bots_name" in str(exc.orig):
             raise Conflict(f"a bot named '{name}' exists in this workspace") from exc
         raise

@@ -42,7 +42,7 @@ def queue(session: Session, workspace_id: uuid.UUID | str, execution_id: uuid.UU
 def record(session: Session, workspace_id: uuid.UUID | str, execution_id: uuid.UUID | str,
            notifier: str, event: str, *, error: str | None, final: bool) -> None:
     """Record one attempt: delivered when ``error`` is None, else ``failed`` when no retry
-    follows (``final``) or still ``pending``. Commits."""
+    follows (``final``) or still ``pending``, in the caller's transaction."""
     now = datetime.now(UTC)
     status = "delivered" if error is None else "failed" if final else "pending"
     statement = insert(NotificationDelivery).values(
@@ -56,7 +56,6 @@ def record(session: Session, workspace_id: uuid.UUID | str, execution_id: uuid.U
         "last_error": func.coalesce(statement.excluded.last_error,
                                     NotificationDelivery.last_error),
         "delivered_at": statement.excluded.delivered_at}))
-    session.commit()
 
 
 def describe(error: BaseException, secrets: Iterable[str | None] = ()) -> str:

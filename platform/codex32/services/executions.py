@@ -1,7 +1,8 @@
 """Executions: queue a run of a bot, read runs, cancel one.
 
 Queuing writes the execution row, its job (deferred on the session's own connection) and the
-audit row in one transaction, so a request that fails leaves none of them. The worker
+audit row in the caller's transaction, which the caller commits (docs/architecture.md,
+"Transactions"), so a request that fails leaves none of them. The worker
 (:mod:`codex32.execution.worker`) moves an execution from ``queued`` through ``running`` to a
 final status; an execution never leaves a final status.
 """
@@ -95,10 +96,12 @@ def enqueue(session: Session, principal: Principal, bot_id: uuid.UUID, *,
     event = input or {}
     check_input(event)
     try:
-        execution = create(session, bot, version=number, input=event, trigger="api",
-                           created_by=principal.user_id, idempotency_key=idempotency_key)
+        # A savepoint of its own: a concurrent request's key fails this insert, and the
+        # caller's transaction goes on to read what that request created.
+        with session.begin_nested():
+            execution = create(session, bot, version=number, input=event, trigger="api",
+                               created_by=principal.user_id, idempotency_key=idempotency_key)
     except IntegrityError as exc:
-        session.rollback()
         existing = (_by_key(session, idempotency_key, bot_id)
                     if idempotency_key and "uq_bot_executions_idempotency" in str(exc.orig)
                     else None)
@@ -108,7 +111,7 @@ def enqueue(session: Session, principal: Principal, bot_id: uuid.UUID, *,
     audit.record(session, principal, "execution.create", "execution", execution.id,
                  {"bot_id": str(bot.id), "version": number, "trigger": "api",
                   "idempotency_key": idempotency_key, "input_keys": sorted(event)[:50]})
-    session.commit()
+    session.flush()
     return execution, True
 
 
@@ -187,5 +190,5 @@ def cancel(session: Session, principal: Principal,
         execution.completed_at = datetime.now(UTC)
     audit.record(session, principal, "execution.cancel", "execution", execution.id,
                  {"status": {"before": before, "after": execution.status}})
-    session.commit()
+    session.flush()
     return execution, execution.status == "cancelled"

@@ -1,4 +1,5 @@
-"""Import a legacy JSON bot registry into a workspace: idempotent, one bot per transaction.
+"""Import a legacy JSON bot registry into a workspace: idempotent, one savepoint per bot in the
+caller's transaction (the caller commits; a refused bot is skipped, the others are kept).
 
 The registry is ``registry.json`` (``{name: {description, status?}}``) with ``<name>.py``
 beside it for each bot's code. Existing bots are skipped, never overwritten.
@@ -55,12 +56,13 @@ def import_registry(session: Session, slug: str, folder: Path,
             continue
         code = (folder / f"{name}.py").read_text(encoding="utf-8")
         try:
-            bots.create(session, principal, name=name, description=meta.get("description", ""),
-                        code=code, status=meta.get("status", "draft"),
-                        message="Imported from JSON registry",
-                        audit_changes={"source": "import-json"})
+            with session.begin_nested():  # a refused bot takes back only its own rows
+                bots.create(session, principal, name=name,
+                            description=meta.get("description", ""), code=code,
+                            status=meta.get("status", "draft"),
+                            message="Imported from JSON registry",
+                            audit_changes={"source": "import-json"})
         except DomainError as exc:
-            session.rollback()
             report.skipped.append((name, exc.message))
             continue
         report.created.append(name)

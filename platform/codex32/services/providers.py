@@ -201,7 +201,7 @@ def put(session: Session, principal: Principal, kind: str, plugin_id: str,
     audit.record(session, principal, "provider.update", "provider", f"{kind}/{plugin_id}",
                  {"config": config, "secrets_set": sorted(stored),
                   "secrets_changed": sorted(secrets), "version": row.version})
-    session.commit()
+    session.flush()
     return masked(row) or {}
 
 
@@ -227,7 +227,6 @@ def remove(session: Session, principal: Principal, kind: str, plugin_id: str) ->
     if not deleted:
         raise NotFound(f"{kind} '{plugin_id}' is not configured in this workspace")
     audit.record(session, principal, "provider.delete", "provider", f"{kind}/{plugin_id}", {})
-    session.commit()
 
 
 # -- instances ----------------------------------------------------------------------------
@@ -294,28 +293,47 @@ def build(session: Session, workspace_id: uuid.UUID | str, kind: type[Plugin] | 
     return current.instances.put(key, instance)
 
 
-def test(session: Session, principal: Principal, kind: str, plugin_id: str) -> HealthResult:
-    """Run the plugin's probe (its health check; a notifier sends a test notification) with
-    the workspace's settings; the result is cached. A configured plugin that is not loaded fails.
+@dataclass(frozen=True)
+class Probe:
+    """A plugin test ready to run: the instance to check, or the answer already known."""
 
-    The database session is released before the check: a provider call never holds a
-    pooled connection.
+    workspace_id: str
+    kind: str
+    plugin_id: str
+    instance: Plugin | None
+    known: HealthResult | None = None
+
+    def run(self) -> HealthResult:
+        """Run the check (call it with no transaction open); the result is cached."""
+        if self.instance is None:
+            assert self.known is not None
+            return self.known
+        try:
+            result = invoke(self.instance, "probe", self.instance.probe, self.workspace_id,
+                            timeout=health_timeout())
+        except PluginError as exc:
+            result = HealthResult(ok=False, detail=_failure(exc, self.plugin_id))
+        runtime.current().instances.record_health(self.workspace_id, self.kind, self.plugin_id,
+                                                  result)
+        return result
+
+
+def prepare_test(session: Session, principal: Principal, kind: str, plugin_id: str) -> Probe:
+    """Prepare the plugin's health check (a notifier sends a test notification) with the
+    workspace's settings. A configured plugin that is not loaded fails.
+
+    The check is a prepared call: the caller ends its transaction before it runs it, so a
+    provider call never holds a pooled connection (docs/architecture.md, "Transactions").
     """
+    workspace_id = str(principal.workspace_id)
     plugins = runtime.current().plugins
     if kind in plugins.kinds and plugins.get(kind, plugin_id) is None:
         row = session.get(ProviderConfig, (principal.workspace_id, kind, plugin_id))
         if row is not None:
-            return HealthResult(ok=False, detail=unavailable(row)["detail"])
-    instance = build(session, principal.workspace_id, kind, plugin_id)
-    session.close()
-    try:
-        result = invoke(instance, "probe", instance.probe, str(principal.workspace_id),
-                        timeout=health_timeout())
-    except PluginError as exc:
-        result = HealthResult(ok=False, detail=_failure(exc, plugin_id))
-    runtime.current().instances.record_health(str(principal.workspace_id), kind, plugin_id,
-                                              result)
-    return result
+            return Probe(workspace_id, kind, plugin_id, None,
+                         HealthResult(ok=False, detail=unavailable(row)["detail"]))
+    return Probe(workspace_id, kind, plugin_id,
+                 build(session, principal.workspace_id, kind, plugin_id))
 
 
 def _failure(error: PluginError, plugin_id: str) -> str:

@@ -108,7 +108,7 @@ def put(session: Session, principal: Principal, bot_id: uuid.UUID, *, cron: str,
     recorded = {name: {"before": before[name], "after": value}
                 for name, value in after.items() if before[name] != value} if before else after
     audit.record(session, principal, "schedule.update", "bot", bot.id, recorded)
-    session.commit()
+    session.flush()
     return schedule
 
 
@@ -122,7 +122,7 @@ def remove(session: Session, principal: Principal, bot_id: uuid.UUID) -> None:
     schedule = get(session, bot_id)
     audit.record(session, principal, "schedule.delete", "bot", bot_id, _fields(schedule))
     session.delete(schedule)
-    session.commit()
+    session.flush()
 
 
 def upcoming(schedule: BotSchedule, count: int = NEXT_RUNS) -> list[datetime]:

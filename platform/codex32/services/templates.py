@@ -1,10 +1,13 @@
 """Bot templates: what the code generators offer, and generating a bot's files from one.
 
-Generation runs with no database session held: a generator may call a language model.
+A generator may call a language model, so generation is a prepared call: :func:`prepare`
+chooses the generator in the caller's transaction, and the caller ends that transaction before
+it runs the :class:`Generation` (docs/architecture.md, "Transactions").
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -37,10 +40,27 @@ def list_templates(session: Session, principal: Principal) -> list[dict[str, Any
     return found
 
 
-def generate(session: Session, principal: Principal, *, template: str,
-             generator: str | None, parameters: dict[str, Any], name: str,
-             description: str) -> GeneratedBot:
-    """The files of a new bot from ``template``; the session is released before generating."""
+@dataclass(frozen=True)
+class Generation:
+    """A generation ready to run: the chosen generator and its request (no database objects)."""
+
+    generator: CodeGenerator
+    request: GenerationRequest
+    timeout: float
+
+    def run(self) -> GeneratedBot:
+        """The new bot's files; call it with no transaction open (it may take seconds)."""
+        try:
+            return invoke(self.generator, "generate", self.generator.generate, self.request,
+                          timeout=self.timeout)
+        except PluginError as exc:
+            raise from_plugin_error(exc, self.generator.id) from exc
+
+
+def prepare(session: Session, principal: Principal, *, template: str,
+            generator: str | None, parameters: dict[str, Any], name: str,
+            description: str) -> Generation:
+    """Choose the generator offering ``template`` (404 when none does)."""
     chosen = None
     for candidate in _generators(session, principal):
         if generator not in (None, candidate.id):
@@ -51,11 +71,6 @@ def generate(session: Session, principal: Principal, *, template: str,
     if chosen is None:
         raise NotFound(f"no template '{template}'" + (f" in generator '{generator}'"
                                                        if generator else ""))
-    session.close()
-    request = GenerationRequest(name=name, description=description, template=template,
-                                parameters=parameters)
-    try:
-        return invoke(chosen, "generate", chosen.generate, request,
+    return Generation(chosen, GenerationRequest(name=name, description=description,
+                                                template=template, parameters=parameters),
                       timeout=providers.health_timeout() * 6)
-    except PluginError as exc:
-        raise from_plugin_error(exc, chosen.id) from exc

@@ -33,7 +33,7 @@ def create(session: Session, principal: Principal, bot_id: uuid.UUID, code: str,
     version = add_version(session, principal, bot, code, message or "New version")
     audit.record(session, principal, "version.create", "bot", bot.id,
                  {"version": version.number, **audit.code_summary(code)})
-    session.commit()
+    session.flush()
     return version
 
 
@@ -46,7 +46,7 @@ def rollback(session: Session, principal: Principal, bot_id: uuid.UUID,
                           source.files)
     audit.record(session, principal, "bot.rollback", "bot", bot.id,
                  {"from_version": number, "version": version.number})
-    session.commit()
+    session.flush()
     return version
 
 

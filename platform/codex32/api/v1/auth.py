@@ -7,6 +7,7 @@ from flask import current_app, request
 from marshmallow import fields, validate
 
 from codex32 import runtime
+from codex32.api import transaction
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, Strict, TokenPairSchema
 from codex32.auth.guard import current_principal, limit_rate, origin, requires
@@ -127,8 +128,10 @@ def resend_verification(data):
     settings = runtime.of(current_app).settings
     limit_rate(f"resend:{origin().ip}", limit=settings.signups_per_hour, window=3600)
     limit_verification_mail(data["email"])
+    renewed = accounts.renew_verifications(db.session, data["email"], origin())
+    transaction.end()  # the new tokens are stored before they are mailed
     mailer = Mailer.from_settings(settings)
-    for pending in accounts.renew_verifications(db.session, data["email"], origin()):
+    for pending in renewed:
         mailer.send(accounts.verification_message(pending, mailer.api_base))
     return {"message": "if this address has a pending sign-up, a new token was sent to it"}
 

@@ -6,6 +6,7 @@ from flask import current_app
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from codex32 import runtime
+from codex32.api import transaction
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import (
     Output,
@@ -128,8 +129,13 @@ def create_bot(data):
     """Create a bot from code or a template; the code is compiled and stored as version 1."""
     if data.get("template"):
         data.pop("code", None)
+        generation = bots.prepare_from_template(
+            db.session, current_principal(), name=data["name"], template=data["template"],
+            generator=data.get("generator"), parameters=data.get("parameters"),
+            description=data["description"])
+        transaction.end()  # the generator may take seconds: hold no connection meanwhile
         return bots.create_from_template(
-            db.session, current_principal(),
+            db.session, current_principal(), generation.run(),
             platform_network=runtime.of(current_app).settings.allow_bot_network, **data)
     return bots.create(db.session, current_principal(), **data)
 

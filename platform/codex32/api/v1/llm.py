@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from flask import Response, stream_with_context
 
+from codex32.api import transaction
 from codex32.api.blueprint import Blueprint
 from codex32.api.v1.llm_schemas import (
     BudgetSchema,
@@ -57,13 +58,14 @@ def chat(data):
     that disconnects stops the upstream call; the tokens produced are still recorded.
     """
     principal = current_principal()
+    transaction.end()  # the gateway works in sessions of its own: hold no connection meanwhile
     request = chat_request(data)
     if data["stream"]:
-        opened = gateway.stream(db.session, principal.workspace_id, request,
+        opened = gateway.stream(principal.workspace_id, request,
                                 purpose="gateway", caller=caller_of(principal),
                                 cache=data["cache"], deadline_seconds=data["timeout"])
         return sse(opened)
-    result = gateway.chat(db.session, principal.workspace_id, request, purpose="gateway",
+    result = gateway.chat(principal.workspace_id, request, purpose="gateway",
                           caller=caller_of(principal), cache=data["cache"],
                           deadline_seconds=data["timeout"])
     return result.as_dict(), 200, result.headers

@@ -6,6 +6,7 @@ from flask import current_app
 from marshmallow import fields, validate
 
 from codex32 import runtime
+from codex32.api import transaction
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, Strict
 from codex32.auth.guard import current_principal, limit_rate, origin, requires
@@ -84,6 +85,7 @@ def invite(data):
     """Invite an email with a role; its token is mailed to that address only (in development:
     the server log), so only whoever controls the address can accept."""
     issued = invitations.invite(db.session, current_principal(), data["email"], data["role"])
+    transaction.end()  # the invitation is stored before its token is mailed
     mailer = Mailer.from_settings(runtime.of(current_app).settings)
     mailer.send(invitations.invitation_message(issued, mailer.api_base))
     return issued

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from flask import Response, stream_with_context
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from codex32.api import transaction
 from codex32.api.blueprint import Blueprint
 from codex32.api.v1.llm import caller_of
 from codex32.auth.guard import current_principal, requires
@@ -80,6 +81,7 @@ class EmbeddingsSchema(Lenient):
 def chat_completions(data):
     """Create a chat completion (OpenAI's shape; ``stream: true`` for SSE chunks)."""
     principal = current_principal()
+    transaction.end()  # the gateway works in sessions of its own: hold no connection meanwhile
     try:
         messages = tuple(Message("system" if m["role"] == "developer" else m["role"],
                                  _content(m["content"])) for m in data["messages"])
@@ -92,14 +94,14 @@ def chat_completions(data):
                           timeout=120)
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if data["stream"]:
-        opened = gateway.stream(db.session, principal.workspace_id, request,
+        opened = gateway.stream(principal.workspace_id, request,
                                 purpose="gateway", caller=caller_of(principal))
         include_usage = bool((data["stream_options"] or {}).get("include_usage"))
         return Response(stream_with_context(_chunks(opened, ident, created, data["model"],
                                                     include_usage)),
                         mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", **opened.headers})
-    result = gateway.chat(db.session, principal.workspace_id, request, purpose="gateway",
+    result = gateway.chat(principal.workspace_id, request, purpose="gateway",
                           caller=caller_of(principal))
     body = {"id": ident, "object": "chat.completion", "created": created,
             "model": result.model, "system_fingerprint": None,
@@ -164,7 +166,8 @@ def embeddings(data):
         raise Invalid("input must be a string or a non-empty list of strings",
                       errors={"json": {"input": ["a string or a list of strings"]}})
     principal = current_principal()
-    result = gateway.embed(db.session, principal.workspace_id, texts, purpose="gateway",
+    transaction.end()  # the gateway works in sessions of its own: hold no connection meanwhile
+    result = gateway.embed(principal.workspace_id, texts, purpose="gateway",
                            caller=caller_of(principal))
     encode = _base64 if data["encoding_format"] == "base64" else list
     return {"object": "list", "model": result.model,

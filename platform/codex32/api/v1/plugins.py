@@ -6,6 +6,7 @@ from flask import current_app
 from marshmallow import fields, validate
 
 from codex32 import runtime
+from codex32.api import transaction
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, Strict
 from codex32.auth.guard import current_principal, requires
@@ -116,7 +117,9 @@ def delete_provider(kind, plugin_id):
 def test_provider(kind, plugin_id):
     """Run the plugin's health check with the workspace's configuration; a notifier sends a
     test notification. A configured plugin that did not load answers ``ok: false``."""
-    return providers.test(db.session, current_principal(), kind, plugin_id)
+    probe = providers.prepare_test(db.session, current_principal(), kind, plugin_id)
+    transaction.end()  # the provider may take seconds: hold no connection meanwhile
+    return probe.run()
 
 
 @blp.route("/templates", methods=["GET"])

@@ -8,6 +8,7 @@ from flask import current_app, request
 from marshmallow import fields, validate
 
 from codex32 import runtime
+from codex32.api import transaction
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, Strict, name_length
 from codex32.api.v1.auth import VERIFY_HINT, limit_verification_mail
@@ -95,6 +96,7 @@ def sign_up(data):
     created = workspaces.sign_up(
         db.session, name=data["name"], slug=data["slug"], admin_email=data["admin_email"],
         admin_password=data["admin_password"], origin=origin())
+    transaction.end()  # the sign-up is stored before its token is mailed
     mailer = Mailer.from_settings(settings)
     if created.pending is not None:  # always, for a sign-up through the API
         mailer.send(accounts.verification_message(created.pending, mailer.api_base))

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
+from codex32 import runtime
 from codex32.db import tenancy
 from codex32.errors import BadGateway, DomainError, GatewayTimeout, Invalid, from_plugin_error
 from codex32.plugins.errors import AUTH, CONTENT_POLICY, CONTEXT_LENGTH
@@ -116,7 +117,17 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
     return prepared
 
 
-def chat(session: Session, workspace_id: uuid.UUID | str, request: ChatRequest, *,
+def chat(workspace_id: uuid.UUID | str, request: ChatRequest, *, purpose: str,
+         caller: Caller | None = None, cache: bool | None = None,
+         deadline_seconds: float | None = None) -> GatewayResult:
+    """Answer ``request`` in a session of the gateway's own: the caller holds no transaction
+    open across the call (docs/architecture.md, "Transactions"). See :func:`_chat`."""
+    with runtime.current().sessions() as session:
+        return _chat(session, workspace_id, request, purpose=purpose, caller=caller, cache=cache,
+                     deadline_seconds=deadline_seconds)
+
+
+def _chat(session: Session, workspace_id: uuid.UUID | str, request: ChatRequest, *,
          purpose: str, caller: Caller | None = None, cache: bool | None = None,
          deadline_seconds: float | None = None) -> GatewayResult:
     """Answer ``request`` through the workspace's route; every request leaves a ledger row.

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from codex32 import runtime
 from codex32.db import tenancy
 from codex32.errors import Invalid, from_plugin_error
 from codex32.plugins.calls import invoke
@@ -23,7 +24,17 @@ from codex32.services.gateway.retry import RETRY
 MAX_TEXTS = 2048
 
 
-def embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
+def embed(workspace_id: uuid.UUID | str, texts: list[str], *, purpose: str,
+          caller: Caller | None = None,
+          deadline_seconds: float | None = None) -> GatewayEmbedding:
+    """Embed ``texts`` in a session of the gateway's own (the caller holds no transaction
+    open). See :func:`_embed`."""
+    with runtime.current().sessions() as session:
+        return _embed(session, workspace_id, texts, purpose=purpose, caller=caller,
+                      deadline_seconds=deadline_seconds)
+
+
+def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
           purpose: str, caller: Caller | None = None,
           deadline_seconds: float | None = None) -> GatewayEmbedding:
     """Embed ``texts`` with the workspace's embedder; every call leaves a ledger row."""

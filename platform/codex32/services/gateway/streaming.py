@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from codex32 import runtime
 from codex32.db import tenancy
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import ChatChunk, ChatRequest, Usage
@@ -48,7 +49,21 @@ class GatewayStream:
             close()
 
 
-def stream(session: Session, workspace_id: uuid.UUID | str, request: ChatRequest, *,
+def stream(workspace_id: uuid.UUID | str, request: ChatRequest, *, purpose: str,
+           caller: Caller | None = None, cache: bool | None = None,
+           deadline_seconds: float | None = None) -> GatewayStream:
+    """Open a stream in a session of the gateway's own, which the stream closes when it ends
+    (the caller holds no transaction open). See :func:`_stream`."""
+    session = runtime.current().sessions()
+    try:
+        return _stream(session, workspace_id, request, purpose=purpose, caller=caller, cache=cache,
+                       deadline_seconds=deadline_seconds)
+    except BaseException:
+        session.close()
+        raise
+
+
+def _stream(session: Session, workspace_id: uuid.UUID | str, request: ChatRequest, *,
            purpose: str, caller: Caller | None = None, cache: bool | None = None,
            deadline_seconds: float | None = None) -> GatewayStream:
     """Open a stream through the workspace's route (see :func:`.chat.chat` for the

@@ -1,0 +1,55 @@
+"""The request's transaction: the request, never a service, commits it.
+
+Every endpoint declared on :class:`codex32.api.blueprint.Blueprint` runs through
+:func:`owned`: when the view returns, the request's session is committed before the response
+leaves (a write the client is told about is never lost); when it raises, nothing is committed
+and Flask-SQLAlchemy's teardown rolls the transaction back (a failed request writes nothing).
+A :class:`~codex32.errors.DomainError` raised with ``keep_writes=True`` is the one exception:
+what the request recorded stands although it answers an error (a reused refresh token revokes
+its sign-in, then answers 401).
+
+Services take the session and never commit, roll back or close it. Before a slow call (a code
+generator, a language model, a provider's health check) or a side effect that announces a
+write (a mail), the view calls :func:`end`: the work so far is committed and the connection goes
+back to the pool, so no pooled connection waits on a provider. The rule is written in
+docs/architecture.md, "Transactions".
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from codex32.db import db
+from codex32.errors import DomainError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def owned(view: F) -> F:
+    """``view`` with the request's transaction committed when it returns."""
+
+    @functools.wraps(view)
+    def committed(*args: Any, **kwargs: Any) -> Any:
+        try:
+            answer = view(*args, **kwargs)
+        except DomainError as error:
+            if error.keep_writes:
+                end()
+            raise
+        end()
+        return answer
+
+    return committed  # type: ignore[return-value]
+
+
+def end() -> None:
+    """Commit the request's work so far and release its connection.
+
+    Call it before a slow call or a mail, after the writes the call must not undo: what the
+    view does next runs in a new transaction, bound to the same workspace.
+    """
+    session = db.session()  # type: ignore[operator]  # the scoped session's current one
+    if session.in_transaction():
+        session.commit()
