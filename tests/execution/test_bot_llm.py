@@ -67,6 +67,10 @@ def test_a_bot_gets_the_builtin_providers_answer_through_the_worker(tenant, work
     embedded = done["result"]["embed"]
     assert embedded["dimension"] == len(vectors[0])
     assert embedded["vectors"][0] == pytest.approx(vectors[0])
+    # Both calls went through the gateway: metered as the bot's, purpose "bot".
+    groups = tenant.call("GET", "/api/v1/usage?group_by=purpose,bot").json["groups"]
+    assert [(g["purpose"], g["bot"], g["requests"], g["cost_usd"]) for g in groups] == [
+        ("bot", done["bot_id"], 2, "0")]  # the built-in providers cost nothing
 
 
 def test_a_bot_uses_its_own_workspaces_provider_and_cannot_name_another(

@@ -23,7 +23,7 @@ from codex32.auth.principal import Principal
 from codex32.db.gateway_models import LLMBudget
 from codex32.errors import Invalid, RateLimited
 from codex32.services import audit
-from codex32.services.gateway.calls import Caller
+from codex32.services.gateway.calls import Caller, money_text
 
 SCOPES = ("workspace", "api_key", "bot")
 PERIODS = ("day", "month")
@@ -132,8 +132,8 @@ def settle(session: Session, reservation: Reservation, actual: Decimal | None
             continue
         if session.execute(_MARK_NOTIFIED, {"id": budget_id, "start": start}).first():
             crossed.append({"budget": _name(row.scope, row.scope_id, row.period),
-                            "soft_limit_usd": str(row.soft_limit_usd),
-                            "spent_usd": str(row.spent_usd),
+                            "soft_limit_usd": money_text(row.soft_limit_usd),
+                            "spent_usd": money_text(row.spent_usd),
                             "resets_at": period_end(start, row.period).isoformat()})
     return crossed
 
@@ -147,10 +147,10 @@ def shown(row: LLMBudget) -> dict[str, Any]:
     start = row.period_start
     current = start is not None and period_end(start, row.period) > now
     return {"id": row.id, "scope": row.scope, "scope_id": row.scope_id, "period": row.period,
-            "soft_limit_usd": _text(row.soft_limit_usd),
-            "hard_limit_usd": _text(row.hard_limit_usd),
-            "spent_usd": _text(row.spent_usd.normalize() if current else Decimal(0)),
-            "reserved_usd": _text(row.reserved_usd.normalize() if current else Decimal(0)),
+            "soft_limit_usd": money_text(row.soft_limit_usd),
+            "hard_limit_usd": money_text(row.hard_limit_usd),
+            "spent_usd": money_text(row.spent_usd.normalize() if current else Decimal(0)),
+            "reserved_usd": money_text(row.reserved_usd.normalize() if current else Decimal(0)),
             "period_start": start if current else None,
             "resets_at": period_end(start, row.period) if current and start else None}
 
@@ -201,16 +201,8 @@ def replace(session: Session, principal: Principal, items: list[dict[str, Any]]
     audit.record(session, principal, "llm_budgets.replace", "llm_budgets", "budgets",
                  {"budgets": [{"scope": k[0], "scope_id": str(k[1]) if k[1] else None,
                                "period": k[2],
-                               "soft_limit_usd": _text(v.get("soft_limit_usd")),
-                               "hard_limit_usd": _text(v.get("hard_limit_usd"))}
+                               "soft_limit_usd": money_text(v.get("soft_limit_usd")),
+                               "hard_limit_usd": money_text(v.get("hard_limit_usd"))}
                               for k, v in wanted.items()]})
     session.commit()
     return list_budgets(session)
-
-
-def _text(value: Decimal | None) -> str | None:
-    """A decimal as exact text without trailing zeros ("2", "0.0015"), never exponent form."""
-    if value is None:
-        return None
-    return f"{value.normalize():f}"
-

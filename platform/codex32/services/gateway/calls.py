@@ -76,7 +76,7 @@ class GatewayResult:
             "text": self.text, "provider": self.provider, "model": self.model,
             "finish_reason": self.finish_reason, "cache_hit": self.cache_hit,
             "usage": usage_dict(self.usage),
-            "cost_usd": None if self.cost_usd is None else str(self.cost_usd),
+            "cost_usd": money_text(self.cost_usd),
             "attempts": [a.as_dict() for a in self.attempts],
             "usage_id": str(self.usage_id) if self.usage_id else None,
             "latency_ms": self.latency_ms,
@@ -93,6 +93,14 @@ class GatewayEmbedding:
     usage: Usage = field(default_factory=Usage)
     cost_usd: Decimal | None = None
     usage_id: uuid.UUID | None = None
+
+
+def money_text(value: Decimal | None) -> str | None:
+    """A cost as exact text without trailing zeros ("2", "0.0015", "0"), never in exponent
+    form (a sum of NUMERIC(20, 10) zeros is ``0E-10`` to ``str``)."""
+    if value is None:
+        return None
+    return f"{value.normalize():f}"
 
 
 def usage_dict(usage: Usage) -> dict[str, int]:

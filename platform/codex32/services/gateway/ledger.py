@@ -27,7 +27,7 @@ from codex32.observability.metrics import (
     LLM_TOKENS,
 )
 from codex32.plugins.interfaces import Usage
-from codex32.services.gateway.calls import Attempt, Caller
+from codex32.services.gateway.calls import Attempt, Caller, money_text
 
 GROUPS = {
     "day": func.date_trunc("day", LLMUsage.created_at),
@@ -116,7 +116,7 @@ def report(session: Session, start: datetime | None, end: datetime | None,
                                                   "cached_input_tokens", "output_tokens",
                                                   "reasoning_tokens", "unpriced_requests",
                                                   "cache_hits", "failed_requests")})
-        item["cost_usd"] = str(row["cost_usd"])
+        item["cost_usd"] = money_text(row["cost_usd"])
         groups.append(item)
     return {"from": start, "to": end, "group_by": group_by, "groups": groups}
 
