@@ -50,3 +50,27 @@ def test_the_docs_pages_need_no_token(client):
     html = client.get("/api/docs").get_data(as_text=True)
     assert "/api/openapi.json" in html
     assert client.get("/api/openapi.json").status_code == 200
+
+
+NUMERIC_KEYWORDS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
+                    "maxLength", "minItems", "maxItems", "multipleOf"}
+
+
+def test_the_openapi_documents_bounds_are_numbers(client):
+    """A bound published as a string (a Decimal rendered to JSON) makes the schema invalid:
+    client generators and the fuzzer cannot read the operation."""
+    wrong = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in NUMERIC_KEYWORDS and (isinstance(value, bool)
+                                                or not isinstance(value, int | float)):
+                    wrong.append(f"{path}/{key}={value!r}")
+                walk(value, f"{path}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{path}/{index}")
+
+    walk(client.get("/api/openapi.json").get_json(), "")
+    assert wrong == []

@@ -121,10 +121,14 @@ class BudgetInSchema(Strict):
                                                                   "bot"]))
     scope_id = fields.UUID(load_default=None)
     period = fields.String(required=True, validate=validate.OneOf(["day", "month"]))
+    # The bounds again as plain numbers for OpenAPI (apispec would publish them as Decimals,
+    # which JSON renders as strings: an invalid schema no client generator can read).
     soft_limit_usd = fields.Decimal(load_default=None, places=None,
-                                    validate=validate.Range(min=0, max=10**9))
+                                    validate=validate.Range(min=0, max=10**9),
+                                    metadata={"minimum": 0, "maximum": 10**9})
     hard_limit_usd = fields.Decimal(load_default=None, places=None,
-                                    validate=validate.Range(min=0, max=10**9))
+                                    validate=validate.Range(min=0, max=10**9),
+                                    metadata={"minimum": 0, "maximum": 10**9})
 
 
 class BudgetsInSchema(Strict):
