@@ -26,6 +26,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from _pytest.nodeid import NodeId
 
 from codex32.config import Settings
 from codex32.db import embedded
@@ -83,6 +84,24 @@ def _server_database(admin_dsn: str) -> TestDatabase:
                         owner=base.format(role=embedded.OWNER))
     dsn = psycopg.conninfo.make_conninfo(admin_dsn, dbname=name)
     return TestDatabase(urls=urls, superuser_dsn=dsn, name=name)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``--dist loadgroup``, give each test marked ``xdist_group`` its group's suffix.
+
+    pytest-xdist 3.8 sends the group to the scheduler as a suffix of the test's id, written to
+    ``item._nodeid``, which pytest 9.2 no longer reads (pytest-dev/pytest-xdist#1386): the marks
+    would silently be ignored. This writes the same suffix where pytest 9.2 keeps the id, and
+    does nothing when xdist's own suffix took (older pytest, or a fixed xdist).
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        groups = sorted({str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                         for mark in item.iter_markers("xdist_group")})
+        if groups and "@" not in item.nodeid and hasattr(item, "_id"):
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
 
 
 @pytest.fixture(scope="session")
