@@ -31,8 +31,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# In parallel (pytest-xdist): TEST_WORKERS processes, each with its own embedded PostgreSQL;
+# tests marked xdist_group (modules sharing worker processes or a server) stay on one of them.
+TEST_WORKERS ?= 3
 test: install lint typecheck
-	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=80 -q
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup \
+		--cov --cov-report=term:skip-covered --cov-fail-under=80 -q
 
 bench: install
 	@command -v wrk >/dev/null || apt-get install -y wrk || (echo "install wrk (Debian: apt-get install wrk)"; exit 1)

@@ -4,10 +4,15 @@ TEST_DATABASE_URL names a superuser (or CREATEROLE + CREATEDB) connection to a s
 fresh database is created for the run, with separate owner and runtime roles, exactly as in
 production. Without it, an embedded PostgreSQL is started in a temporary folder; its roles log
 in with the generated passwords its URLs carry (never logged: `DatabaseUrls` masks them).
+
+Under pytest-xdist (``make test`` runs ``-n``) each worker is a process with its own session:
+its own embedded server (or its own database on the TEST_DATABASE_URL server, the roles shared
+and created once under ``embedded.prepare``'s advisory lock), its own data folder and app.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -21,6 +26,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from _pytest.nodeid import NodeId
 
 from codex32.config import Settings
 from codex32.db import embedded
@@ -80,6 +86,24 @@ def _server_database(admin_dsn: str) -> TestDatabase:
     return TestDatabase(urls=urls, superuser_dsn=dsn, name=name)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``--dist loadgroup``, give each test marked ``xdist_group`` its group's suffix.
+
+    pytest-xdist 3.8 sends the group to the scheduler as a suffix of the test's id, written to
+    ``item._nodeid``, which pytest 9.2 no longer reads (pytest-dev/pytest-xdist#1386): the marks
+    would silently be ignored. This writes the same suffix where pytest 9.2 keeps the id, and
+    does nothing when xdist's own suffix took (older pytest, or a fixed xdist).
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        groups = sorted({str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                         for mark in item.iter_markers("xdist_group")})
+        if groups and "@" not in item.nodeid and hasattr(item, "_id"):
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
+
+
 @pytest.fixture(scope="session")
 def database() -> Iterator[TestDatabase]:
     """A migrated database with an owner and a runtime role, for the whole run; dropped (or
@@ -94,6 +118,7 @@ def database() -> Iterator[TestDatabase]:
             connection.execute(f'DROP DATABASE IF EXISTS "{test_db.name}" WITH (FORCE)')
         return
     folder = Path(tempfile.mkdtemp(prefix="codex32-test-"))
+    _ensure_server_account()
     started = embedded.start(folder, "codex32_test")
     dsn = started.superuser_url.replace("postgresql+psycopg://", "postgresql://")
     test_db = TestDatabase(urls=DatabaseUrls(runtime=started.runtime_url,
@@ -103,6 +128,17 @@ def database() -> Iterator[TestDatabase]:
     yield test_db
     embedded.stop(folder, immediate=True)  # no checkpoint: the folder is deleted next
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _ensure_server_account() -> None:
+    """As root the embedded server runs as its own system account, created by ``useradd`` on
+    first use; xdist workers starting their servers at once on a fresh host would race to
+    create it (the loser fails), so it is created here under a host-wide lock."""
+    if os.geteuid() != 0:
+        return
+    with open(Path(tempfile.gettempdir()) / "codex32-test-account.lock", "a+b") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        embedded._system_user()
 
 
 def make_settings(tmp: Path, **overrides: Any) -> Settings:

@@ -25,6 +25,9 @@ from schemathesis import GenerationMode
 from codex32.auth import tokens
 from tests.conftest import Tenant, sign_up
 
+# The operations are fuzzed in this many tests, each taking every SHARDS-th one, so parallel
+# test workers (pytest-xdist) share the longest part of the suite.
+SHARDS = 4
 FUZZ_SETTINGS = settings(max_examples=15, deadline=None, derandomize=True, database=None,
                          suppress_health_check=list(HealthCheck), print_blob=False)
 
@@ -96,13 +99,14 @@ def _describe(case, response) -> str:
             f"response={response.content[:500]!r}")
 
 
-def test_no_operation_answers_with_a_server_error(fuzz_app, subtests):
+@pytest.mark.parametrize("shard", range(SHARDS), ids=lambda n: f"shard{n + 1}of{SHARDS}")
+def test_no_operation_answers_with_a_server_error(fuzz_app, subtests, shard):
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", fuzz_app)
-    workspace = Workspace(fuzz_app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 20
+    workspace = Workspace(fuzz_app)
 
-    for operation in operations:
+    for operation in operations[shard::SHARDS]:
         cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
                           operation.as_strategy(GenerationMode.NEGATIVE))
 

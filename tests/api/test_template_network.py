@@ -18,6 +18,10 @@ from codex32.plugins.defaults.subprocess_executor import SubprocessExecutor
 from tests.conftest import sign_up
 from tests.execution.conftest import WorkerStarter, finished, run
 
+# xdist (make test: --dist loadgroup) runs this module on one worker, so its module-scoped
+# worker process and site start once per run.
+pytestmark = pytest.mark.xdist_group("template_network")
+
 
 def _health_check(tenant, url: str, **fields) -> dict:
     response = tenant.call("POST", "/api/v1/bots", json={

@@ -30,6 +30,10 @@ ROLES = ("postgres", "codex32_owner", "codex32_runtime")
 CREDENTIALS = "postgres-credentials.json"  # in the data folder (docs/operations.md)
 NOBODY = 65534
 
+# xdist (make test: --dist loadgroup) runs this module on one worker, so its module-scoped
+# server start once per run.
+pytestmark = pytest.mark.xdist_group("embedded")
+
 
 @dataclass
 class Server:

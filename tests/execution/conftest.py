@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from tests.conftest import Tenant
@@ -110,6 +111,12 @@ class WorkerStarter:
         self.database = database
         self.folder = folder
         self.started: list[WorkerProcess] = []
+        # Its workers begin on an empty queue: jobs that earlier tests left queued with no
+        # worker running (the fuzz test's runs, say) would otherwise take their slots first,
+        # as happens when xdist runs this module before the modules whose workers drain them.
+        with psycopg.connect(database.superuser_dsn, autocommit=True) as connection:
+            connection.execute("UPDATE procrastinate_jobs SET status = 'cancelled' "
+                               "WHERE status = 'todo'")
 
     def __call__(self, **overrides: Any) -> WorkerProcess:
         port = free_port()

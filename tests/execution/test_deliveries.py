@@ -17,6 +17,10 @@ from tests.execution.conftest import TRIVIAL, bot_with, finished, run, wait_for
 
 SIGNING_SECRET = "whsec-delivery-0123456789"
 
+# xdist (make test: --dist loadgroup) runs this module on one worker, so its module-scoped
+# worker processes start once per run.
+pytestmark = pytest.mark.xdist_group("deliveries")
+
 
 @pytest.fixture(scope="module")
 def worker(start_worker):

@@ -22,6 +22,10 @@ WORKSPACE_TOKEN = "workspace-token-0123456789"
 BOT_TOKEN = "bot-own-token-9876543210"
 SHARED = "shared-value-abcdefghij"
 
+# xdist (make test: --dist loadgroup) runs this module on one worker, so its module-scoped
+# worker processes start once per run.
+pytestmark = pytest.mark.xdist_group("run_secrets")
+
 
 def _sha(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()

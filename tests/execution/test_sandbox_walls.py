@@ -275,7 +275,10 @@ def test_destroy_kills_a_process_that_joins_between_its_kill_and_its_rmdir(cgrou
     from codex32.execution.sandbox import cgroups as run_groups
     from codex32.execution.sandbox.launch import cgroup_layout
 
-    group = run_groups.RunGroup.create(cgroup_layout(), "race-join-after-kill", 64, 256)
+    # Named per process: test runs at once on one host share the parent cgroup, and create()
+    # kills a leftover of the same name.
+    group = run_groups.RunGroup.create(cgroup_layout(), f"race-join-after-kill-{os.getpid()}",
+                                       64, 256)
     late = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     kill = run_groups.RunGroup.kill
     joined = []

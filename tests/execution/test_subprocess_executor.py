@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import sys
 import tempfile
 
@@ -97,16 +98,24 @@ def test_health_check_reports_the_level(executor, isolation):
     assert isolation in health.detail
 
 
-def test_the_working_directory_is_removed_after_each_run(isolation):
-    before = set(os.listdir(tempfile.gettempdir()))
+def test_the_working_directory_is_removed_after_each_run(isolation, monkeypatch):
     # The process level: its working directory is a folder of the host's temporary directory
     # (at the namespace level it is a tmpfs that never shows there, so nothing could be left).
+    # That directory is one of its own here: other tests, and other test runs, write to /tmp.
+    host_tmp = tempfile.mkdtemp(prefix="codex32-tmpdir-")
+    os.chmod(host_tmp, 0o755)  # a run's own uid enters it, as it enters /tmp
+    monkeypatch.setattr(tempfile, "tempdir", host_tmp)
     policy = dataclasses.replace(sandbox.SandboxPolicy(), isolation="process")
-    outcomes = [sandbox.run_sandboxed(make_request(code), None, policy).status for code in (
-        "def main(event, context):\n    open('left.txt', 'w').write('x')\n",
-        "def main(event, context):\n    raise ValueError('boom')\n")]
-    assert outcomes == ["succeeded", "failed"]  # both really ran in a working directory
-    assert set(os.listdir(tempfile.gettempdir())) <= before
+    try:
+        outcomes = [sandbox.run_sandboxed(make_request(code), None, policy) for code in (
+            "import os\n\ndef main(event, context):\n    open('left.txt', 'w').write('x')\n"
+            "    return os.getcwd()\n",
+            "def main(event, context):\n    raise ValueError('boom')\n")]
+        assert [outcome.status for outcome in outcomes] == ["succeeded", "failed"]
+        assert os.path.dirname(outcomes[0].result) == host_tmp  # it really ran in there
+        assert os.listdir(host_tmp) == []
+    finally:
+        shutil.rmtree(host_tmp, ignore_errors=True)
 
 
 USER_LEVEL_PYTHON = "/usr/bin/python3"

@@ -25,7 +25,9 @@ from tests.execution.conftest import (
     wait_for,
 )
 
-pytestmark = pytest.mark.usefixtures("workers")
+# xdist (make test: --dist loadgroup) runs this module on one worker, so its module-scoped
+# worker processes start once per run.
+pytestmark = [pytest.mark.usefixtures("workers"), pytest.mark.xdist_group("worker")]
 
 GREETER = ("def main(event, context):\n    print('hello', event['n'])\n"
            "    context.logger.info('computing')\n    return {'doubled': event['n'] * 2}\n")

@@ -9,6 +9,10 @@ from codex32_milvus import MilvusVectorStore
 from codex32.plugins.api import ProviderError, ProviderTimeout
 from codex32.testing import ErrorCase, VectorStoreConformance
 
+# xdist (make test: --dist loadgroup) runs the Milvus tests on one worker, so the session's
+# milvus-lite server (conftest.py) starts once per run.
+pytestmark = pytest.mark.xdist_group("milvus")
+
 
 class TestMilvusVectorStore(VectorStoreConformance):
     plugin_class = MilvusVectorStore

@@ -13,6 +13,10 @@ from milvus_lite import MilvusLite
 
 from codex32.plugins.api import VectorItem
 
+# xdist (make test: --dist loadgroup) runs the Milvus tests on one worker, so the session's
+# milvus-lite server (conftest.py) starts once per run.
+pytestmark = pytest.mark.xdist_group("milvus")
+
 
 def ensure_worker(data_dir: str, port: int, results) -> None:
     """A process that needs the embedded server, racing the others to start it."""

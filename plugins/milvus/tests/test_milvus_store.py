@@ -11,6 +11,10 @@ from pymilvus import DataType, MilvusClient
 
 from codex32.plugins.api import ConfigInvalid, VectorItem
 
+# xdist (make test: --dist loadgroup) runs the Milvus tests on one worker, so the session's
+# milvus-lite server (conftest.py) starts once per run.
+pytestmark = pytest.mark.xdist_group("milvus")
+
 WS_A = str(uuid.UUID(int=0xA))
 WS_B = str(uuid.UUID(int=0xB))
 
