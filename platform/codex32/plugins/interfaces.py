@@ -181,6 +181,29 @@ class LLMProvider(Plugin, kind="llm", hook="register_llm_providers", default="bu
         yield ChatChunk(text=result.text, model=result.model, usage=result.usage,
                         finish_reason=result.finish_reason)
 
+    def stream_complete(self, request: ChatRequest,
+                        on_text: Callable[[str], None] | None = None) -> ChatResult:
+        """Answer the chat through :meth:`stream`, calling ``on_text`` per piece; returns the
+        whole result, priced by :meth:`price`."""
+        requested = request.model or str(self.config.get("model") or "")
+        pieces: list[str] = []
+        last = ChatChunk()
+        for chunk in self.stream(request):
+            if chunk.text:
+                pieces.append(chunk.text)
+                if on_text is not None:
+                    on_text(chunk.text)
+            last = chunk
+        usage, answered_by = last.usage or Usage(), last.model or requested
+        return ChatResult(text="".join(pieces), model=answered_by, usage=usage,
+                          cost_usd=self.price(usage, requested, answered_by),
+                          finish_reason=last.finish_reason)
+
+    def price(self, usage: Usage, requested: str, answered_by: str) -> float:
+        """USD for ``usage`` from the plugin's own price table; 0.0 without one (the gateway
+        prices every call itself)."""
+        return 0.0
+
 
 # --- Embedders -----------------------------------------------------------------------------
 

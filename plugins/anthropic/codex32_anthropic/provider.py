@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
@@ -143,21 +143,9 @@ class AnthropicProvider(LLMProvider):
         yield ChatChunk(text=result.text if request.json_mode else "", model=result.model,
                         usage=result.usage, finish_reason=result.finish_reason)
 
-    def stream_complete(self, request: ChatRequest,
-                        on_text: Callable[[str], None] | None = None) -> ChatResult:
-        """Answer the chat as a stream, calling ``on_text`` per piece; returns the whole result."""
-        pieces: list[str] = []
-        last = ChatChunk()
-        for chunk in self.stream(request):
-            if chunk.text:
-                pieces.append(chunk.text)
-                if on_text is not None:
-                    on_text(chunk.text)
-            last = chunk
-        return ChatResult(text="".join(pieces), model=last.model or "", usage=last.usage
-                          or Usage(), cost_usd=self._cost(last.model or "", last.model or "",
-                                                          last.usage or Usage()),
-                          finish_reason=last.finish_reason)
+    def price(self, usage: Usage, requested: str, answered_by: str) -> float:
+        """What :meth:`stream_complete` charges: the plugin's own price table."""
+        return self._cost(requested, answered_by, usage)
 
     def health_check(self) -> HealthResult:
         """List the models (free) and check the configured one is among them.

@@ -7,7 +7,7 @@ cost from the configured price table. Errors leave as :mod:`codex32.plugins.erro
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from codex32.plugins.api import (
@@ -81,7 +81,7 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
         usage = _usage(response.usage)
         answered_by = response.model or model
         return ChatResult(text=text, model=answered_by, usage=usage,
-                          cost_usd=self.cost(usage, model, answered_by),
+                          cost_usd=self.price(usage, model, answered_by),
                           finish_reason=choice.finish_reason)
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
@@ -110,24 +110,7 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
                             yield ChatChunk(text=choice.delta.content, model=answered_by)
         yield ChatChunk(model=answered_by, usage=usage, finish_reason=finish_reason)
 
-    def stream_complete(self, request: ChatRequest,
-                        on_text: Callable[[str], None] | None = None) -> ChatResult:
-        """Answer the chat as a stream, calling ``on_text`` per piece; returns the whole result."""
-        model = request.model or self.config["model"]
-        pieces: list[str] = []
-        last = ChatChunk(model=model, usage=Usage())
-        for chunk in self.stream(request):
-            if chunk.text:
-                pieces.append(chunk.text)
-                if on_text is not None:
-                    on_text(chunk.text)
-            last = chunk
-        usage, answered_by = last.usage or Usage(), last.model or model
-        return ChatResult(text="".join(pieces), model=answered_by, usage=usage,
-                          cost_usd=self.cost(usage, model, answered_by),
-                          finish_reason=last.finish_reason)
-
-    def cost(self, usage: Usage, requested: str, answered_by: str) -> float:
+    def price(self, usage: Usage, requested: str, answered_by: str) -> float:
         """USD for ``usage`` from the price table; 0.0 for a model it does not list."""
         price = _price_for(self.config.get("prices") or {}, requested, answered_by)
         if price is None:
