@@ -67,7 +67,6 @@ def limit_rate(key: str, limit: int | None = None, window: float = 60.0) -> None
     state = runtime.of(current_app)
     per_window = limit or state.settings.rate_limit_per_minute
     limiter = state.limiter
-    assert limiter is not None  # a web app's runtime always has its limiter
     decision = limiter.hit(key, per_window, window)
     g.rate_limit_headers = decision.headers
     if not decision.allowed:

@@ -56,6 +56,8 @@ class Runtime:
     box: SecretBox
     passwords: Passwords
     sandbox: SandboxPolicy
+    # Rate limits (and the gateway's cooldowns): Redis when configured, else this process.
+    limiter: RateLimiter
     # The probe's answer for ``sandbox``, taken once at start (web and worker): nothing reads
     # the host again, so no request starts a process to answer.
     sandbox_availability: Availability | None = None
@@ -63,7 +65,6 @@ class Runtime:
     isolation: dict[str, str | None] = field(default_factory=dict)
     # Plugin calls one workspace may have in flight (the web's request threads); None: unbounded.
     calls_per_workspace: int | None = None
-    limiter: RateLimiter | None = None
     checks: dict[str, Check] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 

@@ -84,7 +84,6 @@ class MeSchema(Output):
 def token(data):
     """Sign in with email and password; the same 401 for unknown email or wrong password."""
     state = runtime.of(current_app)
-    assert state.limiter is not None  # a web app's runtime always has its limiter
     throttle = auth.Throttle(state.limiter, state.settings.login_attempts_per_15_minutes)
     pair = auth.login(db.session, data["email"], data["password"], data["workspace"], throttle,
                       origin().ip)

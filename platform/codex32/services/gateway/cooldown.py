@@ -147,8 +147,7 @@ class RedisStore:
 
 def store() -> Store:
     """Where cooldowns live: the runtime's Redis when it has one, else the database."""
-    limiter = runtime.current().limiter
-    client = limiter.redis_client if limiter is not None else None
+    client = runtime.current().limiter.redis_client
     return RedisStore(client) if client is not None else DatabaseStore()
 
 
