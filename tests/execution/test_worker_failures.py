@@ -145,7 +145,7 @@ def test_sigterm_lets_a_running_execution_finish_in_the_grace_period(start_own_w
     stopping.signal(signal.SIGTERM)
     assert stopping.process.wait(timeout=10) == 0
     done = execution(tenant, queued["id"])
-    assert done["status"] == "succeeded" and done["result"] == "woke"
+    assert done["status"] == "succeeded" and done["result"] == "woke", (done, stopping.output())
 
 
 def test_sigterm_past_the_grace_period_hands_the_run_back(start_own_worker, tenant,
@@ -156,7 +156,9 @@ def test_sigterm_past_the_grace_period_hands_the_run_back(start_own_worker, tena
     asked = time.monotonic()
     stopping.signal(signal.SIGTERM)
     assert stopping.process.wait(timeout=10) == 0
-    assert time.monotonic() - asked < 3
+    # Well short of the bot's 60 s: the run was stopped at the grace period, not waited for.
+    # (Seconds, not the grace's half second: a loaded CI machine took 3.4 s to wind down.)
+    assert time.monotonic() - asked < 15
     back = execution(tenant, queued["id"])
     assert back["status"] == "queued" and back["started_at"] is None
     assert not processes_mentioning(queued["id"])
