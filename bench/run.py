@@ -150,10 +150,13 @@ def base_environment() -> dict[str, str]:
 
 def start_server(name: str, command: list[str], env: dict[str, str], port: int,
                  log_path: Path, ready_path: str, stack: contextlib.ExitStack,
-                 deadline: float = 90.0) -> Server:
-    """Start a gunicorn master (output to ``log_path``), wait until ``ready_path`` answers 200."""
+                 deadline: float = 90.0, cwd: Path = REPO) -> Server:
+    """Start a gunicorn master (output to ``log_path``), wait until ``ready_path`` answers 200.
+
+    ``cwd``: the checkout whose gunicorn.conf.py and wsgi.py it runs (this one by default).
+    """
     log_file = stack.enter_context(log_path.open("wb"))
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log_file,
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log_file,
                                stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(name=name, process=process, port=port, log_path=log_path)
     stack.callback(server.stop)

@@ -137,13 +137,18 @@ def _install_request_hooks(app: Flask) -> None:
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
         for name, value in (g.get("rate_limit_headers") or {}).items():
             response.headers.setdefault(name, value)
+        started = g.get("started")
+        latency_ms = (time.perf_counter() - started) * 1000 if started else None
+        if latency_ms is not None:
+            # The time the app spent on the request (hooks, view; for a stream, until its
+            # first byte), for clients and benchmarks to tell server time from the network's.
+            response.headers["Server-Timing"] = f"app;dur={latency_ms:.2f}"
         if request_log.isEnabledFor(logging.INFO):
-            started = g.get("started")
             request_log.info("%s %s %s", request.method, request.path, response.status_code,
                              extra={"method": request.method, "status": response.status_code,
                                     "path": request.url_rule.rule if request.url_rule else None,
-                                    "latency_ms": round((time.perf_counter() - started) * 1000,
-                                                        2) if started else None})
+                                    "latency_ms": round(latency_ms, 2) if latency_ms is not None
+                                    else None})
         return response
 
     @app.teardown_request

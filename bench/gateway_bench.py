@@ -1,0 +1,275 @@
+"""Benchmark: the LLM gateway's overhead, through the running server, over the bare SDK.
+
+Starts a migrated database (bench/harness.py), a FakeOpenAI on 127.0.0.1 and the product
+under gunicorn as bench/run.py starts it (``gunicorn --config gunicorn.conf.py wsgi:app``,
+production settings, 4 workers, request log at INFO). One workspace has the ``openai``
+plugin pointed at the fake, a workspace and an API-key budget (hard and soft limits), rate
+limits per workspace and per key, and the cache on; the client authenticates with a workspace
+API key. With the same ``openai`` SDK, interleaved call by call (so other load on the machine
+hits both alike):
+
+* direct: ``OpenAI(base_url=fake).chat.completions.create(...)``;
+* gateway: ``OpenAI(base_url=server/api/v1/openai, api_key=c32_...)`` with the same request:
+  authentication, rate limits, route, cooldown, cache lookup (temperature 0, each prompt
+  new, so every call misses, looks up and stores), budget reservation, the plugin's call to
+  the fake, ledger row, budget settlement.
+
+Then the same prompt again and again: cache hits, timed server-side by the ``Server-Timing:
+app;dur=`` header the app sets (before-request hooks to after-request hooks: auth, view,
+gateway, JSON body; not gunicorn's HTTP parsing and socket writes) and client-side.
+
+Prints p50/p99 of each side, of the per-pair difference (the overhead), and the targets:
+overhead p50 < 3 ms and p99 < 8 ms, a cache hit < 2 ms p50 server-side. Usage::
+
+    python bench/gateway_bench.py [--calls 300] [--hits 300] [--workers 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import openai
+import psycopg
+from harness import REPO, free_port, percentile, start_database, verdict
+from run import (
+    BenchError,
+    _interrupt,
+    gunicorn_command,
+    http_json,
+    product_environment,
+    sign_up,
+    start_server,
+)
+
+from codex32.testing.fake_openai import FakeOpenAI
+
+API_KEY = "sk-bench-gateway"
+MODEL = "gpt-4o-mini"
+PROMPT = "Describe a bot that checks a website every hour"
+MAX_TOKENS = 256
+WARMUP = 30
+TARGET_P50_MS = 3.0
+TARGET_P99_MS = 8.0
+TARGET_HIT_P50_MS = 2.0
+
+
+def configure(base: str, token: str, fake_url: str) -> str:
+    """Give the workspace its openai provider, limits, budgets and cache; a new API key."""
+    status, minted = http_json("POST", base + "/api/v1/api-keys",
+                               {"name": "gateway bench", "role": "api_user"}, token=token)
+    if status != 201:
+        raise BenchError(f"minting an API key failed: {status} {minted}")
+    limits = {"requests_per_minute": 1_000_000, "tokens_per_minute": 1_000_000_000}
+    steps: list[tuple[str, str, Any]] = [
+        ("PUT", "/api/v1/providers/llm/openai",
+         {"config": {"base_url": fake_url, "model": MODEL, "timeout": 30},
+          "secrets": {"api_key": API_KEY}}),
+        ("PATCH", "/api/v1/workspace", {"settings": {"llm_fallback": ["openai"], "llm": {
+            "rate_limits": {**limits, "per_key": limits},
+            "cache": {"enabled": True, "ttl_seconds": 3600, "max_entries": 100_000}}}}),
+        ("PUT", "/api/v1/budgets", {"budgets": [
+            {"scope": "workspace", "period": "month", "soft_limit_usd": 10**6,
+             "hard_limit_usd": 10**7},
+            {"scope": "api_key", "scope_id": minted["id"], "period": "day",
+             "hard_limit_usd": 10**6}]}),
+    ]
+    for method, path, body in steps:
+        status, answer = http_json(method, base + path, body, token=token)
+        if status not in (200, 201):
+            raise BenchError(f"{method} {path} failed: {status} {answer}")
+    return minted["key"]
+
+
+def server_ms(headers: Any) -> float:
+    """The app's time from ``Server-Timing: app;dur=<ms>``."""
+    value = headers.get("server-timing", "")
+    for metric in value.split(","):
+        name, _, rest = metric.strip().partition(";")
+        if name == "app" and rest.startswith("dur="):
+            return float(rest[4:])
+    raise BenchError(f"no Server-Timing app;dur in the answer ({value!r})")
+
+
+def ask(client: openai.OpenAI, prompt: str) -> tuple[float, Any]:
+    """One chat completion at temperature 0: the client-side ms and the answer's headers."""
+    started = time.perf_counter()
+    raw = client.chat.completions.with_raw_response.create(
+        model=MODEL, messages=[{"role": "user", "content": prompt}],
+        max_tokens=MAX_TOKENS, temperature=0)
+    elapsed = (time.perf_counter() - started) * 1000
+    if not raw.parse().choices:
+        raise BenchError("an answer without a choice")
+    return elapsed, raw.headers
+
+
+def measure(servers: dict[str, openai.OpenAI], direct: openai.OpenAI, calls: int, hits: int
+            ) -> dict[str, dict[str, list[float]]]:
+    """Timings in ms per server (``client``, ``overhead`` over the direct call of the same
+    round, ``server``, then cache hits ``hit_client``, ``hit_server``) and ``direct``'s.
+
+    Each round asks every side the same new prompt (so every gateway call misses the cache,
+    looks up, reserves, stores), in an order that rotates from round to round.
+    """
+    timings: dict[str, dict[str, list[float]]] = {
+        name: {"client": [], "overhead": [], "server": [], "hit_client": [], "hit_server": []}
+        for name in servers}
+    timings["direct"] = {"client": []}
+    sides = [*servers, "direct"]
+    run = uuid.uuid4().hex[:8]
+    for index in range(WARMUP + calls):
+        prompt = f"{PROMPT} ({run}-{index})"
+        shift = index % len(sides)
+        measured: dict[str, tuple[float, Any]] = {}
+        for side in sides[shift:] + sides[:shift]:
+            measured[side] = ask(servers.get(side, direct), prompt)
+        if index < WARMUP:
+            continue
+        direct_ms = measured["direct"][0]
+        timings["direct"]["client"].append(direct_ms)
+        for name in servers:
+            elapsed, headers = measured[name]
+            if headers.get("x-ratelimit-limit-requests") is None:
+                raise BenchError(f"{name}: the answer has no x-ratelimit-* headers")
+            timings[name]["client"].append(elapsed)
+            timings[name]["overhead"].append(elapsed - direct_ms)
+            timings[name]["server"].append(server_ms(headers))
+    cached = f"{PROMPT} ({run}-cached)"
+    for client in servers.values():
+        ask(client, cached)  # stores it
+    for index in range(WARMUP + hits):
+        for name, client in servers.items():
+            elapsed, headers = ask(client, cached)
+            if index >= WARMUP:
+                timings[name]["hit_client"].append(elapsed)
+                timings[name]["hit_server"].append(server_ms(headers))
+    return timings
+
+
+def check_ledger(base: str, token: str, expected: int) -> dict[str, Any]:
+    """The usage report's totals: every gateway call left a row, the hits among them."""
+    status, body = http_json("GET", base + "/api/v1/usage", token=token)
+    if status != 200 or not body["groups"]:
+        raise BenchError(f"GET /api/v1/usage failed: {status} {body}")
+    totals = body["groups"][0]
+    if totals["requests"] != expected:
+        raise BenchError(f"the ledger has {totals['requests']} rows, expected {expected}")
+    return totals
+
+
+def commit_floor(dsn: str, rounds: int = 200) -> list[float]:
+    """ms of one durable commit of a one-row write on the same database (the WAL flush every
+    acknowledged ledger row waits for): the floor under a request's server-side time."""
+    times = []
+    with psycopg.connect(dsn) as connection:
+        connection.execute("CREATE TEMP TABLE bench_commit (n int)")
+        connection.commit()
+        for number in range(rounds):
+            connection.execute("INSERT INTO bench_commit VALUES (%s)", (number,))
+            started = time.perf_counter()
+            connection.commit()
+            times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def report(timings: dict[str, dict[str, list[float]]], totals: dict[str, Any],
+           floor: list[float]) -> bool:
+    """Print the table and the targets (for ``gateway``); True when all pass."""
+    ours = timings["gateway"]
+    calls, hits = len(ours["client"]), len(ours["hit_server"])
+
+    def row(label: str, values: list[float]) -> None:
+        print(f"  {label:48}{percentile(values, 50):9.2f}{percentile(values, 99):9.2f}"
+              f"{sum(values) / len(values):9.2f}")
+
+    print(f"gateway through gunicorn vs the openai SDK directly, same local FakeOpenAI, "
+          f"{calls} interleaved rounds (after {WARMUP} warm-up), then {hits} cache hits")
+    print(f"  {'':48}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
+    row("openai SDK -> fake (direct)", timings["direct"]["client"])
+    for name, label in (("gateway", "gateway"), ("baseline", "baseline (--baseline)")):
+        if name not in timings:
+            continue
+        found = timings[name]
+        row(f"openai SDK -> {label} -> fake (cache miss)", found["client"])
+        row(f"  overhead ({label} - direct, same round)", found["overhead"])
+        row("  server-side time of a miss (Server-Timing)", found["server"])
+        row(f"{label}: cache hit, client-side", found["hit_client"])
+        row(f"{label}: cache hit, server-side (Server-Timing)", found["hit_server"])
+    row("one durable commit on this database (floor)", floor)
+    print(f"  ledger (gateway): {totals['requests']} rows, {totals['cache_hits']} cache hits, "
+          f"cost {totals['cost_usd']} USD")
+    p50, p99 = percentile(ours["overhead"], 50), percentile(ours["overhead"], 99)
+    hit = percentile(ours["hit_server"], 50)
+    checks = ((f"overhead p50 < {TARGET_P50_MS:g} ms", p50, p50 < TARGET_P50_MS),
+              (f"overhead p99 < {TARGET_P99_MS:g} ms", p99, p99 < TARGET_P99_MS),
+              (f"cache hit p50 server-side < {TARGET_HIT_P50_MS:g} ms", hit,
+               hit < TARGET_HIT_P50_MS))
+    for label, value, ok in checks:
+        print(f"  target {label}: {value:.2f} ms {verdict(ok)}")
+    return all(ok for _, _, ok in checks)
+
+
+def serve(name: str, checkout: Path, database: Any, folder: Path, workers: int,
+          fake_url: str, stack: contextlib.ExitStack) -> tuple[openai.OpenAI, Any, str]:
+    """Start ``checkout``'s product under gunicorn, sign up a configured workspace: its SDK
+    client (a workspace API key), the server and the admin's token."""
+    port = free_port()
+    env = {**product_environment(database, port, folder, name),
+           "WEB_CONCURRENCY": str(workers), "CODEX32_ALLOW_PRIVATE_URLS": "1"}
+    if checkout != REPO:
+        env["PYTHONPATH"] = str(checkout / "platform")  # ahead of this checkout's install
+    server = start_server(name, gunicorn_command("wsgi:app"), env, port,
+                          folder / f"{name}.log", "/health/ready", stack, cwd=checkout)
+    tenant = sign_up(server, name)
+    key = configure(server.base, tenant.access_token, fake_url)
+    client = stack.enter_context(openai.OpenAI(
+        base_url=server.base + "/api/v1/openai", api_key=key, max_retries=0, timeout=30))
+    return client, server, tenant
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=300, help="interleaved rounds (misses)")
+    parser.add_argument("--hits", type=int, default=300, help="cache hits")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--baseline", type=Path, help="another checkout of the product (e.g. "
+                        "`git worktree add /tmp/before <commit>`; same schema) served beside "
+                        "this one and measured in the same rounds")
+    args = parser.parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        folder = Path(tempfile.mkdtemp(prefix="codex32-gateway-bench-"))
+        stack.callback(shutil.rmtree, folder, ignore_errors=True)
+        database = start_database(folder)
+        stack.callback(database.close)
+        fake = stack.enter_context(FakeOpenAI(api_key=API_KEY))
+        checkouts = {"gateway": REPO}
+        if args.baseline:
+            checkouts["baseline"] = args.baseline.resolve()
+        servers, tenants = {}, {}
+        for name, checkout in checkouts.items():
+            client, server, tenant = serve(name, checkout, database, folder, args.workers,
+                                           fake.url, stack)
+            servers[name], tenants[name] = client, (server, tenant)
+        direct = stack.enter_context(openai.OpenAI(
+            base_url=fake.url, api_key=API_KEY, max_retries=0, timeout=30))
+        timings = measure(servers, direct, args.calls, args.hits)
+        server, tenant = tenants["gateway"]
+        totals = check_ledger(server.base, tenant.refresh(server),
+                              2 * WARMUP + args.calls + args.hits + 1)
+        floor = commit_floor(database.admin_dsn)
+    report(timings, totals, floor)
+    return 0
+
+
+if __name__ == "__main__":
+    # SIGTERM unwinds like Ctrl-C, so the servers and the database are stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
+    sys.exit(main())
