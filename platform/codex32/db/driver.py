@@ -8,13 +8,16 @@ would do on a failure is kept: a driver error is raised as SQLAlchemy's exceptio
 a connection that died is invalidated so the pool replaces it.
 
 Only statements whose parameters the driver adapts as they are (text, numbers, UUIDs, times;
-JSON documents wrapped in ``Jsonb``) belong here: the authentication lookups, list pages and
-the INSERTs of :mod:`codex32.db.rows` (the one fast write path: nothing else writes here).
-Everything else goes through the session (docs/architecture.md, "Fast paths").
+JSON documents wrapped in ``Jsonb``) belong here: the authentication lookups, list pages, the
+INSERTs of :mod:`codex32.db.rows` (the one fast write path) and the LLM gateway's per-request
+statements. Everything else goes through the session (docs/architecture.md, "Fast paths").
+:func:`execute_batch` sends statements that need not wait for each other in one round trip
+(psycopg's pipeline mode).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 import psycopg
@@ -25,25 +28,50 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 _compiled: dict[int, tuple[Executable, str, dict[str, Any]]] = {}
 
+Statement = tuple[Executable | str, dict[str, Any]]
+Rows = tuple[list[str], list[tuple[Any, ...]]]
+
 
 def execute(session: Session | scoped_session, statement: Executable | str,
-            params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+            params: dict[str, Any]) -> Rows:
     """Run ``statement`` with ``params`` in the session's transaction: column names, rows."""
+    return execute_batch(session, [(statement, params)])[0]
+
+
+def execute_batch(session: Session | scoped_session, statements: Sequence[Statement]
+                  ) -> list[Rows]:
+    """Run ``statements`` in order in the session's transaction, in one round trip when
+    there are several (none waits for another's rows): each one's column names and rows.
+
+    A failing statement raises, and the statements after it are not run.
+    """
     if isinstance(session, scoped_session):
         session = session()
     connection = session.connection()
-    if not isinstance(statement, str):
-        sql, fixed = _sql(statement, connection.dialect)
-        params = {**fixed, **params}
-    else:
-        sql = statement
     driver: psycopg.Connection = connection.connection.driver_connection  # type: ignore[assignment]
+    queries = []
+    for statement, params in statements:
+        if isinstance(statement, str):
+            queries.append((statement, params))
+        else:
+            sql, fixed = _sql(statement, connection.dialect)
+            queries.append((sql, {**fixed, **params}))
+    sql, params = queries[0]
     try:
-        with driver.cursor() as cursor:
-            cursor.execute(sql, params)
-            if cursor.description is None:  # a statement that returns no rows
-                return [], []
-            return [column.name for column in cursor.description], cursor.fetchall()
+        if len(queries) == 1:
+            with driver.cursor() as cursor:
+                cursor.execute(sql, params)
+                return [_rows(cursor)]
+        cursors = []
+        try:
+            with driver.pipeline():
+                for sql, params in queries:
+                    cursors.append(driver.cursor())
+                    cursors[-1].execute(sql, params)
+            return [_rows(cursor) for cursor in cursors]
+        finally:
+            for cursor in cursors:
+                cursor.close()
     except psycopg.Error as error:
         # psycopg's own types, which SQLAlchemy's DBAPI protocols do not name.
         invalidated = connection.dialect.is_disconnect(error, driver, None)  # type: ignore[arg-type]
@@ -52,6 +80,12 @@ def execute(session: Session | scoped_session, statement: Executable | str,
         raise DBAPIError.instance(sql, params, error, psycopg.Error,
                                   connection_invalidated=invalidated,
                                   dialect=connection.dialect) from error
+
+
+def _rows(cursor: psycopg.Cursor) -> Rows:
+    if cursor.description is None:  # a statement that returns no rows
+        return [], []
+    return [column.name for column in cursor.description], cursor.fetchall()
 
 
 def _sql(statement: Executable, dialect: Any) -> tuple[str, dict[str, Any]]:

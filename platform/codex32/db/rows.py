@@ -33,6 +33,14 @@ def insert(session: Session, *objects: Base) -> None:
     they leave unset take their server defaults. A constraint violation raises here, not at
     commit.
     """
+    # On the driver (codex32.db.driver): the values are ones it adapts as they are (text,
+    # numbers, UUIDs, times), and JSON documents wrapped for it.
+    driver.execute(session, *statement(*objects))
+
+
+def statement(*objects: Base) -> driver.Statement:
+    """The statement :func:`insert` runs, with its parameters, to send in a
+    :func:`codex32.db.driver.execute_batch` with other statements of the same step."""
     shape: list[tuple[Table, tuple[str, ...]]] = []
     params: dict[str, Any] = {}
     for index, obj in enumerate(objects):
@@ -47,12 +55,10 @@ def insert(session: Session, *objects: Base) -> None:
         params.update({f"r{index}_{key}": Jsonb(state[key]) if key in json else state[key]
                        for key in keys})
     key = tuple(shape)
-    statement = _statements.get(key)
-    if statement is None:
-        statement = _statements[key] = _chained(key)
-    # On the driver (codex32.db.driver): the values are ones it adapts as they are (text,
-    # numbers, UUIDs, times), and JSON documents wrapped for it.
-    driver.execute(session, statement, params)
+    chained = _statements.get(key)
+    if chained is None:
+        chained = _statements[key] = _chained(key)
+    return chained, params
 
 
 def _chained(shape: Shape) -> Executable:

@@ -9,7 +9,7 @@ workspace bound, policies see zero rows. Nothing else calls ``set_config``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -68,6 +68,30 @@ def bind_through(session: Session | scoped_session, workspace_id: uuid.UUID | st
     row = dict(zip(keys[1:], rows[0][1:], strict=True))
     _bound_workspace.set(value or str(row["workspace_id"]))
     return row
+
+
+_SET_TENANT_NAMED = "SELECT set_config('app.workspace_id', %(codex32_workspace)s, true)"
+
+
+def execute_bound(session: Session, workspace_id: uuid.UUID | str,
+                  statements: Sequence[driver.Statement]) -> list[driver.Rows]:
+    """Bind ``workspace_id`` for the rest of this context and run ``statements`` on the
+    driver (:func:`codex32.db.driver.execute_batch`); each statement's rows.
+
+    A transaction this begins is bound in the same round trip as the statements: the
+    ``set_config`` goes first in their batch instead of in a round trip of its own.
+    """
+    value = str(uuid.UUID(str(workspace_id)))
+    if session.in_transaction():
+        bind(session, value)
+        return driver.execute_batch(session, statements)
+    _bound_workspace.set(None)  # the transaction begins unbound: the batch binds it first
+    try:
+        session.connection()
+    finally:
+        _bound_workspace.set(value)
+    return driver.execute_batch(
+        session, [(_SET_TENANT_NAMED, {"codex32_workspace": value}), *statements])[1:]
 
 
 @contextmanager

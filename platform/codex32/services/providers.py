@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast, overload
 
 from jsonschema import Draft202012Validator
-from sqlalchemy import CursorResult, and_, delete, select
+from sqlalchemy import CursorResult, and_, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from codex32 import runtime
 from codex32.auth.principal import Principal
+from codex32.db import driver
 from codex32.db.models import ProviderConfig, Workspace
 from codex32.errors import Invalid, NotFound, from_plugin_error
 from codex32.outbound import UnsafeURL, check_url
@@ -242,14 +243,33 @@ class Snapshot:
 
 def snapshot(session: Session, workspace_id: uuid.UUID | str, kind: str) -> Snapshot:
     """Read what building ``kind`` plugins for the bound workspace needs, in one round trip."""
-    found = session.execute(
-        select(Workspace.settings, ProviderConfig)
-        .outerjoin(ProviderConfig, and_(ProviderConfig.workspace_id == Workspace.id,
-                                        ProviderConfig.kind == kind))
-        .where(Workspace.id == uuid.UUID(str(workspace_id)))).all()
-    settings = found[0][0] if found else {}
-    return Snapshot(settings=settings or {},
-                    rows={row.plugin_id: row for _settings, row in found if row is not None})
+    return snapshot_of(driver.execute(session, *snapshot_statement(workspace_id, kind)))
+
+
+# The settings, and what building an instance reads of each configuration (on the driver:
+# the gateway reads it on every request, in a batch with its other reads).
+_SNAPSHOT = (select(Workspace.settings, ProviderConfig.plugin_id, ProviderConfig.config,
+                    ProviderConfig.secrets, ProviderConfig.generation)
+             .outerjoin(ProviderConfig, and_(ProviderConfig.workspace_id == Workspace.id,
+                                             ProviderConfig.kind == bindparam("kind")))
+             .where(Workspace.id == bindparam("workspace")))
+
+
+def snapshot_statement(workspace_id: uuid.UUID | str, kind: str) -> driver.Statement:
+    """The statement :func:`snapshot` runs, to batch with other reads
+    (:func:`codex32.db.driver.execute_batch`); its rows go to :func:`snapshot_of`."""
+    return _SNAPSHOT, {"workspace": uuid.UUID(str(workspace_id)), "kind": kind}
+
+
+def snapshot_of(found: driver.Rows) -> Snapshot:
+    """The :class:`Snapshot` in the rows of :func:`snapshot_statement` (configurations as
+    detached rows holding what building an instance reads)."""
+    rows = found[1]
+    return Snapshot(settings=(rows[0][0] if rows else None) or {},
+                    rows={plugin_id: ProviderConfig(plugin_id=plugin_id, config=config,
+                                                    secrets=secrets, generation=generation)
+                          for _settings, plugin_id, config, secrets, generation in rows
+                          if plugin_id is not None})
 
 
 @overload

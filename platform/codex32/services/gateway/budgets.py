@@ -20,9 +20,11 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
+from codex32.db import driver
 from codex32.db.gateway_models import LLMBudget
 from codex32.errors import Invalid, RateLimited
 from codex32.services import audit
+from codex32.services.gateway.cache import FRESH_ANSWER
 from codex32.services.gateway.calls import Caller, money_text
 
 SCOPES = ("workspace", "api_key", "bot")
@@ -55,21 +57,34 @@ def _name(scope: str, scope_id: Any, period: str) -> str:
 
 
 # One UPDATE, its SET and RETURNING computed from the row version it locked (a CTE that read
-# the rows apart would compute from a stale snapshot under concurrency and lose updates).
+# the rows apart would compute from a stale snapshot under concurrency and lose updates; an
+# UPDATE inside a CTE still locks and re-reads its rows). It runs unless the response cache
+# holds the answer: the lookup and the reservation share one statement, so one snapshot and
+# one round trip (a hit reserves nothing; a NULL key never hits).
+# A transaction that reserved commits without waiting for its WAL flush (synchronous_commit
+# off, set by the UPDATE itself): the reservation is visible to every other transaction the
+# moment it commits, which is all the concurrency bound needs, and the settlement's
+# synchronous commit (with the ledger row) flushes it. A database crash can forget the
+# reservations of calls in flight (never their spend: that is written with the ledger row).
 _START = "(date_trunc(period, now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
 _RESERVE = text(f"""
-    UPDATE llm_budgets SET
-      spent_usd = CASE WHEN period_start = {_START} THEN spent_usd ELSE 0 END,
-      reserved_usd = CASE WHEN period_start = {_START} THEN reserved_usd ELSE 0 END + :amount,
-      notified = CASE WHEN period_start = {_START} THEN notified ELSE false END,
-      period_start = {_START}
-    WHERE (scope = 'workspace' AND scope_id IS NULL)
-       OR (scope = 'api_key' AND scope_id = :api_key)
-       OR (scope = 'bot' AND scope_id = :bot)
-    RETURNING id, scope, scope_id, period, hard_limit_usd, spent_usd AS spent,
-              reserved_usd - :amount AS reserved, period_start AS start
+    WITH cached AS ({FRESH_ANSWER}),
+    reserved AS (
+      UPDATE llm_budgets SET
+        spent_usd = CASE WHEN period_start = {_START} THEN spent_usd ELSE 0 END,
+        reserved_usd = CASE WHEN period_start = {_START} THEN reserved_usd ELSE 0 END + :amount,
+        notified = CASE WHEN period_start = {_START} THEN notified ELSE false END,
+        period_start = {_START}
+      WHERE NOT EXISTS (SELECT FROM cached)
+        AND ((scope = 'workspace' AND scope_id IS NULL)
+             OR (scope = 'api_key' AND scope_id = :api_key)
+             OR (scope = 'bot' AND scope_id = :bot))
+      RETURNING id, scope, scope_id, period, hard_limit_usd, spent_usd AS spent,
+                reserved_usd - :amount AS reserved, period_start AS start,
+                set_config('synchronous_commit', 'off', true) AS commit_mode)
+    SELECT (SELECT response FROM cached) AS cached, reserved.*
+    FROM (SELECT) AS one LEFT JOIN reserved ON true
 """)
-
 
 
 def reserve(session: Session, caller: Caller, amount: Decimal | None,
@@ -79,34 +94,52 @@ def reserve(session: Session, caller: Caller, amount: Decimal | None,
     ``amount`` None (the price is unknown) is refused when a hard limit applies: the budget
     could not bound the call. ``describe_unknown`` names the model for that message.
     """
-    rows = session.execute(_RESERVE, {"api_key": caller.api_key_id, "bot": caller.bot_id,
-                                      "amount": amount or Decimal(0)}).all()
-    reservation = Reservation(amount=amount or Decimal(0))
-    for row in rows:
-        if row.hard_limit_usd is None:
-            reservation.budgets[row.id] = row.start
-            continue
-        name = _name(row.scope, row.scope_id, row.period)
-        if amount is None:
-            session.rollback()
-            raise Invalid(f"budget {name} has a hard limit and the price of {describe_unknown} "
-                          "is unknown: set its price in the workspace's settings.llm.prices")
-        if row.spent + row.reserved >= row.hard_limit_usd:
-            session.rollback()
-            resets = period_end(row.start, row.period)
-            wait = max(1.0, (resets - datetime.now(UTC)).total_seconds())
-            raise BudgetExceeded(f"budget {name} is spent (hard limit {row.hard_limit_usd} "
-                                 f"USD); it resets at {resets.isoformat()}", wait)
-        reservation.budgets[row.id] = row.start
+    reservation, _ = reserve_unless_cached(session, caller, amount, describe_unknown, None)
     session.commit()
     return reservation
 
 
+def reserve_unless_cached(session: Session, caller: Caller, amount: Decimal | None,
+                          describe_unknown: str, cache_key: bytes | None
+                          ) -> tuple[Reservation, dict[str, Any] | None]:
+    """The cached answer for ``cache_key`` (nothing reserved), else reserve as
+    :func:`reserve` does, in one statement; the caller commits."""
+    _, found = driver.execute(session, _RESERVE, {
+        "key": cache_key, "api_key": caller.api_key_id, "bot": caller.bot_id,
+        "amount": amount or Decimal(0)})
+    reservation = Reservation(amount=amount or Decimal(0))
+    if found[0][0] is not None:
+        return reservation, found[0][0]
+    for row in found:
+        (_, budget_id, scope, scope_id, period, hard_limit, spent, reserved, start, _) = row
+        if budget_id is None:  # no budget applies
+            continue
+        if hard_limit is None:
+            reservation.budgets[budget_id] = start
+            continue
+        name = _name(scope, scope_id, period)
+        if amount is None:
+            session.rollback()
+            raise Invalid(f"budget {name} has a hard limit and the price of {describe_unknown} "
+                          "is unknown: set its price in the workspace's settings.llm.prices")
+        if spent + reserved >= hard_limit:
+            session.rollback()
+            resets = period_end(start, period)
+            wait = max(1.0, (resets - datetime.now(UTC)).total_seconds())
+            raise BudgetExceeded(f"budget {name} is spent (hard limit {hard_limit} "
+                                 f"USD); it resets at {resets.isoformat()}", wait)
+        reservation.budgets[budget_id] = start
+    return reservation, None
+
+
+# All the reservation's budgets at once (one per row of the unnested arrays).
 _SETTLE = text("""
-    UPDATE llm_budgets SET reserved_usd = GREATEST(reserved_usd - :reserved, 0),
-                           spent_usd = spent_usd + :actual, updated_at = now()
-    WHERE id = :id AND period_start = :start
-    RETURNING id, scope, scope_id, period, soft_limit_usd, spent_usd, notified
+    UPDATE llm_budgets AS b SET reserved_usd = GREATEST(b.reserved_usd - :reserved, 0),
+                                spent_usd = b.spent_usd + :actual, updated_at = now()
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:starts AS timestamptz[])) AS settled (id, start)
+    WHERE b.id = settled.id AND b.period_start = settled.start
+    RETURNING b.id, b.scope, b.scope_id, b.period, b.soft_limit_usd, b.spent_usd, b.notified,
+              b.period_start
 """)
 
 _MARK_NOTIFIED = text("""
@@ -122,20 +155,33 @@ def settle(session: Session, reservation: Reservation, actual: Decimal | None
     Returns the budgets whose soft limit this call crossed first in their period (each is
     returned once per period, to notify).
     """
-    crossed = []
-    for budget_id, start in reservation.budgets.items():
-        row = session.execute(_SETTLE, {"id": budget_id, "start": start,
-                                        "reserved": reservation.amount,
-                                        "actual": actual or Decimal(0)}).first()
-        if (row is None or row.soft_limit_usd is None or row.notified
-                or row.spent_usd < row.soft_limit_usd):
+    statement = settlement(reservation, actual)
+    if statement is None:
+        return []
+    return crossed(session, driver.execute(session, *statement))
+
+
+def settlement(reservation: Reservation, actual: Decimal | None) -> driver.Statement | None:
+    """The statement :func:`settle` runs (None: nothing was reserved), to batch with the
+    step's other writes; hand its rows to :func:`crossed`."""
+    if not reservation.budgets:
+        return None
+    return _SETTLE, {"ids": list(reservation.budgets), "starts": list(reservation.budgets.values()),
+                     "reserved": reservation.amount, "actual": actual or Decimal(0)}
+
+
+def crossed(session: Session, settled: driver.Rows) -> list[dict[str, Any]]:
+    """The budgets among ``settled`` (the settlement's rows) whose soft limit this call
+    crossed first in their period, marked as notified."""
+    found = []
+    for budget_id, scope, scope_id, period, soft, spent, notified, start in settled[1]:
+        if soft is None or notified or spent < soft:
             continue
         if session.execute(_MARK_NOTIFIED, {"id": budget_id, "start": start}).first():
-            crossed.append({"budget": _name(row.scope, row.scope_id, row.period),
-                            "soft_limit_usd": money_text(row.soft_limit_usd),
-                            "spent_usd": money_text(row.spent_usd),
-                            "resets_at": period_end(start, row.period).isoformat()})
-    return crossed
+            found.append({"budget": _name(scope, scope_id, period),
+                          "soft_limit_usd": money_text(soft), "spent_usd": money_text(spent),
+                          "resets_at": period_end(start, period).isoformat()})
+    return found
 
 
 # -- the admin API ------------------------------------------------------------------------

@@ -17,9 +17,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg.types.json import Jsonb
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 
+from codex32.db import driver
 from codex32.observability.metrics import LLM_CACHE
 from codex32.plugins.interfaces import ChatRequest
 from codex32.services.gateway.calls import Deployment
@@ -67,37 +68,39 @@ def key(workspace_id: uuid.UUID | str, deployments: tuple[Deployment, ...],
                                      separators=(",", ":")).encode()).digest()
 
 
-def lookup(session: Session, cache_key: bytes) -> dict[str, Any] | None:
-    """The stored answer for ``cache_key`` in the bound workspace, unless expired."""
-    found = session.execute(text(
-        "SELECT response FROM llm_cache WHERE key = :key AND expires_at > now()"),
-        {"key": cache_key}).scalar()
+# The bound workspace's fresh answer for a key; the budget reservation runs it as its first
+# step (budgets.reserve_unless_cached), so a request looks up and reserves in one statement.
+FRESH_ANSWER = "SELECT response FROM llm_cache WHERE key = :key AND expires_at > now()"
+_STORE = text("""
+    INSERT INTO llm_cache (workspace_id, key, response, size, expires_at)
+    VALUES (:ws, :key, :response, :size, now() + make_interval(secs => :ttl))
+    ON CONFLICT (workspace_id, key) DO UPDATE SET response = EXCLUDED.response,
+        size = EXCLUDED.size, created_at = now(), expires_at = EXCLUDED.expires_at""")
+_PRUNE_EXPIRED = text("DELETE FROM llm_cache WHERE expires_at <= now()")
+_PRUNE_OLDEST = text("""
+    DELETE FROM llm_cache WHERE key IN (
+      SELECT key FROM llm_cache ORDER BY created_at DESC OFFSET :keep)""")
+
+
+def counted(found: dict[str, Any] | None) -> None:
+    """Count a lookup's outcome (the hit rate is a metric)."""
     LLM_CACHE.labels(result="hit" if found is not None else "miss").inc()
-    return found
 
 
-def store(session: Session, workspace_id: uuid.UUID | str, cache_key: bytes,
-          response: dict[str, Any], policy: CachePolicy) -> None:
-    """Keep ``response`` for the policy's TTL (in the caller's transaction)."""
+def storing(workspace_id: uuid.UUID | str, cache_key: bytes, response: dict[str, Any],
+            policy: CachePolicy) -> list[driver.Statement]:
+    """The statements that keep ``response`` for the policy's TTL (none for an answer above
+    ``MAX_ENTRY_BYTES``), to run in a batch with the step's other writes
+    (:func:`codex32.db.driver.execute_batch`); one store in ``PRUNE_EVERY`` also drops the
+    workspace's expired answers and the oldest beyond ``max_entries``."""
     payload = json.dumps(response, ensure_ascii=False)
     if len(payload) > MAX_ENTRY_BYTES:
-        return
-    session.execute(text("""
-        INSERT INTO llm_cache (workspace_id, key, response, size, expires_at)
-        VALUES (:ws, :key, CAST(:response AS jsonb), :size,
-                now() + make_interval(secs => :ttl))
-        ON CONFLICT (workspace_id, key) DO UPDATE SET response = EXCLUDED.response,
-            size = EXCLUDED.size, created_at = now(), expires_at = EXCLUDED.expires_at"""),
-        {"ws": str(workspace_id), "key": cache_key, "response": payload,
-         "size": len(payload), "ttl": policy.ttl})
+        return []
+    statements: list[driver.Statement] = [
+        (_STORE, {"ws": uuid.UUID(str(workspace_id)), "key": cache_key,
+                  "response": Jsonb(response, dumps=lambda _: payload), "size": len(payload),
+                  "ttl": policy.ttl})]
     if random.randrange(PRUNE_EVERY) == 0:
-        prune(session, policy.max_entries)
+        statements += [(_PRUNE_EXPIRED, {}), (_PRUNE_OLDEST, {"keep": policy.max_entries})]
+    return statements
 
-
-def prune(session: Session, max_entries: int) -> None:
-    """Drop the bound workspace's expired answers and the oldest beyond ``max_entries``."""
-    session.execute(text("DELETE FROM llm_cache WHERE expires_at <= now()"))
-    session.execute(text("""
-        DELETE FROM llm_cache WHERE key IN (
-          SELECT key FROM llm_cache ORDER BY created_at DESC OFFSET :keep)"""),
-        {"keep": max_entries})

@@ -21,10 +21,11 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from codex32 import runtime
-from codex32.db import tenancy
+from codex32.db import rows, tenancy
 from codex32.errors import BadGateway, DomainError, GatewayTimeout, Invalid, from_plugin_error
 from codex32.plugins.errors import AUTH, CONTENT_POLICY, CONTEXT_LENGTH
 from codex32.plugins.interfaces import ChatRequest, Usage
+from codex32.services import providers
 from codex32.services.gateway import (
     budgets,
     cache,
@@ -87,9 +88,19 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
     started = time.monotonic()
     workspace = str(uuid.UUID(str(workspace_id)))
     parts = setup.current()
-    route = routing.route(session, workspace, request.model)
+    # The first reads in one round trip with the binding: settings and provider configurations,
+    # and the deployments at rest when cooldowns live in the database.
+    store = cooldown.store()
+    reads = [providers.snapshot_statement(workspace, "llm")]
+    if isinstance(store, cooldown.DatabaseStore):
+        reads.append((store.RESTING, {}))
+    read = tenancy.execute_bound(session, workspace, reads)
+    route = routing.route(session, workspace, request.model, providers.snapshot_of(read[0]))
     deployments = _resolved(route)
-    resting = cooldown.store().resting(session, workspace, deployments)
+    if isinstance(store, cooldown.DatabaseStore):
+        resting = store.resting(session, workspace, deployments, read[1])
+    else:
+        resting = store.resting(session, workspace, deployments)
     # Deployments at rest are skipped; when all of them rest, all are tried (last resort).
     awake = [d for d in deployments if d not in resting] or deployments
     prompt = tokens.prompt_tokens(request)
@@ -105,14 +116,15 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
     if policy.applies(request, use_cache):
         prepared.cache_policy = policy
         prepared.cache_key = cache.key(workspace, tuple(deployments), request)
-        found = cache.lookup(session, prepared.cache_key)
-        if found is not None:
-            prepared.hit = _record_hit(session, prepared, found)
-            session.commit()
-            session.close()
-            return prepared
-    prepared.reservation = budgets.reserve(session, caller, _max_cost(prepared),
-                                           " or ".join(d.label for d in awake))
+    # The cache lookup and the reservation are one statement: a hit reserves nothing.
+    prepared.reservation, found = budgets.reserve_unless_cached(
+        session, caller, _max_cost(prepared), " or ".join(d.label for d in awake),
+        prepared.cache_key)
+    if prepared.cache_key is not None:
+        cache.counted(found)
+    if found is not None:
+        prepared.hit = _record_hit(session, prepared, found)
+    session.commit()
     session.close()
     return prepared
 
@@ -239,23 +251,32 @@ def finish(session: Session, prepared: Prepared, result: GatewayResult, *, cache
                                   llm_settings=prepared.route.settings,
                                   is_language_model=getattr(instance, "is_language_model", True))
     result.latency_ms = _ms(prepared)
-    result.usage_id = ledger.record(
-        session, prepared.workspace_id, kind="chat", purpose=prepared.purpose,
+    row = ledger.entry(
+        prepared.workspace_id, kind="chat", purpose=prepared.purpose,
         caller=prepared.caller, provider=result.provider, model=result.model,
         requested_model=prepared.request.model, usage=result.usage, cost=result.cost_usd,
         status=status, latency_ms=result.latency_ms, attempts=result.attempts, error=error)
-    crossed = budgets.settle(session, prepared.reservation, result.cost_usd)
+    # The step's writes in one round trip: ledger row, settlement, cache entry.
+    statements = [rows.statement(row)]
+    settlement = budgets.settlement(prepared.reservation, result.cost_usd)
+    if settlement is not None:
+        statements.append(settlement)
     if cacheable and status == "ok" and prepared.cache_key is not None:
-        cache.store(session, prepared.workspace_id, prepared.cache_key,
-                    {"text": result.text, "provider": result.provider, "model": result.model,
-                     "finish_reason": result.finish_reason,
-                     "usage": {"input_tokens": result.usage.input_tokens,
-                               "output_tokens": result.usage.output_tokens,
-                               "cached_input_tokens": result.usage.cached_input_tokens,
-                               "reasoning_tokens": result.usage.reasoning_tokens}},
-                    prepared.cache_policy)
+        statements += cache.storing(
+            prepared.workspace_id, prepared.cache_key,
+            {"text": result.text, "provider": result.provider, "model": result.model,
+             "finish_reason": result.finish_reason,
+             "usage": {"input_tokens": result.usage.input_tokens,
+                       "output_tokens": result.usage.output_tokens,
+                       "cached_input_tokens": result.usage.cached_input_tokens,
+                       "reasoning_tokens": result.usage.reasoning_tokens}},
+            prepared.cache_policy)
+    written = tenancy.execute_bound(session, prepared.workspace_id, statements)
+    crossed = budgets.crossed(session, written[1]) if settlement is not None else []
     session.commit()
     session.close()
+    result.usage_id = row.id
+    ledger.counted(row)
     if crossed:
         notices.soft_limit_crossed(session, prepared.workspace_id, crossed)
 

@@ -18,6 +18,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from codex32 import runtime
+from codex32.db import driver
 from codex32.db.gateway_models import LLMCooldown
 from codex32.services.gateway.calls import Deployment
 
@@ -51,10 +52,14 @@ class Store(Protocol):
 class DatabaseStore:
     """Cooldowns in ``llm_cooldowns`` (row-level security keeps them per workspace)."""
 
-    def resting(self, session: Session, workspace_id: str,
-                deployments: list[Deployment]) -> set[Deployment]:
-        rows = session.execute(select(LLMCooldown.provider, LLMCooldown.model).where(
-            LLMCooldown.cooldown_until > datetime.now(UTC))).all()
+    # The bound workspace's deployments at rest (the gateway batches it with its first reads).
+    RESTING = text("SELECT provider, model FROM llm_cooldowns WHERE cooldown_until > now()")
+
+    def resting(self, session: Session, workspace_id: str, deployments: list[Deployment],
+                read: driver.Rows | None = None) -> set[Deployment]:
+        """Which of ``deployments`` rest; ``read``: the rows of :attr:`RESTING`, when the
+        caller ran it already."""
+        rows = (read or driver.execute(session, self.RESTING, {}))[1]
         resting = {(provider, model) for provider, model in rows}
         return {d for d in deployments if (d.provider, d.model or "") in resting}
 

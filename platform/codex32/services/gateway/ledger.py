@@ -14,9 +14,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from codex32.db import rows
 from codex32.db.gateway_models import LLMUsage
 from codex32.errors import Invalid
 from codex32.observability.metrics import (
@@ -46,38 +47,49 @@ def record(session: Session, workspace_id: uuid.UUID | str, *, kind: str, purpos
            latency_ms: int, attempts: list[Attempt], cache_hit: bool = False,
            error: str | None = None) -> uuid.UUID:
     """Insert the request's ledger row in the caller's transaction and count its metrics."""
-    row_id = uuid.uuid4()
-    session.execute(insert(LLMUsage).values(
-        workspace_id=uuid.UUID(str(workspace_id)), id=row_id, kind=kind, purpose=purpose,
+    row = entry(workspace_id, kind=kind, purpose=purpose, caller=caller, provider=provider,
+                model=model, requested_model=requested_model, usage=usage, cost=cost,
+                status=status, latency_ms=latency_ms, attempts=attempts, cache_hit=cache_hit,
+                error=error)
+    rows.insert(session, row)
+    counted(row)
+    return row.id
+
+
+def entry(workspace_id: uuid.UUID | str, *, kind: str, purpose: str, caller: Caller,
+          provider: str | None, model: str | None, requested_model: str | None, usage: Usage,
+          cost: Decimal | None, status: str, latency_ms: int, attempts: list[Attempt],
+          cache_hit: bool = False, error: str | None = None) -> LLMUsage:
+    """The ledger row of a request, to write with ``rows.insert`` or in a batch of the step's
+    statements (then :func:`counted` once it is written)."""
+    return LLMUsage(
+        workspace_id=uuid.UUID(str(workspace_id)), id=uuid.uuid4(), kind=kind, purpose=purpose,
         provider=provider, model=model, requested_model=requested_model,
         user_id=caller.user_id, api_key_id=caller.api_key_id, bot_id=caller.bot_id,
         execution_id=caller.execution_id, conversation_id=caller.conversation_id,
         input_tokens=usage.input_tokens, cached_input_tokens=usage.cached_input_tokens,
         output_tokens=usage.output_tokens, reasoning_tokens=usage.reasoning_tokens,
         latency_ms=latency_ms, status=status, error=error, cache_hit=cache_hit, cost_usd=cost,
-        attempts=[a.as_dict() for a in attempts]))
-    count(provider or "none", model or "none", usage, cost, status, latency_ms, attempts,
-          cache_hit)
-    return row_id
+        attempts=[a.as_dict() for a in attempts])
 
 
-def count(provider: str, model: str, usage: Usage, cost: Decimal | None, status: str,
-          latency_ms: int, attempts: list[Attempt], cache_hit: bool) -> None:
-    """Prometheus series for one request (no workspace or user labels)."""
-    LLM_REQUESTS.labels(provider=provider, model=model, status=status).inc()
-    for attempt in attempts:
-        LLM_FALLBACKS.labels(provider=attempt.provider, model=attempt.model or "default",
-                             error=attempt.kind).inc()
-    if cache_hit:
+def counted(row: LLMUsage) -> None:
+    """Prometheus series for a written ledger row (no workspace or user labels)."""
+    provider, model = row.provider or "none", row.model or "none"
+    LLM_REQUESTS.labels(provider=provider, model=model, status=row.status).inc()
+    for attempt in row.attempts:
+        LLM_FALLBACKS.labels(provider=attempt["provider"], model=attempt["model"] or "default",
+                             error=attempt["error"]).inc()
+    if row.cache_hit:
         return
-    LLM_LATENCY.labels(provider=provider, model=model).observe(latency_ms / 1000)
-    for direction, tokens in (("input", usage.input_tokens), ("output", usage.output_tokens),
-                              ("cached_input", usage.cached_input_tokens),
-                              ("reasoning", usage.reasoning_tokens)):
+    LLM_LATENCY.labels(provider=provider, model=model).observe(row.latency_ms / 1000)
+    for direction, tokens in (("input", row.input_tokens), ("output", row.output_tokens),
+                              ("cached_input", row.cached_input_tokens),
+                              ("reasoning", row.reasoning_tokens)):
         if tokens:
             LLM_TOKENS.labels(provider=provider, model=model, direction=direction).inc(tokens)
-    if cost:
-        LLM_COST.labels(provider=provider, model=model).inc(float(cost))
+    if row.cost_usd:
+        LLM_COST.labels(provider=provider, model=model).inc(float(row.cost_usd))
 
 
 def report(session: Session, start: datetime | None, end: datetime | None,

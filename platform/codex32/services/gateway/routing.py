@@ -66,12 +66,14 @@ def chain_for(workspace_settings: dict[str, Any], requested: str | None,
     return (Deployment(provider=first, model=requested),)
 
 
-def route(session: Session, workspace_id: uuid.UUID | str, requested: str | None) -> Route:
+def route(session: Session, workspace_id: uuid.UUID | str, requested: str | None,
+          known: providers.Snapshot | None = None) -> Route:
     """The route for a request, with its provider instances (built while the session is open).
 
-    An unknown alias target or provider is a 422 naming it, never a silent skip.
+    ``known``: the workspace's ``llm`` snapshot when the caller read it already. An unknown
+    alias target or provider is a 422 naming it, never a silent skip.
     """
-    known = providers.snapshot(session, workspace_id, "llm")
+    known = known or providers.snapshot(session, workspace_id, "llm")
     default = providers.default_id("llm", known.settings)
     deployments = chain_for(known.settings, requested, default)[:MAX_CHAIN]
     if not deployments:
