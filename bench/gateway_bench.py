@@ -38,10 +38,12 @@ from pathlib import Path
 from typing import Any
 
 import openai
+import psutil
 import psycopg
 from harness import REPO, free_port, percentile, start_database, verdict
 from run import (
     BenchError,
+    Server,
     _interrupt,
     gunicorn_command,
     http_json,
@@ -111,25 +113,42 @@ def ask(client: openai.OpenAI, prompt: str) -> tuple[float, Any]:
     return elapsed, raw.headers
 
 
-def measure(servers: dict[str, openai.OpenAI], direct: openai.OpenAI, calls: int, hits: int
-            ) -> dict[str, dict[str, list[float]]]:
+def worker_cpu_ms(server: Server) -> float:
+    """CPU time (user + system, ms) the server's gunicorn workers used so far."""
+    total = 0.0
+    for worker in server.workers():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = worker.cpu_times()
+            total += (times.user + times.system) * 1000
+    return total
+
+
+def measure(sides: dict[str, tuple[openai.OpenAI, Server]], direct: openai.OpenAI,
+            calls: int, hits: int) -> dict[str, dict[str, list[float]]]:
     """Timings in ms per server (``client``, ``overhead`` over the direct call of the same
-    round, ``server``, then cache hits ``hit_client``, ``hit_server``) and ``direct``'s.
+    round, ``server``, then cache hits ``hit_client``, ``hit_server``; ``cpu`` and
+    ``hit_cpu``: its workers' CPU ms per request) and ``direct``'s.
 
     Each round asks every side the same new prompt (so every gateway call misses the cache,
-    looks up, reserves, stores), in an order that rotates from round to round.
+    looks up, reserves, stores), in an order that rotates from round to round. CPU per
+    request is the figure least disturbed by other load on the machine.
     """
+    servers = {name: client for name, (client, _) in sides.items()}
     timings: dict[str, dict[str, list[float]]] = {
-        name: {"client": [], "overhead": [], "server": [], "hit_client": [], "hit_server": []}
+        name: {"client": [], "overhead": [], "server": [], "hit_client": [], "hit_server": [],
+               "cpu": [], "hit_cpu": []}
         for name in servers}
     timings["direct"] = {"client": []}
-    sides = [*servers, "direct"]
+    order = [*servers, "direct"]
     run = uuid.uuid4().hex[:8]
+    cpu: dict[str, float] = {}
     for index in range(WARMUP + calls):
+        if index == WARMUP:
+            cpu = {name: worker_cpu_ms(server) for name, (_, server) in sides.items()}
         prompt = f"{PROMPT} ({run}-{index})"
-        shift = index % len(sides)
+        shift = index % len(order)
         measured: dict[str, tuple[float, Any]] = {}
-        for side in sides[shift:] + sides[:shift]:
+        for side in order[shift:] + order[:shift]:
             measured[side] = ask(servers.get(side, direct), prompt)
         if index < WARMUP:
             continue
@@ -142,15 +161,21 @@ def measure(servers: dict[str, openai.OpenAI], direct: openai.OpenAI, calls: int
             timings[name]["client"].append(elapsed)
             timings[name]["overhead"].append(elapsed - direct_ms)
             timings[name]["server"].append(server_ms(headers))
+    for name, (_, server) in sides.items():
+        timings[name]["cpu"].append((worker_cpu_ms(server) - cpu[name]) / calls)
     cached = f"{PROMPT} ({run}-cached)"
     for client in servers.values():
         ask(client, cached)  # stores it
     for index in range(WARMUP + hits):
+        if index == WARMUP:
+            cpu = {name: worker_cpu_ms(server) for name, (_, server) in sides.items()}
         for name, client in servers.items():
             elapsed, headers = ask(client, cached)
             if index >= WARMUP:
                 timings[name]["hit_client"].append(elapsed)
                 timings[name]["hit_server"].append(server_ms(headers))
+    for name, (_, server) in sides.items():
+        timings[name]["hit_cpu"].append((worker_cpu_ms(server) - cpu[name]) / hits)
     return timings
 
 
@@ -170,13 +195,16 @@ def commit_floor(dsn: str, rounds: int = 200) -> list[float]:
     acknowledged ledger row waits for): the floor under a request's server-side time."""
     times = []
     with psycopg.connect(dsn) as connection:
-        connection.execute("CREATE TEMP TABLE bench_commit (n int)")
+        # A plain table: a temporary one writes no WAL, so its commit waits for nothing.
+        connection.execute("CREATE TABLE bench_commit_floor (n int)")
         connection.commit()
         for number in range(rounds):
-            connection.execute("INSERT INTO bench_commit VALUES (%s)", (number,))
+            connection.execute("INSERT INTO bench_commit_floor VALUES (%s)", (number,))
             started = time.perf_counter()
             connection.commit()
             times.append((time.perf_counter() - started) * 1000)
+        connection.execute("DROP TABLE bench_commit_floor")
+        connection.commit()
     return times
 
 
@@ -194,7 +222,7 @@ def report(timings: dict[str, dict[str, list[float]]], totals: dict[str, Any],
           f"{calls} interleaved rounds (after {WARMUP} warm-up), then {hits} cache hits")
     print(f"  {'':48}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
     row("openai SDK -> fake (direct)", timings["direct"]["client"])
-    for name, label in (("gateway", "gateway"), ("baseline", "baseline (--baseline)")):
+    for name, label in (("gateway", "gateway"), ("baseline", "baseline")):
         if name not in timings:
             continue
         found = timings[name]
@@ -203,6 +231,8 @@ def report(timings: dict[str, dict[str, list[float]]], totals: dict[str, Any],
         row("  server-side time of a miss (Server-Timing)", found["server"])
         row(f"{label}: cache hit, client-side", found["hit_client"])
         row(f"{label}: cache hit, server-side (Server-Timing)", found["hit_server"])
+        print(f"  {label}: workers' CPU per request: miss {found['cpu'][0]:.2f} ms, "
+              f"cache hit {found['hit_cpu'][0]:.2f} ms")
     row("one durable commit on this database (floor)", floor)
     print(f"  ledger (gateway): {totals['requests']} rows, {totals['cache_hits']} cache hits, "
           f"cost {totals['cost_usd']} USD")
@@ -253,15 +283,15 @@ def main(argv: list[str] | None = None) -> int:
         checkouts = {"gateway": REPO}
         if args.baseline:
             checkouts["baseline"] = args.baseline.resolve()
-        servers, tenants = {}, {}
+        sides, tenants = {}, {}
         for name, checkout in checkouts.items():
             client, server, tenant = serve(name, checkout, database, folder, args.workers,
                                            fake.url, stack)
-            servers[name], tenants[name] = client, (server, tenant)
+            sides[name], tenants[name] = (client, server), tenant
         direct = stack.enter_context(openai.OpenAI(
             base_url=fake.url, api_key=API_KEY, max_retries=0, timeout=30))
-        timings = measure(servers, direct, args.calls, args.hits)
-        server, tenant = tenants["gateway"]
+        timings = measure(sides, direct, args.calls, args.hits)
+        server, tenant = sides["gateway"][1], tenants["gateway"]
         totals = check_ledger(server.base, tenant.refresh(server),
                               2 * WARMUP + args.calls + args.hits + 1)
         floor = commit_floor(database.admin_dsn)

@@ -38,3 +38,46 @@ def test_a_dead_connection_is_invalidated_and_replaced(app, kill_backend):
         fresh = driver.execute(db.session, "SELECT pg_backend_pid()", {})[1][0][0]
         db.session.remove()
     assert fresh != pid
+
+
+def test_a_batch_runs_in_order_in_one_transaction_and_gives_each_statements_rows(app):
+    with app.app_context():
+        found = driver.execute_batch(db.session, [
+            ("SELECT set_config('application_name', %(name)s, true)", {"name": "batched"}),
+            ("SELECT current_setting('application_name') AS name", {}),
+            ("CREATE TEMP TABLE batch_probe (n int) ON COMMIT DROP", {}),
+            ("INSERT INTO batch_probe VALUES (1), (2) RETURNING n", {})])
+        db.session.remove()
+    assert found[1] == (["name"], [("batched",)])
+    assert found[2] == ([], []) and found[3] == (["n"], [(1,), (2,)])
+
+
+def test_a_failing_statement_of_a_batch_raises_sqlalchemys_error(app):
+    with app.app_context():
+        with pytest.raises(ProgrammingError):
+            driver.execute_batch(db.session, [("SELECT 1", {}),
+                                              ("SELECT * FROM no_such_table", {}),
+                                              ("SELECT 3", {})])
+        db.session.rollback()
+        after = driver.execute(db.session, "SELECT 4", {})  # the connection is usable again
+        db.session.remove()
+    assert after[1] == [(4,)]
+
+
+def test_a_bound_batch_binds_its_transaction_before_its_statements(app, tenant, other_tenant):
+    from codex32.db import tenancy
+
+    query = ("SELECT id FROM workspaces", {})
+    with app.app_context():
+        try:
+            first = tenancy.execute_bound(db.session, tenant.workspace_id, [query])
+            assert tenancy.current_workspace() == tenant.workspace_id
+            db.session.commit()
+            # A transaction already open is bound again, in a round trip of its own.
+            db.session.connection()
+            second = tenancy.execute_bound(db.session, other_tenant.workspace_id, [query])
+        finally:
+            db.session.remove()
+            tenancy.unbind()
+    assert [str(row[0]) for row in first[0][1]] == [tenant.workspace_id]
+    assert [str(row[0]) for row in second[0][1]] == [other_tenant.workspace_id]

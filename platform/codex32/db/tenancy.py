@@ -73,7 +73,7 @@ def bind_through(session: Session | scoped_session, workspace_id: uuid.UUID | st
 _SET_TENANT_NAMED = "SELECT set_config('app.workspace_id', %(codex32_workspace)s, true)"
 
 
-def execute_bound(session: Session, workspace_id: uuid.UUID | str,
+def execute_bound(session: Session | scoped_session, workspace_id: uuid.UUID | str,
                   statements: Sequence[driver.Statement]) -> list[driver.Rows]:
     """Bind ``workspace_id`` for the rest of this context and run ``statements`` on the
     driver (:func:`codex32.db.driver.execute_batch`); each statement's rows.
@@ -82,16 +82,17 @@ def execute_bound(session: Session, workspace_id: uuid.UUID | str,
     ``set_config`` goes first in their batch instead of in a round trip of its own.
     """
     value = str(uuid.UUID(str(workspace_id)))
-    if session.in_transaction():
-        bind(session, value)
-        return driver.execute_batch(session, statements)
+    current = session() if isinstance(session, scoped_session) else session
+    if current.in_transaction():
+        bind(current, value)
+        return driver.execute_batch(current, statements)
     _bound_workspace.set(None)  # the transaction begins unbound: the batch binds it first
     try:
-        session.connection()
+        current.connection()
     finally:
         _bound_workspace.set(value)
     return driver.execute_batch(
-        session, [(_SET_TENANT_NAMED, {"codex32_workspace": value}), *statements])[1:]
+        current, [(_SET_TENANT_NAMED, {"codex32_workspace": value}), *statements])[1:]
 
 
 @contextmanager

@@ -193,10 +193,17 @@ def _resolved(route: routing.Route) -> list[Deployment]:
     return list(dict.fromkeys(resolved))
 
 
+PROMPT_STEP = 256  # tokens: the reservation's prompt count is rounded up to a multiple
+
+
 def _max_cost(prepared: Prepared) -> Decimal | None:
-    """The most the request can cost on any of its deployments (None: a price is unknown)."""
+    """The most the request can cost on any of its deployments (None: a price is unknown).
+
+    The prompt count is rounded up to a multiple of ``PROMPT_STEP`` (still an upper bound),
+    so requests of similar length share the price table's cached answer.
+    """
     worst = Decimal(0)
-    bound = Usage(input_tokens=prepared.prompt_tokens,
+    bound = Usage(input_tokens=-(-prepared.prompt_tokens // PROMPT_STEP) * PROMPT_STEP,
                   output_tokens=prepared.request.max_tokens)
     for deployment in prepared.deployments:
         instance = prepared.route.instances[deployment.provider]
