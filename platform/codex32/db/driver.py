@@ -38,13 +38,18 @@ def execute(session: Session | scoped_session, statement: Executable | str,
     return execute_batch(session, [(statement, params)])[0]
 
 
-def execute_batch(session: Session | scoped_session, statements: Sequence[Statement]
-                  ) -> list[Rows]:
+def execute_batch(session: Session | scoped_session, statements: Sequence[Statement], *,
+                  commit: bool = False) -> list[Rows]:
     """Run ``statements`` in order in the session's transaction, in one round trip when
     there are several (none waits for another's rows): each one's column names and rows.
 
-    A failing statement raises, and the statements after it are not run.
+    A failing statement raises, and the statements after it are not run. ``commit``: the
+    transaction's COMMIT goes in the same round trip; the caller then ends the session's
+    transaction at once with ``session.commit()`` (which finds nothing left to send) and
+    runs nothing in between.
     """
+    if commit:
+        return execute_batch(session, [*statements, ("COMMIT", {})])[:-1]
     if isinstance(session, scoped_session):
         session = session()
     connection = session.connection()

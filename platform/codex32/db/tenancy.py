@@ -74,9 +74,11 @@ _SET_TENANT_NAMED = "SELECT set_config('app.workspace_id', %(codex32_workspace)s
 
 
 def execute_bound(session: Session | scoped_session, workspace_id: uuid.UUID | str,
-                  statements: Sequence[driver.Statement]) -> list[driver.Rows]:
+                  statements: Sequence[driver.Statement], *,
+                  commit: bool = False) -> list[driver.Rows]:
     """Bind ``workspace_id`` for the rest of this context and run ``statements`` on the
-    driver (:func:`codex32.db.driver.execute_batch`); each statement's rows.
+    driver (:func:`codex32.db.driver.execute_batch`, ``commit`` as there); each statement's
+    rows.
 
     A transaction this begins is bound in the same round trip as the statements: the
     ``set_config`` goes first in their batch instead of in a round trip of its own.
@@ -85,14 +87,15 @@ def execute_bound(session: Session | scoped_session, workspace_id: uuid.UUID | s
     current = session() if isinstance(session, scoped_session) else session
     if current.in_transaction():
         bind(current, value)
-        return driver.execute_batch(current, statements)
+        return driver.execute_batch(current, statements, commit=commit)
     _bound_workspace.set(None)  # the transaction begins unbound: the batch binds it first
     try:
         current.connection()
     finally:
         _bound_workspace.set(value)
     return driver.execute_batch(
-        current, [(_SET_TENANT_NAMED, {"codex32_workspace": value}), *statements])[1:]
+        current, [(_SET_TENANT_NAMED, {"codex32_workspace": value}), *statements],
+        commit=commit)[1:]
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from codex32 import runtime
-from codex32.db import rows, tenancy
+from codex32.db import driver, rows, tenancy
 from codex32.errors import BadGateway, DomainError, GatewayTimeout, Invalid, from_plugin_error
 from codex32.plugins.errors import AUTH, CONTENT_POLICY, CONTEXT_LENGTH
 from codex32.plugins.interfaces import ChatRequest, Usage
@@ -123,8 +123,9 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
     if prepared.cache_key is not None:
         cache.counted(found)
     if found is not None:
-        prepared.hit = _record_hit(session, prepared, found)
-    session.commit()
+        prepared.hit = _record_hit(session, prepared, found)  # commits
+    else:
+        session.commit()
     session.close()
     return prepared
 
@@ -236,23 +237,29 @@ def cooldown_recorder(session: Session, prepared: Prepared):
 
 
 def _record_hit(session: Session, prepared: Prepared, found: dict[str, Any]) -> GatewayResult:
+    """The cached answer, its ledger row written and committed (one round trip)."""
     usage = Usage(**found.get("usage", {}))
     result = GatewayResult(text=found["text"], provider=found["provider"], model=found["model"],
                            usage=usage, cost_usd=Decimal(0), finish_reason=found.get(
                                "finish_reason"), cache_hit=True)
     result.latency_ms = _ms(prepared)
-    result.usage_id = ledger.record(
-        session, prepared.workspace_id, kind="chat", purpose=prepared.purpose,
+    row = ledger.entry(
+        prepared.workspace_id, kind="chat", purpose=prepared.purpose,
         caller=prepared.caller, provider=result.provider, model=result.model,
         requested_model=prepared.request.model, usage=usage, cost=Decimal(0), status="ok",
         latency_ms=result.latency_ms, attempts=[], cache_hit=True)
+    # In the transaction :func:`prepare` bound and found the answer in.
+    driver.execute_batch(session, [rows.statement(row)], commit=True)
+    session.commit()
+    result.usage_id = row.id
+    ledger.counted(row)
     return result
 
 
 def finish(session: Session, prepared: Prepared, result: GatewayResult, *, cacheable: bool,
            status: str = "ok", error: str | None = None) -> None:
-    """Price the answer, write its ledger row, settle the budgets, cache it (one commit), then
-    notify budgets whose soft limit it crossed."""
+    """Price the answer, write its ledger row, settle the budgets, cache it (one round trip
+    with the commit), then notify budgets whose soft limit it crossed."""
     instance = prepared.route.instances.get(result.provider)
     result.cost_usd = prices.cost(result.usage, result.provider, result.model,
                                   llm_settings=prepared.route.settings,
@@ -278,7 +285,9 @@ def finish(session: Session, prepared: Prepared, result: GatewayResult, *, cache
                        "cached_input_tokens": result.usage.cached_input_tokens,
                        "reasoning_tokens": result.usage.reasoning_tokens}},
             prepared.cache_policy)
-    written = tenancy.execute_bound(session, prepared.workspace_id, statements)
+    written = tenancy.execute_bound(session, prepared.workspace_id, statements, commit=True)
+    session.commit()
+    # Soft limits crossed (rare) are marked in a transaction of their own.
     crossed = budgets.crossed(session, written[1]) if settlement is not None else []
     session.commit()
     session.close()
