@@ -1,7 +1,7 @@
 """Codex-32 benchmarks: one entry point that prints its figures and the targets.
 
     python bench/run.py [--duration 10] [--connections 32] [--large]
-                        [--only api|providers|sandbox|execution|starvation]
+                        [--only api|providers|gateway|sandbox|execution|starvation]
 
 ``api``: a throwaway PostgreSQL (embedded in a temporary folder, or a fresh database on the
 server named by ``BENCH_DATABASE_URL``), migrated; the product served as deployed
@@ -15,6 +15,8 @@ CPUs" says how disturbed a run was). ``--large`` then loads 1,000,000 bots over 
 workspaces, measures the list again, and times the list SQL alone before and after the load
 (table size vs workspace size).
 ``providers``: bench/provider_bench.py (the provider layer's overhead over the bare SDK).
+``gateway``: bench/gateway_bench.py (the gateway's overhead through gunicorn over the bare SDK,
+cache hits server-side).
 ``sandbox``, ``execution``: bench/sandbox_bench.py and bench/execution_bench.py when present.
 ``starvation``: bench/starvation_bench.py (another workspace's GET /bots while one workspace's
 provider tests hang on a slow provider, sync workers vs the deployed gthread model).
@@ -63,7 +65,7 @@ from harness import (
 )
 
 BENCH = REPO / "bench"
-SECTIONS = ("api", "providers", "sandbox", "execution", "starvation")
+SECTIONS = ("api", "providers", "gateway", "sandbox", "execution", "starvation")
 WARMUP_SECONDS = 2
 LIST_BOTS = 60
 PAGE_SIZE = 50

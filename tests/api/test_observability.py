@@ -33,6 +33,12 @@ def test_request_id_is_echoed_or_generated(tenant):
     assert len(generated) == 32
 
 
+def test_every_answer_says_the_apps_time_in_server_timing(client, tenant):
+    for answer in (tenant.call("GET", "/api/v1/bots"), client.get("/api/v1/bots")):
+        name, _, duration = answer.headers["Server-Timing"].partition(";dur=")
+        assert name == "app" and float(duration) >= 0  # a 401 is timed as well
+
+
 def test_each_request_logs_one_json_line_with_its_context(tenant, request_lines):
     bot = tenant.create_bot("logged")
     tenant.call("GET", f"/api/v1/bots/{bot['id']}", headers={"X-Request-ID": "req-42"})
