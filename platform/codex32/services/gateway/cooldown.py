@@ -8,8 +8,10 @@ that are the deployment's fault count (see :data:`retry.COOLDOWN_KINDS`).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -20,6 +22,9 @@ from sqlalchemy.orm import Session
 from codex32 import runtime
 from codex32.db.gateway_models import LLMCooldown
 from codex32.services.gateway.calls import Deployment
+from codex32.services.gateway.retry import COOLDOWN_KINDS
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,26 @@ def store() -> Store:
     """Where cooldowns live: the runtime's Redis when it has one, else the database."""
     client = runtime.current().limiter.redis_client
     return RedisStore(client) if client is not None else DatabaseStore()
+
+
+def recorder(session: Session, workspace_id: str, llm_settings: dict[str, Any]
+             ) -> Callable[[Deployment, str], None]:
+    """A router's ``on_failure``: count a failure towards the deployment's cooldown, in a
+    short transaction of its own. Failures of the request itself do not count."""
+    policy = CooldownPolicy.from_settings(llm_settings)
+
+    def record(deployment: Deployment, kind: str) -> None:
+        if kind not in COOLDOWN_KINDS:
+            return
+        try:
+            store().failed(session, workspace_id, deployment, kind, policy)
+            session.commit()
+        except Exception:  # a cooldown that cannot be written must not fail the request
+            session.rollback()
+            log.warning("could not record a cooldown failure", exc_info=True)
+        finally:
+            session.close()
+    return record
 
 
 def workspace_key(workspace_id: uuid.UUID | str) -> str:
