@@ -2,7 +2,9 @@
 seconds is skipped for ``cooldown`` seconds, in every process.
 
 Shared through Redis when REDIS_URL is set (counters with expiry), else through the
-``llm_cooldowns`` table (one upsert per failure; a success writes nothing). Only failures
+``llm_cooldowns`` table (one upsert per failure; a success writes nothing). Redis that is
+unreachable at start, or fails later, falls back to the table with a warning: cooldowns are
+never kept in one process only. Only failures
 that are the deployment's fault count (see :data:`retry.COOLDOWN_KINDS`).
 """
 
@@ -99,36 +101,61 @@ class DatabaseStore:
 
 
 class RedisStore:
-    """Cooldowns in Redis: a failure counter per window and a resting key with an expiry."""
+    """Cooldowns in Redis: a failure counter per window and a resting key with an expiry.
 
-    def __init__(self, client: Any) -> None:
-        self._client = client
+    While Redis fails, each call falls back to the database store (still shared by every
+    process) and the limiter that owns the client warns and marks Redis failing in /health.
+    """
+
+    def __init__(self, limiter: Any) -> None:
+        self._limiter = limiter
+        self._client = limiter.redis_client
+        self._database = DatabaseStore()
 
     @staticmethod
     def _key(workspace_id: str, deployment: Deployment, what: str) -> str:
         return f"codex32:cooldown:{workspace_id}:{deployment.provider}:{deployment.model}:{what}"
 
+    def _fell_back(self, exc: Exception) -> None:
+        self._limiter.redis_failed(exc, "cooldowns live in the database")
+
     def resting(self, session: Session, workspace_id: str,
                 deployments: list[Deployment]) -> set[Deployment]:
         if not deployments:
             return set()
-        values = self._client.mget([self._key(workspace_id, d, "until") for d in deployments])
+        try:
+            values = self._client.mget([self._key(workspace_id, d, "until")
+                                        for d in deployments])
+        except Exception as exc:
+            self._fell_back(exc)
+            return self._database.resting(session, workspace_id, deployments)
         return {d for d, value in zip(deployments, values, strict=True) if value is not None}
 
     def failed(self, session: Session, workspace_id: str, deployment: Deployment, kind: str,
                policy: CooldownPolicy) -> None:
         fails = self._key(workspace_id, deployment, "fails")
-        pipe = self._client.pipeline(transaction=True)
-        pipe.incr(fails)
-        pipe.expire(fails, max(1, int(policy.window)), nx=True)
-        count = pipe.execute()[0]
-        if int(count) >= policy.failures:
-            until = time.time() + policy.cooldown
-            self._client.set(self._key(workspace_id, deployment, "until"), f"{until}:{kind}",
-                             px=max(1, int(policy.cooldown * 1000)))
-            self._client.delete(fails)
+        try:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.incr(fails)
+            pipe.expire(fails, max(1, int(policy.window)), nx=True)
+            count = pipe.execute()[0]
+            if int(count) >= policy.failures:
+                until = time.time() + policy.cooldown
+                self._client.set(self._key(workspace_id, deployment, "until"),
+                                 f"{until}:{kind}", px=max(1, int(policy.cooldown * 1000)))
+                self._client.delete(fails)
+        except Exception as exc:
+            self._fell_back(exc)
+            self._database.failed(session, workspace_id, deployment, kind, policy)
 
     def state(self, session: Session, workspace_id: str) -> dict[tuple[str, str], dict]:
+        try:
+            return self._redis_state(workspace_id)
+        except Exception as exc:
+            self._fell_back(exc)
+            return self._database.state(session, workspace_id)
+
+    def _redis_state(self, workspace_id: str) -> dict[tuple[str, str], dict]:
         found: dict[tuple[str, str], dict] = {}
         prefix = f"codex32:cooldown:{workspace_id}:"
         for raw in self._client.scan_iter(match=prefix + "*", count=200):
@@ -151,9 +178,10 @@ class RedisStore:
 
 
 def store() -> Store:
-    """Where cooldowns live: the runtime's Redis when it has one, else the database."""
-    client = runtime.current().limiter.redis_client
-    return RedisStore(client) if client is not None else DatabaseStore()
+    """Where cooldowns live: the runtime's Redis when it has one, else (and while Redis fails)
+    the database."""
+    limiter = runtime.current().limiter
+    return RedisStore(limiter) if limiter.redis_client is not None else DatabaseStore()
 
 
 def recorder(session: Session, workspace_id: str, llm_settings: dict[str, Any]
