@@ -28,12 +28,12 @@ def embed(app, tenant, texts: list[str], **options: Any) -> gateway.GatewayEmbed
             tenancy.unbind()
 
 
-def configure_embedders(tenant, servers, *, chain: list[str] | None = None,
-                        hashing_dimension: int = DIMENSION) -> None:
+def configure_embedders(tenant, servers, *, hashing_dimension: int = DIMENSION,
+                        **llm: Any) -> None:
     """The fake OpenAI as embedder ``openai`` and the hashing embedder, both of DIMENSION,
     chained as the workspace's default embedding route (openai first)."""
     configure(tenant, servers, llm={"embedding_aliases": {
-        "default": chain or ["openai/text-embedding-3-small", "hashing"]}})
+        "default": ["openai/text-embedding-3-small", "hashing"]}, **llm})
     for provider, body in (
             ("openai", {"config": {"base_url": servers[0].url, "timeout": 2,
                                    "dimensions": DIMENSION, "encoding_format": "float"},
@@ -49,7 +49,8 @@ def embedding_requests(servers) -> list[list[str]]:
 
 def test_a_failing_embedder_is_retried_then_the_next_of_the_chain_answers(app, tenant,
                                                                          servers):
-    configure_embedders(tenant, servers)
+    configure_embedders(tenant, servers, cooldown={"failures": 2, "window_seconds": 60,
+                                                   "cooldown_seconds": 120})
     servers[0].enqueue_failure("server")
     servers[0].enqueue_failure("server")
 
@@ -59,6 +60,13 @@ def test_a_failing_embedder_is_retried_then_the_next_of_the_chain_answers(app, t
     assert [(a.provider, a.kind) for a in result.attempts] == [("openai", "server")] * 2
     rows = tenant.call("GET", "/api/v1/usage?group_by=provider").json["groups"]
     assert [(r["provider"], r["requests"]) for r in rows] == [("hashing", 1)]
+    # Two failures put openai to rest: the next request skips it.
+    assert embed(app, tenant, ["next"], cache=False).attempts == []
+    assert len(embedding_requests(servers)) == 2
+    shown = tenant.call("GET", "/api/v1/llm/deployments").json["deployments"]
+    state = {(d["kind"], d["provider"], d["model"]): d["state"] for d in shown}
+    assert state[("embedder", "openai", "text-embedding-3-small")] == "cooldown"
+    assert state[("embedder", "hashing", "hashing")] == "available"
 
 
 def test_an_alias_or_provider_slash_model_picks_the_chain(app, tenant, servers):
