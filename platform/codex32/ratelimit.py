@@ -144,7 +144,7 @@ class RateLimiter:
     def redis_answered(self) -> None:
         """Note a successful Redis call (ends a failing spell)."""
         if self.failing:
-            log.warning("Redis answers again")
+            log.info("Redis answers again")
             self.failing = False
 
     def _incr(self, key: str, window: float, now: float, amount: int = 1

@@ -285,19 +285,21 @@ def build(session: Session, workspace_id: uuid.UUID | str, kind: type[Plugin] | 
             raise NotFound(f"no {kind} plugin is installed")
     registration = _registration(kind, plugin_id)
     row = known.rows.get(plugin_id)
-    config = with_defaults(registration.cls.config_schema, row.config if row else {})
-    cached_as = plugin_id
-    if model is not None and model != config.get("model"):
+    cached_as, other_model = plugin_id, None
+    if model is not None and model != with_defaults(registration.cls.config_schema,
+                                                    row.config if row else {}).get("model"):
         if "model" not in (registration.cls.config_schema.get("properties") or {}):
             raise Invalid(f"{kind} '{plugin_id}' has no model setting: name it without a "
                           f"model, not '{plugin_id}/{model}'")
-        config = {**config, "model": model}
-        cached_as = f"{plugin_id}/{model}"  # beside the configured instance, not replacing it
+        cached_as, other_model = f"{plugin_id}/{model}", model  # beside the configured one
     key: CacheKey = (str(workspace_id), kind, cached_as, str(row.generation) if row else None)
     current = runtime.current()
     instance = current.instances.get(key)
     if instance is not None:
         return instance
+    config = with_defaults(registration.cls.config_schema, row.config if row else {})
+    if other_model is not None:
+        config["model"] = other_model
     try:
         instance = registration.cls(config, current.box.open(row.secrets if row else None))
     except PluginError as exc:
