@@ -75,6 +75,7 @@ def test_an_alias_or_provider_slash_model_picks_the_chain(app, tenant, servers):
         "embedding_aliases": {"local": ["hashing"]}}}})
     assert alias.status_code == 200, alias.json
     assert embed(app, tenant, ["x"], model="local").provider == "hashing"
+    assert embed(app, tenant, ["x"], model="hashing/hashing").provider == "hashing"  # as listed
     large = embed(app, tenant, ["x"], model="openai/text-embedding-3-large")
     assert (large.provider, large.model) == ("openai", "text-embedding-3-large")
     assert servers[0].requests_to("/v1/embeddings")[-1].json["model"] == \

@@ -134,12 +134,16 @@ def embedding_route(session: Session, workspace_id: uuid.UUID | str,
     for deployment in deployments:
         if deployment.provider in instances:
             continue
-        if runtime.current().plugins.get("embedder", deployment.provider) is None:
+        registration = runtime.current().plugins.get("embedder", deployment.provider)
+        if registration is None:
             raise Invalid(f"model {requested or 'default'!r} routes to embedder "
                           f"{deployment.provider!r}, which is not installed")
+        model = deployment.model
+        if model == deployment.provider and "model" not in (
+                registration.cls.config_schema.get("properties") or {}):
+            model = None  # how the gateway names an embedder without models ("hashing/hashing")
         instances[deployment.provider] = providers.build(  # type: ignore[assignment]
-            session, workspace_id, "embedder", deployment.provider, known=known,
-            model=deployment.model)
+            session, workspace_id, "embedder", deployment.provider, known=known, model=model)
     dimensions = {provider: instance.dimension for provider, instance in instances.items()}
     if len(set(dimensions.values())) > 1:
         raise Invalid(f"the embedders of {requested or 'default'!r} give vectors of different "
