@@ -23,6 +23,7 @@ from codex32.db import tenancy
 from codex32.db.models import Membership, User, Workspace
 from codex32.errors import Conflict, Invalid, NotFound
 from codex32.services import audit
+from codex32.services.gateway import routing
 from codex32.services.providers import check_workspace_choices
 from tenants import accounts
 
@@ -90,6 +91,7 @@ def update(session: Session, principal: Principal, changes: dict[str, Any]) -> W
     workspace = get(session, principal)
     if "settings" in changes:
         check_workspace_choices(changes["settings"])
+        routing.check_aliases(changes["settings"].get("llm") or {})
     before = {"name": workspace.name, "settings": workspace.settings}
     if "name" in changes:
         workspace.name = changes["name"]

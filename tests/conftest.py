@@ -271,6 +271,37 @@ def sign_up(client, name: str | None = None, email: str | None = None) -> Tenant
                   refresh_token=pair["refresh_token"])
 
 
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture()
+def redis_url() -> str:
+    """The local Redis server's URL; skips the test (only it) when nothing answers there."""
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {exc}")
+    return REDIS_URL
+
+
+@pytest.fixture()
+def redis_cleanup(redis_url):
+    """Call it with a key pattern (``codex32:cooldown:<workspace id>:*``): those keys are
+    deleted after the test. Patterns name the test's own workspace or API key, so tests
+    running in parallel on one Redis never touch each other's keys."""
+    import redis
+
+    patterns: list[str] = []
+    yield patterns.append
+    client = redis.Redis.from_url(redis_url)
+    for pattern in patterns:
+        found = list(client.scan_iter(match=pattern, count=1000))
+        if found:
+            client.delete(*found)
+    client.close()
+
+
 @pytest.fixture()
 def tenant(client) -> Tenant:
     return sign_up(client)

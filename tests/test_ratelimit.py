@@ -19,7 +19,6 @@ import pytest
 from codex32.ratelimit import RateLimiter
 from tests.conftest import sign_up
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 DAY = 24 * 3600.0
 
 
@@ -96,17 +95,6 @@ def test_reset_forgets_the_hits_of_a_key():
 
 
 # Redis
-
-
-@pytest.fixture()
-def redis_url() -> str:
-    """The local Redis server's URL; skips the test when it is not reachable."""
-    redis = pytest.importorskip("redis")
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {exc}")
-    return REDIS_URL
 
 
 @pytest.fixture()

@@ -1,7 +1,9 @@
 """Fixed-window rate limits, shared through Redis when configured, in-process otherwise.
 
 One limiter serves API limits per principal and login throttling. Redis failures never fail a
-request: the limiter falls back to its in-process windows and logs once.
+request: the limiter falls back to its in-process windows, warns when Redis starts failing,
+and ``/health`` shows Redis failing until a call succeeds again (:meth:`RateLimiter.redis_failed`,
+which the gateway's cooldown store reports to as well).
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ class RateLimiter:
     def __init__(self, redis_url: str | None = None, *, workers: int = 1) -> None:
         self._memory = MemoryWindows()
         self._redis: RedisWindows | None = None
-        self._warned = False
+        self.failing = False  # the last call to Redis failed
         self.backend = "memory"
         if redis_url:
             try:
@@ -131,14 +133,28 @@ class RateLimiter:
                 log.debug("redis reset failed", exc_info=True)
         self._memory.reset(key)
 
+    def redis_failed(self, exc: BaseException, fallback: str) -> None:
+        """Note a failed Redis call and what stood in for it: a warning when Redis starts
+        failing, and ``failing`` (shown by ``/health``) until a call succeeds."""
+        if not self.failing:
+            log.warning("Redis failed (%s); %s until it answers again", type(exc).__name__,
+                        fallback)
+        self.failing = True
+
+    def redis_answered(self) -> None:
+        """Note a successful Redis call (ends a failing spell)."""
+        if self.failing:
+            log.info("Redis answers again")
+            self.failing = False
+
     def _incr(self, key: str, window: float, now: float, amount: int = 1
               ) -> tuple[int, float]:
         if self._redis is not None:
             try:
-                return self._redis.incr(key, window, now, amount)
+                counted = self._redis.incr(key, window, now, amount)
             except Exception as exc:
-                if not self._warned:
-                    log.warning("Redis rate limiting failed (%s); counting in-process",
-                                type(exc).__name__)
-                    self._warned = True
+                self.redis_failed(exc, "rate limits count in-process")
+            else:
+                self.redis_answered()
+                return counted
         return self._memory.incr(key, window, now, amount)

@@ -66,6 +66,19 @@ def test_the_openai_sdk_embeds_and_lists_models(sdk):
     assert {"fast", "openai/gpt-4o-mini"} <= names
 
 
+def test_the_openai_sdk_embeds_along_an_embedding_alias_from_the_cache_on_repeat(sdk, tenant):
+    saved = tenant.call("PATCH", "/api/v1/workspace", json={"settings": {"llm": {
+        "embedding_aliases": {"vectors": ["hashing"]}}}})
+    assert saved.status_code == 200, saved.json
+    answers = [sdk.embeddings.with_raw_response.create(model="vectors", input="same words")
+               for _ in range(2)]
+    first, second = (answer.parse() for answer in answers)
+    assert answers[0].headers["x-llm-provider"] == "hashing"
+    assert first.data[0].embedding == second.data[0].embedding
+    usage = tenant.call("GET", "/api/v1/usage").json["groups"][0]
+    assert usage["requests"] == 2 and usage["cache_hits"] == 1
+
+
 def test_errors_reach_the_sdk_with_their_status(sdk, servers):
     servers[0].enqueue_failure("auth")
     with pytest.raises(openai.APIStatusError) as caught:

@@ -52,8 +52,10 @@ def redis_status() -> dict[str, Any] | None:
     state = runtime.of(current_app)
     if not state.settings.redis_url:
         return None
-    backend = state.limiter.backend if state.limiter else None
-    return {"ok": backend == "redis", "backend": backend}
+    backend = state.limiter.backend
+    failing = state.limiter.failing
+    return {"ok": backend == "redis" and not failing, "backend": backend,
+            **({"error": "Redis calls fail: shared state falls back"} if failing else {})}
 
 
 @blp.route("/alive", methods=["GET"])

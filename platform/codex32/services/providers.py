@@ -274,22 +274,27 @@ def snapshot_of(found: driver.Rows) -> Snapshot:
 
 @overload
 def build(session: Session, workspace_id: uuid.UUID | str, kind: type[P],
-          plugin_id: str | None = None, *, known: Snapshot | None = None) -> P: ...
+          plugin_id: str | None = None, *, known: Snapshot | None = None,
+          model: str | None = None) -> P: ...
 
 
 @overload
 def build(session: Session, workspace_id: uuid.UUID | str, kind: str,
-          plugin_id: str | None = None, *, known: Snapshot | None = None) -> Plugin: ...
+          plugin_id: str | None = None, *, known: Snapshot | None = None,
+          model: str | None = None) -> Plugin: ...
 
 
 def build(session: Session, workspace_id: uuid.UUID | str, kind: type[Plugin] | str,
-          plugin_id: str | None = None, *, known: Snapshot | None = None) -> Plugin:
+          plugin_id: str | None = None, *, known: Snapshot | None = None,
+          model: str | None = None) -> Plugin:
     """An instance of the workspace's plugin of ``kind`` (its default when no id is given).
 
     ``kind`` is the kind's base class (``build(session, ws, Notifier)`` is typed as a
     ``Notifier``) or its name. The session must be bound to ``workspace_id``. Instances are
     cached per configuration generation; an unconfigured plugin runs on its schema's defaults.
     ``known`` reuses a :func:`snapshot` when building several plugins of one kind.
+    ``model`` builds it with that ``model`` setting instead of the configured one (an
+    embedding chain's ``provider/model``); a plugin without a ``model`` setting refuses it.
     """
     if not isinstance(kind, str):
         kind = kind.kind
@@ -300,12 +305,21 @@ def build(session: Session, workspace_id: uuid.UUID | str, kind: type[Plugin] | 
             raise NotFound(f"no {kind} plugin is installed")
     registration = _registration(kind, plugin_id)
     row = known.rows.get(plugin_id)
-    key: CacheKey = (str(workspace_id), kind, plugin_id, str(row.generation) if row else None)
+    cached_as, other_model = plugin_id, None
+    if model is not None and model != with_defaults(registration.cls.config_schema,
+                                                    row.config if row else {}).get("model"):
+        if "model" not in (registration.cls.config_schema.get("properties") or {}):
+            raise Invalid(f"{kind} '{plugin_id}' has no model setting: name it without a "
+                          f"model, not '{plugin_id}/{model}'")
+        cached_as, other_model = f"{plugin_id}/{model}", model  # beside the configured one
+    key: CacheKey = (str(workspace_id), kind, cached_as, str(row.generation) if row else None)
     current = runtime.current()
     instance = current.instances.get(key)
     if instance is not None:
         return instance
     config = with_defaults(registration.cls.config_schema, row.config if row else {})
+    if other_model is not None:
+        config["model"] = other_model
     try:
         instance = registration.cls(config, current.box.open(row.secrets if row else None))
     except PluginError as exc:

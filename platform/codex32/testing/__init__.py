@@ -1,6 +1,7 @@
 """The plugin author's test kit; pytest loads it in every run (the ``pytest11`` entry point).
 
-- Conformance suites, one per kind, to subclass in a test module (:mod:`.conformance`):
+- Conformance suites, one per kind, to subclass in a test module (the package
+  :mod:`.conformance`, a module per kind):
   ``from codex32.testing import NotifierConformance``.
 - The fixtures ``fake_openai`` and ``fake_anthropic``: local fakes of those APIs
   (:mod:`.fake_openai`, :mod:`.fake_anthropic`), registered here once; listing the modules in
@@ -37,10 +38,12 @@ __all__ = [
     "LLMProviderConformance",
     "NotifierConformance",
     "PluginConformance",
+    "RoutedConformance",
     "ScriptedResponse",
     "ScriptedServer",
     "VectorStoreConformance",
     "registered_classes",
+    "scripted_failures",
     "with_defaults",
     "wrong_type_configs",
 ]

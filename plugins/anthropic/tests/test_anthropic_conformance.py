@@ -6,12 +6,14 @@ import pytest
 from codex32_anthropic import AnthropicProvider
 
 from codex32.plugins.api import (
+    AUTH,
+    CONNECTION,
+    TIMEOUT,
     ProviderAuthError,
     ProviderError,
-    ProviderRateLimited,
     ProviderTimeout,
 )
-from codex32.testing import UPSTREAM_MARKER, ErrorCase, LLMProviderConformance
+from codex32.testing import UPSTREAM_MARKER, ErrorCase, LLMProviderConformance, scripted_failures
 from codex32.testing.fake_anthropic import FakeAnthropic
 
 
@@ -23,23 +25,24 @@ class TestAnthropicProvider(LLMProviderConformance):
     @pytest.fixture(autouse=True)
     def backend(self, server: FakeAnthropic, api_key: str) -> None:
         self.server = server
-        self.plugin_config = {"base_url": server.url, "timeout": 5, "max_retries": 0}
+        # A saved max_retries is ignored: the router is the one retry policy.
+        self.plugin_config = {"base_url": server.url, "timeout": 5, "max_retries": 3}
         self.plugin_secrets = {"api_key": api_key}
 
     def error_cases(self) -> list[ErrorCase]:
         return [
-            ErrorCase("a wrong key", ProviderAuthError,
+            ErrorCase("a wrong key", ProviderAuthError, kind=AUTH, status=401,
                       secrets={"api_key": "sk-ant-wrong-c0dex32-LEAKCHECK-77aa"}),
-            ErrorCase("a 429 with Retry-After", ProviderRateLimited, retry_after=12,
-                      arrange=lambda: self.server.enqueue_error(429, retry_after=12)),
-            ErrorCase("a 529 overloaded", ProviderError,
-                      arrange=lambda: self.server.enqueue_error(529)),
-            ErrorCase("nothing listening", ProviderError,
+            ErrorCase("nothing listening", ProviderError, kind=CONNECTION,
                       config={"base_url": "http://127.0.0.1:9"}),
+            *scripted_failures(self.server, retry_after=12),
         ]
 
+    def backend_requests(self) -> int:
+        return len(self.server.requests)
+
     def timeout_case(self) -> ErrorCase:
-        return ErrorCase("an answer held back 5 s", ProviderTimeout, within=2,
+        return ErrorCase("an answer held back 5 s", ProviderTimeout, within=2, kind=TIMEOUT,
                          config={"timeout": 0.3},
                          arrange=lambda: self.server.enqueue(json={}, delay=5))
 

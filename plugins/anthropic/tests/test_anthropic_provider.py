@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import time
 import traceback
 from typing import Any
@@ -21,7 +20,6 @@ from codex32.plugins.api import (
     Message,
     ProviderAuthError,
     ProviderError,
-    ProviderRateLimited,
     ProviderTimeout,
     Usage,
 )
@@ -202,116 +200,7 @@ def test_stream_that_stalls_past_the_timeout_raises_provider_timeout(make_provid
     assert time.monotonic() - started < 1.5
 
 
-# --- errors --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("status", "expected"), [
-    (400, ProviderError),
-    (401, ProviderAuthError),
-    (403, ProviderAuthError),
-    (404, ProviderError),
-    (429, ProviderRateLimited),
-    (500, ProviderError),
-    (529, ProviderError),
-])
-def test_each_error_status_maps_to_its_plugin_error(make_provider, server, status, expected):
-    server.enqueue_error(status)
-
-    with pytest.raises(ProviderError) as caught:
-        make_provider().complete(chat("hi"))
-
-    assert type(caught.value) is expected
-    assert str(status) in str(caught.value)
-
-
-def test_overloaded_is_a_provider_error_not_a_rate_limit(make_provider, server):
-    server.enqueue_error(529, retry_after=5)
-
-    with pytest.raises(ProviderError) as caught:
-        make_provider().complete(chat("hi"))
-
-    assert not isinstance(caught.value, ProviderRateLimited)
-    assert "overloaded_error" in str(caught.value)
-
-
-def test_rate_limit_carries_retry_after_from_the_header(make_provider, server):
-    server.enqueue_error(429, retry_after=2)
-
-    with pytest.raises(ProviderRateLimited) as caught:
-        make_provider().complete(chat("hi"))
-
-    assert caught.value.retry_after == 2.0
-    assert "rate_limit_error" in str(caught.value)
-
-
-def test_wrong_key_is_rejected_as_an_auth_error(make_provider):
-    with pytest.raises(ProviderAuthError, match="credentials"):
-        make_provider(secrets={"api_key": "sk-ant-wrong"}).complete(chat("hi"))
-
-
-def test_unreachable_api_is_a_provider_error(make_provider):
-    with socket.socket() as probe:  # a port nobody listens on once closed
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-
-    with pytest.raises(ProviderError, match="could not reach") as caught:
-        make_provider(base_url=f"http://127.0.0.1:{port}").complete(chat("hi"))
-    assert type(caught.value) is ProviderError
-
-
-def test_slow_api_raises_provider_timeout(make_provider, server):
-    server.delay = 2.0
-
-    started = time.monotonic()
-    with pytest.raises(ProviderTimeout):
-        make_provider(timeout=0.3).complete(chat("hi"))
-    assert time.monotonic() - started < 1.5
-
-
-def test_request_timeout_shorter_than_the_configured_one_wins(make_provider, server):
-    server.delay = 2.0
-
-    with pytest.raises(ProviderTimeout):
-        make_provider(timeout=30).complete(chat("hi", timeout=0.3))
-
-
-# --- retries -------------------------------------------------------------------------------
-
-
-def test_no_retries_by_default_one_request_per_call(server, api_key):
-    provider = AnthropicProvider({"base_url": server.url}, {"api_key": api_key})
-    server.enqueue_error(529)
-
-    with pytest.raises(ProviderError):
-        provider.complete(chat("hi"))
-
-    provider.close()
-    assert provider.config["max_retries"] == 0
-    assert len(server.requests_to(MESSAGES)) == 1
-
-
-def test_the_sdk_never_retries_even_when_max_retries_is_set(make_provider, server):
-    """The gateway's router is the one retry policy: a saved max_retries is ignored."""
-    server.enqueue_error(529, headers={"retry-after-ms": "10"})
-
-    with pytest.raises(ProviderError) as caught:
-        make_provider(max_retries=2).complete(chat("hi"))
-
-    assert caught.value.kind == "overloaded" and caught.value.status == 529
-    assert len(server.requests_to(MESSAGES)) == 1
-
-
-@pytest.mark.parametrize(("failure", "kind", "status"), [
-    ("rate_limit", "rate_limited", 429), ("server", "server", 500),
-    ("overloaded", "overloaded", 529), ("context_length", "context_length", 400),
-    ("auth", "auth", 401)])
-def test_errors_carry_the_kind_the_router_reads(make_provider, server, failure, kind, status):
-    server.enqueue_failure(failure, retry_after=3)
-
-    with pytest.raises(ProviderError) as caught:
-        make_provider().complete(chat("hi"))
-
-    assert (caught.value.kind, caught.value.status) == (kind, status)
+# --- what the gateway reads (error kinds, timeouts, retries: test_anthropic_conformance.py)
 
 
 def test_stream_yields_pieces_then_usage_and_stops_upstream_when_closed(make_provider, server):

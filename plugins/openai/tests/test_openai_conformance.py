@@ -6,9 +6,11 @@ import pytest
 from codex32_openai import OpenAIEmbedder, OpenAIProvider
 
 from codex32.plugins.api import (
+    AUTH,
+    CONNECTION,
+    TIMEOUT,
     ProviderAuthError,
     ProviderError,
-    ProviderRateLimited,
     ProviderTimeout,
 )
 from codex32.testing import (
@@ -16,6 +18,7 @@ from codex32.testing import (
     EmbedderConformance,
     ErrorCase,
     LLMProviderConformance,
+    scripted_failures,
 )
 from codex32.testing.fake_openai import FakeOpenAI
 
@@ -29,22 +32,24 @@ class OpenAIBackend:
     @pytest.fixture(autouse=True)
     def backend(self, server: FakeOpenAI, api_key: str) -> None:
         self.server = server
-        self.plugin_config = {"base_url": server.url, "timeout": 5, "max_retries": 0}
+        # A saved max_retries is ignored: the router is the one retry policy.
+        self.plugin_config = {"base_url": server.url, "timeout": 5, "max_retries": 3}
         self.plugin_secrets = {"api_key": api_key}
 
     def error_cases(self) -> list[ErrorCase]:
         return [
-            ErrorCase("a wrong key", ProviderAuthError,
+            ErrorCase("a wrong key", ProviderAuthError, kind=AUTH, status=401,
                       secrets={"api_key": "sk-wrong-c0dex32-LEAKCHECK-0b1c"}),
-            ErrorCase("a 429 with Retry-After", ProviderRateLimited, retry_after=7,
-                      arrange=lambda: self.server.enqueue_error(429, retry_after=7)),
-            ErrorCase("a 500", ProviderError, arrange=lambda: self.server.enqueue_error(500)),
-            ErrorCase("nothing listening", ProviderError,
+            ErrorCase("nothing listening", ProviderError, kind=CONNECTION,
                       config={"base_url": "http://127.0.0.1:9/v1"}),
+            *scripted_failures(self.server),
         ]
 
+    def backend_requests(self) -> int:
+        return len(self.server.requests)
+
     def timeout_case(self) -> ErrorCase:
-        return ErrorCase("an answer held back 5 s", ProviderTimeout, within=2,
+        return ErrorCase("an answer held back 5 s", ProviderTimeout, within=2, kind=TIMEOUT,
                          config={"timeout": 0.3},
                          arrange=lambda: self.server.enqueue(json={}, delay=5))
 

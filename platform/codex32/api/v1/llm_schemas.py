@@ -56,6 +56,13 @@ class LLMSettingsSchema(Strict):
         validate=validate.Length(max=50),
         metadata={"description": "alias (fast, smart, default, your own) → ordered "
                                  "provider/model chain"})
+    embedding_aliases = fields.Dict(
+        keys=fields.String(validate=NAME),
+        values=fields.List(fields.String(validate=DEPLOYMENT),
+                           validate=validate.Length(min=1, max=10)),
+        validate=validate.Length(max=50),
+        metadata={"description": "embedding alias (default, your own) → ordered "
+                                 "embedder[/model] chain, one dimension throughout"})
     prices = fields.Dict(keys=fields.String(validate=DEPLOYMENT),
                          values=fields.Nested(PriceSchema), validate=validate.Length(max=200),
                          metadata={"description": "negotiated prices per provider/model"})

@@ -156,8 +156,8 @@ def _usage(usage: Usage) -> dict:
 @requires(Permission.USE_LLM)
 @blp.arguments(EmbeddingsSchema)
 def embeddings(data):
-    """Embed texts with the workspace's embedder (``model`` is recorded, the workspace's
-    embedder decides)."""
+    """Embed texts along the workspace's embedding route: ``model`` names an embedding
+    alias or ``provider/model``; any other name takes the default chain (and is recorded)."""
     texts = data["input"]
     if isinstance(texts, str):
         texts = [texts]
@@ -168,13 +168,14 @@ def embeddings(data):
     principal = current_principal()
     transaction.end()  # the gateway works in sessions of its own: hold no connection meanwhile
     result = gateway.embed(principal.workspace_id, texts, purpose="gateway",
-                           caller=caller_of(principal))
+                           caller=caller_of(principal), model=data["model"])
     encode = _base64 if data["encoding_format"] == "base64" else list
     return {"object": "list", "model": result.model,
             "data": [{"object": "embedding", "index": i, "embedding": encode(vector)}
                      for i, vector in enumerate(result.vectors)],
             "usage": {"prompt_tokens": result.usage.input_tokens,
-                      "total_tokens": result.usage.input_tokens}}
+                      "total_tokens": result.usage.input_tokens}
+            }, 200, {**result.headers, "x-llm-provider": result.provider}
 
 
 def _base64(vector: list[float]) -> str:

@@ -6,19 +6,26 @@ Only deterministic requests are cached by default (temperature 0); ``cache: true
 request whatever its temperature, ``cache: false`` opts out. TTL and size per workspace come
 from ``settings.llm.cache``; each workspace keeps at most ``max_entries`` answers, and an
 answer larger than ``MAX_ENTRY_BYTES`` is not stored.
+
+Embeddings share the table, TTL and bounds: one entry per text (a batch reuses the vectors
+it has and embeds the rest), keyed by the workspace, the embedding chain with its dimension
+and the text. They are deterministic, so cached unless a request opts out.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import random
+import struct
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
+from sqlalchemy.orm import Session
 
 from codex32.db import driver
 from codex32.observability.metrics import LLM_CACHE
@@ -45,6 +52,10 @@ class CachePolicy:
         return cls(enabled=bool(found.get("enabled", True)),
                    ttl=int(found.get("ttl_seconds", DEFAULT_TTL)),
                    max_entries=int(found.get("max_entries", DEFAULT_MAX_ENTRIES)))
+
+    def applies_to_embeddings(self, asked: bool | None) -> bool:
+        """Cache embeddings? Yes unless the workspace or the request (``asked``) says no."""
+        return asked is not False and self.enabled and self.ttl > 0
 
     def applies(self, request: ChatRequest, asked: bool | None) -> bool:
         """Cache this request? ``asked`` is the request's own ``cache`` flag."""
@@ -81,6 +92,12 @@ _PRUNE_OLDEST = text("""
     DELETE FROM llm_cache WHERE key IN (
       SELECT key FROM llm_cache ORDER BY created_at DESC OFFSET :keep)""")
 
+_INSERT_MANY = text("""
+    INSERT INTO llm_cache (workspace_id, key, response, size, expires_at)
+    VALUES (:ws, :key, CAST(:response AS jsonb), :size, now() + make_interval(secs => :ttl))
+    ON CONFLICT (workspace_id, key) DO UPDATE SET response = EXCLUDED.response,
+        size = EXCLUDED.size, created_at = now(), expires_at = EXCLUDED.expires_at""")
+
 
 def counted(found: dict[str, Any] | None) -> None:
     """Count a lookup's outcome (the hit rate is a metric)."""
@@ -104,3 +121,57 @@ def storing(workspace_id: uuid.UUID | str, cache_key: bytes, response: dict[str,
         statements += [(_PRUNE_EXPIRED, {}), (_PRUNE_OLDEST, {"keep": policy.max_entries})]
     return statements
 
+
+def prune(session: Session, max_entries: int) -> None:
+    """Drop the bound workspace's expired answers and the oldest beyond ``max_entries``."""
+    session.execute(_PRUNE_EXPIRED)
+    session.execute(_PRUNE_OLDEST, {"keep": max_entries})
+
+
+def embedding_key(workspace_id: uuid.UUID | str, chain: list[list[Any]], text_: str) -> bytes:
+    """SHA-256 of the workspace, the embedding chain (provider, model, dimension) and a text."""
+    normal = {"workspace": str(workspace_id), "kind": "embedding", "chain": chain,
+              "text": text_}
+    return hashlib.sha256(json.dumps(normal, sort_keys=True, ensure_ascii=False,
+                                     separators=(",", ":")).encode()).digest()
+
+
+def lookup_many(session: Session, keys: list[bytes]) -> dict[bytes, dict[str, Any]]:
+    """The stored, unexpired entries among ``keys`` in the bound workspace, in one query."""
+    if not keys:
+        return {}
+    found = {bytes(row.key): row.response for row in session.execute(text(
+        "SELECT key, response FROM llm_cache WHERE key IN :keys AND expires_at > now()"
+    ).bindparams(bindparam("keys", expanding=True)), {"keys": list(set(keys))})}
+    hits = sum(1 for k in keys if k in found)
+    if hits:
+        LLM_CACHE.labels(result="hit").inc(hits)
+    if len(keys) - hits:
+        LLM_CACHE.labels(result="miss").inc(len(keys) - hits)
+    return found
+
+
+def store_many(session: Session, workspace_id: uuid.UUID | str,
+               entries: dict[bytes, dict[str, Any]], policy: CachePolicy) -> None:
+    """Keep each entry for the policy's TTL (in the caller's transaction; one statement)."""
+    rows = []
+    for cache_key, response in entries.items():
+        payload = json.dumps(response, ensure_ascii=False)
+        if len(payload) <= MAX_ENTRY_BYTES:
+            rows.append({"ws": str(workspace_id), "key": cache_key, "response": payload,
+                         "size": len(payload), "ttl": policy.ttl})
+    if not rows:
+        return
+    session.execute(_INSERT_MANY, rows)
+    if random.randrange(PRUNE_EVERY) == 0:
+        prune(session, policy.max_entries)
+
+
+def pack_vector(vector: list[float]) -> str:
+    """A vector as base64 of little-endian doubles: exact, and a third of its JSON size."""
+    return base64.b64encode(struct.pack(f"<{len(vector)}d", *vector)).decode()
+
+
+def unpack_vector(packed: str) -> list[float]:
+    raw = base64.b64decode(packed)
+    return list(struct.unpack(f"<{len(raw) // 8}d", raw))

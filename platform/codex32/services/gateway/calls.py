@@ -85,7 +85,7 @@ class GatewayResult:
 
 @dataclass
 class GatewayEmbedding:
-    """Texts embedded through the gateway."""
+    """Texts embedded through the gateway: the vectors, who answered, usage, exact cost."""
 
     vectors: list[list[float]]
     provider: str
@@ -93,6 +93,9 @@ class GatewayEmbedding:
     usage: Usage = field(default_factory=Usage)
     cost_usd: Decimal | None = None
     usage_id: uuid.UUID | None = None
+    cache_hit: bool = False  # every vector came from the cache
+    attempts: list[Attempt] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # x-ratelimit-* for HTTP answers
 
 
 def money_text(value: Decimal | None) -> str | None:

@@ -218,22 +218,8 @@ def _max_cost(prepared: Prepared) -> Decimal | None:
 
 
 def cooldown_recorder(session: Session, prepared: Prepared):
-    """The router's ``on_failure``: count the failure towards the deployment's cooldown, in a
-    short transaction of its own. Failures of the request itself do not count."""
-    policy = cooldown.CooldownPolicy.from_settings(prepared.route.settings)
-
-    def record(deployment: Deployment, kind: str) -> None:
-        if kind not in ("rate_limited", "overloaded", "server", "timeout", "connection", AUTH):
-            return
-        try:
-            cooldown.store().failed(session, prepared.workspace_id, deployment, kind, policy)
-            session.commit()
-        except Exception:  # a cooldown that cannot be written must not fail the request
-            session.rollback()
-            log.warning("could not record a cooldown failure", exc_info=True)
-        finally:
-            session.close()
-    return record
+    """The router's ``on_failure`` for the prepared request (see :func:`cooldown.recorder`)."""
+    return cooldown.recorder(session, prepared.workspace_id, prepared.route.settings)
 
 
 def _record_hit(session: Session, prepared: Prepared, found: dict[str, Any]) -> GatewayResult:

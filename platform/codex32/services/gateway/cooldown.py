@@ -2,14 +2,18 @@
 seconds is skipped for ``cooldown`` seconds, in every process.
 
 Shared through Redis when REDIS_URL is set (counters with expiry), else through the
-``llm_cooldowns`` table (one upsert per failure; a success writes nothing). Only failures
+``llm_cooldowns`` table (one upsert per failure; a success writes nothing). Redis that is
+unreachable at start, or fails later, falls back to the table with a warning: cooldowns are
+never kept in one process only. Only failures
 that are the deployment's fault count (see :data:`retry.COOLDOWN_KINDS`).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -21,6 +25,9 @@ from codex32 import runtime
 from codex32.db import driver
 from codex32.db.gateway_models import LLMCooldown
 from codex32.services.gateway.calls import Deployment
+from codex32.services.gateway.retry import COOLDOWN_KINDS
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -99,36 +106,61 @@ class DatabaseStore:
 
 
 class RedisStore:
-    """Cooldowns in Redis: a failure counter per window and a resting key with an expiry."""
+    """Cooldowns in Redis: a failure counter per window and a resting key with an expiry.
 
-    def __init__(self, client: Any) -> None:
-        self._client = client
+    While Redis fails, each call falls back to the database store (still shared by every
+    process) and the limiter that owns the client warns and marks Redis failing in /health.
+    """
+
+    def __init__(self, limiter: Any) -> None:
+        self._limiter = limiter
+        self._client = limiter.redis_client
+        self._database = DatabaseStore()
 
     @staticmethod
     def _key(workspace_id: str, deployment: Deployment, what: str) -> str:
         return f"codex32:cooldown:{workspace_id}:{deployment.provider}:{deployment.model}:{what}"
 
+    def _fell_back(self, exc: Exception) -> None:
+        self._limiter.redis_failed(exc, "cooldowns live in the database")
+
     def resting(self, session: Session, workspace_id: str,
                 deployments: list[Deployment]) -> set[Deployment]:
         if not deployments:
             return set()
-        values = self._client.mget([self._key(workspace_id, d, "until") for d in deployments])
+        try:
+            values = self._client.mget([self._key(workspace_id, d, "until")
+                                        for d in deployments])
+        except Exception as exc:
+            self._fell_back(exc)
+            return self._database.resting(session, workspace_id, deployments)
         return {d for d, value in zip(deployments, values, strict=True) if value is not None}
 
     def failed(self, session: Session, workspace_id: str, deployment: Deployment, kind: str,
                policy: CooldownPolicy) -> None:
         fails = self._key(workspace_id, deployment, "fails")
-        pipe = self._client.pipeline(transaction=True)
-        pipe.incr(fails)
-        pipe.expire(fails, max(1, int(policy.window)), nx=True)
-        count = pipe.execute()[0]
-        if int(count) >= policy.failures:
-            until = time.time() + policy.cooldown
-            self._client.set(self._key(workspace_id, deployment, "until"), f"{until}:{kind}",
-                             px=max(1, int(policy.cooldown * 1000)))
-            self._client.delete(fails)
+        try:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.incr(fails)
+            pipe.expire(fails, max(1, int(policy.window)), nx=True)
+            count = pipe.execute()[0]
+            if int(count) >= policy.failures:
+                until = time.time() + policy.cooldown
+                self._client.set(self._key(workspace_id, deployment, "until"),
+                                 f"{until}:{kind}", px=max(1, int(policy.cooldown * 1000)))
+                self._client.delete(fails)
+        except Exception as exc:
+            self._fell_back(exc)
+            self._database.failed(session, workspace_id, deployment, kind, policy)
 
     def state(self, session: Session, workspace_id: str) -> dict[tuple[str, str], dict]:
+        try:
+            return self._redis_state(workspace_id)
+        except Exception as exc:
+            self._fell_back(exc)
+            return self._database.state(session, workspace_id)
+
+    def _redis_state(self, workspace_id: str) -> dict[tuple[str, str], dict]:
         found: dict[tuple[str, str], dict] = {}
         prefix = f"codex32:cooldown:{workspace_id}:"
         for raw in self._client.scan_iter(match=prefix + "*", count=200):
@@ -151,9 +183,30 @@ class RedisStore:
 
 
 def store() -> Store:
-    """Where cooldowns live: the runtime's Redis when it has one, else the database."""
-    client = runtime.current().limiter.redis_client
-    return RedisStore(client) if client is not None else DatabaseStore()
+    """Where cooldowns live: the runtime's Redis when it has one, else (and while Redis fails)
+    the database."""
+    limiter = runtime.current().limiter
+    return RedisStore(limiter) if limiter.redis_client is not None else DatabaseStore()
+
+
+def recorder(session: Session, workspace_id: str, llm_settings: dict[str, Any]
+             ) -> Callable[[Deployment, str], None]:
+    """A router's ``on_failure``: count a failure towards the deployment's cooldown, in a
+    short transaction of its own. Failures of the request itself do not count."""
+    policy = CooldownPolicy.from_settings(llm_settings)
+
+    def record(deployment: Deployment, kind: str) -> None:
+        if kind not in COOLDOWN_KINDS:
+            return
+        try:
+            store().failed(session, workspace_id, deployment, kind, policy)
+            session.commit()
+        except Exception:  # a cooldown that cannot be written must not fail the request
+            session.rollback()
+            log.warning("could not record a cooldown failure", exc_info=True)
+        finally:
+            session.close()
+    return record
 
 
 def workspace_key(workspace_id: uuid.UUID | str) -> str:

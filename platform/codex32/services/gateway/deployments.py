@@ -1,5 +1,6 @@
 """What ``GET /api/v1/llm/deployments`` shows: every (provider, model) the workspace's
-routes name, the aliases that use it, and its cooldown state in the shared store."""
+routes name (chat and embedding), the aliases that use it, and its cooldown state in the
+shared store."""
 
 from __future__ import annotations
 
@@ -19,18 +20,27 @@ def describe(session: Session, workspace_id: uuid.UUID | str) -> list[dict[str, 
     known = providers.snapshot(session, workspace, "llm")
     settings = routing.llm_settings(known.settings)
     default = providers.default_id("llm", known.settings)
-    used: dict[tuple[str, str], list[str]] = {}
-    names = [None, *sorted(settings.get("aliases") or {})]
-    for name in names:
+    used: dict[tuple[str, str, str], list[str]] = {}
+    for name in [None, *sorted(settings.get("aliases") or {})]:
         for deployment in routing.chain_for(known.settings, name, default):
-            model = deployment.model or _default_model(known, deployment.provider)
-            used.setdefault((deployment.provider, model), []).append(name or "(no model)")
+            model = deployment.model or _default_model(known, "llm", deployment.provider)
+            used.setdefault(("llm", deployment.provider, model), []).append(
+                name or "(no model)")
+    embedders = providers.snapshot(session, workspace, "embedder")
+    default = providers.default_id("embedder", embedders.settings)
+    for name in [None, *sorted(settings.get("embedding_aliases") or {})]:
+        for deployment in routing.embedding_chain_for(embedders.settings, name, default):
+            # As the gateway names it: an embedder without a model setting goes by its id.
+            model = deployment.model or _default_model(embedders, "embedder",
+                                                       deployment.provider, deployment.provider)
+            used.setdefault(("embedder", deployment.provider, model), []).append(
+                name or "(no model)")
     state = cooldown.store().state(session, workspace)
     shown = []
-    for (provider, model), aliases in sorted(used.items()):
+    for (kind, provider, model), aliases in sorted(used.items()):
         found = state.get((provider, model), {})
         until = found.get("cooldown_until")
-        shown.append({"provider": provider, "model": model, "aliases": aliases,
+        shown.append({"kind": kind, "provider": provider, "model": model, "aliases": aliases,
                       "state": "cooldown" if until else "available",
                       "cooldown_until": until.isoformat() if until else None,
                       "recent_failures": found.get("recent_failures", 0),
@@ -38,13 +48,14 @@ def describe(session: Session, workspace_id: uuid.UUID | str) -> list[dict[str, 
     return shown
 
 
-def _default_model(known: providers.Snapshot, provider: str) -> str:
+def _default_model(known: providers.Snapshot, kind: str, provider: str,
+                   otherwise: str = "default") -> str:
     row = known.rows.get(provider)
-    registration = runtime.current().plugins.get("llm", provider)
+    registration = runtime.current().plugins.get(kind, provider)
     if row is not None and row.config.get("model"):
         return str(row.config["model"])
     if registration is not None:
         prop = (registration.cls.config_schema.get("properties") or {}).get("model") or {}
         if isinstance(prop, dict) and prop.get("default"):
             return str(prop["default"])
-    return "default"
+    return otherwise

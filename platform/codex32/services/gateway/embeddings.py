@@ -1,43 +1,60 @@
-"""Embeddings through the gateway: the workspace's embedder, the same retry policy, rate
-limits, budget and ledger as chats (no fallback chain and no cache: one embedder per
-workspace, and vectors are cheap to recompute)."""
+"""Embeddings through the gateway, routed like chats:
+
+route (embedding alias → chain) ─► rate limit ─► cache lookup per text ─► budget reservation
+for the texts not cached ─► (session closed) router (retries, fallback, cooldown) ─► ledger
+row, budget settled, new vectors cached.
+
+Vectors are deterministic, so they are cached by default (``cache=False`` opts out); a
+request answered wholly from the cache is a ledger row with ``cache_hit`` true and cost 0.
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from codex32 import runtime
 from codex32.db import tenancy
-from codex32.errors import Invalid, from_plugin_error
-from codex32.plugins.calls import invoke
-from codex32.plugins.errors import PluginError
-from codex32.plugins.interfaces import Embedder, Usage
-from codex32.services import providers
-from codex32.services.gateway import budgets, ledger, prices, ratelimits, routing, setup, tokens
-from codex32.services.gateway.calls import PURPOSES, Attempt, Caller, GatewayEmbedding
-from codex32.services.gateway.retry import RETRY
+from codex32.errors import Invalid
+from codex32.plugins.interfaces import Usage
+from codex32.services.gateway import (
+    budgets,
+    cache,
+    cooldown,
+    ledger,
+    prices,
+    ratelimits,
+    routing,
+    setup,
+    tokens,
+)
+from codex32.services.gateway.calls import PURPOSES, Caller, Deployment, GatewayEmbedding
+from codex32.services.gateway.chat import error_for
+from codex32.services.gateway.router import RouteFailed, Router
 
 MAX_TEXTS = 2048
 
 
 def embed(workspace_id: uuid.UUID | str, texts: list[str], *, purpose: str,
-          caller: Caller | None = None,
+          caller: Caller | None = None, model: str | None = None, cache: bool | None = None,
           deadline_seconds: float | None = None) -> GatewayEmbedding:
     """Embed ``texts`` in a session of the gateway's own (the caller holds no transaction
     open). See :func:`_embed`."""
     with runtime.current().sessions() as session:
         return _embed(session, workspace_id, texts, purpose=purpose, caller=caller,
-                      deadline_seconds=deadline_seconds)
+                      model=model, use_cache=cache, deadline_seconds=deadline_seconds)
 
 
 def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
-          purpose: str, caller: Caller | None = None,
-          deadline_seconds: float | None = None) -> GatewayEmbedding:
-    """Embed ``texts`` with the workspace's embedder; every call leaves a ledger row."""
+           purpose: str, caller: Caller | None = None, model: str | None = None,
+           use_cache: bool | None = None,
+           deadline_seconds: float | None = None) -> GatewayEmbedding:
+    """Embed ``texts`` along the route of ``model`` (an embedding alias, ``provider/model``,
+    or anything else for the default chain); every call leaves a ledger row."""
     if purpose not in PURPOSES:
         raise Invalid(f"purpose must be one of {', '.join(PURPOSES)}")
     if len(texts) > MAX_TEXTS:
@@ -46,65 +63,112 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
     workspace = str(uuid.UUID(str(workspace_id)))
     parts = setup.current()
     started = time.monotonic()
-    deadline = started + (deadline_seconds or parts.deadline_seconds)
+    deadline = started + min(deadline_seconds or parts.deadline_seconds,
+                             parts.deadline_seconds)
     with tenancy.bound(session, workspace):
-        known = providers.snapshot(session, workspace, "embedder")
-        embedder: Embedder = providers.build(session, workspace, "embedder",  # type: ignore[assignment]
-                                             known=known)
-        settings = routing.llm_settings(known.settings)
-        model = str(embedder.config.get("model") or embedder.id)
-        counted = sum(tokens.count_text(text) for text in texts)
-        ratelimits.check(parts.limiter, workspace, caller, counted, settings)
-        most = prices.cost(Usage(input_tokens=counted), embedder.id, model,
-                           llm_settings=settings,
-                           is_language_model=not embedder.costs_nothing)
-        reservation = budgets.reserve(session, caller, most, f"{embedder.id}/{model}")
-        session.close()
-        attempts: list[Attempt] = []
-        tried = 0
-        settled = False
-        try:
-            while True:
-                tried += 1
-                began = time.monotonic()
-                try:
-                    result = invoke(embedder, "embed", embedder.embed, list(texts),
-                                    timeout=max(0.05, deadline - time.monotonic()))
-                    break
-                except PluginError as exc:
-                    kind = getattr(exc, "kind", "unknown")
-                    attempts.append(Attempt(embedder.id, model, kind,
-                                            getattr(exc, "status", None),
-                                            int((time.monotonic() - began) * 1000)))
-                    decision = parts.retry.decide(kind, tried, deadline - time.monotonic(),
-                                                  getattr(exc, "retry_after", None))
-                    if decision.action != RETRY:
-                        ledger.record(session, workspace, kind="embedding", purpose=purpose,
-                                      caller=caller, provider=embedder.id, model=model,
-                                      requested_model=None, usage=Usage(), cost=Decimal(0),
-                                      status="error", attempts=attempts, error=kind,
-                                      latency_ms=int((time.monotonic() - started) * 1000))
-                        budgets.settle(session, reservation, Decimal(0))
-                        session.commit()
-                        settled = True
-                        raise from_plugin_error(exc, embedder.id) from exc
-                    time.sleep(decision.delay)
-        except BaseException:
-            if not settled:
-                session.rollback()
-                budgets.settle(session, reservation, Decimal(0))
+        route = routing.embedding_route(session, workspace, model)
+        deployments = _resolved(route)
+        resting = cooldown.store().resting(session, workspace, deployments)
+        awake = [d for d in deployments if d not in resting] or deployments
+        counts = [tokens.count_text(text) for text in texts]
+        headers = ratelimits.check(parts.limiter, workspace, caller, sum(counts),
+                                   route.settings)
+        vectors: list[list[float] | None] = [None] * len(texts)
+        policy = cache.CachePolicy.from_settings(route.settings)
+        keys: list[bytes] = []
+        if texts and policy.applies_to_embeddings(use_cache):
+            chain = [[d.provider, d.model, route.instances[d.provider].dimension]
+                     for d in deployments]
+            keys = [cache.embedding_key(workspace, chain, text) for text in texts]
+            found = cache.lookup_many(session, keys)
+            for i, key in enumerate(keys):
+                if key in found:
+                    vectors[i] = cache.unpack_vector(found[key]["vector"])
+            if found and all(v is not None for v in vectors):
+                first = found[keys[0]]
+                usage_id = ledger.record(
+                    session, workspace, kind="embedding", purpose=purpose, caller=caller,
+                    provider=first["provider"], model=first["model"], requested_model=model,
+                    usage=Usage(), cost=Decimal(0), status="ok", attempts=[], cache_hit=True,
+                    latency_ms=int((time.monotonic() - started) * 1000))
                 session.commit()
+                return GatewayEmbedding(vectors=vectors,  # type: ignore[arg-type]
+                                        provider=first["provider"], model=first["model"],
+                                        cost_usd=Decimal(0), usage_id=usage_id,
+                                        cache_hit=True, headers=headers)
+        missing = [i for i, vector in enumerate(vectors) if vector is None]
+        most = _max_cost(route, awake, sum(counts[i] for i in missing))
+        reservation = budgets.reserve(session, caller, most,
+                                      " or ".join(d.label for d in awake))
+        session.close()
+        router = Router(instances=route.instances, policy=parts.retry, deadline=deadline,
+                        on_failure=cooldown.recorder(session, workspace, route.settings))
+        try:
+            result, deployment, attempts = router.embed(awake, [texts[i] for i in missing])
+        except RouteFailed as failed:
+            last = failed.attempts[-1] if failed.attempts else None
+            ledger.record(session, workspace, kind="embedding", purpose=purpose,
+                          caller=caller, provider=last.provider if last else None,
+                          model=last.model if last else None, requested_model=model,
+                          usage=Usage(), cost=Decimal(0),
+                          status="timeout" if failed.deadline else "error",
+                          attempts=failed.attempts, error=last.kind if last else "deadline",
+                          latency_ms=int((time.monotonic() - started) * 1000))
+            budgets.settle(session, reservation, Decimal(0))
+            session.commit()
+            raise error_for(failed) from failed.last
+        except BaseException:
+            session.rollback()
+            budgets.settle(session, reservation, Decimal(0))
+            session.commit()
             raise
-        usage = result.usage
-        cost = prices.cost(usage, embedder.id, result.model, llm_settings=settings,
-                           is_language_model=not embedder.costs_nothing)
+        instance = route.instances[deployment.provider]
+        cost = prices.cost(result.usage, deployment.provider, result.model,
+                           llm_settings=route.settings,
+                           is_language_model=not instance.costs_nothing)
         usage_id = ledger.record(
             session, workspace, kind="embedding", purpose=purpose, caller=caller,
-            provider=embedder.id, model=result.model, requested_model=None, usage=usage,
-            cost=cost, status="ok", attempts=attempts,
+            provider=deployment.provider, model=result.model, requested_model=model,
+            usage=result.usage, cost=cost, status="ok", attempts=attempts,
             latency_ms=int((time.monotonic() - started) * 1000))
         budgets.settle(session, reservation, cost)
+        fresh: dict[bytes, dict[str, Any]] = {}
+        for i, vector in zip(missing, result.vectors, strict=False):
+            vectors[i] = vector
+            if keys:
+                fresh[keys[i]] = {"vector": cache.pack_vector(vector),
+                                  "provider": deployment.provider, "model": result.model}
+        if fresh:
+            cache.store_many(session, workspace, fresh, policy)
         session.commit()
         session.close()
-    return GatewayEmbedding(vectors=result.vectors, provider=embedder.id, model=result.model,
-                            usage=usage, cost_usd=cost, usage_id=usage_id)
+    return GatewayEmbedding(vectors=vectors,  # type: ignore[arg-type]
+                            provider=deployment.provider, model=result.model,
+                            usage=result.usage, cost_usd=cost, usage_id=usage_id,
+                            attempts=attempts, headers=headers)
+
+
+def _resolved(route: routing.EmbeddingRoute) -> list[Deployment]:
+    """The route's deployments with each embedder's model filled in (its id when it has no
+    model setting, like the hashing embedder)."""
+    resolved = []
+    for deployment in route.deployments:
+        instance = route.instances[deployment.provider]
+        found = deployment.model or instance.config.get("model") or instance.id
+        resolved.append(Deployment(deployment.provider, str(found)))
+    return list(dict.fromkeys(resolved))
+
+
+def _max_cost(route: routing.EmbeddingRoute, deployments: list[Deployment],
+              counted: int) -> Decimal | None:
+    """The most embedding ``counted`` tokens can cost along ``deployments`` (None: unknown)."""
+    worst = Decimal(0)
+    for deployment in deployments:
+        instance = route.instances[deployment.provider]
+        found = prices.cost(Usage(input_tokens=counted), deployment.provider,
+                            deployment.model or "", llm_settings=route.settings,
+                            is_language_model=not instance.costs_nothing)
+        if found is None:
+            return None
+        worst = max(worst, found)
+    return worst

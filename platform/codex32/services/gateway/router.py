@@ -1,5 +1,6 @@
-"""The router: try the route's deployments in order under one deadline, with the retry
-policy, skipping deployments in cooldown and reporting each failure to the cooldown store.
+"""The router: try the route's deployments (language models or embedders) in order under
+one deadline, with the retry policy, skipping deployments in cooldown and reporting each
+failure to the cooldown store.
 
 No database session is held while a provider works: the cooldown store gets its own short
 transactions through the ``on_failure`` callback. Streams are retried and fall back only
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from codex32.plugins.calls import invoke
@@ -23,7 +24,14 @@ from codex32.plugins.errors import (
     PluginError,
     ProviderError,
 )
-from codex32.plugins.interfaces import ChatChunk, ChatRequest, ChatResult, LLMProvider
+from codex32.plugins.interfaces import (
+    ChatChunk,
+    ChatRequest,
+    ChatResult,
+    Embedder,
+    EmbeddingResult,
+    LLMProvider,
+)
 from codex32.services.gateway.calls import Attempt, Deployment
 from codex32.services.gateway.retry import FALLBACK, RETRY, STOP, RetryPolicy
 
@@ -47,7 +55,7 @@ class RouteFailed(Exception):
 class Router:
     """Tries deployments for one request."""
 
-    instances: dict[str, LLMProvider]
+    instances: Mapping[str, LLMProvider] | Mapping[str, Embedder]
     policy: RetryPolicy
     deadline: float  # time.monotonic() by which the request must be answered
     on_failure: Callable[[Deployment, str], None] = lambda deployment, kind: None
@@ -55,17 +63,19 @@ class Router:
     def complete(self, deployments: list[Deployment], request: ChatRequest
                  ) -> tuple[ChatResult, Deployment, list[Attempt]]:
         """The first answer along ``deployments``."""
-        def call(instance: LLMProvider, attempt: ChatRequest, remaining: float) -> ChatResult:
-            return invoke(instance, "complete", instance.complete, attempt, timeout=remaining)
-        return self._run(deployments, request, call)
+        def call(instance: LLMProvider, deployment: Deployment, remaining: float
+                 ) -> ChatResult:
+            return invoke(instance, "complete", instance.complete,
+                          _for(request, deployment, remaining), timeout=remaining)
+        return self._run(deployments, call)
 
     def open_stream(self, deployments: list[Deployment], request: ChatRequest
                     ) -> tuple[Iterator[ChatChunk], ChatChunk, Deployment, list[Attempt]]:
         """A stream from the first deployment that sends its first chunk; that chunk is
         returned apart, the iterator gives the rest."""
-        def call(instance: LLMProvider, attempt: ChatRequest, remaining: float
+        def call(instance: LLMProvider, deployment: Deployment, remaining: float
                  ) -> tuple[Iterator[ChatChunk], ChatChunk]:
-            chunks = iter(instance.stream(attempt))
+            chunks = iter(instance.stream(_for(request, deployment, remaining)))
             try:
                 return chunks, next(chunks)
             except StopIteration:
@@ -75,10 +85,19 @@ class Router:
             except Exception as exc:
                 raise ProviderError(f"{instance.id} stream failed ({type(exc).__name__})"
                                     ) from exc
-        (chunks, first), deployment, attempts = self._run(deployments, request, call)
+        (chunks, first), deployment, attempts = self._run(deployments, call)
         return chunks, first, deployment, attempts
 
-    def _run(self, deployments, request, call):
+    def embed(self, deployments: list[Deployment], texts: list[str]
+              ) -> tuple[EmbeddingResult, Deployment, list[Attempt]]:
+        """The vectors of the first embedder along ``deployments`` that answers (each
+        deployment's instance is built at its model)."""
+        def call(instance: Embedder, deployment: Deployment, remaining: float
+                 ) -> EmbeddingResult:
+            return invoke(instance, "embed", instance.embed, list(texts), timeout=remaining)
+        return self._run(deployments, call)
+
+    def _run(self, deployments, call):
         attempts: list[Attempt] = []
         last: PluginError | None = None
         for deployment in deployments:
@@ -89,11 +108,9 @@ class Router:
                 if remaining < MIN_ATTEMPT_SECONDS:
                     raise RouteFailed(attempts, last, deployment, deadline=True)
                 tried += 1
-                attempt = dataclasses.replace(request, model=deployment.model,
-                                              timeout=min(request.timeout, remaining))
                 started = time.monotonic()
                 try:
-                    return call(instance, attempt, remaining), deployment, attempts
+                    return call(instance, deployment, remaining), deployment, attempts
                 except PluginError as exc:
                     kind = getattr(exc, "kind", None) or (TIMEOUT if "Timeout" in type(
                         exc).__name__ else INVALID_REQUEST if not isinstance(
@@ -115,6 +132,12 @@ class Router:
                     assert decision.action == FALLBACK
                     break
         raise RouteFailed(attempts, last, None)
+
+
+def _for(request: ChatRequest, deployment: Deployment, remaining: float) -> ChatRequest:
+    """The request as one attempt sends it: the deployment's model, the time left."""
+    return dataclasses.replace(request, model=deployment.model,
+                               timeout=min(request.timeout, remaining))
 
 
 def refused(kind: str) -> bool:

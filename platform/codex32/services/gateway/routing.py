@@ -1,10 +1,15 @@
 """Which deployments answer a request: the workspace's aliases and chains, read from its
 settings (``settings.llm``), and the provider instances built for them.
 
-A request names a model as ``provider/model`` (that deployment alone), as an alias of the
+A chat names a model as ``provider/model`` (that deployment alone), as an alias of the
 workspace (``fast``, ``smart`` or its own names: an ordered chain), or as a bare model name
 (the workspace's first provider with that model). No model: the alias ``default`` when set,
 else the legacy ``llm_fallback`` chain of providers at their configured models.
+
+Embeddings route the same way through ``settings.llm.embedding_aliases`` (chains of
+embedders); a bare model name or none takes the ``default`` embedding alias, else the
+workspace's default embedder. Alias targets are checked when saved (:func:`check_aliases`):
+an alias names installed providers of its kind, never another alias.
 """
 
 from __future__ import annotations
@@ -17,11 +22,14 @@ from sqlalchemy.orm import Session
 
 from codex32 import runtime
 from codex32.errors import Invalid
-from codex32.plugins.interfaces import LLMProvider
+from codex32.plugins.interfaces import Embedder, LLMProvider
 from codex32.services import providers
 from codex32.services.gateway.calls import Deployment
 
 MAX_CHAIN = 10
+# settings.llm key of each kind's aliases, and what a target of that kind is called.
+ALIASES = {"llm": ("aliases", "language model provider", "a"),
+           "embedder": ("embedding_aliases", "embedder", "an")}
 
 
 @dataclass(frozen=True)
@@ -89,3 +97,95 @@ def route(session: Session, workspace_id: uuid.UUID | str, requested: str | None
             session, workspace_id, "llm", deployment.provider, known=known)
     return Route(deployments=deployments, instances=instances,
                  settings=llm_settings(known.settings))
+
+
+@dataclass(frozen=True)
+class EmbeddingRoute:
+    """The embedders to try in order, each built at its deployment's model."""
+
+    deployments: tuple[Deployment, ...]
+    instances: dict[str, Embedder]
+    settings: dict[str, Any]
+
+
+def embedding_chain_for(workspace_settings: dict[str, Any], requested: str | None,
+                        default_embedder: str | None) -> tuple[Deployment, ...]:
+    """The ordered embedders for a requested alias or ``provider/model``; anything else
+    (none, or a bare model name such as an OpenAI client sends) takes the default chain."""
+    aliases = llm_settings(workspace_settings).get("embedding_aliases") or {}
+    if requested is not None and requested in aliases:
+        return tuple(parse_deployment(d) for d in aliases[requested])
+    if requested is not None and "/" in requested:
+        return (parse_deployment(requested),)
+    if "default" in aliases:
+        return tuple(parse_deployment(d) for d in aliases["default"])
+    return (Deployment(provider=default_embedder),) if default_embedder else ()
+
+
+def embedding_route(session: Session, workspace_id: uuid.UUID | str,
+                    requested: str | None) -> EmbeddingRoute:
+    """The embedding route for a request, with its instances (built while the session is
+    open). Every embedder of a chain must give vectors of one dimension (a fallback must not
+    change the vector space's shape): else a 422 naming them."""
+    known = providers.snapshot(session, workspace_id, "embedder")
+    default = providers.default_id("embedder", known.settings)
+    deployments = embedding_chain_for(known.settings, requested, default)[:MAX_CHAIN]
+    if not deployments:
+        raise Invalid("no embedder is configured")
+    instances: dict[str, Embedder] = {}
+    for deployment in deployments:
+        if deployment.provider in instances:
+            continue
+        registration = runtime.current().plugins.get("embedder", deployment.provider)
+        if registration is None:
+            raise Invalid(f"model {requested or 'default'!r} routes to embedder "
+                          f"{deployment.provider!r}, which is not installed")
+        model = deployment.model
+        if model == deployment.provider and "model" not in (
+                registration.cls.config_schema.get("properties") or {}):
+            model = None  # how the gateway names an embedder without models ("hashing/hashing")
+        instances[deployment.provider] = providers.build(  # type: ignore[assignment]
+            session, workspace_id, "embedder", deployment.provider, known=known, model=model)
+    dimensions = {provider: instance.dimension for provider, instance in instances.items()}
+    if len(set(dimensions.values())) > 1:
+        raise Invalid(f"the embedders of {requested or 'default'!r} give vectors of different "
+                      f"dimensions ({', '.join(f'{p}: {d}' for p, d in dimensions.items())})")
+    return EmbeddingRoute(deployments=deployments, instances=instances,
+                          settings=llm_settings(known.settings))
+
+
+def check_aliases(llm: dict[str, Any]) -> None:
+    """422 naming the alias and its bad target unless every chain of ``settings.llm`` is
+    1 to :data:`MAX_CHAIN` targets, each an installed provider of the alias's kind (aliases
+    name providers, never other aliases), an embedding chain naming each embedder once."""
+    plugins = runtime.current().plugins
+    errors: dict[str, dict[str, list[str]]] = {}
+    first = ""
+    for kind, (key, what, article) in ALIASES.items():
+        aliases = llm.get(key) or {}
+        for name, chain in aliases.items():
+            problems = []
+            if not chain:
+                problems.append("an alias needs at least one target")
+            if len(chain) > MAX_CHAIN:
+                problems.append(f"at most {MAX_CHAIN} targets")
+            seen: set[str] = set()
+            for target in chain:
+                provider = parse_deployment(target).provider
+                if plugins.get(kind, provider) is None:
+                    if target in aliases:
+                        why = "an alias may not name another alias"
+                    elif any(plugins.get(other, provider) for other in ALIASES if other != kind):
+                        why = f"{provider!r} is not {article} {what}"
+                    else:
+                        why = f"no {what} {provider!r} is installed"
+                    problems.append(f"{target!r}: {why}")
+                elif kind == "embedder" and provider in seen:
+                    problems.append(f"{target!r}: an embedding chain names each embedder once")
+                seen.add(provider)
+            if problems:
+                errors.setdefault(key, {})[name] = problems
+                first = first or f"alias {name!r}: {problems[0]}"
+    if errors:
+        raise Invalid(f"invalid alias target: {first}",
+                      errors={"json": {"settings": {"llm": errors}}})

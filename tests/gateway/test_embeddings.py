@@ -1,0 +1,119 @@
+"""Embeddings through the gateway: routed like chats (an embedding alias names an ordered
+chain, the router retries then falls back), and cached per workspace by default."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from codex32.db import db, tenancy
+from codex32.errors import Invalid
+from codex32.services import gateway
+from tests.gateway.conftest import configure
+
+DIMENSION = 64
+
+
+def embed(app, tenant, texts: list[str], **options: Any) -> gateway.GatewayEmbedding:
+    """Embed as a service does, with the workspace bound."""
+    options.setdefault("purpose", "search")
+    with app.app_context():
+        tenancy.bind(db.session, tenant.workspace_id)
+        try:
+            return gateway.embed(tenant.workspace_id, texts, **options)
+        finally:
+            db.session.remove()
+            tenancy.unbind()
+
+
+def configure_embedders(tenant, servers, *, hashing_dimension: int = DIMENSION,
+                        **llm: Any) -> None:
+    """The fake OpenAI as embedder ``openai`` and the hashing embedder, both of DIMENSION,
+    chained as the workspace's default embedding route (openai first)."""
+    configure(tenant, servers, llm={"embedding_aliases": {
+        "default": ["openai/text-embedding-3-small", "hashing"]}, **llm})
+    for provider, body in (
+            ("openai", {"config": {"base_url": servers[0].url, "timeout": 2,
+                                   "dimensions": DIMENSION, "encoding_format": "float"},
+                        "secrets": {"api_key": "sk-o"}}),
+            ("hashing", {"config": {"dimension": hashing_dimension}})):
+        response = tenant.call("PUT", f"/api/v1/providers/embedder/{provider}", json=body)
+        assert response.status_code in (200, 201), response.json
+
+
+def embedding_requests(servers) -> list[list[str]]:
+    return [r.json["input"] for r in servers[0].requests_to("/v1/embeddings")]
+
+
+def test_a_failing_embedder_is_retried_then_the_next_of_the_chain_answers(app, tenant,
+                                                                         servers):
+    configure_embedders(tenant, servers, cooldown={"failures": 2, "window_seconds": 60,
+                                                   "cooldown_seconds": 120})
+    servers[0].enqueue_failure("server")
+    servers[0].enqueue_failure("server")
+
+    result = embed(app, tenant, ["find the invoice bot"], cache=False)
+
+    assert result.provider == "hashing" and len(result.vectors[0]) == DIMENSION
+    assert [(a.provider, a.kind) for a in result.attempts] == [("openai", "server")] * 2
+    rows = tenant.call("GET", "/api/v1/usage?group_by=provider").json["groups"]
+    assert [(r["provider"], r["requests"]) for r in rows] == [("hashing", 1)]
+    # Two failures put openai to rest: the next request skips it.
+    assert embed(app, tenant, ["next"], cache=False).attempts == []
+    assert len(embedding_requests(servers)) == 2
+    shown = tenant.call("GET", "/api/v1/llm/deployments").json["deployments"]
+    state = {(d["kind"], d["provider"], d["model"]): d["state"] for d in shown}
+    assert state[("embedder", "openai", "text-embedding-3-small")] == "cooldown"
+    assert state[("embedder", "hashing", "hashing")] == "available"
+
+
+def test_an_alias_or_provider_slash_model_picks_the_chain(app, tenant, servers):
+    configure_embedders(tenant, servers)
+    alias = tenant.call("PATCH", "/api/v1/workspace", json={"settings": {"llm": {
+        "embedding_aliases": {"local": ["hashing"]}}}})
+    assert alias.status_code == 200, alias.json
+    assert embed(app, tenant, ["x"], model="local").provider == "hashing"
+    assert embed(app, tenant, ["x"], model="hashing/hashing").provider == "hashing"  # as listed
+    large = embed(app, tenant, ["x"], model="openai/text-embedding-3-large")
+    assert (large.provider, large.model) == ("openai", "text-embedding-3-large")
+    assert servers[0].requests_to("/v1/embeddings")[-1].json["model"] == \
+        "text-embedding-3-large"
+
+
+def test_a_repeated_embedding_is_a_cache_hit_at_zero_cost(app, tenant, servers):
+    configure_embedders(tenant, servers)
+    first = embed(app, tenant, ["alpha", "beta"])
+    second = embed(app, tenant, ["alpha", "beta"])
+    partly = embed(app, tenant, ["beta", "gamma"])
+
+    assert not first.cache_hit and second.cache_hit and not partly.cache_hit
+    assert second.vectors == first.vectors and second.cost_usd == Decimal(0)
+    assert partly.vectors[0] == first.vectors[1]
+    assert embedding_requests(servers) == [["alpha", "beta"], ["gamma"]]  # only what missed
+    usage = tenant.call("GET", "/api/v1/usage").json["groups"][0]
+    assert usage["requests"] == 3 and usage["cache_hits"] == 1
+
+
+def test_a_request_may_opt_out_of_the_embedding_cache(app, tenant, servers):
+    configure_embedders(tenant, servers)
+    embed(app, tenant, ["alpha"])
+    assert not embed(app, tenant, ["alpha"], cache=False).cache_hit
+    assert len(embedding_requests(servers)) == 2
+
+
+def test_identical_embeddings_of_two_workspaces_never_share_a_vector(app, servers, client):
+    from tests.conftest import sign_up
+    one, two = sign_up(client), sign_up(client)
+    for tenant in (one, two):
+        configure_embedders(tenant, servers)
+    hits = [embed(app, tenant, ["same text"]).cache_hit for tenant in (one, two, two, one)]
+    assert hits == [False, False, True, True]
+    assert len(embedding_requests(servers)) == 2
+
+
+def test_a_chain_of_embedders_of_different_dimensions_is_refused(app, tenant, servers):
+    configure_embedders(tenant, servers, hashing_dimension=DIMENSION * 2)
+    with pytest.raises(Invalid, match="different dimensions"):
+        embed(app, tenant, ["x"])
