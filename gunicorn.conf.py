@@ -7,7 +7,8 @@ limit of the cgroup, not the host's):
 =============================  ===========================================================
 ``PORT``                       port to listen on, on all interfaces (8000)
 ``WEB_CONCURRENCY``            worker processes (2 x CPUs + 1, capped by memory)
-``GUNICORN_WORKER_CLASS``      ``gthread`` (default), ``sync``, ...
+``GUNICORN_WORKER_CLASS``      ``gevent`` (default), ``gthread``, ``sync``
+``GUNICORN_WORKER_CONNECTIONS``  requests one gevent worker serves at once (1000)
 ``GUNICORN_THREADS``           threads per gthread worker (4)
 ``GUNICORN_TIMEOUT``           seconds before a silent worker is killed and replaced (30)
 ``GUNICORN_GRACEFUL_TIMEOUT``  seconds in-flight requests get after SIGTERM (30)
@@ -23,6 +24,16 @@ socket, each worker finishes the requests it holds for up to ``graceful_timeout`
 exits. Platforms must wait longer than that before SIGKILL (Kubernetes:
 ``terminationGracePeriodSeconds``; Heroku gives 30 s).
 
+Serving model: gevent workers. A streamed chat or a long provider call holds its request for
+seconds; under gevent it holds a greenlet (kilobytes, up to ``worker_connections`` a worker),
+where a gthread worker gives it one of its few threads and a sync worker the whole process. With
+200 streams of 2 s in flight another workspace's ``GET /api/v1/bots`` keeps its p99 far under
+100 ms on gevent, and waits behind the streams on gthread x 4 (bench/stream_bench.py, figures in
+docs/operations.md, "Serving model"). gunicorn's gevent worker monkey-patches the standard
+library before it imports the app; the master therefore never imports the app's modules (it
+prepares the embedded database in a child process), so psycopg chooses its gevent-aware wait.
+``GUNICORN_WORKER_CLASS=gthread`` keeps the threaded model.
+
 Metrics: prometheus_client runs in multiprocess mode. The directory is chosen here, before any
 worker imports prometheus_client, created and emptied when the master starts, and a dead
 worker's files are marked in ``child_exit`` so its live gauges stop counting.
@@ -32,6 +43,8 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -139,11 +152,26 @@ proc_name = "codex32-web"
 port = _env_int("PORT", 8000)
 bind = [f"0.0.0.0:{port}"]  # another address: GUNICORN_CMD_ARGS="--bind 127.0.0.1:8000"
 
-# Threads keep the API answering while requests wait on slow providers; with more threads than
-# PLUGIN_CALLS_PER_WORKSPACE (2), one workspace's provider calls never hold all of a worker's
-# (bench/starvation_bench.py). A sync worker is held whole by one slow call.
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "gthread"
+# Under gevent a request that waits on a provider or relays a stream holds a greenlet, so a
+# worker serves up to
+# worker_connections of them at once and the API stays answering (bench/stream_bench.py).
+# Under gthread each holds one of GUNICORN_THREADS threads: with more threads than
+# PLUGIN_CALLS_PER_WORKSPACE (2) one workspace's provider calls never hold all of a worker's
+# (bench/starvation_bench.py), but streams, which hold theirs for their whole length, do.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "gevent"
 threads = _env_int("GUNICORN_THREADS", 4 if worker_class == "gthread" else 1)
+worker_connections = _env_int("GUNICORN_WORKER_CONNECTIONS", 1000)
+if worker_class == "gevent":
+    # What the per-workspace and per-plugin bounds protect is the worker's capacity; a gevent
+    # worker's is its worker_connections, not 4 threads: one workspace may hold an eighth of
+    # it, one plugin a quarter (each still refused at once beyond that, as under threads).
+    os.environ.setdefault("PLUGIN_CALLS_PER_WORKSPACE", str(max(2, worker_connections // 8)))
+    os.environ.setdefault("PLUGIN_CALLS_PER_PLUGIN", str(max(16, worker_connections // 4)))
+    # Hundreds of requests at once now really reach the database pool: 10 (+5) connections a
+    # worker (not 20 + 40), so 2 x CPUs + 1 workers stay within a small server's
+    # max_connections (100) beside the job workers; greenlets queue for a connection.
+    os.environ.setdefault("DB_POOL_SIZE", "10")
+    os.environ.setdefault("DB_MAX_OVERFLOW", "5")
 workers = _env_int(
     "WEB_CONCURRENCY",
     default_workers(available_cpus(), available_memory(),
@@ -212,17 +240,28 @@ def on_starting(server) -> None:
     prepare_embedded_database(server)
 
 
+PREPARE_EMBEDDED = """
+from codex32.config import Settings
+from codex32.db.urls import resolve
+
+settings = Settings.from_env()
+resolve(settings)
+print(settings.data_dir)
+"""
+
+
 def prepare_embedded_database(server) -> None:
     """Without DATABASE_URL, start the embedded PostgreSQL and create its roles here, once:
-    workers that start at once then only find it prepared (each preparing it raced)."""
+    workers that start at once then only find it prepared (each preparing it raced).
+
+    In a child process: the master must not import the app's modules (psycopg, SQLAlchemy),
+    which a gevent worker has to import after its monkey-patching, not inherit from before it.
+    """
     if os.environ.get("DATABASE_URL"):  # checked first: other settings are the app's to read
         return
-    from codex32.config import Settings
-    from codex32.db.urls import resolve
-
-    settings = Settings.from_env()
-    resolve(settings)
-    server.log.info("embedded PostgreSQL ready under %s", settings.data_dir)
+    done = subprocess.run([sys.executable, "-c", PREPARE_EMBEDDED], stdout=subprocess.PIPE,
+                          text=True, check=True)
+    server.log.info("embedded PostgreSQL ready under %s", done.stdout.strip().splitlines()[-1])
 
 
 def child_exit(server, worker) -> None:
@@ -238,12 +277,19 @@ def on_exit(server) -> None:
 
 
 def post_worker_init(worker) -> None:
-    """Freeze the objects the app loaded (plugins, SDKs, schemas) out of the cyclic GC.
+    """Check gevent's patching reached the database driver; freeze the objects the app loaded
+    (plugins, SDKs, schemas) out of the cyclic GC.
 
     A worker holds a few hundred MiB of long-lived objects after start-up; without this every
     full collection walks all of them, costing CPU and tail latency on ordinary requests.
     """
     import gc
 
+    if worker_class == "gevent":
+        from psycopg import waiting
+
+        if waiting.wait is getattr(waiting, "wait_c", None):  # imported before the patching
+            worker.log.warning("psycopg waits without yielding to gevent: every query blocks "
+                               "this worker's other requests")
     gc.collect()
     gc.freeze()

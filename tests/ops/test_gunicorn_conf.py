@@ -31,8 +31,9 @@ CONF = ROOT / "gunicorn.conf.py"
 OWN_VARIABLES = ("PORT", "WEB_CONCURRENCY", "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS",
                  "GUNICORN_TIMEOUT", "GUNICORN_GRACEFUL_TIMEOUT", "GUNICORN_KEEPALIVE",
                  "GUNICORN_MAX_REQUESTS", "GUNICORN_MAX_REQUESTS_JITTER",
-                 "GUNICORN_WORKER_MEMORY_MB", "LOG_LEVEL", "LOG_JSON",
-                 "PROMETHEUS_MULTIPROC_DIR")
+                 "GUNICORN_WORKER_MEMORY_MB", "GUNICORN_WORKER_CONNECTIONS", "LOG_LEVEL",
+                 "LOG_JSON", "PROMETHEUS_MULTIPROC_DIR", "PLUGIN_CALLS_PER_WORKSPACE",
+                 "PLUGIN_CALLS_PER_PLUGIN", "DB_POOL_SIZE", "DB_MAX_OVERFLOW")
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ def test_settings_come_from_the_environment(load_conf, tmp_path):
 def test_defaults_are_sized_to_the_machine(load_conf):
     conf = load_conf()
     assert conf.bind == ["0.0.0.0:8000"]
-    assert conf.worker_class == "gthread" and conf.threads == 4
+    assert conf.worker_class == "gevent" and conf.worker_connections == 1000
     assert conf.workers == conf.default_workers(conf.available_cpus(), conf.available_memory())
     assert conf.workers >= 1
     assert (conf.timeout, conf.graceful_timeout) == (30, 30)
@@ -88,6 +89,20 @@ def test_defaults_are_sized_to_the_machine(load_conf):
     assert os.environ["WEB_CONCURRENCY"] == str(conf.workers)
     assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(conf.multiproc_dir)
     assert conf.multiproc_dir.name == "codex32-metrics-8000"
+
+
+def test_gevent_sizes_the_call_bounds_and_the_pool_to_its_connections(load_conf):
+    load_conf(GUNICORN_WORKER_CONNECTIONS="400")
+    assert (os.environ["PLUGIN_CALLS_PER_WORKSPACE"], os.environ["PLUGIN_CALLS_PER_PLUGIN"],
+            os.environ["DB_POOL_SIZE"], os.environ["DB_MAX_OVERFLOW"]) == ("50", "100", "10", "5")
+    load_conf(PLUGIN_CALLS_PER_WORKSPACE="3", DB_POOL_SIZE="7")  # the operator's values win
+    assert (os.environ["PLUGIN_CALLS_PER_WORKSPACE"], os.environ["DB_POOL_SIZE"]) == ("3", "7")
+
+
+def test_gthread_keeps_its_threads_and_the_app_defaults(load_conf):
+    conf = load_conf(GUNICORN_WORKER_CLASS="gthread")
+    assert conf.threads == 4
+    assert "PLUGIN_CALLS_PER_WORKSPACE" not in os.environ and "DB_POOL_SIZE" not in os.environ
 
 
 @pytest.mark.parametrize("env", [{"LOG_LEVEL": "LOUD"}, {"WEB_CONCURRENCY": "many"},

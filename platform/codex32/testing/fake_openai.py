@@ -316,6 +316,7 @@ class _QuietHTTPServer(ThreadingHTTPServer):
     """Serves each connection on a daemon thread; a client hanging up is not an error."""
 
     daemon_threads = True
+    request_queue_size = 1024  # a benchmark opens hundreds of streams at once (default 5)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):
