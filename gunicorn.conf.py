@@ -7,9 +7,9 @@ limit of the cgroup, not the host's):
 =============================  ===========================================================
 ``PORT``                       port to listen on, on all interfaces (8000)
 ``WEB_CONCURRENCY``            worker processes (2 x CPUs + 1, capped by memory)
-``GUNICORN_WORKER_CLASS``      ``gevent`` (default), ``gthread``, ``sync``
+``GUNICORN_WORKER_CLASS``      ``gthread`` (default), ``gevent``, ``sync``
+``GUNICORN_THREADS``           threads per gthread worker (64)
 ``GUNICORN_WORKER_CONNECTIONS``  requests one gevent worker serves at once (1000)
-``GUNICORN_THREADS``           threads per gthread worker (4)
 ``GUNICORN_TIMEOUT``           seconds before a silent worker is killed and replaced (30)
 ``GUNICORN_GRACEFUL_TIMEOUT``  seconds in-flight requests get after SIGTERM (30)
 ``GUNICORN_KEEPALIVE``         seconds to hold an idle keep-alive connection (5)
@@ -24,15 +24,16 @@ socket, each worker finishes the requests it holds for up to ``graceful_timeout`
 exits. Platforms must wait longer than that before SIGKILL (Kubernetes:
 ``terminationGracePeriodSeconds``; Heroku gives 30 s).
 
-Serving model: gevent workers. A streamed chat or a long provider call holds its request for
-seconds; under gevent it holds a greenlet (kilobytes, up to ``worker_connections`` a worker),
-where a gthread worker gives it one of its few threads and a sync worker the whole process. With
-200 streams of 2 s in flight another workspace's ``GET /api/v1/bots`` keeps its p99 far under
-100 ms on gevent, and waits behind the streams on gthread x 4 (bench/stream_bench.py, figures in
-docs/operations.md, "Serving model"). gunicorn's gevent worker monkey-patches the standard
-library before it imports the app; the master therefore never imports the app's modules (it
-prepares the embedded database in a child process), so psycopg chooses its gevent-aware wait.
-``GUNICORN_WORKER_CLASS=gthread`` keeps the threaded model.
+Serving model: gthread workers with 64 threads each. A streamed chat holds its request (and
+so a thread) for its whole length; with 4 threads a worker, 200 streams of 2 s queued every
+other request behind them (another workspace's GET waited up to 40 s). With 64, the streams
+fit, and idle threads cost only their stacks. gevent workers (``GUNICORN_WORKER_CLASS=gevent``,
+``pip install gevent``) serve more at once per worker but, measured on the same machine, used
+25 % more CPU for the same streams and gave the GET a worse tail (bench/stream_bench.py; figures
+and reasoning in docs/operations.md, "Serving model"). Either way the bounds on provider calls
+and the database pool are sized to what a worker serves at once (below). The master never
+imports the app (it prepares the embedded database in a child process): a gevent worker must
+import it, psycopg above all, after its monkey-patching.
 
 Metrics: prometheus_client runs in multiprocess mode. The directory is chosen here, before any
 worker imports prometheus_client, created and emptied when the master starts, and a dead
@@ -152,26 +153,23 @@ proc_name = "codex32-web"
 port = _env_int("PORT", 8000)
 bind = [f"0.0.0.0:{port}"]  # another address: GUNICORN_CMD_ARGS="--bind 127.0.0.1:8000"
 
-# Under gevent a request that waits on a provider or relays a stream holds a greenlet, so a
-# worker serves up to
-# worker_connections of them at once and the API stays answering (bench/stream_bench.py).
-# Under gthread each holds one of GUNICORN_THREADS threads: with more threads than
-# PLUGIN_CALLS_PER_WORKSPACE (2) one workspace's provider calls never hold all of a worker's
-# (bench/starvation_bench.py), but streams, which hold theirs for their whole length, do.
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "gevent"
-threads = _env_int("GUNICORN_THREADS", 4 if worker_class == "gthread" else 1)
+# A request that waits on a provider or relays a stream holds a thread (gthread) or a greenlet
+# (gevent) for seconds: the worker serves ``capacity`` requests at once. 64 threads a worker
+# hold 200 streams of 2 s beside the rest of the API (bench/stream_bench.py); 4 did not.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "gthread"
+threads = _env_int("GUNICORN_THREADS", 64 if worker_class == "gthread" else 1)
 worker_connections = _env_int("GUNICORN_WORKER_CONNECTIONS", 1000)
-if worker_class == "gevent":
-    # What the per-workspace and per-plugin bounds protect is the worker's capacity; a gevent
-    # worker's is its worker_connections, not 4 threads: one workspace may hold an eighth of
-    # it, one plugin a quarter (each still refused at once beyond that, as under threads).
-    os.environ.setdefault("PLUGIN_CALLS_PER_WORKSPACE", str(max(2, worker_connections // 8)))
-    os.environ.setdefault("PLUGIN_CALLS_PER_PLUGIN", str(max(16, worker_connections // 4)))
-    # Hundreds of requests at once now really reach the database pool: 10 (+5) connections a
-    # worker (not 20 + 40), so 2 x CPUs + 1 workers stay within a small server's
-    # max_connections (100) beside the job workers; greenlets queue for a connection.
-    os.environ.setdefault("DB_POOL_SIZE", "10")
-    os.environ.setdefault("DB_MAX_OVERFLOW", "5")
+capacity = {"gthread": threads, "gevent": worker_connections}.get(worker_class, 1)
+# The bounds protect that capacity: one workspace's provider calls may hold at most half of it
+# (so never all of a worker's threads, bench/starvation_bench.py), one plugin all of it; one
+# more is refused at once (429). 4 threads give the former defaults, 2 and 16.
+os.environ.setdefault("PLUGIN_CALLS_PER_WORKSPACE", str(max(2, capacity // 2)))
+os.environ.setdefault("PLUGIN_CALLS_PER_PLUGIN", str(max(16, capacity)))
+# With tens of requests at once in a worker the pool is really used: 10 (+5) connections a
+# worker, so 2 x CPUs + 1 workers stay within a small server's max_connections (100) beside the
+# job workers (20 + 40 ran it out: "too many clients"); a request queues for a connection.
+os.environ.setdefault("DB_POOL_SIZE", "10")
+os.environ.setdefault("DB_MAX_OVERFLOW", "5")
 workers = _env_int(
     "WEB_CONCURRENCY",
     default_workers(available_cpus(), available_memory(),

@@ -4,9 +4,11 @@ Starts a migrated database (bench/harness.py), a FakeOpenAI on 127.0.0.1 in a pr
 own whose streamed answers take ``--seconds`` to finish, and the product under gunicorn (as
 bench/run.py starts it: production settings, 4 workers) once per serving model:
 
-* before: gthread workers x 4 threads, the model deployed until now (a stream holds a thread);
-* threads: gthread workers x ``--threads`` threads (more threads, same model);
-* after: gunicorn.conf.py's default, gevent workers (a stream holds a greenlet).
+* before: gthread workers x 4 threads, the model deployed until now (a stream holds a thread),
+  with its database pool (20 + 40 a worker);
+* gevent: gevent workers (a stream holds a greenlet), with the bounds and pool gunicorn.conf.py
+  sizes to them;
+* after: gunicorn.conf.py's defaults, gthread workers x 64 threads.
 
 For each, ``--streams`` streaming chats are opened at once through the OpenAI-compatible
 endpoint with the ``openai`` SDK (asyncio, in a process of its own, spread over
@@ -18,7 +20,7 @@ ledger row, no budget may keep a reservation, and the database connections the w
 holds in a transaction are sampled meanwhile (streams must not hold one each). Target: on the
 chosen model, the GET's p99 under the streams stays under 100 ms. Usage::
 
-    python bench/stream_bench.py [--streams 200] [--seconds 2] [--models before,threads,after]
+    python bench/stream_bench.py [--streams 200] [--seconds 2] [--models before,gevent,after]
 
 ``CODEX32_ALLOW_PRIVATE_URLS=1`` on the servers: the fake listens on 127.0.0.1.
 """
@@ -62,12 +64,10 @@ TARGET_P99_MS = 100.0
 EVENTS_APART = 6  # the fake's stream: role, 3 pieces, finish, usage, [DONE]: 6 intervals
 MODELS = {
     "before": ("gthread 4 workers x 4 threads (before)",
-               {"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_THREADS": "4"}),
-    "threads": ("gthread 4 workers x {threads} threads",
-                {"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_THREADS": "{threads}",
-                 # the bounds gevent gets by default, so only the worker model differs
-                 "PLUGIN_CALLS_PER_WORKSPACE": "125", "PLUGIN_CALLS_PER_PLUGIN": "250"}),
-    "after": ("gevent 4 workers (after, the default)", {"GUNICORN_WORKER_CLASS": "gevent"}),
+               {"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_THREADS": "4",
+                "DB_POOL_SIZE": "20", "DB_MAX_OVERFLOW": "40"}),
+    "gevent": ("gevent 4 workers x 1000 connections", {"GUNICORN_WORKER_CLASS": "gevent"}),
+    "after": ("gthread 4 workers x 64 threads (after)", {}),  # gunicorn.conf.py's defaults
 }
 
 
@@ -91,7 +91,7 @@ def run_streams(base: str, keys: list[str], streams: int, conn: Any) -> None:
 
     async def one(client: openai.AsyncOpenAI, number: int) -> dict[str, Any]:
         message = f"stream number {number} of this benchmark"
-        started, refused = time.perf_counter(), 0
+        started, refused, first = time.perf_counter(), 0, None
         while True:
             try:
                 text, usage = "", None
@@ -102,6 +102,8 @@ def run_streams(base: str, keys: list[str], streams: int, conn: Any) -> None:
                 async for chunk in stream:
                     if chunk.choices:
                         text += chunk.choices[0].delta.content or ""
+                        if text and first is None:
+                            first = time.time()
                     usage = chunk.usage or usage
                 break
             except openai.RateLimitError as exc:
@@ -112,7 +114,7 @@ def run_streams(base: str, keys: list[str], streams: int, conn: Any) -> None:
                         "refused": refused}
         ok = text == f"echo: {message}" and usage is not None and usage.completion_tokens > 0
         return {"ok": ok, "error": None if ok else f"wrong answer {text!r} {usage}",
-                "refused": refused, "seconds": time.perf_counter() - started}
+                "refused": refused, "seconds": time.perf_counter() - started, "first": first}
 
     async def main() -> list[dict[str, Any]]:
         clients = [openai.AsyncOpenAI(api_key=key, base_url=base + "/api/v1/openai",
@@ -218,10 +220,15 @@ def measure_model(number: int, label: str, env: dict[str, str], folder: Path,
         workers = server.workers()
         cpu_before = sum(_cpu(worker) for worker in workers)
         ours.send("go")
-        started, loaded, failures = time.perf_counter(), [], Counter()
+        started, went, loaded, failures = time.perf_counter(), time.time(), [], Counter()
         while not ours.poll():
-            loaded.append(time_get(server.base, quiet, failures))
+            loaded.append((time.time(), time_get(server.base, quiet, failures)))
         results = ours.recv()
+        # Opening: until every stream sent its first piece; streaming: the rest.
+        opened_at = max((r["first"] or went) for r in results)
+        opening = [ms for at, ms in loaded if at < opened_at]  # ``at``: when the GET left
+        streaming = [ms for at, ms in loaded if at >= opened_at]
+        loaded = [ms for _, ms in loaded]
         wall = time.perf_counter() - started
         cpu = sum(_cpu(worker) for worker in workers) - cpu_before
         stop.set()
@@ -231,6 +238,7 @@ def measure_model(number: int, label: str, env: dict[str, str], folder: Path,
     finally:
         server.stop()
     return {"label": label, "idle": idle, "loaded": loaded, "results": results,
+            "opening": opening, "streaming": streaming, "opened": opened_at - went,
             "wall": wall, "rows": rows_after - rows_before, "reserved": reserved,
             "connections": seen, "cpu": cpu, "failures": failures}
 
@@ -245,7 +253,8 @@ def _cpu(process) -> float:
 
 def report(rows: list[dict], args, target: bool = True) -> None:
     print(f"\n{'serving model':40} {'idle p50':>9} {'idle p99':>9} {'load p50':>9} "
-          f"{'load p99':>9} {'GETs':>5} {'streams ok':>10} {'429s':>5} {'stream p50':>10} "
+          f"{'load p99':>9} {'load max':>9} {'GETs':>5} {'streams ok':>10} {'429s':>5} "
+          f"{'stream p50':>10} "
           f"{'all done':>8} {'usage rows':>10} {'DB busy p50/max':>15} {'reserved':>8} "
           f"{'web CPU':>8}")
     for row in rows:
@@ -255,11 +264,17 @@ def report(rows: list[dict], args, target: bool = True) -> None:
         busy = row["connections"] or [0]
         print(f"{row['label']:40} {percentile(row['idle'], 50):7.1f}ms "
               f"{percentile(row['idle'], 99):7.1f}ms {percentile(row['loaded'], 50):7.1f}ms "
-              f"{percentile(row['loaded'], 99):7.1f}ms {len(row['loaded']):5d} "
+              f"{percentile(row['loaded'], 99):7.1f}ms {max(row['loaded']):7.1f}ms "
+              f"{len(row['loaded']):5d} "
               f"{ok:4d}/{len(results):<5d} {sum(r['refused'] for r in results):5d} "
               f"{percentile(seconds, 50):9.2f}s {row['wall']:7.1f}s {row['rows']:10d} "
               f"{percentile(busy, 50):7.0f} /{max(busy):6d} {row['reserved']:8.2f} "
               f"{row['cpu']:7.1f}s")
+        for phase, values in (("opening", row["opening"]), ("streaming", row["streaming"])):
+            if values:
+                print(f"    {phase:9} ({row['opened']:.1f}s to open every stream): "
+                      f"{len(values)} GETs, p50 {percentile(values, 50):.1f} ms, "
+                      f"p99 {percentile(values, 99):.1f} ms, max {max(values):.1f} ms")
         errors = Counter(r["error"] for r in results if r["error"]) + row["failures"]
         for error, count in errors.most_common(3):
             print(f"    {count} x {error}")
@@ -280,9 +295,8 @@ def main() -> int:
     parser.add_argument("--streams", type=int, default=200, help="concurrent streaming chats")
     parser.add_argument("--seconds", type=float, default=2.0, help="how long a stream takes")
     parser.add_argument("--workspaces", type=int, default=4, help="workspaces streaming")
-    parser.add_argument("--threads", type=int, default=64, help="threads of the 'threads' run")
     parser.add_argument("--idle", type=int, default=200, help="GETs timed idle")
-    parser.add_argument("--models", default="before,threads,after",
+    parser.add_argument("--models", default="before,gevent,after",
                         help=f"comma-separated, in order, of {', '.join(MODELS)}")
     args = parser.parse_args()
     chosen = [name.strip() for name in args.models.split(",") if name.strip()]
@@ -312,8 +326,6 @@ def main() -> int:
         tenants: dict = {}
         for number, name in enumerate(chosen):
             label, overrides = MODELS[name]
-            label = label.format(threads=args.threads)
-            overrides = {k: v.format(threads=args.threads) for k, v in overrides.items()}
             rows.append(measure_model(number, label, {**base_env, **overrides}, folder, stack,
                                       tenants, args, database))
             report(rows[-1:], args, target=False)

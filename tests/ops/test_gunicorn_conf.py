@@ -80,7 +80,7 @@ def test_settings_come_from_the_environment(load_conf, tmp_path):
 def test_defaults_are_sized_to_the_machine(load_conf):
     conf = load_conf()
     assert conf.bind == ["0.0.0.0:8000"]
-    assert conf.worker_class == "gevent" and conf.worker_connections == 1000
+    assert conf.worker_class == "gthread" and conf.threads == 64
     assert conf.workers == conf.default_workers(conf.available_cpus(), conf.available_memory())
     assert conf.workers >= 1
     assert (conf.timeout, conf.graceful_timeout) == (30, 30)
@@ -91,18 +91,21 @@ def test_defaults_are_sized_to_the_machine(load_conf):
     assert conf.multiproc_dir.name == "codex32-metrics-8000"
 
 
-def test_gevent_sizes_the_call_bounds_and_the_pool_to_its_connections(load_conf):
-    load_conf(GUNICORN_WORKER_CONNECTIONS="400")
-    assert (os.environ["PLUGIN_CALLS_PER_WORKSPACE"], os.environ["PLUGIN_CALLS_PER_PLUGIN"],
-            os.environ["DB_POOL_SIZE"], os.environ["DB_MAX_OVERFLOW"]) == ("50", "100", "10", "5")
+def bounds() -> tuple[str, ...]:
+    return tuple(os.environ[name] for name in ("PLUGIN_CALLS_PER_WORKSPACE",
+                                               "PLUGIN_CALLS_PER_PLUGIN", "DB_POOL_SIZE",
+                                               "DB_MAX_OVERFLOW"))
+
+
+def test_call_bounds_and_the_pool_are_sized_to_what_a_worker_serves_at_once(load_conf):
+    load_conf()
+    assert bounds() == ("32", "64", "10", "5")
+    load_conf(GUNICORN_THREADS="4")  # the former defaults
+    assert bounds()[:2] == ("2", "16")
+    load_conf(GUNICORN_WORKER_CLASS="gevent", GUNICORN_WORKER_CONNECTIONS="400")
+    assert bounds() == ("200", "400", "10", "5")
     load_conf(PLUGIN_CALLS_PER_WORKSPACE="3", DB_POOL_SIZE="7")  # the operator's values win
     assert (os.environ["PLUGIN_CALLS_PER_WORKSPACE"], os.environ["DB_POOL_SIZE"]) == ("3", "7")
-
-
-def test_gthread_keeps_its_threads_and_the_app_defaults(load_conf):
-    conf = load_conf(GUNICORN_WORKER_CLASS="gthread")
-    assert conf.threads == 4
-    assert "PLUGIN_CALLS_PER_WORKSPACE" not in os.environ and "DB_POOL_SIZE" not in os.environ
 
 
 @pytest.mark.parametrize("env", [{"LOG_LEVEL": "LOUD"}, {"WEB_CONCURRENCY": "many"},
