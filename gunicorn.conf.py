@@ -26,12 +26,12 @@ exits. Platforms must wait longer than that before SIGKILL (Kubernetes:
 
 Serving model: gthread workers with 64 threads each. A streamed chat holds its request (and
 so a thread) for its whole length; with 4 threads a worker, 200 streams of 2 s queued every
-other request behind them (another workspace's GET waited up to 40 s). With 64, the streams
+other request behind them (another workspace's GET waited up to 22 s). With 64, the streams
 fit, and idle threads cost only their stacks. gevent workers (``GUNICORN_WORKER_CLASS=gevent``,
-``pip install gevent``) serve more at once per worker but, measured on the same machine, used
-25 % more CPU for the same streams and gave the GET a worse tail (bench/stream_bench.py; figures
-and reasoning in docs/operations.md, "Serving model"). Either way the bounds on provider calls
-and the database pool are sized to what a worker serves at once (below). The master never
+``pip install codex32[gevent]``) serve more at once per worker but, measured on the same
+machine, used more CPU for the same streams and gave the GET a worse tail (bench/stream_bench.py;
+figures and reasoning in docs/operations.md, "Serving model"). Either way the bounds on provider
+calls and the database pool are sized to what a worker serves at once (below). The master never
 imports the app (it prepares the embedded database in a child process): a gevent worker must
 import it, psycopg above all, after its monkey-patching.
 

@@ -14,7 +14,9 @@ For each, ``--streams`` streaming chats are opened at once through the OpenAI-co
 endpoint with the ``openai`` SDK (asyncio, in a process of its own, spread over
 ``--workspaces`` workspaces, each with a budget; a chat refused with 429 waits Retry-After and
 is sent again, as a client should), while another workspace's ``GET /api/v1/bots`` (a page of
-50) is timed sequentially from this process, idle first, then until the last stream ends.
+50) is timed sequentially from this process, idle first, then until the last stream ends;
+meanwhile a paced prober also sends that GET every ``--every`` seconds and times each from
+when it was due, so a stall weighs as much as the GETs it delays.
 Every stream must return the fake's exact text with its usage, every one must leave an ``ok``
 ledger row, no budget may keep a reservation, and the database connections the web process
 holds in a transaction are sampled meanwhile (streams must not hold one each). Target: on the
@@ -38,6 +40,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -147,6 +150,22 @@ def time_get(base: str, token: str, failures: Counter | None = None) -> float:
     return elapsed
 
 
+def paced_gets(base: str, token: str, stop: threading.Event, every: float,
+               latencies: list[float], failures: Counter) -> None:
+    """A GET every ``every`` seconds whether or not the last one answered, each timed from
+    when it was due: a stall then counts once per GET it delays (no coordinated omission)."""
+    def timed_from(due: float) -> None:
+        time_get(base, token, failures)
+        latencies.append((time.perf_counter() - due) * 1000)
+
+    with ThreadPoolExecutor(max_workers=64, thread_name_prefix="paced") as pool:
+        due = time.perf_counter()
+        while not stop.is_set():
+            pool.submit(timed_from, due)
+            due += every
+            stop.wait(max(0.0, due - time.perf_counter()))
+
+
 def sample_connections(dsn: str, stop: threading.Event, busy: list[int]) -> None:
     """Every 50 ms, how many runtime-role connections are busy (in a transaction or a query):
     a stream that held one would keep it busy for its whole length."""
@@ -213,7 +232,7 @@ def measure_model(number: int, label: str, env: dict[str, str], folder: Path,
         if ours.recv() != "ready":
             raise BenchError("the stream client did not start")
         seen: list[int] = []
-        stop = threading.Event()
+        stop, paced = threading.Event(), []
         sampler = threading.Thread(target=sample_connections,
                                    args=(database.admin_dsn, stop, seen), daemon=True)
         sampler.start()
@@ -221,6 +240,9 @@ def measure_model(number: int, label: str, env: dict[str, str], folder: Path,
         cpu_before = sum(_cpu(worker) for worker in workers)
         ours.send("go")
         started, went, loaded, failures = time.perf_counter(), time.time(), [], Counter()
+        pacer = threading.Thread(target=paced_gets, args=(
+            server.base, quiet, stop, args.every, paced, failures), daemon=True)
+        pacer.start()
         while not ours.poll():
             loaded.append((time.time(), time_get(server.base, quiet, failures)))
         results = ours.recv()
@@ -233,12 +255,14 @@ def measure_model(number: int, label: str, env: dict[str, str], folder: Path,
         cpu = sum(_cpu(worker) for worker in workers) - cpu_before
         stop.set()
         sampler.join(5)
+        pacer.join(300)  # the GETs in flight answer
         load.join(10)
         rows_after, reserved = ledger_state(database.admin_dsn, chatty)
     finally:
         server.stop()
     return {"label": label, "idle": idle, "loaded": loaded, "results": results,
             "opening": opening, "streaming": streaming, "opened": opened_at - went,
+            "paced": paced,
             "wall": wall, "rows": rows_after - rows_before, "reserved": reserved,
             "connections": seen, "cpu": cpu, "failures": failures}
 
@@ -270,6 +294,10 @@ def report(rows: list[dict], args, target: bool = True) -> None:
               f"{percentile(seconds, 50):9.2f}s {row['wall']:7.1f}s {row['rows']:10d} "
               f"{percentile(busy, 50):7.0f} /{max(busy):6d} {row['reserved']:8.2f} "
               f"{row['cpu']:7.1f}s")
+        if row["paced"]:
+            print(f"    paced     (a GET every {args.every * 1000:g} ms, timed from when due): "
+                  f"{len(row['paced'])} GETs, p50 {percentile(row['paced'], 50):.1f} ms, "
+                  f"p99 {percentile(row['paced'], 99):.1f} ms, max {max(row['paced']):.1f} ms")
         for phase, values in (("opening", row["opening"]), ("streaming", row["streaming"])):
             if values:
                 print(f"    {phase:9} ({row['opened']:.1f}s to open every stream): "
@@ -296,6 +324,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=2.0, help="how long a stream takes")
     parser.add_argument("--workspaces", type=int, default=4, help="workspaces streaming")
     parser.add_argument("--idle", type=int, default=200, help="GETs timed idle")
+    parser.add_argument("--every", type=float, default=0.1,
+                        help="seconds between the paced GETs under the streams")
     parser.add_argument("--models", default="before,gevent,after",
                         help=f"comma-separated, in order, of {', '.join(MODELS)}")
     args = parser.parse_args()
