@@ -7,8 +7,9 @@ limit of the cgroup, not the host's):
 =============================  ===========================================================
 ``PORT``                       port to listen on, on all interfaces (8000)
 ``WEB_CONCURRENCY``            worker processes (2 x CPUs + 1, capped by memory)
-``GUNICORN_WORKER_CLASS``      ``gthread`` (default), ``sync``, ...
-``GUNICORN_THREADS``           threads per gthread worker (4)
+``GUNICORN_WORKER_CLASS``      ``gthread`` (default), ``gevent``, ``sync``
+``GUNICORN_THREADS``           threads per gthread worker (64)
+``GUNICORN_WORKER_CONNECTIONS``  requests one gevent worker serves at once (1000)
 ``GUNICORN_TIMEOUT``           seconds before a silent worker is killed and replaced (30)
 ``GUNICORN_GRACEFUL_TIMEOUT``  seconds in-flight requests get after SIGTERM (30)
 ``GUNICORN_KEEPALIVE``         seconds to hold an idle keep-alive connection (5)
@@ -23,6 +24,17 @@ socket, each worker finishes the requests it holds for up to ``graceful_timeout`
 exits. Platforms must wait longer than that before SIGKILL (Kubernetes:
 ``terminationGracePeriodSeconds``; Heroku gives 30 s).
 
+Serving model: gthread workers with 64 threads each. A streamed chat holds its request (and
+so a thread) for its whole length; with 4 threads a worker, 200 streams of 2 s queued every
+other request behind them (another workspace's GET waited up to 22 s). With 64, the streams
+fit, and idle threads cost only their stacks. gevent workers (``GUNICORN_WORKER_CLASS=gevent``,
+``pip install codex32[gevent]``) serve more at once per worker but, measured on the same
+machine, used more CPU for the same streams and gave the GET a worse tail (bench/stream_bench.py;
+figures and reasoning in docs/operations.md, "Serving model"). Either way the bounds on provider
+calls and the database pool are sized to what a worker serves at once (below). The master never
+imports the app (it prepares the embedded database in a child process): a gevent worker must
+import it, psycopg above all, after its monkey-patching.
+
 Metrics: prometheus_client runs in multiprocess mode. The directory is chosen here, before any
 worker imports prometheus_client, created and emptied when the master starts, and a dead
 worker's files are marked in ``child_exit`` so its live gauges stop counting.
@@ -32,6 +44,8 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -139,11 +153,23 @@ proc_name = "codex32-web"
 port = _env_int("PORT", 8000)
 bind = [f"0.0.0.0:{port}"]  # another address: GUNICORN_CMD_ARGS="--bind 127.0.0.1:8000"
 
-# Threads keep the API answering while requests wait on slow providers; with more threads than
-# PLUGIN_CALLS_PER_WORKSPACE (2), one workspace's provider calls never hold all of a worker's
-# (bench/starvation_bench.py). A sync worker is held whole by one slow call.
+# A request that waits on a provider or relays a stream holds a thread (gthread) or a greenlet
+# (gevent) for seconds: the worker serves ``capacity`` requests at once. 64 threads a worker
+# hold 200 streams of 2 s beside the rest of the API (bench/stream_bench.py); 4 did not.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "").strip() or "gthread"
-threads = _env_int("GUNICORN_THREADS", 4 if worker_class == "gthread" else 1)
+threads = _env_int("GUNICORN_THREADS", 64 if worker_class == "gthread" else 1)
+worker_connections = _env_int("GUNICORN_WORKER_CONNECTIONS", 1000)
+capacity = {"gthread": threads, "gevent": worker_connections}.get(worker_class, 1)
+# The bounds protect that capacity: one workspace's provider calls may hold at most half of it
+# (so never all of a worker's threads, bench/starvation_bench.py), one plugin all of it; one
+# more is refused at once (429). 4 threads give the former defaults, 2 and 16.
+os.environ.setdefault("PLUGIN_CALLS_PER_WORKSPACE", str(max(2, capacity // 2)))
+os.environ.setdefault("PLUGIN_CALLS_PER_PLUGIN", str(max(16, capacity)))
+# With tens of requests at once in a worker the pool is really used: 10 (+5) connections a
+# worker, so 2 x CPUs + 1 workers stay within a small server's max_connections (100) beside the
+# job workers (20 + 40 ran it out: "too many clients"); a request queues for a connection.
+os.environ.setdefault("DB_POOL_SIZE", "10")
+os.environ.setdefault("DB_MAX_OVERFLOW", "5")
 workers = _env_int(
     "WEB_CONCURRENCY",
     default_workers(available_cpus(), available_memory(),
@@ -212,17 +238,28 @@ def on_starting(server) -> None:
     prepare_embedded_database(server)
 
 
+PREPARE_EMBEDDED = """
+from codex32.config import Settings
+from codex32.db.urls import resolve
+
+settings = Settings.from_env()
+resolve(settings)
+print(settings.data_dir)
+"""
+
+
 def prepare_embedded_database(server) -> None:
     """Without DATABASE_URL, start the embedded PostgreSQL and create its roles here, once:
-    workers that start at once then only find it prepared (each preparing it raced)."""
+    workers that start at once then only find it prepared (each preparing it raced).
+
+    In a child process: the master must not import the app's modules (psycopg, SQLAlchemy),
+    which a gevent worker has to import after its monkey-patching, not inherit from before it.
+    """
     if os.environ.get("DATABASE_URL"):  # checked first: other settings are the app's to read
         return
-    from codex32.config import Settings
-    from codex32.db.urls import resolve
-
-    settings = Settings.from_env()
-    resolve(settings)
-    server.log.info("embedded PostgreSQL ready under %s", settings.data_dir)
+    done = subprocess.run([sys.executable, "-c", PREPARE_EMBEDDED], stdout=subprocess.PIPE,
+                          text=True, check=True)
+    server.log.info("embedded PostgreSQL ready under %s", done.stdout.strip().splitlines()[-1])
 
 
 def child_exit(server, worker) -> None:
@@ -238,12 +275,19 @@ def on_exit(server) -> None:
 
 
 def post_worker_init(worker) -> None:
-    """Freeze the objects the app loaded (plugins, SDKs, schemas) out of the cyclic GC.
+    """Check gevent's patching reached the database driver; freeze the objects the app loaded
+    (plugins, SDKs, schemas) out of the cyclic GC.
 
     A worker holds a few hundred MiB of long-lived objects after start-up; without this every
     full collection walks all of them, costing CPU and tail latency on ordinary requests.
     """
     import gc
 
+    if worker_class == "gevent":
+        from psycopg import waiting
+
+        if waiting.wait is getattr(waiting, "wait_c", None):  # imported before the patching
+            worker.log.warning("psycopg waits without yielding to gevent: every query blocks "
+                               "this worker's other requests")
     gc.collect()
     gc.freeze()

@@ -9,8 +9,10 @@ models:
   =0``), the model under which ten provider tests made another workspace's list take 18 s;
 * threads alone: gthread workers with ``GUNICORN_THREADS`` threads, no bound (enough until the
   slow calls outnumber the threads);
-* after: gunicorn.conf.py's default, gthread workers with ``GUNICORN_THREADS`` threads, and the
-  default per-workspace bound.
+* bound: gthread workers with 4 threads and the per-workspace bound (2), the model this
+  benchmark chose first;
+* after: gunicorn.conf.py's default, gthread workers with 64 threads (chosen for streams,
+  bench/stream_bench.py) and the per-workspace bound sized to them (32).
 
 For each, workspace B's ``GET /api/v1/bots`` (a page of 50) is timed idle, then while workspace
 A runs ``--slow`` concurrent ``POST /api/v1/providers/llm/openai/test`` loops against the slow
@@ -60,8 +62,12 @@ MODELS = (
     ("4 sync workers, calls unbounded (before)", {"GUNICORN_WORKER_CLASS": "sync",
                                                   "PLUGIN_CALLS_PER_WORKSPACE": "0"}),
     ("4 gthread workers x 4 threads, unbounded", {"GUNICORN_WORKER_CLASS": "gthread",
+                                                  "GUNICORN_THREADS": "4",
                                                   "PLUGIN_CALLS_PER_WORKSPACE": "0"}),
-    ("4 gthread workers x 4 threads, bound 2 (after)", {"GUNICORN_WORKER_CLASS": "gthread"}),
+    ("4 gthread workers x 4 threads, bound 2", {"GUNICORN_WORKER_CLASS": "gthread",
+                                                "GUNICORN_THREADS": "4"}),
+    # gunicorn.conf.py's defaults since bench/stream_bench.py: 64 threads, bound 32
+    ("4 gthread workers x 64 threads, bound 32 (after)", {"GUNICORN_WORKER_CLASS": "gthread"}),
 )
 
 

@@ -2,7 +2,8 @@
 
 The database is prepared once, before anything forks (the embedded PostgreSQL started, its
 roles created, the migrations applied); then honcho's manager runs the Procfile's long-lived
-processes, each in its own process group: ``web`` (gunicorn, on 127.0.0.1 only), ``worker``
+processes, each in its own process group: ``web`` (gunicorn with gunicorn.conf.py, so the
+serving model of production, on 127.0.0.1 only), ``worker``
 and, unless MILVUS_URI names a vector server, ``vectors`` (the milvus-lite server of the
 codex32-milvus plugin, which web and worker reach through MILVUS_URI). SIGINT or SIGTERM
 stops them all (SIGTERM to each group, SIGKILL after honcho's 5 s), and so does the exit of

@@ -31,8 +31,9 @@ CONF = ROOT / "gunicorn.conf.py"
 OWN_VARIABLES = ("PORT", "WEB_CONCURRENCY", "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS",
                  "GUNICORN_TIMEOUT", "GUNICORN_GRACEFUL_TIMEOUT", "GUNICORN_KEEPALIVE",
                  "GUNICORN_MAX_REQUESTS", "GUNICORN_MAX_REQUESTS_JITTER",
-                 "GUNICORN_WORKER_MEMORY_MB", "LOG_LEVEL", "LOG_JSON",
-                 "PROMETHEUS_MULTIPROC_DIR")
+                 "GUNICORN_WORKER_MEMORY_MB", "GUNICORN_WORKER_CONNECTIONS", "LOG_LEVEL",
+                 "LOG_JSON", "PROMETHEUS_MULTIPROC_DIR", "PLUGIN_CALLS_PER_WORKSPACE",
+                 "PLUGIN_CALLS_PER_PLUGIN", "DB_POOL_SIZE", "DB_MAX_OVERFLOW")
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ def test_settings_come_from_the_environment(load_conf, tmp_path):
 def test_defaults_are_sized_to_the_machine(load_conf):
     conf = load_conf()
     assert conf.bind == ["0.0.0.0:8000"]
-    assert conf.worker_class == "gthread" and conf.threads == 4
+    assert conf.worker_class == "gthread" and conf.threads == 64
     assert conf.workers == conf.default_workers(conf.available_cpus(), conf.available_memory())
     assert conf.workers >= 1
     assert (conf.timeout, conf.graceful_timeout) == (30, 30)
@@ -88,6 +89,23 @@ def test_defaults_are_sized_to_the_machine(load_conf):
     assert os.environ["WEB_CONCURRENCY"] == str(conf.workers)
     assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(conf.multiproc_dir)
     assert conf.multiproc_dir.name == "codex32-metrics-8000"
+
+
+def bounds() -> tuple[str, ...]:
+    return tuple(os.environ[name] for name in ("PLUGIN_CALLS_PER_WORKSPACE",
+                                               "PLUGIN_CALLS_PER_PLUGIN", "DB_POOL_SIZE",
+                                               "DB_MAX_OVERFLOW"))
+
+
+def test_call_bounds_and_the_pool_are_sized_to_what_a_worker_serves_at_once(load_conf):
+    load_conf()
+    assert bounds() == ("32", "64", "10", "5")
+    load_conf(GUNICORN_THREADS="4")  # the former defaults
+    assert bounds()[:2] == ("2", "16")
+    load_conf(GUNICORN_WORKER_CLASS="gevent", GUNICORN_WORKER_CONNECTIONS="400")
+    assert bounds() == ("200", "400", "10", "5")
+    load_conf(PLUGIN_CALLS_PER_WORKSPACE="3", DB_POOL_SIZE="7")  # the operator's values win
+    assert (os.environ["PLUGIN_CALLS_PER_WORKSPACE"], os.environ["DB_POOL_SIZE"]) == ("3", "7")
 
 
 @pytest.mark.parametrize("env", [{"LOG_LEVEL": "LOUD"}, {"WEB_CONCURRENCY": "many"},

@@ -129,6 +129,7 @@ class ScriptedServer:
         self.reply = reply
         self.stream_interval = 0.0  # seconds between streamed events (a slow model)
         self.cached_tokens = 0      # prompt tokens reported as read from the prompt cache
+        self.aborted = 0            # answers the client stopped reading before their end
         self._requests: list[RecordedRequest] = []
         self._script: list[ScriptedResponse] = []
         self._lock = threading.Lock()
@@ -315,6 +316,7 @@ class _QuietHTTPServer(ThreadingHTTPServer):
     """Serves each connection on a daemon thread; a client hanging up is not an error."""
 
     daemon_threads = True
+    request_queue_size = 1024  # a benchmark opens hundreds of streams at once (default 5)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], ConnectionError):
@@ -387,6 +389,8 @@ def _handler_for(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
                 self._send(response)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True  # the client gave up (e.g. its timeout fired)
+                with server._lock:
+                    server.aborted += 1
 
         def _send(self, response: ScriptedResponse) -> None:
             self.send_response(response.status)

@@ -89,8 +89,12 @@ def sse(opened: gateway.GatewayStream) -> Response:
         yield _event("done", result.as_dict() if result else {})
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **opened.headers,
                "X-LLM-Provider": opened.provider, "X-LLM-Model": opened.model}
-    return Response(stream_with_context(events()), mimetype="text/event-stream",
-                    headers=headers)
+    response = Response(stream_with_context(events()), mimetype="text/event-stream",
+                        headers=headers)
+    # A response closed before its body was read (the client left first) never starts
+    # events(): close the stream here too, so it is recorded and its reservation settled.
+    response.call_on_close(opened.close)
+    return response
 
 
 def _event(name: str, data: dict) -> str:

@@ -97,10 +97,12 @@ def chat_completions(data):
         opened = gateway.stream(principal.workspace_id, request,
                                 purpose="gateway", caller=caller_of(principal))
         include_usage = bool((data["stream_options"] or {}).get("include_usage"))
-        return Response(stream_with_context(_chunks(opened, ident, created, data["model"],
-                                                    include_usage)),
-                        mimetype="text/event-stream",
-                        headers={"Cache-Control": "no-cache", **opened.headers})
+        response = Response(stream_with_context(_chunks(opened, ident, created, data["model"],
+                                                        include_usage)),
+                            mimetype="text/event-stream",
+                            headers={"Cache-Control": "no-cache", **opened.headers})
+        response.call_on_close(opened.close)  # closed unread: record it, settle its budget
+        return response
     result = gateway.chat(principal.workspace_id, request, purpose="gateway",
                           caller=caller_of(principal))
     body = {"id": ident, "object": "chat.completion", "created": created,

@@ -5,6 +5,8 @@ Retries and fallback happen before the first piece; after it a failure ends the 
 the consumer stops early (an HTTP client that disconnected closes the iterator), the upstream
 call is closed at once and the tokens produced so far are still recorded: the provider's own
 count when it sent one, else an offline count of the text received (status ``cancelled``).
+That holds from the moment :func:`stream` returns: a stream closed before its first piece was
+read, or dropped without ever being read, is recorded and its budget reservation settled too.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 from sqlalchemy.orm import Session
 
@@ -83,27 +86,28 @@ def _stream(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
     opened = GatewayStream(provider=deployment.provider, model=first.model or
                            deployment.model or "", attempts=attempts, headers=prepared.headers,
                            chunks=iter(()))
-    opened.chunks = _relay(session, prepared, opened, upstream, first)
+    relay = _relay(session, prepared, opened, upstream, first)
+    # Run the relay to its first (empty) yield, inside its try: from here on, closing it or
+    # dropping it unread still runs its ``finally`` (an unstarted generator's never runs).
+    next(relay)
+    opened.chunks = cast(Iterator[ChatChunk], relay)
     return opened
 
 
 def _relay(session: Session, prepared: Prepared, opened: GatewayStream,
-           upstream: Iterator[ChatChunk], first: ChatChunk) -> Iterator[ChatChunk]:
-    """Yield the chunks; whatever ends the stream, close upstream and record it."""
-    pieces: list[str] = []
-    usage: Usage | None = None
-    finish_reason = None
-    model = opened.model
+           upstream: Iterator[ChatChunk], first: ChatChunk) -> Iterator[ChatChunk | None]:
+    """Yield None once (the priming, see :func:`_stream`), then the chunks; whatever ends the
+    stream, close upstream, record what was received and settle the reservation."""
+    received = [first]  # produced by the provider, whether or not the consumer read it
     status, error = "cancelled", None
     try:
+        yield None
         chunk: ChatChunk | None = first
         while chunk is not None:
-            pieces.append(chunk.text)
-            usage = chunk.usage or usage
-            finish_reason = chunk.finish_reason or finish_reason
-            model = chunk.model or model
             yield chunk
             chunk = next(upstream, None)
+            if chunk is not None:
+                received.append(chunk)
         status = "ok"
     except PluginError as exc:
         status, error = "error", getattr(exc, "kind", None) or type(exc).__name__
@@ -112,13 +116,18 @@ def _relay(session: Session, prepared: Prepared, opened: GatewayStream,
         close = getattr(upstream, "close", None)
         if close is not None:
             close()  # stops the upstream generation (closes its HTTP response)
-        text = "".join(pieces)
+        text = "".join(piece.text for piece in received)
+        usage = next((c.usage for c in reversed(received) if c.usage), None)
         if usage is None or (status != "ok" and not usage.output_tokens):
             # No count from the provider: count what was produced, offline.
             usage = Usage(input_tokens=prepared.prompt_tokens,
                           output_tokens=tokens.count_text(text))
-        result = GatewayResult(text=text, provider=opened.provider, model=model, usage=usage,
-                               finish_reason=finish_reason, attempts=opened.attempts)
+        result = GatewayResult(
+            text=text, provider=opened.provider,
+            model=next((c.model for c in reversed(received) if c.model), opened.model),
+            usage=usage, attempts=opened.attempts,
+            finish_reason=next((c.finish_reason for c in reversed(received)
+                                if c.finish_reason), None))
         with tenancy.bound(session, prepared.workspace_id):
             try:
                 finish(session, prepared, result, cacheable=status == "ok", status=status,

@@ -1,0 +1,370 @@
+"""Benchmark: do long streaming chats starve the rest of the API?
+
+Starts a migrated database (bench/harness.py), a FakeOpenAI on 127.0.0.1 in a process of its
+own whose streamed answers take ``--seconds`` to finish, and the product under gunicorn (as
+bench/run.py starts it: production settings, 4 workers) once per serving model:
+
+* before: gthread workers x 4 threads, the model deployed until now (a stream holds a thread),
+  with its database pool (20 + 40 a worker);
+* gevent: gevent workers (a stream holds a greenlet), with the bounds and pool gunicorn.conf.py
+  sizes to them;
+* after: gunicorn.conf.py's defaults, gthread workers x 64 threads.
+
+For each, ``--streams`` streaming chats are opened at once through the OpenAI-compatible
+endpoint with the ``openai`` SDK (asyncio, in a process of its own, spread over
+``--workspaces`` workspaces, each with a budget; a chat refused with 429 waits Retry-After and
+is sent again, as a client should), while another workspace's ``GET /api/v1/bots`` (a page of
+50) is timed sequentially from this process, idle first, then until the last stream ends;
+meanwhile a paced prober also sends that GET every ``--every`` seconds and times each from
+when it was due, so a stall weighs as much as the GETs it delays.
+Every stream must return the fake's exact text with its usage, every one must leave an ``ok``
+ledger row, no budget may keep a reservation, and the database connections the web process
+holds in a transaction are sampled meanwhile (streams must not hold one each). Target: on the
+chosen model, the GET's p99 under the streams stays under 100 ms. Usage::
+
+    python bench/stream_bench.py [--streams 200] [--seconds 2] [--models before,gevent,after]
+
+``CODEX32_ALLOW_PRIVATE_URLS=1`` on the servers: the fake listens on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from harness import free_port, percentile, start_database, verdict
+from run import (
+    BenchError,
+    _interrupt,
+    create_bots,
+    gunicorn_command,
+    http_json,
+    product_environment,
+    sign_up,
+    start_server,
+)
+
+from codex32.db import embedded
+
+API_KEY = "sk-bench-streams"
+PAGE = "/api/v1/bots?page_size=50"
+LISTED_BOTS = 60
+TARGET_P99_MS = 100.0
+EVENTS_APART = 6  # the fake's stream: role, 3 pieces, finish, usage, [DONE]: 6 intervals
+MODELS = {
+    "before": ("gthread 4 workers x 4 threads (before)",
+               {"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_THREADS": "4",
+                "DB_POOL_SIZE": "20", "DB_MAX_OVERFLOW": "40"}),
+    "gevent": ("gevent 4 workers x 1000 connections", {"GUNICORN_WORKER_CLASS": "gevent"}),
+    "after": ("gthread 4 workers x 64 threads (after)", {}),  # gunicorn.conf.py's defaults
+}
+
+
+# --- the processes beside this one ----------------------------------------------------------
+
+
+def serve_fake(interval: float, conn: Any) -> None:
+    """A FakeOpenAI whose streamed events come ``interval`` seconds apart, until told to stop."""
+    from codex32.testing.fake_openai import FakeOpenAI
+
+    with FakeOpenAI(api_key=API_KEY) as fake:
+        fake.stream_interval = interval
+        conn.send(fake.url)
+        conn.recv()
+
+
+def run_streams(base: str, keys: list[str], streams: int, conn: Any) -> None:
+    """Open ``streams`` chats at once (round-robin over the workspaces' ``keys``) when told to;
+    send back one result per stream."""
+    import openai
+
+    async def one(client: openai.AsyncOpenAI, number: int) -> dict[str, Any]:
+        message = f"stream number {number} of this benchmark"
+        started, refused, first = time.perf_counter(), 0, None
+        while True:
+            try:
+                text, usage = "", None
+                stream = await client.chat.completions.create(
+                    model="openai/gpt-4o-mini", stream=True, temperature=0.7,
+                    stream_options={"include_usage": True},
+                    messages=[{"role": "user", "content": message}])
+                async for chunk in stream:
+                    if chunk.choices:
+                        text += chunk.choices[0].delta.content or ""
+                        if text and first is None:
+                            first = time.time()
+                    usage = chunk.usage or usage
+                break
+            except openai.RateLimitError as exc:
+                refused += 1
+                await asyncio.sleep(float(exc.response.headers.get("retry-after") or 1))
+            except Exception as exc:  # reported, not raised: the others go on
+                return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:200],
+                        "refused": refused}
+        ok = text == f"echo: {message}" and usage is not None and usage.completion_tokens > 0
+        return {"ok": ok, "error": None if ok else f"wrong answer {text!r} {usage}",
+                "refused": refused, "seconds": time.perf_counter() - started, "first": first}
+
+    async def main() -> list[dict[str, Any]]:
+        clients = [openai.AsyncOpenAI(api_key=key, base_url=base + "/api/v1/openai",
+                                      max_retries=0, timeout=300) for key in keys]
+        conn.send("ready")
+        conn.recv()
+        try:
+            return await asyncio.gather(*(one(clients[n % len(clients)], n)
+                                          for n in range(streams)))
+        finally:
+            for client in clients:
+                await client.close()
+
+    conn.send(asyncio.run(main()))
+
+
+# --- measuring ------------------------------------------------------------------------------
+
+
+def time_get(base: str, token: str, failures: Counter | None = None) -> float:
+    """Milliseconds one GET of the page took; a wrong answer is counted in ``failures`` (or
+    raised without it)."""
+    started = time.perf_counter()
+    status, body = http_json("GET", base + PAGE, token=token, timeout=300)
+    elapsed = (time.perf_counter() - started) * 1000
+    if status != 200 or len(body.get("items", [])) != 50:
+        if failures is None:
+            raise BenchError(f"GET {PAGE} answered {status}: {str(body)[:200]}")
+        failures[f"GET answered {status}"] += 1
+    return elapsed
+
+
+def paced_gets(base: str, token: str, stop: threading.Event, every: float,
+               latencies: list[float], failures: Counter) -> None:
+    """A GET every ``every`` seconds whether or not the last one answered, each timed from
+    when it was due: a stall then counts once per GET it delays (no coordinated omission)."""
+    def timed_from(due: float) -> None:
+        time_get(base, token, failures)
+        latencies.append((time.perf_counter() - due) * 1000)
+
+    with ThreadPoolExecutor(max_workers=64, thread_name_prefix="paced") as pool:
+        due = time.perf_counter()
+        while not stop.is_set():
+            pool.submit(timed_from, due)
+            due += every
+            stop.wait(max(0.0, due - time.perf_counter()))
+
+
+def sample_connections(dsn: str, stop: threading.Event, busy: list[int]) -> None:
+    """Every 50 ms, how many runtime-role connections are busy (in a transaction or a query):
+    a stream that held one would keep it busy for its whole length."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while not stop.wait(0.05):
+            busy.append(conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = %s AND state <> 'idle'",
+                (embedded.RUNTIME,)).fetchone()[0])
+
+
+def ledger_state(dsn: str, workspaces: list[str]) -> tuple[int, Decimal]:
+    """``ok`` chat rows of the workspaces, and what their budgets still hold reserved."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT count(*) FROM llm_usage WHERE workspace_id = ANY(%s) "
+                            "AND status = 'ok'", (workspaces,)).fetchone()[0]
+        reserved = conn.execute("SELECT coalesce(sum(reserved_usd), 0) FROM llm_budgets "
+                                "WHERE workspace_id = ANY(%s)", (workspaces,)).fetchone()[0]
+    return rows, reserved
+
+
+def prepare_tenants(server, args, tenants: dict) -> None:
+    """The quiet workspace with its bots; the chatty ones with the fake, a budget, a key."""
+    tenants["quiet"] = sign_up(server, "quiet")
+    create_bots(server, tenants["quiet"], LISTED_BOTS)
+    tenants["chatty"], tenants["keys"] = [], []
+    for number in range(args.workspaces):
+        tenant = sign_up(server, f"chatty{number}")
+        token = tenant.access_token
+        for method, path, body in (
+                ("PUT", "/api/v1/providers/llm/openai", {
+                    "config": {"base_url": args.fake_url, "model": "gpt-4o-mini",
+                               "timeout": 60},
+                    "secrets": {"api_key": API_KEY}}),
+                ("PUT", "/api/v1/budgets", {"budgets": [
+                    {"scope": "workspace", "period": "day", "hard_limit_usd": "1000"}]}),
+                ("POST", "/api/v1/api-keys", {"name": "bench", "role": "api_user"})):
+            status, answer = http_json(method, server.base + path, body, token=token)
+            if status not in (200, 201):
+                raise BenchError(f"{method} {path} failed: {status} {answer}")
+        tenants["chatty"].append(tenant)
+        tenants["keys"].append(answer["key"])
+
+
+def measure_model(number: int, label: str, env: dict[str, str], folder: Path,
+                  stack: contextlib.ExitStack, tenants: dict, args, database) -> dict:
+    port = free_port()
+    server = start_server(label, gunicorn_command("wsgi:app"), {**env, "PORT": str(port)},
+                          port, args.logs / f"server-{number}.log", "/health/ready", stack)
+    try:
+        if not tenants:
+            prepare_tenants(server, args, tenants)
+        quiet = tenants["quiet"].refresh(server)
+        chatty = [str(t.workspace_id) for t in tenants["chatty"]]
+        rows_before, _ = ledger_state(database.admin_dsn, chatty)
+        for _ in range(20):  # warm-up
+            time_get(server.base, quiet)
+        idle = [time_get(server.base, quiet) for _ in range(args.idle)]
+
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        load = context.Process(target=run_streams, args=(
+            server.base, tenants["keys"], args.streams, theirs), daemon=True)
+        load.start()
+        if ours.recv() != "ready":
+            raise BenchError("the stream client did not start")
+        seen: list[int] = []
+        stop, paced = threading.Event(), []
+        sampler = threading.Thread(target=sample_connections,
+                                   args=(database.admin_dsn, stop, seen), daemon=True)
+        sampler.start()
+        workers = server.workers()
+        cpu_before = sum(_cpu(worker) for worker in workers)
+        ours.send("go")
+        started, went, loaded, failures = time.perf_counter(), time.time(), [], Counter()
+        pacer = threading.Thread(target=paced_gets, args=(
+            server.base, quiet, stop, args.every, paced, failures), daemon=True)
+        pacer.start()
+        while not ours.poll():
+            loaded.append((time.time(), time_get(server.base, quiet, failures)))
+        results = ours.recv()
+        # Opening: until every stream sent its first piece; streaming: the rest.
+        opened_at = max((r["first"] or went) for r in results)
+        opening = [ms for at, ms in loaded if at < opened_at]  # ``at``: when the GET left
+        streaming = [ms for at, ms in loaded if at >= opened_at]
+        loaded = [ms for _, ms in loaded]
+        wall = time.perf_counter() - started
+        cpu = sum(_cpu(worker) for worker in workers) - cpu_before
+        stop.set()
+        sampler.join(5)
+        pacer.join(300)  # the GETs in flight answer
+        load.join(10)
+        rows_after, reserved = ledger_state(database.admin_dsn, chatty)
+    finally:
+        server.stop()
+    return {"label": label, "idle": idle, "loaded": loaded, "results": results,
+            "opening": opening, "streaming": streaming, "opened": opened_at - went,
+            "paced": paced,
+            "wall": wall, "rows": rows_after - rows_before, "reserved": reserved,
+            "connections": seen, "cpu": cpu, "failures": failures}
+
+
+def _cpu(process) -> float:
+    try:
+        times = process.cpu_times()
+    except Exception:  # a worker that exited: its time is lost, not the run
+        return 0.0
+    return times.user + times.system
+
+
+def report(rows: list[dict], args, target: bool = True) -> None:
+    print(f"\n{'serving model':40} {'idle p50':>9} {'idle p99':>9} {'load p50':>9} "
+          f"{'load p99':>9} {'load max':>9} {'GETs':>5} {'streams ok':>10} {'429s':>5} "
+          f"{'stream p50':>10} "
+          f"{'all done':>8} {'usage rows':>10} {'DB busy p50/max':>15} {'reserved':>8} "
+          f"{'web CPU':>8}")
+    for row in rows:
+        results = row["results"]
+        ok = sum(r["ok"] for r in results)
+        seconds = [r["seconds"] for r in results if r["ok"]] or [0.0]
+        busy = row["connections"] or [0]
+        print(f"{row['label']:40} {percentile(row['idle'], 50):7.1f}ms "
+              f"{percentile(row['idle'], 99):7.1f}ms {percentile(row['loaded'], 50):7.1f}ms "
+              f"{percentile(row['loaded'], 99):7.1f}ms {max(row['loaded']):7.1f}ms "
+              f"{len(row['loaded']):5d} "
+              f"{ok:4d}/{len(results):<5d} {sum(r['refused'] for r in results):5d} "
+              f"{percentile(seconds, 50):9.2f}s {row['wall']:7.1f}s {row['rows']:10d} "
+              f"{percentile(busy, 50):7.0f} /{max(busy):6d} {row['reserved']:8.2f} "
+              f"{row['cpu']:7.1f}s")
+        if row["paced"]:
+            print(f"    paced     (a GET every {args.every * 1000:g} ms, timed from when due): "
+                  f"{len(row['paced'])} GETs, p50 {percentile(row['paced'], 50):.1f} ms, "
+                  f"p99 {percentile(row['paced'], 99):.1f} ms, max {max(row['paced']):.1f} ms")
+        for phase, values in (("opening", row["opening"]), ("streaming", row["streaming"])):
+            if values:
+                print(f"    {phase:9} ({row['opened']:.1f}s to open every stream): "
+                      f"{len(values)} GETs, p50 {percentile(values, 50):.1f} ms, "
+                      f"p99 {percentile(values, 99):.1f} ms, max {max(values):.1f} ms")
+        errors = Counter(r["error"] for r in results if r["error"]) + row["failures"]
+        for error, count in errors.most_common(3):
+            print(f"    {count} x {error}")
+    if not target:
+        return
+    last = rows[-1]
+    p99 = percentile(last["loaded"], 99)
+    complete = (all(r["ok"] for r in last["results"]) and last["rows"] == args.streams
+                and last["reserved"] == 0 and not last["failures"])
+    print(f"target ({last['label']}): GET {PAGE} p99 under {args.streams} streams of "
+          f"{args.seconds:g}s < {TARGET_P99_MS:g} ms: {p99:.1f} ms {verdict(p99 < TARGET_P99_MS)}; "
+          f"all streams correct, {args.streams} ok usage rows, nothing reserved: "
+          f"{verdict(complete)}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--streams", type=int, default=200, help="concurrent streaming chats")
+    parser.add_argument("--seconds", type=float, default=2.0, help="how long a stream takes")
+    parser.add_argument("--workspaces", type=int, default=4, help="workspaces streaming")
+    parser.add_argument("--idle", type=int, default=200, help="GETs timed idle")
+    parser.add_argument("--every", type=float, default=0.1,
+                        help="seconds between the paced GETs under the streams")
+    parser.add_argument("--models", default="before,gevent,after",
+                        help=f"comma-separated, in order, of {', '.join(MODELS)}")
+    args = parser.parse_args()
+    chosen = [name.strip() for name in args.models.split(",") if name.strip()]
+    if not chosen or any(name not in MODELS for name in chosen):
+        parser.error(f"--models takes names among {', '.join(MODELS)}")
+    rows = []
+    with contextlib.ExitStack() as stack:
+        folder = Path(tempfile.mkdtemp(prefix="codex32-streams-"))
+        stack.callback(shutil.rmtree, folder, ignore_errors=True)
+        args.logs = Path(tempfile.mkdtemp(prefix="codex32-streams-logs-"))
+        database = start_database(folder)
+        stack.callback(database.close)
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        fake = context.Process(target=serve_fake, args=(args.seconds / EVENTS_APART, theirs),
+                               daemon=True)
+        fake.start()
+        stack.callback(fake.join, 5)
+        stack.callback(ours.send, "stop")
+        args.fake_url = ours.recv()
+        base_env = {**product_environment(database, 0, folder, "streams"),
+                    "CODEX32_ALLOW_PRIVATE_URLS": "1"}
+        print(f"{args.streams} streaming chats at once (openai SDK, {args.workspaces} "
+              f"workspaces) against a fake whose streams take {args.seconds:g}s; another "
+              f"workspace's GET {PAGE} timed sequentially, idle ({args.idle} GETs) then until "
+              f"the last stream ends; servers' logs in {args.logs}", flush=True)
+        tenants: dict = {}
+        for number, name in enumerate(chosen):
+            label, overrides = MODELS[name]
+            rows.append(measure_model(number, label, {**base_env, **overrides}, folder, stack,
+                                      tenants, args, database))
+            report(rows[-1:], args, target=False)
+    print("\nall models, in one run:")
+    report(rows, args)
+    return 0
+
+
+if __name__ == "__main__":
+    # SIGTERM (bench/run.py stopping it) unwinds like Ctrl-C, so the servers are stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""A stream abandoned at any point (before its first piece is read, mid-stream, or never read
+at all) stops the upstream call, records what was produced and settles its budget
+reservation: nothing stays reserved."""
+
+from __future__ import annotations
+
+import gc
+import time
+from decimal import Decimal
+
+from codex32.db import db, tenancy
+from codex32.services import gateway
+from tests.gateway.conftest import ask
+
+LONG = " ".join(["word"] * 60)
+
+
+def budgeted(tenant) -> None:
+    response = tenant.call("PUT", "/api/v1/budgets", json={"budgets": [
+        {"scope": "workspace", "period": "day", "hard_limit_usd": "5"}]})
+    assert response.status_code == 200, response.json
+
+
+def assert_settled(tenant) -> None:
+    """No reservation left, the produced tokens charged, one cancelled request recorded."""
+    budget = tenant.call("GET", "/api/v1/budgets").json[0]
+    assert Decimal(budget["reserved_usd"]) == 0, budget
+    assert Decimal(budget["spent_usd"]) > 0, budget
+    usage = tenant.call("GET", "/api/v1/usage").json["groups"]
+    assert len(usage) == 1 and usage[0]["requests"] == 1, usage
+    assert usage[0]["failed_requests"] == 1 and usage[0]["output_tokens"] > 0, usage
+
+
+def open_stream(tenant) -> gateway.GatewayStream:
+    """A stream opened as a service opens it (inside an app context)."""
+    tenancy.bind(db.session, tenant.workspace_id)
+    try:
+        return gateway.stream(tenant.workspace_id, ask(LONG, model="fast"), purpose="builder")
+    finally:
+        db.session.remove()
+        tenancy.unbind()
+
+
+def wait_for(condition, seconds: float = 3.0) -> bool:
+    until = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > until:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_a_stream_closed_before_its_first_piece_is_read_settles_its_reservation(
+        app, chained, servers):
+    servers[0].stream_interval = 0.2
+    budgeted(chained)
+    with app.app_context():
+        open_stream(chained).close()
+    assert_settled(chained)
+    assert wait_for(lambda: servers[0].aborted == 1)  # upstream stopped too
+
+
+def test_a_stream_dropped_without_being_read_settles_its_reservation(app, chained):
+    budgeted(chained)
+    with app.app_context():
+        opened = open_stream(chained)
+        del opened
+        gc.collect()  # the relay and its stream refer to each other: a cycle
+    assert_settled(chained)
+
+
+def test_an_openai_client_gone_before_the_first_content_settles_its_reservation(
+        chained, servers):
+    servers[0].stream_interval = 0.2
+    budgeted(chained)
+    response = chained.call("POST", "/api/v1/openai/chat/completions", json={
+        "model": "fast", "stream": True, "messages": [{"role": "user", "content": LONG}]},
+        buffered=False)
+    assert response.status_code == 200
+    assert b'"role": "assistant"' in next(iter(response.response))  # no content read yet
+    response.close()  # what the server does when the client disconnects
+    assert_settled(chained)
+    assert wait_for(lambda: servers[0].aborted == 1)
+
+
+def test_a_response_closed_unread_settles_its_reservation(chained):
+    budgeted(chained)
+    response = chained.call("POST", "/api/v1/llm/chat", json={
+        "model": "fast", "stream": True, "messages": [{"role": "user", "content": LONG}]},
+        buffered=False)
+    assert response.status_code == 200
+    response.close()  # a server that never sent the body (the client left first)
+    assert_settled(chained)
+
+
+def test_a_client_gone_mid_stream_stops_upstream_and_settles(chained, servers):
+    servers[0].stream_interval = 0.2
+    budgeted(chained)
+    response = chained.call("POST", "/api/v1/llm/chat", json={
+        "model": "fast", "stream": True, "messages": [{"role": "user", "content": LONG}]},
+        buffered=False)
+    pieces = iter(response.response)
+    assert b"chunk" in next(pieces) and b"chunk" in next(pieces)
+    response.close()
+    assert_settled(chained)
+    assert wait_for(lambda: servers[0].aborted == 1)
