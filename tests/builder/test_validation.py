@@ -9,9 +9,6 @@ bubblewrap); those tests skip with the reason elsewhere.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +16,11 @@ import pytest
 
 from codex32 import runtime
 from codex32.execution import sandbox
-from codex32.plugins.defaults.template_generator import TemplateGenerator
+from codex32.plugins.defaults.template_generator import TEMPLATE_IDS, TemplateGenerator
 from codex32.plugins.interfaces import ExecutionLimits, GenerationRequest
 from codex32.services.builder.report import STEPS, Validation
 from codex32.services.builder.validation import validate
+from tests.builder.wheels import wheel
 from tests.conftest import make_settings, sign_up
 
 GOOD_BOT = ('"""Doubles a number."""\n\nfrom __future__ import annotations\n\nFACTOR = 2\n\n\n'
@@ -31,30 +29,6 @@ GOOD_BOT = ('"""Doubles a number."""\n\nfrom __future__ import annotations\n\nFA
             '    return {"value": event.get("n", 0) * FACTOR}\n')
 GOOD_TESTS = ("import bot\n\n\ndef test_doubles():\n"
               '    assert bot.main({"n": 2}, None) == {"value": 4}\n')
-
-
-def _digest(text: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
-
-
-def wheel(folder: Path, name: str, version: str, code: str, requires: tuple[str, ...] = ()
-          ) -> Path:
-    """A minimal pure-Python wheel of one module (as a build backend would write it)."""
-    info = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}.py": code,
-        f"{info}/METADATA": "Metadata-Version: 2.1\nName: " + name + "\nVersion: " + version
-                            + "\n" + "".join(f"Requires-Dist: {r}\n" for r in requires),
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-                         "Tag: py3-none-any\n",
-    }
-    record = "".join(f"{path},sha256={_digest(text)},{len(text.encode())}\n"
-                     for path, text in files.items()) + f"{info}/RECORD,,\n"
-    path = folder / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as archive:
-        for member, text in {**files, f"{info}/RECORD": record}.items():
-            archive.writestr(member, text)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +81,22 @@ def failed_at(validation: Validation, name: str) -> None:
     assert not validation.passed
 
 
-def test_a_template_bot_passes_every_step_with_its_coverage(builder_app, namespace_level):
+TEMPLATE_PARAMETERS = {"http_health_check": {"url": "https://example.com/health"},
+                       "feed_digest": {"feed_url": "https://example.com/feed.xml"},
+                       "csv_report": {"group_by": "region"},
+                       "webhook_relay": {"target_url": "https://example.com/hook"},
+                       "scheduled_cleanup": {}}
+
+
+def test_every_template_has_parameters_here():
+    assert set(TEMPLATE_PARAMETERS) == set(TEMPLATE_IDS)
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATE_PARAMETERS))
+def test_a_template_bot_passes_every_step_with_its_coverage(builder_app, namespace_level,
+                                                            template):
     generated = TemplateGenerator().generate(GenerationRequest(
-        name="Health", template="http_health_check",
-        parameters={"url": "https://example.com/health"}))
+        name="Template bot", template=template, parameters=TEMPLATE_PARAMETERS[template]))
     events: list[tuple[str, dict]] = []
     with builder_app.app_context():
         validation = validate(generated.files, workspace_id="00000000-0000-0000-0000-000000000000",
@@ -118,8 +104,10 @@ def test_a_template_bot_passes_every_step_with_its_coverage(builder_app, namespa
     assert validation.passed, validation.findings
     assert [s.name for s in validation.steps] == list(STEPS)
     tests = validation.tests
-    assert tests is not None and tests.failed == tests.errors == 0 and tests.passed >= 3
-    assert tests.coverage_percent is not None and tests.coverage_percent >= 80
+    assert tests is not None and tests.failed == tests.errors == 0 and tests.passed >= 2
+    assert tests.coverage_percent is not None and tests.coverage_percent > 50
+    warned = [f for f in validation.findings if f.code == "coverage"]
+    assert bool(warned) == (tests.coverage_percent < 80)  # the builder's aim: a warning
     assert "passed" in tests.output
     assert [(d["name"], d["status"]) for _, d in events][:2] == [("syntax", "running"),
                                                                  ("syntax", "passed")]

@@ -93,13 +93,32 @@ def allows(allowlist: list[str] | tuple[str, ...], pin: str) -> bool:
     return False
 
 
+def own_allowlist(workspace_settings: dict[str, Any]) -> list[str] | None:
+    """A workspace's own allowlist from its settings (None: it narrows nothing)."""
+    found = (workspace_settings.get("builder") or {}).get("allowed_requirements")
+    return [str(entry) for entry in found] if isinstance(found, list) else None
+
+
 def workspace_allowlist(workspace_id: str) -> list[str] | None:
-    """The workspace's own allowlist (None: it narrows nothing), in a session of its own."""
+    """The workspace's own allowlist, read in a session of its own."""
     with runtime.current().sessions() as session, tenancy.bound(session, workspace_id):
         settings: dict[str, Any] = session.execute(select(Workspace.settings)).scalar() or {}
         session.rollback()
-    found = (settings.get("builder") or {}).get("allowed_requirements")
-    return [str(entry) for entry in found] if isinstance(found, list) else None
+    return own_allowlist(settings)
+
+
+def refusals(pins: list[str], platform: tuple[str, ...] | list[str],
+             own: list[str] | None) -> list[Finding]:
+    """A finding per pin the platform's allowlist, or the workspace's, does not allow."""
+    findings = []
+    for pin in pins:
+        if not allows(platform, pin):
+            findings.append(Finding(STEP, f"{pin} is not on the platform's allowlist",
+                                    path=FILE, code="not-allowed"))
+        elif own is not None and not allows(own, pin):
+            findings.append(Finding(STEP, f"{pin} is not on this workspace's allowlist",
+                                    path=FILE, code="not-allowed"))
+    return findings
 
 
 def check(work: Work) -> Checked:
@@ -112,15 +131,8 @@ def check(work: Work) -> Checked:
         return Checked(findings)
     if not pins:
         return Checked(output="no requirements: standard library only")
-    platform = work.settings.builder_allowed_requirements
-    own = workspace_allowlist(work.workspace_id)
-    for pin in pins:
-        if not allows(platform, pin):
-            findings.append(Finding(STEP, f"{pin} is not on the platform's allowlist",
-                                    path=FILE, code="not-allowed"))
-        elif own is not None and not allows(own, pin):
-            findings.append(Finding(STEP, f"{pin} is not on this workspace's allowlist",
-                                    path=FILE, code="not-allowed"))
+    findings = refusals(pins, work.settings.builder_allowed_requirements,
+                        workspace_allowlist(work.workspace_id))
     if findings:
         return Checked(findings)
     installer = environments.Installer.from_settings(work.settings)
