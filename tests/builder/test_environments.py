@@ -54,12 +54,7 @@ def test_the_cache_keeps_only_the_most_recently_used(tmp_path, wheels):
     first = environments.ensure(where, ["tinylib==1.0"])
     second = environments.ensure(where, ["tinylib==2.0"])
     assert not first.site.exists() and second.site.exists()
-    assert environments.ensure(where, ["tinylib==1.0"]).reused is False
-
-
-def test_an_unknown_version_fails_with_pips_words(tmp_path, wheels):
-    with pytest.raises(environments.InstallFailed, match=r"tinylib==9\.9"):
-        environments.ensure(installer(tmp_path, wheels), ["tinylib==9.9"])
+    assert [p.name for p in where.root.iterdir() if not p.name.startswith(".")] == [second.key]
 
 
 def test_an_execution_imports_its_requirements_read_only(tmp_path, wheels):
@@ -86,6 +81,7 @@ def test_an_execution_imports_its_requirements_read_only(tmp_path, wheels):
     failed = worker._with_environment(types.SimpleNamespace(settings=settings), missing)
     assert not isinstance(failed, ExecutionRequest)
     assert failed.error is not None and failed.error["type"] == "RequirementsUnavailable"
+    assert "tinylib==9.9" in failed.error["message"]  # pip's own words
 
 
 def test_a_run_refuses_requirements_its_workspace_does_not_allow(app, tenant):

@@ -240,7 +240,7 @@ def test_a_failing_test_is_reported_with_its_counts(builder_app, namespace_level
 def test_a_hanging_test_is_stopped_by_the_limits(builder_app, namespace_level):
     tests = GOOD_TESTS + "\n\ndef test_hangs():\n    while True:\n        pass\n"
     validation = check(builder_app, {"bot.py": GOOD_BOT, "test_bot.py": tests},
-                       timeout_seconds=3)
+                       timeout_seconds=2)
     failed_at(validation, "tests")
     assert validation.findings[0].code == "timed-out"
     assert validation.tests is not None and validation.tests.errors == 1

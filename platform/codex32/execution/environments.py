@@ -242,9 +242,19 @@ def _closure(names: Iterable[str]) -> list[metadata.Distribution]:
     return found
 
 
+def _link_or_copy(source: Path, destination: Path) -> None:
+    """A hard link (a thousand files in milliseconds), else a copy keeping the mtime: either
+    way the bytecode pip compiled stays valid, and the folder is mounted read-only, where
+    nothing could compile it again."""
+    try:
+        os.link(source, destination)
+    except OSError:  # another filesystem
+        shutil.copy2(source, destination)
+
+
 def tools(root: Path) -> Path:
-    """A folder holding only pytest, coverage and their dependencies (copied from the
-    platform's own installation, once per set of versions), for test runs' ``sys.path``."""
+    """A folder holding only pytest, coverage and their dependencies (linked or copied from
+    the platform's own installation, once per set of versions), for test runs' ``sys.path``."""
     dists = _closure(TOOLS)
     stamp = "\n".join(sorted(f"{d.metadata['Name']}=={d.version}" for d in dists))
     key = "tools-" + lock_key(stamp.splitlines())
@@ -257,25 +267,18 @@ def tools(root: Path) -> Path:
         try:
             for dist in dists:
                 for file in dist.files or ():
-                    if file.parts[0] == ".." or "__pycache__" in file.parts:
-                        continue  # scripts in bin/, and bytecode the sandbox recompiles
+                    if file.parts[0] == "..":
+                        continue  # scripts in bin/
                     source = Path(str(dist.locate_file(file)))
                     if source.is_file():
                         destination = building / "site" / file
                         destination.parent.mkdir(parents=True, exist_ok=True)
-                        shutil.copyfile(source, destination)
-            _compile(building / "site")
-            _readable(building)
+                        _link_or_copy(source, destination)
+            for current, _, _ in os.walk(building):
+                os.chmod(current, 0o755)  # the files keep the installation's own modes
             _stamp(building)
             os.rename(building, folder)
         finally:
             shutil.rmtree(building, ignore_errors=True)
     return folder / "site"
 
-
-def _compile(site: Path) -> None:
-    """Bytecode beside the sources: the sandbox mounts the folder read-only, so without it
-    every test run would compile pytest again."""
-    import compileall
-
-    compileall.compile_dir(str(site), quiet=1, workers=1)

@@ -3,8 +3,9 @@
 One sandboxed run, exactly as an execution is launched (:func:`codex32.execution.sandbox.
 run_sandboxed` with the platform's policy): its code is :mod:`.harness`, its event the
 generated files, its read-only environments the bot's requirements (when it has some) and
-the test tools (pytest, coverage). Nothing generated runs outside, not even test
-collection. A run that hangs is stopped by its limits and reported as such.
+the test tools (pytest, coverage). The tests get no network even when the bot has it: they
+fake every external call. Nothing generated runs outside, not even test collection. A run
+that hangs is stopped by its limits and reported as such.
 
 The counts are what the sandboxed run returns: code that means to lie about its tests could
 (validation catches a model's mistakes, it does not certify hostile code; the sandbox
@@ -13,6 +14,7 @@ contains it either way).
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,7 @@ def check(work: Work) -> Checked:
     request = ExecutionRequest(
         execution_id=f"validate-{uuid.uuid4().hex}", workspace_id=str(work.workspace_id),
         bot_id="builder-validation", code=HARNESS, event={"files": dict(work.files)},
-        limits=work.limits, environments=tuple(paths))
+        limits=dataclasses.replace(work.limits, network=False), environments=tuple(paths))
     outcome = sandbox.run_sandboxed(request, None, work.policy,
                                     min(WORKDIR_MB, work.policy.max_workdir_mb))
     output = bounded(outcome.logs)
