@@ -100,10 +100,10 @@ def own_allowlist(workspace_settings: dict[str, Any]) -> list[str] | None:
 
 
 def workspace_allowlist(workspace_id: str) -> list[str] | None:
-    """The workspace's own allowlist, read in a session of its own."""
+    """The workspace's own allowlist, read in a session of its own (closed, with its read-only
+    transaction, when the block ends)."""
     with runtime.current().sessions() as session, tenancy.bound(session, workspace_id):
         settings: dict[str, Any] = session.execute(select(Workspace.settings)).scalar() or {}
-        session.rollback()
     return own_allowlist(settings)
 
 
