@@ -50,7 +50,7 @@ def test_concurrent_builds_of_one_lock_install_it_once(tmp_path, wheels):
 
 
 def test_the_cache_keeps_only_the_most_recently_used(tmp_path, wheels):
-    where = installer(tmp_path, wheels, max_environments=1)
+    where = installer(tmp_path, wheels, max_environments=1, eviction_grace_seconds=0)
     first = environments.ensure(where, ["tinylib==1.0"])
     second = environments.ensure(where, ["tinylib==2.0"])
     assert not first.site.exists() and second.site.exists()

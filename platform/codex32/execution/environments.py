@@ -16,7 +16,8 @@ How pip is run, and why:
 - ``--index-url``/``--find-links`` come from the platform's settings only
   (``CODEX32_BUILDER_INDEX_URL``, ``CODEX32_BUILDER_FIND_LINKS``), never from a tenant.
 
-The cache is bounded (``CODEX32_BUILDER_MAX_ENVIRONMENTS``, least recently used go first) and
+The cache is bounded (``CODEX32_BUILDER_MAX_ENVIRONMENTS``, least recently used go first, none
+used within the last hour, as a run may still import from it) and
 safe under concurrent builds: one lock per hash (a thread lock and ``flock`` across
 processes), a folder built under a temporary name and renamed into place when complete.
 
@@ -47,6 +48,11 @@ from packaging.utils import canonicalize_name
 
 TOOLS = ("pytest", "coverage")  # what a test run imports besides the bot's requirements
 USED = ".used"  # touched on each use: the cache evicts the least recently used
+# What pip may see of the platform's environment: its own settings, proxies and CA files, not
+# the database URL or the keys.
+PIP_ENVIRONMENT = ("PATH", "HOME", "LANG", "TMPDIR", "XDG_CONFIG_HOME", "SSL_CERT_FILE",
+                   "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+                   "http_proxy", "https_proxy", "no_proxy")
 MAX_ERROR_CHARS = 2000
 
 
@@ -63,6 +69,9 @@ class Installer:
     find_links: tuple[str, ...] = ()
     max_environments: int = 50
     timeout_seconds: float = 300.0
+    # An environment used this recently is never evicted: a run started with it may still be
+    # importing from it (runs last at most MAX_TIMEOUT_SECONDS, 300 s by default).
+    eviction_grace_seconds: float = 3600.0
 
     @classmethod
     def from_settings(cls, settings: Any) -> Installer:
@@ -161,7 +170,7 @@ def _pip_install(installer: Installer, target: Path, pins: list[str]) -> None:
     try:
         done = subprocess.run(command, capture_output=True, text=True,
                               timeout=installer.timeout_seconds, check=False,
-                              env={**os.environ, "PIP_REQUIRE_VIRTUALENV": "0"})
+                              env=_pip_environment())
     except subprocess.TimeoutExpired as exc:
         raise InstallFailed(f"pip took longer than {installer.timeout_seconds:g} s") from exc
     if done.returncode != 0:
@@ -170,17 +179,24 @@ def _pip_install(installer: Installer, target: Path, pins: list[str]) -> None:
         raise InstallFailed("\n".join(lines)[-MAX_ERROR_CHARS:] or "pip failed")
 
 
+def _pip_environment() -> dict[str, str]:
+    kept = {key: value for key, value in os.environ.items()
+            if key in PIP_ENVIRONMENT or key.startswith(("PIP_", "LC_"))}
+    return {**kept, "PIP_REQUIRE_VIRTUALENV": "0"}
+
+
 def _evict(installer: Installer, keep: str) -> None:
-    """Remove the least recently used environments beyond the maximum (never one in use by a
-    build: its lock is tried, not waited for)."""
+    """Remove the least recently used environments beyond the maximum: never one used within
+    the grace period, nor one a build holds (its lock is tried, not waited for)."""
     found = []
     for entry in installer.root.iterdir():
         if entry.name.startswith((".", "tools-")) or not (entry / USED).exists():
             continue
         found.append((entry.joinpath(USED).stat().st_mtime, entry))
     found.sort(reverse=True)
-    for _, entry in found[installer.max_environments:]:
-        if entry.name == keep:
+    recent = time.time() - installer.eviction_grace_seconds
+    for used, entry in found[installer.max_environments:]:
+        if entry.name == keep or used > recent:
             continue
         with open(installer.root / f".{entry.name}.lock", "a") as handle:
             try:
