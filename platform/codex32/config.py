@@ -18,6 +18,12 @@ log = logging.getLogger(__name__)
 # The sandbox's defaults (codex32.execution.sandbox.policy takes them from here).
 SANDBOX_UID_RANGE = (200000, 200999)
 SANDBOX_MAX_WORKDIR_MB = 1024
+# What generated bots may pin in requirements.txt unless the operator says otherwise
+# (CODEX32_BUILDER_ALLOWED_REQUIREMENTS): common pure-Python libraries and what they need.
+BUILDER_ALLOWED_REQUIREMENTS = (
+    "requests", "urllib3", "idna", "charset-normalizer", "certifi", "python-dateutil", "six",
+    "pyyaml", "beautifulsoup4", "soupsieve", "feedparser", "sgmllib3k", "tabulate", "jinja2",
+    "markupsafe")
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
 
@@ -161,6 +167,12 @@ class Settings:
     sandbox_uid_range: tuple[int, int] = SANDBOX_UID_RANGE
     sandbox_max_workdir_mb: int = SANDBOX_MAX_WORKDIR_MB
     sandbox_bwrap: str | None = None
+    # The builder's validation: requirement environments (codex32.execution.environments).
+    builder_allowed_requirements: tuple[str, ...] = BUILDER_ALLOWED_REQUIREMENTS
+    builder_index_url: str | None = None
+    builder_find_links: tuple[str, ...] = ()
+    builder_max_environments: int = 50
+    builder_install_timeout_seconds: float = 300.0
 
     @property
     def production(self) -> bool:
@@ -180,6 +192,7 @@ class Settings:
         data_dir = Path(env.get("CODEX32_DATA_DIR", ".data")).resolve()
         production = mode == "production"
         load = env.get("CODEX32_LOAD_PLUGINS")
+        allowed = env.get("CODEX32_BUILDER_ALLOWED_REQUIREMENTS")
         settings = cls(
             env=mode,
             data_dir=data_dir,
@@ -251,6 +264,13 @@ class Settings:
             sandbox_max_workdir_mb=_int(env.get("CODEX32_SANDBOX_MAX_WORKDIR_MB"),
                                         SANDBOX_MAX_WORKDIR_MB),
             sandbox_bwrap=env.get("CODEX32_SANDBOX_BWRAP") or None,
+            builder_allowed_requirements=tuple(_list(allowed)) if allowed is not None
+            else BUILDER_ALLOWED_REQUIREMENTS,
+            builder_index_url=env.get("CODEX32_BUILDER_INDEX_URL") or None,
+            builder_find_links=tuple(_list(env.get("CODEX32_BUILDER_FIND_LINKS"))),
+            builder_max_environments=_int(env.get("CODEX32_BUILDER_MAX_ENVIRONMENTS"), 50),
+            builder_install_timeout_seconds=_float(
+                env.get("CODEX32_BUILDER_INSTALL_TIMEOUT_SECONDS"), 300.0),
         )
         settings.validate()
         return settings.with_development_secrets()
@@ -283,6 +303,13 @@ class Settings:
             raise ConfigError("CODEX32_SANDBOX_UID_RANGE must be LOW-HIGH with 1000 <= LOW <= HIGH")
         if self.sandbox_max_workdir_mb < 1:
             raise ConfigError("CODEX32_SANDBOX_MAX_WORKDIR_MB must be positive")
+        if self.builder_max_environments < 1 or self.builder_install_timeout_seconds <= 0:
+            raise ConfigError("CODEX32_BUILDER_MAX_ENVIRONMENTS and "
+                              "CODEX32_BUILDER_INSTALL_TIMEOUT_SECONDS must be positive")
+        for entry in self.builder_allowed_requirements:
+            if not _allowlist_entry(entry):
+                raise ConfigError(f"CODEX32_BUILDER_ALLOWED_REQUIREMENTS: {entry!r} is not a "
+                                  "distribution name, optionally with a version specifier")
         if self.worker_stalled_seconds <= self.worker_heartbeat_seconds:
             raise ConfigError("WORKER_STALLED_SECONDS must be longer than "
                               "WORKER_HEARTBEAT_SECONDS (a live worker would look stalled)")
@@ -317,6 +344,17 @@ class Settings:
         return replace(self, secrets_keys=keys,
                        secret_key=generated.get("secret_key", self.secret_key),
                        jwt_secret_key=generated.get("jwt_secret_key", self.jwt_secret_key))
+
+
+def _allowlist_entry(text: str) -> bool:
+    """Whether ``text`` is ``name`` or ``name<specifier>`` (no extras, URL or marker)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        found = Requirement(text)
+    except InvalidRequirement:
+        return False
+    return not (found.extras or found.url or found.marker)
 
 
 def _persisted_secret(data_dir: Path, name: str) -> str:

@@ -130,6 +130,9 @@ def _prepare(spec: dict) -> None:
         handle.write(spec["code"])
     if mode == "namespace":
         posix.chown("/tmp", spec["uid"], spec["gid"])  # the working directory is the bot's
+    if spec["paths"]:  # the platform's read-only environments: requirements, test tools
+        sys.path.extend(spec["paths"])
+        posix.putenv(b"PYTHONPATH", ":".join(spec["paths"]).encode())
     _apply_limits(spec["limits"])
     if libc is not None:
         _drop_privileges(libc, spec["uid"], spec["gid"])

@@ -33,13 +33,14 @@ from codex32.crypto import SecretsUndecryptable
 from codex32.db import tenancy
 from codex32.db.models import Bot, BotExecution, BotVersion, Workspace
 from codex32.errors import DomainError
-from codex32.execution import queue, run_services, sandbox
+from codex32.execution import environments, queue, run_services, sandbox
 from codex32.observability import execution_metrics as metrics
 from codex32.observability.logging import log_context
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import ExecutionOutcome, ExecutionRequest, Executor
 from codex32.runtime import Runtime, activated
 from codex32.services import bot_secrets, bot_settings, deliveries, executions, providers
+from codex32.services.builder.validation import requirements
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class Started:
     request: ExecutionRequest
     executor: Any
     run: bot_settings.RunSettings
+    pins: tuple[str, ...] = ()  # the version's requirements (installed before the run)
 
 
 def runtime_of(context: JobContext) -> Runtime:
@@ -77,7 +79,9 @@ def run_execution(context: JobContext, workspace_id: str, execution_id: str) -> 
         started = start(rt, workspace_id, uuid.UUID(execution_id), job_id)
         if started is None:
             return
-        outcome = run(started, context.should_abort)
+        prepared = _with_environment(rt, started)
+        outcome = (run(dataclasses.replace(started, request=prepared), context.should_abort)
+                   if isinstance(prepared, ExecutionRequest) else prepared)
         if context.abort_reason() == AbortReason.SHUTDOWN and outcome.status == "cancelled":
             if requeue(rt, started, attempts=context.job.attempts):
                 raise queue.WorkerShutdown(f"execution {execution_id} handed back to the queue")
@@ -104,10 +108,10 @@ def start(rt: Runtime, workspace_id: str, execution_id: uuid.UUID,
         if execution.cancel_requested:
             _commit_final(session, execution, ExecutionOutcome(status="cancelled"), run)
             return None
-        code = session.execute(select(BotVersion.code).where(
+        version = session.execute(select(BotVersion.code, BotVersion.files).where(
             BotVersion.bot_id == execution.bot_id,
-            BotVersion.number == execution.version)).scalar()
-        if code is None:
+            BotVersion.number == execution.version)).one_or_none()
+        if version is None:
             _commit_final(session, execution, _failure(
                 "VersionMissing", f"version {execution.version} of the bot no longer exists"), run)
             return None
@@ -125,18 +129,51 @@ def start(rt: Runtime, workspace_id: str, execution_id: uuid.UUID,
                 "SecretsUnavailable", "the bot's secrets cannot be decrypted with the "
                 "configured keys: set them again"), run)
             return None
+        pins, refused = _requirements(rt, session, version.files)
+        if refused:
+            _commit_final(session, execution, _failure("RequirementsRefused", refused), run)
+            return None
         execution.status = "running"
         execution.started_at = datetime.now(UTC)
         request = ExecutionRequest(
             execution_id=str(execution.id), workspace_id=str(workspace_id),
-            bot_id=str(execution.bot_id), code=code, event=dict(execution.input or {}),
+            bot_id=str(execution.bot_id), code=version.code, event=dict(execution.input or {}),
             secrets=secrets, limits=run.limits(rt.settings.max_log_bytes),
             version=execution.version,
             services=run_services.for_run(rt.settings, rt.sessions, workspace_id,
                                           execution.bot_id, execution.id))
         session.commit()
     return Started(workspace_id=str(workspace_id), execution_id=execution_id, job_id=job_id,
-                   request=request, executor=executor, run=run)
+                   request=request, executor=executor, run=run, pins=pins)
+
+
+def _requirements(rt: Runtime, session: Session, files: dict[str, str] | None
+                  ) -> tuple[tuple[str, ...], str | None]:
+    """The pins of the version's requirements.txt, or why they may not be installed (the
+    builder's rules: pinned, on the platform's and the workspace's allowlists)."""
+    text = (files or {}).get(requirements.FILE)
+    if not text:
+        return (), None
+    pins, findings = requirements.pins_of(text)
+    if pins and not findings:
+        own = requirements.own_allowlist(session.execute(select(Workspace.settings)).scalar()
+                                         or {})
+        findings = requirements.refusals(pins, rt.settings.builder_allowed_requirements, own)
+    return tuple(pins), "; ".join(finding.message for finding in findings)[:1000] or None
+
+
+def _with_environment(rt: Runtime, started: Started) -> ExecutionRequest | ExecutionOutcome:
+    """The request with its requirements' environment (installed now unless cached), or the
+    failure that stops the run when they cannot be installed."""
+    if not started.pins:
+        return started.request
+    try:
+        environment = environments.ensure(environments.Installer.from_settings(rt.settings),
+                                          list(started.pins))
+    except environments.InstallFailed as exc:
+        return _failure("RequirementsUnavailable",
+                        f"the bot's requirements could not be installed: {exc}"[:1000])
+    return dataclasses.replace(started.request, environments=(str(environment.site),))
 
 
 def run(started: Started, should_abort: Callable[[], bool]) -> ExecutionOutcome:

@@ -418,6 +418,9 @@ class ExecutionRequest:
     """One run of a bot: its code, the input event and the context it may see.
 
     ``services`` is what the run may call on the platform (None: nothing, e.g. a probe).
+    ``environments`` are host folders the platform made (a bot's installed requirements, the
+    test tools), bound read-only and put on the run's ``sys.path`` in this order; never a
+    tenant's path. An executor that cannot provide them fails the run rather than ignore them.
     """
 
     execution_id: str
@@ -429,6 +432,7 @@ class ExecutionRequest:
     limits: ExecutionLimits = field(default_factory=ExecutionLimits)
     version: int | None = None
     services: BotServices | None = field(default=None, repr=False, compare=False)
+    environments: tuple[str, ...] = ()
 
 
 @dataclass

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hmac
 
 from flask import current_app, request
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
+from packaging.requirements import InvalidRequirement, Requirement
 
 from codex32 import runtime
 from codex32.api import transaction
@@ -57,6 +58,28 @@ class ExecutionMaximaSchema(Strict):
     allow_network = fields.Boolean()
 
 
+def _allowlist_entry(entry: str) -> None:
+    try:
+        found = Requirement(entry)
+    except InvalidRequirement as exc:
+        raise ValidationError("a distribution name, optionally with a version specifier "
+                              "(requests>=2.31,<3)") from exc
+    if found.extras or found.url or found.marker:
+        raise ValidationError("no extras, URL or marker: a name and a version specifier")
+
+
+class BuilderSettingsSchema(Strict):
+    """The AI builder's workspace settings; each only narrows the platform's."""
+
+    allowed_requirements = fields.List(
+        fields.String(validate=[validate.Length(min=1, max=200), _allowlist_entry]),
+        validate=validate.Length(max=500), allow_none=True,
+        metadata={"description": "what generated bots may pin in requirements.txt (names, "
+                                 "optionally with version specifiers); a pin must also be on "
+                                 "the platform's CODEX32_BUILDER_ALLOWED_REQUIREMENTS. "
+                                 "null: the platform's list"})
+
+
 class WorkspaceSettingsSchema(Strict):
     defaults = fields.Dict(keys=fields.String(validate=validate.OneOf(kinds.names())),
                            values=fields.String(validate=validate.Length(min=1, max=100)),
@@ -66,6 +89,8 @@ class WorkspaceSettingsSchema(Strict):
                                metadata={"description": "ordered LLM provider ids"})
     execution = fields.Nested(ExecutionMaximaSchema,
                               metadata={"description": "workspace maxima for bot runs"})
+    builder = fields.Nested(BuilderSettingsSchema, metadata={
+        "description": "the AI builder: the requirements generated bots may use"})
     llm = fields.Nested(LLMSettingsSchema, metadata={
         "description": "the LLM gateway: aliases, prices, cache, rate limits, cooldown"})
 

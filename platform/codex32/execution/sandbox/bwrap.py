@@ -20,6 +20,7 @@ import os
 from codex32.execution.sandbox.interpreter import Interpreter
 
 CODE_MOUNT = "/run/codex32"
+ENVIRONMENT_MOUNT = "/opt/codex32"  # environment N (requirements, test tools) at /opt/codex32/N
 # Read-only extras for bots that were granted the network (name resolution, CA certificates).
 NETWORK_FILES = ("/etc/resolv.conf", "/etc/nsswitch.conf", "/etc/gai.conf", "/etc/ssl",
                  "/etc/ca-certificates", "/etc/pki")
@@ -48,9 +49,16 @@ def _top_level() -> list[str]:
     return argv
 
 
+def environment_paths(count: int) -> list[str]:
+    """Where a run's environments are mounted, in order (what its ``sys.path`` gets)."""
+    return [f"{ENVIRONMENT_MOUNT}/{index}" for index in range(count)]
+
+
 def sandbox_args(facts: Interpreter, code_dir: str, *, network: bool, workdir_bytes: int,
-                 seccomp_fd: int, info_fd: int | None) -> list[str]:
-    """bwrap's options for one run (without the command)."""
+                 seccomp_fd: int, info_fd: int | None,
+                 environments: tuple[str, ...] = ()) -> list[str]:
+    """bwrap's options for one run (without the command); ``environments`` are host folders
+    bound read-only at :func:`environment_paths`."""
     argv = ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     for capability in CAPABILITIES:
@@ -68,6 +76,10 @@ def sandbox_args(facts: Interpreter, code_dir: str, *, network: bool, workdir_by
         if _under(folder, "/usr") or _under(folder, facts.prefix):
             argv += ["--perms", "0555", "--tmpfs", folder]
     argv += ["--ro-bind", code_dir, CODE_MOUNT, "--dir", "/etc"]
+    if environments:
+        argv += ["--perms", "0755", "--dir", ENVIRONMENT_MOUNT]
+        for host, inside in zip(environments, environment_paths(len(environments)), strict=True):
+            argv += ["--ro-bind", host, inside]
     if os.path.exists("/etc/localtime"):
         argv += ["--ro-bind", "/etc/localtime", "/etc/localtime"]
     if network:

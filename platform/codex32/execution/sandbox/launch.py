@@ -113,7 +113,7 @@ def _namespace_launch(request: ExecutionRequest, policy: SandboxPolicy, workdir_
             opened += [info_read, info_write]
         options = bwrap.sandbox_args(facts, code_dir, network=request.limits.network,
                                      workdir_bytes=workdir_mb * MIB, seccomp_fd=seccomp_read,
-                                     info_fd=info_write)
+                                     info_fd=info_write, environments=request.environments)
         command = [facts.executable, "-I", "-S", "-B", "-u", f"{bwrap.CODE_MOUNT}/launcher.pyc",
                    str(result_fd), run_tag(request.execution_id)]
         args_read, args_write = os.pipe()
@@ -218,6 +218,7 @@ def _run(request: ExecutionRequest, cancel: threading.Event | None, policy: Sand
     limits = request.limits
     facts = interpreter(policy.python)
     uid, gid = (identity.uid, identity.gid) if identity else (os.getuid(), os.getgid())
+    namespace = policy.isolation == "namespace"
     started = time.monotonic()
     channel = (ChannelServer(request.services, started + limits.timeout_seconds)
                if request.services is not None else None)
@@ -227,6 +228,8 @@ def _run(request: ExecutionRequest, cancel: threading.Event | None, policy: Sand
             "limits": _rlimits(limits), "code": request.code, "event": request.event,
             "secrets": dict(request.secrets), "execution_id": request.execution_id,
             "bot_id": request.bot_id, "workspace_id": request.workspace_id,
+            "paths": (bwrap.environment_paths(len(request.environments)) if namespace
+                      else list(request.environments)),
             "max_result_bytes": limits.max_result_bytes,
             "channel": channel.bot_fd if channel else None,
             "max_message_bytes": request.services.max_message_bytes if request.services else 0,
@@ -235,7 +238,6 @@ def _run(request: ExecutionRequest, cancel: threading.Event | None, policy: Sand
         if channel is not None:
             channel.close()
         return _failed("InvalidEvent", f"the event is not plain JSON data: {exc}")
-    namespace = policy.isolation == "namespace"
     read_fd, write_fd = os.pipe()
     launch = None
     first = None
