@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from codex32.services.builder import builds
+from codex32 import runtime
+from codex32.execution import builder_jobs
 from codex32.testing.fake_openai import FakeOpenAI
 from codex32.testing.scripted_model import ScriptedModel
 from tests.conftest import Tenant
@@ -70,7 +71,7 @@ def run_build(app, superuser, tenant: Tenant, conversation_id: str,
         "AND status IN ('todo', 'cancelled') RETURNING id", (job_id,)).fetchone()
     if claimed:
         with app.app_context():
-            builds.run(tenant.workspace_id, conversation_id, job_id)
+            builder_jobs.run(runtime.current(), tenant.workspace_id, conversation_id, job_id)
         superuser.execute("UPDATE procrastinate_jobs SET status = 'succeeded' WHERE id = %s",
                           (job_id,))
     deadline = time.monotonic() + timeout

@@ -42,7 +42,7 @@ def test_an_answer_by_question_id_settles_its_field_and_is_not_asked_again(tenan
 
 def test_a_vague_request_asks_what_the_bot_should_do_without_a_default(tenant):
     first = start(tenant, message="I need a bot")
-    assert first["questions"][0]["field"] == "purpose"
+    assert first["questions"][0]["field"] == "template"
     assert first["questions"][0]["default"] is None
     # Accepting the defaults cannot answer a question that has none.
     reply = say(tenant, first["conversation_id"], "use defaults").json
@@ -54,3 +54,15 @@ def test_unknown_question_ids_and_empty_turns_are_422(tenant):
     assert say(tenant, first["conversation_id"], **{"nope": "x"}).status_code == 422
     assert say(tenant, first["conversation_id"]).status_code == 422
     assert len(detail(tenant, first["conversation_id"])["turns"]) == 2  # nothing written
+
+
+def test_an_email_output_without_an_address_is_asked_for(tenant):
+    first = start(tenant, message="Email me the top 5 headlines of https://example.com/rss "
+                                  "every morning")
+    fields = [q["field"] for q in first["questions"]]
+    assert fields == ["outputs"] and "e-mail" in first["questions"][0]["question"]
+    reply = say(tenant, first["conversation_id"],
+                **{first["questions"][0]["id"]: "me@example.com"}).json
+    assert reply["specification"]["outputs"] == [{"kind": "email",
+                                                  "target": "me@example.com"}]
+    assert reply["state"] == "ready"

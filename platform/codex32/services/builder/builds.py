@@ -2,10 +2,11 @@
 
 - :func:`generate` queues the job in the caller's transaction (202): the conversation shows
   ``step: "queued"`` until a worker takes it.
-- :func:`run` is what the job does: it calls :func:`pipeline.build` with no transaction open,
-  and every progress event is written to the conversation as it happens (a short transaction
-  each), so ``GET`` shows the running step and a client streaming events that goes away loses
-  nothing. The build report is stored when it ends; the conversation becomes ``generated``.
+- the job (:mod:`codex32.execution.builder_jobs`) marks it started (:func:`start`), calls
+  :func:`pipeline.build` with no transaction open, writes every progress event to the
+  conversation as it happens (:func:`add_progress`, a short transaction each), so ``GET``
+  shows the running step and a client streaming events that goes away loses nothing, and
+  stores the report (:func:`store`); the conversation becomes ``generated``.
 - :func:`accept` creates the bot (or a new version of the refined bot) with every file, its
   settings and its schedule from ``config.yaml``, in the caller's transaction with its audit
   rows.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,16 +25,14 @@ import yaml
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from codex32 import runtime
 from codex32.auth.principal import Principal
 from codex32.auth.rbac import Permission
-from codex32.db import tenancy
 from codex32.db.builder_models import BuilderConversation
 from codex32.errors import Conflict, Forbidden, Invalid
 from codex32.execution import queue
 from codex32.services import audit, bot_settings, bots, gateway, schedules
-from codex32.services.builder import conversations, pipeline
-from codex32.services.builder.report import as_json
+from codex32.services.builder import conversations
+from codex32.services.builder.report import Build, as_json
 
 log = logging.getLogger(__name__)
 
@@ -59,63 +59,57 @@ def generate(session: Session, principal: Principal, conversation_id: uuid.UUID
     return conversation
 
 
-def run(workspace_id: str, conversation_id: str, job_id: int | None) -> None:
-    """The job: build the conversation's specification, storing progress and the report."""
-    sessions = runtime.current().sessions
-    with sessions() as session, tenancy.bound(session, workspace_id):
-        conversation = session.execute(select(BuilderConversation).where(
-            BuilderConversation.id == uuid.UUID(conversation_id)).with_for_update()).scalar()
-        if conversation is None or (job_id is not None and conversation.job_id != job_id):
-            log.warning("build job %s names no conversation waiting for it", job_id)
-            return
-        spec, bot_id = dict(conversation.specification), conversation.bot_id
-        caller = gateway.Caller(user_id=conversation.created_by
-                                if conversation.creator_type == "user" else None,
-                                conversation_id=conversation_id)
-        previous = conversations.previous_files(session, bot_id) if bot_id else None
-        conversation.step = "started"
-        session.commit()
-    recorder = _recorder(workspace_id, conversation_id)
-    try:
-        result = pipeline.build(workspace_id, spec, caller=caller, previous=previous,
-                                progress=recorder)
-    except Exception as exc:
-        log.exception("the build of conversation %s failed", conversation_id)
-        _finish(workspace_id, conversation_id, None, f"{type(exc).__name__}: {exc}"[:2000])
-        return
-    _finish(workspace_id, conversation_id, as_json(result), None)
+@dataclass(frozen=True)
+class Started:
+    """A build ready to run: what :func:`pipeline.build` needs (no database objects)."""
+
+    workspace_id: str
+    conversation_id: str
+    specification: dict[str, Any]
+    caller: gateway.Caller
+    previous: dict[str, str] | None
 
 
-def _recorder(workspace_id: str, conversation_id: str):
-    """The pipeline's progress callback: each event appended to the conversation at once."""
-    sessions = runtime.current().sessions
+def start(session: Session, workspace_id: str, conversation_id: str, job_id: int | None
+          ) -> Started | None:
+    """Mark the conversation's build started (the job's first step); None when the job
+    names no conversation waiting for it (deleted, or another generation since)."""
+    conversation = session.execute(select(BuilderConversation).where(
+        BuilderConversation.id == uuid.UUID(conversation_id)).with_for_update()).scalar()
+    if conversation is None or (job_id is not None and conversation.job_id != job_id):
+        log.warning("build job %s names no conversation waiting for it", job_id)
+        return None
+    conversation.step, conversation.updated_at = "started", datetime.now(UTC)
+    caller = gateway.Caller(user_id=conversation.created_by
+                            if conversation.creator_type == "user" else None,
+                            conversation_id=conversation_id)
+    previous = (conversations.previous_files(session, conversation.bot_id)
+                if conversation.bot_id else None)
+    session.flush()
+    return Started(workspace_id, conversation_id, dict(conversation.specification), caller,
+                   previous)
 
-    def record(event: str, detail: dict[str, Any]) -> None:
-        entry = {"event": event, **detail, "at": datetime.now(UTC).isoformat()}
-        step = str(detail.get("name") or event)[:64]
-        try:
-            with sessions() as session, tenancy.bound(session, workspace_id):
-                table = BuilderConversation.__table__
-                session.execute(update(BuilderConversation).where(
-                    BuilderConversation.id == uuid.UUID(conversation_id),
-                    func.jsonb_array_length(table.c.progress) < MAX_PROGRESS_EVENTS)
-                    .values(progress=table.c.progress.concat([entry]), step=step,
-                            updated_at=datetime.now(UTC)))
-                session.commit()
-        except Exception:  # progress must never fail the build
-            log.warning("could not record build progress", exc_info=True)
-    return record
+
+def add_progress(session: Session, conversation_id: str, event: str,
+                 detail: dict[str, Any]) -> None:
+    """Append one progress event to the conversation; its name becomes the running step."""
+    entry = {"event": event, **detail, "at": datetime.now(UTC).isoformat()}
+    table = BuilderConversation.__table__
+    session.execute(update(BuilderConversation).where(
+        BuilderConversation.id == uuid.UUID(conversation_id),
+        func.jsonb_array_length(table.c.progress) < MAX_PROGRESS_EVENTS)
+        .values(progress=table.c.progress.concat([entry]),
+                step=str(detail.get("name") or event)[:64], updated_at=datetime.now(UTC)))
 
 
-def _finish(workspace_id: str, conversation_id: str, report: dict[str, Any] | None,
-            error: str | None) -> None:
-    with runtime.current().sessions() as session, tenancy.bound(session, workspace_id):
-        values: dict[str, Any] = {"step": None, "error": error, "updated_at": datetime.now(UTC)}
-        if report is not None:
-            values.update(report=report, state="generated")
-        session.execute(update(BuilderConversation).where(
-            BuilderConversation.id == uuid.UUID(conversation_id)).values(**values))
-        session.commit()
+def store(session: Session, conversation_id: str, build: Build | None,
+          error: str | None) -> None:
+    """The build's end: its report (the conversation is then ``generated``) or its error."""
+    values: dict[str, Any] = {"step": None, "error": error, "updated_at": datetime.now(UTC)}
+    if build is not None:
+        values.update(report=as_json(build), state="generated")
+    session.execute(update(BuilderConversation).where(
+        BuilderConversation.id == uuid.UUID(conversation_id)).values(**values))
 
 
 # --- accept ------------------------------------------------------------------------------

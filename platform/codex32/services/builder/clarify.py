@@ -138,7 +138,9 @@ def respond(context: Context) -> Reply:
     if source == "heuristics":
         draft = answer
         spec = heuristics.specification(draft, context.specification)
-        asked = heuristics.questions(draft)
+        # The heuristics read the user's words only: what the specification already holds
+        # (a refined bot's template, say) is not asked again.
+        asked = [q for q in heuristics.questions(draft) if not _holds(spec, q["field"])]
         suggestions = heuristics.suggestions(spec)
         message = ("Built-in heuristics (no language model is configured) drafted this "
                    "specification from keyword rules; check it.")
@@ -177,6 +179,8 @@ def settle(settled: dict[str, Any], field_path: str, value: Any) -> None:
     if field_path == "trigger.cron" and not (isinstance(value, str)
                                              and croniter.is_valid(value)):
         return  # said in words ("daily at 9"): the model or the heuristics read it
+    if field_path == "template":
+        return  # a task in words, not a template id: the model or the heuristics read it
     settled[field_path] = value
 
 
@@ -189,6 +193,18 @@ def _with_settled(spec: dict[str, Any], settled: dict[str, Any]) -> dict[str, An
         if not specs.errors(candidate):
             found = candidate
     return found
+
+
+def _holds(spec: dict[str, Any], path: str) -> bool:
+    """Whether ``spec`` already says what a question on ``path`` would ask."""
+    if path == "outputs":  # an e-mail output without an address still needs one
+        outputs = spec.get("outputs") or []
+        return bool(outputs) and all(o.get("target") or o.get("kind") in ("return", "log")
+                                     for o in outputs)
+    node: Any = spec
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return bool(node)
 
 
 def _set(spec: dict[str, Any], path: str, value: Any) -> None:

@@ -21,7 +21,7 @@ DEFAULT_CRON = "0 9 * * *"
 
 # (pattern over a heuristics question, the field it settles, why it matters, default)
 _QUESTION_FIELDS: tuple[tuple[str, str, str, Any], ...] = (
-    (r"what should the bot do", "purpose",
+    (r"what should the bot do", "template",
      "Nothing else can be decided before the bot's task is known.", None),
     (r"how often|every how many|once a minute", "trigger.cron",
      "A scheduled bot needs its schedule; it decides how often it runs and what it costs.",
