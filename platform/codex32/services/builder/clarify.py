@@ -138,9 +138,10 @@ def respond(context: Context) -> Reply:
     if source == "heuristics":
         draft = answer
         spec = heuristics.specification(draft, context.specification)
-        # The heuristics read the user's words only: what the specification already holds
-        # (a refined bot's template, say) is not asked again.
-        asked = [q for q in heuristics.questions(draft) if not _holds(spec, q["field"])]
+        # The heuristics read the user's words only: what the specification held before this
+        # turn (a refined bot's template, an earlier turn's schedule) is not asked again.
+        asked = [q for q in heuristics.questions(draft)
+                 if not _holds(context.specification, q["field"])]
         suggestions = heuristics.suggestions(spec)
         message = ("Built-in heuristics (no language model is configured) drafted this "
                    "specification from keyword rules; check it.")
