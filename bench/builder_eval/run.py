@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import percentile, signed_up_headers, start_database  # noqa: E402
+from harness import percentile, signed_up_headers, start_database
 
 CASES = Path(__file__).with_name("cases.yaml")
 CASE_TEMPLATES: dict[str, dict[str, Any]] = {}  # case id -> {"template": expected}, if stated
