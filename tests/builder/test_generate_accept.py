@@ -116,3 +116,28 @@ def test_refining_a_bot_starts_from_it_and_accept_adds_a_version(app, superuser,
     assert accepted.status_code == 201, accepted.json
     assert (accepted.json["bot_id"], accepted.json["version"]) == (bot_id, 2)
     assert tenant.call("GET", f"/api/v1/bots/{bot_id}/schedule").json["cron"] == "0 * * * *"
+
+
+def test_the_worker_process_registers_the_build_job_on_the_builder_queue():
+    from codex32.execution import builder_jobs, process, queue
+
+    task = process.queue.app.tasks[queue.BUILD_TASK]
+    assert task.func is builder_jobs.build_bot and task.queue == queue.BUILDER_QUEUE
+
+
+def test_a_build_that_fails_stores_its_error_and_leaves_the_conversation_ready(
+        app, superuser, tenant, monkeypatch):
+    from codex32.services.builder import pipeline
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("generator exploded")
+
+    monkeypatch.setattr(pipeline, "build", broken)
+    conversation = ready(tenant)
+    tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
+    found = run_build(app, superuser, tenant, conversation)
+    assert found["state"] == "ready" and "generator exploded" in found["error"]
+    assert not found["running"] and found["report"] is None
+    done = events(tenant.call("GET",
+                              f"/api/v1/builder/conversations/{conversation}/events").get_data())
+    assert done[-1][1] == "done" and "generator exploded" in done[-1][2]["error"]

@@ -152,6 +152,9 @@ def record(session: Session, principal: Principal, prepared: Prepared, reply: Re
     context, now = prepared.context, datetime.now(UTC)
     conversation_id = uuid.UUID(context.conversation_id)
     if prepared.new:
+        if prepared.bot_id is not None and session.execute(
+                select(Bot.id).where(Bot.id == prepared.bot_id)).first() is None:
+            raise NotFound("bot not found")  # deleted while the turn was answered
         conversation = BuilderConversation(
             workspace_id=principal.workspace_id, id=conversation_id,
             creator_type=principal.actor_type, created_by=principal.actor_id,
