@@ -141,3 +141,22 @@ def test_a_build_that_fails_stores_its_error_and_leaves_the_conversation_ready(
     done = events(tenant.call("GET",
                               f"/api/v1/builder/conversations/{conversation}/events").get_data())
     assert done[-1][1] == "done" and "generator exploded" in done[-1][2]["error"]
+
+
+def test_a_client_following_events_sees_the_steps_as_the_job_runs(app, superuser, tenant):
+    import threading
+
+    conversation = ready(tenant)
+    tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
+    job = threading.Thread(target=run_build, args=(app, superuser, tenant, conversation))
+    job.start()  # the stream's first event waits for the job's first step
+    response = tenant.call("GET", f"/api/v1/builder/conversations/{conversation}/events",
+                           buffered=False)
+    try:
+        raw = b"".join(response.response)  # ends with "done" once the job stored its report
+    finally:
+        job.join(timeout=30)
+        response.close()
+    found = events(raw)
+    assert [name for _, name, _ in found].count("step") >= 4
+    assert found[-1][1] == "done" and found[-1][2]["state"] == "generated"

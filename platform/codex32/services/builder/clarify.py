@@ -268,8 +268,9 @@ def _ask(context: Context, messages: tuple[Message, ...]) -> tuple[dict[str, Any
                             "schema.")),
         temperature=0, max_tokens=MAX_TOKENS, json_mode=True, timeout=DEADLINE_SECONDS,
         response_schema=request.response_schema)
+    # Not cached: the first answer, invalid, may be (temperature 0); a repair must not be.
     result = gateway.chat(context.workspace_id, repair, purpose="builder", caller=caller,
-                          deadline_seconds=DEADLINE_SECONDS)
+                          cache=False, deadline_seconds=DEADLINE_SECONDS)
     answer, problems = _checked(result.text)
     if problems:
         raise BadGateway(f"{result.provider} answered an invalid specification twice; "
