@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -125,6 +126,11 @@ def run_case(workspace: Workspace, case: dict[str, Any], times: dict[str, list[f
     outcome["tests_passed"] = bool(tests and tests["passed"] and not tests["failed"]
                                    and not tests["errors"])
     outcome["stopped"] = report.get("stopped") or done.get("error")
+    if outcome["built"] and not outcome["tests_run"]:
+        started = time.perf_counter()
+        outcome["bench_tests_passed"] = run_tests_here(report["rounds"][-1]["files"])
+        times["generated tests (pytest, by the bench)"].append(
+            (time.perf_counter() - started) * 1000)
     if outcome["built"]:
         status, accepted, ms = workspace.call("POST", f"{BASE}/{conversation}/accept",
                                               {"name": case["id"]})
@@ -133,6 +139,20 @@ def run_case(workspace: Workspace, case: dict[str, Any], times: dict[str, list[f
         if status != 201:
             outcome["error"] = f"accept {status}: {accepted}"
     return outcome
+
+
+def run_tests_here(files: dict[str, str]) -> bool:
+    """Run the generated tests with pytest in a scratch folder (outside the sandbox): the
+    figure while the pipeline runs none itself."""
+    with tempfile.TemporaryDirectory(prefix="builder-eval-bot-") as folder:
+        for path, text in files.items():
+            target = Path(folder) / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                               "-p", "no:codex32", "test_bot.py"], cwd=folder,
+                              capture_output=True, timeout=120)
+        return done.returncode == 0
 
 
 def summarize(label: str, outcomes: list[dict[str, Any]], times: dict[str, list[float]],
@@ -169,6 +189,9 @@ def summarize(label: str, outcomes: list[dict[str, Any]], times: dict[str, list[
     else:
         stopped = next((o["stopped"] for o in ready if o.get("stopped")), "")
         print(f"generated tests passed in the sandbox: not run ({stopped})")
+        print(f"generated tests passed, run by the bench with pytest outside the sandbox: "
+              f"{sum(bool(o.get('bench_tests_passed')) for o in built)}/{len(built)} built "
+              f"({len(scored)} cases)")
     print(f"accepted as bots: {sum(bool(o.get('accepted')) for o in scored)}/{len(scored)}")
     for step, values in times.items():
         if values:
