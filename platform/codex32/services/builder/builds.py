@@ -76,7 +76,8 @@ def start(session: Session, workspace_id: str, conversation_id: str, job_id: int
     names no conversation waiting for it (deleted, or another generation since)."""
     conversation = session.execute(select(BuilderConversation).where(
         BuilderConversation.id == uuid.UUID(conversation_id)).with_for_update()).scalar()
-    if conversation is None or (job_id is not None and conversation.job_id != job_id):
+    if conversation is None or conversation.step != "queued" or (
+            job_id is not None and conversation.job_id != job_id):
         log.warning("build job %s names no conversation waiting for it", job_id)
         return None
     conversation.step, conversation.updated_at = "started", datetime.now(UTC)
@@ -133,7 +134,12 @@ def accept(session: Session, principal: Principal, conversation_id: uuid.UUID, *
         raise Conflict("the last build produced no bot.py")
     config = read_config(files.get("config.yaml", ""))
     settings = _settings(config, platform_network)
-    schedule = config.get("schedule")
+    schedule = config.get("schedule") if isinstance(config.get("schedule"), dict) else None
+    # One audit row: the bot's own (bot.create, or bot.update for a refinement), naming the
+    # conversation and the schedule it set.
+    recorded = {"builder_conversation": str(conversation.id), "source": report.get("source"),
+                **({"schedule": {"cron": schedule.get("cron"),
+                                 "timezone": schedule.get("timezone")}} if schedule else {})}
     if conversation.bot_id is not None:
         if not principal.can(Permission.UPDATE_BOT):
             raise Forbidden("accepting a refined bot needs the update_bot permission")
@@ -143,8 +149,8 @@ def accept(session: Session, principal: Principal, conversation_id: uuid.UUID, *
         bot.settings = {**bot.settings, **settings}
         bot_settings.check(session, bot.settings)
         audit.record(session, principal, "bot.update", "bot", bot.id,
-                     {"version": version.number, "builder_conversation": str(conversation.id),
-                      "settings": settings, **audit.code_summary(code)})
+                     {"version": version.number, "settings": settings, **recorded,
+                      **audit.code_summary(code)})
     else:
         if not principal.can(Permission.CREATE_BOT):
             raise Forbidden("accepting a new bot needs the create_bot permission")
@@ -154,20 +160,15 @@ def accept(session: Session, principal: Principal, conversation_id: uuid.UUID, *
                           description=str(config.get("description") or spec.get("purpose")
                                           or "")[:2000],
                           code=code, message=f"From builder conversation {conversation.id}",
-                          settings=settings, files=files,
-                          audit_changes={"builder_conversation": str(conversation.id),
-                                         "source": report.get("source")})
-    if isinstance(schedule, dict) and schedule.get("cron"):
+                          settings=settings, files=files, audit_changes=recorded)
+    if schedule and schedule.get("cron"):
         schedules.put(session, principal, bot.id, cron=str(schedule["cron"]),
-                      timezone=str(schedule.get("timezone") or "UTC"))
+                      timezone=str(schedule.get("timezone") or "UTC"), audited=False)
     conversation.bot_id, conversation.state = bot.id, "accepted"
     conversation.accepted_version = bot.current_version
     conversation.updated_at = datetime.now(UTC)
-    audit.record(session, principal, "builder.accept", "builder_conversation",
-                 conversation.id, {"bot_id": str(bot.id), "version": bot.current_version})
     session.flush()
-    return {"bot_id": bot.id, "version": bot.current_version,
-            "schedule": schedule if isinstance(schedule, dict) else None,
+    return {"bot_id": bot.id, "version": bot.current_version, "schedule": schedule,
             "conversation_id": conversation.id}
 
 
