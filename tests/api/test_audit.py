@@ -69,6 +69,12 @@ MUTATIONS = {
     "secrets.delete_secret": ("secret.delete", None),
     "secrets.put_bot_secret": ("secret.create", None),
     "secrets.delete_bot_secret": ("secret.delete", None),
+    "builder.start": ("builder.conversation.create", lambda t: t.call(
+        "POST", "/api/v1/builder/conversations", json={"message": "Check https://x.org"})),
+    "builder.add_message": ("builder.conversation.message", None),
+    "builder.delete_conversation": ("builder.conversation.delete", None),
+    "builder.generate": ("builder.generate", None),
+    "builder.accept": ("bot.create", None),  # the bot's row names the conversation
 }
 
 
@@ -95,6 +101,8 @@ def _prepared(endpoint, t):
         key_id = t.call("POST", "/api/v1/api-keys", json={"name": "gone", "role": "user"}
                         ).json["id"]
         return lambda: t.call("DELETE", f"/api/v1/api-keys/{key_id}")
+    if endpoint.startswith("builder."):
+        return _builder_call(endpoint, t)
     bot_id = _bot(t)["id"]
     if endpoint == "executions.cancel_execution":  # no worker runs here: it stays queued
         execution_id = t.call("POST", f"/api/v1/bots/{bot_id}/executions", json={}).json["id"]
@@ -121,6 +129,27 @@ def _prepared(endpoint, t):
             "PUT", f"/api/v1/bots/{bot_id}/schedule",
             json={"cron": "*/5 * * * *", "timezone": "Europe/Paris"}),
     }[endpoint]
+
+
+def _builder_call(endpoint, t):
+    """A conversation ready to generate (or generated, for accept), and the call."""
+    from codex32 import runtime
+    from codex32.execution import builder_jobs
+
+    base = "/api/v1/builder/conversations/" + t.call(
+        "POST", "/api/v1/builder/conversations",
+        json={"message": "Every morning check https://example.com and return the result"}
+    ).json["conversation_id"]
+    if endpoint == "builder.accept":
+        job_id = t.call("POST", f"{base}/generate").json["job_id"]
+        with t.client.application.app_context():  # the job's body, as a worker runs it
+            builder_jobs.run(runtime.current(), t.workspace_id, base.rsplit("/", 1)[1],
+                             job_id)
+        return lambda: t.call("POST", f"{base}/accept", json={})
+    return {"builder.add_message": lambda: t.call("POST", f"{base}/messages",
+                                                  json={"content": "hourly instead"}),
+            "builder.delete_conversation": lambda: t.call("DELETE", base),
+            "builder.generate": lambda: t.call("POST", f"{base}/generate")}[endpoint]
 
 
 def _pending_sign_up(client) -> tuple[str, str]:

@@ -104,3 +104,24 @@ def test_deployments_show_every_route_and_its_cooldown(chained, servers):
     answer = chained.call("POST", "/api/v1/llm/chat", json=BODY).json
     assert answer["provider"] == "anthropic" and answer["attempts"] == []
     assert len(servers[0].requests_to("/v1/chat/completions")) == before
+
+
+def test_a_response_schema_reaches_the_provider_as_structured_output(chained, servers):
+    schema = {"type": "object", "required": ["answer"],
+              "properties": {"answer": {"type": "integer"}}}
+    response = chained.call("POST", "/api/v1/llm/chat", json={
+        **BODY, "response_schema": {"name": "sum", "schema": schema}})
+    assert response.status_code == 200, response.json
+    assert json.loads(response.json["text"]) == {"answer": 0}  # the fake's schema example
+    sent = servers[0].requests_to("/v1/chat/completions")[-1].json
+    assert sent["response_format"] == {"type": "json_schema", "json_schema": {
+        "name": "sum", "schema": schema, "strict": False}}
+    compat = chained.call("POST", "/api/v1/openai/chat/completions", json={
+        **BODY, "response_format": {"type": "json_schema",
+                                    "json_schema": {"name": "sum", "schema": schema}}})
+    assert compat.status_code == 200, compat.json
+    assert servers[0].requests_to("/v1/chat/completions")[-1].json["response_format"][
+        "json_schema"]["name"] == "sum"
+    bad = chained.call("POST", "/api/v1/llm/chat", json={
+        **BODY, "response_schema": {"name": "has spaces", "schema": schema}})
+    assert bad.status_code == 422

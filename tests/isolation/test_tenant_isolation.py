@@ -28,6 +28,9 @@ ATTACK_BODIES: dict[str, dict] = {
     "executions.cancel_execution": {},
     "schedules.put_schedule": {"cron": "* * * * *", "timezone": "UTC", "enabled": True},
     "secrets.put_bot_secret": {"value": "pwned"},
+    "builder.add_message": {"content": "hijack"},
+    "builder.generate": {},
+    "builder.accept": {},
 }
 # Endpoints whose path parameter is not a workspace resource id.
 NOT_TENANT_SCOPED = {
@@ -69,8 +72,10 @@ def victim(client, database):
     tenant.call("PUT", f"/api/v1/bots/{bot['id']}/schedule", json={"cron": "0 3 * * *"})
     for path in ("/api/v1/secrets/API_TOKEN", f"/api/v1/bots/{bot['id']}/secrets/API_TOKEN"):
         assert tenant.call("PUT", path, json={"value": "b-secret-value"}).status_code == 201
+    conversation = tenant.call("POST", "/api/v1/builder/conversations",
+                               json={"message": "Check https://example.com hourly"}).json
     tenant.extra.update(bot=bot, key=key, member=member, execution=execution,
-                        dsn=database.superuser_dsn)
+                        conversation=conversation, dsn=database.superuser_dsn)
     return tenant
 
 
@@ -78,7 +83,8 @@ def _fill(rule, victim) -> str:
     values = {"bot_id": victim.extra["bot"]["id"], "key_id": victim.extra["key"]["id"],
               "user_id": victim.extra["member"]["user_id"], "number": 1,
               "execution_id": victim.extra["execution"]["id"], "kind": "llm",
-              "plugin_id": "builtin", "name": "API_TOKEN"}
+              "plugin_id": "builtin", "name": "API_TOKEN",
+              "conversation_id": victim.extra["conversation"]["conversation_id"]}
     missing = rule.arguments - set(values)
     assert not missing, f"teach the isolation suite about {missing} in {rule.rule}"
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: str(values[m.group(1)]), rule.rule)
@@ -111,6 +117,9 @@ def test_every_endpoint_hides_another_workspaces_resources(app, client, victim):
     secrets = victim.call("GET", f"/api/v1/bots/{victim.extra['bot']['id']}/secrets").json
     assert [(s["name"], s["scope"]) for s in secrets] == [("API_TOKEN", "bot")]
     assert _secret_values(victim) == {"b-secret-value"}
+    conversation = victim.call("GET", "/api/v1/builder/conversations/"
+                               f"{victim.extra['conversation']['conversation_id']}").json
+    assert conversation["turns"][-1]["role"] == "assistant" and conversation["step"] is None
 
 
 def _secret_values(tenant) -> set[str]:

@@ -32,7 +32,7 @@ from sqlalchemy import text
 
 from codex32.config import Settings
 from codex32.db.urls import DatabaseUrls, libpq_url
-from codex32.execution import notifications, queue, scheduler, worker
+from codex32.execution import builder_jobs, notifications, queue, scheduler, worker
 from codex32.observability import execution_metrics as metrics
 from codex32.runtime import Runtime, activated, bootstrap
 
@@ -44,6 +44,7 @@ ABORT_POLL_SECONDS = 1.0  # fallback when an abort NOTIFY was missed
 # module names the tasks and never imports their bodies).
 queue.register_task(queue.RUN_TASK, worker.run_execution)
 queue.register_task(queue.NOTIFY_TASK, notifications.deliver_notification)
+queue.register_task(queue.BUILD_TASK, builder_jobs.build_bot)
 
 
 def run(settings: Settings, urls: DatabaseUrls) -> None:

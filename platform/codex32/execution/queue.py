@@ -32,8 +32,10 @@ from codex32.plugins.errors import ConfigInvalid
 
 EXECUTIONS_QUEUE = "executions"
 NOTIFICATIONS_QUEUE = "notifications"
+BUILDER_QUEUE = "builder"
 RUN_TASK = "codex32.run_execution"
 NOTIFY_TASK = "codex32.deliver_notification"
+BUILD_TASK = "codex32.build_bot"
 # How often one run job may run: handed back by stopping workers, or after database failures.
 MAX_RUN_ATTEMPTS = 10
 MAX_NOTIFICATION_BACKOFF_SECONDS = 300
@@ -98,12 +100,18 @@ class NotificationRetry(BaseRetryStrategy):
 
 
 notification_retry = NotificationRetry()
-_RETRY = {RUN_TASK: RunRetry(), NOTIFY_TASK: notification_retry}
-_QUEUE = {RUN_TASK: EXECUTIONS_QUEUE, NOTIFY_TASK: NOTIFICATIONS_QUEUE}
+# A build is not retried: its progress and outcome are on the conversation, and the user
+# asks again (a second generation costs model calls the user did not ask for).
+_RETRY: dict[str, BaseRetryStrategy | bool] = {RUN_TASK: RunRetry(),
+                                               NOTIFY_TASK: notification_retry,
+                                               BUILD_TASK: False}
+_QUEUE = {RUN_TASK: EXECUTIONS_QUEUE, NOTIFY_TASK: NOTIFICATIONS_QUEUE,
+          BUILD_TASK: BUILDER_QUEUE}
 
 
 def register_task(name: str, body: Callable[..., None]) -> None:
-    """Make ``body`` the job body of the task ``name`` (``RUN_TASK`` or ``NOTIFY_TASK``).
+    """Make ``body`` the job body of the task ``name`` (``RUN_TASK``, ``NOTIFY_TASK`` or
+    ``BUILD_TASK``).
 
     It is called with procrastinate's job context and the job's keyword arguments, and runs on
     the task's queue with its retry strategy.
@@ -136,6 +144,14 @@ def defer_notification(session: Session, workspace_id: uuid.UUID | str,
         NOTIFY_TASK, queue=NOTIFICATIONS_QUEUE, connection=_driver_connection(session))
     return deferrer.defer(workspace_id=str(workspace_id), execution_id=str(execution_id),
                           notifier=notifier, event=event)
+
+
+def defer_build(session: Session, workspace_id: uuid.UUID | str,
+                conversation_id: uuid.UUID | str) -> int:
+    """Queue the generation of a builder conversation in ``session``'s transaction."""
+    deferrer = _on_caller_connection.configure_task(
+        BUILD_TASK, queue=BUILDER_QUEUE, connection=_driver_connection(session))
+    return deferrer.defer(workspace_id=str(workspace_id), conversation_id=str(conversation_id))
 
 
 def cancel_job(session: Session, job_id: int) -> None:

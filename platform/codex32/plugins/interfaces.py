@@ -125,7 +125,14 @@ class Usage:
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """A chat completion request. ``model`` None means the provider's configured default."""
+    """A chat completion request. ``model`` None means the provider's configured default.
+
+    ``response_schema`` asks for structured output: ``{"name": ..., "schema": {JSON Schema of
+    an object}, "description"?: ...}``. A provider that supports it (capability ``schema``)
+    answers with the JSON text of one object meant to match the schema (OpenAI's
+    ``json_schema`` response format, Anthropic's forced tool); the caller still validates it.
+    A provider without the capability ignores it: callers set ``json_mode`` as well.
+    """
 
     messages: tuple[Message, ...]
     model: str | None = None
@@ -133,6 +140,7 @@ class ChatRequest:
     max_tokens: int = 1024
     json_mode: bool = False
     timeout: float = 60.0
+    response_schema: dict[str, Any] | None = field(default=None, hash=False)
 
 
 @dataclass(frozen=True)
@@ -158,7 +166,8 @@ class ChatChunk:
 
 
 class LLMProvider(Plugin, kind="llm", hook="register_llm_providers", default="builtin"):
-    """Turns chat messages into text. Capabilities: ``chat``, ``json``, ``stream``.
+    """Turns chat messages into text. Capabilities: ``chat``, ``json``, ``stream``, ``schema``
+    (structured output: :attr:`ChatRequest.response_schema`).
 
     The core retries and falls back itself: a provider makes one attempt per call (its SDK's
     own retries off) and raises :class:`codex32.plugins.errors.ProviderError` with the

@@ -80,8 +80,11 @@ def get(session: Session, bot_id: uuid.UUID) -> BotSchedule:
 
 def put(session: Session, principal: Principal, bot_id: uuid.UUID, *, cron: str,
         timezone: str = "UTC", enabled: bool = True,
-        input: dict[str, Any] | None = None) -> BotSchedule:
-    """Create or replace the bot's schedule; its next tick is computed from now."""
+        input: dict[str, Any] | None = None, audited: bool = True) -> BotSchedule:
+    """Create or replace the bot's schedule; its next tick is computed from now.
+
+    ``audited=False``: the caller's own audit row records it (a builder accept, whose one row
+    is the bot's)."""
     bot = get_bot(session, bot_id, lock=True)
     now = datetime.now(UTC)
     upcoming = next_run(cron, timezone, now)
@@ -107,7 +110,8 @@ def put(session: Session, principal: Principal, bot_id: uuid.UUID, *, cron: str,
     after = _fields(schedule)
     recorded = {name: {"before": before[name], "after": value}
                 for name, value in after.items() if before[name] != value} if before else after
-    audit.record(session, principal, "schedule.update", "bot", bot.id, recorded)
+    if audited:
+        audit.record(session, principal, "schedule.update", "bot", bot.id, recorded)
     session.flush()
     return schedule
 

@@ -17,6 +17,7 @@ delays come from :class:`codex32.testing.fake_openai.ScriptedServer`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -29,7 +30,9 @@ from codex32.testing.fake_openai import (
     ScriptedResponse,
     ScriptedServer,
     approx_tokens,
+    example_of,
     split_words,
+    structured_schema,
     text_of,
 )
 
@@ -122,39 +125,49 @@ class FakeAnthropic(ScriptedServer):
         last_user = next((text_of(m.get("content")) for m in reversed(messages)
                           if m.get("role") == "user"), "")
         text = self.reply_text(body, last_user)
-        stop_reason = "end_turn"
+        schema = structured_schema(body)
+        if schema is not None and self.reply is None:
+            text = json.dumps(example_of(schema))
+        tool = _tool_call(body, text) if schema is not None else None
+        stop_reason = "tool_use" if tool else "end_turn"
         if approx_tokens(text) > body["max_tokens"]:
             text, stop_reason = text[:body["max_tokens"] * 4], "max_tokens"
+            tool = None
         input_tokens = approx_tokens(text_of(body.get("system", ""))) + sum(
             approx_tokens(text_of(m.get("content"))) + 3 for m in messages) + 5
         output_tokens = approx_tokens(text)
         ident, model = self.new_id("msg_"), body["model"]
         if body.get("stream"):
             return ScriptedResponse(sse=self._events(ident, model, text, stop_reason,
-                                                     input_tokens, output_tokens),
+                                                     input_tokens, output_tokens, tool),
                                     interval=self.stream_interval)
         return ScriptedResponse(json={
             "id": ident, "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": text}],
+            "content": [tool or {"type": "text", "text": text}],
             "stop_reason": stop_reason, "stop_sequence": None,
             "usage": _usage(input_tokens, output_tokens),
         })
 
     @staticmethod
     def _events(ident: str, model: str, text: str, stop_reason: str, input_tokens: int,
-                output_tokens: int) -> list[tuple[str, JSONValue]]:
+                output_tokens: int, tool: dict[str, Any] | None = None
+                ) -> list[tuple[str, JSONValue]]:
+        block = {**tool, "input": {}} if tool else {"type": "text", "text": ""}
         events: list[tuple[str, JSONValue]] = [
             ("message_start", {"type": "message_start", "message": {
                 "id": ident, "type": "message", "role": "assistant", "model": model,
                 "content": [], "stop_reason": None, "stop_sequence": None,
                 "usage": _usage(input_tokens, 1)}}),
             ("content_block_start", {"type": "content_block_start", "index": 0,
-                                     "content_block": {"type": "text", "text": ""}}),
+                                     "content_block": block}),
             ("ping", {"type": "ping"}),
         ]
+        # A tool's input streams as pieces of its JSON text, as the API sends it.
+        deltas = ({"type": "input_json_delta", "partial_json": piece} for piece in
+                  split_words(json.dumps(tool["input"]))) if tool else (
+            {"type": "text_delta", "text": piece} for piece in split_words(text))
         events += [("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                             "delta": {"type": "text_delta", "text": piece}})
-                   for piece in split_words(text)]
+                                             "delta": delta}) for delta in deltas]
         events += [
             ("content_block_stop", {"type": "content_block_stop", "index": 0}),
             ("message_delta", {"type": "message_delta",
@@ -175,6 +188,19 @@ class FakeAnthropic(ScriptedServer):
                 "stop_sequence": None, "usage": _usage(10, 1)}}),
             ("error", {"type": "error", "error": error["error"]}),
         ]
+
+
+def _tool_call(body: dict[str, Any], text: str) -> dict[str, Any] | None:
+    """The ``tool_use`` block calling the forced tool with ``text`` as its input; None when
+    ``text`` is no JSON object (the fake then answers it as text)."""
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(found, dict):
+        return None
+    return {"type": "tool_use", "id": "toolu_fake", "name": body["tool_choice"]["name"],
+            "input": found}
 
 
 def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:

@@ -102,6 +102,47 @@ def text_of(content: JSONValue) -> str:
     return ""
 
 
+def example_of(schema: JSONValue) -> JSONValue:
+    """A small value matching a JSON Schema (the fakes' default structured answer): required
+    properties only, the first of an ``enum``, the first type of a list of types."""
+    if not isinstance(schema, dict):
+        return None
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = kind[0] if kind else None
+    if kind == "object" or (kind is None and "properties" in schema):
+        properties = schema.get("properties") or {}
+        return {name: example_of(properties.get(name, {}))
+                for name in schema.get("required") or []}
+    if kind == "array":
+        return [example_of(schema.get("items", {})) for _ in range(schema.get("minItems", 0))]
+    if kind == "string":
+        return "x" * max(int(schema.get("minLength", 1)), 1)
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 0)
+    return False if kind == "boolean" else None
+
+
+def structured_schema(body: JSONValue) -> JSONValue:
+    """The JSON Schema a chat request asks its answer to match (OpenAI's ``json_schema``
+    response format, or Anthropic's forced tool), or None."""
+    if not isinstance(body, dict):
+        return None
+    found = body.get("response_format") or {}
+    if isinstance(found, dict) and found.get("type") == "json_schema":
+        return (found.get("json_schema") or {}).get("schema") or {}
+    choice = body.get("tool_choice") or {}
+    if isinstance(choice, dict) and choice.get("type") == "tool":
+        for tool in body.get("tools") or []:
+            if isinstance(tool, dict) and tool.get("name") == choice.get("name"):
+                return tool.get("input_schema") or {}
+    return None
+
+
 def split_words(text: str, pieces: int = 3) -> list[str]:
     """``text`` cut at spaces into at most ``pieces`` parts whose concatenation is ``text``."""
     words = text.split(" ")
@@ -549,7 +590,10 @@ class FakeOpenAI(ScriptedServer):
         last_user = next((text_of(m.get("content")) for m in reversed(messages)
                           if m.get("role") == "user"), "")
         text = self.reply_text(body, last_user)
-        if json_mode and self.reply is None:
+        schema = structured_schema(body)
+        if schema is not None and self.reply is None:
+            text = json.dumps(example_of(schema))
+        elif json_mode and self.reply is None:
             text = json.dumps({"echo": last_user})
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         finish_reason = "stop"

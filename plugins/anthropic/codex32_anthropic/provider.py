@@ -8,6 +8,7 @@ process environment: every value comes from the workspace's configuration and se
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -72,7 +73,7 @@ class AnthropicProvider(LLMProvider):
     title = "Anthropic"
     description = "Anthropic's Claude models through the Messages API."
     secrets = ("api_key",)
-    capabilities = frozenset({"chat", "json", "stream"})
+    capabilities = frozenset({"chat", "json", "stream", "schema"})
     config_schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
@@ -123,24 +124,25 @@ class AnthropicProvider(LLMProvider):
         with self.translated_errors():
             message = self.client.messages.create(**self._parameters(request, model),
                                                   timeout=self._timeout(request))
-        return self._result(message, model, request.json_mode)
+        return self._result(message, model, request)
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         """Answer the chat as pieces of text; the last chunk carries the usage the API counted.
 
         Closing the iterator closes the HTTP response, which stops the upstream generation.
-        In JSON mode a code fence is only taken off the whole answer, so the text comes as one
-        chunk at the end.
+        In JSON mode a code fence is only taken off the whole answer, and structured output is
+        the forced tool's input, so in both the text comes as one chunk at the end.
         """
         model = request.model or self.config["model"]
+        whole = request.json_mode or request.response_schema is not None
         with self.translated_errors(), self.client.messages.stream(
                 **self._parameters(request, model), timeout=self._timeout(request)) as stream:
             for text in stream.text_stream:
-                if text and not request.json_mode:
+                if text and not whole:
                     yield ChatChunk(text=text, model=model)
             message = stream.get_final_message()
-        result = self._result(message, model, request.json_mode)
-        yield ChatChunk(text=result.text if request.json_mode else "", model=result.model,
+        result = self._result(message, model, request)
+        yield ChatChunk(text=result.text if whole else "", model=result.model,
                         usage=result.usage, finish_reason=result.finish_reason)
 
     def price(self, usage: Usage, requested: str, answered_by: str) -> float:
@@ -221,7 +223,7 @@ class AnthropicProvider(LLMProvider):
 
     def _parameters(self, request: ChatRequest, model: str) -> dict[str, Any]:
         system = [m.content for m in request.messages if m.role == "system"]
-        if request.json_mode:
+        if request.json_mode and request.response_schema is None:
             system.append(JSON_INSTRUCTION)
         turns: list[dict[str, str]] = []
         for message in request.messages:
@@ -238,16 +240,26 @@ class AnthropicProvider(LLMProvider):
             parameters["system"] = "\n\n".join(system)
         if self.config["send_temperature"]:
             parameters["extra_body"] = {"temperature": request.temperature}
+        if request.response_schema is not None:
+            # Structured output: one tool whose input is the schema, and the model made to
+            # call it; the answer is the tool's input.
+            tool = forced_tool(request.response_schema)
+            parameters["tools"] = [tool]
+            parameters["tool_choice"] = {"type": "tool", "name": tool["name"]}
         return parameters
 
     def _timeout(self, request: ChatRequest) -> float:
         # The workspace's setting is a ceiling; the caller's budget may be shorter.
         return min(float(request.timeout), float(self.config["timeout"]))
 
-    def _result(self, message: Any, model: str, json_mode: bool) -> ChatResult:
+    def _result(self, message: Any, model: str, request: ChatRequest) -> ChatResult:
         text = "".join(block.text for block in message.content
                        if getattr(block, "type", None) == "text")
-        if json_mode:
+        tool_input = next((block.input for block in message.content
+                           if getattr(block, "type", None) == "tool_use"), None)
+        if request.response_schema is not None and tool_input is not None:
+            text = json.dumps(tool_input, ensure_ascii=False)
+        elif request.json_mode or request.response_schema is not None:
             fenced = CODE_FENCE.match(text)
             text = fenced.group(1).strip() if fenced else text.strip()
         reported = message.usage
@@ -340,6 +352,15 @@ def _error_fields(body: object) -> tuple[str | None, str | None]:
 
 
 # --- small pieces ---------------------------------------------------------------------------
+
+
+def forced_tool(response_schema: dict[str, Any]) -> dict[str, Any]:
+    """The tool whose input is a request's ``response_schema`` (names: letters, digits, _-)."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", str(response_schema.get("name") or "answer"))[:64]
+    return {"name": name or "answer",
+            "description": str(response_schema.get("description")
+                               or "Answer by calling this tool with the requested object."),
+            "input_schema": response_schema.get("schema") or {"type": "object"}}
 
 
 def _price_for(prices: dict[str, dict[str, float]], requested: str,

@@ -48,7 +48,7 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
     description = ("OpenAI chat models, or any OpenAI-compatible server (vLLM, Ollama, "
                    "llama.cpp) through base_url.")
     secrets = ("api_key",)
-    capabilities = frozenset({"chat", "json", "stream"})
+    capabilities = frozenset({"chat", "json", "stream", "schema"})
     config_schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
@@ -127,7 +127,10 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
         }
         if self.config["send_temperature"]:
             parameters["temperature"] = request.temperature
-        if request.json_mode:
+        if request.response_schema is not None:
+            parameters["response_format"] = {"type": "json_schema",
+                                              "json_schema": json_schema(request.response_schema)}
+        elif request.json_mode:
             parameters["response_format"] = {"type": "json_object"}
             if not any("json" in m.content.lower() for m in request.messages):
                 messages.insert(0, {"role": "system", "content": JSON_HINT})
@@ -136,6 +139,20 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
     def _timeout(self, request: ChatRequest) -> float:
         # The workspace's setting is a ceiling; the caller's budget may be shorter.
         return min(float(request.timeout), float(self.config["timeout"]))
+
+
+def json_schema(response_schema: dict[str, Any]) -> dict[str, Any]:
+    """The ``json_schema`` of OpenAI's response format for a request's ``response_schema``.
+
+    Not ``strict`` unless asked: strict mode refuses schemas with open objects or optional
+    properties, and the caller validates the answer anyway.
+    """
+    found = {"name": str(response_schema.get("name") or "answer"),
+             "schema": response_schema.get("schema") or {"type": "object"},
+             "strict": bool(response_schema.get("strict", False))}
+    if response_schema.get("description"):
+        found["description"] = str(response_schema["description"])
+    return found
 
 
 def _usage(reported: Any) -> Usage:

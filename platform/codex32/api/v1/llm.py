@@ -43,7 +43,8 @@ def chat_request(data: dict) -> ChatRequest:
                                       for m in data["messages"]),
                        model=data.get("model"), temperature=data["temperature"],
                        max_tokens=data["max_tokens"], json_mode=data.get("json_mode", False),
-                       timeout=data.get("timeout", 60.0))
+                       timeout=data.get("timeout", 60.0),
+                       response_schema=data.get("response_schema"))
 
 
 @blp.route("/llm/chat", methods=["POST"])

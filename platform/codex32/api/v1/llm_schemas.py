@@ -77,6 +77,16 @@ class MessageSchema(Strict):
     content = fields.String(required=True, validate=validate.Length(max=200_000))
 
 
+class ResponseSchemaSchema(Strict):
+    """Structured output: the answer is one JSON object meant to match ``schema``."""
+
+    name = fields.String(required=True, validate=validate.Regexp(
+        r"^[A-Za-z0-9_-]{1,64}$", error="letters, digits, _ and - (at most 64)"))
+    schema = fields.Dict(required=True, metadata={"description": "a JSON Schema object"})
+    description = fields.String(validate=validate.Length(max=1000))
+    strict = fields.Boolean()
+
+
 class ChatSchema(Strict):
     """``POST /api/v1/llm/chat``."""
 
@@ -87,6 +97,9 @@ class ChatSchema(Strict):
     temperature = fields.Float(load_default=0.2, validate=validate.Range(min=0, max=2))
     max_tokens = fields.Integer(load_default=1024, validate=validate.Range(min=1, max=200_000))
     json_mode = fields.Boolean(load_default=False)
+    response_schema = fields.Nested(ResponseSchemaSchema, load_default=None, metadata={
+        "description": "ask for structured output (OpenAI's json_schema, Anthropic's forced "
+                       "tool); the text is the JSON object"})
     stream = fields.Boolean(load_default=False)
     cache = fields.Boolean(load_default=None, metadata={
         "description": "true caches whatever the temperature, false opts out"})

@@ -75,6 +75,17 @@ class EmbeddingsSchema(Lenient):
                                     validate=validate.OneOf(["float", "base64"]))
 
 
+def _response_schema(response_format: dict | None) -> dict | None:
+    """A ``json_schema`` response format as the gateway's ``response_schema``."""
+    if not response_format or response_format.get("type") != "json_schema":
+        return None
+    found = response_format.get("json_schema")
+    if not isinstance(found, dict) or not isinstance(found.get("schema", {}), dict):
+        raise Invalid("response_format.json_schema must be an object with a 'schema' object")
+    return {key: found[key] for key in ("name", "schema", "description", "strict")
+            if key in found}
+
+
 @blp.route("/chat/completions", methods=["POST"])
 @requires(Permission.USE_LLM)
 @blp.arguments(CompletionSchema)
@@ -90,7 +101,9 @@ def chat_completions(data):
     request = ChatRequest(messages=messages, model=data["model"],
                           temperature=data["temperature"],
                           max_tokens=data["max_completion_tokens"] or data["max_tokens"] or 1024,
-                          json_mode=(data["response_format"] or {}).get("type") == "json_object",
+                          json_mode=(data["response_format"] or {}).get("type") in (
+                              "json_object", "json_schema"),
+                          response_schema=_response_schema(data["response_format"]),
                           timeout=120)
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if data["stream"]:

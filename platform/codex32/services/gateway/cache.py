@@ -73,7 +73,7 @@ def key(workspace_id: uuid.UUID | str, deployments: tuple[Deployment, ...],
         "chain": [[d.provider, d.model] for d in deployments],
         "messages": [[m.role, m.content] for m in request.messages],
         "temperature": request.temperature, "max_tokens": request.max_tokens,
-        "json_mode": request.json_mode,
+        "json_mode": request.json_mode, "response_schema": request.response_schema,
     }
     return hashlib.sha256(json.dumps(normal, sort_keys=True, ensure_ascii=False,
                                      separators=(",", ":")).encode()).digest()

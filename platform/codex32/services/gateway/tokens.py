@@ -8,6 +8,7 @@ byte-level tokenizer exceeds.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from typing import Any
@@ -54,4 +55,6 @@ def count_text(text: str) -> int:
 def prompt_tokens(request: ChatRequest) -> int:
     """An upper estimate of the request's input tokens."""
     counted = sum(count_text(m.content) + PER_MESSAGE for m in request.messages) + PER_REQUEST
+    if request.response_schema is not None:  # the schema is sent, and counted, as input
+        counted += count_text(json.dumps(request.response_schema, separators=(",", ":")))
     return math.ceil(counted * MARGIN)

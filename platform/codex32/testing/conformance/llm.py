@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import json
+from typing import Any, ClassVar
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from codex32.plugins.errors import ProviderTimeout
 from codex32.plugins.interfaces import (
@@ -53,6 +55,32 @@ class LLMProviderConformance(RoutedConformance):
         assert "".join(chunk.text for chunk in chunks), "the stream has no text"
         assert isinstance(chunks[-1].usage, Usage), "the last chunk carries no usage"
         check_usage(chunks[-1].usage)
+
+    STRUCTURED_SCHEMA: ClassVar[dict[str, Any]] = {
+        "type": "object", "additionalProperties": False, "required": ["greeting", "count"],
+        "properties": {"greeting": {"type": "string", "minLength": 1},
+                       "count": {"type": "integer", "minimum": 0}}}
+
+    def structured_request(self) -> ChatRequest:
+        """The structured-output request of the ``schema`` check; override to suit a script."""
+        return ChatRequest(messages=(Message("user", "Greet the conformance kit, in JSON."),),
+                           max_tokens=128, timeout=10, json_mode=True,
+                           response_schema={"name": "greeting",
+                                            "schema": self.STRUCTURED_SCHEMA})
+
+    def test_structured_output_is_one_json_object_matching_the_schema(self):
+        """A provider with the ``schema`` capability answers a request's ``response_schema``
+        with the JSON text of one object valid against it, by ``complete()`` and by
+        ``stream()`` alike."""
+        if "schema" not in self.plugin_class.capabilities:
+            pytest.skip("the provider declares no 'schema' capability")
+        plugin = self.build()
+        streamed = "".join(chunk.text for chunk in plugin.stream(self.structured_request()))
+        for text in (plugin.complete(self.structured_request()).text, streamed):
+            answer = json.loads(text)
+            problems = [e.message for e in
+                        Draft202012Validator(self.STRUCTURED_SCHEMA).iter_errors(answer)]
+            assert not problems, f"the answer {text!r} breaks the schema: {problems}"
 
 
     def test_a_request_timeout_shorter_than_the_configured_one_wins(self):

@@ -1,0 +1,213 @@
+"""Generating a conversation's bot as a queue job, its progress, and accepting the result.
+
+- :func:`generate` queues the job in the caller's transaction (202): the conversation shows
+  ``step: "queued"`` until a worker takes it.
+- the job (:mod:`codex32.execution.builder_jobs`) marks it started (:func:`start`), calls
+  :func:`pipeline.build` with no transaction open, writes every progress event to the
+  conversation as it happens (:func:`add_progress`, a short transaction each), so ``GET``
+  shows the running step and a client streaming events that goes away loses nothing, and
+  stores the report (:func:`store`); the conversation becomes ``generated``.
+- :func:`accept` creates the bot (or a new version of the refined bot) with every file, its
+  settings and its schedule from ``config.yaml``, in the caller's transaction with its audit
+  rows.
+No Flask here.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import yaml
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from codex32.auth.principal import Principal
+from codex32.auth.rbac import Permission
+from codex32.db.builder_models import BuilderConversation
+from codex32.errors import Conflict, Forbidden, Invalid
+from codex32.execution import queue
+from codex32.services import audit, bot_settings, bots, gateway, schedules
+from codex32.services.builder import conversations
+from codex32.services.builder.report import Build, as_json
+
+log = logging.getLogger(__name__)
+
+MAX_PROGRESS_EVENTS = 500  # kept per generation; later events are counted, not stored
+
+
+def generate(session: Session, principal: Principal, conversation_id: uuid.UUID
+             ) -> BuilderConversation:
+    """Queue the generation of a ``ready`` (or already ``generated``) conversation."""
+    conversation = conversations.get(session, conversation_id, lock=True)
+    conversations.check_writer(principal, conversation)
+    if conversation.step is not None:
+        raise Conflict("a generation of this conversation is already running")
+    if conversation.state not in ("ready", "generated"):
+        raise Conflict(f"the conversation is {conversation.state}: answer its questions (or "
+                       "say 'use defaults') before generating" if conversation.state ==
+                       "gathering" else "the conversation was accepted")
+    conversation.job_id = queue.defer_build(session, principal.workspace_id, conversation.id)
+    conversation.step, conversation.progress, conversation.error = "queued", [], None
+    conversation.updated_at = datetime.now(UTC)
+    audit.record(session, principal, "builder.generate", "builder_conversation",
+                 conversation.id, {"job_id": conversation.job_id})
+    session.flush()
+    return conversation
+
+
+@dataclass(frozen=True)
+class Started:
+    """A build ready to run: what :func:`pipeline.build` needs (no database objects)."""
+
+    workspace_id: str
+    conversation_id: str
+    specification: dict[str, Any]
+    caller: gateway.Caller
+    previous: dict[str, str] | None
+
+
+def start(session: Session, workspace_id: str, conversation_id: str, job_id: int | None
+          ) -> Started | None:
+    """Mark the conversation's build started (the job's first step); None when the job
+    names no conversation waiting for it (deleted, or another generation since)."""
+    conversation = session.execute(select(BuilderConversation).where(
+        BuilderConversation.id == uuid.UUID(conversation_id)).with_for_update()).scalar()
+    if conversation is None or conversation.step != "queued" or (
+            job_id is not None and conversation.job_id != job_id):
+        log.warning("build job %s names no conversation waiting for it", job_id)
+        return None
+    conversation.step, conversation.updated_at = "started", datetime.now(UTC)
+    caller = gateway.Caller(user_id=conversation.created_by
+                            if conversation.creator_type == "user" else None,
+                            conversation_id=conversation_id)
+    previous = (conversations.previous_files(session, conversation.bot_id)
+                if conversation.bot_id else None)
+    session.flush()
+    return Started(workspace_id, conversation_id, dict(conversation.specification), caller,
+                   previous)
+
+
+def add_progress(session: Session, conversation_id: str, event: str,
+                 detail: dict[str, Any]) -> None:
+    """Append one progress event to the conversation; its name becomes the running step."""
+    entry = {"event": event, **detail, "at": datetime.now(UTC).isoformat()}
+    table = BuilderConversation.__table__
+    session.execute(update(BuilderConversation).where(
+        BuilderConversation.id == uuid.UUID(conversation_id),
+        func.jsonb_array_length(table.c.progress) < MAX_PROGRESS_EVENTS)
+        .values(progress=table.c.progress.concat([entry]),
+                step=str(detail.get("name") or event)[:64], updated_at=datetime.now(UTC)))
+
+
+def store(session: Session, conversation_id: str, build: Build | None,
+          error: str | None) -> None:
+    """The build's end: its report (the conversation is then ``generated``) or its error."""
+    values: dict[str, Any] = {"step": None, "error": error, "updated_at": datetime.now(UTC)}
+    if build is not None:
+        values.update(report=as_json(build), state="generated")
+    session.execute(update(BuilderConversation).where(
+        BuilderConversation.id == uuid.UUID(conversation_id)).values(**values))
+
+
+# --- accept ------------------------------------------------------------------------------
+
+
+def accept(session: Session, principal: Principal, conversation_id: uuid.UUID, *,
+           name: str | None = None, platform_network: bool = False) -> dict[str, Any]:
+    """Create the bot (or the refined bot's new version) from the generated files."""
+    conversation = conversations.get(session, conversation_id, lock=True)
+    conversations.check_writer(principal, conversation)
+    report = conversation.report
+    if conversation.state != "generated" or not report or conversation.step is not None:
+        raise Conflict(f"only a generated conversation can be accepted (this one is "
+                       f"{'generating' if conversation.step else conversation.state})")
+    if not report.get("passed"):
+        raise Conflict("the last build did not pass validation; change the specification "
+                       "and generate again")
+    files = dict(report["rounds"][-1]["files"])
+    code = files.pop("bot.py", None)
+    if code is None:
+        raise Conflict("the last build produced no bot.py")
+    config = read_config(files.get("config.yaml", ""))
+    settings = _settings(config, platform_network)
+    schedule = config.get("schedule") if isinstance(config.get("schedule"), dict) else None
+    # One audit row: the bot's own (bot.create, or bot.update for a refinement), naming the
+    # conversation and the schedule it set.
+    recorded = {"builder_conversation": str(conversation.id), "source": report.get("source"),
+                **({"schedule": {"cron": schedule.get("cron"),
+                                 "timezone": schedule.get("timezone")}} if schedule else {})}
+    if conversation.bot_id is not None:
+        if not principal.can(Permission.UPDATE_BOT):
+            raise Forbidden("accepting a refined bot needs the update_bot permission")
+        bot = bots.get(session, conversation.bot_id, lock=True)
+        version = bots.add_version(session, principal, bot, code,
+                                   f"From builder conversation {conversation.id}", files)
+        bot.settings = {**bot.settings, **settings}
+        bot_settings.check(session, bot.settings)
+        audit.record(session, principal, "bot.update", "bot", bot.id,
+                     {"version": version.number, "settings": settings, **recorded,
+                      **audit.code_summary(code)})
+    else:
+        if not principal.can(Permission.CREATE_BOT):
+            raise Forbidden("accepting a new bot needs the create_bot permission")
+        spec = conversation.specification
+        bot = bots.create(session, principal, name=name or str(config.get("name") or
+                                                               spec.get("name")),
+                          description=str(config.get("description") or spec.get("purpose")
+                                          or "")[:2000],
+                          code=code, message=f"From builder conversation {conversation.id}",
+                          settings=settings, files=files, audit_changes=recorded)
+    if schedule and schedule.get("cron"):
+        schedules.put(session, principal, bot.id, cron=str(schedule["cron"]),
+                      timezone=str(schedule.get("timezone") or "UTC"), audited=False)
+    conversation.bot_id, conversation.state = bot.id, "accepted"
+    conversation.accepted_version = bot.current_version
+    conversation.updated_at = datetime.now(UTC)
+    session.flush()
+    return {"bot_id": bot.id, "version": bot.current_version, "schedule": schedule,
+            "conversation_id": conversation.id}
+
+
+def read_config(text: str) -> dict[str, Any]:
+    """config.yaml as a dict; a schedule given as a bare cron becomes ``{cron, timezone}``."""
+    try:
+        config = yaml.safe_load(text or "") or {}
+    except yaml.YAMLError as exc:
+        raise Invalid(f"the generated config.yaml is not YAML: {exc}") from exc
+    if not isinstance(config, dict):
+        raise Invalid("the generated config.yaml is not a mapping")
+    if isinstance(config.get("schedule"), str):
+        config["schedule"] = {"cron": config["schedule"],
+                              "timezone": config.get("timezone") or "UTC"}
+    return config
+
+
+def _settings(config: dict[str, Any], platform_network: bool) -> dict[str, Any]:
+    """The bot settings config.yaml states (timeouts, retries, network)."""
+    found: dict[str, Any] = {}
+    timeouts = config.get("timeouts")
+    timeout = timeouts.get("run_seconds") if isinstance(timeouts, dict) else \
+        config.get("timeout_seconds")
+    if isinstance(timeout, int | float) and timeout >= 1:
+        found["timeout_seconds"] = int(timeout)
+    retries = config.get("retries")
+    if isinstance(retries, dict):
+        if isinstance(retries.get("max"), int):
+            found["max_retries"] = retries["max"]
+        if isinstance(retries.get("backoff_seconds"), int | float):
+            found["retry_backoff_seconds"] = int(retries["backoff_seconds"])
+    elif isinstance(retries, int):
+        found["max_retries"] = retries
+    network = config.get("network")
+    needed = network.get("needed") if isinstance(network, dict) else network
+    if needed is True:
+        if not platform_network:
+            raise Invalid("the generated bot needs the network, and this platform does not "
+                          "allow bots on the network (CODEX32_ALLOW_BOT_NETWORK)")
+        found["network"] = True
+    return found
+

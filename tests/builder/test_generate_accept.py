@@ -1,0 +1,162 @@
+"""Generate (a queue job with stored progress), Server-Sent Events, and accept."""
+
+from __future__ import annotations
+
+import json
+
+from tests.builder.conftest import detail, run_build, say, start
+
+SCHEDULED = "Every morning check https://example.com and return the result"
+
+
+def events(raw: bytes) -> list[tuple[str | None, str, dict]]:
+    found = []
+    for block in raw.decode().strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        found.append((lines.get("id"), lines["event"], json.loads(lines["data"])))
+    return found
+
+
+def ready(tenant, message: str = SCHEDULED) -> str:
+    first = start(tenant, message=message)
+    if first["state"] != "ready":
+        assert say(tenant, first["conversation_id"], "go ahead").json["state"] == "ready"
+    return first["conversation_id"]
+
+
+def test_generate_then_accept_creates_the_bot_with_its_files_and_schedule(
+        app, superuser, tenant):
+    conversation = ready(tenant)
+    queued = tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
+    assert queued.status_code == 202, queued.json
+    assert queued.json["running"] and queued.json["step"] == "queued" and queued.json["job_id"]
+    job = superuser.execute("SELECT task_name, queue_name FROM procrastinate_jobs WHERE id = %s",
+                            (queued.json["job_id"],)).fetchone()
+    assert job == ("codex32.build_bot", "builder")
+    # A second generate while one runs is refused.
+    again = tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
+    assert again.status_code == 409
+
+    built = run_build(app, superuser, tenant, conversation)
+    assert built["state"] == "generated" and built["report"]["passed"]
+    assert {"bot.py", "config.yaml", "test_bot.py", "README.md", "requirements.txt"} <= set(
+        built["report"]["rounds"][0]["files"])
+    steps = [(p["name"], p["status"]) for p in built["progress"]]
+    assert ("generate", "passed") in steps and steps[-1] == ("contract", "passed")
+
+    accepted = tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/accept",
+                           json={})
+    assert accepted.status_code == 201, accepted.json
+    bot_id = accepted.json["bot_id"]
+    assert accepted.json["version"] == 1
+    schedule = tenant.call("GET", f"/api/v1/bots/{bot_id}/schedule").json
+    assert (schedule["cron"], schedule["timezone"]) == ("0 9 * * *", "UTC")
+    version = tenant.call("GET", f"/api/v1/bots/{bot_id}/versions/1").json
+    assert "def main" in version["code"] and "test_bot.py" in version["files"]
+    assert detail(tenant, conversation)["state"] == "accepted"
+    entries = tenant.call("GET", "/api/v1/audit-logs?page_size=50").json["items"]
+    actions = [e["action"] for e in entries]
+    assert actions[:3] == ["bot.create", "builder.generate", "builder.conversation.create"]
+    assert entries[0]["changes"]["builder_conversation"] == conversation
+    assert entries[0]["changes"]["schedule"] == {"cron": "0 9 * * *", "timezone": "UTC"}
+    # Accepted once: a second accept, or more messages, are refused.
+    assert tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/accept",
+                       json={}).status_code == 409
+    assert say(tenant, conversation, "one more thing").status_code == 409
+
+
+def test_accept_before_generation_is_refused_and_writes_nothing(tenant):
+    conversation = ready(tenant)
+    response = tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/accept",
+                           json={})
+    assert response.status_code == 409
+    assert tenant.call("GET", "/api/v1/bots").json["total"] == 0
+
+
+def test_generate_while_questions_are_open_is_refused(tenant):
+    first = start(tenant, message="I need a bot")
+    response = tenant.call("POST",
+                           f"/api/v1/builder/conversations/{first['conversation_id']}/generate")
+    assert response.status_code == 409 and "use defaults" in response.json["message"]
+
+
+def test_events_replay_stored_progress_and_resume_after_last_event_id(app, superuser, tenant):
+    conversation = ready(tenant)
+    tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
+    run_build(app, superuser, tenant, conversation)
+    response = tenant.call("GET", f"/api/v1/builder/conversations/{conversation}/events")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    found = events(response.get_data())
+    assert found[-1][1] == "done" and found[-1][2]["state"] == "generated"
+    steps = [data for _, name, data in found if name == "step"]
+    assert steps and steps[0]["name"] == "generate"
+    # A client that went away resumes after the last event it saw, losing nothing.
+    resumed = events(tenant.call("GET", f"/api/v1/builder/conversations/{conversation}/events",
+                                 headers={"Last-Event-ID": "2"}).get_data())
+    assert [i for i, _, _ in resumed[:-1]] == [i for i, _, _ in found[2:-1]]
+
+
+def test_refining_a_bot_starts_from_it_and_accept_adds_a_version(app, superuser, tenant):
+    conversation = ready(tenant)
+    tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
+    run_build(app, superuser, tenant, conversation)
+    bot_id = tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/accept",
+                         json={}).json["bot_id"]
+    refine = start(tenant, bot_id=bot_id)
+    spec = refine["specification"]
+    assert spec["template"] == "http_health_check" and spec["trigger"]["cron"] == "0 9 * * *"
+    assert spec["parameters"]["url"] == "https://example.com"
+    second = say(tenant, refine["conversation_id"], "check it hourly instead").json
+    assert second["specification"]["trigger"]["cron"] == "0 * * * *"
+    tenant.call("POST", f"/api/v1/builder/conversations/{refine['conversation_id']}/generate")
+    run_build(app, superuser, tenant, refine["conversation_id"])
+    accepted = tenant.call(
+        "POST", f"/api/v1/builder/conversations/{refine['conversation_id']}/accept", json={})
+    assert accepted.status_code == 201, accepted.json
+    assert (accepted.json["bot_id"], accepted.json["version"]) == (bot_id, 2)
+    assert tenant.call("GET", f"/api/v1/bots/{bot_id}/schedule").json["cron"] == "0 * * * *"
+
+
+def test_the_worker_process_registers_the_build_job_on_the_builder_queue():
+    from codex32.execution import builder_jobs, process, queue
+
+    task = process.queue.app.tasks[queue.BUILD_TASK]
+    assert task.func is builder_jobs.build_bot and task.queue == queue.BUILDER_QUEUE
+
+
+def test_a_build_that_fails_stores_its_error_and_leaves_the_conversation_ready(
+        app, superuser, tenant, monkeypatch):
+    from codex32.services.builder import pipeline
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("generator exploded")
+
+    monkeypatch.setattr(pipeline, "build", broken)
+    conversation = ready(tenant)
+    tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
+    found = run_build(app, superuser, tenant, conversation)
+    assert found["state"] == "ready" and "generator exploded" in found["error"]
+    assert not found["running"] and found["report"] is None
+    done = events(tenant.call("GET",
+                              f"/api/v1/builder/conversations/{conversation}/events").get_data())
+    assert done[-1][1] == "done" and "generator exploded" in done[-1][2]["error"]
+
+
+def test_a_client_following_events_sees_the_steps_as_the_job_runs(app, superuser, tenant):
+    import threading
+
+    conversation = ready(tenant)
+    tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
+    job = threading.Thread(target=run_build, args=(app, superuser, tenant, conversation))
+    job.start()  # the stream's first event waits for the job's first step
+    response = tenant.call("GET", f"/api/v1/builder/conversations/{conversation}/events",
+                           buffered=False)
+    try:
+        raw = b"".join(response.response)  # ends with "done" once the job stored its report
+    finally:
+        job.join(timeout=30)
+        response.close()
+    found = events(raw)
+    assert [name for _, name, _ in found].count("step") >= 4
+    assert found[-1][1] == "done" and found[-1][2]["state"] == "generated"

@@ -1,0 +1,68 @@
+"""The builder with no model configured: the built-in heuristics fill the specification and
+ask their questions, and every artifact says it came from them."""
+
+from __future__ import annotations
+
+from codex32.services.builder import spec as specs
+from tests.builder.conftest import detail, say, start
+
+
+def test_offline_conversation_drafts_asks_and_proceeds_with_defaults(tenant):
+    first = start(tenant, message="Every morning check https://example.com and tell me if it "
+                                  "is down")
+    assert first["source"] == "heuristics" and "heuristics" in first["content"]
+    spec = first["specification"]
+    assert not specs.errors(spec)
+    assert spec["trigger"] == {"type": "schedule", "cron": "0 9 * * *", "timezone": "UTC"}
+    assert spec["template"] == "http_health_check"
+    assert spec["parameters"]["url"] == "https://example.com"
+    # It said where the results go? No: the heuristics ask, with a default.
+    assert [q["field"] for q in first["questions"]] == ["outputs"]
+    assert first["state"] == "gathering" and first["questions"][0]["default"] == "return"
+
+    second = say(tenant, first["conversation_id"], "go ahead").json
+    assert second["state"] == "ready" and second["questions"] == []
+    assert second["specification"]["outputs"] == [{"kind": "return"}]
+    assert second["suggestions"] and second["source"] == "heuristics"
+
+    found = detail(tenant, first["conversation_id"])
+    assert [t["role"] for t in found["turns"]] == ["user", "assistant", "user", "assistant"]
+    assert found["state"] == "ready" and found["source"] == "heuristics"
+
+
+def test_an_answer_by_question_id_settles_its_field_and_is_not_asked_again(tenant):
+    first = start(tenant, message="Delete old rows from my database every night")
+    asked = {q["field"]: q for q in first["questions"]}
+    assert "parameters.max_age_days" in asked
+    reply = say(tenant, first["conversation_id"],
+                **{asked["parameters.max_age_days"]["id"]: "90"}).json
+    assert reply["specification"]["parameters"]["max_age_days"] == 90
+    assert "parameters.max_age_days" not in [q["field"] for q in reply["questions"]]
+
+
+def test_a_vague_request_asks_what_the_bot_should_do_without_a_default(tenant):
+    first = start(tenant, message="I need a bot")
+    assert first["questions"][0]["field"] == "template"
+    assert first["questions"][0]["default"] is None
+    # Accepting the defaults cannot answer a question that has none.
+    reply = say(tenant, first["conversation_id"], "use defaults").json
+    assert reply["state"] == "gathering"
+
+
+def test_unknown_question_ids_and_empty_turns_are_422(tenant):
+    first = start(tenant, message="Check https://example.com hourly")
+    assert say(tenant, first["conversation_id"], **{"nope": "x"}).status_code == 422
+    assert say(tenant, first["conversation_id"]).status_code == 422
+    assert len(detail(tenant, first["conversation_id"])["turns"]) == 2  # nothing written
+
+
+def test_an_email_output_without_an_address_is_asked_for(tenant):
+    first = start(tenant, message="Email me the top 5 headlines of https://example.com/rss "
+                                  "every morning")
+    fields = [q["field"] for q in first["questions"]]
+    assert fields == ["outputs"] and "e-mail" in first["questions"][0]["question"]
+    reply = say(tenant, first["conversation_id"],
+                **{first["questions"][0]["id"]: "me@example.com"}).json
+    assert reply["specification"]["outputs"] == [{"kind": "email",
+                                                  "target": "me@example.com"}]
+    assert reply["state"] == "ready"
