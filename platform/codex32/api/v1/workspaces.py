@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 
 from flask import current_app, request
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from codex32 import runtime
 from codex32.api import transaction
@@ -57,6 +57,19 @@ class ExecutionMaximaSchema(Strict):
     allow_network = fields.Boolean()
 
 
+def _repair_rounds(value: int) -> None:
+    bound = runtime.of(current_app).settings.builder_max_repair_rounds
+    if not 0 <= value <= bound:
+        raise ValidationError(f"must be between 0 and {bound}")
+
+
+class BuilderSettingsSchema(Strict):
+    """The AI builder (docs/builder.md)."""
+
+    max_repair_rounds = fields.Integer(validate=_repair_rounds, metadata={
+        "description": "repair rounds after a failed validation (default 3)"})
+
+
 class WorkspaceSettingsSchema(Strict):
     defaults = fields.Dict(keys=fields.String(validate=validate.OneOf(kinds.names())),
                            values=fields.String(validate=validate.Length(min=1, max=100)),
@@ -68,6 +81,7 @@ class WorkspaceSettingsSchema(Strict):
                               metadata={"description": "workspace maxima for bot runs"})
     llm = fields.Nested(LLMSettingsSchema, metadata={
         "description": "the LLM gateway: aliases, prices, cache, rate limits, cooldown"})
+    builder = fields.Nested(BuilderSettingsSchema, metadata={"description": "the AI builder"})
 
 
 class WorkspaceUpdateSchema(Strict):

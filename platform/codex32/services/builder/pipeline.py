@@ -1,0 +1,215 @@
+"""The builder's pipeline: generate a bot's files, validate them, repair what fails.
+
+    build(spec) ─► generate (model through the gateway, or a template offline)
+               ─► validate ─► [repair with the findings ─► validate] at most N times ─► Build
+
+With a language model configured, a failed validation sends the findings and the files back
+to the model for a repair, at most ``builder.max_repair_rounds`` times (workspace setting,
+default :data:`DEFAULT_REPAIR_ROUNDS`, bounded by the platform's
+``CODEX32_BUILDER_MAX_REPAIR_ROUNDS``). Offline (the workspace's LLM is the built-in
+heuristics) a template-shaped specification is rendered by the template generator and
+validated once: heuristics cannot repair code. Every round is kept; ``stopped`` says
+honestly why the loop ended without a passing validation.
+
+Called from a queue job or a thread with no transaction open: it opens its own short
+sessions and holds none across a model call or a validation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from codex32 import runtime
+from codex32.db import tenancy
+from codex32.errors import DomainError
+from codex32.plugins.interfaces import ExecutionLimits
+from codex32.services import gateway, providers
+from codex32.services.builder import config_file, generate, prompts, validation
+from codex32.services.builder import spec as spec_module
+from codex32.services.builder.report import Build, Progress, Round, Source, Validation
+from codex32.services.gateway import routing
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REPAIR_ROUNDS = 3
+MAX_TEST_TIMEOUT_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the workspace decides about a build: who writes the files, how many repairs."""
+
+    uses_model: bool
+    repair_rounds: int
+    max_timeout_seconds: int
+
+
+def build(workspace_id: str, spec: dict[str, Any], *, caller: gateway.Caller,
+          previous: dict[str, str] | None = None, max_rounds: int | None = None,
+          progress: Progress | None = None) -> Build:
+    """Generate, validate and repair the bot ``spec`` describes (``previous``: refine those
+    files). ``max_rounds`` is the most repair rounds after the first (None: the workspace's
+    setting); it is bounded by the platform's maximum."""
+    notify = _safe(progress)
+    plan = plan_for(workspace_id)
+    source: Source = "model" if plan.uses_model else "heuristics"
+    problems = spec_module.errors(spec)
+    if problems:
+        return _stopped(notify, source, "the specification is invalid: " + "; ".join(problems[:5]))
+    repairs = plan.repair_rounds if max_rounds is None else max_rounds
+    repairs = max(0, min(repairs, runtime.current().settings.builder_max_repair_rounds))
+    limits = _limits(spec, plan)
+    if plan.uses_model:
+        return _with_model(workspace_id, spec, caller, previous or {}, repairs, limits, notify)
+    return _with_heuristics(workspace_id, spec, caller, previous or {}, limits, notify)
+
+
+def plan_for(workspace_id: str) -> Plan:
+    """Read the workspace's LLM route and builder settings (one short session)."""
+    with runtime.current().sessions() as session, tenancy.bound(session, workspace_id):
+        known = providers.snapshot(session, workspace_id, "llm")
+        found = known.settings.get("builder")
+        own: dict[str, Any] = found if isinstance(found, dict) else {}
+        try:
+            route = routing.route(session, workspace_id, None)
+            uses_model = any(getattr(instance, "is_language_model", True)
+                             for instance in route.instances.values())
+        except DomainError:  # no provider configured, or one not installed: no model
+            uses_model = False
+        execution = known.settings.get("execution") or {}
+    settings = runtime.current().settings
+    rounds = own.get("max_repair_rounds", DEFAULT_REPAIR_ROUNDS)
+    timeout = min(settings.max_timeout_seconds,
+                  execution.get("max_timeout_seconds", settings.max_timeout_seconds))
+    return Plan(uses_model=uses_model,
+                repair_rounds=rounds if isinstance(rounds, int) else DEFAULT_REPAIR_ROUNDS,
+                max_timeout_seconds=timeout)
+
+
+def _with_model(workspace_id: str, spec: dict[str, Any], caller: gateway.Caller,
+                previous: dict[str, str], repairs: int, limits: ExecutionLimits | None,
+                notify: Progress) -> Build:
+    started = time.monotonic()
+    notify("step", {"round": 1, "name": "generate", "status": "running"})
+    try:
+        written = generate.from_model(workspace_id, prompts.generation_messages(spec, previous),
+                                      caller=caller)
+    except generate.GenerationFailed as exc:
+        notify("step", {"round": 1, "name": "generate", "status": "failed"})
+        return _stopped(notify, "model", str(exc))
+    files = {**written, "config.yaml": config_file.render(
+        spec, previous=previous.get("config.yaml"))}
+    rounds = [_round(1, files, previous, workspace_id, limits, started, notify)]
+    stopped = None
+    while not rounds[-1].validation.passed:
+        number = len(rounds) + 1
+        if number > repairs + 1:
+            stopped = (f"validation still fails after {repairs} repair round"
+                       f"{'' if repairs == 1 else 's'} (the workspace's limit)")
+            break
+        started = time.monotonic()
+        notify("step", {"round": number, "name": "repair", "status": "running"})
+        last = rounds[-1]
+        try:
+            changed = generate.from_model(
+                workspace_id, prompts.repair_messages(spec, last.files,
+                                                      last.validation.findings,
+                                                      _output(last.validation)),
+                caller=caller, partial=True)
+        except generate.GenerationFailed as exc:
+            notify("step", {"round": number, "name": "repair", "status": "failed"})
+            stopped = f"repair round {number}: {exc}"
+            break
+        files = {**last.files, **changed}
+        if files == last.files:
+            notify("step", {"round": number, "name": "repair", "status": "failed"})
+            stopped = f"repair round {number}: the model answered the same files again"
+            break
+        rounds.append(_round(number, files, last.files, workspace_id, limits, started, notify))
+    return _finished(notify, Build(rounds=rounds, source="model", stopped=stopped))
+
+
+def _with_heuristics(workspace_id: str, spec: dict[str, Any], caller: gateway.Caller,
+                     previous: dict[str, str], limits: ExecutionLimits | None,
+                     notify: Progress) -> Build:
+    if not spec.get("template"):
+        return _stopped(notify, "heuristics", (
+            "no language model is configured, and the built-in heuristics write bots from "
+            "templates only; this specification fits none of them. Configure an LLM "
+            "provider (/api/v1/providers) to generate it."))
+    started = time.monotonic()
+    notify("step", {"round": 1, "name": "generate", "status": "running"})
+    try:
+        written, template = generate.from_template(workspace_id, spec, caller=caller)
+    except generate.GenerationFailed as exc:
+        notify("step", {"round": 1, "name": "generate", "status": "failed"})
+        return _stopped(notify, "heuristics", str(exc))
+    files = {**written, "config.yaml": config_file.render(
+        spec, previous=previous.get("config.yaml"), template=template)}
+    first = _round(1, files, previous, workspace_id, limits, started, notify)
+    stopped = None if first.validation.passed else (
+        "the template's files failed validation, and the built-in heuristics cannot repair "
+        "code; configure an LLM provider to repair it")
+    return _finished(notify, Build(rounds=[first], source="heuristics", stopped=stopped))
+
+
+def _round(number: int, files: dict[str, str], before: dict[str, str], workspace_id: str,
+           limits: ExecutionLimits | None, started: float, notify: Progress) -> Round:
+    """Validate ``files`` as round ``number``; ``before`` is what they changed from."""
+    notify("step", {"round": number, "name": "validate", "status": "running"})
+
+    def forward(event: str, detail: dict[str, Any]) -> None:
+        notify(event, {"round": number, **detail})
+
+    checked = validation.validate(files, workspace_id=workspace_id, limits=limits,
+                                  progress=forward)
+    changed = sorted(path for path in files if before.get(path) != files[path])
+    done = Round(number=number, files=files, validation=checked, changed=changed,
+                 duration_ms=round((time.monotonic() - started) * 1000, 1))
+    notify("round", {"round": number, "passed": checked.passed, "changed": changed})
+    return done
+
+
+def _output(checked: Validation) -> str:
+    """What the failed steps' tools said (pytest's report, ruff's lines), bounded."""
+    parts = [f"[{step.name}]\n{step.output}" for step in checked.steps
+             if step.status == "failed" and step.output.strip()]
+    if checked.tests is not None and checked.tests.output.strip():
+        parts.append(f"[tests]\n{checked.tests.output}")
+    return "\n".join(parts)[-8000:]
+
+
+def _limits(spec: dict[str, Any], plan: Plan) -> ExecutionLimits | None:
+    """The bot's limits for running its tests (None: validation's defaults)."""
+    wanted = spec.get("limits") or {}
+    if not wanted:
+        return None
+    timeout = min(wanted.get("timeout_seconds", 30), plan.max_timeout_seconds,
+                  MAX_TEST_TIMEOUT_SECONDS)
+    return ExecutionLimits(timeout_seconds=float(timeout),
+                           memory_mb=max(wanted.get("memory_mb", 256), 256))
+
+
+def _stopped(notify: Progress, source: Source, why: str) -> Build:
+    return _finished(notify, Build(rounds=[], source=source, stopped=why))
+
+
+def _finished(notify: Progress, result: Build) -> Build:
+    notify("build", {"passed": result.passed, "rounds": len(result.rounds),
+                     "source": result.source, "stopped": result.stopped})
+    return result
+
+
+def _safe(progress: Progress | None) -> Progress:
+    """``progress`` that never raises into the pipeline (and nothing when None)."""
+    def notify(event: str, detail: dict[str, Any]) -> None:
+        if progress is None:
+            return
+        try:
+            progress(event, detail)
+        except Exception:
+            log.warning("a builder progress callback failed", exc_info=True)
+    return notify
