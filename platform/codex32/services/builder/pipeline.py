@@ -24,13 +24,11 @@ from typing import Any
 
 from codex32 import runtime
 from codex32.db import tenancy
-from codex32.errors import DomainError
 from codex32.plugins.interfaces import ExecutionLimits
 from codex32.services import gateway, providers
 from codex32.services.builder import config_file, generate, prompts, validation
 from codex32.services.builder import spec as spec_module
 from codex32.services.builder.report import Build, Progress, Round, Source, Validation
-from codex32.services.gateway import routing
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +71,7 @@ def plan_for(workspace_id: str) -> Plan:
         known = providers.snapshot(session, workspace_id, "llm")
         found = known.settings.get("builder")
         own: dict[str, Any] = found if isinstance(found, dict) else {}
-        try:
-            route = routing.route(session, workspace_id, None)
-            uses_model = any(getattr(instance, "is_language_model", True)
-                             for instance in route.instances.values())
-        except DomainError:  # no provider configured, or one not installed: no model
-            uses_model = False
+        uses_model = generate.uses_model(session, workspace_id)
         execution = known.settings.get("execution") or {}
     settings = runtime.current().settings
     rounds = own.get("max_repair_rounds", DEFAULT_REPAIR_ROUNDS)

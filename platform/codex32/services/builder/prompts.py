@@ -98,3 +98,40 @@ def _finding_line(finding: Finding) -> str:
 
 def _files_text(files: dict[str, str]) -> str:
     return "\n".join(f"--- {path} ---\n{content}" for path, content in sorted(files.items()))
+
+
+# -- suggestions for an existing bot ---------------------------------------------------------
+
+SUGGESTION_LEVELS = ["high", "medium", "low"]
+SUGGESTIONS_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["suggestions"],
+    "properties": {"suggestions": {"type": "array", "maxItems": 10, "items": {
+        "type": "object", "required": ["kind", "title", "detail", "impact", "effort", "message"],
+        "properties": {
+            "kind": {"enum": ["feature", "optimization", "test", "reliability"]},
+            "title": {"type": "string", "minLength": 3, "maxLength": 120},
+            "detail": {"type": "string", "maxLength": 1000},
+            "impact": {"enum": SUGGESTION_LEVELS}, "effort": {"enum": SUGGESTION_LEVELS},
+            "message": {"type": "string", "minLength": 3, "maxLength": 1000}}}}},
+}
+
+SUGGEST_SYSTEM = """You review bots for Codex-32 (Python modules with `main(event, context)` \
+run in a sandbox). Suggest at most 5 improvements that matter for this bot: new features its \
+users would want, optimizations, missing tests, reliability fixes. Do not repeat the \
+suggestions already found. For each, `message` is the request a user would send to the bot \
+builder to make the change (one or two sentences, imperative).
+
+Answer with one JSON object and nothing else, matching this JSON Schema:
+""" + json.dumps(SUGGESTIONS_SCHEMA)
+
+
+def suggestion_messages(name: str, description: str, files: dict[str, str], history: str,
+                        found: list[str]) -> list[tuple[str, str]]:
+    """(role, content) pairs asking for suggestions on an existing bot."""
+    shown: dict[str, str] = {path: files[path][:12_000]
+                             for path in ("bot.py", "test_bot.py", "config.yaml")
+                             if path in files}
+    asked = (f"Bot: {name}\nDescription: {description or '(none)'}\n\nExecution history: "
+             f"{history}\n\nAlready found:\n" + ("\n".join(f"- {t}" for t in found) or "(none)")
+             + "\n\nThe bot's files:\n" + _files_text(shown))
+    return [("system", SUGGEST_SYSTEM), ("user", asked)]
