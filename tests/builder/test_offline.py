@@ -43,7 +43,7 @@ def test_every_template_shaped_specification_builds_and_validates_offline(app, t
                               built.rounds[0].validation.findings)
         assert built.source == "heuristics" and len(built.rounds) == 1
         config = yaml.safe_load(built.files["config.yaml"])
-        assert config["template"] == template
+        assert config["template"] == template and config["generated_by"] == "heuristics"
         assert config["schedule"] == {"cron": "*/5 * * * *", "timezone": "UTC"}
         assert config["parameters"].items() >= example_parameters(template).items()
         # The rendered tests pass as shipped (trusted template code, run on the host, all

@@ -28,6 +28,7 @@ def test_a_model_answer_becomes_five_validated_files(app, tenant, model):
     assert config["timeouts"] == {"run_seconds": 20}
     assert config["secrets"] == ["GREETING_TOKEN"]
     assert config["notifications"][0]["notifier"] == "email"
+    assert config["generated_by"] == "model" and config["version"] == "1.0.0"
     sent = model.bodies[0]
     assert sent["response_format"] == {"type": "json_object"}
     assert '"purpose": "Greet whoever the event names."' in model.prompt(0)

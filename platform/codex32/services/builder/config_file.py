@@ -16,10 +16,11 @@ NOTIFIERS = {"email": "email", "slack": "slack", "webhook": "webhook", "notifica
 DEFAULT_TIMEOUT_SECONDS = 30
 
 
-def render(spec: dict[str, Any], *, previous: str | None = None,
+def render(spec: dict[str, Any], *, source: str, previous: str | None = None,
            template: dict[str, Any] | None = None) -> str:
-    """config.yaml for ``spec``; ``previous`` (the refined bot's) bumps its version;
-    ``template`` adds what a template generator rendered (id, parameters, requires)."""
+    """config.yaml for ``spec``, saying who wrote the code (``source``: model or heuristics);
+    ``previous`` (the refined bot's) bumps its version; ``template`` adds what a template
+    generator rendered (id, parameters, requires)."""
     trigger = spec.get("trigger") or {"type": "manual"}
     limits = spec.get("limits") or {}
     handling = spec.get("error_handling") or {}
@@ -31,6 +32,7 @@ def render(spec: dict[str, Any], *, previous: str | None = None,
         "entrypoint": "bot.py",
         "runtime": "python3.11",
         "trigger": trigger.get("type", "manual"),
+        "generated_by": source,
     }
     if trigger.get("type") == "schedule" and trigger.get("cron"):
         config["schedule"] = {"cron": trigger["cron"], "timezone": trigger.get("timezone") or "UTC"}

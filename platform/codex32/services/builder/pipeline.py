@@ -43,6 +43,7 @@ class Plan:
     uses_model: bool
     repair_rounds: int
     max_timeout_seconds: int
+    max_memory_mb: int
 
 
 def build(workspace_id: str, spec: dict[str, Any], *, caller: gateway.Caller,
@@ -77,9 +78,10 @@ def plan_for(workspace_id: str) -> Plan:
     rounds = own.get("max_repair_rounds", DEFAULT_REPAIR_ROUNDS)
     timeout = min(settings.max_timeout_seconds,
                   execution.get("max_timeout_seconds", settings.max_timeout_seconds))
+    memory = min(settings.max_memory_mb, execution.get("max_memory_mb", settings.max_memory_mb))
     return Plan(uses_model=uses_model,
                 repair_rounds=rounds if isinstance(rounds, int) else DEFAULT_REPAIR_ROUNDS,
-                max_timeout_seconds=timeout)
+                max_timeout_seconds=timeout, max_memory_mb=memory)
 
 
 def _with_model(workspace_id: str, spec: dict[str, Any], caller: gateway.Caller,
@@ -94,7 +96,7 @@ def _with_model(workspace_id: str, spec: dict[str, Any], caller: gateway.Caller,
         notify("step", {"round": 1, "name": "generate", "status": "failed"})
         return _stopped(notify, "model", str(exc))
     files = {**written, "config.yaml": config_file.render(
-        spec, previous=previous.get("config.yaml"))}
+        spec, previous=previous.get("config.yaml"), source="model")}
     rounds = [_round(1, files, previous, workspace_id, limits, started, notify)]
     stopped = None
     while not rounds[-1].validation.passed:
@@ -141,7 +143,7 @@ def _with_heuristics(workspace_id: str, spec: dict[str, Any], caller: gateway.Ca
         notify("step", {"round": 1, "name": "generate", "status": "failed"})
         return _stopped(notify, "heuristics", str(exc))
     files = {**written, "config.yaml": config_file.render(
-        spec, previous=previous.get("config.yaml"), template=template)}
+        spec, previous=previous.get("config.yaml"), source="heuristics", template=template)}
     first = _round(1, files, previous, workspace_id, limits, started, notify)
     stopped = None if first.validation.passed else (
         "the template's files failed validation, and the built-in heuristics cannot repair "
@@ -182,8 +184,8 @@ def _limits(spec: dict[str, Any], plan: Plan) -> ExecutionLimits | None:
         return None
     timeout = min(wanted.get("timeout_seconds", 30), plan.max_timeout_seconds,
                   MAX_TEST_TIMEOUT_SECONDS)
-    return ExecutionLimits(timeout_seconds=float(timeout),
-                           memory_mb=max(wanted.get("memory_mb", 256), 256))
+    memory = min(max(wanted.get("memory_mb", 256), 256), plan.max_memory_mb)
+    return ExecutionLimits(timeout_seconds=float(timeout), memory_mb=memory)
 
 
 def _stopped(notify: Progress, source: Source, why: str) -> Build:
