@@ -11,7 +11,7 @@ import sys
 import yaml
 
 from codex32.plugins.defaults.template_catalogue import CATALOGUE, parameter_block
-from tests.builder.conftest import run_build
+from tests.builder.scripting import run_build
 
 
 def example_parameters(template: str) -> dict:

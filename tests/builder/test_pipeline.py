@@ -9,7 +9,7 @@ import yaml
 
 from codex32.services import gateway
 from codex32.services.builder import validation
-from tests.builder.conftest import GOOD_BOT, GOOD_FILES, SPEC, answer, run_build
+from tests.builder.scripting import GOOD_BOT, GOOD_FILES, SPEC, answer, run_build
 
 BROKEN_BOT = GOOD_BOT.replace("def main(event: dict, context)", "def main(event: dict)")
 
