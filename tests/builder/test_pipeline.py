@@ -53,6 +53,20 @@ def test_a_malformed_answer_is_asked_again_once_with_its_problems(app, tenant, m
     assert reasked[-1]["content"].startswith("Your answer could not be used")
 
 
+def test_an_answer_wrapped_in_prose_is_taken_without_asking_again(app, tenant, model):
+    model.then("Here you are:\n" + answer(GOOD_FILES) + "\nGood luck!")
+
+    assert run_build(app, tenant, SPEC).passed and len(model.bodies) == 1
+
+
+def test_an_answer_cut_off_at_the_token_limit_is_asked_again_saying_so(app, tenant, model):
+    long_readme = "# long\n" + "A line of a long README.\n" * 3000  # past 16,000 tokens
+    model.then(answer({**GOOD_FILES, "README.md": long_readme}), answer(GOOD_FILES))
+
+    assert run_build(app, tenant, SPEC).passed
+    assert "cut off at the token limit" in model.bodies[1]["messages"][-1]["content"]
+
+
 def test_two_malformed_answers_stop_the_build_honestly(app, tenant, model):
     model.then("nope", "{}")
 

@@ -33,7 +33,7 @@ from codex32.services.gateway import routing
 
 MAX_FILE_CHARS = 200_000
 MAX_TOTAL_CHARS = 500_000
-MAX_ANSWER_TOKENS = 8192
+MAX_ANSWER_TOKENS = 16_000  # four complete files; gpt-4o-mini's output limit is 16,384
 DEADLINE_SECONDS = 120
 REQUIRED_TEXT = ("bot.py", "test_bot.py", "README.md")  # requirements.txt may be empty
 _PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[A-Za-z0-9.*+!_-]+"
@@ -63,8 +63,10 @@ def from_model(workspace_id: str, messages: list[tuple[str, str]], *, caller: ga
     """
     conversation = [Message(role, content) for role, content in messages]
     for attempt in (1, 2):
-        text = _ask(workspace_id, conversation, caller)
+        text, cut_off = _ask(workspace_id, conversation, caller)
         files, problems, refusal = check_answer(text, partial=partial)
+        if cut_off and files is None:
+            problems.insert(0, "it was cut off at the token limit: write shorter files")
         if refusal is not None:
             raise GenerationFailed(f"the model declined to write this bot: {refusal}")
         if files is not None:
@@ -77,13 +79,16 @@ def from_model(workspace_id: str, messages: list[tuple[str, str]], *, caller: ga
     raise AssertionError("unreachable")
 
 
-def _ask(workspace_id: str, messages: list[Message], caller: gateway.Caller) -> str:
+def _ask(workspace_id: str, messages: list[Message], caller: gateway.Caller
+         ) -> tuple[str, bool]:
+    """(the model's answer, whether it was cut off at the token limit)."""
     request = ChatRequest(messages=tuple(messages), temperature=0.2,
                           max_tokens=MAX_ANSWER_TOKENS, json_mode=True,
                           timeout=DEADLINE_SECONDS)
     try:
-        return gateway.chat(workspace_id, request, purpose="builder", caller=caller,
-                            deadline_seconds=DEADLINE_SECONDS).text
+        result = gateway.chat(workspace_id, request, purpose="builder", caller=caller,
+                              deadline_seconds=DEADLINE_SECONDS)
+        return result.text, result.finish_reason in ("length", "max_tokens")
     except DomainError as exc:
         raise GenerationFailed(f"the model could not be asked ({exc.status}): "
                                f"{exc.message}") from exc
@@ -99,7 +104,14 @@ def check_answer(text: str, *, partial: bool = False
     try:
         answer = json.loads(body)
     except json.JSONDecodeError as exc:
-        return None, [f"it is not JSON ({exc.msg} at character {exc.pos})"], None
+        # Some models wrap the object in a sentence: take the outermost braces once.
+        start, end = body.find("{"), body.rfind("}")
+        try:
+            answer = json.loads(body[start:end + 1]) if 0 <= start < end else None
+        except json.JSONDecodeError:
+            answer = None
+        if answer is None:
+            return None, [f"it is not JSON ({exc.msg} at character {exc.pos})"], None
     if not isinstance(answer, dict):
         return None, ["it is not a JSON object"], None
     if isinstance(answer.get("refusal"), str) and answer["refusal"].strip() \
