@@ -8,8 +8,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 import yaml
 
+from codex32.plugins.defaults.builtin_llm import specification_from
 from codex32.plugins.defaults.template_catalogue import CATALOGUE, parameter_block
 from tests.builder.scripting import run_build
 
@@ -71,11 +73,32 @@ def test_a_specification_no_template_fits_is_an_honest_failure(app, tenant):
     assert "templates only" in built.stopped
 
 
-def test_a_template_missing_a_required_parameter_says_which(app, tenant):
-    spec = spec_for("http_health_check")
-    del spec["parameters"]["url"]
+@pytest.mark.parametrize("description", [
+    "Check https://example.com/health every 5 minutes and alert me if it is down",
+    "Every morning at 8 send me a digest of the RSS feed https://example.com/feed.xml",
+    "Each Monday build a report from the CSV at https://example.com/sales.csv grouped by region",
+    "When a webhook arrives, relay the payload to https://hooks.example.com/in",
+    "Every night delete files older than 30 days",
+])
+def test_what_the_heuristics_fill_builds_as_it_stands(app, tenant, description):
+    drafted = specification_from(description)  # the built-in LLM's own draft
+    spec = {"name": drafted["name"], "purpose": drafted["purpose"],
+            "trigger": {"type": drafted["trigger"], "cron": drafted["schedule"]},
+            "template": drafted["template"], "parameters": drafted["parameters"]}
 
     built = run_build(app, tenant, spec)
 
-    assert built.rounds == []
-    assert "cannot be rendered" in built.stopped and "parameters.url: required" in built.stopped
+    assert built.passed and built.source == "heuristics", built.stopped
+    config = yaml.safe_load(built.files["config.yaml"])
+    assert config["template"] == drafted["template"]
+    assert config.get("schedule", {}).get("cron") == drafted["schedule"]
+
+
+def test_a_parameter_the_heuristics_still_ask_for_stops_the_build_naming_it(app, tenant):
+    drafted = specification_from("Each Monday build a report from the CSV at "
+                                 "https://example.com/sales.csv")
+    assert drafted["clarifying_questions"]  # the conversation would ask for the grouping
+    built = run_build(app, tenant, {"name": "report", "purpose": drafted["purpose"],
+                                    "trigger": {"type": "manual"}, "template": "csv_report",
+                                    "parameters": drafted["parameters"]})
+    assert built.rounds == [] and "parameters.group_by: required" in built.stopped
