@@ -207,3 +207,32 @@ def test_refining_sends_the_previous_files_and_bumps_the_version(app, tenant, mo
     assert "The bot's current files" in model.prompt(0) and GOOD_BOT in model.prompt(0)
     assert yaml.safe_load(built.files["config.yaml"])["version"] == "1.4.0"
     assert built.rounds[0].changed == ["config.yaml"]
+
+
+def test_a_config_yaml_from_the_model_is_dropped_for_the_specifications(app, tenant, model):
+    model.then(answer({**GOOD_FILES, "config.yaml": "name: mine\nschedule: never\n"}))
+
+    built = run_build(app, tenant, SPEC)
+
+    assert built.passed and len(model.bodies) == 1
+    assert yaml.safe_load(built.files["config.yaml"])["name"] == "greeter"
+
+
+def test_a_validation_that_crashes_keeps_the_rounds_so_far(app, tenant, model, monkeypatch):
+    real = validation.validate
+    calls = []
+
+    def crashing_second_time(files, **options):
+        calls.append(files)
+        if len(calls) == 2:
+            raise RuntimeError("the sandbox is gone")
+        return real(files, **options)
+
+    monkeypatch.setattr(validation, "validate", crashing_second_time)
+    model.then(answer({**GOOD_FILES, "bot.py": BROKEN_BOT}), answer({"bot.py": GOOD_BOT}))
+
+    built = run_build(app, tenant, SPEC)
+
+    assert len(built.rounds) == 1 and not built.passed
+    assert built.stopped == ("round 2: the files could not be validated "
+                             "(RuntimeError: the sandbox is gone)")

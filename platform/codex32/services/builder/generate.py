@@ -120,7 +120,8 @@ def check_answer(text: str, *, partial: bool = False
     files = answer.get("files")
     if not isinstance(files, dict):
         return None, ['it has no "files" object'], None
-    problems = []
+    files = {path: content for path, content in files.items() if path != "config.yaml"}
+    problems = []  # config.yaml is the pipeline's to write: a model's own is dropped
     unknown = sorted(set(files) - set(prompts.MODEL_FILES))
     if unknown:
         problems.append(f"unknown files {unknown}: write only {', '.join(prompts.MODEL_FILES)}")

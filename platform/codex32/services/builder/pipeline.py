@@ -36,6 +36,10 @@ DEFAULT_REPAIR_ROUNDS = 3
 MAX_TEST_TIMEOUT_SECONDS = 120
 
 
+class ValidationCrashed(Exception):
+    """Validation itself failed (not the files); the message is the build's ``stopped``."""
+
+
 @dataclass(frozen=True)
 class Plan:
     """What the workspace decides about a build: who writes the files, how many repairs."""
@@ -97,7 +101,11 @@ def _with_model(workspace_id: str, spec: dict[str, Any], caller: gateway.Caller,
         return _stopped(notify, "model", str(exc))
     files = {**written, "config.yaml": config_file.render(
         spec, previous=previous.get("config.yaml"), source="model")}
-    rounds = [_round(1, files, previous, workspace_id, limits, started, notify)]
+    rounds: list[Round] = []
+    try:
+        rounds.append(_round(1, files, previous, workspace_id, limits, started, notify))
+    except ValidationCrashed as exc:
+        return _stopped(notify, "model", str(exc))
     stopped = None
     while not rounds[-1].validation.passed:
         number = len(rounds) + 1
@@ -123,7 +131,12 @@ def _with_model(workspace_id: str, spec: dict[str, Any], caller: gateway.Caller,
             notify("step", {"round": number, "name": "repair", "status": "failed"})
             stopped = f"repair round {number}: the model answered the same files again"
             break
-        rounds.append(_round(number, files, last.files, workspace_id, limits, started, notify))
+        try:
+            rounds.append(_round(number, files, last.files, workspace_id, limits, started,
+                                 notify))
+        except ValidationCrashed as exc:
+            stopped = str(exc)
+            break
     return _finished(notify, Build(rounds=rounds, source="model", stopped=stopped))
 
 
@@ -144,7 +157,10 @@ def _with_heuristics(workspace_id: str, spec: dict[str, Any], caller: gateway.Ca
         return _stopped(notify, "heuristics", str(exc))
     files = {**written, "config.yaml": config_file.render(
         spec, previous=previous.get("config.yaml"), source="heuristics", template=template)}
-    first = _round(1, files, previous, workspace_id, limits, started, notify)
+    try:
+        first = _round(1, files, previous, workspace_id, limits, started, notify)
+    except ValidationCrashed as exc:
+        return _stopped(notify, "heuristics", str(exc))
     stopped = None if first.validation.passed else (
         "the template's files failed validation, and the built-in heuristics cannot repair "
         "code; configure an LLM provider to repair it")
@@ -159,8 +175,13 @@ def _round(number: int, files: dict[str, str], before: dict[str, str], workspace
     def forward(event: str, detail: dict[str, Any]) -> None:
         notify(event, {"round": number, **detail})
 
-    checked = validation.validate(files, workspace_id=workspace_id, limits=limits,
-                                  progress=forward)
+    try:
+        checked = validation.validate(files, workspace_id=workspace_id, limits=limits,
+                                      progress=forward)
+    except Exception as exc:  # a broken validator or sandbox must not lose the rounds so far
+        log.exception("builder validation crashed in round %s", number)
+        raise ValidationCrashed(f"round {number}: the files could not be validated "
+                                f"({type(exc).__name__}: {str(exc)[:200]})") from exc
     changed = sorted(path for path in files if before.get(path) != files[path])
     done = Round(number=number, files=files, validation=checked, changed=changed,
                  duration_ms=round((time.monotonic() - started) * 1000, 1))
