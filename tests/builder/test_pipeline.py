@@ -236,3 +236,17 @@ def test_a_validation_that_crashes_keeps_the_rounds_so_far(app, tenant, model, m
     assert len(built.rounds) == 1 and not built.passed
     assert built.stopped == ("round 2: the files could not be validated "
                              "(RuntimeError: the sandbox is gone)")
+
+
+def test_a_template_shaped_specification_gives_the_model_the_template_to_start_from(
+        app, tenant, model):
+    spec = {**SPEC, "template": "http_health_check",
+            "parameters": {"url": "https://example.com/health"}}
+    model.then(answer(GOOD_FILES), answer(GOOD_FILES))
+
+    assert run_build(app, tenant, spec).passed
+    assert "A ready-made template bot" in model.prompt(0)
+    assert "URL = 'https://example.com/health'" in model.prompt(0)
+
+    run_build(app, tenant, {**spec, "parameters": {}})  # the url is missing: no template
+    assert "A ready-made template bot" not in model.prompt(1)

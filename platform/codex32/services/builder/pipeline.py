@@ -94,8 +94,9 @@ def _with_model(workspace_id: str, spec: dict[str, Any], caller: gateway.Caller,
     started = time.monotonic()
     notify("step", {"round": 1, "name": "generate", "status": "running"})
     try:
-        written = generate.from_model(workspace_id, prompts.generation_messages(spec, previous),
-                                      caller=caller)
+        messages = prompts.generation_messages(spec, previous,
+                                               _template_start(workspace_id, spec, caller))
+        written = generate.from_model(workspace_id, messages, caller=caller)
     except generate.GenerationFailed as exc:
         notify("step", {"round": 1, "name": "generate", "status": "failed"})
         return _stopped(notify, "model", str(exc))
@@ -138,6 +139,19 @@ def _with_model(workspace_id: str, spec: dict[str, Any], caller: gateway.Caller,
             stopped = str(exc)
             break
     return _finished(notify, Build(rounds=rounds, source="model", stopped=stopped))
+
+
+def _template_start(workspace_id: str, spec: dict[str, Any], caller: gateway.Caller
+                    ) -> dict[str, str] | None:
+    """The template bot a template-shaped specification renders to, as the model's starting
+    point (None when the specification names no template or its parameters do not fit)."""
+    if not spec.get("template"):
+        return None
+    try:
+        files, _ = generate.from_template(workspace_id, spec, caller=caller)
+    except generate.GenerationFailed:
+        return None
+    return {path: files[path] for path in ("bot.py", "test_bot.py") if path in files}
 
 
 def _with_heuristics(workspace_id: str, spec: dict[str, Any], caller: gateway.Caller,

@@ -58,11 +58,15 @@ Put every file in `files` with its complete content. When you cannot write this 
 request is unsafe or impossible), answer {"refusal": "why"} instead."""
 
 
-def generation_messages(spec: dict[str, Any], previous: dict[str, str] | None
-                        ) -> list[tuple[str, str]]:
-    """(role, content) pairs asking for a new bot, or for ``previous`` changed to fit ``spec``."""
+def generation_messages(spec: dict[str, Any], previous: dict[str, str] | None,
+                        starting: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """(role, content) pairs asking for a new bot, or for ``previous`` changed to fit ``spec``;
+    ``starting`` is a template's rendered bot that fits part of the specification."""
     asked = ("Write the bot this specification describes.\n\nSpecification:\n"
              + json.dumps(spec, indent=1, ensure_ascii=False))
+    if starting and not previous:
+        asked += ("\n\nA ready-made template bot, tested, already does part of this: start "
+                  "from it, keep what fits and its tests' style.\n" + _files_text(starting))
     if previous:
         asked = ("Change this existing bot so that it fits the specification; keep what still "
                  "fits.\n\nSpecification:\n" + json.dumps(spec, indent=1, ensure_ascii=False)
