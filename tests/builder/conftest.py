@@ -10,8 +10,8 @@ from tests.builder.scripting import ScriptedModel
 
 
 @pytest.fixture()
-def model(tenant):
-    """``tenant``'s LLM is the fake OpenAI server, scripted per test."""
+def scripted_llm(tenant):
+    """``tenant``'s LLM is the fake OpenAI server, scripted per test (builder-generate's tests)."""
     with FakeOpenAI(api_key="sk-b") as server:
         response = tenant.call("PUT", "/api/v1/providers/llm/openai", json={
             "config": {"base_url": server.url, "timeout": 5, "model": "gpt-4o-mini"},

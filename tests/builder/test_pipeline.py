@@ -14,8 +14,8 @@ from tests.builder.scripting import GOOD_BOT, GOOD_FILES, SPEC, answer, run_buil
 BROKEN_BOT = GOOD_BOT.replace("def main(event: dict, context)", "def main(event: dict)")
 
 
-def test_a_model_answer_becomes_five_validated_files(app, tenant, model):
-    model.then(answer(GOOD_FILES))
+def test_a_model_answer_becomes_five_validated_files(app, tenant, scripted_llm):
+    scripted_llm.then(answer(GOOD_FILES))
 
     built = run_build(app, tenant, SPEC)
 
@@ -29,9 +29,9 @@ def test_a_model_answer_becomes_five_validated_files(app, tenant, model):
     assert config["secrets"] == ["GREETING_TOKEN"]
     assert config["notifications"][0]["notifier"] == "email"
     assert config["generated_by"] == "model" and config["version"] == "1.0.0"
-    sent = model.bodies[0]
+    sent = scripted_llm.bodies[0]
     assert sent["response_format"] == {"type": "json_object"}
-    assert '"purpose": "Greet whoever the event names."' in model.prompt(0)
+    assert '"purpose": "Greet whoever the event names."' in scripted_llm.prompt(0)
 
 
 @pytest.mark.parametrize("malformed", [
@@ -40,35 +40,35 @@ def test_a_model_answer_becomes_five_validated_files(app, tenant, model):
     answer({**GOOD_FILES, "requirements.txt": "requests\n"}),  # not pinned
     answer({**GOOD_FILES, "setup.py": "x"}),
 ])
-def test_a_malformed_answer_is_asked_again_once_with_its_problems(app, tenant, model,
+def test_a_malformed_answer_is_asked_again_once_with_its_problems(app, tenant, scripted_llm,
                                                                    malformed):
-    model.then(malformed, "```json\n" + answer(GOOD_FILES) + "\n```")
+    scripted_llm.then(malformed, "```json\n" + answer(GOOD_FILES) + "\n```")
 
     built = run_build(app, tenant, SPEC)
 
     assert built.passed and len(built.rounds) == 1
-    assert len(model.bodies) == 2
-    reasked = model.bodies[1]["messages"]
+    assert len(scripted_llm.bodies) == 2
+    reasked = scripted_llm.bodies[1]["messages"]
     assert reasked[-2] == {"role": "assistant", "content": malformed}
     assert reasked[-1]["content"].startswith("Your answer could not be used")
 
 
-def test_an_answer_wrapped_in_prose_is_taken_without_asking_again(app, tenant, model):
-    model.then("Here you are:\n" + answer(GOOD_FILES) + "\nGood luck!")
+def test_an_answer_wrapped_in_prose_is_taken_without_asking_again(app, tenant, scripted_llm):
+    scripted_llm.then("Here you are:\n" + answer(GOOD_FILES) + "\nGood luck!")
 
-    assert run_build(app, tenant, SPEC).passed and len(model.bodies) == 1
+    assert run_build(app, tenant, SPEC).passed and len(scripted_llm.bodies) == 1
 
 
-def test_an_answer_cut_off_at_the_token_limit_is_asked_again_saying_so(app, tenant, model):
+def test_an_answer_cut_off_at_the_token_limit_is_asked_again_saying_so(app, tenant, scripted_llm):
     long_readme = "# long\n" + "A line of a long README.\n" * 3000  # past 16,000 tokens
-    model.then(answer({**GOOD_FILES, "README.md": long_readme}), answer(GOOD_FILES))
+    scripted_llm.then(answer({**GOOD_FILES, "README.md": long_readme}), answer(GOOD_FILES))
 
     assert run_build(app, tenant, SPEC).passed
-    assert "cut off at the token limit" in model.bodies[1]["messages"][-1]["content"]
+    assert "cut off at the token limit" in scripted_llm.bodies[1]["messages"][-1]["content"]
 
 
-def test_two_malformed_answers_stop_the_build_honestly(app, tenant, model):
-    model.then("nope", "{}")
+def test_two_malformed_answers_stop_the_build_honestly(app, tenant, scripted_llm):
+    scripted_llm.then("nope", "{}")
 
     built = run_build(app, tenant, SPEC)
 
@@ -76,8 +76,8 @@ def test_two_malformed_answers_stop_the_build_honestly(app, tenant, model):
     assert "malformed twice" in built.stopped and '"files"' in built.stopped
 
 
-def test_code_failing_validation_is_repaired_in_round_2(app, tenant, model):
-    model.then(answer({**GOOD_FILES, "bot.py": BROKEN_BOT}), answer({"bot.py": GOOD_BOT}))
+def test_code_failing_validation_is_repaired_in_round_2(app, tenant, scripted_llm):
+    scripted_llm.then(answer({**GOOD_FILES, "bot.py": BROKEN_BOT}), answer({"bot.py": GOOD_BOT}))
 
     built = run_build(app, tenant, SPEC)
 
@@ -86,43 +86,45 @@ def test_code_failing_validation_is_repaired_in_round_2(app, tenant, model):
     assert not first.validation.passed
     assert [s.name for s in first.validation.steps if s.status == "failed"] == ["contract"]
     assert second.changed == ["bot.py"] and second.files["bot.py"] == GOOD_BOT
-    repair = model.prompt(1)
+    repair = scripted_llm.prompt(1)
     assert "main(event) takes 1 positional argument" in repair and BROKEN_BOT in repair
 
 
 @pytest.mark.skipif(getattr(validation, "PROVISIONAL", False),
                     reason="the provisional validation runs no tests (builder-validate's does)")
-def test_code_failing_its_generated_tests_is_repaired_in_round_2(app, tenant, model):
+def test_code_failing_its_generated_tests_is_repaired_in_round_2(app, tenant, scripted_llm):
     wrong = GOOD_BOT.replace('f"Hello, {name}!"', 'f"Bye, {name}!"')
-    model.then(answer({**GOOD_FILES, "bot.py": wrong}), answer({"bot.py": GOOD_BOT}))
+    scripted_llm.then(answer({**GOOD_FILES, "bot.py": wrong}), answer({"bot.py": GOOD_BOT}))
 
     built = run_build(app, tenant, SPEC)
 
     first, second = built.rounds
     assert first.validation.tests is not None and first.validation.tests.failed > 0
-    assert "Bye" in model.prompt(1)
+    assert "Bye" in scripted_llm.prompt(1)
     assert built.passed and second.validation.tests.failed == 0
 
 
-def test_a_hopeless_case_stops_after_the_workspaces_repair_rounds(app, tenant, model):
+def test_a_hopeless_case_stops_after_the_workspaces_repair_rounds(app, tenant, scripted_llm):
     assert tenant.call("PATCH", "/api/v1/workspace", json={
         "settings": {"builder": {"max_repair_rounds": 2}}}).status_code == 200
     broken = answer({**GOOD_FILES, "bot.py": BROKEN_BOT})
-    model.then(broken, *(answer({"bot.py": BROKEN_BOT + f"\n# try {n}\n"}) for n in range(5)))
+    scripted_llm.then(broken, *(answer({"bot.py": BROKEN_BOT + f"\n# try {n}\n"})
+                                for n in range(5)))
 
     built = run_build(app, tenant, SPEC)
 
-    assert not built.passed and len(built.rounds) == 3 and len(model.bodies) == 3
+    assert not built.passed and len(built.rounds) == 3 and len(scripted_llm.bodies) == 3
     assert built.stopped == "validation still fails after 2 repair rounds (the workspace's limit)"
     assert [r.number for r in built.rounds] == [1, 2, 3]
     assert all(r.changed == ["bot.py"] for r in built.rounds[1:])
 
 
-def test_max_rounds_overrides_the_setting_within_the_platform_maximum(app, tenant, model):
-    model.then(*[answer({**GOOD_FILES, "bot.py": BROKEN_BOT + f"# {n}\n"}) for n in range(9)])
+def test_max_rounds_overrides_the_setting_within_the_platform_maximum(app, tenant, scripted_llm):
+    scripted_llm.then(*[answer({**GOOD_FILES, "bot.py": BROKEN_BOT + f"# {n}\n"})
+                        for n in range(9)])
 
     assert len(run_build(app, tenant, SPEC, max_rounds=0).rounds) == 1
-    model.bodies.clear()
+    scripted_llm.bodies.clear()
     assert len(run_build(app, tenant, SPEC, max_rounds=99).rounds) == 6  # 1 + the maximum 5
 
 
@@ -133,21 +135,21 @@ def test_the_repair_setting_is_bounded_by_the_platform(tenant):
     assert "between 0 and 5" in str(refused.json)
 
 
-def test_a_model_that_refuses_or_repeats_itself_stops_the_loop(app, tenant, model):
-    model.then(answer(refusal="I will not write malware."))
+def test_a_model_that_refuses_or_repeats_itself_stops_the_loop(app, tenant, scripted_llm):
+    scripted_llm.then(answer(refusal="I will not write malware."))
     built = run_build(app, tenant, SPEC)
     assert built.rounds == [] and built.stopped == ("the model declined to write this bot: "
                                                     "I will not write malware.")
 
-    model.then(answer({**GOOD_FILES, "bot.py": BROKEN_BOT}), answer({"bot.py": BROKEN_BOT}))
+    scripted_llm.then(answer({**GOOD_FILES, "bot.py": BROKEN_BOT}), answer({"bot.py": BROKEN_BOT}))
     built = run_build(app, tenant, SPEC)
     assert len(built.rounds) == 1
     assert built.stopped == "repair round 2: the model answered the same files again"
 
 
-def test_every_call_is_a_builder_usage_row_with_the_callers_conversation(app, tenant, model,
+def test_every_call_is_a_builder_usage_row_with_the_callers_conversation(app, tenant, scripted_llm,
                                                                          superuser):
-    model.then("not json", answer(GOOD_FILES))
+    scripted_llm.then("not json", answer(GOOD_FILES))
 
     run_build(app, tenant, SPEC, caller=gateway.Caller(conversation_id="conv-42"))
 
@@ -157,7 +159,7 @@ def test_every_call_is_a_builder_usage_row_with_the_callers_conversation(app, te
     assert rows == [("builder", "conv-42", "openai", "ok")] * 2
 
 
-def test_a_budget_refusal_stops_the_build_clearly(app, tenant, model, database):
+def test_a_budget_refusal_stops_the_build_clearly(app, tenant, scripted_llm, database):
     response = tenant.call("PUT", "/api/v1/budgets", json={"budgets": [
         {"scope": "workspace", "period": "day", "hard_limit_usd": "0.0001"}]})
     assert response.status_code == 200, response.json
@@ -169,13 +171,13 @@ def test_a_budget_refusal_stops_the_build_clearly(app, tenant, model, database):
 
     built = run_build(app, tenant, SPEC)
 
-    assert built.rounds == [] and model.bodies == []
+    assert built.rounds == [] and scripted_llm.bodies == []
     assert built.stopped.startswith("the model could not be asked (429): budget workspace/day")
 
 
 def test_progress_reports_every_round_and_step_and_a_failing_listener_is_harmless(
-        app, tenant, model):
-    model.then(answer({**GOOD_FILES, "bot.py": BROKEN_BOT}), answer({"bot.py": GOOD_BOT}))
+        app, tenant, scripted_llm):
+    scripted_llm.then(answer({**GOOD_FILES, "bot.py": BROKEN_BOT}), answer({"bot.py": GOOD_BOT}))
     events = []
 
     def listen(event, detail):
@@ -192,33 +194,34 @@ def test_progress_reports_every_round_and_step_and_a_failing_listener_is_harmles
                                     "stopped": None})
 
 
-def test_an_invalid_specification_is_refused_before_any_call(app, tenant, model):
+def test_an_invalid_specification_is_refused_before_any_call(app, tenant, scripted_llm):
     built = run_build(app, tenant, {"name": "x", "purpose": "y", "trigger": {"type": "cron"}})
-    assert built.rounds == [] and model.bodies == []
+    assert built.rounds == [] and scripted_llm.bodies == []
     assert built.stopped.startswith("the specification is invalid: trigger/type")
 
 
-def test_refining_sends_the_previous_files_and_bumps_the_version(app, tenant, model):
+def test_refining_sends_the_previous_files_and_bumps_the_version(app, tenant, scripted_llm):
     previous = {**GOOD_FILES, "config.yaml": "name: greeter\nversion: 1.3.0\n"}
-    model.then(answer(GOOD_FILES))
+    scripted_llm.then(answer(GOOD_FILES))
 
     built = run_build(app, tenant, SPEC, previous=previous)
 
-    assert "The bot's current files" in model.prompt(0) and GOOD_BOT in model.prompt(0)
+    asked = scripted_llm.prompt(0)
+    assert "The bot's current files" in asked and GOOD_BOT in asked
     assert yaml.safe_load(built.files["config.yaml"])["version"] == "1.4.0"
     assert built.rounds[0].changed == ["config.yaml"]
 
 
-def test_a_config_yaml_from_the_model_is_dropped_for_the_specifications(app, tenant, model):
-    model.then(answer({**GOOD_FILES, "config.yaml": "name: mine\nschedule: never\n"}))
+def test_a_config_yaml_from_the_model_is_dropped_for_the_specifications(app, tenant, scripted_llm):
+    scripted_llm.then(answer({**GOOD_FILES, "config.yaml": "name: mine\nschedule: never\n"}))
 
     built = run_build(app, tenant, SPEC)
 
-    assert built.passed and len(model.bodies) == 1
+    assert built.passed and len(scripted_llm.bodies) == 1
     assert yaml.safe_load(built.files["config.yaml"])["name"] == "greeter"
 
 
-def test_a_validation_that_crashes_keeps_the_rounds_so_far(app, tenant, model, monkeypatch):
+def test_a_validation_that_crashes_keeps_the_rounds_so_far(app, tenant, scripted_llm, monkeypatch):
     real = validation.validate
     calls = []
 
@@ -229,7 +232,7 @@ def test_a_validation_that_crashes_keeps_the_rounds_so_far(app, tenant, model, m
         return real(files, **options)
 
     monkeypatch.setattr(validation, "validate", crashing_second_time)
-    model.then(answer({**GOOD_FILES, "bot.py": BROKEN_BOT}), answer({"bot.py": GOOD_BOT}))
+    scripted_llm.then(answer({**GOOD_FILES, "bot.py": BROKEN_BOT}), answer({"bot.py": GOOD_BOT}))
 
     built = run_build(app, tenant, SPEC)
 
@@ -239,14 +242,14 @@ def test_a_validation_that_crashes_keeps_the_rounds_so_far(app, tenant, model, m
 
 
 def test_a_template_shaped_specification_gives_the_model_the_template_to_start_from(
-        app, tenant, model):
+        app, tenant, scripted_llm):
     spec = {**SPEC, "template": "http_health_check",
             "parameters": {"url": "https://example.com/health"}}
-    model.then(answer(GOOD_FILES), answer(GOOD_FILES))
+    scripted_llm.then(answer(GOOD_FILES), answer(GOOD_FILES))
 
     assert run_build(app, tenant, spec).passed
-    assert "A ready-made template bot" in model.prompt(0)
-    assert "URL = 'https://example.com/health'" in model.prompt(0)
+    assert "A ready-made template bot" in scripted_llm.prompt(0)
+    assert "URL = 'https://example.com/health'" in scripted_llm.prompt(0)
 
     run_build(app, tenant, {**spec, "parameters": {}})  # the url is missing: no template
-    assert "A ready-made template bot" not in model.prompt(1)
+    assert "A ready-made template bot" not in scripted_llm.prompt(1)

@@ -132,9 +132,10 @@ def test_execution_history_drives_timeouts_failures_and_retries(tenant, superuse
     assert all(s["source"] in ("static", "history") for s in body["suggestions"])
 
 
-def test_the_model_adds_validated_suggestions_billed_to_the_builder(tenant, model, superuser):
+def test_the_model_adds_validated_suggestions_billed_to_the_builder(tenant, scripted_llm,
+                                                                   superuser):
     bot = tenant.create_bot(code=SLOPPY_BOT)
-    model.then(json.dumps({"suggestions": [
+    scripted_llm.then(json.dumps({"suggestions": [
         {"kind": "feature", "title": "Alert on size drops", "detail": "Compare with last run.",
          "impact": "medium", "effort": "medium", "message": "Alert me when the page shrinks."},
         {"kind": "magic", "title": "Invalid kind", "detail": "", "impact": "high",
@@ -147,32 +148,32 @@ def test_the_model_adds_validated_suggestions_billed_to_the_builder(tenant, mode
     assert [s["title"] for s in shown] == ["Alert on size drops"]
     assert shown[0]["refine"]["body"] == {"message": "Alert me when the page shrinks.",
                                           "bot_id": bot["id"]}
-    assert "Give network calls a timeout" in model.prompt(0)  # no repeats asked for
+    assert "Give network calls a timeout" in scripted_llm.prompt(0)  # no repeats asked for
     row = superuser.execute("SELECT purpose, bot_id FROM llm_usage WHERE workspace_id = %s",
                             (tenant.workspace_id,)).fetchone()
     assert row == ("builder", uuid.UUID(bot["id"]))
 
 
-def test_a_failing_model_leaves_the_other_suggestions_and_says_why(tenant, model):
+def test_a_failing_model_leaves_the_other_suggestions_and_says_why(tenant, scripted_llm):
     bot = tenant.create_bot(code=SLOPPY_BOT)
-    model.then("not json")
+    scripted_llm.then("not json")
 
     body = suggestions_for(tenant, bot["id"]).json
 
     assert body["model"] == {"asked": True, "error": "the model's answer held no suggestions"}
     assert "static:no-tests" in ids(body)
     assert suggestions_for(tenant, bot["id"], model="false").json["model"]["asked"] is False
-    assert len(model.bodies) == 1
+    assert len(scripted_llm.bodies) == 1
 
 
 def test_viewers_may_read_without_asking_the_model_and_other_workspaces_get_404(
-        tenant, other_tenant, model):
+        tenant, other_tenant, scripted_llm):
     bot = tenant.create_bot(code=SLOPPY_BOT)
     viewer = tenant.add_member("viewer")
 
     response = suggestions_for(tenant, bot["id"], headers=viewer["headers"])
     assert response.status_code == 200 and response.json["model"]["asked"] is False
-    assert model.bodies == []
+    assert scripted_llm.bodies == []
 
     for attempt in (bot["id"], str(uuid.uuid4())):
         refused = suggestions_for(other_tenant, attempt)

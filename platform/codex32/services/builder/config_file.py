@@ -39,7 +39,7 @@ def render(spec: dict[str, Any], *, source: str, previous: str | None = None,
     config["timeouts"] = {"run_seconds": limits.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS)}
     if limits.get("memory_mb"):
         config["memory_mb"] = limits["memory_mb"]
-    config["retries"] = {"max_retries": handling.get("retries", 0),
+    config["retries"] = {"max": handling.get("retries", 0),
                          "backoff_seconds": handling.get("backoff_seconds", 10)}
     config["notifications"] = [
         {"notifier": NOTIFIERS[output["kind"]], "on": ["failed", "timed_out"],
