@@ -29,6 +29,8 @@ GOOD_TESTS = '''"""Tests of the greeting bot."""
 
 import logging
 
+import pytest
+
 import bot
 
 

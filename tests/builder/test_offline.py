@@ -13,6 +13,8 @@ import yaml
 
 from codex32.plugins.defaults.builtin_llm import specification_from
 from codex32.plugins.defaults.template_catalogue import CATALOGUE, parameter_block
+from codex32.services import gateway
+from codex32.services.builder import config_file, generate
 from tests.builder.scripting import run_build
 
 
@@ -80,17 +82,21 @@ def test_a_specification_no_template_fits_is_an_honest_failure(app, tenant):
     "When a webhook arrives, relay the payload to https://hooks.example.com/in",
     "Every night delete files older than 30 days",
 ])
-def test_what_the_heuristics_fill_builds_as_it_stands(app, tenant, description):
+def test_what_the_heuristics_fill_renders_as_it_stands(app, tenant, description):
+    """Rendering only: the test above validates every template's bot."""
     drafted = specification_from(description)  # the built-in LLM's own draft
     spec = {"name": drafted["name"], "purpose": drafted["purpose"],
             "trigger": {"type": drafted["trigger"], "cron": drafted["schedule"]},
             "template": drafted["template"], "parameters": drafted["parameters"]}
 
-    built = run_build(app, tenant, spec)
+    with app.app_context():
+        files, template = generate.from_template(tenant.workspace_id, spec,
+                                                 caller=gateway.Caller())
 
-    assert built.passed and built.source == "heuristics", built.stopped
-    config = yaml.safe_load(built.files["config.yaml"])
+    assert sorted(files) == ["README.md", "bot.py", "requirements.txt", "test_bot.py"]
+    config = yaml.safe_load(config_file.render(spec, source="heuristics", template=template))
     assert config["template"] == drafted["template"]
+    assert config["parameters"].items() >= drafted["parameters"].items()
     assert config.get("schedule", {}).get("cron") == drafted["schedule"]
 
 

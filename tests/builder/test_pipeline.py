@@ -7,11 +7,12 @@ import psycopg
 import pytest
 import yaml
 
-from codex32.services import gateway
 from codex32.services.builder import validation
 from tests.builder.scripting import GOOD_BOT, GOOD_FILES, SPEC, answer, run_build
 
-BROKEN_BOT = GOOD_BOT.replace("def main(event: dict, context)", "def main(event: dict)")
+# Breaks the contract only (lint and the rest have nothing to say): main takes one argument.
+BROKEN_BOT = GOOD_BOT.replace("def main(event: dict, context)", "def main(event: dict)").replace(
+    'context.logger.info("greeting %s", name)', 'print("greeting", name)')
 
 
 def test_a_model_answer_becomes_five_validated_files(app, tenant, scripted_llm):
@@ -29,42 +30,7 @@ def test_a_model_answer_becomes_five_validated_files(app, tenant, scripted_llm):
     assert config["secrets"] == ["GREETING_TOKEN"]
     assert config["notifications"][0]["notifier"] == "email"
     assert config["generated_by"] == "model" and config["version"] == "1.0.0"
-    sent = scripted_llm.bodies[0]
-    assert sent["response_format"] == {"type": "json_object"}
     assert '"purpose": "Greet whoever the event names."' in scripted_llm.prompt(0)
-
-
-@pytest.mark.parametrize("malformed", [
-    "Here are your files: bot.py ...",
-    answer({"bot.py": GOOD_BOT}),  # four files missing
-    answer({**GOOD_FILES, "requirements.txt": "requests\n"}),  # not pinned
-    answer({**GOOD_FILES, "setup.py": "x"}),
-])
-def test_a_malformed_answer_is_asked_again_once_with_its_problems(app, tenant, scripted_llm,
-                                                                   malformed):
-    scripted_llm.then(malformed, "```json\n" + answer(GOOD_FILES) + "\n```")
-
-    built = run_build(app, tenant, SPEC)
-
-    assert built.passed and len(built.rounds) == 1
-    assert len(scripted_llm.bodies) == 2
-    reasked = scripted_llm.bodies[1]["messages"]
-    assert reasked[-2] == {"role": "assistant", "content": malformed}
-    assert reasked[-1]["content"].startswith("Your answer could not be used")
-
-
-def test_an_answer_wrapped_in_prose_is_taken_without_asking_again(app, tenant, scripted_llm):
-    scripted_llm.then("Here you are:\n" + answer(GOOD_FILES) + "\nGood luck!")
-
-    assert run_build(app, tenant, SPEC).passed and len(scripted_llm.bodies) == 1
-
-
-def test_an_answer_cut_off_at_the_token_limit_is_asked_again_saying_so(app, tenant, scripted_llm):
-    long_readme = "# long\n" + "A line of a long README.\n" * 3000  # past 16,000 tokens
-    scripted_llm.then(answer({**GOOD_FILES, "README.md": long_readme}), answer(GOOD_FILES))
-
-    assert run_build(app, tenant, SPEC).passed
-    assert "cut off at the token limit" in scripted_llm.bodies[1]["messages"][-1]["content"]
 
 
 def test_two_malformed_answers_stop_the_build_honestly(app, tenant, scripted_llm):
@@ -87,7 +53,7 @@ def test_code_failing_validation_is_repaired_in_round_2(app, tenant, scripted_ll
     assert [s.name for s in first.validation.steps if s.status == "failed"] == ["contract"]
     assert second.changed == ["bot.py"] and second.files["bot.py"] == GOOD_BOT
     repair = scripted_llm.prompt(1)
-    assert "main(event) takes 1 positional argument" in repair and BROKEN_BOT in repair
+    assert "called as main(event, context)" in repair and BROKEN_BOT in repair
 
 
 @pytest.mark.skipif(getattr(validation, "PROVISIONAL", False),
@@ -147,18 +113,6 @@ def test_a_model_that_refuses_or_repeats_itself_stops_the_loop(app, tenant, scri
     assert built.stopped == "repair round 2: the model answered the same files again"
 
 
-def test_every_call_is_a_builder_usage_row_with_the_callers_conversation(app, tenant, scripted_llm,
-                                                                         superuser):
-    scripted_llm.then("not json", answer(GOOD_FILES))
-
-    run_build(app, tenant, SPEC, caller=gateway.Caller(conversation_id="conv-42"))
-
-    rows = superuser.execute(
-        "SELECT purpose, conversation_id, provider, status FROM llm_usage "
-        "WHERE workspace_id = %s", (tenant.workspace_id,)).fetchall()
-    assert rows == [("builder", "conv-42", "openai", "ok")] * 2
-
-
 def test_a_budget_refusal_stops_the_build_clearly(app, tenant, scripted_llm, database):
     response = tenant.call("PUT", "/api/v1/budgets", json={"budgets": [
         {"scope": "workspace", "period": "day", "hard_limit_usd": "0.0001"}]})
@@ -210,15 +164,6 @@ def test_refining_sends_the_previous_files_and_bumps_the_version(app, tenant, sc
     assert "The bot's current files" in asked and GOOD_BOT in asked
     assert yaml.safe_load(built.files["config.yaml"])["version"] == "1.4.0"
     assert built.rounds[0].changed == ["config.yaml"]
-
-
-def test_a_config_yaml_from_the_model_is_dropped_for_the_specifications(app, tenant, scripted_llm):
-    scripted_llm.then(answer({**GOOD_FILES, "config.yaml": "name: mine\nschedule: never\n"}))
-
-    built = run_build(app, tenant, SPEC)
-
-    assert built.passed and len(scripted_llm.bodies) == 1
-    assert yaml.safe_load(built.files["config.yaml"])["name"] == "greeter"
 
 
 def test_a_validation_that_crashes_keeps_the_rounds_so_far(app, tenant, scripted_llm, monkeypatch):
