@@ -24,7 +24,7 @@ def ask_files(app, tenant, caller: gateway.Caller | None = None) -> dict[str, st
     answer({**GOOD_FILES, "requirements.txt": "requests\n"}),  # not pinned
     answer({**GOOD_FILES, "setup.py": "x"}),
     answer({**GOOD_FILES, "bot.py": "  "}),
-    answer({**GOOD_FILES, "bot.py": "x" * 200_001}),
+    answer({**GOOD_FILES, "bot.py": "# a comment line\n" * 12_000}),  # too long
 ])
 def test_a_malformed_answer_is_asked_again_once_with_its_problems(app, tenant, scripted_llm,
                                                                    malformed):
