@@ -161,6 +161,8 @@ class Settings:
     bot_concurrent_calls: int = 4
     bot_call_timeout_seconds: float = 60.0
     bot_call_max_bytes: int = 1024 * 1024
+    # The builder: the most repair rounds a workspace may set (builder.max_repair_rounds).
+    builder_max_repair_rounds: int = 5
     # The sandbox bots run in: platform configuration only, never a workspace's.
     sandbox_python: str | None = None
     sandbox_isolation: str | None = None
@@ -258,6 +260,7 @@ class Settings:
             bot_concurrent_calls=_int(env.get("BOT_CONCURRENT_CALLS"), 4),
             bot_call_timeout_seconds=_float(env.get("BOT_CALL_TIMEOUT_SECONDS"), 60.0),
             bot_call_max_bytes=_int(env.get("BOT_CALL_MAX_BYTES"), 1024 * 1024),
+            builder_max_repair_rounds=_int(env.get("CODEX32_BUILDER_MAX_REPAIR_ROUNDS"), 5),
             sandbox_python=env.get("CODEX32_SANDBOX_PYTHON") or None,
             sandbox_isolation=(env.get("CODEX32_SANDBOX_ISOLATION") or "").strip().lower() or None,
             sandbox_uid_range=_range(env.get("CODEX32_SANDBOX_UID_RANGE"), SANDBOX_UID_RANGE),
@@ -296,6 +299,8 @@ class Settings:
             raise ConfigError("BOT_CALLS_PER_RUN must not be negative, BOT_CONCURRENT_CALLS and "
                               "BOT_CALL_TIMEOUT_SECONDS must be positive, BOT_CALL_MAX_BYTES "
                               "at least 1024")
+        if not 0 <= self.builder_max_repair_rounds <= 20:
+            raise ConfigError("CODEX32_BUILDER_MAX_REPAIR_ROUNDS must be between 0 and 20")
         if self.sandbox_isolation not in (None, "none", "process", "user", "namespace"):
             raise ConfigError("CODEX32_SANDBOX_ISOLATION must be none, process, user or namespace")
         low, high = self.sandbox_uid_range

@@ -12,6 +12,7 @@ from codex32 import runtime
 from codex32.execution import builder_jobs
 from codex32.testing.fake_openai import FakeOpenAI
 from codex32.testing.scripted_model import ScriptedModel
+from tests.builder import scripting
 from tests.conftest import Tenant
 
 SCHEDULED = {"name": "uptime-check", "purpose": "Check https://example.com every morning",
@@ -79,3 +80,18 @@ def run_build(app, superuser, tenant: Tenant, conversation_id: str,
         assert time.monotonic() < deadline, "the build did not finish"
         time.sleep(0.05)
     return found
+
+
+@pytest.fixture()
+def scripted_llm(tenant):
+    """``tenant``'s LLM is the fake OpenAI server, scripted per test (the pipeline's tests,
+    tests/builder/scripting.py)."""
+    with FakeOpenAI(api_key="sk-b") as server:
+        response = tenant.call("PUT", "/api/v1/providers/llm/openai", json={
+            "config": {"base_url": server.url, "timeout": 5, "model": "gpt-4o-mini"},
+            "secrets": {"api_key": "sk-b"}})
+        assert response.status_code in (200, 201), response.json
+        response = tenant.call("PATCH", "/api/v1/workspace",
+                               json={"settings": {"llm_fallback": ["openai"]}})
+        assert response.status_code == 200, response.json
+        yield scripting.ScriptedModel(server)

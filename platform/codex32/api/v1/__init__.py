@@ -18,6 +18,7 @@ from codex32.api.v1 import (
     plugins,
     schedules,
     secrets,
+    suggestions,
     versions,
     workspaces,
 )
@@ -26,6 +27,7 @@ from codex32.api.v1 import (
 def register(api: Api) -> None:
     """Register every v1 blueprint on ``api``."""
     for module in (workspaces, auth, members, api_keys, bots, versions, executions, schedules,
-                   audit_logs, plugins, secrets, deliveries, llm, openai_compat, builder):
+                   audit_logs, plugins, secrets, deliveries, llm, openai_compat, builder,
+                   suggestions):
         api.register_blueprint(module.blp)
     builder.register_schemas(api)

@@ -58,6 +58,13 @@ class ExecutionMaximaSchema(Strict):
     allow_network = fields.Boolean()
 
 
+def _repair_rounds(value: int) -> None:
+    bound = runtime.of(current_app).settings.builder_max_repair_rounds
+    if not 0 <= value <= bound:
+        raise ValidationError(f"must be between 0 and {bound}")
+
+
+
 def _allowlist_entry(entry: str) -> None:
     try:
         found = Requirement(entry)
@@ -78,6 +85,8 @@ class BuilderSettingsSchema(Strict):
                                  "optionally with version specifiers); a pin must also be on "
                                  "the platform's CODEX32_BUILDER_ALLOWED_REQUIREMENTS. "
                                  "null: the platform's list"})
+    max_repair_rounds = fields.Integer(validate=_repair_rounds, metadata={
+        "description": "repair rounds after a failed validation (default 3)"})
 
 
 class WorkspaceSettingsSchema(Strict):
@@ -90,9 +99,10 @@ class WorkspaceSettingsSchema(Strict):
     execution = fields.Nested(ExecutionMaximaSchema,
                               metadata={"description": "workspace maxima for bot runs"})
     builder = fields.Nested(BuilderSettingsSchema, metadata={
-        "description": "the AI builder: the requirements generated bots may use"})
+        "description": "the AI builder: the requirements generated bots may use, repair rounds"})
     llm = fields.Nested(LLMSettingsSchema, metadata={
         "description": "the LLM gateway: aliases, prices, cache, rate limits, cooldown"})
+    builder = fields.Nested(BuilderSettingsSchema, metadata={"description": "the AI builder"})
 
 
 class WorkspaceUpdateSchema(Strict):

@@ -90,7 +90,7 @@ class Build:
 
     @property
     def files(self) -> dict[str, str]:
-        return self.rounds[-1].files
+        return self.rounds[-1].files if self.rounds else {}  # no round: generation failed
 
     @property
     def passed(self) -> bool:
