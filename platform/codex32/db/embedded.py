@@ -157,6 +157,16 @@ def prepare(superuser_dsn: str, database: str,
         with psycopg.connect(psycopg.conninfo.make_conninfo(superuser_dsn, dbname=database),
                              autocommit=True) as target:
             _grant_once(target, database)
+            _create_extensions(target)
+
+
+def _create_extensions(conn: psycopg.Connection) -> None:
+    """``vector`` (pgvector, shipped in the wheel; not a trusted extension, so the superuser
+    creates it) when the server has it and the database does not yet."""
+    if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone() \
+            and not conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'"
+                                 ).fetchone():
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
 
 
 def _ensure_role(conn: psycopg.Connection, role: str, attributes: str,
