@@ -127,8 +127,7 @@ class PgVectorStore(VectorStore):
                       top_k=top_k)
         if filters:
             params["filters"] = json.dumps(_filters(filters))
-        with self._connection(workspace, "search") as connection:
-            self._scan_settings(connection, top_k)
+        with self._connection(workspace, "search", self._scan_settings(top_k)) as connection:
             rows = connection.execute(text(statement), params).all()
         return [VectorMatch(id=row.item_id, score=1.0 - float(row.distance),
                             metadata=dict(row.metadata or {})) for row in rows]
@@ -179,13 +178,16 @@ class PgVectorStore(VectorStore):
     # -- the platform's database ------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _connection(self, workspace: str, action: str) -> Iterator[Connection]:
+    def _connection(self, workspace: str, action: str,
+                    settings: str = "") -> Iterator[Connection]:
+        """The lent connection, its statement timeout and ``settings`` set in one round trip."""
         with self._errors(action), database_connection(workspace) as connection:
             if not self._checked:
                 self._availability(connection)
                 self._checked = True
+            # Integers and a checked keyword only: SET takes no bind parameters.
             connection.exec_driver_sql(
-                f"SET LOCAL statement_timeout = {max(1, int(self.timeout * 1000))}")
+                f"SET LOCAL statement_timeout = {max(1, int(self.timeout * 1000))}; {settings}")
             yield connection
 
     def _availability(self, connection: Connection) -> tuple[str, list[int]]:
@@ -219,11 +221,10 @@ class PgVectorStore(VectorStore):
                            {"dimension": dimension})
         self._indexed.add(dimension)
 
-    def _scan_settings(self, connection: Connection, top_k: int) -> None:
-        # Integers and a checked keyword: SET takes no bind parameters.
-        connection.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {max(self.ef_search, top_k)}")
-        connection.exec_driver_sql(f"SET LOCAL hnsw.iterative_scan = {self.iterative_scan}")
-        connection.exec_driver_sql(f"SET LOCAL hnsw.max_scan_tuples = {self.max_scan_tuples}")
+    def _scan_settings(self, top_k: int) -> str:
+        return (f"SET LOCAL hnsw.ef_search = {max(self.ef_search, top_k)}; "
+                f"SET LOCAL hnsw.iterative_scan = {self.iterative_scan}; "
+                f"SET LOCAL hnsw.max_scan_tuples = {self.max_scan_tuples}")
 
     @contextlib.contextmanager
     def _errors(self, action: str) -> Iterator[None]:
