@@ -137,7 +137,8 @@ def url_for(role: str, database: str, socket_dir: str, password: str | None = No
 
 def prepare(superuser_dsn: str, database: str,
             passwords: Mapping[str, str] | None = None) -> None:
-    """Create the owner and runtime login roles and the database, when missing; with
+    """Create the owner and runtime login roles, the database and its extensions (pgvector,
+    which only a superuser may create), when missing; with
     ``passwords``, give the roles those passwords when theirs differ.
 
     Idempotent, and safe from many processes at once: they queue on an advisory lock, and a

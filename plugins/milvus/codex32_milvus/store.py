@@ -135,8 +135,8 @@ class MilvusVectorStore(VectorStore):
             raise ValueError(f"top_k must be an integer from 1 to {MAX_TOP_K}")
         expression = _scope(workspace, collection)
         if filters:
-            matches = " and ".join(_metadata_equals(k, v) for k, v in filters.items())
-            expression += f" and ({matches})"
+            equal = " and ".join(_metadata_equals(k, v) for k, v in filters.items())
+            expression += f" and ({equal})"
         name = self._collection_name(len(query))
         with self._errors("search"):
             if not self._exists(name, len(query)):

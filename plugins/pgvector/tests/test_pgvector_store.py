@@ -133,7 +133,7 @@ def test_without_pgvector_the_store_says_so_and_never_degrades(pg_runtime, witho
     store = PgVectorStore({})
     with activated(without_pgvector):
         health = store.health_check()
-        with pytest.raises(ProviderError, match="pgvector is unavailable.*CREATE EXTENSION"):
+        with pytest.raises(ProviderError, match=r"pgvector is unavailable.*CREATE EXTENSION"):
             store.search(WORKSPACE_A, "docs", unit(1, 0))
         with pytest.raises(ProviderError, match="pgvector is unavailable"):
             store.upsert(WORKSPACE_A, "docs", [VectorItem("1", unit(1, 0))])
