@@ -170,3 +170,19 @@ def test_bad_input_is_a_value_error(store, bad):
             "top_k": 3, "filters": None, **bad}
     with pytest.raises(ValueError):
         store.search(**call)
+
+
+def test_deleting_a_workspace_deletes_its_vectors(database, store):
+    """The workspace's row going (its data erased) takes its vectors with it (ON DELETE
+    CASCADE), whatever the store was told."""
+    workspace = str(uuid.uuid4())
+    with psycopg.connect(database.superuser_dsn, autocommit=True) as connection:
+        connection.execute("INSERT INTO workspaces (id, name, slug) VALUES (%s, 'gone', %s)",
+                           (workspace, workspace))
+        store.upsert(workspace, "docs", [VectorItem("x", unit(1, 0, 0))])
+        store.upsert(workspace, "bots", [VectorItem("y", unit(1, 0, 0, 0))])
+        connection.execute("DELETE FROM workspaces WHERE id = %s", (workspace,))
+        left = connection.execute("SELECT count(*) FROM vector_items WHERE workspace_id = %s",
+                                  (workspace,)).fetchone()
+
+    assert left == (0,)
