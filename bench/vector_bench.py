@@ -140,8 +140,7 @@ def pgvector_side(folder: Path, ef: int) -> Iterator[dict[str, Any]]:
                     connection.execute(statement)
 
         def direct_query(vector: np.ndarray, ef_search: int) -> list[str]:
-            sql, _ = nearest_sql(len(vector))
-            sql = sql.replace(":workspace", "%(workspace)s").replace(
+            sql = nearest_sql(len(vector)).replace(":workspace", "%(workspace)s").replace(
                 ":collection", "%(collection)s").replace(":query", "%(query)s").replace(
                 ":top_k", "%(top_k)s")
             with client.transaction(), client.cursor() as cursor:
@@ -155,8 +154,7 @@ def pgvector_side(folder: Path, ef: int) -> Iterator[dict[str, Any]]:
                 return [row[0] for row in cursor.fetchall()]
 
         def plan(vector: np.ndarray) -> str:
-            sql, _ = nearest_sql(len(vector))
-            sql = sql.replace(":workspace", f"'{WORKSPACE_A}'").replace(
+            sql = nearest_sql(len(vector)).replace(":workspace", f"'{WORKSPACE_A}'").replace(
                 ":collection", f"'{COLLECTION}'").replace(":top_k", str(K)).replace(
                 ":query", "'[" + ",".join(map(repr, vector.tolist())) + "]'")
             with client.transaction(), client.cursor() as cursor:

@@ -122,9 +122,9 @@ class PgVectorStore(VectorStore):
         query = _vector(vector)
         if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= MAX_TOP_K:
             raise ValueError(f"top_k must be an integer from 1 to {MAX_TOP_K}")
-        statement, params = nearest_sql(len(query), bool(filters))
-        params.update(workspace=workspace, collection=collection, query=_literal(query),
-                      top_k=top_k)
+        statement = nearest_sql(len(query), bool(filters))
+        params: dict[str, Any] = {"workspace": workspace, "collection": collection,
+                                  "query": _literal(query), "top_k": top_k}
         if filters:
             params["filters"] = json.dumps(_filters(filters))
         with self._connection(workspace, "search", self._scan_settings(top_k)) as connection:
@@ -243,10 +243,10 @@ class PgVectorStore(VectorStore):
             raise ProviderError(f"pgvector {action} failed: {error}") from None
 
 
-def nearest_sql(dimension: int, filtered: bool = False) -> tuple[str, dict[str, Any]]:
-    """The search statement for ``dimension`` and its fixed parameters: the ``top_k`` nearest
-    rows of ``:workspace``'s ``:collection`` to ``:query`` (a ``'[1,2,…]'`` literal), with
-    ``:filters`` (JSON) when ``filtered``. Written so the dimension's partial HNSW index serves
+def nearest_sql(dimension: int, filtered: bool = False) -> str:
+    """The search statement for ``dimension``: the ``:top_k`` nearest rows of ``:workspace``'s
+    ``:collection`` to ``:query`` (a ``'[1,2,…]'`` literal), with ``:filters`` (JSON) when
+    ``filtered``. Written so the dimension's partial HNSW index serves
     it; core code may join ``nearest`` to its own tables by ``item_id``."""
     if not isinstance(dimension, int) or not 1 <= dimension <= MAX_DIMENSION:
         raise ValueError(f"vectors have 1 to {MAX_DIMENSION} values")
@@ -258,7 +258,7 @@ def nearest_sql(dimension: int, filtered: bool = False) -> tuple[str, dict[str, 
     # Relaxed order may return rows slightly out of order: materialize, then sort again.
     return (f"WITH nearest AS MATERIALIZED (SELECT item_id, metadata, {distance} AS distance "
             f"FROM {TABLE} WHERE {where} ORDER BY {distance} LIMIT :top_k) "
-            "SELECT item_id, metadata, distance FROM nearest ORDER BY distance, item_id"), {}
+            "SELECT item_id, metadata, distance FROM nearest ORDER BY distance, item_id")
 
 
 def _workspace(workspace_id: str) -> str:

@@ -68,7 +68,7 @@ def test_vectors_join_the_cores_rows_in_one_transaction(pg_runtime, store):
         except RuntimeError:
             pass
         with session.begin():
-            statement, _ = nearest_sql(3)
+            statement = nearest_sql(3)
             rows = session.execute(text(
                 f"SELECT n.item_id, w.name FROM ({statement}) AS n "
                 "JOIN workspaces w ON w.id = CAST(:workspace AS uuid)"),
@@ -97,7 +97,7 @@ def test_the_hnsw_index_serves_filtered_searches_with_iterative_scans(pg_runtime
             session.connection().exec_driver_sql("SET LOCAL enable_indexscan = on")
             hits = PgVectorStore({"ef_search": 10, **config}).search(
                 WORKSPACE_B, name, unit(1, 0, 0, 0, 0, 0, 0.5), top_k=5)
-            statement, _ = nearest_sql(dimension)
+            statement = nearest_sql(dimension)
             plan = "\n".join(session.execute(text("EXPLAIN " + statement), {
                 "workspace": WORKSPACE_B, "collection": name, "top_k": 5,
                 "query": "[1,0,0,0,0,0,0.5]"}).scalars())
