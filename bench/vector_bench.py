@@ -95,6 +95,7 @@ def pgvector_side(folder: Path, ef: int) -> Iterator[dict[str, Any]]:
     """The embedded PostgreSQL, migrated, a runtime on it, the plugin and a psycopg client."""
     import psycopg
     from codex32_pgvector import PgVectorStore, nearest_sql
+    from pgvector.psycopg import register_vector
 
     from codex32.db import embedded
     from codex32.db.migrate import upgrade
@@ -117,13 +118,14 @@ def pgvector_side(folder: Path, ef: int) -> Iterator[dict[str, Any]]:
         runtime = bootstrap.build(settings, DatabaseUrls(runtime=database.runtime_url,
                                                          owner=database.owner_url), "cli")
         client = psycopg.connect(libpq_url(database.runtime_url))
+        register_vector(client)  # pgvector's own psycopg types: numpy arrays sent in binary
         stores: dict[int, PgVectorStore] = {}
 
         def at(ef_search: int) -> PgVectorStore:
             return stores.setdefault(ef_search, PgVectorStore({"ef_search": ef_search}))
 
         insert = ("INSERT INTO vector_items (workspace_id, collection, dimension, item_id, "
-                  "embedding, metadata) VALUES (%s, %s, %s, %s, %s::real[], %s::jsonb) "
+                  "embedding, metadata) VALUES (%s, %s, %s, %s, %s::vector::real[], %s::jsonb) "
                   "ON CONFLICT (workspace_id, collection, dimension, item_id) DO UPDATE SET "
                   "embedding = EXCLUDED.embedding, metadata = EXCLUDED.metadata")
 
@@ -131,8 +133,8 @@ def pgvector_side(folder: Path, ef: int) -> Iterator[dict[str, Any]]:
                         workspace: str = WORKSPACE_B) -> None:
             with client.transaction(), client.cursor() as cursor:
                 cursor.execute("SELECT set_config('app.workspace_id', %s, true)", (workspace,))
-                cursor.executemany(insert, [(workspace, COLLECTION, len(v), i, v.tolist(),
-                                             "{}") for i, v in zip(ids, vectors, strict=True)])
+                cursor.executemany(insert, [(workspace, COLLECTION, len(v), i, v, "{}")
+                                            for i, v in zip(ids, vectors, strict=True)])
 
         def as_admin(*statements: str) -> None:
             with psycopg.connect(admin, autocommit=True) as connection:
@@ -149,8 +151,7 @@ def pgvector_side(folder: Path, ef: int) -> Iterator[dict[str, Any]]:
                 cursor.execute(f"SET LOCAL hnsw.ef_search = {ef_search}; "
                                "SET LOCAL hnsw.iterative_scan = relaxed_order")
                 cursor.execute(sql, {"workspace": WORKSPACE_A, "collection": COLLECTION,
-                                     "query": "[" + ",".join(map(repr, vector.tolist())) + "]",
-                                     "top_k": K})
+                                     "query": vector, "top_k": K})
                 return [row[0] for row in cursor.fetchall()]
 
         def plan(vector: np.ndarray) -> str:
