@@ -64,8 +64,10 @@ class PgVectorStore(VectorStore):
     config_schema = {
         "type": "object",
         "properties": {
-            "ef_search": {"type": "integer", "minimum": 10, "maximum": 1000, "default": 40,
-                          "description": "HNSW candidates per search (recall against speed)"},
+            "ef_search": {"type": "integer", "minimum": 10, "maximum": 1000, "default": 100,
+                          "description": "HNSW candidates per search (recall against speed; "
+                                         "bench/vector_bench.py: 0.97 to 0.99 recall@10 at "
+                                         "100 on 100,000 vectors, 0.95 to 0.98 at 40)"},
             "iterative_scan": {"enum": list(SCAN_MODES), "default": "relaxed_order",
                                "description": "pgvector 0.8 iterative index scans for "
                                               "filtered searches"},
@@ -82,7 +84,7 @@ class PgVectorStore(VectorStore):
     def __init__(self, config: dict[str, Any] | None = None,
                  secrets: dict[str, str] | None = None) -> None:
         super().__init__(config, secrets)
-        self.ef_search = int(self.config.get("ef_search", 40))
+        self.ef_search = int(self.config.get("ef_search", 100))
         self.iterative_scan = str(self.config.get("iterative_scan", "relaxed_order"))
         self.max_scan_tuples = int(self.config.get("max_scan_tuples", 20000))
         self.timeout = float(self.config.get("timeout_seconds", 10))
