@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 
 from codex32.plugins.api import (
@@ -142,7 +143,7 @@ class MilvusVectorStore(VectorStore):
             if not self._exists(name, len(query)):
                 return []
             hits = self._call_loaded(name, lambda: self._milvus().search(
-                name, [query], limit=top_k, filter=expression, timeout=self.timeout,
+                name, [query.tolist()], limit=top_k, filter=expression, timeout=self.timeout,
                 output_fields=["workspace_id", "collection", "item_id", "metadata"],
                 search_params={"metric_type": self.metric, "params": {"ef": max(
                     self.ef_search, top_k)}}))
@@ -389,12 +390,16 @@ def _item_id(item_id: str) -> str:
     return item_id
 
 
-def _vector(values: list[float]) -> list[float]:
+def _vector(values: list[float]) -> np.ndarray:
+    """``values`` as float32 (what Milvus stores), checked; pymilvus takes the array as is."""
     if not 1 <= len(values) <= MAX_DIMENSION:
         raise ValueError(f"vectors have 1 to {MAX_DIMENSION} values")
-    vector = [float(v) for v in values]
-    if not all(math.isfinite(v) for v in vector):
-        raise ValueError("vectors hold finite numbers only")
+    try:
+        vector = np.asarray(values, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ValueError("vectors hold numbers only") from None
+    if vector.ndim != 1 or not np.isfinite(vector).all():
+        raise ValueError("vectors hold finite numbers only (within float32)")
     return vector
 
 
