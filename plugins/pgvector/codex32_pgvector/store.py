@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import psycopg
 from pgvector import Vector
 from pgvector.psycopg.vector import register_vector_info
 from psycopg.types import TypeInfo
@@ -312,6 +313,7 @@ def _send_vectors_in_binary(connection: Connection) -> None:
     pooled = connection.connection
     if not pooled.info.get("codex32_pgvector"):
         driver = pooled.driver_connection
+        assert isinstance(driver, psycopg.Connection), "the platform's driver is psycopg 3"
         register_vector_info(driver, TypeInfo.fetch(driver, "vector"))
         pooled.info["codex32_pgvector"] = True
 
