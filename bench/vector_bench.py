@@ -324,7 +324,7 @@ def report(name: str, figures: dict[str, Any], size: int, paired: int) -> None:
     rest = max(size - paired, 0)
     print(f"\n{name}: {size:,} vectors in workspace A (+{min(paired, size):,} in B), loaded in "
           f"{figures['loaded_seconds']:.1f} s; the last {rest:,} in {rates['rest']:.1f} s"
-          + (f" (index build {rates['build']:.1f} s)" if rates["build"] else ""))
+          + (f" (index build {rates['build']:.1f} s)" if rates["build"] >= 0.05 else ""))
     print(f"  plan: {figures['plan']}")
     print(f"  indexing (first {min(paired, size):,}, in turns)  plugin {rates['store']:6.0f} "
           f"vectors/s   client {rates['direct']:6.0f} vectors/s   plugin/client "
