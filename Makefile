@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PLUGINS := plugins/openai plugins/anthropic plugins/milvus plugins/webhook plugins/email plugins/slack
+PLUGINS := plugins/openai plugins/anthropic plugins/milvus plugins/pgvector plugins/webhook plugins/email plugins/slack
 STAMP := $(VENV)/.installed
 
 .PHONY: install run dev test lint typecheck bench clean

@@ -24,10 +24,12 @@ from codex32.services import bots, executions, gateway, providers, versions
 CORE = Path(codex32.__file__).parent
 # The owners of sessions: the request's transaction, the job bodies, the CLI's commands, and
 # the LLM gateway, which works in sessions it opens itself (its budget reservation must be
-# committed before the provider call, whoever calls).
+# committed before the provider call, whoever calls), and the connection lent to a plugin that
+# keeps its data in the platform's database (plugins/database.py: a session of its own per call,
+# unless the caller shares its transaction).
 OWNERS = {"api/transaction.py", "execution/worker.py", "execution/scheduler.py",
           "execution/notifications.py", "execution/builder_jobs.py", "cli.py",
-          "services/gateway/"}
+          "services/gateway/", "plugins/database.py"}
 ENDING = {"commit", "rollback", "close"}
 
 

@@ -106,6 +106,13 @@ def test_runtime_role_cannot_switch_rls_off(database):
     engine.dispose()
 
 
+# SECURITY DEFINER functions that must run as the table owner, and why. Everything else runs
+# as codex32_auth. codex32_vector_index(integer) builds the pgvector store's HNSW index for one
+# dimension (migration 0011): only a table's owner may create its indexes, and its one argument
+# is an integer, formatted with %s into a fixed statement.
+OWNER_DEFINERS = {"codex32_vector_index": "codex32_owner"}
+
+
 def test_every_security_definer_function_is_locked_down(superuser):
     rows = superuser.execute(
         "SELECT p.proname, pg_get_userbyid(p.proowner), p.proconfig, "
@@ -115,7 +122,7 @@ def test_every_security_definer_function_is_locked_down(superuser):
     assert {"auth_api_key", "auth_membership", "auth_user_workspaces", "auth_invitation",
             "auth_workspace_id"} <= names
     for name, owner, config, public_can_execute in rows:
-        assert owner == "codex32_auth", name
+        assert owner == OWNER_DEFINERS.get(name, "codex32_auth"), name
         assert any(item.startswith("search_path=") for item in config or []), name
         assert not public_can_execute, name
 

@@ -137,7 +137,8 @@ def url_for(role: str, database: str, socket_dir: str, password: str | None = No
 
 def prepare(superuser_dsn: str, database: str,
             passwords: Mapping[str, str] | None = None) -> None:
-    """Create the owner and runtime login roles and the database, when missing; with
+    """Create the owner and runtime login roles, the database and its extensions (pgvector,
+    which only a superuser may create), when missing; with
     ``passwords``, give the roles those passwords when theirs differ.
 
     Idempotent, and safe from many processes at once: they queue on an advisory lock, and a
@@ -157,6 +158,16 @@ def prepare(superuser_dsn: str, database: str,
         with psycopg.connect(psycopg.conninfo.make_conninfo(superuser_dsn, dbname=database),
                              autocommit=True) as target:
             _grant_once(target, database)
+            _create_extensions(target)
+
+
+def _create_extensions(conn: psycopg.Connection) -> None:
+    """``vector`` (pgvector, shipped in the wheel; not a trusted extension, so the superuser
+    creates it) when the server has it and the database does not yet."""
+    if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone() \
+            and not conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'"
+                                 ).fetchone():
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
 
 
 def _ensure_role(conn: psycopg.Connection, role: str, attributes: str,

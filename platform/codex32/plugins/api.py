@@ -11,7 +11,10 @@ modules behind these names may move, these names stay. It holds
 - the outbound kit: a tenant-supplied URL is checked (``check_url``, ``resolve_url``) and
   connected to pinned to the address that was checked (``pinned_client`` for httpx,
   ``pinned_connection``/``create_connection`` for ``http.client``/``smtplib``), and
-  ``delivery`` POSTs to such a URL with retries and backoff.
+  ``delivery`` POSTs to such a URL with retries and backoff;
+- ``database_connection``, for a plugin that keeps its data in the platform's PostgreSQL (the
+  pgvector store): the runtime role's connection in a transaction bound to a workspace, so
+  row-level security applies to all it runs (:mod:`codex32.plugins.database`).
 
 The package is typed (``py.typed``); ``make test`` type-checks this module. The test kits
 (conformance suites, scripted servers) are :mod:`codex32.testing`. Nothing here imports Flask
@@ -21,6 +24,8 @@ or the database.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
 from codex32 import delivery
 from codex32.delivery import retry_after_seconds
@@ -85,6 +90,23 @@ from codex32.plugins.interfaces import (
     with_defaults,
 )
 
+if TYPE_CHECKING:
+    import uuid
+
+    from sqlalchemy.engine import Connection
+
+
+def database_connection(workspace_id: str | uuid.UUID | None
+                        ) -> AbstractContextManager[Connection]:
+    """A connection to the platform's database in a transaction bound to ``workspace_id``
+    (None: no workspace, no tenant row visible), committed when the block ends; see
+    :func:`codex32.plugins.database.database_connection`. Imported on first use, so this module
+    still loads neither Flask nor the database."""
+    from codex32.plugins import database
+
+    return database.database_connection(workspace_id)
+
+
 # What a registry hook gets: ``register(cls)`` once per class the plugin provides.
 Register = Callable[[type[Plugin]], None]
 
@@ -138,6 +160,7 @@ __all__ = [
     "VectorStore",
     "check_url",
     "create_connection",
+    "database_connection",
     "delivery",
     "hookimpl",
     "pinned_client",

@@ -283,6 +283,18 @@ class VectorStore(Plugin, kind="vector_store", default="milvus"):
         """Delete items by id within the workspace's collection; unknown ids are ignored."""
         raise NotImplementedError
 
+    def delete_collection(self, workspace_id: str, collection: str) -> bool:
+        """Delete every item of the workspace's collection, in every dimension. Returns False
+        when the store cannot (the default, for stores written before this method): the caller
+        then deletes by id."""
+        return False
+
+    def delete_workspace(self, workspace_id: str) -> bool:
+        """Delete every item of the workspace, in every collection and dimension (its data is
+        being erased). Returns False when the store cannot (the default), so the caller can
+        record that vectors were left behind."""
+        return False
+
 
 # --- Code generators -----------------------------------------------------------------------
 

@@ -1,8 +1,13 @@
-"""MilvusVectorStore: vectors in Milvus, one collection per (name, dimension), keyed by workspace.
+"""MilvusVectorStore: vectors in Milvus, one Milvus collection per embedding dimension.
 
-Every row carries ``workspace_id`` (the partition key) and a primary key prefixed with it; every
-search, upsert and delete builds its workspace filter here from the ``workspace_id`` argument,
-never from caller text. Filter values are escaped literals. No Flask, no database, no globals.
+Every workspace and every one of its collections shares the dimension's Milvus collection
+(``{prefix}_d{dimension}``): ``workspace_id`` is its partition key, the caller's collection a
+field, and the primary key is ``"{workspace}:{collection}:{id}"``. So a deployment holds a few
+Milvus collections, not one per dataset (the limit Milvus users meet first), and a workspace's
+rows are bucketed together. Every search, upsert and delete builds its scope,
+``workspace_id == "<ws>" and collection == "<name>"``, here from its arguments, never from
+caller text, and ANDs the caller's metadata filters to it as escaped literals in parentheses.
+No Flask, no database, no globals.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 
 from codex32.plugins.api import (
@@ -36,6 +42,7 @@ from codex32.plugins.api import (
 METRICS = ("COSINE", "IP", "L2")
 MAX_DIMENSION = 32768  # Milvus's limit for FLOAT_VECTOR
 MAX_ITEM_ID_BYTES = 256
+MAX_COLLECTION = 64
 MAX_TOP_K = 16384
 _INT64 = 2**63
 
@@ -51,7 +58,8 @@ class MilvusVectorStore(VectorStore):
 
     id = "milvus"
     title = "Milvus"
-    description = ("Milvus vector database. Without a URI it uses an embedded milvus-lite "
+    description = ("Milvus vector database, one collection per embedding dimension with the "
+                   "workspace as partition key. Without a URI it uses an embedded milvus-lite "
                    "server that one process owns and every platform process connects to.")
     config_schema = {
         "type": "object",
@@ -62,6 +70,8 @@ class MilvusVectorStore(VectorStore):
                                    "milvus-lite server"},
             "collection_prefix": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,31}$",
                                   "default": "codex32"},
+            "ef_search": {"type": "integer", "minimum": 1, "maximum": 4096, "default": 64,
+                          "description": "HNSW candidates per search (AUTOINDEX is HNSW)"},
             "metric": {"enum": list(METRICS), "default": "COSINE"},
             "db_name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"},
             "timeout_seconds": {"type": "number", "minimum": 0.1, "maximum": 300,
@@ -78,6 +88,7 @@ class MilvusVectorStore(VectorStore):
         self.prefix: str = self.config.get("collection_prefix", "codex32")
         self.metric: str = self.config.get("metric", "COSINE")
         self.timeout: float = float(self.config.get("timeout_seconds", 10))
+        self.ef_search: int = int(self.config.get("ef_search", 64))
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,31}", self.prefix):
             raise ConfigInvalid("invalid collection prefix",
                                 {"collection_prefix": ["letters, digits and _ only"]})
@@ -92,7 +103,7 @@ class MilvusVectorStore(VectorStore):
 
     def upsert(self, workspace_id: str, collection: str, items: list[VectorItem]) -> None:
         """Insert or replace items by id within the workspace's collection."""
-        workspace = _workspace(workspace_id)
+        workspace, collection = _workspace(workspace_id), _collection(collection)
         if not items:
             return
         dimension = len(items[0].vector)
@@ -103,13 +114,14 @@ class MilvusVectorStore(VectorStore):
                                  f"{len(item.vector)} values, the first item {dimension}")
             # Later duplicates win, as they would have in sequential upserts.
             rows[item.id] = {
-                "id": f"{workspace}:{_item_id(item.id)}",
+                "id": f"{workspace}:{collection}:{_item_id(item.id)}",
                 "workspace_id": workspace,
+                "collection": collection,
                 "item_id": item.id,
                 "vector": _vector(item.vector),
                 "metadata": _metadata(item.metadata),
             }
-        name = self._collection_name(collection, dimension)
+        name = self._collection_name(dimension)
         with self._errors("upsert"):
             self._ensure_collection(name, dimension)
             self._call_loaded(name, lambda: self._milvus().upsert(
@@ -118,26 +130,28 @@ class MilvusVectorStore(VectorStore):
     def search(self, workspace_id: str, collection: str, vector: list[float], top_k: int = 10,
                filters: dict[str, Any] | None = None) -> list[VectorMatch]:
         """Nearest items in the workspace's collection, best first; ``filters`` match metadata."""
-        workspace = _workspace(workspace_id)
+        workspace, collection = _workspace(workspace_id), _collection(collection)
         query = _vector(vector)
         if not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
             raise ValueError(f"top_k must be an integer from 1 to {MAX_TOP_K}")
-        expression = _workspace_filter(workspace)
-        for key, value in (filters or {}).items():
-            expression += f" and {_metadata_equals(key, value)}"
-        name = self._collection_name(collection, len(query))
+        expression = _scope(workspace, collection)
+        if filters:
+            equal = " and ".join(_metadata_equals(k, v) for k, v in filters.items())
+            expression += f" and ({equal})"
+        name = self._collection_name(len(query))
         with self._errors("search"):
             if not self._exists(name, len(query)):
                 return []
             hits = self._call_loaded(name, lambda: self._milvus().search(
-                name, [query], limit=top_k, filter=expression, timeout=self.timeout,
-                output_fields=["workspace_id", "item_id", "metadata"],
-                search_params={"metric_type": self.metric}))
+                name, [query.tolist()], limit=top_k, filter=expression, timeout=self.timeout,
+                output_fields=["workspace_id", "collection", "item_id", "metadata"],
+                search_params={"metric_type": self.metric, "params": {"ef": max(
+                    self.ef_search, top_k)}}))
         matches = []
         for hit in hits[0] if hits else []:
             entity = hit.get("entity", {})
             # The filter already guarantees this; a store must never leak, so check anyway.
-            if entity.get("workspace_id") != workspace:
+            if entity.get("workspace_id") != workspace or entity.get("collection") != collection:
                 continue
             distance = float(hit["distance"])
             matches.append(VectorMatch(id=entity["item_id"],
@@ -147,14 +161,28 @@ class MilvusVectorStore(VectorStore):
 
     def delete(self, workspace_id: str, collection: str, ids: list[str]) -> None:
         """Delete items by id within the workspace's collection, in every dimension."""
-        workspace = _workspace(workspace_id)
+        workspace, collection = _workspace(workspace_id), _collection(collection)
         if not ids:
             return
-        keys = ", ".join(_string_literal(f"{workspace}:{_item_id(i)}") for i in ids)
-        expression = f"{_workspace_filter(workspace)} and id in [{keys}]"
+        keys = ", ".join(_string_literal(f"{workspace}:{collection}:{_item_id(i)}")
+                         for i in ids)
+        self._delete_where(f"{_scope(workspace, collection)} and id in [{keys}]")
+
+    def delete_collection(self, workspace_id: str, collection: str) -> bool:
+        """Delete the workspace's collection, in every dimension."""
+        self._delete_where(_scope(_workspace(workspace_id), _collection(collection)))
+        return True
+
+    def delete_workspace(self, workspace_id: str) -> bool:
+        """Delete every vector of the workspace, in every collection and dimension."""
+        self._delete_where(f"workspace_id == {_string_literal(_workspace(workspace_id))}")
+        return True
+
+    def _delete_where(self, expression: str) -> None:
         with self._errors("delete"):
-            for name in self._dimension_collections(collection):
-                self._milvus().delete(name, filter=expression, timeout=self.timeout)
+            for name in self._dimension_collections():
+                self._call_loaded(name, lambda name=name: self._milvus().delete(
+                    name, filter=expression, timeout=self.timeout))
 
     def health_check(self) -> HealthResult:
         """List collections on the server and report the round trip."""
@@ -165,7 +193,8 @@ class MilvusVectorStore(VectorStore):
         except ProviderError as error:
             return HealthResult(ok=False, detail=str(error),
                                 latency_ms=(time.perf_counter() - started) * 1000)
-        ours = [n for n in names if n.startswith(f"{self.prefix}_")]
+        stem = f"{self.prefix}_d"
+        ours = [n for n in names if n.startswith(stem) and n[len(stem):].isdigit()]
         return HealthResult(ok=True, latency_ms=(time.perf_counter() - started) * 1000,
                             detail=f"{len(ours)} collections at {_redacted(self.uri)}")
 
@@ -218,13 +247,11 @@ class MilvusVectorStore(VectorStore):
             return urlunsplit(("http", f"{shown}:{parts.port}", parts.path, parts.query, ""))
         return checked.url
 
-    def _collection_name(self, collection: str, dimension: int) -> str:
-        if not isinstance(collection, str) or not _NAME.fullmatch(collection):
-            raise ValueError("collection names use 1 to 64 letters, digits or _")
-        return f"{self.prefix}_{collection}_d{dimension}"
+    def _collection_name(self, dimension: int) -> str:
+        return f"{self.prefix}_d{dimension}"
 
-    def _dimension_collections(self, collection: str) -> list[str]:
-        stem = self._collection_name(collection, 0)[:-1]
+    def _dimension_collections(self) -> list[str]:
+        stem = f"{self.prefix}_d"
         return [n for n in self._milvus().list_collections(timeout=self.timeout)
                 if n.startswith(stem) and n[len(stem):].isdigit()]
 
@@ -247,8 +274,9 @@ class MilvusVectorStore(VectorStore):
         client = self._milvus()
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.VARCHAR, is_primary=True,
-                         max_length=40 + MAX_ITEM_ID_BYTES)
+                         max_length=40 + MAX_COLLECTION + MAX_ITEM_ID_BYTES)
         schema.add_field("workspace_id", DataType.VARCHAR, max_length=64, is_partition_key=True)
+        schema.add_field("collection", DataType.VARCHAR, max_length=MAX_COLLECTION)
         schema.add_field("item_id", DataType.VARCHAR, max_length=MAX_ITEM_ID_BYTES)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
         schema.add_field("metadata", DataType.JSON)
@@ -274,9 +302,10 @@ class MilvusVectorStore(VectorStore):
             raise ConfigInvalid(f"collection {name!r} exists with vector dimension {found}, "
                                 f"not {dimension}; use another collection_prefix",
                                 {"collection_prefix": ["collides with an existing collection"]})
-        if not fields.get("workspace_id", {}).get("is_partition_key"):
+        if not fields.get("workspace_id", {}).get("is_partition_key") \
+                or "collection" not in fields:
             raise ConfigInvalid(f"collection {name!r} exists without a workspace_id partition "
-                                "key; use another collection_prefix",
+                                "key and a collection field; use another collection_prefix",
                                 {"collection_prefix": ["collides with an existing collection"]})
         client = self._milvus()
         indexes = client.list_indexes(name, field_name="vector", timeout=self.timeout)
@@ -341,8 +370,16 @@ def _workspace(workspace_id: str) -> str:
         raise ValueError("workspace_id must be a UUID") from None
 
 
-def _workspace_filter(workspace: str) -> str:
-    return f"workspace_id == {_string_literal(workspace)}"
+def _collection(collection: str) -> str:
+    if not isinstance(collection, str) or not _NAME.fullmatch(collection):
+        raise ValueError("collection names use 1 to 64 letters, digits or _")
+    return collection
+
+
+def _scope(workspace: str, collection: str) -> str:
+    """The condition every statement starts with, from checked arguments only."""
+    return (f"workspace_id == {_string_literal(workspace)} and "
+            f"collection == {_string_literal(collection)}")
 
 
 def _item_id(item_id: str) -> str:
@@ -353,12 +390,16 @@ def _item_id(item_id: str) -> str:
     return item_id
 
 
-def _vector(values: list[float]) -> list[float]:
+def _vector(values: list[float]) -> np.ndarray:
+    """``values`` as float32 (what Milvus stores), checked; pymilvus takes the array as is."""
     if not 1 <= len(values) <= MAX_DIMENSION:
         raise ValueError(f"vectors have 1 to {MAX_DIMENSION} values")
-    vector = [float(v) for v in values]
-    if not all(math.isfinite(v) for v in vector):
-        raise ValueError("vectors hold finite numbers only")
+    try:
+        vector = np.asarray(values, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ValueError("vectors hold numbers only") from None
+    if vector.ndim != 1 or not np.isfinite(vector).all():
+        raise ValueError("vectors hold finite numbers only (within float32)")
     return vector
 
 

@@ -132,6 +132,38 @@ def test_collection_names_are_checked(store, collection):
         store.search(WS_A, collection, unit(1, 0))
 
 
+def test_one_milvus_collection_per_dimension_holds_every_workspace_and_collection(
+        milvus_server, store):
+    for workspace in (WS_A, WS_B):
+        for name in ("docs", "bots", "faq"):
+            store.upsert(workspace, name, [VectorItem("1", unit(1, 0))])
+    store.upsert(WS_A, "docs", [VectorItem("1", unit(1, 0, 0))])
+
+    client = MilvusClient(uri=milvus_server.uri)
+    names = sorted(n for n in client.list_collections() if n.startswith(store.prefix))
+    fields = {f["name"]: f for f in client.describe_collection(names[0])["fields"]}
+    client.close()
+
+    assert names == [f"{store.prefix}_d2", f"{store.prefix}_d3"]
+    assert fields["workspace_id"].get("is_partition_key")
+    assert store.health_check().detail.startswith("2 collections")
+
+
+@pytest.mark.parametrize("filters", [
+    {"tag": 'x" or workspace_id != "'},
+    {"tag": 'x") or (collection != "'},
+    {"tag": "x' or true or '"},
+    {"tag": 'x" || workspace_id like "%'},
+])
+def test_crafted_filters_stay_inside_the_workspace_and_collection(store, filters):
+    store.upsert(WS_A, "docs", [VectorItem("a", unit(1, 0), {"tag": "x"})])
+    store.upsert(WS_B, "other", [VectorItem("b-other", unit(1, 0), {"tag": "x"})])
+    store.upsert(WS_B, "docs", [VectorItem("b", unit(1, 0), {"tag": "y"})])
+
+    assert store.search(WS_B, "docs", unit(1, 0), filters=filters) == []
+    assert [h.id for h in store.search(WS_B, "docs", unit(1, 0))] == ["b"]
+
+
 def test_mixed_dimensions_in_one_upsert_are_a_clear_error(store):
     with pytest.raises(ValueError, match="dimension mismatch"):
         store.upsert(WS_A, "docs", [VectorItem("1", unit(1, 0)), VectorItem("2", unit(1, 0, 0))])
@@ -154,7 +186,7 @@ def test_a_foreign_collection_with_another_dimension_is_config_invalid(milvus_se
     schema = MilvusClient.create_schema(auto_id=False)
     schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=4)
-    client.create_collection(f"{store.prefix}_docs_d8", schema=schema)
+    client.create_collection(f"{store.prefix}_d8", schema=schema)
     client.close()
 
     with pytest.raises(ConfigInvalid, match="dimension 4, not 8"):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
+
 from codex32.plugins.interfaces import (
     VectorItem,
 )
@@ -12,6 +14,7 @@ from codex32.testing.conformance.base import PluginConformance
 from codex32.testing.conformance.cases import (
     WORKSPACE_A,
     WORKSPACE_B,
+    _kind,
 )
 
 
@@ -96,3 +99,120 @@ class VectorStoreConformance(PluginConformance):
         assert seen(WORKSPACE_A) == {"same-id": "a", "only-a": "a"}, (
             "workspace B's delete must leave A's items")
         assert seen(WORKSPACE_B) == {"only-b": "b"}
+
+    # The checks below came with issue 13 (knowledge): one contiguous block, kept together.
+
+    def test_top_k_keeps_the_nearest_best_first(self):
+        """``top_k`` bounds the hits to the nearest ones, best first."""
+        store, collection = self.build(), self.new_collection()
+        self._compass(store, collection)
+
+        hits = store.search(WORKSPACE_A, collection, _unit(1, 0.2, 0, 0), top_k=2)
+
+        assert [hit.id for hit in hits] == ["north", "north-east"]
+
+    def test_collections_of_one_workspace_are_apart(self):
+        """The same id in two collections is two items: search, upsert and delete in one
+        collection never see or touch the other's."""
+        store, first, second = self.build(), self.new_collection(), self.new_collection()
+        store.upsert(WORKSPACE_A, first, [VectorItem("same", _unit(1, 0, 0, 0), {"in": "1"})])
+        store.upsert(WORKSPACE_A, second, [VectorItem("same", _unit(0, 1, 0, 0), {"in": "2"})])
+        store.delete(WORKSPACE_A, second, ["same"])
+
+        hits = store.search(WORKSPACE_A, first, _unit(0, 1, 0, 0), top_k=10)
+
+        assert [(hit.id, hit.metadata) for hit in hits] == [("same", {"in": "1"})]
+        assert store.search(WORKSPACE_A, second, _unit(0, 1, 0, 0), top_k=10) == []
+
+    def test_each_dimension_is_searched_apart(self):
+        """Vectors of another dimension in the same collection (a change of embedder) are
+        neither returned nor an error; ``delete`` removes an id from every dimension."""
+        store, collection = self.build(), self.new_collection()
+        store.upsert(WORKSPACE_A, collection, [VectorItem("small", _unit(1, 0, 0, 0))])
+        store.upsert(WORKSPACE_A, collection, [VectorItem("large", _unit(1, 0, 0, 0, 0, 0))])
+        store.upsert(WORKSPACE_A, collection, [VectorItem("both", _unit(0, 1, 0, 0)),
+                                               VectorItem("small-2", _unit(0, 0, 1, 0))])
+        store.upsert(WORKSPACE_A, collection, [VectorItem("both", _unit(0, 1, 0, 0, 0, 0))])
+
+        def ids(dimension: int) -> set[str]:
+            query = _unit(1, *[0.1] * (dimension - 1))
+            return {hit.id for hit in store.search(WORKSPACE_A, collection, query, top_k=10)}
+
+        assert ids(4) == {"small", "both", "small-2"}
+        assert ids(6) == {"large", "both"}
+        store.delete(WORKSPACE_A, collection, ["both"])
+        assert ids(4) == {"small", "small-2"} and ids(6) == {"large"}
+
+    def test_mixed_dimensions_in_one_upsert_are_a_value_error(self):
+        """One upsert holds one dimension: a mix raises ValueError and writes nothing."""
+        store, collection = self.build(), self.new_collection()
+        with pytest.raises(ValueError, match="dimension"):
+            store.upsert(WORKSPACE_A, collection, [VectorItem("1", _unit(1, 0, 0, 0)),
+                                                   VectorItem("2", _unit(1, 0, 0))])
+        assert store.search(WORKSPACE_A, collection, _unit(1, 0, 0, 0), top_k=10) == []
+
+    @pytest.mark.parametrize("filters", [
+        {"owner": 'a" or workspace_id != "'},
+        {"owner": "a' OR 1=1 --"},
+        {"owner": 'b" || true || "'},
+        {'owner"] == "a" or metadata["owner': "a"},
+        {"owner) or (true": "a"},
+    ])
+    def test_crafted_filters_never_reach_another_workspace(self, filters):
+        """A filter is data: one crafted to escape the workspace condition (``or``, quotes,
+        expressions) either raises ValueError or matches in the caller's workspace only."""
+        store, collection = self.build(), self.new_collection()
+        store.upsert(WORKSPACE_A, collection, [VectorItem("a", _unit(1, 0, 0, 0),
+                                                          {"owner": "a"})])
+        store.upsert(WORKSPACE_B, collection, [VectorItem("b", _unit(1, 0, 0, 0),
+                                                          {"owner": "b"})])
+        try:
+            hits = store.search(WORKSPACE_B, collection, _unit(1, 0, 0, 0), top_k=10,
+                                filters=filters)
+        except ValueError:
+            return
+        assert all(hit.metadata.get("owner") == "b" for hit in hits), (
+            f"workspace B's search with {filters} returned A's items")
+
+    def test_delete_collection_removes_only_that_collection(self):
+        """``delete_collection`` empties the workspace's collection (every dimension) and
+        leaves its other collections and other workspaces' same-named collection."""
+        store, collection, other = self.build(), self.new_collection(), self.new_collection()
+        _skip_unless_supported(store, "delete_collection")
+        for workspace in (WORKSPACE_A, WORKSPACE_B):
+            store.upsert(workspace, collection, [VectorItem("x", _unit(1, 0, 0, 0))])
+        store.upsert(WORKSPACE_A, collection, [VectorItem("y", _unit(1, 0, 0, 0, 0, 0))])
+        store.upsert(WORKSPACE_A, other, [VectorItem("x", _unit(1, 0, 0, 0))])
+
+        assert store.delete_collection(WORKSPACE_A, collection) is True
+
+        assert store.search(WORKSPACE_A, collection, _unit(1, 0, 0, 0)) == []
+        assert store.search(WORKSPACE_A, collection, _unit(1, 0, 0, 0, 0, 0)) == []
+        assert [hit.id for hit in store.search(WORKSPACE_A, other, _unit(1, 0, 0, 0))] == ["x"]
+        assert [hit.id for hit in store.search(WORKSPACE_B, collection,
+                                               _unit(1, 0, 0, 0))] == ["x"]
+
+    def test_delete_workspace_removes_its_vectors_only(self):
+        """``delete_workspace`` removes every vector of the workspace (every collection and
+        dimension); another workspace's vectors, same ids, stay."""
+        store, collection, other = self.build(), self.new_collection(), self.new_collection()
+        _skip_unless_supported(store, "delete_workspace")
+        for workspace in (WORKSPACE_A, WORKSPACE_B):
+            store.upsert(workspace, collection, [VectorItem("x", _unit(1, 0, 0, 0))])
+            store.upsert(workspace, other, [VectorItem("x", _unit(1, 0, 0, 0, 0, 0))])
+
+        assert store.delete_workspace(WORKSPACE_A) is True
+
+        assert store.search(WORKSPACE_A, collection, _unit(1, 0, 0, 0)) == []
+        assert store.search(WORKSPACE_A, other, _unit(1, 0, 0, 0, 0, 0)) == []
+        assert [hit.id for hit in store.search(WORKSPACE_B, collection,
+                                               _unit(1, 0, 0, 0))] == ["x"]
+        assert [hit.id for hit in store.search(WORKSPACE_B, other,
+                                               _unit(1, 0, 0, 0, 0, 0))] == ["x"]
+
+
+def _skip_unless_supported(store: Any, method: str) -> None:
+    """Skip when ``method`` is the base class's default (returns False: not supported)."""
+    if getattr(type(store), method) is getattr(_kind("vector_store").base, method):
+        pytest.skip(f"{type(store).__name__} does not implement {method}() (the default "
+                    "returns False; the caller deletes by id)")
