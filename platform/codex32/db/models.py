@@ -35,6 +35,7 @@ TENANT_TABLES = (
     "workspaces", "memberships", "invitations", "api_keys", "bots", "bot_versions",
     "bot_executions", "audit_logs", "provider_configs", "bot_schedules", "bot_secrets",
     "notification_deliveries", "llm_usage", "llm_budgets", "llm_cooldowns", "llm_cache",
+    "knowledge_indexes", "knowledge_collections", "knowledge_documents", "knowledge_chunks",
 )
 
 

@@ -9,6 +9,7 @@ from codex32.api.v1 import (
     audit_logs,
     auth,
     bots,
+    collections,
     deliveries,
     executions,
     llm,
@@ -16,6 +17,7 @@ from codex32.api.v1 import (
     openai_compat,
     plugins,
     schedules,
+    search,
     secrets,
     versions,
     workspaces,
@@ -25,5 +27,6 @@ from codex32.api.v1 import (
 def register(api: Api) -> None:
     """Register every v1 blueprint on ``api``."""
     for module in (workspaces, auth, members, api_keys, bots, versions, executions, schedules,
-                   audit_logs, plugins, secrets, deliveries, llm, openai_compat):
+                   audit_logs, plugins, secrets, deliveries, llm, openai_compat, collections,
+                   search):
         api.register_blueprint(module.blp)

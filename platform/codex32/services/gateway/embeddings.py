@@ -26,17 +26,21 @@ MAX_TEXTS = 2048
 
 def embed(workspace_id: uuid.UUID | str, texts: list[str], *, purpose: str,
           caller: Caller | None = None,
-          deadline_seconds: float | None = None) -> GatewayEmbedding:
+          deadline_seconds: float | None = None,
+          embedder: str | None = None) -> GatewayEmbedding:
     """Embed ``texts`` in a session of the gateway's own (the caller holds no transaction
-    open). See :func:`_embed`."""
+    open). ``embedder`` names one of the workspace's embedder plugins instead of its default
+    (the knowledge base queries an older index with the embedder that built it). See
+    :func:`_embed`."""
     with runtime.current().sessions() as session:
         return _embed(session, workspace_id, texts, purpose=purpose, caller=caller,
-                      deadline_seconds=deadline_seconds)
+                      deadline_seconds=deadline_seconds, embedder_id=embedder)
 
 
 def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
           purpose: str, caller: Caller | None = None,
-          deadline_seconds: float | None = None) -> GatewayEmbedding:
+          deadline_seconds: float | None = None,
+          embedder_id: str | None = None) -> GatewayEmbedding:
     """Embed ``texts`` with the workspace's embedder; every call leaves a ledger row."""
     if purpose not in PURPOSES:
         raise Invalid(f"purpose must be one of {', '.join(PURPOSES)}")
@@ -50,7 +54,7 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
     with tenancy.bound(session, workspace):
         known = providers.snapshot(session, workspace, "embedder")
         embedder: Embedder = providers.build(session, workspace, "embedder",  # type: ignore[assignment]
-                                             known=known)
+                                             embedder_id, known=known)
         settings = routing.llm_settings(known.settings)
         model = str(embedder.config.get("model") or embedder.id)
         counted = sum(tokens.count_text(text) for text in texts)
