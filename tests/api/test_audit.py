@@ -69,6 +69,12 @@ MUTATIONS = {
     "secrets.delete_secret": ("secret.delete", None),
     "secrets.put_bot_secret": ("secret.create", None),
     "secrets.delete_bot_secret": ("secret.delete", None),
+    "collections.create_collection": ("collection.create", lambda t: t.call(
+        "POST", "/api/v1/collections", json={"name": "audited"})),
+    "collections.update_collection": ("collection.update", None),
+    "collections.delete_collection": ("collection.delete", None),
+    "collections.upload_document": ("document.create", None),
+    "collections.delete_document": ("document.delete", None),
 }
 
 
@@ -95,6 +101,8 @@ def _prepared(endpoint, t):
         key_id = t.call("POST", "/api/v1/api-keys", json={"name": "gone", "role": "user"}
                         ).json["id"]
         return lambda: t.call("DELETE", f"/api/v1/api-keys/{key_id}")
+    if endpoint.startswith("collections."):
+        return _knowledge(endpoint, t)
     bot_id = _bot(t)["id"]
     if endpoint == "executions.cancel_execution":  # no worker runs here: it stays queued
         execution_id = t.call("POST", f"/api/v1/bots/{bot_id}/executions", json={}).json["id"]
@@ -120,6 +128,22 @@ def _prepared(endpoint, t):
         "schedules.put_schedule": lambda: t.call(
             "PUT", f"/api/v1/bots/{bot_id}/schedule",
             json={"cron": "*/5 * * * *", "timezone": "Europe/Paris"}),
+    }[endpoint]
+
+
+def _knowledge(endpoint, t):
+    collection = t.call("POST", "/api/v1/collections", json={"name": "audited"}).json["id"]
+    documents = f"/api/v1/collections/{collection}/documents"
+    if endpoint == "collections.delete_document":
+        document = t.call("POST", documents, json={"title": "gone", "text": "gone"}).json["id"]
+        return lambda: t.call("DELETE", f"{documents}/{document}")
+    return {
+        "collections.update_collection": lambda: t.call(
+            "PATCH", f"/api/v1/collections/{collection}", json={"description": "audited"}),
+        "collections.delete_collection": lambda: t.call(
+            "DELETE", f"/api/v1/collections/{collection}"),
+        "collections.upload_document": lambda: t.call(
+            "POST", documents, json={"title": "audited", "text": "audited text"}),
     }[endpoint]
 
 

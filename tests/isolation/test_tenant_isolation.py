@@ -28,6 +28,8 @@ ATTACK_BODIES: dict[str, dict] = {
     "executions.cancel_execution": {},
     "schedules.put_schedule": {"cron": "* * * * *", "timezone": "UTC", "enabled": True},
     "secrets.put_bot_secret": {"value": "pwned"},
+    "collections.update_collection": {"name": "hijacked"},
+    "collections.upload_document": {"title": "planted", "text": "planted text"},
 }
 # Endpoints whose path parameter is not a workspace resource id.
 NOT_TENANT_SCOPED = {
@@ -69,8 +71,11 @@ def victim(client, database):
     tenant.call("PUT", f"/api/v1/bots/{bot['id']}/schedule", json={"cron": "0 3 * * *"})
     for path in ("/api/v1/secrets/API_TOKEN", f"/api/v1/bots/{bot['id']}/secrets/API_TOKEN"):
         assert tenant.call("PUT", path, json={"value": "b-secret-value"}).status_code == 201
+    collection = tenant.call("POST", "/api/v1/collections", json={"name": "b-docs"}).json
+    document = tenant.call("POST", f"/api/v1/collections/{collection['id']}/documents",
+                           json={"title": "B's plans", "text": "B's secret plans"}).json
     tenant.extra.update(bot=bot, key=key, member=member, execution=execution,
-                        dsn=database.superuser_dsn)
+                        collection=collection, document=document, dsn=database.superuser_dsn)
     return tenant
 
 
@@ -78,7 +83,9 @@ def _fill(rule, victim) -> str:
     values = {"bot_id": victim.extra["bot"]["id"], "key_id": victim.extra["key"]["id"],
               "user_id": victim.extra["member"]["user_id"], "number": 1,
               "execution_id": victim.extra["execution"]["id"], "kind": "llm",
-              "plugin_id": "builtin", "name": "API_TOKEN"}
+              "plugin_id": "builtin", "name": "API_TOKEN",
+              "collection_id": victim.extra["collection"]["id"],
+              "document_id": victim.extra["document"]["id"]}
     missing = rule.arguments - set(values)
     assert not missing, f"teach the isolation suite about {missing} in {rule.rule}"
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: str(values[m.group(1)]), rule.rule)
@@ -108,6 +115,9 @@ def test_every_endpoint_hides_another_workspaces_resources(app, client, victim):
     assert execution["status"] == "queued" and not execution["cancel_requested"]
     schedule = victim.call("GET", f"/api/v1/bots/{victim.extra['bot']['id']}/schedule").json
     assert schedule["cron"] == "0 3 * * *"
+    documents = victim.call(
+        "GET", f"/api/v1/collections/{victim.extra['collection']['id']}/documents").json
+    assert [d["title"] for d in documents["items"]] == ["B's plans"]
     secrets = victim.call("GET", f"/api/v1/bots/{victim.extra['bot']['id']}/secrets").json
     assert [(s["name"], s["scope"]) for s in secrets] == [("API_TOKEN", "bot")]
     assert _secret_values(victim) == {"b-secret-value"}
