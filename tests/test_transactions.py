@@ -26,7 +26,8 @@ CORE = Path(codex32.__file__).parent
 # the LLM gateway, which works in sessions it opens itself (its budget reservation must be
 # committed before the provider call, whoever calls).
 OWNERS = {"api/transaction.py", "execution/worker.py", "execution/scheduler.py",
-          "execution/notifications.py", "cli.py", "services/gateway/"}
+          "execution/notifications.py", "execution/indexing.py", "cli.py",
+          "services/gateway/"}
 ENDING = {"commit", "rollback", "close"}
 
 

@@ -30,6 +30,7 @@ ATTACK_BODIES: dict[str, dict] = {
     "secrets.put_bot_secret": {"value": "pwned"},
     "collections.update_collection": {"name": "hijacked"},
     "collections.upload_document": {"title": "planted", "text": "planted text"},
+    "collections.ask": {"question": "what are B's plans?"},
 }
 # Endpoints whose path parameter is not a workspace resource id.
 NOT_TENANT_SCOPED = {

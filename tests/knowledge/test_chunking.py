@@ -3,6 +3,8 @@ neighbouring chunks, exact locations, and nothing lost."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from codex32.errors import Invalid, UnsupportedMediaType
@@ -52,14 +54,14 @@ def test_neighbouring_chunks_of_a_section_overlap_and_cover_it_all():
     parsed = parsing.parse(parsing.TEXT, LONG.encode())
     chunks = chunking.chunk(parsed, max_tokens=50, overlap=20)
     assert len(chunks) > 5
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         assert after.location["start"] < before.location["end"]  # they overlap
         shared = LONG[after.location["start"]:before.location["end"]]
         assert 0 < count_text(shared) <= 20
     assert chunks[0].location["start"] == 0 and chunks[-1].location["end"] == len(LONG)
     without = chunking.chunk(parsed, max_tokens=50, overlap=0)
     assert all(a.location["end"] <= b.location["start"]
-               for a, b in zip(without, without[1:], strict=False))
+               for a, b in itertools.pairwise(without))
 
 
 def test_a_word_longer_than_a_chunk_is_cut():

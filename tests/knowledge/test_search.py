@@ -95,3 +95,51 @@ def test_search_arguments_are_checked(tenant):
                   {"q": "x", "collection": "not-a-uuid"}, {}):
         response = tenant.call("GET", "/api/v1/search", query_string=query)
         assert response.status_code == 422, (query, response.json)
+
+
+def test_ask_answers_extractively_offline_citing_what_it_retrieved(tenant, kb):
+    handbook = collection(tenant)
+    upload_text(tenant, handbook, "Expenses", "# Expenses\n\nSubmit receipts within thirty "
+                "days. Finance reimburses approved expenses monthly.\n")
+    kb.drain(tenant)
+    answer = tenant.call("POST", f"/api/v1/collections/{handbook}/ask",
+                         json={"question": "When are expenses reimbursed?"})
+    assert answer.status_code == 200, answer.json
+    body = answer.json
+    assert body["mode"] == "extractive" and "no language model" in body["note"]
+    assert body["citations"] and body["citations"][0]["heading"] == "Expenses"
+    assert f"[{body['citations'][0]['chunk_id']}]" in body["answer"]
+    nothing = tenant.call("POST", f"/api/v1/collections/{handbook}/ask",
+                          json={"question": "zzyzx qwxv"}).json
+    assert nothing["mode"] in ("none", "extractive")
+
+
+def test_ask_keeps_only_citations_of_retrieved_passages(tenant, kb):
+    import json
+
+    from codex32.testing.fake_openai import FakeOpenAI
+
+    handbook = collection(tenant)
+    upload_text(tenant, handbook, "Travel", "Book trains when the journey is under four hours.")
+    kb.drain(tenant)
+    forged = "00000000-0000-0000-0000-000000000000"
+
+    def reply(body):
+        prompt = body["messages"][-1]["content"]
+        cited = prompt.split("[", 1)[1].split("]", 1)[0]  # the first passage's id
+        return json.dumps({"answer": "Take the train under four hours.",
+                           "citations": [cited, forged]})
+
+    with FakeOpenAI(api_key="sk-t") as server:
+        server.reply = reply
+        assert tenant.call("PUT", "/api/v1/providers/llm/openai", json={
+            "config": {"base_url": server.url, "model": "gpt-4o-mini"},
+            "secrets": {"api_key": "sk-t"}}).status_code == 200
+        tenant.call("PATCH", "/api/v1/workspace",
+                    json={"settings": {"defaults": {"llm": "openai"}}})
+        body = tenant.call("POST", f"/api/v1/collections/{handbook}/ask",
+                           json={"question": "Should I take the train?"}).json
+    assert body["mode"] == "generated" and body["provider"] == "openai", body
+    assert [c["passage"] for c in body["citations"]] == [
+        "Book trains when the journey is under four hours."]
+    assert body["rejected_citations"] == [forged]

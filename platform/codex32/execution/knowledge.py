@@ -1,5 +1,5 @@
 """The knowledge jobs' bodies: index a document or a bot, build an index generation, delete
-vectors, drop a retired generation. Each runs :mod:`codex32.services.knowledge.indexing` with
+vectors, drop a retired generation. Each runs :mod:`codex32.execution.indexing` with
 the worker's runtime current; raising makes procrastinate run it again
 (:class:`codex32.execution.queue.KnowledgeRetry`), and a document's last attempt records it
 ``failed`` with the reason.
@@ -11,11 +11,10 @@ from collections.abc import Callable
 
 from procrastinate import JobContext
 
-from codex32.execution import queue
+from codex32.execution import indexing, queue
 from codex32.execution.worker import runtime_of
 from codex32.observability.logging import log_context
 from codex32.runtime import activated
-from codex32.services.knowledge import indexing
 
 
 def index_document(context: JobContext, workspace_id: str, document_id: str) -> None:

@@ -16,6 +16,7 @@ from flask import current_app, request
 from marshmallow import ValidationError, fields, validate
 
 from codex32 import runtime
+from codex32.api import transaction
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, PageArgs, Strict, description_length, name_length, page_of
 from codex32.auth.guard import current_principal, requires
@@ -23,7 +24,8 @@ from codex32.auth.rbac import Permission
 from codex32.db import db
 from codex32.db.knowledge_models import DOCUMENT_STATUSES
 from codex32.errors import Invalid, UnsupportedMediaType
-from codex32.services.knowledge import documents, parsing
+from codex32.services.knowledge import answers, documents, parsing
+from codex32.services.knowledge import search as knowledge_search
 from codex32.services.pages import PageRequest
 
 blp = Blueprint("collections", __name__, url_prefix="/api/v1/collections",
@@ -214,3 +216,48 @@ def get_document(collection_id, document_id):
 def delete_document(collection_id, document_id):
     """Delete a document, its chunks and their vectors."""
     documents.delete_document(db.session, current_principal(), collection_id, document_id)
+
+
+class AskSchema(Strict):
+    question = fields.String(required=True, validate=validate.Length(
+        min=1, max=knowledge_search.MAX_QUERY_CHARS))
+    limit = fields.Integer(load_default=5, validate=validate.Range(min=1, max=20),
+                           metadata={"description": "passages retrieved for the answer"})
+
+
+class CitationSchema(Output):
+    chunk_id = fields.UUID(required=True)
+    document = fields.Dict(allow_none=True)
+    heading = fields.String(required=True)
+    location = fields.Dict(required=True)
+    passage = fields.String(required=True)
+
+
+class AnswerSchema(Output):
+    question = fields.String(required=True)
+    mode = fields.String(required=True, metadata={
+        "description": "generated (by a language model), extractive (the best passages "
+                       "quoted) or none (nothing matched)"})
+    answer = fields.String(allow_none=True)
+    citations = fields.List(fields.Nested(CitationSchema), required=True)
+    rejected_citations = fields.List(fields.String(), required=True, metadata={
+        "description": "ids the model cited that were not among the retrieved passages"})
+    note = fields.String(allow_none=True)
+    provider = fields.String(allow_none=True)
+    model = fields.String(allow_none=True)
+    retrieved = fields.Integer(required=True)
+
+
+@blp.route("/<uuid:collection_id>/ask", methods=["POST"])
+@requires(Permission.USE_LLM)
+@blp.arguments(AskSchema)
+@blp.response(200, AnswerSchema)
+def ask(data, collection_id):
+    """Answer a question from the collection's passages, citing the chunks it used (metered
+    through the LLM gateway, purpose ``search``; extractive without a language model)."""
+    asking = answers.prepare(db.session, current_principal(), collection_id, data["question"],
+                             data["limit"])
+    transaction.end()  # the embedder, the store and the model may take seconds
+    found = knowledge_search.finish(db.session, asking.retrieval.nearest())
+    transaction.end()
+    return answers.compose(asking, found)
