@@ -110,6 +110,18 @@ def test_a_real_worker_indexes_an_upload(tenant, kb, database, tmp_path, milvus_
             time.sleep(0.1)
         hit = search(tenant, "real worker")["items"][0]
         assert hit["document"]["id"] == uploaded["id"] and hit["scores"]["vector"] is not None
+        # A bot in the sandbox searches through context.search, served by the worker.
+        bot = tenant.create_bot(code="def main(event, context):\n    found = context.search("
+                                "'real worker', kind='documents')\n    return [h['passage'] "
+                                "for h in found['items']]\n")
+        execution = tenant.call("POST", f"/api/v1/bots/{bot['id']}/executions", json={}).json
+        deadline = time.monotonic() + 30
+        while (done := tenant.call("GET", f"/api/v1/executions/{execution['id']}").json
+               )["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, done
+            time.sleep(0.1)
+        assert done["status"] == "succeeded", done
+        assert done["result"] == ["Indexed by a real worker."]
     finally:
         starter.kill_all()
 

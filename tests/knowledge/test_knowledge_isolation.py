@@ -94,6 +94,38 @@ def test_erasing_a_workspace_s_knowledge_removes_its_vectors_only(client, tenant
     assert leftover == set()
 
 
+def test_a_running_bot_searches_only_its_own_workspace(client, tenant, kb, app):
+    from codex32.execution import run_services
+    from codex32.plugins.interfaces import ServiceError
+
+    a, b = tenant, sign_up(client)
+    a_docs = collection(a, "secrets")
+    upload_text(a, a_docs, "Merger", SECRET)
+    upload_text(b, collection(b), "Birds", "Nightingales sing at night in gardens.")
+    b_bot = b.create_bot("b-searcher")
+    kb.drain(a, b)
+    rt = runtime.of(app)
+    with runtime.activated(rt):
+        services = run_services.for_run(rt.settings, rt.sessions, b.workspace_id, b_bot["id"],
+                                        uuid.uuid4()).call
+        found = services("search.query", {"q": "nightingale merger", "limit": 20}, 10)
+        passages = [hit["passage"] for hit in found["items"]]
+        assert any("Nightingales sing" in p for p in passages)
+        assert not any("competitor" in p for p in passages)
+        refused = [
+            ({"q": "merger", "workspace_id": a.workspace_id}, "does not take"),
+            ({"q": "merger", "collection": a_docs}, "collection not found"),
+            ({"q": "merger", "collection": "' OR 1=1"}, "collection id"),
+            ({"q": ""}, "q must be"), ({"q": "x", "limit": 10_000}, "limit must be")]
+        for params, says in refused:
+            try:
+                services("search.query", params, 10)
+            except ServiceError as exc:
+                assert says in str(exc), (params, exc)
+            else:
+                raise AssertionError(f"{params} was answered")
+
+
 def _any_vectors(app, workspace_id: str) -> set[str]:
     with app.app_context(), runtime.activated(runtime.of(app)):
         with tenancy.bound(db.session, workspace_id):

@@ -81,8 +81,10 @@ class SearchResultSchema(Output):
 @blp.response(200, SearchResultSchema)
 def search(args):
     """Hybrid search: full-text and vector hits fused by reciprocal rank fusion."""
+    principal = current_principal()
     prepared = knowledge_search.prepare(
-        db.session, current_principal(), args["q"], kind=args.get("kind"),
+        db.session, principal.workspace_id, args["q"],
+        caller=knowledge_search.caller_of(principal), kind=args.get("kind"),
         collection_id=args.get("collection"), limit=args["limit"])
     transaction.end()
     return knowledge_search.finish(db.session, prepared.nearest())

@@ -47,8 +47,9 @@ def prepare(session: Session, principal: Principal, collection_id: uuid.UUID, qu
             limit: int = 5) -> Asking:
     """Start the retrieval and choose how to answer (404 for another workspace's collection)."""
     get_collection(session, collection_id)
-    retrieval = search.prepare(session, principal, question, collection_id=collection_id,
-                               limit=limit)
+    retrieval = search.prepare(session, principal.workspace_id, question,
+                               caller=search.caller_of(principal),
+                               collection_id=collection_id, limit=limit)
     try:
         route = routing.route(session, principal.workspace_id, None)
         first = route.instances[route.deployments[0].provider]

@@ -76,18 +76,19 @@ class Search:
         return self
 
 
-def prepare(session: Session, principal: Principal, query: str, *, kind: str | None = None,
+def prepare(session: Session, workspace_id: uuid.UUID | str, query: str, *,
+            caller: gateway.Caller, kind: str | None = None,
             collection_id: uuid.UUID | None = None, limit: int = 10) -> Search:
-    """Run the full-text half and choose the generation the vector half will read."""
+    """Run the full-text half and choose the generation the vector half will read (in a
+    session bound to ``workspace_id``; ``caller`` is who the query's embedding is metered
+    to)."""
     query = query.strip()[:MAX_QUERY_CHARS]
     if collection_id is not None:
         get_collection(session, collection_id)  # another workspace's collection: 404
         kind = "documents"
-    workspace_id = str(principal.workspace_id)
+    workspace_id = str(workspace_id)
     found = Search(workspace_id=workspace_id, query=query, kind=kind,
-                   collection_id=collection_id, limit=limit,
-                   caller=gateway.Caller(user_id=principal.user_id,
-                                         api_key_id=principal.api_key_id),
+                   collection_id=collection_id, limit=limit, caller=caller,
                    fts=_full_text(session, query, kind, collection_id))
     active = indexes.active(session)
     if active is None:
@@ -104,6 +105,11 @@ def prepare(session: Session, principal: Principal, query: str, *, kind: str | N
     found.generation, found.embedder = active.generation, active.embedder
     found.store = vectors.store_of(session, workspace_id)
     return found
+
+
+def caller_of(principal: Principal) -> gateway.Caller:
+    """Who a search made through the API is metered to."""
+    return gateway.Caller(user_id=principal.user_id, api_key_id=principal.api_key_id)
 
 
 def finish(session: Session, prepared: Search) -> dict[str, Any]:
