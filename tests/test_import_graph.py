@@ -22,7 +22,8 @@ PACKAGES = {"codex32": ROOT / "platform" / "codex32", "tenants": ROOT / "tenants
 ENTRY = ("codex32.api", "codex32.app", "codex32.cli")
 # The worker's job bodies. Services defer jobs through codex32.execution.queue, which names the
 # tasks; the worker process registers these bodies under those names.
-JOB_BODIES = ("codex32.execution.builder_jobs", "codex32.execution.notifications",
+JOB_BODIES = ("codex32.execution.builder_jobs", "codex32.execution.indexing",
+              "codex32.execution.knowledge", "codex32.execution.notifications",
               "codex32.execution.process",
               "codex32.execution.scheduler", "codex32.execution.worker")
 

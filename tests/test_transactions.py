@@ -28,8 +28,8 @@ CORE = Path(codex32.__file__).parent
 # keeps its data in the platform's database (plugins/database.py: a session of its own per call,
 # unless the caller shares its transaction).
 OWNERS = {"api/transaction.py", "execution/worker.py", "execution/scheduler.py",
-          "execution/notifications.py", "execution/builder_jobs.py", "cli.py",
-          "services/gateway/", "plugins/database.py"}
+          "execution/notifications.py", "execution/builder_jobs.py", "execution/indexing.py",
+          "cli.py", "services/gateway/", "plugins/database.py"}
 ENDING = {"commit", "rollback", "close"}
 
 

@@ -15,7 +15,7 @@ server's preparation creates it; elsewhere an operator runs ``CREATE EXTENSION v
 (docs/operations.md). This migration creates it too when the migrating role may.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 
 import sqlalchemy as sa
@@ -26,7 +26,7 @@ from codex32.db import rls
 from codex32.db.roles import APP_ROLE
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -163,6 +163,15 @@ class Settings:
     bot_call_max_bytes: int = 1024 * 1024
     # The builder: the most repair rounds a workspace may set (builder.max_repair_rounds).
     builder_max_repair_rounds: int = 5
+    # The knowledge base: uploads, chunking, indexing jobs (docs/knowledge.md).
+    knowledge_max_document_bytes: int = 10 * 1024 * 1024
+    knowledge_chunk_tokens: int = 400
+    knowledge_chunk_overlap_tokens: int = 60
+    knowledge_embed_batch: int = 64
+    knowledge_max_attempts: int = 5
+    knowledge_retry_seconds: float = 2.0
+    knowledge_stale_seconds: float = 600.0
+    knowledge_min_vector_score: float = 0.0
     # The sandbox bots run in: platform configuration only, never a workspace's.
     sandbox_python: str | None = None
     sandbox_isolation: str | None = None
@@ -261,6 +270,15 @@ class Settings:
             bot_call_timeout_seconds=_float(env.get("BOT_CALL_TIMEOUT_SECONDS"), 60.0),
             bot_call_max_bytes=_int(env.get("BOT_CALL_MAX_BYTES"), 1024 * 1024),
             builder_max_repair_rounds=_int(env.get("CODEX32_BUILDER_MAX_REPAIR_ROUNDS"), 5),
+            knowledge_max_document_bytes=_int(env.get("KNOWLEDGE_MAX_DOCUMENT_BYTES"),
+                                              10 * 1024 * 1024),
+            knowledge_chunk_tokens=_int(env.get("KNOWLEDGE_CHUNK_TOKENS"), 400),
+            knowledge_chunk_overlap_tokens=_int(env.get("KNOWLEDGE_CHUNK_OVERLAP_TOKENS"), 60),
+            knowledge_embed_batch=_int(env.get("KNOWLEDGE_EMBED_BATCH"), 64),
+            knowledge_max_attempts=_int(env.get("KNOWLEDGE_MAX_ATTEMPTS"), 5),
+            knowledge_retry_seconds=_float(env.get("KNOWLEDGE_RETRY_SECONDS"), 2.0),
+            knowledge_stale_seconds=_float(env.get("KNOWLEDGE_STALE_SECONDS"), 600.0),
+            knowledge_min_vector_score=_float(env.get("KNOWLEDGE_MIN_VECTOR_SCORE"), 0.0),
             sandbox_python=env.get("CODEX32_SANDBOX_PYTHON") or None,
             sandbox_isolation=(env.get("CODEX32_SANDBOX_ISOLATION") or "").strip().lower() or None,
             sandbox_uid_range=_range(env.get("CODEX32_SANDBOX_UID_RANGE"), SANDBOX_UID_RANGE),
@@ -301,6 +319,14 @@ class Settings:
                               "at least 1024")
         if not 0 <= self.builder_max_repair_rounds <= 20:
             raise ConfigError("CODEX32_BUILDER_MAX_REPAIR_ROUNDS must be between 0 and 20")
+        if (self.knowledge_max_document_bytes < 1 or self.knowledge_max_attempts < 1
+                or not 16 <= self.knowledge_chunk_tokens <= 8192
+                or not 0 <= self.knowledge_chunk_overlap_tokens < self.knowledge_chunk_tokens
+                or not 1 <= self.knowledge_embed_batch <= 2048):
+            raise ConfigError("KNOWLEDGE_MAX_DOCUMENT_BYTES and KNOWLEDGE_MAX_ATTEMPTS must be "
+                              "positive, KNOWLEDGE_CHUNK_TOKENS from 16 to 8192 with "
+                              "KNOWLEDGE_CHUNK_OVERLAP_TOKENS below it, KNOWLEDGE_EMBED_BATCH "
+                              "from 1 to 2048")
         if self.sandbox_isolation not in (None, "none", "process", "user", "namespace"):
             raise ConfigError("CODEX32_SANDBOX_ISOLATION must be none, process, user or namespace")
         low, high = self.sandbox_uid_range

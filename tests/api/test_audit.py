@@ -19,6 +19,7 @@ NOT_AUDITED = {
     "llm.chat": "an LLM call is recorded in the usage ledger (llm_usage), not the audit log",
     "openai.chat_completions": "an LLM call is recorded in the usage ledger",
     "openai.embeddings": "an embedding call is recorded in the usage ledger",
+    "collections.ask": "a question reads the collection; its LLM call is in the usage ledger",
 }
 
 
@@ -75,6 +76,12 @@ MUTATIONS = {
     "builder.delete_conversation": ("builder.conversation.delete", None),
     "builder.generate": ("builder.generate", None),
     "builder.accept": ("bot.create", None),  # the bot's row names the conversation
+    "collections.create_collection": ("collection.create", lambda t: t.call(
+        "POST", "/api/v1/collections", json={"name": "audited"})),
+    "collections.update_collection": ("collection.update", None),
+    "collections.delete_collection": ("collection.delete", None),
+    "collections.upload_document": ("document.create", None),
+    "collections.delete_document": ("document.delete", None),
 }
 
 
@@ -103,6 +110,8 @@ def _prepared(endpoint, t):
         return lambda: t.call("DELETE", f"/api/v1/api-keys/{key_id}")
     if endpoint.startswith("builder."):
         return _builder_call(endpoint, t)
+    if endpoint.startswith("collections."):
+        return _knowledge(endpoint, t)
     bot_id = _bot(t)["id"]
     if endpoint == "executions.cancel_execution":  # no worker runs here: it stays queued
         execution_id = t.call("POST", f"/api/v1/bots/{bot_id}/executions", json={}).json["id"]
@@ -150,6 +159,22 @@ def _builder_call(endpoint, t):
                                                   json={"content": "hourly instead"}),
             "builder.delete_conversation": lambda: t.call("DELETE", base),
             "builder.generate": lambda: t.call("POST", f"{base}/generate")}[endpoint]
+
+
+def _knowledge(endpoint, t):
+    collection = t.call("POST", "/api/v1/collections", json={"name": "audited"}).json["id"]
+    documents = f"/api/v1/collections/{collection}/documents"
+    if endpoint == "collections.delete_document":
+        document = t.call("POST", documents, json={"title": "gone", "text": "gone"}).json["id"]
+        return lambda: t.call("DELETE", f"{documents}/{document}")
+    return {
+        "collections.update_collection": lambda: t.call(
+            "PATCH", f"/api/v1/collections/{collection}", json={"description": "audited"}),
+        "collections.delete_collection": lambda: t.call(
+            "DELETE", f"/api/v1/collections/{collection}"),
+        "collections.upload_document": lambda: t.call(
+            "POST", documents, json={"title": "audited", "text": "audited text"}),
+    }[endpoint]
 
 
 def _pending_sign_up(client) -> tuple[str, str]:

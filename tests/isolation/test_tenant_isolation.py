@@ -31,6 +31,9 @@ ATTACK_BODIES: dict[str, dict] = {
     "builder.add_message": {"content": "hijack"},
     "builder.generate": {},
     "builder.accept": {},
+    "collections.update_collection": {"name": "hijacked"},
+    "collections.upload_document": {"title": "planted", "text": "planted text"},
+    "collections.ask": {"question": "what are B's plans?"},
 }
 # Endpoints whose path parameter is not a workspace resource id.
 NOT_TENANT_SCOPED = {
@@ -72,10 +75,14 @@ def victim(client, database):
     tenant.call("PUT", f"/api/v1/bots/{bot['id']}/schedule", json={"cron": "0 3 * * *"})
     for path in ("/api/v1/secrets/API_TOKEN", f"/api/v1/bots/{bot['id']}/secrets/API_TOKEN"):
         assert tenant.call("PUT", path, json={"value": "b-secret-value"}).status_code == 201
+    collection = tenant.call("POST", "/api/v1/collections", json={"name": "b-docs"}).json
+    document = tenant.call("POST", f"/api/v1/collections/{collection['id']}/documents",
+                           json={"title": "B's plans", "text": "B's secret plans"}).json
     conversation = tenant.call("POST", "/api/v1/builder/conversations",
                                json={"message": "Check https://example.com hourly"}).json
     tenant.extra.update(bot=bot, key=key, member=member, execution=execution,
-                        conversation=conversation, dsn=database.superuser_dsn)
+                        conversation=conversation, collection=collection, document=document,
+                        dsn=database.superuser_dsn)
     return tenant
 
 
@@ -84,7 +91,9 @@ def _fill(rule, victim) -> str:
               "user_id": victim.extra["member"]["user_id"], "number": 1,
               "execution_id": victim.extra["execution"]["id"], "kind": "llm",
               "plugin_id": "builtin", "name": "API_TOKEN",
-              "conversation_id": victim.extra["conversation"]["conversation_id"]}
+              "conversation_id": victim.extra["conversation"]["conversation_id"],
+              "collection_id": victim.extra["collection"]["id"],
+              "document_id": victim.extra["document"]["id"]}
     missing = rule.arguments - set(values)
     assert not missing, f"teach the isolation suite about {missing} in {rule.rule}"
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: str(values[m.group(1)]), rule.rule)
@@ -114,6 +123,9 @@ def test_every_endpoint_hides_another_workspaces_resources(app, client, victim):
     assert execution["status"] == "queued" and not execution["cancel_requested"]
     schedule = victim.call("GET", f"/api/v1/bots/{victim.extra['bot']['id']}/schedule").json
     assert schedule["cron"] == "0 3 * * *"
+    documents = victim.call(
+        "GET", f"/api/v1/collections/{victim.extra['collection']['id']}/documents").json
+    assert [d["title"] for d in documents["items"]] == ["B's plans"]
     secrets = victim.call("GET", f"/api/v1/bots/{victim.extra['bot']['id']}/secrets").json
     assert [(s["name"], s["scope"]) for s in secrets] == [("API_TOKEN", "bot")]
     assert _secret_values(victim) == {"b-secret-value"}

@@ -24,6 +24,8 @@ class Permission(StrEnum):
     MANAGE_PROVIDERS = "manage_providers"
     USE_BUILDER = "use_builder"
     USE_LLM = "use_llm"
+    VIEW_KNOWLEDGE = "view_knowledge"
+    MANAGE_KNOWLEDGE = "manage_knowledge"
 
 
 class Role(StrEnum):
@@ -41,11 +43,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.USER: frozenset({
         P.VIEW_BOTS, P.CREATE_BOT, P.UPDATE_BOT, P.DELETE_BOT, P.EXECUTE_BOT, P.VIEW_ANALYTICS,
         P.VIEW_MEMBERS, P.VIEW_WORKSPACE, P.VIEW_PROVIDERS, P.USE_BUILDER, P.USE_LLM,
+        P.VIEW_KNOWLEDGE, P.MANAGE_KNOWLEDGE,
     }),
-    Role.VIEWER: frozenset({P.VIEW_BOTS, P.VIEW_ANALYTICS, P.VIEW_MEMBERS, P.VIEW_WORKSPACE}),
+    Role.VIEWER: frozenset({P.VIEW_BOTS, P.VIEW_ANALYTICS, P.VIEW_MEMBERS, P.VIEW_WORKSPACE,
+                            P.VIEW_KNOWLEDGE}),
     # Machine access: run and read bots, nothing about people, keys or settings.
     Role.API_USER: frozenset({P.VIEW_BOTS, P.EXECUTE_BOT, P.VIEW_ANALYTICS, P.VIEW_WORKSPACE,
-                              P.USE_LLM}),
+                              P.USE_LLM, P.VIEW_KNOWLEDGE}),
 }
 
 ROLES = tuple(role.value for role in Role)

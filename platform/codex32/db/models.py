@@ -36,6 +36,7 @@ TENANT_TABLES = (
     "bot_executions", "audit_logs", "provider_configs", "bot_schedules", "bot_secrets",
     "notification_deliveries", "llm_usage", "llm_budgets", "llm_cooldowns", "llm_cache",
     "builder_conversations", "builder_turns",
+    "knowledge_indexes", "knowledge_collections", "knowledge_documents", "knowledge_chunks",
 )
 
 

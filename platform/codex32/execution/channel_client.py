@@ -212,5 +212,14 @@ class LLM:
         "model", "dimension"}`` with one vector per text, in order."""
         return _answer(self._channel.call("llm.embed", {"texts": texts}))
 
+    def search(self, query: str, kind: str | None = None, collection: str | None = None,
+               limit: int = 10) -> dict:
+        """Search the workspace's documents and bots (``context.search``): ``kind`` is
+        ``"bots"`` or ``"documents"`` (both when None), ``collection`` a collection id.
+        Returns ``{"items": [{"chunk_id", "kind", "scores", "passage", "heading",
+        "location", "document" | "bot"}], ...}``, best first."""
+        return _answer(self._channel.call("search.query", {
+            "q": query, "kind": kind, "collection": collection, "limit": limit}))
+
     def __repr__(self) -> str:
         return "<context.llm>"

@@ -13,7 +13,8 @@ then it runs, on one event loop:
   handed back to the queue;
 - the maintenance loop, every ``SCHEDULER_INTERVAL_SECONDS``: settle the jobs of workers whose
   heartbeat is older than ``WORKER_STALLED_SECONDS`` (:func:`codex32.execution.worker.recover`),
-  fire due schedule ticks, refresh the queue gauges and this worker's heartbeat gauge;
+  fire due schedule ticks, settle knowledge left unfinished (documents whose indexing job
+  vanished, stalled index builds), refresh the queue gauges and this worker's heartbeat gauge;
 - with ``CODEX32_WORKER_PORT``, the probe and metrics server.
 """
 
@@ -32,7 +33,7 @@ from sqlalchemy import text
 
 from codex32.config import Settings
 from codex32.db.urls import DatabaseUrls, libpq_url
-from codex32.execution import builder_jobs, notifications, queue, scheduler, worker
+from codex32.execution import builder_jobs, knowledge, notifications, queue, scheduler, worker
 from codex32.observability import execution_metrics as metrics
 from codex32.runtime import Runtime, activated, bootstrap
 
@@ -45,6 +46,8 @@ ABORT_POLL_SECONDS = 1.0  # fallback when an abort NOTIFY was missed
 queue.register_task(queue.RUN_TASK, worker.run_execution)
 queue.register_task(queue.NOTIFY_TASK, notifications.deliver_notification)
 queue.register_task(queue.BUILD_TASK, builder_jobs.build_bot)
+for _task, _body in knowledge.BODIES.items():
+    queue.register_task(_task, _body)
 
 
 def run(settings: Settings, urls: DatabaseUrls) -> None:
@@ -112,6 +115,7 @@ async def _maintain(runtime: Runtime, app: procrastinate.App) -> None:
             if stalled:
                 await app.job_manager.prune_stalled_workers(settings.worker_stalled_seconds)
             await asyncio.to_thread(scheduler.fire_due, runtime.sessions)
+            await asyncio.to_thread(knowledge.settle_stale)
             await asyncio.to_thread(_refresh_gauges, runtime, ticks % 12 == 0)
         except Exception:
             log.exception("worker maintenance failed; trying again next interval")

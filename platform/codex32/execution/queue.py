@@ -36,6 +36,15 @@ BUILDER_QUEUE = "builder"
 RUN_TASK = "codex32.run_execution"
 NOTIFY_TASK = "codex32.deliver_notification"
 BUILD_TASK = "codex32.build_bot"
+KNOWLEDGE_QUEUE = "knowledge"
+INDEX_DOCUMENT_TASK = "codex32.index_document"
+INDEX_BOT_TASK = "codex32.index_bot"
+REINDEX_TASK = "codex32.reindex"
+FORGET_VECTORS_TASK = "codex32.forget_vectors"
+DROP_GENERATION_TASK = "codex32.drop_generation"
+KNOWLEDGE_TASKS = (INDEX_DOCUMENT_TASK, INDEX_BOT_TASK, REINDEX_TASK, FORGET_VECTORS_TASK,
+                   DROP_GENERATION_TASK)
+MAX_KNOWLEDGE_BACKOFF_SECONDS = 300
 # How often one run job may run: handed back by stopping workers, or after database failures.
 MAX_RUN_ATTEMPTS = 10
 MAX_NOTIFICATION_BACKOFF_SECONDS = 300
@@ -99,19 +108,41 @@ class NotificationRetry(BaseRetryStrategy):
         return RetryDecision(retry_in={"seconds": wait})
 
 
+class KnowledgeRetry(BaseRetryStrategy):
+    """Retry an indexing job with exponential backoff from ``KNOWLEDGE_RETRY_SECONDS``, up to
+    ``KNOWLEDGE_MAX_ATTEMPTS`` attempts in all (the current runtime's settings).
+
+    A refusal that another attempt would meet again (a 4xx domain error other than 429: an
+    invalid request, a missing plugin) is not retried.
+    """
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        settings = runtime.current().settings
+        if isinstance(exception, ConfigInvalid) or (
+                isinstance(exception, DomainError) and exception.status != 429
+                and exception.status < 500):
+            return None
+        if job.attempts + 1 >= settings.knowledge_max_attempts:
+            return None
+        wait = min(settings.knowledge_retry_seconds * 2 ** job.attempts,
+                   MAX_KNOWLEDGE_BACKOFF_SECONDS)
+        return RetryDecision(retry_in={"seconds": wait})
+
+
 notification_retry = NotificationRetry()
+knowledge_retry = KnowledgeRetry()
 # A build is not retried: its progress and outcome are on the conversation, and the user
 # asks again (a second generation costs model calls the user did not ask for).
-_RETRY: dict[str, BaseRetryStrategy | bool] = {RUN_TASK: RunRetry(),
-                                               NOTIFY_TASK: notification_retry,
-                                               BUILD_TASK: False}
+_RETRY: dict[str, BaseRetryStrategy | bool] = {
+    RUN_TASK: RunRetry(), NOTIFY_TASK: notification_retry, BUILD_TASK: False,
+    **dict.fromkeys(KNOWLEDGE_TASKS, knowledge_retry)}
 _QUEUE = {RUN_TASK: EXECUTIONS_QUEUE, NOTIFY_TASK: NOTIFICATIONS_QUEUE,
-          BUILD_TASK: BUILDER_QUEUE}
+          BUILD_TASK: BUILDER_QUEUE, **dict.fromkeys(KNOWLEDGE_TASKS, KNOWLEDGE_QUEUE)}
 
 
 def register_task(name: str, body: Callable[..., None]) -> None:
-    """Make ``body`` the job body of the task ``name`` (``RUN_TASK``, ``NOTIFY_TASK`` or
-    ``BUILD_TASK``).
+    """Make ``body`` the job body of the task ``name`` (``RUN_TASK``, ``NOTIFY_TASK``,
+    ``BUILD_TASK`` or one of ``KNOWLEDGE_TASKS``).
 
     It is called with procrastinate's job context and the job's keyword arguments, and runs on
     the task's queue with its retry strategy.
@@ -152,6 +183,23 @@ def defer_build(session: Session, workspace_id: uuid.UUID | str,
     deferrer = _on_caller_connection.configure_task(
         BUILD_TASK, queue=BUILDER_QUEUE, connection=_driver_connection(session))
     return deferrer.defer(workspace_id=str(workspace_id), conversation_id=str(conversation_id))
+
+
+def defer_knowledge(session: Session, task: str, workspace_id: uuid.UUID | str,
+                    **ids: Any) -> int:
+    """Queue a knowledge job (one of ``KNOWLEDGE_TASKS``) in ``session``'s transaction; its
+    arguments are the workspace and row ids. Returns the job id."""
+    if task not in KNOWLEDGE_TASKS:
+        raise ValueError(f"not a knowledge task: {task}")
+    deferrer = _on_caller_connection.configure_task(
+        task, queue=KNOWLEDGE_QUEUE, connection=_driver_connection(session))
+    return deferrer.defer(workspace_id=str(workspace_id), **ids)
+
+
+def job_status(session: Session, job_id: int) -> str | None:
+    """A job's status (``todo``, ``doing``, ``failed``...), None when it is gone."""
+    return session.execute(text("SELECT status::text FROM procrastinate_jobs WHERE id = :id"),
+                           {"id": job_id}).scalar()
 
 
 def cancel_job(session: Session, job_id: int) -> None:

@@ -4,12 +4,13 @@ The worker builds one :class:`RunServices` per run, bound to the run's workspace
 execution; the sandbox's channel (:mod:`codex32.execution.sandbox.channel`) calls it with the
 method and parameters the bot sent. The bot chooses only those: parameters are checked
 against what each method takes, so a bot cannot name a workspace, a provider or a key.
-Methods are registered in :data:`METHODS` (``llm.chat``, ``llm.embed``; ``search.*`` belongs
-here too). Every call opens its own tenant-bound session; none is held across a model call.
+Methods are registered in :data:`METHODS` (``llm.chat``, ``llm.embed``, ``search.query``).
+Every call opens its own tenant-bound session; none is held across a model call.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from codex32.config import Settings
+from codex32.db import tenancy
 from codex32.errors import DomainError, from_plugin_error
 from codex32.observability.logging import log_context
 from codex32.plugins.errors import PluginError
@@ -29,6 +31,7 @@ from codex32.plugins.interfaces import (
     ServiceError,
 )
 from codex32.services import gateway
+from codex32.services.knowledge import search as knowledge_search
 
 PURPOSE = "bot"  # what the platform's LLM service meters these calls as
 ROLES = ("system", "user", "assistant")
@@ -38,6 +41,8 @@ MAX_MODEL_CHARS = 200
 MAX_EMBED_TEXTS = 64
 CHAT_PARAMS = ("messages", "model", "temperature", "max_tokens", "json_mode")
 EMBED_PARAMS = ("texts",)
+SEARCH_PARAMS = ("q", "kind", "collection", "limit")
+MAX_SEARCH_LIMIT = 50
 
 
 @dataclass(frozen=True)
@@ -107,8 +112,36 @@ def embed(run: RunServices, params: dict[str, Any], timeout: float) -> dict[str,
             "dimension": len(result.vectors[0]) if result.vectors else 0}
 
 
+def search(run: RunServices, params: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """``context.search``: hybrid search over the run's own workspace's documents and bots
+    (a collection of another workspace is not found), metered to the bot."""
+    _only(params, SEARCH_PARAMS, "search.query")
+    query, kind, collection = params.get("q"), params.get("kind"), params.get("collection")
+    if not isinstance(query, str) or not 0 < len(query.strip()) <= \
+            knowledge_search.MAX_QUERY_CHARS:
+        raise ServiceError(f"q must be a string of 1 to {knowledge_search.MAX_QUERY_CHARS} "
+                           "characters", "InvalidRequest")
+    if kind is not None and kind not in knowledge_search.KINDS:
+        raise ServiceError(f"kind must be one of {', '.join(knowledge_search.KINDS)} or None",
+                           "InvalidRequest")
+    try:
+        collection_id = None if collection is None else uuid.UUID(str(collection))
+    except ValueError:
+        raise ServiceError("collection must be a collection id", "InvalidRequest") from None
+    limit = int(_number(params, "limit", 10, 1, MAX_SEARCH_LIMIT, integer=True))
+    # Read-only: each session's transaction ends when it closes.
+    with run.sessions() as session, tenancy.bound(session, run.workspace_id):
+        prepared = knowledge_search.prepare(session, run.workspace_id, query,
+                                            caller=_caller(run), kind=kind,
+                                            collection_id=collection_id, limit=limit)
+    prepared.nearest()
+    with run.sessions() as session, tenancy.bound(session, run.workspace_id):
+        found = knowledge_search.finish(session, prepared)
+    return json.loads(json.dumps(found, default=str))
+
+
 METHODS: dict[str, Callable[[RunServices, dict[str, Any], float], Any]] = {
-    "llm.chat": chat, "llm.embed": embed}
+    "llm.chat": chat, "llm.embed": embed, "search.query": search}
 
 
 # --- the one place a bot's call reaches the platform's model services: the LLM gateway -------

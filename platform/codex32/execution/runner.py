@@ -68,6 +68,13 @@ class BotContext:
         return self._llm
 
     @property
+    def search(self):
+        """Hybrid search over the workspace's documents and bots, on the channel of
+        ``context.llm``: ``context.search(query, kind=None, collection=None, limit=10)``."""
+        llm = self.llm
+        return None if llm is None else llm.search
+
+    @property
     def logger(self):
         """A ``logging.Logger`` named ``bot`` whose INFO and above land in the run's logs."""
         if self._logger is None:

@@ -27,6 +27,7 @@ from codex32.observability.metrics import BOTS_CREATED
 from codex32.plugins.interfaces import GeneratedBot
 from codex32.services import audit, bot_settings, templates
 from codex32.services.code import check_code
+from codex32.services.knowledge import bot_passages
 from codex32.services.pages import ListQuery, Page, PageRequest, fetch, paged
 
 STATUSES = ("draft", "active", "paused", "archived")
@@ -59,6 +60,7 @@ def create(session: Session, principal: Principal, *, name: str, description: st
     with _unique_name(name):
         rows.insert(session, *written, audit.entry(principal, "bot.create", "bot", bot.id,
                                                    changes))
+    bot_passages.reindex_later(session, bot.workspace_id, bot.id)
     BOTS_CREATED.inc()
     return bot
 
@@ -160,9 +162,11 @@ def new_version(principal: Principal, bot: Bot, number: int, code: str, message:
 
 def add_version(session: Session, principal: Principal, bot: Bot, code: str,
                 message: str, files: dict[str, str] | None = None) -> BotVersion:
-    """Append a version to a bot the caller holds locked; no audit row."""
+    """Append a version to a bot the caller holds locked, and queue the bot's re-indexing;
+    no audit row."""
     version = new_version(principal, bot, bot.current_version + 1, code, message, files)
     session.add(version)
+    bot_passages.reindex_later(session, bot.workspace_id, bot.id)
     bot.current_version = version.number
     bot.updated_at = datetime.now(UTC)
     return version
@@ -188,6 +192,8 @@ def update(session: Session, principal: Principal, bot_id: uuid.UUID,
         version = add_version(session, principal, bot, code, message or "Updated code")
         recorded["version"] = version.number
         recorded.update(audit.code_summary(code))
+    elif "name" in recorded or "description" in recorded:
+        bot_passages.reindex_later(session, bot.workspace_id, bot.id)
     bot.updated_at = datetime.now(UTC)
     audit.record(session, principal, "bot.update", "bot", bot.id, recorded)
     with _unique_name(bot.name):
@@ -198,6 +204,7 @@ def update(session: Session, principal: Principal, bot_id: uuid.UUID,
 def remove(session: Session, principal: Principal, bot_id: uuid.UUID) -> None:
     """Delete a bot with its versions and executions."""
     bot = get(session, bot_id, lock=True)
+    bot_passages.forget_later(session, bot.workspace_id, bot.id)
     session.execute(delete(Bot).where(Bot.id == bot_id))
     audit.record(session, principal, "bot.delete", "bot", bot_id,
                  {"name": bot.name, "versions": bot.current_version})

@@ -10,6 +10,7 @@ from codex32.api.v1 import (
     auth,
     bots,
     builder,
+    collections,
     deliveries,
     executions,
     llm,
@@ -17,6 +18,7 @@ from codex32.api.v1 import (
     openai_compat,
     plugins,
     schedules,
+    search,
     secrets,
     suggestions,
     versions,
@@ -28,6 +30,6 @@ def register(api: Api) -> None:
     """Register every v1 blueprint on ``api``."""
     for module in (workspaces, auth, members, api_keys, bots, versions, executions, schedules,
                    audit_logs, plugins, secrets, deliveries, llm, openai_compat, builder,
-                   suggestions):
+                   suggestions, collections, search):
         api.register_blueprint(module.blp)
     builder.register_schemas(api)

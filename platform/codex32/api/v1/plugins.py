@@ -12,7 +12,9 @@ from codex32.api.schemas import Output, Strict
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
+from codex32.plugins.interfaces import Embedder
 from codex32.services import providers, templates
+from codex32.services.knowledge import indexes
 
 blp = Blueprint("plugins", __name__, url_prefix="/api/v1",
                 description="Installed plugins, the workspace's providers, bot templates.")
@@ -99,8 +101,12 @@ def list_providers():
 @blp.response(200, ProviderConfigSchema)
 def put_provider(data, kind, plugin_id):
     """Configure a plugin for the workspace; secrets are encrypted and shown masked."""
-    return providers.put(db.session, current_principal(), kind, plugin_id, data["config"],
-                         data["secrets"])
+    principal = current_principal()
+    stored = providers.put(db.session, principal, kind, plugin_id, data["config"],
+                           data["secrets"])
+    if kind == Embedder.kind:  # a new embedder configuration: its own index generation
+        indexes.sync(db.session, principal.workspace_id)
+    return stored
 
 
 @blp.route("/providers/<string:kind>/<string:plugin_id>", methods=["DELETE"])
@@ -108,7 +114,10 @@ def put_provider(data, kind, plugin_id):
 @blp.response(204)
 def delete_provider(kind, plugin_id):
     """Remove the workspace's configuration of a plugin."""
-    providers.remove(db.session, current_principal(), kind, plugin_id)
+    principal = current_principal()
+    providers.remove(db.session, principal, kind, plugin_id)
+    if kind == Embedder.kind:
+        indexes.sync(db.session, principal.workspace_id)
 
 
 @blp.route("/providers/<string:kind>/<string:plugin_id>/test", methods=["POST"])

@@ -19,6 +19,7 @@ from codex32.auth.rbac import Permission
 from codex32.db import db
 from codex32.errors import Forbidden
 from codex32.plugins import kinds
+from codex32.services.knowledge import indexes
 from codex32.services.mail import Mailer
 from tenants import accounts, workspaces
 
@@ -153,4 +154,8 @@ def get_workspace():
 @blp.response(200, WorkspaceSchema)
 def update_workspace(data):
     """Rename the workspace or change its settings (plugin defaults, LLM fallback)."""
-    return workspaces.update(db.session, current_principal(), data)
+    principal = current_principal()
+    workspace = workspaces.update(db.session, principal, data)
+    if "settings" in data:  # the default embedder may have changed: its own index generation
+        indexes.sync(db.session, principal.workspace_id)
+    return workspace

@@ -41,18 +41,23 @@ MAX_TEXTS = 2048
 
 def embed(workspace_id: uuid.UUID | str, texts: list[str], *, purpose: str,
           caller: Caller | None = None, model: str | None = None, cache: bool | None = None,
-          deadline_seconds: float | None = None) -> GatewayEmbedding:
+          deadline_seconds: float | None = None,
+          embedder: str | None = None) -> GatewayEmbedding:
     """Embed ``texts`` in a session of the gateway's own (the caller holds no transaction
-    open). See :func:`_embed`."""
+    open). ``embedder`` names one of the workspace's embedder plugins instead of its default
+    (the knowledge base queries an older index with the embedder that built it). See
+    :func:`_embed`."""
     with runtime.current().sessions() as session:
         return _embed(session, workspace_id, texts, purpose=purpose, caller=caller,
-                      model=model, use_cache=cache, deadline_seconds=deadline_seconds)
+                      model=model, use_cache=cache, deadline_seconds=deadline_seconds,
+                      embedder=embedder)
 
 
 def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
            purpose: str, caller: Caller | None = None, model: str | None = None,
            use_cache: bool | None = None,
-           deadline_seconds: float | None = None) -> GatewayEmbedding:
+           deadline_seconds: float | None = None,
+           embedder: str | None = None) -> GatewayEmbedding:
     """Embed ``texts`` along the route of ``model`` (an embedding alias, ``provider/model``,
     or anything else for the default chain); every call leaves a ledger row."""
     if purpose not in PURPOSES:
@@ -66,7 +71,7 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
     deadline = started + min(deadline_seconds or parts.deadline_seconds,
                              parts.deadline_seconds)
     with tenancy.bound(session, workspace):
-        route = routing.embedding_route(session, workspace, model)
+        route = routing.embedding_route(session, workspace, model, embedder=embedder)
         deployments = _resolved(route)
         resting = cooldown.store().resting(session, workspace, deployments)
         awake = [d for d in deployments if d not in resting] or deployments

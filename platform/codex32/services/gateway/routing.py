@@ -123,13 +123,16 @@ def embedding_chain_for(workspace_settings: dict[str, Any], requested: str | Non
 
 
 def embedding_route(session: Session, workspace_id: uuid.UUID | str,
-                    requested: str | None) -> EmbeddingRoute:
+                    requested: str | None, *, embedder: str | None = None) -> EmbeddingRoute:
     """The embedding route for a request, with its instances (built while the session is
     open). Every embedder of a chain must give vectors of one dimension (a fallback must not
-    change the vector space's shape): else a 422 naming them."""
+    change the vector space's shape): else a 422 naming them. ``embedder`` names one embedder
+    plugin, as configured, instead (a knowledge index is searched with the embedder that
+    built it)."""
     known = providers.snapshot(session, workspace_id, "embedder")
     default = providers.default_id("embedder", known.settings)
-    deployments = embedding_chain_for(known.settings, requested, default)[:MAX_CHAIN]
+    deployments = ((Deployment(provider=embedder),) if embedder else
+                   embedding_chain_for(known.settings, requested, default)[:MAX_CHAIN])
     if not deployments:
         raise Invalid("no embedder is configured")
     instances: dict[str, Embedder] = {}

@@ -1,0 +1,209 @@
+"""Turning uploaded bytes into text with its structure: headings, and pages for a PDF.
+
+Every format becomes one ``Parsed``: the plain text, the heading path of each stretch of it
+and, for a PDF, where each page starts. Markdown headings are read from the text (outside
+code fences); HTML is converted to the same Markdown-like text with selectolax (Lexbor, a
+maintained C parser: scripts, styles and navigation dropped); PDF text is extracted page by
+page with pypdf. Nothing here touches the database or the network.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+
+from codex32.errors import Invalid, UnsupportedMediaType
+
+TEXT, MARKDOWN, HTML, PDF = "text/plain", "text/markdown", "text/html", "application/pdf"
+MEDIA_TYPES = (TEXT, MARKDOWN, HTML, PDF)
+EXTENSIONS = {".txt": TEXT, ".text": TEXT, ".md": MARKDOWN, ".markdown": MARKDOWN,
+              ".html": HTML, ".htm": HTML, ".pdf": PDF}
+ALIASES = {"text/x-markdown": MARKDOWN, "application/xhtml+xml": HTML,
+           "application/x-pdf": PDF}
+MAX_PDF_PAGES = 2000
+
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+_FENCE = re.compile(r"^[ \t]*(```|~~~)")
+_SKIPPED = {"script", "style", "noscript", "template", "nav", "svg", "iframe", "head",
+            "form", "button"}
+_BLOCKS = {"p", "div", "section", "article", "main", "header", "footer", "aside", "ul", "ol",
+           "table", "tr", "blockquote", "pre", "dl", "dt", "dd", "figure", "figcaption",
+           "address", "details", "summary", "hr"}
+_CELLS = {"td", "th"}
+
+
+class ParseError(Exception):
+    """The document's bytes could not be read as its media type (the reason is the message)."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """A stretch ``[start, end)`` of the text under one heading path."""
+
+    headings: tuple[str, ...]
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A document's text, its sections in order, and the offsets where PDF pages start."""
+
+    text: str
+    sections: list[Section]
+    pages: list[int] = field(default_factory=list)
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding ``offset`` (None for documents without pages)."""
+        if not self.pages:
+            return None
+        page = 1
+        for number, start in enumerate(self.pages, 1):
+            if start <= offset:
+                page = number
+        return page
+
+
+def media_type_of(declared: str | None, filename: str | None, content: bytes) -> str:
+    """The document's media type from what the client declared, else its file name, else its
+    first bytes; 415 for anything else."""
+    kind = (declared or "").split(";", 1)[0].strip().lower()
+    kind = ALIASES.get(kind, kind)
+    if kind in MEDIA_TYPES:
+        return kind
+    if kind in ("", "application/octet-stream") and filename:
+        suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+        if suffix in EXTENSIONS:
+            return EXTENSIONS[suffix]
+    if kind in ("", "application/octet-stream") and content.startswith(b"%PDF-"):
+        return PDF
+    raise UnsupportedMediaType(
+        f"unsupported media type {kind or 'unknown'!r}: upload {', '.join(MEDIA_TYPES)}")
+
+
+def check(media_type: str, content: bytes) -> None:
+    """422 unless ``content`` can be a document of ``media_type`` (cheap checks only: the full
+    parse runs in the indexing job)."""
+    if not content.strip():
+        raise Invalid("the document is empty", errors={"json": {"content": ["empty"]}})
+    if media_type == PDF:
+        if not content.lstrip()[:5] == b"%PDF-":
+            raise Invalid("the content is not a PDF (no %PDF- header)",
+                          errors={"json": {"content": ["not a PDF"]}})
+        return
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"the content is not UTF-8 text (byte {exc.start})",
+                      errors={"json": {"content": ["not UTF-8"]}}) from None
+    if "\x00" in text:
+        raise Invalid("the content holds NUL characters",
+                      errors={"json": {"content": ["NUL characters are not text"]}})
+
+
+def parse(media_type: str, content: bytes) -> Parsed:
+    """The document's text and structure; :class:`ParseError` when it cannot be read."""
+    if media_type == PDF:
+        return _pdf(content)
+    text = content.decode("utf-8-sig", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    if media_type == HTML:
+        text = html_to_markdown(text)
+    elif media_type == TEXT:
+        return Parsed(text=text, sections=[Section((), 0, len(text))])
+    return markdown(text)
+
+
+def markdown(text: str) -> Parsed:
+    """Sections of Markdown text, split at ATX headings (``#`` lines outside code fences)."""
+    sections: list[Section] = []
+    path: list[tuple[int, str]] = []
+    start, offset, fenced = 0, 0, False
+    for line in text.splitlines(keepends=True):
+        if _FENCE.match(line):
+            fenced = not fenced
+        found = None if fenced else _HEADING.match(line.rstrip("\n"))
+        if found:
+            if offset > start and text[start:offset].strip():
+                sections.append(Section(tuple(h for _, h in path), start, offset))
+            level = len(found.group(1))
+            path = [(lvl, h) for lvl, h in path if lvl < level] + [(level, found.group(2))]
+            start = offset + len(line)
+        offset += len(line)
+    if text[start:].strip() or not sections:
+        sections.append(Section(tuple(h for _, h in path), start, len(text)))
+    return Parsed(text=text, sections=sections)
+
+
+def html_to_markdown(html: str) -> str:
+    """HTML as Markdown-like text: headings as ``#`` lines, blocks as paragraphs, list items
+    as ``-`` lines; scripts, styles, navigation and forms dropped."""
+    from selectolax.lexbor import LexborHTMLParser  # only uploads of HTML pay for the import
+
+    tree = LexborHTMLParser(html)
+    out: list[str] = []
+    title = tree.css_first("title")
+    root = tree.body
+    if root is None:
+        return ""
+    if title is not None and title.text(strip=True) and tree.css_first("h1") is None:
+        out.append(f"# {title.text(strip=True)}\n\n")
+    _walk(root, out)
+    text = "".join(out)
+    text = re.sub(r"[ \t\u00a0]+", " ", text)
+    text = re.sub(r" *\n *", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def _walk(node, out: list[str]) -> None:
+    for child in node.iter(include_text=True):
+        tag = child.tag
+        if tag == "-text":
+            out.append(child.text_content or "")
+        elif tag in _SKIPPED or tag == "-comment":
+            continue
+        elif len(tag) == 2 and tag[0] == "h" and tag[1] in "123456":
+            heading = " ".join(child.text().split())
+            if heading:
+                out.append(f"\n\n{'#' * int(tag[1])} {heading}\n\n")
+        elif tag == "br":
+            out.append("\n")
+        elif tag == "li":
+            out.append("\n- ")
+            _walk(child, out)
+            out.append("\n")
+        elif tag in _CELLS:
+            _walk(child, out)
+            out.append(" | ")
+        elif tag in _BLOCKS:
+            out.append("\n\n")
+            _walk(child, out)
+            out.append("\n\n")
+        else:
+            _walk(child, out)
+
+
+def _pdf(content: bytes) -> Parsed:
+    from pypdf import PdfReader  # only uploads of PDF pay for the import
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(content))
+        if reader.is_encrypted:
+            raise ParseError("the PDF is encrypted")
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise ParseError(f"the PDF has more than {MAX_PDF_PAGES} pages")
+        texts = [(page.extract_text() or "").strip() for page in reader.pages]
+    except ParseError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise ParseError(f"the PDF could not be read: {type(exc).__name__}: {exc}"[:500]) from None
+    pages, parts, offset = [], [], 0
+    for text in texts:
+        pages.append(offset)
+        parts.append(text + "\n\n")
+        offset += len(text) + 2
+    joined = "".join(parts)
+    if not joined.strip():
+        raise ParseError("the PDF holds no extractable text (a scan needs OCR first)")
+    return Parsed(text=joined, sections=[Section((), 0, len(joined))], pages=pages)

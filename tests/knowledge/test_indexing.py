@@ -1,0 +1,144 @@
+"""Indexing through the queue: a failed embedding is retried then recorded ``failed`` with the
+reason (and metered), a document whose job vanished is settled by the maintenance pass, a
+real worker process indexes an upload, and a change of embedder re-indexes in the background
+while search keeps answering from the old index."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from codex32 import runtime
+from codex32.execution import knowledge
+from codex32.testing.fake_openai import FakeOpenAI
+from tests.knowledge.conftest import collection, document, search, upload_text
+
+
+@pytest.fixture()
+def fake_openai():
+    with FakeOpenAI(api_key="sk-right") as server:
+        yield server
+
+
+def use_openai_embedder(tenant, server, key: str = "sk-right") -> None:
+    put = tenant.call("PUT", "/api/v1/providers/embedder/openai", json={
+        "config": {"base_url": server.url, "dimensions": 32, "encoding_format": "float"},
+        "secrets": {"api_key": key}})
+    assert put.status_code == 200, put.json
+    chosen = tenant.call("PATCH", "/api/v1/workspace",
+                         json={"settings": {"defaults": {"embedder": "openai"}}})
+    assert chosen.status_code == 200, chosen.json
+
+
+def test_a_failing_embedder_is_retried_then_the_document_fails_with_the_reason(
+        tenant, kb, fake_openai, app, superuser):
+    use_openai_embedder(tenant, fake_openai, key="sk-wrong")
+    handbook = collection(tenant)
+    uploaded = upload_text(tenant, handbook, "Notes", "Some notes to embed.").json
+    outcomes = [o for task, o in kb.drain(tenant) if task == "codex32.index_document"]
+    attempts = runtime.of(app).settings.knowledge_max_attempts
+    assert len(outcomes) == attempts and all(o.startswith("retry") for o in outcomes[:-1])
+    assert outcomes[-1].startswith("failed")
+    found = document(tenant, handbook, uploaded["id"])
+    assert found["status"] == "failed" and found["attempts"] == attempts
+    assert "openai rejected the configured credentials" in found["error"]
+    metered = superuser.execute(
+        "SELECT count(*) FROM llm_usage WHERE workspace_id = %s AND purpose = 'search' "
+        "AND kind = 'embedding' AND status = 'error'", (tenant.workspace_id,)).fetchone()[0]
+    assert metered == attempts  # every attempt went through the gateway's ledger
+
+
+def test_a_document_whose_job_vanished_is_settled_by_the_maintenance_pass(
+        tenant, kb, superuser, app):
+    handbook = collection(tenant)
+    first = upload_text(tenant, handbook, "First", "Alpha text.").json
+    second = upload_text(tenant, handbook, "Second", "Beta text.").json
+    # A crash left both 'indexing' with their jobs gone; the second used its last attempt.
+    superuser.execute("DELETE FROM procrastinate_jobs WHERE args->>'workspace_id' = %s",
+                      (tenant.workspace_id,))
+    superuser.execute(
+        "UPDATE knowledge_documents SET status = 'indexing', updated_at = now() - interval "
+        "'1 hour', attempts = CASE WHEN id = %s THEN 99 ELSE 1 END WHERE workspace_id = %s",
+        (second["id"], tenant.workspace_id))
+    with runtime.activated(runtime.of(app)):
+        assert knowledge.settle_stale() >= 2
+    assert document(tenant, handbook, second["id"])["status"] == "failed"
+    assert "without finishing" in document(tenant, handbook, second["id"])["error"]
+    assert [task for _, task, _ in kb.jobs(tenant)] == ["codex32.index_document"]
+    kb.drain(tenant)
+    assert document(tenant, handbook, first["id"])["status"] == "indexed"
+
+
+def test_changing_the_embedder_reindexes_while_search_answers_from_the_old_index(
+        tenant, kb, fake_openai):
+    handbook = collection(tenant)
+    upload_text(tenant, handbook, "Ops", "Restart the payment gateway after deploys.")
+    kb.drain(tenant)
+    before = search(tenant, "payment gatewey restarts")
+    assert before["generation"] == 1 and before["vector_search"]
+    old_hits = [h["chunk_id"] for h in before["items"]]
+
+    use_openai_embedder(tenant, fake_openai)
+    tasks = [task for _, task, _ in kb.jobs(tenant)]
+    assert "codex32.reindex" in tasks
+    during = search(tenant, "payment gatewey restarts")
+    assert during["generation"] == 1 and during["vector_search"]  # the old index still answers
+    assert [h["chunk_id"] for h in during["items"]] == old_hits
+
+    kb.drain(tenant)
+    after = search(tenant, "payment gateway")
+    assert after["generation"] == 2 and after["vector_search"]
+    assert fake_openai.requests_to("/v1/embeddings") or fake_openai.requests
+    assert kb.vector_ids(tenant, 2) == {c["id"] for c in kb.chunks(tenant)}
+    assert kb.vector_ids(tenant, 1) == set()  # the retired generation's vectors are dropped
+    assert all(c["generation"] == 2 for c in kb.chunks(tenant))
+
+
+def test_a_real_worker_indexes_an_upload(tenant, kb, database, tmp_path, milvus_uri):
+    from tests.execution.conftest import WorkerStarter
+
+    starter = WorkerStarter(database, tmp_path)
+    try:
+        starter(CODEX32_LOAD_PLUGINS="builtin,milvus", MILVUS_URI=milvus_uri,
+                KNOWLEDGE_RETRY_SECONDS="0.1")
+        handbook = collection(tenant)
+        uploaded = upload_text(tenant, handbook, "Queue", "Indexed by a real worker.").json
+        deadline = time.monotonic() + 20
+        while document(tenant, handbook, uploaded["id"])["status"] != "indexed":
+            assert time.monotonic() < deadline, document(tenant, handbook, uploaded["id"])
+            time.sleep(0.1)
+        hit = search(tenant, "real worker")["items"][0]
+        assert hit["document"]["id"] == uploaded["id"] and hit["scores"]["vector"] is not None
+        # A bot in the sandbox searches through context.search, served by the worker.
+        bot = tenant.create_bot(code="def main(event, context):\n    found = context.search("
+                                "'real worker', kind='documents')\n    return [h['passage'] "
+                                "for h in found['items']]\n")
+        execution = tenant.call("POST", f"/api/v1/bots/{bot['id']}/executions", json={}).json
+        deadline = time.monotonic() + 30
+        while (done := tenant.call("GET", f"/api/v1/executions/{execution['id']}").json
+               )["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, done
+            time.sleep(0.1)
+        assert done["status"] == "succeeded", done
+        assert done["result"] == ["Indexed by a real worker."]
+    finally:
+        starter.kill_all()
+
+
+def test_the_retry_policy_stops_on_refusals_and_after_the_last_attempt(app):
+    from types import SimpleNamespace
+
+    from codex32.errors import BadGateway, Invalid, RateLimited
+    from codex32.execution.queue import knowledge_retry
+
+    with runtime.activated(runtime.of(app)):
+        first = SimpleNamespace(attempts=0)
+        assert knowledge_retry.get_retry_decision(exception=BadGateway("x"), job=first)
+        assert knowledge_retry.get_retry_decision(exception=RateLimited("x", 1), job=first)
+        assert knowledge_retry.get_retry_decision(exception=Invalid("x"), job=first) is None
+        last = SimpleNamespace(attempts=runtime.of(app).settings.knowledge_max_attempts - 1)
+        assert knowledge_retry.get_retry_decision(exception=BadGateway("x"), job=last) is None
+
+
+

@@ -1,0 +1,145 @@
+"""Hybrid search: a lexical match found by full-text search, a near miss found only by vector
+similarity, both fused with their scores; bots indexed and re-indexed on every version."""
+
+from __future__ import annotations
+
+from tests.knowledge.conftest import collection, search, upload_text
+
+README = "# Invoice bot\n\nSends **reminders** for unpaid invoices every Monday.\n"
+CONFIG = "schedule: weekly\ncurrency: EUR\n"
+
+
+def test_a_lexical_match_and_a_semantic_match_are_both_found_and_fused(tenant, kb):
+    handbook = collection(tenant)
+    lexical = upload_text(tenant, handbook, "Zanzibar", "Our office in Zanzibar opens at "
+                          "nine.").json
+    semantic = upload_text(tenant, handbook, "Finance", "Reconciliation of supplier invoices "
+                           "happens monthly.").json
+    upload_text(tenant, handbook, "Noise", "Gardening tips for tomatoes and basil.")
+    kb.drain(tenant)
+
+    exact = search(tenant, "zanzibar office", kind="documents")
+    top = exact["items"][0]
+    assert top["document"]["id"] == lexical["id"]
+    assert top["scores"]["fts"] > 0 and top["scores"]["vector"] is not None
+    assert top["scores"]["fused"] > 1 / 61  # ranked in both lists
+
+    # Misspelled: no lexeme matches, so full-text search finds nothing; the hashing
+    # embedder's character 3-grams still lead to the finance passage.
+    fuzzy = search(tenant, "reconcilation of invoises", kind="documents")
+    assert fuzzy["vector_search"]
+    assert fuzzy["items"][0]["document"]["id"] == semantic["id"]
+    assert fuzzy["items"][0]["scores"]["fts"] is None
+    assert fuzzy["items"][0]["scores"]["vector"] > 0
+    passage = "Reconciliation of supplier invoices happens monthly."
+    assert fuzzy["items"][0]["heading"] == "" and fuzzy["items"][0]["passage"] == passage
+    assert fuzzy["items"][0]["location"] == {"start": 0, "end": len(passage)}
+
+
+def test_bots_are_indexed_and_reindexed_on_every_new_version(tenant, kb):
+    bot = tenant.create_bot("invoice-reminder", description="Reminds customers to pay.",
+                            code="def main(event, context):\n    return 'remind'\n")
+    kb.drain(tenant)
+    first = search(tenant, "reminds customers", kind="bots")["items"]
+    assert first and first[0]["bot"] == {"id": bot["id"], "name": "invoice-reminder",
+                                         "version": 1}
+    assert len({hit["bot"]["id"] for hit in first}) == len(first)  # one hit per bot
+
+    new_code = "def main(event, context):\n    return 'escalate to the collections agency'\n"
+    added = tenant.call("POST", f"/api/v1/bots/{bot['id']}/versions", json={"code": new_code})
+    assert added.status_code == 201
+    assert [task for _, task, _ in kb.jobs(tenant)] == ["codex32.index_bot"]
+    kb.drain(tenant)
+    found = search(tenant, "collections agency", kind="bots")["items"]
+    assert found[0]["bot"]["version"] == 2 and found[0]["location"]["file"] == "bot.py"
+    assert found[0]["heading"] == "invoice-reminder > Code"
+    assert {c["bot_version"] for c in kb.chunks(tenant, bot_id=bot["id"])} == {2}
+    assert kb.vector_ids(tenant) == {c["id"] for c in kb.chunks(tenant)}  # old ones forgotten
+
+
+def test_a_bot_s_readme_and_config_are_searchable_and_deleting_it_forgets_its_vectors(
+        tenant, kb, app):
+    from codex32 import runtime
+    from codex32.db import db, tenancy
+    from codex32.services import bots
+    from codex32.services.knowledge import bot_passages
+
+    bot = tenant.create_bot("reminder-files")
+    with app.app_context(), runtime.activated(runtime.of(app)):
+        with tenancy.bound(db.session, tenant.workspace_id):
+            from codex32.auth.principal import Principal
+
+            principal = Principal(workspace_id=tenant.workspace_id, role="admin")
+            found = bots.get(db.session, bot["id"], lock=True)
+            bots.add_version(db.session, principal, found, "def main(e, c):\n    return 1\n",
+                             "files", {"README.md": README, "config.yaml": CONFIG})
+            db.session.commit()
+        db.session.remove()
+    kb.drain(tenant)
+    hit = search(tenant, "unpaid invoices reminders", kind="bots")["items"][0]
+    assert hit["bot"]["id"] == bot["id"] and hit["location"]["file"] == "README.md"
+    assert hit["heading"] == "reminder-files > README > Invoice bot"
+    config = search(tenant, "currency EUR", kind="bots")["items"][0]
+    assert config["location"]["file"] == "config.yaml"
+    assert bot_passages.README_NAMES[0] == "README.md"
+
+    assert tenant.call("DELETE", f"/api/v1/bots/{bot['id']}").status_code == 204
+    kb.drain(tenant)
+    assert kb.chunks(tenant, bot_id=bot["id"]) == []
+    assert kb.vector_ids(tenant) == {c["id"] for c in kb.chunks(tenant)}
+    assert search(tenant, "unpaid invoices reminders", kind="bots")["items"] == []
+
+
+def test_search_arguments_are_checked(tenant):
+    for query in ({"q": ""}, {"q": "x", "kind": "people"}, {"q": "x", "limit": 0},
+                  {"q": "x", "collection": "not-a-uuid"}, {}):
+        response = tenant.call("GET", "/api/v1/search", query_string=query)
+        assert response.status_code == 422, (query, response.json)
+
+
+def test_ask_answers_extractively_offline_citing_what_it_retrieved(tenant, kb):
+    handbook = collection(tenant)
+    upload_text(tenant, handbook, "Expenses", "# Expenses\n\nSubmit receipts within thirty "
+                "days. Finance reimburses approved expenses monthly.\n")
+    kb.drain(tenant)
+    answer = tenant.call("POST", f"/api/v1/collections/{handbook}/ask",
+                         json={"question": "When are expenses reimbursed?"})
+    assert answer.status_code == 200, answer.json
+    body = answer.json
+    assert body["mode"] == "extractive" and "no language model" in body["note"]
+    assert body["citations"] and body["citations"][0]["heading"] == "Expenses"
+    assert f"[{body['citations'][0]['chunk_id']}]" in body["answer"]
+    nothing = tenant.call("POST", f"/api/v1/collections/{handbook}/ask",
+                          json={"question": "zzyzx qwxv"}).json
+    assert nothing["mode"] in ("none", "extractive")
+
+
+def test_ask_keeps_only_citations_of_retrieved_passages(tenant, kb):
+    import json
+
+    from codex32.testing.fake_openai import FakeOpenAI
+
+    handbook = collection(tenant)
+    upload_text(tenant, handbook, "Travel", "Book trains when the journey is under four hours.")
+    kb.drain(tenant)
+    forged = "00000000-0000-0000-0000-000000000000"
+
+    def reply(body):
+        prompt = body["messages"][-1]["content"]
+        cited = prompt.split("[", 1)[1].split("]", 1)[0]  # the first passage's id
+        return json.dumps({"answer": "Take the train under four hours.",
+                           "citations": [cited, forged]})
+
+    with FakeOpenAI(api_key="sk-t") as server:
+        server.reply = reply
+        assert tenant.call("PUT", "/api/v1/providers/llm/openai", json={
+            "config": {"base_url": server.url, "model": "gpt-4o-mini"},
+            "secrets": {"api_key": "sk-t"}}).status_code == 200
+        tenant.call("PATCH", "/api/v1/workspace",
+                    json={"settings": {"defaults": {"llm": "openai"}}})
+        body = tenant.call("POST", f"/api/v1/collections/{handbook}/ask",
+                           json={"question": "Should I take the train?"}).json
+    assert body["mode"] == "generated" and body["provider"] == "openai", body
+    assert [c["passage"] for c in body["citations"]] == [
+        "Book trains when the journey is under four hours."]
+    assert body["rejected_citations"] == [forged]
