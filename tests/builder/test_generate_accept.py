@@ -41,8 +41,9 @@ def test_generate_then_accept_creates_the_bot_with_its_files_and_schedule(
     assert built["state"] == "generated" and built["report"]["passed"]
     assert {"bot.py", "config.yaml", "test_bot.py", "README.md", "requirements.txt"} <= set(
         built["report"]["rounds"][0]["files"])
-    steps = [(p["name"], p["status"]) for p in built["progress"]]
-    assert ("generate", "passed") in steps and steps[-1] == ("contract", "passed")
+    steps = [(p["name"], p["status"]) for p in built["progress"] if p["event"] == "step"]
+    assert ("syntax", "passed") in steps and ("tests", "passed") in steps, steps
+    assert built["progress"][-1]["event"] == "build" and built["progress"][-1]["passed"]
 
     accepted = tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/accept",
                            json={})
