@@ -69,7 +69,9 @@ def test_every_call_is_a_builder_usage_row_with_the_callers_conversation(app, te
         "SELECT purpose, conversation_id, provider, status FROM llm_usage "
         "WHERE workspace_id = %s", (tenant.workspace_id,)).fetchall()
     assert rows == [("builder", "conv-42", "openai", "ok")] * 2
-    assert scripted_llm.bodies[0]["response_format"] == {"type": "json_object"}
+    # Structured output: the files' JSON Schema goes to the provider (OpenAI's json_schema).
+    asked = scripted_llm.bodies[0]["response_format"]
+    assert asked["type"] == "json_schema" and asked["json_schema"]["name"] == "bot_files"
 
 
 def test_a_repair_may_answer_only_the_files_it_changes():

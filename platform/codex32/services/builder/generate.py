@@ -84,6 +84,8 @@ def _ask(workspace_id: str, messages: list[Message], caller: gateway.Caller
     """(the model's answer, whether it was cut off at the token limit)."""
     request = ChatRequest(messages=tuple(messages), temperature=0.2,
                           max_tokens=MAX_ANSWER_TOKENS, json_mode=True,
+                          response_schema={"name": "bot_files",
+                                           "schema": prompts.ANSWER_SCHEMA},
                           timeout=DEADLINE_SECONDS)
     try:
         result = gateway.chat(workspace_id, request, purpose="builder", caller=caller,

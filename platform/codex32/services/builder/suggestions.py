@@ -97,7 +97,9 @@ class Review:
                                                json.dumps(self.history.as_dict()),
                                                [s.title for s in self.found])
         request = ChatRequest(messages=tuple(Message(r, c) for r, c in messages),
-                              temperature=0, max_tokens=1500, json_mode=True, timeout=60)
+                              temperature=0, max_tokens=1500, json_mode=True, timeout=60,
+                              response_schema={"name": "suggestions",
+                                               "schema": prompts.SUGGESTIONS_SCHEMA})
         text = gateway.chat(self.workspace_id, request, purpose="builder", caller=caller,
                             deadline_seconds=60).text
         try:
