@@ -81,3 +81,34 @@ def test_a_bound_batch_binds_its_transaction_before_its_statements(app, tenant, 
             tenancy.unbind()
     assert [str(row[0]) for row in first[0][1]] == [tenant.workspace_id]
     assert [str(row[0]) for row in second[0][1]] == [other_tenant.workspace_id]
+
+
+def test_a_transaction_bound_to_the_workspace_is_not_bound_again(app, tenant, other_tenant):
+    from sqlalchemy import event
+
+    from codex32.db import tenancy
+
+    sent: list[str] = []
+
+    def record(_connection, _cursor, statement, *_args) -> None:
+        if "set_config" in statement:
+            sent.append(statement)
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            tenancy.execute_bound(db.session, tenant.workspace_id, [("SELECT 1", {})])
+            tenancy.bind(db.session, tenant.workspace_id)  # bound already: nothing sent
+            assert sent == []
+            tenancy.bind(db.session, other_tenant.workspace_id)
+            assert len(sent) == 1
+            # A savepoint rolled back may undo a binding made in it: the next bind is sent.
+            db.session.begin_nested().rollback()
+            tenancy.bind(db.session, other_tenant.workspace_id)
+            assert len(sent) == 2
+            seen = driver.execute(db.session, "SELECT id FROM workspaces", {})[1]
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+            db.session.remove()
+            tenancy.unbind()
+    assert [str(row[0]) for row in seen] == [other_tenant.workspace_id]

@@ -21,6 +21,8 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from sqlalchemy.orm import Session
+
 from codex32.db import db
 from codex32.errors import DomainError
 
@@ -53,3 +55,9 @@ def end() -> None:
     session = db.session()  # type: ignore[operator]  # the scoped session's current one
     if session.in_transaction():
         session.commit()
+
+
+def session() -> Session:
+    """The request's session, for a service that ends its transaction itself (the LLM
+    gateway commits it with its budget reservation, before the provider call)."""
+    return db.session()  # type: ignore[operator]  # the scoped session's current one

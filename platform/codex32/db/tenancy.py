@@ -22,6 +22,21 @@ from codex32.db import driver
 _bound_workspace: ContextVar[str | None] = ContextVar("codex32_workspace", default=None)
 
 _SET_TENANT = "SELECT set_config('app.workspace_id', %s, true)"
+# Session.info key: (the transaction, the workspace its set_config bound), so a bind of the
+# workspace the transaction already holds costs no round trip.
+_BOUND_KEY = "codex32.bound_transaction"
+
+
+def _mark_bound(session: Session, workspace_id: str) -> None:
+    session.info[_BOUND_KEY] = (session.get_transaction(), workspace_id)
+
+
+def _bound_in_transaction(session: Session) -> str | None:
+    """The workspace the session's open transaction was bound to here, or None."""
+    found = session.info.get(_BOUND_KEY)
+    if found is None or found[0] is None or found[0] is not session.get_transaction():
+        return None
+    return found[1]
 
 
 def current_workspace() -> str | None:
@@ -36,8 +51,9 @@ def bind(session: Session | scoped_session, workspace_id: uuid.UUID | str) -> No
     if isinstance(session, scoped_session):
         session = session()
     assert isinstance(session, Session)
-    if session.in_transaction():
+    if session.in_transaction() and _bound_in_transaction(session) != value:
         session.connection().exec_driver_sql(_SET_TENANT, (value,))
+        _mark_bound(session, value)
 
 
 def unbind() -> None:
@@ -67,6 +83,8 @@ def bind_through(session: Session | scoped_session, workspace_id: uuid.UUID | st
         return None
     row = dict(zip(keys[1:], rows[0][1:], strict=True))
     _bound_workspace.set(value or str(row["workspace_id"]))
+    _mark_bound(session() if isinstance(session, scoped_session) else session,
+                value or str(row["workspace_id"]))
     return row
 
 
@@ -81,7 +99,9 @@ def execute_bound(session: Session | scoped_session, workspace_id: uuid.UUID | s
     rows.
 
     A transaction this begins is bound in the same round trip as the statements: the
-    ``set_config`` goes first in their batch instead of in a round trip of its own.
+    ``set_config`` goes first in their batch instead of in a round trip of its own. An open
+    transaction already bound to ``workspace_id`` (say by the request's authentication) is
+    not bound again.
     """
     value = str(uuid.UUID(str(workspace_id)))
     current = session() if isinstance(session, scoped_session) else session
@@ -93,9 +113,12 @@ def execute_bound(session: Session | scoped_session, workspace_id: uuid.UUID | s
         current.connection()
     finally:
         _bound_workspace.set(value)
-    return driver.execute_batch(
+    found = driver.execute_batch(
         current, [(_SET_TENANT_NAMED, {"codex32_workspace": value}), *statements],
         commit=commit)[1:]
+    if not commit:
+        _mark_bound(current, value)
+    return found
 
 
 @contextmanager
@@ -118,3 +141,11 @@ def _bind_new_transaction(session: Session, transaction, connection) -> None:
     workspace_id = _bound_workspace.get()
     if workspace_id is not None:
         connection.exec_driver_sql(_SET_TENANT, (workspace_id,))
+        _mark_bound(session, workspace_id)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_binding_of_savepoint(session: Session, transaction) -> None:
+    # A savepoint rolled back undoes a set_config made inside it: the next bind sends its own.
+    if transaction.nested:
+        session.info.pop(_BOUND_KEY, None)

@@ -59,16 +59,18 @@ def chat(data):
     that disconnects stops the upstream call; the tokens produced are still recorded.
     """
     principal = current_principal()
-    transaction.end()  # the gateway works in sessions of its own: hold no connection meanwhile
     request = chat_request(data)
     if data["stream"]:
+        transaction.end()  # the stream works in sessions of its own: hold no connection
         opened = gateway.stream(principal.workspace_id, request,
                                 purpose="gateway", caller=caller_of(principal),
                                 cache=data["cache"], deadline_seconds=data["timeout"])
         return sse(opened)
+    # The gateway continues the request's transaction (its authentication) and ends it
+    # before the provider call.
     result = gateway.chat(principal.workspace_id, request, purpose="gateway",
                           caller=caller_of(principal), cache=data["cache"],
-                          deadline_seconds=data["timeout"])
+                          deadline_seconds=data["timeout"], session=transaction.session())
     return result.as_dict(), 200, result.headers
 
 

@@ -92,7 +92,6 @@ def _response_schema(response_format: dict | None) -> dict | None:
 def chat_completions(data):
     """Create a chat completion (OpenAI's shape; ``stream: true`` for SSE chunks)."""
     principal = current_principal()
-    transaction.end()  # the gateway works in sessions of its own: hold no connection meanwhile
     try:
         messages = tuple(Message("system" if m["role"] == "developer" else m["role"],
                                  _content(m["content"])) for m in data["messages"])
@@ -107,6 +106,7 @@ def chat_completions(data):
                           timeout=120)
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if data["stream"]:
+        transaction.end()  # the stream works in sessions of its own: hold no connection
         opened = gateway.stream(principal.workspace_id, request,
                                 purpose="gateway", caller=caller_of(principal))
         include_usage = bool((data["stream_options"] or {}).get("include_usage"))
@@ -116,8 +116,10 @@ def chat_completions(data):
                             headers={"Cache-Control": "no-cache", **opened.headers})
         response.call_on_close(opened.close)  # closed unread: record it, settle its budget
         return response
+    # The gateway continues the request's transaction (its authentication) and ends it
+    # before the provider call.
     result = gateway.chat(principal.workspace_id, request, purpose="gateway",
-                          caller=caller_of(principal))
+                          caller=caller_of(principal), session=transaction.session())
     body = {"id": ident, "object": "chat.completion", "created": created,
             "model": result.model, "system_fingerprint": None,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text,

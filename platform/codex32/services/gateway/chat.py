@@ -132,11 +132,22 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
 
 def chat(workspace_id: uuid.UUID | str, request: ChatRequest, *, purpose: str,
          caller: Caller | None = None, cache: bool | None = None,
-         deadline_seconds: float | None = None) -> GatewayResult:
+         deadline_seconds: float | None = None,
+         session: Session | None = None) -> GatewayResult:
     """Answer ``request`` in a session of the gateway's own: the caller holds no transaction
-    open across the call (docs/architecture.md, "Transactions"). See :func:`_chat`."""
-    with runtime.current().sessions() as session:
-        return _chat(session, workspace_id, request, purpose=purpose, caller=caller, cache=cache,
+    open across the call (docs/architecture.md, "Transactions"). See :func:`_chat`.
+
+    ``session``: continue that session's open transaction instead (an HTTP request's, which
+    authenticated the caller and bound ``workspace_id``): the gateway's first reads share it,
+    it commits with the budget reservation (with whatever the caller wrote in it) and the
+    session is closed before the provider call, so no connection waits on a provider. Two
+    round trips less than ending it first (its ``COMMIT``, the next ``BEGIN``).
+    """
+    if session is not None:
+        return _chat(session, workspace_id, request, purpose=purpose, caller=caller,
+                     cache=cache, deadline_seconds=deadline_seconds)
+    with runtime.current().sessions() as own:
+        return _chat(own, workspace_id, request, purpose=purpose, caller=caller, cache=cache,
                      deadline_seconds=deadline_seconds)
 
 
