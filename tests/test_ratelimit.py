@@ -83,6 +83,18 @@ def test_a_new_window_starts_counting_from_zero():
     assert decision.remaining == 0  # the first hit of the new window
 
 
+def test_the_limiters_clock_decides_the_window_a_hit_falls_in():
+    limiter = RateLimiter()
+    key = unique_key("clock")
+    now = [1_000_000 * 60.0 + 59.5]  # half a second before a minute ends
+    limiter.clock = lambda: now[0]
+    assert limiter.hit(key, 1, 60).allowed is True
+    refused = limiter.hit(key, 1, 60)
+    assert refused.allowed is False and refused.reset_after == 0.5
+    now[0] += 1  # the next minute
+    assert limiter.hit(key, 1, 60).allowed is True
+
+
 def test_reset_forgets_the_hits_of_a_key():
     limiter = RateLimiter()
     key = unique_key("reset")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,8 @@ class RateLimiter:
     def __init__(self, redis_url: str | None = None, *, workers: int = 1) -> None:
         self._memory = MemoryWindows()
         self._redis: RedisWindows | None = None
+        # Where windows begin and end (seconds since the epoch); a test may stop it.
+        self.clock: Callable[[], float] = time.time
         self.failing = False  # the last call to Redis failed
         self.backend = "memory"
         if redis_url:
@@ -118,7 +121,7 @@ class RateLimiter:
     def hit(self, key: str, limit: int, window: float, amount: int = 1) -> Decision:
         """Count ``amount`` hits (tokens, say); ``allowed`` is False once more than ``limit``
         fell in this window."""
-        now = time.time()
+        now = self.clock()
         count, reset_after = self._incr(key, window, now, amount)
         return Decision(allowed=count <= limit, limit=limit, remaining=limit - count,
                         reset_after=reset_after)
@@ -128,7 +131,7 @@ class RateLimiter:
         failures)."""
         if self._redis is not None:
             try:
-                self._redis.reset(key, window, time.time())
+                self._redis.reset(key, window, self.clock())
             except Exception:
                 log.debug("redis reset failed", exc_info=True)
         self._memory.reset(key)

@@ -4,7 +4,9 @@ headers, and ``GET /api/v1/llm/deployments``."""
 from __future__ import annotations
 
 import json
+import time
 
+from codex32.runtime import KEY
 from tests.gateway.conftest import configure
 
 BODY = {"messages": [{"role": "user", "content": "hello gateway"}], "model": "fast"}
@@ -66,7 +68,11 @@ def test_bad_input_is_422_and_unknown_alias_target_names_it(chained):
     assert bad.status_code == 422
 
 
-def test_rate_limits_answer_429_with_openai_headers(tenant, servers):
+def test_rate_limits_answer_429_with_openai_headers(app, tenant, servers, monkeypatch):
+    # The three requests fall in one window whatever the time: the limiter's clock stands
+    # still in the middle of a minute (a real one crossed a minute's end about once in 60 runs).
+    frozen = time.time() // 60 * 60 + 30
+    monkeypatch.setattr(app.extensions[KEY].limiter, "clock", lambda: frozen)
     configure(tenant, servers, llm={"rate_limits": {"requests_per_minute": 2}})
     first = tenant.call("POST", "/api/v1/llm/chat", json=BODY | {"model": None})
     assert first.status_code == 200
