@@ -37,6 +37,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import openai
 import psutil
 import psycopg
@@ -113,6 +114,17 @@ def ask(client: openai.OpenAI, prompt: str) -> tuple[float, Any]:
     return elapsed, raw.headers
 
 
+def hop(client: httpx2.Client, url: str) -> tuple[float, Any]:
+    """One ``GET /health/alive`` (Flask and every request hook, no authentication, no
+    database): the client-side ms and the answer's headers."""
+    started = time.perf_counter()
+    answer = client.get(url)
+    elapsed = (time.perf_counter() - started) * 1000
+    if answer.status_code != 200:
+        raise BenchError(f"GET {url}: {answer.status_code}")
+    return elapsed, answer.headers
+
+
 def worker_cpu_ms(server: Server) -> float:
     """CPU time (user + system, ms) the server's gunicorn workers used so far."""
     total = 0.0
@@ -124,10 +136,13 @@ def worker_cpu_ms(server: Server) -> float:
 
 
 def measure(sides: dict[str, tuple[openai.OpenAI, Server]], direct: openai.OpenAI,
-            calls: int, hits: int) -> dict[str, dict[str, list[float]]]:
+            calls: int, hits: int, floor: httpx2.Client | None = None
+            ) -> dict[str, dict[str, list[float]]]:
     """Timings in ms per server (``client``, ``overhead`` over the direct call of the same
     round, ``server``, then cache hits ``hit_client``, ``hit_server``; ``cpu`` and
-    ``hit_cpu``: its workers' CPU ms per request) and ``direct``'s.
+    ``hit_cpu``: its workers' CPU ms per request) and ``direct``'s; with ``floor``, the
+    ``floor`` side: the gateway server's ``GET /health/alive`` in the same rounds
+    (``client``, ``server``), the HTTP hop and hooks every answer pays.
 
     Each round asks every side the same new prompt (so every gateway call misses the cache,
     looks up, reserves, stores), in an order that rotates from round to round. CPU per
@@ -139,7 +154,9 @@ def measure(sides: dict[str, tuple[openai.OpenAI, Server]], direct: openai.OpenA
                "cpu": [], "hit_cpu": []}
         for name in servers}
     timings["direct"] = {"client": []}
-    order = [*servers, "direct"]
+    timings["floor"] = {"client": [], "server": []}
+    order = [*servers, "direct", *(["floor"] if floor is not None else [])]
+    alive = sides["gateway"][1].base + "/health/alive"
     run = uuid.uuid4().hex[:8]
     cpu: dict[str, float] = {}
     for index in range(WARMUP + calls):
@@ -149,11 +166,18 @@ def measure(sides: dict[str, tuple[openai.OpenAI, Server]], direct: openai.OpenA
         shift = index % len(order)
         measured: dict[str, tuple[float, Any]] = {}
         for side in order[shift:] + order[:shift]:
-            measured[side] = ask(servers.get(side, direct), prompt)
+            if side == "floor":
+                assert floor is not None
+                measured[side] = hop(floor, alive)
+            else:
+                measured[side] = ask(servers.get(side, direct), prompt)
         if index < WARMUP:
             continue
         direct_ms = measured["direct"][0]
         timings["direct"]["client"].append(direct_ms)
+        if floor is not None:
+            timings["floor"]["client"].append(measured["floor"][0])
+            timings["floor"]["server"].append(server_ms(measured["floor"][1]))
         for name in servers:
             elapsed, headers = measured[name]
             if headers.get("x-ratelimit-limit-requests") is None:
@@ -233,6 +257,14 @@ def report(timings: dict[str, dict[str, list[float]]], totals: dict[str, Any],
         row(f"{label}: cache hit, server-side (Server-Timing)", found["hit_server"])
         print(f"  {label}: workers' CPU per request: miss {found['cpu'][0]:.2f} ms, "
               f"cache hit {found['hit_cpu'][0]:.2f} ms")
+    if timings["floor"]["client"]:
+        hop = timings["floor"]
+        row("floor: GET /health/alive via gunicorn, client", hop["client"])
+        row("floor: GET /health/alive, server-side", hop["server"])
+        overhead, hop_p50 = percentile(ours["overhead"], 50), percentile(hop["client"], 50)
+        ratio = percentile(ours["hit_server"], 50) / max(percentile(hop["server"], 50), 0.01)
+        print(f"  (overhead p50 {overhead:.2f} ms: the floor's HTTP hop and hooks {hop_p50:.2f} "
+              f"ms + {overhead - hop_p50:.2f} ms; a hit server-side is {ratio:.1f}x the floor's)")
     row("one durable commit on this database (floor)", floor)
     print(f"  ledger (gateway): {totals['requests']} rows, {totals['cache_hits']} cache hits, "
           f"cost {totals['cost_usd']} USD")
@@ -290,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
             sides[name], tenants[name] = (client, server), tenant
         direct = stack.enter_context(openai.OpenAI(
             base_url=fake.url, api_key=API_KEY, max_retries=0, timeout=30))
-        timings = measure(sides, direct, args.calls, args.hits)
+        floor_client = stack.enter_context(httpx2.Client(timeout=30))
+        timings = measure(sides, direct, args.calls, args.hits, floor_client)
         server, tenant = sides["gateway"][1], tenants["gateway"]
         totals = check_ledger(server.base, tenant.refresh(server),
                               2 * WARMUP + args.calls + args.hits + 1)

@@ -88,9 +88,10 @@ def execute_batch(session: Session | scoped_session, statements: Sequence[Statem
 
 
 def _rows(cursor: psycopg.Cursor) -> Rows:
-    if cursor.description is None:  # a statement that returns no rows
+    description = cursor.description  # built anew on every read
+    if description is None:  # a statement that returns no rows
         return [], []
-    return [column.name for column in cursor.description], cursor.fetchall()
+    return [column.name for column in description], cursor.fetchall()
 
 
 def _sql(statement: Executable, dialect: Any) -> tuple[str, dict[str, Any]]:

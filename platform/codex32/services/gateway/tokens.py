@@ -8,6 +8,7 @@ byte-level tokenizer exceeds.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import threading
@@ -52,9 +53,22 @@ def count_text(text: str) -> int:
     return len(encoding.encode(text, disallowed_special=()))
 
 
+# Counts of recent messages: a caller's system prompt comes with each of its requests, and the
+# pure Python tokenizer takes milliseconds for a few thousand characters. Bounded in entries
+# and in the length of a text kept (at most CACHED_MESSAGES x MAX_CACHED_CHARS characters).
+CACHED_MESSAGES = 256
+MAX_CACHED_CHARS = 32 * 1024
+_count_cached = functools.lru_cache(maxsize=CACHED_MESSAGES)(count_text)
+
+
+def count_message(text: str) -> int:
+    """:func:`count_text` of a message's content, remembered for recent texts."""
+    return _count_cached(text) if len(text) <= MAX_CACHED_CHARS else count_text(text)
+
+
 def prompt_tokens(request: ChatRequest) -> int:
     """An upper estimate of the request's input tokens."""
-    counted = sum(count_text(m.content) + PER_MESSAGE for m in request.messages) + PER_REQUEST
+    counted = sum(count_message(m.content) + PER_MESSAGE for m in request.messages) + PER_REQUEST
     if request.response_schema is not None:  # the schema is sent, and counted, as input
-        counted += count_text(json.dumps(request.response_schema, separators=(",", ":")))
+        counted += count_message(json.dumps(request.response_schema, separators=(",", ":")))
     return math.ceil(counted * MARGIN)
