@@ -111,6 +111,32 @@ def test_the_gateway_leaves_the_callers_transaction_as_it_was(app, tenant, super
     assert recorded == 1
 
 
+def test_a_chat_handed_the_callers_transaction_commits_it_before_the_provider_call(
+        app, tenant, superuser, monkeypatch):
+    """An HTTP chat hands the gateway the request's transaction: it commits with the budget
+    reservation, and no connection is held while the provider works."""
+    from codex32.services.gateway.router import Router
+
+    during: dict[str, object] = {}
+    complete = Router.complete
+
+    def watched(self, *args, **kwargs):
+        during["in_transaction"] = db.session().in_transaction()
+        during["committed"] = _committed_name(superuser, tenant.workspace_id)
+        return complete(self, *args, **kwargs)
+
+    monkeypatch.setattr(Router, "complete", watched)
+    with unit_of_work(app, tenant) as principal:
+        answer = gateway.chat(principal.workspace_id,
+                              ChatRequest(messages=(Message("user", "say hello"),)),
+                              purpose="test", session=db.session())
+        assert answer.text and not db.session().in_transaction()
+    assert during == {"in_transaction": False, "committed": "renamed by the caller"}
+    (recorded,) = superuser.execute("SELECT count(*) FROM llm_usage WHERE id = %s",
+                                    (answer.usage_id,)).fetchone()
+    assert recorded == 1
+
+
 def _committed_name(superuser, workspace_id: str) -> str:
     return superuser.execute("SELECT name FROM workspaces WHERE id = %s",
                              (workspace_id,)).fetchone()[0]
