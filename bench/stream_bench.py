@@ -1,28 +1,36 @@
 """Benchmark: do long streaming chats starve the rest of the API?
 
 Starts a migrated database (bench/harness.py), a FakeOpenAI on 127.0.0.1 in a process of its
-own whose streamed answers take ``--seconds`` to finish, and the product under gunicorn (as
-bench/run.py starts it: production settings, 4 workers) once per serving model:
+own whose streamed answers take ``--seconds`` to finish, and the product under gunicorn
+(production settings, 4 workers) once per serving model named in ``--models``:
 
-* before: gthread workers x 4 threads, the model deployed until now (a stream holds a thread),
-  with its database pool (20 + 40 a worker);
+* before: gthread workers x 4 threads, the model deployed until the gateway (a stream holds a
+  thread), with its database pool (20 + 40 a worker);
 * gevent: gevent workers (a stream holds a greenlet), with the bounds and pool gunicorn.conf.py
   sizes to them;
-* after: gunicorn.conf.py's defaults, gthread workers x 64 threads.
+* threads: gthread workers x 64 threads, no gate on streams;
+* switch1: the same with a 1 ms GIL switch interval (``GUNICORN_SWITCH_INTERVAL_MS``);
+* procs8: 8 workers x 32 threads;
+* gate1, gate2: 64 threads with 1 or 2 stream openings and settlements at once a worker
+  (``STREAM_OPENINGS_PER_WORKER``, codex32.api.openings); gate2s1: gate2 with the 1 ms switch;
+* capped, gate2capped: a worker accepts no more connections than its threads
+  (``GUNICORN_WORKER_CONNECTIONS=64``), ungated or gate2;
+* after: gunicorn.conf.py's and the settings' defaults (gthread x 64, gates of 2).
 
-For each, ``--streams`` streaming chats are opened at once through the OpenAI-compatible
-endpoint with the ``openai`` SDK (asyncio, in a process of its own, spread over
-``--workspaces`` workspaces, each with a budget; a chat refused with 429 waits Retry-After and
-is sent again, as a client should), while another workspace's ``GET /api/v1/bots`` (a page of
-50) is timed sequentially from this process, idle first, then until the last stream ends;
-meanwhile a paced prober also sends that GET every ``--every`` seconds and times each from
-when it was due, so a stall weighs as much as the GETs it delays.
-Every stream must return the fake's exact text with its usage, every one must leave an ``ok``
-ledger row, no budget may keep a reservation, and the database connections the web process
-holds in a transaction are sampled meanwhile (streams must not hold one each). Target: on the
-chosen model, the GET's p99 under the streams stays under 100 ms. Usage::
+The servers start through bench/harness.py (:class:`ServingModels`), as
+bench/starvation_bench.py starts them. For each, ``--streams`` streaming chats are opened at
+once through the OpenAI-compatible endpoint with the ``openai`` SDK (asyncio, in a process of
+its own, spread over ``--workspaces`` workspaces, each with a budget; a chat refused with 429
+waits Retry-After and is sent again, as a client should), while another workspace's ``GET
+/api/v1/bots`` (a page of 50) is timed sequentially from this process, idle first, then until
+the last stream ends; meanwhile a paced prober also sends that GET every ``--every`` seconds and
+times each from when it was due, so a stall weighs as much as the GETs it delays. Every stream
+must return the fake's exact text with its usage, every one must leave an ``ok`` ledger row, no
+budget may keep a reservation, and the database connections the web process holds in a
+transaction, and those of them waiting for a lock, are sampled meanwhile (streams must not hold
+one each). Target: on the chosen model, the GET's p99 under the streams stays under 100 ms. Usage::
 
-    python bench/stream_bench.py [--streams 200] [--seconds 2] [--models before,gevent,after]
+    python bench/stream_bench.py [--streams 200] [--seconds 2] [--models threads,gate2]
 
 ``CODEX32_ALLOW_PRIVATE_URLS=1`` on the servers: the fake listens on 127.0.0.1.
 """

@@ -93,7 +93,12 @@ def test_an_openai_client_gone_before_the_first_content_settles_its_reservation(
 def served(app):
     """The app under a real WSGI server (werkzeug's, threaded) on 127.0.0.1: unlike the test
     client, it notices a client that went away only when a write fails, then closes the body
-    as every WSGI server does."""
+    as every WSGI server does.
+
+    Like gunicorn's workers, it always starts a response's body before it can fail to write
+    it, so the body's own ``finally`` records the stream; the views' ``call_on_close`` is a
+    guard for a server or middleware that closes a body unread (these tests pass without it).
+    """
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
