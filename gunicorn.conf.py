@@ -14,6 +14,7 @@ limit of the cgroup, not the host's):
 ``GUNICORN_GRACEFUL_TIMEOUT``  seconds in-flight requests get after SIGTERM (30)
 ``GUNICORN_KEEPALIVE``         seconds to hold an idle keep-alive connection (5)
 ``GUNICORN_MAX_REQUESTS``      recycle a worker after this many requests (0: never)
+``GUNICORN_SWITCH_INTERVAL_MS``  how long a thread may hold the GIL while others wait (5)
 ``GUNICORN_WORKER_MEMORY_MB``  memory one worker is expected to use, for sizing (256)
 ``LOG_LEVEL``, ``LOG_JSON``    as for every Codex-32 process (INFO, true)
 ``PROMETHEUS_MULTIPROC_DIR``   where workers write metrics for /metrics to aggregate
@@ -188,6 +189,10 @@ graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
 max_requests = _env_int("GUNICORN_MAX_REQUESTS", 0)
 max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", max_requests // 10)
+# How long a busy thread keeps the GIL while another waits for it (Python's default: 5 ms).
+# A request waiting on the database gives the GIL up at each round trip and waits this long
+# to get it back whenever another thread is computing.
+switch_interval_ms = float(os.environ.get("GUNICORN_SWITCH_INTERVAL_MS", "").strip() or 5)
 
 # Worker heartbeats on tmpfs: a container's disk-backed /tmp can stall them into timeouts.
 worker_tmp_dir = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
@@ -289,5 +294,6 @@ def post_worker_init(worker) -> None:
         if waiting.wait is getattr(waiting, "wait_c", None):  # imported before the patching
             worker.log.warning("psycopg waits without yielding to gevent: every query blocks "
                                "this worker's other requests")
+    sys.setswitchinterval(switch_interval_ms / 1000)
     gc.collect()
     gc.freeze()

@@ -1,4 +1,6 @@
-"""What the benchmarks share: a throwaway migrated database, free ports, percentiles.
+"""What the benchmarks share: a throwaway migrated database, free ports, percentiles, and the
+product served under gunicorn (:func:`start_server`; :class:`ServingModels` serves it under
+several serving models in turn, as bench/starvation_bench.py and bench/stream_bench.py do).
 
 The database is an embedded PostgreSQL in a temporary folder, or a fresh database on the server
 named by ``BENCH_DATABASE_URL`` (an admin URL: a superuser, or a role with CREATEROLE and
@@ -9,17 +11,27 @@ schema migrated to head. :meth:`BenchDatabase.close` stops the server or drops t
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import secrets
+import shutil
 import signal
 import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+import psutil
 import psycopg
 from sqlalchemy.engine import make_url
 
@@ -28,6 +40,11 @@ from codex32.db.migrate import upgrade
 from codex32.db.urls import DatabaseUrls
 
 REPO = Path(__file__).resolve().parents[1]
+RATE_LIMIT = 10_000_000  # RATE_LIMIT_PER_MINUTE of the servers: the benchmarks' load passes
+
+
+class BenchError(RuntimeError):
+    """A step of the benchmark failed; the message says which and why."""
 
 
 def libpq(url: str) -> str:
@@ -144,6 +161,176 @@ def _stop_postmaster(pid: int, timeout: float = 30.0) -> None:
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
+
+
+# --- the product under gunicorn ------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """A gunicorn master this run started, its port and the file its output goes to."""
+
+    name: str
+    process: subprocess.Popen
+    port: int
+    log_path: Path
+    known: dict[int, psutil.Process] = field(default_factory=dict)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def workers(self) -> list[psutil.Process]:
+        try:
+            children = psutil.Process(self.process.pid).children()
+        except psutil.NoSuchProcess:
+            return []
+        for child in children:
+            self.known.setdefault(child.pid, child)
+        return children
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM (gunicorn's graceful shutdown); SIGKILL the master and its workers after."""
+        self.workers()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        for worker in self.known.values():  # workers orphaned by a killed master
+            # psutil checks the pid still names the process it saw (not a reused pid).
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                worker.kill()
+
+
+def gunicorn_command(app_spec: str, *extra: str) -> list[str]:
+    """``gunicorn --config gunicorn.conf.py <app>`` with the interpreter running this script."""
+    script = Path(sys.executable).parent / "gunicorn"
+    base = [str(script)] if script.exists() else [sys.executable, "-m", "gunicorn"]
+    return [*base, "--config", "gunicorn.conf.py", *extra, app_spec]
+
+
+def base_environment() -> dict[str, str]:
+    """This process's environment without settings that would change the servers' behaviour."""
+    env = dict(os.environ)
+    for name in list(env):
+        if name.startswith(("CODEX32_", "GUNICORN_")) or name in (
+                "DATABASE_URL", "MIGRATION_DATABASE_URL", "REDIS_URL", "SENTRY_DSN",
+                "PROMETHEUS_MULTIPROC_DIR", "WEB_CONCURRENCY", "PORT", "SECRET_KEY",
+                "JWT_SECRET_KEY", "LOG_LEVEL", "LOG_JSON", "RATE_LIMIT_PER_MINUTE"):
+            del env[name]
+    return env
+
+
+def start_server(name: str, command: list[str], env: dict[str, str], port: int,
+                 log_path: Path, ready_path: str, stack: contextlib.ExitStack,
+                 deadline: float = 90.0, cwd: Path = REPO) -> Server:
+    """Start a gunicorn master (output to ``log_path``), wait until ``ready_path`` answers 200.
+
+    ``cwd``: the checkout whose gunicorn.conf.py and wsgi.py it runs (this one by default).
+    """
+    log_file = stack.enter_context(log_path.open("wb"))
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log_file,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server(name=name, process=process, port=port, log_path=log_path)
+    stack.callback(server.stop)
+    until = time.monotonic() + deadline
+    while time.monotonic() < until:
+        if process.poll() is not None:
+            raise BenchError(f"{name} exited with {process.returncode}:\n{server.log_tail()}")
+        with contextlib.suppress(OSError):
+            status, _ = http_json("GET", server.base + ready_path, timeout=2)
+            if status == 200 and len(server.workers()) >= 1:
+                return server
+        time.sleep(0.25)
+    raise BenchError(f"{name} was not ready within {deadline:g}s:\n{server.log_tail()}")
+
+
+def http_json(method: str, url: str, body: Any = None, token: str | None = None,
+              timeout: float = 30) -> tuple[int, Any]:
+    """One HTTP request with a JSON body; the status and the parsed answer."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            status, raw = answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def product_environment(database: BenchDatabase, port: int, folder: Path,
+                        name: str = "product", worker_class: str = "gthread") -> dict[str, str]:
+    metrics = folder / f"metrics-{name}"
+    return {
+        **base_environment(),
+        "DATABASE_URL": database.urls.runtime,
+        "MIGRATION_DATABASE_URL": database.urls.owner,
+        "CODEX32_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+        "CODEX32_SECRETS_KEYS": secrets.token_urlsafe(32),
+        "CODEX32_SIGNUP_MODE": "open",
+        "CODEX32_DATA_DIR": str(folder / "data"),
+        "WEB_CONCURRENCY": "4",
+        "GUNICORN_WORKER_CLASS": worker_class,
+        "PORT": str(port),
+        "RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT),
+        "LOG_LEVEL": "INFO",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics),
+    }
+
+
+@dataclass
+class ServingModels:
+    """A migrated database and the product's production environment, to serve the product
+    under one serving model after another (:meth:`serve`); :func:`serving_models` makes it."""
+
+    stack: contextlib.ExitStack
+    folder: Path
+    database: BenchDatabase
+    env: dict[str, str]
+    logs: Path
+    # Four workers importing the app took 95 s on 2 cores at load 13: wait longer than that.
+    ready_within: float = 300.0
+
+    def serve(self, number: int, label: str, overrides: dict[str, str]) -> Server:
+        """The product under gunicorn with ``overrides`` over the environment, ready; it is
+        stopped when the stack closes (or earlier with ``Server.stop``)."""
+        port = free_port()
+        return start_server(label, gunicorn_command("wsgi:app"),
+                            {**self.env, **overrides, "PORT": str(port)}, port,
+                            self.logs / f"server-{number}.log", "/health/ready", self.stack,
+                            deadline=self.ready_within)
+
+
+def serving_models(stack: contextlib.ExitStack, name: str, *,
+                   keep_logs: bool = False) -> ServingModels:
+    """A temporary folder, a migrated database (:func:`start_database`) and the servers'
+    environment (4 workers, production, private URLs allowed for the local fakes), all removed
+    when ``stack`` closes; the servers' logs too unless ``keep_logs``."""
+    folder = Path(tempfile.mkdtemp(prefix=f"codex32-{name}-"))
+    stack.callback(shutil.rmtree, folder, ignore_errors=True)
+    logs = Path(tempfile.mkdtemp(prefix=f"codex32-{name}-logs-")) if keep_logs else folder
+    database = start_database(folder)
+    stack.callback(database.close)
+    env = {**product_environment(database, 0, folder, name), "CODEX32_ALLOW_PRIVATE_URLS": "1"}
+    return ServingModels(stack=stack, folder=folder, database=database, env=env, logs=logs)
 
 
 def free_port() -> int:

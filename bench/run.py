@@ -45,22 +45,27 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
 import psycopg
-from harness import (
+from harness import (  # the servers' start-up lives in harness.py; re-exported here
+    RATE_LIMIT,
     REPO,
     BenchDatabase,
+    BenchError,
+    Server,
+    base_environment,
     free_port,
+    gunicorn_command,
+    http_json,
     percentile,
+    product_environment,
     sibling_database,
     start_database,
+    start_server,
     verdict,
 )
 
@@ -71,127 +76,11 @@ LIST_BOTS = 60
 PAGE_SIZE = 50
 LARGE_WORKSPACES = 1000
 LARGE_BOTS_PER_WORKSPACE = 1000
-RATE_LIMIT = 10_000_000
 BOT_CODE = "def main(event, context):\n    return {'ok': True}\n"
 # Targets (docs/performance.md).
 LIST_RPS_SHARE = 0.60
 P99_LIMIT_MS = 100.0
 LARGE_TOLERANCE = 1.20
-
-
-class BenchError(RuntimeError):
-    """A step of the benchmark failed; the message says which and why."""
-
-
-# --- processes ----------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    """A gunicorn master this run started, its port and the file its output goes to."""
-
-    name: str
-    process: subprocess.Popen
-    port: int
-    log_path: Path
-    known: dict[int, psutil.Process] = field(default_factory=dict)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def workers(self) -> list[psutil.Process]:
-        try:
-            children = psutil.Process(self.process.pid).children()
-        except psutil.NoSuchProcess:
-            return []
-        for child in children:
-            self.known.setdefault(child.pid, child)
-        return children
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM (gunicorn's graceful shutdown); SIGKILL the master and its workers after."""
-        self.workers()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        for worker in self.known.values():  # workers orphaned by a killed master
-            # psutil checks the pid still names the process it saw (not a reused pid).
-            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                worker.kill()
-
-
-def gunicorn_command(app_spec: str, *extra: str) -> list[str]:
-    """``gunicorn --config gunicorn.conf.py <app>`` with the interpreter running this script."""
-    script = Path(sys.executable).parent / "gunicorn"
-    base = [str(script)] if script.exists() else [sys.executable, "-m", "gunicorn"]
-    return [*base, "--config", "gunicorn.conf.py", *extra, app_spec]
-
-
-def base_environment() -> dict[str, str]:
-    """This process's environment without settings that would change the servers' behaviour."""
-    env = dict(os.environ)
-    for name in list(env):
-        if name.startswith(("CODEX32_", "GUNICORN_")) or name in (
-                "DATABASE_URL", "MIGRATION_DATABASE_URL", "REDIS_URL", "SENTRY_DSN",
-                "PROMETHEUS_MULTIPROC_DIR", "WEB_CONCURRENCY", "PORT", "SECRET_KEY",
-                "JWT_SECRET_KEY", "LOG_LEVEL", "LOG_JSON", "RATE_LIMIT_PER_MINUTE"):
-            del env[name]
-    return env
-
-
-def start_server(name: str, command: list[str], env: dict[str, str], port: int,
-                 log_path: Path, ready_path: str, stack: contextlib.ExitStack,
-                 deadline: float = 90.0, cwd: Path = REPO) -> Server:
-    """Start a gunicorn master (output to ``log_path``), wait until ``ready_path`` answers 200.
-
-    ``cwd``: the checkout whose gunicorn.conf.py and wsgi.py it runs (this one by default).
-    """
-    log_file = stack.enter_context(log_path.open("wb"))
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log_file,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(name=name, process=process, port=port, log_path=log_path)
-    stack.callback(server.stop)
-    until = time.monotonic() + deadline
-    while time.monotonic() < until:
-        if process.poll() is not None:
-            raise BenchError(f"{name} exited with {process.returncode}:\n{server.log_tail()}")
-        with contextlib.suppress(OSError):
-            status, _ = http_json("GET", server.base + ready_path, timeout=2)
-            if status == 200 and len(server.workers()) >= 1:
-                return server
-        time.sleep(0.25)
-    raise BenchError(f"{name} was not ready within {deadline:g}s:\n{server.log_tail()}")
-
-
-def http_json(method: str, url: str, body: Any = None, token: str | None = None,
-              timeout: float = 30) -> tuple[int, Any]:
-    """One HTTP request with a JSON body; the status and the parsed answer."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            status, raw = answer.status, answer.read()
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
-    try:
-        return status, json.loads(raw) if raw else None
-    except ValueError:
-        return status, raw.decode(errors="replace")
 
 
 # --- wrk ----------------------------------------------------------------------------------
@@ -523,28 +412,6 @@ def check_list(server: Server, path: str, token: str | None, expected: int) -> N
     if status != 200 or len(body.get("items", [])) != expected:
         raise BenchError(f"GET {path} on {server.name}: {status}, expected {expected} items: "
                          f"{str(body)[:300]}")
-
-
-def product_environment(database: BenchDatabase, port: int, folder: Path,
-                        name: str = "product", worker_class: str = "gthread") -> dict[str, str]:
-    metrics = folder / f"metrics-{name}"
-    return {
-        **base_environment(),
-        "DATABASE_URL": database.urls.runtime,
-        "MIGRATION_DATABASE_URL": database.urls.owner,
-        "CODEX32_ENV": "production",
-        "SECRET_KEY": secrets.token_urlsafe(48),
-        "JWT_SECRET_KEY": secrets.token_urlsafe(48),
-        "CODEX32_SECRETS_KEYS": secrets.token_urlsafe(32),
-        "CODEX32_SIGNUP_MODE": "open",
-        "CODEX32_DATA_DIR": str(folder / "data"),
-        "WEB_CONCURRENCY": "4",
-        "GUNICORN_WORKER_CLASS": worker_class,
-        "PORT": str(port),
-        "RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT),
-        "LOG_LEVEL": "INFO",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics),
-    }
 
 
 def reference_environment(database: BenchDatabase, port: int, folder: Path,

@@ -29,26 +29,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
-from harness import free_port, percentile, start_database, verdict
-from run import (
-    BenchError,
-    _interrupt,
-    create_bots,
-    gunicorn_command,
-    http_json,
-    product_environment,
-    sign_up,
-    start_server,
-)
+from harness import BenchError, ServingModels, http_json, percentile, serving_models, verdict
+from run import _interrupt, create_bots, sign_up
 
 from codex32.testing.fake_openai import FakeOpenAI
 
@@ -93,13 +81,10 @@ def slow_tests(base: str, token: str, stop: threading.Event, answers: Counter) -
             stop.wait(1.0)
 
 
-def measure_model(number: int, label: str, env: dict[str, str], folder: Path,
-                  stack: contextlib.ExitStack, tenants: dict, args: argparse.Namespace) -> dict:
-    """Start the product with ``env``; B's GET latencies idle and under A's slow tests."""
-    port = free_port()
-    env = {**env, "PORT": str(port)}
-    server = start_server(label, gunicorn_command("wsgi:app"), env, port,
-                          folder / f"server-{number}.log", "/health/ready", stack)
+def measure_model(number: int, label: str, overrides: dict[str, str], models: ServingModels,
+                  tenants: dict, args: argparse.Namespace) -> dict:
+    """Serve the product with ``overrides``; B's GET latencies idle and under A's slow tests."""
+    server = models.serve(number, label, overrides)
     try:
         if not tenants:
             tenants["a"], tenants["b"] = sign_up(server, "noisy"), sign_up(server, "quiet")
@@ -135,22 +120,16 @@ def main() -> int:
     args = parser.parse_args()
     rows = []
     with contextlib.ExitStack() as stack:
-        folder = Path(tempfile.mkdtemp(prefix="codex32-starvation-"))
-        stack.callback(shutil.rmtree, folder, ignore_errors=True)
-        database = start_database(folder)
-        stack.callback(database.close)
+        models = serving_models(stack, "starvation")
         fake = stack.enter_context(FakeOpenAI(api_key=API_KEY, delay=args.delay))
         args.fake_url = fake.url
-        base_env = {**product_environment(database, 0, folder, "starvation"),
-                    "CODEX32_ALLOW_PRIVATE_URLS": "1"}
         tenants: dict = {}
         print(f"{args.slow} concurrent provider tests of workspace A against a fake holding "
               f"every answer {args.delay:g}s; workspace B's GET {PAGE} timed sequentially, "
               f"idle ({args.seconds / 3:g}s) then under that load ({args.seconds:g}s)",
               flush=True)
         for number, (label, overrides) in enumerate(MODELS):
-            rows.append(measure_model(number, label, {**base_env, **overrides}, folder, stack,
-                                      tenants, args))
+            rows.append(measure_model(number, label, overrides, models, tenants, args))
 
     print(f"\n{'serving model':48} {'idle p50':>9} {'idle p99':>9} {'load p50':>9} "
           f"{'load p99':>9} {'GETs':>5}  A's tests answered")

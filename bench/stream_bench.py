@@ -1,28 +1,36 @@
 """Benchmark: do long streaming chats starve the rest of the API?
 
 Starts a migrated database (bench/harness.py), a FakeOpenAI on 127.0.0.1 in a process of its
-own whose streamed answers take ``--seconds`` to finish, and the product under gunicorn (as
-bench/run.py starts it: production settings, 4 workers) once per serving model:
+own whose streamed answers take ``--seconds`` to finish, and the product under gunicorn
+(production settings, 4 workers) once per serving model named in ``--models``:
 
-* before: gthread workers x 4 threads, the model deployed until now (a stream holds a thread),
-  with its database pool (20 + 40 a worker);
+* before: gthread workers x 4 threads, the model deployed until the gateway (a stream holds a
+  thread), with its database pool (20 + 40 a worker);
 * gevent: gevent workers (a stream holds a greenlet), with the bounds and pool gunicorn.conf.py
   sizes to them;
-* after: gunicorn.conf.py's defaults, gthread workers x 64 threads.
+* threads: gthread workers x 64 threads, no gate on streams;
+* switch1: the same with a 1 ms GIL switch interval (``GUNICORN_SWITCH_INTERVAL_MS``);
+* procs8: 8 workers x 32 threads;
+* gate1, gate2: 64 threads with 1 or 2 stream openings and settlements at once a worker
+  (``STREAM_OPENINGS_PER_WORKER``, codex32.api.openings); gate2s1: gate2 with the 1 ms switch;
+* capped, gate2capped: a worker accepts no more connections than its threads
+  (``GUNICORN_WORKER_CONNECTIONS=64``), ungated or gate2;
+* after: gunicorn.conf.py's and the settings' defaults (gthread x 64, gates of 2).
 
-For each, ``--streams`` streaming chats are opened at once through the OpenAI-compatible
-endpoint with the ``openai`` SDK (asyncio, in a process of its own, spread over
-``--workspaces`` workspaces, each with a budget; a chat refused with 429 waits Retry-After and
-is sent again, as a client should), while another workspace's ``GET /api/v1/bots`` (a page of
-50) is timed sequentially from this process, idle first, then until the last stream ends;
-meanwhile a paced prober also sends that GET every ``--every`` seconds and times each from
-when it was due, so a stall weighs as much as the GETs it delays.
-Every stream must return the fake's exact text with its usage, every one must leave an ``ok``
-ledger row, no budget may keep a reservation, and the database connections the web process
-holds in a transaction are sampled meanwhile (streams must not hold one each). Target: on the
-chosen model, the GET's p99 under the streams stays under 100 ms. Usage::
+The servers start through bench/harness.py (:class:`ServingModels`), as
+bench/starvation_bench.py starts them. For each, ``--streams`` streaming chats are opened at
+once through the OpenAI-compatible endpoint with the ``openai`` SDK (asyncio, in a process of
+its own, spread over ``--workspaces`` workspaces, each with a budget; a chat refused with 429
+waits Retry-After and is sent again, as a client should), while another workspace's ``GET
+/api/v1/bots`` (a page of 50) is timed sequentially from this process, idle first, then until
+the last stream ends; meanwhile a paced prober also sends that GET every ``--every`` seconds and
+times each from when it was due, so a stall weighs as much as the GETs it delays. Every stream
+must return the fake's exact text with its usage, every one must leave an ``ok`` ledger row, no
+budget may keep a reservation, and the database connections the web process holds in a
+transaction, and those of them waiting for a lock, are sampled meanwhile (streams must not hold
+one each). Target: on the chosen model, the GET's p99 under the streams stays under 100 ms. Usage::
 
-    python bench/stream_bench.py [--streams 200] [--seconds 2] [--models before,gevent,after]
+    python bench/stream_bench.py [--streams 200] [--seconds 2] [--models threads,gate2]
 
 ``CODEX32_ALLOW_PRIVATE_URLS=1`` on the servers: the fake listens on 127.0.0.1.
 """
@@ -33,30 +41,18 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing
-import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import psycopg
-from harness import free_port, percentile, start_database, verdict
-from run import (
-    BenchError,
-    _interrupt,
-    create_bots,
-    gunicorn_command,
-    http_json,
-    product_environment,
-    sign_up,
-    start_server,
-)
+from harness import BenchError, ServingModels, http_json, percentile, serving_models, verdict
+from run import _interrupt, create_bots, sign_up
 
 from codex32.db import embedded
 
@@ -65,12 +61,27 @@ PAGE = "/api/v1/bots?page_size=50"
 LISTED_BOTS = 60
 TARGET_P99_MS = 100.0
 EVENTS_APART = 6  # the fake's stream: role, 3 pieces, finish, usage, [DONE]: 6 intervals
+UNGATED = {"STREAM_OPENINGS_PER_WORKER": "0"}
 MODELS = {
     "before": ("gthread 4 workers x 4 threads (before)",
                {"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_THREADS": "4",
-                "DB_POOL_SIZE": "20", "DB_MAX_OVERFLOW": "40"}),
-    "gevent": ("gevent 4 workers x 1000 connections", {"GUNICORN_WORKER_CLASS": "gevent"}),
-    "after": ("gthread 4 workers x 64 threads (after)", {}),  # gunicorn.conf.py's defaults
+                "DB_POOL_SIZE": "20", "DB_MAX_OVERFLOW": "40", **UNGATED}),
+    "gevent": ("gevent 4 workers x 1000 connections",
+               {"GUNICORN_WORKER_CLASS": "gevent", **UNGATED}),
+    "threads": ("gthread 4 x 64, ungated", UNGATED),
+    "switch1": ("gthread 4 x 64, ungated, GIL 1 ms", {**UNGATED,
+                                                     "GUNICORN_SWITCH_INTERVAL_MS": "1"}),
+    "procs8": ("gthread 8 x 32, ungated", {**UNGATED, "WEB_CONCURRENCY": "8",
+                                           "GUNICORN_THREADS": "32"}),
+    "gate1": ("gthread 4 x 64, 1 opening a worker", {"STREAM_OPENINGS_PER_WORKER": "1"}),
+    "gate2": ("gthread 4 x 64, 2 openings a worker", {"STREAM_OPENINGS_PER_WORKER": "2"}),
+    "gate2s1": ("gthread 4 x 64, 2 openings, GIL 1 ms", {"STREAM_OPENINGS_PER_WORKER": "2",
+                                                        "GUNICORN_SWITCH_INTERVAL_MS": "1"}),
+    "capped": ("gthread 4 x 64, ungated, 64 connections", {**UNGATED,
+                                                          "GUNICORN_WORKER_CONNECTIONS": "64"}),
+    "gate2capped": ("gthread 4 x 64, 2 openings, 64 connections", {
+        "STREAM_OPENINGS_PER_WORKER": "2", "GUNICORN_WORKER_CONNECTIONS": "64"}),
+    "after": ("gunicorn.conf.py's defaults (after)", {}),
 }
 
 
@@ -166,14 +177,19 @@ def paced_gets(base: str, token: str, stop: threading.Event, every: float,
             stop.wait(max(0.0, due - time.perf_counter()))
 
 
-def sample_connections(dsn: str, stop: threading.Event, busy: list[int]) -> None:
-    """Every 50 ms, how many runtime-role connections are busy (in a transaction or a query):
-    a stream that held one would keep it busy for its whole length."""
+def sample_connections(dsn: str, stop: threading.Event, busy: list[int],
+                       locked: list[int]) -> None:
+    """Every 50 ms, how many runtime-role connections are busy (in a transaction or a query),
+    and how many of them wait for a lock: a stream that held one would keep it busy for its
+    whole length."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         while not stop.wait(0.05):
-            busy.append(conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE usename = %s AND state <> 'idle'",
-                (embedded.RUNTIME,)).fetchone()[0])
+            counts = conn.execute(
+                "SELECT count(*), count(*) FILTER (WHERE wait_event_type = 'Lock') "
+                "FROM pg_stat_activity WHERE usename = %s AND state <> 'idle'",
+                (embedded.RUNTIME,)).fetchone()
+            busy.append(counts[0])
+            locked.append(counts[1])
 
 
 def ledger_state(dsn: str, workspaces: list[str]) -> tuple[int, Decimal]:
@@ -209,11 +225,12 @@ def prepare_tenants(server, args, tenants: dict) -> None:
         tenants["keys"].append(answer["key"])
 
 
-def measure_model(number: int, label: str, env: dict[str, str], folder: Path,
-                  stack: contextlib.ExitStack, tenants: dict, args, database) -> dict:
-    port = free_port()
-    server = start_server(label, gunicorn_command("wsgi:app"), {**env, "PORT": str(port)},
-                          port, args.logs / f"server-{number}.log", "/health/ready", stack)
+def measure_model(number: int, label: str, overrides: dict[str, str], models: ServingModels,
+                  tenants: dict, args) -> dict:
+    """Serve the product with ``overrides``; the GETs idle and under the streams, and what
+    the streams answered and recorded."""
+    server = models.serve(number, label, overrides)
+    database = models.database
     try:
         if not tenants:
             prepare_tenants(server, args, tenants)
@@ -232,9 +249,10 @@ def measure_model(number: int, label: str, env: dict[str, str], folder: Path,
         if ours.recv() != "ready":
             raise BenchError("the stream client did not start")
         seen: list[int] = []
+        locked: list[int] = []
         stop, paced = threading.Event(), []
         sampler = threading.Thread(target=sample_connections,
-                                   args=(database.admin_dsn, stop, seen), daemon=True)
+                                   args=(database.admin_dsn, stop, seen, locked), daemon=True)
         sampler.start()
         workers = server.workers()
         cpu_before = sum(_cpu(worker) for worker in workers)
@@ -264,7 +282,7 @@ def measure_model(number: int, label: str, env: dict[str, str], folder: Path,
             "opening": opening, "streaming": streaming, "opened": opened_at - went,
             "paced": paced,
             "wall": wall, "rows": rows_after - rows_before, "reserved": reserved,
-            "connections": seen, "cpu": cpu, "failures": failures}
+            "connections": seen, "locked": locked, "cpu": cpu, "failures": failures}
 
 
 def _cpu(process) -> float:
@@ -298,6 +316,8 @@ def report(rows: list[dict], args, target: bool = True) -> None:
             print(f"    paced     (a GET every {args.every * 1000:g} ms, timed from when due): "
                   f"{len(row['paced'])} GETs, p50 {percentile(row['paced'], 50):.1f} ms, "
                   f"p99 {percentile(row['paced'], 99):.1f} ms, max {max(row['paced']):.1f} ms")
+        print(f"    database  connections busy p50 {percentile(busy, 50):.0f}, max {max(busy)}; "
+              f"waiting for a lock max {max(row['locked'] or [0])}")
         for phase, values in (("opening", row["opening"]), ("streaming", row["streaming"])):
             if values:
                 print(f"    {phase:9} ({row['opened']:.1f}s to open every stream): "
@@ -334,11 +354,7 @@ def main() -> int:
         parser.error(f"--models takes names among {', '.join(MODELS)}")
     rows = []
     with contextlib.ExitStack() as stack:
-        folder = Path(tempfile.mkdtemp(prefix="codex32-streams-"))
-        stack.callback(shutil.rmtree, folder, ignore_errors=True)
-        args.logs = Path(tempfile.mkdtemp(prefix="codex32-streams-logs-"))
-        database = start_database(folder)
-        stack.callback(database.close)
+        models = serving_models(stack, "streams", keep_logs=True)
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
         fake = context.Process(target=serve_fake, args=(args.seconds / EVENTS_APART, theirs),
@@ -347,17 +363,14 @@ def main() -> int:
         stack.callback(fake.join, 5)
         stack.callback(ours.send, "stop")
         args.fake_url = ours.recv()
-        base_env = {**product_environment(database, 0, folder, "streams"),
-                    "CODEX32_ALLOW_PRIVATE_URLS": "1"}
         print(f"{args.streams} streaming chats at once (openai SDK, {args.workspaces} "
               f"workspaces) against a fake whose streams take {args.seconds:g}s; another "
               f"workspace's GET {PAGE} timed sequentially, idle ({args.idle} GETs) then until "
-              f"the last stream ends; servers' logs in {args.logs}", flush=True)
+              f"the last stream ends; servers' logs in {models.logs}", flush=True)
         tenants: dict = {}
         for number, name in enumerate(chosen):
             label, overrides = MODELS[name]
-            rows.append(measure_model(number, label, {**base_env, **overrides}, folder, stack,
-                                      tenants, args, database))
+            rows.append(measure_model(number, label, overrides, models, tenants, args))
             report(rows[-1:], args, target=False)
     print("\nall models, in one run:")
     report(rows, args)

@@ -21,7 +21,7 @@ from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from codex32 import __version__
-from codex32.api import docs, json_provider, v1
+from codex32.api import docs, json_provider, openings, v1
 from codex32.auth import tokens
 from codex32.config import Settings
 from codex32.db import db, pool, tenancy
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     pool.watch(engine, "web", settings.pool_ping_idle_seconds if settings.pool_pre_ping else None)
     runtime = bootstrap.build(settings, urls, "web", engine=engine)
     app.extensions[KEY] = runtime
+    openings.init_app(app)
     Migrate(app, db, directory=str(MIGRATIONS_DIR))
     tokens.init_app(app)
     if settings.cors_origins:

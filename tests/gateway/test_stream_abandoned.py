@@ -5,8 +5,14 @@ reservation: nothing stays reserved."""
 from __future__ import annotations
 
 import gc
+import json
+import socket
+import threading
 import time
 from decimal import Decimal
+
+import pytest
+from werkzeug.serving import make_server
 
 from codex32.db import db, tenancy
 from codex32.services import gateway
@@ -83,14 +89,45 @@ def test_an_openai_client_gone_before_the_first_content_settles_its_reservation(
     assert wait_for(lambda: servers[0].aborted == 1)
 
 
-def test_a_response_closed_unread_settles_its_reservation(chained):
+@pytest.fixture()
+def served(app):
+    """The app under a real WSGI server (werkzeug's, threaded) on 127.0.0.1: unlike the test
+    client, it notices a client that went away only when a write fails, then closes the body
+    as every WSGI server does.
+
+    Like gunicorn's workers, it always starts a response's body before it can fail to write
+    it, so the body's own ``finally`` records the stream; the views' ``call_on_close`` is a
+    guard for a server or middleware that closes a body unread (these tests pass without it).
+    """
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_port
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/llm/chat", "/api/v1/openai/chat/completions"])
+def test_a_client_gone_before_reading_a_byte_settles_its_reservation(
+        chained, servers, served, path):
+    servers[0].stream_interval = 0.2
     budgeted(chained)
-    response = chained.call("POST", "/api/v1/llm/chat", json={
-        "model": "fast", "stream": True, "messages": [{"role": "user", "content": LONG}]},
-        buffered=False)
-    assert response.status_code == 200
-    response.close()  # a server that never sent the body (the client left first)
+    body = json.dumps({"model": "fast", "stream": True,
+                       "messages": [{"role": "user", "content": LONG}]}).encode()
+    with socket.create_connection(("127.0.0.1", served), timeout=5) as client:
+        client.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       f"Authorization: Bearer {chained.access_token}\r\n"
+                       f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                       f"\r\n".encode() + body)
+    # Gone without reading: the server learns it from a failed write, closes the response,
+    # and the stream is recorded (cancelled, what was produced charged) and settled.
+    assert wait_for(lambda: servers[0].aborted == 1, seconds=10)  # upstream stopped
+    assert wait_for(lambda: _reserved(chained) == 0, seconds=10)
     assert_settled(chained)
+
+
+def _reserved(tenant) -> Decimal:
+    return Decimal(tenant.call("GET", "/api/v1/budgets").json[0]["reserved_usd"])
 
 
 def test_a_client_gone_mid_stream_stops_upstream_and_settles(chained, servers):

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from flask import Response, stream_with_context
 
-from codex32.api import transaction
+from codex32.api import openings, transaction
 from codex32.api.blueprint import Blueprint
 from codex32.api.v1.llm_schemas import (
     BudgetSchema,
@@ -48,6 +48,7 @@ def chat_request(data: dict) -> ChatRequest:
 
 
 @blp.route("/llm/chat", methods=["POST"])
+@openings.gated
 @requires(Permission.USE_LLM)
 @blp.arguments(ChatSchema)
 @blp.response(200, ChatAnswerSchema)
@@ -64,10 +65,12 @@ def chat(data):
         transaction.end()  # the stream works in sessions of its own: hold no connection
         opened = gateway.stream(principal.workspace_id, request,
                                 purpose="gateway", caller=caller_of(principal),
-                                cache=data["cache"], deadline_seconds=data["timeout"])
+                                cache=data["cache"], deadline_seconds=data["timeout"],
+                                settling=openings.settling)
         return sse(opened)
     # The gateway continues the request's transaction (its authentication) and ends it
     # before the provider call.
+    openings.leave()  # not a stream: the provider's whole answer is awaited, ungated
     result = gateway.chat(principal.workspace_id, request, purpose="gateway",
                           caller=caller_of(principal), cache=data["cache"],
                           deadline_seconds=data["timeout"], session=transaction.session())

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from flask import Response, stream_with_context
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from codex32.api import transaction
+from codex32.api import openings, transaction
 from codex32.api.blueprint import Blueprint
 from codex32.api.v1.llm import caller_of
 from codex32.auth.guard import current_principal, requires
@@ -87,6 +87,7 @@ def _response_schema(response_format: dict | None) -> dict | None:
 
 
 @blp.route("/chat/completions", methods=["POST"])
+@openings.gated
 @requires(Permission.USE_LLM)
 @blp.arguments(CompletionSchema)
 def chat_completions(data):
@@ -107,8 +108,8 @@ def chat_completions(data):
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if data["stream"]:
         transaction.end()  # the stream works in sessions of its own: hold no connection
-        opened = gateway.stream(principal.workspace_id, request,
-                                purpose="gateway", caller=caller_of(principal))
+        opened = gateway.stream(principal.workspace_id, request, purpose="gateway",
+                                caller=caller_of(principal), settling=openings.settling)
         include_usage = bool((data["stream_options"] or {}).get("include_usage"))
         response = Response(stream_with_context(_chunks(opened, ident, created, data["model"],
                                                         include_usage)),
@@ -118,6 +119,7 @@ def chat_completions(data):
         return response
     # The gateway continues the request's transaction (its authentication) and ends it
     # before the provider call.
+    openings.leave()  # not a stream: the provider's whole answer is awaited, ungated
     result = gateway.chat(principal.workspace_id, request, purpose="gateway",
                           caller=caller_of(principal), session=transaction.session())
     body = {"id": ident, "object": "chat.completion", "created": created,

@@ -11,8 +11,10 @@ read, or dropped without ever being read, is recorded and its budget reservation
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -52,15 +54,21 @@ class GatewayStream:
             close()
 
 
+Gate = Callable[[], AbstractContextManager[object]]
+
+
 def stream(workspace_id: uuid.UUID | str, request: ChatRequest, *, purpose: str,
            caller: Caller | None = None, cache: bool | None = None,
-           deadline_seconds: float | None = None) -> GatewayStream:
+           deadline_seconds: float | None = None,
+           settling: Gate = contextlib.nullcontext) -> GatewayStream:
     """Open a stream in a session of the gateway's own, which the stream closes when it ends
-    (the caller holds no transaction open). See :func:`_stream`."""
+    (the caller holds no transaction open). ``settling`` is entered around recording the
+    stream's end: a web process bounds how many streams it records at once
+    (codex32.api.openings). See :func:`_stream`."""
     session = runtime.current().sessions()
     try:
         return _stream(session, workspace_id, request, purpose=purpose, caller=caller, cache=cache,
-                       deadline_seconds=deadline_seconds)
+                       deadline_seconds=deadline_seconds, settling=settling)
     except BaseException:
         session.close()
         raise
@@ -68,7 +76,8 @@ def stream(workspace_id: uuid.UUID | str, request: ChatRequest, *, purpose: str,
 
 def _stream(session: Session, workspace_id: uuid.UUID | str, request: ChatRequest, *,
            purpose: str, caller: Caller | None = None, cache: bool | None = None,
-           deadline_seconds: float | None = None) -> GatewayStream:
+           deadline_seconds: float | None = None,
+           settling: Gate = contextlib.nullcontext) -> GatewayStream:
     """Open a stream through the workspace's route (see :func:`.chat.chat` for the
     arguments). Raises the same errors as ``chat`` when no deployment starts answering."""
     caller = caller or Caller()
@@ -86,7 +95,7 @@ def _stream(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
     opened = GatewayStream(provider=deployment.provider, model=first.model or
                            deployment.model or "", attempts=attempts, headers=prepared.headers,
                            chunks=iter(()))
-    relay = _relay(session, prepared, opened, upstream, first)
+    relay = _relay(session, prepared, opened, upstream, first, settling)
     # Run the relay to its first (empty) yield, inside its try: from here on, closing it or
     # dropping it unread still runs its ``finally`` (an unstarted generator's never runs).
     next(relay)
@@ -95,7 +104,8 @@ def _stream(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
 
 
 def _relay(session: Session, prepared: Prepared, opened: GatewayStream,
-           upstream: Iterator[ChatChunk], first: ChatChunk) -> Iterator[ChatChunk | None]:
+           upstream: Iterator[ChatChunk], first: ChatChunk,
+           settling: Gate) -> Iterator[ChatChunk | None]:
     """Yield None once (the priming, see :func:`_stream`), then the chunks; whatever ends the
     stream, close upstream, record what was received and settle the reservation."""
     received = [first]  # produced by the provider, whether or not the consumer read it
@@ -128,7 +138,7 @@ def _relay(session: Session, prepared: Prepared, opened: GatewayStream,
             usage=usage, attempts=opened.attempts,
             finish_reason=next((c.finish_reason for c in reversed(received)
                                 if c.finish_reason), None))
-        with tenancy.bound(session, prepared.workspace_id):
+        with settling(), tenancy.bound(session, prepared.workspace_id):
             try:
                 finish(session, prepared, result, cacheable=status == "ok", status=status,
                        error=error)

@@ -1,0 +1,104 @@
+"""Admission of streams in a web process: their opening and their end wait a little, the
+rest of the API never.
+
+Opening a streamed chat costs milliseconds of CPU and a few database transactions
+(authentication, parsing, routing, limits, the budget reservation, the provider SDK's
+request); recording its end another transaction (the ledger row, the budget settled); relaying
+it in between costs almost nothing. Both transactions update the workspace's budget row, so a
+workspace's streams queue for its lock, each holding a pooled connection. Two hundred streams
+opened at once put every thread of a worker in the interpreter together and took most of its
+pool, and an ordinary API call of that worker waited behind them for the GIL and for a
+connection (bench/stream_bench.py).
+
+The opening gate (:func:`gated`, on the streaming chat views) lets
+``STREAM_OPENINGS_PER_WORKER`` requests at once through authentication, parsing and the
+stream's opening in a process; the settlement gate (:func:`settling`, handed to the gateway) as
+many stream ends through their recording. The next ones wait for a slot, at most
+``STREAM_OPENING_WAIT_SECONDS``, then go ahead ungated (a provider slow to send its first
+piece, or a stuck database, delays other streams by that much at worst, never fails them).
+A chat that is not streamed leaves the opening gate before it waits on the provider; requests
+of other endpoints never pass through either. They live on the app (``app.extensions``), one
+pair per process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, has_app_context
+
+from codex32 import runtime
+
+KEY = "codex32.openings"
+SETTLING_KEY = "codex32.settlements"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class OpeningGate:
+    """``slots`` holders at once (0: unbounded); a waiter goes ahead after ``wait`` s."""
+
+    def __init__(self, slots: int, wait: float) -> None:
+        self.slots = slots
+        self.wait = wait
+        self._free = threading.BoundedSemaphore(slots) if slots > 0 else None
+
+    def enter(self) -> bool:
+        """Take a slot (True), or give up waiting after ``wait`` seconds (False)."""
+        return self._free is not None and self._free.acquire(timeout=self.wait)
+
+    def exit(self) -> None:
+        """Give back a slot :meth:`enter` took."""
+        if self._free is not None:
+            self._free.release()
+
+
+def init_app(app: Flask) -> None:
+    """One gate for this process, sized by the runtime's settings."""
+    settings = app.extensions[runtime.KEY].settings
+    for key in (KEY, SETTLING_KEY):
+        app.extensions[key] = OpeningGate(settings.stream_openings_per_worker,
+                                          settings.stream_opening_wait_seconds)
+
+
+def gated(view: F) -> F:
+    """Run ``view`` (authentication and parsing included: put it right under the route)
+    holding an opening slot; the slot is given back when it returns (the stream open), or at
+    :func:`leave`."""
+    @functools.wraps(view)
+    def admitted(*args: Any, **kwargs: Any) -> Any:
+        g.opening_slot = current_app.extensions[KEY].enter()
+        try:
+            return view(*args, **kwargs)
+        finally:
+            leave()
+    return admitted  # type: ignore[return-value]
+
+
+def leave() -> None:
+    """Give back the current request's opening slot, if it holds one (idempotent): a chat
+    that is not streamed leaves before it waits on the provider."""
+    if g.pop("opening_slot", False):
+        current_app.extensions[KEY].exit()
+
+
+def settling() -> AbstractContextManager[None]:
+    """Held while a stream's end is recorded: its ledger row and budget settlement."""
+    return _slot(SETTLING_KEY)
+
+
+@contextlib.contextmanager
+def _slot(key: str) -> Iterator[None]:
+    """A slot of the app's ``key`` gate, or the wait out (outside an app context, a stream
+    dropped and collected later, there is no gate)."""
+    gate = current_app.extensions.get(key) if has_app_context() else None
+    taken = gate is not None and gate.enter()
+    try:
+        yield
+    finally:
+        if taken and gate is not None:
+            gate.exit()
