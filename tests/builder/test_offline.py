@@ -48,6 +48,10 @@ def test_every_template_shaped_specification_builds_and_validates_offline(app, t
         assert built.source == "heuristics" and len(built.rounds) == 1
         config = yaml.safe_load(built.files["config.yaml"])
         assert config["template"] == template and config["generated_by"] == "heuristics"
+        # Every artifact says where it came from.
+        for path in ("bot.py", "test_bot.py", "requirements.txt", "README.md"):
+            assert "the built-in heuristics (not a language model)" in " ".join(
+                built.files[path].replace("#", " ").split()), path
         assert config["schedule"] == {"cron": "*/5 * * * *", "timezone": "UTC"}
         assert config["parameters"].items() >= example_parameters(template).items()
         # The rendered tests pass as shipped (trusted template code, run on the host, all

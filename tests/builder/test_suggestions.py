@@ -192,3 +192,17 @@ def _set_files(tenant, bot_id: str, files: dict[str, str]) -> None:
         finally:
             db.session.remove()
             tenancy.unbind()
+
+
+def test_a_suggestion_becomes_a_refine_conversation_in_one_call(tenant):
+    bot = tenant.create_bot(code=SLOPPY_BOT)
+    suggestion = suggestions_for(tenant, bot["id"]).json["suggestions"][0]
+    refine = suggestion["refine"]
+
+    response = tenant.call(refine["method"], refine["path"], json=refine["body"])
+
+    assert response.status_code == 201, response.json
+    conversation = tenant.call(
+        "GET", f"/api/v1/builder/conversations/{response.json['conversation_id']}").json
+    assert conversation["bot_id"] == bot["id"]
+    assert conversation["turns"][0]["content"] == suggestion["message"]
