@@ -166,6 +166,9 @@ class Settings:
     bot_call_max_bytes: int = 1024 * 1024
     # The builder: the most repair rounds a workspace may set (builder.max_repair_rounds).
     builder_max_repair_rounds: int = 5
+    # A builder event stream's longest life (then the client reconnects) and its heartbeat.
+    builder_events_max_seconds: float = 300.0
+    builder_events_heartbeat_seconds: float = 15.0
     # The knowledge base: uploads, chunking, indexing jobs (docs/knowledge.md).
     knowledge_max_document_bytes: int = 10 * 1024 * 1024
     knowledge_chunk_tokens: int = 400
@@ -275,6 +278,10 @@ class Settings:
             bot_call_timeout_seconds=_float(env.get("BOT_CALL_TIMEOUT_SECONDS"), 60.0),
             bot_call_max_bytes=_int(env.get("BOT_CALL_MAX_BYTES"), 1024 * 1024),
             builder_max_repair_rounds=_int(env.get("CODEX32_BUILDER_MAX_REPAIR_ROUNDS"), 5),
+            builder_events_max_seconds=_float(env.get("CODEX32_BUILDER_EVENTS_MAX_SECONDS"),
+                                              300.0),
+            builder_events_heartbeat_seconds=_float(
+                env.get("CODEX32_BUILDER_EVENTS_HEARTBEAT_SECONDS"), 15.0),
             knowledge_max_document_bytes=_int(env.get("KNOWLEDGE_MAX_DOCUMENT_BYTES"),
                                               10 * 1024 * 1024),
             knowledge_chunk_tokens=_int(env.get("KNOWLEDGE_CHUNK_TOKENS"), 400),
@@ -327,6 +334,10 @@ class Settings:
                               "at least 1024")
         if not 0 <= self.builder_max_repair_rounds <= 20:
             raise ConfigError("CODEX32_BUILDER_MAX_REPAIR_ROUNDS must be between 0 and 20")
+        if not (0 < self.builder_events_heartbeat_seconds <= 300
+                and 0 < self.builder_events_max_seconds <= 3600):
+            raise ConfigError("CODEX32_BUILDER_EVENTS_HEARTBEAT_SECONDS must be in (0, 300] and "
+                              "CODEX32_BUILDER_EVENTS_MAX_SECONDS in (0, 3600]")
         if (self.knowledge_max_document_bytes < 1 or self.knowledge_max_attempts < 1
                 or not 16 <= self.knowledge_chunk_tokens <= 8192
                 or not 0 <= self.knowledge_chunk_overlap_tokens < self.knowledge_chunk_tokens

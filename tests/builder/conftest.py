@@ -1,5 +1,6 @@
 """Fixtures of the builder's tests: a workspace whose model is the fake OpenAI server behind
-the real SDK and the gateway, a scripted model on it, and builds run as the worker runs them."""
+the real SDK and the gateway, a scripted model on it (:mod:`codex32.testing.scripted_model`),
+and builds run as the worker runs them."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import pytest
 
 from codex32 import runtime
 from codex32.execution import builder_jobs
+from codex32.services import gateway
+from codex32.services.builder import pipeline
+from codex32.services.builder.report import Build
 from codex32.testing.fake_openai import FakeOpenAI
 from codex32.testing.scripted_model import ScriptedModel
-from tests.builder import scripting
 from tests.conftest import Tenant
 
 SCHEDULED = {"name": "uptime-check", "purpose": "Check https://example.com every morning",
@@ -83,15 +86,13 @@ def run_build(app, superuser, tenant: Tenant, conversation_id: str,
 
 
 @pytest.fixture()
-def scripted_llm(tenant):
-    """``tenant``'s LLM is the fake OpenAI server, scripted per test (the pipeline's tests,
-    tests/builder/scripting.py)."""
-    with FakeOpenAI(api_key="sk-b") as server:
-        response = tenant.call("PUT", "/api/v1/providers/llm/openai", json={
-            "config": {"base_url": server.url, "timeout": 5, "model": "gpt-4o-mini"},
-            "secrets": {"api_key": "sk-b"}})
-        assert response.status_code in (200, 201), response.json
-        response = tenant.call("PATCH", "/api/v1/workspace",
-                               json={"settings": {"llm_fallback": ["openai"]}})
-        assert response.status_code == 200, response.json
-        yield scripting.ScriptedModel(server)
+def scripted_llm(model: ScriptedModel) -> ScriptedModel:
+    """The pipeline's tests' name for ``model``: the tenant's scripted model."""
+    return model
+
+
+def run_pipeline(app, tenant: Tenant, spec: dict[str, Any], **options: Any) -> Build:
+    """Call the pipeline as a job does: an app context, no transaction open."""
+    options.setdefault("caller", gateway.Caller(conversation_id="conv-1"))
+    with app.app_context():
+        return pipeline.build(tenant.workspace_id, spec, **options)

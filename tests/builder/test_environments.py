@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import threading
 import types
-import uuid
 from pathlib import Path
 
 import pytest
 
 from codex32 import runtime
 from codex32.db import tenancy
-from codex32.execution import environments, sandbox, worker
-from codex32.plugins.interfaces import ExecutionRequest
+from codex32.execution import environments, run_requirements, sandbox
 from tests.builder.wheels import wheel
 from tests.conftest import make_settings
 from tests.execution.sandbox_support import make_request
@@ -67,21 +65,13 @@ def test_an_execution_imports_its_requirements_read_only(tmp_path, wheels):
             "    try:\n        open(os.path.join(folder, 'tinylib.py'), 'a')\n"
             "        wrote = True\n    except OSError:\n        wrote = False\n"
             "    return [tinylib.ANSWER, folder, wrote]\n")
-    started = worker.Started(workspace_id="ws-1", execution_id=uuid.uuid4(), job_id=1,
-                             request=make_request(code), executor=None, run=None,
-                             pins=("tinylib==1.0",))
-    prepared = worker._with_environment(types.SimpleNamespace(settings=settings), started)
-    assert isinstance(prepared, ExecutionRequest)
+    rt = types.SimpleNamespace(settings=settings)
+    prepared = run_requirements.with_environment(rt, make_request(code), ("tinylib==1.0",))
     outcome = sandbox.run_sandboxed(prepared, threading.Event(), sandbox.SandboxPolicy())
     assert outcome.status == "succeeded", outcome.error
     assert outcome.result == [42, "/opt/codex32/0", False]
-    missing = worker.Started(workspace_id="ws-1", execution_id=uuid.uuid4(), job_id=1,
-                             request=make_request(code), executor=None, run=None,
-                             pins=("tinylib==9.9",))
-    failed = worker._with_environment(types.SimpleNamespace(settings=settings), missing)
-    assert not isinstance(failed, ExecutionRequest)
-    assert failed.error is not None and failed.error["type"] == "RequirementsUnavailable"
-    assert "tinylib==9.9" in failed.error["message"]  # pip's own words
+    with pytest.raises(run_requirements.Unavailable, match=r"tinylib==9\.9"):  # pip's words
+        run_requirements.with_environment(rt, make_request(code), ("tinylib==9.9",))
 
 
 def test_a_run_refuses_requirements_its_workspace_does_not_allow(app, tenant):
@@ -91,9 +81,9 @@ def test_a_run_refuses_requirements_its_workspace_does_not_allow(app, tenant):
     rt = runtime.of(app)
     with rt.sessions() as session, tenancy.bound(session, tenant.workspace_id):
         def refused(text: str) -> str | None:
-            return worker._requirements(rt, session, {"requirements.txt": text})[1]
+            return run_requirements.pins_of_version(rt, session, {"requirements.txt": text})[1]
 
-        assert worker._requirements(rt, session, {}) == ((), None)
+        assert run_requirements.pins_of_version(rt, session, {}) == ((), None)
         assert refused("pyyaml==6.0.2\n") is None
         assert "not on this workspace's allowlist" in (refused("requests==2.32.3\n") or "")
         assert "not on the platform's allowlist" in (refused("evil==1.0\n") or "")

@@ -8,7 +8,7 @@ import pytest
 
 from codex32.services import gateway
 from codex32.services.builder import generate, prompts
-from tests.builder.scripting import GOOD_BOT, GOOD_FILES, SPEC, answer
+from tests.builder.greeter import GOOD_BOT, GOOD_FILES, SPEC, answer
 
 
 def ask_files(app, tenant, caller: gateway.Caller | None = None) -> dict[str, str]:
@@ -28,40 +28,40 @@ def ask_files(app, tenant, caller: gateway.Caller | None = None) -> dict[str, st
 ])
 def test_a_malformed_answer_is_asked_again_once_with_its_problems(app, tenant, scripted_llm,
                                                                    malformed):
-    scripted_llm.then(malformed, "```json\n" + answer(GOOD_FILES) + "\n```")
+    scripted_llm.says(malformed, "```json\n" + answer(GOOD_FILES) + "\n```")
 
     assert ask_files(app, tenant) == GOOD_FILES
-    assert len(scripted_llm.bodies) == 2
-    reasked = scripted_llm.bodies[1]["messages"]
+    assert len(scripted_llm.asked) == 2
+    reasked = scripted_llm.asked[1]["messages"]
     assert reasked[-2] == {"role": "assistant", "content": malformed[:20_000]}
     assert reasked[-1]["content"].startswith("Your answer could not be used")
 
 
 def test_an_answer_wrapped_in_prose_is_taken_without_asking_again(app, tenant, scripted_llm):
-    scripted_llm.then("Here you are:\n" + answer(GOOD_FILES) + "\nGood luck!")
+    scripted_llm.says("Here you are:\n" + answer(GOOD_FILES) + "\nGood luck!")
 
-    assert ask_files(app, tenant) == GOOD_FILES and len(scripted_llm.bodies) == 1
+    assert ask_files(app, tenant) == GOOD_FILES and len(scripted_llm.asked) == 1
 
 
 def test_an_answer_cut_off_at_the_token_limit_is_asked_again_saying_so(app, tenant,
                                                                         scripted_llm):
     long_readme = "# long\n" + "A line of a long README.\n" * 3000  # past 16,000 tokens
-    scripted_llm.then(answer({**GOOD_FILES, "README.md": long_readme}), answer(GOOD_FILES))
+    scripted_llm.says(answer({**GOOD_FILES, "README.md": long_readme}), answer(GOOD_FILES))
 
     assert ask_files(app, tenant) == GOOD_FILES
-    assert "cut off at the token limit" in scripted_llm.bodies[1]["messages"][-1]["content"]
+    assert "cut off at the token limit" in scripted_llm.asked[1]["messages"][-1]["content"]
 
 
 def test_a_config_yaml_from_the_model_is_dropped(app, tenant, scripted_llm):
-    scripted_llm.then(answer({**GOOD_FILES, "config.yaml": "name: mine\nschedule: never\n"}))
+    scripted_llm.says(answer({**GOOD_FILES, "config.yaml": "name: mine\nschedule: never\n"}))
 
-    assert ask_files(app, tenant) == GOOD_FILES and len(scripted_llm.bodies) == 1
+    assert ask_files(app, tenant) == GOOD_FILES and len(scripted_llm.asked) == 1
 
 
 def test_every_call_is_a_builder_usage_row_with_the_callers_conversation(app, tenant,
                                                                          scripted_llm,
                                                                          superuser):
-    scripted_llm.then("not json", answer(GOOD_FILES))
+    scripted_llm.says("not json", answer(GOOD_FILES))
 
     ask_files(app, tenant, gateway.Caller(conversation_id="conv-42"))
 
@@ -70,7 +70,7 @@ def test_every_call_is_a_builder_usage_row_with_the_callers_conversation(app, te
         "WHERE workspace_id = %s", (tenant.workspace_id,)).fetchall()
     assert rows == [("builder", "conv-42", "openai", "ok")] * 2
     # Structured output: the files' JSON Schema goes to the provider (OpenAI's json_schema).
-    asked = scripted_llm.bodies[0]["response_format"]
+    asked = scripted_llm.asked[0]["response_format"]
     assert asked["type"] == "json_schema" and asked["json_schema"]["name"] == "bot_files"
 
 

@@ -10,10 +10,12 @@ SCHEDULED = "Every morning check https://example.com and return the result"
 
 
 def events(raw: bytes) -> list[tuple[str | None, str, dict]]:
+    """The events of an SSE body as (id, event, data); ``retry`` and comments left out."""
     found = []
     for block in raw.decode().strip().split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines())
-        found.append((lines.get("id"), lines["event"], json.loads(lines["data"])))
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "event" in lines:
+            found.append((lines.get("id"), lines["event"], json.loads(lines["data"])))
     return found
 
 

@@ -66,3 +66,25 @@ def test_an_email_output_without_an_address_is_asked_for(tenant):
     assert reply["specification"]["outputs"] == [{"kind": "email",
                                                   "target": "me@example.com"}]
     assert reply["state"] == "ready"
+
+
+def test_a_described_bot_no_template_does_is_answered_honestly_not_questioned(
+        app, superuser, tenant):
+    from tests.builder.conftest import run_build
+
+    first = start(tenant, message="Every hour fetch EUR exchange rates from the API "
+                                  "https://api.example.com/rates.json and return them.")
+    # The user said what the bot does: nothing is asked again, no template is pretended.
+    assert first["questions"] == [] and first["state"] == "ready"
+    assert first["specification"]["trigger"]["cron"] == "0 * * * *"
+    assert "template" not in first["specification"] or not first["specification"]["template"]
+    assert "needs a language model" in first["content"]
+    queued = tenant.call("POST",
+                         f"/api/v1/builder/conversations/{first['conversation_id']}/generate")
+    assert queued.status_code == 202, queued.json
+    built = run_build(app, superuser, tenant, first["conversation_id"])
+    assert not built["report"]["passed"] and built["report"]["rounds"] == []
+    assert built["report"]["stopped"].startswith("no language model is configured")
+    accepted = tenant.call("POST", f"/api/v1/builder/conversations/"
+                                   f"{first['conversation_id']}/accept", json={})
+    assert accepted.status_code == 409

@@ -15,7 +15,7 @@ from codex32.plugins.defaults.builtin_llm import specification_from
 from codex32.plugins.defaults.template_catalogue import CATALOGUE, parameter_block
 from codex32.services import gateway
 from codex32.services.builder import config_file, generate
-from tests.builder.scripting import run_build
+from tests.builder.conftest import run_pipeline
 
 
 def example_parameters(template: str) -> dict:
@@ -41,13 +41,17 @@ def test_every_template_shaped_specification_builds_and_validates_offline(app, t
                                                                           tmp_path):
     runs = {}
     for template in CATALOGUE:
-        built = run_build(app, tenant, spec_for(template))
+        built = run_pipeline(app, tenant, spec_for(template))
 
         assert built.passed, (template, built.stopped, built.rounds and
                               built.rounds[0].validation.findings)
         assert built.source == "heuristics" and len(built.rounds) == 1
         config = yaml.safe_load(built.files["config.yaml"])
         assert config["template"] == template and config["generated_by"] == "heuristics"
+        # Every artifact says where it came from.
+        for path in ("bot.py", "test_bot.py", "requirements.txt", "README.md"):
+            assert "the built-in heuristics (not a language model)" in " ".join(
+                built.files[path].replace("#", " ").split()), path
         assert config["schedule"] == {"cron": "*/5 * * * *", "timezone": "UTC"}
         assert config["parameters"].items() >= example_parameters(template).items()
         # The rendered tests pass as shipped (trusted template code, run on the host, all
@@ -66,7 +70,7 @@ def test_every_template_shaped_specification_builds_and_validates_offline(app, t
 
 
 def test_a_specification_no_template_fits_is_an_honest_failure(app, tenant):
-    built = run_build(app, tenant, {"name": "poet", "purpose": "Write me a sonnet each day.",
+    built = run_pipeline(app, tenant, {"name": "poet", "purpose": "Write me a sonnet each day.",
                                     "trigger": {"type": "manual"}})
 
     assert not built.passed and built.rounds == [] and built.files == {}
@@ -104,7 +108,7 @@ def test_a_parameter_the_heuristics_still_ask_for_stops_the_build_naming_it(app,
     drafted = specification_from("Each Monday build a report from the CSV at "
                                  "https://example.com/sales.csv")
     assert drafted["clarifying_questions"]  # the conversation would ask for the grouping
-    built = run_build(app, tenant, {"name": "report", "purpose": drafted["purpose"],
+    built = run_pipeline(app, tenant, {"name": "report", "purpose": drafted["purpose"],
                                     "trigger": {"type": "manual"}, "template": "csv_report",
                                     "parameters": drafted["parameters"]})
     assert built.rounds == [] and "parameters.group_by: required" in built.stopped

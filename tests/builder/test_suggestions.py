@@ -135,7 +135,7 @@ def test_execution_history_drives_timeouts_failures_and_retries(tenant, superuse
 def test_the_model_adds_validated_suggestions_billed_to_the_builder(tenant, scripted_llm,
                                                                    superuser):
     bot = tenant.create_bot(code=SLOPPY_BOT)
-    scripted_llm.then(json.dumps({"suggestions": [
+    scripted_llm.says(json.dumps({"suggestions": [
         {"kind": "feature", "title": "Alert on size drops", "detail": "Compare with last run.",
          "impact": "medium", "effort": "medium", "message": "Alert me when the page shrinks."},
         {"kind": "magic", "title": "Invalid kind", "detail": "", "impact": "high",
@@ -156,14 +156,14 @@ def test_the_model_adds_validated_suggestions_billed_to_the_builder(tenant, scri
 
 def test_a_failing_model_leaves_the_other_suggestions_and_says_why(tenant, scripted_llm):
     bot = tenant.create_bot(code=SLOPPY_BOT)
-    scripted_llm.then("not json")
+    scripted_llm.says("not json")
 
     body = suggestions_for(tenant, bot["id"]).json
 
     assert body["model"] == {"asked": True, "error": "the model's answer held no suggestions"}
     assert "static:no-tests" in ids(body)
     assert suggestions_for(tenant, bot["id"], model="false").json["model"]["asked"] is False
-    assert len(scripted_llm.bodies) == 1
+    assert len(scripted_llm.asked) == 1
 
 
 def test_viewers_may_read_without_asking_the_model_and_other_workspaces_get_404(
@@ -173,7 +173,7 @@ def test_viewers_may_read_without_asking_the_model_and_other_workspaces_get_404(
 
     response = suggestions_for(tenant, bot["id"], headers=viewer["headers"])
     assert response.status_code == 200 and response.json["model"]["asked"] is False
-    assert scripted_llm.bodies == []
+    assert scripted_llm.asked == []
 
     for attempt in (bot["id"], str(uuid.uuid4())):
         refused = suggestions_for(other_tenant, attempt)
@@ -192,3 +192,17 @@ def _set_files(tenant, bot_id: str, files: dict[str, str]) -> None:
         finally:
             db.session.remove()
             tenancy.unbind()
+
+
+def test_a_suggestion_becomes_a_refine_conversation_in_one_call(tenant):
+    bot = tenant.create_bot(code=SLOPPY_BOT)
+    suggestion = suggestions_for(tenant, bot["id"]).json["suggestions"][0]
+    refine = suggestion["refine"]
+
+    response = tenant.call(refine["method"], refine["path"], json=refine["body"])
+
+    assert response.status_code == 201, response.json
+    conversation = tenant.call(
+        "GET", f"/api/v1/builder/conversations/{response.json['conversation_id']}").json
+    assert conversation["bot_id"] == bot["id"]
+    assert conversation["turns"][0]["content"] == suggestion["message"]

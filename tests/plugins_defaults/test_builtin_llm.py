@@ -94,9 +94,29 @@ def test_a_schedule_cron_cannot_express_is_a_question():
     ("forward incoming webhooks to https://example.com/hook", "webhook_relay"),
     ("purge records older than 90 days every night", "scheduled_cleanup"),
     ("tell me a joke", None),
+    # A template's "against" words: the description asks for a task it does not do.
+    ("check the price on https://shop.example.com/item/42 every 6 hours", None),
+    ("daily, check the TLS certificate of https://example.com", None),
+    ("when a form webhook comes in, append it to the CSV at https://f.example.com/a.csv", None),
+    ("every friday summarize the open issues with an LLM and email the summary", None),
 ])
 def test_the_best_matching_template_is_chosen(said, template):
     assert specification_from(said)["template"] == template
+
+
+def test_a_described_bot_no_template_does_gets_no_question_a_vague_one_is_asked():
+    described = specification_from("On weekdays at 9:45 post a stand-up reminder to Slack "
+                                   "channel #team.")
+    assert described["template"] is None and described["clarifying_questions"] == []
+    assert described["schedule"] == "45 9 * * 1-5"
+    vague = specification_from("Automate my boring stuff at work.")
+    assert vague["clarifying_questions"][0].startswith("What should the bot do?")
+
+
+@pytest.mark.parametrize(("said", "cron"), [("summarize the csv each month", "0 9 1 * *"),
+                                            ("each week at 8am", "0 8 * * 1")])
+def test_each_month_and_each_week_are_schedules(said, cron):
+    assert schedule_from(said)[0] == cron
 
 
 @pytest.mark.parametrize(("said", "trigger"), [

@@ -6,8 +6,9 @@ A run job opens a tenant-bound transaction for the job's workspace, loads the ex
 code and settings, builds the workspace's executor, marks the execution ``running``, commits
 and closes the session. The bot runs with no database session open. A second tenant-bound
 transaction stores the outcome and, in that same transaction, queues the retry or the
-notifications it calls for. Every state change locks the execution row and checks it still
-expects this job, so a late, duplicate or forged job changes nothing.
+notifications it calls for. The version's requirements are checked and installed by
+:mod:`codex32.execution.run_requirements`. Every state change locks the execution row and
+checks it still expects this job, so a late, duplicate or forged job changes nothing.
 """
 
 from __future__ import annotations
@@ -33,14 +34,13 @@ from codex32.crypto import SecretsUndecryptable
 from codex32.db import tenancy
 from codex32.db.models import Bot, BotExecution, BotVersion, Workspace
 from codex32.errors import DomainError
-from codex32.execution import environments, queue, run_services, sandbox
+from codex32.execution import queue, run_requirements, run_services, sandbox
 from codex32.observability import execution_metrics as metrics
 from codex32.observability.logging import log_context
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import ExecutionOutcome, ExecutionRequest, Executor
 from codex32.runtime import Runtime, activated
 from codex32.services import bot_secrets, bot_settings, deliveries, executions, providers
-from codex32.services.builder.validation import requirements
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +79,12 @@ def run_execution(context: JobContext, workspace_id: str, execution_id: str) -> 
         started = start(rt, workspace_id, uuid.UUID(execution_id), job_id)
         if started is None:
             return
-        prepared = _with_environment(rt, started)
-        outcome = (run(dataclasses.replace(started, request=prepared), context.should_abort)
-                   if isinstance(prepared, ExecutionRequest) else prepared)
+        try:
+            request = run_requirements.with_environment(rt, started.request, started.pins)
+        except run_requirements.Unavailable as exc:
+            outcome = _failure("RequirementsUnavailable", str(exc))
+        else:
+            outcome = run(dataclasses.replace(started, request=request), context.should_abort)
         if context.abort_reason() == AbortReason.SHUTDOWN and outcome.status == "cancelled":
             if requeue(rt, started, attempts=context.job.attempts):
                 raise queue.WorkerShutdown(f"execution {execution_id} handed back to the queue")
@@ -129,7 +132,7 @@ def start(rt: Runtime, workspace_id: str, execution_id: uuid.UUID,
                 "SecretsUnavailable", "the bot's secrets cannot be decrypted with the "
                 "configured keys: set them again"), run)
             return None
-        pins, refused = _requirements(rt, session, version.files)
+        pins, refused = run_requirements.pins_of_version(rt, session, version.files)
         if refused:
             _commit_final(session, execution, _failure("RequirementsRefused", refused), run)
             return None
@@ -145,35 +148,6 @@ def start(rt: Runtime, workspace_id: str, execution_id: uuid.UUID,
         session.commit()
     return Started(workspace_id=str(workspace_id), execution_id=execution_id, job_id=job_id,
                    request=request, executor=executor, run=run, pins=pins)
-
-
-def _requirements(rt: Runtime, session: Session, files: dict[str, str] | None
-                  ) -> tuple[tuple[str, ...], str | None]:
-    """The pins of the version's requirements.txt, or why they may not be installed (the
-    builder's rules: pinned, on the platform's and the workspace's allowlists)."""
-    text = (files or {}).get(requirements.FILE)
-    if not text:
-        return (), None
-    pins, findings = requirements.pins_of(text)
-    if pins and not findings:
-        own = requirements.own_allowlist(session.execute(select(Workspace.settings)).scalar()
-                                         or {})
-        findings = requirements.refusals(pins, rt.settings.builder_allowed_requirements, own)
-    return tuple(pins), "; ".join(finding.message for finding in findings)[:1000] or None
-
-
-def _with_environment(rt: Runtime, started: Started) -> ExecutionRequest | ExecutionOutcome:
-    """The request with its requirements' environment (installed now unless cached), or the
-    failure that stops the run when they cannot be installed."""
-    if not started.pins:
-        return started.request
-    try:
-        environment = environments.ensure(environments.Installer.from_settings(rt.settings),
-                                          list(started.pins))
-    except environments.InstallFailed as exc:
-        return _failure("RequirementsUnavailable",
-                        f"the bot's requirements could not be installed: {exc}"[:1000])
-    return dataclasses.replace(started.request, environments=(str(environment.site),))
 
 
 def run(started: Started, should_abort: Callable[[], bool]) -> ExecutionOutcome:

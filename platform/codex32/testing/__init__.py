@@ -25,28 +25,11 @@ pytest.register_assert_rewrite("codex32.testing.conformance", "codex32.testing.o
 pytest_plugins = ("codex32.testing.fake_openai", "codex32.testing.fake_anthropic",
                   "codex32.testing.receivers")
 
+from codex32.testing import conformance  # noqa: E402 (cheap: it loads no suite)
+
 _FROM_FAKES = frozenset({"ScriptedResponse", "ScriptedServer"})
 
-__all__ = [
-    "UPSTREAM_MARKER",
-    "WORKSPACE_A",
-    "WORKSPACE_B",
-    "CodeGeneratorConformance",
-    "EmbedderConformance",
-    "ErrorCase",
-    "ExecutorConformance",
-    "LLMProviderConformance",
-    "NotifierConformance",
-    "PluginConformance",
-    "RoutedConformance",
-    "ScriptedResponse",
-    "ScriptedServer",
-    "VectorStoreConformance",
-    "registered_classes",
-    "scripted_failures",
-    "with_defaults",
-    "wrong_type_configs",
-]
+__all__ = sorted([*conformance.__all__, *_FROM_FAKES, "UPSTREAM_MARKER"])
 
 
 def __getattr__(name: str) -> Any:
@@ -59,8 +42,6 @@ def __getattr__(name: str) -> Any:
         from codex32.testing import outbound
 
         return outbound.UPSTREAM_MARKER
-    if name in __all__:
-        from codex32.testing import conformance
-
+    if name in conformance.HOMES:
         return getattr(conformance, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -60,6 +60,20 @@ class ScriptedModel:
         """The JSON Schema each request asked its answer to match (None for free text)."""
         return [structured_schema(body) for body in self.asked]
 
+    def prompt(self, index: int) -> str:
+        """The text of every message of the ``index``-th request, joined (text parts only)."""
+        body = self.asked[index]
+        messages = body.get("messages", []) if isinstance(body, dict) else []
+        parts: list[str] = []
+        for message in messages if isinstance(messages, list) else []:
+            content = message.get("content") if isinstance(message, dict) else None
+            if isinstance(content, str):
+                parts.append(content)
+            elif isinstance(content, list):
+                parts.extend(str(part.get("text")) for part in content
+                             if isinstance(part, dict) and "text" in part)
+        return "\n".join(parts)
+
     def detach(self) -> None:
         """Give the server its default answers back."""
         self.server.reply = None

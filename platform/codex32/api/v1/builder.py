@@ -9,6 +9,7 @@ Events). The specification's JSON Schema is published as ``BotSpecification``.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, PageArgs, Strict, page_of
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
-from codex32.db import db, tenancy
+from codex32.db import db, notifications, tenancy
 from codex32.db.builder_models import STATES
 from codex32.errors import Invalid, NotFound
 from codex32.services.builder import builds, clarify, conversations
@@ -36,8 +37,9 @@ blp = Blueprint("builder", __name__, url_prefix="/api/v1/builder",
                             "generate, accept.")
 
 SPEC_REF = {"allOf": [{"$ref": "#/components/schemas/BotSpecification"}]}
-EVENT_POLL_SECONDS = 0.2
-EVENT_STREAM_SECONDS = 600  # one stream's longest life; the client reconnects after it
+RECONNECT_MILLISECONDS = 1000  # the SSE ``retry`` a client waits before reconnecting
+FEED_KEY = "codex32.builder_progress_feed"
+_FEED_LOCK = threading.Lock()
 
 
 def register_schemas(api: Api) -> None:
@@ -237,42 +239,73 @@ def accept(data, conversation_id):
 @requires(Permission.VIEW_BOTS)
 def events(conversation_id):
     """The generation's progress as Server-Sent Events: every stored ``progress`` event (from
-    ``Last-Event-ID`` on), then new ones as they happen, then ``done`` with the state. Events
-    are stored, so a client that went away resumes where it stopped."""
+    ``Last-Event-ID`` on), then new ones as they happen, then ``done`` with the state. A stream
+    lives at most ``CODEX32_BUILDER_EVENTS_MAX_SECONDS`` and then ends with ``reconnect``;
+    events are stored, so a client that reconnects with ``Last-Event-ID`` loses nothing."""
     conversations.get(db.session, conversation_id)  # 404 for another workspace's
     workspace_id = str(current_principal().workspace_id)
     after = _last_event_id()
-    transaction.end()
-    return Response(stream_with_context(_stream(workspace_id, conversation_id, after)),
-                    mimetype="text/event-stream",
+    transaction.end()  # the stream reads in its own short sessions
+    settings = runtime.current().settings
+    stream = _stream(_feed(), workspace_id, conversation_id, after,
+                     lifetime=settings.builder_events_max_seconds,
+                     heartbeat=settings.builder_events_heartbeat_seconds)
+    return Response(stream_with_context(stream), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 def _last_event_id() -> int:
     given = request.headers.get("Last-Event-ID") or request.args.get("after") or "0"
-    return int(given) if given.isdigit() else 0
+    return int(given) if given.isdigit() and len(given) < 10 else 0
 
 
-def _stream(workspace_id: str, conversation_id: uuid.UUID, sent: int) -> Iterator[str]:
+def _feed() -> notifications.Feed:
+    """This app's listener on the builds' progress channel (one per process and app)."""
+    with _FEED_LOCK:
+        feed = current_app.extensions.get(FEED_KEY)
+        if feed is None:
+            url = runtime.current().engine.url.render_as_string(hide_password=False)
+            feed = current_app.extensions[FEED_KEY] = notifications.Feed(
+                url, builds.PROGRESS_CHANNEL)
+    return feed
+
+
+def _stream(feed: notifications.Feed, workspace_id: str, conversation_id: uuid.UUID,
+            sent: int, *, lifetime: float, heartbeat: float) -> Iterator[str]:
+    """Read the conversation, send what is new, sleep until its NOTIFY (or a heartbeat),
+    again; end with ``done`` when no build runs, or ``reconnect`` after ``lifetime``."""
     sessions = runtime.current().sessions
-    deadline = time.monotonic() + EVENT_STREAM_SECONDS
-    while True:
-        with sessions() as session, tenancy.bound(session, workspace_id):
-            try:
-                conversation = conversations.get(session, conversation_id)
-            except NotFound:
-                yield _event("error", {"message": "conversation not found"}, None)
+    key = str(conversation_id)
+    deadline = time.monotonic() + lifetime
+    yield f"retry: {RECONNECT_MILLISECONDS}\n\n"
+    with feed.watching(key):
+        quiet_since = time.monotonic()
+        while True:
+            mark = feed.mark(key)
+            with sessions() as session, tenancy.bound(session, workspace_id):
+                try:
+                    conversation = conversations.get(session, conversation_id)
+                except NotFound:
+                    yield _event("error", {"message": "conversation not found"}, None)
+                    return
+                progress, step = list(conversation.progress or []), conversation.step
+                state, error = conversation.state, conversation.error
+            for index, entry in enumerate(progress[sent:], sent + 1):
+                yield _event(str(entry.get("event") or "progress"), entry, index)
+                quiet_since = time.monotonic()
+            sent = max(sent, len(progress))
+            if step is None:
+                yield _event("done", {"state": state, "error": error, "running": False}, None)
                 return
-            progress, step = list(conversation.progress or []), conversation.step
-            state, error = conversation.state, conversation.error
-        for index, entry in enumerate(progress[sent:], sent + 1):
-            yield _event(str(entry.get("event") or "progress"), entry, index)
-        sent = max(sent, len(progress))
-        if step is None or time.monotonic() > deadline:
-            yield _event("done", {"state": state, "error": error, "running": step is not None},
-                         None)
-            return
-        time.sleep(EVENT_POLL_SECONDS)
+            now = time.monotonic()
+            if now >= deadline:
+                yield _event("reconnect", {"last_event_id": sent, "state": state,
+                                           "running": True}, None)
+                return
+            if now - quiet_since >= heartbeat:
+                yield ": heartbeat\n\n"
+                quiet_since = now
+            feed.wait(key, mark, min(deadline, quiet_since + heartbeat) - now)
 
 
 def _event(name: str, data: dict[str, Any], ident: int | None) -> str:

@@ -88,10 +88,17 @@ def specification_from(messages: list[str] | str) -> dict[str, Any]:
         trigger = "manual"
     outputs = _outputs(text, lower, destinations)
     parameters, questions = parameters_for(template, text, lower, sources, destinations)
+    data_sources = _data_sources(lower, sources)
     if template is None:
-        tasks = [source.task for source in CATALOGUE.values()]
-        questions.insert(0, f"What should the bot do? For example: {', '.join(tasks[:-1])}, "
-                            f"or {tasks[-1]}.")
+        if not (urls or outputs or data_sources or trigger != "manual"):
+            tasks = [source.task for source in CATALOGUE.values()]
+            questions.insert(0, f"What should the bot do? For example: "
+                                f"{', '.join(tasks[:-1])}, or {tasks[-1]}.")
+        # A bot the user described (a source, a schedule, a destination) that no template
+        # does: no question would let these rules write it, so none is asked; the builder
+        # says that generating it needs a language model.
+        return _draft(said, urls, trigger, schedule, data_sources, outputs, None, {},
+                      questions)
     if trigger == "schedule" and schedule is None:
         questions.append(schedule_question or
                          "How often should it run (for example every 5 minutes, hourly, or "
@@ -99,13 +106,21 @@ def specification_from(messages: list[str] | str) -> dict[str, Any]:
     elif schedule_question:
         questions.append(schedule_question)
     questions.extend(_output_questions(lower, outputs))
+    return _draft(said, urls, trigger, schedule, data_sources, outputs, template, parameters,
+                  questions)
+
+
+def _draft(said: list[str], urls: list[str], trigger: str, schedule: str | None,
+           data_sources: list[dict[str, str]], outputs: list[dict[str, Any]],
+           template: str | None, parameters: dict[str, Any], questions: list[str]
+           ) -> dict[str, Any]:
     purpose = _first_sentence(said[0]) if said else ""
     return {
         "name": _name(purpose, template, urls),
         "purpose": purpose,
         "trigger": trigger,
         "schedule": schedule if trigger == "schedule" else None,
-        "data_sources": _data_sources(lower, sources),
+        "data_sources": data_sources,
         "outputs": outputs,
         "template": template,
         "parameters": parameters,
@@ -150,9 +165,9 @@ def schedule_from(lower: str) -> tuple[str | None, str | None]:
     if re.search(r"\b(daily|every\s+(day|morning|evening|night)|each\s+(day|morning|evening|"
                  r"night)|nightly|once\s+a\s+day)\b", lower):
         return f"{minute} {hour} * * *", None
-    if re.search(r"\b(weekly|every\s+week|once\s+a\s+week)\b", lower):
+    if re.search(r"\b(weekly|(every|each)\s+week|once\s+a\s+week)\b", lower):
         return f"{minute} {hour} * * 1", None
-    if re.search(r"\b(monthly|every\s+month|once\s+a\s+month)\b", lower):
+    if re.search(r"\b(monthly|(every|each)\s+month|once\s+a\s+month)\b", lower):
         return f"{minute} {hour} 1 * *", None
     return None, None
 
@@ -161,8 +176,12 @@ def template_for(lower: str) -> str | None:
     """The best-matching template id for a lowercase description, or None when nothing fits."""
     scores = {}
     for template, source in CATALOGUE.items():  # each template's keywords: template.yaml
+        if _matches(source.against_keywords, lower):
+            continue  # the description asks for something this template does not do
         scores[template] = 2 * _matches(source.strong_keywords, lower) \
             + _matches(source.weak_keywords, lower)
+    if not scores:
+        return None
     best = max(scores, key=lambda t: scores[t])  # ties: the first in CATALOGUE order
     return best if scores[best] > 0 else None
 

@@ -41,9 +41,11 @@ METADATA_SCHEMA: dict[str, Any] = {
         "task": {"type": "string", "minLength": 1, "maxLength": 100},
         "order": {"type": "integer"},
         "slug": {"type": "string", "pattern": r"^[a-z0-9]+(-[a-z0-9]+)*$"},
+        # ``against``: words of tasks the template cannot do ("price", "append"): a
+        # description with one of them never gets this template.
         "keywords": {"type": "object", "required": ["strong", "weak"],
                      "additionalProperties": False,
-                     "properties": {"strong": _WORDS, "weak": _WORDS}},
+                     "properties": {"strong": _WORDS, "weak": _WORDS, "against": _WORDS}},
         "requires": {"type": "object"},
         "network_when": {"type": ["string", "null"]},
         "secrets": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
@@ -76,6 +78,7 @@ class TemplateSource:
     slug: str
     task: str
     order: int  # where it stands in lists, and in the built-in LLM's tie-breaks
+    against_keywords: tuple[str, ...] = ()  # a description with one of them is another task
 
 
 def load(root: Traversable) -> dict[str, TemplateSource]:
@@ -117,7 +120,7 @@ def _load_one(folder: Traversable) -> TemplateSource:
         network_when=meta["network_when"], secrets=tuple(meta["secrets"]),
         strong_keywords=tuple(meta["keywords"]["strong"]),
         weak_keywords=tuple(meta["keywords"]["weak"]), slug=meta["slug"], task=meta["task"],
-        order=meta["order"])
+        order=meta["order"], against_keywords=tuple(meta["keywords"].get("against", ())))
 
 
 def _check_parameters(meta: dict[str, Any], parameters: dict[str, Any]) -> None:

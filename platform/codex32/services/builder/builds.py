@@ -6,7 +6,8 @@
   :func:`pipeline.build` with no transaction open, writes every progress event to the
   conversation as it happens (:func:`add_progress`, a short transaction each), so ``GET``
   shows the running step and a client streaming events that goes away loses nothing, and
-  stores the report (:func:`store`); the conversation becomes ``generated``.
+  stores the report (:func:`store`); the conversation becomes ``generated``. Each of these
+  NOTIFYs :data:`PROGRESS_CHANNEL` with the conversation's id, which wakes its streams.
 - :func:`accept` creates the bot (or a new version of the refined bot) with every file, its
   settings and its schedule from ``config.yaml``, in the caller's transaction with its audit
   rows.
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
 from codex32.auth.rbac import Permission
+from codex32.db import notifications
 from codex32.db.builder_models import BuilderConversation
 from codex32.errors import Conflict, Forbidden, Invalid
 from codex32.execution import queue
@@ -37,6 +39,9 @@ from codex32.services.builder.report import Build, as_json
 log = logging.getLogger(__name__)
 
 MAX_PROGRESS_EVENTS = 500  # kept per generation; later events are counted, not stored
+# Every change of a build's progress NOTIFYs the conversation's id here, at commit: the event
+# streams (GET .../events) wait on it instead of polling.
+PROGRESS_CHANNEL = "builder_progress"
 
 
 def generate(session: Session, principal: Principal, conversation_id: uuid.UUID
@@ -81,6 +86,7 @@ def start(session: Session, workspace_id: str, conversation_id: str, job_id: int
         log.warning("build job %s names no conversation waiting for it", job_id)
         return None
     conversation.step, conversation.updated_at = "started", datetime.now(UTC)
+    notifications.notify(session, PROGRESS_CHANNEL, conversation_id)
     caller = gateway.Caller(user_id=conversation.created_by
                             if conversation.creator_type == "user" else None,
                             conversation_id=conversation_id)
@@ -101,6 +107,7 @@ def add_progress(session: Session, conversation_id: str, event: str,
         func.jsonb_array_length(table.c.progress) < MAX_PROGRESS_EVENTS)
         .values(progress=table.c.progress.concat([entry]),
                 step=str(detail.get("name") or event)[:64], updated_at=datetime.now(UTC)))
+    notifications.notify(session, PROGRESS_CHANNEL, conversation_id)
 
 
 def store(session: Session, conversation_id: str, build: Build | None,
@@ -111,6 +118,7 @@ def store(session: Session, conversation_id: str, build: Build | None,
         values.update(report=as_json(build), state="generated")
     session.execute(update(BuilderConversation).where(
         BuilderConversation.id == uuid.UUID(conversation_id)).values(**values))
+    notifications.notify(session, PROGRESS_CHANNEL, conversation_id)
 
 
 # --- accept ------------------------------------------------------------------------------

@@ -96,6 +96,14 @@ class Context:
     api_key_id: uuid.UUID | None = None
 
 
+# What a heuristics turn adds when the user described a bot that no template does: the
+# specification is kept (a model can generate it later), no question is asked (no answer
+# would let the heuristics write it), and generating stops saying the same.
+NO_TEMPLATE = (" This bot fits none of the built-in templates (GET /api/v1/templates), and "
+               "the heuristics write bots from templates only: generating it needs a language "
+               "model. Configure an LLM provider (/api/v1/providers) and generate again.")
+
+
 @dataclass(frozen=True)
 class Reply:
     """The assistant's turn: what it says, the specification after it, its questions."""
@@ -145,6 +153,8 @@ def respond(context: Context) -> Reply:
         suggestions = heuristics.suggestions(spec)
         message = ("Built-in heuristics (no language model is configured) drafted this "
                    "specification from keyword rules; check it.")
+        if not spec.get("template") and not asked:
+            message += NO_TEMPLATE
     else:
         spec, asked = answer["specification"], answer["questions"]
         suggestions, message = answer["suggestions"], answer["message"]

@@ -179,6 +179,34 @@ def from_template(workspace_id: str, spec: dict[str, Any], *, caller: gateway.Ca
                    "requires": dict(generated.requires)}
 
 
+HEURISTICS_LABEL = ("Generated offline by Codex-32: the built-in heuristics (not a language "
+                    "model) drafted the specification and the template generator wrote this "
+                    "file from the `{template}` template.")
+
+
+def labelled(files: dict[str, str], template: str) -> dict[str, str]:
+    """``files`` with a line saying where they came from (the offline path): a comment atop
+    the Python files and requirements.txt, a note under the README's title."""
+    words = HEURISTICS_LABEL.format(template=template).split()
+    comment, line = [], "#"
+    for word in words:  # wrapped, so that no line is long
+        if len(line) + len(word) > 90:
+            comment.append(line)
+            line = "#"
+        line += " " + word
+    header = "\n".join([*comment, line]) + "\n"
+    found = {}
+    for path, text in files.items():
+        if path.endswith(".py") or path == "requirements.txt":
+            found[path] = header + text
+        elif path == "README.md":
+            title, _, rest = text.partition("\n")
+            found[path] = f"{title}\n\n> {' '.join(words)}\n{rest}"
+        else:
+            found[path] = text
+    return found
+
+
 def _problems(errors: dict[str, Any]) -> list[str]:
     """``field: why`` lines of an error's nested ``errors`` (the API's ``json`` level left out)."""
     found = []

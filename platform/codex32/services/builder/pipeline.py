@@ -169,8 +169,9 @@ def _with_heuristics(workspace_id: str, spec: dict[str, Any], caller: gateway.Ca
     except generate.GenerationFailed as exc:
         notify("step", {"round": 1, "name": "generate", "status": "failed"})
         return _stopped(notify, "heuristics", str(exc))
-    files = {**written, "config.yaml": config_file.render(
-        spec, previous=previous.get("config.yaml"), source="heuristics", template=template)}
+    files = {**generate.labelled(written, str(template["id"])),
+             "config.yaml": config_file.render(spec, previous=previous.get("config.yaml"),
+                                               source="heuristics", template=template)}
     try:
         first = _round(1, files, previous, workspace_id, limits, started, notify)
     except ValidationCrashed as exc:

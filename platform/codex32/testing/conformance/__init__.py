@@ -27,42 +27,41 @@ A module per kind (:mod:`.llm`, :mod:`.embedders`, :mod:`.vector_stores`,
 :mod:`.code_generators`, :mod:`.notifiers`, :mod:`.executors`) on :mod:`.base` (every
 plugin's checks) and :mod:`.cases` (``ErrorCase`` and helpers); :mod:`.routed` holds what the
 gateway's router reads, for LLM providers and embedders. Import from here or from
-``codex32.testing``.
+``codex32.testing``. Importing this package loads no suite: each name is imported from its
+module (:data:`HOMES`) when first asked for, so ``codex32.testing`` can list them cheaply.
 """
 
 from __future__ import annotations
 
-from codex32.plugins.interfaces import with_defaults
-from codex32.testing.conformance.base import PluginConformance
-from codex32.testing.conformance.cases import (
-    WORKSPACE_A,
-    WORKSPACE_B,
-    ErrorCase,
-    registered_classes,
-    wrong_type_configs,
-)
-from codex32.testing.conformance.code_generators import CodeGeneratorConformance
-from codex32.testing.conformance.embedders import EmbedderConformance
-from codex32.testing.conformance.executors import ExecutorConformance
-from codex32.testing.conformance.llm import LLMProviderConformance, check_usage  # noqa: F401
-from codex32.testing.conformance.notifiers import NotifierConformance
-from codex32.testing.conformance.routed import RoutedConformance, scripted_failures
-from codex32.testing.conformance.vector_stores import VectorStoreConformance
+import importlib
+from typing import Any
 
-__all__ = [
-    "WORKSPACE_A",
-    "WORKSPACE_B",
-    "CodeGeneratorConformance",
-    "EmbedderConformance",
-    "ErrorCase",
-    "ExecutorConformance",
-    "LLMProviderConformance",
-    "NotifierConformance",
-    "PluginConformance",
-    "RoutedConformance",
-    "VectorStoreConformance",
-    "registered_classes",
-    "scripted_failures",
-    "with_defaults",
-    "wrong_type_configs",
-]
+# Each public name and the module that defines it.
+HOMES: dict[str, str] = {
+    "PluginConformance": "codex32.testing.conformance.base",
+    "WORKSPACE_A": "codex32.testing.conformance.cases",
+    "WORKSPACE_B": "codex32.testing.conformance.cases",
+    "ErrorCase": "codex32.testing.conformance.cases",
+    "registered_classes": "codex32.testing.conformance.cases",
+    "wrong_type_configs": "codex32.testing.conformance.cases",
+    "CodeGeneratorConformance": "codex32.testing.conformance.code_generators",
+    "EmbedderConformance": "codex32.testing.conformance.embedders",
+    "ExecutorConformance": "codex32.testing.conformance.executors",
+    "LLMProviderConformance": "codex32.testing.conformance.llm",
+    "check_usage": "codex32.testing.conformance.llm",
+    "NotifierConformance": "codex32.testing.conformance.notifiers",
+    "RoutedConformance": "codex32.testing.conformance.routed",
+    "scripted_failures": "codex32.testing.conformance.routed",
+    "VectorStoreConformance": "codex32.testing.conformance.vector_stores",
+    "with_defaults": "codex32.plugins.interfaces",
+}
+
+__all__ = sorted(HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    """A suite or helper, imported from its module when first asked for."""
+    home = HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

@@ -1,0 +1,113 @@
+"""GET .../{id}/events: woken by the job's NOTIFY (no poll loop), bounded in time, heartbeats,
+and nothing lost across reconnects (Last-Event-ID)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from codex32 import runtime
+from codex32.api.v1.builder import FEED_KEY
+from codex32.db import notifications, tenancy
+from codex32.execution import builder_jobs
+from codex32.services.builder import builds
+from tests.builder.test_generate_accept import events, ready
+
+
+@pytest.fixture()
+def queued(tenant) -> str:
+    """A conversation whose generation is queued (no worker runs it: the test writes its
+    progress as the job would)."""
+    conversation = ready(tenant)
+    response = tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
+    assert response.status_code == 202, response.json
+    return conversation
+
+
+def stream_settings(app, monkeypatch, **overrides) -> None:
+    rt = runtime.of(app)
+    monkeypatch.setattr(rt, "settings", rt.settings.with_overrides(**overrides))
+
+
+def progress(app, tenant, conversation: str, name: str) -> None:
+    """One progress event committed as the job commits it (NOTIFY at commit)."""
+    builder_jobs.recorder(runtime.of(app), tenant.workspace_id, conversation)(
+        "step", {"round": 1, "name": name, "status": "running"})
+
+
+def finish(app, tenant, conversation: str) -> None:
+    rt = runtime.of(app)
+    with rt.sessions() as session, tenancy.bound(session, tenant.workspace_id):
+        builds.store(session, conversation, None, "stopped by the test")
+        session.commit()
+
+
+def test_a_stream_wakes_on_the_jobs_notify_not_on_a_poll(app, tenant, queued, monkeypatch):
+    # A heartbeat of 60 s: the stream reads the conversation again only when notified.
+    stream_settings(app, monkeypatch, builder_events_heartbeat_seconds=60.0)
+    response = tenant.call("GET", f"/api/v1/builder/conversations/{queued}/events",
+                           buffered=False)
+    received: list[tuple[float, bytes]] = []
+
+    def read() -> None:
+        for chunk in response.response:
+            received.append((time.monotonic(), chunk))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 15
+    while not (app.extensions.get(FEED_KEY) and app.extensions[FEED_KEY].listening):
+        assert time.monotonic() < deadline, "the stream's listener did not start"
+        time.sleep(0.02)
+    time.sleep(0.2)  # the stream has read the conversation and waits
+    sent = time.monotonic()
+    progress(app, tenant, queued, "validate")
+    while not any(b"validate" in chunk for _, chunk in received):
+        assert time.monotonic() < sent + 5, "the NOTIFY did not wake the stream"
+        time.sleep(0.02)
+    woke = next(at for at, chunk in received if b"validate" in chunk) - sent
+    assert woke < 2.0, woke  # far below the 60 s heartbeat: the NOTIFY woke it
+    finish(app, tenant, queued)
+    reader.join(timeout=10)
+    assert not reader.is_alive()
+    found = events(b"".join(chunk for _, chunk in received))
+    assert [name for _, name, _ in found] == ["step", "done"]
+    assert found[-1][2]["error"] == "stopped by the test"
+    assert received[0][1].startswith(b"retry: ")
+
+
+def test_a_stream_ends_after_its_lifetime_and_a_reconnect_loses_nothing(
+        app, tenant, queued, monkeypatch):
+    stream_settings(app, monkeypatch, builder_events_max_seconds=0.5,
+                    builder_events_heartbeat_seconds=0.2)
+    path = f"/api/v1/builder/conversations/{queued}/events"
+    progress(app, tenant, queued, "generate")
+    progress(app, tenant, queued, "syntax")
+    started = time.monotonic()
+    raw = tenant.call("GET", path).get_data()
+    assert time.monotonic() - started < 5
+    first = events(raw)
+    assert [(i, name) for i, name, _ in first] == [("1", "step"), ("2", "step"),
+                                                    (None, "reconnect")]
+    assert first[-1][2] == {"last_event_id": 2, "state": "ready", "running": True}
+    assert b": heartbeat\n\n" in raw  # the idle stream kept its connection warm
+    progress(app, tenant, queued, "lint")
+    # The client reconnects with the last id it saw: it gets what came since, once.
+    second = events(tenant.call("GET", path, headers={"Last-Event-ID": "2"}).get_data())
+    assert [(i, d.get("name")) for i, _, d in second[:-1]] == [("3", "lint")]
+    assert second[-1][1] == "reconnect" and second[-1][2]["last_event_id"] == 3
+    finish(app, tenant, queued)
+    third = events(tenant.call("GET", path, headers={"Last-Event-ID": "3"}).get_data())
+    assert [name for _, name, _ in third] == ["done"]
+
+
+def test_the_feed_falls_back_to_short_waits_while_it_cannot_listen():
+    feed = notifications.Feed("postgresql://nobody@127.0.0.1:1/none", "builder_progress")
+    with feed.watching("k"):
+        mark = feed.mark("k")
+        started = time.monotonic()
+        feed.wait("k", mark, timeout=30.0)
+        assert time.monotonic() - started <= notifications.FALLBACK_SECONDS + 1.0
+        assert not feed.listening
