@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from codex32 import runtime
-from codex32.auth.principal import Principal
 from codex32.db import db, tenancy
-from codex32.services.knowledge import documents, vectors
+from codex32.services.knowledge import vectors
 from tests.conftest import sign_up
-from tests.knowledge.conftest import collection, search, upload_text
+from tests.knowledge.conftest import collection, search, upload_text, use_milvus
 
 SECRET = "Project nightingale merges with the competitor in March."
 
@@ -73,25 +74,39 @@ def test_another_workspace_s_ids_are_404_everywhere(client, tenant):
     assert a.call("GET", f"{base}/documents/{a_doc['id']}").json["title"] == "Merger"
 
 
-def test_erasing_a_workspace_s_knowledge_removes_its_vectors_only(client, tenant, kb, app):
+@pytest.mark.parametrize("store", ["pgvector", "milvus"])
+def test_erasing_a_workspace_s_knowledge_removes_its_vectors_only(client, tenant, kb, app,
+                                                                   store, request):
     a, b = tenant, sign_up(client)
+    if store == "milvus":
+        request.getfixturevalue("milvus_uri")
+        use_milvus(a)
+        use_milvus(b)
     upload_text(a, collection(a), "Merger", SECRET)
     a.create_bot("a-bot", description="helps with mergers")
     upload_text(b, collection(b), "Decoy", "Nightingales sing at night.")
     kb.drain(a, b)
     assert kb.vector_ids(a) and kb.vector_ids(b)
-    b_vectors = kb.vector_ids(b)
-    with app.test_request_context(), runtime.activated(runtime.of(app)):
-        with tenancy.bound(db.session, a.workspace_id):
-            principal = Principal(workspace_id=uuid.UUID(a.workspace_id), role="admin")
-            assert documents.erase_workspace(db.session, principal) >= 2
-            db.session.commit()
-        db.session.remove()
+    b_vectors, b_chunks = kb.vector_ids(b), kb.chunks(b)
+    erased = a.call("DELETE", "/api/v1/workspace/knowledge")
+    assert erased.status_code == 202, erased.json
+    assert erased.json["chunks"] >= 2 and erased.json["documents"] == 1
     kb.drain(a)
     assert kb.chunks(a) == [] and search(a, "nightingale merger")["items"] == []
-    assert kb.vector_ids(b) == b_vectors
-    leftover = _any_vectors(app, a.workspace_id)
-    assert leftover == set()
+    assert kb.vector_ids(b) == b_vectors and kb.chunks(b) == b_chunks
+    assert _any_vectors(app, a.workspace_id) == set()
+    logged = a.call("GET", "/api/v1/audit-logs", query_string={"action": "knowledge.erase"})
+    assert [e["changes"] for e in logged.json["items"]] == [erased.json]
+
+
+def test_only_an_admin_erases_the_workspace_s_knowledge(client, tenant, kb):
+    upload_text(tenant, collection(tenant), "Kept", "Stays unless an admin erases it.")
+    member = tenant.add_member("user")
+    refused = client.delete("/api/v1/workspace/knowledge", headers=member["headers"])
+    assert refused.status_code == 403
+    assert kb.chunks(tenant) == [] and kb.jobs(tenant)  # nothing erased, the upload queued
+    kb.drain(tenant)
+    assert kb.chunks(tenant)
 
 
 def test_a_running_bot_searches_only_its_own_workspace(client, tenant, kb, app):

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -226,21 +226,26 @@ def delete_document(session: Session, principal: Principal, collection_id: uuid.
                   "chunks": len(ids)})
 
 
-def erase_workspace(session: Session, principal: Principal) -> int:
-    """Delete every collection, document, chunk and index generation of the workspace, and
-    queue the deletion of all its vectors; returns how many chunks went."""
-    ids = _chunk_ids(session, None)
+def erase_workspace(session: Session, principal: Principal) -> dict[str, int]:
+    """Delete every collection, document, chunk (bots' passages too) and index generation of
+    the workspace, and queue the deletion of all its vectors in every store that may hold
+    some; returns how many of each went."""
     generations = list(session.execute(select(KnowledgeIndex.generation)).scalars())
-    for generation in generations:
-        for start in range(0, len(ids), ERASE_BATCH):
-            queue.defer_knowledge(session, queue.FORGET_VECTORS_TASK, principal.workspace_id,
-                                  ids=ids[start:start + ERASE_BATCH], generation=generation)
+    erased = {"collections": _count(session, KnowledgeCollection),
+              "documents": _count(session, KnowledgeDocument),
+              "chunks": _count(session, KnowledgeChunk), "generations": len(generations)}
     session.execute(delete(KnowledgeChunk))
     session.execute(delete(KnowledgeCollection))
     session.execute(delete(KnowledgeIndex))
+    queue.defer_knowledge(session, queue.ERASE_VECTORS_TASK, principal.workspace_id,
+                          generations=generations)
     audit.record(session, principal, "knowledge.erase", "workspace", principal.workspace_id,
-                 {"chunks": len(ids)})
-    return len(ids)
+                 erased)
+    return erased
+
+
+def _count(session: Session, model: Any) -> int:
+    return int(session.execute(select(func.count()).select_from(model)).scalar_one())
 
 
 ERASE_BATCH = 5000
