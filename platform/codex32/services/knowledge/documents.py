@@ -94,11 +94,7 @@ def update_collection(session: Session, principal: Principal, collection_id: uui
     collection = get_collection(session, collection_id, lock=True)
     if "metadata" in changes:
         changes["metadata_"] = _checked_metadata(changes.pop("metadata"))
-    recorded = {}
-    for field, value in changes.items():
-        if getattr(collection, field) != value:
-            recorded[field.rstrip("_")] = {"before": getattr(collection, field), "after": value}
-            setattr(collection, field, value)
+    recorded = audit.apply_changes(collection, changes)
     collection.updated_at = datetime.now(UTC)
     _flush_unique(session, collection.name)
     audit.record(session, principal, "collection.update", "collection", collection.id, recorded)
