@@ -64,6 +64,7 @@ def test_another_workspace_s_ids_are_404_everywhere(client, tenant):
             ("POST", f"{base}/documents", {"title": "planted", "text": "planted"}),
             ("GET", f"{base}/documents/{a_doc['id']}", None),
             ("DELETE", f"{base}/documents/{a_doc['id']}", None),
+            ("POST", f"{base}/ask", {"question": "What merges?"}),
             ("GET", f"/api/v1/collections/{uuid.uuid4()}", None)):
         response = b.call(method, path, json=body)
         assert response.status_code == 404, (method, path, response.json)
@@ -148,3 +149,35 @@ def _any_vectors(app, workspace_id: str) -> set[str]:
         db.session.remove()
         return {m.id for m in store.search(workspace_id, "knowledge_g1", [1.0] * 256,
                                            top_k=100)}
+
+
+def test_a_citation_of_another_workspace_s_chunk_in_ask_is_rejected(client, tenant, kb):
+    """B's language model (or a prompt injection) names a chunk id of A's: the answer never
+    shows it; only passages retrieved for B can be cited."""
+    import json
+
+    from codex32.testing.fake_openai import FakeOpenAI
+
+    a, b = tenant, sign_up(client)
+    upload_text(a, collection(a), "Merger", SECRET)
+    b_docs = collection(b)
+    upload_text(b, b_docs, "Birds", "Nightingales sing at night in gardens.")
+    kb.drain(a, b)
+    a_chunk = kb.chunks(a)[0]["id"]
+
+    def reply(body):
+        own = body["messages"][-1]["content"].split("[", 1)[1].split("]", 1)[0]
+        return json.dumps({"answer": "Nightingales sing.", "citations": [a_chunk, own]})
+
+    with FakeOpenAI(api_key="sk-b") as server:
+        server.reply = reply
+        assert b.call("PUT", "/api/v1/providers/llm/openai", json={
+            "config": {"base_url": server.url, "model": "gpt-4o-mini"},
+            "secrets": {"api_key": "sk-b"}}).status_code == 200
+        b.call("PATCH", "/api/v1/workspace", json={"settings": {"defaults": {"llm": "openai"}}})
+        answer = b.call("POST", f"/api/v1/collections/{b_docs}/ask",
+                        json={"question": "Project nightingale merger?"}).json
+    assert answer["mode"] == "generated", answer
+    assert answer["rejected_citations"] == [a_chunk]
+    assert [c["passage"] for c in answer["citations"]] == ["Nightingales sing at night in gardens."]
+    assert "competitor" not in json.dumps(answer)
