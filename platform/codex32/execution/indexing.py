@@ -259,20 +259,24 @@ def forget(workspace_id: str, ids: list[str], generation: int | None = None) -> 
 
 
 def erase(workspace_id: str, generations: list[int]) -> None:
-    """Delete every vector of the workspace from every store that may hold some (its
-    knowledge was erased); raising makes the job run again."""
+    """Delete the vectors of an erased workspace's (retired) generations from every store
+    that may hold some, then the generations; raising makes the job run again."""
     with _sessions() as session, tenancy.bound(session, workspace_id):
         stores = vectors.stores_holding(session, workspace_id)
     failed: list[str] = []
     for store in stores:
         try:
             if not vectors.erase(store, workspace_id, generations):
-                log.warning("vector store %s cannot erase a workspace: its vectors remain",
+                log.warning("vector store %s cannot delete a collection: vectors remain",
                             store.id, extra={"workspace_id": workspace_id})
         except DomainError as exc:
             failed.append(f"{store.id}: {exc.message}")
     if failed:
         raise EraseIncomplete("; ".join(failed))
+    with _sessions() as session, tenancy.bound(session, workspace_id):
+        session.execute(delete(KnowledgeIndex).where(KnowledgeIndex.generation.in_(generations),
+                                                     KnowledgeIndex.status == "retired"))
+        session.commit()
 
 
 def drop_generation(workspace_id: str, generation: int) -> None:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -223,16 +223,18 @@ def delete_document(session: Session, principal: Principal, collection_id: uuid.
 
 
 def erase_workspace(session: Session, principal: Principal) -> dict[str, int]:
-    """Delete every collection, document, chunk (bots' passages too) and index generation of
-    the workspace, and queue the deletion of all its vectors in every store that may hold
-    some; returns how many of each went."""
+    """Delete every collection, document and chunk (bots' passages too) of the workspace,
+    retire its index generations and queue the deletion of their vectors in every store that
+    may hold some (then of the generations); returns how many of each went."""
     generations = list(session.execute(select(KnowledgeIndex.generation)).scalars())
     erased = {"collections": _count(session, KnowledgeCollection),
               "documents": _count(session, KnowledgeDocument),
               "chunks": _count(session, KnowledgeChunk), "generations": len(generations)}
     session.execute(delete(KnowledgeChunk))
     session.execute(delete(KnowledgeCollection))
-    session.execute(delete(KnowledgeIndex))
+    # Retired, not deleted: a new upload starts a generation of a new number, so the erase
+    # job (which deletes these generations' collections, then their rows) cannot touch it.
+    session.execute(update(KnowledgeIndex).values(status="retired", updated_at=func.now()))
     queue.defer_knowledge(session, queue.ERASE_VECTORS_TASK, principal.workspace_id,
                           generations=generations)
     audit.record(session, principal, "knowledge.erase", "workspace", principal.workspace_id,

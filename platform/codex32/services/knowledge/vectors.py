@@ -86,14 +86,11 @@ def delete(store: VectorStore, workspace_id: str, generations: list[int],
 
 
 def erase(store: VectorStore, workspace_id: str, generations: list[int]) -> bool:
-    """Delete every vector of the workspace from ``store``: the whole workspace when the store
-    can, else each generation's collection; False when it can do neither."""
+    """Delete every vector of these generations of the workspace from ``store`` (each is one
+    collection); False when the store cannot delete a collection."""
     try:
-        if invoke(store, "delete", store.delete_workspace, workspace_id, timeout=_timeout()):
-            return True
-        return bool(generations) and all([
-            invoke(store, "delete", store.delete_collection, workspace_id,
-                   collection_of(generation), timeout=_timeout())
-            for generation in generations])
+        return all([invoke(store, "delete", store.delete_collection, workspace_id,
+                           collection_of(generation), timeout=_timeout())
+                    for generation in generations])
     except PluginError as exc:
         raise from_plugin_error(exc, store.id) from exc
