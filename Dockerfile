@@ -4,13 +4,16 @@
 #   worker         codex32 worker
 #   release        codex32 db upgrade
 #   vectors        codex32-milvus serve
-# Build: docker build -t codex32 .   (CODEX32_PLUGINS="openai milvus" installs only those)
+# Build: docker build -t codex32 .   (CODEX32_PLUGINS="openai milvus" installs only those; the
+# optional minilm embedder, PyTorch included, only when named: CODEX32_PLUGINS="... minilm")
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
 # --- build: a virtualenv holding the core and the first-party plugins ---------------------
 FROM ${PYTHON_IMAGE} AS build
 ARG CODEX32_PLUGINS=""
+# Installed unless CODEX32_PLUGINS says otherwise: every first-party plugin but the optional ones.
+ARG CODEX32_OPTIONAL_PLUGINS="minilm"
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/venv
@@ -20,6 +23,9 @@ COPY . .
 RUN pip install --upgrade pip wheel \
  && pip install . \
  && for plugin in ${CODEX32_PLUGINS:-$(ls plugins)}; do \
+        if [ -z "${CODEX32_PLUGINS}" ] && echo " ${CODEX32_OPTIONAL_PLUGINS} " | grep -q " $plugin "; then \
+            continue; \
+        fi; \
         if [ -f "plugins/$plugin/pyproject.toml" ] || [ -f "plugins/$plugin/setup.cfg" ]; then \
             pip install "./plugins/$plugin" || exit 1; \
         fi; \

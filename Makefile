@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PLUGINS := plugins/openai plugins/anthropic plugins/milvus plugins/pgvector plugins/webhook plugins/email plugins/slack
 STAMP := $(VENV)/.installed
 
-.PHONY: install run dev test lint typecheck bench clean
+.PHONY: install install-minilm run dev test lint typecheck bench clean
 
 $(STAMP): setup.cfg pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ $(STAMP): setup.cfg pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Optional: the all-MiniLM-L6-v2 embedder (plugins/minilm) and PyTorch's CPU build, pinned so
+# pip never pulls the CUDA one. Neither `make install` nor CI installs it.
+install-minilm: install
+	$(BIN)/python -m pip install --quiet "torch==2.13.0" -e plugins/minilm
 
 run: install
 	$(BIN)/codex32 run

@@ -24,7 +24,7 @@ def test_the_built_in_kinds_and_their_hooks():
         "vector_store": "register_vector_stores", "code_generator": "register_code_generators",
         "notifier": "register_notifiers", "executor": "register_executors"}
     assert {kind.name: kind.default for kind in kinds.declared()} == {
-        "llm": "builtin", "embedder": "hashing", "vector_store": "milvus",
+        "llm": "builtin", "embedder": "hashing", "vector_store": "pgvector",
         "code_generator": "template", "notifier": "log", "executor": "subprocess"}
 
 

@@ -82,6 +82,8 @@ MUTATIONS = {
     "collections.delete_collection": ("collection.delete", None),
     "collections.upload_document": ("document.create", None),
     "collections.delete_document": ("document.delete", None),
+    "workspaces.erase_knowledge": ("knowledge.erase", lambda t: t.call(
+        "DELETE", "/api/v1/workspace/knowledge")),
 }
 
 

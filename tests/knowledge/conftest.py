@@ -1,9 +1,10 @@
-"""Fixtures for the knowledge tests: a real milvus-lite server as the default vector store, a
-drain that runs the queued knowledge jobs through their real bodies, and document factories.
+"""Fixtures for the knowledge tests: the vector stores, a drain that runs the queued knowledge
+jobs through their real bodies, and document factories.
 
-The store is the workspace's configured one (the platform default, milvus, reaching the
-session's server through ``MILVUS_URI``); embeddings come from the built-in hashing embedder
-through the gateway. :func:`drain` takes the knowledge jobs of the given workspaces from
+The store is the workspace's configured one: the platform default, pgvector in the test
+database, or milvus for a workspace :func:`use_milvus` switched (a real milvus-lite server for
+the session, reached through ``MILVUS_URI``); embeddings come from the built-in hashing
+embedder through the gateway. :func:`drain` takes the knowledge jobs of the given workspaces from
 procrastinate's table in order and runs each body with the app's runtime and a job context
 carrying its attempt count, as a worker would: success deletes the job, a failure is retried
 at once while :class:`~codex32.execution.queue.KnowledgeRetry` allows it (its backoff is not
@@ -55,8 +56,15 @@ def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture()
-def kb(app, database, milvus_uri) -> KnowledgeBase:
+def kb(app, database) -> KnowledgeBase:
     return KnowledgeBase(app, database)
+
+
+def use_milvus(tenant: Tenant) -> None:
+    """Make milvus the workspace's vector store (the session's server: ``milvus_uri``)."""
+    response = tenant.call("PATCH", "/api/v1/workspace",
+                           json={"settings": {"defaults": {"vector_store": "milvus"}}})
+    assert response.status_code == 200, response.json
 
 
 class KnowledgeBase:

@@ -12,7 +12,7 @@ import pytest
 from codex32 import runtime
 from codex32.execution import knowledge
 from codex32.testing.fake_openai import FakeOpenAI
-from tests.knowledge.conftest import collection, document, search, upload_text
+from tests.knowledge.conftest import collection, document, search, upload_text, use_milvus
 
 
 @pytest.fixture()
@@ -102,6 +102,7 @@ def test_a_real_worker_indexes_an_upload(tenant, kb, database, tmp_path, milvus_
     try:
         starter(CODEX32_LOAD_PLUGINS="builtin,milvus", MILVUS_URI=milvus_uri,
                 KNOWLEDGE_RETRY_SECONDS="0.1")
+        use_milvus(tenant)  # the store the worker has (the platform default is pgvector)
         handbook = collection(tenant)
         uploaded = upload_text(tenant, handbook, "Queue", "Indexed by a real worker.").json
         deadline = time.monotonic() + 20
@@ -142,3 +143,26 @@ def test_the_retry_policy_stops_on_refusals_and_after_the_last_attempt(app):
 
 
 
+
+
+def test_without_a_vector_store_indexing_settles_for_full_text_search(
+        tenant, kb, app, monkeypatch):
+    """No vector store plugin installed: a bot's and a document's jobs finish at once (before,
+    each failed with "no vector_store plugin is installed"), the document is ``indexed`` with
+    a note, and search answers from full-text search."""
+    registry = runtime.of(app).plugins.registry
+    monkeypatch.setitem(registry, "vector_store", {})
+    bot = tenant.create_bot("tide-bot", description="Reports the tide tables")
+    handbook = collection(tenant)
+    uploaded = upload_text(tenant, handbook, "Tides", "Spring tides follow the full moon.").json
+    assert {outcome for _task, outcome in kb.drain(tenant)} == {"ok"}
+    indexed = document(tenant, handbook, uploaded["id"])
+    assert indexed["status"] == "indexed" and indexed["generation"] is None
+    assert "full-text" in indexed["error"] and indexed["chunk_count"] == 1
+    found = search(tenant, "tide")
+    assert not found["vector_search"] and found["note"]
+    assert {h["bot"]["id"] for h in found["items"] if h["bot"]} == {bot["id"]}
+    assert {h["document"]["id"] for h in found["items"] if h["document"]} == {uploaded["id"]}
+    # Deleting needs no store either: nothing holds vectors.
+    assert tenant.call("DELETE", f"/api/v1/collections/{handbook}").status_code == 204
+    assert {outcome for _task, outcome in kb.drain(tenant)} <= {"ok"}

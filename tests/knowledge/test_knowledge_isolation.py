@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from codex32 import runtime
-from codex32.auth.principal import Principal
 from codex32.db import db, tenancy
-from codex32.services.knowledge import documents, vectors
+from codex32.services.knowledge import vectors
 from tests.conftest import sign_up
-from tests.knowledge.conftest import collection, search, upload_text
+from tests.knowledge.conftest import collection, search, upload_text, use_milvus
 
 SECRET = "Project nightingale merges with the competitor in March."
 
@@ -63,6 +64,7 @@ def test_another_workspace_s_ids_are_404_everywhere(client, tenant):
             ("POST", f"{base}/documents", {"title": "planted", "text": "planted"}),
             ("GET", f"{base}/documents/{a_doc['id']}", None),
             ("DELETE", f"{base}/documents/{a_doc['id']}", None),
+            ("POST", f"{base}/ask", {"question": "What merges?"}),
             ("GET", f"/api/v1/collections/{uuid.uuid4()}", None)):
         response = b.call(method, path, json=body)
         assert response.status_code == 404, (method, path, response.json)
@@ -73,25 +75,49 @@ def test_another_workspace_s_ids_are_404_everywhere(client, tenant):
     assert a.call("GET", f"{base}/documents/{a_doc['id']}").json["title"] == "Merger"
 
 
-def test_erasing_a_workspace_s_knowledge_removes_its_vectors_only(client, tenant, kb, app):
+@pytest.mark.parametrize("store", ["pgvector", "milvus"])
+def test_erasing_a_workspace_s_knowledge_removes_its_vectors_only(client, tenant, kb, app,
+                                                                   store, request):
     a, b = tenant, sign_up(client)
+    if store == "milvus":
+        request.getfixturevalue("milvus_uri")
+        use_milvus(a)
+        use_milvus(b)
     upload_text(a, collection(a), "Merger", SECRET)
     a.create_bot("a-bot", description="helps with mergers")
     upload_text(b, collection(b), "Decoy", "Nightingales sing at night.")
     kb.drain(a, b)
     assert kb.vector_ids(a) and kb.vector_ids(b)
-    b_vectors = kb.vector_ids(b)
-    with app.test_request_context(), runtime.activated(runtime.of(app)):
-        with tenancy.bound(db.session, a.workspace_id):
-            principal = Principal(workspace_id=uuid.UUID(a.workspace_id), role="admin")
-            assert documents.erase_workspace(db.session, principal) >= 2
-            db.session.commit()
-        db.session.remove()
+    b_vectors, b_chunks = kb.vector_ids(b), kb.chunks(b)
+    erased = a.call("DELETE", "/api/v1/workspace/knowledge")
+    assert erased.status_code == 202, erased.json
+    assert erased.json["chunks"] >= 2 and erased.json["documents"] == 1
+    # An upload right after the erase, indexed before the erase job runs, keeps its vectors:
+    # it goes to a new generation, and the job deletes only the erased ones.
+    upload_text(a, collection(a, "after"), "Kept", "Written after the erase.")
+    with runtime.activated(runtime.of(app)):
+        for job_id, task, args in kb.jobs(a):
+            if task == "codex32.index_document":
+                assert kb._run(runtime.of(app), job_id, task, args) == "ok"
     kb.drain(a)
-    assert kb.chunks(a) == [] and search(a, "nightingale merger")["items"] == []
-    assert kb.vector_ids(b) == b_vectors
-    leftover = _any_vectors(app, a.workspace_id)
-    assert leftover == set()
+    kept = {c["id"] for c in kb.chunks(a)}
+    assert len(kept) == 1 and kb.vector_ids(a) == kept
+    found = search(a, "nightingale merger")["items"]
+    assert {hit["passage"] for hit in found} <= {"Written after the erase."}
+    assert kb.vector_ids(b) == b_vectors and kb.chunks(b) == b_chunks
+    assert _any_vectors(app, a.workspace_id) == set()  # generation 1, erased
+    logged = a.call("GET", "/api/v1/audit-logs", query_string={"action": "knowledge.erase"})
+    assert [e["changes"] for e in logged.json["items"]] == [erased.json]
+
+
+def test_only_an_admin_erases_the_workspace_s_knowledge(client, tenant, kb):
+    upload_text(tenant, collection(tenant), "Kept", "Stays unless an admin erases it.")
+    member = tenant.add_member("user")
+    refused = client.delete("/api/v1/workspace/knowledge", headers=member["headers"])
+    assert refused.status_code == 403
+    assert kb.chunks(tenant) == [] and kb.jobs(tenant)  # nothing erased, the upload queued
+    kb.drain(tenant)
+    assert kb.chunks(tenant)
 
 
 def test_a_running_bot_searches_only_its_own_workspace(client, tenant, kb, app):
@@ -133,3 +159,35 @@ def _any_vectors(app, workspace_id: str) -> set[str]:
         db.session.remove()
         return {m.id for m in store.search(workspace_id, "knowledge_g1", [1.0] * 256,
                                            top_k=100)}
+
+
+def test_a_citation_of_another_workspace_s_chunk_in_ask_is_rejected(client, tenant, kb):
+    """B's language model (or a prompt injection) names a chunk id of A's: the answer never
+    shows it; only passages retrieved for B can be cited."""
+    import json
+
+    from codex32.testing.fake_openai import FakeOpenAI
+
+    a, b = tenant, sign_up(client)
+    upload_text(a, collection(a), "Merger", SECRET)
+    b_docs = collection(b)
+    upload_text(b, b_docs, "Birds", "Nightingales sing at night in gardens.")
+    kb.drain(a, b)
+    a_chunk = kb.chunks(a)[0]["id"]
+
+    def reply(body):
+        own = body["messages"][-1]["content"].split("[", 1)[1].split("]", 1)[0]
+        return json.dumps({"answer": "Nightingales sing.", "citations": [a_chunk, own]})
+
+    with FakeOpenAI(api_key="sk-b") as server:
+        server.reply = reply
+        assert b.call("PUT", "/api/v1/providers/llm/openai", json={
+            "config": {"base_url": server.url, "model": "gpt-4o-mini"},
+            "secrets": {"api_key": "sk-b"}}).status_code == 200
+        b.call("PATCH", "/api/v1/workspace", json={"settings": {"defaults": {"llm": "openai"}}})
+        answer = b.call("POST", f"/api/v1/collections/{b_docs}/ask",
+                        json={"question": "Project nightingale merger?"}).json
+    assert answer["mode"] == "generated", answer
+    assert answer["rejected_citations"] == [a_chunk]
+    assert [c["passage"] for c in answer["citations"]] == ["Nightingales sing at night in gardens."]
+    assert "competitor" not in json.dumps(answer)

@@ -34,11 +34,16 @@ from codex32.services.knowledge import bot_passages, chunking, indexes, parsing,
 log = logging.getLogger(__name__)
 
 STALE_BATCH = 100
+NO_VECTOR_STORE = "no vector store is installed: searchable by full-text search only"
 
 
 class EmbedderChanged(Exception):
     """The embedder answered for another configuration than the generation's: the next
     attempt writes to the new generation."""
+
+
+class EraseIncomplete(Exception):
+    """A store could not erase a workspace's vectors now: the job runs again."""
 
 
 def _sessions() -> Any:
@@ -82,7 +87,8 @@ def index_document(workspace_id: str, document_id: str,
         final = is_final(exc)
         _settle(workspace_id, document_id, "failed" if final else "indexing", _reason(exc))
         raise
-    _settle(workspace_id, document_id, "indexed", None, generation)
+    _settle(workspace_id, document_id, "indexed", None if generation else NO_VECTOR_STORE,
+            generation)
 
 
 def _store_document_chunks(workspace_id: str, document_id: str,
@@ -160,15 +166,20 @@ def index_bot(workspace_id: str, bot_id: str) -> None:
 # --- embedding -------------------------------------------------------------------------------
 
 
-def embed_pending(workspace_id: str, where: ColumnElement[bool] | None = None) -> int:
+def embed_pending(workspace_id: str, where: ColumnElement[bool] | None = None) -> int | None:
     """Give every chunk (``where`` it matches) a vector in the newest generation, in batches;
-    returns that generation. A generation started meanwhile is filled too before returning."""
+    returns that generation. A generation started meanwhile is filled too before returning.
+    Without a vector store plugin nothing is embedded (the chunks serve full-text search):
+    returns None."""
     batch = runtime.current().settings.knowledge_embed_batch
     while True:
         with _sessions() as session, tenancy.bound(session, workspace_id):
+            store = vectors.available_store(session, workspace_id)
+            if store is None:
+                log.info("no vector store is installed: chunks kept for full-text search only")
+                return None
             generation = indexes.target(session, workspace_id)
             number, embedder = generation.generation, generation.embedder
-            store = vectors.store_of(session, workspace_id)
             session.commit()
         while _embed_batch(workspace_id, number, embedder, store, where, batch):
             pass
@@ -223,9 +234,11 @@ def reindex(workspace_id: str, generation: int) -> None:
         found = session.get(KnowledgeIndex, (uuid.UUID(workspace_id), generation))
         if found is None or found.status != "building":
             return
+        store = vectors.available_store(session, workspace_id)
+        if store is None:  # nothing to fill until a vector store is installed
+            return
         indexes.touch(session, generation)
         embedder = found.embedder
-        store = vectors.store_of(session, workspace_id)
         session.commit()
     batch = runtime.current().settings.knowledge_embed_batch
     while _embed_batch(workspace_id, generation, embedder, store, None, batch):
@@ -240,9 +253,30 @@ def forget(workspace_id: str, ids: list[str], generation: int | None = None) -> 
     the workspace has."""
     with _sessions() as session, tenancy.bound(session, workspace_id):
         generations = [generation] if generation is not None else indexes.live(session)
-        store = vectors.store_of(session, workspace_id) if generations else None
+        store = vectors.available_store(session, workspace_id) if generations else None
     if store is not None:
         vectors.delete(store, workspace_id, generations, ids)
+
+
+def erase(workspace_id: str, generations: list[int]) -> None:
+    """Delete the vectors of an erased workspace's (retired) generations from every store
+    that may hold some, then the generations; raising makes the job run again."""
+    with _sessions() as session, tenancy.bound(session, workspace_id):
+        stores = vectors.stores_holding(session, workspace_id)
+    failed: list[str] = []
+    for store in stores:
+        try:
+            if not vectors.erase(store, workspace_id, generations):
+                log.warning("vector store %s cannot delete a collection: vectors remain",
+                            store.id, extra={"workspace_id": workspace_id})
+        except DomainError as exc:
+            failed.append(f"{store.id}: {exc.message}")
+    if failed:
+        raise EraseIncomplete("; ".join(failed))
+    with _sessions() as session, tenancy.bound(session, workspace_id):
+        session.execute(delete(KnowledgeIndex).where(KnowledgeIndex.generation.in_(generations),
+                                                     KnowledgeIndex.status == "retired"))
+        session.commit()
 
 
 def drop_generation(workspace_id: str, generation: int) -> None:
@@ -252,8 +286,9 @@ def drop_generation(workspace_id: str, generation: int) -> None:
         if found is None or found.status != "retired":
             return
         ids = [str(i) for i in session.execute(select(KnowledgeChunk.id)).scalars()]
-        store = vectors.store_of(session, workspace_id)
-    vectors.delete(store, workspace_id, [generation], ids)
+        store = vectors.available_store(session, workspace_id)
+    if store is not None:
+        vectors.delete(store, workspace_id, [generation], ids)
     with _sessions() as session, tenancy.bound(session, workspace_id):
         session.execute(delete(KnowledgeIndex).where(KnowledgeIndex.generation == generation,
                                                      KnowledgeIndex.status == "retired"))

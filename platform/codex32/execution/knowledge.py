@@ -53,10 +53,16 @@ def drop_generation(context: JobContext, workspace_id: str, generation: int) -> 
         indexing.drop_generation(workspace_id, generation)
 
 
+def erase_vectors(context: JobContext, workspace_id: str, generations: list[int]) -> None:
+    """Delete every vector of a workspace whose knowledge was erased, in every store."""
+    with activated(runtime_of(context)), log_context(workspace_id=workspace_id):
+        indexing.erase(workspace_id, generations)
+
+
 BODIES: dict[str, Callable[..., None]] = {
     queue.INDEX_DOCUMENT_TASK: index_document, queue.INDEX_BOT_TASK: index_bot,
     queue.REINDEX_TASK: reindex, queue.FORGET_VECTORS_TASK: forget_vectors,
-    queue.DROP_GENERATION_TASK: drop_generation}
+    queue.DROP_GENERATION_TASK: drop_generation, queue.ERASE_VECTORS_TASK: erase_vectors}
 
 
 def settle_stale() -> int:

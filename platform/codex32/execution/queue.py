@@ -42,8 +42,9 @@ INDEX_BOT_TASK = "codex32.index_bot"
 REINDEX_TASK = "codex32.reindex"
 FORGET_VECTORS_TASK = "codex32.forget_vectors"
 DROP_GENERATION_TASK = "codex32.drop_generation"
+ERASE_VECTORS_TASK = "codex32.erase_vectors"
 KNOWLEDGE_TASKS = (INDEX_DOCUMENT_TASK, INDEX_BOT_TASK, REINDEX_TASK, FORGET_VECTORS_TASK,
-                   DROP_GENERATION_TASK)
+                   DROP_GENERATION_TASK, ERASE_VECTORS_TASK)
 MAX_KNOWLEDGE_BACKOFF_SECONDS = 300
 # How often one run job may run: handed back by stopping workers, or after database failures.
 MAX_RUN_ATTEMPTS = 10

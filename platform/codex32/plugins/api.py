@@ -89,6 +89,12 @@ from codex32.plugins.interfaces import (
     VectorStore,
     with_defaults,
 )
+from codex32.plugins.vector_checks import (
+    checked_collection,
+    checked_item_id,
+    checked_vector,
+    checked_workspace,
+)
 
 if TYPE_CHECKING:
     import uuid
@@ -159,6 +165,10 @@ __all__ = [
     "VectorMatch",
     "VectorStore",
     "check_url",
+    "checked_collection",
+    "checked_item_id",
+    "checked_vector",
+    "checked_workspace",
     "create_connection",
     "database_connection",
     "delivery",

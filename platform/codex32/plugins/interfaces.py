@@ -263,7 +263,7 @@ class VectorMatch:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-class VectorStore(Plugin, kind="vector_store", default="milvus"):
+class VectorStore(Plugin, kind="vector_store", default="pgvector"):
     """Stores and searches vectors. Every call names its workspace; the core supplies it.
 
     A store must never return, overwrite or delete another workspace's vectors: ``workspace_id``

@@ -39,6 +39,18 @@ def code_summary(code: str) -> dict[str, Any]:
             "code_bytes": len(code.encode())}
 
 
+def apply_changes(target: Any, changes: dict[str, Any]) -> dict[str, Any]:
+    """Set each changed attribute of ``target``; returns what an update records: ``{field:
+    {"before", "after"}}`` for those that differ (a model's ``metadata_`` as ``metadata``)."""
+    recorded: dict[str, Any] = {}
+    for field, value in changes.items():
+        before = getattr(target, field)
+        if before != value:
+            recorded[field.rstrip("_")] = {"before": before, "after": value}
+            setattr(target, field, value)
+    return recorded
+
+
 def record(session: Session, principal: Principal, action: str, resource_type: str,
            resource_id: Any, changes: dict[str, Any] | None = None,
            workspace_id: uuid.UUID | None = None) -> None:

@@ -181,12 +181,7 @@ def update(session: Session, principal: Principal, bot_id: uuid.UUID,
     if "settings" in changes:  # merged key by key; null removes a key
         changes["settings"] = _without_nulls({**bot.settings, **changes["settings"]})
         bot_settings.check(session, changes["settings"])
-    recorded: dict[str, Any] = {}
-    for field, value in changes.items():
-        before = getattr(bot, field)
-        if before != value:
-            recorded[field] = {"before": before, "after": value}
-            setattr(bot, field, value)
+    recorded = audit.apply_changes(bot, changes)
     if code is not None:
         check_code(code)
         version = add_version(session, principal, bot, code, message or "Updated code")

@@ -6,26 +6,24 @@ field, and the primary key is ``"{workspace}:{collection}:{id}"``. So a deployme
 Milvus collections, not one per dataset (the limit Milvus users meet first), and a workspace's
 rows are bucketed together. Every search, upsert and delete builds its scope,
 ``workspace_id == "<ws>" and collection == "<name>"``, here from its arguments, never from
-caller text, and ANDs the caller's metadata filters to it as escaped literals in parentheses.
-No Flask, no database, no globals.
+caller text, and ANDs the caller's metadata filters to it as escaped literals in parentheses
+(:mod:`codex32_milvus.expressions`); a dimension's collection is created and checked by
+:mod:`codex32_milvus.schema`. No Flask, no database, no globals.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import re
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import numpy as np
-from pymilvus import DataType, MilvusClient, MilvusException
+from pymilvus import MilvusClient, MilvusException
 
 from codex32.plugins.api import (
     ConfigInvalid,
@@ -36,20 +34,19 @@ from codex32.plugins.api import (
     VectorItem,
     VectorMatch,
     VectorStore,
+    checked_collection,
+    checked_item_id,
+    checked_vector,
+    checked_workspace,
     resolve_url,
 )
+from codex32_milvus import schema
+from codex32_milvus.expressions import metadata_equals, scope, string_literal
 
 METRICS = ("COSINE", "IP", "L2")
 MAX_DIMENSION = 32768  # Milvus's limit for FLOAT_VECTOR
-MAX_ITEM_ID_BYTES = 256
-MAX_COLLECTION = 64
 MAX_TOP_K = 16384
-_INT64 = 2**63
 
-_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-_FILTER_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}$")
-# Milvus's expression lexer knows only these escapes; other control characters are refused.
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _NOT_LOADED = 101  # Milvus's code for "collection not loaded"
 
 
@@ -103,7 +100,7 @@ class MilvusVectorStore(VectorStore):
 
     def upsert(self, workspace_id: str, collection: str, items: list[VectorItem]) -> None:
         """Insert or replace items by id within the workspace's collection."""
-        workspace, collection = _workspace(workspace_id), _collection(collection)
+        workspace, collection = checked_workspace(workspace_id), checked_collection(collection)
         if not items:
             return
         dimension = len(items[0].vector)
@@ -114,11 +111,11 @@ class MilvusVectorStore(VectorStore):
                                  f"{len(item.vector)} values, the first item {dimension}")
             # Later duplicates win, as they would have in sequential upserts.
             rows[item.id] = {
-                "id": f"{workspace}:{collection}:{_item_id(item.id)}",
+                "id": f"{workspace}:{collection}:{checked_item_id(item.id)}",
                 "workspace_id": workspace,
                 "collection": collection,
                 "item_id": item.id,
-                "vector": _vector(item.vector),
+                "vector": checked_vector(item.vector, MAX_DIMENSION),
                 "metadata": _metadata(item.metadata),
             }
         name = self._collection_name(dimension)
@@ -130,20 +127,20 @@ class MilvusVectorStore(VectorStore):
     def search(self, workspace_id: str, collection: str, vector: list[float], top_k: int = 10,
                filters: dict[str, Any] | None = None) -> list[VectorMatch]:
         """Nearest items in the workspace's collection, best first; ``filters`` match metadata."""
-        workspace, collection = _workspace(workspace_id), _collection(collection)
-        query = _vector(vector)
+        workspace, collection = checked_workspace(workspace_id), checked_collection(collection)
+        query = checked_vector(vector, MAX_DIMENSION)
         if not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
             raise ValueError(f"top_k must be an integer from 1 to {MAX_TOP_K}")
-        expression = _scope(workspace, collection)
+        expression = scope(workspace, collection)
         if filters:
-            equal = " and ".join(_metadata_equals(k, v) for k, v in filters.items())
+            equal = " and ".join(metadata_equals(k, v) for k, v in filters.items())
             expression += f" and ({equal})"
         name = self._collection_name(len(query))
         with self._errors("search"):
             if not self._exists(name, len(query)):
                 return []
             hits = self._call_loaded(name, lambda: self._milvus().search(
-                name, [query.tolist()], limit=top_k, filter=expression, timeout=self.timeout,
+                name, [query], limit=top_k, filter=expression, timeout=self.timeout,
                 output_fields=["workspace_id", "collection", "item_id", "metadata"],
                 search_params={"metric_type": self.metric, "params": {"ef": max(
                     self.ef_search, top_k)}}))
@@ -161,21 +158,21 @@ class MilvusVectorStore(VectorStore):
 
     def delete(self, workspace_id: str, collection: str, ids: list[str]) -> None:
         """Delete items by id within the workspace's collection, in every dimension."""
-        workspace, collection = _workspace(workspace_id), _collection(collection)
+        workspace, collection = checked_workspace(workspace_id), checked_collection(collection)
         if not ids:
             return
-        keys = ", ".join(_string_literal(f"{workspace}:{collection}:{_item_id(i)}")
+        keys = ", ".join(string_literal(f"{workspace}:{collection}:{checked_item_id(i)}")
                          for i in ids)
-        self._delete_where(f"{_scope(workspace, collection)} and id in [{keys}]")
+        self._delete_where(f"{scope(workspace, collection)} and id in [{keys}]")
 
     def delete_collection(self, workspace_id: str, collection: str) -> bool:
         """Delete the workspace's collection, in every dimension."""
-        self._delete_where(_scope(_workspace(workspace_id), _collection(collection)))
+        self._delete_where(scope(checked_workspace(workspace_id), checked_collection(collection)))
         return True
 
     def delete_workspace(self, workspace_id: str) -> bool:
         """Delete every vector of the workspace, in every collection and dimension."""
-        self._delete_where(f"workspace_id == {_string_literal(_workspace(workspace_id))}")
+        self._delete_where(f"workspace_id == {string_literal(checked_workspace(workspace_id))}")
         return True
 
     def _delete_where(self, expression: str) -> None:
@@ -261,7 +258,7 @@ class MilvusVectorStore(VectorStore):
         client = self._milvus()
         if not client.has_collection(name, timeout=self.timeout):
             return False
-        self._check_schema(name, dimension)
+        schema.check(client, name, dimension, self.metric, self.timeout)
         # After a server restart collections come back released; load before the first search.
         if str(client.get_load_state(name, timeout=self.timeout).get("state")) != "Loaded":
             client.load_collection(name, timeout=self.timeout)
@@ -271,51 +268,8 @@ class MilvusVectorStore(VectorStore):
     def _ensure_collection(self, name: str, dimension: int) -> None:
         if self._exists(name, dimension):
             return
-        client = self._milvus()
-        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("id", DataType.VARCHAR, is_primary=True,
-                         max_length=40 + MAX_COLLECTION + MAX_ITEM_ID_BYTES)
-        schema.add_field("workspace_id", DataType.VARCHAR, max_length=64, is_partition_key=True)
-        schema.add_field("collection", DataType.VARCHAR, max_length=MAX_COLLECTION)
-        schema.add_field("item_id", DataType.VARCHAR, max_length=MAX_ITEM_ID_BYTES)
-        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
-        schema.add_field("metadata", DataType.JSON)
-        index = client.prepare_index_params()
-        index.add_index(field_name="vector", index_type="AUTOINDEX", metric_type=self.metric)
-        try:
-            # Strong: the worker that searches is rarely the process that just upserted.
-            client.create_collection(name, schema=schema, index_params=index,
-                                     consistency_level="Strong", timeout=self.timeout)
-        except MilvusException:
-            # Another process may have created it between our check and our create.
-            if not client.has_collection(name, timeout=self.timeout):
-                raise
-        self._check_schema(name, dimension)
+        schema.create(self._milvus(), name, dimension, self.metric, self.timeout)
         self._ready.add(name)
-
-    def _check_schema(self, name: str, dimension: int) -> None:
-        fields = {f["name"]: f for f in
-                  self._milvus().describe_collection(name, timeout=self.timeout)["fields"]}
-        vector = fields.get("vector", {})
-        found = vector.get("params", {}).get("dim")
-        if vector.get("type") != DataType.FLOAT_VECTOR or int(found or 0) != dimension:
-            raise ConfigInvalid(f"collection {name!r} exists with vector dimension {found}, "
-                                f"not {dimension}; use another collection_prefix",
-                                {"collection_prefix": ["collides with an existing collection"]})
-        if not fields.get("workspace_id", {}).get("is_partition_key") \
-                or "collection" not in fields:
-            raise ConfigInvalid(f"collection {name!r} exists without a workspace_id partition "
-                                "key and a collection field; use another collection_prefix",
-                                {"collection_prefix": ["collides with an existing collection"]})
-        client = self._milvus()
-        indexes = client.list_indexes(name, field_name="vector", timeout=self.timeout)
-        metric = client.describe_index(name, indexes[0], timeout=self.timeout).get(
-            "metric_type") if indexes else None
-        # The metric is fixed when the index is built; searching with another is meaningless.
-        if metric and metric != self.metric:
-            raise ConfigInvalid(f"collection {name!r} is indexed for {metric}, not "
-                                f"{self.metric}; keep the metric or use another "
-                                "collection_prefix", {"metric": [f"the index uses {metric}"]})
 
     def _call_loaded(self, name: str, call: Any) -> Any:
         """Run ``call``; if the server restarted and released the collection, load and retry."""
@@ -362,80 +316,11 @@ def _embedded_uri() -> str:
     return ensure_local_server(data_dir, int(os.environ.get("CODEX32_MILVUS_PORT", DEFAULT_PORT)))
 
 
-def _workspace(workspace_id: str) -> str:
-    """The canonical form of a workspace id; anything but a UUID is refused."""
-    try:
-        return str(uuid.UUID(str(workspace_id)))
-    except ValueError:
-        raise ValueError("workspace_id must be a UUID") from None
-
-
-def _collection(collection: str) -> str:
-    if not isinstance(collection, str) or not _NAME.fullmatch(collection):
-        raise ValueError("collection names use 1 to 64 letters, digits or _")
-    return collection
-
-
-def _scope(workspace: str, collection: str) -> str:
-    """The condition every statement starts with, from checked arguments only."""
-    return (f"workspace_id == {_string_literal(workspace)} and "
-            f"collection == {_string_literal(collection)}")
-
-
-def _item_id(item_id: str) -> str:
-    if not isinstance(item_id, str) or not item_id:
-        raise ValueError("item ids are non-empty strings")
-    if len(item_id.encode()) > MAX_ITEM_ID_BYTES:
-        raise ValueError(f"item ids are at most {MAX_ITEM_ID_BYTES} bytes")
-    return item_id
-
-
-def _vector(values: list[float]) -> np.ndarray:
-    """``values`` as float32 (what Milvus stores), checked; pymilvus takes the array as is."""
-    if not 1 <= len(values) <= MAX_DIMENSION:
-        raise ValueError(f"vectors have 1 to {MAX_DIMENSION} values")
-    try:
-        vector = np.asarray(values, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise ValueError("vectors hold numbers only") from None
-    if vector.ndim != 1 or not np.isfinite(vector).all():
-        raise ValueError("vectors hold finite numbers only (within float32)")
-    return vector
-
-
 def _metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     try:
         return json.loads(json.dumps(metadata or {}, allow_nan=False))
     except (TypeError, ValueError):
         raise ValueError("metadata must be JSON-serializable") from None
-
-
-def _string_literal(value: str) -> str:
-    """A double-quoted Milvus expression literal holding exactly ``value``."""
-    if any((ord(c) < 0x20 and c not in _ESCAPES) or ord(c) == 0x7F for c in value):
-        raise ValueError("filter values may not contain control characters")
-    return '"' + "".join(_ESCAPES.get(c, c) for c in value) + '"'
-
-
-def _metadata_equals(key: str, value: Any) -> str:
-    """``metadata["key"] == value`` with the key checked and the value as a typed literal."""
-    if not isinstance(key, str) or not _FILTER_KEY.fullmatch(key):
-        raise ValueError("filter keys use letters, digits, _ . : - (at most 64)")
-    if isinstance(value, bool):
-        literal = "true" if value else "false"
-    elif isinstance(value, int):
-        if not -_INT64 <= value < _INT64:
-            raise ValueError("integer filter values must fit in 64 bits")
-        literal = str(value)
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError("float filter values must be finite")
-        literal = repr(value)
-    elif isinstance(value, str):
-        literal = _string_literal(value)
-    else:
-        raise ValueError("filter values are strings, numbers or booleans")
-    return f"metadata[{_string_literal(key)}] == {literal}"
 
 
 def _redacted(uri: str) -> str:

@@ -20,11 +20,9 @@ import json
 import math
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import psycopg
 from pgvector import Vector
 from pgvector.psycopg.vector import register_vector_info
@@ -39,6 +37,10 @@ from codex32.plugins.api import (
     VectorItem,
     VectorMatch,
     VectorStore,
+    checked_collection,
+    checked_item_id,
+    checked_vector,
+    checked_workspace,
     database_connection,
 )
 
@@ -46,11 +48,10 @@ TABLE = "vector_items"
 MIN_VERSION = (0, 8)  # iterative index scans
 MAX_DIMENSION = 16000  # pgvector's limit for ``vector``
 MAX_INDEXED_DIMENSION = 2000  # HNSW's limit for ``vector``; larger ones are searched exactly
-MAX_ITEM_ID_CHARS = 256
+MAX_ITEM_ID_BYTES = 256  # within varchar(256)
 MAX_TOP_K = 1000
 SCAN_MODES = ("relaxed_order", "strict_order", "off")
 
-_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 _FILTER_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}$")
 
 
@@ -98,7 +99,7 @@ class PgVectorStore(VectorStore):
 
     def upsert(self, workspace_id: str, collection: str, items: list[VectorItem]) -> None:
         """Insert or replace items by (collection, dimension, id); one dimension per call."""
-        workspace, collection = _workspace(workspace_id), _collection(collection)
+        workspace, collection = checked_workspace(workspace_id), checked_collection(collection)
         if not items:
             return
         dimension = len(items[0].vector)
@@ -108,10 +109,10 @@ class PgVectorStore(VectorStore):
                 raise ValueError(f"dimension mismatch in one upsert: item {item.id!r} has "
                                  f"{len(item.vector)} values, the first item {dimension}")
             # Later duplicates win, as they would have in sequential upserts.
-            rows[_item_id(item.id)] = {"workspace": workspace, "collection": collection,
-                                       "dimension": dimension, "item_id": item.id,
-                                       "embedding": Vector(_vector(item.vector)),
-                                       "metadata": _metadata(item.metadata)}
+            rows[checked_item_id(item.id, MAX_ITEM_ID_BYTES)] = {
+                "workspace": workspace, "collection": collection, "dimension": dimension,
+                "item_id": item.id, "embedding": Vector(_vector(item.vector)),
+                "metadata": _metadata(item.metadata)}
         with self._connection(workspace, "upsert") as connection:
             self._ensure_index(connection, dimension)
             connection.execute(text(
@@ -125,7 +126,7 @@ class PgVectorStore(VectorStore):
     def search(self, workspace_id: str, collection: str, vector: list[float], top_k: int = 10,
                filters: dict[str, Any] | None = None) -> list[VectorMatch]:
         """Nearest items by cosine similarity (the score, 1 - distance), best first."""
-        workspace, collection = _workspace(workspace_id), _collection(collection)
+        workspace, collection = checked_workspace(workspace_id), checked_collection(collection)
         query = _vector(vector)
         if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= MAX_TOP_K:
             raise ValueError(f"top_k must be an integer from 1 to {MAX_TOP_K}")
@@ -141,10 +142,10 @@ class PgVectorStore(VectorStore):
 
     def delete(self, workspace_id: str, collection: str, ids: list[str]) -> None:
         """Delete items by id within the workspace's collection, in every dimension."""
-        workspace, collection = _workspace(workspace_id), _collection(collection)
+        workspace, collection = checked_workspace(workspace_id), checked_collection(collection)
         if not ids:
             return
-        keys = [_item_id(item_id) for item_id in ids]
+        keys = [checked_item_id(item_id, MAX_ITEM_ID_BYTES) for item_id in ids]
         with self._connection(workspace, "delete") as connection:
             connection.execute(text(
                 f"DELETE FROM {TABLE} WHERE workspace_id = :workspace "
@@ -153,7 +154,7 @@ class PgVectorStore(VectorStore):
 
     def delete_collection(self, workspace_id: str, collection: str) -> bool:
         """Delete the workspace's collection, every dimension."""
-        workspace, collection = _workspace(workspace_id), _collection(collection)
+        workspace, collection = checked_workspace(workspace_id), checked_collection(collection)
         with self._connection(workspace, "delete") as connection:
             connection.execute(text(f"DELETE FROM {TABLE} WHERE workspace_id = :workspace "
                                     "AND collection = :collection"),
@@ -162,7 +163,7 @@ class PgVectorStore(VectorStore):
 
     def delete_workspace(self, workspace_id: str) -> bool:
         """Delete every vector of the workspace (deleting the workspace's row does it too)."""
-        workspace = _workspace(workspace_id)
+        workspace = checked_workspace(workspace_id)
         with self._connection(workspace, "delete") as connection:
             connection.execute(text(f"DELETE FROM {TABLE} WHERE workspace_id = :workspace"),
                                {"workspace": workspace})
@@ -269,41 +270,9 @@ def nearest_sql(dimension: int, filtered: bool = False) -> str:
             "SELECT item_id, metadata, distance FROM nearest ORDER BY distance, item_id")
 
 
-def _workspace(workspace_id: str) -> str:
-    """The canonical form of a workspace id; anything but a UUID is refused."""
-    try:
-        return str(uuid.UUID(str(workspace_id)))
-    except ValueError:
-        raise ValueError("workspace_id must be a UUID") from None
-
-
-def _collection(collection: str) -> str:
-    if not isinstance(collection, str) or not _NAME.fullmatch(collection):
-        raise ValueError("collection names use 1 to 64 letters, digits or _")
-    return collection
-
-
-def _item_id(item_id: str) -> str:
-    if not isinstance(item_id, str) or not item_id:
-        raise ValueError("item ids are non-empty strings")
-    if len(item_id) > MAX_ITEM_ID_CHARS or "\x00" in item_id:
-        raise ValueError(f"item ids are at most {MAX_ITEM_ID_CHARS} characters, without NUL")
-    return item_id
-
-
-def _vector(values: list[float]) -> np.ndarray:
-    """``values`` as float32 (what pgvector stores), checked."""
-    if not 1 <= len(values) <= MAX_DIMENSION:
-        raise ValueError(f"vectors have 1 to {MAX_DIMENSION} values")
-    try:
-        vector = np.asarray(values, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise ValueError("vectors hold numbers only") from None
-    if vector.ndim != 1 or not np.isfinite(vector).all():
-        raise ValueError("vectors hold finite numbers only (within float32)")
-    if not vector.any():
-        raise ValueError("a zero vector has no direction: cosine similarity is undefined")
-    return vector
+def _vector(values: list[float]) -> list[float]:
+    """``values`` checked: what pgvector stores (float32), with a direction for cosine."""
+    return checked_vector(values, MAX_DIMENSION, nonzero=True)
 
 
 def _send_vectors_in_binary(connection: Connection) -> None:

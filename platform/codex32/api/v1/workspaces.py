@@ -19,6 +19,7 @@ from codex32.auth.rbac import Permission
 from codex32.db import db
 from codex32.errors import Forbidden
 from codex32.plugins import kinds
+from codex32.services.knowledge import documents as knowledge_documents
 from codex32.services.knowledge import indexes
 from codex32.services.mail import Mailer
 from tenants import accounts, workspaces
@@ -159,3 +160,19 @@ def update_workspace(data):
     if "settings" in data:  # the default embedder may have changed: its own index generation
         indexes.sync(db.session, principal.workspace_id)
     return workspace
+
+
+class KnowledgeErasedSchema(Output):
+    collections = fields.Integer(required=True)
+    documents = fields.Integer(required=True)
+    chunks = fields.Integer(required=True, metadata={"description": "documents' and bots'"})
+    generations = fields.Integer(required=True, metadata={"description": "index generations"})
+
+
+@blp.route("/workspace/knowledge", methods=["DELETE"])
+@requires(Permission.MANAGE_WORKSPACE)
+@blp.response(202, KnowledgeErasedSchema)
+def erase_knowledge():
+    """Erase the workspace's knowledge: every collection, document and passage now, and every
+    vector in every store by a queued job (202). Bots stay; a new version indexes them again."""
+    return knowledge_documents.erase_workspace(db.session, current_principal())

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -94,11 +94,7 @@ def update_collection(session: Session, principal: Principal, collection_id: uui
     collection = get_collection(session, collection_id, lock=True)
     if "metadata" in changes:
         changes["metadata_"] = _checked_metadata(changes.pop("metadata"))
-    recorded = {}
-    for field, value in changes.items():
-        if getattr(collection, field) != value:
-            recorded[field.rstrip("_")] = {"before": getattr(collection, field), "after": value}
-            setattr(collection, field, value)
+    recorded = audit.apply_changes(collection, changes)
     collection.updated_at = datetime.now(UTC)
     _flush_unique(session, collection.name)
     audit.record(session, principal, "collection.update", "collection", collection.id, recorded)
@@ -226,21 +222,28 @@ def delete_document(session: Session, principal: Principal, collection_id: uuid.
                   "chunks": len(ids)})
 
 
-def erase_workspace(session: Session, principal: Principal) -> int:
-    """Delete every collection, document, chunk and index generation of the workspace, and
-    queue the deletion of all its vectors; returns how many chunks went."""
-    ids = _chunk_ids(session, None)
+def erase_workspace(session: Session, principal: Principal) -> dict[str, int]:
+    """Delete every collection, document and chunk (bots' passages too) of the workspace,
+    retire its index generations and queue the deletion of their vectors in every store that
+    may hold some (then of the generations); returns how many of each went."""
     generations = list(session.execute(select(KnowledgeIndex.generation)).scalars())
-    for generation in generations:
-        for start in range(0, len(ids), ERASE_BATCH):
-            queue.defer_knowledge(session, queue.FORGET_VECTORS_TASK, principal.workspace_id,
-                                  ids=ids[start:start + ERASE_BATCH], generation=generation)
+    erased = {"collections": _count(session, KnowledgeCollection),
+              "documents": _count(session, KnowledgeDocument),
+              "chunks": _count(session, KnowledgeChunk), "generations": len(generations)}
     session.execute(delete(KnowledgeChunk))
     session.execute(delete(KnowledgeCollection))
-    session.execute(delete(KnowledgeIndex))
+    # Retired, not deleted: a new upload starts a generation of a new number, so the erase
+    # job (which deletes these generations' collections, then their rows) cannot touch it.
+    session.execute(update(KnowledgeIndex).values(status="retired", updated_at=func.now()))
+    queue.defer_knowledge(session, queue.ERASE_VECTORS_TASK, principal.workspace_id,
+                          generations=generations)
     audit.record(session, principal, "knowledge.erase", "workspace", principal.workspace_id,
-                 {"chunks": len(ids)})
-    return len(ids)
+                 erased)
+    return erased
+
+
+def _count(session: Session, model: Any) -> int:
+    return int(session.execute(select(func.count()).select_from(model)).scalar_one())
 
 
 ERASE_BATCH = 5000

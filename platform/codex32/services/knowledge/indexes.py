@@ -78,8 +78,9 @@ def target(session: Session, workspace_id: uuid.UUID | str) -> KnowledgeIndex:
     if found is not None and found.fingerprint == fingerprint:
         return found
     now = datetime.now(UTC)
-    if found is None:
-        first = KnowledgeIndex(workspace_id=uuid.UUID(str(workspace_id)), generation=1,
+    if found is None:  # numbers are never reused: an erased generation's vectors may remain
+        top = session.execute(select(func.max(KnowledgeIndex.generation))).scalar() or 0
+        first = KnowledgeIndex(workspace_id=uuid.UUID(str(workspace_id)), generation=top + 1,
                                embedder=embedder, fingerprint=fingerprint, status="active",
                                created_at=now, updated_at=now, activated_at=now)
         session.add(first)
