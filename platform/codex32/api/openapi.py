@@ -32,10 +32,21 @@ def _camel(name: str) -> str:
 
 
 class OperationNames(BasePlugin):
-    """Name each operation after its view; strip v2's blueprint prefix from tags."""
+    """Name each operation after its view; strip v2's blueprint prefix from tags. With
+    ``problems``, document the error answers every protected operation can give.
 
-    def __init__(self) -> None:
+    Also writes JSON Schema's ``"type": [T, "null"]`` (which a registered component such as
+    the builder's specification may carry) as OpenAPI 3.0's ``"type": T, "nullable": true``:
+    the former makes the whole document invalid for validators and client generators.
+    """
+
+    def __init__(self, *, problems: bool = False) -> None:
         self.taken: set[str] = set()
+        self.problems = problems
+
+    def schema_helper(self, name: str, definition: dict[str, Any],
+                      **kwargs: Any) -> None:
+        _nullable_types(definition)
 
     def operation_helper(self, path: str | None = None,
                          operations: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -52,8 +63,38 @@ class OperationNames(BasePlugin):
                 name = _camel(f"{resource}_{view}")
             self.taken.add(name)
             operation.setdefault("operationId", name)
+            if self.problems:
+                _document_problems(operation, has_path_parameters="{" in (path or ""))
             operation["tags"] = [tag.removeprefix(_TAG_PREFIX) for tag in
                                  operation.get("tags", [])]
+
+
+def _document_problems(operation: dict[str, Any], *, has_path_parameters: bool) -> None:
+    responses = operation.setdefault("responses", {})
+    responses.setdefault("400", "BAD_REQUEST")
+    if operation.get("security"):
+        for status, name in (("401", "UNAUTHORIZED"), ("403", "FORBIDDEN"),
+                             ("429", "TOO_MANY_REQUESTS")):
+            responses.setdefault(status, name)
+    if has_path_parameters:
+        responses.setdefault("404", "NOT_FOUND")
+
+
+def _nullable_types(node: Any) -> None:
+    if isinstance(node, dict):
+        kind = node.get("type")
+        if isinstance(kind, list) and "null" in kind:
+            rest = [item for item in kind if item != "null"]
+            node["nullable"] = True
+            if len(rest) == 1:
+                node["type"] = rest[0]
+            else:
+                del node["type"]
+        for value in node.values():
+            _nullable_types(value)
+    elif isinstance(node, list):
+        for item in node:
+            _nullable_types(item)
 
 
 class V2Api(Api):
@@ -99,7 +140,8 @@ def documents(app: Flask) -> tuple[Api, Api]:
     """The v1 and v2 Api objects (their documents and docs pages), with v1's pages also
     under ``/api/v1``."""
     v1 = Api(app, spec_kwargs={"extra_plugins": [OperationNames()]})
-    v2 = V2Api(app, config_prefix=V2_PREFIX, spec_kwargs={"extra_plugins": [OperationNames()]})
+    v2 = V2Api(app, config_prefix=V2_PREFIX,
+               spec_kwargs={"extra_plugins": [OperationNames(problems=True)]})
     for path, view in (("openapi.json", v1._openapi_json), ("docs", v1._openapi_swagger_ui),
                        ("redoc", v1._openapi_redoc)):
         app.add_url_rule(f"/api/v1/{path}", f"api-docs-v1.{path}", view)

@@ -9,8 +9,8 @@ from marshmallow import fields
 
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Strict
-from codex32.api.v1 import bots as v1_bots
 from codex32.api.v1 import executions as v1
+from codex32.api.v2.bots import BotSchema
 from codex32.api.v2.lists import ListArgs, envelope, expand_field, keyset, list_of
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
@@ -20,7 +20,7 @@ from codex32.services import executions, related
 blp = Blueprint("v2_executions", __name__, url_prefix="/api/v2",
                 description="Executions: runs of a bot, queued and run by the workers.")
 EXPANDABLE = ("bot",)
-_BOT = fields.Nested(v1_bots.BotSchema, allow_none=True, metadata={
+_BOT = fields.Nested(BotSchema, allow_none=True, metadata={
     "description": "the bot; only with expand=bot (null: deleted since)"})
 
 
