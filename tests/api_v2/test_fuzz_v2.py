@@ -15,7 +15,7 @@ from schemathesis import GenerationMode
 from tests.api.test_fuzz import Workspace, _describe, fuzz_app  # noqa: F401  (the fixture)
 
 SHARDS = 2
-SHORT = settings(max_examples=8, deadline=None, derandomize=True, database=None,
+SHORT = settings(max_examples=3, deadline=None, derandomize=True, database=None,
                  suppress_health_check=list(HealthCheck), print_blob=False)
 
 
@@ -38,7 +38,8 @@ def test_no_v2_operation_answers_with_a_server_error(fuzz_app, subtests, shard):
             response = case.call(headers=workspace.headers_for(case.path))
             assert response.status_code < 500, _describe(case, response)
             if response.status_code >= 400:
-                assert response.headers["Content-Type"] == "application/problem+json", \
+                headers = {name.lower(): value for name, value in response.headers.items()}
+                assert "application/problem+json" in str(headers.get("content-type")), \
                     _describe(case, response)
 
         with subtests.test(msg=f"{operation.method.upper()} {operation.path}"):
