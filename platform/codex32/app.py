@@ -17,11 +17,9 @@ from flask import Flask, Request, Response, g, request
 from flask.sessions import SessionInterface, SessionMixin
 from flask_cors import CORS
 from flask_migrate import Migrate
-from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from codex32 import __version__
-from codex32.api import docs, json_provider, openings, v1
+from codex32.api import docs, json_provider, openapi, openings, v1, v2, versioning
 from codex32.auth import tokens
 from codex32.config import Settings
 from codex32.db import db, pool, tenancy
@@ -63,12 +61,13 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     if settings.cors_origins:
         CORS(app, origins=settings.cors_origins, expose_headers=[REQUEST_ID_HEADER])
 
-    api = Api(app)
+    api, api_v2 = openapi.documents(app)
     docs.init_app(app)
-    _document_security(api)
     v1.register(api)
+    v2.register(api_v2)
     api.register_blueprint(health.blp)
     register_error_handlers(app)
+    versioning.init_app(app)
     _install_request_hooks(app)
     metrics.init_app(app, settings)
     _add_web_checks(runtime)
@@ -101,24 +100,8 @@ def _flask_config(settings: Settings, urls: DatabaseUrls) -> dict:
         "JWT_SECRET_KEY": settings.jwt_secret_key,
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=settings.access_token_minutes),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(days=settings.refresh_token_days),
-        "API_TITLE": "Codex-32 API",
-        "API_VERSION": __version__,
-        "OPENAPI_VERSION": "3.0.3",
-        "OPENAPI_URL_PREFIX": "/api",
-        "OPENAPI_JSON_PATH": "openapi.json",
-        **docs.flask_config(),
-        "API_SPEC_OPTIONS": {
-            "info": {"description": "Build, version and run LLM-generated Python bots. Every "
-                                    "endpoint is scoped to the caller's workspace."},
-        },
+        **openapi.flask_config(),
     }
-
-
-def _document_security(api: Api) -> None:
-    api.spec.components.security_scheme(
-        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT or API key"})
-    api.spec.components.security_scheme(
-        "apiKeyAuth", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
 
 
 def _install_request_hooks(app: Flask) -> None:

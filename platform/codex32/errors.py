@@ -1,16 +1,19 @@
 """Domain errors and the one handler that turns every error into flask-smorest's JSON shape.
 
-Services raise these; nothing calls ``abort()`` deep inside. The body is always
-``{"code", "status", "message", "errors"?}`` with the matching HTTP status.
+Services raise these; nothing calls ``abort()`` deep inside. The body is
+``{"code", "status", "message", "errors"?}`` with the matching HTTP status, unless an error
+shape added by :func:`add_error_shape` claims the request (API v2 answers RFC 9457 problem
+details: :mod:`codex32.api.v2.problems`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException
 
 from codex32.plugins.errors import (
@@ -76,6 +79,12 @@ class UnsupportedMediaType(DomainError):
     status = 415
 
 
+class NotAcceptable(DomainError):
+    """A representation the API cannot give (an unknown ``Accept-Version``): 406."""
+
+    status = 406
+
+
 class Invalid(DomainError):
     status = 422
 
@@ -122,8 +131,21 @@ def error_body(status: int, message: str, errors: Any = None) -> dict[str, Any]:
     return body
 
 
+Renderer = Callable[[int, str, Any, dict[str, str] | None], Response]
+_SHAPES = "codex32.error_shapes"
+
+
+def add_error_shape(app: Flask, claims: Callable[[], bool], render: Renderer) -> None:
+    """Answer errors of the requests ``claims`` accepts with ``render`` instead of the
+    default JSON shape (the first shape that claims a request renders it)."""
+    app.extensions.setdefault(_SHAPES, []).append((claims, render))
+
+
 def _respond(status: int, message: str, errors: Any = None,
              headers: dict[str, str] | None = None):
+    for claims, render in current_app.extensions.get(_SHAPES, ()):
+        if claims():
+            return render(status, message, errors, headers)
     response = jsonify(error_body(status, message, errors))
     response.status_code = status
     for name, value in (headers or {}).items():

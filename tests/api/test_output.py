@@ -16,11 +16,13 @@ from codex32.api.schemas import Output
 
 
 def _all_outputs() -> list[type[Output]]:
-    from codex32.api import v1
+    from codex32.api import v1, v2
 
-    # Every v1 module (a new one is covered the day it is added), and the health endpoints.
-    for module in pkgutil.iter_modules(v1.__path__):
-        importlib.import_module(f"{v1.__name__}.{module.name}")
+    # Every v1 and v2 module (a new one is covered the day it is added), and the health
+    # endpoints.
+    for package in (v1, v2):
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package.__name__}.{module.name}")
     importlib.import_module("codex32.observability.health")
 
     found, todo = [], list(Output.__subclasses__())

@@ -17,7 +17,15 @@ from sqlalchemy.orm import Session
 from codex32.auth.principal import Principal
 from codex32.db import rows
 from codex32.db.models import AuditLog
-from codex32.services.pages import ListQuery, Page, PageRequest, fetch, paged
+from codex32.services.pages import (
+    KeysetRequest,
+    ListQuery,
+    Page,
+    PageRequest,
+    Slice,
+    fetch,
+    paged,
+)
 
 REDACTED = "[redacted]"
 _SENSITIVE = ("password", "secret", "token", "api_key", "key_hash", "authorization")
@@ -78,9 +86,10 @@ def entry(principal: Principal, action: str, resource_type: str, resource_id: An
     )
 
 
-def list_entries(session: Session, page: PageRequest, *, action: str | None = None,
+def list_entries(session: Session, page: PageRequest | KeysetRequest, *,
+                 action: str | None = None,
                  resource_type: str | None = None, resource_id: str | None = None,
-                 user_id: uuid.UUID | None = None) -> Page:
+                 user_id: uuid.UUID | None = None) -> Page | Slice:
     """Audit rows of the bound workspace, newest first, filtered."""
     params = {name: value for name, value in (
         ("action", action), ("resource_type", resource_type), ("resource_id", resource_id),

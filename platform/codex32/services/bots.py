@@ -28,7 +28,15 @@ from codex32.plugins.interfaces import GeneratedBot
 from codex32.services import audit, bot_settings, templates
 from codex32.services.code import check_code
 from codex32.services.knowledge import bot_passages
-from codex32.services.pages import ListQuery, Page, PageRequest, fetch, paged
+from codex32.services.pages import (
+    KeysetRequest,
+    ListQuery,
+    Page,
+    PageRequest,
+    Slice,
+    fetch,
+    paged,
+)
 
 STATUSES = ("draft", "active", "paused", "archived")
 LIST_COLUMNS = (Bot.id, Bot.name, Bot.description, Bot.status, Bot.owner_id,
@@ -119,8 +127,8 @@ def _as_required(session: Session, template: str, requires: dict[str, Any],
                   errors={"json": {"settings": {"network": [why]}}})
 
 
-def list_bots(session: Session, page: PageRequest, *, status: str | None = None,
-              q: str | None = None) -> Page:
+def list_bots(session: Session, page: PageRequest | KeysetRequest, *,
+              status: str | None = None, q: str | None = None) -> Page | Slice:
     """Bots of the bound workspace, newest first; ``q`` matches name or description."""
     params: dict[str, Any] = {}
     if status:

@@ -24,7 +24,15 @@ from codex32.errors import Conflict, Invalid, NotFound
 from codex32.execution import queue
 from codex32.services import audit
 from codex32.services.bots import get as get_bot
-from codex32.services.pages import ListQuery, Page, PageRequest, fetch, paged
+from codex32.services.pages import (
+    KeysetRequest,
+    ListQuery,
+    Page,
+    PageRequest,
+    Slice,
+    fetch,
+    paged,
+)
 from codex32.services.versions import get as get_version
 
 STATUSES = ("queued", "running", "succeeded", "failed", "timed_out", "cancelled")
@@ -141,8 +149,9 @@ def detail(session: Session, execution_id: uuid.UUID) -> dict[str, Any]:
     return shown
 
 
-def list_executions(session: Session, page: PageRequest, *, bot_id: uuid.UUID | None = None,
-                    status: str | None = None, trigger: str | None = None) -> Page:
+def list_executions(session: Session, page: PageRequest | KeysetRequest, *,
+                    bot_id: uuid.UUID | None = None, status: str | None = None,
+                    trigger: str | None = None) -> Page | Slice:
     """Executions of the bound workspace, newest first, without their logs, input and result."""
     params = {name: value for name, value in (
         ("bot_id", bot_id), ("status", status), ("trigger", trigger)) if value}
@@ -160,11 +169,11 @@ def _list_query(by: frozenset[str]) -> ListQuery:
                  (BotExecution.queued_at.desc(), BotExecution.id))
 
 
-def list_for_bot(session: Session, bot_id: uuid.UUID, page: PageRequest, *,
-                 status: str | None = None) -> Page:
+def list_for_bot(session: Session, bot_id: uuid.UUID, page: PageRequest | KeysetRequest,
+                 *, status: str | None = None) -> Page | Slice:
     """Executions of one bot (404 when the bot is not in the workspace)."""
     found = list_executions(session, page, bot_id=bot_id, status=status)
-    if not found.total:  # none (of this status): a bot that has not run, or no such bot
+    if not found.items:  # none (of this status): a bot that has not run, or no such bot
         get_bot(session, bot_id)
     return found
 

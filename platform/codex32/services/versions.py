@@ -18,7 +18,7 @@ from codex32.services import audit
 from codex32.services.bots import add_version
 from codex32.services.bots import get as get_bot
 from codex32.services.code import check_code
-from codex32.services.pages import Page, PageRequest, fetch, paged
+from codex32.services.pages import KeysetRequest, Page, PageRequest, Slice, fetch, paged
 
 # bot_versions.number is a 32-bit INTEGER: a larger number cannot exist, and PostgreSQL would
 # refuse to compare with it ("integer out of range") instead of finding nothing.
@@ -61,10 +61,11 @@ def get(session: Session, bot_id: uuid.UUID, number: int) -> BotVersion:
     return version
 
 
-def list_versions(session: Session, bot_id: uuid.UUID, page: PageRequest) -> Page:
+def list_versions(session: Session, bot_id: uuid.UUID,
+                  page: PageRequest | KeysetRequest) -> Page | Slice:
     """Versions of a bot, newest first, without their code."""
     found = fetch(session, page, _LIST, {"bot_id": bot_id})
-    if not found.total:  # no versions: a bot without code, or no such bot (404)
+    if not found.items:  # no versions: a bot without code, or no such bot (404)
         get_bot(session, bot_id)
     return found
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app
 from marshmallow import ValidationError, fields, validate, validates_schema
 
@@ -20,6 +22,7 @@ from codex32.api.schemas import (
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
+from codex32.db.models import Bot
 from codex32.services import bots
 from codex32.services.bot_settings import NOTIFY_ON
 from codex32.services.pages import PageRequest
@@ -127,6 +130,12 @@ BotPageSchema = page_of(BotSchema, "BotPage")
 @blp.response(201, BotDetailSchema)
 def create_bot(data):
     """Create a bot from code or a template; the code is compiled and stored as version 1."""
+    return create_from(data)
+
+
+def create_from(data: dict[str, Any]) -> Bot:
+    """Create a bot from parsed input (both API versions): from a template, the generation
+    runs with no connection held."""
     if data.get("template"):
         data.pop("code", None)
         generation = bots.prepare_from_template(

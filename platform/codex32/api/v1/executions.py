@@ -73,7 +73,8 @@ class BotExecutionListArgs(PageArgs):
 ExecutionPageSchema = page_of(ExecutionSummarySchema, "ExecutionPage")
 
 
-def _idempotency_key() -> str | None:
+def idempotency_key() -> str | None:
+    """The request's Idempotency-Key header (both API versions); 422 when malformed."""
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         return None
@@ -95,7 +96,7 @@ def create_execution(data, bot_id):
     """Queue a run of the bot; poll the execution (or its Location) for the outcome."""
     execution, created = executions.enqueue(
         db.session, current_principal(), bot_id, input=data["input"],
-        version=data.get("version"), idempotency_key=_idempotency_key())
+        version=data.get("version"), idempotency_key=idempotency_key())
     return (execution, 202 if created else 200,
             {"Location": f"/api/v1/executions/{execution.id}"})
 

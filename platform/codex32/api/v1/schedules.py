@@ -45,7 +45,8 @@ class ScheduleSchema(Output):
     updated_at = fields.DateTime(required=True)
 
 
-def _shown(schedule: BotSchedule) -> dict[str, Any]:
+def shown(schedule: BotSchedule) -> dict[str, Any]:
+    """A schedule as both API versions show it: with its next five ticks."""
     return {**schedule.column_values(), "next_runs": schedules.upcoming(schedule)}
 
 
@@ -54,7 +55,7 @@ def _shown(schedule: BotSchedule) -> dict[str, Any]:
 @blp.response(200, ScheduleSchema)
 def get_schedule(bot_id):
     """The bot's schedule and its next five ticks."""
-    return _shown(schedules.get(db.session, bot_id))
+    return shown(schedules.get(db.session, bot_id))
 
 
 @blp.route("/<uuid:bot_id>/schedule", methods=["PUT"])
@@ -63,7 +64,7 @@ def get_schedule(bot_id):
 @blp.response(200, ScheduleSchema)
 def put_schedule(data, bot_id):
     """Set the bot's schedule (replacing any); 422 for an invalid cron or time zone."""
-    return _shown(schedules.put(db.session, current_principal(), bot_id, **data))
+    return shown(schedules.put(db.session, current_principal(), bot_id, **data))
 
 
 @blp.route("/<uuid:bot_id>/schedule", methods=["DELETE"])
