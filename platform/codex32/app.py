@@ -21,7 +21,7 @@ from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from codex32 import __version__
-from codex32.api import docs, json_provider, v1
+from codex32.api import docs, graphql, json_provider, v1
 from codex32.auth import tokens
 from codex32.config import Settings
 from codex32.db import db, pool, tenancy
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     docs.init_app(app)
     _document_security(api)
     v1.register(api)
+    graphql.init_app(app, settings)
     api.register_blueprint(health.blp)
     register_error_handlers(app)
     _install_request_hooks(app)

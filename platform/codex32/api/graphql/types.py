@@ -1,0 +1,383 @@
+"""GraphQL object types: what a client reads. Each is built from a service's row; the
+children of a bot (versions, executions, schedule) and the heavy columns of a version or an
+execution come through the request's batch loaders (:mod:`codex32.api.graphql.loaders`)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, cast
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from codex32.api.graphql import pagination
+from codex32.api.graphql.context import context_of
+from codex32.api.graphql.pagination import Connection
+from codex32.auth.rbac import Permission
+from codex32.db.models import BotSchedule
+from codex32.services import connections, schedules
+from codex32.services.connections import Slice
+
+
+def node_of(cls: type, row: Any, **extra: Any) -> Any:
+    """An instance of the strawberry type ``cls`` from a row (a dict or an object)."""
+    names = [f.python_name for f in cls.__strawberry_definition__.fields  # type: ignore[attr-defined]
+             if f.base_resolver is None and f.python_name not in extra]
+    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    return cls(**{name: get(name) for name in names}, **extra)
+
+
+@strawberry.type
+class Workspace:
+    id: uuid.UUID
+    name: str
+    slug: str
+    settings: JSON
+    created_at: datetime
+    updated_at: datetime
+
+
+@strawberry.type
+class Member:
+    user_id: uuid.UUID
+    email: str
+    role: str
+    joined_at: datetime
+
+
+@strawberry.type
+class Schedule:
+    bot_id: uuid.UUID
+    cron: str
+    timezone: str
+    enabled: bool
+    input: JSON
+    next_run_at: datetime | None
+    next_runs: list[datetime]
+    last_run_at: datetime | None
+    last_execution_id: uuid.UUID | None
+    skipped_runs: int
+    last_skipped_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, schedule: BotSchedule) -> Schedule:
+        return node_of(cls, schedule, next_runs=schedules.upcoming(schedule))
+
+
+@strawberry.type
+class Version:
+    id: uuid.UUID
+    bot_id: uuid.UUID
+    number: int
+    message: str
+    created_by: uuid.UUID | None
+    created_at: datetime
+
+    @strawberry.field(description="the version's code (read in one batch for all versions)")
+    def code(self, info: Info) -> str:
+        return _version_code(info, self.id)["code"]
+
+    @strawberry.field(description="other generated files by path")
+    def files(self, info: Info) -> JSON:
+        return cast(JSON, _version_code(info, self.id)["files"] or {})
+
+
+def _version_code(info: Info, version_id: uuid.UUID) -> dict[str, Any]:
+    ctx = context_of(info)
+    return ctx.loaders.get(("version_code",), ctx.loaders.versions,
+                           lambda ids: connections.version_code_of(ctx.session, ids),
+                           lambda: {"code": "", "files": {}}).load(version_id)
+
+
+def versions_page(info: Info, found: Slice) -> Connection[Version]:
+    context_of(info).loaders.versions.add(row["id"] for row in found.items)
+    return pagination.connection(found, lambda row: node_of(Version, row),
+                                 lambda row: pagination.number_cursor(row["number"]))
+
+
+@strawberry.type
+class Execution:
+    id: uuid.UUID
+    bot_id: uuid.UUID
+    version: int
+    status: str
+    trigger: str
+    attempt: int
+    cancel_requested: bool
+    retry_of: uuid.UUID | None
+    scheduled_for: datetime | None
+    error: JSON | None
+    queued_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    duration_seconds: float | None
+    cpu_seconds: float | None
+    peak_memory_bytes: int | None
+
+    @strawberry.field(description="the event the bot got")
+    def input(self, info: Info) -> JSON:
+        return cast(JSON, _execution_detail(info, self.id).get("input") or {})
+
+    @strawberry.field
+    def result(self, info: Info) -> JSON | None:
+        return _execution_detail(info, self.id).get("result")
+
+    @strawberry.field(description="captured output, capped")
+    def logs(self, info: Info) -> str:
+        return _execution_detail(info, self.id).get("logs") or ""
+
+    @strawberry.field
+    def logs_truncated(self, info: Info) -> bool:
+        return bool(_execution_detail(info, self.id).get("logs_truncated"))
+
+    @strawberry.field(description="the attempt that retried this one")
+    def retried_by(self, info: Info) -> uuid.UUID | None:
+        return _execution_detail(info, self.id).get("retried_by")
+
+    @strawberry.field
+    def bot(self, info: Info) -> Bot | None:
+        ctx = context_of(info)
+        row = ctx.loaders.get(("bot",), _bot_ids_of_executions(info),
+                              lambda ids: connections.bots_of(ctx.session, ids)).load(self.bot_id)
+        return bot_node(info, row) if row is not None else None
+
+
+def _bot_ids_of_executions(info: Info) -> Any:
+    return context_of(info).loaders.execution_bots
+
+
+def _execution_detail(info: Info, execution_id: uuid.UUID) -> dict[str, Any]:
+    ctx = context_of(info)
+    return ctx.loaders.get(("execution_detail",), ctx.loaders.executions,
+                           lambda ids: connections.execution_details_of(ctx.session, ids),
+                           dict).load(execution_id)
+
+
+def execution_node(info: Info, row: dict[str, Any]) -> Execution:
+    """An execution from a listed row; its id and bot join the request's siblings."""
+    loaders = context_of(info).loaders
+    loaders.executions.add([row["id"]])
+    loaders.execution_bots.add([row["bot_id"]])
+    return node_of(Execution, row)
+
+
+def executions_page(info: Info, found: Slice) -> Connection[Execution]:
+    loaders = context_of(info).loaders
+    loaders.executions.add(row["id"] for row in found.items)
+    loaders.execution_bots.add(row["bot_id"] for row in found.items)
+    return pagination.connection(found, lambda row: node_of(Execution, row),
+                                 lambda row: pagination.position_cursor(row, "queued_at"))
+
+
+@strawberry.type
+class Bot:
+    id: uuid.UUID
+    name: str
+    description: str
+    status: str
+    owner_id: uuid.UUID | None
+    current_version: int
+    settings: JSON
+    created_at: datetime
+    updated_at: datetime
+
+    @strawberry.field(description="the bot's versions, newest first")
+    def versions(self, info: Info, first: int | None = None,
+                 after: str | None = None) -> Connection[Version]:
+        ctx = context_of(info)
+        ctx.require(Permission.VIEW_BOTS)
+        size = pagination.size(first, ctx.settings.max_page_size)
+        before = pagination.number(after)
+        found = ctx.loaders.get(
+            ("versions", size, before), ctx.loaders.bots,
+            lambda ids: connections.versions_of(ctx.session, ids, size, before),
+            lambda: Slice([], False), lambda found: _adopt_versions(info, found)).load(self.id)
+        return versions_page(info, found)
+
+    @strawberry.field(description="the bot's executions, newest first")
+    def executions(self, info: Info, first: int | None = None, after: str | None = None,
+                   status: str | None = None) -> Connection[Execution]:
+        ctx = context_of(info)
+        ctx.require(Permission.VIEW_BOTS)
+        size = pagination.size(first, ctx.settings.max_page_size)
+        start = pagination.position(after)
+        found = ctx.loaders.get(
+            ("executions", size, start, status), ctx.loaders.bots,
+            lambda ids: connections.executions_of(ctx.session, ids, size, start, status),
+            lambda: Slice([], False), lambda found: _adopt_executions(info, found)
+        ).load(self.id)
+        return executions_page(info, found)
+
+    @strawberry.field(description="the bot's cron schedule, if it has one")
+    def schedule(self, info: Info) -> Schedule | None:
+        ctx = context_of(info)
+        ctx.require(Permission.VIEW_BOTS)
+        found = ctx.loaders.get(("schedule",), ctx.loaders.bots,
+                                lambda ids: connections.schedules_of(ctx.session, ids)
+                                ).load(self.id)
+        return Schedule.of(found) if found is not None else None
+
+
+def _adopt_versions(info: Info, found: dict[uuid.UUID, Slice]) -> None:
+    for page in found.values():
+        versions_page(info, page)
+
+
+def _adopt_executions(info: Info, found: dict[uuid.UUID, Slice]) -> None:
+    for page in found.values():
+        executions_page(info, page)
+
+
+def bot_node(info: Info, row: Any) -> Bot:
+    """A bot from a row or model; its id joins the request's sibling bots."""
+    bot = node_of(Bot, row)
+    context_of(info).loaders.bots.add([bot.id])
+    return bot
+
+
+def bots_page(info: Info, found: Slice) -> Connection[Bot]:
+    context_of(info).loaders.bots.add(row["id"] for row in found.items)
+    return pagination.connection(found, lambda row: node_of(Bot, row),
+                                 lambda row: pagination.position_cursor(row, "created_at"))
+
+
+@strawberry.type
+class Budget:
+    id: uuid.UUID
+    scope: str
+    scope_id: uuid.UUID | None
+    period: str
+    soft_limit_usd: str | None
+    hard_limit_usd: str | None
+    spent_usd: str
+    reserved_usd: str
+    period_start: datetime | None
+    resets_at: datetime | None
+
+
+@strawberry.type
+class UsageGroup:
+    """Totals of one group (the grouping keys asked for are set, the others null)."""
+
+    day: str | None
+    model: str | None
+    provider: str | None
+    purpose: str | None
+    user: str | None
+    bot: str | None
+    api_key: str | None
+    requests: int
+    input_tokens: int
+    cached_input_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    cost_usd: str
+    unpriced_requests: int
+    cache_hits: int
+    failed_requests: int
+
+
+@strawberry.type
+class Usage:
+    start: datetime | None = strawberry.field(name="from")
+    end: datetime | None = strawberry.field(name="to")
+    group_by: list[str]
+    groups: list[UsageGroup]
+
+    @classmethod
+    def of(cls, report: dict[str, Any]) -> Usage:
+        groups = [node_of(UsageGroup, {key: (str(value) if key in ("day", "model", "provider",
+                                                                 "purpose", "user", "bot",
+                                                                 "api_key") and value is not None
+                                           else value)
+                                     for key, value in group.items()})
+                  for group in report["groups"]]
+        return cls(start=report["from"], end=report["to"], group_by=report["group_by"],
+                   groups=groups)
+
+
+@strawberry.type
+class Conversation:
+    """A builder conversation (summary); ``detail`` has its turns, specification and state."""
+
+    id: uuid.UUID
+    title: str
+    state: str
+    source: str
+    bot_id: uuid.UUID | None
+    creator_type: str
+    created_by: uuid.UUID | None
+    turns: int
+    step: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@strawberry.type
+class ConversationDetail(Conversation):
+    specification: JSON
+    questions: JSON
+    running: bool
+    progress: JSON
+    report: JSON | None
+    error: str | None
+    accepted_version: int | None
+    turn_list: JSON = strawberry.field(description="every turn, oldest first")
+
+
+def conversation_detail(row: dict[str, Any]) -> ConversationDetail:
+    return node_of(ConversationDetail, {**row, "turns": len(row["turns"])},
+                 turn_list=row["turns"])
+
+
+def conversations_page(found: Slice) -> Connection[Conversation]:
+    return pagination.connection(found, lambda row: node_of(Conversation, row),
+                                 lambda row: pagination.position_cursor(row, "created_at"))
+
+
+@strawberry.type
+class SearchScores:
+    fts: float | None
+    vector: float | None
+    fused: float
+
+
+@strawberry.type
+class SearchHit:
+    chunk_id: uuid.UUID
+    kind: str
+    scores: SearchScores
+    passage: str
+    heading: str
+    location: JSON
+    ordinal: int
+    document: JSON | None
+    bot: JSON | None
+
+
+@strawberry.type
+class SearchResult:
+    query: str
+    kind: str | None
+    collection_id: uuid.UUID | None
+    generation: int | None
+    vector_search: bool
+    note: str | None
+    items: list[SearchHit]
+
+    @classmethod
+    def of(cls, found: dict[str, Any]) -> SearchResult:
+        items = [node_of(SearchHit, {**hit, "document": _plain(hit.get("document")),
+                                   "bot": _plain(hit.get("bot"))},
+                       scores=SearchScores(**hit["scores"])) for hit in found["items"]]
+        return node_of(cls, found, items=items)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return str(value) if isinstance(value, uuid.UUID) else value
