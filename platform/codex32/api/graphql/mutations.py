@@ -111,7 +111,7 @@ def _drop_nulls(data: dict[str, Any], *names: str) -> dict[str, Any]:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="create a bot from code (twin of POST /api/v1/bots)")
-    def create_bot(self, info: Info, input: CreateBotInput) -> types.Bot:
+    def create_bot(self, info: Info, input: CreateBotInput) -> types.Bot | None:
         ctx = context_of(info)
         with ctx.writing(Permission.CREATE_BOT) as principal:
             data = parsed(BotCreateSchema, _drop_nulls(_given(input), "description", "code",
@@ -120,7 +120,7 @@ class Mutation:
         return types.bot_node(info, bot)
 
     @strawberry.mutation(description="change a bot; new code becomes a new version")
-    def update_bot(self, info: Info, id: uuid.UUID, input: UpdateBotInput) -> types.Bot:
+    def update_bot(self, info: Info, id: uuid.UUID, input: UpdateBotInput) -> types.Bot | None:
         ctx = context_of(info)
         with ctx.writing(Permission.UPDATE_BOT) as principal:
             data = parsed(BotUpdateSchema, _drop_nulls(_given(input), "name", "description",
@@ -129,7 +129,7 @@ class Mutation:
         return types.bot_node(info, bot)
 
     @strawberry.mutation(description="delete a bot with its versions and executions; its id")
-    def delete_bot(self, info: Info, id: uuid.UUID) -> uuid.UUID:
+    def delete_bot(self, info: Info, id: uuid.UUID) -> uuid.UUID | None:
         ctx = context_of(info)
         with ctx.writing(Permission.DELETE_BOT) as principal:
             bots.remove(ctx.session, principal, id)
@@ -137,7 +137,7 @@ class Mutation:
 
     @strawberry.mutation(description="add a version; it becomes the bot's current version")
     def create_version(self, info: Info, bot_id: uuid.UUID, code: str,
-                       message: str | None = None) -> types.Version:
+                       message: str | None = None) -> types.Version | None:
         ctx = context_of(info)
         with ctx.writing(Permission.UPDATE_BOT) as principal:
             data = parsed(VersionCreateSchema, _drop_nulls({"code": code, "message": message},
@@ -147,7 +147,7 @@ class Mutation:
         return _version(info, version)
 
     @strawberry.mutation(description="add a new version carrying an older version's code")
-    def rollback_bot(self, info: Info, bot_id: uuid.UUID, version: int) -> types.Version:
+    def rollback_bot(self, info: Info, bot_id: uuid.UUID, version: int) -> types.Version | None:
         ctx = context_of(info)
         with ctx.writing(Permission.UPDATE_BOT) as principal:
             data = parsed(RollbackSchema, {"version": version})
@@ -158,7 +158,7 @@ class Mutation:
                                      "the workspace) returns the first run instead")
     def run_bot(self, info: Info, bot_id: uuid.UUID, input: JSON | None = None,
                 version: int | None = None,
-                idempotency_key: str | None = None) -> RunBotPayload:
+                idempotency_key: str | None = None) -> RunBotPayload | None:
         ctx = context_of(info)
         with ctx.writing(Permission.EXECUTE_BOT) as principal:
             data = parsed(ExecutionCreateSchema, _drop_nulls({"input": input, "version": version},
@@ -173,7 +173,7 @@ class Mutation:
 
     @strawberry.mutation(description="cancel a run: a queued one at once, a running one "
                                      "within two seconds")
-    def cancel_execution(self, info: Info, id: uuid.UUID) -> CancelExecutionPayload:
+    def cancel_execution(self, info: Info, id: uuid.UUID) -> CancelExecutionPayload | None:
         ctx = context_of(info)
         with ctx.writing(Permission.EXECUTE_BOT) as principal:
             execution, ended = executions.cancel(ctx.session, principal, id)
@@ -182,7 +182,7 @@ class Mutation:
 
     @strawberry.mutation(description="set the bot's schedule (replacing any)")
     def put_schedule(self, info: Info, bot_id: uuid.UUID,
-                     input: ScheduleInput) -> types.Schedule:
+                     input: ScheduleInput) -> types.Schedule | None:
         ctx = context_of(info)
         with ctx.writing(Permission.UPDATE_BOT) as principal:
             data = parsed(ScheduleInputSchema, _drop_nulls(_given(input), "timezone", "enabled",
@@ -191,7 +191,7 @@ class Mutation:
         return types.Schedule.of(schedule)
 
     @strawberry.mutation(description="remove the bot's schedule; the bot's id")
-    def delete_schedule(self, info: Info, bot_id: uuid.UUID) -> uuid.UUID:
+    def delete_schedule(self, info: Info, bot_id: uuid.UUID) -> uuid.UUID | None:
         ctx = context_of(info)
         with ctx.writing(Permission.UPDATE_BOT) as principal:
             schedules.remove(ctx.session, principal, bot_id)
@@ -199,7 +199,7 @@ class Mutation:
 
     @strawberry.mutation(description="invite an email with a role; its token is mailed to "
                                      "that address only")
-    def invite_member(self, info: Info, email: str, role: str) -> Invitation:
+    def invite_member(self, info: Info, email: str, role: str) -> Invitation | None:
         ctx = context_of(info)
         with ctx.writing(Permission.MANAGE_USERS) as principal:
             data = parsed(InvitationCreateSchema, {"email": email, "role": role})
@@ -212,7 +212,7 @@ class Mutation:
 
     @strawberry.mutation(description="give a member another role; the last admin cannot be "
                                      "demoted")
-    def change_member_role(self, info: Info, user_id: uuid.UUID, role: str) -> types.Member:
+    def change_member_role(self, info: Info, user_id: uuid.UUID, role: str) -> types.Member | None:
         ctx = context_of(info)
         with ctx.writing(Permission.MANAGE_USERS) as principal:
             data = parsed(RoleSchema, {"role": role})
@@ -221,13 +221,13 @@ class Mutation:
 
     @strawberry.mutation(description="remove a member; the last admin cannot be removed; "
                                      "the member's user id")
-    def remove_member(self, info: Info, user_id: uuid.UUID) -> uuid.UUID:
+    def remove_member(self, info: Info, user_id: uuid.UUID) -> uuid.UUID | None:
         ctx = context_of(info)
         with ctx.writing(Permission.MANAGE_USERS) as principal:
             members.remove(ctx.session, principal, user_id)
         return user_id
 
 
-def _version(info: Info, version: Any) -> types.Version:
+def _version(info: Info, version: Any) -> types.Version | None:
     context_of(info).loaders.versions.add([version.id])
     return types.node_of(types.Version, version)
