@@ -93,9 +93,8 @@ def cost_limit(maximum: int, largest_page: int,
             inner = multiplier
             if named.name.endswith(CONNECTION_SUFFIX):
                 inner = multiplier * _page_size(node, largest_page, variables)
-            own = inner if inner != multiplier else multiplier
-            if named.name.endswith(("PageInfo", "Edge")):
-                own = 0  # a connection's own parts: counted by the connection
+            # A connection's own parts (nodes, edges, node, pageInfo) are counted by it.
+            own = 0 if parent.name.endswith((CONNECTION_SUFFIX, "Edge")) else inner
             return own + self._cost(node.selection_set, named, inner, seen)
 
     return CostLimit

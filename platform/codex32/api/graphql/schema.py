@@ -4,6 +4,7 @@ default: everywhere but production)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import strawberry
@@ -35,12 +36,14 @@ class Schema(strawberry.Schema):
 
 def build(settings: Settings) -> Schema:
     """The schema with the limits of ``settings``."""
-    extensions: list[Any] = [  # instances: strawberry takes them as they are
-        MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        CostLimiter(settings.graphql_max_cost, settings.max_page_size),
+    # Factories, not instances: an extension holds its request's execution context, so each
+    # request (threads serve several at once) gets its own.
+    extensions: list[Any] = [
+        partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
+        partial(QueryDepthLimiter, max_depth=settings.graphql_max_depth),
+        partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
+        partial(CostLimiter, settings.graphql_max_cost, settings.max_page_size),
     ]
     if not settings.graphql_introspection:
-        extensions.append(DisableIntrospection())
+        extensions.append(DisableIntrospection)
     return Schema(query=Query, mutation=Mutation, extensions=extensions)
