@@ -122,7 +122,7 @@ class Query:
     @strawberry.field(description="hybrid (full-text and vector) search over documents and "
                                   "bots")
     def search(self, info: Info, q: str, kind: str | None = None,
-               collection: uuid.UUID | None = None, limit: int = 10) -> types.SearchResult:
+               collection: uuid.UUID | None = None, limit: int = 10) -> types.SearchResult | None:
         ctx = context_of(info)
         principal = ctx.require(Permission.VIEW_KNOWLEDGE)
         if not 1 <= len(q) <= knowledge_search.MAX_QUERY_CHARS:
