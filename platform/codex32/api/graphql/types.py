@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
 import strawberry
@@ -23,10 +24,17 @@ from codex32.services.connections import Slice
 
 def node_of(cls: type, row: Any, **extra: Any) -> Any:
     """An instance of the strawberry type ``cls`` from a row (a dict or an object)."""
-    names = [f.python_name for f in cls.__strawberry_definition__.fields  # type: ignore[attr-defined]
-             if f.base_resolver is None and f.python_name not in extra]
-    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
-    return cls(**{name: get(name) for name in names}, **extra)
+    names = [name for name in _plain_fields(cls) if name not in extra]
+    if isinstance(row, dict):
+        return cls(**{name: row.get(name) for name in names}, **extra)
+    return cls(**{name: getattr(row, name) for name in names}, **extra)
+
+
+@cache
+def _plain_fields(cls: type) -> tuple[str, ...]:
+    """The fields of ``cls`` set from a row (those without a resolver of their own)."""
+    definition = cls.__strawberry_definition__  # type: ignore[attr-defined]
+    return tuple(f.python_name for f in definition.fields if f.base_resolver is None)
 
 
 @strawberry.type
@@ -223,13 +231,17 @@ class Bot:
 
 
 def _adopt_versions(info: Info, found: dict[uuid.UUID, Slice]) -> None:
-    for page in found.values():
-        versions_page(info, page)
+    """Make every version a batch read a sibling of the others (one read of their code)."""
+    context_of(info).loaders.versions.add(
+        row["id"] for page in found.values() for row in page.items)
 
 
 def _adopt_executions(info: Info, found: dict[uuid.UUID, Slice]) -> None:
-    for page in found.values():
-        executions_page(info, page)
+    """Make every execution a batch read a sibling of the others (one read of the details)."""
+    loaders = context_of(info).loaders
+    rows = [row for page in found.values() for row in page.items]
+    loaders.executions.add(row["id"] for row in rows)
+    loaders.execution_bots.add(row["bot_id"] for row in rows)
 
 
 def bot_node(info: Info, row: Any) -> Bot:
