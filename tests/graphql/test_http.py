@@ -20,12 +20,29 @@ def test_no_credentials_is_401_in_rests_shape(client):
     (b'{"variables": {}}', "application/json"),
     (b"query=x", "application/x-www-form-urlencoded"),
     (b'[{"query": "{ bots { nodes { id } } }"}]', "application/json"),
+    (b'{"query": "{ workspace { id } }", "variables": {"x": ' + b"[" * 100_000
+     + b"]" * 100_000 + b"}}", "application/json"),
 ])
 def test_a_body_that_is_no_graphql_request_is_a_json_400(tenant, body, content_type):
     response = tenant.client.post(PATH, data=body, content_type=content_type,
                                   headers=tenant.headers)
     assert response.status_code == 400, response.data
     assert response.json["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+def test_a_nul_character_in_the_variables_is_refused_before_any_write(tenant, ask):
+    bot = tenant.create_bot("nul")
+    response = ask("mutation($b: UUID!, $i: JSON) { runBot(botId: $b, input: $i) { created } }",
+                   {"b": bot["id"], "i": {"text": "a\x00b"}})
+    assert response.status_code == 422, response.json
+    assert tenant.call("GET", f"/api/v1/bots/{bot['id']}/executions").json["total"] == 0
+
+
+def test_a_body_over_the_size_limit_is_413(tenant):
+    big = b'{"query": "{ workspace { id } }", "variables": {"x": "' + b"x" * 1_100_000 + b'"}}'
+    response = tenant.client.post(PATH, data=big, content_type="application/json",
+                                  headers=tenant.headers)
+    assert response.status_code == 413 and response.json["code"] == 413
 
 
 @pytest.mark.parametrize("query,variables", [

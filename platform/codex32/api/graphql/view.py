@@ -18,8 +18,10 @@ from strawberry.types import ExecutionResult
 from codex32 import runtime
 from codex32.api.graphql.context import Context
 from codex32.api.graphql.errors import formatted
+from codex32.api.json_provider import read_body
 from codex32.auth.guard import authenticated
 from codex32.db import db
+from codex32.errors import DomainError
 
 
 class GraphQLEndpoint(GraphQLView):
@@ -39,6 +41,13 @@ class GraphQLEndpoint(GraphQLView):
         if result.errors:
             answer["errors"] = [formatted(error) for error in result.errors]
         return answer  # type: ignore[return-value]
+
+    def decode_json(self, data: str | bytes) -> object:
+        """REST's strict reading (:func:`read_body`): bounded nesting, no NUL characters."""
+        try:
+            return read_body(data.encode() if isinstance(data, str) else data)
+        except DomainError as exc:
+            raise HTTPException(exc.status, exc.message) from exc
 
     def encode_json(self, data: object) -> str:
         return current_app.json.dumps(data)
