@@ -11,7 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from codex32.api import transaction
-from codex32.api.graphql import pagination, types
+from codex32.api.graphql import ai_types, pagination, types
 from codex32.api.graphql.context import context_of
 from codex32.api.graphql.pagination import Connection
 from codex32.auth.rbac import Permission
@@ -89,21 +89,22 @@ class Query:
     def usage(self, info: Info,
               start: Annotated[datetime | None, strawberry.argument(name="from")] = None,
               end: Annotated[datetime | None, strawberry.argument(name="to")] = None,
-              group_by: list[str] | None = None) -> types.Usage:
+              group_by: list[str] | None = None) -> ai_types.Usage:
         ctx = context_of(info)
         ctx.require(Permission.VIEW_ANALYTICS)
-        return types.Usage.of(ledger.report(ctx.session, start, end, list(group_by or [])))
+        return ai_types.Usage.of(ledger.report(ctx.session, start, end, list(group_by or [])))
 
     @strawberry.field(description="the workspace's LLM budgets with the current period's spend")
-    def budgets(self, info: Info) -> list[types.Budget]:
+    def budgets(self, info: Info) -> list[ai_types.Budget]:
         ctx = context_of(info)
         ctx.require(Permission.MANAGE_WORKSPACE)
-        return [types.node_of(types.Budget, budget) for budget in budgets.list_budgets(ctx.session)]
+        return [types.node_of(ai_types.Budget, budget)
+                for budget in budgets.list_budgets(ctx.session)]
 
     @strawberry.field(description="the builder's conversations, newest first")
     def builder_conversations(self, info: Info, first: int | None = None,
                               after: str | None = None, state: str | None = None,
-                              mine: bool = False) -> Connection[types.Conversation]:
+                              mine: bool = False) -> Connection[ai_types.Conversation]:
         ctx = context_of(info)
         principal = ctx.require(Permission.VIEW_BOTS)
         _one_of("state", state, STATES)
@@ -111,18 +112,20 @@ class Query:
             ctx.session, pagination.size(first, ctx.settings.max_page_size),
             pagination.position(after), state=state,
             creator=principal.actor_id if mine else None)
-        return types.conversations_page(found)
+        return ai_types.conversations_page(found)
 
     @strawberry.field(description="one builder conversation with its turns and state")
-    def builder_conversation(self, info: Info, id: uuid.UUID) -> types.ConversationDetail | None:
+    def builder_conversation(self, info: Info,
+                             id: uuid.UUID) -> ai_types.ConversationDetail | None:
         ctx = context_of(info)
         ctx.require(Permission.VIEW_BOTS)
-        return types.conversation_detail(conversations.detail(ctx.session, id))
+        return ai_types.conversation_detail(conversations.detail(ctx.session, id))
 
     @strawberry.field(description="hybrid (full-text and vector) search over documents and "
                                   "bots")
     def search(self, info: Info, q: str, kind: str | None = None,
-               collection: uuid.UUID | None = None, limit: int = 10) -> types.SearchResult | None:
+               collection: uuid.UUID | None = None,
+               limit: int = 10) -> ai_types.SearchResult | None:
         ctx = context_of(info)
         principal = ctx.require(Permission.VIEW_KNOWLEDGE)
         if not 1 <= len(q) <= knowledge_search.MAX_QUERY_CHARS:
@@ -135,7 +138,8 @@ class Query:
             caller=knowledge_search.caller_of(principal), kind=kind, collection_id=collection,
             limit=limit)
         transaction.end()  # the query is embedded next: hold no connection meanwhile
-        return types.SearchResult.of(knowledge_search.finish(ctx.session, prepared.nearest()))
+        found = knowledge_search.finish(ctx.session, prepared.nearest())
+        return ai_types.SearchResult.of(found)
 
 
 

@@ -1,6 +1,8 @@
-"""GraphQL object types: what a client reads. Each is built from a service's row; the
-children of a bot (versions, executions, schedule) and the heavy columns of a version or an
-execution come through the request's batch loaders (:mod:`codex32.api.graphql.loaders`)."""
+"""GraphQL object types of the workspace and its bots: what a client reads. Each is built from
+a service's row; the children of a bot (versions, executions, schedule) and the heavy columns
+of a version or an execution come through the request's batch loaders
+(:mod:`codex32.api.graphql.loaders`). The AI core's types (usage, budgets, builder, search)
+are in :mod:`codex32.api.graphql.ai_types`."""
 
 from __future__ import annotations
 
@@ -149,13 +151,9 @@ class Execution:
     @strawberry.field
     def bot(self, info: Info) -> Bot | None:
         ctx = context_of(info)
-        row = ctx.loaders.get(("bot",), _bot_ids_of_executions(info),
+        row = ctx.loaders.get(("bot",), ctx.loaders.execution_bots,
                               lambda ids: connections.bots_of(ctx.session, ids)).load(self.bot_id)
         return bot_node(info, row) if row is not None else None
-
-
-def _bot_ids_of_executions(info: Info) -> Any:
-    return context_of(info).loaders.execution_bots
 
 
 def _execution_detail(info: Info, execution_id: uuid.UUID) -> dict[str, Any]:
@@ -255,141 +253,3 @@ def bots_page(info: Info, found: Slice) -> Connection[Bot]:
     context_of(info).loaders.bots.add(row["id"] for row in found.items)
     return pagination.connection(found, lambda row: node_of(Bot, row),
                                  lambda row: pagination.position_cursor(row, "created_at"))
-
-
-@strawberry.type
-class Budget:
-    id: uuid.UUID
-    scope: str
-    scope_id: uuid.UUID | None
-    period: str
-    soft_limit_usd: str | None
-    hard_limit_usd: str | None
-    spent_usd: str
-    reserved_usd: str
-    period_start: datetime | None
-    resets_at: datetime | None
-
-
-@strawberry.type
-class UsageGroup:
-    """Totals of one group (the grouping keys asked for are set, the others null)."""
-
-    day: str | None
-    model: str | None
-    provider: str | None
-    purpose: str | None
-    user: str | None
-    bot: str | None
-    api_key: str | None
-    requests: int
-    input_tokens: int
-    cached_input_tokens: int
-    output_tokens: int
-    reasoning_tokens: int
-    cost_usd: str
-    unpriced_requests: int
-    cache_hits: int
-    failed_requests: int
-
-
-@strawberry.type
-class Usage:
-    start: datetime | None = strawberry.field(name="from")
-    end: datetime | None = strawberry.field(name="to")
-    group_by: list[str]
-    groups: list[UsageGroup]
-
-    @classmethod
-    def of(cls, report: dict[str, Any]) -> Usage:
-        groups = [node_of(UsageGroup, {key: (str(value) if key in ("day", "model", "provider",
-                                                                 "purpose", "user", "bot",
-                                                                 "api_key") and value is not None
-                                           else value)
-                                     for key, value in group.items()})
-                  for group in report["groups"]]
-        return cls(start=report["from"], end=report["to"], group_by=report["group_by"],
-                   groups=groups)
-
-
-@strawberry.type
-class Conversation:
-    """A builder conversation (summary); ``detail`` has its turns, specification and state."""
-
-    id: uuid.UUID
-    title: str
-    state: str
-    source: str
-    bot_id: uuid.UUID | None
-    creator_type: str
-    created_by: uuid.UUID | None
-    turns: int
-    step: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
-@strawberry.type
-class ConversationDetail(Conversation):
-    specification: JSON
-    questions: JSON
-    running: bool
-    progress: JSON
-    report: JSON | None
-    error: str | None
-    accepted_version: int | None
-    turn_list: JSON = strawberry.field(description="every turn, oldest first")
-
-
-def conversation_detail(row: dict[str, Any]) -> ConversationDetail:
-    return node_of(ConversationDetail, {**row, "turns": len(row["turns"])},
-                 turn_list=row["turns"])
-
-
-def conversations_page(found: Slice) -> Connection[Conversation]:
-    return pagination.connection(found, lambda row: node_of(Conversation, row),
-                                 lambda row: pagination.position_cursor(row, "created_at"))
-
-
-@strawberry.type
-class SearchScores:
-    fts: float | None
-    vector: float | None
-    fused: float
-
-
-@strawberry.type
-class SearchHit:
-    chunk_id: uuid.UUID
-    kind: str
-    scores: SearchScores
-    passage: str
-    heading: str
-    location: JSON
-    ordinal: int
-    document: JSON | None
-    bot: JSON | None
-
-
-@strawberry.type
-class SearchResult:
-    query: str
-    kind: str | None
-    collection_id: uuid.UUID | None
-    generation: int | None
-    vector_search: bool
-    note: str | None
-    items: list[SearchHit]
-
-    @classmethod
-    def of(cls, found: dict[str, Any]) -> SearchResult:
-        items = [node_of(SearchHit, {**hit, "document": _plain(hit.get("document")),
-                                   "bot": _plain(hit.get("bot"))},
-                       scores=SearchScores(**hit["scores"])) for hit in found["items"]]
-        return node_of(cls, found, items=items)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    return str(value) if isinstance(value, uuid.UUID) else value
