@@ -190,6 +190,12 @@ class Settings:
     builder_find_links: tuple[str, ...] = ()
     builder_max_environments: int = 50
     builder_install_timeout_seconds: float = 300.0
+    # GraphQL (/api/graphql, docs/graphql.md): introspection (off in production by default)
+    # and the limits checked before an operation runs.
+    graphql_introspection: bool = True
+    graphql_max_depth: int = 10
+    graphql_max_tokens: int = 2000
+    graphql_max_cost: int = 5000
 
     @property
     def production(self) -> bool:
@@ -304,6 +310,10 @@ class Settings:
             builder_max_environments=_int(env.get("CODEX32_BUILDER_MAX_ENVIRONMENTS"), 50),
             builder_install_timeout_seconds=_float(
                 env.get("CODEX32_BUILDER_INSTALL_TIMEOUT_SECONDS"), 300.0),
+            graphql_introspection=_bool(env.get("GRAPHQL_INTROSPECTION"), not production),
+            graphql_max_depth=_int(env.get("GRAPHQL_MAX_DEPTH"), 10),
+            graphql_max_tokens=_int(env.get("GRAPHQL_MAX_TOKENS"), 2000),
+            graphql_max_cost=_int(env.get("GRAPHQL_MAX_COST"), 5000),
         )
         settings.validate()
         return settings.with_development_secrets()
@@ -318,6 +328,9 @@ class Settings:
             raise ConfigError("CODEX32_SMTP_URL must start with smtp:// or smtps://")
         if self.max_page_size < 1 or self.pool_size < 1:
             raise ConfigError("MAX_PAGE_SIZE and DB_POOL_SIZE must be positive")
+        if min(self.graphql_max_depth, self.graphql_max_tokens, self.graphql_max_cost) < 1:
+            raise ConfigError("GRAPHQL_MAX_DEPTH, GRAPHQL_MAX_TOKENS and GRAPHQL_MAX_COST must "
+                              "be at least 1")
         if self.pool_ping_idle_seconds < 0:
             raise ConfigError("DB_POOL_PING_IDLE_SECONDS must not be negative")
         if self.plugin_calls_per_plugin < 1:

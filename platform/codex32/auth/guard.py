@@ -35,18 +35,25 @@ def current_principal() -> Principal:
     return g.principal
 
 
+def authenticated() -> Principal:
+    """Authenticate the request, bind its workspace, count it against the caller's rate
+    limit; the principal (for a route whose permissions depend on what it asks: GraphQL)."""
+    principal = authenticate(db.session, request.headers, origin())
+    g.principal = principal
+    bind_log_context(workspace_id=str(principal.workspace_id),
+                     user_id=str(principal.actor_id))
+    tag_request(g.get("request_id"), principal.workspace_id)
+    limit_rate(principal.rate_key)
+    return principal
+
+
 def requires(permission: Permission) -> Callable[[F], F]:
     """Protect a route: any valid credential with ``permission`` in its workspace."""
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            principal = authenticate(db.session, request.headers, origin())
-            g.principal = principal
-            bind_log_context(workspace_id=str(principal.workspace_id),
-                             user_id=str(principal.actor_id))
-            tag_request(g.get("request_id"), principal.workspace_id)
-            limit_rate(principal.rate_key)
+            principal = authenticated()
             if not principal.can(permission):
                 raise Forbidden(f"your role ({principal.role}) lacks the "
                                 f"'{permission.value}' permission")

@@ -123,6 +123,15 @@ def enqueue(session: Session, principal: Principal, bot_id: uuid.UUID, *,
     return execution, True
 
 
+def check_idempotency_key(key: str, name: str = "idempotency_key",
+                          location: str = "json") -> None:
+    """422 unless an idempotency key is 1 to 255 printable ASCII characters (``name`` and
+    ``location`` say where the caller gave it, for the error)."""
+    if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
+        raise Invalid(f"{name} must be 1 to 255 printable ASCII characters",
+                      errors={location: {name: ["1 to 255 printable ASCII characters"]}})
+
+
 def _by_key(session: Session, key: str, bot_id: uuid.UUID) -> BotExecution | None:
     found = session.execute(select(BotExecution).where(
         BotExecution.idempotency_key == key)).scalar()

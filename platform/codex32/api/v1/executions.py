@@ -10,7 +10,6 @@ from codex32.api.schemas import Output, PageArgs, Strict, page_of
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
-from codex32.errors import Invalid
 from codex32.services import executions
 from codex32.services.pages import PageRequest
 from codex32.services.versions import MAX_NUMBER
@@ -78,10 +77,7 @@ def idempotency_key() -> str | None:
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         return None
-    if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
-        raise Invalid(f"{IDEMPOTENCY_HEADER} must be 1 to 255 printable ASCII characters",
-                      errors={"headers": {IDEMPOTENCY_HEADER: ["1 to 255 printable ASCII "
-                                                               "characters"]}})
+    executions.check_idempotency_key(key, IDEMPOTENCY_HEADER, "headers")
     return key
 
 

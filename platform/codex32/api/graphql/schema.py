@@ -1,0 +1,49 @@
+"""The GraphQL schema and its limits, from the settings: depth, tokens, aliases and cost are
+checked before an operation runs; introspection is off unless the settings allow it (by
+default: everywhere but production)."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
+from strawberry.types import ExecutionContext
+
+from codex32.api.graphql.errors import log_unexpected
+from codex32.api.graphql.limits import CostLimiter
+from codex32.api.graphql.mutations import Mutation
+from codex32.api.graphql.queries import Query
+from codex32.config import Settings
+
+MAX_ALIASES = 30
+
+
+class Schema(strawberry.Schema):
+    """strawberry's schema, logging only unexpected errors (a 404 is an answer, not a fault)."""
+
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: ExecutionContext | None = None) -> None:
+        log_unexpected(errors)
+
+
+def build(settings: Settings) -> Schema:
+    """The schema with the limits of ``settings``."""
+    # Factories, not instances: an extension holds its request's execution context, so each
+    # request (threads serve several at once) gets its own.
+    extensions: list[Any] = [
+        partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
+        partial(QueryDepthLimiter, max_depth=settings.graphql_max_depth),
+        partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
+        partial(CostLimiter, settings.graphql_max_cost, settings.max_page_size),
+    ]
+    if not settings.graphql_introspection:
+        extensions.append(DisableIntrospection)
+    return Schema(query=Query, mutation=Mutation, extensions=extensions)
