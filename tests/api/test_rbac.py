@@ -11,7 +11,8 @@ import pytest
 from codex32.auth.rbac import ROLE_PERMISSIONS, Permission, Role
 
 PUBLIC = {"workspaces.sign_up", "auth.token", "auth.refresh", "auth.revoke", "members.accept",
-          "auth.verify", "auth.resend_verification"}
+          "auth.verify", "auth.resend_verification", "oidc.list_sign_in_providers",
+          "oidc.authorize", "oidc.callback", "oidc.callback_form_post"}
 
 
 def guarded_routes(app):
