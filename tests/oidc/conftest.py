@@ -10,6 +10,7 @@ tests make a provider answer an expired, misaddressed, forged or replayed token.
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import uuid
@@ -35,7 +36,8 @@ with warnings.catch_warnings():
     import oidc_provider_mock
     from authlib import jose as authlib_jose
 
-Rewrite = Callable[[dict[str, Any]], tuple[dict[str, Any], RSAKey | None]]
+# Claims in, (claims, signing key or None for the provider's) or a whole token out.
+Rewrite = Callable[[dict[str, Any]], "tuple[dict[str, Any], RSAKey | None] | str"]
 
 
 @dataclass
@@ -92,8 +94,6 @@ def _pkce_and_rewrites(app: flask.Flask, state: MockProvider):
             if not expected or not verifier or create_s256_code_challenge(verifier) != expected:
                 start_response("400 Bad Request", [("Content-Type", "application/json")])
                 return [b'{"error": "invalid_grant"}']
-            import io
-
             environ["wsgi.input"] = io.BytesIO(raw)
             captured = {}
 
@@ -105,9 +105,14 @@ def _pkce_and_rewrites(app: flask.Flask, state: MockProvider):
             if state.rewrite is not None and captured["status"].startswith("200"):
                 answer = json.loads(body)
                 claims = jwt.decode(answer["id_token"], state.signing_key()).claims
-                claims, key = state.rewrite(claims)
-                key = key or state.signing_key()
-                answer["id_token"] = jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
+                rewritten = state.rewrite(claims)
+                if isinstance(rewritten, str):
+                    answer["id_token"] = rewritten
+                else:
+                    claims, key = rewritten
+                    key = key or state.signing_key()
+                    answer["id_token"] = jwt.encode({"alg": "RS256", "kid": key.kid}, claims,
+                                                    key)
                 body = json.dumps(answer).encode()
             headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
             start_response(captured["status"], [*headers, ("Content-Length", str(len(body)))])
@@ -164,7 +169,7 @@ def flow(client, provider: MockProvider, provider_id: str, workspace: str, sub: 
     """The browser's part: start at ``authorize``, sign in at the provider as ``sub`` (with
     ``claims``), follow the redirect back to the callback; the callback's answer."""
     started = start(client, provider_id, workspace)
-    return finish(client, provider, started, sub, **claims)
+    return client.get(authorize_at_provider(provider, started, sub, **claims))
 
 
 def start(client, provider_id: str, workspace: str) -> str:
@@ -182,10 +187,6 @@ def authorize_at_provider(provider: MockProvider, authorization_url: str, sub: s
     assert answer.status_code == 302, answer.text[:300]
     back = urlsplit(answer.headers["Location"])
     return f"{back.path}?{back.query}"
-
-
-def finish(client, provider: MockProvider, authorization_url: str, sub: str, **claims: Any):
-    return client.get(authorize_at_provider(provider, authorization_url, sub, **claims))
 
 
 def new_sub() -> str:

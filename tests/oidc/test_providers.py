@@ -136,7 +136,6 @@ def test_a_private_discovery_url_is_refused_unless_the_operator_allows_it(make_a
     response = strict.get(f"/api/v1/auth/oidc/corp/authorize?workspace={tenant.slug}")
     assert response.status_code == 502
     assert "private network targets are not allowed" in response.json["message"]
-    assert provider.token_requests >= 0
 
 
 def test_an_unreachable_provider_is_502(client, tenant):
