@@ -49,6 +49,7 @@ class MockProvider:
     challenges: dict[str, str] = field(default_factory=dict)
     rewrite: Rewrite | None = None
     token_requests: int = 0
+    key_requests: int = 0
 
     def signing_key(self) -> RSAKey:
         return RSAKey.import_key(self.storage.jwk.as_dict(is_private=True))
@@ -68,6 +69,8 @@ def _pkce_and_rewrites(app: flask.Flask, state: MockProvider):
 
     def middleware(environ, start_response):
         path = environ.get("PATH_INFO", "")
+        if path == "/jwks":
+            state.key_requests += 1
         if path == "/oauth2/authorize" and environ["REQUEST_METHOD"] == "POST":
             query = parse_qs(environ.get("QUERY_STRING", ""))
             challenge = (query.get("code_challenge") or [""])[0]

@@ -237,14 +237,35 @@ def test_a_code_injected_into_another_sign_in_fails_pkce(client, provider, corp)
 
 def test_a_rotated_provider_key_is_fetched_again(client, provider, corp):
     sub = new_sub()
-    assert flow(client, provider, "corp", corp.slug, sub, email=f"{sub}@corp.example",
-                email_verified=True).status_code == 200  # the old key is cached now
+    fetched = provider.key_requests
+    for _ in range(2):  # the keys are fetched once, then cached
+        assert flow(client, provider, "corp", corp.slug, sub, email=f"{sub}@corp.example",
+                    email_verified=True).status_code == 200
+    assert provider.key_requests == fetched + 1
     before = provider.signing_key().kid
     provider.rotate_key()
     assert provider.signing_key().kid != before
     response = flow(client, provider, "corp", corp.slug, sub, email=f"{sub}@corp.example",
                     email_verified=True)
     assert response.status_code == 200, response.json
+    assert provider.key_requests == fetched + 2
+
+
+def test_unknown_key_ids_refetch_the_keys_at_most_every_few_seconds(client, provider, corp,
+                                                                     monkeypatch):
+    from codex32.services.oidc import discovery
+
+    monkeypatch.setattr(discovery, "MIN_REFETCH_SECONDS", 10.0)
+    sub = new_sub()
+    assert flow(client, provider, "corp", corp.slug, sub, email=f"{sub}@corp.example",
+                email_verified=True).status_code == 200
+    fetched = provider.key_requests
+    provider.rewrite = lambda claims: (claims, RSAKey.generate_key(
+        2048, parameters={"kid": f"unknown-{uuid.uuid4().hex}"}))
+    for _ in range(3):
+        assert flow(client, provider, "corp", corp.slug, sub, email=f"{sub}@corp.example",
+                    email_verified=True).status_code == 401
+    assert provider.key_requests == fetched  # the keys were fetched under 10 s ago
 
 
 def test_workspace_as_provider_cannot_sign_into_workspace_b(client, provider, corp,
