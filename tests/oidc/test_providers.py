@@ -5,7 +5,9 @@ a workspace's discovery URL (private targets only where the operator allows them
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qs, urlsplit
 
+import jwt as pyjwt
 import pytest
 
 from codex32.config import ConfigError, Settings
@@ -16,8 +18,6 @@ pytestmark = pytest.mark.xdist_group("oidc")
 
 
 def _claims_of(pair):
-    import jwt as pyjwt
-
     return pyjwt.decode(pair["access_token"], options={"verify_signature": False})
 
 
@@ -148,8 +148,6 @@ def test_an_unreachable_provider_is_502(client, tenant):
 def test_the_authorization_request_carries_state_nonce_and_s256_pkce(client, provider, tenant):
     tenant.call("PUT", "/api/v1/oidc-providers/corp", json={
         "discovery_url": provider.base, "client_id": "c1"})
-    from urllib.parse import parse_qs, urlsplit
-
     url = start(client, "corp", tenant.slug)
     query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
     assert query["response_type"] == "code" and query["client_id"] == "c1"

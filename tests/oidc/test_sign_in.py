@@ -18,6 +18,7 @@ import jwt as pyjwt
 import pytest
 from joserfc.jwk import RSAKey
 
+from codex32.services.oidc import discovery
 from tests.conftest import MAILBOX, sign_up
 from tests.oidc.conftest import (
     authorize_at_provider,
@@ -253,8 +254,6 @@ def test_a_rotated_provider_key_is_fetched_again(client, provider, corp):
 
 def test_unknown_key_ids_refetch_the_keys_at_most_every_few_seconds(client, provider, corp,
                                                                      monkeypatch):
-    from codex32.services.oidc import discovery
-
     monkeypatch.setattr(discovery, "MIN_REFETCH_SECONDS", 10.0)
     sub = new_sub()
     assert flow(client, provider, "corp", corp.slug, sub, email=f"{sub}@corp.example",
