@@ -406,6 +406,9 @@ class Settings:
                                   "distribution name, optionally with a version specifier")
         if self.oidc_jwks_ttl_seconds < 0:
             raise ConfigError("CODEX32_OIDC_JWKS_TTL_SECONDS must not be negative")
+        if self.production and self.oidc_providers and not self.public_url:
+            # The callback address would otherwise come from the request's Host header.
+            raise ConfigError("CODEX32_OIDC_PROVIDERS needs CODEX32_PUBLIC_URL in production")
         if self.worker_stalled_seconds <= self.worker_heartbeat_seconds:
             raise ConfigError("WORKER_STALLED_SECONDS must be longer than "
                               "WORKER_HEARTBEAT_SECONDS (a live worker would look stalled)")

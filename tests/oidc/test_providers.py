@@ -172,3 +172,7 @@ def test_oidc_providers_setting_is_parsed_and_checked():
         with pytest.raises(ConfigError):
             Settings.from_env({"CODEX32_ENV": "test", "CODEX32_OIDC_PROVIDERS": bad,
                                "CODEX32_DATA_DIR": "/tmp/codex32-oidc-settings"})
+    # In production the callback address must not come from the request's Host header.
+    production = Settings(env="production", oidc_providers=(google,))
+    with pytest.raises(ConfigError, match="CODEX32_PUBLIC_URL"):
+        production.validate()

@@ -282,6 +282,17 @@ def test_workspace_as_provider_cannot_sign_into_workspace_b(client, provider, co
     assert _claims_of(in_a.json)["sub"] not in members_b
 
 
+def test_an_authorization_response_from_another_issuer_is_refused(client, provider, corp):
+    sub = new_sub()
+    url = start(client, "corp", corp.slug)
+    callback = authorize_at_provider(provider, url, sub, email=f"{sub}@corp.example",
+                                     email_verified=True)
+    before = provider.token_requests
+    response = client.get(f"{callback}&iss=https://idp.attacker.example")
+    assert response.status_code == 401 and "another issuer" in response.json["message"]
+    assert provider.token_requests == before  # the code went nowhere
+
+
 def test_a_callback_for_another_provider_is_refused(client, provider, corp):
     _add_provider(corp, provider, provider_id="corp-two")
     sub = new_sub()

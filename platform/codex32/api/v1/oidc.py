@@ -52,6 +52,8 @@ class CallbackArgs(Schema):
     state = fields.String(required=True, validate=validate.Length(min=1, max=200))
     code = fields.String(load_default=None, validate=validate.Length(min=1, max=2000))
     error = fields.String(load_default=None, validate=validate.Length(max=200))
+    iss = fields.String(load_default=None, validate=validate.Length(max=2000),
+                        metadata={"description": "RFC 9207: checked against the issuer"})
 
 
 class SignInProviderSchema(Output):
@@ -127,7 +129,7 @@ def _callback(args, provider):
     if args["error"] or not args["code"]:
         raise Unauthorized(f"the identity provider refused the sign-in "
                            f"({(args['error'] or 'no code')[:100]})")
-    claims = sign_ins.redeem(pending, args["code"])
+    claims = sign_ins.redeem(pending, args["code"], args["iss"])
     return oidc.sign_in(db.session, pending, claims, origin()).as_dict()
 
 

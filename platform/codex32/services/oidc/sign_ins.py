@@ -104,12 +104,15 @@ def consume(session: Session, provider_id: str, state: str) -> Pending:
     return Pending(workspace_id, provider, row.nonce, row.code_verifier, row.redirect_uri)
 
 
-def redeem(pending: Pending, code: str) -> dict[str, Any]:
+def redeem(pending: Pending, code: str, issuer: str | None = None) -> dict[str, Any]:
     """Exchange the code (with the PKCE verifier) for tokens and return the verified ID
     token's claims (network). A refusal or a bad ID token is 401; an unreachable provider
-    502."""
+    502. ``issuer``, the callback's ``iss`` when the provider sends one (RFC 9207), must be
+    the provider's, before the code goes anywhere."""
     provider = pending.provider
     found = metadata(provider)
+    if issuer is not None and issuer != found.issuer:
+        raise Unauthorized("the authorization response names another issuer")
     form = {"grant_type": "authorization_code", "code": code,
             "redirect_uri": pending.redirect_uri, "code_verifier": pending.code_verifier,
             "client_id": provider.client_id}
