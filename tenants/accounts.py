@@ -31,6 +31,9 @@ from codex32.services.auth import find_by_email
 from codex32.services.mail import Message
 
 VERIFY_LIFETIME = timedelta(hours=24)
+# The password hash of an account made by an identity provider: not an Argon2 hash, so no
+# password ever matches it.
+NO_PASSWORD = "!no-password"
 RESEND_AT_MOST = 5  # pending sign-ups of one address re-mailed per request
 INVALID = ("the verification token is invalid, used or expired, or the password is not the "
            "sign-up's (or, for an address that has an account already, not that account's)")
@@ -66,6 +69,16 @@ def create(session: Session, email: str, password: str, *, verified: bool) -> Us
                 email_verified_at=datetime.now(UTC) if verified else None)
     session.add(user)
     session.flush()  # rows added next (memberships) reference it; no relationship orders them
+    return user
+
+
+def create_without_password(session: Session, email: str, *, verified: bool) -> User:
+    """A new account that signs in through an identity provider only (flushed). Unverified,
+    it does not claim its address: it is reached through its linked identity alone."""
+    user = User(id=uuid.uuid4(), email=email, password_hash=NO_PASSWORD,
+                email_verified_at=datetime.now(UTC) if verified else None)
+    session.add(user)
+    session.flush()
     return user
 
 
@@ -133,7 +146,7 @@ def renew_verifications(session: Session, email: str, origin: Origin) -> list[Pe
     address: the caller answers the same either way)."""
     pending = session.execute(
         select(User).where(func.lower(User.email) == email.lower(),
-                           User.email_verified_at.is_(None))
+                           User.email_verified_at.is_(None), User.password_hash != NO_PASSWORD)
         .order_by(User.created_at.desc()).limit(RESEND_AT_MOST).with_for_update()).scalars().all()
     mails = []
     for user in pending:

@@ -246,6 +246,9 @@ def test_secrets_rotate_reencrypts_under_the_newest_key(database, make_app, tmp_
     assert tenant.call("PUT", "/api/v1/providers/llm/openai", json={
         "config": {"base_url": "http://127.0.0.1:9/v1"}, "secrets": {"api_key": "sk-rot"}}
     ).status_code == 200
+    assert tenant.call("PUT", "/api/v1/oidc-providers/corp", json={
+        "discovery_url": "https://idp.example", "client_id": "c", "client_secret": "cs-rot"}
+    ).status_code == 201
     # Without the key other workspaces' secrets were sealed with, nothing changes.
     partial = {**cli_env(database, tmp_path), "CODEX32_SECRETS_KEYS": "new-key,old-key"}
     refused = CliRunner().invoke(main, ["secrets", "rotate"], env=partial)
@@ -258,7 +261,10 @@ def test_secrets_rotate_reencrypts_under_the_newest_key(database, make_app, tmp_
     with psycopg.connect(database.superuser_dsn) as conn:
         token = conn.execute("SELECT secrets FROM provider_configs WHERE workspace_id = %s",
                              (tenant.workspace_id,)).fetchone()[0]
+        client = conn.execute("SELECT client_secret FROM oidc_providers WHERE workspace_id = "
+                              "%s", (tenant.workspace_id,)).fetchone()[0]
     assert SecretBox(["new-key"]).open(token) == {"api_key": "sk-rot"}
+    assert SecretBox(["new-key"]).open(client) == {"client_secret": "cs-rot"}
 
 
 def test_secrets_rotate_reencrypts_bot_secrets_all_or_nothing(database, make_app, tmp_path):

@@ -193,7 +193,7 @@ def secrets() -> None:
 
 @secrets.command("rotate")
 def secrets_rotate() -> None:
-    """Re-encrypt every provider secret and bot secret under the first key of
+    """Re-encrypt every provider secret, bot secret and OIDC client secret under the first key of
     CODEX32_SECRETS_KEYS, all or nothing.
 
     Runs as BACKUP_DATABASE_URL's role (embedded: the superuser), which sees every workspace.
@@ -204,6 +204,7 @@ def secrets_rotate() -> None:
 
     from codex32.runtime import activated
     from codex32.services import bot_secrets, providers
+    from codex32.services.oidc import providers as oidc_providers
 
     settings, urls = _settings_and_urls()
     runtime = _runtime(settings, urls)
@@ -212,6 +213,8 @@ def secrets_rotate() -> None:
         count, unreadable = providers.rotate_secrets(session)
         bots, bots_unreadable = bot_secrets.rotate(session)
         unreadable += bots_unreadable
+        clients, clients_unreadable = oidc_providers.rotate_secrets(session)
+        unreadable += clients_unreadable
         if unreadable:
             session.rollback()
         else:
@@ -222,8 +225,8 @@ def secrets_rotate() -> None:
         raise click.ClickException(
             f"{len(unreadable)} secret(s) open with none of the configured keys "
             f"(e.g. {unreadable[0]}); nothing was changed: add the missing key and run again")
-    click.echo(f"re-encrypted the secrets of {count} provider configuration(s) and "
-               f"{bots} bot secret(s)")
+    click.echo(f"re-encrypted the secrets of {count} provider configuration(s), "
+               f"{bots} bot secret(s) and {clients} OIDC client secret(s)")
 
 
 def _runtime(settings: Settings, urls: DatabaseUrls):

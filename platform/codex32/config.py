@@ -5,8 +5,10 @@ Development runs on safe embedded defaults; production refuses to start on unsaf
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -30,6 +32,62 @@ FALSE = {"0", "false", "no", "off"}
 
 class ConfigError(RuntimeError):
     """The environment describes a configuration the platform refuses to run with."""
+
+
+OIDC_PROVIDER_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class OIDCProviderSetting:
+    """A platform-wide OpenID Connect provider from ``CODEX32_OIDC_PROVIDERS``."""
+
+    id: str
+    name: str
+    discovery_url: str
+    client_id: str
+    client_secret: str | None = field(default=None, repr=False)
+    scopes: tuple[str, ...] = ("openid", "email", "profile")
+
+
+def _oidc_providers(value: str | None) -> tuple[OIDCProviderSetting, ...]:
+    """``CODEX32_OIDC_PROVIDERS``: a JSON list of ``{"id", "name", "discovery_url",
+    "client_id", "client_secret"?, "scopes"?}`` objects."""
+    if not value or not value.strip():
+        return ()
+    try:
+        entries = json.loads(value)
+    except ValueError as exc:
+        raise ConfigError("CODEX32_OIDC_PROVIDERS must be a JSON list of objects") from exc
+    if not isinstance(entries, list):
+        raise ConfigError("CODEX32_OIDC_PROVIDERS must be a JSON list of objects")
+    providers: list[OIDCProviderSetting] = []
+    for entry in entries:
+        if not isinstance(entry, dict) or set(entry) - {
+                "id", "name", "discovery_url", "client_id", "client_secret", "scopes"}:
+            raise ConfigError("CODEX32_OIDC_PROVIDERS: each provider is an object with id, "
+                              "name, discovery_url, client_id, client_secret and scopes only")
+        ident, url, client = entry.get("id"), entry.get("discovery_url"), entry.get("client_id")
+        if not isinstance(ident, str) or not OIDC_PROVIDER_ID.match(ident):
+            raise ConfigError(f"CODEX32_OIDC_PROVIDERS: id {ident!r} must be lowercase "
+                              "letters, digits and inner hyphens (at most 40)")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ConfigError(f"CODEX32_OIDC_PROVIDERS: {ident}: discovery_url must be an "
+                              "http(s) URL")
+        if not isinstance(client, str) or not client:
+            raise ConfigError(f"CODEX32_OIDC_PROVIDERS: {ident}: client_id is required")
+        scopes = entry.get("scopes") or ["openid", "email", "profile"]
+        if not isinstance(scopes, list) or "openid" not in scopes or not all(
+                isinstance(scope, str) and scope.isprintable() and " " not in scope
+                for scope in scopes):
+            raise ConfigError(f"CODEX32_OIDC_PROVIDERS: {ident}: scopes must be a list of "
+                              "strings including openid")
+        if any(known.id == ident for known in providers):
+            raise ConfigError(f"CODEX32_OIDC_PROVIDERS: id {ident!r} appears twice")
+        providers.append(OIDCProviderSetting(
+            id=ident, name=str(entry.get("name") or ident), discovery_url=url,
+            client_id=client, client_secret=entry.get("client_secret") or None,
+            scopes=tuple(scopes)))
+    return tuple(providers)
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -196,6 +254,9 @@ class Settings:
     graphql_max_depth: int = 10
     graphql_max_tokens: int = 2000
     graphql_max_cost: int = 5000
+    # OpenID Connect sign-in: the platform's providers and the provider key cache.
+    oidc_providers: tuple[OIDCProviderSetting, ...] = ()
+    oidc_jwks_ttl_seconds: float = 3600.0
 
     @property
     def production(self) -> bool:
@@ -314,6 +375,8 @@ class Settings:
             graphql_max_depth=_int(env.get("GRAPHQL_MAX_DEPTH"), 10),
             graphql_max_tokens=_int(env.get("GRAPHQL_MAX_TOKENS"), 2000),
             graphql_max_cost=_int(env.get("GRAPHQL_MAX_COST"), 5000),
+            oidc_providers=_oidc_providers(env.get("CODEX32_OIDC_PROVIDERS")),
+            oidc_jwks_ttl_seconds=_float(env.get("CODEX32_OIDC_JWKS_TTL_SECONDS"), 3600.0),
         )
         settings.validate()
         return settings.with_development_secrets()
@@ -373,6 +436,11 @@ class Settings:
             if not _allowlist_entry(entry):
                 raise ConfigError(f"CODEX32_BUILDER_ALLOWED_REQUIREMENTS: {entry!r} is not a "
                                   "distribution name, optionally with a version specifier")
+        if self.oidc_jwks_ttl_seconds < 0:
+            raise ConfigError("CODEX32_OIDC_JWKS_TTL_SECONDS must not be negative")
+        if self.production and self.oidc_providers and not self.public_url:
+            # The callback address would otherwise come from the request's Host header.
+            raise ConfigError("CODEX32_OIDC_PROVIDERS needs CODEX32_PUBLIC_URL in production")
         if self.worker_stalled_seconds <= self.worker_heartbeat_seconds:
             raise ConfigError("WORKER_STALLED_SECONDS must be longer than "
                               "WORKER_HEARTBEAT_SECONDS (a live worker would look stalled)")

@@ -12,7 +12,9 @@ from tests.conftest import MAILBOX, PASSWORD
 
 CODE = "def main(event, context):\n    return 1\n"
 NOT_AUDITED = {
-    "auth.token": "signing in changes no workspace data",
+    "oidc.callback": "audited as auth.login in the workspace it signs in to, like "
+                     "auth.token; needs a provider: tests/oidc/test_sign_in.py checks the row",
+    "oidc.callback_form_post": "as above",
     "auth.refresh": "token rotation changes no workspace data",
     "plugins.test_provider": "a health check (or a notifier's test notification) changes "
                              "no workspace data",
@@ -40,6 +42,12 @@ MUTATIONS = {
                                     "admin_password": PASSWORD})),
     "workspaces.update_workspace": ("workspace.update", lambda t: t.call(
         "PATCH", "/api/v1/workspace", json={"name": "New name"})),
+    "auth.token": ("auth.login", lambda t: t.client.post(
+        "/api/v1/auth/token", json={"email": t.email, "password": PASSWORD})),
+    "oidc.put_provider": ("oidc_provider.create", lambda t: t.call(
+        "PUT", "/api/v1/oidc-providers/audited", json={
+            "discovery_url": "https://idp.example", "client_id": "c",
+            "client_secret": "audited-secret"})),
     "auth.revoke": ("auth.revoke", lambda t: t.client.post("/api/v1/auth/revoke",
                                                            headers=t.headers)),
     "auth.verify": ("account.verify", None),
@@ -68,6 +76,7 @@ MUTATIONS = {
     "secrets.put_secret": ("secret.create", lambda t: t.call(
         "PUT", "/api/v1/secrets/AUDITED", json={"value": "audited-value"})),
     "secrets.delete_secret": ("secret.delete", None),
+    "oidc.delete_provider": ("oidc_provider.delete", None),
     "secrets.put_bot_secret": ("secret.create", None),
     "secrets.delete_bot_secret": ("secret.delete", None),
     "builder.start": ("builder.conversation.create", lambda t: t.call(
@@ -103,6 +112,10 @@ def _prepared(endpoint, t):
     if endpoint == "plugins.delete_provider":
         t.call("PUT", "/api/v1/providers/notifier/log", json={"config": {}})
         return lambda: t.call("DELETE", "/api/v1/providers/notifier/log")
+    if endpoint == "oidc.delete_provider":
+        t.call("PUT", "/api/v1/oidc-providers/gone", json={
+            "discovery_url": "https://idp.example", "client_id": "c"})
+        return lambda: t.call("DELETE", "/api/v1/oidc-providers/gone")
     if endpoint == "secrets.delete_secret":
         t.call("PUT", "/api/v1/secrets/GONE", json={"value": "gone-value"})
         return lambda: t.call("DELETE", "/api/v1/secrets/GONE")

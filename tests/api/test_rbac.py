@@ -11,7 +11,8 @@ import pytest
 from codex32.auth.rbac import ROLE_PERMISSIONS, Permission, Role
 
 PUBLIC = {"workspaces.sign_up", "auth.token", "auth.refresh", "auth.revoke", "members.accept",
-          "auth.verify", "auth.resend_verification",
+          "auth.verify", "auth.resend_verification", "oidc.list_sign_in_providers",
+          "oidc.authorize", "oidc.callback", "oidc.callback_form_post",
           # The OpenAPI documents and docs pages of each version (codex32.api.openapi).
           "api-docs-v1.openapi.json", "api-docs-v1.docs", "api-docs-v1.redoc",
           "v2-api-docs.openapi_json", "v2-api-docs.openapi_swagger_ui",

@@ -49,6 +49,14 @@ NOT_TENANT_SCOPED = {
     "secrets.put_secret": "the name is looked up in the caller's own workspace; "
                           "test_a_workspace_secret_name_never_reaches_another_workspace",
     "secrets.delete_secret": "as above",
+    "oidc.authorize": "public sign-in: the workspace is a query argument, and "
+                      "tests/oidc/test_sign_in.py proves A's provider never signs into B",
+    "oidc.callback": "the state names its own workspace; an altered one finds nothing "
+                     "(test_a_state_altered_to_name_another_workspace_finds_nothing)",
+    "oidc.callback_form_post": "as above",
+    "oidc.put_provider": "the id is looked up in the caller's own workspace; "
+                         "test_workspace_as_provider_cannot_sign_into_workspace_b",
+    "oidc.delete_provider": "as above",
     "docs_swagger_ui_asset": "the API docs' script and style files (codex32.api.docs)",
     "docs_redoc_asset": "as above",
 }

@@ -25,7 +25,8 @@ from codex32.auth.principal import (
     membership_role,
 )
 from codex32.auth.rbac import permissions_of
-from codex32.db.models import User, Workspace
+from codex32.db import tenancy
+from codex32.db.models import Membership, User, Workspace
 from codex32.errors import RateLimited, Unauthorized
 from codex32.ratelimit import RateLimiter
 from codex32.services import audit
@@ -49,9 +50,10 @@ class Throttle:
 
 
 def login(session: Session, email: str, password: str, workspace: str | None,
-          throttle: Throttle, ip: str | None) -> tokens.TokenPair:
-    """Verify the password and issue tokens for one of the user's workspaces."""
-    keys = throttle.keys(email, ip)
+          throttle: Throttle, origin: Origin) -> tokens.TokenPair:
+    """Verify the password and issue tokens for one of the user's workspaces (audited as
+    ``auth.login`` in that workspace)."""
+    keys = throttle.keys(email, origin.ip)
     for key, allowed in keys:
         decision = throttle.limiter.hit(key, allowed, LOGIN_WINDOW)
         if not decision.allowed:
@@ -64,7 +66,19 @@ def login(session: Session, email: str, password: str, workspace: str | None,
         raise Unauthorized(BAD_CREDENTIALS)
     workspace_id = _choose_workspace(session, user.id, workspace)
     throttle.limiter.reset(keys[0][0], LOGIN_WINDOW)
+    record_sign_in(session, user.id, workspace_id, origin, {"method": "password"})
     return tokens.issue_pair(user.id, workspace_id)
+
+
+def record_sign_in(session: Session, user_id: uuid.UUID, workspace_id: uuid.UUID | str,
+                   origin: Origin, details: dict[str, Any]) -> None:
+    """Audit a sign-in (``auth.login``) in the workspace it signs in to, which it binds."""
+    tenancy.bind(session, workspace_id)
+    role = session.execute(select(Membership.role).where(Membership.user_id == user_id)
+                           ).scalar() or ""
+    principal = Principal(workspace_id=uuid.UUID(str(workspace_id)), role=role,
+                          user_id=user_id, origin=origin)
+    audit.record(session, principal, "auth.login", "user", user_id, details)
 
 
 def find_by_email(session: Session, email: str) -> User | None:

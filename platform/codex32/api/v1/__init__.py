@@ -15,6 +15,7 @@ from codex32.api.v1 import (
     executions,
     llm,
     members,
+    oidc,
     openai_compat,
     plugins,
     schedules,
@@ -30,6 +31,6 @@ def register(api: Api) -> None:
     """Register every v1 blueprint on ``api``."""
     for module in (workspaces, auth, members, api_keys, bots, versions, executions, schedules,
                    audit_logs, plugins, secrets, deliveries, llm, openai_compat, builder,
-                   suggestions, collections, search):
+                   suggestions, collections, search, oidc):
         api.register_blueprint(module.blp)
     builder.register_schemas(api)

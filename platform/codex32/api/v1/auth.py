@@ -86,7 +86,7 @@ def token(data):
     state = runtime.of(current_app)
     throttle = auth.Throttle(state.limiter, state.settings.login_attempts_per_15_minutes)
     pair = auth.login(db.session, data["email"], data["password"], data["workspace"], throttle,
-                      origin().ip)
+                      origin())
     return pair.as_dict()
 
 

@@ -91,6 +91,18 @@ class BuilderSettingsSchema(Strict):
         "description": "repair rounds after a failed validation (default 3)"})
 
 
+class OIDCAdmissionSchema(Strict):
+    """Who may join through an OpenID provider besides invited addresses."""
+
+    allowed_domains = fields.List(
+        fields.String(validate=validate.Regexp(r"^[a-z0-9.-]{1,253}$")),
+        validate=validate.Length(max=50), load_default=list,
+        metadata={"description": "email domains whose verified addresses join at sign-in "
+                                 "(lowercase); empty: invitation only"})
+    default_role = fields.String(load_default="user", validate=validate.OneOf(["user", "viewer"]),
+                                 metadata={"description": "the role they join with"})
+
+
 class WorkspaceSettingsSchema(Strict):
     defaults = fields.Dict(keys=fields.String(validate=validate.OneOf(kinds.names())),
                            values=fields.String(validate=validate.Length(min=1, max=100)),
@@ -105,6 +117,8 @@ class WorkspaceSettingsSchema(Strict):
     llm = fields.Nested(LLMSettingsSchema, metadata={
         "description": "the LLM gateway: aliases, prices, cache, rate limits, cooldown"})
     builder = fields.Nested(BuilderSettingsSchema, metadata={"description": "the AI builder"})
+    oidc = fields.Nested(OIDCAdmissionSchema, metadata={
+        "description": "sign-in with OpenID providers: admission by email domain"})
 
 
 class WorkspaceUpdateSchema(Strict):
