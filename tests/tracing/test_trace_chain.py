@@ -54,8 +54,8 @@ def test_a_request_and_the_run_it_queued_are_one_trace(traced, traced_client, sp
     assert statements and all(s.context.trace_id == trace_id for s in statements)
     assert all(spans.descends(s, request) for s in statements)
     # The authentication lookup runs on the driver fast path, beside SQLAlchemy's statements.
-    assert any("set_config('app.workspace_id'" in s.attributes["db.query.text"]
-               and "found" in s.attributes["db.query.text"] for s in statements)
+    assert any(s.attributes["db.query.text"].startswith("SELECT set_config(")
+               and "AS found" in s.attributes["db.query.text"] for s in statements)
     assert any(s.attributes["db.query.text"].startswith("INSERT INTO bot_executions")
                for s in statements)
     sent = spans.one("send codex32.run_execution")

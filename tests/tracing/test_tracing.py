@@ -109,6 +109,18 @@ def test_a_failed_statement_marks_its_span_failed_by_type_only(traced, spans):
     assert not failed.events  # no exception message recorded
 
 
+def test_a_statements_quoted_literals_never_reach_its_span(traced, spans):
+    from sqlalchemy import text
+
+    from codex32 import runtime
+
+    with runtime.of(traced[0]).sessions() as session:
+        session.execute(text("SELECT 'hunter2' AS a, E'it''s' AS b, $q$dollar$q$ AS c, :p AS d"),
+                        {"p": "parameter-value"})
+    query = spans.one("SELECT").attributes["db.query.text"]
+    assert query == "SELECT '?' AS a, E'?' AS b, '?' AS c, %(p)s AS d"
+
+
 def test_tracing_is_off_unless_the_environment_asks():
     base = {"CODEX32_ENV": "test"}
     assert Settings.from_env(base).traces_exporter == "none"

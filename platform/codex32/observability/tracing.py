@@ -8,7 +8,8 @@ and no hook, listener or middleware is added. On (``otlp`` or ``console``), the 
 other standard ``OTEL_*`` variables itself (endpoint, headers, sampler, service name).
 
 What a span may carry (docs/operations.md, "Tracing"): ids (request, workspace, execution,
-job, plugin), routes, statuses, SQL text with placeholders (never parameter values),
+job, plugin), routes, statuses, SQL text with placeholders (never parameter values, and its
+quoted literals masked),
 provider and model names, token counts, error types. Never a prompt, a completion, a body, a
 query string, a header value, a secret, a user id, an IP address or an exception message.
 
@@ -20,6 +21,7 @@ a job carries the ``traceparent`` of the span that queued it in its arguments.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -161,8 +163,15 @@ def log_ids() -> dict[str, str]:
 # --- database statements ---------------------------------------------------------------------
 
 
+# A quoted literal in SQL text ('...', E'...', $tag$...$tag$): a value written into the
+# statement instead of passed as a parameter (``CREATE ROLE ... PASSWORD '...'``, say).
+_LITERAL = re.compile(r"'(?:[^']|'')*'|\$(\w*)\$.*?\$\1\$", re.DOTALL)
+
+
 def _statement_attributes(sql: str) -> dict[str, Any]:
-    return {"db.system.name": "postgresql", "db.query.text": sql[:MAX_QUERY_TEXT]}
+    """The statement's span attributes: its text with every quoted literal masked."""
+    return {"db.system.name": "postgresql",
+            "db.query.text": _LITERAL.sub("'?'", sql[:MAX_QUERY_TEXT])}
 
 
 def _statement_name(sql: str) -> str:
