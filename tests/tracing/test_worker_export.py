@@ -71,10 +71,13 @@ def test_the_worker_process_continues_the_requests_trace(traced, spans, collecto
     sent = spans.one("send codex32.run_execution")
     assert finished(tenant, execution_id)["status"] == "succeeded"
 
-    def worker_span():
+    def worker_span():  # this execution's (the worker may run other tests' leftover jobs)
         return next((span for service, span in collector.spans
                      if service == "codex32-worker"
-                     and span.name == "process codex32.run_execution"), None)
+                     and span.name == "process codex32.run_execution"
+                     and any(a.key == "codex32.execution_id"
+                             and a.value.string_value == execution_id
+                             for a in span.attributes)), None)
 
     processed = wait_for(worker_span, timeout=15, message="the worker's span at the collector")
     assert processed.trace_id == sent.context.trace_id.to_bytes(16, "big")
