@@ -26,7 +26,7 @@ from codex32.db import db, pool, tenancy
 from codex32.db.migrate import MIGRATIONS_DIR
 from codex32.db.urls import DatabaseUrls, resolve
 from codex32.errors import TooLarge, register_error_handlers
-from codex32.observability import health, metrics, worker_presence
+from codex32.observability import health, metrics, request_tracing, worker_presence
 from codex32.observability.logging import bind_log_context, clear_log_context
 from codex32.runtime import KEY, Runtime, bootstrap
 
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     api.register_blueprint(health.blp)
     register_error_handlers(app)
     versioning.init_app(app)
+    request_tracing.init_app(app)  # before the other hooks: its span holds theirs
     _install_request_hooks(app)
     metrics.init_app(app, settings)
     _add_web_checks(runtime)

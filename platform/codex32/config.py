@@ -184,6 +184,7 @@ class Settings:
     load_plugins: list[str] | None = None
     strict_plugins: bool = False
     sentry_dsn: str | None = None
+    traces_exporter: str = "none"  # OTEL_TRACES_EXPORTER: none (off), otlp or console
     release: str = ""
     log_level: str = "INFO"
     log_json: bool = True
@@ -312,6 +313,10 @@ class Settings:
             load_plugins=_list(load) if load is not None else None,
             strict_plugins=_bool(env.get("CODEX32_STRICT_PLUGINS"), False),
             sentry_dsn=env.get("SENTRY_DSN") or None,
+            # Off unless asked for (the OpenTelemetry default would be otlp); the SDK reads
+            # the other OTEL_* variables (endpoint, headers, sampler, service name) itself.
+            traces_exporter="none" if _bool(env.get("OTEL_SDK_DISABLED"), False) else (
+                env.get("OTEL_TRACES_EXPORTER") or "none").strip().lower(),
             release=env.get("CODEX32_RELEASE", ""),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             log_json=_bool(env.get("LOG_JSON"), True),
@@ -385,6 +390,8 @@ class Settings:
         """Refuse settings no environment should run with, and unsafe ones in production."""
         if self.signup_mode not in ("open", "token"):
             raise ConfigError("CODEX32_SIGNUP_MODE must be open or token")
+        if self.traces_exporter not in ("none", "otlp", "console"):
+            raise ConfigError("OTEL_TRACES_EXPORTER must be none, otlp or console")
         if self.signup_mode == "token" and not self.platform_token and self.production:
             raise ConfigError("CODEX32_SIGNUP_MODE=token needs CODEX32_PLATFORM_TOKEN")
         if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):

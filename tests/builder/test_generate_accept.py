@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 
 from tests.builder.conftest import detail, run_build, say, start
@@ -125,7 +126,9 @@ def test_the_worker_process_registers_the_build_job_on_the_builder_queue():
     from codex32.execution import builder_jobs, process, queue
 
     task = process.queue.app.tasks[queue.BUILD_TASK]
-    assert task.func is builder_jobs.build_bot and task.queue == queue.BUILDER_QUEUE
+    # Registered inside the queue's tracing wrapper (functools.wraps: unwrap finds the body).
+    assert inspect.unwrap(task.func) is builder_jobs.build_bot
+    assert task.queue == queue.BUILDER_QUEUE
 
 
 def test_a_build_that_fails_stores_its_error_and_leaves_the_conversation_ready(

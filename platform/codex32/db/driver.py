@@ -22,9 +22,12 @@ from typing import Any, cast
 
 import psycopg
 from sqlalchemy import ClauseElement, Executable
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.sql.compiler import SQLCompiler
+
+from codex32.observability import tracing
 
 _compiled: dict[int, tuple[Executable, str, dict[str, Any]]] = {}
 
@@ -54,13 +57,22 @@ def execute_batch(session: Session | scoped_session, statements: Sequence[Statem
         session = session()
     connection = session.connection()
     driver: psycopg.Connection = connection.connection.driver_connection  # type: ignore[assignment]
-    queries = []
+    queries: list[tuple[str, dict[str, Any]]] = []
     for statement, params in statements:
         if isinstance(statement, str):
             queries.append((statement, params))
         else:
             sql, fixed = _sql(statement, connection.dialect)
             queries.append((sql, {**fixed, **params}))
+    if not tracing.enabled():
+        return _send(connection, driver, queries)
+    # SQLAlchemy's events do not see these statements: their span is opened here.
+    with tracing.statements([sql for sql, _ in queries]):
+        return _send(connection, driver, queries)
+
+
+def _send(connection: Connection, driver: psycopg.Connection,
+          queries: list[tuple[str, dict[str, Any]]]) -> list[Rows]:
     sql, params = queries[0]
     try:
         if len(queries) == 1:

@@ -35,6 +35,7 @@ from codex32.config import Settings
 from codex32.db.urls import DatabaseUrls, libpq_url
 from codex32.execution import builder_jobs, knowledge, notifications, queue, scheduler, worker
 from codex32.observability import execution_metrics as metrics
+from codex32.observability import tracing
 from codex32.runtime import Runtime, activated, bootstrap
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def run(settings: Settings, urls: DatabaseUrls) -> None:
     finally:
         runtime.instances.clear()
         runtime.engine.dispose()
+        tracing.shutdown()  # sends the spans still buffered
 
 
 async def _serve(runtime: Runtime, urls: DatabaseUrls) -> None:

@@ -6,6 +6,10 @@ option, on the psycopg connection under the SQLAlchemy session). A job carries a
 and row ids only; its body (:mod:`codex32.execution.worker`) opens a tenant-bound transaction
 for that workspace before it reads anything. No Flask here, and no tenant data in job rows.
 
+When tracing is on, a job also carries the W3C ``traceparent`` of the span that deferred it
+(an id pair, no tenant data), and its body runs in a span under that parent: one trace shows
+a request and the jobs it caused. A job without it (tracing off) runs the same way.
+
 This module names the tasks and defers them; it never imports their bodies. The worker process
 (:mod:`codex32.execution.process`) registers each body under its name (:func:`register_task`),
 so the services that defer jobs and the bodies that run them both import this module, and it
@@ -14,12 +18,14 @@ imports neither.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import procrastinate
+from opentelemetry.trace import SpanKind
 from procrastinate import BaseRetryStrategy, RetryDecision
 from procrastinate.jobs import Job
 from sqlalchemy import text
@@ -28,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from codex32 import runtime
 from codex32.errors import DomainError
+from codex32.observability import tracing
 from codex32.plugins.errors import ConfigInvalid
 
 EXECUTIONS_QUEUE = "executions"
@@ -146,9 +153,42 @@ def register_task(name: str, body: Callable[..., None]) -> None:
     ``BUILD_TASK`` or one of ``KNOWLEDGE_TASKS``).
 
     It is called with procrastinate's job context and the job's keyword arguments, and runs on
-    the task's queue with its retry strategy.
+    the task's queue with its retry strategy, in a span whose parent is the span that queued
+    the job (the ``traceparent`` argument, which the body does not get).
     """
-    app.task(name=name, queue=_QUEUE[name], pass_context=True, retry=_RETRY[name])(body)
+    app.task(name=name, queue=_QUEUE[name], pass_context=True,
+             retry=_RETRY[name])(_traced(name, body))
+
+
+def _traced(name: str, body: Callable[..., None]) -> Callable[..., None]:
+    @functools.wraps(body)
+    def traced(context: Any, traceparent: str | None = None, **kwargs: Any) -> None:
+        if not tracing.enabled():
+            return body(context, **kwargs)
+        job = context.job
+        attributes = {"messaging.system": "procrastinate", "messaging.operation.type": "process",
+                      "messaging.destination.name": _QUEUE[name],
+                      "messaging.message.id": str(job.id), "codex32.job.attempt": job.attempts,
+                      **{f"codex32.{key}": str(value) for key, value in kwargs.items()
+                         if key.endswith("_id")}}
+        with tracing.span(f"process {name}", kind=SpanKind.CONSUMER, attributes=attributes,
+                          parent=tracing.parent_from(traceparent)):
+            return body(context, **kwargs)
+
+    return traced
+
+
+def _defer(deferrer: Any, task: str, **kwargs: Any) -> int:
+    """Defer a job in a producer span; the job carries that span's ``traceparent``."""
+    if not tracing.enabled():
+        return deferrer.defer(**kwargs)
+    attributes = {"messaging.system": "procrastinate", "messaging.operation.type": "send",
+                  "messaging.destination.name": _QUEUE[task]}
+    with tracing.span(f"send {task}", kind=SpanKind.PRODUCER, attributes=attributes) as span:
+        job_id = deferrer.defer(**kwargs, **tracing.carrier())
+        if span is not None:
+            span.set_attribute("messaging.message.id", str(job_id))
+        return job_id
 
 
 # --- deferral, on the caller's transaction ---------------------------------------------------
@@ -166,7 +206,8 @@ def defer_execution(session: Session, workspace_id: uuid.UUID | str,
     deferrer = _on_caller_connection.configure_task(
         RUN_TASK, queue=EXECUTIONS_QUEUE, connection=_driver_connection(session),
         schedule_at=not_before)
-    return deferrer.defer(workspace_id=str(workspace_id), execution_id=str(execution_id))
+    return _defer(deferrer, RUN_TASK, workspace_id=str(workspace_id),
+                  execution_id=str(execution_id))
 
 
 def defer_notification(session: Session, workspace_id: uuid.UUID | str,
@@ -174,8 +215,8 @@ def defer_notification(session: Session, workspace_id: uuid.UUID | str,
     """Queue one notifier's delivery in ``session``'s transaction; returns the job id."""
     deferrer = _on_caller_connection.configure_task(
         NOTIFY_TASK, queue=NOTIFICATIONS_QUEUE, connection=_driver_connection(session))
-    return deferrer.defer(workspace_id=str(workspace_id), execution_id=str(execution_id),
-                          notifier=notifier, event=event)
+    return _defer(deferrer, NOTIFY_TASK, workspace_id=str(workspace_id),
+                  execution_id=str(execution_id), notifier=notifier, event=event)
 
 
 def defer_build(session: Session, workspace_id: uuid.UUID | str,
@@ -183,7 +224,8 @@ def defer_build(session: Session, workspace_id: uuid.UUID | str,
     """Queue the generation of a builder conversation in ``session``'s transaction."""
     deferrer = _on_caller_connection.configure_task(
         BUILD_TASK, queue=BUILDER_QUEUE, connection=_driver_connection(session))
-    return deferrer.defer(workspace_id=str(workspace_id), conversation_id=str(conversation_id))
+    return _defer(deferrer, BUILD_TASK, workspace_id=str(workspace_id),
+                  conversation_id=str(conversation_id))
 
 
 def defer_knowledge(session: Session, task: str, workspace_id: uuid.UUID | str,
@@ -194,7 +236,7 @@ def defer_knowledge(session: Session, task: str, workspace_id: uuid.UUID | str,
         raise ValueError(f"not a knowledge task: {task}")
     deferrer = _on_caller_connection.configure_task(
         task, queue=KNOWLEDGE_QUEUE, connection=_driver_connection(session))
-    return deferrer.defer(workspace_id=str(workspace_id), **ids)
+    return _defer(deferrer, task, workspace_id=str(workspace_id), **ids)
 
 
 def job_status(session: Session, job_id: int) -> str | None:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from codex32.config import Settings
 from codex32.db import tenancy
 from codex32.errors import DomainError, from_plugin_error
+from codex32.observability import tracing
 from codex32.observability.logging import log_context
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import (
@@ -62,7 +63,8 @@ class RunServices:
                                f"{', '.join(sorted(METHODS))}", "UnknownMethod")
         try:
             with log_context(workspace_id=self.workspace_id, bot_id=self.bot_id,
-                             execution_id=self.execution_id, purpose=PURPOSE):
+                             execution_id=self.execution_id, purpose=PURPOSE), \
+                    tracing.span(f"bot call {method}", attributes={"codex32.method": method}):
                 return serve(self, params, timeout)
         except DomainError as exc:
             raise ServiceError(exc.message, type(exc).__name__) from None

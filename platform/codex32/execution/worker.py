@@ -36,6 +36,7 @@ from codex32.db.models import Bot, BotExecution, BotVersion, Workspace
 from codex32.errors import DomainError
 from codex32.execution import queue, run_requirements, run_services, sandbox
 from codex32.observability import execution_metrics as metrics
+from codex32.observability import tracing
 from codex32.observability.logging import log_context
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import ExecutionOutcome, ExecutionRequest, Executor
@@ -169,7 +170,13 @@ def run(started: Started, should_abort: Callable[[], bool]) -> ExecutionOutcome:
     watcher.start()
     metrics.RUNNING.inc()
     try:
-        outcome = started.executor.run(started.request, cancel)
+        with tracing.span("execute bot", attributes={
+                "codex32.executor": started.executor.id,
+                "codex32.execution_id": str(started.execution_id),
+                "codex32.bot_id": started.request.bot_id}) as span:
+            outcome = started.executor.run(started.request, cancel)
+            if span is not None and isinstance(outcome, ExecutionOutcome):
+                span.set_attribute("codex32.execution.status", str(outcome.status))
         if not isinstance(outcome, ExecutionOutcome) or outcome.status not in executions.FINAL:
             return _failure("ExecutorError", "the executor returned no valid outcome")
         return outcome

@@ -6,7 +6,8 @@ context lives in a :class:`~contextvars.ContextVar`, so threads and tasks never 
 fields, and a field that was never bound is simply absent from the line.
 
 Fields of a line: ``timestamp`` (UTC, ISO 8601), ``level``, ``logger``, ``message``, then the bound
-context (``request_id``, ``workspace_id``, ``user_id``, ...) and anything passed with ``extra=``;
+context (``request_id``, ``workspace_id``, ``user_id``, ...), ``trace_id`` and ``span_id`` when
+tracing is on and a span is current, and anything passed with ``extra=``;
 the request log line passes ``method``, ``path`` (the route template, never the raw URL),
 ``status`` and ``latency_ms``. This module formats; it decides nothing about what to log.
 """
@@ -24,6 +25,8 @@ from contextvars import ContextVar
 from typing import Any, TextIO
 
 import orjson
+
+from codex32.observability import tracing
 
 _context: ContextVar[Mapping[str, Any]] = ContextVar(
     "codex32_log_context", default=types.MappingProxyType({})
@@ -76,6 +79,10 @@ class LogContextFilter(logging.Filter):
         for name, value in _context.get().items():
             if not hasattr(record, name):
                 setattr(record, name, value)
+        if tracing.enabled():
+            for name, value in tracing.log_ids().items():
+                if not hasattr(record, name):
+                    setattr(record, name, value)
         return True
 
 

@@ -16,8 +16,9 @@ A slow provider must not starve other tenants, so calls are bounded in number to
 
 A slot is given back when the plugin's function returns, not when its caller stops waiting:
 a call past its deadline still occupies its thread, and is counted until it ends. The call
-runs in a copy of the caller's :mod:`contextvars` context, so the bound workspace and the log
-context (request id, workspace id) reach the plugin's thread.
+runs in a copy of the caller's :mod:`contextvars` context, so the bound workspace, the log
+context (request id, workspace id) and, when tracing is on, the call's span (``plugin
+<kind>.<operation>``) reach the plugin's thread.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any, TypeVar
 from codex32 import runtime
 from codex32.db.tenancy import current_workspace
 from codex32.errors import RateLimited
+from codex32.observability import tracing
 from codex32.observability.metrics import PLUGIN_CALLS, PLUGIN_ERRORS
 from codex32.plugins.errors import PluginError, ProviderError, ProviderRateLimited, ProviderTimeout
 from codex32.plugins.interfaces import Plugin
@@ -120,6 +122,17 @@ def invoke(instance: Plugin, operation: str, function: Callable[..., T], *args: 
     """Call ``function`` (a method of ``instance``) with a deadline; raise plugin errors only,
     or :class:`TooManyCalls` when the bound workspace has too many calls in flight."""
     labels = {"plugin": instance.id, "kind": instance.kind, "operation": operation}
+    if not tracing.enabled():
+        return _invoke(instance, operation, function, args, kwargs, timeout, labels)
+    with tracing.span(f"plugin {instance.kind}.{operation}", attributes={
+            "codex32.plugin.id": instance.id, "codex32.plugin.kind": instance.kind,
+            "codex32.plugin.operation": operation}):
+        # Opened before the call's context is copied: the plugin's thread runs inside it.
+        return _invoke(instance, operation, function, args, kwargs, timeout, labels)
+
+
+def _invoke(instance: Plugin, operation: str, function: Callable[..., T], args: tuple[Any, ...],
+            kwargs: dict[str, Any], timeout: float, labels: dict[str, str]) -> T:
     release = _admit(current_workspace(), instance.id, labels)
     context = contextvars.copy_context()
 

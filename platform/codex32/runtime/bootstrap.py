@@ -4,7 +4,7 @@ The web app (:func:`codex32.app.create_app`), the worker (:mod:`codex32.executio
 and the command line (:mod:`codex32.cli`) all build their runtime here, then call
 :func:`start` once, which runs every plugin's ``startup`` hook:
 
-1. logging and error reporting (web and worker);
+1. logging, error reporting and tracing (web and worker);
 2. the database engine and a session factory (the web passes Flask-SQLAlchemy's engine);
 3. the plugin manager, loaded once, and an empty cache of per-workspace instances;
 4. the key box, the password hasher, the sandbox policy;
@@ -37,6 +37,7 @@ from codex32.db import pool
 from codex32.db.roles import check_runtime_role
 from codex32.db.urls import DatabaseUrls
 from codex32.execution import sandbox
+from codex32.observability import tracing
 from codex32.observability.logging import configure_logging
 from codex32.observability.sentry import init_sentry
 from codex32.plugins.calls import limit_plugins
@@ -63,7 +64,10 @@ def build(settings: Settings, urls: DatabaseUrls, process: str, *,
     if process != "cli":
         configure_logging(settings.log_level, json=settings.log_json)
         init_sentry(settings.sentry_dsn, settings.env, settings.release or __version__)
+        if settings.traces_exporter != "none":
+            tracing.configure(settings, process)
     engine = engine or _engine(settings, urls, process)
+    tracing.instrument_engine(engine)  # only when tracing is on
     # Each plugin's pool is the process's (its threads are), so its size is set per process.
     limit_plugins(settings.plugin_calls_per_plugin)
     rt = Runtime(process=process, settings=settings, engine=engine,

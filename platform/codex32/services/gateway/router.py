@@ -12,8 +12,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
+from opentelemetry.trace import Span, SpanKind
+
+from codex32.observability import tracing
 from codex32.plugins.calls import invoke
 from codex32.plugins.errors import (
     AUTH,
@@ -67,7 +71,7 @@ class Router:
                  ) -> ChatResult:
             return invoke(instance, "complete", instance.complete,
                           _for(request, deployment, remaining), timeout=remaining)
-        return self._run(deployments, call)
+        return self._run(deployments, call, "chat")
 
     def open_stream(self, deployments: list[Deployment], request: ChatRequest
                     ) -> tuple[Iterator[ChatChunk], ChatChunk, Deployment, list[Attempt]]:
@@ -85,7 +89,7 @@ class Router:
             except Exception as exc:
                 raise ProviderError(f"{instance.id} stream failed ({type(exc).__name__})"
                                     ) from exc
-        (chunks, first), deployment, attempts = self._run(deployments, call)
+        (chunks, first), deployment, attempts = self._run(deployments, call, "chat")
         return chunks, first, deployment, attempts
 
     def embed(self, deployments: list[Deployment], texts: list[str]
@@ -95,9 +99,9 @@ class Router:
         def call(instance: Embedder, deployment: Deployment, remaining: float
                  ) -> EmbeddingResult:
             return invoke(instance, "embed", instance.embed, list(texts), timeout=remaining)
-        return self._run(deployments, call)
+        return self._run(deployments, call, "embeddings")
 
-    def _run(self, deployments, call):
+    def _run(self, deployments, call, operation: str):
         attempts: list[Attempt] = []
         last: PluginError | None = None
         for deployment in deployments:
@@ -110,11 +114,16 @@ class Router:
                 tried += 1
                 started = time.monotonic()
                 try:
-                    return call(instance, deployment, remaining), deployment, attempts
+                    with _attempt_span(operation, deployment, tried) as span:
+                        try:
+                            answer = call(instance, deployment, remaining)
+                        except PluginError as exc:
+                            tracing.fail(span, _kind(exc))
+                            raise
+                        _describe(span, answer)
+                    return answer, deployment, attempts
                 except PluginError as exc:
-                    kind = getattr(exc, "kind", None) or (TIMEOUT if "Timeout" in type(
-                        exc).__name__ else INVALID_REQUEST if not isinstance(
-                        exc, ProviderError) else "unknown")
+                    kind = _kind(exc)
                     last = exc
                     attempts.append(Attempt(
                         provider=deployment.provider, model=deployment.model, kind=kind,
@@ -132,6 +141,39 @@ class Router:
                     assert decision.action == FALLBACK
                     break
         raise RouteFailed(attempts, last, None)
+
+
+def _kind(exc: PluginError) -> str:
+    """The failure kind of a provider's error (as the retry policy and the ledger name it)."""
+    return getattr(exc, "kind", None) or (
+        TIMEOUT if "Timeout" in type(exc).__name__
+        else INVALID_REQUEST if not isinstance(exc, ProviderError) else "unknown")
+
+
+def _attempt_span(operation: str, deployment: Deployment, tried: int
+                  ) -> AbstractContextManager[Span | None]:
+    """A client span around one attempt: the provider and model, never the messages."""
+    if not tracing.enabled():
+        return tracing.span("")
+    model = deployment.model or "default"
+    return tracing.span(f"{operation} {model}", kind=SpanKind.CLIENT, attributes={
+        "gen_ai.operation.name": operation, "gen_ai.provider.name": deployment.provider,
+        "gen_ai.request.model": model, "codex32.attempt": tried})
+
+
+def _describe(span: Span | None, answer: object) -> None:
+    """Add what answered to an attempt's span: the model, the token counts."""
+    if span is None:
+        return
+    if isinstance(answer, tuple):  # a stream: its first chunk
+        answer = answer[1]
+    model = getattr(answer, "model", None)
+    if model:
+        span.set_attribute("gen_ai.response.model", str(model))
+    usage = getattr(answer, "usage", None)
+    if usage is not None:
+        span.set_attribute("gen_ai.usage.input_tokens", usage.input_tokens)
+        span.set_attribute("gen_ai.usage.output_tokens", usage.output_tokens)
 
 
 def _for(request: ChatRequest, deployment: Deployment, remaining: float) -> ChatRequest:
