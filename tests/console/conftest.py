@@ -113,6 +113,8 @@ class Browser:
             raise AssertionError(
                 f"scenario {scenario} failed at {answer.get('url')}: {answer['error']}\n"
                 f"screenshot: {answer.get('screenshot')}\npage: {answer.get('html', '')[:1500]}")
+        # A script error or a refused script, style or connection (CSP) fails the scenario.
+        assert not answer.get("problems"), f"scenario {scenario}: {answer['problems']}"
         return answer["result"]
 
     def close(self) -> None:

@@ -45,7 +45,10 @@ async function run(context, request) {
   page.setDefaultTimeout(args.timeout || 10000);
   const problems = [];
   page.on("pageerror", (error) => problems.push(String(error)));
-  page.on("console", (message) => { if (message.type() === "error") problems.push(message.text()); });
+  // Script errors and refusals (CSP) count; a status a scenario provokes on purpose does not.
+  page.on("console", (message) => {
+    if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) problems.push(message.text());
+  });
   try {
     const result = await require(file)(page, args);
     return { ok: true, result: result === undefined ? null : result, problems };
