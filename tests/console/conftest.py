@@ -33,6 +33,13 @@ SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 CSRF = re.compile(r'name="csrf-token" content="([0-9a-f]+)"')
 
 
+def csrf_of(client: Any, path: str = "/app/sign-in") -> str:
+    """The CSRF token a console page embeds for this client's cookie jar."""
+    found = CSRF.search(client.get(path).text)
+    assert found, f"no CSRF token on {path}"
+    return found.group(1)
+
+
 class ConsoleClient:
     """A Flask test client signed in to the console as one member (its cookie jar holds the
     session); ``post`` sends the page's CSRF token unless told not to."""
@@ -45,9 +52,7 @@ class ConsoleClient:
         assert answer.status_code == 303, answer.text
 
     def csrf(self, path: str = "/app/sign-in") -> str:
-        found = CSRF.search(self.client.get(path).text)
-        assert found, f"no CSRF token on {path}"
-        return found.group(1)
+        return csrf_of(self.client, path)
 
     def get(self, path: str, **kwargs: Any):
         return self.client.get(path, **kwargs)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from tests.conftest import PASSWORD, sign_up
-from tests.console.conftest import ConsoleClient, session_cookie
+from tests.console.conftest import ConsoleClient, csrf_of, session_cookie
 
 
 def test_signing_in_sets_an_httponly_samesite_cookie_on_the_console_path(app, tenant):
     client = app.test_client()
-    csrf = ConsoleClient.csrf(type("C", (), {"client": client})())  # type: ignore[arg-type]
+    csrf = csrf_of(client)
     answer = client.post("/app/sign-in", data={"email": tenant.email, "password": PASSWORD,
                                                "csrf_token": csrf})
 
@@ -27,7 +27,7 @@ def test_a_page_without_a_session_redirects_to_sign_in(client):
 
 def test_a_wrong_password_shows_the_form_again_with_the_apis_message(app, tenant):
     client = app.test_client()
-    csrf = ConsoleClient.csrf(type("C", (), {"client": client})())  # type: ignore[arg-type]
+    csrf = csrf_of(client)
     answer = client.post("/app/sign-in", data={"email": tenant.email, "password": "nope",
                                                "csrf_token": csrf})
 
@@ -106,3 +106,23 @@ def test_switching_to_a_workspace_one_is_not_a_member_of_is_refused(app, console
 
     assert answer.status_code == 404
     assert console.get("/app/bots").status_code == 200  # still signed in where it was
+
+
+def test_after_sign_in_the_console_never_redirects_to_another_site(app, tenant):
+    client = app.test_client()
+    csrf = csrf_of(client)
+    for target in ("https://evil.example/app", "//evil.example/app", "/api/v1/bots"):
+        answer = client.post("/app/sign-in", data={"email": tenant.email, "password": PASSWORD,
+                                                   "csrf_token": csrf, "next": target})
+        assert answer.headers["Location"].endswith("/app/"), target
+        csrf = csrf_of(client)
+
+
+def test_console_pages_are_sent_with_a_strict_content_security_policy(console):
+    answer = console.get("/app/bots")
+
+    policy = answer.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert "htmx.min.js" in answer.text and "//" not in answer.text.split("htmx.min.js")[0][-80:]

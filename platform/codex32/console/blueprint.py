@@ -97,7 +97,8 @@ def _console_headers(response: Response) -> Response:
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Cache-Control", "no-store")
+    if request.endpoint != "console.static":  # pages hold a member's data; files do not
+        response.headers.setdefault("Cache-Control", "no-store")
     return session.keep_cookies(response)
 
 
