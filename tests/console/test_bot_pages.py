@@ -60,7 +60,20 @@ def test_suggestions_come_from_the_apis_service(console, tenant):
 
     fragment = console.get(f"/app/bots/{bot['id']}/suggestions").text
 
-    assert 'data-testid="suggestions"' in fragment or "No suggestions" in fragment
+    assert 'data-testid="suggestions"' in fragment and "Refine with the builder" in fragment
+
+
+def test_refining_from_a_suggestion_starts_a_conversation_on_that_bot(console, tenant):
+    bot = tenant.create_bot("refined")
+
+    answer = console.post("/app/builder", {"bot_id": bot["id"],
+                                           "message": "Add a timeout of 30 seconds."})
+
+    assert answer.status_code == 303
+    conversation = answer.headers["Location"].rsplit("/", 1)[1]
+    found = tenant.call("GET", f"/api/v1/builder/conversations/{conversation}").json
+    assert found["bot_id"] == bot["id"]
+    assert console.post("/app/builder", {"bot_id": "nope", "message": "x"}).status_code == 422
 
 
 def test_a_viewer_is_offered_no_write_action_and_is_refused_one(app, tenant):

@@ -39,12 +39,15 @@ def builder():
 @blp.route("/builder", methods=["POST"])
 @page(Permission.USE_BUILDER)
 def builder_start():
-    """Start a conversation from the description (as ``POST /api/v1/builder/conversations``)."""
+    """Start a conversation from the description (as ``POST /api/v1/builder/conversations``);
+    with ``bot_id`` (a suggestion's "refine"), one that refines that bot."""
     message = request.form.get("message", "").strip()
     if not message or len(message) > MAX_MESSAGE:
         raise Invalid(f"describe the bot in 1 to {MAX_MESSAGE} characters")
+    bot_id = _bot_id(request.form.get("bot_id", ""))
     principal = current_principal()
-    prepared = conversations.prepare_start(db.session, principal, message=message, bot_id=None)
+    prepared = conversations.prepare_start(db.session, principal, message=message,
+                                           bot_id=bot_id)
     transaction.end()  # the turn calls a model: hold no connection meanwhile
     reply = clarify.respond(prepared.context)
     conversations.record(db.session, principal, prepared, reply)
@@ -109,6 +112,15 @@ def accept(conversation_id: uuid.UUID):
     accepted = builds.accept(db.session, current_principal(), conversation_id, name=name,
                              platform_network=runtime.of(current_app).settings.allow_bot_network)
     return redirect(url_for("console.bot", bot_id=accepted["bot_id"]), code=303)
+
+
+def _bot_id(given: str) -> uuid.UUID | None:
+    if not given:
+        return None
+    try:
+        return uuid.UUID(given)
+    except ValueError as exc:
+        raise Invalid("bot_id is not a bot's id") from exc
 
 
 def _answers(form: Any) -> dict[str, str]:
