@@ -77,3 +77,30 @@ def test_an_empty_description_is_a_clear_error_not_a_crash(console):
     answer = console.post("/app/builder", {"message": "   "})
 
     assert answer.status_code == 422 and "describe the bot" in answer.text
+
+
+def test_the_build_panel_shows_each_step_and_every_repair_round():
+    from codex32.console.builder_pages import _build_view
+
+    shown = _build_view({"running": False, "progress": [
+        {"event": "step", "name": "tests", "round": 1, "status": "running"},
+        {"event": "step", "name": "tests", "round": 1, "status": "failed", "findings": 2},
+        {"event": "step", "name": "generate", "round": 2, "status": "running"},
+        {"event": "step", "name": "tests", "round": 2, "status": "passed"}],
+        "report": {"passed": True, "stopped": None, "rounds": [
+            {"number": 1, "files": {"bot.py": "x = 1\n"}, "changed": []},
+            {"number": 2, "files": {"README.md": "# r\n", "bot.py": "x = 2\n"},
+             "changed": ["bot.py"], "validation": {"tests": {"passed": 3, "failed": 0}}}]}})
+
+    assert [(s["round"], s["name"], s["status"]) for s in shown["steps"]] == [
+        (1, "tests", "failed"), (2, "generate", "done"), (2, "tests", "passed")]
+    assert len(shown["rounds"]) == 2 and shown["tests"] == {"passed": 3, "failed": 0}
+    assert list(shown["files"]) == ["bot.py", "README.md"] and "x" in shown["files"]["bot.py"]
+
+
+def test_a_watching_page_reloads_once_the_build_has_ended(console):
+    conversation = started(console)
+
+    answer = console.get(f"/app/builder/{conversation}/build", headers={"HX-Request": "true"})
+
+    assert answer.status_code == 204 and answer.headers["HX-Refresh"] == "true"
