@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 PLUGINS := plugins/openai plugins/anthropic plugins/milvus plugins/pgvector plugins/webhook plugins/email plugins/slack
 STAMP := $(VENV)/.installed
 
-.PHONY: install install-minilm run dev test lint typecheck bench clean
+.PHONY: install install-minilm run dev test lint typecheck bench clean sdks \
+	install-sdk-python install-sdk-typescript install-sdk-go sdk-python sdk-typescript sdk-go
 
 $(STAMP): setup.cfg pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +16,27 @@ $(STAMP): setup.cfg pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(BIN)/python -m pip install --quiet -e ".[dev]" $(foreach p,$(PLUGINS),-e $(p))
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) install-sdk-python install-sdk-typescript install-sdk-go
+
+# The SDKs (sdks/): each one's toolchain is installed by `make install` (so `make test` can run
+# its tests against a live server); `make sdks` rewrites the OpenAPI snapshots they are generated
+# from (sdks/openapi/) and regenerates them, after a deliberate API change.
+install-sdk-python: $(STAMP)
+
+install-sdk-typescript:
+
+install-sdk-go:
+
+sdks: install
+	CODEX32_UPDATE_OPENAPI_SNAPSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/sdks/test_openapi_snapshots.py
+	$(MAKE) sdk-python sdk-typescript sdk-go
+
+sdk-python:
+
+sdk-typescript:
+
+sdk-go:
 
 # Optional: the all-MiniLM-L6-v2 embedder (plugins/minilm) and PyTorch's CPU build, pinned so
 # pip never pulls the CUDA one. Neither `make install` nor CI installs it.
