@@ -315,16 +315,18 @@ class Generator:
         if pagable:
             item = envelope
             self.iterators.add(item)
-            page_args = ", ".join(a.split(" ")[0] for a in args[1:] if not a.startswith("opts"))
+            page_call = ", ".join(["ctx"] + [a.split(" ")[0] for a in args[1:]
+                                             if not a.startswith("opts")] + ["&page"])
             lines.append(comment(f"{name} calls {method.upper()} {path} ({op_id}) and returns an "
                                  f"iterator over its pages: {summary}", ""))
             lines.append(
                 f"func (s *{service}Service) {name}({signature}) *{item}Iterator {{\n"
                 f"\tif opts == nil {{\n\t\topts = &{opts_type}{{}}\n\t}}\n"
                 f"\tit := &{item}Iterator{{}}\n"
-                f"\tit.init(ctx, func(ctx context.Context, cursor string) ([]{item}, *string, error) {{\n"
+                f"\tit.init(ctx, func(ctx context.Context, cursor string) "
+                f"([]{item}, *string, error) {{\n"
                 f"\t\tpage := *opts\n\t\tpage.Cursor = cursor\n"
-                f"\t\tp, err := s.{name}Page({', '.join(['ctx'] + ([page_args] if page_args else []) + ['&page'])})\n"
+                f"\t\tp, err := s.{name}Page({page_call})\n"
                 f"\t\tif err != nil {{\n\t\t\treturn nil, nil, err\n\t\t}}\n"
                 f"\t\treturn p.Data, p.NextCursor, nil\n\t}})\n"
                 f"\treturn it\n}}\n\n")
