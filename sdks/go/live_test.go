@@ -76,6 +76,20 @@ func TestLiveBotsVersionsAndTypedErrors(t *testing.T) {
 	if versions.Err() != nil || len(numbers) != 2 {
 		t.Fatalf("versions %v: %v", numbers, versions.Err())
 	}
+	if back, err := c.Versions.Rollback(ctx, bot.ID, &Rollback{Version: 1}); err != nil ||
+		back.Number != 3 {
+		t.Fatalf("rollback: %v %+v", err, back)
+	}
+	schedule, err := c.Schedules.Put(ctx, bot.ID, &ScheduleInput{Cron: "*/15 * * * *"})
+	if err != nil || !schedule.Enabled || len(schedule.NextRuns) == 0 {
+		t.Fatalf("schedule: %v %+v", err, schedule)
+	}
+	if err := c.Schedules.Delete(ctx, bot.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Schedules.Get(ctx, bot.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleted schedule: %v", err)
+	}
 
 	_, err = c.Bots.Create(ctx, &BotCreate{Name: ""})
 	var e *Error
