@@ -4,6 +4,7 @@ snapshots, it compiles and vets, and its Go tests pass (the offline ones with ht
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ import jwt
 import pytest
 
 from tests.conftest import sign_up
-from tests.sdks.conftest import ROOT, SDKS, SdkTenant
+from tests.sdks.conftest import ROOT, SDKS, SNAPSHOTS, SdkTenant
 
 GO_SDK = SDKS / "go"
 # Repeat runs reuse compiled packages (go test caches by content, not by path or time).
@@ -52,6 +53,36 @@ def test_generated_files_match_the_openapi_snapshots():
     done = subprocess.run([sys.executable, str(GO_SDK / "generate.py"), "--check"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def one_of_in_a_schema(spec: dict) -> None:
+    spec["components"]["schemas"]["Bot"]["properties"]["status"] = {
+        "oneOf": [{"type": "string"}, {"type": "integer"}]}
+
+
+def an_operation_nobody_named(spec: dict) -> None:
+    spec["paths"]["/api/v2/bots/{bot_id}/clone"] = {"post": {
+        "operationId": "cloneBot", "tags": ["bots"],
+        "responses": {"201": {"content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Bot"}}}}}}}
+
+
+@pytest.mark.parametrize("change, complaint", [
+    (one_of_in_a_schema, "v2 Bot: unknown keywords ['oneOf']"),
+    (an_operation_nobody_named, "(cloneBot) is not named in OPERATIONS"),
+])
+def test_the_generator_refuses_what_it_does_not_understand(tmp_path, change, complaint):
+    (tmp_path / "go").mkdir()
+    for name in ("generate.py", "gotypes.py"):
+        shutil.copy(GO_SDK / name, tmp_path / "go" / name)
+    shutil.copytree(SNAPSHOTS, tmp_path / "openapi")
+    spec = json.loads((tmp_path / "openapi" / "v2.json").read_text())
+    change(spec)
+    (tmp_path / "openapi" / "v2.json").write_text(json.dumps(spec))
+    done = subprocess.run([sys.executable, str(tmp_path / "go" / "generate.py")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and complaint in done.stderr, done.stderr
+    assert not list((tmp_path / "go").glob("*_gen.go"))  # nothing half-written
 
 
 def test_go_sdk_vets_and_passes_its_tests_against_the_live_server(
