@@ -23,7 +23,18 @@ install: $(STAMP) install-sdk-python install-sdk-typescript install-sdk-go
 # from (sdks/openapi/) and regenerates them, after a deliberate API change.
 install-sdk-python: $(STAMP)
 
-install-sdk-typescript:
+# TypeScript: npm ci into sdks/typescript/node_modules when it is missing or the lock changed
+# (a stamp), then an incremental build to dist/ (the tests rebuild only what changed).
+TS_SDK := sdks/typescript
+TS_STAMP := $(TS_SDK)/node_modules/.codex32-installed
+
+install-sdk-typescript: $(TS_STAMP)
+	cd $(TS_SDK) && npx --no-install tsc -p tsconfig.json
+
+$(TS_STAMP): $(TS_SDK)/package.json $(TS_SDK)/package-lock.json
+	@command -v npm >/dev/null || { echo "install-sdk-typescript: needs Node.js 20+ and npm"; exit 1; }
+	cd $(TS_SDK) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 install-sdk-go:
 
@@ -34,7 +45,8 @@ sdks: install
 
 sdk-python:
 
-sdk-typescript:
+sdk-typescript: $(TS_STAMP)
+	cd $(TS_SDK) && npm run --silent generate && npx --no-install tsc -p tsconfig.json
 
 sdk-go:
 
