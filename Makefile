@@ -24,12 +24,15 @@ install: $(STAMP) install-sdk-python install-sdk-typescript install-sdk-go
 install-sdk-python: $(STAMP)
 
 # TypeScript: npm ci into sdks/typescript/node_modules when it is missing or the lock changed
-# (a stamp), then an incremental build to dist/ (the tests rebuild only what changed).
+# (a stamp), then an incremental build to dist/ when a source changed (the tests rebuild too).
 TS_SDK := sdks/typescript
 TS_STAMP := $(TS_SDK)/node_modules/.codex32-installed
 
-install-sdk-typescript: $(TS_STAMP)
+install-sdk-typescript: $(TS_SDK)/dist/index.js
+
+$(TS_SDK)/dist/index.js: $(TS_STAMP) $(TS_SDK)/tsconfig.json $(wildcard $(TS_SDK)/src/*.ts $(TS_SDK)/src/*/*.ts)
 	cd $(TS_SDK) && npx --no-install tsc -p tsconfig.json
+	touch $@
 
 $(TS_STAMP): $(TS_SDK)/package.json $(TS_SDK)/package-lock.json
 	@command -v npm >/dev/null || { echo "install-sdk-typescript: needs Node.js 20+ and npm"; exit 1; }
