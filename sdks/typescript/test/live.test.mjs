@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { after, before, describe, test } from "node:test";
 
-const { Codex32, Codex32Error, Forbidden, InvalidInput, NotFound, RateLimited, Timeout } =
+const { Codex32, Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Timeout } =
   await import(process.env.CODEX32_SDK_ENTRY ?? "../dist/index.js");
 
 const env = (name) => {
@@ -91,7 +91,9 @@ live("against the live server", () => {
     const listed = await client.executions.list({ bot_id: bot.id, limit: 1 }).toArray();
     assert.deepEqual(listed.map((e) => e.id).sort(), [first.id, other.id].sort());
     const cancelled = await client.executions.cancel(other.id).catch((error) => error);
-    assert.ok(!(cancelled instanceof Error) || cancelled instanceof Codex32Error);
+    if (cancelled instanceof Error) assert.ok(cancelled instanceof Conflict, String(cancelled));
+    else assert.equal(cancelled.status, "cancelled");   // queued: cancelled at once
+    await assert.rejects(client.executions.cancel(other.id), Conflict);   // it has ended
   });
 
   test("typed errors 404 422 403", async () => {
