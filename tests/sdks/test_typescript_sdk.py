@@ -30,7 +30,7 @@ SCENARIOS = [
     "bots create get update delete",
     "list paginates across pages",
     "same idempotency key gives one execution",
-    "typed errors 404 422 403",
+    "typed errors 404 422 403 on v2 and v1",
     "another workspace's bot is not found",
     "chat stream yields text chunks",
     "members api keys audit logs usage",

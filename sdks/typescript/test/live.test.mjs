@@ -96,7 +96,7 @@ live("against the live server", () => {
     await assert.rejects(client.executions.cancel(other.id), Conflict);   // it has ended
   });
 
-  test("typed errors 404 422 403", async () => {
+  test("typed errors 404 422 403 on v2 and v1", async () => {
     const client = admin();
     const missing = await client.bots.get("00000000-0000-4000-8000-000000000000").catch((e) => e);
     assert.ok(missing instanceof NotFound);
@@ -107,6 +107,10 @@ live("against the live server", () => {
     assert.ok(invalid.errors.some((error) => error.pointer === "/name"), JSON.stringify(invalid.errors));
     const forbidden = await machine().bots.create({ name: `no-${suffix()}` }).catch((e) => e);
     assert.ok(forbidden instanceof Forbidden);
+    const v1 = await machine().llm.chat({ messages: [] }).catch((e) => e);   // v1's error shape
+    assert.ok(v1 instanceof InvalidInput, String(v1));
+    assert.ok(v1.errors.some((error) => error.location === "json" && error.pointer === "/messages"),
+              JSON.stringify(v1.errors));
   });
 
   test("another workspace's bot is not found", async () => {
