@@ -32,7 +32,7 @@ export class ChatStream implements AsyncIterable<string> {
         }
       }
     } catch (error) {
-      throw asTimeout(error, 0, this.describe) ?? error;
+      throw asTimeout(error, undefined, this.describe) ?? error;
     }
   }
 

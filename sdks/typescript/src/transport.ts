@@ -184,9 +184,11 @@ export class Transport {
 }
 
 /** A fetch or body read that an AbortSignal ended, as a `Timeout` (undefined for other errors). */
-export function asTimeout(error: unknown, timeoutMs: number, url: string): Timeout | undefined {
+export function asTimeout(error: unknown, timeoutMs: number | undefined,
+                          url: string): Timeout | undefined {
   const name = (error as { name?: string } | null)?.name;
-  if (name === "TimeoutError") return new Timeout(`no answer from ${url} within ${timeoutMs} ms`, { cause: error });
+  const within = timeoutMs === undefined ? "" : ` within ${timeoutMs} ms`;
+  if (name === "TimeoutError") return new Timeout(`no answer from ${url}${within}`, { cause: error });
   if (name === "AbortError") return new Timeout(`the call to ${url} was aborted`, { cause: error });
   return undefined;
 }
