@@ -36,6 +36,7 @@ SCENARIOS = [
     "members api keys audit logs usage",
     "503 then 429 retried after Retry-After with the same idempotency key",
     "retry-after beyond the deadline is a RateLimited error",
+    "chat stream parses split events then an error event",
     "a call past its timeout is a Timeout",
 ]
 

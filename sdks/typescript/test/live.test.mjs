@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { after, before, describe, test } from "node:test";
 
-const { Codex32, Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Timeout } =
+const { Codex32, Codex32Error, Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Timeout } =
   await import(process.env.CODEX32_SDK_ENTRY ?? "../dist/index.js");
 
 const env = (name) => {
@@ -162,7 +162,11 @@ describe("against a fake server", () => {
       const [status, headers, body] = script.shift() ?? [200, {}, "{}"];
       if (status === "hang") return;   // never answers: the client's timeout must end the call
       response.writeHead(status, { "Content-Type": "application/json", ...headers });
-      response.end(body);
+      if (!Array.isArray(body)) return response.end(body);
+      const pieces = [...body];   // written apart, so events arrive split across reads
+      const next = () => (pieces.length ? response.write(pieces.shift(), () => setTimeout(next, 20))
+                                        : response.end());
+      next();
     });
     await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
     base = `http://127.0.0.1:${server.address().port}`;
@@ -194,6 +198,26 @@ describe("against a fake server", () => {
     assert.equal(error.retryAfter, 120);
     assert.equal(error.detail, "slow down");
     assert.equal(seen.length, 1);
+  });
+
+  test("chat stream parses split events then an error event", async () => {
+    const sse = { "Content-Type": "text/event-stream" };
+    script = [[200, sse, ["event: chunk\r\ndata: {\"te", "xt\": \"Hel\"}\r\n\r\nevent: chunk\n",
+                          "data: {\"text\": \"lo\"}\n\n: a comment\n\n",
+                          "event: done\ndata: {\"model\": \"m\"}\n\n"]],
+              [200, sse, ["event: chunk\ndata: {\"text\": \"x\"}\n\n",
+                          "event: error\ndata: {\"code\": 502, \"status\": \"Bad Gateway\", " +
+                          "\"message\": \"provider down\"}\n\n"]]];
+    const client = new Codex32({ apiKey: "k" }, base);
+    const stream = client.llm.chatStream({ messages: [{ role: "user", content: "hi" }] });
+    const chunks = [];
+    for await (const text of stream) chunks.push(text);
+    assert.deepEqual(chunks, ["Hel", "lo"]);
+    assert.equal(stream.done?.model, "m");
+    const failing = client.llm.chatStream({ messages: [{ role: "user", content: "hi" }] });
+    const error = await failing.text().catch((e) => e);
+    assert.ok(error instanceof Codex32Error && error.status === 502, String(error));
+    assert.equal(error.detail, "provider down");
   });
 
   test("a call past its timeout is a Timeout", async () => {
