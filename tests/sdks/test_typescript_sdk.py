@@ -27,7 +27,7 @@ SCENARIOS = [
     "api key authenticates",
     "password sign-in then bearer token",
     "expired access token is refreshed once",
-    "bots create get update delete",
+    "bots versions schedules crud",
     "list paginates across pages",
     "same idempotency key gives one execution",
     "typed errors 404 422 403 on v2 and v1",

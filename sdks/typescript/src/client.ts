@@ -3,7 +3,9 @@ import createClient, { type Client } from "openapi-fetch";
 import type { paths as V1Paths } from "./generated/v1.js";
 import type { paths as V2Paths } from "./generated/v2.js";
 import { Auth, Llm } from "./llm.js";
-import { ApiKeys, AuditLogs, Bots, Executions, Members, Usage, Versions } from "./resources.js";
+import {
+  ApiKeys, AuditLogs, Bots, Executions, Members, Schedules, Usage, Versions,
+} from "./resources.js";
 import { Transport, type Credentials, type TransportOptions } from "./transport.js";
 import { API_VERSION, SDK_VERSION } from "./version.js";
 
@@ -22,6 +24,7 @@ export class Codex32 {
   readonly bots: Bots;
   readonly versions: Versions;
   readonly executions: Executions;
+  readonly schedules: Schedules;
   readonly apiKeys: ApiKeys;
   readonly members: Members;
   readonly auditLogs: AuditLogs;
@@ -48,6 +51,7 @@ export class Codex32 {
     this.bots = new Bots(v2, v1, this.transport);
     this.versions = new Versions(v2, v1, this.transport);
     this.executions = new Executions(v2, v1, this.transport);
+    this.schedules = new Schedules(v2, v1, this.transport);
     this.apiKeys = new ApiKeys(v2, v1, this.transport);
     this.members = new Members(v2, v1, this.transport);
     this.auditLogs = new AuditLogs(v2, v1, this.transport);

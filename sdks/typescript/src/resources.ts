@@ -172,3 +172,21 @@ export class Usage extends Resource {
     return ok(this.v2.GET("/api/v2/usage", { params: { query }, ...this.call(options) }));
   }
 }
+
+export class Schedules extends Resource {
+  get(botId: string, options?: CallOptions): Promise<M.Schedule> {
+    return ok(this.v2.GET("/api/v2/bots/{bot_id}/schedule", {
+      params: { path: { bot_id: botId } }, ...this.call(options) }));
+  }
+
+  /** Set (or replace) the bot's schedule. */
+  put(botId: string, body: M.ScheduleInput, options?: CallOptions): Promise<M.Schedule> {
+    return ok(this.v2.PUT("/api/v2/bots/{bot_id}/schedule", {
+      params: { path: { bot_id: botId } }, body, ...this.call(options) }));
+  }
+
+  async delete(botId: string, options?: CallOptions): Promise<void> {
+    await ok(this.v2.DELETE("/api/v2/bots/{bot_id}/schedule", {
+      params: { path: { bot_id: botId } }, ...this.call(options) }));
+  }
+}

@@ -51,7 +51,7 @@ live("against the live server", () => {
     assert.notEqual(client.transport.tokens.accessToken, env("CODEX32_EXPIRED_ACCESS_TOKEN"));
   });
 
-  test("bots create get update delete", async () => {
+  test("bots versions schedules crud", async () => {
     const client = admin();
     const made = await client.bots.create({ name: `crud-${suffix()}`, code: CODE });
     assert.equal((await client.bots.get(made.id)).id, made.id);
@@ -62,6 +62,11 @@ live("against the live server", () => {
     const numbers = (await client.versions.list(made.id, { limit: 1 }).toArray()).map((v) => v.number);
     assert.deepEqual(numbers.sort(), [1, 2]);
     assert.equal((await client.versions.get(made.id, 1)).number, 1);
+    const schedule = await client.schedules.put(made.id, { cron: "*/15 * * * *", input: { a: 1 } });
+    assert.equal(schedule.cron, "*/15 * * * *");
+    assert.equal((await client.schedules.get(made.id)).cron, "*/15 * * * *");
+    await client.schedules.delete(made.id);
+    await assert.rejects(client.schedules.get(made.id), NotFound);
     await client.bots.delete(made.id);
     await assert.rejects(client.bots.get(made.id), NotFound);
   });
