@@ -23,7 +23,21 @@ install: $(STAMP) install-sdk-python install-sdk-typescript install-sdk-go
 # from (sdks/openapi/) and regenerates them, after a deliberate API change.
 install-sdk-python: $(STAMP)
 
-install-sdk-typescript:
+# TypeScript: npm ci into sdks/typescript/node_modules when it is missing or the lock changed
+# (a stamp), then an incremental build to dist/ when a source changed (the tests rebuild too).
+TS_SDK := sdks/typescript
+TS_STAMP := $(TS_SDK)/node_modules/.codex32-installed
+
+install-sdk-typescript: $(TS_SDK)/dist/index.js
+
+$(TS_SDK)/dist/index.js: $(TS_STAMP) $(TS_SDK)/tsconfig.json $(wildcard $(TS_SDK)/src/*.ts $(TS_SDK)/src/*/*.ts)
+	cd $(TS_SDK) && npx --no-install tsc -p tsconfig.json
+	touch $@
+
+$(TS_STAMP): $(TS_SDK)/package.json $(TS_SDK)/package-lock.json
+	@command -v npm >/dev/null || { echo "install-sdk-typescript: needs Node.js 20+ and npm"; exit 1; }
+	cd $(TS_SDK) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 # Go on the standard library only: Debian's golang-go (no module proxy is needed or used).
 # Then the SDK and its tests are compiled once into the build cache its tests use, so that
@@ -42,7 +56,8 @@ sdks: install
 
 sdk-python:
 
-sdk-typescript:
+sdk-typescript: $(TS_STAMP)
+	cd $(TS_SDK) && npm run --silent generate && npx --no-install tsc -p tsconfig.json
 
 # Models and operations from the snapshots (a stdlib Python generator), gofmt, then vet.
 sdk-go: install-sdk-go
