@@ -200,8 +200,25 @@ def _render_readme(source: TemplateSource, name: str, description: str,
             "gives `logger`, `secrets` and `execution_id`. It uses the standard library only.\n\n"
             + (f"## Secrets\n\nSet these bot secrets before it runs: {secrets}.\n\n"
                if secrets else "")
+            + README_RELIABILITY
             + "## Tests\n\n```bash\npytest test_bot.py\n```\n\n"
             "They run offline: network calls are replaced by fakes.\n")
+
+
+README_RELIABILITY = (
+    "## Reliability and troubleshooting\n\n"
+    "Every external call goes through `Calls` (at the end of `bot.py`): a call that fails for "
+    "a passing reason (no connection, a timeout, HTTP 408, 425, 429, 5xx) is tried 3 times in "
+    "all, after a jittered exponential backoff; 3 calls to a host in a row that fail open its "
+    "circuit breaker for 60 s; repeated reads are cached for 300 s. The result's `metrics` "
+    "counts calls, attempts, retries, failures, cache hits and short circuits, the time spent "
+    "calling (`call_ms`) and in all (`run_ms`), and each host's breaker state.\n\n"
+    "- `... failed after 3 attempts: ...`: the host could not be reached or kept failing; "
+    "check the URL, and that the bot has network access.\n"
+    "- `... failed (not retried): HTTP 4xx`: the host refused the request; check the URL and "
+    "the secrets.\n"
+    "- `... not tried, the circuit breaker of ... is open`: the host failed repeatedly just "
+    "before; the next call after 60 s tries again.\n\n")
 
 
 def _cell(text: str) -> str:
