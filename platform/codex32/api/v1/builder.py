@@ -241,8 +241,7 @@ def accept(data, conversation_id):
 def events(conversation_id):
     """The generation's progress as Server-Sent Events: every stored ``progress`` event (from
     ``Last-Event-ID`` on), then new ones as they happen, then ``done`` with the state. A stream
-    lives at most ``CODEX32_BUILDER_EVENTS_MAX_SECONDS`` and then ends with ``reconnect``, at
-    once when the process already has ``CODEX32_BUILDER_EVENT_STREAMS_PER_WORKER`` waiting;
+    lives at most ``CODEX32_BUILDER_EVENTS_MAX_SECONDS`` and then ends with ``reconnect``;
     events are stored, so a client that reconnects with ``Last-Event-ID`` loses nothing."""
     conversations.get(db.session, conversation_id)  # 404 for another workspace's
     workspace_id = str(current_principal().workspace_id)
