@@ -265,6 +265,30 @@ def test_the_readme_lists_the_parameters():
     assert f"| `group_by` | `{json.dumps('region')}` |" in readme
 
 
+@pytest.mark.parametrize("template", TEMPLATE_IDS)
+def test_the_readme_shows_usage_with_the_templates_example_input(template):
+    from codex32.plugins.defaults.template_catalogue import CATALOGUE
+
+    example = CATALOGUE[template].example
+    readme = generate(template)["README.md"]
+
+    assert example is not None
+    usage = readme.split("## Usage\n", 1)[1].split("\n## ", 1)[0]
+    body = json.loads(usage.split("```json\n", 1)[1].split("\n```", 1)[0])
+    assert body == {"input": example["input"]}
+    assert example["result"] in usage
+
+
+@pytest.mark.parametrize("template", ["csv_report", "scheduled_cleanup"])
+def test_the_example_input_of_an_offline_template_runs(template, tmp_path, bot_context):
+    from codex32.plugins.defaults.template_catalogue import CATALOGUE
+
+    bot = load_bot(tmp_path, generate(template))
+    result = bot.main(CATALOGUE[template].example["input"], bot_context())
+
+    assert "metrics" in result and result["metrics"]["failures"] == 0
+
+
 NEEDS_NETWORK = {  # template -> (parameters, does the rendered bot need the network?)
     "http_health_check": (SAMPLES["http_health_check"], True),
     "feed_digest": (SAMPLES["feed_digest"], True),

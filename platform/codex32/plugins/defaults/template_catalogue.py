@@ -52,6 +52,11 @@ METADATA_SCHEMA: dict[str, Any] = {
         "requires": {"type": "object"},
         "network_when": {"type": ["string", "null"]},
         "secrets": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+        # ``example``: an input event for the README's usage section, and what comes back.
+        "example": {"type": "object", "required": ["input", "result"],
+                    "additionalProperties": False,
+                    "properties": {"input": {"type": "object"},
+                                   "result": {"type": "string", "minLength": 1}}},
         "parameters": {"type": "object", "required": ["type", "properties", "required",
                                                        "additionalProperties"],
                        "properties": {"type": {"const": "object"},
@@ -82,6 +87,7 @@ class TemplateSource:
     task: str
     order: int  # where it stands in lists, and in the built-in LLM's tie-breaks
     against_keywords: tuple[str, ...] = ()  # a description with one of them is another task
+    example: dict[str, Any] | None = None  # {input, result}: the README's usage example
 
 
 def load(root: Traversable) -> dict[str, TemplateSource]:
@@ -123,7 +129,8 @@ def _load_one(folder: Traversable) -> TemplateSource:
         network_when=meta["network_when"], secrets=tuple(meta["secrets"]),
         strong_keywords=tuple(meta["keywords"]["strong"]),
         weak_keywords=tuple(meta["keywords"]["weak"]), slug=meta["slug"], task=meta["task"],
-        order=meta["order"], against_keywords=tuple(meta["keywords"].get("against", ())))
+        order=meta["order"], against_keywords=tuple(meta["keywords"].get("against", ())),
+        example=meta.get("example"))
 
 
 def _check_parameters(meta: dict[str, Any], parameters: dict[str, Any]) -> None:

@@ -200,9 +200,20 @@ def _render_readme(source: TemplateSource, name: str, description: str,
             "gives `logger`, `secrets` and `execution_id`. It uses the standard library only.\n\n"
             + (f"## Secrets\n\nSet these bot secrets before it runs: {secrets}.\n\n"
                if secrets else "")
+            + _usage(source)
             + README_RELIABILITY
             + "## Tests\n\n```bash\npytest test_bot.py\n```\n\n"
             "They run offline: network calls are replaced by fakes.\n")
+
+
+def _usage(source: TemplateSource) -> str:
+    """How to run the bot, with the template's example input and what it returns."""
+    example = source.example or {"input": {}, "result": "a JSON object, with `metrics`"}
+    body = json.dumps({"input": example["input"]}, indent=2)
+    return ("## Usage\n\nRun it from the API (`POST /api/v1/bots/<bot id>/executions`) with "
+            "this body, or give the same event to `main(event, context)`:\n\n"
+            f"```json\n{body}\n```\n\n"
+            f"It returns {example['result']}.\n\n")
 
 
 README_RELIABILITY = (
