@@ -21,6 +21,9 @@ import pytest
 from tests.conftest import sign_up
 from tests.sdks.conftest import SDKS, SNAPSHOTS, SdkTenant
 
+# One worker runs the module: the build writes dist/ and the Node script runs once.
+pytestmark = pytest.mark.xdist_group("sdk-typescript")
+
 SDK = SDKS / "typescript"
 BIN = SDK / "node_modules" / ".bin"
 SCENARIOS = [
