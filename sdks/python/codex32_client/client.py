@@ -16,7 +16,7 @@ from codex32_client import api_v1, api_v2
 from codex32_client.api_v1.api.auth import me
 from codex32_client.api_v1.models import Me
 from codex32_client.auth import ApiKeyAuth, TokenAuth, Tokens
-from codex32_client.errors import call, expect
+from codex32_client.errors import call, expect, remember
 from codex32_client.llm import Llm
 from codex32_client.resources import (
     ApiKeys,
@@ -64,6 +64,7 @@ class Codex32:
         self.auth = auth
         self.http = httpx.Client(
             base_url=base_url, auth=auth, timeout=timeout,
+            event_hooks={"response": [remember]},
             transport=RetryingTransport(transport or httpx.HTTPTransport(),
                                         retry or RetryPolicy()))
         self._v2 = api_v2.AuthenticatedClient(base_url=base_url, token="")

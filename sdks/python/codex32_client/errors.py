@@ -8,6 +8,7 @@ the same fields here, so callers catch ``NotFound`` whichever version answered.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Mapping, MutableMapping
 from email.utils import parsedate_to_datetime
@@ -192,11 +193,24 @@ def expect_empty(answer: Answer) -> None:
 
 def call(operation: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """Run a generated operation; httpx's failures and unreadable answers become typed errors."""
+    _last.answer = None
     try:
         return operation(*args, **kwargs)
     except httpx.TimeoutException as exc:
         raise Timeout(f"timed out: {exc}") from exc
     except httpx.TransportError as exc:
         raise TransportError(f"could not reach the server: {exc}") from exc
-    except (ValueError, KeyError, TypeError) as exc:  # an error body that is not the API's
+    except (ValueError, KeyError, TypeError) as exc:  # a body the generated model cannot read
+        answer: httpx.Response | None = getattr(_last, "answer", None)
+        if answer is not None and answer.status_code >= 400:  # e.g. v1's refresh, a proxy's 502
+            raise from_answer(answer.status_code, answer.headers, answer.content) from exc
         raise APIError(f"unreadable answer: {exc!r}") from exc
+
+
+_last = threading.local()
+
+
+def remember(answer: httpx.Response) -> None:
+    """An httpx response hook: the thread's latest answer, for ``call`` to read when the
+    generated client cannot parse it (an error answer from another layer or API version)."""
+    _last.answer = answer
