@@ -25,6 +25,7 @@ from codex32_client import (
     RateLimited,
     RetryPolicy,
     ServerError,
+    Timeout,
     Unauthenticated,
 )
 from tests.conftest import sign_up
@@ -173,7 +174,7 @@ class Scripted(ThreadingHTTPServer):
 
     def __init__(self, script: list[tuple[int, dict[str, str], dict]]) -> None:
         super().__init__(("127.0.0.1", 0), Answer)
-        self.script, self.seen = script, []
+        self.script, self.seen, self.delay = script, [], 0.0
 
     @property
     def url(self) -> str:
@@ -187,6 +188,7 @@ class Answer(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         server.seen.append((time.monotonic(), dict(self.headers)))
         status, headers, body = server.script[min(len(server.seen), len(server.script)) - 1]
+        time.sleep(server.delay)
         payload = json.dumps(body).encode()
         self.send_response(status)
         for name, value in {"Content-Type": "application/json", **headers}.items():
@@ -242,6 +244,14 @@ def test_retries_stop_at_the_limit_and_at_the_deadline(scripted):
         client.executions.create(uuid.uuid4())
     assert time.monotonic() - started < 1 and len(slow.seen) == 1
     assert unavailable.value.status == 503 and unavailable.value.retry_after == 120
+
+
+def test_a_slow_answer_times_out(scripted):
+    server = scripted([(202, {}, EXECUTION)])
+    server.delay = 0.5
+    client = Codex32(base_url=server.url, api_key="k", timeout=0.1)
+    with client, pytest.raises(Timeout):
+        client.executions.create(uuid.uuid4())
 
 
 # -- the SDK itself -------------------------------------------------------------------------
