@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
@@ -93,11 +94,16 @@ def test_the_same_idempotency_key_starts_one_execution(by_key, sdk_tenant, live_
     assert by_key.executions.cancel(first.id).cancel_requested
 
 
+def _expired(app, access_token: str) -> str:
+    """The access token as the server signs it, but expired ten seconds ago."""
+    claims = jwt.decode(access_token, options={"verify_signature": False})
+    return jwt.encode({**claims, "exp": int(time.time()) - 10}, app.config["JWT_SECRET_KEY"],
+                      algorithm="HS256")
+
+
 def test_a_token_pair_is_refreshed_once_when_the_access_token_has_expired(app, live_server):
     tenant = sign_up(app.test_client())
-    claims = jwt.decode(tenant.access_token, options={"verify_signature": False})
-    expired = jwt.encode({**claims, "exp": int(time.time()) - 10},
-                         app.config["JWT_SECRET_KEY"], algorithm="HS256")
+    expired = _expired(app, tenant.access_token)
     stored = []
     with Codex32(base_url=live_server, access_token=expired, refresh_token=tenant.refresh_token,
                  on_tokens=stored.append) as client:
@@ -108,6 +114,16 @@ def test_a_token_pair_is_refreshed_once_when_the_access_token_has_expired(app, l
     bad = Codex32(base_url=live_server, access_token=expired, refresh_token="not-a-token")
     with bad, pytest.raises(Unauthenticated):
         bad.bots.get(bot.id)
+
+
+def test_threads_sharing_a_client_refresh_the_pair_once(app, live_server):
+    tenant = sign_up(app.test_client())
+    stored = []
+    client = Codex32(base_url=live_server, access_token=_expired(app, tenant.access_token),
+                     refresh_token=tenant.refresh_token, on_tokens=stored.append)
+    with client, ThreadPoolExecutor(4) as pool:
+        pages = list(pool.map(lambda _: client.bots.list().first_page(), range(4)))
+    assert len(pages) == 4 and len(stored) == 1  # a refresh token is good once
 
 
 def test_email_and_password_sign_in_then_admin_resources(live_server, sdk_tenant):
