@@ -17,7 +17,7 @@ import httpx
 from codex32_client.api_v1 import AuthenticatedClient
 from codex32_client.api_v1.api.llm import chat
 from codex32_client.api_v1.models import Chat, ChatAnswer, Message
-from codex32_client.errors import ServerError, call, expect, from_answer
+from codex32_client.errors import Timeout, TransportError, call, expect, from_answer
 
 CHAT_PATH = "/api/v1/llm/chat"
 
@@ -48,8 +48,10 @@ class ChatStream:
                 elif event == "error":
                     status = int(data.get("code") or 502)
                     raise from_answer(status, self._answer.headers, json.dumps(data).encode())
+        except httpx.TimeoutException as exc:
+            raise Timeout(f"no chunk within the timeout: {exc}") from exc
         except httpx.TransportError as exc:
-            raise ServerError(f"the stream broke: {exc}", status=None) from exc
+            raise TransportError(f"the stream broke: {exc}") from exc
         finally:
             self.close()
 
