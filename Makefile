@@ -21,7 +21,14 @@ install: $(STAMP) install-sdk-python install-sdk-typescript install-sdk-go
 # The SDKs (sdks/): each one's toolchain is installed by `make install` (so `make test` can run
 # its tests against a live server); `make sdks` rewrites the OpenAPI snapshots they are generated
 # from (sdks/openapi/) and regenerates them, after a deliberate API change.
-install-sdk-python: $(STAMP)
+# Python: the SDK (sdks/python, import codex32_client) editable in the project's .venv, with the
+# generator pinned in its `generate` extra; reinstalled only when its pyproject.toml changes.
+SDK_PYTHON_STAMP := $(VENV)/.sdk-python-installed
+install-sdk-python: $(SDK_PYTHON_STAMP)
+
+$(SDK_PYTHON_STAMP): $(STAMP) sdks/python/pyproject.toml
+	$(BIN)/python -m pip install --quiet -e "sdks/python[generate]"
+	touch $(SDK_PYTHON_STAMP)
 
 # TypeScript: npm ci into sdks/typescript/node_modules when it is missing or the lock changed
 # (a stamp), then an incremental build to dist/ when a source changed (the tests rebuild too).
@@ -54,7 +61,8 @@ sdks: install
 		tests/sdks/test_openapi_snapshots.py
 	$(MAKE) sdk-python sdk-typescript sdk-go
 
-sdk-python:
+sdk-python: install-sdk-python
+	$(BIN)/python sdks/python/generate.py
 
 sdk-typescript: $(TS_STAMP)
 	cd $(TS_SDK) && npm run --silent generate && npx --no-install tsc -p tsconfig.json
