@@ -103,7 +103,8 @@ def verify(session: Session, token: str, password: str, origin: Origin) -> Verif
     who signed up: whoever merely receives a sign-up made by someone else cannot bind that
     stranger's password to their address. A bound address keeps its account (``password``
     must then be that account's): the sign-up's workspace joins it and the pending account is
-    removed. A token works once, before it expires.
+    removed. An account an identity provider made has no password: the sign-up's password is
+    checked instead and becomes the account's. A token works once, before it expires.
     """
     digest = secret_digest(token)
     email = session.execute(select(User.email).where(User.verify_token_hash == digest)).scalar()
@@ -120,7 +121,11 @@ def verify(session: Session, token: str, password: str, origin: Origin) -> Verif
     workspace_id = session.execute(text("SELECT workspace_id FROM auth_user_workspaces(:u)"),
                                    {"u": pending.id}).scalar_one()
     holder = find_by_email(session, pending.email)
-    if not verify_password((holder or pending).password_hash, password):
+    # A holder made by an identity provider has no password: the sign-up's own proves the
+    # verifier signed up, and the mailed token that the address is theirs.
+    passwordless = holder is not None and holder.password_hash == NO_PASSWORD
+    checked = pending if holder is None or passwordless else holder
+    if not verify_password(checked.password_hash, password):
         raise InvalidToken(INVALID)
     tenancy.bind(session, workspace_id)
     if holder is None:
@@ -128,6 +133,8 @@ def verify(session: Session, token: str, password: str, origin: Origin) -> Verif
         pending.verify_token_hash = pending.verify_expires_at = None
         account = pending
     else:
+        if passwordless:
+            holder.password_hash = pending.password_hash
         session.execute(update(Membership).where(Membership.user_id == pending.id)
                         .values(user_id=holder.id))
         session.execute(delete(User).where(User.id == pending.id))
@@ -135,7 +142,8 @@ def verify(session: Session, token: str, password: str, origin: Origin) -> Verif
     principal = Principal(workspace_id=workspace_id, role=Role.ADMIN.value, user_id=account.id,
                           origin=origin)
     audit.record(session, principal, "account.verify", "user", account.id,
-                 {"email": account.email, "joined_existing_account": holder is not None})
+                 {"email": account.email, "joined_existing_account": holder is not None,
+                  "password_set": passwordless})
     workspace = session.get_one(Workspace, workspace_id)
     session.flush()
     return Verified(account, workspace)

@@ -226,8 +226,10 @@ class Settings:
     # The builder: the most repair rounds a workspace may set (builder.max_repair_rounds).
     builder_max_repair_rounds: int = 5
     # A builder event stream's longest life (then the client reconnects) and its heartbeat.
-    builder_events_max_seconds: float = 300.0
+    builder_events_max_seconds: float = 30.0
     builder_events_heartbeat_seconds: float = 15.0
+    # How many builder event streams may wait at once in a web process (0: no gate).
+    builder_event_streams_per_worker: int = 16
     # The knowledge base: uploads, chunking, indexing jobs (docs/knowledge.md).
     knowledge_max_document_bytes: int = 10 * 1024 * 1024
     knowledge_chunk_tokens: int = 400
@@ -351,9 +353,11 @@ class Settings:
             bot_call_max_bytes=_int(env.get("BOT_CALL_MAX_BYTES"), 1024 * 1024),
             builder_max_repair_rounds=_int(env.get("CODEX32_BUILDER_MAX_REPAIR_ROUNDS"), 5),
             builder_events_max_seconds=_float(env.get("CODEX32_BUILDER_EVENTS_MAX_SECONDS"),
-                                              300.0),
+                                              30.0),
             builder_events_heartbeat_seconds=_float(
                 env.get("CODEX32_BUILDER_EVENTS_HEARTBEAT_SECONDS"), 15.0),
+            builder_event_streams_per_worker=_int(
+                env.get("CODEX32_BUILDER_EVENT_STREAMS_PER_WORKER"), 16),
             knowledge_max_document_bytes=_int(env.get("KNOWLEDGE_MAX_DOCUMENT_BYTES"),
                                               10 * 1024 * 1024),
             knowledge_chunk_tokens=_int(env.get("KNOWLEDGE_CHUNK_TOKENS"), 400),
@@ -421,6 +425,8 @@ class Settings:
                 and 0 < self.builder_events_max_seconds <= 3600):
             raise ConfigError("CODEX32_BUILDER_EVENTS_HEARTBEAT_SECONDS must be in (0, 300] and "
                               "CODEX32_BUILDER_EVENTS_MAX_SECONDS in (0, 3600]")
+        if self.builder_event_streams_per_worker < 0:
+            raise ConfigError("CODEX32_BUILDER_EVENT_STREAMS_PER_WORKER must not be negative")
         if (self.knowledge_max_document_bytes < 1 or self.knowledge_max_attempts < 1
                 or not 16 <= self.knowledge_chunk_tokens <= 8192
                 or not 0 <= self.knowledge_chunk_overlap_tokens < self.knowledge_chunk_tokens

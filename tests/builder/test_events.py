@@ -9,7 +9,8 @@ import time
 import pytest
 
 from codex32 import runtime
-from codex32.api.v1.builder import FEED_KEY
+from codex32.api import openings
+from codex32.api.v1.builder import BUSY_RECONNECT_MILLISECONDS, FEED_KEY
 from codex32.db import notifications, tenancy
 from codex32.execution import builder_jobs
 from codex32.services.builder import builds
@@ -115,3 +116,31 @@ def test_the_feed_falls_back_to_short_waits_while_it_cannot_listen():
         feed.wait("k", mark, timeout=30.0)
         assert time.monotonic() - started <= notifications.FALLBACK_SECONDS + 1.0
         assert not feed.listening
+
+
+def test_a_watcher_past_the_workers_gate_gets_the_stored_events_and_reconnects_at_once(
+        app, tenant, queued, monkeypatch):
+    stream_settings(app, monkeypatch, builder_events_max_seconds=5.0,
+                    builder_events_heartbeat_seconds=60.0)
+    monkeypatch.setitem(app.extensions, openings.WATCHING_KEY, openings.OpeningGate(1, 0.0))
+    path = f"/api/v1/builder/conversations/{queued}/events"
+    progress(app, tenant, queued, "generate")
+    # The first watcher takes the process's only slot and waits for the build's next event
+    # (its stream is started and left suspended here, in the test's own thread).
+    holder = tenant.call("GET", path, buffered=False)
+    chunks = iter(holder.response)
+    assert next(chunks).startswith(b"retry: 1000")
+    try:
+        started = time.monotonic()
+        raw = tenant.call("GET", path).get_data()
+        assert time.monotonic() - started < 2.0  # it did not wait out the 5 s lifetime
+    finally:
+        holder.close()
+    assert raw.startswith(f"retry: {BUSY_RECONNECT_MILLISECONDS}".encode())
+    found = events(raw)
+    assert [(i, name) for i, name, _ in found] == [("1", "step"), (None, "reconnect")]
+    assert found[-1][2] == {"last_event_id": 1, "state": "ready", "running": True}
+    # The slot came back when the first stream closed: the next watcher waits for events.
+    finish(app, tenant, queued)
+    again = tenant.call("GET", path, headers={"Last-Event-ID": "1"}).get_data()
+    assert again.startswith(b"retry: 1000") and [n for _, n, _ in events(again)] == ["done"]

@@ -257,3 +257,31 @@ def test_workers_serve_probes_and_metrics_without_tenant_labels(tenant, workers)
     assert samples["codex32_worker_heartbeat_timestamp_seconds"] > time.time() - 60
     assert tenant.workspace_id not in text
     assert workers[0].get("/nope")[0] == 404
+
+
+LIVE_LOGGER = (
+    "import sys, time\n\n\n"
+    "def main(event, context):\n"
+    "    print('first line, secret', context.secrets.get('LIVE_TOKEN'), flush=True)\n"
+    "    print('half a line, then the secret', context.secrets.get('LIVE_TOKEN'), end='',\n"
+    "          flush=True)\n"
+    "    time.sleep(event['seconds'])\n"
+    "    print(' and its end', flush=True)\n"
+    "    return 'done'\n")
+
+
+def test_logs_show_while_the_run_is_going_whole_lines_and_redacted(tenant):
+    token = "live-token-0123456789"
+    bot = bot_with(tenant, LIVE_LOGGER)
+    stored = tenant.call("PUT", f"/api/v1/bots/{bot['id']}/secrets/LIVE_TOKEN",
+                         json={"value": token})
+    assert stored.status_code in (200, 201), stored.json
+    queued = run(tenant, bot["id"], {"input": {"seconds": 4}})
+
+    running = wait_for(lambda: (lambda e: e if e["status"] == "running" and e["logs"] else None)(
+        execution(tenant, queued["id"])), timeout=20, message="logs of the running execution")
+    assert "first line, secret" in running["logs"] and token not in running["logs"]
+    assert "half a line" not in running["logs"]  # not a whole line yet
+    done = finished(tenant, queued["id"])
+    assert done["status"] == "succeeded"
+    assert "half a line, then the secret" in done["logs"] and token not in done["logs"]

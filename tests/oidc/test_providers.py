@@ -11,7 +11,7 @@ import jwt as pyjwt
 import pytest
 
 from codex32.config import ConfigError, Settings
-from tests.conftest import PASSWORD, sign_up
+from tests.conftest import PASSWORD, sign_in, sign_up, verify_email
 from tests.oidc.conftest import flow, new_sub, start
 
 pytestmark = pytest.mark.xdist_group("oidc")
@@ -176,3 +176,27 @@ def test_oidc_providers_setting_is_parsed_and_checked():
     production = Settings(env="production", oidc_providers=(google,))
     with pytest.raises(ConfigError, match="CODEX32_PUBLIC_URL"):
         production.validate()
+
+
+def test_a_pending_sign_up_stays_verifiable_after_a_provider_sign_in_claims_its_address(
+        platform_client, provider):
+    """A password sign-up, not yet verified; then the same person signs in elsewhere through a
+    platform provider that vouches for the address (a password-less account now holds it).
+    The mailed token and the sign-up's password still verify the sign-up: its workspace joins
+    that account, which can then sign in with the password too."""
+    admitting = sign_up(platform_client)
+    admitting.call("PATCH", "/api/v1/workspace", json={
+        "settings": {"oidc": {"allowed_domains": ["corp.example"], "default_role": "user"}}})
+    email = f"{new_sub()}@corp.example"
+    pending = platform_client.post("/api/v1/workspaces", json={
+        "name": "Pending", "admin_email": email, "admin_password": PASSWORD})
+    assert pending.status_code == 202, pending.json
+    signed_in = flow(platform_client, provider, "corp-sso", admitting.slug, new_sub(),
+                     email=email, email_verified=True)
+    assert signed_in.status_code == 200, signed_in.json
+    verified = verify_email(platform_client, email)
+    holder = _claims_of(signed_in.json)["sub"]
+    assert verified["user"]["id"] == holder
+    for workspace in (verified["workspace"]["slug"], admitting.slug):
+        pair = sign_in(platform_client, email, workspace)
+        assert _claims_of(pair)["sub"] == holder

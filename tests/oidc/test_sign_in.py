@@ -324,3 +324,25 @@ def test_sign_in_providers_are_listed(client, corp):
     listed = client.get(f"/api/v1/auth/oidc/providers?workspace={corp.slug}")
     assert listed.status_code == 200
     assert {"id": "corp", "name": "Corp", "scope": "workspace"} in listed.json
+
+
+def test_the_maintenance_sweep_deletes_expired_sign_ins_in_every_workspace(
+        app, client, provider, superuser):
+    """Abandoned sign-ins of workspaces where nobody signs in again are swept by the worker's
+    maintenance pass; one still valid stays."""
+    from codex32.runtime import KEY
+    from codex32.services.oidc.sign_ins import sweep_expired
+
+    tenants = [sign_up(client) for _ in range(2)]
+    for tenant in tenants:
+        _add_provider(tenant, provider)
+        start(client, "corp", tenant.slug)
+        start(client, "corp", tenant.slug)
+    ids = [tenant.workspace_id for tenant in tenants]
+    superuser.execute("UPDATE oidc_sign_ins SET expires_at = now() - interval '1 minute' "
+                      "WHERE workspace_id = ANY(%s::uuid[])", (ids,))
+    start(client, "corp", tenants[0].slug)  # still valid; it also cleared its workspace's
+    assert sweep_expired(app.extensions[KEY].sessions) >= 2
+    left = superuser.execute("SELECT workspace_id::text, expires_at > now() FROM oidc_sign_ins "
+                             "WHERE workspace_id = ANY(%s::uuid[])", (ids,)).fetchall()
+    assert left == [(ids[0], True)]

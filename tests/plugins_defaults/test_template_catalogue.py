@@ -25,6 +25,11 @@ from codex32.plugins.defaults.template_generator import TemplateGenerator
 
 PACKAGED = resources.files("codex32.plugins.defaults") / "templates"
 TEMPLATE_FILES = ("bot.py", "test_bot.py", "template.yaml")
+# The shared files beside the templates, and their names in a template's test folder (the
+# fakes' fixtures reach the tests as a conftest; a generated bot has them in its test_bot.py).
+SHARED_FILES = (("fakes.py", "fakes.py"), ("fakes.py", "conftest.py"),
+                ("reliability.py", "reliability.py"),
+                ("reliability_tests.py", "test_reliability.py"))
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -40,7 +45,8 @@ def run_pytest(folder: Path) -> subprocess.CompletedProcess:
 def test_each_template_passes_its_own_tests_against_its_own_bot(template, tmp_path):
     for name in ("bot.py", "test_bot.py"):
         (tmp_path / name).write_bytes((PACKAGED / template / name).read_bytes())
-    (tmp_path / "fakes.py").write_bytes((PACKAGED / "fakes.py").read_bytes())
+    for shared, name in SHARED_FILES:
+        (tmp_path / name).write_bytes((PACKAGED / shared).read_bytes())
 
     run = run_pytest(tmp_path)
 
@@ -91,8 +97,11 @@ def test_an_intact_copy_of_a_template_loads(broken):
     ("bot.py", 'METHOD = "GET"', "METHOD = str()", "ValueError"),
     ("bot.py", "EXPECTED_STATUS = 200", "EXPECTED_STATUS = 42", "42 is less than"),
     ("bot.py", "# codex32: end of parameters\n", "", "needs one block"),
-    ("bot.py", "def main(event: dict, context)", "def run(event: dict, context)",
-     "no main(event, context)"),
+    ("bot.py", "def main(event: dict[str, Any], context: Any)",
+     "def run(event: dict[str, Any], context: Any)", "no main(event, context)"),
+    ("bot.py", "from reliability import CallFailed, Calls\n", "",
+     "does not import its calls' reliability"),
+    ("test_bot.py", "def healthy_body()", "def clock()", "the shared fakes or reliability"),
     ("bot.py", "def main(", "def main(:", "bot.py: SyntaxError"),
     ("test_bot.py", "def test_", "def check_", "no test"),
 ])
@@ -156,7 +165,8 @@ def test_the_wheel_ships_every_template_and_the_installed_package_finds_them(tmp
     shipped = set(zipfile.ZipFile(wheel).namelist())
     expected = {f"codex32/plugins/defaults/templates/{t}/{name}"
                 for t in TEMPLATE_IDS for name in TEMPLATE_FILES}
-    assert expected | {"codex32/plugins/defaults/templates/fakes.py"} <= shipped
+    assert expected | {f"codex32/plugins/defaults/templates/{name}"
+                       for name, _ in SHARED_FILES} <= shipped
 
     subprocess.run([*pip, "install", "--no-deps", "--target", str(tmp_path / "site"),
                     str(wheel)], check=True, capture_output=True, timeout=300)

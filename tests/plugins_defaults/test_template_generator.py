@@ -89,6 +89,22 @@ def test_the_generated_tests_pass_offline(template, tmp_path):
     assert run.returncode == 0, run.stdout[-2000:]
 
 
+@pytest.mark.parametrize("template", TEMPLATE_IDS)
+def test_a_generated_bot_carries_the_shared_reliability_code_and_tests(template):
+    files = generate(template)
+    bot, tests = ast.parse(files["bot.py"]), ast.parse(files["test_bot.py"])
+
+    imported = {n.module for n in ast.walk(bot) if isinstance(n, ast.ImportFrom)}
+    assert "reliability" not in imported  # self-contained: the code is copied in
+    defined = {n.name for n in bot.body if isinstance(n, ast.ClassDef)}
+    assert {"Calls", "Breaker", "CallFailed", "CircuitOpen"} <= defined
+    names = [n.name for n in tests.body if isinstance(n, ast.FunctionDef)]
+    assert len(names) == len(set(names))
+    shared = "test_the_breaker_opens_after_failures_in_a_row_then_lets_a_trial_through"
+    assert {"context", "slept", "clock", shared} <= set(names)
+    assert not any(isinstance(n, ast.ImportFrom) and n.module == "fakes" for n in tests.body)
+
+
 def test_csv_report_runs_for_real(tmp_path, bot_context):
     bot = load_bot(tmp_path, generate("csv_report"))
     csv_text = "region,amount\nnorth,10\nsouth,2.5\nnorth,5\nsouth,n/a\n"
@@ -132,10 +148,19 @@ def test_http_health_check_runs_with_a_patched_network(tmp_path, bot_context, mo
     def down(request, timeout):
         raise urllib.error.URLError("no route to host")
 
+    slept: list[float] = []
+    monkeypatch.setattr(bot.Calls, "sleep", staticmethod(slept.append))
     monkeypatch.setattr(bot.urllib.request, "urlopen", down)
-    assert bot.main({}, bot_context()) | {"latency_ms": 0} == {
+    result = bot.main({}, bot_context())
+    assert result | {"latency_ms": 0, "metrics": None} == {
         "ok": False, "url": "https://example.com/health", "status": None,
-        "expected_status": 200, "latency_ms": 0, "error": "no route to host"}
+        "expected_status": 200, "latency_ms": 0, "metrics": None,
+        "error": "requesting https://example.com/health failed after 3 attempts: "
+                 "no route to host"}
+    assert len(slept) == 2  # two retries, after a jittered backoff
+    assert result["metrics"] | {"call_ms": 0, "run_ms": 0} == {
+        "calls": 1, "attempts": 3, "retries": 2, "failures": 1, "cache_hits": 0,
+        "short_circuits": 0, "call_ms": 0, "run_ms": 0, "breakers": {"example.com": "closed"}}
 
 
 def test_feed_digest_runs_with_a_patched_network(tmp_path, bot_context, monkeypatch):
@@ -160,6 +185,7 @@ def test_webhook_relay_signs_what_it_sends(tmp_path, bot_context, monkeypatch):
     result = bot.main({"payload": {"a": 1}}, bot_context({"KEY": "k"}))
 
     expected = hmac.new(b"k", b'{"a":1}', hashlib.sha256).hexdigest()
+    assert result.pop("metrics")["attempts"] == 1
     assert result == {"delivered": True, "status": 200, "bytes": 7, "signed": True}
     assert sent[0].get_header("X-codex32-signature") == f"sha256={expected}"
     with pytest.raises(RuntimeError, match="KEY"):
@@ -237,6 +263,30 @@ def test_the_readme_lists_the_parameters():
 
     assert readme.startswith("# Sales \\| by region\n")
     assert f"| `group_by` | `{json.dumps('region')}` |" in readme
+
+
+@pytest.mark.parametrize("template", TEMPLATE_IDS)
+def test_the_readme_shows_usage_with_the_templates_example_input(template):
+    from codex32.plugins.defaults.template_catalogue import CATALOGUE
+
+    example = CATALOGUE[template].example
+    readme = generate(template)["README.md"]
+
+    assert example is not None
+    usage = readme.split("## Usage\n", 1)[1].split("\n## ", 1)[0]
+    body = json.loads(usage.split("```json\n", 1)[1].split("\n```", 1)[0])
+    assert body == {"input": example["input"]}
+    assert example["result"] in usage
+
+
+@pytest.mark.parametrize("template", ["csv_report", "scheduled_cleanup"])
+def test_the_example_input_of_an_offline_template_runs(template, tmp_path, bot_context):
+    from codex32.plugins.defaults.template_catalogue import CATALOGUE
+
+    bot = load_bot(tmp_path, generate(template))
+    result = bot.main(CATALOGUE[template].example["input"], bot_context())
+
+    assert "metrics" in result and result["metrics"]["failures"] == 0
 
 
 NEEDS_NETWORK = {  # template -> (parameters, does the rendered bot need the network?)

@@ -17,8 +17,15 @@ many stream ends through their recording. The next ones wait for a slot, at most
 ``STREAM_OPENING_WAIT_SECONDS``, then go ahead ungated (a provider slow to send its first
 piece, or a stuck database, delays other streams by that much at worst, never fails them).
 A chat that is not streamed leaves the opening gate before it waits on the provider; requests
-of other endpoints never pass through either. They live on the app (``app.extensions``), one
-pair per process.
+of other endpoints never pass through either.
+
+The watching gate (:func:`watching`, on the builder's event streams) is the third: an event
+stream holds its thread while it waits for the build's next event, so at most
+``CODEX32_BUILDER_EVENT_STREAMS_PER_WORKER`` of them wait at once in a process. The next one
+does not wait for a slot: it sends what is stored and ends at once with ``reconnect``, and its
+client comes back later (``Last-Event-ID``). Idle watchers thus never take more than that many
+of a worker's threads from the rest of the API. The gates live on the app
+(``app.extensions``), one set per process.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from codex32 import runtime
 
 KEY = "codex32.openings"
 SETTLING_KEY = "codex32.settlements"
+WATCHING_KEY = "codex32.watchers"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -63,6 +71,7 @@ def init_app(app: Flask) -> None:
     for key in (KEY, SETTLING_KEY):
         app.extensions[key] = OpeningGate(settings.stream_openings_per_worker,
                                           settings.stream_opening_wait_seconds)
+    app.extensions[WATCHING_KEY] = OpeningGate(settings.builder_event_streams_per_worker, 0.0)
 
 
 def gated(view: F) -> F:
@@ -89,6 +98,22 @@ def leave() -> None:
 def settling() -> AbstractContextManager[None]:
     """Held while a stream's end is recorded: its ledger row and budget settlement."""
     return _slot(SETTLING_KEY)
+
+
+@contextlib.contextmanager
+def watching() -> Iterator[bool]:
+    """A watching slot for the current event stream while it lasts: yields whether it got one
+    (no wait; True when the gate is off or there is no app context)."""
+    gate = current_app.extensions.get(WATCHING_KEY) if has_app_context() else None
+    if gate is None or gate.slots == 0:
+        yield True
+        return
+    taken = gate.enter()
+    try:
+        yield taken
+    finally:
+        if taken:
+            gate.exit()
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from codex32.db import Model
-from codex32.db.models import _created, _uuid_pk, _workspace_pk
+from codex32.db.models import TenantOwned, _created
 
 BUILDER_TABLES = ("builder_conversations", "builder_turns")
 # gathering: questions open; ready: nothing to ask, generation may start (while it runs, ``step``
@@ -35,7 +35,7 @@ BUILDER_TABLES = ("builder_conversations", "builder_turns")
 STATES = ("gathering", "ready", "generated", "accepted")
 
 
-class BuilderConversation(Model):
+class BuilderConversation(TenantOwned, Model):
     """One conversation: its creator, the bot it refines, the specification and its state."""
 
     __tablename__ = "builder_conversations"
@@ -47,8 +47,6 @@ class BuilderConversation(Model):
                         "'accepted')", name="ck_builder_conversations_state"),
     )
 
-    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
-    id: Mapped[uuid.UUID] = _uuid_pk()
     creator_type: Mapped[str] = mapped_column(String(16), nullable=False)  # user, api_key
     created_by: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     bot_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
@@ -72,7 +70,7 @@ class BuilderConversation(Model):
     updated_at: Mapped[datetime] = _created()
 
 
-class BuilderTurn(Model):
+class BuilderTurn(TenantOwned, Model):
     """One turn: the user's message and answers, or the assistant's questions, suggestions
     and the specification as it stood after it."""
 
@@ -85,8 +83,6 @@ class BuilderTurn(Model):
                          name="uq_builder_turns_number"),
     )
 
-    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
-    id: Mapped[uuid.UUID] = _uuid_pk()
     conversation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     number: Mapped[int] = mapped_column(Integer, nullable=False)
     role: Mapped[str] = mapped_column(String(16), nullable=False)

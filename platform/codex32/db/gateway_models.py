@@ -29,13 +29,13 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from codex32.db import Model
-from codex32.db.models import _created, _uuid_pk, _workspace_pk
+from codex32.db.models import TenantOwned, _created, _workspace_pk
 
 GATEWAY_TABLES = ("llm_usage", "llm_budgets", "llm_cooldowns", "llm_cache")
 
 MONEY = Numeric(20, 10)  # USD, exact: never a float
 
-class LLMUsage(Model):
+class LLMUsage(TenantOwned, Model):
     """One request through the gateway: who asked, who answered, the tokens and the cost.
 
     ``attempts`` lists the failed attempts before the answer (provider, model, kind, status).
@@ -45,8 +45,6 @@ class LLMUsage(Model):
     __tablename__ = "llm_usage"
     __table_args__ = (Index("ix_llm_usage_workspace_created", "workspace_id", "created_at"),)
 
-    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
-    id: Mapped[uuid.UUID] = _uuid_pk()
     created_at: Mapped[datetime] = _created()
     kind: Mapped[str] = mapped_column(String(16), nullable=False, server_default="chat")
     provider: Mapped[str | None] = mapped_column(String(100))
@@ -70,7 +68,7 @@ class LLMUsage(Model):
     attempts: Mapped[list[Any]] = mapped_column(JSONB, nullable=False,
                                                 server_default=text("'[]'::jsonb"))
 
-class LLMBudget(Model):
+class LLMBudget(TenantOwned, Model):
     """A spending limit over a period (``day`` or ``month``, UTC) for the workspace, one API
     key or one bot. ``spent`` and ``reserved`` belong to the period starting ``period_start``;
     the first use in a new period starts them again at zero."""
@@ -80,8 +78,6 @@ class LLMBudget(Model):
                                        name="uq_llm_budgets_scope",
                                        postgresql_nulls_not_distinct=True),)
 
-    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
-    id: Mapped[uuid.UUID] = _uuid_pk()
     scope: Mapped[str] = mapped_column(String(16), nullable=False)
     scope_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     period: Mapped[str] = mapped_column(String(8), nullable=False)

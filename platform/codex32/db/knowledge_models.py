@@ -16,6 +16,7 @@ from sqlalchemy import (
     Computed,
     DateTime,
     ForeignKeyConstraint,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -27,7 +28,7 @@ from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from codex32.db import Model
-from codex32.db.models import _created, _uuid_pk, _workspace_pk
+from codex32.db.models import TenantOwned, _created, _workspace_pk
 
 DOCUMENT_STATUSES = ("pending", "indexing", "indexed", "failed")
 INDEX_STATUSES = ("building", "active", "retired")
@@ -41,6 +42,8 @@ class KnowledgeIndex(Model):
     """
 
     __tablename__ = "knowledge_indexes"
+    __table_args__ = (Index("uq_knowledge_indexes_active", "workspace_id", unique=True,
+                            postgresql_where=sql("status = 'active'")),)
 
     workspace_id: Mapped[uuid.UUID] = _workspace_pk()
     generation: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -53,15 +56,13 @@ class KnowledgeIndex(Model):
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class KnowledgeCollection(Model):
+class KnowledgeCollection(TenantOwned, Model):
     """A named set of documents in a workspace."""
 
     __tablename__ = "knowledge_collections"
     __table_args__ = (UniqueConstraint("workspace_id", "name",
                                        name="uq_knowledge_collections_name"),)
 
-    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
-    id: Mapped[uuid.UUID] = _uuid_pk()
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB, nullable=False,
@@ -71,7 +72,7 @@ class KnowledgeCollection(Model):
     updated_at: Mapped[datetime] = _created()
 
 
-class KnowledgeDocument(Model):
+class KnowledgeDocument(TenantOwned, Model):
     """An uploaded document: its bytes, content hash, metadata and indexing status."""
 
     __tablename__ = "knowledge_documents"
@@ -81,10 +82,11 @@ class KnowledgeDocument(Model):
                              ondelete="CASCADE"),
         UniqueConstraint("workspace_id", "collection_id", "content_hash",
                          name="uq_knowledge_documents_content"),
+        Index("ix_knowledge_documents_collection", "workspace_id", "collection_id", "created_at"),
+        Index("ix_knowledge_documents_unsettled", "updated_at",
+              postgresql_where=sql("status IN ('pending', 'indexing')")),
     )
 
-    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
-    id: Mapped[uuid.UUID] = _uuid_pk()
     collection_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     title: Mapped[str] = mapped_column(String(255), nullable=False)
     media_type: Mapped[str] = mapped_column(String(100), nullable=False)
@@ -105,7 +107,7 @@ class KnowledgeDocument(Model):
     indexed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class KnowledgeChunk(Model):
+class KnowledgeChunk(TenantOwned, Model):
     """A passage of a document or a bot, with its heading path, tokens and location."""
 
     __tablename__ = "knowledge_chunks"
@@ -115,10 +117,12 @@ class KnowledgeChunk(Model):
                              ondelete="CASCADE"),
         ForeignKeyConstraint(["workspace_id", "bot_id"], ["bots.workspace_id", "bots.id"],
                              ondelete="CASCADE"),
+        Index("ix_knowledge_chunks_tsv", "tsv", postgresql_using="gin"),
+        Index("ix_knowledge_chunks_document", "workspace_id", "document_id", "ordinal"),
+        Index("ix_knowledge_chunks_bot", "workspace_id", "bot_id", "ordinal"),
+        Index("ix_knowledge_chunks_generation", "workspace_id", "generation"),
     )
 
-    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
-    id: Mapped[uuid.UUID] = _uuid_pk()
     document_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     collection_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     bot_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

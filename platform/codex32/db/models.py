@@ -54,6 +54,19 @@ def _workspace_pk() -> Mapped[uuid.UUID]:
                          primary_key=True)
 
 
+class TenantOwned:
+    """The key every tenant-owned row with an id of its own starts with: ``(workspace_id,
+    id)``, the workspace first (row-level security filters on it, and every index leads with
+    it). Mixed into a model's bases before ``Model``."""
+
+    workspace_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True,
+        sort_order=-2)
+    id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), primary_key=True, default=uuid.uuid4,
+        server_default=text("gen_random_uuid()"), sort_order=-1)
+
+
 class User(Model):
     """A global identity: one person, who may be a member of several workspaces."""
 
@@ -102,7 +115,7 @@ class Membership(Model):
     created_at: Mapped[datetime] = _created()
 
 
-class Invitation(Model):
+class Invitation(TenantOwned, Model):
     """An offer to join a workspace with a role; the token is stored hashed."""
 
     __tablename__ = "invitations"
@@ -112,8 +125,6 @@ class Invitation(Model):
                              ondelete="SET NULL (invited_by)"),
     )
 
-    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
-    id: Mapped[uuid.UUID] = _uuid_pk()
     email: Mapped[str] = mapped_column(String(320), nullable=False)
     role: Mapped[str] = mapped_column(String(32), nullable=False)
     token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
@@ -123,14 +134,12 @@ class Invitation(Model):
     created_at: Mapped[datetime] = _created()
 
 
-class ApiKey(Model):
+class ApiKey(TenantOwned, Model):
     """A workspace credential with a role; only its SHA-256 and a visible prefix are kept."""
 
     __tablename__ = "api_keys"
     __table_args__ = (UniqueConstraint("workspace_id", "name", name="uq_api_keys_name"),)
 
-    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
-    id: Mapped[uuid.UUID] = _uuid_pk()
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     prefix: Mapped[str] = mapped_column(String(16), nullable=False)
     key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
@@ -152,7 +161,7 @@ class TokenBlocklist(Model):
     created_at: Mapped[datetime] = _created()
 
 
-class Bot(Model):
+class Bot(TenantOwned, Model):
     """A bot: a named program in a workspace whose code lives in its versions."""
 
     __tablename__ = "bots"
@@ -162,8 +171,6 @@ class Bot(Model):
         Index("ix_bots_workspace_status", "workspace_id", "status"),
     )
 
-    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
-    id: Mapped[uuid.UUID] = _uuid_pk()
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     status: Mapped[str] = mapped_column(String(32), nullable=False, server_default="draft")
@@ -176,7 +183,7 @@ class Bot(Model):
     updated_at: Mapped[datetime] = _created()
 
 
-class BotVersion(Model):
+class BotVersion(TenantOwned, Model):
     """One immutable revision of a bot's code, numbered from 1 within the bot."""
 
     __tablename__ = "bot_versions"
@@ -186,8 +193,6 @@ class BotVersion(Model):
         UniqueConstraint("workspace_id", "bot_id", "number", name="uq_bot_versions_number"),
     )
 
-    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
-    id: Mapped[uuid.UUID] = _uuid_pk()
     bot_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     number: Mapped[int] = mapped_column(Integer, nullable=False)
     code: Mapped[str] = mapped_column(Text, nullable=False)
@@ -199,7 +204,7 @@ class BotVersion(Model):
     created_at: Mapped[datetime] = _created()
 
 
-class BotExecution(Model):
+class BotExecution(TenantOwned, Model):
     """One run of a bot version: queued, running, then a final status with its result."""
 
     __tablename__ = "bot_executions"
@@ -223,8 +228,6 @@ class BotExecution(Model):
               postgresql_where=text("trigger = 'schedule'")),
     )
 
-    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
-    id: Mapped[uuid.UUID] = _uuid_pk()
     bot_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     status: Mapped[str] = mapped_column(String(32), nullable=False, server_default="queued")
@@ -255,7 +258,7 @@ class BotExecution(Model):
     scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class AuditLog(Model):
+class AuditLog(TenantOwned, Model):
     """An append-only record of one mutation: who, what, which resource, what changed."""
 
     __tablename__ = "audit_logs"
@@ -264,8 +267,6 @@ class AuditLog(Model):
         Index("ix_audit_logs_resource", "workspace_id", "resource_type", "resource_id"),
     )
 
-    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
-    id: Mapped[uuid.UUID] = _uuid_pk()
     actor_type: Mapped[str] = mapped_column(String(16), nullable=False)
     actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     action: Mapped[str] = mapped_column(String(100), nullable=False)
@@ -346,7 +347,7 @@ class BotSchedule(Model):
     updated_at: Mapped[datetime] = _created()
 
 
-class BotSecret(Model):
+class BotSecret(TenantOwned, Model):
     """A secret a bot reads as ``context.secrets[name]``: workspace-wide (no ``bot_id``) or one
     bot's own, which wins over a workspace secret of the same name. Only the encrypted value is
     stored."""
@@ -361,8 +362,6 @@ class BotSecret(Model):
               postgresql_where=text("bot_id IS NOT NULL")),
     )
 
-    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
-    id: Mapped[uuid.UUID] = _uuid_pk()
     bot_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     name: Mapped[str] = mapped_column(String(64), nullable=False)
     value: Mapped[str] = mapped_column(Text, nullable=False)
@@ -372,7 +371,7 @@ class BotSecret(Model):
     updated_at: Mapped[datetime] = _created()
 
 
-class NotificationDelivery(Model):
+class NotificationDelivery(TenantOwned, Model):
     """One notifier's delivery of one execution's event: pending until delivered or given up,
     with the attempts made and the last (sanitized) error."""
 
@@ -385,8 +384,6 @@ class NotificationDelivery(Model):
                          name="uq_notification_deliveries_target"),
     )
 
-    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
-    id: Mapped[uuid.UUID] = _uuid_pk()
     execution_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
     notifier: Mapped[str] = mapped_column(String(100), nullable=False)
     event: Mapped[str] = mapped_column(String(64), nullable=False)

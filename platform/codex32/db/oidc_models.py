@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from codex32.db import Model
-from codex32.db.models import _created, _uuid_pk, _workspace_pk
+from codex32.db.models import TenantOwned, _created, _workspace_pk
 
 
 class OIDCProvider(Model):
@@ -34,7 +34,7 @@ class OIDCProvider(Model):
     updated_at: Mapped[datetime] = _created()
 
 
-class OIDCIdentity(Model):
+class OIDCIdentity(TenantOwned, Model):
     """A provider's subject (``iss``, ``sub``) linked to an account, within one workspace."""
 
     __tablename__ = "oidc_identities"
@@ -43,8 +43,6 @@ class OIDCIdentity(Model):
         Index("ix_oidc_identities_user", "workspace_id", "user_id"),
     )
 
-    workspace_id: Mapped[uuid.UUID] = _workspace_pk()
-    id: Mapped[uuid.UUID] = _uuid_pk()
     provider: Mapped[str] = mapped_column(String(40), nullable=False)
     issuer: Mapped[str] = mapped_column(String(2000), nullable=False)
     subject: Mapped[str] = mapped_column(String(255), nullable=False)

@@ -14,7 +14,8 @@ then it runs, on one event loop:
 - the maintenance loop, every ``SCHEDULER_INTERVAL_SECONDS``: settle the jobs of workers whose
   heartbeat is older than ``WORKER_STALLED_SECONDS`` (:func:`codex32.execution.worker.recover`),
   fire due schedule ticks, settle knowledge left unfinished (documents whose indexing job
-  vanished, stalled index builds), refresh the queue gauges and this worker's heartbeat gauge;
+  vanished, stalled index builds), sweep expired OIDC sign-ins, refresh the queue gauges and
+  this worker's heartbeat gauge;
 - with ``CODEX32_WORKER_PORT``, the probe and metrics server.
 """
 
@@ -37,6 +38,7 @@ from codex32.execution import builder_jobs, knowledge, notifications, queue, sch
 from codex32.observability import execution_metrics as metrics
 from codex32.observability import tracing
 from codex32.runtime import Runtime, activated, bootstrap
+from codex32.services.oidc import sign_ins
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +106,8 @@ async def _serve(runtime: Runtime, urls: DatabaseUrls) -> None:
 
 
 async def _maintain(runtime: Runtime, app: procrastinate.App) -> None:
-    """Every interval: recover lost workers' jobs, fire due ticks, refresh the gauges."""
+    """Every interval: recover lost workers' jobs, fire due ticks, settle stale knowledge,
+    sweep expired OIDC sign-ins, refresh the gauges."""
     settings = runtime.settings
     ticks = 0
     while True:
@@ -118,6 +121,7 @@ async def _maintain(runtime: Runtime, app: procrastinate.App) -> None:
                 await app.job_manager.prune_stalled_workers(settings.worker_stalled_seconds)
             await asyncio.to_thread(scheduler.fire_due, runtime.sessions)
             await asyncio.to_thread(knowledge.settle_stale)
+            await asyncio.to_thread(sign_ins.sweep_expired, runtime.sessions)
             await asyncio.to_thread(_refresh_gauges, runtime, ticks % 12 == 0)
         except Exception:
             log.exception("worker maintenance failed; trying again next interval")

@@ -34,7 +34,7 @@ from codex32.crypto import SecretsUndecryptable
 from codex32.db import tenancy
 from codex32.db.models import Bot, BotExecution, BotVersion, Workspace
 from codex32.errors import DomainError
-from codex32.execution import queue, run_requirements, run_services, sandbox
+from codex32.execution import live_logs, queue, run_requirements, run_services, sandbox
 from codex32.observability import execution_metrics as metrics
 from codex32.observability import tracing
 from codex32.observability.logging import log_context
@@ -85,7 +85,11 @@ def run_execution(context: JobContext, workspace_id: str, execution_id: str) -> 
         except run_requirements.Unavailable as exc:
             outcome = _failure("RequirementsUnavailable", str(exc))
         else:
-            outcome = run(dataclasses.replace(started, request=request), context.should_abort)
+            live = live_logs.LiveLogs(rt.sessions, started.workspace_id, started.execution_id,
+                                      job_id, request.secrets)
+            request = dataclasses.replace(request, on_output=live.feed)
+            outcome = run(dataclasses.replace(started, request=request), context.should_abort,
+                          live)
         if context.abort_reason() == AbortReason.SHUTDOWN and outcome.status == "cancelled":
             if requeue(rt, started, attempts=context.job.attempts):
                 raise queue.WorkerShutdown(f"execution {execution_id} handed back to the queue")
@@ -151,11 +155,13 @@ def start(rt: Runtime, workspace_id: str, execution_id: uuid.UUID,
                    request=request, executor=executor, run=run, pins=pins)
 
 
-def run(started: Started, should_abort: Callable[[], bool]) -> ExecutionOutcome:
+def run(started: Started, should_abort: Callable[[], bool],
+        live: live_logs.LiveLogs | None = None) -> ExecutionOutcome:
     """Run the bot through the executor, with no database session open.
 
     A watcher thread turns a cancel or shutdown request (``should_abort``) into the executor's
-    cancel event, and so does an executor still running well past its own timeout.
+    cancel event, and so does an executor still running well past its own timeout; with
+    ``live``, it also publishes the logs so far about once a second.
     """
     cancel, done = threading.Event(), threading.Event()
     deadline = time.monotonic() + started.request.limits.timeout_seconds + EXECUTOR_GRACE_SECONDS
@@ -165,6 +171,8 @@ def run(started: Started, should_abort: Callable[[], bool]) -> ExecutionOutcome:
             if should_abort() or time.monotonic() > deadline:
                 cancel.set()
                 return
+            if live is not None:
+                live.publish_if_due()
 
     watcher = threading.Thread(target=watch, name="codex32-run-watch", daemon=True)
     watcher.start()

@@ -80,6 +80,10 @@ class ExecutionRequest:
     version: int | None = None
     services: BotServices | None = field(default=None, repr=False, compare=False)
     environments: tuple[str, ...] = ()
+    # Called with each piece of the bot's output as it arrives (within the output cap), from
+    # the executor's thread, so the platform can show logs while the run goes; it must not
+    # block. An executor that cannot stream output ignores it (the logs come with the outcome).
+    on_output: Callable[[bytes], None] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass

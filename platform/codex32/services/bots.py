@@ -128,19 +128,21 @@ def _as_required(session: Session, template: str, requires: dict[str, Any],
 
 
 def list_bots(session: Session, page: PageRequest | KeysetRequest, *,
-              status: str | None = None, q: str | None = None) -> Page | Slice:
-    """Bots of the bound workspace, newest first; ``q`` matches name or description."""
+              status: str | None = None, q: str | None = None,
+              with_settings: bool = False) -> Page | Slice:
+    """Bots of the bound workspace, newest first; ``q`` matches name or description;
+    ``with_settings`` adds each bot's settings to its row."""
     params: dict[str, Any] = {}
     if status:
         params["status"] = status
     if q:
         params["pattern"] = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace(
             "_", "\\_") + "%"
-    return fetch(session, page, _list_query(bool(status), bool(q)), params)
+    return fetch(session, page, _list_query(bool(status), bool(q), with_settings), params)
 
 
 @cache
-def _list_query(by_status: bool, by_text: bool) -> ListQuery:
+def _list_query(by_status: bool, by_text: bool, with_settings: bool) -> ListQuery:
     filters = []
     if by_status:
         filters.append(Bot.status == bindparam("status"))
@@ -148,7 +150,8 @@ def _list_query(by_status: bool, by_text: bool) -> ListQuery:
         pattern: BindParameter[str] = bindparam("pattern")
         filters.append(or_(Bot.name.ilike(pattern, escape="\\"),
                            Bot.description.ilike(pattern, escape="\\")))
-    return paged(LIST_COLUMNS, filters, (Bot.created_at.desc(), Bot.id))
+    columns = (*LIST_COLUMNS, Bot.settings) if with_settings else LIST_COLUMNS
+    return paged(columns, filters, (Bot.created_at.desc(), Bot.id))
 
 
 def get(session: Session, bot_id: uuid.UUID, *, lock: bool = False) -> Bot:

@@ -1,29 +1,27 @@
-"""Cursor pages and per-parent batches: the reads of clients that page by cursor (GraphQL).
+"""Per-parent batches: the reads of a client that asks for the children of many parents at
+once (GraphQL's bots with their versions, executions and schedules).
 
-A cursor page is keyset pagination over a list's own order (newest first, then id), so a page
-stays stable while rows are inserted ahead of it; a batch reads the children of many parents
-(the versions or executions of many bots) in one statement, with at most ``first`` per parent.
-Everything runs under the request's bound workspace (row-level security): another
-workspace's ids simply find nothing. The lists filter exactly like their offset-paged twins
-in :mod:`codex32.services.bots`, :mod:`~codex32.services.executions` and
-:mod:`~codex32.services.builder.conversations`. No Flask here.
+A batch reads the children of many parents in one statement, with at most ``first`` per
+parent, as :class:`~codex32.services.pages.Slice` pages whose ``next_key`` continues a parent's
+list. Top-level lists are the services' own (``list_bots``, ``list_executions``,
+``list_conversations`` with a :class:`~codex32.services.pages.KeysetRequest`). Everything runs
+under the request's bound workspace (row-level security): another workspace's ids simply find
+nothing. No Flask here.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
-from codex32.db.builder_models import BuilderConversation
 from codex32.db.models import Bot, BotExecution, BotSchedule, BotVersion
 from codex32.services import bots, executions
-from codex32.services.builder.conversations import LIST_COLUMNS as CONVERSATION_COLUMNS
+from codex32.services.pages import Slice
 
 Position = tuple[datetime, uuid.UUID]
 
@@ -34,65 +32,11 @@ VERSION_COLUMNS = (BotVersion.id, BotVersion.bot_id, BotVersion.number, BotVersi
                    BotVersion.created_by, BotVersion.created_at)
 
 
-@dataclass(frozen=True)
-class Slice:
-    """Up to ``first`` rows after a position, and whether more follow."""
-
-    items: list[dict[str, Any]]
-    has_next: bool
-
-
-def _newest_first(session: Session, columns: Sequence[Any], stamp: Any, ident: Any,
-                  filters: list[ColumnElement[bool]], first: int,
-                  after: Position | None) -> Slice:
-    if after is not None:
-        filters = [*filters, or_(stamp < after[0], and_(stamp == after[0], ident > after[1]))]
-    query = (select(*columns).where(*filters).order_by(stamp.desc(), ident)
-             .limit(first + 1))
-    found = [dict(row) for row in session.execute(query).mappings()]
-    return Slice(items=found[:first], has_next=len(found) > first)
-
-
-def bot_slice(session: Session, first: int, after: Position | None, *,
-              status: str | None = None, q: str | None = None) -> Slice:
-    """Bots of the bound workspace, newest first; ``q`` matches name or description."""
-    filters: list[ColumnElement[bool]] = []
-    if status:
-        filters.append(Bot.status == status)
-    if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        filters.append(or_(Bot.name.ilike(pattern, escape="\\"),
-                           Bot.description.ilike(pattern, escape="\\")))
-    return _newest_first(session, (*bots.LIST_COLUMNS, Bot.settings), Bot.created_at, Bot.id,
-                         filters, first, after)
-
-
-def execution_slice(session: Session, first: int, after: Position | None, *,
-                    bot_id: uuid.UUID | None = None, status: str | None = None,
-                    trigger: str | None = None) -> Slice:
-    """Executions of the bound workspace, newest first, without logs, input and result."""
-    filters = [getattr(BotExecution, name) == value for name, value in (
-        ("bot_id", bot_id), ("status", status), ("trigger", trigger)) if value]
-    return _newest_first(session, EXECUTION_COLUMNS, BotExecution.queued_at, BotExecution.id,
-                         filters, first, after)
-
-
-def conversation_slice(session: Session, first: int, after: Position | None, *,
-                       state: str | None = None, creator: uuid.UUID | None = None) -> Slice:
-    """Builder conversations of the bound workspace, newest first."""
-    filters: list[ColumnElement[bool]] = []
-    if state:
-        filters.append(BuilderConversation.state == state)
-    if creator is not None:
-        filters.append(BuilderConversation.created_by == creator)
-    return _newest_first(session, CONVERSATION_COLUMNS, BuilderConversation.created_at,
-                         BuilderConversation.id, filters, first, after)
-
-
 def _per_parent(session: Session, columns: Sequence[Any], parent: Any,
-                parents: Iterable[uuid.UUID], order: Sequence[Any],
+                parents: Iterable[uuid.UUID], order: Sequence[Any], sort_key: Sequence[Any],
                 filters: list[ColumnElement[bool]], first: int) -> dict[uuid.UUID, Slice]:
-    """At most ``first`` rows per parent in ``order``, for every parent in one statement."""
+    """At most ``first`` rows per parent in ``order`` (whose columns are ``sort_key``), for
+    every parent in one statement."""
     wanted = list(dict.fromkeys(parents))
     if not wanted:
         return {}
@@ -103,7 +47,9 @@ def _per_parent(session: Session, columns: Sequence[Any], parent: Any,
     grouped: dict[uuid.UUID, list[dict[str, Any]]] = {key: [] for key in wanted}
     for row in session.execute(query).mappings():
         grouped[row[parent.key]].append(dict(row))
-    return {key: Slice(items=rows[:first], has_next=len(rows) > first)
+    return {key: Slice(items=rows[:first], next_key=(
+                tuple(rows[first - 1][column.key] for column in sort_key)
+                if len(rows) > first else None))
             for key, rows in grouped.items()}
 
 
@@ -112,7 +58,7 @@ def versions_of(session: Session, bot_ids: Iterable[uuid.UUID], first: int,
     """Each bot's versions, newest first, without their code (one statement)."""
     filters = [] if before_number is None else [BotVersion.number < before_number]
     return _per_parent(session, VERSION_COLUMNS, BotVersion.bot_id, bot_ids,
-                       (BotVersion.number.desc(),), filters, first)
+                       (BotVersion.number.desc(),), (BotVersion.number,), filters, first)
 
 
 def executions_of(session: Session, bot_ids: Iterable[uuid.UUID], first: int,
@@ -127,7 +73,8 @@ def executions_of(session: Session, bot_ids: Iterable[uuid.UUID], first: int,
                            and_(BotExecution.queued_at == after[0],
                                 BotExecution.id > after[1])))
     return _per_parent(session, EXECUTION_COLUMNS, BotExecution.bot_id, bot_ids,
-                       (BotExecution.queued_at.desc(), BotExecution.id), filters, first)
+                       (BotExecution.queued_at.desc(), BotExecution.id),
+                       (BotExecution.queued_at, BotExecution.id), filters, first)
 
 
 def schedules_of(session: Session, bot_ids: Iterable[uuid.UUID]

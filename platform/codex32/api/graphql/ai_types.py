@@ -13,7 +13,7 @@ from strawberry.scalars import JSON
 from codex32.api.graphql import pagination
 from codex32.api.graphql.pagination import Connection
 from codex32.api.graphql.types import node_of
-from codex32.services.connections import Slice
+from codex32.services.pages import Slice
 
 
 @strawberry.type

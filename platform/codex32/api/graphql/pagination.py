@@ -17,7 +17,8 @@ from typing import Any, Generic, TypeVar
 import strawberry
 
 from codex32.errors import Invalid
-from codex32.services.connections import Position, Slice
+from codex32.services.connections import Position
+from codex32.services.pages import Slice
 
 T = TypeVar("T")
 DEFAULT_FIRST = 20
@@ -110,5 +111,5 @@ def connection(found: Slice, node: Callable[[dict[str, Any]], T],
     """The connection of a slice: each row made a node, with its cursor."""
     edges = [Edge(cursor=cursor(row), node=node(row)) for row in found.items]
     return Connection(edges=edges, nodes=[edge.node for edge in edges],
-                      page_info=PageInfo(has_next_page=found.has_next,
+                      page_info=PageInfo(has_next_page=found.next_key is not None,
                                          end_cursor=edges[-1].cursor if edges else None))

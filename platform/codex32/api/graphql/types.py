@@ -21,7 +21,7 @@ from codex32.api.graphql.pagination import Connection
 from codex32.auth.rbac import Permission
 from codex32.db.models import BotSchedule
 from codex32.services import connections, schedules
-from codex32.services.connections import Slice
+from codex32.services.pages import Slice
 
 
 def node_of(cls: type, row: Any, **extra: Any) -> Any:
@@ -201,7 +201,7 @@ class Bot:
         found = ctx.loaders.get(
             ("versions", size, before), ctx.loaders.bots,
             lambda ids: connections.versions_of(ctx.session, ids, size, before),
-            lambda: Slice([], False), lambda found: _adopt_versions(info, found)).load(self.id)
+            lambda: Slice([], None), lambda found: _adopt_versions(info, found)).load(self.id)
         return versions_page(info, found)
 
     @strawberry.field(description="the bot's executions, newest first")
@@ -214,7 +214,7 @@ class Bot:
         found = ctx.loaders.get(
             ("executions", size, start, status), ctx.loaders.bots,
             lambda ids: connections.executions_of(ctx.session, ids, size, start, status),
-            lambda: Slice([], False), lambda found: _adopt_executions(info, found)
+            lambda: Slice([], None), lambda found: _adopt_executions(info, found)
         ).load(self.id)
         return executions_page(info, found)
 

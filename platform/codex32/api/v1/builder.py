@@ -20,7 +20,7 @@ from flask_smorest import Api
 from marshmallow import ValidationError, fields, validate
 
 from codex32 import runtime
-from codex32.api import transaction
+from codex32.api import openings, transaction
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, PageArgs, Strict, page_of
 from codex32.auth.guard import current_principal, requires
@@ -38,6 +38,7 @@ blp = Blueprint("builder", __name__, url_prefix="/api/v1/builder",
 
 SPEC_REF = {"allOf": [{"$ref": "#/components/schemas/BotSpecification"}]}
 RECONNECT_MILLISECONDS = 1000  # the SSE ``retry`` a client waits before reconnecting
+BUSY_RECONNECT_MILLISECONDS = 5000  # the same when this process had no watching slot free
 FEED_KEY = "codex32.builder_progress_feed"
 _FEED_LOCK = threading.Lock()
 
@@ -273,11 +274,19 @@ def _feed() -> notifications.Feed:
 def _stream(feed: notifications.Feed, workspace_id: str, conversation_id: uuid.UUID,
             sent: int, *, lifetime: float, heartbeat: float) -> Iterator[str]:
     """Read the conversation, send what is new, sleep until its NOTIFY (or a heartbeat),
-    again; end with ``done`` when no build runs, or ``reconnect`` after ``lifetime``."""
+    again; end with ``done`` when no build runs, or ``reconnect`` after ``lifetime``. Without a
+    watching slot (:func:`codex32.api.openings.watching`) it reads once and ends at once."""
+    with openings.watching() as admitted:
+        yield f"retry: {RECONNECT_MILLISECONDS if admitted else BUSY_RECONNECT_MILLISECONDS}\n\n"
+        yield from _watch(feed, workspace_id, conversation_id, sent,
+                          lifetime=lifetime if admitted else 0.0, heartbeat=heartbeat)
+
+
+def _watch(feed: notifications.Feed, workspace_id: str, conversation_id: uuid.UUID,
+           sent: int, *, lifetime: float, heartbeat: float) -> Iterator[str]:
     sessions = runtime.current().sessions
     key = str(conversation_id)
     deadline = time.monotonic() + lifetime
-    yield f"retry: {RECONNECT_MILLISECONDS}\n\n"
     with feed.watching(key):
         quiet_since = time.monotonic()
         while True:

@@ -271,7 +271,7 @@ def _run(request: ExecutionRequest, cancel: threading.Event | None, policy: Sand
                 _join(group, first)
             except OSError:
                 payload = b""  # fail closed: without its payload the launcher runs no bot
-        run = Run(proc, payload, read_fd, limits, channel)
+        run = Run(proc, payload, read_fd, limits, channel, request.on_output)
         try:
             stopped = run.pump(started + limits.timeout_seconds, cancel)
             if group is not None and stopped:

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from codex32.execution.sandbox.channel import ChannelServer
@@ -49,8 +50,10 @@ class Run:
     """One started process and its pipes, pumped until it ends or has to be stopped."""
 
     def __init__(self, proc: subprocess.Popen, stdin_data: bytes, result_fd: int,
-                 limits: ExecutionLimits, channel: ChannelServer | None = None) -> None:
+                 limits: ExecutionLimits, channel: ChannelServer | None = None,
+                 on_output: Callable[[bytes], None] | None = None) -> None:
         self.proc = proc
+        self.on_output = on_output
         # Started with a pipe each (see launch.py).
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         self.stdin, self.stdout, self.stderr = proc.stdin, proc.stdout, proc.stderr
@@ -144,9 +147,22 @@ class Run:
         fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
         chunk = os.read(fd, 1 << 16)
         if chunk:
+            kept = len(capture.data)
             capture.feed(chunk)
+            if capture is self.output and self.on_output is not None:
+                self._tell(bytes(capture.data[kept:]))
         else:
             self.selector.unregister(fileobj)
+
+
+    def _tell(self, output: bytes) -> None:
+        """Hand new output to ``on_output``; its failure never disturbs the run."""
+        if not output or self.on_output is None:
+            return
+        try:
+            self.on_output(output)
+        except Exception:
+            self.on_output = None  # a broken listener is dropped; the logs still come at the end
 
 
 def _pidfd(pid: int) -> int | None:

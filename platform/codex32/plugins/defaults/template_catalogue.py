@@ -1,8 +1,10 @@
 """The template catalogue: every template's metadata, bot and tests, read from package data.
 
 A template is a folder ``templates/<id>/`` beside this module: ``template.yaml`` (metadata),
-``bot.py`` (the bot, a real module whose marked parameter block the generator rewrites) and
-``test_bot.py`` (its offline tests, which import the shared ``templates/fakes.py``). All of it is
+``bot.py`` (the bot, a real module whose marked parameter block the generator rewrites, and
+which imports the shared ``templates/reliability.py``) and ``test_bot.py`` (its offline tests,
+which import the shared ``templates/fakes.py``; the shared ``templates/reliability_tests.py``
+test the reliability code of every bot). All of it is
 read and checked once, at import: a broken template fails start-up and the tests, never a
 generation. Rendering lives in template_generator.py; the built-in LLM reads ids, keywords and
 slugs from here. No network, no Flask, no database.
@@ -25,6 +27,7 @@ from codex32.plugins.api import Template
 
 PARAMETERS_START = "# codex32: parameters"
 PARAMETERS_END = "# codex32: end of parameters"
+RELIABILITY_MODULE = "reliability"  # bot.py's `from reliability import ...`, inlined when rendered
 NAME_CONSTANT = "BOT_NAME"  # the bot's name; every other constant is a parameter, upper-cased
 _CONSTANT_LINE = re.compile(r"^([A-Z][A-Z0-9_]*) = (.+)$")
 
@@ -49,6 +52,11 @@ METADATA_SCHEMA: dict[str, Any] = {
         "requires": {"type": "object"},
         "network_when": {"type": ["string", "null"]},
         "secrets": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+        # ``example``: an input event for the README's usage section, and what comes back.
+        "example": {"type": "object", "required": ["input", "result"],
+                    "additionalProperties": False,
+                    "properties": {"input": {"type": "object"},
+                                   "result": {"type": "string", "minLength": 1}}},
         "parameters": {"type": "object", "required": ["type", "properties", "required",
                                                        "additionalProperties"],
                        "properties": {"type": {"const": "object"},
@@ -79,6 +87,7 @@ class TemplateSource:
     task: str
     order: int  # where it stands in lists, and in the built-in LLM's tie-breaks
     against_keywords: tuple[str, ...] = ()  # a description with one of them is another task
+    example: dict[str, Any] | None = None  # {input, result}: the README's usage example
 
 
 def load(root: Traversable) -> dict[str, TemplateSource]:
@@ -120,7 +129,8 @@ def _load_one(folder: Traversable) -> TemplateSource:
         network_when=meta["network_when"], secrets=tuple(meta["secrets"]),
         strong_keywords=tuple(meta["keywords"]["strong"]),
         weak_keywords=tuple(meta["keywords"]["weak"]), slug=meta["slug"], task=meta["task"],
-        order=meta["order"], against_keywords=tuple(meta["keywords"].get("against", ())))
+        order=meta["order"], against_keywords=tuple(meta["keywords"].get("against", ())),
+        example=meta.get("example"))
 
 
 def _check_parameters(meta: dict[str, Any], parameters: dict[str, Any]) -> None:
@@ -167,6 +177,10 @@ def _check_code(code: str, parameters: dict[str, Any]) -> tuple[tuple[str, str |
         if parameter is not None:
             example[parameter] = value
     expected = {NAME_CONSTANT} | {p.upper() for p in parameters["properties"]}
+    if not any(isinstance(n, ast.ImportFrom) and n.module == RELIABILITY_MODULE
+               and n.end_lineno == n.lineno for n in tree.body):
+        raise BrokenTemplate(f"bot.py does not import its calls' reliability (one line "
+                             f"`from {RELIABILITY_MODULE} import ...`)")
     if sorted(c for c, _ in constants) != sorted(expected):
         raise BrokenTemplate(f"bot.py's parameter block must set exactly {sorted(expected)}")
     # The block's values are the example bot that test_bot.py runs against.
@@ -176,6 +190,10 @@ def _check_code(code: str, parameters: dict[str, Any]) -> tuple[tuple[str, str |
 
 def _check_tests(tests: str) -> None:
     tree = ast.parse(tests, "test_bot.py")
+    clashes = sorted(_top_level_names(tree) & _SHARED_TEST_NAMES)
+    if clashes:
+        raise BrokenTemplate(f"test_bot.py defines {', '.join(clashes)}, which the shared fakes "
+                             "or reliability tests define too (they are copied in beside it)")
     imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     if any(n.end_lineno != n.lineno for n in imports):
         raise BrokenTemplate("test_bot.py's imports must be one line each")
@@ -185,7 +203,22 @@ def _check_tests(tests: str) -> None:
         raise BrokenTemplate("test_bot.py has no test")
 
 
+def _top_level_names(tree: ast.Module) -> set[str]:
+    """Names a module defines at its top level (functions, classes, assigned names)."""
+    names = {n.name for n in tree.body
+             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
+
+
 _ROOT = resources.files(__package__) / "templates"
+FAKES: str = (_ROOT / "fakes.py").read_text(encoding="utf-8")
+RELIABILITY: str = (_ROOT / f"{RELIABILITY_MODULE}.py").read_text(encoding="utf-8")
+RELIABILITY_TESTS: str = (_ROOT / "reliability_tests.py").read_text(encoding="utf-8")
+_SHARED_TEST_NAMES = frozenset(_top_level_names(ast.parse(FAKES))
+                               | _top_level_names(ast.parse(RELIABILITY_TESTS)))
 CATALOGUE: dict[str, TemplateSource] = load(_ROOT)
 TEMPLATE_IDS: tuple[str, ...] = tuple(CATALOGUE)
-FAKES: str = (_ROOT / "fakes.py").read_text(encoding="utf-8")

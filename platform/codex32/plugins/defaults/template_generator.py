@@ -2,8 +2,11 @@
 
 The templates are files (template_catalogue.py reads them). Rendering rewrites one thing in a
 template's bot.py: the values in its marked parameter block, each the ``repr()`` of a validated
-JSON value proven to read back as itself. No other text is formatted with user input. No
-network, no Flask, no database here.
+JSON value proven to read back as itself. No other text is formatted with user input. A
+generated bot is self-contained: the shared reliability code (templates/reliability.py) is
+copied into its bot.py in place of the template's ``from reliability import ...``, and the
+shared fakes and reliability tests into its test_bot.py. No network, no Flask, no database
+here.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from codex32.plugins.api import (
 from codex32.plugins.defaults.template_catalogue import (
     CATALOGUE,
     FAKES,
+    RELIABILITY,
+    RELIABILITY_MODULE,
+    RELIABILITY_TESTS,
     TEMPLATE_IDS,
     TemplateSource,
     parameter_block,
@@ -134,9 +140,23 @@ def _render_code(source: TemplateSource, name: str, parameters: dict[str, Any]) 
     block = [line if not line.strip() or line.startswith("#")
              else f"{line.split(' = ', 1)[0]} = {_literal(next(values))}"
              for line in lines[start + 1:end]]
-    code = "\n".join([*lines[:start + 1], *block, *lines[end:]]) + "\n"
+    code = _with_reliability("\n".join([*lines[:start + 1], *block, *lines[end:]]) + "\n")
     compile(code, "bot.py", "exec")  # a template bug must fail here, not in the sandbox
     return code
+
+
+def _with_reliability(code: str) -> str:
+    """bot.py with the shared reliability code appended and its imports merged in, in place of
+    the template's ``from reliability import ...``."""
+    doc, imports, rest = _split_imports(code)
+    _, own, body = _split_imports(RELIABILITY)
+    return (f"{doc}\n\n{_merged_imports([*imports, *own], skip=(RELIABILITY_MODULE,))}\n\n"
+            f"{rest}\n\n{RELIABILITY_HEADER}\n\n{body}")
+
+
+RELIABILITY_HEADER = (
+    "# codex32: reliability, the same in every template bot: retries with jittered exponential\n"
+    "# backoff, a circuit breaker per host, a cache for repeated reads, the run's metrics.")
 
 
 def _requires(source: TemplateSource, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -180,8 +200,36 @@ def _render_readme(source: TemplateSource, name: str, description: str,
             "gives `logger`, `secrets` and `execution_id`. It uses the standard library only.\n\n"
             + (f"## Secrets\n\nSet these bot secrets before it runs: {secrets}.\n\n"
                if secrets else "")
+            + _usage(source)
+            + README_RELIABILITY
             + "## Tests\n\n```bash\npytest test_bot.py\n```\n\n"
             "They run offline: network calls are replaced by fakes.\n")
+
+
+def _usage(source: TemplateSource) -> str:
+    """How to run the bot, with the template's example input and what it returns."""
+    example = source.example or {"input": {}, "result": "a JSON object, with `metrics`"}
+    body = json.dumps({"input": example["input"]}, indent=2)
+    return ("## Usage\n\nRun it from the API (`POST /api/v1/bots/<bot id>/executions`) with "
+            "this body, or give the same event to `main(event, context)`:\n\n"
+            f"```json\n{body}\n```\n\n"
+            f"It returns {example['result']}.\n\n")
+
+
+README_RELIABILITY = (
+    "## Reliability and troubleshooting\n\n"
+    "Every external call goes through `Calls` (at the end of `bot.py`): a call that fails for "
+    "a passing reason (no connection, a timeout, HTTP 408, 425, 429, 5xx) is tried 3 times in "
+    "all, after a jittered exponential backoff; 3 calls to a host in a row that fail open its "
+    "circuit breaker for 60 s; repeated reads are cached for 300 s. The result's `metrics` "
+    "counts calls, attempts, retries, failures, cache hits and short circuits, the time spent "
+    "calling (`call_ms`) and in all (`run_ms`), and each host's breaker state.\n\n"
+    "- `... failed after 3 attempts: ...`: the host could not be reached or kept failing; "
+    "check the URL, and that the bot has network access.\n"
+    "- `... failed (not retried): HTTP 4xx`: the host refused the request; check the URL and "
+    "the secrets.\n"
+    "- `... not tried, the circuit breaker of ... is open`: the host failed repeatedly just "
+    "before; the next call after 60 s tries again.\n\n")
 
 
 def _cell(text: str) -> str:
@@ -190,17 +238,44 @@ def _cell(text: str) -> str:
 
 
 def _render_tests(source: TemplateSource) -> str:
-    """test_bot.py as shipped, with the shared fakes copied in: the bot needs no other file."""
+    """test_bot.py as shipped, with the shared fakes before its tests and the shared
+    reliability tests after them: the bot needs no other file."""
     doc, test_imports, tests = _split_imports(source.tests)
     _, fake_imports, fakes = _split_imports(FAKES)
-    lines = {line for line in (*test_imports, *fake_imports)
-             if line != "import bot" and not line.startswith(("from __future__ ", "from fakes "))}
-    # isort's order: plain imports, then from-imports, each alphabetical.
-    imports = "\n".join(sorted(lines, key=lambda line: (line.startswith("from "), line)))
-    code = (f"{doc}\n\nfrom __future__ import annotations\n\n{imports}\n\nimport bot\n\n\n"
-            f"{fakes}\n\n{tests}")
+    _, reliability_imports, reliability_tests = _split_imports(RELIABILITY_TESTS)
+    imports = _merged_imports([*test_imports, *fake_imports, *reliability_imports],
+                              skip=("bot", "fakes"))
+    code = (f"{doc}\n\n{imports}\n\nimport bot\n\n\n{fakes}\n\n{tests}\n\n"
+            f"{reliability_tests}")
     compile(code, "test_bot.py", "exec")
     return code
+
+
+def _merged_imports(lines: list[str], skip: tuple[str, ...]) -> str:
+    """One block of the import ``lines`` (each one statement), those of a module in ``skip``
+    left out: ``from __future__`` first, then plain imports and from-imports, each sorted as
+    isort sorts them, names of one module merged."""
+    plain: set[str] = set()
+    names: dict[str, set[str]] = {}
+    for line in lines:
+        node = ast.parse(line.strip()).body[0]
+        if isinstance(node, ast.Import):
+            plain.update(a.name if a.asname is None else f"{a.name} as {a.asname}"
+                         for a in node.names if a.name not in skip)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module not in skip:
+            names.setdefault(node.module, set()).update(
+                a.name if a.asname is None else f"{a.name} as {a.asname}" for a in node.names)
+    future = names.pop("__future__", set())
+    block = [f"import {name}" for name in sorted(plain)] + [
+        f"from {module} import {', '.join(sorted(found, key=_isort_key))}"
+        for module, found in sorted(names.items())]
+    head = f"from __future__ import {', '.join(sorted(future))}\n\n" if future else ""
+    return head + "\n".join(block)
+
+
+def _isort_key(name: str) -> tuple[int, str]:
+    """isort's order of names in one from-import: constants, classes, then the rest."""
+    return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name.lower())
 
 
 def _split_imports(code: str) -> tuple[str, list[str], str]:

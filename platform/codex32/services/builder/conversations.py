@@ -29,7 +29,15 @@ from codex32.plugins.interfaces import Message
 from codex32.services import audit
 from codex32.services.builder import spec as specs
 from codex32.services.builder.clarify import Context, Reply
-from codex32.services.pages import ListQuery, Page, PageRequest, fetch, paged
+from codex32.services.pages import (
+    KeysetRequest,
+    ListQuery,
+    Page,
+    PageRequest,
+    Slice,
+    fetch,
+    paged,
+)
 
 LIST_COLUMNS = (BuilderConversation.id, BuilderConversation.title, BuilderConversation.state,
                 BuilderConversation.source, BuilderConversation.bot_id,
@@ -72,8 +80,9 @@ def detail(session: Session, conversation_id: uuid.UUID) -> dict[str, Any]:
             "questions": _open_questions(session, conversation)}
 
 
-def list_conversations(session: Session, page: PageRequest, *, state: str | None = None,
-                       mine_of: Principal | None = None) -> Page:
+def list_conversations(session: Session, page: PageRequest | KeysetRequest, *,
+                       state: str | None = None,
+                       mine_of: Principal | None = None) -> Page | Slice:
     """The workspace's conversations, newest first (``mine_of``: that creator's only)."""
     params: dict[str, Any] = {}
     if state:

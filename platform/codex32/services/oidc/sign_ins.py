@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
 from codex32 import runtime
@@ -31,6 +32,7 @@ from codex32.services.oidc import discovery, id_tokens
 from codex32.services.oidc.providers import Provider, find
 
 LIFETIME = timedelta(minutes=10)
+SWEEP_BATCH = 200  # workspaces swept per maintenance pass
 BAD_STATE = "the sign-in is unknown, used or expired; start again"
 
 
@@ -146,3 +148,19 @@ def _bound() -> uuid.UUID:
     bound = tenancy.current_workspace()
     assert bound is not None, "bind the workspace first (providers.workspace_id_of)"
     return uuid.UUID(bound)
+
+
+def sweep_expired(sessions: Callable[[], Session], limit: int = SWEEP_BATCH) -> int:
+    """Delete expired sign-ins in every workspace that holds some (the worker's maintenance
+    loop); returns how many rows went. Each workspace is swept under its own binding."""
+    with sessions() as session:
+        workspaces = session.execute(text("SELECT workspace_id FROM expired_oidc_sign_ins(:n)"),
+                                     {"n": limit}).scalars().all()
+    swept = 0
+    for workspace_id in workspaces:
+        with sessions() as session, tenancy.bound(session, workspace_id):
+            result = session.execute(delete(OIDCSignIn).where(
+                OIDCSignIn.expires_at < datetime.now(UTC)))
+            session.commit()
+            swept += result.rowcount  # type: ignore[attr-defined]
+    return swept

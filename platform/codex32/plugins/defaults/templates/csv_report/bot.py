@@ -3,7 +3,9 @@
 Groups the rows of a CSV (text in the event, or fetched from a URL) by one column, counting rows
 and summing another column per group.
 
-Entry point: ``main(event, context) -> dict``; standard library only.
+Entry point: ``main(event, context) -> dict``; standard library only. A CSV fetched from a
+URL goes through ``Calls`` (retries with jittered backoff, a circuit breaker, a cache: the
+reliability code at the end of this file); the result carries the run's ``metrics``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from __future__ import annotations
 import csv
 import io
 import urllib.request
+from typing import Any
+
+from reliability import CallFailed, Calls
 
 # codex32: parameters, as Python literals from config.yaml; regenerate the bot to change them.
 BOT_NAME = "My CSV report"
@@ -25,21 +30,41 @@ USER_AGENT = "codex32-bot/1"
 MAX_CSV_BYTES = 20 * 1024 * 1024
 
 
-def main(event: dict, context) -> dict:
-    """Group the CSV's rows by GROUP_BY; count them and sum SUM_COLUMN per group."""
+def main(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Group the CSV's rows by GROUP_BY; count them and sum SUM_COLUMN per group.
+
+    Raises ValueError when there is no CSV or it lacks a column, and CallFailed when the CSV
+    cannot be fetched (after the retries).
+    """
+    calls = Calls(context)
     text = event.get("csv")
     if text is None:
-        url = event.get("csv_url") or CSV_URL
+        url = str(event.get("csv_url") or CSV_URL)
         if not url:
             raise ValueError("no CSV: pass event['csv'] (text) or event['csv_url'], "
                              "or configure csv_url")
-        text = _fetch(url)
-    reader = csv.DictReader(io.StringIO(str(text)), delimiter=DELIMITER)
+        try:
+            text = calls.call(f"fetching the CSV {url}", url, lambda: _fetch(url), cache=True)
+        except CallFailed:
+            context.logger.error("csv report: no CSV (%s)", calls.metrics())
+            raise
+    groups, rows, unparsable = _group(str(text))
+    lines = [f"{g['key'] or '(empty)'}: {g['count']} rows"
+             + (f", {SUM_COLUMN} {g['sum']:g}" if SUM_COLUMN else "") for g in groups]
+    context.logger.info("csv report: %d rows in %d groups", rows, len(groups))
+    return {"group_by": GROUP_BY, "sum_column": SUM_COLUMN or None, "rows": rows,
+            "unparsable_values": unparsable, "groups": groups, "summary": "\n".join(lines),
+            "metrics": calls.metrics()}
+
+
+def _group(text: str) -> tuple[list[dict[str, Any]], int, int]:
+    """(groups, largest sum first; rows; values of SUM_COLUMN that are not numbers)."""
+    reader = csv.DictReader(io.StringIO(text), delimiter=DELIMITER)
     header = reader.fieldnames or []
     for column in (GROUP_BY, SUM_COLUMN):
         if column and column not in header:
             raise ValueError(f"column {column!r} is not in the CSV header {header}")
-    groups: dict[str, dict] = {}
+    groups: dict[str, dict[str, Any]] = {}
     rows = unparsable = 0
     for row in reader:
         rows += 1
@@ -57,14 +82,11 @@ def main(event: dict, context) -> dict:
             group["sum"] = round(group["sum"], 6)
         else:
             del group["sum"]
-    lines = [f"{g['key'] or '(empty)'}: {g['count']} rows"
-             + (f", {SUM_COLUMN} {g['sum']:g}" if SUM_COLUMN else "") for g in ordered]
-    context.logger.info("csv report: %d rows in %d groups", rows, len(ordered))
-    return {"group_by": GROUP_BY, "sum_column": SUM_COLUMN or None, "rows": rows,
-            "unparsable_values": unparsable, "groups": ordered, "summary": "\n".join(lines)}
+    return ordered, rows, unparsable
 
 
 def _fetch(url: str) -> str:
+    """The CSV at ``url`` as text; ValueError when it is larger than MAX_CSV_BYTES."""
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
         data = response.read(MAX_CSV_BYTES + 1)

@@ -3,14 +3,19 @@
 Reads an RSS, Atom or JSON feed and returns its newest items as a digest, optionally only those
 whose title contains a keyword.
 
-Entry point: ``main(event, context) -> dict``; standard library only.
+Entry point: ``main(event, context) -> dict``; standard library only. The feed is fetched
+through ``Calls`` (retries with jittered backoff, a circuit breaker, a cache: the reliability
+code at the end of this file); the result carries the run's ``metrics``.
 """
 
 from __future__ import annotations
 
 import json
 import urllib.request
+from typing import Any
 from xml.etree import ElementTree
+
+from reliability import CallFailed, Calls
 
 # codex32: parameters, as Python literals from config.yaml; regenerate the bot to change them.
 BOT_NAME = "My Feed digest"
@@ -25,20 +30,33 @@ MAX_FEED_BYTES = 5 * 1024 * 1024
 ACCEPT = "application/rss+xml, application/atom+xml, application/feed+json, */*;q=0.5"
 
 
-def main(event: dict, context) -> dict:
-    """Fetch the feed (or use ``event["feed"]``, its text) and return the newest items."""
+def main(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Fetch the feed (or use ``event["feed"]``, its text) and return the newest items.
+
+    Raises CallFailed when the feed cannot be fetched (after the retries), ValueError when it
+    is too large or not a feed.
+    """
+    calls = Calls(context)
     data = event.get("feed")
-    data = _fetch(FEED_URL) if data is None else str(data).encode("utf-8")
-    items = _parse(data)
+    if data is None:
+        try:
+            data = calls.call(f"fetching the feed {FEED_URL}", FEED_URL,
+                              lambda: _fetch(FEED_URL), cache=True)
+        except CallFailed:
+            context.logger.error("feed digest: no feed (%s)", calls.metrics())
+            raise
+    items = _parse(data if isinstance(data, bytes) else str(data).encode("utf-8"))
     if KEYWORD:
         items = [item for item in items if KEYWORD.lower() in item["title"].lower()]
     items = items[:MAX_ITEMS]
     digest = "\n".join(f"- {item['title']} {item['link']}".rstrip() for item in items)
     context.logger.info("feed digest: %d items from %s", len(items), FEED_URL)
-    return {"feed_url": FEED_URL, "count": len(items), "items": items, "digest": digest}
+    return {"feed_url": FEED_URL, "count": len(items), "items": items, "digest": digest,
+            "metrics": calls.metrics()}
 
 
 def _fetch(url: str) -> bytes:
+    """The feed at ``url``; ValueError when it is larger than MAX_FEED_BYTES."""
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": ACCEPT})
     with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
         data = response.read(MAX_FEED_BYTES + 1)
@@ -47,9 +65,13 @@ def _fetch(url: str) -> bytes:
     return data
 
 
-def _parse(data: bytes) -> list[dict]:
+def _parse(data: bytes) -> list[dict[str, str]]:
+    """The items of a JSON Feed, RSS or Atom document, in the feed's order."""
     if data.lstrip().startswith(b"{"):
-        feed = json.loads(data)
+        try:
+            feed = json.loads(data)
+        except ValueError:
+            raise ValueError("the feed is not valid JSON") from None
         return [{"title": str(item.get("title") or ""),
                  "link": str(item.get("url") or item.get("external_url") or ""),
                  "published": str(item.get("date_published") or "")}
@@ -57,7 +79,10 @@ def _parse(data: bytes) -> list[dict]:
     # Entity declarations are how XML bombs and external-entity reads start; feeds need none.
     if b"<!ENTITY" in data.upper():
         raise ValueError("feeds with entity declarations are refused")
-    root = ElementTree.fromstring(data)
+    try:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError as error:
+        raise ValueError(f"the feed is not XML: {error}") from None
     items = []
     for element in root.iter():
         if _local(element.tag) not in ("item", "entry"):
@@ -72,9 +97,11 @@ def _parse(data: bytes) -> list[dict]:
     return items
 
 
-def _local(tag) -> str:
+def _local(tag: Any) -> str:
+    """A tag's name without its namespace."""
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
-def _text(element) -> str:
+def _text(element: Any) -> str:
+    """An element's text, children's included, trimmed."""
     return "" if element is None else "".join(element.itertext()).strip()

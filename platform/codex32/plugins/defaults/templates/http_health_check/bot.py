@@ -3,7 +3,10 @@
 Requests a URL and reports whether it answered the expected status in time, with the latency;
 optionally checks the body for a text.
 
-Entry point: ``main(event, context) -> dict``; standard library only.
+Entry point: ``main(event, context) -> dict``; standard library only. The request goes through
+``Calls`` (a passing failure is retried after a jittered backoff, so one lost packet does not
+report an outage; a circuit breaker; the reliability code at the end of this file); the result
+carries the run's ``metrics``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.request
+from typing import Any
+
+from reliability import CallFailed, Calls
 
 # codex32: parameters, as Python literals from config.yaml; regenerate the bot to change them.
 BOT_NAME = "My HTTP health check"
@@ -25,28 +31,43 @@ USER_AGENT = "codex32-bot/1"
 MAX_BODY_BYTES = 1024 * 1024
 
 
-def main(event: dict, context) -> dict:
-    """Request URL once; healthy when it answers EXPECTED_STATUS (and MUST_CONTAIN) in time."""
-    request = urllib.request.Request(URL, method=METHOD, headers={"User-Agent": USER_AGENT})
-    started = time.monotonic()
-    status, body, error = None, b"", None
+def main(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Request URL; healthy when it answers EXPECTED_STATUS (and MUST_CONTAIN) in time.
+
+    Never raises for an unhealthy URL: the result says what was wrong (``ok``, ``error``).
+    """
+    calls = Calls(context)
+    status, body, latency_ms, error = None, b"", None, None
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            status = response.status
-            body = response.read(MAX_BODY_BYTES) if MUST_CONTAIN else b""
-    except urllib.error.HTTPError as exc:
-        # An error status is still an answer: it may be the expected one.
-        status, error = exc.code, f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError) as exc:
-        error = str(getattr(exc, "reason", exc)) or type(exc).__name__
-    latency_ms = round((time.monotonic() - started) * 1000, 1)
+        status, body, latency_ms = calls.call(f"requesting {URL}", URL, _request)
+    except CallFailed as failure:
+        status, error = failure.status, str(failure)
     healthy = status == EXPECTED_STATUS
     if healthy and MUST_CONTAIN and MUST_CONTAIN not in body.decode("utf-8", "replace"):
         healthy, error = False, "the expected text is not in the response"
     if healthy:
         context.logger.info("%s is healthy: HTTP %s in %s ms", URL, status, latency_ms)
-        error = None
     else:
-        context.logger.warning("%s is unhealthy: %s", URL, error or f"HTTP {status}")
+        error = error or f"HTTP {status}, expected {EXPECTED_STATUS}"
+        context.logger.warning("%s is unhealthy: %s", URL, error)
     return {"ok": healthy, "url": URL, "status": status, "expected_status": EXPECTED_STATUS,
-            "latency_ms": latency_ms, "error": error or (None if healthy else f"HTTP {status}")}
+            "latency_ms": latency_ms, "error": None if healthy else error,
+            "metrics": calls.metrics()}
+
+
+def _request() -> tuple[int, bytes, float]:
+    """(status, body when MUST_CONTAIN is set, milliseconds) of one request to URL.
+
+    An HTTP error status is an answer when it is the expected one; otherwise it is raised.
+    """
+    request = urllib.request.Request(URL, method=METHOD, headers={"User-Agent": USER_AGENT})
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            status = response.status
+            body = response.read(MAX_BODY_BYTES) if MUST_CONTAIN else b""
+    except urllib.error.HTTPError as error:
+        if error.code != EXPECTED_STATUS:
+            raise
+        status, body = error.code, b""
+    return status, body, round((time.monotonic() - started) * 1000, 1)

@@ -3,7 +3,10 @@
 Finds the records (given in the event) older than a maximum age and returns their ids;
 optionally POSTs them to a delete API.
 
-Entry point: ``main(event, context) -> dict``; standard library only.
+Entry point: ``main(event, context) -> dict``; standard library only. The ids are POSTed in
+batches, each through ``Calls`` (retries with jittered backoff, a circuit breaker: the
+reliability code at the end of this file; deleting by id is idempotent, so a retry is safe);
+the result carries the run's ``metrics``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ from __future__ import annotations
 import json
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from reliability import CallFailed, Calls
 
 # codex32: parameters, as Python literals from config.yaml; regenerate the bot to change them.
 BOT_NAME = "My Scheduled cleanup"
@@ -24,14 +30,23 @@ TIMEOUT_SECONDS = 10
 # codex32: end of parameters
 
 USER_AGENT = "codex32-bot/1"
+DELETE_BATCH = 500  # ids per POST
 
 
-def main(event: dict, context) -> dict:
-    """Select ``event["records"]`` older than MAX_AGE_DAYS; delete them through DELETE_URL."""
+def main(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Select ``event["records"]`` older than MAX_AGE_DAYS; delete them through DELETE_URL.
+
+    Raises ValueError when ``records`` is not a list, RuntimeError when the token's secret is
+    not set, and CallFailed when a batch cannot be deleted (after the retries; the batches
+    before it were).
+    """
+    records = event.get("records", [])
+    if not isinstance(records, list):
+        raise ValueError("event['records'] must be a list of objects")
     now = _parse_time(event.get("now")) or datetime.now(UTC)
     cutoff = now - timedelta(days=MAX_AGE_DAYS)
     expired, kept, skipped = [], 0, []
-    for record in event.get("records", []):
+    for record in records:
         record_id = record.get(ID_FIELD) if isinstance(record, dict) else None
         when = _parse_time(record.get(TIMESTAMP_FIELD)) if isinstance(record, dict) else None
         if record_id is None or when is None:
@@ -40,17 +55,27 @@ def main(event: dict, context) -> dict:
             expired.append(record_id)
         else:
             kept += 1
+    calls = Calls(context)
     dry_run = DRY_RUN or bool(event.get("dry_run"))
     deleted = bool(expired and DELETE_URL and not dry_run)
     if deleted:
-        _delete(expired, context)
+        headers = _headers(context)
+        for start in range(0, len(expired), DELETE_BATCH):
+            batch = expired[start:start + DELETE_BATCH]
+            try:
+                calls.call(f"deleting {len(batch)} records", DELETE_URL,
+                           lambda batch=batch: _delete(batch, headers))
+            except CallFailed:
+                context.logger.error("cleanup: %d of %d deleted before a failure (%s)", start,
+                                     len(expired), calls.metrics())
+                raise
     context.logger.info("cleanup: %d expired, %d kept, %d skipped, deleted=%s",
                         len(expired), kept, len(skipped), deleted)
     return {"cutoff": cutoff.isoformat(), "delete": expired, "kept": kept,
-            "skipped": skipped, "deleted": deleted}
+            "skipped": skipped, "deleted": deleted, "metrics": calls.metrics()}
 
 
-def _parse_time(value):
+def _parse_time(value: Any) -> datetime | None:
     """An aware datetime from ISO 8601 text or epoch seconds (or milliseconds); else None."""
     if isinstance(value, bool) or value is None:
         return None
@@ -66,14 +91,20 @@ def _parse_time(value):
     return None
 
 
-def _delete(ids: list, context) -> int:
+def _headers(context: Any) -> dict[str, str]:
+    """The delete API's headers, its bearer token from the bot's secret when one is named."""
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
     if API_TOKEN_SECRET:
         token = context.secrets.get(API_TOKEN_SECRET)
         if not token:
             raise RuntimeError(f"the secret {API_TOKEN_SECRET!r} is not set for this bot")
         headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def _delete(ids: list[Any], headers: dict[str, str]) -> int:
+    """POST ``{"ids": ids}`` to DELETE_URL; its status."""
     body = json.dumps({"ids": ids}, default=str).encode()
     request = urllib.request.Request(DELETE_URL, data=body, headers=headers, method="POST")
     with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-        return response.status
+        return int(response.status)

@@ -3,7 +3,10 @@
 Forwards the event's payload as JSON to a target URL, optionally signed with an HMAC-SHA256 of
 the body keyed by one of the bot's secrets.
 
-Entry point: ``main(event, context) -> dict``; standard library only.
+Entry point: ``main(event, context) -> dict``; standard library only. The POST goes through
+``Calls`` (retries with jittered backoff, a circuit breaker: the reliability code at the end of
+this file). A retried delivery carries the same ``X-Codex32-Execution`` header, so a target
+can drop a duplicate; the result carries the run's ``metrics``.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import urllib.error
 import urllib.request
+from typing import Any
+
+from reliability import CallFailed, Calls
 
 # codex32: parameters, as Python literals from config.yaml; regenerate the bot to change them.
 BOT_NAME = "My Webhook relay"
@@ -25,8 +30,13 @@ TIMEOUT_SECONDS = 10
 USER_AGENT = "codex32-bot/1"
 
 
-def main(event: dict, context) -> dict:
-    """POST ``event["payload"]`` (or the whole event) to TARGET_URL; fail on a non-2xx answer."""
+def main(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """POST ``event["payload"]`` (or the whole event) to TARGET_URL.
+
+    Raises RuntimeError when the signing secret is not set, and CallFailed (a RuntimeError)
+    when the target does not take the payload (after the retries): the run fails, so the
+    platform can retry or notify.
+    """
     payload = event.get("payload", event)
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str).encode()
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
@@ -37,13 +47,20 @@ def main(event: dict, context) -> dict:
             raise RuntimeError(f"the secret {SIGNING_SECRET!r} is not set for this bot")
         digest = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
         headers[SIGNATURE_HEADER] = f"sha256={digest}"
-    request = urllib.request.Request(TARGET_URL, data=body, headers=headers, method="POST")
+    calls = Calls(context)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        # Failing the run makes the failure visible and lets the platform retry or notify.
-        raise RuntimeError(f"the target answered HTTP {exc.code}") from None
+        status = calls.call(f"relaying to {TARGET_URL}", TARGET_URL,
+                            lambda: _post(body, headers))
+    except CallFailed:
+        context.logger.error("relay failed (%s)", calls.metrics())
+        raise
     context.logger.info("relayed %d bytes to %s: HTTP %s", len(body), TARGET_URL, status)
     return {"delivered": True, "status": status, "bytes": len(body),
-            "signed": bool(SIGNING_SECRET)}
+            "signed": bool(SIGNING_SECRET), "metrics": calls.metrics()}
+
+
+def _post(body: bytes, headers: dict[str, str]) -> int:
+    """POST ``body`` to TARGET_URL; the status of its 2xx answer (urllib raises on others)."""
+    request = urllib.request.Request(TARGET_URL, data=body, headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+        return int(response.status)

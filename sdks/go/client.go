@@ -1,0 +1,375 @@
+// Package codex32 is the Go client of the Codex-32 API: v2 for bots, versions, executions,
+// schedules, API keys, members, audit logs and usage; v1 for sign-in and the LLM gateway.
+//
+// The operations and models are generated from the OpenAPI snapshots (generate.py); this file
+// holds what no document describes: authentication with token refresh, retries honouring
+// Retry-After, and the one request path every operation takes.
+package codex32
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SDKVersion is the SDK's version: its major.minor is the API version it speaks (2.0), its patch
+// counts SDK releases for that API.
+const SDKVersion = "2.0.0"
+
+const (
+	defaultTimeout    = 60 * time.Second
+	defaultMaxRetries = 3
+	defaultMaxWait    = 30 * time.Second
+)
+
+// Client calls one Codex-32 server as one credential. It is safe for concurrent use.
+type Client struct {
+	servicesOfClient
+
+	baseURL    string
+	http       *http.Client
+	stream     *http.Client // no overall timeout: a chat stream lasts as long as it lasts
+	maxRetries int
+	maxWait    time.Duration
+	userAgent  string
+
+	mu         sync.Mutex // guards the credentials below
+	refreshing sync.Mutex // one refresh at a time
+	apiKey     string
+	access     string
+	refresh    string
+	login      *Login // password sign-in, done on first use
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithAPIKey authenticates with a workspace API key (sent as X-API-Key).
+func WithAPIKey(key string) Option {
+	return func(c *Client) { c.apiKey = key }
+}
+
+// WithTokens authenticates with an access token and the refresh token issued with it; on a
+// 401 the client exchanges the refresh token once and repeats the request.
+func WithTokens(access, refresh string) Option {
+	return func(c *Client) { c.access, c.refresh = access, refresh }
+}
+
+// WithPassword signs in with email and password (workspace: slug or id, "" for the only one)
+// on the first request, then behaves as WithTokens.
+func WithPassword(email, password, workspace string) Option {
+	return func(c *Client) {
+		c.login = &Login{Email: email, Password: password}
+		if workspace != "" {
+			c.login.Workspace = &workspace
+		}
+	}
+}
+
+// WithTimeout bounds each request, its answer included (default 60 s; 0: no bound). Chat
+// streams are bounded by their context instead.
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) { c.http.Timeout = d }
+}
+
+// WithHTTPClient uses hc (its Transport and Timeout) for every request.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) { c.http = hc }
+}
+
+// WithRetries sets how many times a 429 or 503 answer is retried (default 3) and the longest
+// single wait (default 30 s); a longer Retry-After, or one past the context's deadline, ends
+// the retries with the error.
+func WithRetries(max int, maxWait time.Duration) Option {
+	return func(c *Client) { c.maxRetries, c.maxWait = max, maxWait }
+}
+
+// NewClient returns a client of the server at baseURL (e.g. "https://codex32.example.com",
+// without /api).
+func NewClient(baseURL string, opts ...Option) *Client {
+	c := &Client{
+		baseURL:    strings.TrimRight(baseURL, "/"),
+		http:       &http.Client{Timeout: defaultTimeout},
+		maxRetries: defaultMaxRetries,
+		maxWait:    defaultMaxWait,
+		userAgent:  "codex32-go/" + SDKVersion,
+	}
+	for _, opt := range opts {
+		opt(c)
+	}
+	c.stream = &http.Client{Transport: c.http.Transport, CheckRedirect: c.http.CheckRedirect,
+		Jar: c.http.Jar}
+	c.initServices()
+	return c
+}
+
+// Tokens returns the current access and refresh tokens ("" with an API key), e.g. to store
+// them after a refresh.
+func (c *Client) Tokens() (access, refresh string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.access, c.refresh
+}
+
+// request is one operation's call, as the generated code describes it.
+type request struct {
+	method string
+	path   string
+	query  url.Values
+	header http.Header
+	body   any
+	auth   bool // send the client's credentials
+	stream bool // the answer is read by the caller (LLM.ChatStream)
+}
+
+func (r *request) setQuery(name, value string) {
+	if r.query == nil {
+		r.query = url.Values{}
+	}
+	r.query.Set(name, value)
+}
+
+func (r *request) setHeader(name, value string) {
+	if r.header == nil {
+		r.header = http.Header{}
+	}
+	r.header.Set(name, value)
+}
+
+// retriable says whether an answer may be retried: 429 always (the server did nothing);
+// 503 only when a repeat cannot do the work twice (not a POST, or a POST with an
+// Idempotency-Key).
+func (r *request) retriable(status int) bool {
+	switch status {
+	case http.StatusTooManyRequests:
+		return true
+	case http.StatusServiceUnavailable:
+		return r.method != http.MethodPost || r.header.Get("Idempotency-Key") != ""
+	}
+	return false
+}
+
+// do sends req and decodes a 2xx JSON answer into out (nil: discard it).
+func (c *Client) do(ctx context.Context, req *request, out any) error {
+	resp, err := c.send(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("codex32: %s %s: decoding the answer: %w", req.method, req.path, err)
+	}
+	return nil
+}
+
+// send makes the request, with the retries and the one token refresh, and returns a 2xx
+// response (its body for the caller to close) or an error (*Error for an HTTP error).
+func (c *Client) send(ctx context.Context, req *request) (*http.Response, error) {
+	var payload []byte
+	if req.body != nil {
+		var err error
+		if payload, err = json.Marshal(req.body); err != nil {
+			return nil, fmt.Errorf("codex32: encoding the request: %w", err)
+		}
+	}
+	refreshed := false
+	for attempt := 0; ; attempt++ {
+		credential, err := c.credential(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.attempt(ctx, req, payload, credential)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode < 300 {
+			return resp, nil
+		}
+		failure := errorFrom(resp, req)
+		if resp.StatusCode == http.StatusUnauthorized && !refreshed && c.canRefresh(credential) {
+			refreshed = true
+			if err := c.refreshTokens(ctx, credential); err != nil {
+				return nil, err
+			}
+			attempt--
+			continue
+		}
+		if !req.retriable(resp.StatusCode) || attempt >= c.maxRetries {
+			return nil, failure
+		}
+		wait := failure.RetryAfter
+		if wait <= 0 {
+			wait = backoff(attempt)
+		}
+		if wait > c.maxWait {
+			return nil, failure
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(deadline) {
+			return nil, failure
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, failure
+		case <-timer.C:
+		}
+	}
+}
+
+func (c *Client) attempt(ctx context.Context, req *request, payload []byte,
+	credential string) (*http.Response, error) {
+	target := c.baseURL + req.path
+	if len(req.query) > 0 {
+		target += "?" + req.query.Encode()
+	}
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	hr, err := http.NewRequestWithContext(ctx, req.method, target, body)
+	if err != nil {
+		return nil, fmt.Errorf("codex32: %w", err)
+	}
+	for name, values := range req.header {
+		hr.Header[name] = values
+	}
+	if payload != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	hr.Header.Set("Accept", "application/json, application/problem+json")
+	if req.stream {
+		hr.Header.Set("Accept", "text/event-stream, application/json, application/problem+json")
+	}
+	hr.Header.Set("User-Agent", c.userAgent)
+	if credential != "" {
+		if c.apiKey != "" && credential == c.apiKey {
+			hr.Header.Set("X-API-Key", credential)
+		} else {
+			hr.Header.Set("Authorization", "Bearer "+credential)
+		}
+	}
+	client := c.http
+	if req.stream {
+		client = c.stream
+	}
+	resp, err := client.Do(hr)
+	if err != nil {
+		return nil, fmt.Errorf("codex32: %s %s: %w", req.method, req.path, err)
+	}
+	return resp, nil
+}
+
+// credential is what authenticates req: the API key, or the access token (signing in with
+// the password first when that is the client's credential).
+func (c *Client) credential(ctx context.Context, req *request) (string, error) {
+	if !req.auth {
+		return "", nil
+	}
+	c.mu.Lock()
+	key, access, login := c.apiKey, c.access, c.login
+	c.mu.Unlock()
+	if key != "" {
+		return key, nil
+	}
+	if access == "" && login != nil {
+		c.refreshing.Lock()
+		defer c.refreshing.Unlock()
+		if access, _ = c.Tokens(); access != "" {
+			return access, nil // signed in by a concurrent request
+		}
+		pair, err := c.Auth.Token(ctx, login)
+		if err != nil {
+			return "", err
+		}
+		c.store(pair)
+		return pair.AccessToken, nil
+	}
+	return access, nil
+}
+
+func (c *Client) canRefresh(credential string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.apiKey == "" && credential != "" && (c.refresh != "" || c.login != nil)
+}
+
+// refreshTokens replaces a rejected access token, once however many requests were rejected
+// together: a refresh token is single-use, and a reused one revokes the whole sign-in.
+func (c *Client) refreshTokens(ctx context.Context, rejected string) error {
+	c.refreshing.Lock()
+	defer c.refreshing.Unlock()
+	if access, _ := c.Tokens(); access != rejected {
+		return nil // another request refreshed it meanwhile
+	}
+	_, err := c.exchange(ctx)
+	return err
+}
+
+// exchange gets a new pair by the refresh token (it rotates), or by signing in again with the
+// password when there is none or it is refused, and keeps it.
+func (c *Client) exchange(ctx context.Context) (*TokenPair, error) {
+	c.mu.Lock()
+	refresh, login := c.refresh, c.login
+	c.mu.Unlock()
+	var pair *TokenPair
+	err := errors.New("codex32: no refresh token and no password to get a new access token")
+	if refresh != "" {
+		req := request{method: http.MethodPost, path: "/api/v1/auth/refresh"}
+		req.setHeader("Authorization", "Bearer "+refresh)
+		pair = &TokenPair{}
+		if err = c.do(ctx, &req, pair); err != nil {
+			pair = nil
+		}
+	}
+	if pair == nil && login != nil {
+		pair, err = c.Auth.Token(ctx, login)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.store(pair)
+	return pair, nil
+}
+
+func (c *Client) store(pair *TokenPair) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.access, c.refresh = pair.AccessToken, pair.RefreshToken
+}
+
+// Refresh exchanges the refresh token for a new pair now and returns it; the client also
+// does this by itself when an access token is refused.
+func (s *AuthService) Refresh(ctx context.Context) (*TokenPair, error) {
+	s.c.refreshing.Lock()
+	defer s.c.refreshing.Unlock()
+	return s.c.exchange(ctx)
+}
+
+// backoff is the wait before retry n+1 when the answer named none: 0.5 s, 1 s, 2 s, ...
+func backoff(n int) time.Duration {
+	return (500 * time.Millisecond) << n
+}
+
+// newIdempotencyKey is a random key for a call that was given none.
+func newIdempotencyKey() string {
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		panic(errors.New("codex32: no randomness for an idempotency key: " + err.Error()))
+	}
+	return "codex32-go-" + hex.EncodeToString(raw[:])
+}

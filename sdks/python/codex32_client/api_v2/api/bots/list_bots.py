@@ -1,0 +1,257 @@
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from ...client import AuthenticatedClient, Client
+from ...models.bot_list import BotList
+from ...models.list_bots_expand_item import ListBotsExpandItem
+from ...models.list_bots_status import ListBotsStatus
+from ...models.problem import Problem
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    cursor: str | Unset = UNSET,
+    limit: int | Unset = 20,
+    status: ListBotsStatus | Unset = UNSET,
+    q: str | Unset = UNSET,
+    expand: list[ListBotsExpandItem] | Unset = UNSET,
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["cursor"] = cursor
+
+    params["limit"] = limit
+
+    json_status: str | Unset = UNSET
+    if not isinstance(status, Unset):
+        json_status = status.value
+
+    params["status"] = json_status
+
+    params["q"] = q
+
+    json_expand: list[str] | Unset = UNSET
+    if not isinstance(expand, Unset):
+        json_expand = []
+        for expand_item_data in expand:
+            expand_item = expand_item_data.value
+            json_expand.append(expand_item)
+
+    params["expand"] = json_expand
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/api/v2/bots",
+        "params": params,
+    }
+
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> BotList | Problem:
+    if response.status_code == 200:
+        response_200 = BotList.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
+
+    response_default = Problem.from_dict(response.json())
+
+    return response_default
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[BotList | Problem]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient,
+    cursor: str | Unset = UNSET,
+    limit: int | Unset = 20,
+    status: ListBotsStatus | Unset = UNSET,
+    q: str | Unset = UNSET,
+    expand: list[ListBotsExpandItem] | Unset = UNSET,
+) -> Response[BotList | Problem]:
+    """Bots of the workspace, newest first; filter by status or a substring.
+
+    Args:
+        cursor (str | Unset):
+        limit (int | Unset):  Default: 20.
+        status (ListBotsStatus | Unset):
+        q (str | Unset):
+        expand (list[ListBotsExpandItem] | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[BotList | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        cursor=cursor,
+        limit=limit,
+        status=status,
+        q=q,
+        expand=expand,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient,
+    cursor: str | Unset = UNSET,
+    limit: int | Unset = 20,
+    status: ListBotsStatus | Unset = UNSET,
+    q: str | Unset = UNSET,
+    expand: list[ListBotsExpandItem] | Unset = UNSET,
+) -> BotList | Problem | None:
+    """Bots of the workspace, newest first; filter by status or a substring.
+
+    Args:
+        cursor (str | Unset):
+        limit (int | Unset):  Default: 20.
+        status (ListBotsStatus | Unset):
+        q (str | Unset):
+        expand (list[ListBotsExpandItem] | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        BotList | Problem
+    """
+
+    return sync_detailed(
+        client=client,
+        cursor=cursor,
+        limit=limit,
+        status=status,
+        q=q,
+        expand=expand,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient,
+    cursor: str | Unset = UNSET,
+    limit: int | Unset = 20,
+    status: ListBotsStatus | Unset = UNSET,
+    q: str | Unset = UNSET,
+    expand: list[ListBotsExpandItem] | Unset = UNSET,
+) -> Response[BotList | Problem]:
+    """Bots of the workspace, newest first; filter by status or a substring.
+
+    Args:
+        cursor (str | Unset):
+        limit (int | Unset):  Default: 20.
+        status (ListBotsStatus | Unset):
+        q (str | Unset):
+        expand (list[ListBotsExpandItem] | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[BotList | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        cursor=cursor,
+        limit=limit,
+        status=status,
+        q=q,
+        expand=expand,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient,
+    cursor: str | Unset = UNSET,
+    limit: int | Unset = 20,
+    status: ListBotsStatus | Unset = UNSET,
+    q: str | Unset = UNSET,
+    expand: list[ListBotsExpandItem] | Unset = UNSET,
+) -> BotList | Problem | None:
+    """Bots of the workspace, newest first; filter by status or a substring.
+
+    Args:
+        cursor (str | Unset):
+        limit (int | Unset):  Default: 20.
+        status (ListBotsStatus | Unset):
+        q (str | Unset):
+        expand (list[ListBotsExpandItem] | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        BotList | Problem
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            cursor=cursor,
+            limit=limit,
+            status=status,
+            q=q,
+            expand=expand,
+        )
+    ).parsed

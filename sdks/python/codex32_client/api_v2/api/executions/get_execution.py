@@ -1,0 +1,214 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import httpx
+
+from ...client import AuthenticatedClient, Client
+from ...models.execution import Execution
+from ...models.get_execution_expand_item import GetExecutionExpandItem
+from ...models.problem import Problem
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    execution_id: UUID,
+    *,
+    expand: list[GetExecutionExpandItem] | Unset = UNSET,
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    json_expand: list[str] | Unset = UNSET
+    if not isinstance(expand, Unset):
+        json_expand = []
+        for expand_item_data in expand:
+            expand_item = expand_item_data.value
+            json_expand.append(expand_item)
+
+    params["expand"] = json_expand
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/api/v2/executions/{execution_id}".format(
+            execution_id=quote(str(execution_id), safe=""),
+        ),
+        "params": params,
+    }
+
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Execution | Problem:
+    if response.status_code == 200:
+        response_200 = Execution.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 422:
+        response_422 = Problem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
+
+    response_default = Problem.from_dict(response.json())
+
+    return response_default
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Execution | Problem]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    execution_id: UUID,
+    *,
+    client: AuthenticatedClient,
+    expand: list[GetExecutionExpandItem] | Unset = UNSET,
+) -> Response[Execution | Problem]:
+    """One execution: status, input, result, error, logs and resource usage.
+
+    Args:
+        execution_id (UUID):
+        expand (list[GetExecutionExpandItem] | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Execution | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        execution_id=execution_id,
+        expand=expand,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    execution_id: UUID,
+    *,
+    client: AuthenticatedClient,
+    expand: list[GetExecutionExpandItem] | Unset = UNSET,
+) -> Execution | Problem | None:
+    """One execution: status, input, result, error, logs and resource usage.
+
+    Args:
+        execution_id (UUID):
+        expand (list[GetExecutionExpandItem] | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Execution | Problem
+    """
+
+    return sync_detailed(
+        execution_id=execution_id,
+        client=client,
+        expand=expand,
+    ).parsed
+
+
+async def asyncio_detailed(
+    execution_id: UUID,
+    *,
+    client: AuthenticatedClient,
+    expand: list[GetExecutionExpandItem] | Unset = UNSET,
+) -> Response[Execution | Problem]:
+    """One execution: status, input, result, error, logs and resource usage.
+
+    Args:
+        execution_id (UUID):
+        expand (list[GetExecutionExpandItem] | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Execution | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        execution_id=execution_id,
+        expand=expand,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    execution_id: UUID,
+    *,
+    client: AuthenticatedClient,
+    expand: list[GetExecutionExpandItem] | Unset = UNSET,
+) -> Execution | Problem | None:
+    """One execution: status, input, result, error, logs and resource usage.
+
+    Args:
+        execution_id (UUID):
+        expand (list[GetExecutionExpandItem] | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Execution | Problem
+    """
+
+    return (
+        await asyncio_detailed(
+            execution_id=execution_id,
+            client=client,
+            expand=expand,
+        )
+    ).parsed

@@ -1,0 +1,10 @@
+from enum import StrEnum
+
+
+class ExecutionTrigger(StrEnum):
+    API = "api"
+    RETRY = "retry"
+    SCHEDULE = "schedule"
+
+    def __str__(self) -> str:
+        return str(self.value)

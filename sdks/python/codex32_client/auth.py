@@ -1,0 +1,94 @@
+"""Credentials on each request, as httpx auth flows: an API key, or a bearer access token that
+is refreshed once (``POST /api/v1/auth/refresh``) when the server answers 401, then the request
+is sent again. A token pair may also come from signing in with email and password.
+
+Refresh tokens rotate (each is good once): the flow keeps the newest pair, shared by the
+threads using the client, and never refreshes twice for one expiry.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+
+import httpx
+
+SIGN_IN_PATH = "/api/v1/auth/token"
+REFRESH_PATH = "/api/v1/auth/refresh"
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A signed-in user's pair, as ``POST /api/v1/auth/token`` and ``/refresh`` answer it."""
+
+    access_token: str
+    refresh_token: str | None = None
+
+
+class ApiKeyAuth(httpx.Auth):
+    """Sends the workspace API key (``X-API-Key``) with every request."""
+
+    def __init__(self, api_key: str) -> None:
+        self.api_key = api_key
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["X-API-Key"] = self.api_key
+        yield request
+
+
+class TokenAuth(httpx.Auth):
+    """Bearer tokens: signs in first when given a password instead of tokens; on a 401, refreshes
+    once with the refresh token (or signs in again, with a password) and resends the request."""
+
+    # Not ``requires_response_body``: that would read a whole chat stream before it is
+    # iterated. The flow reads only the sign-in and refresh answers (a sync client's flow).
+
+    def __init__(self, base_url: str, tokens: Tokens | None = None, *, email: str | None = None,
+                 password: str | None = None, workspace: str | None = None,
+                 on_tokens: Callable[[Tokens], None] | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.tokens = tokens
+        self.login = {"email": email, "password": password, "workspace": workspace}
+        self.on_tokens = on_tokens
+        self._lock = threading.Lock()
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        with self._lock:
+            if self.tokens is None:
+                self._store((yield self._sign_in()))
+        sent = self.tokens
+        if sent is None:  # the sign-in failed: its answer is the call's answer
+            return
+        request.headers["Authorization"] = f"Bearer {sent.access_token}"
+        answer = yield request
+        if answer.status_code != 401:
+            return
+        with self._lock:
+            if self.tokens == sent:  # no other thread has renewed the pair meanwhile
+                renewed = yield self._renew(sent)
+                self._store(renewed)
+                if self.tokens == sent:  # the refresh (or sign-in) failed: it answers
+                    return
+        assert self.tokens is not None
+        request.headers["Authorization"] = f"Bearer {self.tokens.access_token}"
+        yield request
+
+    def _renew(self, sent: Tokens) -> httpx.Request:
+        if sent.refresh_token is None and self.login["password"] is not None:
+            return self._sign_in()
+        return httpx.Request("POST", self.base_url + REFRESH_PATH,
+                             headers={"Authorization": f"Bearer {sent.refresh_token or ''}"})
+
+    def _sign_in(self) -> httpx.Request:
+        body = {key: value for key, value in self.login.items() if value is not None}
+        return httpx.Request("POST", self.base_url + SIGN_IN_PATH, json=body)
+
+    def _store(self, answer: httpx.Response) -> None:
+        answer.read()
+        if answer.status_code != 200:
+            return
+        pair = answer.json()
+        self.tokens = Tokens(pair["access_token"], pair.get("refresh_token"))
+        if self.on_tokens is not None:
+            self.on_tokens(self.tokens)

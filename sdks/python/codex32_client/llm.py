@@ -1,0 +1,115 @@
+"""The LLM gateway (v1 only: ``POST /api/v1/llm/chat``), whole or streamed.
+
+A stream is Server-Sent Events: ``chunk`` events with ``text``, then one ``done`` event (usage,
+cost, attempts) or an ``error`` event. ``chat_stream`` yields the texts and keeps the ``done``
+event's data as ``.result``; an ``error`` event raises. Stopping early closes the connection,
+which stops the upstream call on the server.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from codex32_client.api_v1 import AuthenticatedClient
+from codex32_client.api_v1.api.llm import chat
+from codex32_client.api_v1.models import Chat, ChatAnswer, Message
+from codex32_client.errors import Timeout, TransportError, call, expect, from_answer
+
+CHAT_PATH = "/api/v1/llm/chat"
+
+Messages = Sequence[Message | Mapping[str, str]]
+
+
+def chat_body(messages: Messages, **options: Any) -> Chat:
+    """The request body: ``messages`` as models or ``{"role", "content"}`` mappings."""
+    given = {name: value for name, value in options.items() if value is not None}
+    return Chat.from_dict({"messages": [m.to_dict() if isinstance(m, Message) else dict(m)
+                                        for m in messages], **given})
+
+
+class ChatStream:
+    """The texts of a streamed answer, in order; ``result`` holds the final ``done`` data."""
+
+    def __init__(self, answer: httpx.Response) -> None:
+        self._answer = answer
+        self.result: dict[str, Any] | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            for event, data in _events(self._answer.iter_lines()):
+                if event == "chunk":
+                    yield str(data.get("text", ""))
+                elif event == "done":
+                    self.result = data
+                elif event == "error":
+                    status = int(data.get("code") or 502)
+                    raise from_answer(status, self._answer.headers, json.dumps(data).encode())
+        except httpx.TimeoutException as exc:
+            raise Timeout(f"no chunk within the timeout: {exc}") from exc
+        except httpx.TransportError as exc:
+            raise TransportError(f"the stream broke: {exc}") from exc
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop reading (the server stops the upstream call and records what was produced)."""
+        self._answer.close()
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _events(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(event name, JSON data) per Server-Sent Event."""
+    event, data = "message", list[str]()
+    for line in lines:
+        if not line:
+            if data:
+                yield event, json.loads("\n".join(data))
+            event, data = "message", []
+        elif line.startswith("event:"):
+            event = line[6:].strip()
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+    if data:
+        yield event, json.loads("\n".join(data))
+
+
+class Llm:
+    """``client.llm``: chat through the workspace's route (aliases, fallback, budgets)."""
+
+    def __init__(self, api: AuthenticatedClient) -> None:
+        self.api = api
+
+    def chat(self, messages: Messages, *, model: str | None = None,
+             max_tokens: int | None = None, temperature: float | None = None,
+             json_mode: bool | None = None, cache: bool | None = None,
+             timeout: float | None = None) -> ChatAnswer:
+        """The whole answer at once."""
+        body = chat_body(messages, model=model, max_tokens=max_tokens, temperature=temperature,
+                         json_mode=json_mode, cache=cache, timeout=timeout)
+        return expect(call(chat.sync_detailed, client=self.api, body=body), ChatAnswer)
+
+    def chat_stream(self, messages: Messages, *, model: str | None = None,
+                    max_tokens: int | None = None, temperature: float | None = None,
+                    timeout: float | None = None) -> ChatStream:
+        """The answer as it is produced: iterate for text chunks. Errors before the first chunk
+        (401, 422, 429 after retries) raise here; a failure later raises while iterating."""
+        body = chat_body(messages, model=model, max_tokens=max_tokens, temperature=temperature,
+                         timeout=timeout, stream=True)
+        http = self.api.get_httpx_client()
+        request = http.build_request("POST", CHAT_PATH, json=body.to_dict(),
+                                     headers={"Accept": "text/event-stream"})
+        answer = call(http.send, request, stream=True)
+        if answer.status_code >= 400:
+            answer.read()
+            answer.close()
+            raise from_answer(answer.status_code, answer.headers, answer.content)
+        return ChatStream(answer)

@@ -1,0 +1,58 @@
+"""Paginating iterators over v2's keyset lists (``{data, next_cursor}``).
+
+A ``Paginator`` fetches one page at a time, as it is iterated, sending each answer's
+``next_cursor`` back until it is null; the list's filters go with every page (the server does
+not keep them in the cursor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class ListAnswer(Protocol[T_co]):
+    """What every generated v2 list model has."""
+
+    @property
+    def data(self) -> Sequence[T_co]: ...
+
+    @property
+    def next_cursor(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One answer of a list: its items and the cursor of the next (None: the last page)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+class Paginator(Generic[T]):
+    """Iterate for every item of the list (pages fetched lazily); ``pages()`` for the pages."""
+
+    def __init__(self, fetch: Callable[[str | None], ListAnswer[T]]) -> None:
+        self._fetch = fetch
+
+    def __iter__(self) -> Iterator[T]:
+        for page in self.pages():
+            yield from page.items
+
+    def pages(self, cursor: str | None = None) -> Iterator[Page[T]]:
+        """The pages from ``cursor`` (the start when None) to the end."""
+        while True:
+            answer = self._fetch(cursor)
+            page = Page(list(answer.data), answer.next_cursor)
+            yield page
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    def first_page(self) -> Page[T]:
+        """Only the first page (one request)."""
+        return next(self.pages())

@@ -1,0 +1,219 @@
+/**
+ * The one place requests go out: authentication (an API key, or bearer tokens refreshed once
+ * on a 401), retries on 429/503 honouring `Retry-After` within a deadline, and timeouts through
+ * `AbortSignal`. The generated client (openapi-fetch) hands every request to `Transport.fetcher`.
+ */
+import { Timeout, errorFrom, retryAfterSeconds } from "./errors.js";
+
+/** How the client authenticates: an API key, a token pair, or a password it signs in with. */
+export type Credentials =
+  | { apiKey: string }
+  | { accessToken: string; refreshToken?: string }
+  | { email: string; password: string; workspace?: string };
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  expires_in: number;
+  token_type: string;
+}
+
+export interface TransportOptions {
+  /** Time for one attempt (headers and body), in milliseconds. Default 30 000. */
+  timeoutMs?: number;
+  /** Retries of one call after a 429 or 503. Default 3. */
+  maxRetries?: number;
+  /** No retry starts later than this many milliseconds after the call began. Default 60 000. */
+  retryDeadlineMs?: number;
+  /** Headers sent with every request (a `User-Agent`, a tracing header). */
+  headers?: Record<string, string>;
+  /** The fetch to use (default: the global one). */
+  fetch?: typeof globalThis.fetch;
+  /** Called with each pair after a sign-in or refresh, e.g. to store it. */
+  onTokens?: (pair: TokenPair) => void;
+}
+
+/** Options of one call. */
+export interface CallOptions {
+  /** Overrides the client's `timeoutMs` for this call. */
+  timeoutMs?: number;
+  /** Aborts the call (and its retries) when it fires. */
+  signal?: AbortSignal;
+}
+
+const RETRIED = new Set([429, 503]);
+const AUTH_PATHS = ["/api/v1/auth/token", "/api/v1/auth/refresh"];
+
+export class Transport {
+  readonly baseUrl: string;
+  private readonly credentials: Credentials;
+  private readonly options: Required<Omit<TransportOptions, "onTokens">> &
+    Pick<TransportOptions, "onTokens">;
+  private accessToken: string | undefined;
+  private refreshToken: string | undefined;
+  private renewing: Promise<void> | undefined;
+
+  constructor(credentials: Credentials, baseUrl: string, options: TransportOptions = {}) {
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.credentials = credentials;
+    this.options = {
+      timeoutMs: options.timeoutMs ?? 30_000,
+      maxRetries: options.maxRetries ?? 3,
+      retryDeadlineMs: options.retryDeadlineMs ?? 60_000,
+      headers: options.headers ?? {},
+      fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+      onTokens: options.onTokens,
+    };
+    if ("accessToken" in credentials) {
+      this.accessToken = credentials.accessToken;
+      this.refreshToken = credentials.refreshToken;
+    }
+  }
+
+  /** The tokens in use (after a password sign-in or a refresh), if the client uses tokens. */
+  get tokens(): { accessToken?: string; refreshToken?: string } {
+    return { accessToken: this.accessToken, refreshToken: this.refreshToken };
+  }
+
+  /** A fetch for openapi-fetch that authenticates, retries and times out one call. */
+  fetcher(call: CallOptions = {}): (request: Request) => Promise<Response> {
+    return (request) => this.authenticated(request, call);
+  }
+
+  /** Sign in by password (POST /api/v1/auth/token); the client then uses the pair. */
+  async signIn(email: string, password: string, workspace?: string,
+               call: CallOptions = {}): Promise<TokenPair> {
+    const body = JSON.stringify({ email, password, ...(workspace ? { workspace } : {}) });
+    const pair = await this.tokenCall("/api/v1/auth/token", { "Content-Type": "application/json" },
+                                      body, call);
+    return pair;
+  }
+
+  /** Exchange the refresh token for a new pair (POST /api/v1/auth/refresh; it rotates). */
+  async refresh(call: CallOptions = {}): Promise<TokenPair> {
+    if (!this.refreshToken) throw new Error("no refresh token to refresh with");
+    return this.tokenCall("/api/v1/auth/refresh",
+                          { Authorization: `Bearer ${this.refreshToken}` }, undefined, call);
+  }
+
+  private async tokenCall(path: string, headers: Record<string, string>, body: string | undefined,
+                          call: CallOptions): Promise<TokenPair> {
+    const response = await this.send(`${this.baseUrl}${path}`,
+                                     { method: "POST", headers, body }, call);
+    const parsed = await readBody(response);
+    if (!response.ok) throw errorFrom(response.status, parsed, response.headers);
+    const pair = parsed as TokenPair;
+    this.accessToken = pair.access_token;
+    this.refreshToken = pair.refresh_token;
+    this.options.onTokens?.(pair);
+    return pair;
+  }
+
+  private async authenticated(request: Request, call: CallOptions): Promise<Response> {
+    const body = request.body === null ? undefined : await request.arrayBuffer();
+    const isAuthCall = AUTH_PATHS.some((path) => new URL(request.url).pathname === path);
+    if (!isAuthCall && "email" in this.credentials && !this.accessToken) {
+      await this.renew(call);
+    }
+    const attempt = (): Promise<Response> => {
+      const headers = new Headers(request.headers);
+      for (const [name, value] of Object.entries(this.options.headers)) {
+        if (!headers.has(name)) headers.set(name, value);
+      }
+      if (!isAuthCall) this.authorize(headers);
+      return this.send(request.url, { method: request.method, headers, body }, call);
+    };
+    const response = await attempt();
+    if (response.status !== 401 || isAuthCall || "apiKey" in this.credentials) return response;
+    const renewable = this.refreshToken !== undefined || "email" in this.credentials;
+    if (!renewable) return response;
+    await response.body?.cancel();
+    await this.renew(call);
+    return attempt();
+  }
+
+  private authorize(headers: Headers): void {
+    if ("apiKey" in this.credentials) headers.set("X-API-Key", this.credentials.apiKey);
+    else if (this.accessToken) headers.set("Authorization", `Bearer ${this.accessToken}`);
+  }
+
+  /** One refresh (or sign-in) at a time: concurrent 401s wait for the same renewal. */
+  private renew(call: CallOptions): Promise<void> {
+    this.renewing ??= (async () => {
+      try {
+        if (this.refreshToken) {
+          try {
+            await this.refresh(call);
+            return;
+          } catch (error) {
+            if (!("email" in this.credentials)) throw error;
+          }
+        }
+        if ("email" in this.credentials) {
+          const { email, password, workspace } = this.credentials;
+          await this.signIn(email, password, workspace, call);
+        }
+      } finally {
+        this.renewing = undefined;
+      }
+    })();
+    return this.renewing;
+  }
+
+  /** Send with a timeout per attempt, retrying 429/503 while the deadline allows. */
+  async send(url: string, init: RequestInit, call: CallOptions = {}): Promise<Response> {
+    const deadline = Date.now() + this.options.retryDeadlineMs;
+    const timeoutMs = call.timeoutMs ?? this.options.timeoutMs;
+    for (let retry = 0; ; retry++) {
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
+      let response: Response;
+      try {
+        response = await this.options.fetch(url, { ...init, signal });
+      } catch (error) {
+        throw asTimeout(error, timeoutMs, url) ?? error;
+      }
+      if (!RETRIED.has(response.status) || retry >= this.options.maxRetries) return response;
+      const waitMs = (retryAfterSeconds(response.headers.get("Retry-After")) ??
+                      backoffSeconds(retry)) * 1000;
+      if (Date.now() + waitMs > deadline) return response;
+      await response.body?.cancel();
+      await sleep(waitMs, call.signal);
+    }
+  }
+}
+
+/** A fetch or body read that an AbortSignal ended, as a `Timeout` (undefined for other errors). */
+export function asTimeout(error: unknown, timeoutMs: number | undefined,
+                          url: string): Timeout | undefined {
+  const name = (error as { name?: string } | null)?.name;
+  const within = timeoutMs === undefined ? "" : ` within ${timeoutMs} ms`;
+  if (name === "TimeoutError") return new Timeout(`no answer from ${url}${within}`, { cause: error });
+  if (name === "AbortError") return new Timeout(`the call to ${url} was aborted`, { cause: error });
+  return undefined;
+}
+
+/** Exponential backoff with full jitter when the server gave no Retry-After: ≤ 0.5, 1, 2, 4 s. */
+function backoffSeconds(retry: number): number {
+  return Math.random() * Math.min(8, 0.5 * 2 ** retry);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new Timeout("the call was aborted"));
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(new Timeout("the call was aborted"));
+    }, { once: true });
+  });
+}
+
+async function readBody(response: Response): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return text;
+  }
+}
