@@ -166,6 +166,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/switch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Trade the sign-in of the presented refresh token (``Authorization: Bearer``) for one in
+         *     another of your workspaces; the old sign-in is revoked.
+         */
+        post: operations["switch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/token": {
         parameters: {
             query?: never;
@@ -2389,6 +2409,10 @@ export interface components {
             suggestions: components["schemas"]["Suggestion"][];
             version: number;
         };
+        Switch: {
+            /** @description workspace slug or id */
+            workspace: string;
+        };
         Template: {
             description: string;
             generator: string;
@@ -2826,6 +2850,32 @@ export interface operations {
                 };
                 content?: never;
             };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    switch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Switch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPair"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };

@@ -21,6 +21,7 @@ from .resend import Resend
 from .resent import Resent
 from .response_schema import ResponseSchema
 from .response_schema_schema import ResponseSchemaSchema
+from .switch import Switch
 from .token_pair import TokenPair
 from .token_usage import TokenUsage
 from .verified import Verified
@@ -50,6 +51,7 @@ __all__ = (
     "Resent",
     "ResponseSchema",
     "ResponseSchemaSchema",
+    "Switch",
     "TokenPair",
     "TokenUsage",
     "Verified",
