@@ -6,6 +6,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := plugins/openai plugins/anthropic plugins/milvus plugins/pgvector plugins/webhook plugins/email plugins/slack
 STAMP := $(VENV)/.installed
+# The console's end-to-end tests: playwright-core (npm, pinned by its lock file) drives Debian's
+# Chromium; neither downloads a browser.
+BROWSER_DIR := tests/console/browser
+BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.installed
 
 .PHONY: install install-minilm run dev test lint typecheck bench clean
 
@@ -15,7 +19,13 @@ $(STAMP): setup.cfg pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(BIN)/python -m pip install --quiet -e ".[dev]" $(foreach p,$(PLUGINS),-e $(p))
 	touch $(STAMP)
 
-install: $(STAMP)
+$(BROWSER_STAMP): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+	@command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund --silent
+	touch $(BROWSER_STAMP)
+
+install: $(STAMP) $(BROWSER_STAMP)
 
 # Optional: the all-MiniLM-L6-v2 embedder (plugins/minilm) and PyTorch's CPU build, pinned so
 # pip never pulls the CUDA one. Neither `make install` nor CI installs it.

@@ -19,6 +19,7 @@ from flask_cors import CORS
 from flask_migrate import Migrate
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from codex32 import console
 from codex32.api import docs, graphql, json_provider, openapi, openings, v1, v2, versioning
 from codex32.auth import tokens
 from codex32.config import Settings
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     v1.register(api)
     v2.register(api_v2)
     graphql.init_app(app, settings)
+    console.init_app(app)
     api.register_blueprint(health.blp)
     register_error_handlers(app)
     versioning.init_app(app)

@@ -137,6 +137,28 @@ def revoke(session: Session, token: str, origin: Origin) -> None:
                  {"type": claims["type"], "family": claims["type"] == "refresh"})
 
 
+def workspaces_of(session: Session, user_id: uuid.UUID | str) -> list[dict[str, Any]]:
+    """The workspaces the user is a member of (``workspace_id``, ``slug``, ``role``), oldest
+    membership first."""
+    rows = session.execute(text("SELECT workspace_id, slug, role FROM auth_user_workspaces(:u)"),
+                           {"u": user_id}).mappings().all()
+    return [dict(row) for row in rows]
+
+
+def switch(session: Session, refresh_token: str, wanted: str, origin: Origin
+           ) -> tokens.TokenPair:
+    """Trade a sign-in for one in another of the user's workspaces (a slug or id): a new pair
+    there, the presented token's family revoked, audited as ``auth.login`` in the new one. A
+    workspace the user is not a member of is 401, as for a password sign-in."""
+    claims = tokens.decode(refresh_token, "refresh")
+    membership_role(session, claims)  # 401 when revoked or no longer a member
+    workspace_id = _choose_workspace(session, uuid.UUID(claims["sub"]), wanted)
+    tokens.revoke(session, [claims["jti"], tokens.family_id(claims)], tokens.expiry(claims))
+    record_sign_in(session, uuid.UUID(claims["sub"]), workspace_id, origin,
+                   {"method": "switch", "from": claims["ws"]})
+    return tokens.issue_pair(claims["sub"], workspace_id)
+
+
 def me(session: Session, principal: Principal) -> dict[str, Any]:
     """The caller: user (or API key), workspace, role and permissions."""
     user = session.get(User, principal.user_id) if principal.user_id else None

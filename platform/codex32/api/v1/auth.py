@@ -39,6 +39,11 @@ class LoginSchema(Strict):
                               metadata={"description": "workspace slug or id"})
 
 
+class SwitchSchema(Strict):
+    workspace = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                              metadata={"description": "workspace slug or id"})
+
+
 class VerifySchema(Strict):
     token = fields.String(required=True, validate=validate.Length(min=1, max=200))
     password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024),
@@ -104,6 +109,17 @@ def refresh():
 def revoke():
     """Revoke the presented token (a refresh token revokes its whole sign-in)."""
     auth.revoke(db.session, credential_from(request.headers), origin())
+
+
+@blp.route("/switch", methods=["POST"])
+@blp.doc(security=[{"bearerAuth": []}])
+@blp.arguments(SwitchSchema)
+@blp.response(200, TokenPairSchema)
+def switch(data):
+    """Trade the sign-in of the presented refresh token (``Authorization: Bearer``) for one in
+    another of your workspaces; the old sign-in is revoked."""
+    return auth.switch(db.session, credential_from(request.headers), data["workspace"],
+                       origin()).as_dict()
 
 
 @blp.route("/verify", methods=["POST"])

@@ -1,0 +1,108 @@
+"""The console's browser session: sign-in, sign-out, CSRF, workspace switch (test client)."""
+
+from __future__ import annotations
+
+from tests.conftest import PASSWORD, sign_up
+from tests.console.conftest import ConsoleClient, session_cookie
+
+
+def test_signing_in_sets_an_httponly_samesite_cookie_on_the_console_path(app, tenant):
+    client = app.test_client()
+    csrf = ConsoleClient.csrf(type("C", (), {"client": client})())  # type: ignore[arg-type]
+    answer = client.post("/app/sign-in", data={"email": tenant.email, "password": PASSWORD,
+                                               "csrf_token": csrf})
+
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("/app/")
+    cookie = next(c for c in answer.headers.getlist("Set-Cookie")
+                  if c.startswith("codex32_console="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/app" in cookie
+
+
+def test_a_page_without_a_session_redirects_to_sign_in(client):
+    answer = client.get("/app/bots")
+
+    assert answer.status_code == 302
+    assert "/app/sign-in?next=/app/bots" in answer.headers["Location"]
+
+
+def test_a_wrong_password_shows_the_form_again_with_the_apis_message(app, tenant):
+    client = app.test_client()
+    csrf = ConsoleClient.csrf(type("C", (), {"client": client})())  # type: ignore[arg-type]
+    answer = client.post("/app/sign-in", data={"email": tenant.email, "password": "nope",
+                                               "csrf_token": csrf})
+
+    assert answer.status_code == 401 and "invalid email or password" in answer.text
+    assert session_cookie(client) is None
+
+
+def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(console):
+    answer = console.post("/app/sign-out", csrf=False)
+
+    assert answer.status_code == 403 and "CSRF" in answer.text
+    assert console.get("/app/bots").status_code == 200
+
+
+def test_a_csrf_token_from_another_session_is_refused(app, console, tenant):
+    other = ConsoleClient(app.test_client(), tenant.email, tenant.slug)
+
+    answer = console.post("/app/sign-out", {"csrf_token": other.csrf("/app/bots")})
+
+    assert answer.status_code == 403
+
+
+def test_sign_in_itself_needs_the_forms_csrf_token(app, tenant):
+    answer = app.test_client().post("/app/sign-in", data={"email": tenant.email,
+                                                          "password": PASSWORD})
+
+    assert answer.status_code == 403
+
+
+def test_signing_out_revokes_the_sign_in_server_side(console):
+    token = session_cookie(console.client)
+    answer = console.post("/app/sign-out")
+
+    assert answer.status_code == 303
+    # The stolen cookie of a signed-out session opens nothing.
+    console.client.set_cookie("codex32_console", token, path="/app")
+    assert console.get("/app/bots").status_code == 302
+
+
+def test_the_layout_shows_the_role_and_offers_only_allowed_entries(app, tenant):
+    viewer = tenant.add_member("viewer")
+    page = ConsoleClient(app.test_client(), viewer["email"], tenant.slug).get("/app/bots").text
+
+    assert "Role: <strong>viewer</strong>" in page
+    assert 'href="/app/runs"' in page and 'href="/app/builder"' not in page
+    assert 'href="/app/admin"' not in page and "New bot" not in page
+
+
+def test_switching_workspaces_moves_the_session_and_revokes_the_old_one(app, tenant):
+    other = sign_up(app.test_client(), email=None)
+    invited = other.call("POST", "/api/v1/invitations", json={"email": tenant.email,
+                                                               "role": "viewer"})
+    assert invited.status_code == 201, invited.json
+    from tests.conftest import MAILBOX
+
+    accepted = app.test_client().post(
+        f"/api/v1/invitations/{MAILBOX.token_for(tenant.email)}/accept",
+        json={"password": PASSWORD})
+    assert accepted.status_code == 200, accepted.json
+    console = ConsoleClient(app.test_client(), tenant.email, tenant.slug)
+    old = session_cookie(console.client)
+
+    answer = console.post("/app/workspace", {"workspace": other.slug})
+
+    assert answer.status_code == 303
+    assert "Role: <strong>viewer</strong>" in console.get("/app/bots").text
+    stale = app.test_client()
+    stale.set_cookie("codex32_console", old, path="/app")
+    assert stale.get("/app/bots").status_code == 302
+
+
+def test_switching_to_a_workspace_one_is_not_a_member_of_is_refused(app, console):
+    stranger = sign_up(app.test_client())
+
+    answer = console.post("/app/workspace", {"workspace": stranger.slug})
+
+    assert answer.status_code == 404
+    assert console.get("/app/bots").status_code == 200  # still signed in where it was
