@@ -45,12 +45,14 @@ class Limit:
     label: str
 
 
-def format_value(value: Number, unit: str) -> str:
-    """``value`` as a person reads it: dollars to the cent (or four places under a cent),
-    tokens with thousands separators."""
+def format_value(value: Number | str, unit: str) -> str:
+    """``value`` (a number, or exact decimal text as the API gives it) as a person reads it:
+    dollars to the cent (four places for a fraction of a cent under a dollar), tokens with thousands separators."""
     if unit == "usd":
         amount = Decimal(value)
-        places = Decimal("0.01") if amount == 0 or abs(amount) >= 1 else Decimal("0.0001")
+        cents = Decimal("0.01")
+        places = cents if abs(amount) >= 1 or amount == amount.quantize(cents) else Decimal(
+            "0.0001")
         return f"${amount.quantize(places, rounding=ROUND_HALF_UP):,}"
     return f"{int(value):,}"
 
