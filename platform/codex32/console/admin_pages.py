@@ -153,7 +153,8 @@ def admin_provider_test(kind, plugin_id):
     health = probe.run()
     kinds = providers.catalogue(db.session, current_principal())
     return render_template("console/admin/providers.html", kinds=kinds, json=json,
-                           tested={"kind": kind, "id": plugin_id, **health})
+                           tested={"kind": kind, "id": plugin_id, "ok": health.ok,
+                                   "detail": health.detail, "latency_ms": health.latency_ms})
 
 
 # -- members and invitations ----------------------------------------------------------------

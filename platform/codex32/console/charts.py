@@ -47,7 +47,8 @@ class Limit:
 
 def format_value(value: Number | str, unit: str) -> str:
     """``value`` (a number, or exact decimal text as the API gives it) as a person reads it:
-    dollars to the cent (four places for a fraction of a cent under a dollar), tokens with thousands separators."""
+    dollars to the cent (four places for a fraction of a cent under a dollar), tokens with
+    thousands separators."""
     if unit == "usd":
         amount = Decimal(value)
         cents = Decimal("0.01")
