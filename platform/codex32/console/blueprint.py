@@ -18,7 +18,7 @@ from codex32.api import transaction
 from codex32.auth.guard import limit_rate
 from codex32.auth.principal import Principal
 from codex32.auth.rbac import Permission
-from codex32.console import session
+from codex32.console import highlight, session
 from codex32.console.navigation import NAVIGATION
 from codex32.errors import DomainError, Forbidden, Unauthorized
 from codex32.observability.logging import bind_log_context
@@ -78,7 +78,7 @@ def _check_csrf() -> None:
 @blp.app_context_processor
 def _console_globals() -> dict[str, Any]:
     return {"csrf_token": session.csrf_token, "Permission": Permission,
-            "navigation": NAVIGATION}
+            "navigation": NAVIGATION, "highlight": highlight.code}
 
 
 @blp.after_request

@@ -1,18 +1,31 @@
 """The builder: describe a bot, answer its questions, watch it generate and validate, accept.
 
-Thin, as ``/api/v1/builder``: the same conversation and build services; a turn calls a model,
-so the view ends its transaction first, exactly as the API view does.
+Thin, as ``/api/v1/builder``: the same conversation and build services with the same principal.
+A turn calls a model, so the view ends its transaction first, exactly as the API view does;
+generation is the same queue job, and the page polls the conversation's stored progress.
 """
 
 from __future__ import annotations
 
-from flask import render_template
+import uuid
+from typing import Any
 
+from flask import current_app, redirect, render_template, request, url_for
+
+from codex32 import runtime
+from codex32.api import transaction
+from codex32.auth.guard import current_principal
 from codex32.auth.rbac import Permission
 from codex32.console.blueprint import blp, page
+from codex32.console.highlight import code
 from codex32.db import db
-from codex32.services.builder import conversations
+from codex32.errors import Invalid
+from codex32.services.builder import builds, clarify, conversations
 from codex32.services.pages import PageRequest
+
+MAX_MESSAGE = 20_000
+MAX_ANSWER = 2_000
+ANSWER_PREFIX = "answer-"
 
 
 @blp.route("/builder", methods=["GET"])
@@ -27,12 +40,101 @@ def builder():
 @page(Permission.USE_BUILDER)
 def builder_start():
     """Start a conversation from the description (as ``POST /api/v1/builder/conversations``)."""
-    raise NotImplementedError
+    message = request.form.get("message", "").strip()
+    if not message or len(message) > MAX_MESSAGE:
+        raise Invalid(f"describe the bot in 1 to {MAX_MESSAGE} characters")
+    principal = current_principal()
+    prepared = conversations.prepare_start(db.session, principal, message=message, bot_id=None)
+    transaction.end()  # the turn calls a model: hold no connection meanwhile
+    reply = clarify.respond(prepared.context)
+    conversations.record(db.session, principal, prepared, reply)
+    return redirect(url_for("console.conversation",
+                            conversation_id=prepared.context.conversation_id), code=303)
 
 
 @blp.route("/builder/<uuid:conversation_id>", methods=["GET"])
 @page(Permission.VIEW_BOTS)
-def conversation(conversation_id):
-    """One conversation: the chat, the specification, the build's progress and files."""
+def conversation(conversation_id: uuid.UUID):
+    """One conversation: the chat, the specification beside it, the build and its files."""
     found = conversations.detail(db.session, conversation_id)
-    return render_template("console/builder/conversation.html", conversation=found)
+    return render_template("console/builder/conversation.html", conversation=found,
+                           **_build_view(found))
+
+
+@blp.route("/builder/<uuid:conversation_id>/build", methods=["GET"])
+@page(Permission.VIEW_BOTS)
+def build_panel(conversation_id: uuid.UUID):
+    """The build panel alone (htmx polls it while the build runs)."""
+    found = conversations.detail(db.session, conversation_id)
+    return render_template("console/builder/build.html", conversation=found,
+                           **_build_view(found))
+
+
+@blp.route("/builder/<uuid:conversation_id>/messages", methods=["POST"])
+@page(Permission.USE_BUILDER)
+def add_message(conversation_id: uuid.UUID):
+    """The member's turn: a message and answers by question id (as ``…/messages``)."""
+    content = request.form.get("content", "").strip()[:MAX_MESSAGE]
+    answers = _answers(request.form)
+    if request.form.get("use_defaults"):
+        content = content or "use defaults"
+    if not content and not answers:
+        raise Invalid("write a message or answer a question")
+    principal = current_principal()
+    prepared = conversations.prepare_message(db.session, principal, conversation_id,
+                                             content=content, answers=answers)
+    transaction.end()  # the turn calls a model: hold no connection meanwhile
+    reply = clarify.respond(prepared.context)
+    conversations.record(db.session, principal, prepared, reply)
+    return redirect(url_for("console.conversation", conversation_id=conversation_id), code=303)
+
+
+@blp.route("/builder/<uuid:conversation_id>/generate", methods=["POST"])
+@page(Permission.USE_BUILDER)
+def generate(conversation_id: uuid.UUID):
+    """Queue the generation (as ``…/generate``); the page follows its progress."""
+    builds.generate(db.session, current_principal(), conversation_id)
+    return redirect(url_for("console.conversation", conversation_id=conversation_id,
+                            _anchor="build"), code=303)
+
+
+@blp.route("/builder/<uuid:conversation_id>/accept", methods=["POST"])
+@page(Permission.USE_BUILDER)
+def accept(conversation_id: uuid.UUID):
+    """Create the bot from the generated files (as ``…/accept``); then its page."""
+    name = request.form.get("name", "").strip()[:200] or None
+    accepted = builds.accept(db.session, current_principal(), conversation_id, name=name,
+                             platform_network=runtime.of(current_app).settings.allow_bot_network)
+    return redirect(url_for("console.bot", bot_id=accepted["bot_id"]), code=303)
+
+
+def _answers(form: Any) -> dict[str, str]:
+    """The form's non-empty answers by question id."""
+    found = {}
+    for key, value in form.items():
+        if key.startswith(ANSWER_PREFIX) and value.strip():
+            question = key[len(ANSWER_PREFIX):][:64]
+            found[question] = value.strip()[:MAX_ANSWER]
+    return found
+
+
+def _build_view(found: dict[str, Any]) -> dict[str, Any]:
+    """What the build panel shows: steps by round, the last round's tests and files."""
+    report = found.get("report") or {}
+    rounds = report.get("rounds") or []
+    last = rounds[-1] if rounds else {}
+    files = last.get("files") or {}
+    steps: list[dict[str, Any]] = []
+    for event in found.get("progress") or []:
+        if event.get("event") != "step":
+            continue
+        same = next((s for s in steps if s["name"] == event.get("name")
+                     and s["round"] == event.get("round")), None)
+        if same is None:
+            steps.append(dict(event))
+        else:
+            same.update(event)
+    return {"steps": steps, "rounds": rounds,
+            "tests": (last.get("validation") or {}).get("tests"),
+            "files": {path: code(path, text) for path, text in sorted(files.items())},
+            "passed": bool(report.get("passed")), "stopped": report.get("stopped")}

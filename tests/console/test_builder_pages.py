@@ -1,0 +1,79 @@
+"""The builder's pages (test client): describe, answer, generate, watch, accept."""
+
+from __future__ import annotations
+
+import re
+
+from tests.builder.conftest import run_build
+from tests.console.conftest import ConsoleClient
+
+DESCRIPTION = "Check https://example.com every 5 minutes and alert me if it is down"
+
+
+def started(console: ConsoleClient) -> str:
+    answer = console.post("/app/builder", {"message": DESCRIPTION})
+    assert answer.status_code == 303, answer.text
+    return answer.headers["Location"].rsplit("/", 1)[1]
+
+
+def test_describing_a_bot_shows_the_assistants_question_as_a_field_and_the_spec(console):
+    conversation = started(console)
+
+    page = console.get(f"/app/builder/{conversation}").text
+
+    assert "Where should the results go" in page
+    assert 'name="answer-t2q1"' in page and "Use the defaults" in page
+    assert "example-com-health-check" in page and "*/5 * * * *" in page
+
+
+def test_answering_generating_and_accepting_creates_the_bot(app, superuser, console, tenant):
+    conversation = started(console)
+    answered = console.post(f"/app/builder/{conversation}/messages", {"answer-t2q1": "return"})
+    assert answered.status_code == 303
+    assert "Generate and validate" in console.get(f"/app/builder/{conversation}").text
+
+    assert console.post(f"/app/builder/{conversation}/generate").status_code == 303
+    running = console.get(f"/app/builder/{conversation}/build").text
+    assert "running" in running and 'hx-trigger="every 1s"' in running
+    run_build(app, superuser, tenant, conversation)
+    panel = console.get(f"/app/builder/{conversation}/build").text
+
+    assert "validation passed" in panel and "every 1s" not in panel
+    assert re.search(r"tests: \d+ passed, 0 failed", panel, re.IGNORECASE)
+    assert 'class="code"' in panel and "bot.py" in panel  # highlighted files
+    accepted = console.post(f"/app/builder/{conversation}/accept", {"name": "site-watch"})
+    assert accepted.status_code == 303 and "/app/bots/" in accepted.headers["Location"]
+    bots = tenant.call("GET", "/api/v1/bots").json["items"]
+    assert [b["name"] for b in bots] == ["site-watch"]
+    bot_page = console.get(accepted.headers["Location"]).text
+    assert "*/5 * * * *" in bot_page and "Next runs" in bot_page
+
+
+def test_a_viewer_sees_the_conversation_but_no_way_to_write_to_it(app, console, tenant):
+    conversation = started(console)
+    viewer = tenant.add_member("viewer")
+    as_viewer = ConsoleClient(app.test_client(), viewer["email"], tenant.slug)
+
+    page = as_viewer.get(f"/app/builder/{conversation}").text
+    refused = as_viewer.post(f"/app/builder/{conversation}/messages", {"content": "go ahead"})
+
+    assert "Where should the results go" not in page or 'name="answer-t2q1"' not in page
+    assert 'action="/app/builder"' not in as_viewer.get("/app/builder").text
+    assert refused.status_code == 403 and "use_builder" in refused.text
+
+
+def test_another_workspaces_conversation_is_not_found(app, console):
+    from tests.conftest import sign_up
+
+    conversation = started(console)
+    stranger = sign_up(app.test_client())
+    theirs = ConsoleClient(app.test_client(), stranger.email, stranger.slug)
+
+    assert theirs.get(f"/app/builder/{conversation}").status_code == 404
+    assert theirs.post(f"/app/builder/{conversation}/generate").status_code == 404
+
+
+def test_an_empty_description_is_a_clear_error_not_a_crash(console):
+    answer = console.post("/app/builder", {"message": "   "})
+
+    assert answer.status_code == 422 and "describe the bot" in answer.text
