@@ -4,6 +4,7 @@ docs/screenshots/run.png, run-phone.png, usage.png and api-keys.png."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -18,14 +19,18 @@ BOT = ("def main(event, context):\n"
 
 
 def test_a_member_watches_a_run_to_its_logs_and_result(app, browser, start_worker):
+    # The worker starts while the member signs up and opens the run's page, which shows
+    # the run queued, then polls until it has ended.
+    worker = threading.Thread(target=start_worker)
+    worker.start()
     tenant = sign_up(app.test_client())
     bot = tenant.create_bot(code=BOT)
-    start_worker()
     run = tenant.call("POST", f"/api/v1/bots/{bot['id']}/executions",
                       json={"input": {"a": 2, "b": 3}}).json
 
     shown = browser.run("run_watch", email=tenant.email, password=PASSWORD,
                         workspace=tenant.slug, run_id=run["id"], screenshots=True)
+    worker.join()
 
     assert shown["statuses"][-1] == "Succeeded"
     assert "adding 2 and 3" in shown["logs"]
