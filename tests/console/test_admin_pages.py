@@ -126,3 +126,19 @@ def test_an_admin_invites_and_changes_a_role_and_the_audit_log_shows_it(console,
                         {"role": "viewer"}).status_code == 409  # the last admin stays
     audit = console.get("/app/admin/audit?action=member.update").text
     assert "member.update" in audit and "invitation" not in audit
+
+
+def test_another_workspaces_members_and_audit_are_out_of_reach(app, tenant):
+    member = tenant.add_member("user")
+    intruder = sign_up(app.test_client())
+    other = ConsoleClient(app.test_client(), intruder.email, intruder.slug)
+
+    assert member["email"] not in other.get("/app/admin/members").text
+    assert other.post(f"/app/admin/members/{member['user_id']}/role",
+                      {"role": "admin"}).status_code == 404
+    assert other.post(f"/app/admin/members/{member['user_id']}/remove").status_code == 404
+    own = ConsoleClient(app.test_client(), tenant.email, tenant.slug)
+    assert member["user_id"][:8] in own.get("/app/admin/audit").text
+    assert member["user_id"][:8] not in other.get("/app/admin/audit").text
+    roles = {m["email"]: m["role"] for m in tenant.call("GET", "/api/v1/members").json}
+    assert roles[member["email"]] == "user"
