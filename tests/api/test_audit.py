@@ -50,6 +50,9 @@ MUTATIONS = {
             "client_secret": "audited-secret"})),
     "auth.revoke": ("auth.revoke", lambda t: t.client.post("/api/v1/auth/revoke",
                                                            headers=t.headers)),
+    "auth.switch": ("auth.login", lambda t: t.client.post(
+        "/api/v1/auth/switch", json={"workspace": t.slug},
+        headers={"Authorization": f"Bearer {t.refresh_token}"})),
     "auth.verify": ("account.verify", None),
     "auth.resend_verification": ("account.verification_resend", None),
     "members.invite": ("invitation.create", lambda t: t.call(

@@ -48,9 +48,10 @@ class Workspace:
         return pair
 
     def headers_for(self, path: str) -> dict[str, str]:
-        """The bearer header for ``path``: the refresh endpoint takes a refresh token."""
+        """The bearer header for ``path``: refresh and switch take a refresh token."""
         pair = self.fresh_tokens()
-        token = pair.refresh_token if path.endswith("/auth/refresh") else pair.access_token
+        token = (pair.refresh_token if path.endswith(("/auth/refresh", "/auth/switch"))
+                 else pair.access_token)
         return {"Authorization": f"Bearer {token}"}
 
     def live_id(self, parameter: str) -> str | None:

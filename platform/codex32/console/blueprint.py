@@ -9,6 +9,7 @@ bearer header, then authorizes exactly as the API does and leaves the principal 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -79,6 +80,12 @@ def _check_csrf() -> None:
 def _console_globals() -> dict[str, Any]:
     return {"csrf_token": session.csrf_token, "Permission": Permission,
             "navigation": NAVIGATION, "highlight": highlight.code}
+
+
+@blp.app_template_filter("pretty")
+def _pretty(value: Any) -> str:
+    """JSON for people: indented, keys sorted."""
+    return json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
 
 
 @blp.after_request

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import Response, current_app, redirect, render_template, request, url_for
 
 from codex32 import runtime
 from codex32.api import transaction
@@ -66,6 +66,9 @@ def conversation(conversation_id: uuid.UUID):
 def build_panel(conversation_id: uuid.UUID):
     """The build panel alone (htmx polls it while the build runs)."""
     found = conversations.detail(db.session, conversation_id)
+    if not found["running"] and request.headers.get("HX-Request"):
+        # The build ended while the page watched: reload it whole (state, chat, files).
+        return Response(status=204, headers={"HX-Refresh": "true"})
     return render_template("console/builder/build.html", conversation=found,
                            **_build_view(found))
 
@@ -118,6 +121,11 @@ def _answers(form: Any) -> dict[str, str]:
     return found
 
 
+def _file_order(path: str) -> tuple[int, str]:
+    """The bot's code first, then its tests, then the rest by name."""
+    return ({"bot.py": 0, "test_bot.py": 1}.get(path, 2), path)
+
+
 def _build_view(found: dict[str, Any]) -> dict[str, Any]:
     """What the build panel shows: steps by round, the last round's tests and files."""
     report = found.get("report") or {}
@@ -134,7 +142,11 @@ def _build_view(found: dict[str, Any]) -> dict[str, Any]:
             steps.append(dict(event))
         else:
             same.update(event)
+    if not found.get("running"):
+        for step in steps:  # a step the build never reported as ended ended with it
+            if step.get("status") == "running":
+                step["status"] = "done"
     return {"steps": steps, "rounds": rounds,
             "tests": (last.get("validation") or {}).get("tests"),
-            "files": {path: code(path, text) for path, text in sorted(files.items())},
+            "files": {path: code(path, files[path]) for path in sorted(files, key=_file_order)},
             "passed": bool(report.get("passed")), "stopped": report.get("stopped")}
