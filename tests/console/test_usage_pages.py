@@ -22,8 +22,10 @@ def test_the_usage_page_charts_spend_per_day_model_and_purpose_against_the_budge
         console, tenant, superuser):
     spend(superuser, tenant, "model-a", "1.25")
     spend(superuser, tenant, "model-b", "0.5", purpose="bot")
+    bot = tenant.create_bot(name="nightly-report")
     budget = tenant.call("PUT", "/api/v1/budgets", json={"budgets": [
-        {"scope": "workspace", "period": "day", "hard_limit_usd": 1}]})
+        {"scope": "workspace", "period": "day", "hard_limit_usd": 1},
+        {"scope": "bot", "scope_id": bot["id"], "period": "month", "soft_limit_usd": 5}]})
     assert budget.status_code == 200, budget.json
 
     page = console.get("/app/usage")
@@ -34,7 +36,8 @@ def test_the_usage_page_charts_spend_per_day_model_and_purpose_against_the_budge
     assert "Daily hard limit: $1.00; 1 of 30 over it." in page.text
     assert "<th scope=\"row\">model-a</th><td>$1.25</td>" in page.text
     assert "<th scope=\"row\">bot</th><td>$0.50</td>" in page.text
-    assert "Workspace, per day" in page.text  # the budget's gauge
+    assert "Workspace, per day" in page.text  # the budgets' gauges
+    assert "bot nightly-report, per month" in page.text
     assert "<script" not in page.text.split("</head>")[1]  # charts are drawn on the server
 
 

@@ -16,9 +16,8 @@ from codex32.auth.guard import current_principal
 from codex32.auth.rbac import Permission
 from codex32.console import run_figures
 from codex32.console.blueprint import blp, page
+from codex32.console.names import bot_names
 from codex32.db import db
-from codex32.errors import NotFound
-from codex32.services import bots as bot_service
 from codex32.services import deliveries, executions
 from codex32.services.pages import PageRequest
 
@@ -29,17 +28,6 @@ POLL_SECONDS = 1
 def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
     value = request.args.get(name, "")
     return value if value in allowed else None
-
-
-def _bot_names(bot_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """The names of the bots on a page of runs (a bot deleted since shows its id)."""
-    names = {}
-    for bot_id in bot_ids:
-        try:
-            names[bot_id] = bot_service.get(db.session, bot_id).name
-        except NotFound:
-            names[bot_id] = str(bot_id)[:8]
-    return names
 
 
 @blp.route("/runs", methods=["GET"])
@@ -55,7 +43,7 @@ def runs():
     number = max(1, min(request.args.get("page", 1, type=int) or 1, 10_000))
     found = executions.list_executions(db.session, PageRequest(number, PAGE_SIZE),
                                        bot_id=bot_id, status=status, trigger=trigger)
-    names = _bot_names({item["bot_id"] for item in found.items})
+    names = bot_names({item["bot_id"] for item in found.items})
     return render_template("console/runs/list.html", page=found, names=names,
                            status=status or "", trigger=trigger or "",
                            bot_id=bot_id, statuses=executions.STATUSES,
@@ -66,7 +54,7 @@ def _shown(execution_id: uuid.UUID) -> dict:
     """What a run's page shows: the execution and its deliveries as the API shows them, and
     its bot's name."""
     execution = executions.detail(db.session, execution_id)
-    return {"run": execution, "bot_name": _bot_names({execution["bot_id"]})[execution["bot_id"]],
+    return {"run": execution, "bot_name": bot_names({execution["bot_id"]})[execution["bot_id"]],
             "deliveries": deliveries.list_for_execution(db.session, execution_id),
             "figures": run_figures, "poll_seconds": POLL_SECONDS}
 

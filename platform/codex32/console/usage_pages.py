@@ -16,7 +16,9 @@ from codex32.auth.guard import current_principal
 from codex32.auth.rbac import Permission
 from codex32.console import charts, usage_figures
 from codex32.console.blueprint import blp, page
+from codex32.console.names import bot_names
 from codex32.db import db
+from codex32.services import api_keys
 from codex32.services.gateway import budgets as budget_service
 from codex32.services.gateway import ledger
 
@@ -53,5 +55,17 @@ def usage():
         "console/usage/page.html", days=days, metric=metric, windows=usage_figures.WINDOWS,
         metrics=usage_figures.METRICS, words=WORDS, charts=figures,
         totals=totals[0] if totals else None, start=start, end=end,
-        gauges=usage_figures.gauges(budgets) if budgets is not None else None,
+        gauges=usage_figures.gauges(budgets, _owners(budgets)) if budgets is not None else None,
         format_value=charts.format_value)
+
+
+def _owners(budgets: list[dict]) -> dict[str, str]:
+    """The names of the API keys and bots that budgets are for, by id (what the role may
+    read: keys need the permission the keys' API needs)."""
+    names = {}
+    if any(budget["scope"] == "api_key" for budget in budgets) and current_principal().can(
+            Permission.MANAGE_KEYS):
+        names.update({str(key.id): key.name for key in api_keys.list_keys(db.session)})
+    bots = bot_names(budget["scope_id"] for budget in budgets if budget["scope"] == "bot")
+    names.update({str(bot_id): name for bot_id, name in bots.items()})
+    return names
