@@ -110,3 +110,13 @@ def test_another_workspaces_run_is_not_found(app, tenant, path):
     assert other.get(path.format(id=run["id"])).status_code == 404
     assert run["id"] not in other.get("/app/runs").text
     assert other.post(f"/app/runs/{run['id']}/cancel").status_code == 404
+
+
+def test_cancelling_from_the_page_with_htmx_answers_the_live_fragment(console, tenant):
+    _, run = queued_run(tenant)
+
+    answer = console.post(f"/app/runs/{run['id']}/cancel", headers={"HX-Request": "true"})
+
+    assert answer.status_code == 200
+    assert answer.text.lstrip().startswith("<section id=\"run-live\"")
+    assert "Cancelled" in answer.text and "hx-trigger" not in answer.text
