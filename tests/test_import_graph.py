@@ -17,9 +17,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"codex32": ROOT / "platform" / "codex32", "tenants": ROOT / "tenants"}
 
-# The entry layers: the HTTP API, the web console (beside the API: it parses forms with the
-# API's schemas), the app factory and the command line. They may import anything below them,
-# the tenancy domain included; nothing imports them but each other.
+# The entry layers: the HTTP API, the web console, the app factory and the command line. They
+# may import anything below them, the tenancy domain included; nothing imports them but each
+# other.
 ENTRY = ("codex32.api", "codex32.console", "codex32.app", "codex32.cli")
 # The worker's job bodies. Services defer jobs through codex32.execution.queue, which names the
 # tasks; the worker process registers these bodies under those names.

@@ -28,6 +28,8 @@ def test_a_member_signs_in_and_sees_the_workspace_and_role(app, browser):
 
     assert shown["role"] == "Role: admin"
     assert shown["url"].endswith("/app/bots")
+    assert shown["phoneWidth"] <= 390  # no sideways scrolling on a phone
+    assert shown["firstFocus"] == "Skip to content"
 
 
 def test_describe_answer_validate_accept_and_run_a_bot(app, browser, live_server, worker):

@@ -15,12 +15,14 @@ from codex32.console import (
     auth_pages,
     bot_pages,
     builder_pages,
+    oidc_pages,
     runs_pages,
     usage_pages,
 )
 from codex32.console.blueprint import blp
 
-PAGE_MODULES = (auth_pages, builder_pages, bot_pages, runs_pages, usage_pages, admin_pages)
+PAGE_MODULES = (auth_pages, oidc_pages, builder_pages, bot_pages, runs_pages, usage_pages,
+                admin_pages)
 
 
 def init_app(app: Flask) -> None:

@@ -26,6 +26,9 @@ from codex32.observability.logging import bind_log_context
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Pages that sign in: their 401 is an answer to show, not a reason to go and sign in.
+SIGN_IN_ENDPOINTS = frozenset({"console.oidc_start", "console.oidc_callback"})
+
 
 class ConsoleBlueprint(Blueprint):
     """Flask's Blueprint; every view owns its request's transaction."""
@@ -102,7 +105,7 @@ def _console_headers(response: Response) -> Response:
 def _error_page(error: DomainError):
     """A console error is a page (a fragment for htmx), never the API's JSON; no session
     sends the browser to the sign-in page."""
-    if isinstance(error, Unauthorized):
+    if isinstance(error, Unauthorized) and request.endpoint not in SIGN_IN_ENDPOINTS:
         session.forget()
         target = url_for("console.sign_in", next=request.full_path.rstrip("?"))
         if request.headers.get("HX-Request"):
