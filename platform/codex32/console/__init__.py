@@ -10,10 +10,19 @@ from __future__ import annotations
 
 from flask import Flask
 
-from codex32.console import auth_pages, bot_pages, builder_pages, oidc_pages
+from codex32.console import (
+    admin_pages,
+    auth_pages,
+    bot_pages,
+    builder_pages,
+    oidc_pages,
+    runs_pages,
+    usage_pages,
+)
 from codex32.console.blueprint import blp
 
-PAGE_MODULES = (auth_pages, oidc_pages, builder_pages, bot_pages)
+PAGE_MODULES = (auth_pages, oidc_pages, builder_pages, bot_pages, runs_pages, usage_pages,
+                admin_pages)
 
 
 def init_app(app: Flask) -> None:
