@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from codex32 import runtime
-from codex32.db import driver, rows, tenancy
+from codex32.db import rows, tenancy
 from codex32.errors import BadGateway, DomainError, GatewayTimeout, Invalid, from_plugin_error
 from codex32.plugins.errors import AUTH, CONTENT_POLICY, CONTEXT_LENGTH
 from codex32.plugins.interfaces import ChatRequest, Usage
@@ -116,7 +116,8 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
     if policy.applies(request, use_cache):
         prepared.cache_policy = policy
         prepared.cache_key = cache.key(workspace, tuple(deployments), request)
-    # The cache lookup and the reservation are one statement: a hit reserves nothing.
+    # The cache lookup and the reservation are one statement, committed in its round trip:
+    # a hit reserves nothing.
     prepared.reservation, found = budgets.reserve_unless_cached(
         session, caller, _max_cost(prepared), " or ".join(d.label for d in awake),
         prepared.cache_key)
@@ -124,8 +125,6 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
         cache.counted(found)
     if found is not None:
         prepared.hit = _record_hit(session, prepared, found)  # commits
-    else:
-        session.commit()
     session.close()
     return prepared
 
@@ -245,8 +244,8 @@ def _record_hit(session: Session, prepared: Prepared, found: dict[str, Any]) -> 
         caller=prepared.caller, provider=result.provider, model=result.model,
         requested_model=prepared.request.model, usage=usage, cost=Decimal(0), status="ok",
         latency_ms=result.latency_ms, attempts=[], cache_hit=True)
-    # In the transaction :func:`prepare` bound and found the answer in.
-    driver.execute_batch(session, [rows.statement(row)], commit=True)
+    # A transaction of its own (the lookup's committed with it), bound in the same round trip.
+    tenancy.execute_bound(session, prepared.workspace_id, [rows.statement(row)], commit=True)
     session.commit()
     result.usage_id = row.id
     ledger.counted(row)
