@@ -20,11 +20,11 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
-from codex32.db import driver
+from codex32.db import driver, tenancy
 from codex32.db.gateway_models import LLMBudget
 from codex32.errors import Invalid, RateLimited
 from codex32.services import audit
-from codex32.services.gateway.cache import FRESH_ANSWER
+from codex32.services.gateway.cache import FRESH_ANSWER, RECORD_HIT
 from codex32.services.gateway.calls import Caller, money_text
 
 SCOPES = ("workspace", "api_key", "bot")
@@ -75,8 +75,8 @@ def _name(scope: str, scope_id: Any, period: str) -> str:
 # ledger row).
 _START = "(date_trunc(period, now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
 _CURRENT = f"CASE WHEN period_start = {_START} THEN {{0}} ELSE 0 END"
-_RESERVE = text(f"""
-    WITH cached AS ({FRESH_ANSWER}),
+_RESERVE = f"""
+    WITH cached AS ({FRESH_ANSWER}),{{record}}
     applying AS (
       SELECT id, scope, scope_id, period, hard_limit_usd, {_CURRENT.format('spent_usd')} AS spent,
              {_CURRENT.format('reserved_usd')} AS reserved, {_START} AS start
@@ -103,7 +103,11 @@ _RESERVE = text(f"""
            refused.scope, refused.scope_id, refused.period, refused.hard_limit_usd,
            refused.start AS refused_start
     FROM (SELECT) AS one LEFT JOIN reserved ON true LEFT JOIN refused ON true
-""")
+"""
+_LOOKUP_AND_RESERVE = text(_RESERVE.format(record=""))
+# The same, and a hit's ledger row written by it: a hit's one round trip (durable: a hit
+# updates no budget, so its commit keeps synchronous_commit on).
+_LOOKUP_RECORD_AND_RESERVE = text(_RESERVE.format(record=f" recorded AS ({RECORD_HIT}),"))
 
 
 def reserve(session: Session, caller: Caller, amount: Decimal | None,
@@ -119,13 +123,16 @@ def reserve(session: Session, caller: Caller, amount: Decimal | None,
 
 
 def reserve_unless_cached(session: Session, caller: Caller, amount: Decimal | None,
-                          describe_unknown: str, cache_key: bytes | None
+                          describe_unknown: str, cache_key: bytes | None,
+                          hit_row: dict[str, Any] | None = None
                           ) -> tuple[Reservation, dict[str, Any] | None]:
     """The cached answer for ``cache_key`` (nothing reserved), else reserve as
     :func:`reserve` does, in one statement whose round trip also commits the session's
-    transaction (with whatever it holds: say the request's authentication)."""
-    _, found = driver.execute_batch(session, [(_RESERVE, {
-        "key": cache_key, "api_key": caller.api_key_id, "bot": caller.bot_id,
+    transaction (with whatever it holds: say the request's authentication). ``hit_row``
+    (:func:`.cache.hit_row`): a hit's ledger row is written by that statement too."""
+    statement = _LOOKUP_AND_RESERVE if hit_row is None else _LOOKUP_RECORD_AND_RESERVE
+    _, found = driver.execute_batch(session, [(statement, {
+        **(hit_row or {}), "key": cache_key, "api_key": caller.api_key_id, "bot": caller.bot_id,
         "amount": amount or Decimal(0), "unpriced": amount is None})], commit=True)[0]
     session.commit()  # already committed: ends the session's transaction
     reservation = Reservation(amount=amount or Decimal(0))
@@ -189,6 +196,26 @@ def settlement(reservation: Reservation, actual: Decimal | None) -> driver.State
         return None
     return _SETTLE, {"ids": list(reservation.budgets), "starts": list(reservation.budgets.values()),
                      "reserved": reservation.amount, "actual": actual or Decimal(0)}
+
+
+def settlement_apart(workspace_id: uuid.UUID | str, reservation: Reservation,
+                     actual: Decimal | None) -> list[driver.Statement]:
+    """The settlement in a transaction of its own, appended to a batch that commits first
+    (say the ledger row's): ``COMMIT``, ``BEGIN``, the binding, the settlement (its rows are
+    the batch's last), committed without waiting for the WAL flush (the caller's
+    ``commit=True`` sends that ``COMMIT``). Empty when nothing was reserved.
+
+    A durable commit holds its row locks until the WAL is flushed; every request of a
+    workspace settles on the same budget row, so they would queue for a flush each. Apart,
+    the row is locked for the UPDATE's time only. A crash that loses it leaves the whole
+    reservation in place of the real cost (never less, so never an overshoot) until the
+    period ends; the ledger row, committed durably before it, has the real cost.
+    """
+    statement = settlement(reservation, actual)
+    if statement is None:
+        return []
+    return [("COMMIT", {}), ("BEGIN", {}), tenancy.binding(workspace_id),
+            ("SET LOCAL synchronous_commit TO off", {}), statement]
 
 
 def crossed(session: Session, settled: driver.Rows) -> list[dict[str, Any]]:
