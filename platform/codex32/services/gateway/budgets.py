@@ -131,6 +131,7 @@ def reserve_unless_cached(session: Session, caller: Caller, amount: Decimal | No
     transaction (with whatever it holds: say the request's authentication). ``hit_row``
     (:func:`.cache.hit_row`): a hit's ledger row is written by that statement too."""
     statement = _LOOKUP_AND_RESERVE if hit_row is None else _LOOKUP_RECORD_AND_RESERVE
+    session.flush()  # the caller's pending changes go in before the COMMIT (nothing if none)
     _, found = driver.execute_batch(session, [(statement, {
         **(hit_row or {}), "key": cache_key, "api_key": caller.api_key_id, "bot": caller.bot_id,
         "amount": amount or Decimal(0), "unpriced": amount is None})], commit=True)[0]
