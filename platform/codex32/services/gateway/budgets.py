@@ -1,10 +1,12 @@
 """Budgets: spending limits per workspace, API key or bot over a UTC day or month.
 
 Before a call the gateway reserves the request's maximum cost on every budget that applies,
-in one transaction whose row locks serialize concurrent callers in every process; a budget
+in one statement whose row locks serialize concurrent callers in every process; a budget
 whose spend plus reservations already reached its hard limit refuses (429 naming it and when
 it resets). So concurrent requests overshoot a hard limit by at most one request's maximum.
-After the call the reservation is settled to the real cost. Crossing a soft limit notifies
+After the call the reservation is settled to the real cost. Every request of a workspace
+locks the same rows, so no lock is held across a round trip or a WAL flush (see _RESERVE and
+:func:`settlement_apart`; docs/llm-gateway.md, "The budget rows"). Crossing a soft limit notifies
 the workspace's notifiers once per period. Admin reads and writes are audited.
 """
 
