@@ -309,14 +309,18 @@ class ServingModels:
     # Four workers importing the app took 95 s on 2 cores at load 13: wait longer than that.
     ready_within: float = 300.0
 
-    def serve(self, number: int, label: str, overrides: dict[str, str]) -> Server:
+    def serve(self, number: int, label: str, overrides: dict[str, str],
+              checkout: Path | None = None) -> Server:
         """The product under gunicorn with ``overrides`` over the environment, ready; it is
-        stopped when the stack closes (or earlier with ``Server.stop``)."""
+        stopped when the stack closes (or earlier with ``Server.stop``). ``checkout``: another
+        checkout's code (same schema), served from there as ``gateway_bench --baseline`` does."""
         port = free_port()
-        return start_server(label, gunicorn_command("wsgi:app"),
-                            {**self.env, **overrides, "PORT": str(port)}, port,
+        env = {**self.env, **overrides, "PORT": str(port)}
+        if checkout is not None:
+            env["PYTHONPATH"] = str(checkout / "platform")  # ahead of this checkout's install
+        return start_server(label, gunicorn_command("wsgi:app"), env, port,
                             self.logs / f"server-{number}.log", "/health/ready", self.stack,
-                            deadline=self.ready_within)
+                            deadline=self.ready_within, cwd=checkout or REPO)
 
 
 def serving_models(stack: contextlib.ExitStack, name: str, *,

@@ -15,7 +15,8 @@ own whose streamed answers take ``--seconds`` to finish, and the product under g
   (``STREAM_OPENINGS_PER_WORKER``, codex32.api.openings); gate2s1: gate2 with the 1 ms switch;
 * capped, gate2capped: a worker accepts no more connections than its threads
   (``GUNICORN_WORKER_CONNECTIONS=64``), ungated or gate2;
-* after: gunicorn.conf.py's and the settings' defaults (gthread x 64, gates of 2).
+* after: gunicorn.conf.py's and the settings' defaults (gthread x 64, gates of 2);
+* baseline: the defaults of another checkout (``--baseline``, e.g. main before a change).
 
 The servers start through bench/harness.py (:class:`ServingModels`), as
 bench/starvation_bench.py starts them. For each, ``--streams`` streaming chats are opened at
@@ -31,6 +32,7 @@ transaction, and those of them waiting for a lock, are sampled meanwhile (stream
 one each). Target: on the chosen model, the GET's p99 under the streams stays under 100 ms. Usage::
 
     python bench/stream_bench.py [--streams 200] [--seconds 2] [--models threads,gate2]
+    python bench/stream_bench.py --models baseline,after --baseline /tmp/before
 
 ``CODEX32_ALLOW_PRIVATE_URLS=1`` on the servers: the fake listens on 127.0.0.1.
 """
@@ -48,6 +50,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -82,6 +85,8 @@ MODELS = {
     "gate2capped": ("gthread 4 x 64, 2 openings, 64 connections", {
         "STREAM_OPENINGS_PER_WORKER": "2", "GUNICORN_WORKER_CONNECTIONS": "64"}),
     "after": ("gunicorn.conf.py's defaults (after)", {}),
+    # --baseline's checkout under its own defaults, measured in the same run
+    "baseline": ("baseline checkout, its defaults", {}),
 }
 
 
@@ -229,7 +234,8 @@ def measure_model(number: int, label: str, overrides: dict[str, str], models: Se
                   tenants: dict, args) -> dict:
     """Serve the product with ``overrides``; the GETs idle and under the streams, and what
     the streams answered and recorded."""
-    server = models.serve(number, label, overrides)
+    server = models.serve(number, label, overrides,
+                          args.baseline if label == MODELS["baseline"][0] else None)
     database = models.database
     try:
         if not tenants:
@@ -348,7 +354,11 @@ def main() -> int:
                         help="seconds between the paced GETs under the streams")
     parser.add_argument("--models", default="before,gevent,after",
                         help=f"comma-separated, in order, of {', '.join(MODELS)}")
+    parser.add_argument("--baseline", type=Path,
+                        help="another checkout (same schema), served as the model 'baseline'")
     args = parser.parse_args()
+    if "baseline" in args.models and args.baseline is None:
+        parser.error("the model 'baseline' needs --baseline")
     chosen = [name.strip() for name in args.models.split(",") if name.strip()]
     if not chosen or any(name not in MODELS for name in chosen):
         parser.error(f"--models takes names among {', '.join(MODELS)}")

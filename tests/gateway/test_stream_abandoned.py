@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 from werkzeug.serving import make_server
+from werkzeug.test import EnvironBuilder
 
 from codex32.db import db, tenancy
 from codex32.services import gateway
@@ -89,6 +90,32 @@ def test_an_openai_client_gone_before_the_first_content_settles_its_reservation(
     assert wait_for(lambda: servers[0].aborted == 1)
 
 
+@pytest.mark.parametrize("path", ["/api/v1/llm/chat", "/api/v1/openai/chat/completions"])
+def test_a_body_closed_before_it_is_started_settles_at_once(app, chained, servers, path):
+    """A WSGI server or middleware may close a response's body without pulling a byte of it
+    (PEP 3333 allows it; gunicorn, werkzeug's server and its test client all pull the first
+    piece before they can fail). The view's generator then never starts: only the response's
+    ``call_on_close`` records the stream. Garbage collection is off, so the relay's reference
+    cycle cannot stand in for it (collected later, at a time nobody chooses)."""
+    servers[0].stream_interval = 0.2
+    budgeted(chained)
+    environ = EnvironBuilder(path=path, method="POST", headers=chained.headers, json={
+        "model": "fast", "stream": True,
+        "messages": [{"role": "user", "content": LONG}]}).get_environ()
+    started: list[str] = []
+    gc.collect()
+    gc.disable()
+    try:
+        body = app(environ, lambda status, headers, exc_info=None: started.append(status))
+        assert started == ["200 OK"]
+        body.close()  # not one piece pulled
+        assert _reserved(chained) == 0  # settled by the close itself
+    finally:
+        gc.enable()
+    assert_settled(chained)
+    assert wait_for(lambda: servers[0].aborted == 1)
+
+
 @pytest.fixture()
 def served(app):
     """The app under a real WSGI server (werkzeug's, threaded) on 127.0.0.1: unlike the test
@@ -96,8 +123,10 @@ def served(app):
     as every WSGI server does.
 
     Like gunicorn's workers, it always starts a response's body before it can fail to write
-    it, so the body's own ``finally`` records the stream; the views' ``call_on_close`` is a
-    guard for a server or middleware that closes a body unread (these tests pass without it).
+    it (it pulls the first piece, then writes the headers with it), so the body's own
+    ``finally`` records the stream and these tests pass without the views' ``call_on_close``:
+    no client of a real server can make it close a body unread. That guard is for a server or
+    middleware that does; the test above proves it.
     """
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

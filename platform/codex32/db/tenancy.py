@@ -91,6 +91,12 @@ def bind_through(session: Session | scoped_session, workspace_id: uuid.UUID | st
 _SET_TENANT_NAMED = "SELECT set_config('app.workspace_id', %(codex32_workspace)s, true)"
 
 
+def binding(workspace_id: uuid.UUID | str) -> driver.Statement:
+    """The statement that binds ``workspace_id`` in the transaction it runs in, for a batch
+    that begins a transaction of its own (``BEGIN`` sent in the batch)."""
+    return _SET_TENANT_NAMED, {"codex32_workspace": str(uuid.UUID(str(workspace_id)))}
+
+
 def execute_bound(session: Session | scoped_session, workspace_id: uuid.UUID | str,
                   statements: Sequence[driver.Statement], *,
                   commit: bool = False) -> list[driver.Rows]:

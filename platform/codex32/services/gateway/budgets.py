@@ -1,10 +1,12 @@
 """Budgets: spending limits per workspace, API key or bot over a UTC day or month.
 
 Before a call the gateway reserves the request's maximum cost on every budget that applies,
-in one transaction whose row locks serialize concurrent callers in every process; a budget
+in one statement whose row locks serialize concurrent callers in every process; a budget
 whose spend plus reservations already reached its hard limit refuses (429 naming it and when
 it resets). So concurrent requests overshoot a hard limit by at most one request's maximum.
-After the call the reservation is settled to the real cost. Crossing a soft limit notifies
+After the call the reservation is settled to the real cost. Every request of a workspace
+locks the same rows, so no lock is held across a round trip or a WAL flush (see _RESERVE and
+:func:`settlement_apart`; docs/llm-gateway.md, "The budget rows"). Crossing a soft limit notifies
 the workspace's notifiers once per period. Admin reads and writes are audited.
 """
 
@@ -20,11 +22,11 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
-from codex32.db import driver
+from codex32.db import driver, tenancy
 from codex32.db.gateway_models import LLMBudget
 from codex32.errors import Invalid, RateLimited
 from codex32.services import audit
-from codex32.services.gateway.cache import FRESH_ANSWER
+from codex32.services.gateway.cache import FRESH_ANSWER, RECORD_HIT
 from codex32.services.gateway.calls import Caller, money_text
 
 SCOPES = ("workspace", "api_key", "bot")
@@ -56,80 +58,109 @@ def _name(scope: str, scope_id: Any, period: str) -> str:
     return f"{scope}{'' if scope_id is None else ':' + str(scope_id)}/{period}"
 
 
-# One UPDATE, its SET and RETURNING computed from the row version it locked (a CTE that read
-# the rows apart would compute from a stale snapshot under concurrency and lose updates; an
-# UPDATE inside a CTE still locks and re-reads its rows). It runs unless the response cache
-# holds the answer: the lookup and the reservation share one statement, so one snapshot and
-# one round trip (a hit reserves nothing; a NULL key never hits).
-# A transaction that reserved commits without waiting for its WAL flush (synchronous_commit
-# off, set by the UPDATE itself): the reservation is visible to every other transaction the
-# moment it commits, which is all the concurrency bound needs, and the settlement's
-# synchronous commit (with the ledger row) flushes it. A database crash can forget the
-# reservations of calls in flight (never their spend: that is written with the ledger row).
+# One statement decides and reserves: it locks the budgets that apply (in id order, so two
+# requests never lock each other's rows in opposite orders), refuses when one of them with a
+# hard limit is spent (or the price is unknown), and otherwise reserves on all of them. The
+# locking read returns each row's newest version (READ COMMITTED re-reads a row it waited
+# for); the UPDATE computes its SET from the row it updates (never from the CTE's values, so
+# no update is lost). Since nothing is left to decide in Python, the COMMIT goes in the same
+# round trip (``driver.execute_batch(commit=True)``): a budget row stays locked for the
+# statement's time in the server only, never for a round trip to a (busy) client; every
+# request of a workspace queues on that row.
+# It runs unless the response cache holds the answer: the lookup and the reservation share
+# one statement, so one snapshot and one round trip (a hit reserves nothing; a NULL key never
+# hits). A transaction that reserved commits without waiting for its WAL flush
+# (synchronous_commit off, set by the UPDATE itself): the reservation is visible to every
+# other transaction the moment it commits, which is all the concurrency bound needs, and the
+# settlement's synchronous commit (with the ledger row) flushes it. A database crash can
+# forget the reservations of calls in flight (never their spend: that is written with the
+# ledger row).
 _START = "(date_trunc(period, now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
-_RESERVE = text(f"""
-    WITH cached AS ({FRESH_ANSWER}),
-    reserved AS (
-      UPDATE llm_budgets SET
-        spent_usd = CASE WHEN period_start = {_START} THEN spent_usd ELSE 0 END,
-        reserved_usd = CASE WHEN period_start = {_START} THEN reserved_usd ELSE 0 END + :amount,
-        notified = CASE WHEN period_start = {_START} THEN notified ELSE false END,
-        period_start = {_START}
+_CURRENT = f"CASE WHEN period_start = {_START} THEN {{0}} ELSE 0 END"
+_RESERVE = f"""
+    WITH cached AS ({FRESH_ANSWER}),{{record}}
+    applying AS (
+      SELECT id, scope, scope_id, period, hard_limit_usd, {_CURRENT.format('spent_usd')} AS spent,
+             {_CURRENT.format('reserved_usd')} AS reserved, {_START} AS start
+      FROM llm_budgets
       WHERE NOT EXISTS (SELECT FROM cached)
         AND ((scope = 'workspace' AND scope_id IS NULL)
              OR (scope = 'api_key' AND scope_id = :api_key)
              OR (scope = 'bot' AND scope_id = :bot))
-      RETURNING id, scope, scope_id, period, hard_limit_usd, spent_usd AS spent,
-                reserved_usd - :amount AS reserved, period_start AS start,
+      ORDER BY id FOR UPDATE),
+    refused AS (
+      SELECT * FROM applying
+      WHERE hard_limit_usd IS NOT NULL AND (:unpriced OR spent + reserved >= hard_limit_usd)
+      ORDER BY scope, period LIMIT 1),
+    reserved AS (
+      UPDATE llm_budgets SET
+        spent_usd = {_CURRENT.format('spent_usd')},
+        reserved_usd = {_CURRENT.format('reserved_usd')} + :amount,
+        notified = CASE WHEN period_start = {_START} THEN notified ELSE false END,
+        period_start = {_START}
+      WHERE id IN (SELECT id FROM applying) AND NOT EXISTS (SELECT FROM refused)
+      RETURNING id, period_start AS start,
                 set_config('synchronous_commit', 'off', true) AS commit_mode)
-    SELECT (SELECT response FROM cached) AS cached, reserved.*
-    FROM (SELECT) AS one LEFT JOIN reserved ON true
-""")
+    SELECT (SELECT response FROM cached) AS cached, reserved.id, reserved.start,
+           refused.scope, refused.scope_id, refused.period, refused.hard_limit_usd,
+           refused.start AS refused_start
+    FROM (SELECT) AS one LEFT JOIN reserved ON true LEFT JOIN refused ON true
+"""
+_LOOKUP_AND_RESERVE = text(_RESERVE.format(record=""))
+# The same, and a hit's ledger row written by it: a hit's one round trip (durable: a hit
+# updates no budget, so its commit keeps synchronous_commit on).
+_LOOKUP_RECORD_AND_RESERVE = text(_RESERVE.format(record=f" recorded AS ({RECORD_HIT}),"))
 
 
 def reserve(session: Session, caller: Caller, amount: Decimal | None,
             describe_unknown: str) -> Reservation:
-    """Reserve ``amount`` on every budget that applies to ``caller`` (commits).
+    """Reserve ``amount`` on every budget that applies to ``caller`` (commits the session's
+    transaction in the same round trip).
 
     ``amount`` None (the price is unknown) is refused when a hard limit applies: the budget
     could not bound the call. ``describe_unknown`` names the model for that message.
     """
     reservation, _ = reserve_unless_cached(session, caller, amount, describe_unknown, None)
-    session.commit()
     return reservation
 
 
 def reserve_unless_cached(session: Session, caller: Caller, amount: Decimal | None,
-                          describe_unknown: str, cache_key: bytes | None
+                          describe_unknown: str, cache_key: bytes | None,
+                          hit_row: dict[str, Any] | None = None
                           ) -> tuple[Reservation, dict[str, Any] | None]:
     """The cached answer for ``cache_key`` (nothing reserved), else reserve as
-    :func:`reserve` does, in one statement; the caller commits."""
-    _, found = driver.execute(session, _RESERVE, {
-        "key": cache_key, "api_key": caller.api_key_id, "bot": caller.bot_id,
-        "amount": amount or Decimal(0)})
+    :func:`reserve` does, in one statement whose round trip also commits the session's
+    transaction (with whatever it holds: say the request's authentication). ``hit_row``
+    (:func:`.cache.hit_row`): a hit's ledger row is written by that statement too."""
+    statement = _LOOKUP_AND_RESERVE if hit_row is None else _LOOKUP_RECORD_AND_RESERVE
+    session.flush()  # the caller's pending changes go in before the COMMIT (nothing if none)
+    _, found = driver.execute_batch(session, [(statement, {
+        **(hit_row or {}), "key": cache_key, "api_key": caller.api_key_id, "bot": caller.bot_id,
+        "amount": amount or Decimal(0), "unpriced": amount is None})], commit=True)[0]
+    session.commit()  # already committed: ends the session's transaction
     reservation = Reservation(amount=amount or Decimal(0))
     if found[0][0] is not None:
         return reservation, found[0][0]
-    for row in found:
-        (_, budget_id, scope, scope_id, period, hard_limit, spent, reserved, start, _) = row
-        if budget_id is None:  # no budget applies
-            continue
-        if hard_limit is None:
+    if found[0][3] is not None:
+        raise _refusal(found[0][3:], amount, describe_unknown)
+    for _, budget_id, start, *_ in found:
+        if budget_id is not None:  # None: no budget applies
             reservation.budgets[budget_id] = start
-            continue
-        name = _name(scope, scope_id, period)
-        if amount is None:
-            session.rollback()
-            raise Invalid(f"budget {name} has a hard limit and the price of {describe_unknown} "
-                          "is unknown: set its price in the workspace's settings.llm.prices")
-        if spent + reserved >= hard_limit:
-            session.rollback()
-            resets = period_end(start, period)
-            wait = max(1.0, (resets - datetime.now(UTC)).total_seconds())
-            raise BudgetExceeded(f"budget {name} is spent (hard limit {hard_limit} "
-                                 f"USD); it resets at {resets.isoformat()}", wait)
-        reservation.budgets[budget_id] = start
     return reservation, None
+
+
+def _refusal(refused: tuple[Any, ...], amount: Decimal | None,
+             describe_unknown: str) -> Exception:
+    """The error for the budget the reservation statement refused on."""
+    scope, scope_id, period, hard_limit, start = refused
+    name = _name(scope, scope_id, period)
+    if amount is None:
+        return Invalid(f"budget {name} has a hard limit and the price of {describe_unknown} "
+                       "is unknown: set its price in the workspace's settings.llm.prices")
+    resets = period_end(start, period)
+    wait = max(1.0, (resets - datetime.now(UTC)).total_seconds())
+    return BudgetExceeded(f"budget {name} is spent (hard limit {hard_limit} USD); it resets "
+                          f"at {resets.isoformat()}", wait)
 
 
 # All the reservation's budgets at once (one per row of the unnested arrays).
@@ -168,6 +199,26 @@ def settlement(reservation: Reservation, actual: Decimal | None) -> driver.State
         return None
     return _SETTLE, {"ids": list(reservation.budgets), "starts": list(reservation.budgets.values()),
                      "reserved": reservation.amount, "actual": actual or Decimal(0)}
+
+
+def settlement_apart(workspace_id: uuid.UUID | str, reservation: Reservation,
+                     actual: Decimal | None) -> list[driver.Statement]:
+    """The settlement in a transaction of its own, appended to a batch that commits first
+    (say the ledger row's): ``COMMIT``, ``BEGIN``, the binding, the settlement (its rows are
+    the batch's last), committed without waiting for the WAL flush (the caller's
+    ``commit=True`` sends that ``COMMIT``). Empty when nothing was reserved.
+
+    A durable commit holds its row locks until the WAL is flushed; every request of a
+    workspace settles on the same budget row, so they would queue for a flush each. Apart,
+    the row is locked for the UPDATE's time only. A crash that loses it leaves the whole
+    reservation in place of the real cost (never less, so never an overshoot) until the
+    period ends; the ledger row, committed durably before it, has the real cost.
+    """
+    statement = settlement(reservation, actual)
+    if statement is None:
+        return []
+    return [("COMMIT", {}), ("BEGIN", {}), tenancy.binding(workspace_id),
+            ("SET LOCAL synchronous_commit TO off", {}), statement]
 
 
 def crossed(session: Session, settled: driver.Rows) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from codex32.db import driver
 from codex32.observability.metrics import LLM_CACHE
 from codex32.plugins.interfaces import ChatRequest
-from codex32.services.gateway.calls import Deployment
+from codex32.services.gateway.calls import Caller, Deployment
 
 DEFAULT_TTL = 3600
 DEFAULT_MAX_ENTRIES = 1000
@@ -82,6 +82,32 @@ def key(workspace_id: uuid.UUID | str, deployments: tuple[Deployment, ...],
 # The bound workspace's fresh answer for a key; the budget reservation runs it as its first
 # step (budgets.reserve_unless_cached), so a request looks up and reserves in one statement.
 FRESH_ANSWER = "SELECT response FROM llm_cache WHERE key = :key AND expires_at > now()"
+# A hit's ledger row, written by the statement that found the answer (a CTE after
+# ``cached AS (FRESH_ANSWER)``): who answered and the tokens from the cached answer, zero
+# cost; the rest from the parameters :func:`hit_row` gives.
+RECORD_HIT = """
+    INSERT INTO llm_usage (workspace_id, id, kind, purpose, provider, model, requested_model,
+                           user_id, api_key_id, bot_id, execution_id, conversation_id,
+                           input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
+                           latency_ms, status, cache_hit, cost_usd)
+    SELECT :ws, :usage_id, 'chat', :purpose, response->>'provider', response->>'model',
+           :requested_model, :user_id, :api_key, :bot, :execution_id, :conversation_id,
+           COALESCE((response->'usage'->>'input_tokens')::int, 0),
+           COALESCE((response->'usage'->>'cached_input_tokens')::int, 0),
+           COALESCE((response->'usage'->>'output_tokens')::int, 0),
+           COALESCE((response->'usage'->>'reasoning_tokens')::int, 0),
+           :latency_ms, 'ok', true, 0
+    FROM cached"""
+
+
+def hit_row(workspace_id: str, usage_id: uuid.UUID, purpose: str, requested_model: str | None,
+            caller: Caller, latency_ms: int) -> dict[str, Any]:
+    """The parameters of :data:`RECORD_HIT` (the caller's API key and bot are the
+    reservation's ``:api_key`` and ``:bot``)."""
+    return {"ws": uuid.UUID(workspace_id), "usage_id": usage_id, "purpose": purpose,
+            "requested_model": requested_model, "user_id": caller.user_id,
+            "execution_id": caller.execution_id, "conversation_id": caller.conversation_id,
+            "latency_ms": latency_ms}
 _STORE = text("""
     INSERT INTO llm_cache (workspace_id, key, response, size, expires_at)
     VALUES (:ws, :key, :response, :size, now() + make_interval(secs => :ttl))

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from codex32 import runtime
-from codex32.db import driver, rows, tenancy
+from codex32.db import rows, tenancy
 from codex32.errors import BadGateway, DomainError, GatewayTimeout, Invalid, from_plugin_error
 from codex32.plugins.errors import AUTH, CONTENT_POLICY, CONTEXT_LENGTH
 from codex32.plugins.interfaces import ChatRequest, Usage
@@ -116,17 +116,21 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
     if policy.applies(request, use_cache):
         prepared.cache_policy = policy
         prepared.cache_key = cache.key(workspace, tuple(deployments), request)
-    # The cache lookup and the reservation are one statement: a hit reserves nothing.
+    # The cache lookup and the reservation are one statement, committed in its round trip:
+    # a hit reserves nothing, and the same statement writes its ledger row.
+    hit_row = None
+    if prepared.cache_key is not None:
+        hit_row = cache.hit_row(workspace, uuid.uuid4(), purpose, request.model, caller,
+                                _ms(prepared))
     prepared.reservation, found = budgets.reserve_unless_cached(
         session, caller, _max_cost(prepared), " or ".join(d.label for d in awake),
-        prepared.cache_key)
-    if prepared.cache_key is not None:
+        prepared.cache_key, hit_row)
+    session.close()
+    if hit_row is not None:
         cache.counted(found)
     if found is not None:
-        prepared.hit = _record_hit(session, prepared, found)  # commits
-    else:
-        session.commit()
-    session.close()
+        assert hit_row is not None
+        prepared.hit = _hit(prepared, found, hit_row)
     return prepared
 
 
@@ -233,22 +237,20 @@ def cooldown_recorder(session: Session, prepared: Prepared):
     return cooldown.recorder(session, prepared.workspace_id, prepared.route.settings)
 
 
-def _record_hit(session: Session, prepared: Prepared, found: dict[str, Any]) -> GatewayResult:
-    """The cached answer, its ledger row written and committed (one round trip)."""
+def _hit(prepared: Prepared, found: dict[str, Any], written: dict[str, Any]) -> GatewayResult:
+    """The cached answer, whose ledger row (``written``: :func:`.cache.hit_row`) the lookup's
+    statement wrote and committed."""
     usage = Usage(**found.get("usage", {}))
     result = GatewayResult(text=found["text"], provider=found["provider"], model=found["model"],
                            usage=usage, cost_usd=Decimal(0), finish_reason=found.get(
                                "finish_reason"), cache_hit=True)
-    result.latency_ms = _ms(prepared)
+    result.latency_ms = written["latency_ms"]
     row = ledger.entry(
         prepared.workspace_id, kind="chat", purpose=prepared.purpose,
         caller=prepared.caller, provider=result.provider, model=result.model,
         requested_model=prepared.request.model, usage=usage, cost=Decimal(0), status="ok",
         latency_ms=result.latency_ms, attempts=[], cache_hit=True)
-    # In the transaction :func:`prepare` bound and found the answer in.
-    driver.execute_batch(session, [rows.statement(row)], commit=True)
-    session.commit()
-    result.usage_id = row.id
+    row.id = result.usage_id = written["usage_id"]
     ledger.counted(row)
     return result
 
@@ -267,11 +269,9 @@ def finish(session: Session, prepared: Prepared, result: GatewayResult, *, cache
         caller=prepared.caller, provider=result.provider, model=result.model,
         requested_model=prepared.request.model, usage=result.usage, cost=result.cost_usd,
         status=status, latency_ms=result.latency_ms, attempts=result.attempts, error=error)
-    # The step's writes in one round trip: ledger row, settlement, cache entry.
+    # The step's writes in one round trip: ledger row and cache entry, committed durably,
+    # then the settlement in a transaction of its own (budgets.settlement_apart).
     statements = [rows.statement(row)]
-    settlement = budgets.settlement(prepared.reservation, result.cost_usd)
-    if settlement is not None:
-        statements.append(settlement)
     if cacheable and status == "ok" and prepared.cache_key is not None:
         statements += cache.storing(
             prepared.workspace_id, prepared.cache_key,
@@ -282,10 +282,13 @@ def finish(session: Session, prepared: Prepared, result: GatewayResult, *, cache
                        "cached_input_tokens": result.usage.cached_input_tokens,
                        "reasoning_tokens": result.usage.reasoning_tokens}},
             prepared.cache_policy)
-    written = tenancy.execute_bound(session, prepared.workspace_id, statements, commit=True)
+    settlement = budgets.settlement_apart(prepared.workspace_id, prepared.reservation,
+                                          result.cost_usd)
+    written = tenancy.execute_bound(session, prepared.workspace_id, statements + settlement,
+                                    commit=True)
     session.commit()
     # Soft limits crossed (rare) are marked in a transaction of their own.
-    crossed = budgets.crossed(session, written[1]) if settlement is not None else []
+    crossed = budgets.crossed(session, written[-1]) if settlement else []
     session.commit()
     session.close()
     result.usage_id = row.id
