@@ -26,8 +26,10 @@ CORE = Path(codex32.__file__).parent
 # the LLM gateway, which works in sessions it opens itself (its budget reservation must be
 # committed before the provider call, whoever calls), and the connection lent to a plugin that
 # keeps its data in the platform's database (plugins/database.py: a session of its own per call,
-# unless the caller shares its transaction).
+# unless the caller shares its transaction), a running execution's live logs (a session of
+# their own per write) and the maintenance loop's sweeps.
 OWNERS = {"api/transaction.py", "execution/worker.py", "execution/scheduler.py",
+          "execution/live_logs.py", "execution/sweeps.py",
           "execution/notifications.py", "execution/builder_jobs.py", "execution/indexing.py",
           "cli.py", "services/gateway/", "plugins/database.py"}
 ENDING = {"commit", "rollback", "close"}

@@ -189,7 +189,7 @@ def test_a_pending_sign_up_stays_verifiable_after_a_provider_sign_in_claims_its_
         "settings": {"oidc": {"allowed_domains": ["corp.example"], "default_role": "user"}}})
     email = f"{new_sub()}@corp.example"
     pending = platform_client.post("/api/v1/workspaces", json={
-        "name": "Pending", "admin_email": email, "admin_password": PASSWORD})
+        "name": f"Pending {new_sub()}", "admin_email": email, "admin_password": PASSWORD})
     assert pending.status_code == 202, pending.json
     signed_in = flow(platform_client, provider, "corp-sso", admitting.slug, new_sub(),
                      email=email, email_verified=True)

@@ -330,8 +330,8 @@ def test_the_maintenance_sweep_deletes_expired_sign_ins_in_every_workspace(
         app, client, provider, superuser):
     """Abandoned sign-ins of workspaces where nobody signs in again are swept by the worker's
     maintenance pass; one still valid stays."""
+    from codex32.execution import sweeps
     from codex32.runtime import KEY
-    from codex32.services.oidc.sign_ins import sweep_expired
 
     tenants = [sign_up(client) for _ in range(2)]
     for tenant in tenants:
@@ -342,7 +342,7 @@ def test_the_maintenance_sweep_deletes_expired_sign_ins_in_every_workspace(
     superuser.execute("UPDATE oidc_sign_ins SET expires_at = now() - interval '1 minute' "
                       "WHERE workspace_id = ANY(%s::uuid[])", (ids,))
     start(client, "corp", tenants[0].slug)  # still valid; it also cleared its workspace's
-    assert sweep_expired(app.extensions[KEY].sessions) >= 2
+    assert sweeps.expired_oidc_sign_ins(app.extensions[KEY].sessions) >= 2
     left = superuser.execute("SELECT workspace_id::text, expires_at > now() FROM oidc_sign_ins "
                              "WHERE workspace_id = ANY(%s::uuid[])", (ids,)).fetchall()
     assert left == [(ids[0], True)]

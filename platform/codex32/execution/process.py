@@ -34,11 +34,18 @@ from sqlalchemy import text
 
 from codex32.config import Settings
 from codex32.db.urls import DatabaseUrls, libpq_url
-from codex32.execution import builder_jobs, knowledge, notifications, queue, scheduler, worker
+from codex32.execution import (
+    builder_jobs,
+    knowledge,
+    notifications,
+    queue,
+    scheduler,
+    sweeps,
+    worker,
+)
 from codex32.observability import execution_metrics as metrics
 from codex32.observability import tracing
 from codex32.runtime import Runtime, activated, bootstrap
-from codex32.services.oidc import sign_ins
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +128,7 @@ async def _maintain(runtime: Runtime, app: procrastinate.App) -> None:
                 await app.job_manager.prune_stalled_workers(settings.worker_stalled_seconds)
             await asyncio.to_thread(scheduler.fire_due, runtime.sessions)
             await asyncio.to_thread(knowledge.settle_stale)
-            await asyncio.to_thread(sign_ins.sweep_expired, runtime.sessions)
+            await asyncio.to_thread(sweeps.expired_oidc_sign_ins, runtime.sessions)
             await asyncio.to_thread(_refresh_gauges, runtime, ticks % 12 == 0)
         except Exception:
             log.exception("worker maintenance failed; trying again next interval")

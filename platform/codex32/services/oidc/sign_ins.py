@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -72,7 +71,7 @@ def begin(session: Session, provider: Provider, found: discovery.Metadata,
     state = f"{workspace_id}.{secrets.token_urlsafe(32)}"
     nonce = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)  # 86 characters of RFC 7636's alphabet
-    session.execute(delete(OIDCSignIn).where(OIDCSignIn.expires_at < datetime.now(UTC)))
+    delete_expired(session)
     session.add(OIDCSignIn(workspace_id=workspace_id, state_hash=secret_digest(state),
                            provider=provider.id, nonce=nonce, code_verifier=verifier,
                            redirect_uri=redirect_uri,
@@ -150,17 +149,15 @@ def _bound() -> uuid.UUID:
     return uuid.UUID(bound)
 
 
-def sweep_expired(sessions: Callable[[], Session], limit: int = SWEEP_BATCH) -> int:
-    """Delete expired sign-ins in every workspace that holds some (the worker's maintenance
-    loop); returns how many rows went. Each workspace is swept under its own binding."""
-    with sessions() as session:
-        workspaces = session.execute(text("SELECT workspace_id FROM expired_oidc_sign_ins(:n)"),
-                                     {"n": limit}).scalars().all()
-    swept = 0
-    for workspace_id in workspaces:
-        with sessions() as session, tenancy.bound(session, workspace_id):
-            result = session.execute(delete(OIDCSignIn).where(
-                OIDCSignIn.expires_at < datetime.now(UTC)))
-            session.commit()
-            swept += result.rowcount  # type: ignore[attr-defined]
-    return swept
+
+def workspaces_with_expired(session: Session, limit: int = SWEEP_BATCH) -> list[uuid.UUID]:
+    """Workspaces holding expired sign-ins, any workspace (a SECURITY DEFINER function that
+    reads only the workspace and expiry columns)."""
+    return list(session.execute(text("SELECT workspace_id FROM expired_oidc_sign_ins(:n)"),
+                                {"n": limit}).scalars())
+
+
+def delete_expired(session: Session) -> int:
+    """Delete the bound workspace's expired sign-ins; how many went."""
+    result = session.execute(delete(OIDCSignIn).where(OIDCSignIn.expires_at < datetime.now(UTC)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
