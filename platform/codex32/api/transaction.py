@@ -57,6 +57,14 @@ def end() -> None:
         session.commit()
 
 
+def discard() -> None:
+    """Roll back the request's work so far: for a view that answers an error page instead of
+    raising (the console's forms), so nothing of the failed attempt is kept."""
+    session = db.session()  # type: ignore[operator]  # the scoped session's current one
+    if session.in_transaction():
+        session.rollback()
+
+
 def session() -> Session:
     """The request's session, for a service that ends its transaction itself (the LLM
     gateway commits it with its budget reservation, before the provider call)."""

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from flask import current_app, redirect, render_template, request, url_for
 
 from codex32 import runtime
+from codex32.api import transaction
 from codex32.auth.guard import current_principal, origin
 from codex32.auth.rbac import Permission
 from codex32.console import session
@@ -55,7 +56,7 @@ def sign_in_submit():
             raise Invalid("give your email and password")
         pair = auth.login(db.session, email, password, workspace, throttle, origin())
     except DomainError as error:
-        db.session.rollback()
+        transaction.discard()
         return render_template("console/sign_in.html", next=request.form.get("next", ""),
                                providers=providers.listing(db.session, None),
                                error=error.message, email=email), error.status
@@ -71,7 +72,7 @@ def sign_out():
         try:
             auth.revoke(db.session, token, origin())
         except DomainError:
-            db.session.rollback()  # already revoked or expired: nothing left to end
+            transaction.discard()  # already revoked or expired: nothing left to end
     session.forget()
     return redirect(url_for("console.sign_in"), code=303)
 
