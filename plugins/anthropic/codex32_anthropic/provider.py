@@ -14,9 +14,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar
-
-import anthropic
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from codex32.plugins.api import (
     CONNECTION,
@@ -47,6 +46,9 @@ try:  # anthropic 2.x streams over httpx2, earlier releases over httpx
 except ImportError:  # pragma: no cover - depends on the installed SDK
     import httpx as _http  # type: ignore[no-redef]
 
+if TYPE_CHECKING:
+    import anthropic
+
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 
 # Sent when a self-hosted gateway needs no key: passing None would make the SDK fall back to
@@ -64,6 +66,15 @@ CACHE_WRITE_FACTOR = 1.25
 CACHE_READ_FACTOR = 0.1
 
 SNAPSHOT_SUFFIX = re.compile(r"-\d{8}$")  # claude-haiku-4-5-20251001 → claude-haiku-4-5
+
+
+def _sdk() -> ModuleType:
+    """The ``anthropic`` SDK, imported on first use: it takes about 2 s of CPU to import, which
+    every process that loads the plugins (web workers, bot workers, commands) would pay at
+    start-up even when no workspace uses Anthropic."""
+    import anthropic
+
+    return anthropic
 
 
 class AnthropicProvider(LLMProvider):
@@ -191,7 +202,7 @@ class AnthropicProvider(LLMProvider):
                         raise ConfigInvalid("the api_key secret is required for "
                                             "api.anthropic.com", {"api_key": ["required"]})
                     api_key = NO_KEY
-                self._client = anthropic.Anthropic(
+                self._client = _sdk().Anthropic(
                     api_key=api_key, base_url=base_url,
                     timeout=float(self.config["timeout"]),
                     max_retries=0,  # the gateway's router retries; two would multiply
@@ -207,7 +218,7 @@ class AnthropicProvider(LLMProvider):
         """
         try:
             yield
-        except anthropic.AnthropicError as exc:
+        except _sdk().AnthropicError as exc:
             # ``from None``: the SDK's exception text may quote what the API echoed back.
             raise translate(exc, self.secret("api_key"), quote=quote) from None
         except _http.TimeoutException:
@@ -298,14 +309,14 @@ def translate(exc: anthropic.AnthropicError, secret: str | None, *, quote: bool 
     provider as a whole is short of capacity, so the core should fall back to another provider
     rather than tell the caller to slow down.
     """
-    if isinstance(exc, anthropic.APITimeoutError):
+    if isinstance(exc, _sdk().APITimeoutError):
         return ProviderTimeout("Anthropic did not answer in time", kind=TIMEOUT)
-    if isinstance(exc, anthropic.APIConnectionError):
+    if isinstance(exc, _sdk().APIConnectionError):
         if isinstance(exc.__cause__, RefusedConnection):
             return ProviderError(str(exc.__cause__))
         cause = type(exc.__cause__).__name__ if exc.__cause__ else "connection error"
         return ProviderError(f"could not reach the Anthropic API ({cause})", kind=CONNECTION)
-    if isinstance(exc, anthropic.APIStatusError):
+    if isinstance(exc, _sdk().APIStatusError):
         status = exc.status_code
         # From the body, not the status: an error event mid-stream arrives with a 200.
         error_type, message = _error_fields(exc.body) if quote else (None, None)

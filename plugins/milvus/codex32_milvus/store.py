@@ -20,10 +20,8 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
-
-from pymilvus import MilvusClient, MilvusException
 
 from codex32.plugins.api import (
     ConfigInvalid,
@@ -40,8 +38,10 @@ from codex32.plugins.api import (
     checked_workspace,
     resolve_url,
 )
-from codex32_milvus import schema
 from codex32_milvus.expressions import metadata_equals, scope, string_literal
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient, MilvusException
 
 METRICS = ("COSINE", "IP", "L2")
 MAX_DIMENSION = 32768  # Milvus's limit for FLOAT_VECTOR
@@ -49,6 +49,14 @@ MAX_TOP_K = 16384
 
 _NOT_LOADED = 101  # Milvus's code for "collection not loaded"
 
+
+
+def _milvus_error() -> type[MilvusException]:
+    """pymilvus's exception class; pymilvus is imported on first use, not when the plugins
+    load (every process loading them would pay its 0.9 s of CPU)."""
+    from pymilvus import MilvusException
+
+    return MilvusException
 
 class MilvusVectorStore(VectorStore):
     """Milvus (server, Zilliz Cloud, or the embedded milvus-lite server) as a vector store."""
@@ -222,6 +230,8 @@ class MilvusVectorStore(VectorStore):
                     options["token"] = self.secret("token")
                 if self.config.get("db_name"):
                     options["db_name"] = self.config["db_name"]
+                from pymilvus import MilvusClient  # imported on first use (0.9 s of CPU)
+
                 self._client = MilvusClient(**options)
             return self._client
 
@@ -258,6 +268,8 @@ class MilvusVectorStore(VectorStore):
         client = self._milvus()
         if not client.has_collection(name, timeout=self.timeout):
             return False
+        from codex32_milvus import schema
+
         schema.check(client, name, dimension, self.metric, self.timeout)
         # After a server restart collections come back released; load before the first search.
         if str(client.get_load_state(name, timeout=self.timeout).get("state")) != "Loaded":
@@ -268,6 +280,8 @@ class MilvusVectorStore(VectorStore):
     def _ensure_collection(self, name: str, dimension: int) -> None:
         if self._exists(name, dimension):
             return
+        from codex32_milvus import schema
+
         schema.create(self._milvus(), name, dimension, self.metric, self.timeout)
         self._ready.add(name)
 
@@ -275,7 +289,7 @@ class MilvusVectorStore(VectorStore):
         """Run ``call``; if the server restarted and released the collection, load and retry."""
         try:
             return call()
-        except MilvusException as error:
+        except _milvus_error() as error:
             message = str(error.message).lower()
             if error.code != _NOT_LOADED and "released" not in message \
                     and "not loaded" not in message:
@@ -294,7 +308,7 @@ class MilvusVectorStore(VectorStore):
         started = time.monotonic()
         try:
             yield
-        except MilvusException as error:
+        except _milvus_error() as error:
             self._ready.clear()
             message = str(error.message)
             token = self.secret("token")

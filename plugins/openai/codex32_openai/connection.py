@@ -12,9 +12,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar
-
-import openai
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from codex32.plugins.api import (
     CONNECTION,
@@ -32,6 +31,9 @@ from codex32.plugins.api import (
     retry_after_seconds,
     with_defaults,
 )
+
+if TYPE_CHECKING:
+    import openai
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -57,6 +59,14 @@ CONNECTION_PROPERTIES: dict[str, Any] = {
                                    "retries (one retry policy, not two)."},
 }
 
+
+
+def _sdk() -> ModuleType:
+    """The ``openai`` SDK, imported on first use (about 0.7 s of CPU that every process loading
+    the plugins would otherwise pay at start-up, whether or not a workspace uses OpenAI)."""
+    import openai
+
+    return openai
 
 class OpenAIConnection:
     """Mixin for a plugin class: one SDK client per instance, built on first use, closed once.
@@ -92,7 +102,7 @@ class OpenAIConnection:
                 raise ConfigInvalid("the api_key secret is required for api.openai.com",
                                     {"api_key": ["required"]})
             api_key = NO_KEY
-        client = openai.OpenAI(
+        client = _sdk().OpenAI(
             api_key=api_key,
             base_url=base_url,
             timeout=float(self.config["timeout"]),
@@ -121,7 +131,7 @@ class OpenAIConnection:
         """
         try:
             yield
-        except openai.OpenAIError as exc:
+        except _sdk().OpenAIError as exc:
             # ``from None``: the SDK's exception text may echo part of the key; ours never does.
             raise translate(exc, self.secret("api_key"), quote=quote) from None
 
@@ -156,21 +166,21 @@ def translate(exc: openai.OpenAIError, secret: str | None, *, quote: bool = True
 
     ``quote=False``: status and error class only, none of the server's text.
     """
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, _sdk().APITimeoutError):
         return ProviderTimeout("OpenAI did not answer in time")
-    if isinstance(exc, openai.APIConnectionError):
+    if isinstance(exc, _sdk().APIConnectionError):
         if isinstance(exc.__cause__, RefusedConnection):
             return ProviderError(str(exc.__cause__))
         cause = type(exc.__cause__).__name__ if exc.__cause__ else "connection error"
         return ProviderError(f"could not reach the OpenAI server ({cause})", kind=CONNECTION)
-    if isinstance(exc, openai.APIStatusError):
+    if isinstance(exc, _sdk().APIStatusError):
         status, code = exc.status_code, f" {exc.code}" if exc.code and quote else ""
-        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        if isinstance(exc, _sdk().AuthenticationError | _sdk().PermissionDeniedError):
             # The API's text quotes the (masked) key, so none of it is passed on.
             return ProviderAuthError(f"OpenAI rejected the credentials ({status}{code})",
                                      status=status)
         detail = _detail(exc, secret) if quote else type(exc).__name__
-        if isinstance(exc, openai.RateLimitError):
+        if isinstance(exc, _sdk().RateLimitError):
             return ProviderRateLimited(f"OpenAI rate limit ({status}{code}): {detail}",
                                        retry_after=retry_after_seconds(exc.response.headers),
                                        status=status)
@@ -179,7 +189,7 @@ def translate(exc: openai.OpenAIError, secret: str | None, *, quote: bool = True
                              retry_after=retry_after_seconds(exc.response.headers))
     if not quote:
         return ProviderError(f"OpenAI failed ({type(exc).__name__})")
-    if isinstance(exc, openai.APIError):
+    if isinstance(exc, _sdk().APIError):
         return ProviderError(f"OpenAI failed: {_detail(exc, secret)}")
     return ProviderError(f"OpenAI client error ({type(exc).__name__}): "
                          f"{redacted(str(exc), secret)}")
