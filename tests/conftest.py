@@ -144,7 +144,7 @@ def _ensure_server_account() -> None:
 def make_settings(tmp: Path, **overrides: Any) -> Settings:
     """Test settings: cheap password hashing, generous limits, no Redis unless asked."""
     base = Settings(env="test", data_dir=tmp, secret_key="s" * 40, jwt_secret_key="j" * 40,
-                    secrets_keys=["k" * 44], argon2_time_cost=1, argon2_memory_kib=8192,
+                    secrets_keys=["k" * 44], argon2_time_cost=1, argon2_memory_kib=1024,
                     rate_limit_per_minute=100_000, login_attempts_per_15_minutes=1000,
                     signups_per_hour=100_000,
                     log_json=False, log_level="WARNING")

@@ -47,7 +47,7 @@ def cli_env(database: DatabaseUnderTest, data_dir: Path) -> dict[str, str]:
             "MIGRATION_DATABASE_URL": database.urls.owner,
             "BACKUP_DATABASE_URL": superuser_url(database),
             "CODEX32_DATA_DIR": str(data_dir), "CODEX32_ENV": "test",
-            "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192"}
+            "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "1024"}
 
 
 @pytest.fixture()

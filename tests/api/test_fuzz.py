@@ -28,7 +28,7 @@ from tests.conftest import Tenant, sign_up
 # The operations are fuzzed in this many tests, each taking every SHARDS-th one, so parallel
 # test workers (pytest-xdist) share the longest part of the suite.
 SHARDS = 4
-FUZZ_SETTINGS = settings(max_examples=15, deadline=None, derandomize=True, database=None,
+FUZZ_SETTINGS = settings(max_examples=10, deadline=None, derandomize=True, database=None,
                          suppress_health_check=list(HealthCheck), print_blob=False)
 
 

@@ -93,7 +93,7 @@ def worker_env(database, data_dir: Path, **overrides: Any) -> dict[str, str]:
         "DATABASE_URL": database.urls.runtime, "MIGRATION_DATABASE_URL": database.urls.owner,
         "CODEX32_DATA_DIR": str(data_dir), "CODEX32_ENV": "test",
         "SECRET_KEY": "s" * 40, "JWT_SECRET_KEY": "j" * 40, "CODEX32_SECRETS_KEYS": "k" * 44,
-        "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192",
+        "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "1024",
         "CODEX32_LOAD_PLUGINS": "builtin,webhook", "LOG_JSON": "false", "LOG_LEVEL": "INFO",
         "WORKER_CONCURRENCY": "2", "WORKER_HEARTBEAT_SECONDS": "0.5",
         "WORKER_STALLED_SECONDS": "2", "WORKER_POLL_SECONDS": "1",

@@ -71,7 +71,7 @@ def run_env(folder: Path, milvus_port: int) -> dict[str, str]:
                                   "MILVUS_URI", "WORKER_", "PROMETHEUS", "WEB_CONCURRENCY"))
            and key != "PORT"}
     env.update({"CODEX32_DATA_DIR": str(folder), "CODEX32_MILVUS_PORT": str(milvus_port),
-                "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8192", "LOG_JSON": "false",
+                "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "1024", "LOG_JSON": "false",
                 "WORKER_POLL_SECONDS": "1", "WORKER_CONCURRENCY": "2",
                 "PROMETHEUS_MULTIPROC_DIR": str(folder / "metrics")})
     return env
