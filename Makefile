@@ -105,8 +105,11 @@ typecheck: install
 # In parallel (pytest-xdist): TEST_WORKERS processes, each with its own embedded PostgreSQL;
 # tests marked xdist_group (modules sharing worker processes or a server) stay on one of them.
 TEST_WORKERS ?= 3
+# PYTHONDONTWRITEBYTECODE is emptied for the run: with it set (as on some CI machines) every
+# process the suite starts (test workers, bot workers, gunicorn, commands) compiles the project
+# from source again and pytest rewrites every test module's asserts again.
 test: install lint typecheck
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup \
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup \
 		--cov --cov-report=term:skip-covered --cov-fail-under=80 -q
 
 bench: install
