@@ -71,6 +71,14 @@ def invite(session: Session, principal: Principal, email: str, role: str) -> Iss
                             workspace_name)
 
 
+def list_pending(session: Session) -> list[Invitation]:
+    """The bound workspace's invitations not yet accepted and not expired, newest first."""
+    return list(session.execute(
+        select(Invitation).where(Invitation.accepted_at.is_(None),
+                                 Invitation.expires_at > datetime.now(UTC))
+        .order_by(Invitation.created_at.desc(), Invitation.id)).scalars())
+
+
 def invitation_message(issued: IssuedInvitation, api_base: str) -> Message:
     """The mail that carries an invitation token to the invited address."""
     body = (f"You are invited to the Codex-32 workspace \"{issued.workspace_name}\" as "

@@ -151,3 +151,22 @@ def test_members_of_another_workspace_are_invisible(client, tenant):
     emails = {m["email"] for m in tenant.call("GET", "/api/v1/members").json}
     assert outsider.email not in emails
     assert tenant.call("DELETE", f"/api/v1/members/{outsider.user_id}").status_code == 404
+
+
+def test_open_invitations_are_listed_to_admins_of_their_workspace_only(client, tenant,
+                                                                        other_tenant):
+    waiting = f"w{uuid.uuid4().hex[:6]}@ex.com"
+    joined = f"j{uuid.uuid4().hex[:6]}@ex.com"
+    _invite(tenant, waiting)
+    accepted = client.post(f"/api/v1/invitations/{_invite(tenant, joined)}/accept",
+                           json={"password": PASSWORD})
+    assert accepted.status_code == 200
+
+    listed = tenant.call("GET", "/api/v1/invitations")
+    assert listed.status_code == 200
+    assert [(i["email"], i["role"], i["invited_by"]) for i in listed.json] == [
+        (waiting, "user", tenant.user_id)]
+    assert "token" not in listed.json[0] and "token_hash" not in listed.json[0]
+    assert other_tenant.call("GET", "/api/v1/invitations").json == []
+    viewer = tenant.add_member("viewer")
+    assert client.get("/api/v1/invitations", headers=viewer["headers"]).status_code == 403

@@ -116,6 +116,8 @@ def test_an_admin_invites_and_changes_a_role_and_the_audit_log_shows_it(console,
                                                       "role": "viewer"})
     assert invited.status_code == 200 and "Invited new@example.com" in invited.text
     assert MAILBOX.token_for("new@example.com") not in invited.text
+    listed = console.get("/app/admin/members").text
+    assert "Open invitations" in listed and "new@example.com" in listed
     member = tenant.add_member("user")
 
     assert console.post(f"/app/admin/members/{member['user_id']}/role",
@@ -133,7 +135,10 @@ def test_another_workspaces_members_and_audit_are_out_of_reach(app, tenant):
     intruder = sign_up(app.test_client())
     other = ConsoleClient(app.test_client(), intruder.email, intruder.slug)
 
+    tenant.call("POST", "/api/v1/invitations", json={"email": "only-a@example.com",
+                                                      "role": "user"})
     assert member["email"] not in other.get("/app/admin/members").text
+    assert "only-a@example.com" not in other.get("/app/admin/members").text
     assert other.post(f"/app/admin/members/{member['user_id']}/role",
                       {"role": "admin"}).status_code == 404
     assert other.post(f"/app/admin/members/{member['user_id']}/remove").status_code == 404

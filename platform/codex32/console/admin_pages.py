@@ -163,7 +163,7 @@ def admin_provider_test(kind, plugin_id):
 def _members_page(invited: Any = None):
     return render_template("console/admin/members.html",
                            members=members.list_members(db.session), roles=ROLES,
-                           invited=invited)
+                           invited=invited, pending=invitations.list_pending(db.session))
 
 
 @blp.route("/admin/members", methods=["GET"])

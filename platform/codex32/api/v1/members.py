@@ -42,6 +42,11 @@ class InvitationSchema(Output):
     expires_at = fields.DateTime(required=True)
 
 
+class PendingInvitationSchema(InvitationSchema):
+    invited_by = fields.UUID(allow_none=True, metadata={"description": "the inviting member"})
+    created_at = fields.DateTime(required=True)
+
+
 class AcceptSchema(Strict):
     password = fields.String(required=True, load_only=True)
 
@@ -75,6 +80,15 @@ def change_role(data, user_id):
 def remove_member(user_id):
     """Remove a member; the last admin cannot be removed (409)."""
     members.remove(db.session, current_principal(), user_id)
+
+
+@blp.route("/invitations", methods=["GET"])
+@requires(Permission.MANAGE_USERS)
+@blp.response(200, PendingInvitationSchema(many=True))
+def list_invitations():
+    """Invitations of the workspace still open (not accepted, not expired), newest first; the
+    tokens are never shown again."""
+    return invitations.list_pending(db.session)
 
 
 @blp.route("/invitations", methods=["POST"])

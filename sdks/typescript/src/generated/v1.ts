@@ -782,7 +782,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Invitations of the workspace still open (not accepted, not expired), newest first; the
+         *     tokens are never shown again.
+         */
+        get: operations["listInvitations"];
         put?: never;
         /**
          * Invite an email with a role; its token is mailed to that address only (in development:
@@ -2171,6 +2175,21 @@ export interface components {
             total?: number;
             /** @description Total number of pages. */
             total_pages?: number;
+        };
+        PendingInvitation: {
+            /** Format: date-time */
+            created_at: string;
+            email: string;
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: uuid
+             * @description the inviting member
+             */
+            invited_by?: string | null;
+            role: string;
         };
         Plugins: {
             /** @description isolation level per executor */
@@ -4050,6 +4069,27 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Delivery"][];
+                };
+            };
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    listInvitations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PendingInvitation"][];
                 };
             };
             default: components["responses"]["DEFAULT_ERROR"];
