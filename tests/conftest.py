@@ -20,6 +20,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 import psycopg
 import pytest
 from _pytest.nodeid import NodeId
+from werkzeug.serving import make_server
 
 from codex32.config import Settings
 from codex32.db import embedded
@@ -269,6 +271,20 @@ def sign_up(client, name: str | None = None, email: str | None = None) -> Tenant
                   slug=verified["workspace"]["slug"], user_id=verified["user"]["id"],
                   email=email, access_token=pair["access_token"],
                   refresh_token=pair["refresh_token"])
+
+
+@contextmanager
+def serving(app) -> Iterator[int]:
+    """``app`` served by threads on 127.0.0.1 at a free port (yielded), for clients that speak
+    real HTTP (SDKs, browsers, curl); shut down afterwards."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        thread.join(5)
 
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

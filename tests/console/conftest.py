@@ -15,16 +15,14 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from codex32.console import session
-from tests.conftest import PASSWORD, Tenant, make_settings
+from tests.conftest import PASSWORD, Tenant, make_settings, serving
 from tests.execution.conftest import start_worker  # noqa: F401  (a fixture used here)
 
 BROWSER_DIR = Path(__file__).parent / "browser"
@@ -77,12 +75,8 @@ def live_server(database, tmp_path_factory) -> Iterator[str]:
     from codex32.app import create_app
 
     app = create_app(make_settings(tmp_path_factory.mktemp("console-data")), database.urls)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
+    with serving(app) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 class Browser:

@@ -4,24 +4,20 @@ and the same ledger as every other gateway call."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import openai
 import pytest
-from werkzeug.serving import make_server
 
+from tests.conftest import serving
 from tests.gateway.conftest import configure
 
 
 @pytest.fixture()
 def served(app) -> Iterator[str]:
     """The app on a real socket of 127.0.0.1 (the SDK speaks HTTP)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/api/v1/openai"
-    server.shutdown()
+    with serving(app) as port:
+        yield f"http://127.0.0.1:{port}/api/v1/openai"
 
 
 @pytest.fixture()

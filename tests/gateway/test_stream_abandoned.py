@@ -7,16 +7,15 @@ from __future__ import annotations
 import gc
 import json
 import socket
-import threading
 import time
 from decimal import Decimal
 
 import pytest
-from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder
 
 from codex32.db import db, tenancy
 from codex32.services import gateway
+from tests.conftest import serving
 from tests.gateway.conftest import ask
 
 LONG = " ".join(["word"] * 60)
@@ -128,12 +127,8 @@ def served(app):
     no client of a real server can make it close a body unread. That guard is for a server or
     middleware that does; the test above proves it.
     """
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_port
-    server.shutdown()
-    thread.join(5)
+    with serving(app) as port:
+        yield port
 
 
 @pytest.mark.parametrize("path", ["/api/v1/llm/chat", "/api/v1/openai/chat/completions"])

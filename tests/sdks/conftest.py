@@ -7,15 +7,13 @@ drives its client against ``live_server`` as the workspace of ``sdk_tenant``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from tests.conftest import PASSWORD, sign_up
+from tests.conftest import PASSWORD, serving, sign_up
 
 ROOT = Path(__file__).resolve().parents[2]
 SDKS = ROOT / "sdks"
@@ -40,12 +38,8 @@ class SdkTenant:
 def live_server(app) -> Iterator[str]:
     """The app served on 127.0.0.1 (a random port) for the module; its base URL, without a
     trailing slash and without a version prefix (``http://127.0.0.1:PORT``)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(app) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
