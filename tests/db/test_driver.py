@@ -112,3 +112,32 @@ def test_a_transaction_bound_to_the_workspace_is_not_bound_again(app, tenant, ot
             db.session.remove()
             tenancy.unbind()
     assert [str(row[0]) for row in seen] == [other_tenant.workspace_id]
+
+
+def test_a_batch_that_begins_and_commits_its_transaction_is_one_round_trip(app):
+    """Its BEGIN goes in the batch (psycopg's own would wait for its answer), the statements
+    share that transaction, and the connection is back in psycopg's hands after it."""
+    with app.app_context():
+        raw = db.session.connection().connection.driver_connection
+        found = driver.execute_batch(db.session, [
+            ("CREATE TEMP TABLE whole_probe (n int) ON COMMIT DROP", {}),
+            ("INSERT INTO whole_probe VALUES (1) RETURNING n, txid_current_if_assigned()", {}),
+            ("SELECT txid_current_if_assigned()", {})], commit=True)
+        db.session.commit()
+        assert found[1][1][0][0] == 1 and found[1][1][0][1] == found[2][1][0][0] is not None
+        assert raw.autocommit is False and raw.info.transaction_status.name == "IDLE"
+        db.session.remove()
+
+
+def test_a_whole_batch_that_fails_is_rolled_back_and_leaves_the_connection_as_it_was(app):
+    with app.app_context():
+        raw = db.session.connection().connection.driver_connection
+        with pytest.raises(ProgrammingError):
+            driver.execute_batch(db.session, [
+                ("CREATE TABLE whole_failed_probe (n int)", {}),
+                ("SELECT * FROM no_such_table", {})], commit=True)
+        assert raw.autocommit is False and raw.info.transaction_status.name == "IDLE"
+        db.session.rollback()
+        kept = driver.execute(db.session, "SELECT to_regclass('whole_failed_probe')", {})
+        db.session.remove()
+    assert kept[1] == [(None,)]  # the table of the failed batch was rolled back

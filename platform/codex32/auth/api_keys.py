@@ -7,13 +7,14 @@ high-entropy, so a fast hash is right (unlike passwords).
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from codex32.crypto import secret_digest
-from codex32.db import tenancy
+from codex32.db import driver, tenancy
 
 KEY_PREFIX = "c32_"
 
@@ -35,6 +36,7 @@ class KeyRecord:
     workspace_id: str
     role: str
     expires_at: datetime | None
+    reads: list[driver.Rows] = field(default_factory=list)  # see lookup_and_bind
 
 
 def generate() -> NewKey:
@@ -48,12 +50,15 @@ def looks_like_key(credential: str) -> bool:
     return credential.startswith(KEY_PREFIX)
 
 
-def lookup_and_bind(session: Session, plain: str) -> KeyRecord | None:
+def lookup_and_bind(session: Session, plain: str,
+                    reads: Sequence[driver.Statement] = ()) -> KeyRecord | None:
     """Find a key by hash through the SECURITY DEFINER function (no workspace is bound yet)
-    and bind its workspace in the same statement; None (nothing bound) for an unknown key."""
-    row = tenancy.bind_through(
+    and bind its workspace in the same statement; None (nothing bound) for an unknown key.
+    ``reads`` run in the same round trip (:func:`codex32.db.tenancy.bind_through_reading`)."""
+    row, found = tenancy.bind_through_reading(
         session, None, "SELECT id, workspace_id, role, expires_at FROM auth_api_key(%(h)s)",
-        {"h": secret_digest(plain)})
+        {"h": secret_digest(plain)}, reads)
     if row is None:
         return None
-    return KeyRecord(str(row["id"]), str(row["workspace_id"]), row["role"], row["expires_at"])
+    return KeyRecord(str(row["id"]), str(row["workspace_id"]), row["role"], row["expires_at"],
+                     found)

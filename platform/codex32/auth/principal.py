@@ -8,6 +8,7 @@ tokens already issued.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from codex32.auth import api_keys, tokens
 from codex32.auth.rbac import Permission, permissions_of
-from codex32.db import tenancy
+from codex32.db import driver, tenancy
 from codex32.errors import Unauthorized
 
 
@@ -38,6 +39,8 @@ class Principal:
     api_key_id: uuid.UUID | None = None
     origin: Origin = field(default_factory=Origin)
     claims: dict[str, Any] | None = None
+    # The rows of the reads the route asked to run with the authentication (see authenticate).
+    reads: list[driver.Rows] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def permissions(self) -> frozenset[Permission]:
@@ -77,40 +80,56 @@ def credential_from(headers: Any) -> str:
     raise Unauthorized()
 
 
-def authenticate(session: Session, headers: Any, origin: Origin) -> Principal:
-    """Resolve the caller from ``headers`` and bind its workspace to ``session``."""
+def authenticate(session: Session, headers: Any, origin: Origin,
+                 reads: Sequence[driver.Statement] = ()) -> Principal:
+    """Resolve the caller from ``headers`` and bind its workspace to ``session``.
+
+    ``reads``: statements the route runs first anyway, sent in the authentication's round
+    trip (they find the bound workspace's rows through row-level security alone); their rows
+    are the principal's ``reads``, and are dropped when authentication refuses.
+    """
     credential = credential_from(headers)
     if api_keys.looks_like_key(credential):
-        return _from_api_key(session, credential, origin)
-    return _from_access_token(session, credential, origin)
+        return _from_api_key(session, credential, origin, reads)
+    return _from_access_token(session, credential, origin, reads)
 
 
-def _from_api_key(session: Session, plain: str, origin: Origin) -> Principal:
-    record = api_keys.lookup_and_bind(session, plain)
+def _from_api_key(session: Session, plain: str, origin: Origin,
+                  reads: Sequence[driver.Statement]) -> Principal:
+    record = api_keys.lookup_and_bind(session, plain, reads)
     if record is None:
         raise Unauthorized("the API key is invalid")
     if record.expires_at is not None and record.expires_at <= datetime.now(UTC):
         tenancy.unbind()
         raise Unauthorized("the API key has expired")
     return Principal(workspace_id=uuid.UUID(record.workspace_id), role=record.role,
-                     api_key_id=uuid.UUID(record.id), origin=origin)
+                     api_key_id=uuid.UUID(record.id), origin=origin, reads=record.reads)
 
 
-def _from_access_token(session: Session, token: str, origin: Origin) -> Principal:
+def _from_access_token(session: Session, token: str, origin: Origin,
+                       reads: Sequence[driver.Statement]) -> Principal:
     claims = tokens.decode(token, "access")
-    role = membership_role(session, claims)
-    return Principal(workspace_id=uuid.UUID(claims["ws"]), role=role,
-                     user_id=uuid.UUID(claims["sub"]), origin=origin, claims=claims)
+    row, found = membership_reading(session, claims, reads)
+    return Principal(workspace_id=uuid.UUID(claims["ws"]), role=granted_role(row),
+                     user_id=uuid.UUID(claims["sub"]), origin=origin, claims=claims,
+                     reads=found)
 
 
 def membership(session: Session, claims: dict[str, Any]) -> dict[str, Any] | None:
     """The user's membership in the token's workspace (``role``, and ``revoked``: whether the
     token or its family is revoked), binding that workspace; None for a non-member."""
-    return tenancy.bind_through(
+    return membership_reading(session, claims, ())[0]
+
+
+def membership_reading(session: Session, claims: dict[str, Any],
+                       reads: Sequence[driver.Statement]
+                       ) -> tuple[dict[str, Any] | None, list[driver.Rows]]:
+    """:func:`membership`, with ``reads`` in its round trip (see :func:`authenticate`)."""
+    return tenancy.bind_through_reading(
         session, claims["ws"],
         "SELECT role, revoked FROM auth_membership(%(user)s, %(workspace)s, %(jti)s, %(fam)s)",
         {"user": claims["sub"], "workspace": claims["ws"], "jti": claims["jti"],
-         "fam": tokens.family_id(claims)})
+         "fam": tokens.family_id(claims)}, reads)
 
 
 def membership_role(session: Session, claims: dict[str, Any]) -> str:

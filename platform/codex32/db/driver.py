@@ -49,14 +49,17 @@ def execute_batch(session: Session | scoped_session, statements: Sequence[Statem
     A failing statement raises, and the statements after it are not run. ``commit``: the
     transaction's COMMIT goes in the same round trip; the caller then ends the session's
     transaction at once with ``session.commit()`` (which finds nothing left to send) and
-    runs nothing in between.
+    runs nothing in between. A batch that begins its transaction too (nothing ran in it yet)
+    sends its ``BEGIN`` in the same round trip (see :func:`_whole`).
     """
-    if commit:
-        return execute_batch(session, [*statements, ("COMMIT", {})])[:-1]
     if isinstance(session, scoped_session):
         session = session()
     connection = session.connection()
     driver: psycopg.Connection = connection.connection.driver_connection  # type: ignore[assignment]
+    if commit:
+        if driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            return _whole(session, driver, statements)
+        return execute_batch(session, [*statements, ("COMMIT", {})])[:-1]
     queries: list[tuple[str, dict[str, Any]]] = []
     for statement, params in statements:
         if isinstance(statement, str):
@@ -69,6 +72,27 @@ def execute_batch(session: Session | scoped_session, statements: Sequence[Statem
     # SQLAlchemy's events do not see these statements: their span is opened here.
     with tracing.statements([sql for sql, _ in queries]):
         return _send(connection, driver, queries)
+
+
+def _whole(session: Session | scoped_session, driver: psycopg.Connection,
+           statements: Sequence[Statement]) -> list[Rows]:
+    """A whole transaction in one round trip: ``BEGIN``, ``statements``, ``COMMIT``.
+
+    psycopg begins a transaction by itself before the first statement, and waits for that
+    ``BEGIN``'s answer even in pipeline mode: a round trip of its own. Here the connection is
+    in autocommit mode for the batch, which sends its own ``BEGIN`` (a transaction like the
+    one psycopg would begin: no isolation level is set on these connections), and is back out
+    of it before returning; a batch that fails is rolled back first. Since the batch commits,
+    the connection is idle again either way, as the pool expects it.
+    """
+    driver.autocommit = True
+    try:
+        return execute_batch(session, [("BEGIN", {}), *statements, ("COMMIT", {})])[1:-1]
+    finally:
+        if not driver.closed:
+            if driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                driver.rollback()
+            driver.autocommit = False
 
 
 def _send(connection: Connection, driver: psycopg.Connection,

@@ -72,20 +72,42 @@ def bind_through(session: Session | scoped_session, workspace_id: uuid.UUID | st
     the transaction unbound; this saves the round trip of a separate ``set_config`` on every
     authenticated request. Returns the lookup's row as a dict.
     """
+    return bind_through_reading(session, workspace_id, lookup, params, ())[0]
+
+
+def bind_through_reading(session: Session | scoped_session,
+                         workspace_id: uuid.UUID | str | None, lookup: str, params: dict,
+                         reads: Sequence[driver.Statement]
+                         ) -> tuple[dict[str, Any] | None, list[driver.Rows]]:
+    """:func:`bind_through`, with ``reads`` run after the lookup in its round trip: the row,
+    and each read's rows.
+
+    The reads see the workspace the lookup bound through row-level security alone (they name
+    no workspace: :data:`BOUND_WORKSPACE` is the bound one in SQL); when the lookup finds no
+    row nothing is bound and they find nothing. Read-only statements only: they run before the
+    caller has checked what the lookup found (an expired key, a revoked token), and their rows
+    are dropped when it refuses.
+    """
     value = None if workspace_id is None else str(uuid.UUID(str(workspace_id)))
     source = "found.workspace_id::text" if value is None else "%(codex32_workspace)s"
     # Begins the transaction (no workspace is bound yet) and runs on the driver: the lookup
     # is part of every authenticated request.
-    keys, rows = driver.execute(
-        session, f"SELECT set_config('app.workspace_id', {source}, true), found.* "
-        f"FROM ({lookup}) AS found", {**params, "codex32_workspace": value})
+    found = driver.execute_batch(session, [
+        (f"SELECT set_config('app.workspace_id', {source}, true), found.* "
+         f"FROM ({lookup}) AS found", {**params, "codex32_workspace": value}), *reads])
+    keys, rows = found[0]
     if not rows:
-        return None
+        return None, []
     row = dict(zip(keys[1:], rows[0][1:], strict=True))
     _bound_workspace.set(value or str(row["workspace_id"]))
     _mark_bound(session() if isinstance(session, scoped_session) else session,
                 value or str(row["workspace_id"]))
-    return row
+    return row, found[1:]
+
+
+# The workspace bound in the transaction, in SQL (NULL when none is): for a read that runs in
+# the round trip that binds it (:func:`bind_through_reading`).
+BOUND_WORKSPACE = "NULLIF(current_setting('app.workspace_id', true), '')::uuid"
 
 
 _SET_TENANT_NAMED = "SELECT set_config('app.workspace_id', %(codex32_workspace)s, true)"

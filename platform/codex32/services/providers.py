@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast, overload
 
 from jsonschema import Draft202012Validator
-from sqlalchemy import CursorResult, and_, bindparam, delete, select
+from sqlalchemy import CursorResult, and_, bindparam, delete, literal_column, select
 from sqlalchemy.orm import Session
 
 from codex32 import runtime
 from codex32.auth.principal import Principal
-from codex32.db import driver
+from codex32.db import driver, tenancy
 from codex32.db.models import ProviderConfig, Workspace
 from codex32.errors import Invalid, NotFound, from_plugin_error
 from codex32.outbound import UnsafeURL, check_url
@@ -248,17 +248,25 @@ def snapshot(session: Session, workspace_id: uuid.UUID | str, kind: str) -> Snap
 
 # The settings, and what building an instance reads of each configuration (on the driver:
 # the gateway reads it on every request, in a batch with its other reads).
-_SNAPSHOT = (select(Workspace.settings, ProviderConfig.plugin_id, ProviderConfig.config,
-                    ProviderConfig.secrets, ProviderConfig.generation)
-             .outerjoin(ProviderConfig, and_(ProviderConfig.workspace_id == Workspace.id,
-                                             ProviderConfig.kind == bindparam("kind")))
-             .where(Workspace.id == bindparam("workspace")))
+_SNAPSHOT_OF_ANY = (select(Workspace.settings, ProviderConfig.plugin_id, ProviderConfig.config,
+                           ProviderConfig.secrets, ProviderConfig.generation)
+                    .outerjoin(ProviderConfig, and_(ProviderConfig.workspace_id == Workspace.id,
+                                                    ProviderConfig.kind == bindparam("kind"))))
+_SNAPSHOT = _SNAPSHOT_OF_ANY.where(Workspace.id == bindparam("workspace"))
+# The same for the workspace bound in the transaction (a read in the round trip that binds it).
+_BOUND_SNAPSHOT = _SNAPSHOT_OF_ANY.where(Workspace.id == literal_column(tenancy.BOUND_WORKSPACE))
 
 
 def snapshot_statement(workspace_id: uuid.UUID | str, kind: str) -> driver.Statement:
     """The statement :func:`snapshot` runs, to batch with other reads
     (:func:`codex32.db.driver.execute_batch`); its rows go to :func:`snapshot_of`."""
     return _SNAPSHOT, {"workspace": uuid.UUID(str(workspace_id)), "kind": kind}
+
+
+def bound_snapshot_statement(kind: str) -> driver.Statement:
+    """:func:`snapshot_statement` for the workspace the transaction has bound when it runs
+    (say in the authentication's round trip: ``codex32.auth.guard.requires(reads=...)``)."""
+    return _BOUND_SNAPSHOT, {"kind": kind}
 
 
 def snapshot_of(found: driver.Rows) -> Snapshot:

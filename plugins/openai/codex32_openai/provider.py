@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from codex32.plugins.api import (
     ChatChunk,
@@ -19,6 +19,9 @@ from codex32.plugins.api import (
     Usage,
 )
 from codex32_openai.connection import CONNECTION_PROPERTIES, OpenAIConnection
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletion
 
 PRICE_TABLE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -72,8 +75,14 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
         """Answer the chat in one request; usage is what the server reported."""
         model = request.model or self.config["model"]
         with self.translated_errors():
-            response = self.client.chat.completions.create(
-                **self._parameters(request, model), timeout=self._timeout(request))
+            # The SDK's request path as ``chat.completions.create`` takes it (its client,
+            # headers, timeout, errors and response type), minus the pass that rewrites the
+            # parameters through their TypedDicts first: about a fifth of the SDK's CPU on
+            # every call, for plain JSON that needs no rewriting (the SDK's documented way to
+            # send a request as it is: ``client.post(path, body=..., cast_to=...)``).
+            response = self.client.post(
+                "/chat/completions", body=self._parameters(request, model),
+                cast_to=_chat_completion(), options={"timeout": self._timeout(request)})
         if not response.choices:
             raise ProviderError("OpenAI answered without a choice")
         choice = response.choices[0]
@@ -153,6 +162,13 @@ def json_schema(response_schema: dict[str, Any]) -> dict[str, Any]:
     if response_schema.get("description"):
         found["description"] = str(response_schema["description"])
     return found
+
+
+def _chat_completion() -> type[ChatCompletion]:
+    """The SDK's response type of a chat completion (the SDK is imported on first use)."""
+    from openai.types.chat import ChatCompletion
+
+    return ChatCompletion
 
 
 def _usage(reported: Any) -> Usage:

@@ -49,7 +49,7 @@ def chat_request(data: dict) -> ChatRequest:
 
 @blp.route("/llm/chat", methods=["POST"])
 @openings.gated
-@requires(Permission.USE_LLM)
+@requires(Permission.USE_LLM, reads=gateway.first_reads)  # one round trip less a chat
 @blp.arguments(ChatSchema)
 @blp.response(200, ChatAnswerSchema)
 def chat(data):
@@ -68,12 +68,13 @@ def chat(data):
                                 cache=data["cache"], deadline_seconds=data["timeout"],
                                 settling=openings.settling)
         return sse(opened)
-    # The gateway continues the request's transaction (its authentication) and ends it
-    # before the provider call.
+    # The gateway continues the request's transaction (its authentication, which read what
+    # the gateway reads first) and ends it before the provider call.
     openings.leave()  # not a stream: the provider's whole answer is awaited, ungated
     result = gateway.chat(principal.workspace_id, request, purpose="gateway",
                           caller=caller_of(principal), cache=data["cache"],
-                          deadline_seconds=data["timeout"], session=transaction.session())
+                          deadline_seconds=data["timeout"], session=transaction.session(),
+                          read=principal.reads)
     return result.as_dict(), 200, result.headers
 
 

@@ -88,7 +88,7 @@ def _response_schema(response_format: dict | None) -> dict | None:
 
 @blp.route("/chat/completions", methods=["POST"])
 @openings.gated
-@requires(Permission.USE_LLM)
+@requires(Permission.USE_LLM, reads=gateway.first_reads)  # one round trip less a chat
 @blp.arguments(CompletionSchema)
 def chat_completions(data):
     """Create a chat completion (OpenAI's shape; ``stream: true`` for SSE chunks)."""
@@ -117,11 +117,12 @@ def chat_completions(data):
                             headers={"Cache-Control": "no-cache", **opened.headers})
         response.call_on_close(opened.close)  # closed unread: record it, settle its budget
         return response
-    # The gateway continues the request's transaction (its authentication) and ends it
-    # before the provider call.
+    # The gateway continues the request's transaction (its authentication, which read what
+    # the gateway reads first) and ends it before the provider call.
     openings.leave()  # not a stream: the provider's whole answer is awaited, ungated
     result = gateway.chat(principal.workspace_id, request, purpose="gateway",
-                          caller=caller_of(principal), session=transaction.session())
+                          caller=caller_of(principal), session=transaction.session(),
+                          read=principal.reads)
     body = {"id": ident, "object": "chat.completion", "created": created,
             "model": result.model, "system_fingerprint": None,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text,

@@ -20,9 +20,9 @@ from codex32.services.gateway.calls import (
     GatewayEmbedding,
     GatewayResult,
 )
-from codex32.services.gateway.chat import chat
+from codex32.services.gateway.chat import chat, first_reads
 from codex32.services.gateway.embeddings import embed
 from codex32.services.gateway.streaming import GatewayStream, stream
 
 __all__ = ["PURPOSES", "Attempt", "Caller", "Deployment", "GatewayEmbedding", "GatewayResult",
-           "GatewayStream", "chat", "embed", "stream"]
+           "GatewayStream", "chat", "embed", "first_reads", "stream"]

@@ -164,14 +164,17 @@ def _refusal(refused: tuple[Any, ...], amount: Decimal | None,
 
 
 # All the reservation's budgets at once (one per row of the unnested arrays).
-_SETTLE = text("""
+_SETTLING = """
     UPDATE llm_budgets AS b SET reserved_usd = GREATEST(b.reserved_usd - :reserved, 0),
                                 spent_usd = b.spent_usd + :actual, updated_at = now()
     FROM unnest(CAST(:ids AS uuid[]), CAST(:starts AS timestamptz[])) AS settled (id, start)
     WHERE b.id = settled.id AND b.period_start = settled.start
     RETURNING b.id, b.scope, b.scope_id, b.period, b.soft_limit_usd, b.spent_usd, b.notified,
-              b.period_start
-""")
+              b.period_start"""
+_SETTLE = text(_SETTLING)
+# The same, committing without waiting for the WAL flush (set by the UPDATE itself, as
+# _RESERVE does): for a settlement in a transaction of its own (settlement_apart).
+_SETTLE_APART = text(_SETTLING + ", set_config('synchronous_commit', 'off', true)")
 
 _MARK_NOTIFIED = text("""
     UPDATE llm_budgets SET notified = true
@@ -192,21 +195,25 @@ def settle(session: Session, reservation: Reservation, actual: Decimal | None
     return crossed(session, driver.execute(session, *statement))
 
 
-def settlement(reservation: Reservation, actual: Decimal | None) -> driver.Statement | None:
+def settlement(reservation: Reservation, actual: Decimal | None, *,
+               apart: bool = False) -> driver.Statement | None:
     """The statement :func:`settle` runs (None: nothing was reserved), to batch with the
-    step's other writes; hand its rows to :func:`crossed`."""
+    step's other writes; hand its rows to :func:`crossed`. ``apart``: its transaction commits
+    without waiting for the WAL flush (see :func:`settlement_apart`)."""
     if not reservation.budgets:
         return None
-    return _SETTLE, {"ids": list(reservation.budgets), "starts": list(reservation.budgets.values()),
-                     "reserved": reservation.amount, "actual": actual or Decimal(0)}
+    return _SETTLE_APART if apart else _SETTLE, {
+        "ids": list(reservation.budgets), "starts": list(reservation.budgets.values()),
+        "reserved": reservation.amount, "actual": actual or Decimal(0)}
 
 
 def settlement_apart(workspace_id: uuid.UUID | str, reservation: Reservation,
                      actual: Decimal | None) -> list[driver.Statement]:
     """The settlement in a transaction of its own, appended to a batch that commits first
-    (say the ledger row's): ``COMMIT``, ``BEGIN``, the binding, the settlement (its rows are
-    the batch's last), committed without waiting for the WAL flush (the caller's
-    ``commit=True`` sends that ``COMMIT``). Empty when nothing was reserved.
+    (say the ledger row's): ``COMMIT AND CHAIN`` (the next transaction begins at once), the
+    binding, the settlement (its rows are the batch's last), committed without waiting for the
+    WAL flush (the caller's ``commit=True`` sends that ``COMMIT``). Empty when nothing was
+    reserved.
 
     A durable commit holds its row locks until the WAL is flushed; every request of a
     workspace settles on the same budget row, so they would queue for a flush each. Apart,
@@ -214,18 +221,17 @@ def settlement_apart(workspace_id: uuid.UUID | str, reservation: Reservation,
     reservation in place of the real cost (never less, so never an overshoot) until the
     period ends; the ledger row, committed durably before it, has the real cost.
     """
-    statement = settlement(reservation, actual)
+    statement = settlement(reservation, actual, apart=True)
     if statement is None:
         return []
-    return [("COMMIT", {}), ("BEGIN", {}), tenancy.binding(workspace_id),
-            ("SET LOCAL synchronous_commit TO off", {}), statement]
+    return [("COMMIT AND CHAIN", {}), tenancy.binding(workspace_id), statement]
 
 
 def crossed(session: Session, settled: driver.Rows) -> list[dict[str, Any]]:
     """The budgets among ``settled`` (the settlement's rows) whose soft limit this call
     crossed first in their period, marked as notified."""
     found = []
-    for budget_id, scope, scope_id, period, soft, spent, notified, start in settled[1]:
+    for budget_id, scope, scope_id, period, soft, spent, notified, start, *_ in settled[1]:
         if soft is None or notified or spent < soft:
             continue
         if session.execute(_MARK_NOTIFIED, {"id": budget_id, "start": start}).first():

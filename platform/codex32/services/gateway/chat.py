@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from codex32 import runtime
-from codex32.db import rows, tenancy
+from codex32.db import driver, rows, tenancy
 from codex32.errors import BadGateway, DomainError, GatewayTimeout, Invalid, from_plugin_error
 from codex32.plugins.errors import AUTH, CONTENT_POLICY, CONTEXT_LENGTH
 from codex32.plugins.interfaces import ChatRequest, Usage
@@ -76,29 +76,39 @@ class Prepared:
     hit: GatewayResult | None = None
 
 
+def first_reads() -> list[driver.Statement]:
+    """The reads a chat starts with, for the workspace bound when they run: its settings and
+    provider configurations, and its deployments at rest when cooldowns live in the database.
+    A route sends them in its authentication's round trip (``requires(reads=first_reads)``)
+    and passes their rows to :func:`chat` as ``read``."""
+    reads = [providers.bound_snapshot_statement("llm")]
+    if isinstance(cooldown.store(), cooldown.DatabaseStore):
+        reads.append((cooldown.DatabaseStore.RESTING, {}))
+    return reads
+
+
 def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatRequest, *,
             purpose: str, caller: Caller, use_cache: bool | None,
-            deadline_seconds: float | None) -> Prepared:
+            deadline_seconds: float | None, read: list[driver.Rows] | None = None) -> Prepared:
     """Everything before the provider call; a cache hit is recorded and returned in ``hit``.
 
-    Ends with the session closed (its transactions committed).
+    ``read``: the rows of :func:`first_reads`, read in this transaction already. Ends with the
+    session closed (its transactions committed).
     """
     if purpose not in PURPOSES:
         raise Invalid(f"purpose must be one of {', '.join(PURPOSES)}")
     started = time.monotonic()
     workspace = str(uuid.UUID(str(workspace_id)))
     parts = setup.current()
-    # The first reads in one round trip with the binding: settings and provider configurations,
-    # and the deployments at rest when cooldowns live in the database.
-    store = cooldown.store()
-    reads = [providers.snapshot_statement(workspace, "llm")]
-    if isinstance(store, cooldown.DatabaseStore):
-        reads.append((store.RESTING, {}))
-    read = tenancy.execute_bound(session, workspace, reads)
+    if not read:  # the first reads in one round trip with the binding
+        read = tenancy.execute_bound(session, workspace, first_reads())
     route = routing.route(session, workspace, request.model, providers.snapshot_of(read[0]))
     deployments = _resolved(route)
+    store = cooldown.store()
     if isinstance(store, cooldown.DatabaseStore):
-        resting = store.resting(session, workspace, deployments, read[1])
+        # Its rows from the first reads, unless the store changed since (Redis came back).
+        resting = store.resting(session, workspace, deployments,
+                                read[1] if len(read) > 1 else None)
     else:
         resting = store.resting(session, workspace, deployments)
     # Deployments at rest are skipped; when all of them rest, all are tried (last resort).
@@ -136,8 +146,8 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
 
 def chat(workspace_id: uuid.UUID | str, request: ChatRequest, *, purpose: str,
          caller: Caller | None = None, cache: bool | None = None,
-         deadline_seconds: float | None = None,
-         session: Session | None = None) -> GatewayResult:
+         deadline_seconds: float | None = None, session: Session | None = None,
+         read: list[driver.Rows] | None = None) -> GatewayResult:
     """Answer ``request`` in a session of the gateway's own: the caller holds no transaction
     open across the call (docs/architecture.md, "Transactions"). See :func:`_chat`.
 
@@ -145,19 +155,21 @@ def chat(workspace_id: uuid.UUID | str, request: ChatRequest, *, purpose: str,
     authenticated the caller and bound ``workspace_id``): the gateway's first reads share it,
     it commits with the budget reservation (with whatever the caller wrote in it) and the
     session is closed before the provider call, so no connection waits on a provider. Two
-    round trips less than ending it first (its ``COMMIT``, the next ``BEGIN``).
+    round trips less than ending it first (its ``COMMIT``, the next ``BEGIN``). ``read``: the
+    rows of :func:`first_reads`, which that transaction read already (one round trip less).
     """
     if session is not None:
         return _chat(session, workspace_id, request, purpose=purpose, caller=caller,
-                     cache=cache, deadline_seconds=deadline_seconds)
+                     cache=cache, deadline_seconds=deadline_seconds, read=read)
     with runtime.current().sessions() as own:
         return _chat(own, workspace_id, request, purpose=purpose, caller=caller, cache=cache,
                      deadline_seconds=deadline_seconds)
 
 
 def _chat(session: Session, workspace_id: uuid.UUID | str, request: ChatRequest, *,
-         purpose: str, caller: Caller | None = None, cache: bool | None = None,
-         deadline_seconds: float | None = None) -> GatewayResult:
+          purpose: str, caller: Caller | None = None, cache: bool | None = None,
+          deadline_seconds: float | None = None,
+          read: list[driver.Rows] | None = None) -> GatewayResult:
     """Answer ``request`` through the workspace's route; every request leaves a ledger row.
 
     ``request.model`` is an alias, ``provider/model``, a bare model name or None (see
@@ -168,7 +180,7 @@ def _chat(session: Session, workspace_id: uuid.UUID | str, request: ChatRequest,
     caller = caller or Caller()
     with tenancy.bound(session, workspace_id):
         prepared = prepare(session, workspace_id, request, purpose=purpose, caller=caller,
-                           use_cache=cache, deadline_seconds=deadline_seconds)
+                           use_cache=cache, deadline_seconds=deadline_seconds, read=read)
         if prepared.hit is not None:
             prepared.hit.headers = prepared.headers
             return prepared.hit
