@@ -286,7 +286,7 @@ def post_worker_init(worker) -> None:
     A worker holds a few hundred MiB of long-lived objects after start-up; without this every
     full collection walks all of them, costing CPU and tail latency on ordinary requests.
     """
-    import gc
+    from codex32.runtime import heap
 
     if worker_class == "gevent":
         from psycopg import waiting
@@ -295,5 +295,4 @@ def post_worker_init(worker) -> None:
             worker.log.warning("psycopg waits without yielding to gevent: every query blocks "
                                "this worker's other requests")
     sys.setswitchinterval(switch_interval_ms / 1000)
-    gc.collect()
-    gc.freeze()
+    heap.freeze()  # and what plugins import on first use, once (codex32.runtime.heap)

@@ -29,7 +29,7 @@ from codex32.db.urls import DatabaseUrls, resolve
 from codex32.errors import TooLarge, register_error_handlers
 from codex32.observability import health, metrics, request_tracing, worker_presence
 from codex32.observability.logging import bind_log_context, clear_log_context
-from codex32.runtime import KEY, Runtime, bootstrap
+from codex32.runtime import KEY, Runtime, bootstrap, heap
 
 log = logging.getLogger(__name__)
 request_log = logging.getLogger("codex32.request")
@@ -143,6 +143,7 @@ def _install_request_hooks(app: Flask) -> None:
     def _forget(_error) -> None:
         tenancy.unbind()
         clear_log_context()
+        heap.freeze_new()  # an SDK the request imported (a stream's plugin): frozen, once
 
 
 def _buffer_streamed_body(environ: dict, limit: int) -> None:

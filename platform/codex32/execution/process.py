@@ -45,7 +45,7 @@ from codex32.execution import (
 )
 from codex32.observability import execution_metrics as metrics
 from codex32.observability import tracing
-from codex32.runtime import Runtime, activated, bootstrap
+from codex32.runtime import Runtime, activated, bootstrap, heap
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ def run(settings: Settings, urls: DatabaseUrls) -> None:
     """Run the worker until SIGTERM or SIGINT (the Procfile's ``worker`` process)."""
     runtime = bootstrap.build(settings, urls, "worker")
     bootstrap.start(runtime)
+    heap.freeze()  # what the worker loaded stays out of full collections (runtime.heap)
     if settings.worker_port:
         # Only with a probe port: health.py is the web's /health blueprint (flask-smorest,
         # about a quarter of a second to import), which the worker needs for nothing else.

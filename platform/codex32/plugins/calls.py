@@ -38,6 +38,7 @@ from codex32.observability import tracing
 from codex32.observability.metrics import PLUGIN_CALLS, PLUGIN_ERRORS
 from codex32.plugins.errors import PluginError, ProviderError, ProviderRateLimited, ProviderTimeout
 from codex32.plugins.interfaces import Plugin
+from codex32.runtime import heap
 
 T = TypeVar("T")
 
@@ -149,7 +150,9 @@ def _invoke(instance: Plugin, operation: str, function: Callable[..., T], args: 
         release()
         raise
     try:
-        return future.result(timeout=timeout)
+        result = future.result(timeout=timeout)
+        heap.freeze_new()  # an SDK the call imported (once): out of full collections
+        return result
     except FutureTimeout as exc:
         PLUGIN_ERRORS.labels(**labels, error="ProviderTimeout").inc()
         raise ProviderTimeout(f"{instance.id} {operation} took longer than {timeout:g}s") from exc

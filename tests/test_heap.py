@@ -1,0 +1,71 @@
+"""codex32.runtime.heap: what a plugin imports on first use joins the frozen start-up, once."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import types
+import uuid
+
+import pytest
+
+from codex32.runtime import heap
+
+
+@pytest.fixture()
+def thawed(monkeypatch):
+    """The test process as a worker would be; unfrozen again after (it is not one)."""
+    monkeypatch.setattr(heap, "_modules", None)
+    yield
+    gc.unfreeze()
+
+
+def _import_a_new_module() -> str:
+    name = f"codex32_heap_probe_{uuid.uuid4().hex}"
+    module = types.ModuleType(name)
+    module.objects = [[n] for n in range(1000)]  # type: ignore[attr-defined]  # tracked
+    sys.modules[name] = module
+    return name
+
+
+def test_nothing_is_frozen_in_a_process_that_never_froze_its_start_up(thawed):
+    name = _import_a_new_module()
+    try:
+        heap.freeze_new()
+        assert heap.frozen() == 0
+    finally:
+        del sys.modules[name]
+
+
+def test_a_module_imported_after_the_start_up_is_frozen_once(thawed):
+    heap.freeze()
+    at_start = heap.frozen()
+    heap.freeze_new()  # nothing imported since: nothing to do
+    assert heap.frozen() == at_start
+    name = _import_a_new_module()
+    try:
+        heap.freeze_new()
+        after = heap.frozen()
+        assert after >= at_start + 1000  # the module's objects
+        heap.freeze_new()
+        assert heap.frozen() == after  # once per import, not per call
+    finally:
+        del sys.modules[name]
+
+
+def test_a_web_request_that_imported_a_module_freezes_it(app, client, thawed, monkeypatch):
+    heap.freeze()
+    at_start = heap.frozen()
+    names: list[str] = []
+
+    @app.get("/heap-probe")
+    def probe():
+        names.append(_import_a_new_module())
+        return {}
+
+    try:
+        assert client.get("/heap-probe").status_code == 200
+        assert heap.frozen() >= at_start + 1000
+    finally:
+        for name in names:
+            del sys.modules[name]
