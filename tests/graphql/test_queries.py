@@ -55,6 +55,27 @@ def test_cursor_pages_are_stable_under_inserts(tenant, ask):
     assert third["pageInfo"]["hasNextPage"] is False
 
 
+BOT_EXECUTIONS = """query($first: Int, $after: String) { bots(first: 1) { nodes {
+  executions(first: $first, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } }
+  } } }"""
+
+
+def test_a_bots_executions_page_on_with_their_cursor(tenant, ask):
+    bot = tenant.create_bot("pager", code=CODE)
+    runs = [tenant.call("POST", f"/api/v1/bots/{bot['id']}/executions",
+                        json={"input": {"n": n}}).json["id"] for n in range(3)]
+
+    def page(after: str | None = None) -> dict:
+        found = data_of(ask(BOT_EXECUTIONS, {"first": 2, "after": after}))
+        return found["bots"]["nodes"][0]["executions"]
+
+    first = page()
+    second = page(first["pageInfo"]["endCursor"])
+    assert [n["id"] for n in first["nodes"] + second["nodes"]] == runs[::-1]
+    assert first["pageInfo"]["hasNextPage"] is True
+    assert second["pageInfo"]["hasNextPage"] is False
+
+
 @pytest.mark.parametrize("after", ["not-a-cursor", "WzFd", "eyJhIjogMX0="])
 def test_a_cursor_this_api_did_not_give_is_a_clear_error(ask, after):
     response = ask(BOTS, {"after": after})

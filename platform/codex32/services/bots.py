@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import BindParameter, bindparam, delete, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -125,6 +125,16 @@ def _as_required(session: Session, template: str, requires: dict[str, Any],
     raise Invalid(f"template '{template}' needs the network, and {why}; set settings.network "
                   "to false to create the bot anyway",
                   errors={"json": {"settings": {"network": [why]}}})
+
+
+@overload
+def list_bots(session: Session, page: PageRequest, *, status: str | None = None,
+              q: str | None = None, with_settings: bool = False) -> Page: ...
+
+
+@overload
+def list_bots(session: Session, page: KeysetRequest, *, status: str | None = None,
+              q: str | None = None, with_settings: bool = False) -> Slice: ...
 
 
 def list_bots(session: Session, page: PageRequest | KeysetRequest, *,

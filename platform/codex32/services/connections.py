@@ -16,11 +16,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, inspect, or_, select
+from sqlalchemy import ColumnElement, func, inspect, select
 from sqlalchemy.orm import Session
 
 from codex32.db.models import Bot, BotExecution, BotSchedule, BotVersion
-from codex32.services import bots, executions
+from codex32.services import bots, executions, pages
 from codex32.services.pages import Slice
 
 Position = tuple[datetime, uuid.UUID]
@@ -69,9 +69,8 @@ def executions_of(session: Session, bot_ids: Iterable[uuid.UUID], first: int,
     if status:
         filters.append(BotExecution.status == status)
     if after is not None:
-        filters.append(or_(BotExecution.queued_at < after[0],
-                           and_(BotExecution.queued_at == after[0],
-                                BotExecution.id > after[1])))
+        filters.append(pages.after([(BotExecution.queued_at, True), (BotExecution.id, False)],
+                                   after))
     return _per_parent(session, EXECUTION_COLUMNS, BotExecution.bot_id, bot_ids,
                        (BotExecution.queued_at.desc(), BotExecution.id),
                        (BotExecution.queued_at, BotExecution.id), filters, first)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.exc import IntegrityError
@@ -156,6 +156,17 @@ def detail(session: Session, execution_id: uuid.UUID) -> dict[str, Any]:
     shown["retried_by"] = session.execute(select(BotExecution.id).where(
         BotExecution.retry_of == execution.id)).scalar()
     return shown
+
+
+@overload
+def list_executions(session: Session, page: PageRequest, *, bot_id: uuid.UUID | None = None,
+                    status: str | None = None, trigger: str | None = None) -> Page: ...
+
+
+@overload
+def list_executions(session: Session, page: KeysetRequest, *,
+                    bot_id: uuid.UUID | None = None, status: str | None = None,
+                    trigger: str | None = None) -> Slice: ...
 
 
 def list_executions(session: Session, page: PageRequest | KeysetRequest, *,

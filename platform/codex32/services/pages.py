@@ -13,7 +13,7 @@ position stays right when rows are inserted or deleted meanwhile (docs/api.md, "
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, overload
@@ -114,6 +114,12 @@ def _sort_column(clause: Any) -> tuple[Any, bool]:
                                                                    operators.asc_op):
         return clause.element, clause.modifier is operators.desc_op
     return getattr(clause, "expression", clause), False
+
+
+def after(sorted_by: list[tuple[Any, bool]], position: Sequence[Any]) -> ColumnElement[bool]:
+    """Rows strictly after ``position`` (one value per sort key) in the order ``sorted_by``
+    (``(column, descending)`` pairs), with the values bound: for a query built per call."""
+    return _after(sorted_by).params({f"key_{i}": value for i, value in enumerate(position)})
 
 
 def _after(sorted_by: list[tuple[Any, bool]]) -> ColumnElement[bool]:

@@ -21,7 +21,7 @@ from codex32.services import bots, executions
 from codex32.services.builder import conversations
 from codex32.services.gateway import budgets, ledger
 from codex32.services.knowledge import search as knowledge_search
-from codex32.services.pages import KeysetRequest, Page, Slice
+from codex32.services.pages import KeysetRequest
 from tenants import members, workspaces
 
 MAX_SEARCH_LIMIT = 50
@@ -31,12 +31,6 @@ def _keyset(ctx, first: int | None, after: str | None) -> KeysetRequest:
     """The keyset request of a (created or queued time, id) list's ``first`` and ``after``."""
     return KeysetRequest(after=pagination.position(after),
                          size=pagination.size(first, ctx.settings.max_page_size))
-
-
-def _slice(found: Page | Slice) -> Slice:
-    """A keyset request's answer (the services answer a page request with a Page)."""
-    assert isinstance(found, Slice)
-    return found
 
 
 def _one_of(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
@@ -68,7 +62,7 @@ class Query:
         _one_of("status", status, bots.STATUSES)
         found = bots.list_bots(ctx.session, _keyset(ctx, first, after), status=status,
                                q=q or None, with_settings=True)
-        return types.bots_page(info, _slice(found))
+        return types.bots_page(info, found)
 
     @strawberry.field(description="one bot; null (with a NOT_FOUND error) when it is not in "
                                   "the workspace")
@@ -87,7 +81,7 @@ class Query:
         _one_of("trigger", trigger, executions.TRIGGERS)
         found = executions.list_executions(ctx.session, _keyset(ctx, first, after),
                                            bot_id=bot_id, status=status, trigger=trigger)
-        return types.executions_page(info, _slice(found))
+        return types.executions_page(info, found)
 
     @strawberry.field(description="one execution")
     def execution(self, info: Info, id: uuid.UUID) -> types.Execution | None:
@@ -122,7 +116,7 @@ class Query:
         found = conversations.list_conversations(ctx.session, _keyset(ctx, first, after),
                                                  state=state,
                                                  mine_of=principal if mine else None)
-        return ai_types.conversations_page(_slice(found))
+        return ai_types.conversations_page(found)
 
     @strawberry.field(description="one builder conversation with its turns and state")
     def builder_conversation(self, info: Info,

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, overload
 
 import yaml
 from sqlalchemy import bindparam, delete, select
@@ -78,6 +78,16 @@ def detail(session: Session, conversation_id: uuid.UUID) -> dict[str, Any]:
     return {**conversation.column_values(), "running": conversation.step is not None,
             "turns": [turn.column_values() for turn in turns],  # every turn, not the count
             "questions": _open_questions(session, conversation)}
+
+
+@overload
+def list_conversations(session: Session, page: PageRequest, *, state: str | None = None,
+                       mine_of: Principal | None = None) -> Page: ...
+
+
+@overload
+def list_conversations(session: Session, page: KeysetRequest, *, state: str | None = None,
+                       mine_of: Principal | None = None) -> Slice: ...
 
 
 def list_conversations(session: Session, page: PageRequest | KeysetRequest, *,
