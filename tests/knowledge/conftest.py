@@ -126,10 +126,15 @@ class KnowledgeBase:
                 f"WHERE workspace_id = %(w)s{clause} ORDER BY document_id, bot_id, ordinal",
                 {"w": tenant.workspace_id, **where}).fetchall()
 
-    def vector_ids(self, tenant: Tenant, generation: int | None = None) -> set[str]:
-        """The chunk ids the workspace's store holds (in one generation, or in any), found by
-        an exhaustive search of each generation's collection."""
+    def vector_ids(self, tenant: Tenant, generation: int | None = None, *,
+                   store: str | None = None, config: dict[str, Any] | None = None,
+                   dimension: int | None = None) -> set[str]:
+        """The chunk ids a store holds for the workspace (in one generation, or in any), found
+        by an exhaustive search of each generation's collection (a dropped generation's too,
+        probed at ``dimension`` or the workspace's). The store is the workspace's current one, or
+        plugin ``store`` built with ``config`` (its defaults when None)."""
         from codex32.db import db, tenancy
+        from codex32.plugins.interfaces import VectorStore, with_defaults
         from codex32.services.knowledge import vectors
 
         with psycopg.connect(self.dsn, autocommit=True) as connection:
@@ -138,15 +143,23 @@ class KnowledgeBase:
                 "AND dimension IS NOT NULL", (tenant.workspace_id,)).fetchall()
         found: set[str] = set()
         with self.app.app_context():
-            with tenancy.bound(db.session, tenant.workspace_id):
-                store = vectors.store_of(db.session, tenant.workspace_id)
-            db.session.remove()
-            for number, dimension in generations:
-                if generation is not None and number != generation:
+            if store is None:
+                with tenancy.bound(db.session, tenant.workspace_id):
+                    chosen = vectors.store_of(db.session, tenant.workspace_id)
+                db.session.remove()
+            else:
+                cls = runtime.of(self.app).plugins.get(VectorStore.kind, store).cls
+                chosen = cls(with_defaults(cls.config_schema, config or {}), {})
+            dimensions = dict(generations)
+            if generation is not None:  # a dropped generation's row is gone: probe it anyway
+                any_dimension = dimension or next(iter(dimensions.values()), None)
+                dimensions = {generation: dimensions.get(generation, any_dimension)}
+            for number, dimension in dimensions.items():
+                if dimension is None:
                     continue
                 probe = [1.0] + [0.0] * (dimension - 1)
-                found |= {m.id for m in store.search(tenant.workspace_id,
-                                                     f"knowledge_g{number}", probe, top_k=1000)}
+                found |= {m.id for m in chosen.search(tenant.workspace_id,
+                                                      f"knowledge_g{number}", probe, top_k=1000)}
         return found
 
 

@@ -26,7 +26,6 @@ from codex32.auth.rbac import ROLES, Permission
 from codex32.console.blueprint import blp, page
 from codex32.db import db
 from codex32.errors import Invalid
-from codex32.plugins.interfaces import Embedder
 from codex32.services import api_keys, audit, providers
 from codex32.services.gateway import budgets as budget_service
 from codex32.services.knowledge import indexes
@@ -128,7 +127,7 @@ def admin_provider_save(kind, plugin_id):
     data = parsed(ProviderPutSchema(), {"config": config, "secrets": secrets})
     principal = current_principal()
     providers.put(db.session, principal, kind, plugin_id, data["config"], data["secrets"])
-    if kind == Embedder.kind:  # as the API: a new embedder configuration, its own index
+    if kind in indexes.KINDS:  # as the API: a new embedder or vector store, its own index
         indexes.sync(db.session, principal.workspace_id)
     return _back("console.admin_providers")
 
@@ -139,7 +138,7 @@ def admin_provider_delete(kind, plugin_id):
     """Forget the workspace's configuration of a plugin (as the API's DELETE)."""
     principal = current_principal()
     providers.remove(db.session, principal, kind, plugin_id)
-    if kind == Embedder.kind:
+    if kind in indexes.KINDS:
         indexes.sync(db.session, principal.workspace_id)
     return _back("console.admin_providers")
 

@@ -35,10 +35,12 @@ INDEX_STATUSES = ("building", "active", "retired")
 
 
 class KnowledgeIndex(Model):
-    """One index generation of a workspace: the vectors of one embedder configuration.
+    """One index generation of a workspace: the vectors of one embedder configuration, kept in
+    one vector store (its plugin id and the configuration it was written with, secrets aside).
 
-    Search reads the ``active`` generation; a changed embedder starts a ``building`` one,
-    which becomes active (the old one ``retired``) once every chunk has a vector in it.
+    Search reads the ``active`` generation from its own store; a changed embedder or store
+    starts a ``building`` one, which becomes active (the old one ``retired``) once every
+    chunk has a vector in it.
     """
 
     __tablename__ = "knowledge_indexes"
@@ -49,6 +51,9 @@ class KnowledgeIndex(Model):
     generation: Mapped[int] = mapped_column(Integer, primary_key=True)
     embedder: Mapped[str] = mapped_column(String(100), nullable=False)
     fingerprint: Mapped[str] = mapped_column(String(200), nullable=False)
+    vector_store: Mapped[str] = mapped_column(String(100), nullable=False)
+    store_config: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=sql("'{}'::jsonb"))
     dimension: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     created_at: Mapped[datetime] = _created()

@@ -25,7 +25,7 @@ from codex32 import runtime
 from codex32.db import tenancy
 from codex32.db.knowledge_models import KnowledgeChunk, KnowledgeDocument, KnowledgeIndex
 from codex32.db.models import Bot, BotVersion
-from codex32.errors import DomainError
+from codex32.errors import DomainError, NotFound
 from codex32.execution import queue
 from codex32.plugins.interfaces import VectorItem, VectorStore
 from codex32.services import gateway
@@ -174,11 +174,11 @@ def embed_pending(workspace_id: str, where: ColumnElement[bool] | None = None) -
     batch = runtime.current().settings.knowledge_embed_batch
     while True:
         with _sessions() as session, tenancy.bound(session, workspace_id):
-            store = vectors.available_store(session, workspace_id)
-            if store is None:
+            if indexes.current_store(session, workspace_id) is None:
                 log.info("no vector store is installed: chunks kept for full-text search only")
                 return None
             generation = indexes.target(session, workspace_id)
+            store = vectors.store_for(session, workspace_id, generation)
             number, embedder = generation.generation, generation.embedder
             session.commit()
         while _embed_batch(workspace_id, number, embedder, store, where, batch):
@@ -234,8 +234,9 @@ def reindex(workspace_id: str, generation: int) -> None:
         found = session.get(KnowledgeIndex, (uuid.UUID(workspace_id), generation))
         if found is None or found.status != "building":
             return
-        store = vectors.available_store(session, workspace_id)
-        if store is None:  # nothing to fill until a vector store is installed
+        try:  # the store the generation is built in: the workspace's new one
+            store = vectors.store_for(session, workspace_id, found)
+        except NotFound:  # its plugin is gone: a new choice of store starts another build
             return
         indexes.touch(session, generation)
         embedder = found.embedder
@@ -250,11 +251,13 @@ def reindex(workspace_id: str, generation: int) -> None:
 
 def forget(workspace_id: str, ids: list[str], generation: int | None = None) -> None:
     """Delete the vectors of these chunk ids from one generation, or from every generation
-    the workspace has."""
+    the workspace has, each in the store that holds it."""
     with _sessions() as session, tenancy.bound(session, workspace_id):
-        generations = [generation] if generation is not None else indexes.live(session)
-        store = vectors.available_store(session, workspace_id) if generations else None
-    if store is not None:
+        found = indexes.live(session)
+        if generation is not None:
+            found = [index for index in found if index.generation == generation]
+        stores = vectors.stores_of(session, workspace_id, found)
+    for store, generations in stores:
         vectors.delete(store, workspace_id, generations, ids)
 
 
@@ -262,7 +265,8 @@ def erase(workspace_id: str, generations: list[int]) -> None:
     """Delete the vectors of an erased workspace's (retired) generations from every store
     that may hold some, then the generations; raising makes the job run again."""
     with _sessions() as session, tenancy.bound(session, workspace_id):
-        stores = vectors.stores_holding(session, workspace_id)
+        erased = [index for index in indexes.live(session) if index.generation in generations]
+        stores = vectors.stores_holding(session, workspace_id, erased)
     failed: list[str] = []
     for store in stores:
         try:
@@ -280,14 +284,16 @@ def erase(workspace_id: str, generations: list[int]) -> None:
 
 
 def drop_generation(workspace_id: str, generation: int) -> None:
-    """Delete a retired generation's vectors, then the generation itself."""
+    """Delete a retired generation's vectors from the store that holds them (the one it
+    recorded: after a switch of store, not the workspace's current one), then the
+    generation itself."""
     with _sessions() as session, tenancy.bound(session, workspace_id):
         found = session.get(KnowledgeIndex, (uuid.UUID(workspace_id), generation))
         if found is None or found.status != "retired":
             return
         ids = [str(i) for i in session.execute(select(KnowledgeChunk.id)).scalars()]
-        store = vectors.available_store(session, workspace_id)
-    if store is not None:
+        stores = vectors.stores_of(session, workspace_id, [found])  # its own, not the current
+    for store, _ in stores:
         vectors.delete(store, workspace_id, [generation], ids)
     with _sessions() as session, tenancy.bound(session, workspace_id):
         session.execute(delete(KnowledgeIndex).where(KnowledgeIndex.generation == generation,

@@ -278,7 +278,15 @@ class VectorStore(Plugin, kind="vector_store", default="pgvector"):
 
     A store must never return, overwrite or delete another workspace's vectors: ``workspace_id``
     is part of every key and every filter.
+
+    ``placement`` names the configuration settings that decide where vectors are kept (a
+    server, a database, a collection prefix, a metric the collections are built with): when
+    a workspace changes one, or chooses another store, the core re-indexes its knowledge into
+    the new place. ``None`` (the default) counts every setting; settings that only tune
+    searches (candidates, timeouts) are better left out, so changing them rebuilds nothing.
     """
+
+    placement: ClassVar[frozenset[str] | None] = None
 
     def upsert(self, workspace_id: str, collection: str, items: list[VectorItem]) -> None:
         """Insert or replace items by id within the workspace's collection."""

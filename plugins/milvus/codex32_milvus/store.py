@@ -86,6 +86,9 @@ class MilvusVectorStore(VectorStore):
     }
     secrets = ("token",)
     capabilities = frozenset({"filters", "partition_key"})
+    # Where vectors are kept; ef_search and timeout_seconds only tune calls. (With no uri,
+    # the operator's MILVUS_URI or the embedded server: the operator's, not the workspace's.)
+    placement = frozenset({"uri", "db_name", "collection_prefix", "metric"})
 
     def __init__(self, config: dict[str, Any] | None = None,
                  secrets: dict[str, str] | None = None) -> None:

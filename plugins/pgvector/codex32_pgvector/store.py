@@ -82,6 +82,7 @@ class PgVectorStore(VectorStore):
         "additionalProperties": False,
     }
     capabilities = frozenset({"filters", "sql", "transactions"})
+    placement = frozenset()  # always the platform's database: the settings tune searches
 
     def __init__(self, config: dict[str, Any] | None = None,
                  secrets: dict[str, str] | None = None) -> None:

@@ -12,7 +12,6 @@ from codex32.api.schemas import Output, Strict
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
-from codex32.plugins.interfaces import Embedder
 from codex32.services import providers, templates
 from codex32.services.knowledge import indexes
 
@@ -104,7 +103,7 @@ def put_provider(data, kind, plugin_id):
     principal = current_principal()
     stored = providers.put(db.session, principal, kind, plugin_id, data["config"],
                            data["secrets"])
-    if kind == Embedder.kind:  # a new embedder configuration: its own index generation
+    if kind in indexes.KINDS:  # a new embedder or vector store: its own index generation
         indexes.sync(db.session, principal.workspace_id)
     return stored
 
@@ -116,7 +115,7 @@ def delete_provider(kind, plugin_id):
     """Remove the workspace's configuration of a plugin."""
     principal = current_principal()
     providers.remove(db.session, principal, kind, plugin_id)
-    if kind == Embedder.kind:
+    if kind in indexes.KINDS:
         indexes.sync(db.session, principal.workspace_id)
 
 

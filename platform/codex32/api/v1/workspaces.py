@@ -171,7 +171,7 @@ def update_workspace(data):
     """Rename the workspace or change its settings (plugin defaults, LLM fallback)."""
     principal = current_principal()
     workspace = workspaces.update(db.session, principal, data)
-    if "settings" in data:  # the default embedder may have changed: its own index generation
+    if "settings" in data:  # another default embedder or vector store: its own generation
         indexes.sync(db.session, principal.workspace_id)
     return workspace
 

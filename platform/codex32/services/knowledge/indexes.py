@@ -1,12 +1,17 @@
-"""Index generations: which embedder's vectors search reads, and the switch to a new one.
+"""Index generations: which embedder's vectors search reads, in which store, and the switch
+to a new one.
 
 A workspace's vectors live in one vector-store collection per generation
 (``knowledge_g<N>``). A generation is the index of one embedder configuration (its
-fingerprint: the plugin id and a digest of its configuration, secrets excluded). New vectors
-go to the newest generation; when the workspace's embedder changes, a ``building`` generation
-starts and a background job fills it while search keeps reading the ``active`` one; once every
-chunk has its vector in the new generation, it becomes active and the old one is retired (its
-vectors dropped by a job). Store calls happen outside transactions (:mod:`.vectors`).
+fingerprint: the plugin id and a digest of its configuration, secrets excluded) kept in one
+vector store (the store's plugin id and the configuration it was written with; secrets are
+never part of a configuration). New vectors go to the newest generation; when the
+workspace's embedder or vector store changes (another plugin, or a setting the store names in
+its ``placement``), a ``building`` generation starts and a background job fills it while
+search keeps reading the ``active`` one from the store that holds it; once every chunk has
+its vector in the new generation, it becomes active and the old one is retired (its vectors
+dropped from its own store by a job). Store calls happen outside transactions
+(:mod:`.vectors`).
 """
 
 from __future__ import annotations
@@ -15,14 +20,21 @@ import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from codex32 import runtime
 from codex32.db.knowledge_models import KnowledgeChunk, KnowledgeIndex
+from codex32.errors import NotFound
 from codex32.execution import queue
-from codex32.plugins.interfaces import Embedder
+from codex32.plugins.interfaces import Embedder, VectorStore, with_defaults
 from codex32.services import providers
+
+# The kinds of plugin whose settings decide a generation: saving or removing their
+# configuration, or choosing another default, may start a new one (:func:`sync`).
+KINDS = (Embedder.kind, VectorStore.kind)
 
 COLLECTION_PREFIX = "knowledge_g"
 
@@ -42,6 +54,36 @@ def current_embedder(session: Session, workspace_id: uuid.UUID | str,
     return embedder.id, f"{embedder.id}:{digest}"
 
 
+def current_store(session: Session,
+                  workspace_id: uuid.UUID | str) -> tuple[str, dict[str, Any]] | None:
+    """The workspace's vector store now: the plugin id and the workspace's configuration of it
+    (as saved), or None when no vector store plugin is installed."""
+    known = providers.snapshot(session, workspace_id, VectorStore.kind)
+    plugin_id = providers.default_id(VectorStore.kind, known.settings)
+    if plugin_id is None:
+        return None
+    row = known.rows.get(plugin_id)
+    return plugin_id, dict(row.config) if row is not None else {}
+
+
+def placement(plugin_id: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The settings of a store's configuration that decide where its vectors are kept
+    (defaults applied; all of them for a store not installed or naming no ``placement``)."""
+    registration = runtime.current().plugins.get(VectorStore.kind, plugin_id)
+    if registration is None:
+        return dict(config)
+    cls = registration.cls
+    full = with_defaults(cls.config_schema, config)
+    keys = getattr(cls, "placement", None)
+    return full if keys is None else {name: full[name] for name in keys if name in full}
+
+
+def lives_in(index: KnowledgeIndex, plugin_id: str, config: dict[str, Any]) -> bool:
+    """Whether a generation's vectors are in the store ``plugin_id`` configured so."""
+    return index.vector_store == plugin_id and (
+        placement(plugin_id, index.store_config) == placement(plugin_id, config))
+
+
 def active(session: Session) -> KnowledgeIndex | None:
     """The generation search reads (None before anything was indexed)."""
     return session.execute(select(KnowledgeIndex).where(
@@ -55,9 +97,10 @@ def newest(session: Session) -> KnowledgeIndex | None:
         KnowledgeIndex.generation.desc()).limit(1)).scalar()
 
 
-def live(session: Session) -> list[int]:
+def live(session: Session) -> list[KnowledgeIndex]:
     """Every generation that may still hold vectors (retired ones not yet dropped too)."""
-    return list(session.execute(select(KnowledgeIndex.generation)).scalars())
+    return list(session.execute(select(KnowledgeIndex).order_by(
+        KnowledgeIndex.generation)).scalars())
 
 
 def _lock(session: Session, workspace_id: uuid.UUID | str) -> None:
@@ -68,45 +111,61 @@ def _lock(session: Session, workspace_id: uuid.UUID | str) -> None:
 
 def target(session: Session, workspace_id: uuid.UUID | str) -> KnowledgeIndex:
     """The generation to write vectors to, starting a new one (and queuing its build) when
-    the workspace's embedder is not the one the newest generation was built with."""
+    the workspace's embedder or vector store is not the one the newest generation was built
+    with and in. 404 when no vector store plugin is installed."""
     embedder, fingerprint = current_embedder(session, workspace_id)
+    store = current_store(session, workspace_id)
+    if store is None:
+        raise NotFound(f"no {VectorStore.kind} plugin is installed")
+    plugin_id, config = store
+
+    def fits(found: KnowledgeIndex | None) -> bool:
+        return found is not None and found.fingerprint == fingerprint and lives_in(
+            found, plugin_id, config)
+
     found = newest(session)
-    if found is not None and found.fingerprint == fingerprint:
+    if fits(found):
+        assert found is not None
         return found
     _lock(session, workspace_id)
     found = newest(session)
-    if found is not None and found.fingerprint == fingerprint:
+    if fits(found):
+        assert found is not None
         return found
     now = datetime.now(UTC)
-    if found is None:  # numbers are never reused: an erased generation's vectors may remain
-        top = session.execute(select(func.max(KnowledgeIndex.generation))).scalar() or 0
-        first = KnowledgeIndex(workspace_id=uuid.UUID(str(workspace_id)), generation=top + 1,
-                               embedder=embedder, fingerprint=fingerprint, status="active",
-                               created_at=now, updated_at=now, activated_at=now)
-        session.add(first)
+    top = session.execute(select(func.max(KnowledgeIndex.generation))).scalar() or 0
+    # Numbers are never reused: an erased or dropped generation's vectors may remain.
+    started = KnowledgeIndex(workspace_id=uuid.UUID(str(workspace_id)), generation=top + 1,
+                             embedder=embedder, fingerprint=fingerprint, vector_store=plugin_id,
+                             store_config=config, status="building", created_at=now,
+                             updated_at=now)
+    if found is None:
+        started.status, started.activated_at = "active", now
+        session.add(started)
         session.flush()
-        return first
-    if found.status == "building":  # a build for an embedder no longer chosen: abandon it
+        return started
+    if found.status == "building":  # a build for a choice no longer made: abandon it
         found.status = "retired"
         session.flush()
         queue.defer_knowledge(session, queue.DROP_GENERATION_TASK, workspace_id,
                               generation=found.generation)
-    top = session.execute(select(func.max(KnowledgeIndex.generation))).scalar() or 0
-    building = KnowledgeIndex(workspace_id=uuid.UUID(str(workspace_id)), generation=top + 1,
-                              embedder=embedder, fingerprint=fingerprint, status="building",
-                              created_at=now, updated_at=now)
-    session.add(building)
+        kept = active(session)
+        if fits(kept):  # the choice went back to the active generation's: nothing to build
+            assert kept is not None
+            return kept
+    session.add(started)
     session.flush()
     queue.defer_knowledge(session, queue.REINDEX_TASK, workspace_id,
-                          generation=building.generation)
-    return building
+                          generation=started.generation)
+    return started
 
 
 def sync(session: Session, workspace_id: uuid.UUID | str) -> None:
-    """Start a new generation if the workspace's embedder changed since the newest one (called
-    where the embedder may change: its provider settings and the workspace's defaults).
-    Nothing happens in a workspace that never indexed anything."""
-    if newest(session) is not None:
+    """Start a new generation if the workspace's embedder or vector store changed since the
+    newest one (called where they may change: their provider settings and the workspace's
+    defaults, :data:`KINDS`). Nothing happens in a workspace that never indexed anything, or
+    while no vector store plugin is installed (nothing could be built)."""
+    if newest(session) is not None and current_store(session, workspace_id) is not None:
         target(session, workspace_id)
 
 

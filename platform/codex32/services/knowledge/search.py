@@ -3,9 +3,10 @@ similarity, fused by reciprocal rank fusion.
 
 A search is a prepared call (docs/architecture.md, "Transactions"): :func:`prepare` runs the
 full-text query (``websearch_to_tsquery``, ``ts_rank``) in the caller's transaction and picks
-the active index generation and the store; the caller ends its transaction; :meth:`Search.
-nearest` embeds the query through the gateway (with the embedder that built the active
-generation) and asks the store; :func:`finish` reads the passages of both lists in a new
+the active index generation and the store it lives in (while a new store is being filled,
+not the workspace's current one); the caller ends its transaction; :meth:`Search.nearest`
+embeds the query through the gateway (with the embedder that built the active generation)
+and asks that store; :func:`finish` reads the passages of both lists in a new
 transaction (row-level security drops anything not the workspace's) and fuses them. Each hit
 carries its scores (``fts``, ``vector``, ``fused``), the passage and its location.
 """
@@ -102,8 +103,12 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, query: str, *,
         found.vector_note = ("the embedder of the active index changed its configuration; "
                              "vector search resumes when the new index is complete")
         return found
+    try:  # where the active generation lives: while a new store is filled, the old one
+        found.store = vectors.store_for(session, workspace_id, active)
+    except DomainError as exc:
+        found.vector_note = f"the vector store of the active index is unavailable: {exc.message}"
+        return found
     found.generation, found.embedder = active.generation, active.embedder
-    found.store = vectors.store_of(session, workspace_id)
     return found
 
 

@@ -1,52 +1,108 @@
-"""The workspace's vector store, reached only through :class:`VectorStore`'s three calls.
+"""The vector stores of a workspace's generations, reached only through :class:`VectorStore`'s
+calls.
 
 Each call names the workspace (the store adds its filter) and a generation's collection, and
-is bounded by the plugin timeout. Callers hold no transaction open while these run; they build
-the store in their transaction (:func:`store_of`) and call it after.
+is bounded by the plugin timeout. A generation's vectors are in the store it recorded
+(:func:`store_for`), which is not the workspace's current one while a switch of store is being
+re-indexed. Callers hold no transaction open while these run; they build the store in their
+transaction and call it after.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from codex32 import runtime
-from codex32.errors import NotFound, from_plugin_error
+from codex32.db.knowledge_models import KnowledgeIndex
+from codex32.errors import DomainError, NotFound, from_plugin_error
 from codex32.plugins.calls import invoke
 from codex32.plugins.errors import PluginError
-from codex32.plugins.interfaces import VectorItem, VectorMatch, VectorStore
+from codex32.plugins.interfaces import VectorItem, VectorMatch, VectorStore, with_defaults
 from codex32.services import providers
-from codex32.services.knowledge.indexes import collection_of
+from codex32.services.knowledge.indexes import collection_of, lives_in
+
+log = logging.getLogger(__name__)
 
 DELETE_BATCH = 1000
 
 
 def store_of(session: Session, workspace_id: uuid.UUID | str) -> VectorStore:
-    """The workspace's configured vector store (its default unless it chose another)."""
+    """The workspace's configured vector store now (its default unless it chose another):
+    where new generations are built, not necessarily where a generation's vectors are."""
     return providers.build(session, workspace_id, VectorStore)
 
 
-def available_store(session: Session, workspace_id: uuid.UUID | str) -> VectorStore | None:
-    """The workspace's vector store, or None when no vector store plugin is installed (the
-    knowledge base then works on full-text search alone)."""
-    try:
-        return store_of(session, workspace_id)
-    except NotFound:
-        return None
+def store_for(session: Session, workspace_id: uuid.UUID | str,
+              index: KnowledgeIndex) -> VectorStore:
+    """The store holding a generation's vectors: the plugin it recorded, with the workspace's
+    configuration of it while that places vectors where the generation's are, else with the
+    configuration the generation was written with (and the workspace's secrets of the
+    plugin now). 404 when that plugin is not installed any more."""
+    known = providers.snapshot(session, workspace_id, VectorStore.kind)
+    row = known.rows.get(index.vector_store)
+    if lives_in(index, index.vector_store, row.config if row is not None else {}):
+        return providers.build(session, workspace_id, VectorStore, index.vector_store,
+                               known=known)
+    registration = runtime.current().plugins.get(VectorStore.kind, index.vector_store)
+    if registration is None:
+        raise NotFound(f"no {VectorStore.kind} plugin with id '{index.vector_store}' is "
+                       "installed")
+    digest = hashlib.sha256(json.dumps(index.store_config, sort_keys=True,
+                                       default=str).encode()).hexdigest()[:16]
+    key = (str(workspace_id), VectorStore.kind, f"{index.vector_store}@{digest}",
+           str(row.generation) if row is not None else None)
+    current = runtime.current()
+    instance = current.instances.get(key)
+    if instance is None:
+        cls = registration.cls
+        try:
+            instance = cls(with_defaults(cls.config_schema, index.store_config),
+                           current.box.open(row.secrets if row is not None else None))
+        except PluginError as exc:
+            raise from_plugin_error(exc, index.vector_store) from exc
+        instance = current.instances.put(key, instance)
+    assert isinstance(instance, VectorStore)
+    return instance
 
 
-def stores_holding(session: Session, workspace_id: uuid.UUID | str) -> list[VectorStore]:
-    """Every vector store the workspace's vectors may be in: its current one, the platform's
-    default and every store it has a configuration for (a store it never reached holds
-    nothing of it, and building it would start nothing)."""
+def stores_of(session: Session, workspace_id: uuid.UUID | str,
+              generations: Sequence[KnowledgeIndex]) -> list[tuple[VectorStore, list[int]]]:
+    """The stores holding these generations, each with the generations it holds. A
+    generation whose store cannot be built (its plugin gone) is left out, with a warning:
+    its vectors stay where they are."""
+    found: dict[int, tuple[VectorStore, list[int]]] = {}
+    for index in generations:
+        try:
+            store = store_for(session, workspace_id, index)
+        except DomainError as exc:
+            log.warning("the vector store of generation %s is unreachable: %s",
+                        index.generation, exc.message, extra={"workspace_id": str(workspace_id)})
+            continue
+        found.setdefault(id(store), (store, []))[1].append(index.generation)
+    return list(found.values())
+
+
+def stores_holding(session: Session, workspace_id: uuid.UUID | str,
+                   generations: Sequence[KnowledgeIndex] = ()) -> list[VectorStore]:
+    """Every vector store the workspace's vectors may be in: the stores ``generations``
+    recorded, its current one, the platform's default and every store it has a configuration
+    for (a store it never reached holds nothing of it, and building it would start nothing)."""
     known = providers.snapshot(session, workspace_id, VectorStore.kind)
     installed = runtime.current().plugins.classes(VectorStore.kind)
     ids = {providers.default_id(VectorStore.kind, known.settings),
            providers.default_id(VectorStore.kind, {}), *known.rows}
-    return [providers.build(session, workspace_id, VectorStore, plugin_id, known=known)
-            for plugin_id in sorted(i for i in ids if i and i in installed)]
+    stores = {id(store): store for store, _ in stores_of(session, workspace_id, generations)}
+    for plugin_id in sorted(i for i in ids if i and i in installed):
+        store = providers.build(session, workspace_id, VectorStore, plugin_id, known=known)
+        stores.setdefault(id(store), store)
+    return list(stores.values())
 
 
 def _timeout() -> float:
