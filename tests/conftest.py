@@ -123,6 +123,7 @@ def database() -> Iterator[TestDatabase]:
     _ensure_server_account()
     started = embedded.start(folder, "codex32_test")
     dsn = started.superuser_url.replace("postgresql+psycopg://", "postgresql://")
+    _commit_without_waiting_for_disk(dsn, "codex32_test")
     test_db = TestDatabase(urls=DatabaseUrls(runtime=started.runtime_url,
                                              owner=started.owner_url, embedded=True),
                            superuser_dsn=dsn, name="codex32_test")
@@ -130,6 +131,17 @@ def database() -> Iterator[TestDatabase]:
     yield test_db
     embedded.stop(folder, immediate=True)  # no checkpoint: the folder is deleted next
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _commit_without_waiting_for_disk(superuser_dsn: str, name: str) -> None:
+    """``synchronous_commit = off`` for every session on the run's throwaway database: a
+    commit returns without waiting for its WAL record to reach the disk (a few milliseconds per
+    commit here, much more while other processes write). What a commit makes visible, and
+    when, is unchanged; only durability across a server crash is given up, for a database the
+    run deletes anyway. Set before the migrations, so they and every process the tests start
+    (workers, servers) get it."""
+    with psycopg.connect(superuser_dsn, autocommit=True) as connection:
+        connection.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
 
 
 def _ensure_server_account() -> None:

@@ -48,9 +48,16 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, interval: floa
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports (the probes are held open together, so none repeats)."""
+    with contextlib.ExitStack() as stack:
+        probes = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
 
 
 @dataclass
@@ -119,7 +126,18 @@ class WorkerStarter:
                                "WHERE status = 'todo'")
 
     def __call__(self, **overrides: Any) -> WorkerProcess:
-        port = free_port()
+        return self.several(1, **overrides)[0]
+
+    def several(self, count: int, **overrides: Any) -> list[WorkerProcess]:
+        """``count`` workers started at once (each takes about a second of start-up, spent
+        side by side), returned when all of them are ready."""
+        started = [self._launch(port, **overrides) for port in free_ports(count)]
+        for worker in started:
+            wait_for(lambda worker=worker: self._ready(worker), timeout=30, interval=0.1,
+                     message="the worker to be ready")
+        return started
+
+    def _launch(self, port: int, **overrides: Any) -> WorkerProcess:
         log = self.folder / f"worker-{len(self.started)}-{port}.log"
         env = worker_env(self.database, self.folder / "data", CODEX32_WORKER_PORT=port,
                          **overrides)
@@ -129,18 +147,17 @@ class WorkerStarter:
                                        start_new_session=True)
         worker = WorkerProcess(process=process, port=port, log=log)
         self.started.append(worker)
-
-        def ready() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(f"worker exited: {worker.output()[-3000:]}")
-            try:
-                return (worker.get("/health/ready")[0] == 200
-                        and "Starting worker" in worker.output())
-            except OSError:
-                return False
-
-        wait_for(ready, timeout=30, interval=0.1, message="the worker to be ready")
         return worker
+
+    @staticmethod
+    def _ready(worker: WorkerProcess) -> bool:
+        if worker.process.poll() is not None:
+            raise AssertionError(f"worker exited: {worker.output()[-3000:]}")
+        try:
+            return (worker.get("/health/ready")[0] == 200
+                    and "Starting worker" in worker.output())
+        except OSError:
+            return False
 
     def kill_all(self) -> None:
         for worker in self.started:
@@ -166,7 +183,7 @@ def start_own_worker(database, tmp_path) -> Iterator[WorkerStarter]:
 @pytest.fixture(scope="module")
 def workers(start_worker) -> list[WorkerProcess]:
     """Two workers for the whole module."""
-    return [start_worker(), start_worker()]
+    return start_worker.several(2)
 
 
 def execution(tenant: Tenant, execution_id: str) -> dict[str, Any]:

@@ -49,7 +49,7 @@ def scheduled_runs(tenant, bot_id: str) -> list[dict]:
 
 
 def test_two_workers_make_exactly_one_execution_per_tick(start_worker, tenant, superuser):
-    start_worker(), start_worker()
+    start_worker.several(2)
     bot = bot_with(tenant, TRIVIAL)
     put = tenant.call("PUT", f"/api/v1/bots/{bot['id']}/schedule",
                       json={"cron": YEARLY, "input": {"from": "cron"}})

@@ -77,7 +77,7 @@ def test_a_killed_workers_runs_are_settled_once_by_the_retry_policy(start_own_wo
     x1, y1 = run(tenant, retried["id"]), run(tenant, single["id"])
     _running(tenant, x1["id"])
     _running(tenant, y1["id"])
-    rescuers = [start_own_worker(), start_own_worker()]  # two recoverers racing
+    rescuers = start_own_worker.several(2)  # two recoverers racing
     killed = time.monotonic()
     doomed.kill()
     _kill_run(x1["id"])

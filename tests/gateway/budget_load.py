@@ -1,7 +1,10 @@
-"""One process of the budget concurrency test: ``threads`` gateway calls at ``start_at``.
+"""One process of the budget concurrency test: ``threads`` gateway calls at one moment.
 
-Run by tests/gateway/test_budgets.py as ``python -m tests.gateway.budget_load ARGS_JSON``;
-prints the outcomes as JSON on its last line.
+Run by tests/gateway/test_budgets.py as ``python -m tests.gateway.budget_load ARGS_JSON``.
+Once its app is built and every thread holds its bound session, it prints ``ready`` and reads
+the moment to start at (a Unix time) from stdin: the test sends the same moment to every
+process once all of them are ready, so the calls of all processes start together without a
+start-up allowance guessed in advance. Prints the outcomes as JSON on its last line.
 """
 
 from __future__ import annotations
@@ -29,11 +32,15 @@ def main() -> None:
     gateway.setup.prices.warm()
     outcomes: list[str] = []
     lock = threading.Lock()
+    bound = threading.Barrier(args["threads"] + 1, timeout=120)
+    start_at: list[float] = []
 
     def one() -> None:
         with app.app_context():
             tenancy.bind(db.session, args["workspace_id"])
-            time.sleep(max(0.0, args["start_at"] - time.time()))
+            bound.wait()  # every thread bound, then the main thread learns the moment
+            bound.wait()
+            time.sleep(max(0.0, start_at[0] - time.time()))
             began = time.monotonic()
             try:
                 gateway.chat(args["workspace_id"],
@@ -54,6 +61,10 @@ def main() -> None:
     threads = [threading.Thread(target=one) for _ in range(args["threads"])]
     for thread in threads:
         thread.start()
+    bound.wait()
+    print("ready", flush=True)
+    start_at.append(float(sys.stdin.readline()))
+    bound.wait()
     for thread in threads:
         thread.join()
     print(json.dumps(outcomes))

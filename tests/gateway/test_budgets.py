@@ -102,16 +102,22 @@ def test_fifty_concurrent_requests_in_two_processes_overshoot_by_at_most_one_max
     servers[0].reply = "spend " * 2000  # every answer uses all of max_tokens: cost ≈ maximum
     put_budgets(chained, {"scope": "workspace", "period": "day", "hard_limit_usd": "0.01"})
     spend(database, chained.workspace_id, "0.0095")
-    start_at = time.time() + 8
     args = {"data_dir": str(data_dir), "runtime": database.urls.runtime,
             "owner": database.urls.owner, "workspace_id": chained.workspace_id,
-            "threads": int(os.environ.get("BUDGET_THREADS", 25)), "start_at": start_at,
+            "threads": int(os.environ.get("BUDGET_THREADS", 25)),
             "max_tokens": max_tokens, "timing": bool(os.environ.get("BUDGET_TIMING"))}
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     processes = [subprocess.Popen([sys.executable, "-m", "tests.gateway.budget_load",
                                    json.dumps(args)], cwd=ROOT, env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
                  for _ in range(int(os.environ.get("BUDGET_PROCESSES", 2)))]
+    for process in processes:  # each has built its app and bound every thread's session
+        assert process.stdout.readline() == "ready\n", process.communicate(timeout=60)
+    start_at = time.time() + 0.2  # one moment for all: the calls of every process overlap
+    for process in processes:
+        process.stdin.write(f"{start_at}\n")
+        process.stdin.flush()
     outcomes = []
     for process in processes:
         out, err = process.communicate(timeout=240)

@@ -182,11 +182,18 @@ def start(client, provider_id: str, workspace: str) -> str:
     return response.headers["Location"]
 
 
+# Each sign-in posts with a fresh client (no cookies or connections carried over) but this
+# one TLS context: a client of its own would load the CA bundle each time (tens of
+# milliseconds of CPU) for a provider that is plain HTTP on localhost anyway.
+TLS = httpx2.create_ssl_context()
+
+
 def authorize_at_provider(provider: MockProvider, authorization_url: str, sub: str,
                           **claims: Any) -> str:
     """Sign in at the provider; the callback URL (path and query) it sends the browser to."""
     provider.set_user(sub, **claims)
-    answer = httpx2.post(authorization_url, data={"sub": sub}, follow_redirects=False)
+    answer = httpx2.post(authorization_url, data={"sub": sub}, follow_redirects=False,
+                         verify=TLS)
     assert answer.status_code == 302, answer.text[:300]
     back = urlsplit(answer.headers["Location"])
     return f"{back.path}?{back.query}"

@@ -12,11 +12,14 @@ generators make clean method and module names.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from apispec import BasePlugin
+import flask_smorest
+from apispec import APISpec, BasePlugin
 from flask import Flask
-from flask_smorest import Api
 
 from codex32 import __version__
 from codex32.api import docs
@@ -97,6 +100,59 @@ def _nullable_types(node: Any) -> None:
             _nullable_types(item)
 
 
+class Api(flask_smorest.Api):
+    """flask-smorest's Api, writing the OpenAPI document when it is first read.
+
+    A blueprint is routed when it is registered, but its operations are written into the
+    document (apispec converting every schema: about half of ``create_app``) only when the
+    document is first read (``/api/openapi.json``, the docs pages, :attr:`spec`), in the
+    order they were registered, once per app. A process that never serves the document
+    (most web workers, most test apps) never writes it. Work on the document goes through
+    :meth:`document`, so it keeps its place among the blueprints.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._pending: list[Callable[[APISpec], object]] = []
+        self._writing = threading.Lock()
+        self._writer: int | None = None  # the thread running the pending steps
+        self._spec: APISpec | None = None
+        super().__init__(*args, **kwargs)
+
+    @property
+    def spec(self) -> APISpec:
+        """The document, with every pending step written into it first."""
+        if self._pending and self._writer != threading.get_ident():
+            with self._writing:
+                self._writer = threading.get_ident()
+                try:
+                    while self._pending:  # a step leaves the queue once it is written
+                        self._pending[0](self._spec)  # type: ignore[arg-type]
+                        self._pending.pop(0)
+                finally:
+                    self._writer = None
+        return self._spec  # type: ignore[return-value]
+
+    @spec.setter
+    def spec(self, value: APISpec | None) -> None:
+        self._spec = value
+
+    def document(self, step: Callable[[APISpec], object]) -> None:
+        """Write ``step`` into the document when it is first read (after what came before)."""
+        self._pending.append(step)
+
+    def register_blueprint(self, blp: Any, *, parameters: Any = None, **options: Any) -> None:
+        """Route ``blp`` now (as flask-smorest does) and document it when the document is
+        first read."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        self.document(partial(self._document_blueprint, blp, name, parameters))
+
+    def _document_blueprint(self, blp: Any, name: str, parameters: Any, spec: APISpec) -> None:
+        blp.register_views_in_doc(self, self._app, spec, name=name, parameters=parameters)
+        spec.tag({"name": name, "description": blp.description})
+
+
 class V2Api(Api):
     """flask-smorest's Api for v2: problem details as the error schema and media type."""
 
@@ -111,9 +167,9 @@ class V2Api(Api):
             if "application/json" in content:
                 responses[name]["content"] = {MEDIA_TYPE: content["application/json"]}
 
-    def register_blueprint(self, blp: Any, *, parameters: Any = None, **options: Any) -> None:
-        super().register_blueprint(blp, parameters=parameters, **options)
-        tags = self.spec._tags  # the tag just added: its name without the prefix
+    def _document_blueprint(self, blp: Any, name: str, parameters: Any, spec: APISpec) -> None:
+        super()._document_blueprint(blp, name, parameters, spec)
+        tags = spec._tags  # the tag just added: its name without the prefix
         tags[-1] = {**tags[-1], "name": tags[-1]["name"].removeprefix(_TAG_PREFIX)}
 
 

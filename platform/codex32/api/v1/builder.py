@@ -13,10 +13,9 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Response, current_app, request, stream_with_context
-from flask_smorest import Api
 from marshmallow import ValidationError, fields, validate
 
 from codex32 import runtime
@@ -32,6 +31,9 @@ from codex32.services.builder import builds, clarify, conversations
 from codex32.services.builder.spec import SPEC_SCHEMA
 from codex32.services.pages import PageRequest
 
+if TYPE_CHECKING:
+    from codex32.api.openapi import Api
+
 blp = Blueprint("builder", __name__, url_prefix="/api/v1/builder",
                 description="The AI bot builder: describe a bot, answer its questions, "
                             "generate, accept.")
@@ -45,8 +47,8 @@ _FEED_LOCK = threading.Lock()
 
 def register_schemas(api: Api) -> None:
     """Publish the specification's JSON Schema in the OpenAPI document."""
-    api.spec.components.schema("BotSpecification",
-                               {k: v for k, v in SPEC_SCHEMA.items() if k != "$schema"})
+    api.document(lambda spec: spec.components.schema(
+        "BotSpecification", {k: v for k, v in SPEC_SCHEMA.items() if k != "$schema"}))
 
 
 def _answer_value(value: Any) -> None:
