@@ -29,13 +29,12 @@ from codex32.execution.knowledge import BODIES
 from codex32.testing.receivers import free_port
 from tests.conftest import Tenant
 
-# One milvus-lite server per xdist worker process that runs these tests.
-pytestmark = pytest.mark.xdist_group("knowledge")
-
 
 @pytest.fixture(scope="session")
 def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A milvus-lite server for the session; the default store finds it by MILVUS_URI."""
+    """A milvus-lite server for the session, started in each xdist worker whose tests ask
+    for it (a ``pytestmark`` in a conftest marks nothing); the default store finds it by
+    MILVUS_URI."""
     data, port = tmp_path_factory.mktemp("knowledge-milvus") / "data", free_port()
     process = start_server(data, port)
     wait_until_ready(port, process=process, data_dir=data)
