@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 BROWSER_DIR := tests/console/browser
 BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.installed
 
-.PHONY: install install-minilm run dev test lint typecheck bench clean sdks \
+.PHONY: install install-minilm run dev test lint typecheck bench clean sdks screenshots \
 	install-sdk-python install-sdk-typescript install-sdk-go sdk-python sdk-typescript sdk-go
 
 $(STAMP): setup.cfg pyproject.toml $(wildcard plugins/*/pyproject.toml)
@@ -65,6 +65,12 @@ install-sdk-go:
 		|| (apt-get update -q >/dev/null && apt-get install -y -q golang-go >/dev/null) \
 		|| (echo "install Go 1.19+ (Debian: apt-get install golang-go)"; exit 1)
 	@cd sdks/go && $(GO_ENV) go vet ./... && $(GO_ENV) go test -count=1 -run '^$$' ./... >/dev/null
+
+# The console's screenshots in docs/screenshots/, taken by its end-to-end tests (`make test`
+# saves them in a throwaway folder).
+screenshots: install
+	CODEX32_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q \
+		tests/console/test_e2e.py tests/console/test_e2e_ops.py
 
 sdks: install
 	CODEX32_UPDATE_OPENAPI_SNAPSHOTS=1 $(BIN)/python -m pytest -q -p no:cacheprovider \

@@ -27,7 +27,9 @@ from tests.execution.conftest import start_worker  # noqa: F401  (a fixture used
 
 BROWSER_DIR = Path(__file__).parent / "browser"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+# Where scenarios save their pages' screenshots: a throwaway folder, unless `make screenshots`
+# names docs/screenshots/ (CODEX32_SCREENSHOTS) to refresh the committed ones.
+SCREENSHOTS = os.environ.get("CODEX32_SCREENSHOTS")
 CSRF = re.compile(r'name="csrf-token" content="([0-9a-f]+)"')
 
 
@@ -82,9 +84,10 @@ def live_server(database, tmp_path_factory) -> Iterator[str]:
 class Browser:
     """The driver process: one Chromium for the module; scenarios run one at a time."""
 
-    def __init__(self, base: str, failures: Path) -> None:
+    def __init__(self, base: str, failures: Path, screenshots: Path) -> None:
         self.base = base
         self.failures = failures
+        self.screenshots = screenshots
         self.process = subprocess.Popen(
             ["node", str(BROWSER_DIR / "driver.js")], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, text=True, cwd=BROWSER_DIR, start_new_session=True,
@@ -104,7 +107,7 @@ class Browser:
         assert self.process.stdin is not None
         request = {"scenario": scenario, "args": {
             "base": self.base, "failures": str(self.failures),
-            "screenshots": str(SCREENSHOTS) if screenshots else None, **args}}
+            "screenshots": str(self.screenshots) if screenshots else None, **args}}
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         answer = self._answer()
@@ -133,8 +136,10 @@ def browser(live_server, tmp_path_factory) -> Iterator[Browser]:
         pytest.skip("Chromium or Node.js is missing: run `make install`")
     if not (BROWSER_DIR / "node_modules" / "playwright-core").exists():
         pytest.skip("playwright-core is missing: run `make install`")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    driver = Browser(live_server, tmp_path_factory.mktemp("browser-failures"))
+    screenshots = (Path(SCREENSHOTS) if SCREENSHOTS
+                   else tmp_path_factory.mktemp("browser-screenshots"))
+    screenshots.mkdir(parents=True, exist_ok=True)
+    driver = Browser(live_server, tmp_path_factory.mktemp("browser-failures"), screenshots)
     yield driver
     driver.close()
 

@@ -2,7 +2,7 @@
 with the builder, accept it, run it; a viewer, another workspace and a forged form.
 
 One server, one worker and one browser for the module (tests/console/conftest.py); the main
-pages' screenshots are saved into docs/screenshots/.
+pages' screenshots are saved (into docs/screenshots/ by `make screenshots`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """End to end in headless Chromium: watch a bot's run to its logs and result, see the cost
 chart, an admin mints an API key, a viewer is not offered the admin area. The tests save
-docs/screenshots/run.png, run-phone.png, usage.png and api-keys.png."""
+run.png, run-phone.png, usage.png and api-keys.png (into docs/screenshots/ by
+`make screenshots`)."""
 
 from __future__ import annotations
 
