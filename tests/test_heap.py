@@ -69,3 +69,23 @@ def test_a_web_request_that_imported_a_module_freezes_it(app, client, thawed, mo
     finally:
         for name in names:
             del sys.modules[name]
+
+
+def test_freezing_what_was_imported_runs_no_collection(thawed):
+    heap.freeze()
+    name = _import_a_new_module()
+    collections: list[int] = []
+
+    def note(phase: str, info: dict) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(note)
+    try:
+        heap.freeze_new()
+    finally:
+        gc.callbacks.remove(note)
+        del sys.modules[name]
+    # A collection stops every thread of the process; the freeze alone takes constant time.
+    assert collections == []
+    assert heap.frozen() > 0
