@@ -48,20 +48,39 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class OpeningGate:
-    """``slots`` holders at once (0: unbounded); a waiter goes ahead after ``wait`` s."""
+    """``slots`` holders at once (0: unbounded); a waiter goes ahead once no slot was given
+    back for ``wait`` s."""
 
     def __init__(self, slots: int, wait: float) -> None:
         self.slots = slots
         self.wait = wait
         self._free = threading.BoundedSemaphore(slots) if slots > 0 else None
+        self._given_back = 0  # slots given back so far: the queue's progress
+        self._counting = threading.Lock()
 
     def enter(self) -> bool:
-        """Take a slot (True), or give up waiting after ``wait`` seconds (False)."""
-        return self._free is not None and self._free.acquire(timeout=self.wait)
+        """Take a slot (True), or go ahead without one (False) when no slot was given back
+        for ``wait`` seconds: its holders look stuck.
+
+        A queue that moves is waited out however long it is: 200 streams opened at once
+        put 50 in each worker's queue, which takes longer than the wait to drain on a busy
+        machine, and letting every waiter go ahead at once when the wait ran out took each
+        worker's pool and CPU from the rest of the API (bench/stream_bench.py).
+        """
+        if self._free is None:
+            return False
+        while True:
+            seen = self._given_back
+            if self._free.acquire(timeout=self.wait):
+                return True
+            if self._given_back == seen:
+                return False
 
     def exit(self) -> None:
         """Give back a slot :meth:`enter` took."""
         if self._free is not None:
+            with self._counting:
+                self._given_back += 1
             self._free.release()
 
 
