@@ -17,6 +17,14 @@ STREAM = {"model": "openai/gpt-4o-mini", "stream": True, "cache": False,
 
 
 @pytest.fixture()
+def chats(app, monkeypatch):
+    """One chat slot for this test's process."""
+    gate = openings.OpeningGate(1, 0.0)
+    monkeypatch.setitem(app.extensions, openings.CHATS_KEY, gate)
+    return gate
+
+
+@pytest.fixture()
 def gates(app, monkeypatch):
     """One opening slot and one settlement slot, waiting at most 0.5 s, for this test."""
     opening, settling = openings.OpeningGate(1, 0.5), openings.OpeningGate(1, 0.5)
@@ -165,3 +173,25 @@ def test_a_stream_gives_its_opening_slot_back_before_waiting_on_the_provider(
     assert b"event: done" in body or b"data: [DONE]" in body, body
     usage = tenant.call("GET", "/api/v1/usage").json["groups"]
     assert usage[0]["requests"] == 1 and usage[0]["failed_requests"] == 0, usage
+
+
+def test_a_chat_past_the_process_share_is_refused_and_other_requests_are_served(
+        tenant, servers, gates, chats):
+    configure(tenant, servers)
+    tenant.create_bot()
+    assert chats.enter()  # another chat holds the process's last chat slot
+    try:
+        refused = tenant.call("POST", "/api/v1/openai/chat/completions", json=STREAM)
+        listed = tenant.call("GET", "/api/v1/bots")
+    finally:
+        chats.exit()
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+    assert listed.status_code == 200
+    groups = tenant.call("GET", "/api/v1/usage").json["groups"]
+    assert all(group["requests"] == 0 for group in groups), groups  # nothing was started
+    for path in ("/api/v1/llm/chat", "/api/v1/openai/chat/completions"):
+        for body in (STREAM, {**STREAM, "stream": False}):
+            response = tenant.call("POST", path, json=body)
+            assert response.status_code == 200, response.data
+            response.close()
+            assert free(chats), (path, body)  # given back once the chat (its stream) ended
