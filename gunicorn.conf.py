@@ -166,6 +166,10 @@ capacity = {"gthread": threads, "gevent": worker_connections}.get(worker_class, 
 # more is refused at once (429). 4 threads give the former defaults, 2 and 16.
 os.environ.setdefault("PLUGIN_CALLS_PER_WORKSPACE", str(max(2, capacity // 2)))
 os.environ.setdefault("PLUGIN_CALLS_PER_PLUGIN", str(max(16, capacity)))
+# Chats (a stream holds its thread for its whole length) may take all but an eighth of it
+# (56 of 64 threads); one more is refused at once (429) and retried by its client, so a worker
+# that accepted more streams than its share still serves the rest of the API.
+os.environ.setdefault("CHATS_PER_WORKER", str(max(1, capacity - max(2, capacity // 8))))
 # With tens of requests at once in a worker the pool is really used: 10 (+5) connections a
 # worker, so 2 x CPUs + 1 workers stay within a small server's max_connections (100) beside the
 # job workers (20 + 40 ran it out: "too many clients"); a request queues for a connection.

@@ -202,6 +202,8 @@ class Settings:
     plugin_calls_per_plugin: int = 16
     # Streams a web process opens (and records) at once (codex32.api.openings; 0: unbounded).
     stream_openings_per_worker: int = 2
+    # Chats (streamed or not) a web process serves at once; one more is refused (0: unbounded).
+    chats_per_worker: int = 0
     stream_opening_wait_seconds: float = 2.0
     # Bot executions: platform maxima (a workspace may only lower them) and the worker.
     max_timeout_seconds: int = 300
@@ -332,6 +334,7 @@ class Settings:
             plugin_calls_per_workspace=_int(env.get("PLUGIN_CALLS_PER_WORKSPACE"), 2),
             plugin_calls_per_plugin=_int(env.get("PLUGIN_CALLS_PER_PLUGIN"), 16),
             stream_openings_per_worker=_int(env.get("STREAM_OPENINGS_PER_WORKER"), 2),
+            chats_per_worker=_int(env.get("CHATS_PER_WORKER"), 0),
             stream_opening_wait_seconds=_float(env.get("STREAM_OPENING_WAIT_SECONDS"), 2.0),
             max_timeout_seconds=_int(env.get("MAX_TIMEOUT_SECONDS"), 300),
             max_memory_mb=_int(env.get("MAX_MEMORY_MB"), 1024),
@@ -409,9 +412,10 @@ class Settings:
             raise ConfigError("DB_POOL_PING_IDLE_SECONDS must not be negative")
         if self.plugin_calls_per_plugin < 1:
             raise ConfigError("PLUGIN_CALLS_PER_PLUGIN must be positive")
-        if self.stream_openings_per_worker < 0 or self.stream_opening_wait_seconds < 0:
-            raise ConfigError("STREAM_OPENINGS_PER_WORKER and STREAM_OPENING_WAIT_SECONDS "
-                              "must not be negative")
+        if (self.stream_openings_per_worker < 0 or self.stream_opening_wait_seconds < 0
+                or self.chats_per_worker < 0):
+            raise ConfigError("STREAM_OPENINGS_PER_WORKER, STREAM_OPENING_WAIT_SECONDS and "
+                              "CHATS_PER_WORKER must not be negative")
         if self.worker_concurrency < 1 or self.notification_max_attempts < 1:
             raise ConfigError("WORKER_CONCURRENCY and NOTIFICATION_MAX_ATTEMPTS must be positive")
         if (self.bot_calls_per_run < 0 or self.bot_concurrent_calls < 1

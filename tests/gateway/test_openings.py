@@ -1,6 +1,6 @@
 """The per-process gates on streams' opening and end (codex32.api.openings): a stream waits for
-a slot (at most the gate's wait, then goes ahead), every other request never does, and a slot
-is given back whatever happens."""
+a slot (while the queue moves, or at most the gate's wait when no slot comes back, then goes
+ahead), every other request never does, and a slot is given back whatever happens."""
 
 from __future__ import annotations
 
@@ -14,6 +14,14 @@ from tests.gateway.conftest import configure
 
 STREAM = {"model": "openai/gpt-4o-mini", "stream": True, "cache": False,
           "messages": [{"role": "user", "content": "hello there"}]}
+
+
+@pytest.fixture()
+def chats(app, monkeypatch):
+    """One chat slot for this test's process."""
+    gate = openings.OpeningGate(1, 0.0)
+    monkeypatch.setitem(app.extensions, openings.CHATS_KEY, gate)
+    return gate
 
 
 @pytest.fixture()
@@ -46,6 +54,33 @@ def test_a_full_gate_makes_a_waiter_go_ahead_after_its_wait():
     unbounded = openings.OpeningGate(0, 5)
     assert unbounded.enter() is False  # never waits
     unbounded.exit()  # no-op
+
+
+def test_a_waiter_keeps_its_place_while_the_queue_moves_past_the_wait():
+    gate = openings.OpeningGate(1, 0.6)
+    assert gate.enter()  # held 0.3 s, then given back
+    outcomes: list[tuple[bool, float]] = []
+
+    def wait_hold_give_back() -> None:
+        started = time.monotonic()
+        took = gate.enter()
+        outcomes.append((took, time.monotonic() - started))
+        if took:
+            time.sleep(0.3)  # holds its slot, shorter than the wait
+            gate.exit()
+
+    waiters = [threading.Thread(target=wait_hold_give_back) for _ in range(3)]
+    for waiter in waiters:
+        waiter.start()
+    time.sleep(0.3)
+    gate.exit()
+    for waiter in waiters:
+        waiter.join(10)
+    # A slot came back within every wait: each waiter got one, the last after ~0.9 s, longer
+    # than the wait (a gate that let them go ahead then sent a burst ungated).
+    assert [took for took, _ in outcomes] == [True, True, True], outcomes
+    assert max(waited for _, waited in outcomes) > 0.6, outcomes
+    assert free(gate)
 
 
 def test_streams_wait_for_a_held_slot_and_other_requests_do_not(tenant, servers, gates):
@@ -114,3 +149,49 @@ def test_a_plain_chat_gives_its_slot_back_before_waiting_on_the_provider(
     assert free(gates[0])  # its slot is not held meanwhile
     waiting.join(10)
     assert answered["status"] == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/llm/chat", "/api/v1/openai/chat/completions"])
+def test_a_stream_gives_its_opening_slot_back_before_waiting_on_the_provider(
+        tenant, servers, gates, path):
+    configure(tenant, servers, timeout=5)
+    servers[0].delay = 1.0  # the provider takes its time to its first piece
+    answered: dict[str, object] = {}
+
+    def stream() -> None:
+        response = tenant.call("POST", path, json=STREAM)
+        answered["status"], answered["body"] = response.status_code, response.data
+
+    opening = threading.Thread(target=stream)
+    opening.start()
+    assert servers[0].wait_for_requests(1, timeout=10)  # the provider was called
+    assert free(gates[0])  # its slot is not held while the provider works
+    opening.join(15)
+    assert answered["status"] == 200
+    body = answered["body"]
+    assert isinstance(body, bytes) and b"error" not in body, body
+    assert b"event: done" in body or b"data: [DONE]" in body, body
+    usage = tenant.call("GET", "/api/v1/usage").json["groups"]
+    assert usage[0]["requests"] == 1 and usage[0]["failed_requests"] == 0, usage
+
+
+def test_a_chat_past_the_process_share_is_refused_and_other_requests_are_served(
+        tenant, servers, gates, chats):
+    configure(tenant, servers)
+    tenant.create_bot()
+    assert chats.enter()  # another chat holds the process's last chat slot
+    try:
+        refused = tenant.call("POST", "/api/v1/openai/chat/completions", json=STREAM)
+        listed = tenant.call("GET", "/api/v1/bots")
+    finally:
+        chats.exit()
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+    assert listed.status_code == 200
+    groups = tenant.call("GET", "/api/v1/usage").json["groups"]
+    assert all(group["requests"] == 0 for group in groups), groups  # nothing was started
+    for path in ("/api/v1/llm/chat", "/api/v1/openai/chat/completions"):
+        for body in (STREAM, {**STREAM, "stream": False}):
+            response = tenant.call("POST", path, json=body)
+            assert response.status_code == 200, response.data
+            response.close()
+            assert free(chats), (path, body)  # given back once the chat (its stream) ended

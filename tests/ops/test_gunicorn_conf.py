@@ -33,7 +33,7 @@ OWN_VARIABLES = ("PORT", "WEB_CONCURRENCY", "GUNICORN_WORKER_CLASS", "GUNICORN_T
                  "GUNICORN_MAX_REQUESTS", "GUNICORN_MAX_REQUESTS_JITTER",
                  "GUNICORN_WORKER_MEMORY_MB", "GUNICORN_WORKER_CONNECTIONS", "LOG_LEVEL",
                  "LOG_JSON", "PROMETHEUS_MULTIPROC_DIR", "PLUGIN_CALLS_PER_WORKSPACE",
-                 "PLUGIN_CALLS_PER_PLUGIN", "DB_POOL_SIZE", "DB_MAX_OVERFLOW")
+                 "PLUGIN_CALLS_PER_PLUGIN", "DB_POOL_SIZE", "DB_MAX_OVERFLOW", "CHATS_PER_WORKER")
 
 
 @pytest.fixture
@@ -94,16 +94,16 @@ def test_defaults_are_sized_to_the_machine(load_conf):
 def bounds() -> tuple[str, ...]:
     return tuple(os.environ[name] for name in ("PLUGIN_CALLS_PER_WORKSPACE",
                                                "PLUGIN_CALLS_PER_PLUGIN", "DB_POOL_SIZE",
-                                               "DB_MAX_OVERFLOW"))
+                                               "DB_MAX_OVERFLOW", "CHATS_PER_WORKER"))
 
 
 def test_call_bounds_and_the_pool_are_sized_to_what_a_worker_serves_at_once(load_conf):
     load_conf()
-    assert bounds() == ("32", "64", "10", "5")
+    assert bounds() == ("32", "64", "10", "5", "56")  # chats leave 8 threads to the rest
     load_conf(GUNICORN_THREADS="4")  # the former defaults
-    assert bounds()[:2] == ("2", "16")
+    assert bounds()[:2] == ("2", "16") and bounds()[4] == "2"
     load_conf(GUNICORN_WORKER_CLASS="gevent", GUNICORN_WORKER_CONNECTIONS="400")
-    assert bounds() == ("200", "400", "10", "5")
+    assert bounds() == ("200", "400", "10", "5", "350")
     load_conf(PLUGIN_CALLS_PER_WORKSPACE="3", DB_POOL_SIZE="7")  # the operator's values win
     assert (os.environ["PLUGIN_CALLS_PER_WORKSPACE"], os.environ["DB_POOL_SIZE"]) == ("3", "7")
 

@@ -12,14 +12,24 @@ connection (bench/stream_bench.py).
 
 The opening gate (:func:`gated`, on the streaming chat views) lets
 ``STREAM_OPENINGS_PER_WORKER`` requests at once through authentication, parsing and the
-stream's opening in a process; the settlement gate (:func:`settling`, handed to the gateway) as
-many stream ends through their recording. The next ones wait for a slot, at most
-``STREAM_OPENING_WAIT_SECONDS``, then go ahead ungated (a provider slow to send its first
-piece, or a stuck database, delays other streams by that much at worst, never fails them).
-A chat that is not streamed leaves the opening gate before it waits on the provider; requests
-of other endpoints never pass through either.
+stream's preparation (routing, limits, the budget reservation) in a process, and is given
+back before the provider is called (``gateway.stream(prepared=leave)``): a provider slow to
+its first piece does not set the queue's pace. The settlement gate (:func:`settling`, handed
+to the gateway) lets as many stream ends through their recording. The next ones wait for a
+slot as long as slots are given back; one that saw no slot come back for
+``STREAM_OPENING_WAIT_SECONDS`` goes ahead ungated (holders that look stuck, such as a stuck
+database, delay other streams by that much at worst, never fail them). A chat that is not
+streamed leaves the opening gate before it waits on the provider; requests of other
+endpoints never pass through either.
 
-The watching gate (:func:`watching`, on the builder's event streams) is the third: an event
+A chat also holds one of the process's ``CHATS_PER_WORKER`` chat slots until it ends (a
+stream, until its last byte); with none free it is refused at once with 429 and
+``Retry-After: 1``. A stream holds its thread for its whole length and gunicorn's workers
+accept connections unevenly: a worker that took more streams than its threads queued every
+other request behind them for seconds. gunicorn.conf.py leaves an eighth of the threads to
+the rest of the API.
+
+The watching gate (:func:`watching`, on the builder's event streams) is another: an event
 stream holds its thread while it waits for the build's next event, so at most
 ``CODEX32_BUILDER_EVENT_STREAMS_PER_WORKER`` of them wait at once in a process. The next one
 does not wait for a slot: it sends what is stored and ends at once with ``reconnect``, and its
@@ -40,52 +50,91 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, g, has_app_context
 
 from codex32 import runtime
+from codex32.errors import RateLimited
 
 KEY = "codex32.openings"
+CHATS_KEY = "codex32.chats"
 SETTLING_KEY = "codex32.settlements"
 WATCHING_KEY = "codex32.watchers"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class OpeningGate:
-    """``slots`` holders at once (0: unbounded); a waiter goes ahead after ``wait`` s."""
+    """``slots`` holders at once (0: unbounded); a waiter goes ahead once no slot was given
+    back for ``wait`` s."""
 
     def __init__(self, slots: int, wait: float) -> None:
         self.slots = slots
         self.wait = wait
         self._free = threading.BoundedSemaphore(slots) if slots > 0 else None
+        self._given_back = 0  # slots given back so far: the queue's progress
+        self._counting = threading.Lock()
 
     def enter(self) -> bool:
-        """Take a slot (True), or give up waiting after ``wait`` seconds (False)."""
-        return self._free is not None and self._free.acquire(timeout=self.wait)
+        """Take a slot (True), or go ahead without one (False) when no slot was given back
+        for ``wait`` seconds: its holders look stuck.
+
+        A queue that moves is waited out however long it is: 200 streams opened at once
+        put 50 in each worker's queue, which takes longer than the wait to drain on a busy
+        machine, and letting every waiter go ahead at once when the wait ran out took each
+        worker's pool and CPU from the rest of the API (bench/stream_bench.py).
+        """
+        if self._free is None:
+            return False
+        while True:
+            seen = self._given_back
+            if self._free.acquire(timeout=self.wait):
+                return True
+            if self._given_back == seen:
+                return False
 
     def exit(self) -> None:
         """Give back a slot :meth:`enter` took."""
         if self._free is not None:
+            with self._counting:
+                self._given_back += 1
             self._free.release()
 
 
 def init_app(app: Flask) -> None:
-    """One gate for this process, sized by the runtime's settings."""
+    """One set of gates for this process, sized by the runtime's settings."""
     settings = app.extensions[runtime.KEY].settings
     for key in (KEY, SETTLING_KEY):
         app.extensions[key] = OpeningGate(settings.stream_openings_per_worker,
                                           settings.stream_opening_wait_seconds)
     app.extensions[WATCHING_KEY] = OpeningGate(settings.builder_event_streams_per_worker, 0.0)
+    app.extensions[CHATS_KEY] = OpeningGate(settings.chats_per_worker, 0.0)
+    app.teardown_request(_end_chat)
 
 
 def gated(view: F) -> F:
     """Run ``view`` (authentication and parsing included: put it right under the route)
     holding an opening slot; the slot is given back when it returns (the stream open), or at
-    :func:`leave`."""
+    :func:`leave`.
+
+    First the chat takes one of the process's chat slots, held until the request ends (a
+    stream's last byte); with none free it is refused at once (429, ``Retry-After: 1``).
+    """
     @functools.wraps(view)
     def admitted(*args: Any, **kwargs: Any) -> Any:
+        chats = current_app.extensions[CHATS_KEY]
+        if chats.slots:
+            if not chats.enter():
+                raise RateLimited("this web process serves as many chats as it may at once; "
+                                  "retry", 1)
+            g.chat_slot = True
         g.opening_slot = current_app.extensions[KEY].enter()
         try:
             return view(*args, **kwargs)
         finally:
             leave()
     return admitted  # type: ignore[return-value]
+
+
+def _end_chat(_error: BaseException | None) -> None:
+    """Give back the request's chat slot when it ends (for a stream, after its last byte)."""
+    if g.pop("chat_slot", False):
+        current_app.extensions[CHATS_KEY].exit()
 
 
 def leave() -> None:

@@ -66,7 +66,8 @@ def chat(data):
         opened = gateway.stream(principal.workspace_id, request,
                                 purpose="gateway", caller=caller_of(principal),
                                 cache=data["cache"], deadline_seconds=data["timeout"],
-                                settling=openings.settling)
+                                settling=openings.settling,
+                                prepared=openings.leave)
         return sse(opened)
     # The gateway continues the request's transaction (its authentication, which read what
     # the gateway reads first) and ends it before the provider call.

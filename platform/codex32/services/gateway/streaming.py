@@ -60,15 +60,19 @@ Gate = Callable[[], AbstractContextManager[object]]
 def stream(workspace_id: uuid.UUID | str, request: ChatRequest, *, purpose: str,
            caller: Caller | None = None, cache: bool | None = None,
            deadline_seconds: float | None = None,
-           settling: Gate = contextlib.nullcontext) -> GatewayStream:
+           settling: Gate = contextlib.nullcontext,
+           prepared: Callable[[], object] = lambda: None) -> GatewayStream:
     """Open a stream in a session of the gateway's own, which the stream closes when it ends
     (the caller holds no transaction open). ``settling`` is entered around recording the
     stream's end: a web process bounds how many streams it records at once
-    (codex32.api.openings). See :func:`_stream`."""
+    (codex32.api.openings). ``prepared`` is called once the stream is prepared (limits
+    passed, budget reserved, session closed), before the provider is called: a web process
+    gives its opening slot back there, so the slot is not held while the provider takes its
+    time to the first piece. See :func:`_stream`."""
     session = runtime.current().sessions()
     try:
         return _stream(session, workspace_id, request, purpose=purpose, caller=caller, cache=cache,
-                       deadline_seconds=deadline_seconds, settling=settling)
+                       deadline_seconds=deadline_seconds, settling=settling, prepared=prepared)
     except BaseException:
         session.close()
         raise
@@ -77,25 +81,27 @@ def stream(workspace_id: uuid.UUID | str, request: ChatRequest, *, purpose: str,
 def _stream(session: Session, workspace_id: uuid.UUID | str, request: ChatRequest, *,
            purpose: str, caller: Caller | None = None, cache: bool | None = None,
            deadline_seconds: float | None = None,
-           settling: Gate = contextlib.nullcontext) -> GatewayStream:
+           settling: Gate = contextlib.nullcontext,
+           prepared: Callable[[], object] = lambda: None) -> GatewayStream:
     """Open a stream through the workspace's route (see :func:`.chat.chat` for the
     arguments). Raises the same errors as ``chat`` when no deployment starts answering."""
     caller = caller or Caller()
     with tenancy.bound(session, workspace_id):
-        prepared = prepare(session, workspace_id, request, purpose=purpose, caller=caller,
-                           use_cache=cache, deadline_seconds=deadline_seconds)
-        if prepared.hit is not None:
-            hit = prepared.hit
+        ready = prepare(session, workspace_id, request, purpose=purpose, caller=caller,
+                        use_cache=cache, deadline_seconds=deadline_seconds)
+        if ready.hit is not None:
+            hit = ready.hit
             return GatewayStream(provider=hit.provider, model=hit.model, attempts=[],
-                                 headers=prepared.headers, cache_hit=True, result=hit,
+                                 headers=ready.headers, cache_hit=True, result=hit,
                                  chunks=iter([ChatChunk(text=hit.text, model=hit.model,
                                                         usage=hit.usage,
                                                         finish_reason=hit.finish_reason)]))
-        upstream, first, deployment, attempts = routed(session, prepared, Router.open_stream)
+        prepared()
+        upstream, first, deployment, attempts = routed(session, ready, Router.open_stream)
     opened = GatewayStream(provider=deployment.provider, model=first.model or
-                           deployment.model or "", attempts=attempts, headers=prepared.headers,
+                           deployment.model or "", attempts=attempts, headers=ready.headers,
                            chunks=iter(()))
-    relay = _relay(session, prepared, opened, upstream, first, settling)
+    relay = _relay(session, ready, opened, upstream, first, settling)
     # Run the relay to its first (empty) yield, inside its try: from here on, closing it or
     # dropping it unread still runs its ``finally`` (an unstarted generator's never runs).
     next(relay)
