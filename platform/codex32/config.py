@@ -5,15 +5,25 @@ Development runs on safe embedded defaults; production refuses to start on unsaf
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from codex32.config_values import (
+    ConfigError,
+    OIDCProviderSetting,
+    boolean,
+    int_range,
+    integer,
+    is_allowlist_entry,
+    items,
+    number,
+    oidc_providers,
+    pairs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,126 +36,6 @@ BUILDER_ALLOWED_REQUIREMENTS = (
     "requests", "urllib3", "idna", "charset-normalizer", "certifi", "python-dateutil", "six",
     "pyyaml", "beautifulsoup4", "soupsieve", "feedparser", "sgmllib3k", "tabulate", "jinja2",
     "markupsafe")
-TRUE = {"1", "true", "yes", "on"}
-FALSE = {"0", "false", "no", "off"}
-
-
-class ConfigError(RuntimeError):
-    """The environment describes a configuration the platform refuses to run with."""
-
-
-OIDC_PROVIDER_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
-
-
-@dataclass(frozen=True)
-class OIDCProviderSetting:
-    """A platform-wide OpenID Connect provider from ``CODEX32_OIDC_PROVIDERS``."""
-
-    id: str
-    name: str
-    discovery_url: str
-    client_id: str
-    client_secret: str | None = field(default=None, repr=False)
-    scopes: tuple[str, ...] = ("openid", "email", "profile")
-
-
-def _oidc_providers(value: str | None) -> tuple[OIDCProviderSetting, ...]:
-    """``CODEX32_OIDC_PROVIDERS``: a JSON list of ``{"id", "name", "discovery_url",
-    "client_id", "client_secret"?, "scopes"?}`` objects."""
-    if not value or not value.strip():
-        return ()
-    try:
-        entries = json.loads(value)
-    except ValueError as exc:
-        raise ConfigError("CODEX32_OIDC_PROVIDERS must be a JSON list of objects") from exc
-    if not isinstance(entries, list):
-        raise ConfigError("CODEX32_OIDC_PROVIDERS must be a JSON list of objects")
-    providers: list[OIDCProviderSetting] = []
-    for entry in entries:
-        if not isinstance(entry, dict) or set(entry) - {
-                "id", "name", "discovery_url", "client_id", "client_secret", "scopes"}:
-            raise ConfigError("CODEX32_OIDC_PROVIDERS: each provider is an object with id, "
-                              "name, discovery_url, client_id, client_secret and scopes only")
-        ident, url, client = entry.get("id"), entry.get("discovery_url"), entry.get("client_id")
-        if not isinstance(ident, str) or not OIDC_PROVIDER_ID.match(ident):
-            raise ConfigError(f"CODEX32_OIDC_PROVIDERS: id {ident!r} must be lowercase "
-                              "letters, digits and inner hyphens (at most 40)")
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            raise ConfigError(f"CODEX32_OIDC_PROVIDERS: {ident}: discovery_url must be an "
-                              "http(s) URL")
-        if not isinstance(client, str) or not client:
-            raise ConfigError(f"CODEX32_OIDC_PROVIDERS: {ident}: client_id is required")
-        scopes = entry.get("scopes") or ["openid", "email", "profile"]
-        if not isinstance(scopes, list) or "openid" not in scopes or not all(
-                isinstance(scope, str) and scope.isprintable() and " " not in scope
-                for scope in scopes):
-            raise ConfigError(f"CODEX32_OIDC_PROVIDERS: {ident}: scopes must be a list of "
-                              "strings including openid")
-        if any(known.id == ident for known in providers):
-            raise ConfigError(f"CODEX32_OIDC_PROVIDERS: id {ident!r} appears twice")
-        providers.append(OIDCProviderSetting(
-            id=ident, name=str(entry.get("name") or ident), discovery_url=url,
-            client_id=client, client_secret=entry.get("client_secret") or None,
-            scopes=tuple(scopes)))
-    return tuple(providers)
-
-
-def _bool(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    lowered = value.strip().lower()
-    if lowered in TRUE:
-        return True
-    if lowered in FALSE:
-        return False
-    raise ConfigError(f"expected a boolean, got {value!r}")
-
-
-def _int(value: str | None, default: int) -> int:
-    return _number(value, default, int, "an integer")
-
-
-def _float(value: str | None, default: float) -> float:
-    return _number(value, default, float, "a number")
-
-
-def _number(value: str | None, default: Any, kind: Callable[[str], Any], name: str) -> Any:
-    if value is None or value == "":
-        return default
-    try:
-        return kind(value)
-    except ValueError as exc:
-        raise ConfigError(f"expected {name}, got {value!r}") from exc
-
-
-def _pairs(value: str | None) -> dict[str, str]:
-    """``kind=id,kind=id`` as a dict."""
-    pairs: dict[str, str] = {}
-    for part in _list(value):
-        kind, sep, plugin_id = part.partition("=")
-        if not sep or not kind.strip() or not plugin_id.strip():
-            raise ConfigError(f"expected kind=id, got {part!r}")
-        pairs[kind.strip()] = plugin_id.strip()
-    return pairs
-
-
-def _range(value: str | None, default: tuple[int, int]) -> tuple[int, int]:
-    """``LOW-HIGH`` as two integers."""
-    if value is None or value.strip() == "":
-        return default
-    low, sep, high = value.partition("-")
-    try:
-        if not sep:
-            raise ValueError(value)
-        return int(low), int(high)
-    except ValueError as exc:
-        raise ConfigError(f"expected LOW-HIGH, got {value!r}") from exc
-
-
-def _list(value: str | None) -> list[str]:
-    return [part.strip() for part in (value or "").split(",") if part.strip()]
-
-
 @dataclass(frozen=True)
 class Settings:
     """Every setting the platform reads; see the README's configuration table."""
@@ -287,108 +177,108 @@ class Settings:
             data_dir=data_dir,
             database_url=env.get("DATABASE_URL") or None,
             migration_database_url=env.get("MIGRATION_DATABASE_URL") or None,
-            allow_owner_runtime=_bool(env.get("CODEX32_ALLOW_OWNER_RUNTIME"), False),
-            pool_size=_int(env.get("DB_POOL_SIZE"), 20),
-            max_overflow=_int(env.get("DB_MAX_OVERFLOW"), 40),
-            pool_pre_ping=_bool(env.get("DB_POOL_PRE_PING"), True),
-            pool_ping_idle_seconds=_float(env.get("DB_POOL_PING_IDLE_SECONDS"), 0.5),
-            pool_recycle=_int(env.get("DB_POOL_RECYCLE"), 3600),
+            allow_owner_runtime=boolean(env.get("CODEX32_ALLOW_OWNER_RUNTIME"), False),
+            pool_size=integer(env.get("DB_POOL_SIZE"), 20),
+            max_overflow=integer(env.get("DB_MAX_OVERFLOW"), 40),
+            pool_pre_ping=boolean(env.get("DB_POOL_PRE_PING"), True),
+            pool_ping_idle_seconds=number(env.get("DB_POOL_PING_IDLE_SECONDS"), 0.5),
+            pool_recycle=integer(env.get("DB_POOL_RECYCLE"), 3600),
             secret_key=env.get("SECRET_KEY", ""),
             jwt_secret_key=env.get("JWT_SECRET_KEY", ""),
-            access_token_minutes=_int(env.get("ACCESS_TOKEN_MINUTES"), 15),
-            refresh_token_days=_int(env.get("REFRESH_TOKEN_DAYS"), 30),
+            access_token_minutes=integer(env.get("ACCESS_TOKEN_MINUTES"), 15),
+            refresh_token_days=integer(env.get("REFRESH_TOKEN_DAYS"), 30),
             signup_mode=env.get("CODEX32_SIGNUP_MODE", "token" if production else "open"),
             platform_token=env.get("CODEX32_PLATFORM_TOKEN") or None,
-            cors_origins=_list(env.get("CORS_ORIGINS")),
-            allow_private_urls=_bool(env.get("CODEX32_ALLOW_PRIVATE_URLS"), not production),
+            cors_origins=items(env.get("CORS_ORIGINS")),
+            allow_private_urls=boolean(env.get("CODEX32_ALLOW_PRIVATE_URLS"), not production),
             redis_url=env.get("REDIS_URL") or None,
-            rate_limit_per_minute=_int(env.get("RATE_LIMIT_PER_MINUTE"), 600),
-            login_attempts_per_15_minutes=_int(env.get("LOGIN_ATTEMPTS_PER_15_MINUTES"), 10),
-            signups_per_hour=_int(env.get("SIGNUPS_PER_HOUR"), 30),
+            rate_limit_per_minute=integer(env.get("RATE_LIMIT_PER_MINUTE"), 600),
+            login_attempts_per_15_minutes=integer(env.get("LOGIN_ATTEMPTS_PER_15_MINUTES"), 10),
+            signups_per_hour=integer(env.get("SIGNUPS_PER_HOUR"), 30),
             smtp_url=env.get("CODEX32_SMTP_URL") or None,
             mail_from=env.get("CODEX32_MAIL_FROM") or "Codex-32 <no-reply@localhost>",
             public_url=(env.get("CODEX32_PUBLIC_URL") or "").rstrip("/") or None,
-            max_body_bytes=_int(env.get("MAX_BODY_BYTES"), 1024 * 1024),
-            max_code_bytes=_int(env.get("MAX_CODE_BYTES"), 256 * 1024),
-            max_name_length=_int(env.get("MAX_NAME_LENGTH"), 255),
-            max_description_length=_int(env.get("MAX_DESCRIPTION_LENGTH"), 10_000),
-            max_page_size=_int(env.get("MAX_PAGE_SIZE"), 100),
-            secrets_keys=_list(env.get("CODEX32_SECRETS_KEYS")),
-            load_plugins=_list(load) if load is not None else None,
-            strict_plugins=_bool(env.get("CODEX32_STRICT_PLUGINS"), False),
+            max_body_bytes=integer(env.get("MAX_BODY_BYTES"), 1024 * 1024),
+            max_code_bytes=integer(env.get("MAX_CODE_BYTES"), 256 * 1024),
+            max_name_length=integer(env.get("MAX_NAME_LENGTH"), 255),
+            max_description_length=integer(env.get("MAX_DESCRIPTION_LENGTH"), 10_000),
+            max_page_size=integer(env.get("MAX_PAGE_SIZE"), 100),
+            secrets_keys=items(env.get("CODEX32_SECRETS_KEYS")),
+            load_plugins=items(load) if load is not None else None,
+            strict_plugins=boolean(env.get("CODEX32_STRICT_PLUGINS"), False),
             sentry_dsn=env.get("SENTRY_DSN") or None,
             # Off unless asked for (the OpenTelemetry default would be otlp); the SDK reads
             # the other OTEL_* variables (endpoint, headers, sampler, service name) itself.
-            traces_exporter="none" if _bool(env.get("OTEL_SDK_DISABLED"), False) else (
+            traces_exporter="none" if boolean(env.get("OTEL_SDK_DISABLED"), False) else (
                 env.get("OTEL_TRACES_EXPORTER") or "none").strip().lower(),
             release=env.get("CODEX32_RELEASE", ""),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
-            log_json=_bool(env.get("LOG_JSON"), True),
+            log_json=boolean(env.get("LOG_JSON"), True),
             metrics_token=env.get("METRICS_TOKEN") or None,
-            web_concurrency=_int(env.get("WEB_CONCURRENCY"), 1),
-            argon2_time_cost=_int(env.get("ARGON2_TIME_COST"), 3),
-            argon2_memory_kib=_int(env.get("ARGON2_MEMORY_KIB"), 65536),
-            proxy_hops=_int(env.get("PROXY_HOPS"), 0),
-            default_plugins=_pairs(env.get("CODEX32_DEFAULT_PLUGINS")),
-            plugin_timeout_seconds=_float(env.get("PLUGIN_TIMEOUT_SECONDS"), 30.0),
-            plugin_calls_per_workspace=_int(env.get("PLUGIN_CALLS_PER_WORKSPACE"), 2),
-            plugin_calls_per_plugin=_int(env.get("PLUGIN_CALLS_PER_PLUGIN"), 16),
-            stream_openings_per_worker=_int(env.get("STREAM_OPENINGS_PER_WORKER"), 2),
-            chats_per_worker=_int(env.get("CHATS_PER_WORKER"), 0),
-            stream_opening_wait_seconds=_float(env.get("STREAM_OPENING_WAIT_SECONDS"), 2.0),
-            max_timeout_seconds=_int(env.get("MAX_TIMEOUT_SECONDS"), 300),
-            max_memory_mb=_int(env.get("MAX_MEMORY_MB"), 1024),
-            max_retries=_int(env.get("MAX_RETRIES"), 5),
-            max_retry_backoff_seconds=_int(env.get("MAX_RETRY_BACKOFF_SECONDS"), 3600),
-            max_log_bytes=_int(env.get("MAX_LOG_BYTES"), 256 * 1024),
-            allow_bot_network=_bool(env.get("CODEX32_ALLOW_BOT_NETWORK"), not production),
-            worker_concurrency=_int(env.get("WORKER_CONCURRENCY"), 4),
-            worker_port=_int(env.get("CODEX32_WORKER_PORT"), 0),
-            worker_shutdown_grace_seconds=_float(env.get("WORKER_SHUTDOWN_GRACE_SECONDS"), 25.0),
-            worker_heartbeat_seconds=_float(env.get("WORKER_HEARTBEAT_SECONDS"), 10.0),
-            worker_stalled_seconds=_float(env.get("WORKER_STALLED_SECONDS"), 30.0),
-            worker_poll_seconds=_float(env.get("WORKER_POLL_SECONDS"), 5.0),
-            scheduler_interval_seconds=_float(env.get("SCHEDULER_INTERVAL_SECONDS"), 5.0),
-            notification_max_attempts=_int(env.get("NOTIFICATION_MAX_ATTEMPTS"), 5),
-            bot_calls_per_run=_int(env.get("BOT_CALLS_PER_RUN"), 50),
-            bot_concurrent_calls=_int(env.get("BOT_CONCURRENT_CALLS"), 4),
-            bot_call_timeout_seconds=_float(env.get("BOT_CALL_TIMEOUT_SECONDS"), 60.0),
-            bot_call_max_bytes=_int(env.get("BOT_CALL_MAX_BYTES"), 1024 * 1024),
-            builder_max_repair_rounds=_int(env.get("CODEX32_BUILDER_MAX_REPAIR_ROUNDS"), 5),
-            builder_events_max_seconds=_float(env.get("CODEX32_BUILDER_EVENTS_MAX_SECONDS"),
+            web_concurrency=integer(env.get("WEB_CONCURRENCY"), 1),
+            argon2_time_cost=integer(env.get("ARGON2_TIME_COST"), 3),
+            argon2_memory_kib=integer(env.get("ARGON2_MEMORY_KIB"), 65536),
+            proxy_hops=integer(env.get("PROXY_HOPS"), 0),
+            default_plugins=pairs(env.get("CODEX32_DEFAULT_PLUGINS")),
+            plugin_timeout_seconds=number(env.get("PLUGIN_TIMEOUT_SECONDS"), 30.0),
+            plugin_calls_per_workspace=integer(env.get("PLUGIN_CALLS_PER_WORKSPACE"), 2),
+            plugin_calls_per_plugin=integer(env.get("PLUGIN_CALLS_PER_PLUGIN"), 16),
+            stream_openings_per_worker=integer(env.get("STREAM_OPENINGS_PER_WORKER"), 2),
+            chats_per_worker=integer(env.get("CHATS_PER_WORKER"), 0),
+            stream_opening_wait_seconds=number(env.get("STREAM_OPENING_WAIT_SECONDS"), 2.0),
+            max_timeout_seconds=integer(env.get("MAX_TIMEOUT_SECONDS"), 300),
+            max_memory_mb=integer(env.get("MAX_MEMORY_MB"), 1024),
+            max_retries=integer(env.get("MAX_RETRIES"), 5),
+            max_retry_backoff_seconds=integer(env.get("MAX_RETRY_BACKOFF_SECONDS"), 3600),
+            max_log_bytes=integer(env.get("MAX_LOG_BYTES"), 256 * 1024),
+            allow_bot_network=boolean(env.get("CODEX32_ALLOW_BOT_NETWORK"), not production),
+            worker_concurrency=integer(env.get("WORKER_CONCURRENCY"), 4),
+            worker_port=integer(env.get("CODEX32_WORKER_PORT"), 0),
+            worker_shutdown_grace_seconds=number(env.get("WORKER_SHUTDOWN_GRACE_SECONDS"), 25.0),
+            worker_heartbeat_seconds=number(env.get("WORKER_HEARTBEAT_SECONDS"), 10.0),
+            worker_stalled_seconds=number(env.get("WORKER_STALLED_SECONDS"), 30.0),
+            worker_poll_seconds=number(env.get("WORKER_POLL_SECONDS"), 5.0),
+            scheduler_interval_seconds=number(env.get("SCHEDULER_INTERVAL_SECONDS"), 5.0),
+            notification_max_attempts=integer(env.get("NOTIFICATION_MAX_ATTEMPTS"), 5),
+            bot_calls_per_run=integer(env.get("BOT_CALLS_PER_RUN"), 50),
+            bot_concurrent_calls=integer(env.get("BOT_CONCURRENT_CALLS"), 4),
+            bot_call_timeout_seconds=number(env.get("BOT_CALL_TIMEOUT_SECONDS"), 60.0),
+            bot_call_max_bytes=integer(env.get("BOT_CALL_MAX_BYTES"), 1024 * 1024),
+            builder_max_repair_rounds=integer(env.get("CODEX32_BUILDER_MAX_REPAIR_ROUNDS"), 5),
+            builder_events_max_seconds=number(env.get("CODEX32_BUILDER_EVENTS_MAX_SECONDS"),
                                               30.0),
-            builder_events_heartbeat_seconds=_float(
+            builder_events_heartbeat_seconds=number(
                 env.get("CODEX32_BUILDER_EVENTS_HEARTBEAT_SECONDS"), 15.0),
-            builder_event_streams_per_worker=_int(
+            builder_event_streams_per_worker=integer(
                 env.get("CODEX32_BUILDER_EVENT_STREAMS_PER_WORKER"), 16),
-            knowledge_max_document_bytes=_int(env.get("KNOWLEDGE_MAX_DOCUMENT_BYTES"),
+            knowledge_max_document_bytes=integer(env.get("KNOWLEDGE_MAX_DOCUMENT_BYTES"),
                                               10 * 1024 * 1024),
-            knowledge_chunk_tokens=_int(env.get("KNOWLEDGE_CHUNK_TOKENS"), 400),
-            knowledge_chunk_overlap_tokens=_int(env.get("KNOWLEDGE_CHUNK_OVERLAP_TOKENS"), 60),
-            knowledge_embed_batch=_int(env.get("KNOWLEDGE_EMBED_BATCH"), 64),
-            knowledge_max_attempts=_int(env.get("KNOWLEDGE_MAX_ATTEMPTS"), 5),
-            knowledge_retry_seconds=_float(env.get("KNOWLEDGE_RETRY_SECONDS"), 2.0),
-            knowledge_stale_seconds=_float(env.get("KNOWLEDGE_STALE_SECONDS"), 600.0),
-            knowledge_min_vector_score=_float(env.get("KNOWLEDGE_MIN_VECTOR_SCORE"), 0.0),
+            knowledge_chunk_tokens=integer(env.get("KNOWLEDGE_CHUNK_TOKENS"), 400),
+            knowledge_chunk_overlap_tokens=integer(env.get("KNOWLEDGE_CHUNK_OVERLAP_TOKENS"), 60),
+            knowledge_embed_batch=integer(env.get("KNOWLEDGE_EMBED_BATCH"), 64),
+            knowledge_max_attempts=integer(env.get("KNOWLEDGE_MAX_ATTEMPTS"), 5),
+            knowledge_retry_seconds=number(env.get("KNOWLEDGE_RETRY_SECONDS"), 2.0),
+            knowledge_stale_seconds=number(env.get("KNOWLEDGE_STALE_SECONDS"), 600.0),
+            knowledge_min_vector_score=number(env.get("KNOWLEDGE_MIN_VECTOR_SCORE"), 0.0),
             sandbox_python=env.get("CODEX32_SANDBOX_PYTHON") or None,
             sandbox_isolation=(env.get("CODEX32_SANDBOX_ISOLATION") or "").strip().lower() or None,
-            sandbox_uid_range=_range(env.get("CODEX32_SANDBOX_UID_RANGE"), SANDBOX_UID_RANGE),
-            sandbox_max_workdir_mb=_int(env.get("CODEX32_SANDBOX_MAX_WORKDIR_MB"),
+            sandbox_uid_range=int_range(env.get("CODEX32_SANDBOX_UID_RANGE"), SANDBOX_UID_RANGE),
+            sandbox_max_workdir_mb=integer(env.get("CODEX32_SANDBOX_MAX_WORKDIR_MB"),
                                         SANDBOX_MAX_WORKDIR_MB),
             sandbox_bwrap=env.get("CODEX32_SANDBOX_BWRAP") or None,
-            builder_allowed_requirements=tuple(_list(allowed)) if allowed is not None
+            builder_allowed_requirements=tuple(items(allowed)) if allowed is not None
             else BUILDER_ALLOWED_REQUIREMENTS,
             builder_index_url=env.get("CODEX32_BUILDER_INDEX_URL") or None,
-            builder_find_links=tuple(_list(env.get("CODEX32_BUILDER_FIND_LINKS"))),
-            builder_max_environments=_int(env.get("CODEX32_BUILDER_MAX_ENVIRONMENTS"), 50),
-            builder_install_timeout_seconds=_float(
+            builder_find_links=tuple(items(env.get("CODEX32_BUILDER_FIND_LINKS"))),
+            builder_max_environments=integer(env.get("CODEX32_BUILDER_MAX_ENVIRONMENTS"), 50),
+            builder_install_timeout_seconds=number(
                 env.get("CODEX32_BUILDER_INSTALL_TIMEOUT_SECONDS"), 300.0),
-            graphql_introspection=_bool(env.get("GRAPHQL_INTROSPECTION"), not production),
-            graphql_max_depth=_int(env.get("GRAPHQL_MAX_DEPTH"), 10),
-            graphql_max_tokens=_int(env.get("GRAPHQL_MAX_TOKENS"), 2000),
-            graphql_max_cost=_int(env.get("GRAPHQL_MAX_COST"), 5000),
-            oidc_providers=_oidc_providers(env.get("CODEX32_OIDC_PROVIDERS")),
-            oidc_jwks_ttl_seconds=_float(env.get("CODEX32_OIDC_JWKS_TTL_SECONDS"), 3600.0),
+            graphql_introspection=boolean(env.get("GRAPHQL_INTROSPECTION"), not production),
+            graphql_max_depth=integer(env.get("GRAPHQL_MAX_DEPTH"), 10),
+            graphql_max_tokens=integer(env.get("GRAPHQL_MAX_TOKENS"), 2000),
+            graphql_max_cost=integer(env.get("GRAPHQL_MAX_COST"), 5000),
+            oidc_providers=oidc_providers(env.get("CODEX32_OIDC_PROVIDERS")),
+            oidc_jwks_ttl_seconds=number(env.get("CODEX32_OIDC_JWKS_TTL_SECONDS"), 3600.0),
         )
         settings.validate()
         return settings.with_development_secrets()
@@ -450,7 +340,7 @@ class Settings:
             raise ConfigError("CODEX32_BUILDER_MAX_ENVIRONMENTS and "
                               "CODEX32_BUILDER_INSTALL_TIMEOUT_SECONDS must be positive")
         for entry in self.builder_allowed_requirements:
-            if not _allowlist_entry(entry):
+            if not is_allowlist_entry(entry):
                 raise ConfigError(f"CODEX32_BUILDER_ALLOWED_REQUIREMENTS: {entry!r} is not a "
                                   "distribution name, optionally with a version specifier")
         if self.oidc_jwks_ttl_seconds < 0:
@@ -492,17 +382,6 @@ class Settings:
         return replace(self, secrets_keys=keys,
                        secret_key=generated.get("secret_key", self.secret_key),
                        jwt_secret_key=generated.get("jwt_secret_key", self.jwt_secret_key))
-
-
-def _allowlist_entry(text: str) -> bool:
-    """Whether ``text`` is ``name`` or ``name<specifier>`` (no extras, URL or marker)."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    try:
-        found = Requirement(text)
-    except InvalidRequirement:
-        return False
-    return not (found.extras or found.url or found.marker)
 
 
 def _persisted_secret(data_dir: Path, name: str) -> str:

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from codex32.config import FALSE, TRUE
+from codex32.config_values import FALSE, TRUE
 
 __all__ = [
     "CheckedURL",

@@ -158,7 +158,7 @@ def _fresh_provider_state(provider, monkeypatch):
 def platform_app(database, tmp_path_factory, provider):
     """An app whose operator configured the mock as the platform provider ``corp-sso``."""
     from codex32.app import create_app
-    from codex32.config import OIDCProviderSetting
+    from codex32.config_values import OIDCProviderSetting
 
     setting = OIDCProviderSetting(id="corp-sso", name="Corp SSO",
                                   discovery_url=provider.base, client_id="platform-client",

@@ -13,7 +13,7 @@ from flask import current_app, redirect, request, url_for
 from codex32 import runtime
 from codex32.api import transaction
 from codex32.auth.guard import limit_rate, origin
-from codex32.config import OIDC_PROVIDER_ID
+from codex32.config_values import OIDC_PROVIDER_ID
 from codex32.console import session
 from codex32.console.blueprint import blp
 from codex32.db import db

@@ -18,7 +18,7 @@ from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, Strict, TokenPairSchema
 from codex32.auth.guard import current_principal, limit_rate, origin, requires
 from codex32.auth.rbac import Permission
-from codex32.config import OIDC_PROVIDER_ID
+from codex32.config_values import OIDC_PROVIDER_ID
 from codex32.db import db
 from codex32.errors import Invalid, Unauthorized
 from codex32.services import auth

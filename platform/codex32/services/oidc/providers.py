@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from codex32 import runtime
 from codex32.auth.principal import Principal
-from codex32.config import OIDCProviderSetting
+from codex32.config_values import OIDCProviderSetting
 from codex32.db import tenancy
 from codex32.db.oidc_models import OIDCProvider
 from codex32.errors import Conflict, Invalid, NotFound
