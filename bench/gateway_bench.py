@@ -44,19 +44,23 @@ import httpx2
 import openai
 import psutil
 import psycopg
-from harness import REPO, free_port, percentile, start_database, verdict
-from run import (
+from harness import (
+    REPO,
     BenchError,
     Server,
-    _interrupt,
+    free_port,
     gunicorn_command,
     http_json,
+    interrupt,
+    percentile,
     product_environment,
-    sign_up,
+    start_database,
     start_server,
+    verdict,
 )
 
 from codex32.testing.fake_openai import FakeOpenAI
+from tenants import sign_up
 
 API_KEY = "sk-bench-gateway"
 MODEL = "gpt-4o-mini"
@@ -352,5 +356,5 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     # SIGTERM unwinds like Ctrl-C, so the servers and the database are stopped.
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     sys.exit(main())

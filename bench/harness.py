@@ -388,3 +388,8 @@ def signed_up_headers(client, name: str, slug: str, email: str,
         raise SystemExit(f"verification or sign-in failed: {verified.json} {pair.json}")
     return ({"Authorization": f"Bearer {pair.json['access_token']}"},
             verified.json["workspace"]["id"])
+
+
+def interrupt(*_: object) -> None:
+    """A SIGTERM handler: unwind like Ctrl-C, so every cleanup of the benchmark runs."""
+    raise KeyboardInterrupt

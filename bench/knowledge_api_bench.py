@@ -45,10 +45,18 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from harness import REPO, free_port, percentile, start_database
-from run import gunicorn_command, product_environment, sign_up, start_server
+from harness import (
+    REPO,
+    free_port,
+    gunicorn_command,
+    percentile,
+    product_environment,
+    start_database,
+    start_server,
+)
 
 from codex32.plugins.defaults.hashing_embedder import HashingEmbedder
+from tenants import sign_up
 
 CANDIDATES = 50  # what the search service asks the store for
 BATCH = 64  # KNOWLEDGE_EMBED_BATCH's default

@@ -35,10 +35,18 @@ import threading
 import time
 from collections import Counter
 
-from harness import BenchError, ServingModels, http_json, percentile, serving_models, verdict
-from run import _interrupt, create_bots, sign_up
+from harness import (
+    BenchError,
+    ServingModels,
+    http_json,
+    interrupt,
+    percentile,
+    serving_models,
+    verdict,
+)
 
 from codex32.testing.fake_openai import FakeOpenAI
+from tenants import create_bots, sign_up
 
 API_KEY = "sk-bench-starvation"
 LISTED_BOTS = 60
@@ -150,5 +158,5 @@ def main() -> int:
 
 if __name__ == "__main__":
     # SIGTERM (bench/run.py stopping it) unwinds like Ctrl-C, so the servers are stopped.
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     sys.exit(main())

@@ -54,10 +54,18 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from harness import BenchError, ServingModels, http_json, percentile, serving_models, verdict
-from run import _interrupt, create_bots, sign_up
+from harness import (
+    BenchError,
+    ServingModels,
+    http_json,
+    interrupt,
+    percentile,
+    serving_models,
+    verdict,
+)
 
 from codex32.db import embedded
+from tenants import create_bots, sign_up
 
 API_KEY = "sk-bench-streams"
 PAGE = "/api/v1/bots?page_size=50"
@@ -389,5 +397,5 @@ def main() -> int:
 
 if __name__ == "__main__":
     # SIGTERM (bench/run.py stopping it) unwinds like Ctrl-C, so the servers are stopped.
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     sys.exit(main())
