@@ -297,6 +297,7 @@ def serving(app) -> Iterator[int]:
     finally:
         server.shutdown()
         thread.join(5)
+        server.server_close()
 
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

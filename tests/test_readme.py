@@ -7,14 +7,13 @@ import logging
 import re
 import shutil
 import subprocess
-import threading
 import uuid
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from codex32.observability.logging import JsonFormatter
+from tests.conftest import serving
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,24 +41,22 @@ def test_the_quick_start_commands_sign_up_verify_and_create_the_example_bot(make
     readme = (ROOT / "README.md").read_text()
     block = next(b for b in re.findall(r"```bash\n(.*?)```", readme, re.S) if "$TOKEN" in b)
     app = make_app()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     log_file = tmp_path / "server.log"
     handler = logging.FileHandler(log_file)
     handler.setFormatter(JsonFormatter())
     mail_log = logging.getLogger("codex32.services.mail")
     mail_log.addHandler(handler)
     email = f"me-{uuid.uuid4().hex[:8]}@acme.test"
-    script = (block.replace("localhost:8000", f"127.0.0.1:{server.server_port}")
-              .replace("server.log", str(log_file)).replace("me@acme.test", email)
-              .replace('"Acme"', f'"Acme {email}"'))
     try:
-        done = subprocess.run(["bash", "-e", "-c", script + '\necho "TOKEN=$TOKEN"'],
-                              capture_output=True, text=True, timeout=120)
+        with serving(app) as port:
+            script = (block.replace("localhost:8000", f"127.0.0.1:{port}")
+                      .replace("server.log", str(log_file)).replace("me@acme.test", email)
+                      .replace('"Acme"', f'"Acme {email}"'))
+            done = subprocess.run(["bash", "-e", "-c", script + '\necho "TOKEN=$TOKEN"'],
+                                  capture_output=True, text=True, timeout=120)
     finally:
         mail_log.removeHandler(handler)
         handler.close()
-        server.shutdown()
     assert done.returncode == 0, done.stderr
     token = done.stdout.rsplit("TOKEN=", 1)[1].strip()
     assert token.count(".") == 2, done.stdout
