@@ -75,6 +75,20 @@ def test_a_miss_is_four_round_trips_and_a_hit_three(client, tenant, key, trips, 
         assert trips == {"driver": expected, "orm": 0, "begin": 1}, label
 
 
+def test_a_streamed_miss_reads_nothing_again_after_its_authentication(client, key, trips):
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {"model": "openai/gpt-4o-mini", "temperature": 0, "stream": True,
+            "messages": [{"role": "user", "content": "stream the warm-up"}]}
+    assert b"[DONE]" in client.post(CHAT, headers=headers, json=body).data
+    trips.update(driver=0, orm=0, begin=0)
+    body["messages"] = [{"role": "user", "content": "stream and count the trips"}]
+    answer = client.post(CHAT, headers=headers, json=body)
+    assert b"trips" in answer.data and b"[DONE]" in answer.data
+    # Authentication with the first reads; the reservation (its BEGIN and binding in its
+    # batch); the finish batch. The request's COMMIT (psycopg's) is not counted here.
+    assert trips == {"driver": 3, "orm": 0, "begin": 1}
+
+
 def test_reads_after_a_lookup_that_finds_nothing_see_no_workspace(app, tenant, servers):
     configure(tenant, servers)
     with app.app_context():

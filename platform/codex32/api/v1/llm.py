@@ -67,7 +67,7 @@ def chat(data):
                                 purpose="gateway", caller=caller_of(principal),
                                 cache=data["cache"], deadline_seconds=data["timeout"],
                                 settling=openings.settling,
-                                prepared=openings.leave)
+                                prepared=openings.leave, read=principal.reads)
         return sse(opened)
     # The gateway continues the request's transaction (its authentication, which read what
     # the gateway reads first) and ends it before the provider call.

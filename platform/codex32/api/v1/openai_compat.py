@@ -110,7 +110,7 @@ def chat_completions(data):
         transaction.end()  # the stream works in sessions of its own: hold no connection
         opened = gateway.stream(principal.workspace_id, request, purpose="gateway",
                                 caller=caller_of(principal), settling=openings.settling,
-                                prepared=openings.leave)
+                                prepared=openings.leave, read=principal.reads)
         include_usage = bool((data["stream_options"] or {}).get("include_usage"))
         response = Response(stream_with_context(_chunks(opened, ident, created, data["model"],
                                                         include_usage)),

@@ -112,29 +112,32 @@ _LOOKUP_AND_RESERVE = text(_RESERVE.format(record=""))
 _LOOKUP_RECORD_AND_RESERVE = text(_RESERVE.format(record=f" recorded AS ({RECORD_HIT}),"))
 
 
-def reserve(session: Session, caller: Caller, amount: Decimal | None,
-            describe_unknown: str) -> Reservation:
+def reserve(session: Session, workspace_id: uuid.UUID | str, caller: Caller,
+            amount: Decimal | None, describe_unknown: str) -> Reservation:
     """Reserve ``amount`` on every budget that applies to ``caller`` (commits the session's
     transaction in the same round trip).
 
     ``amount`` None (the price is unknown) is refused when a hard limit applies: the budget
     could not bound the call. ``describe_unknown`` names the model for that message.
     """
-    reservation, _ = reserve_unless_cached(session, caller, amount, describe_unknown, None)
+    reservation, _ = reserve_unless_cached(session, workspace_id, caller, amount,
+                                           describe_unknown, None)
     return reservation
 
 
-def reserve_unless_cached(session: Session, caller: Caller, amount: Decimal | None,
-                          describe_unknown: str, cache_key: bytes | None,
-                          hit_row: dict[str, Any] | None = None
+def reserve_unless_cached(session: Session, workspace_id: uuid.UUID | str, caller: Caller,
+                          amount: Decimal | None, describe_unknown: str,
+                          cache_key: bytes | None, hit_row: dict[str, Any] | None = None
                           ) -> tuple[Reservation, dict[str, Any] | None]:
     """The cached answer for ``cache_key`` (nothing reserved), else reserve as
     :func:`reserve` does, in one statement whose round trip also commits the session's
-    transaction (with whatever it holds: say the request's authentication). ``hit_row``
-    (:func:`.cache.hit_row`): a hit's ledger row is written by that statement too."""
+    transaction (with whatever it holds: say the request's authentication), or begins, binds
+    and commits one when none is open (a stream whose first reads came with its request's
+    authentication). ``hit_row`` (:func:`.cache.hit_row`): a hit's ledger row is written by
+    that statement too."""
     statement = _LOOKUP_AND_RESERVE if hit_row is None else _LOOKUP_RECORD_AND_RESERVE
     session.flush()  # the caller's pending changes go in before the COMMIT (nothing if none)
-    _, found = driver.execute_batch(session, [(statement, {
+    _, found = tenancy.execute_bound(session, workspace_id, [(statement, {
         **(hit_row or {}), "key": cache_key, "api_key": caller.api_key_id, "bot": caller.bot_id,
         "amount": amount or Decimal(0), "unpriced": amount is None})], commit=True)[0]
     session.commit()  # already committed: ends the session's transaction

@@ -133,7 +133,7 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
         hit_row = cache.hit_row(workspace, uuid.uuid4(), purpose, request.model, caller,
                                 _ms(prepared))
     prepared.reservation, found = budgets.reserve_unless_cached(
-        session, caller, _max_cost(prepared), " or ".join(d.label for d in awake),
+        session, workspace, caller, _max_cost(prepared), " or ".join(d.label for d in awake),
         prepared.cache_key, hit_row)
     session.close()
     if hit_row is not None:

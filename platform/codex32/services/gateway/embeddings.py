@@ -103,7 +103,7 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
                                         cache_hit=True, headers=headers)
         missing = [i for i, vector in enumerate(vectors) if vector is None]
         most = _max_cost(route, awake, sum(counts[i] for i in missing))
-        reservation = budgets.reserve(session, caller, most,
+        reservation = budgets.reserve(session, workspace, caller, most,
                                       " or ".join(d.label for d in awake))
         session.close()
         router = Router(instances=route.instances, policy=parts.retry, deadline=deadline,

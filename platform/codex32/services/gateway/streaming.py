@@ -21,7 +21,7 @@ from typing import cast
 from sqlalchemy.orm import Session
 
 from codex32 import runtime
-from codex32.db import tenancy
+from codex32.db import driver, tenancy
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import ChatChunk, ChatRequest, Usage
 from codex32.services.gateway import tokens
@@ -61,18 +61,22 @@ def stream(workspace_id: uuid.UUID | str, request: ChatRequest, *, purpose: str,
            caller: Caller | None = None, cache: bool | None = None,
            deadline_seconds: float | None = None,
            settling: Gate = contextlib.nullcontext,
-           prepared: Callable[[], object] = lambda: None) -> GatewayStream:
+           prepared: Callable[[], object] = lambda: None,
+           read: list[driver.Rows] | None = None) -> GatewayStream:
     """Open a stream in a session of the gateway's own, which the stream closes when it ends
     (the caller holds no transaction open). ``settling`` is entered around recording the
     stream's end: a web process bounds how many streams it records at once
     (codex32.api.openings). ``prepared`` is called once the stream is prepared (limits
     passed, budget reserved, session closed), before the provider is called: a web process
     gives its opening slot back there, so the slot is not held while the provider takes its
-    time to the first piece. See :func:`_stream`."""
+    time to the first piece. ``read``: the rows of :func:`.chat.first_reads`, read with the
+    request's authentication (the reservation is then the stream's only round trip before
+    the provider). See :func:`_stream`."""
     session = runtime.current().sessions()
     try:
         return _stream(session, workspace_id, request, purpose=purpose, caller=caller, cache=cache,
-                       deadline_seconds=deadline_seconds, settling=settling, prepared=prepared)
+                       deadline_seconds=deadline_seconds, settling=settling, prepared=prepared,
+                       read=read)
     except BaseException:
         session.close()
         raise
@@ -82,13 +86,14 @@ def _stream(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
            purpose: str, caller: Caller | None = None, cache: bool | None = None,
            deadline_seconds: float | None = None,
            settling: Gate = contextlib.nullcontext,
-           prepared: Callable[[], object] = lambda: None) -> GatewayStream:
+           prepared: Callable[[], object] = lambda: None,
+           read: list[driver.Rows] | None = None) -> GatewayStream:
     """Open a stream through the workspace's route (see :func:`.chat.chat` for the
     arguments). Raises the same errors as ``chat`` when no deployment starts answering."""
     caller = caller or Caller()
     with tenancy.bound(session, workspace_id):
         ready = prepare(session, workspace_id, request, purpose=purpose, caller=caller,
-                        use_cache=cache, deadline_seconds=deadline_seconds)
+                        use_cache=cache, deadline_seconds=deadline_seconds, read=read)
         if ready.hit is not None:
             hit = ready.hit
             return GatewayStream(provider=hit.provider, model=hit.model, attempts=[],
