@@ -28,8 +28,7 @@ from harness import (
     verdict,
 )
 from load import BENCH, WARMUP_SECONDS, Figures, Target, measure, median_of, paired
-
-from tenants import Tenant, create_bots, sign_up
+from signups import Tenant, create_bots, sign_up
 
 LIST_BOTS = 60
 PAGE_SIZE = 50

@@ -58,9 +58,9 @@ from harness import (
     start_server,
     verdict,
 )
+from signups import sign_up
 
 from codex32.testing.fake_openai import FakeOpenAI
-from tenants import sign_up
 
 API_KEY = "sk-bench-gateway"
 MODEL = "gpt-4o-mini"

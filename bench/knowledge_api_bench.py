@@ -54,9 +54,9 @@ from harness import (
     start_database,
     start_server,
 )
+from signups import sign_up
 
 from codex32.plugins.defaults.hashing_embedder import HashingEmbedder
-from tenants import sign_up
 
 CANDIDATES = 50  # what the search service asks the store for
 BATCH = 64  # KNOWLEDGE_EMBED_BATCH's default

@@ -44,9 +44,9 @@ from harness import (
     serving_models,
     verdict,
 )
+from signups import create_bots, sign_up
 
 from codex32.testing.fake_openai import FakeOpenAI
-from tenants import create_bots, sign_up
 
 API_KEY = "sk-bench-starvation"
 LISTED_BOTS = 60

@@ -63,9 +63,9 @@ from harness import (
     serving_models,
     verdict,
 )
+from signups import create_bots, sign_up
 
 from codex32.db import embedded
-from tenants import create_bots, sign_up
 
 API_KEY = "sk-bench-streams"
 PAGE = "/api/v1/bots?page_size=50"
