@@ -11,6 +11,8 @@ handling here.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -283,18 +285,18 @@ def snapshot_of(found: driver.Rows) -> Snapshot:
 @overload
 def build(session: Session, workspace_id: uuid.UUID | str, kind: type[P],
           plugin_id: str | None = None, *, known: Snapshot | None = None,
-          model: str | None = None) -> P: ...
+          model: str | None = None, config: dict[str, Any] | None = None) -> P: ...
 
 
 @overload
 def build(session: Session, workspace_id: uuid.UUID | str, kind: str,
           plugin_id: str | None = None, *, known: Snapshot | None = None,
-          model: str | None = None) -> Plugin: ...
+          model: str | None = None, config: dict[str, Any] | None = None) -> Plugin: ...
 
 
 def build(session: Session, workspace_id: uuid.UUID | str, kind: type[Plugin] | str,
           plugin_id: str | None = None, *, known: Snapshot | None = None,
-          model: str | None = None) -> Plugin:
+          model: str | None = None, config: dict[str, Any] | None = None) -> Plugin:
     """An instance of the workspace's plugin of ``kind`` (its default when no id is given).
 
     ``kind`` is the kind's base class (``build(session, ws, Notifier)`` is typed as a
@@ -303,6 +305,8 @@ def build(session: Session, workspace_id: uuid.UUID | str, kind: type[Plugin] | 
     ``known`` reuses a :func:`snapshot` when building several plugins of one kind.
     ``model`` builds it with that ``model`` setting instead of the configured one (an
     embedding chain's ``provider/model``); a plugin without a ``model`` setting refuses it.
+    ``config`` builds it with that configuration instead of the saved one, and the saved
+    secrets (a knowledge generation kept where an earlier configuration placed it).
     """
     if not isinstance(kind, str):
         kind = kind.kind
@@ -320,16 +324,20 @@ def build(session: Session, workspace_id: uuid.UUID | str, kind: type[Plugin] | 
             raise Invalid(f"{kind} '{plugin_id}' has no model setting: name it without a "
                           f"model, not '{plugin_id}/{model}'")
         cached_as, other_model = f"{plugin_id}/{model}", model  # beside the configured one
+    if config is not None:  # beside the saved one, cached by its content
+        digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
+        cached_as = f"{cached_as}@{digest.hexdigest()[:16]}"
     key: CacheKey = (str(workspace_id), kind, cached_as, str(row.generation) if row else None)
     current = runtime.current()
     instance = current.instances.get(key)
     if instance is not None:
         return instance
-    config = with_defaults(registration.cls.config_schema, row.config if row else {})
+    settings = with_defaults(registration.cls.config_schema,
+                             config if config is not None else row.config if row else {})
     if other_model is not None:
-        config["model"] = other_model
+        settings["model"] = other_model
     try:
-        instance = registration.cls(config, current.box.open(row.secrets if row else None))
+        instance = registration.cls(settings, current.box.open(row.secrets if row else None))
     except PluginError as exc:
         raise from_plugin_error(exc, plugin_id) from exc
     return current.instances.put(key, instance)

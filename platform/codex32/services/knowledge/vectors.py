@@ -10,8 +10,6 @@ transaction and call it after.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -21,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from codex32 import runtime
 from codex32.db.knowledge_models import KnowledgeIndex
-from codex32.errors import DomainError, NotFound, from_plugin_error
+from codex32.errors import DomainError, from_plugin_error
 from codex32.plugins.calls import invoke
 from codex32.plugins.errors import PluginError
-from codex32.plugins.interfaces import VectorItem, VectorMatch, VectorStore, with_defaults
+from codex32.plugins.interfaces import VectorItem, VectorMatch, VectorStore
 from codex32.services import providers
 from codex32.services.knowledge.indexes import collection_of, lives_in
 
@@ -39,37 +37,18 @@ def store_of(session: Session, workspace_id: uuid.UUID | str) -> VectorStore:
     return providers.build(session, workspace_id, VectorStore)
 
 
-def store_for(session: Session, workspace_id: uuid.UUID | str,
-              index: KnowledgeIndex) -> VectorStore:
+def store_for(session: Session, workspace_id: uuid.UUID | str, index: KnowledgeIndex, *,
+              known: providers.Snapshot | None = None) -> VectorStore:
     """The store holding a generation's vectors: the plugin it recorded, with the workspace's
     configuration of it while that places vectors where the generation's are, else with the
     configuration the generation was written with (and the workspace's secrets of the
-    plugin now). 404 when that plugin is not installed any more."""
-    known = providers.snapshot(session, workspace_id, VectorStore.kind)
+    plugin now). 404 when that plugin is not installed any more. ``known``: the workspace's
+    vector store :func:`~codex32.services.providers.snapshot`, when already read."""
+    known = known or providers.snapshot(session, workspace_id, VectorStore.kind)
     row = known.rows.get(index.vector_store)
-    if lives_in(index, index.vector_store, row.config if row is not None else {}):
-        return providers.build(session, workspace_id, VectorStore, index.vector_store,
-                               known=known)
-    registration = runtime.current().plugins.get(VectorStore.kind, index.vector_store)
-    if registration is None:
-        raise NotFound(f"no {VectorStore.kind} plugin with id '{index.vector_store}' is "
-                       "installed")
-    digest = hashlib.sha256(json.dumps(index.store_config, sort_keys=True,
-                                       default=str).encode()).hexdigest()[:16]
-    key = (str(workspace_id), VectorStore.kind, f"{index.vector_store}@{digest}",
-           str(row.generation) if row is not None else None)
-    current = runtime.current()
-    instance = current.instances.get(key)
-    if instance is None:
-        cls = registration.cls
-        try:
-            instance = cls(with_defaults(cls.config_schema, index.store_config),
-                           current.box.open(row.secrets if row is not None else None))
-        except PluginError as exc:
-            raise from_plugin_error(exc, index.vector_store) from exc
-        instance = current.instances.put(key, instance)
-    assert isinstance(instance, VectorStore)
-    return instance
+    moved = not lives_in(index, index.vector_store, row.config if row is not None else {})
+    return providers.build(session, workspace_id, VectorStore, index.vector_store, known=known,
+                           config=index.store_config if moved else None)
 
 
 def stores_of(session: Session, workspace_id: uuid.UUID | str,
@@ -78,9 +57,10 @@ def stores_of(session: Session, workspace_id: uuid.UUID | str,
     generation whose store cannot be built (its plugin gone) is left out, with a warning:
     its vectors stay where they are."""
     found: dict[int, tuple[VectorStore, list[int]]] = {}
+    known = providers.snapshot(session, workspace_id, VectorStore.kind) if generations else None
     for index in generations:
         try:
-            store = store_for(session, workspace_id, index)
+            store = store_for(session, workspace_id, index, known=known)
         except DomainError as exc:
             log.warning("the vector store of generation %s is unreachable: %s",
                         index.generation, exc.message, extra={"workspace_id": str(workspace_id)})
