@@ -7,8 +7,8 @@ cost from the configured price table. Errors leave as :mod:`codex32.plugins.erro
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 from codex32.plugins.api import (
     ChatChunk,
@@ -19,9 +19,6 @@ from codex32.plugins.api import (
     Usage,
 )
 from codex32_openai.connection import CONNECTION_PROPERTIES, OpenAIConnection
-
-if TYPE_CHECKING:
-    from openai.types.chat import ChatCompletion
 
 PRICE_TABLE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -76,22 +73,16 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
         model = request.model or self.config["model"]
         with self.translated_errors():
             # The SDK's request path as ``chat.completions.create`` takes it (its client,
-            # headers, timeout, errors and response type), minus the pass that rewrites the
-            # parameters through their TypedDicts first: about a fifth of the SDK's CPU on
-            # every call, for plain JSON that needs no rewriting (the SDK's documented way to
-            # send a request as it is: ``client.post(path, body=..., cast_to=...)``).
-            response = self.client.post(
-                "/chat/completions", body=self._parameters(request, model),
-                cast_to=_chat_completion(), options={"timeout": self._timeout(request)})
-        if not response.choices:
-            raise ProviderError("OpenAI answered without a choice")
-        choice = response.choices[0]
-        text = choice.message.content or getattr(choice.message, "refusal", None) or ""
-        usage = _usage(response.usage)
-        answered_by = response.model or model
-        return ChatResult(text=text, model=answered_by, usage=usage,
-                          cost_usd=self.price(usage, model, answered_by),
-                          finish_reason=choice.finish_reason)
+            # headers, timeout and errors), minus two passes that cost about a third of the
+            # SDK's CPU on every call: rewriting the parameters through their TypedDicts, and
+            # building the response's pydantic models. The parameters are plain JSON already,
+            # and the answer is read here, checked field by field (the SDK's models are built
+            # without validation, so they would let a malformed answer through anyway).
+            # ``cast_to=object`` is the SDK's way to get the decoded JSON as it came.
+            answer = self.client.post(
+                "/chat/completions", body=self._parameters(request, model), cast_to=object,
+                options={"timeout": self._timeout(request)})
+        return _completion(answer, model, self.price)
 
     def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
         """Answer the chat as SSE chunks; the last one carries the usage the server counted.
@@ -110,7 +101,11 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
                 for chunk in stream:
                     answered_by = chunk.model or answered_by
                     if chunk.usage is not None:
-                        usage = _usage(chunk.usage)
+                        try:
+                            usage = _usage(chunk.usage)
+                        except _Malformed as exc:
+                            raise ProviderError("OpenAI streamed a malformed usage: "
+                                                f"{exc}") from None
                     for choice in chunk.choices:
                         if choice.index != 0:
                             continue
@@ -164,22 +159,64 @@ def json_schema(response_schema: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def _chat_completion() -> type[ChatCompletion]:
-    """The SDK's response type of a chat completion (the SDK is imported on first use)."""
-    from openai.types.chat import ChatCompletion
+class _Malformed(ValueError):
+    """A field of the server's answer is not what the API sends."""
 
-    return ChatCompletion
+
+def _completion(answer: Any, requested: str,
+                price: Callable[[Usage, str, str], float]) -> ChatResult:
+    """The :class:`ChatResult` of a decoded ``chat.completion`` body; a body that does not
+    have its shape (any server a workspace points at may answer) is a ProviderError."""
+    try:
+        choices = _field(answer, "choices", list)
+        if not choices:
+            raise ProviderError("OpenAI answered without a choice")
+        choice = choices[0]
+        message = _field(choice, "message", dict)
+        text = (_field(message, "content", str, None) or _field(message, "refusal", str, None)
+                or "")
+        usage = _usage(answer.get("usage"))
+        answered_by = _field(answer, "model", str, None) or requested
+        finish_reason = _field(choice, "finish_reason", str, None)
+    except _Malformed as exc:
+        raise ProviderError(f"OpenAI answered with a malformed completion: {exc}") from None
+    return ChatResult(text=text, model=answered_by, usage=usage,
+                      cost_usd=price(usage, requested, answered_by),
+                      finish_reason=finish_reason)
+
+
+_REQUIRED = object()
+
+
+def _field(parent: Any, name: str, kind: type, default: Any = _REQUIRED) -> Any:
+    """``parent[name]`` if it is a ``kind`` (None or absent: ``default``, when one is given)."""
+    if not isinstance(parent, dict):
+        raise _Malformed(f"expected an object holding {name!r}")
+    value = parent.get(name)
+    if value is None and default is not _REQUIRED:
+        return default
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise _Malformed(f"{name!r} is not a {kind.__name__}")
+    return value
 
 
 def _usage(reported: Any) -> Usage:
+    """The token counts of a ``usage`` object: a decoded one, or the SDK's model of a
+    stream's last chunk."""
     if reported is None:
         return Usage()
-    prompt = getattr(reported, "prompt_tokens_details", None)
-    completion = getattr(reported, "completion_tokens_details", None)
-    return Usage(input_tokens=reported.prompt_tokens or 0,
-                 output_tokens=reported.completion_tokens or 0,
-                 cached_input_tokens=getattr(prompt, "cached_tokens", None) or 0,
-                 reasoning_tokens=getattr(completion, "reasoning_tokens", None) or 0)
+    if not isinstance(reported, dict):
+        reported = reported.model_dump(warnings=False)  # as it came, checked below
+    prompt = _field(reported, "prompt_tokens_details", dict, {})
+    completion = _field(reported, "completion_tokens_details", dict, {})
+    counts = (_field(reported, "prompt_tokens", int, 0),
+              _field(reported, "completion_tokens", int, 0),
+              _field(prompt, "cached_tokens", int, 0),
+              _field(completion, "reasoning_tokens", int, 0))
+    if min(counts) < 0:
+        raise _Malformed("a token count is negative")
+    return Usage(input_tokens=counts[0], output_tokens=counts[1],
+                 cached_input_tokens=counts[2], reasoning_tokens=counts[3])
 
 
 def _price_for(prices: dict[str, dict[str, float]], requested: str,
