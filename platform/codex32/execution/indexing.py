@@ -236,7 +236,13 @@ def reindex(workspace_id: str, generation: int) -> None:
             return
         try:  # the store the generation is built in: the workspace's new one
             store = vectors.store_for(session, workspace_id, found)
-        except NotFound:  # its plugin is gone: a new choice of store starts another build
+        except NotFound:  # its plugin is gone: it cannot be built, the active one stays
+            log.warning("generation %s is abandoned: its vector store '%s' is not installed "
+                        "(search keeps the active generation)", generation, found.vector_store,
+                        extra={"workspace_id": workspace_id})
+            indexes.abandon(session, workspace_id, found)
+            indexes.sync(session, workspace_id)  # another build, in the store there is now
+            session.commit()
             return
         indexes.touch(session, generation)
         embedder = found.embedder
@@ -293,6 +299,11 @@ def drop_generation(workspace_id: str, generation: int) -> None:
             return
         ids = [str(i) for i in session.execute(select(KnowledgeChunk.id)).scalars()]
         stores = vectors.stores_of(session, workspace_id, [found])  # its own, not the current
+        gone = runtime.current().plugins.get(VectorStore.kind, found.vector_store) is None
+    if gone:
+        log.warning("generation %s is dropped without deleting its vectors: its vector store "
+                    "'%s' is not installed, and they stay there", generation,
+                    found.vector_store, extra={"workspace_id": workspace_id})
     for store, _ in stores:
         vectors.delete(store, workspace_id, [generation], ids)
     with _sessions() as session, tenancy.bound(session, workspace_id):

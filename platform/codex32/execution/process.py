@@ -15,7 +15,9 @@ then it runs, on one event loop:
   heartbeat is older than ``WORKER_STALLED_SECONDS`` (:func:`codex32.execution.worker.recover`),
   fire due schedule ticks, settle knowledge left unfinished (documents whose indexing job
   vanished, stalled index builds), sweep expired OIDC sign-ins, refresh the queue gauges and
-  this worker's heartbeat gauge;
+  this worker's heartbeat gauge; and while a pass over the workspaces' knowledge indexes is
+  under way (one starts with the worker, then every hour), check a batch of them against
+  the operator's settings (:func:`codex32.execution.sweeps.knowledge_placement`);
 - with ``CODEX32_WORKER_PORT``, the probe and metrics server.
 """
 
@@ -27,6 +29,7 @@ import logging
 import os
 import socket
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import procrastinate
@@ -115,9 +118,13 @@ async def _serve(runtime: Runtime, urls: DatabaseUrls) -> None:
 
 async def _maintain(runtime: Runtime, app: procrastinate.App) -> None:
     """Every interval: recover lost workers' jobs, fire due ticks, settle stale knowledge,
-    sweep expired OIDC sign-ins, refresh the gauges."""
+    check a batch of knowledge indexes while a pass over them is under way (one starts with
+    the worker, then hourly), sweep expired OIDC sign-ins, refresh the gauges."""
     settings = runtime.settings
     ticks = 0
+    # The knowledge pass: at every start, then every KNOWLEDGE_PASS_SECONDS.
+    knowledge_from: uuid.UUID | None = sweeps.FIRST_WORKSPACE
+    knowledge_started = time.monotonic()
     while True:
         metrics.HEARTBEAT.set(time.time())
         try:
@@ -129,6 +136,12 @@ async def _maintain(runtime: Runtime, app: procrastinate.App) -> None:
                 await app.job_manager.prune_stalled_workers(settings.worker_stalled_seconds)
             await asyncio.to_thread(scheduler.fire_due, runtime.sessions)
             await asyncio.to_thread(knowledge.settle_stale)
+            if knowledge_from is None and (time.monotonic() - knowledge_started
+                                           >= sweeps.KNOWLEDGE_PASS_SECONDS):
+                knowledge_from, knowledge_started = sweeps.FIRST_WORKSPACE, time.monotonic()
+            if knowledge_from is not None:
+                knowledge_from = await asyncio.to_thread(
+                    sweeps.knowledge_placement, runtime.sessions, knowledge_from)
             await asyncio.to_thread(sweeps.expired_oidc_sign_ins, runtime.sessions)
             await asyncio.to_thread(_refresh_gauges, runtime, ticks % 12 == 0)
         except Exception:

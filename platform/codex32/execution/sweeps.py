@@ -1,14 +1,29 @@
-"""Sweeps of the worker's maintenance loop that own their transactions: rows that expire and
-that nobody else deletes, in every workspace, each swept under its own binding."""
+"""Sweeps of the worker's maintenance loop that own their transactions, in every workspace,
+each swept under its own binding: rows that expire and that nobody else deletes, and the
+knowledge indexes a worker checks when it starts."""
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Callable
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from codex32.db import tenancy
+from codex32.errors import DomainError
+from codex32.services.knowledge import indexes
 from codex32.services.oidc import sign_ins
+
+log = logging.getLogger(__name__)
+
+FIRST_WORKSPACE = uuid.UUID(int=0)  # where the knowledge pass starts
+KNOWLEDGE_BATCH = 100  # workspaces checked per maintenance pass
+# A pass starts with every worker (the operator's settings are read at start) and again
+# after this long: a process still on an old setting during a rolling restart may have
+# abandoned a build meanwhile (its next upload's view of the store), and the pass restarts it.
+KNOWLEDGE_PASS_SECONDS = 3600.0
 
 
 def expired_oidc_sign_ins(sessions: Callable[[], Session]) -> int:
@@ -22,3 +37,32 @@ def expired_oidc_sign_ins(sessions: Callable[[], Session]) -> int:
             swept += sign_ins.delete_expired(session)
             session.commit()
     return swept
+
+
+def knowledge_placement(sessions: Callable[[], Session], after: uuid.UUID,
+                        limit: int = KNOWLEDGE_BATCH) -> uuid.UUID | None:
+    """One batch of a pass over every workspace's knowledge index, made when a worker
+    starts (the operator's settings are read at start: a new default store or embedder, a
+    new ``MILVUS_URI`` show there) and hourly: in each workspace after ``after`` holding a
+    generation, in its own bound transaction, start the build the workspace's next upload
+    would (:func:`~codex32.services.knowledge.indexes.converge`). Workers starting together
+    start each build once (the workspace's generation lock). Returns where the next batch
+    starts, None when the pass is over."""
+    with sessions() as session:
+        found = list(session.execute(text("SELECT workspace_id FROM knowledge_workspaces("
+                                          ":after, :limit)"),
+                                     {"after": after, "limit": limit}).scalars())
+    for workspace_id in found:
+        try:
+            with sessions() as session, tenancy.bound(session, workspace_id):
+                if indexes.converge(session, workspace_id):
+                    log.info("knowledge index rebuild started: the platform's store or "
+                             "embedder changed", extra={"workspace_id": str(workspace_id)})
+                session.commit()
+        except DomainError as exc:  # its embedder or store cannot be built: said once a pass
+            log.warning("could not check the knowledge index: %s", exc.message,
+                        extra={"workspace_id": str(workspace_id)})
+        except Exception:
+            log.exception("could not check the knowledge index",
+                          extra={"workspace_id": str(workspace_id)})
+    return found[-1] if len(found) == limit else None

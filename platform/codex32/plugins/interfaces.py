@@ -284,9 +284,22 @@ class VectorStore(Plugin, kind="vector_store", default="pgvector"):
     a workspace changes one, or chooses another store, the core re-indexes its knowledge into
     the new place. ``None`` (the default) counts every setting; settings that only tune
     searches (candidates, timeouts) are better left out, so changing them rebuilds nothing.
+    Where the operator's environment decides part of the place (a server used when the
+    configuration names none), :meth:`operator_placement` says so.
     """
 
     placement: ClassVar[frozenset[str] | None] = None
+
+    @classmethod
+    def operator_placement(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """What the operator (the process's environment, not the workspace) decides of where
+        the vectors of a store configured with ``config`` (defaults applied) are kept, say
+        ``{"operator_uri": ...}`` when the configuration names no server. The core records it
+        with each index generation, re-indexes when it changes, and builds the store of a
+        generation kept where the operator placed it earlier with it in its configuration:
+        the store then uses it instead of the environment's. Its names must not be settings
+        of ``config_schema`` (a workspace can never set them). Default: ``{}``, nothing."""
+        return {}
 
     def upsert(self, workspace_id: str, collection: str, items: list[VectorItem]) -> None:
         """Insert or replace items by id within the workspace's collection."""

@@ -48,6 +48,9 @@ MAX_DIMENSION = 32768  # Milvus's limit for FLOAT_VECTOR
 MAX_TOP_K = 16384
 
 _NOT_LOADED = 101  # Milvus's code for "collection not loaded"
+# The operator's server, as a generation records it (VectorStore.operator_placement).
+OPERATOR_URI = "operator_uri"
+EMBEDDED = "embedded"
 
 
 
@@ -89,6 +92,12 @@ class MilvusVectorStore(VectorStore):
     # Where vectors are kept; ef_search and timeout_seconds only tune calls. (With no uri,
     # the operator's MILVUS_URI or the embedded server: the operator's, not the workspace's.)
     placement = frozenset({"uri", "db_name", "collection_prefix", "metric"})
+
+    @classmethod
+    def operator_placement(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """Without a configured ``uri``, the operator's server: ``MILVUS_URI`` (without
+        credentials), or ``embedded`` for the embedded server."""
+        return {} if config.get("uri") else {OPERATOR_URI: _operator_server()}
 
     def __init__(self, config: dict[str, Any] | None = None,
                  secrets: dict[str, str] | None = None) -> None:
@@ -219,9 +228,16 @@ class MilvusVectorStore(VectorStore):
 
     @property
     def uri(self) -> str:
-        """The server URI: configured, ``MILVUS_URI``, or the embedded server (started lazily)."""
+        """The server URI: configured, else the operator's: the one a generation recorded
+        (``operator_uri``) when the operator has moved since, else ``MILVUS_URI``, else the
+        embedded server (started lazily)."""
         if self._uri is None:
-            self._uri = self.config.get("uri") or os.environ.get("MILVUS_URI") or _embedded_uri()
+            recorded, now = self.config.get(OPERATOR_URI), os.environ.get("MILVUS_URI")
+            if recorded is None or recorded == _operator_server():
+                operator = now or _embedded_uri()
+            else:
+                operator = _embedded_uri() if recorded == EMBEDDED else str(recorded)
+            self._uri = self.config.get("uri") or operator
         return self._uri
 
     def _milvus(self) -> MilvusClient:
@@ -324,6 +340,17 @@ class MilvusVectorStore(VectorStore):
         except (RuntimeError, OSError) as error:
             # The embedded server could not be started (see codex32_milvus.server).
             raise ProviderError(f"milvus {action} failed: {error}") from None
+
+
+def _operator_server() -> str:
+    """Where the operator's environment puts milvus now: ``MILVUS_URI`` without its user
+    information (a recorded place holds no credentials), or the embedded server."""
+    uri = os.environ.get("MILVUS_URI")
+    if not uri:
+        return EMBEDDED
+    parts = urlsplit(uri)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
 def _embedded_uri() -> str:

@@ -4,14 +4,15 @@ to a new one.
 A workspace's vectors live in one vector-store collection per generation
 (``knowledge_g<N>``). A generation is the index of one embedder configuration (its
 fingerprint: the plugin id and a digest of its configuration, secrets excluded) kept in one
-vector store (the store's plugin id and the configuration it was written with; secrets are
-never part of a configuration). New vectors go to the newest generation; when the
-workspace's embedder or vector store changes (another plugin, or a setting the store names in
-its ``placement``), a ``building`` generation starts and a background job fills it while
-search keeps reading the ``active`` one from the store that holds it; once every chunk has
-its vector in the new generation, it becomes active and the old one is retired (its vectors
-dropped from its own store by a job). Store calls happen outside transactions
-(:mod:`.vectors`).
+vector store (the store's plugin id and the configuration it was written with, with the
+operator's placement beside it; secrets are never part of a configuration). New vectors go
+to the newest generation; when the workspace's embedder or vector store changes (another
+plugin, a setting the store names in its ``placement``, or the operator's placement), a
+``building`` generation starts and a background job fills it while search keeps reading the
+``active`` one from the store that holds it; once every chunk has its vector in the new
+generation, it becomes active and the old one is retired (its vectors dropped from its own
+store by a job). What changes without the workspace (the operator's settings) is checked by
+the worker (:func:`converge`). Store calls happen outside transactions (:mod:`.vectors`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
@@ -56,26 +57,51 @@ def current_embedder(session: Session, workspace_id: uuid.UUID | str,
 
 def current_store(session: Session,
                   workspace_id: uuid.UUID | str) -> tuple[str, dict[str, Any]] | None:
-    """The workspace's vector store now: the plugin id and the workspace's configuration of it
-    (as saved), or None when no vector store plugin is installed."""
+    """The workspace's vector store now: the plugin id and the configuration a generation
+    started now records (the workspace's, as saved, with the operator's placement beside it:
+    :func:`with_operator`), or None when no vector store plugin is installed."""
     known = providers.snapshot(session, workspace_id, VectorStore.kind)
     plugin_id = providers.default_id(VectorStore.kind, known.settings)
     if plugin_id is None:
         return None
     row = known.rows.get(plugin_id)
-    return plugin_id, dict(row.config) if row is not None else {}
+    return plugin_id, with_operator(plugin_id, dict(row.config) if row is not None else {})
+
+
+def _store_class(plugin_id: str) -> type[VectorStore] | None:
+    registration = runtime.current().plugins.get(VectorStore.kind, plugin_id)
+    return None if registration is None else cast(type[VectorStore], registration.cls)
+
+
+def _operator_part(cls: type[VectorStore], config: dict[str, Any]) -> dict[str, Any]:
+    """The operator's placement a configuration holds: its names are no settings."""
+    settings = cls.config_schema.get("properties") or {}
+    return {name: value for name, value in config.items() if name not in settings}
+
+
+def with_operator(plugin_id: str, config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with the operator's placement of its store now beside it
+    (:meth:`VectorStore.operator_placement`): what a generation records. A configuration
+    holding one already (a generation's) is returned as it is, and so is one of a store not
+    installed."""
+    cls = _store_class(plugin_id)
+    if cls is None or _operator_part(cls, config):
+        return dict(config)
+    return {**config, **cls.operator_placement(with_defaults(cls.config_schema, config))}
 
 
 def placement(plugin_id: str, config: dict[str, Any]) -> dict[str, Any]:
-    """The settings of a store's configuration that decide where its vectors are kept
-    (defaults applied; all of them for a store not installed or naming no ``placement``)."""
-    registration = runtime.current().plugins.get(VectorStore.kind, plugin_id)
-    if registration is None:
+    """What decides where vectors of a store configured so are kept: the settings it names
+    in ``placement`` (defaults applied; all of them when it names none) and the operator's
+    placement (the one ``config`` recorded, else the operator's now). A store not installed:
+    the whole configuration."""
+    cls = _store_class(plugin_id)
+    if cls is None:
         return dict(config)
-    cls = registration.cls
-    full = with_defaults(cls.config_schema, config)
-    keys = getattr(cls, "placement", None)
-    return full if keys is None else {name: full[name] for name in keys if name in full}
+    full = with_defaults(cls.config_schema, with_operator(plugin_id, config))
+    keys = cls.placement
+    chosen = full if keys is None else {name: full[name] for name in keys if name in full}
+    return {**chosen, **_operator_part(cls, full)}
 
 
 def lives_in(index: KnowledgeIndex, plugin_id: str, config: dict[str, Any]) -> bool:
@@ -145,10 +171,7 @@ def target(session: Session, workspace_id: uuid.UUID | str) -> KnowledgeIndex:
         session.flush()
         return started
     if found.status == "building":  # a build for a choice no longer made: abandon it
-        found.status = "retired"
-        session.flush()
-        queue.defer_knowledge(session, queue.DROP_GENERATION_TASK, workspace_id,
-                              generation=found.generation)
+        abandon(session, workspace_id, found)
         kept = active(session)
         if fits(kept):  # the choice went back to the active generation's: nothing to build
             assert kept is not None
@@ -167,6 +190,33 @@ def sync(session: Session, workspace_id: uuid.UUID | str) -> None:
     while no vector store plugin is installed (nothing could be built)."""
     if newest(session) is not None and current_store(session, workspace_id) is not None:
         target(session, workspace_id)
+
+
+def converge(session: Session, workspace_id: uuid.UUID | str) -> bool:
+    """Bring the workspace's index where the platform would put it now, whatever changed
+    since (the operator's default store or embedder, the operator's placement of a store,
+    a store plugin removed): record the operator's placement on generations written before
+    it was recorded (they are taken to be where the operator places vectors now: no
+    rebuild), then start the build :func:`sync` would. True when a generation was started.
+    Runs in a session bound to the workspace."""
+    for index in session.execute(select(KnowledgeIndex).where(
+            KnowledgeIndex.status != "retired")).scalars():
+        pinned = with_operator(index.vector_store, index.store_config)
+        if pinned != index.store_config:
+            index.store_config, index.updated_at = pinned, datetime.now(UTC)
+    before = newest(session)
+    sync(session, workspace_id)
+    after = newest(session)
+    return after is not None and after.status == "building" and (
+        before is None or after.generation > before.generation)
+
+
+def abandon(session: Session, workspace_id: uuid.UUID | str, index: KnowledgeIndex) -> None:
+    """Retire a building generation that will not be completed and queue its drop."""
+    index.status, index.updated_at = "retired", datetime.now(UTC)
+    session.flush()
+    queue.defer_knowledge(session, queue.DROP_GENERATION_TASK, workspace_id,
+                          generation=index.generation)
 
 
 def complete(session: Session, workspace_id: uuid.UUID | str, generation: int) -> bool:
