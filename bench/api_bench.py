@@ -18,7 +18,6 @@ from harness import (
     BenchError,
     Server,
     base_environment,
-    free_port,
     gunicorn_command,
     http_json,
     percentile,
@@ -29,6 +28,8 @@ from harness import (
 )
 from load import BENCH, WARMUP_SECONDS, Figures, Target, measure, median_of, paired
 from signups import Tenant, create_bots, sign_up
+
+from codex32.testing.receivers import free_port
 
 LIST_BOTS = 60
 PAGE_SIZE = 50

@@ -39,7 +39,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
-from harness import REPO, free_port, percentile, signed_up_headers, start_database, verdict
+from harness import REPO, percentile, signed_up_headers, start_database, verdict
+
+from codex32.testing.receivers import free_port
 
 TRIVIAL_BOT = "def main(event, context):\n    return {'ok': True}\n"
 PASSWORD = "correct horse battery staple"

@@ -48,7 +48,6 @@ from harness import (
     REPO,
     BenchError,
     Server,
-    free_port,
     gunicorn_command,
     http_json,
     interrupt,
@@ -61,6 +60,7 @@ from harness import (
 from signups import sign_up
 
 from codex32.testing.fake_openai import FakeOpenAI
+from codex32.testing.receivers import free_port
 
 API_KEY = "sk-bench-gateway"
 MODEL = "gpt-4o-mini"

@@ -17,7 +17,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from sqlalchemy.engine import make_url
 from codex32.db import embedded
 from codex32.db.migrate import upgrade
 from codex32.db.urls import DatabaseUrls
+from codex32.testing.receivers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 RATE_LIMIT = 10_000_000  # RATE_LIMIT_PER_MINUTE of the servers: the benchmarks' load passes
@@ -335,13 +335,6 @@ def serving_models(stack: contextlib.ExitStack, name: str, *,
     stack.callback(database.close)
     env = {**product_environment(database, 0, folder, name), "CODEX32_ALLOW_PRIVATE_URLS": "1"}
     return ServingModels(stack=stack, folder=folder, database=database, env=env, logs=logs)
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def percentile(values: list[float], pct: float) -> float:

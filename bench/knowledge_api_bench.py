@@ -47,7 +47,6 @@ from typing import Any
 import psycopg
 from harness import (
     REPO,
-    free_port,
     gunicorn_command,
     percentile,
     product_environment,
@@ -57,6 +56,7 @@ from harness import (
 from signups import sign_up
 
 from codex32.plugins.defaults.hashing_embedder import HashingEmbedder
+from codex32.testing.receivers import free_port
 
 CANDIDATES = 50  # what the search service asks the store for
 BATCH = 64  # KNOWLEDGE_EMBED_BATCH's default

@@ -6,8 +6,9 @@ hits both alike:
 
 * core: ``codex32.services.gateway.chat`` for a workspace whose LLM is the ``openai`` plugin
   pointed at the fake: the workspace's settings and provider config read from PostgreSQL
-  through a tenant-bound session, the instance cache of ``providers.build``, the bounded call
-  through ``plugins.calls.invoke`` (a thread pool with a deadline), metrics, error mapping;
+  through a tenant-bound session, the instance cache of ``provider_instances.build``, the
+  bounded call through ``plugins.calls.invoke`` (a thread pool with a deadline), metrics,
+  error mapping;
 * direct: ``openai.OpenAI(base_url=fake.url, api_key=...).chat.completions.create`` with the
   parameters the plugin sends.
 

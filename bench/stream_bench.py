@@ -19,17 +19,18 @@ own whose streamed answers take ``--seconds`` to finish, and the product under g
 * baseline: the defaults of another checkout (``--baseline``, e.g. main before a change).
 
 The servers start through bench/harness.py (:class:`ServingModels`), as
-bench/starvation_bench.py starts them. For each, ``--streams`` streaming chats are opened at
-once through the OpenAI-compatible endpoint with the ``openai`` SDK (asyncio, in a process of
-its own, spread over ``--workspaces`` workspaces, each with a budget; a chat refused with 429
-waits Retry-After and is sent again, as a client should), while another workspace's ``GET
-/api/v1/bots`` (a page of 50) is timed sequentially from this process, idle first, then until
-the last stream ends; meanwhile a paced prober also sends that GET every ``--every`` seconds and
-times each from when it was due, so a stall weighs as much as the GETs it delays. Every stream
-must return the fake's exact text with its usage, every one must leave an ``ok`` ledger row, no
-budget may keep a reservation, and the database connections the web process holds in a
-transaction, and those of them waiting for a lock, are sampled meanwhile (streams must not hold
-one each). Target: on the chosen model, the GET's p99 under the streams stays under 100 ms. Usage::
+bench/starvation_bench.py starts them; the fake and the stream client are bench/stream_load.py.
+For each, ``--streams`` streaming chats are opened at once through the OpenAI-compatible
+endpoint with the ``openai`` SDK (asyncio, in a process of its own, spread over ``--workspaces``
+workspaces, each with a budget; a chat refused with 429 waits Retry-After and is sent again, as
+a client should), while another workspace's ``GET /api/v1/bots`` (a page of 50) is timed
+sequentially from this process, idle first, then until the last stream ends; meanwhile a paced
+prober also sends that GET every ``--every`` seconds and times each from when it was due, so a
+stall weighs as much as the GETs it delays. Every stream must return the fake's exact text with
+its usage, every one must leave an ``ok`` ledger row, no budget may keep a reservation, and the
+database connections the web process holds in a transaction, and those of them waiting for a
+lock, are sampled meanwhile (streams must not hold one each). Target: on the chosen model, the
+GET's p99 under the streams stays under 100 ms. Usage::
 
     python bench/stream_bench.py [--streams 200] [--seconds 2] [--models threads,gate2]
     python bench/stream_bench.py --models baseline,after --baseline /tmp/before
@@ -40,7 +41,6 @@ one each). Target: on the chosen model, the GET's p99 under the streams stays un
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import multiprocessing
 import signal
@@ -51,7 +51,6 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import psycopg
 from harness import (
@@ -64,10 +63,10 @@ from harness import (
     verdict,
 )
 from signups import create_bots, sign_up
+from stream_load import API_KEY, run_streams, serve_fake
 
 from codex32.db import embedded
 
-API_KEY = "sk-bench-streams"
 PAGE = "/api/v1/bots?page_size=50"
 LISTED_BOTS = 60
 TARGET_P99_MS = 100.0
@@ -96,66 +95,6 @@ MODELS = {
     # --baseline's checkout under its own defaults, measured in the same run
     "baseline": ("baseline checkout, its defaults", {}),
 }
-
-
-# --- the processes beside this one ----------------------------------------------------------
-
-
-def serve_fake(interval: float, conn: Any) -> None:
-    """A FakeOpenAI whose streamed events come ``interval`` seconds apart, until told to stop."""
-    from codex32.testing.fake_openai import FakeOpenAI
-
-    with FakeOpenAI(api_key=API_KEY) as fake:
-        fake.stream_interval = interval
-        conn.send(fake.url)
-        conn.recv()
-
-
-def run_streams(base: str, keys: list[str], streams: int, conn: Any) -> None:
-    """Open ``streams`` chats at once (round-robin over the workspaces' ``keys``) when told to;
-    send back one result per stream."""
-    import openai
-
-    async def one(client: openai.AsyncOpenAI, number: int) -> dict[str, Any]:
-        message = f"stream number {number} of this benchmark"
-        started, refused, first = time.perf_counter(), 0, None
-        while True:
-            try:
-                text, usage = "", None
-                stream = await client.chat.completions.create(
-                    model="openai/gpt-4o-mini", stream=True, temperature=0.7,
-                    stream_options={"include_usage": True},
-                    messages=[{"role": "user", "content": message}])
-                async for chunk in stream:
-                    if chunk.choices:
-                        text += chunk.choices[0].delta.content or ""
-                        if text and first is None:
-                            first = time.time()
-                    usage = chunk.usage or usage
-                break
-            except openai.RateLimitError as exc:
-                refused += 1
-                await asyncio.sleep(float(exc.response.headers.get("retry-after") or 1))
-            except Exception as exc:  # reported, not raised: the others go on
-                return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:200],
-                        "refused": refused}
-        ok = text == f"echo: {message}" and usage is not None and usage.completion_tokens > 0
-        return {"ok": ok, "error": None if ok else f"wrong answer {text!r} {usage}",
-                "refused": refused, "seconds": time.perf_counter() - started, "first": first}
-
-    async def main() -> list[dict[str, Any]]:
-        clients = [openai.AsyncOpenAI(api_key=key, base_url=base + "/api/v1/openai",
-                                      max_retries=0, timeout=300) for key in keys]
-        conn.send("ready")
-        conn.recv()
-        try:
-            return await asyncio.gather(*(one(clients[n % len(clients)], n)
-                                          for n in range(streams)))
-        finally:
-            for client in clients:
-                await client.close()
-
-    conn.send(asyncio.run(main()))
 
 
 # --- measuring ------------------------------------------------------------------------------

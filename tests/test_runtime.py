@@ -155,13 +155,14 @@ def test_two_threads_building_one_key_keep_one_instance_and_close_the_other():
 
 def test_changing_a_providers_configuration_closes_the_old_instance(app, tenant, monkeypatch):
     from codex32.db import db, tenancy
-    from codex32.services import providers
+    from codex32.services import provider_instances
 
     def build() -> Any:
         with app.app_context():
             tenancy.bind(db.session, tenant.workspace_id)
             try:
-                return providers.build(db.session, tenant.workspace_id, "notifier", "webhook")
+                return provider_instances.build(db.session, tenant.workspace_id, "notifier",
+                                                "webhook")
             finally:
                 tenancy.unbind()
                 db.session.rollback()

@@ -19,7 +19,7 @@ from codex32.auth.principal import Origin, Principal
 from codex32.db import db, tenancy
 from codex32.db.models import Workspace
 from codex32.plugins.interfaces import ChatRequest, Message
-from codex32.services import bots, executions, gateway, providers, versions
+from codex32.services import bots, executions, gateway, provider_instances, versions
 
 CORE = Path(codex32.__file__).parent
 # The owners of sessions: the request's transaction, the job bodies, the CLI's commands, and
@@ -80,7 +80,7 @@ PREPARED = {
     "templates": lambda principal: bots.prepare_from_template(
         db.session, principal, name=f"t-{uuid.uuid4().hex[:8]}",
         template="http_health_check"),
-    "provider test": lambda principal: providers.prepare_test(
+    "provider test": lambda principal: provider_instances.prepare_test(
         db.session, principal, "llm", "builtin"),
 }
 

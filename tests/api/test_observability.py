@@ -90,7 +90,7 @@ def test_readiness_is_503_when_migrations_are_behind(app, client, superuser):
 def test_health_checks_vector_stores_in_use_and_never_starts_one(app, client, tenant):
     from codex32.db import db, tenancy
     from codex32.runtime import of as runtime_of
-    from codex32.services import providers
+    from codex32.services import provider_instances
 
     body = client.get("/health").json
     assert body["checks"]["providers"]["ok"] is True
@@ -99,7 +99,7 @@ def test_health_checks_vector_stores_in_use_and_never_starts_one(app, client, te
                 json={"config": {"uri": "http://127.0.0.1:9", "timeout_seconds": 1}})
     with app.app_context():
         tenancy.bind(db.session, tenant.workspace_id)
-        providers.build(db.session, tenant.workspace_id, "vector_store", "milvus")
+        provider_instances.build(db.session, tenant.workspace_id, "vector_store", "milvus")
         tenancy.unbind()
         db.session.rollback()
     response = client.get("/health")

@@ -13,7 +13,7 @@ import pytest
 from codex32.crypto import SecretBox, SecretsUndecryptable
 from codex32.plugins import calls
 from codex32.runtime import of as runtime_of
-from codex32.services import providers
+from codex32.services import provider_instances
 from codex32.testing.fake_openai import FakeOpenAI
 from tests.execution.sandbox_support import poll_until
 
@@ -110,13 +110,13 @@ def test_a_config_change_takes_effect_on_the_next_build(app, tenant, fake_openai
     _openai(tenant, fake_openai.url)
     with app.app_context():
         tenancy.bind(db.session, tenant.workspace_id)
-        first = providers.build(db.session, tenant.workspace_id, "llm", "openai")
-        again = providers.build(db.session, tenant.workspace_id, "llm", "openai")
+        first = provider_instances.build(db.session, tenant.workspace_id, "llm", "openai")
+        again = provider_instances.build(db.session, tenant.workspace_id, "llm", "openai")
         db.session.rollback()
         tenant.call("PUT", "/api/v1/providers/llm/openai", json={
             "config": {"base_url": fake_openai.url, "model": "gpt-new"}})
         tenancy.bind(db.session, tenant.workspace_id)
-        changed = providers.build(db.session, tenant.workspace_id, "llm", "openai")
+        changed = provider_instances.build(db.session, tenant.workspace_id, "llm", "openai")
         tenancy.unbind()
         db.session.rollback()
     assert first is again
@@ -223,7 +223,7 @@ def test_a_configuration_deleted_and_saved_again_builds_with_the_new_secrets(
     def build():
         with app.app_context():
             tenancy.bind(db.session, tenant.workspace_id)
-            instance = providers.build(db.session, tenant.workspace_id, "llm", "openai")
+            instance = provider_instances.build(db.session, tenant.workspace_id, "llm", "openai")
             tenancy.unbind()
             db.session.rollback()
         return instance

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import event
 
 from codex32.db import db, driver, tenancy
-from codex32.services import providers
+from codex32.services import provider_instances
 from tests.gateway.conftest import configure
 
 CHAT = "/api/v1/openai/chat/completions"
@@ -97,14 +97,14 @@ def test_reads_after_a_lookup_that_finds_nothing_see_no_workspace(app, tenant, s
                 db.session, None,
                 "SELECT id, workspace_id FROM auth_api_key(%(h)s)", {"h": "no such key"},
                 [(f"SELECT {tenancy.BOUND_WORKSPACE}", {}),
-                 providers.bound_snapshot_statement("llm")])
+                 provider_instances.bound_snapshot_statement("llm")])
             assert row is None and found == []
             # The same batch run by hand: what the reads saw once the lookup found nothing.
             seen = driver.execute_batch(db.session, [
                 ("SELECT set_config('app.workspace_id', found.workspace_id::text, true) "
                  "FROM auth_api_key(%(h)s) AS found", {"h": "no such key"}),
                 (f"SELECT {tenancy.BOUND_WORKSPACE}", {}),
-                providers.bound_snapshot_statement("llm")])
+                provider_instances.bound_snapshot_statement("llm")])
             assert seen[1][1] == [(None,)] and seen[2][1] == []
         finally:
             db.session.rollback()

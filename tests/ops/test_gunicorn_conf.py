@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -20,6 +19,8 @@ from unittest import mock
 
 import prometheus_client  # noqa: F401
 import pytest
+
+from codex32.testing.receivers import free_port
 
 # prometheus_client picks single- or multi-process values when first imported, from
 # PROMETHEUS_MULTIPROC_DIR: imported here, before any test sets that variable, it stays in the
@@ -250,12 +251,6 @@ def app(environ, start_response):
 '''
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _wait(condition, deadline: float, what: str):
     end = time.monotonic() + deadline
     while time.monotonic() < end:
@@ -279,7 +274,7 @@ def test_sigterm_lets_in_flight_requests_finish(tmp_path):
     metrics = tmp_path / "metrics"
     metrics.mkdir()
     (metrics / "counter_999999.db").write_bytes(b"left by a previous run")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PORT": str(port), "WEB_CONCURRENCY": "2",
            "DATABASE_URL": "postgresql://unused@127.0.0.1:9/unused",
            "GUNICORN_GRACEFUL_TIMEOUT": "10", "LOG_LEVEL": "INFO", "LOG_JSON": "true",

@@ -26,7 +26,7 @@ from codex32.auth.rbac import ROLES, Permission
 from codex32.console.blueprint import blp, page
 from codex32.db import db
 from codex32.errors import Invalid
-from codex32.services import api_keys, audit, providers
+from codex32.services import api_keys, audit, provider_instances, providers
 from codex32.services.gateway import budgets as budget_service
 from codex32.services.knowledge import indexes
 from codex32.services.mail import Mailer
@@ -147,7 +147,7 @@ def admin_provider_delete(kind, plugin_id):
 @page(Permission.MANAGE_PROVIDERS)
 def admin_provider_test(kind, plugin_id):
     """Run the plugin's health check with the stored configuration; show the answer."""
-    probe = providers.prepare_test(db.session, current_principal(), kind, plugin_id)
+    probe = provider_instances.prepare_test(db.session, current_principal(), kind, plugin_id)
     transaction.end()  # the provider may take seconds: hold no connection meanwhile
     health = probe.run()
     kinds = providers.catalogue(db.session, current_principal())

@@ -25,7 +25,7 @@ from codex32.observability.logging import log_context
 from codex32.plugins.calls import invoke
 from codex32.plugins.interfaces import Notification, Notifier
 from codex32.runtime import Runtime, activated
-from codex32.services import deliveries, providers
+from codex32.services import deliveries, provider_instances
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def deliver_notification(context: JobContext, workspace_id: str, execution_id: s
                     return
                 bot_name = session.execute(select(Bot.name).where(
                     Bot.id == execution.bot_id)).scalar()
-                instance = providers.build(session, workspace_id, Notifier, notifier)
+                instance = provider_instances.build(session, workspace_id, Notifier, notifier)
                 notification = Notification(
                     event=event, workspace_id=str(workspace_id),
                     payload=_payload(execution, bot_name), id=f"{execution_id}:{notifier}:{event}")

@@ -41,7 +41,7 @@ from codex32.observability.logging import log_context
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import ExecutionOutcome, ExecutionRequest, Executor
 from codex32.runtime import Runtime, activated
-from codex32.services import bot_secrets, bot_settings, deliveries, executions, providers
+from codex32.services import bot_secrets, bot_settings, deliveries, executions, provider_instances
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def start(rt: Runtime, workspace_id: str, execution_id: uuid.UUID,
                 "VersionMissing", f"version {execution.version} of the bot no longer exists"), run)
             return None
         try:
-            executor = providers.build(session, workspace_id, Executor)
+            executor = provider_instances.build(session, workspace_id, Executor)
         except (DomainError, PluginError) as exc:
             message = getattr(exc, "message", None) or str(exc)
             _commit_final(session, execution, _failure(

@@ -4,9 +4,9 @@ A plugin class declares what it is as class attributes (``id``, ``config_schema`
 ``capabilities``); an instance is built by the core for one workspace from that workspace's
 validated configuration and decrypted secrets. Each base class declares its kind in its class
 statement (``class Notifier(Plugin, kind="notifier", default="log")``), the one place a kind is
-declared (:mod:`codex32.plugins.kinds`). The values of an executor's run live in
-:mod:`codex32.plugins.runs` and are re-exported here. Plugins import these from
-:mod:`codex32.plugins.api`.
+declared (:mod:`codex32.plugins.kinds`). The values its methods take and return live in
+:mod:`codex32.plugins.values` (an executor run's in :mod:`codex32.plugins.runs`) and are
+re-exported here. Plugins import these from :mod:`codex32.plugins.api`.
 Nothing global, no Flask, no database here.
 """
 
@@ -17,7 +17,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from codex32.plugins.kinds import Kind, declare
@@ -29,6 +28,22 @@ from codex32.plugins.runs import (  # noqa: F401  (re-exported: plugins import t
     ExecutionRequest,
     ServiceError,
 )
+from codex32.plugins.values import (  # noqa: F401  (re-exported: plugins import them from here)
+    EMPTY_SCHEMA,
+    ChatChunk,
+    ChatRequest,
+    ChatResult,
+    EmbeddingResult,
+    GeneratedBot,
+    GenerationRequest,
+    HealthResult,
+    Message,
+    Notification,
+    Template,
+    Usage,
+    VectorItem,
+    VectorMatch,
+)
 
 
 def with_defaults(schema: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -39,17 +54,6 @@ def with_defaults(schema: dict[str, Any], config: dict[str, Any]) -> dict[str, A
         if name not in filled and isinstance(prop, dict) and "default" in prop:
             filled[name] = copy.deepcopy(prop["default"])
     return filled
-
-EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
-
-
-@dataclass(frozen=True)
-class HealthResult:
-    """What a health check found: ``ok`` and a short human detail (never a secret)."""
-
-    ok: bool
-    detail: str = ""
-    latency_ms: float | None = None
 
 
 class Plugin:
@@ -105,76 +109,6 @@ class Plugin:
 # --- LLM providers -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Message:
-    """One chat message: role is ``system``, ``user`` or ``assistant``."""
-
-    role: str
-    content: str
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Token counts as the provider reported them (not estimated from words).
-
-    ``input_tokens`` counts every prompt token, the ``cached_input_tokens`` read from the
-    provider's prompt cache included; ``output_tokens`` counts every generated token, the
-    ``reasoning_tokens`` of a reasoning model included. Providers whose API does not report a
-    count leave it at 0.
-    """
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_input_tokens: int = 0
-    reasoning_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
-
-
-@dataclass(frozen=True)
-class ChatRequest:
-    """A chat completion request. ``model`` None means the provider's configured default.
-
-    ``response_schema`` asks for structured output: ``{"name": ..., "schema": {JSON Schema of
-    an object}, "description"?: ...}``. A provider that supports it (capability ``schema``)
-    answers with the JSON text of one object meant to match the schema (OpenAI's
-    ``json_schema`` response format, Anthropic's forced tool); the caller still validates it.
-    A provider without the capability ignores it: callers set ``json_mode`` as well.
-    """
-
-    messages: tuple[Message, ...]
-    model: str | None = None
-    temperature: float = 0.2
-    max_tokens: int = 1024
-    json_mode: bool = False
-    timeout: float = 60.0
-    response_schema: dict[str, Any] | None = field(default=None, hash=False)
-
-
-@dataclass(frozen=True)
-class ChatResult:
-    """A completed chat: the text, the model that answered, real usage and its cost in USD."""
-
-    text: str
-    model: str
-    usage: Usage = field(default_factory=Usage)
-    cost_usd: float = 0.0
-    finish_reason: str | None = None
-
-
-@dataclass(frozen=True)
-class ChatChunk:
-    """A piece of a streamed answer. The last chunk of a stream carries ``usage`` (and the
-    ``finish_reason``); ``model`` names the model that answered when the provider said so."""
-
-    text: str = ""
-    model: str | None = None
-    usage: Usage | None = None
-    finish_reason: str | None = None
-
-
 class LLMProvider(Plugin, kind="llm", hook="register_llm_providers", default="builtin"):
     """Turns chat messages into text. Capabilities: ``chat``, ``json``, ``stream``, ``schema``
     (structured output: :attr:`ChatRequest.response_schema`).
@@ -227,15 +161,6 @@ class LLMProvider(Plugin, kind="llm", hook="register_llm_providers", default="bu
 # --- Embedders -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class EmbeddingResult:
-    """One vector per input text, in order, each of ``dimension`` floats."""
-
-    vectors: list[list[float]]
-    model: str
-    usage: Usage = field(default_factory=Usage)
-
-
 class Embedder(Plugin, kind="embedder", default="hashing"):
     """Turns texts into fixed-dimension vectors."""
 
@@ -253,24 +178,6 @@ class Embedder(Plugin, kind="embedder", default="hashing"):
 
 
 # --- Vector stores -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VectorItem:
-    """A vector to store: ``id`` unique per workspace and collection; metadata is flat JSON."""
-
-    id: str
-    vector: list[float]
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class VectorMatch:
-    """A search hit: higher ``score`` is more similar."""
-
-    id: str
-    score: float
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 class VectorStore(Plugin, kind="vector_store", default="pgvector"):
@@ -330,50 +237,6 @@ class VectorStore(Plugin, kind="vector_store", default="pgvector"):
 # --- Code generators -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Template:
-    """A ready-made bot a generator offers; ``parameters`` is a JSON Schema object.
-
-    ``requires`` says what its bots may need from the platform: ``{"network": True}`` for a
-    template whose bots reach other hosts (the generated bot's own ``requires`` says whether
-    this one does).
-    """
-
-    id: str
-    title: str
-    description: str
-    parameters: dict[str, Any] = field(default_factory=lambda: dict(EMPTY_SCHEMA))
-    requires: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    """What to generate: a template and its parameters, or a free-form specification."""
-
-    name: str
-    description: str = ""
-    template: str | None = None
-    parameters: dict[str, Any] = field(default_factory=dict)
-    specification: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class GeneratedBot:
-    """The generated files by path; ``bot.py`` holds the code that follows the bot contract.
-
-    ``requires`` says what this bot needs to run, e.g. ``{"network": True}``: a bot created
-    from it gets that setting by default.
-    """
-
-    files: dict[str, str]
-    entrypoint: str = "bot.py"
-    requires: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def code(self) -> str:
-        return self.files[self.entrypoint]
-
-
 class CodeGenerator(Plugin, kind="code_generator", default="template"):
     """Produces bot code from a template or a specification."""
 
@@ -387,16 +250,6 @@ class CodeGenerator(Plugin, kind="code_generator", default="template"):
 
 
 # --- Notifiers -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Notification:
-    """An event to deliver, e.g. ``execution.succeeded``; ``payload`` is JSON-serializable."""
-
-    event: str
-    workspace_id: str
-    payload: dict[str, Any]
-    id: str = ""
 
 
 class Notifier(Plugin, kind="notifier", default="log"):

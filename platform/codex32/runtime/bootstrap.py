@@ -46,7 +46,7 @@ from codex32.plugins.manager import load as load_plugins
 from codex32.ratelimit import RateLimiter
 from codex32.runtime import Runtime, activated
 from codex32.runtime.instances import Instances
-from codex32.services import providers
+from codex32.services import provider_instances
 from codex32.services.gateway import setup as gateway_setup
 
 PROCESSES = ("web", "worker", "cli")
@@ -97,7 +97,7 @@ def start(rt: Runtime, app: Any = None) -> None:
     with activated(rt):
         rt.plugins.startup(app)
         if rt.process != "cli":
-            rt.isolation = providers.isolation_levels()
+            rt.isolation = provider_instances.isolation_levels()
             gateway_setup.warm_in_background()
     rt.warnings += [f"plugin {info.name} failed to load: {info.error}"
                     for info in rt.plugins.broken()]

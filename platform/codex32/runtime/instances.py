@@ -4,7 +4,7 @@ An instance is cached under (workspace, kind, plugin id, configuration generatio
 generation replaces the workspace's older one, which is closed (its clients and secrets let
 go); past :data:`CACHE_SIZE` instances the least recently used one is closed too. Lookups and
 replacements are constant time under the lock; ``close()`` runs outside it. No database, no
-Flask here: :mod:`codex32.services.providers` decides what to build.
+Flask here: :mod:`codex32.services.provider_instances` decides what to build.
 """
 
 from __future__ import annotations

@@ -18,14 +18,14 @@ from codex32.errors import NotFound, from_plugin_error
 from codex32.plugins.calls import invoke
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import CodeGenerator, GeneratedBot, GenerationRequest
-from codex32.services import providers
+from codex32.services import provider_instances
 
 
 def _generators(session: Session, principal: Principal) -> list[CodeGenerator]:
     ids = sorted(runtime.current().plugins.classes(CodeGenerator.kind))
-    known = providers.snapshot(session, principal.workspace_id, CodeGenerator.kind)
-    return [providers.build(session, principal.workspace_id, CodeGenerator, plugin_id,
-                            known=known) for plugin_id in ids]
+    known = provider_instances.snapshot(session, principal.workspace_id, CodeGenerator.kind)
+    return [provider_instances.build(session, principal.workspace_id, CodeGenerator, plugin_id,
+                                     known=known) for plugin_id in ids]
 
 
 def list_templates(session: Session, principal: Principal) -> list[dict[str, Any]]:
@@ -73,4 +73,4 @@ def prepare(session: Session, principal: Principal, *, template: str,
                                                        if generator else ""))
     return Generation(chosen, GenerationRequest(name=name, description=description,
                                                 template=template, parameters=parameters),
-                      timeout=providers.health_timeout() * 6)
+                      timeout=provider_instances.health_timeout() * 6)

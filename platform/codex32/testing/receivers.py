@@ -2,11 +2,13 @@
 never answer. Test support only; nothing here runs in production.
 
 A conftest imports what it needs: ``from codex32.testing.receivers import closed_port,
-silent_port, serve`` and builds its own ``receiver`` fixture with :func:`serve`.
+silent_port, serve`` and builds its own ``receiver`` fixture with :func:`serve`; a test that
+starts a server of its own picks its port with :func:`free_port` (or :func:`free_ports`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import socket
 import threading
@@ -78,9 +80,17 @@ def serve(path: str = "/", default_body: bytes = b"") -> Iterator[Receiver]:
 
 def free_port() -> int:
     """A local TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct local TCP ports nothing listens on right now (the probes are held open
+    together, so none repeats)."""
+    with contextlib.ExitStack() as stack:
+        probes = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from codex32.api.schemas import Output, Strict
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
-from codex32.services import providers, templates
+from codex32.services import provider_instances, providers, templates
 from codex32.services.knowledge import indexes
 
 blp = Blueprint("plugins", __name__, url_prefix="/api/v1",
@@ -125,7 +125,7 @@ def delete_provider(kind, plugin_id):
 def test_provider(kind, plugin_id):
     """Run the plugin's health check with the workspace's configuration; a notifier sends a
     test notification. A configured plugin that did not load answers ``ok: false``."""
-    probe = providers.prepare_test(db.session, current_principal(), kind, plugin_id)
+    probe = provider_instances.prepare_test(db.session, current_principal(), kind, plugin_id)
     transaction.end()  # the provider may take seconds: hold no connection meanwhile
     return probe.run()
 

@@ -25,7 +25,7 @@ from typing import Any
 from codex32 import runtime
 from codex32.db import tenancy
 from codex32.plugins.interfaces import ExecutionLimits
-from codex32.services import gateway, providers
+from codex32.services import gateway, provider_instances
 from codex32.services.builder import config_file, generate, prompts, validation
 from codex32.services.builder import spec as spec_module
 from codex32.services.builder.report import Build, Progress, Round, Source, Validation
@@ -73,7 +73,7 @@ def build(workspace_id: str, spec: dict[str, Any], *, caller: gateway.Caller,
 def plan_for(workspace_id: str) -> Plan:
     """Read the workspace's LLM route and builder settings (one short session)."""
     with runtime.current().sessions() as session, tenancy.bound(session, workspace_id):
-        known = providers.snapshot(session, workspace_id, "llm")
+        known = provider_instances.snapshot(session, workspace_id, "llm")
         found = known.settings.get("builder")
         own: dict[str, Any] = found if isinstance(found, dict) else {}
         uses_model = generate.uses_model(session, workspace_id)

@@ -25,7 +25,7 @@ from codex32.db import driver, rows, tenancy
 from codex32.errors import BadGateway, DomainError, GatewayTimeout, Invalid, from_plugin_error
 from codex32.plugins.errors import AUTH, CONTENT_POLICY, CONTEXT_LENGTH
 from codex32.plugins.interfaces import ChatRequest, Usage
-from codex32.services import providers
+from codex32.services import provider_instances
 from codex32.services.gateway import (
     budgets,
     cache,
@@ -81,7 +81,7 @@ def first_reads() -> list[driver.Statement]:
     provider configurations, and its deployments at rest when cooldowns live in the database.
     A route sends them in its authentication's round trip (``requires(reads=first_reads)``)
     and passes their rows to :func:`chat` as ``read``."""
-    reads = [providers.bound_snapshot_statement("llm")]
+    reads = [provider_instances.bound_snapshot_statement("llm")]
     if isinstance(cooldown.store(), cooldown.DatabaseStore):
         reads.append((cooldown.DatabaseStore.RESTING, {}))
     return reads
@@ -102,7 +102,8 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
     parts = setup.current()
     if not read:  # the first reads in one round trip with the binding
         read = tenancy.execute_bound(session, workspace, first_reads())
-    route = routing.route(session, workspace, request.model, providers.snapshot_of(read[0]))
+    route = routing.route(session, workspace, request.model,
+                          provider_instances.snapshot_of(read[0]))
     deployments = _resolved(route)
     store = cooldown.store()
     if isinstance(store, cooldown.DatabaseStore):

@@ -10,14 +10,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from codex32 import runtime
-from codex32.services import providers
+from codex32.services import provider_instances, providers
 from codex32.services.gateway import cooldown, routing
 
 
 def describe(session: Session, workspace_id: uuid.UUID | str) -> list[dict[str, Any]]:
     """The deployments of the bound workspace, each with its aliases and cooldown state."""
     workspace = str(uuid.UUID(str(workspace_id)))
-    known = providers.snapshot(session, workspace, "llm")
+    known = provider_instances.snapshot(session, workspace, "llm")
     settings = routing.llm_settings(known.settings)
     default = providers.default_id("llm", known.settings)
     used: dict[tuple[str, str, str], list[str]] = {}
@@ -26,7 +26,7 @@ def describe(session: Session, workspace_id: uuid.UUID | str) -> list[dict[str, 
             model = deployment.model or _default_model(known, "llm", deployment.provider)
             used.setdefault(("llm", deployment.provider, model), []).append(
                 name or "(no model)")
-    embedders = providers.snapshot(session, workspace, "embedder")
+    embedders = provider_instances.snapshot(session, workspace, "embedder")
     default = providers.default_id("embedder", embedders.settings)
     for name in [None, *sorted(settings.get("embedding_aliases") or {})]:
         for deployment in routing.embedding_chain_for(embedders.settings, name, default):
@@ -48,7 +48,7 @@ def describe(session: Session, workspace_id: uuid.UUID | str) -> list[dict[str, 
     return shown
 
 
-def _default_model(known: providers.Snapshot, kind: str, provider: str,
+def _default_model(known: provider_instances.Snapshot, kind: str, provider: str,
                    otherwise: str = "default") -> str:
     row = known.rows.get(provider)
     registration = runtime.current().plugins.get(kind, provider)

@@ -17,7 +17,7 @@ from codex32 import runtime
 from codex32.db.models import ProviderConfig
 from codex32.plugins.calls import invoke
 from codex32.plugins.interfaces import Notification
-from codex32.services import providers
+from codex32.services import provider_instances
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def soft_limit_crossed(session: Session, workspace_id: str,
     try:
         ids = session.execute(select(ProviderConfig.plugin_id).where(
             ProviderConfig.kind == "notifier")).scalars().all()
-        instances = [providers.build(session, workspace_id, "notifier", plugin_id)
+        instances = [provider_instances.build(session, workspace_id, "notifier", plugin_id)
                      for plugin_id in ids
                      if runtime.current().plugins.get("notifier", plugin_id) is not None]
         session.commit()

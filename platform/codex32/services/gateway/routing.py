@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from codex32 import runtime
 from codex32.errors import Invalid
 from codex32.plugins.interfaces import Embedder, LLMProvider
-from codex32.services import providers
+from codex32.services import provider_instances, providers
 from codex32.services.gateway.calls import Deployment
 
 MAX_CHAIN = 10
@@ -75,13 +75,13 @@ def chain_for(workspace_settings: dict[str, Any], requested: str | None,
 
 
 def route(session: Session, workspace_id: uuid.UUID | str, requested: str | None,
-          known: providers.Snapshot | None = None) -> Route:
+          known: provider_instances.Snapshot | None = None) -> Route:
     """The route for a request, with its provider instances (built while the session is open).
 
     ``known``: the workspace's ``llm`` snapshot when the caller read it already. An unknown
     alias target or provider is a 422 naming it, never a silent skip.
     """
-    known = known or providers.snapshot(session, workspace_id, "llm")
+    known = known or provider_instances.snapshot(session, workspace_id, "llm")
     default = providers.default_id("llm", known.settings)
     deployments = chain_for(known.settings, requested, default)[:MAX_CHAIN]
     if not deployments:
@@ -93,7 +93,7 @@ def route(session: Session, workspace_id: uuid.UUID | str, requested: str | None
         if runtime.current().plugins.get("llm", deployment.provider) is None:
             raise Invalid(f"model {requested or 'default'!r} routes to provider "
                           f"{deployment.provider!r}, which is not installed")
-        instances[deployment.provider] = providers.build(  # type: ignore[assignment]
+        instances[deployment.provider] = provider_instances.build(  # type: ignore[assignment]
             session, workspace_id, "llm", deployment.provider, known=known)
     return Route(deployments=deployments, instances=instances,
                  settings=llm_settings(known.settings))
@@ -129,7 +129,7 @@ def embedding_route(session: Session, workspace_id: uuid.UUID | str,
     change the vector space's shape): else a 422 naming them. ``embedder`` names one embedder
     plugin, as configured, instead (a knowledge index is searched with the embedder that
     built it)."""
-    known = providers.snapshot(session, workspace_id, "embedder")
+    known = provider_instances.snapshot(session, workspace_id, "embedder")
     default = providers.default_id("embedder", known.settings)
     deployments = ((Deployment(provider=embedder),) if embedder else
                    embedding_chain_for(known.settings, requested, default)[:MAX_CHAIN])
@@ -147,7 +147,7 @@ def embedding_route(session: Session, workspace_id: uuid.UUID | str,
         if model == deployment.provider and "model" not in (
                 registration.cls.config_schema.get("properties") or {}):
             model = None  # how the gateway names an embedder without models ("hashing/hashing")
-        instances[deployment.provider] = providers.build(  # type: ignore[assignment]
+        instances[deployment.provider] = provider_instances.build(  # type: ignore[assignment]
             session, workspace_id, "embedder", deployment.provider, known=known, model=model)
     dimensions = {provider: instance.dimension for provider, instance in instances.items()}
     if len(set(dimensions.values())) > 1:

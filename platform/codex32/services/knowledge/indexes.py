@@ -31,7 +31,7 @@ from codex32.db.knowledge_models import KnowledgeChunk, KnowledgeIndex
 from codex32.errors import NotFound
 from codex32.execution import queue
 from codex32.plugins.interfaces import Embedder, VectorStore, with_defaults
-from codex32.services import providers
+from codex32.services import provider_instances, providers
 
 # The kinds of plugin whose settings decide a generation: saving or removing their
 # configuration, or choosing another default, may start a new one (:func:`sync`).
@@ -49,7 +49,7 @@ def current_embedder(session: Session, workspace_id: uuid.UUID | str,
                      plugin_id: str | None = None) -> tuple[str, str]:
     """The workspace's embedder now (or its configuration of ``plugin_id``): the plugin id
     and its fingerprint."""
-    embedder = providers.build(session, workspace_id, Embedder, plugin_id)
+    embedder = provider_instances.build(session, workspace_id, Embedder, plugin_id)
     config = json.dumps(embedder.config, sort_keys=True, default=str)
     digest = hashlib.sha256(config.encode()).hexdigest()[:16]
     return embedder.id, f"{embedder.id}:{digest}"
@@ -60,7 +60,7 @@ def current_store(session: Session,
     """The workspace's vector store now: the plugin id and the configuration a generation
     started now records (the workspace's, as saved, with the operator's placement beside it:
     :func:`with_operator`), or None when no vector store plugin is installed."""
-    known = providers.snapshot(session, workspace_id, VectorStore.kind)
+    known = provider_instances.snapshot(session, workspace_id, VectorStore.kind)
     plugin_id = providers.default_id(VectorStore.kind, known.settings)
     if plugin_id is None:
         return None

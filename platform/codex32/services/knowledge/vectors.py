@@ -23,7 +23,7 @@ from codex32.errors import DomainError, from_plugin_error
 from codex32.plugins.calls import invoke
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import VectorItem, VectorMatch, VectorStore
-from codex32.services import providers
+from codex32.services import provider_instances, providers
 from codex32.services.knowledge.indexes import collection_of, lives_in
 
 log = logging.getLogger(__name__)
@@ -34,21 +34,21 @@ DELETE_BATCH = 1000
 def store_of(session: Session, workspace_id: uuid.UUID | str) -> VectorStore:
     """The workspace's configured vector store now (its default unless it chose another):
     where new generations are built, not necessarily where a generation's vectors are."""
-    return providers.build(session, workspace_id, VectorStore)
+    return provider_instances.build(session, workspace_id, VectorStore)
 
 
 def store_for(session: Session, workspace_id: uuid.UUID | str, index: KnowledgeIndex, *,
-              known: providers.Snapshot | None = None) -> VectorStore:
+              known: provider_instances.Snapshot | None = None) -> VectorStore:
     """The store holding a generation's vectors: the plugin it recorded, with the workspace's
     configuration of it while that places vectors where the generation's are, else with the
     configuration the generation was written with (and the workspace's secrets of the
     plugin now). 404 when that plugin is not installed any more. ``known``: the workspace's
-    vector store :func:`~codex32.services.providers.snapshot`, when already read."""
-    known = known or providers.snapshot(session, workspace_id, VectorStore.kind)
+    vector store :func:`~codex32.services.provider_instances.snapshot`, when already read."""
+    known = known or provider_instances.snapshot(session, workspace_id, VectorStore.kind)
     row = known.rows.get(index.vector_store)
     moved = not lives_in(index, index.vector_store, row.config if row is not None else {})
-    return providers.build(session, workspace_id, VectorStore, index.vector_store, known=known,
-                           config=index.store_config if moved else None)
+    return provider_instances.build(session, workspace_id, VectorStore, index.vector_store,
+                                    known=known, config=index.store_config if moved else None)
 
 
 def stores_of(session: Session, workspace_id: uuid.UUID | str,
@@ -57,7 +57,8 @@ def stores_of(session: Session, workspace_id: uuid.UUID | str,
     generation whose store cannot be built (its plugin gone) is left out, with a warning:
     its vectors stay where they are."""
     found: dict[int, tuple[VectorStore, list[int]]] = {}
-    known = providers.snapshot(session, workspace_id, VectorStore.kind) if generations else None
+    known = (provider_instances.snapshot(session, workspace_id, VectorStore.kind)
+             if generations else None)
     for index in generations:
         try:
             store = store_for(session, workspace_id, index, known=known)
@@ -74,13 +75,13 @@ def stores_holding(session: Session, workspace_id: uuid.UUID | str,
     """Every vector store the workspace's vectors may be in: the stores ``generations``
     recorded, its current one, the platform's default and every store it has a configuration
     for (a store it never reached holds nothing of it, and building it would start nothing)."""
-    known = providers.snapshot(session, workspace_id, VectorStore.kind)
+    known = provider_instances.snapshot(session, workspace_id, VectorStore.kind)
     installed = runtime.current().plugins.classes(VectorStore.kind)
     ids = {providers.default_id(VectorStore.kind, known.settings),
            providers.default_id(VectorStore.kind, {}), *known.rows}
     stores = {id(store): store for store, _ in stores_of(session, workspace_id, generations)}
     for plugin_id in sorted(i for i in ids if i and i in installed):
-        store = providers.build(session, workspace_id, VectorStore, plugin_id, known=known)
+        store = provider_instances.build(session, workspace_id, VectorStore, plugin_id, known=known)
         stores.setdefault(id(store), store)
     return list(stores.values())
 
