@@ -21,10 +21,19 @@ gateway, JSON body; not gunicorn's HTTP parsing and socket writes) and client-si
 A floor is timed in the same rounds: ``GET /health/alive`` of the same server (the HTTP hop
 through gunicorn and the request hooks, no authentication, no database).
 
-Prints p50/p99 of each side, of the per-pair difference (the overhead), and the targets:
-overhead p50 < 3 ms and p99 < 8 ms, a cache hit < 2 ms p50 server-side. Usage::
+And the bare references (bench/reference_gateway.py, under the same gunicorn config with as
+many workers), in the same rounds with the same prompt: ``proxy``, Flask + the SDK forwarding
+the body to the fake (the stack's floor for any gateway), and ``ledgered``, the same plus the
+product's SQL of a cache miss in bare psycopg, round trip for round trip, for a second
+workspace configured like the gateway's (its own API key, budgets, cache). The gateway's
+overhead over theirs is its framework and Python cost; their CPU per request is timed apart
+after the rounds (the gateway's workers serve neither).
 
-    python bench/gateway_bench.py [--calls 300] [--hits 300] [--workers 4]
+Prints p50/p99 of each side, of the per-pair difference (the overhead), the targets:
+overhead p50 < 3 ms and p99 < 8 ms, a cache hit < 2 ms p50 server-side, and (no targets)
+the gateway's overhead as a ratio of each reference's and its difference per round. Usage::
+
+    python bench/gateway_bench.py [--calls 300] [--hits 300] [--workers 4] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -44,59 +53,27 @@ import httpx2
 import openai
 import psutil
 import psycopg
+from gateway_sides import API_KEY, MODEL, check_ledger, serve, serve_references
 from harness import (
     REPO,
     BenchError,
     Server,
-    gunicorn_command,
-    http_json,
     interrupt,
     percentile,
-    product_environment,
     start_database,
-    start_server,
     verdict,
 )
-from signups import sign_up
 
 from codex32.testing.fake_openai import FakeOpenAI
-from codex32.testing.receivers import free_port
 
-API_KEY = "sk-bench-gateway"
-MODEL = "gpt-4o-mini"
 PROMPT = "Describe a bot that checks a website every hour"
 MAX_TOKENS = 256
 WARMUP = 30
 TARGET_P50_MS = 3.0
 TARGET_P99_MS = 8.0
 TARGET_HIT_P50_MS = 2.0
-
-
-def configure(base: str, token: str, fake_url: str) -> str:
-    """Give the workspace its openai provider, limits, budgets and cache; a new API key."""
-    status, minted = http_json("POST", base + "/api/v1/api-keys",
-                               {"name": "gateway bench", "role": "api_user"}, token=token)
-    if status != 201:
-        raise BenchError(f"minting an API key failed: {status} {minted}")
-    limits = {"requests_per_minute": 1_000_000, "tokens_per_minute": 1_000_000_000}
-    steps: list[tuple[str, str, Any]] = [
-        ("PUT", "/api/v1/providers/llm/openai",
-         {"config": {"base_url": fake_url, "model": MODEL, "timeout": 30},
-          "secrets": {"api_key": API_KEY}}),
-        ("PATCH", "/api/v1/workspace", {"settings": {"llm_fallback": ["openai"], "llm": {
-            "rate_limits": {**limits, "per_key": limits},
-            "cache": {"enabled": True, "ttl_seconds": 3600, "max_entries": 100_000}}}}),
-        ("PUT", "/api/v1/budgets", {"budgets": [
-            {"scope": "workspace", "period": "month", "soft_limit_usd": 10**6,
-             "hard_limit_usd": 10**7},
-            {"scope": "api_key", "scope_id": minted["id"], "period": "day",
-             "hard_limit_usd": 10**6}]}),
-    ]
-    for method, path, body in steps:
-        status, answer = http_json(method, base + path, body, token=token)
-        if status not in (200, 201):
-            raise BenchError(f"{method} {path} failed: {status} {answer}")
-    return minted["key"]
+# The bare references (bench/reference_gateway.py; gateway_sides.serve_references): labels.
+REFERENCES = {"proxy": "proxy reference", "ledgered": "ledgered reference"}
 
 
 def server_ms(headers: Any) -> float:
@@ -143,27 +120,34 @@ def worker_cpu_ms(server: Server) -> float:
 
 
 def measure(sides: dict[str, tuple[openai.OpenAI, Server]], direct: openai.OpenAI,
-            calls: int, hits: int, floor: httpx2.Client | None = None
+            calls: int, hits: int, floor: httpx2.Client | None = None,
+            references: tuple[dict[str, openai.OpenAI], Server] | None = None
             ) -> dict[str, dict[str, list[float]]]:
     """Timings in ms per server (``client``, ``overhead`` over the direct call of the same
     round, ``server``, then cache hits ``hit_client``, ``hit_server``; ``cpu`` and
     ``hit_cpu``: its workers' CPU ms per request) and ``direct``'s; with ``floor``, the
     ``floor`` side: the gateway server's ``GET /health/alive`` in the same rounds
     (``client``, ``server``), the HTTP hop and hooks every answer pays, and ``cpu``: its
-    workers' CPU per GET, timed apart and taken off the gateway's ``cpu``.
+    workers' CPU per GET, timed apart and taken off the gateway's ``cpu``. ``references``:
+    the bare references' clients by name and their server: each is a side of the rounds
+    (``client``, ``overhead``, ``server``; ``cpu`` timed apart after them, as many calls).
 
     Each round asks every side the same new prompt (so every gateway call misses the cache,
     looks up, reserves, stores), in an order that rotates from round to round. CPU per
     request is the figure least disturbed by other load on the machine.
     """
     servers = {name: client for name, (client, _) in sides.items()}
+    bare = references[0] if references is not None else {}
     timings: dict[str, dict[str, list[float]]] = {
         name: {"client": [], "overhead": [], "server": [], "hit_client": [], "hit_server": [],
                "cpu": [], "hit_cpu": []}
         for name in servers}
+    timings.update({name: {"client": [], "overhead": [], "server": [], "cpu": []}
+                    for name in bare})
     timings["direct"] = {"client": []}
     timings["floor"] = {"client": [], "server": []}
-    order = [*servers, "direct", *(["floor"] if floor is not None else [])]
+    clients = {**servers, **bare, "direct": direct}
+    order = [*servers, "direct", *bare, *(["floor"] if floor is not None else [])]
     alive = sides["gateway"][1].base + "/health/alive"
     run = uuid.uuid4().hex[:8]
     cpu: dict[str, float] = {}
@@ -178,7 +162,7 @@ def measure(sides: dict[str, tuple[openai.OpenAI, Server]], direct: openai.OpenA
                 assert floor is not None
                 measured[side] = hop(floor, alive)
             else:
-                measured[side] = ask(servers.get(side, direct), prompt)
+                measured[side] = ask(clients[side], prompt)
         if index < WARMUP:
             continue
         direct_ms = measured["direct"][0]
@@ -186,15 +170,22 @@ def measure(sides: dict[str, tuple[openai.OpenAI, Server]], direct: openai.OpenA
         if floor is not None:
             timings["floor"]["client"].append(measured["floor"][0])
             timings["floor"]["server"].append(server_ms(measured["floor"][1]))
-        for name in servers:
+        for name in [*servers, *bare]:
             elapsed, headers = measured[name]
-            if headers.get("x-ratelimit-limit-requests") is None:
+            if name in servers and headers.get("x-ratelimit-limit-requests") is None:
                 raise BenchError(f"{name}: the answer has no x-ratelimit-* headers")
             timings[name]["client"].append(elapsed)
             timings[name]["overhead"].append(elapsed - direct_ms)
             timings[name]["server"].append(server_ms(headers))
     for name, (_, server) in sides.items():
         timings[name]["cpu"].append((worker_cpu_ms(server) - cpu[name]) / calls)
+    if references is not None:
+        # Both references run on one server: each one's CPU is timed apart, as many calls.
+        for name, client in bare.items():
+            before = worker_cpu_ms(references[1])
+            for index in range(calls):
+                ask(client, f"{PROMPT} ({run}-{name}-apart-{index})")
+            timings[name]["cpu"] = [(worker_cpu_ms(references[1]) - before) / calls]
     if floor is not None:
         # The rounds' floor GETs ran on the gateway's workers: their CPU, timed apart (as
         # many again), is taken off the gateway's miss CPU, so both sides count their
@@ -221,17 +212,6 @@ def measure(sides: dict[str, tuple[openai.OpenAI, Server]], direct: openai.OpenA
     return timings
 
 
-def check_ledger(base: str, token: str, expected: int) -> dict[str, Any]:
-    """The usage report's totals: every gateway call left a row, the hits among them."""
-    status, body = http_json("GET", base + "/api/v1/usage", token=token)
-    if status != 200 or not body["groups"]:
-        raise BenchError(f"GET /api/v1/usage failed: {status} {body}")
-    totals = body["groups"][0]
-    if totals["requests"] != expected:
-        raise BenchError(f"the ledger has {totals['requests']} rows, expected {expected}")
-    return totals
-
-
 def commit_floor(dsn: str, rounds: int = 200) -> list[float]:
     """ms of one durable commit of a one-row write on the same database (the WAL flush every
     acknowledged ledger row waits for): the floor under a request's server-side time."""
@@ -250,15 +230,42 @@ def commit_floor(dsn: str, rounds: int = 200) -> list[float]:
     return times
 
 
+def row(label: str, values: list[float]) -> None:
+    print(f"  {label:48}{percentile(values, 50):9.2f}{percentile(values, 99):9.2f}"
+          f"{sum(values) / len(values):9.2f}")
+
+
+def ratio(ours: float, theirs: float) -> str:
+    return f"{ours / theirs:.2f}x" if theirs > 0 else "n/a"
+
+
+def compare(timings: dict[str, dict[str, list[float]]]) -> None:
+    """Each product side against each bare reference of the same rounds (no targets): its
+    time minus the reference's per round (its own cost over the reference's), and the ratios
+    of their overheads over direct and of their CPU per miss."""
+    print(f"against the bare references (bench/reference_gateway.py), same rounds, no targets"
+          f"\n  {'':48}{'p50 ms':>9}{'p99 ms':>9}{'mean ms':>9}")
+    for product in ("gateway", "baseline"):
+        for name in (name for name in REFERENCES if name in timings and product in timings):
+            ours, theirs = timings[product], timings[name]
+            row(f"{product} - {name} reference, same round",
+                [a - b for a, b in zip(ours["client"], theirs["client"], strict=True)])
+            p50s = [percentile(side["overhead"], 50) for side in (ours, theirs)]
+            p99s = [percentile(side["overhead"], 99) for side in (ours, theirs)]
+            cpus = ours["cpu"][0], theirs["cpu"][0]
+            print(f"  ratio {product} overhead / {name} reference's: p50 {ratio(*p50s)} "
+                  f"({p50s[0]:.2f} / {p50s[1]:.2f} ms), p99 {ratio(*p99s)} "
+                  f"({p99s[0]:.2f} / {p99s[1]:.2f} ms)\n"
+                  f"  ratio {product} workers' CPU per miss / {name} reference's: "
+                  f"{ratio(*cpus)} ({cpus[0]:.2f} / {cpus[1]:.2f} ms)")
+
+
 def report(timings: dict[str, dict[str, list[float]]], totals: dict[str, Any],
-           floor: list[float]) -> bool:
-    """Print the table and the targets (for ``gateway``); True when all pass."""
+           floor: list[float], reference_rows: int | None = None) -> bool:
+    """Print the table and the targets (for ``gateway``), then the comparison with the bare
+    references; True when all targets pass."""
     ours = timings["gateway"]
     calls, hits = len(ours["client"]), len(ours["hit_server"])
-
-    def row(label: str, values: list[float]) -> None:
-        print(f"  {label:48}{percentile(values, 50):9.2f}{percentile(values, 99):9.2f}"
-              f"{sum(values) / len(values):9.2f}")
 
     print(f"gateway through gunicorn vs the openai SDK directly, same local FakeOpenAI, "
           f"{calls} interleaved rounds (after {WARMUP} warm-up), then {hits} cache hits")
@@ -275,6 +282,14 @@ def report(timings: dict[str, dict[str, list[float]]], totals: dict[str, Any],
         row(f"{label}: cache hit, server-side (Server-Timing)", found["hit_server"])
         print(f"  {label}: workers' CPU per request: miss {found['cpu'][0]:.2f} ms, "
               f"cache hit {found['hit_cpu'][0]:.2f} ms")
+    for name, label in REFERENCES.items():
+        if name in timings:
+            found = timings[name]
+            row(f"openai SDK -> {label} -> fake", found["client"])
+            row(f"  overhead ({name} - direct, same round)", found["overhead"])
+            row("  server-side time (Server-Timing)", found["server"])
+            print(f"  {name} reference: workers' CPU per request {found['cpu'][0]:.2f} ms "
+                  f"(timed apart, {calls} calls)")
     if timings["floor"]["client"]:
         hop = timings["floor"]
         row("floor: GET /health/alive via gunicorn, client", hop["client"])
@@ -289,6 +304,8 @@ def report(timings: dict[str, dict[str, list[float]]], totals: dict[str, Any],
     row("one durable commit on this database (floor)", floor)
     print(f"  ledger (gateway): {totals['requests']} rows, {totals['cache_hits']} cache hits, "
           f"cost {totals['cost_usd']} USD")
+    if reference_rows is not None:
+        print(f"  ledger (ledgered reference's workspace): {reference_rows} rows")
     p50, p99 = percentile(ours["overhead"], 50), percentile(ours["overhead"], 99)
     hit = percentile(ours["hit_server"], 50)
     checks = ((f"overhead p50 < {TARGET_P50_MS:g} ms", p50, p50 < TARGET_P50_MS),
@@ -297,26 +314,9 @@ def report(timings: dict[str, dict[str, list[float]]], totals: dict[str, Any],
                hit < TARGET_HIT_P50_MS))
     for label, value, ok in checks:
         print(f"  target {label}: {value:.2f} ms {verdict(ok)}")
+    if any(name in timings for name in REFERENCES):
+        compare(timings)
     return all(ok for _, _, ok in checks)
-
-
-def serve(name: str, checkout: Path, database: Any, folder: Path, workers: int,
-          fake_url: str, stack: contextlib.ExitStack) -> tuple[openai.OpenAI, Any, str]:
-    """Start ``checkout``'s product under gunicorn, sign up a configured workspace: its SDK
-    client (a workspace API key), the server and the admin's token."""
-    port = free_port()
-    env = {**product_environment(database, port, folder, name),
-           "WEB_CONCURRENCY": str(workers), "CODEX32_ALLOW_PRIVATE_URLS": "1"}
-    if checkout != REPO:
-        env["PYTHONPATH"] = str(checkout / "platform")  # ahead of this checkout's install
-    server = start_server(name, gunicorn_command("wsgi:app"), env, port,
-                          folder / f"{name}.log", "/health/ready", stack, deadline=300,
-                          cwd=checkout)
-    tenant = sign_up(server, name)
-    key = configure(server.base, tenant.access_token, fake_url)
-    client = stack.enter_context(openai.OpenAI(
-        base_url=server.base + "/api/v1/openai", api_key=key, max_retries=0, timeout=30))
-    return client, server, tenant
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -342,15 +342,21 @@ def main(argv: list[str] | None = None) -> int:
             client, server, tenant = serve(name, checkout, database, folder, args.workers,
                                            fake.url, stack)
             sides[name], tenants[name] = (client, server), tenant
+        server, tenant = sides["gateway"][1], tenants["gateway"]
+        bare, reference, reference_tenant = serve_references(
+            server, database, folder, args.workers, fake.url, stack)
         direct = stack.enter_context(openai.OpenAI(
             base_url=fake.url, api_key=API_KEY, max_retries=0, timeout=30))
         floor_client = stack.enter_context(httpx2.Client(timeout=30))
-        timings = measure(sides, direct, args.calls, args.hits, floor_client)
-        server, tenant = sides["gateway"][1], tenants["gateway"]
+        timings = measure(sides, direct, args.calls, args.hits, floor_client,
+                          (bare, reference))
         totals = check_ledger(server.base, tenant.refresh(server),
                               2 * WARMUP + args.calls + args.hits + 1)
+        # The ledgered reference's rounds and its calls timed apart each left a row.
+        reference_rows = check_ledger(server.base, reference_tenant.refresh(server),
+                                      WARMUP + 2 * args.calls)["requests"]
         floor = commit_floor(database.admin_dsn)
-    report(timings, totals, floor)
+    report(timings, totals, floor, reference_rows)
     return 0
 
 
