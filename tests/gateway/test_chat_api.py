@@ -131,3 +131,14 @@ def test_a_response_schema_reaches_the_provider_as_structured_output(chained, se
     bad = chained.call("POST", "/api/v1/llm/chat", json={
         **BODY, "response_schema": {"name": "has spaces", "schema": schema}})
     assert bad.status_code == 422
+
+
+def test_a_prompt_of_one_huge_word_is_answered_without_merging_it_whole(chained, monkeypatch):
+    from tests.gateway.test_tokens import guard_bpe
+    guard_bpe(monkeypatch)  # the whole word merged: about ten minutes of one CPU, GIL held
+    word = "x" * 190_000
+    started = time.monotonic()
+    response = chained.call("POST", "/api/v1/llm/chat", json={
+        "messages": [{"role": "user", "content": word}], "model": "fast"})
+    assert response.status_code == 200, response.json
+    assert time.monotonic() - started < 10
