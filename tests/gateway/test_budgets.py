@@ -53,6 +53,22 @@ def test_budgets_are_admin_only_validated_and_audited(chained, client):
     assert any(item["action"] == "llm_budgets.replace" for item in items)
 
 
+def test_a_limit_beyond_the_stored_precision_is_refused_not_a_500_nor_rounded(tenant):
+    for limit in ("1e-999999", "0.00000000001", "1.123456789012345", "1E-11"):
+        response = put_budgets(tenant, {"scope": "workspace", "period": "day",
+                                        "hard_limit_usd": limit})
+        assert response.status_code == 422, (limit, response.json)
+        assert response.json["errors"]["json"]["budgets"]["0"]["hard_limit_usd"] == [
+            "at most 10 decimal places"]
+    assert tenant.call("GET", "/api/v1/budgets").json == []
+    response = put_budgets(tenant, {"scope": "workspace", "period": "day",
+                                    "soft_limit_usd": "0.0000000001",
+                                    "hard_limit_usd": "1.50000000000000"})
+    assert response.status_code == 200, response.json
+    shown = tenant.call("GET", "/api/v1/budgets").json[0]
+    assert (shown["soft_limit_usd"], shown["hard_limit_usd"]) == ("0.0000000001", "1.5")
+
+
 def test_a_hard_limit_refuses_with_429_naming_the_budget_and_its_reset(app, chained,
                                                                         database):
     put_budgets(chained, {"scope": "workspace", "period": "day", "hard_limit_usd": "0.001"})

@@ -4,7 +4,9 @@ platform's shape, budgets and the usage report. Every value here is attacker-con
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from decimal import Decimal
+
+from marshmallow import ValidationError, fields, validate
 
 from codex32.api.schemas import Output, Strict
 
@@ -136,6 +138,13 @@ class ChatAnswerSchema(Output):
     latency_ms = fields.Integer(required=True)
 
 
+def _stored_places(value: Decimal) -> None:
+    """A limit the database keeps as given (NUMERIC(20,10)), never rounded (or, for an
+    exponent such as 1e-999999, overflowing it)."""
+    if value.is_finite() and int(value.normalize().as_tuple().exponent) < -10:
+        raise ValidationError("at most 10 decimal places")
+
+
 class BudgetInSchema(Strict):
     scope = fields.String(required=True, validate=validate.OneOf(["workspace", "api_key",
                                                                   "bot"]))
@@ -144,10 +153,10 @@ class BudgetInSchema(Strict):
     # The bounds again as plain numbers for OpenAPI (apispec would publish them as Decimals,
     # which JSON renders as strings: an invalid schema no client generator can read).
     soft_limit_usd = fields.Decimal(load_default=None, places=None,
-                                    validate=validate.Range(min=0, max=10**9),
+                                    validate=[validate.Range(min=0, max=10**9), _stored_places],
                                     metadata={"minimum": 0, "maximum": 10**9})
     hard_limit_usd = fields.Decimal(load_default=None, places=None,
-                                    validate=validate.Range(min=0, max=10**9),
+                                    validate=[validate.Range(min=0, max=10**9), _stored_places],
                                     metadata={"minimum": 0, "maximum": 10**9})
 
 
