@@ -108,6 +108,16 @@ def test_a_hard_limit_refuses_with_429_naming_the_budget_and_its_reset(app, chai
     assert Decimal(shown["reserved_usd"]) == 0  # a refusal reserves nothing
 
 
+def test_a_refusal_names_the_hard_limit_as_written_not_in_exponent_form(chained, database):
+    for limit in ("0", "1.5"):
+        put_budgets(chained, {"scope": "workspace", "period": "day", "hard_limit_usd": limit})
+        spend(database, chained.workspace_id, limit)
+        response = chained.call("POST", "/api/v1/llm/chat", json={
+            "messages": [{"role": "user", "content": "x"}], "model": "fast"})
+        assert response.status_code == 429, response.json
+        assert f"(hard limit {limit} USD)" in response.json["message"], response.json
+
+
 def test_spend_is_settled_to_the_real_cost(app, chained):
     put_budgets(chained, {"scope": "workspace", "period": "month", "hard_limit_usd": "5"})
     result = chat(app, chained, ask(model="fast", max_tokens=500))

@@ -163,8 +163,8 @@ def _refusal(refused: tuple[Any, ...], amount: Decimal | None,
                        "is unknown: set its price in the workspace's settings.llm.prices")
     resets = period_end(start, period)
     wait = max(1.0, (resets - datetime.now(UTC)).total_seconds())
-    return BudgetExceeded(f"budget {name} is spent (hard limit {hard_limit} USD); it resets "
-                          f"at {resets.isoformat()}", wait)
+    return BudgetExceeded(f"budget {name} is spent (hard limit {money_text(hard_limit)} USD); it "
+                          f"resets at {resets.isoformat()}", wait)
 
 
 # All the reservation's budgets at once (one per row of the unnested arrays).
