@@ -80,6 +80,10 @@ def test_errors_reach_the_sdk_with_their_status(sdk, servers):
     with pytest.raises(openai.APIStatusError) as caught:
         sdk.chat.completions.create(model="fast", messages=[{"role": "user", "content": "x"}])
     assert caught.value.status_code == 502 and "openai rejected" in str(caught.value)
+    servers[0].enqueue_error(404)  # a model the provider does not have: the request is wrong
+    with pytest.raises(openai.UnprocessableEntityError, match="refused the request as invalid"):
+        sdk.chat.completions.create(model="openai/gpt-nope",
+                                    messages=[{"role": "user", "content": "x"}])
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(api_key="c32_wrong", base_url=str(sdk.base_url), max_retries=0
                       ).models.list()
