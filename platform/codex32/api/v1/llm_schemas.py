@@ -10,6 +10,7 @@ from marshmallow import ValidationError, fields, validate
 
 from codex32.api.schemas import Output, Strict
 
+MAX_MODEL = 200  # characters of a requested model the ledger keeps (llm_usage.requested_model)
 DECIMAL = validate.Regexp(r"^\d{1,10}(\.\d{1,10})?$",
                           error="a non-negative decimal number as a string, e.g. \"0.15\"")
 NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
@@ -94,7 +95,7 @@ class ChatSchema(Strict):
 
     messages = fields.List(fields.Nested(MessageSchema), required=True,
                            validate=validate.Length(min=1, max=200))
-    model = fields.String(load_default=None, validate=validate.Length(min=1, max=300),
+    model = fields.String(load_default=None, validate=validate.Length(min=1, max=MAX_MODEL),
                           metadata={"description": "alias, provider/model or model"})
     temperature = fields.Float(load_default=0.2, validate=validate.Range(min=0, max=2))
     max_tokens = fields.Integer(load_default=1024, validate=validate.Range(min=1, max=200_000))

@@ -18,7 +18,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from codex32.api import openings, transaction
 from codex32.api.blueprint import Blueprint
 from codex32.api.v1.llm import caller_of
-from codex32.api.v1.llm_schemas import ResponseSchemaSchema
+from codex32.api.v1.llm_schemas import MAX_MODEL, ResponseSchemaSchema
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
@@ -60,7 +60,7 @@ class OpenAIMessageSchema(Lenient):
 
 
 class CompletionSchema(Lenient):
-    model = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    model = fields.String(required=True, validate=validate.Length(min=1, max=MAX_MODEL))
     messages = fields.List(fields.Nested(OpenAIMessageSchema), required=True,
                            validate=validate.Length(min=1, max=200))
     temperature = fields.Float(load_default=1.0, validate=validate.Range(min=0, max=2))
@@ -74,7 +74,7 @@ class CompletionSchema(Lenient):
 
 
 class EmbeddingsSchema(Lenient):
-    model = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    model = fields.String(required=True, validate=validate.Length(min=1, max=MAX_MODEL))
     input = fields.Raw(required=True)
     encoding_format = fields.String(load_default="float",
                                     validate=validate.OneOf(["float", "base64"]))
