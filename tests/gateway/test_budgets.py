@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -53,6 +54,49 @@ def test_budgets_are_admin_only_validated_and_audited(chained, client):
     assert any(item["action"] == "llm_budgets.replace" for item in items)
 
 
+def test_a_limit_beyond_the_stored_precision_is_refused_not_a_500_nor_rounded(tenant):
+    for limit in ("1e-999999", "0.00000000001", "1.123456789012345", "1E-11"):
+        response = put_budgets(tenant, {"scope": "workspace", "period": "day",
+                                        "hard_limit_usd": limit})
+        assert response.status_code == 422, (limit, response.json)
+        assert response.json["errors"]["json"]["budgets"]["0"]["hard_limit_usd"] == [
+            "at most 10 decimal places"]
+    assert tenant.call("GET", "/api/v1/budgets").json == []
+    response = put_budgets(tenant, {"scope": "workspace", "period": "day",
+                                    "soft_limit_usd": "0.0000000001",
+                                    "hard_limit_usd": "1.50000000000000"})
+    assert response.status_code == 200, response.json
+    shown = tenant.call("GET", "/api/v1/budgets").json[0]
+    assert (shown["soft_limit_usd"], shown["hard_limit_usd"]) == ("0.0000000001", "1.5")
+
+
+def test_a_budget_names_an_api_key_or_a_bot_of_its_own_workspace(tenant, other_tenant):
+    def minted(owner) -> str:
+        response = owner.call("POST", "/api/v1/api-keys", json={"name": "k", "role": "api_user"})
+        assert response.status_code == 201, response.json
+        return response.json["id"]
+
+    theirs = {"api_key": minted(other_tenant), "bot": other_tenant.create_bot()["id"]}
+    mine = {"api_key": minted(tenant), "bot": tenant.create_bot()["id"]}
+    refusals = []
+    for scope, scope_id in (("api_key", theirs["api_key"]), ("bot", theirs["bot"]),
+                            ("api_key", mine["bot"]), ("bot", mine["api_key"]),
+                            ("bot", str(uuid.uuid4()))):
+        response = put_budgets(tenant, {"scope": "workspace", "period": "month",
+                                        "hard_limit_usd": "9"},
+                               {"scope": scope, "scope_id": scope_id, "period": "day",
+                                "hard_limit_usd": "1"})
+        assert response.status_code == 422, (scope, response.json)
+        refusals.append(response.json["message"].replace(scope_id, "<id>"))
+    # Another workspace's key or bot is refused exactly like one that does not exist.
+    assert refusals[0] == refusals[2] and refusals[1] == refusals[3] == refusals[4]
+    assert tenant.call("GET", "/api/v1/budgets").json == []  # nothing saved
+    saved = put_budgets(tenant, *({"scope": scope, "scope_id": scope_id, "period": "day",
+                                   "hard_limit_usd": "1"} for scope, scope_id in mine.items()))
+    assert saved.status_code == 200, saved.json
+    assert {(b["scope"], b["scope_id"]) for b in saved.json} == set(mine.items())
+
+
 def test_a_hard_limit_refuses_with_429_naming_the_budget_and_its_reset(app, chained,
                                                                         database):
     put_budgets(chained, {"scope": "workspace", "period": "day", "hard_limit_usd": "0.001"})
@@ -62,6 +106,16 @@ def test_a_hard_limit_refuses_with_429_naming_the_budget_and_its_reset(app, chai
     assert int(caught.value.headers["Retry-After"]) > 0
     shown = chained.call("GET", "/api/v1/budgets").json[0]
     assert Decimal(shown["reserved_usd"]) == 0  # a refusal reserves nothing
+
+
+def test_a_refusal_names_the_hard_limit_as_written_not_in_exponent_form(chained, database):
+    for limit in ("0", "1.5"):
+        put_budgets(chained, {"scope": "workspace", "period": "day", "hard_limit_usd": limit})
+        spend(database, chained.workspace_id, limit)
+        response = chained.call("POST", "/api/v1/llm/chat", json={
+            "messages": [{"role": "user", "content": "x"}], "model": "fast"})
+        assert response.status_code == 429, response.json
+        assert f"(hard limit {limit} USD)" in response.json["message"], response.json
 
 
 def test_spend_is_settled_to_the_real_cost(app, chained):

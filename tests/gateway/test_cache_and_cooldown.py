@@ -37,6 +37,22 @@ def test_identical_requests_of_two_workspaces_never_share_an_answer(app, servers
     assert len(servers[0].requests_to("/v1/chat/completions")) == 2
 
 
+def test_an_answer_holding_a_nul_character_is_answered_and_recorded_not_cached(chained,
+                                                                              servers):
+    """PostgreSQL's jsonb cannot hold U+0000: storing such an answer failed the batch that
+    also writes the ledger row, after the provider was paid (a 500, the call unrecorded)."""
+    servers[0].reply = "before\x00after"
+    for stream in (False, False, True):
+        response = chained.call("POST", "/api/v1/llm/chat", json={
+            "messages": [{"role": "user", "content": "say it"}], "model": "fast",
+            "temperature": 0, "stream": stream})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert "before\\u0000after" in response.get_data(as_text=True)
+    assert len(servers[0].requests_to("/v1/chat/completions")) == 3  # never from the cache
+    usage = chained.call("GET", "/api/v1/usage").json["groups"][0]
+    assert usage["requests"] == 3 and usage["cache_hits"] == 0 and usage["failed_requests"] == 0
+
+
 def test_only_deterministic_requests_are_cached_unless_asked(app, chained, servers):
     chat(app, chained, ask(model="fast", temperature=0.7))
     assert not chat(app, chained, ask(model="fast", temperature=0.7)).cache_hit

@@ -131,3 +131,36 @@ def test_a_response_schema_reaches_the_provider_as_structured_output(chained, se
     bad = chained.call("POST", "/api/v1/llm/chat", json={
         **BODY, "response_schema": {"name": "has spaces", "schema": schema}})
     assert bad.status_code == 422
+
+
+def test_a_prompt_of_one_huge_word_is_answered_without_merging_it_whole(chained, monkeypatch):
+    from tests.gateway.test_tokens import guard_bpe
+    guard_bpe(monkeypatch)  # the whole word merged: about ten minutes of one CPU, GIL held
+    word = "x" * 190_000
+    started = time.monotonic()
+    response = chained.call("POST", "/api/v1/llm/chat", json={
+        "messages": [{"role": "user", "content": word}], "model": "fast"})
+    assert response.status_code == 200, response.json
+    assert time.monotonic() - started < 10
+
+
+def test_a_model_name_longer_than_the_ledger_keeps_is_refused_before_any_call(chained,
+                                                                              servers):
+    """The ledger keeps 200 characters of the requested model: a longer name was sent
+    upstream (paid for), then failed its ledger row: a 500, and a call nowhere recorded."""
+    key = chained.api_key()
+    sdk = {"Authorization": f"Bearer {key}"}
+    long, kept = "openai/" + "m" * 194, "openai/" + "m" * 193
+    for path, body, headers in (
+            ("/api/v1/llm/chat", {**BODY, "model": long}, chained.headers),
+            ("/api/v1/llm/chat", {**BODY, "model": long, "stream": True}, chained.headers),
+            ("/api/v1/openai/chat/completions", {**BODY, "model": long}, sdk),
+            ("/api/v1/openai/embeddings", {"model": "m" * 201, "input": "x"}, sdk)):
+        response = chained.client.post(path, json=body, headers=headers)
+        assert response.status_code == 422, (path, response.json)
+        assert "model" in response.json["errors"]["json"]
+    assert not servers[0].requests_to("/v1/chat/completions")
+    assert chained.call("GET", "/api/v1/usage").json["groups"][0]["requests"] == 0
+    response = chained.call("POST", "/api/v1/llm/chat", json={**BODY, "model": kept})
+    assert response.status_code == 200, response.json
+    assert chained.call("GET", "/api/v1/usage").json["groups"][0]["requests"] == 1

@@ -118,3 +118,15 @@ def test_metrics_count_requests_per_provider_and_model_without_workspace_labels(
                  "llm_request_duration_seconds", "llm_cache_lookups"):
         for sample in families[name].samples:
             assert not {"workspace", "workspace_id", "user", "user_id"} & set(sample.labels)
+
+
+def test_a_usage_window_that_ends_before_it_starts_is_refused(chained):
+    for query in ("from=2024-02-01T00:00:00Z&to=2024-01-01T00:00:00Z",
+                  "from=2024-02-01T00:00:00&to=2024-01-01T00:00:00Z",  # naive: UTC
+                  "from=2024-02-01&to=2024-01-31"):
+        for version in ("v1", "v2"):
+            response = chained.call("GET", f"/api/{version}/usage?{query}")
+            assert response.status_code == 422, (version, query, response.json)
+            assert "from" in response.get_data(as_text=True)
+    same = chained.call("GET", "/api/v1/usage?from=2024-01-01T00:00:00Z&to=2024-01-01T00:00:00Z")
+    assert same.status_code == 200 and same.json["groups"][0]["requests"] == 0

@@ -80,6 +80,47 @@ def test_errors_reach_the_sdk_with_their_status(sdk, servers):
     with pytest.raises(openai.APIStatusError) as caught:
         sdk.chat.completions.create(model="fast", messages=[{"role": "user", "content": "x"}])
     assert caught.value.status_code == 502 and "openai rejected" in str(caught.value)
+    servers[0].enqueue_error(404)  # a model the provider does not have: the request is wrong
+    with pytest.raises(openai.UnprocessableEntityError, match="refused the request as invalid"):
+        sdk.chat.completions.create(model="openai/gpt-nope",
+                                    messages=[{"role": "user", "content": "x"}])
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(api_key="c32_wrong", base_url=str(sdk.base_url), max_retries=0
                       ).models.list()
+
+
+def completion(tenant, **body):
+    key = tenant.extra.setdefault("key", tenant.api_key())
+    return tenant.client.post("/api/v1/openai/chat/completions", headers={
+        "Authorization": f"Bearer {key}"}, json={
+        "model": "fast", "messages": [{"role": "user", "content": "hi"}], **body})
+
+
+def test_content_parts_other_than_text_are_refused_not_dropped(chained, servers):
+    image = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+    for content in ([{"type": "text", "text": "what is this?"}, image],
+                    [{"type": "text", "text": 5}], [{"type": "text"}], ["plain"]):
+        response = completion(chained, messages=[{"role": "user", "content": content}])
+        assert response.status_code == 422, (content, response.json)
+        assert "content" in response.json["message"]
+    assert not [r for r in servers[0].requests if "chat" in r.path]  # nothing was sent
+    parts = [{"type": "text", "text": "one "}, {"type": "text", "text": "two"}]
+    response = completion(chained, messages=[{"role": "user", "content": parts}])
+    assert response.status_code == 200, response.json
+    assert response.json["choices"][0]["message"]["content"] == "echo: one two"
+
+
+def test_a_json_schema_response_format_is_checked_like_the_platforms_response_schema(
+        chained, servers):
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    for bad in ({"schema": schema}, {"name": "a b/c", "schema": schema},
+                {"name": 5, "schema": schema}, {"name": "a", "description": {"x": 1}},
+                {"name": "a", "strict": "sometimes"}, {"name": "a", "schema": []}):
+        response = completion(chained, response_format={"type": "json_schema",
+                                                        "json_schema": bad})
+        assert response.status_code == 422, (bad, response.json)
+        assert "json_schema" in response.json["message"]
+    assert not [r for r in servers[0].requests if "chat" in r.path]
+    response = completion(chained, response_format={"type": "json_schema", "json_schema": {
+        "name": "answer", "strict": True, "schema": schema}})
+    assert response.status_code == 200, response.json

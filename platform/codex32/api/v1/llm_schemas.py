@@ -4,10 +4,13 @@ platform's shape, budgets and the usage report. Every value here is attacker-con
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from decimal import Decimal
+
+from marshmallow import ValidationError, fields, validate
 
 from codex32.api.schemas import Output, Strict
 
+MAX_MODEL = 200  # characters of a requested model the ledger keeps (llm_usage.requested_model)
 DECIMAL = validate.Regexp(r"^\d{1,10}(\.\d{1,10})?$",
                           error="a non-negative decimal number as a string, e.g. \"0.15\"")
 NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
@@ -92,7 +95,7 @@ class ChatSchema(Strict):
 
     messages = fields.List(fields.Nested(MessageSchema), required=True,
                            validate=validate.Length(min=1, max=200))
-    model = fields.String(load_default=None, validate=validate.Length(min=1, max=300),
+    model = fields.String(load_default=None, validate=validate.Length(min=1, max=MAX_MODEL),
                           metadata={"description": "alias, provider/model or model"})
     temperature = fields.Float(load_default=0.2, validate=validate.Range(min=0, max=2))
     max_tokens = fields.Integer(load_default=1024, validate=validate.Range(min=1, max=200_000))
@@ -136,6 +139,13 @@ class ChatAnswerSchema(Output):
     latency_ms = fields.Integer(required=True)
 
 
+def _stored_places(value: Decimal) -> None:
+    """A limit the database keeps as given (NUMERIC(20,10)), never rounded (or, for an
+    exponent such as 1e-999999, overflowing it)."""
+    if value.is_finite() and int(value.normalize().as_tuple().exponent) < -10:
+        raise ValidationError("at most 10 decimal places")
+
+
 class BudgetInSchema(Strict):
     scope = fields.String(required=True, validate=validate.OneOf(["workspace", "api_key",
                                                                   "bot"]))
@@ -144,10 +154,10 @@ class BudgetInSchema(Strict):
     # The bounds again as plain numbers for OpenAPI (apispec would publish them as Decimals,
     # which JSON renders as strings: an invalid schema no client generator can read).
     soft_limit_usd = fields.Decimal(load_default=None, places=None,
-                                    validate=validate.Range(min=0, max=10**9),
+                                    validate=[validate.Range(min=0, max=10**9), _stored_places],
                                     metadata={"minimum": 0, "maximum": 10**9})
     hard_limit_usd = fields.Decimal(load_default=None, places=None,
-                                    validate=validate.Range(min=0, max=10**9),
+                                    validate=[validate.Range(min=0, max=10**9), _stored_places],
                                     metadata={"minimum": 0, "maximum": 10**9})
 
 

@@ -18,6 +18,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from codex32.api import openings, transaction
 from codex32.api.blueprint import Blueprint
 from codex32.api.v1.llm import caller_of
+from codex32.api.v1.llm_schemas import MAX_MODEL, ResponseSchemaSchema
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
@@ -41,11 +42,15 @@ class Lenient(Schema):
 
 
 def _content(value: object) -> str:
+    """A message's text: a string, or OpenAI's list of text parts joined. Any other part
+    (an image, audio, a file) is refused, never dropped: the model would answer without it."""
     if isinstance(value, str):
         return value
-    if isinstance(value, list) and all(isinstance(p, dict) for p in value):
-        return "".join(str(p.get("text", "")) for p in value if p.get("type") == "text")
-    raise ValidationError("content must be a string or a list of text parts")
+    if isinstance(value, list) and all(isinstance(p, dict) and p.get("type") == "text"
+                                       and isinstance(p.get("text"), str) for p in value):
+        return "".join(p["text"] for p in value)
+    raise ValidationError('content must be a string or a list of text parts ({"type": "text", '
+                          '"text": "..."}); other parts are not supported')
 
 
 class OpenAIMessageSchema(Lenient):
@@ -55,7 +60,7 @@ class OpenAIMessageSchema(Lenient):
 
 
 class CompletionSchema(Lenient):
-    model = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    model = fields.String(required=True, validate=validate.Length(min=1, max=MAX_MODEL))
     messages = fields.List(fields.Nested(OpenAIMessageSchema), required=True,
                            validate=validate.Length(min=1, max=200))
     temperature = fields.Float(load_default=1.0, validate=validate.Range(min=0, max=2))
@@ -69,7 +74,7 @@ class CompletionSchema(Lenient):
 
 
 class EmbeddingsSchema(Lenient):
-    model = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    model = fields.String(required=True, validate=validate.Length(min=1, max=MAX_MODEL))
     input = fields.Raw(required=True)
     encoding_format = fields.String(load_default="float",
                                     validate=validate.OneOf(["float", "base64"]))
@@ -80,10 +85,17 @@ def _response_schema(response_format: dict | None) -> dict | None:
     if not response_format or response_format.get("type") != "json_schema":
         return None
     found = response_format.get("json_schema")
-    if not isinstance(found, dict) or not isinstance(found.get("schema", {}), dict):
-        raise Invalid("response_format.json_schema must be an object with a 'schema' object")
-    return {key: found[key] for key in ("name", "schema", "description", "strict")
-            if key in found}
+    if not isinstance(found, dict):
+        raise Invalid("response_format.json_schema must be an object with a 'name'")
+    try:  # what the platform's chat takes as response_schema (its schema may be left out)
+        return ResponseSchemaSchema(partial=("schema",)).load(
+            {key: found[key] for key in ("name", "schema", "description", "strict")
+             if key in found})
+    except ValidationError as exc:
+        problems = "; ".join(f"{field}: {' '.join(map(str, why))}"
+                             for field, why in exc.normalized_messages().items())
+        raise Invalid(f"response_format.json_schema is invalid ({problems})", errors={
+            "json": {"response_format": {"json_schema": exc.normalized_messages()}}}) from exc
 
 
 @blp.route("/chat/completions", methods=["POST"])

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from codex32.auth.principal import Principal
 from codex32.db import driver, tenancy
 from codex32.db.gateway_models import LLMBudget
+from codex32.db.models import ApiKey, Bot
 from codex32.errors import Invalid, RateLimited
 from codex32.services import audit
 from codex32.services.gateway.cache import FRESH_ANSWER, RECORD_HIT
@@ -162,8 +163,8 @@ def _refusal(refused: tuple[Any, ...], amount: Decimal | None,
                        "is unknown: set its price in the workspace's settings.llm.prices")
     resets = period_end(start, period)
     wait = max(1.0, (resets - datetime.now(UTC)).total_seconds())
-    return BudgetExceeded(f"budget {name} is spent (hard limit {hard_limit} USD); it resets "
-                          f"at {resets.isoformat()}", wait)
+    return BudgetExceeded(f"budget {name} is spent (hard limit {money_text(hard_limit)} USD); it "
+                          f"resets at {resets.isoformat()}", wait)
 
 
 # All the reservation's budgets at once (one per row of the unnested arrays).
@@ -246,6 +247,22 @@ def crossed(session: Session, settled: driver.Rows) -> list[dict[str, Any]]:
 
 # -- the admin API ------------------------------------------------------------------------
 
+_OWNERS: dict[str, tuple[Any, str]] = {"api_key": (ApiKey, "API key"), "bot": (Bot, "bot")}
+
+
+def _check_owners(session: Session, items: list[dict[str, Any]]) -> None:
+    """422 unless each API key and bot budget names a key or bot of the bound workspace
+    (another workspace's is hidden by row-level security: refused as one that does not
+    exist). A budget on nothing would look like a limit and bound nothing."""
+    for scope, (model, what) in _OWNERS.items():
+        named = {item["scope_id"] for item in items if item["scope"] == scope}
+        found = set(session.execute(select(model.id).where(model.id.in_(named))).scalars()
+                    ) if named else set()
+        for index, item in enumerate(items):
+            if item["scope"] == scope and item["scope_id"] not in found:
+                raise Invalid(f"budget {index}: no {what} {item['scope_id']} in this workspace",
+                              errors={"json": {str(index): {"scope_id": [f"no such {what}"]}}})
+
 
 def shown(row: LLMBudget) -> dict[str, Any]:
     """How the API shows a budget and its current period."""
@@ -290,6 +307,7 @@ def replace(session: Session, principal: Principal, items: list[dict[str, Any]]
         if key in wanted:
             raise Invalid(f"budget {_name(*key)} is given twice")
         wanted[key] = item
+    _check_owners(session, items)
     existing = {(row.scope, row.scope_id, row.period): row
                 for row in session.execute(select(LLMBudget).with_for_update()).scalars()}
     for key, old in existing.items():

@@ -23,7 +23,13 @@ from sqlalchemy.orm import Session
 from codex32 import runtime
 from codex32.db import driver, rows, tenancy
 from codex32.errors import BadGateway, DomainError, GatewayTimeout, Invalid, from_plugin_error
-from codex32.plugins.errors import AUTH, CONTENT_POLICY, CONTEXT_LENGTH
+from codex32.plugins.errors import (
+    AUTH,
+    CONTENT_POLICY,
+    CONTEXT_LENGTH,
+    INVALID_REQUEST,
+    ProviderError,
+)
 from codex32.plugins.interfaces import ChatRequest, Usage
 from codex32.services import provider_instances
 from codex32.services.gateway import (
@@ -353,6 +359,10 @@ def error_for(failed: RouteFailed) -> DomainError:
     if last is not None and last.kind == CONTEXT_LENGTH:
         return Invalid(f"the prompt is too long for every model of the route (last: "
                        f"{last.provider}/{last.model})", errors=attempts)
+    if (last is not None and last.kind == INVALID_REQUEST
+            and isinstance(failed.last, ProviderError)):  # the request is wrong: no 502
+        return Invalid(f"{last.provider} refused the request as invalid "
+                       f"({last.status or '4xx'}): {failed.last}", errors=attempts)
     if failed.last is None:
         return BadGateway("no deployment of the route could answer", errors=attempts)
     error = from_plugin_error(failed.last, last.provider if last else "the provider")

@@ -10,7 +10,7 @@ workspace or a user.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -98,6 +98,9 @@ def report(session: Session, start: datetime | None, end: datetime | None,
 
     ``cost_usd`` sums known costs; ``unpriced_requests`` counts rows whose cost is unknown.
     """
+    if start is not None and end is not None and _utc(start) > _utc(end):
+        raise Invalid("from must not be after to",
+                      errors={"query": {"from": ["must not be after to"]}})
     unknown = sorted(set(group_by) - set(GROUPS))
     if unknown:
         raise Invalid(f"group_by takes {', '.join(GROUPS)}; not {', '.join(unknown)}",
@@ -131,6 +134,11 @@ def report(session: Session, start: datetime | None, end: datetime | None,
         item["cost_usd"] = money_text(row["cost_usd"])
         groups.append(item)
     return {"from": start, "to": end, "group_by": group_by, "groups": groups}
+
+
+def _utc(moment: datetime) -> datetime:
+    """``moment`` with a time zone (UTC when it names none), to compare with another."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _plain(value: Any) -> Any:

