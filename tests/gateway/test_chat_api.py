@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import time
 
+import psycopg
+
 from codex32.runtime import KEY
 from tests.gateway.conftest import configure
 
@@ -164,3 +166,29 @@ def test_a_model_name_longer_than_the_ledger_keeps_is_refused_before_any_call(ch
     response = chained.call("POST", "/api/v1/llm/chat", json={**BODY, "model": kept})
     assert response.status_code == 200, response.json
     assert chained.call("GET", "/api/v1/usage").json["groups"][0]["requests"] == 1
+
+
+def test_a_stream_whose_upstream_claims_a_hostile_model_and_counts_is_recorded_bounded(
+        tenant, servers, database):
+    # The tenant's base_url may name its own server (see test_ledger's plain-chat case).
+    configure(tenant, servers)
+    piece = {"id": "c", "object": "chat.completion.chunk", "created": 1,
+             "model": "m\x00" + "y" * 300}
+    servers[0].enqueue(sse=[
+        (None, {**piece, "choices": [{"index": 0, "delta": {"content": "hi"},
+                                      "finish_reason": None}]}),
+        (None, {**piece, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+        (None, {**piece, "choices": [], "usage": {"prompt_tokens": 2**40,
+                                                  "completion_tokens": 3}}),
+        (None, "[DONE]")])
+
+    response = tenant.call("POST", "/api/v1/llm/chat", json={
+        **BODY, "model": "openai/gpt-4o-mini", "stream": True})
+
+    found = events(response.get_data())
+    assert found[-1][0] == "done", found[-1]
+    with psycopg.connect(database.superuser_dsn) as connection:
+        model, input_tokens, status = connection.execute(
+            "SELECT model, input_tokens, status FROM llm_usage WHERE workspace_id = %s",
+            (tenant.workspace_id,)).fetchone()
+    assert (model, input_tokens, status) == (("m" + "y" * 300)[:200], 2**31 - 1, "ok")

@@ -130,3 +130,53 @@ def test_a_usage_window_that_ends_before_it_starts_is_refused(chained):
             assert "from" in response.get_data(as_text=True)
     same = chained.call("GET", "/api/v1/usage?from=2024-01-01T00:00:00Z&to=2024-01-01T00:00:00Z")
     assert same.status_code == 200 and same.json["groups"][0]["requests"] == 0
+
+
+def test_what_a_hostile_upstream_reports_is_recorded_within_the_ledgers_bounds(
+        app, tenant, servers, database):
+    # A workspace's base_url may name its own server: the model it claims and the tokens it
+    # counts are not trusted. The call was paid for: it must be answered and recorded, not a
+    # 500 after the fact with its reservation left standing.
+    configure(tenant, servers)
+    claimed = "gpt\x00" + "x" * 400
+    servers[0].enqueue(json={
+        "id": "c", "object": "chat.completion", "created": 1, "model": claimed,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 2**40, "completion_tokens": 2**63,
+                  "prompt_tokens_details": {"cached_tokens": 2**40}}})
+
+    result = chat(app, tenant, ask(model="openai/gpt-4o-mini"))
+
+    assert result.text == "hi"
+    (row,) = rows(database, tenant.workspace_id)
+    assert row["status"] == "ok" and row["model"] == ("gpt" + "x" * 400)[:200]
+    assert row["input_tokens"] == row["cached_input_tokens"] == row["output_tokens"] == 2**31 - 1
+
+
+def test_a_cost_beyond_what_money_columns_hold_is_recorded_at_their_maximum(
+        app, tenant, servers, database):
+    # The largest price a workspace may set (10 digits per million tokens) times a large
+    # answer exceeds NUMERIC(20,10): the ledger and a soft-limit budget keep the maximum
+    # instead of failing the paid call's records.
+    top = "9999999999.9999999999"
+    configure(tenant, servers, llm={"prices": {"openai/gpt-4o-mini": {
+        "input": "9999999999", "output": "9999999999"}}})
+    response = tenant.call("PUT", "/api/v1/budgets", json={"budgets": [
+        {"scope": "workspace", "period": "month", "soft_limit_usd": "1"}]})
+    assert response.status_code == 200, response.json
+    for _ in range(2):
+        servers[0].enqueue(json={
+            "id": "c", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
+                         "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 2_000_000}})
+        assert chat(app, tenant, ask(model="openai/gpt-4o-mini")).text == "hi"
+
+    assert [row["cost_usd"] for row in rows(database, tenant.workspace_id)] == [
+        Decimal(top)] * 2
+    with psycopg.connect(database.superuser_dsn) as connection:
+        spent, reserved = connection.execute(
+            "SELECT spent_usd, reserved_usd FROM llm_budgets WHERE workspace_id = %s",
+            (tenant.workspace_id,)).fetchone()
+    assert (spent, reserved) == (Decimal(top), 0)

@@ -34,6 +34,7 @@ from codex32.db.models import TenantOwned, _created, _workspace_pk
 GATEWAY_TABLES = ("llm_usage", "llm_budgets", "llm_cooldowns", "llm_cache")
 
 MONEY = Numeric(20, 10)  # USD, exact: never a float
+MONEY_MAX = Decimal("9999999999.9999999999")  # the largest amount MONEY holds
 
 class LLMUsage(TenantOwned, Model):
     """One request through the gateway: who asked, who answered, the tokens and the cost.

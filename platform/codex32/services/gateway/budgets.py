@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
 from codex32.db import driver, tenancy
-from codex32.db.gateway_models import LLMBudget
+from codex32.db.gateway_models import MONEY_MAX, LLMBudget
 from codex32.db.models import ApiKey, Bot
 from codex32.errors import Invalid, RateLimited
 from codex32.services import audit
@@ -96,7 +96,7 @@ _RESERVE = f"""
     reserved AS (
       UPDATE llm_budgets SET
         spent_usd = {_CURRENT.format('spent_usd')},
-        reserved_usd = {_CURRENT.format('reserved_usd')} + :amount,
+        reserved_usd = LEAST({_CURRENT.format('reserved_usd')} + :amount, {MONEY_MAX}),
         notified = CASE WHEN period_start = {_START} THEN notified ELSE false END,
         period_start = {_START}
       WHERE id IN (SELECT id FROM applying) AND NOT EXISTS (SELECT FROM refused)
@@ -168,9 +168,10 @@ def _refusal(refused: tuple[Any, ...], amount: Decimal | None,
 
 
 # All the reservation's budgets at once (one per row of the unnested arrays).
-_SETTLING = """
+_SETTLING = f"""
     UPDATE llm_budgets AS b SET reserved_usd = GREATEST(b.reserved_usd - :reserved, 0),
-                                spent_usd = b.spent_usd + :actual, updated_at = now()
+                                spent_usd = LEAST(b.spent_usd + :actual, {MONEY_MAX}),
+                                updated_at = now()
     FROM unnest(CAST(:ids AS uuid[]), CAST(:starts AS timestamptz[])) AS settled (id, start)
     WHERE b.id = settled.id AND b.period_start = settled.start
     RETURNING b.id, b.scope, b.scope_id, b.period, b.soft_limit_usd, b.spent_usd, b.notified,

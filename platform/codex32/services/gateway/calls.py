@@ -13,6 +13,29 @@ from typing import Any
 from codex32.plugins.interfaces import Usage
 
 PURPOSES = ("builder", "search", "bot", "gateway", "test")
+MAX_MODEL_NAME = 200  # characters of a model name the ledger keeps (llm_usage.model)
+MAX_TOKEN_COUNT = 2**31 - 1  # a token count the ledger keeps (its integer columns)
+
+
+def reported_model(model: str | None, fallback: str) -> str:
+    """The model a provider said answered, as the gateway records and caches it: without
+    U+0000 (PostgreSQL's text refuses it) and at most ``MAX_MODEL_NAME`` characters;
+    ``fallback`` when it said none. A workspace's ``base_url`` may name any server: a name
+    it makes up must not fail the records of a call that was paid for."""
+    name = (model or "").replace("\x00", "")[:MAX_MODEL_NAME]
+    return name or fallback
+
+
+def reported_usage(usage: Usage) -> Usage:
+    """A provider's token counts within ``0..MAX_TOKEN_COUNT`` each (see
+    :func:`reported_model`)."""
+    counts = (usage.input_tokens, usage.output_tokens, usage.cached_input_tokens,
+              usage.reasoning_tokens)
+    if all(0 <= count <= MAX_TOKEN_COUNT for count in counts):
+        return usage
+    bounded = [min(max(int(count), 0), MAX_TOKEN_COUNT) for count in counts]
+    return Usage(input_tokens=bounded[0], output_tokens=bounded[1],
+                 cached_input_tokens=bounded[2], reasoning_tokens=bounded[3])
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,8 @@ from codex32.services.gateway.calls import (
     Caller,
     Deployment,
     GatewayResult,
+    reported_model,
+    reported_usage,
 )
 from codex32.services.gateway.router import RouteFailed, Router
 
@@ -193,8 +195,9 @@ def _chat(session: Session, workspace_id: uuid.UUID | str, request: ChatRequest,
             return prepared.hit
         answer, deployment, attempts = routed(session, prepared, Router.complete)
         result = GatewayResult(text=answer.text, provider=deployment.provider,
-                               model=answer.model or deployment.model or "",
-                               usage=answer.usage, finish_reason=answer.finish_reason,
+                               model=reported_model(answer.model, deployment.model or ""),
+                               usage=reported_usage(answer.usage),
+                               finish_reason=answer.finish_reason,
                                attempts=attempts)
         finish(session, prepared, result, cacheable=True)
         result.headers = prepared.headers

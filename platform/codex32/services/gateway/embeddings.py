@@ -10,6 +10,7 @@ request answered wholly from the cache is a ledger row with ``cache_hit`` true a
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from decimal import Decimal
@@ -32,7 +33,14 @@ from codex32.services.gateway import (
     setup,
     tokens,
 )
-from codex32.services.gateway.calls import PURPOSES, Caller, Deployment, GatewayEmbedding
+from codex32.services.gateway.calls import (
+    PURPOSES,
+    Caller,
+    Deployment,
+    GatewayEmbedding,
+    reported_model,
+    reported_usage,
+)
 from codex32.services.gateway.chat import error_for
 from codex32.services.gateway.router import RouteFailed, Router
 
@@ -110,6 +118,9 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
                         on_failure=cooldown.recorder(session, workspace, route.settings))
         try:
             result, deployment, attempts = router.embed(awake, [texts[i] for i in missing])
+            result = dataclasses.replace(
+                result, model=reported_model(result.model, deployment.model or ""),
+                usage=reported_usage(result.usage))
         except RouteFailed as failed:
             last = failed.attempts[-1] if failed.attempts else None
             ledger.record(session, workspace, kind="embedding", purpose=purpose,

@@ -18,6 +18,7 @@ from typing import Any
 
 import genai_prices
 
+from codex32.db.gateway_models import MONEY_MAX
 from codex32.plugins.interfaces import Usage
 
 log = logging.getLogger(__name__)
@@ -52,11 +53,16 @@ def cost(usage: Usage, provider: str, model: str, *, llm_settings: dict[str, Any
     price = override_for(llm_settings, provider, model)
     if price is not None:
         cached = min(usage.cached_input_tokens, usage.input_tokens)
-        return ((usage.input_tokens - cached) * price["input"]
-                + cached * price["cached_input"]
-                + usage.output_tokens * price["output"]) / MILLION
-    return listed_cost(provider, model, usage.input_tokens, usage.cached_input_tokens,
-                       usage.output_tokens)
+        found: Decimal | None = ((usage.input_tokens - cached) * price["input"]
+                                 + cached * price["cached_input"]
+                                 + usage.output_tokens * price["output"]) / MILLION
+    else:
+        found = listed_cost(provider, model, usage.input_tokens, usage.cached_input_tokens,
+                            usage.output_tokens)
+    # A workspace may price a model at up to 10 digits per million tokens: a cost beyond
+    # what the ledger and the budgets hold is kept at their maximum, which every hard limit
+    # is below (it refuses from there on), instead of failing a paid call's records.
+    return None if found is None else min(found, MONEY_MAX)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -25,7 +25,13 @@ from codex32.db import driver, tenancy
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import ChatChunk, ChatRequest, Usage
 from codex32.services.gateway import tokens
-from codex32.services.gateway.calls import Attempt, Caller, GatewayResult
+from codex32.services.gateway.calls import (
+    Attempt,
+    Caller,
+    GatewayResult,
+    reported_model,
+    reported_usage,
+)
 from codex32.services.gateway.chat import Prepared, finish, prepare, release, routed
 from codex32.services.gateway.router import Router
 
@@ -103,8 +109,9 @@ def _stream(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
                                                         finish_reason=hit.finish_reason)]))
         prepared()
         upstream, first, deployment, attempts = routed(session, ready, Router.open_stream)
-    opened = GatewayStream(provider=deployment.provider, model=first.model or
-                           deployment.model or "", attempts=attempts, headers=ready.headers,
+    opened = GatewayStream(provider=deployment.provider,
+                           model=reported_model(first.model, deployment.model or ""),
+                           attempts=attempts, headers=ready.headers,
                            chunks=iter(()))
     relay = _relay(session, ready, opened, upstream, first, settling)
     # Run the relay to its first (empty) yield, inside its try: from here on, closing it or
@@ -138,14 +145,15 @@ def _relay(session: Session, prepared: Prepared, opened: GatewayStream,
         if close is not None:
             close()  # stops the upstream generation (closes its HTTP response)
         text = "".join(piece.text for piece in received)
-        usage = next((c.usage for c in reversed(received) if c.usage), None)
+        usage = next((reported_usage(c.usage) for c in reversed(received) if c.usage), None)
         if usage is None or (status != "ok" and not usage.output_tokens):
             # No count from the provider: count what was produced, offline.
             usage = Usage(input_tokens=prepared.prompt_tokens,
                           output_tokens=tokens.count_text(text))
         result = GatewayResult(
             text=text, provider=opened.provider,
-            model=next((c.model for c in reversed(received) if c.model), opened.model),
+            model=reported_model(next((c.model for c in reversed(received) if c.model), None),
+                                 opened.model),
             usage=usage, attempts=opened.attempts,
             finish_reason=next((c.finish_reason for c in reversed(received)
                                 if c.finish_reason), None))
