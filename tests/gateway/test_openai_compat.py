@@ -102,7 +102,7 @@ def test_content_parts_other_than_text_are_refused_not_dropped(chained, servers)
                     [{"type": "text", "text": 5}], [{"type": "text"}], ["plain"]):
         response = completion(chained, messages=[{"role": "user", "content": content}])
         assert response.status_code == 422, (content, response.json)
-        assert "content" in response.json["message"]
+        assert "content" in response.json["error"]["message"]
     assert not [r for r in servers[0].requests if "chat" in r.path]  # nothing was sent
     parts = [{"type": "text", "text": "one "}, {"type": "text", "text": "two"}]
     response = completion(chained, messages=[{"role": "user", "content": parts}])
@@ -119,8 +119,43 @@ def test_a_json_schema_response_format_is_checked_like_the_platforms_response_sc
         response = completion(chained, response_format={"type": "json_schema",
                                                         "json_schema": bad})
         assert response.status_code == 422, (bad, response.json)
-        assert "json_schema" in response.json["message"]
+        assert "json_schema" in response.json["error"]["message"]
     assert not [r for r in servers[0].requests if "chat" in r.path]
     response = completion(chained, response_format={"type": "json_schema", "json_schema": {
         "name": "answer", "strict": True, "schema": schema}})
     assert response.status_code == 200, response.json
+
+
+def test_errors_come_in_openais_shape_and_the_sdk_reads_them(sdk, chained):
+    with pytest.raises(openai.UnprocessableEntityError) as caught:
+        sdk.chat.completions.create(model="fast", temperature=5,
+                                    messages=[{"role": "user", "content": "x"}])
+    assert (caught.value.type, caught.value.param) == ("invalid_request_error", "temperature")
+    with pytest.raises(openai.AuthenticationError) as caught:
+        openai.OpenAI(api_key="c32_wrong", base_url=str(sdk.base_url), max_retries=0
+                      ).chat.completions.create(model="fast",
+                                                messages=[{"role": "user", "content": "x"}])
+    assert caught.value.code == "invalid_api_key"
+    assert isinstance(caught.value.body, dict) and caught.value.body["message"]
+
+    unknown = completion(chained, model="fast")  # a plain client, another key
+    assert unknown.status_code == 200
+    answer = chained.client.post("/api/v1/openai/completions", json={"prompt": "x"},
+                                 headers={"Authorization": f"Bearer {chained.extra['key']}"})
+    assert answer.status_code == 404 and set(answer.json) == {"error"}
+    assert answer.json["error"]["type"] == "invalid_request_error"
+    # The rest of the API keeps the platform's shape.
+    elsewhere = chained.call("GET", "/api/v1/bots/00000000-0000-0000-0000-000000000000")
+    assert elsewhere.status_code == 404 and "message" in elsewhere.json
+
+
+def test_a_rate_limit_is_openais_rate_limit_error_with_its_headers(chained, servers):
+    configure(chained, servers, llm={"aliases": {"fast": ["openai/gpt-4o-mini"]},
+                                     "rate_limits": {"requests_per_minute": 1}})
+    assert completion(chained).status_code == 200
+    refused = completion(chained)
+    assert refused.status_code == 429 and refused.headers["Retry-After"]
+    assert refused.headers["x-ratelimit-limit-requests"] == "1"
+    error = refused.json["error"]
+    assert (error["type"], error["code"]) == ("rate_limit_error", "rate_limit_exceeded")
+    assert error["message"]

@@ -17,6 +17,7 @@ from codex32.api.v1 import (
     members,
     oidc,
     openai_compat,
+    openai_errors,
     plugins,
     schedules,
     search,
@@ -33,4 +34,5 @@ def register(api: Api) -> None:
                    audit_logs, plugins, secrets, deliveries, llm, openai_compat, builder,
                    suggestions, collections, search, oidc):
         api.register_blueprint(module.blp)
+    api.document(openai_errors.document)
     builder.register_schemas(api)

@@ -17,12 +17,13 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from codex32.api import openings, transaction
 from codex32.api.blueprint import Blueprint
+from codex32.api.v1 import openai_errors
 from codex32.api.v1.llm import caller_of
 from codex32.api.v1.llm_schemas import MAX_MODEL, ResponseSchemaSchema
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
-from codex32.errors import DomainError, Invalid
+from codex32.errors import DomainError, Invalid, add_error_shape
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import ChatRequest, Message, Usage
 from codex32.services import gateway
@@ -31,6 +32,11 @@ from codex32.services.gateway import deployments
 blp = Blueprint("openai", __name__, url_prefix="/api/v1/openai",
                 description="OpenAI-compatible API over the gateway (use the openai SDK with "
                             "base_url .../api/v1/openai and a workspace API key).")
+
+
+@blp.record_once
+def _errors_as_openai_answers_them(state) -> None:
+    add_error_shape(state.app, openai_errors.speaks_openai, openai_errors.render)
 
 
 class Lenient(Schema):

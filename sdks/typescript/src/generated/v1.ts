@@ -2155,6 +2155,18 @@ export interface components {
              */
             default_role?: "user" | "viewer";
         };
+        OpenAIError: {
+            error: components["schemas"]["OpenAIErrorDetail"];
+        };
+        OpenAIErrorDetail: {
+            /** @description invalid_api_key, not_found, request_too_large, rate_limit_exceeded */
+            code?: string | null;
+            message: string;
+            /** @description the first invalid field of the body, e.g. messages.0.content */
+            param?: string | null;
+            /** @description invalid_request_error, authentication_error, permission_error, rate_limit_error or server_error */
+            type: string;
+        };
         OpenAIMessage: {
             content: unknown;
             /** @enum {string} */
@@ -2563,6 +2575,15 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description An error, in OpenAI's shape */
+        OPENAI_ERROR: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OpenAIError"];
             };
         };
         /** @description Unprocessable Entity */
@@ -4356,8 +4377,8 @@ export interface operations {
             };
         };
         responses: {
-            422: components["responses"]["UNPROCESSABLE_ENTITY"];
-            default: components["responses"]["DEFAULT_ERROR"];
+            422: components["responses"]["OPENAI_ERROR"];
+            default: components["responses"]["OPENAI_ERROR"];
         };
     };
     embeddings: {
@@ -4373,8 +4394,8 @@ export interface operations {
             };
         };
         responses: {
-            422: components["responses"]["UNPROCESSABLE_ENTITY"];
-            default: components["responses"]["DEFAULT_ERROR"];
+            422: components["responses"]["OPENAI_ERROR"];
+            default: components["responses"]["OPENAI_ERROR"];
         };
     };
     models: {
@@ -4386,7 +4407,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            default: components["responses"]["DEFAULT_ERROR"];
+            default: components["responses"]["OPENAI_ERROR"];
         };
     };
     listPlugins: {

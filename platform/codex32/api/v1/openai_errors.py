@@ -1,0 +1,94 @@
+"""Errors of the OpenAI-compatible endpoint in OpenAI's own shape.
+
+``{"error": {"message", "type", "param", "code"}}``: what OpenAI answers and what clients of
+OpenAI-compatible servers read (the ``openai`` SDKs take ``type``, ``param`` and ``code`` from
+it; other clients show ``error.message``). Every error of a request under
+``/api/v1/openai/`` answers so, whatever raised it (authentication, parsing, a budget, the
+gateway, an unknown path), through the one error mechanism
+(:func:`codex32.errors.add_error_shape`): status and headers (``Retry-After``,
+``x-ratelimit-*``) stay as the platform sets them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apispec import APISpec
+from flask import Response, current_app, request
+from marshmallow import Schema, fields
+
+PREFIX = "/api/v1/openai/"
+
+# (type, code) by status, as OpenAI names them; other 4xx are invalid requests, other 5xx
+# server errors.
+_KINDS: dict[int, tuple[str, str | None]] = {
+    401: ("invalid_request_error", "invalid_api_key"),
+    403: ("permission_error", None),
+    404: ("invalid_request_error", "not_found"),
+    413: ("invalid_request_error", "request_too_large"),
+    429: ("rate_limit_error", "rate_limit_exceeded"),
+}
+
+
+class OpenAIErrorDetailSchema(Schema):
+    message = fields.String(required=True)
+    type = fields.String(required=True, metadata={
+        "description": "invalid_request_error, authentication_error, permission_error, "
+                       "rate_limit_error or server_error"})
+    param = fields.String(allow_none=True, metadata={
+        "description": "the first invalid field of the body, e.g. messages.0.content"})
+    code = fields.String(allow_none=True, metadata={
+        "description": "invalid_api_key, not_found, request_too_large, rate_limit_exceeded"})
+
+
+class OpenAIErrorSchema(Schema):
+    error = fields.Nested(OpenAIErrorDetailSchema, required=True)
+
+
+def speaks_openai() -> bool:
+    """Whether the current request is one of the OpenAI-compatible endpoint's."""
+    return request.path.startswith(PREFIX)
+
+
+def render(status: int, message: str, errors: Any = None,
+           headers: dict[str, str] | None = None) -> Response:
+    """The OpenAI-shaped error response for one error."""
+    kind, code = _KINDS.get(status, ("invalid_request_error" if status < 500
+                                     else "server_error", None))
+    body = {"error": {"message": message, "type": kind, "param": _param(errors),
+                      "code": code}}
+    response = current_app.response_class(current_app.json.dumps(body), status=status,
+                                          mimetype="application/json")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _param(errors: Any) -> str | None:
+    """The first invalid field of the body (``messages.0.content``), as OpenAI's ``param``."""
+    found = errors.get("json") if isinstance(errors, dict) else None
+    path: list[str] = []
+    while isinstance(found, dict) and found:
+        key, found = next(iter(found.items()))
+        path.append(str(key))
+    return ".".join(path) or None
+
+
+def document(spec: APISpec) -> None:
+    """Name OpenAI's shape as the error answers of the endpoint's operations in the OpenAPI
+    document (a step of :meth:`codex32.api.openapi.Api.document`, after the blueprint's)."""
+    spec.components.schema("OpenAIError", schema=OpenAIErrorSchema)
+    spec.components.response("OPENAI_ERROR", {
+        "description": "An error, in OpenAI's shape",
+        "content": {"application/json": {"schema": {
+            "$ref": "#/components/schemas/OpenAIError"}}}})
+    for path, item in spec._paths.items():
+        if not path.startswith(PREFIX):
+            continue
+        for operation in item.values():
+            responses = operation.get("responses") if isinstance(operation, dict) else None
+            if not isinstance(responses, dict):
+                continue
+            for status in list(responses):
+                if status == "default" or str(status)[0] in "45":
+                    responses[status] = {"$ref": "#/components/responses/OPENAI_ERROR"}
