@@ -10,8 +10,11 @@ import genai_prices
 import psycopg
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import text
 
+from codex32.db import db, tenancy
 from codex32.errors import BadGateway
+from codex32.services.gateway import ledger
 from tests.gateway.conftest import ask, chat, configure
 
 
@@ -180,3 +183,24 @@ def test_a_cost_beyond_what_money_columns_hold_is_recorded_at_their_maximum(
             "SELECT spent_usd, reserved_usd FROM llm_budgets WHERE workspace_id = %s",
             (tenant.workspace_id,)).fetchone()
     assert (spent, reserved) == (Decimal(top), 0)
+
+
+def test_usage_by_day_counts_utc_days_whatever_the_database_sessions_timezone(
+        app, tenant, database):
+    # 12:00 UTC on 1 January is already 2 January in Kiritimati (UTC+14): a managed
+    # database whose default timezone is not UTC must not move a request to another day.
+    with psycopg.connect(database.superuser_dsn) as connection:
+        connection.execute(
+            "INSERT INTO llm_usage (workspace_id, id, kind, purpose, status, created_at) "
+            "VALUES (%s, gen_random_uuid(), 'chat', 'gateway', 'ok', "
+            "'2026-01-01 12:00:00+00')", (tenant.workspace_id,))
+    with app.app_context():
+        tenancy.bind(db.session, tenant.workspace_id)
+        try:
+            db.session.execute(text("SET LOCAL timezone = 'Pacific/Kiritimati'"))
+            report = ledger.report(db.session, None, None, ["day"])
+        finally:
+            db.session.rollback()
+            db.session.remove()
+            tenancy.unbind()
+    assert [(g["day"], g["requests"]) for g in report["groups"]] == [("2026-01-01", 1)]

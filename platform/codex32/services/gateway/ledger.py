@@ -31,7 +31,9 @@ from codex32.plugins.interfaces import Usage
 from codex32.services.gateway.calls import Attempt, Caller, money_text
 
 GROUPS = {
-    "day": func.date_trunc("day", LLMUsage.created_at),
+    # UTC days, whatever the database session's timezone (a managed server's default may
+    # be another): the time in UTC, then truncated.
+    "day": func.date_trunc("day", func.timezone("UTC", LLMUsage.created_at)),
     "model": LLMUsage.model,
     "provider": LLMUsage.provider,
     "purpose": LLMUsage.purpose,
