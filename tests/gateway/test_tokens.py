@@ -69,3 +69,12 @@ def test_a_count_with_long_runs_is_still_an_upper_bound_and_plain_text_is_exact(
         assert tokens.count_text(text) >= len(encoding.encode(text, disallowed_special=()))
     plain = "You write Python bots that check websites. " * 40
     assert tokens.count_text(plain) == len(encoding.encode(plain, disallowed_special=()))
+
+
+def test_distinct_words_keep_the_tokenizers_piece_cache_bounded():
+    # Tenants' text is attacker-controlled: text of ever new words must not grow the
+    # tokenizer's per-process cache to its library default (2**20 pieces, ~210 MiB).
+    encoding = tokens._encoding()
+    words = " ".join(f"w{index:x}q" for index in range(tokens.PIECE_CACHE + 5000))
+    tokens.count_text(words)
+    assert len(encoding._cache) <= tokens.PIECE_CACHE
