@@ -7,7 +7,8 @@ it resets). So concurrent requests overshoot a hard limit by at most one request
 After the call the reservation is settled to the real cost. Every request of a workspace
 locks the same rows, so no lock is held across a round trip or a WAL flush (see _RESERVE and
 :func:`settlement_apart`; docs/llm-gateway.md, "The budget rows"). Crossing a soft limit notifies
-the workspace's notifiers once per period. Replacing them (admins only) is audited; reading them is not.
+the workspace's notifiers once per period. Replacing them (admins only) is audited; reading
+them is not.
 """
 
 from __future__ import annotations
