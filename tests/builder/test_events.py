@@ -14,6 +14,7 @@ from codex32.api.v1.builder import BUSY_RECONNECT_MILLISECONDS, FEED_KEY
 from codex32.db import notifications, tenancy
 from codex32.execution import builder_jobs
 from codex32.services.builder import builds
+from tests.builder.conftest import start
 from tests.builder.test_generate_accept import events, ready
 
 
@@ -144,3 +145,15 @@ def test_a_watcher_past_the_workers_gate_gets_the_stored_events_and_reconnects_a
     finish(app, tenant, queued)
     again = tenant.call("GET", path, headers={"Last-Event-ID": "1"}).get_data()
     assert again.startswith(b"retry: 1000") and [n for _, n, _ in events(again)] == ["done"]
+
+
+@pytest.mark.parametrize(("header", "query"), [
+    ("\u00b2", ""), ("", "?after=%C2%B2"), ("\u0661", ""), ("-1", ""), ("1e3", ""),
+    ("9" * 40, ""), ("abc", "?after=-5")])
+def test_a_forged_last_event_id_replays_from_the_start_never_a_500(tenant, header, query):
+    """Superscript two is a digit to str.isdigit that int() refuses: no id, so 0."""
+    conversation = start(tenant, message="Every morning check https://example.com")
+    path = f"/api/v1/builder/conversations/{conversation['conversation_id']}/events{query}"
+    response = tenant.call("GET", path, headers={"Last-Event-ID": header} if header else {})
+    assert response.status_code == 200, response.get_data()
+    assert [name for _, name, _ in events(response.get_data())] == ["done"]

@@ -25,6 +25,10 @@ def ask_files(app, tenant, caller: gateway.Caller | None = None) -> dict[str, st
     answer({**GOOD_FILES, "setup.py": "x"}),
     answer({**GOOD_FILES, "bot.py": "  "}),
     answer({**GOOD_FILES, "bot.py": "# a comment line\n" * 12_000}),  # too long
+    # What the database cannot store: a build holding one failed when stored, stuck running.
+    answer({**GOOD_FILES, "bot.py": GOOD_BOT + "\n# \u0000\n"}),
+    answer({**GOOD_FILES, "README.md": "lone \ud800 surrogate"}),
+    answer({**GOOD_FILES, "bot.py": GOOD_BOT}).replace("{", '{"n": NaN, ', 1),
 ])
 def test_a_malformed_answer_is_asked_again_once_with_its_problems(app, tenant, scripted_llm,
                                                                    malformed):

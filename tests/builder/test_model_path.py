@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from codex32.services.builder import spec as specs
 from tests.builder.conftest import SCHEDULED, detail, say, start, turn
 
@@ -31,6 +33,26 @@ def test_invalid_json_is_repaired_once_and_the_request_carries_the_schema(tenant
     # Every call went through the gateway: purpose builder, the conversation as caller.
     usage = tenant.call("GET", "/api/v1/usage?group_by=purpose").json["groups"]
     assert [(g["purpose"], g["requests"]) for g in usage] == [("builder", 2)]
+
+
+@pytest.mark.parametrize("unstorable", [
+    json.dumps(turn(message="Here \u0000 it is.")),
+    json.dumps(turn(suggestions=["lone \ud800 surrogate"])),
+    json.dumps(turn({**SCHEDULED, "parameters": {"url": "https://example.com",
+                                                  "threshold": float("nan")}})),
+])
+def test_an_answer_the_database_cannot_store_is_repaired_never_a_500(tenant, model,
+                                                                     unstorable):
+    """NUL, a lone surrogate, NaN: json.loads took them and storing the turn failed (500)."""
+    model.says(unstorable).answers(turn())
+    reply = start(tenant, message="Check https://example.com every morning at 9")
+    assert reply["specification"] == SCHEDULED and reply["content"] == "Here is the bot."
+    assert "not JSON" in model.asked[1]["messages"][-1]["content"]
+    model.says(unstorable, unstorable)
+    response = say(tenant, reply["conversation_id"], "change it")
+    assert response.status_code == 502, response.json
+    assert detail(tenant, reply["conversation_id"])["turns"][-1]["content"] == \
+        "Here is the bot."  # nothing was written
 
 
 def test_a_spec_invalid_twice_never_reaches_the_user(tenant, model):

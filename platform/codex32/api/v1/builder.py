@@ -259,7 +259,8 @@ def events(conversation_id):
 
 def _last_event_id() -> int:
     given = request.headers.get("Last-Event-ID") or request.args.get("after") or "0"
-    return int(given) if given.isdigit() and len(given) < 10 else 0
+    # isdecimal, not isdigit: "²" is a digit that int() refuses; non-ASCII digits are no id
+    return int(given) if given.isascii() and given.isdecimal() and len(given) < 10 else 0
 
 
 def _feed() -> notifications.Feed:

@@ -30,7 +30,7 @@ from codex32 import runtime
 from codex32.errors import BadGateway, Invalid
 from codex32.plugins.interfaces import ChatRequest, Message
 from codex32.services import gateway
-from codex32.services.builder import heuristics
+from codex32.services.builder import answers, heuristics
 from codex32.services.builder import spec as specs
 
 MAX_QUESTIONS = 3
@@ -291,7 +291,7 @@ def _ask(context: Context, messages: tuple[Message, ...]) -> tuple[dict[str, Any
 def _checked(text: str) -> tuple[dict[str, Any], list[str]]:
     """The model's answer and every way it breaks the turn's schema (empty when valid)."""
     try:
-        answer = json.loads(text)
+        answer = answers.loads(text)
     except json.JSONDecodeError as exc:
         return {}, [f"(root): not JSON ({exc.msg} at character {exc.pos})"]
     problems = [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"

@@ -28,7 +28,7 @@ from codex32.db import tenancy
 from codex32.errors import DomainError
 from codex32.plugins.interfaces import ChatRequest, Message
 from codex32.services import gateway, templates
-from codex32.services.builder import prompts
+from codex32.services.builder import answers, prompts
 from codex32.services.gateway import routing
 
 MAX_FILE_CHARS = 200_000
@@ -104,12 +104,12 @@ def check_answer(text: str, *, partial: bool = False
     if fenced:  # some models fence JSON even in JSON mode
         body = fenced.group(1)
     try:
-        answer = json.loads(body)
+        answer = answers.loads(body)
     except json.JSONDecodeError as exc:
         # Some models wrap the object in a sentence: take the outermost braces once.
         start, end = body.find("{"), body.rfind("}")
         try:
-            answer = json.loads(body[start:end + 1]) if 0 <= start < end else None
+            answer = answers.loads(body[start:end + 1]) if 0 <= start < end else None
         except json.JSONDecodeError:
             answer = None
         if answer is None:
