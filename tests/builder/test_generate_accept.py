@@ -149,6 +149,29 @@ def test_a_build_that_fails_stores_its_error_and_leaves_the_conversation_ready(
     assert done[-1][1] == "done" and "generator exploded" in done[-1][2]["error"]
 
 
+def test_a_report_that_cannot_be_stored_stores_the_failure_not_a_stuck_build(
+        app, superuser, tenant, monkeypatch):
+    # Storing a built report can fail (a value the database refuses, a row too large): the
+    # conversation must not stay "generating" for ever (every later message a 409).
+    from codex32.services.builder import builds
+
+    store = builds.store
+
+    def refusing(session, conversation_id, result, error):
+        if result is not None:
+            raise ValueError("the database refused the report")
+        return store(session, conversation_id, result, error)
+
+    monkeypatch.setattr(builds, "store", refusing)
+    conversation = ready(tenant)
+    tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
+    found = run_build(app, superuser, tenant, conversation)
+    assert found["state"] == "ready" and not found["running"] and found["report"] is None
+    assert "could not be stored" in found["error"]
+    again = say(tenant, conversation, "also post to the team channel")
+    assert again.status_code != 409, again.json
+
+
 def test_a_client_following_events_sees_the_steps_as_the_job_runs(app, superuser, tenant):
     import threading
 

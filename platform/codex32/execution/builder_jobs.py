@@ -47,6 +47,20 @@ def run(rt: Runtime, workspace_id: str, conversation_id: str, job_id: int | None
     except Exception as exc:
         log.exception("the build of conversation %s failed", conversation_id)
         error = f"{type(exc).__name__}: {exc}"[:2000]
+    try:
+        _store(rt, workspace_id, conversation_id, result, error)
+    except Exception as exc:
+        if result is None:
+            raise  # storing an error failed too: the job fails (and is retried) as it is
+        # A report the database refuses must not leave the conversation generating for ever
+        # (its step set, every later message a 409): its failure is stored instead.
+        log.exception("the report of conversation %s could not be stored", conversation_id)
+        _store(rt, workspace_id, conversation_id, None,
+               f"the build's report could not be stored ({type(exc).__name__})")
+
+
+def _store(rt: Runtime, workspace_id: str, conversation_id: str, result: Build | None,
+           error: str | None) -> None:
     with rt.sessions() as session, tenancy.bound(session, workspace_id):
         builds.store(session, conversation_id, result, error)
         session.commit()
