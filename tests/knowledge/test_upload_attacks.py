@@ -3,8 +3,10 @@ is a clear 4xx with nothing stored, never a 500."""
 
 from __future__ import annotations
 
+import time
 from io import BytesIO
 
+from codex32.services.knowledge import chunking, parsing
 from tests.knowledge.conftest import collection
 
 
@@ -59,3 +61,25 @@ def test_form_metadata_is_read_as_strictly_as_any_json_body(tenant):
         assert response.status_code in (400, 422), (metadata[:20], response.json)
         assert "metadata" in response.json["message"], response.json
     assert _documents(tenant, handbook) == []
+
+
+def test_a_hostile_heading_line_is_parsed_in_linear_time():
+    """A heading line of 40,000 '#' took seconds (the heading pattern backtracked quadratically;
+    a 10 MB line would hold the indexing worker for hours)."""
+    line = "# " + "#" * 40_000 + "x"
+    started = time.perf_counter()
+    parsed = parsing.markdown(line + "\n\nbody\n")
+    assert time.perf_counter() - started < 0.5
+    assert parsed.sections[0].headings == (line[2:2 + parsing.MAX_HEADING_CHARS],)
+    for heading, expected in (("# Title ##", "Title"), ("## a#b \t", "a#b"), ("# ##", "#"),
+                              ("#   ", " ")):
+        assert parsing.markdown(heading + "\ntext\n").sections[0].headings == (expected,)
+
+
+def test_a_long_heading_is_bounded_not_copied_into_every_chunk():
+    """A heading is stored with, searched with and embedded before each chunk under it: a
+    100,000-character heading made every chunk carry it (a 10 MB upload, gigabytes of rows)."""
+    text = "# " + "h" * 100_000 + "\n\n" + "Some words of the body. " * 2000
+    chunks = chunking.chunk(parsing.markdown(text), max_tokens=400, overlap=60)
+    assert len(chunks) > 1
+    assert {chunk.heading for chunk in chunks} == {"h" * parsing.MAX_HEADING_CHARS}

@@ -22,8 +22,11 @@ EXTENSIONS = {".txt": TEXT, ".text": TEXT, ".md": MARKDOWN, ".markdown": MARKDOW
 ALIASES = {"text/x-markdown": MARKDOWN, "application/xhtml+xml": HTML,
            "application/x-pdf": PDF}
 MAX_PDF_PAGES = 2000
+MAX_HEADING_CHARS = 200  # each chunk under a heading stores, searches and embeds its path
 
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+# Greedy, then the closing '#'s stripped in Python: a lazy group before "[ \t#]*$" backtracks
+# quadratically on a long line of '#'.
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+)$")
 _FENCE = re.compile(r"^[ \t]*(```|~~~)")
 _SKIPPED = {"script", "style", "noscript", "template", "nav", "svg", "iframe", "head",
             "form", "button"}
@@ -127,7 +130,8 @@ def markdown(text: str) -> Parsed:
             if offset > start and text[start:offset].strip():
                 sections.append(Section(tuple(h for _, h in path), start, offset))
             level = len(found.group(1))
-            path = [(lvl, h) for lvl, h in path if lvl < level] + [(level, found.group(2))]
+            heading = (found.group(2).rstrip(" \t#") or found.group(2)[:1])[:MAX_HEADING_CHARS]
+            path = [(lvl, h) for lvl, h in path if lvl < level] + [(level, heading)]
             start = offset + len(line)
         offset += len(line)
     if text[start:].strip() or not sections:
