@@ -83,3 +83,11 @@ def test_a_long_heading_is_bounded_not_copied_into_every_chunk():
     chunks = chunking.chunk(parsing.markdown(text), max_tokens=400, overlap=60)
     assert len(chunks) > 1
     assert {chunk.heading for chunk in chunks} == {"h" * parsing.MAX_HEADING_CHARS}
+
+
+def test_deeply_nested_html_is_parsed():
+    """HTML nested 5,000 elements deep was a RecursionError in the indexing job, retried as
+    if transient until the document failed with a Python error for its reason."""
+    for tag in ("div", "b", "li", "td"):
+        text = parsing.parse(parsing.HTML, (f"<{tag}>" * 5000 + "deep text").encode()).text
+        assert "deep text" in text, tag

@@ -159,8 +159,17 @@ def html_to_markdown(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
-def _walk(node, out: list[str]) -> None:
-    for child in node.iter(include_text=True):
+def _walk(root, out: list[str]) -> None:
+    """Append ``root``'s content to ``out``; a stack, not recursion (HTML may nest without
+    bound)."""
+    stack = [(root.iter(include_text=True), "")]
+    while stack:
+        children, closing = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            out.append(closing)
+            continue
         tag = child.tag
         if tag == "-text":
             out.append(child.text_content or "")
@@ -172,19 +181,11 @@ def _walk(node, out: list[str]) -> None:
                 out.append(f"\n\n{'#' * int(tag[1])} {heading}\n\n")
         elif tag == "br":
             out.append("\n")
-        elif tag == "li":
-            out.append("\n- ")
-            _walk(child, out)
-            out.append("\n")
-        elif tag in _CELLS:
-            _walk(child, out)
-            out.append(" | ")
-        elif tag in _BLOCKS:
-            out.append("\n\n")
-            _walk(child, out)
-            out.append("\n\n")
         else:
-            _walk(child, out)
+            opening, closing = (("\n- ", "\n") if tag == "li" else ("", " | ") if tag in _CELLS
+                                else ("\n\n", "\n\n") if tag in _BLOCKS else ("", ""))
+            out.append(opening)
+            stack.append((child.iter(include_text=True), closing))
 
 
 def _pdf(content: bytes) -> Parsed:
