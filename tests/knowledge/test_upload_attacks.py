@@ -7,7 +7,7 @@ import time
 from io import BytesIO
 
 from codex32.services.knowledge import chunking, parsing
-from tests.knowledge.conftest import collection
+from tests.knowledge.conftest import collection, document, make_pdf, search
 
 
 def _documents(tenant, collection_id: str) -> list[dict]:
@@ -35,8 +35,9 @@ def test_a_json_upload_is_read_as_strictly_as_any_json_body(tenant):
     assert _documents(tenant, handbook) == []
 
 
-def _upload(tenant, collection_id: str, filename: str, content: bytes, **form: str):
-    data = {**form, "file": (BytesIO(content), filename, "text/plain")}
+def _upload(tenant, collection_id: str, filename: str, content: bytes,
+            content_type: str = "text/plain", **form: str):
+    data = {**form, "file": (BytesIO(content), filename, content_type)}
     return tenant.call("POST", f"/api/v1/collections/{collection_id}/documents", data=data,
                        content_type="multipart/form-data")
 
@@ -91,3 +92,17 @@ def test_deeply_nested_html_is_parsed():
     for tag in ("div", "b", "li", "td"):
         text = parsing.parse(parsing.HTML, (f"<{tag}>" * 5000 + "deep text").encode()).text
         assert "deep text" in text, tag
+
+
+def test_a_pdf_whose_text_holds_nul_is_indexed(tenant, kb):
+    """pypdf extracts a NUL from a string drawn with byte 0 (\\000 in the PDF): the chunk
+    insert failed (PostgreSQL text cannot hold one), retried until the document failed."""
+    handbook = collection(tenant)
+    uploaded = _upload(tenant, handbook, "report.pdf", make_pdf(
+        [["Quarterly\\000revenue grew"]]), content_type="application/pdf")
+    assert uploaded.status_code == 202, uploaded.json
+    assert all(outcome == "ok" for _, outcome in kb.drain(tenant))
+    found = document(tenant, handbook, uploaded.json["id"])
+    assert found["status"] == "indexed", found
+    assert [hit["document"]["id"] for hit in search(tenant, "revenue")["items"]] == [
+        uploaded.json["id"]]

@@ -198,7 +198,9 @@ def _pdf(content: bytes) -> Parsed:
             raise ParseError("the PDF is encrypted")
         if len(reader.pages) > MAX_PDF_PAGES:
             raise ParseError(f"the PDF has more than {MAX_PDF_PAGES} pages")
-        texts = [(page.extract_text() or "").strip() for page in reader.pages]
+        # A string drawn with byte 0 extracts as NUL, which PostgreSQL text cannot hold.
+        texts = [(page.extract_text() or "").replace("\x00", " ").strip()
+                 for page in reader.pages]
     except ParseError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
