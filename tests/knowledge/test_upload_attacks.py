@@ -106,3 +106,26 @@ def test_a_pdf_whose_text_holds_nul_is_indexed(tenant, kb):
     assert found["status"] == "indexed", found
     assert [hit["document"]["id"] for hit in search(tenant, "revenue")["items"]] == [
         uploaded.json["id"]]
+
+
+def test_a_document_deleted_while_its_vectors_are_written_leaves_none(tenant, kb, monkeypatch):
+    """Deleted between the embedding job's read of its chunks and its upsert, with the queued
+    forget job run meanwhile (another worker): the upsert wrote vectors nothing would delete."""
+    from codex32.execution import indexing
+
+    handbook = collection(tenant)
+    doomed = _upload(tenant, handbook, "doomed.txt", b"Vectors of a deleted document.").json
+    real_upsert = indexing.vectors.upsert
+
+    def upsert_after_the_delete(*args, **kwargs):
+        deleted = tenant.call("DELETE", f"/api/v1/collections/{handbook}/documents/"
+                                        f"{doomed['id']}")
+        assert deleted.status_code == 204, deleted.json
+        kb.drain(tenant)  # the forget job, before the vectors are written
+        real_upsert(*args, **kwargs)
+
+    monkeypatch.setattr(indexing.vectors, "upsert", upsert_after_the_delete)
+    kb.drain(tenant)
+    monkeypatch.setattr(indexing.vectors, "upsert", real_upsert)
+    assert kb.chunks(tenant) == []
+    assert kb.vector_ids(tenant) == set()
