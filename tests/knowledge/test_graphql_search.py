@@ -36,3 +36,15 @@ def test_graphql_search_finds_a_workspaces_own_knowledge_and_never_anothers(clie
     crafted = gql(client, b.headers, SEARCH, {"q": "nightingale", "collection": a_docs})
     assert crafted.json["data"] == {"search": None}
     assert error_codes(crafted) == ["NOT_FOUND"]
+
+
+def test_a_nul_in_a_graphql_string_literal_is_refused_before_it_runs(client, tenant):
+    """A NUL reaches a string argument through a literal's escape (the JSON body holds none):
+    PostgreSQL cannot take it, so it was a 500 from inside the search."""
+    for query in ('{ search(q: "a\\u0000b") { items { passage } } }',
+                  'query { search(q: "ok", kind: "\\u0000") { items { passage } } }'):
+        response = gql(client, tenant.headers, query)
+        assert error_codes(response) == ["GRAPHQL_VALIDATION_FAILED"], response.json
+        assert "NUL" in response.json["errors"][0]["message"]
+    escaped = gql(client, tenant.headers, '{ search(q: "a\\\\u0000b") { items { passage } } }')
+    assert "errors" not in escaped.json, escaped.json  # a backslash, then "u0000": no NUL

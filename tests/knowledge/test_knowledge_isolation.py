@@ -142,7 +142,8 @@ def test_a_running_bot_searches_only_its_own_workspace(client, tenant, kb, app):
             ({"q": "merger", "workspace_id": a.workspace_id}, "does not take"),
             ({"q": "merger", "collection": a_docs}, "collection not found"),
             ({"q": "merger", "collection": "' OR 1=1"}, "collection id"),
-            ({"q": ""}, "q must be"), ({"q": "x", "limit": 10_000}, "limit must be")]
+            ({"q": ""}, "q must be"), ({"q": "x", "limit": 10_000}, "limit must be"),
+            ({"q": "a\x00b"}, "NUL")]
         for params, says in refused:
             try:
                 services("search.query", params, 10)

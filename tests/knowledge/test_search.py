@@ -97,6 +97,18 @@ def test_search_arguments_are_checked(tenant):
         assert response.status_code == 422, (query, response.json)
 
 
+def test_a_blank_query_is_refused_not_searched_for_nothing(tenant):
+    """Blank passed the length check, then was stripped to "" and answered 200 with no hits
+    (its vector half asked the store with an empty query's embedding)."""
+    handbook = collection(tenant)
+    for blank in ("   ", "\t\n"):
+        found = tenant.call("GET", "/api/v1/search", query_string={"q": blank})
+        assert found.status_code == 422 and "blank" in found.json["message"], found.json
+        asked = tenant.call("POST", f"/api/v1/collections/{handbook}/ask",
+                            json={"question": blank})
+        assert asked.status_code == 422 and "blank" in asked.json["message"], asked.json
+
+
 def test_ask_answers_extractively_offline_citing_what_it_retrieved(tenant, kb):
     handbook = collection(tenant)
     upload_text(tenant, handbook, "Expenses", "# Expenses\n\nSubmit receipts within thirty "

@@ -209,12 +209,19 @@ def _embed_batch(workspace_id: str, generation: int, embedder: str, store: Vecto
     vectors.upsert(store, workspace_id, generation, [
         VectorItem(id=str(row.id), vector=vector, metadata=_metadata(row))
         for row, vector in zip(rows, embedded.vectors, strict=True)])
+    ids = [row.id for row in rows]
     with _sessions() as session, tenancy.bound(session, workspace_id):
         session.execute(update(KnowledgeChunk).where(
-            KnowledgeChunk.id.in_([row.id for row in rows]),
+            KnowledgeChunk.id.in_(ids),
             KnowledgeChunk.generation < generation).values(generation=generation))
         indexes.touch(session, generation, len(embedded.vectors[0]) if embedded.vectors else None)
+        kept = set(session.execute(select(KnowledgeChunk.id).where(
+            KnowledgeChunk.id.in_(ids))).scalars())
         session.commit()
+    # Chunks deleted since they were read: their forget job may have run before the upsert.
+    gone = [str(chunk_id) for chunk_id in ids if chunk_id not in kept]
+    if gone:
+        vectors.delete(store, workspace_id, [generation], gone)
     return True
 
 

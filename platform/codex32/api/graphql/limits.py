@@ -1,5 +1,6 @@
-"""The cost limit of a GraphQL operation, checked before it runs (depth and token limits are
-strawberry's own extensions, :mod:`codex32.api.graphql.schema`).
+"""The cost limit of a GraphQL operation and the refusal of NUL in its string literals, checked
+before it runs (depth and token limits are strawberry's own extensions,
+:mod:`codex32.api.graphql.schema`).
 
 Cost estimates the objects an operation may read (GitHub's "node limit"): a connection costs
 its page size (``first``, from the document or its variables, else the default page size)
@@ -22,6 +23,7 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     ValidationRule,
     VariableNode,
     get_named_type,
@@ -113,3 +115,12 @@ def _page_size(node: FieldNode, largest_page: int, variables: dict[str, Any]) ->
             return max(1, min(value, largest_page))
         return min(DEFAULT_FIRST, largest_page) if value is None else largest_page
     return min(DEFAULT_FIRST, largest_page)
+
+
+class NoNulStrings(ValidationRule):
+    """Refuse a string literal holding a NUL (written as an escape: the JSON body holds none),
+    which no string argument can take (PostgreSQL text cannot hold one)."""
+
+    def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
+        if "\x00" in node.value:
+            self.report_error(GraphQLError("a string must not contain NUL characters", node))

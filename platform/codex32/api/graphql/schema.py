@@ -10,6 +10,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -18,7 +19,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from codex32.api.graphql.errors import log_unexpected
-from codex32.api.graphql.limits import CostLimiter
+from codex32.api.graphql.limits import CostLimiter, NoNulStrings
 from codex32.api.graphql.mutations import Mutation
 from codex32.api.graphql.queries import Query
 from codex32.config import Settings
@@ -43,6 +44,7 @@ def build(settings: Settings) -> Schema:
         partial(QueryDepthLimiter, max_depth=settings.graphql_max_depth),
         partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
         partial(CostLimiter, settings.graphql_max_cost, settings.max_page_size),
+        partial(AddValidationRules, [NoNulStrings]),
     ]
     if not settings.graphql_introspection:
         extensions.append(DisableIntrospection)

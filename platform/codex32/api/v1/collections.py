@@ -9,7 +9,6 @@ collection already holds the same content.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import current_app, request
@@ -18,12 +17,13 @@ from marshmallow import ValidationError, fields, validate
 from codex32 import runtime
 from codex32.api import transaction
 from codex32.api.blueprint import Blueprint
+from codex32.api.json_provider import read_body
 from codex32.api.schemas import Output, PageArgs, Strict, description_length, name_length, page_of
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
 from codex32.db.knowledge_models import DOCUMENT_STATUSES
-from codex32.errors import Invalid, UnsupportedMediaType
+from codex32.errors import DomainError, Invalid, UnsupportedMediaType
 from codex32.services.knowledge import answers, documents, parsing
 from codex32.services.knowledge import search as knowledge_search
 from codex32.services.pages import PageRequest
@@ -168,13 +168,14 @@ def _upload() -> dict[str, Any]:
         if upload is None:
             raise Invalid("a multipart upload needs a 'file' part",
                           errors={"files": {"file": ["Missing data for required field."]}})
-        title = request.form.get("title") or upload.filename or ""
-        return {"title": _bounded_title(title), "content": upload.read(),
+        title = (_bounded_title(request.form.get("title") or "")
+                 or _bounded_title(upload.filename or ""))
+        return {"title": title, "content": upload.read(),
                 "media_type": upload.mimetype, "filename": upload.filename,
                 "metadata": _form_metadata(request.form.get("metadata"))}
     if request.mimetype == "application/json":
         try:
-            data = TextDocumentSchema().load(request.get_json(force=True, silent=False))
+            data = TextDocumentSchema().load(read_body(request.get_data(cache=True)))
         except ValidationError as exc:
             raise Invalid("invalid document", errors={"json": exc.messages}) from None
         return {"title": data["title"], "content": data["text"].encode(),
@@ -192,10 +193,11 @@ def _bounded_title(title: str) -> str:
 def _form_metadata(raw: str | None) -> dict[str, Any]:
     if not raw:
         return {}
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        value = None
+    try:  # as strictly as a JSON body: no lone surrogate, NUL or deep nesting
+        value = read_body(raw.encode("utf-8", "surrogatepass"))
+    except DomainError as exc:
+        raise Invalid(f"metadata must be a JSON object: {exc.message}",
+                      errors={"form": {"metadata": [exc.message]}}) from None
     if not isinstance(value, dict):
         raise Invalid("metadata must be a JSON object", errors={"form": {"metadata": [
             "not a JSON object"]}})

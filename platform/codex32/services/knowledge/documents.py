@@ -159,7 +159,7 @@ def upload(session: Session, principal: Principal, collection_id: uuid.UUID, *, 
     now = datetime.now(UTC)
     document = KnowledgeDocument(
         workspace_id=principal.workspace_id, id=uuid.uuid4(), collection_id=collection.id,
-        title=title or filename or digest[:12], media_type=kind, size=len(content),
+        title=title or digest[:12], media_type=kind, size=len(content),
         content_hash=digest, content=content, metadata_=_checked_metadata(metadata),
         status="pending", chunk_count=0, attempts=0, created_by=principal.user_id,
         created_at=now, updated_at=now)

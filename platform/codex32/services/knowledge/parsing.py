@@ -22,8 +22,11 @@ EXTENSIONS = {".txt": TEXT, ".text": TEXT, ".md": MARKDOWN, ".markdown": MARKDOW
 ALIASES = {"text/x-markdown": MARKDOWN, "application/xhtml+xml": HTML,
            "application/x-pdf": PDF}
 MAX_PDF_PAGES = 2000
+MAX_HEADING_CHARS = 200  # each chunk under a heading stores, searches and embeds its path
 
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+# Greedy, then the closing '#'s stripped in Python: a lazy group before "[ \t#]*$" backtracks
+# quadratically on a long line of '#'.
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+)$")
 _FENCE = re.compile(r"^[ \t]*(```|~~~)")
 _SKIPPED = {"script", "style", "noscript", "template", "nav", "svg", "iframe", "head",
             "form", "button"}
@@ -127,7 +130,8 @@ def markdown(text: str) -> Parsed:
             if offset > start and text[start:offset].strip():
                 sections.append(Section(tuple(h for _, h in path), start, offset))
             level = len(found.group(1))
-            path = [(lvl, h) for lvl, h in path if lvl < level] + [(level, found.group(2))]
+            heading = (found.group(2).rstrip(" \t#") or found.group(2)[:1])[:MAX_HEADING_CHARS]
+            path = [(lvl, h) for lvl, h in path if lvl < level] + [(level, heading)]
             start = offset + len(line)
         offset += len(line)
     if text[start:].strip() or not sections:
@@ -155,8 +159,17 @@ def html_to_markdown(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
-def _walk(node, out: list[str]) -> None:
-    for child in node.iter(include_text=True):
+def _walk(root, out: list[str]) -> None:
+    """Append ``root``'s content to ``out``; a stack, not recursion (HTML may nest without
+    bound)."""
+    stack = [(root.iter(include_text=True), "")]
+    while stack:
+        children, closing = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            out.append(closing)
+            continue
         tag = child.tag
         if tag == "-text":
             out.append(child.text_content or "")
@@ -168,19 +181,11 @@ def _walk(node, out: list[str]) -> None:
                 out.append(f"\n\n{'#' * int(tag[1])} {heading}\n\n")
         elif tag == "br":
             out.append("\n")
-        elif tag == "li":
-            out.append("\n- ")
-            _walk(child, out)
-            out.append("\n")
-        elif tag in _CELLS:
-            _walk(child, out)
-            out.append(" | ")
-        elif tag in _BLOCKS:
-            out.append("\n\n")
-            _walk(child, out)
-            out.append("\n\n")
         else:
-            _walk(child, out)
+            opening, closing = (("\n- ", "\n") if tag == "li" else ("", " | ") if tag in _CELLS
+                                else ("\n\n", "\n\n") if tag in _BLOCKS else ("", ""))
+            out.append(opening)
+            stack.append((child.iter(include_text=True), closing))
 
 
 def _pdf(content: bytes) -> Parsed:
@@ -193,7 +198,9 @@ def _pdf(content: bytes) -> Parsed:
             raise ParseError("the PDF is encrypted")
         if len(reader.pages) > MAX_PDF_PAGES:
             raise ParseError(f"the PDF has more than {MAX_PDF_PAGES} pages")
-        texts = [(page.extract_text() or "").strip() for page in reader.pages]
+        # A string drawn with byte 0 extracts as NUL, which PostgreSQL text cannot hold.
+        texts = [(page.extract_text() or "").replace("\x00", " ").strip()
+                 for page in reader.pages]
     except ParseError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from codex32 import runtime
 from codex32.auth.principal import Principal
-from codex32.errors import DomainError
+from codex32.errors import DomainError, Invalid
 from codex32.plugins.interfaces import VectorMatch, VectorStore
 from codex32.services import gateway
 from codex32.services.knowledge import indexes, vectors
@@ -84,6 +84,10 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, query: str, *,
     session bound to ``workspace_id``; ``caller`` is who the query's embedding is metered
     to)."""
     query = query.strip()[:MAX_QUERY_CHARS]
+    if not query:
+        raise Invalid("the query is blank: search for at least one word")
+    if "\x00" in query:  # PostgreSQL text cannot hold one (a bot's call is not HTTP-checked)
+        raise Invalid("the query must not contain NUL characters")
     if collection_id is not None:
         get_collection(session, collection_id)  # another workspace's collection: 404
         kind = "documents"

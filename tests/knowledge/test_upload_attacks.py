@@ -1,0 +1,131 @@
+"""Hostile uploads: whatever a client sends as a document's body, title, file name or metadata
+is a clear 4xx with nothing stored, never a 500."""
+
+from __future__ import annotations
+
+import time
+from io import BytesIO
+
+from codex32.services.knowledge import chunking, parsing
+from tests.knowledge.conftest import collection, document, make_pdf, search
+
+
+def _documents(tenant, collection_id: str) -> list[dict]:
+    response = tenant.call("GET", f"/api/v1/collections/{collection_id}/documents")
+    assert response.status_code == 200, response.json
+    return response.json["items"]
+
+
+def _post(tenant, collection_id: str, body: bytes, content_type: str = "application/json"):
+    return tenant.call("POST", f"/api/v1/collections/{collection_id}/documents", data=body,
+                       content_type=content_type)
+
+
+def test_a_json_upload_is_read_as_strictly_as_any_json_body(tenant):
+    handbook = collection(tenant)
+    nul = _post(tenant, handbook, b'{"title": "a\\u0000b", "text": "hello"}')
+    assert nul.status_code == 422, nul.json
+    assert nul.json["errors"] == {"json": {"title": ["must not contain NUL characters"]}}
+    for body in (b'{"title": "t", "text": "hello"', b'{"title": "a\\ud800", "text": "x"}',
+                 b'{"title": "t", "text": "x", "metadata": ' + b'{"a": ' * 100 + b"1"
+                 + b"}" * 100 + b"}", b"\xff\xfe", b""):
+        response = _post(tenant, handbook, body)
+        assert response.status_code == 400, (body[:40], response.json)
+        assert "JSON" in response.json["message"], response.json
+    assert _documents(tenant, handbook) == []
+
+
+def _upload(tenant, collection_id: str, filename: str, content: bytes,
+            content_type: str = "text/plain", **form: str):
+    data = {**form, "file": (BytesIO(content), filename, content_type)}
+    return tenant.call("POST", f"/api/v1/collections/{collection_id}/documents", data=data,
+                       content_type="multipart/form-data")
+
+
+def test_a_blank_title_falls_back_to_a_bounded_file_name(tenant):
+    handbook = collection(tenant)
+    long_name = _upload(tenant, handbook, "x" * 10_000 + ".txt", b"one", title="   ")
+    assert long_name.status_code == 202, long_name.json
+    assert long_name.json["title"] == "x" * 255
+    blank = _upload(tenant, handbook, "\t" * 10_000, b"two")
+    assert blank.status_code == 202, blank.json
+    assert blank.json["title"] == blank.json["content_hash"][:12]
+    nul = _upload(tenant, handbook, "a\x00b.txt", b"three", title=" ")
+    assert nul.status_code == 422, nul.json
+    assert len(_documents(tenant, handbook)) == 2
+
+
+def test_form_metadata_is_read_as_strictly_as_any_json_body(tenant):
+    handbook = collection(tenant)
+    for metadata in ('{"a": "\\ud800"}', '{"a": ' * 5000 + "1" + "}" * 5000, "{"):
+        response = _upload(tenant, handbook, "a.txt", b"hello", metadata=metadata)
+        assert response.status_code in (400, 422), (metadata[:20], response.json)
+        assert "metadata" in response.json["message"], response.json
+    assert _documents(tenant, handbook) == []
+
+
+def test_a_hostile_heading_line_is_parsed_in_linear_time():
+    """A heading line of 40,000 '#' took seconds (the heading pattern backtracked quadratically;
+    a 10 MB line would hold the indexing worker for hours)."""
+    line = "# " + "#" * 40_000 + "x"
+    started = time.perf_counter()
+    parsed = parsing.markdown(line + "\n\nbody\n")
+    assert time.perf_counter() - started < 0.5
+    assert parsed.sections[0].headings == (line[2:2 + parsing.MAX_HEADING_CHARS],)
+    for heading, expected in (("# Title ##", "Title"), ("## a#b \t", "a#b"), ("# ##", "#"),
+                              ("#   ", " ")):
+        assert parsing.markdown(heading + "\ntext\n").sections[0].headings == (expected,)
+
+
+def test_a_long_heading_is_bounded_not_copied_into_every_chunk():
+    """A heading is stored with, searched with and embedded before each chunk under it: a
+    100,000-character heading made every chunk carry it (a 10 MB upload, gigabytes of rows)."""
+    text = "# " + "h" * 100_000 + "\n\n" + "Some words of the body. " * 2000
+    chunks = chunking.chunk(parsing.markdown(text), max_tokens=400, overlap=60)
+    assert len(chunks) > 1
+    assert {chunk.heading for chunk in chunks} == {"h" * parsing.MAX_HEADING_CHARS}
+
+
+def test_deeply_nested_html_is_parsed():
+    """HTML nested 5,000 elements deep was a RecursionError in the indexing job, retried as
+    if transient until the document failed with a Python error for its reason."""
+    for tag in ("div", "b", "li", "td"):
+        text = parsing.parse(parsing.HTML, (f"<{tag}>" * 5000 + "deep text").encode()).text
+        assert "deep text" in text, tag
+
+
+def test_a_pdf_whose_text_holds_nul_is_indexed(tenant, kb):
+    """pypdf extracts a NUL from a string drawn with byte 0 (\\000 in the PDF): the chunk
+    insert failed (PostgreSQL text cannot hold one), retried until the document failed."""
+    handbook = collection(tenant)
+    uploaded = _upload(tenant, handbook, "report.pdf", make_pdf(
+        [["Quarterly\\000revenue grew"]]), content_type="application/pdf")
+    assert uploaded.status_code == 202, uploaded.json
+    assert all(outcome == "ok" for _, outcome in kb.drain(tenant))
+    found = document(tenant, handbook, uploaded.json["id"])
+    assert found["status"] == "indexed", found
+    assert [hit["document"]["id"] for hit in search(tenant, "revenue")["items"]] == [
+        uploaded.json["id"]]
+
+
+def test_a_document_deleted_while_its_vectors_are_written_leaves_none(tenant, kb, monkeypatch):
+    """Deleted between the embedding job's read of its chunks and its upsert, with the queued
+    forget job run meanwhile (another worker): the upsert wrote vectors nothing would delete."""
+    from codex32.execution import indexing
+
+    handbook = collection(tenant)
+    doomed = _upload(tenant, handbook, "doomed.txt", b"Vectors of a deleted document.").json
+    real_upsert = indexing.vectors.upsert
+
+    def upsert_after_the_delete(*args, **kwargs):
+        deleted = tenant.call("DELETE", f"/api/v1/collections/{handbook}/documents/"
+                                        f"{doomed['id']}")
+        assert deleted.status_code == 204, deleted.json
+        kb.drain(tenant)  # the forget job, before the vectors are written
+        real_upsert(*args, **kwargs)
+
+    monkeypatch.setattr(indexing.vectors, "upsert", upsert_after_the_delete)
+    kb.drain(tenant)
+    monkeypatch.setattr(indexing.vectors, "upsert", real_upsert)
+    assert kb.chunks(tenant) == []
+    assert kb.vector_ids(tenant) == set()
