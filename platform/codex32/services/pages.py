@@ -119,16 +119,21 @@ def _sort_column(clause: Any) -> tuple[Any, bool]:
 def after(sorted_by: list[tuple[Any, bool]], position: Sequence[Any]) -> ColumnElement[bool]:
     """Rows strictly after ``position`` (one value per sort key) in the order ``sorted_by``
     (``(column, descending)`` pairs), with the values bound: for a query built per call."""
-    return _after(sorted_by).params({f"key_{i}": value for i, value in enumerate(position)})
+    return _after(sorted_by, position)
 
 
-def _after(sorted_by: list[tuple[Any, bool]]) -> ColumnElement[bool]:
+def _after(sorted_by: list[tuple[Any, bool]],
+           position: Sequence[Any] | None = None) -> ColumnElement[bool]:
     """Rows strictly after the position ``key_0, key_1, …`` in the list's order (mixed
-    directions, so no row-value comparison): ``c0 ≺ k0 OR (c0 = k0 AND c1 ≺ k1) OR …``."""
+    directions, so no row-value comparison): ``c0 ≺ k0 OR (c0 = k0 AND c1 ≺ k1) OR …``.
+    With ``position`` the keys carry its values; without, the caller binds them."""
+    def key(i: int) -> Any:
+        return bindparam(f"key_{i}") if position is None else bindparam(f"key_{i}",
+                                                                         position[i])
     terms = []
     for index, (column, descending) in enumerate(sorted_by):
-        equal = [sorted_by[i][0] == bindparam(f"key_{i}") for i in range(index)]
-        mark: Any = bindparam(f"key_{index}")
+        equal = [sorted_by[i][0] == key(i) for i in range(index)]
+        mark: Any = key(index)
         terms.append(and_(*equal, column < mark if descending else column > mark))
     return or_(*terms)
 
