@@ -37,6 +37,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from gateway_sides import setup_steps
 from harness import percentile, signed_up_headers, start_database
 
 from codex32.config import Settings
@@ -82,20 +83,7 @@ def _configure(client, fake_url: str) -> str:
                                    f"profile-{suffix}@example.com", "profile password 123")
     minted = client.post("/api/v1/api-keys", json={"name": "profile", "role": "api_user"},
                          headers=headers)
-    limits = {"requests_per_minute": 1_000_000, "tokens_per_minute": 1_000_000_000}
-    for method, path, body in (
-        ("PUT", "/api/v1/providers/llm/openai",
-         {"config": {"base_url": fake_url, "model": MODEL, "timeout": 30},
-          "secrets": {"api_key": API_KEY}}),
-        ("PATCH", "/api/v1/workspace", {"settings": {"llm_fallback": ["openai"], "llm": {
-            "rate_limits": {**limits, "per_key": limits},
-            "cache": {"enabled": True, "ttl_seconds": 3600, "max_entries": 100_000}}}}),
-        ("PUT", "/api/v1/budgets", {"budgets": [
-            {"scope": "workspace", "period": "month", "soft_limit_usd": 10**6,
-             "hard_limit_usd": 10**7},
-            {"scope": "api_key", "scope_id": minted.json["id"], "period": "day",
-             "hard_limit_usd": 10**6}]}),
-    ):
+    for method, path, body in setup_steps(fake_url, API_KEY, minted.json["id"]):
         answer = client.open(path, method=method, json=body, headers=headers)
         if answer.status_code not in (200, 201):
             raise SystemExit(f"{method} {path} failed: {answer.status_code} {answer.json}")

@@ -32,27 +32,33 @@ API_KEY = "sk-bench-gateway"
 MODEL = "gpt-4o-mini"
 
 
-def configure(base: str, token: str, fake_url: str) -> str:
-    """Give the workspace its openai provider, limits, budgets and cache; a new API key."""
-    status, minted = http_json("POST", base + "/api/v1/api-keys",
-                               {"name": "gateway bench", "role": "api_user"}, token=token)
-    if status != 201:
-        raise BenchError(f"minting an API key failed: {status} {minted}")
+def setup_steps(fake_url: str, provider_key: str, key_id: str) -> list[tuple[str, str, Any]]:
+    """The API calls that configure a benchmarked workspace (its admin makes them): the
+    openai plugin at the fake, rate limits per workspace and per key, the cache, and a
+    workspace and an API-key budget (``key_id``), each with a hard limit."""
     limits = {"requests_per_minute": 1_000_000, "tokens_per_minute": 1_000_000_000}
-    steps: list[tuple[str, str, Any]] = [
+    return [
         ("PUT", "/api/v1/providers/llm/openai",
          {"config": {"base_url": fake_url, "model": MODEL, "timeout": 30},
-          "secrets": {"api_key": API_KEY}}),
+          "secrets": {"api_key": provider_key}}),
         ("PATCH", "/api/v1/workspace", {"settings": {"llm_fallback": ["openai"], "llm": {
             "rate_limits": {**limits, "per_key": limits},
             "cache": {"enabled": True, "ttl_seconds": 3600, "max_entries": 100_000}}}}),
         ("PUT", "/api/v1/budgets", {"budgets": [
             {"scope": "workspace", "period": "month", "soft_limit_usd": 10**6,
              "hard_limit_usd": 10**7},
-            {"scope": "api_key", "scope_id": minted["id"], "period": "day",
+            {"scope": "api_key", "scope_id": key_id, "period": "day",
              "hard_limit_usd": 10**6}]}),
     ]
-    for method, path, body in steps:
+
+
+def configure(base: str, token: str, fake_url: str) -> str:
+    """Give the workspace its openai provider, limits, budgets and cache; a new API key."""
+    status, minted = http_json("POST", base + "/api/v1/api-keys",
+                               {"name": "gateway bench", "role": "api_user"}, token=token)
+    if status != 201:
+        raise BenchError(f"minting an API key failed: {status} {minted}")
+    for method, path, body in setup_steps(fake_url, API_KEY, minted["id"]):
         status, answer = http_json(method, base + path, body, token=token)
         if status not in (200, 201):
             raise BenchError(f"{method} {path} failed: {status} {answer}")

@@ -54,6 +54,16 @@ from flask import Flask, g, jsonify, request
 from openai.types.chat import ChatCompletion
 from psycopg.types.json import Jsonb
 from reference_app import pool
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
+
+from codex32.services.gateway import budgets, cache, cooldown
+
+
+def _sql(statement: Any) -> str:
+    """A product statement (SQLAlchemy ``text``) as psycopg runs it (``%(name)s``)."""
+    if isinstance(statement, str):
+        return statement
+    return str(statement.compile(dialect=psycopg_dialect.dialect()))
 
 # --- the product's statements, as its driver sends them (psycopg placeholders) ------------
 LOOKUP_KEY = (
@@ -65,52 +75,10 @@ SNAPSHOT = (
     "FROM workspaces LEFT OUTER JOIN provider_configs ON provider_configs.workspace_id = "
     "workspaces.id AND provider_configs.kind = %(kind)s::VARCHAR \n"
     "WHERE workspaces.id = NULLIF(current_setting('app.workspace_id', true), '')::uuid")
-RESTING = "SELECT provider, model FROM llm_cooldowns WHERE cooldown_until > now()"
-_START = "(date_trunc(period, now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
-_CURRENT = f"CASE WHEN period_start = {_START} THEN {{0}} ELSE 0 END"
-LOOKUP_RECORD_AND_RESERVE = f"""
-    WITH cached AS (SELECT response FROM llm_cache WHERE key = %(key)s AND expires_at > now()),
-    recorded AS (
-    INSERT INTO llm_usage (workspace_id, id, kind, purpose, provider, model, requested_model,
-                           user_id, api_key_id, bot_id, execution_id, conversation_id,
-                           input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
-                           latency_ms, status, cache_hit, cost_usd)
-    SELECT %(ws)s, %(usage_id)s, 'chat', %(purpose)s, response->>'provider', response->>'model',
-           %(requested_model)s, %(user_id)s, %(api_key)s, %(bot)s, %(execution_id)s,
-           %(conversation_id)s,
-           COALESCE((response->'usage'->>'input_tokens')::int, 0),
-           COALESCE((response->'usage'->>'cached_input_tokens')::int, 0),
-           COALESCE((response->'usage'->>'output_tokens')::int, 0),
-           COALESCE((response->'usage'->>'reasoning_tokens')::int, 0),
-           %(latency_ms)s, 'ok', true, 0
-    FROM cached),
-    applying AS (
-      SELECT id, scope, scope_id, period, hard_limit_usd, {_CURRENT.format('spent_usd')} AS spent,
-             {_CURRENT.format('reserved_usd')} AS reserved, {_START} AS start
-      FROM llm_budgets
-      WHERE NOT EXISTS (SELECT FROM cached)
-        AND ((scope = 'workspace' AND scope_id IS NULL)
-             OR (scope = 'api_key' AND scope_id = %(api_key)s)
-             OR (scope = 'bot' AND scope_id = %(bot)s))
-      ORDER BY id FOR UPDATE),
-    refused AS (
-      SELECT * FROM applying
-      WHERE hard_limit_usd IS NOT NULL AND (%(unpriced)s OR spent + reserved >= hard_limit_usd)
-      ORDER BY scope, period LIMIT 1),
-    reserved AS (
-      UPDATE llm_budgets SET
-        spent_usd = {_CURRENT.format('spent_usd')},
-        reserved_usd = {_CURRENT.format('reserved_usd')} + %(amount)s,
-        notified = CASE WHEN period_start = {_START} THEN notified ELSE false END,
-        period_start = {_START}
-      WHERE id IN (SELECT id FROM applying) AND NOT EXISTS (SELECT FROM refused)
-      RETURNING id, period_start AS start,
-                set_config('synchronous_commit', 'off', true) AS commit_mode)
-    SELECT (SELECT response FROM cached) AS cached, reserved.id, reserved.start,
-           refused.scope, refused.scope_id, refused.period, refused.hard_limit_usd,
-           refused.start AS refused_start
-    FROM (SELECT) AS one LEFT JOIN reserved ON true LEFT JOIN refused ON true
-"""
+# The product's own statements, compiled for psycopg as its driver compiles them: the
+# reference runs the product's SQL, never a copy that drifts from it.
+RESTING = _sql(cooldown.DatabaseStore.RESTING)
+LOOKUP_RECORD_AND_RESERVE = _sql(budgets._LOOKUP_RECORD_AND_RESERVE)
 BIND = "SELECT set_config('app.workspace_id', %(codex32_workspace)s, true)"
 _LEDGER_COLUMNS = (
     ("workspace_id", "::UUID"), ("id", "::UUID"), ("kind", "::VARCHAR"),
@@ -125,18 +93,8 @@ _LEDGER_COLUMNS = (
 INSERT_LEDGER = (
     f"INSERT INTO llm_usage ({', '.join(name for name, _ in _LEDGER_COLUMNS)}) VALUES ("
     + ", ".join(f"%(r0_{name})s{cast}" for name, cast in _LEDGER_COLUMNS) + ")")
-STORE = """
-    INSERT INTO llm_cache (workspace_id, key, response, size, expires_at)
-    VALUES (%(ws)s, %(key)s, %(response)s, %(size)s, now() + make_interval(secs => %(ttl)s))
-    ON CONFLICT (workspace_id, key) DO UPDATE SET response = EXCLUDED.response,
-        size = EXCLUDED.size, created_at = now(), expires_at = EXCLUDED.expires_at"""
-SETTLE_APART = """
-    UPDATE llm_budgets AS b SET reserved_usd = GREATEST(b.reserved_usd - %(reserved)s, 0),
-                                spent_usd = b.spent_usd + %(actual)s, updated_at = now()
-    FROM unnest(CAST(%(ids)s AS uuid[]), CAST(%(starts)s AS timestamptz[])) AS settled (id, start)
-    WHERE b.id = settled.id AND b.period_start = settled.start
-    RETURNING b.id, b.scope, b.scope_id, b.period, b.soft_limit_usd, b.spent_usd, b.notified,
-              b.period_start, set_config('synchronous_commit', 'off', true)"""
+STORE = _sql(cache._STORE)
+SETTLE_APART = _sql(budgets._SETTLE_APART)
 
 RESERVED_USD = Decimal("0.000192")  # what the product reserves for the bench's prompt
 PRICE_PER_TOKEN = (Decimal("0.15") / 10**6, Decimal("0.6") / 10**6)  # gpt-4o-mini in, out
