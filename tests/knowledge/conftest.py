@@ -13,6 +13,7 @@ waited out), then the job is marked failed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -30,28 +31,38 @@ from codex32.testing.receivers import free_port
 from tests.conftest import Tenant
 
 
+@contextlib.contextmanager
+def milvus_server(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[str]:
+    """A milvus-lite server of its own on a free port of 127.0.0.1, stopped after: its URI."""
+    data, port = tmp_path_factory.mktemp(name) / "data", free_port()
+    process = start_server(data, port)
+    wait_until_ready(port, process=process, data_dir=data)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @pytest.fixture(scope="session")
 def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A milvus-lite server for the session, started in each xdist worker whose tests ask
     for it (a ``pytestmark`` in a conftest marks nothing); the default store finds it by
     MILVUS_URI."""
-    data, port = tmp_path_factory.mktemp("knowledge-milvus") / "data", free_port()
-    process = start_server(data, port)
-    wait_until_ready(port, process=process, data_dir=data)
-    uri = f"http://127.0.0.1:{port}"
-    before = os.environ.get("MILVUS_URI")
-    os.environ["MILVUS_URI"] = uri
-    yield uri
-    if before is None:
-        os.environ.pop("MILVUS_URI", None)
-    else:
-        os.environ["MILVUS_URI"] = before
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    with milvus_server(tmp_path_factory, "knowledge-milvus") as uri:
+        before = os.environ.get("MILVUS_URI")
+        os.environ["MILVUS_URI"] = uri
+        try:
+            yield uri
+        finally:
+            if before is None:
+                os.environ.pop("MILVUS_URI", None)
+            else:
+                os.environ["MILVUS_URI"] = before
 
 
 @pytest.fixture()

@@ -8,18 +8,15 @@ test database, the session's milvus-lite server and a second one for a move of M
 from __future__ import annotations
 
 import logging
-import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
-from codex32_milvus.server import start_server, wait_until_ready
 
 from codex32 import runtime
 from codex32.execution import knowledge, sweeps
-from codex32.testing.receivers import free_port
 from tests.conftest import sign_up
-from tests.knowledge.conftest import collection, search, upload_text, use_milvus
+from tests.knowledge.conftest import collection, milvus_server, search, upload_text, use_milvus
 from tests.knowledge.test_store_switch import QUERY, TEXT, generations, vector_hits
 
 pytestmark = pytest.mark.usefixtures("milvus_uri")
@@ -28,16 +25,8 @@ pytestmark = pytest.mark.usefixtures("milvus_uri")
 @pytest.fixture(scope="module")
 def other_milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A second milvus-lite server: where an operator moves MILVUS_URI to."""
-    data, port = tmp_path_factory.mktemp("other-milvus") / "data", free_port()
-    process = start_server(data, port)
-    wait_until_ready(port, process=process, data_dir=data)
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    with milvus_server(tmp_path_factory, "other-milvus") as uri:
+        yield uri
 
 
 def worker_starts(app) -> None:
