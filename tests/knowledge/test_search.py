@@ -155,3 +155,16 @@ def test_ask_keeps_only_citations_of_retrieved_passages(tenant, kb):
     assert [c["passage"] for c in body["citations"]] == [
         "Book trains when the journey is under four hours."]
     assert body["rejected_citations"] == [forged]
+
+
+def test_an_unknown_query_parameter_is_refused_not_ignored(tenant):
+    # ?colection= (a typo of collection) searched every collection: a filter the caller
+    # asked for, silently dropped, widens what is searched. Every endpoint refuses it.
+    handbook = collection(tenant)
+    found = tenant.call("GET", "/api/v1/search",
+                        query_string={"q": "deploy", "colection": handbook})
+    assert found.status_code == 422 and "colection" in found.json["message"], found.json
+    listed = tenant.call("GET", "/api/v1/bots", query_string={"page_sise": 5})
+    assert listed.status_code == 422 and "page_sise" in listed.json["message"], listed.json
+    listed = tenant.call("GET", "/api/v2/bots", query_string={"limt": 5})
+    assert listed.status_code == 422 and "limt" in listed.json["detail"], listed.json

@@ -23,7 +23,11 @@ from codex32.errors import Invalid, UnsupportedMediaType
 
 
 class ArgumentsParser(FlaskParser):
-    """webargs' Flask parser with strict JSON bodies and NUL-free query arguments."""
+    """webargs' Flask parser with strict JSON bodies and NUL-free query arguments; an
+    unknown query parameter is refused like an unknown body field (422), never dropped."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+                                   "query": None, "querystring": None}
 
     def load_json(self, req: flask.Request, schema: Schema) -> Any:
         """The body's JSON value; ``missing`` when there is no body."""
