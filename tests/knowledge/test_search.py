@@ -3,6 +3,8 @@ similarity, both fused with their scores; bots indexed and re-indexed on every v
 
 from __future__ import annotations
 
+import logging
+
 from tests.knowledge.conftest import collection, search, upload_text
 
 README = "# Invoice bot\n\nSends **reminders** for unpaid invoices every Monday.\n"
@@ -168,3 +170,16 @@ def test_an_unknown_query_parameter_is_refused_not_ignored(tenant):
     assert listed.status_code == 422 and "page_sise" in listed.json["message"], listed.json
     listed = tenant.call("GET", "/api/v2/bots", query_string={"limt": 5})
     assert listed.status_code == 422 and "limt" in listed.json["detail"], listed.json
+
+
+def test_a_query_without_words_answers_from_full_text_without_a_failed_vector_search(
+        tenant, kb, caplog):
+    # "!!!" embeds to a zero vector (no direction: nothing is nearer than anything else);
+    # the store refused it, and every such query logged a warning and a failure note.
+    upload_text(tenant, collection(tenant), "Ops", "Restart the gateway after a deploy.")
+    kb.drain(tenant)
+    with caplog.at_level(logging.WARNING, logger="codex32.services.knowledge.search"):
+        found = search(tenant, "!!!")
+    assert found["vector_search"] is False
+    assert found["note"] == "the query holds nothing the embedder can place: full-text only"
+    assert not [r for r in caplog.records if "vector search failed" in r.getMessage()]

@@ -62,6 +62,10 @@ class Search:
         try:
             embedded = gateway.embed(self.workspace_id, [self.query], purpose="search",
                                      caller=self.caller, embedder=self.embedder)
+            if not any(embedded.vectors[0]):  # no direction: nothing is nearer than the rest
+                self.vector_note = ("the query holds nothing the embedder can place: "
+                                    "full-text only")
+                return self
             matches: list[VectorMatch] = vectors.search(
                 self.store, self.workspace_id, self.generation, embedded.vectors[0],
                 CANDIDATES, _filters(self.kind, self.collection_id))
