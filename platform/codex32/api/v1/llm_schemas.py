@@ -9,8 +9,9 @@ from decimal import Decimal
 from marshmallow import ValidationError, fields, validate
 
 from codex32.api.schemas import Output, Strict
+from codex32.services.gateway.calls import MAX_MODEL_NAME
 
-MAX_MODEL = 200  # characters of a requested model the ledger keeps (llm_usage.requested_model)
+MAX_MODEL = MAX_MODEL_NAME  # a requested model is kept as the ledger keeps a model name
 DECIMAL = validate.Regexp(r"^\d{1,10}(\.\d{1,10})?$",
                           error="a non-negative decimal number as a string, e.g. \"0.15\"")
 NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",

@@ -13,7 +13,8 @@ from typing import Any
 from codex32.plugins.interfaces import Usage
 
 PURPOSES = ("builder", "search", "bot", "gateway", "test")
-MAX_MODEL_NAME = 200  # characters of a model name the ledger keeps (llm_usage.model)
+MAX_MODEL_NAME = 200  # characters of a model name the ledger keeps (llm_usage.model and
+# requested_model): what a provider reports is cut to it, a longer request refused (422)
 MAX_TOKEN_COUNT = 2**31 - 1  # a token count the ledger keeps (its integer columns)
 
 
