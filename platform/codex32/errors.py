@@ -179,14 +179,21 @@ def register_error_handlers(app: Flask) -> None:
         return _respond(500, "internal error; the request was not applied")
 
 
-def _first_message(errors: Any, path: str = "") -> str | None:
-    """A one-line summary of nested marshmallow messages, e.g. ``json.name: too long``."""
+def first_invalid(errors: Any, path: str = "") -> tuple[str, str] | None:
+    """The first invalid input of nested marshmallow messages: its path (``json.name``) and
+    its message."""
     if isinstance(errors, dict):
         for key, value in errors.items():
-            found = _first_message(value, f"{path}.{key}" if path else str(key))
+            found = first_invalid(value, f"{path}.{key}" if path else str(key))
             if found:
                 return found
     elif isinstance(errors, list) and errors:
         first = errors[0]
-        return f"{path}: {first}" if isinstance(first, str) else _first_message(first, path)
+        return (path, first) if isinstance(first, str) else first_invalid(first, path)
     return None
+
+
+def _first_message(errors: Any) -> str | None:
+    """A one-line summary of nested marshmallow messages, e.g. ``json.name: too long``."""
+    found = first_invalid(errors)
+    return f"{found[0]}: {found[1]}" if found else None

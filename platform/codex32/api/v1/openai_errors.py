@@ -17,6 +17,8 @@ from apispec import APISpec
 from flask import Response, current_app, request
 from marshmallow import Schema, fields
 
+from codex32.errors import first_invalid
+
 PREFIX = "/api/v1/openai/"
 
 # (type, code) by status, as OpenAI names them; other 4xx are invalid requests, other 5xx
@@ -66,12 +68,10 @@ def render(status: int, message: str, errors: Any = None,
 
 def _param(errors: Any) -> str | None:
     """The first invalid field of the body (``messages.0.content``), as OpenAI's ``param``."""
-    found = errors.get("json") if isinstance(errors, dict) else None
-    path: list[str] = []
-    while isinstance(found, dict) and found:
-        key, found = next(iter(found.items()))
-        path.append(str(key))
-    return ".".join(path) or None
+    found = first_invalid(errors)
+    if found is None or not found[0].startswith("json."):
+        return None
+    return found[0].removeprefix("json.")
 
 
 def document(spec: APISpec) -> None:
