@@ -19,11 +19,14 @@ Both answer in the product's shape (``id``, ``object``, ``created``, ``model``, 
     1. psycopg's own ``BEGIN``, then one pipeline: the API-key lookup (``auth_api_key`` on
        the SHA-256 of the bearer key) binding the key's workspace with ``set_config``, the
        workspace settings and provider configurations, the deployments at rest;
-    2. the cache lookup, the hit's ledger row CTE and the budget reservation (the product's
-       one statement) with ``COMMIT``; the connection goes back to the pool for the call;
-    3. after the call, one pipeline on a connection in autocommit mode: ``BEGIN``, binding,
-       ledger ``INSERT``, cache ``INSERT … ON CONFLICT``, ``COMMIT AND CHAIN``, binding,
-       settlement ``UPDATE`` of the reserved budgets, ``COMMIT``.
+    2. the cache lookup, the hit's ledger row CTE, the budget reservation and the pending
+       ledger row (the product's one statement) with ``COMMIT``; the connection goes back to
+       the pool for the call;
+    3. after the answer is sent (``call_on_close``, as the product records it), one pipeline
+       on a connection in autocommit mode: ``BEGIN``, binding, the ledger row over the
+       pending one (``INSERT … ON CONFLICT``), cache ``INSERT … ON CONFLICT``,
+       ``COMMIT AND CHAIN``, binding, settlement ``UPDATE`` of the reserved budgets,
+       ``COMMIT``.
 
     Simplified in Python only: the reservation is a fixed amount (the product prices the
     prompt), the cost is priced at gpt-4o-mini's rates, the cache key is the SHA-256 of the
@@ -56,7 +59,9 @@ from psycopg.types.json import Jsonb
 from reference_app import pool
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
-from codex32.services.gateway import budgets, cache, cooldown
+from codex32.plugins.interfaces import Usage
+from codex32.services.gateway import budgets, cache, cooldown, ledger, records
+from codex32.services.gateway.calls import Caller
 
 
 def _sql(statement: Any) -> str:
@@ -80,19 +85,12 @@ SNAPSHOT = (
 RESTING = _sql(cooldown.DatabaseStore.RESTING)
 LOOKUP_RECORD_AND_RESERVE = _sql(budgets._LOOKUP_RECORD_AND_RESERVE)
 BIND = "SELECT set_config('app.workspace_id', %(codex32_workspace)s, true)"
-_LEDGER_COLUMNS = (
-    ("workspace_id", "::UUID"), ("id", "::UUID"), ("kind", "::VARCHAR"),
-    ("provider", "::VARCHAR"), ("model", "::VARCHAR"), ("requested_model", "::VARCHAR"),
-    ("purpose", "::VARCHAR"), ("user_id", "::UUID"), ("api_key_id", "::UUID"),
-    ("bot_id", "::UUID"), ("execution_id", "::UUID"), ("conversation_id", "::VARCHAR"),
-    ("input_tokens", "::INTEGER"), ("cached_input_tokens", "::INTEGER"),
-    ("output_tokens", "::INTEGER"), ("reasoning_tokens", "::INTEGER"),
-    ("latency_ms", "::INTEGER"), ("status", "::VARCHAR"), ("error", "::VARCHAR"),
-    ("cache_hit", ""), ("cost_usd", ""), ("attempts", "::JSONB"))
-# codex32.db.rows' INSERT of an LLMUsage row, as SQLAlchemy compiles it.
-INSERT_LEDGER = (
-    f"INSERT INTO llm_usage ({', '.join(name for name, _ in _LEDGER_COLUMNS)}) VALUES ("
-    + ", ".join(f"%(r0_{name})s{cast}" for name, cast in _LEDGER_COLUMNS) + ")")
+# The answer's ledger row over the pending one (codex32.db.rows' upsert of an LLMUsage row
+# as the product's ledger.entry sets it), as SQLAlchemy compiles it.
+UPSERT_LEDGER = _sql(records.replacing(ledger.entry(
+    uuid.UUID(int=0), kind="chat", purpose="gateway", caller=Caller(), provider=None,
+    model=None, requested_model=None, usage=Usage(), cost=None, status="ok", latency_ms=0,
+    attempts=[]))[0])
 STORE = _sql(cache._STORE)
 SETTLE_APART = _sql(budgets._SETTLE_APART)
 
@@ -182,9 +180,10 @@ def ledgered():
         api_key = key[1]
         cache_key = hashlib.sha256(json.dumps({"workspace": workspace, "body": body},
                                               sort_keys=True).encode()).digest()
+        usage_id = uuid.uuid4()
         with conn.pipeline():
             reserved = conn.execute(LOOKUP_RECORD_AND_RESERVE, {
-                "ws": uuid.UUID(workspace), "usage_id": uuid.uuid4(), "purpose": "gateway",
+                "ws": uuid.UUID(workspace), "usage_id": usage_id, "purpose": "gateway",
                 "requested_model": body.get("model"), "user_id": None, "execution_id": None,
                 "conversation_id": None, "latency_ms": int((time.monotonic() - started) * 1000),
                 "key": cache_key, "api_key": api_key, "bot": None, "amount": RESERVED_USD,
@@ -200,7 +199,7 @@ def ledgered():
     cost = tokens[0] * PRICE_PER_TOKEN[0] + tokens[1] * PRICE_PER_TOKEN[1]
     choice = completion.choices[0]
     binding = {"codex32_workspace": workspace}
-    ledger = {"workspace_id": uuid.UUID(workspace), "id": uuid.uuid4(), "kind": "chat",
+    row = {"workspace_id": uuid.UUID(workspace), "id": usage_id, "kind": "chat",
               "provider": "openai", "model": completion.model,
               "requested_model": body.get("model"), "purpose": "gateway", "user_id": None,
               "api_key_id": api_key, "bot_id": None, "execution_id": None,
@@ -213,23 +212,30 @@ def ledgered():
               "usage": {"input_tokens": tokens[0], "output_tokens": tokens[1],
                         "cached_input_tokens": 0, "reasoning_tokens": 0}}
     payload = json.dumps(stored, ensure_ascii=False)
-    with pool().connection() as conn:
-        conn.autocommit = True  # the batch sends its own BEGIN, as the product's does
-        try:
-            with conn.pipeline():
-                conn.execute("BEGIN")
-                conn.execute(BIND, binding)
-                conn.execute(INSERT_LEDGER, {f"r0_{name}": value for name, value in ledger.items()})
-                conn.execute(STORE, {"ws": uuid.UUID(workspace), "key": cache_key,
-                                     "response": Jsonb(stored, dumps=lambda _: payload),
-                                     "size": len(payload), "ttl": CACHE_TTL})
-                if budgets:
-                    conn.execute("COMMIT AND CHAIN")
+
+    def record() -> None:  # after the answer is sent, as the product records it
+        with pool().connection() as conn:
+            conn.autocommit = True  # the batch sends its own BEGIN, as the product's does
+            try:
+                with conn.pipeline():
+                    conn.execute("BEGIN")
                     conn.execute(BIND, binding)
-                    conn.execute(SETTLE_APART, {"ids": list(budgets),
-                                                "starts": list(budgets.values()),
-                                                "reserved": RESERVED_USD, "actual": cost})
-                conn.execute("COMMIT")
-        finally:
-            conn.autocommit = False
-    return jsonify(_answer(completion))
+                    conn.execute(UPSERT_LEDGER, {f"r0_{name}": value
+                                                 for name, value in row.items()})
+                    conn.execute(STORE, {"ws": uuid.UUID(workspace), "key": cache_key,
+                                         "response": Jsonb(stored, dumps=lambda _: payload),
+                                         "size": len(payload), "ttl": CACHE_TTL})
+                    if budgets:
+                        conn.execute("COMMIT AND CHAIN")
+                        conn.execute(BIND, binding)
+                        conn.execute(SETTLE_APART, {"ids": list(budgets),
+                                                    "starts": list(budgets.values()),
+                                                    "reserved": RESERVED_USD, "actual": cost,
+                                                    "usage_id": usage_id})
+                    conn.execute("COMMIT")
+            finally:
+                conn.autocommit = False
+
+    response = jsonify(_answer(completion))
+    response.call_on_close(record)
+    return response

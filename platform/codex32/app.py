@@ -12,12 +12,15 @@ import logging
 import time
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from flask import Flask, Request, Response, g, request
 from flask.sessions import SessionInterface, SessionMixin
+from flask.testing import FlaskClient
 from flask_cors import CORS
 from flask_migrate import Migrate
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.test import TestResponse
 
 from codex32 import console
 from codex32.api import docs, graphql, json_provider, openapi, openings, v1, v2, versioning
@@ -37,12 +40,23 @@ request_log = logging.getLogger("codex32.request")
 REQUEST_ID_HEADER = "X-Request-ID"
 
 
+class ServedClient(FlaskClient):
+    """The app's test client reads and closes each response, as a WSGI server closes one
+    once it is sent: what a view left to run after sending (``call_on_close``, say the LLM
+    gateway's record of an answer) has run when a call returns. A test that reads a stream
+    as it comes, or closes it itself, passes ``buffered=False``."""
+
+    def open(self, *args: Any, buffered: bool = True, **kwargs: Any) -> TestResponse:
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
 def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = None) -> Flask:
     """Build the WSGI app from ``settings`` (default: the environment)."""
     settings = settings or Settings.from_env()
     urls = urls or resolve(settings)
 
     app = Flask("codex32")
+    app.test_client_class = ServedClient
     app.config.update(_flask_config(settings, urls))
     app.session_interface = NoCookieSessions()
     json_provider.init_app(app)

@@ -407,11 +407,13 @@ type UsageGroup struct {
 	// exact decimal, USD
 	CostUSD string `json:"cost_usd"`
 	// present when grouped by day
-	Day              *string `json:"day,omitempty"`
-	FailedRequests   int64   `json:"failed_requests"`
-	InputTokens      int64   `json:"input_tokens"`
-	Model            *string `json:"model,omitempty"`
-	OutputTokens     int64   `json:"output_tokens"`
+	Day            *string `json:"day,omitempty"`
+	FailedRequests int64   `json:"failed_requests"`
+	InputTokens    int64   `json:"input_tokens"`
+	Model          *string `json:"model,omitempty"`
+	OutputTokens   int64   `json:"output_tokens"`
+	// still being answered or recorded (their cost is not known yet)
+	PendingRequests  int64   `json:"pending_requests"`
 	Provider         *string `json:"provider,omitempty"`
 	Purpose          *string `json:"purpose,omitempty"`
 	ReasoningTokens  int64   `json:"reasoning_tokens"`

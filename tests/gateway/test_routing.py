@@ -8,7 +8,7 @@ import time
 import pytest
 
 from codex32.errors import BadGateway, GatewayTimeout, Invalid, RateLimited
-from codex32.services.gateway.chat import ContentRefused
+from codex32.services.gateway.router import ContentRefused
 from tests.gateway.conftest import ask, chat
 
 

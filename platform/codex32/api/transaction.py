@@ -21,6 +21,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from flask import Response, after_this_request
 from sqlalchemy.orm import Session
 
 from codex32.db import db
@@ -69,3 +70,15 @@ def session() -> Session:
     """The request's session, for a service that ends its transaction itself (the LLM
     gateway commits it with its budget reservation, before the provider call)."""
     return db.session()  # type: ignore[operator]  # the scoped session's current one
+
+
+def after_sent(work: Callable[[], None]) -> None:
+    """Run ``work`` once the response is sent: the WSGI server closes a response after
+    writing it (Flask's ``call_on_close``), outside the request's context. For a write the
+    client need not wait for, whose absence until then is recorded already (the LLM
+    gateway's record of an answer: its pending ledger row stands for it)."""
+
+    @after_this_request
+    def later(response: Response) -> Response:
+        response.call_on_close(work)
+        return response

@@ -44,7 +44,9 @@ class LLMUsage(TenantOwned, Model):
     """
 
     __tablename__ = "llm_usage"
-    __table_args__ = (Index("ix_llm_usage_workspace_created", "workspace_id", "created_at"),)
+    __table_args__ = (Index("ix_llm_usage_workspace_created", "workspace_id", "created_at"),
+                      Index("ix_llm_usage_pending", "created_at",
+                            postgresql_where=text("status = 'pending'")))
 
     created_at: Mapped[datetime] = _created()
     kind: Mapped[str] = mapped_column(String(16), nullable=False, server_default="chat")
@@ -68,6 +70,10 @@ class LLMUsage(TenantOwned, Model):
     cost_usd: Mapped[Decimal | None] = mapped_column(MONEY)
     attempts: Mapped[list[Any]] = mapped_column(JSONB, nullable=False,
                                                 server_default=text("'[]'::jsonb"))
+    # What the request reserved before its provider call, written with its ``pending`` row:
+    # the maximum cost (NULL: a price is unknown) and the budgets, ``[[id, period start]]``.
+    reserved_usd: Mapped[Decimal | None] = mapped_column(MONEY)
+    reserved_budgets: Mapped[list[Any] | None] = mapped_column(JSONB)
 
 class LLMBudget(TenantOwned, Model):
     """A spending limit over a period (``day`` or ``month``, UTC) for the workspace, one API

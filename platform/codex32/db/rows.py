@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import JSON, Executable, Table, bindparam
+from sqlalchemy import JSON, Executable, Table, bindparam, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from codex32.db import Base, driver
@@ -23,6 +24,7 @@ from codex32.db import Base, driver
 Shape = tuple[tuple[Table, tuple[str, ...]], ...]
 
 _statements: dict[Shape, Executable] = {}
+_upserts: dict[tuple[Table, tuple[str, ...], str], Executable] = {}
 _json_columns: dict[Table, frozenset[str]] = {}
 
 
@@ -41,6 +43,35 @@ def insert(session: Session, *objects: Base) -> None:
 def statement(*objects: Base) -> driver.Statement:
     """The statement :func:`insert` runs, with its parameters, to send in a
     :func:`codex32.db.driver.execute_batch` with other statements of the same step."""
+    shape, params = _shape(*objects)
+    key = tuple(shape)
+    chained = _statements.get(key)
+    if chained is None:
+        chained = _statements[key] = _chained(key)
+    return chained, params
+
+
+def upsert(obj: Base, *, only_where: str) -> driver.Statement:
+    """The statement that INSERTs ``obj``, or when a row with its primary key exists
+    overwrites that row's other columns ``obj`` sets, where ``only_where`` (SQL on the
+    stored row, qualified by the table's name) holds; otherwise the stored row is left as it
+    is. Columns ``obj`` leaves unset keep their stored (or default) values."""
+    [(table, keys)], params = _shape(obj)
+    key = (table, keys, only_where)
+    found = _upserts.get(key)
+    if found is None:
+        primary = [column.key for column in table.primary_key.columns]
+        inserting = pg_insert(table).values(
+            {name: bindparam(f"r0_{name}", type_=table.c[name].type) for name in keys})
+        found = _upserts[key] = inserting.on_conflict_do_update(
+            index_elements=primary,
+            set_={name: inserting.excluded[name] for name in keys if name not in primary},
+            where=text(only_where))
+    return found, params
+
+
+def _shape(*objects: Base) -> tuple[list[tuple[Table, tuple[str, ...]]], dict[str, Any]]:
+    """Each object's table and the columns it sets, and the values as parameters."""
     shape: list[tuple[Table, tuple[str, ...]]] = []
     params: dict[str, Any] = {}
     for index, obj in enumerate(objects):
@@ -54,11 +85,7 @@ def statement(*objects: Base) -> driver.Statement:
                 column.key for column in table.columns if isinstance(column.type, JSON))
         params.update({f"r{index}_{key}": Jsonb(state[key]) if key in json else state[key]
                        for key in keys})
-    key = tuple(shape)
-    chained = _statements.get(key)
-    if chained is None:
-        chained = _statements[key] = _chained(key)
-    return chained, params
+    return shape, params
 
 
 def _chained(shape: Shape) -> Executable:

@@ -14,7 +14,9 @@ then it runs, on one event loop:
 - the maintenance loop, every ``SCHEDULER_INTERVAL_SECONDS``: settle the jobs of workers whose
   heartbeat is older than ``WORKER_STALLED_SECONDS`` (:func:`codex32.execution.worker.recover`),
   fire due schedule ticks, settle knowledge left unfinished (documents whose indexing job
-  vanished, stalled index builds), sweep expired OIDC sign-ins, refresh the queue gauges and
+  vanished, stalled index builds), sweep expired OIDC sign-ins, settle LLM calls whose
+  process ended before recording them (:func:`codex32.execution.sweeps.stale_llm_calls`),
+  refresh the queue gauges and
   this worker's heartbeat gauge; and while a pass over the workspaces' knowledge indexes is
   under way (one starts with the worker, then every hour), check a batch of them against
   the operator's settings (:func:`codex32.execution.sweeps.knowledge_placement`);
@@ -119,7 +121,8 @@ async def _serve(runtime: Runtime, urls: DatabaseUrls) -> None:
 async def _maintain(runtime: Runtime, app: procrastinate.App) -> None:
     """Every interval: recover lost workers' jobs, fire due ticks, settle stale knowledge,
     check a batch of knowledge indexes while a pass over them is under way (one starts with
-    the worker, then hourly), sweep expired OIDC sign-ins, refresh the gauges."""
+    the worker, then hourly), sweep expired OIDC sign-ins, settle LLM calls a process left
+    pending, refresh the gauges."""
     settings = runtime.settings
     ticks = 0
     # The knowledge pass: at every start, then every KNOWLEDGE_PASS_SECONDS.
@@ -143,6 +146,7 @@ async def _maintain(runtime: Runtime, app: procrastinate.App) -> None:
                 knowledge_from = await asyncio.to_thread(
                     sweeps.knowledge_placement, runtime.sessions, knowledge_from)
             await asyncio.to_thread(sweeps.expired_oidc_sign_ins, runtime.sessions)
+            await asyncio.to_thread(sweeps.stale_llm_calls, runtime.sessions)
             await asyncio.to_thread(_refresh_gauges, runtime, ticks % 12 == 0)
         except Exception:
             log.exception("worker maintenance failed; trying again next interval")

@@ -1,6 +1,7 @@
 """Sweeps of the worker's maintenance loop that own their transactions, in every workspace,
-each swept under its own binding: rows that expire and that nobody else deletes, and the
-knowledge indexes a worker checks when it starts."""
+each swept under its own binding: rows that expire and that nobody else deletes, LLM calls
+whose process ended before recording them, and the knowledge indexes a worker checks when it
+starts."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from codex32.db import tenancy
 from codex32.errors import DomainError
+from codex32.services.gateway import records
 from codex32.services.knowledge import indexes
 from codex32.services.oidc import sign_ins
 
@@ -36,6 +38,26 @@ def expired_oidc_sign_ins(sessions: Callable[[], Session]) -> int:
         with sessions() as session, tenancy.bound(session, workspace_id):
             swept += sign_ins.delete_expired(session)
             session.commit()
+    return swept
+
+
+def stale_llm_calls(sessions: Callable[[], Session]) -> int:
+    """Settle the LLM calls left pending by a process that ended before recording them
+    (:func:`codex32.services.gateway.records.sweep`), a batch of workspaces a pass; how many
+    were settled."""
+    before = records.stale_before()
+    with sessions() as session:
+        workspaces = records.workspaces_with_stale(session, before)
+    swept = 0
+    for workspace_id in workspaces:
+        with sessions() as session, tenancy.bound(session, workspace_id):
+            settled = records.sweep(session, before)
+            session.commit()
+        if settled:
+            log.warning("settled %d LLM calls whose process ended before recording them, "
+                        "each at its reserved maximum", settled,
+                        extra={"workspace_id": str(workspace_id)})
+        swept += settled
     return swept
 
 

@@ -50,6 +50,7 @@ class UsageGroup:
     unpriced_requests: int
     cache_hits: int
     failed_requests: int
+    pending_requests: int
 
 
 @strawberry.type

@@ -75,6 +75,7 @@ def chat(data):
     result = gateway.chat(principal.workspace_id, request, purpose="gateway",
                           caller=caller_of(principal), cache=data["cache"],
                           deadline_seconds=data["timeout"], session=transaction.session(),
+                          defer=transaction.after_sent,
                           read=principal.reads)
     return result.as_dict(), 200, result.headers
 

@@ -141,6 +141,7 @@ def chat_completions(data):
     openings.leave()  # not a stream: the provider's whole answer is awaited, ungated
     result = gateway.chat(principal.workspace_id, request, purpose="gateway",
                           caller=caller_of(principal), session=transaction.session(),
+                          defer=transaction.after_sent,
                           read=principal.reads)
     body = {"id": ident, "object": "chat.completion", "created": created,
             "model": result.model, "system_fingerprint": None,

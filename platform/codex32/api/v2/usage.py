@@ -32,6 +32,8 @@ class UsageGroupSchema(Output):
     unpriced_requests = fields.Integer(required=True)
     cache_hits = fields.Integer(required=True)
     failed_requests = fields.Integer(required=True)
+    pending_requests = fields.Integer(required=True, metadata={
+        "description": "still being answered or recorded (their cost is not known yet)"})
     cost_usd = fields.String(required=True, metadata={"description": "exact decimal, USD"})
 
 

@@ -30,6 +30,7 @@ from codex32.errors import Invalid, RateLimited
 from codex32.services import audit
 from codex32.services.gateway.cache import FRESH_ANSWER, RECORD_HIT
 from codex32.services.gateway.calls import Caller, money_text
+from codex32.services.gateway.records import PENDING
 
 SCOPES = ("workspace", "api_key", "bot")
 PERIODS = ("day", "month")
@@ -102,16 +103,18 @@ _RESERVE = f"""
         period_start = {_START}
       WHERE id IN (SELECT id FROM applying) AND NOT EXISTS (SELECT FROM refused)
       RETURNING id, period_start AS start,
-                set_config('synchronous_commit', 'off', true) AS commit_mode)
+                set_config('synchronous_commit', 'off', true) AS commit_mode){{pending}}
     SELECT (SELECT response FROM cached) AS cached, reserved.id, reserved.start,
            refused.scope, refused.scope_id, refused.period, refused.hard_limit_usd,
            refused.start AS refused_start
     FROM (SELECT) AS one LEFT JOIN reserved ON true LEFT JOIN refused ON true
 """
-_LOOKUP_AND_RESERVE = text(_RESERVE.format(record=""))
-# The same, and a hit's ledger row written by it: a hit's one round trip (durable: a hit
-# updates no budget, so its commit keeps synchronous_commit on).
-_LOOKUP_RECORD_AND_RESERVE = text(_RESERVE.format(record=f" recorded AS ({RECORD_HIT}),"))
+_LOOKUP_AND_RESERVE = text(_RESERVE.format(record="", pending=""))
+# The same, and the request's ledger row written by it: a hit's (its one round trip, durable:
+# a hit updates no budget, so its commit keeps synchronous_commit on), else a ``pending`` row
+# holding what was reserved, which the answer's record replaces (records.PENDING).
+_LOOKUP_RECORD_AND_RESERVE = text(_RESERVE.format(record=f" recorded AS ({RECORD_HIT}),",
+                                                  pending=f", pending AS ({PENDING})"))
 
 
 def reserve(session: Session, workspace_id: uuid.UUID | str, caller: Caller,
@@ -129,18 +132,18 @@ def reserve(session: Session, workspace_id: uuid.UUID | str, caller: Caller,
 
 def reserve_unless_cached(session: Session, workspace_id: uuid.UUID | str, caller: Caller,
                           amount: Decimal | None, describe_unknown: str,
-                          cache_key: bytes | None, hit_row: dict[str, Any] | None = None
+                          cache_key: bytes | None, row: dict[str, Any] | None = None
                           ) -> tuple[Reservation, dict[str, Any] | None]:
     """The cached answer for ``cache_key`` (nothing reserved), else reserve as
     :func:`reserve` does, in one statement whose round trip also commits the session's
     transaction (with whatever it holds: say the request's authentication), or begins, binds
     and commits one when none is open (a stream whose first reads came with its request's
-    authentication). ``hit_row`` (:func:`.cache.hit_row`): a hit's ledger row is written by
-    that statement too."""
-    statement = _LOOKUP_AND_RESERVE if hit_row is None else _LOOKUP_RECORD_AND_RESERVE
+    authentication). ``row`` (:func:`.records.request_row`): the request's ledger row is
+    written by that statement too, a hit's or, when it reserved, a ``pending`` one."""
+    statement = _LOOKUP_AND_RESERVE if row is None else _LOOKUP_RECORD_AND_RESERVE
     session.flush()  # the caller's pending changes go in before the COMMIT (nothing if none)
     _, found = tenancy.execute_bound(session, workspace_id, [(statement, {
-        **(hit_row or {}), "key": cache_key, "api_key": caller.api_key_id, "bot": caller.bot_id,
+        **(row or {}), "key": cache_key, "api_key": caller.api_key_id, "bot": caller.bot_id,
         "amount": amount or Decimal(0), "unpriced": amount is None})], commit=True)[0]
     session.commit()  # already committed: ends the session's transaction
     reservation = Reservation(amount=amount or Decimal(0))
@@ -168,13 +171,17 @@ def _refusal(refused: tuple[Any, ...], amount: Decimal | None,
                           f"resets at {resets.isoformat()}", wait)
 
 
-# All the reservation's budgets at once (one per row of the unnested arrays).
+# All the reservation's budgets at once (one per row of the unnested arrays), unless the
+# maintenance loop settled the request's ledger row already (``unsettled``: a record that
+# came that late settles nothing twice; records.sweep).
 _SETTLING = f"""
     UPDATE llm_budgets AS b SET reserved_usd = GREATEST(b.reserved_usd - :reserved, 0),
                                 spent_usd = LEAST(b.spent_usd + :actual, {MONEY_MAX}),
                                 updated_at = now()
     FROM unnest(CAST(:ids AS uuid[]), CAST(:starts AS timestamptz[])) AS settled (id, start)
     WHERE b.id = settled.id AND b.period_start = settled.start
+      AND NOT EXISTS (SELECT FROM llm_usage AS u
+                      WHERE u.id = CAST(:usage_id AS uuid) AND u.status = 'unsettled')
     RETURNING b.id, b.scope, b.scope_id, b.period, b.soft_limit_usd, b.spent_usd, b.notified,
               b.period_start"""
 _SETTLE = text(_SETTLING)
@@ -188,21 +195,23 @@ _MARK_NOTIFIED = text("""
 """)
 
 
-def settle(session: Session, reservation: Reservation, actual: Decimal | None
-           ) -> list[dict[str, Any]]:
-    """Replace the reservation with the real cost (in the caller's transaction).
+def settle(session: Session, reservation: Reservation, actual: Decimal | None,
+           usage_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
+    """Replace the reservation with the real cost (in the caller's transaction), unless the
+    request's ledger row ``usage_id`` was settled by the maintenance loop already.
 
     Returns the budgets whose soft limit this call crossed first in their period (each is
     returned once per period, to notify).
     """
-    statement = settlement(reservation, actual)
+    statement = settlement(reservation, actual, usage_id=usage_id)
     if statement is None:
         return []
     return crossed(session, driver.execute(session, *statement))
 
 
 def settlement(reservation: Reservation, actual: Decimal | None, *,
-               apart: bool = False) -> driver.Statement | None:
+               apart: bool = False, usage_id: uuid.UUID | None = None
+               ) -> driver.Statement | None:
     """The statement :func:`settle` runs (None: nothing was reserved), to batch with the
     step's other writes; hand its rows to :func:`crossed`. ``apart``: its transaction commits
     without waiting for the WAL flush (see :func:`settlement_apart`)."""
@@ -210,11 +219,12 @@ def settlement(reservation: Reservation, actual: Decimal | None, *,
         return None
     return _SETTLE_APART if apart else _SETTLE, {
         "ids": list(reservation.budgets), "starts": list(reservation.budgets.values()),
-        "reserved": reservation.amount, "actual": actual or Decimal(0)}
+        "reserved": reservation.amount, "actual": actual or Decimal(0), "usage_id": usage_id}
 
 
 def settlement_apart(workspace_id: uuid.UUID | str, reservation: Reservation,
-                     actual: Decimal | None) -> list[driver.Statement]:
+                     actual: Decimal | None, usage_id: uuid.UUID | None = None
+                     ) -> list[driver.Statement]:
     """The settlement in a transaction of its own, appended to a batch that commits first
     (say the ledger row's): ``COMMIT AND CHAIN`` (the next transaction begins at once), the
     binding, the settlement (its rows are the batch's last), committed without waiting for the
@@ -227,7 +237,7 @@ def settlement_apart(workspace_id: uuid.UUID | str, reservation: Reservation,
     reservation in place of the real cost (never less, so never an overshoot) until the
     period ends; the ledger row, committed durably before it, has the real cost.
     """
-    statement = settlement(reservation, actual, apart=True)
+    statement = settlement(reservation, actual, apart=True, usage_id=usage_id)
     if statement is None:
         return []
     return [("COMMIT AND CHAIN", {}), tenancy.binding(workspace_id), statement]

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from codex32.db import driver
 from codex32.observability.metrics import LLM_CACHE
 from codex32.plugins.interfaces import ChatRequest
-from codex32.services.gateway.calls import Caller, Deployment
+from codex32.services.gateway.calls import Deployment
 
 DEFAULT_TTL = 3600
 DEFAULT_MAX_ENTRIES = 1000
@@ -84,7 +84,7 @@ def key(workspace_id: uuid.UUID | str, deployments: tuple[Deployment, ...],
 FRESH_ANSWER = "SELECT response FROM llm_cache WHERE key = :key AND expires_at > now()"
 # A hit's ledger row, written by the statement that found the answer (a CTE after
 # ``cached AS (FRESH_ANSWER)``): who answered and the tokens from the cached answer, zero
-# cost; the rest from the parameters :func:`hit_row` gives.
+# cost; the rest from the parameters :func:`.records.request_row` gives.
 RECORD_HIT = """
     INSERT INTO llm_usage (workspace_id, id, kind, purpose, provider, model, requested_model,
                            user_id, api_key_id, bot_id, execution_id, conversation_id,
@@ -100,14 +100,6 @@ RECORD_HIT = """
     FROM cached"""
 
 
-def hit_row(workspace_id: str, usage_id: uuid.UUID, purpose: str, requested_model: str | None,
-            caller: Caller, latency_ms: int) -> dict[str, Any]:
-    """The parameters of :data:`RECORD_HIT` (the caller's API key and bot are the
-    reservation's ``:api_key`` and ``:bot``)."""
-    return {"ws": uuid.UUID(workspace_id), "usage_id": usage_id, "purpose": purpose,
-            "requested_model": requested_model, "user_id": caller.user_id,
-            "execution_id": caller.execution_id, "conversation_id": caller.conversation_id,
-            "latency_ms": latency_ms}
 _STORE = text("""
     INSERT INTO llm_cache (workspace_id, key, response, size, expires_at)
     VALUES (:ws, :key, :response, :size, now() + make_interval(secs => :ttl))

@@ -1,7 +1,9 @@
 """A chat through the gateway, top to bottom:
 
-route (alias → chain) ─► rate limit ─► cache lookup ─► budget reservation ─► (session closed)
-─► router (retries, fallback, cooldown) ─► ledger row, budget settled, answer cached.
+route (alias → chain) ─► rate limit ─► cache lookup ─► budget reservation and pending ledger
+row ─► (session closed) ─► router (retries, fallback, cooldown) ─► ledger row written over the
+pending one, budget settled, answer cached (after the HTTP response is sent, when the caller
+defers it).
 
 :func:`prepare` and :func:`finish` are shared with streaming (:mod:`.streaming`). The session
 passed in must have no pending work: the gateway commits its own short transactions, and no
@@ -10,6 +12,7 @@ connection is held while a provider works.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
@@ -21,15 +24,9 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from codex32 import runtime
-from codex32.db import driver, rows, tenancy
-from codex32.errors import BadGateway, DomainError, GatewayTimeout, Invalid, from_plugin_error
-from codex32.plugins.errors import (
-    AUTH,
-    CONTENT_POLICY,
-    CONTEXT_LENGTH,
-    INVALID_REQUEST,
-    ProviderError,
-)
+from codex32.db import driver, tenancy
+from codex32.db.gateway_models import LLMUsage
+from codex32.errors import Invalid
 from codex32.plugins.interfaces import ChatRequest, Usage
 from codex32.services import provider_instances
 from codex32.services.gateway import (
@@ -40,28 +37,26 @@ from codex32.services.gateway import (
     notices,
     prices,
     ratelimits,
+    records,
     routing,
     setup,
     tokens,
 )
 from codex32.services.gateway.calls import (
     PURPOSES,
+    Attempt,
     Caller,
     Deployment,
     GatewayResult,
     reported_model,
     reported_usage,
 )
-from codex32.services.gateway.router import RouteFailed, Router
+from codex32.services.gateway.router import RouteFailed, Router, error_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class ContentRefused(DomainError):
-    """A provider refused the request under its content policy (422, names the provider)."""
-
-    status = 422
+# Takes the answer's record, to run once the answer is delivered (see :func:`chat`).
+Defer = Callable[[Callable[[], None]], None]
 
 
 @dataclass
@@ -76,6 +71,7 @@ class Prepared:
     deployments: list[Deployment]
     headers: dict[str, str]
     reservation: budgets.Reservation
+    usage_id: uuid.UUID  # the request's ledger row: pending from the reservation on
     prompt_tokens: int
     started: float
     deadline: float
@@ -128,7 +124,7 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
     prepared = Prepared(
         workspace_id=workspace, request=request, purpose=purpose, caller=caller, route=route,
         deployments=awake, headers=headers, reservation=budgets.Reservation(),
-        prompt_tokens=prompt, started=started,
+        usage_id=uuid.uuid4(), prompt_tokens=prompt, started=started,
         deadline=started + min(deadline_seconds or parts.deadline_seconds,
                                parts.deadline_seconds))
     policy = cache.CachePolicy.from_settings(route.settings)
@@ -136,27 +132,25 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
         prepared.cache_policy = policy
         prepared.cache_key = cache.key(workspace, tuple(deployments), request)
     # The cache lookup and the reservation are one statement, committed in its round trip:
-    # a hit reserves nothing, and the same statement writes its ledger row.
-    hit_row = None
-    if prepared.cache_key is not None:
-        hit_row = cache.hit_row(workspace, uuid.uuid4(), purpose, request.model, caller,
-                                _ms(prepared))
+    # a hit reserves nothing, and the same statement writes the request's ledger row (a
+    # hit's, else a pending one holding the reservation: records.PENDING).
+    row = records.request_row(workspace, prepared.usage_id, purpose, request.model, caller,
+                              _ms(prepared))
     prepared.reservation, found = budgets.reserve_unless_cached(
         session, workspace, caller, _max_cost(prepared), " or ".join(d.label for d in awake),
-        prepared.cache_key, hit_row)
+        prepared.cache_key, row)
     session.close()
-    if hit_row is not None:
+    if prepared.cache_key is not None:
         cache.counted(found)
     if found is not None:
-        assert hit_row is not None
-        prepared.hit = _hit(prepared, found, hit_row)
+        prepared.hit = _hit(prepared, found, row)
     return prepared
 
 
 def chat(workspace_id: uuid.UUID | str, request: ChatRequest, *, purpose: str,
          caller: Caller | None = None, cache: bool | None = None,
          deadline_seconds: float | None = None, session: Session | None = None,
-         read: list[driver.Rows] | None = None) -> GatewayResult:
+         read: list[driver.Rows] | None = None, defer: Defer | None = None) -> GatewayResult:
     """Answer ``request`` in a session of the gateway's own: the caller holds no transaction
     open across the call (docs/architecture.md, "Transactions"). See :func:`_chat`.
 
@@ -166,19 +160,26 @@ def chat(workspace_id: uuid.UUID | str, request: ChatRequest, *, purpose: str,
     session is closed before the provider call, so no connection waits on a provider. Two
     round trips less than ending it first (its ``COMMIT``, the next ``BEGIN``). ``read``: the
     rows of :func:`first_reads`, which that transaction read already (one round trip less).
+
+    ``defer``: the answer's record (its ledger row over the pending one, the budgets'
+    settlement, the cache entry) is handed to it instead of written before returning: an
+    HTTP view writes it once its response is sent, one round trip off the answer's path.
+    The result's ``usage_id`` and ``cost_usd`` are known before. Until it is written the row
+    is ``pending`` and the reservation stands (records.py: a process that ends first leaves
+    it to the maintenance loop).
     """
     if session is not None:
         return _chat(session, workspace_id, request, purpose=purpose, caller=caller,
-                     cache=cache, deadline_seconds=deadline_seconds, read=read)
+                     cache=cache, deadline_seconds=deadline_seconds, read=read, defer=defer)
     with runtime.current().sessions() as own:
         return _chat(own, workspace_id, request, purpose=purpose, caller=caller, cache=cache,
-                     deadline_seconds=deadline_seconds)
+                     deadline_seconds=deadline_seconds, defer=defer)
 
 
 def _chat(session: Session, workspace_id: uuid.UUID | str, request: ChatRequest, *,
           purpose: str, caller: Caller | None = None, cache: bool | None = None,
-          deadline_seconds: float | None = None,
-          read: list[driver.Rows] | None = None) -> GatewayResult:
+          deadline_seconds: float | None = None, read: list[driver.Rows] | None = None,
+          defer: Defer | None = None) -> GatewayResult:
     """Answer ``request`` through the workspace's route; every request leaves a ledger row.
 
     ``request.model`` is an alias, ``provider/model``, a bare model name or None (see
@@ -199,7 +200,7 @@ def _chat(session: Session, workspace_id: uuid.UUID | str, request: ChatRequest,
                                usage=reported_usage(answer.usage),
                                finish_reason=answer.finish_reason,
                                attempts=attempts)
-        finish(session, prepared, result, cacheable=True)
+        finish(session, prepared, result, cacheable=True, defer=defer)
         result.headers = prepared.headers
         return result
 
@@ -217,8 +218,8 @@ def routed(session: Session, prepared: Prepared, method: Callable[..., T]) -> T:
     except RouteFailed as failed:
         fail(session, prepared, failed)
         raise error_for(failed) from failed.last
-    except BaseException:
-        release(session, prepared)
+    except BaseException as exc:
+        release(session, prepared, exc)
         raise
 
 
@@ -278,22 +279,19 @@ def _hit(prepared: Prepared, found: dict[str, Any], written: dict[str, Any]) -> 
 
 
 def finish(session: Session, prepared: Prepared, result: GatewayResult, *, cacheable: bool,
-           status: str = "ok", error: str | None = None) -> None:
-    """Price the answer, write its ledger row, settle the budgets, cache it (one round trip
-    with the commit), then notify budgets whose soft limit it crossed."""
+           status: str = "ok", error: str | None = None, defer: Defer | None = None) -> None:
+    """Price the answer and record it: its ledger row over the pending one, the budgets
+    settled, the answer cached (one round trip with the commit), then notify budgets whose
+    soft limit it crossed. ``defer``: hand the recording to it instead (see :func:`chat`)."""
     instance = prepared.route.instances.get(result.provider)
     result.cost_usd = prices.cost(result.usage, result.provider, result.model,
                                   llm_settings=prepared.route.settings,
                                   is_language_model=getattr(instance, "is_language_model", True))
     result.latency_ms = _ms(prepared)
-    row = ledger.entry(
-        prepared.workspace_id, kind="chat", purpose=prepared.purpose,
-        caller=prepared.caller, provider=result.provider, model=result.model,
-        requested_model=prepared.request.model, usage=result.usage, cost=result.cost_usd,
-        status=status, latency_ms=result.latency_ms, attempts=result.attempts, error=error)
-    # The step's writes in one round trip: ledger row and cache entry, committed durably,
-    # then the settlement in a transaction of its own (budgets.settlement_apart).
-    statements = [rows.statement(row)]
+    result.usage_id = prepared.usage_id
+    row = _row(prepared, provider=result.provider, model=result.model, usage=result.usage,
+               cost=result.cost_usd, status=status, attempts=result.attempts, error=error)
+    statements = [records.replacing(row)]
     if cacheable and status == "ok" and prepared.cache_key is not None:
         statements += cache.storing(
             prepared.workspace_id, prepared.cache_key,
@@ -304,8 +302,33 @@ def finish(session: Session, prepared: Prepared, result: GatewayResult, *, cache
                        "cached_input_tokens": result.usage.cached_input_tokens,
                        "reasoning_tokens": result.usage.reasoning_tokens}},
             prepared.cache_policy)
-    settlement = budgets.settlement_apart(prepared.workspace_id, prepared.reservation,
-                                          result.cost_usd)
+    if defer is None:
+        _record(session, prepared, row, statements, result.cost_usd)
+        return
+    session.close()
+    defer(functools.partial(_record_later, runtime.current(), prepared, row, statements,
+                            result.cost_usd))
+
+
+def _row(prepared: Prepared, *, provider: str | None, model: str | None, usage: Usage,
+         cost: Decimal | None, status: str, attempts: list[Attempt],
+         error: str | None) -> LLMUsage:
+    """The request's ledger row, with the pending row's id."""
+    row = ledger.entry(
+        prepared.workspace_id, kind="chat", purpose=prepared.purpose, caller=prepared.caller,
+        provider=provider, model=model, requested_model=prepared.request.model, usage=usage,
+        cost=cost, status=status, latency_ms=_ms(prepared), attempts=attempts, error=error)
+    row.id = prepared.usage_id
+    return row
+
+
+def _record(session: Session, prepared: Prepared, row: LLMUsage,
+            statements: list[driver.Statement], cost: Decimal | None) -> None:
+    """Write ``statements`` (the row's, the cache entry's) committed durably, then the
+    settlement in a transaction of its own (budgets.settlement_apart), in one round trip; then
+    mark and notify the soft limits crossed (rare)."""
+    settlement = budgets.settlement_apart(prepared.workspace_id, prepared.reservation, cost,
+                                          prepared.usage_id)
     written = tenancy.execute_bound(session, prepared.workspace_id, statements + settlement,
                                     commit=True)
     session.commit()
@@ -313,64 +336,55 @@ def finish(session: Session, prepared: Prepared, result: GatewayResult, *, cache
     crossed = budgets.crossed(session, written[-1]) if settlement else []
     session.commit()
     session.close()
-    result.usage_id = row.id
     ledger.counted(row)
     if crossed:
         notices.soft_limit_crossed(session, prepared.workspace_id, crossed)
 
 
+def _record_later(owner: runtime.Runtime, prepared: Prepared, row: LLMUsage,
+                  statements: list[driver.Statement], cost: Decimal | None) -> None:
+    """:func:`_record` in a session of its own, after the response was sent (outside the
+    request's context). A failure is logged: the row stays pending for the sweep."""
+    with runtime.activated(owner), owner.sessions() as session:
+        try:
+            with tenancy.bound(session, prepared.workspace_id):
+                _record(session, prepared, row, statements, cost)
+        except Exception:
+            log.exception("could not record an LLM call after its answer was sent; its "
+                          "ledger row stays pending until the maintenance loop settles it",
+                          extra={"workspace_id": prepared.workspace_id})
+
+
 def fail(session: Session, prepared: Prepared, failed: RouteFailed) -> None:
     """Record a request no deployment answered and give its reservation back."""
     last = failed.attempts[-1] if failed.attempts else None
-    ledger.record(session, prepared.workspace_id, kind="chat", purpose=prepared.purpose,
-                  caller=prepared.caller, provider=last.provider if last else None,
-                  model=last.model if last else None, requested_model=prepared.request.model,
-                  usage=Usage(), cost=Decimal(0), status="timeout" if failed.deadline
-                  else "error", latency_ms=_ms(prepared), attempts=failed.attempts,
-                  error=last.kind if last else "deadline")
-    budgets.settle(session, prepared.reservation, Decimal(0))
+    row = _row(prepared, provider=last.provider if last else None,
+               model=last.model if last else None, usage=Usage(), cost=Decimal(0),
+               status="timeout" if failed.deadline else "error", attempts=failed.attempts,
+               error=last.kind if last else "deadline")
+    driver.execute(session, *records.replacing(row))
+    budgets.settle(session, prepared.reservation, Decimal(0), prepared.usage_id)
     session.commit()
     session.close()
+    ledger.counted(row)
 
 
-def release(session: Session, prepared: Prepared) -> None:
-    """Give the reservation back after an unexpected failure (best effort)."""
+def release(session: Session, prepared: Prepared, error: BaseException | None = None) -> None:
+    """Record the request as failed and give its reservation back after an unexpected
+    failure (best effort: else the sweep settles its pending row)."""
     try:
         session.rollback()
-        budgets.settle(session, prepared.reservation, Decimal(0))
-        session.commit()
+        row = _row(prepared, provider=None, model=None, usage=Usage(), cost=Decimal(0),
+                   status="error", attempts=[],
+                   error=type(error).__name__ if error is not None else "unexpected")
+        with tenancy.bound(session, prepared.workspace_id):
+            driver.execute(session, *records.replacing(row))
+            budgets.settle(session, prepared.reservation, Decimal(0), prepared.usage_id)
+            session.commit()
     except Exception:
         log.warning("could not release a budget reservation", exc_info=True)
     finally:
         session.close()
-
-
-def error_for(failed: RouteFailed) -> DomainError:
-    """The API error for a request no deployment answered; it names the provider that refused
-    and lists the attempts."""
-    attempts = {"attempts": [a.as_dict() for a in failed.attempts]}
-    last = failed.attempts[-1] if failed.attempts else None
-    if failed.deadline:
-        return GatewayTimeout("the request's deadline passed before a provider answered",
-                              errors=attempts)
-    if last is not None and last.kind == AUTH:
-        return BadGateway(f"{last.provider} rejected the configured credentials "
-                          f"({last.status or 'auth'})", errors=attempts)
-    if last is not None and last.kind == CONTENT_POLICY:
-        return ContentRefused(f"{last.provider} refused the request under its content policy",
-                              errors=attempts)
-    if last is not None and last.kind == CONTEXT_LENGTH:
-        return Invalid(f"the prompt is too long for every model of the route (last: "
-                       f"{last.provider}/{last.model})", errors=attempts)
-    if (last is not None and last.kind == INVALID_REQUEST
-            and isinstance(failed.last, ProviderError)):  # the request is wrong: no 502
-        return Invalid(f"{last.provider} refused the request as invalid "
-                       f"({last.status or '4xx'}): {failed.last}", errors=attempts)
-    if failed.last is None:
-        return BadGateway("no deployment of the route could answer", errors=attempts)
-    error = from_plugin_error(failed.last, last.provider if last else "the provider")
-    error.errors = {**(error.errors or {}), **attempts}
-    return error
 
 
 def _ms(prepared: Prepared) -> int:

@@ -41,8 +41,7 @@ from codex32.services.gateway.calls import (
     reported_model,
     reported_usage,
 )
-from codex32.services.gateway.chat import error_for
-from codex32.services.gateway.router import RouteFailed, Router
+from codex32.services.gateway.router import RouteFailed, Router, error_for
 
 MAX_TEXTS = 2048
 

@@ -98,7 +98,9 @@ def report(session: Session, start: datetime | None, end: datetime | None,
            group_by: list[str]) -> dict[str, Any]:
     """Totals of the bound workspace's ledger between ``start`` and ``end``, grouped.
 
-    ``cost_usd`` sums known costs; ``unpriced_requests`` counts rows whose cost is unknown.
+    ``cost_usd`` sums known costs; ``unpriced_requests`` counts rows whose cost is unknown;
+    ``pending_requests`` those still being answered or recorded (their cost is not known yet;
+    neither unpriced nor failed).
     """
     if start is not None and end is not None and _utc(start) > _utc(end):
         raise Invalid("from must not be after to",
@@ -115,9 +117,12 @@ def report(session: Session, start: datetime | None, end: datetime | None,
         func.coalesce(func.sum(LLMUsage.output_tokens), 0).label("output_tokens"),
         func.coalesce(func.sum(LLMUsage.reasoning_tokens), 0).label("reasoning_tokens"),
         func.coalesce(func.sum(LLMUsage.cost_usd), 0).label("cost_usd"),
-        func.count().filter(LLMUsage.cost_usd.is_(None)).label("unpriced_requests"),
+        func.count().filter(LLMUsage.cost_usd.is_(None), LLMUsage.status != "pending").label(
+            "unpriced_requests"),
         func.count().filter(LLMUsage.cache_hit).label("cache_hits"),
-        func.count().filter(LLMUsage.status != "ok").label("failed_requests"),
+        func.count().filter(LLMUsage.status.not_in(("ok", "pending"))).label(
+            "failed_requests"),
+        func.count().filter(LLMUsage.status == "pending").label("pending_requests"),
     ]
     query = select(*keys, *totals)
     if start is not None:
@@ -132,7 +137,8 @@ def report(session: Session, start: datetime | None, end: datetime | None,
         item.update({name: row[name] for name in ("requests", "input_tokens",
                                                   "cached_input_tokens", "output_tokens",
                                                   "reasoning_tokens", "unpriced_requests",
-                                                  "cache_hits", "failed_requests")})
+                                                  "cache_hits", "failed_requests",
+                                                  "pending_requests")})
         item["cost_usd"] = money_text(row["cost_usd"])
         groups.append(item)
     return {"from": start, "to": end, "group_by": group_by, "groups": groups}

@@ -1,6 +1,7 @@
 """The router: try the route's deployments (language models or embedders) in order under
 one deadline, with the retry policy, skipping deployments in cooldown and reporting each
-failure to the cooldown store.
+failure to the cooldown store; :func:`error_for` is the API error for a request no
+deployment answered.
 
 No database session is held while a provider works: the cooldown store gets its own short
 transactions through the ``on_failure`` callback. Streams are retried and fall back only
@@ -17,11 +18,13 @@ from dataclasses import dataclass
 
 from opentelemetry.trace import Span, SpanKind
 
+from codex32.errors import BadGateway, DomainError, GatewayTimeout, Invalid, from_plugin_error
 from codex32.observability import tracing
 from codex32.plugins.calls import invoke
 from codex32.plugins.errors import (
     AUTH,
     CONTENT_POLICY,
+    CONTEXT_LENGTH,
     INVALID_REQUEST,
     RATE_LIMITED,
     TIMEOUT,
@@ -185,3 +188,37 @@ def _for(request: ChatRequest, deployment: Deployment, remaining: float) -> Chat
 def refused(kind: str) -> bool:
     """Whether a failure kind means the provider refused (auth or content policy)."""
     return kind in (AUTH, CONTENT_POLICY)
+
+
+class ContentRefused(DomainError):
+    """A provider refused the request under its content policy (422, names the provider)."""
+
+    status = 422
+
+
+def error_for(failed: RouteFailed) -> DomainError:
+    """The API error for a request no deployment answered; it names the provider that refused
+    and lists the attempts."""
+    attempts = {"attempts": [a.as_dict() for a in failed.attempts]}
+    last = failed.attempts[-1] if failed.attempts else None
+    if failed.deadline:
+        return GatewayTimeout("the request's deadline passed before a provider answered",
+                              errors=attempts)
+    if last is not None and last.kind == AUTH:
+        return BadGateway(f"{last.provider} rejected the configured credentials "
+                          f"({last.status or 'auth'})", errors=attempts)
+    if last is not None and last.kind == CONTENT_POLICY:
+        return ContentRefused(f"{last.provider} refused the request under its content policy",
+                              errors=attempts)
+    if last is not None and last.kind == CONTEXT_LENGTH:
+        return Invalid(f"the prompt is too long for every model of the route (last: "
+                       f"{last.provider}/{last.model})", errors=attempts)
+    if (last is not None and last.kind == INVALID_REQUEST
+            and isinstance(failed.last, ProviderError)):  # the request is wrong: no 502
+        return Invalid(f"{last.provider} refused the request as invalid "
+                       f"({last.status or '4xx'}): {failed.last}", errors=attempts)
+    if failed.last is None:
+        return BadGateway("no deployment of the route could answer", errors=attempts)
+    error = from_plugin_error(failed.last, last.provider if last else "the provider")
+    error.errors = {**(error.errors or {}), **attempts}
+    return error

@@ -673,6 +673,8 @@ export interface components {
             input_tokens: number;
             model?: string;
             output_tokens: number;
+            /** @description still being answered or recorded (their cost is not known yet) */
+            pending_requests: number;
             provider?: string;
             purpose?: string;
             reasoning_tokens: number;

@@ -20,6 +20,7 @@ class UsageGroup:
         failed_requests (int):
         input_tokens (int):
         output_tokens (int):
+        pending_requests (int): still being answered or recorded (their cost is not known yet)
         reasoning_tokens (int):
         requests (int):
         unpriced_requests (int):
@@ -38,6 +39,7 @@ class UsageGroup:
     failed_requests: int
     input_tokens: int
     output_tokens: int
+    pending_requests: int
     reasoning_tokens: int
     requests: int
     unpriced_requests: int
@@ -61,6 +63,8 @@ class UsageGroup:
         input_tokens = self.input_tokens
 
         output_tokens = self.output_tokens
+
+        pending_requests = self.pending_requests
 
         reasoning_tokens = self.reasoning_tokens
 
@@ -104,6 +108,7 @@ class UsageGroup:
                 "failed_requests": failed_requests,
                 "input_tokens": input_tokens,
                 "output_tokens": output_tokens,
+                "pending_requests": pending_requests,
                 "reasoning_tokens": reasoning_tokens,
                 "requests": requests,
                 "unpriced_requests": unpriced_requests,
@@ -140,6 +145,8 @@ class UsageGroup:
         input_tokens = d.pop("input_tokens")
 
         output_tokens = d.pop("output_tokens")
+
+        pending_requests = d.pop("pending_requests")
 
         reasoning_tokens = d.pop("reasoning_tokens")
 
@@ -189,6 +196,7 @@ class UsageGroup:
             failed_requests=failed_requests,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
+            pending_requests=pending_requests,
             reasoning_tokens=reasoning_tokens,
             requests=requests,
             unpriced_requests=unpriced_requests,

@@ -1,0 +1,115 @@
+"""A chat's ledger row from its reservation to its record, and the rows a process left
+pending.
+
+The budget reservation's statement writes the request's row as ``pending`` (:data:`PENDING`,
+with what it reserved) before any provider is called. The answer's record replaces it
+(:func:`replacing`), whether written before the answer is returned (the platform's own
+calls: builder, search, bots) or after the HTTP response is sent (the chat endpoints, see
+:func:`codex32.services.gateway.chat.chat`'s ``defer``). A process that ends in between
+leaves the row pending, with its reservation standing; the worker's maintenance loop settles
+rows older than :data:`STALE_AFTER_SECONDS` (:func:`sweep`): status ``unsettled``, cost and
+spend the reserved maximum, which the call cannot have exceeded, so no budget is overshot and
+no paid call is missing from the ledger (docs/llm-gateway.md, "Recorded after the answer").
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from codex32.db import driver, rows
+from codex32.db.gateway_models import MONEY_MAX, LLMUsage
+from codex32.observability.metrics import LLM_REQUESTS
+from codex32.services.gateway.calls import Caller
+
+# A stream is not bounded by the request's deadline once it flows: an hour is far beyond any
+# call or stream the gateway serves, so only a row whose process is gone is this old.
+STALE_AFTER_SECONDS = 3600.0
+SWEEP_BATCH = 100  # workspaces swept per maintenance pass
+UNSETTLED = ("no record of the answer: the process serving the request ended before writing "
+             "it; charged the request's reserved maximum")
+
+# The request's pending row, a CTE of the reservation's statement after ``reserved`` (the
+# budgets it reserved on) and ``refused``: written when it reserved, not on a hit or refusal.
+PENDING = """
+    INSERT INTO llm_usage (workspace_id, id, kind, purpose, requested_model, user_id,
+                           api_key_id, bot_id, execution_id, conversation_id, status,
+                           reserved_usd, reserved_budgets)
+    SELECT :ws, :usage_id, 'chat', :purpose, :requested_model, :user_id, :api_key, :bot,
+           :execution_id, :conversation_id, 'pending',
+           CASE WHEN :unpriced THEN NULL ELSE CAST(:amount AS numeric) END,
+           (SELECT COALESCE(jsonb_agg(jsonb_build_array(id, start)), '[]'::jsonb)
+            FROM reserved)
+    WHERE NOT EXISTS (SELECT FROM cached) AND NOT EXISTS (SELECT FROM refused)"""
+
+# The answer's row replaces the pending one unless the sweep settled it first.
+_STILL_PENDING = "llm_usage.status = 'pending'"
+
+
+def request_row(workspace_id: str, usage_id: uuid.UUID, purpose: str,
+                requested_model: str | None, caller: Caller, latency_ms: int
+                ) -> dict[str, Any]:
+    """The parameters of the row the reservation's statement writes, a hit's
+    (:data:`.cache.RECORD_HIT`) or a pending one (:data:`PENDING`); the caller's API key and
+    bot are the reservation's ``:api_key`` and ``:bot``."""
+    return {"ws": uuid.UUID(workspace_id), "usage_id": usage_id, "purpose": purpose,
+            "requested_model": requested_model, "user_id": caller.user_id,
+            "execution_id": caller.execution_id, "conversation_id": caller.conversation_id,
+            "latency_ms": latency_ms}
+
+
+def replacing(row: LLMUsage) -> driver.Statement:
+    """The statement that writes ``row`` (a :func:`.ledger.entry` with the pending row's id)
+    over the pending row, or inserts it when there is none (a database crash lost the
+    reservation's uncommitted-to-disk transaction); a row the sweep settled is left as is."""
+    return rows.upsert(row, only_where=_STILL_PENDING)
+
+
+_WORKSPACES = text("SELECT workspace_id FROM pending_llm_workspaces(:before, :limit)")
+# The bound workspace's stale rows, settled: each at its reserved maximum (NULL when a price
+# was unknown: nothing was reserved), and that amount moved from reserved to spent on each
+# budget it was reserved on, summed per budget and period.
+_SETTLE_STALE = text(f"""
+    WITH stale AS (
+      UPDATE llm_usage SET status = 'unsettled', cost_usd = reserved_usd, error = :why
+      WHERE status = 'pending' AND created_at < :before
+      RETURNING id, reserved_usd, reserved_budgets),
+    owed AS (
+      SELECT CAST(budget->>0 AS uuid) AS id, CAST(budget->>1 AS timestamptz) AS start,
+             sum(stale.reserved_usd) AS amount
+      FROM stale CROSS JOIN jsonb_array_elements(stale.reserved_budgets) AS budget
+      WHERE stale.reserved_usd IS NOT NULL
+      GROUP BY 1, 2),
+    settled AS (
+      UPDATE llm_budgets AS b SET reserved_usd = GREATEST(b.reserved_usd - owed.amount, 0),
+                                  spent_usd = LEAST(b.spent_usd + owed.amount, {MONEY_MAX}),
+                                  updated_at = now()
+      FROM owed WHERE b.id = owed.id AND b.period_start = owed.start
+      RETURNING b.id)
+    SELECT count(*) FROM stale""")
+
+
+def stale_before(now: datetime | None = None) -> datetime:
+    """Rows pending since before this are stale."""
+    return (now or datetime.now(UTC)) - timedelta(seconds=STALE_AFTER_SECONDS)
+
+
+def workspaces_with_stale(session: Session, before: datetime,
+                          limit: int = SWEEP_BATCH) -> list[uuid.UUID]:
+    """Workspaces holding rows pending since before ``before``, any workspace (a SECURITY
+    DEFINER function reading only the workspace, status and time columns)."""
+    return list(session.execute(_WORKSPACES, {"before": before, "limit": limit}).scalars())
+
+
+def sweep(session: Session, before: datetime) -> int:
+    """Settle the bound workspace's rows pending since before ``before`` (in the caller's
+    transaction); how many."""
+    swept = int(session.execute(_SETTLE_STALE, {"before": before, "why": UNSETTLED}
+                                ).scalar_one())
+    if swept:
+        LLM_REQUESTS.labels(provider="none", model="none", status="unsettled").inc(swept)
+    return swept

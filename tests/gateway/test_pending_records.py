@@ -1,0 +1,119 @@
+"""A chat's ledger row is written as ``pending``, with what it reserved, before the provider
+is called; the HTTP chat's answer is sent before its record, which replaces that row; the
+maintenance loop settles a row whose process ended first at its reserved maximum, in each
+workspace under its own binding, and a record that comes after that settles nothing twice."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from codex32.execution import sweeps
+from codex32.runtime import KEY
+from codex32.services.gateway import budgets, records
+from tests.gateway.conftest import chat, configure
+
+BODY = {"messages": [{"role": "user", "content": "hello gateway"}], "model": "fast"}
+BUDGET = {"scope": "workspace", "period": "day", "hard_limit_usd": "10"}
+
+
+def ledger(database, workspace_id: str) -> list[dict]:
+    with psycopg.connect(database.superuser_dsn) as connection:
+        cursor = connection.execute(
+            "SELECT id, status, cost_usd, reserved_usd, reserved_budgets, output_tokens "
+            "FROM llm_usage WHERE workspace_id = %s ORDER BY created_at", (workspace_id,))
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def budget(database, workspace_id: str) -> tuple[Decimal, Decimal]:
+    with psycopg.connect(database.superuser_dsn) as connection:
+        return connection.execute(
+            "SELECT spent_usd, reserved_usd FROM llm_budgets WHERE workspace_id = %s",
+            (workspace_id,)).fetchone()
+
+
+@pytest.fixture()
+def budgeted(chained):
+    response = chained.call("PUT", "/api/v1/budgets", json={"budgets": [BUDGET]})
+    assert response.status_code == 200, response.json
+    return chained
+
+
+def test_the_answer_is_sent_before_its_record_which_replaces_the_pending_row(
+        budgeted, database):
+    response = budgeted.call("POST", "/api/v1/llm/chat", json=BODY, buffered=False)
+    assert response.status_code == 200
+    answer = response.json
+    # Sent, not yet closed by the server: the row is the reservation's, pending.
+    [row] = ledger(database, budgeted.workspace_id)
+    assert str(row["id"]) == answer["usage_id"] and row["status"] == "pending"
+    assert row["reserved_usd"] > Decimal(answer["cost_usd"]) > 0
+    spent, reserved = budget(database, budgeted.workspace_id)
+    assert (spent, reserved) == (0, row["reserved_usd"])
+    assert [budget_id for budget_id, _ in row["reserved_budgets"]] == [
+        budgeted.call("GET", "/api/v1/budgets").json[0]["id"]]
+    report = budgeted.call("GET", "/api/v1/usage").json["groups"][0]
+    assert [report[name] for name in ("requests", "pending_requests", "failed_requests",
+                                      "unpriced_requests")] == [1, 1, 0, 0]
+    response.close()  # the server closes it once sent: the record is written
+    [row] = ledger(database, budgeted.workspace_id)
+    assert row["status"] == "ok" and row["cost_usd"] == Decimal(answer["cost_usd"])
+    assert row["output_tokens"] == answer["usage"]["output_tokens"]
+    assert budget(database, budgeted.workspace_id) == (Decimal(answer["cost_usd"]), 0)
+
+
+def dropped(app, tenant) -> list:
+    """A chat whose process ends after the answer and before its record: the record is
+    handed over and never run. Returns the records handed over."""
+    kept: list = []
+    result = chat(app, tenant, defer=kept.append, purpose="gateway")
+    assert result.usage_id is not None and len(kept) == 1
+    return kept
+
+
+def test_the_sweep_settles_rows_left_pending_at_their_maximum_in_each_workspace(
+        app, budgeted, servers, database, other_tenant, monkeypatch):
+    other = other_tenant
+    configure(other, servers)
+    assert other.call("PUT", "/api/v1/budgets", json={"budgets": [BUDGET]}).status_code == 200
+    for tenant in (budgeted, other):
+        dropped(app, tenant)
+    runtime = app.extensions[KEY]
+    sweeps.stale_llm_calls(runtime.sessions)  # not stale yet
+    assert [row["status"] for row in ledger(database, budgeted.workspace_id)] == ["pending"]
+    # Every pending row is stale now, other tests' too (this database is shared).
+    monkeypatch.setattr(records, "STALE_AFTER_SECONDS", -1.0)
+    assert sweeps.stale_llm_calls(runtime.sessions) >= 2
+    for tenant in (budgeted, other):
+        [row] = ledger(database, tenant.workspace_id)
+        assert row["status"] == "unsettled" and row["cost_usd"] == row["reserved_usd"] > 0
+        assert budget(database, tenant.workspace_id) == (row["reserved_usd"], 0)
+    assert sweeps.stale_llm_calls(runtime.sessions) == 0
+
+
+def test_a_record_that_comes_after_the_sweep_changes_nothing(app, budgeted, database,
+                                                              monkeypatch):
+    [late] = dropped(app, budgeted)
+    monkeypatch.setattr(records, "STALE_AFTER_SECONDS", -1.0)
+    assert sweeps.stale_llm_calls(app.extensions[KEY].sessions) >= 1
+    swept = budget(database, budgeted.workspace_id)
+    late()
+    [row] = ledger(database, budgeted.workspace_id)
+    assert row["status"] == "unsettled"
+    assert budget(database, budgeted.workspace_id) == swept  # not settled twice
+
+
+def test_a_record_that_cannot_be_written_leaves_the_row_pending_for_the_sweep(
+        app, budgeted, database, monkeypatch, caplog):
+    caplog.set_level(logging.ERROR, logger="codex32.services.gateway.chat")
+    [record] = dropped(app, budgeted)
+    monkeypatch.setattr(budgets, "settlement_apart", lambda *args: [("SELECT 1/0", {})])
+    record()  # logged, not raised: the response was sent already
+    assert "stays pending" in caplog.text
+    [row] = ledger(database, budgeted.workspace_id)
+    assert row["status"] == "pending"
+    assert budget(database, budgeted.workspace_id)[1] == row["reserved_usd"] > 0
