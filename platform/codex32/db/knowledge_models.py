@@ -62,11 +62,11 @@ class KnowledgeIndex(Model):
 
 
 class KnowledgeCollection(TenantOwned, Model):
-    """A named set of documents in a workspace."""
+    """A named set of documents in a workspace (names unique whatever their case: 0018)."""
 
     __tablename__ = "knowledge_collections"
-    __table_args__ = (UniqueConstraint("workspace_id", "name",
-                                       name="uq_knowledge_collections_name"),)
+    __table_args__ = (Index("uq_knowledge_collections_name", "workspace_id", sql("lower(name)"),
+                            unique=True),)
 
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")

@@ -108,7 +108,7 @@ def list_collections(args):
 @blp.arguments(CollectionCreateSchema)
 @blp.response(201, CollectionSchema)
 def create_collection(data):
-    """Create a collection (names are unique per workspace)."""
+    """Create a collection (names are unique per workspace whatever their case: 409)."""
     return documents.create_collection(db.session, current_principal(), **data)
 
 
@@ -125,7 +125,8 @@ def get_collection(collection_id):
 @blp.arguments(CollectionUpdateSchema)
 @blp.response(200, CollectionSchema)
 def update_collection(data, collection_id):
-    """Rename a collection or change its description or metadata."""
+    """Rename a collection or change its description or metadata (a change of nothing is
+    no change: not audited)."""
     return documents.update_collection(db.session, current_principal(), collection_id, data)
 
 

@@ -57,7 +57,7 @@ DOCUMENT_COLUMNS = (KnowledgeDocument.id, KnowledgeDocument.collection_id,
 def create_collection(session: Session, principal: Principal, *, name: str,
                       description: str = "", metadata: dict[str, Any] | None = None
                       ) -> KnowledgeCollection:
-    """A new, empty collection; 409 when the workspace has one of that name."""
+    """A new, empty collection; 409 when the workspace has one of that name in any case."""
     now = datetime.now(UTC)
     collection = KnowledgeCollection(
         workspace_id=principal.workspace_id, id=uuid.uuid4(), name=name,
@@ -90,11 +90,14 @@ def get_collection(session: Session, collection_id: uuid.UUID, *,
 
 def update_collection(session: Session, principal: Principal, collection_id: uuid.UUID,
                       changes: dict[str, Any]) -> KnowledgeCollection:
-    """Rename a collection or change its description or metadata."""
+    """Rename a collection or change its description or metadata; a change that changes
+    nothing (an empty one, or the values it has) is no mutation: nothing written, not audited."""
     collection = get_collection(session, collection_id, lock=True)
     if "metadata" in changes:
         changes["metadata_"] = _checked_metadata(changes.pop("metadata"))
     recorded = audit.apply_changes(collection, changes)
+    if not recorded:
+        return collection
     collection.updated_at = datetime.now(UTC)
     _flush_unique(session, collection.name)
     audit.record(session, principal, "collection.update", "collection", collection.id, recorded)
