@@ -8,9 +8,9 @@ name, and each other one is renamed to its name followed by `` (n)``, n being th
 number from 2 whose name no collection of the workspace holds in any case (the name is cut to
 fit 255 characters). Nothing else changes (collections are found by id everywhere: search,
 bots, the console), and each rename is audited as a ``collection.update`` by the system, with
-the reason. Row-level security is forced on these tables for their owner too, so it is lifted
-for those statements, inside the migration's transaction. The downgrade restores the
-case-sensitive constraint; the renamed names stay.
+the reason (each written under its workspace's binding). Row-level security is forced on the
+collections for their owner too, so it is lifted for those statements, inside the migration's
+transaction. The downgrade restores the case-sensitive constraint; the renamed names stay.
 
 Revision ID: 0018
 Revises: 0017
@@ -25,7 +25,7 @@ revision, down_revision = "0018", "0017"
 branch_labels = depends_on = None
 
 NAME = "uq_knowledge_collections_name"
-TABLES = ("knowledge_collections", "audit_logs")  # forced row-level security
+TABLE = "knowledge_collections"  # forced row-level security: lifted to read every workspace's
 MAX_NAME = 255
 REASON = "another collection's name differs only in case"
 
@@ -37,6 +37,7 @@ COLLIDING = sa.text(
 TAKEN = sa.text("SELECT lower(name) FROM knowledge_collections WHERE workspace_id = :w")
 RENAME = sa.text("UPDATE knowledge_collections SET name = :name, updated_at = now() "
                  "WHERE workspace_id = :w AND id = :id")
+BIND = sa.text("SELECT set_config('app.workspace_id', :w, true)")  # the audit row's workspace
 AUDIT = sa.text(
     "INSERT INTO audit_logs (workspace_id, id, actor_type, action, resource_type, "
     "resource_id, changes) VALUES (:w, gen_random_uuid(), 'system', 'collection.update', "
@@ -68,16 +69,16 @@ def _settle_names(bind: sa.Connection) -> None:
         renamed = free_name(name, taken[key[0]])
         taken[key[0]].add(renamed.lower())
         bind.execute(RENAME, {"w": workspace_id, "id": collection_id, "name": renamed})
+        bind.execute(BIND, {"w": str(workspace_id)})
         bind.execute(AUDIT, {"w": workspace_id, "id": str(collection_id), "changes": json.dumps(
             {"name": {"before": name, "after": renamed}, "reason": REASON})})
+    bind.execute(BIND, {"w": ""})
 
 
 def upgrade():
-    for table in TABLES:
-        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {TABLE} NO FORCE ROW LEVEL SECURITY")
     _settle_names(op.get_bind())
-    for table in TABLES:
-        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {TABLE} FORCE ROW LEVEL SECURITY")
     op.drop_constraint(NAME, "knowledge_collections", type_="unique")
     op.create_index(NAME, "knowledge_collections", ["workspace_id", sa.text("lower(name)")],
                     unique=True)

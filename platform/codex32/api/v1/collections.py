@@ -125,8 +125,9 @@ def get_collection(collection_id):
 @blp.arguments(CollectionUpdateSchema)
 @blp.response(200, CollectionSchema)
 def update_collection(data, collection_id):
-    """Rename a collection or change its description or metadata (a change of nothing is
-    no change: not audited)."""
+    """Rename a collection or change its description or metadata.
+
+    A PATCH that changes nothing answers the collection as it is and is not audited."""
     return documents.update_collection(db.session, current_principal(), collection_id, data)
 
 
