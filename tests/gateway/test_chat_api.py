@@ -7,6 +7,7 @@ import json
 import time
 
 import psycopg
+import pytest
 
 from codex32.runtime import KEY
 from tests.gateway.conftest import configure
@@ -68,6 +69,25 @@ def test_bad_input_is_422_and_unknown_alias_target_names_it(chained):
     bad = chained.call("PATCH", "/api/v1/workspace", json={"settings": {"llm": {
         "aliases": {"x": ["has space/model"]}}}})
     assert bad.status_code == 422
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("stream", "yes"), ("stream", 1), ("json_mode", "false"), ("cache", 0),
+    ("max_tokens", 1.5), ("max_tokens", "16"), ("max_tokens", True),
+    ("temperature", "0.5"), ("temperature", True), ("timeout", "60"),
+    ("response_schema", {"name": "a", "schema": {}, "strict": "yes"})])
+def test_a_value_of_the_wrong_json_type_is_422_not_coerced(chained, servers, field, value):
+    response = chained.call("POST", "/api/v1/llm/chat", json={**BODY, field: value})
+    assert response.status_code == 422, (field, value, response.json)
+    assert field in response.json["errors"]["json"], response.json
+    assert not [r for r in servers[0].requests if "chat" in r.path]  # nothing was sent
+
+
+def test_values_of_the_right_json_type_pass(chained):
+    response = chained.call("POST", "/api/v1/llm/chat", json={
+        **BODY, "stream": False, "json_mode": False, "cache": None, "max_tokens": 16.0,
+        "temperature": 0, "timeout": 30})
+    assert response.status_code == 200, response.json
 
 
 def test_rate_limits_answer_429_with_openai_headers(app, tenant, servers, monkeypatch):

@@ -159,3 +159,23 @@ def test_a_rate_limit_is_openais_rate_limit_error_with_its_headers(chained, serv
     error = refused.json["error"]
     assert (error["type"], error["code"]) == ("rate_limit_error", "rate_limit_exceeded")
     assert error["message"]
+
+
+@pytest.mark.parametrize(("param", "value"), [
+    ("stream", "yes"), ("stream", 1), ("stream", "true"), ("max_tokens", 1.5),
+    ("max_tokens", "16"), ("max_tokens", True), ("max_completion_tokens", 2.5), ("n", "1"),
+    ("temperature", "0.5"), ("temperature", False),
+    ("stream_options", {"include_usage": "yes"}),
+    ("response_format", {"type": "json_schema", "json_schema": {"name": "a", "strict": 1}})])
+def test_a_value_of_the_wrong_json_type_is_refused_not_coerced(chained, servers, param, value):
+    response = completion(chained, **{param: value})
+    assert response.status_code == 422, (param, value, response.json)
+    assert response.json["error"]["type"] == "invalid_request_error"
+    assert response.json["error"]["param"].startswith(param), response.json
+    assert not [r for r in servers[0].requests if "chat" in r.path]  # nothing was sent
+
+
+def test_values_of_the_right_json_type_pass(chained):
+    response = completion(chained, stream=False, max_tokens=16.0, max_completion_tokens=32,
+                          n=1, temperature=1, stream_options={"include_usage": False})
+    assert response.status_code == 200, response.json

@@ -1,4 +1,5 @@
-"""Schemas shared by every API version: strict input, pagination, limits from the settings."""
+"""Schemas shared by every API version: strict input (and fields that take a JSON type
+as it is, never coerced), pagination, limits from the settings."""
 
 from __future__ import annotations
 
@@ -16,6 +17,35 @@ class Strict(Schema):
 
     class Meta:
         unknown = RAISE
+
+
+class JsonBoolean(fields.Boolean):
+    """``true`` or ``false`` only: no "yes", 1 or "true" taken for a boolean."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class JsonInteger(fields.Integer):
+    """A JSON number with an integral value (``16`` or ``16.0``): no string, boolean or
+    fraction rounded into one."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | float) or (
+                isinstance(value, float) and not value.is_integer()):
+            raise self.make_error("invalid", input=value)
+        return int(value)
+
+
+class JsonNumber(fields.Float):
+    """A JSON number: no string or boolean read as one."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class Output(Schema):

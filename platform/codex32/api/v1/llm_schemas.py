@@ -1,6 +1,7 @@
 """Schemas of the LLM gateway's API: the workspace's ``settings.llm``, chat requests in the
 platform's shape, budgets and the usage report. Every value here is attacker-controlled
-(a tenant sets it), so every field is bounded."""
+(a tenant sets it), so every field is bounded; a chat's fields take their JSON type as it is
+(``"stream": "yes"`` or ``"max_tokens": 1.5`` is a 422, never coerced)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from decimal import Decimal
 
 from marshmallow import ValidationError, fields, validate
 
-from codex32.api.schemas import Output, Strict
+from codex32.api.schemas import JsonBoolean, JsonInteger, JsonNumber, Output, Strict
 from codex32.services.gateway.calls import MAX_MODEL_NAME
 
 MAX_MODEL = MAX_MODEL_NAME  # a requested model is kept as the ledger keeps a model name
@@ -88,7 +89,7 @@ class ResponseSchemaSchema(Strict):
         r"^[A-Za-z0-9_-]{1,64}$", error="letters, digits, _ and - (at most 64)"))
     schema = fields.Dict(required=True, metadata={"description": "a JSON Schema object"})
     description = fields.String(validate=validate.Length(max=1000))
-    strict = fields.Boolean()
+    strict = JsonBoolean()
 
 
 class ChatSchema(Strict):
@@ -98,16 +99,16 @@ class ChatSchema(Strict):
                            validate=validate.Length(min=1, max=200))
     model = fields.String(load_default=None, validate=validate.Length(min=1, max=MAX_MODEL),
                           metadata={"description": "alias, provider/model or model"})
-    temperature = fields.Float(load_default=0.2, validate=validate.Range(min=0, max=2))
-    max_tokens = fields.Integer(load_default=1024, validate=validate.Range(min=1, max=200_000))
-    json_mode = fields.Boolean(load_default=False)
+    temperature = JsonNumber(load_default=0.2, validate=validate.Range(min=0, max=2))
+    max_tokens = JsonInteger(load_default=1024, validate=validate.Range(min=1, max=200_000))
+    json_mode = JsonBoolean(load_default=False)
     response_schema = fields.Nested(ResponseSchemaSchema, load_default=None, metadata={
         "description": "ask for structured output (OpenAI's json_schema, Anthropic's forced "
                        "tool); the text is the JSON object"})
-    stream = fields.Boolean(load_default=False)
-    cache = fields.Boolean(load_default=None, metadata={
+    stream = JsonBoolean(load_default=False)
+    cache = JsonBoolean(load_default=None, allow_none=True, metadata={
         "description": "true caches whatever the temperature, false opts out"})
-    timeout = fields.Float(load_default=60.0, validate=validate.Range(min=0.1, max=600))
+    timeout = JsonNumber(load_default=60.0, validate=validate.Range(min=0.1, max=600))
 
 
 class AttemptSchema(Output):

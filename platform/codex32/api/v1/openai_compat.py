@@ -17,6 +17,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from codex32.api import openings, transaction
 from codex32.api.blueprint import Blueprint
+from codex32.api.schemas import JsonBoolean, JsonInteger, JsonNumber
 from codex32.api.v1 import openai_errors
 from codex32.api.v1.llm import caller_of
 from codex32.api.v1.llm_schemas import MAX_MODEL, ResponseSchemaSchema
@@ -65,17 +66,24 @@ class OpenAIMessageSchema(Lenient):
     content = fields.Raw(required=True)
 
 
+class StreamOptionsSchema(Lenient):
+    include_usage = JsonBoolean(load_default=False)
+
+
 class CompletionSchema(Lenient):
+    """Its fields take their JSON type as OpenAI does (``"stream": "yes"`` or
+    ``"max_tokens": 1.5`` is refused, never coerced)."""
+
     model = fields.String(required=True, validate=validate.Length(min=1, max=MAX_MODEL))
     messages = fields.List(fields.Nested(OpenAIMessageSchema), required=True,
                            validate=validate.Length(min=1, max=200))
-    temperature = fields.Float(load_default=1.0, validate=validate.Range(min=0, max=2))
-    max_tokens = fields.Integer(load_default=None, validate=validate.Range(min=1, max=200_000))
-    max_completion_tokens = fields.Integer(load_default=None,
-                                           validate=validate.Range(min=1, max=200_000))
-    n = fields.Integer(load_default=1, validate=validate.Equal(1, error="only n=1"))
-    stream = fields.Boolean(load_default=False)
-    stream_options = fields.Dict(load_default=None)
+    temperature = JsonNumber(load_default=1.0, validate=validate.Range(min=0, max=2))
+    max_tokens = JsonInteger(load_default=None, validate=validate.Range(min=1, max=200_000))
+    max_completion_tokens = JsonInteger(load_default=None,
+                                        validate=validate.Range(min=1, max=200_000))
+    n = JsonInteger(load_default=1, validate=validate.Equal(1, error="only n=1"))
+    stream = JsonBoolean(load_default=False)
+    stream_options = fields.Nested(StreamOptionsSchema, load_default=None)
     response_format = fields.Dict(load_default=None)
 
 
@@ -129,7 +137,7 @@ def chat_completions(data):
         opened = gateway.stream(principal.workspace_id, request, purpose="gateway",
                                 caller=caller_of(principal), settling=openings.settling,
                                 prepared=openings.leave, read=principal.reads)
-        include_usage = bool((data["stream_options"] or {}).get("include_usage"))
+        include_usage = (data["stream_options"] or {}).get("include_usage", False)
         response = Response(stream_with_context(_chunks(opened, ident, created, data["model"],
                                                         include_usage)),
                             mimetype="text/event-stream",

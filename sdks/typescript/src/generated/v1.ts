@@ -606,7 +606,7 @@ export interface paths {
         /** The workspace's collections, by name. */
         get: operations["listCollections"];
         put?: never;
-        /** Create a collection (names are unique per workspace). */
+        /** Create a collection (names are unique per workspace whatever their case: 409). */
         post: operations["createCollection"];
         delete?: never;
         options?: never;
@@ -631,7 +631,10 @@ export interface paths {
         delete: operations["deleteCollection"];
         options?: never;
         head?: never;
-        /** Rename a collection or change its description or metadata. */
+        /**
+         * Rename a collection or change its description or metadata.
+         * @description A PATCH that changes nothing answers the collection as it is and is not audited.
+         */
         patch: operations["updateCollection"];
         trace?: never;
     };
@@ -1744,9 +1747,7 @@ export interface components {
             /** @default false */
             stream?: boolean;
             /** @default null */
-            stream_options?: {
-                [key: string]: unknown;
-            } | null;
+            stream_options?: components["schemas"]["StreamOptions"] | (Record<string, never> | null);
             /** @default 1 */
             temperature?: number;
         };
@@ -2414,6 +2415,10 @@ export interface components {
                 [key: string]: unknown;
             };
             status: string;
+        };
+        StreamOptions: {
+            /** @default false */
+            include_usage?: boolean;
         };
         Suggestion: {
             detail: string;
