@@ -62,11 +62,13 @@ def request_row(workspace_id: str, usage_id: uuid.UUID, purpose: str,
             "latency_ms": latency_ms}
 
 
-def replacing(row: LLMUsage) -> driver.Statement:
+def replacing(row: LLMUsage, *, returning: bool = False) -> driver.Statement:
     """The statement that writes ``row`` (a :func:`.ledger.entry` with the pending row's id)
     over the pending row, or inserts it when there is none (a database crash lost the
-    reservation's uncommitted-to-disk transaction); a row the sweep settled is left as is."""
-    return rows.upsert(row, only_where=_STILL_PENDING)
+    reservation's uncommitted-to-disk transaction); a row the sweep settled, or a record
+    wrote, is left as is. ``returning``: it returns a row when it wrote one, so the caller
+    settles the reservation only then (the one that replaced the pending row settles it)."""
+    return rows.upsert(row, only_where=_STILL_PENDING, returning=returning)
 
 
 _WORKSPACES = text("SELECT workspace_id FROM pending_llm_workspaces(:before, :limit)")

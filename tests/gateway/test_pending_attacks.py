@@ -1,0 +1,103 @@
+"""Attacks on the pending ledger rows: each settlement of a reservation happens once, whatever
+fails and in whatever order the record, a failure's release and the sweep come."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import psycopg
+import pytest
+from sqlalchemy.exc import DataError
+
+from codex32.db import db, tenancy
+from codex32.services import gateway
+from codex32.services.gateway import budgets
+from codex32.testing.receivers import serve
+from tests.gateway.conftest import ask
+from tests.gateway.test_pending_records import BODY, BUDGET, budget, dropped, ledger
+
+
+@pytest.fixture()
+def budgeted(chained):
+    response = chained.call("PUT", "/api/v1/budgets", json={"budgets": [BUDGET]})
+    assert response.status_code == 200, response.json
+    return chained
+
+
+def read_stream(app, tenant) -> gateway.GatewayStream:
+    """A stream opened and read to its end as a service does."""
+    with app.app_context():
+        tenancy.bind(db.session, tenant.workspace_id)
+        try:
+            opened = gateway.stream(tenant.workspace_id, ask(model="fast"), purpose="builder")
+        finally:
+            db.session.remove()
+            tenancy.unbind()
+        for _ in opened:
+            pass
+    return opened
+
+
+def test_a_stream_whose_record_fails_after_settling_does_not_settle_again(
+        app, budgeted, database, monkeypatch):
+    # Another request is pending: its reservation must stand whatever this stream does.
+    dropped(app, budgeted)
+    [pending] = ledger(database, budgeted.workspace_id)
+    standing = pending["reserved_usd"]
+
+    real, calls = budgets.crossed, []
+
+    def lost(*args, **kwargs):  # the connection goes after the settlement was committed
+        calls.append(args)
+        if len(calls) == 1:
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(budgets, "crossed", lost)
+    with pytest.raises(psycopg.OperationalError):
+        read_stream(app, budgeted)
+    rows = {row["status"]: row for row in ledger(database, budgeted.workspace_id)}
+    assert set(rows) == {"pending", "ok"}
+    spent, reserved = budget(database, budgeted.workspace_id)
+    assert spent == rows["ok"]["cost_usd"]
+    assert reserved == standing  # the release after the record settled nothing twice
+
+
+def test_a_stream_whose_settlement_fails_after_its_row_keeps_its_reservation(
+        app, budgeted, database, monkeypatch):
+    """The row (committed) says the call cost something: a release must not hand the
+    reservation back for nothing (spent would miss the cost); it stays reserved."""
+    real = budgets.settlement_apart
+
+    def failing(*args, **kwargs):
+        statements = real(*args, **kwargs)
+        return [*statements[:1], ("SELECT 1/0", {})]  # the ledger row committed, then fails
+
+    monkeypatch.setattr(budgets, "settlement_apart", failing)
+    with pytest.raises(DataError):
+        read_stream(app, budgeted)
+    [row] = ledger(database, budgeted.workspace_id)
+    assert row["status"] == "ok" and row["cost_usd"] > 0
+    spent, reserved = budget(database, budgeted.workspace_id)
+    assert spent + reserved >= row["cost_usd"], (spent, reserved)
+
+
+def test_a_soft_limit_crossed_by_an_http_chat_is_notified_after_the_answer(
+        budgeted, database):
+    with serve() as receiver:
+        response = budgeted.call("PUT", "/api/v1/providers/notifier/webhook", json={
+            "config": {"url": receiver.url, "max_attempts": 1, "timeout_seconds": 2},
+            "secrets": {"signing_secret": "s" * 32}})
+        assert response.status_code in (200, 201), response.json
+        response = budgeted.call("PUT", "/api/v1/budgets", json={"budgets": [
+            {**BUDGET, "soft_limit_usd": "0.0000000001"}]})
+        assert response.status_code == 200, response.json
+        for path, body in (("/api/v1/llm/chat", BODY),
+                           ("/api/v1/openai/chat/completions", BODY)):
+            assert budgeted.call("POST", path, json=body).status_code == 200
+        bodies = [json.loads(r.body) for r in receiver.requests]
+    notices = [b for b in bodies if "budget" in json.dumps(b)]
+    assert len(notices) == 1, bodies
+    [spent_row] = [budget(database, budgeted.workspace_id)]
+    assert spent_row[1] == 0 and spent_row[0] > Decimal(0)
