@@ -4,6 +4,8 @@ fails and in whatever order the record, a failure's release and the sweep come."
 from __future__ import annotations
 
 import json
+import threading
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
@@ -11,8 +13,9 @@ import pytest
 from sqlalchemy.exc import DataError
 
 from codex32.db import db, tenancy
+from codex32.runtime import KEY
 from codex32.services import gateway
-from codex32.services.gateway import budgets
+from codex32.services.gateway import budgets, records
 from codex32.testing.receivers import serve
 from tests.gateway.conftest import ask
 from tests.gateway.test_pending_records import BODY, BUDGET, budget, dropped, ledger
@@ -101,3 +104,36 @@ def test_a_soft_limit_crossed_by_an_http_chat_is_notified_after_the_answer(
     assert len(notices) == 1, bodies
     [spent_row] = [budget(database, budgeted.workspace_id)]
     assert spent_row[1] == 0 and spent_row[0] > Decimal(0)
+
+
+def sweep_now(app, workspace_id: str) -> int:
+    """The maintenance loop's sweep of one workspace, every pending row stale (only this
+    workspace's: the database is shared with other tests)."""
+    runtime = app.extensions[KEY]
+    with runtime.sessions() as session, tenancy.bound(session, workspace_id):
+        swept = records.sweep(session, datetime.now(UTC) + timedelta(seconds=5))
+        session.commit()
+    return swept
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_late_records_racing_the_sweep_settle_each_reservation_once(
+        app, budgeted, database, round_):
+    late = [record for _ in range(6) for record in dropped(app, budgeted)]
+    start = threading.Barrier(len(late) + 1)
+
+    def run(work) -> None:
+        start.wait()
+        work()
+
+    threads = [threading.Thread(target=run, args=(work,))
+               for work in [*late, lambda: sweep_now(app, budgeted.workspace_id)]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    rows = ledger(database, budgeted.workspace_id)
+    assert {row["status"] for row in rows} <= {"ok", "unsettled"}, rows
+    spent, reserved = budget(database, budgeted.workspace_id)
+    assert reserved == 0
+    assert spent == sum(row["cost_usd"] for row in rows)
