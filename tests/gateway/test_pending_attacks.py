@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -17,7 +18,7 @@ from codex32.runtime import KEY
 from codex32.services import gateway
 from codex32.services.gateway import budgets, records
 from codex32.testing.receivers import serve
-from tests.gateway.conftest import ask
+from tests.gateway.conftest import ask, chat
 from tests.gateway.test_pending_records import BODY, BUDGET, budget, dropped, ledger
 
 
@@ -137,3 +138,63 @@ def test_late_records_racing_the_sweep_settle_each_reservation_once(
     spent, reserved = budget(database, budgeted.workspace_id)
     assert reserved == 0
     assert spent == sum(row["cost_usd"] for row in rows)
+
+
+def waiting_for_locks(database, count: int) -> bool:
+    """Whether ``count`` sessions wait for a lock (within 10 s)."""
+    until = time.monotonic() + 10
+    with psycopg.connect(database.superuser_dsn, autocommit=True) as connection:
+        while time.monotonic() < until:
+            waiting = connection.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()"
+            ).fetchone()[0]
+            if waiting >= count:
+                return True
+            time.sleep(0.02)
+    return False
+
+
+@pytest.mark.parametrize("settling", ["sweep", "record"])
+def test_a_settlement_and_a_reservation_lock_a_workspaces_budgets_in_one_order(
+        app, chained, database, settling):
+    """Two budgets apply to every request (a day's and a month's): the reservation locks them
+    in id order; a settlement (the sweep's, a late record's) locking them in another order
+    deadlocked with it (one of them failed). Several rounds, each with new budgets: the
+    settlement's order followed the ids' hashes or the rows' places."""
+    errors: list[Exception] = []
+
+    def guarded(work) -> None:
+        try:
+            work()
+        except Exception as exc:
+            errors.append(exc)
+
+    for round_ in range(6):
+        # New budgets (new ids) each round: a budget kept keeps its id.
+        assert chained.call("PUT", "/api/v1/budgets", json={"budgets": []}).status_code == 200
+        response = chained.call("PUT", "/api/v1/budgets", json={"budgets": [
+            {"scope": "workspace", "period": "day", "hard_limit_usd": str(10 + round_)},
+            {"scope": "workspace", "period": "month", "hard_limit_usd": str(100 + round_)}]})
+        assert response.status_code == 200, response.json
+        [late] = dropped(app, chained)
+        settle = late if settling == "record" else lambda: sweep_now(app, chained.workspace_id)
+        with psycopg.connect(database.superuser_dsn) as holder:
+            # The first budget is held: the reservation waits for it holding nothing, the
+            # settlement waits with whatever it locked before it.
+            holder.execute("SELECT FROM llm_budgets WHERE workspace_id = %s ORDER BY id "
+                           "LIMIT 1 FOR UPDATE", (chained.workspace_id,))
+            threads = [threading.Thread(target=guarded, args=(lambda: chat(app, chained),)),
+                       threading.Thread(target=guarded, args=(settle,))]
+            for waiting, thread in enumerate(threads, start=1):
+                thread.start()
+                assert waiting_for_locks(database, waiting)
+        for thread in threads:
+            thread.join(30)
+        assert not errors, errors
+        assert {row["status"] for row in ledger(database, chained.workspace_id)} <= {
+            "ok", "unsettled"}
+        with psycopg.connect(database.superuser_dsn) as connection:
+            assert connection.execute(
+                "SELECT sum(reserved_usd) FROM llm_budgets WHERE workspace_id = %s",
+                (chained.workspace_id,)).fetchone()[0] == 0
