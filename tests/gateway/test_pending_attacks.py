@@ -198,3 +198,21 @@ def test_a_settlement_and_a_reservation_lock_a_workspaces_budgets_in_one_order(
             assert connection.execute(
                 "SELECT sum(reserved_usd) FROM llm_budgets WHERE workspace_id = %s",
                 (chained.workspace_id,)).fetchone()[0] == 0
+
+
+def test_a_stream_whose_record_cannot_be_written_stays_pending_for_the_sweep(
+        app, budgeted, database, monkeypatch):
+    """The provider answered: a record the database refused leaves the row pending with its
+    reservation (the sweep charges the maximum), as a chat's does; it was released instead,
+    as an error costing nothing."""
+    monkeypatch.setattr(budgets, "settlement_apart", lambda *args: [("SELECT 1/0", {})])
+    with pytest.raises(DataError):
+        read_stream(app, budgeted)
+    [row] = ledger(database, budgeted.workspace_id)
+    assert row["status"] == "pending"
+    assert budget(database, budgeted.workspace_id) == (0, row["reserved_usd"])
+    monkeypatch.undo()
+    assert sweep_now(app, budgeted.workspace_id) == 1
+    [row] = ledger(database, budgeted.workspace_id)
+    assert row["status"] == "unsettled"
+    assert budget(database, budgeted.workspace_id) == (row["reserved_usd"], 0)
