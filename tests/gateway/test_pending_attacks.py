@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy.exc import DataError
 
 from codex32.db import db, tenancy
+from codex32.execution import sweeps
 from codex32.runtime import KEY
 from codex32.services import gateway
 from codex32.services.gateway import budgets, records
 from codex32.testing.receivers import serve
-from tests.gateway.conftest import ask, chat
+from tests.gateway.conftest import ask, chat, configure
 from tests.gateway.test_pending_records import BODY, BUDGET, budget, dropped, ledger
 
 
@@ -216,3 +217,30 @@ def test_a_stream_whose_record_cannot_be_written_stays_pending_for_the_sweep(
     [row] = ledger(database, budgeted.workspace_id)
     assert row["status"] == "unsettled"
     assert budget(database, budgeted.workspace_id) == (row["reserved_usd"], 0)
+
+
+def test_a_workspace_whose_sweep_fails_does_not_stop_the_others(
+        app, budgeted, servers, other_tenant, database, caplog):
+    configure(other_tenant, servers)
+    assert other_tenant.call("PUT", "/api/v1/budgets",
+                             json={"budgets": [BUDGET]}).status_code == 200
+    for tenant in (budgeted, other_tenant):
+        dropped(app, tenant)
+    with psycopg.connect(database.superuser_dsn) as connection:
+        # Both rows stale (an hour and more), one of them unreadable to the sweep.
+        connection.execute("UPDATE llm_usage SET created_at = now() - interval '2 hours' "
+                           "WHERE workspace_id IN (%s, %s)",
+                           (budgeted.workspace_id, other_tenant.workspace_id))
+        connection.execute("UPDATE llm_usage SET reserved_budgets = '[[\"x\", \"y\"]]' "
+                           "WHERE workspace_id = %s", (budgeted.workspace_id,))
+    try:
+        assert sweeps.stale_llm_calls(app.extensions[KEY].sessions) >= 1
+        [row] = ledger(database, other_tenant.workspace_id)
+        assert row["status"] == "unsettled"
+        assert [row["status"] for row in ledger(database, budgeted.workspace_id)] == [
+            "pending"]
+        assert "could not settle" in caplog.text
+    finally:  # the database is shared: no other test's sweep meets this row
+        with psycopg.connect(database.superuser_dsn) as connection:
+            connection.execute("DELETE FROM llm_usage WHERE workspace_id = %s",
+                               (budgeted.workspace_id,))
