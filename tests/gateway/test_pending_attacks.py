@@ -244,3 +244,40 @@ def test_a_workspace_whose_sweep_fails_does_not_stop_the_others(
         with psycopg.connect(database.superuser_dsn) as connection:
             connection.execute("DELETE FROM llm_usage WHERE workspace_id = %s",
                                (budgeted.workspace_id,))
+
+
+@pytest.mark.parametrize("settling", ["sweep", "record"])
+def test_a_reservation_of_a_period_that_ended_settles_nothing_in_the_next(
+        app, budgeted, database, settling):
+    """Reserved yesterday (UTC), settled today after today's first request began the new
+    period: yesterday's reservation is gone with its period, so nothing is taken from
+    today's reservations or added to today's spend."""
+    [late] = dropped(app, budgeted)
+    with psycopg.connect(database.superuser_dsn) as connection:
+        connection.execute(
+            "UPDATE llm_budgets SET period_start = period_start - interval '1 day' "
+            "WHERE workspace_id = %s", (budgeted.workspace_id,))
+        connection.execute(
+            "UPDATE llm_usage SET reserved_budgets = jsonb_build_array(jsonb_build_array("
+            "reserved_budgets->0->>0, CAST(reserved_budgets->0->>1 AS timestamptz) "
+            "- interval '1 day')) WHERE workspace_id = %s", (budgeted.workspace_id,))
+    reservation = late.args[1].reservation  # the record's (functools.partial of _record_later)
+    reservation.budgets = {budget_id: start - timedelta(days=1)
+                           for budget_id, start in reservation.budgets.items()}
+    today = chat(app, budgeted)  # begins today's period: its own reservation, settled
+    dropped(app, budgeted)  # and one pending today
+    pending = [row for row in ledger(database, budgeted.workspace_id)
+               if row["status"] == "pending"][-1]
+    if settling == "record":
+        late()
+    else:
+        with psycopg.connect(database.superuser_dsn) as connection:  # only the old one stale
+            connection.execute("UPDATE llm_usage SET created_at = created_at - interval "
+                               "'2 hours' WHERE id = %s", (ledger(
+                                   database, budgeted.workspace_id)[0]["id"],))
+        with app.extensions[KEY].sessions() as session, tenancy.bound(
+                session, budgeted.workspace_id):
+            assert records.sweep(session, records.stale_before()) == 1
+            session.commit()
+    assert budget(database, budgeted.workspace_id) == (today.cost_usd,
+                                                       pending["reserved_usd"])
