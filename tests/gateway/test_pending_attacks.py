@@ -281,3 +281,14 @@ def test_a_reservation_of_a_period_that_ended_settles_nothing_in_the_next(
             session.commit()
     assert budget(database, budgeted.workspace_id) == (today.cost_usd,
                                                        pending["reserved_usd"])
+
+
+def test_a_request_a_hard_limit_refuses_leaves_no_pending_row(budgeted, database):
+    with psycopg.connect(database.superuser_dsn) as connection:
+        connection.execute("UPDATE llm_budgets SET spent_usd = 10, period_start = "
+                           "date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' "
+                           "WHERE workspace_id = %s", (budgeted.workspace_id,))
+    for path in ("/api/v1/llm/chat", "/api/v1/openai/chat/completions"):
+        assert budgeted.call("POST", path, json=BODY).status_code == 429
+    assert ledger(database, budgeted.workspace_id) == []
+    assert budget(database, budgeted.workspace_id) == (10, 0)
