@@ -389,9 +389,9 @@ def release(session: Session, prepared: Prepared, error: BaseException | None = 
 
 def _replaced(session: Session, row: LLMUsage) -> bool:
     """Write a failure's ``row`` over the pending one; whether it did. Not when the answer's
-    record or the sweep wrote the row first: that one settled the reservation (a stream whose
-    record failed after its ledger row was committed is released after it), so settling
-    again would hand back what other requests reserved, or drop the cost it recorded."""
+    record or the sweep wrote the row first: that one settled the reservation (or left it
+    standing, its settlement lost), so settling again would hand back what other requests
+    reserved, or drop the cost the row records."""
     return bool(driver.execute(session, *records.replacing(row, returning=True))[1])
 
 
