@@ -234,7 +234,7 @@ def test_a_workspace_whose_sweep_fails_does_not_stop_the_others(
         connection.execute("UPDATE llm_usage SET reserved_budgets = '[[\"x\", \"y\"]]' "
                            "WHERE workspace_id = %s", (budgeted.workspace_id,))
     try:
-        assert sweeps.stale_llm_calls(app.extensions[KEY].sessions) >= 1
+        sweeps.stale_llm_calls(app.extensions[KEY].sessions)
         [row] = ledger(database, other_tenant.workspace_id)
         assert row["status"] == "unsettled"
         assert [row["status"] for row in ledger(database, budgeted.workspace_id)] == [
@@ -277,8 +277,9 @@ def test_a_reservation_of_a_period_that_ended_settles_nothing_in_the_next(
                                    database, budgeted.workspace_id)[0]["id"],))
         with app.extensions[KEY].sessions() as session, tenancy.bound(
                 session, budgeted.workspace_id):
-            assert records.sweep(session, records.stale_before()) == 1
+            records.sweep(session, records.stale_before())  # (or another test's sweep did)
             session.commit()
+        assert ledger(database, budgeted.workspace_id)[0]["status"] == "unsettled"
     assert budget(database, budgeted.workspace_id) == (today.cost_usd,
                                                        pending["reserved_usd"])
 
