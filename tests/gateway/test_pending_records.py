@@ -13,7 +13,7 @@ import pytest
 
 from codex32.execution import sweeps
 from codex32.runtime import KEY
-from codex32.services.gateway import budgets, records
+from codex32.services.gateway import budgets
 from tests.gateway.conftest import chat, configure
 
 BODY = {"messages": [{"role": "user", "content": "hello gateway"}], "model": "fast"}
@@ -75,8 +75,17 @@ def dropped(app, tenant) -> list:
     return kept
 
 
+def aged(database, *workspace_ids: str) -> None:
+    """These workspaces' pending rows made stale (two hours old): only theirs, since the
+    database is shared with tests running at the same time, whose rows must stay pending."""
+    with psycopg.connect(database.superuser_dsn) as connection:
+        connection.execute("UPDATE llm_usage SET created_at = created_at - interval '2 hours' "
+                           "WHERE workspace_id = ANY(%s) AND status = 'pending'",
+                           (list(workspace_ids),))
+
+
 def test_the_sweep_settles_rows_left_pending_at_their_maximum_in_each_workspace(
-        app, budgeted, servers, database, other_tenant, monkeypatch):
+        app, budgeted, servers, database, other_tenant):
     other = other_tenant
     configure(other, servers)
     assert other.call("PUT", "/api/v1/budgets", json={"budgets": [BUDGET]}).status_code == 200
@@ -85,21 +94,23 @@ def test_the_sweep_settles_rows_left_pending_at_their_maximum_in_each_workspace(
     runtime = app.extensions[KEY]
     sweeps.stale_llm_calls(runtime.sessions)  # not stale yet
     assert [row["status"] for row in ledger(database, budgeted.workspace_id)] == ["pending"]
-    # Every pending row is stale now, other tests' too (this database is shared).
-    monkeypatch.setattr(records, "STALE_AFTER_SECONDS", -1.0)
-    assert sweeps.stale_llm_calls(runtime.sessions) >= 2
+    aged(database, budgeted.workspace_id, other.workspace_id)
+    sweeps.stale_llm_calls(runtime.sessions)
     for tenant in (budgeted, other):
         [row] = ledger(database, tenant.workspace_id)
         assert row["status"] == "unsettled" and row["cost_usd"] == row["reserved_usd"] > 0
         assert budget(database, tenant.workspace_id) == (row["reserved_usd"], 0)
-    assert sweeps.stale_llm_calls(runtime.sessions) == 0
+    sweeps.stale_llm_calls(runtime.sessions)  # settled once
+    for tenant in (budgeted, other):
+        [row] = ledger(database, tenant.workspace_id)
+        assert budget(database, tenant.workspace_id) == (row["reserved_usd"], 0)
 
 
-def test_a_record_that_comes_after_the_sweep_changes_nothing(app, budgeted, database,
-                                                              monkeypatch):
+def test_a_record_that_comes_after_the_sweep_changes_nothing(app, budgeted, database):
     [late] = dropped(app, budgeted)
-    monkeypatch.setattr(records, "STALE_AFTER_SECONDS", -1.0)
-    assert sweeps.stale_llm_calls(app.extensions[KEY].sessions) >= 1
+    aged(database, budgeted.workspace_id)
+    sweeps.stale_llm_calls(app.extensions[KEY].sessions)
+    assert [row["status"] for row in ledger(database, budgeted.workspace_id)] == ["unsettled"]
     swept = budget(database, budgeted.workspace_id)
     late()
     [row] = ledger(database, budgeted.workspace_id)

@@ -24,7 +24,7 @@ from codex32.db import Base, driver
 Shape = tuple[tuple[Table, tuple[str, ...]], ...]
 
 _statements: dict[Shape, Executable] = {}
-_upserts: dict[tuple[Table, tuple[str, ...], str], Executable] = {}
+_upserts: dict[tuple[Table, tuple[str, ...], str, bool], Executable] = {}
 _json_columns: dict[Table, frozenset[str]] = {}
 
 
@@ -51,13 +51,14 @@ def statement(*objects: Base) -> driver.Statement:
     return chained, params
 
 
-def upsert(obj: Base, *, only_where: str) -> driver.Statement:
+def upsert(obj: Base, *, only_where: str, returning: bool = False) -> driver.Statement:
     """The statement that INSERTs ``obj``, or when a row with its primary key exists
     overwrites that row's other columns ``obj`` sets, where ``only_where`` (SQL on the
     stored row, qualified by the table's name) holds; otherwise the stored row is left as it
-    is. Columns ``obj`` leaves unset keep their stored (or default) values."""
+    is. Columns ``obj`` leaves unset keep their stored (or default) values. ``returning``:
+    the statement returns the primary key of the row it wrote (no row: it left it as is)."""
     [(table, keys)], params = _shape(obj)
-    key = (table, keys, only_where)
+    key = (table, keys, only_where, returning)
     found = _upserts.get(key)
     if found is None:
         primary = [column.key for column in table.primary_key.columns]
@@ -67,6 +68,8 @@ def upsert(obj: Base, *, only_where: str) -> driver.Statement:
             index_elements=primary,
             set_={name: inserting.excluded[name] for name in keys if name not in primary},
             where=text(only_where))
+        if returning:
+            found = _upserts[key] = found.returning(*table.primary_key.columns)
     return found, params
 
 

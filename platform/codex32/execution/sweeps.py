@@ -50,9 +50,14 @@ def stale_llm_calls(sessions: Callable[[], Session]) -> int:
         workspaces = records.workspaces_with_stale(session, before)
     swept = 0
     for workspace_id in workspaces:
-        with sessions() as session, tenancy.bound(session, workspace_id):
-            settled = records.sweep(session, before)
-            session.commit()
+        try:
+            with sessions() as session, tenancy.bound(session, workspace_id):
+                settled = records.sweep(session, before)
+                session.commit()
+        except Exception:  # one workspace's failure must not keep the others' calls pending
+            log.exception("could not settle the LLM calls left pending",
+                          extra={"workspace_id": str(workspace_id)})
+            continue
         if settled:
             log.warning("settled %d LLM calls whose process ended before recording them, "
                         "each at its reserved maximum", settled,

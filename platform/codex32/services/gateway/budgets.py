@@ -30,7 +30,7 @@ from codex32.errors import Invalid, RateLimited
 from codex32.services import audit
 from codex32.services.gateway.cache import FRESH_ANSWER, RECORD_HIT
 from codex32.services.gateway.calls import Caller, money_text
-from codex32.services.gateway.records import PENDING
+from codex32.services.gateway.records import LOCKED_IN_ORDER, PENDING
 
 SCOPES = ("workspace", "api_key", "bot")
 PERIODS = ("day", "month")
@@ -175,13 +175,17 @@ def _refusal(refused: tuple[Any, ...], amount: Decimal | None,
 # maintenance loop settled the request's ledger row already (``unsettled``: a record that
 # came that late settles nothing twice; records.sweep).
 _SETTLING = f"""
+    WITH settled AS (
+      SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:starts AS timestamptz[])) AS s (id, start)
+      WHERE NOT EXISTS (SELECT FROM llm_usage AS u
+                        WHERE u.id = CAST(:usage_id AS uuid) AND u.status = 'unsettled')),
+    {LOCKED_IN_ORDER.format('settled').strip()}
     UPDATE llm_budgets AS b SET reserved_usd = GREATEST(b.reserved_usd - :reserved, 0),
                                 spent_usd = LEAST(b.spent_usd + :actual, {MONEY_MAX}),
                                 updated_at = now()
-    FROM unnest(CAST(:ids AS uuid[]), CAST(:starts AS timestamptz[])) AS settled (id, start)
+    FROM settled
     WHERE b.id = settled.id AND b.period_start = settled.start
-      AND NOT EXISTS (SELECT FROM llm_usage AS u
-                      WHERE u.id = CAST(:usage_id AS uuid) AND u.status = 'unsettled')
+      AND b.id IN (SELECT id FROM locked)
     RETURNING b.id, b.scope, b.scope_id, b.period, b.soft_limit_usd, b.spent_usd, b.notified,
               b.period_start"""
 _SETTLE = text(_SETTLING)

@@ -362,8 +362,8 @@ def fail(session: Session, prepared: Prepared, failed: RouteFailed) -> None:
                model=last.model if last else None, usage=Usage(), cost=Decimal(0),
                status="timeout" if failed.deadline else "error", attempts=failed.attempts,
                error=last.kind if last else "deadline")
-    driver.execute(session, *records.replacing(row))
-    budgets.settle(session, prepared.reservation, Decimal(0), prepared.usage_id)
+    if _replaced(session, row):
+        budgets.settle(session, prepared.reservation, Decimal(0), prepared.usage_id)
     session.commit()
     session.close()
     ledger.counted(row)
@@ -378,13 +378,21 @@ def release(session: Session, prepared: Prepared, error: BaseException | None = 
                    status="error", attempts=[],
                    error=type(error).__name__ if error is not None else "unexpected")
         with tenancy.bound(session, prepared.workspace_id):
-            driver.execute(session, *records.replacing(row))
-            budgets.settle(session, prepared.reservation, Decimal(0), prepared.usage_id)
+            if _replaced(session, row):
+                budgets.settle(session, prepared.reservation, Decimal(0), prepared.usage_id)
             session.commit()
     except Exception:
         log.warning("could not release a budget reservation", exc_info=True)
     finally:
         session.close()
+
+
+def _replaced(session: Session, row: LLMUsage) -> bool:
+    """Write a failure's ``row`` over the pending one; whether it did. Not when the answer's
+    record or the sweep wrote the row first: that one settled the reservation (or left it
+    standing, its settlement lost), so settling again would hand back what other requests
+    reserved, or drop the cost the row records."""
+    return bool(driver.execute(session, *records.replacing(row, returning=True))[1])
 
 
 def _ms(prepared: Prepared) -> int:

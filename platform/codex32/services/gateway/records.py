@@ -46,6 +46,13 @@ PENDING = """
             FROM reserved)
     WHERE NOT EXISTS (SELECT FROM cached) AND NOT EXISTS (SELECT FROM refused)"""
 
+# Locks the budgets named by ``{0}`` (a relation with an ``id`` column) in id order, as the
+# reservation does: an UPDATE locks its rows in the order its plan meets them (the hash of an
+# id, a row's place), and two statements locking a workspace's day and month budgets in
+# opposite orders deadlock. The UPDATE joins it, so it meets a row only once locked here.
+LOCKED_IN_ORDER = """
+    locked AS (SELECT id FROM llm_budgets WHERE id IN (SELECT id FROM {0})
+               ORDER BY id FOR UPDATE)"""
 # The answer's row replaces the pending one unless the sweep settled it first.
 _STILL_PENDING = "llm_usage.status = 'pending'"
 
@@ -62,17 +69,20 @@ def request_row(workspace_id: str, usage_id: uuid.UUID, purpose: str,
             "latency_ms": latency_ms}
 
 
-def replacing(row: LLMUsage) -> driver.Statement:
+def replacing(row: LLMUsage, *, returning: bool = False) -> driver.Statement:
     """The statement that writes ``row`` (a :func:`.ledger.entry` with the pending row's id)
     over the pending row, or inserts it when there is none (a database crash lost the
-    reservation's uncommitted-to-disk transaction); a row the sweep settled is left as is."""
-    return rows.upsert(row, only_where=_STILL_PENDING)
+    reservation's uncommitted-to-disk transaction); a row the sweep settled, or a record
+    wrote, is left as is. ``returning``: it returns a row when it wrote one, so the caller
+    settles the reservation only then (the one that replaced the pending row settles it)."""
+    return rows.upsert(row, only_where=_STILL_PENDING, returning=returning)
 
 
 _WORKSPACES = text("SELECT workspace_id FROM pending_llm_workspaces(:before, :limit)")
 # The bound workspace's stale rows, settled: each at its reserved maximum (NULL when a price
 # was unknown: nothing was reserved), and that amount moved from reserved to spent on each
-# budget it was reserved on, summed per budget and period.
+# budget it was reserved on, summed per budget and period (the budgets locked in id order, as
+# the reservation and the settlement lock them).
 _SETTLE_STALE = text(f"""
     WITH stale AS (
       UPDATE llm_usage SET status = 'unsettled', cost_usd = reserved_usd, error = :why
@@ -84,11 +94,13 @@ _SETTLE_STALE = text(f"""
       FROM stale CROSS JOIN jsonb_array_elements(stale.reserved_budgets) AS budget
       WHERE stale.reserved_usd IS NOT NULL
       GROUP BY 1, 2),
+    {LOCKED_IN_ORDER.format('owed').strip()},
     settled AS (
       UPDATE llm_budgets AS b SET reserved_usd = GREATEST(b.reserved_usd - owed.amount, 0),
                                   spent_usd = LEAST(b.spent_usd + owed.amount, {MONEY_MAX}),
                                   updated_at = now()
       FROM owed WHERE b.id = owed.id AND b.period_start = owed.start
+        AND b.id IN (SELECT id FROM locked)
       RETURNING b.id)
     SELECT count(*) FROM stale""")
 

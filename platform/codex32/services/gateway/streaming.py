@@ -32,7 +32,7 @@ from codex32.services.gateway.calls import (
     reported_model,
     reported_usage,
 )
-from codex32.services.gateway.chat import Prepared, finish, prepare, release, routed
+from codex32.services.gateway.chat import Prepared, finish, prepare, routed
 from codex32.services.gateway.router import Router
 
 
@@ -162,6 +162,10 @@ def _relay(session: Session, prepared: Prepared, opened: GatewayStream,
                 finish(session, prepared, result, cacheable=status == "ok", status=status,
                        error=error)
             except Exception:
-                release(session, prepared)
+                # The provider answered: a record that could not be written leaves the row
+                # pending with its reservation, for the sweep to charge at its maximum (as a
+                # chat's, records.py), never released as a call that cost nothing.
+                session.rollback()
+                session.close()
                 raise
         opened.result = result
