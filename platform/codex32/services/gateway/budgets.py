@@ -325,7 +325,8 @@ def replace(session: Session, principal: Principal, items: list[dict[str, Any]]
         wanted[key] = item
     _check_owners(session, items)
     existing = {(row.scope, row.scope_id, row.period): row
-                for row in session.execute(select(LLMBudget).with_for_update()).scalars()}
+                for row in session.execute(  # in id order, as the reservation locks them
+                    select(LLMBudget).order_by(LLMBudget.id).with_for_update()).scalars()}
     for key, old in existing.items():
         if key not in wanted:
             session.execute(delete(LLMBudget).where(LLMBudget.id == old.id))

@@ -350,8 +350,9 @@ def _record_later(owner: runtime.Runtime, prepared: Prepared, row: LLMUsage,
             with tenancy.bound(session, prepared.workspace_id):
                 _record(session, prepared, row, statements, cost)
         except Exception:
-            log.exception("could not record an LLM call after its answer was sent; its "
-                          "ledger row stays pending until the maintenance loop settles it",
+            log.exception("could not record an LLM call after its answer was sent; unless "
+                          "its ledger row was written first, it stays pending until the "
+                          "maintenance loop settles it",
                           extra={"workspace_id": prepared.workspace_id})
 
 
