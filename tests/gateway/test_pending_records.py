@@ -128,3 +128,11 @@ def test_a_record_that_cannot_be_written_leaves_the_row_pending_for_the_sweep(
     [row] = ledger(database, budgeted.workspace_id)
     assert row["status"] == "pending"
     assert budget(database, budgeted.workspace_id)[1] == row["reserved_usd"] > 0
+
+
+def test_a_response_closed_twice_records_its_answer_once(budgeted, database):
+    response = budgeted.call("POST", "/api/v1/llm/chat", json=BODY, buffered=False)
+    cost = Decimal(response.json["cost_usd"])
+    response.close()
+    response.close()
+    assert budget(database, budgeted.workspace_id) == (cost, 0)  # not settled twice

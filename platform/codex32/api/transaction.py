@@ -76,9 +76,17 @@ def after_sent(work: Callable[[], None]) -> None:
     """Run ``work`` once the response is sent: the WSGI server closes a response after
     writing it (Flask's ``call_on_close``), outside the request's context. For a write the
     client need not wait for, whose absence until then is recorded already (the LLM
-    gateway's record of an answer: its pending ledger row stands for it)."""
+    gateway's record of an answer: its pending ledger row stands for it). Run once, however
+    often the response is closed."""
+    done = False
+
+    def once() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            work()
 
     @after_this_request
     def later(response: Response) -> Response:
-        response.call_on_close(work)
+        response.call_on_close(once)
         return response
