@@ -38,15 +38,15 @@ def list_members(session: Session) -> list[Member]:
 
 
 def change_role(session: Session, principal: Principal, user_id: uuid.UUID, role: str) -> Member:
-    """Give a member another role; demoting the last admin is a conflict."""
+    """Give a member another role; demoting the last admin is a conflict. The role it has
+    already is no change: nothing written, not audited."""
     membership = _locked(session, user_id)
-    before = membership.role
-    if before == Role.ADMIN and role != Role.ADMIN:
+    if membership.role == Role.ADMIN and role != Role.ADMIN:
         _keep_an_admin(session, user_id)
-    membership.role = role
-    audit.record(session, principal, "member.update", "member", user_id,
-                 {"role": {"before": before, "after": role}})
-    session.flush()
+    recorded = audit.apply_changes(membership, {"role": role})
+    if recorded:
+        audit.record(session, principal, "member.update", "member", user_id, recorded)
+        session.flush()
     return _member(session, user_id)
 
 

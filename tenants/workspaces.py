@@ -87,19 +87,20 @@ def get(session: Session, principal: Principal) -> Workspace:
 
 
 def update(session: Session, principal: Principal, changes: dict[str, Any]) -> Workspace:
-    """Rename the workspace or replace parts of its settings (merged per top-level key)."""
+    """Rename the workspace or replace parts of its settings (merged per top-level key). The
+    audit row records each field that changed, ``{"before", "after"}``; an update that changes
+    nothing is no mutation: nothing written, not audited."""
     workspace = get(session, principal)
-    if "settings" in changes:
-        check_workspace_choices(changes["settings"])
-        routing.check_aliases(changes["settings"].get("llm") or {})
-    before = {"name": workspace.name, "settings": workspace.settings}
-    if "name" in changes:
-        workspace.name = changes["name"]
-    if "settings" in changes:
-        workspace.settings = {**workspace.settings, **changes["settings"]}
+    wanted = dict(changes)
+    if "settings" in wanted:
+        check_workspace_choices(wanted["settings"])
+        routing.check_aliases(wanted["settings"].get("llm") or {})
+        wanted["settings"] = {**workspace.settings, **wanted["settings"]}
+    recorded = audit.apply_changes(workspace, wanted)
+    if not recorded:
+        return workspace
     workspace.updated_at = datetime.now(UTC)
-    audit.record(session, principal, "workspace.update", "workspace", workspace.id,
-                 {"before": before, "after": changes})
+    audit.record(session, principal, "workspace.update", "workspace", workspace.id, recorded)
     session.flush()
     return workspace
 

@@ -49,7 +49,10 @@ def code_summary(code: str) -> dict[str, Any]:
 
 def apply_changes(target: Any, changes: dict[str, Any]) -> dict[str, Any]:
     """Set each changed attribute of ``target``; returns what an update records: ``{field:
-    {"before", "after"}}`` for those that differ (a model's ``metadata_`` as ``metadata``)."""
+    {"before", "after"}}`` for those that differ (a model's ``metadata_`` as ``metadata``).
+
+    Empty when every value equals the current one (or ``changes`` is empty): such an update
+    is no mutation, and its caller writes nothing, neither an audit row nor ``updated_at``."""
     recorded: dict[str, Any] = {}
     for field, value in changes.items():
         before = getattr(target, field)

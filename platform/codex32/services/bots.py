@@ -195,16 +195,23 @@ def add_version(session: Session, principal: Principal, bot: Bot, code: str,
 
 def update(session: Session, principal: Principal, bot_id: uuid.UUID,
            changes: dict[str, Any]) -> Bot:
-    """Change name, description, status or settings; new ``code`` becomes a new version."""
+    """Change name, description, status or settings; new ``code`` becomes a new version (the
+    current version's code, without other files, is no new code). An update that changes
+    nothing is no mutation: no version, no audit row, no ``updated_at``."""
     bot = get(session, bot_id, lock=True)
     code = changes.pop("code", None)
     message = changes.pop("message", "") or ""
     if "settings" in changes:  # merged key by key; null removes a key
         changes["settings"] = _without_nulls({**bot.settings, **changes["settings"]})
         bot_settings.check(session, changes["settings"])
-    recorded = audit.apply_changes(bot, changes)
     if code is not None:
         check_code(code)
+        if _is_current(session, bot, code):  # read before the changes (no autoflush of them)
+            code = None
+    recorded = audit.apply_changes(bot, changes)
+    if not recorded and code is None:
+        return bot
+    if code is not None:
         version = add_version(session, principal, bot, code, message or "Updated code")
         recorded["version"] = version.number
         recorded.update(audit.code_summary(code))
@@ -215,6 +222,15 @@ def update(session: Session, principal: Principal, bot_id: uuid.UUID,
     with _unique_name(bot.name):
         session.flush()
     return bot
+
+
+def _is_current(session: Session, bot: Bot, code: str) -> bool:
+    """Whether a version of ``code`` (and no other file) would repeat the bot's current one."""
+    if not bot.current_version:
+        return False
+    current = session.execute(select(BotVersion.code, BotVersion.files).where(
+        BotVersion.bot_id == bot.id, BotVersion.number == bot.current_version)).one_or_none()
+    return current is not None and current.code == code and not current.files
 
 
 def remove(session: Session, principal: Principal, bot_id: uuid.UUID) -> None:
