@@ -116,7 +116,6 @@ class WorkspaceSettingsSchema(Strict):
         "description": "the AI builder: the requirements generated bots may use, repair rounds"})
     llm = fields.Nested(LLMSettingsSchema, metadata={
         "description": "the LLM gateway: aliases, prices, cache, rate limits, cooldown"})
-    builder = fields.Nested(BuilderSettingsSchema, metadata={"description": "the AI builder"})
     oidc = fields.Nested(OIDCAdmissionSchema, metadata={
         "description": "sign-in with OpenID providers: admission by email domain"})
 

@@ -2552,7 +2552,7 @@ export interface components {
             updated_at: string;
         };
         WorkspaceSettings: {
-            /** @description the AI builder */
+            /** @description the AI builder: the requirements generated bots may use, repair rounds */
             builder?: components["schemas"]["BuilderSettings"];
             /** @description default plugin id per kind */
             defaults?: {
