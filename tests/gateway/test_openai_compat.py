@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import serving
 from tests.gateway.conftest import configure
+from tests.gateway.test_pending_records import BUDGET, budget, ledger
 
 
 @pytest.fixture()
@@ -131,6 +132,8 @@ def test_errors_come_in_openais_shape_and_the_sdk_reads_them(sdk, chained):
         sdk.chat.completions.create(model="fast", temperature=5,
                                     messages=[{"role": "user", "content": "x"}])
     assert (caught.value.type, caught.value.param) == ("invalid_request_error", "temperature")
+    assert caught.value.body["message"].startswith("temperature: ")  # not "json.temperature"
+    assert caught.value.code is None
     with pytest.raises(openai.AuthenticationError) as caught:
         openai.OpenAI(api_key="c32_wrong", base_url=str(sdk.base_url), max_retries=0
                       ).chat.completions.create(model="fast",
@@ -179,3 +182,65 @@ def test_values_of_the_right_json_type_pass(chained):
     response = completion(chained, stream=False, max_tokens=16.0, max_completion_tokens=32,
                           n=1, temperature=1, stream_options={"include_usage": False})
     assert response.status_code == 200, response.json
+
+
+TOOL = {"type": "function", "function": {"name": "weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}}}}
+
+
+@pytest.mark.parametrize(("options", "param"), [
+    ({"tools": [TOOL]}, "tools"),
+    ({"tool_choice": "required"}, "tool_choice"),
+    ({"tool_choice": {"type": "function", "function": {"name": "weather"}}}, "tool_choice"),
+    ({"functions": [TOOL["function"]]}, "functions"),
+    ({"function_call": "auto"}, "function_call"),
+    ({"stop": "END"}, "stop"),
+    ({"stop": ["\n", "END"], "stream": True}, "stop"),
+    ({"logprobs": True}, "logprobs"),
+    ({"top_logprobs": 2}, "top_logprobs"),
+    ({"modalities": ["text", "audio"]}, "modalities"),
+    ({"audio": {"voice": "alloy", "format": "wav"}}, "audio"),
+    ({"prediction": {"type": "content", "content": "a known answer"}}, "prediction"),
+    ({"logit_bias": {"50256": -100}}, "logit_bias"),
+    ({"web_search_options": {}}, "web_search_options"),
+    ({"moderation": {"model": "omni-moderation-latest"}}, "moderation"),
+    ({"response_format": {"type": "grammar", "grammar": "root ::= 'x'"}},
+     "response_format.type"),
+], ids=lambda value: value if isinstance(value, str) else None)
+def test_a_parameter_the_gateway_cannot_honour_is_refused_before_any_call(
+        sdk, tenant, servers, database, options, param):
+    """Ignored, each of these would answer something else than the client asked for (plain
+    text for a tool call, an answer past its stop sequence, no logprobs, no audio...)."""
+    budgeted = tenant.call("PUT", "/api/v1/budgets", json={"budgets": [BUDGET]})
+    assert budgeted.status_code == 200, budgeted.json
+    with pytest.raises(openai.UnprocessableEntityError) as caught:
+        sdk.chat.completions.create(model="fast", messages=[{"role": "user", "content": "x"}],
+                                    **options)
+    error = caught.value
+    assert (error.type, error.param) == ("invalid_request_error", param)
+    assert error.code == ("unsupported_value" if "." in param else "unsupported_parameter")
+    assert error.body["message"].startswith(f"{param}: the gateway does not support")
+    assert not [r for server in servers for r in server.requests if "chat" in r.path]
+    assert ledger(database, tenant.workspace_id) == []  # no row, pending or other
+    assert budget(database, tenant.workspace_id) == (0, 0)  # nothing reserved
+
+
+def test_fields_that_do_not_change_the_answer_are_accepted_and_ignored(sdk, servers):
+    """What the SDK, LangChain or LlamaIndex send along (bookkeeping, sampling hints, the
+    neutral value of an unsupported feature) answers normally, plain and streamed."""
+    harmless = dict(user="end-user-7", store=False, metadata={"run": "42"}, seed=7, top_p=0.9,
+                    presence_penalty=0.5, frequency_penalty=0.1, logprobs=False,
+                    top_logprobs=None, parallel_tool_calls=True, service_tier="auto",
+                    safety_identifier="hashed", prompt_cache_key="k", verbosity="low",
+                    reasoning_effort="low", tool_choice="none", function_call="none",
+                    tools=[], functions=[], stop=None, logit_bias={}, modalities=["text"],
+                    audio=None, prediction=None, response_format={"type": "text"})
+    answer = sdk.chat.completions.create(
+        model="fast", messages=[{"role": "user", "content": "plain"}],
+        stream_options={"include_usage": False}, **harmless)
+    assert answer.choices[0].message.content == "echo: plain"
+    stream = sdk.chat.completions.create(
+        model="fast", messages=[{"role": "user", "content": "streamed"}], stream=True,
+        stream_options={"include_usage": True}, **{**harmless, "stop": []})
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == "echo: streamed"

@@ -13,12 +13,12 @@ import uuid
 from collections.abc import Iterator
 
 from flask import Response, stream_with_context
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from codex32.api import openings, transaction
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import JsonBoolean, JsonInteger, JsonNumber
-from codex32.api.v1 import openai_errors
+from codex32.api.v1 import openai_errors, openai_params
 from codex32.api.v1.llm import caller_of
 from codex32.api.v1.llm_schemas import MAX_MODEL, ResponseSchemaSchema
 from codex32.auth.guard import current_principal, requires
@@ -42,7 +42,8 @@ def _errors_as_openai_answers_them(state) -> None:
 
 class Lenient(Schema):
     """OpenAI's request fields this endpoint reads; others (``user``, ``seed``...) are
-    accepted and ignored, as an OpenAI-compatible server does."""
+    accepted and ignored, as an OpenAI-compatible server does, except those a chat refuses
+    (:mod:`codex32.api.v1.openai_params`)."""
 
     class Meta:
         unknown = EXCLUDE
@@ -72,7 +73,9 @@ class StreamOptionsSchema(Lenient):
 
 class CompletionSchema(Lenient):
     """Its fields take their JSON type as OpenAI does (``"stream": "yes"`` or
-    ``"max_tokens": 1.5`` is refused, never coerced)."""
+    ``"max_tokens": 1.5`` is refused, never coerced). A field the gateway cannot honour
+    (``tools``, ``stop``, ``logprobs``...) is refused when used, never dropped
+    (:mod:`codex32.api.v1.openai_params`)."""
 
     model = fields.String(required=True, validate=validate.Length(min=1, max=MAX_MODEL))
     messages = fields.List(fields.Nested(OpenAIMessageSchema), required=True,
@@ -85,6 +88,11 @@ class CompletionSchema(Lenient):
     stream = JsonBoolean(load_default=False)
     stream_options = fields.Nested(StreamOptionsSchema, load_default=None)
     response_format = fields.Dict(load_default=None)
+
+    @pre_load
+    def _refuse_what_the_gateway_cannot_honour(self, data, **kwargs):
+        openai_params.refuse_unsupported(data)
+        return data
 
 
 class EmbeddingsSchema(Lenient):

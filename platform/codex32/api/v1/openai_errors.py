@@ -17,6 +17,7 @@ from apispec import APISpec
 from flask import Response, current_app, request
 from marshmallow import Schema, fields
 
+from codex32.api.v1 import openai_params
 from codex32.errors import first_invalid
 
 PREFIX = "/api/v1/openai/"
@@ -40,7 +41,8 @@ class OpenAIErrorDetailSchema(Schema):
     param = fields.String(allow_none=True, metadata={
         "description": "the first invalid field of the body, e.g. messages.0.content"})
     code = fields.String(allow_none=True, metadata={
-        "description": "invalid_api_key, not_found, request_too_large, rate_limit_exceeded"})
+        "description": "invalid_api_key, not_found, request_too_large, rate_limit_exceeded, "
+                       "unsupported_parameter, unsupported_value"})
 
 
 class OpenAIErrorSchema(Schema):
@@ -57,8 +59,12 @@ def render(status: int, message: str, errors: Any = None,
     """The OpenAI-shaped error response for one error."""
     kind, code = _KINDS.get(status, ("invalid_request_error" if status < 500
                                      else "server_error", None))
-    body = {"error": {"message": message, "type": kind, "param": _param(errors),
-                      "code": code}}
+    param = _param(errors)
+    if param is not None:
+        # OpenAI's messages name the field ("stop: ..."), not where it was read ("json.")
+        message = message.removeprefix("json.")
+        code = code or openai_params.code_of(param)
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
     response = current_app.response_class(current_app.json.dumps(body), status=status,
                                           mimetype="application/json")
     for name, value in (headers or {}).items():

@@ -2160,7 +2160,7 @@ export interface components {
             error: components["schemas"]["OpenAIErrorDetail"];
         };
         OpenAIErrorDetail: {
-            /** @description invalid_api_key, not_found, request_too_large, rate_limit_exceeded */
+            /** @description invalid_api_key, not_found, request_too_large, rate_limit_exceeded, unsupported_parameter, unsupported_value */
             code?: string | null;
             message: string;
             /** @description the first invalid field of the body, e.g. messages.0.content */
