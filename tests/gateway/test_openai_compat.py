@@ -244,3 +244,14 @@ def test_fields_that_do_not_change_the_answer_are_accepted_and_ignored(sdk, serv
         stream_options={"include_usage": True}, **{**harmless, "stop": []})
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert text == "echo: streamed"
+
+
+def test_a_null_optional_field_takes_its_default_as_openai_does(chained, servers):
+    """OpenAI's optional fields take null (clients send ``"temperature": null`` for unset)."""
+    response = completion(chained, temperature=None, n=None, stream=None, max_tokens=None,
+                          max_completion_tokens=None, response_format=None,
+                          stream_options=None, stop=None, tools=None, logprobs=None)
+    assert response.status_code == 200, response.json
+    assert response.json["choices"][0]["message"]["content"] == "echo: hi"
+    [sent] = [r for r in servers[0].requests if "chat" in r.path]
+    assert sent.json["temperature"] == 1.0

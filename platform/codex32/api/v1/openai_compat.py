@@ -73,19 +73,22 @@ class StreamOptionsSchema(Lenient):
 
 class CompletionSchema(Lenient):
     """Its fields take their JSON type as OpenAI does (``"stream": "yes"`` or
-    ``"max_tokens": 1.5`` is refused, never coerced). A field the gateway cannot honour
+    ``"max_tokens": 1.5`` is refused, never coerced) or null for the default, as OpenAI's
+    optional fields do. A field the gateway cannot honour
     (``tools``, ``stop``, ``logprobs``...) is refused when used, never dropped
     (:mod:`codex32.api.v1.openai_params`)."""
 
     model = fields.String(required=True, validate=validate.Length(min=1, max=MAX_MODEL))
     messages = fields.List(fields.Nested(OpenAIMessageSchema), required=True,
                            validate=validate.Length(min=1, max=200))
-    temperature = JsonNumber(load_default=1.0, validate=validate.Range(min=0, max=2))
+    temperature = JsonNumber(load_default=1.0, allow_none=True,
+                             validate=validate.Range(min=0, max=2))
     max_tokens = JsonInteger(load_default=None, validate=validate.Range(min=1, max=200_000))
     max_completion_tokens = JsonInteger(load_default=None,
                                         validate=validate.Range(min=1, max=200_000))
-    n = JsonInteger(load_default=1, validate=validate.Equal(1, error="only n=1"))
-    stream = JsonBoolean(load_default=False)
+    n = JsonInteger(load_default=1, allow_none=True,
+                    validate=validate.Equal(1, error="only n=1"))
+    stream = JsonBoolean(load_default=False, allow_none=True)
     stream_options = fields.Nested(StreamOptionsSchema, load_default=None)
     response_format = fields.Dict(load_default=None)
 
@@ -133,7 +136,8 @@ def chat_completions(data):
     except ValidationError as exc:
         raise Invalid(str(exc.messages[0] if exc.messages else exc)) from exc
     request = ChatRequest(messages=messages, model=data["model"],
-                          temperature=data["temperature"],
+                          temperature=1.0 if data["temperature"] is None
+                          else data["temperature"],
                           max_tokens=data["max_completion_tokens"] or data["max_tokens"] or 1024,
                           json_mode=(data["response_format"] or {}).get("type") in (
                               "json_object", "json_schema"),

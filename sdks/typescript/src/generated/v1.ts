@@ -1737,19 +1737,19 @@ export interface components {
             model: string;
             /**
              * @default 1
-             * @enum {integer}
+             * @enum {integer|null}
              */
-            n?: 1;
+            n?: 1 | null;
             /** @default null */
             response_format?: {
                 [key: string]: unknown;
             } | null;
             /** @default false */
-            stream?: boolean;
+            stream?: boolean | null;
             /** @default null */
             stream_options?: components["schemas"]["StreamOptions"] | (Record<string, never> | null);
             /** @default 1 */
-            temperature?: number;
+            temperature?: number | null;
         };
         Conversation: {
             /** Format: uuid */
