@@ -200,7 +200,6 @@ TOOL = {"type": "function", "function": {"name": "weather", "parameters": {
     ({"top_logprobs": 2}, "top_logprobs"),
     ({"modalities": ["text", "audio"]}, "modalities"),
     ({"audio": {"voice": "alloy", "format": "wav"}}, "audio"),
-    ({"prediction": {"type": "content", "content": "a known answer"}}, "prediction"),
     ({"logit_bias": {"50256": -100}}, "logit_bias"),
     ({"web_search_options": {}}, "web_search_options"),
     ({"moderation": {"model": "omni-moderation-latest"}}, "moderation"),
@@ -234,7 +233,8 @@ def test_fields_that_do_not_change_the_answer_are_accepted_and_ignored(sdk, serv
                     safety_identifier="hashed", prompt_cache_key="k", verbosity="low",
                     reasoning_effort="low", tool_choice="none", function_call="none",
                     tools=[], functions=[], stop=None, logit_bias={}, modalities=["text"],
-                    audio=None, prediction=None, response_format={"type": "text"})
+                    audio=None, response_format={"type": "text"},
+                    prediction={"type": "content", "content": "a known answer"})
     answer = sdk.chat.completions.create(
         model="fast", messages=[{"role": "user", "content": "plain"}],
         stream_options={"include_usage": False}, **harmless)

@@ -18,9 +18,10 @@ naming it, before anything is reserved, recorded or sent upstream; never silentl
   of providers that read the hints differently or not at all (Anthropic has no penalties or
   seed; the response's ``system_fingerprint`` is null, promising no determinism). Clients
   such as LangChain send some of them by default, so refusing would break them for nothing.
-  ``parallel_tool_calls`` means nothing without tools, which are refused.
+  ``parallel_tool_calls`` means nothing without tools, which are refused. ``prediction``
+  (predicted outputs) only speeds OpenAI's reply up: the answer is the same without it.
 - **Refused when used** (:data:`REFUSED`): tools and functions, stop sequences, logprobs,
-  audio output, predicted outputs, web search, moderation, and ``logit_bias`` with entries:
+  audio output, web search, moderation, and ``logit_bias`` with entries:
   unlike the hints above, a bias of -100/100 bans or forces tokens (a hard constraint on the
   content), and its token ids belong to one tokenizer, meaningless along a provider chain.
   Each field's neutral value (``tools: []``, ``tool_choice: "none"``, ``stop: null``,
@@ -37,7 +38,7 @@ from marshmallow import ValidationError
 IGNORED = ("user", "store", "metadata", "service_tier", "safety_identifier",
            "prompt_cache_key", "prompt_cache_options", "prompt_cache_retention", "top_p",
            "seed", "presence_penalty", "frequency_penalty", "reasoning_effort", "verbosity",
-           "parallel_tool_calls")
+           "parallel_tool_calls", "prediction")
 
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 
@@ -73,7 +74,6 @@ REFUSED: dict[str, tuple[Callable[[Any], bool], str]] = {
     "top_logprobs": (_given, "log probabilities"),
     "modalities": (_not_text_only, "output other than text"),
     "audio": (_given, "audio output"),
-    "prediction": (_given, "predicted outputs"),
     "logit_bias": (_not_empty, "token biases (token ids differ between providers)"),
     "web_search_options": (_given, "web search"),
     "moderation": (_given, "moderation of the request and answer"),
