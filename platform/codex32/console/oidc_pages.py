@@ -8,6 +8,8 @@ JSON. The provider must allow that callback: ``{public url}/app/oidc/{provider}/
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 from flask import current_app, redirect, request, url_for
 
 from codex32 import runtime
@@ -53,8 +55,9 @@ def oidc_start(provider_id: str):
     found = providers.find(db.session, workspace_id, _checked(provider_id))
     transaction.end()  # discovery may fetch the provider's metadata
     metadata = sign_ins.metadata(found)
-    return redirect(sign_ins.begin(db.session, found, metadata, _callback_url(provider_id)),
-                    code=302)
+    target = sign_ins.begin(db.session, found, metadata, _callback_url(provider_id))
+    session.bind_sign_in(parse_qs(urlsplit(target).query)["state"][-1])
+    return redirect(target, code=302)
 
 
 @blp.route("/oidc/<provider_id>/callback", methods=["GET"])
@@ -64,6 +67,7 @@ def oidc_callback(provider_id: str):
     state = request.args.get("state", "")[:200]
     if not state:
         raise Invalid("the provider's answer has no state")
+    session.check_sign_in(state)  # before it is spent: only the browser that began it
     pending = sign_ins.consume(db.session, _checked(provider_id), state)
     transaction.end()  # the state is spent, whatever happens next
     error, code = request.args.get("error"), request.args.get("code")
