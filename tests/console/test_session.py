@@ -118,6 +118,17 @@ def test_after_sign_in_the_console_never_redirects_to_another_site(app, tenant):
         csrf = csrf_of(client)
 
 
+def test_a_next_address_with_control_characters_goes_home_instead_of_failing(app, tenant):
+    client = app.test_client()
+    for target in ("/app/\r\nSet-Cookie: x=1", "/app/bots\n", "/app/\x00", "/\t/evil.example/app"):
+        answer = client.post("/app/sign-in", data={"email": tenant.email, "password": PASSWORD,
+                                                   "csrf_token": csrf_of(client),
+                                                   "next": target})
+        assert answer.status_code == 303, (target, answer.status_code)
+        assert answer.headers["Location"].endswith("/app/"), target
+        assert "x=1" not in str(answer.headers)
+
+
 def test_console_pages_are_sent_with_a_strict_content_security_policy(console):
     answer = console.get("/app/bots")
 

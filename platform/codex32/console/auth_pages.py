@@ -26,8 +26,9 @@ MAX_FIELD = 1024
 
 
 def _safe_next(target: str | None) -> str:
-    """A local console address to go to after sign-in (never another site)."""
-    if target:
+    """A local console address to go to after sign-in (never another site; never one with
+    control characters, which a Location header cannot carry and URL parsers drop)."""
+    if target and not any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and parts.path.startswith(session.PATH):
             return target
