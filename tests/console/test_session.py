@@ -67,6 +67,21 @@ def test_signing_out_revokes_the_sign_in_server_side(console):
     assert console.get("/app/bots").status_code == 302
 
 
+def test_signing_in_over_a_session_revokes_the_one_it_replaces(app, console, tenant):
+    member = tenant.add_member("viewer")
+    replaced = session_cookie(console.client)
+
+    answer = console.post("/app/sign-in", {"email": member["email"], "password": PASSWORD,
+                                           "workspace": tenant.slug})
+
+    assert answer.status_code == 303
+    assert "Role: <strong>viewer</strong>" in console.get("/app/bots").text
+    # The browser no longer holds the admin's sign-in; a copy of it opens nothing either.
+    other = app.test_client()
+    other.set_cookie("codex32_console", replaced, path="/app")
+    assert other.get("/app/bots").status_code == 302
+
+
 def test_the_layout_shows_the_role_and_offers_only_allowed_entries(app, tenant):
     viewer = tenant.add_member("viewer")
     page = ConsoleClient(app.test_client(), viewer["email"], tenant.slug).get("/app/bots").text

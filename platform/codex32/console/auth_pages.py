@@ -62,7 +62,21 @@ def sign_in_submit():
                                providers=providers.listing(db.session, None),
                                error=error.message, email=email), error.status
     session.begin(pair.refresh_token)
+    retire_replaced()
     return redirect(_safe_next(request.form.get("next")), code=303)
+
+
+def retire_replaced() -> None:
+    """Revoke the sign-in this browser held before a new one replaced it (as signing out
+    would): a copy of the old cookie must not outlive it. The new sign-in is committed first."""
+    token = request.cookies.get(session.SESSION_COOKIE)
+    if not token:
+        return
+    transaction.end()
+    try:
+        auth.revoke(db.session, token, origin())
+    except DomainError:
+        transaction.discard()  # already revoked or expired: nothing left to end
 
 
 @blp.route("/sign-out", methods=["POST"])

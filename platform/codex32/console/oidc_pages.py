@@ -16,7 +16,7 @@ from codex32 import runtime
 from codex32.api import transaction
 from codex32.auth.guard import limit_rate, origin
 from codex32.config_values import OIDC_PROVIDER_ID
-from codex32.console import session
+from codex32.console import auth_pages, session
 from codex32.console.blueprint import blp
 from codex32.db import db
 from codex32.errors import Invalid, Unauthorized
@@ -78,4 +78,5 @@ def oidc_callback(provider_id: str):
                              request.args.get("iss", "")[:MAX_PARAMETER] or None)
     pair = oidc.sign_in(db.session, pending, claims, origin())
     session.begin(pair.refresh_token)
+    auth_pages.retire_replaced()
     return redirect(url_for("console.home"), code=303)
