@@ -67,6 +67,21 @@ def test_signing_out_revokes_the_sign_in_server_side(console):
     assert console.get("/app/bots").status_code == 302
 
 
+def test_signing_in_over_a_session_revokes_the_one_it_replaces(app, console, tenant):
+    member = tenant.add_member("viewer")
+    replaced = session_cookie(console.client)
+
+    answer = console.post("/app/sign-in", {"email": member["email"], "password": PASSWORD,
+                                           "workspace": tenant.slug})
+
+    assert answer.status_code == 303
+    assert "Role: <strong>viewer</strong>" in console.get("/app/bots").text
+    # The browser no longer holds the admin's sign-in; a copy of it opens nothing either.
+    other = app.test_client()
+    other.set_cookie("codex32_console", replaced, path="/app")
+    assert other.get("/app/bots").status_code == 302
+
+
 def test_the_layout_shows_the_role_and_offers_only_allowed_entries(app, tenant):
     viewer = tenant.add_member("viewer")
     page = ConsoleClient(app.test_client(), viewer["email"], tenant.slug).get("/app/bots").text
@@ -116,6 +131,17 @@ def test_after_sign_in_the_console_never_redirects_to_another_site(app, tenant):
                                                    "csrf_token": csrf, "next": target})
         assert answer.headers["Location"].endswith("/app/"), target
         csrf = csrf_of(client)
+
+
+def test_a_next_address_with_control_characters_goes_home_instead_of_failing(app, tenant):
+    client = app.test_client()
+    for target in ("/app/\r\nSet-Cookie: x=1", "/app/bots\n", "/app/\x00", "/\t/evil.example/app"):
+        answer = client.post("/app/sign-in", data={"email": tenant.email, "password": PASSWORD,
+                                                   "csrf_token": csrf_of(client),
+                                                   "next": target})
+        assert answer.status_code == 303, (target, answer.status_code)
+        assert answer.headers["Location"].endswith("/app/"), target
+        assert "x=1" not in str(answer.headers)
 
 
 def test_console_pages_are_sent_with_a_strict_content_security_policy(console):

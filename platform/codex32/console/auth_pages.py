@@ -26,8 +26,9 @@ MAX_FIELD = 1024
 
 
 def _safe_next(target: str | None) -> str:
-    """A local console address to go to after sign-in (never another site)."""
-    if target:
+    """A local console address to go to after sign-in (never another site; never one with
+    control characters, which a Location header cannot carry and URL parsers drop)."""
+    if target and not any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and parts.path.startswith(session.PATH):
             return target
@@ -61,7 +62,21 @@ def sign_in_submit():
                                providers=providers.listing(db.session, None),
                                error=error.message, email=email), error.status
     session.begin(pair.refresh_token)
+    retire_replaced()
     return redirect(_safe_next(request.form.get("next")), code=303)
+
+
+def retire_replaced() -> None:
+    """Revoke the sign-in this browser held before a new one replaced it (as signing out
+    would): a copy of the old cookie must not outlive it. The new sign-in is committed first."""
+    token = request.cookies.get(session.SESSION_COOKIE)
+    if not token:
+        return
+    transaction.end()
+    try:
+        auth.revoke(db.session, token, origin())
+    except DomainError:
+        transaction.discard()  # already revoked or expired: nothing left to end
 
 
 @blp.route("/sign-out", methods=["POST"])

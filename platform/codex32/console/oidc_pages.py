@@ -8,13 +8,15 @@ JSON. The provider must allow that callback: ``{public url}/app/oidc/{provider}/
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 from flask import current_app, redirect, request, url_for
 
 from codex32 import runtime
 from codex32.api import transaction
 from codex32.auth.guard import limit_rate, origin
 from codex32.config_values import OIDC_PROVIDER_ID
-from codex32.console import session
+from codex32.console import auth_pages, session
 from codex32.console.blueprint import blp
 from codex32.db import db
 from codex32.errors import Invalid, Unauthorized
@@ -53,8 +55,9 @@ def oidc_start(provider_id: str):
     found = providers.find(db.session, workspace_id, _checked(provider_id))
     transaction.end()  # discovery may fetch the provider's metadata
     metadata = sign_ins.metadata(found)
-    return redirect(sign_ins.begin(db.session, found, metadata, _callback_url(provider_id)),
-                    code=302)
+    target = sign_ins.begin(db.session, found, metadata, _callback_url(provider_id))
+    session.bind_sign_in(parse_qs(urlsplit(target).query)["state"][-1])
+    return redirect(target, code=302)
 
 
 @blp.route("/oidc/<provider_id>/callback", methods=["GET"])
@@ -64,6 +67,7 @@ def oidc_callback(provider_id: str):
     state = request.args.get("state", "")[:200]
     if not state:
         raise Invalid("the provider's answer has no state")
+    session.check_sign_in(state)  # before it is spent: only the browser that began it
     pending = sign_ins.consume(db.session, _checked(provider_id), state)
     transaction.end()  # the state is spent, whatever happens next
     error, code = request.args.get("error"), request.args.get("code")
@@ -74,4 +78,5 @@ def oidc_callback(provider_id: str):
                              request.args.get("iss", "")[:MAX_PARAMETER] or None)
     pair = oidc.sign_in(db.session, pending, claims, origin())
     session.begin(pair.refresh_token)
+    auth_pages.retire_replaced()
     return redirect(url_for("console.home"), code=303)

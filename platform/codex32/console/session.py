@@ -7,8 +7,10 @@ the sign-in server-side. The console never rotates it; the API's refresh endpoin
 clients. CSRF: a synchronizer token derived from the session (an HMAC of the refresh token's
 id under the app's secret key), sent back by every state-changing request as the form field
 ``csrf_token`` or the ``X-CSRF-Token`` header. Before sign-in, the token is derived from a
-random value in its own cookie, so the sign-in form is protected too. docs/security.md,
-"The web console", says why.
+random value in its own cookie, so the sign-in form is protected too. An OpenID Connect
+sign-in's state is bound to the browser that began it (its own cookie, checked by the
+callback), so a callback address made in another browser signs nobody in (login CSRF).
+docs/security.md, "The web console", says why.
 """
 
 from __future__ import annotations
@@ -27,9 +29,13 @@ from codex32.auth.guard import origin
 from codex32.auth.principal import Principal, membership_role
 from codex32.db import db
 from codex32.errors import Forbidden, Unauthorized
+from codex32.services.oidc.sign_ins import LIFETIME as SIGN_IN_LIFETIME
 
 SESSION_COOKIE = "codex32_console"
 PRESESSION_COOKIE = "codex32_console_pre"
+SIGN_IN_COOKIE = "codex32_console_oidc"
+SIGN_IN_PATH = "/app/oidc"
+SIGN_IN_SECONDS = int(SIGN_IN_LIFETIME.total_seconds())
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 PATH = "/app"
@@ -70,6 +76,19 @@ def forget() -> None:
     g.console_session = ""
 
 
+def bind_sign_in(state: str) -> None:
+    """Tie an OpenID Connect sign-in's ``state`` to this browser when the response leaves."""
+    g.console_sign_in = state
+
+
+def check_sign_in(state: str) -> None:
+    """401 unless this browser began the sign-in ``state`` names; then forget the binding."""
+    given = request.cookies.get(SIGN_IN_COOKIE, "")
+    if not given or not hmac.compare_digest(given.encode(), state.encode()):
+        raise Unauthorized("this sign-in was begun in another browser; sign in again here")
+    g.console_sign_in = ""
+
+
 def keep_cookies(response: Response) -> Response:
     """Write the cookie changes this request asked for (and the pre-session's seed)."""
     secure = request.is_secure
@@ -80,6 +99,13 @@ def keep_cookies(response: Response) -> Response:
                             path=PATH, httponly=True, secure=secure, samesite="Lax")
     elif wanted == "":
         response.delete_cookie(SESSION_COOKIE, path=PATH, httponly=True, secure=secure,
+                               samesite="Lax")
+    state = g.get("console_sign_in")
+    if state:
+        response.set_cookie(SIGN_IN_COOKIE, state, max_age=SIGN_IN_SECONDS, path=SIGN_IN_PATH,
+                            httponly=True, secure=secure, samesite="Lax")
+    elif state == "":
+        response.delete_cookie(SIGN_IN_COOKIE, path=SIGN_IN_PATH, httponly=True, secure=secure,
                                samesite="Lax")
     seed = g.get("console_presession")
     if seed:
