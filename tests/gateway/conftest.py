@@ -1,10 +1,13 @@
 """Fixtures of the gateway's tests: the real SDKs against local fakes, a workspace whose
-route goes openai → anthropic, and a direct call into the gateway as a service would."""
+route goes openai → anthropic, a direct call into the gateway as a service would, and the
+real `openai` SDK against the app served on 127.0.0.1."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import openai
 import pytest
 
 from codex32.db import db, tenancy
@@ -12,6 +15,7 @@ from codex32.plugins.interfaces import ChatRequest, Message
 from codex32.services import gateway
 from codex32.testing.fake_anthropic import FakeAnthropic
 from codex32.testing.fake_openai import FakeOpenAI
+from tests.conftest import serving
 
 
 def ask(text: str = "Describe a bot that checks a website", **options: Any) -> ChatRequest:
@@ -61,3 +65,22 @@ def chat(app, tenant, request: ChatRequest | None = None, **options: Any
         finally:
             db.session.remove()
             tenancy.unbind()
+
+
+@pytest.fixture()
+def served(app) -> Iterator[str]:
+    """The app on a real socket of 127.0.0.1 (the SDK speaks HTTP)."""
+    with serving(app) as port:
+        yield f"http://127.0.0.1:{port}/api/v1/openai"
+
+
+@pytest.fixture()
+def sdk(tenant, servers, served) -> openai.OpenAI:
+    configure(tenant, servers, llm={"aliases": {"fast": ["openai/gpt-4o-mini",
+                                                         "anthropic/claude-haiku-4-5"]}})
+    minted = tenant.call("POST", "/api/v1/api-keys", json={"name": "sdk", "role": "api_user"})
+    assert minted.status_code == 201, minted.json
+    client = openai.OpenAI(api_key=minted.json["key"], base_url=served, max_retries=0,
+                           timeout=30)
+    yield client
+    client.close()

@@ -4,33 +4,11 @@ and the same ledger as every other gateway call."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import openai
 import pytest
 
-from tests.conftest import serving
 from tests.gateway.conftest import configure
 from tests.gateway.test_pending_records import BUDGET, budget, ledger
-
-
-@pytest.fixture()
-def served(app) -> Iterator[str]:
-    """The app on a real socket of 127.0.0.1 (the SDK speaks HTTP)."""
-    with serving(app) as port:
-        yield f"http://127.0.0.1:{port}/api/v1/openai"
-
-
-@pytest.fixture()
-def sdk(tenant, servers, served) -> openai.OpenAI:
-    configure(tenant, servers, llm={"aliases": {"fast": ["openai/gpt-4o-mini",
-                                                         "anthropic/claude-haiku-4-5"]}})
-    minted = tenant.call("POST", "/api/v1/api-keys", json={"name": "sdk", "role": "api_user"})
-    assert minted.status_code == 201, minted.json
-    client = openai.OpenAI(api_key=minted.json["key"], base_url=served, max_retries=0,
-                           timeout=30)
-    yield client
-    client.close()
 
 
 def test_the_openai_sdk_gets_a_chat_completion_through_the_gateway(sdk, servers, tenant):

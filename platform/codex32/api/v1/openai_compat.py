@@ -29,6 +29,7 @@ from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import ChatRequest, Message, Usage
 from codex32.services import gateway
 from codex32.services.gateway import deployments
+from codex32.services.gateway.embeddings import MAX_TEXTS
 
 blp = Blueprint("openai", __name__, url_prefix="/api/v1/openai",
                 description="OpenAI-compatible API over the gateway (use the openai SDK with "
@@ -99,10 +100,21 @@ class CompletionSchema(Lenient):
 
 
 class EmbeddingsSchema(Lenient):
+    """``input`` is a string or a list of strings; token ids are refused, and a
+    ``dimensions`` the route's embedders do not give is refused by the gateway
+    (:mod:`codex32.api.v1.openai_params`). Null takes the default, as in OpenAI's."""
+
     model = fields.String(required=True, validate=validate.Length(min=1, max=MAX_MODEL))
     input = fields.Raw(required=True)
-    encoding_format = fields.String(load_default="float",
+    encoding_format = fields.String(load_default="float", allow_none=True,
                                     validate=validate.OneOf(["float", "base64"]))
+    dimensions = JsonInteger(load_default=None, allow_none=True,
+                             validate=validate.Range(min=1))
+
+    @pre_load
+    def _refuse_what_the_gateway_cannot_honour(self, data, **kwargs):
+        openai_params.refuse_unsupported_embedding(data)
+        return data
 
 
 def _response_schema(response_format: dict | None) -> dict | None:
@@ -225,10 +237,14 @@ def embeddings(data):
             or not all(isinstance(t, str) for t in texts)):
         raise Invalid("input must be a string or a non-empty list of strings",
                       errors={"json": {"input": ["a string or a list of strings"]}})
+    if len(texts) > MAX_TEXTS:
+        why = f"at most {MAX_TEXTS} inputs per request"
+        raise Invalid(f"input: {why}", errors={"json": {"input": [why]}})
     principal = current_principal()
     transaction.end()  # the gateway works in sessions of its own: hold no connection meanwhile
     result = gateway.embed(principal.workspace_id, texts, purpose="gateway",
-                           caller=caller_of(principal), model=data["model"])
+                           caller=caller_of(principal), model=data["model"],
+                           dimensions=data["dimensions"])
     encode = _base64 if data["encoding_format"] == "base64" else list
     return {"object": "list", "model": result.model,
             "data": [{"object": "embedding", "index": i, "embedding": encode(vector)}

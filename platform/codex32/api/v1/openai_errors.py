@@ -59,11 +59,11 @@ def render(status: int, message: str, errors: Any = None,
     """The OpenAI-shaped error response for one error."""
     kind, code = _KINDS.get(status, ("invalid_request_error" if status < 500
                                      else "server_error", None))
-    param = _param(errors)
+    param, why = _param(errors)
     if param is not None:
         # OpenAI's messages name the field ("stop: ..."), not where it was read ("json.")
         message = message.removeprefix("json.")
-        code = code or openai_params.code_of(param)
+        code = code or openai_params.code_of(param, why)
     body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
     response = current_app.response_class(current_app.json.dumps(body), status=status,
                                           mimetype="application/json")
@@ -72,12 +72,13 @@ def render(status: int, message: str, errors: Any = None,
     return response
 
 
-def _param(errors: Any) -> str | None:
-    """The first invalid field of the body (``messages.0.content``), as OpenAI's ``param``."""
+def _param(errors: Any) -> tuple[str | None, str]:
+    """The first invalid field of the body (``messages.0.content``), as OpenAI's ``param``,
+    and what is wrong with it."""
     found = first_invalid(errors)
     if found is None or not found[0].startswith("json."):
-        return None
-    return found[0].removeprefix("json.")
+        return None, ""
+    return found[0].removeprefix("json."), found[1]
 
 
 def document(spec: APISpec) -> None:

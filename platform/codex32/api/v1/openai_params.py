@@ -1,10 +1,15 @@
-"""Which of OpenAI's chat-completions request fields the compatible endpoint honours, which
-it ignores and which it refuses (the SDK's ``CompletionCreateParams``, openai 3.x).
+"""Which of OpenAI's request fields the compatible endpoint honours, which it ignores and
+which it refuses: chat completions (the SDK's ``CompletionCreateParams``, openai 3.x) and
+embeddings (``EmbeddingCreateParams``).
 
 The rule: a field is ignored only when the answer the gateway gives without it is an answer
 the client could have had with it. A field whose absence changes what the client gets (a
-tool call, an answer that ends at a stop sequence, logprobs, audio) is refused with a 422
-naming it, before anything is reserved, recorded or sent upstream; never silently dropped.
+tool call, an answer that ends at a stop sequence, logprobs, audio, vectors of the length
+asked for) is refused with a 422 naming it, before anything is reserved, recorded or sent
+upstream; never silently dropped. Every refusal's message begins with :data:`REFUSAL`
+(:func:`code_of` gives it OpenAI's code).
+
+Chat completions:
 
 - **Honoured** (:class:`~codex32.api.v1.openai_compat.CompletionSchema`): ``model``,
   ``messages`` (text content), ``temperature``, ``max_tokens``, ``max_completion_tokens``,
@@ -26,6 +31,28 @@ naming it, before anything is reserved, recorded or sent upstream; never silentl
   content), and its token ids belong to one tokenizer, meaningless along a provider chain.
   Each field's neutral value (``tools: []``, ``tool_choice: "none"``, ``stop: null``,
   ``logprobs: false``, ``modalities: ["text"]``, ``logit_bias: {}``...) is accepted.
+
+Embeddings (:class:`~codex32.api.v1.openai_compat.EmbeddingsSchema`):
+
+- **Honoured**: ``model``, ``input`` as a string or a list of strings (at most 2048,
+  OpenAI's limit and the gateway's), ``encoding_format`` (``float``, ``base64``; null is
+  ``float``), ``dimensions`` when it is the length the route's embedders give (null: that
+  length).
+- **Ignored** (:data:`EMBEDDINGS_IGNORED`): ``user``, bookkeeping.
+- **Refused**: ``input`` as token ids (:data:`EMBEDDINGS_REFUSED`): they belong to the
+  tokenizer the client chose (LangChain's ``OpenAIEmbeddings`` sends tiktoken's), the
+  route's embedders take text and no tokenizer decodes them faithfully for all of them.
+  ``dimensions`` other than the route's length: an embedder
+  (:class:`~codex32.plugins.interfaces.Embedder`) gives vectors of the one ``dimension`` it
+  is configured at and takes no length per request, and every embedder of a chain gives the
+  same length (:func:`~codex32.services.gateway.routing.embedding_route`). Cutting vectors
+  short would be a wrong answer for most models (only some, such as OpenAI's
+  text-embedding-3, are trained to keep their meaning when truncated and renormalised), so
+  the gateway refuses instead: a workspace wanting 256-long vectors configures an embedder
+  at 256 (the openai embedder's ``dimensions``, the hashing embedder's ``dimension``) and
+  names it by an embedding alias. The length is only known once the route is built, so the
+  gateway checks it (``gateway.embed(dimensions=...)``, its message beginning with
+  :data:`REFUSAL`), before any rate limit, cache, reservation, record or call.
 """
 
 from __future__ import annotations
@@ -39,6 +66,9 @@ IGNORED = ("user", "store", "metadata", "service_tier", "safety_identifier",
            "prompt_cache_key", "prompt_cache_options", "prompt_cache_retention", "top_p",
            "seed", "presence_penalty", "frequency_penalty", "reasoning_effort", "verbosity",
            "parallel_tool_calls", "prediction")
+EMBEDDINGS_IGNORED = ("user",)
+
+REFUSAL = "the gateway does not support"
 
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 
@@ -80,27 +110,52 @@ REFUSED: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
+def _token_ids(value: Any) -> bool:
+    def ids(items: Any) -> bool:
+        return isinstance(items, list) and all(
+            isinstance(i, int) and not isinstance(i, bool) for i in items)
+    return isinstance(value, list) and bool(value) and (
+        ids(value) or all(ids(item) and bool(item) for item in value))
+
+
+# field: (whether a value is one the gateway cannot honour, what to send instead)
+EMBEDDINGS_REFUSED: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "input": (_token_ids, "token ids as input (they belong to one tokenizer; the embedders "
+                          "take text): send the text, a string or a list of strings"),
+}
+
+
 def refuse_unsupported(body: Any) -> None:
-    """Raise a ``ValidationError`` keyed by the first field of ``body`` the gateway cannot
-    honour as the request uses it (see the module's docstring); nothing for any other."""
+    """Raise a ``ValidationError`` keyed by the first field of a chat's ``body`` the gateway
+    cannot honour as the request uses it (see the module's docstring); nothing for any
+    other."""
     if not isinstance(body, dict):
         return  # not an object: the schema says so
     for name, (uses, missing) in REFUSED.items():
         if name in body and uses(body[name]):
-            raise ValidationError({name: [
-                f"the gateway does not support {name} ({missing}); leave it out"]})
+            raise ValidationError({name: [f"{REFUSAL} {name} ({missing}); leave it out"]})
     response_format = body.get("response_format")
     if isinstance(response_format, dict) and response_format.get("type") not in \
             RESPONSE_FORMATS:
         raise ValidationError({"response_format": {"type": [
-            "the gateway does not support this response_format.type; it takes "
+            f"{REFUSAL} this response_format.type; it takes "
             f"{', '.join(RESPONSE_FORMATS)}"]}})
 
 
-def code_of(param: str | None) -> str | None:
-    """OpenAI's error code for the refusal of ``param``: ``unsupported_parameter`` for a
-    field of :data:`REFUSED`, ``unsupported_value`` for ``response_format.type``; None for
-    any other field (these are never declared by the schema: only a refusal names them)."""
-    if param in REFUSED:
-        return "unsupported_parameter"
-    return "unsupported_value" if param == "response_format.type" else None
+def refuse_unsupported_embedding(body: Any) -> None:
+    """Raise a ``ValidationError`` keyed by the first field of an embeddings request's
+    ``body`` whose value the gateway cannot honour (token ids as ``input``)."""
+    if not isinstance(body, dict):
+        return
+    for name, (unsupported, instead) in EMBEDDINGS_REFUSED.items():
+        if name in body and unsupported(body[name]):
+            raise ValidationError({name: [f"{REFUSAL} {instead}"]})
+
+
+def code_of(param: str | None, message: str) -> str | None:
+    """OpenAI's error code for an error of ``param`` with ``message``: for a refusal,
+    ``unsupported_parameter`` if the field itself is (:data:`REFUSED`), else
+    ``unsupported_value``; None for any other error."""
+    if param is None or not message.startswith(REFUSAL):
+        return None
+    return "unsupported_parameter" if param in REFUSED else "unsupported_value"

@@ -49,22 +49,25 @@ MAX_TEXTS = 2048
 def embed(workspace_id: uuid.UUID | str, texts: list[str], *, purpose: str,
           caller: Caller | None = None, model: str | None = None, cache: bool | None = None,
           deadline_seconds: float | None = None,
-          embedder: str | None = None) -> GatewayEmbedding:
+          embedder: str | None = None, dimensions: int | None = None) -> GatewayEmbedding:
     """Embed ``texts`` in a session of the gateway's own (the caller holds no transaction
     open). ``embedder`` names one of the workspace's embedder plugins instead of its default
-    (the knowledge base queries an older index with the embedder that built it). See
-    :func:`_embed`."""
+    (the knowledge base queries an older index with the embedder that built it).
+    ``dimensions``, the length the caller requires: a route whose embedders give another is
+    refused (422 naming ``dimensions``) before anything else, since an embedder gives the
+    one length it is configured at. See :func:`_embed`."""
     with runtime.current().sessions() as session:
         return _embed(session, workspace_id, texts, purpose=purpose, caller=caller,
                       model=model, use_cache=cache, deadline_seconds=deadline_seconds,
-                      embedder=embedder)
+                      embedder=embedder, dimensions=dimensions)
 
 
 def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
            purpose: str, caller: Caller | None = None, model: str | None = None,
            use_cache: bool | None = None,
            deadline_seconds: float | None = None,
-           embedder: str | None = None) -> GatewayEmbedding:
+           embedder: str | None = None,
+           dimensions: int | None = None) -> GatewayEmbedding:
     """Embed ``texts`` along the route of ``model`` (an embedding alias, ``provider/model``,
     or anything else for the default chain); every call leaves a ledger row."""
     if purpose not in PURPOSES:
@@ -79,6 +82,8 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
                              parts.deadline_seconds)
     with tenancy.bound(session, workspace):
         route = routing.embedding_route(session, workspace, model, embedder=embedder)
+        if dimensions is not None:
+            _check_length(route, model, dimensions)
         deployments = _resolved(route)
         resting = cooldown.store().resting(session, workspace, deployments)
         awake = [d for d in deployments if d not in resting] or deployments
@@ -161,6 +166,18 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
                             provider=deployment.provider, model=result.model,
                             usage=result.usage, cost_usd=cost, usage_id=usage_id,
                             attempts=attempts, headers=headers)
+
+
+def _check_length(route: routing.EmbeddingRoute, model: str | None, wanted: int) -> None:
+    """422 naming ``dimensions`` unless the route's embedders (all of one length) give
+    vectors of ``wanted``: none can shorten or lengthen its vectors per request."""
+    given = route.instances[route.deployments[0].provider].dimension
+    if wanted != given:
+        why = (f"the gateway does not support dimensions={wanted} along "
+               f"{model or 'default'!r}: its embedders give vectors of {given} and cannot "
+               f"shorten or lengthen them; leave dimensions out, send {given}, or name an "
+               f"embedding alias whose embedders are configured at {wanted}")
+        raise Invalid(f"dimensions: {why}", errors={"json": {"dimensions": [why]}})
 
 
 def _resolved(route: routing.EmbeddingRoute) -> list[Deployment]:

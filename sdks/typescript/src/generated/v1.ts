@@ -1880,11 +1880,13 @@ export interface components {
             total: number;
         };
         Embeddings: {
+            /** @default null */
+            dimensions?: number | null;
             /**
              * @default float
-             * @enum {string}
+             * @enum {string|null}
              */
-            encoding_format?: "float" | "base64";
+            encoding_format?: "float" | "base64" | null;
             input: unknown;
             model: string;
         };
