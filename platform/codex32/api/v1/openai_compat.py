@@ -100,9 +100,9 @@ class CompletionSchema(Lenient):
 
 
 class EmbeddingsSchema(Lenient):
-    """``input`` is a string or a list of strings; token ids are refused, and a
-    ``dimensions`` the route's embedders do not give is refused by the gateway
-    (:mod:`codex32.api.v1.openai_params`). Null takes the default, as in OpenAI's."""
+    """``input`` is a string, a list of strings or token ids (read as OpenAI's embedding
+    models read them); a ``dimensions`` the route's embedders do not give is refused by the
+    gateway (:mod:`codex32.api.v1.openai_params`). Null takes the default, as in OpenAI's."""
 
     model = fields.String(required=True, validate=validate.Length(min=1, max=MAX_MODEL))
     input = fields.Raw(required=True)
@@ -110,11 +110,6 @@ class EmbeddingsSchema(Lenient):
                                     validate=validate.OneOf(["float", "base64"]))
     dimensions = JsonInteger(load_default=None, allow_none=True,
                              validate=validate.Range(min=1))
-
-    @pre_load
-    def _refuse_what_the_gateway_cannot_honour(self, data, **kwargs):
-        openai_params.refuse_unsupported_embedding(data)
-        return data
 
 
 def _response_schema(response_format: dict | None) -> dict | None:
@@ -230,16 +225,7 @@ def _usage(usage: Usage) -> dict:
 def embeddings(data):
     """Embed texts along the workspace's embedding route: ``model`` names an embedding
     alias or ``provider/model``; any other name takes the default chain (and is recorded)."""
-    texts = data["input"]
-    if isinstance(texts, str):
-        texts = [texts]
-    if (not isinstance(texts, list) or not texts
-            or not all(isinstance(t, str) for t in texts)):
-        raise Invalid("input must be a string or a non-empty list of strings",
-                      errors={"json": {"input": ["a string or a list of strings"]}})
-    if len(texts) > MAX_TEXTS:
-        why = f"at most {MAX_TEXTS} inputs per request"
-        raise Invalid(f"input: {why}", errors={"json": {"input": [why]}})
+    texts = openai_params.embedding_texts(data["input"], MAX_TEXTS)
     principal = current_principal()
     transaction.end()  # the gateway works in sessions of its own: hold no connection meanwhile
     result = gateway.embed(principal.workspace_id, texts, purpose="gateway",

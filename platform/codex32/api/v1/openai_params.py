@@ -34,15 +34,16 @@ Chat completions:
 
 Embeddings (:class:`~codex32.api.v1.openai_compat.EmbeddingsSchema`):
 
-- **Honoured**: ``model``, ``input`` as a string or a list of strings (at most 2048,
-  OpenAI's limit and the gateway's), ``encoding_format`` (``float``, ``base64``; null is
+- **Honoured**: ``model``, ``input`` as a string, a list of strings, token ids or lists of
+  token ids (at most 2048 inputs, OpenAI's limit and the gateway's; :func:`embedding_texts`),
+  ``encoding_format`` (``float``, ``base64``; null is
   ``float``), ``dimensions`` when it is the length the route's embedders give (null: that
   length).
 - **Ignored** (:data:`EMBEDDINGS_IGNORED`): ``user``, bookkeeping.
-- **Refused**: ``input`` as token ids (:data:`EMBEDDINGS_REFUSED`): they belong to the
-  tokenizer the client chose (LangChain's ``OpenAIEmbeddings`` sends tiktoken's), the
-  route's embedders take text and no tokenizer decodes them faithfully for all of them.
-  ``dimensions`` other than the route's length: an embedder
+  Token ids are read as OpenAI's embedding models read them, in cl100k_base (the encoding
+  of all of them, and the one tiktoken clients such as LangChain's ``OpenAIEmbeddings``
+  encode with), and the route's embedders get that text.
+- **Refused**: ``dimensions`` other than the route's length: an embedder
   (:class:`~codex32.plugins.interfaces.Embedder`) gives vectors of the one ``dimension`` it
   is configured at and takes no length per request, and every embedder of a chain gives the
   same length (:func:`~codex32.services.gateway.routing.embedding_route`). Cutting vectors
@@ -61,6 +62,9 @@ from collections.abc import Callable
 from typing import Any
 
 from marshmallow import ValidationError
+
+from codex32.errors import Invalid
+from codex32.services.gateway import tokens
 
 IGNORED = ("user", "store", "metadata", "service_tier", "safety_identifier",
            "prompt_cache_key", "prompt_cache_options", "prompt_cache_retention", "top_p",
@@ -110,21 +114,6 @@ REFUSED: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-def _token_ids(value: Any) -> bool:
-    def ids(items: Any) -> bool:
-        return isinstance(items, list) and all(
-            isinstance(i, int) and not isinstance(i, bool) for i in items)
-    return isinstance(value, list) and bool(value) and (
-        ids(value) or all(ids(item) and bool(item) for item in value))
-
-
-# field: (whether a value is one the gateway cannot honour, what to send instead)
-EMBEDDINGS_REFUSED: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "input": (_token_ids, "token ids as input (they belong to one tokenizer; the embedders "
-                          "take text): send the text, a string or a list of strings"),
-}
-
-
 def refuse_unsupported(body: Any) -> None:
     """Raise a ``ValidationError`` keyed by the first field of a chat's ``body`` the gateway
     cannot honour as the request uses it (see the module's docstring); nothing for any
@@ -142,14 +131,33 @@ def refuse_unsupported(body: Any) -> None:
             f"{', '.join(RESPONSE_FORMATS)}"]}})
 
 
-def refuse_unsupported_embedding(body: Any) -> None:
-    """Raise a ``ValidationError`` keyed by the first field of an embeddings request's
-    ``body`` whose value the gateway cannot honour (token ids as ``input``)."""
-    if not isinstance(body, dict):
-        return
-    for name, (unsupported, instead) in EMBEDDINGS_REFUSED.items():
-        if name in body and unsupported(body[name]):
-            raise ValidationError({name: [f"{REFUSAL} {instead}"]})
+def embedding_texts(value: Any, limit: int) -> list[str]:
+    """The texts an embeddings request's ``input`` names: a string, a list of strings, one
+    list of token ids or a list of them (each decoded as OpenAI's embedding models read
+    it, :func:`codex32.services.gateway.tokens.embedding_text`). Invalid (naming ``input``)
+    for any other shape, more than ``limit`` inputs or an id outside the encoding."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and len(value) > limit and not _ids(value):
+        why = f"at most {limit} inputs per request"
+        raise Invalid(f"input: {why}", errors={"json": {"input": [why]}})
+    if isinstance(value, list) and value and all(isinstance(t, str) for t in value):
+        return value
+    try:
+        if _ids(value):
+            return [tokens.embedding_text(value)]
+        if isinstance(value, list) and value and all(_ids(item) for item in value):
+            return [tokens.embedding_text(item) for item in value]
+    except ValueError as exc:
+        raise Invalid(f"input: {exc}", errors={"json": {"input": [str(exc)]}}) from exc
+    why = "a string, a list of strings, a list of token ids or a list of such lists"
+    raise Invalid(f"input must be {why}", errors={"json": {"input": [why]}})
+
+
+def _ids(value: Any) -> bool:
+    """A non-empty list of integers (no booleans)."""
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(i, int) and not isinstance(i, bool) for i in value)
 
 
 def code_of(param: str | None, message: str) -> str | None:

