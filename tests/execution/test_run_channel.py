@@ -323,3 +323,17 @@ def test_the_channel_reaches_the_worker_and_carries_no_descriptors(strongest):
     assert outcome.status == "succeeded", outcome.error
     assert outcome.result == ["EISCONN", "echo: fd"]
     assert len(os.listdir("/proc/self/fd")) <= before  # the 20 descriptors never arrived
+
+
+def test_a_deeply_nested_call_closes_the_channel_and_the_run_goes_on(strongest):
+    handler = Recorder()
+    code = RAW + (
+        "def run(fd, context):\n"
+        "    send(fd, b'{\"id\": 1, \"method\": \"llm.chat\", \"params\": {\"x\": '\n"
+        "         + b'[' * 200000 + b']' * 200000 + b'}}')\n"
+        "    return [receive(fd), os.read(fd, 10).decode()]\n")
+    outcome = run_with(strongest, code, BotServices(call=handler))
+    assert outcome.status == "succeeded", outcome.error
+    reply, closed = outcome.result
+    assert reply["error"]["type"] == "ProtocolError" and "nested" in reply["error"]["message"]
+    assert closed == "" and handler.calls == []

@@ -113,6 +113,8 @@ class ChannelServer:
             call = json.loads(body)
         except ValueError:
             raise _Refused("a request on the channel is not JSON") from None
+        except RecursionError:  # the C decoder's depth guard: not the supervisor's problem
+            raise _Refused("a request on the channel is nested too deeply") from None
         if not (isinstance(call, dict) and type(call.get("id")) is int
                 and isinstance(call.get("method"), str) and isinstance(call.get("params"), dict)):
             raise _Refused("a request on the channel must be {\"id\": int, \"method\": str, "
