@@ -128,3 +128,38 @@ def test_the_runs_timeout_holds_while_a_call_is_in_flight(tenant, worker):
         assert done["status"] == "timed_out", done
         assert done["duration_seconds"] < 10
         assert len(server.requests_to("/v1/chat/completions")) == 1  # the call was in flight
+
+
+RAW_CALLS = r'''
+import json
+import os
+
+
+def main(event, context):
+    fd, replies = context.llm._channel._fd, []
+    for n, body in enumerate(event["bodies"], start=100):
+        data = ('{"id": %d, ' % n + body).encode()
+        os.write(fd, len(data).to_bytes(4, "big") + data)
+        size, reply = int.from_bytes(os.read(fd, 4), "big"), b""
+        while len(reply) < size:
+            reply += os.read(fd, size - len(reply))
+        replies.append(json.loads(reply)["error"])
+    return replies
+'''
+
+
+def test_text_that_is_not_unicode_is_refused_naming_the_field(tenant, worker):
+    """A lone surrogate (which the bot's own client refuses, so sent raw) is an InvalidRequest
+    naming the field, before any ledger row; not the platform's failure with a traceback."""
+    done = _run(tenant, RAW_CALLS, {"bodies": [
+        '"method": "llm.chat", "params": {"messages": [{"role": "user", "content": "a\\ud800"}]}}',
+        '"method": "llm.chat", "params": {"messages": [{"role": "user", "content": "b"}, '
+        '{"role": "user", "content": "\\udfff"}], "temperature": 0}}',
+        '"method": "llm.embed", "params": {"texts": ["ok", "a\\ud800"]}}']})
+    assert done["status"] == "succeeded", (done["error"], done.get("logs"))
+    assert [(e["type"], e["message"].split(" ")[0]) for e in done["result"]] == [
+        ("InvalidRequest", "messages[0].content"), ("InvalidRequest", "messages[1].content"),
+        ("InvalidRequest", "texts[1]")]
+    assert "not valid Unicode" in done["result"][0]["message"]
+    groups = tenant.call("GET", "/api/v1/usage?group_by=purpose").json["groups"]
+    assert groups == []

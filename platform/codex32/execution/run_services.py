@@ -109,6 +109,8 @@ def embed(run: RunServices, params: dict[str, Any], timeout: float) -> dict[str,
             or not all(isinstance(text, str) for text in texts)):
         raise ServiceError(f"texts must be a list of 1 to {MAX_EMBED_TEXTS} strings",
                            "InvalidRequest")
+    for index, text in enumerate(texts):
+        _unicode(text, f"texts[{index}]")
     result = embed_texts(run, texts, timeout)
     return {"vectors": result.vectors, "model": result.model,
             "dimension": len(result.vectors[0]) if result.vectors else 0}
@@ -123,6 +125,7 @@ def search(run: RunServices, params: dict[str, Any], timeout: float) -> dict[str
             knowledge_search.MAX_QUERY_CHARS:
         raise ServiceError(f"q must be a string of 1 to {knowledge_search.MAX_QUERY_CHARS} "
                            "characters", "InvalidRequest")
+    _unicode(query, "q")
     if kind is not None and kind not in knowledge_search.KINDS:
         raise ServiceError(f"kind must be one of {', '.join(knowledge_search.KINDS)} or None",
                            "InvalidRequest")
@@ -190,8 +193,19 @@ def _messages(value: Any) -> tuple[Message, ...]:
                 or item["role"] not in ROLES or not isinstance(item["content"], str)):
             raise ServiceError(f"messages[{index}] must be {{\"role\": one of "
                                f"{', '.join(ROLES)}, \"content\": a string}}", "InvalidRequest")
+        _unicode(item["content"], f"messages[{index}].content")
         messages.append(Message(item["role"], item["content"]))
     return tuple(messages)
+
+
+def _unicode(value: str, name: str) -> None:
+    """Refuse a string no encoder takes (a lone surrogate: JSON's ``\\ud800`` decodes to
+    one), which would fail deep in the gateway as the platform's error."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ServiceError(f"{name} is not valid Unicode: it holds a lone surrogate at "
+                           f"position {exc.start}", "InvalidRequest") from None
 
 
 def _model(value: Any) -> str | None:
