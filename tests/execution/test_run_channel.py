@@ -8,6 +8,7 @@ test_bot_llm.py); the bots, the sandbox and the channel are real.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import threading
 import time
@@ -337,3 +338,24 @@ def test_a_deeply_nested_call_closes_the_channel_and_the_run_goes_on(strongest):
     reply, closed = outcome.result
     assert reply["error"]["type"] == "ProtocolError" and "nested" in reply["error"]["message"]
     assert closed == "" and handler.calls == []
+
+
+def test_a_call_read_after_the_runs_deadline_is_refused_not_run():
+    """The supervisor may read a call in the pass where the run's time runs out: it gets
+    Timeout at once; the handler is never started (it would get a timeout of 0, which the
+    gateway read as no deadline of the caller's at all)."""
+    handler = Recorder()
+    channel = sandbox.channel.ChannelServer(BotServices(call=handler), time.monotonic() - 0.01)
+    bot = channel._bot
+    try:
+        body = b'{"id": 7, "method": "llm.chat", "params": {"messages": []}}'
+        bot.sendall(len(body).to_bytes(4, "big") + body)
+        assert channel.on_readable()
+        size = int.from_bytes(bot.recv(4), "big")
+        reply = json.loads(bot.recv(size))
+        time.sleep(0.2)
+    finally:
+        channel.close()
+    assert reply["id"] == 7 and reply["error"]["type"] == "Timeout"
+    assert "time is up" in reply["error"]["message"]
+    assert handler.calls == []

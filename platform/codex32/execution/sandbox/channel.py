@@ -124,20 +124,22 @@ class ChannelServer:
         with self._lock:
             if call_id in self._pending:
                 raise _Refused(f"two calls in flight share the id {call_id}")
-            if self._total >= limits.max_calls:
-                refused = (f"this run has made the {limits.max_calls} calls it may make to "
-                           "the platform")
+            if now >= self.deadline:  # read in the pass where the run's time ran out
+                refused, kind = "the run's time is up", "Timeout"
+            elif self._total >= limits.max_calls:
+                refused, kind = (f"this run has made the {limits.max_calls} calls it may "
+                                 "make to the platform", "LimitExceeded")
             elif self._running >= limits.max_concurrent:
-                refused = (f"this run already has {limits.max_concurrent} calls in flight, "
-                           "the most it may have at a time")
+                refused, kind = (f"this run already has {limits.max_concurrent} calls in "
+                                 "flight, the most it may have at a time", "LimitExceeded")
             else:
-                refused = None
+                refused, kind = None, ""
                 self._total += 1
                 self._running += 1
-                timeout = min(limits.call_timeout_seconds, max(self.deadline - now, 0.0))
+                timeout = min(limits.call_timeout_seconds, self.deadline - now)
                 self._pending[call_id] = now + timeout
         if refused is not None:
-            self._send(_error(call_id, "LimitExceeded", refused), wait=False)
+            self._send(_error(call_id, kind, refused), wait=False)
             return
         # The call's thread carries the run's context (the process's runtime, the log fields).
         threading.Thread(target=contextvars.copy_context().run,
