@@ -149,3 +149,12 @@ def test_without_a_chain_the_builtin_answers_offline_at_zero_cost(app, tenant):
         json_mode=True))
     assert result.provider == "builtin" and result.cost_usd == 0
     assert "schedule" in result.text
+
+
+def test_a_deadline_of_zero_calls_no_provider(app, chained, servers):
+    """A caller with no time left (a bot's call read as its run ends) gets a timeout; 0 was
+    falsy and taken as "no deadline of the caller's", the gateway's full one."""
+    with pytest.raises(GatewayTimeout):
+        chat(app, chained, ask(model="fast"), purpose="bot", deadline_seconds=0)
+    assert not servers[0].requests_to("/v1/chat/completions")
+    assert not servers[1].requests_to("/v1/messages")

@@ -78,8 +78,8 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
     workspace = str(uuid.UUID(str(workspace_id)))
     parts = setup.current()
     started = time.monotonic()
-    deadline = started + min(deadline_seconds or parts.deadline_seconds,
-                             parts.deadline_seconds)
+    deadline = started + (parts.deadline_seconds if deadline_seconds is None
+                          else min(deadline_seconds, parts.deadline_seconds))
     with tenancy.bound(session, workspace):
         route = routing.embedding_route(session, workspace, model, embedder=embedder)
         if dimensions is not None:
