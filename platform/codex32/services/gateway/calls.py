@@ -135,3 +135,9 @@ def usage_dict(usage: Usage) -> dict[str, int]:
     return {"input_tokens": usage.input_tokens, "cached_input_tokens": usage.cached_input_tokens,
             "output_tokens": usage.output_tokens, "reasoning_tokens": usage.reasoning_tokens,
             "total_tokens": usage.total_tokens}
+
+
+def within(deadline_seconds: float | None, most: float) -> float:
+    """A caller's deadline in seconds within the gateway's ``most``: None takes ``most``,
+    0 is no time at all (never "no deadline")."""
+    return most if deadline_seconds is None else min(deadline_seconds, most)

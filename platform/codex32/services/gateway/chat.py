@@ -50,6 +50,7 @@ from codex32.services.gateway.calls import (
     GatewayResult,
     reported_model,
     reported_usage,
+    within,
 )
 from codex32.services.gateway.router import RouteFailed, Router, error_for
 
@@ -125,7 +126,7 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
         workspace_id=workspace, request=request, purpose=purpose, caller=caller, route=route,
         deployments=awake, headers=headers, reservation=budgets.Reservation(),
         usage_id=uuid.uuid4(), prompt_tokens=prompt, started=started,
-        deadline=started + _bounded(deadline_seconds, parts.deadline_seconds))
+        deadline=started + within(deadline_seconds, parts.deadline_seconds))
     policy = cache.CachePolicy.from_settings(route.settings)
     if policy.applies(request, use_cache):
         prepared.cache_policy = policy
@@ -393,12 +394,6 @@ def _replaced(session: Session, row: LLMUsage) -> bool:
     standing, its settlement lost), so settling again would hand back what other requests
     reserved, or drop the cost the row records."""
     return bool(driver.execute(session, *records.replacing(row, returning=True))[1])
-
-
-def _bounded(deadline_seconds: float | None, most: float) -> float:
-    """The caller's deadline within the gateway's ``most``; None takes ``most``, 0 is no
-    time at all (never "no deadline")."""
-    return most if deadline_seconds is None else min(deadline_seconds, most)
 
 
 def _ms(prepared: Prepared) -> int:

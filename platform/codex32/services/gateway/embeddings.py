@@ -40,6 +40,7 @@ from codex32.services.gateway.calls import (
     GatewayEmbedding,
     reported_model,
     reported_usage,
+    within,
 )
 from codex32.services.gateway.router import RouteFailed, Router, error_for
 
@@ -78,8 +79,7 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
     workspace = str(uuid.UUID(str(workspace_id)))
     parts = setup.current()
     started = time.monotonic()
-    deadline = started + (parts.deadline_seconds if deadline_seconds is None
-                          else min(deadline_seconds, parts.deadline_seconds))
+    deadline = started + within(deadline_seconds, parts.deadline_seconds)
     with tenancy.bound(session, workspace):
         route = routing.embedding_route(session, workspace, model, embedder=embedder)
         if dimensions is not None:
