@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import bindparam, literal, select
+from sqlalchemy import bindparam, literal, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from codex32.db import db, driver
@@ -141,3 +141,35 @@ def test_a_whole_batch_that_fails_is_rolled_back_and_leaves_the_connection_as_it
         kept = driver.execute(db.session, "SELECT to_regclass('whole_failed_probe')", {})
         db.session.remove()
     assert kept[1] == [(None,)]  # the table of the failed batch was rolled back
+
+
+def test_a_batch_that_begins_its_transaction_leaves_it_open_in_psycopgs_hands(app):
+    """Its BEGIN goes in the batch; what follows (SQLAlchemy's statements, a rollback or a
+    commit) runs in that transaction, and the next one is psycopg's as usual."""
+    with app.app_context():
+        raw = db.session.connection().connection.driver_connection
+        first = driver.execute_batch(db.session, [
+            ("CREATE TEMP TABLE begun_probe (n int)", {}),
+            ("SELECT txid_current()", {})])[1][1][0][0]
+        assert raw.autocommit is False and raw.info.transaction_status.name == "INTRANS"
+        db.session.execute(text("INSERT INTO begun_probe VALUES (1)"))
+        assert db.session.execute(text("SELECT txid_current()")).scalar() == first
+        db.session.rollback()  # the table and its row go together
+        assert raw.autocommit is False and raw.info.transaction_status.name == "IDLE"
+        assert driver.execute(db.session, "SELECT to_regclass('begun_probe')", {})[1] == [
+            (None,)]
+        db.session.execute(text("SELECT 1"))  # psycopg's own BEGIN again
+        assert raw.info.transaction_status.name == "INTRANS"
+        db.session.remove()
+
+
+def test_a_begun_batch_that_fails_leaves_a_transaction_to_roll_back(app):
+    with app.app_context():
+        raw = db.session.connection().connection.driver_connection
+        with pytest.raises(ProgrammingError):
+            driver.execute_batch(db.session, [("SELECT 1", {}),
+                                              ("SELECT * FROM no_such_table", {})])
+        assert raw.autocommit is False and raw.info.transaction_status.name == "INERROR"
+        db.session.rollback()
+        assert driver.execute(db.session, "SELECT 2", {})[1] == [(2,)]
+        db.session.remove()

@@ -49,16 +49,17 @@ def execute_batch(session: Session | scoped_session, statements: Sequence[Statem
     A failing statement raises, and the statements after it are not run. ``commit``: the
     transaction's COMMIT goes in the same round trip; the caller then ends the session's
     transaction at once with ``session.commit()`` (which finds nothing left to send) and
-    runs nothing in between. A batch that begins its transaction too (nothing ran in it yet)
-    sends its ``BEGIN`` in the same round trip (see :func:`_whole`).
+    runs nothing in between. A batch that begins its transaction (nothing ran in it yet)
+    sends its ``BEGIN`` in the same round trip (see :func:`_whole` and :func:`_begun`).
     """
     if isinstance(session, scoped_session):
         session = session()
     connection = session.connection()
     driver: psycopg.Connection = connection.connection.driver_connection  # type: ignore[assignment]
+    if driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE \
+            and not driver.autocommit:
+        return (_whole if commit else _begun)(session, driver, statements)
     if commit:
-        if driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-            return _whole(session, driver, statements)
         return execute_batch(session, [*statements, ("COMMIT", {})])[:-1]
     queries: list[tuple[str, dict[str, Any]]] = []
     for statement, params in statements:
@@ -93,6 +94,29 @@ def _whole(session: Session | scoped_session, driver: psycopg.Connection,
             if driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 driver.rollback()
             driver.autocommit = False
+
+
+def _begun(session: Session | scoped_session, driver: psycopg.Connection,
+           statements: Sequence[Statement]) -> list[Rows]:
+    """``BEGIN`` and ``statements`` in one round trip, the transaction left open.
+
+    As in :func:`_whole`, the connection is in autocommit mode for the batch, which sends
+    its own ``BEGIN``; once it has run, the open transaction is handed to psycopg as if it
+    had begun it itself (its autocommit flag cleared while in the transaction, which its
+    public setter refuses to do: the state is the one psycopg's own ``BEGIN`` leaves), so
+    what follows (SQLAlchemy's statements, ``commit``, ``rollback``) runs in it as usual.
+    Every authenticated request begins its transaction here (its lookup's batch): a round
+    trip less each.
+    """
+    driver.autocommit = True
+    try:
+        return execute_batch(session, [("BEGIN", {}), *statements])[1:]
+    finally:
+        if not driver.closed:
+            if driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                driver.autocommit = False  # the BEGIN did not run
+            else:
+                driver._autocommit = False  # in the transaction the batch began
 
 
 def _send(connection: Connection, driver: psycopg.Connection,
