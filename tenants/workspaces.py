@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -89,8 +90,14 @@ def get(session: Session, principal: Principal) -> Workspace:
 def update(session: Session, principal: Principal, changes: dict[str, Any]) -> Workspace:
     """Rename the workspace or replace parts of its settings (merged per top-level key). The
     audit row records each field that changed, ``{"before", "after"}``; an update that changes
-    nothing is no mutation: nothing written, not audited."""
-    workspace = get(session, principal)
+    nothing is no mutation: nothing written, not audited. The workspace's row is locked
+    first and read fresh: two updates at once merge one after the other, never from the same
+    settings (the second would drop the first's change)."""
+    workspace = session.execute(
+        select(Workspace).where(Workspace.id == principal.workspace_id).with_for_update()
+        .execution_options(populate_existing=True)).scalar_one_or_none()
+    if workspace is None:
+        raise NotFound("workspace not found")
     wanted = dict(changes)
     if "settings" in wanted:
         check_workspace_choices(wanted["settings"])

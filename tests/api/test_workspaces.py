@@ -170,3 +170,41 @@ def test_two_claims_verified_at_once_bind_the_address_to_one_account(app, client
     assert [(str(row[0]), row[1]) for row in accounts] == [(answers[0].json["user"]["id"], True)]
     for workspace_id in workspaces:
         assert sign_in(client, email, workspace_id)["access_token"]
+
+
+def test_two_settings_updates_at_once_keep_both_changes(app, tenant, monkeypatch):
+    """The second update waits for the first and merges into what it wrote; before, both
+    merged into the settings they had read, and the one that wrote last dropped the other's
+    change although both answered 200."""
+    import tenants.workspaces as workspaces
+
+    reached, release = threading.Event(), threading.Event()
+    check = workspaces.check_workspace_choices
+
+    def pausing(settings):  # the first update stops after reading, until released
+        if "llm_fallback" in settings:
+            reached.set()
+            release.wait(10)
+        return check(settings)
+
+    monkeypatch.setattr(workspaces, "check_workspace_choices", pausing)
+    answers: dict[str, int] = {}
+
+    def patch(name: str, settings: dict) -> None:
+        answers[name] = app.test_client().patch("/api/v1/workspace", json={
+            "settings": settings}, headers=tenant.headers).status_code
+
+    first = threading.Thread(target=patch, args=("first", {"llm_fallback": ["openai"]}))
+    second = threading.Thread(target=patch, args=(
+        "second", {"llm": {"cache": {"ttl_seconds": 60}}}))
+    first.start()
+    assert reached.wait(10)
+    second.start()
+    second.join(1.0)  # with the row locked it waits for the first; before, it was done
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert answers == {"first": 200, "second": 200}
+    settings = tenant.call("GET", "/api/v1/workspace").json["settings"]
+    assert settings["llm_fallback"] == ["openai"]
+    assert settings["llm"]["cache"]["ttl_seconds"] == 60
