@@ -45,7 +45,8 @@ def test_a_secret_is_stored_encrypted_and_never_appears_in_a_response_or_log(
 def test_changes_are_audited_with_the_name_and_scope_only(tenant):
     bot = tenant.create_bot()
     _put(tenant, "/api/v1/secrets/WEATHER_TOKEN")
-    _put(tenant, "/api/v1/secrets/WEATHER_TOKEN")
+    _put(tenant, "/api/v1/secrets/WEATHER_TOKEN")  # the value it has: not audited
+    _put(tenant, "/api/v1/secrets/WEATHER_TOKEN", VALUE + "-2")
     _put(tenant, f"/api/v1/bots/{bot['id']}/secrets/WEATHER_TOKEN")
     assert tenant.call("DELETE", "/api/v1/secrets/WEATHER_TOKEN").status_code == 204
     entries = tenant.call("GET", "/api/v1/audit-logs?resource_type=secret").json["items"]

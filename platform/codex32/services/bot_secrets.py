@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from codex32 import runtime
 from codex32.auth.principal import Principal
-from codex32.crypto import SecretBox
+from codex32.crypto import SecretBox, SecretsUndecryptable
 from codex32.db.models import BotSecret
 from codex32.errors import Conflict, Invalid, NotFound, TooLarge
 from codex32.services import audit, bots
@@ -68,7 +68,8 @@ def list_names(session: Session, bot_id: uuid.UUID | None = None) -> list[dict[s
 def put(session: Session, principal: Principal, name: str, value: str,
         bot_id: uuid.UUID | None = None) -> tuple[dict[str, Any], bool]:
     """Set a secret (workspace-wide without ``bot_id``); returns it shown and whether it is
-    new."""
+    new. The value it holds already (compared decrypted) is no mutation: not re-encrypted,
+    no ``updated_at``, not audited."""
     check_name(name)
     if len(value.encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES:
         raise TooLarge(f"a secret's value is at most {MAX_VALUE_BYTES} bytes")
@@ -86,6 +87,8 @@ def put(session: Session, principal: Principal, name: str, value: str,
         row = BotSecret(workspace_id=principal.workspace_id, id=uuid.uuid4(), bot_id=bot_id,
                         name=name, created_at=now)
         session.add(row)
+    elif _holds(row, value):  # the value it has: no mutation, nothing written
+        return _shown(row), False
     row.value = _box().seal({"value": value})
     row.updated_by = principal.user_id
     row.updated_at = now
@@ -95,6 +98,14 @@ def put(session: Session, principal: Principal, name: str, value: str,
     except IntegrityError as exc:  # the same name was created concurrently
         raise Conflict(f"secret {name} was changed concurrently: try again") from exc
     return _shown(row), created
+
+
+def _holds(row: BotSecret, value: str) -> bool:
+    """Whether ``row`` holds ``value`` (one no configured key opens holds nothing)."""
+    try:
+        return bool(_box().open(row.value).get("value") == value)
+    except SecretsUndecryptable:
+        return False
 
 
 def remove(session: Session, principal: Principal, name: str,

@@ -149,7 +149,12 @@ def check_workspace_choices(settings: dict[str, Any]) -> None:
 
 def put(session: Session, principal: Principal, kind: str, plugin_id: str,
         config: dict[str, Any], secrets: dict[str, str | None]) -> dict[str, Any]:
-    """Store the workspace's configuration of a plugin; ``None`` for a secret removes it."""
+    """Store the workspace's configuration of a plugin; ``None`` for a secret removes it.
+
+    The configuration it has already (secrets compared decrypted) is no mutation: no new
+    version or generation (so no rebuild of its cached instances), no audit row. A change's
+    audit row lists only what changed: ``config`` and ``plugin`` before and after, the names
+    of the secrets whose value changed (never a value), and the new version."""
     registration = installed(kind, plugin_id)
     cls = registration.cls
     unknown = sorted(set(secrets) - set(cls.secrets))
@@ -162,26 +167,34 @@ def put(session: Session, principal: Principal, kind: str, plugin_id: str,
         ProviderConfig.kind == kind, ProviderConfig.plugin_id == plugin_id)
         .with_for_update()).scalar()
     box = runtime.current().box
-    stored = box.open(row.secrets) if row else {}
-    stored.update({name: value for name, value in secrets.items() if value is not None})
+    before = box.open(row.secrets) if row else {}
+    stored = {**before, **{name: value for name, value in secrets.items() if value is not None}}
     for name in [name for name, value in secrets.items() if value is None]:
         stored.pop(name, None)
     _check_constructible(cls, full_config, stored)
+    created = row is None
     if row is None:
         row = ProviderConfig(workspace_id=principal.workspace_id, kind=kind,
                              plugin_id=plugin_id, version=0)
         session.add(row)
-    row.config = config
-    row.plugin = registration.plugin
-    row.secrets = box.seal(stored) if stored else None
-    row.secret_names = sorted(stored)
+    recorded = audit.apply_changes(row, {"config": config, "plugin": registration.plugin})
+    changed = sorted(name for name in stored.keys() | before.keys()
+                     if stored.get(name) != before.get(name))
+    if not created and not recorded and not changed:
+        return masked(row) or {}  # the configuration it has: no new generation, no audit
+    if created:  # recorded whole, as it is now
+        recorded = {"config": config}
+    if changed or created:
+        row.secrets = box.seal(stored) if stored else None
+        row.secret_names = sorted(stored)
+        recorded.update({"secrets_set": sorted(stored), "secrets_changed": changed})
     row.version = (row.version or 0) + 1
     row.generation = uuid.uuid4()
     row.updated_by = principal.user_id
     row.updated_at = datetime.now(UTC)
+    recorded["version"] = row.version
     audit.record(session, principal, "provider.update", "provider", f"{kind}/{plugin_id}",
-                 {"config": config, "secrets_set": sorted(stored),
-                  "secrets_changed": sorted(secrets), "version": row.version})
+                 recorded)
     session.flush()
     return masked(row) or {}
 

@@ -81,7 +81,9 @@ def get(session: Session, bot_id: uuid.UUID) -> BotSchedule:
 def put(session: Session, principal: Principal, bot_id: uuid.UUID, *, cron: str,
         timezone: str = "UTC", enabled: bool = True,
         input: dict[str, Any] | None = None, audited: bool = True) -> BotSchedule:
-    """Create or replace the bot's schedule; its next tick is computed from now.
+    """Create or replace the bot's schedule; its next tick is computed from now (kept while
+    cron, time zone and enabled stay). The schedule it has already is no mutation: nothing
+    written, not audited; a change's audit row lists only the changed fields.
 
     ``audited=False``: the caller's own audit row records it (a builder accept, whose one row
     is the bot's)."""
@@ -93,32 +95,37 @@ def put(session: Session, principal: Principal, bot_id: uuid.UUID, *, cron: str,
     if enabled and bot.current_version == 0:
         raise Conflict("the bot has no code to run yet: add a version first")
     schedule = session.get(BotSchedule, (bot.workspace_id, bot.id))
-    before = _fields(schedule) if schedule else None
+    created = schedule is None
     if schedule is None:
         schedule = BotSchedule(workspace_id=bot.workspace_id, bot_id=bot.id,
                                created_by=principal.user_id, created_at=now)
         session.add(schedule)
-    changed = (before is None or before["cron"] != cron or before["timezone"] != timezone
-               or not before["enabled"])
-    schedule.cron, schedule.timezone, schedule.enabled, schedule.input = (
-        cron, timezone, enabled, event)
+    recorded = audit.apply_changes(schedule, {"cron": cron, "timezone": timezone,
+                                              "enabled": enabled, "input": event})
+    if not recorded and (schedule.next_run_at is not None) == enabled:
+        return schedule  # the schedule it has: no mutation, nothing written
     if not enabled:
         schedule.next_run_at = None
-    elif changed or schedule.next_run_at is None:
+    elif recorded.keys() & {"cron", "timezone", "enabled"} or schedule.next_run_at is None:
         schedule.next_run_at = upcoming
     schedule.updated_at = now
-    after = _fields(schedule)
-    recorded = {name: {"before": before[name], "after": value}
-                for name, value in after.items() if before[name] != value} if before else after
+    if "input" in recorded:  # its keys, never its values
+        diff = recorded.pop("input")
+        recorded["input_keys"] = {side: _keys(value) for side, value in diff.items()}
     if audited:
-        audit.record(session, principal, "schedule.update", "bot", bot.id, recorded)
+        audit.record(session, principal, "schedule.update", "bot", bot.id,
+                     _fields(schedule) if created else recorded)
     session.flush()
     return schedule
 
 
+def _keys(event: dict[str, Any] | None) -> list[str]:
+    return sorted(event or {})[:50]
+
+
 def _fields(schedule: BotSchedule) -> dict[str, Any]:
     return {"cron": schedule.cron, "timezone": schedule.timezone, "enabled": schedule.enabled,
-            "input_keys": sorted(schedule.input or {})[:50]}
+            "input_keys": _keys(schedule.input)}
 
 
 def remove(session: Session, principal: Principal, bot_id: uuid.UUID) -> None:

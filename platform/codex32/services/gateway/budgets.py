@@ -301,10 +301,20 @@ def list_budgets(session: Session) -> list[dict[str, Any]]:
     return [shown(row) for row in rows]
 
 
+def _limits(key: tuple, item: dict[str, Any], only: tuple[str, ...] = (
+        "soft_limit_usd", "hard_limit_usd")) -> dict[str, Any]:
+    """How the audit log names a budget (``key``: scope, scope id, period), with ``only``
+    of its limits in ``item``."""
+    return {"scope": key[0], "scope_id": str(key[1]) if key[1] else None, "period": key[2],
+            **{name: money_text(item.get(name)) for name in only}}
+
+
 def replace(session: Session, principal: Principal, items: list[dict[str, Any]]
             ) -> list[dict[str, Any]]:
     """Replace the workspace's budgets with ``items``; spend of a budget kept (same scope and
-    period) carries over. Audited."""
+    period) carries over. The set it has already is no mutation: nothing written, not
+    audited; a change's one audit row lists the budgets added, removed and changed (only the
+    changed limits, before and after)."""
     if len(items) > MAX_BUDGETS:
         raise Invalid(f"at most {MAX_BUDGETS} budgets")
     wanted: dict[tuple, dict[str, Any]] = {}
@@ -327,23 +337,30 @@ def replace(session: Session, principal: Principal, items: list[dict[str, Any]]
     existing = {(row.scope, row.scope_id, row.period): row
                 for row in session.execute(  # in id order, as the reservation locks them
                     select(LLMBudget).order_by(LLMBudget.id).with_for_update()).scalars()}
-    for key, old in existing.items():
-        if key not in wanted:
-            session.execute(delete(LLMBudget).where(LLMBudget.id == old.id))
+    removed = [key for key in existing if key not in wanted]
+    for key in removed:
+        session.execute(delete(LLMBudget).where(LLMBudget.id == existing[key].id))
+    added, changed = [], []
     for key, item in wanted.items():
         row = existing.get(key)
         if row is None:
             row = LLMBudget(workspace_id=principal.workspace_id, scope=key[0], scope_id=key[1],
                             period=key[2])
             session.add(row)
-        row.soft_limit_usd = item.get("soft_limit_usd")
-        row.hard_limit_usd = item.get("hard_limit_usd")
-        row.updated_at = datetime.now(UTC)
+            added.append(_limits(key, item))
+        recorded = audit.apply_changes(row, {"soft_limit_usd": item.get("soft_limit_usd"),
+                                             "hard_limit_usd": item.get("hard_limit_usd")})
+        if recorded:
+            row.updated_at = datetime.now(UTC)
+        if recorded and key in existing:
+            changed.append({**_limits(key, {}, only=()), **{
+                name: {side: money_text(value) for side, value in diff.items()}
+                for name, diff in recorded.items()}})
+    if not (removed or added or changed):
+        return list_budgets(session)  # the budgets it has: no mutation, not audited
+    recorded_all = {"added": added, "changed": changed,
+                    "removed": [_limits(key, {}, only=()) for key in removed]}
     audit.record(session, principal, "llm_budgets.replace", "llm_budgets", "budgets",
-                 {"budgets": [{"scope": k[0], "scope_id": str(k[1]) if k[1] else None,
-                               "period": k[2],
-                               "soft_limit_usd": money_text(v.get("soft_limit_usd")),
-                               "hard_limit_usd": money_text(v.get("hard_limit_usd"))}
-                              for k, v in wanted.items()]})
+                 {name: value for name, value in recorded_all.items() if value})
     session.commit()
     return list_budgets(session)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from codex32 import runtime
 from codex32.auth.principal import Principal
 from codex32.config_values import OIDCProviderSetting
+from codex32.crypto import SecretsUndecryptable
 from codex32.db import tenancy
 from codex32.db.oidc_models import OIDCProvider
 from codex32.errors import Conflict, Invalid, NotFound
@@ -125,7 +126,10 @@ def list_own(session: Session) -> list[dict[str, Any]]:
 def put(session: Session, principal: Principal, provider_id: str,
         data: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """Create or replace a workspace provider; a ``client_secret`` left out keeps the stored
-    one, ``null`` removes it. Returns what the API shows and whether it was created."""
+    one, ``null`` removes it. Returns what the API shows and whether it was created.
+
+    The provider as it is (the secret compared decrypted) is no mutation: nothing written,
+    not audited; a change's audit row lists only the changed fields."""
     if provider_id in _platform():
         raise Conflict("a platform provider has this id; choose another")
     url = discovery.discovery_url(data["discovery_url"])
@@ -141,23 +145,39 @@ def put(session: Session, principal: Principal, provider_id: str,
     if row is None:
         row = OIDCProvider(workspace_id=principal.workspace_id, id=provider_id)
         session.add(row)
-    box = runtime.current().box
-    if "client_secret" in data:
+    recorded = audit.apply_changes(row, {
+        "name": data.get("name") or provider_id, "discovery_url": url,
+        "client_id": data["client_id"],
+        "scopes": list(data.get("scopes") or ["openid", "email", "profile"])})
+    secret_changed = ("client_secret" in data
+                      and _secret_of(row) != (data["client_secret"] or None))
+    if not created and not recorded and not secret_changed:
+        return shown(row), False  # the provider it is: no mutation, nothing written
+    if secret_changed:
         secret = data["client_secret"]
-        row.client_secret = box.seal({"client_secret": secret}) if secret else None
-    row.name = data.get("name") or provider_id
-    row.discovery_url = url
-    row.client_id = data["client_id"]
-    row.scopes = list(data.get("scopes") or ["openid", "email", "profile"])
+        row.client_secret = runtime.current().box.seal({"client_secret": secret}
+                                                       ) if secret else None
     row.updated_by = principal.user_id
     row.updated_at = datetime.now(UTC)
+    if created:  # recorded whole
+        recorded = {"name": row.name, "discovery_url": url, "client_id": row.client_id,
+                    "scopes": row.scopes}
     audit.record(session, principal, "oidc_provider.create" if created else
                  "oidc_provider.update", "oidc_provider", provider_id,
-                 {"name": row.name, "discovery_url": url, "client_id": row.client_id,
-                  "scopes": row.scopes, "client_secret_changed": "client_secret" in data})
+                 {**recorded, "client_secret_changed": secret_changed} if secret_changed
+                 or created else recorded)
     session.flush()
     session.refresh(row)
     return shown(row), created
+
+
+def _secret_of(row: OIDCProvider) -> object:
+    """The client secret ``row`` holds, None for none; one no configured key opens equals no
+    value given (so it is replaced, or removed by ``null``)."""
+    try:
+        return runtime.current().box.open(row.client_secret).get("client_secret") or None
+    except SecretsUndecryptable:
+        return object()
 
 
 def remove(session: Session, principal: Principal, provider_id: str) -> None:
