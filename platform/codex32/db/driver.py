@@ -50,7 +50,7 @@ def execute_batch(session: Session | scoped_session, statements: Sequence[Statem
     transaction's COMMIT goes in the same round trip; the caller then ends the session's
     transaction at once with ``session.commit()`` (which finds nothing left to send) and
     runs nothing in between. A batch that begins its transaction (nothing ran in it yet)
-    sends its ``BEGIN`` in the same round trip (see :func:`_whole` and :func:`_begun`).
+    sends its ``BEGIN`` in the same round trip (see :func:`_begun`).
     """
     if isinstance(session, scoped_session):
         session = session()
@@ -58,7 +58,7 @@ def execute_batch(session: Session | scoped_session, statements: Sequence[Statem
     driver: psycopg.Connection = connection.connection.driver_connection  # type: ignore[assignment]
     if driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE \
             and not driver.autocommit:
-        return (_whole if commit else _begun)(session, driver, statements)
+        return _begun(session, driver, statements, commit=commit)
     if commit:
         return execute_batch(session, [*statements, ("COMMIT", {})])[:-1]
     queries: list[tuple[str, dict[str, Any]]] = []
@@ -75,48 +75,36 @@ def execute_batch(session: Session | scoped_session, statements: Sequence[Statem
         return _send(connection, driver, queries)
 
 
-def _whole(session: Session | scoped_session, driver: psycopg.Connection,
-           statements: Sequence[Statement]) -> list[Rows]:
-    """A whole transaction in one round trip: ``BEGIN``, ``statements``, ``COMMIT``.
+def _begun(session: Session | scoped_session, driver: psycopg.Connection,
+           statements: Sequence[Statement], *, commit: bool) -> list[Rows]:
+    """``BEGIN``, ``statements`` and (``commit``) ``COMMIT`` in one round trip.
 
     psycopg begins a transaction by itself before the first statement, and waits for that
     ``BEGIN``'s answer even in pipeline mode: a round trip of its own. Here the connection is
     in autocommit mode for the batch, which sends its own ``BEGIN`` (a transaction like the
-    one psycopg would begin: no isolation level is set on these connections), and is back out
-    of it before returning; a batch that fails is rolled back first. Since the batch commits,
-    the connection is idle again either way, as the pool expects it.
-    """
-    driver.autocommit = True
-    try:
-        return execute_batch(session, [("BEGIN", {}), *statements, ("COMMIT", {})])[1:-1]
-    finally:
-        if not driver.closed:
-            if driver.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                driver.rollback()
-            driver.autocommit = False
+    one psycopg would begin: no isolation level is set on these connections).
 
-
-def _begun(session: Session | scoped_session, driver: psycopg.Connection,
-           statements: Sequence[Statement]) -> list[Rows]:
-    """``BEGIN`` and ``statements`` in one round trip, the transaction left open.
-
-    As in :func:`_whole`, the connection is in autocommit mode for the batch, which sends
-    its own ``BEGIN``; once it has run, the open transaction is handed to psycopg as if it
-    had begun it itself (its autocommit flag cleared while in the transaction, which its
-    public setter refuses to do: the state is the one psycopg's own ``BEGIN`` leaves), so
+    A batch that commits leaves the connection idle, as the pool expects it (one that fails
+    is rolled back first). One that does not hands its open transaction to psycopg as if it
+    had begun it itself: its autocommit flag is cleared while in the transaction, which its
+    public setter refuses to do (the state is the one psycopg's own ``BEGIN`` leaves), so
     what follows (SQLAlchemy's statements, ``commit``, ``rollback``) runs in it as usual.
-    Every authenticated request begins its transaction here (its lookup's batch): a round
-    trip less each.
+    Every authenticated request begins its transaction so (its lookup's batch).
     """
+    ending: list[Statement] = [("COMMIT", {})] if commit else []
     driver.autocommit = True
     try:
-        return execute_batch(session, [("BEGIN", {}), *statements])[1:]
+        found = execute_batch(session, [("BEGIN", {}), *statements, *ending])
+        return found[1:len(found) - len(ending)]
     finally:
         if not driver.closed:
-            if driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-                driver.autocommit = False  # the BEGIN did not run
-            else:
-                driver._autocommit = False  # in the transaction the batch began
+            idle = psycopg.pq.TransactionStatus.IDLE
+            if commit and driver.info.transaction_status != idle:
+                driver.rollback()
+            if driver.info.transaction_status == idle:
+                driver.autocommit = False
+            else:  # in the transaction the batch began
+                driver._autocommit = False
 
 
 def _send(connection: Connection, driver: psycopg.Connection,
