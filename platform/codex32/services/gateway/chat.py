@@ -261,8 +261,8 @@ def cooldown_recorder(session: Session, prepared: Prepared):
 
 
 def _hit(prepared: Prepared, found: dict[str, Any], written: dict[str, Any]) -> GatewayResult:
-    """The cached answer, whose ledger row (``written``: :func:`.cache.hit_row`) the lookup's
-    statement wrote and committed."""
+    """The cached answer, whose ledger row (``written``: :func:`.records.request_row`) the
+    lookup's statement wrote and committed."""
     usage = Usage(**found.get("usage", {}))
     result = GatewayResult(text=found["text"], provider=found["provider"], model=found["model"],
                            usage=usage, cost_usd=Decimal(0), finish_reason=found.get(
@@ -272,8 +272,9 @@ def _hit(prepared: Prepared, found: dict[str, Any], written: dict[str, Any]) -> 
         prepared.workspace_id, kind="chat", purpose=prepared.purpose,
         caller=prepared.caller, provider=result.provider, model=result.model,
         requested_model=prepared.request.model, usage=usage, cost=Decimal(0), status="ok",
-        latency_ms=result.latency_ms, attempts=[], cache_hit=True)
-    row.id = result.usage_id = written["usage_id"]
+        latency_ms=result.latency_ms, attempts=[], cache_hit=True,
+        usage_id=written["usage_id"])
+    result.usage_id = row.id
     ledger.counted(row)
     return result
 
@@ -287,10 +288,9 @@ def finish(session: Session, prepared: Prepared, result: GatewayResult, *, cache
     result.cost_usd = prices.cost(result.usage, result.provider, result.model,
                                   llm_settings=prepared.route.settings,
                                   is_language_model=getattr(instance, "is_language_model", True))
-    result.latency_ms = _ms(prepared)
-    result.usage_id = prepared.usage_id
     row = _row(prepared, provider=result.provider, model=result.model, usage=result.usage,
                cost=result.cost_usd, status=status, attempts=result.attempts, error=error)
+    result.latency_ms, result.usage_id = row.latency_ms, prepared.usage_id
     statements = [records.replacing(row)]
     if cacheable and status == "ok" and prepared.cache_key is not None:
         statements += cache.storing(
@@ -314,12 +314,11 @@ def _row(prepared: Prepared, *, provider: str | None, model: str | None, usage: 
          cost: Decimal | None, status: str, attempts: list[Attempt],
          error: str | None) -> LLMUsage:
     """The request's ledger row, with the pending row's id."""
-    row = ledger.entry(
+    return ledger.entry(
         prepared.workspace_id, kind="chat", purpose=prepared.purpose, caller=prepared.caller,
         provider=provider, model=model, requested_model=prepared.request.model, usage=usage,
-        cost=cost, status=status, latency_ms=_ms(prepared), attempts=attempts, error=error)
-    row.id = prepared.usage_id
-    return row
+        cost=cost, status=status, latency_ms=_ms(prepared), attempts=attempts, error=error,
+        usage_id=prepared.usage_id)
 
 
 def _record(session: Session, prepared: Prepared, row: LLMUsage,

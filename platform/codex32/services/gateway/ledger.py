@@ -61,11 +61,14 @@ def record(session: Session, workspace_id: uuid.UUID | str, *, kind: str, purpos
 def entry(workspace_id: uuid.UUID | str, *, kind: str, purpose: str, caller: Caller,
           provider: str | None, model: str | None, requested_model: str | None, usage: Usage,
           cost: Decimal | None, status: str, latency_ms: int, attempts: list[Attempt],
-          cache_hit: bool = False, error: str | None = None) -> LLMUsage:
+          cache_hit: bool = False, error: str | None = None,
+          usage_id: uuid.UUID | None = None) -> LLMUsage:
     """The ledger row of a request, to write with ``rows.insert`` or in a batch of the step's
-    statements (then :func:`counted` once it is written)."""
+    statements (then :func:`counted` once it is written). ``usage_id``: the id of the row
+    written already (a chat's pending row, a hit's), else a new one."""
     return LLMUsage(
-        workspace_id=uuid.UUID(str(workspace_id)), id=uuid.uuid4(), kind=kind, purpose=purpose,
+        workspace_id=uuid.UUID(str(workspace_id)), id=usage_id or uuid.uuid4(), kind=kind,
+        purpose=purpose,
         provider=provider, model=model, requested_model=requested_model,
         user_id=caller.user_id, api_key_id=caller.api_key_id, bot_id=caller.bot_id,
         execution_id=caller.execution_id, conversation_id=caller.conversation_id,
