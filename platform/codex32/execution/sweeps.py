@@ -28,17 +28,28 @@ KNOWLEDGE_BATCH = 100  # workspaces checked per maintenance pass
 KNOWLEDGE_PASS_SECONDS = 3600.0
 
 
+def _in_each(sessions: Callable[[], Session], workspaces: list[uuid.UUID],
+             work: Callable[[Session], int], failed: str) -> dict[uuid.UUID, int]:
+    """``work`` in each workspace, in a bound transaction of its own that it commits: how
+    much each did. One workspace's failure is logged (``failed``) and the others go on."""
+    done: dict[uuid.UUID, int] = {}
+    for workspace_id in workspaces:
+        try:
+            with sessions() as session, tenancy.bound(session, workspace_id):
+                done[workspace_id] = work(session)
+                session.commit()
+        except Exception:
+            log.exception(failed, extra={"workspace_id": str(workspace_id)})
+    return done
+
+
 def expired_oidc_sign_ins(sessions: Callable[[], Session]) -> int:
     """Delete expired OIDC sign-ins in every workspace that holds some; how many went (a new
     sign-in clears only its own workspace's)."""
     with sessions() as session:
         workspaces = sign_ins.workspaces_with_expired(session)
-    swept = 0
-    for workspace_id in workspaces:
-        with sessions() as session, tenancy.bound(session, workspace_id):
-            swept += sign_ins.delete_expired(session)
-            session.commit()
-    return swept
+    return sum(_in_each(sessions, workspaces, sign_ins.delete_expired,
+                        "could not delete expired OIDC sign-ins").values())
 
 
 def stale_llm_calls(sessions: Callable[[], Session]) -> int:
@@ -48,22 +59,14 @@ def stale_llm_calls(sessions: Callable[[], Session]) -> int:
     before = records.stale_before()
     with sessions() as session:
         workspaces = records.workspaces_with_stale(session, before)
-    swept = 0
-    for workspace_id in workspaces:
-        try:
-            with sessions() as session, tenancy.bound(session, workspace_id):
-                settled = records.sweep(session, before)
-                session.commit()
-        except Exception:  # one workspace's failure must not keep the others' calls pending
-            log.exception("could not settle the LLM calls left pending",
-                          extra={"workspace_id": str(workspace_id)})
-            continue
-        if settled:
+    settled = _in_each(sessions, workspaces, lambda session: records.sweep(session, before),
+                       "could not settle the LLM calls left pending")
+    for workspace_id, count in settled.items():
+        if count:
             log.warning("settled %d LLM calls whose process ended before recording them, "
-                        "each at its reserved maximum", settled,
+                        "each at its reserved maximum", count,
                         extra={"workspace_id": str(workspace_id)})
-        swept += settled
-    return swept
+    return sum(settled.values())
 
 
 def knowledge_placement(sessions: Callable[[], Session], after: uuid.UUID,
