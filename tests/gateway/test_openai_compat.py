@@ -233,3 +233,24 @@ def test_a_null_optional_field_takes_its_default_as_openai_does(chained, servers
     assert response.json["choices"][0]["message"]["content"] == "echo: hi"
     [sent] = [r for r in servers[0].requests if "chat" in r.path]
     assert sent.json["temperature"] == 1.0
+
+
+def _declared(params: type) -> set[str]:
+    return {name for cls in params.__mro__ for name in getattr(cls, "__annotations__", {})}
+
+
+def test_every_field_of_the_installed_sdk_is_supported_ignored_or_refused():
+    """A field a new SDK adds is classified deliberately (openai_params), never dropped by
+    default: this fails until it is."""
+    from openai.types import embedding_create_params
+    from openai.types.chat import completion_create_params
+
+    from codex32.api.v1 import openai_params
+    from codex32.api.v1.openai_compat import CompletionSchema, EmbeddingsSchema
+
+    chat = _declared(completion_create_params.CompletionCreateParamsBase)
+    assert chat - set(CompletionSchema().fields) - set(openai_params.IGNORED) - set(
+        openai_params.REFUSED) == set()
+    embeddings = _declared(embedding_create_params.EmbeddingCreateParams)
+    assert embeddings - set(EmbeddingsSchema().fields) - set(
+        openai_params.EMBEDDINGS_IGNORED) == set()

@@ -66,6 +66,8 @@ from marshmallow import ValidationError
 from codex32.errors import Invalid
 from codex32.services.gateway import tokens
 
+# Read by no code path (an unknown field is dropped anyway): what was decided for each field
+# OpenAI's SDK declares, which tests/gateway/test_openai_compat.py checks is every one.
 IGNORED = ("user", "store", "metadata", "service_tier", "safety_identifier",
            "prompt_cache_key", "prompt_cache_options", "prompt_cache_retention", "top_p",
            "seed", "presence_penalty", "frequency_penalty", "reasoning_effort", "verbosity",
