@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import io
 import json
 import logging
@@ -10,6 +11,7 @@ import threading
 import pytest
 
 from codex32.observability.logging import (
+    QUIET_CLIENT_LOGGERS,
     bind_log_context,
     clear_log_context,
     configure_logging,
@@ -151,3 +153,46 @@ def test_text_mode_appends_the_context(stream):
 def test_an_unknown_level_is_refused(stream):
     with pytest.raises(ValueError, match="LOG_LEVEL"):
         configure_logging("LOUD", stream=stream)
+
+
+class _Ok(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.parametrize("level, logged", [("INFO", False), ("DEBUG", True)])
+def test_outbound_http_clients_log_a_line_per_request_only_when_debugging(level, logged):
+    """httpx logs every request at INFO with its full URL (a key may ride in its query
+    string); the platform keeps it out of the logs unless DEBUG is asked for."""
+    import httpx2
+
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    clients = {name: logging.getLogger(name).level for name in QUIET_CLIENT_LOGGERS}
+    buffer = io.StringIO()
+    configure_logging(level, json=True, stream=buffer)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with httpx2.Client() as client:
+            assert client.get(f"http://127.0.0.1:{server.server_port}/v1?key=secret"
+                              ).status_code == 200
+        logging.getLogger("httpx2").warning("a client's warning")
+    finally:
+        server.shutdown()
+        server.server_close()
+        for handler in list(root.handlers):
+            if handler not in saved_handlers:
+                root.removeHandler(handler)
+        root.setLevel(saved_level)
+        for name, saved in clients.items():
+            logging.getLogger(name).setLevel(saved)
+        logging.captureWarnings(False)
+    messages = [entry["message"] for entry in lines(buffer)]
+    assert ("key=secret" in "\n".join(messages)) is logged
+    assert "a client's warning" in messages

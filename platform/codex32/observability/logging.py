@@ -140,6 +140,10 @@ def parse_level(level: str | int) -> int:
     return value
 
 
+# The loggers of the HTTP clients the SDKs and plugins use (httpx, and the httpx2 fork).
+QUIET_CLIENT_LOGGERS = ("httpx", "httpcore", "httpx2", "httpcore2")
+
+
 def configure_logging(level: str, json: bool = True, stream: TextIO | None = None) -> None:
     """Send every log record to one stream handler on the root logger, JSON by default.
 
@@ -157,5 +161,12 @@ def configure_logging(level: str, json: bool = True, stream: TextIO | None = Non
     handler.setFormatter(JsonFormatter() if json else TextFormatter())
     handler.addFilter(LogContextFilter())
     root.addHandler(handler)
-    root.setLevel(parse_level(level))
+    root_level = parse_level(level)
+    root.setLevel(root_level)
+    # Outbound HTTP clients log a line per request at INFO naming the full URL (for some
+    # providers a key rides in its query string) and repeating what the request log and the
+    # gateway's ledger say: warnings and errors only, all of it when DEBUG is asked for.
+    for name in QUIET_CLIENT_LOGGERS:
+        logging.getLogger(name).setLevel(
+            logging.NOTSET if root_level <= logging.DEBUG else logging.WARNING)
     logging.captureWarnings(True)
