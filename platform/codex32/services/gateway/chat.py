@@ -283,14 +283,30 @@ def finish(session: Session, prepared: Prepared, result: GatewayResult, *, cache
            status: str = "ok", error: str | None = None, defer: Defer | None = None) -> None:
     """Price the answer and record it: its ledger row over the pending one, the budgets
     settled, the answer cached (one round trip with the commit), then notify budgets whose
-    soft limit it crossed. ``defer``: hand the recording to it instead (see :func:`chat`)."""
+    soft limit it crossed. ``defer``: hand the recording to it instead (see :func:`chat`):
+    the row and the cache entry are built there too, off the answer's path."""
     instance = prepared.route.instances.get(result.provider)
     result.cost_usd = prices.cost(result.usage, result.provider, result.model,
                                   llm_settings=prepared.route.settings,
                                   is_language_model=getattr(instance, "is_language_model", True))
+    result.latency_ms, result.usage_id = _ms(prepared), prepared.usage_id
+    written = functools.partial(_written, prepared, result, cacheable=cacheable, status=status,
+                                error=error)
+    if defer is None:
+        _record(session, prepared, *written(), result.cost_usd)
+        return
+    session.close()
+    defer(functools.partial(_record_later, runtime.current(), prepared, written,
+                            result.cost_usd))
+
+
+def _written(prepared: Prepared, result: GatewayResult, *, cacheable: bool, status: str,
+             error: str | None) -> tuple[LLMUsage, list[driver.Statement]]:
+    """The answer's ledger row and the statements that write it (over the pending row) and
+    cache the answer."""
     row = _row(prepared, provider=result.provider, model=result.model, usage=result.usage,
-               cost=result.cost_usd, status=status, attempts=result.attempts, error=error)
-    result.latency_ms, result.usage_id = row.latency_ms, prepared.usage_id
+               cost=result.cost_usd, status=status, attempts=result.attempts, error=error,
+               latency_ms=result.latency_ms)
     statements = [records.replacing(row)]
     if cacheable and status == "ok" and prepared.cache_key is not None:
         statements += cache.storing(
@@ -302,23 +318,20 @@ def finish(session: Session, prepared: Prepared, result: GatewayResult, *, cache
                        "cached_input_tokens": result.usage.cached_input_tokens,
                        "reasoning_tokens": result.usage.reasoning_tokens}},
             prepared.cache_policy)
-    if defer is None:
-        _record(session, prepared, row, statements, result.cost_usd)
-        return
-    session.close()
-    defer(functools.partial(_record_later, runtime.current(), prepared, row, statements,
-                            result.cost_usd))
+    return row, statements
 
 
 def _row(prepared: Prepared, *, provider: str | None, model: str | None, usage: Usage,
          cost: Decimal | None, status: str, attempts: list[Attempt],
-         error: str | None) -> LLMUsage:
-    """The request's ledger row, with the pending row's id."""
+         error: str | None, latency_ms: int | None = None) -> LLMUsage:
+    """The request's ledger row, with the pending row's id (its latency until now unless
+    ``latency_ms`` is given)."""
     return ledger.entry(
         prepared.workspace_id, kind="chat", purpose=prepared.purpose, caller=prepared.caller,
         provider=provider, model=model, requested_model=prepared.request.model, usage=usage,
-        cost=cost, status=status, latency_ms=_ms(prepared), attempts=attempts, error=error,
-        usage_id=prepared.usage_id)
+        cost=cost, status=status,
+        latency_ms=_ms(prepared) if latency_ms is None else latency_ms, attempts=attempts,
+        error=error, usage_id=prepared.usage_id)
 
 
 def _record(session: Session, prepared: Prepared, row: LLMUsage,
@@ -340,12 +353,15 @@ def _record(session: Session, prepared: Prepared, row: LLMUsage,
         notices.soft_limit_crossed(session, prepared.workspace_id, crossed)
 
 
-def _record_later(owner: runtime.Runtime, prepared: Prepared, row: LLMUsage,
-                  statements: list[driver.Statement], cost: Decimal | None) -> None:
+def _record_later(owner: runtime.Runtime, prepared: Prepared,
+                  written: Callable[[], tuple[LLMUsage, list[driver.Statement]]],
+                  cost: Decimal | None) -> None:
     """:func:`_record` in a session of its own, after the response was sent (outside the
-    request's context). A failure is logged: the row stays pending for the sweep."""
+    request's context), of the row and statements ``written`` builds. A failure is logged:
+    the row stays pending for the sweep."""
     with runtime.activated(owner), owner.sessions() as session:
         try:
+            row, statements = written()
             with tenancy.bound(session, prepared.workspace_id):
                 _record(session, prepared, row, statements, cost)
         except Exception:
