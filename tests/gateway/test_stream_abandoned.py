@@ -15,6 +15,7 @@ from werkzeug.test import EnvironBuilder
 
 from codex32.db import db, tenancy
 from codex32.services import gateway
+from codex32.services.gateway import records, streaming
 from tests.conftest import serving
 from tests.gateway.conftest import ask
 
@@ -165,3 +166,28 @@ def test_a_client_gone_mid_stream_stops_upstream_and_settles(chained, servers):
     response.close()
     assert_settled(chained)
     assert wait_for(lambda: servers[0].aborted == 1)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/llm/chat", "/api/v1/openai/chat/completions"])
+def test_a_stream_longer_than_the_gateway_relays_ends_as_a_timeout_and_is_settled(
+        chained, servers, monkeypatch, path):
+    """A stream flowing past MAX_STREAM_SECONDS ends (an error event, the upstream call
+    stopped) and is recorded as a timeout with what it produced: the maintenance sweep, which
+    takes rows pending for twice that long for a dead process's, never charges a live
+    stream at its maximum."""
+    monkeypatch.setattr(streaming, "MAX_STREAM_SECONDS", 0.3)
+    assert streaming.MAX_STREAM_SECONDS < records.STALE_AFTER_SECONDS
+    servers[0].stream_interval = 0.4  # six events: over two seconds
+    budgeted(chained)
+    response = chained.call("POST", path, json={
+        "model": "fast", "stream": True, "messages": [{"role": "user", "content": LONG}]})
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "longer than 0.3s" in text, text[-400:]
+    assert wait_for(lambda: servers[0].aborted == 1)  # upstream stopped
+    budget = chained.call("GET", "/api/v1/budgets").json[0]
+    assert Decimal(budget["reserved_usd"]) == 0 and Decimal(budget["spent_usd"]) > 0, budget
+    usage = chained.call("GET", "/api/v1/usage", query_string={"group_by": "purpose"}).json
+    [group] = usage["groups"]
+    assert group["requests"] == 1 and group["output_tokens"] > 0, group
+    assert group["pending_requests"] == 0, group

@@ -26,8 +26,8 @@ from codex32.db.gateway_models import MONEY_MAX, LLMUsage
 from codex32.observability.metrics import LLM_REQUESTS
 from codex32.services.gateway.calls import Caller
 
-# A stream is not bounded by the request's deadline once it flows: an hour is far beyond any
-# call or stream the gateway serves, so only a row whose process is gone is this old.
+# Far beyond any call (bounded by its deadline) and twice the longest stream the gateway
+# relays (streaming.MAX_STREAM_SECONDS): only a row whose process is gone is this old.
 STALE_AFTER_SECONDS = 3600.0
 SWEEP_BATCH = 100  # workspaces swept per maintenance pass
 UNSETTLED = ("no record of the answer: the process serving the request ended before writing "

@@ -12,6 +12,7 @@ read, or dropped without ever being read, is recorded and its budget reservation
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -22,9 +23,9 @@ from sqlalchemy.orm import Session
 
 from codex32 import runtime
 from codex32.db import driver, tenancy
-from codex32.plugins.errors import PluginError
+from codex32.plugins.errors import PluginError, ProviderTimeout
 from codex32.plugins.interfaces import ChatChunk, ChatRequest, Usage
-from codex32.services.gateway import tokens
+from codex32.services.gateway import records, tokens
 from codex32.services.gateway.calls import (
     Attempt,
     Caller,
@@ -34,6 +35,12 @@ from codex32.services.gateway.calls import (
 )
 from codex32.services.gateway.chat import Prepared, finish, prepare, routed
 from codex32.services.gateway.router import Router
+
+# The longest a stream flows, from its request on: then it ends as a timeout and is recorded.
+# Half the age at which the maintenance sweep takes a pending row for one whose process died
+# (records.STALE_AFTER_SECONDS), so the sweep never charges a stream still flowing at its
+# maximum (its real record, coming later, would find the row settled and be dropped).
+MAX_STREAM_SECONDS = records.STALE_AFTER_SECONDS / 2
 
 
 @dataclass
@@ -128,17 +135,23 @@ def _relay(session: Session, prepared: Prepared, opened: GatewayStream,
     stream, close upstream, record what was received and settle the reservation."""
     received = [first]  # produced by the provider, whether or not the consumer read it
     status, error = "cancelled", None
+    ends = prepared.started + MAX_STREAM_SECONDS
     try:
         yield None
         chunk: ChatChunk | None = first
         while chunk is not None:
             yield chunk
+            if time.monotonic() > ends:
+                status, error = "timeout", "stream_too_long"
+                raise ProviderTimeout(f"the stream ran for longer than {MAX_STREAM_SECONDS:g}s, "
+                                      "the longest the gateway relays one")
             chunk = next(upstream, None)
             if chunk is not None:
                 received.append(chunk)
         status = "ok"
     except PluginError as exc:
-        status, error = "error", getattr(exc, "kind", None) or type(exc).__name__
+        if status == "cancelled":  # not the gateway's own time limit (above)
+            status, error = "error", getattr(exc, "kind", None) or type(exc).__name__
         raise
     finally:
         close = getattr(upstream, "close", None)
