@@ -407,19 +407,23 @@ type UsageGroup struct {
 	// exact decimal, USD
 	CostUSD string `json:"cost_usd"`
 	// present when grouped by day
-	Day            *string `json:"day,omitempty"`
+	Day *string `json:"day,omitempty"`
+	// status error, timeout or cancelled (not pending, not unsettled)
 	FailedRequests int64   `json:"failed_requests"`
 	InputTokens    int64   `json:"input_tokens"`
 	Model          *string `json:"model,omitempty"`
 	OutputTokens   int64   `json:"output_tokens"`
 	// still being answered or recorded (their cost is not known yet)
-	PendingRequests  int64   `json:"pending_requests"`
-	Provider         *string `json:"provider,omitempty"`
-	Purpose          *string `json:"purpose,omitempty"`
-	ReasoningTokens  int64   `json:"reasoning_tokens"`
-	Requests         int64   `json:"requests"`
-	UnpricedRequests int64   `json:"unpriced_requests"`
-	User             *string `json:"user,omitempty"`
+	PendingRequests int64   `json:"pending_requests"`
+	Provider        *string `json:"provider,omitempty"`
+	Purpose         *string `json:"purpose,omitempty"`
+	ReasoningTokens int64   `json:"reasoning_tokens"`
+	Requests        int64   `json:"requests"`
+	// cost unknown (no price for the model), pending ones excepted; cost_usd leaves them out
+	UnpricedRequests int64 `json:"unpriced_requests"`
+	// answer never recorded (its process ended first; the provider most likely answered): charged at the reserved maximum, not failed
+	UnsettledRequests int64   `json:"unsettled_requests"`
+	User              *string `json:"user,omitempty"`
 }
 
 // UsageReport is the UsageReport schema of API v2.

@@ -10,12 +10,12 @@ from tests.console.conftest import ConsoleClient
 
 
 def spend(superuser, tenant: Tenant, model: str, cost: str, purpose: str = "builder",
-          tokens: int = 1000) -> None:
+          tokens: int = 1000, status: str = "ok") -> None:
     """A ledger row of today, as the gateway writes one."""
     superuser.execute(
         "INSERT INTO llm_usage (workspace_id, id, purpose, provider, model, input_tokens, "
-        "output_tokens, status, cost_usd) VALUES (%s, %s, %s, 'fake', %s, %s, %s, 'ok', %s)",
-        (tenant.workspace_id, uuid.uuid4(), purpose, model, tokens, tokens // 2, cost))
+        "output_tokens, status, cost_usd) VALUES (%s, %s, %s, 'fake', %s, %s, %s, %s, %s)",
+        (tenant.workspace_id, uuid.uuid4(), purpose, model, tokens, tokens // 2, status, cost))
 
 
 def test_the_usage_page_charts_spend_per_day_model_and_purpose_against_the_budget(
@@ -74,3 +74,13 @@ def test_bad_query_values_fall_back_to_the_defaults(console):
     page = console.get("/app/usage?days=-5&metric=<x>")
 
     assert page.status_code == 200 and "last 30 days" in page.text
+
+
+def test_calls_never_recorded_are_shown_apart_from_failures(console, tenant, superuser):
+    spend(superuser, tenant, "model-a", "0.25", status="unsettled")  # swept at its maximum
+    spend(superuser, tenant, "model-a", "0", status="error")
+
+    page = console.get("/app/usage")
+
+    assert "<dt>Failed</dt><dd>1</dd>" in page.text
+    assert "<dt>Never recorded (charged at their maximum)</dt><dd>1</dd>" in page.text

@@ -11,10 +11,11 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from codex32.errors import BadGateway
 from codex32.execution import sweeps
 from codex32.runtime import KEY
 from codex32.services.gateway import budgets
-from tests.gateway.conftest import chat, configure
+from tests.gateway.conftest import ask, chat, configure
 
 BODY = {"messages": [{"role": "user", "content": "hello gateway"}], "model": "fast"}
 BUDGET = {"scope": "workspace", "period": "day", "hard_limit_usd": "10"}
@@ -23,7 +24,8 @@ BUDGET = {"scope": "workspace", "period": "day", "hard_limit_usd": "10"}
 def ledger(database, workspace_id: str) -> list[dict]:
     with psycopg.connect(database.superuser_dsn) as connection:
         cursor = connection.execute(
-            "SELECT id, status, cost_usd, reserved_usd, reserved_budgets, output_tokens "
+            "SELECT id, status, cost_usd, reserved_usd, reserved_budgets, input_tokens, "
+            "output_tokens "
             "FROM llm_usage WHERE workspace_id = %s ORDER BY created_at", (workspace_id,))
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -58,7 +60,8 @@ def test_the_answer_is_sent_before_its_record_which_replaces_the_pending_row(
         budgeted.call("GET", "/api/v1/budgets").json[0]["id"]]
     report = budgeted.call("GET", "/api/v1/usage").json["groups"][0]
     assert [report[name] for name in ("requests", "pending_requests", "failed_requests",
-                                      "unpriced_requests")] == [1, 1, 0, 0]
+                                      "unsettled_requests", "unpriced_requests")] == [
+        1, 1, 0, 0, 0]
     response.close()  # the server closes it once sent: the record is written
     [row] = ledger(database, budgeted.workspace_id)
     assert row["status"] == "ok" and row["cost_usd"] == Decimal(answer["cost_usd"])
@@ -66,11 +69,30 @@ def test_the_answer_is_sent_before_its_record_which_replaces_the_pending_row(
     assert budget(database, budgeted.workspace_id) == (Decimal(answer["cost_usd"]), 0)
 
 
-def dropped(app, tenant) -> list:
+COUNTS = ("requests", "failed_requests", "pending_requests", "unsettled_requests",
+          "unpriced_requests")
+GRAPHQL_USAGE = ("{ usage { groups { requests failedRequests pendingRequests "
+                 "unsettledRequests unpricedRequests costUsd inputTokens } } }")
+
+
+def reports(tenant) -> list[dict]:
+    """The workspace's ungrouped usage report from REST v1, v2 and GraphQL, in v1's names."""
+    found = [tenant.call("GET", f"/api/{version}/usage").json["groups"][0]
+             for version in ("v1", "v2")]
+    response = tenant.client.post("/api/graphql", json={"query": GRAPHQL_USAGE},
+                                  headers=tenant.headers)
+    assert response.status_code == 200 and "errors" not in response.json, response.json
+    [group] = response.json["data"]["usage"]["groups"]
+    found.append({"".join(f"_{c.lower()}" if c.isupper() else c for c in name): value
+                  for name, value in group.items()})
+    return found
+
+
+def dropped(app, tenant, request=None) -> list:
     """A chat whose process ends after the answer and before its record: the record is
     handed over and never run. Returns the records handed over."""
     kept: list = []
-    result = chat(app, tenant, defer=kept.append, purpose="gateway")
+    result = chat(app, tenant, request, defer=kept.append, purpose="gateway")
     assert result.usage_id is not None and len(kept) == 1
     return kept
 
@@ -104,6 +126,37 @@ def test_the_sweep_settles_rows_left_pending_at_their_maximum_in_each_workspace(
     for tenant in (budgeted, other):
         [row] = ledger(database, tenant.workspace_id)
         assert budget(database, tenant.workspace_id) == (row["reserved_usd"], 0)
+        # Reported apart, in every API: never recorded, charged its maximum, not failed.
+        for report in reports(tenant):
+            assert [report[name] for name in COUNTS] == [1, 0, 0, 1, 0], report
+            assert Decimal(report["cost_usd"]) == row["reserved_usd"]
+
+
+def test_the_usage_report_counts_swept_rows_as_unsettled_and_its_totals_equal_the_ledger(
+        app, chained, servers, database):
+    chat(app, chained, ask(model="fast"))  # ok
+    servers[0].enqueue_failure("auth")
+    with pytest.raises(BadGateway):
+        chat(app, chained, ask(model="fast"))  # error
+    dropped(app, chained)  # unsettled at its reserved maximum
+    # No known price: nothing reserved (refused under a hard budget; this workspace has none).
+    dropped(app, chained, ask(model="openai/my-finetune-v3"))  # unsettled, cost unknown
+    aged(database, chained.workspace_id)
+    sweeps.stale_llm_calls(app.extensions[KEY].sessions)
+    dropped(app, chained)  # still pending
+    rows = ledger(database, chained.workspace_id)
+    assert sorted((row["status"], row["cost_usd"] is None) for row in rows) == [
+        ("error", False), ("ok", False), ("pending", True), ("unsettled", False),
+        ("unsettled", True)], rows
+    assert all(row["cost_usd"] == row["reserved_usd"] for row in rows
+               if row["status"] == "unsettled")
+    costs = [row["cost_usd"] for row in rows if row["cost_usd"] is not None]
+    for report in reports(chained):
+        # The unsettled row without a price has an unknown cost: unpriced, as is none else
+        # (the failed one cost zero; the pending one's cost is not known yet).
+        assert [report[name] for name in COUNTS] == [5, 1, 1, 2, 1], report
+        assert Decimal(report["cost_usd"]) == sum(costs)
+        assert report["input_tokens"] == sum(row["input_tokens"] for row in rows)
 
 
 def test_a_record_that_comes_after_the_sweep_changes_nothing(app, budgeted, database):

@@ -47,10 +47,17 @@ class UsageGroup:
     output_tokens: int
     reasoning_tokens: int
     cost_usd: str
-    unpriced_requests: int
+    unpriced_requests: int = strawberry.field(description=(
+        "cost unknown (no price for the model), pending ones excepted; costUsd leaves them "
+        "out"))
     cache_hits: int
-    failed_requests: int
-    pending_requests: int
+    failed_requests: int = strawberry.field(description=(
+        "status error, timeout or cancelled (not pending, not unsettled)"))
+    pending_requests: int = strawberry.field(description=(
+        "still being answered or recorded (their cost is not known yet)"))
+    unsettled_requests: int = strawberry.field(description=(
+        "answer never recorded (its process ended first; the provider most likely answered):"
+        " charged at the reserved maximum, not failed"))
 
 
 @strawberry.type

@@ -124,7 +124,13 @@ def list_deployments():
 @blp.response(200)
 def usage(query):
     """The workspace's LLM usage and cost between ``from`` and ``to``, grouped by any of
-    day, model, provider, purpose, user, bot, api_key (comma-separated ``group_by``)."""
+    day, model, provider, purpose, user, bot, api_key (comma-separated ``group_by``).
+
+    Each group counts ``requests``, tokens, ``cost_usd`` (known costs, exact decimal),
+    ``cache_hits``, ``unpriced_requests`` (cost unknown), ``failed_requests`` (error,
+    timeout, cancelled), ``pending_requests`` (still being answered or recorded) and
+    ``unsettled_requests`` (answer never recorded, charged at the reserved maximum; not
+    failed)."""
     group_by = [name.strip() for name in query["group_by"].split(",") if name.strip()]
     return ledger.report(db.session, query["start"], query["end"], group_by)
 

@@ -29,11 +29,17 @@ class UsageGroupSchema(Output):
     cached_input_tokens = fields.Integer(required=True)
     output_tokens = fields.Integer(required=True)
     reasoning_tokens = fields.Integer(required=True)
-    unpriced_requests = fields.Integer(required=True)
+    unpriced_requests = fields.Integer(required=True, metadata={
+        "description": "cost unknown (no price for the model), pending ones excepted; "
+                       "cost_usd leaves them out"})
     cache_hits = fields.Integer(required=True)
-    failed_requests = fields.Integer(required=True)
+    failed_requests = fields.Integer(required=True, metadata={
+        "description": "status error, timeout or cancelled (not pending, not unsettled)"})
     pending_requests = fields.Integer(required=True, metadata={
         "description": "still being answered or recorded (their cost is not known yet)"})
+    unsettled_requests = fields.Integer(required=True, metadata={
+        "description": "answer never recorded (its process ended first; the provider most "
+                       "likely answered): charged at the reserved maximum, not failed"})
     cost_usd = fields.String(required=True, metadata={"description": "exact decimal, USD"})
 
 

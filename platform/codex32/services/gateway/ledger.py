@@ -42,6 +42,14 @@ GROUPS = {
     "api_key": LLMUsage.api_key_id,
 }
 
+# The statuses that are not failures: answered, still being answered or recorded, and
+# settled by the sweep at the reserved maximum (most likely answered; never recorded).
+NOT_FAILED = ("ok", "pending", "unsettled")
+# The report's integer totals of a group, in its answer.
+COUNTS = ("requests", "input_tokens", "cached_input_tokens", "output_tokens",
+          "reasoning_tokens", "unpriced_requests", "cache_hits", "failed_requests",
+          "pending_requests", "unsettled_requests")
+
 
 def record(session: Session, workspace_id: uuid.UUID | str, *, kind: str, purpose: str,
            caller: Caller, provider: str | None, model: str | None,
@@ -101,9 +109,15 @@ def report(session: Session, start: datetime | None, end: datetime | None,
            group_by: list[str]) -> dict[str, Any]:
     """Totals of the bound workspace's ledger between ``start`` and ``end``, grouped.
 
-    ``cost_usd`` sums known costs; ``unpriced_requests`` counts rows whose cost is unknown;
-    ``pending_requests`` those still being answered or recorded (their cost is not known yet;
-    neither unpriced nor failed).
+    ``cost_usd`` sums known costs. Each row counts in ``requests`` and, by status, in at most
+    one of ``failed_requests`` (``error``, ``timeout``, ``cancelled``),
+    ``pending_requests`` (still being answered or recorded: cost not known yet) and
+    ``unsettled_requests`` (``unsettled``: its process ended before the answer was recorded,
+    so the provider most likely answered; charged its reserved maximum, not a failure).
+    ``unpriced_requests`` counts the rows but pending ones whose cost is unknown (NULL),
+    failed and unsettled ones included: an unsettled row whose ``reserved_usd`` was NULL (no
+    known price, so nothing was reserved) has a cost ``cost_usd`` leaves out; one charged
+    its reserved amount is priced.
     """
     if start is not None and end is not None and _utc(start) > _utc(end):
         raise Invalid("from must not be after to",
@@ -123,9 +137,9 @@ def report(session: Session, start: datetime | None, end: datetime | None,
         func.count().filter(LLMUsage.cost_usd.is_(None), LLMUsage.status != "pending").label(
             "unpriced_requests"),
         func.count().filter(LLMUsage.cache_hit).label("cache_hits"),
-        func.count().filter(LLMUsage.status.not_in(("ok", "pending"))).label(
-            "failed_requests"),
+        func.count().filter(LLMUsage.status.not_in(NOT_FAILED)).label("failed_requests"),
         func.count().filter(LLMUsage.status == "pending").label("pending_requests"),
+        func.count().filter(LLMUsage.status == "unsettled").label("unsettled_requests"),
     ]
     query = select(*keys, *totals)
     if start is not None:
@@ -137,11 +151,7 @@ def report(session: Session, start: datetime | None, end: datetime | None,
     groups = []
     for row in session.execute(query).mappings():
         item = {name: _plain(row[name]) for name in group_by}
-        item.update({name: row[name] for name in ("requests", "input_tokens",
-                                                  "cached_input_tokens", "output_tokens",
-                                                  "reasoning_tokens", "unpriced_requests",
-                                                  "cache_hits", "failed_requests",
-                                                  "pending_requests")})
+        item.update({name: row[name] for name in COUNTS})
         item["cost_usd"] = money_text(row["cost_usd"])
         groups.append(item)
     return {"from": start, "to": end, "group_by": group_by, "groups": groups}

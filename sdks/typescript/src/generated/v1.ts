@@ -1161,6 +1161,11 @@ export interface paths {
         /**
          * The workspace's LLM usage and cost between ``from`` and ``to``, grouped by any of
          *     day, model, provider, purpose, user, bot, api_key (comma-separated ``group_by``).
+         * @description Each group counts ``requests``, tokens, ``cost_usd`` (known costs, exact decimal),
+         *     ``cache_hits``, ``unpriced_requests`` (cost unknown), ``failed_requests`` (error,
+         *     timeout, cancelled), ``pending_requests`` (still being answered or recorded) and
+         *     ``unsettled_requests`` (answer never recorded, charged at the reserved maximum; not
+         *     failed).
          */
         get: operations["usage"];
         put?: never;

@@ -669,6 +669,7 @@ export interface components {
             cost_usd: string;
             /** @description present when grouped by day */
             day?: string;
+            /** @description status error, timeout or cancelled (not pending, not unsettled) */
             failed_requests: number;
             input_tokens: number;
             model?: string;
@@ -679,7 +680,10 @@ export interface components {
             purpose?: string;
             reasoning_tokens: number;
             requests: number;
+            /** @description cost unknown (no price for the model), pending ones excepted; cost_usd leaves them out */
             unpriced_requests: number;
+            /** @description answer never recorded (its process ended first; the provider most likely answered): charged at the reserved maximum, not failed */
+            unsettled_requests: number;
             user?: string | null;
         };
         UsageReport: {

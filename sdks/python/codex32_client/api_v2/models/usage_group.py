@@ -17,13 +17,15 @@ class UsageGroup:
         cache_hits (int):
         cached_input_tokens (int):
         cost_usd (str): exact decimal, USD
-        failed_requests (int):
+        failed_requests (int): status error, timeout or cancelled (not pending, not unsettled)
         input_tokens (int):
         output_tokens (int):
         pending_requests (int): still being answered or recorded (their cost is not known yet)
         reasoning_tokens (int):
         requests (int):
-        unpriced_requests (int):
+        unpriced_requests (int): cost unknown (no price for the model), pending ones excepted; cost_usd leaves them out
+        unsettled_requests (int): answer never recorded (its process ended first; the provider most likely answered):
+            charged at the reserved maximum, not failed
         api_key (None | str | Unset):
         bot (None | str | Unset):
         day (str | Unset): present when grouped by day
@@ -43,6 +45,7 @@ class UsageGroup:
     reasoning_tokens: int
     requests: int
     unpriced_requests: int
+    unsettled_requests: int
     api_key: None | str | Unset = UNSET
     bot: None | str | Unset = UNSET
     day: str | Unset = UNSET
@@ -71,6 +74,8 @@ class UsageGroup:
         requests = self.requests
 
         unpriced_requests = self.unpriced_requests
+
+        unsettled_requests = self.unsettled_requests
 
         api_key: None | str | Unset
         if isinstance(self.api_key, Unset):
@@ -112,6 +117,7 @@ class UsageGroup:
                 "reasoning_tokens": reasoning_tokens,
                 "requests": requests,
                 "unpriced_requests": unpriced_requests,
+                "unsettled_requests": unsettled_requests,
             }
         )
         if api_key is not UNSET:
@@ -153,6 +159,8 @@ class UsageGroup:
         requests = d.pop("requests")
 
         unpriced_requests = d.pop("unpriced_requests")
+
+        unsettled_requests = d.pop("unsettled_requests")
 
         def _parse_api_key(data: object) -> None | str | Unset:
             if data is None:
@@ -200,6 +208,7 @@ class UsageGroup:
             reasoning_tokens=reasoning_tokens,
             requests=requests,
             unpriced_requests=unpriced_requests,
+            unsettled_requests=unsettled_requests,
             api_key=api_key,
             bot=bot,
             day=day,

@@ -87,6 +87,12 @@ def sync_detailed(
     """The workspace's LLM usage and cost between ``from`` and ``to``, grouped by any of
     day, model, provider, purpose, user, bot, api_key (comma-separated ``group_by``).
 
+     Each group counts ``requests``, tokens, ``cost_usd`` (known costs, exact decimal),
+    ``cache_hits``, ``unpriced_requests`` (cost unknown), ``failed_requests`` (error,
+    timeout, cancelled), ``pending_requests`` (still being answered or recorded) and
+    ``unsettled_requests`` (answer never recorded, charged at the reserved maximum; not
+    failed).
+
     Args:
         from_ (datetime.datetime | None | Unset):
         to (datetime.datetime | None | Unset):
@@ -123,6 +129,12 @@ def sync(
     """The workspace's LLM usage and cost between ``from`` and ``to``, grouped by any of
     day, model, provider, purpose, user, bot, api_key (comma-separated ``group_by``).
 
+     Each group counts ``requests``, tokens, ``cost_usd`` (known costs, exact decimal),
+    ``cache_hits``, ``unpriced_requests`` (cost unknown), ``failed_requests`` (error,
+    timeout, cancelled), ``pending_requests`` (still being answered or recorded) and
+    ``unsettled_requests`` (answer never recorded, charged at the reserved maximum; not
+    failed).
+
     Args:
         from_ (datetime.datetime | None | Unset):
         to (datetime.datetime | None | Unset):
@@ -153,6 +165,12 @@ async def asyncio_detailed(
 ) -> Response[Any | Error]:
     """The workspace's LLM usage and cost between ``from`` and ``to``, grouped by any of
     day, model, provider, purpose, user, bot, api_key (comma-separated ``group_by``).
+
+     Each group counts ``requests``, tokens, ``cost_usd`` (known costs, exact decimal),
+    ``cache_hits``, ``unpriced_requests`` (cost unknown), ``failed_requests`` (error,
+    timeout, cancelled), ``pending_requests`` (still being answered or recorded) and
+    ``unsettled_requests`` (answer never recorded, charged at the reserved maximum; not
+    failed).
 
     Args:
         from_ (datetime.datetime | None | Unset):
@@ -187,6 +205,12 @@ async def asyncio(
 ) -> Any | Error | None:
     """The workspace's LLM usage and cost between ``from`` and ``to``, grouped by any of
     day, model, provider, purpose, user, bot, api_key (comma-separated ``group_by``).
+
+     Each group counts ``requests``, tokens, ``cost_usd`` (known costs, exact decimal),
+    ``cache_hits``, ``unpriced_requests`` (cost unknown), ``failed_requests`` (error,
+    timeout, cancelled), ``pending_requests`` (still being answered or recorded) and
+    ``unsettled_requests`` (answer never recorded, charged at the reserved maximum; not
+    failed).
 
     Args:
         from_ (datetime.datetime | None | Unset):
