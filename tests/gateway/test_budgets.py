@@ -70,6 +70,23 @@ def test_a_limit_beyond_the_stored_precision_is_refused_not_a_500_nor_rounded(te
     assert (shown["soft_limit_usd"], shown["hard_limit_usd"]) == ("0.0000000001", "1.5")
 
 
+@pytest.mark.parametrize("limit", ["1e1000000", "0e-999999", "-0E-999999",
+                                   "1.00000000000000000000000000001"])
+def test_a_limit_whose_exponent_is_extreme_is_refused_or_stored_exactly_never_a_500(tenant,
+                                                                                     limit):
+    # An exponent the decimal context cannot normalize, a zero written with an exponent the
+    # database cannot hold, and more digits than the context's precision (which normalize()
+    # would round away) must each get a clear answer, never a 500 nor a rounded limit.
+    response = put_budgets(tenant, {"scope": "workspace", "period": "day",
+                                    "hard_limit_usd": limit})
+    if Decimal(limit) == 0:
+        assert response.status_code == 200, (limit, response.json)
+        assert response.json[0]["hard_limit_usd"] == "0"
+    else:
+        assert response.status_code == 422, (limit, response.json)
+        assert tenant.call("GET", "/api/v1/budgets").json == []
+
+
 def test_a_budget_names_an_api_key_or_a_bot_of_its_own_workspace(tenant, other_tenant):
     def minted(owner) -> str:
         response = owner.call("POST", "/api/v1/api-keys", json={"name": "k", "role": "api_user"})
