@@ -4,6 +4,7 @@ usage API's totals equal to the rows, and metrics without workspace labels."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import genai_prices
@@ -204,3 +205,25 @@ def test_usage_by_day_counts_utc_days_whatever_the_database_sessions_timezone(
             db.session.remove()
             tenancy.unbind()
     assert [(g["day"], g["requests"]) for g in report["groups"]] == [("2026-01-01", 1)]
+
+
+def test_usage_bounds_without_a_timezone_are_utc_whatever_the_database_sessions_timezone(
+        app, tenant, database):
+    # The report reads a bound that names no timezone as UTC (it compares from and to so);
+    # the database must not read it in its session's timezone (UTC+14 here) instead.
+    with psycopg.connect(database.superuser_dsn) as connection:
+        connection.execute(
+            "INSERT INTO llm_usage (workspace_id, id, kind, purpose, status, created_at) "
+            "VALUES (%s, gen_random_uuid(), 'chat', 'gateway', 'ok', "
+            "'2026-01-01 12:00:00+00')", (tenant.workspace_id,))
+    with app.app_context():
+        tenancy.bind(db.session, tenant.workspace_id)
+        try:
+            db.session.execute(text("SET LOCAL timezone = 'Pacific/Kiritimati'"))
+            report = ledger.report(db.session, datetime(2026, 1, 1, 11),
+                                   datetime(2026, 1, 1, 13), [])
+        finally:
+            db.session.rollback()
+            db.session.remove()
+            tenancy.unbind()
+    assert [g["requests"] for g in report["groups"]] == [1]

@@ -128,10 +128,11 @@ def report(session: Session, start: datetime | None, end: datetime | None,
         func.count().filter(LLMUsage.status == "pending").label("pending_requests"),
     ]
     query = select(*keys, *totals)
+    # A bound naming no timezone is UTC, never the database session's timezone.
     if start is not None:
-        query = query.where(LLMUsage.created_at >= start)
+        query = query.where(LLMUsage.created_at >= _utc(start))
     if end is not None:
-        query = query.where(LLMUsage.created_at < end)
+        query = query.where(LLMUsage.created_at < _utc(end))
     if keys:
         query = query.group_by(*keys).order_by(*keys)
     groups = []
