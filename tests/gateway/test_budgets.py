@@ -143,6 +143,24 @@ def test_spend_is_settled_to_the_real_cost(app, chained):
     assert Decimal(shown["reserved_usd"]) == 0
 
 
+def test_an_answer_naming_a_model_of_unknown_price_spends_its_reservation_not_zero(
+        app, chained, servers):
+    # The price was known when the call was reserved; the upstream (a proxy the workspace's
+    # base_url names, say) then answers under a name no price table knows. Its cost is
+    # unknown (the ledger says so), but the budget must not count the call as free: else
+    # every such call passes a hard limit.
+    put_budgets(chained, {"scope": "workspace", "period": "month", "hard_limit_usd": "5"})
+    servers[0].enqueue(json={
+        "id": "c", "object": "chat.completion", "created": 1, "model": "renamed-by-a-proxy",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 100_000, "completion_tokens": 400, "total_tokens": 100_400}})
+    result = chat(app, chained, ask(model="openai/gpt-4o-mini", max_tokens=500))
+    assert result.model == "renamed-by-a-proxy" and result.cost_usd is None
+    shown = chained.call("GET", "/api/v1/budgets").json[0]
+    assert Decimal(shown["spent_usd"]) > 0 and Decimal(shown["reserved_usd"]) == 0
+
+
 def test_an_unknown_price_under_a_hard_limit_is_refused(app, chained):
     put_budgets(chained, {"scope": "workspace", "period": "day", "hard_limit_usd": "5"})
     with pytest.raises(Invalid, match="price of openai/my-finetune is unknown"):
