@@ -108,6 +108,28 @@ def test_rate_limits_answer_429_with_openai_headers(app, tenant, servers, monkey
     assert "requests per minute" in refused.json["message"]
 
 
+def test_a_key_refused_by_its_own_limit_does_not_use_up_the_workspaces(app, tenant, servers,
+                                                                       monkeypatch):
+    # Per-key limits keep one key from starving the others: the requests its own limit
+    # refuses must not count against the workspace's limit too.
+    frozen = time.time() // 60 * 60 + 30
+    monkeypatch.setattr(app.extensions[KEY].limiter, "clock", lambda: frozen)
+    configure(tenant, servers, llm={"rate_limits": {"requests_per_minute": 4,
+                                                    "per_key": {"requests_per_minute": 2}}})
+
+    def key_headers(name: str) -> dict[str, str]:
+        minted = tenant.call("POST", "/api/v1/api-keys", json={"name": name, "role": "api_user"})
+        assert minted.status_code == 201, minted.json
+        return {"Authorization": f"Bearer {minted.json['key']}"}
+
+    greedy, other = key_headers("greedy"), key_headers("other")
+    answers = [tenant.client.post("/api/v1/llm/chat", headers=greedy,
+                                  json=BODY | {"model": None}).status_code for _ in range(6)]
+    assert answers == [200, 200, 429, 429, 429, 429]
+    served = tenant.client.post("/api/v1/llm/chat", headers=other, json=BODY | {"model": None})
+    assert served.status_code == 200, served.json
+
+
 def test_token_rate_limits_count_prompt_and_max_tokens(tenant, servers):
     configure(tenant, servers, llm={"rate_limits": {"tokens_per_minute": 1000}})
     refused = tenant.call("POST", "/api/v1/llm/chat", json=BODY | {"model": None,

@@ -112,6 +112,7 @@ def test_requests_per_minute_are_shared_by_runtimes_per_workspace_and_per_key(
 
     allowed = post_chat(first, key)
     by_key = post_chat(second, key)            # the key's one request is used up
+    post_chat(first, tenant.headers)           # the workspace's second (by_key did not count)
     admin = post_chat(second, tenant.headers)  # the workspace's third
     by_workspace = post_chat(first, tenant.headers)
 
