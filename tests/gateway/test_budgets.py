@@ -87,6 +87,39 @@ def test_a_limit_whose_exponent_is_extreme_is_refused_or_stored_exactly_never_a_
         assert tenant.call("GET", "/api/v1/budgets").json == []
 
 
+def test_concurrent_replacements_of_new_budgets_each_apply_whole_never_a_500(app, tenant):
+    # No row exists yet for the row locks to serialize on: two replacements adding the
+    # same budget both insert it, and the loser must not fail on the unique constraint.
+    import threading
+
+    import httpx
+
+    from tests.conftest import serving
+    answers: list[int] = []
+    with serving(app) as port:
+        start = threading.Barrier(8)
+
+        def replace(limit: int) -> None:
+            start.wait()
+            answers.append(httpx.put(
+                f"http://127.0.0.1:{port}/api/v1/budgets", headers=tenant.headers, timeout=30,
+                json={"budgets": [{"scope": "workspace", "period": period,
+                                   "hard_limit_usd": str(limit)}
+                                  for period in ("day", "month")]}).status_code)
+
+        for _ in range(5):  # a race: lost in some rounds only
+            assert put_budgets(tenant).status_code == 200  # none: the next ones are new
+            threads = [threading.Thread(target=replace, args=(n,)) for n in range(1, 9)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            shown = tenant.call("GET", "/api/v1/budgets").json
+            assert sorted(b["period"] for b in shown) == ["day", "month"]
+            assert len({b["hard_limit_usd"] for b in shown}) == 1  # one replacement's, whole
+    assert answers == [200] * 40
+
+
 def test_a_budget_names_an_api_key_or_a_bot_of_its_own_workspace(tenant, other_tenant):
     def minted(owner) -> str:
         response = owner.call("POST", "/api/v1/api-keys", json={"name": "k", "role": "api_user"})

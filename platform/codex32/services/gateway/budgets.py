@@ -339,6 +339,10 @@ def replace(session: Session, principal: Principal, items: list[dict[str, Any]]
             raise Invalid(f"budget {_name(*key)} is given twice")
         wanted[key] = item
     _check_owners(session, items)
+    # One replacement of the workspace's budgets at a time: the row locks below serialize
+    # nothing when a budget is new, and two replacements adding it would both insert it.
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext('llm_budgets:' || :w))"),
+                    {"w": str(principal.workspace_id)})
     existing = {(row.scope, row.scope_id, row.period): row
                 for row in session.execute(  # in id order, as the reservation locks them
                     select(LLMBudget).order_by(LLMBudget.id).with_for_update()).scalars()}
