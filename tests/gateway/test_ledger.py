@@ -227,3 +227,18 @@ def test_usage_bounds_without_a_timezone_are_utc_whatever_the_database_sessions_
             db.session.remove()
             tenancy.unbind()
     assert [g["requests"] for g in report["groups"]] == [1]
+
+
+def test_a_grouping_named_many_times_is_one_grouping_in_every_api(chained):
+    # GraphQL's variables bypass its document's token limit and REST's 100 characters: a
+    # list of 2000 "model" must not become 2000 columns (the database refuses past 1664).
+    assert chained.call("POST", "/api/v1/llm/chat", json={
+        "messages": [{"role": "user", "content": "hi"}]}).status_code == 200
+    answer = chained.call("POST", "/api/graphql", json={
+        "query": "query($g: [String!]) { usage(groupBy: $g) { groupBy groups { model "
+                 "requests } } }", "variables": {"g": ["model"] * 2000}})
+    assert "errors" not in answer.json, answer.json
+    usage = answer.json["data"]["usage"]
+    assert usage["groupBy"] == ["model"] and [g["requests"] for g in usage["groups"]] == [1]
+    shown = chained.call("GET", "/api/v1/usage?group_by=model,day,model").json
+    assert shown["group_by"] == ["model", "day"] and len(shown["groups"]) == 1
