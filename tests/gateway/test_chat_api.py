@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import time
 
+import httpx
 import psycopg
 import pytest
 
 from codex32.runtime import KEY
+from tests.conftest import serving
 from tests.gateway.conftest import configure
 
 BODY = {"messages": [{"role": "user", "content": "hello gateway"}], "model": "fast"}
@@ -237,3 +239,24 @@ def test_a_stream_whose_upstream_claims_a_hostile_model_and_counts_is_recorded_b
             "SELECT model, input_tokens, status FROM llm_usage WHERE workspace_id = %s",
             (tenant.workspace_id,)).fetchone()
     assert (model, input_tokens, status) == (("m" + "y" * 300)[:200], 2**31 - 1, "ok")
+
+
+@pytest.mark.parametrize("claimed", ["m\r\nX-Injected: 1", "mod\u00e8l-\u20ac", "m\u2028x"])
+def test_a_streamed_model_name_no_header_can_carry_is_encoded_in_its_header(app, tenant,
+                                                                            servers, claimed):
+    # The model the upstream claims goes into X-LLM-Model: a line break there failed the
+    # answer (500), a character beyond Latin-1 broke the connection; neither may inject.
+    configure(tenant, servers)
+    piece = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": claimed}
+    servers[0].enqueue(sse=[(None, {**piece, "choices": [{"index": 0, "delta": {
+        "content": "hi"}, "finish_reason": "stop"}]}), (None, "[DONE]")])
+    with serving(app) as port:
+        response = httpx.post(f"http://127.0.0.1:{port}/api/v1/llm/chat", timeout=10,
+                              headers=tenant.headers, json={
+                                  **BODY, "model": "openai/gpt-4o-mini", "stream": True})
+    assert response.status_code == 200, response.text
+    assert "x-injected" not in response.headers
+    header = response.headers["x-llm-model"]
+    assert header.isascii() and header.isprintable()
+    found = events(response.content)
+    assert found[-1][0] == "done" and found[-1][1]["model"] == claimed
