@@ -11,6 +11,7 @@ before their first piece of text; after it a failure ends the stream.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -58,6 +59,20 @@ class RouteFailed(Exception):
         self.deadline = deadline
 
 
+def _finite(embedder: str, vectors: list[list[float]]) -> None:
+    """A failed attempt (the next embedder answers) unless every value is a finite number:
+    NaN or an infinity would reach clients as null, be cached and be searched with. A sum
+    is a cheap test (NaN and infinities carry through it)."""
+    for vector in vectors:
+        try:
+            finite = math.isfinite(sum(vector))
+        except TypeError:
+            finite = False
+        if not finite:
+            raise ProviderError(f"{embedder} answered a vector holding a value that is no "
+                                "finite number")
+
+
 @dataclass
 class Router:
     """Tries deployments for one request."""
@@ -101,7 +116,9 @@ class Router:
         deployment's instance is built at its model)."""
         def call(instance: Embedder, deployment: Deployment, remaining: float
                  ) -> EmbeddingResult:
-            return invoke(instance, "embed", instance.embed, list(texts), timeout=remaining)
+            answer = invoke(instance, "embed", instance.embed, list(texts), timeout=remaining)
+            _finite(instance.id, answer.vectors)
+            return answer
         return self._run(deployments, call, "embeddings")
 
     def _run(self, deployments, call, operation: str):
