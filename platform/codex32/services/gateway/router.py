@@ -40,6 +40,7 @@ from codex32.plugins.interfaces import (
     EmbeddingResult,
     LLMProvider,
 )
+from codex32.plugins.vector_checks import FLOAT32_MAX
 from codex32.services.gateway.calls import Attempt, Deployment
 from codex32.services.gateway.retry import FALLBACK, RETRY, STOP, RetryPolicy
 
@@ -60,17 +61,19 @@ class RouteFailed(Exception):
 
 
 def _finite(embedder: str, vectors: list[list[float]]) -> None:
-    """A failed attempt (the next embedder answers) unless every value is a finite number:
-    NaN or an infinity would reach clients as null, be cached and be searched with. A sum
-    is a cheap test (NaN and infinities carry through it)."""
+    """A failed attempt (the next embedder answers) unless every value is a finite float32:
+    NaN or an infinity would reach clients as null, be cached and be searched with, and a
+    value beyond float32 fails the base64 answer and every vector store. A sum, a min and a
+    max are cheap tests (NaN and infinities carry through a sum)."""
     for vector in vectors:
         try:
-            finite = math.isfinite(sum(vector))
-        except TypeError:
+            finite = (math.isfinite(sum(vector)) and min(vector) >= -FLOAT32_MAX
+                      and max(vector) <= FLOAT32_MAX)
+        except (TypeError, ValueError):
             finite = False
         if not finite:
             raise ProviderError(f"{embedder} answered a vector holding a value that is no "
-                                "finite number")
+                                "finite float32")
 
 
 @dataclass
