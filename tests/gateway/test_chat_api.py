@@ -260,3 +260,19 @@ def test_a_streamed_model_name_no_header_can_carry_is_encoded_in_its_header(app,
     assert header.isascii() and header.isprintable()
     found = events(response.content)
     assert found[-1][0] == "done" and found[-1][1]["model"] == claimed
+
+
+def test_a_streamed_model_name_holding_a_lone_surrogate_is_answered_and_recorded(tenant,
+                                                                                 servers):
+    # Half a UTF-16 pair has no UTF-8 form: neither the X-LLM-Model header nor the ledger
+    # row could carry it (a 500, or the stream broken off with the call left pending).
+    configure(tenant, servers)
+    piece = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m\ud800x"}
+    servers[0].enqueue(sse=[(None, {**piece, "choices": [{"index": 0, "delta": {
+        "content": "hi"}, "finish_reason": "stop"}]}), (None, "[DONE]")])
+    response = tenant.call("POST", "/api/v1/llm/chat", json={
+        **BODY, "model": "openai/gpt-4o-mini", "stream": True})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "event: done" in body, body
+    usage = tenant.call("GET", "/api/v1/usage?group_by=model").json["groups"]
+    assert [(g["requests"], g["pending_requests"]) for g in usage] == [(1, 0)]
