@@ -276,3 +276,16 @@ def test_a_streamed_model_name_holding_a_lone_surrogate_is_answered_and_recorded
     assert response.status_code == 200 and "event: done" in body, body
     usage = tenant.call("GET", "/api/v1/usage?group_by=model").json["groups"]
     assert [(g["requests"], g["pending_requests"]) for g in usage] == [(1, 0)]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/llm/chat", "/api/v1/openai/chat/completions"])
+def test_an_answer_holding_a_lone_surrogate_reaches_the_client_with_a_replacement(
+        chained, servers, path):
+    # The call was paid for and recorded, then its JSON answer could not be encoded (a 500
+    # saying the request was not applied).
+    servers[1].reply = "before\ud800after"
+    response = chained.call("POST", path, json={
+        "messages": [{"role": "user", "content": "say it"}],
+        "model": "anthropic/claude-haiku-4-5"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert "before\ufffdafter" in response.get_data(as_text=True)

@@ -5,6 +5,7 @@ No database and no provider calls here: plain data the router, the ledger and th
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -27,6 +28,19 @@ def reported_model(model: str | None, fallback: str) -> str:
     name = (model or "").replace("\x00", "")[:MAX_MODEL_NAME]
     name = name.encode("utf-8", "replace").decode()
     return name or fallback
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def reported_text(text: str) -> str:
+    """An answer's text with half a UTF-16 pair (an upstream's lone "\\ud800") as U+FFFD:
+    such a character has no UTF-8 form, so no JSON answer could carry the text."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def reported_usage(usage: Usage) -> Usage:
