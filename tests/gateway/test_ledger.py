@@ -4,6 +4,7 @@ usage API's totals equal to the rows, and metrics without workspace labels."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from decimal import Decimal
 
@@ -15,7 +16,9 @@ from sqlalchemy import text
 
 from codex32.db import db, tenancy
 from codex32.errors import BadGateway
+from codex32.plugins.interfaces import Usage
 from codex32.services.gateway import ledger
+from codex32.services.gateway.calls import Caller
 from tests.gateway.conftest import ask, chat, configure
 
 
@@ -242,3 +245,22 @@ def test_a_grouping_named_many_times_is_one_grouping_in_every_api(chained):
     assert usage["groupBy"] == ["model"] and [g["requests"] for g in usage["groups"]] == [1]
     shown = chained.call("GET", "/api/v1/usage?group_by=model,day,model").json
     assert shown["group_by"] == ["model", "day"] and len(shown["groups"]) == 1
+
+
+def test_model_names_a_tenant_makes_up_cannot_grow_the_metrics_without_bound(monkeypatch):
+    # The model label is the one asked for (or the one an upstream claims): a tenant sending
+    # "openai/<random>" per request grew a series per name in every process, for all.
+    monkeypatch.setattr(ledger, "_labelled", set(), raising=False)  # this test's own count
+    workspace = uuid.uuid4()
+
+    def labels() -> set[str]:
+        return {sample.labels["model"] for metric in REGISTRY.collect()
+                if metric.name == "llm_requests" for sample in metric.samples}
+
+    before = labels()
+    for index in range(3000):
+        ledger.counted(ledger.entry(
+            workspace, kind="chat", purpose="gateway", caller=Caller(), provider="openai",
+            model=f"made-up-{index}", requested_model=None, usage=Usage(output_tokens=1),
+            cost=None, status="error", latency_ms=1, attempts=[]))
+    assert len(labels() - before) <= 1001  # the bound, and "other"

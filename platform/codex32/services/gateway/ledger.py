@@ -78,12 +78,30 @@ def entry(workspace_id: uuid.UUID | str, *, kind: str, purpose: str, caller: Cal
         attempts=[a.as_dict() for a in attempts])
 
 
+# A model label is a name a tenant asked for or an upstream claimed: past this many
+# (provider, model) pairs in a process, a new one is counted as "other", so made-up names
+# cannot grow every process's series (and each scrape) without bound.
+MAX_MODEL_LABELS = 1000
+_labelled: set[tuple[str, str]] = set()
+
+
+def _model_label(provider: str, model: str) -> str:
+    if (provider, model) not in _labelled:
+        if len(_labelled) >= MAX_MODEL_LABELS:
+            return "other"
+        _labelled.add((provider, model))
+    return model
+
+
 def counted(row: LLMUsage) -> None:
     """Prometheus series for a written ledger row (no workspace or user labels)."""
-    provider, model = row.provider or "none", row.model or "none"
+    provider = row.provider or "none"
+    model = _model_label(provider, row.model or "none")
     LLM_REQUESTS.labels(provider=provider, model=model, status=row.status).inc()
     for attempt in row.attempts:
-        LLM_FALLBACKS.labels(provider=attempt["provider"], model=attempt["model"] or "default",
+        LLM_FALLBACKS.labels(provider=attempt["provider"],
+                             model=_model_label(attempt["provider"],
+                                                attempt["model"] or "default"),
                              error=attempt["error"]).inc()
     if row.cache_hit:
         return
