@@ -70,6 +70,56 @@ def test_a_limit_beyond_the_stored_precision_is_refused_not_a_500_nor_rounded(te
     assert (shown["soft_limit_usd"], shown["hard_limit_usd"]) == ("0.0000000001", "1.5")
 
 
+@pytest.mark.parametrize("limit", ["1e1000000", "0e-999999", "-0E-999999",
+                                   "1.00000000000000000000000000001"])
+def test_a_limit_whose_exponent_is_extreme_is_refused_or_stored_exactly_never_a_500(tenant,
+                                                                                     limit):
+    # An exponent the decimal context cannot normalize, a zero written with an exponent the
+    # database cannot hold, and more digits than the context's precision (which normalize()
+    # would round away) must each get a clear answer, never a 500 nor a rounded limit.
+    response = put_budgets(tenant, {"scope": "workspace", "period": "day",
+                                    "hard_limit_usd": limit})
+    if Decimal(limit) == 0:
+        assert response.status_code == 200, (limit, response.json)
+        assert response.json[0]["hard_limit_usd"] == "0"
+    else:
+        assert response.status_code == 422, (limit, response.json)
+        assert tenant.call("GET", "/api/v1/budgets").json == []
+
+
+def test_concurrent_replacements_of_new_budgets_each_apply_whole_never_a_500(app, tenant):
+    # No row exists yet for the row locks to serialize on: two replacements adding the
+    # same budget both insert it, and the loser must not fail on the unique constraint.
+    import threading
+
+    import httpx
+
+    from tests.conftest import serving
+    answers: list[int] = []
+    with serving(app) as port:
+        start = threading.Barrier(8)
+
+        def replace(limit: int) -> None:
+            start.wait()
+            answers.append(httpx.put(
+                f"http://127.0.0.1:{port}/api/v1/budgets", headers=tenant.headers, timeout=30,
+                json={"budgets": [{"scope": "workspace", "period": period,
+                                   "hard_limit_usd": str(limit)}
+                                  for period in ("day", "month")]}).status_code)
+
+        for _ in range(5):  # a race: lost in some rounds only
+            assert put_budgets(tenant).status_code == 200  # none: the next ones are new
+            threads = [threading.Thread(target=replace, args=(n,)) for n in range(1, 9)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            shown = tenant.call("GET", "/api/v1/budgets").json
+            assert sorted(b["period"] for b in shown) == ["day", "month"]
+            assert len({b["hard_limit_usd"] for b in shown}) == 1  # one replacement's, whole
+    assert answers == [200] * 40
+
+
 def test_a_budget_names_an_api_key_or_a_bot_of_its_own_workspace(tenant, other_tenant):
     def minted(owner) -> str:
         response = owner.call("POST", "/api/v1/api-keys", json={"name": "k", "role": "api_user"})
@@ -124,6 +174,24 @@ def test_spend_is_settled_to_the_real_cost(app, chained):
     shown = chained.call("GET", "/api/v1/budgets").json[0]
     assert Decimal(shown["spent_usd"]) == result.cost_usd > 0
     assert Decimal(shown["reserved_usd"]) == 0
+
+
+def test_an_answer_naming_a_model_of_unknown_price_spends_its_reservation_not_zero(
+        app, chained, servers):
+    # The price was known when the call was reserved; the upstream (a proxy the workspace's
+    # base_url names, say) then answers under a name no price table knows. Its cost is
+    # unknown (the ledger says so), but the budget must not count the call as free: else
+    # every such call passes a hard limit.
+    put_budgets(chained, {"scope": "workspace", "period": "month", "hard_limit_usd": "5"})
+    servers[0].enqueue(json={
+        "id": "c", "object": "chat.completion", "created": 1, "model": "renamed-by-a-proxy",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 100_000, "completion_tokens": 400, "total_tokens": 100_400}})
+    result = chat(app, chained, ask(model="openai/gpt-4o-mini", max_tokens=500))
+    assert result.model == "renamed-by-a-proxy" and result.cost_usd is None
+    shown = chained.call("GET", "/api/v1/budgets").json[0]
+    assert Decimal(shown["spent_usd"]) > 0 and Decimal(shown["reserved_usd"]) == 0
 
 
 def test_an_unknown_price_under_a_hard_limit_is_refused(app, chained):

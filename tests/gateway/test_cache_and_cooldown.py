@@ -53,6 +53,23 @@ def test_an_answer_holding_a_nul_character_is_answered_and_recorded_not_cached(c
     assert usage["requests"] == 3 and usage["cache_hits"] == 0 and usage["failed_requests"] == 0
 
 
+def test_a_streamed_answer_holding_a_lone_surrogate_is_answered_and_recorded_not_cached(
+        chained, servers):
+    """An upstream's stream may escape half a UTF-16 pair ("\\ud800"): such text has no UTF-8
+    form, so storing it in the cache failed the batch that also writes the ledger row (the
+    stream broke off, the call left pending)."""
+    servers[0].reply = "before\ud800after"
+    for _ in range(2):
+        response = chained.call("POST", "/api/v1/llm/chat", json={
+            "messages": [{"role": "user", "content": "say it"}], "model": "fast",
+            "temperature": 0, "stream": True})
+        body = response.get_data(as_text=True)
+        assert response.status_code == 200 and "event: done" in body, body
+    assert len(servers[0].requests_to("/v1/chat/completions")) == 2  # never from the cache
+    usage = chained.call("GET", "/api/v1/usage").json["groups"][0]
+    assert (usage["requests"], usage["pending_requests"], usage["failed_requests"]) == (2, 0, 0)
+
+
 def test_only_deterministic_requests_are_cached_unless_asked(app, chained, servers):
     chat(app, chained, ask(model="fast", temperature=0.7))
     assert not chat(app, chained, ask(model="fast", temperature=0.7)).cache_hit

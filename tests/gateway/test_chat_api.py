@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import time
 
+import httpx
 import psycopg
 import pytest
 
 from codex32.runtime import KEY
+from tests.conftest import serving
 from tests.gateway.conftest import configure
 
 BODY = {"messages": [{"role": "user", "content": "hello gateway"}], "model": "fast"}
@@ -106,6 +108,28 @@ def test_rate_limits_answer_429_with_openai_headers(app, tenant, servers, monkey
     assert refused.headers["Retry-After"] and refused.headers[
         "x-ratelimit-remaining-requests"] == "0"
     assert "requests per minute" in refused.json["message"]
+
+
+def test_a_key_refused_by_its_own_limit_does_not_use_up_the_workspaces(app, tenant, servers,
+                                                                       monkeypatch):
+    # Per-key limits keep one key from starving the others: the requests its own limit
+    # refuses must not count against the workspace's limit too.
+    frozen = time.time() // 60 * 60 + 30
+    monkeypatch.setattr(app.extensions[KEY].limiter, "clock", lambda: frozen)
+    configure(tenant, servers, llm={"rate_limits": {"requests_per_minute": 4,
+                                                    "per_key": {"requests_per_minute": 2}}})
+
+    def key_headers(name: str) -> dict[str, str]:
+        minted = tenant.call("POST", "/api/v1/api-keys", json={"name": name, "role": "api_user"})
+        assert minted.status_code == 201, minted.json
+        return {"Authorization": f"Bearer {minted.json['key']}"}
+
+    greedy, other = key_headers("greedy"), key_headers("other")
+    answers = [tenant.client.post("/api/v1/llm/chat", headers=greedy,
+                                  json=BODY | {"model": None}).status_code for _ in range(6)]
+    assert answers == [200, 200, 429, 429, 429, 429]
+    served = tenant.client.post("/api/v1/llm/chat", headers=other, json=BODY | {"model": None})
+    assert served.status_code == 200, served.json
 
 
 def test_token_rate_limits_count_prompt_and_max_tokens(tenant, servers):
@@ -215,3 +239,53 @@ def test_a_stream_whose_upstream_claims_a_hostile_model_and_counts_is_recorded_b
             "SELECT model, input_tokens, status FROM llm_usage WHERE workspace_id = %s",
             (tenant.workspace_id,)).fetchone()
     assert (model, input_tokens, status) == (("m" + "y" * 300)[:200], 2**31 - 1, "ok")
+
+
+@pytest.mark.parametrize("claimed", ["m\r\nX-Injected: 1", "mod\u00e8l-\u20ac", "m\u2028x"])
+def test_a_streamed_model_name_no_header_can_carry_is_encoded_in_its_header(app, tenant,
+                                                                            servers, claimed):
+    # The model the upstream claims goes into X-LLM-Model: a line break there failed the
+    # answer (500), a character beyond Latin-1 broke the connection; neither may inject.
+    configure(tenant, servers)
+    piece = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": claimed}
+    servers[0].enqueue(sse=[(None, {**piece, "choices": [{"index": 0, "delta": {
+        "content": "hi"}, "finish_reason": "stop"}]}), (None, "[DONE]")])
+    with serving(app) as port:
+        response = httpx.post(f"http://127.0.0.1:{port}/api/v1/llm/chat", timeout=10,
+                              headers=tenant.headers, json={
+                                  **BODY, "model": "openai/gpt-4o-mini", "stream": True})
+    assert response.status_code == 200, response.text
+    assert "x-injected" not in response.headers
+    header = response.headers["x-llm-model"]
+    assert header.isascii() and header.isprintable()
+    found = events(response.content)
+    assert found[-1][0] == "done" and found[-1][1]["model"] == claimed
+
+
+def test_a_streamed_model_name_holding_a_lone_surrogate_is_answered_and_recorded(tenant,
+                                                                                 servers):
+    # Half a UTF-16 pair has no UTF-8 form: neither the X-LLM-Model header nor the ledger
+    # row could carry it (a 500, or the stream broken off with the call left pending).
+    configure(tenant, servers)
+    piece = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m\ud800x"}
+    servers[0].enqueue(sse=[(None, {**piece, "choices": [{"index": 0, "delta": {
+        "content": "hi"}, "finish_reason": "stop"}]}), (None, "[DONE]")])
+    response = tenant.call("POST", "/api/v1/llm/chat", json={
+        **BODY, "model": "openai/gpt-4o-mini", "stream": True})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "event: done" in body, body
+    usage = tenant.call("GET", "/api/v1/usage?group_by=model").json["groups"]
+    assert [(g["requests"], g["pending_requests"]) for g in usage] == [(1, 0)]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/llm/chat", "/api/v1/openai/chat/completions"])
+def test_an_answer_holding_a_lone_surrogate_reaches_the_client_with_a_replacement(
+        chained, servers, path):
+    # The call was paid for and recorded, then its JSON answer could not be encoded (a 500
+    # saying the request was not applied).
+    servers[1].reply = "before\ud800after"
+    response = chained.call("POST", path, json={
+        "messages": [{"role": "user", "content": "say it"}],
+        "model": "anthropic/claude-haiku-4-5"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert "before\ufffdafter" in response.get_data(as_text=True)

@@ -117,3 +117,24 @@ def test_a_chain_of_embedders_of_different_dimensions_is_refused(app, tenant, se
     configure_embedders(tenant, servers, hashing_dimension=DIMENSION * 2)
     with pytest.raises(Invalid, match="different dimensions"):
         embed(app, tenant, ["x"])
+
+
+@pytest.mark.parametrize("garbage", [b"NaN", b"Infinity", b"-1e999", b"1e39"])
+def test_a_vector_holding_no_finite_float32_is_a_failed_attempt_never_an_answer(
+        app, tenant, servers, garbage):
+    # An embedder (its base_url names any server) answering NaN or an infinity: the
+    # answer would reach clients as null, be cached and be searched with; beyond float32,
+    # the base64 answer was a 500. The next embedder of the chain answers instead.
+    configure_embedders(tenant, servers)
+    body = (b'{"object": "list", "model": "m", "usage": {"prompt_tokens": 1, "total_tokens": '
+            b'1}, "data": [{"object": "embedding", "index": 0, "embedding": [' + garbage
+            + b", 0.5" * (DIMENSION - 1) + b"]}]}")
+    for _ in range(3):
+        servers[0].enqueue(body=body, headers={"Content-Type": "application/json"},
+                           path="/v1/embeddings")
+
+    result = embed(app, tenant, ["find the invoice bot"])
+
+    assert result.provider == "hashing" and result.attempts[0].provider == "openai"
+    again = embed(app, tenant, ["find the invoice bot"])  # from the cache: hashing's vector
+    assert again.vectors == result.vectors

@@ -4,6 +4,8 @@ usage API's totals equal to the rows, and metrics without workspace labels."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from decimal import Decimal
 
 import genai_prices
@@ -14,7 +16,9 @@ from sqlalchemy import text
 
 from codex32.db import db, tenancy
 from codex32.errors import BadGateway
+from codex32.plugins.interfaces import Usage
 from codex32.services.gateway import ledger
+from codex32.services.gateway.calls import Caller
 from tests.gateway.conftest import ask, chat, configure
 
 
@@ -204,3 +208,59 @@ def test_usage_by_day_counts_utc_days_whatever_the_database_sessions_timezone(
             db.session.remove()
             tenancy.unbind()
     assert [(g["day"], g["requests"]) for g in report["groups"]] == [("2026-01-01", 1)]
+
+
+def test_usage_bounds_without_a_timezone_are_utc_whatever_the_database_sessions_timezone(
+        app, tenant, database):
+    # The report reads a bound that names no timezone as UTC (it compares from and to so);
+    # the database must not read it in its session's timezone (UTC+14 here) instead.
+    with psycopg.connect(database.superuser_dsn) as connection:
+        connection.execute(
+            "INSERT INTO llm_usage (workspace_id, id, kind, purpose, status, created_at) "
+            "VALUES (%s, gen_random_uuid(), 'chat', 'gateway', 'ok', "
+            "'2026-01-01 12:00:00+00')", (tenant.workspace_id,))
+    with app.app_context():
+        tenancy.bind(db.session, tenant.workspace_id)
+        try:
+            db.session.execute(text("SET LOCAL timezone = 'Pacific/Kiritimati'"))
+            report = ledger.report(db.session, datetime(2026, 1, 1, 11),
+                                   datetime(2026, 1, 1, 13), [])
+        finally:
+            db.session.rollback()
+            db.session.remove()
+            tenancy.unbind()
+    assert [g["requests"] for g in report["groups"]] == [1]
+
+
+def test_a_grouping_named_many_times_is_one_grouping_in_every_api(chained):
+    # GraphQL's variables bypass its document's token limit and REST's 100 characters: a
+    # list of 2000 "model" must not become 2000 columns (the database refuses past 1664).
+    assert chained.call("POST", "/api/v1/llm/chat", json={
+        "messages": [{"role": "user", "content": "hi"}]}).status_code == 200
+    answer = chained.call("POST", "/api/graphql", json={
+        "query": "query($g: [String!]) { usage(groupBy: $g) { groupBy groups { model "
+                 "requests } } }", "variables": {"g": ["model"] * 2000}})
+    assert "errors" not in answer.json, answer.json
+    usage = answer.json["data"]["usage"]
+    assert usage["groupBy"] == ["model"] and [g["requests"] for g in usage["groups"]] == [1]
+    shown = chained.call("GET", "/api/v1/usage?group_by=model,day,model").json
+    assert shown["group_by"] == ["model", "day"] and len(shown["groups"]) == 1
+
+
+def test_model_names_a_tenant_makes_up_cannot_grow_the_metrics_without_bound(monkeypatch):
+    # The model label is the one asked for (or the one an upstream claims): a tenant sending
+    # "openai/<random>" per request grew a series per name in every process, for all.
+    monkeypatch.setattr(ledger, "_labelled", set(), raising=False)  # this test's own count
+    workspace = uuid.uuid4()
+
+    def labels() -> set[str]:
+        return {sample.labels["model"] for metric in REGISTRY.collect()
+                if metric.name == "llm_requests" for sample in metric.samples}
+
+    before = labels()
+    for index in range(3000):
+        ledger.counted(ledger.entry(
+            workspace, kind="chat", purpose="gateway", caller=Caller(), provider="openai",
+            model=f"made-up-{index}", requested_model=None, usage=Usage(output_tokens=1),
+            cost=None, status="error", latency_ms=1, attempts=[]))
+    assert len(labels() - before) <= 1001  # the bound, and "other"

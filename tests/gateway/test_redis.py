@@ -101,6 +101,26 @@ def test_a_deployment_cooled_down_in_one_runtime_is_skipped_by_another(
     assert state[("openai", "gpt-4o-mini")]["last_error"] == "server"
 
 
+def test_a_cooldown_in_redis_is_shown_on_a_model_whose_name_holds_colons(
+        make_app, redis_url, redis_cleanup, tenant, servers):
+    # Ollama's "llama3:8b", OpenAI's fine-tunes "ft:gpt-4o-mini:org::id": the key's parts
+    # are split at the provider's end (its id has no colon), not at the model's colons.
+    model = "ft:gpt-4o-mini:acme::x1"
+    clean_up_after(redis_cleanup, tenant)
+    configure(tenant, servers, llm={
+        "aliases": {"tuned": [f"openai/{model}", "anthropic/claude-haiku-4-5"]},
+        "cooldown": {"failures": 2, "window_seconds": 60, "cooldown_seconds": 120}})
+    servers[0].enqueue_failure("server")
+    servers[0].enqueue_failure("server")
+    app = make_app(redis_url=redis_url)
+    answered = post_chat(app, tenant.headers, model="tuned")
+    assert answered.status_code == 200 and answered.json["provider"] == "anthropic"
+    shown = app.test_client().get("/api/v1/llm/deployments", headers=tenant.headers)
+    state = {(d["provider"], d["model"]): d for d in shown.json["deployments"]}
+    assert state[("openai", model)]["state"] == "cooldown"
+    assert state[("openai", model)]["last_error"] == "server"
+
+
 def test_requests_per_minute_are_shared_by_runtimes_per_workspace_and_per_key(
         make_app, redis_url, redis_cleanup, day_windows, tenant, servers):
     configure(tenant, servers, llm={"rate_limits": {
@@ -112,6 +132,7 @@ def test_requests_per_minute_are_shared_by_runtimes_per_workspace_and_per_key(
 
     allowed = post_chat(first, key)
     by_key = post_chat(second, key)            # the key's one request is used up
+    post_chat(first, tenant.headers)           # the workspace's second (by_key did not count)
     admin = post_chat(second, tenant.headers)  # the workspace's third
     by_workspace = post_chat(first, tenant.headers)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from urllib.parse import quote
 
 from flask import Response, stream_with_context
 
@@ -97,13 +98,20 @@ def sse(opened: gateway.GatewayStream) -> Response:
         result = opened.result
         yield _event("done", result.as_dict() if result else {})
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **opened.headers,
-               "X-LLM-Provider": opened.provider, "X-LLM-Model": opened.model}
+               "X-LLM-Provider": opened.provider, "X-LLM-Model": _header_value(opened.model)}
     response = Response(stream_with_context(events()), mimetype="text/event-stream",
                         headers=headers)
     # A response closed before its body was read (the client left first) never starts
     # events(): close the stream here too, so it is recorded and its reservation settled.
     response.call_on_close(opened.close)
     return response
+
+
+def _header_value(text: str) -> str:
+    """``text`` as a header carries it: as is when printable ASCII, else percent-encoded
+    UTF-8. The upstream names the model: a line break must not inject a header, nor a
+    character beyond Latin-1 break the answer (the ``done`` event has the name as sent)."""
+    return text if text.isascii() and text.isprintable() else quote(text, safe="")
 
 
 def _event(name: str, data: dict) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import ValidationError, fields, post_load, validate
 
 from codex32.api.schemas import JsonBoolean, JsonInteger, JsonNumber, Output, Strict
 from codex32.services.gateway.calls import MAX_MODEL_NAME
@@ -143,9 +143,19 @@ class ChatAnswerSchema(Output):
 
 def _stored_places(value: Decimal) -> None:
     """A limit the database keeps as given (NUMERIC(20,10)), never rounded (or, for an
-    exponent such as 1e-999999, overflowing it)."""
-    if value.is_finite() and int(value.normalize().as_tuple().exponent) < -10:
+    exponent such as 1e-999999, overflowing it). Read from the digits themselves: the
+    context's ``normalize()`` rounds past 28 digits and overflows past its exponent range."""
+    if not value.is_finite() or not -10**9 <= value <= 10**9:
+        return  # the range's error
+    _, digits, exponent = value.as_tuple()
+    significant = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    if any(digits) and int(exponent) + significant < -10:
         raise ValidationError("at most 10 decimal places")
+
+
+def _stored(value: Decimal | None) -> Decimal | None:
+    """A valid limit as the database stores it: 0E-999999 (or -0) is 0, exactly."""
+    return None if value is None else value.quantize(Decimal("1E-10")) + 0
 
 
 class BudgetInSchema(Strict):
@@ -161,6 +171,12 @@ class BudgetInSchema(Strict):
     hard_limit_usd = fields.Decimal(load_default=None, places=None,
                                     validate=[validate.Range(min=0, max=10**9), _stored_places],
                                     metadata={"minimum": 0, "maximum": 10**9})
+
+
+    @post_load
+    def stored(self, data: dict, **_: object) -> dict:
+        return {**data, **{name: _stored(data[name])
+                           for name in ("soft_limit_usd", "hard_limit_usd")}}
 
 
 class BudgetsInSchema(Strict):

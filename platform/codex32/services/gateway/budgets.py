@@ -218,12 +218,17 @@ def settlement(reservation: Reservation, actual: Decimal | None, *,
                ) -> driver.Statement | None:
     """The statement :func:`settle` runs (None: nothing was reserved), to batch with the
     step's other writes; hand its rows to :func:`crossed`. ``apart``: its transaction commits
-    without waiting for the WAL flush (see :func:`settlement_apart`)."""
+    without waiting for the WAL flush (see :func:`settlement_apart`).
+
+    ``actual`` None (the answer names a model whose price is unknown, though the one asked
+    for was priced when reserving) spends the whole reservation, never nothing: a call of
+    unknown cost is no free call under a hard limit (as the sweep settles a lost record)."""
     if not reservation.budgets:
         return None
     return _SETTLE_APART if apart else _SETTLE, {
         "ids": list(reservation.budgets), "starts": list(reservation.budgets.values()),
-        "reserved": reservation.amount, "actual": actual or Decimal(0), "usage_id": usage_id}
+        "reserved": reservation.amount,
+        "actual": reservation.amount if actual is None else actual, "usage_id": usage_id}
 
 
 def settlement_apart(workspace_id: uuid.UUID | str, reservation: Reservation,
@@ -334,6 +339,10 @@ def replace(session: Session, principal: Principal, items: list[dict[str, Any]]
             raise Invalid(f"budget {_name(*key)} is given twice")
         wanted[key] = item
     _check_owners(session, items)
+    # One replacement of the workspace's budgets at a time: the row locks below serialize
+    # nothing when a budget is new, and two replacements adding it would both insert it.
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext('llm_budgets:' || :w))"),
+                    {"w": str(principal.workspace_id)})
     existing = {(row.scope, row.scope_id, row.period): row
                 for row in session.execute(  # in id order, as the reservation locks them
                     select(LLMBudget).order_by(LLMBudget.id).with_for_update()).scalars()}

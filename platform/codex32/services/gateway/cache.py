@@ -127,10 +127,15 @@ def storing(workspace_id: uuid.UUID | str, cache_key: bytes, response: dict[str,
     """The statements that keep ``response`` for the policy's TTL (none for an answer above
     ``MAX_ENTRY_BYTES``), to run in a batch with the step's other writes
     (:func:`codex32.db.driver.execute_batch`); none either for one holding U+0000, which jsonb
-    refuses (the batch, with the ledger row, would fail). One store in ``PRUNE_EVERY`` drops the
+    refuses, or half a UTF-16 pair (an upstream's "\\ud800"), which has no UTF-8 form (the
+    batch, with the ledger row, would fail). One store in ``PRUNE_EVERY`` drops the
     workspace's expired answers and the oldest beyond ``max_entries``."""
     payload = json.dumps(response, ensure_ascii=False)
     if len(payload) > MAX_ENTRY_BYTES or "\\u0000" in payload:  # jsonb holds no U+0000
+        return []
+    try:
+        payload.encode()
+    except UnicodeEncodeError:  # a lone surrogate
         return []
     statements: list[driver.Statement] = [
         (_STORE, {"ws": uuid.UUID(str(workspace_id)), "key": cache_key,

@@ -5,6 +5,7 @@ No database and no provider calls here: plain data the router, the ledger and th
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,11 +21,26 @@ MAX_TOKEN_COUNT = 2**31 - 1  # a token count the ledger keeps (its integer colum
 
 def reported_model(model: str | None, fallback: str) -> str:
     """The model a provider said answered, as the gateway records and caches it: without
-    U+0000 (PostgreSQL's text refuses it) and at most ``MAX_MODEL_NAME`` characters;
-    ``fallback`` when it said none. A workspace's ``base_url`` may name any server: a name
-    it makes up must not fail the records of a call that was paid for."""
+    U+0000 (PostgreSQL's text refuses it), half a UTF-16 pair as "?" (it has no UTF-8 form)
+    and at most ``MAX_MODEL_NAME`` characters; ``fallback`` when it said none. A workspace's
+    ``base_url`` may name any server: a name it makes up must not fail the records of a
+    call that was paid for."""
     name = (model or "").replace("\x00", "")[:MAX_MODEL_NAME]
+    name = name.encode("utf-8", "replace").decode()
     return name or fallback
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def reported_text(text: str) -> str:
+    """An answer's text with half a UTF-16 pair (an upstream's lone "\\ud800") as U+FFFD:
+    such a character has no UTF-8 form, so no JSON answer could carry the text."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def reported_usage(usage: Usage) -> Usage:

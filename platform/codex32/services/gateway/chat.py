@@ -49,6 +49,7 @@ from codex32.services.gateway.calls import (
     Deployment,
     GatewayResult,
     reported_model,
+    reported_text,
     reported_usage,
     within,
 )
@@ -195,10 +196,11 @@ def _chat(session: Session, workspace_id: uuid.UUID | str, request: ChatRequest,
             prepared.hit.headers = prepared.headers
             return prepared.hit
         answer, deployment, attempts = routed(session, prepared, Router.complete)
-        result = GatewayResult(text=answer.text, provider=deployment.provider,
+        result = GatewayResult(text=reported_text(answer.text), provider=deployment.provider,
                                model=reported_model(answer.model, deployment.model or ""),
                                usage=reported_usage(answer.usage),
-                               finish_reason=answer.finish_reason,
+                               finish_reason=answer.finish_reason and reported_text(
+                                   answer.finish_reason),
                                attempts=attempts)
         finish(session, prepared, result, cacheable=True, defer=defer)
         result.headers = prepared.headers

@@ -165,7 +165,10 @@ class RedisStore:
         prefix = f"codex32:cooldown:{workspace_id}:"
         for raw in self._client.scan_iter(match=prefix + "*", count=200):
             key = raw.decode() if isinstance(raw, bytes) else raw
-            provider, model, what = key[len(prefix):].rsplit(":", 2)
+            # provider:model:what, where a model may hold colons ("llama3:8b") and a
+            # provider id never does
+            provider, _, rest = key[len(prefix):].partition(":")
+            model, _, what = rest.rpartition(":")
             entry = found.setdefault((provider, model), {"recent_failures": 0,
                                                          "last_error": None,
                                                          "cooldown_until": None})

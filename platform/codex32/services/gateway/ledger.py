@@ -86,12 +86,30 @@ def entry(workspace_id: uuid.UUID | str, *, kind: str, purpose: str, caller: Cal
         attempts=[a.as_dict() for a in attempts])
 
 
+# A model label is a name a tenant asked for or an upstream claimed: past this many
+# (provider, model) pairs in a process, a new one is counted as "other", so made-up names
+# cannot grow every process's series (and each scrape) without bound.
+MAX_MODEL_LABELS = 1000
+_labelled: set[tuple[str, str]] = set()
+
+
+def _model_label(provider: str, model: str) -> str:
+    if (provider, model) not in _labelled:
+        if len(_labelled) >= MAX_MODEL_LABELS:
+            return "other"
+        _labelled.add((provider, model))
+    return model
+
+
 def counted(row: LLMUsage) -> None:
     """Prometheus series for a written ledger row (no workspace or user labels)."""
-    provider, model = row.provider or "none", row.model or "none"
+    provider = row.provider or "none"
+    model = _model_label(provider, row.model or "none")
     LLM_REQUESTS.labels(provider=provider, model=model, status=row.status).inc()
     for attempt in row.attempts:
-        LLM_FALLBACKS.labels(provider=attempt["provider"], model=attempt["model"] or "default",
+        LLM_FALLBACKS.labels(provider=attempt["provider"],
+                             model=_model_label(attempt["provider"],
+                                                attempt["model"] or "default"),
                              error=attempt["error"]).inc()
     if row.cache_hit:
         return
@@ -122,6 +140,9 @@ def report(session: Session, start: datetime | None, end: datetime | None,
     if start is not None and end is not None and _utc(start) > _utc(end):
         raise Invalid("from must not be after to",
                       errors={"query": {"from": ["must not be after to"]}})
+    # A name given twice groups once (GraphQL's variables bound the list by nothing: 2000
+    # "model" would be 2000 columns, past what the database takes).
+    group_by = list(dict.fromkeys(group_by))
     unknown = sorted(set(group_by) - set(GROUPS))
     if unknown:
         raise Invalid(f"group_by takes {', '.join(GROUPS)}; not {', '.join(unknown)}",
@@ -142,10 +163,11 @@ def report(session: Session, start: datetime | None, end: datetime | None,
         func.count().filter(LLMUsage.status == "unsettled").label("unsettled_requests"),
     ]
     query = select(*keys, *totals)
+    # A bound naming no timezone is UTC, never the database session's timezone.
     if start is not None:
-        query = query.where(LLMUsage.created_at >= start)
+        query = query.where(LLMUsage.created_at >= _utc(start))
     if end is not None:
-        query = query.where(LLMUsage.created_at < end)
+        query = query.where(LLMUsage.created_at < _utc(end))
     if keys:
         query = query.group_by(*keys).order_by(*keys)
     groups = []

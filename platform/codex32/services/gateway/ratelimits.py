@@ -33,21 +33,23 @@ def check(limiter: RateLimiter, workspace_id: str, caller: Caller, tokens: int,
     """Count one request of ``tokens``; the ``x-ratelimit-*`` headers of the tightest limit,
     or :class:`GatewayRateLimited` carrying them."""
     configured = llm_settings.get("rate_limits") or {}
+    # The key's limits first, and nothing counted past the first refusal: a request its key
+    # may not make must not use up the workspace's limit (one key starving the others).
     scopes = [(f"llm:ws:{workspace_id}", _limits(configured))]
     if caller.api_key_id is not None:
-        scopes.append((f"llm:key:{caller.api_key_id}", _limits(configured.get("per_key"))))
+        scopes.insert(0, (f"llm:key:{caller.api_key_id}", _limits(configured.get("per_key"))))
     tightest: dict[str, Decision] = {}
     refused: Decision | None = None
     refused_unit = ""
     for prefix, limits in scopes:
         for name, unit, amount in (("requests_per_minute", "requests", 1),
                                    ("tokens_per_minute", "tokens", tokens)):
-            if name not in limits:
+            if name not in limits or refused is not None:
                 continue
             decision = limiter.hit(f"{prefix}:{unit}", limits[name], WINDOW, amount)
             if unit not in tightest or decision.remaining < tightest[unit].remaining:
                 tightest[unit] = decision
-            if not decision.allowed and refused is None:
+            if not decision.allowed:
                 refused = decision
                 whose = "key" if prefix.startswith("llm:key:") else "workspace"
                 refused_unit = f"{unit} per minute for this {whose}"

@@ -11,6 +11,7 @@ before their first piece of text; after it a failure ends the stream.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -39,6 +40,7 @@ from codex32.plugins.interfaces import (
     EmbeddingResult,
     LLMProvider,
 )
+from codex32.plugins.vector_checks import FLOAT32_MAX
 from codex32.services.gateway.calls import Attempt, Deployment
 from codex32.services.gateway.retry import FALLBACK, RETRY, STOP, RetryPolicy
 
@@ -56,6 +58,22 @@ class RouteFailed(Exception):
         self.last = last
         self.deployment = deployment
         self.deadline = deadline
+
+
+def _finite(embedder: str, vectors: list[list[float]]) -> None:
+    """A failed attempt (the next embedder answers) unless every value is a finite float32:
+    NaN or an infinity would reach clients as null, be cached and be searched with, and a
+    value beyond float32 fails the base64 answer and every vector store. A sum, a min and a
+    max are cheap tests (NaN and infinities carry through a sum)."""
+    for vector in vectors:
+        try:
+            finite = (math.isfinite(sum(vector)) and min(vector) >= -FLOAT32_MAX
+                      and max(vector) <= FLOAT32_MAX)
+        except (TypeError, ValueError):
+            finite = False
+        if not finite:
+            raise ProviderError(f"{embedder} answered a vector holding a value that is no "
+                                "finite float32")
 
 
 @dataclass
@@ -101,7 +119,9 @@ class Router:
         deployment's instance is built at its model)."""
         def call(instance: Embedder, deployment: Deployment, remaining: float
                  ) -> EmbeddingResult:
-            return invoke(instance, "embed", instance.embed, list(texts), timeout=remaining)
+            answer = invoke(instance, "embed", instance.embed, list(texts), timeout=remaining)
+            _finite(instance.id, answer.vectors)
+            return answer
         return self._run(deployments, call, "embeddings")
 
     def _run(self, deployments, call, operation: str):
