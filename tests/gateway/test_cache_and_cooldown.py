@@ -126,3 +126,23 @@ def test_a_cooldown_reached_in_one_process_is_honoured_in_another(app, chained, 
     result = chat(app, chained, ask(model="fast"))
     assert result.provider == "anthropic" and result.attempts == []
     assert len(servers[0].requests_to("/v1/chat/completions")) == calls
+
+
+def test_an_answer_cached_before_its_provider_was_reconfigured_is_not_served(
+        app, chained, servers):
+    """The cache key holds each provider's configuration generation: once an admin points
+    ``openai`` at another server (the same model name may answer otherwise there), the
+    answer the old one gave is not served for the rest of its TTL."""
+    from codex32.testing.fake_openai import FakeOpenAI
+
+    first = chat(app, chained, ask(model="fast", temperature=0))
+    assert not first.cache_hit
+    with FakeOpenAI(api_key="sk-o") as other:
+        response = chained.call("PUT", "/api/v1/providers/llm/openai", json={
+            "config": {"base_url": other.url, "timeout": 2}, "secrets": {"api_key": "sk-o"}})
+        assert response.status_code == 200, response.json
+        second = chat(app, chained, ask(model="fast", temperature=0))
+        third = chat(app, chained, ask(model="fast", temperature=0))
+        assert not second.cache_hit and third.cache_hit  # cached again, for the new one
+        assert len(other.requests_to("/v1/chat/completions")) == 1
+    assert len(servers[0].requests_to("/v1/chat/completions")) == 1

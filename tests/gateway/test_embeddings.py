@@ -138,3 +138,22 @@ def test_a_vector_holding_no_finite_float32_is_a_failed_attempt_never_an_answer(
     assert result.provider == "hashing" and result.attempts[0].provider == "openai"
     again = embed(app, tenant, ["find the invoice bot"])  # from the cache: hashing's vector
     assert again.vectors == result.vectors
+
+
+def test_vectors_cached_before_the_embedder_was_reconfigured_are_not_served(
+        app, tenant, servers):
+    """An embedder pointed at another server (the same model name and dimension) embeds
+    again: vectors of the old one are not mixed into an index built with the new one."""
+    from codex32.testing.fake_openai import FakeOpenAI
+
+    configure_embedders(tenant, servers)
+    assert not embed(app, tenant, ["alpha"]).cache_hit
+    with FakeOpenAI(api_key="sk-o") as other:
+        response = tenant.call("PUT", "/api/v1/providers/embedder/openai", json={
+            "config": {"base_url": other.url, "timeout": 2, "dimensions": DIMENSION,
+                       "encoding_format": "float"}, "secrets": {"api_key": "sk-o"}})
+        assert response.status_code == 200, response.json
+        assert not embed(app, tenant, ["alpha"]).cache_hit
+        assert embed(app, tenant, ["alpha"]).cache_hit
+        assert [r.json["input"] for r in other.requests_to("/v1/embeddings")] == [["alpha"]]
+    assert embedding_requests(servers) == [["alpha"]]

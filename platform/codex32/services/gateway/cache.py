@@ -65,12 +65,15 @@ class CachePolicy:
 
 
 def key(workspace_id: uuid.UUID | str, deployments: tuple[Deployment, ...],
-        request: ChatRequest) -> bytes:
+        request: ChatRequest, generations: dict[str, str] | None = None) -> bytes:
     """SHA-256 of the workspace and the normalized request (chain, model, messages,
-    parameters); the per-attempt timeout is not part of it."""
+    parameters), and each provider's configuration generation (``generations``: an answer
+    cached before its provider was reconfigured, say to another base_url, is not served);
+    the per-attempt timeout is not part of it."""
+    known = generations or {}
     normal = {
         "workspace": str(workspace_id),
-        "chain": [[d.provider, d.model] for d in deployments],
+        "chain": [[d.provider, d.model, known.get(d.provider, "")] for d in deployments],
         "messages": [[m.role, m.content] for m in request.messages],
         "temperature": request.temperature, "max_tokens": request.max_tokens,
         "json_mode": request.json_mode, "response_schema": request.response_schema,
@@ -153,7 +156,8 @@ def prune(session: Session, max_entries: int) -> None:
 
 
 def embedding_key(workspace_id: uuid.UUID | str, chain: list[list[Any]], text_: str) -> bytes:
-    """SHA-256 of the workspace, the embedding chain (provider, model, dimension) and a text."""
+    """SHA-256 of the workspace, the embedding chain (provider, model, dimension, configuration
+    generation: see :func:`key`) and a text."""
     normal = {"workspace": str(workspace_id), "kind": "embedding", "chain": chain,
               "text": text_}
     return hashlib.sha256(json.dumps(normal, sort_keys=True, ensure_ascii=False,

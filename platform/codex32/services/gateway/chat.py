@@ -131,7 +131,8 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
     policy = cache.CachePolicy.from_settings(route.settings)
     if policy.applies(request, use_cache):
         prepared.cache_policy = policy
-        prepared.cache_key = cache.key(workspace, tuple(deployments), request)
+        prepared.cache_key = cache.key(workspace, tuple(deployments), request,
+                                       route.generations)
     # The cache lookup and the reservation are one statement, committed in its round trip:
     # a hit reserves nothing, and the same statement writes the request's ledger row (a
     # hit's, else a pending one holding the reservation: records.PENDING).

@@ -94,8 +94,8 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
         policy = cache.CachePolicy.from_settings(route.settings)
         keys: list[bytes] = []
         if texts and policy.applies_to_embeddings(use_cache):
-            chain = [[d.provider, d.model, route.instances[d.provider].dimension]
-                     for d in deployments]
+            chain = [[d.provider, d.model, route.instances[d.provider].dimension,
+                      route.generations.get(d.provider, "")] for d in deployments]
             keys = [cache.embedding_key(workspace, chain, text) for text in texts]
             found = cache.lookup_many(session, keys)
             for i, key in enumerate(keys):

@@ -15,7 +15,7 @@ an alias names installed providers of its kind, never another alias.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -39,6 +39,15 @@ class Route:
     deployments: tuple[Deployment, ...]
     instances: dict[str, LLMProvider]
     settings: dict[str, Any]
+    # Each provider's configuration generation ("": unconfigured, on its defaults): a cached
+    # answer is one of the configuration it came from (another base_url may answer otherwise).
+    generations: dict[str, str] = field(default_factory=dict)
+
+
+def generations(known: provider_instances.Snapshot, providers_: Any) -> dict[str, str]:
+    """The configuration generation of each of ``providers_`` in ``known`` ("" when none)."""
+    return {provider: str(known.rows[provider].generation or "") if provider in known.rows
+            else "" for provider in providers_}
 
 
 def llm_settings(workspace_settings: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +105,7 @@ def route(session: Session, workspace_id: uuid.UUID | str, requested: str | None
         instances[deployment.provider] = provider_instances.build(  # type: ignore[assignment]
             session, workspace_id, "llm", deployment.provider, known=known)
     return Route(deployments=deployments, instances=instances,
-                 settings=llm_settings(known.settings))
+                 settings=llm_settings(known.settings), generations=generations(known, instances))
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,7 @@ class EmbeddingRoute:
     deployments: tuple[Deployment, ...]
     instances: dict[str, Embedder]
     settings: dict[str, Any]
+    generations: dict[str, str] = field(default_factory=dict)  # as Route's
 
 
 def embedding_chain_for(workspace_settings: dict[str, Any], requested: str | None,
@@ -154,7 +164,8 @@ def embedding_route(session: Session, workspace_id: uuid.UUID | str,
         raise Invalid(f"the embedders of {requested or 'default'!r} give vectors of different "
                       f"dimensions ({', '.join(f'{p}: {d}' for p, d in dimensions.items())})")
     return EmbeddingRoute(deployments=deployments, instances=instances,
-                          settings=llm_settings(known.settings))
+                          settings=llm_settings(known.settings),
+                          generations=generations(known, instances))
 
 
 def check_aliases(llm: dict[str, Any]) -> None:
