@@ -87,6 +87,33 @@ def test_a_limit_whose_exponent_is_extreme_is_refused_or_stored_exactly_never_a_
         assert tenant.call("GET", "/api/v1/budgets").json == []
 
 
+@pytest.mark.parametrize("limit", ["\u0661\u0662", "1_000", " 1", "1 ", "NaN", "Infinity",
+                                   "0x10", "+1", "1.", True, [], {}])
+def test_a_limit_is_a_json_number_or_a_plain_ascii_decimal_string(tenant, limit):
+    """Python's Decimal reads Arabic-Indic digits, underscores, spaces and NaN: a limit
+    must be what a JSON number or its ASCII text says, nothing else read as one."""
+    response = put_budgets(tenant, {"scope": "workspace", "period": "day",
+                                    "hard_limit_usd": limit})
+    assert response.status_code == 422, (limit, response.json)
+    assert "hard_limit_usd" in response.json["errors"]["json"]["budgets"]["0"]
+    assert tenant.call("GET", "/api/v1/budgets").json == []
+
+
+@pytest.mark.parametrize("limit, shown", [(12.5, "12.5"), ("12.5", "12.5"), (7, "7"),
+                                          ("1e3", "1000"), ("-0", "0"), (".5", "0.5")])
+def test_numbers_and_their_ascii_text_are_limits(tenant, limit, shown):
+    response = put_budgets(tenant, {"scope": "workspace", "period": "day",
+                                    "hard_limit_usd": limit})
+    assert response.status_code == 200, (limit, response.json)
+    assert response.json[0]["hard_limit_usd"] == shown
+
+
+def test_a_negotiated_price_is_written_in_ascii_digits(tenant):
+    response = tenant.call("PATCH", "/api/v1/workspace", json={"settings": {"llm": {
+        "prices": {"openai/gpt-4o": {"input": "\u0661", "output": "2"}}}}})
+    assert response.status_code == 422, response.json
+
+
 def test_concurrent_replacements_of_new_budgets_each_apply_whole_never_a_500(app, tenant):
     # No row exists yet for the row locks to serialize on: two replacements adding the
     # same budget both insert it, and the loser must not fail on the unique constraint.

@@ -3,6 +3,8 @@ as it is, never coerced), pagination, limits from the settings."""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
 from flask import current_app
@@ -44,6 +46,20 @@ class JsonNumber(fields.Float):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class JsonDecimal(fields.Decimal):
+    """An exact decimal given as a JSON number or as a string of one in ASCII (``"12.5"``,
+    ``"1e3"``): not ``"١٢"``, ``"1_000"``, ``" 1"`` or ``"NaN"``, which Python's
+    ``Decimal`` would read."""
+
+    NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?|-?\.[0-9]+", re.ASCII)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | float | str) or (
+                isinstance(value, str) and not self.NUMBER.fullmatch(value)):
             raise self.make_error("invalid", input=value)
         return super()._deserialize(value, attr, data, **kwargs)
 

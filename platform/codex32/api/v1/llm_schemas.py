@@ -5,15 +5,16 @@ platform's shape, budgets and the usage report. Every value here is attacker-con
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from marshmallow import ValidationError, fields, post_load, validate
 
-from codex32.api.schemas import JsonBoolean, JsonInteger, JsonNumber, Output, Strict
+from codex32.api.schemas import JsonBoolean, JsonDecimal, JsonInteger, JsonNumber, Output, Strict
 from codex32.services.gateway.calls import MAX_MODEL_NAME
 
 MAX_MODEL = MAX_MODEL_NAME  # a requested model is kept as the ledger keeps a model name
-DECIMAL = validate.Regexp(r"^\d{1,10}(\.\d{1,10})?$",
+DECIMAL = validate.Regexp(re.compile(r"^\d{1,10}(\.\d{1,10})?$", re.ASCII),  # "١٢" is not
                           error="a non-negative decimal number as a string, e.g. \"0.15\"")
 NAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
                        error="letters, digits, _ . : - (at most 64)")
@@ -165,10 +166,10 @@ class BudgetInSchema(Strict):
     period = fields.String(required=True, validate=validate.OneOf(["day", "month"]))
     # The bounds again as plain numbers for OpenAPI (apispec would publish them as Decimals,
     # which JSON renders as strings: an invalid schema no client generator can read).
-    soft_limit_usd = fields.Decimal(load_default=None, places=None,
+    soft_limit_usd = JsonDecimal(load_default=None, places=None,
                                     validate=[validate.Range(min=0, max=10**9), _stored_places],
                                     metadata={"minimum": 0, "maximum": 10**9})
-    hard_limit_usd = fields.Decimal(load_default=None, places=None,
+    hard_limit_usd = JsonDecimal(load_default=None, places=None,
                                     validate=[validate.Range(min=0, max=10**9), _stored_places],
                                     metadata={"minimum": 0, "maximum": 10**9})
 
