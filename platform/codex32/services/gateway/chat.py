@@ -110,7 +110,7 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
         read = tenancy.execute_bound(session, workspace, first_reads())
     route = routing.route(session, workspace, request.model,
                           provider_instances.snapshot_of(read[0]))
-    deployments = _resolved(route)
+    deployments = routing.resolved(route)
     store = cooldown.store()
     if isinstance(store, cooldown.DatabaseStore):
         # Its rows from the first reads, unless the store changed since (Redis came back).
@@ -224,15 +224,6 @@ def routed(session: Session, prepared: Prepared, method: Callable[..., T]) -> T:
     except BaseException as exc:
         release(session, prepared, exc)
         raise
-
-
-def _resolved(route: routing.Route) -> list[Deployment]:
-    """The route's deployments with the model each provider uses by default filled in."""
-    resolved = []
-    for deployment in route.deployments:
-        model = deployment.model or route.instances[deployment.provider].config.get("model")
-        resolved.append(Deployment(deployment.provider, model or None))
-    return list(dict.fromkeys(resolved))
 
 
 PROMPT_STEP = 256  # tokens: the reservation's prompt count is rounded up to a multiple

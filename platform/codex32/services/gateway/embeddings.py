@@ -84,7 +84,7 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
         route = routing.embedding_route(session, workspace, model, embedder=embedder)
         if dimensions is not None:
             _check_length(route, model, dimensions)
-        deployments = _resolved(route)
+        deployments = routing.resolved(route)
         resting = cooldown.store().resting(session, workspace, deployments)
         awake = [d for d in deployments if d not in resting] or deployments
         counts = [tokens.count_text(text) for text in texts]
@@ -178,17 +178,6 @@ def _check_length(route: routing.EmbeddingRoute, model: str | None, wanted: int)
                f"shorten or lengthen them; leave dimensions out, send {given}, or name an "
                f"embedding alias whose embedders are configured at {wanted}")
         raise Invalid(f"dimensions: {why}", errors={"json": {"dimensions": [why]}})
-
-
-def _resolved(route: routing.EmbeddingRoute) -> list[Deployment]:
-    """The route's deployments with each embedder's model filled in (its id when it has no
-    model setting, like the hashing embedder)."""
-    resolved = []
-    for deployment in route.deployments:
-        instance = route.instances[deployment.provider]
-        found = deployment.model or instance.config.get("model") or instance.id
-        resolved.append(Deployment(deployment.provider, str(found)))
-    return list(dict.fromkeys(resolved))
 
 
 def _max_cost(route: routing.EmbeddingRoute, deployments: list[Deployment],

@@ -203,3 +203,16 @@ def check_aliases(llm: dict[str, Any]) -> None:
     if errors:
         raise Invalid(f"invalid alias target: {first}",
                       errors={"json": {"settings": {"llm": errors}}})
+
+
+def resolved(route: Route | EmbeddingRoute) -> list[Deployment]:
+    """The route's deployments, each once, with the model its provider uses by default filled
+    in (an embedder with no model setting, like the hashing one, is named by its id)."""
+    found = []
+    for deployment in route.deployments:
+        instance = route.instances[deployment.provider]
+        model = deployment.model or instance.config.get("model")
+        if not model and isinstance(route, EmbeddingRoute):
+            model = instance.id
+        found.append(Deployment(deployment.provider, str(model) if model else None))
+    return list(dict.fromkeys(found))
