@@ -189,10 +189,9 @@ def test_a_cost_beyond_what_money_columns_hold_is_recorded_at_their_maximum(
     assert (spent, reserved) == (Decimal(top), 0)
 
 
-def test_usage_by_day_counts_utc_days_whatever_the_database_sessions_timezone(
-        app, tenant, database):
-    # 12:00 UTC on 1 January is already 2 January in Kiritimati (UTC+14): a managed
-    # database whose default timezone is not UTC must not move a request to another day.
+def _report_far_east(app, tenant, database, start, end, group_by):
+    """The report of one request at 12:00 UTC on 1 January, read by a database session whose
+    timezone is UTC+14 (Kiritimati: already 2 January there)."""
     with psycopg.connect(database.superuser_dsn) as connection:
         connection.execute(
             "INSERT INTO llm_usage (workspace_id, id, kind, purpose, status, created_at) "
@@ -202,33 +201,27 @@ def test_usage_by_day_counts_utc_days_whatever_the_database_sessions_timezone(
         tenancy.bind(db.session, tenant.workspace_id)
         try:
             db.session.execute(text("SET LOCAL timezone = 'Pacific/Kiritimati'"))
-            report = ledger.report(db.session, None, None, ["day"])
+            return ledger.report(db.session, start, end, group_by)
         finally:
             db.session.rollback()
             db.session.remove()
             tenancy.unbind()
+
+
+def test_usage_by_day_counts_utc_days_whatever_the_database_sessions_timezone(
+        app, tenant, database):
+    # A managed database whose default timezone is not UTC must not move a request to
+    # another day.
+    report = _report_far_east(app, tenant, database, None, None, ["day"])
     assert [(g["day"], g["requests"]) for g in report["groups"]] == [("2026-01-01", 1)]
 
 
 def test_usage_bounds_without_a_timezone_are_utc_whatever_the_database_sessions_timezone(
         app, tenant, database):
     # The report reads a bound that names no timezone as UTC (it compares from and to so);
-    # the database must not read it in its session's timezone (UTC+14 here) instead.
-    with psycopg.connect(database.superuser_dsn) as connection:
-        connection.execute(
-            "INSERT INTO llm_usage (workspace_id, id, kind, purpose, status, created_at) "
-            "VALUES (%s, gen_random_uuid(), 'chat', 'gateway', 'ok', "
-            "'2026-01-01 12:00:00+00')", (tenant.workspace_id,))
-    with app.app_context():
-        tenancy.bind(db.session, tenant.workspace_id)
-        try:
-            db.session.execute(text("SET LOCAL timezone = 'Pacific/Kiritimati'"))
-            report = ledger.report(db.session, datetime(2026, 1, 1, 11),
-                                   datetime(2026, 1, 1, 13), [])
-        finally:
-            db.session.rollback()
-            db.session.remove()
-            tenancy.unbind()
+    # the database must not read it in its session's timezone instead.
+    report = _report_far_east(app, tenant, database, datetime(2026, 1, 1, 11),
+                              datetime(2026, 1, 1, 13), [])
     assert [g["requests"] for g in report["groups"]] == [1]
 
 
