@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import psycopg
 import pytest
 
@@ -79,6 +82,19 @@ def test_a_bots_executions_page_on_with_their_cursor(tenant, ask):
 @pytest.mark.parametrize("after", ["not-a-cursor", "WzFd", "eyJhIjogMX0="])
 def test_a_cursor_this_api_did_not_give_is_a_clear_error(ask, after):
     response = ask(BOTS, {"after": after})
+    assert response.status_code == 200
+    assert error_codes(response) == ["BAD_USER_INPUT"]
+    assert "cursor" in response.json["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("number", [10**30, -10**30, 2**31])
+def test_a_version_cursor_beyond_the_integer_range_is_a_clear_error(tenant, ask, number):
+    """A hand-made version cursor whose number Postgres cannot hold: 422, never an internal
+    error (it was the database's "integer out of range")."""
+    tenant.create_bot()
+    after = base64.urlsafe_b64encode(json.dumps([number]).encode()).decode()
+    response = ask("query($a: String) { bots { nodes { versions(after: $a) { nodes { id } } } } }",
+                   {"a": after})
     assert response.status_code == 200
     assert error_codes(response) == ["BAD_USER_INPUT"]
     assert "cursor" in response.json["errors"][0]["message"]

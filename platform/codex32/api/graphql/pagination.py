@@ -22,6 +22,7 @@ from codex32.services.pages import Slice
 
 T = TypeVar("T")
 DEFAULT_FIRST = 20
+MAX_VERSION_NUMBER = 2**31 - 1  # a version's number is a Postgres integer
 
 
 @strawberry.type
@@ -101,7 +102,8 @@ def number(cursor: str | None) -> int | None:
     if cursor is None:
         return None
     value = _decode(cursor)
-    if len(value) != 1 or not isinstance(value[0], int) or isinstance(value[0], bool):
+    if (len(value) != 1 or not isinstance(value[0], int) or isinstance(value[0], bool)
+            or not 1 <= value[0] <= MAX_VERSION_NUMBER):
         raise _bad_cursor()
     return value[0]
 
