@@ -109,9 +109,10 @@ def invite(data):
 @requires(Permission.MANAGE_USERS)
 @blp.response(204)
 def withdraw_invitation(invitation_id):
-    """Withdraw an invitation not yet accepted: its token then answers 404, like an unknown
-    one. Withdrawing it again, or another workspace's, is 404; an accepted one is 409 (remove
-    the member instead)."""
+    """Withdraw an invitation not yet accepted.
+
+    Its token then answers 404, like an unknown one. Withdrawing it again, or another
+    workspace's, is 404; an accepted one is 409 (remove the member instead)."""
     invitations.withdraw(db.session, current_principal(), invitation_id)
 
 
