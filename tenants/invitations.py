@@ -136,7 +136,7 @@ def accept(session: Session, token: str, password: str, origin: Origin) -> tuple
     claimed = session.execute(
         update(Invitation).where(Invitation.id == row.id, Invitation.accepted_at.is_(None))
         .values(accepted_at=datetime.now(UTC)).execution_options(synchronize_session=False))
-    if claimed.rowcount == 0:
+    if claimed.rowcount == 0:  # type: ignore[attr-defined]
         if session.scalar(select(Invitation.id).where(Invitation.id == row.id)) is None:
             raise NotFound("invitation not found")  # withdrawn meanwhile
         raise Conflict("the invitation has already been accepted")
