@@ -1,5 +1,8 @@
 """Invitations: an admin invites an email with a role; the token is mailed to that address.
 
+An admin may withdraw an invitation until it is accepted: its row is deleted (the audit row
+keeps its email and role), so its token then answers exactly as an unknown one.
+
 The token is never shown to the admin (who could otherwise claim an address they do not
 control); it is stored as a SHA-256. Accepting proves control of the invited address, so it
 verifies it: a new account is created verified, and an existing account joins without its
@@ -79,6 +82,23 @@ def list_pending(session: Session) -> list[Invitation]:
         .order_by(Invitation.created_at.desc(), Invitation.id)).scalars())
 
 
+def withdraw(session: Session, principal: Principal, invitation_id: uuid.UUID) -> None:
+    """Withdraw an invitation of the bound workspace that is not accepted yet; its token then
+    answers 404 like an unknown one. A missing, already withdrawn or another workspace's
+    invitation is 404; an accepted one is 409 (remove the member instead)."""
+    invitation = session.execute(select(Invitation).where(Invitation.id == invitation_id)
+                                 .with_for_update()).scalar()  # waits for an accept under way
+    if invitation is None:
+        raise NotFound("invitation not found")
+    if invitation.accepted_at is not None:
+        raise Conflict("the invitation has already been accepted; to undo it, remove the "
+                       "member (DELETE /api/v1/members/<user_id>)")
+    session.delete(invitation)
+    audit.record(session, principal, "invitation.withdraw", "invitation", invitation.id,
+                 {"email": invitation.email, "role": invitation.role})
+    session.flush()
+
+
 def invitation_message(issued: IssuedInvitation, api_base: str) -> Message:
     """The mail that carries an invitation token to the invited address."""
     body = (f"You are invited to the Codex-32 workspace \"{issued.workspace_name}\" as "
@@ -112,9 +132,15 @@ def accept(session: Session, token: str, password: str, origin: Origin) -> tuple
     else:
         hash_password(password)  # the work of a new account: the time tells nothing either
     tenancy.bind(session, row.workspace_id)
+    # Claim the row first: a withdrawal or another accept that got there meanwhile wins.
+    claimed = session.execute(
+        update(Invitation).where(Invitation.id == row.id, Invitation.accepted_at.is_(None))
+        .values(accepted_at=datetime.now(UTC)).execution_options(synchronize_session=False))
+    if claimed.rowcount == 0:  # type: ignore[attr-defined]
+        if session.scalar(select(Invitation.id).where(Invitation.id == row.id)) is None:
+            raise NotFound("invitation not found")  # withdrawn meanwhile
+        raise Conflict("the invitation has already been accepted")
     session.add(Membership(workspace_id=row.workspace_id, user_id=user.id, role=row.role))
-    session.execute(update(Invitation).where(Invitation.id == row.id)
-                    .values(accepted_at=datetime.now(UTC)))
     principal = Principal(workspace_id=row.workspace_id, role=row.role, user_id=user.id,
                           origin=origin)
     audit.record(session, principal, "invitation.accept", "invitation", row.id,

@@ -58,6 +58,7 @@ MUTATIONS = {
     "members.invite": ("invitation.create", lambda t: t.call(
         "POST", "/api/v1/invitations", json={"email": "new@example.com", "role": "user"})),
     "members.accept": ("invitation.accept", None),
+    "members.withdraw_invitation": ("invitation.withdraw", None),
     "members.change_role": ("member.update", None),
     "members.remove_member": ("member.delete", None),
     "api_keys.create_key": ("api_key.create", lambda t: t.call(
@@ -107,6 +108,10 @@ def _prepared(endpoint, t):
         token = MAILBOX.token_for(email)
         return lambda: t.client.post(f"/api/v1/invitations/{token}/accept",
                                      json={"password": PASSWORD})
+    if endpoint == "members.withdraw_invitation":
+        invited = t.call("POST", "/api/v1/invitations",
+                         json={"email": f"{uuid.uuid4().hex[:8]}@ex.com", "role": "user"})
+        return lambda: t.call("DELETE", f"/api/v1/invitations/{invited.json['id']}")
     if endpoint in ("members.change_role", "members.remove_member"):
         user_id = _member(t)["user_id"]
         if endpoint == "members.change_role":

@@ -170,3 +170,108 @@ def test_open_invitations_are_listed_to_admins_of_their_workspace_only(client, t
     assert other_tenant.call("GET", "/api/v1/invitations").json == []
     viewer = tenant.add_member("viewer")
     assert client.get("/api/v1/invitations", headers=viewer["headers"]).status_code == 403
+
+
+def _pending_id(tenant, email: str) -> str:
+    """The id of the open invitation of ``email``, as the admin's list shows it."""
+    listed = tenant.call("GET", "/api/v1/invitations").json
+    return next(i["id"] for i in listed if i["email"] == email)
+
+
+def test_a_withdrawn_invitation_cannot_be_accepted_and_is_no_longer_listed(client, tenant):
+    email = f"x{uuid.uuid4().hex[:6]}@ex.com"
+    token = _invite(tenant, email, role="viewer")
+    invitation_id = _pending_id(tenant, email)
+
+    withdrawn = tenant.call("DELETE", f"/api/v1/invitations/{invitation_id}")
+
+    assert withdrawn.status_code == 204
+    assert email not in [i["email"] for i in tenant.call("GET", "/api/v1/invitations").json]
+    accepted = client.post(f"/api/v1/invitations/{token}/accept", json={"password": PASSWORD})
+    unknown = client.post("/api/v1/invitations/no-such-token/accept",
+                          json={"password": PASSWORD})
+    assert accepted.status_code == unknown.status_code == 404
+    assert accepted.json == unknown.json  # a withdrawn token reveals nothing more
+    assert email not in [m["email"] for m in tenant.call("GET", "/api/v1/members").json]
+    # Withdrawing again finds nothing: 404, not idempotent.
+    again = tenant.call("DELETE", f"/api/v1/invitations/{invitation_id}")
+    assert again.status_code == 404 and again.json["message"] == "invitation not found"
+    rows = tenant.call("GET", "/api/v1/audit-logs?action=invitation.withdraw").json["items"]
+    assert len(rows) == 1
+    assert rows[0]["resource_type"] == "invitation" and rows[0]["resource_id"] == invitation_id
+    assert rows[0]["changes"] == {"email": email, "role": "viewer"}
+    assert rows[0]["actor_id"] == tenant.user_id
+    assert token not in str(rows[0])
+
+
+def test_only_admins_withdraw_invitations(client, tenant):
+    email = f"r{uuid.uuid4().hex[:6]}@ex.com"
+    token = _invite(tenant, email)
+    path = f"/api/v1/invitations/{_pending_id(tenant, email)}"
+    for headers in (tenant.add_member("viewer")["headers"],
+                    tenant.add_member("user")["headers"],
+                    {"X-API-Key": tenant.api_key("api_user")}):
+        refused = client.delete(path, headers=headers)
+        assert refused.status_code == 403, (headers, refused.json)
+    assert tenant.call("GET", "/api/v1/audit-logs?action=invitation.withdraw").json[
+        "items"] == []
+    assert client.post(f"/api/v1/invitations/{token}/accept",
+                       json={"password": PASSWORD}).status_code == 200
+
+
+def test_another_workspaces_invitation_cannot_be_withdrawn(client, tenant, other_tenant):
+    email = f"v{uuid.uuid4().hex[:6]}@ex.com"
+    token = _invite(tenant, email)
+    invitation_id = _pending_id(tenant, email)
+
+    foreign = other_tenant.call("DELETE", f"/api/v1/invitations/{invitation_id}")
+    missing = other_tenant.call("DELETE", f"/api/v1/invitations/{uuid.uuid4()}")
+
+    assert foreign.status_code == missing.status_code == 404
+    assert foreign.json == missing.json
+    assert [i["id"] for i in tenant.call("GET", "/api/v1/invitations").json] == [invitation_id]
+    assert other_tenant.call("GET", "/api/v1/audit-logs?action=invitation.withdraw").json[
+        "items"] == []
+    # The route exists and the row is there: the 404 above was the row-level answer.
+    assert tenant.call("DELETE", f"/api/v1/invitations/{invitation_id}").status_code == 204
+    assert client.post(f"/api/v1/invitations/{token}/accept",
+                       json={"password": PASSWORD}).status_code == 404
+
+
+def test_an_accepted_invitation_cannot_be_withdrawn(client, tenant, superuser):
+    email = f"a{uuid.uuid4().hex[:6]}@ex.com"
+    invited = tenant.call("POST", "/api/v1/invitations", json={"email": email, "role": "user"})
+    assert client.post(f"/api/v1/invitations/{MAILBOX.token_for(email)}/accept",
+                       json={"password": PASSWORD}).status_code == 200
+
+    refused = tenant.call("DELETE", f"/api/v1/invitations/{invited.json['id']}")
+
+    assert refused.status_code == 409
+    assert "remove the member" in refused.json["message"]
+    assert email in [m["email"] for m in tenant.call("GET", "/api/v1/members").json]
+    kept = superuser.execute("SELECT accepted_at FROM invitations WHERE id = %s",
+                             (invited.json["id"],)).fetchone()
+    assert kept is not None and kept[0] is not None
+    assert tenant.call("GET", "/api/v1/audit-logs?action=invitation.withdraw").json[
+        "items"] == []
+
+
+def test_an_invitation_withdrawn_while_it_is_being_accepted_is_not_accepted(
+        client, tenant, superuser, monkeypatch):
+    from tenants import invitations
+
+    email = f"race{uuid.uuid4().hex[:6]}@ex.com"
+    token = _invite(tenant, email)
+    lock_address = invitations.accounts.lock_address
+
+    def withdrawn_meanwhile(session, address):  # after the lookup, before the claim
+        superuser.execute("DELETE FROM invitations WHERE email = %s", (email,))
+        lock_address(session, address)
+
+    monkeypatch.setattr(invitations.accounts, "lock_address", withdrawn_meanwhile)
+    accepted = client.post(f"/api/v1/invitations/{token}/accept", json={"password": PASSWORD})
+
+    assert accepted.status_code == 404, accepted.json
+    assert email not in [m["email"] for m in tenant.call("GET", "/api/v1/members").json]
+    assert superuser.execute("SELECT count(*) FROM users WHERE email = %s",
+                             (email,)).fetchone()[0] == 0

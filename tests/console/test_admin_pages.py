@@ -130,6 +130,28 @@ def test_an_admin_invites_and_changes_a_role_and_the_audit_log_shows_it(console,
     assert "member.update" in audit and "invitation" not in audit
 
 
+def test_an_admin_withdraws_an_open_invitation_from_the_members_page(console, tenant, viewer):
+    tenant.call("POST", "/api/v1/invitations", json={"email": "gone@example.com",
+                                                      "role": "user"})
+    token = MAILBOX.token_for("gone@example.com")
+    invitation_id = tenant.call("GET", "/api/v1/invitations").json[0]["id"]
+    action = f"/app/admin/invitations/{invitation_id}/withdraw"
+    page = console.get("/app/admin/members").text
+    assert f'action="{action}"' in page and "Withdraw" in page
+
+    assert console.post(action, csrf=False).status_code == 403  # the form's CSRF token counts
+    assert viewer.post(action).status_code == 403
+    assert console.post(action).status_code == 303
+
+    assert "gone@example.com" not in console.get("/app/admin/members").text
+    assert tenant.call("GET", "/api/v1/invitations").json == []
+    assert tenant.client.post(f"/api/v1/invitations/{token}/accept",
+                              json={"password": "a long password 42"}).status_code == 404
+    assert console.post(action).status_code == 404
+    assert "invitation.withdraw" in console.get("/app/admin/audit?action=invitation.withdraw"
+                                                ).text
+
+
 def test_another_workspaces_members_and_audit_are_out_of_reach(app, tenant):
     member = tenant.add_member("user")
     intruder = sign_up(app.test_client())
@@ -143,6 +165,11 @@ def test_another_workspaces_members_and_audit_are_out_of_reach(app, tenant):
                       {"role": "admin"}).status_code == 404
     assert other.post(f"/app/admin/members/{member['user_id']}/remove").status_code == 404
     own = ConsoleClient(app.test_client(), tenant.email, tenant.slug)
+    invitation_id = tenant.call("GET", "/api/v1/invitations").json[0]["id"]
+    assert other.post(f"/app/admin/invitations/{invitation_id}/withdraw").status_code == 404
+    assert [i["email"] for i in tenant.call("GET", "/api/v1/invitations").json] == [
+        "only-a@example.com"]
+    assert own.post(f"/app/admin/invitations/{invitation_id}/withdraw").status_code == 303
     assert member["user_id"][:8] in own.get("/app/admin/audit").text
     assert member["user_id"][:8] not in other.get("/app/admin/audit").text
     roles = {m["email"]: m["role"] for m in tenant.call("GET", "/api/v1/members").json}

@@ -134,6 +134,18 @@ def test_member_mutations_are_audited_like_rest(tenant, client):
     _same_audit(tenant, "invitation.create", {rest_invite["id"]: "<i>", rest_email: "<e>"},
                 {invited["id"]: "<i>", graph_email: "<e>"})
 
+    assert tenant.call("DELETE", f"/api/v1/invitations/{rest_invite['id']}").status_code == 204
+    withdrawn = ask("mutation($id: UUID!) { withdrawInvitation(id: $id) }",
+                    {"id": invited["id"]})["withdrawInvitation"]
+    assert withdrawn == invited["id"]
+    _same_audit(tenant, "invitation.withdraw", {rest_invite["id"]: "<i>", rest_email: "<e>"},
+                {invited["id"]: "<i>", graph_email: "<e>"})
+    assert tenant.call("GET", "/api/v1/invitations").json == []
+    again = gql(client, tenant.headers, "mutation($id: UUID!) { withdrawInvitation(id: $id) }",
+                {"id": invited["id"]})
+    assert error_codes(again) == ["NOT_FOUND"] and again.json["data"] == {
+        "withdrawInvitation": None}
+
     rest_member, graph_member = tenant.add_member("user"), tenant.add_member("user")
     tenant.call("PATCH", f"/api/v1/members/{rest_member['user_id']}", json={"role": "viewer"})
     changed = ask("mutation($id: UUID!) { changeMemberRole(userId: $id, role: \"viewer\") "
@@ -150,6 +162,8 @@ def test_member_mutations_are_audited_like_rest(tenant, client):
 def test_a_viewer_cannot_mutate_and_nothing_is_written(tenant, client):
     viewer = tenant.add_member("viewer")
     bot = tenant.create_bot("guarded")
+    invitation = tenant.call("POST", "/api/v1/invitations",
+                             json={"email": "kept@example.com", "role": "user"}).json
     before = len(_audit(tenant, "bot.update"))
     for query in (
         'mutation { createBot(input: {name: "nope"}) { id } }',
@@ -157,6 +171,7 @@ def test_a_viewer_cannot_mutate_and_nothing_is_written(tenant, client):
         f'mutation {{ deleteBot(id: "{bot["id"]}") }}',
         f'mutation {{ runBot(botId: "{bot["id"]}") {{ created }} }}',
         'mutation { inviteMember(email: "x@example.com", role: "admin") { id } }',
+        f'mutation {{ withdrawInvitation(id: "{invitation["id"]}") }}',
     ):
         response = gql(client, viewer["headers"], query)
         assert response.status_code == 200
@@ -166,6 +181,8 @@ def test_a_viewer_cannot_mutate_and_nothing_is_written(tenant, client):
     assert len(_audit(tenant, "bot.update")) == before
     names = [b["name"] for b in tenant.call("GET", "/api/v1/bots").json["items"]]
     assert "nope" not in names
+    assert [i["id"] for i in tenant.call("GET", "/api/v1/invitations").json] == [
+        invitation["id"]]
 
 
 def test_an_api_user_key_runs_bots_but_cannot_create_them(tenant, client):

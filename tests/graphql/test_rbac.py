@@ -52,6 +52,8 @@ TWINS: dict[str, tuple[str, str]] = {
                          f'mutation {{ changeMemberRole(userId: "{R}", role: "viewer") '
                          '{ role } }'),
     "removeMember": ("members.remove_member", f'mutation {{ removeMember(userId: "{R}") }}'),
+    "withdrawInvitation": ("members.withdraw_invitation",
+                           f'mutation {{ withdrawInvitation(id: "{R}") }}'),
 }
 
 

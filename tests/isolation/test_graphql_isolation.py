@@ -44,6 +44,7 @@ ATTACKS: dict[str, str] = {
     "Mutation.changeMemberRole": 'mutation { changeMemberRole(userId: "{member}", '
                                  'role: "viewer") { role } }',
     "Mutation.removeMember": 'mutation { removeMember(userId: "{member}") }',
+    "Mutation.withdrawInvitation": 'mutation { withdrawInvitation(id: "{invitation}") }',
 }
 # Fields whose answer for another workspace's id is empty rather than NOT_FOUND.
 EMPTY_ANSWERS = {"Query.executions"}
@@ -69,7 +70,8 @@ def _operation(field: str, victim) -> str:  # noqa: F811
     ids = {"bot": victim.extra["bot"]["id"], "execution": victim.extra["execution"]["id"],
            "conversation": victim.extra["conversation"]["conversation_id"],
            "collection": victim.extra["collection"]["id"],
-           "member": victim.extra["member"]["user_id"]}
+           "member": victim.extra["member"]["user_id"],
+           "invitation": victim.extra["invitation"]["id"]}
     text = ATTACKS[field]
     for key, value in ids.items():
         text = text.replace("{" + key + "}", value)
@@ -101,6 +103,8 @@ def test_another_workspaces_ids_answer_like_missing_ones(client, victim):  # noq
     assert schedule["cron"] == "0 3 * * *"
     roles = {m["user_id"]: m["role"] for m in victim.call("GET", "/api/v1/members").json}
     assert roles[victim.extra["member"]["user_id"]] == "user"
+    invited = victim.call("GET", "/api/v1/invitations").json
+    assert [i["id"] for i in invited] == [victim.extra["invitation"]["id"]]
 
 
 def test_lists_and_search_hold_only_the_callers_workspace(client, victim):  # noqa: F811

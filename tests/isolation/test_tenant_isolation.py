@@ -82,6 +82,8 @@ def victim(client, database):
                 json={"code": "def main(event, context):\n    return 2\n"})
     key = tenant.call("POST", "/api/v1/api-keys", json={"name": "b-key", "role": "user"}).json
     member = tenant.add_member("user")
+    invitation = tenant.call("POST", "/api/v1/invitations",
+                             json={"email": "b-invitee@example.com", "role": "admin"}).json
     execution = tenant.call("POST", f"/api/v1/bots/{bot['id']}/executions",
                             json={"input": {"secret": "b"}}).json
     tenant.call("PUT", f"/api/v1/bots/{bot['id']}/schedule", json={"cron": "0 3 * * *"})
@@ -92,9 +94,9 @@ def victim(client, database):
                            json={"title": "B's plans", "text": "B's secret plans"}).json
     conversation = tenant.call("POST", "/api/v1/builder/conversations",
                                json={"message": "Check https://example.com hourly"}).json
-    tenant.extra.update(bot=bot, key=key, member=member, execution=execution,
-                        conversation=conversation, collection=collection, document=document,
-                        dsn=database.superuser_dsn)
+    tenant.extra.update(bot=bot, key=key, member=member, invitation=invitation,
+                        execution=execution, conversation=conversation, collection=collection,
+                        document=document, dsn=database.superuser_dsn)
     return tenant
 
 
@@ -105,7 +107,8 @@ def _fill(rule, victim) -> str:
               "plugin_id": "builtin", "name": "API_TOKEN",
               "conversation_id": victim.extra["conversation"]["conversation_id"],
               "collection_id": victim.extra["collection"]["id"],
-              "document_id": victim.extra["document"]["id"]}
+              "document_id": victim.extra["document"]["id"],
+              "invitation_id": victim.extra["invitation"]["id"]}
     missing = rule.arguments - set(values)
     assert not missing, f"teach the isolation suite about {missing} in {rule.rule}"
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: str(values[m.group(1)]), rule.rule)
@@ -131,6 +134,8 @@ def test_every_endpoint_hides_another_workspaces_resources(app, client, victim):
                              headers={"X-API-Key": victim.extra["key"]["key"]}).status_code == 200
     roles = {m["user_id"]: m["role"] for m in victim.call("GET", "/api/v1/members").json}
     assert roles[victim.extra["member"]["user_id"]] == "user"
+    invited = victim.call("GET", "/api/v1/invitations").json
+    assert [i["id"] for i in invited] == [victim.extra["invitation"]["id"]]
     execution = victim.call("GET", f"/api/v1/executions/{victim.extra['execution']['id']}").json
     assert execution["status"] == "queued" and not execution["cancel_requested"]
     schedule = victim.call("GET", f"/api/v1/bots/{victim.extra['bot']['id']}/schedule").json

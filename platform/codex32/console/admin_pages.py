@@ -168,7 +168,8 @@ def _members_page(invited: Any = None):
 @blp.route("/admin/members", methods=["GET"])
 @page(Permission.MANAGE_USERS)
 def admin_members():
-    """Members with their roles, forms to change a role, remove, invite."""
+    """Members with their roles, open invitations; forms to change a role, remove, invite,
+    withdraw."""
     return _members_page()
 
 
@@ -199,6 +200,14 @@ def admin_invite():
     mailer = Mailer.from_settings(runtime.of(current_app).settings)
     mailer.send(invitations.invitation_message(issued, mailer.api_base))
     return _members_page(invited=issued)
+
+
+@blp.route("/admin/invitations/<uuid:invitation_id>/withdraw", methods=["POST"])
+@page(Permission.MANAGE_USERS)
+def admin_invitation_withdraw(invitation_id):
+    """Withdraw an open invitation; its token works no more (as the API's DELETE)."""
+    invitations.withdraw(db.session, current_principal(), invitation_id)
+    return _back("console.admin_members")
 
 
 # -- API keys -------------------------------------------------------------------------------

@@ -210,6 +210,14 @@ class Mutation:
         return Invitation(id=issued.id, email=issued.email, role=issued.role,
                           expires_at=issued.expires_at)
 
+    @strawberry.mutation(description="withdraw an invitation not yet accepted (its token then "
+                                     "works no more); the invitation's id")
+    def withdraw_invitation(self, info: Info, id: uuid.UUID) -> uuid.UUID | None:
+        ctx = context_of(info)
+        with ctx.writing(Permission.MANAGE_USERS) as principal:
+            invitations.withdraw(ctx.session, principal, id)
+        return id
+
     @strawberry.mutation(description="give a member another role; the last admin cannot be "
                                      "demoted")
     def change_member_role(self, info: Info, user_id: uuid.UUID, role: str) -> types.Member | None:

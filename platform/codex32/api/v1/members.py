@@ -1,4 +1,4 @@
-"""Member and invitation endpoints: list, invite, accept, change role, remove."""
+"""Member and invitation endpoints: list, invite, withdraw, accept, change role, remove."""
 
 from __future__ import annotations
 
@@ -103,6 +103,17 @@ def invite(data):
     mailer = Mailer.from_settings(runtime.of(current_app).settings)
     mailer.send(invitations.invitation_message(issued, mailer.api_base))
     return issued
+
+
+@blp.route("/invitations/<uuid:invitation_id>", methods=["DELETE"])
+@requires(Permission.MANAGE_USERS)
+@blp.response(204)
+def withdraw_invitation(invitation_id):
+    """Withdraw an invitation not yet accepted.
+
+    Its token then answers 404, like an unknown one. Withdrawing it again, or another
+    workspace's, is 404; an accepted one is 409 (remove the member instead)."""
+    invitations.withdraw(db.session, current_principal(), invitation_id)
 
 
 @blp.route("/invitations/<string:token>/accept", methods=["POST"])
