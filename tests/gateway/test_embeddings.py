@@ -185,3 +185,22 @@ def test_a_non_latin_texts_reservation_covers_what_openais_embedding_encoding_co
                             llm_settings={}, is_language_model=True)
     assert real_cost and reserved and reserved[0] is not None
     assert reserved[0] >= real_cost
+
+
+def test_an_embedding_that_fails_unexpectedly_still_leaves_a_ledger_row(
+        app, tenant, servers, monkeypatch):
+    # Say the plugin-call bound refusing (TooManyCalls, not a plugin error): a chat records
+    # such a request as failed; an embedding left no row at all.
+    from codex32.plugins.calls import TooManyCalls
+    from codex32.services.gateway.router import Router
+
+    configure_embedders(tenant, servers)
+
+    def refused(self, deployments, texts):
+        raise TooManyCalls("too many concurrent provider calls in this workspace", 1.0)
+
+    monkeypatch.setattr(Router, "embed", refused)
+    with pytest.raises(TooManyCalls):
+        embed(app, tenant, ["alpha"], cache=False)
+    usage = tenant.call("GET", "/api/v1/usage").json["groups"]
+    assert usage and usage[0]["requests"] == 1 and usage[0]["failed_requests"] == 1

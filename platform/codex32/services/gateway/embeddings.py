@@ -137,8 +137,15 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
             budgets.settle(session, reservation, Decimal(0))
             session.commit()
             raise error_for(failed) from failed.last
-        except BaseException:
+        except BaseException as exc:
+            # Recorded as failed, as a chat's unexpected failure is (chat.release): every
+            # call leaves a ledger row.
             session.rollback()
+            ledger.record(session, workspace, kind="embedding", purpose=purpose,
+                          caller=caller, provider=None, model=None, requested_model=model,
+                          usage=Usage(), cost=Decimal(0), status="error", attempts=[],
+                          error=type(exc).__name__,
+                          latency_ms=int((time.monotonic() - started) * 1000))
             budgets.settle(session, reservation, Decimal(0))
             session.commit()
             raise
