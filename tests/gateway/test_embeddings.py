@@ -204,3 +204,38 @@ def test_an_embedding_that_fails_unexpectedly_still_leaves_a_ledger_row(
         embed(app, tenant, ["alpha"], cache=False)
     usage = tenant.call("GET", "/api/v1/usage").json["groups"]
     assert usage and usage[0]["requests"] == 1 and usage[0]["failed_requests"] == 1
+
+
+def test_a_bots_embedding_whose_answer_cannot_reach_it_is_refused_before_it_is_paid(
+        app, tenant, servers):
+    # 64 texts at text-embedding-3-small's 1536 dimensions answer about 2 MB of JSON, over
+    # the channel's 1 MiB cap of a reply: the bot got ReplyTooLarge after the call was paid.
+    import json
+    import uuid
+
+    from codex32 import runtime
+    from codex32.execution import run_services
+    from codex32.plugins.interfaces import ServiceError
+
+    configure(tenant, servers, llm={"embedding_aliases": {
+        "default": ["openai/text-embedding-3-small"]}})
+    response = tenant.call("PUT", "/api/v1/providers/embedder/openai", json={
+        "config": {"base_url": servers[0].url, "timeout": 5, "dimensions": 1536,
+                   "encoding_format": "float"}, "secrets": {"api_key": "sk-o"}})
+    assert response.status_code in (200, 201), response.json
+    bot = tenant.create_bot("embedder")
+    rt = runtime.of(app)
+    with runtime.activated(rt):
+        call = run_services.for_run(rt.settings, rt.sessions, tenant.workspace_id, bot["id"],
+                                    uuid.uuid4()).call
+        texts = [f"text number {i}" for i in range(run_services.MAX_EMBED_TEXTS)]
+        try:
+            answer = call("llm.embed", {"texts": texts}, 10)
+        except ServiceError as exc:
+            assert "fewer texts" in str(exc), exc
+            assert embedding_requests(servers) == []  # nothing paid
+        else:
+            size = len(json.dumps({"id": 1, "ok": True, "result": answer}).encode())
+            assert size <= rt.settings.bot_call_max_bytes, size
+        few = call("llm.embed", {"texts": texts[:4]}, 10)
+        assert few["dimension"] == 1536 and len(few["vectors"]) == 4
