@@ -239,3 +239,22 @@ def test_a_bots_embedding_whose_answer_cannot_reach_it_is_refused_before_it_is_p
             assert size <= rt.settings.bot_call_max_bytes, size
         few = call("llm.embed", {"texts": texts[:4]}, 10)
         assert few["dimension"] == 1536 and len(few["vectors"]) == 4
+
+
+def test_vectors_from_a_server_that_reports_no_usage_are_counted_not_free(
+        app, tenant, servers, monkeypatch):
+    from codex32.testing.fake_openai import FakeOpenAI
+
+    real = FakeOpenAI.embeddings
+
+    def without_usage(self, body):
+        answer = real(self, body)
+        if isinstance(answer.json, dict):
+            answer.json.pop("usage", None)
+        return answer
+
+    monkeypatch.setattr(FakeOpenAI, "embeddings", without_usage)
+    configure_embedders(tenant, servers)
+    result = embed(app, tenant, ["alpha beta gamma", "delta"], cache=False)
+    assert result.provider == "openai"
+    assert result.usage.input_tokens > 0 and result.cost_usd and result.cost_usd > 0

@@ -128,9 +128,12 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
                         on_failure=cooldown.recorder(session, workspace, route.settings))
         try:
             result, deployment, attempts = router.embed(awake, [texts[i] for i in missing])
+            usage = reported_usage(result.usage)
+            if not usage.input_tokens and not route.instances[deployment.provider].costs_nothing:
+                # A server that reports no usage embeds no free texts: counted offline.
+                usage = Usage(input_tokens=sum(counts[i] for i in missing))
             result = dataclasses.replace(
-                result, model=reported_model(result.model, deployment.model or ""),
-                usage=reported_usage(result.usage))
+                result, model=reported_model(result.model, deployment.model or ""), usage=usage)
         except RouteFailed as failed:
             last = failed.attempts[-1] if failed.attempts else None
             ledger.record(session, workspace, kind="embedding", purpose=purpose,
