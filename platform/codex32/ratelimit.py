@@ -3,7 +3,9 @@
 One limiter serves API limits per principal and login throttling. Redis failures never fail a
 request: the limiter falls back to its in-process windows, warns when Redis starts failing,
 and ``/health`` shows Redis failing until a call succeeds again (:meth:`RateLimiter.redis_failed`,
-which the gateway's cooldown store reports to as well).
+which the gateway's cooldown store reports to as well). After a failure Redis is left alone
+for :data:`RETRY_SECONDS` (:attr:`RateLimiter.redis_usable`): a Redis that hangs costs its
+socket timeout once, not on every count of every request.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 5.0  # after a failed call, how long Redis is not asked again
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,7 @@ class RateLimiter:
         # Where windows begin and end (seconds since the epoch); a test may stop it.
         self.clock: Callable[[], float] = time.time
         self.failing = False  # the last call to Redis failed
+        self._retry_at = 0.0  # time.monotonic() before which Redis is not asked again
         self.backend = "memory"
         if redis_url:
             try:
@@ -118,6 +123,12 @@ class RateLimiter:
         """The Redis client the limiter counts in, or None (other shared state may use it)."""
         return self._redis._client if self._redis is not None else None
 
+    @property
+    def redis_usable(self) -> bool:
+        """Whether to ask Redis now: one is configured and reachable at start, and no call
+        failed in the last :data:`RETRY_SECONDS`."""
+        return self._redis is not None and time.monotonic() >= self._retry_at
+
     def hit(self, key: str, limit: int, window: float, amount: int = 1) -> Decision:
         """Count ``amount`` hits (tokens, say); ``allowed`` is False once more than ``limit``
         fell in this window."""
@@ -129,7 +140,7 @@ class RateLimiter:
     def reset(self, key: str, window: float) -> None:
         """Forget the hits of ``key`` in its current ``window`` (a successful login clears its
         failures)."""
-        if self._redis is not None:
+        if self._redis is not None and self.redis_usable:
             try:
                 self._redis.reset(key, window, self.clock())
             except Exception:
@@ -143,6 +154,7 @@ class RateLimiter:
             log.warning("Redis failed (%s); %s until it answers again", type(exc).__name__,
                         fallback)
         self.failing = True
+        self._retry_at = time.monotonic() + RETRY_SECONDS
 
     def redis_answered(self) -> None:
         """Note a successful Redis call (ends a failing spell)."""
@@ -152,7 +164,7 @@ class RateLimiter:
 
     def _incr(self, key: str, window: float, now: float, amount: int = 1
               ) -> tuple[int, float]:
-        if self._redis is not None:
+        if self._redis is not None and self.redis_usable:
             try:
                 counted = self._redis.incr(key, window, now, amount)
             except Exception as exc:

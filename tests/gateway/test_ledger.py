@@ -257,3 +257,52 @@ def test_model_names_a_tenant_makes_up_cannot_grow_the_metrics_without_bound(mon
             model=f"made-up-{index}", requested_model=None, usage=Usage(output_tokens=1),
             cost=None, status="error", latency_ms=1, attempts=[]))
     assert len(labels() - before) <= 1001  # the bound, and "other"
+
+
+def test_a_streamed_answer_from_a_server_that_reports_no_usage_is_counted_not_free(
+        app, tenant, servers, monkeypatch):
+    # An OpenAI-compatible server that ignores stream_options.include_usage (older vLLM,
+    # llama.cpp) ends its stream without a usage chunk: the answer was recorded at 0 tokens
+    # and cost 0, so no budget ever bound its streams.
+    from codex32.services import gateway
+    from codex32.testing import fake_openai
+
+    real = fake_openai.chat_chunks
+
+    def without_usage(ident, model, created, text, finish_reason, usage, include_usage):
+        return real(ident, model, created, text, finish_reason, usage, False)
+
+    monkeypatch.setattr(fake_openai, "chat_chunks", without_usage)
+    configure(tenant, servers)
+    with app.app_context():
+        tenancy.bind(db.session, tenant.workspace_id)
+        try:
+            opened = gateway.stream(tenant.workspace_id, ask(model="openai/gpt-4o-mini"),
+                                    purpose="builder", cache=False)
+            text = "".join(chunk.text for chunk in opened)
+        finally:
+            db.session.remove()
+            tenancy.unbind()
+    assert text and opened.result is not None
+    assert opened.result.usage.input_tokens > 0 and opened.result.usage.output_tokens > 0
+    assert opened.result.cost_usd is not None and opened.result.cost_usd > 0
+
+
+def test_an_answer_from_a_server_that_reports_no_usage_is_counted_not_free(
+        app, tenant, servers, monkeypatch):
+    from codex32.testing.fake_openai import FakeOpenAI
+
+    real = FakeOpenAI.chat_completion
+
+    def without_usage(self, body):
+        answer = real(self, body)
+        if isinstance(answer.json, dict):
+            answer.json.pop("usage", None)
+        return answer
+
+    monkeypatch.setattr(FakeOpenAI, "chat_completion", without_usage)
+    configure(tenant, servers)
+    result = chat(app, tenant, ask(model="openai/gpt-4o-mini"), cache=False)
+    assert result.text
+    assert result.usage.input_tokens > 0 and result.usage.output_tokens > 0
+    assert result.cost_usd is not None and result.cost_usd > 0

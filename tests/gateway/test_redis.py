@@ -228,3 +228,30 @@ def test_redis_failing_later_moves_cooldowns_to_the_database_and_warns(
     assert len(warnings) == 1 and "Redis failed" in warnings[0]
     health = app.test_client().get("/health")
     assert health.status_code == 503 and health.json["checks"]["redis"]["ok"] is False
+
+
+def test_a_redis_that_hangs_is_waited_for_once_not_on_every_count(
+        make_app, own_redis, tenant, servers, caplog):
+    # A Redis that stops answering (a stalled server, a partition) costs its 0.5 s socket
+    # timeout per call: a chat counts requests and tokens, for the workspace and the key,
+    # and reads cooldowns. Each request paid that on every count, seconds per request.
+    import signal
+
+    url, server = own_redis
+    configure(tenant, servers, llm={"rate_limits": {
+        "requests_per_minute": 100, "tokens_per_minute": 1_000_000}})
+    app = make_app(redis_url=url)
+    assert post_chat(app, tenant.headers).status_code == 200
+    server.send_signal(signal.SIGSTOP)
+    try:
+        caplog.set_level(logging.WARNING, logger="codex32.ratelimit")
+        assert post_chat(app, tenant.headers).status_code == 200  # finds Redis failing
+        started = time.monotonic()
+        answered = [post_chat(app, tenant.headers) for _ in range(4)]
+        elapsed = time.monotonic() - started
+    finally:
+        server.send_signal(signal.SIGCONT)
+    assert [a.status_code for a in answered] == [200] * 4
+    assert answered[-1].headers["x-ratelimit-remaining-requests"] == "95"  # still counted
+    assert elapsed < 1.5, f"4 chats took {elapsed:.1f}s while Redis hung"
+    assert app.test_client().get("/health").json["checks"]["redis"]["ok"] is False

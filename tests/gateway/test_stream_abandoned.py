@@ -191,3 +191,33 @@ def test_a_stream_longer_than_the_gateway_relays_ends_as_a_timeout_and_is_settle
     [group] = usage["groups"]
     assert group["requests"] == 1 and group["output_tokens"] > 0, group
     assert group["pending_requests"] == 0, group
+
+
+def test_a_stream_that_goes_on_with_empty_deltas_still_ends_at_the_gateways_limit(
+        chained, servers, monkeypatch):
+    """An upstream that keeps sending chunks without text (a reasoning model's
+    reasoning_content, keep-alive deltas) after its first words never reached the gateway's
+    time check, which runs between the chunks the provider yields: it flowed past
+    MAX_STREAM_SECONDS, where the sweep charges a live stream at its maximum."""
+    monkeypatch.setattr(streaming, "MAX_STREAM_SECONDS", 1.0)
+
+    def event(delta: dict, finish: str | None = None) -> tuple[None, dict]:
+        return None, {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
+                      "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": delta,
+                                                           "finish_reason": finish}]}
+
+    servers[0].enqueue(sse=[event({"role": "assistant", "content": "Thinking"}),
+                            *[event({}) for _ in range(20)], event({}, "stop"),
+                            (None, "[DONE]")],
+                       interval=0.2, path="/v1/chat/completions")
+    budgeted(chained)
+    started = time.monotonic()
+    response = chained.call("POST", "/api/v1/llm/chat", json={
+        "model": "fast", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    elapsed = time.monotonic() - started
+    assert "longer than 1s" in text, text[-400:]
+    assert elapsed < 2.5, f"the stream flowed {elapsed:.1f}s (upstream: 4.4s)"
+    assert wait_for(lambda: servers[0].aborted == 1)  # upstream stopped
+    assert_settled(chained)

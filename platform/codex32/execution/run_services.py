@@ -40,6 +40,9 @@ MAX_MESSAGES = 200
 MAX_OUTPUT_TOKENS = 32_768
 MAX_MODEL_CHARS = 200
 MAX_EMBED_TEXTS = 64
+# The most bytes one value of a vector takes in a reply's JSON ("-1.2345678901234567e-05, ")
+VALUE_BYTES = 25
+REPLY_OVERHEAD = 1024  # the reply's other fields (model, dimension, id) and framing
 CHAT_PARAMS = ("messages", "model", "temperature", "max_tokens", "json_mode")
 EMBED_PARAMS = ("texts",)
 SEARCH_PARAMS = ("q", "kind", "collection", "limit")
@@ -54,6 +57,7 @@ class RunServices:
     workspace_id: str
     bot_id: str
     execution_id: str
+    max_reply_bytes: int = 1 << 20  # the channel's cap of a reply (embed checks its size)
 
     def __call__(self, method: str, params: dict[str, Any], timeout: float) -> Any:
         """Answer one call from the bot (the channel's handler)."""
@@ -77,7 +81,8 @@ def for_run(settings: Settings, sessions: Callable[[], Session], workspace_id: s
             bot_id: uuid.UUID | str, execution_id: uuid.UUID | str) -> BotServices:
     """The services a run gets, within the platform's bounds per run."""
     return BotServices(
-        call=RunServices(sessions, str(workspace_id), str(bot_id), str(execution_id)),
+        call=RunServices(sessions, str(workspace_id), str(bot_id), str(execution_id),
+                         settings.bot_call_max_bytes),
         max_calls=settings.bot_calls_per_run, max_concurrent=settings.bot_concurrent_calls,
         call_timeout_seconds=settings.bot_call_timeout_seconds,
         max_message_bytes=settings.bot_call_max_bytes)
@@ -167,8 +172,10 @@ def complete_chat(run: RunServices, request: ChatRequest) -> gateway.GatewayResu
 
 def embed_texts(run: RunServices, texts: list[str], timeout: float) -> gateway.GatewayEmbedding:
     """The workspace's embedder embeds ``texts`` for this run, through the gateway."""
+    # Vectors the channel could not deliver are refused before they are paid for.
+    most = max(0, run.max_reply_bytes - REPLY_OVERHEAD) // VALUE_BYTES
     return gateway.embed(run.workspace_id, texts, purpose=PURPOSE, caller=_caller(run),
-                         deadline_seconds=timeout)
+                         deadline_seconds=timeout, max_values=most)
 
 
 # --- checking what the bot sent --------------------------------------------------------------

@@ -93,6 +93,7 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
         """
         model = request.model or self.config["model"]
         usage, answered_by, finish_reason = Usage(), model, None
+        spoke = False  # a chunk with text was yielded
         with self.translated_errors():
             stream = self.client.chat.completions.create(
                 **self._parameters(request, model), stream=True,
@@ -111,7 +112,13 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
                             continue
                         finish_reason = choice.finish_reason or finish_reason
                         if choice.delta.content:
+                            spoke = True
                             yield ChatChunk(text=choice.delta.content, model=answered_by)
+                        elif spoke:
+                            # A chunk without text (reasoning, keep-alive): yielded empty, so
+                            # the caller's time limit is checked between chunks. Not before
+                            # the first words: the caller falls back until then.
+                            yield ChatChunk(model=answered_by)
         yield ChatChunk(model=answered_by, usage=usage, finish_reason=finish_reason)
 
     def price(self, usage: Usage, requested: str, answered_by: str) -> float:

@@ -199,7 +199,8 @@ def _chat(session: Session, workspace_id: uuid.UUID | str, request: ChatRequest,
         answer, deployment, attempts = routed(session, prepared, Router.complete)
         result = GatewayResult(text=reported_text(answer.text), provider=deployment.provider,
                                model=reported_model(answer.model, deployment.model or ""),
-                               usage=reported_usage(answer.usage),
+                               usage=counted(prepared, deployment.provider,
+                                             reported_usage(answer.usage), answer.text),
                                finish_reason=answer.finish_reason and reported_text(
                                    answer.finish_reason),
                                attempts=attempts)
@@ -224,6 +225,15 @@ def routed(session: Session, prepared: Prepared, method: Callable[..., T]) -> T:
     except BaseException as exc:
         release(session, prepared, exc)
         raise
+
+
+def counted(prepared: Prepared, provider: str, usage: Usage | None, text: str) -> Usage:
+    """A language model's ``usage`` with the counts it did not report counted offline
+    (:func:`.tokens.filled`); the offline provider's as it reported it (it counts nothing)."""
+    if usage is not None and not getattr(prepared.route.instances.get(provider),
+                                         "is_language_model", True):
+        return usage
+    return tokens.filled(usage, prepared.prompt_tokens, text)
 
 
 PROMPT_STEP = 256  # tokens: the reservation's prompt count is rounded up to a multiple

@@ -186,10 +186,10 @@ class RedisStore:
 
 
 def store() -> Store:
-    """Where cooldowns live: the runtime's Redis when it has one, else (and while Redis fails)
-    the database."""
+    """Where cooldowns live: the runtime's Redis when it has one, else (and while Redis fails,
+    :attr:`~codex32.ratelimit.RateLimiter.redis_usable`) the database."""
     limiter = runtime.current().limiter
-    return RedisStore(limiter) if limiter.redis_client is not None else DatabaseStore()
+    return RedisStore(limiter) if limiter.redis_usable else DatabaseStore()
 
 
 def recorder(session: Session, workspace_id: str, llm_settings: dict[str, Any]

@@ -50,17 +50,20 @@ MAX_TEXTS = 2048
 def embed(workspace_id: uuid.UUID | str, texts: list[str], *, purpose: str,
           caller: Caller | None = None, model: str | None = None, cache: bool | None = None,
           deadline_seconds: float | None = None,
-          embedder: str | None = None, dimensions: int | None = None) -> GatewayEmbedding:
+          embedder: str | None = None, dimensions: int | None = None,
+          max_values: int | None = None) -> GatewayEmbedding:
     """Embed ``texts`` in a session of the gateway's own (the caller holds no transaction
     open). ``embedder`` names one of the workspace's embedder plugins instead of its default
     (the knowledge base queries an older index with the embedder that built it).
     ``dimensions``, the length the caller requires: a route whose embedders give another is
     refused (422 naming ``dimensions``) before anything else, since an embedder gives the
-    one length it is configured at. See :func:`_embed`."""
+    one length it is configured at. ``max_values``: the most values (texts times the route's
+    dimension) the caller can deliver: more is refused (422) before anything is paid. See
+    :func:`_embed`."""
     with runtime.current().sessions() as session:
         return _embed(session, workspace_id, texts, purpose=purpose, caller=caller,
                       model=model, use_cache=cache, deadline_seconds=deadline_seconds,
-                      embedder=embedder, dimensions=dimensions)
+                      embedder=embedder, dimensions=dimensions, max_values=max_values)
 
 
 def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
@@ -68,7 +71,8 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
            use_cache: bool | None = None,
            deadline_seconds: float | None = None,
            embedder: str | None = None,
-           dimensions: int | None = None) -> GatewayEmbedding:
+           dimensions: int | None = None,
+           max_values: int | None = None) -> GatewayEmbedding:
     """Embed ``texts`` along the route of ``model`` (an embedding alias, ``provider/model``,
     or anything else for the default chain); every call leaves a ledger row."""
     if purpose not in PURPOSES:
@@ -84,6 +88,8 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
         route = routing.embedding_route(session, workspace, model, embedder=embedder)
         if dimensions is not None:
             _check_length(route, model, dimensions)
+        if max_values is not None:
+            _check_size(route, len(texts), max_values)
         deployments = routing.resolved(route)
         resting = cooldown.store().resting(session, workspace, deployments)
         awake = [d for d in deployments if d not in resting] or deployments
@@ -122,9 +128,12 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
                         on_failure=cooldown.recorder(session, workspace, route.settings))
         try:
             result, deployment, attempts = router.embed(awake, [texts[i] for i in missing])
+            usage = reported_usage(result.usage)
+            if not usage.input_tokens and not route.instances[deployment.provider].costs_nothing:
+                # A server that reports no usage embeds no free texts: counted offline.
+                usage = Usage(input_tokens=sum(counts[i] for i in missing))
             result = dataclasses.replace(
-                result, model=reported_model(result.model, deployment.model or ""),
-                usage=reported_usage(result.usage))
+                result, model=reported_model(result.model, deployment.model or ""), usage=usage)
         except RouteFailed as failed:
             last = failed.attempts[-1] if failed.attempts else None
             ledger.record(session, workspace, kind="embedding", purpose=purpose,
@@ -137,8 +146,15 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
             budgets.settle(session, reservation, Decimal(0))
             session.commit()
             raise error_for(failed) from failed.last
-        except BaseException:
+        except BaseException as exc:
+            # Recorded as failed, as a chat's unexpected failure is (chat.release): every
+            # call leaves a ledger row.
             session.rollback()
+            ledger.record(session, workspace, kind="embedding", purpose=purpose,
+                          caller=caller, provider=None, model=None, requested_model=model,
+                          usage=Usage(), cost=Decimal(0), status="error", attempts=[],
+                          error=type(exc).__name__,
+                          latency_ms=int((time.monotonic() - started) * 1000))
             budgets.settle(session, reservation, Decimal(0))
             session.commit()
             raise
@@ -178,6 +194,14 @@ def _check_length(route: routing.EmbeddingRoute, model: str | None, wanted: int)
                f"shorten or lengthen them; leave dimensions out, send {given}, or name an "
                f"embedding alias whose embedders are configured at {wanted}")
         raise Invalid(f"dimensions: {why}", errors={"json": {"dimensions": [why]}})
+
+
+def _check_size(route: routing.EmbeddingRoute, count: int, max_values: int) -> None:
+    """422 when ``count`` vectors of the route's length hold more than ``max_values``."""
+    given = route.instances[route.deployments[0].provider].dimension
+    if count * given > max_values:
+        raise Invalid(f"{count} vectors of {given} dimensions are more than one answer can "
+                      f"carry: embed fewer texts at a time (at most {max_values // given})")
 
 
 def _max_cost(route: routing.EmbeddingRoute, deployments: list[Deployment],

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from codex32 import runtime
 from codex32.db import driver, tenancy
 from codex32.plugins.errors import PluginError, ProviderTimeout
-from codex32.plugins.interfaces import ChatChunk, ChatRequest, Usage
-from codex32.services.gateway import records, tokens
+from codex32.plugins.interfaces import ChatChunk, ChatRequest
+from codex32.services.gateway import records
 from codex32.services.gateway.calls import (
     Attempt,
     Caller,
@@ -33,7 +33,7 @@ from codex32.services.gateway.calls import (
     reported_model,
     reported_usage,
 )
-from codex32.services.gateway.chat import Prepared, finish, prepare, routed
+from codex32.services.gateway.chat import Prepared, counted, finish, prepare, routed
 from codex32.services.gateway.router import Router
 
 # The longest a stream flows, from its request on: then it ends as a timeout and is recorded.
@@ -159,10 +159,9 @@ def _relay(session: Session, prepared: Prepared, opened: GatewayStream,
             close()  # stops the upstream generation (closes its HTTP response)
         text = "".join(piece.text for piece in received)
         usage = next((reported_usage(c.usage) for c in reversed(received) if c.usage), None)
-        if usage is None or (status != "ok" and not usage.output_tokens):
-            # No count from the provider: count what was produced, offline.
-            usage = Usage(input_tokens=prepared.prompt_tokens,
-                          output_tokens=tokens.count_text(text))
+        # A count the provider did not send (a stream cut short, a server that reports no
+        # usage): what was produced, counted offline.
+        usage = counted(prepared, opened.provider, usage, text)
         result = GatewayResult(
             text=text, provider=opened.provider,
             model=reported_model(next((c.model for c in reversed(received) if c.model), None),

