@@ -245,18 +245,10 @@ def _max_cost(prepared: Prepared) -> Decimal | None:
     The prompt count is rounded up to a multiple of ``PROMPT_STEP`` (still an upper bound),
     so requests of similar length share the price table's cached answer.
     """
-    worst = Decimal(0)
     bound = Usage(input_tokens=-(-prepared.prompt_tokens // PROMPT_STEP) * PROMPT_STEP,
                   output_tokens=prepared.request.max_tokens)
-    for deployment in prepared.deployments:
-        instance = prepared.route.instances[deployment.provider]
-        found = prices.cost(bound, deployment.provider, deployment.model or "",
-                            llm_settings=prepared.route.settings,
-                            is_language_model=instance.is_language_model)
-        if found is None:
-            return None
-        worst = max(worst, found)
-    return worst
+    return prices.worst_cost(bound, prepared.deployments, prepared.route.instances,
+                             prepared.route.settings, lambda i: i.is_language_model)
 
 
 def cooldown_recorder(session: Session, prepared: Prepared):

@@ -207,13 +207,5 @@ def _check_size(route: routing.EmbeddingRoute, count: int, max_values: int) -> N
 def _max_cost(route: routing.EmbeddingRoute, deployments: list[Deployment],
               counted: int) -> Decimal | None:
     """The most embedding ``counted`` tokens can cost along ``deployments`` (None: unknown)."""
-    worst = Decimal(0)
-    for deployment in deployments:
-        instance = route.instances[deployment.provider]
-        found = prices.cost(Usage(input_tokens=counted), deployment.provider,
-                            deployment.model or "", llm_settings=route.settings,
-                            is_language_model=not instance.costs_nothing)
-        if found is None:
-            return None
-        worst = max(worst, found)
-    return worst
+    return prices.worst_cost(Usage(input_tokens=counted), deployments, route.instances,
+                             route.settings, lambda i: not i.costs_nothing)

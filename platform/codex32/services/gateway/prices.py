@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -20,6 +21,7 @@ import genai_prices
 
 from codex32.db.gateway_models import MONEY_MAX
 from codex32.plugins.interfaces import Usage
+from codex32.services.gateway.calls import Deployment
 
 log = logging.getLogger(__name__)
 
@@ -104,3 +106,20 @@ def warm() -> None:
         except Exception:
             log.warning("genai-prices could not load its price table", exc_info=True)
         _table_ready.set()
+
+
+def worst_cost(usage: Usage, deployments: Iterable[Deployment], instances: Mapping[str, Any],
+               llm_settings: dict[str, Any], is_language_model: Callable[[Any], bool]
+               ) -> Decimal | None:
+    """The most ``usage`` can cost on any of ``deployments`` (their plugin ``instances``;
+    ``is_language_model`` tells of one whether model prices apply): a budget reservation's
+    amount. None when a price is unknown."""
+    worst = ZERO
+    for deployment in deployments:
+        found = cost(usage, deployment.provider, deployment.model or "",
+                     llm_settings=llm_settings,
+                     is_language_model=is_language_model(instances[deployment.provider]))
+        if found is None:
+            return None
+        worst = max(worst, found)
+    return worst
