@@ -173,7 +173,7 @@ def test_a_record_that_comes_after_the_sweep_changes_nothing(app, budgeted, data
 
 def test_a_record_that_cannot_be_written_leaves_the_row_pending_for_the_sweep(
         app, budgeted, database, monkeypatch, caplog):
-    caplog.set_level(logging.ERROR, logger="codex32.services.gateway.chat")
+    caplog.set_level(logging.ERROR, logger="codex32.services.gateway.recording")
     [record] = dropped(app, budgeted)
     monkeypatch.setattr(budgets, "settlement_apart", lambda *args: [("SELECT 1/0", {})])
     record()  # logged, not raised: the response was sent already

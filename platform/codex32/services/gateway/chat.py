@@ -5,19 +5,17 @@ row ─► (session closed) ─► router (retries, fallback, cooldown) ─► l
 pending one, budget settled, answer cached (after the HTTP response is sent, when the caller
 defers it).
 
-:func:`prepare` and :func:`finish` are shared with streaming (:mod:`.streaming`). The session
+:func:`prepare` is shared with streaming (:mod:`.streaming`); both finish in
+:mod:`.recording`. The session
 passed in must have no pending work: the gateway commits its own short transactions, and no
 connection is held while a provider works.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -25,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from codex32 import runtime
 from codex32.db import driver, tenancy
-from codex32.db.gateway_models import LLMUsage
 from codex32.errors import Invalid
 from codex32.plugins.interfaces import ChatRequest, Usage
 from codex32.services import provider_instances
@@ -34,7 +31,6 @@ from codex32.services.gateway import (
     cache,
     cooldown,
     ledger,
-    notices,
     prices,
     ratelimits,
     records,
@@ -44,42 +40,24 @@ from codex32.services.gateway import (
 )
 from codex32.services.gateway.calls import (
     PURPOSES,
-    Attempt,
     Caller,
-    Deployment,
     GatewayResult,
     reported_model,
     reported_text,
     reported_usage,
     within,
 )
+from codex32.services.gateway.recording import (
+    Defer,
+    Prepared,
+    elapsed_ms,
+    fail,
+    finish,
+    release,
+)
 from codex32.services.gateway.router import RouteFailed, Router, error_for
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
-# Takes the answer's record, to run once the answer is delivered (see :func:`chat`).
-Defer = Callable[[Callable[[], None]], None]
-
-
-@dataclass
-class Prepared:
-    """A request ready for the router: its route, limits passed, budget reserved."""
-
-    workspace_id: str
-    request: ChatRequest
-    purpose: str
-    caller: Caller
-    route: routing.Route
-    deployments: list[Deployment]
-    headers: dict[str, str]
-    reservation: budgets.Reservation
-    usage_id: uuid.UUID  # the request's ledger row: pending from the reservation on
-    prompt_tokens: int
-    started: float
-    deadline: float
-    cache_key: bytes | None = None
-    cache_policy: cache.CachePolicy = field(default_factory=cache.CachePolicy)
-    hit: GatewayResult | None = None
 
 
 def first_reads() -> list[driver.Statement]:
@@ -137,7 +115,7 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
     # a hit reserves nothing, and the same statement writes the request's ledger row (a
     # hit's, else a pending one holding the reservation: records.PENDING).
     row = records.request_row(workspace, prepared.usage_id, purpose, request.model, caller,
-                              _ms(prepared))
+                              elapsed_ms(prepared))
     prepared.reservation, found = budgets.reserve_unless_cached(
         session, workspace, caller, _max_cost(prepared), " or ".join(d.label for d in awake),
         prepared.cache_key, row)
@@ -273,139 +251,3 @@ def _hit(prepared: Prepared, found: dict[str, Any], written: dict[str, Any]) -> 
     result.usage_id = row.id
     ledger.counted(row)
     return result
-
-
-def finish(session: Session, prepared: Prepared, result: GatewayResult, *, cacheable: bool,
-           status: str = "ok", error: str | None = None, defer: Defer | None = None) -> None:
-    """Price the answer and record it: its ledger row over the pending one, the budgets
-    settled, the answer cached (one round trip with the commit), then notify budgets whose
-    soft limit it crossed. ``defer``: hand the recording to it instead (see :func:`chat`):
-    the row and the cache entry are built there too, off the answer's path."""
-    instance = prepared.route.instances.get(result.provider)
-    result.cost_usd = prices.cost(result.usage, result.provider, result.model,
-                                  llm_settings=prepared.route.settings,
-                                  is_language_model=getattr(instance, "is_language_model", True))
-    result.latency_ms, result.usage_id = _ms(prepared), prepared.usage_id
-    written = functools.partial(_written, prepared, result, cacheable=cacheable, status=status,
-                                error=error)
-    if defer is None:
-        _record(session, prepared, *written(), result.cost_usd)
-        return
-    session.close()
-    defer(functools.partial(_record_later, runtime.current(), prepared, written,
-                            result.cost_usd))
-
-
-def _written(prepared: Prepared, result: GatewayResult, *, cacheable: bool, status: str,
-             error: str | None) -> tuple[LLMUsage, list[driver.Statement]]:
-    """The answer's ledger row and the statements that write it (over the pending row) and
-    cache the answer."""
-    row = _row(prepared, provider=result.provider, model=result.model, usage=result.usage,
-               cost=result.cost_usd, status=status, attempts=result.attempts, error=error,
-               latency_ms=result.latency_ms)
-    statements = [records.replacing(row)]
-    if cacheable and status == "ok" and prepared.cache_key is not None:
-        statements += cache.storing(
-            prepared.workspace_id, prepared.cache_key,
-            {"text": result.text, "provider": result.provider, "model": result.model,
-             "finish_reason": result.finish_reason,
-             "usage": {"input_tokens": result.usage.input_tokens,
-                       "output_tokens": result.usage.output_tokens,
-                       "cached_input_tokens": result.usage.cached_input_tokens,
-                       "reasoning_tokens": result.usage.reasoning_tokens}},
-            prepared.cache_policy)
-    return row, statements
-
-
-def _row(prepared: Prepared, *, provider: str | None, model: str | None, usage: Usage,
-         cost: Decimal | None, status: str, attempts: list[Attempt],
-         error: str | None, latency_ms: int | None = None) -> LLMUsage:
-    """The request's ledger row, with the pending row's id (its latency until now unless
-    ``latency_ms`` is given)."""
-    return ledger.entry(
-        prepared.workspace_id, kind="chat", purpose=prepared.purpose, caller=prepared.caller,
-        provider=provider, model=model, requested_model=prepared.request.model, usage=usage,
-        cost=cost, status=status,
-        latency_ms=_ms(prepared) if latency_ms is None else latency_ms, attempts=attempts,
-        error=error, usage_id=prepared.usage_id)
-
-
-def _record(session: Session, prepared: Prepared, row: LLMUsage,
-            statements: list[driver.Statement], cost: Decimal | None) -> None:
-    """Write ``statements`` (the row's, the cache entry's) committed durably, then the
-    settlement in a transaction of its own (budgets.settlement_apart), in one round trip; then
-    mark and notify the soft limits crossed (rare)."""
-    settlement = budgets.settlement_apart(prepared.workspace_id, prepared.reservation, cost,
-                                          prepared.usage_id)
-    written = tenancy.execute_bound(session, prepared.workspace_id, statements + settlement,
-                                    commit=True)
-    session.commit()
-    # Soft limits crossed (rare) are marked in a transaction of their own.
-    crossed = budgets.crossed(session, written[-1]) if settlement else []
-    session.commit()
-    session.close()
-    ledger.counted(row)
-    if crossed:
-        notices.soft_limit_crossed(session, prepared.workspace_id, crossed)
-
-
-def _record_later(owner: runtime.Runtime, prepared: Prepared,
-                  written: Callable[[], tuple[LLMUsage, list[driver.Statement]]],
-                  cost: Decimal | None) -> None:
-    """:func:`_record` in a session of its own, after the response was sent (outside the
-    request's context), of the row and statements ``written`` builds. A failure is logged:
-    the row stays pending for the sweep."""
-    with runtime.activated(owner), owner.sessions() as session:
-        try:
-            row, statements = written()
-            with tenancy.bound(session, prepared.workspace_id):
-                _record(session, prepared, row, statements, cost)
-        except Exception:
-            log.exception("could not record an LLM call after its answer was sent; unless "
-                          "its ledger row was written first, it stays pending until the "
-                          "maintenance loop settles it",
-                          extra={"workspace_id": prepared.workspace_id})
-
-
-def fail(session: Session, prepared: Prepared, failed: RouteFailed) -> None:
-    """Record a request no deployment answered and give its reservation back."""
-    last = failed.attempts[-1] if failed.attempts else None
-    row = _row(prepared, provider=last.provider if last else None,
-               model=last.model if last else None, usage=Usage(), cost=Decimal(0),
-               status="timeout" if failed.deadline else "error", attempts=failed.attempts,
-               error=last.kind if last else "deadline")
-    if _replaced(session, row):
-        budgets.settle(session, prepared.reservation, Decimal(0), prepared.usage_id)
-    session.commit()
-    session.close()
-    ledger.counted(row)
-
-
-def release(session: Session, prepared: Prepared, error: BaseException | None = None) -> None:
-    """Record the request as failed and give its reservation back after an unexpected
-    failure (best effort: else the sweep settles its pending row)."""
-    try:
-        session.rollback()
-        row = _row(prepared, provider=None, model=None, usage=Usage(), cost=Decimal(0),
-                   status="error", attempts=[],
-                   error=type(error).__name__ if error is not None else "unexpected")
-        with tenancy.bound(session, prepared.workspace_id):
-            if _replaced(session, row):
-                budgets.settle(session, prepared.reservation, Decimal(0), prepared.usage_id)
-            session.commit()
-    except Exception:
-        log.warning("could not release a budget reservation", exc_info=True)
-    finally:
-        session.close()
-
-
-def _replaced(session: Session, row: LLMUsage) -> bool:
-    """Write a failure's ``row`` over the pending one; whether it did. Not when the answer's
-    record or the sweep wrote the row first: that one settled the reservation (or left it
-    standing, its settlement lost), so settling again would hand back what other requests
-    reserved, or drop the cost the row records."""
-    return bool(driver.execute(session, *records.replacing(row, returning=True))[1])
-
-
-def _ms(prepared: Prepared) -> int:
-    return int((time.monotonic() - prepared.started) * 1000)

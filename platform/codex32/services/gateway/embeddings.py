@@ -147,7 +147,7 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
             session.commit()
             raise error_for(failed) from failed.last
         except BaseException as exc:
-            # Recorded as failed, as a chat's unexpected failure is (chat.release): every
+            # Recorded as failed, as a chat's unexpected failure is (recording.release): every
             # call leaves a ledger row.
             session.rollback()
             ledger.record(session, workspace, kind="embedding", purpose=purpose,

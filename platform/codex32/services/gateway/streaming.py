@@ -33,7 +33,8 @@ from codex32.services.gateway.calls import (
     reported_model,
     reported_usage,
 )
-from codex32.services.gateway.chat import Prepared, counted, finish, prepare, routed
+from codex32.services.gateway.chat import counted, prepare, routed
+from codex32.services.gateway.recording import Prepared, finish
 from codex32.services.gateway.router import Router
 
 # The longest a stream flows, from its request on: then it ends as a timeout and is recorded.
