@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import openai
+import psycopg
 import pytest
 
 from codex32.db import db, tenancy
@@ -84,3 +85,14 @@ def sdk(tenant, servers, served) -> openai.OpenAI:
                            timeout=30)
     yield client
     client.close()
+
+
+def ledger_rows(database, workspace_id: str, columns: str) -> list[dict]:
+    """The workspace's ``llm_usage`` rows (``columns``, comma-separated), oldest first, read
+    as the superuser (past row-level security)."""
+    with psycopg.connect(database.superuser_dsn) as connection:
+        cursor = connection.execute(
+            f"SELECT {columns} FROM llm_usage WHERE workspace_id = %s ORDER BY created_at",
+            (workspace_id,))
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

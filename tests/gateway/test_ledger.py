@@ -19,17 +19,13 @@ from codex32.errors import BadGateway
 from codex32.plugins.interfaces import Usage
 from codex32.services.gateway import ledger
 from codex32.services.gateway.calls import Caller
-from tests.gateway.conftest import ask, chat, configure
+from tests.gateway.conftest import ask, chat, configure, ledger_rows
 
 
 def rows(database, workspace_id: str) -> list[dict]:
-    with psycopg.connect(database.superuser_dsn) as connection:
-        cursor = connection.execute(
-            "SELECT provider, model, purpose, input_tokens, cached_input_tokens, output_tokens,"
-            " cost_usd, status, attempts, cache_hit, user_id FROM llm_usage"
-            " WHERE workspace_id = %s ORDER BY created_at", (workspace_id,))
-        names = [c.name for c in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return ledger_rows(database, workspace_id, "provider, model, purpose, input_tokens, "
+                       "cached_input_tokens, output_tokens, cost_usd, status, attempts, "
+                       "cache_hit, user_id")
 
 
 def test_a_row_names_who_answered_the_failed_attempts_and_the_exact_cost(

@@ -15,20 +15,15 @@ from codex32.errors import BadGateway
 from codex32.execution import sweeps
 from codex32.runtime import KEY
 from codex32.services.gateway import budgets
-from tests.gateway.conftest import ask, chat, configure
+from tests.gateway.conftest import ask, chat, configure, ledger_rows
 
 BODY = {"messages": [{"role": "user", "content": "hello gateway"}], "model": "fast"}
 BUDGET = {"scope": "workspace", "period": "day", "hard_limit_usd": "10"}
 
 
 def ledger(database, workspace_id: str) -> list[dict]:
-    with psycopg.connect(database.superuser_dsn) as connection:
-        cursor = connection.execute(
-            "SELECT id, status, cost_usd, reserved_usd, reserved_budgets, input_tokens, "
-            "output_tokens "
-            "FROM llm_usage WHERE workspace_id = %s ORDER BY created_at", (workspace_id,))
-        names = [column.name for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return ledger_rows(database, workspace_id, "id, status, cost_usd, reserved_usd, "
+                       "reserved_budgets, input_tokens, output_tokens")
 
 
 def budget(database, workspace_id: str) -> tuple[Decimal, Decimal]:
