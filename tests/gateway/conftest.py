@@ -96,3 +96,17 @@ def ledger_rows(database, workspace_id: str, columns: str) -> list[dict]:
             (workspace_id,))
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def without_usage(monkeypatch, method: str) -> None:
+    """Make FakeOpenAI's ``method`` (``chat_completion``, ``embeddings``) answer without a
+    ``usage`` object, as some OpenAI-compatible servers do."""
+    real = getattr(FakeOpenAI, method)
+
+    def stripped(self, body):
+        answer = real(self, body)
+        if isinstance(answer.json, dict):
+            answer.json.pop("usage", None)
+        return answer
+
+    monkeypatch.setattr(FakeOpenAI, method, stripped)

@@ -11,7 +11,7 @@ import pytest
 from codex32.db import db, tenancy
 from codex32.errors import Invalid
 from codex32.services import gateway
-from tests.gateway.conftest import configure
+from tests.gateway.conftest import configure, without_usage
 
 DIMENSION = 64
 
@@ -243,17 +243,7 @@ def test_a_bots_embedding_whose_answer_cannot_reach_it_is_refused_before_it_is_p
 
 def test_vectors_from_a_server_that_reports_no_usage_are_counted_not_free(
         app, tenant, servers, monkeypatch):
-    from codex32.testing.fake_openai import FakeOpenAI
-
-    real = FakeOpenAI.embeddings
-
-    def without_usage(self, body):
-        answer = real(self, body)
-        if isinstance(answer.json, dict):
-            answer.json.pop("usage", None)
-        return answer
-
-    monkeypatch.setattr(FakeOpenAI, "embeddings", without_usage)
+    without_usage(monkeypatch, "embeddings")
     configure_embedders(tenant, servers)
     result = embed(app, tenant, ["alpha beta gamma", "delta"], cache=False)
     assert result.provider == "openai"

@@ -19,7 +19,7 @@ from codex32.errors import BadGateway
 from codex32.plugins.interfaces import Usage
 from codex32.services.gateway import ledger
 from codex32.services.gateway.calls import Caller
-from tests.gateway.conftest import ask, chat, configure, ledger_rows
+from tests.gateway.conftest import ask, chat, configure, ledger_rows, without_usage
 
 
 def rows(database, workspace_id: str) -> list[dict]:
@@ -265,10 +265,10 @@ def test_a_streamed_answer_from_a_server_that_reports_no_usage_is_counted_not_fr
 
     real = fake_openai.chat_chunks
 
-    def without_usage(ident, model, created, text, finish_reason, usage, include_usage):
+    def chunks_without_usage(ident, model, created, text, finish_reason, usage, include_usage):
         return real(ident, model, created, text, finish_reason, usage, False)
 
-    monkeypatch.setattr(fake_openai, "chat_chunks", without_usage)
+    monkeypatch.setattr(fake_openai, "chat_chunks", chunks_without_usage)
     configure(tenant, servers)
     with app.app_context():
         tenancy.bind(db.session, tenant.workspace_id)
@@ -286,17 +286,7 @@ def test_a_streamed_answer_from_a_server_that_reports_no_usage_is_counted_not_fr
 
 def test_an_answer_from_a_server_that_reports_no_usage_is_counted_not_free(
         app, tenant, servers, monkeypatch):
-    from codex32.testing.fake_openai import FakeOpenAI
-
-    real = FakeOpenAI.chat_completion
-
-    def without_usage(self, body):
-        answer = real(self, body)
-        if isinstance(answer.json, dict):
-            answer.json.pop("usage", None)
-        return answer
-
-    monkeypatch.setattr(FakeOpenAI, "chat_completion", without_usage)
+    without_usage(monkeypatch, "chat_completion")
     configure(tenant, servers)
     result = chat(app, tenant, ask(model="openai/gpt-4o-mini"), cache=False)
     assert result.text
