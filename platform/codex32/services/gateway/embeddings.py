@@ -35,6 +35,7 @@ from codex32.services.gateway import (
 )
 from codex32.services.gateway.calls import (
     PURPOSES,
+    Attempt,
     Caller,
     Deployment,
     GatewayEmbedding,
@@ -129,34 +130,26 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
         try:
             result, deployment, attempts = router.embed(awake, [texts[i] for i in missing])
             usage = reported_usage(result.usage)
-            if not usage.input_tokens and not route.instances[deployment.provider].costs_nothing:
+            if not route.instances[deployment.provider].costs_nothing:
                 # A server that reports no usage embeds no free texts: counted offline.
-                usage = Usage(input_tokens=sum(counts[i] for i in missing))
+                usage = tokens.filled(usage, sum(counts[i] for i in missing), "")
             result = dataclasses.replace(
                 result, model=reported_model(result.model, deployment.model or ""), usage=usage)
         except RouteFailed as failed:
             last = failed.attempts[-1] if failed.attempts else None
-            ledger.record(session, workspace, kind="embedding", purpose=purpose,
-                          caller=caller, provider=last.provider if last else None,
-                          model=last.model if last else None, requested_model=model,
-                          usage=Usage(), cost=Decimal(0),
-                          status="timeout" if failed.deadline else "error",
-                          attempts=failed.attempts, error=last.kind if last else "deadline",
-                          latency_ms=int((time.monotonic() - started) * 1000))
-            budgets.settle(session, reservation, Decimal(0))
-            session.commit()
+            _record_failure(session, reservation, workspace, purpose, caller, model, started,
+                            provider=last.provider if last else None,
+                            model=last.model if last else None,
+                            status="timeout" if failed.deadline else "error",
+                            attempts=failed.attempts, error=last.kind if last else "deadline")
             raise error_for(failed) from failed.last
         except BaseException as exc:
             # Recorded as failed, as a chat's unexpected failure is (recording.release): every
             # call leaves a ledger row.
             session.rollback()
-            ledger.record(session, workspace, kind="embedding", purpose=purpose,
-                          caller=caller, provider=None, model=None, requested_model=model,
-                          usage=Usage(), cost=Decimal(0), status="error", attempts=[],
-                          error=type(exc).__name__,
-                          latency_ms=int((time.monotonic() - started) * 1000))
-            budgets.settle(session, reservation, Decimal(0))
-            session.commit()
+            _record_failure(session, reservation, workspace, purpose, caller, model, started,
+                            provider=None, model=None, status="error", attempts=[],
+                            error=type(exc).__name__)
             raise
         instance = route.instances[deployment.provider]
         cost = prices.cost(result.usage, deployment.provider, result.model,
@@ -194,6 +187,19 @@ def _check_length(route: routing.EmbeddingRoute, model: str | None, wanted: int)
                f"shorten or lengthen them; leave dimensions out, send {given}, or name an "
                f"embedding alias whose embedders are configured at {wanted}")
         raise Invalid(f"dimensions: {why}", errors={"json": {"dimensions": [why]}})
+
+
+def _record_failure(session: Session, reservation: budgets.Reservation, workspace: str,
+                    purpose: str, caller: Caller, requested_model: str | None, started: float,
+                    *, provider: str | None, model: str | None, status: str,
+                    attempts: list[Attempt], error: str) -> None:
+    """A failed embedding's ledger row, and its reservation given back, committed."""
+    ledger.record(session, workspace, kind="embedding", purpose=purpose, caller=caller,
+                  provider=provider, model=model, requested_model=requested_model,
+                  usage=Usage(), cost=Decimal(0), status=status, attempts=attempts,
+                  error=error, latency_ms=int((time.monotonic() - started) * 1000))
+    budgets.settle(session, reservation, Decimal(0))
+    session.commit()
 
 
 def _check_size(route: routing.EmbeddingRoute, count: int, max_values: int) -> None:
