@@ -65,15 +65,14 @@ class CachePolicy:
 
 
 def key(workspace_id: uuid.UUID | str, deployments: tuple[Deployment, ...],
-        request: ChatRequest, generations: dict[str, str] | None = None) -> bytes:
+        request: ChatRequest, generations: dict[str, str]) -> bytes:
     """SHA-256 of the workspace and the normalized request (chain, model, messages,
     parameters), and each provider's configuration generation (``generations``: an answer
     cached before its provider was reconfigured, say to another base_url, is not served);
     the per-attempt timeout is not part of it."""
-    known = generations or {}
     normal = {
         "workspace": str(workspace_id),
-        "chain": [[d.provider, d.model, known.get(d.provider, "")] for d in deployments],
+        "chain": [[d.provider, d.model, generations.get(d.provider, "")] for d in deployments],
         "messages": [[m.role, m.content] for m in request.messages],
         "temperature": request.temperature, "max_tokens": request.max_tokens,
         "json_mode": request.json_mode, "response_schema": request.response_schema,

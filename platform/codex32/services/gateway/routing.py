@@ -15,6 +15,7 @@ an alias names installed providers of its kind, never another alias.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,10 +45,10 @@ class Route:
     generations: dict[str, str] = field(default_factory=dict)
 
 
-def generations(known: provider_instances.Snapshot, providers_: Any) -> dict[str, str]:
-    """The configuration generation of each of ``providers_`` in ``known`` ("" when none)."""
+def generations(known: provider_instances.Snapshot, ids: Iterable[str]) -> dict[str, str]:
+    """The configuration generation of each provider of ``ids`` in ``known`` ("" when none)."""
     return {provider: str(known.rows[provider].generation or "") if provider in known.rows
-            else "" for provider in providers_}
+            else "" for provider in ids}
 
 
 def llm_settings(workspace_settings: dict[str, Any]) -> dict[str, Any]:
