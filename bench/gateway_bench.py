@@ -29,11 +29,16 @@ workspace configured like the gateway's (its own API key, budgets, cache). The g
 overhead over theirs is its framework and Python cost; their CPU per request is timed apart
 after the rounds (the gateway's workers serve neither).
 
+Last, misses back to back: each product side asked new prompts one after another on one
+connection, then as many direct calls in a row (a script looping over prompts: whatever a
+request leaves to do after its response delays the next one on that connection).
+
 Prints p50/p99 of each side, of the per-pair difference (the overhead), the targets:
 overhead p50 < 3 ms and p99 < 8 ms, a cache hit < 2 ms p50 server-side, and (no targets)
 the gateway's overhead as a ratio of each reference's and its difference per round. Usage::
 
-    python bench/gateway_bench.py [--calls 300] [--hits 300] [--workers 4] [--baseline DIR]
+    python bench/gateway_bench.py [--calls 300] [--hits 300] [--in-a-row 200] [--workers 4]
+                                  [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -121,8 +126,8 @@ def worker_cpu_ms(server: Server) -> float:
 
 def measure(sides: dict[str, tuple[openai.OpenAI, Server]], direct: openai.OpenAI,
             calls: int, hits: int, floor: httpx2.Client | None = None,
-            references: tuple[dict[str, openai.OpenAI], Server] | None = None
-            ) -> dict[str, dict[str, list[float]]]:
+            references: tuple[dict[str, openai.OpenAI], Server] | None = None,
+            in_a_row: int = 0) -> dict[str, dict[str, list[float]]]:
     """Timings in ms per server (``client``, ``overhead`` over the direct call of the same
     round, ``server``, then cache hits ``hit_client``, ``hit_server``; ``cpu`` and
     ``hit_cpu``: its workers' CPU ms per request) and ``direct``'s; with ``floor``, the
@@ -131,6 +136,8 @@ def measure(sides: dict[str, tuple[openai.OpenAI, Server]], direct: openai.OpenA
     workers' CPU per GET, timed apart and taken off the gateway's ``cpu``. ``references``:
     the bare references' clients by name and their server: each is a side of the rounds
     (``client``, ``overhead``, ``server``; ``cpu`` timed apart after them, as many calls).
+    ``in_a_row``: then that many misses back to back per product side (``row_client``) and
+    direct calls (``direct``'s ``row_client``).
 
     Each round asks every side the same new prompt (so every gateway call misses the cache,
     looks up, reserves, stores), in an order that rotates from round to round. CPU per
@@ -209,6 +216,9 @@ def measure(sides: dict[str, tuple[openai.OpenAI, Server]], direct: openai.OpenA
                 timings[name]["hit_server"].append(server_ms(headers))
     for name, (_, server) in sides.items():
         timings[name]["hit_cpu"].append((worker_cpu_ms(server) - cpu[name]) / hits)
+    for name, client in [*servers.items(), ("direct", direct)]:
+        timings[name]["row_client"] = [ask(client, f"{PROMPT} ({run}-{name}-row-{index})")[0]
+                                       for index in range(in_a_row)]
     return timings
 
 
@@ -301,6 +311,14 @@ def report(timings: dict[str, dict[str, list[float]]], totals: dict[str, Any],
         ratio = percentile(ours["hit_server"], 50) / max(percentile(hop["server"], 50), 0.01)
         print(f"  (overhead p50 {overhead:.2f} ms: the floor's HTTP hop and hooks {hop_p50:.2f} "
               f"ms + {overhead - hop_p50:.2f} ms; a hit server-side is {ratio:.1f}x the floor's)")
+    if ours.get("row_client"):
+        direct_row = percentile(timings["direct"]["row_client"], 50)
+        row("direct calls back to back, client", timings["direct"]["row_client"])
+        for name in ("gateway", "baseline"):
+            if timings.get(name, {}).get("row_client"):
+                row(f"{name}: misses back to back (one connection)", timings[name]["row_client"])
+                print(f"  ({name} back to back p50 - direct back to back p50: "
+                      f"{percentile(timings[name]['row_client'], 50) - direct_row:.2f} ms)")
     row("one durable commit on this database (floor)", floor)
     print(f"  ledger (gateway): {totals['requests']} rows, {totals['cache_hits']} cache hits, "
           f"cost {totals['cost_usd']} USD")
@@ -323,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=300, help="interleaved rounds (misses)")
     parser.add_argument("--hits", type=int, default=300, help="cache hits")
+    parser.add_argument("--in-a-row", type=int, default=200,
+                        help="misses back to back on one connection, after the hits")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--baseline", type=Path, help="another checkout of the product (e.g. "
                         "`git worktree add /tmp/before <commit>`; same schema) served beside "
@@ -349,9 +369,9 @@ def main(argv: list[str] | None = None) -> int:
             base_url=fake.url, api_key=API_KEY, max_retries=0, timeout=30))
         floor_client = stack.enter_context(httpx2.Client(timeout=30))
         timings = measure(sides, direct, args.calls, args.hits, floor_client,
-                          (bare, reference))
+                          (bare, reference), args.in_a_row)
         totals = check_ledger(server.base, tenant.refresh(server),
-                              2 * WARMUP + args.calls + args.hits + 1)
+                              2 * WARMUP + args.calls + args.hits + 1 + args.in_a_row)
         # The ledgered reference's rounds and its calls timed apart each left a row.
         reference_rows = check_ledger(server.base, reference_tenant.refresh(server),
                                       WARMUP + 2 * args.calls)["requests"]
