@@ -22,7 +22,8 @@ Both answer in the product's shape (``id``, ``object``, ``created``, ``model``, 
     2. the cache lookup, the hit's ledger row CTE, the budget reservation and the pending
        ledger row (the product's one statement) with ``COMMIT``; the connection goes back to
        the pool for the call;
-    3. after the answer is sent (``call_on_close``, as the product records it), one pipeline
+    3. after the answer is sent (``call_on_close`` handing it to the process's background
+       thread, ``codex32.runtime.background``, as the product records it), one pipeline
        on a connection in autocommit mode: ``BEGIN``, binding, the ledger row over the
        pending one (``INSERT … ON CONFLICT``), cache ``INSERT … ON CONFLICT``,
        ``COMMIT AND CHAIN``, binding, settlement ``UPDATE`` of the reserved budgets,
@@ -60,6 +61,7 @@ from reference_app import pool
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from codex32.plugins.interfaces import Usage
+from codex32.runtime import background
 from codex32.services.gateway import budgets, cache, cooldown, ledger, records
 from codex32.services.gateway.calls import Caller
 
@@ -237,5 +239,5 @@ def ledgered():
                 conn.autocommit = False
 
     response = jsonify(_answer(completion))
-    response.call_on_close(record)
+    response.call_on_close(lambda: background.run_later(record))
     return response

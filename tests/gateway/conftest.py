@@ -13,6 +13,7 @@ import pytest
 
 from codex32.db import db, tenancy
 from codex32.plugins.interfaces import ChatRequest, Message
+from codex32.runtime import background
 from codex32.services import gateway
 from codex32.testing.fake_anthropic import FakeAnthropic
 from codex32.testing.fake_openai import FakeOpenAI
@@ -89,7 +90,9 @@ def sdk(tenant, servers, served) -> openai.OpenAI:
 
 def ledger_rows(database, workspace_id: str, columns: str) -> list[dict]:
     """The workspace's ``llm_usage`` rows (``columns``, comma-separated), oldest first, read
-    as the superuser (past row-level security)."""
+    as the superuser (past row-level security), once this process's work left for after a
+    response (an HTTP chat's record) is done."""
+    background.wait_idle()
     with psycopg.connect(database.superuser_dsn) as connection:
         cursor = connection.execute(
             f"SELECT {columns} FROM llm_usage WHERE workspace_id = %s ORDER BY created_at",

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DataError
 
 from codex32.db import db, tenancy
 from codex32.execution import sweeps
-from codex32.runtime import KEY
+from codex32.runtime import KEY, background
 from codex32.services import gateway
 from codex32.services.gateway import budgets, records
 from codex32.testing.receivers import serve
@@ -101,6 +101,7 @@ def test_a_soft_limit_crossed_by_an_http_chat_is_notified_after_the_answer(
         for path, body in (("/api/v1/llm/chat", BODY),
                            ("/api/v1/openai/chat/completions", BODY)):
             assert budgeted.call("POST", path, json=body).status_code == 200
+        background.wait_idle()  # the records, written (and notified) after the responses
         bodies = [json.loads(r.body) for r in receiver.requests]
     notices = [b for b in bodies if "budget" in json.dumps(b)]
     assert len(notices) == 1, bodies

@@ -13,7 +13,7 @@ import pytest
 
 from codex32.errors import BadGateway
 from codex32.execution import sweeps
-from codex32.runtime import KEY
+from codex32.runtime import KEY, background
 from codex32.services.gateway import budgets
 from tests.gateway.conftest import ask, chat, configure, ledger_rows
 
@@ -27,6 +27,7 @@ def ledger(database, workspace_id: str) -> list[dict]:
 
 
 def budget(database, workspace_id: str) -> tuple[Decimal, Decimal]:
+    background.wait_idle()  # an HTTP chat's record, written after its response
     with psycopg.connect(database.superuser_dsn) as connection:
         return connection.execute(
             "SELECT spent_usd, reserved_usd FROM llm_budgets WHERE workspace_id = %s",

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import event
 
 from codex32.db import db, driver, tenancy
+from codex32.runtime import background
 from codex32.services import provider_instances
 from tests.gateway.conftest import configure
 
@@ -69,9 +70,11 @@ def test_a_miss_is_three_round_trips_and_a_hit_two(client, tenant, key, trips, c
                else tenant.headers)
     _ask(client, headers, "warm the process up")  # plugin instance, compiled statements
     for expected, label in ((3, "miss"), (2, "hit")):
+        background.wait_idle()
         trips.update(driver=0, orm=0, begin=0)
         answer = _ask(client, headers, f"count the trips ({credential})")
         assert answer.status_code == 200, answer.json
+        background.wait_idle()  # the record of a miss, written after its response
         assert answer.json["choices"][0]["message"]["content"].startswith("echo: count")
         # psycopg sends no BEGIN of its own: the authentication's batch begins.
         assert trips == {"driver": expected, "orm": 0, "begin": 0}, label

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from codex32.db import db
 from codex32.errors import DomainError
+from codex32.runtime import background
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -74,10 +75,12 @@ def session() -> Session:
 
 def after_sent(work: Callable[[], None]) -> None:
     """Run ``work`` once the response is sent: the WSGI server closes a response after
-    writing it (Flask's ``call_on_close``), outside the request's context. For a write the
-    client need not wait for, whose absence until then is recorded already (the LLM
-    gateway's record of an answer: its pending ledger row stands for it). Run once, however
-    often the response is closed."""
+    writing it (Flask's ``call_on_close``), which hands ``work`` to the process's background
+    thread (:mod:`codex32.runtime.background`), outside the request's context, so the
+    connection's next request does not wait for it. For a write the client need not wait
+    for, whose absence until then is recorded already (the LLM gateway's record of an
+    answer: its pending ledger row stands for it). Run once, however often the response is
+    closed."""
     done = False
 
     def once() -> None:
@@ -88,5 +91,5 @@ def after_sent(work: Callable[[], None]) -> None:
 
     @after_this_request
     def later(response: Response) -> Response:
-        response.call_on_close(once)
+        response.call_on_close(lambda: background.run_later(once))
         return response
