@@ -162,7 +162,7 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
             latency_ms=int((time.monotonic() - started) * 1000))
         budgets.settle(session, reservation, cost)
         fresh: dict[bytes, dict[str, Any]] = {}
-        for i, vector in zip(missing, result.vectors, strict=False):
+        for i, vector in zip(missing, result.vectors, strict=True):
             vectors[i] = vector
             if keys:
                 fresh[keys[i]] = {"vector": cache.pack_vector(vector),
