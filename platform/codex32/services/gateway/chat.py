@@ -102,9 +102,10 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
     headers = ratelimits.check(parts.limiter, workspace, caller, prompt + request.max_tokens,
                                route.settings)
     prepared = Prepared(
-        workspace_id=workspace, request=request, purpose=purpose, caller=caller, route=route,
-        deployments=awake, headers=headers, reservation=budgets.Reservation(),
-        usage_id=uuid.uuid4(), prompt_tokens=prompt, started=started,
+        workspace_id=workspace, kind="chat", request=request, purpose=purpose, caller=caller,
+        requested_model=request.model, route=route, deployments=awake, headers=headers,
+        reservation=budgets.Reservation(), usage_id=uuid.uuid4(), prompt_tokens=prompt,
+        started=started,
         deadline=started + within(deadline_seconds, parts.deadline_seconds))
     policy = cache.CachePolicy.from_settings(route.settings)
     if policy.applies(request, use_cache):
