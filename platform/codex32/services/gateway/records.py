@@ -5,11 +5,12 @@ The budget reservation's statement writes the request's row as ``pending`` (:dat
 with what it reserved) before any provider or embedder is called. The answer's record
 replaces it (:func:`replacing`), whether written before the answer is returned (the
 platform's own calls: builder, search, bots; every embedding) or after the HTTP response is
-sent (the chat endpoints, see :func:`codex32.services.gateway.chat.chat`'s ``defer``). A process that ends in between
-leaves the row pending, with its reservation standing; the worker's maintenance loop settles
-rows older than :data:`STALE_AFTER_SECONDS` (:func:`sweep`): status ``unsettled``, cost and
-spend the reserved maximum, which the call cannot have exceeded, so no budget is overshot and
-no paid call is missing from the ledger (docs/llm-gateway.md, "Recorded after the answer").
+sent (the chat endpoints, see :func:`codex32.services.gateway.chat.chat`'s ``defer``). A
+process that ends in between leaves the row pending, with its reservation standing; the
+worker's maintenance loop settles rows older than :data:`STALE_AFTER_SECONDS`
+(:func:`sweep`): status ``unsettled``, cost and spend the reserved maximum, which the call
+cannot have exceeded, so no budget is overshot and no paid call is missing from the ledger
+(docs/llm-gateway.md, "Recorded after the answer").
 """
 
 from __future__ import annotations
