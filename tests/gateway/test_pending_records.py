@@ -185,3 +185,100 @@ def test_a_response_closed_twice_records_its_answer_once(budgeted, database):
     response.close()
     response.close()
     assert budget(database, budgeted.workspace_id) == (cost, 0)  # not settled twice
+
+
+# -- embeddings: the same pending row, record and sweep --------------------------------------
+
+
+@pytest.fixture()
+def embedding_budgeted(tenant, servers):
+    """The fake OpenAI then the hashing embedder as the default embedding route, and a
+    workspace budget."""
+    from tests.gateway.test_embeddings import configure_embedders
+
+    configure_embedders(tenant, servers)
+    response = tenant.call("PUT", "/api/v1/budgets", json={"budgets": [BUDGET]})
+    assert response.status_code == 200, response.json
+    return tenant
+
+
+def embedding_held(monkeypatch):
+    """Make the router's embedding calls wait, once they answered, until the returned event
+    is set; the second event is set when one is waiting (the embedder's call in flight)."""
+    import threading
+
+    from codex32.services.gateway.router import Router
+
+    release, waiting = threading.Event(), threading.Event()
+    real = Router.embed
+
+    def held(self, deployments, texts):
+        answer = real(self, deployments, texts)
+        waiting.set()
+        assert release.wait(30)
+        return answer
+
+    monkeypatch.setattr(Router, "embed", held)
+    return release, waiting
+
+
+def test_an_embeddings_row_is_pending_during_the_call_and_ok_after_with_its_budget_settled(
+        app, embedding_budgeted, database, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.gateway.test_embeddings import embed
+
+    release, waiting = embedding_held(monkeypatch)
+    with ThreadPoolExecutor(1) as pool:
+        call = pool.submit(embed, app, embedding_budgeted, ["alpha", "beta"], cache=False)
+        assert waiting.wait(30)
+        [row] = ledger(database, embedding_budgeted.workspace_id)
+        assert row["status"] == "pending" and row["reserved_usd"] > 0
+        assert len(row["reserved_budgets"]) == 1
+        assert budget(database, embedding_budgeted.workspace_id) == (0, row["reserved_usd"])
+        release.set()
+        result = call.result(30)
+    [row] = ledger(database, embedding_budgeted.workspace_id)
+    assert (row["id"], row["status"]) == (result.usage_id, "ok")
+    assert row["cost_usd"] == result.cost_usd > 0
+    assert budget(database, embedding_budgeted.workspace_id) == (result.cost_usd, 0)
+
+
+def test_an_embedding_no_embedder_answered_replaces_its_pending_row_and_gives_back_its_budget(
+        app, embedding_budgeted, servers, database):
+    from codex32.errors import BadGateway
+    from tests.gateway.test_embeddings import embed
+
+    servers[0].enqueue_failure("auth")  # stops the route: the provider refused
+    with pytest.raises(BadGateway):
+        embed(app, embedding_budgeted, ["alpha"], cache=False)
+    [row] = ledger(database, embedding_budgeted.workspace_id)
+    assert (row["status"], row["cost_usd"]) == ("error", 0)
+    assert budget(database, embedding_budgeted.workspace_id) == (0, 0)
+
+
+def test_an_embedding_whose_process_ended_mid_call_is_settled_by_the_sweep(
+        app, embedding_budgeted, database, monkeypatch):
+    """While the call is in flight the database holds what a killed process leaves: the
+    sweep settles it at its maximum, and the record that comes after changes nothing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.gateway.test_embeddings import embed
+
+    workspace = embedding_budgeted.workspace_id
+    release, waiting = embedding_held(monkeypatch)
+    with ThreadPoolExecutor(1) as pool:
+        call = pool.submit(embed, app, embedding_budgeted, ["alpha"], cache=False)
+        try:
+            assert waiting.wait(30)
+            aged(database, workspace)
+            sweeps.stale_llm_calls(app.extensions[KEY].sessions)
+            [row] = ledger(database, workspace)
+            assert row["status"] == "unsettled" and row["cost_usd"] == row["reserved_usd"] > 0
+            assert budget(database, workspace) == (row["reserved_usd"], 0)
+        finally:
+            release.set()
+        call.result(30)
+    [late] = ledger(database, workspace)
+    assert late["status"] == "unsettled"
+    assert budget(database, workspace) == (row["reserved_usd"], 0)  # not settled twice

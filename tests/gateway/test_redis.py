@@ -183,30 +183,35 @@ def test_unreachable_redis_at_start_keeps_cooldowns_shared_through_the_database(
     assert cooldown_rows(superuser, tenant.workspace_id) == [("openai", "gpt-4o-mini", True)]
 
 
-@pytest.fixture()
-def own_redis(tmp_path):
-    """A Redis server of this test's own on a free port (it is stopped mid-test); skips
-    without the ``redis-server`` binary."""
+def started_redis(port: int, directory) -> subprocess.Popen:
+    """A ``redis-server`` on 127.0.0.1:``port``, once it answers; skips without the binary."""
     redis = pytest.importorskip("redis")
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("no redis-server binary")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1",
-                               "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+                               "--save", "", "--appendonly", "no", "--dir", str(directory)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
     deadline = time.monotonic() + 10
     while True:
         try:
-            redis.Redis.from_url(url, socket_connect_timeout=0.2).ping()
-            break
+            redis.Redis.from_url(f"redis://127.0.0.1:{port}/0",
+                                 socket_connect_timeout=0.2).ping()
+            return server
         except redis.RedisError:
             assert time.monotonic() < deadline and server.poll() is None, "no redis-server"
             time.sleep(0.02)
-    yield url, server
+
+
+@pytest.fixture()
+def own_redis(tmp_path):
+    """A Redis server of this test's own on a free port (it is stopped mid-test); skips
+    without the ``redis-server`` binary."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = started_redis(port, tmp_path)
+    yield f"redis://127.0.0.1:{port}/0", server
     server.terminate()
     server.wait(timeout=10)
 
@@ -255,3 +260,57 @@ def test_a_redis_that_hangs_is_waited_for_once_not_on_every_count(
     assert answered[-1].headers["x-ratelimit-remaining-requests"] == "95"  # still counted
     assert elapsed < 1.5, f"4 chats took {elapsed:.1f}s while Redis hung"
     assert app.test_client().get("/health").json["checks"]["redis"]["ok"] is False
+
+
+def test_a_rest_put_in_the_database_while_redis_was_down_holds_after_redis_returns(
+        make_app, own_redis, tenant, servers, superuser, monkeypatch, tmp_path):
+    # Cooldowns move to the database while Redis fails; once it answered again they were
+    # read from Redis only, so a deployment put to rest during the outage was called again
+    # at once (its rest forgotten), though every process had agreed to skip it.
+    from codex32 import ratelimit, runtime
+
+    url, server = own_redis
+    monkeypatch.setattr(ratelimit, "RETRY_SECONDS", 0.1)
+    app = make_app(redis_url=url)
+    fail_openai_twice(tenant, servers)
+    server.terminate()
+    server.wait(timeout=10)
+    answered = post_chat(app, tenant.headers, model="fast")  # openai fails twice: at rest
+    assert answered.status_code == 200 and answered.json["provider"] == "anthropic"
+    assert cooldown_rows(superuser, tenant.workspace_id) == [("openai", "gpt-4o-mini", True)]
+
+    back = started_redis(int(url.rsplit(":", 1)[1].split("/")[0]), tmp_path)
+    try:
+        limiter = runtime.of(app).limiter
+        deadline = time.monotonic() + 10
+        while not limiter.redis_usable:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        calls = openai_calls(servers)
+        skipped = post_chat(app, tenant.headers, model="fast")
+        assert skipped.status_code == 200, skipped.json
+        assert (skipped.json["provider"], skipped.json["attempts"]) == ("anthropic", [])
+        assert openai_calls(servers) == calls
+        shown = app.test_client().get("/api/v1/llm/deployments", headers=tenant.headers)
+        state = {(d["provider"], d["model"]): d["state"] for d in shown.json["deployments"]}
+        assert state[("openai", "gpt-4o-mini")] == "cooldown"
+    finally:
+        back.terminate()
+        back.wait(timeout=10)
+
+
+def test_a_healthy_redis_is_the_only_cooldown_store_read_once_database_rests_ended(
+        make_app, redis_url, monkeypatch):
+    """No read of ``llm_cooldowns`` per request while Redis answers, but while a rest this
+    process put (or read) there lasts."""
+    from codex32 import runtime
+    from codex32.services.gateway import cooldown
+    from codex32.services.gateway.chat import first_reads
+
+    monkeypatch.setattr(cooldown, "_database_rests_until", 0.0)
+    app = make_app(redis_url=redis_url)
+    with runtime.activated(runtime.of(app)):
+        assert len(first_reads()) == 1  # the provider configurations only
+        cooldown._rest_in_database(60)
+        assert len(first_reads()) == 2
+        assert first_reads()[1][0] is cooldown.DatabaseStore.RESTING

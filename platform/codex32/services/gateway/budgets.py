@@ -117,29 +117,20 @@ _LOOKUP_RECORD_AND_RESERVE = text(_RESERVE.format(record=f" recorded AS ({RECORD
                                                   pending=f", pending AS ({PENDING})"))
 
 
-def reserve(session: Session, workspace_id: uuid.UUID | str, caller: Caller,
-            amount: Decimal | None, describe_unknown: str) -> Reservation:
-    """Reserve ``amount`` on every budget that applies to ``caller`` (commits the session's
-    transaction in the same round trip).
-
-    ``amount`` None (the price is unknown) is refused when a hard limit applies: the budget
-    could not bound the call. ``describe_unknown`` names the model for that message.
-    """
-    reservation, _ = reserve_unless_cached(session, workspace_id, caller, amount,
-                                           describe_unknown, None)
-    return reservation
-
-
 def reserve_unless_cached(session: Session, workspace_id: uuid.UUID | str, caller: Caller,
                           amount: Decimal | None, describe_unknown: str,
                           cache_key: bytes | None, row: dict[str, Any] | None = None
                           ) -> tuple[Reservation, dict[str, Any] | None]:
-    """The cached answer for ``cache_key`` (nothing reserved), else reserve as
-    :func:`reserve` does, in one statement whose round trip also commits the session's
-    transaction (with whatever it holds: say the request's authentication), or begins, binds
-    and commits one when none is open (a stream whose first reads came with its request's
-    authentication). ``row`` (:func:`.records.request_row`): the request's ledger row is
-    written by that statement too, a hit's or, when it reserved, a ``pending`` one."""
+    """The cached answer for ``cache_key`` (nothing reserved; None never hits), else reserve
+    ``amount`` on every budget that applies to ``caller``, in one statement whose round trip
+    also commits the session's transaction (with whatever it holds: say the request's
+    authentication), or begins, binds and commits one when none is open (a stream whose
+    first reads came with its request's authentication). ``row``
+    (:func:`.records.request_row`): the request's ledger row is written by that statement
+    too, a hit's or, when it reserved, a ``pending`` one.
+
+    ``amount`` None (the price is unknown) is refused when a hard limit applies: the budget
+    could not bound the call. ``describe_unknown`` names the model for that message."""
     statement = _LOOKUP_AND_RESERVE if row is None else _LOOKUP_RECORD_AND_RESERVE
     session.flush()  # the caller's pending changes go in before the COMMIT (nothing if none)
     _, found = tenancy.execute_bound(session, workspace_id, [(statement, {

@@ -92,7 +92,7 @@ RECORD_HIT = """
                            user_id, api_key_id, bot_id, execution_id, conversation_id,
                            input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
                            latency_ms, status, cache_hit, cost_usd)
-    SELECT :ws, :usage_id, 'chat', :purpose, response->>'provider', response->>'model',
+    SELECT :ws, :usage_id, :kind, :purpose, response->>'provider', response->>'model',
            :requested_model, :user_id, :api_key, :bot, :execution_id, :conversation_id,
            COALESCE((response->'usage'->>'input_tokens')::int, 0),
            COALESCE((response->'usage'->>'cached_input_tokens')::int, 0),

@@ -62,11 +62,12 @@ T = TypeVar("T")
 
 def first_reads() -> list[driver.Statement]:
     """The reads a chat starts with, for the workspace bound when they run: its settings and
-    provider configurations, and its deployments at rest when cooldowns live in the database.
+    provider configurations, and its deployments at rest when cooldowns are read from the
+    database (no Redis, Redis failing, or rests put there while it failed that last still).
     A route sends them in its authentication's round trip (``requires(reads=first_reads)``)
     and passes their rows to :func:`chat` as ``read``."""
     reads = [provider_instances.bound_snapshot_statement("llm")]
-    if isinstance(cooldown.store(), cooldown.DatabaseStore):
+    if cooldown.store().reads_database():
         reads.append((cooldown.DatabaseStore.RESTING, {}))
     return reads
 
@@ -89,22 +90,19 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
     route = routing.route(session, workspace, request.model,
                           provider_instances.snapshot_of(read[0]))
     deployments = routing.resolved(route)
-    store = cooldown.store()
-    if isinstance(store, cooldown.DatabaseStore):
-        # Its rows from the first reads, unless the store changed since (Redis came back).
-        resting = store.resting(session, workspace, deployments,
-                                read[1] if len(read) > 1 else None)
-    else:
-        resting = store.resting(session, workspace, deployments)
+    # The database's rests from the first reads, when they read them.
+    resting = cooldown.store().resting(session, workspace, deployments,
+                                       read[1] if len(read) > 1 else None)
     # Deployments at rest are skipped; when all of them rest, all are tried (last resort).
     awake = [d for d in deployments if d not in resting] or deployments
     prompt = tokens.prompt_tokens(request)
     headers = ratelimits.check(parts.limiter, workspace, caller, prompt + request.max_tokens,
                                route.settings)
     prepared = Prepared(
-        workspace_id=workspace, request=request, purpose=purpose, caller=caller, route=route,
-        deployments=awake, headers=headers, reservation=budgets.Reservation(),
-        usage_id=uuid.uuid4(), prompt_tokens=prompt, started=started,
+        workspace_id=workspace, kind="chat", request=request, purpose=purpose, caller=caller,
+        requested_model=request.model, route=route, deployments=awake, headers=headers,
+        reservation=budgets.Reservation(), usage_id=uuid.uuid4(), prompt_tokens=prompt,
+        started=started,
         deadline=started + within(deadline_seconds, parts.deadline_seconds))
     policy = cache.CachePolicy.from_settings(route.settings)
     if policy.applies(request, use_cache):

@@ -6,11 +6,17 @@ Shared through Redis when REDIS_URL is set (counters with expiry), else through 
 unreachable at start, or fails later, falls back to the table with a warning: cooldowns are
 never kept in one process only. Only failures
 that are the deployment's fault count (see :data:`retry.COOLDOWN_KINDS`).
+
+A rest put in the table while Redis failed outlasts the outage: the process remembers how
+long the rests it wrote or read there last (:func:`database_rests`), and until they end the
+Redis store consults the table too (its read joins a chat's first reads: no round trip
+more). Once they ended, a healthy Redis is the only store read.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -46,9 +52,32 @@ class CooldownPolicy:
                    cooldown=float(found.get("cooldown_seconds", cls.cooldown)))
 
 
+# time.monotonic() until which a rest this process put in llm_cooldowns, or read there, lasts.
+_database_rests_until = 0.0
+_remembering = threading.Lock()
+
+
+def _rest_in_database(seconds: Any) -> None:
+    """Remember that a rest in the database lasts ``seconds`` more (None: no rest)."""
+    global _database_rests_until
+    if seconds is None or seconds <= 0:
+        return
+    with _remembering:
+        _database_rests_until = max(_database_rests_until, time.monotonic() + float(seconds))
+
+
+def database_rests() -> bool:
+    """Whether a rest this process put in the database (or read there) may last still: the
+    Redis store then reads the database too, so a rest begun while Redis failed is kept
+    after it answers again."""
+    return time.monotonic() < _database_rests_until
+
+
 class Store(Protocol):
-    def resting(self, session: Session, workspace_id: str,
-                deployments: list[Deployment]) -> set[Deployment]: ...
+    def reads_database(self) -> bool: ...
+
+    def resting(self, session: Session, workspace_id: str, deployments: list[Deployment],
+                read: driver.Rows | None = None) -> set[Deployment]: ...
 
     def failed(self, session: Session, workspace_id: str, deployment: Deployment, kind: str,
                policy: CooldownPolicy) -> None: ...
@@ -59,20 +88,30 @@ class Store(Protocol):
 class DatabaseStore:
     """Cooldowns in ``llm_cooldowns`` (row-level security keeps them per workspace)."""
 
-    # The bound workspace's deployments at rest (the gateway batches it with its first reads).
-    RESTING = text("SELECT provider, model FROM llm_cooldowns WHERE cooldown_until > now()")
+    # The bound workspace's deployments at rest and the seconds each rests still (the gateway
+    # batches it with its first reads).
+    RESTING = text("SELECT provider, model, EXTRACT(EPOCH FROM cooldown_until - now()) "
+                   "FROM llm_cooldowns WHERE cooldown_until > now()")
+
+    def reads_database(self) -> bool:
+        """Whether :meth:`resting` reads the database (its :attr:`RESTING` may be read
+        beforehand, with a chat's first reads)."""
+        return True
 
     def resting(self, session: Session, workspace_id: str, deployments: list[Deployment],
                 read: driver.Rows | None = None) -> set[Deployment]:
         """Which of ``deployments`` rest; ``read``: the rows of :attr:`RESTING`, when the
         caller ran it already."""
         rows = (read or driver.execute(session, self.RESTING, {}))[1]
-        resting = {(provider, model) for provider, model in rows}
+        resting = set()
+        for provider, model, seconds in rows:
+            resting.add((provider, model))
+            _rest_in_database(seconds)
         return {d for d in deployments if (d.provider, d.model or "") in resting}
 
     def failed(self, session: Session, workspace_id: str, deployment: Deployment, kind: str,
                policy: CooldownPolicy) -> None:
-        session.execute(text("""
+        rests = session.execute(text("""
             INSERT INTO llm_cooldowns (workspace_id, provider, model, failures, window_start,
                                        last_error, cooldown_until)
             VALUES (:ws, :provider, :model, 1, now(), :kind,
@@ -89,10 +128,12 @@ class DatabaseStore:
                 WHEN llm_cooldowns.window_start >= now() - make_interval(secs => :window)
                      AND llm_cooldowns.failures + 1 >= :limit
                 THEN now() + make_interval(secs => :cooldown)
-                ELSE llm_cooldowns.cooldown_until END"""),
+                ELSE llm_cooldowns.cooldown_until END
+            RETURNING EXTRACT(EPOCH FROM cooldown_until - now())"""),
             {"ws": workspace_id, "provider": deployment.provider,
              "model": deployment.model or "", "kind": kind, "limit": policy.failures,
-             "window": policy.window, "cooldown": policy.cooldown})
+             "window": policy.window, "cooldown": policy.cooldown}).scalar()
+        _rest_in_database(rests)
 
     def state(self, session: Session, workspace_id: str) -> dict[tuple[str, str], dict]:
         now = datetime.now(UTC)
@@ -124,8 +165,15 @@ class RedisStore:
     def _fell_back(self, exc: Exception) -> None:
         self._limiter.redis_failed(exc, "cooldowns live in the database")
 
-    def resting(self, session: Session, workspace_id: str,
-                deployments: list[Deployment]) -> set[Deployment]:
+    def reads_database(self) -> bool:
+        """Whether :meth:`resting` reads the database too: while rests put there when Redis
+        failed last (:func:`database_rests`)."""
+        return database_rests()
+
+    def resting(self, session: Session, workspace_id: str, deployments: list[Deployment],
+                read: driver.Rows | None = None) -> set[Deployment]:
+        """Which of ``deployments`` rest in Redis, or in the database while rests put there
+        last (``read``: the rows of :attr:`DatabaseStore.RESTING`, when read already)."""
         if not deployments:
             return set()
         try:
@@ -133,8 +181,11 @@ class RedisStore:
                                         for d in deployments])
         except Exception as exc:
             self._fell_back(exc)
-            return self._database.resting(session, workspace_id, deployments)
-        return {d for d, value in zip(deployments, values, strict=True) if value is not None}
+            return self._database.resting(session, workspace_id, deployments, read)
+        found = {d for d, value in zip(deployments, values, strict=True) if value is not None}
+        if database_rests():
+            found |= self._database.resting(session, workspace_id, deployments, read)
+        return found
 
     def failed(self, session: Session, workspace_id: str, deployment: Deployment, kind: str,
                policy: CooldownPolicy) -> None:
@@ -155,10 +206,15 @@ class RedisStore:
 
     def state(self, session: Session, workspace_id: str) -> dict[tuple[str, str], dict]:
         try:
-            return self._redis_state(workspace_id)
+            found = self._redis_state(workspace_id)
         except Exception as exc:
             self._fell_back(exc)
             return self._database.state(session, workspace_id)
+        if database_rests():  # rests put in the database when Redis failed last
+            for key, entry in self._database.state(session, workspace_id).items():
+                if entry["cooldown_until"] and not found.get(key, {}).get("cooldown_until"):
+                    found[key] = entry
+        return found
 
     def _redis_state(self, workspace_id: str) -> dict[tuple[str, str], dict]:
         found: dict[tuple[str, str], dict] = {}

@@ -1,8 +1,9 @@
 """Embeddings through the gateway, routed like chats:
 
 route (embedding alias → chain) ─► rate limit ─► cache lookup per text ─► budget reservation
-for the texts not cached ─► (session closed) router (retries, fallback, cooldown) ─► ledger
-row, budget settled, new vectors cached.
+for the texts not cached, with the request's pending ledger row ─► (session closed) router
+(retries, fallback, cooldown) ─► ledger row written over the pending one, new vectors cached,
+budget settled (:mod:`.recording`, as a chat's).
 
 Vectors are deterministic, so they are cached by default (``cache=False`` opts out); a
 request answered wholly from the cache is a ledger row with ``cache_hit`` true and cost 0.
@@ -29,19 +30,27 @@ from codex32.services.gateway import (
     ledger,
     prices,
     ratelimits,
+    records,
     routing,
     setup,
     tokens,
 )
 from codex32.services.gateway.calls import (
     PURPOSES,
-    Attempt,
     Caller,
     Deployment,
     GatewayEmbedding,
     reported_model,
     reported_usage,
     within,
+)
+from codex32.services.gateway.recording import (
+    Pending,
+    elapsed_ms,
+    fail,
+    ledger_row,
+    record,
+    release,
 )
 from codex32.services.gateway.router import RouteFailed, Router, error_for
 
@@ -121,9 +130,18 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
                                         cost_usd=Decimal(0), usage_id=usage_id,
                                         cache_hit=True, headers=headers)
         missing = [i for i, vector in enumerate(vectors) if vector is None]
-        most = _max_cost(route, awake, sum(counts[i] for i in missing))
-        reservation = budgets.reserve(session, workspace, caller, most,
-                                      " or ".join(d.label for d in awake))
+        # The reservation's statement writes the request's pending ledger row (as a chat's):
+        # its answer's or failure's record replaces it, and if the process ends first the
+        # maintenance sweep settles it at the reserved maximum (records.py).
+        pending = Pending(workspace_id=workspace, kind="embedding", purpose=purpose,
+                          caller=caller, requested_model=model,
+                          reservation=budgets.Reservation(), usage_id=uuid.uuid4(),
+                          started=started)
+        pending.reservation, _ = budgets.reserve_unless_cached(
+            session, workspace, caller, _max_cost(route, awake, sum(counts[i] for i in missing)),
+            " or ".join(d.label for d in awake), None,
+            records.request_row(workspace, pending.usage_id, purpose, model, caller,
+                                elapsed_ms(pending), kind="embedding"))
         session.close()
         router = Router(instances=route.instances, policy=parts.retry, deadline=deadline,
                         on_failure=cooldown.recorder(session, workspace, route.settings))
@@ -136,44 +154,32 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
             result = dataclasses.replace(
                 result, model=reported_model(result.model, deployment.model or ""), usage=usage)
         except RouteFailed as failed:
-            last = failed.attempts[-1] if failed.attempts else None
-            _record_failure(session, reservation, workspace, purpose, caller, model, started,
-                            provider=last.provider if last else None,
-                            model=last.model if last else None,
-                            status="timeout" if failed.deadline else "error",
-                            attempts=failed.attempts, error=last.kind if last else "deadline")
+            fail(session, pending, failed)
             raise error_for(failed) from failed.last
         except BaseException as exc:
-            # Recorded as failed, as a chat's unexpected failure is (recording.release): every
-            # call leaves a ledger row.
-            session.rollback()
-            _record_failure(session, reservation, workspace, purpose, caller, model, started,
-                            provider=None, model=None, status="error", attempts=[],
-                            error=type(exc).__name__)
+            release(session, pending, exc)  # every call leaves a ledger row, as a chat's
             raise
         instance = route.instances[deployment.provider]
         cost = prices.cost(result.usage, deployment.provider, result.model,
                            llm_settings=route.settings,
                            is_language_model=not instance.costs_nothing)
-        usage_id = ledger.record(
-            session, workspace, kind="embedding", purpose=purpose, caller=caller,
-            provider=deployment.provider, model=result.model, requested_model=model,
-            usage=result.usage, cost=cost, status="ok", attempts=attempts,
-            latency_ms=int((time.monotonic() - started) * 1000))
-        budgets.settle(session, reservation, cost)
+        row = ledger_row(pending, provider=deployment.provider, model=result.model,
+                         usage=result.usage, cost=cost, status="ok", attempts=attempts,
+                         error=None)
         fresh: dict[bytes, dict[str, Any]] = {}
-        for i, vector in zip(missing, result.vectors, strict=False):
+        for i, vector in zip(missing, result.vectors, strict=True):
             vectors[i] = vector
             if keys:
                 fresh[keys[i]] = {"vector": cache.pack_vector(vector),
                                   "provider": deployment.provider, "model": result.model}
         if fresh:
             cache.store_many(session, workspace, fresh, policy)
-        session.commit()
-        session.close()
+        # The ledger row over the pending one (and the vectors cached) committed durably, then
+        # the budgets settled, as a chat's answer is recorded.
+        record(session, pending, row, [records.replacing(row)], cost)
     return GatewayEmbedding(vectors=vectors,  # type: ignore[arg-type]
                             provider=deployment.provider, model=result.model,
-                            usage=result.usage, cost_usd=cost, usage_id=usage_id,
+                            usage=result.usage, cost_usd=cost, usage_id=pending.usage_id,
                             attempts=attempts, headers=headers)
 
 
@@ -187,19 +193,6 @@ def _check_length(route: routing.EmbeddingRoute, model: str | None, wanted: int)
                f"shorten or lengthen them; leave dimensions out, send {given}, or name an "
                f"embedding alias whose embedders are configured at {wanted}")
         raise Invalid(f"dimensions: {why}", errors={"json": {"dimensions": [why]}})
-
-
-def _record_failure(session: Session, reservation: budgets.Reservation, workspace: str,
-                    purpose: str, caller: Caller, requested_model: str | None, started: float,
-                    *, provider: str | None, model: str | None, status: str,
-                    attempts: list[Attempt], error: str) -> None:
-    """A failed embedding's ledger row, and its reservation given back, committed."""
-    ledger.record(session, workspace, kind="embedding", purpose=purpose, caller=caller,
-                  provider=provider, model=model, requested_model=requested_model,
-                  usage=Usage(), cost=Decimal(0), status=status, attempts=attempts,
-                  error=error, latency_ms=int((time.monotonic() - started) * 1000))
-    budgets.settle(session, reservation, Decimal(0))
-    session.commit()
 
 
 def _check_size(route: routing.EmbeddingRoute, count: int, max_values: int) -> None:

@@ -1,6 +1,8 @@
-"""A prepared chat's record: the answer's ledger row written over the pending one, the budget
-reservation settled and the answer cached (before the chat returns, or after its HTTP response
-is sent when the caller defers it), and the records of requests no deployment answered.
+"""A request's record over its pending ledger row: a prepared chat's answer written over the
+pending one, the budget reservation settled and the answer cached (before the chat returns,
+or after its HTTP response is sent when the caller defers it); an embedding's answer
+(:func:`record`, from :mod:`.embeddings`); and the records of requests no deployment
+answered (:func:`fail`, :func:`release`), chats' and embeddings' alike.
 
 :class:`Prepared` is what :func:`.chat.prepare` hands on: the request with its route, limits
 passed and budget reserved; chats (:mod:`.chat`) and streams (:mod:`.streaming`) both finish
@@ -33,20 +35,29 @@ Defer = Callable[[Callable[[], None]], None]
 
 
 @dataclass
-class Prepared:
-    """A request ready for the router: its route, limits passed, budget reserved."""
+class Pending:
+    """A request whose ledger row is pending from its budget reservation on (a chat's, an
+    embedding's): what its record, or its failure's, writes over that row."""
 
     workspace_id: str
-    request: ChatRequest
+    kind: str  # of the ledger row: chat or embedding
     purpose: str
     caller: Caller
+    requested_model: str | None
+    reservation: budgets.Reservation
+    usage_id: uuid.UUID  # the request's ledger row: pending from the reservation on
+    started: float
+
+
+@dataclass
+class Prepared(Pending):
+    """A chat ready for the router: its route, limits passed, budget reserved."""
+
+    request: ChatRequest
     route: routing.Route
     deployments: list[Deployment]
     headers: dict[str, str]
-    reservation: budgets.Reservation
-    usage_id: uuid.UUID  # the request's ledger row: pending from the reservation on
     prompt_tokens: int
-    started: float
     deadline: float
     cache_key: bytes | None = None
     cache_policy: cache.CachePolicy = field(default_factory=cache.CachePolicy)
@@ -67,7 +78,7 @@ def finish(session: Session, prepared: Prepared, result: GatewayResult, *, cache
     written = functools.partial(_written, prepared, result, cacheable=cacheable, status=status,
                                 error=error)
     if defer is None:
-        _record(session, prepared, *written(), result.cost_usd)
+        record(session, prepared, *written(), result.cost_usd)
         return
     session.close()
     defer(functools.partial(_record_later, runtime.current(), prepared, written,
@@ -78,9 +89,9 @@ def _written(prepared: Prepared, result: GatewayResult, *, cacheable: bool, stat
              error: str | None) -> tuple[LLMUsage, list[driver.Statement]]:
     """The answer's ledger row and the statements that write it (over the pending row) and
     cache the answer."""
-    row = _row(prepared, provider=result.provider, model=result.model, usage=result.usage,
-               cost=result.cost_usd, status=status, attempts=result.attempts, error=error,
-               latency_ms=result.latency_ms)
+    row = ledger_row(prepared, provider=result.provider, model=result.model,
+                     usage=result.usage, cost=result.cost_usd, status=status,
+                     attempts=result.attempts, error=error, latency_ms=result.latency_ms)
     statements = [records.replacing(row)]
     if cacheable and status == "ok" and prepared.cache_key is not None:
         statements += cache.storing(
@@ -95,27 +106,27 @@ def _written(prepared: Prepared, result: GatewayResult, *, cacheable: bool, stat
     return row, statements
 
 
-def _row(prepared: Prepared, *, provider: str | None, model: str | None, usage: Usage,
-         cost: Decimal | None, status: str, attempts: list[Attempt],
-         error: str | None, latency_ms: int | None = None) -> LLMUsage:
+def ledger_row(pending: Pending, *, provider: str | None, model: str | None, usage: Usage,
+               cost: Decimal | None, status: str, attempts: list[Attempt],
+               error: str | None, latency_ms: int | None = None) -> LLMUsage:
     """The request's ledger row, with the pending row's id (its latency until now unless
     ``latency_ms`` is given)."""
     return ledger.entry(
-        prepared.workspace_id, kind="chat", purpose=prepared.purpose, caller=prepared.caller,
-        provider=provider, model=model, requested_model=prepared.request.model, usage=usage,
-        cost=cost, status=status,
-        latency_ms=elapsed_ms(prepared) if latency_ms is None else latency_ms, attempts=attempts,
-        error=error, usage_id=prepared.usage_id)
+        pending.workspace_id, kind=pending.kind, purpose=pending.purpose,
+        caller=pending.caller, provider=provider, model=model,
+        requested_model=pending.requested_model, usage=usage, cost=cost, status=status,
+        latency_ms=elapsed_ms(pending) if latency_ms is None else latency_ms, attempts=attempts,
+        error=error, usage_id=pending.usage_id)
 
 
-def _record(session: Session, prepared: Prepared, row: LLMUsage,
-            statements: list[driver.Statement], cost: Decimal | None) -> None:
-    """Write ``statements`` (the row's, the cache entry's) committed durably, then the
-    settlement in a transaction of its own (budgets.settlement_apart), in one round trip; then
-    mark and notify the soft limits crossed (rare)."""
-    settlement = budgets.settlement_apart(prepared.workspace_id, prepared.reservation, cost,
-                                          prepared.usage_id)
-    written = tenancy.execute_bound(session, prepared.workspace_id, statements + settlement,
+def record(session: Session, pending: Pending, row: LLMUsage,
+           statements: list[driver.Statement], cost: Decimal | None) -> None:
+    """Write ``statements`` (the row's over the pending one, cache entries') committed
+    durably, then the settlement in a transaction of its own (budgets.settlement_apart), in
+    one round trip; then mark and notify the soft limits crossed (rare)."""
+    settlement = budgets.settlement_apart(pending.workspace_id, pending.reservation, cost,
+                                          pending.usage_id)
+    written = tenancy.execute_bound(session, pending.workspace_id, statements + settlement,
                                     commit=True)
     session.commit()
     # Soft limits crossed (rare) are marked in a transaction of their own.
@@ -124,20 +135,20 @@ def _record(session: Session, prepared: Prepared, row: LLMUsage,
     session.close()
     ledger.counted(row)
     if crossed:
-        notices.soft_limit_crossed(session, prepared.workspace_id, crossed)
+        notices.soft_limit_crossed(session, pending.workspace_id, crossed)
 
 
 def _record_later(owner: runtime.Runtime, prepared: Prepared,
                   written: Callable[[], tuple[LLMUsage, list[driver.Statement]]],
                   cost: Decimal | None) -> None:
-    """:func:`_record` in a session of its own, after the response was sent (outside the
+    """:func:`record` in a session of its own, after the response was sent (outside the
     request's context), of the row and statements ``written`` builds. A failure is logged:
     the row stays pending for the sweep."""
     with runtime.activated(owner), owner.sessions() as session:
         try:
             row, statements = written()
             with tenancy.bound(session, prepared.workspace_id):
-                _record(session, prepared, row, statements, cost)
+                record(session, prepared, row, statements, cost)
         except Exception:
             log.exception("could not record an LLM call after its answer was sent; unless "
                           "its ledger row was written first, it stays pending until the "
@@ -145,31 +156,31 @@ def _record_later(owner: runtime.Runtime, prepared: Prepared,
                           extra={"workspace_id": prepared.workspace_id})
 
 
-def fail(session: Session, prepared: Prepared, failed: RouteFailed) -> None:
+def fail(session: Session, pending: Pending, failed: RouteFailed) -> None:
     """Record a request no deployment answered and give its reservation back."""
     last = failed.attempts[-1] if failed.attempts else None
-    row = _row(prepared, provider=last.provider if last else None,
-               model=last.model if last else None, usage=Usage(), cost=Decimal(0),
-               status="timeout" if failed.deadline else "error", attempts=failed.attempts,
-               error=last.kind if last else "deadline")
+    row = ledger_row(pending, provider=last.provider if last else None,
+                     model=last.model if last else None, usage=Usage(), cost=Decimal(0),
+                     status="timeout" if failed.deadline else "error",
+                     attempts=failed.attempts, error=last.kind if last else "deadline")
     if _replaced(session, row):
-        budgets.settle(session, prepared.reservation, Decimal(0), prepared.usage_id)
+        budgets.settle(session, pending.reservation, Decimal(0), pending.usage_id)
     session.commit()
     session.close()
     ledger.counted(row)
 
 
-def release(session: Session, prepared: Prepared, error: BaseException | None = None) -> None:
+def release(session: Session, pending: Pending, error: BaseException | None = None) -> None:
     """Record the request as failed and give its reservation back after an unexpected
     failure (best effort: else the sweep settles its pending row)."""
     try:
         session.rollback()
-        row = _row(prepared, provider=None, model=None, usage=Usage(), cost=Decimal(0),
-                   status="error", attempts=[],
-                   error=type(error).__name__ if error is not None else "unexpected")
-        with tenancy.bound(session, prepared.workspace_id):
+        row = ledger_row(pending, provider=None, model=None, usage=Usage(), cost=Decimal(0),
+                         status="error", attempts=[],
+                         error=type(error).__name__ if error is not None else "unexpected")
+        with tenancy.bound(session, pending.workspace_id):
             if _replaced(session, row):
-                budgets.settle(session, prepared.reservation, Decimal(0), prepared.usage_id)
+                budgets.settle(session, pending.reservation, Decimal(0), pending.usage_id)
             session.commit()
     except Exception:
         log.warning("could not release a budget reservation", exc_info=True)
@@ -185,6 +196,6 @@ def _replaced(session: Session, row: LLMUsage) -> bool:
     return bool(driver.execute(session, *records.replacing(row, returning=True))[1])
 
 
-def elapsed_ms(prepared: Prepared) -> int:
-    """Milliseconds since the request was prepared."""
-    return int((time.monotonic() - prepared.started) * 1000)
+def elapsed_ms(pending: Pending) -> int:
+    """Milliseconds since the request began."""
+    return int((time.monotonic() - pending.started) * 1000)

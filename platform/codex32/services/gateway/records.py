@@ -1,15 +1,16 @@
-"""A chat's ledger row from its reservation to its record, and the rows a process left
-pending.
+"""A request's ledger row (a chat's, an embedding's) from its reservation to its record,
+and the rows a process left pending.
 
 The budget reservation's statement writes the request's row as ``pending`` (:data:`PENDING`,
-with what it reserved) before any provider is called. The answer's record replaces it
-(:func:`replacing`), whether written before the answer is returned (the platform's own
-calls: builder, search, bots) or after the HTTP response is sent (the chat endpoints, see
-:func:`codex32.services.gateway.chat.chat`'s ``defer``). A process that ends in between
-leaves the row pending, with its reservation standing; the worker's maintenance loop settles
-rows older than :data:`STALE_AFTER_SECONDS` (:func:`sweep`): status ``unsettled``, cost and
-spend the reserved maximum, which the call cannot have exceeded, so no budget is overshot and
-no paid call is missing from the ledger (docs/llm-gateway.md, "Recorded after the answer").
+with what it reserved) before any provider or embedder is called. The answer's record
+replaces it (:func:`replacing`), whether written before the answer is returned (the
+platform's own calls: builder, search, bots; every embedding) or after the HTTP response is
+sent (the chat endpoints, see :func:`codex32.services.gateway.chat.chat`'s ``defer``). A
+process that ends in between leaves the row pending, with its reservation standing; the
+worker's maintenance loop settles rows older than :data:`STALE_AFTER_SECONDS`
+(:func:`sweep`): status ``unsettled``, cost and spend the reserved maximum, which the call
+cannot have exceeded, so no budget is overshot and no paid call is missing from the ledger
+(docs/llm-gateway.md, "Recorded after the answer").
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ PENDING = """
     INSERT INTO llm_usage (workspace_id, id, kind, purpose, requested_model, user_id,
                            api_key_id, bot_id, execution_id, conversation_id, status,
                            reserved_usd, reserved_budgets)
-    SELECT :ws, :usage_id, 'chat', :purpose, :requested_model, :user_id, :api_key, :bot,
+    SELECT :ws, :usage_id, :kind, :purpose, :requested_model, :user_id, :api_key, :bot,
            :execution_id, :conversation_id, 'pending',
            CASE WHEN :unpriced THEN NULL ELSE CAST(:amount AS numeric) END,
            (SELECT COALESCE(jsonb_agg(jsonb_build_array(id, start)), '[]'::jsonb)
@@ -58,12 +59,14 @@ _STILL_PENDING = "llm_usage.status = 'pending'"
 
 
 def request_row(workspace_id: str, usage_id: uuid.UUID, purpose: str,
-                requested_model: str | None, caller: Caller, latency_ms: int
-                ) -> dict[str, Any]:
+                requested_model: str | None, caller: Caller, latency_ms: int, *,
+                kind: str = "chat") -> dict[str, Any]:
     """The parameters of the row the reservation's statement writes, a hit's
-    (:data:`.cache.RECORD_HIT`) or a pending one (:data:`PENDING`); the caller's API key and
-    bot are the reservation's ``:api_key`` and ``:bot``."""
-    return {"ws": uuid.UUID(workspace_id), "usage_id": usage_id, "purpose": purpose,
+    (:data:`.cache.RECORD_HIT`) or a pending one (:data:`PENDING`) of ``kind`` (``chat`` or
+    ``embedding``); the caller's API key and bot are the reservation's ``:api_key`` and
+    ``:bot``."""
+    return {"ws": uuid.UUID(workspace_id), "usage_id": usage_id, "kind": kind,
+            "purpose": purpose,
             "requested_model": requested_model, "user_id": caller.user_id,
             "execution_id": caller.execution_id, "conversation_id": caller.conversation_id,
             "latency_ms": latency_ms}

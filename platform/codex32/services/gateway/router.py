@@ -60,19 +60,34 @@ class RouteFailed(Exception):
         self.deadline = deadline
 
 
-def _finite(embedder: str, vectors: list[list[float]]) -> None:
-    """A failed attempt (the next embedder answers) unless every value is a finite float32:
+def _checked(embedder: Embedder, texts: int, vectors: list[list[float]]) -> None:
+    """A failed attempt (the next embedder answers) unless the answer is one vector per text,
+    each of the embedder's configured ``dimension`` and of finite float32 values. An embedder
+    (a third-party plugin, an OpenAI-compatible server behind a trusting one) may answer
+    anything: fewer vectors left None in the answer and the cache, more or longer ones would
+    be passed on, and vectors of another length break every index built at the dimension.
     NaN or an infinity would reach clients as null, be cached and be searched with, and a
     value beyond float32 fails the base64 answer and every vector store. A sum, a min and a
     max are cheap tests (NaN and infinities carry through a sum)."""
+    try:
+        count = len(vectors)
+    except TypeError:
+        count = -1
+    if count != texts:
+        raise ProviderError(f"{embedder.id} answered {max(count, 0)} vectors for {texts} texts")
+    dimension = embedder.dimension
     for vector in vectors:
         try:
+            length = len(vector)
             finite = (math.isfinite(sum(vector)) and min(vector) >= -FLOAT32_MAX
                       and max(vector) <= FLOAT32_MAX)
         except (TypeError, ValueError):
-            finite = False
+            length, finite = dimension, False
+        if length != dimension:
+            raise ProviderError(f"{embedder.id} answered a vector of {length} values; it is "
+                                f"configured at dimension {dimension}")
         if not finite:
-            raise ProviderError(f"{embedder} answered a vector holding a value that is no "
+            raise ProviderError(f"{embedder.id} answered a vector holding a value that is no "
                                 "finite float32")
 
 
@@ -120,7 +135,7 @@ class Router:
         def call(instance: Embedder, deployment: Deployment, remaining: float
                  ) -> EmbeddingResult:
             answer = invoke(instance, "embed", instance.embed, list(texts), timeout=remaining)
-            _finite(instance.id, answer.vectors)
+            _checked(instance, len(texts), answer.vectors)
             return answer
         return self._run(deployments, call, "embeddings")
 
