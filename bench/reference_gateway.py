@@ -185,7 +185,8 @@ def ledgered():
         usage_id = uuid.uuid4()
         with conn.pipeline():
             reserved = conn.execute(LOOKUP_RECORD_AND_RESERVE, {
-                "ws": uuid.UUID(workspace), "usage_id": usage_id, "purpose": "gateway",
+                "ws": uuid.UUID(workspace), "usage_id": usage_id, "kind": "chat",
+                "purpose": "gateway",
                 "requested_model": body.get("model"), "user_id": None, "execution_id": None,
                 "conversation_id": None, "latency_ms": int((time.monotonic() - started) * 1000),
                 "key": cache_key, "api_key": api_key, "bot": None, "amount": RESERVED_USD,
