@@ -28,7 +28,11 @@ exits. Platforms must wait longer than that before SIGKILL (Kubernetes:
 Serving model: gthread workers with 64 threads each. A streamed chat holds its request (and
 so a thread) for its whole length; with 4 threads a worker, 200 streams of 2 s queued every
 other request behind them (another workspace's GET waited up to 22 s). With 64, the streams
-fit, and idle threads cost only their stacks. gevent workers (``GUNICORN_WORKER_CLASS=gevent``,
+fit, and idle threads cost only their stacks. gunicorn bounds no write of a request's thread
+(``timeout`` watches the worker, whose main loop beats on while a thread is blocked): a
+streamed chat gives its socket a send timeout (codex32.api.openings.bound_writes), so a
+client that stops reading frees its thread and the stream is recorded.
+gevent workers (``GUNICORN_WORKER_CLASS=gevent``,
 ``pip install codex32[gevent]``) serve more at once per worker but, measured on the same
 machine, used more CPU for the same streams and gave the GET a worse tail (bench/stream_bench.py;
 figures and reasoning in docs/operations.md, "Serving model"). Either way the bounds on provider

@@ -9,6 +9,7 @@ import http.server
 import socket
 import ssl
 import threading
+import time
 
 import httpx2
 import pytest
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from codex32 import outbound
+from codex32 import outbound, outbound_http
 from codex32.outbound import UnsafeURL, check_url, pinned_connection, resolve_url
 from codex32.outbound_http import RefusedConnection, pinned_client
 
@@ -394,3 +395,36 @@ def _redirect_to(location: str) -> type[http.server.BaseHTTPRequestHandler]:
             pass
 
     return Redirect
+
+
+def test_a_deadline_ends_reads_that_keep_receiving_bytes():
+    """A server that trickles keep-alives restarts the read timeout with every byte; inside
+    ``deadline`` the connection's reads still end by it (a later deadline never extends it)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                               b"Transfer-Encoding: chunked\r\n\r\n")
+            while not stop.wait(0.05):
+                try:
+                    connection.sendall(b"3\r\n:\n\n\r\n")  # an SSE comment
+                except OSError:
+                    return
+
+    threading.Thread(target=trickle, daemon=True).start()
+    try:
+        with pinned_client(timeout=5) as client, client.stream(
+                "GET", f"http://127.0.0.1:{listener.getsockname()[1]}/") as response:
+            started = time.monotonic()
+            with (outbound_http.deadline(started + 0.5), outbound_http.deadline(started + 60),
+                  pytest.raises(httpx2.ReadTimeout)):
+                for _ in response.iter_bytes():
+                    pass
+            assert time.monotonic() - started < 2
+    finally:
+        stop.set()
+        listener.close()

@@ -9,13 +9,21 @@ DNS answer that changes between check and connect reaches the private network. T
 verifies the certificate against the host name and sends it as SNI: only the TCP connect is
 pinned. The client never follows redirects and never uses a proxy from the environment; a
 redirect the caller follows anyway opens its connection through the same check.
+
+A caller may also bound a pinned connection's reads and writes by a point in time
+(:func:`deadline`): a plugin's read timeout restarts with every byte received, so an upstream
+that sends keep-alives (or anything the plugin does not hand on) would otherwise hold its
+caller for as long as it likes. The gateway ends its streams this way (services.gateway.streaming).
 No Flask, no settings object: plugins call this with nothing but their own options.
 """
 
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
@@ -24,9 +32,64 @@ import httpx2
 
 from codex32.outbound import UnsafeURL, check_host
 
-__all__ = ["PinnedBackend", "PinnedTransport", "RefusedConnection", "pinned_client"]
+__all__ = ["PinnedBackend", "PinnedTransport", "RefusedConnection", "deadline", "pinned_client"]
 
 DEFAULT_LIMITS = httpx2.Limits(max_connections=100, max_keepalive_connections=20)
+
+# The time.monotonic() by which the current context's reads and writes must end, if any. A
+# context variable: a plugin's stream runs in its caller's context (a generator runs where it
+# is resumed), a plugin call on a pool runs in a copy of it (codex32.plugins.calls).
+_deadline: ContextVar[float | None] = ContextVar("codex32_outbound_deadline", default=None)
+
+
+@contextmanager
+def deadline(at: float) -> Iterator[None]:
+    """Inside the block, every read and write on a pinned connection times out by ``at``
+    (``time.monotonic()``) at the latest, whatever its own timeout (an enclosing deadline
+    that is earlier still holds). The timeout surfaces as httpx's ``ReadTimeout`` or
+    ``WriteTimeout``, as a silent server's would."""
+    enclosing = _deadline.get()
+    token = _deadline.set(at if enclosing is None else min(at, enclosing))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _within(timeout: float | None, expired: type[Exception]) -> float | None:
+    """``timeout`` shortened to the time left before the context's deadline; ``expired``
+    raised when none is left."""
+    at = _deadline.get()
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise expired("the caller's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore2.NetworkStream):
+    """A connection whose every read and write ends by the deadline of the context it runs
+    in (:func:`deadline`); without one it is the connection it wraps."""
+
+    def __init__(self, stream: httpcore2.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _within(timeout, httpcore2.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _within(timeout, httpcore2.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore2.NetworkStream:
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
 
 
 class RefusedConnection(httpx2.ConnectError):
@@ -37,7 +100,8 @@ class RefusedConnection(httpx2.ConnectError):
 
 
 class PinnedBackend(httpcore2.SyncBackend):
-    """An httpcore network backend that connects only to addresses the check allowed."""
+    """An httpcore network backend that connects only to addresses the check allowed, with
+    connections that honour the context's :func:`deadline`."""
 
     def __init__(self, *, allow_private: bool | None = None) -> None:
         self.allow_private = allow_private
@@ -57,8 +121,8 @@ class PinnedBackend(httpcore2.SyncBackend):
         last_error: httpcore2.ConnectError | httpcore2.ConnectTimeout | None = None
         for address in checked.addresses or (checked.host,):
             try:
-                return super().connect_tcp(address, port, timeout, local_address,
-                                           socket_options)
+                return _DeadlineStream(super().connect_tcp(address, port, timeout,
+                                                           local_address, socket_options))
             except (httpcore2.ConnectError, httpcore2.ConnectTimeout) as exc:
                 last_error = exc
         assert last_error is not None

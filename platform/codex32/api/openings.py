@@ -36,6 +36,16 @@ does not wait for a slot: it sends what is stored and ends at once with ``reconn
 client comes back later (``Last-Event-ID``). Idle watchers thus never take more than that many
 of a worker's threads from the rest of the API. The gates live on the app
 (``app.extensions``), one set per process.
+
+A streamed chat's writes are bounded too (:func:`bound_writes`): a client that stops reading
+while its socket buffer is full holds the server's write of the next piece, and the stream
+(its time limit checked between pieces) with it. gunicorn bounds no write (its ``timeout``
+watches the worker process, not a request's thread), so the stream's socket gets a send
+timeout: a write blocked for ``WRITE_TIMEOUT_SECONDS`` fails, gunicorn closes the response's
+body, and the stream is recorded (``cancelled``, what was produced charged) and settled. A
+stream therefore holds its pending ledger row for at most its time limit
+(services.gateway.streaming.MAX_STREAM_SECONDS) plus that timeout, well under the age at which
+the maintenance sweep charges a row as a dead process's.
 """
 
 from __future__ import annotations
@@ -47,7 +57,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, has_app_context
+from flask import Flask, current_app, g, has_app_context, request
 
 from codex32 import runtime
 from codex32.errors import RateLimited
@@ -57,6 +67,10 @@ CHATS_KEY = "codex32.chats"
 SETTLING_KEY = "codex32.settlements"
 WATCHING_KEY = "codex32.watchers"
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The longest one write of a streamed chat to its client may stay blocked (a client that
+# reads nothing for this long has gone, or never will): see bound_writes.
+WRITE_TIMEOUT_SECONDS = 60.0
 
 
 class OpeningGate:
@@ -142,6 +156,17 @@ def leave() -> None:
     that is not streamed leaves before it waits on the provider."""
     if g.pop("opening_slot", False):
         current_app.extensions[KEY].exit()
+
+
+def bound_writes() -> None:
+    """Make each write of the current response to its client fail once blocked for
+    ``WRITE_TIMEOUT_SECONDS``. Call it once the request's body is read (the timeout bounds
+    reads too). Under gunicorn, whose workers give the WSGI app their socket as
+    ``gunicorn.socket`` (gthread clears its timeout when the connection's next request
+    starts); other servers bound their writes themselves, or not at all."""
+    sock = request.environ.get("gunicorn.socket")
+    if sock is not None:
+        sock.settimeout(WRITE_TIMEOUT_SECONDS)
 
 
 def settling() -> AbstractContextManager[None]:

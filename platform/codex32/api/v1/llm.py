@@ -69,6 +69,7 @@ def chat(data):
                                 cache=data["cache"], deadline_seconds=data["timeout"],
                                 settling=openings.settling,
                                 prepared=openings.leave, read=principal.reads)
+        openings.bound_writes()  # a client that stops reading cannot hold the stream
         return sse(opened)
     # The gateway continues the request's transaction (its authentication, which read what
     # the gateway reads first) and ends it before the provider call.

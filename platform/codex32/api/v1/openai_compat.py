@@ -156,6 +156,7 @@ def chat_completions(data):
         opened = gateway.stream(principal.workspace_id, request, purpose="gateway",
                                 caller=caller_of(principal), settling=openings.settling,
                                 prepared=openings.leave, read=principal.reads)
+        openings.bound_writes()  # a client that stops reading cannot hold the stream
         include_usage = (data["stream_options"] or {}).get("include_usage", False)
         response = Response(stream_with_context(_chunks(opened, ident, created, data["model"],
                                                         include_usage)),

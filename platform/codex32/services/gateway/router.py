@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from opentelemetry.trace import Span, SpanKind
 
+from codex32 import outbound_http
 from codex32.errors import BadGateway, DomainError, GatewayTimeout, Invalid, from_plugin_error
 from codex32.observability import tracing
 from codex32.plugins.calls import invoke
@@ -154,7 +155,10 @@ class Router:
                 try:
                     with _attempt_span(operation, deployment, tried) as span:
                         try:
-                            answer = call(instance, deployment, remaining)
+                            # A read timeout restarts with every byte: the deadline holds
+                            # even for a provider that keeps sending keep-alives.
+                            with outbound_http.deadline(self.deadline):
+                                answer = call(instance, deployment, remaining)
                         except PluginError as exc:
                             tracing.fail(span, _kind(exc))
                             raise

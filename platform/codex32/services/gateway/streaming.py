@@ -21,7 +21,7 @@ from typing import cast
 
 from sqlalchemy.orm import Session
 
-from codex32 import runtime
+from codex32 import outbound_http, runtime
 from codex32.db import driver, tenancy
 from codex32.plugins.errors import PluginError, ProviderTimeout
 from codex32.plugins.interfaces import ChatChunk, ChatRequest
@@ -144,14 +144,21 @@ def _relay(session: Session, prepared: Prepared, opened: GatewayStream,
             yield chunk
             if time.monotonic() > ends:
                 status, error = "timeout", "stream_too_long"
-                raise ProviderTimeout(f"the stream ran for longer than {MAX_STREAM_SECONDS:g}s, "
-                                      "the longest the gateway relays one")
-            chunk = next(upstream, None)
+                raise _too_long()
+            # The upstream's reads end with the stream too: one that goes quiet, or sends only
+            # what its plugin does not hand on (keep-alives), cannot hold it past its end.
+            with outbound_http.deadline(ends):
+                chunk = next(upstream, None)
             if chunk is not None:
                 received.append(chunk)
         status = "ok"
-    except PluginError as exc:
-        if status == "cancelled":  # not the gateway's own time limit (above)
+    except Exception as exc:
+        if status != "cancelled":  # the gateway's own time limit (above)
+            raise
+        if time.monotonic() > ends:  # a read cut off at the stream's end (or one past it)
+            status, error = "timeout", "stream_too_long"
+            raise _too_long() from exc
+        if isinstance(exc, PluginError):
             status, error = "error", getattr(exc, "kind", None) or type(exc).__name__
         raise
     finally:
@@ -182,3 +189,8 @@ def _relay(session: Session, prepared: Prepared, opened: GatewayStream,
                 session.close()
                 raise
         opened.result = result
+
+
+def _too_long() -> ProviderTimeout:
+    return ProviderTimeout(f"the stream ran for longer than {MAX_STREAM_SECONDS:g}s, the "
+                           "longest the gateway relays one")
