@@ -3,6 +3,7 @@ and nothing lost across reconnects (Last-Event-ID)."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
@@ -157,3 +158,21 @@ def test_a_forged_last_event_id_replays_from_the_start_never_a_500(tenant, heade
     response = tenant.call("GET", path, headers={"Last-Event-ID": header} if header else {})
     assert response.status_code == 200, response.get_data()
     assert [name for _, name, _ in events(response.get_data())] == ["done"]
+
+
+def test_a_client_that_stops_reading_cannot_hold_the_workers_thread(
+        app, tenant, queued, monkeypatch):
+    """Under gunicorn the stream's writes time out (openings.bound_writes), as a chat
+    stream's do: a client that reads nothing would otherwise hold the thread's blocked write
+    for as long as it keeps its connection open."""
+    stream_settings(app, monkeypatch, builder_events_max_seconds=0.5)
+    server, client = socket.socketpair()
+    try:
+        response = tenant.call("GET", f"/api/v1/builder/conversations/{queued}/events",
+                               buffered=False, environ_overrides={"gunicorn.socket": server})
+        assert response.status_code == 200
+        assert server.gettimeout() == openings.WRITE_TIMEOUT_SECONDS
+        response.close()
+    finally:
+        server.close()
+        client.close()

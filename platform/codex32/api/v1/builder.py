@@ -249,6 +249,7 @@ def events(conversation_id):
     workspace_id = str(current_principal().workspace_id)
     after = _last_event_id()
     transaction.end()  # the stream reads in its own short sessions
+    openings.bound_writes()  # a client that stops reading cannot hold the worker's thread
     settings = runtime.current().settings
     stream = _stream(_feed(), workspace_id, conversation_id, after,
                      lifetime=settings.builder_events_max_seconds,
