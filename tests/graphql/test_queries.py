@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 
 import psycopg
 import pytest
@@ -106,13 +107,16 @@ def test_a_page_size_out_of_bounds_is_a_clear_error(ask, first):
 
 
 def _count_statements(monkeypatch) -> list[str]:
-    """Every statement sent through psycopg from now on (SQLAlchemy's and the driver's)."""
+    """Every statement this thread sends through psycopg from now on (SQLAlchemy's and the
+    driver's); not another thread's (the process's background work, a listener)."""
     sent: list[str] = []
+    here = threading.get_ident()
     for name in ("execute", "executemany"):
         original = getattr(psycopg.Cursor, name)
 
         def counting(self, query, *args, _original=original, **kwargs):
-            sent.append(str(query))
+            if threading.get_ident() == here:
+                sent.append(str(query))
             return _original(self, query, *args, **kwargs)
         monkeypatch.setattr(psycopg.Cursor, name, counting)
     return sent
