@@ -7,7 +7,6 @@ import json
 import uuid
 
 import pytest
-
 from psycopg.types.json import Jsonb
 
 from codex32.db import db, tenancy
