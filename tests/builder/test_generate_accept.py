@@ -6,6 +6,7 @@ import inspect
 import json
 
 from tests.builder.conftest import detail, run_build, say, start
+from tests.builder.greeter import GOOD_FILES, answer
 
 SCHEDULED = "Every morning check https://example.com and return the result"
 
@@ -189,3 +190,30 @@ def test_a_client_following_events_sees_the_steps_as_the_job_runs(app, superuser
     found = events(raw)
     assert [name for _, name, _ in found].count("step") >= 4
     assert found[-1][1] == "done" and found[-1][2]["state"] == "generated"
+
+
+def test_a_build_started_with_an_api_key_is_metered_to_that_key(app, superuser, tenant,
+                                                                 model):
+    """The key's own budget (scope api_key) must see the generation, as it sees the turns."""
+    key = tenant.api_key(role="user")
+    headers = {"Authorization": f"Bearer {key}"}
+    model.says(json.dumps({"message": "ok", "questions": [], "suggestions": [],
+                           "specification": {"name": "greeter", "purpose": "Greet people",
+                                             "trigger": {"type": "manual"}}}),
+               answer(GOOD_FILES))
+    first = tenant.client.post("/api/v1/builder/conversations", headers=headers,
+                               json={"message": "A bot that greets people"})
+    assert first.status_code == 201, first.json
+    conversation = first.json["conversation_id"]
+    assert tenant.client.post(f"/api/v1/builder/conversations/{conversation}/generate",
+                              headers=headers).status_code == 202
+
+    run_build(app, superuser, tenant, conversation)
+
+    rows = superuser.execute(
+        "SELECT api_key_id FROM llm_usage WHERE workspace_id = %s AND conversation_id = %s",
+        (tenant.workspace_id, conversation)).fetchall()
+    assert len(rows) >= 2, rows  # the turn and the generation
+    assert {str(row[0]) for row in rows} == {
+        str(superuser.execute("SELECT id FROM api_keys WHERE workspace_id = %s",
+                              (tenant.workspace_id,)).fetchone()[0])}

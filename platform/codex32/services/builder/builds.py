@@ -87,9 +87,11 @@ def start(session: Session, workspace_id: str, conversation_id: str, job_id: int
         return None
     conversation.step, conversation.updated_at = "started", datetime.now(UTC)
     notifications.notify(session, PROGRESS_CHANNEL, conversation_id)
-    caller = gateway.Caller(user_id=conversation.created_by
-                            if conversation.creator_type == "user" else None,
-                            conversation_id=conversation_id)
+    # Metered to whoever started the conversation, as its turns are: an API key's build
+    # counts against that key's budget (scope api_key), not only the workspace's.
+    creator = {"user": "user_id", "api_key": "api_key_id"}.get(conversation.creator_type)
+    caller = gateway.Caller(conversation_id=conversation_id,
+                            **({creator: conversation.created_by} if creator else {}))
     previous = (conversations.previous_files(session, conversation.bot_id)
                 if conversation.bot_id else None)
     session.flush()
