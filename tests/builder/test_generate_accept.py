@@ -217,3 +217,33 @@ def test_a_build_started_with_an_api_key_is_metered_to_that_key(app, superuser, 
     assert {str(row[0]) for row in rows} == {
         str(superuser.execute("SELECT id FROM api_keys WHERE workspace_id = %s",
                               (tenant.workspace_id,)).fetchone()[0])}
+
+
+def refine_with_model(app, superuser, tenant, model, bot_id: str, spec: dict) -> dict:
+    """Refine the bot into ``spec`` (the model's turn), build and accept; the accept's body."""
+    model.says(json.dumps({"message": "ok", "questions": [], "suggestions": [],
+                           "specification": spec}), answer(GOOD_FILES))
+    conversation = start(tenant, bot_id=bot_id, message="change it")["conversation_id"]
+    assert tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate"
+                       ).status_code == 202
+    assert run_build(app, superuser, tenant, conversation)["report"]["passed"]
+    accepted = tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/accept",
+                           json={})
+    assert accepted.status_code == 201, accepted.json
+    return accepted.json
+
+
+def test_refining_a_scheduled_bot_into_a_manual_one_removes_its_schedule(app, superuser,
+                                                                         tenant, model):
+    bot = tenant.create_bot()
+    assert tenant.call("PUT", f"/api/v1/bots/{bot['id']}/schedule",
+                       json={"cron": "0 9 * * *", "timezone": "UTC"}).status_code in (200, 201)
+
+    accepted = refine_with_model(app, superuser, tenant, model, bot["id"], {
+        "name": "greeter", "purpose": "Greet people, only when asked",
+        "trigger": {"type": "manual"}})
+
+    assert accepted["schedule"] is None
+    assert tenant.call("GET", f"/api/v1/bots/{bot['id']}/schedule").status_code == 404
+    entry = tenant.call("GET", "/api/v1/audit-logs?page_size=5").json["items"][0]
+    assert entry["action"] == "bot.update" and entry["changes"]["schedule"] is None

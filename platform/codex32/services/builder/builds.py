@@ -30,6 +30,7 @@ from codex32.auth.principal import Principal
 from codex32.auth.rbac import Permission
 from codex32.db import notifications
 from codex32.db.builder_models import BuilderConversation
+from codex32.db.models import BotSchedule
 from codex32.errors import Conflict, Forbidden, Invalid
 from codex32.execution import queue
 from codex32.services import audit, bot_settings, bots, gateway, schedules
@@ -154,6 +155,11 @@ def accept(session: Session, principal: Principal, conversation_id: uuid.UUID, *
         if not principal.can(Permission.UPDATE_BOT):
             raise Forbidden("accepting a refined bot needs the update_bot permission")
         bot = bots.get(session, conversation.bot_id, lock=True)
+        if not (schedule and schedule.get("cron")) and session.get(
+                BotSchedule, (bot.workspace_id, bot.id)) is not None:
+            # Refined into a bot that runs on no schedule: the old one must not keep firing.
+            schedules.remove(session, principal, bot.id, audited=False)
+            recorded["schedule"] = None
         version = bots.add_version(session, principal, bot, code,
                                    f"From builder conversation {conversation.id}", files)
         bot.settings = {**bot.settings, **settings}
