@@ -247,3 +247,14 @@ def test_refining_a_scheduled_bot_into_a_manual_one_removes_its_schedule(app, su
     assert tenant.call("GET", f"/api/v1/bots/{bot['id']}/schedule").status_code == 404
     entry = tenant.call("GET", "/api/v1/audit-logs?page_size=5").json["items"][0]
     assert entry["action"] == "bot.update" and entry["changes"]["schedule"] is None
+
+
+def test_refining_a_networked_bot_into_one_without_network_turns_its_network_off(
+        app, superuser, tenant, model):
+    bot = tenant.create_bot(settings={"network": True})
+
+    refine_with_model(app, superuser, tenant, model, bot["id"], {
+        "name": "greeter", "purpose": "Greet people", "trigger": {"type": "manual"},
+        "network": {"needed": False}})
+
+    assert tenant.call("GET", f"/api/v1/bots/{bot['id']}").json["settings"]["network"] is False

@@ -220,10 +220,10 @@ def _settings(config: dict[str, Any], platform_network: bool) -> dict[str, Any]:
         found["max_retries"] = retries
     network = config.get("network")
     needed = network.get("needed") if isinstance(network, dict) else network
-    if needed is True:
-        if not platform_network:
-            raise Invalid("the generated bot needs the network, and this platform does not "
-                          "allow bots on the network (CODEX32_ALLOW_BOT_NETWORK)")
-        found["network"] = True
+    if needed is True and not platform_network:
+        raise Invalid("the generated bot needs the network, and this platform does not "
+                      "allow bots on the network (CODEX32_ALLOW_BOT_NETWORK)")
+    # Stated either way: a refined bot that no longer needs the network loses it.
+    found["network"] = needed is True
     return found
 
