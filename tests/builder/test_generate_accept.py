@@ -258,3 +258,16 @@ def test_refining_a_networked_bot_into_one_without_network_turns_its_network_off
         "network": {"needed": False}})
 
     assert tenant.call("GET", f"/api/v1/bots/{bot['id']}").json["settings"]["network"] is False
+
+
+def test_accept_refuses_a_blank_name_as_the_bots_api_does(app, superuser, tenant):
+    conversation = ready(tenant)
+    tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
+    assert run_build(app, superuser, tenant, conversation)["report"]["passed"]
+
+    response = tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/accept",
+                           json={"name": "   "})
+
+    assert response.status_code == 422, response.json
+    assert tenant.call("GET", "/api/v1/bots").json["total"] == 0
+    assert detail(tenant, conversation)["state"] == "generated"
