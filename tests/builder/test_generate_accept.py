@@ -271,3 +271,20 @@ def test_accept_refuses_a_blank_name_as_the_bots_api_does(app, superuser, tenant
     assert response.status_code == 422, response.json
     assert tenant.call("GET", "/api/v1/bots").json["total"] == 0
     assert detail(tenant, conversation)["state"] == "generated"
+
+
+def test_refining_a_scheduled_bot_keeps_its_schedules_input_and_pause(app, superuser, tenant,
+                                                                      model):
+    bot = tenant.create_bot()
+    assert tenant.call("PUT", f"/api/v1/bots/{bot['id']}/schedule", json={
+        "cron": "0 9 * * *", "timezone": "UTC", "enabled": False,
+        "input": {"url": "https://example.com"}}).status_code in (200, 201)
+
+    refine_with_model(app, superuser, tenant, model, bot["id"], {
+        "name": "greeter", "purpose": "Greet people, with logging",
+        "trigger": {"type": "schedule", "cron": "0 10 * * *", "timezone": "UTC"}})
+
+    schedule = tenant.call("GET", f"/api/v1/bots/{bot['id']}/schedule").json
+    assert schedule["cron"] == "0 10 * * *"
+    assert schedule["input"] == {"url": "https://example.com"}
+    assert schedule["enabled"] is False

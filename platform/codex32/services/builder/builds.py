@@ -178,8 +178,13 @@ def accept(session: Session, principal: Principal, conversation_id: uuid.UUID, *
                           code=code, message=f"From builder conversation {conversation.id}",
                           settings=settings, files=files, audit_changes=recorded)
     if schedule and schedule.get("cron"):
+        # A refined bot's schedule keeps what config.yaml does not say: its runs' input and
+        # whether the user paused it.
+        kept = session.get(BotSchedule, (bot.workspace_id, bot.id))
         schedules.put(session, principal, bot.id, cron=str(schedule["cron"]),
-                      timezone=str(schedule.get("timezone") or "UTC"), audited=False)
+                      timezone=str(schedule.get("timezone") or "UTC"),
+                      enabled=kept.enabled if kept else True,
+                      input=kept.input if kept else None, audited=False)
     conversation.bot_id, conversation.state = bot.id, "accepted"
     conversation.accepted_version = bot.current_version
     conversation.updated_at = datetime.now(UTC)
