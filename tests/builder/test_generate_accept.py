@@ -288,3 +288,30 @@ def test_refining_a_scheduled_bot_keeps_its_schedules_input_and_pause(app, super
     assert schedule["cron"] == "0 10 * * *"
     assert schedule["input"] == {"url": "https://example.com"}
     assert schedule["enabled"] is False
+
+
+def test_a_turn_answered_while_the_conversation_was_accepted_is_refused(app, superuser, tenant,
+                                                                        monkeypatch):
+    """Accepted (another tab) while the turn's model answered: the accepted conversation is
+    closed, so the late turn is a 409 and changes nothing."""
+    from codex32.api.v1 import builder as builder_api
+
+    conversation = ready(tenant)
+    tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
+    run_build(app, superuser, tenant, conversation)
+    before = detail(tenant, conversation)
+    real_respond = builder_api.clarify.respond
+
+    def respond_while_accepted(context):
+        reply = real_respond(context)
+        superuser.execute("UPDATE builder_conversations SET state = 'accepted' WHERE id = %s",
+                          (conversation,))  # as an accept commits it (another request)
+        return reply
+
+    monkeypatch.setattr(builder_api.clarify, "respond", respond_while_accepted)
+    late = say(tenant, conversation, "check it hourly instead")
+
+    assert late.status_code == 409, late.json
+    after = detail(tenant, conversation)
+    assert after["state"] == "accepted" and after["turns"] == before["turns"]
+    assert after["specification"] == before["specification"]
