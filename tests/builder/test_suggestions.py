@@ -225,3 +225,17 @@ def test_deeply_nested_code_is_reviewed_without_a_500(tenant, files):
     response = suggestions_for(tenant, bot["id"])
 
     assert response.status_code == 200, response.json
+
+
+def test_a_model_suggestion_escaping_half_a_utf16_pair_is_shown_not_a_500(tenant, scripted_llm):
+    bot = tenant.create_bot(code=SLOPPY_BOT)
+    scripted_llm.says(json.dumps({"suggestions": [
+        {"kind": "feature", "title": "Alert \ud800", "detail": "Compare \udc00 with last run.",
+         "impact": "medium", "effort": "medium", "message": "Alert me \ud800."}]}))
+
+    response = suggestions_for(tenant, bot["id"])
+
+    assert response.status_code == 200, response.get_data()[:300]
+    shown = [s for s in response.json["suggestions"] if s["source"] == "model"]
+    assert [(s["title"], s["detail"], s["message"]) for s in shown] == [
+        ("Alert \ufffd", "Compare \ufffd with last run.", "Alert me \ufffd.")]
