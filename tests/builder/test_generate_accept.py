@@ -6,7 +6,7 @@ import inspect
 import json
 
 from tests.builder.conftest import detail, run_build, say, start
-from tests.builder.greeter import GOOD_FILES, answer
+from tests.builder.greeter import GOOD_FILES, GOOD_TESTS, answer
 
 SCHEDULED = "Every morning check https://example.com and return the result"
 
@@ -315,3 +315,25 @@ def test_a_turn_answered_while_the_conversation_was_accepted_is_refused(app, sup
     after = detail(tenant, conversation)
     assert after["state"] == "accepted" and after["turns"] == before["turns"]
     assert after["specification"] == before["specification"]
+
+
+def test_a_failing_test_that_prints_nul_keeps_its_build_report(app, superuser, tenant, model):
+    """pytest's report of generated tests is the model's code's output: a NUL in it made the
+    report one the database refuses, and the build ended with no report at all."""
+    assert tenant.call("PATCH", "/api/v1/workspace", json={"settings": {"builder": {
+        "max_repair_rounds": 0}}}).status_code == 200
+    printing = GOOD_TESTS + '\n\ndef test_prints_nul():\n    print("a\\x00b")\n    assert False\n'
+    model.says(json.dumps({"message": "ok", "questions": [], "suggestions": [],
+                           "specification": {"name": "greeter", "purpose": "Greet people",
+                                             "trigger": {"type": "manual"}}}),
+               answer({**GOOD_FILES, "test_bot.py": printing}))
+    conversation = start(tenant, message="A bot that greets people")["conversation_id"]
+    tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
+
+    built = run_build(app, superuser, tenant, conversation)
+
+    assert built["error"] is None, built["error"]
+    assert built["state"] == "generated" and built["report"]["passed"] is False
+    tests = next(s for s in built["report"]["rounds"][-1]["validation"]["steps"]
+                 if s["name"] == "tests")
+    assert tests["status"] == "failed"

@@ -35,7 +35,7 @@ from codex32.errors import Conflict, Forbidden, Invalid
 from codex32.execution import queue
 from codex32.services import audit, bot_settings, bots, gateway, schedules
 from codex32.services.builder import conversations
-from codex32.services.builder.report import Build, as_json
+from codex32.services.builder.report import Build, as_json, storable
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def start(session: Session, workspace_id: str, conversation_id: str, job_id: int
 def add_progress(session: Session, conversation_id: str, event: str,
                  detail: dict[str, Any]) -> None:
     """Append one progress event to the conversation; its name becomes the running step."""
-    entry = {"event": event, **detail, "at": datetime.now(UTC).isoformat()}
+    entry = storable({"event": event, **detail, "at": datetime.now(UTC).isoformat()})
     table = BuilderConversation.__table__
     session.execute(update(BuilderConversation).where(
         BuilderConversation.id == uuid.UUID(conversation_id),
@@ -118,7 +118,7 @@ def store(session: Session, conversation_id: str, build: Build | None,
     """The build's end: its report (the conversation is then ``generated``) or its error."""
     values: dict[str, Any] = {"step": None, "error": error, "updated_at": datetime.now(UTC)}
     if build is not None:
-        values.update(report=as_json(build), state="generated")
+        values.update(report=storable(as_json(build)), state="generated")
     session.execute(update(BuilderConversation).where(
         BuilderConversation.id == uuid.UUID(conversation_id)).values(**values))
     notifications.notify(session, PROGRESS_CHANNEL, conversation_id)
