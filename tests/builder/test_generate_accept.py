@@ -337,3 +337,15 @@ def test_a_failing_test_that_prints_nul_keeps_its_build_report(app, superuser, t
     tests = next(s for s in built["report"]["rounds"][-1]["validation"]["steps"]
                  if s["name"] == "tests")
     assert tests["status"] == "failed"
+
+
+def test_the_memory_a_refinement_settles_reaches_the_bots_settings(app, superuser, tenant,
+                                                                   model):
+    bot = tenant.create_bot()
+
+    refine_with_model(app, superuser, tenant, model, bot["id"], {
+        "name": "greeter", "purpose": "Greet people", "trigger": {"type": "manual"},
+        "limits": {"timeout_seconds": 20, "memory_mb": 128}})
+
+    settings = tenant.call("GET", f"/api/v1/bots/{bot['id']}").json["settings"]
+    assert (settings["timeout_seconds"], settings["memory_mb"]) == (20, 128)

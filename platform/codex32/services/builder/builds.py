@@ -208,13 +208,16 @@ def read_config(text: str) -> dict[str, Any]:
 
 
 def _settings(config: dict[str, Any], platform_network: bool) -> dict[str, Any]:
-    """The bot settings config.yaml states (timeouts, retries, network)."""
+    """The bot settings config.yaml states (timeouts, memory, retries, network)."""
     found: dict[str, Any] = {}
     timeouts = config.get("timeouts")
     timeout = timeouts.get("run_seconds") if isinstance(timeouts, dict) else \
         config.get("timeout_seconds")
     if isinstance(timeout, int | float) and timeout >= 1:
         found["timeout_seconds"] = int(timeout)
+    memory = config.get("memory_mb")
+    if isinstance(memory, int) and not isinstance(memory, bool):
+        found["memory_mb"] = memory  # bounded by the workspace's maximum when checked
     retries = config.get("retries")
     if isinstance(retries, dict):
         if isinstance(retries.get("max"), int):
