@@ -6,6 +6,7 @@ import inspect
 import json
 
 from tests.builder.conftest import detail, run_build, say, start
+from tests.builder.greeter import GOOD_FILES, GOOD_TESTS, answer
 
 SCHEDULED = "Every morning check https://example.com and return the result"
 
@@ -189,3 +190,162 @@ def test_a_client_following_events_sees_the_steps_as_the_job_runs(app, superuser
     found = events(raw)
     assert [name for _, name, _ in found].count("step") >= 4
     assert found[-1][1] == "done" and found[-1][2]["state"] == "generated"
+
+
+def test_a_build_started_with_an_api_key_is_metered_to_that_key(app, superuser, tenant,
+                                                                 model):
+    """The key's own budget (scope api_key) must see the generation, as it sees the turns."""
+    key = tenant.api_key(role="user")
+    headers = {"Authorization": f"Bearer {key}"}
+    model.says(json.dumps({"message": "ok", "questions": [], "suggestions": [],
+                           "specification": {"name": "greeter", "purpose": "Greet people",
+                                             "trigger": {"type": "manual"}}}),
+               answer(GOOD_FILES))
+    first = tenant.client.post("/api/v1/builder/conversations", headers=headers,
+                               json={"message": "A bot that greets people"})
+    assert first.status_code == 201, first.json
+    conversation = first.json["conversation_id"]
+    assert tenant.client.post(f"/api/v1/builder/conversations/{conversation}/generate",
+                              headers=headers).status_code == 202
+
+    run_build(app, superuser, tenant, conversation)
+
+    rows = superuser.execute(
+        "SELECT api_key_id FROM llm_usage WHERE workspace_id = %s AND conversation_id = %s",
+        (tenant.workspace_id, conversation)).fetchall()
+    assert len(rows) >= 2, rows  # the turn and the generation
+    assert {str(row[0]) for row in rows} == {
+        str(superuser.execute("SELECT id FROM api_keys WHERE workspace_id = %s",
+                              (tenant.workspace_id,)).fetchone()[0])}
+
+
+def refine_with_model(app, superuser, tenant, model, bot_id: str, spec: dict) -> dict:
+    """Refine the bot into ``spec`` (the model's turn), build and accept; the accept's body."""
+    model.says(json.dumps({"message": "ok", "questions": [], "suggestions": [],
+                           "specification": spec}), answer(GOOD_FILES))
+    conversation = start(tenant, bot_id=bot_id, message="change it")["conversation_id"]
+    assert tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate"
+                       ).status_code == 202
+    assert run_build(app, superuser, tenant, conversation)["report"]["passed"]
+    accepted = tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/accept",
+                           json={})
+    assert accepted.status_code == 201, accepted.json
+    return accepted.json
+
+
+def test_refining_a_scheduled_bot_into_a_manual_one_removes_its_schedule(app, superuser,
+                                                                         tenant, model):
+    bot = tenant.create_bot()
+    assert tenant.call("PUT", f"/api/v1/bots/{bot['id']}/schedule",
+                       json={"cron": "0 9 * * *", "timezone": "UTC"}).status_code in (200, 201)
+
+    accepted = refine_with_model(app, superuser, tenant, model, bot["id"], {
+        "name": "greeter", "purpose": "Greet people, only when asked",
+        "trigger": {"type": "manual"}})
+
+    assert accepted["schedule"] is None
+    assert tenant.call("GET", f"/api/v1/bots/{bot['id']}/schedule").status_code == 404
+    entry = tenant.call("GET", "/api/v1/audit-logs?page_size=5").json["items"][0]
+    assert entry["action"] == "bot.update" and entry["changes"]["schedule"] is None
+
+
+def test_refining_a_networked_bot_into_one_without_network_turns_its_network_off(
+        app, superuser, tenant, model):
+    bot = tenant.create_bot(settings={"network": True})
+
+    refine_with_model(app, superuser, tenant, model, bot["id"], {
+        "name": "greeter", "purpose": "Greet people", "trigger": {"type": "manual"},
+        "network": {"needed": False}})
+
+    assert tenant.call("GET", f"/api/v1/bots/{bot['id']}").json["settings"]["network"] is False
+
+
+def test_accept_refuses_a_blank_name_as_the_bots_api_does(app, superuser, tenant):
+    conversation = ready(tenant)
+    tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
+    assert run_build(app, superuser, tenant, conversation)["report"]["passed"]
+
+    response = tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/accept",
+                           json={"name": "   "})
+
+    assert response.status_code == 422, response.json
+    assert tenant.call("GET", "/api/v1/bots").json["total"] == 0
+    assert detail(tenant, conversation)["state"] == "generated"
+
+
+def test_refining_a_scheduled_bot_keeps_its_schedules_input_and_pause(app, superuser, tenant,
+                                                                      model):
+    bot = tenant.create_bot()
+    assert tenant.call("PUT", f"/api/v1/bots/{bot['id']}/schedule", json={
+        "cron": "0 9 * * *", "timezone": "UTC", "enabled": False,
+        "input": {"url": "https://example.com"}}).status_code in (200, 201)
+
+    refine_with_model(app, superuser, tenant, model, bot["id"], {
+        "name": "greeter", "purpose": "Greet people, with logging",
+        "trigger": {"type": "schedule", "cron": "0 10 * * *", "timezone": "UTC"}})
+
+    schedule = tenant.call("GET", f"/api/v1/bots/{bot['id']}/schedule").json
+    assert schedule["cron"] == "0 10 * * *"
+    assert schedule["input"] == {"url": "https://example.com"}
+    assert schedule["enabled"] is False
+
+
+def test_a_turn_answered_while_the_conversation_was_accepted_is_refused(app, superuser, tenant,
+                                                                        monkeypatch):
+    """Accepted (another tab) while the turn's model answered: the accepted conversation is
+    closed, so the late turn is a 409 and changes nothing."""
+    from codex32.api.v1 import builder as builder_api
+
+    conversation = ready(tenant)
+    tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
+    run_build(app, superuser, tenant, conversation)
+    before = detail(tenant, conversation)
+    real_respond = builder_api.clarify.respond
+
+    def respond_while_accepted(context):
+        reply = real_respond(context)
+        superuser.execute("UPDATE builder_conversations SET state = 'accepted' WHERE id = %s",
+                          (conversation,))  # as an accept commits it (another request)
+        return reply
+
+    monkeypatch.setattr(builder_api.clarify, "respond", respond_while_accepted)
+    late = say(tenant, conversation, "check it hourly instead")
+
+    assert late.status_code == 409, late.json
+    after = detail(tenant, conversation)
+    assert after["state"] == "accepted" and after["turns"] == before["turns"]
+    assert after["specification"] == before["specification"]
+
+
+def test_a_failing_test_that_prints_nul_keeps_its_build_report(app, superuser, tenant, model):
+    """pytest's report of generated tests is the model's code's output: a NUL in it made the
+    report one the database refuses, and the build ended with no report at all."""
+    assert tenant.call("PATCH", "/api/v1/workspace", json={"settings": {"builder": {
+        "max_repair_rounds": 0}}}).status_code == 200
+    printing = GOOD_TESTS + '\n\ndef test_prints_nul():\n    print("a\\x00b")\n    assert False\n'
+    model.says(json.dumps({"message": "ok", "questions": [], "suggestions": [],
+                           "specification": {"name": "greeter", "purpose": "Greet people",
+                                             "trigger": {"type": "manual"}}}),
+               answer({**GOOD_FILES, "test_bot.py": printing}))
+    conversation = start(tenant, message="A bot that greets people")["conversation_id"]
+    tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
+
+    built = run_build(app, superuser, tenant, conversation)
+
+    assert built["error"] is None, built["error"]
+    assert built["state"] == "generated" and built["report"]["passed"] is False
+    tests = next(s for s in built["report"]["rounds"][-1]["validation"]["steps"]
+                 if s["name"] == "tests")
+    assert tests["status"] == "failed"
+
+
+def test_the_memory_a_refinement_settles_reaches_the_bots_settings(app, superuser, tenant,
+                                                                   model):
+    bot = tenant.create_bot()
+
+    refine_with_model(app, superuser, tenant, model, bot["id"], {
+        "name": "greeter", "purpose": "Greet people", "trigger": {"type": "manual"},
+        "limits": {"timeout_seconds": 20, "memory_mb": 128}})
+
+    settings = tenant.call("GET", f"/api/v1/bots/{bot['id']}").json["settings"]
+    assert (settings["timeout_seconds"], settings["memory_mb"]) == (20, 128)

@@ -3,6 +3,8 @@ ask their questions, and every artifact says it came from them."""
 
 from __future__ import annotations
 
+import pytest
+
 from codex32.services.builder import spec as specs
 from tests.builder.conftest import detail, say, start
 
@@ -88,3 +90,17 @@ def test_a_described_bot_no_template_does_is_answered_honestly_not_questioned(
     accepted = tenant.call("POST", f"/api/v1/builder/conversations/"
                                    f"{first['conversation_id']}/accept", json={})
     assert accepted.status_code == 409
+
+
+@pytest.mark.parametrize("message", [
+    "Every " + "9" * 5000 + " minutes check https://example.com",
+    "Every " + "9" * 5000 + " days check https://example.com",
+    "Every night delete rows older than " + "9" * 5000 + " days",
+    "Every night delete rows " + "9" * 5000 + " weeks old",
+])
+def test_a_number_too_long_for_int_is_not_read_as_a_schedule_or_age(tenant, message):
+    """Python refuses int() of more than 4,300 digits: the heuristics failed (a 502)."""
+    response = tenant.call("POST", "/api/v1/builder/conversations", json={"message": message})
+
+    assert response.status_code == 201, response.json
+    assert not specs.errors(response.json["specification"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 from psycopg.types.json import Jsonb
 
 from codex32.db import db, tenancy
@@ -206,3 +207,35 @@ def test_a_suggestion_becomes_a_refine_conversation_in_one_call(tenant):
         "GET", f"/api/v1/builder/conversations/{response.json['conversation_id']}").json
     assert conversation["bot_id"] == bot["id"]
     assert conversation["turns"][0]["content"] == suggestion["message"]
+
+
+DEEP = "-" * 600 + "1"  # compiles, but deeper than ast.unparse's recursion allows
+
+
+@pytest.mark.parametrize("files", [
+    {"bot.py": f"import time\n\n\ndef main(event, context):\n    while True:\n"
+               f"        time.sleep({DEEP})\n"},
+    {"test_bot.py": f"import bot\n\n\ndef test_it():\n    assert bot.main({{}}, None) == {DEEP}\n"},
+], ids=["bot.py", "test_bot.py"])
+def test_deeply_nested_code_is_reviewed_without_a_500(tenant, files):
+    bot = tenant.create_bot(code=files.get("bot.py", CAREFUL_BOT))
+    if "test_bot.py" in files:
+        _set_files(tenant, bot["id"], {"test_bot.py": files["test_bot.py"]})
+
+    response = suggestions_for(tenant, bot["id"])
+
+    assert response.status_code == 200, response.json
+
+
+def test_a_model_suggestion_escaping_half_a_utf16_pair_is_shown_not_a_500(tenant, scripted_llm):
+    bot = tenant.create_bot(code=SLOPPY_BOT)
+    scripted_llm.says(json.dumps({"suggestions": [
+        {"kind": "feature", "title": "Alert \ud800", "detail": "Compare \udc00 with last run.",
+         "impact": "medium", "effort": "medium", "message": "Alert me \ud800."}]}))
+
+    response = suggestions_for(tenant, bot["id"])
+
+    assert response.status_code == 200, response.get_data()[:300]
+    shown = [s for s in response.json["suggestions"] if s["source"] == "model"]
+    assert [(s["title"], s["detail"], s["message"]) for s in shown] == [
+        ("Alert \ufffd", "Compare \ufffd with last run.", "Alert me \ufffd.")]

@@ -183,3 +183,33 @@ def test_a_query_without_words_answers_from_full_text_without_a_failed_vector_se
     assert found["vector_search"] is False
     assert found["note"] == "the query holds nothing the embedder can place: full-text only"
     assert not [r for r in caplog.records if "vector search failed" in r.getMessage()]
+
+
+def test_an_answer_whose_json_escapes_half_a_utf16_pair_is_no_500(tenant, kb):
+    """The gateway replaces a raw lone surrogate in the model's text, but the escape
+    ``\\ud800`` is six ASCII characters there: only parsing the JSON makes it one."""
+    import json
+
+    from codex32.testing.fake_openai import FakeOpenAI
+
+    handbook = collection(tenant)
+    upload_text(tenant, handbook, "Travel", "Book trains when the journey is under four hours.")
+    kb.drain(tenant)
+
+    def reply(body):
+        cited = body["messages"][-1]["content"].split("[", 1)[1].split("]", 1)[0]
+        return json.dumps({"answer": "Take the train \ud800.", "citations": [cited, "x\udc00"]})
+
+    with FakeOpenAI(api_key="sk-t") as server:
+        server.reply = reply
+        assert tenant.call("PUT", "/api/v1/providers/llm/openai", json={
+            "config": {"base_url": server.url, "model": "gpt-4o-mini"},
+            "secrets": {"api_key": "sk-t"}}).status_code == 200
+        tenant.call("PATCH", "/api/v1/workspace",
+                    json={"settings": {"defaults": {"llm": "openai"}}})
+        response = tenant.call("POST", f"/api/v1/collections/{handbook}/ask",
+                               json={"question": "Should I take the train?"})
+    assert response.status_code == 200, response.get_data()[:300]
+    assert response.json["mode"] == "generated"
+    assert response.json["answer"] == "Take the train \ufffd."
+    assert response.json["rejected_citations"] == ["x\ufffd"]

@@ -129,3 +129,25 @@ def test_a_document_deleted_while_its_vectors_are_written_leaves_none(tenant, kb
     monkeypatch.setattr(indexing.vectors, "upsert", real_upsert)
     assert kb.chunks(tenant) == []
     assert kb.vector_ids(tenant) == set()
+
+
+def test_an_upload_into_a_collection_deleted_meanwhile_is_404_not_500(tenant, superuser,
+                                                                       monkeypatch):
+    """The collection is deleted (another request, committed) between the upload's read of it
+    and its insert: the document's foreign key fails, which is a missing collection."""
+    from codex32.services.knowledge import documents
+
+    handbook = collection(tenant)
+    real_check = documents.parsing.check
+
+    def check_then_delete(*args, **kwargs):
+        real_check(*args, **kwargs)
+        superuser.execute("DELETE FROM knowledge_collections WHERE id = %s", (handbook,))
+
+    monkeypatch.setattr(documents.parsing, "check", check_then_delete)
+    response = _post(tenant, handbook, b'{"title": "late", "text": "Too late."}')
+
+    assert response.status_code == 404, response.json
+    assert response.json["message"] == "collection not found"
+    assert superuser.execute("SELECT count(*) FROM knowledge_documents WHERE workspace_id = %s",
+                             (tenant.workspace_id,)).fetchone()[0] == 0

@@ -128,10 +128,14 @@ def _fields(schedule: BotSchedule) -> dict[str, Any]:
             "input_keys": _keys(schedule.input)}
 
 
-def remove(session: Session, principal: Principal, bot_id: uuid.UUID) -> None:
-    """Delete the bot's schedule; runs it already queued are not affected."""
+def remove(session: Session, principal: Principal, bot_id: uuid.UUID, *,
+           audited: bool = True) -> None:
+    """Delete the bot's schedule; runs it already queued are not affected.
+
+    ``audited=False``: the caller's own audit row records it (a builder accept)."""
     schedule = get(session, bot_id)
-    audit.record(session, principal, "schedule.delete", "bot", bot_id, _fields(schedule))
+    if audited:
+        audit.record(session, principal, "schedule.delete", "bot", bot_id, _fields(schedule))
     session.delete(schedule)
     session.flush()
 

@@ -21,7 +21,7 @@ from marshmallow import ValidationError, fields, validate
 from codex32 import runtime
 from codex32.api import openings, transaction
 from codex32.api.blueprint import Blueprint
-from codex32.api.schemas import Output, PageArgs, Strict, page_of
+from codex32.api.schemas import Output, PageArgs, Strict, name_length, page_of
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db, notifications, tenancy
@@ -74,7 +74,7 @@ class BuilderMessageSchema(Strict):
 
 
 class BuilderAcceptSchema(Strict):
-    name = fields.String(validate=validate.Length(min=1, max=200),
+    name = fields.String(validate=name_length,  # as the bots API: not blank, the bounded length
                          metadata={"description": "the new bot's name (default: the "
                                                   "specification's)"})
 

@@ -137,7 +137,8 @@ def schedule_from(lower: str) -> tuple[str | None, str | None]:
         return " ".join(explicit.group(1).split()), None
     if re.search(r"\bevery\s+(\d+\s*)?(seconds?|secs?)\b", lower):
         return "* * * * *", "Schedules run at most once a minute; is every minute acceptable?"
-    every = re.search(r"\bevery\s+(\d+)\s*(minutes?|mins?|hours?|hrs?|days?)\b", lower)
+    # At most 9 digits: int() refuses thousands (a description may hold any number).
+    every = re.search(r"\bevery\s+(\d{1,9})\s*(minutes?|mins?|hours?|hrs?|days?)\b", lower)
     if every:
         count, unit = int(every.group(1)), every.group(2)
         if unit.startswith("m") and count >= 60 and count % 60 == 0:

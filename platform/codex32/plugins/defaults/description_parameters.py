@@ -116,8 +116,10 @@ def _webhook_relay(said: _Said, params: dict[str, Any], questions: list[str]) ->
 
 def _scheduled_cleanup(said: _Said, params: dict[str, Any], questions: list[str]) -> None:
     lower = said.lower
-    age = re.search(r"\b(?:older\s+than|more\s+than|over)\s+(\d+)\s*(day|week|month|year)s?",
-                    lower) or re.search(r"\b(\d+)\s*(day|week|month|year)s?\s+old\b", lower)
+    # At most 9 digits: int() refuses thousands (a description may hold any number).
+    age = re.search(r"\b(?:older\s+than|more\s+than|over)\s+(\d{1,9})\s*"
+                    r"(day|week|month|year)s?", lower) \
+        or re.search(r"\b(\d{1,9})\s*(day|week|month|year)s?\s+old\b", lower)
     if age:
         days = {"day": 1, "week": 7, "month": 30, "year": 365}[age.group(2)]
         params["max_age_days"] = min(int(age.group(1)) * days, 36500)

@@ -30,11 +30,12 @@ from codex32.auth.principal import Principal
 from codex32.auth.rbac import Permission
 from codex32.db import notifications
 from codex32.db.builder_models import BuilderConversation
+from codex32.db.models import BotSchedule
 from codex32.errors import Conflict, Forbidden, Invalid
 from codex32.execution import queue
 from codex32.services import audit, bot_settings, bots, gateway, schedules
 from codex32.services.builder import conversations
-from codex32.services.builder.report import Build, as_json
+from codex32.services.builder.report import Build, as_json, storable
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +88,11 @@ def start(session: Session, workspace_id: str, conversation_id: str, job_id: int
         return None
     conversation.step, conversation.updated_at = "started", datetime.now(UTC)
     notifications.notify(session, PROGRESS_CHANNEL, conversation_id)
-    caller = gateway.Caller(user_id=conversation.created_by
-                            if conversation.creator_type == "user" else None,
-                            conversation_id=conversation_id)
+    # Metered to whoever started the conversation, as its turns are: an API key's build
+    # counts against that key's budget (scope api_key), not only the workspace's.
+    creator = {"user": "user_id", "api_key": "api_key_id"}.get(conversation.creator_type)
+    caller = gateway.Caller(conversation_id=conversation_id,
+                            **({creator: conversation.created_by} if creator else {}))
     previous = (conversations.previous_files(session, conversation.bot_id)
                 if conversation.bot_id else None)
     session.flush()
@@ -100,7 +103,7 @@ def start(session: Session, workspace_id: str, conversation_id: str, job_id: int
 def add_progress(session: Session, conversation_id: str, event: str,
                  detail: dict[str, Any]) -> None:
     """Append one progress event to the conversation; its name becomes the running step."""
-    entry = {"event": event, **detail, "at": datetime.now(UTC).isoformat()}
+    entry = storable({"event": event, **detail, "at": datetime.now(UTC).isoformat()})
     table = BuilderConversation.__table__
     session.execute(update(BuilderConversation).where(
         BuilderConversation.id == uuid.UUID(conversation_id),
@@ -115,7 +118,7 @@ def store(session: Session, conversation_id: str, build: Build | None,
     """The build's end: its report (the conversation is then ``generated``) or its error."""
     values: dict[str, Any] = {"step": None, "error": error, "updated_at": datetime.now(UTC)}
     if build is not None:
-        values.update(report=as_json(build), state="generated")
+        values.update(report=storable(as_json(build)), state="generated")
     session.execute(update(BuilderConversation).where(
         BuilderConversation.id == uuid.UUID(conversation_id)).values(**values))
     notifications.notify(session, PROGRESS_CHANNEL, conversation_id)
@@ -152,6 +155,11 @@ def accept(session: Session, principal: Principal, conversation_id: uuid.UUID, *
         if not principal.can(Permission.UPDATE_BOT):
             raise Forbidden("accepting a refined bot needs the update_bot permission")
         bot = bots.get(session, conversation.bot_id, lock=True)
+        if not (schedule and schedule.get("cron")) and session.get(
+                BotSchedule, (bot.workspace_id, bot.id)) is not None:
+            # Refined into a bot that runs on no schedule: the old one must not keep firing.
+            schedules.remove(session, principal, bot.id, audited=False)
+            recorded["schedule"] = None
         version = bots.add_version(session, principal, bot, code,
                                    f"From builder conversation {conversation.id}", files)
         bot.settings = {**bot.settings, **settings}
@@ -170,8 +178,13 @@ def accept(session: Session, principal: Principal, conversation_id: uuid.UUID, *
                           code=code, message=f"From builder conversation {conversation.id}",
                           settings=settings, files=files, audit_changes=recorded)
     if schedule and schedule.get("cron"):
+        # A refined bot's schedule keeps what config.yaml does not say: its runs' input and
+        # whether the user paused it.
+        kept = session.get(BotSchedule, (bot.workspace_id, bot.id))
         schedules.put(session, principal, bot.id, cron=str(schedule["cron"]),
-                      timezone=str(schedule.get("timezone") or "UTC"), audited=False)
+                      timezone=str(schedule.get("timezone") or "UTC"),
+                      enabled=kept.enabled if kept else True,
+                      input=kept.input if kept else None, audited=False)
     conversation.bot_id, conversation.state = bot.id, "accepted"
     conversation.accepted_version = bot.current_version
     conversation.updated_at = datetime.now(UTC)
@@ -195,13 +208,16 @@ def read_config(text: str) -> dict[str, Any]:
 
 
 def _settings(config: dict[str, Any], platform_network: bool) -> dict[str, Any]:
-    """The bot settings config.yaml states (timeouts, retries, network)."""
+    """The bot settings config.yaml states (timeouts, memory, retries, network)."""
     found: dict[str, Any] = {}
     timeouts = config.get("timeouts")
     timeout = timeouts.get("run_seconds") if isinstance(timeouts, dict) else \
         config.get("timeout_seconds")
     if isinstance(timeout, int | float) and timeout >= 1:
         found["timeout_seconds"] = int(timeout)
+    memory = config.get("memory_mb")
+    if isinstance(memory, int) and not isinstance(memory, bool):
+        found["memory_mb"] = memory  # bounded by the workspace's maximum when checked
     retries = config.get("retries")
     if isinstance(retries, dict):
         if isinstance(retries.get("max"), int):
@@ -212,10 +228,10 @@ def _settings(config: dict[str, Any], platform_network: bool) -> dict[str, Any]:
         found["max_retries"] = retries
     network = config.get("network")
     needed = network.get("needed") if isinstance(network, dict) else network
-    if needed is True:
-        if not platform_network:
-            raise Invalid("the generated bot needs the network, and this platform does not "
-                          "allow bots on the network (CODEX32_ALLOW_BOT_NETWORK)")
-        found["network"] = True
+    if needed is True and not platform_network:
+        raise Invalid("the generated bot needs the network, and this platform does not "
+                      "allow bots on the network (CODEX32_ALLOW_BOT_NETWORK)")
+    # Stated either way: a refined bot that no longer needs the network loses it.
+    found["network"] = needed is True
     return found
 

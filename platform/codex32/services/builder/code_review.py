@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,18 +55,32 @@ def review(files: dict[str, str], bot_settings: dict[str, Any]) -> list[Suggesti
     code = files.get("bot.py", "")
     try:
         tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return [Suggestion("static:syntax", "reliability", "The code does not compile",
                            "bot.py has a syntax error, so every run fails.", "high", "low",
                            "static", "Fix the syntax error in bot.py.")]
-    found = [*_network(tree), *_errors(tree), *_logging(tree), *_secrets(tree),
-             *_sleeps(tree), *_tests(files.get("test_bot.py"))]
+    tests = files.get("test_bot.py")
+    found = _readable([lambda: _network(tree), lambda: _errors(tree), lambda: _logging(tree),
+                       lambda: _secrets(tree), lambda: _sleeps(tree), lambda: _tests(tests)])
     if not bot_settings.get("notifications"):
         found.append(Suggestion(
             "static:no-notifications", "feature", "Hear about failed runs",
             "No notification is configured: a failed or timed-out run goes unnoticed.",
             "medium", "low", "static",
             "Notify me when this bot fails or times out."))
+    return found
+
+
+def _readable(rules: list[Callable[[], Iterable[Suggestion]]]) -> list[Suggestion]:
+    """Every rule's suggestions; a rule whose recursive reading (``ast.unparse``, dotted names)
+    meets nesting deeper than Python's recursion limit, in code that compiles, is skipped:
+    the review is advice, and a tenant's odd code must not make it a 500."""
+    found: list[Suggestion] = []
+    for rule in rules:
+        try:
+            found.extend(rule())
+        except RecursionError:
+            continue
     return found
 
 
@@ -173,7 +187,7 @@ def _sleeps(tree: ast.Module) -> Iterator[Suggestion]:
 def _tests(tests: str | None) -> Iterator[Suggestion]:
     try:
         tree = ast.parse(tests or "")
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         tree = ast.Module(body=[], type_ignores=[])
     functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)
                  and n.name.startswith("test_")]

@@ -184,14 +184,16 @@ def record(session: Session, principal: Principal, prepared: Prepared, reply: Re
         action = "builder.conversation.create"
     else:
         conversation = get(session, conversation_id, lock=True)
+        if conversation.state == "accepted":  # accepted while this turn was answered
+            raise Conflict("this conversation was accepted; start a new one with bot_id to "
+                           "refine the bot")
         if conversation.turns + 2 != context.turn or conversation.step is not None:
             raise Conflict("the conversation changed while this turn was answered; send it "
                            "again")
         action = "builder.conversation.message"
     conversation.specification, conversation.settled = reply.specification, reply.settled
     conversation.source, conversation.updated_at = reply.source, now
-    if conversation.state != "accepted":
-        conversation.state = reply.state
+    conversation.state = reply.state
     turns = []
     if context.content or context.answers:
         turns.append(BuilderTurn(role="user", content=reply.user_text if context.answers

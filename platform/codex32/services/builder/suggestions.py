@@ -33,6 +33,7 @@ from codex32.services import bots, gateway, versions
 from codex32.services.bot_settings import DEFAULTS
 from codex32.services.builder import code_review, generate, prompts
 from codex32.services.builder.code_review import Suggestion
+from codex32.services.gateway.calls import reported_text
 
 HISTORY_RUNS = 200  # the most recent finished runs the history rules read
 FINAL = ("succeeded", "failed", "timed_out", "cancelled")
@@ -112,6 +113,9 @@ class Review:
         for item in answer["suggestions"][:10]:
             if not isinstance(item, dict) or any(_VALIDATOR.iter_errors({"suggestions": [item]})):
                 continue  # a malformed suggestion is left out, never shown
+            # JSON escapes may spell half a UTF-16 pair ("\\ud800"), which no response carries.
+            item = {key: reported_text(value) if isinstance(value, str) else value
+                    for key, value in item.items()}
             digest = hashlib.sha256(item["title"].lower().encode()).hexdigest()[:10]
             taken.append(Suggestion(f"model:{digest}", item["kind"], item["title"],
                                     item["detail"], item["impact"], item["effort"], "model",

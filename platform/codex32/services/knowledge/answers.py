@@ -22,6 +22,7 @@ from codex32.errors import DomainError
 from codex32.plugins.interfaces import ChatRequest, Message
 from codex32.services import gateway
 from codex32.services.gateway import routing
+from codex32.services.gateway.calls import reported_text
 from codex32.services.knowledge import search
 from codex32.services.knowledge.documents import get_collection
 
@@ -99,9 +100,11 @@ def _generated(asking: Asking, hits: list[dict[str, Any]]) -> dict[str, Any] | N
     rejected = [c for c in cited if not (isinstance(c, str) and c in by_id)]
     if not valid:
         return None
-    return {"mode": "generated", "answer": text.strip(), "provider": result.provider,
-            "model": result.model, "citations": [_citation(by_id[c]) for c in valid],
-            "rejected_citations": [str(c)[:100] for c in rejected][:20]}
+    # JSON escapes may spell half a UTF-16 pair ("\\ud800"), which no response can carry.
+    return {"mode": "generated", "answer": reported_text(text.strip()),
+            "provider": result.provider, "model": result.model,
+            "citations": [_citation(by_id[c]) for c in valid],
+            "rejected_citations": [reported_text(str(c)[:100]) for c in rejected][:20]}
 
 
 def _extractive(hits: list[dict[str, Any]]) -> dict[str, Any]:

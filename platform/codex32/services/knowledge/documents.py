@@ -36,6 +36,7 @@ from codex32.services.knowledge import parsing
 from codex32.services.pages import ListQuery, Page, PageRequest, fetch, paged
 
 MAX_METADATA_BYTES = 16 * 1024
+COLLECTION_KEY = "knowledge_documents_workspace_id_collection_id_fkey"  # migration 0012
 
 COLLECTION_COLUMNS = (KnowledgeCollection.id, KnowledgeCollection.name,
                       KnowledgeCollection.description, KnowledgeCollection.metadata_,
@@ -170,9 +171,11 @@ def upload(session: Session, principal: Principal, collection_id: uuid.UUID, *, 
     try:
         with session.begin_nested():
             session.flush()
-    except IntegrityError as exc:  # the same content uploaded at the same moment
-        if "uq_knowledge_documents_content" in str(exc.orig):
+    except IntegrityError as exc:
+        if "uq_knowledge_documents_content" in str(exc.orig):  # uploaded at the same moment
             raise Conflict("this content is being uploaded to the collection already") from exc
+        if COLLECTION_KEY in str(exc.orig):  # the collection was deleted since it was read
+            raise NotFound("collection not found") from exc
         raise
     document.job_id = queue.defer_knowledge(session, queue.INDEX_DOCUMENT_TASK,
                                             principal.workspace_id, document_id=str(document.id))
