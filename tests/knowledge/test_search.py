@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+
 from tests.knowledge.conftest import collection, search, upload_text
 
 README = "# Invoice bot\n\nSends **reminders** for unpaid invoices every Monday.\n"
@@ -213,3 +215,32 @@ def test_an_answer_whose_json_escapes_half_a_utf16_pair_is_no_500(tenant, kb):
     assert response.json["mode"] == "generated"
     assert response.json["answer"] == "Take the train \ufffd."
     assert response.json["rejected_citations"] == ["x\ufffd"]
+
+
+@pytest.mark.parametrize("status", [401, 500])
+def test_a_model_that_fails_leaves_the_retrieved_passages_quoted_and_says_why(
+        tenant, kb, status):
+    """The passages are retrieved (and their query embedded) before the model is asked: a
+    provider that refuses or fails answers extractively, naming the failure, instead of
+    failing the whole question (as search falls back to full text when vectors fail)."""
+    from codex32.testing.fake_openai import FakeOpenAI
+
+    handbook = collection(tenant)
+    upload_text(tenant, handbook, "Travel", "Book trains when the journey is under four hours.")
+    kb.drain(tenant)
+    with FakeOpenAI(api_key="sk-t") as server:
+        for _ in range(10):  # every attempt of the router's retries fails
+            server.enqueue_error(status, "upstream trouble")
+        assert tenant.call("PUT", "/api/v1/providers/llm/openai", json={
+            "config": {"base_url": server.url, "model": "gpt-4o-mini"},
+            "secrets": {"api_key": "sk-t"}}).status_code == 200
+        tenant.call("PATCH", "/api/v1/workspace",
+                    json={"settings": {"defaults": {"llm": "openai"}}})
+        response = tenant.call("POST", f"/api/v1/collections/{handbook}/ask",
+                               json={"question": "Should I take the train?"})
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert body["mode"] == "extractive" and body["citations"], body
+    assert "Book trains" in body["answer"]
+    assert body["note"].startswith("the model could not answer"), body["note"]
+    assert "openai" in body["note"]

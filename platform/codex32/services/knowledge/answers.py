@@ -2,9 +2,10 @@
 (purpose ``search``, metered) citing the chunks used by id; citations are checked against what
 was retrieved, so an answer never cites a passage it was not given (nor another workspace's).
 
-Without a language model (the built-in heuristics are not one) or when the model's answer does
-not parse or cites nothing that was retrieved, the answer is extractive: the best passages
-themselves, labelled ``extractive``. Like a search, an answer is prepared in the caller's
+Without a language model (the built-in heuristics are not one), when the model's answer does
+not parse or cites nothing that was retrieved, or when the model cannot answer (its providers
+refuse or fail, a budget is spent: the note says which), the answer is extractive: the best
+passages themselves, labelled ``extractive``. Like a search, an answer is prepared in the caller's
 transaction and composed after it ended (docs/architecture.md, "Transactions").
 """
 
@@ -71,10 +72,15 @@ def compose(asking: Asking, found: dict[str, Any]) -> dict[str, Any]:
         answer["note"] = "no passage of the collection matches the question"
         return answer
     if asking.generative:
-        generated = _generated(asking, hits)
-        if generated is not None:
-            return {**answer, **generated}
-        answer["note"] = "the model's answer cited no retrieved passage; extractive instead"
+        try:
+            generated = _generated(asking, hits)
+        except DomainError as exc:  # refused, failed, over budget: the passages still stand
+            answer["note"] = (f"the model could not answer ({exc.status}): {exc.message}; "
+                              "the best passages, quoted")
+        else:
+            if generated is not None:
+                return {**answer, **generated}
+            answer["note"] = "the model's answer cited no retrieved passage; extractive instead"
     return {**answer, **_extractive(hits), "note": answer["note"] or (
         "no language model is configured: the best passages, quoted")}
 
