@@ -349,3 +349,24 @@ def test_the_memory_a_refinement_settles_reaches_the_bots_settings(app, superuse
 
     settings = tenant.call("GET", f"/api/v1/bots/{bot['id']}").json["settings"]
     assert (settings["timeout_seconds"], settings["memory_mb"]) == (20, 128)
+
+
+def test_accepting_a_refinement_with_a_name_is_refused_not_ignored(app, superuser, tenant):
+    # accept's name names the bot it creates: a refinement's bot exists, and the name was
+    # silently dropped (the caller believed it renamed the bot).
+    conversation = ready(tenant)
+    tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
+    run_build(app, superuser, tenant, conversation)
+    bot_id = tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/accept",
+                         json={}).json["bot_id"]
+    refine = start(tenant, bot_id=bot_id)["conversation_id"]
+    tenant.call("POST", f"/api/v1/builder/conversations/{refine}/generate")
+    run_build(app, superuser, tenant, refine)
+    refused = tenant.call("POST", f"/api/v1/builder/conversations/{refine}/accept",
+                          json={"name": "renamed"})
+    assert refused.status_code == 422, refused.json
+    assert "PATCH /api/v1/bots/" in refused.json["message"]
+    bot = tenant.call("GET", f"/api/v1/bots/{bot_id}").json
+    assert bot["name"] != "renamed" and bot["current_version"] == 1
+    assert tenant.call("GET", f"/api/v1/builder/conversations/{refine}").json[
+        "state"] == "generated"

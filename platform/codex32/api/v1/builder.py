@@ -76,7 +76,8 @@ class BuilderMessageSchema(Strict):
 class BuilderAcceptSchema(Strict):
     name = fields.String(validate=name_length,  # as the bots API: not blank, the bounded length
                          metadata={"description": "the new bot's name (default: the "
-                                                  "specification's)"})
+                                                  "specification's); refused (422) when the "
+                                                  "conversation refines a bot"})
 
 
 class ConversationListArgs(PageArgs):

@@ -154,6 +154,10 @@ def accept(session: Session, principal: Principal, conversation_id: uuid.UUID, *
     if conversation.bot_id is not None:
         if not principal.can(Permission.UPDATE_BOT):
             raise Forbidden("accepting a refined bot needs the update_bot permission")
+        if name is not None:  # it names the bot accept creates; this one exists
+            raise Invalid(f"name names a new bot; rename this one with PATCH /api/v1/bots/"
+                          f"{conversation.bot_id}", errors={"json": {"name": [
+                              "not allowed when accepting a refinement"]}})
         bot = bots.get(session, conversation.bot_id, lock=True)
         if not (schedule and schedule.get("cron")) and session.get(
                 BotSchedule, (bot.workspace_id, bot.id)) is not None:

@@ -1586,7 +1586,7 @@ export interface components {
             budgets: components["schemas"]["BudgetIn"][];
         };
         BuilderAccept: {
-            /** @description the new bot's name (default: the specification's) */
+            /** @description the new bot's name (default: the specification's); refused (422) when the conversation refines a bot */
             name?: string;
         };
         BuilderAccepted: {
