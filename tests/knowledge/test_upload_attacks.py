@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from io import BytesIO
 
+from psycopg.types.json import Jsonb
+
 from codex32.services.knowledge import chunking, parsing
 from tests.knowledge.conftest import collection, document, make_pdf, search
 
@@ -151,3 +153,33 @@ def test_an_upload_into_a_collection_deleted_meanwhile_is_404_not_500(tenant, su
     assert response.json["message"] == "collection not found"
     assert superuser.execute("SELECT count(*) FROM knowledge_documents WHERE workspace_id = %s",
                              (tenant.workspace_id,)).fetchone()[0] == 0
+
+
+def test_the_same_content_uploaded_at_the_same_moment_returns_the_first_upload(
+        tenant, superuser, monkeypatch):
+    """Another request uploads (and commits) the same content between this upload's look for
+    it and its insert: the unique index refuses the insert, and the upload answers as an
+    upload of content the collection holds does (200, that document), not 409."""
+    from codex32.services.knowledge import documents
+
+    handbook = collection(tenant)
+    body = b'{"title": "twice", "text": "Same words, sent twice at once."}'
+    first = _post(tenant, handbook, body)
+    assert first.status_code == 202, first.json  # stored, its indexing queued
+    cursor = superuser.execute("SELECT * FROM knowledge_documents WHERE id = %s",
+                               (first.json["id"],))
+    columns = [c.name for c in cursor.description]
+    values = [Jsonb(v) if isinstance(v, dict | list) else v for v in cursor.fetchone()]
+    superuser.execute("DELETE FROM knowledge_documents WHERE id = %s", (first.json["id"],))
+    real_checked = documents._checked_metadata
+
+    def committed_meanwhile(*args, **kwargs):  # after the look, before the insert
+        superuser.execute(f"INSERT INTO knowledge_documents ({', '.join(columns)}) VALUES "
+                          f"({', '.join(['%s'] * len(columns))})", values)
+        return real_checked(*args, **kwargs)
+
+    monkeypatch.setattr(documents, "_checked_metadata", committed_meanwhile)
+    second = _post(tenant, handbook, body)
+    assert second.status_code == 200, second.json
+    assert second.json["id"] == first.json["id"]
+    assert [d["id"] for d in _documents(tenant, handbook)] == [first.json["id"]]

@@ -155,9 +155,7 @@ def upload(session: Session, principal: Principal, collection_id: uuid.UUID, *, 
     kind = parsing.media_type_of(media_type, filename, content)
     parsing.check(kind, content)
     digest = hashlib.sha256(content).hexdigest()
-    existing = session.execute(select(KnowledgeDocument).where(
-        KnowledgeDocument.collection_id == collection.id,
-        KnowledgeDocument.content_hash == digest)).scalar()
+    existing = _holding(session, collection.id, digest)
     if existing is not None:
         return existing, False
     now = datetime.now(UTC)
@@ -167,12 +165,17 @@ def upload(session: Session, principal: Principal, collection_id: uuid.UUID, *, 
         content_hash=digest, content=content, metadata_=_checked_metadata(metadata),
         status="pending", chunk_count=0, attempts=0, created_by=principal.user_id,
         created_at=now, updated_at=now)
-    session.add(document)
     try:
-        with session.begin_nested():
+        with session.begin_nested():  # added inside: a refused insert leaves nothing pending
+            session.add(document)
             session.flush()
     except IntegrityError as exc:
         if "uq_knowledge_documents_content" in str(exc.orig):  # uploaded at the same moment
+            # The insert waited for the other upload's commit: that document is the answer,
+            # as for any content the collection holds.
+            existing = _holding(session, collection.id, digest)
+            if existing is not None:
+                return existing, False
             raise Conflict("this content is being uploaded to the collection already") from exc
         if COLLECTION_KEY in str(exc.orig):  # the collection was deleted since it was read
             raise NotFound("collection not found") from exc
@@ -184,6 +187,14 @@ def upload(session: Session, principal: Principal, collection_id: uuid.UUID, *, 
                   "media_type": kind, "size": len(content), "content_hash": digest})
     session.flush()
     return document, True
+
+
+def _holding(session: Session, collection_id: uuid.UUID, digest: str
+             ) -> KnowledgeDocument | None:
+    """The collection's document of this content (SHA-256 ``digest``), if any."""
+    return session.execute(select(KnowledgeDocument).where(
+        KnowledgeDocument.collection_id == collection_id,
+        KnowledgeDocument.content_hash == digest)).scalar()
 
 
 def list_documents(session: Session, collection_id: uuid.UUID, page: PageRequest,
