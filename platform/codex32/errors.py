@@ -13,7 +13,9 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from flask import Flask, Response, current_app, jsonify
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from codex32.plugins.errors import (
@@ -173,10 +175,44 @@ def register_error_handlers(app: Flask) -> None:
         headers.update(data.get("headers") or {})
         return _respond(status, message, errors, headers)
 
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(psycopg.Error)
+    def _database(error: Exception):
+        found = race(error)
+        if found is None:
+            return _unexpected(error)
+        status, message, headers = found
+        log.warning("a request met a concurrent change: %s", message, exc_info=True)
+        return _respond(status, message, headers=headers)
+
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         log.exception("unhandled error")
         return _respond(500, "internal error; the request was not applied")
+
+
+# The database's refusals of a write that met another request's (services check what they
+# can first; these are the windows between such a check and the write).
+_RACES: tuple[tuple[type[psycopg.Error], int, str, dict[str, str]], ...] = (
+    (psycopg.errors.ForeignKeyViolation, 409, "something this request refers to was deleted "
+     "while it ran; nothing was applied", {}),
+    (psycopg.errors.UniqueViolation, 409, "this conflicts with a change made at the same "
+     "moment; nothing was applied", {}),
+    *((kind, 503, "the database stopped this request to let a concurrent one finish (a "
+       "deadlock or serialization failure); nothing was applied: send it again",
+       {"Retry-After": "1"}) for kind in (psycopg.errors.DeadlockDetected,
+                                          psycopg.errors.SerializationFailure)),
+)
+
+
+def race(error: BaseException) -> tuple[int, str, dict[str, str]] | None:
+    """The answer to a database error that a concurrent request caused (status, message,
+    headers), or None for any other error."""
+    original = error.orig if isinstance(error, DBAPIError) else error
+    for kind, status, message, headers in _RACES:
+        if isinstance(original, kind):
+            return status, message, headers
+    return None
 
 
 def first_invalid(errors: Any, path: str = "") -> tuple[str, str] | None:
