@@ -4,10 +4,13 @@ and an executor stopped by the worker's own deadline rather than by anyone's can
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import uuid
 from typing import Any
 
 from codex32.execution import live_logs, worker
+from codex32.plugins.runs import ExecutionOutcome, ExecutionRequest
 from tests.execution.conftest import TRIVIAL, bot_with, run
 
 
@@ -54,3 +57,29 @@ def test_live_logs_with_a_nul_byte_are_still_published(tenant, superuser, worker
     live._due = 0.0  # due now
     live.publish_if_due()
     assert _shown(tenant, started)["logs"] == "before\ufffdafter\n"
+
+
+class _Deaf:
+    """An executor that ignores its run's timeout and stops only when told to."""
+
+    id = "deaf"
+
+    def run(self, request: ExecutionRequest, cancel: threading.Event) -> ExecutionOutcome:
+        cancel.wait(10)
+        return ExecutionOutcome(status="cancelled", logs="partial\n")
+
+
+def test_an_executor_stopped_at_the_deadline_is_timed_out_not_cancelled(
+        tenant, superuser, worker_runtime, monkeypatch):
+    monkeypatch.setattr(worker, "EXECUTOR_GRACE_SECONDS", 0.0)
+    started = _started(tenant, superuser, worker_runtime)
+    limits = dataclasses.replace(started.request.limits, timeout_seconds=0.2)
+    started = dataclasses.replace(started, executor=_Deaf(),
+                                  request=dataclasses.replace(started.request, limits=limits))
+    outcome = worker.run(started, lambda: False)
+    assert outcome.status == "timed_out", outcome
+    assert outcome.error and outcome.error["type"] == "WallTimeExceeded"
+    assert outcome.logs == "partial\n"
+    worker.store(worker_runtime, started, outcome)
+    shown = _shown(tenant, started)
+    assert shown["status"] == "timed_out" and not shown["cancel_requested"]
