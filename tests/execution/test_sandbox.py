@@ -375,6 +375,33 @@ def test_a_result_that_is_not_json_fails_clearly(run_bot: RunBot, value, kind, m
     assert (outcome.error["type"], outcome.error["message"]) == (kind, message)
 
 
+FORGED_DEEP_RECORD = """import os, sys
+
+
+def main(event, context):
+    print('before the forged record', flush=True)
+    frame = sys._getframe()
+    while 'result_fd' not in frame.f_locals:
+        frame = frame.f_back
+    os.write(frame.f_locals['result_fd'],
+             b'{"ok": true, "result": ' + b'[' * 100000 + b']' * 100000 + b'}')
+    os._exit(0)
+"""
+
+
+def test_a_record_nested_past_the_decoders_depth_fails_as_invalid_keeping_its_logs(
+        run_bot: RunBot):
+    # The bot writes its own record, bypassing the runner's depth check.
+    outcome = run_bot(FORGED_DEEP_RECORD)
+    assert outcome.status == "failed", outcome
+    assert outcome.error["type"] == "InvalidResult"
+    assert "before the forged record" in outcome.logs
+    # The deepest result the runner lets through (100 levels) still comes back whole.
+    deepest = run_bot("def main(event, context):\n    value = 1\n    for _ in range(100):\n"
+                      "        value = [value]\n    return value\n")
+    assert deepest.status == "succeeded", deepest.error
+
+
 def test_a_result_larger_than_its_limit_fails(run_bot: RunBot):
     outcome = run_bot("def main(event, context):\n    return 'x' * 5000\n",
                       max_result_bytes=1000)

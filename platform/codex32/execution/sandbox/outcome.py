@@ -15,6 +15,9 @@ from codex32.execution.sandbox.supervisor import Capture
 from codex32.plugins.interfaces import ExecutionLimits
 
 REDACTED = "[REDACTED]"
+# The runner refuses results nested deeper (its MAX_DEPTH); a bot writing its own record is
+# held to the same bound, so what it wrote can be stored and shown without deep recursion.
+MAX_RECORD_DEPTH = 100
 
 
 def cpu_limit(limits: ExecutionLimits) -> int:
@@ -44,6 +47,8 @@ def parse_record(capture: Capture, max_result_bytes: int) -> dict[str, Any] | No
             "message": f"the result is larger than {max_result_bytes} bytes"}}
     try:
         record = json.loads(capture.data.decode("utf-8"))
+        if not _within_depth(record, MAX_RECORD_DEPTH + 2):  # the record and its error object
+            raise ValueError("nested too deeply")
         peak = record.get("peak_kib")
         peak_kib = peak if isinstance(peak, int) and peak > 0 else None
         if record.get("ok") is True and "result" in record:
@@ -55,10 +60,25 @@ def parse_record(capture: Capture, max_result_bytes: int) -> dict[str, Any] | No
                     "peak_kib": peak_kib, "error": {
                 "type": error["type"], "message": error["message"],
                 "traceback": str(error.get("traceback", ""))}}
-    except (ValueError, UnicodeDecodeError, AttributeError, KeyError, TypeError):
+    except (ValueError, UnicodeDecodeError, AttributeError, KeyError, TypeError,
+            RecursionError):  # the C decoder's depth guard
         pass
     return {"status": "failed", "error": {
         "type": "InvalidResult", "message": "the bot's process wrote an unreadable result"}}
+
+
+def _within_depth(value: Any, limit: int) -> bool:
+    """Whether ``value`` (decoded JSON) nests at most ``limit`` levels, checked without
+    recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return False
+            stack.extend((child, depth + 1)
+                         for child in (item.values() if isinstance(item, dict) else item))
+    return True
 
 
 def ended_without_record(status: int, cpu_seconds: float, diagnostics: str,
