@@ -11,12 +11,13 @@ from typing import Any
 
 from codex32.execution import live_logs, worker
 from codex32.plugins.runs import ExecutionOutcome, ExecutionRequest
-from tests.execution.conftest import TRIVIAL, bot_with, run
+from tests.execution.conftest import TRIVIAL, bot_with, jobs, run
 
 
-def _started(tenant, superuser, worker_runtime) -> worker.Started:
-    """A queued run of a trivial bot, marked running by its job as a worker would."""
-    queued = run(tenant, bot_with(tenant, TRIVIAL)["id"])
+def _started(tenant, superuser, worker_runtime, **settings: Any) -> worker.Started:
+    """A queued run of a trivial bot (with these settings), marked running by its job as a
+    worker would."""
+    queued = run(tenant, bot_with(tenant, TRIVIAL, **settings)["id"])
     job_id = superuser.execute("SELECT job_id FROM bot_executions WHERE id = %s",
                                (queued["id"],)).fetchone()[0]
     started = worker.start(worker_runtime, tenant.workspace_id, uuid.UUID(queued["id"]), job_id)
@@ -83,3 +84,17 @@ def test_an_executor_stopped_at_the_deadline_is_timed_out_not_cancelled(
     worker.store(worker_runtime, started, outcome)
     shown = _shown(tenant, started)
     assert shown["status"] == "timed_out" and not shown["cancel_requested"]
+
+
+def test_two_rules_naming_one_notifier_notify_it_once(tenant, superuser, worker_runtime):
+    started = _started(tenant, superuser, worker_runtime, notifications=[
+        {"notifier": "webhook", "on": ["failed"]},
+        {"notifier": "webhook", "on": ["failed", "succeeded"]}])
+    worker.store(worker_runtime, started, ExecutionOutcome(
+        status="failed", error={"type": "ValueError", "message": "boom"}))
+    sent = jobs(superuser, execution_id=started.execution_id)
+    assert [(job["task_name"], job["args"]["notifier"]) for job in sent
+            if job["task_name"] == "codex32.deliver_notification"] == [
+        ("codex32.deliver_notification", "webhook")]
+    deliveries = tenant.call("GET", f"/api/v1/executions/{started.execution_id}/deliveries")
+    assert [row["notifier"] for row in deliveries.json] == ["webhook"]
