@@ -9,7 +9,9 @@ import threading
 import uuid
 from typing import Any
 
-from codex32.execution import live_logs, worker
+from procrastinate.jobs import Job
+
+from codex32.execution import live_logs, queue, worker
 from codex32.plugins.runs import ExecutionOutcome, ExecutionRequest
 from tests.execution.conftest import TRIVIAL, bot_with, jobs, run
 
@@ -98,3 +100,43 @@ def test_two_rules_naming_one_notifier_notify_it_once(tenant, superuser, worker_
         ("codex32.deliver_notification", "webhook")]
     deliveries = tenant.call("GET", f"/api/v1/executions/{started.execution_id}/deliveries")
     assert [row["notifier"] for row in deliveries.json] == ["webhook"]
+
+
+def _published(worker_runtime, started: worker.Started, text: bytes) -> None:
+    live = live_logs.LiveLogs(worker_runtime.sessions, started.workspace_id,
+                              started.execution_id, started.job_id, {})
+    live.feed(text)
+    live._due = 0.0
+    live.publish_if_due()
+
+
+def test_a_lost_workers_run_keeps_the_logs_it_showed(tenant, superuser, worker_runtime):
+    started = _started(tenant, superuser, worker_runtime)
+    _published(worker_runtime, started, b"step 1 done\n")
+    assert _shown(tenant, started)["logs"] == "step 1 done\n"
+    # Its worker stops sending heartbeats while the job is being run.
+    superuser.execute("UPDATE procrastinate_jobs SET status = 'doing' WHERE id = %s",
+                      (started.job_id,))
+    job = Job(id=started.job_id, queue=queue.EXECUTIONS_QUEUE, lock=None, queueing_lock=None,
+              task_name=queue.RUN_TASK, task_kwargs={
+                  "workspace_id": started.workspace_id,
+                  "execution_id": str(started.execution_id)})
+    assert worker.recover(worker_runtime, job) == "failed"
+    shown = _shown(tenant, started)
+    assert shown["status"] == "failed" and shown["error"]["type"] == "WorkerLost"
+    assert shown["logs"] == "step 1 done\n"
+
+
+def test_a_run_handed_back_by_a_stopping_worker_starts_with_no_logs(
+        tenant, superuser, worker_runtime):
+    started = _started(tenant, superuser, worker_runtime)
+    _published(worker_runtime, started, b"first attempt\n")
+    assert worker.requeue(worker_runtime, started, attempts=0)
+    shown = _shown(tenant, started)
+    assert shown["status"] == "queued" and shown["logs"] == ""
+    # The next attempt prints nothing: it does not end with the first one's logs.
+    again = worker.start(worker_runtime, tenant.workspace_id, started.execution_id,
+                         started.job_id)
+    assert again is not None
+    worker.store(worker_runtime, again, ExecutionOutcome(status="succeeded"))
+    assert _shown(tenant, started)["logs"] == ""

@@ -250,6 +250,7 @@ def requeue(rt: Runtime, started: Started, attempts: int) -> bool:
             return False
         execution.status = "queued"
         execution.started_at = None
+        execution.logs = ""  # the next attempt's logs start afresh
         session.commit()
     log.info("execution %s handed back to the queue by a stopping worker",
              started.execution_id)
@@ -261,13 +262,18 @@ def requeue(rt: Runtime, started: Started, attempts: int) -> bool:
 
 def _commit_final(session: Session, execution: BotExecution, outcome: ExecutionOutcome,
                   run: bot_settings.RunSettings) -> None:
-    """Give the execution its final status, queue its retry or notifications, commit, count."""
+    """Give the execution its final status, queue its retry or notifications, commit, count.
+
+    An outcome with no logs (a lost worker's, a lost outcome's) keeps the logs the running
+    execution showed so far.
+    """
     now = datetime.now(UTC)
     execution.status = outcome.status
     execution.result = _storable(outcome.result)
     execution.error = _storable(outcome.error)
-    execution.logs = _storable(outcome.logs or "")
-    execution.logs_truncated = outcome.logs_truncated
+    if outcome.logs or not execution.logs:
+        execution.logs = _storable(outcome.logs or "")
+        execution.logs_truncated = outcome.logs_truncated
     execution.completed_at = now
     if outcome.status != "cancelled" or execution.started_at is not None:
         execution.duration_seconds = outcome.duration_seconds or (
