@@ -140,3 +140,16 @@ def test_a_run_handed_back_by_a_stopping_worker_starts_with_no_logs(
     assert again is not None
     worker.store(worker_runtime, again, ExecutionOutcome(status="succeeded"))
     assert _shown(tenant, started)["logs"] == ""
+
+
+def test_live_logs_ending_inside_a_multiline_secret_show_none_of_it(
+        tenant, superuser, worker_runtime):
+    key = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----"
+    started = _started(tenant, superuser, worker_runtime)
+    live = live_logs.LiveLogs(worker_runtime.sessions, started.workspace_id,
+                              started.execution_id, started.job_id, {"KEY": key})
+    live.feed(b"loaded\n" + key.encode()[:40])  # the key's first line is whole so far
+    live._due = 0.0
+    live.publish_if_due()
+    shown = _shown(tenant, started)["logs"]
+    assert shown.startswith("loaded\n") and "BEGIN PRIVATE KEY" not in shown, shown

@@ -419,6 +419,17 @@ def test_granted_secrets_are_visible_to_the_bot_and_redacted_from_its_logs(run_b
     assert "token is [REDACTED]" in outcome.logs
 
 
+def test_a_secret_cut_by_the_output_cap_leaves_no_part_of_it_in_the_logs(run_bot: RunBot):
+    token = "tok-" + "0123456789abcdef" * 4
+    # A careless bot printing its token over and over: the cap cuts the output mid-token.
+    outcome = run_bot("def main(event, context):\n    for _ in range(100):\n"
+                      "        print('token', context.secrets['API_TOKEN'])\n",
+                      secrets={"API_TOKEN": token}, max_output_bytes=1000)
+    assert outcome.status == "succeeded" and outcome.logs_truncated
+    assert token[:8] not in outcome.logs, outcome.logs[-200:]
+    assert "token [REDACTED]\n" in outcome.logs
+
+
 def test_a_syntax_error_fails_with_syntax_error(run_bot: RunBot):
     outcome = run_bot("def main(event, context)\n    return 1\n")
     assert outcome.status == "failed"

@@ -4,7 +4,8 @@ once a second, so ``GET /api/v1/executions/{id}`` and the console show the logs 
 ends. The final outcome then replaces them with the whole stored logs.
 
 Only whole lines are published, with the run's secrets redacted (a secret's first characters
-at the end of a half-written line are never stored on their own) and NUL characters replaced by
+at the end of a half-written line are never stored on their own, nor the first lines of a
+multi-line secret at the end of what is published) and NUL characters replaced by
 U+FFFD as in the final logs, and only while the row is still this job's running execution.
 """
 
@@ -67,7 +68,7 @@ class LiveLogs:
             # cannot hold it (the final logs replace it the same way).
             text = self._data[:end].decode("utf-8", "replace").replace("\x00", "\ufffd")
         try:
-            self._write(redact(text, self._secrets))
+            self._write(redact(text, self._secrets, cut=True))
             self._published = end
         except Exception:
             log.warning("could not publish the logs of running execution %s",

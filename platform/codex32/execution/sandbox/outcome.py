@@ -28,9 +28,10 @@ def cpu_limit(limits: ExecutionLimits) -> int:
     return max(1, math.ceil(cpu))
 
 
-def logs_of(capture: Capture) -> tuple[str, bool]:
-    """The captured output as text (invalid UTF-8 replaced) and whether some was dropped."""
-    text = capture.data.decode("utf-8", "replace")
+def logs_of(capture: Capture, secrets: dict[str, str]) -> tuple[str, bool]:
+    """The captured output as text (invalid UTF-8 replaced, ``secrets`` redacted, also one
+    the cap cut in two) and whether some was dropped."""
+    text = redact(capture.data.decode("utf-8", "replace"), secrets, cut=bool(capture.dropped))
     if not capture.dropped:
         return text, False
     newline = "" if not text or text.endswith("\n") else "\n"
@@ -108,14 +109,47 @@ def cpu_error(limits: ExecutionLimits) -> dict[str, str]:
             "message": f"the bot used more than {cpu_limit(limits)} s of CPU time"}
 
 
-def redact(text: str, secrets: dict[str, str]) -> str:
-    """``text`` with every secret value of four characters or more replaced."""
+def redact(text: str, secrets: dict[str, str], *, cut: bool = False) -> str:
+    """``text`` with every secret value of four characters or more replaced; with ``cut``
+    (the text stops where more output may follow), also a secret's first four or more
+    characters at its very end."""
     # A bot printing its secrets by accident must not put them in stored logs; very short
-    # values are skipped, since replacing them would garble ordinary text.
-    for value in sorted(secrets.values(), key=len, reverse=True):
-        if isinstance(value, str) and len(value) >= 4:
-            text = text.replace(value, REDACTED)
+    # values (and shorter starts) are skipped, since replacing them would garble ordinary text.
+    values = sorted((value for value in secrets.values()
+                     if isinstance(value, str) and len(value) >= 4), key=len, reverse=True)
+    for value in values:
+        text = text.replace(value, REDACTED)
+    if cut:
+        for value in values:
+            started = _started_at_end(text, value)
+            if started >= 4:
+                text = text[:-started] + REDACTED
     return text
+
+
+def _started_at_end(text: str, value: str) -> int:
+    """How many of ``value``'s first characters (fewer than all) ``text`` ends with; linear
+    in ``value``'s length (Knuth-Morris-Pratt)."""
+    tail = text[1 - len(value):]
+    if value[0] not in tail:
+        return 0
+    fallback = [0] * len(value)
+    matched = 0
+    for i in range(1, len(value)):
+        while matched and value[i] != value[matched]:
+            matched = fallback[matched - 1]
+        if value[i] == value[matched]:
+            matched += 1
+        fallback[i] = matched
+    matched = 0
+    for char in tail:
+        while matched and char != value[matched]:
+            matched = fallback[matched - 1]
+        if char == value[matched]:
+            matched += 1
+        if matched == len(value):  # a whole value here was already replaced: keep looking
+            matched = fallback[matched - 1]
+    return matched
 
 
 def redact_error(error: dict[str, Any] | None, secrets: dict[str, str]) -> dict[str, Any] | None:
