@@ -430,6 +430,16 @@ def test_a_secret_cut_by_the_output_cap_leaves_no_part_of_it_in_the_logs(run_bot
     assert "token [REDACTED]\n" in outcome.logs
 
 
+def test_a_secret_cut_with_a_long_error_message_leaves_no_part_of_it(run_bot: RunBot):
+    token = "tok-" + "0123456789abcdef" * 4
+    outcome = run_bot("def main(event, context):\n"
+                      "    raise ValueError('x' * 3980 + context.secrets['API_TOKEN'])\n",
+                      secrets={"API_TOKEN": token})
+    assert outcome.status == "failed" and outcome.error["message"].endswith("[REDACTED]...")
+    assert token[:8] not in outcome.error["message"]
+    assert token[:8] not in outcome.error["traceback"]
+
+
 def test_a_syntax_error_fails_with_syntax_error(run_bot: RunBot):
     outcome = run_bot("def main(event, context)\n    return 1\n")
     assert outcome.status == "failed"

@@ -15,6 +15,7 @@ from codex32.execution.sandbox.supervisor import Capture
 from codex32.plugins.interfaces import ExecutionLimits
 
 REDACTED = "[REDACTED]"
+CUT_MARK = "..."  # how the runner ends a message it cut (runner.MAX_MESSAGE_CHARS)
 # The runner refuses results nested deeper (its MAX_DEPTH); a bot writing its own record is
 # held to the same bound, so what it wrote can be stored and shown without deep recursion.
 MAX_RECORD_DEPTH = 100
@@ -156,7 +157,15 @@ def redact_error(error: dict[str, Any] | None, secrets: dict[str, str]) -> dict[
     """``error`` with secrets redacted from its texts."""
     if not error or not secrets:
         return error
-    return {key: redact(value, secrets) if isinstance(value, str) else value
+    return {key: _redact_text(value, secrets) if isinstance(value, str) else value
             for key, value in error.items()}
+
+
+def _redact_text(text: str, secrets: dict[str, str]) -> str:
+    """A message or traceback redacted; where the runner cut a message (``...``, also
+    within a traceback), the start of a secret just before the cut is redacted too."""
+    parts = redact(text, secrets).split(CUT_MARK)
+    return CUT_MARK.join([redact(part, secrets, cut=True) for part in parts[:-1]]
+                         + parts[-1:])
 
 
