@@ -52,6 +52,22 @@ def test_cancelling_a_running_execution_whose_job_no_worker_holds_ends_it(
     assert [row[0]["status"] for row in audited] == [{"before": "running", "after": "cancelled"}]
 
 
+def test_cancelling_again_ends_a_run_whose_job_was_given_up_since(
+        tenant, superuser, worker_runtime):
+    started = _started(tenant, superuser, worker_runtime)
+    superuser.execute("UPDATE procrastinate_jobs SET status = 'doing' WHERE id = %s",
+                      (started.job_id,))
+    url = f"/api/v1/executions/{started.execution_id}/cancel"
+    assert tenant.call("POST", url).status_code == 202  # its worker is asked to stop
+    assert tenant.call("POST", url).status_code == 202  # asked already: nothing changes
+    # The worker could not store the outcome and its job ran out of attempts.
+    superuser.execute("UPDATE procrastinate_jobs SET status = 'failed' WHERE id = %s",
+                      (started.job_id,))
+    response = tenant.call("POST", url)
+    assert response.status_code == 200 and response.json["status"] == "cancelled"
+    assert tenant.call("POST", url).status_code == 409
+
+
 def test_live_logs_with_a_nul_byte_are_still_published(tenant, superuser, worker_runtime):
     started = _started(tenant, superuser, worker_runtime)
     live = live_logs.LiveLogs(worker_runtime.sessions, started.workspace_id,

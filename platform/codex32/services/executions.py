@@ -211,14 +211,14 @@ def cancel(session: Session, principal: Principal,
     execution = get(session, execution_id, lock=True)
     if execution.status in FINAL:
         raise Conflict(f"the execution has already ended ({execution.status})")
-    if execution.cancel_requested:
-        return execution, False  # already asked; nothing changes, nothing to audit
-    before = execution.status
-    execution.cancel_requested = True
     held = False
     if execution.job_id is not None:
         queue.cancel_job(session, execution.job_id)  # locks the job row: no worker takes it now
         held = queue.job_status(session, execution.job_id) == "doing"
+    if execution.cancel_requested and held:
+        return execution, False  # already asked; nothing changes, nothing to audit
+    before = execution.status
+    execution.cancel_requested = True
     if execution.status == "queued" or not held:
         now = datetime.now(UTC)
         if execution.started_at is not None:
