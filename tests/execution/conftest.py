@@ -25,8 +25,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from codex32.runtime import activated, bootstrap
 from codex32.testing.receivers import free_ports
-from tests.conftest import Tenant
+from tests.conftest import Tenant, make_settings
 
 FINAL = ("succeeded", "failed", "timed_out", "cancelled")
 TRIVIAL = "def main(event, context):\n    return {'ok': True}\n"
@@ -225,3 +226,13 @@ def jobs(superuser, **where: Any) -> list[dict[str, Any]]:
 
 def as_json(data: bytes) -> Any:
     return json.loads(data.decode())
+
+
+@pytest.fixture()
+def worker_runtime(database, data_dir):
+    """A worker's runtime in this process (the one bootstrap), current during the test."""
+    runtime = bootstrap.build(make_settings(data_dir), database.urls, "worker")
+    bootstrap.start(runtime)
+    with activated(runtime):
+        yield runtime
+    runtime.engine.dispose()

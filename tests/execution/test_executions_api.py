@@ -14,8 +14,7 @@ from sqlalchemy.orm import sessionmaker
 from codex32.db import tenancy
 from codex32.db.models import BotExecution
 from codex32.execution import scheduler, worker
-from codex32.runtime import activated, bootstrap
-from tests.conftest import make_settings, sign_up
+from tests.conftest import sign_up
 from tests.execution.conftest import TRIVIAL, bot_with, jobs, run
 from tests.execution.test_schedules import make_due, scheduled_runs
 
@@ -267,16 +266,6 @@ def test_many_claimers_racing_for_one_tick_make_one_execution(database, tenant, 
 
 
 # --- what a job can see ----------------------------------------------------------------------
-
-
-@pytest.fixture()
-def worker_runtime(database, data_dir):
-    """A worker's runtime in this process (the one bootstrap), current during the test."""
-    runtime = bootstrap.build(make_settings(data_dir), database.urls, "worker")
-    bootstrap.start(runtime)
-    with activated(runtime):
-        yield runtime
-    runtime.engine.dispose()
 
 
 def test_a_job_bound_to_one_workspace_cannot_read_or_run_anothers_execution(

@@ -375,6 +375,33 @@ def test_a_result_that_is_not_json_fails_clearly(run_bot: RunBot, value, kind, m
     assert (outcome.error["type"], outcome.error["message"]) == (kind, message)
 
 
+FORGED_DEEP_RECORD = """import os, sys
+
+
+def main(event, context):
+    print('before the forged record', flush=True)
+    frame = sys._getframe()
+    while 'result_fd' not in frame.f_locals:
+        frame = frame.f_back
+    os.write(frame.f_locals['result_fd'],
+             b'{"ok": true, "result": ' + b'[' * 100000 + b']' * 100000 + b'}')
+    os._exit(0)
+"""
+
+
+def test_a_record_nested_past_the_decoders_depth_fails_as_invalid_keeping_its_logs(
+        run_bot: RunBot):
+    # The bot writes its own record, bypassing the runner's depth check.
+    outcome = run_bot(FORGED_DEEP_RECORD)
+    assert outcome.status == "failed", outcome
+    assert outcome.error["type"] == "InvalidResult"
+    assert "before the forged record" in outcome.logs
+    # The deepest result the runner lets through (100 levels) still comes back whole.
+    deepest = run_bot("def main(event, context):\n    value = 1\n    for _ in range(100):\n"
+                      "        value = [value]\n    return value\n")
+    assert deepest.status == "succeeded", deepest.error
+
+
 def test_a_result_larger_than_its_limit_fails(run_bot: RunBot):
     outcome = run_bot("def main(event, context):\n    return 'x' * 5000\n",
                       max_result_bytes=1000)
@@ -390,6 +417,27 @@ def test_granted_secrets_are_visible_to_the_bot_and_redacted_from_its_logs(run_b
     assert outcome.result == {"API_TOKEN": "tok-0123456789"}
     assert "tok-0123456789" not in outcome.logs
     assert "token is [REDACTED]" in outcome.logs
+
+
+def test_a_secret_cut_by_the_output_cap_leaves_no_part_of_it_in_the_logs(run_bot: RunBot):
+    token = "tok-" + "0123456789abcdef" * 4
+    # A careless bot printing its token over and over: the cap cuts the output mid-token.
+    outcome = run_bot("def main(event, context):\n    for _ in range(100):\n"
+                      "        print('token', context.secrets['API_TOKEN'])\n",
+                      secrets={"API_TOKEN": token}, max_output_bytes=1000)
+    assert outcome.status == "succeeded" and outcome.logs_truncated
+    assert token[:8] not in outcome.logs, outcome.logs[-200:]
+    assert "token [REDACTED]\n" in outcome.logs
+
+
+def test_a_secret_cut_with_a_long_error_message_leaves_no_part_of_it(run_bot: RunBot):
+    token = "tok-" + "0123456789abcdef" * 4
+    outcome = run_bot("def main(event, context):\n"
+                      "    raise ValueError('x' * 3980 + context.secrets['API_TOKEN'])\n",
+                      secrets={"API_TOKEN": token})
+    assert outcome.status == "failed" and outcome.error["message"].endswith("[REDACTED]...")
+    assert token[:8] not in outcome.error["message"]
+    assert token[:8] not in outcome.error["traceback"]
 
 
 def test_a_syntax_error_fails_with_syntax_error(run_bot: RunBot):

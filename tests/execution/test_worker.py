@@ -122,6 +122,19 @@ def test_cancelling_a_running_execution_stops_it_within_two_seconds(tenant):
     assert tenant.call("POST", f"/api/v1/executions/{queued['id']}/cancel").status_code == 409
 
 
+def test_deleting_a_bot_stops_its_running_execution(tenant):
+    # The execution goes with the bot: nobody could see or cancel the run any more, so it
+    # must not go on to its timeout with the bot's secrets and services.
+    bot = bot_with(tenant, SLEEPER, timeout_seconds=60)
+    queued = run(tenant, bot["id"])
+    wait_for(lambda: execution(tenant, queued["id"])["status"] == "running",
+             message="the run to start")
+    wait_for(lambda: processes_mentioning(queued["id"]), message="the bot's process")
+    assert tenant.call("DELETE", f"/api/v1/bots/{bot['id']}").status_code == 204
+    wait_for(lambda: not processes_mentioning(queued["id"]), timeout=3.0,
+             message="the deleted bot's run to stop")
+
+
 def _notices(workers, execution_id: str) -> list[str]:
     """The log notifier's lines about one execution, from every worker's output."""
     return [line for worker in workers for line in worker.output().splitlines()

@@ -4,8 +4,9 @@ once a second, so ``GET /api/v1/executions/{id}`` and the console show the logs 
 ends. The final outcome then replaces them with the whole stored logs.
 
 Only whole lines are published, with the run's secrets redacted (a secret's first characters
-at the end of a half-written line are never stored on their own), and only while the row is
-still this job's running execution.
+at the end of a half-written line are never stored on their own, nor the first lines of a
+multi-line secret at the end of what is published) and NUL characters replaced by
+U+FFFD as in the final logs, and only while the row is still this job's running execution.
 """
 
 from __future__ import annotations
@@ -63,9 +64,11 @@ class LiveLogs:
             end = self._data.rfind(b"\n") + 1
             if end <= self._published:
                 return
-            text = self._data[:end].decode("utf-8", "replace")
+            # Decoding replaces bytes that are not UTF-8; NUL is UTF-8 but PostgreSQL text
+            # cannot hold it (the final logs replace it the same way).
+            text = self._data[:end].decode("utf-8", "replace").replace("\x00", "\ufffd")
         try:
-            self._write(redact(text, self._secrets))
+            self._write(redact(text, self._secrets, cut=True))
             self._published = end
         except Exception:
             log.warning("could not publish the logs of running execution %s",

@@ -160,15 +160,20 @@ def run(started: Started, should_abort: Callable[[], bool],
     """Run the bot through the executor, with no database session open.
 
     A watcher thread turns a cancel or shutdown request (``should_abort``) into the executor's
-    cancel event, and so does an executor still running well past its own timeout; with
-    ``live``, it also publishes the logs so far about once a second.
+    cancel event, and so does an executor still running well past its own timeout (the run
+    then ends ``timed_out``: nobody cancelled it); with ``live``, it also publishes the logs so
+    far about once a second.
     """
-    cancel, done = threading.Event(), threading.Event()
-    deadline = time.monotonic() + started.request.limits.timeout_seconds + EXECUTOR_GRACE_SECONDS
+    cancel, done, overdue = threading.Event(), threading.Event(), threading.Event()
+    timeout = started.request.limits.timeout_seconds
+    deadline = time.monotonic() + timeout + EXECUTOR_GRACE_SECONDS
 
     def watch() -> None:
         while not done.wait(ABORT_POLL_SECONDS):
-            if should_abort() or time.monotonic() > deadline:
+            asked = should_abort()
+            if asked or time.monotonic() > deadline:
+                if not asked:
+                    overdue.set()
                 cancel.set()
                 return
             if live is not None:
@@ -187,6 +192,10 @@ def run(started: Started, should_abort: Callable[[], bool],
                 span.set_attribute("codex32.execution.status", str(outcome.status))
         if not isinstance(outcome, ExecutionOutcome) or outcome.status not in executions.FINAL:
             return _failure("ExecutorError", "the executor returned no valid outcome")
+        if overdue.is_set() and outcome.status == "cancelled":
+            return dataclasses.replace(outcome, status="timed_out", error={
+                "type": "WallTimeExceeded", "message": f"the run took longer than {timeout:g} "
+                "seconds and its executor did not stop it"})
         return outcome
     except Exception as exc:
         log.exception("the executor raised instead of returning an outcome")
@@ -241,6 +250,7 @@ def requeue(rt: Runtime, started: Started, attempts: int) -> bool:
             return False
         execution.status = "queued"
         execution.started_at = None
+        execution.logs = ""  # the next attempt's logs start afresh
         session.commit()
     log.info("execution %s handed back to the queue by a stopping worker",
              started.execution_id)
@@ -252,13 +262,18 @@ def requeue(rt: Runtime, started: Started, attempts: int) -> bool:
 
 def _commit_final(session: Session, execution: BotExecution, outcome: ExecutionOutcome,
                   run: bot_settings.RunSettings) -> None:
-    """Give the execution its final status, queue its retry or notifications, commit, count."""
+    """Give the execution its final status, queue its retry or notifications, commit, count.
+
+    An outcome with no logs (a lost worker's, a lost outcome's) keeps the logs the running
+    execution showed so far.
+    """
     now = datetime.now(UTC)
     execution.status = outcome.status
     execution.result = _storable(outcome.result)
     execution.error = _storable(outcome.error)
-    execution.logs = _storable(outcome.logs or "")
-    execution.logs_truncated = outcome.logs_truncated
+    if outcome.logs or not execution.logs:
+        execution.logs = _storable(outcome.logs or "")
+        execution.logs_truncated = outcome.logs_truncated
     execution.completed_at = now
     if outcome.status != "cancelled" or execution.started_at is not None:
         execution.duration_seconds = outcome.duration_seconds or (

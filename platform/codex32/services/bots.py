@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from codex32.auth.principal import Principal
 from codex32.db import rows
-from codex32.db.models import Bot, BotVersion, Workspace
+from codex32.db.models import Bot, BotExecution, BotVersion, Workspace
 from codex32.errors import Conflict, Invalid, NotFound
+from codex32.execution import queue
 from codex32.observability.metrics import BOTS_CREATED
 from codex32.plugins.interfaces import GeneratedBot
 from codex32.services import audit, bot_settings, templates
@@ -234,12 +235,20 @@ def _is_current(session: Session, bot: Bot, code: str) -> bool:
 
 
 def remove(session: Session, principal: Principal, bot_id: uuid.UUID) -> None:
-    """Delete a bot with its versions and executions."""
+    """Delete a bot with its versions and executions. Its queued runs' jobs are cancelled
+    and its running runs are stopped (their workers drop the outcome): once the executions
+    are gone nobody could see or cancel them."""
     bot = get(session, bot_id, lock=True)
+    active = [job_id for job_id in session.execute(select(BotExecution.job_id).where(
+        BotExecution.bot_id == bot_id,
+        BotExecution.status.in_(("queued", "running")))).scalars() if job_id is not None]
+    for job_id in active:
+        queue.cancel_job(session, job_id)
     bot_passages.forget_later(session, bot.workspace_id, bot.id)
     session.execute(delete(Bot).where(Bot.id == bot_id))
     audit.record(session, principal, "bot.delete", "bot", bot_id,
-                 {"name": bot.name, "versions": bot.current_version})
+                 {"name": bot.name, "versions": bot.current_version,
+                  "runs_stopped": len(active)})
 
 
 def _without_nulls(settings: dict[str, Any]) -> dict[str, Any]:

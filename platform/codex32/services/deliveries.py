@@ -31,12 +31,15 @@ _TARGET = "uq_notification_deliveries_target"
 
 def queue(session: Session, workspace_id: uuid.UUID | str, execution_id: uuid.UUID | str,
           notifier: str, event: str) -> None:
-    """Record a pending delivery and queue its job, both in the session's transaction."""
-    session.execute(insert(NotificationDelivery).values(
+    """Record a pending delivery and queue its job, both in the session's transaction; a
+    delivery already recorded (two rules naming one notifier) is not queued again."""
+    added = session.execute(insert(NotificationDelivery).values(
         workspace_id=uuid.UUID(str(workspace_id)), id=uuid.uuid4(),
         execution_id=uuid.UUID(str(execution_id)), notifier=notifier, event=event,
-        status="pending", attempts=0).on_conflict_do_nothing(constraint=_TARGET))
-    jobs.defer_notification(session, workspace_id, execution_id, notifier, event)
+        status="pending", attempts=0).on_conflict_do_nothing(constraint=_TARGET)
+        .returning(NotificationDelivery.id)).first()
+    if added is not None:
+        jobs.defer_notification(session, workspace_id, execution_id, notifier, event)
 
 
 def record(session: Session, workspace_id: uuid.UUID | str, execution_id: uuid.UUID | str,

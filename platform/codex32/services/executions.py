@@ -203,20 +203,28 @@ def cancel(session: Session, principal: Principal,
     """Cancel an execution; returns it and whether it has already ended ``cancelled``.
 
     A queued one is cancelled at once. A running one is asked to stop: its worker kills the
-    run's process group within two seconds and stores ``cancelled``. 409 once it has ended.
+    run's process group within two seconds and stores ``cancelled``. A running one whose job
+    no worker holds (handed back to the queue after its outcome could not be stored, or out of
+    attempts) has no process left and would never hear the request: it is cancelled at once.
+    409 once it has ended.
     """
     execution = get(session, execution_id, lock=True)
     if execution.status in FINAL:
         raise Conflict(f"the execution has already ended ({execution.status})")
-    if execution.cancel_requested:
+    held = False
+    if execution.job_id is not None:
+        queue.cancel_job(session, execution.job_id)  # locks the job row: no worker takes it now
+        held = queue.job_status(session, execution.job_id) == "doing"
+    if execution.cancel_requested and held:
         return execution, False  # already asked; nothing changes, nothing to audit
     before = execution.status
     execution.cancel_requested = True
-    if execution.job_id is not None:
-        queue.cancel_job(session, execution.job_id)
-    if execution.status == "queued":
+    if execution.status == "queued" or not held:
+        now = datetime.now(UTC)
+        if execution.started_at is not None:
+            execution.duration_seconds = (now - execution.started_at).total_seconds()
         execution.status = "cancelled"
-        execution.completed_at = datetime.now(UTC)
+        execution.completed_at = now
     audit.record(session, principal, "execution.cancel", "execution", execution.id,
                  {"status": {"before": before, "after": execution.status}})
     session.flush()

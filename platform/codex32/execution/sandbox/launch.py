@@ -32,7 +32,6 @@ from codex32.execution.sandbox.outcome import (
     ended_without_record,
     logs_of,
     parse_record,
-    redact,
     redact_error,
 )
 from codex32.execution.sandbox.policy import SandboxPolicy
@@ -306,9 +305,9 @@ def _outcome(request: ExecutionRequest, run: Run, stopped: str | None, status: i
              usage: resource.struct_rusage, duration: float, group_peak: int | None, cpu: float,
              via_bwrap: bool) -> ExecutionOutcome:
     limits = request.limits
-    logs, truncated = logs_of(run.output)
+    logs, truncated = logs_of(run.output, request.secrets)
     outcome = ExecutionOutcome(
-        status="failed", logs=redact(logs, request.secrets), logs_truncated=truncated,
+        status="failed", logs=logs, logs_truncated=truncated,
         duration_seconds=duration, cpu_seconds=cpu,
         peak_memory_bytes=group_peak or usage.ru_maxrss * 1024)  # ru_maxrss is in KiB
     record = parse_record(run.result, limits.max_result_bytes)

@@ -15,6 +15,10 @@ from codex32.execution.sandbox.supervisor import Capture
 from codex32.plugins.interfaces import ExecutionLimits
 
 REDACTED = "[REDACTED]"
+CUT_MARK = "..."  # how the runner ends a message it cut (runner.MAX_MESSAGE_CHARS)
+# The runner refuses results nested deeper (its MAX_DEPTH); a bot writing its own record is
+# held to the same bound, so what it wrote can be stored and shown without deep recursion.
+MAX_RECORD_DEPTH = 100
 
 
 def cpu_limit(limits: ExecutionLimits) -> int:
@@ -25,9 +29,10 @@ def cpu_limit(limits: ExecutionLimits) -> int:
     return max(1, math.ceil(cpu))
 
 
-def logs_of(capture: Capture) -> tuple[str, bool]:
-    """The captured output as text (invalid UTF-8 replaced) and whether some was dropped."""
-    text = capture.data.decode("utf-8", "replace")
+def logs_of(capture: Capture, secrets: dict[str, str]) -> tuple[str, bool]:
+    """The captured output as text (invalid UTF-8 replaced, ``secrets`` redacted, also one
+    the cap cut in two) and whether some was dropped."""
+    text = redact(capture.data.decode("utf-8", "replace"), secrets, cut=bool(capture.dropped))
     if not capture.dropped:
         return text, False
     newline = "" if not text or text.endswith("\n") else "\n"
@@ -44,6 +49,8 @@ def parse_record(capture: Capture, max_result_bytes: int) -> dict[str, Any] | No
             "message": f"the result is larger than {max_result_bytes} bytes"}}
     try:
         record = json.loads(capture.data.decode("utf-8"))
+        if not _within_depth(record, MAX_RECORD_DEPTH + 2):  # the record and its error object
+            raise ValueError("nested too deeply")
         peak = record.get("peak_kib")
         peak_kib = peak if isinstance(peak, int) and peak > 0 else None
         if record.get("ok") is True and "result" in record:
@@ -55,10 +62,25 @@ def parse_record(capture: Capture, max_result_bytes: int) -> dict[str, Any] | No
                     "peak_kib": peak_kib, "error": {
                 "type": error["type"], "message": error["message"],
                 "traceback": str(error.get("traceback", ""))}}
-    except (ValueError, UnicodeDecodeError, AttributeError, KeyError, TypeError):
+    except (ValueError, UnicodeDecodeError, AttributeError, KeyError, TypeError,
+            RecursionError):  # the C decoder's depth guard
         pass
     return {"status": "failed", "error": {
         "type": "InvalidResult", "message": "the bot's process wrote an unreadable result"}}
+
+
+def _within_depth(value: Any, limit: int) -> bool:
+    """Whether ``value`` (decoded JSON) nests at most ``limit`` levels, checked without
+    recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return False
+            stack.extend((child, depth + 1)
+                         for child in (item.values() if isinstance(item, dict) else item))
+    return True
 
 
 def ended_without_record(status: int, cpu_seconds: float, diagnostics: str,
@@ -88,21 +110,62 @@ def cpu_error(limits: ExecutionLimits) -> dict[str, str]:
             "message": f"the bot used more than {cpu_limit(limits)} s of CPU time"}
 
 
-def redact(text: str, secrets: dict[str, str]) -> str:
-    """``text`` with every secret value of four characters or more replaced."""
+def redact(text: str, secrets: dict[str, str], *, cut: bool = False) -> str:
+    """``text`` with every secret value of four characters or more replaced; with ``cut``
+    (the text stops where more output may follow), also a secret's first four or more
+    characters at its very end."""
     # A bot printing its secrets by accident must not put them in stored logs; very short
-    # values are skipped, since replacing them would garble ordinary text.
-    for value in sorted(secrets.values(), key=len, reverse=True):
-        if isinstance(value, str) and len(value) >= 4:
-            text = text.replace(value, REDACTED)
+    # values (and shorter starts) are skipped, since replacing them would garble ordinary text.
+    values = sorted((value for value in secrets.values()
+                     if isinstance(value, str) and len(value) >= 4), key=len, reverse=True)
+    for value in values:
+        text = text.replace(value, REDACTED)
+    if cut:
+        for value in values:
+            started = _started_at_end(text, value)
+            if started >= 4:
+                text = text[:-started] + REDACTED
     return text
+
+
+def _started_at_end(text: str, value: str) -> int:
+    """How many of ``value``'s first characters (fewer than all) ``text`` ends with; linear
+    in ``value``'s length (Knuth-Morris-Pratt)."""
+    tail = text[1 - len(value):]
+    if value[0] not in tail:
+        return 0
+    fallback = [0] * len(value)
+    matched = 0
+    for i in range(1, len(value)):
+        while matched and value[i] != value[matched]:
+            matched = fallback[matched - 1]
+        if value[i] == value[matched]:
+            matched += 1
+        fallback[i] = matched
+    matched = 0
+    for char in tail:
+        while matched and char != value[matched]:
+            matched = fallback[matched - 1]
+        if char == value[matched]:
+            matched += 1
+        if matched == len(value):  # a whole value here was already replaced: keep looking
+            matched = fallback[matched - 1]
+    return matched
 
 
 def redact_error(error: dict[str, Any] | None, secrets: dict[str, str]) -> dict[str, Any] | None:
     """``error`` with secrets redacted from its texts."""
     if not error or not secrets:
         return error
-    return {key: redact(value, secrets) if isinstance(value, str) else value
+    return {key: _redact_text(value, secrets) if isinstance(value, str) else value
             for key, value in error.items()}
+
+
+def _redact_text(text: str, secrets: dict[str, str]) -> str:
+    """A message or traceback redacted; where the runner cut a message (``...``, also
+    within a traceback), the start of a secret just before the cut is redacted too."""
+    parts = redact(text, secrets).split(CUT_MARK)
+    return CUT_MARK.join([redact(part, secrets, cut=True) for part in parts[:-1]]
+                         + parts[-1:])
 
 
