@@ -445,7 +445,7 @@ func (s *ExecutionsService) Get(ctx context.Context, executionID string, opts *G
 	return &out, nil
 }
 
-// Cancel calls POST /api/v2/executions/{execution_id}/cancel (cancelExecution): Cancel a run: a queued one at once (200), a running one within two seconds (202).
+// Cancel calls POST /api/v2/executions/{execution_id}/cancel (cancelExecution): Cancel a run: at once (200) when it is queued or no worker holds it any more, a running one within two seconds (202).
 func (s *ExecutionsService) Cancel(ctx context.Context, executionID string) (*Execution, error) {
 	req := request{method: http.MethodPost, path: "/api/v2/executions/" + url.PathEscape(executionID) + "/cancel", auth: true}
 	var out Execution

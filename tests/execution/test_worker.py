@@ -110,6 +110,9 @@ def test_cancelling_a_running_execution_stops_it_within_two_seconds(tenant):
     wait_for(lambda: execution(tenant, queued["id"])["status"] == "running",
              message="the run to start")
     wait_for(lambda: processes_mentioning(queued["id"]), message="the bot's process")
+    # Its first line shown (live logs): a cancel before the print ends a run that said nothing.
+    wait_for(lambda: "sleeping" in (execution(tenant, queued["id"])["logs"] or ""),
+             message="the bot's first line")
     asked = time.monotonic()
     response = tenant.call("POST", f"/api/v1/executions/{queued['id']}/cancel")
     assert response.status_code == 202

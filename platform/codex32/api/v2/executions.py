@@ -112,8 +112,10 @@ def get_execution(args, execution_id):
 @blp.route("/executions/<uuid:execution_id>/cancel", methods=["POST"])
 @requires(Permission.EXECUTE_BOT)
 @blp.response(202, ExecutionSchema)
-@blp.alt_response(200, schema=ExecutionSchema, description="it was queued: cancelled at once")
+@blp.alt_response(200, schema=ExecutionSchema,
+                  description="cancelled at once: it was queued, or no worker holds its run")
 def cancel_execution(execution_id):
-    """Cancel a run: a queued one at once (200), a running one within two seconds (202)."""
+    """Cancel a run: at once (200) when it is queued or no worker holds it any more, a running
+    one within two seconds (202)."""
     execution, ended = executions.cancel(db.session, current_principal(), execution_id)
     return execution, 200 if ended else 202

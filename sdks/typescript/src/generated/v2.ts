@@ -245,7 +245,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel a run: a queued one at once (200), a running one within two seconds (202). */
+        /**
+         * Cancel a run: at once (200) when it is queued or no worker holds it any more, a running
+         *     one within two seconds (202).
+         */
         post: operations["cancelExecution"];
         delete?: never;
         options?: never;
@@ -1484,7 +1487,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description it was queued: cancelled at once */
+            /** @description cancelled at once: it was queued, or no worker holds its run */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -84,7 +84,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
 ) -> Response[Execution | Problem]:
-    """Cancel a run: a queued one at once (200), a running one within two seconds (202).
+    """Cancel a run: at once (200) when it is queued or no worker holds it any more, a running
+    one within two seconds (202).
 
     Args:
         execution_id (UUID):
@@ -113,7 +114,8 @@ def sync(
     *,
     client: AuthenticatedClient,
 ) -> Execution | Problem | None:
-    """Cancel a run: a queued one at once (200), a running one within two seconds (202).
+    """Cancel a run: at once (200) when it is queued or no worker holds it any more, a running
+    one within two seconds (202).
 
     Args:
         execution_id (UUID):
@@ -137,7 +139,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
 ) -> Response[Execution | Problem]:
-    """Cancel a run: a queued one at once (200), a running one within two seconds (202).
+    """Cancel a run: at once (200) when it is queued or no worker holds it any more, a running
+    one within two seconds (202).
 
     Args:
         execution_id (UUID):
@@ -164,7 +167,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
 ) -> Execution | Problem | None:
-    """Cancel a run: a queued one at once (200), a running one within two seconds (202).
+    """Cancel a run: at once (200) when it is queued or no worker holds it any more, a running
+    one within two seconds (202).
 
     Args:
         execution_id (UUID):
