@@ -258,6 +258,9 @@ MISSHAPEN = {
     "more-vectors": lambda vectors: [*vectors, vectors[0]],
     "a-shorter-vector": lambda vectors: [vectors[0][:-1], *vectors[1:]],
     "a-longer-vector": lambda vectors: [[*vectors[0], 0.5], *vectors[1:]],
+    # A JSON integer of 400 digits is a Python int that no float holds: the check's own
+    # arithmetic failed (OverflowError), a 500 with the paid call recorded as an error.
+    "a-value-beyond-any-float": lambda vectors: [[10**400, *vectors[0][1:]], *vectors[1:]],
 }
 
 

@@ -82,7 +82,7 @@ def _checked(embedder: Embedder, texts: int, vectors: list[list[float]]) -> None
             length = len(vector)
             finite = (math.isfinite(sum(vector)) and min(vector) >= -FLOAT32_MAX
                       and max(vector) <= FLOAT32_MAX)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # not numbers; an int beyond a float
             length, finite = dimension, False
         if length != dimension:
             raise ProviderError(f"{embedder.id} answered a vector of {length} values; it is "
