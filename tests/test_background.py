@@ -44,7 +44,7 @@ def test_a_response_is_closed_before_the_work_it_left_is_done():
 
 def test_work_past_the_backlog_runs_in_the_callers_thread(monkeypatch):
     monkeypatch.setattr(background, "MAX_QUEUED", 1)
-    monkeypatch.setattr(background, "_current", None)  # a thread with the smaller bound
+    monkeypatch.setattr(background, "_current", {})  # a thread with the smaller bound
     release, threads = threading.Event(), []
     background.run_later(lambda: (release.wait(5), threads.append("first")))
     background.run_later(lambda: threads.append(threading.current_thread().name))
