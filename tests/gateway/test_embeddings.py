@@ -301,3 +301,38 @@ def test_an_answer_of_the_wrong_shape_is_a_failed_attempt_never_an_answer(
     assert [(a["provider"], a["error"]) for a in row["attempts"]] == [("hashing", "unknown")]
     # Only the answer that had the right shape was cached.
     assert embed(app, tenant, ["alpha", "beta"], model="misshapen").vectors == result.vectors
+
+
+def test_concurrent_batches_caching_the_same_texts_in_other_orders_never_deadlock(
+        app, tenant, servers, monkeypatch, database):
+    # Each batch caches its new vectors in one INSERT, whose rows are locked in the order of
+    # its texts until the ledger row commits: two batches of the same new texts in other
+    # orders (two workers indexing overlapping chunks) deadlocked, and the loser was a 500
+    # after its embedder was paid, its row left pending for the sweep to charge in full.
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from codex32.services.gateway import cache, embeddings
+    from tests.gateway.conftest import ledger_rows
+
+    configure_embedders(tenant, servers)
+    saved = tenant.call("PATCH", "/api/v1/workspace", json={"settings": {"llm": {
+        "embedding_aliases": {"local": ["hashing"]}}}})
+    assert saved.status_code == 200, saved.json
+    real, together = cache.store_many, threading.Barrier(2, timeout=30)
+
+    def stored(*args, **kwargs):
+        together.wait()  # both batches looked the texts up, embedded them, and now cache them
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(embeddings.cache, "store_many", stored)
+    texts = [f"chunk {n} of the shared document" for n in range(400)]
+    for round_ in range(3):
+        batch = [f"{text} ({round_})" for text in texts]
+        with ThreadPoolExecutor(2) as pool:
+            calls = [pool.submit(embed, app, tenant, order, model="local")
+                     for order in (batch, batch[::-1])]
+            results = [call.result(60) for call in calls]
+        assert results[0].vectors == results[1].vectors[::-1]
+    rows = ledger_rows(database, tenant.workspace_id, "status")
+    assert [row["status"] for row in rows] == ["ok"] * 6
