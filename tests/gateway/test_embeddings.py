@@ -303,6 +303,32 @@ def test_an_answer_of_the_wrong_shape_is_a_failed_attempt_never_an_answer(
     assert embed(app, tenant, ["alpha", "beta"], model="misshapen").vectors == result.vectors
 
 
+@pytest.mark.parametrize("answer", ["the-vectors-alone", "no-usage"])
+def test_an_answer_that_is_no_embedding_result_is_a_failed_attempt_never_a_500(
+        app, tenant, servers, monkeypatch, answer):
+    # A plugin returning its vectors alone, or an EmbeddingResult whose usage is None (a
+    # plugin author's slip): the router read .vectors, or the gateway .usage after it
+    # answered, and the request was a 500 with the call recorded as an unexpected error.
+    from codex32.plugins.defaults.hashing_embedder import HashingEmbedder
+
+    configure_embedders(tenant, servers)
+    saved = tenant.call("PATCH", "/api/v1/workspace", json={"settings": {"llm": {
+        "embedding_aliases": {"sloppy": ["hashing", "openai/text-embedding-3-small"]}}}})
+    assert saved.status_code == 200, saved.json
+    real = HashingEmbedder.embed
+
+    def answered(self, texts):
+        result = real(self, texts)
+        if answer == "the-vectors-alone":
+            return result.vectors
+        return dataclasses.replace(result, usage=None)
+
+    monkeypatch.setattr(HashingEmbedder, "embed", answered)
+    result = embed(app, tenant, ["alpha"], model="sloppy")
+    assert result.provider == "openai"
+    assert [(a.provider, a.kind) for a in result.attempts] == [("hashing", "unknown")]
+
+
 def test_concurrent_batches_caching_the_same_texts_in_other_orders_never_deadlock(
         app, tenant, servers, monkeypatch, database):
     # Each batch caches its new vectors in one INSERT, whose rows are locked in the order of
