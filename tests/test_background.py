@@ -44,13 +44,23 @@ def test_a_response_is_closed_before_the_work_it_left_is_done():
 
 def test_work_past_the_backlog_runs_in_the_callers_thread(monkeypatch):
     monkeypatch.setattr(background, "MAX_QUEUED", 1)
-    monkeypatch.setattr(background, "_current", None)  # a thread with the smaller bound
+    monkeypatch.setattr(background, "_current", {})  # a thread with the smaller bound
     release, threads = threading.Event(), []
     background.run_later(lambda: (release.wait(5), threads.append("first")))
     background.run_later(lambda: threads.append(threading.current_thread().name))
     assert threads == [threading.current_thread().name]  # the second ran here, at once
     release.set()
     assert background.wait_idle(5) and threads[-1] == "first"
+
+
+def test_work_blocked_in_one_lane_does_not_hold_back_another_and_idle_waits_for_both():
+    release, recorded, done = threading.Event(), threading.Event(), []
+    background.run_later(lambda: (release.wait(5), done.append("notice")), background.NOTICES)
+    background.run_later(lambda: (done.append("record"), recorded.set()))
+    assert recorded.wait(2) and done == ["record"]  # while the other lane's work waited
+    assert not background.wait_idle(0.1)  # the notice is not done yet
+    release.set()
+    assert background.wait_idle(5) and done == ["record", "notice"]
 
 
 def test_a_failing_work_is_logged_and_the_next_one_still_runs(caplog):

@@ -42,9 +42,11 @@ REQUEST_ID_HEADER = "X-Request-ID"
 
 class ServedClient(FlaskClient):
     """The app's test client reads and closes each response, as a WSGI server closes one
-    once it is sent: what a view left to run after sending (``call_on_close``, say the LLM
-    gateway's record of an answer) has run when a call returns. A test that reads a stream
-    as it comes, or closes it itself, passes ``buffered=False``."""
+    once it is sent: what a view left to run after sending (``call_on_close``) has run when
+    a call returns, or, for the LLM gateway's record of an answer, has been handed to the
+    process's background thread (a test reading what it writes waits for it:
+    ``codex32.runtime.background.wait_idle``). A test that reads a stream as it comes, or
+    closes it itself, passes ``buffered=False``."""
 
     def open(self, *args: Any, buffered: bool = True, **kwargs: Any) -> TestResponse:
         return super().open(*args, buffered=buffered, **kwargs)

@@ -258,6 +258,9 @@ MISSHAPEN = {
     "more-vectors": lambda vectors: [*vectors, vectors[0]],
     "a-shorter-vector": lambda vectors: [vectors[0][:-1], *vectors[1:]],
     "a-longer-vector": lambda vectors: [[*vectors[0], 0.5], *vectors[1:]],
+    # A JSON integer of 400 digits is a Python int that no float holds: the check's own
+    # arithmetic failed (OverflowError), a 500 with the paid call recorded as an error.
+    "a-value-beyond-any-float": lambda vectors: [[10**400, *vectors[0][1:]], *vectors[1:]],
 }
 
 
@@ -298,3 +301,64 @@ def test_an_answer_of_the_wrong_shape_is_a_failed_attempt_never_an_answer(
     assert [(a["provider"], a["error"]) for a in row["attempts"]] == [("hashing", "unknown")]
     # Only the answer that had the right shape was cached.
     assert embed(app, tenant, ["alpha", "beta"], model="misshapen").vectors == result.vectors
+
+
+@pytest.mark.parametrize("answer", ["the-vectors-alone", "no-usage"])
+def test_an_answer_that_is_no_embedding_result_is_a_failed_attempt_never_a_500(
+        app, tenant, servers, monkeypatch, answer):
+    # A plugin returning its vectors alone, or an EmbeddingResult whose usage is None (a
+    # plugin author's slip): the router read .vectors, or the gateway .usage after it
+    # answered, and the request was a 500 with the call recorded as an unexpected error.
+    from codex32.plugins.defaults.hashing_embedder import HashingEmbedder
+
+    configure_embedders(tenant, servers)
+    saved = tenant.call("PATCH", "/api/v1/workspace", json={"settings": {"llm": {
+        "embedding_aliases": {"sloppy": ["hashing", "openai/text-embedding-3-small"]}}}})
+    assert saved.status_code == 200, saved.json
+    real = HashingEmbedder.embed
+
+    def answered(self, texts):
+        result = real(self, texts)
+        if answer == "the-vectors-alone":
+            return result.vectors
+        return dataclasses.replace(result, usage=None)
+
+    monkeypatch.setattr(HashingEmbedder, "embed", answered)
+    result = embed(app, tenant, ["alpha"], model="sloppy")
+    assert result.provider == "openai"
+    assert [(a.provider, a.kind) for a in result.attempts] == [("hashing", "unknown")]
+
+
+def test_concurrent_batches_caching_the_same_texts_in_other_orders_never_deadlock(
+        app, tenant, servers, monkeypatch, database):
+    # Each batch caches its new vectors in one INSERT, whose rows are locked in the order of
+    # its texts until the ledger row commits: two batches of the same new texts in other
+    # orders (two workers indexing overlapping chunks) deadlocked, and the loser was a 500
+    # after its embedder was paid, its row left pending for the sweep to charge in full.
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from codex32.services.gateway import cache, embeddings
+    from tests.gateway.conftest import ledger_rows
+
+    configure_embedders(tenant, servers)
+    saved = tenant.call("PATCH", "/api/v1/workspace", json={"settings": {"llm": {
+        "embedding_aliases": {"local": ["hashing"]}}}})
+    assert saved.status_code == 200, saved.json
+    real, together = cache.store_many, threading.Barrier(2, timeout=30)
+
+    def stored(*args, **kwargs):
+        together.wait()  # both batches looked the texts up, embedded them, and now cache them
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(embeddings.cache, "store_many", stored)
+    texts = [f"chunk {n} of the shared document" for n in range(400)]
+    for round_ in range(3):
+        batch = [f"{text} ({round_})" for text in texts]
+        with ThreadPoolExecutor(2) as pool:
+            calls = [pool.submit(embed, app, tenant, order, model="local")
+                     for order in (batch, batch[::-1])]
+            results = [call.result(60) for call in calls]
+        assert results[0].vectors == results[1].vectors[::-1]
+    rows = ledger_rows(database, tenant.workspace_id, "status")
+    assert [row["status"] for row in rows] == ["ok"] * 6

@@ -282,3 +282,41 @@ def test_an_embedding_whose_process_ended_mid_call_is_settled_by_the_sweep(
     [late] = ledger(database, workspace)
     assert late["status"] == "unsettled"
     assert budget(database, workspace) == (row["reserved_usd"], 0)  # not settled twice
+
+
+# -- the background thread is shared by every workspace of the process -----------------------
+
+
+def test_a_workspaces_slow_notifier_does_not_hold_back_the_records_of_others(
+        budgeted, servers, database, other_tenant):
+    """An HTTP chat's record runs on the process's one background thread, and its soft-limit
+    notice was sent there too, waiting for the workspace's notifiers (notices.TIMEOUT each):
+    a webhook that never answers held back the record of every other workspace's call."""
+    import socket
+    import time
+
+    configure(other_tenant, servers)
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        response = budgeted.call("PUT", "/api/v1/providers/notifier/webhook", json={
+            "config": {"url": f"http://127.0.0.1:{silent.getsockname()[1]}/",
+                       "max_attempts": 1, "timeout_seconds": 10},
+            "secrets": {"signing_secret": "s" * 32}})
+        assert response.status_code in (200, 201), response.json
+        assert budgeted.call("PUT", "/api/v1/budgets", json={"budgets": [
+            {**BUDGET, "soft_limit_usd": "0.0000000001"}]}).status_code == 200
+        crossing = budgeted.call("POST", "/api/v1/llm/chat", json=BODY)
+        assert crossing.status_code == 200, crossing.json
+        answered = other_tenant.call("POST", "/api/v1/llm/chat", json={**BODY, "model": None})
+        assert answered.status_code == 200, answered.json
+        waited, status = time.monotonic(), "pending"
+        while status == "pending" and time.monotonic() - waited < 10:
+            time.sleep(0.05)
+            with psycopg.connect(database.superuser_dsn) as connection:
+                status = connection.execute("SELECT status FROM llm_usage WHERE id = %s",
+                                            (answered.json["usage_id"],)).fetchone()[0]
+        assert status == "ok"
+        assert time.monotonic() - waited < 2, (
+            f"the other workspace's record waited {time.monotonic() - waited:.1f}s")
+        assert background.wait_idle(15)

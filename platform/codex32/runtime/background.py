@@ -7,12 +7,17 @@ background thread instead, in order. The thread is started on first use in each 
 forked worker starts its own), and is joined at the interpreter's exit after the work
 queued before it (a worker's graceful stop: nothing queued is dropped).
 
-The backlog is bounded (:data:`MAX_QUEUED`): past it, the caller runs the work itself, so a
-slow database slows the requests that add to it rather than growing memory. Work must be
+Work runs in lanes, each a thread of its own, in order within a lane. The records (the
+default lane) never wait behind work that waits on a workspace's own server (:data:`NOTICES`:
+a soft-limit notice waits for the workspace's notifiers, one that never answers for
+``notices.TIMEOUT`` each): one workspace's slow receiver delays no other's records.
+
+Each lane's backlog is bounded (:data:`MAX_QUEUED`): past it, the caller runs the work itself,
+so a slow database slows the requests that add to it rather than growing memory. Work must be
 self-contained (its own session, no request context) and must not raise: an exception is
 logged and dropped. Only work whose absence until it runs is recorded already belongs here
 (the gateway's pending ledger row stands for its record; the maintenance loop settles it if
-the process ends first).
+the process ends first), or best-effort work (a soft-limit notice).
 """
 
 from __future__ import annotations
@@ -20,20 +25,24 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 log = logging.getLogger(__name__)
 
 MAX_QUEUED = 256
+RECORDS = "after-response"  # the default lane
+NOTICES = "notices"  # work that waits on a workspace's own servers
 
 
 class _Thread:
-    """One process's background thread, its backlog's bound and its count of work not done."""
+    """One lane of a process: its thread, its backlog's bound and its count of work not
+    done."""
 
-    def __init__(self) -> None:
+    def __init__(self, lane: str) -> None:
         self.pid = os.getpid()
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix="codex32-after-response")
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"codex32-{lane}")
         self.slots = threading.BoundedSemaphore(MAX_QUEUED)
         self.idle = threading.Condition()
         self.pending = 0
@@ -68,21 +77,21 @@ class _Thread:
 
 
 _lock = threading.Lock()
-_current: _Thread | None = None
+_current: dict[str, _Thread] = {}  # by lane
 
 
-def _thread() -> _Thread:
-    global _current
+def _thread(lane: str) -> _Thread:
     with _lock:
-        if _current is None or _current.pid != os.getpid():  # none yet, or the parent's
-            _current = _Thread()
-        return _current
+        found = _current.get(lane)
+        if found is None or found.pid != os.getpid():  # none yet, or the parent's
+            found = _current[lane] = _Thread(lane)
+        return found
 
 
-def run_later(work: Callable[[], None]) -> None:
-    """Run ``work`` on the process's background thread, or at once in this thread when its
+def run_later(work: Callable[[], None], lane: str = RECORDS) -> None:
+    """Run ``work`` on the process's thread of ``lane``, or at once in this thread when its
     backlog is full."""
-    if not _thread().submit(work):
+    if not _thread(lane).submit(work):
         try:
             work()
         except Exception:
@@ -90,10 +99,17 @@ def run_later(work: Callable[[], None]) -> None:
 
 
 def wait_idle(timeout: float = 10.0) -> bool:
-    """Wait until this process's background work queued so far is done; whether it is (for
-    tests and tools reading what it writes)."""
-    current = _current
-    if current is None or current.pid != os.getpid():
-        return True
-    with current.idle:
-        return current.idle.wait_for(lambda: not current.pending, timeout)
+    """Wait until this process's background work queued so far, in every lane, is done
+    (work that queues more in another lane: that too); whether it is (for tests and tools
+    reading what it writes)."""
+    ends = time.monotonic() + timeout
+    while True:
+        busy = [lane for lane in list(_current.values())
+                if lane.pid == os.getpid() and lane.pending]
+        if not busy:
+            return True
+        for lane in busy:
+            with lane.idle:
+                if not lane.idle.wait_for(lambda lane=lane: not lane.pending,  # type: ignore[misc]
+                                          max(0.0, ends - time.monotonic())):
+                    return False

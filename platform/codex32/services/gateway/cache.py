@@ -180,9 +180,13 @@ def lookup_many(session: Session, keys: list[bytes]) -> dict[bytes, dict[str, An
 
 def store_many(session: Session, workspace_id: uuid.UUID | str,
                entries: dict[bytes, dict[str, Any]], policy: CachePolicy) -> None:
-    """Keep each entry for the policy's TTL (in the caller's transaction; one statement)."""
+    """Keep each entry for the policy's TTL (in the caller's transaction; one statement).
+
+    The rows go in key order: the INSERT locks them in its order until the caller commits,
+    and two batches caching the same texts in other orders (two workers indexing
+    overlapping chunks) would each wait for the other's."""
     rows = []
-    for cache_key, response in entries.items():
+    for cache_key, response in sorted(entries.items()):
         payload = json.dumps(response, ensure_ascii=False)
         if len(payload) <= MAX_ENTRY_BYTES:
             rows.append({"ws": str(workspace_id), "key": cache_key, "response": payload,

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,7 @@ from codex32 import runtime
 from codex32.db import driver, tenancy
 from codex32.db.gateway_models import LLMUsage
 from codex32.plugins.interfaces import ChatRequest, Usage
+from codex32.runtime import background
 from codex32.services.gateway import budgets, cache, ledger, notices, prices, records, routing
 from codex32.services.gateway.calls import Attempt, Caller, Deployment, GatewayResult
 from codex32.services.gateway.router import RouteFailed
@@ -120,10 +122,12 @@ def ledger_row(pending: Pending, *, provider: str | None, model: str | None, usa
 
 
 def record(session: Session, pending: Pending, row: LLMUsage,
-           statements: list[driver.Statement], cost: Decimal | None) -> None:
+           statements: list[driver.Statement], cost: Decimal | None, *,
+           notify: Defer | None = None) -> None:
     """Write ``statements`` (the row's over the pending one, cache entries') committed
     durably, then the settlement in a transaction of its own (budgets.settlement_apart), in
-    one round trip; then mark and notify the soft limits crossed (rare)."""
+    one round trip; then mark and notify the soft limits crossed (rare). ``notify``: hand
+    the notices to it instead of sending them before returning (see :func:`_record_later`)."""
     settlement = budgets.settlement_apart(pending.workspace_id, pending.reservation, cost,
                                           pending.usage_id)
     written = tenancy.execute_bound(session, pending.workspace_id, statements + settlement,
@@ -134,8 +138,13 @@ def record(session: Session, pending: Pending, row: LLMUsage,
     session.commit()
     session.close()
     ledger.counted(row)
-    if crossed:
+    if not crossed:
+        return
+    if notify is None:
         notices.soft_limit_crossed(session, pending.workspace_id, crossed)
+    else:
+        notify(functools.partial(_notify_later, runtime.current(), pending.workspace_id,
+                                 crossed))
 
 
 def _record_later(owner: runtime.Runtime, prepared: Prepared,
@@ -143,17 +152,28 @@ def _record_later(owner: runtime.Runtime, prepared: Prepared,
                   cost: Decimal | None) -> None:
     """:func:`record` in a session of its own, after the response was sent (outside the
     request's context), of the row and statements ``written`` builds. A failure is logged:
-    the row stays pending for the sweep."""
+    the row stays pending for the sweep. Run on the process's background thread, shared by
+    every workspace: the soft-limit notices, which wait for the workspace's notifiers, are
+    sent on a lane of their own (background.NOTICES)."""
     with runtime.activated(owner), owner.sessions() as session:
         try:
             row, statements = written()
             with tenancy.bound(session, prepared.workspace_id):
-                record(session, prepared, row, statements, cost)
+                record(session, prepared, row, statements, cost,
+                       notify=lambda work: background.run_later(work, background.NOTICES))
         except Exception:
             log.exception("could not record an LLM call after its answer was sent; unless "
                           "its ledger row was written first, it stays pending until the "
                           "maintenance loop settles it",
                           extra={"workspace_id": prepared.workspace_id})
+
+
+def _notify_later(owner: runtime.Runtime, workspace_id: str,
+                  crossed: list[dict[str, Any]]) -> None:
+    """Send the notices of soft limits crossed (marked already), in a session of its own."""
+    with runtime.activated(owner), owner.sessions() as session, \
+            tenancy.bound(session, workspace_id):
+        notices.soft_limit_crossed(session, workspace_id, crossed)
 
 
 def fail(session: Session, pending: Pending, failed: RouteFailed) -> None:

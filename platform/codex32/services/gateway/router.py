@@ -40,6 +40,7 @@ from codex32.plugins.interfaces import (
     Embedder,
     EmbeddingResult,
     LLMProvider,
+    Usage,
 )
 from codex32.plugins.vector_checks import FLOAT32_MAX
 from codex32.services.gateway.calls import Attempt, Deployment
@@ -61,8 +62,9 @@ class RouteFailed(Exception):
         self.deadline = deadline
 
 
-def _checked(embedder: Embedder, texts: int, vectors: list[list[float]]) -> None:
-    """A failed attempt (the next embedder answers) unless the answer is one vector per text,
+def _checked(embedder: Embedder, texts: int, answer: EmbeddingResult) -> None:
+    """A failed attempt (the next embedder answers) unless the answer is an
+    :class:`EmbeddingResult` (with its :class:`Usage`) of one vector per text,
     each of the embedder's configured ``dimension`` and of finite float32 values. An embedder
     (a third-party plugin, an OpenAI-compatible server behind a trusting one) may answer
     anything: fewer vectors left None in the answer and the cache, more or longer ones would
@@ -70,6 +72,11 @@ def _checked(embedder: Embedder, texts: int, vectors: list[list[float]]) -> None
     NaN or an infinity would reach clients as null, be cached and be searched with, and a
     value beyond float32 fails the base64 answer and every vector store. A sum, a min and a
     max are cheap tests (NaN and infinities carry through a sum)."""
+    if not isinstance(answer, EmbeddingResult) or not isinstance(answer.usage, Usage):
+        raise ProviderError(f"{embedder.id} answered {type(answer).__name__} with usage "
+                            f"{type(getattr(answer, 'usage', None)).__name__}, not an "
+                            "EmbeddingResult with a Usage")
+    vectors = answer.vectors
     try:
         count = len(vectors)
     except TypeError:
@@ -82,7 +89,7 @@ def _checked(embedder: Embedder, texts: int, vectors: list[list[float]]) -> None
             length = len(vector)
             finite = (math.isfinite(sum(vector)) and min(vector) >= -FLOAT32_MAX
                       and max(vector) <= FLOAT32_MAX)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # not numbers; an int beyond a float
             length, finite = dimension, False
         if length != dimension:
             raise ProviderError(f"{embedder.id} answered a vector of {length} values; it is "
@@ -136,7 +143,7 @@ class Router:
         def call(instance: Embedder, deployment: Deployment, remaining: float
                  ) -> EmbeddingResult:
             answer = invoke(instance, "embed", instance.embed, list(texts), timeout=remaining)
-            _checked(instance, len(texts), answer.vectors)
+            _checked(instance, len(texts), answer)
             return answer
         return self._run(deployments, call, "embeddings")
 
