@@ -288,12 +288,16 @@ def test_an_embedding_whose_process_ended_mid_call_is_settled_by_the_sweep(
 
 
 def test_a_workspaces_slow_notifier_does_not_hold_back_the_records_of_others(
-        budgeted, servers, database, other_tenant):
+        budgeted, servers, database, other_tenant, monkeypatch):
     """An HTTP chat's record runs on the process's one background thread, and its soft-limit
     notice was sent there too, waiting for the workspace's notifiers (notices.TIMEOUT each):
     a webhook that never answers held back the record of every other workspace's call."""
     import socket
     import time
+
+    from codex32.services.gateway import notices
+
+    monkeypatch.setattr(notices, "TIMEOUT", 3.0)  # still past the 2 s the other may wait
 
     configure(other_tenant, servers)
     with socket.socket() as silent:  # accepts connections, never answers
