@@ -338,3 +338,23 @@ def test_audit_total_is_right_on_a_page_past_the_end(tenant):
     past = tenant.call("GET", "/api/v1/audit-logs?page_size=1&page=999").json
     assert first["total"] >= 2 and len(first["items"]) == 1
     assert past["items"] == [] and past["total"] == first["total"]
+
+
+def test_the_input_keys_an_audit_row_names_are_bounded_in_number_and_length(tenant, superuser):
+    # A run's (or a schedule's) input keys are the tenant's: 50 keys of 5,000 characters
+    # each made one audit row of a quarter of a megabyte.
+    bot = tenant.create_bot()
+    long_keys = {f"{index:02d}" + "k" * 5_000: index for index in range(60)}
+    run = tenant.call("POST", f"/api/v1/bots/{bot['id']}/executions", json={"input": long_keys})
+    assert run.status_code == 202, run.json
+    scheduled = tenant.call("PUT", f"/api/v1/bots/{bot['id']}/schedule",
+                            json={"cron": "0 * * * *", "input": long_keys})
+    assert scheduled.status_code in (200, 201), scheduled.json
+    for action in ("execution.create", "schedule.update"):
+        (changes,) = superuser.execute(
+            "SELECT changes FROM audit_logs WHERE workspace_id = %s AND action = %s",
+            (tenant.workspace_id, action)).fetchone()
+        keys = changes["input_keys"]
+        keys = keys["after"] if isinstance(keys, dict) else keys
+        assert len(keys) == 50 and all(len(key) <= 100 for key in keys), action
+        assert keys[0].startswith("00k")

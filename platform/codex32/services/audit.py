@@ -41,6 +41,15 @@ def redact(value: Any) -> Any:
     return value
 
 
+MAX_KEYS, MAX_KEY_CHARS = 50, 100
+
+
+def keys_of(mapping: dict[str, Any] | None) -> list[str]:
+    """How an audit row names a tenant's mapping (a run's or a schedule's input): its first
+    ``MAX_KEYS`` keys in order, each cut to ``MAX_KEY_CHARS``; never its values."""
+    return [key[:MAX_KEY_CHARS] for key in sorted(mapping or {})[:MAX_KEYS]]
+
+
 def code_summary(code: str) -> dict[str, Any]:
     """How the audit log records code: its size and digest, not the text."""
     return {"code_sha256": hashlib.sha256(code.encode()).hexdigest(),

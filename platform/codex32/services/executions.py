@@ -118,7 +118,7 @@ def enqueue(session: Session, principal: Principal, bot_id: uuid.UUID, *,
         return existing, False
     audit.record(session, principal, "execution.create", "execution", execution.id,
                  {"bot_id": str(bot.id), "version": number, "trigger": "api",
-                  "idempotency_key": idempotency_key, "input_keys": sorted(event)[:50]})
+                  "idempotency_key": idempotency_key, "input_keys": audit.keys_of(event)})
     session.flush()
     return execution, True
 

@@ -111,7 +111,7 @@ def put(session: Session, principal: Principal, bot_id: uuid.UUID, *, cron: str,
     schedule.updated_at = now
     if "input" in recorded:  # its keys, never its values
         diff = recorded.pop("input")
-        recorded["input_keys"] = {side: _keys(value) for side, value in diff.items()}
+        recorded["input_keys"] = {side: audit.keys_of(value) for side, value in diff.items()}
     if audited:
         audit.record(session, principal, "schedule.update", "bot", bot.id,
                      _fields(schedule) if created else recorded)
@@ -119,13 +119,9 @@ def put(session: Session, principal: Principal, bot_id: uuid.UUID, *, cron: str,
     return schedule
 
 
-def _keys(event: dict[str, Any] | None) -> list[str]:
-    return sorted(event or {})[:50]
-
-
 def _fields(schedule: BotSchedule) -> dict[str, Any]:
     return {"cron": schedule.cron, "timezone": schedule.timezone, "enabled": schedule.enabled,
-            "input_keys": _keys(schedule.input)}
+            "input_keys": audit.keys_of(schedule.input)}
 
 
 def remove(session: Session, principal: Principal, bot_id: uuid.UUID, *,
