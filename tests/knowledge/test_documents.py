@@ -151,3 +151,26 @@ def test_deleting_a_document_or_a_collection_removes_its_chunks_and_vectors(tena
     assert kb.vector_ids(tenant) == {c["id"] for c in remaining}
     assert also_gone["id"] not in {c["document_id"] for c in remaining}
     assert search(tenant, "fjords")["items"] == []
+
+
+def test_a_pdf_whose_text_map_yields_half_a_utf16_pair_is_indexed(tenant, kb, monkeypatch):
+    """A PDF's ToUnicode map may give a code unit of half a pair (pypdf hands it on as a lone
+    surrogate), which has no UTF-8 form: its chunks could not be stored, and the document
+    failed with the codec's error. It reads as U+FFFD, as NUL reads as a space."""
+    import pypdf
+
+    real = pypdf.PageObject.extract_text
+
+    def with_half_a_pair(self, *args, **kwargs):
+        return real(self, *args, **kwargs) + " tail \ud800 end"
+
+    monkeypatch.setattr(pypdf.PageObject, "extract_text", with_half_a_pair)
+    handbook = collection(tenant)
+    pdf = upload_file(tenant, handbook, "odd.pdf", make_pdf([["Quarterly figures"]]),
+                      "application/pdf")
+    assert pdf.status_code == 202, pdf.json
+    kb.drain(tenant)
+    found = document(tenant, handbook, pdf.json["id"])
+    assert found["status"] == "indexed" and found["error"] is None, found
+    hits = search(tenant, "quarterly figures")["items"]
+    assert hits and "tail \ufffd end" in hits[0]["passage"]

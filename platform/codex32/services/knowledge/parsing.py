@@ -188,6 +188,9 @@ def _walk(root, out: list[str]) -> None:
             stack.append((child.iter(include_text=True), closing))
 
 
+_HALF_PAIR = re.compile("[\ud800-\udfff]")
+
+
 def _pdf(content: bytes) -> Parsed:
     from pypdf import PdfReader  # only uploads of PDF pay for the import
     from pypdf.errors import PyPdfError
@@ -198,9 +201,10 @@ def _pdf(content: bytes) -> Parsed:
             raise ParseError("the PDF is encrypted")
         if len(reader.pages) > MAX_PDF_PAGES:
             raise ParseError(f"the PDF has more than {MAX_PDF_PAGES} pages")
-        # A string drawn with byte 0 extracts as NUL, which PostgreSQL text cannot hold.
-        texts = [(page.extract_text() or "").replace("\x00", " ").strip()
-                 for page in reader.pages]
+        # A string drawn with byte 0 extracts as NUL, which PostgreSQL text cannot hold; a
+        # ToUnicode map may give half a UTF-16 pair, which has no UTF-8 form (U+FFFD).
+        texts = [_HALF_PAIR.sub("\ufffd", (page.extract_text() or "").replace("\x00", " "))
+                 .strip() for page in reader.pages]
     except ParseError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
