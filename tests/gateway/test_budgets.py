@@ -313,3 +313,16 @@ def test_an_embedding_crossing_a_soft_limit_notifies_the_workspace_notifiers_onc
     budget_notices = [b for b in bodies if "budget" in json.dumps(b)]
     assert len(budget_notices) == 1, bodies
     assert "workspace/day" in json.dumps(budget_notices[0])
+
+
+def test_a_hard_limit_of_zero_refuses_paid_calls_not_free_ones(app, tenant, servers):
+    """An admin who sets a hard limit of 0 forbids spending, not the platform's free built-in
+    provider (the offline builder and search answers): a call that cannot cost anything
+    reserves nothing a limit could refuse. A paid call is still refused."""
+    assert put_budgets(tenant, {"scope": "workspace", "period": "month",
+                                "hard_limit_usd": "0"}).status_code == 200
+    free = chat(app, tenant, ask(model=None))  # no provider configured: the built-in one
+    assert free.cost_usd == 0 and free.text
+    configure(tenant, servers)
+    with pytest.raises(RateLimited, match="hard limit 0 USD"):
+        chat(app, tenant, ask(model="openai/gpt-4o-mini"))

@@ -63,7 +63,8 @@ def _name(scope: str, scope_id: Any, period: str) -> str:
 
 # One statement decides and reserves: it locks the budgets that apply (in id order, so two
 # requests never lock each other's rows in opposite orders), refuses when one of them with a
-# hard limit is spent (or the price is unknown), and otherwise reserves on all of them. The
+# hard limit is spent (or the price is unknown) unless the call can cost nothing (a free
+# provider: refusing it would protect no money), and otherwise reserves on all of them. The
 # locking read returns each row's newest version (READ COMMITTED re-reads a row it waited
 # for); the UPDATE computes its SET from the row it updates (never from the CTE's values, so
 # no update is lost). Since nothing is left to decide in Python, the COMMIT goes in the same
@@ -93,7 +94,8 @@ _RESERVE = f"""
       ORDER BY id FOR UPDATE),
     refused AS (
       SELECT * FROM applying
-      WHERE hard_limit_usd IS NOT NULL AND (:unpriced OR spent + reserved >= hard_limit_usd)
+      WHERE hard_limit_usd IS NOT NULL
+        AND (:unpriced OR (spent + reserved >= hard_limit_usd AND :amount > 0))
       ORDER BY scope, period LIMIT 1),
     reserved AS (
       UPDATE llm_budgets SET
