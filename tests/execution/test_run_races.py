@@ -169,3 +169,38 @@ def test_live_logs_ending_inside_a_multiline_secret_show_none_of_it(
     live.publish_if_due()
     shown = _shown(tenant, started)["logs"]
     assert shown.startswith("loaded\n") and "BEGIN PRIVATE KEY" not in shown, shown
+
+
+def _archive(tenant, bot_id) -> None:
+    response = tenant.call("PATCH", f"/api/v1/bots/{bot_id}", json={"status": "archived"})
+    assert response.status_code == 200, response.json
+
+
+def test_a_run_queued_before_its_bot_was_archived_does_not_start(
+        tenant, superuser, worker_runtime):
+    # Archiving stops what would run on its own (new runs are 409, ticks are skipped): a run
+    # still queued is settled as cancelled, saying why, instead of running the archived code.
+    queued = run(tenant, bot_with(tenant, TRIVIAL)["id"])
+    _archive(tenant, queued["bot_id"])
+    job_id = superuser.execute("SELECT job_id FROM bot_executions WHERE id = %s",
+                               (queued["id"],)).fetchone()[0]
+    assert worker.start(worker_runtime, tenant.workspace_id, uuid.UUID(queued["id"]),
+                        job_id) is None
+    shown = tenant.call("GET", f"/api/v1/executions/{queued['id']}").json
+    assert shown["status"] == "cancelled" and shown["started_at"] is None
+    assert shown["error"]["type"] == "BotArchived"
+
+
+def test_a_failed_run_of_a_bot_archived_meanwhile_is_not_retried(
+        tenant, superuser, worker_runtime):
+    started = _started(tenant, superuser, worker_runtime, max_retries=2)
+    bot_id = superuser.execute("SELECT bot_id FROM bot_executions WHERE id = %s",
+                               (str(started.execution_id),)).fetchone()[0]
+    _archive(tenant, bot_id)
+    worker.store(worker_runtime, started, ExecutionOutcome(
+        status="failed", error={"type": "RuntimeError", "message": "boom"}))
+    shown = _shown(tenant, started)
+    assert shown["status"] == "failed" and shown["retried_by"] is None
+    (count,) = superuser.execute("SELECT count(*) FROM bot_executions WHERE bot_id = %s",
+                                 (bot_id,)).fetchone()
+    assert count == 1

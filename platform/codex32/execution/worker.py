@@ -116,6 +116,12 @@ def start(rt: Runtime, workspace_id: str, execution_id: uuid.UUID,
         if execution.cancel_requested:
             _commit_final(session, execution, ExecutionOutcome(status="cancelled"), run)
             return None
+        if session.execute(select(Bot.status).where(Bot.id == execution.bot_id)
+                           ).scalar() == "archived":  # archived while this run was queued
+            _commit_final(session, execution, ExecutionOutcome(status="cancelled", error={
+                "type": "BotArchived", "message": "the bot was archived before the run "
+                                                  "started"}), run)
+            return None
         version = session.execute(select(BotVersion.code, BotVersion.files).where(
             BotVersion.bot_id == execution.bot_id,
             BotVersion.number == execution.version)).one_or_none()
@@ -280,15 +286,18 @@ def _commit_final(session: Session, execution: BotExecution, outcome: ExecutionO
             (now - execution.started_at).total_seconds() if execution.started_at else None)
         execution.cpu_seconds = outcome.cpu_seconds
         execution.peak_memory_bytes = outcome.peak_memory_bytes
+    bot = None
     if (outcome.status in ("failed", "timed_out") and not execution.cancel_requested
             and execution.attempt <= run.max_retries):
         bot = session.get(Bot, (execution.workspace_id, execution.bot_id))
-        if bot is not None:
-            executions.create(
-                session, bot, version=execution.version, input=execution.input or {},
-                trigger="retry", attempt=execution.attempt + 1,
-                created_by=execution.created_by, retry_of=execution.id,
-                not_before=now + timedelta(seconds=run.backoff(execution.attempt)))
+        if bot is not None and bot.status == "archived":  # archiving stops what runs alone
+            bot = None
+    if bot is not None:
+        executions.create(
+            session, bot, version=execution.version, input=execution.input or {},
+            trigger="retry", attempt=execution.attempt + 1,
+            created_by=execution.created_by, retry_of=execution.id,
+            not_before=now + timedelta(seconds=run.backoff(execution.attempt)))
     elif outcome.status in bot_settings.NOTIFY_ON:
         for rule in run.notifications:
             if outcome.status in (rule.get("on") or ()):
