@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from codex32.crypto import SecretsUndecryptable
 from codex32.db import tenancy
 from codex32.db.models import Bot, BotExecution, BotVersion, Workspace
+from codex32.db.storable import storable
 from codex32.errors import DomainError
 from codex32.execution import live_logs, queue, run_requirements, run_services, sandbox
 from codex32.observability import execution_metrics as metrics
@@ -275,10 +276,10 @@ def _commit_final(session: Session, execution: BotExecution, outcome: ExecutionO
     """
     now = datetime.now(UTC)
     execution.status = outcome.status
-    execution.result = _storable(outcome.result)
-    execution.error = _storable(outcome.error)
+    execution.result = storable(outcome.result)
+    execution.error = storable(outcome.error)
     if outcome.logs or not execution.logs:
-        execution.logs = _storable(outcome.logs or "")
+        execution.logs = storable(outcome.logs or "")
         execution.logs_truncated = outcome.logs_truncated
     execution.completed_at = now
     if outcome.status != "cancelled" or execution.started_at is not None:
@@ -334,21 +335,6 @@ def _with_network_hint(rt: Runtime, started: Started,
 def _failure(kind: str, message: str, duration: float = 0.0) -> ExecutionOutcome:
     return ExecutionOutcome(status="failed", error={"type": kind, "message": message},
                             duration_seconds=duration)
-
-
-# What PostgreSQL text and jsonb cannot hold: NUL, and lone surrogates (not UTF-8 at all).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def _storable(value: Any) -> Any:
-    """``value`` with NULs and lone surrogates replaced by U+FFFD, so the record is kept."""
-    if isinstance(value, str):
-        return _UNSTORABLE.sub("\ufffd", value)
-    if isinstance(value, dict):
-        return {_storable(str(k)): _storable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_storable(item) for item in value]
-    return value
 
 
 def _locked(session: Session, execution_id: uuid.UUID) -> BotExecution | None:

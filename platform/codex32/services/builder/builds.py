@@ -31,11 +31,12 @@ from codex32.auth.rbac import Permission
 from codex32.db import notifications
 from codex32.db.builder_models import BuilderConversation
 from codex32.db.models import BotSchedule
+from codex32.db.storable import storable
 from codex32.errors import Conflict, Forbidden, Invalid
 from codex32.execution import queue
 from codex32.services import audit, bot_settings, bots, gateway, schedules
 from codex32.services.builder import conversations
-from codex32.services.builder.report import Build, as_json, storable
+from codex32.services.builder.report import Build, as_json
 
 log = logging.getLogger(__name__)
 

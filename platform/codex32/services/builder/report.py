@@ -7,7 +7,6 @@ the pipeline a :class:`Build` of :class:`Round` s, conversations store them as J
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -114,18 +113,3 @@ def as_json(value: Any) -> Any:
                 "stopped": value.stopped, "passed": value.passed}
     return asdict(value)
 
-
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def storable(value: Any) -> Any:
-    """``value`` (JSON-ready) with NUL and half UTF-16 pairs as U+FFFD in every string and
-    key: the output of generated tests, which the model's code writes, may hold them, and
-    jsonb takes neither (the build's report was lost)."""
-    if isinstance(value, str):
-        return _UNSTORABLE.sub("\ufffd", value)
-    if isinstance(value, dict):
-        return {storable(key): storable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [storable(item) for item in value]
-    return value

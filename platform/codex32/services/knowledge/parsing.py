@@ -13,6 +13,7 @@ import io
 import re
 from dataclasses import dataclass, field
 
+from codex32.db.storable import storable
 from codex32.errors import Invalid, UnsupportedMediaType
 
 TEXT, MARKDOWN, HTML, PDF = "text/plain", "text/markdown", "text/html", "application/pdf"
@@ -188,9 +189,6 @@ def _walk(root, out: list[str]) -> None:
             stack.append((child.iter(include_text=True), closing))
 
 
-_HALF_PAIR = re.compile("[\ud800-\udfff]")
-
-
 def _pdf(content: bytes) -> Parsed:
     from pypdf import PdfReader  # only uploads of PDF pay for the import
     from pypdf.errors import PyPdfError
@@ -203,8 +201,8 @@ def _pdf(content: bytes) -> Parsed:
             raise ParseError(f"the PDF has more than {MAX_PDF_PAGES} pages")
         # A string drawn with byte 0 extracts as NUL, which PostgreSQL text cannot hold; a
         # ToUnicode map may give half a UTF-16 pair, which has no UTF-8 form (U+FFFD).
-        texts = [_HALF_PAIR.sub("\ufffd", (page.extract_text() or "").replace("\x00", " "))
-                 .strip() for page in reader.pages]
+        texts = [storable((page.extract_text() or "").replace("\x00", " ")).strip()
+                 for page in reader.pages]
     except ParseError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
