@@ -9,6 +9,17 @@ import pytest
 
 from tests.knowledge.conftest import collection, search, upload_text
 
+
+def answering_with(tenant, server) -> None:
+    """Make the workspace's default language model the openai plugin at ``server`` (a
+    FakeOpenAI with the key sk-t)."""
+    assert tenant.call("PUT", "/api/v1/providers/llm/openai", json={
+        "config": {"base_url": server.url, "model": "gpt-4o-mini"},
+        "secrets": {"api_key": "sk-t"}}).status_code == 200
+    assert tenant.call("PATCH", "/api/v1/workspace", json={
+        "settings": {"defaults": {"llm": "openai"}}}).status_code == 200
+
+
 README = "# Invoice bot\n\nSends **reminders** for unpaid invoices every Monday.\n"
 CONFIG = "schedule: weekly\ncurrency: EUR\n"
 
@@ -148,11 +159,7 @@ def test_ask_keeps_only_citations_of_retrieved_passages(tenant, kb):
 
     with FakeOpenAI(api_key="sk-t") as server:
         server.reply = reply
-        assert tenant.call("PUT", "/api/v1/providers/llm/openai", json={
-            "config": {"base_url": server.url, "model": "gpt-4o-mini"},
-            "secrets": {"api_key": "sk-t"}}).status_code == 200
-        tenant.call("PATCH", "/api/v1/workspace",
-                    json={"settings": {"defaults": {"llm": "openai"}}})
+        answering_with(tenant, server)
         body = tenant.call("POST", f"/api/v1/collections/{handbook}/ask",
                            json={"question": "Should I take the train?"}).json
     assert body["mode"] == "generated" and body["provider"] == "openai", body
@@ -204,11 +211,7 @@ def test_an_answer_whose_json_escapes_half_a_utf16_pair_is_no_500(tenant, kb):
 
     with FakeOpenAI(api_key="sk-t") as server:
         server.reply = reply
-        assert tenant.call("PUT", "/api/v1/providers/llm/openai", json={
-            "config": {"base_url": server.url, "model": "gpt-4o-mini"},
-            "secrets": {"api_key": "sk-t"}}).status_code == 200
-        tenant.call("PATCH", "/api/v1/workspace",
-                    json={"settings": {"defaults": {"llm": "openai"}}})
+        answering_with(tenant, server)
         response = tenant.call("POST", f"/api/v1/collections/{handbook}/ask",
                                json={"question": "Should I take the train?"})
     assert response.status_code == 200, response.get_data()[:300]
@@ -231,11 +234,7 @@ def test_a_model_that_fails_leaves_the_retrieved_passages_quoted_and_says_why(
     with FakeOpenAI(api_key="sk-t") as server:
         for _ in range(10):  # every attempt of the router's retries fails
             server.enqueue_error(status, "upstream trouble")
-        assert tenant.call("PUT", "/api/v1/providers/llm/openai", json={
-            "config": {"base_url": server.url, "model": "gpt-4o-mini"},
-            "secrets": {"api_key": "sk-t"}}).status_code == 200
-        tenant.call("PATCH", "/api/v1/workspace",
-                    json={"settings": {"defaults": {"llm": "openai"}}})
+        answering_with(tenant, server)
         response = tenant.call("POST", f"/api/v1/collections/{handbook}/ask",
                                json={"question": "Should I take the train?"})
     assert response.status_code == 200, response.json
