@@ -9,6 +9,7 @@ import threading
 import uuid
 from typing import Any
 
+import pytest
 from procrastinate.jobs import Job
 
 from codex32.execution import live_logs, queue, worker
@@ -191,12 +192,16 @@ def test_a_run_queued_before_its_bot_was_archived_does_not_start(
     assert shown["error"]["type"] == "BotArchived"
 
 
-def test_a_failed_run_of_a_bot_archived_meanwhile_is_not_retried(
-        tenant, superuser, worker_runtime):
+@pytest.mark.parametrize("status", ["archived", "paused"])
+def test_a_failed_run_of_a_bot_paused_or_archived_meanwhile_is_not_retried(
+        tenant, superuser, worker_runtime, status):
+    # A retry runs on its own, as a scheduled tick does: a bot whose runs keep failing is
+    # paused to stop them, and its retries must stop too.
     started = _started(tenant, superuser, worker_runtime, max_retries=2)
     bot_id = superuser.execute("SELECT bot_id FROM bot_executions WHERE id = %s",
                                (str(started.execution_id),)).fetchone()[0]
-    _archive(tenant, bot_id)
+    response = tenant.call("PATCH", f"/api/v1/bots/{bot_id}", json={"status": status})
+    assert response.status_code == 200, response.json
     worker.store(worker_runtime, started, ExecutionOutcome(
         status="failed", error={"type": "RuntimeError", "message": "boom"}))
     shown = _shown(tenant, started)

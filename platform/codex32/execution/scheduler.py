@@ -26,12 +26,11 @@ from codex32.auth.principal import Origin, Principal
 from codex32.db import tenancy
 from codex32.db.models import Bot, BotExecution, BotSchedule
 from codex32.errors import Invalid
-from codex32.services import audit, executions, schedules
+from codex32.services import audit, bots, executions, schedules
 
 log = logging.getLogger(__name__)
 
 BATCH = 100
-NOT_RUNNING = ("paused", "archived")
 
 
 def fire_due(sessions: Callable[[], Session], limit: int = BATCH) -> int:
@@ -75,7 +74,7 @@ def fire(sessions: Callable[[], Session], workspace_id: uuid.UUID, bot_id: uuid.
         busy = session.execute(select(BotExecution.id).where(
             BotExecution.bot_id == bot_id, BotExecution.status.in_(executions.ACTIVE))
             .limit(1)).first()
-        if bot is None or busy or bot.status in NOT_RUNNING or bot.current_version == 0:
+        if bot is None or busy or bot.status in bots.RESTING or bot.current_version == 0:
             schedule.skipped_runs += 1
             schedule.last_skipped_at = tick
             session.commit()

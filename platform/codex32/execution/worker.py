@@ -42,7 +42,14 @@ from codex32.observability.logging import log_context
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import ExecutionOutcome, ExecutionRequest, Executor
 from codex32.runtime import Runtime, activated
-from codex32.services import bot_secrets, bot_settings, deliveries, executions, provider_instances
+from codex32.services import (
+    bot_secrets,
+    bot_settings,
+    bots,
+    deliveries,
+    executions,
+    provider_instances,
+)
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +298,7 @@ def _commit_final(session: Session, execution: BotExecution, outcome: ExecutionO
     if (outcome.status in ("failed", "timed_out") and not execution.cancel_requested
             and execution.attempt <= run.max_retries):
         bot = session.get(Bot, (execution.workspace_id, execution.bot_id))
-        if bot is not None and bot.status == "archived":  # archiving stops what runs alone
+        if bot is not None and bot.status in bots.RESTING:  # nothing runs on its own
             bot = None
     if bot is not None:
         executions.create(

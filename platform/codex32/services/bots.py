@@ -40,6 +40,9 @@ from codex32.services.pages import (
 )
 
 STATUSES = ("draft", "active", "paused", "archived")
+# Statuses in which nothing runs on its own: no scheduled tick, no retry (a run asked for by
+# hand still runs while paused; an archived bot refuses it).
+RESTING = ("paused", "archived")
 LIST_COLUMNS = (Bot.id, Bot.name, Bot.description, Bot.status, Bot.owner_id,
                 Bot.current_version, Bot.created_at, Bot.updated_at)
 
