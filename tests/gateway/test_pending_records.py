@@ -161,10 +161,21 @@ def test_a_record_that_comes_after_the_sweep_changes_nothing(app, budgeted, data
     sweeps.stale_llm_calls(app.extensions[KEY].sessions)
     assert [row["status"] for row in ledger(database, budgeted.workspace_id)] == ["unsettled"]
     swept = budget(database, budgeted.workspace_id)
+    counted = _requests_counted()
     late()
     [row] = ledger(database, budgeted.workspace_id)
     assert row["status"] == "unsettled"
     assert budget(database, budgeted.workspace_id) == swept  # not settled twice
+    assert _requests_counted() == counted  # the sweep counted it: not counted twice
+
+
+def _requests_counted() -> float:
+    """Every request the gateway counted in this process (llm_requests_total)."""
+    from prometheus_client import REGISTRY
+
+    return sum(sample.value for metric in REGISTRY.collect()
+               if metric.name == "llm_requests" for sample in metric.samples
+               if sample.name.endswith("_total"))
 
 
 def test_a_record_that_cannot_be_written_leaves_the_row_pending_for_the_sweep(

@@ -89,12 +89,11 @@ def finish(session: Session, prepared: Prepared, result: GatewayResult, *, cache
 
 def _written(prepared: Prepared, result: GatewayResult, *, cacheable: bool, status: str,
              error: str | None) -> tuple[LLMUsage, list[driver.Statement]]:
-    """The answer's ledger row and the statements that write it (over the pending row) and
-    cache the answer."""
+    """The answer's ledger row and the statements that cache the answer."""
     row = ledger_row(prepared, provider=result.provider, model=result.model,
                      usage=result.usage, cost=result.cost_usd, status=status,
                      attempts=result.attempts, error=error, latency_ms=result.latency_ms)
-    statements = [records.replacing(row)]
+    statements: list[driver.Statement] = []
     if cacheable and status == "ok" and prepared.cache_key is not None:
         statements += cache.storing(
             prepared.workspace_id, prepared.cache_key,
@@ -124,20 +123,24 @@ def ledger_row(pending: Pending, *, provider: str | None, model: str | None, usa
 def record(session: Session, pending: Pending, row: LLMUsage,
            statements: list[driver.Statement], cost: Decimal | None, *,
            notify: Defer | None = None) -> None:
-    """Write ``statements`` (the row's over the pending one, cache entries') committed
+    """Write ``row`` over the pending one and ``statements`` (cache entries) committed
     durably, then the settlement in a transaction of its own (budgets.settlement_apart), in
     one round trip; then mark and notify the soft limits crossed (rare). ``notify``: hand
-    the notices to it instead of sending them before returning (see :func:`_record_later`)."""
+    the notices to it instead of sending them before returning (see :func:`_record_later`).
+    A row the sweep settled first is left as it is, and not counted again in the metrics
+    (the sweep counted it)."""
     settlement = budgets.settlement_apart(pending.workspace_id, pending.reservation, cost,
                                           pending.usage_id)
-    written = tenancy.execute_bound(session, pending.workspace_id, statements + settlement,
-                                    commit=True)
+    written = tenancy.execute_bound(
+        session, pending.workspace_id,
+        [records.replacing(row, returning=True), *statements, *settlement], commit=True)
     session.commit()
     # Soft limits crossed (rare) are marked in a transaction of their own.
     crossed = budgets.crossed(session, written[-1]) if settlement else []
     session.commit()
     session.close()
-    ledger.counted(row)
+    if written[0][1]:
+        ledger.counted(row)
     if not crossed:
         return
     if notify is None:
