@@ -15,12 +15,12 @@ from sqlalchemy.exc import DataError
 
 from codex32.db import db, tenancy
 from codex32.execution import sweeps
-from codex32.runtime import KEY, background
+from codex32.runtime import KEY, activated, background
 from codex32.services import gateway
 from codex32.services.gateway import budgets, records
 from codex32.testing.receivers import serve
 from tests.gateway.conftest import ask, chat, configure
-from tests.gateway.test_pending_records import BODY, BUDGET, budget, dropped, ledger
+from tests.gateway.test_pending_records import BODY, BUDGET, aged, budget, dropped, ledger
 
 
 @pytest.fixture()
@@ -114,7 +114,7 @@ def sweep_now(app, workspace_id: str) -> int:
     workspace's: the database is shared with other tests)."""
     runtime = app.extensions[KEY]
     with runtime.sessions() as session, tenancy.bound(session, workspace_id):
-        swept = records.sweep(session, datetime.now(UTC) + timedelta(seconds=5))
+        swept, _ = records.sweep(session, datetime.now(UTC) + timedelta(seconds=5))
         session.commit()
     return swept
 
@@ -294,3 +294,25 @@ def test_a_request_a_hard_limit_refuses_leaves_no_pending_row(budgeted, database
         assert budgeted.call("POST", path, json=BODY).status_code == 429
     assert ledger(database, budgeted.workspace_id) == []
     assert budget(database, budgeted.workspace_id) == (10, 0)
+
+
+def test_a_soft_limit_crossed_by_the_sweeps_charge_is_notified(app, budgeted, database):
+    """A process ended before recording its answer; the sweep charges the call its reserved
+    maximum, which crosses the soft limit: the workspace hears of it once, as when a record
+    crosses it. Before, the sweep marked nothing and sent nothing."""
+    with serve() as receiver:
+        response = budgeted.call("PUT", "/api/v1/providers/notifier/webhook", json={
+            "config": {"url": receiver.url, "max_attempts": 1, "timeout_seconds": 2},
+            "secrets": {"signing_secret": "s" * 32}})
+        assert response.status_code in (200, 201), response.json
+        assert budgeted.call("PUT", "/api/v1/budgets", json={"budgets": [
+            {**BUDGET, "soft_limit_usd": "0.0000000001"}]}).status_code == 200
+        dropped(app, budgeted)  # the record never runs
+        aged(database, budgeted.workspace_id)
+        owner = app.extensions[KEY]
+        with activated(owner):  # as the worker's maintenance loop runs it
+            assert sweeps.stale_llm_calls(owner.sessions) >= 1
+            sweeps.stale_llm_calls(owner.sessions)  # a second pass: nothing more
+        bodies = [json.loads(r.body) for r in receiver.requests]
+    notices = [b for b in bodies if "budget" in json.dumps(b)]
+    assert len(notices) == 1, bodies

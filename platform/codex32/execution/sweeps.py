@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from codex32.db import tenancy
 from codex32.errors import DomainError
-from codex32.services.gateway import records
+from codex32.services.gateway import recording, records
 from codex32.services.knowledge import indexes
 from codex32.services.oidc import sign_ins
 
@@ -54,13 +54,14 @@ def expired_oidc_sign_ins(sessions: Callable[[], Session]) -> int:
 
 def stale_llm_calls(sessions: Callable[[], Session]) -> int:
     """Settle the LLM calls left pending by a process that ended before recording them
-    (:func:`codex32.services.gateway.records.sweep`), a batch of workspaces a pass; how many
-    were settled."""
+    (:func:`codex32.services.gateway.recording.settle_stale`: at their reserved maximum, soft
+    limits crossed notified), a batch of workspaces a pass; how many were settled."""
     before = records.stale_before()
     with sessions() as session:
         workspaces = records.workspaces_with_stale(session, before)
-    settled = _in_each(sessions, workspaces, lambda session: records.sweep(session, before),
-                       "could not settle the LLM calls left pending")
+    settled = _in_each(sessions, workspaces, lambda session: recording.settle_stale(
+        session, str(tenancy.current_workspace()), before),
+        "could not settle the LLM calls left pending")
     for workspace_id, count in settled.items():
         if count:
             log.warning("settled %d LLM calls whose process ended before recording them, "

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -209,6 +210,18 @@ def release(session: Session, pending: Pending, error: BaseException | None = No
         log.warning("could not release a budget reservation", exc_info=True)
     finally:
         session.close()
+
+
+def settle_stale(session: Session, workspace_id: str, before: datetime) -> int:
+    """Settle the bound workspace's rows pending since before ``before`` at their reserved
+    maximum (:func:`.records.sweep`), committed; then mark and notify the soft limits those
+    charges crossed, as an answer's record does. How many rows were settled."""
+    swept, charged = records.sweep(session, before)
+    crossed = budgets.crossed(session, charged) if swept else []
+    session.commit()
+    if crossed:
+        notices.soft_limit_crossed(session, workspace_id, crossed)
+    return swept
 
 
 def _replaced(session: Session, row: LLMUsage) -> bool:

@@ -104,8 +104,10 @@ _SETTLE_STALE = text(f"""
                                   updated_at = now()
       FROM owed WHERE b.id = owed.id AND b.period_start = owed.start
         AND b.id IN (SELECT id FROM locked)
-      RETURNING b.id)
-    SELECT count(*) FROM stale""")
+      RETURNING b.id, b.scope, b.scope_id, b.period, b.soft_limit_usd, b.spent_usd,
+                b.notified, b.period_start)
+    SELECT settled.*, (SELECT count(*) FROM stale) AS swept
+    FROM (SELECT) AS one LEFT JOIN settled ON true""")
 
 
 def stale_before(now: datetime | None = None) -> datetime:
@@ -120,11 +122,12 @@ def workspaces_with_stale(session: Session, before: datetime,
     return list(session.execute(_WORKSPACES, {"before": before, "limit": limit}).scalars())
 
 
-def sweep(session: Session, before: datetime) -> int:
+def sweep(session: Session, before: datetime) -> tuple[int, driver.Rows]:
     """Settle the bound workspace's rows pending since before ``before`` (in the caller's
-    transaction); how many."""
-    swept = int(session.execute(_SETTLE_STALE, {"before": before, "why": UNSETTLED}
-                                ).scalar_one())
+    transaction); how many, and the budgets charged, as the settlement returns them (for
+    :func:`.budgets.crossed`)."""
+    found = driver.execute(session, _SETTLE_STALE, {"before": before, "why": UNSETTLED})
+    swept = int(found[1][0][-1])
     if swept:
         LLM_REQUESTS.labels(provider="none", model="none", status="unsettled").inc(swept)
-    return swept
+    return swept, (found[0], [row for row in found[1] if row[0] is not None])
