@@ -11,7 +11,7 @@ configured before. No Flask here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,7 +39,7 @@ def execution_of(workspace_settings: dict[str, Any]) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def is_count(value: object) -> bool:
+def is_count(value: object) -> TypeGuard[int]:
     """Whether a stored maximum is a whole number (JSON's true is not one)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
