@@ -39,6 +39,7 @@ from codex32.services.oidc.sign_ins import Pending
 from tenants import accounts
 
 DEFAULT_ROLE = "user"
+DOMAIN_ROLES = ("user", "viewer")  # what settings.oidc.default_role may be
 UNVERIFIED = ("the identity provider has not verified this email address, so it cannot be "
               "linked to an account or admitted")
 NOT_ADMITTED = ("this workspace admits new members by invitation only (or from its allowed "
@@ -108,6 +109,13 @@ def _role_of(session: Session, user_id: uuid.UUID) -> str | None:
                            ).scalar()
 
 
+def _domain_role(stored: object) -> str:
+    """The role a domain admits with: the stored one when the API could have saved it (user
+    or viewer), else viewer. A row saved before the check, or by hand, must not make every
+    address of a domain an admin (or give a role no permission map knows)."""
+    return stored if stored in DOMAIN_ROLES else "viewer"
+
+
 def _admit(session: Session, workspace_id: uuid.UUID, user_id: uuid.UUID,
            email: str) -> tuple[str, str]:
     """Make the account a member: by a pending invitation to ``email``, else by the allowed
@@ -121,12 +129,15 @@ def _admit(session: Session, workspace_id: uuid.UUID, user_id: uuid.UUID,
         invitation.accepted_at = now
         role, admitted_by = invitation.role, "invitation"
     else:
-        policy = session.get_one(Workspace, workspace_id).settings.get("oidc") or {}
+        found = session.get_one(Workspace, workspace_id).settings.get("oidc")
+        policy = found if isinstance(found, dict) else {}
         domain = email.rsplit("@", 1)[1].lower()
-        allowed = {entry.lower() for entry in policy.get("allowed_domains") or []}
+        domains = policy.get("allowed_domains")
+        allowed = {entry.lower() for entry in domains if isinstance(entry, str)} \
+            if isinstance(domains, list) else set()
         if domain not in allowed:
             raise Forbidden(NOT_ADMITTED)
-        role, admitted_by = policy.get("default_role") or DEFAULT_ROLE, "domain"
+        role, admitted_by = _domain_role(policy.get("default_role") or DEFAULT_ROLE), "domain"
     session.add(Membership(workspace_id=workspace_id, user_id=user_id, role=role))
     session.flush()
     return role, admitted_by

@@ -11,7 +11,7 @@ configured before. No Flask here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +30,18 @@ NOTIFY_ON = ("succeeded", "failed", "timed_out")
 WORKSPACE_KEYS = {"timeout_seconds": "max_timeout_seconds", "cpu_seconds": "max_timeout_seconds",
                   "memory_mb": "max_memory_mb", "max_retries": "max_retries",
                   "retry_backoff_seconds": "max_retry_backoff_seconds"}
+
+
+def execution_of(workspace_settings: dict[str, Any]) -> dict[str, Any]:
+    """The workspace's stored ``execution`` maxima; empty when the row holds no object (saved
+    before the API checked it)."""
+    found = workspace_settings.get("execution")
+    return found if isinstance(found, dict) else {}
+
+
+def is_count(value: object) -> TypeGuard[int]:
+    """Whether a stored maximum is a whole number (JSON's true is not one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -51,18 +63,19 @@ class Maxima:
 
     def lowered_by(self, workspace_settings: dict[str, Any]) -> Maxima:
         """These maxima, lowered by a workspace's ``execution`` settings where they are lower."""
-        own = workspace_settings.get("execution") or {}
+        own = execution_of(workspace_settings)
 
         def lower(current: int, key: str) -> int:
             value = own.get(key)
-            return min(current, value) if isinstance(value, int) else current
+            return min(current, value) if is_count(value) else current
 
         return Maxima(timeout_seconds=lower(self.timeout_seconds, "max_timeout_seconds"),
                       memory_mb=lower(self.memory_mb, "max_memory_mb"),
                       max_retries=lower(self.max_retries, "max_retries"),
                       retry_backoff_seconds=lower(self.retry_backoff_seconds,
                                                   "max_retry_backoff_seconds"),
-                      network=self.network and own.get("allow_network", True) is not False)
+                      # Only an explicit true (or none) keeps it: a stored "no" is no "yes".
+                      network=self.network and own.get("allow_network", True) is True)
 
     def bound(self, name: str) -> int | bool:
         return getattr(self, "timeout_seconds" if name == "cpu_seconds" else name)
@@ -120,13 +133,13 @@ def check(session: Session, bot_settings: dict[str, Any]) -> None:
     The platform's maxima are the request schema's business; this adds the workspace's.
     """
     workspace_settings = session.execute(select(Workspace.settings)).scalar() or {}
-    own = workspace_settings.get("execution") or {}
+    own = execution_of(workspace_settings)
     errors: dict[str, list[str]] = {}
     for name, key in WORKSPACE_KEYS.items():
         value, bound = bot_settings.get(name), own.get(key)
-        if isinstance(value, int) and isinstance(bound, int) and value > bound:
+        if isinstance(value, int) and is_count(bound) and value > bound:
             errors[name] = [f"must be at most {bound} (this workspace's {key})"]
-    if bot_settings.get("network") and own.get("allow_network") is False:
+    if bot_settings.get("network") and own.get("allow_network", True) is not True:
         errors["network"] = ["this workspace does not allow bots on the network"]
     for index, rule in enumerate(bot_settings.get("notifications") or []):
         if runtime.current().plugins.get("notifier", rule["notifier"]) is None:

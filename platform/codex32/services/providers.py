@@ -75,7 +75,8 @@ def default_id(kind: str, workspace_settings: dict[str, Any]) -> str | None:
     kind declares, else the first."""
     plugins = runtime.current().plugins
     available = plugins.classes(kind)
-    for candidate in ((workspace_settings.get("defaults") or {}).get(kind),
+    chosen = workspace_settings.get("defaults")
+    for candidate in (chosen.get(kind) if isinstance(chosen, dict) else None,
                       runtime.current().settings.default_plugins.get(kind),
                       plugins.default(kind)):
         if candidate and candidate in available:

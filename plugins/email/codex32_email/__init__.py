@@ -191,6 +191,12 @@ class EmailNotifier(Notifier):
                           resolve=False)
             except UnsafeURL as exc:
                 errors["host"] = [str(exc)]
+        name = config.get("local_hostname")
+        if name and not (isinstance(name, str) and _HOST.fullmatch(name)):
+            # smtplib sends it in the EHLO line: a line break there ends the command and
+            # smtplib refuses it at every send, so the configuration could never deliver.
+            errors["local_hostname"] = ["must be a host name or an address literal "
+                                        "([192.0.2.1]), nothing else"]
         sender = config.get("from_address")
         if not isinstance(sender, str) or not _ADDRESS.fullmatch(sender):
             errors["from_address"] = ["must be one e-mail address"]

@@ -111,6 +111,10 @@ class SlackNotifier(Notifier):
         self._channel: str | None = self.config.get("channel") or None
         self._username: str | None = self.config.get("username") or None
         self._policy = delivery.Policy.from_config(self.config)
+        if self.secret("webhook_url"):
+            # The URL is a secret the tenant chooses, so a target like any config URL: a
+            # refused one is refused when it is saved, not at every send.
+            self._webhook_url()
 
     def notify(self, notification: Notification) -> None:
         """Post the message; retry connection errors, 5xx and 429 (Retry-After), then raise."""

@@ -163,19 +163,28 @@ def test_health_check_validates_the_url_without_posting(receiver):
     assert receiver.requests == []
 
 
-@pytest.mark.parametrize("url", ["", "ftp://hooks.slack.com/services/T/B/x",
+def test_health_check_reports_a_missing_url():
+    result = make("").health_check()
+    assert not result.ok and "webhook_url" in result.detail
+
+
+@pytest.mark.parametrize("url", ["ftp://hooks.slack.com/services/T/B/x",
                                  "https://user:pw@hooks.slack.com/services/T/B/x",
                                  "not a url"])
-def test_health_check_reports_a_bad_url(url):
-    result = make(url).health_check()
-    assert not result.ok
-    assert "services" not in result.detail and "pw" not in result.detail
+def test_a_bad_url_is_refused_when_the_notifier_is_built(url):
+    with pytest.raises(ConfigInvalid) as refused:
+        make(url)
+    shown = f"{refused.value} {refused.value.errors}"
+    assert "services" not in shown and "pw" not in shown
 
 
 def test_plain_http_is_refused_where_private_targets_are(monkeypatch):
+    notifier = make("http://hooks.slack.com/services/T/B/x")  # allowed when built
     monkeypatch.setenv("CODEX32_ALLOW_PRIVATE_URLS", "0")
-    result = make("http://hooks.slack.com/services/T/B/x").health_check()
+    result = notifier.health_check()
     assert not result.ok and "https" in result.detail
+    with pytest.raises(ConfigInvalid, match="https"):
+        make("http://hooks.slack.com/services/T/B/x")
 
 
 def test_the_webhook_url_never_appears_in_reprs_errors_or_logs(receiver, sleeps, caplog,

@@ -25,7 +25,7 @@ from typing import Any
 from codex32 import runtime
 from codex32.db import tenancy
 from codex32.plugins.interfaces import ExecutionLimits
-from codex32.services import gateway, provider_instances
+from codex32.services import bot_settings, gateway, provider_instances
 from codex32.services.builder import config_file, generate, prompts, validation
 from codex32.services.builder import spec as spec_module
 from codex32.services.builder.report import Build, Progress, Round, Source, Validation
@@ -77,12 +77,15 @@ def plan_for(workspace_id: str) -> Plan:
         found = known.settings.get("builder")
         own: dict[str, Any] = found if isinstance(found, dict) else {}
         uses_model = generate.uses_model(session, workspace_id)
-        execution = known.settings.get("execution") or {}
+        execution = bot_settings.execution_of(known.settings)
     settings = runtime.current().settings
     rounds = own.get("max_repair_rounds", DEFAULT_REPAIR_ROUNDS)
-    timeout = min(settings.max_timeout_seconds,
-                  execution.get("max_timeout_seconds", settings.max_timeout_seconds))
-    memory = min(settings.max_memory_mb, execution.get("max_memory_mb", settings.max_memory_mb))
+    own_timeout, own_memory = (execution.get(key) for key in ("max_timeout_seconds",
+                                                             "max_memory_mb"))
+    timeout = min(settings.max_timeout_seconds, own_timeout) if bot_settings.is_count(
+        own_timeout) else settings.max_timeout_seconds
+    memory = min(settings.max_memory_mb, own_memory) if bot_settings.is_count(
+        own_memory) else settings.max_memory_mb
     return Plan(uses_model=uses_model,
                 repair_rounds=rounds if isinstance(rounds, int) else DEFAULT_REPAIR_ROUNDS,
                 max_timeout_seconds=timeout, max_memory_mb=memory)

@@ -30,10 +30,12 @@ from sqlalchemy.orm import Session
 from codex32.db import driver
 from codex32.observability.metrics import LLM_CACHE
 from codex32.plugins.interfaces import ChatRequest
-from codex32.services.gateway.calls import Deployment
+from codex32.services.gateway.calls import Deployment, stored_number, stored_section
 
 DEFAULT_TTL = 3600
 DEFAULT_MAX_ENTRIES = 1000
+MAX_TTL = 30 * 86400  # the bounds settings.llm.cache accepts (codex32.api.v1.llm_schemas)
+MAX_ENTRIES = 100_000
 MAX_ENTRY_BYTES = 256 * 1024
 PRUNE_EVERY = 20  # one store in this many trims the workspace's entries
 
@@ -48,10 +50,13 @@ class CachePolicy:
 
     @classmethod
     def from_settings(cls, llm_settings: dict[str, Any]) -> CachePolicy:
-        found = llm_settings.get("cache") or {}
+        """The policy of ``settings.llm.cache``; a stored value out of the API's bounds takes
+        the default."""
+        found = stored_section(llm_settings, "cache")
         return cls(enabled=bool(found.get("enabled", True)),
-                   ttl=int(found.get("ttl_seconds", DEFAULT_TTL)),
-                   max_entries=int(found.get("max_entries", DEFAULT_MAX_ENTRIES)))
+                   ttl=int(stored_number(found, "ttl_seconds", DEFAULT_TTL, 0, MAX_TTL)),
+                   max_entries=int(stored_number(found, "max_entries", DEFAULT_MAX_ENTRIES, 1,
+                                                 MAX_ENTRIES)))
 
     def applies_to_embeddings(self, asked: bool | None) -> bool:
         """Cache embeddings? Yes unless the workspace or the request (``asked``) says no."""

@@ -30,6 +30,23 @@ def reported_model(model: str | None, fallback: str) -> str:
     return name or fallback
 
 
+def stored_section(llm_settings: dict[str, Any], name: str) -> dict[str, Any]:
+    """``settings.llm[name]`` as stored, or empty when it is not an object."""
+    found = llm_settings.get(name)
+    return found if isinstance(found, dict) else {}
+
+
+def stored_number(section: dict[str, Any], name: str, default: float, lowest: float,
+                  highest: float) -> float:
+    """A number of a stored settings section, ``default`` unless it is one within the bounds
+    the API accepts: a row saved before a validation existed must not crash every request."""
+    value = section.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not lowest <= value <= highest:
+        return default
+    return value
+
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

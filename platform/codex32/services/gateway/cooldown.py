@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from codex32 import runtime
 from codex32.db import driver
 from codex32.db.gateway_models import LLMCooldown
-from codex32.services.gateway.calls import Deployment
+from codex32.services.gateway.calls import Deployment, stored_number, stored_section
 from codex32.services.gateway.retry import COOLDOWN_KINDS
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,13 @@ class CooldownPolicy:
 
     @classmethod
     def from_settings(cls, llm_settings: dict[str, Any]) -> CooldownPolicy:
-        found = llm_settings.get("cooldown") or {}
-        return cls(failures=int(found.get("failures", cls.failures)),
-                   window=float(found.get("window_seconds", cls.window)),
-                   cooldown=float(found.get("cooldown_seconds", cls.cooldown)))
+        """The policy of ``settings.llm.cooldown``; a stored value out of the API's bounds
+        takes the default."""
+        found = stored_section(llm_settings, "cooldown")
+        return cls(failures=int(stored_number(found, "failures", cls.failures, 1, 100)),
+                   window=float(stored_number(found, "window_seconds", cls.window, 1, 3600)),
+                   cooldown=float(stored_number(found, "cooldown_seconds", cls.cooldown, 1,
+                                                3600)))
 
 
 # time.monotonic() until which a rest this process put in llm_cooldowns, or read there, lasts.

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from codex32 import runtime
 from codex32.services import provider_instances, providers
 from codex32.services.gateway import cooldown, routing
+from codex32.services.gateway.calls import stored_section
 
 
 def describe(session: Session, workspace_id: uuid.UUID | str) -> list[dict[str, Any]]:
@@ -21,14 +22,14 @@ def describe(session: Session, workspace_id: uuid.UUID | str) -> list[dict[str, 
     settings = routing.llm_settings(known.settings)
     default = providers.default_id("llm", known.settings)
     used: dict[tuple[str, str, str], list[str]] = {}
-    for name in [None, *sorted(settings.get("aliases") or {})]:
+    for name in [None, *sorted(stored_section(settings, "aliases"))]:
         for deployment in routing.chain_for(known.settings, name, default):
             model = deployment.model or _default_model(known, "llm", deployment.provider)
             used.setdefault(("llm", deployment.provider, model), []).append(
                 name or "(no model)")
     embedders = provider_instances.snapshot(session, workspace, "embedder")
     default = providers.default_id("embedder", embedders.settings)
-    for name in [None, *sorted(settings.get("embedding_aliases") or {})]:
+    for name in [None, *sorted(stored_section(settings, "embedding_aliases"))]:
         for deployment in routing.embedding_chain_for(embedders.settings, name, default):
             # As the gateway names it: an embedder without a model setting goes by its id.
             model = deployment.model or _default_model(embedders, "embedder",

@@ -44,6 +44,8 @@ def override_for(llm_settings: dict[str, Any], provider: str, model: str
         price["cached_input"] = Decimal(str(found.get("cached_input", found["input"])))
     except (KeyError, InvalidOperation):
         return None
+    if not all(value.is_finite() and value >= 0 for value in price.values()):
+        return None  # stored before the API refused it: NaN would settle a budget at NaN
     return price
 
 

@@ -25,7 +25,7 @@ from codex32 import runtime
 from codex32.errors import Invalid
 from codex32.plugins.interfaces import Embedder, LLMProvider
 from codex32.services import provider_instances, providers
-from codex32.services.gateway.calls import Deployment
+from codex32.services.gateway.calls import Deployment, stored_section
 
 MAX_CHAIN = 10
 # settings.llm key of each kind's aliases, and what a target of that kind is called.
@@ -57,6 +57,16 @@ def llm_settings(workspace_settings: dict[str, Any]) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
+def alias_chain(aliases: dict[str, Any], name: str) -> tuple[Deployment, ...]:
+    """The deployments of alias ``name``; 422 naming it when its stored chain is not a list
+    of targets (a row saved before the API checked it)."""
+    chain = aliases[name]
+    if not isinstance(chain, list) or not all(isinstance(target, str) for target in chain):
+        raise Invalid(f"alias {name!r} in this workspace's settings.llm is unreadable: "
+                      "save its chain again")
+    return tuple(parse_deployment(target) for target in chain)
+
+
 def parse_deployment(text: str) -> Deployment:
     """``provider/model`` or a bare ``provider`` (its configured default model)."""
     provider, _, model = text.partition("/")
@@ -66,15 +76,15 @@ def parse_deployment(text: str) -> Deployment:
 def chain_for(workspace_settings: dict[str, Any], requested: str | None,
               default_provider: str | None) -> tuple[Deployment, ...]:
     """The ordered deployments for a requested model or alias (see the module docstring)."""
-    aliases = llm_settings(workspace_settings).get("aliases") or {}
+    aliases = stored_section(llm_settings(workspace_settings), "aliases")
     if requested is None:
         if "default" in aliases:
-            return tuple(parse_deployment(d) for d in aliases["default"])
+            return alias_chain(aliases, "default")
         ids = list(workspace_settings.get("llm_fallback") or []) or (
             [default_provider] if default_provider else [])
         return tuple(Deployment(provider=i) for i in ids)
     if requested in aliases:
-        return tuple(parse_deployment(d) for d in aliases[requested])
+        return alias_chain(aliases, requested)
     if "/" in requested:
         return (parse_deployment(requested),)
     first = (list(workspace_settings.get("llm_fallback") or []) or [default_provider])[0]
@@ -123,13 +133,13 @@ def embedding_chain_for(workspace_settings: dict[str, Any], requested: str | Non
                         default_embedder: str | None) -> tuple[Deployment, ...]:
     """The ordered embedders for a requested alias or ``provider/model``; anything else
     (none, or a bare model name such as an OpenAI client sends) takes the default chain."""
-    aliases = llm_settings(workspace_settings).get("embedding_aliases") or {}
+    aliases = stored_section(llm_settings(workspace_settings), "embedding_aliases")
     if requested is not None and requested in aliases:
-        return tuple(parse_deployment(d) for d in aliases[requested])
+        return alias_chain(aliases, requested)
     if requested is not None and "/" in requested:
         return (parse_deployment(requested),)
     if "default" in aliases:
-        return tuple(parse_deployment(d) for d in aliases["default"])
+        return alias_chain(aliases, "default")
     return (Deployment(provider=default_embedder),) if default_embedder else ()
 
 

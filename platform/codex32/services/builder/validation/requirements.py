@@ -95,8 +95,10 @@ def allows(allowlist: list[str] | tuple[str, ...], pin: str) -> bool:
 
 def own_allowlist(workspace_settings: dict[str, Any]) -> list[str] | None:
     """A workspace's own allowlist from its settings (None: it narrows nothing)."""
-    found = (workspace_settings.get("builder") or {}).get("allowed_requirements")
-    return [str(entry) for entry in found] if isinstance(found, list) else None
+    builder = workspace_settings.get("builder")
+    found = builder.get("allowed_requirements") if isinstance(builder, dict) else None
+    return [entry for entry in found if isinstance(entry, str)] if isinstance(found, list) \
+        else None
 
 
 def workspace_allowlist(workspace_id: str) -> list[str] | None:
