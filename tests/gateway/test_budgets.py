@@ -326,3 +326,17 @@ def test_a_hard_limit_of_zero_refuses_paid_calls_not_free_ones(app, tenant, serv
     configure(tenant, servers)
     with pytest.raises(RateLimited, match="hard limit 0 USD"):
         chat(app, tenant, ask(model="openai/gpt-4o-mini"))
+
+
+def test_a_soft_limit_above_its_hard_limit_is_refused(tenant):
+    # The hard limit refuses every call before spend reaches such a soft limit: it would
+    # never notify, and the admin would believe it watches.
+    response = put_budgets(tenant, {"scope": "workspace", "period": "day",
+                                    "soft_limit_usd": "5", "hard_limit_usd": "1"})
+    assert response.status_code == 422, response.json
+    assert response.json["errors"]["json"]["0"]["soft_limit_usd"] == [
+        "above the hard limit (1): it would never be reached"]
+    assert tenant.call("GET", "/api/v1/budgets").json == []
+    equal = put_budgets(tenant, {"scope": "workspace", "period": "day",
+                                 "soft_limit_usd": "1", "hard_limit_usd": "1"})
+    assert equal.status_code == 200, equal.json

@@ -327,6 +327,10 @@ def replace(session: Session, principal: Principal, items: list[dict[str, Any]]
         if soft is None and hard is None:
             raise Invalid("a budget needs a soft or a hard limit",
                           errors={"json": {str(index): {"hard_limit_usd": ["required"]}}})
+        if soft is not None and hard is not None and soft > hard:
+            why = f"above the hard limit ({money_text(hard)}): it would never be reached"
+            raise Invalid(f"budget {index}: the soft limit is {why}",
+                          errors={"json": {str(index): {"soft_limit_usd": [why]}}})
         key = (scope, scope_id, item["period"])
         if key in wanted:
             raise Invalid(f"budget {_name(*key)} is given twice")
