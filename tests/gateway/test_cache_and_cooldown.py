@@ -146,3 +146,25 @@ def test_an_answer_cached_before_its_provider_was_reconfigured_is_not_served(
         assert not second.cache_hit and third.cache_hit  # cached again, for the new one
         assert len(other.requests_to("/v1/chat/completions")) == 1
     assert len(servers[0].requests_to("/v1/chat/completions")) == 1
+
+
+def test_a_workspaces_cache_is_bounded_in_entries_and_in_bytes(app, chained, servers,
+                                                               database, monkeypatch):
+    """Each store may trim (here every one): past max_entries the oldest answers go, and past
+    the platform's byte bound per workspace too, whatever max_entries allows (a tenant's own
+    server answering 256 KB for free could otherwise fill the database: 100,000 entries)."""
+    import psycopg
+
+    from codex32.services.gateway import cache
+
+    monkeypatch.setattr(cache, "PRUNE_EVERY", 1)
+    monkeypatch.setattr(cache, "MAX_WORKSPACE_BYTES", 5_000, raising=False)
+    servers[0].reply = "x" * 1_500  # each cached answer holds about 1.6 KB
+    for index in range(6):
+        chat(app, chained, ask(f"question {index}", model="fast", temperature=0))
+    with psycopg.connect(database.superuser_dsn) as connection:
+        count, size = connection.execute(
+            "SELECT count(*), coalesce(sum(size), 0) FROM llm_cache WHERE workspace_id = %s",
+            (chained.workspace_id,)).fetchone()
+    assert 1 <= count <= 3 and size <= 5_000, (count, size)
+    assert chat(app, chained, ask("question 5", model="fast", temperature=0)).cache_hit

@@ -4,8 +4,8 @@ the workspace is part of the key as well).
 
 Only deterministic requests are cached by default (temperature 0); ``cache: true`` caches a
 request whatever its temperature, ``cache: false`` opts out. TTL and size per workspace come
-from ``settings.llm.cache``; each workspace keeps at most ``max_entries`` answers, and an
-answer larger than ``MAX_ENTRY_BYTES`` is not stored.
+from ``settings.llm.cache``; each workspace keeps at most ``max_entries`` answers and
+``MAX_WORKSPACE_BYTES`` in all, and an answer larger than ``MAX_ENTRY_BYTES`` is not stored.
 
 Embeddings share the table, TTL and bounds: one entry per text (a batch reuses the vectors
 it has and embeds the rest), keyed by the workspace, the embedding chain with its dimension
@@ -38,6 +38,9 @@ MAX_TTL = 30 * 86400  # the bounds settings.llm.cache accepts (codex32.api.v1.ll
 MAX_ENTRIES = 100_000
 MAX_ENTRY_BYTES = 256 * 1024
 PRUNE_EVERY = 20  # one store in this many trims the workspace's entries
+# The most a workspace's answers and vectors hold, whatever its max_entries: a tenant's own
+# server can answer MAX_ENTRY_BYTES for free, and 100,000 such entries would be 25 GB.
+MAX_WORKSPACE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -113,9 +116,13 @@ _STORE = text("""
     ON CONFLICT (workspace_id, key) DO UPDATE SET response = EXCLUDED.response,
         size = EXCLUDED.size, created_at = now(), expires_at = EXCLUDED.expires_at""")
 _PRUNE_EXPIRED = text("DELETE FROM llm_cache WHERE expires_at <= now()")
+# The oldest beyond ``keep`` answers or beyond ``max_bytes`` in all (newest first).
 _PRUNE_OLDEST = text("""
     DELETE FROM llm_cache WHERE key IN (
-      SELECT key FROM llm_cache ORDER BY created_at DESC OFFSET :keep)""")
+      SELECT key FROM (
+        SELECT key, row_number() OVER newest AS place, sum(size) OVER newest AS held
+        FROM llm_cache WINDOW newest AS (ORDER BY created_at DESC, key)) AS ranked
+      WHERE place > :keep OR held > :max_bytes)""")
 
 _INSERT_MANY = text("""
     INSERT INTO llm_cache (workspace_id, key, response, size, expires_at)
@@ -149,14 +156,15 @@ def storing(workspace_id: uuid.UUID | str, cache_key: bytes, response: dict[str,
                   "response": Jsonb(response, dumps=lambda _: payload), "size": len(payload),
                   "ttl": policy.ttl})]
     if random.randrange(PRUNE_EVERY) == 0:
-        statements += [(_PRUNE_EXPIRED, {}), (_PRUNE_OLDEST, {"keep": policy.max_entries})]
+        statements += [(_PRUNE_EXPIRED, {}), (_PRUNE_OLDEST, {
+            "keep": policy.max_entries, "max_bytes": MAX_WORKSPACE_BYTES})]
     return statements
 
 
 def prune(session: Session, max_entries: int) -> None:
     """Drop the bound workspace's expired answers and the oldest beyond ``max_entries``."""
     session.execute(_PRUNE_EXPIRED)
-    session.execute(_PRUNE_OLDEST, {"keep": max_entries})
+    session.execute(_PRUNE_OLDEST, {"keep": max_entries, "max_bytes": MAX_WORKSPACE_BYTES})
 
 
 def embedding_key(workspace_id: uuid.UUID | str, chain: list[list[Any]], text_: str) -> bytes:
