@@ -290,7 +290,7 @@ def serving(app) -> Iterator[int]:
     """``app`` served by threads on 127.0.0.1 at a free port (yielded), for clients that speak
     real HTTP (SDKs, browsers, curl); shut down afterwards."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
         yield server.server_port

@@ -61,7 +61,7 @@ def smtp() -> Iterator[tuple[int, list[tuple[dict, ParsedMessage]]]]:
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Session)
     server.daemon_threads = True
     server.received = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     yield server.server_address[1], server.received  # type: ignore[attr-defined]
     server.shutdown()

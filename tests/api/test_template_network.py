@@ -94,7 +94,7 @@ class _Ok(BaseHTTPRequestHandler):
 def local_site() -> Iterator[str]:
     """An HTTP server on 127.0.0.1 answering 200 to every GET."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()

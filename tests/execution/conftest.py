@@ -91,7 +91,7 @@ def worker_env(database, data_dir: Path, **overrides: Any) -> dict[str, str]:
         "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "1024",
         "CODEX32_LOAD_PLUGINS": "builtin,webhook", "LOG_JSON": "false", "LOG_LEVEL": "INFO",
         "WORKER_CONCURRENCY": "2", "WORKER_HEARTBEAT_SECONDS": "0.5",
-        "WORKER_STALLED_SECONDS": "2", "WORKER_POLL_SECONDS": "1",
+        "WORKER_STALLED_SECONDS": "2", "WORKER_POLL_SECONDS": "0.2",
         "SCHEDULER_INTERVAL_SECONDS": "0.2", "WORKER_SHUTDOWN_GRACE_SECONDS": "5",
         "MAX_LOG_BYTES": "4096", "NOTIFICATION_MAX_ATTEMPTS": "3",
     })

@@ -49,15 +49,15 @@ def test_a_stream_whose_upstream_goes_quiet_ends_at_the_gateways_limit(
     """After its first words the upstream sends nothing for longer than the stream may last:
     the gateway's check, which ran only when a chunk arrived, waited for the provider's read
     timeout (10 s here, up to 600 s as configured) before the stream could end."""
-    monkeypatch.setattr(streaming, "MAX_STREAM_SECONDS", 3.0)
+    monkeypatch.setattr(streaming, "MAX_STREAM_SECONDS", 1.5)
     configure(chained, servers, timeout=10, llm={"aliases": {"fast": ["openai/gpt-4o-mini"]}})
     servers[0].enqueue(sse=[openai_event({"role": "assistant", "content": "Thinking"}),
                             openai_event({"content": " more"}, "stop"), (None, "[DONE]")],
                        interval=15.0, path="/v1/chat/completions")
     budgeted(chained)
     text, elapsed = streamed(chained, "/api/v1/llm/chat", "fast")
-    assert "longer than 3s" in text, text[-400:]
-    assert elapsed < 8, f"the stream lasted {elapsed:.1f}s (limit 3s, upstream 15s)"
+    assert "longer than 1.5s" in text, text[-400:]
+    assert elapsed < 8, f"the stream lasted {elapsed:.1f}s (limit 1.5s, upstream 15s)"
     assert_timed_out(database, chained)
 
 
@@ -66,15 +66,15 @@ def test_a_stream_whose_upstream_only_pings_ends_at_the_gateways_limit(
     """Anthropic sends ``ping`` events while a model works; the plugin swallowed them, and each
     one restarted the provider's read timeout: the stream outlived the gateway's limit for as
     long as the pings came (and past the sweep's age, charged at its maximum)."""
-    monkeypatch.setattr(streaming, "MAX_STREAM_SECONDS", 3.0)
+    monkeypatch.setattr(streaming, "MAX_STREAM_SECONDS", 1.5)
     events = FakeAnthropic._events("msg_1", "claude-sonnet-4-6", "Thinking", "end_turn", 10, 1)
     first_text = next(i for i, (name, _) in enumerate(events) if name == "content_block_delta")
     events[first_text + 1:first_text + 1] = [("ping", {"type": "ping"})] * 150
     servers[1].enqueue(sse=events, interval=0.1, path="/v1/messages")
     budgeted(chained)
     text, elapsed = streamed(chained, "/api/v1/openai/chat/completions", "smart")
-    assert "longer than 3s" in text, text[-400:]
-    assert elapsed < 8, f"the stream lasted {elapsed:.1f}s (limit 3s, upstream 15s)"
+    assert "longer than 1.5s" in text, text[-400:]
+    assert elapsed < 8, f"the stream lasted {elapsed:.1f}s (limit 1.5s, upstream 15s)"
     assert_timed_out(database, chained)
 
 

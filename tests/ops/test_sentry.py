@@ -75,7 +75,7 @@ class _RecordingHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def sink():
     server = EnvelopeSink()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     yield server
     server.shutdown()
