@@ -45,3 +45,17 @@ def test_unreadable_maxima_leave_the_platforms():
 def test_an_unreadable_builder_section_narrows_nothing():
     assert own_allowlist({"builder": "requests"}) is None
     assert own_allowlist({"builder": {"allowed_requirements": ["requests", 5]}}) == ["requests"]
+
+
+@pytest.mark.parametrize("name, value", [("max_timeout_seconds", 10**30),
+                                         ("max_memory_mb", 10**6), ("max_retries", 99),
+                                         ("max_retry_backoff_seconds", 10**9)])
+def test_a_workspace_maximum_above_the_platforms_is_refused(tenant, name, value):
+    # A workspace maximum only lowers the platform's: one above it bounds nothing, and
+    # 10**30 was stored (and shown back as 1e+30) as if it did.
+    response = tenant.call("PATCH", "/api/v1/workspace",
+                           json={"settings": {"execution": {name: value}}})
+    assert response.status_code == 422, response.json
+    assert "platform's maximum" in response.json["message"]
+    shown = tenant.call("GET", "/api/v1/workspace").json["settings"]
+    assert name not in (shown.get("execution") or {})

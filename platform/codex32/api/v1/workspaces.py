@@ -50,13 +50,25 @@ class SignupResultSchema(Output):
     message = fields.String(required=True)
 
 
+def _platforms(name: str):
+    """A validator: at most the platform's own maximum ``name`` (a workspace only lowers it)."""
+    def at_most(value: int) -> None:
+        bound = getattr(runtime.of(current_app).settings, name)
+        if value > bound:
+            raise ValidationError(f"above the platform's maximum ({bound}): a workspace can "
+                                  "only lower it")
+    return at_most
+
+
 class ExecutionMaximaSchema(Strict):
     """Workspace maxima of bot settings; each only lowers the platform's own maximum."""
 
-    max_timeout_seconds = fields.Integer(validate=validate.Range(min=1))
-    max_memory_mb = fields.Integer(validate=validate.Range(min=64))
-    max_retries = fields.Integer(validate=validate.Range(min=0))
-    max_retry_backoff_seconds = fields.Integer(validate=validate.Range(min=0))
+    max_timeout_seconds = fields.Integer(validate=[validate.Range(min=1),
+                                                   _platforms("max_timeout_seconds")])
+    max_memory_mb = fields.Integer(validate=[validate.Range(min=64), _platforms("max_memory_mb")])
+    max_retries = fields.Integer(validate=[validate.Range(min=0), _platforms("max_retries")])
+    max_retry_backoff_seconds = fields.Integer(validate=[
+        validate.Range(min=0), _platforms("max_retry_backoff_seconds")])
     allow_network = fields.Boolean()
 
 
