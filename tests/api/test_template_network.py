@@ -158,7 +158,7 @@ def test_a_failure_unrelated_to_the_network_gets_no_hint(worker, tenant):
 def test_which_failures_get_the_network_hint(message, network, hinted):
     from types import SimpleNamespace
 
-    from codex32.execution.worker import _with_network_hint
+    from codex32.execution.network_hint import with_network_hint
     from codex32.plugins.interfaces import ExecutionOutcome
 
     outcome = ExecutionOutcome(status="failed", error={"type": "OSError", "message": message,
@@ -167,7 +167,7 @@ def test_which_failures_get_the_network_hint(message, network, hinted):
                               request=SimpleNamespace(bot_id="b-1"))
     for platform_allows in (True, False):
         rt = SimpleNamespace(settings=SimpleNamespace(allow_bot_network=platform_allows))
-        error = _with_network_hint(rt, started, outcome).error
+        error = with_network_hint(rt, started, outcome).error
         assert ("hint" in error) is hinted, (message, error)
         if hinted:
             assert ("CODEX32_ALLOW_BOT_NETWORK" in error["hint"]) is not platform_allows

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import threading
 import time
 import uuid
@@ -35,7 +34,14 @@ from codex32.db import tenancy
 from codex32.db.models import Bot, BotExecution, BotVersion, Workspace
 from codex32.db.storable import storable
 from codex32.errors import DomainError
-from codex32.execution import live_logs, queue, run_requirements, run_services, sandbox
+from codex32.execution import (
+    live_logs,
+    network_hint,
+    queue,
+    run_requirements,
+    run_services,
+    sandbox,
+)
 from codex32.observability import execution_metrics as metrics
 from codex32.observability import tracing
 from codex32.observability.logging import log_context
@@ -244,7 +250,8 @@ def _store(rt: Runtime, started: Started, outcome: ExecutionOutcome) -> None:
                         "outcome %s is dropped", started.execution_id,
                         execution.status if execution else "gone", outcome.status)
             return
-        _commit_final(session, execution, _with_network_hint(rt, started, outcome), started.run)
+        _commit_final(session, execution,
+                      network_hint.with_network_hint(rt, started, outcome), started.run)
 
 
 def requeue(rt: Runtime, started: Started, attempts: int) -> bool:
@@ -313,30 +320,6 @@ def _commit_final(session: Session, execution: BotExecution, outcome: ExecutionO
                                  rule["notifier"], f"execution.{outcome.status}")
     session.commit()
     metrics.finished(outcome.status, execution.duration_seconds)
-
-
-_NO_NETWORK = re.compile(
-    r"Network is unreachable|No route to host|Connection refused|\[Errno (?:101|111|113)\]|"
-    r"Name or service not known|Temporary failure in name resolution|"
-    r"No address associated with hostname|\[Errno -(?:2|3|5)\]")
-
-
-def _with_network_hint(rt: Runtime, started: Started,
-                       outcome: ExecutionOutcome) -> ExecutionOutcome:
-    """A run without network access that failed reaching a host: say which setting to change."""
-    error = outcome.error
-    if (started.run.network or outcome.status != "failed" or not isinstance(error, dict)
-            or not _NO_NETWORK.search(f"{error.get('message')}\n{error.get('traceback')}")):
-        return outcome
-    if not rt.settings.allow_bot_network:
-        hint = ("this bot ran without network access: this platform does not allow bots on "
-                "the network (CODEX32_ALLOW_BOT_NETWORK)")
-    else:
-        hint = ("this bot ran without network access: if it needs the network, turn on its "
-                f"`network` setting (PATCH /api/v1/bots/{started.request.bot_id} with "
-                '{"settings": {"network": true}}; the workspace\'s '
-                "settings.execution.allow_network must not forbid it)")
-    return dataclasses.replace(outcome, error={**error, "hint": hint})
 
 
 def _failure(kind: str, message: str, duration: float = 0.0) -> ExecutionOutcome:
