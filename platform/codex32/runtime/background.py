@@ -62,9 +62,7 @@ class _Thread:
 
     def _run(self, work: Callable[[], None]) -> None:
         try:
-            work()
-        except Exception:
-            log.exception("work left for after a response failed")
+            _logged(work)
         finally:
             self._done()
 
@@ -92,10 +90,15 @@ def run_later(work: Callable[[], None], lane: str = RECORDS) -> None:
     """Run ``work`` on the process's thread of ``lane``, or at once in this thread when its
     backlog is full."""
     if not _thread(lane).submit(work):
-        try:
-            work()
-        except Exception:
-            log.exception("work left for after a response failed")
+        _logged(work)
+
+
+def _logged(work: Callable[[], None]) -> None:
+    """Run ``work``; an exception is logged, never raised (the response is sent already)."""
+    try:
+        work()
+    except Exception:
+        log.exception("work left for after a response failed")
 
 
 def wait_idle(timeout: float = 10.0) -> bool:
