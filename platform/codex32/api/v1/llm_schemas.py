@@ -11,6 +11,7 @@ from decimal import Decimal
 from marshmallow import ValidationError, fields, post_load, validate
 
 from codex32.api.schemas import JsonBoolean, JsonDecimal, JsonInteger, JsonNumber, Output, Strict
+from codex32.services.gateway import cache, cooldown
 from codex32.services.gateway.calls import MAX_MODEL_NAME
 
 MAX_MODEL = MAX_MODEL_NAME  # a requested model is kept as the ledger keeps a model name
@@ -33,8 +34,8 @@ class PriceSchema(Strict):
 
 class CacheSettingsSchema(Strict):
     enabled = fields.Boolean()
-    ttl_seconds = fields.Integer(validate=validate.Range(min=0, max=30 * 86400))
-    max_entries = fields.Integer(validate=validate.Range(min=1, max=100_000))
+    ttl_seconds = fields.Integer(validate=validate.Range(min=0, max=cache.MAX_TTL))
+    max_entries = fields.Integer(validate=validate.Range(min=1, max=cache.MAX_ENTRIES))
 
 
 class RateSchema(Strict):
@@ -47,9 +48,9 @@ class RateLimitsSchema(RateSchema):
 
 
 class CooldownSettingsSchema(Strict):
-    failures = fields.Integer(validate=validate.Range(min=1, max=100))
-    window_seconds = fields.Integer(validate=validate.Range(min=1, max=3600))
-    cooldown_seconds = fields.Integer(validate=validate.Range(min=1, max=3600))
+    failures = fields.Integer(validate=validate.Range(min=1, max=cooldown.MAX_FAILURES))
+    window_seconds = fields.Integer(validate=validate.Range(min=1, max=cooldown.MAX_SECONDS))
+    cooldown_seconds = fields.Integer(validate=validate.Range(min=1, max=cooldown.MAX_SECONDS))
 
 
 class LLMSettingsSchema(Strict):

@@ -34,7 +34,7 @@ from codex32.services.gateway.calls import Deployment, stored_number, stored_sec
 
 DEFAULT_TTL = 3600
 DEFAULT_MAX_ENTRIES = 1000
-MAX_TTL = 30 * 86400  # the bounds settings.llm.cache accepts (codex32.api.v1.llm_schemas)
+MAX_TTL = 30 * 86400  # the bounds settings.llm.cache accepts (the API's schema uses these)
 MAX_ENTRIES = 100_000
 MAX_ENTRY_BYTES = 256 * 1024
 PRUNE_EVERY = 20  # one store in this many trims the workspace's entries

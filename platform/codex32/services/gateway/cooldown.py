@@ -34,6 +34,9 @@ from codex32.services.gateway.calls import Deployment, stored_number, stored_sec
 from codex32.services.gateway.retry import COOLDOWN_KINDS
 
 log = logging.getLogger(__name__)
+# The bounds settings.llm.cooldown accepts (the API's schema uses these).
+MAX_FAILURES = 100
+MAX_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,12 @@ class CooldownPolicy:
         """The policy of ``settings.llm.cooldown``; a stored value out of the API's bounds
         takes the default."""
         found = stored_section(llm_settings, "cooldown")
-        return cls(failures=int(stored_number(found, "failures", cls.failures, 1, 100)),
-                   window=float(stored_number(found, "window_seconds", cls.window, 1, 3600)),
+        return cls(failures=int(stored_number(found, "failures", cls.failures, 1,
+                                              MAX_FAILURES)),
+                   window=float(stored_number(found, "window_seconds", cls.window, 1,
+                                              MAX_SECONDS)),
                    cooldown=float(stored_number(found, "cooldown_seconds", cls.cooldown, 1,
-                                                3600)))
+                                                MAX_SECONDS)))
 
 
 # time.monotonic() until which a rest this process put in llm_cooldowns, or read there, lasts.
