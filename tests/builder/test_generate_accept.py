@@ -351,6 +351,25 @@ def test_the_memory_a_refinement_settles_reaches_the_bots_settings(app, superuse
     assert (settings["timeout_seconds"], settings["memory_mb"]) == (20, 128)
 
 
+def test_the_notifications_a_build_settles_reach_the_bots_settings(app, superuser, tenant,
+                                                                  model):
+    # config.yaml said "notify the webhook when a run fails", and accept wrote the bot's
+    # timeouts, memory and retries from it but not its notifications: no run ever notified.
+    bot = tenant.create_bot(settings={"notifications": [{"notifier": "log", "on": ["failed"]}]})
+
+    refine_with_model(app, superuser, tenant, model, bot["id"], {
+        "name": "greeter", "purpose": "Greet people", "trigger": {"type": "manual"},
+        "outputs": [{"kind": "webhook", "target": "https://hooks.example.com/greeter"}]})
+
+    settings = tenant.call("GET", f"/api/v1/bots/{bot['id']}").json["settings"]
+    assert settings["notifications"] == [{"notifier": "webhook", "on": ["failed", "timed_out"]}]
+    # A refinement whose config.yaml names no notification keeps the bot's own rules.
+    refine_with_model(app, superuser, tenant, model, bot["id"], {
+        "name": "greeter", "purpose": "Greet people", "trigger": {"type": "manual"}})
+    settings = tenant.call("GET", f"/api/v1/bots/{bot['id']}").json["settings"]
+    assert settings["notifications"] == [{"notifier": "webhook", "on": ["failed", "timed_out"]}]
+
+
 def test_accepting_a_refinement_with_a_name_is_refused_not_ignored(app, superuser, tenant):
     # accept's name names the bot it creates: a refinement's bot exists, and the name was
     # silently dropped (the caller believed it renamed the bot).

@@ -213,7 +213,8 @@ def read_config(text: str) -> dict[str, Any]:
 
 
 def _settings(config: dict[str, Any], platform_network: bool) -> dict[str, Any]:
-    """The bot settings config.yaml states (timeouts, memory, retries, network)."""
+    """The bot settings config.yaml states (timeouts, memory, retries, network,
+    notifications)."""
     found: dict[str, Any] = {}
     timeouts = config.get("timeouts")
     timeout = timeouts.get("run_seconds") if isinstance(timeouts, dict) else \
@@ -238,5 +239,22 @@ def _settings(config: dict[str, Any], platform_network: bool) -> dict[str, Any]:
                       "allow bots on the network (CODEX32_ALLOW_BOT_NETWORK)")
     # Stated either way: a refined bot that no longer needs the network loses it.
     found["network"] = needed is True
+    rules = _notifications(config.get("notifications"))
+    if rules:  # none named: a refined bot keeps the rules set on it through the API
+        found["notifications"] = rules
     return found
+
+
+def _notifications(stated: Any) -> list[dict[str, Any]]:
+    """The notification rules config.yaml states, in the bot settings' shape (``notifier``,
+    ``on``; where a notifier delivers is its workspace configuration, so a rule's ``target``
+    is not kept). Whether each notifier is installed is :func:`bot_settings.check`'s 422."""
+    rules: list[dict[str, Any]] = []
+    for rule in stated if isinstance(stated, list) else []:
+        if not isinstance(rule, dict) or not isinstance(rule.get("notifier"), str):
+            continue
+        on = [s for s in bot_settings.NOTIFY_ON if s in (rule.get("on") or ())]
+        if rule["notifier"] and on:
+            rules.append({"notifier": rule["notifier"][:100], "on": on})
+    return rules[:20]
 
