@@ -9,7 +9,7 @@ import pytest
 
 from codex32.errors import BadGateway, GatewayTimeout, Invalid, RateLimited
 from codex32.services.gateway.router import ContentRefused
-from tests.gateway.conftest import ask, chat
+from tests.gateway.conftest import ask, chat, configure
 
 
 def test_the_first_deployment_answers_and_the_result_names_it(app, chained, servers):
@@ -158,3 +158,16 @@ def test_a_deadline_of_zero_calls_no_provider(app, chained, servers):
         chat(app, chained, ask(model="fast"), purpose="bot", deadline_seconds=0)
     assert not servers[0].requests_to("/v1/chat/completions")
     assert not servers[1].requests_to("/v1/messages")
+
+
+def test_a_provider_repeated_in_llm_fallback_is_tried_once(app, tenant, servers):
+    """Not a bug: routing.resolved gives each deployment once (a regression test)."""
+    configure(tenant, servers)
+    response = tenant.call("PATCH", "/api/v1/workspace", json={
+        "settings": {"llm_fallback": ["openai", "openai", "anthropic", "openai"]}})
+    assert response.status_code == 200, response.json
+    servers[0].enqueue_failure("context_length")
+    result = chat(app, tenant)
+    assert result.provider == "anthropic"
+    assert [a.provider for a in result.attempts] == ["openai"]
+    assert len(servers[0].requests_to("/v1/chat/completions")) == 1
