@@ -9,7 +9,7 @@ import pytest
 
 from codex32.errors import BadGateway, GatewayTimeout, Invalid, RateLimited
 from codex32.services.gateway.router import ContentRefused
-from tests.gateway.conftest import ask, chat, configure
+from tests.gateway.conftest import ask, chat, configure, ledger_rows
 
 
 def test_the_first_deployment_answers_and_the_result_names_it(app, chained, servers):
@@ -171,3 +171,14 @@ def test_a_provider_repeated_in_llm_fallback_is_tried_once(app, tenant, servers)
     assert result.provider == "anthropic"
     assert [a.provider for a in result.attempts] == ["openai"]
     assert len(servers[0].requests_to("/v1/chat/completions")) == 1
+
+
+def test_a_chat_cut_at_its_deadline_is_charged_its_prompt(app, database, chained, servers):
+    """As a stream cut at its deadline is: the provider had the prompt."""
+    servers[0].enqueue_failure("timeout")
+    with pytest.raises(GatewayTimeout):
+        chat(app, chained, ask(model="openai/gpt-4o-mini"), deadline_seconds=1)
+    [row] = ledger_rows(database, chained.workspace_id,
+                        "error, provider, input_tokens, output_tokens, cost_usd")
+    assert row["error"] == "timeout" and row["provider"] == "openai", row
+    assert row["input_tokens"] > 0 and row["output_tokens"] == 0 and row["cost_usd"] > 0, row

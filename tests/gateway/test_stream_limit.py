@@ -151,3 +151,28 @@ def test_the_write_timeout_ends_a_stream_before_the_sweep_takes_it():
     """The longest a stream holds its pending row: its limit, then one blocked write."""
     assert (streaming.MAX_STREAM_SECONDS + openings.WRITE_TIMEOUT_SECONDS
             < records.STALE_AFTER_SECONDS)
+
+
+def test_a_stream_cut_at_its_deadline_before_its_first_words_charges_its_prompt(
+        database, chained, servers):
+    """The provider had the prompt (it may bill its input) when the deadline cut the opening:
+    the row was recorded at 0 tokens and cost 0, and the budget charged nothing, though a
+    stream cut after its first words charges its prompt's counted tokens."""
+    events = FakeAnthropic._events("msg_1", "claude-sonnet-4-6", "Thinking", "end_turn", 10, 1)
+    first_text = next(i for i, (name, _) in enumerate(events) if name == "content_block_delta")
+    events[first_text:first_text] = [("ping", {"type": "ping"})] * 150
+    servers[1].enqueue(sse=events, interval=0.1, path="/v1/messages")
+    budgeted(chained)
+    response = chained.call("POST", "/api/v1/llm/chat", json={
+        "model": "smart", "stream": True, "timeout": 2,
+        "messages": [{"role": "user", "content": LONG}]})
+    assert response.status_code == 504, response.get_data(as_text=True)
+    [row] = ledger_rows(database, chained.workspace_id,
+                        "status, provider, model, input_tokens, output_tokens, cost_usd")
+    assert row["status"] == "timeout" and row["provider"] == "anthropic", row
+    assert row["model"] == "claude-sonnet-4-6", row
+    assert row["input_tokens"] >= 60 and row["output_tokens"] == 0, row
+    assert row["cost_usd"] > 0, row
+    budget = chained.call("GET", "/api/v1/budgets").json[0]
+    assert Decimal(budget["reserved_usd"]) == 0, budget
+    assert Decimal(budget["spent_usd"]) == row["cost_usd"], budget

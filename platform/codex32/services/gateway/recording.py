@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from codex32 import runtime
 from codex32.db import driver, tenancy
 from codex32.db.gateway_models import LLMUsage
+from codex32.plugins.errors import TIMEOUT
 from codex32.plugins.interfaces import ChatRequest, Usage
 from codex32.runtime import background
 from codex32.services.gateway import budgets, cache, ledger, notices, prices, records, routing
@@ -181,17 +182,35 @@ def _notify_later(owner: runtime.Runtime, workspace_id: str,
 
 
 def fail(session: Session, pending: Pending, failed: RouteFailed) -> None:
-    """Record a request no deployment answered and give its reservation back."""
+    """Record a request no deployment answered and settle its reservation: to nothing, or
+    for a chat whose last attempt timed out, to its prompt (:func:`_cut_short`)."""
     last = failed.attempts[-1] if failed.attempts else None
+    usage, cost = _cut_short(pending, last)
     row = ledger_row(pending, provider=last.provider if last else None,
-                     model=last.model if last else None, usage=Usage(), cost=Decimal(0),
+                     model=last.model if last else None, usage=usage, cost=cost,
                      status="timeout" if failed.deadline else "error",
                      attempts=failed.attempts, error=last.kind if last else "deadline")
     if _replaced(session, row):
-        budgets.settle(session, pending.reservation, Decimal(0), pending.usage_id)
+        budgets.settle(session, pending.reservation, cost, pending.usage_id)
     session.commit()
     session.close()
     ledger.counted(row)
+
+
+def _cut_short(pending: Pending, last: Attempt | None) -> tuple[Usage, Decimal | None]:
+    """What a failed request is charged: a chat whose last attempt timed out (its deadline, or
+    its provider's read timeout, cut it before the answer or the first piece of a stream) had
+    its prompt sent, which the provider may bill: the prompt's offline count as input tokens,
+    priced at that deployment, as a stream cut after its first piece is charged
+    (:func:`.tokens.filled`). Nothing for any other failure (refused, or never reached)."""
+    if not isinstance(pending, Prepared) or last is None or last.kind != TIMEOUT:
+        return Usage(), Decimal(0)
+    usage = Usage(input_tokens=pending.prompt_tokens)
+    instance = pending.route.instances.get(last.provider)
+    if not getattr(instance, "is_language_model", True):  # the offline provider: free
+        return Usage(), Decimal(0)
+    return usage, prices.cost(usage, last.provider, last.model or "",
+                              llm_settings=pending.route.settings)
 
 
 def release(session: Session, pending: Pending, error: BaseException | None = None) -> None:
