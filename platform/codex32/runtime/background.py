@@ -10,7 +10,9 @@ queued before it (a worker's graceful stop: nothing queued is dropped).
 Work runs in lanes, each a thread of its own, in order within a lane. The records (the
 default lane) never wait behind work that waits on a workspace's own server (:data:`NOTICES`:
 a soft-limit notice waits for the workspace's notifiers, one that never answers for
-``notices.TIMEOUT`` each): one workspace's slow receiver delays no other's records.
+``notices.TIMEOUT`` each): one workspace's slow receiver delays no other's records. Nor do
+they wait behind housekeeping (:data:`UPKEEP`: the response cache's prune, which may wait on
+a big workspace's rows), which is :func:`offer`-ed: dropped when its lane is full.
 
 Each lane's backlog is bounded (:data:`MAX_QUEUED`): past it, the caller runs the work itself,
 so a slow database slows the requests that add to it rather than growing memory. Work must be
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 MAX_QUEUED = 256
 RECORDS = "after-response"  # the default lane
 NOTICES = "notices"  # work that waits on a workspace's own servers
+UPKEEP = "upkeep"  # housekeeping that may wait or be dropped (the response cache's prune)
 
 
 class _Thread:
@@ -91,6 +94,13 @@ def run_later(work: Callable[[], None], lane: str = RECORDS) -> None:
     backlog is full."""
     if not _thread(lane).submit(work):
         _logged(work)
+
+
+def offer(work: Callable[[], None], lane: str) -> bool:
+    """Queue ``work`` on the thread of ``lane`` unless its backlog is full; whether it was
+    queued. Never runs it in this thread: for work that may be dropped (done again later)
+    rather than delay the caller."""
+    return _thread(lane).submit(work)
 
 
 def _logged(work: Callable[[], None]) -> None:

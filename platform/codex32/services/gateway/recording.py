@@ -82,7 +82,10 @@ def finish(session: Session, prepared: Prepared, result: GatewayResult, *, cache
     written = functools.partial(_written, prepared, result, cacheable=cacheable, status=status,
                                 error=error)
     if defer is None:
-        record(session, prepared, *written(), result.cost_usd)
+        row, statements = written()
+        record(session, prepared, row, statements, result.cost_usd)
+        if statements:  # the answer was cached
+            cache.after_store(prepared.workspace_id, prepared.cache_policy)
         return
     session.close()
     defer(functools.partial(_record_later, runtime.current(), prepared, written,
@@ -166,6 +169,8 @@ def _record_later(owner: runtime.Runtime, prepared: Prepared,
             with tenancy.bound(session, prepared.workspace_id):
                 record(session, prepared, row, statements, cost,
                        notify=lambda work: background.run_later(work, background.NOTICES))
+            if statements:  # the answer was cached
+                cache.after_store(prepared.workspace_id, prepared.cache_policy)
         except Exception:
             log.exception("could not record an LLM call after its answer was sent; unless "
                           "its ledger row was written first, it stays pending until the "
