@@ -116,13 +116,16 @@ def ledger_row(pending: Pending, *, provider: str | None, model: str | None, usa
                cost: Decimal | None, status: str, attempts: list[Attempt],
                error: str | None, latency_ms: int | None = None) -> LLMUsage:
     """The request's ledger row, with the pending row's id (its latency until now unless
-    ``latency_ms`` is given)."""
-    return ledger.entry(
+    ``latency_ms`` is given), marked ``settle_due`` when its reservation holds a budget: the
+    settlement clears the mark, else the sweep settles it (records.sweep)."""
+    row = ledger.entry(
         pending.workspace_id, kind=pending.kind, purpose=pending.purpose,
         caller=pending.caller, provider=provider, model=model,
         requested_model=pending.requested_model, usage=usage, cost=cost, status=status,
         latency_ms=elapsed_ms(pending) if latency_ms is None else latency_ms, attempts=attempts,
         error=error, usage_id=pending.usage_id)
+    row.settle_due = bool(pending.reservation.budgets)
+    return row
 
 
 def record(session: Session, pending: Pending, row: LLMUsage,
@@ -241,7 +244,7 @@ def settle_stale(session: Session, workspace_id: str, before: datetime) -> int:
     maximum (:func:`.records.sweep`), committed; then mark and notify the soft limits those
     charges crossed, as an answer's record does. How many rows were settled."""
     swept, charged = records.sweep(session, before)
-    crossed = budgets.crossed(session, charged) if swept else []
+    crossed = budgets.crossed(session, charged) if charged[1] else []
     session.commit()
     if crossed:
         notices.soft_limit_crossed(session, workspace_id, crossed)
