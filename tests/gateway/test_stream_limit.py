@@ -176,3 +176,33 @@ def test_a_stream_cut_at_its_deadline_before_its_first_words_charges_its_prompt(
     budget = chained.call("GET", "/api/v1/budgets").json[0]
     assert Decimal(budget["reserved_usd"]) == 0, budget
     assert Decimal(budget["spent_usd"]) == row["cost_usd"], budget
+
+
+def test_a_stream_flowing_when_its_process_stops_ends_in_time_to_be_recorded(
+        database, chained, servers, monkeypatch):
+    """A worker's graceful stop: a stream flowing would be killed with its process at the end
+    of graceful_timeout, its record never written (the sweep charging its maximum an hour
+    later). It ends at the stop's deadline (background.stop_by), recorded with what it
+    produced and settled, before the worker is killed."""
+    from codex32.runtime import background
+
+    monkeypatch.setattr(background, "_stop_by", None)
+    configure(chained, servers, llm={"aliases": {"fast": ["openai/gpt-4o-mini"]}})
+    servers[0].enqueue(sse=[openai_event({"role": "assistant", "content": "Thinking"}),
+                            *[openai_event({"content": " more"})] * 10,
+                            openai_event({"content": "."}, "stop"), (None, "[DONE]")],
+                       interval=0.5, path="/v1/chat/completions")
+    budgeted(chained)
+    response = chained.call("POST", "/api/v1/llm/chat", buffered=False, json={
+        "model": "fast", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    assert response.status_code == 200
+    started = time.monotonic()
+    background.stop_by(started + 1.0)
+    text = b"".join(response.response).decode()
+    response.close()
+    assert time.monotonic() - started < 3, text
+    assert "stopping" in text, text[-400:]
+    assert_settled(chained)
+    [row] = ledger_rows(database, chained.workspace_id, "status, error, output_tokens")
+    assert row["status"] == "timeout" and row["error"] == "server_stopping", row
+    assert row["output_tokens"] > 0, row

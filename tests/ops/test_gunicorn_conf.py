@@ -225,6 +225,41 @@ def test_gunicorn_messages_become_json_lines(load_conf):
         logging.captureWarnings(False)
 
 
+def test_a_stopping_worker_ends_its_streams_and_writes_its_records_before_it_is_killed(
+        load_conf, monkeypatch):
+    """SIGTERM gives a worker graceful_timeout before the master's SIGKILL: streams end
+    records_reserve before it (their records written) and the exit drains the queued records
+    first, until just before it. Before, a stream flowed on to the kill (no record) and the
+    records queued behind it waited for the interpreter's exit, cut by the kill."""
+    from codex32.runtime import background
+
+    conf = load_conf(GUNICORN_GRACEFUL_TIMEOUT="9")
+    monkeypatch.setattr(background, "_stop_by", None)
+    monkeypatch.setattr(background, "_current", {})
+    stopped = []
+    previous = signal.signal(signal.SIGTERM, lambda *args: stopped.append("gunicorn"))
+    try:
+        conf.watch_stop()
+        sent = time.monotonic()
+        os.kill(os.getpid(), signal.SIGTERM)
+        _wait(lambda: stopped, 5, "the SIGTERM handler")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert stopped == ["gunicorn"]  # gunicorn's own handler still stops the worker
+    assert sent + 9 - 3 - 0.5 < background.stopping_by() < time.monotonic() + 9 - 3
+    release, done = threading.Event(), []
+    background.run_later(lambda: (release.wait(20), done.append("notice")), background.NOTICES)
+    background.run_later(lambda: (time.sleep(0.2), done.append("record")))
+    monkeypatch.setattr(conf, "_killed_at", time.monotonic() + 1.5)
+    worker = SimpleNamespace(log=mock.Mock())
+    started = time.monotonic()
+    conf.worker_exit(None, worker)
+    assert time.monotonic() - started < 1.5 and done == ["record"]
+    assert "notices" in str(worker.log.warning.call_args)
+    release.set()
+    assert background.wait_idle(5)
+
+
 # --- a real gunicorn -------------------------------------------------------------------------
 
 APP = '''
