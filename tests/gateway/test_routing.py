@@ -173,6 +173,18 @@ def test_a_provider_repeated_in_llm_fallback_is_tried_once(app, tenant, servers)
     assert len(servers[0].requests_to("/v1/chat/completions")) == 1
 
 
+def test_a_chat_whose_last_attempt_timed_out_is_recorded_as_a_timeout(app, database, chained,
+                                                                       servers):
+    """Its answer is a 504 (the deadline passed, or the chain ended on a provider that did
+    not answer in time); the row said ``error`` when the chain ended before the deadline's
+    check, though the same request cut one check later said ``timeout``."""
+    servers[0].enqueue_failure("timeout")
+    with pytest.raises(GatewayTimeout):
+        chat(app, chained, ask(model="openai/gpt-4o-mini"), deadline_seconds=1)
+    [row] = ledger_rows(database, chained.workspace_id, "status, error")
+    assert (row["status"], row["error"]) == ("timeout", "timeout"), row
+
+
 def test_a_chat_cut_at_its_deadline_is_charged_its_prompt(app, database, chained, servers):
     """As a stream cut at its deadline is: the provider had the prompt."""
     servers[0].enqueue_failure("timeout")

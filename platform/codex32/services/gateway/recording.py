@@ -191,12 +191,15 @@ def _notify_later(owner: runtime.Runtime, workspace_id: str,
 
 def fail(session: Session, pending: Pending, failed: RouteFailed) -> None:
     """Record a request no deployment answered and settle its reservation: to nothing, or
-    for a chat whose last attempt timed out, to its prompt (:func:`_cut_short`)."""
+    for a chat whose last attempt timed out, to its prompt (:func:`_cut_short`). Its status
+    is ``timeout`` when the answer is a 504 (the deadline passed, or the last attempt timed
+    out: :func:`.router.error_for`), else ``error``."""
     last = failed.attempts[-1] if failed.attempts else None
     usage, cost = _cut_short(pending, last)
     row = ledger_row(pending, provider=last.provider if last else None,
                      model=last.model if last else None, usage=usage, cost=cost,
-                     status="timeout" if failed.deadline else "error",
+                     status="timeout" if failed.deadline or (last is not None and last.kind
+                                                             == TIMEOUT) else "error",
                      attempts=failed.attempts, error=last.kind if last else "deadline")
     if _replaced(session, row):
         budgets.settle(session, pending.reservation, cost, pending.usage_id)
