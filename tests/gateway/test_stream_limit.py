@@ -206,3 +206,18 @@ def test_a_stream_flowing_when_its_process_stops_ends_in_time_to_be_recorded(
     [row] = ledger_rows(database, chained.workspace_id, "status, error, output_tokens")
     assert row["status"] == "timeout" and row["error"] == "server_stopping", row
     assert row["output_tokens"] > 0, row
+
+
+def test_a_stream_ended_at_its_time_limit_says_504_in_its_error_event(
+        chained, servers, monkeypatch):
+    """The gateway's own time limit is a timeout; the ``error`` event said 502 (Bad Gateway)
+    for every error, whatever the status the same failure has before the first piece."""
+    monkeypatch.setattr(streaming, "MAX_STREAM_SECONDS", 1.0)
+    configure(chained, servers, timeout=10, llm={"aliases": {"fast": ["openai/gpt-4o-mini"]}})
+    servers[0].enqueue(sse=[openai_event({"role": "assistant", "content": "Thinking"}),
+                            openai_event({"content": " more"}, "stop"), (None, "[DONE]")],
+                       interval=5.0, path="/v1/chat/completions")
+    text, _ = streamed(chained, "/api/v1/llm/chat", "fast")
+    [error] = [json.loads(block.split("data: ", 1)[1]) for block in text.split("\n\n")
+               if block.startswith("event: error")]
+    assert error["code"] == 504 and "longer than 1s" in error["message"], error
