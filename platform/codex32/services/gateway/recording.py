@@ -136,7 +136,8 @@ def record(session: Session, pending: Pending, row: LLMUsage,
     one round trip; then mark and notify the soft limits crossed (rare). ``notify``: hand
     the notices to it instead of sending them before returning (see :func:`_record_later`).
     A row the sweep settled first is left as it is, and not counted again in the metrics
-    (the sweep counted it)."""
+    (the sweep counted it). A settlement that fails after the row committed leaves the row's
+    ``settle_due`` (:func:`ledger_row`) for the sweep."""
     settlement = budgets.settlement_apart(pending.workspace_id, pending.reservation, cost,
                                           pending.usage_id)
     written = tenancy.execute_bound(
