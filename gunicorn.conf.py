@@ -23,7 +23,11 @@ limit of the cgroup, not the host's):
 SIGTERM is a graceful shutdown (gunicorn's own behaviour, kept): the master closes the listening
 socket, each worker finishes the requests it holds for up to ``graceful_timeout`` seconds, then
 exits. Platforms must wait longer than that before SIGKILL (Kubernetes:
-``terminationGracePeriodSeconds``; Heroku gives 30 s).
+``terminationGracePeriodSeconds``; Heroku gives 30 s). The master kills a worker still running
+at ``graceful_timeout``: so that what it served is recorded first, a stream still flowing ends
+``records_reserve`` seconds before (a third of it, at most 5 s; recorded with what it produced),
+and the worker's exit writes the LLM records it queued, before its notices, until just before
+the kill (``watch_stop``, ``worker_exit``; docs/llm-gateway.md, "Recorded after the answer").
 
 Serving model: gthread workers with 64 threads each. A streamed chat holds its request (and
 so a thread) for its whole length; with 4 threads a worker, 200 streams of 2 s queued every
@@ -49,9 +53,11 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from gunicorn import glogging
@@ -195,6 +201,11 @@ preload_app = False
 timeout = _env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
+# The last seconds of graceful_timeout are the records': streams still flowing end this long
+# before the master's SIGKILL, and the worker's exit waits for its queued records until just
+# before it (watch_stop, worker_exit).
+records_reserve = min(5.0, graceful_timeout / 3)
+KILL_MARGIN = 0.5  # seconds: the master's SIGKILL, timed from its SIGTERM, may come this early
 max_requests = _env_int("GUNICORN_MAX_REQUESTS", 0)
 max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", max_requests // 10)
 # How long a busy thread keeps the GIL while another waits for it (Python's default: 5 ms).
@@ -303,4 +314,39 @@ def post_worker_init(worker) -> None:
             worker.log.warning("psycopg waits without yielding to gevent: every query blocks "
                                "this worker's other requests")
     sys.setswitchinterval(switch_interval_ms / 1000)
+    watch_stop()
     heap.freeze()  # and what plugins import on first use, once (codex32.runtime.heap)
+
+
+_killed_at: float | None = None  # in a stopping worker: when the master kills it (monotonic)
+
+
+def watch_stop() -> None:
+    """In a worker: on SIGTERM (a graceful stop; the master kills the worker graceful_timeout
+    later), have streams end ``records_reserve`` seconds before that, recorded
+    (codex32.runtime.background.stop_by), then let gunicorn's own handler stop the worker."""
+    from codex32.runtime import background
+
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stopping(signum, frame) -> None:
+        global _killed_at
+        _killed_at = time.monotonic() + graceful_timeout
+        background.stop_by(_killed_at - records_reserve)
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, stopping)
+    signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn: no active request disturbed
+
+
+def worker_exit(server, worker) -> None:
+    """In the worker, once it stopped serving: write its queued records first (then its
+    notices) until just before the master kills it; what is left is logged (a record's
+    pending ledger row is settled by the maintenance sweep at its reserved maximum)."""
+    from codex32.runtime import background
+
+    killed_at = _killed_at or time.monotonic() + graceful_timeout
+    left = background.drain(killed_at - KILL_MARGIN)
+    if left:
+        worker.log.warning("worker stopped with background work left undone: %s", left)

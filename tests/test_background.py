@@ -109,3 +109,24 @@ def test_a_forked_process_runs_its_work_on_a_thread_of_its_own():
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert os.read(read, 10) == b"ran"
+
+
+def test_a_stopping_process_drains_its_records_first_within_its_deadline(monkeypatch):
+    """A worker's graceful stop: the records are waited for first, then the notices with the
+    time left; the drain ends by its deadline (before the master's SIGKILL) and says what it
+    left, and housekeeping queued is dropped rather than waited for."""
+    import time
+
+    monkeypatch.setattr(background, "_current", {})
+    release, done = threading.Event(), []
+    background.run_later(lambda: (release.wait(5), done.append("notice")), background.NOTICES)
+    background.offer(lambda: (release.wait(5), done.append("prune")), background.UPKEEP)
+    background.offer(lambda: done.append("second prune"), background.UPKEEP)
+    background.run_later(lambda: (time.sleep(0.3), done.append("record")))
+    started = time.monotonic()
+    left = background.drain(started + 1.0)
+    assert time.monotonic() - started < 1.5
+    assert done == ["record"] and left[background.NOTICES] == 1
+    assert background.RECORDS not in left
+    release.set()
+    assert background.wait_idle(5) and "second prune" not in done

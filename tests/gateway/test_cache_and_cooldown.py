@@ -155,6 +155,7 @@ def test_a_workspaces_cache_is_bounded_in_entries_and_in_bytes(app, chained, ser
     server answering 256 KB for free could otherwise fill the database: 100,000 entries)."""
     import psycopg
 
+    from codex32.runtime import background
     from codex32.services.gateway import cache
 
     monkeypatch.setattr(cache, "PRUNE_EVERY", 1)
@@ -162,9 +163,60 @@ def test_a_workspaces_cache_is_bounded_in_entries_and_in_bytes(app, chained, ser
     servers[0].reply = "x" * 1_500  # each cached answer holds about 1.6 KB
     for index in range(6):
         chat(app, chained, ask(f"question {index}", model="fast", temperature=0))
+    background.wait_idle()  # the prunes run on a lane of their own
     with psycopg.connect(database.superuser_dsn) as connection:
         count, size = connection.execute(
             "SELECT count(*), coalesce(sum(size), 0) FROM llm_cache WHERE workspace_id = %s",
             (chained.workspace_id,)).fetchone()
     assert 1 <= count <= 3 and size <= 5_000, (count, size)
     assert chat(app, chained, ask("question 5", model="fast", temperature=0)).cache_hit
+
+
+def test_a_cache_prune_that_waits_holds_up_no_answers_record(chained, servers, database,
+                                                             monkeypatch):
+    """The prune ran in the record's batch, on the thread that writes every answer's record:
+    a prune that waits (here on a row another transaction holds; in production, a big
+    workspace's delete) held the answer's ledger row pending, and every record behind it."""
+    import time
+
+    import psycopg
+
+    from codex32.runtime import background
+    from codex32.services.gateway import cache
+    from tests.gateway.conftest import ledger_rows
+
+    monkeypatch.setattr(cache, "PRUNE_EVERY", 1)
+    configure(chained, servers, llm={"aliases": {"fast": ["openai/gpt-4o-mini"]},
+                                     "cache": {"max_entries": 1}})
+
+    def ask_http(text: str) -> None:
+        response = chained.call("POST", "/api/v1/llm/chat", json={
+            "model": "fast", "temperature": 0, "messages": [{"role": "user", "content": text}]})
+        assert response.status_code == 200, response.json
+
+    ask_http("question 0")
+    background.wait_idle()
+    with psycopg.connect(database.superuser_dsn) as holder:
+        holder.execute("SELECT 1 FROM llm_cache WHERE workspace_id = %s FOR UPDATE",
+                       (chained.workspace_id,))
+        try:
+            ask_http("question 1")
+            ends = time.monotonic() + 3
+            while True:
+                with psycopg.connect(database.superuser_dsn) as reader:
+                    statuses = [row[0] for row in reader.execute(
+                        "SELECT status FROM llm_usage WHERE workspace_id = %s"
+                        " ORDER BY created_at",
+                        (chained.workspace_id,))]
+                if statuses == ["ok", "ok"] or time.monotonic() > ends:
+                    break
+                time.sleep(0.05)
+            assert statuses == ["ok", "ok"], statuses
+        finally:
+            holder.rollback()
+    assert [row["status"] for row in ledger_rows(database, chained.workspace_id, "status")
+            ] == ["ok", "ok"]
+    with psycopg.connect(database.superuser_dsn) as connection:
+        [(count,)] = connection.execute(
+            "SELECT count(*) FROM llm_cache WHERE workspace_id = %s", (chained.workspace_id,))
+    assert count == 1  # pruned once the row was free

@@ -190,6 +190,30 @@ def test_a_record_that_cannot_be_written_leaves_the_row_pending_for_the_sweep(
     assert budget(database, budgeted.workspace_id)[1] == row["reserved_usd"] > 0
 
 
+def test_a_settlement_that_fails_after_its_row_committed_is_settled_by_the_sweep(
+        app, budgeted, database, monkeypatch, caplog):
+    """The ledger row commits before the settlement (budgets.settlement_apart): a settlement
+    that failed then (its connection lost, a statement refused) left the reservation
+    standing until the budget's period ended, since the sweep settles pending rows only."""
+    caplog.set_level(logging.ERROR, logger="codex32.services.gateway.recording")
+    [record] = dropped(app, budgeted)
+    monkeypatch.setattr(budgets, "settlement_apart", lambda *args, **kwargs: [
+        ("COMMIT AND CHAIN", {}), ("SELECT 1/0", {})])
+    record()  # logged, not raised
+    monkeypatch.undo()
+    [row] = ledger(database, budgeted.workspace_id)
+    assert row["status"] == "ok" and 0 < row["cost_usd"] < row["reserved_usd"]
+    assert budget(database, budgeted.workspace_id) == (0, row["reserved_usd"])
+    with psycopg.connect(database.superuser_dsn) as connection:
+        connection.execute("UPDATE llm_usage SET created_at = created_at - interval '2 hours' "
+                           "WHERE workspace_id = %s", (budgeted.workspace_id,))
+    for _ in range(2):  # settled once
+        sweeps.stale_llm_calls(app.extensions[KEY].sessions)
+        assert budget(database, budgeted.workspace_id) == (row["cost_usd"], 0)
+    [after] = ledger(database, budgeted.workspace_id)
+    assert after["status"] == "ok" and after["cost_usd"] == row["cost_usd"]
+
+
 def test_a_response_closed_twice_records_its_answer_once(budgeted, database):
     response = budgeted.call("POST", "/api/v1/llm/chat", json=BODY, buffered=False)
     cost = Decimal(response.json["cost_usd"])

@@ -9,7 +9,7 @@ import pytest
 
 from codex32.errors import BadGateway, GatewayTimeout, Invalid, RateLimited
 from codex32.services.gateway.router import ContentRefused
-from tests.gateway.conftest import ask, chat
+from tests.gateway.conftest import ask, chat, configure, ledger_rows
 
 
 def test_the_first_deployment_answers_and_the_result_names_it(app, chained, servers):
@@ -158,3 +158,39 @@ def test_a_deadline_of_zero_calls_no_provider(app, chained, servers):
         chat(app, chained, ask(model="fast"), purpose="bot", deadline_seconds=0)
     assert not servers[0].requests_to("/v1/chat/completions")
     assert not servers[1].requests_to("/v1/messages")
+
+
+def test_a_provider_repeated_in_llm_fallback_is_tried_once(app, tenant, servers):
+    """Not a bug: routing.resolved gives each deployment once (a regression test)."""
+    configure(tenant, servers)
+    response = tenant.call("PATCH", "/api/v1/workspace", json={
+        "settings": {"llm_fallback": ["openai", "openai", "anthropic", "openai"]}})
+    assert response.status_code == 200, response.json
+    servers[0].enqueue_failure("context_length")
+    result = chat(app, tenant)
+    assert result.provider == "anthropic"
+    assert [a.provider for a in result.attempts] == ["openai"]
+    assert len(servers[0].requests_to("/v1/chat/completions")) == 1
+
+
+def test_a_chat_whose_last_attempt_timed_out_is_recorded_as_a_timeout(app, database, chained,
+                                                                       servers):
+    """Its answer is a 504 (the deadline passed, or the chain ended on a provider that did
+    not answer in time); the row said ``error`` when the chain ended before the deadline's
+    check, though the same request cut one check later said ``timeout``."""
+    servers[0].enqueue_failure("timeout")
+    with pytest.raises(GatewayTimeout):
+        chat(app, chained, ask(model="openai/gpt-4o-mini"), deadline_seconds=1)
+    [row] = ledger_rows(database, chained.workspace_id, "status, error")
+    assert (row["status"], row["error"]) == ("timeout", "timeout"), row
+
+
+def test_a_chat_cut_at_its_deadline_is_charged_its_prompt(app, database, chained, servers):
+    """As a stream cut at its deadline is: the provider had the prompt."""
+    servers[0].enqueue_failure("timeout")
+    with pytest.raises(GatewayTimeout):
+        chat(app, chained, ask(model="openai/gpt-4o-mini"), deadline_seconds=1)
+    [row] = ledger_rows(database, chained.workspace_id,
+                        "error, provider, input_tokens, output_tokens, cost_usd")
+    assert row["error"] == "timeout" and row["provider"] == "openai", row
+    assert row["input_tokens"] > 0 and row["output_tokens"] == 0 and row["cost_usd"] > 0, row

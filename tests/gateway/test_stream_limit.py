@@ -151,3 +151,73 @@ def test_the_write_timeout_ends_a_stream_before_the_sweep_takes_it():
     """The longest a stream holds its pending row: its limit, then one blocked write."""
     assert (streaming.MAX_STREAM_SECONDS + openings.WRITE_TIMEOUT_SECONDS
             < records.STALE_AFTER_SECONDS)
+
+
+def test_a_stream_cut_at_its_deadline_before_its_first_words_charges_its_prompt(
+        database, chained, servers):
+    """The provider had the prompt (it may bill its input) when the deadline cut the opening:
+    the row was recorded at 0 tokens and cost 0, and the budget charged nothing, though a
+    stream cut after its first words charges its prompt's counted tokens."""
+    events = FakeAnthropic._events("msg_1", "claude-sonnet-4-6", "Thinking", "end_turn", 10, 1)
+    first_text = next(i for i, (name, _) in enumerate(events) if name == "content_block_delta")
+    events[first_text:first_text] = [("ping", {"type": "ping"})] * 150
+    servers[1].enqueue(sse=events, interval=0.1, path="/v1/messages")
+    budgeted(chained)
+    response = chained.call("POST", "/api/v1/llm/chat", json={
+        "model": "smart", "stream": True, "timeout": 2,
+        "messages": [{"role": "user", "content": LONG}]})
+    assert response.status_code == 504, response.get_data(as_text=True)
+    [row] = ledger_rows(database, chained.workspace_id,
+                        "status, provider, model, input_tokens, output_tokens, cost_usd")
+    assert row["status"] == "timeout" and row["provider"] == "anthropic", row
+    assert row["model"] == "claude-sonnet-4-6", row
+    assert row["input_tokens"] >= 60 and row["output_tokens"] == 0, row
+    assert row["cost_usd"] > 0, row
+    budget = chained.call("GET", "/api/v1/budgets").json[0]
+    assert Decimal(budget["reserved_usd"]) == 0, budget
+    assert Decimal(budget["spent_usd"]) == row["cost_usd"], budget
+
+
+def test_a_stream_flowing_when_its_process_stops_ends_in_time_to_be_recorded(
+        database, chained, servers, monkeypatch):
+    """A worker's graceful stop: a stream flowing would be killed with its process at the end
+    of graceful_timeout, its record never written (the sweep charging its maximum an hour
+    later). It ends at the stop's deadline (background.stop_by), recorded with what it
+    produced and settled, before the worker is killed."""
+    from codex32.runtime import background
+
+    monkeypatch.setattr(background, "_stop_by", None)
+    configure(chained, servers, llm={"aliases": {"fast": ["openai/gpt-4o-mini"]}})
+    servers[0].enqueue(sse=[openai_event({"role": "assistant", "content": "Thinking"}),
+                            *[openai_event({"content": " more"})] * 10,
+                            openai_event({"content": "."}, "stop"), (None, "[DONE]")],
+                       interval=0.5, path="/v1/chat/completions")
+    budgeted(chained)
+    response = chained.call("POST", "/api/v1/llm/chat", buffered=False, json={
+        "model": "fast", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    assert response.status_code == 200
+    started = time.monotonic()
+    background.stop_by(started + 1.0)
+    text = b"".join(response.response).decode()
+    response.close()
+    assert time.monotonic() - started < 3, text
+    assert "stopping" in text, text[-400:]
+    assert_settled(chained)
+    [row] = ledger_rows(database, chained.workspace_id, "status, error, output_tokens")
+    assert row["status"] == "timeout" and row["error"] == "server_stopping", row
+    assert row["output_tokens"] > 0, row
+
+
+def test_a_stream_ended_at_its_time_limit_says_504_in_its_error_event(
+        chained, servers, monkeypatch):
+    """The gateway's own time limit is a timeout; the ``error`` event said 502 (Bad Gateway)
+    for every error, whatever the status the same failure has before the first piece."""
+    monkeypatch.setattr(streaming, "MAX_STREAM_SECONDS", 1.0)
+    configure(chained, servers, timeout=10, llm={"aliases": {"fast": ["openai/gpt-4o-mini"]}})
+    servers[0].enqueue(sse=[openai_event({"role": "assistant", "content": "Thinking"}),
+                            openai_event({"content": " more"}, "stop"), (None, "[DONE]")],
+                       interval=5.0, path="/v1/chat/completions")
+    text, _ = streamed(chained, "/api/v1/llm/chat", "fast")
+    [error] = [json.loads(block.split("data: ", 1)[1]) for block in text.split("\n\n")
+               if block.startswith("event: error")]
+    assert error["code"] == 504 and "longer than 1s" in error["message"], error

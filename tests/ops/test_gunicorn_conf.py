@@ -225,6 +225,41 @@ def test_gunicorn_messages_become_json_lines(load_conf):
         logging.captureWarnings(False)
 
 
+def test_a_stopping_worker_ends_its_streams_and_writes_its_records_before_it_is_killed(
+        load_conf, monkeypatch):
+    """SIGTERM gives a worker graceful_timeout before the master's SIGKILL: streams end
+    records_reserve before it (their records written) and the exit drains the queued records
+    first, until just before it. Before, a stream flowed on to the kill (no record) and the
+    records queued behind it waited for the interpreter's exit, cut by the kill."""
+    from codex32.runtime import background
+
+    conf = load_conf(GUNICORN_GRACEFUL_TIMEOUT="9")
+    monkeypatch.setattr(background, "_stop_by", None)
+    monkeypatch.setattr(background, "_current", {})
+    stopped = []
+    previous = signal.signal(signal.SIGTERM, lambda *args: stopped.append("gunicorn"))
+    try:
+        conf.watch_stop()
+        sent = time.monotonic()
+        os.kill(os.getpid(), signal.SIGTERM)
+        _wait(lambda: stopped, 5, "the SIGTERM handler")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert stopped == ["gunicorn"]  # gunicorn's own handler still stops the worker
+    assert sent + 9 - 3 - 0.5 < background.stopping_by() < time.monotonic() + 9 - 3
+    release, done = threading.Event(), []
+    background.run_later(lambda: (release.wait(20), done.append("notice")), background.NOTICES)
+    background.run_later(lambda: (time.sleep(0.2), done.append("record")))
+    monkeypatch.setattr(conf, "_killed_at", time.monotonic() + 1.5)
+    worker = SimpleNamespace(log=mock.Mock())
+    started = time.monotonic()
+    conf.worker_exit(None, worker)
+    assert time.monotonic() - started < 1.5 and done == ["record"]
+    assert "notices" in str(worker.log.warning.call_args)
+    release.set()
+    assert background.wait_idle(5)
+
+
 # --- a real gunicorn -------------------------------------------------------------------------
 
 APP = '''
@@ -307,3 +342,65 @@ def test_sigterm_lets_in_flight_requests_finish(tmp_path):
     records = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     assert any(r["logger"] == "gunicorn.error" and "Shutting down" in r["message"]
                for r in records), stderr[-2000:]
+
+
+STREAMING_APP = '''
+import time
+from pathlib import Path
+from codex32.runtime import background
+
+HERE = Path(__file__).parent
+
+def record():
+    time.sleep(0.5)
+    (HERE / "record").write_text("written")
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    if environ["PATH_INFO"] != "/stream":
+        return [b"ok"]
+    def body():
+        (HERE / "stream-started").write_text("1")
+        for _ in range(300):  # 30 s, as the gateway's relay checks between pieces
+            stop = background.stopping_by()
+            if stop is not None and time.monotonic() > stop:
+                background.run_later(record)  # its record, written after it
+                return
+            yield b"."
+            time.sleep(0.1)
+    return body()
+'''
+
+
+def test_a_real_worker_ends_a_stream_and_writes_its_record_before_graceful_timeout(tmp_path):
+    """Under gunicorn: SIGTERM while a response streams; the stream ends before the master's
+    kill (graceful_timeout after the SIGTERM) and the record it queued is written. Before,
+    the stream flowed on until the worker was killed, and nothing was written."""
+    (tmp_path / "streamapp.py").write_text(textwrap.dedent(STREAMING_APP))
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "WEB_CONCURRENCY": "1",
+           "DATABASE_URL": "postgresql://unused@127.0.0.1:9/unused",
+           "GUNICORN_GRACEFUL_TIMEOUT": "6", "LOG_LEVEL": "INFO", "LOG_JSON": "true",
+           "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
+    master = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", str(CONF), "--pythonpath",
+         str(tmp_path), "streamapp:app"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        client = threading.Thread(target=lambda: _get(base + "/stream"), daemon=True)
+        assert _wait(lambda: _get(base + "/"), 15, "gunicorn to serve") == "ok"
+        client.start()
+        _wait(lambda: (tmp_path / "stream-started").exists(), 5, "the stream to start")
+        time.sleep(0.3)
+        sent = time.monotonic()
+        master.send_signal(signal.SIGTERM)
+        assert master.wait(timeout=15) == 0
+        assert time.monotonic() - sent < 6  # ended before the kill
+    finally:
+        if master.poll() is None:
+            master.kill()
+            master.wait()
+    assert (tmp_path / "record").read_text() == "written"

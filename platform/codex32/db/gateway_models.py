@@ -46,7 +46,9 @@ class LLMUsage(TenantOwned, Model):
     __tablename__ = "llm_usage"
     __table_args__ = (Index("ix_llm_usage_workspace_created", "workspace_id", "created_at"),
                       Index("ix_llm_usage_pending", "created_at",
-                            postgresql_where=text("status = 'pending'")))
+                            postgresql_where=text("status = 'pending'")),
+                      Index("ix_llm_usage_settle_due", "created_at",
+                            postgresql_where=text("settle_due")))
 
     created_at: Mapped[datetime] = _created()
     kind: Mapped[str] = mapped_column(String(16), nullable=False, server_default="chat")
@@ -74,6 +76,10 @@ class LLMUsage(TenantOwned, Model):
     # the maximum cost (NULL: a price is unknown) and the budgets, ``[[id, period start]]``.
     reserved_usd: Mapped[Decimal | None] = mapped_column(MONEY)
     reserved_budgets: Mapped[list[Any] | None] = mapped_column(JSONB)
+    # The row replaced its pending one, and its budget settlement (a transaction of its own)
+    # has not cleared this yet: the maintenance loop settles it if it never does.
+    settle_due: Mapped[bool] = mapped_column(Boolean, nullable=False,
+                                             server_default=text("false"))
 
 class LLMBudget(TenantOwned, Model):
     """A spending limit over a period (``day`` or ``month``, UTC) for the workspace, one API

@@ -164,14 +164,19 @@ def _refusal(refused: tuple[Any, ...], amount: Decimal | None,
                           f"resets at {resets.isoformat()}", wait)
 
 
-# All the reservation's budgets at once (one per row of the unnested arrays), unless the
-# maintenance loop settled the request's ledger row already (``unsettled``: a record that
-# came that late settles nothing twice; records.sweep).
+# All the reservation's budgets at once (one per row of the unnested arrays), once: only
+# when it clears the request's ledger row's ``settle_due`` (written with the row, records.py),
+# in the settlement's own transaction. Whichever settles first clears it: a settlement
+# retried, or one after the maintenance loop settled the row (``unsettled``, never marked:
+# a record that came that late writes nothing over it; or marked and settled for a
+# settlement that failed), settles nothing twice (records.sweep).
 _SETTLING = f"""
-    WITH settled AS (
+    WITH claimed AS (
+      UPDATE llm_usage SET settle_due = false
+      WHERE id = CAST(:usage_id AS uuid) AND settle_due RETURNING id),
+    settled AS (
       SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:starts AS timestamptz[])) AS s (id, start)
-      WHERE NOT EXISTS (SELECT FROM llm_usage AS u
-                        WHERE u.id = CAST(:usage_id AS uuid) AND u.status = 'unsettled')),
+      WHERE EXISTS (SELECT FROM claimed)),
     {LOCKED_IN_ORDER.format('settled').strip()}
     UPDATE llm_budgets AS b SET reserved_usd = GREATEST(b.reserved_usd - :reserved, 0),
                                 spent_usd = LEAST(b.spent_usd + :actual, {MONEY_MAX}),
@@ -193,9 +198,10 @@ _MARK_NOTIFIED = text("""
 
 
 def settle(session: Session, reservation: Reservation, actual: Decimal | None,
-           usage_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
-    """Replace the reservation with the real cost (in the caller's transaction), unless the
-    request's ledger row ``usage_id`` was settled by the maintenance loop already.
+           usage_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Replace the reservation with the real cost (in the caller's transaction), when the
+    request's ledger row ``usage_id`` is marked ``settle_due`` (the mark cleared: settled
+    once, whoever settles it).
 
     Returns the budgets whose soft limit this call crossed first in their period (each is
     returned once per period, to notify).
@@ -207,8 +213,7 @@ def settle(session: Session, reservation: Reservation, actual: Decimal | None,
 
 
 def settlement(reservation: Reservation, actual: Decimal | None, *,
-               apart: bool = False, usage_id: uuid.UUID | None = None
-               ) -> driver.Statement | None:
+               apart: bool = False, usage_id: uuid.UUID) -> driver.Statement | None:
     """The statement :func:`settle` runs (None: nothing was reserved), to batch with the
     step's other writes; hand its rows to :func:`crossed`. ``apart``: its transaction commits
     without waiting for the WAL flush (see :func:`settlement_apart`).
@@ -225,8 +230,7 @@ def settlement(reservation: Reservation, actual: Decimal | None, *,
 
 
 def settlement_apart(workspace_id: uuid.UUID | str, reservation: Reservation,
-                     actual: Decimal | None, usage_id: uuid.UUID | None = None
-                     ) -> list[driver.Statement]:
+                     actual: Decimal | None, usage_id: uuid.UUID) -> list[driver.Statement]:
     """The settlement in a transaction of its own, appended to a batch that commits first
     (say the ledger row's): ``COMMIT AND CHAIN`` (the next transaction begins at once), the
     binding, the settlement (its rows are the batch's last), committed without waiting for the
@@ -235,9 +239,11 @@ def settlement_apart(workspace_id: uuid.UUID | str, reservation: Reservation,
 
     A durable commit holds its row locks until the WAL is flushed; every request of a
     workspace settles on the same budget row, so they would queue for a flush each. Apart,
-    the row is locked for the UPDATE's time only. A crash that loses it leaves the whole
-    reservation in place of the real cost (never less, so never an overshoot) until the
-    period ends; the ledger row, committed durably before it, has the real cost.
+    the row is locked for the UPDATE's time only. A settlement lost (a crash) or failed
+    (the connection lost, a statement refused) after the ledger row committed leaves the
+    row's ``settle_due``: the maintenance loop settles it to the row's cost after an hour
+    (records.sweep); until then the whole reservation stands in place of the real cost
+    (never less, so never an overshoot).
     """
     statement = settlement(reservation, actual, apart=True, usage_id=usage_id)
     if statement is None:

@@ -15,10 +15,12 @@ and the text. They are deterministic, so cached unless a request opts out.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import random
 import struct
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -27,9 +29,11 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
-from codex32.db import driver
+from codex32 import runtime
+from codex32.db import driver, tenancy
 from codex32.observability.metrics import LLM_CACHE
 from codex32.plugins.interfaces import ChatRequest
+from codex32.runtime import background
 from codex32.services.gateway.calls import Deployment, stored_number, stored_section
 
 DEFAULT_TTL = 3600
@@ -38,6 +42,7 @@ MAX_TTL = 30 * 86400  # the bounds settings.llm.cache accepts (the API's schema 
 MAX_ENTRIES = 100_000
 MAX_ENTRY_BYTES = 256 * 1024
 PRUNE_EVERY = 20  # one store in this many trims the workspace's entries
+PRUNE_BATCH = 1000  # the most entries of each kind (expired, surplus) one prune deletes
 # The most a workspace's answers and vectors hold, whatever its max_entries: a tenant's own
 # server can answer MAX_ENTRY_BYTES for free, and 100,000 such entries would be 25 GB.
 MAX_WORKSPACE_BYTES = 64 * 1024 * 1024
@@ -115,14 +120,18 @@ _STORE = text("""
     VALUES (:ws, :key, :response, :size, now() + make_interval(secs => :ttl))
     ON CONFLICT (workspace_id, key) DO UPDATE SET response = EXCLUDED.response,
         size = EXCLUDED.size, created_at = now(), expires_at = EXCLUDED.expires_at""")
-_PRUNE_EXPIRED = text("DELETE FROM llm_cache WHERE expires_at <= now()")
+# At most PRUNE_BATCH of them a prune: one that finds more leaves the rest to the next.
+_PRUNE_EXPIRED = text("""
+    DELETE FROM llm_cache WHERE key IN (
+      SELECT key FROM llm_cache WHERE expires_at <= now() LIMIT :batch)""")
 # The oldest beyond ``keep`` answers or beyond ``max_bytes`` in all (newest first).
 _PRUNE_OLDEST = text("""
     DELETE FROM llm_cache WHERE key IN (
       SELECT key FROM (
         SELECT key, row_number() OVER newest AS place, sum(size) OVER newest AS held
         FROM llm_cache WINDOW newest AS (ORDER BY created_at DESC, key)) AS ranked
-      WHERE place > :keep OR held > :max_bytes)""")
+      WHERE place > :keep OR held > :max_bytes
+      LIMIT :batch)""")
 
 _INSERT_MANY = text("""
     INSERT INTO llm_cache (workspace_id, key, response, size, expires_at)
@@ -142,8 +151,8 @@ def storing(workspace_id: uuid.UUID | str, cache_key: bytes, response: dict[str,
     ``MAX_ENTRY_BYTES``), to run in a batch with the step's other writes
     (:func:`codex32.db.driver.execute_batch`); none either for one holding U+0000, which jsonb
     refuses, or half a UTF-16 pair (an upstream's "\\ud800"), which has no UTF-8 form (the
-    batch, with the ledger row, would fail). One store in ``PRUNE_EVERY`` drops the
-    workspace's expired answers and the oldest beyond ``max_entries``."""
+    batch, with the ledger row, would fail). Once they are committed, call
+    :func:`after_store`."""
     payload = json.dumps(response, ensure_ascii=False)
     if len(payload) > MAX_ENTRY_BYTES or "\\u0000" in payload:  # jsonb holds no U+0000
         return []
@@ -155,16 +164,55 @@ def storing(workspace_id: uuid.UUID | str, cache_key: bytes, response: dict[str,
         (_STORE, {"ws": uuid.UUID(str(workspace_id)), "key": cache_key,
                   "response": Jsonb(response, dumps=lambda _: payload), "size": len(payload),
                   "ttl": policy.ttl})]
-    if random.randrange(PRUNE_EVERY) == 0:
-        statements += [(_PRUNE_EXPIRED, {}), (_PRUNE_OLDEST, {
-            "keep": policy.max_entries, "max_bytes": MAX_WORKSPACE_BYTES})]
     return statements
 
 
+def after_store(workspace_id: uuid.UUID | str, policy: CachePolicy) -> None:
+    """After a store committed: one in ``PRUNE_EVERY`` has the workspace pruned
+    (:func:`prune_later`)."""
+    if random.randrange(PRUNE_EVERY) == 0:
+        prune_later(workspace_id, policy.max_entries)
+
+
 def prune(session: Session, max_entries: int) -> None:
-    """Drop the bound workspace's expired answers and the oldest beyond ``max_entries``."""
-    session.execute(_PRUNE_EXPIRED)
-    session.execute(_PRUNE_OLDEST, {"keep": max_entries, "max_bytes": MAX_WORKSPACE_BYTES})
+    """Drop the bound workspace's expired answers and the oldest beyond ``max_entries`` or
+    ``MAX_WORKSPACE_BYTES``, at most ``PRUNE_BATCH`` of each."""
+    session.execute(_PRUNE_EXPIRED, {"batch": PRUNE_BATCH})
+    session.execute(_PRUNE_OLDEST, {"keep": max_entries, "max_bytes": MAX_WORKSPACE_BYTES,
+                                    "batch": PRUNE_BATCH})
+
+
+_pruning: set[str] = set()  # workspaces whose prune is queued in this process
+_pruning_lock = threading.Lock()
+
+
+def prune_later(workspace_id: uuid.UUID | str, max_entries: int) -> None:
+    """Prune the workspace's entries (:func:`prune`) on the background lane of housekeeping,
+    in a transaction of its own: never in a record's batch, where a prune that waits (a big
+    workspace's delete, rows another transaction holds) held the answer's ledger row, and on
+    the record thread every record behind it. Once queued per workspace; dropped when the
+    lane is full (a later store prunes again)."""
+    workspace = str(workspace_id)
+    with _pruning_lock:
+        if workspace in _pruning:
+            return
+        _pruning.add(workspace)
+    if not background.offer(functools.partial(_prune_apart, runtime.current(), workspace,
+                                              max_entries), background.UPKEEP):
+        _done_pruning(workspace)
+
+
+def _prune_apart(owner: runtime.Runtime, workspace: str, max_entries: int) -> None:
+    _done_pruning(workspace)  # a store from now on may queue the next
+    with runtime.activated(owner), owner.sessions() as session, \
+            tenancy.bound(session, workspace):
+        prune(session, max_entries)
+        session.commit()
+
+
+def _done_pruning(workspace: str) -> None:
+    with _pruning_lock:
+        _pruning.discard(workspace)
 
 
 def embedding_key(workspace_id: uuid.UUID | str, chain: list[list[Any]], text_: str) -> bytes:
@@ -193,7 +241,8 @@ def lookup_many(session: Session, keys: list[bytes]) -> dict[bytes, dict[str, An
 
 def store_many(session: Session, workspace_id: uuid.UUID | str,
                entries: dict[bytes, dict[str, Any]], policy: CachePolicy) -> None:
-    """Keep each entry for the policy's TTL (in the caller's transaction; one statement).
+    """Keep each entry for the policy's TTL (in the caller's transaction; one statement; once
+    it is committed, call :func:`after_store`).
 
     The rows go in key order: the INSERT locks them in its order until the caller commits,
     and two batches caching the same texts in other orders (two workers indexing
@@ -207,8 +256,6 @@ def store_many(session: Session, workspace_id: uuid.UUID | str,
     if not rows:
         return
     session.execute(_INSERT_MANY, rows)
-    if random.randrange(PRUNE_EVERY) == 0:
-        prune(session, policy.max_entries)
 
 
 def pack_vector(vector: list[float]) -> str:

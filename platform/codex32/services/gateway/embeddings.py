@@ -177,6 +177,8 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
         # The ledger row over the pending one (and the vectors cached) committed durably, then
         # the budgets settled, as a chat's answer is recorded.
         record(session, pending, row, [], cost)
+        if fresh:
+            cache.after_store(workspace, policy)
     return GatewayEmbedding(vectors=vectors,  # type: ignore[arg-type]
                             provider=deployment.provider, model=result.model,
                             usage=result.usage, cost_usd=cost, usage_id=pending.usage_id,

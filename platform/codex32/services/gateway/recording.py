@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from codex32 import runtime
 from codex32.db import driver, tenancy
 from codex32.db.gateway_models import LLMUsage
+from codex32.plugins.errors import TIMEOUT
 from codex32.plugins.interfaces import ChatRequest, Usage
 from codex32.runtime import background
 from codex32.services.gateway import budgets, cache, ledger, notices, prices, records, routing
@@ -81,7 +82,10 @@ def finish(session: Session, prepared: Prepared, result: GatewayResult, *, cache
     written = functools.partial(_written, prepared, result, cacheable=cacheable, status=status,
                                 error=error)
     if defer is None:
-        record(session, prepared, *written(), result.cost_usd)
+        row, statements = written()
+        record(session, prepared, row, statements, result.cost_usd)
+        if statements:  # the answer was cached
+            cache.after_store(prepared.workspace_id, prepared.cache_policy)
         return
     session.close()
     defer(functools.partial(_record_later, runtime.current(), prepared, written,
@@ -112,13 +116,16 @@ def ledger_row(pending: Pending, *, provider: str | None, model: str | None, usa
                cost: Decimal | None, status: str, attempts: list[Attempt],
                error: str | None, latency_ms: int | None = None) -> LLMUsage:
     """The request's ledger row, with the pending row's id (its latency until now unless
-    ``latency_ms`` is given)."""
-    return ledger.entry(
+    ``latency_ms`` is given), marked ``settle_due`` when its reservation holds a budget: the
+    settlement clears the mark, else the sweep settles it (records.sweep)."""
+    row = ledger.entry(
         pending.workspace_id, kind=pending.kind, purpose=pending.purpose,
         caller=pending.caller, provider=provider, model=model,
         requested_model=pending.requested_model, usage=usage, cost=cost, status=status,
         latency_ms=elapsed_ms(pending) if latency_ms is None else latency_ms, attempts=attempts,
         error=error, usage_id=pending.usage_id)
+    row.settle_due = bool(pending.reservation.budgets)
+    return row
 
 
 def record(session: Session, pending: Pending, row: LLMUsage,
@@ -129,7 +136,8 @@ def record(session: Session, pending: Pending, row: LLMUsage,
     one round trip; then mark and notify the soft limits crossed (rare). ``notify``: hand
     the notices to it instead of sending them before returning (see :func:`_record_later`).
     A row the sweep settled first is left as it is, and not counted again in the metrics
-    (the sweep counted it)."""
+    (the sweep counted it). A settlement that fails after the row committed leaves the row's
+    ``settle_due`` (:func:`ledger_row`) for the sweep."""
     settlement = budgets.settlement_apart(pending.workspace_id, pending.reservation, cost,
                                           pending.usage_id)
     written = tenancy.execute_bound(
@@ -165,6 +173,8 @@ def _record_later(owner: runtime.Runtime, prepared: Prepared,
             with tenancy.bound(session, prepared.workspace_id):
                 record(session, prepared, row, statements, cost,
                        notify=lambda work: background.run_later(work, background.NOTICES))
+            if statements:  # the answer was cached
+                cache.after_store(prepared.workspace_id, prepared.cache_policy)
         except Exception:
             log.exception("could not record an LLM call after its answer was sent; unless "
                           "its ledger row was written first, it stays pending until the "
@@ -181,17 +191,38 @@ def _notify_later(owner: runtime.Runtime, workspace_id: str,
 
 
 def fail(session: Session, pending: Pending, failed: RouteFailed) -> None:
-    """Record a request no deployment answered and give its reservation back."""
+    """Record a request no deployment answered and settle its reservation: to nothing, or
+    for a chat whose last attempt timed out, to its prompt (:func:`_cut_short`). Its status
+    is ``timeout`` when the answer is a 504 (the deadline passed, or the last attempt timed
+    out: :func:`.router.error_for`), else ``error``."""
     last = failed.attempts[-1] if failed.attempts else None
+    usage, cost = _cut_short(pending, last)
     row = ledger_row(pending, provider=last.provider if last else None,
-                     model=last.model if last else None, usage=Usage(), cost=Decimal(0),
-                     status="timeout" if failed.deadline else "error",
+                     model=last.model if last else None, usage=usage, cost=cost,
+                     status="timeout" if failed.deadline or (last is not None and last.kind
+                                                             == TIMEOUT) else "error",
                      attempts=failed.attempts, error=last.kind if last else "deadline")
     if _replaced(session, row):
-        budgets.settle(session, pending.reservation, Decimal(0), pending.usage_id)
+        budgets.settle(session, pending.reservation, cost, pending.usage_id)
     session.commit()
     session.close()
     ledger.counted(row)
+
+
+def _cut_short(pending: Pending, last: Attempt | None) -> tuple[Usage, Decimal | None]:
+    """What a failed request is charged: a chat whose last attempt timed out (its deadline, or
+    its provider's read timeout, cut it before the answer or the first piece of a stream) had
+    its prompt sent, which the provider may bill: the prompt's offline count as input tokens,
+    priced at that deployment, as a stream cut after its first piece is charged
+    (:func:`.tokens.filled`). Nothing for any other failure (refused, or never reached)."""
+    if not isinstance(pending, Prepared) or last is None or last.kind != TIMEOUT:
+        return Usage(), Decimal(0)
+    usage = Usage(input_tokens=pending.prompt_tokens)
+    instance = pending.route.instances.get(last.provider)
+    if not getattr(instance, "is_language_model", True):  # the offline provider: free
+        return Usage(), Decimal(0)
+    return usage, prices.cost(usage, last.provider, last.model or "",
+                              llm_settings=pending.route.settings)
 
 
 def release(session: Session, pending: Pending, error: BaseException | None = None) -> None:
@@ -217,7 +248,7 @@ def settle_stale(session: Session, workspace_id: str, before: datetime) -> int:
     maximum (:func:`.records.sweep`), committed; then mark and notify the soft limits those
     charges crossed, as an answer's record does. How many rows were settled."""
     swept, charged = records.sweep(session, before)
-    crossed = budgets.crossed(session, charged) if swept else []
+    crossed = budgets.crossed(session, charged) if charged[1] else []
     session.commit()
     if crossed:
         notices.soft_limit_crossed(session, workspace_id, crossed)

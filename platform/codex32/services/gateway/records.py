@@ -10,11 +10,14 @@ process that ends in between leaves the row pending, with its reservation standi
 worker's maintenance loop settles rows older than :data:`STALE_AFTER_SECONDS`
 (:func:`sweep`): status ``unsettled``, cost and spend the reserved maximum, which the call
 cannot have exceeded, so no budget is overshot and no paid call is missing from the ledger
-(docs/llm-gateway.md, "Recorded after the answer").
+(docs/llm-gateway.md, "Recorded after the answer"). The same sweep settles rows whose record
+was written but whose budget settlement (a transaction of its own) failed or was lost: they
+still carry ``settle_due``, which the settlement clears.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +29,8 @@ from codex32.db import driver, rows
 from codex32.db.gateway_models import MONEY_MAX, LLMUsage
 from codex32.observability.metrics import LLM_REQUESTS
 from codex32.services.gateway.calls import Caller
+
+log = logging.getLogger(__name__)
 
 # Far beyond any call (bounded by its deadline) and twice the longest stream the gateway
 # relays (streaming.MAX_STREAM_SECONDS): only a row whose process is gone is this old.
@@ -82,31 +87,40 @@ def replacing(row: LLMUsage, *, returning: bool = False) -> driver.Statement:
 
 
 _WORKSPACES = text("SELECT workspace_id FROM pending_llm_workspaces(:before, :limit)")
-# The bound workspace's stale rows, settled: each at its reserved maximum (NULL when a price
-# was unknown: nothing was reserved), and that amount moved from reserved to spent on each
-# budget it was reserved on, summed per budget and period (the budgets locked in id order, as
-# the reservation and the settlement lock them).
+# The bound workspace's stale rows, settled: each pending one at its reserved maximum (NULL
+# when a price was unknown: nothing was reserved), status ``unsettled``; and each whose
+# settlement is still due (``settle_due``: its record committed, its settlement failed or was
+# lost) at its cost, as its settlement would have (a cost unknown: the reserved amount).
+# What each reserved goes back and what it costs is spent, on each budget it was reserved on,
+# summed per budget and period in one UPDATE (the budgets locked in id order, as the
+# reservation and the settlement lock them).
 _SETTLE_STALE = text(f"""
     WITH stale AS (
       UPDATE llm_usage SET status = 'unsettled', cost_usd = reserved_usd, error = :why
       WHERE status = 'pending' AND created_at < :before
-      RETURNING id, reserved_usd, reserved_budgets),
+      RETURNING id, reserved_usd, cost_usd, reserved_budgets),
+    due AS (
+      UPDATE llm_usage SET settle_due = false
+      WHERE settle_due AND created_at < :before
+      RETURNING id, reserved_usd, cost_usd, reserved_budgets),
+    owing AS (SELECT * FROM stale UNION ALL SELECT * FROM due),
     owed AS (
       SELECT CAST(budget->>0 AS uuid) AS id, CAST(budget->>1 AS timestamptz) AS start,
-             sum(stale.reserved_usd) AS amount
-      FROM stale CROSS JOIN jsonb_array_elements(stale.reserved_budgets) AS budget
-      WHERE stale.reserved_usd IS NOT NULL
+             sum(COALESCE(owing.reserved_usd, 0)) AS reserved,
+             sum(COALESCE(owing.cost_usd, owing.reserved_usd, 0)) AS amount
+      FROM owing CROSS JOIN jsonb_array_elements(owing.reserved_budgets) AS budget
+      WHERE owing.reserved_usd IS NOT NULL OR owing.cost_usd IS NOT NULL
       GROUP BY 1, 2),
     {LOCKED_IN_ORDER.format('owed').strip()},
     settled AS (
-      UPDATE llm_budgets AS b SET reserved_usd = GREATEST(b.reserved_usd - owed.amount, 0),
+      UPDATE llm_budgets AS b SET reserved_usd = GREATEST(b.reserved_usd - owed.reserved, 0),
                                   spent_usd = LEAST(b.spent_usd + owed.amount, {MONEY_MAX}),
                                   updated_at = now()
       FROM owed WHERE b.id = owed.id AND b.period_start = owed.start
         AND b.id IN (SELECT id FROM locked)
       RETURNING b.id, b.scope, b.scope_id, b.period, b.soft_limit_usd, b.spent_usd,
                 b.notified, b.period_start)
-    SELECT settled.*, (SELECT count(*) FROM stale) AS swept
+    SELECT settled.*, (SELECT count(*) FROM stale) AS swept, (SELECT count(*) FROM due) AS due
     FROM (SELECT) AS one LEFT JOIN settled ON true""")
 
 
@@ -123,11 +137,15 @@ def workspaces_with_stale(session: Session, before: datetime,
 
 
 def sweep(session: Session, before: datetime) -> tuple[int, driver.Rows]:
-    """Settle the bound workspace's rows pending since before ``before`` (in the caller's
-    transaction); how many, and the budgets charged, as the settlement returns them (for
+    """Settle the bound workspace's rows pending since before ``before``, and those whose
+    settlement is due since then (in the caller's transaction); how many rows were pending
+    (the others are logged), and the budgets charged, as the settlement returns them (for
     :func:`.budgets.crossed`)."""
     found = driver.execute(session, _SETTLE_STALE, {"before": before, "why": UNSETTLED})
-    swept = int(found[1][0][-1])
+    swept, due = int(found[1][0][-2]), int(found[1][0][-1])
     if swept:
         LLM_REQUESTS.labels(provider="none", model="none", status="unsettled").inc(swept)
+    if due:
+        log.warning("settled %d LLM calls whose budget settlement failed after their record",
+                    due)
     return swept, (found[0], [row for row in found[1] if row[0] is not None])

@@ -25,6 +25,7 @@ from codex32 import outbound_http, runtime
 from codex32.db import driver, tenancy
 from codex32.plugins.errors import PluginError, ProviderTimeout
 from codex32.plugins.interfaces import ChatChunk, ChatRequest
+from codex32.runtime import background
 from codex32.services.gateway import records
 from codex32.services.gateway.calls import (
     Attempt,
@@ -142,12 +143,13 @@ def _relay(session: Session, prepared: Prepared, opened: GatewayStream,
         chunk: ChatChunk | None = first
         while chunk is not None:
             yield chunk
-            if time.monotonic() > ends:
-                status, error = "timeout", "stream_too_long"
-                raise _too_long()
+            cut = _ended(ends)
+            if cut is not None:
+                status, error = "timeout", cut[0]
+                raise cut[1]
             # The upstream's reads end with the stream too: one that goes quiet, or sends only
             # what its plugin does not hand on (keep-alives), cannot hold it past its end.
-            with outbound_http.deadline(ends):
+            with outbound_http.deadline(min(ends, background.stopping_by() or ends)):
                 chunk = next(upstream, None)
             if chunk is not None:
                 received.append(chunk)
@@ -155,9 +157,10 @@ def _relay(session: Session, prepared: Prepared, opened: GatewayStream,
     except Exception as exc:
         if status != "cancelled":  # the gateway's own time limit (above)
             raise
-        if time.monotonic() > ends:  # a read cut off at the stream's end (or one past it)
-            status, error = "timeout", "stream_too_long"
-            raise _too_long() from exc
+        cut = _ended(ends)
+        if cut is not None:  # a read cut off at the stream's end (or one past it)
+            status, error = "timeout", cut[0]
+            raise cut[1] from exc
         if isinstance(exc, PluginError):
             status, error = "error", getattr(exc, "kind", None) or type(exc).__name__
         raise
@@ -189,6 +192,20 @@ def _relay(session: Session, prepared: Prepared, opened: GatewayStream,
                 session.close()
                 raise
         opened.result = result
+
+
+def _ended(ends: float) -> tuple[str, ProviderTimeout] | None:
+    """Why a stream must end now (the ledger's error and the exception that ends it), if it
+    must: it reached its time limit, or its process is stopping (a worker's graceful stop,
+    :func:`.background.stop_by`: ended before the worker is killed, its record written)."""
+    now = time.monotonic()
+    if now > ends:
+        return "stream_too_long", _too_long()
+    stop = background.stopping_by()
+    if stop is not None and now > stop:
+        return "server_stopping", ProviderTimeout(
+            "the server is stopping: the stream ended before it was cut off")
+    return None
 
 
 def _too_long() -> ProviderTimeout:
