@@ -2,10 +2,14 @@
 
 Access tokens carry the user (``sub``), the workspace (``ws``) and the login family (``fam``);
 refresh tokens rotate within their family, and a reused old refresh token revokes the family.
+A workspace switch moves a sign-in to its family's successor (:func:`successor_family`, derived
+from the old id) and leaves a ``switched:<family>`` mark, so the reuse of a token from before
+the switch still finds, and revokes, the sign-in it became (:func:`revoke_lineage`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,6 +26,11 @@ from sqlalchemy.orm import Session
 from codex32.errors import Unauthorized
 
 jwt_manager = JWTManager()
+
+# How many switched families revoke_lineage looks up per statement, and at most how many times.
+LINEAGE_BATCH = 32
+LINEAGE_BATCHES = 64
+
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,38 @@ def use_once(session: Session, jti: str, expires_at: datetime) -> bool:
         "INSERT INTO token_blocklist (jti, expires_at) VALUES (:jti, :exp) "
         "ON CONFLICT (jti) DO NOTHING RETURNING jti"), {"jti": jti, "exp": expires_at}
     ).first() is not None
+
+
+def successor_family(family: str) -> str:
+    """The family a workspace switch moves the sign-in of ``family`` to: derived from it, so
+    the reuse of a token from before the switch can reach the sign-in it became."""
+    return hashlib.sha256(f"switch:{family}".encode()).hexdigest()[:32]
+
+
+def mark_switched(session: Session, claims: dict[str, Any], expires_at: datetime) -> None:
+    """Revoke the family of ``claims`` as a switch does, leaving the mark that says it went on
+    as :func:`successor_family` (kept until ``expires_at``, the successor's refresh expiry)."""
+    revoke(session, [family_id(claims), f"switched:{claims['fam']}"], expires_at)
+
+
+def revoke_lineage(session: Session, claims: dict[str, Any]) -> None:
+    """Revoke the family of ``claims`` and every family a workspace switch moved it to (kept
+    revoked as long as a refresh token issued now could live: a successor's tokens may)."""
+    ids, family = [], str(claims["fam"])
+    for _ in range(LINEAGE_BATCHES):
+        chain = [family]
+        while len(chain) < LINEAGE_BATCH:
+            chain.append(successor_family(chain[-1]))
+        marked = set(session.execute(text(
+            "SELECT jti FROM token_blocklist WHERE jti = ANY(CAST(:ids AS text[]))"),
+            {"ids": [f"switched:{found}" for found in chain]}).scalars())
+        ended = next((found for found in chain if f"switched:{found}" not in marked), None)
+        ids += [f"fam:{found}" for found in chain[:chain.index(ended) + 1 if ended else None]]
+        if ended is not None:
+            break
+        family = successor_family(chain[-1])
+    lifetime = current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
+    revoke(session, ids, datetime.now(UTC) + lifetime)
 
 
 def family_id(claims: dict[str, Any]) -> str:

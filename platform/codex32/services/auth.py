@@ -115,9 +115,9 @@ def refresh(session: Session, refresh_token: str) -> tokens.TokenPair:
 
 
 def _reject_reuse(session: Session, claims: dict[str, Any]) -> NoReturn:
-    """End the token's whole sign-in and answer 401 (a used token came back); the revocation
-    stands although the request fails."""
-    tokens.revoke(session, [tokens.family_id(claims)], tokens.expiry(claims))
+    """End the token's whole sign-in, and what a workspace switch made of it, and answer 401 (a
+    used token came back); the revocation stands although the request fails."""
+    tokens.revoke_lineage(session, claims)
     raise Unauthorized("the refresh token has already been used or revoked", keep_writes=True)
 
 
@@ -149,14 +149,24 @@ def switch(session: Session, refresh_token: str, wanted: str, origin: Origin
            ) -> tokens.TokenPair:
     """Trade a sign-in for one in another of the user's workspaces (a slug or id): a new pair
     there, the presented token's family revoked, audited as ``auth.login`` in the new one. A
-    workspace the user is not a member of is 401, as for a password sign-in."""
+    workspace the user is not a member of is 401, as for a password sign-in. The token is
+    spent as a refresh spends it: it works once, and its reuse (even in a concurrent switch)
+    ends the sign-in and the one it was switched to."""
     claims = tokens.decode(refresh_token, "refresh")
-    membership_role(session, claims)  # 401 when revoked or no longer a member
+    found = membership(session, claims)  # also binds the token's workspace
+    if found is not None and found["revoked"]:
+        _reject_reuse(session, claims)
+    granted_role(found)  # 401 when no longer a member
     workspace_id = _choose_workspace(session, uuid.UUID(claims["sub"]), wanted)
-    tokens.revoke(session, [claims["jti"], tokens.family_id(claims)], tokens.expiry(claims))
+    if not tokens.use_once(session, claims["jti"], tokens.expiry(claims)):
+        _reject_reuse(session, claims)  # another request used it first
+    pair = tokens.issue_pair(claims["sub"], workspace_id,
+                             family=tokens.successor_family(claims["fam"]))
+    tokens.mark_switched(session, claims, tokens.expiry(tokens.decode(pair.refresh_token,
+                                                                      "refresh")))
     record_sign_in(session, uuid.UUID(claims["sub"]), workspace_id, origin,
                    {"method": "switch", "from": claims["ws"]})
-    return tokens.issue_pair(claims["sub"], workspace_id)
+    return pair
 
 
 def me(session: Session, principal: Principal) -> dict[str, Any]:
