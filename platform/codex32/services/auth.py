@@ -44,9 +44,10 @@ class Throttle:
     attempts: int
 
     def keys(self, email: str, ip: str | None) -> list[tuple[str, int]]:
-        """The counters one attempt hits, with their allowances."""
-        return [(f"login:pair:{ip}:{email.lower()}", self.attempts),
-                (f"login:ip:{ip}", self.attempts * ADDRESS_FACTOR)]
+        """The counters one attempt hits, with their allowances, the address's first: an
+        attempt it refuses counts (and leaves) nothing per email."""
+        return [(f"login:ip:{ip}", self.attempts * ADDRESS_FACTOR),
+                (f"login:pair:{ip}:{email.lower()}", self.attempts)]
 
 
 def login(session: Session, email: str, password: str, workspace: str | None,
@@ -65,7 +66,7 @@ def login(session: Session, email: str, password: str, workspace: str | None,
     if not verify_password(user.password_hash, password):
         raise Unauthorized(BAD_CREDENTIALS)
     workspace_id = _choose_workspace(session, user.id, workspace)
-    throttle.limiter.reset(keys[0][0], LOGIN_WINDOW)
+    throttle.limiter.reset(keys[1][0], LOGIN_WINDOW)  # the pair's failures
     record_sign_in(session, user.id, workspace_id, origin, {"method": "password"})
     return tokens.issue_pair(user.id, workspace_id)
 
