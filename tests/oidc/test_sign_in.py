@@ -346,3 +346,27 @@ def test_the_maintenance_sweep_deletes_expired_sign_ins_in_every_workspace(
     left = superuser.execute("SELECT workspace_id::text, expires_at > now() FROM oidc_sign_ins "
                              "WHERE workspace_id = ANY(%s::uuid[])", (ids,)).fetchall()
     assert left == [(ids[0], True)]
+
+
+def test_joining_through_an_invitation_closes_the_addresss_other_invitations(client, provider):
+    """As accepting by token does: the invitation an OIDC sign-in takes leaves no other open
+    invitation to that address, whose token would bring the member back after a removal."""
+    tenant = sign_up(client)
+    _add_provider(tenant, provider)
+    invited = f"{new_sub()}@elsewhere.example"
+    for role in ("admin", "viewer"):
+        assert tenant.call("POST", "/api/v1/invitations",
+                           json={"email": invited, "role": role}).status_code == 201
+    stale = MAILBOX.tokens_for(invited)[0]
+
+    admitted = flow(client, provider, "corp", tenant.slug, new_sub(), email=invited,
+                    email_verified=True)
+
+    assert admitted.status_code == 200, admitted.json
+    assert invited not in [i["email"] for i in tenant.call("GET", "/api/v1/invitations").json]
+    signed_in = tenant.call("GET", "/api/v1/audit-logs?action=auth.login").json["items"][0]
+    assert signed_in["changes"]["closed_invitations"] == 1
+    user = _claims_of(admitted.json)["sub"]
+    assert tenant.call("DELETE", f"/api/v1/members/{user}").status_code == 204
+    assert client.post(f"/api/v1/invitations/{stale}/accept",
+                       json={"password": "a long enough password 7"}).status_code == 404
