@@ -420,3 +420,31 @@ def test_bad_resend_input_is_422_json(client, body):
     response = client.post("/api/v1/auth/verify/resend", json=body)
     assert response.status_code == 422
     assert response.json["errors"]
+
+
+def test_a_password_less_account_answers_sign_in_with_the_same_work_as_an_unknown_email(
+        client, tenant, superuser, monkeypatch):
+    """An account an identity provider made has no password hash. A password sign-in for it
+    must cost one Argon2 verification, as an unknown email's does; answering at once told an
+    attacker, by the time alone, which addresses have such an account."""
+    from argon2 import _password_hasher
+
+    superuser.execute("UPDATE users SET password_hash = '!no-password' WHERE id = %s",
+                      (tenant.user_id,))
+    verifications: list[int] = []
+    real = _password_hasher.verify_secret
+
+    def counted(*args):
+        verifications.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(_password_hasher, "verify_secret", counted)
+
+    unknown = _login(client, f"nobody-{uuid.uuid4().hex}@example.com", "some password 123")
+    for_unknown = len(verifications)
+    password_less = _login(client, tenant.email, "some password 123")
+
+    assert unknown.status_code == password_less.status_code == 401
+    assert unknown.json == password_less.json
+    assert for_unknown == 1
+    assert len(verifications) - for_unknown == 1
