@@ -84,7 +84,10 @@ def sign_in(session: Session, pending: Pending, claims: dict[str, Any],
         "method": "oidc", "provider": provider.id, "issuer": claims["iss"],
         "linked_identity": linked, "admitted_by": admitted_by, "role": role,
         **({"closed_invitations": closed} if closed else {})})
-    return tokens.issue_pair(identity.user_id, pending.workspace_id)
+    # A workspace's own provider speaks for its workspace only: what it signs in may not be
+    # switched into the account's other workspaces, whose admins never trusted it.
+    return tokens.issue_pair(identity.user_id, pending.workspace_id,
+                             workspace_only=provider.workspace_id is not None)
 
 
 def _email(claims: dict[str, Any]) -> str | None:

@@ -1,6 +1,7 @@
 """JWT access and refresh tokens (flask-jwt-extended): issue, decode, and the revocation list.
 
-Access tokens carry the user (``sub``), the workspace (``ws``) and the login family (``fam``);
+Access tokens carry the user (``sub``), the workspace (``ws``) and the login family (``fam``),
+and ``ws_only`` when the sign-in is good in its workspace only (see :func:`issue_pair`);
 refresh tokens rotate within their family, and a reused old refresh token revokes the family.
 A workspace switch moves a sign-in to its family's successor (:func:`successor_family`, derived
 from the old id) and leaves a ``switched:<family>`` mark, so the reuse of a token from before
@@ -55,9 +56,13 @@ def init_app(app: Flask) -> None:
 
 
 def issue_pair(user_id: uuid.UUID | str, workspace_id: uuid.UUID | str,
-               family: str | None = None) -> TokenPair:
-    """Issue an access and a refresh token for one membership, in ``family`` or a new one."""
-    claims = {"ws": str(workspace_id), "fam": family or uuid.uuid4().hex}
+               family: str | None = None, *, workspace_only: bool = False) -> TokenPair:
+    """Issue an access and a refresh token for one membership, in ``family`` or a new one.
+    ``workspace_only``: the sign-in may not be switched to another workspace (the claim
+    ``ws_only``; a refresh keeps it), for what a workspace's own identity provider vouches."""
+    claims: dict[str, Any] = {"ws": str(workspace_id), "fam": family or uuid.uuid4().hex}
+    if workspace_only:
+        claims["ws_only"] = True
     access = create_access_token(identity=str(user_id), additional_claims=claims)
     refresh = create_refresh_token(identity=str(user_id), additional_claims=claims)
     lifetime = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]

@@ -27,13 +27,15 @@ from codex32.auth.principal import (
 from codex32.auth.rbac import permissions_of
 from codex32.db import tenancy
 from codex32.db.models import Membership, User, Workspace
-from codex32.errors import RateLimited, Unauthorized
+from codex32.errors import Forbidden, RateLimited, Unauthorized
 from codex32.ratelimit import RateLimiter
 from codex32.services import audit
 
 LOGIN_WINDOW = 15 * 60
 ADDRESS_FACTOR = 10  # one address may try this many accounts' worth of attempts
 BAD_CREDENTIALS = "invalid email or password (a new account must verify its email first)"
+WORKSPACE_ONLY = ("this sign-in, through the workspace's own identity provider, is good in "
+                  "this workspace only; sign in to the other workspace itself")
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,8 @@ def refresh(session: Session, refresh_token: str) -> tokens.TokenPair:
     granted_role(found)  # 401 when no longer a member
     if not tokens.use_once(session, claims["jti"], tokens.expiry(claims)):
         _reject_reuse(session, claims)  # another request used it first
-    return tokens.issue_pair(claims["sub"], claims["ws"], family=claims["fam"])
+    return tokens.issue_pair(claims["sub"], claims["ws"], family=claims["fam"],
+                             workspace_only=bool(claims.get("ws_only")))
 
 
 def _reject_reuse(session: Session, claims: dict[str, Any]) -> NoReturn:
@@ -150,7 +153,8 @@ def switch(session: Session, refresh_token: str, wanted: str, origin: Origin
            ) -> tokens.TokenPair:
     """Trade a sign-in for one in another of the user's workspaces (a slug or id): a new pair
     there, the presented token's family revoked, audited as ``auth.login`` in the new one. A
-    workspace the user is not a member of is 401, as for a password sign-in. The token is
+    workspace the user is not a member of is 401, as for a password sign-in; a sign-in good in
+    its workspace only (``ws_only``: a workspace's own identity provider) is 403. The token is
     spent as a refresh spends it: it works once, and its reuse (even in a concurrent switch)
     ends the sign-in and the one it was switched to."""
     claims = tokens.decode(refresh_token, "refresh")
@@ -158,6 +162,8 @@ def switch(session: Session, refresh_token: str, wanted: str, origin: Origin
     if found is not None and found["revoked"]:
         _reject_reuse(session, claims)
     granted_role(found)  # 401 when no longer a member
+    if claims.get("ws_only"):
+        raise Forbidden(WORKSPACE_ONLY)
     workspace_id = _choose_workspace(session, uuid.UUID(claims["sub"]), wanted)
     if not tokens.use_once(session, claims["jti"], tokens.expiry(claims)):
         _reject_reuse(session, claims)  # another request used it first
