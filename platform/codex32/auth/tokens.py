@@ -1,6 +1,8 @@
 """JWT access and refresh tokens (flask-jwt-extended): issue, decode, and the revocation list.
 
-Access tokens carry the user (``sub``), the workspace (``ws``) and the login family (``fam``),
+Access tokens carry the user (``sub``), the workspace (``ws``), the login family (``fam``), when
+the membership they were issued for began (``joined``: a member removed and invited back has a
+new one, which the old tokens do not name),
 and ``ws_only`` when the sign-in is good in its workspace only (see :func:`issue_pair`);
 refresh tokens rotate within their family, and a reused old refresh token revokes the family.
 A workspace switch moves a sign-in to its family's successor (:func:`successor_family`, derived
@@ -14,7 +16,7 @@ import hashlib
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -30,6 +32,7 @@ jwt_manager = JWTManager()
 
 # How many switched families revoke_lineage looks up per statement, and at most how many times.
 LINEAGE_BATCH = 32
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LINEAGE_BATCHES = 64
 
 
@@ -56,11 +59,15 @@ def init_app(app: Flask) -> None:
 
 
 def issue_pair(user_id: uuid.UUID | str, workspace_id: uuid.UUID | str,
-               family: str | None = None, *, workspace_only: bool = False) -> TokenPair:
+               family: str | None = None, *, joined: int | None = None,
+               workspace_only: bool = False) -> TokenPair:
     """Issue an access and a refresh token for one membership, in ``family`` or a new one.
+    ``joined``: when that membership began (:func:`joined_claim`; a refresh keeps it).
     ``workspace_only``: the sign-in may not be switched to another workspace (the claim
     ``ws_only``; a refresh keeps it), for what a workspace's own identity provider vouches."""
     claims: dict[str, Any] = {"ws": str(workspace_id), "fam": family or uuid.uuid4().hex}
+    if joined is not None:
+        claims["joined"] = joined
     if workspace_only:
         claims["ws_only"] = True
     access = create_access_token(identity=str(user_id), additional_claims=claims)
@@ -122,6 +129,20 @@ def use_once(session: Session, jti: str, expires_at: datetime) -> bool:
         "INSERT INTO token_blocklist (jti, expires_at) VALUES (:jti, :exp) "
         "ON CONFLICT (jti) DO NOTHING RETURNING jti"), {"jti": jti, "exp": expires_at}
     ).first() is not None
+
+
+def joined_claim(joined_at: datetime) -> int:
+    """The ``joined`` claim for a membership that began at ``joined_at``: microseconds since
+    the epoch (exact, unlike a float)."""
+    return (joined_at - EPOCH) // timedelta(microseconds=1)
+
+
+def names_membership(claims: dict[str, Any], joined_at: datetime) -> bool:
+    """Whether a token was issued for the membership that began at ``joined_at``: not for an
+    older one of the same user and workspace (removed since). A token without the claim
+    (issued before it existed) is taken as this membership's."""
+    joined = claims.get("joined")
+    return joined is None or joined == joined_claim(joined_at)
 
 
 def successor_family(family: str) -> str:

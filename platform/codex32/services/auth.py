@@ -69,19 +69,22 @@ def login(session: Session, email: str, password: str, workspace: str | None,
         raise Unauthorized(BAD_CREDENTIALS)
     workspace_id = _choose_workspace(session, user.id, workspace)
     throttle.limiter.reset(keys[1][0], LOGIN_WINDOW)  # the pair's failures
-    record_sign_in(session, user.id, workspace_id, origin, {"method": "password"})
-    return tokens.issue_pair(user.id, workspace_id)
+    joined = record_sign_in(session, user.id, workspace_id, origin, {"method": "password"})
+    return tokens.issue_pair(user.id, workspace_id, joined=joined)
 
 
 def record_sign_in(session: Session, user_id: uuid.UUID, workspace_id: uuid.UUID | str,
-                   origin: Origin, details: dict[str, Any]) -> None:
-    """Audit a sign-in (``auth.login``) in the workspace it signs in to, which it binds."""
+                   origin: Origin, details: dict[str, Any]) -> int | None:
+    """Audit a sign-in (``auth.login``) in the workspace it signs in to, which it binds; the
+    membership's ``joined`` claim for the tokens (:func:`codex32.auth.tokens.joined_claim`)."""
     tenancy.bind(session, workspace_id)
-    role = session.execute(select(Membership.role).where(Membership.user_id == user_id)
-                           ).scalar() or ""
+    found = session.execute(select(Membership.role, Membership.created_at)
+                            .where(Membership.user_id == user_id)).first()
+    role = found.role if found is not None else ""
     principal = Principal(workspace_id=uuid.UUID(str(workspace_id)), role=role,
                           user_id=user_id, origin=origin)
     audit.record(session, principal, "auth.login", "user", user_id, details)
+    return tokens.joined_claim(found.created_at) if found is not None else None
 
 
 def find_by_email(session: Session, email: str) -> User | None:
@@ -111,10 +114,12 @@ def refresh(session: Session, refresh_token: str) -> tokens.TokenPair:
     found = membership(session, claims)  # also binds the token's workspace
     if found is not None and found["revoked"]:
         _reject_reuse(session, claims)
-    granted_role(found)  # 401 when no longer a member
+    granted_role(found)  # 401 when no longer a member (or a member anew)
+    assert found is not None
     if not tokens.use_once(session, claims["jti"], tokens.expiry(claims)):
         _reject_reuse(session, claims)  # another request used it first
     return tokens.issue_pair(claims["sub"], claims["ws"], family=claims["fam"],
+                             joined=tokens.joined_claim(found["joined_at"]),
                              workspace_only=bool(claims.get("ws_only")))
 
 
@@ -167,12 +172,12 @@ def switch(session: Session, refresh_token: str, wanted: str, origin: Origin
     workspace_id = _choose_workspace(session, uuid.UUID(claims["sub"]), wanted)
     if not tokens.use_once(session, claims["jti"], tokens.expiry(claims)):
         _reject_reuse(session, claims)  # another request used it first
-    pair = tokens.issue_pair(claims["sub"], workspace_id,
+    joined = record_sign_in(session, uuid.UUID(claims["sub"]), workspace_id, origin,
+                            {"method": "switch", "from": claims["ws"]})
+    pair = tokens.issue_pair(claims["sub"], workspace_id, joined=joined,
                              family=tokens.successor_family(claims["fam"]))
     tokens.mark_switched(session, claims, tokens.expiry(tokens.decode(pair.refresh_token,
                                                                       "refresh")))
-    record_sign_in(session, uuid.UUID(claims["sub"]), workspace_id, origin,
-                   {"method": "switch", "from": claims["ws"]})
     return pair
 
 
