@@ -119,3 +119,22 @@ def test_concurrent_switches_of_one_token_let_exactly_one_win(app, client):
     winner = next(a for a in answers if a.status_code == 200)
     assert client.get("/api/v1/auth/me", headers={
         "Authorization": f"Bearer {winner.json['access_token']}"}).status_code == 401
+
+
+def test_reuse_reaches_a_sign_in_switched_many_times_since(client):
+    """The lineage is followed past one statement's batch of switched families."""
+    from codex32.auth.tokens import LINEAGE_BATCH
+
+    home, away = member_of_two(client)
+    current = home.refresh_token
+    for n in range(LINEAGE_BATCH + 3):
+        answer = switch(client, current, (away, home)[n % 2].slug)
+        assert answer.status_code == 200
+        current = answer.json["refresh_token"]
+    latest = jwt.decode(current, options={"verify_signature": False})
+
+    assert client.post("/api/v1/auth/refresh", headers={
+        "Authorization": f"Bearer {home.refresh_token}"}).status_code == 401
+
+    assert client.post("/api/v1/auth/refresh", headers={
+        "Authorization": f"Bearer {current}"}).status_code == 401, latest["fam"]
