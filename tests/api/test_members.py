@@ -298,3 +298,21 @@ def test_a_removed_member_cannot_rejoin_through_another_invitation_to_the_addres
     assert email not in [m["email"] for m in tenant.call("GET", "/api/v1/members").json]
     accepted = tenant.call("GET", "/api/v1/audit-logs?action=invitation.accept").json["items"]
     assert len(accepted) == 1 and accepted[0]["changes"]["closed_invitations"] == 1
+
+
+def test_invitation_mails_to_one_address_are_bounded(client, tenant):
+    """Inviting is how a workspace makes the platform mail an address; unbounded, one admin
+    could send an address hundreds of mails a minute (the per-caller rate limit). A workspace
+    sends one address at most ten an hour, as sign-ups do; other addresses are unaffected."""
+    email = f"bombed-{uuid.uuid4().hex[:6]}@ex.com"
+    answers = [tenant.call("POST", "/api/v1/invitations", json={"email": email, "role": "viewer"})
+               for _ in range(11)]
+
+    assert [a.status_code for a in answers] == [201] * 10 + [429]
+    assert int(answers[-1].headers["Retry-After"]) >= 1
+    assert len(MAILBOX.tokens_for(email)) == 10
+    listed = [i for i in tenant.call("GET", "/api/v1/invitations").json if i["email"] == email]
+    assert len(listed) == 10
+    other = f"other-{uuid.uuid4().hex[:6]}@ex.com"
+    assert tenant.call("POST", "/api/v1/invitations",
+                       json={"email": other, "role": "viewer"}).status_code == 201
