@@ -1,7 +1,9 @@
 """Invitations: an admin invites an email with a role; the token is mailed to that address.
 
 An admin may withdraw an invitation until it is accepted: its row is deleted (the audit row
-keeps its email and role), so its token then answers exactly as an unknown one.
+keeps its email and role), so its token then answers exactly as an unknown one. Accepting one
+closes (deletes) the workspace's other open invitations to the same address: the address is a
+member now, and a stale token must not bring it back once it is removed.
 
 The token is never shown to the admin (who could otherwise claim an address they do not
 control); it is stored as a SHA-256. Accepting proves control of the invited address, so it
@@ -19,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -99,6 +101,17 @@ def withdraw(session: Session, principal: Principal, invitation_id: uuid.UUID) -
     session.flush()
 
 
+def close_others(session: Session, email: str, accepted: uuid.UUID) -> int:
+    """Delete the bound workspace's other open invitations to ``email`` as ``accepted`` makes
+    the address a member (they are moot, and a stale token must not bring the member back
+    after a removal); how many went."""
+    result = session.execute(
+        delete(Invitation).where(func.lower(Invitation.email) == email.lower(),
+                                 Invitation.id != accepted, Invitation.accepted_at.is_(None))
+        .execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def invitation_message(issued: IssuedInvitation, api_base: str) -> Message:
     """The mail that carries an invitation token to the invited address."""
     body = (f"You are invited to the Codex-32 workspace \"{issued.workspace_name}\" as "
@@ -140,11 +153,12 @@ def accept(session: Session, token: str, password: str, origin: Origin) -> tuple
         if session.scalar(select(Invitation.id).where(Invitation.id == row.id)) is None:
             raise NotFound("invitation not found")  # withdrawn meanwhile
         raise Conflict("the invitation has already been accepted")
+    closed = close_others(session, row.email, row.id)
     session.add(Membership(workspace_id=row.workspace_id, user_id=user.id, role=row.role))
     principal = Principal(workspace_id=row.workspace_id, role=row.role, user_id=user.id,
                           origin=origin)
     audit.record(session, principal, "invitation.accept", "invitation", row.id,
-                 {"email": row.email, "role": row.role})
+                 {"email": row.email, "role": row.role, "closed_invitations": closed})
     try:
         session.flush()
     except IntegrityError as exc:

@@ -36,7 +36,7 @@ from codex32.errors import Forbidden
 from codex32.services.auth import find_by_email, record_sign_in
 from codex32.services.oidc.providers import Provider
 from codex32.services.oidc.sign_ins import Pending
-from tenants import accounts
+from tenants import accounts, invitations
 
 DEFAULT_ROLE = "user"
 DOMAIN_ROLES = ("user", "viewer")  # what settings.oidc.default_role may be
@@ -69,20 +69,25 @@ def sign_in(session: Session, pending: Pending, claims: dict[str, Any],
                                 subject=claims["sub"], user_id=user.id, email=email)
         session.add(identity)
     role = _role_of(session, identity.user_id)
-    admitted_by = None
+    admitted_by, closed = None, 0
     if role is None:
         if not verified:
             raise Forbidden(UNVERIFIED)
         assert email is not None
-        role, admitted_by = _admit(session, pending.workspace_id, identity.user_id, email)
+        role, admitted_by, closed = _admit(session, pending.workspace_id, identity.user_id,
+                                           email)
     identity.last_sign_in_at = datetime.now(UTC)
     if verified:
         identity.email = email
     session.flush()
-    record_sign_in(session, identity.user_id, pending.workspace_id, origin, {
+    joined = record_sign_in(session, identity.user_id, pending.workspace_id, origin, {
         "method": "oidc", "provider": provider.id, "issuer": claims["iss"],
-        "linked_identity": linked, "admitted_by": admitted_by, "role": role})
-    return tokens.issue_pair(identity.user_id, pending.workspace_id)
+        "linked_identity": linked, "admitted_by": admitted_by, "role": role,
+        **({"closed_invitations": closed} if closed else {})})
+    # A workspace's own provider speaks for its workspace only: what it signs in may not be
+    # switched into the account's other workspaces, whose admins never trusted it.
+    return tokens.issue_pair(identity.user_id, pending.workspace_id, joined=joined,
+                             workspace_only=provider.workspace_id is not None)
 
 
 def _email(claims: dict[str, Any]) -> str | None:
@@ -117,9 +122,10 @@ def _domain_role(stored: object) -> str:
 
 
 def _admit(session: Session, workspace_id: uuid.UUID, user_id: uuid.UUID,
-           email: str) -> tuple[str, str]:
-    """Make the account a member: by a pending invitation to ``email``, else by the allowed
-    domains; 403 when neither admits it. Returns the role and what admitted it."""
+           email: str) -> tuple[str, str, int]:
+    """Make the account a member: by a pending invitation to ``email`` (closing the address's
+    other open invitations), else by the allowed domains; 403 when neither admits it. Returns
+    the role, what admitted it and how many other invitations closed."""
     now = datetime.now(UTC)
     invitation = session.execute(
         select(Invitation).where(func.lower(Invitation.email) == email.lower(),
@@ -127,6 +133,7 @@ def _admit(session: Session, workspace_id: uuid.UUID, user_id: uuid.UUID,
         .order_by(Invitation.created_at.desc()).limit(1).with_for_update()).scalar()
     if invitation is not None:
         invitation.accepted_at = now
+        closed = invitations.close_others(session, email, invitation.id)
         role, admitted_by = invitation.role, "invitation"
     else:
         found = session.get_one(Workspace, workspace_id).settings.get("oidc")
@@ -138,6 +145,7 @@ def _admit(session: Session, workspace_id: uuid.UUID, user_id: uuid.UUID,
         if domain not in allowed:
             raise Forbidden(NOT_ADMITTED)
         role, admitted_by = _domain_role(policy.get("default_role") or DEFAULT_ROLE), "domain"
+        closed = 0
     session.add(Membership(workspace_id=workspace_id, user_id=user_id, role=role))
     session.flush()
-    return role, admitted_by
+    return role, admitted_by, closed

@@ -41,9 +41,21 @@ class SignUp:
 
 
 def slugify(name: str) -> str:
-    """A URL-safe slug from a workspace name."""
+    """A URL-safe slug from a workspace name (never one that reads as an id)."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:63].strip("-")
+    if reads_as_id(slug):
+        slug = f"ws-{slug}"
     return slug or f"ws-{uuid.uuid4().hex[:8]}"
+
+
+def reads_as_id(slug: str) -> bool:
+    """Whether ``slug`` parses as a UUID: workspaces are named "by slug or id", so such a slug
+    would make a reference to another workspace's id ambiguous."""
+    try:
+        uuid.UUID(slug)
+    except ValueError:
+        return False
+    return True
 
 
 def sign_up(session: Session, *, name: str, admin_email: str, admin_password: str,
@@ -57,6 +69,9 @@ def sign_up(session: Session, *, name: str, admin_email: str, admin_password: st
     if not SLUG.match(slug):
         raise Invalid("invalid slug", errors={"json": {"slug": [
             "lowercase letters, digits and inner hyphens, at most 63 characters"]}})
+    if reads_as_id(slug):
+        raise Invalid("invalid slug", errors={"json": {"slug": [
+            "must not read as a workspace id (a UUID)"]}})
     user = accounts.create(session, admin_email, admin_password, verified=verified)
     token = None if verified else accounts.start_verification(user)
     workspace = Workspace(id=uuid.uuid4(), name=name, slug=slug, settings={})

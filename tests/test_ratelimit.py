@@ -16,6 +16,7 @@ import uuid
 
 import pytest
 
+from codex32 import runtime
 from codex32.ratelimit import RateLimiter
 from tests.conftest import sign_up
 
@@ -278,3 +279,47 @@ def test_sign_in_throttle_is_shared_through_redis_and_spares_the_owner_elsewhere
     assert attempt(second, "correct horse battery staple", attacker).status_code == 429
     elsewhere = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.9"
     assert attempt(second, "correct horse battery staple", elsewhere).status_code == 200
+
+
+def test_a_flood_of_other_keys_does_not_clear_an_in_process_sign_in_throttle(make_app):
+    """Without Redis, the limiter bounds its memory by dropping expired windows. A flood of
+    distinct keys (one per guessed email) must not make a one-minute request's pruning drop
+    the fifteen-minute sign-in counters still running: that reopened a throttled password
+    guess."""
+    app = make_app(login_attempts_per_15_minutes=2)
+    client = app.test_client()
+    victim, bystander = sign_up(client), sign_up(client)
+    limiter = runtime.of(app).limiter
+    now = [time.time() // 900 * 900 + 5]  # early in a fifteen-minute window
+    limiter.clock = lambda: now[0]
+
+    def guess():
+        return client.post("/api/v1/auth/token", json={
+            "email": victim.email, "password": "wrong password 1234"},
+            environ_base={"REMOTE_ADDR": "203.0.113.66"})
+
+    assert [guess().status_code for _ in range(3)] == [401, 401, 429]
+    for n in range(100_001):  # what as many refused guesses at distinct emails leave behind
+        limiter.hit(f"login:pair:198.51.100.{n % 250}:guess-{n}@example.com", 2, 900)
+    now[0] += 61
+    assert bystander.call("GET", "/api/v1/auth/me").status_code == 200  # a one-minute window
+
+    assert guess().status_code == 429
+
+
+def test_a_refused_sign_in_attempt_leaves_no_counter_behind(make_app):
+    """An address over its allowance is refused before its (email, address) pair is counted,
+    so guesses at ever new emails cannot grow the limiter without bound."""
+    app = make_app(login_attempts_per_15_minutes=1)
+    client = app.test_client()
+    limiter = runtime.of(app).limiter
+    ip = "203.0.113.67"
+
+    statuses = [client.post("/api/v1/auth/token", json={
+        "email": f"guess-{n}-{uuid.uuid4().hex[:6]}@example.com",
+        "password": "wrong password 1234"}, environ_base={"REMOTE_ADDR": ip}).status_code
+        for n in range(15)]
+
+    assert statuses == [401] * 10 + [429] * 5
+    pairs = [key for key in limiter._memory._counts if key.startswith(f"login:pair:{ip}:")]
+    assert len(pairs) == 10

@@ -148,7 +148,7 @@ def _install_request_hooks(app: Flask) -> None:
             # first byte), for clients and benchmarks to tell server time from the network's.
             response.headers["Server-Timing"] = f"app;dur={latency_ms:.2f}"
         if request_log.isEnabledFor(logging.INFO):
-            request_log.info("%s %s %s", request.method, request.path, response.status_code,
+            request_log.info("%s %s %s", request.method, _loggable_path(), response.status_code,
                              extra={"method": request.method, "status": response.status_code,
                                     "path": request.url_rule.rule if request.url_rule else None,
                                     "latency_ms": round(latency_ms, 2) if latency_ms is not None
@@ -160,6 +160,18 @@ def _install_request_hooks(app: Flask) -> None:
         tenancy.unbind()
         clear_log_context()
         heap.freeze_new()  # an SDK the request imported (a stream's plugin): frozen, once
+
+
+# Path parameters that are credentials (an invitation's token): a request line names the
+# route instead of the path that holds one.
+SECRET_PATH_PARAMETERS = frozenset({"token"})
+
+
+def _loggable_path() -> str:
+    """The request's path for the log, or its route when the path holds a credential."""
+    if request.url_rule is not None and SECRET_PATH_PARAMETERS & set(request.view_args or {}):
+        return request.url_rule.rule
+    return request.path
 
 
 def _buffer_streamed_body(environ: dict, limit: int) -> None:

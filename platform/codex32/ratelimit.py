@@ -43,22 +43,27 @@ class Decision:
 
 
 class MemoryWindows:
-    """Per-process counters keyed by (key, window start)."""
+    """Per-process counters keyed by key, each with the window it counts in."""
+
+    MAX_KEYS = 100_000  # past this many, the windows that have ended are dropped
 
     def __init__(self) -> None:
-        self._counts: dict[str, tuple[float, int]] = {}
+        # key -> (window start, window end, count)
+        self._counts: dict[str, tuple[float, float, int]] = {}
         self._lock = threading.Lock()
 
     def incr(self, key: str, window: float, now: float, amount: int = 1) -> tuple[int, float]:
         start = now - (now % window)
         with self._lock:
-            if len(self._counts) > 100_000:  # bound memory: drop expired windows
-                self._counts = {k: v for k, v in self._counts.items() if v[0] + window > now}
-            seen_start, count = self._counts.get(key, (start, 0))
+            if len(self._counts) > self.MAX_KEYS:
+                # Each key by its own window's end: a short window's hit must never drop a
+                # long window still counting (a sign-in throttle, say).
+                self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
+            seen_start, _, count = self._counts.get(key, (start, start + window, 0))
             if seen_start != start:
                 count = 0
             count += amount
-            self._counts[key] = (start, count)
+            self._counts[key] = (start, start + window, count)
         return count, start + window - now
 
     def reset(self, key: str) -> None:

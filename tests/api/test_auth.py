@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from tests.conftest import MAILBOX, PASSWORD, sign_up, verify_email
+from tests.conftest import MAILBOX, PASSWORD, sign_in, sign_up, verify_email
 
 
 def _login(client, email, password=PASSWORD, **extra):
@@ -420,3 +420,50 @@ def test_bad_resend_input_is_422_json(client, body):
     response = client.post("/api/v1/auth/verify/resend", json=body)
     assert response.status_code == 422
     assert response.json["errors"]
+
+
+def test_a_password_less_account_answers_sign_in_with_the_same_work_as_an_unknown_email(
+        client, tenant, superuser, monkeypatch):
+    """An account an identity provider made has no password hash. A password sign-in for it
+    must cost one Argon2 verification, as an unknown email's does; answering at once told an
+    attacker, by the time alone, which addresses have such an account."""
+    from argon2 import _password_hasher
+
+    superuser.execute("UPDATE users SET password_hash = '!no-password' WHERE id = %s",
+                      (tenant.user_id,))
+    verifications: list[int] = []
+    real = _password_hasher.verify_secret
+
+    def counted(*args):
+        verifications.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(_password_hasher, "verify_secret", counted)
+
+    unknown = _login(client, f"nobody-{uuid.uuid4().hex}@example.com", "some password 123")
+    for_unknown = len(verifications)
+    password_less = _login(client, tenant.email, "some password 123")
+
+    assert unknown.status_code == password_less.status_code == 401
+    assert unknown.json == password_less.json
+    assert for_unknown == 1
+    assert len(verifications) - for_unknown == 1
+
+
+def test_a_removed_members_old_tokens_stay_dead_when_the_address_is_invited_back(tenant):
+    """Removal ends a member's sign-ins (a stolen token with them). Inviting the person back
+    makes a new membership; the tokens issued before the removal must not come back to life
+    with it (for up to the refresh token's 30 days)."""
+    member = tenant.add_member("user")
+    assert tenant.call("DELETE", f"/api/v1/members/{member['user_id']}").status_code == 204
+    assert tenant.call("POST", "/api/v1/invitations",
+                       json={"email": member["email"], "role": "user"}).status_code == 201
+    assert tenant.client.post(f"/api/v1/invitations/{MAILBOX.token_for(member['email'])}/accept",
+                              json={"password": PASSWORD}).status_code == 200
+
+    assert tenant.client.get("/api/v1/bots", headers=member["headers"]).status_code == 401
+    assert tenant.client.post("/api/v1/auth/refresh", headers={
+        "Authorization": f"Bearer {member['refresh_token']}"}).status_code == 401
+    again = sign_in(tenant.client, member["email"], tenant.slug)  # a new sign-in works
+    assert tenant.client.get("/api/v1/bots", headers={
+        "Authorization": f"Bearer {again['access_token']}"}).status_code == 200

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import jwt
 
 from tests.conftest import MAILBOX, PASSWORD, Tenant, sign_up
@@ -57,3 +59,82 @@ def test_an_access_token_or_a_missing_workspace_is_refused(client):
     assert client.post("/api/v1/auth/switch", json={},
                        headers={"Authorization": f"Bearer {home.refresh_token}"}
                        ).status_code == 422
+
+
+def test_a_stolen_refresh_token_switched_away_is_still_caught_when_its_owner_reuses_it(client):
+    """A thief switches a stolen refresh token (even to the same workspace) for a new sign-in;
+    the owner's next use of the token is reuse, which must end the thief's sign-in too, as it
+    does after a plain refresh."""
+    home, _away = member_of_two(client)
+    stolen = switch(client, home.refresh_token, home.slug)
+    assert stolen.status_code == 200
+    thief = {"Authorization": f"Bearer {stolen.json['access_token']}"}
+    assert client.get("/api/v1/auth/me", headers=thief).status_code == 200
+
+    owner = client.post("/api/v1/auth/refresh",
+                        headers={"Authorization": f"Bearer {home.refresh_token}"})
+
+    assert owner.status_code == 401
+    assert client.get("/api/v1/auth/me", headers=thief).status_code == 401
+    assert client.post("/api/v1/auth/refresh", headers={
+        "Authorization": f"Bearer {stolen.json['refresh_token']}"}).status_code == 401
+
+
+def test_a_used_refresh_token_presented_to_switch_is_reuse_and_ends_the_sign_in(client):
+    home, away = member_of_two(client)
+    rotated = client.post("/api/v1/auth/refresh",
+                          headers={"Authorization": f"Bearer {home.refresh_token}"})
+    assert rotated.status_code == 200
+
+    assert switch(client, home.refresh_token, away.slug).status_code == 401
+
+    assert client.post("/api/v1/auth/refresh", headers={
+        "Authorization": f"Bearer {rotated.json['refresh_token']}"}).status_code == 401
+
+
+def _switch_concurrently(app, token: str, workspace: str, count: int) -> list:
+    barrier = threading.Barrier(count)
+    answers: list = []
+
+    def run() -> None:
+        client = app.test_client()
+        barrier.wait()
+        answers.append(switch(client, token, workspace))
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def test_concurrent_switches_of_one_token_let_exactly_one_win(app, client):
+    home, away = member_of_two(client)
+
+    answers = _switch_concurrently(app, home.refresh_token, away.slug, 4)
+
+    assert sorted(a.status_code for a in answers) == [200, 401, 401, 401]
+    # The lost races are reuse: the winner's sign-in ends with them.
+    winner = next(a for a in answers if a.status_code == 200)
+    assert client.get("/api/v1/auth/me", headers={
+        "Authorization": f"Bearer {winner.json['access_token']}"}).status_code == 401
+
+
+def test_reuse_reaches_a_sign_in_switched_many_times_since(client):
+    """The lineage is followed past one statement's batch of switched families."""
+    from codex32.auth.tokens import LINEAGE_BATCH
+
+    home, away = member_of_two(client)
+    current = home.refresh_token
+    for n in range(LINEAGE_BATCH + 3):
+        answer = switch(client, current, (away, home)[n % 2].slug)
+        assert answer.status_code == 200
+        current = answer.json["refresh_token"]
+    latest = jwt.decode(current, options={"verify_signature": False})
+
+    assert client.post("/api/v1/auth/refresh", headers={
+        "Authorization": f"Bearer {home.refresh_token}"}).status_code == 401
+
+    assert client.post("/api/v1/auth/refresh", headers={
+        "Authorization": f"Bearer {current}"}).status_code == 401, latest["fam"]

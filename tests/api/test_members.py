@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.conftest import MAILBOX, PASSWORD, sign_in, sign_up
+from tests.conftest import MAILBOX, PASSWORD, sign_in, sign_up, user_id_of
 
 
 def _invite(tenant, email: str, role: str = "user") -> str:
@@ -275,3 +275,44 @@ def test_an_invitation_withdrawn_while_it_is_being_accepted_is_not_accepted(
     assert email not in [m["email"] for m in tenant.call("GET", "/api/v1/members").json]
     assert superuser.execute("SELECT count(*) FROM users WHERE email = %s",
                              (email,)).fetchone()[0] == 0
+
+
+def test_a_removed_member_cannot_rejoin_through_another_invitation_to_the_address(
+        client, tenant):
+    """Two invitations to one address (a resent one, or a second role); accepting one makes
+    the address a member, so the other is moot and must close with it: otherwise, once the
+    member is removed, the stale token brings them straight back (with its role)."""
+    email = f"twice-{uuid.uuid4().hex[:6]}@ex.com"
+    as_admin = _invite(tenant, email, "admin")
+    as_viewer = _invite(tenant, email, "viewer")
+    joined = client.post(f"/api/v1/invitations/{as_viewer}/accept", json={"password": PASSWORD})
+    assert joined.status_code == 200
+    open_now = tenant.call("GET", "/api/v1/invitations").json
+    assert [i["email"] for i in open_now if i["email"] == email] == []
+    member = sign_in(client, email, tenant.slug)
+    assert tenant.call("DELETE", f"/api/v1/members/{user_id_of(member)}").status_code == 204
+
+    rejoined = client.post(f"/api/v1/invitations/{as_admin}/accept", json={"password": PASSWORD})
+
+    assert rejoined.status_code == 404
+    assert email not in [m["email"] for m in tenant.call("GET", "/api/v1/members").json]
+    accepted = tenant.call("GET", "/api/v1/audit-logs?action=invitation.accept").json["items"]
+    assert len(accepted) == 1 and accepted[0]["changes"]["closed_invitations"] == 1
+
+
+def test_invitation_mails_to_one_address_are_bounded(client, tenant):
+    """Inviting is how a workspace makes the platform mail an address; unbounded, one admin
+    could send an address hundreds of mails a minute (the per-caller rate limit). A workspace
+    sends one address at most ten an hour, as sign-ups do; other addresses are unaffected."""
+    email = f"bombed-{uuid.uuid4().hex[:6]}@ex.com"
+    answers = [tenant.call("POST", "/api/v1/invitations", json={"email": email, "role": "viewer"})
+               for _ in range(11)]
+
+    assert [a.status_code for a in answers] == [201] * 10 + [429]
+    assert int(answers[-1].headers["Retry-After"]) >= 1
+    assert len(MAILBOX.tokens_for(email)) == 10
+    listed = [i for i in tenant.call("GET", "/api/v1/invitations").json if i["email"] == email]
+    assert len(listed) == 10
+    other = f"other-{uuid.uuid4().hex[:6]}@ex.com"
+    assert tenant.call("POST", "/api/v1/invitations",
+                       json={"email": other, "role": "viewer"}).status_code == 201

@@ -106,3 +106,22 @@ def test_health_checks_vector_stores_in_use_and_never_starts_one(app, client, te
     assert response.status_code == 503
     assert response.json["checks"]["vector_store"]["stores"]["milvus"]["ok"] is False
     runtime_of(app).instances.clear()
+
+
+def test_the_request_log_never_holds_an_invitation_token(client, tenant, request_lines):
+    """The accept route takes its token in the path. A refused accept (a weak password, a
+    throttle) leaves the invitation open, so a token in the log let whoever reads the logs
+    accept it with a password of their own: the request line names the route instead."""
+    from tests.conftest import MAILBOX
+
+    email = "logged-invitee@example.com"
+    assert tenant.call("POST", "/api/v1/invitations",
+                       json={"email": email, "role": "user"}).status_code == 201
+    token = MAILBOX.token_for(email)
+
+    refused = client.post(f"/api/v1/invitations/{token}/accept", json={"password": "short"})
+
+    assert refused.status_code == 422
+    lines = [line for line in request_lines() if line.get("method") == "POST"]
+    assert any(line.get("status") == 422 for line in lines)
+    assert token not in json.dumps(lines)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import uuid
 
+import pytest
+
 from tests.conftest import MAILBOX, PASSWORD, sign_in, sign_up, verify_email
 
 
@@ -208,3 +210,26 @@ def test_two_settings_updates_at_once_keep_both_changes(app, tenant, monkeypatch
     settings = tenant.call("GET", "/api/v1/workspace").json["settings"]
     assert settings["llm_fallback"] == ["openai"]
     assert settings["llm"]["cache"]["ttl_seconds"] == 60
+
+
+@pytest.mark.parametrize("form", [str, lambda value: uuid.UUID(value).hex])
+def test_a_slug_that_reads_as_a_workspace_id_is_422(client, tenant, form):
+    """Workspaces are named "by slug or id" (sign-in, switch, OIDC). A slug spelled like
+    another workspace's id made that reference ambiguous: a member of both who signs in to the
+    id could land in the slug's workspace (whichever membership is older), and the OIDC start
+    by that slug reached the other workspace."""
+    response = client.post("/api/v1/workspaces", json={
+        "name": "Lookalike", "slug": form(tenant.workspace_id),
+        "admin_email": f"x{uuid.uuid4().hex[:8]}@ex.com", "admin_password": PASSWORD})
+
+    assert response.status_code == 422, response.json
+    assert "slug" in response.json["errors"]["json"]
+
+
+def test_a_name_that_reads_as_an_id_gets_a_slug_that_does_not(client):
+    name = str(uuid.uuid4())
+    response = client.post("/api/v1/workspaces", json={
+        "name": name, "admin_email": f"x{uuid.uuid4().hex[:8]}@ex.com",
+        "admin_password": PASSWORD})
+    assert response.status_code == 202
+    assert response.json["workspace"]["slug"] == f"ws-{name}"

@@ -64,3 +64,54 @@ def test_a_callback_started_in_another_browser_signs_nobody_in(app, client, prov
     assert victims_browser.get("/app/bots").status_code == 302
     # The state was not spent: the browser that began the sign-in still finishes it.
     assert attackers_browser.get(back).status_code == 303
+
+
+def test_a_console_session_from_a_workspaces_provider_cannot_switch_workspaces(app, client,
+                                                                              provider):
+    """The console's switch is the API's: what a workspace's own provider signed in stays in
+    that workspace, even when the account is a member of another (where it is, say, admin)."""
+    from tests.conftest import MAILBOX
+    from tests.console.conftest import csrf_of
+
+    corp, elsewhere = sign_up(client), sign_up(client)
+    _add_provider(corp, provider)
+    assert corp.call("POST", "/api/v1/invitations",
+                     json={"email": elsewhere.email, "role": "viewer"}).status_code == 201
+    assert client.post(f"/api/v1/invitations/{MAILBOX.token_for(elsewhere.email)}/accept",
+                       json={"password": "irrelevant password 1"}).status_code == 200
+    browser = app.test_client()
+    started = browser.get(f"/app/oidc/corp/start?workspace={corp.slug}")
+    back = authorize_at_provider(provider, started.headers["Location"], new_sub(),
+                                 email=elsewhere.email, email_verified=True)
+    assert browser.get(back).status_code == 303
+
+    switched = browser.post("/app/workspace", data={
+        "workspace": elsewhere.slug, "csrf_token": csrf_of(browser, "/app/bots")})
+
+    assert switched.status_code == 403
+    page = browser.get("/app/bots").text
+    assert "Role: <strong>viewer</strong>" in page and corp.slug in page
+
+
+def test_a_console_session_from_a_workspaces_provider_names_no_other_workspace(app, client,
+                                                                              provider):
+    """The layout's workspace switcher lists the member's workspaces; for a sign-in that
+    corp's own provider vouched for (corp's admin may have made it), it names corp alone,
+    not where else the member belongs."""
+    from tests.conftest import MAILBOX
+
+    corp, elsewhere = sign_up(client), sign_up(client)
+    _add_provider(corp, provider)
+    assert corp.call("POST", "/api/v1/invitations",
+                     json={"email": elsewhere.email, "role": "viewer"}).status_code == 201
+    assert client.post(f"/api/v1/invitations/{MAILBOX.token_for(elsewhere.email)}/accept",
+                       json={"password": "irrelevant password 1"}).status_code == 200
+    browser = app.test_client()
+    started = browser.get(f"/app/oidc/corp/start?workspace={corp.slug}")
+    back = authorize_at_provider(provider, started.headers["Location"], new_sub(),
+                                 email=elsewhere.email, email_verified=True)
+    assert browser.get(back).status_code == 303
+
+    page = browser.get("/app/bots").text
+
+    assert corp.slug in page and elsewhere.slug not in page

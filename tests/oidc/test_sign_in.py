@@ -346,3 +346,62 @@ def test_the_maintenance_sweep_deletes_expired_sign_ins_in_every_workspace(
     left = superuser.execute("SELECT workspace_id::text, expires_at > now() FROM oidc_sign_ins "
                              "WHERE workspace_id = ANY(%s::uuid[])", (ids,)).fetchall()
     assert left == [(ids[0], True)]
+
+
+def test_joining_through_an_invitation_closes_the_addresss_other_invitations(client, provider):
+    """As accepting by token does: the invitation an OIDC sign-in takes leaves no other open
+    invitation to that address, whose token would bring the member back after a removal."""
+    tenant = sign_up(client)
+    _add_provider(tenant, provider)
+    invited = f"{new_sub()}@elsewhere.example"
+    for role in ("admin", "viewer"):
+        assert tenant.call("POST", "/api/v1/invitations",
+                           json={"email": invited, "role": role}).status_code == 201
+    stale = MAILBOX.tokens_for(invited)[0]
+
+    admitted = flow(client, provider, "corp", tenant.slug, new_sub(), email=invited,
+                    email_verified=True)
+
+    assert admitted.status_code == 200, admitted.json
+    assert invited not in [i["email"] for i in tenant.call("GET", "/api/v1/invitations").json]
+    signed_in = tenant.call("GET", "/api/v1/audit-logs?action=auth.login").json["items"][0]
+    assert signed_in["changes"]["closed_invitations"] == 1
+    user = _claims_of(admitted.json)["sub"]
+    assert tenant.call("DELETE", f"/api/v1/members/{user}").status_code == 204
+    assert client.post(f"/api/v1/invitations/{stale}/accept",
+                       json={"password": "a long enough password 7"}).status_code == 404
+
+
+def _switch(client, refresh_token: str, workspace: str):
+    return client.post("/api/v1/auth/switch", json={"workspace": workspace},
+                       headers={"Authorization": f"Bearer {refresh_token}"})
+
+
+def test_a_workspace_providers_sign_in_cannot_be_switched_into_the_members_other_workspaces(
+        client, provider, corp, other_tenant):
+    """A workspace's own provider speaks for its workspace only: its admin may sign in as a
+    member there (they control it already), but that sign-in must not be traded for one in
+    the member's other workspaces, which that admin has no say in."""
+    token = MAILBOX.token_for  # the member accepts an invitation to corp, as anyone might
+    assert corp.call("POST", "/api/v1/invitations",
+                     json={"email": other_tenant.email, "role": "viewer"}).status_code == 201
+    assert client.post(f"/api/v1/invitations/{token(other_tenant.email)}/accept",
+                       json={"password": "irrelevant password 1"}).status_code == 200
+    # corp's admin makes its provider assert the member's verified address.
+    impersonated = flow(client, provider, "corp", corp.slug, new_sub(),
+                        email=other_tenant.email, email_verified=True)
+    assert impersonated.status_code == 200, impersonated.json
+    assert _claims_of(impersonated.json)["sub"] == other_tenant.user_id
+
+    switched = _switch(client, impersonated.json["refresh_token"], other_tenant.slug)
+
+    assert switched.status_code == 403, switched.json
+    assert "this workspace only" in switched.json["message"]
+    # Still so after a refresh (the pair it rotates into keeps the restriction) ...
+    rotated = client.post("/api/v1/auth/refresh", headers={
+        "Authorization": f"Bearer {impersonated.json['refresh_token']}"})
+    assert rotated.status_code == 200
+    assert _switch(client, rotated.json["refresh_token"], other_tenant.slug).status_code == 403
+    # ... and the refusal spent nothing: the sign-in goes on in corp.
+    assert client.get("/api/v1/auth/me", headers={
+        "Authorization": f"Bearer {rotated.json['access_token']}"}).status_code == 200

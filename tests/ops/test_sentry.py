@@ -184,6 +184,8 @@ def test_ordinary_keys_are_not_sensitive(key):
     ("{'api_key': 'sk-123456'}", "sk-123456"),
     ('{"token": "t0k3n"}', "t0k3n"),
     ("GET /x?access_token=zzz999&page=2", "zzz999"),
+    # An invitation's token is the accept route's path segment (the request's URL).
+    ("https://c32.example/api/v1/invitations/Ab-c_123xyz/accept", "Ab-c_123xyz"),
 ])
 def test_secrets_inside_strings_are_masked(text, secret):
     masked = mask_string(text)

@@ -32,10 +32,15 @@ class Passwords:
         return self.hasher.hash(password)
 
     def verify(self, password_hash: str, password: str) -> bool:
-        """True when ``password`` matches; never raises for a wrong password or a bad hash."""
+        """True when ``password`` matches; never raises for a wrong password or a bad hash. A
+        hash that is not Argon2's (an account without a password) costs a verification too,
+        so the time never tells which accounts have no password."""
         try:
             return self.hasher.verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
+        except VerificationError:
+            return False
+        except InvalidHashError:
+            self.burn_verify(password)
             return False
 
     def burn_verify(self, password: str) -> None:

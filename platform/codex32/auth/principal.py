@@ -124,12 +124,19 @@ def membership(session: Session, claims: dict[str, Any]) -> dict[str, Any] | Non
 def membership_reading(session: Session, claims: dict[str, Any],
                        reads: Sequence[driver.Statement]
                        ) -> tuple[dict[str, Any] | None, list[driver.Rows]]:
-    """:func:`membership`, with ``reads`` in its round trip (see :func:`authenticate`)."""
-    return tenancy.bind_through_reading(
+    """:func:`membership`, with ``reads`` in its round trip (see :func:`authenticate`). A
+    membership other than the one the token was issued for (the member was removed and
+    invited back since) is none, and nothing is bound."""
+    row, found = tenancy.bind_through_reading(
         session, claims["ws"],
-        "SELECT role, revoked FROM auth_membership(%(user)s, %(workspace)s, %(jti)s, %(fam)s)",
+        "SELECT role, revoked, joined_at FROM auth_membership(%(user)s, %(workspace)s, "
+        "%(jti)s, %(fam)s)",
         {"user": claims["sub"], "workspace": claims["ws"], "jti": claims["jti"],
          "fam": tokens.family_id(claims)}, reads)
+    if row is not None and not tokens.names_membership(claims, row["joined_at"]):
+        tenancy.unbind()
+        return None, []
+    return row, found
 
 
 def membership_role(session: Session, claims: dict[str, Any]) -> str:

@@ -19,7 +19,7 @@ from codex32.api import transaction
 from codex32.api.v1.api_keys import ApiKeyCreateSchema
 from codex32.api.v1.audit_logs import AuditArgs
 from codex32.api.v1.llm_schemas import BudgetsInSchema
-from codex32.api.v1.members import InvitationCreateSchema, RoleSchema
+from codex32.api.v1.members import InvitationCreateSchema, RoleSchema, limit_invitation_mail
 from codex32.api.v1.plugins import ProviderPutSchema
 from codex32.auth.guard import current_principal
 from codex32.auth.rbac import ROLES, Permission
@@ -195,6 +195,7 @@ def admin_member_remove(user_id):
 def admin_invite():
     """Invite an address (as ``POST /api/v1/invitations``): the token goes to it by mail."""
     data = parsed(InvitationCreateSchema(), _form("email", "role"))
+    limit_invitation_mail(current_principal().workspace_id, data["email"])
     issued = invitations.invite(db.session, current_principal(), data["email"], data["role"])
     transaction.end()  # the invitation is stored before its token is mailed
     mailer = Mailer.from_settings(runtime.of(current_app).settings)

@@ -126,6 +126,10 @@ def _member_of() -> dict | None:
         return None
     workspaces = auth.workspaces_of(db.session, principal.user_id)
     here = next((w for w in workspaces if w["workspace_id"] == principal.workspace_id), None)
+    if (principal.claims or {}).get("ws_only"):
+        # A workspace's own provider vouched for this sign-in (its admin may have made it):
+        # it cannot switch, and it does not learn where else the member belongs.
+        workspaces = [here] if here else []
     return {"principal": principal, "role": principal.role, "workspaces": workspaces,
             "workspace": here["slug"] if here else str(principal.workspace_id)}
 

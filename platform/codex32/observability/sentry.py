@@ -36,6 +36,8 @@ _STRING_MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Authorization header values quoted in messages or reprs.
     (re.compile(r"(?i)\b(bearer)\s+[\w\-.~+/]+=*"), rf"\1 {FILTERED}"),
     (re.compile(r"(?i)\b(basic)\s+[A-Za-z0-9+/]{8,}={0,2}"), rf"\1 {FILTERED}"),
+    # An invitation's token: the accept route's path segment (a request's URL).
+    (re.compile(r"(/invitations/)[^/\s?#]+(/accept)"), rf"\1{FILTERED}\2"),
     # Our API keys, wherever they appear.
     (re.compile(r"\bc32_[\w\-]+"), FILTERED),
     # Credentials inside URLs: scheme://user:password@host.

@@ -27,13 +27,15 @@ from codex32.auth.principal import (
 from codex32.auth.rbac import permissions_of
 from codex32.db import tenancy
 from codex32.db.models import Membership, User, Workspace
-from codex32.errors import RateLimited, Unauthorized
+from codex32.errors import Forbidden, RateLimited, Unauthorized
 from codex32.ratelimit import RateLimiter
 from codex32.services import audit
 
 LOGIN_WINDOW = 15 * 60
 ADDRESS_FACTOR = 10  # one address may try this many accounts' worth of attempts
 BAD_CREDENTIALS = "invalid email or password (a new account must verify its email first)"
+WORKSPACE_ONLY = ("this sign-in, through the workspace's own identity provider, is good in "
+                  "this workspace only; sign in to the other workspace itself")
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,10 @@ class Throttle:
     attempts: int
 
     def keys(self, email: str, ip: str | None) -> list[tuple[str, int]]:
-        """The counters one attempt hits, with their allowances."""
-        return [(f"login:pair:{ip}:{email.lower()}", self.attempts),
-                (f"login:ip:{ip}", self.attempts * ADDRESS_FACTOR)]
+        """The counters one attempt hits, with their allowances, the address's first: an
+        attempt it refuses counts (and leaves) nothing per email."""
+        return [(f"login:ip:{ip}", self.attempts * ADDRESS_FACTOR),
+                (f"login:pair:{ip}:{email.lower()}", self.attempts)]
 
 
 def login(session: Session, email: str, password: str, workspace: str | None,
@@ -65,20 +68,23 @@ def login(session: Session, email: str, password: str, workspace: str | None,
     if not verify_password(user.password_hash, password):
         raise Unauthorized(BAD_CREDENTIALS)
     workspace_id = _choose_workspace(session, user.id, workspace)
-    throttle.limiter.reset(keys[0][0], LOGIN_WINDOW)
-    record_sign_in(session, user.id, workspace_id, origin, {"method": "password"})
-    return tokens.issue_pair(user.id, workspace_id)
+    throttle.limiter.reset(keys[1][0], LOGIN_WINDOW)  # the pair's failures
+    joined = record_sign_in(session, user.id, workspace_id, origin, {"method": "password"})
+    return tokens.issue_pair(user.id, workspace_id, joined=joined)
 
 
 def record_sign_in(session: Session, user_id: uuid.UUID, workspace_id: uuid.UUID | str,
-                   origin: Origin, details: dict[str, Any]) -> None:
-    """Audit a sign-in (``auth.login``) in the workspace it signs in to, which it binds."""
+                   origin: Origin, details: dict[str, Any]) -> int | None:
+    """Audit a sign-in (``auth.login``) in the workspace it signs in to, which it binds; the
+    membership's ``joined`` claim for the tokens (:func:`codex32.auth.tokens.joined_claim`)."""
     tenancy.bind(session, workspace_id)
-    role = session.execute(select(Membership.role).where(Membership.user_id == user_id)
-                           ).scalar() or ""
+    found = session.execute(select(Membership.role, Membership.created_at)
+                            .where(Membership.user_id == user_id)).first()
+    role = found.role if found is not None else ""
     principal = Principal(workspace_id=uuid.UUID(str(workspace_id)), role=role,
                           user_id=user_id, origin=origin)
     audit.record(session, principal, "auth.login", "user", user_id, details)
+    return tokens.joined_claim(found.created_at) if found is not None else None
 
 
 def find_by_email(session: Session, email: str) -> User | None:
@@ -108,16 +114,19 @@ def refresh(session: Session, refresh_token: str) -> tokens.TokenPair:
     found = membership(session, claims)  # also binds the token's workspace
     if found is not None and found["revoked"]:
         _reject_reuse(session, claims)
-    granted_role(found)  # 401 when no longer a member
+    granted_role(found)  # 401 when no longer a member (or a member anew)
+    assert found is not None
     if not tokens.use_once(session, claims["jti"], tokens.expiry(claims)):
         _reject_reuse(session, claims)  # another request used it first
-    return tokens.issue_pair(claims["sub"], claims["ws"], family=claims["fam"])
+    return tokens.issue_pair(claims["sub"], claims["ws"], family=claims["fam"],
+                             joined=tokens.joined_claim(found["joined_at"]),
+                             workspace_only=bool(claims.get("ws_only")))
 
 
 def _reject_reuse(session: Session, claims: dict[str, Any]) -> NoReturn:
-    """End the token's whole sign-in and answer 401 (a used token came back); the revocation
-    stands although the request fails."""
-    tokens.revoke(session, [tokens.family_id(claims)], tokens.expiry(claims))
+    """End the token's whole sign-in, and what a workspace switch made of it, and answer 401 (a
+    used token came back); the revocation stands although the request fails."""
+    tokens.revoke_lineage(session, claims)
     raise Unauthorized("the refresh token has already been used or revoked", keep_writes=True)
 
 
@@ -149,14 +158,27 @@ def switch(session: Session, refresh_token: str, wanted: str, origin: Origin
            ) -> tokens.TokenPair:
     """Trade a sign-in for one in another of the user's workspaces (a slug or id): a new pair
     there, the presented token's family revoked, audited as ``auth.login`` in the new one. A
-    workspace the user is not a member of is 401, as for a password sign-in."""
+    workspace the user is not a member of is 401, as for a password sign-in; a sign-in good in
+    its workspace only (``ws_only``: a workspace's own identity provider) is 403. The token is
+    spent as a refresh spends it: it works once, and its reuse (even in a concurrent switch)
+    ends the sign-in and the one it was switched to."""
     claims = tokens.decode(refresh_token, "refresh")
-    membership_role(session, claims)  # 401 when revoked or no longer a member
+    found = membership(session, claims)  # also binds the token's workspace
+    if found is not None and found["revoked"]:
+        _reject_reuse(session, claims)
+    granted_role(found)  # 401 when no longer a member
+    if claims.get("ws_only"):
+        raise Forbidden(WORKSPACE_ONLY)
     workspace_id = _choose_workspace(session, uuid.UUID(claims["sub"]), wanted)
-    tokens.revoke(session, [claims["jti"], tokens.family_id(claims)], tokens.expiry(claims))
-    record_sign_in(session, uuid.UUID(claims["sub"]), workspace_id, origin,
-                   {"method": "switch", "from": claims["ws"]})
-    return tokens.issue_pair(claims["sub"], workspace_id)
+    if not tokens.use_once(session, claims["jti"], tokens.expiry(claims)):
+        _reject_reuse(session, claims)  # another request used it first
+    joined = record_sign_in(session, uuid.UUID(claims["sub"]), workspace_id, origin,
+                            {"method": "switch", "from": claims["ws"]})
+    pair = tokens.issue_pair(claims["sub"], workspace_id, joined=joined,
+                             family=tokens.successor_family(claims["fam"]))
+    tokens.mark_switched(session, claims, tokens.expiry(tokens.decode(pair.refresh_token,
+                                                                      "refresh")))
+    return pair
 
 
 def me(session: Session, principal: Principal) -> dict[str, Any]:

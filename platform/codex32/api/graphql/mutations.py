@@ -24,7 +24,7 @@ from codex32.api.graphql import types
 from codex32.api.graphql.context import context_of
 from codex32.api.v1.bots import BotCreateSchema, BotUpdateSchema
 from codex32.api.v1.executions import ExecutionCreateSchema
-from codex32.api.v1.members import InvitationCreateSchema, RoleSchema
+from codex32.api.v1.members import InvitationCreateSchema, RoleSchema, limit_invitation_mail
 from codex32.api.v1.schedules import ScheduleInputSchema
 from codex32.api.v1.versions import RollbackSchema, VersionCreateSchema
 from codex32.auth.rbac import Permission
@@ -203,6 +203,7 @@ class Mutation:
         ctx = context_of(info)
         with ctx.writing(Permission.MANAGE_USERS) as principal:
             data = parsed(InvitationCreateSchema, {"email": email, "role": role})
+            limit_invitation_mail(principal.workspace_id, data["email"])
             issued = invitations.invite(ctx.session, principal, data["email"], data["role"])
         transaction.end()  # the invitation is stored before its token is mailed
         mailer = Mailer.from_settings(runtime.of(current_app).settings)

@@ -9,6 +9,7 @@ from codex32 import runtime
 from codex32.api import transaction
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, Strict
+from codex32.api.v1.auth import MAILS_PER_ADDRESS_PER_HOUR
 from codex32.auth.guard import current_principal, limit_rate, origin, requires
 from codex32.auth.rbac import ROLES, Permission
 from codex32.db import db
@@ -17,6 +18,13 @@ from tenants import invitations, members
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1",
                 description="Members of the workspace and invitations to join it.")
+
+
+def limit_invitation_mail(workspace_id: object, email: str) -> None:
+    """Bound the invitation mails one workspace sends one address (429 past it), as sign-ups
+    bound verification mails: inviting must not make the platform a mail cannon."""
+    limit_rate(f"invite-mail:{workspace_id}:{email.lower()}",
+               limit=MAILS_PER_ADDRESS_PER_HOUR, window=3600)
 
 
 class MemberSchema(Output):
@@ -98,7 +106,9 @@ def list_invitations():
 def invite(data):
     """Invite an email with a role; its token is mailed to that address only (in development:
     the server log), so only whoever controls the address can accept."""
-    issued = invitations.invite(db.session, current_principal(), data["email"], data["role"])
+    principal = current_principal()
+    limit_invitation_mail(principal.workspace_id, data["email"])
+    issued = invitations.invite(db.session, principal, data["email"], data["role"])
     transaction.end()  # the invitation is stored before its token is mailed
     mailer = Mailer.from_settings(runtime.of(current_app).settings)
     mailer.send(invitations.invitation_message(issued, mailer.api_base))
