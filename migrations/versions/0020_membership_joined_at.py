@@ -6,15 +6,15 @@ tokens issued before the removal (a stolen one with them) no longer match it and
 The function keeps its arguments and filters; it returns ``joined_at`` beside ``role`` and
 ``revoked``.
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 """
 
 from alembic import op
 
 from codex32.db import rls
 
-revision, down_revision = "0019", "0018"
+revision, down_revision = "0020", "0019"
 branch_labels = depends_on = None
 
 SIGNATURE = "auth_membership(p_user uuid, p_workspace uuid, p_jti text, p_family text)"
