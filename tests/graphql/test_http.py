@@ -92,6 +92,21 @@ def test_too_costly_an_operation_is_refused_with_its_cost(ask):
     assert data_of(ask(costly, {"n": 10}))
 
 
+def test_a_page_size_from_a_variables_default_counts_in_the_cost(ask):
+    # A variable left out of the request takes its default in the document: the cost must
+    # count that page size, not the API's default one (20 + 20 * 20 would pass the limit).
+    costly = "query($n: Int = 100) { bots(first: $n) { nodes { executions(first: $n) { " \
+             "nodes { id } } } } }"
+    response = ask(costly)
+    assert response.json["data"] is None
+    [error] = response.json["errors"]
+    assert error["extensions"]["code"] == "COST_LIMIT_EXCEEDED"
+    assert error["extensions"]["cost"] == 100 + 100 * 100
+    # a value sent for the variable wins over its default, as it does when the query runs
+    assert data_of(ask(costly, {"n": 10}))
+    assert data_of(ask("query($n: Int = 100) { bots(first: $n) { nodes { id } } }"))
+
+
 def test_introspection_follows_the_configuration(tenant, make_app):
     query = "{ __schema { queryType { name } } }"
     assert data_of(gql(tenant.client, tenant.headers, query))["__schema"]["queryType"] == {
