@@ -7,6 +7,7 @@ generated clients' match with the OpenAPI snapshots.
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -213,6 +214,8 @@ class Answer(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
+    do_GET = do_POST
+
     def log_message(self, *args: object) -> None:
         pass
 
@@ -287,3 +290,29 @@ def test_the_generated_clients_are_from_the_current_snapshots():
 def test_the_sdk_type_checks(typecheck):
     output, _ = typecheck.communicate(timeout=120)
     assert typecheck.returncode == 0, output
+
+
+def test_credentials_never_appear_in_reprs_errors_or_logs(scripted, caplog):
+    server = scripted([(401, {}, {"code": 401, "status": "Unauthorized",
+                                  "message": "the access token has expired"})])
+    secrets = ("c32_secret-api-key", "secret-access-token", "secret-refresh-token",
+               "secret-password")
+    caplog.set_level(logging.DEBUG)
+    shown: list[str] = []
+    with Codex32(base_url=server.url, api_key=secrets[0], retry=RetryPolicy(max_retries=0)
+                 ) as by_key, pytest.raises(Unauthenticated) as refused:
+        shown += [repr(by_key), repr(by_key.auth), repr(by_key.tokens)]
+        by_key.bots.list().first_page()
+    shown += [str(refused.value), repr(refused.value), repr(refused.value.body)]
+    with Codex32(base_url=server.url, access_token=secrets[1], refresh_token=secrets[2],
+                 retry=RetryPolicy(max_retries=0)) as by_tokens, pytest.raises(Unauthenticated):
+        shown += [repr(by_tokens), repr(by_tokens.auth), repr(by_tokens.tokens),
+                  str(by_tokens.tokens)]
+        by_tokens.bots.list().first_page()
+    with Codex32(base_url=server.url, email="ada@example.com", password=secrets[3],
+                 retry=RetryPolicy(max_retries=0)) as by_password:
+        shown += [repr(by_password.auth)]
+    shown += [record.getMessage() for record in caplog.records]
+    assert len(server.seen) >= 3  # the calls were made (and logged)
+    for secret in secrets:
+        assert not [text for text in shown if secret in text], secret

@@ -18,12 +18,17 @@ SIGN_IN_PATH = "/api/v1/auth/token"
 REFRESH_PATH = "/api/v1/auth/refresh"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Tokens:
-    """A signed-in user's pair, as ``POST /api/v1/auth/token`` and ``/refresh`` answer it."""
+    """A signed-in user's pair, as ``POST /api/v1/auth/token`` and ``/refresh`` answer it.
+    Its repr hides both tokens (a pair printed or logged would sign anyone in)."""
 
     access_token: str
     refresh_token: str | None = None
+
+    def __repr__(self) -> str:
+        refresh = "None" if self.refresh_token is None else "'…'"
+        return f"Tokens(access_token='…', refresh_token={refresh})"
 
 
 class ApiKeyAuth(httpx.Auth):
