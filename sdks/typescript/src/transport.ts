@@ -46,16 +46,17 @@ const AUTH_PATHS = ["/api/v1/auth/token", "/api/v1/auth/refresh"];
 
 export class Transport {
   readonly baseUrl: string;
-  private readonly credentials: Credentials;
+  // Private fields (#): never shown by console.log or util.inspect, nor in JSON.stringify.
+  readonly #credentials: Credentials;
   private readonly options: Required<Omit<TransportOptions, "onTokens">> &
     Pick<TransportOptions, "onTokens">;
-  private accessToken: string | undefined;
-  private refreshToken: string | undefined;
+  #accessToken: string | undefined;
+  #refreshToken: string | undefined;
   private renewing: Promise<void> | undefined;
 
   constructor(credentials: Credentials, baseUrl: string, options: TransportOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
-    this.credentials = credentials;
+    this.#credentials = credentials;
     this.options = {
       timeoutMs: options.timeoutMs ?? 30_000,
       maxRetries: options.maxRetries ?? 3,
@@ -65,14 +66,14 @@ export class Transport {
       onTokens: options.onTokens,
     };
     if ("accessToken" in credentials) {
-      this.accessToken = credentials.accessToken;
-      this.refreshToken = credentials.refreshToken;
+      this.#accessToken = credentials.accessToken;
+      this.#refreshToken = credentials.refreshToken;
     }
   }
 
   /** The tokens in use (after a password sign-in or a refresh), if the client uses tokens. */
   get tokens(): { accessToken?: string; refreshToken?: string } {
-    return { accessToken: this.accessToken, refreshToken: this.refreshToken };
+    return { accessToken: this.#accessToken, refreshToken: this.#refreshToken };
   }
 
   /** A fetch for openapi-fetch that authenticates, retries and times out one call. */
@@ -91,9 +92,9 @@ export class Transport {
 
   /** Exchange the refresh token for a new pair (POST /api/v1/auth/refresh; it rotates). */
   async refresh(call: CallOptions = {}): Promise<TokenPair> {
-    if (!this.refreshToken) throw new Error("no refresh token to refresh with");
+    if (!this.#refreshToken) throw new Error("no refresh token to refresh with");
     return this.tokenCall("/api/v1/auth/refresh",
-                          { Authorization: `Bearer ${this.refreshToken}` }, undefined, call);
+                          { Authorization: `Bearer ${this.#refreshToken}` }, undefined, call);
   }
 
   private async tokenCall(path: string, headers: Record<string, string>, body: string | undefined,
@@ -103,8 +104,8 @@ export class Transport {
     const parsed = await readBody(response);
     if (!response.ok) throw errorFrom(response.status, parsed, response.headers);
     const pair = parsed as TokenPair;
-    this.accessToken = pair.access_token;
-    this.refreshToken = pair.refresh_token;
+    this.#accessToken = pair.access_token;
+    this.#refreshToken = pair.refresh_token;
     this.options.onTokens?.(pair);
     return pair;
   }
@@ -112,7 +113,7 @@ export class Transport {
   private async authenticated(request: Request, call: CallOptions): Promise<Response> {
     const body = request.body === null ? undefined : await request.arrayBuffer();
     const isAuthCall = AUTH_PATHS.some((path) => new URL(request.url).pathname === path);
-    if (!isAuthCall && "email" in this.credentials && !this.accessToken) {
+    if (!isAuthCall && "email" in this.#credentials && !this.#accessToken) {
       await this.renew(call);
     }
     const attempt = (): Promise<Response> => {
@@ -124,8 +125,8 @@ export class Transport {
       return this.send(request.url, { method: request.method, headers, body }, call);
     };
     const response = await attempt();
-    if (response.status !== 401 || isAuthCall || "apiKey" in this.credentials) return response;
-    const renewable = this.refreshToken !== undefined || "email" in this.credentials;
+    if (response.status !== 401 || isAuthCall || "apiKey" in this.#credentials) return response;
+    const renewable = this.#refreshToken !== undefined || "email" in this.#credentials;
     if (!renewable) return response;
     await response.body?.cancel();
     await this.renew(call);
@@ -133,24 +134,24 @@ export class Transport {
   }
 
   private authorize(headers: Headers): void {
-    if ("apiKey" in this.credentials) headers.set("X-API-Key", this.credentials.apiKey);
-    else if (this.accessToken) headers.set("Authorization", `Bearer ${this.accessToken}`);
+    if ("apiKey" in this.#credentials) headers.set("X-API-Key", this.#credentials.apiKey);
+    else if (this.#accessToken) headers.set("Authorization", `Bearer ${this.#accessToken}`);
   }
 
   /** One refresh (or sign-in) at a time: concurrent 401s wait for the same renewal. */
   private renew(call: CallOptions): Promise<void> {
     this.renewing ??= (async () => {
       try {
-        if (this.refreshToken) {
+        if (this.#refreshToken) {
           try {
             await this.refresh(call);
             return;
           } catch (error) {
-            if (!("email" in this.credentials)) throw error;
+            if (!("email" in this.#credentials)) throw error;
           }
         }
-        if ("email" in this.credentials) {
-          const { email, password, workspace } = this.credentials;
+        if ("email" in this.#credentials) {
+          const { email, password, workspace } = this.#credentials;
           await this.signIn(email, password, workspace, call);
         }
       } finally {

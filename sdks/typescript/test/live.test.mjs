@@ -225,6 +225,32 @@ describe("against a fake server", () => {
     assert.equal(error.detail, "provider down");
   });
 
+  test("credentials are not shown when the client or its errors are printed", async () => {
+    const { inspect } = await import("node:util");
+    const secrets = ["c32_secret-api-key", "secret-access", "secret-refresh", "secret-password"];
+    const refused = [401, {}, JSON.stringify({ code: 401, status: "Unauthorized",
+                                               message: "the API key is invalid" })];
+    script = [refused, refused];
+    const clients = [
+      new Codex32({ apiKey: secrets[0] }, base),
+      new Codex32({ accessToken: secrets[1] }, base),   // no refresh token: the 401 answers
+      new Codex32({ email: "ada@example.com", password: secrets[3] }, base),
+      new Codex32({ accessToken: secrets[1], refreshToken: secrets[2] }, base),
+    ];
+    const shown = [];
+    for (const client of clients.slice(0, 2)) {
+      const error = await client.bots.get("b1").catch((e) => e);
+      shown.push(inspect(error, { depth: 8 }), String(error), JSON.stringify(error));
+    }
+    for (const client of clients) {
+      shown.push(inspect(client, { depth: 8, showHidden: true }), JSON.stringify(client.transport));
+    }
+    for (const secret of secrets) {
+      assert.ok(!shown.some((text) => text.includes(secret)), `${secret} was shown`);
+    }
+    assert.equal(clients[3].transport.tokens.refreshToken, secrets[2]);   // still readable
+  });
+
   test("a call past its timeout is a Timeout", async () => {
     script = [["hang"]];
     const client = new Codex32({ apiKey: "k" }, { baseUrl: base, timeoutMs: 300 });
