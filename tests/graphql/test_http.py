@@ -117,6 +117,28 @@ def test_introspection_follows_the_configuration(tenant, make_app):
     assert "introspection" in response.json["errors"][0]["message"].lower()
 
 
+@pytest.mark.parametrize("query, variables", [
+    ("{ botz { nodes { id } } }", None),                       # a field of Query
+    ("{ bots { nodes { nam } } }", None),                      # a field of a type
+    ("{ bots(firs: 1) { nodes { id } } }", None),              # an argument
+    ("{ bots { nodes { ... on Bo { id } } } }", None),          # a type
+    ("mutation { createBott }", None),                          # a mutation
+    ("mutation($i: CreateBotInput!) { createBot(input: $i) { id } }",  # an input field
+     {"i": {"name": "x", "descripton": "y"}}),
+])
+def test_without_introspection_an_error_suggests_no_names(tenant, make_app, query, variables):
+    # "Did you mean 'bots'?" would give the schema away one guess at a time.
+    closed = make_app(graphql_introspection=False).test_client()
+    response = gql(closed, tenant.headers, query, variables)
+    assert response.json["data"] is None
+    [error, *_] = response.json["errors"]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "Did you mean" not in response.get_data(as_text=True), error["message"]
+    # with introspection on, the suggestion helps (the schema is open anyway)
+    opened = gql(tenant.client, tenant.headers, query, variables)
+    assert "Did you mean" in opened.get_data(as_text=True)
+
+
 def test_introspection_is_off_in_production_by_default(tmp_path):
     from codex32.config import Settings
     from tests.test_config import production_env
