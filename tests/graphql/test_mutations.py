@@ -8,7 +8,7 @@ import json
 import uuid
 from typing import Any
 
-from tests.conftest import MAILBOX
+from tests.conftest import MAILBOX, sign_up
 from tests.graphql.conftest import CODE, data_of, error_codes, gql
 
 CODE2 = CODE.replace("True", "False")
@@ -225,3 +225,21 @@ def test_a_failed_field_writes_nothing_and_earlier_fields_stand(tenant, ask):
     names = sorted(b["name"] for b in tenant.call("GET", "/api/v1/bots").json["items"])
     assert names == ["fresh", "taken"]
     assert len(_audit(tenant, "bot.create")) == 2
+
+
+def test_each_mutation_field_counts_against_the_rate_limit_like_its_rest_call(make_app):
+    # One request with ten aliased createBot fields counted once: ten REST calls' writes for
+    # one call's share of the limit (aliases allow thirty).
+    app = make_app(rate_limit_per_minute=4)
+    client = app.test_client()
+    admin = sign_up(client)
+    key = {"X-API-Key": admin.api_key("admin")}
+    fields = " ".join(f'b{i}: createBot(input: {{name: "limited-{i}", code: {json.dumps(CODE)}}})'
+                      " { name }" for i in range(10))
+    response = gql(client, key, f"mutation {{ {fields} }}")
+    made = sorted(bot["name"] for bot in response.json["data"].values() if bot is not None)
+    assert 1 <= len(made) <= 8, made  # the limit, twice if a minute began meanwhile
+    assert error_codes(response) == ["RATE_LIMITED"] * (10 - len(made))
+    assert {error["extensions"]["status"] for error in response.json["errors"]} == {429}
+    listed = client.get("/api/v1/bots?page_size=100", headers=admin.headers)
+    assert sorted(bot["name"] for bot in listed.json["items"]) == made  # nothing else written

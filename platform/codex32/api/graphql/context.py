@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from strawberry.types import Info
 
 from codex32.api.graphql.loaders import Loaders
+from codex32.auth.guard import limit_rate
 from codex32.auth.principal import Principal
 from codex32.auth.rbac import Permission
 from codex32.config import Settings
@@ -27,6 +28,7 @@ class Context:
     session: Session
     settings: Settings
     loaders: Loaders = field(default_factory=Loaders)
+    writes: int = 0  # mutation fields run so far
 
     def require(self, permission: Permission) -> Principal:
         """The principal, if its role grants ``permission`` (REST's ``@requires``); else 403."""
@@ -37,8 +39,13 @@ class Context:
 
     @contextmanager
     def writing(self, permission: Permission) -> Iterator[Principal]:
-        """A mutation field's block: checked like its REST twin, and atomic. The block runs in
-        a savepoint; when it raises, what it wrote is undone and the error is the field's."""
+        """A mutation field's block: counted, checked like its REST twin, and atomic. Each
+        field after the first counts against the caller's rate limit as one more REST call
+        (the request counted the first); 429 makes it the field's error. The block runs in a
+        savepoint; when it raises, what it wrote is undone and the error is the field's."""
+        self.writes += 1
+        if self.writes > 1:
+            limit_rate(self.principal.rate_key)
         principal = self.require(permission)
         with self.session.begin_nested():
             yield principal
