@@ -316,3 +316,16 @@ def test_credentials_never_appear_in_reprs_errors_or_logs(scripted, caplog):
     assert len(server.seen) >= 3  # the calls were made (and logged)
     for secret in secrets:
         assert not [text for text in shown if secret in text], secret
+
+
+def test_an_access_token_without_a_refresh_token_is_not_refreshed(scripted):
+    # It sent POST /auth/refresh with an empty bearer, and the call's error was the refresh's.
+    server = scripted([(401, {}, {"code": 401, "status": "Unauthorized",
+                                  "message": "the access token has expired"}),
+                       (401, {}, {"code": 401, "status": "Unauthorized",
+                                  "message": "the refresh token is missing"})])
+    with Codex32(base_url=server.url, access_token="a.b.c") as client, \
+            pytest.raises(Unauthenticated) as refused:
+        client.executions.create(uuid.uuid4())
+    assert len(server.seen) == 1
+    assert refused.value.detail == "the access token has expired"
