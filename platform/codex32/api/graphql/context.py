@@ -39,16 +39,14 @@ class Context:
 
     @contextmanager
     def writing(self, permission: Permission) -> Iterator[Principal]:
-        """A mutation field's block: counted, checked like its REST twin, and atomic. Each
-        field after the first counts against the caller's rate limit as one more REST call
-        (the request counted the first); 429 makes it the field's error. The block runs in a
-        savepoint; when it raises, what it wrote is undone and the error is the field's."""
+        """A mutation field's block: counted and checked like its REST twin. Each field after
+        the first counts against the caller's rate limit as one more REST call (the request
+        counted the first); 429 makes it the field's error. The field is atomic, its answer
+        included: :class:`codex32.api.graphql.executor.Executor` runs it in a savepoint."""
         self.writes += 1
         if self.writes > 1:
             limit_rate(self.principal.rate_key)
-        principal = self.require(permission)
-        with self.session.begin_nested():
-            yield principal
+        yield self.require(permission)
 
 
 def context_of(info: Info[Any, Any]) -> Context:

@@ -22,6 +22,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from codex32.api.graphql.errors import log_unexpected
+from codex32.api.graphql.executor import Executor
 from codex32.api.graphql.limits import CostLimiter, NoNulStrings
 from codex32.api.graphql.mutations import Mutation
 from codex32.api.graphql.queries import Query
@@ -64,4 +65,5 @@ def build(settings: Settings) -> Schema:
     ]
     if not settings.graphql_introspection:
         extensions += [DisableIntrospection, HideSuggestions]
-    return Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return Schema(query=Query, mutation=Mutation, extensions=extensions,
+                  execution_context_class=Executor)
