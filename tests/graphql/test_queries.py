@@ -9,6 +9,7 @@ import threading
 import psycopg
 import pytest
 
+from tests.conftest import sign_up
 from tests.graphql.conftest import CODE, data_of, error_codes, gql
 
 BOTS = """query($first: Int, $after: String) {
@@ -201,3 +202,15 @@ def test_a_viewer_reads_but_an_api_user_sees_no_members(tenant, client):
     response = gql(client, {"X-API-Key": key}, "{ bots { nodes { id } } members { role } }")
     assert response.json["data"] is None or response.json["data"].get("members") is None
     assert "FORBIDDEN" in error_codes(response)
+
+
+def test_each_search_field_counts_against_the_rate_limit_like_its_rest_call(make_app):
+    # Thirty aliased searches (each embeds the query through the gateway) counted once.
+    app = make_app(rate_limit_per_minute=4)
+    client = app.test_client()
+    key = {"X-API-Key": sign_up(client).api_key("viewer")}
+    fields = " ".join(f'q{i}: search(q: "anything {i}") {{ query }}' for i in range(10))
+    response = gql(client, key, f"{{ {fields} }}")
+    answered = [alias for alias, found in response.json["data"].items() if found is not None]
+    assert 1 <= len(answered) <= 8, response.json  # the limit, twice if a minute began
+    assert error_codes(response) == ["RATE_LIMITED"] * (10 - len(answered))

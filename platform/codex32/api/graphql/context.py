@@ -28,7 +28,7 @@ class Context:
     session: Session
     settings: Settings
     loaders: Loaders = field(default_factory=Loaders)
-    writes: int = 0  # mutation fields run so far
+    costly_fields: int = 0  # mutations and searches run so far (see count)
 
     def require(self, permission: Permission) -> Principal:
         """The principal, if its role grants ``permission`` (REST's ``@requires``); else 403."""
@@ -39,14 +39,19 @@ class Context:
 
     @contextmanager
     def writing(self, permission: Permission) -> Iterator[Principal]:
-        """A mutation field's block: counted and checked like its REST twin. Each field after
-        the first counts against the caller's rate limit as one more REST call (the request
-        counted the first); 429 makes it the field's error. The field is atomic, its answer
-        included: :class:`codex32.api.graphql.executor.Executor` runs it in a savepoint."""
-        self.writes += 1
-        if self.writes > 1:
-            limit_rate(self.principal.rate_key)
+        """A mutation field's block: counted (:meth:`count`) and checked like its REST twin.
+        The field is atomic, its answer included: :class:`codex32.api.graphql.executor.Executor`
+        runs it in a savepoint."""
+        self.count()
         yield self.require(permission)
+
+    def count(self) -> None:
+        """Count a costly field (a mutation, a search) as its REST twin's call: each after the
+        first counts against the caller's rate limit (the request counted the first), so
+        aliases do not multiply what one request may do; 429 makes it the field's error."""
+        self.costly_fields += 1
+        if self.costly_fields > 1:
+            limit_rate(self.principal.rate_key)
 
 
 def context_of(info: Info[Any, Any]) -> Context:
