@@ -139,6 +139,20 @@ def test_without_introspection_an_error_suggests_no_names(tenant, make_app, quer
     assert "Did you mean" in opened.get_data(as_text=True)
 
 
+def test_a_document_of_several_operations_must_name_the_one_to_run(tenant, ask):
+    # The first one ran, whatever the client meant: a mutation after a query was dropped.
+    document = 'query Read { bots { nodes { id } } } mutation Write { createBot(input: ' \
+               '{name: "named"}) { id } }'
+    response = ask(document)
+    assert response.json["data"] is None
+    assert error_codes(response) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "operationName" in response.json["errors"][0]["message"]
+    named = tenant.client.post(PATH, headers=tenant.headers,
+                               json={"query": document, "operationName": "Write"})
+    assert named.json["data"]["createBot"]["id"]
+    assert data_of(ask("query Only { bots { nodes { id } } }"))
+
+
 def test_introspection_is_off_in_production_by_default(tmp_path):
     from codex32.config import Settings
     from tests.test_config import production_env

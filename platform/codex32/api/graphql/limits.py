@@ -1,6 +1,6 @@
-"""The cost limit of a GraphQL operation and the refusal of NUL in its string literals, checked
-before it runs (depth and token limits are strawberry's own extensions,
-:mod:`codex32.api.graphql.schema`).
+"""The cost limit of a GraphQL operation, the refusal of NUL in its string literals and of an
+unnamed choice among several operations, checked before it runs (depth and token limits are
+strawberry's own extensions, :mod:`codex32.api.graphql.schema`).
 
 Cost estimates the objects an operation may read (GitHub's "node limit"): a connection costs
 its page size (``first``, from the document, its variables or a variable's default, else the
@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -131,6 +132,28 @@ def _page_size(node: FieldNode, largest_page: int, variables: dict[str, Any]) ->
             return max(1, min(value, largest_page))
         return min(DEFAULT_FIRST, largest_page) if value is None else largest_page
     return min(DEFAULT_FIRST, largest_page)
+
+
+class OperationChoice(SchemaExtension):
+    """A document of several operations sent without ``operationName`` is refused: running
+    the first (what the library does) would silently drop the others."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.operation_name is None:
+            context.validation_rules = (*context.validation_rules, OneOperation)
+        yield
+
+
+class OneOperation(ValidationRule):
+    """At most one operation in the document (the request named none)."""
+
+    def enter_document(self, node: DocumentNode, *_: Any) -> None:
+        operations = [d for d in node.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(operations) > 1:
+            self.report_error(GraphQLError(
+                "the document holds several operations: name the one to run in "
+                "operationName", operations[1]))
 
 
 class NoNulStrings(ValidationRule):

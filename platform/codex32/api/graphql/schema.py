@@ -23,7 +23,7 @@ from strawberry.types import ExecutionContext
 
 from codex32.api.graphql.errors import log_unexpected
 from codex32.api.graphql.executor import Executor
-from codex32.api.graphql.limits import CostLimiter, NoNulStrings
+from codex32.api.graphql.limits import CostLimiter, NoNulStrings, OperationChoice
 from codex32.api.graphql.mutations import Mutation
 from codex32.api.graphql.queries import Query
 from codex32.config import Settings
@@ -62,6 +62,7 @@ def build(settings: Settings) -> Schema:
         partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
         partial(CostLimiter, settings.graphql_max_cost, settings.max_page_size),
         partial(AddValidationRules, [NoNulStrings]),
+        OperationChoice,
     ]
     if not settings.graphql_introspection:
         extensions += [DisableIntrospection, HideSuggestions]
