@@ -4,10 +4,11 @@ the guard), the settings and the request's loaders; and the permission check of 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 from strawberry.types import Info
@@ -17,7 +18,9 @@ from codex32.auth.guard import limit_rate
 from codex32.auth.principal import Principal
 from codex32.auth.rbac import Permission
 from codex32.config import Settings
-from codex32.errors import Forbidden
+from codex32.errors import Forbidden, TooLarge
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -29,6 +32,7 @@ class Context:
     settings: Settings
     loaders: Loaders = field(default_factory=Loaders)
     costly_fields: int = 0  # mutations and searches run so far (see count)
+    answer_chars: int = 0  # the large scalars answered so far (see spend)
 
     def require(self, permission: Permission) -> Principal:
         """The principal, if its role grants ``permission`` (REST's ``@requires``); else 403."""
@@ -44,6 +48,20 @@ class Context:
         runs it in a savepoint."""
         self.count()
         yield self.require(permission)
+
+    def spend(self, value: T) -> T:
+        """``value`` (a version's code, an execution's logs, input or result), counted against
+        the answer's byte budget: the cost limit counts objects, not what they hold, and aliases
+        would repeat a large one. Past ``GRAPHQL_MAX_ANSWER_BYTES`` a field answers 413."""
+        if value is not None:
+            self.answer_chars += len(value if isinstance(value, str)
+                                     else json.dumps(value, separators=(",", ":")))
+        limit = self.settings.graphql_max_answer_bytes
+        if self.answer_chars > limit:
+            raise TooLarge(f"the answer would hold more than {limit} bytes of code, logs, "
+                           "inputs and results: ask for fewer items (first) or fewer of "
+                           "those fields")
+        return value
 
     def count(self) -> None:
         """Count a costly field (a mutation, a search) as its REST twin's call: each after the
