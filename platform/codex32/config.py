@@ -278,8 +278,7 @@ class Settings:
             graphql_max_depth=integer(env.get("GRAPHQL_MAX_DEPTH"), 10),
             graphql_max_tokens=integer(env.get("GRAPHQL_MAX_TOKENS"), 2000),
             graphql_max_cost=integer(env.get("GRAPHQL_MAX_COST"), 5000),
-            graphql_max_answer_bytes=integer(env.get("GRAPHQL_MAX_ANSWER_BYTES"),
-                                             16 * 1024 * 1024),
+            graphql_max_answer_bytes=integer(env.get("GRAPHQL_MAX_ANSWER_BYTES"), 16 << 20),
             oidc_providers=oidc_providers(env.get("CODEX32_OIDC_PROVIDERS")),
             oidc_jwks_ttl_seconds=number(env.get("CODEX32_OIDC_JWKS_TTL_SECONDS"), 3600.0),
         )
