@@ -41,6 +41,7 @@ SCENARIOS = [
     "retry-after beyond the deadline is a RateLimited error",
     "chat stream parses split events then an error event",
     "credentials are not shown when the client or its errors are printed",
+    "an unreachable server is a TransportError, retried while refused",
     "a call past its timeout is a Timeout",
 ]
 

@@ -1,9 +1,11 @@
 /**
  * The one place requests go out: authentication (an API key, or bearer tokens refreshed once
- * on a 401), retries on 429/503 honouring `Retry-After` within a deadline, and timeouts through
- * `AbortSignal`. The generated client (openapi-fetch) hands every request to `Transport.fetcher`.
+ * on a 401), retries on 429/503 honouring `Retry-After` within a deadline (and on a refused
+ * connection: nothing was sent), a failure without an answer as `TransportError`, and timeouts
+ * through `AbortSignal`. The generated client (openapi-fetch) hands every request to
+ * `Transport.fetcher`.
  */
-import { Timeout, errorFrom, retryAfterSeconds } from "./errors.js";
+import { Timeout, TransportError, errorFrom, retryAfterSeconds } from "./errors.js";
 
 /** How the client authenticates: an API key, a token pair, or a password it signs in with. */
 export type Credentials =
@@ -172,7 +174,17 @@ export class Transport {
       try {
         response = await this.options.fetch(url, { ...init, signal });
       } catch (error) {
-        throw asTimeout(error, timeoutMs, url) ?? error;
+        const timedOut = asTimeout(error, timeoutMs, url);
+        if (timedOut) throw timedOut;
+        // Refused: nothing was sent, so any call may be sent again (as after a 429).
+        const waitMs = backoffSeconds(retry) * 1000;
+        const again = refused(error) && retry < this.options.maxRetries &&
+                      Date.now() + waitMs <= deadline;
+        if (!again) {
+          throw new TransportError(`could not reach ${url}: ${reason(error)}`, { cause: error });
+        }
+        await sleep(waitMs, call.signal);
+        continue;
       }
       if (!RETRIED.has(response.status) || retry >= this.options.maxRetries) return response;
       const waitMs = (retryAfterSeconds(response.headers.get("Retry-After")) ??
@@ -192,6 +204,18 @@ export function asTimeout(error: unknown, timeoutMs: number | undefined,
   if (name === "TimeoutError") return new Timeout(`no answer from ${url}${within}`, { cause: error });
   if (name === "AbortError") return new Timeout(`the call to ${url} was aborted`, { cause: error });
   return undefined;
+}
+
+/** Whether fetch failed because the connection was refused (the request never left). */
+function refused(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: string } } | null)?.cause;
+  return cause?.code === "ECONNREFUSED";
+}
+
+/** What made fetch fail, for the error's message (undici puts it in `cause`). */
+function reason(error: unknown): string {
+  const cause = (error as { cause?: { message?: string } } | null)?.cause;
+  return cause?.message ?? (error instanceof Error ? error.message : String(error));
 }
 
 /** Exponential backoff with full jitter when the server gave no Retry-After: ≤ 0.5, 1, 2, 4 s. */

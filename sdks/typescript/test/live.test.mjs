@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { after, before, describe, test } from "node:test";
 
-const { Codex32, Codex32Error, Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Timeout } =
+const { Codex32, Codex32Error, Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Timeout,
+        TransportError } =
   await import(process.env.CODEX32_SDK_ENTRY ?? "../dist/index.js");
 
 const env = (name) => {
@@ -249,6 +250,20 @@ describe("against a fake server", () => {
       assert.ok(!shown.some((text) => text.includes(secret)), `${secret} was shown`);
     }
     assert.equal(clients[3].transport.tokens.refreshToken, secrets[2]);   // still readable
+  });
+
+  test("an unreachable server is a TransportError, retried while refused", async () => {
+    const closed = createServer();
+    await new Promise((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${closed.address().port}`;
+    await new Promise((resolve) => closed.close(resolve));
+    const client = new Codex32({ apiKey: "c32_secret-api-key" }, { baseUrl: url, maxRetries: 1 });
+    const started = Date.now();
+    const error = await client.bots.get("b1").catch((e) => e);
+    assert.ok(error instanceof TransportError, String(error));
+    assert.ok(error.message.includes(url) && !error.message.includes("secret"), error.message);
+    assert.ok(Date.now() - started < 3_000);
+    assert.ok(new Timeout("t") instanceof TransportError);   // one catch for both
   });
 
   test("a call past its timeout is a Timeout", async () => {
