@@ -22,6 +22,7 @@ import pytest
 
 from codex32_client import (
     Codex32,
+    Codex32Error,
     InvalidInput,
     NotFound,
     RateLimited,
@@ -206,7 +207,7 @@ class Answer(BaseHTTPRequestHandler):
         server.seen.append((time.monotonic(), dict(self.headers)))
         status, headers, body = server.script[min(len(server.seen), len(server.script)) - 1]
         time.sleep(server.delay)
-        payload = json.dumps(body).encode()
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         for name, value in {"Content-Type": "application/json", **headers}.items():
             self.send_header(name, value)
@@ -329,3 +330,18 @@ def test_an_access_token_without_a_refresh_token_is_not_refreshed(scripted):
         client.executions.create(uuid.uuid4())
     assert len(server.seen) == 1
     assert refused.value.detail == "the access token has expired"
+
+
+@pytest.mark.parametrize("events, status, detail", [
+    (b"event: chunk\ndata: {\"text\": \"Hel\"}\n\nevent: chunk\ndata: {not json\n\n", 200,
+     "unreadable event"),
+    (b"event: chunk\ndata: 5\n\n", 200, "unreadable event"),
+    (b"event: error\ndata: {\"code\": \"bad\", \"message\": \"down\"}\n\n", 502, "down"),
+])
+def test_an_unreadable_stream_event_is_a_typed_error(scripted, events, status, detail):
+    # A proxy's garbage in the stream escaped as json's ValueError or an AttributeError.
+    server = scripted([(200, {"Content-Type": "text/event-stream"}, events)])
+    with Codex32(base_url=server.url, api_key="k") as client, \
+            pytest.raises(Codex32Error) as unreadable:
+        list(client.llm.chat_stream([{"role": "user", "content": "hi"}]))
+    assert unreadable.value.status == status and detail in str(unreadable.value)
