@@ -42,6 +42,7 @@ SCENARIOS = [
     "chat stream parses split events then an error event",
     "credentials are not shown when the client or its errors are printed",
     "an unreachable server is a TransportError, retried while refused",
+    "an unreadable stream event is a Codex32Error",
     "a call past its timeout is a Timeout",
 ]
 

@@ -266,6 +266,19 @@ describe("against a fake server", () => {
     assert.ok(new Timeout("t") instanceof TransportError);   // one catch for both
   });
 
+  test("an unreadable stream event is a Codex32Error", async () => {
+    const sse = { "Content-Type": "text/event-stream" };
+    script = [[200, sse, ["event: chunk\ndata: {\"text\": \"Hel\"}\n\n", "event: chunk\ndata: {no\n\n"]],
+              [200, sse, ["event: done\ndata: null\n\n"]]];
+    const client = new Codex32({ apiKey: "k" }, base);
+    for (let i = 0; i < 2; i++) {
+      const error = await client.llm.chatStream({ messages: [{ role: "user", content: "hi" }] })
+        .text().catch((e) => e);
+      assert.ok(error instanceof Codex32Error && error.status === 502, String(error));
+      assert.ok(error.detail.includes("unreadable event"), error.detail);
+    }
+  });
+
   test("a call past its timeout is a Timeout", async () => {
     script = [["hang"]];
     const client = new Codex32({ apiKey: "k" }, { baseUrl: base, timeoutMs: 300 });
