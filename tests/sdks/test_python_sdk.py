@@ -333,9 +333,9 @@ def test_an_access_token_without_a_refresh_token_is_not_refreshed(scripted):
 
 
 @pytest.mark.parametrize("events, status, detail", [
-    (b"event: chunk\ndata: {\"text\": \"Hel\"}\n\nevent: chunk\ndata: {not json\n\n", 200,
+    (b"event: chunk\ndata: {\"text\": \"Hel\"}\n\nevent: chunk\ndata: {not json\n\n", 502,
      "unreadable event"),
-    (b"event: chunk\ndata: 5\n\n", 200, "unreadable event"),
+    (b"event: chunk\ndata: 5\n\n", 502, "unreadable event"),
     (b"event: error\ndata: {\"code\": \"bad\", \"message\": \"down\"}\n\n", 502, "down"),
 ])
 def test_an_unreadable_stream_event_is_a_typed_error(scripted, events, status, detail):

@@ -17,7 +17,7 @@ import httpx
 from codex32_client.api_v1 import AuthenticatedClient
 from codex32_client.api_v1.api.llm import chat
 from codex32_client.api_v1.models import Chat, ChatAnswer, Message
-from codex32_client.errors import APIError, Timeout, TransportError, call, expect, from_answer
+from codex32_client.errors import Timeout, TransportError, call, expect, from_answer
 
 CHAT_PATH = "/api/v1/llm/chat"
 
@@ -50,8 +50,9 @@ class ChatStream:
                     status = code if isinstance(code, int) and 400 <= code < 600 else 502
                     raise from_answer(status, self._answer.headers, json.dumps(data).encode())
         except ValueError as exc:  # not an event this API sends (a proxy's, a cut one)
-            raise APIError(f"unreadable event in the stream: {exc}",
-                           status=self._answer.status_code) from exc
+            unreadable = {"message": f"unreadable event in the stream: {exc}"}
+            raise from_answer(502, self._answer.headers,
+                              json.dumps(unreadable).encode()) from exc
         except httpx.TimeoutException as exc:
             raise Timeout(f"no chunk within the timeout: {exc}") from exc
         except httpx.TransportError as exc:
