@@ -86,10 +86,12 @@ def create_app(settings: Settings | None = None, urls: DatabaseUrls | None = Non
     console.init_app(app)
     api.register_blueprint(health.blp)
     register_error_handlers(app)
-    versioning.init_app(app)
     request_tracing.init_app(app)  # before the other hooks: its span holds theirs
     _install_request_hooks(app)
     metrics.init_app(app, settings)
+    # After the hooks above: a refused version still gets its request id, log context,
+    # metrics and span.
+    versioning.init_app(app)
     _add_web_checks(runtime)
     bootstrap.start(runtime, app)
     return app

@@ -149,6 +149,7 @@ class Settings:
     graphql_max_depth: int = 10
     graphql_max_tokens: int = 2000
     graphql_max_cost: int = 5000
+    graphql_max_answer_bytes: int = 16 * 1024 * 1024  # code, logs, inputs and results
     # OpenID Connect sign-in: the platform's providers and the provider key cache.
     oidc_providers: tuple[OIDCProviderSetting, ...] = ()
     oidc_jwks_ttl_seconds: float = 3600.0
@@ -277,6 +278,7 @@ class Settings:
             graphql_max_depth=integer(env.get("GRAPHQL_MAX_DEPTH"), 10),
             graphql_max_tokens=integer(env.get("GRAPHQL_MAX_TOKENS"), 2000),
             graphql_max_cost=integer(env.get("GRAPHQL_MAX_COST"), 5000),
+            graphql_max_answer_bytes=integer(env.get("GRAPHQL_MAX_ANSWER_BYTES"), 16 << 20),
             oidc_providers=oidc_providers(env.get("CODEX32_OIDC_PROVIDERS")),
             oidc_jwks_ttl_seconds=number(env.get("CODEX32_OIDC_JWKS_TTL_SECONDS"), 3600.0),
         )
@@ -295,9 +297,10 @@ class Settings:
             raise ConfigError("CODEX32_SMTP_URL must start with smtp:// or smtps://")
         if self.max_page_size < 1 or self.pool_size < 1:
             raise ConfigError("MAX_PAGE_SIZE and DB_POOL_SIZE must be positive")
-        if min(self.graphql_max_depth, self.graphql_max_tokens, self.graphql_max_cost) < 1:
-            raise ConfigError("GRAPHQL_MAX_DEPTH, GRAPHQL_MAX_TOKENS and GRAPHQL_MAX_COST must "
-                              "be at least 1")
+        if min(self.graphql_max_depth, self.graphql_max_tokens, self.graphql_max_cost,
+               self.graphql_max_answer_bytes) < 1:
+            raise ConfigError("GRAPHQL_MAX_DEPTH, GRAPHQL_MAX_TOKENS, GRAPHQL_MAX_COST and "
+                              "GRAPHQL_MAX_ANSWER_BYTES must be at least 1")
         if self.pool_ping_idle_seconds < 0:
             raise ConfigError("DB_POOL_PING_IDLE_SECONDS must not be negative")
         if self.plugin_calls_per_plugin < 1:

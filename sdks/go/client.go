@@ -121,6 +121,23 @@ func (c *Client) Tokens() (access, refresh string) {
 	return c.access, c.refresh
 }
 
+// Format prints the client as its server and the kind of its credential, never the
+// credential itself (a client printed with %v or %+v, or logged, would otherwise show them).
+func (c *Client) Format(f fmt.State, _ rune) {
+	c.mu.Lock()
+	kind := "none"
+	switch {
+	case c.apiKey != "":
+		kind = "API key"
+	case c.access != "" || c.refresh != "":
+		kind = "tokens"
+	case c.login != nil:
+		kind = "password"
+	}
+	c.mu.Unlock()
+	fmt.Fprintf(f, "codex32.Client{%s, credential: %s}", c.baseURL, kind)
+}
+
 // request is one operation's call, as the generated code describes it.
 type request struct {
 	method string

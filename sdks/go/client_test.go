@@ -388,3 +388,54 @@ func TestRetryAfterTakesSecondsOrADate(t *testing.T) {
 		}
 	}
 }
+
+func TestARetryAfterTooLongForADurationIsNotRetriedAtOnce(t *testing.T) {
+	// 99999999999 s overflows a time.Duration: read as a wrap-around (negative) wait, it
+	// became a short backoff and the call was retried at once instead of ending.
+	now := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	for _, value := range []string{"99999999999", "1e300", "+Inf"} {
+		if got := retryAfter(value, now); got < 100*365*24*time.Hour {
+			t.Errorf("retryAfter(%q) = %v, want the longest wait", value, got)
+		}
+	}
+	if got := retryAfter("NaN", now); got != 0 {
+		t.Errorf("retryAfter(\"NaN\") = %v, want 0 (not a wait)", got)
+	}
+	var calls int
+	server := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		w.Header().Set("Retry-After", "99999999999")
+		problem(w, 429, "rate-limited", "come back much later", "")
+	})
+	c := NewClient(server.URL, WithAPIKey("k"))
+	started := time.Now()
+	if _, err := c.Bots.Get(context.Background(), "b1", nil); !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("err = %v", err)
+	}
+	if calls != 1 || time.Since(started) > 500*time.Millisecond {
+		t.Fatalf("%d calls in %v, want 1 at once", calls, time.Since(started))
+	}
+}
+
+func TestPrintingAClientShowsNoCredential(t *testing.T) {
+	clients := []*Client{
+		NewClient("http://127.0.0.1:9", WithAPIKey("c32_secret-api-key")),
+		NewClient("http://127.0.0.1:9", WithTokens("secret-access", "secret-refresh")),
+		NewClient("http://127.0.0.1:9", WithPassword("ada@example.com", "secret-password", "")),
+	}
+	for _, c := range clients {
+		shown := fmt.Sprintf("%v %+v %#v", c, c, c)
+		for _, secret := range []string{"c32_secret-api-key", "secret-access", "secret-refresh",
+			"secret-password"} {
+			if strings.Contains(shown, secret) {
+				t.Errorf("%s is shown: %s", secret, shown)
+			}
+		}
+		if !strings.Contains(shown, "127.0.0.1:9") {
+			t.Errorf("the server is not shown: %s", shown)
+		}
+	}
+	if access, refresh := clients[1].Tokens(); access != "secret-access" || refresh != "secret-refresh" {
+		t.Errorf("Tokens() = %q, %q", access, refresh)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -111,8 +112,12 @@ func retryAfter(value string, now time.Time) time.Duration {
 		return 0
 	}
 	if seconds, err := strconv.ParseFloat(value, 64); err == nil {
-		if seconds < 0 {
+		switch {
+		case math.IsNaN(seconds) || seconds < 0:
 			return 0
+		case seconds >= float64(math.MaxInt64)/float64(time.Second):
+			// Longer than a Duration holds: the converted value would wrap around (negative).
+			return time.Duration(math.MaxInt64)
 		}
 		return time.Duration(seconds * float64(time.Second))
 	}

@@ -139,6 +139,24 @@ def test_a_nul_in_a_query_argument_is_422(tenant):
     assert "q" in body["errors"]["query"], body
 
 
+@pytest.mark.parametrize("path, name", [
+    ("/api/v1/bots?status=active&status=paused", "status"),     # a filter narrowed in silence
+    ("/api/v1/bots?page_size=1&page_size=50", "page_size"),
+    ("/api/v2/bots?q=a&q=b", "q"),
+    ("/api/v2/executions?limit=1&limit=2", "limit"),
+    ("/api/v2/audit-logs?action=bot.create&action=bot.delete", "action"),
+])
+def test_a_query_argument_given_twice_is_422_never_half_read(tenant, path, name):
+    # The second value was dropped: ?status=active&status=paused listed active bots only.
+    response = tenant.call("GET", path)
+    assert response.status_code == 422, (path, response.status_code)
+    if path.startswith("/api/v1/"):
+        assert name in response.json["errors"]["query"], response.json
+    else:
+        assert response.json["errors"][0]["pointer"] == f"/{name}", response.json
+    assert tenant.call("GET", "/api/v2/bots?expand=latest_version").status_code == 200
+
+
 @pytest.mark.parametrize("content_type", [None, "text/plain",
                                           "application/x-www-form-urlencoded"])
 def test_a_body_without_the_json_content_type_is_415_on_every_endpoint(tenant, operations,

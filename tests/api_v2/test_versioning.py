@@ -61,3 +61,22 @@ def test_a_write_through_the_header_reaches_the_same_service(tenant):
                        headers={"Accept-Version": "1"})
     assert made.status_code == 201
     assert tenant.call("GET", f"/api/v2/bots/{made.json['id']}").json["name"] == "via-header"
+
+
+
+@pytest.mark.parametrize("path, header", [("/api/v2/bots", "3"), ("/api/v2/bots", "1"),
+                                          ("/api/bots", "latest"), ("/api/v1/bots", "2")])
+def test_a_refused_version_answers_with_the_requests_id(tenant, path, header):
+    # The refusal ran before the request's own hooks: an empty X-Request-ID, a null
+    # request_id, and the previous request's log context still bound.
+    problems = path != "/api/v1/bots"  # v1's shape carries the id in the header only
+    given = tenant.call("GET", path, headers={"Accept-Version": header,
+                                              "X-Request-ID": "client-chosen-id"})
+    assert given.status_code in (400, 406)
+    assert given.headers["X-Request-ID"] == "client-chosen-id"
+    if problems:
+        assert given.json["request_id"] == "client-chosen-id"
+    made = tenant.call("GET", path, headers={"Accept-Version": header})
+    assert len(made.headers["X-Request-ID"]) == 32
+    if problems:
+        assert made.json["request_id"] == made.headers["X-Request-ID"]

@@ -92,6 +92,21 @@ def test_too_costly_an_operation_is_refused_with_its_cost(ask):
     assert data_of(ask(costly, {"n": 10}))
 
 
+def test_a_page_size_from_a_variables_default_counts_in_the_cost(ask):
+    # A variable left out of the request takes its default in the document: the cost must
+    # count that page size, not the API's default one (20 + 20 * 20 would pass the limit).
+    costly = "query($n: Int = 100) { bots(first: $n) { nodes { executions(first: $n) { " \
+             "nodes { id } } } } }"
+    response = ask(costly)
+    assert response.json["data"] is None
+    [error] = response.json["errors"]
+    assert error["extensions"]["code"] == "COST_LIMIT_EXCEEDED"
+    assert error["extensions"]["cost"] == 100 + 100 * 100
+    # a value sent for the variable wins over its default, as it does when the query runs
+    assert data_of(ask(costly, {"n": 10}))
+    assert data_of(ask("query($n: Int = 100) { bots(first: $n) { nodes { id } } }"))
+
+
 def test_introspection_follows_the_configuration(tenant, make_app):
     query = "{ __schema { queryType { name } } }"
     assert data_of(gql(tenant.client, tenant.headers, query))["__schema"]["queryType"] == {
@@ -100,6 +115,42 @@ def test_introspection_follows_the_configuration(tenant, make_app):
     response = gql(closed, tenant.headers, query)
     assert response.json["data"] is None
     assert "introspection" in response.json["errors"][0]["message"].lower()
+
+
+@pytest.mark.parametrize("query, variables", [
+    ("{ botz { nodes { id } } }", None),                       # a field of Query
+    ("{ bots { nodes { nam } } }", None),                      # a field of a type
+    ("{ bots(firs: 1) { nodes { id } } }", None),              # an argument
+    ("{ bots { nodes { ... on Bo { id } } } }", None),          # a type
+    ("mutation { createBott }", None),                          # a mutation
+    ("mutation($i: CreateBotInput!) { createBot(input: $i) { id } }",  # an input field
+     {"i": {"name": "x", "descripton": "y"}}),
+])
+def test_without_introspection_an_error_suggests_no_names(tenant, make_app, query, variables):
+    # "Did you mean 'bots'?" would give the schema away one guess at a time.
+    closed = make_app(graphql_introspection=False).test_client()
+    response = gql(closed, tenant.headers, query, variables)
+    assert response.json["data"] is None
+    [error, *_] = response.json["errors"]
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "Did you mean" not in response.get_data(as_text=True), error["message"]
+    # with introspection on, the suggestion helps (the schema is open anyway)
+    opened = gql(tenant.client, tenant.headers, query, variables)
+    assert "Did you mean" in opened.get_data(as_text=True)
+
+
+def test_a_document_of_several_operations_must_name_the_one_to_run(tenant, ask):
+    # The first one ran, whatever the client meant: a mutation after a query was dropped.
+    document = 'query Read { bots { nodes { id } } } mutation Write { createBot(input: ' \
+               '{name: "named"}) { id } }'
+    response = ask(document)
+    assert response.json["data"] is None
+    assert error_codes(response) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "operationName" in response.json["errors"][0]["message"]
+    named = tenant.client.post(PATH, headers=tenant.headers,
+                               json={"query": document, "operationName": "Write"})
+    assert named.json["data"]["createBot"]["id"]
+    assert data_of(ask("query Only { bots { nodes { id } } }"))
 
 
 def test_introspection_is_off_in_production_by_default(tmp_path):

@@ -8,7 +8,7 @@ import json
 import uuid
 from typing import Any
 
-from tests.conftest import MAILBOX
+from tests.conftest import MAILBOX, sign_up
 from tests.graphql.conftest import CODE, data_of, error_codes, gql
 
 CODE2 = CODE.replace("True", "False")
@@ -225,3 +225,43 @@ def test_a_failed_field_writes_nothing_and_earlier_fields_stand(tenant, ask):
     names = sorted(b["name"] for b in tenant.call("GET", "/api/v1/bots").json["items"])
     assert names == ["fresh", "taken"]
     assert len(_audit(tenant, "bot.create")) == 2
+
+
+def test_a_field_whose_answer_fails_writes_nothing(tenant, ask):
+    # The write ran, then a field of its answer failed (a bad page size, a bad cursor): the
+    # mutation answered null with the error, yet the bot stood, audited. A client retrying
+    # it would make it twice.
+    bot = tenant.create_bot("kept")
+    response = ask(f"""mutation {{
+        first: createBot(input: {{name: "fresh", code: {json.dumps(CODE)}}}) {{ name }}
+        second: createBot(input: {{name: "halfway"}}) {{
+            name versions(first: 0) {{ nodes {{ id }} }} }}
+        third: updateBot(id: "{bot['id']}", input: {{description: "changed"}}) {{
+            name executions(after: "not-a-cursor") {{ nodes {{ id }} }} }}
+        fourth: deleteSchedule(botId: "{bot['id']}")
+    }}""")
+    assert response.json["data"] == {"first": {"name": "fresh"}, "second": None, "third": None,
+                                     "fourth": None}
+    assert error_codes(response) == ["BAD_USER_INPUT", "BAD_USER_INPUT", "NOT_FOUND"]
+    names = sorted(b["name"] for b in tenant.call("GET", "/api/v1/bots").json["items"])
+    assert names == ["fresh", "kept"]
+    assert tenant.call("GET", f"/api/v1/bots/{bot['id']}").json["description"] == ""
+    assert len(_audit(tenant, "bot.create")) == 2 and not _audit(tenant, "bot.update")
+
+
+def test_each_mutation_field_counts_against_the_rate_limit_like_its_rest_call(make_app):
+    # One request with ten aliased createBot fields counted once: ten REST calls' writes for
+    # one call's share of the limit (aliases allow thirty).
+    app = make_app(rate_limit_per_minute=4)
+    client = app.test_client()
+    admin = sign_up(client)
+    key = {"X-API-Key": admin.api_key("admin")}
+    fields = " ".join(f'b{i}: createBot(input: {{name: "limited-{i}", code: {json.dumps(CODE)}}})'
+                      " { name }" for i in range(10))
+    response = gql(client, key, f"mutation {{ {fields} }}")
+    made = sorted(bot["name"] for bot in response.json["data"].values() if bot is not None)
+    assert 1 <= len(made) <= 8, made  # the limit, twice if a minute began meanwhile
+    assert error_codes(response) == ["RATE_LIMITED"] * (10 - len(made))
+    assert {error["extensions"]["status"] for error in response.json["errors"]} == {429}
+    listed = client.get("/api/v1/bots?page_size=100", headers=admin.headers)
+    assert sorted(bot["name"] for bot in listed.json["items"]) == made  # nothing else written

@@ -9,6 +9,7 @@ import threading
 import psycopg
 import pytest
 
+from tests.conftest import sign_up
 from tests.graphql.conftest import CODE, data_of, error_codes, gql
 
 BOTS = """query($first: Int, $after: String) {
@@ -201,3 +202,36 @@ def test_a_viewer_reads_but_an_api_user_sees_no_members(tenant, client):
     response = gql(client, {"X-API-Key": key}, "{ bots { nodes { id } } members { role } }")
     assert response.json["data"] is None or response.json["data"].get("members") is None
     assert "FORBIDDEN" in error_codes(response)
+
+
+def test_each_search_field_counts_against_the_rate_limit_like_its_rest_call(make_app):
+    # Thirty aliased searches (each embeds the query through the gateway) counted once.
+    app = make_app(rate_limit_per_minute=4)
+    client = app.test_client()
+    key = {"X-API-Key": sign_up(client).api_key("viewer")}
+    fields = " ".join(f'q{i}: search(q: "anything {i}") {{ query }}' for i in range(10))
+    response = gql(client, key, f"{{ {fields} }}")
+    answered = [alias for alias, found in response.json["data"].items() if found is not None]
+    assert 1 <= len(answered) <= 8, response.json  # the limit, twice if a minute began
+    assert error_codes(response) == ["RATE_LIMITED"] * (10 - len(answered))
+
+
+def test_an_answer_stops_at_its_byte_budget(tenant, ask):
+    # The cost counts objects, and code or logs are scalars: thirty aliases of one bot's ten
+    # 100 KB versions with their code answered 30 MB (600 MB with a hundred 200 KB versions).
+    big = CODE + "# " + "x" * (100 * 1024) + "\n"
+    bot = tenant.create_bot(code=big)
+    for number in range(9):
+        made = tenant.call("POST", f"/api/v1/bots/{bot['id']}/versions",
+                           json={"code": f"{big}# {number}\n"})
+        assert made.status_code == 201, made.json
+    one = f'bot(id: "{bot["id"]}") {{ versions(first: 10) {{ nodes {{ code }} }} }}'
+    assert len(data_of(ask(f"{{ {one} }}"))["bot"]["versions"]["nodes"]) == 10  # 1 MB
+    response = ask("{ " + " ".join(f"a{i}: {one}" for i in range(30)) + " }")
+    assert len(response.get_data()) <= 16 * 1024 * 1024 + 64 * 1024  # GRAPHQL_MAX_ANSWER_BYTES
+    codes = error_codes(response)
+    assert codes and set(codes) == {"TOO_LARGE"}, response.json["errors"][:1]
+    error = response.json["errors"][0]
+    assert error["extensions"]["status"] == 413 and "first" in error["message"]
+    answered = [found for found in response.json["data"].values() if found is not None]
+    assert 10 <= len(answered) < 30

@@ -7,6 +7,7 @@ generated clients' match with the OpenAPI snapshots.
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ import pytest
 
 from codex32_client import (
     Codex32,
+    Codex32Error,
     InvalidInput,
     NotFound,
     RateLimited,
@@ -205,13 +207,15 @@ class Answer(BaseHTTPRequestHandler):
         server.seen.append((time.monotonic(), dict(self.headers)))
         status, headers, body = server.script[min(len(server.seen), len(server.script)) - 1]
         time.sleep(server.delay)
-        payload = json.dumps(body).encode()
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         for name, value in {"Content-Type": "application/json", **headers}.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+    do_GET = do_POST
 
     def log_message(self, *args: object) -> None:
         pass
@@ -287,3 +291,57 @@ def test_the_generated_clients_are_from_the_current_snapshots():
 def test_the_sdk_type_checks(typecheck):
     output, _ = typecheck.communicate(timeout=120)
     assert typecheck.returncode == 0, output
+
+
+def test_credentials_never_appear_in_reprs_errors_or_logs(scripted, caplog):
+    server = scripted([(401, {}, {"code": 401, "status": "Unauthorized",
+                                  "message": "the access token has expired"})])
+    secrets = ("c32_secret-api-key", "secret-access-token", "secret-refresh-token",
+               "secret-password")
+    caplog.set_level(logging.DEBUG)
+    shown: list[str] = []
+    with Codex32(base_url=server.url, api_key=secrets[0], retry=RetryPolicy(max_retries=0)
+                 ) as by_key, pytest.raises(Unauthenticated) as refused:
+        shown += [repr(by_key), repr(by_key.auth), repr(by_key.tokens)]
+        by_key.bots.list().first_page()
+    shown += [str(refused.value), repr(refused.value), repr(refused.value.body)]
+    with Codex32(base_url=server.url, access_token=secrets[1], refresh_token=secrets[2],
+                 retry=RetryPolicy(max_retries=0)) as by_tokens, pytest.raises(Unauthenticated):
+        shown += [repr(by_tokens), repr(by_tokens.auth), repr(by_tokens.tokens),
+                  str(by_tokens.tokens)]
+        by_tokens.bots.list().first_page()
+    with Codex32(base_url=server.url, email="ada@example.com", password=secrets[3],
+                 retry=RetryPolicy(max_retries=0)) as by_password:
+        shown += [repr(by_password.auth)]
+    shown += [record.getMessage() for record in caplog.records]
+    assert len(server.seen) >= 3  # the calls were made (and logged)
+    for secret in secrets:
+        assert not [text for text in shown if secret in text], secret
+
+
+def test_an_access_token_without_a_refresh_token_is_not_refreshed(scripted):
+    # It sent POST /auth/refresh with an empty bearer, and the call's error was the refresh's.
+    server = scripted([(401, {}, {"code": 401, "status": "Unauthorized",
+                                  "message": "the access token has expired"}),
+                       (401, {}, {"code": 401, "status": "Unauthorized",
+                                  "message": "the refresh token is missing"})])
+    with Codex32(base_url=server.url, access_token="a.b.c") as client, \
+            pytest.raises(Unauthenticated) as refused:
+        client.executions.create(uuid.uuid4())
+    assert len(server.seen) == 1
+    assert refused.value.detail == "the access token has expired"
+
+
+@pytest.mark.parametrize("events, status, detail", [
+    (b"event: chunk\ndata: {\"text\": \"Hel\"}\n\nevent: chunk\ndata: {not json\n\n", 502,
+     "unreadable event"),
+    (b"event: chunk\ndata: 5\n\n", 502, "unreadable event"),
+    (b"event: error\ndata: {\"code\": \"bad\", \"message\": \"down\"}\n\n", 502, "down"),
+])
+def test_an_unreadable_stream_event_is_a_typed_error(scripted, events, status, detail):
+    # A proxy's garbage in the stream escaped as json's ValueError or an AttributeError.
+    server = scripted([(200, {"Content-Type": "text/event-stream"}, events)])
+    with Codex32(base_url=server.url, api_key="k") as client, \
+            pytest.raises(Codex32Error) as unreadable:
+        list(client.llm.chat_stream([{"role": "user", "content": "hi"}]))
+    assert unreadable.value.status == status and detail in str(unreadable.value)

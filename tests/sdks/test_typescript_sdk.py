@@ -40,6 +40,9 @@ SCENARIOS = [
     "503 then 429 retried after Retry-After with the same idempotency key",
     "retry-after beyond the deadline is a RateLimited error",
     "chat stream parses split events then an error event",
+    "credentials are not shown when the client or its errors are printed",
+    "an unreachable server is a TransportError, retried while refused",
+    "an unreadable stream event is a Codex32Error",
     "a call past its timeout is a Timeout",
 ]
 

@@ -24,7 +24,8 @@ from codex32.errors import Invalid, UnsupportedMediaType
 
 class ArgumentsParser(FlaskParser):
     """webargs' Flask parser with strict JSON bodies and NUL-free query arguments; an
-    unknown query parameter is refused like an unknown body field (422), never dropped."""
+    unknown query parameter is refused like an unknown body field (422), never dropped, and
+    so is a second value of one that takes a single value."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
                                    "query": None, "querystring": None}
@@ -42,7 +43,9 @@ class ArgumentsParser(FlaskParser):
         return read_body(data)
 
     def load_querystring(self, req: flask.Request, schema: Schema) -> Any:
-        """The query arguments; 422 when one holds a NUL character."""
+        """The query arguments; 422 when one holds a NUL character, or when one that takes a
+        single value is given more than once (webargs would read the first and drop the
+        rest: ``?status=active&status=paused`` would list active bots only)."""
         if b"%00" in req.query_string or b"\x00" in req.query_string:
             bad = sorted({name for name, values in req.args.lists()
                           if "\x00" in name or any("\x00" in value for value in values)})
@@ -51,7 +54,14 @@ class ArgumentsParser(FlaskParser):
                               errors={"query": {name.replace("\x00", "\\0"):
                                                 ["must not contain NUL characters"]
                                                 for name in bad}})
-        return super().load_querystring(req, schema)
+        arguments = super().load_querystring(req, schema)
+        repeated = sorted(name for name, values in req.args.lists()
+                          if len(values) > 1 and name not in arguments.multiple_keys)
+        if repeated:
+            message = "given more than once; send it once"
+            raise Invalid(f"query.{repeated[0]}: {message}",
+                          errors={"query": {name: [message] for name in repeated}})
+        return arguments
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -18,12 +18,17 @@ SIGN_IN_PATH = "/api/v1/auth/token"
 REFRESH_PATH = "/api/v1/auth/refresh"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Tokens:
-    """A signed-in user's pair, as ``POST /api/v1/auth/token`` and ``/refresh`` answer it."""
+    """A signed-in user's pair, as ``POST /api/v1/auth/token`` and ``/refresh`` answer it.
+    Its repr hides both tokens (a pair printed or logged would sign anyone in)."""
 
     access_token: str
     refresh_token: str | None = None
+
+    def __repr__(self) -> str:
+        refresh = "None" if self.refresh_token is None else "'…'"
+        return f"Tokens(access_token='…', refresh_token={refresh})"
 
 
 class ApiKeyAuth(httpx.Auth):
@@ -39,7 +44,8 @@ class ApiKeyAuth(httpx.Auth):
 
 class TokenAuth(httpx.Auth):
     """Bearer tokens: signs in first when given a password instead of tokens; on a 401, refreshes
-    once with the refresh token (or signs in again, with a password) and resends the request."""
+    once with the refresh token (or signs in again, with a password) and resends the request.
+    With neither (an access token alone), the 401 is the answer."""
 
     # Not ``requires_response_body``: that would read a whole chat stream before it is
     # iterated. The flow reads only the sign-in and refresh answers (a sync client's flow).
@@ -62,8 +68,8 @@ class TokenAuth(httpx.Auth):
             return
         request.headers["Authorization"] = f"Bearer {sent.access_token}"
         answer = yield request
-        if answer.status_code != 401:
-            return
+        if answer.status_code != 401 or not self._renewable(sent):
+            return  # nothing to renew with: the 401 is the call's answer
         with self._lock:
             if self.tokens == sent:  # no other thread has renewed the pair meanwhile
                 renewed = yield self._renew(sent)
@@ -74,11 +80,14 @@ class TokenAuth(httpx.Auth):
         request.headers["Authorization"] = f"Bearer {self.tokens.access_token}"
         yield request
 
+    def _renewable(self, sent: Tokens) -> bool:
+        return sent.refresh_token is not None or self.login["password"] is not None
+
     def _renew(self, sent: Tokens) -> httpx.Request:
-        if sent.refresh_token is None and self.login["password"] is not None:
+        if sent.refresh_token is None:
             return self._sign_in()
         return httpx.Request("POST", self.base_url + REFRESH_PATH,
-                             headers={"Authorization": f"Bearer {sent.refresh_token or ''}"})
+                             headers={"Authorization": f"Bearer {sent.refresh_token}"})
 
     def _sign_in(self) -> httpx.Request:
         body = {key: value for key, value in self.login.items() if value is not None}

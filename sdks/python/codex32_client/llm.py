@@ -46,8 +46,13 @@ class ChatStream:
                 elif event == "done":
                     self.result = data
                 elif event == "error":
-                    status = int(data.get("code") or 502)
+                    code = data.get("code")
+                    status = code if isinstance(code, int) and 400 <= code < 600 else 502
                     raise from_answer(status, self._answer.headers, json.dumps(data).encode())
+        except ValueError as exc:  # not an event this API sends (a proxy's, a cut one)
+            unreadable = {"message": f"unreadable event in the stream: {exc}"}
+            raise from_answer(502, self._answer.headers,
+                              json.dumps(unreadable).encode()) from exc
         except httpx.TimeoutException as exc:
             raise Timeout(f"no chunk within the timeout: {exc}") from exc
         except httpx.TransportError as exc:
@@ -67,19 +72,26 @@ class ChatStream:
 
 
 def _events(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(event name, JSON data) per Server-Sent Event."""
+    """(event name, JSON object data) per Server-Sent Event; ValueError for other data."""
     event, data = "message", list[str]()
     for line in lines:
         if not line:
             if data:
-                yield event, json.loads("\n".join(data))
+                yield event, _object("\n".join(data))
             event, data = "message", []
         elif line.startswith("event:"):
             event = line[6:].strip()
         elif line.startswith("data:"):
             data.append(line[5:].removeprefix(" "))
     if data:
-        yield event, json.loads("\n".join(data))
+        yield event, _object("\n".join(data))
+
+
+def _object(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError(f"an event's data is not a JSON object: {text[:100]!r}")
+    return value
 
 
 class Llm:

@@ -71,13 +71,16 @@ export class RateLimited extends Codex32Error {
 
 export class ServiceUnavailable extends RateLimited {}
 
-/** The call did not finish within its timeout (or was aborted by the caller's signal). */
-export class Timeout extends Error {
+/** No answer to read: the server could not be reached, or the connection broke. */
+export class TransportError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = "Timeout";
+    this.name = new.target.name;
   }
 }
+
+/** The call did not finish within its timeout (or was aborted by the caller's signal). */
+export class Timeout extends TransportError {}
 
 const KINDS: Record<number, string> = {
   400: "malformed-request", 401: "unauthenticated", 403: "forbidden", 404: "not-found",

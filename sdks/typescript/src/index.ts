@@ -2,7 +2,7 @@
 export { Codex32, type ClientOptions } from "./client.js";
 export {
   BadRequest, Codex32Error, Conflict, Forbidden, InvalidInput, NotFound, RateLimited,
-  ServiceUnavailable, Timeout, Unauthenticated, type FieldError, type Problem,
+  ServiceUnavailable, Timeout, TransportError, Unauthenticated, type FieldError, type Problem,
 } from "./errors.js";
 export { ChatStream, type ChatDone } from "./llm.js";
 export type * from "./models.js";

@@ -24,7 +24,7 @@ export class ChatStream implements AsyncIterable<string> {
   async *[Symbol.asyncIterator](): AsyncGenerator<string, void, undefined> {
     try {
       for await (const event of readEvents(await this.open())) {
-        const data = JSON.parse(event.data) as Record<string, unknown>;
+        const data = eventData(event.data);
         if (event.event === "chunk" && typeof data["text"] === "string") yield data["text"];
         else if (event.event === "done") this.done = data;
         else if (event.event === "error") {
@@ -42,6 +42,20 @@ export class ChatStream implements AsyncIterable<string> {
     for await (const chunk of this) text += chunk;
     return text;
   }
+}
+
+/** An event's data: a JSON object, or a 502 error (not an event this API sends). */
+function eventData(text: string): Record<string, unknown> {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    data = undefined;
+  }
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    throw errorFrom(502, { message: `unreadable event in the stream: ${text.slice(0, 100)}` });
+  }
+  return data as Record<string, unknown>;
 }
 
 export class Llm {

@@ -1,9 +1,11 @@
 /**
  * The one place requests go out: authentication (an API key, or bearer tokens refreshed once
- * on a 401), retries on 429/503 honouring `Retry-After` within a deadline, and timeouts through
- * `AbortSignal`. The generated client (openapi-fetch) hands every request to `Transport.fetcher`.
+ * on a 401), retries on 429/503 honouring `Retry-After` within a deadline (and on a refused
+ * connection: nothing was sent), a failure without an answer as `TransportError`, and timeouts
+ * through `AbortSignal`. The generated client (openapi-fetch) hands every request to
+ * `Transport.fetcher`.
  */
-import { Timeout, errorFrom, retryAfterSeconds } from "./errors.js";
+import { Timeout, TransportError, errorFrom, retryAfterSeconds } from "./errors.js";
 
 /** How the client authenticates: an API key, a token pair, or a password it signs in with. */
 export type Credentials =
@@ -46,16 +48,17 @@ const AUTH_PATHS = ["/api/v1/auth/token", "/api/v1/auth/refresh"];
 
 export class Transport {
   readonly baseUrl: string;
-  private readonly credentials: Credentials;
+  // Private fields (#): never shown by console.log or util.inspect, nor in JSON.stringify.
+  readonly #credentials: Credentials;
   private readonly options: Required<Omit<TransportOptions, "onTokens">> &
     Pick<TransportOptions, "onTokens">;
-  private accessToken: string | undefined;
-  private refreshToken: string | undefined;
+  #accessToken: string | undefined;
+  #refreshToken: string | undefined;
   private renewing: Promise<void> | undefined;
 
   constructor(credentials: Credentials, baseUrl: string, options: TransportOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
-    this.credentials = credentials;
+    this.#credentials = credentials;
     this.options = {
       timeoutMs: options.timeoutMs ?? 30_000,
       maxRetries: options.maxRetries ?? 3,
@@ -65,14 +68,14 @@ export class Transport {
       onTokens: options.onTokens,
     };
     if ("accessToken" in credentials) {
-      this.accessToken = credentials.accessToken;
-      this.refreshToken = credentials.refreshToken;
+      this.#accessToken = credentials.accessToken;
+      this.#refreshToken = credentials.refreshToken;
     }
   }
 
   /** The tokens in use (after a password sign-in or a refresh), if the client uses tokens. */
   get tokens(): { accessToken?: string; refreshToken?: string } {
-    return { accessToken: this.accessToken, refreshToken: this.refreshToken };
+    return { accessToken: this.#accessToken, refreshToken: this.#refreshToken };
   }
 
   /** A fetch for openapi-fetch that authenticates, retries and times out one call. */
@@ -91,9 +94,9 @@ export class Transport {
 
   /** Exchange the refresh token for a new pair (POST /api/v1/auth/refresh; it rotates). */
   async refresh(call: CallOptions = {}): Promise<TokenPair> {
-    if (!this.refreshToken) throw new Error("no refresh token to refresh with");
+    if (!this.#refreshToken) throw new Error("no refresh token to refresh with");
     return this.tokenCall("/api/v1/auth/refresh",
-                          { Authorization: `Bearer ${this.refreshToken}` }, undefined, call);
+                          { Authorization: `Bearer ${this.#refreshToken}` }, undefined, call);
   }
 
   private async tokenCall(path: string, headers: Record<string, string>, body: string | undefined,
@@ -103,8 +106,8 @@ export class Transport {
     const parsed = await readBody(response);
     if (!response.ok) throw errorFrom(response.status, parsed, response.headers);
     const pair = parsed as TokenPair;
-    this.accessToken = pair.access_token;
-    this.refreshToken = pair.refresh_token;
+    this.#accessToken = pair.access_token;
+    this.#refreshToken = pair.refresh_token;
     this.options.onTokens?.(pair);
     return pair;
   }
@@ -112,7 +115,7 @@ export class Transport {
   private async authenticated(request: Request, call: CallOptions): Promise<Response> {
     const body = request.body === null ? undefined : await request.arrayBuffer();
     const isAuthCall = AUTH_PATHS.some((path) => new URL(request.url).pathname === path);
-    if (!isAuthCall && "email" in this.credentials && !this.accessToken) {
+    if (!isAuthCall && "email" in this.#credentials && !this.#accessToken) {
       await this.renew(call);
     }
     const attempt = (): Promise<Response> => {
@@ -124,8 +127,8 @@ export class Transport {
       return this.send(request.url, { method: request.method, headers, body }, call);
     };
     const response = await attempt();
-    if (response.status !== 401 || isAuthCall || "apiKey" in this.credentials) return response;
-    const renewable = this.refreshToken !== undefined || "email" in this.credentials;
+    if (response.status !== 401 || isAuthCall || "apiKey" in this.#credentials) return response;
+    const renewable = this.#refreshToken !== undefined || "email" in this.#credentials;
     if (!renewable) return response;
     await response.body?.cancel();
     await this.renew(call);
@@ -133,24 +136,24 @@ export class Transport {
   }
 
   private authorize(headers: Headers): void {
-    if ("apiKey" in this.credentials) headers.set("X-API-Key", this.credentials.apiKey);
-    else if (this.accessToken) headers.set("Authorization", `Bearer ${this.accessToken}`);
+    if ("apiKey" in this.#credentials) headers.set("X-API-Key", this.#credentials.apiKey);
+    else if (this.#accessToken) headers.set("Authorization", `Bearer ${this.#accessToken}`);
   }
 
   /** One refresh (or sign-in) at a time: concurrent 401s wait for the same renewal. */
   private renew(call: CallOptions): Promise<void> {
     this.renewing ??= (async () => {
       try {
-        if (this.refreshToken) {
+        if (this.#refreshToken) {
           try {
             await this.refresh(call);
             return;
           } catch (error) {
-            if (!("email" in this.credentials)) throw error;
+            if (!("email" in this.#credentials)) throw error;
           }
         }
-        if ("email" in this.credentials) {
-          const { email, password, workspace } = this.credentials;
+        if ("email" in this.#credentials) {
+          const { email, password, workspace } = this.#credentials;
           await this.signIn(email, password, workspace, call);
         }
       } finally {
@@ -171,7 +174,17 @@ export class Transport {
       try {
         response = await this.options.fetch(url, { ...init, signal });
       } catch (error) {
-        throw asTimeout(error, timeoutMs, url) ?? error;
+        const timedOut = asTimeout(error, timeoutMs, url);
+        if (timedOut) throw timedOut;
+        // Refused: nothing was sent, so any call may be sent again (as after a 429).
+        const waitMs = backoffSeconds(retry) * 1000;
+        const again = refused(error) && retry < this.options.maxRetries &&
+                      Date.now() + waitMs <= deadline;
+        if (!again) {
+          throw new TransportError(`could not reach ${url}: ${reason(error)}`, { cause: error });
+        }
+        await sleep(waitMs, call.signal);
+        continue;
       }
       if (!RETRIED.has(response.status) || retry >= this.options.maxRetries) return response;
       const waitMs = (retryAfterSeconds(response.headers.get("Retry-After")) ??
@@ -191,6 +204,18 @@ export function asTimeout(error: unknown, timeoutMs: number | undefined,
   if (name === "TimeoutError") return new Timeout(`no answer from ${url}${within}`, { cause: error });
   if (name === "AbortError") return new Timeout(`the call to ${url} was aborted`, { cause: error });
   return undefined;
+}
+
+/** Whether fetch failed because the connection was refused (the request never left). */
+function refused(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: string } } | null)?.cause;
+  return cause?.code === "ECONNREFUSED";
+}
+
+/** What made fetch fail, for the error's message (undici puts it in `cause`). */
+function reason(error: unknown): string {
+  const cause = (error as { cause?: { message?: string } } | null)?.cause;
+  return cause?.message ?? (error instanceof Error ? error.message : String(error));
 }
 
 /** Exponential backoff with full jitter when the server gave no Retry-After: ≤ 0.5, 1, 2, 4 s. */

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { after, before, describe, test } from "node:test";
 
-const { Codex32, Codex32Error, Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Timeout } =
+const { Codex32, Codex32Error, Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Timeout,
+        TransportError } =
   await import(process.env.CODEX32_SDK_ENTRY ?? "../dist/index.js");
 
 const env = (name) => {
@@ -223,6 +224,59 @@ describe("against a fake server", () => {
     const error = await failing.text().catch((e) => e);
     assert.ok(error instanceof Codex32Error && error.status === 502, String(error));
     assert.equal(error.detail, "provider down");
+  });
+
+  test("credentials are not shown when the client or its errors are printed", async () => {
+    const { inspect } = await import("node:util");
+    const secrets = ["c32_secret-api-key", "secret-access", "secret-refresh", "secret-password"];
+    const refused = [401, {}, JSON.stringify({ code: 401, status: "Unauthorized",
+                                               message: "the API key is invalid" })];
+    script = [refused, refused];
+    const clients = [
+      new Codex32({ apiKey: secrets[0] }, base),
+      new Codex32({ accessToken: secrets[1] }, base),   // no refresh token: the 401 answers
+      new Codex32({ email: "ada@example.com", password: secrets[3] }, base),
+      new Codex32({ accessToken: secrets[1], refreshToken: secrets[2] }, base),
+    ];
+    const shown = [];
+    for (const client of clients.slice(0, 2)) {
+      const error = await client.bots.get("b1").catch((e) => e);
+      shown.push(inspect(error, { depth: 8 }), String(error), JSON.stringify(error));
+    }
+    for (const client of clients) {
+      shown.push(inspect(client, { depth: 8, showHidden: true }), JSON.stringify(client.transport));
+    }
+    for (const secret of secrets) {
+      assert.ok(!shown.some((text) => text.includes(secret)), `${secret} was shown`);
+    }
+    assert.equal(clients[3].transport.tokens.refreshToken, secrets[2]);   // still readable
+  });
+
+  test("an unreachable server is a TransportError, retried while refused", async () => {
+    const closed = createServer();
+    await new Promise((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${closed.address().port}`;
+    await new Promise((resolve) => closed.close(resolve));
+    const client = new Codex32({ apiKey: "c32_secret-api-key" }, { baseUrl: url, maxRetries: 1 });
+    const started = Date.now();
+    const error = await client.bots.get("b1").catch((e) => e);
+    assert.ok(error instanceof TransportError, String(error));
+    assert.ok(error.message.includes(url) && !error.message.includes("secret"), error.message);
+    assert.ok(Date.now() - started < 3_000);
+    assert.ok(new Timeout("t") instanceof TransportError);   // one catch for both
+  });
+
+  test("an unreadable stream event is a Codex32Error", async () => {
+    const sse = { "Content-Type": "text/event-stream" };
+    script = [[200, sse, ["event: chunk\ndata: {\"text\": \"Hel\"}\n\n", "event: chunk\ndata: {no\n\n"]],
+              [200, sse, ["event: done\ndata: null\n\n"]]];
+    const client = new Codex32({ apiKey: "k" }, base);
+    for (let i = 0; i < 2; i++) {
+      const error = await client.llm.chatStream({ messages: [{ role: "user", content: "hi" }] })
+        .text().catch((e) => e);
+      assert.ok(error instanceof Codex32Error && error.status === 502, String(error));
+      assert.ok(error.detail.includes("unreadable event"), error.detail);
+    }
   });
 
   test("a call past its timeout is a Timeout", async () => {

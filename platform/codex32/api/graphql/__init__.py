@@ -2,7 +2,8 @@
 
 Layout: :mod:`.schema` (limits), :mod:`.queries` and :mod:`.mutations` (the roots),
 :mod:`.types`, :mod:`.pagination`, :mod:`.loaders` (batching), :mod:`.limits` (cost),
-:mod:`.errors`, :mod:`.context`, :mod:`.view`. docs/graphql.md is the client's guide.
+:mod:`.executor` (a savepoint per mutation field), :mod:`.errors`, :mod:`.context`,
+:mod:`.view`. docs/graphql.md is the client's guide.
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
-"""The cost limit of a GraphQL operation and the refusal of NUL in its string literals, checked
-before it runs (depth and token limits are strawberry's own extensions,
-:mod:`codex32.api.graphql.schema`).
+"""The cost limit of a GraphQL operation, the refusal of NUL in its string literals and of an
+unnamed choice among several operations, checked before it runs (depth and token limits are
+strawberry's own extensions, :mod:`codex32.api.graphql.schema`).
 
 Cost estimates the objects an operation may read (GitHub's "node limit"): a connection costs
-its page size (``first``, from the document or its variables, else the default page size)
-times the page sizes of the connections around it; any other object field costs one, times
-the same. Scalars are free. ``bots(first: 100) { executions(first: 100) { id } }`` costs
-100 + 100 * 100: over the default limit, refused with a clear error before any SQL.
+its page size (``first``, from the document, its variables or a variable's default, else the
+default page size) times the page sizes of the connections around it; any other object field
+costs one, times the same. Scalars are free. ``bots(first: 100) { executions(first: 100) {
+id } }`` costs 100 + 100 * 100: over the default limit, refused with a clear error before any
+SQL.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -24,9 +26,11 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     StringValueNode,
+    ValidationContext,
     ValidationRule,
     VariableNode,
     get_named_type,
+    value_from_ast_untyped,
 )
 from strawberry.extensions import SchemaExtension
 
@@ -54,11 +58,17 @@ def cost_limit(maximum: int, largest_page: int,
     """A validation rule refusing operations whose estimated cost exceeds ``maximum``."""
 
     class CostLimit(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self.values: dict[str, Any] = dict(variables)
+
         def enter_operation_definition(self, node: OperationDefinitionNode,
                                        *_: Any) -> None:
             root = self.context.schema.get_root_type(node.operation)
             if root is None:
                 return
+            # A variable the request leaves out takes its default from the document.
+            self.values = {**_defaults(node), **variables}
             cost = self._cost(node.selection_set, root, 1, set())
             if cost > maximum:
                 self.report_error(GraphQLError(
@@ -94,12 +104,19 @@ def cost_limit(maximum: int, largest_page: int,
                 return 0
             inner = multiplier
             if named.name.endswith(CONNECTION_SUFFIX):
-                inner = multiplier * _page_size(node, largest_page, variables)
+                inner = multiplier * _page_size(node, largest_page, self.values)
             # A connection's own parts (nodes, edges, node, pageInfo) are counted by it.
             own = 0 if parent.name.endswith((CONNECTION_SUFFIX, "Edge")) else inner
             return own + self._cost(node.selection_set, named, inner, seen)
 
     return CostLimit
+
+
+def _defaults(operation: OperationDefinitionNode) -> dict[str, Any]:
+    """The default values the operation declares for its variables."""
+    return {definition.variable.name.value: value_from_ast_untyped(definition.default_value)
+            for definition in operation.variable_definitions or ()
+            if definition.default_value is not None}
 
 
 def _page_size(node: FieldNode, largest_page: int, variables: dict[str, Any]) -> int:
@@ -115,6 +132,28 @@ def _page_size(node: FieldNode, largest_page: int, variables: dict[str, Any]) ->
             return max(1, min(value, largest_page))
         return min(DEFAULT_FIRST, largest_page) if value is None else largest_page
     return min(DEFAULT_FIRST, largest_page)
+
+
+class OperationChoice(SchemaExtension):
+    """A document of several operations sent without ``operationName`` is refused: running
+    the first (what the library does) would silently drop the others."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.operation_name is None:
+            context.validation_rules = (*context.validation_rules, OneOperation)
+        yield
+
+
+class OneOperation(ValidationRule):
+    """At most one operation in the document (the request named none)."""
+
+    def enter_document(self, node: DocumentNode, *_: Any) -> None:
+        operations = [d for d in node.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(operations) > 1:
+            self.report_error(GraphQLError(
+                "the document holds several operations: name the one to run in "
+                "operationName", operations[1]))
 
 
 class NoNulStrings(ValidationRule):

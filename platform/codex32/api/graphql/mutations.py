@@ -2,8 +2,8 @@
 
 A mutation checks the same permission as its twin, validates its input with the twin's own
 marshmallow schema (so the limits are the same), calls the same service, which writes the same
-audit row. Each field runs in a savepoint (:meth:`Context.writing`): a field that fails writes
-nothing, and the fields before it stand, as separate REST calls would.
+audit row. Each field, its answer included, runs in a savepoint (:mod:`.executor`): a field
+that fails writes nothing, and the fields before it stand, as separate REST calls would.
 """
 
 from __future__ import annotations

@@ -131,6 +131,7 @@ class Query:
                collection: uuid.UUID | None = None,
                limit: int = 10) -> ai_types.SearchResult | None:
         ctx = context_of(info)
+        ctx.count()
         principal = ctx.require(Permission.VIEW_KNOWLEDGE)
         if not 1 <= len(q) <= knowledge_search.MAX_QUERY_CHARS:
             raise Invalid(f"q must be 1 to {knowledge_search.MAX_QUERY_CHARS} characters")

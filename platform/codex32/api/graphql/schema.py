@@ -1,9 +1,11 @@
 """The GraphQL schema and its limits, from the settings: depth, tokens, aliases and cost are
 checked before an operation runs; introspection is off unless the settings allow it (by
-default: everywhere but production)."""
+default: everywhere but production), and with it off, errors suggest no names."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -15,16 +17,19 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
+    SchemaExtension,
 )
 from strawberry.types import ExecutionContext
 
 from codex32.api.graphql.errors import log_unexpected
-from codex32.api.graphql.limits import CostLimiter, NoNulStrings
+from codex32.api.graphql.executor import Executor
+from codex32.api.graphql.limits import CostLimiter, NoNulStrings, OperationChoice
 from codex32.api.graphql.mutations import Mutation
 from codex32.api.graphql.queries import Query
 from codex32.config import Settings
 
 MAX_ALIASES = 30
+SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")  # GraphQL names hold no "?"
 
 
 class Schema(strawberry.Schema):
@@ -33,6 +38,18 @@ class Schema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
         log_unexpected(errors)
+
+
+class HideSuggestions(SchemaExtension):
+    """With introspection off, an error names nothing the caller did not write: graphql-core's
+    "Did you mean 'bots'?" would give the schema away one guess at a time."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context
+        result_errors = context.result.errors if context.result is not None else None
+        for error in [*(context.pre_execution_errors or ()), *(result_errors or ())]:
+            error.message = SUGGESTION.sub("", error.message)
 
 
 def build(settings: Settings) -> Schema:
@@ -45,7 +62,9 @@ def build(settings: Settings) -> Schema:
         partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
         partial(CostLimiter, settings.graphql_max_cost, settings.max_page_size),
         partial(AddValidationRules, [NoNulStrings]),
+        OperationChoice,
     ]
     if not settings.graphql_introspection:
-        extensions.append(DisableIntrospection)
-    return Schema(query=Query, mutation=Mutation, extensions=extensions)
+        extensions += [DisableIntrospection, HideSuggestions]
+    return Schema(query=Query, mutation=Mutation, extensions=extensions,
+                  execution_context_class=Executor)

@@ -89,11 +89,11 @@ class Version:
 
     @strawberry.field(description="the version's code (read in one batch for all versions)")
     def code(self, info: Info) -> str:
-        return _version_code(info, self.id)["code"]
+        return context_of(info).spend(_version_code(info, self.id)["code"])
 
     @strawberry.field(description="other generated files by path")
     def files(self, info: Info) -> JSON:
-        return cast(JSON, _version_code(info, self.id)["files"] or {})
+        return cast(JSON, context_of(info).spend(_version_code(info, self.id)["files"] or {}))
 
 
 def _version_code(info: Info, version_id: uuid.UUID) -> dict[str, Any]:
@@ -130,15 +130,16 @@ class Execution:
 
     @strawberry.field(description="the event the bot got")
     def input(self, info: Info) -> JSON:
-        return cast(JSON, _execution_detail(info, self.id).get("input") or {})
+        return cast(JSON, context_of(info).spend(_execution_detail(info, self.id).get("input")
+                                                 or {}))
 
     @strawberry.field
     def result(self, info: Info) -> JSON | None:
-        return _execution_detail(info, self.id).get("result")
+        return context_of(info).spend(_execution_detail(info, self.id).get("result"))
 
     @strawberry.field(description="captured output, capped")
     def logs(self, info: Info) -> str:
-        return _execution_detail(info, self.id).get("logs") or ""
+        return context_of(info).spend(_execution_detail(info, self.id).get("logs") or "")
 
     @strawberry.field
     def logs_truncated(self, info: Info) -> bool:
