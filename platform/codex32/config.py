@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from codex32.config_values import (
     number,
     oidc_providers,
     pairs,
+    persisted_secret,
 )
 
 log = logging.getLogger(__name__)
@@ -375,7 +375,7 @@ class Settings:
         needed = {"secret_key": self.secret_key, "jwt_secret_key": self.jwt_secret_key}
         if not self.secrets_keys:
             needed["secrets_key"] = ""
-        generated = {name: _persisted_secret(self.data_dir, name)
+        generated = {name: persisted_secret(self.data_dir, name)
                      for name, value in needed.items() if not value}
         if not generated:
             return self
@@ -385,21 +385,4 @@ class Settings:
         return replace(self, secrets_keys=keys,
                        secret_key=generated.get("secret_key", self.secret_key),
                        jwt_secret_key=generated.get("jwt_secret_key", self.jwt_secret_key))
-
-
-def _persisted_secret(data_dir: Path, name: str) -> str:
-    """Read a generated key from the data folder, creating it (mode 0600) the first time."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path = data_dir / f"{name}.txt"
-    if path.exists():
-        return path.read_text().strip()
-    value = secrets.token_urlsafe(48)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process generated it first
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value)
-    return value
-
 

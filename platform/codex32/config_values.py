@@ -1,15 +1,19 @@
 """How a setting's text from the environment is read: booleans, numbers, lists, ``kind=id``
-pairs, ``LOW-HIGH`` ranges, requirement names and the OIDC provider list. A value that does
-not read is a :class:`ConfigError` naming what was expected. :mod:`codex32.config` reads the
-environment with these; nothing here reads it.
+pairs, ``LOW-HIGH`` ranges, requirement names and the OIDC provider list; and the development
+keys generated into the data folder. A value that does not read is a :class:`ConfigError`
+naming what was expected. :mod:`codex32.config` reads the environment with these; nothing here
+reads it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 TRUE = {"1", "true", "yes", "on"}
@@ -141,3 +145,22 @@ def is_allowlist_entry(text: str) -> bool:
     except InvalidRequirement:
         return False
     return not (found.extras or found.url or found.marker)
+
+
+def persisted_secret(data_dir: Path, name: str) -> str:
+    """A generated development key, read from the data folder, created there (mode 0600) the
+    first time."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / f"{name}.txt"
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process generated it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+

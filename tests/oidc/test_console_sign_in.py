@@ -70,20 +70,9 @@ def test_a_console_session_from_a_workspaces_provider_cannot_switch_workspaces(a
                                                                               provider):
     """The console's switch is the API's: what a workspace's own provider signed in stays in
     that workspace, even when the account is a member of another (where it is, say, admin)."""
-    from tests.conftest import MAILBOX
     from tests.console.conftest import csrf_of
 
-    corp, elsewhere = sign_up(client), sign_up(client)
-    _add_provider(corp, provider)
-    assert corp.call("POST", "/api/v1/invitations",
-                     json={"email": elsewhere.email, "role": "viewer"}).status_code == 201
-    assert client.post(f"/api/v1/invitations/{MAILBOX.token_for(elsewhere.email)}/accept",
-                       json={"password": "irrelevant password 1"}).status_code == 200
-    browser = app.test_client()
-    started = browser.get(f"/app/oidc/corp/start?workspace={corp.slug}")
-    back = authorize_at_provider(provider, started.headers["Location"], new_sub(),
-                                 email=elsewhere.email, email_verified=True)
-    assert browser.get(back).status_code == 303
+    corp, elsewhere, browser = _signed_in_by_corps_provider(app, client, provider)
 
     switched = browser.post("/app/workspace", data={
         "workspace": elsewhere.slug, "csrf_token": csrf_of(browser, "/app/bots")})
@@ -98,6 +87,16 @@ def test_a_console_session_from_a_workspaces_provider_names_no_other_workspace(a
     """The layout's workspace switcher lists the member's workspaces; for a sign-in that
     corp's own provider vouched for (corp's admin may have made it), it names corp alone,
     not where else the member belongs."""
+    corp, elsewhere, browser = _signed_in_by_corps_provider(app, client, provider)
+
+    page = browser.get("/app/bots").text
+
+    assert corp.slug in page and elsewhere.slug not in page
+
+
+def _signed_in_by_corps_provider(app, client, provider):
+    """corp (with its own provider) and elsewhere, whose admin is invited into corp as a
+    viewer and signs in to the console through corp's provider: corp, elsewhere, the browser."""
     from tests.conftest import MAILBOX
 
     corp, elsewhere = sign_up(client), sign_up(client)
@@ -111,7 +110,4 @@ def test_a_console_session_from_a_workspaces_provider_names_no_other_workspace(a
     back = authorize_at_provider(provider, started.headers["Location"], new_sub(),
                                  email=elsewhere.email, email_verified=True)
     assert browser.get(back).status_code == 303
-
-    page = browser.get("/app/bots").text
-
-    assert corp.slug in page and elsewhere.slug not in page
+    return corp, elsewhere, browser
