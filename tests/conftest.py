@@ -13,6 +13,7 @@ and created once under ``embedded.prepare``'s advisory lock), its own data folde
 from __future__ import annotations
 
 import fcntl
+import gc
 import logging
 import os
 import shutil
@@ -104,6 +105,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                          for mark in item.iter_markers("xdist_group")})
         if groups and "@" not in item.nodeid and hasattr(item, "_id"):
             item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Freeze the heap once the run is over (each xdist worker's too): the interpreter's
+    last collections would otherwise walk every object the run made only to free memory the
+    OS takes back at exit, about a second for two test modules' worth (0.96 s against 0.09 s
+    from the end of ``pytest.main`` to the process's exit), more for a worker's share."""
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")

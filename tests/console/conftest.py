@@ -1,6 +1,8 @@
 """Fixtures of the console's tests: a signed-in browser session for the Flask test client, and
-for the end-to-end tests a live server (one per module, with a worker for builds and runs) and
-one headless Chromium driven by playwright-core (tests/console/browser/driver.js).
+for the end-to-end tests a live server and one headless Chromium driven by playwright-core
+(tests/console/browser/driver.js), both shared by the end-to-end modules (one xdist group,
+so one test worker starts them once; the modules start the workers their builds and runs
+need).
 
 An end-to-end test calls ``browser.run("scenario", **args)``: the driver runs
 tests/console/browser/scenarios/<scenario>.js in a fresh browser context and returns what the
@@ -71,9 +73,9 @@ def console(app, tenant: Tenant) -> ConsoleClient:
     return ConsoleClient(app.test_client(), tenant.email, tenant.slug)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def live_server(database, tmp_path_factory) -> Iterator[str]:
-    """The app served on 127.0.0.1 (threads) for the module; its base URL."""
+    """The app served on 127.0.0.1 (threads) for the run; its base URL."""
     from codex32.app import create_app
 
     app = create_app(make_settings(tmp_path_factory.mktemp("console-data")), database.urls)
@@ -82,7 +84,8 @@ def live_server(database, tmp_path_factory) -> Iterator[str]:
 
 
 class Browser:
-    """The driver process: one Chromium for the module; scenarios run one at a time."""
+    """The driver process: one Chromium for the run; scenarios run one at a time, each on a
+    new page with the cookies cleared (driver.js)."""
 
     def __init__(self, base: str, failures: Path, screenshots: Path) -> None:
         self.base = base
@@ -129,9 +132,9 @@ class Browser:
             self.process.wait()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser(live_server, tmp_path_factory) -> Iterator[Browser]:
-    """One headless Chromium for the module, pointed at the live server."""
+    """One headless Chromium for the run, pointed at the live server."""
     if not Path(CHROMIUM).exists() or shutil.which("node") is None:
         pytest.skip("Chromium or Node.js is missing: run `make install`")
     if not (BROWSER_DIR / "node_modules" / "playwright-core").exists():

@@ -1,8 +1,9 @@
 """End to end in headless Chromium against a live server and a worker: sign in, build a bot
 with the builder, accept it, run it; a viewer, another workspace and a forged form.
 
-One server, one worker and one browser for the module (tests/console/conftest.py); the main
-pages' screenshots are saved (into docs/screenshots/ by `make screenshots`).
+One worker for the module, and the server and browser the end-to-end modules share
+(tests/console/conftest.py); the main pages' screenshots are saved (into docs/screenshots/ by
+`make screenshots`).
 """
 
 from __future__ import annotations

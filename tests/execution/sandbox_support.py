@@ -7,12 +7,20 @@ real processes, nothing is mocked.
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from codex32.plugins.interfaces import ExecutionLimits, ExecutionRequest
+from codex32.plugins.interfaces import (
+    ExecutionLimits,
+    ExecutionOutcome,
+    ExecutionRequest,
+    Executor,
+)
+
+RunBot = Callable[..., ExecutionOutcome]
 
 
 def make_request(code: str, event: dict[str, Any] | None = None,
@@ -21,6 +29,17 @@ def make_request(code: str, event: dict[str, Any] | None = None,
     return ExecutionRequest(execution_id=f"test-{uuid.uuid4().hex}", workspace_id="ws-1",
                             bot_id="bot-1", code=code, event=event or {},
                             secrets=secrets or {}, limits=ExecutionLimits(**limits))
+
+
+def run_checked(executor: Executor, code: str, *, event: dict[str, Any] | None = None,
+                secrets: dict[str, str] | None = None, cancel: threading.Event | None = None,
+                **limits: Any) -> ExecutionOutcome:
+    """Run ``code`` once on ``executor``; checks afterwards that none of the run's processes
+    are left (the ``run_bot`` fixtures are this, bound to their module's executor)."""
+    request = make_request(code, event, secrets, **limits)
+    outcome = executor.run(request, cancel or threading.Event())
+    assert processes_of(request.execution_id) == [], "the run left processes behind"
+    return outcome
 
 
 def processes_of(marker: str) -> list[int]:

@@ -9,6 +9,7 @@ start-up allowance guessed in advance. Prints the outcomes as JSON on its last l
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import threading
@@ -68,6 +69,7 @@ def main() -> None:
     for thread in threads:
         thread.join()
     print(json.dumps(outcomes))
+    gc.freeze()  # the exit's collections would walk the whole app to free it: 0.6 s or more
 
 
 if __name__ == "__main__":

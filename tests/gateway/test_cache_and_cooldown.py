@@ -87,7 +87,7 @@ def test_a_workspace_ttl_of_zero_turns_the_cache_off(app, tenant, servers):
 
 
 FAIL_TWICE = textwrap.dedent("""
-    import json, sys
+    import gc, json, sys
     from pathlib import Path
     from codex32.app import create_app
     from codex32.db import db, tenancy
@@ -104,6 +104,7 @@ FAIL_TWICE = textwrap.dedent("""
         result = gateway.chat(args["workspace_id"], ask(model="fast"),
                               purpose="test")
         print(json.dumps([a.as_dict() for a in result.attempts]))
+    gc.freeze()  # the exit's collections would walk the app and both SDKs to free them: 1.3 s
 """)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import gzip
 import json
 import logging
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +23,7 @@ from codex32.observability.sentry import (
     scrub_event,
     tag_request,
 )
+from tests.test_import_graph import module_files
 
 API_KEY = "c32_live_9f8e7d6c5b4a39281706"
 BEARER = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.s3cr3tSignature"
@@ -160,6 +163,40 @@ def test_without_a_dsn_sentry_stays_off():
     assert init_sentry(None, environment="production", release="1") is False
     assert init_sentry("", environment="production", release="1") is False
     assert not sentry_sdk.get_client().is_active()
+
+
+def _sdk_imports() -> set[tuple[str, str | None]]:
+    """(module, enclosing function or None) of every import of sentry_sdk in codex32."""
+    found: set[tuple[str, str | None]] = set()
+
+    def visit(node: ast.AST, module: str, function: str | None) -> None:
+        for child in ast.iter_child_nodes(node):
+            names = ([a.name for a in child.names] if isinstance(child, ast.Import)
+                     else [child.module or ""] if isinstance(child, ast.ImportFrom) else [])
+            if any(n.split(".")[0] == "sentry_sdk" for n in names):
+                found.add((module, function))
+            inner = (child.name if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+                     else function)
+            visit(child, module, inner)
+
+    for module, path in module_files().items():
+        visit(ast.parse(path.read_text(encoding="utf-8")), module, None)
+    return found
+
+
+def test_the_sdk_is_imported_only_by_init_sentry():
+    """Every web, worker and CLI process imports this module (the request path tags each
+    request); the SDK's import, ~0.15 s of CPU, is paid only when a DSN starts it."""
+    assert _sdk_imports() == {("codex32.observability.sentry", "init_sentry")}
+
+
+def test_tagging_without_the_sdk_imported_does_nothing(monkeypatch):
+    for name in [m for m in sys.modules if m.split(".")[0] == "sentry_sdk"]:
+        monkeypatch.delitem(sys.modules, name)
+
+    tag_request("req-1", "ws-1", user_id="u-1")
+
+    assert "sentry_sdk" not in sys.modules
 
 
 @pytest.mark.parametrize("key", ["password", "DB_PASSWORD", "X-Api-Key", "api_key", "Cookie",

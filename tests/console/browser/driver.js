@@ -1,5 +1,5 @@
 // The console's browser for the end-to-end tests: one headless Chromium (Debian's, through
-// playwright-core's executablePath) for a whole test module. It reads one JSON request per
+// playwright-core's executablePath) for a whole test run. It reads one JSON request per
 // line on stdin, {"scenario": NAME, "args": {...}}, runs scenarios/NAME.js in a fresh browser
 // context (its own cookies), and answers one JSON line on stdout: {"ok": true, "result": ...}
 // or {"ok": false, "error": "...", "screenshot": PATH}.
