@@ -158,7 +158,10 @@ def test_the_wheel_ships_every_template_and_the_installed_package_finds_them(tmp
         shutil.copytree(ROOT / name, source / name,
                         ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(tmp_path / "dist"), str(source)],
+    # No build isolation: an isolated build fetches setuptools from the package index (tests
+    # reach no other machine); the dev extra installs pyproject.toml's build requirements.
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                    "-w", str(tmp_path / "dist"), str(source)],
                    check=True, capture_output=True, timeout=300)
     (wheel,) = (tmp_path / "dist").glob("codex32-*.whl")
 
@@ -168,7 +171,7 @@ def test_the_wheel_ships_every_template_and_the_installed_package_finds_them(tmp
     assert expected | {f"codex32/plugins/defaults/templates/{name}"
                        for name, _ in SHARED_FILES} <= shipped
 
-    subprocess.run([*pip, "install", "--no-deps", "--target", str(tmp_path / "site"),
+    subprocess.run([*pip, "install", "--no-deps", "--no-index", "--target", str(tmp_path / "site"),
                     str(wheel)], check=True, capture_output=True, timeout=300)
     probe = ("import codex32, sys\n"
              "from codex32.plugins.defaults.template_catalogue import TEMPLATE_IDS\n"
