@@ -7,7 +7,10 @@ restore tests run on a throwaway database of their own so a restore never rewind
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -316,3 +319,24 @@ def test_backup_tools_get_the_password_from_the_environment_not_the_command_line
 
     assert "s3cret" not in target and make_url(target).username == "codex32_owner"
     assert env["PGPASSWORD"] == "s3cret pass"
+
+
+# bad settings
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["worker"], ["run"]])
+def test_a_bad_setting_stops_a_command_with_one_line_naming_it_not_a_traceback(
+        tmp_path, command):
+    # The release step, the worker and `codex32 run` read the same settings: an operator who
+    # mistypes one reads which, in one line, before anything starts.
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("CODEX32_", "DATABASE_URL", "WORKER_"))}
+    env.update({"CODEX32_DATA_DIR": str(tmp_path), "WORKER_CONCURRENCY": "four"})
+    done = subprocess.run([sys.executable, "-m", "codex32.cli", *command], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip() == ("Error: WORKER_CONCURRENCY: expected an integer, "
+                                   "got 'four'")
+    assert not (tmp_path / "postgres").exists()  # nothing was started

@@ -181,6 +181,17 @@ def test_a_value_that_is_not_an_integer_is_refused(tmp_path, variable, value):
         Settings.from_env(development_env(tmp_path, **{variable: value}))
 
 
+@pytest.mark.parametrize(("variable", "value"), [
+    ("WORKER_CONCURRENCY", "abc"), ("DB_POOL_PING_IDLE_SECONDS", "soon"),
+    ("LOG_JSON", "maybe"), ("CODEX32_SANDBOX_UID_RANGE", "lots"),
+    ("CODEX32_DEFAULT_PLUGINS", "llm"),
+])
+def test_a_value_that_does_not_read_names_its_variable(tmp_path, variable, value):
+    # An operator with eighty settings must learn which one is wrong, not only its value.
+    with pytest.raises(ConfigError, match=f"^{variable}: expected .*, got '{value}'$"):
+        Settings.from_env(development_env(tmp_path, **{variable: value}))
+
+
 def test_empty_values_fall_back_to_the_defaults(tmp_path):
     settings = Settings.from_env(development_env(tmp_path, RATE_LIMIT_PER_MINUTE="",
                                                  LOG_JSON="", DB_POOL_SIZE=""))

@@ -15,11 +15,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy.engine import make_url
 
-from codex32.config import Settings
+from codex32.config import ConfigError, Settings
 from codex32.db.urls import DatabaseUrls, libpq_url, resolve, sqlalchemy_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +34,18 @@ def _settings_and_urls() -> tuple[Settings, DatabaseUrls]:
     return settings, resolve(settings)
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group: a configuration the platform refuses (a value that does not read, an
+    unsafe production setting) stops any command with one line, ``Error: ...``, and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """Codex-32: build, version and run LLM-generated Python bots."""
 
