@@ -340,3 +340,35 @@ def test_a_bad_setting_stops_a_command_with_one_line_naming_it_not_a_traceback(
     assert done.stderr.strip() == ("Error: WORKER_CONCURRENCY: expected an integer, "
                                    "got 'four'")
     assert not (tmp_path / "postgres").exists()  # nothing was started
+
+
+@pytest.fixture()
+def empty_database(database) -> Iterator[DatabaseUnderTest]:
+    """A database on the same server with its roles and no tables yet, dropped afterwards."""
+    name = f"codex32_empty_{uuid.uuid4().hex[:8]}"
+    embedded.prepare(superuser_url(database), name)
+    urls = DatabaseUrls(runtime=url_with(database.urls.runtime, database=name),
+                        owner=url_with(database.urls.owner, database=name))
+    yield DatabaseUnderTest(urls=urls, superuser_dsn=superuser_url(database, name), name=name)
+    with psycopg.connect(database.superuser_dsn, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_release_steps_run_at_once_all_succeed_and_migrate_once(empty_database, tmp_path):
+    # Two deploys overlapping, a retried release Job, or `codex32 serve` on several machines:
+    # each runs every migration from the first in one transaction. Without a lock, the later
+    # ones fail ("already exists", or Alembic's version row matching no row) mid-deploy.
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("CODEX32_", "DATABASE_URL", "MIGRATION_DATABASE_URL"))}
+    env.update(cli_env(empty_database, tmp_path))
+    releases = [subprocess.Popen([sys.executable, "-m", "codex32.cli", "db", "upgrade"],
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True) for _ in range(3)]
+    outputs = [release.communicate(timeout=240)[0] for release in releases]
+
+    assert [release.returncode for release in releases] == [0, 0, 0], outputs
+    assert all(output.strip().endswith(f"database at revision {head_revision()}")
+               for output in outputs), outputs
+    with psycopg.connect(empty_database.superuser_dsn) as connection:
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (head_revision(),)]
