@@ -81,12 +81,12 @@ def run(port: int | None, workers: int | None, reload: bool) -> None:
     """Run the whole product (web, worker, vector store) on 127.0.0.1 until Ctrl-C."""
     from codex32 import supervisor
 
-    settings, urls = _settings_and_urls()
+    settings = Settings.from_env()
     port = port or int(os.environ.get("PORT") or 8000)
     processes = supervisor.process_set(settings, port, workers=workers, reload=reload)
     click.echo(f"starting {', '.join(processes.commands)} on http://{supervisor.HOST}:{port}; "
                "Ctrl-C stops everything")
-    raise SystemExit(supervisor.run(settings, urls, processes))
+    raise SystemExit(supervisor.run(settings, processes))
 
 
 @main.command()
