@@ -372,3 +372,14 @@ def test_release_steps_run_at_once_all_succeed_and_migrate_once(empty_database, 
     with psycopg.connect(empty_database.superuser_dsn) as connection:
         assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [
             (head_revision(),)]
+
+
+def test_run_with_a_port_that_is_not_a_number_says_so_in_one_line(tmp_path):
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("CODEX32_", "DATABASE_URL"))}
+    env.update({"CODEX32_DATA_DIR": str(tmp_path), "PORT": "eighty"})
+    done = subprocess.run([sys.executable, "-m", "codex32.cli", "run"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+    assert (done.returncode, done.stderr.strip()) == (
+        1, "Error: PORT: expected an integer, got 'eighty'")

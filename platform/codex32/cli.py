@@ -21,6 +21,7 @@ import click
 from sqlalchemy.engine import make_url
 
 from codex32.config import ConfigError, Settings
+from codex32.config_values import integer
 from codex32.db.urls import DatabaseUrls, libpq_url, resolve, sqlalchemy_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,8 +82,11 @@ def run(port: int | None, workers: int | None, reload: bool) -> None:
     """Run the whole product (web, worker, vector store) on 127.0.0.1 until Ctrl-C."""
     from codex32 import supervisor
 
+    port = port or integer(os.environ, "PORT", 8000)
+    if not supervisor.port_free(port):  # before the database is started and migrated
+        raise click.ClickException(f"port {port} on {supervisor.HOST} is in use: stop what "
+                                   "listens there, or choose another with --port")
     settings = Settings.from_env()
-    port = port or int(os.environ.get("PORT") or 8000)
     processes = supervisor.process_set(settings, port, workers=workers, reload=reload)
     click.echo(f"starting {', '.join(processes.commands)} on http://{supervisor.HOST}:{port}; "
                "Ctrl-C stops everything")

@@ -113,6 +113,17 @@ def run(settings: Settings, processes: ProcessSet) -> int:
     return manager.returncode or 0
 
 
+def port_free(port: int) -> bool:
+    """Whether the web can bind ``HOST:port`` (as gunicorn does, with SO_REUSEADDR)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
 def _listening(port: int) -> bool:
     try:
         with socket.create_connection((HOST, port), timeout=0.5):

@@ -194,6 +194,27 @@ def test_sigterm_while_the_database_is_prepared_leaves_no_postgres_running(tmp_p
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def test_a_web_port_in_use_is_refused_at_once_before_anything_starts(tmp_path):
+    # Another server (or an earlier `codex32 run`) on the port: say so in one line, without
+    # starting and migrating the database and then waiting out gunicorn's five bind retries.
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "codex32.cli", "run", "--port", str(port)],
+            env=run_env(tmp_path, free_port()), capture_output=True, text=True, timeout=60,
+            check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.strip() == (f"Error: port {port} on 127.0.0.1 is in use: stop what "
+                                   "listens there, or choose another with --port")
+    assert time.monotonic() - started < 15
+    assert not (tmp_path / "postgres").exists()
+
+
 def test_run_uses_a_vector_server_already_listening_instead_of_starting_a_second(tmp_path):
     # An earlier version started a detached milvus-lite server on first use; a second one on
     # the same folder would fail ("Open local milvus failed") and stop the whole set.
