@@ -1,5 +1,6 @@
-"""Readiness against a database that accepts connections and never answers (a hung server, a
-proxy whose upstream is gone): it must say 503 in bounded time, not hold a thread forever."""
+"""The database as operators meet it failing: a server that accepts connections and never
+answers (readiness must say 503 in bounded time, not hold a thread forever), and a statement
+that fails (its error's text, which reaches the logs and Sentry, carries no bound value)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,27 @@ def test_readiness_answers_503_in_bounded_time_when_the_database_hangs(tmp_path,
     (status, body, took), = answered
     assert status == 503 and body["checks"]["database"]["ok"] is False
     assert took < 20
+
+
+def test_a_failed_statement_names_no_parameter_value_in_what_is_logged(app, database,
+                                                                        tmp_path):
+    # A statement's error reaches the error log and Sentry as its text; SQLAlchemy appends the
+    # bound values ("[parameters: ...]"): bot code, chat text, a token before it is hashed.
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from codex32.db import db
+    from codex32.runtime import bootstrap
+
+    worker = bootstrap.build(make_settings(tmp_path), database.urls, "worker")
+    engines = {"web": None, "worker": worker.engine}
+    try:
+        for process, engine in engines.items():
+            with app.app_context():
+                engine = engine or db.engine
+                with engine.connect() as connection, pytest.raises(DBAPIError) as failed:
+                    connection.execute(text("SELECT CAST(:value AS text), 1 / 0"),
+                                       {"value": "sk-parameter-value-123"})
+            assert "sk-parameter-value-123" not in str(failed.value), process
+    finally:
+        worker.engine.dispose()
