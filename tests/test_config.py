@@ -81,6 +81,16 @@ def test_production_refuses_keys_shorter_than_32_characters(tmp_path, short):
     assert str(refused.value) == f"{short} must be at least 32 characters in production"
 
 
+@pytest.mark.parametrize("variable", ["SECRET_KEY", "JWT_SECRET_KEY", "CODEX32_SECRETS_KEYS",
+                                      "CODEX32_PLATFORM_TOKEN", "METRICS_TOKEN"])
+def test_production_refuses_the_example_secrets_placeholders(tmp_path, variable):
+    # deploy/k8s/secret.example.yaml's values are public (and long enough): a cluster that
+    # applied the example would sign tokens anyone can forge.
+    env = production_env(tmp_path, **{variable: "CHANGE-ME-at-least-32-random-characters"})
+    with pytest.raises(ConfigError, match=f"{variable}.*placeholder"):
+        Settings.from_env(env)
+
+
 def test_production_accepts_keys_of_exactly_32_characters(tmp_path):
     settings = Settings.from_env(production_env(tmp_path, SECRET_KEY="a" * 32,
                                                 JWT_SECRET_KEY="b" * 32))

@@ -366,6 +366,14 @@ class Settings:
                 if len(value) < 32]
         if weak:
             raise ConfigError(f"{', '.join(weak)} must be at least 32 characters in production")
+        copied = [name for name, value in (  # deploy/k8s/secret.example.yaml's, public
+            ("SECRET_KEY", self.secret_key), ("JWT_SECRET_KEY", self.jwt_secret_key),
+            ("CODEX32_SECRETS_KEYS", ",".join(self.secrets_keys)),
+            ("CODEX32_PLATFORM_TOKEN", self.platform_token), ("METRICS_TOKEN", self.metrics_token),
+        ) if value and "change-me" in value.lower()]
+        if copied:
+            raise ConfigError(f"{', '.join(copied)} still hold the example's CHANGE-ME "
+                              "placeholder: generate random values")
 
     def with_development_secrets(self) -> Settings:
         """Fill missing keys from the data folder, generating them once (never in production)."""
