@@ -202,6 +202,13 @@ def test_a_value_that_does_not_read_names_its_variable(tmp_path, variable, value
         Settings.from_env(development_env(tmp_path, **{variable: value}))
 
 
+def test_a_negative_proxy_hop_count_is_refused(tmp_path):
+    # ProxyFix reads X-Forwarded-For from the left for a negative count: the client's own
+    # value (rate limits keyed on a forged address), or an IndexError (500) when it is short.
+    with pytest.raises(ConfigError, match="PROXY_HOPS must not be negative"):
+        Settings.from_env(development_env(tmp_path, PROXY_HOPS="-1"))
+
+
 def test_empty_values_fall_back_to_the_defaults(tmp_path):
     settings = Settings.from_env(development_env(tmp_path, RATE_LIMIT_PER_MINUTE="",
                                                  LOG_JSON="", DB_POOL_SIZE=""))

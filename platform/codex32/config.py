@@ -300,8 +300,8 @@ class Settings:
                self.graphql_max_answer_bytes) < 1:
             raise ConfigError("GRAPHQL_MAX_DEPTH, GRAPHQL_MAX_TOKENS, GRAPHQL_MAX_COST and "
                               "GRAPHQL_MAX_ANSWER_BYTES must be at least 1")
-        if self.pool_ping_idle_seconds < 0:
-            raise ConfigError("DB_POOL_PING_IDLE_SECONDS must not be negative")
+        if self.pool_ping_idle_seconds < 0 or self.proxy_hops < 0:
+            raise ConfigError("DB_POOL_PING_IDLE_SECONDS and PROXY_HOPS must not be negative")
         if self.plugin_calls_per_plugin < 1:
             raise ConfigError("PLUGIN_CALLS_PER_PLUGIN must be positive")
         if (self.stream_openings_per_worker < 0 or self.stream_opening_wait_seconds < 0
