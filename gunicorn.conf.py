@@ -147,12 +147,20 @@ def default_workers(cpus: int, memory_bytes: int | None, worker_memory_mb: int =
 
 
 def prepare_multiproc_dir(path: Path) -> None:
-    """Create the metrics directory and delete files a previous run left behind.
+    """Create the metrics directory (for this user only) and delete files a previous run left
+    behind.
 
     Only prometheus_client's ``*.db`` files are removed, so a mistaken setting cannot wipe an
-    unrelated directory.
+    unrelated directory. A directory another user owns or may write is refused: the default
+    name under /tmp is guessable, and workers open and write through whatever ``*.db`` file
+    (or symlink) they find there.
     """
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    found = path.stat()
+    if found.st_uid != os.geteuid() or found.st_mode & 0o022:
+        raise RuntimeError(f"PROMETHEUS_MULTIPROC_DIR {path} is owned or writable by another "
+                           "user: remove it, or set PROMETHEUS_MULTIPROC_DIR to a folder of "
+                           "this user's")
     for stale in path.glob("*.db"):
         stale.unlink(missing_ok=True)
 

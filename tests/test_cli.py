@@ -7,7 +7,10 @@ restore tests run on a throwaway database of their own so a restore never rewind
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -316,3 +319,67 @@ def test_backup_tools_get_the_password_from_the_environment_not_the_command_line
 
     assert "s3cret" not in target and make_url(target).username == "codex32_owner"
     assert env["PGPASSWORD"] == "s3cret pass"
+
+
+# bad settings
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["worker"], ["run"]])
+def test_a_bad_setting_stops_a_command_with_one_line_naming_it_not_a_traceback(
+        tmp_path, command):
+    # The release step, the worker and `codex32 run` read the same settings: an operator who
+    # mistypes one reads which, in one line, before anything starts.
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("CODEX32_", "DATABASE_URL", "WORKER_"))}
+    env.update({"CODEX32_DATA_DIR": str(tmp_path), "WORKER_CONCURRENCY": "four"})
+    done = subprocess.run([sys.executable, "-m", "codex32.cli", *command], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip() == ("Error: WORKER_CONCURRENCY: expected an integer, "
+                                   "got 'four'")
+    assert not (tmp_path / "postgres").exists()  # nothing was started
+
+
+@pytest.fixture()
+def empty_database(database) -> Iterator[DatabaseUnderTest]:
+    """A database on the same server with its roles and no tables yet, dropped afterwards."""
+    name = f"codex32_empty_{uuid.uuid4().hex[:8]}"
+    embedded.prepare(superuser_url(database), name)
+    urls = DatabaseUrls(runtime=url_with(database.urls.runtime, database=name),
+                        owner=url_with(database.urls.owner, database=name))
+    yield DatabaseUnderTest(urls=urls, superuser_dsn=superuser_url(database, name), name=name)
+    with psycopg.connect(database.superuser_dsn, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_release_steps_run_at_once_all_succeed_and_migrate_once(empty_database, tmp_path):
+    # Two deploys overlapping, a retried release Job, or `codex32 serve` on several machines:
+    # each runs every migration from the first in one transaction. Without a lock, the later
+    # ones fail ("already exists", or Alembic's version row matching no row) mid-deploy.
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("CODEX32_", "DATABASE_URL", "MIGRATION_DATABASE_URL"))}
+    env.update(cli_env(empty_database, tmp_path))
+    releases = [subprocess.Popen([sys.executable, "-m", "codex32.cli", "db", "upgrade"],
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True) for _ in range(3)]
+    outputs = [release.communicate(timeout=240)[0] for release in releases]
+
+    assert [release.returncode for release in releases] == [0, 0, 0], outputs
+    assert all(output.strip().endswith(f"database at revision {head_revision()}")
+               for output in outputs), outputs
+    with psycopg.connect(empty_database.superuser_dsn) as connection:
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (head_revision(),)]
+
+
+def test_run_with_a_port_that_is_not_a_number_says_so_in_one_line(tmp_path):
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("CODEX32_", "DATABASE_URL"))}
+    env.update({"CODEX32_DATA_DIR": str(tmp_path), "PORT": "eighty"})
+    done = subprocess.run([sys.executable, "-m", "codex32.cli", "run"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+    assert (done.returncode, done.stderr.strip()) == (
+        1, "Error: PORT: expected an integer, got 'eighty'")

@@ -81,6 +81,16 @@ def test_production_refuses_keys_shorter_than_32_characters(tmp_path, short):
     assert str(refused.value) == f"{short} must be at least 32 characters in production"
 
 
+@pytest.mark.parametrize("variable", ["SECRET_KEY", "JWT_SECRET_KEY", "CODEX32_SECRETS_KEYS",
+                                      "CODEX32_PLATFORM_TOKEN", "METRICS_TOKEN"])
+def test_production_refuses_the_example_secrets_placeholders(tmp_path, variable):
+    # deploy/k8s/secret.example.yaml's values are public (and long enough): a cluster that
+    # applied the example would sign tokens anyone can forge.
+    env = production_env(tmp_path, **{variable: "CHANGE-ME-at-least-32-random-characters"})
+    with pytest.raises(ConfigError, match=f"{variable}.*placeholder"):
+        Settings.from_env(env)
+
+
 def test_production_accepts_keys_of_exactly_32_characters(tmp_path):
     settings = Settings.from_env(production_env(tmp_path, SECRET_KEY="a" * 32,
                                                 JWT_SECRET_KEY="b" * 32))
@@ -179,6 +189,24 @@ def test_boolean_spellings(tmp_path, value, expected):
 def test_a_value_that_is_not_an_integer_is_refused(tmp_path, variable, value):
     with pytest.raises(ConfigError, match=f"expected an integer, got '{value}'"):
         Settings.from_env(development_env(tmp_path, **{variable: value}))
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("WORKER_CONCURRENCY", "abc"), ("DB_POOL_PING_IDLE_SECONDS", "soon"),
+    ("LOG_JSON", "maybe"), ("CODEX32_SANDBOX_UID_RANGE", "lots"),
+    ("CODEX32_DEFAULT_PLUGINS", "llm"),
+])
+def test_a_value_that_does_not_read_names_its_variable(tmp_path, variable, value):
+    # An operator with eighty settings must learn which one is wrong, not only its value.
+    with pytest.raises(ConfigError, match=f"^{variable}: expected .*, got '{value}'$"):
+        Settings.from_env(development_env(tmp_path, **{variable: value}))
+
+
+def test_a_negative_proxy_hop_count_is_refused(tmp_path):
+    # ProxyFix reads X-Forwarded-For from the left for a negative count: the client's own
+    # value (rate limits keyed on a forged address), or an IndexError (500) when it is short.
+    with pytest.raises(ConfigError, match="PROXY_HOPS must not be negative"):
+        Settings.from_env(development_env(tmp_path, PROXY_HOPS="-1"))
 
 
 def test_empty_values_fall_back_to_the_defaults(tmp_path):

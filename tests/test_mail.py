@@ -16,7 +16,7 @@ import pytest
 from codex32.config import ConfigError, Settings
 from codex32.services.mail import Mailer, Message, SmtpServer
 from codex32.testing.receivers import free_port
-from tests.conftest import MAILBOX, PASSWORD
+from tests.conftest import MAILBOX, PASSWORD, sign_up
 
 
 class _Session(socketserver.StreamRequestHandler):
@@ -97,6 +97,25 @@ def test_a_sign_up_mails_its_token_through_the_configured_smtp_server(smtp, make
     assert client.post("/api/v1/auth/verify", json={
         "token": token, "password": PASSWORD}).status_code == 200
     assert MAILBOX.tokens_for(address) == []  # nothing went to the log
+
+
+def test_a_workspace_name_with_line_breaks_neither_fails_an_invitation_nor_adds_headers(
+        smtp, client, make_app):
+    # The invitation's subject quotes the workspace's name, which its admin chooses: a line
+    # break there was refused by the mail library (a 500 after the invitation was stored) and
+    # must never become a header of its own (Bcc) either.
+    port, received = smtp
+    tenant = sign_up(client, name="Acme\r\nBcc: spy@evil.test")  # verified through the log
+    mailing = make_app(smtp_url=f"smtp://127.0.0.1:{port}").test_client()
+    invited = f"invited-{uuid.uuid4().hex[:8]}@example.com"
+    response = mailing.post("/api/v1/invitations", json={"email": invited, "role": "user"},
+                            headers={"Authorization": f"Bearer {tenant.access_token}"})
+
+    assert response.status_code == 201, response.json
+    (envelope, message), = received
+    assert [rcpt.upper() for rcpt in envelope["rcpt"]] == [f"RCPT TO:<{invited.upper()}>"]
+    assert message["Bcc"] is None
+    assert message["Subject"] == "Invitation to Acme Bcc: spy@evil.test on Codex-32"
 
 
 def test_an_unreachable_smtp_server_is_logged_without_the_message(caplog):

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_every_setting_read_from_the_environment_is_documented():
     config = (ROOT / "platform" / "codex32" / "config.py").read_text()
     readme = (ROOT / "README.md").read_text()
-    names = set(re.findall(r'env\.get\("([A-Z0-9_]+)"', config))
+    # Read raw (env.get("NAME")) or through a value reader (integer(env, "NAME", ...)).
+    names = set(re.findall(r'env(?:\.get\(|,\s*)"([A-Z0-9_]+)"', config))
     assert len(names) > 30
     missing = sorted(name for name in names if f"`{name}`" not in readme)
     assert not missing, f"add to the README configuration table: {missing}"

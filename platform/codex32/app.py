@@ -114,6 +114,7 @@ def _flask_config(settings: Settings, urls: DatabaseUrls) -> dict:
         "MAX_CONTENT_LENGTH": settings.max_body_bytes,
         "SQLALCHEMY_DATABASE_URI": urls.runtime,
         "SQLALCHEMY_ENGINE_OPTIONS": {
+            "hide_parameters": True,  # an error's text (logs, Sentry) carries no bound value
             "pool_size": settings.pool_size,
             "max_overflow": settings.max_overflow,
             "pool_recycle": settings.pool_recycle,

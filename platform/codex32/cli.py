@@ -15,11 +15,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy.engine import make_url
 
-from codex32.config import Settings
+from codex32.config import ConfigError, Settings
+from codex32.config_values import integer
 from codex32.db.urls import DatabaseUrls, libpq_url, resolve, sqlalchemy_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +35,18 @@ def _settings_and_urls() -> tuple[Settings, DatabaseUrls]:
     return settings, resolve(settings)
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group: a configuration the platform refuses (a value that does not read, an
+    unsafe production setting) stops any command with one line, ``Error: ...``, and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """Codex-32: build, version and run LLM-generated Python bots."""
 
@@ -69,12 +82,15 @@ def run(port: int | None, workers: int | None, reload: bool) -> None:
     """Run the whole product (web, worker, vector store) on 127.0.0.1 until Ctrl-C."""
     from codex32 import supervisor
 
-    settings, urls = _settings_and_urls()
-    port = port or int(os.environ.get("PORT") or 8000)
+    port = port or integer(os.environ, "PORT", 8000)
+    if not supervisor.port_free(port):  # before the database is started and migrated
+        raise click.ClickException(f"port {port} on {supervisor.HOST} is in use: stop what "
+                                   "listens there, or choose another with --port")
+    settings = Settings.from_env()
     processes = supervisor.process_set(settings, port, workers=workers, reload=reload)
     click.echo(f"starting {', '.join(processes.commands)} on http://{supervisor.HOST}:{port}; "
                "Ctrl-C stops everything")
-    raise SystemExit(supervisor.run(settings, urls, processes))
+    raise SystemExit(supervisor.run(settings, processes))
 
 
 @main.command()

@@ -1,8 +1,8 @@
 """How a setting's text from the environment is read: booleans, numbers, lists, ``kind=id``
 pairs, ``LOW-HIGH`` ranges, requirement names and the OIDC provider list; and the development
 keys generated into the data folder. A value that does not read is a :class:`ConfigError`
-naming what was expected. :mod:`codex32.config` reads the environment with these; nothing here
-reads it.
+naming its variable and what was expected. :mod:`codex32.config` hands these the environment
+it read; nothing here reads ``os.environ``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,7 +80,9 @@ def oidc_providers(value: str | None) -> tuple[OIDCProviderSetting, ...]:
     return tuple(providers)
 
 
-def boolean(value: str | None, default: bool) -> bool:
+def boolean(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """``env[name]`` as a boolean (1/0, true/false, yes/no, on/off), ``default`` when unset."""
+    value = env.get(name)
     if value is None or value == "":
         return default
     lowered = value.strip().lower()
@@ -88,39 +90,42 @@ def boolean(value: str | None, default: bool) -> bool:
         return True
     if lowered in FALSE:
         return False
-    raise ConfigError(f"expected a boolean, got {value!r}")
+    raise ConfigError(f"{name}: expected a boolean, got {value!r}")
 
 
-def integer(value: str | None, default: int) -> int:
-    return _parsed(value, default, int, "an integer")
+def integer(env: Mapping[str, str], name: str, default: int) -> int:
+    return _parsed(env, name, default, int, "an integer")
 
 
-def number(value: str | None, default: float) -> float:
-    return _parsed(value, default, float, "a number")
+def number(env: Mapping[str, str], name: str, default: float) -> float:
+    return _parsed(env, name, default, float, "a number")
 
 
-def _parsed(value: str | None, default: Any, kind: Callable[[str], Any], name: str) -> Any:
+def _parsed(env: Mapping[str, str], name: str, default: Any, kind: Callable[[str], Any],
+            expected: str) -> Any:
+    value = env.get(name)
     if value is None or value == "":
         return default
     try:
         return kind(value)
     except ValueError as exc:
-        raise ConfigError(f"expected {name}, got {value!r}") from exc
+        raise ConfigError(f"{name}: expected {expected}, got {value!r}") from exc
 
 
-def pairs(value: str | None) -> dict[str, str]:
+def pairs(env: Mapping[str, str], name: str) -> dict[str, str]:
     """``kind=id,kind=id`` as a dict."""
     pairs: dict[str, str] = {}
-    for part in items(value):
+    for part in items(env.get(name)):
         kind, sep, plugin_id = part.partition("=")
         if not sep or not kind.strip() or not plugin_id.strip():
-            raise ConfigError(f"expected kind=id, got {part!r}")
+            raise ConfigError(f"{name}: expected kind=id, got {part!r}")
         pairs[kind.strip()] = plugin_id.strip()
     return pairs
 
 
-def int_range(value: str | None, default: tuple[int, int]) -> tuple[int, int]:
+def int_range(env: Mapping[str, str], name: str, default: tuple[int, int]) -> tuple[int, int]:
     """``LOW-HIGH`` as two integers."""
+    value = env.get(name)
     if value is None or value.strip() == "":
         return default
     low, sep, high = value.partition("-")
@@ -129,7 +134,7 @@ def int_range(value: str | None, default: tuple[int, int]) -> tuple[int, int]:
             raise ValueError(value)
         return int(low), int(high)
     except ValueError as exc:
-        raise ConfigError(f"expected LOW-HIGH, got {value!r}") from exc
+        raise ConfigError(f"{name}: expected LOW-HIGH, got {value!r}") from exc
 
 
 def items(value: str | None) -> list[str]:

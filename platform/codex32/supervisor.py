@@ -7,7 +7,8 @@ serving model of production, on 127.0.0.1 only), ``worker``
 and, unless MILVUS_URI names a vector server, ``vectors`` (the milvus-lite server of the
 codex32-milvus plugin, which web and worker reach through MILVUS_URI). SIGINT or SIGTERM
 stops them all (SIGTERM to each group, SIGKILL after honcho's 5 s), and so does the exit of
-any one of them; then the embedded PostgreSQL is stopped too. For development and trials:
+any one of them; then the embedded PostgreSQL is stopped too, also after a signal that came
+while it was being started or migrated. For development and trials:
 production runs each process on its own (docs/operations.md). No HTTP or SQL here.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import socket
 import sys
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from honcho.manager import Manager
 from codex32.config import Settings
 from codex32.db import embedded
 from codex32.db.migrate import upgrade
-from codex32.db.urls import DatabaseUrls
+from codex32.db.urls import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"  # the development server is not reachable from other machines
@@ -71,23 +73,55 @@ def process_set(settings: Settings, port: int, *, workers: int | None = None,
                                 for name, argv in commands.items()}, env=env)
 
 
-def run(settings: Settings, urls: DatabaseUrls, processes: ProcessSet) -> int:
-    """Run ``processes`` until a signal or the first exit; stop the embedded database then.
+class _Stopped(BaseException):
+    """A SIGINT or SIGTERM that came before honcho's manager took the signals over."""
 
-    ``urls`` are the prepared database's; the processes find the same embedded server (or
-    DATABASE_URL) on their own, so no password travels through their environment.
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.returncode = 128 + signum
+
+
+def _stopped(signum: int, _frame: object) -> None:
+    raise _Stopped(signum)
+
+
+def run(settings: Settings, processes: ProcessSet) -> int:
+    """Prepare the database (starting the embedded one without DATABASE_URL), then run
+    ``processes`` until a signal or the first exit; stop the embedded database then, also when
+    the signal came while it was being prepared (exit status 128 + the signal's number).
+
+    The processes find the same embedded server (or DATABASE_URL) on their own, so no password
+    travels through their environment.
     """
     manager = Manager()
     for name, command in processes.commands.items():
         manager.add_process(name, command, env=processes.env, cwd=str(ROOT))
+    handlers = {signum: signal.signal(signum, _stopped)
+                for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
+        urls = resolve(settings)
         click.echo(f"database at revision {upgrade(urls.owner, urls.runtime)}")
-        manager.loop()
+        manager.loop()  # honcho's own SIGINT and SIGTERM handlers from here on
+    except _Stopped as signalled:
+        return signalled.returncode
     finally:
-        if urls.embedded:
-            stopped = embedded.stop(settings.data_dir)
-            click.echo(f"embedded PostgreSQL {'stopped' if stopped else 'was not running'}")
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        if not settings.database_url:  # the embedded server, started by resolve()
+            ended = embedded.stop(settings.data_dir)
+            click.echo(f"embedded PostgreSQL {'stopped' if ended else 'was not running'}")
     return manager.returncode or 0
+
+
+def port_free(port: int) -> bool:
+    """Whether the web can bind ``HOST:port`` (as gunicorn does, with SO_REUSEADDR)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
 
 
 def _listening(port: int) -> bool:

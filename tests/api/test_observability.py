@@ -67,6 +67,23 @@ def test_metrics_can_require_a_token(make_app):
                       ).status_code == 200
 
 
+def test_a_metrics_token_that_is_not_ascii_is_refused_not_an_error(make_app):
+    # hmac.compare_digest raises TypeError on non-ASCII text: a scraper or a prober sending
+    # one must get the 401 any wrong token gets, not a 500.
+    client = make_app(metrics_token="scrape-me").test_client()
+    response = client.get("/metrics", headers={"Authorization": "Bearer scr\u00e4pe-me"})
+    assert response.status_code == 401, response.get_data(as_text=True)
+
+
+def test_a_platform_token_that_is_not_ascii_is_refused_not_an_error(make_app):
+    # The same comparison guards sign-up, a public endpoint, in token mode.
+    client = make_app(signup_mode="token", platform_token="p" * 32).test_client()
+    response = client.post("/api/v1/workspaces", headers={"X-Platform-Token": "\u00e4" * 32},
+                           json={"name": "Acme", "admin_email": "a@example.com",
+                                 "admin_password": "a long passphrase"})
+    assert response.status_code == 403, response.get_data(as_text=True)
+
+
 def test_health_reports_each_dependency(client):
     body = client.get("/health").json
     assert body["checks"]["database"]["ok"] is True

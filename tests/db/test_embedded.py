@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -310,3 +311,23 @@ def test_reprs_of_database_urls_show_no_password(server):
     shown = repr(urls) + repr(server.started) + str(server.started)
     assert not [p for p in server.passwords.values() if p in shown]
     assert "codex32_runtime:***@" in repr(urls)
+
+
+@pytest.mark.parametrize("written", ["-{pid}", "0"])
+def test_stop_signals_no_process_group_for_a_pid_file_written_while_initdb_runs(
+        tmp_path, written):
+    # initdb's bootstrap backend writes its pid negated; kill() takes a negative pid (or 0)
+    # for a whole process group. Interrupted then, `codex32 run` stops "the server": that must
+    # signal nobody, least of all a group (0 is the caller's own).
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
+                                 start_new_session=True)  # a group of its own, id = its pid
+    try:
+        (tmp_path / "postgres").mkdir()
+        (tmp_path / "postgres" / "postmaster.pid").write_text(
+            written.format(pid=bystander.pid) + "\n/elsewhere\n")
+        assert embedded.stop(tmp_path, timeout=0.5) is False
+        time.sleep(0.2)
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -274,6 +276,23 @@ def test_workers_serve_probes_and_metrics_without_tenant_labels(tenant, workers)
     assert samples["codex32_worker_heartbeat_timestamp_seconds"] > time.time() - 60
     assert tenant.workspace_id not in text
     assert workers[0].get("/nope")[0] == 404
+
+
+def test_a_worker_guards_its_metrics_with_the_metrics_token_as_the_web_does(start_worker):
+    # The worker's port is reachable from every namespace (deploy/k8s/networkpolicy.yaml): an
+    # operator who set METRICS_TOKEN expects every /metrics to want it, not only the web's.
+    worker = start_worker(METRICS_TOKEN="scrape-me")
+    assert worker.get("/metrics")[0] == 401
+    wrong = urllib.request.Request(f"http://127.0.0.1:{worker.port}/metrics",
+                                   headers={"Authorization": "Bearer scrape-you"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(wrong, timeout=2)
+    assert refused.value.code == 401
+    right = urllib.request.Request(f"http://127.0.0.1:{worker.port}/metrics",
+                                   headers={"Authorization": "Bearer scrape-me"})
+    with urllib.request.urlopen(right, timeout=2) as response:
+        assert response.status == 200 and b"codex32_queue_depth" in response.read()
+    assert worker.get("/health/ready")[0] == 200  # the kubelet's probes carry no token
 
 
 LIVE_LOGGER = (

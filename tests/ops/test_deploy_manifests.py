@@ -285,10 +285,38 @@ def test_config_comes_from_the_configmap_and_the_secret(name):
     assert find("ConfigMap", "codex32-config")["data"]["CODEX32_ENV"] == "production"
 
 
+def example_secrets() -> dict[str, dict[str, str]]:
+    """deploy/k8s/secret.example.yaml's Secrets: name -> their keys and values."""
+    return {secret["metadata"]["name"]: secret["stringData"]
+            for secret in yaml.safe_load_all((K8S / "secret.example.yaml").read_text())}
+
+
 def test_the_example_secret_names_what_production_requires():
-    (secret,) = yaml.safe_load_all((K8S / "secret.example.yaml").read_text())
+    keys = {key for data in example_secrets().values() for key in data}
     assert {"DATABASE_URL", "MIGRATION_DATABASE_URL", "SECRET_KEY", "JWT_SECRET_KEY",
-            "CODEX32_SECRETS_KEYS", "REDIS_URL", "SENTRY_DSN"} <= secret["stringData"].keys()
+            "CODEX32_SECRETS_KEYS", "REDIS_URL", "SENTRY_DSN"} <= keys
+
+
+@pytest.mark.parametrize(("name", "kind"), [
+    ("codex32-web", "Deployment"), ("codex32-worker", "Deployment"),
+    ("codex32-vectors", "StatefulSet")])
+def test_only_the_release_job_gets_the_owner_roles_credentials(name, kind):
+    # The owner role may switch row-level security off: a pod serving tenants or running bots
+    # that held its password would hold every workspace's rows.
+    secrets = example_secrets()
+    owners = {secret for secret, data in secrets.items() if "MIGRATION_DATABASE_URL" in data}
+    assert owners and not any("codex32_owner" in value for secret, data in secrets.items()
+                              if secret not in owners for value in data.values())
+    release = {source["secretRef"]["name"]
+               for source in container("codex32-release", "Job")["envFrom"]
+               if "secretRef" in source}
+    assert owners <= release
+    spec = container(name, kind)
+    mounted = {source["secretRef"]["name"] for source in spec.get("envFrom", [])
+               if "secretRef" in source}
+    mounted |= {item["valueFrom"]["secretKeyRef"]["name"] for item in spec.get("env", [])
+                if "secretKeyRef" in item.get("valueFrom", {})}
+    assert not mounted & owners
 
 
 def test_shutdown_grace_covers_gunicorns_graceful_timeout():

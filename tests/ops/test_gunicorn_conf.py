@@ -171,6 +171,29 @@ def test_master_start_creates_a_missing_metrics_directory(load_conf, tmp_path):
     assert (tmp_path / "new" / "metrics").is_dir()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the folder to another user")
+@pytest.mark.parametrize(("owner", "mode"), [(65534, 0o755), (None, 0o777), (65534, 0o1777)])
+def test_master_start_refuses_a_metrics_directory_another_user_can_write(
+        load_conf, tmp_path, owner, mode):
+    # The default folder (/tmp/codex32-metrics-PORT) has a name anyone can guess: a local
+    # user who made it first could plant symlinks named like the workers' *.db files, which
+    # prometheus_client opens and writes through, or forge the server's metrics.
+    metrics = tmp_path / "codex32-metrics-8000"
+    metrics.mkdir()
+    if owner is not None:
+        os.chown(metrics, owner, owner)
+    metrics.chmod(mode)
+    conf = load_conf(PROMETHEUS_MULTIPROC_DIR=str(metrics))
+    with pytest.raises(RuntimeError, match=r"PROMETHEUS_MULTIPROC_DIR .* another user"):
+        conf.on_starting(SimpleNamespace(log=logging.getLogger("test")))
+
+
+def test_master_start_creates_the_metrics_directory_for_its_user_only(load_conf, tmp_path):
+    conf = load_conf(PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"))
+    conf.on_starting(SimpleNamespace(log=logging.getLogger("test")))
+    assert (tmp_path / "metrics").stat().st_mode & 0o777 == 0o700
+
+
 def test_master_start_prepares_the_embedded_database_before_workers_fork(load_conf, tmp_path):
     import shutil
     import tempfile

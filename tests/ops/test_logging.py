@@ -150,6 +150,28 @@ def test_text_mode_appends_the_context(stream):
     assert "INFO" in line and "plain" in line and "request_id=req-t" in line
 
 
+def test_text_mode_keeps_user_strings_from_forging_lines_or_driving_the_terminal(stream):
+    # A workspace or bot name is the user's: a newline in it must not start a line that reads
+    # as the server's own, nor a carriage return or escape sequence rewrite what a terminal
+    # shows. Continuation lines (a mail's body, a traceback) are indented instead.
+    configure_logging("INFO", json=False, stream=stream)
+    forged = "2026-12-04 22:55:23,538 ERROR   codex32.auth: admin password reset"
+    log.warning("invited to %s", f"Acme\n{forged}\rgone\x1b[2K\u2028{forged}",
+                extra={"workspace_name": f"Acme\n{forged}"})
+    try:
+        raise RuntimeError(f"bad name\n{forged}")
+    except RuntimeError:
+        log.exception("failed")
+    text = stream.getvalue()
+    assert "\r" not in text and "\x1b" not in text and "\u2028" not in text
+    assert "\\r" in text and "\\x1b" in text and "\\u2028" in text
+    first, *rest = text.splitlines()
+    starts = [line for line in text.split("\n") if line and not line[0].isspace()]
+    assert len(starts) == 2, text  # the warning's line and the exception's, nothing forged
+    assert all(not line.startswith("2026-12-04 22:55:23") for line in text.split("\n"))
+    assert first.startswith(tuple("0123456789")) and rest
+
+
 def test_an_unknown_level_is_refused(stream):
     with pytest.raises(ValueError, match="LOG_LEVEL"):
         configure_logging("LOUD", stream=stream)

@@ -155,6 +155,66 @@ def test_run_serves_the_whole_product_on_localhost_and_ctrl_c_stops_all_of_it():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def test_sigterm_while_the_database_is_prepared_leaves_no_postgres_running(tmp_path):
+    # A process manager (or `kill`) may stop `codex32 run` before its processes start: while
+    # the embedded PostgreSQL is started and migrated. That server must not outlive it.
+    folder = Path(tempfile.mkdtemp(prefix="codex32-run-"))
+    log = folder / "run.log"
+    pid_file = folder / "postgres" / "postmaster.pid"
+
+    def postmaster() -> int | None:
+        try:
+            pid = int(pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if pid > 0 else None  # initdb's bootstrap backend writes its pid negated
+
+    with log.open("wb") as sink:
+        command = subprocess.Popen(
+            [sys.executable, "-m", "codex32.cli", "run", "--port", str(free_port())],
+            env=run_env(folder, free_port()), stdout=sink, stderr=subprocess.STDOUT,
+            start_new_session=True)
+    server = None
+    try:
+        server = wait_for(postmaster, 90, "the embedded server", log)
+        assert "database at revision" not in log.read_text()  # still preparing
+        command.send_signal(signal.SIGTERM)
+        assert command.wait(timeout=30) == 143, log.read_text()
+        deadline = time.monotonic() + 15
+        while alive(server) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(server), log.read_text()
+        assert "embedded PostgreSQL stopped" in log.read_text()
+    finally:
+        if command.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(command.pid, signal.SIGKILL)
+            command.wait(timeout=10)
+        embedded.stop(folder, immediate=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_web_port_in_use_is_refused_at_once_before_anything_starts(tmp_path):
+    # Another server (or an earlier `codex32 run`) on the port: say so in one line, without
+    # starting and migrating the database and then waiting out gunicorn's five bind retries.
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "codex32.cli", "run", "--port", str(port)],
+            env=run_env(tmp_path, free_port()), capture_output=True, text=True, timeout=60,
+            check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.strip() == (f"Error: port {port} on 127.0.0.1 is in use: stop what "
+                                   "listens there, or choose another with --port")
+    assert time.monotonic() - started < 15
+    assert not (tmp_path / "postgres").exists()
+
+
 def test_run_uses_a_vector_server_already_listening_instead_of_starting_a_second(tmp_path):
     # An earlier version started a detached milvus-lite server on first use; a second one on
     # the same folder would fail ("Open local milvus failed") and stop the whole set.

@@ -223,6 +223,12 @@ def test_ordinary_keys_are_not_sensitive(key):
     ("GET /x?access_token=zzz999&page=2", "zzz999"),
     # An invitation's token is the accept route's path segment (the request's URL).
     ("https://c32.example/api/v1/invitations/Ab-c_123xyz/accept", "Ab-c_123xyz"),
+    # A JWT or a provider's key held bare (a local variable, an argument's repr), no key or
+    # scheme naming it: an access token signs in as its user for 15 minutes.
+    ("raw = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIiwid3MiOiJ4In0.Zm9v_YmFy-YmF6'",
+     "eyJzdWIiOiIxIiwid3MiOiJ4In0"),
+    ("value sk-proj-AbCdEf0123456789abcdefGHIJ", "AbCdEf0123456789abcdefGHIJ"),
+    ("value sk-ant-api03-AbCdEf0123456789abcdef-GHIJ", "AbCdEf0123456789abcdef-GHIJ"),
 ])
 def test_secrets_inside_strings_are_masked(text, secret):
     masked = mask_string(text)

@@ -102,6 +102,8 @@ def stop(data_dir: Path, timeout: float = 15.0, immediate: bool = False) -> bool
     """
     try:
         pid = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+        if pid <= 0:  # initdb's bootstrap backend (negated); kill() would signal a group
+            return False
         os.kill(pid, signal.SIGQUIT if immediate else signal.SIGINT)
     except (OSError, ValueError, IndexError):
         return False

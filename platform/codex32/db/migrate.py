@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, make_url
 
 from codex32.db.roles import ensure_group_roles
@@ -55,15 +55,29 @@ logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 def upgrade(owner_url: str, runtime_url: str | None, revision: str = "head") -> str | None:
     """Create the group roles (and the runtime role when missing and the owner may), then
-    migrate to ``revision`` as the owner. Idempotent."""
+    migrate to ``revision`` as the owner. Idempotent, and safe from several processes at once
+    (overlapping deploys, a retried release): they take turns, and the later ones find the
+    database at head."""
     runtime = make_url(runtime_url) if runtime_url else None
     engine = create_engine(owner_url)
     try:
         with engine.begin() as connection:
+            _one_release_at_a_time(connection)
             ensure_group_roles(connection, runtime.username if runtime else None,
                                runtime.password if runtime else None)
         with engine.begin() as connection:
+            _one_release_at_a_time(connection)
             command.upgrade(alembic_config(connection), revision)
             return current_revision(connection)
     finally:
         engine.dispose()
+
+
+# Any constant (not embedded.PREPARE_LOCK): serializes upgrade() on one database.
+MIGRATION_LOCK = 0x636F6478_3332  # "codx32"
+
+
+def _one_release_at_a_time(connection: Connection) -> None:
+    """Wait for any other release's transaction on this database to end (the lock is released
+    with the transaction that took it)."""
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})

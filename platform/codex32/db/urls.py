@@ -46,11 +46,25 @@ def libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+def _bounded(url: str) -> str:
+    """``url`` with libpq's ``connect_timeout`` (unless it sets its own): without one, a
+    server that accepts and never answers holds each new connection, a readiness probe's or a
+    request's, forever."""
+    parsed = make_url(url)
+    if "connect_timeout" in parsed.query:
+        return url
+    return parsed.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT_SECONDS)}
+                                    ).render_as_string(hide_password=False)
+
+
 def resolve(settings: Settings) -> DatabaseUrls:
     """The URLs from the settings, starting the embedded server when none is given."""
     if settings.database_url:
-        runtime = sqlalchemy_url(settings.database_url)
-        owner = sqlalchemy_url(settings.migration_database_url or settings.database_url)
+        runtime = _bounded(sqlalchemy_url(settings.database_url))
+        owner = _bounded(sqlalchemy_url(settings.migration_database_url or settings.database_url))
         return DatabaseUrls(runtime=runtime, owner=owner)
     # Only without DATABASE_URL: production processes never load the embedded server's code.
     from codex32.db import embedded

@@ -78,7 +78,7 @@ def run(settings: Settings, urls: DatabaseUrls) -> None:
         # Not ready while the host cannot give the required isolation: no run would succeed.
         worker_probes.serve(settings.worker_port, {
             "database": lambda: health.database_status(runtime.engine),
-            "sandbox": runtime.checks["sandbox"]})
+            "sandbox": runtime.checks["sandbox"]}, metrics_token=settings.metrics_token)
     try:
         with activated(runtime):  # the event loop's tasks and the jobs' threads inherit it
             asyncio.run(_serve(runtime, urls))

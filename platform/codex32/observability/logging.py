@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import json as jsonlib
 import logging
+import re
 import sys
 import types
 from collections.abc import Iterator, Mapping
@@ -113,8 +114,17 @@ class JsonFormatter(logging.Formatter):
             return jsonlib.dumps(entry, default=str, ensure_ascii=False)
 
 
+# Control characters but newline and tab, and what some readers take for a line break.
+_UNSAFE_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029]")
+
+
 class TextFormatter(logging.Formatter):
-    """Human-readable lines for a terminal, with the bound context appended as ``key=value``."""
+    """Human-readable lines for a terminal, with the bound context appended as ``key=value``.
+
+    Messages carry user strings (names, addresses): a record's further lines (a mail's body,
+    a traceback, a newline in a name) are indented, so none reads as a record of its own, and
+    other control characters (a carriage return, a terminal escape) are written escaped.
+    """
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
@@ -123,7 +133,9 @@ class TextFormatter(logging.Formatter):
         line = super().format(record)
         extras = [f"{name}={value}" for name, value in vars(record).items()
                   if name not in _RECORD_ATTRIBUTES and not name.startswith("_")]
-        return f"{line} [{' '.join(extras)}]" if extras else line
+        line = f"{line} [{' '.join(extras)}]" if extras else line
+        line = _UNSAFE_TEXT.sub(lambda found: repr(found.group())[1:-1], line)
+        return line.replace("\n", "\n    ")
 
 
 def parse_level(level: str | int) -> int:

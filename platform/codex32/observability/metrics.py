@@ -70,7 +70,7 @@ def init_app(app: Flask, settings: Settings) -> None:
     def _protect_metrics() -> None:
         if token and request.path == "/metrics":
             given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-            if not hmac.compare_digest(given, token):
+            if not hmac.compare_digest(given.encode(), token.encode()):  # bytes: any text
                 raise Unauthorized("metrics need the METRICS_TOKEN bearer token")
 
     @app.before_request

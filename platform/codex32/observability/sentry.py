@@ -4,7 +4,8 @@
 set; :func:`tag_request` is called by the request path once the principal is known. Every error
 event and transaction goes through :func:`scrub_event` last, after the SDK's own scrubber: a
 value stored under a key that names a secret is replaced wholesale, and bearer tokens, our API
-keys (``c32_...``), URL passwords and ``password=...`` pairs are masked inside any string.
+keys (``c32_...``), JWTs, provider keys (``sk-...``), URL passwords and ``password=...`` pairs
+are masked inside any string.
 This module never decides what to report; it only decides what may leave. The SDK is
 imported by :func:`init_sentry` only (its import costs ~0.15 s of CPU in every web, worker and
 CLI process, most of which run without a DSN).
@@ -38,6 +39,10 @@ _STRING_MASKS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(/invitations/)[^/\s?#]+(/accept)"), rf"\1{FILTERED}\2"),
     # Our API keys, wherever they appear.
     (re.compile(r"\bc32_[\w\-]+"), FILTERED),
+    # A JWT (our access and refresh tokens, an OIDC ID token) held bare, and the providers'
+    # keys by their shape (OpenAI's sk-..., Anthropic's sk-ant-...).
+    (re.compile(r"\beyJ[\w\-]+\.[\w\-]+\.[\w\-]*"), FILTERED),
+    (re.compile(r"\bsk-[\w\-]{16,}"), FILTERED),
     # Credentials inside URLs: scheme://user:password@host.
     (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s:/@]*:)[^\s@/]+@"), rf"\1{FILTERED}@"),
     # password=..., "token": "...", 'Authorization': '...' in messages, reprs and query strings.

@@ -7,6 +7,7 @@ Prometheus. It must never touch tenant data.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
@@ -46,10 +47,11 @@ def run_checks(checks: Mapping[str, Callable[[], dict[str, Any] | None]]) -> dic
     return results
 
 
-def serve(port: int, checks: dict[str, ReadyCheck],
-          host: str = "0.0.0.0") -> ThreadingHTTPServer:
+def serve(port: int, checks: dict[str, ReadyCheck], host: str = "0.0.0.0",
+          metrics_token: str | None = None) -> ThreadingHTTPServer:
     """Start answering on ``host:port`` in a daemon thread; the worker is ready while every
-    check (``name -> () -> {"ok", ...}``) is ok."""
+    check (``name -> () -> {"ok", ...}``) is ok. With ``metrics_token`` (METRICS_TOKEN),
+    ``/metrics`` wants it as a bearer token, as the web's does; the probes never do."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -61,10 +63,19 @@ def serve(port: int, checks: dict[str, ReadyCheck],
                 ready = all(result.get("ok") for result in results.values())
                 self._json(200 if ready else 503,
                            {"status": "ready" if ready else "not ready", "checks": results})
+            elif path == "/metrics" and not self._authorized():
+                self._json(401, {"code": 401, "status": "Unauthorized",
+                                 "message": "metrics need the METRICS_TOKEN bearer token"})
             elif path == "/metrics":
                 self._send(200, _metrics(), CONTENT_TYPE_LATEST)
             else:
                 self._json(404, {"code": 404, "status": "Not Found", "message": "not found"})
+
+        def _authorized(self) -> bool:
+            if not metrics_token:
+                return True
+            given = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            return hmac.compare_digest(given.encode(), metrics_token.encode())
 
         def _json(self, status: int, body: dict[str, Any]) -> None:
             self._send(status, json.dumps(body).encode(), "application/json")

@@ -117,11 +117,13 @@ def plugins_status(manager: PluginManager) -> dict[str, Any]:
 
 
 def _engine(settings: Settings, urls: DatabaseUrls, process: str) -> Engine:
+    # hide_parameters: an error's text (logs, Sentry) carries no bound value (code, chats).
     if process == "cli":
-        return create_engine(urls.runtime)
+        return create_engine(urls.runtime, hide_parameters=True)
     # One session per running job, one for the maintenance loop, a little slack.
     engine = create_engine(urls.runtime, pool_size=settings.worker_concurrency + 2,
-                           max_overflow=2, pool_recycle=settings.pool_recycle)
+                           max_overflow=2, pool_recycle=settings.pool_recycle,
+                           hide_parameters=True)
     pool.watch(engine, process,
                settings.pool_ping_idle_seconds if settings.pool_pre_ping else None)
     return engine

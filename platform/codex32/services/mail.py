@@ -111,7 +111,8 @@ class Mailer:
         mail = EmailMessage()
         mail["From"] = self.sender
         mail["To"] = message.to
-        mail["Subject"] = message.subject
+        # One line: a subject quotes a workspace's name, and a header takes no line break.
+        mail["Subject"] = " ".join(message.subject.split())
         mail["Date"] = formatdate(localtime=False)
         mail["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
         mail.set_content(message.body)

@@ -150,8 +150,8 @@ def sign_up(data):
     settings = runtime.of(current_app).settings
     if settings.signup_mode == "token":
         given = request.headers.get("X-Platform-Token", "")
-        if not settings.platform_token or not hmac.compare_digest(given,
-                                                                  settings.platform_token):
+        if not settings.platform_token or not hmac.compare_digest(  # bytes: any text
+                given.encode(), settings.platform_token.encode()):
             raise Forbidden("sign-up needs a valid X-Platform-Token")
     limit_rate(f"signup:{origin().ip}", limit=settings.signups_per_hour, window=3600)
     limit_verification_mail(data["admin_email"])
