@@ -31,6 +31,7 @@ from codex32.plugins.errors import (
     ProviderAuthError,
     ProviderRateLimited,
     ProviderTimeout,
+    scrubbed,
 )
 from codex32.plugins.interfaces import Executor, HealthResult, Plugin, with_defaults
 from codex32.services.providers import default_id, installed, unavailable
@@ -154,9 +155,12 @@ def build(session: Session, workspace_id: uuid.UUID | str, kind: type[Plugin] | 
                              config if config is not None else row.config if row else {})
     if other_model is not None:
         settings["model"] = other_model
+    secrets = current.box.open(row.secrets if row else None)
     try:
-        instance = registration.cls(settings, current.box.open(row.secrets if row else None))
+        instance = registration.cls(settings, secrets)
     except PluginError as exc:
+        raise from_plugin_error(scrubbed(exc, secrets.values()), plugin_id) from exc
+    except Exception as exc:  # a plugin's own bug: its type only, the message may quote
         raise from_plugin_error(exc, plugin_id) from exc
     return current.instances.put(key, instance)
 

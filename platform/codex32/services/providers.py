@@ -22,7 +22,7 @@ from codex32.auth.principal import Principal
 from codex32.db.models import ProviderConfig, Workspace
 from codex32.errors import Invalid, NotFound, from_plugin_error
 from codex32.outbound import UnsafeURL, check_url
-from codex32.plugins.errors import ConfigInvalid, PluginError
+from codex32.plugins.errors import ConfigInvalid, PluginError, scrubbed
 from codex32.plugins.interfaces import Plugin, with_defaults
 from codex32.plugins.manager import Registration
 from codex32.services import audit
@@ -206,9 +206,12 @@ def _check_constructible(cls: type[Plugin], config: dict[str, Any],
     try:
         cls(config, secrets).close()
     except ConfigInvalid as exc:
+        scrubbed(exc, secrets.values())
         raise Invalid(f"invalid configuration for {cls.kind} '{cls.id}': {exc}",
                       errors={"json": {"config": exc.errors or {"config": [str(exc)]}}}) from exc
     except PluginError as exc:
+        raise from_plugin_error(scrubbed(exc, secrets.values()), cls.id) from exc
+    except Exception as exc:  # a plugin's own bug: its type only, the message may quote
         raise from_plugin_error(exc, cls.id) from exc
 
 

@@ -22,7 +22,7 @@ from opentelemetry.trace import Span, SpanKind
 from codex32 import outbound_http
 from codex32.errors import BadGateway, DomainError, GatewayTimeout, Invalid, from_plugin_error
 from codex32.observability import tracing
-from codex32.plugins.calls import invoke
+from codex32.plugins.calls import guarded, invoke
 from codex32.plugins.errors import (
     AUTH,
     CONTENT_POLICY,
@@ -123,16 +123,12 @@ class Router:
         returned apart, the iterator gives the rest."""
         def call(instance: LLMProvider, deployment: Deployment, remaining: float
                  ) -> tuple[Iterator[ChatChunk], ChatChunk]:
-            chunks = iter(instance.stream(_for(request, deployment, remaining)))
+            chunks = guarded(instance, "stream",
+                             lambda: instance.stream(_for(request, deployment, remaining)))
             try:
                 return chunks, next(chunks)
             except StopIteration:
                 return iter(()), ChatChunk()
-            except PluginError:
-                raise
-            except Exception as exc:
-                raise ProviderError(f"{instance.id} stream failed ({type(exc).__name__})"
-                                    ) from exc
         (chunks, first), deployment, attempts = self._run(deployments, call, "chat")
         return chunks, first, deployment, attempts
 
