@@ -34,7 +34,7 @@ from codex32.plugins.errors import (
     scrubbed,
 )
 from codex32.plugins.interfaces import Executor, HealthResult, Plugin, with_defaults
-from codex32.services.providers import default_id, installed, unavailable
+from codex32.services.providers import default_id, installed, opened_secrets, unavailable
 
 HEALTH_TIMEOUT_SECONDS = 10.0  # a /test never waits longer, whatever PLUGIN_TIMEOUT_SECONDS
 
@@ -155,7 +155,7 @@ def build(session: Session, workspace_id: uuid.UUID | str, kind: type[Plugin] | 
                              config if config is not None else row.config if row else {})
     if other_model is not None:
         settings["model"] = other_model
-    secrets = current.box.open(row.secrets if row else None)
+    secrets = opened_secrets(row, kind, plugin_id)
     try:
         instance = registration.cls(settings, secrets)
     except PluginError as exc:

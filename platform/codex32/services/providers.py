@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from codex32 import runtime
 from codex32.auth.principal import Principal
+from codex32.crypto import SecretsUndecryptable
 from codex32.db.models import ProviderConfig, Workspace
-from codex32.errors import Invalid, NotFound, from_plugin_error
+from codex32.errors import Conflict, Invalid, NotFound, from_plugin_error
 from codex32.outbound import UnsafeURL, check_url
 from codex32.plugins.errors import ConfigInvalid, PluginError, scrubbed
 from codex32.plugins.interfaces import Plugin, with_defaults
@@ -168,7 +169,7 @@ def put(session: Session, principal: Principal, kind: str, plugin_id: str,
         ProviderConfig.kind == kind, ProviderConfig.plugin_id == plugin_id)
         .with_for_update()).scalar()
     box = runtime.current().box
-    before = box.open(row.secrets) if row else {}
+    before, unreadable = _held(row, kind, plugin_id, secrets)
     stored = {**before, **{name: value for name, value in secrets.items() if value is not None}}
     for name in [name for name, value in secrets.items() if value is None]:
         stored.pop(name, None)
@@ -181,11 +182,11 @@ def put(session: Session, principal: Principal, kind: str, plugin_id: str,
     recorded = audit.apply_changes(row, {"config": config, "plugin": registration.plugin})
     changed = sorted(name for name in stored.keys() | before.keys()
                      if stored.get(name) != before.get(name))
-    if not created and not recorded and not changed:
+    if not created and not recorded and not changed and not unreadable:
         return masked(row) or {}  # the configuration it has: no new generation, no audit
     if created:  # recorded whole, as it is now
         recorded = {"config": config}
-    if changed or created:
+    if changed or created or unreadable:
         row.secrets = box.seal(stored) if stored else None
         row.secret_names = sorted(stored)
         recorded.update({"secrets_set": sorted(stored), "secrets_changed": changed})
@@ -198,6 +199,33 @@ def put(session: Session, principal: Principal, kind: str, plugin_id: str,
                  recorded)
     session.flush()
     return masked(row) or {}
+
+
+def opened_secrets(row: ProviderConfig | None, kind: str, plugin_id: str) -> dict[str, Any]:
+    """The configuration's secrets, decrypted; a 409 saying how to mend it when no configured
+    key opens them (the request fails closed, and the next one as well until they are set
+    again or the old key is configured back)."""
+    try:
+        return runtime.current().box.open(row.secrets if row else None)
+    except SecretsUndecryptable as exc:
+        names = ", ".join(row.secret_names or []) if row else ""
+        raise Conflict(f"the secrets saved for {kind} '{plugin_id}' cannot be decrypted with "
+                       f"the configured CODEX32_SECRETS_KEYS: set them again ({names}) with "
+                       f"PUT /api/v1/providers/{kind}/{plugin_id}, or have the operator add "
+                       "the key they were saved under") from exc
+
+
+def _held(row: ProviderConfig | None, kind: str, plugin_id: str,
+          given: dict[str, str | None]) -> tuple[dict[str, Any], bool]:
+    """The secrets ``row`` holds, and whether no configured key opens them: then they count
+    as none when the request sets (or removes) every one of them, and the request fails
+    closed otherwise (a save must not drop secrets it was not given)."""
+    try:
+        return opened_secrets(row, kind, plugin_id), False
+    except Conflict:
+        if row is not None and set(row.secret_names or []) <= set(given):
+            return {}, True
+        raise
 
 
 def _check_constructible(cls: type[Plugin], config: dict[str, Any],
