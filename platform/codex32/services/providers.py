@@ -169,7 +169,7 @@ def put(session: Session, principal: Principal, kind: str, plugin_id: str,
         ProviderConfig.kind == kind, ProviderConfig.plugin_id == plugin_id)
         .with_for_update()).scalar()
     box = runtime.current().box
-    before, unreadable = _held(row, kind, plugin_id, secrets)
+    before, unreadable = _held(row, registration, secrets)
     stored = {**before, **{name: value for name, value in secrets.items() if value is not None}}
     for name in [name for name, value in secrets.items() if value is None]:
         stored.pop(name, None)
@@ -201,27 +201,35 @@ def put(session: Session, principal: Principal, kind: str, plugin_id: str,
     return masked(row) or {}
 
 
-def opened_secrets(row: ProviderConfig | None, kind: str, plugin_id: str) -> dict[str, Any]:
-    """The configuration's secrets, decrypted; a 409 saying how to mend it when no configured
-    key opens them (the request fails closed, and the next one as well until they are set
-    again or the old key is configured back)."""
+def opened_secrets(row: ProviderConfig | None, registration: Registration) -> dict[str, Any]:
+    """The configuration's secrets, decrypted for the plugin ``registration`` names. A 409
+    saying how to mend it (the request fails closed, and the next one as well until they are
+    set again) when no configured key opens them, or when the configuration was saved with
+    another plugin than the one now providing its id: its secrets are never handed to
+    another distribution's code."""
+    kind, plugin_id = registration.kind, registration.cls.id
+    again = (f"set them again ({', '.join(row.secret_names or [])}) with "
+             f"PUT /api/v1/providers/{kind}/{plugin_id}" if row else "")
+    if row is not None and row.plugin and row.plugin != registration.plugin:
+        raise Conflict(f"{kind} '{plugin_id}' was configured with plugin '{row.plugin}' and "
+                       f"plugin '{registration.plugin}' provides it now: its saved secrets "
+                       f"are kept from the newcomer; {again} to use it")
     try:
         return runtime.current().box.open(row.secrets if row else None)
     except SecretsUndecryptable as exc:
-        names = ", ".join(row.secret_names or []) if row else ""
         raise Conflict(f"the secrets saved for {kind} '{plugin_id}' cannot be decrypted with "
-                       f"the configured CODEX32_SECRETS_KEYS: set them again ({names}) with "
-                       f"PUT /api/v1/providers/{kind}/{plugin_id}, or have the operator add "
-                       "the key they were saved under") from exc
+                       f"the configured CODEX32_SECRETS_KEYS: {again}, or have the operator "
+                       "add the key they were saved under") from exc
 
 
-def _held(row: ProviderConfig | None, kind: str, plugin_id: str,
+def _held(row: ProviderConfig | None, registration: Registration,
           given: dict[str, str | None]) -> tuple[dict[str, Any], bool]:
-    """The secrets ``row`` holds, and whether no configured key opens them: then they count
-    as none when the request sets (or removes) every one of them, and the request fails
-    closed otherwise (a save must not drop secrets it was not given)."""
+    """The secrets ``row`` holds, and whether :func:`opened_secrets` refuses them (no key opens
+    them, or another plugin saved them): then they count as none when the request sets (or
+    removes) every one of them, and the request fails closed otherwise (a save must neither
+    drop secrets it was not given nor hand them to another plugin)."""
     try:
-        return opened_secrets(row, kind, plugin_id), False
+        return opened_secrets(row, registration), False
     except Conflict:
         if row is not None and set(row.secret_names or []) <= set(given):
             return {}, True
