@@ -164,10 +164,10 @@ class Router:
                  ) -> tuple[Iterator[ChatChunk], ChatChunk]:
             chunks = _checked_pieces(instance, guarded(
                 instance, "stream", lambda: instance.stream(_for(request, deployment, remaining))))
-            try:
-                return chunks, next(chunks)
-            except StopIteration:
-                return iter(()), ChatChunk()
+            # The first piece through invoke, like complete(): bounded by the deadline (and
+            # admitted like any call) even when the plugin hangs in its own code.
+            first = invoke(instance, "stream", next, chunks, None, timeout=remaining)
+            return (chunks, first) if first is not None else (iter(()), ChatChunk())
         (chunks, first), deployment, attempts = self._run(deployments, call, "chat")
         return chunks, first, deployment, attempts
 
