@@ -175,3 +175,37 @@ def test_startup_hooks_run_once_per_app_and_failures_are_recorded(site):
     manager.startup(App())
     assert "startup failed: RuntimeError: no nsjail here" in manager.plugins[
         "c32test_startup"].error
+
+
+HALF_REGISTERED = '''
+from codex32.plugins import hookimpl
+from codex32.plugins.interfaces import Embedder, Notifier
+
+class PagerNotifier(Notifier):
+    id = "pager"
+
+class Sketchy(Embedder):
+    id = "sketchy"
+
+@hookimpl
+def register_notifiers(register):
+    register(PagerNotifier)
+
+@hookimpl
+def register_embedders(register):
+    register(Sketchy)
+    register(object)  # not an Embedder: the hook fails here
+'''
+
+
+def test_a_plugin_whose_registration_fails_midway_serves_nothing(site):
+    """A plugin recorded as broken has none of its classes in the registry, whichever hook
+    failed and whatever it registered first (it would otherwise be served half loaded)."""
+    install(site, "c32test_half", HALF_REGISTERED)
+    manager = load()
+    info = manager.plugins["c32test_half"]
+    assert "register_embedders failed: TypeError" in info.error
+    assert manager.get("embedder", "sketchy") is None
+    assert manager.get("notifier", "pager") is None
+    assert info.registered == {}
+    assert manager.get("embedder", "hashing") is not None

@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
@@ -36,7 +36,13 @@ from codex32.db.tenancy import current_workspace
 from codex32.errors import RateLimited
 from codex32.observability import tracing
 from codex32.observability.metrics import PLUGIN_CALLS, PLUGIN_ERRORS
-from codex32.plugins.errors import PluginError, ProviderError, ProviderRateLimited, ProviderTimeout
+from codex32.plugins.errors import (
+    PluginError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    scrubbed,
+)
 from codex32.plugins.interfaces import Plugin
 from codex32.runtime import heap
 
@@ -158,13 +164,36 @@ def _invoke(instance: Plugin, operation: str, function: Callable[..., T], args: 
         raise ProviderTimeout(f"{instance.id} {operation} took longer than {timeout:g}s") from exc
     except PluginError as exc:
         PLUGIN_ERRORS.labels(**labels, error=type(exc).__name__).inc()
-        raise
+        raise scrubbed(exc, secret_values(instance)) from exc.__cause__
     except Exception as exc:
         PLUGIN_ERRORS.labels(**labels, error="unexpected").inc()
         # The type only: an unexpected message may carry what the plugin should not show.
         raise ProviderError(f"{instance.id} {operation} failed ({type(exc).__name__})") from exc
     finally:
         PLUGIN_CALLS.labels(**labels).observe(time.perf_counter() - started)
+
+
+def secret_values(instance: Plugin) -> Iterable[str | None]:
+    """The plain values of the instance's declared secrets (what its errors must not show)."""
+    for name in instance.secrets:
+        try:
+            yield instance.secret(name)
+        except Exception:  # a plugin that broke its own secret(): its values stay unknown
+            continue
+
+
+def guarded(instance: Plugin, operation: str, open_stream: Callable[[], Iterable[T]]
+            ) -> Iterator[T]:
+    """The pieces of the stream ``open_stream()`` returns (a plugin's), its errors, opening
+    included, made uniform as :func:`invoke` makes them: plugin errors without the instance's
+    secrets, anything else a ``ProviderError`` naming its type only. Closing it closes the
+    plugin's stream."""
+    try:
+        yield from open_stream()
+    except PluginError as exc:
+        raise scrubbed(exc, secret_values(instance)) from exc.__cause__
+    except Exception as exc:
+        raise ProviderError(f"{instance.id} {operation} failed ({type(exc).__name__})") from exc
 
 
 def _admit(workspace_id: str | None, plugin_id: str,

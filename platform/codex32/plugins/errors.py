@@ -5,7 +5,14 @@ Plugins translate their SDK's exceptions into these; the message must never cont
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TypeVar, cast
+
 MAX_DETAIL = 300
+# Shorter secret values are not taken out of messages: they would blank out ordinary words.
+SHORTEST_REDACTED = 4
+
+E = TypeVar("E", bound=BaseException)
 
 
 def redacted(text: str, *secrets: str | None, limit: int = MAX_DETAIL) -> str:
@@ -14,6 +21,30 @@ def redacted(text: str, *secrets: str | None, limit: int = MAX_DETAIL) -> str:
     for secret in sorted(filter(None, secrets), key=len, reverse=True):
         text = text.replace(secret, "[redacted]")
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def scrubbed(error: E, secrets: Iterable[str | None]) -> E:
+    """``error`` with each of ``secrets`` taken out of its arguments (its message) and, for
+    :class:`ConfigInvalid`, out of its field errors, in place; the core calls it on every
+    error that leaves a plugin, so a secret a plugin quoted is never shown."""
+    values = [value for value in secrets
+              if isinstance(value, str) and len(value) >= SHORTEST_REDACTED]
+    if not values:
+        return error
+
+    def clean(value: object) -> object:
+        if isinstance(value, str):
+            return redacted(value, *values, limit=len(value) * 10 + 100)
+        if isinstance(value, list | tuple):
+            return type(value)(clean(item) for item in value)
+        if isinstance(value, dict):
+            return {clean(key): clean(item) for key, item in value.items()}
+        return value
+
+    error.args = tuple(clean(arg) for arg in error.args)
+    if isinstance(error, ConfigInvalid):
+        error.errors = cast(dict[str, list[str]], clean(error.errors))
+    return error
 
 
 class PluginError(Exception):

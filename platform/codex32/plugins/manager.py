@@ -3,7 +3,8 @@
 The defaults (:mod:`codex32.plugins.defaults`) are registered directly, always, like llm's
 ``DEFAULT_PLUGINS``: ``CODEX32_LOAD_PLUGINS`` filters the installed entry points only. Each
 entry point loads in its own try: a broken plugin (import error, unknown hook, failing
-registration) is recorded with its distribution, version and error, and the platform still
+registration) is recorded with its distribution, version and error, none of its classes is
+served (not even those a failing hook registered before it failed), and the platform still
 starts; strict mode raises instead. Two plugins registering one id for one kind stop start-up
 with a message naming both. The hooks and the registry's kinds come from
 :mod:`codex32.plugins.kinds`.
@@ -158,7 +159,16 @@ class PluginManager:
                 except DuplicatePluginId:
                     raise
                 except Exception as exc:
+                    self._withdraw(info)
                     self._fail(info, f"{kind.hook} failed: {type(exc).__name__}: {exc}")
+
+    def _withdraw(self, info: LoadedPlugin) -> None:
+        """Take every class ``info``'s plugin registered out of the registry: a plugin whose
+        registration failed midway is not served half loaded."""
+        for kind, ids in info.registered.items():
+            for plugin_id in ids:
+                self.registry[kind].pop(plugin_id, None)
+        info.registered = {}
 
     def register_module_info(self, impl: Any) -> LoadedPlugin:
         """The record of a plugin registered straight on the pluggy manager."""

@@ -31,9 +31,10 @@ from codex32.plugins.errors import (
     ProviderAuthError,
     ProviderRateLimited,
     ProviderTimeout,
+    scrubbed,
 )
 from codex32.plugins.interfaces import Executor, HealthResult, Plugin, with_defaults
-from codex32.services.providers import default_id, installed, unavailable
+from codex32.services.providers import default_id, installed, opened_secrets, unavailable
 
 HEALTH_TIMEOUT_SECONDS = 10.0  # a /test never waits longer, whatever PLUGIN_TIMEOUT_SECONDS
 
@@ -66,7 +67,8 @@ def snapshot(session: Session, workspace_id: uuid.UUID | str, kind: str) -> Snap
 # The settings, and what building an instance reads of each configuration (on the driver:
 # the gateway reads it on every request, in a batch with its other reads).
 _SNAPSHOT_OF_ANY = (select(Workspace.settings, ProviderConfig.plugin_id, ProviderConfig.config,
-                           ProviderConfig.secrets, ProviderConfig.generation)
+                           ProviderConfig.secrets, ProviderConfig.generation,
+                           ProviderConfig.plugin, ProviderConfig.secret_names)
                     .outerjoin(ProviderConfig, and_(ProviderConfig.workspace_id == Workspace.id,
                                                     ProviderConfig.kind == bindparam("kind"))))
 _SNAPSHOT = _SNAPSHOT_OF_ANY.where(Workspace.id == bindparam("workspace"))
@@ -92,9 +94,10 @@ def snapshot_of(found: driver.Rows) -> Snapshot:
     rows = found[1]
     return Snapshot(settings=(rows[0][0] if rows else None) or {},
                     rows={plugin_id: ProviderConfig(plugin_id=plugin_id, config=config,
-                                                    secrets=secrets, generation=generation)
-                          for _settings, plugin_id, config, secrets, generation in rows
-                          if plugin_id is not None})
+                                                    secrets=secrets, generation=generation,
+                                                    plugin=plugin, secret_names=names)
+                          for _settings, plugin_id, config, secrets, generation, plugin, names
+                          in rows if plugin_id is not None})
 
 
 # -- instances ----------------------------------------------------------------------------
@@ -154,9 +157,12 @@ def build(session: Session, workspace_id: uuid.UUID | str, kind: type[Plugin] | 
                              config if config is not None else row.config if row else {})
     if other_model is not None:
         settings["model"] = other_model
+    secrets = opened_secrets(row, registration)
     try:
-        instance = registration.cls(settings, current.box.open(row.secrets if row else None))
+        instance = registration.cls(settings, secrets)
     except PluginError as exc:
+        raise from_plugin_error(scrubbed(exc, secrets.values()), plugin_id) from exc
+    except Exception as exc:  # a plugin's own bug: its type only, the message may quote
         raise from_plugin_error(exc, plugin_id) from exc
     return current.instances.put(key, instance)
 

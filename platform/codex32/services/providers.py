@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 
 from codex32 import runtime
 from codex32.auth.principal import Principal
+from codex32.crypto import SecretsUndecryptable
 from codex32.db.models import ProviderConfig, Workspace
-from codex32.errors import Invalid, NotFound, from_plugin_error
+from codex32.errors import Conflict, Invalid, NotFound, from_plugin_error
 from codex32.outbound import UnsafeURL, check_url
-from codex32.plugins.errors import ConfigInvalid, PluginError
+from codex32.plugins.errors import ConfigInvalid, PluginError, scrubbed
 from codex32.plugins.interfaces import Plugin, with_defaults
 from codex32.plugins.manager import Registration
 from codex32.services import audit
@@ -168,7 +169,7 @@ def put(session: Session, principal: Principal, kind: str, plugin_id: str,
         ProviderConfig.kind == kind, ProviderConfig.plugin_id == plugin_id)
         .with_for_update()).scalar()
     box = runtime.current().box
-    before = box.open(row.secrets) if row else {}
+    before, unreadable = _held(row, registration, secrets)
     stored = {**before, **{name: value for name, value in secrets.items() if value is not None}}
     for name in [name for name, value in secrets.items() if value is None]:
         stored.pop(name, None)
@@ -181,11 +182,11 @@ def put(session: Session, principal: Principal, kind: str, plugin_id: str,
     recorded = audit.apply_changes(row, {"config": config, "plugin": registration.plugin})
     changed = sorted(name for name in stored.keys() | before.keys()
                      if stored.get(name) != before.get(name))
-    if not created and not recorded and not changed:
+    if not created and not recorded and not changed and not unreadable:
         return masked(row) or {}  # the configuration it has: no new generation, no audit
     if created:  # recorded whole, as it is now
         recorded = {"config": config}
-    if changed or created:
+    if changed or created or unreadable:
         row.secrets = box.seal(stored) if stored else None
         row.secret_names = sorted(stored)
         recorded.update({"secrets_set": sorted(stored), "secrets_changed": changed})
@@ -200,15 +201,53 @@ def put(session: Session, principal: Principal, kind: str, plugin_id: str,
     return masked(row) or {}
 
 
+def opened_secrets(row: ProviderConfig | None, registration: Registration) -> dict[str, Any]:
+    """The configuration's secrets, decrypted for the plugin ``registration`` names. A 409
+    saying how to mend it (the request fails closed, and the next one as well until they are
+    set again) when no configured key opens them, or when the configuration was saved with
+    another plugin than the one now providing its id: its secrets are never handed to
+    another distribution's code."""
+    kind, plugin_id = registration.kind, registration.cls.id
+    again = (f"set them again ({', '.join(row.secret_names or [])}) with "
+             f"PUT /api/v1/providers/{kind}/{plugin_id}" if row else "")
+    if row is not None and row.plugin and row.plugin != registration.plugin:
+        raise Conflict(f"{kind} '{plugin_id}' was configured with plugin '{row.plugin}' and "
+                       f"plugin '{registration.plugin}' provides it now: its saved secrets "
+                       f"are kept from the newcomer; {again} to use it")
+    try:
+        return runtime.current().box.open(row.secrets if row else None)
+    except SecretsUndecryptable as exc:
+        raise Conflict(f"the secrets saved for {kind} '{plugin_id}' cannot be decrypted with "
+                       f"the configured CODEX32_SECRETS_KEYS: {again}, or have the operator "
+                       "add the key they were saved under") from exc
+
+
+def _held(row: ProviderConfig | None, registration: Registration,
+          given: dict[str, str | None]) -> tuple[dict[str, Any], bool]:
+    """The secrets ``row`` holds, and whether :func:`opened_secrets` refuses them (no key opens
+    them, or another plugin saved them): then they count as none when the request sets (or
+    removes) every one of them, and the request fails closed otherwise (a save must neither
+    drop secrets it was not given nor hand them to another plugin)."""
+    try:
+        return opened_secrets(row, registration), False
+    except Conflict:
+        if row is not None and set(row.secret_names or []) <= set(given):
+            return {}, True
+        raise
+
+
 def _check_constructible(cls: type[Plugin], config: dict[str, Any],
                          secrets: dict[str, str]) -> None:
     """Let the plugin refuse a configuration its schema cannot express."""
     try:
         cls(config, secrets).close()
     except ConfigInvalid as exc:
+        scrubbed(exc, secrets.values())
         raise Invalid(f"invalid configuration for {cls.kind} '{cls.id}': {exc}",
                       errors={"json": {"config": exc.errors or {"config": [str(exc)]}}}) from exc
     except PluginError as exc:
+        raise from_plugin_error(scrubbed(exc, secrets.values()), cls.id) from exc
+    except Exception as exc:  # a plugin's own bug: its type only, the message may quote
         raise from_plugin_error(exc, cls.id) from exc
 
 

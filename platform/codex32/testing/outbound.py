@@ -74,6 +74,18 @@ class OutboundConformance:
         failure whose body carries :data:`UPSTREAM_MARKER`, or None."""
         return None
 
+    def outbound_target(self, host: str, port: int
+                        ) -> tuple[dict[str, Any], dict[str, str]] | None:
+        """The configuration and the secrets (on top of the working ones) that point every
+        connection the plugin makes at ``host:port``, or None (the connect-time check skips).
+        Default: every ``"format": "uri"`` setting set to ``http://host:port/``. Override it
+        when a secret holds the URL (a webhook URL) or a setting names a host that is no URL
+        (an SMTP server)."""
+        names = self._outbound_properties()
+        if not names:
+            return None
+        return {name: f"http://{host}:{port}/" for name in names}, {}
+
     def _outbound_properties(self) -> list[str]:
         properties = self.plugin_class.config_schema.get("properties") or {}
         return [name for name, prop in properties.items()
@@ -85,18 +97,21 @@ class OutboundConformance:
     @pytest.mark.parametrize("host", ["localhost", PUBLIC_LOOKING_NAME])
     def test_outbound_urls_naming_a_private_host_are_refused_at_connect_time(self, monkeypatch,
                                                                              host):
-        """With private targets refused, every ``"format": "uri"`` setting pointed at
-        ``http://<host>:<port>``, ``localhost`` or a public-looking name that resolves to
-        127.0.0.1: the health check and :meth:`exercise` never connect there (a codex32 error
-        or a failed health check instead)."""
-        names = self._outbound_properties()
-        if not names:
-            pytest.skip(f"{self.plugin_class.__name__} has no \"format\": \"uri\" setting")
+        """With private targets refused, the plugin pointed at ``<host>:<port>`` by
+        :meth:`outbound_target` (every ``"format": "uri"`` setting, by default), ``localhost``
+        or a public-looking name that resolves to 127.0.0.1: the health check and
+        :meth:`exercise` never connect there (a codex32 error or a failed health check
+        instead)."""
         monkeypatch.setenv(ALLOW_PRIVATE_ENV, "0")
         monkeypatch.setattr(socket, "getaddrinfo", _resolving(PUBLIC_LOOKING_NAME, "127.0.0.1"))
         with _listener() as (port, connected):
+            target = self.outbound_target(host, port)
+            if target is None:
+                pytest.skip(f"{self.plugin_class.__name__} has no \"format\": \"uri\" setting "
+                            f"and {type(self).__name__}.outbound_target() names none")
+            config, secrets = target
             try:
-                plugin = self.build({name: f"http://{host}:{port}/" for name in names})
+                plugin = self.build(config, {**getattr(self, "plugin_secrets", {}), **secrets})
             except PluginError:
                 return  # refused when built: as good
             for what, call in self._calls(plugin):

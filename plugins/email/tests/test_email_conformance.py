@@ -26,6 +26,9 @@ class TestEmailNotifier(NotifierConformance):
                               "username": USERNAME, "from_address": "codex32@example.com",
                               "to_addresses": ["ops@example.com"], "timeout_seconds": 5}
 
+    def outbound_target(self, host: str, port: int) -> tuple[dict, dict]:
+        return {"host": host, "port": port}, {}
+
     def delivered(self, notification: Notification) -> bool:
         return any(f"X-Codex32-Delivery: {notification.id}".encode() in message.data
                    for message in self.server.messages)

@@ -29,6 +29,9 @@ class TestSlackNotifier(NotifierConformance):
         self.plugin_config = {"max_attempts": 1, "timeout_seconds": 5}
         self.plugin_secrets = {"webhook_url": receiver.url}
 
+    def outbound_target(self, host: str, port: int) -> tuple[dict, dict]:
+        return {}, {"webhook_url": f"https://{host}:{port}/services/T0/B0/{TOKEN}"}
+
     def secret_markers(self) -> list[str]:
         # The whole URL is the secret; its token part must not show either.
         return [*super().secret_markers(), TOKEN]

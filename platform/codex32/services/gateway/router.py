@@ -22,7 +22,7 @@ from opentelemetry.trace import Span, SpanKind
 from codex32 import outbound_http
 from codex32.errors import BadGateway, DomainError, GatewayTimeout, Invalid, from_plugin_error
 from codex32.observability import tracing
-from codex32.plugins.calls import invoke
+from codex32.plugins.calls import guarded, invoke
 from codex32.plugins.errors import (
     AUTH,
     CONTENT_POLICY,
@@ -99,6 +99,43 @@ def _checked(embedder: Embedder, texts: int, answer: EmbeddingResult) -> None:
                                 "finite float32")
 
 
+def _answered(provider: LLMProvider, answer: ChatResult | ChatChunk) -> None:
+    """A failed attempt (or the stream's end) unless ``answer`` is a :class:`ChatResult`
+    (``complete()``) or a :class:`ChatChunk` (``stream()``) whose text is a string, usage a
+    :class:`Usage` of integer counts (or None, for a chunk), model and finish reason strings or
+    None: a third-party provider may answer anything, and the ledger, the cache and the answer
+    read each field (their values are bounded where they are read: :func:`reported_usage`,
+    :func:`reported_model`). Its ``cost_usd`` is not read: the gateway prices every call."""
+    expected = ChatChunk if isinstance(answer, ChatChunk) else ChatResult
+    usage = getattr(answer, "usage", None)
+    wrong = [name for name, ok in (
+        ("type", isinstance(answer, ChatResult | ChatChunk)),
+        ("text", isinstance(getattr(answer, "text", None), str)),
+        ("usage", (usage is None and expected is ChatChunk) or (
+            isinstance(usage, Usage) and all(
+                isinstance(count, int) and not isinstance(count, bool) for count in (
+                    usage.input_tokens, usage.output_tokens, usage.cached_input_tokens,
+                    usage.reasoning_tokens)))),
+        ("model", isinstance(getattr(answer, "model", None), str | None)),
+        ("finish_reason", isinstance(getattr(answer, "finish_reason", None), str | None)),
+    ) if not ok]
+    if wrong:
+        raise ProviderError(f"{provider.id} answered a {type(answer).__name__} that is no "
+                            f"{expected.__name__} ({wrong[0]} of the wrong type)")
+
+
+def _checked_pieces(provider: LLMProvider, chunks: Iterator[ChatChunk]) -> Iterator[ChatChunk]:
+    """The stream's pieces, each checked by :func:`_answered`; closing it closes the stream."""
+    try:
+        for chunk in chunks:
+            _answered(provider, chunk)
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
 @dataclass
 class Router:
     """Tries deployments for one request."""
@@ -113,8 +150,10 @@ class Router:
         """The first answer along ``deployments``."""
         def call(instance: LLMProvider, deployment: Deployment, remaining: float
                  ) -> ChatResult:
-            return invoke(instance, "complete", instance.complete,
-                          _for(request, deployment, remaining), timeout=remaining)
+            answer = invoke(instance, "complete", instance.complete,
+                            _for(request, deployment, remaining), timeout=remaining)
+            _answered(instance, answer)
+            return answer
         return self._run(deployments, call, "chat")
 
     def open_stream(self, deployments: list[Deployment], request: ChatRequest
@@ -123,16 +162,12 @@ class Router:
         returned apart, the iterator gives the rest."""
         def call(instance: LLMProvider, deployment: Deployment, remaining: float
                  ) -> tuple[Iterator[ChatChunk], ChatChunk]:
-            chunks = iter(instance.stream(_for(request, deployment, remaining)))
-            try:
-                return chunks, next(chunks)
-            except StopIteration:
-                return iter(()), ChatChunk()
-            except PluginError:
-                raise
-            except Exception as exc:
-                raise ProviderError(f"{instance.id} stream failed ({type(exc).__name__})"
-                                    ) from exc
+            chunks = _checked_pieces(instance, guarded(
+                instance, "stream", lambda: instance.stream(_for(request, deployment, remaining))))
+            # The first piece through invoke, like complete(): bounded by the deadline (and
+            # admitted like any call) even when the plugin hangs in its own code.
+            first = invoke(instance, "stream", next, chunks, None, timeout=remaining)
+            return (chunks, first) if first is not None else (iter(()), ChatChunk())
         (chunks, first), deployment, attempts = self._run(deployments, call, "chat")
         return chunks, first, deployment, attempts
 

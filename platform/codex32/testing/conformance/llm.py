@@ -17,7 +17,7 @@ from codex32.plugins.interfaces import (
     Message,
     Usage,
 )
-from codex32.testing.conformance.cases import ErrorCase
+from codex32.testing.conformance.cases import DEFAULT_TIMEOUT_BOUND, ErrorCase
 from codex32.testing.conformance.routed import RoutedConformance
 
 
@@ -26,6 +26,11 @@ class LLMProviderConformance(RoutedConformance):
 
     kind = "llm"
     methods = ("complete",)
+    # False for a backend whose API reports no token counts (the usage checks then skip).
+    reports_usage: ClassVar[bool] = True
+    # False for a backend that answers one request differently each time (the check that a
+    # stream says what ``complete()`` says then skips).
+    deterministic: ClassVar[bool] = True
 
     def chat_request(self) -> ChatRequest:
         """The chat the checks send; override to suit a backend's script."""
@@ -55,6 +60,76 @@ class LLMProviderConformance(RoutedConformance):
         assert "".join(chunk.text for chunk in chunks), "the stream has no text"
         assert isinstance(chunks[-1].usage, Usage), "the last chunk carries no usage"
         check_usage(chunks[-1].usage)
+
+    def limited_request(self) -> ChatRequest:
+        """A chat whose answer is longer than its ``max_tokens`` (the kit's fakes echo the
+        question); override to suit a backend's script."""
+        return ChatRequest(messages=(Message("user", "Repeat after me: " + "conformance " * 60),),
+                           max_tokens=5, timeout=10)
+
+    def _a_language_model(self) -> None:
+        if not getattr(self.plugin_class, "is_language_model", True):
+            pytest.skip(f"{self.plugin_class.__name__} is no language model")
+        if not self.reports_usage:
+            pytest.skip(f"{type(self).__name__}.reports_usage is False: the backend counts "
+                        "no tokens")
+
+    def test_usage_is_what_the_backend_counted(self):
+        """A language model's ``complete()`` and ``stream()`` report the backend's token
+        counts, input and output both above zero (a provider that drops the usage bills
+        nothing); set ``reports_usage = False`` for a backend that sends none."""
+        self._a_language_model()
+        plugin = self.build()
+        for how, usage in (("complete()", self.exercise(plugin).usage),
+                           ("stream()", plugin.stream_complete(self.chat_request()).usage)):
+            check_usage(usage)
+            assert usage.input_tokens > 0 and usage.output_tokens > 0, (
+                f"{how} reports {usage}: the backend's counts were not read")
+
+    def test_max_tokens_bounds_the_answer(self):
+        """The request's ``max_tokens`` reaches the backend: with :meth:`limited_request`,
+        ``complete()`` and ``stream()`` each report at most that many output tokens."""
+        self._a_language_model()
+        request = self.limited_request()
+        plugin = self.build()
+        for how, result in (("complete()", plugin.complete(request)),
+                            ("stream()", plugin.stream_complete(request))):
+            assert 0 < result.usage.output_tokens <= request.max_tokens, (
+                f"{how} answered {result.usage.output_tokens} output tokens with max_tokens "
+                f"{request.max_tokens}: the limit did not reach the backend")
+
+    def test_stream_says_what_complete_says_in_pieces(self):
+        """On a deterministic backend, ``stream()``'s pieces add up to ``complete()``'s text,
+        nothing dropped or repeated; a provider with the ``stream`` capability yields the text
+        in more than one piece (its default, one chunk from ``complete()``, is no stream); only
+        the last chunk may carry usage."""
+        plugin = self.build()
+        chunks = list(plugin.stream(self.chat_request()))
+        streamed = "".join(chunk.text for chunk in chunks)
+        if self.deterministic:
+            assert streamed == plugin.complete(self.chat_request()).text, (
+                "the stream's pieces do not add up to complete()'s answer")
+        if "stream" in self.plugin_class.capabilities:
+            assert sum(1 for chunk in chunks if chunk.text) > 1, (
+                "the 'stream' capability is declared but the answer came in one piece")
+        assert all(chunk.usage is None for chunk in chunks[:-1]), (
+            "a chunk before the last carries usage: only the last one's is read")
+
+    def test_provoked_failures_raise_the_same_errors_from_stream(self):
+        """Each of :meth:`error_cases` without its own ``call``, and :meth:`timeout_case`,
+        raise the same error from ``stream()`` as from ``complete()`` (kind, status and
+        Retry-After included): a stream never swallows a failure into an empty or short
+        answer."""
+        timeout = self.timeout_case()
+        bounded = [dataclasses.replace(timeout, within=timeout.within or DEFAULT_TIMEOUT_BOUND)
+                   ] if timeout else []
+        cases = [case for case in [*self.error_cases(), *bounded] if case.call is None]
+        if not cases:
+            pytest.skip(self._why_not("error_cases", "provokes no failure"))
+        for case in cases:
+            self.provoke(dataclasses.replace(
+                case, name=f"{case.name} (streamed)",
+                call=lambda plugin: list(plugin.stream(self.chat_request()))))
 
     STRUCTURED_SCHEMA: ClassVar[dict[str, Any]] = {
         "type": "object", "additionalProperties": False, "required": ["greeting", "count"],
