@@ -24,12 +24,16 @@ def server():
 
 @pytest.fixture()
 def saved(make_app, tenant, server):
-    """The tenant's openai configuration, sealed under OLD."""
+    """The tenant's openai configuration, sealed under OLD; deleted after the test (the
+    database is shared: `codex32 secrets rotate` refuses while a row opens with no key it is
+    given, tests/test_cli.py)."""
     app = make_app(secrets_keys=[OLD])
     response = _call(app, tenant, "PUT", "/api/v1/providers/llm/openai", json={
         "config": {"base_url": server.url, "timeout": 2}, "secrets": {"api_key": API_KEY}})
     assert response.status_code in (200, 201), response.json
-    return tenant
+    yield tenant
+    gone = _call(app, tenant, "DELETE", "/api/v1/providers/llm/openai")
+    assert gone.status_code in (204, 404), gone.json
 
 
 CHAT = {"messages": [{"role": "user", "content": "hi"}], "model": "openai/gpt-4o-mini"}
