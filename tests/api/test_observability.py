@@ -67,6 +67,19 @@ def test_metrics_can_require_a_token(make_app):
                       ).status_code == 200
 
 
+def test_the_detailed_health_wants_the_metrics_token_when_one_is_set(make_app):
+    # /health names the sandbox's isolation, broken plugins with their versions and the
+    # queue's backlog: an operator's view, behind the same token as /metrics once one is set.
+    # The probes' /health/alive and /health/ready stay open (kubelets send no token).
+    client = make_app(metrics_token="scrape-me").test_client()
+
+    assert client.get("/health").status_code == 401
+    assert client.get("/health", headers={"Authorization": "Bearer scrape-me"}
+                      ).status_code in (200, 503)
+    assert client.get("/health/alive").status_code == 200
+    assert client.get("/health/ready").status_code == 200
+
+
 def test_a_metrics_token_that_is_not_ascii_is_refused_not_an_error(make_app):
     # hmac.compare_digest raises TypeError on non-ASCII text: a scraper or a prober sending
     # one must get the 401 any wrong token gets, not a 500.

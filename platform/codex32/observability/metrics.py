@@ -16,6 +16,9 @@ from prometheus_client import Counter, Gauge, Histogram
 from codex32.config import Settings
 from codex32.errors import Unauthorized
 
+# What METRICS_TOKEN guards, when it is set.
+GUARDED_PATHS = frozenset({"/metrics", "/health"})
+
 BOTS_CREATED = Counter("bots_created_total", "Bots created")
 API_CALLS = Counter("api_calls_total", "API calls by endpoint template", ["endpoint"])
 LLM_TOKENS = Counter("llm_tokens_total", "LLM tokens by provider, model and direction",
@@ -68,10 +71,13 @@ def init_app(app: Flask, settings: Settings) -> None:
 
     @app.before_request
     def _protect_metrics() -> None:
-        if token and request.path == "/metrics":
+        # /health too: its checks name the sandbox's isolation, broken plugins and their
+        # versions, the queue's backlog (an operator's view); the probes' /health/alive and
+        # /health/ready stay open.
+        if token and request.path in GUARDED_PATHS:
             given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
             if not hmac.compare_digest(given.encode(), token.encode()):  # bytes: any text
-                raise Unauthorized("metrics need the METRICS_TOKEN bearer token")
+                raise Unauthorized(f"{request.path} needs the METRICS_TOKEN bearer token")
 
     @app.before_request
     def _count_call() -> None:
