@@ -69,6 +69,26 @@ def test_refresh_rotates_and_reuse_is_rejected(client, tenant):
     assert rotated.status_code == 401
 
 
+def test_a_reused_refresh_token_leaves_an_audit_row_for_the_workspaces_admins(client, tenant):
+    # A refresh token presented again is the sign of a stolen one: the sign-in ends, and the
+    # workspace's audit log says so (it said nothing: the request failed, so it was unaudited).
+    first = client.post("/api/v1/auth/refresh",
+                        headers={"Authorization": f"Bearer {tenant.refresh_token}"})
+    assert first.status_code == 200
+    assert client.post("/api/v1/auth/refresh", headers={
+        "Authorization": f"Bearer {tenant.refresh_token}"}).status_code == 401
+
+    again = client.post("/api/v1/auth/token", json={
+        "email": tenant.email, "password": PASSWORD, "workspace": tenant.slug})
+    assert again.status_code == 200, again.json
+    log = client.get("/api/v1/audit-logs?page_size=10", headers={
+        "Authorization": f"Bearer {again.json['access_token']}"}).json["items"]
+    reuse = [entry for entry in log if entry["action"] == "auth.reuse"]
+    assert len(reuse) == 1, [entry["action"] for entry in log]
+    assert reuse[0]["actor_id"] == tenant.user_id
+    assert reuse[0]["changes"]["sign_in_ended"] is True
+
+
 def _refresh_concurrently(app, token: str, count: int) -> list[int]:
     """``count`` threads, released together, each refreshing ``token`` with its own client."""
     barrier = threading.Barrier(count)

@@ -107,26 +107,34 @@ def _choose_workspace(session: Session, user_id: uuid.UUID, wanted: str | None) 
     return str(rows[0].workspace_id)
 
 
-def refresh(session: Session, refresh_token: str) -> tokens.TokenPair:
+def refresh(session: Session, refresh_token: str, origin: Origin) -> tokens.TokenPair:
     """Rotate a refresh token: it works once; any other use, even a concurrent one, revokes
     its whole family (a stolen token's thief and its owner both lose the sign-in)."""
     claims = tokens.decode(refresh_token, "refresh")
     found = membership(session, claims)  # also binds the token's workspace
     if found is not None and found["revoked"]:
-        _reject_reuse(session, claims)
+        _reject_reuse(session, claims, found, origin)
     granted_role(found)  # 401 when no longer a member (or a member anew)
     assert found is not None
     if not tokens.use_once(session, claims["jti"], tokens.expiry(claims)):
-        _reject_reuse(session, claims)  # another request used it first
+        _reject_reuse(session, claims, found, origin)  # another request used it first
     return tokens.issue_pair(claims["sub"], claims["ws"], family=claims["fam"],
                              joined=tokens.joined_claim(found["joined_at"]),
                              workspace_only=bool(claims.get("ws_only")))
 
 
-def _reject_reuse(session: Session, claims: dict[str, Any]) -> NoReturn:
+def _reject_reuse(session: Session, claims: dict[str, Any], found: dict[str, Any] | None,
+                  origin: Origin) -> NoReturn:
     """End the token's whole sign-in, and what a workspace switch made of it, and answer 401 (a
-    used token came back); the revocation stands although the request fails."""
+    used or revoked token came back); the revocation stands although the request fails, with
+    its audit row (``auth.reuse``: a refresh token presented again, used or signed out, is a
+    sign it was stolen), while the user is still a member of the token's workspace."""
     tokens.revoke_lineage(session, claims)
+    if found is not None and found.get("role"):
+        principal = Principal(workspace_id=uuid.UUID(claims["ws"]), role=found["role"],
+                              user_id=uuid.UUID(claims["sub"]), origin=origin)
+        audit.record(session, principal, "auth.reuse", "token", claims["jti"],
+                     {"family": tokens.family_id(claims), "sign_in_ended": True})
     raise Unauthorized("the refresh token has already been used or revoked", keep_writes=True)
 
 
@@ -165,13 +173,13 @@ def switch(session: Session, refresh_token: str, wanted: str, origin: Origin
     claims = tokens.decode(refresh_token, "refresh")
     found = membership(session, claims)  # also binds the token's workspace
     if found is not None and found["revoked"]:
-        _reject_reuse(session, claims)
+        _reject_reuse(session, claims, found, origin)
     granted_role(found)  # 401 when no longer a member
     if claims.get("ws_only"):
         raise Forbidden(WORKSPACE_ONLY)
     workspace_id = _choose_workspace(session, uuid.UUID(claims["sub"]), wanted)
     if not tokens.use_once(session, claims["jti"], tokens.expiry(claims)):
-        _reject_reuse(session, claims)  # another request used it first
+        _reject_reuse(session, claims, found, origin)  # another request used it first
     joined = record_sign_in(session, uuid.UUID(claims["sub"]), workspace_id, origin,
                             {"method": "switch", "from": claims["ws"]})
     pair = tokens.issue_pair(claims["sub"], workspace_id, joined=joined,

@@ -100,7 +100,7 @@ def token(data):
 @blp.response(200, TokenPairSchema)
 def refresh():
     """Exchange the refresh token (``Authorization: Bearer``) for a new pair; it rotates."""
-    return auth.refresh(db.session, credential_from(request.headers)).as_dict()
+    return auth.refresh(db.session, credential_from(request.headers), origin()).as_dict()
 
 
 @blp.route("/revoke", methods=["POST"])
