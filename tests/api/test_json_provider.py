@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codex32.api.json_provider import dumps_bytes
+from codex32.api.json_provider import dumps_bytes, read_body
 
 # RFC 3339 offsets are whole minutes (PostgreSQL's timestamptz gives the session's offset).
 offsets = st.integers(min_value=-23 * 60 - 59, max_value=23 * 60 + 59).map(
@@ -70,3 +70,20 @@ def test_a_body_reads_escaped_backslashes_as_text_not_as_nul():
     from codex32.api.json_provider import read_body
 
     assert read_body(b'{"path": "C:\\\\u0000"}') == {"path": "C:\\u0000"}
+
+
+@pytest.mark.parametrize("number", [2**64, 2**100, -(2**63) - 1, 10**40])
+def test_an_integer_beyond_64_bits_in_a_body_keeps_every_digit(number):
+    # orjson reads such an integer as the nearest float: 2**70 became 1.1805916207174113e+21,
+    # and an execution's input or a bot's result lost digits without a word.
+    found = read_body(f'{{"n": {number}, "items": [{number}]}}'.encode())
+
+    assert found == {"n": number, "items": [number]}
+    assert type(found["n"]) is int
+    assert read_body(b'{"text": "12345678901234567890123"}') == {
+        "text": "12345678901234567890123"}
+
+
+def test_a_body_with_wide_integers_is_still_read_strictly():
+    with pytest.raises(Exception, match="malformed JSON"):
+        read_body(b'{"n": 123456789012345678901234567890, "x": NaN}')

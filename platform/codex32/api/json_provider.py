@@ -9,7 +9,8 @@ library with the same conversions, so every value renders and none is refused.
 Request bodies are read by :func:`read_body`, strictly: invalid UTF-8, lone surrogates (which
 no database can store) and nesting deeper than ``MAX_DEPTH`` are a 400 naming the position,
 and a NUL character in any string or key (PostgreSQL text and jsonb cannot hold one) is a 422
-naming the field.
+naming the field. An integer beyond 64 bits keeps every digit (orjson would read it as a
+float).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import decimal
 import json
+import re
 import uuid
 from datetime import date
 from typing import Any, cast
@@ -77,7 +79,17 @@ def read_body(data: bytes) -> Any:
         _check_depth(value)
     if b"\\u0000" in data:
         _check_nul(value)
+    if _WIDE_NUMBER.search(data):
+        # orjson reads an integer beyond 64 bits as the nearest float: read the body again
+        # (valid, as orjson found it, and no deeper than MAX_DEPTH) with the standard library,
+        # which keeps every digit.
+        value = json.loads(data)
     return value
+
+
+# A run of digits that may be an integer orjson cannot hold (below -2**63: 19 digits); one inside
+# a string only costs the second, slower reading.
+_WIDE_NUMBER = re.compile(rb"\d{19,}")
 
 
 def _too_deep() -> Malformed:
