@@ -286,6 +286,28 @@ func TestTheIteratorWalksEveryPage(t *testing.T) {
 	}
 }
 
+func TestTheIteratorStopsAtACursorTheServerRepeats(t *testing.T) {
+	// A server (or a cache on the way) answering a page again made the walk loop forever.
+	fetched := 0
+	server := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		fetched++
+		if fetched > 10 {
+			problem(w, 400, "malformed-request", "looping", "")
+			return
+		}
+		next := map[string]string{"": "a", "a": "b", "b": "a"}[r.URL.Query().Get("cursor")]
+		fmt.Fprintf(w, `{"data": [%s], "next_cursor": %q}`, botJSON, next)
+	})
+	it := NewClient(server.URL, WithAPIKey("k")).Bots.List(context.Background(), nil)
+	count := 0
+	for it.Next() {
+		count++
+	}
+	if count != 3 || fetched != 3 || !errors.Is(it.Err(), ErrServer) {
+		t.Fatalf("items %d, pages %d, err %v", count, fetched, it.Err())
+	}
+}
+
 func TestTheIteratorStopsAtAnError(t *testing.T) {
 	server := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		problem(w, 403, "forbidden", "no", "")

@@ -9,11 +9,13 @@ type pager[T any] struct {
 	ctx   context.Context
 	fetch func(ctx context.Context, cursor string) ([]T, *string, error)
 
-	items   []T
-	index   int
-	cursor  *string
-	started bool
-	err     error
+	items    []T
+	index    int
+	cursor   *string
+	started  bool
+	seen     map[string]bool // the cursors followed: one given again ends the walk
+	repeated error           // the error that ends it, once this page's items are used up
+	err      error
 }
 
 func (p *pager[T]) init(ctx context.Context,
@@ -30,6 +32,7 @@ func (p *pager[T]) Next() bool {
 	p.index++
 	for p.index >= len(p.items) {
 		if p.started && p.cursor == nil {
+			p.err = p.repeated
 			return false
 		}
 		cursor := ""
@@ -40,6 +43,18 @@ func (p *pager[T]) Next() bool {
 		if err != nil {
 			p.err = err
 			return false
+		}
+		if p.seen == nil {
+			p.seen = map[string]bool{}
+		}
+		p.seen[cursor] = true
+		if next != nil && p.seen[*next] {
+			// A server (or a cache on the way) answering a page again: following its
+			// cursor would walk the same pages forever. This page's items are still given.
+			p.repeated = &Error{StatusCode: 502, Type: "urn:codex32:problem:bad-gateway",
+				Title: "Bad Gateway", Detail: "the server repeated a cursor of this list: " +
+					"its pages would never end"}
+			next = nil
 		}
 		p.started = true
 		p.items, p.cursor = items, next

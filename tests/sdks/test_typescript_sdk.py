@@ -43,6 +43,7 @@ SCENARIOS = [
     "credentials are not shown when the client or its errors are printed",
     "an unreachable server is a TransportError, retried while refused",
     "an unreadable stream event is a Codex32Error",
+    "a cursor the server repeats ends the list with a Codex32Error",
     "a call past its timeout is a Timeout",
 ]
 

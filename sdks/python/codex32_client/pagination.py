@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from codex32_client.errors import ServerError
+
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
@@ -44,13 +46,20 @@ class Paginator(Generic[T]):
             yield from page.items
 
     def pages(self, cursor: str | None = None) -> Iterator[Page[T]]:
-        """The pages from ``cursor`` (the start when None) to the end."""
+        """The pages from ``cursor`` (the start when None) to the end. A next cursor the list
+        gave already (a server, or a cache on the way, answering a page again) ends it with
+        a ``ServerError``: following it would loop forever."""
+        seen = {cursor}
         while True:
             answer = self._fetch(cursor)
             page = Page(list(answer.data), answer.next_cursor)
             yield page
             if not page.next_cursor:
                 return
+            if page.next_cursor in seen:
+                raise ServerError("the server repeated a cursor of this list: its pages would "
+                                  "never end")
+            seen.add(page.next_cursor)
             cursor = page.next_cursor
 
     def first_page(self) -> Page[T]:

@@ -1,5 +1,7 @@
 /** Iterating v2's keyset lists (`{data, next_cursor}`) across pages. */
 
+import { Codex32Error } from "./errors.js";
+
 /** One answer of a v2 list. */
 export interface Page<T> {
   data: T[];
@@ -13,12 +15,24 @@ export interface Page<T> {
 export class Paginator<T> implements AsyncIterable<T> {
   constructor(private readonly fetchPage: (cursor: string | undefined) => Promise<Page<T>>) {}
 
+  /**
+   * The pages, first to last. A next cursor the list gave already (a server, or a cache on
+   * the way, answering a page again) ends it with a `Codex32Error` (502): following it would
+   * loop forever.
+   */
   async *pages(): AsyncGenerator<Page<T>, void, undefined> {
     let cursor: string | undefined;
+    const seen = new Set<string | undefined>([undefined]);
     do {
       const page = await this.fetchPage(cursor);
       yield page;
       cursor = page.next_cursor ?? undefined;
+      if (cursor !== undefined && seen.has(cursor)) {
+        throw new Codex32Error({
+          type: "urn:codex32:problem:bad-gateway", title: "Bad Gateway", status: 502,
+          detail: "the server repeated a cursor of this list: its pages would never end" });
+      }
+      seen.add(cursor);
     } while (cursor);
   }
 

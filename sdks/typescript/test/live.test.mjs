@@ -279,6 +279,23 @@ describe("against a fake server", () => {
     }
   });
 
+  test("a cursor the server repeats ends the list with a Codex32Error", async () => {
+    // A server (or a cache on the way) answering a page again made the walk loop forever.
+    const page = (id, next) => [200, {}, JSON.stringify({ data: [{ id }], next_cursor: next })];
+    script = [page("1", "a"), page("2", "b"), page("3", "a"), page("4", "b"), page("5", "a")];
+    seen.length = 0;
+    const client = new Codex32({ apiKey: "k" }, base);
+    const ids = [];
+    const error = await (async () => {
+      for await (const bot of client.bots.list()) ids.push(bot.id);
+    })().catch((e) => e);
+    assert.ok(error instanceof Codex32Error && error.status === 502, String(error));
+    assert.ok(error.detail.includes("repeated a cursor"), error.detail);
+    assert.deepEqual(ids, ["1", "2", "3"]);
+    assert.equal(seen.length, 3);
+    script = [];
+  });
+
   test("a call past its timeout is a Timeout", async () => {
     script = [["hang"]];
     const client = new Codex32({ apiKey: "k" }, { baseUrl: base, timeoutMs: 300 });
