@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -372,6 +373,39 @@ def test_release_steps_run_at_once_all_succeed_and_migrate_once(empty_database, 
     with psycopg.connect(empty_database.superuser_dsn) as connection:
         assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [
             (head_revision(),)]
+
+
+def test_a_migration_blocked_by_a_table_lock_fails_in_bounded_time_and_changes_nothing(
+        empty_database, monkeypatch):
+    # Without a lock_timeout, ALTER TABLE waited behind a long transaction for as long as it
+    # lasted, and every query on that table queued behind the ALTER: the application stalled
+    # while the release hung.
+    from codex32.db import migrate
+
+    urls = empty_database.urls
+    migrate.upgrade(urls.owner, urls.runtime, "0018")
+    monkeypatch.setattr(migrate, "LOCK_TIMEOUT", "200ms")
+    monkeypatch.setattr(migrate, "LOCK_RETRY_SECONDS", 0.1)
+    with psycopg.connect(empty_database.superuser_dsn) as holder:
+        holder.execute("LOCK TABLE llm_usage IN ACCESS SHARE MODE")  # 0019 alters it
+        outcome: list[BaseException | str | None] = []
+
+        def release() -> None:
+            try:
+                outcome.append(migrate.upgrade(urls.owner, urls.runtime))
+            except BaseException as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=release, daemon=True)
+        thread.start()
+        thread.join(20)
+        assert outcome, "the migration still waits for the table lock after 20 s"
+        assert isinstance(outcome[0], migrate.MigrationBlocked), outcome
+        holder.rollback()
+    with psycopg.connect(empty_database.superuser_dsn) as connection:
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            ("0018",)]
+    assert migrate.upgrade(urls.owner, urls.runtime) == head_revision()
 
 
 def test_run_with_a_port_that_is_not_a_number_says_so_in_one_line(tmp_path):

@@ -114,10 +114,13 @@ def db() -> None:
 @click.option("--revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Create the group roles and migrate as the owner role (idempotent; the release step)."""
-    from codex32.db.migrate import upgrade
+    from codex32.db.migrate import MigrationBlocked, upgrade
 
     _settings, urls = _settings_and_urls()
-    click.echo(f"database at revision {upgrade(urls.owner, urls.runtime, revision)}")
+    try:
+        click.echo(f"database at revision {upgrade(urls.owner, urls.runtime, revision)}")
+    except MigrationBlocked as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _backup_url(settings: Settings, urls: DatabaseUrls) -> str:

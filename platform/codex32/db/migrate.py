@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from functools import cache
 from pathlib import Path
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
 
 from codex32.db.roles import ensure_group_roles
 
@@ -51,6 +54,7 @@ def is_at_head(connection: Connection) -> bool:
 
 # Readiness asks on every probe; Alembic would log two INFO lines each time.
 logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+log = logging.getLogger(__name__)
 
 
 def upgrade(owner_url: str, runtime_url: str | None, revision: str = "head") -> str | None:
@@ -65,12 +69,41 @@ def upgrade(owner_url: str, runtime_url: str | None, revision: str = "head") -> 
             _one_release_at_a_time(connection)
             ensure_group_roles(connection, runtime.username if runtime else None,
                                runtime.password if runtime else None)
-        with engine.begin() as connection:
-            _one_release_at_a_time(connection)
-            command.upgrade(alembic_config(connection), revision)
-            return current_revision(connection)
+        for attempt in range(1, LOCK_ATTEMPTS + 1):
+            try:
+                with engine.begin() as connection:
+                    _one_release_at_a_time(connection)
+                    # A table lock the migration waits for queues every later query on that
+                    # table behind it: the application stalls. Waiting a bounded time and
+                    # trying again (the blocker is usually a short transaction) fails the
+                    # release instead, with the database as it was.
+                    connection.execute(text("SELECT set_config('lock_timeout', :wait, true)"),
+                                       {"wait": LOCK_TIMEOUT})
+                    command.upgrade(alembic_config(connection), revision)
+                    return current_revision(connection)
+            except OperationalError as exc:
+                if not isinstance(exc.orig, psycopg.errors.LockNotAvailable):
+                    raise
+                if attempt == LOCK_ATTEMPTS:
+                    raise MigrationBlocked(
+                        f"a migration waited {LOCK_ATTEMPTS} times {LOCK_TIMEOUT} for a table "
+                        "that another transaction holds; nothing was changed: end that "
+                        "transaction (pg_stat_activity) and run the release again") from exc
+                log.warning("a migration waited %s for a table lock; trying again", LOCK_TIMEOUT)
+                time.sleep(LOCK_RETRY_SECONDS)
+        raise AssertionError("unreachable")
     finally:
         engine.dispose()
+
+
+# How long one migration attempt waits for a table lock, and how often it tries.
+LOCK_TIMEOUT = "10s"
+LOCK_ATTEMPTS = 3
+LOCK_RETRY_SECONDS = 5.0
+
+
+class MigrationBlocked(RuntimeError):
+    """A migration could not take a table lock in its bounded time; nothing was changed."""
 
 
 # Any constant (not embedded.PREPARE_LOCK): serializes upgrade() on one database.
