@@ -95,10 +95,10 @@ def _store_document_chunks(workspace_id: str, document_id: str,
                            pieces: list[chunking.Chunk]) -> None:
     with _sessions() as session, tenancy.bound(session, workspace_id):
         document = _locked_document(session, document_id)
-        if document is None:
+        # Another attempt stored them meanwhile (a recovered job whose worker was only slow):
+        # they are kept, with whatever vectors it wrote (replacing them would orphan those).
+        if document is None or document.chunk_count:
             return
-        session.execute(delete(KnowledgeChunk).where(
-            KnowledgeChunk.document_id == document.id))
         session.execute(insert(KnowledgeChunk), [{
             "workspace_id": document.workspace_id, "id": uuid.uuid4(),
             "document_id": document.id, "collection_id": document.collection_id,
