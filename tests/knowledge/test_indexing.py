@@ -166,3 +166,42 @@ def test_without_a_vector_store_indexing_settles_for_full_text_search(
     # Deleting needs no store either: nothing holds vectors.
     assert tenant.call("DELETE", f"/api/v1/collections/{handbook}").status_code == 204
     assert {outcome for _task, outcome in kb.drain(tenant)} <= {"ok"}
+
+
+@pytest.mark.parametrize("store", ["pgvector", "milvus"])
+def test_a_dropped_generation_takes_the_vectors_a_failed_forget_left(
+        tenant, kb, fake_openai, monkeypatch, store, request, superuser):
+    """A document deleted while its store refused deletes (the forget job used its attempts)
+    keeps its vectors in the active generation; dropping that generation after a change of
+    embedder deleted only the ids of chunks still there, so they stayed in the store forever."""
+    from codex32.errors import BadGateway
+    from codex32.execution import indexing
+
+    if store == "milvus":
+        request.getfixturevalue("milvus_uri")
+        use_milvus(tenant)
+    handbook = collection(tenant)
+    upload_text(tenant, handbook, "Kept", "Payment gateway runbook.")
+    doomed = upload_text(tenant, handbook, "Doomed", "Secret merger plans for next year.").json
+    kb.drain(tenant)
+    doomed_ids = {c["id"] for c in kb.chunks(tenant, document_id=doomed["id"])}
+    assert doomed_ids and doomed_ids <= kb.vector_ids(tenant, 1)
+    dimension = superuser.execute(  # probed after its row is gone
+        "SELECT dimension FROM knowledge_indexes WHERE workspace_id = %s AND generation = 1",
+        (tenant.workspace_id,)).fetchone()[0]
+
+    def refused(*args, **kwargs):
+        raise BadGateway("the vector store is down")
+
+    monkeypatch.setattr(indexing.vectors, "delete", refused)
+    deleted = tenant.call("DELETE", f"/api/v1/collections/{handbook}/documents/{doomed['id']}")
+    assert deleted.status_code == 204, deleted.json
+    assert kb.drain(tenant)[-1][1].startswith("failed")  # the forget job gave up
+    monkeypatch.undo()
+    assert doomed_ids <= kb.vector_ids(tenant, 1, store=store)
+
+    use_openai_embedder(tenant, fake_openai)  # (its defaults leave the store's: pgvector)
+    kb.drain(tenant)
+    assert search(tenant, "payment")["generation"] == 2
+    assert kb.vector_ids(tenant, 1, store=store, dimension=dimension) == set()
+    assert kb.vector_ids(tenant, 2) == {c["id"] for c in kb.chunks(tenant)}

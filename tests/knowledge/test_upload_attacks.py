@@ -3,13 +3,16 @@ is a clear 4xx with nothing stored, never a 500."""
 
 from __future__ import annotations
 
+import json
 import time
 from io import BytesIO
 
+import pytest
 from psycopg.types.json import Jsonb
 
+from codex32 import runtime
 from codex32.services.knowledge import chunking, parsing
-from tests.knowledge.conftest import collection, document, make_pdf, search
+from tests.knowledge.conftest import collection, document, make_pdf, search, use_milvus
 
 
 def _documents(tenant, collection_id: str) -> list[dict]:
@@ -183,3 +186,50 @@ def test_the_same_content_uploaded_at_the_same_moment_returns_the_first_upload(
     assert second.status_code == 200, second.json
     assert second.json["id"] == first.json["id"]
     assert [d["id"] for d in _documents(tenant, handbook)] == [first.json["id"]]
+
+
+@pytest.mark.parametrize("store", ["pgvector", "milvus"])
+def test_two_attempts_at_one_document_leave_one_set_of_vectors(tenant, kb, app, monkeypatch,
+                                                               store, request):
+    """Two attempts overlap (a recovered job whose worker was only slow): the later one
+    replaced the chunks the first had stored and embedded, leaving their vectors with no chunk,
+    which deleting the document never deleted."""
+    from codex32.execution import indexing
+
+    if store == "milvus":
+        request.getfixturevalue("milvus_uri")
+        use_milvus(tenant)
+    handbook = collection(tenant)
+    uploaded = _post(tenant, handbook, json.dumps(
+        {"title": "Notes", "text": "Alpha beta gamma. " * 200}).encode()).json
+    real_chunk = indexing.chunking.chunk
+
+    def chunk_while_another_attempt_runs(*args, **kwargs):
+        monkeypatch.setattr(indexing.chunking, "chunk", real_chunk)
+        indexing.index_document(tenant.workspace_id, uploaded["id"], lambda error: True)
+        return real_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(indexing.chunking, "chunk", chunk_while_another_attempt_runs)
+    with runtime.activated(runtime.of(app)):
+        indexing.index_document(tenant.workspace_id, uploaded["id"], lambda error: True)
+    chunks = {chunk["id"] for chunk in kb.chunks(tenant)}
+    assert len(chunks) > 1 and kb.vector_ids(tenant) == chunks
+    assert document(tenant, handbook, uploaded["id"])["status"] == "indexed"
+    deleted = tenant.call("DELETE", f"/api/v1/collections/{handbook}/documents/"
+                                    f"{uploaded['id']}")
+    assert deleted.status_code == 204, deleted.json
+    kb.drain(tenant)
+    assert kb.vector_ids(tenant) == set()
+
+
+@pytest.mark.parametrize("content", [b"\xef\xbb\xbf", "\u3000\u2003\n".encode(),
+                                     b"\xef\xbb\xbf  \r\n\t"])
+def test_a_document_of_blanks_only_is_refused_as_empty(tenant, content):
+    """A byte-order mark or Unicode spaces alone are no text: accepted (202), the document
+    failed later in the job ("holds no text") where an empty one is a 422 at once."""
+    handbook = collection(tenant)
+    for kind in ("text/plain", "text/markdown"):
+        response = _upload(tenant, handbook, "blank.txt", content, content_type=kind)
+        assert response.status_code == 422, response.json
+        assert response.json["message"] == "the document is empty", response.json
+    assert _documents(tenant, handbook) == []

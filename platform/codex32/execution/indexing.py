@@ -95,10 +95,10 @@ def _store_document_chunks(workspace_id: str, document_id: str,
                            pieces: list[chunking.Chunk]) -> None:
     with _sessions() as session, tenancy.bound(session, workspace_id):
         document = _locked_document(session, document_id)
-        if document is None:
+        # Another attempt stored them meanwhile (a recovered job whose worker was only slow):
+        # they are kept, with whatever vectors it wrote (replacing them would orphan those).
+        if document is None or document.chunk_count:
             return
-        session.execute(delete(KnowledgeChunk).where(
-            KnowledgeChunk.document_id == document.id))
         session.execute(insert(KnowledgeChunk), [{
             "workspace_id": document.workspace_id, "id": uuid.uuid4(),
             "document_id": document.id, "collection_id": document.collection_id,
@@ -299,7 +299,8 @@ def erase(workspace_id: str, generations: list[int]) -> None:
 def drop_generation(workspace_id: str, generation: int) -> None:
     """Delete a retired generation's vectors from the store that holds them (the one it
     recorded: after a switch of store, not the workspace's current one), then the
-    generation itself."""
+    generation itself. The whole collection goes (vectors a failed forget job left too);
+    by chunk id only in a store that cannot delete a collection."""
     with _sessions() as session, tenancy.bound(session, workspace_id):
         found = session.get(KnowledgeIndex, (uuid.UUID(workspace_id), generation))
         if found is None or found.status != "retired":
@@ -312,7 +313,8 @@ def drop_generation(workspace_id: str, generation: int) -> None:
                     "'%s' is not installed, and they stay there", generation,
                     found.vector_store, extra={"workspace_id": workspace_id})
     for store, _ in stores:
-        vectors.delete(store, workspace_id, [generation], ids)
+        if not vectors.erase(store, workspace_id, [generation]):
+            vectors.delete(store, workspace_id, [generation], ids)
     with _sessions() as session, tenancy.bound(session, workspace_id):
         session.execute(delete(KnowledgeIndex).where(KnowledgeIndex.generation == generation,
                                                      KnowledgeIndex.status == "retired"))

@@ -101,6 +101,8 @@ def check(media_type: str, content: bytes) -> None:
     except UnicodeDecodeError as exc:
         raise Invalid(f"the content is not UTF-8 text (byte {exc.start})",
                       errors={"json": {"content": ["not UTF-8"]}}) from None
+    if not text.strip():  # a byte-order mark or Unicode spaces alone
+        raise Invalid("the document is empty", errors={"json": {"content": ["empty"]}})
     if "\x00" in text:
         raise Invalid("the content holds NUL characters",
                       errors={"json": {"content": ["NUL characters are not text"]}})
