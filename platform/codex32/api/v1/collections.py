@@ -172,7 +172,7 @@ def _upload() -> dict[str, Any]:
                           errors={"files": {"file": ["Missing data for required field."]}})
         title = (_bounded_title(request.form.get("title") or "")
                  or _bounded_title(upload.filename or ""))
-        return {"title": title, "content": upload.read(),
+        return {"title": title, "content": upload.read(), "content_field": ("files", "file"),
                 "media_type": upload.mimetype, "filename": upload.filename,
                 "metadata": _form_metadata(request.form.get("metadata"))}
     if request.mimetype == "application/json":
