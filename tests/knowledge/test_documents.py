@@ -126,6 +126,15 @@ def test_a_refused_content_names_the_field_it_was_sent_in(tenant):
         assert list(response.json["errors"][location]) == [name], response.json
 
 
+def test_an_invalid_json_document_names_the_field_in_its_message(tenant):
+    handbook = collection(tenant)
+    response = tenant.call("POST", f"/api/v1/collections/{handbook}/documents",
+                           json={"text": "Hello world"})
+
+    assert response.status_code == 422
+    assert response.json["message"] == "json.title: Missing data for required field."
+
+
 def test_a_body_that_is_neither_multipart_nor_json_is_415(tenant):
     handbook = collection(tenant)
     response = tenant.call("POST", f"/api/v1/collections/{handbook}/documents",
