@@ -119,3 +119,19 @@ def test_a_configured_provider_the_workspace_does_not_route_to_is_named_in_the_h
 
     assert first["source"] == "heuristics" and "needs a language model" in first["content"]
     assert "settings.defaults.llm" in first["content"], first["content"]
+
+
+def test_generating_while_gathering_names_the_open_questions_and_offers_defaults_only_if_any(
+        tenant):
+    """The 409 told a user whose only question has no default to "say 'use defaults'", which
+    then asked the same question again."""
+    first = start(tenant, message="a bot that checks whether a web site is up")
+    question = first["questions"][0]
+    assert first["state"] == "gathering" and question["default"] is None
+
+    refused = tenant.call("POST",
+                          f"/api/v1/builder/conversations/{first['conversation_id']}/generate")
+
+    assert refused.status_code == 409
+    assert "use defaults" not in refused.json["message"], refused.json
+    assert question["id"] in refused.json["message"], refused.json
