@@ -65,6 +65,7 @@ def sign_up(session: Session, *, name: str, admin_email: str, admin_password: st
     The account is pending until its address is verified, unless ``verified`` (an operator's
     own command, never an API request).
     """
+    chosen = slug
     slug = slug or slugify(name)
     if not SLUG.match(slug):
         raise Invalid("invalid slug", errors={"json": {"slug": [
@@ -81,7 +82,10 @@ def sign_up(session: Session, *, name: str, admin_email: str, admin_password: st
         session.flush()  # the membership and audit rows reference the new workspace and user
     except IntegrityError as exc:
         if "slug" in str(exc.orig):
-            raise Conflict(f"the slug '{slug}' is taken") from exc
+            told = "" if chosen else (" (made from the name: choose another name, or send a "
+                                      "slug of your own)")
+            raise Conflict(f"the slug '{slug}' is taken{told}",
+                           errors={"json": {"slug": ["taken"]}}) from exc
         raise Conflict("this account exists; sign in instead") from exc
     session.add(Membership(workspace_id=workspace.id, user_id=user.id, role=Role.ADMIN.value))
     principal = Principal(workspace_id=workspace.id, role=Role.ADMIN.value, user_id=user.id,

@@ -53,13 +53,14 @@ def test_the_quick_start_commands_sign_up_verify_and_create_the_example_bot(make
             script = (block.replace("localhost:8000", f"127.0.0.1:{port}")
                       .replace("server.log", str(log_file)).replace("me@acme.test", email)
                       .replace('"Acme"', f'"Acme {email}"'))
-            done = subprocess.run(["bash", "-e", "-c", script + '\necho "TOKEN=$TOKEN"'],
+            done = subprocess.run(["bash", "-e", "-c",
+                                   script + '\necho "TOKEN=$TOKEN"\necho "KEY=$KEY"'],
                                   capture_output=True, text=True, timeout=120)
     finally:
         mail_log.removeHandler(handler)
         handler.close()
     assert done.returncode == 0, done.stderr
-    token = done.stdout.rsplit("TOKEN=", 1)[1].strip()
+    token = done.stdout.rsplit("TOKEN=", 1)[1].split("\n", 1)[0].strip()
     assert token.count(".") == 2, done.stdout
     me = app.test_client().get("/api/v1/auth/me",
                                       headers={"Authorization": f"Bearer {token}"})
@@ -70,3 +71,8 @@ def test_the_quick_start_commands_sign_up_verify_and_create_the_example_bot(make
     assert [bot["name"] for bot in bots] == ["site-check"], bots
     bot = app.test_client().get(f"/api/v1/bots/{bots[0]['id']}", headers=auth).json
     assert bot["settings"]["network"] is True, bot
+    # The API key it minted (what the SDK example needs) lists the same bot.
+    key = done.stdout.rsplit("KEY=", 1)[1].strip()
+    assert key.startswith("c32_"), done.stdout
+    listed = app.test_client().get("/api/v1/bots", headers={"X-API-Key": key})
+    assert [bot["name"] for bot in listed.json["items"]] == ["site-check"], listed.json

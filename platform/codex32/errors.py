@@ -169,7 +169,7 @@ def register_error_handlers(app: Flask) -> None:
         status = error.code or 500
         message = (error.description or error.name) if status != 422 else "the request is invalid"
         if status == 422 and errors:
-            message = _first_message(errors) or message
+            message = first_message(errors) or message
         headers = {name: value for name, value in error.get_headers()
                    if name.lower() != "content-type"}
         headers.update(data.get("headers") or {})
@@ -229,7 +229,7 @@ def first_invalid(errors: Any, path: str = "") -> tuple[str, str] | None:
     return None
 
 
-def _first_message(errors: Any) -> str | None:
+def first_message(errors: Any) -> str | None:
     """A one-line summary of nested marshmallow messages, e.g. ``json.name: too long``."""
     found = first_invalid(errors)
     return f"{found[0]}: {found[1]}" if found else None

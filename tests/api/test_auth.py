@@ -108,6 +108,19 @@ def _refresh_concurrently(app, token: str, count: int) -> list[int]:
     return statuses
 
 
+def test_a_refresh_token_sent_in_the_body_is_told_where_it_goes(client, tenant):
+    """A new user sends {"refresh_token": ...} as most APIs take it; the bare
+    "authentication required" gave no clue that it belongs in the Authorization header."""
+    answer = client.post("/api/v1/auth/refresh", json={"refresh_token": tenant.refresh_token})
+
+    assert answer.status_code == 401
+    assert "Authorization: Bearer" in answer.json["message"], answer.json
+    assert "X-API-Key" in client.get("/api/v1/bots").json["message"]
+    # The token was not used: it still refreshes, once.
+    assert client.post("/api/v1/auth/refresh", headers={
+        "Authorization": f"Bearer {tenant.refresh_token}"}).status_code == 200
+
+
 def test_concurrent_refreshes_of_one_token_let_exactly_one_win(app, tenant):
     statuses = _refresh_concurrently(app, tenant.refresh_token, 8)
     assert sorted(statuses) == [200] + [401] * 7

@@ -42,6 +42,19 @@ def test_duplicate_slug_is_409(client, tenant):
     assert tenant.slug in response.json["message"]
 
 
+def test_a_name_whose_slug_is_taken_says_to_choose_another_name_or_a_slug(client):
+    """The README's sign-up, sent twice: the second never sent a slug, so the answer must
+    say where the slug came from and what to send instead, and name the field."""
+    name = f"Acme {uuid.uuid4().hex[:6]}"
+    assert _sign_up(client, f"a{uuid.uuid4().hex}@ex.com", name=name).status_code == 202
+
+    response = _sign_up(client, f"b{uuid.uuid4().hex}@ex.com", name=name)
+
+    assert response.status_code == 409
+    assert "from the name" in response.json["message"], response.json
+    assert list(response.json["errors"]["json"]) == ["slug"], response.json
+
+
 def test_slug_is_derived_from_name(client):
     suffix = uuid.uuid4().hex[:6]
     response = client.post("/api/v1/workspaces", json={

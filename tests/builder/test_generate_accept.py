@@ -79,9 +79,16 @@ def test_accept_before_generation_is_refused_and_writes_nothing(tenant):
 
 
 def test_generate_while_questions_are_open_is_refused(tenant):
-    first = start(tenant, message="I need a bot")
+    first = start(tenant, message="I need a bot")  # its question has no default
     response = tenant.call("POST",
                            f"/api/v1/builder/conversations/{first['conversation_id']}/generate")
+    assert response.status_code == 409 and "t2q1" in response.json["message"]
+    assert "use defaults" not in response.json["message"]
+    # A question with a default: saying "use defaults" would settle it, so it is offered.
+    cleanup = start(tenant, message="delete old records")
+    assert cleanup["questions"][0]["default"] == 30
+    response = tenant.call("POST",
+                           f"/api/v1/builder/conversations/{cleanup['conversation_id']}/generate")
     assert response.status_code == 409 and "use defaults" in response.json["message"]
 
 

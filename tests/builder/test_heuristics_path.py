@@ -104,3 +104,34 @@ def test_a_number_too_long_for_int_is_not_read_as_a_schedule_or_age(tenant, mess
 
     assert response.status_code == 201, response.json
     assert not specs.errors(response.json["specification"])
+
+
+def test_a_configured_provider_the_workspace_does_not_route_to_is_named_in_the_hint(tenant):
+    """A new admin configured openai as the heuristics asked, and got the same answer: a
+    provider is used only once the workspace routes to it, so the hint must say how."""
+    saved = tenant.call("PUT", "/api/v1/providers/llm/openai",
+                        json={"secrets": {"api_key": "sk-test"},
+                              "config": {"base_url": "http://127.0.0.1:9/v1"}})
+    assert saved.status_code == 200, saved.json
+
+    first = start(tenant, message="a bot that fetches a web page every hour and reports its "
+                                  "title")
+
+    assert first["source"] == "heuristics" and "needs a language model" in first["content"]
+    assert "settings.defaults.llm" in first["content"], first["content"]
+
+
+def test_generating_while_gathering_names_the_open_questions_and_offers_defaults_only_if_any(
+        tenant):
+    """The 409 told a user whose only question has no default to "say 'use defaults'", which
+    then asked the same question again."""
+    first = start(tenant, message="a bot that checks whether a web site is up")
+    question = first["questions"][0]
+    assert first["state"] == "gathering" and question["default"] is None
+
+    refused = tenant.call("POST",
+                          f"/api/v1/builder/conversations/{first['conversation_id']}/generate")
+
+    assert refused.status_code == 409
+    assert "use defaults" not in refused.json["message"], refused.json
+    assert question["id"] in refused.json["message"], refused.json

@@ -152,3 +152,34 @@ def test_console_pages_are_sent_with_a_strict_content_security_policy(console):
     assert answer.headers["X-Frame-Options"] == "DENY"
     assert answer.headers["Cache-Control"] == "no-store"
     assert "htmx.min.js" in answer.text and "//" not in answer.text.split("htmx.min.js")[0][-80:]
+
+
+def test_an_address_no_page_has_answers_the_consoles_error_page_not_json(app, console):
+    # A mistyped console address (or a method a page does not take) is answered by routing,
+    # before any console view runs: it is still a page for a browser, never the API's JSON.
+    for client, path, status in ((console.client, "/app/no-such-page", 404),
+                                 (app.test_client(), "/app/runs/not-a-uuid", 404),
+                                 (console.client, "/app/workspace", 405)):
+        answer = client.get(path)
+
+        assert answer.status_code == status, (path, answer.status_code)
+        assert answer.mimetype == "text/html", (path, answer.mimetype, answer.text[:200])
+        assert f'data-status="{status}"' in answer.text and "Back to the console" in answer.text
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+        assert answer.headers["Cache-Control"] == "no-store"
+    fragment = console.get("/app/no-such-page", headers={"HX-Request": "true"})
+    assert fragment.status_code == 404 and fragment.text.lstrip().startswith('<div class="error"')
+    assert console.get("/app/bots").status_code == 200
+    assert app.test_client().get("/api/v1/no-such-route").mimetype == "application/json"
+
+
+def test_an_error_page_that_cannot_be_drawn_falls_back_to_the_json_shape(app, monkeypatch):
+    from codex32.console import blueprint
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the template is gone")
+
+    monkeypatch.setattr(blueprint, "_page", broken)
+    answer = app.test_client().get("/app/no-such-page")
+
+    assert answer.status_code == 404 and answer.json["code"] == 404

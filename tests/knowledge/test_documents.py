@@ -111,6 +111,30 @@ def test_bad_uploads_are_refused_clearly_and_write_nothing(small_limit, name, co
     assert listed.json["total"] == 0
 
 
+def test_a_refused_content_names_the_field_it_was_sent_in(tenant):
+    """An empty or unreadable upload named `json.content`, a field neither body has."""
+    handbook = collection(tenant)
+    cases = ((upload_file(tenant, handbook, "empty.md", b"  \n", "text/markdown"), "files",
+              "file"),
+             (upload_file(tenant, handbook, "latin.txt", "caf\u00e9".encode("latin-1"),
+                          "text/plain"), "files", "file"),
+             (upload_text(tenant, handbook, "Empty", "   "), "json", "text"),
+             (upload_text(tenant, handbook, "NUL", "a\x00b"), "json", "text"))
+    for response, location, name in cases:
+        assert response.status_code == 422, response.json
+        assert list(response.json["errors"]) == [location], response.json
+        assert list(response.json["errors"][location]) == [name], response.json
+
+
+def test_an_invalid_json_document_names_the_field_in_its_message(tenant):
+    handbook = collection(tenant)
+    response = tenant.call("POST", f"/api/v1/collections/{handbook}/documents",
+                           json={"text": "Hello world"})
+
+    assert response.status_code == 422
+    assert response.json["message"] == "json.title: Missing data for required field."
+
+
 def test_a_body_that_is_neither_multipart_nor_json_is_415(tenant):
     handbook = collection(tenant)
     response = tenant.call("POST", f"/api/v1/collections/{handbook}/documents",

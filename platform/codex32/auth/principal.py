@@ -77,7 +77,8 @@ def credential_from(headers: Any) -> str:
         if not key.strip():
             raise Unauthorized("the X-API-Key header is empty")
         return key.strip()
-    raise Unauthorized()
+    raise Unauthorized("authentication required: send 'Authorization: Bearer <token>' (the "
+                       "refresh token, to refresh, revoke or switch) or 'X-API-Key: <key>'")
 
 
 def authenticate(session: Session, headers: Any, origin: Origin,

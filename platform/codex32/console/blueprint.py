@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, redirect, render_template, request, url_for
 
 from codex32.api import transaction
 from codex32.auth.guard import limit_rate
@@ -21,10 +22,11 @@ from codex32.auth.principal import Principal
 from codex32.auth.rbac import Permission
 from codex32.console import highlight, session
 from codex32.console.navigation import NAVIGATION
-from codex32.errors import DomainError, Forbidden, Unauthorized
+from codex32.errors import DomainError, Forbidden, Unauthorized, add_error_shape, error_body
 from codex32.observability.logging import bind_log_context
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 
 # Pages that sign in: their 401 is an answer to show, not a reason to go and sign in.
 SIGN_IN_ENDPOINTS = frozenset({"console.oidc_start", "console.oidc_callback"})
@@ -112,7 +114,37 @@ def _error_page(error: DomainError):
         if request.headers.get("HX-Request"):
             return Response(status=204, headers={"HX-Redirect": target})
         return redirect(target)
+    return _page(error.status, error.message, error.errors, error.headers)
+
+
+def _page(status: int, message: str, errors: Any = None,
+          headers: dict[str, str] | None = None) -> Response:
     template = ("console/error_fragment.html" if request.headers.get("HX-Request")
                 else "console/error.html")
-    return render_template(template, status=error.status, message=error.message,
-                           errors=error.errors), error.status, error.headers or {}
+    return current_app.make_response((render_template(template, status=status, message=message,
+                                                       errors=errors), status, headers or {}))
+
+
+def _claims() -> bool:
+    """Whether an error the console's views did not handle is the console's to show: routing's
+    404 and 405 under ``/app``, and anything a console request raised past its view."""
+    return request.path == blp.url_prefix or request.path.startswith(f"{blp.url_prefix}/")
+
+
+def _error_shape(status: int, message: str, errors: Any = None,
+                 headers: dict[str, str] | None = None) -> Response:
+    """The console's error page (with its headers) for an error the app's handlers answer;
+    the API's JSON shape when even the page cannot be drawn."""
+    try:
+        return _console_headers(_page(status, message, errors, headers))
+    except Exception:
+        log.exception("the console's error page could not be drawn")
+        return current_app.response_class(current_app.json.dumps(error_body(status, message,
+                                                                            errors)),
+                                          status=status, headers=headers or {},
+                                          mimetype="application/json")
+
+
+@blp.record_once
+def _errors_as_pages(state: Any) -> None:
+    add_error_shape(state.app, _claims, _error_shape)

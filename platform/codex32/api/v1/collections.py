@@ -23,7 +23,7 @@ from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
 from codex32.db.knowledge_models import DOCUMENT_STATUSES
-from codex32.errors import DomainError, Invalid, UnsupportedMediaType
+from codex32.errors import DomainError, Invalid, UnsupportedMediaType, first_message
 from codex32.services.knowledge import answers, documents, parsing
 from codex32.services.knowledge import search as knowledge_search
 from codex32.services.pages import PageRequest
@@ -172,14 +172,15 @@ def _upload() -> dict[str, Any]:
                           errors={"files": {"file": ["Missing data for required field."]}})
         title = (_bounded_title(request.form.get("title") or "")
                  or _bounded_title(upload.filename or ""))
-        return {"title": title, "content": upload.read(),
+        return {"title": title, "content": upload.read(), "content_field": ("files", "file"),
                 "media_type": upload.mimetype, "filename": upload.filename,
                 "metadata": _form_metadata(request.form.get("metadata"))}
     if request.mimetype == "application/json":
         try:
             data = TextDocumentSchema().load(read_body(request.get_data(cache=True)))
         except ValidationError as exc:
-            raise Invalid("invalid document", errors={"json": exc.messages}) from None
+            errors = {"json": exc.messages}
+            raise Invalid(first_message(errors) or "invalid document", errors=errors) from None
         return {"title": data["title"], "content": data["text"].encode(),
                 "media_type": data["media_type"], "metadata": data["metadata"]}
     raise UnsupportedMediaType("upload a document as multipart/form-data or application/json")

@@ -53,10 +53,10 @@ def generate(session: Session, principal: Principal, conversation_id: uuid.UUID
     conversations.check_writer(principal, conversation)
     if conversation.step is not None:
         raise Conflict("a generation of this conversation is already running")
+    if conversation.state == "gathering":
+        raise Conflict(_answer_first(conversations.open_questions(session, conversation)))
     if conversation.state not in ("ready", "generated"):
-        raise Conflict(f"the conversation is {conversation.state}: answer its questions (or "
-                       "say 'use defaults') before generating" if conversation.state ==
-                       "gathering" else "the conversation was accepted")
+        raise Conflict("the conversation was accepted")
     conversation.job_id = queue.defer_build(session, principal.workspace_id, conversation.id)
     conversation.step, conversation.progress, conversation.error = "queued", [], None
     conversation.updated_at = datetime.now(UTC)
@@ -64,6 +64,16 @@ def generate(session: Session, principal: Principal, conversation_id: uuid.UUID
                  conversation.id, {"job_id": conversation.job_id})
     session.flush()
     return conversation
+
+
+def _answer_first(questions: list[dict[str, Any]]) -> str:
+    """Why a gathering conversation cannot generate yet: its open questions by id, and "use
+    defaults" only when one of them has a default to use."""
+    asked = "; ".join(f"{q.get('id')}: {q.get('question')}" for q in questions)
+    defaults = any(q.get("default") is not None for q in questions)
+    alternative = " or say 'use defaults'" if defaults else ""
+    return (f"the conversation is gathering: answer its questions ({asked}){alternative} "
+            "before generating")
 
 
 @dataclass(frozen=True)

@@ -99,9 +99,13 @@ class Context:
 # What a heuristics turn adds when the user described a bot that no template does: the
 # specification is kept (a model can generate it later), no question is asked (no answer
 # would let the heuristics write it), and generating stops saying the same.
+# A configured provider is used once the workspace routes to it, so the hint says both.
+USE_A_MODEL = ("Configure an LLM provider (PUT /api/v1/providers/llm/{id}) and route the "
+               "workspace to it (PATCH /api/v1/workspace: settings.defaults.llm, or a "
+               "'default' alias in settings.llm.aliases)")
 NO_TEMPLATE = (" This bot fits none of the built-in templates (GET /api/v1/templates), and "
                "the heuristics write bots from templates only: generating it needs a language "
-               "model. Configure an LLM provider (/api/v1/providers) and generate again.")
+               f"model. {USE_A_MODEL}, then generate again.")
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ def detail(session: Session, conversation_id: uuid.UUID) -> dict[str, Any]:
         BuilderTurn.conversation_id == conversation_id).order_by(BuilderTurn.number)).scalars()
     return {**conversation.column_values(), "running": conversation.step is not None,
             "turns": [turn.column_values() for turn in turns],  # every turn, not the count
-            "questions": _open_questions(session, conversation)}
+            "questions": open_questions(session, conversation)}
 
 
 @overload
@@ -285,8 +285,9 @@ def _last_questions(turns: list[BuilderTurn]) -> list[dict[str, Any]]:
     return []
 
 
-def _open_questions(session: Session, conversation: BuilderConversation
-                    ) -> list[dict[str, Any]]:
+def open_questions(session: Session, conversation: BuilderConversation
+                   ) -> list[dict[str, Any]]:
+    """The questions of the conversation's last assistant turn."""
     found = session.execute(select(BuilderTurn.questions).where(
         BuilderTurn.conversation_id == conversation.id, BuilderTurn.role == "assistant")
         .order_by(BuilderTurn.number.desc()).limit(1)).scalar()

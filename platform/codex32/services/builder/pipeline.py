@@ -26,7 +26,7 @@ from codex32 import runtime
 from codex32.db import tenancy
 from codex32.plugins.interfaces import ExecutionLimits
 from codex32.services import bot_settings, gateway, provider_instances
-from codex32.services.builder import config_file, generate, prompts, validation
+from codex32.services.builder import clarify, config_file, generate, prompts, validation
 from codex32.services.builder import spec as spec_module
 from codex32.services.builder.report import Build, Progress, Round, Source, Validation
 
@@ -163,8 +163,8 @@ def _with_heuristics(workspace_id: str, spec: dict[str, Any], caller: gateway.Ca
     if not spec.get("template"):
         return _stopped(notify, "heuristics", (
             "no language model is configured, and the built-in heuristics write bots from "
-            "templates only; this specification fits none of them. Configure an LLM "
-            "provider (/api/v1/providers) to generate it."))
+            "templates only; this specification fits none of them. "
+            f"{clarify.USE_A_MODEL} to generate it."))
     started = time.monotonic()
     notify("step", {"round": 1, "name": "generate", "status": "running"})
     try:

@@ -145,15 +145,17 @@ def _checked_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
 
 def upload(session: Session, principal: Principal, collection_id: uuid.UUID, *, title: str,
            content: bytes, media_type: str | None = None, filename: str | None = None,
-           metadata: dict[str, Any] | None = None) -> tuple[KnowledgeDocument, bool]:
+           metadata: dict[str, Any] | None = None,
+           content_field: tuple[str, str] = ("json", "text")) -> tuple[KnowledgeDocument, bool]:
     """Store a document and queue its indexing; returns it and whether it is new (the same
-    content already in the collection is returned as it is)."""
+    content already in the collection is returned as it is). ``content_field`` is where the
+    request sent the content, (location, name), for the errors that refuse it."""
     limit = runtime.current().settings.knowledge_max_document_bytes
     if len(content) > limit:
         raise TooLarge(f"the document is larger than {limit} bytes")
     collection = get_collection(session, collection_id)
     kind = parsing.media_type_of(media_type, filename, content)
-    parsing.check(kind, content)
+    parsing.check(kind, content, content_field)
     digest = hashlib.sha256(content).hexdigest()
     existing = _holding(session, collection.id, digest)
     if existing is not None:

@@ -86,26 +86,29 @@ def media_type_of(declared: str | None, filename: str | None, content: bytes) ->
         f"unsupported media type {kind or 'unknown'!r}: upload {', '.join(MEDIA_TYPES)}")
 
 
-def check(media_type: str, content: bytes) -> None:
+def check(media_type: str, content: bytes, field: tuple[str, str] = ("json", "text")) -> None:
     """422 unless ``content`` can be a document of ``media_type`` (cheap checks only: the full
-    parse runs in the indexing job)."""
+    parse runs in the indexing job); the errors name ``field``, (location, name), where the
+    request sent the content."""
+    location, name = field
+
+    def refused(message: str, why: str) -> Invalid:
+        return Invalid(message, errors={location: {name: [why]}})
+
     if not content.strip():
-        raise Invalid("the document is empty", errors={"json": {"content": ["empty"]}})
+        raise refused("the document is empty", "empty")
     if media_type == PDF:
         if not content.lstrip()[:5] == b"%PDF-":
-            raise Invalid("the content is not a PDF (no %PDF- header)",
-                          errors={"json": {"content": ["not a PDF"]}})
+            raise refused("the content is not a PDF (no %PDF- header)", "not a PDF")
         return
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise Invalid(f"the content is not UTF-8 text (byte {exc.start})",
-                      errors={"json": {"content": ["not UTF-8"]}}) from None
+        raise refused(f"the content is not UTF-8 text (byte {exc.start})", "not UTF-8") from None
     if not text.strip():  # a byte-order mark or Unicode spaces alone
-        raise Invalid("the document is empty", errors={"json": {"content": ["empty"]}})
+        raise refused("the document is empty", "empty")
     if "\x00" in text:
-        raise Invalid("the content holds NUL characters",
-                      errors={"json": {"content": ["NUL characters are not text"]}})
+        raise refused("the content holds NUL characters", "NUL characters are not text")
 
 
 def parse(media_type: str, content: bytes) -> Parsed:
