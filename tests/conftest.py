@@ -116,6 +116,34 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     gc.freeze()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _data_outside_the_checkout(tmp_path_factory) -> Iterator[None]:
+    """This process's data folder and embedded milvus port (``CODEX32_DATA_DIR``,
+    ``CODEX32_MILVUS_PORT``, which the milvus plugin and the CLI read from the environment):
+    a folder of the run's own and a free port, and the milvus server started there stopped at
+    the end. Without them a test's vector store started a detached server in the checkout's
+    ``.data/milvus`` on the default port, which outlived the run, and CLI tests wrote
+    development keys into the checkout."""
+    from codex32.testing.receivers import free_port
+
+    folder = tmp_path_factory.mktemp("data")
+    saved = {name: os.environ.get(name) for name in ("CODEX32_DATA_DIR", "CODEX32_MILVUS_PORT")}
+    os.environ.update(CODEX32_DATA_DIR=str(folder), CODEX32_MILVUS_PORT=str(free_port()))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        try:
+            from codex32_milvus.server import stop_server
+        except ImportError:  # the milvus plugin is not installed
+            return
+        stop_server(folder / "milvus")
+
+
 @pytest.fixture(scope="session")
 def database() -> Iterator[TestDatabase]:
     """A migrated database with an owner and a runtime role, for the whole run; dropped (or
