@@ -41,7 +41,8 @@ def test_a_module_imported_after_the_start_up_is_frozen_once(thawed):
     heap.freeze()
     at_start = heap.frozen()
     heap.freeze_new()  # nothing imported since: nothing to do
-    assert heap.frozen() == at_start
+    # Nothing frozen anew (a frozen object another thread frees meanwhile lowers the count).
+    assert heap.frozen() <= at_start
     name = _import_a_new_module()
     try:
         heap.freeze_new()
