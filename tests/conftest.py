@@ -107,41 +107,51 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
 
 
+# This process's data folder and embedded milvus port, read from the environment by the milvus
+# plugin and the CLI (``CODEX32_DATA_DIR``, ``CODEX32_MILVUS_PORT``): a folder of the run's own
+# and a free port, set before any test (plugins/*/tests included, which this file's fixtures do
+# not reach) and the milvus server started there stopped at the end. Without them a vector
+# store started a detached server in the checkout's ``.data/milvus`` on the default port, which
+# outlived the run, and CLI tests wrote development keys into the checkout.
+_RUN_DATA: dict[str, Any] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from codex32.testing.receivers import free_port
+
+    _RUN_DATA["saved"] = {name: os.environ.get(name)
+                          for name in ("CODEX32_DATA_DIR", "CODEX32_MILVUS_PORT")}
+    _RUN_DATA["folder"] = Path(tempfile.mkdtemp(prefix="codex32-test-data-"))
+    os.environ.update(CODEX32_DATA_DIR=str(_RUN_DATA["folder"]),
+                      CODEX32_MILVUS_PORT=str(free_port()))
+
+
+def _release_run_data() -> None:
+    folder = _RUN_DATA.pop("folder", None)
+    for name, value in _RUN_DATA.pop("saved", {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    if folder is None:
+        return
+    try:
+        from codex32_milvus.server import stop_server
+    except ImportError:  # the milvus plugin is not installed
+        pass
+    else:
+        stop_server(folder / "milvus")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Freeze the heap once the run is over (each xdist worker's too): the interpreter's
     last collections would otherwise walk every object the run made only to free memory the
     OS takes back at exit, about a second for two test modules' worth (0.96 s against 0.09 s
     from the end of ``pytest.main`` to the process's exit), more for a worker's share."""
+    _release_run_data()
     gc.freeze()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _data_outside_the_checkout(tmp_path_factory) -> Iterator[None]:
-    """This process's data folder and embedded milvus port (``CODEX32_DATA_DIR``,
-    ``CODEX32_MILVUS_PORT``, which the milvus plugin and the CLI read from the environment):
-    a folder of the run's own and a free port, and the milvus server started there stopped at
-    the end. Without them a test's vector store started a detached server in the checkout's
-    ``.data/milvus`` on the default port, which outlived the run, and CLI tests wrote
-    development keys into the checkout."""
-    from codex32.testing.receivers import free_port
-
-    folder = tmp_path_factory.mktemp("data")
-    saved = {name: os.environ.get(name) for name in ("CODEX32_DATA_DIR", "CODEX32_MILVUS_PORT")}
-    os.environ.update(CODEX32_DATA_DIR=str(folder), CODEX32_MILVUS_PORT=str(free_port()))
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        try:
-            from codex32_milvus.server import stop_server
-        except ImportError:  # the milvus plugin is not installed
-            return
-        stop_server(folder / "milvus")
 
 
 @pytest.fixture(scope="session")
