@@ -41,7 +41,8 @@ def test_a_module_imported_after_the_start_up_is_frozen_once(thawed):
     heap.freeze()
     at_start = heap.frozen()
     heap.freeze_new()  # nothing imported since: nothing to do
-    # Nothing frozen anew (a frozen object another thread frees meanwhile lowers the count).
+    # Nothing frozen anew: a freeze adds every object made since, while a frozen object
+    # another thread of the process frees meanwhile lowers the count (by 2 in CI runs).
     assert heap.frozen() <= at_start
     name = _import_a_new_module()
     try:
@@ -49,7 +50,7 @@ def test_a_module_imported_after_the_start_up_is_frozen_once(thawed):
         after = heap.frozen()
         assert after >= at_start + 1000  # the module's objects
         heap.freeze_new()
-        assert heap.frozen() == after  # once per import, not per call
+        assert heap.frozen() <= after  # once per import, not per call (frees lower it)
     finally:
         del sys.modules[name]
 
