@@ -69,16 +69,22 @@ def run(database, tmp_path):
 
 
 @pytest.fixture()
-def scratch_database(database) -> Iterator[DatabaseUnderTest]:
-    """A second migrated database on the same server, dropped afterwards."""
-    name = f"codex32_scratch_{uuid.uuid4().hex[:8]}"
+def empty_database(database) -> Iterator[DatabaseUnderTest]:
+    """A database on the same server with its roles and no tables yet, dropped afterwards."""
+    name = f"codex32_empty_{uuid.uuid4().hex[:8]}"
     embedded.prepare(superuser_url(database), name)
     urls = DatabaseUrls(runtime=url_with(database.urls.runtime, database=name),
                         owner=url_with(database.urls.owner, database=name))
-    upgrade(urls.owner, urls.runtime)
     yield DatabaseUnderTest(urls=urls, superuser_dsn=superuser_url(database, name), name=name)
     with psycopg.connect(database.superuser_dsn, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture()
+def scratch_database(empty_database) -> DatabaseUnderTest:
+    """A second migrated database on the same server, dropped afterwards."""
+    upgrade(empty_database.urls.owner, empty_database.urls.runtime)
+    return empty_database
 
 
 def write_registry(folder: Path, entries: dict[str, dict], files: dict[str, str]) -> Path:
@@ -341,18 +347,6 @@ def test_a_bad_setting_stops_a_command_with_one_line_naming_it_not_a_traceback(
     assert done.stderr.strip() == ("Error: WORKER_CONCURRENCY: expected an integer, "
                                    "got 'four'")
     assert not (tmp_path / "postgres").exists()  # nothing was started
-
-
-@pytest.fixture()
-def empty_database(database) -> Iterator[DatabaseUnderTest]:
-    """A database on the same server with its roles and no tables yet, dropped afterwards."""
-    name = f"codex32_empty_{uuid.uuid4().hex[:8]}"
-    embedded.prepare(superuser_url(database), name)
-    urls = DatabaseUrls(runtime=url_with(database.urls.runtime, database=name),
-                        owner=url_with(database.urls.owner, database=name))
-    yield DatabaseUnderTest(urls=urls, superuser_dsn=superuser_url(database, name), name=name)
-    with psycopg.connect(database.superuser_dsn, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_release_steps_run_at_once_all_succeed_and_migrate_once(empty_database, tmp_path):

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import flask
 import httpx2
+import jwt as pyjwt
 import pytest
 import werkzeug.serving
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
@@ -201,3 +202,19 @@ def authorize_at_provider(provider: MockProvider, authorization_url: str, sub: s
 
 def new_sub() -> str:
     return f"user-{uuid.uuid4().hex[:10]}"
+
+
+def claims_of(pair: dict[str, Any]) -> dict[str, Any]:
+    """The claims of a token pair's access token (unverified: the test reads its own)."""
+    return pyjwt.decode(pair["access_token"], options={"verify_signature": False})
+
+
+def admitted_by_domain(client, provider: MockProvider, tenant) -> tuple[str, str]:
+    """Sign a new verified corp.example account in to ``tenant`` through the platform's
+    provider ``corp-sso``: its address, and the role it was admitted as."""
+    sub = new_sub()
+    response = flow(client, provider, "corp-sso", tenant.slug, sub,
+                    email=f"{sub}@corp.example", email_verified=True)
+    assert response.status_code == 200, response.json
+    roles = {m["user_id"]: m["role"] for m in tenant.call("GET", "/api/v1/members").json}
+    return f"{sub}@corp.example", roles[claims_of(response.json)["sub"]]

@@ -14,7 +14,6 @@ import json
 import time
 import uuid
 
-import jwt as pyjwt
 import pytest
 from joserfc.jwk import RSAKey
 
@@ -22,6 +21,7 @@ from codex32.services.oidc import discovery
 from tests.conftest import MAILBOX, sign_up
 from tests.oidc.conftest import (
     authorize_at_provider,
+    claims_of,
     flow,
     new_sub,
     start,
@@ -44,10 +44,6 @@ def _allow_domain(tenant, domain="corp.example", role="user"):
     assert response.status_code == 200, response.json
 
 
-def _claims_of(pair):
-    return pyjwt.decode(pair["access_token"], options={"verify_signature": False})
-
-
 @pytest.fixture()
 def corp(client, provider):
     """A workspace with its own provider ``corp`` that admits verified corp.example
@@ -64,7 +60,7 @@ def test_a_new_user_is_admitted_by_domain_and_gets_the_platforms_tokens(client, 
                     email=f"{sub}@corp.example", email_verified=True)
     assert response.status_code == 200, response.json
     assert response.json["token_type"] == "bearer"
-    claims = _claims_of(response.json)
+    claims = claims_of(response.json)
     assert claims["ws"] == corp.workspace_id
     me = client.get("/api/v1/auth/me",
                     headers={"Authorization": f"Bearer {response.json['access_token']}"})
@@ -78,7 +74,7 @@ def test_a_new_user_is_admitted_by_domain_and_gets_the_platforms_tokens(client, 
     # The same identity signs in again as the same account.
     again = flow(client, provider, "corp", corp.slug, sub,
                  email=f"{sub}@corp.example", email_verified=True)
-    assert _claims_of(again.json)["sub"] == claims["sub"]
+    assert claims_of(again.json)["sub"] == claims["sub"]
 
 
 def test_password_sign_in_is_audited_too(client, corp):
@@ -92,7 +88,7 @@ def test_an_existing_verified_member_is_linked_by_verified_email(client, provide
     response = flow(client, provider, "corp", corp.slug, sub,
                     email=member["email"], email_verified=True)
     assert response.status_code == 200, response.json
-    assert _claims_of(response.json)["sub"] == member["user_id"]
+    assert claims_of(response.json)["sub"] == member["user_id"]
     me = client.get("/api/v1/auth/me",
                     headers={"Authorization": f"Bearer {response.json['access_token']}"})
     assert me.json["role"] == "viewer"
@@ -140,7 +136,7 @@ def test_a_workspace_provider_never_takes_over_an_account_outside_its_workspace(
     response = flow(client, provider, "corp", corp.slug, new_sub(),
                     email=other_tenant.email, email_verified=True)
     assert response.status_code == 200, response.json
-    assert _claims_of(response.json)["sub"] != other_tenant.user_id
+    assert claims_of(response.json)["sub"] != other_tenant.user_id
     # The address still belongs to its owner, whose password still signs in.
     assert client.post("/api/v1/auth/token", json={
         "email": other_tenant.email, "password": "correct horse battery staple"}
@@ -277,9 +273,9 @@ def test_workspace_as_provider_cannot_sign_into_workspace_b(client, provider, co
     sub = new_sub()
     in_a = flow(client, provider, "corp", corp.slug, sub, email=f"{sub}@corp.example",
                 email_verified=True)
-    assert _claims_of(in_a.json)["ws"] == corp.workspace_id
+    assert claims_of(in_a.json)["ws"] == corp.workspace_id
     members_b = {m["user_id"] for m in other_tenant.call("GET", "/api/v1/members").json}
-    assert _claims_of(in_a.json)["sub"] not in members_b
+    assert claims_of(in_a.json)["sub"] not in members_b
 
 
 def test_an_authorization_response_from_another_issuer_is_refused(client, provider, corp):
@@ -366,7 +362,7 @@ def test_joining_through_an_invitation_closes_the_addresss_other_invitations(cli
     assert invited not in [i["email"] for i in tenant.call("GET", "/api/v1/invitations").json]
     signed_in = tenant.call("GET", "/api/v1/audit-logs?action=auth.login").json["items"][0]
     assert signed_in["changes"]["closed_invitations"] == 1
-    user = _claims_of(admitted.json)["sub"]
+    user = claims_of(admitted.json)["sub"]
     assert tenant.call("DELETE", f"/api/v1/members/{user}").status_code == 204
     assert client.post(f"/api/v1/invitations/{stale}/accept",
                        json={"password": "a long enough password 7"}).status_code == 404
@@ -391,7 +387,7 @@ def test_a_workspace_providers_sign_in_cannot_be_switched_into_the_members_other
     impersonated = flow(client, provider, "corp", corp.slug, new_sub(),
                         email=other_tenant.email, email_verified=True)
     assert impersonated.status_code == 200, impersonated.json
-    assert _claims_of(impersonated.json)["sub"] == other_tenant.user_id
+    assert claims_of(impersonated.json)["sub"] == other_tenant.user_id
 
     switched = _switch(client, impersonated.json["refresh_token"], other_tenant.slug)
 

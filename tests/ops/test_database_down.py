@@ -4,10 +4,8 @@ that fails (its error's text, which reaches the logs and Sentry, carries no boun
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,22 +14,13 @@ from codex32.db.urls import resolve
 from tests.conftest import make_settings
 
 
-@pytest.fixture
-def hung_database() -> Iterator[int]:
-    """A local port that accepts connections but never answers."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(16)
-        yield sock.getsockname()[1]
-
-
-def test_readiness_answers_503_in_bounded_time_when_the_database_hangs(tmp_path, hung_database,
+def test_readiness_answers_503_in_bounded_time_when_the_database_hangs(tmp_path, silent_port,
                                                                        monkeypatch):
     # The default bound, shortened for the test (libpq waits at least 2 s).
     monkeypatch.setattr("codex32.db.urls.CONNECT_TIMEOUT_SECONDS", 2)
     settings = make_settings(
         tmp_path, startup_checks=False,
-        database_url=f"postgresql://codex32_runtime:pw@127.0.0.1:{hung_database}/codex32")
+        database_url=f"postgresql://codex32_runtime:pw@127.0.0.1:{silent_port}/codex32")
     app = create_app(settings, resolve(settings))
     answered: list = []
 
