@@ -69,7 +69,8 @@ def upgrade(owner_url: str, runtime_url: str | None, revision: str = "head") -> 
             _one_release_at_a_time(connection)
             ensure_group_roles(connection, runtime.username if runtime else None,
                                runtime.password if runtime else None)
-        for attempt in range(1, LOCK_ATTEMPTS + 1):
+        attempt = 1
+        while True:
             try:
                 with engine.begin() as connection:
                     _one_release_at_a_time(connection)
@@ -91,7 +92,7 @@ def upgrade(owner_url: str, runtime_url: str | None, revision: str = "head") -> 
                         "transaction (pg_stat_activity) and run the release again") from exc
                 log.warning("a migration waited %s for a table lock; trying again", LOCK_TIMEOUT)
                 time.sleep(LOCK_RETRY_SECONDS)
-        raise AssertionError("unreachable")
+                attempt += 1
     finally:
         engine.dispose()
 
