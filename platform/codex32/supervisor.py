@@ -22,6 +22,7 @@ import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 from honcho.manager import Manager
@@ -85,6 +86,52 @@ def _stopped(signum: int, _frame: object) -> None:
     raise _Stopped(signum)
 
 
+class _Entry(dict):
+    """honcho's record of one process: a start recorded after the stop began is stopped at
+    once (honcho signals only the processes whose start it has already read)."""
+
+    def __init__(self, manager: _Manager, entry: dict[str, Any]) -> None:
+        super().__init__(entry)
+        self._manager = manager
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        if key == "pid" and self._manager.stopping:
+            self._manager.stop_one(value)
+
+
+class _Manager(Manager):
+    """honcho's manager, stopping also the processes whose start it has not read yet: a
+    SIGINT or SIGTERM in that window used to fail on the missing pid, leaving them running."""
+
+    @property
+    def stopping(self) -> bool:
+        return bool(self._terminating)
+
+    def add_process(self, name: str, cmd: str, quiet: bool = False,
+                    env: dict[str, str] | None = None, cwd: str | None = None) -> Any:
+        process = super().add_process(name, cmd, quiet=quiet, env=env, cwd=cwd)
+        self._processes[name] = _Entry(self, self._processes[name])
+        return process
+
+    def stop_one(self, pid: int, force: bool = False) -> None:
+        self._system_print(f"sending {'SIGKILL' if force else 'SIGTERM'} (pid {pid})\n")
+        (self._procmgr.kill if force else self._procmgr.terminate)(pid)
+
+    def _killall(self, force: bool = False) -> None:
+        for entry in self._processes.values():
+            if "returncode" not in entry and entry.get("pid") is not None:
+                self.stop_one(entry["pid"], force)
+
+
+def manager_for(processes: ProcessSet) -> Manager:
+    """honcho's manager of ``processes``, each started from the repository root."""
+    manager = _Manager()
+    for name, command in processes.commands.items():
+        manager.add_process(name, command, env=processes.env, cwd=str(ROOT))
+    return manager
+
+
 def run(settings: Settings, processes: ProcessSet) -> int:
     """Prepare the database (starting the embedded one without DATABASE_URL), then run
     ``processes`` until a signal or the first exit; stop the embedded database then, also when
@@ -93,9 +140,7 @@ def run(settings: Settings, processes: ProcessSet) -> int:
     The processes find the same embedded server (or DATABASE_URL) on their own, so no password
     travels through their environment.
     """
-    manager = Manager()
-    for name, command in processes.commands.items():
-        manager.add_process(name, command, env=processes.env, cwd=str(ROOT))
+    manager = manager_for(processes)
     handlers = {signum: signal.signal(signum, _stopped)
                 for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
