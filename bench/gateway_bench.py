@@ -358,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=Path, help="another checkout of the product (e.g. "
                         "`git worktree add /tmp/before <commit>`; same schema) served beside "
                         "this one and measured in the same rounds")
+    parser.add_argument("--redis", metavar="URL",
+                        help="REDIS_URL for the product's servers (rate limits and cooldowns "
+                             "in Redis, as deployed); by default they count per process")
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as stack:
         folder = Path(tempfile.mkdtemp(prefix="codex32-gateway-bench-"))
@@ -371,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         sides, tenants = {}, {}
         for name, checkout in checkouts.items():
             client, server, tenant = serve(name, checkout, database, folder, args.workers,
-                                           fake.url, stack)
+                                           fake.url, stack, redis_url=args.redis)
             sides[name], tenants[name] = (client, server), tenant
         server, tenant = sides["gateway"][1], tenants["gateway"]
         bare, reference, reference_tenant = serve_references(

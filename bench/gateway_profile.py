@@ -49,9 +49,9 @@ PROMPT = "Describe a bot that checks a website every hour"
 WARMUP = 30
 
 
-def _settings(data_dir: Path) -> Settings:
+def _settings(data_dir: Path, redis_url: str | None) -> Settings:
     """Production settings, with cheap password hashing (only the sign-up uses it)."""
-    return Settings(env="production", data_dir=data_dir, secret_key="s" * 48,
+    return Settings(env="production", data_dir=data_dir, redis_url=redis_url, secret_key="s" * 48,
                     jwt_secret_key="j" * 48, secrets_keys=["k" * 44],
                     argon2_time_cost=1, argon2_memory_kib=8192, allow_private_urls=True,
                     log_level="INFO", signups_per_hour=1000, rate_limit_per_minute=10**7)
@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pyinstrument", action="store_true", help="pyinstrument each path")
     parser.add_argument("--only", choices=["miss", "hit", "llm"], action="append")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--redis", metavar="URL", help="REDIS_URL (rate limits and cooldowns "
+                        "in Redis, as deployed)")
     args = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="codex32-gateway-profile-"))
     with contextlib.ExitStack() as stack:
@@ -121,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         from codex32.db import db
         from codex32.runtime import heap
 
-        app = create_app(_settings(folder / "data"), database.urls)
+        app = create_app(_settings(folder / "data", args.redis), database.urls)
         for handler in logging.getLogger().handlers:  # the request log, as a PaaS keeps it
             if isinstance(handler, logging.StreamHandler):
                 handler.setStream(stack.enter_context(open(folder / "app.log", "w")))

@@ -77,12 +77,15 @@ def check_ledger(base: str, token: str, expected: int) -> dict[str, Any]:
 
 
 def serve(name: str, checkout: Path, database: Any, folder: Path, workers: int,
-          fake_url: str, stack: contextlib.ExitStack) -> tuple[openai.OpenAI, Server, Tenant]:
+          fake_url: str, stack: contextlib.ExitStack, redis_url: str | None = None,
+          ) -> tuple[openai.OpenAI, Server, Tenant]:
     """Start ``checkout``'s product under gunicorn, sign up a configured workspace: its SDK
-    client (a workspace API key), the server and the admin's token."""
+    client (a workspace API key), the server and the admin's token. ``redis_url``: the
+    servers' REDIS_URL (none by default)."""
     port = free_port()
     env = {**product_environment(database, port, folder, name),
-           "WEB_CONCURRENCY": str(workers), "CODEX32_ALLOW_PRIVATE_URLS": "1"}
+           "WEB_CONCURRENCY": str(workers), "CODEX32_ALLOW_PRIVATE_URLS": "1",
+           **({"REDIS_URL": redis_url} if redis_url else {})}
     if checkout != REPO:
         env["PYTHONPATH"] = str(checkout / "platform")  # ahead of this checkout's install
     server = start_server(name, gunicorn_command("wsgi:app"), env, port,

@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 from codex32 import runtime
-from codex32.ratelimit import RateLimiter
+from codex32.ratelimit import Hit, RateLimiter
 from tests.conftest import sign_up
 
 DAY = 24 * 3600.0
@@ -122,7 +122,7 @@ def hit_in_another_process(redis_url: str, key: str, limit: int, window: float) 
     """Count one hit from a separate Python process, as another web worker would."""
     script = textwrap.dedent(f"""
         import json
-        from codex32.ratelimit import RateLimiter
+        from codex32.ratelimit import Hit, RateLimiter
         limiter = RateLimiter({redis_url!r})
         decision = limiter.hit({key!r}, {limit}, {window})
         print(json.dumps({{"backend": limiter.backend, "allowed": decision.allowed,
@@ -175,6 +175,55 @@ def test_a_key_with_glob_characters_resets_only_itself(redis_url, redis_key):
     assert limiter.hit(f"{redis_key}*", 1, DAY).allowed is True
     assert limiter.hit(other, 1, DAY).allowed is False  # its counter survived
     limiter.reset(other, DAY)
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+def test_hits_in_order_count_nothing_after_the_first_refused(backend, redis_url, redis_key):
+    limiter = RateLimiter(redis_url if backend == "redis" else None)
+    assert limiter.backend == backend
+    first, second, third = (f"{redis_key}:{n}" for n in range(3))
+    hits = [Hit(first, 5, DAY), Hit(second, 2, DAY, amount=2), Hit(third, 9, DAY)]
+
+    allowed = limiter.hit_in_order(hits).decisions
+    refused = limiter.hit_in_order(hits).decisions
+
+    assert [(d.allowed, d.remaining) for d in allowed] == [(True, 4), (True, 0), (True, 8)]
+    assert [(d.allowed, d.remaining) for d in refused] == [(True, 3), (False, -2)]
+    assert refused[-1].headers["Retry-After"]
+    # The third was not counted the second time, and every count is the one hit() sees.
+    assert limiter.hit(third, 9, DAY).remaining == 7
+    assert limiter.hit(first, 5, DAY).remaining == 2
+    for key in (first, second, third):
+        limiter.reset(key, DAY)
+
+
+def test_hits_in_order_and_their_reads_take_one_round_trip_to_redis(
+        redis_url, redis_key, monkeypatch):
+    import redis
+    import redis.connection
+
+    limiter = RateLimiter(redis_url)
+    limiter.hit_in_order([Hit(redis_key, 9, DAY)])  # the script loaded
+    client = redis.Redis.from_url(redis_url)
+    client.set(f"{redis_key}:set", b"rests", ex=60)
+    sent = []
+    original = redis.connection.Connection.send_packed_command
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command",
+                        lambda self, *args, **kwargs: (sent.append(1),
+                                                       original(self, *args, **kwargs))[1])
+
+    counted = limiter.hit_in_order([Hit(f"{redis_key}:{n}", 9, DAY) for n in range(4)],
+                                   read=[f"{redis_key}:unset", f"{redis_key}:set",
+                                         f"{redis_key}:unset too"])
+
+    assert len(sent) == 1
+    assert len(counted.decisions) == 4 and all(d.allowed for d in counted.decisions)
+    assert counted.read == [None, b"rests", None]
+    assert RateLimiter().hit_in_order([Hit(redis_key, 9, DAY)], read=["x"]).read is None
+    client.delete(f"{redis_key}:set")
+    for n in range(4):
+        limiter.reset(f"{redis_key}:{n}", DAY)
+    limiter.reset(redis_key, DAY)
 
 
 def test_unreachable_redis_falls_back_to_memory_with_a_warning(caplog):

@@ -13,12 +13,31 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 5.0  # after a failed call, how long Redis is not asked again
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One count against one limit: ``amount`` more of ``key`` in its ``window``."""
+
+    key: str
+    limit: int
+    window: float
+    amount: int = 1
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What :meth:`RateLimiter.hit_in_order` counted, and the values of the keys it read
+    (``read`` is None when it did not read them: counted in-process)."""
+
+    decisions: list[Decision]
+    read: list[bytes | None] | None
 
 
 @dataclass(frozen=True)
@@ -71,11 +90,32 @@ class MemoryWindows:
             self._counts.pop(key, None)
 
 
+# Counts several windows in order, stopping after the first past its limit, then reads other
+# keys in the same round trip. ARGV[1]: how many of KEYS are counters; then three values per
+# counter (limit, amount, seconds to keep it). The rest of KEYS are read (GET).
+_COUNT_IN_ORDER = """
+local counters = tonumber(ARGV[1])
+local counts = {}
+for i = 1, counters do
+  local count = redis.call('INCRBY', KEYS[i], ARGV[3 * i])
+  redis.call('EXPIRE', KEYS[i], ARGV[3 * i + 1])
+  counts[i] = count
+  if count > tonumber(ARGV[3 * i - 1]) then break end
+end
+local read = {}
+for i = counters + 1, #KEYS do
+  read[i - counters] = redis.call('GET', KEYS[i])
+end
+return {counts, read}
+"""
+
+
 class RedisWindows:
-    """Counters in Redis: INCR plus EXPIRE in one round trip."""
+    """Counters in Redis: INCR plus EXPIRE in one round trip, or several counters in one."""
 
     def __init__(self, client) -> None:
         self._client = client
+        self._count_in_order = client.register_script(_COUNT_IN_ORDER)
 
     def incr(self, key: str, window: float, now: float, amount: int = 1) -> tuple[int, float]:
         start = int(now - (now % window))
@@ -85,6 +125,20 @@ class RedisWindows:
         pipe.expire(name, int(window) + 1)
         count, _ = pipe.execute()
         return int(count), start + window - now
+
+    def incr_in_order(self, hits: Sequence[Hit], now: float, read: Sequence[str] = ()
+                      ) -> tuple[list[tuple[int, float]], list[bytes | None]]:
+        """:meth:`incr` of each hit in order, stopping after the first past its limit, and the
+        values of the ``read`` keys: one round trip (a Lua script, so no other client's count
+        falls between them)."""
+        names = [self._name(hit.key, hit.window, now) for hit in hits]
+        values = [value for hit in hits
+                  for value in (hit.limit, hit.amount, int(hit.window) + 1)]
+        counts, found = self._count_in_order(keys=[*names, *read], args=[len(hits), *values])
+        # Lua's false (a missing key) comes back as None; a list of them may come back short.
+        found = [*found, *[None] * (len(read) - len(found))]
+        return ([(int(count), int(now - (now % hit.window)) + hit.window - now)
+                 for count, hit in zip(counts, hits, strict=False)], found)
 
     def reset(self, key: str, window: float, now: float) -> None:
         # The one counter of the current window: no scan (a key may hold glob characters,
@@ -142,6 +196,29 @@ class RateLimiter:
         return Decision(allowed=count <= limit, limit=limit, remaining=limit - count,
                         reset_after=reset_after)
 
+    def hit_in_order(self, hits: Sequence[Hit], read: Sequence[str] = ()) -> Counted:
+        """:meth:`hit` each of ``hits`` in order, counting nothing after the first refused
+        (whose decision is the last returned): a request one limit refuses does not use up
+        the next. In Redis, one round trip for all of them, which also reads the ``read``
+        keys (other state the caller keeps in Redis, e.g. the gateway's cooldowns)."""
+        now = self.clock()
+        if self._redis is not None and self.redis_usable:
+            try:
+                counted, found = self._redis.incr_in_order(hits, now, read)
+            except Exception as exc:
+                self.redis_failed(exc, "rate limits count in-process")
+            else:
+                self.redis_answered()
+                return Counted([_decision(hit, *count)
+                                for hit, count in zip(hits, counted, strict=False)], found)
+        decisions = []
+        for hit in hits:
+            decisions.append(_decision(hit, *self._memory.incr(hit.key, hit.window, now,
+                                                                hit.amount)))
+            if not decisions[-1].allowed:
+                break
+        return Counted(decisions, None)
+
     def reset(self, key: str, window: float) -> None:
         """Forget the hits of ``key`` in its current ``window`` (a successful login clears its
         failures)."""
@@ -178,3 +255,8 @@ class RateLimiter:
                 self.redis_answered()
                 return counted
         return self._memory.incr(key, window, now, amount)
+
+
+def _decision(hit: Hit, count: int, reset_after: float) -> Decision:
+    return Decision(allowed=count <= hit.limit, limit=hit.limit, remaining=hit.limit - count,
+                    reset_after=reset_after)

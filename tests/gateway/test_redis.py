@@ -165,6 +165,34 @@ def test_tokens_per_minute_are_shared_by_runtimes(make_app, redis_url, redis_cle
     assert int(refused.headers["Retry-After"]) >= 1
 
 
+def test_a_requests_limits_and_cooldowns_are_one_round_trip_to_redis(
+        make_app, redis_url, redis_cleanup, day_windows, tenant, servers, monkeypatch):
+    # Each Redis round trip is a wait on another process on every gateway request: the key's
+    # and the workspace's requests and tokens, and the deployments' rests, go in one.
+    import redis.connection
+    configure(tenant, servers, llm={
+        "aliases": {"fast": ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"]},
+        "rate_limits": {"requests_per_minute": 100, "tokens_per_minute": 10**6,
+                        "per_key": {"requests_per_minute": 50, "tokens_per_minute": 10**6}}})
+    minted = tenant.call("POST", "/api/v1/api-keys", json={"name": "k", "role": "api_user"})
+    clean_up_after(redis_cleanup, tenant, minted.json["id"])
+    key = {"Authorization": f"Bearer {minted.json['key']}"}
+    app = make_app(redis_url=redis_url)
+    assert post_chat(app, key, model="fast").status_code == 200  # scripts loaded
+    sent = []
+    original = redis.connection.Connection.send_packed_command
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command",
+                        lambda self, *args, **kwargs: (sent.append(1),
+                                                       original(self, *args, **kwargs))[1])
+
+    answered = post_chat(app, key, model="fast")
+
+    assert answered.status_code == 200, answered.json
+    assert answered.headers["x-ratelimit-remaining-requests"] == "48"
+    # The API's own limit for the key, then the gateway's admission: nothing else.
+    assert len(sent) == 2
+
+
 # -- Redis configured but unreachable -------------------------------------------------------
 
 

@@ -27,12 +27,12 @@ from codex32.errors import Invalid
 from codex32.plugins.interfaces import ChatRequest, Usage
 from codex32.services import provider_instances
 from codex32.services.gateway import (
+    admission,
     budgets,
     cache,
     cooldown,
     ledger,
     prices,
-    ratelimits,
     records,
     routing,
     setup,
@@ -90,14 +90,12 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
     route = routing.route(session, workspace, request.model,
                           provider_instances.snapshot_of(read[0]))
     deployments = routing.resolved(route)
-    # The database's rests from the first reads, when they read them.
-    resting = cooldown.store().resting(session, workspace, deployments,
-                                       read[1] if len(read) > 1 else None)
-    # Deployments at rest are skipped; when all of them rest, all are tried (last resort).
-    awake = [d for d in deployments if d not in resting] or deployments
     prompt = tokens.prompt_tokens(request)
-    headers = ratelimits.check(parts.limiter, workspace, caller, prompt + request.max_tokens,
-                               route.settings)
+    # The database's rests from the first reads, when they read them.
+    admitted = admission.admit(parts.limiter, session, workspace, caller,
+                               prompt + request.max_tokens, route.settings, deployments,
+                               read[1] if len(read) > 1 else None)
+    awake, headers = admitted.awake, admitted.headers
     prepared = Prepared(
         workspace_id=workspace, kind="chat", request=request, purpose=purpose, caller=caller,
         requested_model=request.model, route=route, deployments=awake, headers=headers,

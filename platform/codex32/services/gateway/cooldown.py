@@ -84,8 +84,11 @@ def database_rests() -> bool:
 class Store(Protocol):
     def reads_database(self) -> bool: ...
 
+    def keys(self, workspace_id: str, deployments: list[Deployment]) -> list[str]: ...
+
     def resting(self, session: Session, workspace_id: str, deployments: list[Deployment],
-                read: driver.Rows | None = None) -> set[Deployment]: ...
+                read: driver.Rows | None = None,
+                values: list[bytes | None] | None = None) -> set[Deployment]: ...
 
     def failed(self, session: Session, workspace_id: str, deployment: Deployment, kind: str,
                policy: CooldownPolicy) -> None: ...
@@ -106,8 +109,13 @@ class DatabaseStore:
         beforehand, with a chat's first reads)."""
         return True
 
+    def keys(self, workspace_id: str, deployments: list[Deployment]) -> list[str]:
+        """No Redis keys: see :meth:`RedisStore.keys`."""
+        return []
+
     def resting(self, session: Session, workspace_id: str, deployments: list[Deployment],
-                read: driver.Rows | None = None) -> set[Deployment]:
+                read: driver.Rows | None = None,
+                values: list[bytes | None] | None = None) -> set[Deployment]:
         """Which of ``deployments`` rest; ``read``: the rows of :attr:`RESTING`, when the
         caller ran it already."""
         rows = (read or driver.execute(session, self.RESTING, {}))[1]
@@ -178,15 +186,22 @@ class RedisStore:
         failed last (:func:`database_rests`)."""
         return database_rests()
 
+    def keys(self, workspace_id: str, deployments: list[Deployment]) -> list[str]:
+        """The Redis keys whose values :meth:`resting` reads: another round trip to Redis
+        may read them (the rate limits' count does) and pass them as its ``values``."""
+        return [self._key(workspace_id, d, "until") for d in deployments]
+
     def resting(self, session: Session, workspace_id: str, deployments: list[Deployment],
-                read: driver.Rows | None = None) -> set[Deployment]:
+                read: driver.Rows | None = None,
+                values: list[bytes | None] | None = None) -> set[Deployment]:
         """Which of ``deployments`` rest in Redis, or in the database while rests put there
-        last (``read``: the rows of :attr:`DatabaseStore.RESTING`, when read already)."""
+        last (``read``: the rows of :attr:`DatabaseStore.RESTING`, when read already;
+        ``values``: those of :meth:`keys`, when read already)."""
         if not deployments:
             return set()
         try:
-            values = self._client.mget([self._key(workspace_id, d, "until")
-                                        for d in deployments])
+            if values is None:
+                values = self._client.mget(self.keys(workspace_id, deployments))
         except Exception as exc:
             self._fell_back(exc)
             return self._database.resting(session, workspace_id, deployments, read)

@@ -24,12 +24,12 @@ from codex32.db import tenancy
 from codex32.errors import Invalid
 from codex32.plugins.interfaces import Usage
 from codex32.services.gateway import (
+    admission,
     budgets,
     cache,
     cooldown,
     ledger,
     prices,
-    ratelimits,
     records,
     routing,
     setup,
@@ -101,11 +101,10 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
         if max_values is not None:
             _check_size(route, len(texts), max_values)
         deployments = routing.resolved(route)
-        resting = cooldown.store().resting(session, workspace, deployments)
-        awake = [d for d in deployments if d not in resting] or deployments
         counts = [tokens.count_text(text) for text in texts]
-        headers = ratelimits.check(parts.limiter, workspace, caller, sum(counts),
-                                   route.settings)
+        admitted = admission.admit(parts.limiter, session, workspace, caller, sum(counts),
+                                   route.settings, deployments)
+        awake, headers = admitted.awake, admitted.headers
         vectors: list[list[float] | None] = [None] * len(texts)
         policy = cache.CachePolicy.from_settings(route.settings)
         keys: list[bytes] = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from codex32.errors import RateLimited
-from codex32.ratelimit import Decision, RateLimiter
+from codex32.ratelimit import Decision, Hit
 from codex32.services.gateway.calls import Caller
 
 WINDOW = 60.0
@@ -28,35 +28,41 @@ def _limits(found: Any) -> dict[str, int]:
             if isinstance(found.get(name), int) and found[name] > 0}
 
 
-def check(limiter: RateLimiter, workspace_id: str, caller: Caller, tokens: int,
-          llm_settings: dict[str, Any]) -> dict[str, str]:
-    """Count one request of ``tokens``; the ``x-ratelimit-*`` headers of the tightest limit,
-    or :class:`GatewayRateLimited` carrying them."""
+def _unit(hit: Hit) -> str:
+    return hit.key.rsplit(":", 1)[1]
+
+
+def hits(workspace_id: str, caller: Caller, tokens: int, llm_settings: dict[str, Any]
+         ) -> list[Hit]:
+    """The counts one request of ``tokens`` makes, in the order they are counted."""
     configured = llm_settings.get("rate_limits") or {}
     # The key's limits first, and nothing counted past the first refusal: a request its key
     # may not make must not use up the workspace's limit (one key starving the others).
     scopes = [(f"llm:ws:{workspace_id}", _limits(configured))]
     if caller.api_key_id is not None:
         scopes.insert(0, (f"llm:key:{caller.api_key_id}", _limits(configured.get("per_key"))))
+    return [Hit(f"{prefix}:{unit}", limits[name], WINDOW, amount)
+            for prefix, limits in scopes
+            for name, unit, amount in (("requests_per_minute", "requests", 1),
+                                       ("tokens_per_minute", "tokens", tokens))
+            if name in limits]
+
+
+def decide(counted: list[Hit], decisions: list[Decision]) -> dict[str, str]:
+    """The ``x-ratelimit-*`` headers of the tightest limit counted, or
+    :class:`GatewayRateLimited` carrying them (``decisions``: RateLimiter.hit_in_order's)."""
     tightest: dict[str, Decision] = {}
-    refused: Decision | None = None
-    refused_unit = ""
-    for prefix, limits in scopes:
-        for name, unit, amount in (("requests_per_minute", "requests", 1),
-                                   ("tokens_per_minute", "tokens", tokens)):
-            if name not in limits or refused is not None:
-                continue
-            decision = limiter.hit(f"{prefix}:{unit}", limits[name], WINDOW, amount)
-            if unit not in tightest or decision.remaining < tightest[unit].remaining:
-                tightest[unit] = decision
-            if not decision.allowed:
-                refused = decision
-                whose = "key" if prefix.startswith("llm:key:") else "workspace"
-                refused_unit = f"{unit} per minute for this {whose}"
+    for hit, decision in zip(counted, decisions, strict=False):
+        unit = _unit(hit)
+        if unit not in tightest or decision.remaining < tightest[unit].remaining:
+            tightest[unit] = decision
     headers = headers_for(tightest)
-    if refused is not None:
-        error = GatewayRateLimited(f"rate limit reached: {refused.limit} {refused_unit}",
-                                   refused.reset_after)
+    if decisions and not decisions[-1].allowed:  # the last counted is the one refused
+        refused, hit = decisions[-1], counted[len(decisions) - 1]
+        whose = "key" if hit.key.startswith("llm:key:") else "workspace"
+        error = GatewayRateLimited(
+            f"rate limit reached: {refused.limit} {_unit(hit)} per minute for this {whose}",
+            refused.reset_after)
         error.headers.update(headers)
         raise error
     return headers
