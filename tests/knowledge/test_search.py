@@ -243,3 +243,38 @@ def test_a_model_that_fails_leaves_the_retrieved_passages_quoted_and_says_why(
     assert "Book trains" in body["answer"]
     assert body["note"].startswith("the model could not answer"), body["note"]
     assert "openai" in body["note"]
+
+
+def test_only_indexed_documents_are_served_by_search_and_ask(tenant, kb, superuser,
+                                                             monkeypatch):
+    """A document still ``indexing`` (its chunks stored, its vectors being written) or
+    ``failed`` was served by both halves of search and quoted by ``ask``: its chunks are
+    passages from the moment they are stored."""
+    from codex32.errors import BadGateway
+    from codex32.execution import indexing
+
+    handbook = collection(tenant)
+    ready = upload_text(tenant, handbook, "Ready", "Quokka feeding happens at noon.").json
+    pending = upload_text(tenant, handbook, "Pending", "Quokka grooming happens at dawn.").json
+    kb.drain(tenant)  # both indexed, with vectors in the active generation
+
+    def refused(*args, **kwargs):
+        raise BadGateway("the embedder is down")
+
+    broken = upload_text(tenant, handbook, "Broken", "Quokka tagging happens at dusk.").json
+    monkeypatch.setattr(indexing.gateway, "embed", refused)
+    kb.drain(tenant)  # its chunks are stored, its embedding failed every attempt
+    monkeypatch.undo()
+    assert kb.chunks(tenant, document_id=broken["id"])
+    superuser.execute("UPDATE knowledge_documents SET status = 'indexing' WHERE id = %s",
+                      (pending["id"],))  # (as while a retry of its job is due)
+
+    found = search(tenant, "quokka happens", kind="documents")
+    assert {h["document"]["id"] for h in found["items"]} == {ready["id"]}, found["items"]
+    assert found["vector_search"]
+    near = search(tenant, "quokka groming at dawn", kind="documents")  # the vector half
+    assert {h["document"]["id"] for h in near["items"]} <= {ready["id"]}, near["items"]
+    asked = tenant.call("POST", f"/api/v1/collections/{handbook}/ask",
+                        json={"question": "When does quokka tagging or grooming happen?"}).json
+    assert {c["document"]["id"] for c in asked["citations"]} <= {ready["id"]}, asked
+    assert "dusk" not in (asked["answer"] or "") and "dawn" not in (asked["answer"] or "")

@@ -127,20 +127,23 @@ def caller_of(principal: Principal) -> gateway.Caller:
 
 def finish(session: Session, prepared: Search) -> dict[str, Any]:
     """The fused hits with their passages, best first."""
+    rows = _passages(session, list(dict.fromkeys(
+        chunk_id for chunk_id, _ in (*prepared.fts, *prepared.vector))),
+        prepared.kind, prepared.collection_id)
     fused: dict[str, dict[str, Any]] = {}
     for name, ranked in (("fts", prepared.fts), ("vector", prepared.vector)):
-        for rank, (chunk_id, score) in enumerate(ranked, 1):
+        # Ranked among what may be served: a vector of a document not (or no longer) indexed,
+        # or of a deleted chunk, takes no rank from the passages after it.
+        servable = [(chunk_id, score) for chunk_id, score in ranked if chunk_id in rows]
+        for rank, (chunk_id, score) in enumerate(servable, 1):
             entry = fused.setdefault(chunk_id, {"fts": None, "vector": None, "fused": 0.0})
             entry[name] = score
             entry["fused"] += 1.0 / (RRF_K + rank)
-    rows = _passages(session, list(fused), prepared.kind, prepared.collection_id)
     hits: list[dict[str, Any]] = []
     seen_bots: set[str] = set()
     for chunk_id, scores in sorted(fused.items(), key=lambda item: (-item[1]["fused"],
                                                                     item[0])):
-        row = rows.get(chunk_id)
-        if row is None:  # deleted since, or not the workspace's: never shown
-            continue
+        row = rows[chunk_id]  # (deleted since, not the workspace's, not servable: absent)
         if row["bot_id"] is not None:
             if row["bot_id"] in seen_bots:
                 continue  # one hit per bot: its best passage
@@ -165,6 +168,17 @@ def _filters(kind: str | None, collection_id: uuid.UUID | None) -> dict[str, Any
     return filters
 
 
+# A chunk with its document or bot; only what is servable is a passage: a document's chunks
+# once it is ``indexed`` (not while ``pending``/``indexing``, nor ``failed``), a bot's of its
+# current version (its chunks are replaced by a job after each new version).
+_SERVED = ("knowledge_chunks c "
+           "LEFT JOIN knowledge_documents d ON d.workspace_id = c.workspace_id "
+           "AND d.id = c.document_id "
+           "LEFT JOIN bots b ON b.workspace_id = c.workspace_id AND b.id = c.bot_id")
+_SERVABLE = ("(d.status = 'indexed' OR (c.bot_id IS NOT NULL "
+             "AND c.bot_version IS NOT DISTINCT FROM b.current_version))")
+
+
 def _where(kind: str | None, collection_id: uuid.UUID | None) -> str:
     clauses = []
     if kind == "bots":
@@ -181,8 +195,8 @@ def _full_text(session: Session, query: str, kind: str | None,
     if not query:
         return []
     rows = session.execute(text(
-        "SELECT c.id, ts_rank(c.tsv, q) AS rank FROM knowledge_chunks c, "
-        "websearch_to_tsquery('english', :query) q WHERE c.tsv @@ q"
+        "SELECT c.id, ts_rank(c.tsv, q) AS rank FROM websearch_to_tsquery('english', :query) q, "
+        + _SERVED + " WHERE c.tsv @@ q AND " + _SERVABLE
         + _where(kind, collection_id) + " ORDER BY rank DESC, c.id LIMIT :limit"),
         {"query": query, "collection_id": collection_id, "limit": CANDIDATES}).all()
     return [(str(row.id), float(row.rank)) for row in rows]
@@ -195,12 +209,9 @@ def _passages(session: Session, ids: list[str], kind: str | None,
         return {}
     rows = session.execute(text(
         "SELECT c.id, c.document_id, c.collection_id, c.bot_id, c.bot_version, c.ordinal, "
-        "c.heading, c.text, c.location, d.title, b.name AS bot_name "
-        "FROM knowledge_chunks c "
-        "LEFT JOIN knowledge_documents d ON d.workspace_id = c.workspace_id "
-        "AND d.id = c.document_id "
-        "LEFT JOIN bots b ON b.workspace_id = c.workspace_id AND b.id = c.bot_id "
-        "WHERE c.id = ANY(CAST(:ids AS uuid[]))" + _where(kind, collection_id)),
+        "c.heading, c.text, c.location, d.title, b.name AS bot_name FROM " + _SERVED
+        + " WHERE c.id = ANY(CAST(:ids AS uuid[])) AND " + _SERVABLE
+        + _where(kind, collection_id)),
         {"ids": valid, "collection_id": collection_id}).mappings().all()
     return {str(row["id"]): {**row, "bot_id": str(row["bot_id"]) if row["bot_id"] else None}
             for row in rows}
