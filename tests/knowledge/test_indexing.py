@@ -205,3 +205,29 @@ def test_a_dropped_generation_takes_the_vectors_a_failed_forget_left(
     assert search(tenant, "payment")["generation"] == 2
     assert kb.vector_ids(tenant, 1, store=store, dimension=dimension) == set()
     assert kb.vector_ids(tenant, 2) == {c["id"] for c in kb.chunks(tenant)}
+
+
+def test_an_unexpected_error_is_recorded_generically_and_logged_with_the_job(
+        tenant, kb, monkeypatch, caplog):
+    """A failure that is no domain error had its raw text (``TypeName: message``, which may
+    name hosts, paths or settings) stored in the document's ``error``, shown to the tenant."""
+    import logging
+
+    from codex32.execution import indexing
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("could not connect to 10.1.2.3:6379 with password=hunter2")
+
+    handbook = collection(tenant)
+    uploaded = upload_text(tenant, handbook, "Notes", "Some notes to embed.").json
+    monkeypatch.setattr(indexing.gateway, "embed", broken)
+    with caplog.at_level(logging.ERROR, logger="codex32.execution.indexing"):
+        outcomes = kb.drain(tenant)
+    found = document(tenant, handbook, uploaded["id"])
+    assert found["status"] == "failed" and outcomes[-1][1].startswith("failed")
+    assert "hunter2" not in found["error"] and "RuntimeError" not in found["error"]
+    assert found["error"] == indexing.UNEXPECTED_ERROR
+    logged = [r for r in caplog.records if r.exc_info and "hunter2" in str(r.exc_info[1])]
+    assert logged and all(r.document_id == uploaded["id"] for r in logged)
+    job_ids = {job_id for job_id, _, _ in kb.jobs(tenant, status="failed")}
+    assert {r.job_id for r in logged} <= job_ids and logged[-1].job_id in job_ids

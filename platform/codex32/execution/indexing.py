@@ -34,6 +34,8 @@ from codex32.services.knowledge import bot_passages, chunking, indexes, parsing,
 log = logging.getLogger(__name__)
 
 STALE_BATCH = 100
+UNEXPECTED_ERROR = ("indexing failed with an unexpected error; the operator's logs have "
+                    "the details (search them for this document's id)")
 NO_VECTOR_STORE = "no vector store is installed: searchable by full-text search only"
 
 
@@ -85,6 +87,9 @@ def index_document(workspace_id: str, document_id: str,
         return
     except Exception as exc:
         final = is_final(exc)
+        if not isinstance(exc, DomainError):  # its text is internal: logged, never stored
+            log.error("indexing document %s failed unexpectedly", document_id, exc_info=exc,
+                      extra={"workspace_id": workspace_id, "document_id": document_id})
         _settle(workspace_id, document_id, "failed" if final else "indexing", _reason(exc))
         raise
     _settle(workspace_id, document_id, "indexed", None if generation else NO_VECTOR_STORE,
@@ -127,10 +132,11 @@ def _locked_document(session: Session, document_id: str) -> KnowledgeDocument | 
 
 
 def _reason(error: BaseException) -> str:
-    """Why an attempt failed, in words fit for the API (a domain error's own message)."""
+    """Why an attempt failed, in words fit for the API: a domain error's own message, else
+    :data:`UNEXPECTED_ERROR` (the error itself is logged with the job's ids)."""
     if isinstance(error, DomainError):
         return f"{error.status}: {error.message}"[:1000]
-    return f"{type(error).__name__}: {error}"[:1000]
+    return UNEXPECTED_ERROR
 
 
 # --- bots ------------------------------------------------------------------------------------

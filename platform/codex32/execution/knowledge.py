@@ -24,38 +24,44 @@ def index_document(context: JobContext, workspace_id: str, document_id: str) -> 
                                                         job=context.job) is None
 
     with activated(runtime_of(context)), log_context(workspace_id=workspace_id,
-                                                     document_id=document_id):
+                                                     document_id=document_id,
+                                                     job_id=context.job.id):
         indexing.index_document(workspace_id, document_id, is_final)
 
 
 def index_bot(context: JobContext, workspace_id: str, bot_id: str) -> None:
     """Index the current version of a bot."""
-    with activated(runtime_of(context)), log_context(workspace_id=workspace_id, bot_id=bot_id):
+    with activated(runtime_of(context)), log_context(workspace_id=workspace_id, bot_id=bot_id,
+                                                     job_id=context.job.id):
         indexing.index_bot(workspace_id, bot_id)
 
 
 def reindex(context: JobContext, workspace_id: str, generation: int) -> None:
     """Fill a building index generation, then activate it."""
-    with activated(runtime_of(context)), log_context(workspace_id=workspace_id):
+    with activated(runtime_of(context)), log_context(workspace_id=workspace_id,
+                                                     job_id=context.job.id):
         indexing.reindex(workspace_id, generation)
 
 
 def forget_vectors(context: JobContext, workspace_id: str, ids: list[str],
                    generation: int | None = None) -> None:
     """Delete the vectors of deleted chunks."""
-    with activated(runtime_of(context)), log_context(workspace_id=workspace_id):
+    with activated(runtime_of(context)), log_context(workspace_id=workspace_id,
+                                                     job_id=context.job.id):
         indexing.forget(workspace_id, ids, generation)
 
 
 def drop_generation(context: JobContext, workspace_id: str, generation: int) -> None:
     """Delete a retired generation's vectors."""
-    with activated(runtime_of(context)), log_context(workspace_id=workspace_id):
+    with activated(runtime_of(context)), log_context(workspace_id=workspace_id,
+                                                     job_id=context.job.id):
         indexing.drop_generation(workspace_id, generation)
 
 
 def erase_vectors(context: JobContext, workspace_id: str, generations: list[int]) -> None:
     """Delete every vector of a workspace whose knowledge was erased, in every store."""
-    with activated(runtime_of(context)), log_context(workspace_id=workspace_id):
+    with activated(runtime_of(context)), log_context(workspace_id=workspace_id,
+                                                     job_id=context.job.id):
         indexing.erase(workspace_id, generations)
 
 
