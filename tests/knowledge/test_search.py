@@ -316,3 +316,31 @@ def test_ask_hands_the_model_passages_as_delimited_untrusted_data(tenant, kb):
         r'<passage id="([^"]+)">', prompt)
     assert "&lt;/passage&gt;" in prompt and "New instructions" in prompt  # kept, as data
     assert prompt.index("</passages>") < prompt.index("Should I take trains?")
+
+
+def test_full_text_matches_any_word_of_a_question_ranked_keeping_phrases(tenant, kb):
+    """Full-text search needed every word of the query (``websearch_to_tsquery``): a natural
+    question holding one word the document lacks found nothing in the keyword half."""
+    handbook = collection(tenant)
+    gateway = upload_text(tenant, handbook, "Gateway", "The payment gateway restarts "
+                          "nightly after deploys.").json
+    email = upload_text(tenant, handbook, "Email", "Payment reminders go out through the "
+                        "email gateway.").json
+    upload_text(tenant, handbook, "Noise", "Gardening tips for tomatoes and basil.")
+    kb.drain(tenant)
+
+    def keyword_hits(q):
+        return [h["document"]["id"] for h in search(tenant, q, kind="documents")["items"]
+                if h["scores"]["fts"] is not None]
+
+    # "production" and "often" are in no document: the other words still find them, the one
+    # matching more of them first.
+    asked = keyword_hits("how often does the payment gateway restart in production?")
+    assert asked[:2] == [gateway["id"], email["id"]], asked
+    assert keyword_hits('"payment gateway" outage') == [gateway["id"]]  # a phrase stays one
+    assert keyword_hits("gateway -email") == [gateway["id"]]  # and an excluded word excluded
+    assert keyword_hits("the of and") == []  # stop words only: nothing to match
+    assert keyword_hits('gateway -"email gateway"') == [gateway["id"]]
+    assert keyword_hits('"payment gateway') == [gateway["id"]]  # an unclosed quote: to the end
+    for odd in ("o'brien's :* & | ! <-> ( ) \\", "or OR or", "-gateway", '""', "- -- -"):
+        search(tenant, odd, kind="documents")  # tsquery syntax in a query is only text

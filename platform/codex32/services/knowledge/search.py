@@ -2,7 +2,7 @@
 similarity, fused by reciprocal rank fusion.
 
 A search is a prepared call (docs/architecture.md, "Transactions"): :func:`prepare` runs the
-full-text query (``websearch_to_tsquery``, ``ts_rank``) in the caller's transaction and picks
+full-text query (any of its terms, ``ts_rank_cd``) in the caller's transaction and picks
 the active index generation and the store it lives in (while a new store is being filled,
 not the workspace's current one); the caller ends its transaction; :meth:`Search.nearest`
 embeds the query through the gateway (with the embedder that built the active generation)
@@ -14,6 +14,7 @@ carries its scores (``fts``, ``vector``, ``fused``), the passage and its locatio
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -192,14 +193,54 @@ def _where(kind: str | None, collection_id: uuid.UUID | None) -> str:
 
 def _full_text(session: Session, query: str, kind: str | None,
                collection_id: uuid.UUID | None) -> list[tuple[str, float]]:
-    if not query:
+    phrases, words, excluded = terms_of(query)
+    if not phrases and not words:
         return []
     rows = session.execute(text(
-        "SELECT c.id, ts_rank(c.tsv, q) AS rank FROM websearch_to_tsquery('english', :query) q, "
-        + _SERVED + " WHERE c.tsv @@ q AND " + _SERVABLE
+        "WITH q AS (" + _ANY_TERM + ") SELECT c.id, ts_rank_cd(c.tsv, q.query) AS rank FROM q, "
+        + _SERVED + " WHERE c.tsv @@ q.query AND " + _SERVABLE
         + _where(kind, collection_id) + " ORDER BY rank DESC, c.id LIMIT :limit"),
-        {"query": query, "collection_id": collection_id, "limit": CANDIDATES}).all()
+        {"phrases": phrases, "words": words, "excluded": excluded,
+         "collection_id": collection_id, "limit": CANDIDATES}).all()
     return [(str(row.id), float(row.rank)) for row in rows]
+
+
+MAX_TERMS = 32  # words and phrases of a query the keyword half matches (the first ones)
+_TERM = re.compile(r'(-?)"([^"]*)"?|(-?)([^\s"]+)')
+
+# The tsquery of any term: each phrase (``phraseto_tsquery``) or word (``plainto_tsquery``)
+# OR-ed, then each excluded word AND-NOT-ed; a term that is only stop words drops out, and a
+# query of nothing else is NULL (it matches nothing). The terms' tsqueries are joined as text
+# (their output is tsquery input) so one statement serves any number of them.
+_ANY_TERM = (
+    "SELECT CAST('(' || string_agg('(' || t::text || ')', ' | ') || ')' || coalesce((SELECT "
+    "' & ' || string_agg('!(' || n::text || ')', ' & ') FROM (SELECT plainto_tsquery("
+    "'english', x) AS n FROM unnest(CAST(:excluded AS text[])) x) e WHERE numnode(n) > 0), "
+    "'') AS tsquery) AS query FROM (SELECT phraseto_tsquery('english', p) AS t "
+    "FROM unnest(CAST(:phrases AS text[])) p UNION ALL SELECT plainto_tsquery('english', w) "
+    "FROM unnest(CAST(:words AS text[])) w) a WHERE numnode(t) > 0")
+
+
+def terms_of(query: str) -> tuple[list[str], list[str], list[str]]:
+    """A query's quoted phrases, its words, and its excluded words (``-word``, ``-"a b"``),
+    as :func:`websearch_to_tsquery` reads them; ``or`` is no term (any term matches)."""
+    phrases: list[str] = []
+    words: list[str] = []
+    excluded: list[str] = []
+    for match in _TERM.finditer(query):
+        negated, phrase, word = match[1] or match[3], match[2], match[4]
+        value = phrase if phrase is not None else word
+        if not value.strip() or (word is not None and word.lower() == "or"):
+            continue
+        if negated:
+            excluded.append(value)
+        elif phrase is not None:
+            phrases.append(phrase)
+        else:
+            words.append(word)
+        if len(phrases) + len(words) + len(excluded) >= MAX_TERMS:
+            break
+    return phrases, words, excluded
 
 
 def _passages(session: Session, ids: list[str], kind: str | None,
