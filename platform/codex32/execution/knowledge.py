@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from procrastinate import JobContext
 
-from codex32.execution import indexing, queue
+from codex32.execution import indexing, queue, rebuilding
 from codex32.execution.worker import runtime_of
 from codex32.observability.logging import log_context
 from codex32.runtime import activated
@@ -19,14 +19,18 @@ from codex32.runtime import activated
 
 def index_document(context: JobContext, workspace_id: str, document_id: str) -> None:
     """Parse, chunk and embed one uploaded document."""
-    def is_final(error: BaseException) -> bool:
-        return queue.knowledge_retry.get_retry_decision(exception=error,
-                                                        job=context.job) is None
-
     with activated(runtime_of(context)), log_context(workspace_id=workspace_id,
                                                      document_id=document_id,
                                                      job_id=context.job.id):
-        indexing.index_document(workspace_id, document_id, is_final)
+        indexing.index_document(workspace_id, document_id, _is_final(context))
+
+
+def _is_final(context: JobContext) -> Callable[[BaseException], bool]:
+    """Whether a failure ends the job (its retry strategy retries it no more)."""
+    def is_final(error: BaseException) -> bool:
+        return queue.knowledge_retry.get_retry_decision(exception=error,
+                                                        job=context.job) is None
+    return is_final
 
 
 def index_bot(context: JobContext, workspace_id: str, bot_id: str) -> None:
@@ -40,7 +44,7 @@ def reindex(context: JobContext, workspace_id: str, generation: int) -> None:
     """Fill a building index generation, then activate it."""
     with activated(runtime_of(context)), log_context(workspace_id=workspace_id,
                                                      job_id=context.job.id):
-        indexing.reindex(workspace_id, generation)
+        rebuilding.reindex(workspace_id, generation, _is_final(context))
 
 
 def forget_vectors(context: JobContext, workspace_id: str, ids: list[str],
