@@ -209,12 +209,13 @@ MAX_TERMS = 32  # words and phrases of a query the keyword half matches (the fir
 _TERM = re.compile(r'(-?)"([^"]*)"?|(-?)([^\s"]+)')
 
 # The tsquery of any term: each phrase (``phraseto_tsquery``) or word (``plainto_tsquery``)
-# OR-ed, then each excluded word AND-NOT-ed; a term that is only stop words drops out, and a
-# query of nothing else is NULL (it matches nothing). The terms' tsqueries are joined as text
-# (their output is tsquery input) so one statement serves any number of them.
+# OR-ed, then each excluded word or phrase (``phraseto_tsquery``) AND-NOT-ed; a term that is
+# only stop words drops out, and a query of nothing else is NULL (it matches nothing). The
+# terms' tsqueries are joined as text (their output is tsquery input) so one statement serves
+# any number of them.
 _ANY_TERM = (
     "SELECT CAST('(' || string_agg('(' || t::text || ')', ' | ') || ')' || coalesce((SELECT "
-    "' & ' || string_agg('!(' || n::text || ')', ' & ') FROM (SELECT plainto_tsquery("
+    "' & ' || string_agg('!(' || n::text || ')', ' & ') FROM (SELECT phraseto_tsquery("
     "'english', x) AS n FROM unnest(CAST(:excluded AS text[])) x) e WHERE numnode(n) > 0), "
     "'') AS tsquery) AS query FROM (SELECT phraseto_tsquery('english', p) AS t "
     "FROM unnest(CAST(:phrases AS text[])) p UNION ALL SELECT plainto_tsquery('english', w) "
