@@ -26,6 +26,7 @@ ENTRY = ("codex32.api", "codex32.console", "codex32.app", "codex32.cli")
 # tasks; the worker process registers these bodies under those names.
 JOB_BODIES = ("codex32.execution.builder_jobs", "codex32.execution.indexing",
               "codex32.execution.knowledge", "codex32.execution.notifications",
+              "codex32.execution.rebuilding",
               "codex32.execution.process",
               "codex32.execution.scheduler", "codex32.execution.worker")
 

@@ -31,6 +31,7 @@ CORE = Path(codex32.__file__).parent
 OWNERS = {"api/transaction.py", "execution/worker.py", "execution/scheduler.py",
           "execution/live_logs.py", "execution/sweeps.py",
           "execution/notifications.py", "execution/builder_jobs.py", "execution/indexing.py",
+          "execution/rebuilding.py",
           "cli.py", "services/gateway/", "plugins/database.py"}
 ENDING = {"commit", "rollback", "close"}
 

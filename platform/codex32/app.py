@@ -24,6 +24,7 @@ from werkzeug.test import TestResponse
 
 from codex32 import console
 from codex32.api import docs, graphql, json_provider, openapi, openings, v1, v2, versioning
+from codex32.api.blueprint import body_limit_of
 from codex32.auth import tokens
 from codex32.config import Settings
 from codex32.db import db, pool, tenancy
@@ -137,7 +138,11 @@ def _install_request_hooks(app: Flask) -> None:
         given = request.headers.get(REQUEST_ID_HEADER, "")
         g.request_id = given[:64] if given and given.isprintable() else uuid.uuid4().hex
         bind_log_context(request_id=g.request_id)
-        _buffer_streamed_body(request.environ, app.config["MAX_CONTENT_LENGTH"])
+        limit_of = body_limit_of(app.view_functions.get(request.endpoint or ""))
+        if limit_of is not None:  # a route of its own limit (a document upload)
+            request.max_content_length = limit_of()
+        _buffer_streamed_body(request.environ, request.max_content_length
+                              or app.config["MAX_CONTENT_LENGTH"])
 
     @app.after_request
     def _finish(response):

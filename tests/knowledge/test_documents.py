@@ -198,3 +198,44 @@ def test_a_pdf_whose_text_map_yields_half_a_utf16_pair_is_indexed(tenant, kb, mo
     assert found["status"] == "indexed" and found["error"] is None, found
     hits = search(tenant, "quarterly figures")["items"]
     assert hits and "tail \ufffd end" in hits[0]["passage"]
+
+
+EDGE = 256 * 1024  # bytes: JSON-escaped at worst (6x), more than the 1 MiB request body limit
+
+
+@pytest.fixture(scope="module")
+def edge_limit(database, data_dir):
+    """An app that takes documents of at most EDGE bytes."""
+    return create_app(make_settings(data_dir, knowledge_max_document_bytes=EDGE), database.urls)
+
+
+def test_a_document_at_the_limit_is_uploadable_as_json_however_it_escapes(edge_limit):
+    """The JSON body limit was the document limit plus 64 KiB, but JSON spells one byte of
+    text in up to six (a control character as \\u0001), so a document under the documented
+    limit could not be uploaded as JSON; sent chunked, the request limit (1 MiB) refused it
+    before the route's was read."""
+    import io
+    import json
+
+    tenant = sign_up(edge_limit.test_client())
+    handbook = collection(tenant)
+    path = f"/api/v1/collections/{handbook}/documents"
+
+    def body(text: str) -> bytes:
+        return json.dumps({"title": "Edge", "text": text, "media_type": "text/plain"},
+                          ensure_ascii=True).encode()
+
+    worst = body("\x01" * EDGE)  # every byte of the document six bytes of JSON
+    assert len(worst) > 6 * EDGE
+    sent = tenant.call("POST", path, data=worst, content_type="application/json")
+    assert sent.status_code == 202, sent.json
+    assert sent.json["size"] == EDGE
+    chunked = tenant.call("POST", path, input_stream=io.BytesIO(body("\x02" * EDGE)), headers={
+        "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True})
+    assert chunked.status_code == 202, chunked.json
+    over = tenant.call("POST", path, data=body("\x03" * (EDGE + 1)),
+                       content_type="application/json")
+    assert over.status_code == 413 and f"larger than {EDGE} bytes" in over.json["message"]
+    listed = tenant.call("GET", path).json
+    assert listed["total"] == 2

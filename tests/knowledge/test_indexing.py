@@ -205,3 +205,84 @@ def test_a_dropped_generation_takes_the_vectors_a_failed_forget_left(
     assert search(tenant, "payment")["generation"] == 2
     assert kb.vector_ids(tenant, 1, store=store, dimension=dimension) == set()
     assert kb.vector_ids(tenant, 2) == {c["id"] for c in kb.chunks(tenant)}
+
+
+def test_an_unexpected_error_is_recorded_generically_and_logged_with_the_job(
+        tenant, kb, monkeypatch, caplog):
+    """A failure that is no domain error had its raw text (``TypeName: message``, which may
+    name hosts, paths or settings) stored in the document's ``error``, shown to the tenant."""
+    import logging
+
+    from codex32.execution import indexing
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("could not connect to 10.1.2.3:6379 with password=hunter2")
+
+    handbook = collection(tenant)
+    uploaded = upload_text(tenant, handbook, "Notes", "Some notes to embed.").json
+    monkeypatch.setattr(indexing.gateway, "embed", broken)
+    with caplog.at_level(logging.ERROR, logger="codex32.execution.indexing"):
+        outcomes = kb.drain(tenant)
+    found = document(tenant, handbook, uploaded["id"])
+    assert found["status"] == "failed" and outcomes[-1][1].startswith("failed")
+    assert "hunter2" not in found["error"] and "RuntimeError" not in found["error"]
+    assert found["error"] == indexing.UNEXPECTED_ERROR
+    logged = [r for r in caplog.records if r.exc_info and "hunter2" in str(r.exc_info[1])]
+    assert logged and all(r.document_id == uploaded["id"] for r in logged)
+    job_ids = {job_id for job_id, _, _ in kb.jobs(tenant, status="failed")}
+    assert {r.job_id for r in logged} <= job_ids and logged[-1].job_id in job_ids
+
+
+def test_a_chunk_the_new_embedder_cannot_embed_fails_its_document_and_the_rebuild_finishes(
+        tenant, kb, fake_openai, app):
+    """A passage the new embedder refuses every time failed its batch on every attempt of the
+    rebuild, which then stayed ``building`` (restarted by the maintenance loop forever) while
+    search kept reading the old generation."""
+    handbook = collection(tenant)
+    kept = upload_text(tenant, handbook, "Kept", "Restart the payment gateway after deploys.").json
+    poison = upload_text(tenant, handbook, "Poison", "POISON passage the embedder refuses.").json
+    other = upload_text(tenant, handbook, "Other", "Rotate the credentials every quarter.").json
+    kb.drain(tenant)
+    assert search(tenant, "payment gateway")["generation"] == 1
+
+    answer = fake_openai.embeddings
+
+    def refusing(body):
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        if any("POISON" in text for text in inputs):
+            return fake_openai.context_length_error()
+        return answer(body)
+
+    fake_openai.embeddings = refusing
+    use_openai_embedder(tenant, fake_openai)
+    rebuilds = [o for task, o in kb.drain(tenant) if task == "codex32.reindex"]
+    assert len(rebuilds) <= runtime.of(app).settings.knowledge_max_attempts, rebuilds
+    assert rebuilds[-1] == "ok", rebuilds
+    failed = document(tenant, handbook, poison["id"])
+    assert failed["status"] == "failed", failed
+    assert failed["error"].startswith("the embedder openai could not embed passage 1"), failed
+    for fine in (kept, other):
+        assert document(tenant, handbook, fine["id"])["status"] == "indexed"
+    after = search(tenant, "payment gateway")
+    assert after["generation"] == 2 and after["vector_search"]
+    embedded = {c["id"] for c in kb.chunks(tenant) if c["document_id"] != poison["id"]}
+    assert kb.vector_ids(tenant, 2) == embedded
+    with runtime.activated(runtime.of(app)):  # nothing left for the maintenance loop
+        knowledge.settle_stale()
+    assert kb.jobs(tenant) == []
+
+
+def test_a_rebuild_whose_embedder_embeds_nothing_fails_no_document(tenant, kb, fake_openai):
+    """When no chunk embeds (nor a probe text), the embedder is failing, not a passage: the
+    build stays ``building`` for the maintenance loop, and every document stays indexed."""
+    handbook = collection(tenant)
+    uploaded = [upload_text(tenant, handbook, title, text).json for title, text in (
+        ("Kept", "Restart the payment gateway after deploys."),
+        ("Other", "Rotate the credentials every quarter."))]
+    kb.drain(tenant)
+    fake_openai.embeddings = lambda body: fake_openai.context_length_error()
+    use_openai_embedder(tenant, fake_openai)
+    rebuilds = [o for task, o in kb.drain(tenant) if task == "codex32.reindex"]
+    assert rebuilds and rebuilds[-1].startswith("failed"), rebuilds
+    assert all(document(tenant, handbook, d["id"])["status"] == "indexed" for d in uploaded)
+    assert search(tenant, "payment gateway")["generation"] == 1  # the old index answers

@@ -177,7 +177,7 @@ def test_a_citation_of_another_workspace_s_chunk_in_ask_is_rejected(client, tena
     a_chunk = kb.chunks(a)[0]["id"]
 
     def reply(body):
-        own = body["messages"][-1]["content"].split("[", 1)[1].split("]", 1)[0]
+        own = body["messages"][-1]["content"].split('id="', 1)[1].split('"', 1)[0]
         return json.dumps({"answer": "Nightingales sing.", "citations": [a_chunk, own]})
 
     with FakeOpenAI(api_key="sk-b") as server:

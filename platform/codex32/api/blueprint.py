@@ -9,6 +9,7 @@ NUL character.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import flask
@@ -84,3 +85,22 @@ class Blueprint(flask_smorest.Blueprint):
     def arguments(self, schema: Any, *args: Any, **kwargs: Any):
         return super().arguments(schema() if isinstance(schema, type) else schema,
                                  *args, **kwargs)
+
+
+BodyLimit = Callable[[], int]
+_BODY_LIMIT = "codex32_body_limit"
+
+
+def body_limit(limit_of: BodyLimit) -> Callable[[Any], Any]:
+    """Give a view its own request body limit (``limit_of()``, read in the request), in place
+    of ``MAX_BODY_BYTES``: for a body sent with a length and for one sent chunked, which the
+    app buffers before any view runs (place it under ``@blp.route``)."""
+    def decorate(view: Any) -> Any:
+        setattr(view, _BODY_LIMIT, limit_of)
+        return view
+    return decorate
+
+
+def body_limit_of(view: Any) -> BodyLimit | None:
+    """The body limit :func:`body_limit` gave a view, if any."""
+    return getattr(view, _BODY_LIMIT, None)

@@ -4,10 +4,11 @@ batches through the gateway, write their vectors, settle the document's status.
 Each step opens its own tenant-bound session and commits it; no session is open while the
 gateway embeds or the store writes (docs/architecture.md, "Transactions"). Progress is kept
 per chunk (``knowledge_chunks.generation``: the newest generation holding its vector), so a
-job that dies and runs again resumes where it stopped, and a generation build is the same
-loop over every chunk behind it. A document leaves ``indexing`` in every case: ``indexed``,
-or ``failed`` with the reason when parsing fails or the last attempt does; the worker's
-maintenance loop settles one whose job vanished (:func:`settle_stale`).
+job that dies and runs again resumes where it stopped, and a generation build
+(:mod:`.rebuilding`) is the same loop over every chunk behind it. A document leaves
+``indexing`` in every case: ``indexed``, or ``failed`` with the reason when parsing fails or
+the last attempt does; the worker's maintenance loop settles one whose job vanished
+(:func:`settle_stale`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from codex32 import runtime
 from codex32.db import tenancy
 from codex32.db.knowledge_models import KnowledgeChunk, KnowledgeDocument, KnowledgeIndex
 from codex32.db.models import Bot, BotVersion
-from codex32.errors import DomainError, NotFound
+from codex32.errors import DomainError
 from codex32.execution import queue
 from codex32.plugins.interfaces import VectorItem, VectorStore
 from codex32.services import gateway
@@ -34,6 +35,8 @@ from codex32.services.knowledge import bot_passages, chunking, indexes, parsing,
 log = logging.getLogger(__name__)
 
 STALE_BATCH = 100
+UNEXPECTED_ERROR = ("indexing failed with an unexpected error; the operator's logs have "
+                    "the details (search them for this document's id)")
 NO_VECTOR_STORE = "no vector store is installed: searchable by full-text search only"
 
 
@@ -85,7 +88,10 @@ def index_document(workspace_id: str, document_id: str,
         return
     except Exception as exc:
         final = is_final(exc)
-        _settle(workspace_id, document_id, "failed" if final else "indexing", _reason(exc))
+        if not isinstance(exc, DomainError):  # its text is internal: logged, never stored
+            log.error("indexing document %s failed unexpectedly", document_id, exc_info=exc,
+                      extra={"workspace_id": workspace_id, "document_id": document_id})
+        _settle(workspace_id, document_id, "failed" if final else "indexing", failure_reason(exc))
         raise
     _settle(workspace_id, document_id, "indexed", None if generation else NO_VECTOR_STORE,
             generation)
@@ -126,11 +132,12 @@ def _locked_document(session: Session, document_id: str) -> KnowledgeDocument | 
         KnowledgeDocument.id == uuid.UUID(document_id)).with_for_update()).scalar()
 
 
-def _reason(error: BaseException) -> str:
-    """Why an attempt failed, in words fit for the API (a domain error's own message)."""
+def failure_reason(error: BaseException) -> str:
+    """Why an attempt failed, in words fit for the API: a domain error's own message, else
+    :data:`UNEXPECTED_ERROR` (the error itself is logged with the job's ids)."""
     if isinstance(error, DomainError):
         return f"{error.status}: {error.message}"[:1000]
-    return f"{type(error).__name__}: {error}"[:1000]
+    return UNEXPECTED_ERROR
 
 
 # --- bots ------------------------------------------------------------------------------------
@@ -192,15 +199,29 @@ def embed_pending(workspace_id: str, where: ColumnElement[bool] | None = None) -
 def _embed_batch(workspace_id: str, generation: int, embedder: str, store: VectorStore,
                  where: ColumnElement[bool] | None, size: int) -> bool:
     """Embed and store one batch of chunks behind ``generation``; False when none is left."""
+    rows = behind(workspace_id, generation, where, size)
+    if not rows:
+        return False
+    embed_rows(workspace_id, generation, embedder, store, rows)
+    return True
+
+
+def behind(workspace_id: str, generation: int, where: ColumnElement[bool] | None,
+           size: int) -> list[Any]:
+    """Up to ``size`` chunks (``where`` it matches) without a vector in ``generation``."""
     with _sessions() as session, tenancy.bound(session, workspace_id):
         query = select(KnowledgeChunk.id, KnowledgeChunk.heading, KnowledgeChunk.text,
                        KnowledgeChunk.document_id, KnowledgeChunk.collection_id,
-                       KnowledgeChunk.bot_id).where(KnowledgeChunk.generation < generation)
+                       KnowledgeChunk.bot_id, KnowledgeChunk.ordinal).where(
+            KnowledgeChunk.generation < generation)
         if where is not None:
             query = query.where(where)
-        rows = session.execute(query.order_by(KnowledgeChunk.id).limit(size)).all()
-    if not rows:
-        return False
+        return list(session.execute(query.order_by(KnowledgeChunk.id).limit(size)).all())
+
+
+def embed_rows(workspace_id: str, generation: int, embedder: str, store: VectorStore,
+               rows: list[Any]) -> None:
+    """Embed these chunks (:func:`behind`'s rows), store their vectors, mark them done."""
     texts = [f"{row.heading}\n\n{row.text}" if row.heading else row.text for row in rows]
     embedded = gateway.embed(workspace_id, texts, purpose="search", caller=gateway.Caller(),
                              embedder=embedder)
@@ -222,7 +243,6 @@ def _embed_batch(workspace_id: str, generation: int, embedder: str, store: Vecto
     gone = [str(chunk_id) for chunk_id in ids if chunk_id not in kept]
     if gone:
         vectors.delete(store, workspace_id, [generation], gone)
-    return True
 
 
 def _metadata(row: Any) -> dict[str, Any]:
@@ -233,33 +253,6 @@ def _metadata(row: Any) -> dict[str, Any]:
 
 
 # --- generations, forgetting ------------------------------------------------------------------
-
-
-def reindex(workspace_id: str, generation: int) -> None:
-    """Fill a building generation with every chunk's vector, then make it active."""
-    with _sessions() as session, tenancy.bound(session, workspace_id):
-        found = session.get(KnowledgeIndex, (uuid.UUID(workspace_id), generation))
-        if found is None or found.status != "building":
-            return
-        try:  # the store the generation is built in: the workspace's new one
-            store = vectors.store_for(session, workspace_id, found)
-        except NotFound:  # its plugin is gone: it cannot be built, the active one stays
-            log.warning("generation %s is abandoned: its vector store '%s' is not installed "
-                        "(search keeps the active generation)", generation, found.vector_store,
-                        extra={"workspace_id": workspace_id})
-            indexes.abandon(session, workspace_id, found)
-            indexes.sync(session, workspace_id)  # another build, in the store there is now
-            session.commit()
-            return
-        indexes.touch(session, generation)
-        embedder = found.embedder
-        session.commit()
-    batch = runtime.current().settings.knowledge_embed_batch
-    while _embed_batch(workspace_id, generation, embedder, store, None, batch):
-        pass
-    with _sessions() as session, tenancy.bound(session, workspace_id):
-        indexes.complete(session, workspace_id, generation)
-        session.commit()
 
 
 def forget(workspace_id: str, ids: list[str], generation: int | None = None) -> None:

@@ -16,7 +16,7 @@ from marshmallow import ValidationError, fields, validate
 
 from codex32 import runtime
 from codex32.api import transaction
-from codex32.api.blueprint import Blueprint
+from codex32.api.blueprint import Blueprint, body_limit
 from codex32.api.json_provider import read_body
 from codex32.api.schemas import Output, PageArgs, Strict, description_length, name_length, page_of
 from codex32.auth.guard import current_principal, requires
@@ -32,6 +32,18 @@ blp = Blueprint("collections", __name__, url_prefix="/api/v1/collections",
                 description="Knowledge collections: documents indexed for search.")
 
 BODY_OVERHEAD = 64 * 1024  # multipart boundaries and form fields around the file
+# The most bytes of JSON one byte of text takes: a control character is six ("\u0001"), and
+# ASCII-only JSON spells a 2-byte character in six too ("\u00e9"), a 4-byte one in twelve.
+JSON_ESCAPE_FACTOR = 6
+
+
+def upload_body_limit() -> int:
+    """The body an upload may send: a document of ``KNOWLEDGE_MAX_DOCUMENT_BYTES`` however
+    its body spells it (as a file, or as JSON text at its most escaped), and the fields
+    around it. What the document itself may hold is checked on its bytes (413)."""
+    limit = runtime.of(current_app).settings.knowledge_max_document_bytes
+    factor = JSON_ESCAPE_FACTOR if request.mimetype == "application/json" else 1
+    return limit * factor + BODY_OVERHEAD
 
 
 class CollectionCreateSchema(Strict):
@@ -150,14 +162,13 @@ def list_documents(args, collection_id):
 
 
 @blp.route("/<uuid:collection_id>/documents", methods=["POST"])
+@body_limit(upload_body_limit)
 @requires(Permission.MANAGE_KNOWLEDGE)
 @blp.response(202, DocumentSchema, description="stored; its indexing is queued")
 @blp.alt_response(200, schema=DocumentSchema,
                   description="the collection holds this content already")
 def upload_document(collection_id):
     """Upload a document: a multipart ``file`` (text, Markdown, HTML or PDF), or JSON text."""
-    limit = runtime.of(current_app).settings.knowledge_max_document_bytes
-    request.max_content_length = limit + BODY_OVERHEAD
     document, created = documents.upload(db.session, current_principal(), collection_id,
                                          **_upload())
     return document, 202 if created else 200

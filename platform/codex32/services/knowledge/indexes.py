@@ -23,11 +23,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from codex32 import runtime
-from codex32.db.knowledge_models import KnowledgeChunk, KnowledgeIndex
+from codex32.db.knowledge_models import KnowledgeChunk, KnowledgeDocument, KnowledgeIndex
 from codex32.errors import NotFound
 from codex32.execution import queue
 from codex32.plugins.interfaces import Embedder, VectorStore, with_defaults
@@ -220,15 +220,19 @@ def abandon(session: Session, workspace_id: uuid.UUID | str, index: KnowledgeInd
 
 
 def complete(session: Session, workspace_id: uuid.UUID | str, generation: int) -> bool:
-    """Activate a building generation once every chunk has its vector in it; True if active."""
+    """Activate a building generation once every chunk has its vector in it (a failed
+    document's chunks aside); True if active."""
     _lock(session, workspace_id)
     found = session.get(KnowledgeIndex, (uuid.UUID(str(workspace_id)), generation))
     if found is None or found.status == "retired":
         return False
     if found.status == "active":
         return True
-    behind = session.execute(select(KnowledgeChunk.id).where(
-        KnowledgeChunk.generation < generation).limit(1)).first()
+    failed = select(KnowledgeDocument.id).where(KnowledgeDocument.status == "failed")
+    behind = session.execute(select(KnowledgeChunk.id).where(  # a failed document's: no wait
+        KnowledgeChunk.generation < generation, or_(
+            KnowledgeChunk.document_id.is_(None), KnowledgeChunk.document_id.not_in(failed)))
+        .limit(1)).first()
     if behind is not None:
         return False
     now = datetime.now(UTC)

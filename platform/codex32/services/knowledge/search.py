@@ -2,7 +2,7 @@
 similarity, fused by reciprocal rank fusion.
 
 A search is a prepared call (docs/architecture.md, "Transactions"): :func:`prepare` runs the
-full-text query (``websearch_to_tsquery``, ``ts_rank``) in the caller's transaction and picks
+full-text query (any of its terms, ``ts_rank_cd``) in the caller's transaction and picks
 the active index generation and the store it lives in (while a new store is being filled,
 not the workspace's current one); the caller ends its transaction; :meth:`Search.nearest`
 embeds the query through the gateway (with the embedder that built the active generation)
@@ -14,6 +14,7 @@ carries its scores (``fts``, ``vector``, ``fused``), the passage and its locatio
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,20 +128,23 @@ def caller_of(principal: Principal) -> gateway.Caller:
 
 def finish(session: Session, prepared: Search) -> dict[str, Any]:
     """The fused hits with their passages, best first."""
+    rows = _passages(session, list(dict.fromkeys(
+        chunk_id for chunk_id, _ in (*prepared.fts, *prepared.vector))),
+        prepared.kind, prepared.collection_id)
     fused: dict[str, dict[str, Any]] = {}
     for name, ranked in (("fts", prepared.fts), ("vector", prepared.vector)):
-        for rank, (chunk_id, score) in enumerate(ranked, 1):
+        # Ranked among what may be served: a vector of a document not (or no longer) indexed,
+        # or of a deleted chunk, takes no rank from the passages after it.
+        servable = [(chunk_id, score) for chunk_id, score in ranked if chunk_id in rows]
+        for rank, (chunk_id, score) in enumerate(servable, 1):
             entry = fused.setdefault(chunk_id, {"fts": None, "vector": None, "fused": 0.0})
             entry[name] = score
             entry["fused"] += 1.0 / (RRF_K + rank)
-    rows = _passages(session, list(fused), prepared.kind, prepared.collection_id)
     hits: list[dict[str, Any]] = []
     seen_bots: set[str] = set()
     for chunk_id, scores in sorted(fused.items(), key=lambda item: (-item[1]["fused"],
                                                                     item[0])):
-        row = rows.get(chunk_id)
-        if row is None:  # deleted since, or not the workspace's: never shown
-            continue
+        row = rows[chunk_id]  # (deleted since, not the workspace's, not servable: absent)
         if row["bot_id"] is not None:
             if row["bot_id"] in seen_bots:
                 continue  # one hit per bot: its best passage
@@ -165,6 +169,17 @@ def _filters(kind: str | None, collection_id: uuid.UUID | None) -> dict[str, Any
     return filters
 
 
+# A chunk with its document or bot; only what is servable is a passage: a document's chunks
+# once it is ``indexed`` (not while ``pending``/``indexing``, nor ``failed``), a bot's of its
+# current version (its chunks are replaced by a job after each new version).
+_SERVED = ("knowledge_chunks c "
+           "LEFT JOIN knowledge_documents d ON d.workspace_id = c.workspace_id "
+           "AND d.id = c.document_id "
+           "LEFT JOIN bots b ON b.workspace_id = c.workspace_id AND b.id = c.bot_id")
+_SERVABLE = ("(d.status = 'indexed' OR (c.bot_id IS NOT NULL "
+             "AND c.bot_version IS NOT DISTINCT FROM b.current_version))")
+
+
 def _where(kind: str | None, collection_id: uuid.UUID | None) -> str:
     clauses = []
     if kind == "bots":
@@ -178,14 +193,55 @@ def _where(kind: str | None, collection_id: uuid.UUID | None) -> str:
 
 def _full_text(session: Session, query: str, kind: str | None,
                collection_id: uuid.UUID | None) -> list[tuple[str, float]]:
-    if not query:
+    phrases, words, excluded = terms_of(query)
+    if not phrases and not words:
         return []
     rows = session.execute(text(
-        "SELECT c.id, ts_rank(c.tsv, q) AS rank FROM knowledge_chunks c, "
-        "websearch_to_tsquery('english', :query) q WHERE c.tsv @@ q"
+        "WITH q AS (" + _ANY_TERM + ") SELECT c.id, ts_rank_cd(c.tsv, q.query) AS rank FROM q, "
+        + _SERVED + " WHERE c.tsv @@ q.query AND " + _SERVABLE
         + _where(kind, collection_id) + " ORDER BY rank DESC, c.id LIMIT :limit"),
-        {"query": query, "collection_id": collection_id, "limit": CANDIDATES}).all()
+        {"phrases": phrases, "words": words, "excluded": excluded,
+         "collection_id": collection_id, "limit": CANDIDATES}).all()
     return [(str(row.id), float(row.rank)) for row in rows]
+
+
+MAX_TERMS = 32  # words and phrases of a query the keyword half matches (the first ones)
+_TERM = re.compile(r'(-?)"([^"]*)"?|(-?)([^\s"]+)')
+
+# The tsquery of any term: each phrase (``phraseto_tsquery``) or word (``plainto_tsquery``)
+# OR-ed, then each excluded word or phrase (``phraseto_tsquery``) AND-NOT-ed; a term that is
+# only stop words drops out, and a query of nothing else is NULL (it matches nothing). The
+# terms' tsqueries are joined as text (their output is tsquery input) so one statement serves
+# any number of them.
+_ANY_TERM = (
+    "SELECT CAST('(' || string_agg('(' || t::text || ')', ' | ') || ')' || coalesce((SELECT "
+    "' & ' || string_agg('!(' || n::text || ')', ' & ') FROM (SELECT phraseto_tsquery("
+    "'english', x) AS n FROM unnest(CAST(:excluded AS text[])) x) e WHERE numnode(n) > 0), "
+    "'') AS tsquery) AS query FROM (SELECT phraseto_tsquery('english', p) AS t "
+    "FROM unnest(CAST(:phrases AS text[])) p UNION ALL SELECT plainto_tsquery('english', w) "
+    "FROM unnest(CAST(:words AS text[])) w) a WHERE numnode(t) > 0")
+
+
+def terms_of(query: str) -> tuple[list[str], list[str], list[str]]:
+    """A query's quoted phrases, its words, and its excluded words (``-word``, ``-"a b"``),
+    as :func:`websearch_to_tsquery` reads them; ``or`` is no term (any term matches)."""
+    phrases: list[str] = []
+    words: list[str] = []
+    excluded: list[str] = []
+    for match in _TERM.finditer(query):
+        negated, phrase, word = match[1] or match[3], match[2], match[4]
+        value = phrase if phrase is not None else word
+        if not value.strip() or (word is not None and word.lower() == "or"):
+            continue
+        if negated:
+            excluded.append(value)
+        elif phrase is not None:
+            phrases.append(phrase)
+        else:
+            words.append(word)
+        if len(phrases) + len(words) + len(excluded) >= MAX_TERMS:
+            break
+    return phrases, words, excluded
 
 
 def _passages(session: Session, ids: list[str], kind: str | None,
@@ -195,12 +251,9 @@ def _passages(session: Session, ids: list[str], kind: str | None,
         return {}
     rows = session.execute(text(
         "SELECT c.id, c.document_id, c.collection_id, c.bot_id, c.bot_version, c.ordinal, "
-        "c.heading, c.text, c.location, d.title, b.name AS bot_name "
-        "FROM knowledge_chunks c "
-        "LEFT JOIN knowledge_documents d ON d.workspace_id = c.workspace_id "
-        "AND d.id = c.document_id "
-        "LEFT JOIN bots b ON b.workspace_id = c.workspace_id AND b.id = c.bot_id "
-        "WHERE c.id = ANY(CAST(:ids AS uuid[]))" + _where(kind, collection_id)),
+        "c.heading, c.text, c.location, d.title, b.name AS bot_name FROM " + _SERVED
+        + " WHERE c.id = ANY(CAST(:ids AS uuid[])) AND " + _SERVABLE
+        + _where(kind, collection_id)),
         {"ids": valid, "collection_id": collection_id}).mappings().all()
     return {str(row["id"]): {**row, "bot_id": str(row["bot_id"]) if row["bot_id"] else None}
             for row in rows}
