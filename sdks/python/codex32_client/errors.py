@@ -91,13 +91,14 @@ class InvalidInput(APIError):
 
 
 class RateLimited(APIError):
-    """429 after the client's retries; ``retry_after`` is the server's wait, in seconds."""
+    """429 (after the client's retries, for a call it may retry); ``retry_after`` is the
+    server's wait, in seconds."""
 
     status = 429
 
 
 class ServerError(APIError):
-    """5xx (503 after the client's retries)."""
+    """5xx (502, 503 and 504 after the client's retries, for a call it may retry)."""
 
 
 BY_STATUS: dict[int, type[APIError]] = {

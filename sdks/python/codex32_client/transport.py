@@ -1,10 +1,18 @@
-"""Retries, below authentication: an httpx transport that repeats a request answered 429 or 503
-(or not delivered at all: connection refused) after the server's ``Retry-After``, within a
-deadline.
+"""Retries, below authentication: an httpx transport that sends a request again when a repeat
+cannot do its work twice, after the server's ``Retry-After`` or a jittered backoff, within a
+deadline. The policy is the same in the three SDKs (sdks/README.md):
+
+- what: GET, HEAD, PUT and DELETE, and any request carrying an ``Idempotency-Key`` (the SDK
+  sends one with ``executions.create``, the one POST the server deduplicates by it); a POST
+  or PATCH without a key is never sent twice, whatever happened to it;
+- when: an answer 429, 502, 503 or 504, or a connection error (refused, or dropped before an
+  answer); never after a timeout;
+- how long: ``Retry-After`` (seconds or an HTTP date) when the answer has one, else full-jitter
+  exponential backoff; at most ``max_retries`` more attempts, and no wait that would end past
+  ``deadline`` seconds from the first attempt: then the last answer (or error) is the call's.
 
 The request is sent again as it is, headers included, so an execution's ``Idempotency-Key``
-is the same on every attempt of one call. A wait that would end past the deadline is not
-waited: the last answer is returned (and becomes ``RateLimited`` or ``ServerError``).
+is the same on every attempt of one call.
 """
 
 from __future__ import annotations
@@ -18,7 +26,18 @@ import httpx
 
 from codex32_client.errors import retry_after
 
-RETRY_STATUSES = frozenset({429, 503})
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# No answer came, and the request may or may not have reached the server (a timeout is not
+# one of them: the server may still be working on it).
+CONNECTION_ERRORS = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError,
+                     httpx.WriteError)
+
+
+def retriable(request: httpx.Request) -> bool:
+    """Whether sending ``request`` twice cannot do its work twice."""
+    return request.method in IDEMPOTENT_METHODS or IDEMPOTENCY_HEADER in request.headers
 
 
 @dataclass(frozen=True)
@@ -50,12 +69,14 @@ class RetryingTransport(httpx.BaseTransport):
         self.sleep = sleep
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if not retriable(request):
+            return self.inner.handle_request(request)
         started = time.monotonic()
         attempt = 0
         while True:
             try:
                 answer = self.inner.handle_request(request)
-            except httpx.ConnectError:  # not delivered: safe to send again
+            except CONNECTION_ERRORS:
                 wait = self.policy.wait(attempt, None)
                 if not self._allowed(attempt, started, wait):
                     raise
