@@ -17,9 +17,10 @@ is the same on every attempt of one call.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -58,6 +59,12 @@ class RetryPolicy:
             return asked
         return random.uniform(0, min(self.max_backoff, self.backoff * 2 ** attempt))
 
+    def allows(self, attempt: int, started: float, wait: float) -> bool:
+        """Whether retry number ``attempt + 1``, after ``wait`` seconds, is within the policy
+        (``started``: the first attempt's ``time.monotonic()``)."""
+        return (attempt < self.max_retries
+                and time.monotonic() - started + wait <= self.deadline)
+
 
 class RetryingTransport(httpx.BaseTransport):
     """Wraps a transport; retries what ``policy`` allows (see the module docstring)."""
@@ -78,22 +85,54 @@ class RetryingTransport(httpx.BaseTransport):
                 answer = self.inner.handle_request(request)
             except CONNECTION_ERRORS:
                 wait = self.policy.wait(attempt, None)
-                if not self._allowed(attempt, started, wait):
+                if not self.policy.allows(attempt, started, wait):
                     raise
             else:
                 if answer.status_code not in RETRY_STATUSES:
                     return answer
                 wait = self.policy.wait(attempt, answer)
-                if not self._allowed(attempt, started, wait):
+                if not self.policy.allows(attempt, started, wait):
                     return answer
                 answer.read()
                 answer.close()
             self.sleep(wait)
             attempt += 1
 
-    def _allowed(self, attempt: int, started: float, wait: float) -> bool:
-        return (attempt < self.policy.max_retries
-                and time.monotonic() - started + wait <= self.policy.deadline)
-
     def close(self) -> None:
         self.inner.close()
+
+
+class AsyncRetryingTransport(httpx.AsyncBaseTransport):
+    """``RetryingTransport`` for ``AsyncCodex32``: the same policy, waiting with asyncio."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, policy: RetryPolicy,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.inner = inner
+        self.policy = policy
+        self.sleep = sleep
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not retriable(request):
+            return await self.inner.handle_async_request(request)
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                answer = await self.inner.handle_async_request(request)
+            except CONNECTION_ERRORS:
+                wait = self.policy.wait(attempt, None)
+                if not self.policy.allows(attempt, started, wait):
+                    raise
+            else:
+                if answer.status_code not in RETRY_STATUSES:
+                    return answer
+                wait = self.policy.wait(attempt, answer)
+                if not self.policy.allows(attempt, started, wait):
+                    return answer
+                await answer.aread()
+                await answer.aclose()
+            await self.sleep(wait)
+            attempt += 1
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
