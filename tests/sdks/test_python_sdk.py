@@ -227,6 +227,24 @@ def test_the_generated_clients_are_from_the_current_snapshots():
             f"sdks/openapi/{name} changed since the Python SDK was generated: make sdk-python")
 
 
+def test_no_explode_false_parameter_can_carry_two_values():
+    """openapi-python-client ignores ``explode: false`` (it repeats the parameter instead of
+    joining the values with commas). Harmless while each such array has one possible value
+    (``expand``); a second value needs the generated call fixed (sdks/python/README.md)."""
+    found = []
+    for name in ("v1.json", "v2.json"):
+        for path, item in json.loads((SNAPSHOTS / name).read_text())["paths"].items():
+            operations = {m: op for m, op in item.items() if isinstance(op, dict)}
+            for method, operation in operations.items():
+                for parameter in [*item.get("parameters", []), *operation.get("parameters", [])]:
+                    schema = parameter.get("schema", {})
+                    if parameter.get("explode") is False and schema.get("type") == "array":
+                        found.append((method, path, parameter["name"]))
+                        assert len(schema.get("items", {}).get("enum", [None, None])) == 1, (
+                            f"{method} {path} {parameter['name']}: several values, explode false")
+    assert ("get", "/api/v2/bots", "expand") in found
+
+
 def test_the_sdk_type_checks(typecheck):
     output, _ = typecheck.communicate(timeout=120)
     assert typecheck.returncode == 0, output
