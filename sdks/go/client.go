@@ -429,11 +429,6 @@ func (s *AuthService) Refresh(ctx context.Context) (*TokenPair, error) {
 	return s.c.exchange(ctx)
 }
 
-// backoff is the default wait before retry n+1 when the answer named none.
-func backoff(n int) time.Duration {
-	return jittered(defaultBackoff, n)
-}
-
 // jittered is full-jitter exponential backoff: a random wait up to base × 2^n, at most 8 s
 // (≤ 0.5 s, 1 s, 2 s, 4 s, 8 s, … with the default base).
 func jittered(base time.Duration, n int) time.Duration {

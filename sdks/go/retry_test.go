@@ -154,17 +154,17 @@ func TestTheBackoffIsJitteredAndBounded(t *testing.T) {
 	// It was 0.5 s, 1 s, 2 s exactly: clients failed together retried together.
 	seen := map[time.Duration]bool{}
 	for i := 0; i < 50; i++ {
-		wait := backoff(2)
+		wait := jittered(defaultBackoff, 2)
 		if wait < 0 || wait > 2*time.Second {
-			t.Fatalf("backoff(2) = %v", wait)
+			t.Fatalf("jittered(0.5 s, 2) = %v", wait)
 		}
 		seen[wait] = true
 	}
 	if len(seen) < 2 {
-		t.Fatalf("backoff(2) is always %v: no jitter", seen)
+		t.Fatalf("jittered(0.5 s, 2) is always %v: no jitter", seen)
 	}
-	if wait := backoff(40); wait < 0 || wait > 8*time.Second {
-		t.Fatalf("backoff(40) = %v, want at most 8 s", wait)
+	if wait := jittered(defaultBackoff, 40); wait < 0 || wait > 8*time.Second {
+		t.Fatalf("jittered(0.5 s, 40) = %v, want at most 8 s", wait)
 	}
 }
 

@@ -3,7 +3,7 @@ is refreshed once (``POST /api/v1/auth/refresh``) when the server answers 401, t
 is sent again. A token pair may also come from signing in with email and password.
 
 Refresh tokens rotate (each is good once): the flow keeps the newest pair, shared by the
-threads using the client, and never refreshes twice for one expiry.
+threads (or asyncio tasks) using the client, and never refreshes twice for one expiry.
 """
 
 from __future__ import annotations

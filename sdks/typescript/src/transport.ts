@@ -34,7 +34,8 @@ export interface TransportOptions {
   maxRetries?: number;
   /** No retry starts later than this many milliseconds after the call began. Default 30 000. */
   retryDeadlineMs?: number;
-  /** The backoff without `Retry-After`: a random wait up to this × 2^retry ms (≤ 8 s). Default 500. */
+  /** The backoff without `Retry-After`: a random wait up to this × 2^retry ms (≤ 8 s).
+   *  Default 500. */
   retryBackoffMs?: number;
   /** Headers sent with every request (a `User-Agent`, a tracing header). */
   headers?: Record<string, string>;
@@ -63,6 +64,7 @@ export function retriable(method: string | undefined, headers: RequestInit["head
   return IDEMPOTENT.has((method ?? "GET").toUpperCase()) ||
     new Headers(headers).has("Idempotency-Key");
 }
+
 const AUTH_PATHS = ["/api/v1/auth/token", "/api/v1/auth/refresh"];
 
 export class Transport {
