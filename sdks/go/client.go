@@ -4,6 +4,14 @@
 // The operations and models are generated from the OpenAPI snapshots (generate.py); this file
 // holds what no document describes: authentication with token refresh, retries honouring
 // Retry-After, and the one request path every operation takes.
+//
+// The retry policy, the same in the three SDKs (sdks/README.md): GET, HEAD, PUT and DELETE, and
+// any request carrying an Idempotency-Key (the SDK sends one with Executions.Create, the one
+// POST the server deduplicates by it), are retried on 429, 502, 503 and 504 and on connection
+// errors (refused, reset, closed before an answer), never after a timeout; a POST or PATCH
+// without a key is never sent twice. The wait is the answer's Retry-After when it names one,
+// else full-jitter exponential backoff; at most 3 more attempts, and no wait that would end
+// past the retry deadline (30 s from the call's start) or the context's deadline.
 package codex32
 
 import (
@@ -15,10 +23,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mathrand "math/rand"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -29,7 +40,9 @@ const SDKVersion = "2.0.0"
 const (
 	defaultTimeout    = 60 * time.Second
 	defaultMaxRetries = 3
-	defaultMaxWait    = 30 * time.Second
+	defaultDeadline   = 30 * time.Second
+	defaultBackoff    = 500 * time.Millisecond
+	maxBackoff        = 8 * time.Second
 )
 
 // Client calls one Codex-32 server as one credential. It is safe for concurrent use.
@@ -40,7 +53,8 @@ type Client struct {
 	http       *http.Client
 	stream     *http.Client // no overall timeout: a chat stream lasts as long as it lasts
 	maxRetries int
-	maxWait    time.Duration
+	deadline   time.Duration // no retry's wait ends later than this after the call began
+	backoff    time.Duration // the first backoff's bound, without a Retry-After
 	userAgent  string
 
 	mu         sync.Mutex // guards the credentials below
@@ -87,11 +101,18 @@ func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) { c.http = hc }
 }
 
-// WithRetries sets how many times a 429 or 503 answer is retried (default 3) and the longest
-// single wait (default 30 s); a longer Retry-After, or one past the context's deadline, ends
-// the retries with the error.
-func WithRetries(max int, maxWait time.Duration) Option {
-	return func(c *Client) { c.maxRetries, c.maxWait = max, maxWait }
+// WithRetries sets how many times a call the retry policy allows is retried (default 3; 0: no
+// retries) and the retry deadline (default 30 s from the call's start): a wait (Retry-After or
+// backoff) that would end past it, or past the context's deadline, ends the call with the error
+// at once.
+func WithRetries(max int, deadline time.Duration) Option {
+	return func(c *Client) { c.maxRetries, c.deadline = max, deadline }
+}
+
+// WithBackoff sets the backoff used when an answer names no Retry-After: a random wait up to
+// base × 2^retry (at most 8 s). Default 0.5 s.
+func WithBackoff(base time.Duration) Option {
+	return func(c *Client) { c.backoff = base }
 }
 
 // NewClient returns a client of the server at baseURL (e.g. "https://codex32.example.com",
@@ -101,7 +122,8 @@ func NewClient(baseURL string, opts ...Option) *Client {
 		baseURL:    strings.TrimRight(baseURL, "/"),
 		http:       &http.Client{Timeout: defaultTimeout},
 		maxRetries: defaultMaxRetries,
-		maxWait:    defaultMaxWait,
+		deadline:   defaultDeadline,
+		backoff:    defaultBackoff,
 		userAgent:  "codex32-go/" + SDKVersion,
 	}
 	for _, opt := range opts {
@@ -163,17 +185,36 @@ func (r *request) setHeader(name, value string) {
 	r.header.Set(name, value)
 }
 
-// retriable says whether an answer may be retried: 429 always (the server did nothing);
-// 503 only when a repeat cannot do the work twice (not a POST, or a POST with an
-// Idempotency-Key).
-func (r *request) retriable(status int) bool {
-	switch status {
-	case http.StatusTooManyRequests:
+// idempotent says whether sending the request twice cannot do its work twice: GET, HEAD, PUT
+// and DELETE, or any request carrying an Idempotency-Key.
+func (r *request) idempotent() bool {
+	switch r.method {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete:
 		return true
-	case http.StatusServiceUnavailable:
-		return r.method != http.MethodPost || r.header.Get("Idempotency-Key") != ""
+	}
+	return r.header.Get("Idempotency-Key") != ""
+}
+
+// retriedStatus says whether an answer's status is one the policy retries.
+func retriedStatus(status int) bool {
+	switch status {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable,
+		http.StatusGatewayTimeout:
+		return true
 	}
 	return false
+}
+
+// connectionFailed says whether err is a connection that failed or dropped before an answer
+// (not a timeout, nor the context's end).
+func connectionFailed(err error) bool {
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return false
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // do sends req and decodes a 2xx JSON answer into out (nil: discard it).
@@ -204,35 +245,46 @@ func (c *Client) send(ctx context.Context, req *request) (*http.Response, error)
 		}
 	}
 	refreshed := false
+	started := time.Now()
+	maxRetries := c.maxRetries
+	if !req.idempotent() {
+		maxRetries = 0
+	}
 	for attempt := 0; ; attempt++ {
 		credential, err := c.credential(ctx, req)
 		if err != nil {
 			return nil, err
 		}
+		var failure error
+		wait := jittered(c.backoff, attempt)
 		resp, err := c.attempt(ctx, req, payload, credential)
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode < 300 {
-			return resp, nil
-		}
-		failure := errorFrom(resp, req)
-		if resp.StatusCode == http.StatusUnauthorized && !refreshed && c.canRefresh(credential) {
-			refreshed = true
-			if err := c.refreshTokens(ctx, credential); err != nil {
+		switch {
+		case err != nil:
+			if !connectionFailed(err) {
 				return nil, err
 			}
-			attempt--
-			continue
+			failure = err
+		case resp.StatusCode < 300:
+			return resp, nil
+		default:
+			failed := errorFrom(resp, req)
+			if resp.StatusCode == http.StatusUnauthorized && !refreshed && c.canRefresh(credential) {
+				refreshed = true
+				if err := c.refreshTokens(ctx, credential); err != nil {
+					return nil, err
+				}
+				attempt--
+				continue
+			}
+			if !retriedStatus(resp.StatusCode) {
+				return nil, failed
+			}
+			if asked, named := namedWait(resp.Header.Get("Retry-After"), time.Now()); named {
+				wait = asked
+			}
+			failure = failed
 		}
-		if !req.retriable(resp.StatusCode) || attempt >= c.maxRetries {
-			return nil, failure
-		}
-		wait := failure.RetryAfter
-		if wait <= 0 {
-			wait = backoff(attempt)
-		}
-		if wait > c.maxWait {
+		if attempt >= maxRetries || wait > c.deadline-time.Since(started) {
 			return nil, failure
 		}
 		if deadline, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(deadline) {
@@ -377,9 +429,17 @@ func (s *AuthService) Refresh(ctx context.Context) (*TokenPair, error) {
 	return s.c.exchange(ctx)
 }
 
-// backoff is the wait before retry n+1 when the answer named none: 0.5 s, 1 s, 2 s, ...
-func backoff(n int) time.Duration {
-	return (500 * time.Millisecond) << n
+// jittered is full-jitter exponential backoff: a random wait up to base × 2^n, at most 8 s
+// (≤ 0.5 s, 1 s, 2 s, 4 s, 8 s, … with the default base).
+func jittered(base time.Duration, n int) time.Duration {
+	bound := maxBackoff
+	if n < 16 && base<<n < maxBackoff {
+		bound = base << n
+	}
+	if bound <= 0 {
+		return 0
+	}
+	return time.Duration(mathrand.Int63n(int64(bound) + 1))
 }
 
 // newIdempotencyKey is a random key for a call that was given none.

@@ -48,7 +48,7 @@ type Error struct {
 	Errors []FieldError
 	// FieldErrors is a v1 answer's errors object, by location and field.
 	FieldErrors map[string]any
-	// RetryAfter is the wait the server asked for (429, 503), 0 when it named none.
+	// RetryAfter is the wait the server asked for (429, 503, ...), 0 when it named none.
 	RetryAfter time.Duration
 	// Body is the answer as received.
 	Body []byte
@@ -107,22 +107,34 @@ func errorFrom(resp *http.Response, req *request) *Error {
 
 // retryAfter parses Retry-After: delay-seconds or an HTTP date (0 when absent or invalid).
 func retryAfter(value string, now time.Time) time.Duration {
+	wait, _ := namedWait(value, now)
+	return wait
+}
+
+// namedWait is Retry-After's wait and whether the header named one (a number, or a date: a
+// past one is a wait of 0); false when it is absent or unreadable.
+func namedWait(value string, now time.Time) (time.Duration, bool) {
 	value = strings.TrimSpace(value)
 	if value == "" {
-		return 0
+		return 0, false
 	}
 	if seconds, err := strconv.ParseFloat(value, 64); err == nil {
 		switch {
-		case math.IsNaN(seconds) || seconds < 0:
-			return 0
+		case math.IsNaN(seconds):
+			return 0, false
+		case seconds < 0:
+			return 0, true
 		case seconds >= float64(math.MaxInt64)/float64(time.Second):
 			// Longer than a Duration holds: the converted value would wrap around (negative).
-			return time.Duration(math.MaxInt64)
+			return time.Duration(math.MaxInt64), true
 		}
-		return time.Duration(seconds * float64(time.Second))
+		return time.Duration(seconds * float64(time.Second)), true
 	}
-	if at, err := http.ParseTime(value); err == nil && at.After(now) {
-		return at.Sub(now)
+	if at, err := http.ParseTime(value); err == nil {
+		if at.After(now) {
+			return at.Sub(now), true
+		}
+		return 0, true
 	}
-	return 0
+	return 0, false
 }

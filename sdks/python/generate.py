@@ -6,6 +6,10 @@ sign-in and the LLM gateway) and ``codex32_client/generated.json``, the snapshot
 ``tests/sdks/test_python_sdk.py`` compares with the snapshots so a snapshot the SDK was not
 regenerated for fails. The hand-written layer (the rest of ``codex32_client``) is not touched.
 
+Enums come from the templates in ``templates/`` (the generator's, plus ``_missing_``): a value
+a newer server added (a new execution status) is kept as a member named ``UNKNOWN`` carrying the
+raw value, where the generator's own enums raise ``ValueError`` and the answer is unreadable.
+
 Two adjustments to a copy of each document, before openapi-python-client sees it:
 - v1 keeps the tags in ``V1_TAGS`` and the schemas they reach (the rest is v2's or not SDK's).
 - An inline object property whose generated class name (parent + property) is a component's
@@ -29,6 +33,9 @@ HERE = Path(__file__).resolve().parent
 SNAPSHOTS = HERE.parent / "openapi"
 PACKAGE = HERE / "codex32_client"
 GENERATOR = "openapi-python-client"
+# Templates replacing the generator's own (the rest are its defaults): enums that keep a value
+# this SDK does not know, as a member named UNKNOWN carrying it, instead of raising ValueError.
+TEMPLATES = HERE / "templates"
 V1_TAGS = {"auth", "llm"}
 
 
@@ -99,7 +106,8 @@ def generate(document: dict[str, Any], target: Path, work: Path) -> None:
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
     subprocess.run([os.path.join(bin_dir, GENERATOR), "generate", "--path", str(source),
-                    "--meta", "none", "--output-path", str(output), "--fail-on-warning"],
+                    "--meta", "none", "--output-path", str(output), "--fail-on-warning",
+                    "--custom-template-path", str(TEMPLATES)],
                    check=True, cwd=work, env=env)
     shutil.rmtree(output / ".ruff_cache", ignore_errors=True)
     shutil.rmtree(target, ignore_errors=True)

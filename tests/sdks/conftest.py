@@ -7,13 +7,15 @@ drives its client against ``live_server`` as the workspace of ``sdk_tenant``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import PASSWORD, serving, sign_up
+from tests.sdks.scripted import Script, Scripted
 
 ROOT = Path(__file__).resolve().parents[2]
 SDKS = ROOT / "sdks"
@@ -51,3 +53,19 @@ def sdk_tenant(app) -> SdkTenant:
                      password=PASSWORD, access_token=tenant.access_token,
                      refresh_token=tenant.refresh_token, api_key=tenant.api_key("api_user"),
                      admin_api_key=tenant.api_key("admin"))
+
+
+@pytest.fixture()
+def scripted() -> Iterator[Callable[[Script], Scripted]]:
+    """Starts scripted servers (``tests/sdks/scripted.py``) for the test; stops them after."""
+    servers: list[Scripted] = []
+
+    def start(script: Script) -> Scripted:
+        server = Scripted(script)
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        servers.append(server)
+        return server
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

@@ -10,12 +10,10 @@ import json
 import logging
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
@@ -33,6 +31,7 @@ from codex32_client import (
 )
 from tests.conftest import sign_up
 from tests.sdks.conftest import ROOT, SNAPSHOTS
+from tests.sdks.scripted import EXECUTION, problem
 
 pytestmark = pytest.mark.xdist_group("sdk-python")
 CODE = "def main(event, context):\n    return {'echo': event}\n"
@@ -178,71 +177,11 @@ def test_a_chat_streams_text_chunks(by_key):
     assert by_key.llm.chat(messages, max_tokens=64).text
 
 
-# -- retries, against a scripted server ------------------------------------------------------
-
-EXECUTION = {"id": str(uuid.uuid4()), "bot_id": str(uuid.uuid4()), "version": 1,
-             "status": "queued", "trigger": "api", "attempt": 1, "cancel_requested": False,
-             "queued_at": "2026-12-04T00:00:00+00:00", "input": {}, "logs": "",
-             "logs_truncated": False}
-
-
-class Scripted(ThreadingHTTPServer):
-    """Answers each request with the next (status, headers, body) of ``script`` (the last one
-    repeats) and records what it was sent."""
-
-    def __init__(self, script: list[tuple[int, dict[str, str], dict]]) -> None:
-        super().__init__(("127.0.0.1", 0), Answer)
-        self.script, self.seen, self.delay = script, [], 0.0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_port}"
-
-
-class Answer(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        server = self.server
-        assert isinstance(server, Scripted)
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        server.seen.append((time.monotonic(), dict(self.headers)))
-        status, headers, body = server.script[min(len(server.seen), len(server.script)) - 1]
-        time.sleep(server.delay)
-        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-        self.send_response(status)
-        for name, value in {"Content-Type": "application/json", **headers}.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture()
-def scripted() -> Iterator[type[Scripted]]:
-    servers: list[Scripted] = []
-
-    def start(script: list[tuple[int, dict[str, str], dict]]) -> Scripted:
-        server = Scripted(script)
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append(server)
-        return server
-    yield start  # type: ignore[misc]
-    for server in servers:
-        server.shutdown()
-        server.server_close()
-
-
-def _problem(status: int) -> dict:
-    return {"type": "urn:codex32:problem:x", "title": "t", "status": status, "detail": "busy",
-            "instance": "/api/v2/bots/x/executions"}
+# -- retries, against a scripted server (tests/sdks/scripted.py) ---------------------------
 
 
 def test_a_503_is_retried_after_retry_after_with_the_same_idempotency_key(scripted):
-    server = scripted([(503, {"Retry-After": "1"}, _problem(503)), (202, {}, EXECUTION)])
+    server = scripted([(503, {"Retry-After": "1"}, problem(503)), (202, {}, EXECUTION)])
     with Codex32(base_url=server.url, api_key="k") as client:
         execution = client.executions.create(uuid.uuid4(), {"a": 1})
     assert str(execution.id) == EXECUTION["id"]
@@ -252,12 +191,12 @@ def test_a_503_is_retried_after_retry_after_with_the_same_idempotency_key(script
 
 
 def test_retries_stop_at_the_limit_and_at_the_deadline(scripted):
-    busy = scripted([(429, {"Retry-After": "0"}, _problem(429))])
+    busy = scripted([(429, {"Retry-After": "0"}, problem(429))])
     client = Codex32(base_url=busy.url, api_key="k", retry=RetryPolicy(max_retries=2))
     with client, pytest.raises(RateLimited) as limited:
         client.executions.create(uuid.uuid4())
     assert len(busy.seen) == 3 and limited.value.retry_after == 0
-    slow = scripted([(503, {"Retry-After": "120"}, _problem(503))])
+    slow = scripted([(503, {"Retry-After": "120"}, problem(503))])
     started = time.monotonic()
     client = Codex32(base_url=slow.url, api_key="k", retry=RetryPolicy(deadline=5))
     with client, pytest.raises(ServerError) as unavailable:
@@ -286,6 +225,24 @@ def test_the_generated_clients_are_from_the_current_snapshots():
     for name in ("v1.json", "v2.json"):
         assert recorded[name] == digest(SNAPSHOTS / name), (
             f"sdks/openapi/{name} changed since the Python SDK was generated: make sdk-python")
+
+
+def test_no_explode_false_parameter_can_carry_two_values():
+    """openapi-python-client ignores ``explode: false`` (it repeats the parameter instead of
+    joining the values with commas). Harmless while each such array has one possible value
+    (``expand``); a second value needs the generated call fixed (sdks/python/README.md)."""
+    found = []
+    for name in ("v1.json", "v2.json"):
+        for path, item in json.loads((SNAPSHOTS / name).read_text())["paths"].items():
+            operations = {m: op for m, op in item.items() if isinstance(op, dict)}
+            for method, operation in operations.items():
+                for parameter in [*item.get("parameters", []), *operation.get("parameters", [])]:
+                    schema = parameter.get("schema", {})
+                    if parameter.get("explode") is False and schema.get("type") == "array":
+                        found.append((method, path, parameter["name"]))
+                        assert len(schema.get("items", {}).get("enum", [None, None])) == 1, (
+                            f"{method} {path} {parameter['name']}: several values, explode false")
+    assert ("get", "/api/v2/bots", "expand") in found
 
 
 def test_the_sdk_type_checks(typecheck):

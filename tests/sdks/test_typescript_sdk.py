@@ -45,6 +45,11 @@ SCENARIOS = [
     "an unreadable stream event is a Codex32Error",
     "a cursor the server repeats ends the list with a Codex32Error",
     "a call past its timeout is a Timeout",
+    "idempotent calls are retried on 429 502 503 504",
+    "a post or patch without an idempotency key is never retried",
+    "a post with an idempotency key is retried with the same key",
+    "connection errors are retried only for idempotent calls",
+    "an unknown enum value is kept as its raw string",
 ]
 
 

@@ -3,13 +3,14 @@ is refreshed once (``POST /api/v1/auth/refresh``) when the server answers 401, t
 is sent again. A token pair may also come from signing in with email and password.
 
 Refresh tokens rotate (each is good once): the flow keeps the newest pair, shared by the
-threads using the client, and never refreshes twice for one expiry.
+threads (or asyncio tasks) using the client, and never refreshes twice for one expiry.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from dataclasses import dataclass
 
 import httpx
@@ -48,7 +49,9 @@ class TokenAuth(httpx.Auth):
     With neither (an access token alone), the 401 is the answer."""
 
     # Not ``requires_response_body``: that would read a whole chat stream before it is
-    # iterated. The flow reads only the sign-in and refresh answers (a sync client's flow).
+    # iterated. The flows read only the sign-in and refresh answers: ``sync_auth_flow`` (the
+    # generator ``auth_flow``) for ``Codex32``, ``async_auth_flow`` for ``AsyncCodex32``, each
+    # with its own lock (a thread lock held across an await would stop the event loop).
 
     def __init__(self, base_url: str, tokens: Tokens | None = None, *, email: str | None = None,
                  password: str | None = None, workspace: str | None = None,
@@ -58,6 +61,7 @@ class TokenAuth(httpx.Auth):
         self.login = {"email": email, "password": password, "workspace": workspace}
         self.on_tokens = on_tokens
         self._lock = threading.Lock()
+        self._async_lock = asyncio.Lock()
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         with self._lock:
@@ -80,6 +84,31 @@ class TokenAuth(httpx.Auth):
         request.headers["Authorization"] = f"Bearer {self.tokens.access_token}"
         yield request
 
+    async def async_auth_flow(
+            self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        async with self._async_lock:
+            if self.tokens is None:
+                answer = yield self._sign_in()
+                await answer.aread()
+                self._keep(answer)
+        sent = self.tokens
+        if sent is None:
+            return
+        request.headers["Authorization"] = f"Bearer {sent.access_token}"
+        answer = yield request
+        if answer.status_code != 401 or not self._renewable(sent):
+            return
+        async with self._async_lock:
+            if self.tokens == sent:
+                renewed = yield self._renew(sent)
+                await renewed.aread()
+                self._keep(renewed)
+                if self.tokens == sent:
+                    return
+        assert self.tokens is not None
+        request.headers["Authorization"] = f"Bearer {self.tokens.access_token}"
+        yield request
+
     def _renewable(self, sent: Tokens) -> bool:
         return sent.refresh_token is not None or self.login["password"] is not None
 
@@ -95,6 +124,10 @@ class TokenAuth(httpx.Auth):
 
     def _store(self, answer: httpx.Response) -> None:
         answer.read()
+        self._keep(answer)
+
+    def _keep(self, answer: httpx.Response) -> None:
+        """The pair of a sign-in or refresh answer (read already), when it succeeded."""
         if answer.status_code != 200:
             return
         pair = answer.json()

@@ -39,9 +39,9 @@ class Codex32:
     - ``email`` and ``password`` (and ``workspace``, a slug or id): signs in on first use.
 
     ``timeout`` bounds each request (seconds, or an ``httpx.Timeout``); ``retry`` says how
-    429 and 503 answers are retried (``RetryPolicy(max_retries=0)``: never). ``on_tokens`` is
-    called with each new token pair (to store it). ``transport`` replaces the HTTP transport
-    (tests: ``httpx.MockTransport``).
+    idempotent calls are retried (``codex32_client.transport``; ``RetryPolicy(max_retries=0)``:
+    never). ``on_tokens`` is called with each new token pair (to store it). ``transport``
+    replaces the HTTP transport (tests: ``httpx.MockTransport``).
     """
 
     def __init__(self, *, base_url: str = "http://127.0.0.1:8000", api_key: str | None = None,

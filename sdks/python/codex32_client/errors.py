@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from contextvars import ContextVar
 from email.utils import parsedate_to_datetime
 from typing import Any, ParamSpec, Protocol, TypeVar
 
@@ -91,13 +92,14 @@ class InvalidInput(APIError):
 
 
 class RateLimited(APIError):
-    """429 after the client's retries; ``retry_after`` is the server's wait, in seconds."""
+    """429 (after the client's retries, for a call it may retry); ``retry_after`` is the
+    server's wait, in seconds."""
 
     status = 429
 
 
 class ServerError(APIError):
-    """5xx (503 after the client's retries)."""
+    """5xx (502, 503 and 504 after the client's retries, for a call it may retry)."""
 
 
 BY_STATUS: dict[int, type[APIError]] = {
@@ -196,21 +198,45 @@ def call(operation: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     _last.answer = None
     try:
         return operation(*args, **kwargs)
-    except httpx.TimeoutException as exc:
-        raise Timeout(f"timed out: {exc}") from exc
-    except httpx.TransportError as exc:
-        raise TransportError(f"could not reach the server: {exc}") from exc
-    except (ValueError, KeyError, TypeError) as exc:  # a body the generated model cannot read
-        answer: httpx.Response | None = getattr(_last, "answer", None)
-        if answer is not None and answer.status_code >= 400:  # e.g. v1's refresh, a proxy's 502
-            raise from_answer(answer.status_code, answer.headers, answer.content) from exc
-        raise APIError(f"unreadable answer: {exc!r}") from exc
+    except CAUGHT as exc:
+        raise _typed(exc, getattr(_last, "answer", None)) from exc
+
+
+async def acall(operation: Callable[P, Awaitable[R]], *args: P.args, **kwargs: P.kwargs) -> R:
+    """``call`` for a generated ``asyncio_detailed`` operation (``AsyncCodex32``)."""
+    _last_async.set(None)
+    try:
+        return await operation(*args, **kwargs)
+    except CAUGHT as exc:
+        raise _typed(exc, _last_async.get()) from exc
+
+
+# What a generated operation raises that ``_typed`` turns into a typed error: httpx's failures,
+# and a body the generated model cannot read.
+CAUGHT = (httpx.TransportError, ValueError, KeyError, TypeError)
+
+
+def _typed(exc: Exception, answer: httpx.Response | None) -> Codex32Error:
+    """The typed error for one of ``CAUGHT``."""
+    if isinstance(exc, httpx.TimeoutException):
+        return Timeout(f"timed out: {exc}")
+    if isinstance(exc, httpx.TransportError):
+        return TransportError(f"could not reach the server: {exc}")
+    if answer is not None and answer.status_code >= 400:  # e.g. v1's refresh, a proxy's 502
+        return from_answer(answer.status_code, answer.headers, answer.content)
+    return APIError(f"unreadable answer: {exc!r}")
 
 
 _last = threading.local()
+_last_async: ContextVar[httpx.Response | None] = ContextVar("codex32_last_answer", default=None)
 
 
 def remember(answer: httpx.Response) -> None:
     """An httpx response hook: the thread's latest answer, for ``call`` to read when the
     generated client cannot parse it (an error answer from another layer or API version)."""
     _last.answer = answer
+
+
+async def aremember(answer: httpx.Response) -> None:
+    """``remember`` for ``AsyncCodex32`` (per task: a context variable)."""
+    _last_async.set(answer)

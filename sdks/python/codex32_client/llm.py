@@ -9,7 +9,7 @@ which stops the upstream call on the server.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -17,7 +17,15 @@ import httpx
 from codex32_client.api_v1 import AuthenticatedClient
 from codex32_client.api_v1.api.llm import chat
 from codex32_client.api_v1.models import Chat, ChatAnswer, Message
-from codex32_client.errors import Timeout, TransportError, call, expect, from_answer
+from codex32_client.errors import (
+    Codex32Error,
+    Timeout,
+    TransportError,
+    acall,
+    call,
+    expect,
+    from_answer,
+)
 
 CHAT_PATH = "/api/v1/llm/chat"
 
@@ -31,32 +39,45 @@ def chat_body(messages: Messages, **options: Any) -> Chat:
                                         for m in messages], **given})
 
 
-class ChatStream:
-    """The texts of a streamed answer, in order; ``result`` holds the final ``done`` data."""
+class _Stream:
+    """What the sync and async streams share: reading one event, typing a failure."""
 
     def __init__(self, answer: httpx.Response) -> None:
         self._answer = answer
         self.result: dict[str, Any] | None = None
 
+    def _take(self, event: str, data: dict[str, Any]) -> str | None:
+        """One event: a chunk's text; ``done`` kept as ``result``; ``error`` raised."""
+        if event == "chunk":
+            return str(data.get("text", ""))
+        if event == "done":
+            self.result = data
+        elif event == "error":
+            code = data.get("code")
+            status = code if isinstance(code, int) and 400 <= code < 600 else 502
+            raise from_answer(status, self._answer.headers, json.dumps(data).encode())
+        return None
+
+    def _broken(self, exc: ValueError | httpx.TransportError) -> Codex32Error:
+        if isinstance(exc, ValueError):  # not an event this API sends (a proxy's, a cut one)
+            unreadable = {"message": f"unreadable event in the stream: {exc}"}
+            return from_answer(502, self._answer.headers, json.dumps(unreadable).encode())
+        if isinstance(exc, httpx.TimeoutException):
+            return Timeout(f"no chunk within the timeout: {exc}")
+        return TransportError(f"the stream broke: {exc}")
+
+
+class ChatStream(_Stream):
+    """The texts of a streamed answer, in order; ``result`` holds the final ``done`` data."""
+
     def __iter__(self) -> Iterator[str]:
         try:
             for event, data in _events(self._answer.iter_lines()):
-                if event == "chunk":
-                    yield str(data.get("text", ""))
-                elif event == "done":
-                    self.result = data
-                elif event == "error":
-                    code = data.get("code")
-                    status = code if isinstance(code, int) and 400 <= code < 600 else 502
-                    raise from_answer(status, self._answer.headers, json.dumps(data).encode())
-        except ValueError as exc:  # not an event this API sends (a proxy's, a cut one)
-            unreadable = {"message": f"unreadable event in the stream: {exc}"}
-            raise from_answer(502, self._answer.headers,
-                              json.dumps(unreadable).encode()) from exc
-        except httpx.TimeoutException as exc:
-            raise Timeout(f"no chunk within the timeout: {exc}") from exc
-        except httpx.TransportError as exc:
-            raise TransportError(f"the stream broke: {exc}") from exc
+                text = self._take(event, data)
+                if text is not None:
+                    yield text
+        except (ValueError, httpx.TransportError) as exc:
+            raise self._broken(exc) from exc
         finally:
             self.close()
 
@@ -71,20 +92,63 @@ class ChatStream:
         self.close()
 
 
+class AsyncChatStream(_Stream):
+    """``ChatStream`` for ``AsyncCodex32``: ``async for`` the texts; ``aclose()`` stops it."""
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        events = _Events()
+        try:
+            async for line in self._answer.aiter_lines():
+                for event, data in events.feed(line):
+                    text = self._take(event, data)
+                    if text is not None:
+                        yield text
+            for event, data in events.end():
+                self._take(event, data)
+        except (ValueError, httpx.TransportError) as exc:
+            raise self._broken(exc) from exc
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._answer.aclose()
+
+    async def __aenter__(self) -> AsyncChatStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class _Events:
+    """Server-Sent Events fed line by line: (event name, JSON object data) per event;
+    ValueError for other data."""
+
+    def __init__(self) -> None:
+        self.event, self.data = "message", list[str]()
+
+    def feed(self, line: str) -> list[tuple[str, dict[str, Any]]]:
+        if not line:
+            return self.end()
+        if line.startswith("event:"):
+            self.event = line[6:].strip()
+        elif line.startswith("data:"):
+            self.data.append(line[5:].removeprefix(" "))
+        return []
+
+    def end(self) -> list[tuple[str, dict[str, Any]]]:
+        """The event being read, if it has data (at a blank line or the stream's end)."""
+        done = [(self.event, _object("\n".join(self.data)))] if self.data else []
+        self.event, self.data = "message", []
+        return done
+
+
 def _events(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
     """(event name, JSON object data) per Server-Sent Event; ValueError for other data."""
-    event, data = "message", list[str]()
+    events = _Events()
     for line in lines:
-        if not line:
-            if data:
-                yield event, _object("\n".join(data))
-            event, data = "message", []
-        elif line.startswith("event:"):
-            event = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-    if data:
-        yield event, _object("\n".join(data))
+        yield from events.feed(line)
+    yield from events.end()
 
 
 def _object(text: str) -> dict[str, Any]:
@@ -125,3 +189,37 @@ class Llm:
             answer.close()
             raise from_answer(answer.status_code, answer.headers, answer.content)
         return ChatStream(answer)
+
+
+class AsyncLlm:
+    """``client.llm`` of ``AsyncCodex32``: the same calls, awaited."""
+
+    def __init__(self, api: AuthenticatedClient) -> None:
+        self.api = api
+
+    async def chat(self, messages: Messages, *, model: str | None = None,
+                   max_tokens: int | None = None, temperature: float | None = None,
+                   json_mode: bool | None = None, cache: bool | None = None,
+                   timeout: float | None = None) -> ChatAnswer:
+        """The whole answer at once."""
+        body = chat_body(messages, model=model, max_tokens=max_tokens, temperature=temperature,
+                         json_mode=json_mode, cache=cache, timeout=timeout)
+        return expect(await acall(chat.asyncio_detailed, client=self.api, body=body), ChatAnswer)
+
+    async def chat_stream(self, messages: Messages, *, model: str | None = None,
+                          max_tokens: int | None = None,
+                          temperature: float | None = None,
+                          timeout: float | None = None) -> AsyncChatStream:
+        """The answer as it is produced: ``async for`` its text chunks. Errors before the first
+        chunk raise here; a failure later raises while iterating."""
+        body = chat_body(messages, model=model, max_tokens=max_tokens, temperature=temperature,
+                         timeout=timeout, stream=True)
+        http = self.api.get_async_httpx_client()
+        request = http.build_request("POST", CHAT_PATH, json=body.to_dict(),
+                                     headers={"Accept": "text/event-stream"})
+        answer = await acall(http.send, request, stream=True)
+        if answer.status_code >= 400:
+            await answer.aread()
+            await answer.aclose()
+            raise from_answer(answer.status_code, answer.headers, answer.content)
+        return AsyncChatStream(answer)

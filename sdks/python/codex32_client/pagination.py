@@ -7,7 +7,7 @@ not keep them in the cursor).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -65,3 +65,42 @@ class Paginator(Generic[T]):
     def first_page(self) -> Page[T]:
         """Only the first page (one request)."""
         return next(self.pages())
+
+
+class AsyncPaginator(Generic[T]):
+    """``Paginator`` for ``AsyncCodex32``: ``async for`` every item, ``pages()`` for the pages."""
+
+    def __init__(self, fetch: Callable[[str | None], Awaitable[ListAnswer[T]]]) -> None:
+        self._fetch = fetch
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        async for page in self.pages():
+            for item in page.items:
+                yield item
+
+    async def pages(self, cursor: str | None = None) -> AsyncGenerator[Page[T], None]:
+        """The pages from ``cursor`` to the end; a repeated cursor ends it (``ServerError``)."""
+        seen = {cursor}
+        while True:
+            answer = await self._fetch(cursor)
+            page = Page(list(answer.data), answer.next_cursor)
+            yield page
+            if not page.next_cursor:
+                return
+            if page.next_cursor in seen:
+                raise ServerError("the server repeated a cursor of this list: its pages would "
+                                  "never end")
+            seen.add(page.next_cursor)
+            cursor = page.next_cursor
+
+    async def first_page(self) -> Page[T]:
+        """Only the first page (one request)."""
+        pages = self.pages()
+        try:
+            return await anext(pages)
+        finally:
+            await pages.aclose()
+
+    async def to_list(self) -> list[T]:
+        """Every item, all pages read (mind the size of the list)."""
+        return [item async for item in self]

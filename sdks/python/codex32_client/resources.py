@@ -72,21 +72,24 @@ from codex32_client.pagination import Paginator
 Id = UUID | str
 
 
-def _id(value: Id) -> UUID:
+def uuid_of(value: Id) -> UUID:
+    """An id as the generated operations take it."""
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
-def _given(**fields: Any) -> dict[str, Any]:
+def given(**fields: Any) -> dict[str, Any]:
     """The fields that were given (not None), as a generated model's ``from_dict`` takes them."""
     return {name: value for name, value in fields.items() if value is not None}
 
 
-def _opt(value: Any) -> Any:
+def opt(value: Any) -> Any:
+    """An optional argument as the generated operations take it (None: ``UNSET``)."""
     return UNSET if value is None else value
 
 
 class Resource:
-    """One resource of the v2 API, calling the generated client ``api``."""
+    """One resource of the v2 API, calling the generated client ``api`` (``Codex32``'s here,
+    ``AsyncCodex32``'s in ``codex32_client.aio``)."""
 
     def __init__(self, api: AuthenticatedClient) -> None:
         self.api = api
@@ -99,9 +102,9 @@ class Bots(Resource):
              expand: Sequence[str] = (), limit: int | None = None) -> Paginator[Bot]:
         """Every bot, newest first (pages fetched as you iterate)."""
         def page(cursor: str | None) -> BotList:
-            return expect(call(list_bots.sync_detailed, client=self.api, cursor=_opt(cursor),
-                               limit=_opt(limit),
-                               status=ListBotsStatus(status) if status else UNSET, q=_opt(q),
+            return expect(call(list_bots.sync_detailed, client=self.api, cursor=opt(cursor),
+                               limit=opt(limit),
+                               status=ListBotsStatus(status) if status else UNSET, q=opt(q),
                                expand=[ListBotsExpandItem(e) for e in expand] or UNSET),
                           BotList)
         return Paginator(page)
@@ -110,26 +113,26 @@ class Bots(Resource):
                status: str | None = None, template: str | None = None,
                parameters: dict[str, Any] | None = None, settings: dict[str, Any] | None = None,
                message: str | None = None) -> BotDetail:
-        body = BotCreate.from_dict(_given(
+        body = BotCreate.from_dict(given(
             name=name, description=description, code=code, status=status, template=template,
             parameters=parameters, settings=settings, message=message))
         return expect(call(create_bot.sync_detailed, client=self.api, body=body), BotDetail)
 
     def get(self, bot_id: Id, *, expand: Sequence[str] = ()) -> BotDetail:
-        return expect(call(get_bot.sync_detailed, _id(bot_id), client=self.api,
+        return expect(call(get_bot.sync_detailed, uuid_of(bot_id), client=self.api,
                            expand=[GetBotExpandItem(e) for e in expand] or UNSET), BotDetail)
 
     def update(self, bot_id: Id, *, name: str | None = None, description: str | None = None,
                code: str | None = None, status: str | None = None,
                settings: dict[str, Any] | None = None, message: str | None = None) -> BotDetail:
         """Change the given fields; new ``code`` becomes a new version."""
-        body = BotUpdate.from_dict(_given(name=name, description=description, code=code,
+        body = BotUpdate.from_dict(given(name=name, description=description, code=code,
                                           status=status, settings=settings, message=message))
-        return expect(call(update_bot.sync_detailed, _id(bot_id), client=self.api, body=body),
+        return expect(call(update_bot.sync_detailed, uuid_of(bot_id), client=self.api, body=body),
                       BotDetail)
 
     def delete(self, bot_id: Id) -> None:
-        expect_empty(call(delete_bot.sync_detailed, _id(bot_id), client=self.api))
+        expect_empty(call(delete_bot.sync_detailed, uuid_of(bot_id), client=self.api))
 
 
 class Versions(Resource):
@@ -137,22 +140,22 @@ class Versions(Resource):
 
     def list(self, bot_id: Id, *, limit: int | None = None) -> Paginator[VersionSummary]:
         def page(cursor: str | None) -> VersionList:
-            return expect(call(list_versions.sync_detailed, _id(bot_id), client=self.api,
-                               cursor=_opt(cursor), limit=_opt(limit)), VersionList)
+            return expect(call(list_versions.sync_detailed, uuid_of(bot_id), client=self.api,
+                               cursor=opt(cursor), limit=opt(limit)), VersionList)
         return Paginator(page)
 
     def create(self, bot_id: Id, code: str, *, message: str | None = None) -> Version:
-        body = VersionCreate.from_dict(_given(code=code, message=message))
-        return expect(call(create_version.sync_detailed, _id(bot_id), client=self.api,
+        body = VersionCreate.from_dict(given(code=code, message=message))
+        return expect(call(create_version.sync_detailed, uuid_of(bot_id), client=self.api,
                            body=body), Version)
 
     def get(self, bot_id: Id, number: int) -> Version:
-        return expect(call(get_version.sync_detailed, _id(bot_id), number, client=self.api),
+        return expect(call(get_version.sync_detailed, uuid_of(bot_id), number, client=self.api),
                       Version)
 
     def rollback(self, bot_id: Id, version: int) -> Version:
         """Make a copy of ``version`` the bot's new current version."""
-        return expect(call(rollback.sync_detailed, _id(bot_id), client=self.api,
+        return expect(call(rollback.sync_detailed, uuid_of(bot_id), client=self.api,
                            body=Rollback(version=version)), Version)
 
 
@@ -163,13 +166,13 @@ class Executions(Resource):
                version: int | None = None, idempotency_key: str | None = None) -> Execution:
         """Queue a run. The ``Idempotency-Key`` (a new UUID when not given) is the same on every
         retry of this call, so the server starts one execution however often it is sent."""
-        body = ExecutionCreate.from_dict(_given(input=input or {}, version=version))
+        body = ExecutionCreate.from_dict(given(input=input or {}, version=version))
         key = idempotency_key or str(uuid.uuid4())
-        return expect(call(create_execution.sync_detailed, _id(bot_id), client=self.api,
+        return expect(call(create_execution.sync_detailed, uuid_of(bot_id), client=self.api,
                            body=body, idempotency_key=key), Execution)
 
     def get(self, execution_id: Id, *, expand: Sequence[str] = ()) -> Execution:
-        return expect(call(get_execution.sync_detailed, _id(execution_id), client=self.api,
+        return expect(call(get_execution.sync_detailed, uuid_of(execution_id), client=self.api,
                            expand=[GetExecutionExpandItem(e) for e in expand] or UNSET),
                       Execution)
 
@@ -179,15 +182,15 @@ class Executions(Resource):
         """Executions, newest first; of one bot with ``bot_id``."""
         def page(cursor: str | None) -> ExecutionList:
             return expect(call(
-                list_executions.sync_detailed, client=self.api, cursor=_opt(cursor),
-                limit=_opt(limit), bot_id=_id(bot_id) if bot_id else UNSET,
+                list_executions.sync_detailed, client=self.api, cursor=opt(cursor),
+                limit=opt(limit), bot_id=uuid_of(bot_id) if bot_id else UNSET,
                 status=ListExecutionsStatus(status) if status else UNSET,
                 trigger=ListExecutionsTrigger(trigger) if trigger else UNSET,
                 expand=[ListExecutionsExpandItem(e) for e in expand] or UNSET), ExecutionList)
         return Paginator(page)
 
     def cancel(self, execution_id: Id) -> Execution:
-        return expect(call(cancel_execution.sync_detailed, _id(execution_id), client=self.api),
+        return expect(call(cancel_execution.sync_detailed, uuid_of(execution_id), client=self.api),
                       Execution)
 
 
@@ -201,15 +204,15 @@ class ApiKeys(Resource):
     def create(self, name: str, role: str, *,
                expires_at: datetime.datetime | None = None) -> MintedKey:
         """A new key; its secret (``.key``) is in this answer only."""
-        body = ApiKeyCreate.from_dict(_given(
+        body = ApiKeyCreate.from_dict(given(
             name=name, role=role, expires_at=expires_at.isoformat() if expires_at else None))
         return expect(call(create_key.sync_detailed, client=self.api, body=body), MintedKey)
 
     def get(self, key_id: Id) -> ApiKey:
-        return expect(call(get_key.sync_detailed, _id(key_id), client=self.api), ApiKey)
+        return expect(call(get_key.sync_detailed, uuid_of(key_id), client=self.api), ApiKey)
 
     def delete(self, key_id: Id) -> None:
-        expect_empty(call(delete_key.sync_detailed, _id(key_id), client=self.api))
+        expect_empty(call(delete_key.sync_detailed, uuid_of(key_id), client=self.api))
 
 
 class Members(Resource):
@@ -220,11 +223,11 @@ class Members(Resource):
             call(list_members.sync_detailed, client=self.api), MemberList))
 
     def change_role(self, user_id: Id, role: str) -> Member:
-        return expect(call(change_role.sync_detailed, _id(user_id), client=self.api,
+        return expect(call(change_role.sync_detailed, uuid_of(user_id), client=self.api,
                            body=Role.from_dict({"role": role})), Member)
 
     def remove(self, user_id: Id) -> None:
-        expect_empty(call(remove_member.sync_detailed, _id(user_id), client=self.api))
+        expect_empty(call(remove_member.sync_detailed, uuid_of(user_id), client=self.api))
 
 
 class AuditLogs(Resource):
@@ -235,9 +238,9 @@ class AuditLogs(Resource):
              limit: int | None = None) -> Paginator[AuditEntry]:
         def page(cursor: str | None) -> AuditList:
             return expect(call(
-                list_audit_logs.sync_detailed, client=self.api, cursor=_opt(cursor),
-                limit=_opt(limit), action=_opt(action), resource_type=_opt(resource_type),
-                resource_id=_opt(resource_id), user_id=_id(user_id) if user_id else UNSET),
+                list_audit_logs.sync_detailed, client=self.api, cursor=opt(cursor),
+                limit=opt(limit), action=opt(action), resource_type=opt(resource_type),
+                resource_id=opt(resource_id), user_id=uuid_of(user_id) if user_id else UNSET),
                 AuditList)
         return Paginator(page)
 
@@ -248,22 +251,22 @@ class Usage(Resource):
     def get(self, *, from_: datetime.datetime | None = None,
             to: datetime.datetime | None = None, group_by: Sequence[str] = ()) -> UsageReport:
         grouped: str | Unset = ",".join(group_by) if group_by else UNSET
-        return expect(call(get_usage.sync_detailed, client=self.api, from_=_opt(from_),
-                           to=_opt(to), group_by=grouped), UsageReport)
+        return expect(call(get_usage.sync_detailed, client=self.api, from_=opt(from_),
+                           to=opt(to), group_by=grouped), UsageReport)
 
 
 class Schedules(Resource):
     """``/api/v2/bots/{bot_id}/schedule``: a bot's cron schedule."""
 
     def get(self, bot_id: Id) -> Schedule:
-        return expect(call(get_schedule.sync_detailed, _id(bot_id), client=self.api), Schedule)
+        return expect(call(get_schedule.sync_detailed, uuid_of(bot_id), client=self.api), Schedule)
 
     def put(self, bot_id: Id, cron: str, *, input: dict[str, Any] | None = None,
             timezone: str | None = None, enabled: bool | None = None) -> Schedule:
-        body = ScheduleInput.from_dict(_given(cron=cron, input=input, timezone=timezone,
+        body = ScheduleInput.from_dict(given(cron=cron, input=input, timezone=timezone,
                                               enabled=enabled))
-        return expect(call(put_schedule.sync_detailed, _id(bot_id), client=self.api,
+        return expect(call(put_schedule.sync_detailed, uuid_of(bot_id), client=self.api,
                            body=body), Schedule)
 
     def delete(self, bot_id: Id) -> None:
-        expect_empty(call(delete_schedule.sync_detailed, _id(bot_id), client=self.api))
+        expect_empty(call(delete_schedule.sync_detailed, uuid_of(bot_id), client=self.api))

@@ -1,9 +1,16 @@
 /**
  * The one place requests go out: authentication (an API key, or bearer tokens refreshed once
- * on a 401), retries on 429/503 honouring `Retry-After` within a deadline (and on a refused
- * connection: nothing was sent), a failure without an answer as `TransportError`, and timeouts
- * through `AbortSignal`. The generated client (openapi-fetch) hands every request to
+ * on a 401), retries, a failure without an answer as `TransportError`, and timeouts through
+ * `AbortSignal`. The generated client (openapi-fetch) hands every request to
  * `Transport.fetcher`.
+ *
+ * The retry policy, the same in the three SDKs (sdks/README.md): GET, HEAD, PUT and DELETE, and
+ * any request carrying an `Idempotency-Key` (the SDK sends one with `executions.create`, the
+ * one POST the server deduplicates by it), are retried on 429, 502, 503 and 504 and on
+ * connection errors (refused, reset, closed before an answer), never after a timeout; a POST or
+ * PATCH without a key is never sent twice. The wait is `Retry-After` when the answer has one,
+ * else full-jitter exponential backoff; at most `maxRetries` more attempts, and no wait that
+ * would end past `retryDeadlineMs` from the call's start.
  */
 import { Timeout, TransportError, errorFrom, retryAfterSeconds } from "./errors.js";
 
@@ -23,10 +30,13 @@ export interface TokenPair {
 export interface TransportOptions {
   /** Time for one attempt (headers and body), in milliseconds. Default 30 000. */
   timeoutMs?: number;
-  /** Retries of one call after a 429 or 503. Default 3. */
+  /** Retries of one call (see the retry policy above). Default 3; 0 turns retries off. */
   maxRetries?: number;
-  /** No retry starts later than this many milliseconds after the call began. Default 60 000. */
+  /** No retry starts later than this many milliseconds after the call began. Default 30 000. */
   retryDeadlineMs?: number;
+  /** The backoff without `Retry-After`: a random wait up to this × 2^retry ms (≤ 8 s).
+   *  Default 500. */
+  retryBackoffMs?: number;
   /** Headers sent with every request (a `User-Agent`, a tracing header). */
   headers?: Record<string, string>;
   /** The fetch to use (default: the global one). */
@@ -43,7 +53,18 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-const RETRIED = new Set([429, 503]);
+const RETRIED = new Set([429, 502, 503, 504]);
+const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE"]);
+/** fetch's (undici's) causes for a connection that failed or dropped before an answer. */
+const CONNECTION_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "UND_ERR_SOCKET",
+                                   "UND_ERR_CLOSED"]);
+
+/** Whether a request may be sent again: sending it twice cannot do its work twice. */
+export function retriable(method: string | undefined, headers: RequestInit["headers"]): boolean {
+  return IDEMPOTENT.has((method ?? "GET").toUpperCase()) ||
+    new Headers(headers).has("Idempotency-Key");
+}
+
 const AUTH_PATHS = ["/api/v1/auth/token", "/api/v1/auth/refresh"];
 
 export class Transport {
@@ -62,7 +83,8 @@ export class Transport {
     this.options = {
       timeoutMs: options.timeoutMs ?? 30_000,
       maxRetries: options.maxRetries ?? 3,
-      retryDeadlineMs: options.retryDeadlineMs ?? 60_000,
+      retryDeadlineMs: options.retryDeadlineMs ?? 30_000,
+      retryBackoffMs: options.retryBackoffMs ?? 500,
       headers: options.headers ?? {},
       fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
       onTokens: options.onTokens,
@@ -163,10 +185,11 @@ export class Transport {
     return this.renewing;
   }
 
-  /** Send with a timeout per attempt, retrying 429/503 while the deadline allows. */
+  /** Send with a timeout per attempt, retrying as the policy (above) allows. */
   async send(url: string, init: RequestInit, call: CallOptions = {}): Promise<Response> {
     const deadline = Date.now() + this.options.retryDeadlineMs;
     const timeoutMs = call.timeoutMs ?? this.options.timeoutMs;
+    const maxRetries = retriable(init.method, init.headers) ? this.options.maxRetries : 0;
     for (let retry = 0; ; retry++) {
       const timeout = AbortSignal.timeout(timeoutMs);
       const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
@@ -176,9 +199,8 @@ export class Transport {
       } catch (error) {
         const timedOut = asTimeout(error, timeoutMs, url);
         if (timedOut) throw timedOut;
-        // Refused: nothing was sent, so any call may be sent again (as after a 429).
-        const waitMs = backoffSeconds(retry) * 1000;
-        const again = refused(error) && retry < this.options.maxRetries &&
+        const waitMs = this.backoffMs(retry);
+        const again = connectionFailed(error) && retry < maxRetries &&
                       Date.now() + waitMs <= deadline;
         if (!again) {
           throw new TransportError(`could not reach ${url}: ${reason(error)}`, { cause: error });
@@ -186,13 +208,18 @@ export class Transport {
         await sleep(waitMs, call.signal);
         continue;
       }
-      if (!RETRIED.has(response.status) || retry >= this.options.maxRetries) return response;
-      const waitMs = (retryAfterSeconds(response.headers.get("Retry-After")) ??
-                      backoffSeconds(retry)) * 1000;
+      if (!RETRIED.has(response.status) || retry >= maxRetries) return response;
+      const asked = retryAfterSeconds(response.headers.get("Retry-After"));
+      const waitMs = asked === undefined ? this.backoffMs(retry) : asked * 1000;
       if (Date.now() + waitMs > deadline) return response;
       await response.body?.cancel();
       await sleep(waitMs, call.signal);
     }
+  }
+
+  /** Exponential backoff with full jitter, without a Retry-After: ≤ 0.5, 1, 2, 4, 8 s (default). */
+  private backoffMs(retry: number): number {
+    return Math.random() * Math.min(8_000, this.options.retryBackoffMs * 2 ** retry);
   }
 }
 
@@ -206,21 +233,16 @@ export function asTimeout(error: unknown, timeoutMs: number | undefined,
   return undefined;
 }
 
-/** Whether fetch failed because the connection was refused (the request never left). */
-function refused(error: unknown): boolean {
+/** Whether fetch failed because the connection failed or dropped before an answer. */
+function connectionFailed(error: unknown): boolean {
   const cause = (error as { cause?: { code?: string } } | null)?.cause;
-  return cause?.code === "ECONNREFUSED";
+  return cause?.code !== undefined && CONNECTION_ERRORS.has(cause.code);
 }
 
 /** What made fetch fail, for the error's message (undici puts it in `cause`). */
 function reason(error: unknown): string {
   const cause = (error as { cause?: { message?: string } } | null)?.cause;
   return cause?.message ?? (error instanceof Error ? error.message : String(error));
-}
-
-/** Exponential backoff with full jitter when the server gave no Retry-After: ≤ 0.5, 1, 2, 4 s. */
-function backoffSeconds(retry: number): number {
-  return Math.random() * Math.min(8, 0.5 * 2 ** retry);
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

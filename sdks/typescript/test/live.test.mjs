@@ -296,6 +296,84 @@ describe("against a fake server", () => {
     script = [];
   });
 
+  // The retry policy, the same in the three SDKs: GET, HEAD, PUT, DELETE and any request with
+  // an Idempotency-Key are retried on 429, 502, 503, 504 and connection errors; a POST or PATCH
+  // without a key never is.
+  const now = { "Retry-After": "0" };
+  const bot = { id: "b1", name: "n", status: "draft" };
+
+  test("idempotent calls are retried on 429 502 503 504", async () => {
+    // 502 and 504 (a proxy's) were answered at once: only 429 and 503 were retried.
+    seen.length = 0;
+    script = [[502, now, "{}"], [504, now, "{}"], [429, now, "{}"], [200, {}, JSON.stringify(bot)]];
+    const client = new Codex32({ apiKey: "k" }, base);
+    assert.equal((await client.bots.get("b1")).id, "b1");
+    assert.deepEqual(seen.map((request) => request.method), ["GET", "GET", "GET", "GET"]);
+    seen.length = 0;
+    script = [[503, now, "{}"], [204, {}, ""]];
+    await client.schedules.delete("b1");
+    assert.deepEqual(seen.map((request) => request.method), ["DELETE", "DELETE"]);
+  });
+
+  test("a post or patch without an idempotency key is never retried", async () => {
+    // A POST that creates (a bot, a chat) was sent again on 503 and 429: two bots, two charges.
+    const client = new Codex32({ apiKey: "k" }, base);
+    const calls = [() => client.bots.create({ name: "b" }),
+                   () => client.bots.update("b1", { name: "c" }),
+                   () => client.llm.chat({ messages: [{ role: "user", content: "hi" }] })];
+    for (const status of [503, 429, 502]) {
+      for (const call of calls) {
+        seen.length = 0;
+        script = [[status, now, "{}"], [201, {}, JSON.stringify(bot)]];
+        const error = await call().catch((e) => e);
+        assert.ok(error instanceof Codex32Error && error.status === status, String(error));
+        assert.equal(seen.length, 1, `${seen[0]?.method} ${seen[0]?.url} after ${status}`);
+      }
+    }
+    script = [];
+  });
+
+  test("a post with an idempotency key is retried with the same key", async () => {
+    seen.length = 0;
+    script = [[502, now, "{}"], [504, now, "{}"],
+              [202, {}, JSON.stringify({ id: "e1", bot_id: "b1", status: "queued" })]];
+    const made = await new Codex32({ apiKey: "k" }, base).executions.create("b1", {});
+    assert.equal(made.id, "e1");
+    assert.equal(seen.length, 3);
+    assert.ok(seen[0].key && seen.every((request) => request.key === seen[0].key));
+  });
+
+  test("connection errors are retried only for idempotent calls", async () => {
+    // A refused connection was retried for any POST, a reset one for none.
+    for (const code of ["ECONNREFUSED", "ECONNRESET"]) {
+      const methods = [];
+      const fetch = async (_url, init) => {
+        methods.push(init.method);
+        throw new TypeError("fetch failed", { cause: { code, message: code } });
+      };
+      const client = new Codex32({ apiKey: "k" }, { baseUrl: base, fetch, retryBackoffMs: 1 });
+      await assert.rejects(client.bots.get("b1"), TransportError);
+      assert.deepEqual(methods.splice(0), ["GET", "GET", "GET", "GET"], code);
+      await assert.rejects(client.bots.create({ name: "b" }), TransportError);
+      assert.deepEqual(methods.splice(0), ["POST"], code);
+      await assert.rejects(client.executions.create("b1", {}), TransportError);
+      assert.deepEqual(methods.splice(0), ["POST", "POST", "POST", "POST"], code);
+    }
+  });
+
+  test("an unknown enum value is kept as its raw string", async () => {
+    // A newer server's execution status must reach an old client as the string it is.
+    const future = { id: "e1", bot_id: "b1", status: "paused_for_review", trigger: "webhook" };
+    script = [[200, {}, JSON.stringify(future)],
+              [200, {}, JSON.stringify({ data: [future], next_cursor: null })]];
+    const client = new Codex32({ apiKey: "k" }, base);
+    const execution = await client.executions.get("e1");
+    assert.equal(execution.status, "paused_for_review");
+    assert.equal(execution.trigger, "webhook");
+    const listed = await client.executions.list({ status: "paused_for_review" }).toArray();
+    assert.equal(listed[0].status, "paused_for_review");
+  });
+
   test("a call past its timeout is a Timeout", async () => {
     script = [["hang"]];
     const client = new Codex32({ apiKey: "k" }, { baseUrl: base, timeoutMs: 300 });
