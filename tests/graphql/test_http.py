@@ -167,9 +167,9 @@ def test_a_document_of_several_operations_must_name_the_one_to_run(tenant, ask):
 
 def test_introspection_is_off_in_production_by_default(tmp_path):
     from codex32.config import Settings
-    from tests.test_config import production_env
+    from tests.test_config import development_env, production_env
 
-    assert Settings.from_env({"CODEX32_ENV": "development"}).graphql_introspection is True
+    assert Settings.from_env(development_env(tmp_path)).graphql_introspection is True
     assert Settings.from_env(production_env(tmp_path)).graphql_introspection is False
     assert Settings.from_env(production_env(tmp_path, GRAPHQL_INTROSPECTION="true")
                              ).graphql_introspection is True
