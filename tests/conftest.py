@@ -35,6 +35,11 @@ from codex32.config import Settings
 from codex32.db import embedded
 from codex32.db.migrate import upgrade
 from codex32.db.urls import DatabaseUrls
+from tests.run_data import (  # noqa: F401  hooks: the run's data folder, the checkout's guard
+    pytest_configure,
+    pytest_sessionfinish,
+    release_run_data,
+)
 
 PASSWORD = "correct horse battery staple"
 
@@ -107,50 +112,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
 
 
-# This process's data folder and embedded milvus port, read from the environment by the milvus
-# plugin and the CLI (``CODEX32_DATA_DIR``, ``CODEX32_MILVUS_PORT``): a folder of the run's own
-# and a free port, set before any test (plugins/*/tests included, which this file's fixtures do
-# not reach) and the milvus server started there stopped at the end. Without them a vector
-# store started a detached server in the checkout's ``.data/milvus`` on the default port, which
-# outlived the run, and CLI tests wrote development keys into the checkout.
-_RUN_DATA: dict[str, Any] = {}
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    from codex32.testing.receivers import free_port
-
-    _RUN_DATA["saved"] = {name: os.environ.get(name)
-                          for name in ("CODEX32_DATA_DIR", "CODEX32_MILVUS_PORT")}
-    _RUN_DATA["folder"] = Path(tempfile.mkdtemp(prefix="codex32-test-data-"))
-    os.environ.update(CODEX32_DATA_DIR=str(_RUN_DATA["folder"]),
-                      CODEX32_MILVUS_PORT=str(free_port()))
-
-
-def _release_run_data() -> None:
-    folder = _RUN_DATA.pop("folder", None)
-    for name, value in _RUN_DATA.pop("saved", {}).items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    if folder is None:
-        return
-    try:
-        from codex32_milvus.server import stop_server
-    except ImportError:  # the milvus plugin is not installed
-        pass
-    else:
-        stop_server(folder / "milvus")
-    shutil.rmtree(folder, ignore_errors=True)
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Freeze the heap once the run is over (each xdist worker's too): the interpreter's
     last collections would otherwise walk every object the run made only to free memory the
     OS takes back at exit, about a second for two test modules' worth (0.96 s against 0.09 s
     from the end of ``pytest.main`` to the process's exit), more for a worker's share."""
-    _release_run_data()
+    release_run_data()
     gc.freeze()
 
 

@@ -21,7 +21,8 @@ from codex32.plugins import hookimpl
 from codex32.plugins.interfaces import Notifier
 
 if os.environ.get("C32TEST_PAGER_BROKEN"):
-    raise ImportError("the pager's SDK is missing")
+    raise ImportError(f"the pager's SDK is missing (read {__file__} with key "
+                      f"{os.environ['C32TEST_PAGER_API_KEY']}, token=pager-token-9876)")
 
 
 class PagerNotifier(Notifier):
@@ -39,6 +40,9 @@ class PagerNotifier(Notifier):
 def register_notifiers(register):
     register(PagerNotifier)
 '''
+
+
+PAGER_KEY = "pgk-8c1d44e0a9f2"  # in the process's environment, quoted by the import error
 
 
 @pytest.fixture()
@@ -66,6 +70,7 @@ def broken_app(site, make_app, tenant, monkeypatch):
                   json={"config": {"channel": "#ops"}, "secrets": {"token": "pager-token-1234"}})
     assert saved.status_code == 200, saved.json
     monkeypatch.setenv("C32TEST_PAGER_BROKEN", "1")
+    monkeypatch.setenv("C32TEST_PAGER_API_KEY", PAGER_KEY)
     sys.modules.pop("c32test_pager", None)
     return make_app()
 
@@ -132,3 +137,37 @@ def test_a_configuration_saved_before_its_plugin_was_recorded_is_still_listed(
     # The entry point is not named like the plugin id: the broken plugin cannot be told.
     assert pager["load_error"] is None
     assert "no installed plugin provides it" in pager["detail"]
+
+
+def _leaks(text: str, site) -> list[str]:
+    return [found for found in (PAGER_KEY, "pager-token-9876", str(site)) if found in text]
+
+
+def test_an_admin_sees_the_load_error_without_secrets_or_folders(broken_app, tenant, site):
+    # The import error's text was shown as the plugin raised it: an environment secret it
+    # quoted, a token=... pair and the server's folders with it.
+    pager = _pager(broken_app, tenant)
+    plugins = {p["name"]: p for p in _call(broken_app, tenant, "GET", "/api/v1/plugins")
+               .json["plugins"]}
+    tested = _call(broken_app, tenant, "POST", "/api/v1/providers/notifier/pager/test").json
+    for text in (pager["load_error"]["error"], pager["detail"],
+                 plugins["c32test_pager"]["error"], tested["detail"]):
+        assert "ImportError: the pager's SDK is missing" in text, text
+        assert "c32test_pager.py" in text and not _leaks(text, site), text
+
+
+@pytest.mark.parametrize("role", ["user", "viewer"])
+def test_a_member_sees_that_a_plugin_is_broken_not_its_error(broken_app, tenant, site, role):
+    member = tenant.add_member(role)
+    client = broken_app.test_client()
+    plugins = {p["name"]: p for p in client.get("/api/v1/plugins", headers=member["headers"])
+               .json["plugins"]}
+    broken = plugins["c32test_pager"]
+    assert broken["error"] and "SDK" not in broken["error"] and not _leaks(str(broken), site)
+    assert "admin" in broken["error"], broken
+    if role == "user":  # a user may list the providers (a viewer may not)
+        kinds = client.get("/api/v1/providers", headers=member["headers"]).json
+        pager = {p["id"]: p for k in kinds for p in k["plugins"]}["pager"]
+        assert pager["available"] is False and pager["load_error"]["name"] == "c32test_pager"
+        assert "failed to load" in pager["detail"], pager
+        assert "SDK" not in str(pager) and not _leaks(str(pager), site), pager

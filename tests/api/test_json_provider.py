@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codex32.api.json_provider import dumps_bytes, read_body
@@ -87,3 +87,62 @@ def test_an_integer_beyond_64_bits_in_a_body_keeps_every_digit(number):
 def test_a_body_with_wide_integers_is_still_read_strictly():
     with pytest.raises(Exception, match="malformed JSON"):
         read_body(b'{"n": 123456789012345678901234567890, "x": NaN}')
+
+
+@pytest.mark.parametrize("raw, where", [
+    (b'{"name": "a", "name": "b"}', "name"),
+    (b'{"a": 1, "\\u0061": 2}', "a"),                        # the same key, escaped
+    (b'{"a:": 1, "a:": 2}', "a:"),
+    (b'{"\\u003a": 1, "\\u003A": 2}', ":"),
+    (b'{"x": [{"k": 1}, {"b": 1, "b": 1}]}', "x.1.b"),      # nested, equal values too
+    (b'[{"t": "12:30", "t": "12:30"}]', "0.t"),
+])
+def test_a_key_given_twice_in_an_object_is_422_naming_it(raw, where):
+    # The last one won in silence: {"name": "a", "name": "b"} read as {"name": "b"}, so what
+    # a proxy or an audit saw was not what was stored.
+    from codex32.errors import Invalid
+
+    with pytest.raises(Invalid, match="given more than once") as refused:
+        read_body(raw)
+    assert where in refused.value.errors["json"], refused.value.errors
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"url": "http://127.0.0.1:8080/a", "at": "12:30:00", "n": {"url": "x:y"}}',
+    b'{"\\u003a": ":", "a": "\\u003a", "b": [{"a": 1}, {"a": 2}]}',
+    b'{"a": {"a": {"a": 1}}, "A": 1, "a ": 2}',
+    b'{"n": 123456789012345678901234567890, "m": {"n": 1}}',
+    b'{}', b'[]', b'"a:b"', b'{"a": "\\":"}',
+])
+def test_bodies_without_a_repeated_key_read_as_before(raw):
+    assert read_body(raw) == json.loads(raw)
+
+
+# Text full of what the byte count looks at: colons, quotes, backslashes, escapes of ':'.
+tricky_text = st.text(alphabet=st.sampled_from(list(':"\\a\u00e9 ')), max_size=6)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | tricky_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(tricky_text, inner, max_size=4),
+    max_leaves=12)
+
+
+def _colons_marked(value):
+    if isinstance(value, str):
+        return value.replace(":", "\N{SNOWMAN}")
+    if isinstance(value, list):
+        return [_colons_marked(item) for item in value]
+    if isinstance(value, dict):
+        return {_colons_marked(key): _colons_marked(item) for key, item in value.items()}
+    return value
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(json_values, st.booleans())
+def test_a_repeated_key_is_found_wherever_colons_are(value, escape_colons):
+    raw = json.dumps({"v": value}, ensure_ascii=False)
+    if escape_colons:  # every ':' inside a string sent as the escape \u003a
+        raw = json.dumps({"v": _colons_marked(value)}, ensure_ascii=False).replace(
+            "\N{SNOWMAN}", "\\u003a")
+    assert read_body(raw.encode()) == {"v": value}
+    with pytest.raises(Exception, match="given more than once"):
+        read_body(f'{{"v": {raw}, "v": 1}}'.encode())

@@ -26,7 +26,7 @@ def server():
 def saved(make_app, tenant, server):
     """The tenant's openai configuration, sealed under OLD; deleted after the test (the
     database is shared: `codex32 secrets rotate` refuses while a row opens with no key it is
-    given, tests/test_cli.py)."""
+    given, tests/cli/test_backup_and_secrets.py)."""
     app = make_app(secrets_keys=[OLD])
     response = _call(app, tenant, "PUT", "/api/v1/providers/llm/openai", json={
         "config": {"base_url": server.url, "timeout": 2}, "secrets": {"api_key": API_KEY}})

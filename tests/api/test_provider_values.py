@@ -53,3 +53,12 @@ def test_a_public_https_slack_webhook_url_is_kept(make_app, monkeypatch):
     response = strict.call("PUT", "/api/v1/providers/notifier/slack", json={
         "config": {}, "secrets": {"webhook_url": "https://hooks.slack.com/services/T/B/x"}})
     assert response.status_code == 200, response.json
+
+
+@pytest.mark.parametrize("kind", ["llm", "embedder"])
+def test_a_model_name_of_any_length_is_refused_when_saved(tenant, kind):
+    response = tenant.call("PUT", f"/api/v1/providers/{kind}/openai", json={
+        "config": {"model": "m" * 100_000}, "secrets": {}})
+    assert response.status_code == 422, response.json
+    assert "model" in response.json["errors"]["json"]["config"]
+    assert tenant.call("DELETE", f"/api/v1/providers/{kind}/openai").status_code == 404

@@ -53,6 +53,13 @@ def test_400_for_malformed_json(tenant):
     _problem(response, 400, "malformed-request")
 
 
+def test_422_for_a_key_given_twice(tenant):
+    response = tenant.call("POST", "/api/v2/bots", data=b'{"name": "a", "name": "b"}',
+                           content_type="application/json")
+    body = _problem(response, 422, "invalid-input")
+    assert "given more than once" in body["detail"], body
+
+
 def test_415_for_a_body_that_is_not_json(tenant):
     response = tenant.call("POST", "/api/v2/bots", data=b"name=x",
                            content_type="application/x-www-form-urlencoded")

@@ -38,6 +38,18 @@ def test_a_nul_character_in_the_variables_is_refused_before_any_write(tenant, as
     assert tenant.call("GET", f"/api/v1/bots/{bot['id']}/executions").json["total"] == 0
 
 
+@pytest.mark.parametrize("body", [
+    b'{"query": "{ workspace { id } }", "query": "mutation { runBot { created } }"}',
+    b'{"query": "{ workspace { id } }", "variables": {"b": 1, "b": 2}}',
+])
+def test_a_key_given_twice_is_refused(tenant, body):
+    # The last "query" won: what a gateway inspecting the first one saw was not what ran.
+    response = tenant.client.post(PATH, data=body, content_type="application/json",
+                                  headers=tenant.headers)
+    assert response.status_code == 422, response.data
+    assert "given more than once" in response.json["errors"][0]["message"]
+
+
 def test_a_body_over_the_size_limit_is_413(tenant):
     big = b'{"query": "{ workspace { id } }", "variables": {"x": "' + b"x" * 1_100_000 + b'"}}'
     response = tenant.client.post(PATH, data=big, content_type="application/json",
@@ -155,9 +167,9 @@ def test_a_document_of_several_operations_must_name_the_one_to_run(tenant, ask):
 
 def test_introspection_is_off_in_production_by_default(tmp_path):
     from codex32.config import Settings
-    from tests.test_config import production_env
+    from tests.test_config import development_env, production_env
 
-    assert Settings.from_env({"CODEX32_ENV": "development"}).graphql_introspection is True
+    assert Settings.from_env(development_env(tmp_path)).graphql_introspection is True
     assert Settings.from_env(production_env(tmp_path)).graphql_introspection is False
     assert Settings.from_env(production_env(tmp_path, GRAPHQL_INTROSPECTION="true")
                              ).graphql_introspection is True

@@ -148,12 +148,12 @@ def test_the_authorization_request_carries_state_nonce_and_s256_pkce(client, pro
     assert query["redirect_uri"].endswith("/api/v1/auth/oidc/corp/callback")
 
 
-def test_oidc_providers_setting_is_parsed_and_checked():
+def test_oidc_providers_setting_is_parsed_and_checked(tmp_path):
     value = json.dumps([{"id": "google", "name": "Google",
                          "discovery_url": "https://accounts.google.com",
                          "client_id": "abc", "client_secret": "shh"}])
     settings = Settings.from_env({"CODEX32_ENV": "test", "CODEX32_OIDC_PROVIDERS": value,
-                                  "CODEX32_DATA_DIR": "/tmp/codex32-oidc-settings"})
+                                  "CODEX32_DATA_DIR": str(tmp_path)})
     (google,) = settings.oidc_providers
     assert google.client_secret == "shh" and "shh" not in repr(settings)
     for bad in ("{", "{}", '[{"id": "Bad Id", "discovery_url": "https://x", "client_id": "c"}]',
@@ -162,7 +162,7 @@ def test_oidc_providers_setting_is_parsed_and_checked():
                 '[{"id": "a", "discovery_url": "https://x", "client_id": "c", "extra": 1}]'):
         with pytest.raises(ConfigError):
             Settings.from_env({"CODEX32_ENV": "test", "CODEX32_OIDC_PROVIDERS": bad,
-                               "CODEX32_DATA_DIR": "/tmp/codex32-oidc-settings"})
+                               "CODEX32_DATA_DIR": str(tmp_path)})
     # In production the callback address must not come from the request's Host header.
     production = Settings(env="production", oidc_providers=(google,))
     with pytest.raises(ConfigError, match="CODEX32_PUBLIC_URL"):

@@ -121,8 +121,8 @@ def test_a_statements_quoted_literals_never_reach_its_span(traced, spans):
     assert query == "SELECT '?' AS a, E'?' AS b, '?' AS c, %(p)s AS d"
 
 
-def test_tracing_is_off_unless_the_environment_asks():
-    base = {"CODEX32_ENV": "test"}
+def test_tracing_is_off_unless_the_environment_asks(tmp_path):
+    base = {"CODEX32_ENV": "test", "CODEX32_DATA_DIR": str(tmp_path)}
     assert Settings.from_env(base).traces_exporter == "none"
     assert Settings.from_env({**base, "OTEL_TRACES_EXPORTER": "OTLP"}).traces_exporter == "otlp"
     assert Settings.from_env({**base, "OTEL_TRACES_EXPORTER": "otlp",

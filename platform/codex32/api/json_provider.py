@@ -8,13 +8,15 @@ library with the same conversions, so every value renders and none is refused.
 
 Request bodies are read by :func:`read_body`, strictly: invalid UTF-8, lone surrogates (which
 no database can store) and nesting deeper than ``MAX_DEPTH`` are a 400 naming the position,
-and a NUL character in any string or key (PostgreSQL text and jsonb cannot hold one) is a 422
-naming the field. An integer beyond 64 bits keeps every digit (orjson would read it as a
+a NUL character in any string or key (PostgreSQL text and jsonb cannot hold one) and a key
+given twice in one object (read alone, the last would win in silence) are a 422 naming the
+field. An integer beyond 64 bits keeps every digit (orjson would read it as a
 float).
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import decimal
 import json
@@ -79,6 +81,9 @@ def read_body(data: bytes) -> Any:
         _check_depth(value)
     if b"\\u0000" in data:
         _check_nul(value)
+    colons = data.count(b":")
+    if colons > 1 and (b"\\u003" in data or orjson.dumps(value).count(b":") != colons):
+        _check_repeated_keys(data)
     if _WIDE_NUMBER.search(data):
         # orjson reads an integer beyond 64 bits as the nearest float: read the body again
         # (valid, as orjson found it, and no deeper than MAX_DEPTH) with the standard library,
@@ -107,6 +112,44 @@ def _check_depth(value: Any) -> None:
         children = item.values() if type(item) is dict else item
         stack.extend((child, depth + 1) for child in children
                      if type(child) is dict or type(child) is list)
+
+
+class _Repeated(dict[str, Any]):
+    """An object of a body that held a key more than once (``keys_given_twice``)."""
+
+    keys_given_twice: list[str]
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) == len(pairs):
+        return value
+    marked = _Repeated(value)
+    counts = collections.Counter(key for key, _ in pairs)
+    marked.keys_given_twice = sorted(key for key, count in counts.items() if count > 1)
+    return marked
+
+
+def _check_repeated_keys(data: bytes) -> None:
+    """Raise ``Invalid`` naming every key given twice in one object of ``data``.
+
+    Only called when a byte count could not rule repeats out: with no ``\\u003a`` escape in the
+    body, every colon of the text is a key's or a string's, and the value orjson read keeps
+    them all (rendered again) unless an object lost a repeated key with its value.
+    """
+    found: dict[str, list[str]] = {}
+    message = "given more than once; send it once"
+    stack: list[tuple[Any, tuple[str, ...]]] = [(json.loads(data, object_pairs_hook=_object), ())]
+    while stack:  # valid JSON no deeper than MAX_DEPTH by now
+        item, path = stack.pop()
+        if isinstance(item, dict):
+            for key in getattr(item, "keys_given_twice", ()):
+                found[".".join((*path, key))] = [message]
+            stack.extend((child, (*path, key)) for key, child in item.items())
+        elif isinstance(item, list):
+            stack.extend((child, (*path, str(index))) for index, child in enumerate(item))
+    if found:
+        raise Invalid(f"json.{min(found)}: {message}", errors={"json": dict(sorted(found.items()))})
 
 
 def _check_nul(value: Any) -> None:

@@ -5,8 +5,12 @@ Plugins translate their SDK's exceptions into these; the message must never cont
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable
 from typing import TypeVar, cast
+
+from codex32.observability.sentry import is_sensitive_key, mask_string
 
 MAX_DETAIL = 300
 # Shorter secret values are not taken out of messages: they would blank out ordinary words.
@@ -45,6 +49,23 @@ def scrubbed(error: E, secrets: Iterable[str | None]) -> E:
     if isinstance(error, ConfigInvalid):
         error.errors = cast(dict[str, list[str]], clean(error.errors))
     return error
+
+
+# The folders of an absolute path (what follows is kept: the file's own name says enough).
+_FOLDERS = re.compile(r"""(?<![\w:/.~-])/(?:[^\s/'"(),:;]+/)+""")
+# Values of the process's environment shorter than this are not taken out (a flag, a port).
+SHORTEST_ENVIRONMENT_SECRET = 8
+
+
+def scrubbed_text(text: str, limit: int = 2 * MAX_DETAIL) -> str:
+    """``text`` a plugin raised outside any workspace's call (a load error) fit to show a
+    workspace's admin: the values of the environment's secret variables, secrets by their
+    shape (``token=...``, ``sk-...``, URL passwords) and the folders of absolute paths taken
+    out, cut to ``limit``. No workspace's secret can be in it: none was read yet."""
+    environment = [value for name, value in os.environ.items()
+                   if is_sensitive_key(name) and len(value) >= SHORTEST_ENVIRONMENT_SECRET]
+    text = mask_string(redacted(text, *environment, limit=len(text) * 10 + 100))
+    return redacted(_FOLDERS.sub("…/", text), limit=limit)
 
 
 class PluginError(Exception):

@@ -208,7 +208,7 @@ def prepare_test(session: Session, principal: Principal, kind: str, plugin_id: s
         row = session.get(ProviderConfig, (principal.workspace_id, kind, plugin_id))
         if row is not None:
             return Probe(workspace_id, kind, plugin_id, None,
-                         HealthResult(ok=False, detail=unavailable(row)["detail"]))
+                         HealthResult(ok=False, detail=unavailable(row, principal)["detail"]))
     return Probe(workspace_id, kind, plugin_id,
                  build(session, principal.workspace_id, kind, plugin_id))
 

@@ -9,6 +9,7 @@ cache). Building and testing the instances a configuration describes is
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -19,16 +20,19 @@ from sqlalchemy.orm import Session
 
 from codex32 import runtime
 from codex32.auth.principal import Principal
+from codex32.auth.rbac import Permission
 from codex32.crypto import SecretsUndecryptable
 from codex32.db.models import ProviderConfig, Workspace
 from codex32.errors import Conflict, Invalid, NotFound, from_plugin_error
 from codex32.outbound import UnsafeURL, check_url
-from codex32.plugins.errors import ConfigInvalid, PluginError, scrubbed
+from codex32.plugins.errors import ConfigInvalid, PluginError, scrubbed, scrubbed_text
 from codex32.plugins.interfaces import Plugin, with_defaults
-from codex32.plugins.manager import Registration
+from codex32.plugins.manager import LoadedPlugin, Registration
 from codex32.services import audit
 
 MASK = "********"
+# What a member who cannot manage the providers reads for a plugin's load error.
+LOAD_ERROR_HIDDEN = "failed to load (a workspace admin sees why)"
 
 
 # -- validation ---------------------------------------------------------------------------
@@ -110,7 +114,8 @@ def catalogue(session: Session, principal: Principal) -> list[dict[str, Any]]:
                 "secrets": list(cls.secrets), "capabilities": sorted(cls.capabilities),
                 "configured": masked(rows.get((kind, plugin_id))), "available": True,
             })
-        plugins += [unavailable(row) for (row_kind, plugin_id), row in sorted(rows.items())
+        plugins += [unavailable(row, principal)
+                    for (row_kind, plugin_id), row in sorted(rows.items())
                     if row_kind == kind and runtime.current().plugins.get(kind, plugin_id) is None]
         kinds.append({"kind": kind, "default": default_id(kind, settings),
                       "fallback": list(settings.get("llm_fallback") or []) if kind == "llm"
@@ -118,14 +123,35 @@ def catalogue(session: Session, principal: Principal) -> list[dict[str, Any]]:
     return kinds
 
 
-def unavailable(row: ProviderConfig) -> dict[str, Any]:
+def shown_load_error(error: str, principal: Principal) -> str:
+    """A plugin's load error as ``principal`` may read it: scrubbed of secrets and folders for
+    whoever manages the workspace's providers; only that it failed for everyone else (the
+    text is the platform's, the same in every workspace)."""
+    return scrubbed_text(error) if principal.can(Permission.MANAGE_PROVIDERS) \
+        else LOAD_ERROR_HIDDEN
+
+
+def loaded_plugins(principal: Principal) -> list[LoadedPlugin]:
+    """Every loaded entry point, by name, with its load error as ``principal`` may read it."""
+    return [dataclasses.replace(info, error=shown_load_error(info.error, principal))
+            if info.error else info
+            for info in sorted(runtime.current().plugins.plugins.values(),
+                               key=lambda info: info.name)]
+
+
+def unavailable(row: ProviderConfig, principal: Principal) -> dict[str, Any]:
     """How the API shows a saved configuration whose plugin is not loaded: kept, marked
-    unavailable, with the load error of the entry point that provided it (when known)."""
+    unavailable, with the load error of the entry point that provided it (when known) as
+    ``principal`` may read it (:func:`shown_load_error`)."""
     # Rows saved before the entry point was recorded: the one named like the plugin id.
     failure = runtime.current().plugins.failure(row.plugin or row.plugin_id)
-    detail = f"{row.kind} '{row.plugin_id}' is unavailable: " + (
-        f"plugin {failure['name']} failed to load: {failure['error']}" if failure
-        else "no installed plugin provides it any more")
+    why = "no installed plugin provides it any more"
+    if failure:
+        error = shown_load_error(failure["error"] or "", principal)
+        failure = {**failure, "error": error}
+        why = f"plugin {failure['name']} " + (
+            error if error == LOAD_ERROR_HIDDEN else f"failed to load: {error}")
+    detail = f"{row.kind} '{row.plugin_id}' is unavailable: {why}"
     return {"id": row.plugin_id, "plugin": row.plugin, "title": row.plugin_id,
             "description": "", "config_schema": None, "secrets": [], "capabilities": [],
             "configured": masked(row), "available": False, "load_error": failure,

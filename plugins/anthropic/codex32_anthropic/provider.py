@@ -67,6 +67,12 @@ CACHE_READ_FACTOR = 0.1
 
 SNAPSHOT_SUFFIX = re.compile(r"-\d{8}$")  # claude-haiku-4-5-20251001 → claude-haiku-4-5
 
+# Every text a workspace saves is bounded: a model name as the core's ledger keeps one, a URL
+# as the other plugins take one; a price table names at most MAX_PRICED_MODELS models.
+MAX_NAME = 200
+MAX_URL = 2048
+MAX_PRICED_MODELS = 500
+
 
 def _sdk() -> ModuleType:
     """The ``anthropic`` SDK, imported on first use: it takes about 2 s of CPU to import, which
@@ -88,10 +94,11 @@ class AnthropicProvider(LLMProvider):
     config_schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
-            "base_url": {"type": "string", "format": "uri", "minLength": 1,
+            "base_url": {"type": "string", "format": "uri", "minLength": 1, "maxLength": MAX_URL,
                          "description": "API root of an Anthropic-compatible gateway. "
                                         "Default: " + DEFAULT_BASE_URL},
-            "model": {"type": "string", "minLength": 1, "default": "claude-haiku-4-5",
+            "model": {"type": "string", "minLength": 1, "maxLength": MAX_NAME,
+                      "default": "claude-haiku-4-5",
                       "description": "Model used when a request names none."},
             "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 600, "default": 60,
                         "description": "Seconds to wait for an answer, per attempt."},
@@ -107,6 +114,8 @@ class AnthropicProvider(LLMProvider):
                 "type": "object",
                 "description": "USD per million tokens by model name (a name also prices its "
                                "dated snapshots).",
+                "propertyNames": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+                "maxProperties": MAX_PRICED_MODELS,
                 "additionalProperties": {
                     "type": "object",
                     "properties": {"input": {"type": "number", "minimum": 0},

@@ -41,15 +41,22 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # OPENAI_API_KEY from the platform's environment, i.e. the operator's key for a tenant's call.
 NO_KEY = "no-key"
 
+# Every text a workspace saves is bounded: a model name as the core's ledger keeps one, a URL
+# as the other plugins take one.
+MAX_NAME = 200
+MAX_URL = 2048
+# The most models a price table names.
+MAX_PRICED_MODELS = 500
+
 CONNECTION_PROPERTIES: dict[str, Any] = {
     "base_url": {
-        "type": "string", "format": "uri", "minLength": 1,
+        "type": "string", "format": "uri", "minLength": 1, "maxLength": MAX_URL,
         "description": "API root of an OpenAI-compatible server (vLLM, Ollama, llama.cpp), "
                        "e.g. http://localhost:11434/v1. Default: " + DEFAULT_BASE_URL,
     },
-    "organization": {"type": "string", "minLength": 1,
+    "organization": {"type": "string", "minLength": 1, "maxLength": MAX_NAME,
                      "description": "OpenAI organization id sent as OpenAI-Organization."},
-    "project": {"type": "string", "minLength": 1,
+    "project": {"type": "string", "minLength": 1, "maxLength": MAX_NAME,
                 "description": "OpenAI project id sent as OpenAI-Project."},
     "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 600, "default": 60,
                 "description": "Seconds to wait for an answer, per attempt."},

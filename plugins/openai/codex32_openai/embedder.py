@@ -13,7 +13,7 @@ import struct
 from typing import Any, ClassVar
 
 from codex32.plugins.api import Embedder, EmbeddingResult, ProviderError, Usage
-from codex32_openai.connection import CONNECTION_PROPERTIES, OpenAIConnection
+from codex32_openai.connection import CONNECTION_PROPERTIES, MAX_NAME, OpenAIConnection
 
 
 class OpenAIEmbedder(OpenAIConnection, Embedder):
@@ -28,7 +28,8 @@ class OpenAIEmbedder(OpenAIConnection, Embedder):
         "type": "object",
         "properties": {
             **CONNECTION_PROPERTIES,
-            "model": {"type": "string", "minLength": 1, "default": "text-embedding-3-small"},
+            "model": {"type": "string", "minLength": 1, "maxLength": MAX_NAME,
+                      "default": "text-embedding-3-small"},
             "dimensions": {"type": "integer", "minimum": 1, "maximum": 16384, "default": 1536,
                            "description": "Length of every vector; must match the model's "
                                           "output (or what it shortens to)."},

@@ -18,12 +18,19 @@ from codex32.plugins.api import (
     ProviderError,
     Usage,
 )
-from codex32_openai.connection import CONNECTION_PROPERTIES, OpenAIConnection
+from codex32_openai.connection import (
+    CONNECTION_PROPERTIES,
+    MAX_NAME,
+    MAX_PRICED_MODELS,
+    OpenAIConnection,
+)
 
 PRICE_TABLE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "USD per million tokens by model name (a name also prices its dated "
                    "snapshots, e.g. gpt-4o-mini prices gpt-4o-mini-2024-07-18).",
+    "propertyNames": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+    "maxProperties": MAX_PRICED_MODELS,
     "additionalProperties": {
         "type": "object",
         "properties": {"input": {"type": "number", "minimum": 0},
@@ -53,7 +60,8 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
         "type": "object",
         "properties": {
             **CONNECTION_PROPERTIES,
-            "model": {"type": "string", "minLength": 1, "default": "gpt-4o-mini",
+            "model": {"type": "string", "minLength": 1, "maxLength": MAX_NAME,
+                      "default": "gpt-4o-mini",
                       "description": "Model used when a request names none."},
             "max_tokens_param": {
                 "enum": ["max_tokens", "max_completion_tokens"], "default": "max_tokens",

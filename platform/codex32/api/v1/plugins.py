@@ -76,12 +76,11 @@ class TemplateSchema(Output):
 @requires(Permission.VIEW_WORKSPACE)
 @blp.response(200, PluginsSchema)
 def list_plugins():
-    """Every loaded plugin with what it registered, and load errors (never a config value);
-    the isolation each executor enforces, as read at start (a listing never starts a
-    process)."""
-    found = runtime.of(current_app)
-    return {"plugins": sorted(found.plugins.plugins.values(), key=lambda p: p.name),
-            "isolation": found.isolation}
+    """Every loaded plugin with what it registered, and load errors (never a config value;
+    their text, scrubbed, for admins only); the isolation each executor enforces, as read at
+    start (a listing never starts a process)."""
+    return {"plugins": providers.loaded_plugins(current_principal()),
+            "isolation": runtime.of(current_app).isolation}
 
 
 @blp.route("/providers", methods=["GET"])
