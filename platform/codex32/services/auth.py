@@ -1,6 +1,7 @@
 """Sign-in flows: password login, refresh-token rotation, revocation and "who am I".
 
-Unknown email, unverified address and wrong password fail the same way, in the same time.
+Unknown email, unverified address, wrong password and a right password for an account that
+belongs to no workspace fail the same way, in the same time.
 Attempts are throttled per (email, client address) pair and, more loosely, per client address,
 never per email alone: a stranger's wrong passwords cannot lock the owner out. The lookup of
 an account by its verified address is here, in the core, for the tenancy domain to use too.
@@ -33,7 +34,10 @@ from codex32.services import audit
 
 LOGIN_WINDOW = 15 * 60
 ADDRESS_FACTOR = 10  # one address may try this many accounts' worth of attempts
-BAD_CREDENTIALS = "invalid email or password (a new account must verify its email first)"
+# One answer for an unknown email, a wrong password, an unverified address and a right
+# password with no workspace to sign in to: none may tell a guesser that the guess was right.
+BAD_CREDENTIALS = ("invalid email or password (a new account must verify its email first; an "
+                   "account that belongs to no workspace has nothing to sign in to)")
 WORKSPACE_ONLY = ("this sign-in, through the workspace's own identity provider, is good in "
                   "this workspace only; sign in to the other workspace itself")
 
@@ -102,8 +106,8 @@ def _choose_workspace(session: Session, user_id: uuid.UUID, wanted: str | None) 
                 return str(row.workspace_id)
         # The same answer as a bad password: do not reveal memberships.
         raise Unauthorized(BAD_CREDENTIALS)
-    if not rows:
-        raise Unauthorized("this account is not a member of any workspace")
+    if not rows:  # the answer of a wrong password: a right one must not show
+        raise Unauthorized(BAD_CREDENTIALS)
     return str(rows[0].workspace_id)
 
 
