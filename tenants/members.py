@@ -1,4 +1,7 @@
-"""Members of a workspace: list, change role, remove; a workspace always keeps one admin."""
+"""Members of a workspace: list, change role, remove; a workspace always keeps one admin.
+
+Removing a member deletes the API keys they minted in the workspace; a demotion needs
+nothing: a key never acts with more than its minter's current role."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from codex32.auth.principal import Principal
 from codex32.auth.rbac import Role
 from codex32.db.models import Membership, User
 from codex32.errors import Conflict, NotFound
-from codex32.services import audit
+from codex32.services import api_keys, audit
 
 
 @dataclass(frozen=True)
@@ -51,13 +54,15 @@ def change_role(session: Session, principal: Principal, user_id: uuid.UUID, role
 
 
 def remove(session: Session, principal: Principal, user_id: uuid.UUID) -> None:
-    """Remove a member; removing the last admin is a conflict."""
+    """Remove a member, and the API keys they minted here; removing the last admin is a
+    conflict."""
     membership = _locked(session, user_id)
     if membership.role == Role.ADMIN:
         _keep_an_admin(session, user_id)
+    revoked = api_keys.revoke_minted_by(session, principal, user_id)
     session.delete(membership)
     audit.record(session, principal, "member.delete", "member", user_id,
-                 {"role": membership.role})
+                 {"role": membership.role, "api_keys_revoked": revoked})
     session.flush()
 
 

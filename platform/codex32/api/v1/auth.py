@@ -80,7 +80,10 @@ class MeSchema(Output):
     api_key_id = fields.UUID(allow_none=True)
     workspace = fields.Dict(required=True)
     role = fields.String(required=True)
-    permissions = fields.List(fields.String(), required=True)
+    minter_role = fields.String(allow_none=True, metadata={
+        "description": "an API key's: its minter's current role, which caps the key's"})
+    permissions = fields.List(fields.String(), required=True, metadata={
+        "description": "what the caller may do (for an API key: what both roles grant)"})
 
 
 @blp.route("/token", methods=["POST"])
