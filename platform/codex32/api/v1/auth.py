@@ -1,5 +1,5 @@
-"""Sign-in endpoints: password login, token refresh and revocation, email verification, and
-"who am I"."""
+"""Sign-in endpoints: password login, token refresh and revocation, email verification,
+password reset, and "who am I"."""
 
 from __future__ import annotations
 
@@ -11,15 +11,17 @@ from codex32.api import transaction
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, Strict, TokenPairSchema
 from codex32.auth.guard import current_principal, limit_rate, origin, requires
-from codex32.auth.principal import credential_from
+from codex32.auth.principal import Origin, credential_from
 from codex32.auth.rbac import Permission
 from codex32.db import db
+from codex32.runtime import background
 from codex32.services import auth
 from codex32.services.mail import Mailer
-from tenants import accounts
+from tenants import accounts, password_resets
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
-                description="Tokens: sign in, refresh, revoke; verify an email; who am I.")
+                description="Tokens: sign in, refresh, revoke; verify an email; reset a "
+                "password; who am I.")
 
 VERIFY_HINT = ("a verification token was sent to this address (in development: the server "
                "log); POST it with your password to /api/v1/auth/verify, then sign in at "
@@ -53,6 +55,16 @@ class VerifySchema(Strict):
 
 class ResendSchema(Strict):
     email = fields.Email(required=True, validate=validate.Length(max=320))
+
+
+class ResetRequestSchema(Strict):
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+
+
+class ResetConfirmSchema(Strict):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024),
+                             metadata={"description": "the new password (the sign-up policy)"})
 
 
 class VerifiedUserSchema(Output):
@@ -152,6 +164,47 @@ def resend_verification(data):
     for pending in renewed:
         mailer.send(accounts.verification_message(pending, mailer.api_base))
     return {"message": "if this address has a pending sign-up, a new token was sent to it"}
+
+
+@blp.route("/password-reset", methods=["POST"])
+@blp.arguments(ResetRequestSchema)
+@blp.response(202, ResentSchema)
+def request_password_reset(data):
+    """Mail a password reset token to the account of an address (good for 30 minutes, once).
+    The answer, and its time, are the same whether the address has an account: the lookup and
+    the mail happen after it, on a background thread."""
+    state = runtime.of(current_app)
+    attempts = state.settings.login_attempts_per_15_minutes
+    limit_rate(f"reset:{origin().ip}", limit=attempts * auth.ADDRESS_FACTOR, window=900)
+    limit_rate(f"reset-mail:{data['email'].lower()}", limit=MAILS_PER_ADDRESS_PER_HOUR,
+               window=3600)
+    where, email = origin(), data["email"]
+    background.run_later(lambda: _start_reset(state, email, where), background.NOTICES)
+    return {"message": "if this address has an account, a password reset token was sent to it"}
+
+
+def _start_reset(state: runtime.Runtime, email: str, where: Origin) -> None:
+    """Store a reset token for ``email``'s account, if any, then mail it (in a session of its
+    own, after the request)."""
+    with runtime.activated(state), state.sessions() as session:
+        mail = password_resets.start(session, email, where)
+        session.commit()
+    if mail is not None:
+        mailer = Mailer.from_settings(state.settings)
+        mailer.send(password_resets.reset_message(mail, mailer.api_base))
+
+
+@blp.route("/password-reset/confirm", methods=["POST"])
+@blp.arguments(ResetConfirmSchema)
+@blp.response(200, ResentSchema)
+def confirm_password_reset(data):
+    """Set a new password with the mailed token (the sign-up policy applies; 422 keeps the
+    token good); every sign-in of the account ends. Then sign in at /api/v1/auth/token."""
+    attempts = runtime.of(current_app).settings.login_attempts_per_15_minutes
+    limit_rate(f"reset-confirm:{origin().ip}", limit=attempts * auth.ADDRESS_FACTOR, window=900)
+    password_resets.confirm(db.session, data["token"], data["password"], origin())
+    return {"message": "password changed and every sign-in ended; sign in at "
+                       "/api/v1/auth/token with the new password"}
 
 
 @blp.route("/me", methods=["GET"])
