@@ -27,6 +27,7 @@ VERIFY_HINT = ("a verification token was sent to this address (in development: t
                "log); POST it with your password to /api/v1/auth/verify, then sign in at "
                "/api/v1/auth/token")
 MAILS_PER_ADDRESS_PER_HOUR = 10
+RESET_SENT = "if this address has an account, a password reset token was sent to it"
 
 
 def limit_verification_mail(email: str) -> None:
@@ -173,14 +174,20 @@ def request_password_reset(data):
     """Mail a password reset token to the account of an address (good for 30 minutes, once).
     The answer, and its time, are the same whether the address has an account: the lookup and
     the mail happen after it, on a background thread."""
+    ask_for_reset(data["email"])
+    return {"message": RESET_SENT}
+
+
+def ask_for_reset(email: str) -> None:
+    """Count a reset request against its client address and its address (429 past either),
+    then leave the lookup and the mail to the background: the caller answers at once, the
+    same for every address (the API and the console)."""
     state = runtime.of(current_app)
     attempts = state.settings.login_attempts_per_15_minutes
     limit_rate(f"reset:{origin().ip}", limit=attempts * auth.ADDRESS_FACTOR, window=900)
-    limit_rate(f"reset-mail:{data['email'].lower()}", limit=MAILS_PER_ADDRESS_PER_HOUR,
-               window=3600)
-    where, email = origin(), data["email"]
+    limit_rate(f"reset-mail:{email.lower()}", limit=MAILS_PER_ADDRESS_PER_HOUR, window=3600)
+    where = origin()
     background.run_later(lambda: _start_reset(state, email, where), background.NOTICES)
-    return {"message": "if this address has an account, a password reset token was sent to it"}
 
 
 def _start_reset(state: runtime.Runtime, email: str, where: Origin) -> None:
@@ -200,11 +207,17 @@ def _start_reset(state: runtime.Runtime, email: str, where: Origin) -> None:
 def confirm_password_reset(data):
     """Set a new password with the mailed token (the sign-up policy applies; 422 keeps the
     token good); every sign-in of the account ends. Then sign in at /api/v1/auth/token."""
-    attempts = runtime.of(current_app).settings.login_attempts_per_15_minutes
-    limit_rate(f"reset-confirm:{origin().ip}", limit=attempts * auth.ADDRESS_FACTOR, window=900)
-    password_resets.confirm(db.session, data["token"], data["password"], origin())
+    confirm_reset(data["token"], data["password"])
     return {"message": "password changed and every sign-in ended; sign in at "
                        "/api/v1/auth/token with the new password"}
+
+
+def confirm_reset(token: str, password: str) -> None:
+    """Set the password with a reset token, throttled per client address (the API and the
+    console)."""
+    attempts = runtime.of(current_app).settings.login_attempts_per_15_minutes
+    limit_rate(f"reset-confirm:{origin().ip}", limit=attempts * auth.ADDRESS_FACTOR, window=900)
+    password_resets.confirm(db.session, token, password, origin())
 
 
 @blp.route("/me", methods=["GET"])
