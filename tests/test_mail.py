@@ -140,6 +140,38 @@ def test_a_password_reset_mails_its_token_through_the_configured_smtp_server(
     assert token not in MAILBOX.tokens_for(tenant.email)  # nothing went to the log
 
 
+class _GatedSession(_Session):
+    """A session whose greeting waits until the test opens the server's gate."""
+
+    def handle(self) -> None:
+        self.server.gate.wait(5)  # type: ignore[attr-defined]
+        super().handle()
+
+
+def test_a_password_reset_answers_before_its_mail_is_handed_over(client, make_app):
+    """The answer must not wait for the lookup or the mail, whose time would tell whether the
+    address has an account: here the SMTP server stalls until the answer is in."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _GatedSession)
+    server.daemon_threads = True
+    server.received, server.gate = [], threading.Event()  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
+    try:
+        tenant = sign_up(client)
+        mailing = make_app(smtp_url=f"smtp://127.0.0.1:{server.server_address[1]}").test_client()
+
+        asked = mailing.post("/api/v1/auth/password-reset", json={"email": tenant.email})
+
+        assert asked.status_code == 202 and server.received == []  # type: ignore[attr-defined]
+        server.gate.set()  # type: ignore[attr-defined]
+        assert background.wait_idle(5)
+        (_envelope, message), = server.received  # type: ignore[attr-defined]
+        assert message["To"] == tenant.email
+    finally:
+        server.gate.set()  # type: ignore[attr-defined]
+        server.shutdown()
+        server.server_close()
+
+
 def test_an_unreachable_smtp_server_is_logged_without_the_message(caplog):
     mailer = Mailer(f"smtp://127.0.0.1:{free_port()}", "no-reply@codex32.test")
     with caplog.at_level(logging.ERROR, logger="codex32.services.mail"):
