@@ -3,18 +3,20 @@ password reset, and "who am I"."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import current_app, request
 from marshmallow import fields, validate
+from sqlalchemy.orm import Session
 
 from codex32 import runtime
 from codex32.api import transaction
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import Output, Strict, TokenPairSchema
 from codex32.auth.guard import current_principal, limit_rate, origin, requires
-from codex32.auth.principal import Origin, credential_from
+from codex32.auth.principal import credential_from
 from codex32.auth.rbac import Permission
 from codex32.db import db
-from codex32.runtime import background
 from codex32.services import auth
 from codex32.services.mail import Mailer
 from tenants import accounts, password_resets
@@ -186,19 +188,15 @@ def ask_for_reset(email: str) -> None:
     attempts = state.settings.login_attempts_per_15_minutes
     limit_rate(f"reset:{origin().ip}", limit=attempts * auth.ADDRESS_FACTOR, window=900)
     limit_rate(f"reset-mail:{email.lower()}", limit=MAILS_PER_ADDRESS_PER_HOUR, window=3600)
-    where = origin()
-    background.run_later(lambda: _start_reset(state, email, where), background.NOTICES)
+    where, mailer = origin(), Mailer.from_settings(state.settings)
 
-
-def _start_reset(state: runtime.Runtime, email: str, where: Origin) -> None:
-    """Store a reset token for ``email``'s account, if any, then mail it (in a session of its
-    own, after the request)."""
-    with runtime.activated(state), state.sessions() as session:
+    def start(session: Session) -> Callable[[], object] | None:
         mail = password_resets.start(session, email, where)
-        session.commit()
-    if mail is not None:
-        mailer = Mailer.from_settings(state.settings)
-        mailer.send(password_resets.reset_message(mail, mailer.api_base))
+        if mail is None:
+            return None
+        return lambda: mailer.send(password_resets.reset_message(mail, mailer.api_base))
+
+    transaction.in_background(start)
 
 
 @blp.route("/password-reset/confirm", methods=["POST"])
