@@ -62,7 +62,7 @@ def remove(session: Session, principal: Principal, user_id: uuid.UUID) -> None:
     revoked = api_keys.revoke_minted_by(session, principal, user_id)
     session.delete(membership)
     audit.record(session, principal, "member.delete", "member", user_id,
-                 {"role": membership.role, "api_keys_revoked": revoked})
+                 {"role": membership.role, "keys_revoked": revoked})
     session.flush()
 
 

@@ -44,6 +44,9 @@ def test_removing_a_member_revokes_the_keys_they_minted_there_and_audits_it(tena
     assert revoked["changes"]["minted_by"] == minter["user_id"]
     assert revoked["changes"]["prefix"] == theirs["prefix"]
     assert theirs["key"] not in str(audit)
+    removal = tenant.call("GET", f"/api/v1/audit-logs?resource_id={minter['user_id']}"
+                          "&action=member.delete").json["items"]
+    assert removal[0]["changes"]["keys_revoked"] == 1
 
 
 def test_a_key_minted_by_a_key_answers_to_the_same_member(tenant, minter):
