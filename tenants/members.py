@@ -1,4 +1,7 @@
-"""Members of a workspace: list, change role, remove; a workspace always keeps one admin."""
+"""Members of a workspace: list, change role, remove; a workspace always keeps one admin.
+
+Removing a member deletes the API keys they minted in the workspace; a demotion needs
+nothing: a key never acts with more than its minter's current role."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from codex32.auth.principal import Principal
 from codex32.auth.rbac import Role
 from codex32.db.models import Membership, User
 from codex32.errors import Conflict, NotFound
-from codex32.services import audit
+from codex32.services import api_keys, audit
 
 
 @dataclass(frozen=True)
@@ -40,9 +43,9 @@ def list_members(session: Session) -> list[Member]:
 def change_role(session: Session, principal: Principal, user_id: uuid.UUID, role: str) -> Member:
     """Give a member another role; demoting the last admin is a conflict. The role it has
     already is no change: nothing written, not audited."""
-    membership = _locked(session, user_id)
+    membership, admins = _locked(session, user_id)
     if membership.role == Role.ADMIN and role != Role.ADMIN:
-        _keep_an_admin(session, user_id)
+        _keep_an_admin(admins, user_id)
     recorded = audit.apply_changes(membership, {"role": role})
     if recorded:
         audit.record(session, principal, "member.update", "member", user_id, recorded)
@@ -51,28 +54,33 @@ def change_role(session: Session, principal: Principal, user_id: uuid.UUID, role
 
 
 def remove(session: Session, principal: Principal, user_id: uuid.UUID) -> None:
-    """Remove a member; removing the last admin is a conflict."""
-    membership = _locked(session, user_id)
+    """Remove a member, and the API keys they minted here; removing the last admin is a
+    conflict."""
+    membership, admins = _locked(session, user_id)
     if membership.role == Role.ADMIN:
-        _keep_an_admin(session, user_id)
+        _keep_an_admin(admins, user_id)
+    revoked = api_keys.revoke_minted_by(session, principal, user_id)
     session.delete(membership)
     audit.record(session, principal, "member.delete", "member", user_id,
-                 {"role": membership.role})
+                 {"role": membership.role, "keys_revoked": revoked})
     session.flush()
 
 
-def _locked(session: Session, user_id: uuid.UUID) -> Membership:
+def _locked(session: Session, user_id: uuid.UUID) -> tuple[Membership, list[uuid.UUID]]:
+    """The member's row and the admins', locked: the admins first, in one order, so two
+    concurrent changes (two admins demoting each other) wait for each other and the later one
+    sees the earlier's outcome, rather than deadlock or both pass the last-admin check."""
+    admins = list(session.execute(
+        select(Membership.user_id).where(Membership.role == Role.ADMIN)
+        .order_by(Membership.user_id).with_for_update()).scalars())
     membership = session.execute(
         select(Membership).where(Membership.user_id == user_id).with_for_update()).scalar()
     if membership is None:
         raise NotFound("member not found")
-    return membership
+    return membership, admins
 
 
-def _keep_an_admin(session: Session, leaving: uuid.UUID) -> None:
-    # Lock every admin row so two concurrent demotions cannot both pass this check.
-    admins = session.execute(select(Membership.user_id).where(Membership.role == Role.ADMIN)
-                             .with_for_update()).scalars().all()
+def _keep_an_admin(admins: list[uuid.UUID], leaving: uuid.UUID) -> None:
     if not [admin for admin in admins if admin != leaving]:
         raise Conflict("a workspace needs at least one admin")
 

@@ -80,13 +80,14 @@ def sign_in(session: Session, pending: Pending, claims: dict[str, Any],
     if verified:
         identity.email = email
     session.flush()
-    joined = record_sign_in(session, identity.user_id, pending.workspace_id, origin, {
+    stamp = record_sign_in(session, identity.user_id, pending.workspace_id, origin, {
         "method": "oidc", "provider": provider.id, "issuer": claims["iss"],
         "linked_identity": linked, "admitted_by": admitted_by, "role": role,
         **({"closed_invitations": closed} if closed else {})})
     # A workspace's own provider speaks for its workspace only: what it signs in may not be
     # switched into the account's other workspaces, whose admins never trusted it.
-    return tokens.issue_pair(identity.user_id, pending.workspace_id, joined=joined,
+    return tokens.issue_pair(identity.user_id, pending.workspace_id, joined=stamp.joined,
+                             generation=stamp.generation,
                              workspace_only=provider.workspace_id is not None)
 
 

@@ -14,6 +14,7 @@ from email.message import Message as ParsedMessage
 import pytest
 
 from codex32.config import ConfigError, Settings
+from codex32.runtime import background
 from codex32.services.mail import Mailer, Message, SmtpServer
 from codex32.testing.receivers import free_port
 from tests.conftest import MAILBOX, PASSWORD, sign_up
@@ -116,6 +117,59 @@ def test_a_workspace_name_with_line_breaks_neither_fails_an_invitation_nor_adds_
     assert [rcpt.upper() for rcpt in envelope["rcpt"]] == [f"RCPT TO:<{invited.upper()}>"]
     assert message["Bcc"] is None
     assert message["Subject"] == "Invitation to Acme Bcc: spy@evil.test on Codex-32"
+
+
+def test_a_password_reset_mails_its_token_through_the_configured_smtp_server(
+        smtp, client, make_app):
+    port, received = smtp
+    tenant = sign_up(client)  # verified through the log
+    mailing = make_app(smtp_url=f"smtp://127.0.0.1:{port}",
+                       public_url="https://codex32.example.com").test_client()
+
+    asked = mailing.post("/api/v1/auth/password-reset", json={"email": tenant.email})
+
+    assert asked.status_code == 202
+    assert background.wait_idle(5)
+    (_envelope, message), = received
+    assert message["To"] == tenant.email and "reset" in message["Subject"].lower()
+    body = message.get_payload()
+    assert "https://codex32.example.com/api/v1/auth/password-reset/confirm" in body
+    token = body.rsplit("token: ", 1)[1].strip()
+    assert mailing.post("/api/v1/auth/password-reset/confirm", json={
+        "token": token, "password": "a brand new passphrase 7"}).status_code == 200
+    assert token not in MAILBOX.tokens_for(tenant.email)  # nothing went to the log
+
+
+class _GatedSession(_Session):
+    """A session whose greeting waits until the test opens the server's gate."""
+
+    def handle(self) -> None:
+        self.server.gate.wait(5)  # type: ignore[attr-defined]
+        super().handle()
+
+
+def test_a_password_reset_answers_before_its_mail_is_handed_over(client, make_app):
+    """The answer must not wait for the lookup or the mail, whose time would tell whether the
+    address has an account: here the SMTP server stalls until the answer is in."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _GatedSession)
+    server.daemon_threads = True
+    server.received, server.gate = [], threading.Event()  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
+    try:
+        tenant = sign_up(client)
+        mailing = make_app(smtp_url=f"smtp://127.0.0.1:{server.server_address[1]}").test_client()
+
+        asked = mailing.post("/api/v1/auth/password-reset", json={"email": tenant.email})
+
+        assert asked.status_code == 202 and server.received == []  # type: ignore[attr-defined]
+        server.gate.set()  # type: ignore[attr-defined]
+        assert background.wait_idle(5)
+        (_envelope, message), = server.received  # type: ignore[attr-defined]
+        assert message["To"] == tenant.email
+    finally:
+        server.gate.set()  # type: ignore[attr-defined]
+        server.shutdown()
+        server.server_close()
 
 
 def test_an_unreachable_smtp_server_is_logged_without_the_message(caplog):

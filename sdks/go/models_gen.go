@@ -267,7 +267,10 @@ type Login struct {
 
 // Me is the Me schema of API v1.
 type Me struct {
-	APIKeyID    *string        `json:"api_key_id,omitempty"`
+	APIKeyID *string `json:"api_key_id,omitempty"`
+	// an API key's: its minter's current role, which caps the key's
+	MinterRole *string `json:"minter_role,omitempty"`
+	// what the caller may do (for an API key: what both roles grant)
 	Permissions []string       `json:"permissions"`
 	Role        string         `json:"role"`
 	User        map[string]any `json:"user,omitempty"`

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from codex32.runtime import background
 from tests.conftest import MAILBOX, PASSWORD
 
 CODE = "def main(event, context):\n    return 1\n"
@@ -53,6 +54,9 @@ MUTATIONS = {
     "auth.switch": ("auth.login", lambda t: t.client.post(
         "/api/v1/auth/switch", json={"workspace": t.slug},
         headers={"Authorization": f"Bearer {t.refresh_token}"})),
+    "auth.request_password_reset": ("account.password_reset_request", lambda t: _settled(
+        t.client.post("/api/v1/auth/password-reset", json={"email": t.email}))),
+    "auth.confirm_password_reset": ("account.password_reset", None),
     "auth.verify": ("account.verify", None),
     "auth.resend_verification": ("account.verification_resend", None),
     "members.invite": ("invitation.create", lambda t: t.call(
@@ -102,6 +106,11 @@ MUTATIONS = {
 
 def _prepared(endpoint, t):
     """For endpoints that need a resource first: create it, return the mutating call."""
+    if endpoint == "auth.confirm_password_reset":
+        _settled(t.client.post("/api/v1/auth/password-reset", json={"email": t.email}))
+        token = MAILBOX.token_for(t.email)
+        return lambda: t.client.post("/api/v1/auth/password-reset/confirm",
+                                     json={"token": token, "password": PASSWORD + " anew"})
     if endpoint == "members.accept":
         email = f"{uuid.uuid4().hex[:8]}@ex.com"
         t.call("POST", "/api/v1/invitations", json={"email": email, "role": "user"})
@@ -198,6 +207,12 @@ def _knowledge(endpoint, t):
         "collections.upload_document": lambda: t.call(
             "POST", documents, json={"title": "audited", "text": "audited text"}),
     }[endpoint]
+
+
+def _settled(response):
+    """``response``, once the work it left for after it (a reset's lookup and mail) is done."""
+    assert background.wait_idle(5)
+    return response
 
 
 def _pending_sign_up(client) -> tuple[str, str]:

@@ -37,6 +37,19 @@ def test_unknown_email_and_wrong_password_answer_the_same(client, tenant):
     assert unknown.json == wrong.json
 
 
+def test_a_right_password_without_a_workspace_answers_as_a_wrong_one(client, tenant):
+    """An account that belongs to no workspace (its last membership removed) signs in to
+    nothing: the right password must not answer otherwise than a wrong one, or the answer
+    tells whoever guesses that the guess was right."""
+    member = tenant.add_member("user")
+    assert tenant.call("DELETE", f"/api/v1/members/{member['user_id']}").status_code == 204
+    right = _login(client, member["email"])
+    wrong = _login(client, member["email"], "not the right password")
+    unknown = _login(client, f"nobody-{uuid.uuid4().hex}@example.com")
+    assert right.status_code == wrong.status_code == unknown.status_code == 401
+    assert right.json == wrong.json == unknown.json
+
+
 def test_login_picks_the_named_workspace(client, tenant):
     client.post("/api/v1/workspaces", json={
         "name": "Second", "slug": f"second-{uuid.uuid4().hex[:6]}",

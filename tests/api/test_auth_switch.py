@@ -6,6 +6,7 @@ import threading
 
 import jwt
 
+from codex32.services import auth
 from tests.conftest import MAILBOX, PASSWORD, Tenant, sign_up
 
 
@@ -47,8 +48,7 @@ def test_a_workspace_one_is_not_a_member_of_is_the_sign_in_401(client):
     answer = switch(client, home.refresh_token, stranger.slug)
 
     assert answer.status_code == 401
-    assert answer.json["message"] == "invalid email or password (a new account must verify " \
-                                     "its email first)"
+    assert answer.json["message"] == auth.BAD_CREDENTIALS
     assert client.get("/api/v1/auth/me", headers=home.headers).status_code == 200
 
 

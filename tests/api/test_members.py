@@ -3,6 +3,7 @@ and existing accounts, answering the same), roles, last admin."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 from tests.conftest import MAILBOX, PASSWORD, sign_in, sign_up, user_id_of
@@ -316,3 +317,34 @@ def test_invitation_mails_to_one_address_are_bounded(client, tenant):
     other = f"other-{uuid.uuid4().hex[:6]}@ex.com"
     assert tenant.call("POST", "/api/v1/invitations",
                        json={"email": other, "role": "viewer"}).status_code == 201
+
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin_and_a_409(app, tenant):
+    """Each demotion locked its target first and the admins next: two admins demoting each
+    other at once could deadlock, and one got a retryable error instead of the last-admin 409."""
+    second = tenant.add_member("admin")
+    headers = {tenant.user_id: tenant.headers, second["user_id"]: second["headers"]}
+    for _ in range(10):
+        barrier, statuses = threading.Barrier(2), []
+
+        def demote(caller: str, target: str, barrier=barrier, statuses=statuses) -> None:
+            client = app.test_client()
+            barrier.wait()
+            statuses.append(client.patch(f"/api/v1/members/{target}", json={"role": "user"},
+                                         headers=headers[caller]).status_code)
+
+        threads = [threading.Thread(target=demote, args=(caller, target)) for caller, target
+                   in ((tenant.user_id, second["user_id"]), (second["user_id"], tenant.user_id))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        # The later one is refused: 409 (the last admin), or 403 when the earlier demotion
+        # had already taken its caller's admin role as it authenticated; never a 5xx.
+        assert sorted(statuses)[0] == 200 and sorted(statuses)[1] in (403, 409), statuses
+        roles = {m["user_id"]: m["role"] for m in tenant.call("GET", "/api/v1/members").json}
+        (admin,) = [user for user, role in roles.items() if role == "admin"]
+        (demoted,) = [user for user in headers if user != admin]
+        assert tenant.client.patch(f"/api/v1/members/{demoted}", json={"role": "admin"},
+                                   headers=headers[admin]).status_code == 200

@@ -13,6 +13,7 @@ from codex32.auth.rbac import ROLE_PERMISSIONS, Permission, Role
 PUBLIC = {"workspaces.sign_up", "auth.token", "auth.refresh", "auth.revoke", "auth.switch",
           "members.accept",
           "auth.verify", "auth.resend_verification", "oidc.list_sign_in_providers",
+          "auth.request_password_reset", "auth.confirm_password_reset",
           "oidc.authorize", "oidc.callback", "oidc.callback_form_post",
           # The OpenAPI documents and docs pages of each version (codex32.api.openapi).
           "api-docs-v1.openapi.json", "api-docs-v1.docs", "api-docs-v1.redoc",

@@ -45,6 +45,7 @@ def test_an_admin_mints_a_key_that_is_shown_once_and_works(console, tenant):
     assert tenant.client.get("/api/v1/bots", headers={"X-API-Key": key}).status_code == 200
     listing = console.get("/app/admin/api-keys").text
     assert "ci" in listing and key not in listing
+    assert f'<td data-testid="minted-by">{tenant.email}</td>' in listing
     logged = tenant.call("GET", "/api/v1/audit-logs?action=api_key.create").json["items"]
     assert len(logged) == 1 and key not in json.dumps(logged)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import PASSWORD, sign_up
+from codex32.runtime import background
+from tests.conftest import MAILBOX, PASSWORD, sign_up
 from tests.console.conftest import ConsoleClient, csrf_of, session_cookie
 
 
@@ -183,3 +184,27 @@ def test_an_error_page_that_cannot_be_drawn_falls_back_to_the_json_shape(app, mo
     answer = app.test_client().get("/app/no-such-page")
 
     assert answer.status_code == 404 and answer.json["code"] == 404
+
+
+def test_a_password_is_reset_from_the_console_and_every_earlier_session_ends(app, console,
+                                                                              tenant):
+    client = app.test_client()
+    assert "/app/password-reset" in client.get("/app/sign-in").text
+    csrf = csrf_of(client, "/app/password-reset")
+    asked = client.post("/app/password-reset", data={"email": tenant.email, "csrf_token": csrf})
+    assert asked.status_code == 200 and "a password reset token was sent" in asked.text
+    assert background.wait_idle(5)
+    token = MAILBOX.token_for(tenant.email)
+
+    weak = client.post("/app/password-reset/confirm",
+                       data={"token": token, "password": "short", "csrf_token": csrf})
+    assert weak.status_code == 422 and "at least 10 characters" in weak.text
+    done = client.post("/app/password-reset/confirm", data={
+        "token": token, "password": "a brand new passphrase 7", "csrf_token": csrf})
+
+    assert done.status_code == 200 and "password changed" in done.text
+    assert console.get("/app/bots").status_code == 302  # the earlier session ended
+    assert client.post("/app/password-reset/confirm", data={
+        "token": token, "password": "a brand new passphrase 7",
+        "csrf_token": csrf}).status_code == 400
+    assert client.post("/app/password-reset", data={"email": tenant.email}).status_code == 403

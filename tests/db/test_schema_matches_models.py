@@ -8,9 +8,17 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from codex32.db import Model, builder_models, gateway_models, knowledge_models, oidc_models
+from codex32.db import (
+    Model,
+    account_models,
+    builder_models,
+    gateway_models,
+    knowledge_models,
+    oidc_models,
+)
 
-MODULES = (builder_models, gateway_models, knowledge_models, oidc_models)  # all mapped
+MODULES = (account_models, builder_models, gateway_models, knowledge_models,
+           oidc_models)  # all mapped
 
 
 def _ours(obj, name, type_, reflected, compare_to) -> bool:

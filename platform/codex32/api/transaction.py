@@ -11,7 +11,8 @@ its sign-in, then answers 401).
 Services take the session and never commit, roll back or close it. Before a slow call (a code
 generator, a language model, a provider's health check) or a side effect that announces a
 write (a mail), the view calls :func:`end`: the work so far is committed and the connection goes
-back to the pool, so no pooled connection waits on a provider. The rule is written in
+back to the pool, so no pooled connection waits on a provider. Work a request leaves for after
+its answer in a session of its own goes through :func:`in_background`. The rule is written in
 docs/architecture.md, "Transactions".
 """
 
@@ -21,9 +22,10 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Response, after_this_request
+from flask import Response, after_this_request, current_app
 from sqlalchemy.orm import Session
 
+from codex32 import runtime
 from codex32.db import db
 from codex32.errors import DomainError
 from codex32.runtime import background
@@ -93,3 +95,21 @@ def after_sent(work: Callable[[], None]) -> None:
     def later(response: Response) -> Response:
         response.call_on_close(lambda: background.run_later(once))
         return response
+
+
+def in_background(work: Callable[[Session], Callable[[], object] | None],
+                  lane: str = background.NOTICES) -> None:
+    """Run ``work`` on the process's background thread of ``lane``, in a session of its own
+    that is committed when it returns (and rolled back when it raises), then what it returned
+    (a mail announcing its writes), outside any transaction. For work whose time the answer
+    must not include: a password reset's lookup and mail tell nothing by the answer's time."""
+    state = runtime.of(current_app)
+
+    def run() -> None:
+        with runtime.activated(state), state.sessions() as session:
+            then = work(session)
+            session.commit()
+        if then is not None:
+            then()
+
+    background.run_later(run, lane)

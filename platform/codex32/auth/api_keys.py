@@ -36,6 +36,8 @@ class KeyRecord:
     workspace_id: str
     role: str
     expires_at: datetime | None
+    created_by: str | None = None  # the member the key answers to (see services.api_keys)
+    minter_role: str | None = None  # their current role in the key's workspace, None if gone
     reads: list[driver.Rows] = field(default_factory=list)  # see lookup_and_bind
 
 
@@ -56,9 +58,10 @@ def lookup_and_bind(session: Session, plain: str,
     and bind its workspace in the same statement; None (nothing bound) for an unknown key.
     ``reads`` run in the same round trip (:func:`codex32.db.tenancy.bind_through_reading`)."""
     row, found = tenancy.bind_through_reading(
-        session, None, "SELECT id, workspace_id, role, expires_at FROM auth_api_key(%(h)s)",
-        {"h": secret_digest(plain)}, reads)
+        session, None, "SELECT id, workspace_id, role, expires_at, created_by, minter_role "
+        "FROM auth_api_key(%(h)s)", {"h": secret_digest(plain)}, reads)
     if row is None:
         return None
+    minter = row["created_by"]
     return KeyRecord(str(row["id"]), str(row["workspace_id"]), row["role"], row["expires_at"],
-                     found)
+                     str(minter) if minter is not None else None, row["minter_role"], found)

@@ -62,7 +62,7 @@ def requires(permission: Permission, *,
         def guarded(*args: Any, **kwargs: Any) -> Any:
             principal = authenticated(reads() if reads is not None else ())
             if not principal.can(permission):
-                raise Forbidden(f"your role ({principal.role}) lacks the "
+                raise Forbidden(f"your role ({principal.role_label}) lacks the "
                                 f"'{permission.value}' permission")
             return view(*args, **kwargs)
 

@@ -2,7 +2,9 @@
 
 Authentication binds the workspace from the verified credential (never from a header alone)
 and reads the role from the database on every request, so a demotion or removal applies to
-tokens already issued.
+tokens already issued, and to the API keys the member minted: a key acts with the permissions
+both its own role and its minter's current role grant, and not at all once the minter is no
+longer a member.
 """
 
 from __future__ import annotations
@@ -39,12 +41,27 @@ class Principal:
     api_key_id: uuid.UUID | None = None
     origin: Origin = field(default_factory=Origin)
     claims: dict[str, Any] | None = None
+    # An API key's minter and their current role, which caps the key's (see permissions).
+    minted_by: uuid.UUID | None = None
+    minter_role: str | None = None
     # The rows of the reads the route asked to run with the authentication (see authenticate).
     reads: list[driver.Rows] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def permissions(self) -> frozenset[Permission]:
-        return permissions_of(self.role)
+        """What ``role`` grants; for an API key with a minter, only what the minter's current
+        role grants too (a key never acts with more than the member who minted it)."""
+        granted = permissions_of(self.role)
+        if self.minted_by is not None:
+            granted &= permissions_of(self.minter_role or "")
+        return granted
+
+    @property
+    def role_label(self) -> str:
+        """The role as a refusal names it (with the minter's, when that caps a key's)."""
+        if self.minted_by is not None and self.minter_role != self.role:
+            return f"{self.role}, capped by its minter's role {self.minter_role}"
+        return self.role
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
@@ -103,8 +120,13 @@ def _from_api_key(session: Session, plain: str, origin: Origin,
     if record.expires_at is not None and record.expires_at <= datetime.now(UTC):
         tenancy.unbind()
         raise Unauthorized("the API key has expired")
+    if record.created_by is not None and record.minter_role is None:
+        tenancy.unbind()  # removal revokes the keys; this holds should one be left
+        raise Unauthorized("the API key's minter is no longer a member of the workspace")
     return Principal(workspace_id=uuid.UUID(record.workspace_id), role=record.role,
-                     api_key_id=uuid.UUID(record.id), origin=origin, reads=record.reads)
+                     api_key_id=uuid.UUID(record.id), origin=origin, reads=record.reads,
+                     minted_by=uuid.UUID(record.created_by) if record.created_by else None,
+                     minter_role=record.minter_role)
 
 
 def _from_access_token(session: Session, token: str, origin: Origin,
@@ -127,14 +149,16 @@ def membership_reading(session: Session, claims: dict[str, Any],
                        ) -> tuple[dict[str, Any] | None, list[driver.Rows]]:
     """:func:`membership`, with ``reads`` in its round trip (see :func:`authenticate`). A
     membership other than the one the token was issued for (the member was removed and
-    invited back since) is none, and nothing is bound."""
+    invited back since), or a token issued before the account's password was reset since, is
+    none, and nothing is bound."""
     row, found = tenancy.bind_through_reading(
         session, claims["ws"],
-        "SELECT role, revoked, joined_at FROM auth_membership(%(user)s, %(workspace)s, "
-        "%(jti)s, %(fam)s)",
+        "SELECT role, revoked, joined_at, generation FROM auth_membership(%(user)s, "
+        "%(workspace)s, %(jti)s, %(fam)s)",
         {"user": claims["sub"], "workspace": claims["ws"], "jti": claims["jti"],
          "fam": tokens.family_id(claims)}, reads)
-    if row is not None and not tokens.names_membership(claims, row["joined_at"]):
+    if row is not None and not (tokens.names_membership(claims, row["joined_at"])
+                                and tokens.generation_of(claims) == row["generation"]):
         tenancy.unbind()
         return None, []
     return row, found

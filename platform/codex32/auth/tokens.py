@@ -3,6 +3,8 @@
 Access tokens carry the user (``sub``), the workspace (``ws``), the login family (``fam``), when
 the membership they were issued for began (``joined``: a member removed and invited back has a
 new one, which the old tokens do not name),
+``gen``, the account's session generation it was issued in (a password reset starts a new
+one, ending every sign-in issued before it; absent for the first),
 and ``ws_only`` when the sign-in is good in its workspace only (see :func:`issue_pair`);
 refresh tokens rotate within their family, and a reused old refresh token revokes the family.
 A workspace switch moves a sign-in to its family's successor (:func:`successor_family`, derived
@@ -60,14 +62,18 @@ def init_app(app: Flask) -> None:
 
 def issue_pair(user_id: uuid.UUID | str, workspace_id: uuid.UUID | str,
                family: str | None = None, *, joined: int | None = None,
-               workspace_only: bool = False) -> TokenPair:
+               generation: int = 0, workspace_only: bool = False) -> TokenPair:
     """Issue an access and a refresh token for one membership, in ``family`` or a new one.
     ``joined``: when that membership began (:func:`joined_claim`; a refresh keeps it).
+    ``generation``: the account's session generation (:func:`generation_of`; a refresh keeps
+    it).
     ``workspace_only``: the sign-in may not be switched to another workspace (the claim
     ``ws_only``; a refresh keeps it), for what a workspace's own identity provider vouches."""
     claims: dict[str, Any] = {"ws": str(workspace_id), "fam": family or uuid.uuid4().hex}
     if joined is not None:
         claims["joined"] = joined
+    if generation:
+        claims["gen"] = generation
     if workspace_only:
         claims["ws_only"] = True
     access = create_access_token(identity=str(user_id), additional_claims=claims)
@@ -143,6 +149,13 @@ def names_membership(claims: dict[str, Any], joined_at: datetime) -> bool:
     (issued before it existed) is taken as this membership's."""
     joined = claims.get("joined")
     return joined is None or joined == joined_claim(joined_at)
+
+
+def generation_of(claims: dict[str, Any]) -> int:
+    """The session generation a token was issued in (0 without the claim): a token whose
+    generation is not the account's current one was issued before a password reset."""
+    generation = claims.get("gen", 0)
+    return generation if isinstance(generation, int) else -1
 
 
 def successor_family(family: str) -> str:

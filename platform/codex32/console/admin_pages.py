@@ -215,8 +215,9 @@ def admin_invitation_withdraw(invitation_id):
 
 
 def _keys_page(minted: Any = None, status: int = 200):
+    minters = {member.user_id: member.email for member in members.list_members(db.session)}
     return render_template("console/admin/api_keys.html", keys=api_keys.list_keys(db.session),
-                           roles=ROLES, minted=minted), status
+                           minters=minters, roles=ROLES, minted=minted), status
 
 
 @blp.route("/admin/api-keys", methods=["GET"])

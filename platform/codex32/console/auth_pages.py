@@ -1,4 +1,5 @@
-"""Signing in and out of the console, switching workspaces, and the console's home.
+"""Signing in and out of the console, resetting a password, switching workspaces, and the
+console's home.
 
 The same services as ``/api/v1/auth``: a password sign-in, a workspace switch and a sign-out
 are the API's ``token``, ``switch`` and ``revoke``, their throttles and audit included; only the
@@ -13,6 +14,7 @@ from flask import current_app, redirect, render_template, request, url_for
 
 from codex32 import runtime
 from codex32.api import transaction
+from codex32.api.v1.auth import RESET_SENT, ask_for_reset, confirm_reset
 from codex32.auth.guard import current_principal, origin
 from codex32.auth.rbac import Permission
 from codex32.console import session
@@ -64,6 +66,49 @@ def sign_in_submit():
     session.begin(pair.refresh_token)
     retire_replaced()
     return redirect(_safe_next(request.form.get("next")), code=303)
+
+
+@blp.route("/password-reset", methods=["GET"])
+def password_reset():
+    """Ask for a password reset token (mailed), or bring one back with a new password."""
+    return render_template("console/password_reset.html", error=None, notice=None, email="")
+
+
+@blp.route("/password-reset", methods=["POST"])
+def password_reset_submit():
+    """As ``POST /api/v1/auth/password-reset``: the same answer for every address."""
+    email = request.form.get("email", "").strip()[:320]
+    if "@" not in email:
+        return render_template("console/password_reset.html", notice=None, email=email,
+                               error="give the email address of your account"), 422
+    ask_for_reset(email)
+    return render_template("console/password_reset.html", error=None, email=email,
+                           notice=RESET_SENT + "; paste it below with a new password")
+
+
+@blp.route("/password-reset/confirm", methods=["POST"])
+def password_reset_confirm():
+    """As ``POST /api/v1/auth/password-reset/confirm``; then the sign-in form."""
+    token = request.form.get("token", "").strip()[:200]
+    password = request.form.get("password", "")[:MAX_FIELD]
+    try:
+        if not token or not password:
+            raise Invalid("give the token from the mail and a new password")
+        confirm_reset(token, password)
+    except DomainError as error:
+        transaction.discard()
+        return render_template("console/password_reset.html", notice=None, email="",
+                               error=_first_problem(error)), error.status
+    return render_template("console/sign_in.html", next="", error=None, email="",
+                           providers=providers.listing(db.session, None),
+                           notice="password changed: every earlier sign-in has ended; sign in "
+                                  "with the new password")
+
+
+def _first_problem(error: DomainError) -> str:
+    """The error's message, with the password policy's first complaint when it has one."""
+    problems = ((error.errors or {}).get("json") or {}).get("password")
+    return f"{error.message}: the password {problems[0]}" if problems else error.message
 
 
 def retire_replaced() -> None:

@@ -85,6 +85,7 @@ class User(Model):
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     verify_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     verify_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    session_generation: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _created()
 

@@ -1,6 +1,7 @@
 """Sign-in flows: password login, refresh-token rotation, revocation and "who am I".
 
-Unknown email, unverified address and wrong password fail the same way, in the same time.
+Unknown email, unverified address, wrong password and a right password for an account that
+belongs to no workspace fail the same way, in the same time.
 Attempts are throttled per (email, client address) pair and, more loosely, per client address,
 never per email alone: a stranger's wrong passwords cannot lock the owner out. The lookup of
 an account by its verified address is here, in the core, for the tenancy domain to use too.
@@ -24,7 +25,6 @@ from codex32.auth.principal import (
     membership,
     membership_role,
 )
-from codex32.auth.rbac import permissions_of
 from codex32.db import tenancy
 from codex32.db.models import Membership, User, Workspace
 from codex32.errors import Forbidden, RateLimited, Unauthorized
@@ -33,7 +33,10 @@ from codex32.services import audit
 
 LOGIN_WINDOW = 15 * 60
 ADDRESS_FACTOR = 10  # one address may try this many accounts' worth of attempts
-BAD_CREDENTIALS = "invalid email or password (a new account must verify its email first)"
+# One answer for an unknown email, a wrong password, an unverified address and a right
+# password with no workspace to sign in to: none may tell a guesser that the guess was right.
+BAD_CREDENTIALS = ("invalid email or password (a new account must verify its email first; an "
+                   "account that belongs to no workspace has nothing to sign in to)")
 WORKSPACE_ONLY = ("this sign-in, through the workspace's own identity provider, is good in "
                   "this workspace only; sign in to the other workspace itself")
 
@@ -69,22 +72,36 @@ def login(session: Session, email: str, password: str, workspace: str | None,
         raise Unauthorized(BAD_CREDENTIALS)
     workspace_id = _choose_workspace(session, user.id, workspace)
     throttle.limiter.reset(keys[1][0], LOGIN_WINDOW)  # the pair's failures
-    joined = record_sign_in(session, user.id, workspace_id, origin, {"method": "password"})
-    return tokens.issue_pair(user.id, workspace_id, joined=joined)
+    stamp = record_sign_in(session, user.id, workspace_id, origin, {"method": "password"})
+    return tokens.issue_pair(user.id, workspace_id, joined=stamp.joined,
+                             generation=stamp.generation)
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a sign-in's tokens carry about the account: when the membership began (the
+    ``joined`` claim, :func:`codex32.auth.tokens.joined_claim`) and the account's session
+    generation (``gen``, which a password reset advances)."""
+
+    joined: int | None
+    generation: int
 
 
 def record_sign_in(session: Session, user_id: uuid.UUID, workspace_id: uuid.UUID | str,
-                   origin: Origin, details: dict[str, Any]) -> int | None:
-    """Audit a sign-in (``auth.login``) in the workspace it signs in to, which it binds; the
-    membership's ``joined`` claim for the tokens (:func:`codex32.auth.tokens.joined_claim`)."""
+                   origin: Origin, details: dict[str, Any]) -> Stamp:
+    """Audit a sign-in (``auth.login``) in the workspace it signs in to, which it binds; what
+    its tokens carry (:class:`Stamp`)."""
     tenancy.bind(session, workspace_id)
     found = session.execute(select(Membership.role, Membership.created_at)
                             .where(Membership.user_id == user_id)).first()
+    generation = session.execute(select(User.session_generation)
+                                 .where(User.id == user_id)).scalar_one()
     role = found.role if found is not None else ""
     principal = Principal(workspace_id=uuid.UUID(str(workspace_id)), role=role,
                           user_id=user_id, origin=origin)
     audit.record(session, principal, "auth.login", "user", user_id, details)
-    return tokens.joined_claim(found.created_at) if found is not None else None
+    joined = tokens.joined_claim(found.created_at) if found is not None else None
+    return Stamp(joined, generation)
 
 
 def find_by_email(session: Session, email: str) -> User | None:
@@ -102,8 +119,8 @@ def _choose_workspace(session: Session, user_id: uuid.UUID, wanted: str | None) 
                 return str(row.workspace_id)
         # The same answer as a bad password: do not reveal memberships.
         raise Unauthorized(BAD_CREDENTIALS)
-    if not rows:
-        raise Unauthorized("this account is not a member of any workspace")
+    if not rows:  # the answer of a wrong password: a right one must not show
+        raise Unauthorized(BAD_CREDENTIALS)
     return str(rows[0].workspace_id)
 
 
@@ -120,6 +137,7 @@ def refresh(session: Session, refresh_token: str, origin: Origin) -> tokens.Toke
         _reject_reuse(session, claims, found, origin)  # another request used it first
     return tokens.issue_pair(claims["sub"], claims["ws"], family=claims["fam"],
                              joined=tokens.joined_claim(found["joined_at"]),
+                             generation=found["generation"],
                              workspace_only=bool(claims.get("ws_only")))
 
 
@@ -180,9 +198,10 @@ def switch(session: Session, refresh_token: str, wanted: str, origin: Origin
     workspace_id = _choose_workspace(session, uuid.UUID(claims["sub"]), wanted)
     if not tokens.use_once(session, claims["jti"], tokens.expiry(claims)):
         _reject_reuse(session, claims, found, origin)  # another request used it first
-    joined = record_sign_in(session, uuid.UUID(claims["sub"]), workspace_id, origin,
-                            {"method": "switch", "from": claims["ws"]})
-    pair = tokens.issue_pair(claims["sub"], workspace_id, joined=joined,
+    stamp = record_sign_in(session, uuid.UUID(claims["sub"]), workspace_id, origin,
+                           {"method": "switch", "from": claims["ws"]})
+    pair = tokens.issue_pair(claims["sub"], workspace_id, joined=stamp.joined,
+                             generation=stamp.generation,
                              family=tokens.successor_family(claims["fam"]))
     tokens.mark_switched(session, claims, tokens.expiry(tokens.decode(pair.refresh_token,
                                                                       "refresh")))
@@ -198,5 +217,6 @@ def me(session: Session, principal: Principal) -> dict[str, Any]:
         "api_key_id": principal.api_key_id,
         "workspace": {"id": workspace.id, "name": workspace.name, "slug": workspace.slug},
         "role": principal.role,
-        "permissions": sorted(p.value for p in permissions_of(principal.role)),
+        "minter_role": principal.minter_role,
+        "permissions": sorted(p.value for p in principal.permissions),
     }

@@ -37,7 +37,7 @@ class Context:
     def require(self, permission: Permission) -> Principal:
         """The principal, if its role grants ``permission`` (REST's ``@requires``); else 403."""
         if not self.principal.can(permission):
-            raise Forbidden(f"your role ({self.principal.role}) lacks the "
+            raise Forbidden(f"your role ({self.principal.role_label}) lacks the "
                             f"'{permission.value}' permission")
         return self.principal
 

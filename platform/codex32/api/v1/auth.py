@@ -1,10 +1,13 @@
-"""Sign-in endpoints: password login, token refresh and revocation, email verification, and
-"who am I"."""
+"""Sign-in endpoints: password login, token refresh and revocation, email verification,
+password reset, and "who am I"."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import current_app, request
 from marshmallow import fields, validate
+from sqlalchemy.orm import Session
 
 from codex32 import runtime
 from codex32.api import transaction
@@ -16,15 +19,17 @@ from codex32.auth.rbac import Permission
 from codex32.db import db
 from codex32.services import auth
 from codex32.services.mail import Mailer
-from tenants import accounts
+from tenants import accounts, password_resets
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth",
-                description="Tokens: sign in, refresh, revoke; verify an email; who am I.")
+                description="Tokens: sign in, refresh, revoke; verify an email; reset a "
+                "password; who am I.")
 
 VERIFY_HINT = ("a verification token was sent to this address (in development: the server "
                "log); POST it with your password to /api/v1/auth/verify, then sign in at "
                "/api/v1/auth/token")
 MAILS_PER_ADDRESS_PER_HOUR = 10
+RESET_SENT = "if this address has an account, a password reset token was sent to it"
 
 
 def limit_verification_mail(email: str) -> None:
@@ -55,6 +60,16 @@ class ResendSchema(Strict):
     email = fields.Email(required=True, validate=validate.Length(max=320))
 
 
+class ResetRequestSchema(Strict):
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+
+
+class ResetConfirmSchema(Strict):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024),
+                             metadata={"description": "the new password (the sign-up policy)"})
+
+
 class VerifiedUserSchema(Output):
     id = fields.UUID(required=True)
     email = fields.String(required=True)
@@ -80,7 +95,10 @@ class MeSchema(Output):
     api_key_id = fields.UUID(allow_none=True)
     workspace = fields.Dict(required=True)
     role = fields.String(required=True)
-    permissions = fields.List(fields.String(), required=True)
+    minter_role = fields.String(allow_none=True, metadata={
+        "description": "an API key's: its minter's current role, which caps the key's"})
+    permissions = fields.List(fields.String(), required=True, metadata={
+        "description": "what the caller may do (for an API key: what both roles grant)"})
 
 
 @blp.route("/token", methods=["POST"])
@@ -149,6 +167,55 @@ def resend_verification(data):
     for pending in renewed:
         mailer.send(accounts.verification_message(pending, mailer.api_base))
     return {"message": "if this address has a pending sign-up, a new token was sent to it"}
+
+
+@blp.route("/password-reset", methods=["POST"])
+@blp.arguments(ResetRequestSchema)
+@blp.response(202, ResentSchema)
+def request_password_reset(data):
+    """Mail a password reset token to the account of an address (good for 30 minutes, once).
+    The answer, and its time, are the same whether the address has an account: the lookup and
+    the mail happen after it, on a background thread."""
+    ask_for_reset(data["email"])
+    return {"message": RESET_SENT}
+
+
+def ask_for_reset(email: str) -> None:
+    """Count a reset request against its client address and its address (429 past either),
+    then leave the lookup and the mail to the background: the caller answers at once, the
+    same for every address (the API and the console)."""
+    state = runtime.of(current_app)
+    attempts = state.settings.login_attempts_per_15_minutes
+    limit_rate(f"reset:{origin().ip}", limit=attempts * auth.ADDRESS_FACTOR, window=900)
+    limit_rate(f"reset-mail:{email.lower()}", limit=MAILS_PER_ADDRESS_PER_HOUR, window=3600)
+    where, mailer = origin(), Mailer.from_settings(state.settings)
+
+    def start(session: Session) -> Callable[[], object] | None:
+        mail = password_resets.start(session, email, where)
+        if mail is None:
+            return None
+        return lambda: mailer.send(password_resets.reset_message(mail, mailer.api_base))
+
+    transaction.in_background(start)
+
+
+@blp.route("/password-reset/confirm", methods=["POST"])
+@blp.arguments(ResetConfirmSchema)
+@blp.response(200, ResentSchema)
+def confirm_password_reset(data):
+    """Set a new password with the mailed token (the sign-up policy applies; 422 keeps the
+    token good); every sign-in of the account ends. Then sign in at /api/v1/auth/token."""
+    confirm_reset(data["token"], data["password"])
+    return {"message": "password changed and every sign-in ended; sign in at "
+                       "/api/v1/auth/token with the new password"}
+
+
+def confirm_reset(token: str, password: str) -> None:
+    """Set the password with a reset token, throttled per client address (the API and the
+    console)."""
+    attempts = runtime.of(current_app).settings.login_attempts_per_15_minutes
+    limit_rate(f"reset-confirm:{origin().ip}", limit=attempts * auth.ADDRESS_FACTOR, window=900)
+    password_resets.confirm(db.session, token, password, origin())
 
 
 @blp.route("/me", methods=["GET"])

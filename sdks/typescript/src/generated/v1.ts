@@ -132,6 +132,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mail a password reset token to the account of an address (good for 30 minutes, once).
+         *     The answer, and its time, are the same whether the address has an account: the lookup and
+         *     the mail happen after it, on a background thread.
+         */
+        post: operations["requestPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a new password with the mailed token (the sign-up policy applies; 422 keeps the
+         *     token good); every sign-in of the account ends. Then sign in at /api/v1/auth/token.
+         */
+        post: operations["confirmPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/refresh": {
         parameters: {
             query?: never;
@@ -2133,6 +2174,9 @@ export interface components {
         Me: {
             /** Format: uuid */
             api_key_id?: string | null;
+            /** @description an API key's: its minter's current role, which caps the key's */
+            minter_role?: string | null;
+            /** @description what the caller may do (for an API key: what both roles grant) */
             permissions: string[];
             role: string;
             user?: {
@@ -2332,6 +2376,15 @@ export interface components {
         };
         Resent: {
             message: string;
+        };
+        ResetConfirm: {
+            /** @description the new password (the sign-up policy) */
+            password: string;
+            token: string;
+        };
+        ResetRequest: {
+            /** Format: email */
+            email: string;
         };
         ResponseSchema: {
             description?: string;
@@ -2885,6 +2938,58 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TokenPair"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    requestPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Resent"];
+                };
+            };
+            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    confirmPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetConfirm"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Resent"];
                 };
             };
             422: components["responses"]["UNPROCESSABLE_ENTITY"];

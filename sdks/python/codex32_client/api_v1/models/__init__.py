@@ -19,6 +19,8 @@ from .message import Message
 from .message_role import MessageRole
 from .resend import Resend
 from .resent import Resent
+from .reset_confirm import ResetConfirm
+from .reset_request import ResetRequest
 from .response_schema import ResponseSchema
 from .response_schema_schema import ResponseSchemaSchema
 from .switch import Switch
@@ -49,6 +51,8 @@ __all__ = (
     "MessageRole",
     "Resend",
     "Resent",
+    "ResetConfirm",
+    "ResetRequest",
     "ResponseSchema",
     "ResponseSchemaSchema",
     "Switch",

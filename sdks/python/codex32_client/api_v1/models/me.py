@@ -20,10 +20,11 @@ T = TypeVar("T", bound="Me")
 class Me:
     """
     Attributes:
-        permissions (list[str]):
+        permissions (list[str]): what the caller may do (for an API key: what both roles grant)
         role (str):
         workspace (MeWorkspace):
         api_key_id (None | Unset | UUID):
+        minter_role (None | str | Unset): an API key's: its minter's current role, which caps the key's
         user (MeUserType0 | None | Unset):
     """
 
@@ -31,6 +32,7 @@ class Me:
     role: str
     workspace: MeWorkspace
     api_key_id: None | Unset | UUID = UNSET
+    minter_role: None | str | Unset = UNSET
     user: MeUserType0 | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
@@ -49,6 +51,12 @@ class Me:
             api_key_id = str(self.api_key_id)
         else:
             api_key_id = self.api_key_id
+
+        minter_role: None | str | Unset
+        if isinstance(self.minter_role, Unset):
+            minter_role = UNSET
+        else:
+            minter_role = self.minter_role
 
         user: dict[str, Any] | None | Unset
         if isinstance(self.user, Unset):
@@ -69,6 +77,8 @@ class Me:
         )
         if api_key_id is not UNSET:
             field_dict["api_key_id"] = api_key_id
+        if minter_role is not UNSET:
+            field_dict["minter_role"] = minter_role
         if user is not UNSET:
             field_dict["user"] = user
 
@@ -103,6 +113,15 @@ class Me:
 
         api_key_id = _parse_api_key_id(d.pop("api_key_id", UNSET))
 
+        def _parse_minter_role(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        minter_role = _parse_minter_role(d.pop("minter_role", UNSET))
+
         def _parse_user(data: object) -> MeUserType0 | None | Unset:
             if data is None:
                 return data
@@ -125,6 +144,7 @@ class Me:
             role=role,
             workspace=workspace,
             api_key_id=api_key_id,
+            minter_role=minter_role,
             user=user,
         )
 
