@@ -75,7 +75,8 @@ def _sql(statement: Any) -> str:
 # --- the product's statements, as its driver sends them (psycopg placeholders) ------------
 LOOKUP_KEY = (
     "SELECT set_config('app.workspace_id', found.workspace_id::text, true), found.* "
-    "FROM (SELECT id, workspace_id, role, expires_at FROM auth_api_key(%(h)s)) AS found")
+    "FROM (SELECT id, workspace_id, role, expires_at, created_by, minter_role "
+    "FROM auth_api_key(%(h)s)) AS found")
 SNAPSHOT = (
     "SELECT workspaces.settings, provider_configs.plugin_id, provider_configs.config, "
     "provider_configs.secrets, provider_configs.generation \n"
