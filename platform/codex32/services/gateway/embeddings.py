@@ -45,7 +45,7 @@ from codex32.services.gateway.calls import (
     within,
 )
 from codex32.services.gateway.recording import (
-    Pending,
+    PendingEmbedding,
     elapsed_ms,
     fail,
     ledger_row,
@@ -133,12 +133,13 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
         # The reservation's statement writes the request's pending ledger row (as a chat's):
         # its answer's or failure's record replaces it, and if the process ends first the
         # maintenance sweep settles it at the reserved maximum (records.py).
-        pending = Pending(workspace_id=workspace, kind="embedding", purpose=purpose,
-                          caller=caller, requested_model=model,
-                          reservation=budgets.Reservation(), usage_id=uuid.uuid4(),
-                          started=started)
+        sent = sum(counts[i] for i in missing)
+        pending = PendingEmbedding(workspace_id=workspace, kind="embedding", purpose=purpose,
+                                   caller=caller, requested_model=model,
+                                   reservation=budgets.Reservation(), usage_id=uuid.uuid4(),
+                                   started=started, route=route, input_tokens=sent)
         pending.reservation, _ = budgets.reserve_unless_cached(
-            session, workspace, caller, _max_cost(route, awake, sum(counts[i] for i in missing)),
+            session, workspace, caller, _max_cost(route, awake, sent),
             " or ".join(d.label for d in awake), None,
             records.request_row(workspace, pending.usage_id, purpose, model, caller,
                                 elapsed_ms(pending), kind="embedding"))
