@@ -289,3 +289,44 @@ def test_an_answer_holding_a_lone_surrogate_reaches_the_client_with_a_replacemen
         "model": "anthropic/claude-haiku-4-5"})
     assert response.status_code == 200, response.get_data(as_text=True)
     assert "before\ufffdafter" in response.get_data(as_text=True)
+
+
+
+@pytest.mark.parametrize("path", ["/api/v1/llm/chat", "/api/v1/openai/chat/completions"])
+def test_an_error_mid_stream_is_mapped_as_the_json_answer_maps_it(chained, monkeypatch, path):
+    """The error event carries the platform's mapped error (the status, message and, in the
+    OpenAI shape, type and code the same failure gets as a JSON answer), not the plugin's
+    own words."""
+    from codex32_openai.provider import OpenAIProvider
+
+    from codex32.plugins.api import ChatChunk
+    from codex32.plugins.errors import ProviderRateLimited
+
+    def failure() -> ProviderRateLimited:
+        return ProviderRateLimited("the plugin's own words", retry_after=100)
+
+    def stream(self, request):
+        yield ChatChunk(text="Hel", model="gpt-4o-mini")
+        raise failure()
+
+    def complete(self, request):
+        raise failure()
+
+    monkeypatch.setattr(OpenAIProvider, "stream", stream)
+    monkeypatch.setattr(OpenAIProvider, "complete", complete)
+    body = {**BODY, "model": "openai/gpt-4o-mini"}
+    refused = chained.call("POST", path, json={**body, "stream": False})  # the JSON path
+    assert refused.status_code == 429, refused.json
+    response = chained.call("POST", path, json={**body, "stream": True})
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "Hel" in text and "own words" not in text, text
+    if path == "/api/v1/llm/chat":
+        [error] = [data for name, data in events(text.encode()) if name == "error"]
+        assert (error["code"], error["status"], error["message"]) == (
+            429, "Too Many Requests", refused.json["message"]), (error, refused.json)
+    else:
+        [error] = [json.loads(line[6:])["error"] for line in text.splitlines()
+                   if line.startswith('data: {"error"')]
+        assert error == refused.json["error"], (error, refused.json)
+        assert error["type"] == "rate_limit_error", error

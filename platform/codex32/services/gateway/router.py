@@ -277,6 +277,16 @@ class ContentRefused(DomainError):
     status = 422
 
 
+def error_mid_stream(attempts: list[Attempt], failure: PluginError, provider: str,
+                     model: str | None) -> DomainError:
+    """The API error for a failure that ended a stream after its first piece: what the same
+    failure answers before any piece (:func:`error_for`), listed as the last attempt; never
+    the plugin's own words where the JSON answer maps them."""
+    failed = Attempt(provider=provider, model=model, kind=_kind(failure),
+                     status=getattr(failure, "status", None))
+    return error_for(RouteFailed([*attempts, failed], failure, None))
+
+
 def error_for(failed: RouteFailed) -> DomainError:
     """The API error for a request no deployment answered; it names the provider that refused
     and lists the attempts."""
