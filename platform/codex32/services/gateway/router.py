@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -136,6 +137,48 @@ def _checked_pieces(provider: LLMProvider, chunks: Iterator[ChatChunk]) -> Itera
             close()
 
 
+class _FirstPiece:
+    """``next(chunks)`` for a plugin's pool thread, and the stream closed at once when the
+    caller gives it up (its first piece timed out, or the call was refused): by the caller
+    when no thread is reading it, else by the thread as soon as its read returns. Left to
+    garbage collection, the stream (held by the failure's traceback, a reference cycle) kept
+    its upstream connection open for as long as nothing collected it."""
+
+    def __init__(self, chunks: Iterator[ChatChunk]) -> None:
+        self.chunks = chunks
+        self._lock = threading.Lock()
+        self._reading = False
+        self._abandoned = False
+
+    def __call__(self) -> ChatChunk | None:
+        with self._lock:
+            if self._abandoned:
+                return None
+            self._reading = True
+        try:
+            return next(self.chunks, None)
+        finally:
+            with self._lock:
+                self._reading = False
+                close = self._abandoned
+            if close:
+                _close(self.chunks)
+
+    def abandon(self) -> None:
+        """The caller gives the stream up: close it now, or once the thread's read returns."""
+        with self._lock:
+            self._abandoned = True
+            close = not self._reading
+        if close:
+            _close(self.chunks)
+
+
+def _close(chunks: Iterator[ChatChunk]) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
+
+
 @dataclass
 class Router:
     """Tries deployments for one request."""
@@ -166,7 +209,12 @@ class Router:
                 instance, "stream", lambda: instance.stream(_for(request, deployment, remaining))))
             # The first piece through invoke, like complete(): bounded by the deadline (and
             # admitted like any call) even when the plugin hangs in its own code.
-            first = invoke(instance, "stream", next, chunks, None, timeout=remaining)
+            first_piece = _FirstPiece(chunks)
+            try:
+                first = invoke(instance, "stream", first_piece, timeout=remaining)
+            except BaseException:
+                first_piece.abandon()
+                raise
             return (chunks, first) if first is not None else (iter(()), ChatChunk())
         (chunks, first), deployment, attempts = self._run(deployments, call, "chat")
         return chunks, first, deployment, attempts
