@@ -227,12 +227,10 @@ def _cut_short(pending: Pending, last: Attempt | None) -> tuple[Usage, Decimal |
     if last is None or last.kind != TIMEOUT:
         return Usage(), Decimal(0)
     if isinstance(pending, Prepared):
-        instance = pending.route.instances.get(last.provider)
-        paid = getattr(instance, "is_language_model", True)
+        paid = getattr(pending.route.instances.get(last.provider), "is_language_model", True)
         usage = Usage(input_tokens=pending.prompt_tokens)
     elif isinstance(pending, PendingEmbedding):
-        instance = pending.route.instances.get(last.provider)
-        paid = not getattr(instance, "costs_nothing", False)
+        paid = not getattr(pending.route.instances.get(last.provider), "costs_nothing", False)
         usage = Usage(input_tokens=pending.input_tokens)
     else:
         return Usage(), Decimal(0)
