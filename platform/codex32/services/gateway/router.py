@@ -48,6 +48,9 @@ from codex32.services.gateway.calls import Attempt, Deployment
 from codex32.services.gateway.retry import FALLBACK, RETRY, STOP, RetryPolicy
 
 MIN_ATTEMPT_SECONDS = 0.05
+# A timeout is the deployment's fault (counted towards its cooldown) when its own configured
+# timeout fired before the caller's limit, or the attempt had at least this long.
+BLAMED_TIMEOUT_SECONDS = 10.0
 
 
 class RouteFailed(Exception):
@@ -261,7 +264,8 @@ class Router:
                         provider=deployment.provider, model=deployment.model, kind=kind,
                         status=getattr(exc, "status", None),
                         latency_ms=int((time.monotonic() - started) * 1000)))
-                    self.on_failure(deployment, kind)
+                    if kind != TIMEOUT or _slow(started, remaining):
+                        self.on_failure(deployment, kind)
                     decision = self.policy.decide(
                         kind, tried, self.deadline - time.monotonic(),
                         getattr(exc, "retry_after", None) if kind == RATE_LIMITED else None)
@@ -273,6 +277,14 @@ class Router:
                     assert decision.action == FALLBACK
                     break
         raise RouteFailed(attempts, last, None)
+
+
+def _slow(started: float, allowed: float) -> bool:
+    """Whether an attempt that timed out shows a slow deployment, not a caller's short limit:
+    it had :data:`BLAMED_TIMEOUT_SECONDS`, or it ended well before its ``allowed`` time (the
+    plugin's own configured timeout fired). A caller sending chats with a tenth of a second
+    to answer must not put the workspace's deployment to rest for everyone else."""
+    return allowed >= BLAMED_TIMEOUT_SECONDS or time.monotonic() - started < 0.8 * allowed
 
 
 def _kind(exc: PluginError) -> str:
