@@ -330,3 +330,30 @@ def test_an_error_mid_stream_is_mapped_as_the_json_answer_maps_it(chained, monke
                    if line.startswith('data: {"error"')]
         assert error == refused.json["error"], (error, refused.json)
         assert error["type"] == "rate_limit_error", error
+
+
+@pytest.mark.parametrize("path", ["/api/v1/llm/chat", "/api/v1/openai/chat/completions",
+                                  "/api/v1/openai/embeddings"])
+def test_a_counted_request_that_fails_still_carries_its_rate_limit_headers(
+        app, tenant, servers, monkeypatch, path):
+    """The request was counted against the limits (its budget then refused it, or no provider
+    answered): the answer says what is left, as every counted answer does. A client pacing
+    itself by x-ratelimit-remaining-* lost them exactly when it most needed them."""
+    from tests.gateway.test_embeddings import configure_embedders
+
+    frozen = time.time() // 60 * 60 + 30
+    monkeypatch.setattr(app.extensions[KEY].limiter, "clock", lambda: frozen)
+    configure_embedders(tenant, servers, rate_limits={"requests_per_minute": 5})
+    body = ({"input": "hello", "model": "openai/text-embedding-3-small"} if "embed" in path
+            else BODY | {"model": "openai/gpt-4o-mini"})
+    for _ in range(3):  # the chat retries once: 5xx each time
+        servers[0].enqueue_failure("server")
+    failed = tenant.call("POST", path, json=body)
+    assert failed.status_code == 502, failed.json
+    assert failed.headers["x-ratelimit-remaining-requests"] == "4", dict(failed.headers)
+    assert tenant.call("PUT", "/api/v1/budgets", json={"budgets": [
+        {"scope": "workspace", "period": "day", "hard_limit_usd": "0"}]}).status_code == 200
+    refused = tenant.call("POST", path, json=body)
+    assert refused.status_code == 429 and "budget" in str(refused.json), refused.json
+    assert refused.headers["x-ratelimit-remaining-requests"] == "3", dict(refused.headers)
+    assert refused.headers["Retry-After"]
