@@ -22,6 +22,8 @@ NOT_AUDITED = {
     "llm.chat": "an LLM call is recorded in the usage ledger (llm_usage), not the audit log",
     "openai.chat_completions": "an LLM call is recorded in the usage ledger",
     "openai.embeddings": "an embedding call is recorded in the usage ledger",
+    "suggestions.ask_for_suggestions": "stores nothing; its model call is recorded in the usage "
+                                       "ledger",
     "collections.ask": "a question reads the collection; its LLM call is in the usage ledger",
 }
 

@@ -1,4 +1,5 @@
-"""GET /api/v1/bots/{id}/suggestions: static review, execution history, the model; each
+"""GET /api/v1/bots/{id}/suggestions: static review and execution history, never a model
+call (a GET spends nothing); POST asks the model too, billed to the workspace; each
 suggestion ready to start a refine conversation; tenant isolation and roles."""
 
 from __future__ import annotations
@@ -67,6 +68,12 @@ def suggestions_for(tenant, bot_id: str, headers=None, **query):
     response = tenant.client.get(f"/api/v1/bots/{bot_id}/suggestions", query_string=query,
                                  headers=headers or tenant.headers)
     return response
+
+
+def asked_for(tenant, bot_id: str, headers=None):
+    """The suggestions with the model's: ``POST``, which may spend the workspace's budget."""
+    return tenant.client.post(f"/api/v1/bots/{bot_id}/suggestions",
+                              headers=headers or tenant.headers)
 
 
 def ids(body) -> set[str]:
@@ -142,7 +149,7 @@ def test_the_model_adds_validated_suggestions_billed_to_the_builder(tenant, scri
         {"kind": "magic", "title": "Invalid kind", "detail": "", "impact": "high",
          "effort": "low", "message": "never shown"}]}))
 
-    body = suggestions_for(tenant, bot["id"]).json
+    body = asked_for(tenant, bot["id"]).json
 
     assert body["model"] == {"asked": True, "error": None}
     shown = [s for s in body["suggestions"] if s["source"] == "model"]
@@ -159,11 +166,10 @@ def test_a_failing_model_leaves_the_other_suggestions_and_says_why(tenant, scrip
     bot = tenant.create_bot(code=SLOPPY_BOT)
     scripted_llm.says("not json")
 
-    body = suggestions_for(tenant, bot["id"]).json
+    body = asked_for(tenant, bot["id"]).json
 
     assert body["model"] == {"asked": True, "error": "the model's answer held no suggestions"}
     assert "static:no-tests" in ids(body)
-    assert suggestions_for(tenant, bot["id"], model="false").json["model"]["asked"] is False
     assert len(scripted_llm.asked) == 1
 
 
@@ -174,11 +180,40 @@ def test_viewers_may_read_without_asking_the_model_and_other_workspaces_get_404(
 
     response = suggestions_for(tenant, bot["id"], headers=viewer["headers"])
     assert response.status_code == 200 and response.json["model"]["asked"] is False
+    refused = asked_for(tenant, bot["id"], headers=viewer["headers"])
+    assert refused.status_code == 403, refused.json  # asking the model spends: not viewers
     assert scripted_llm.asked == []
 
     for attempt in (bot["id"], str(uuid.uuid4())):
-        refused = suggestions_for(other_tenant, attempt)
-        assert refused.status_code == 404 and refused.json["message"] == "bot not found"
+        for call in (suggestions_for, asked_for):
+            refused = call(other_tenant, attempt)
+            assert refused.status_code == 404 and refused.json["message"] == "bot not found"
+
+
+def test_reading_suggestions_never_asks_the_model_nor_spends(tenant, scripted_llm, superuser,
+                                                             app):
+    """A GET is safe: it was a billed model call each time (the console's bot page loaded it
+    on every view), spending the budget of whoever's page a link or a crawler opened."""
+    from tests.console.conftest import ConsoleClient
+
+    bot = tenant.create_bot(code=SLOPPY_BOT)
+    scripted_llm.says(json.dumps({"suggestions": []}))
+
+    body = suggestions_for(tenant, bot["id"]).json
+    assert suggestions_for(tenant, bot["id"], model="true").json["model"]["asked"] is False
+    console = ConsoleClient(app.test_client(), tenant.email, tenant.slug)
+    fragment = console.get(f"/app/bots/{bot['id']}/suggestions")
+
+    assert body["model"] == {"asked": False, "error": None}
+    assert "static:no-tests" in ids(body)
+    assert fragment.status_code == 200 and 'data-testid="suggestions"' in fragment.text
+    assert scripted_llm.asked == []
+    assert superuser.execute("SELECT count(*) FROM llm_usage WHERE workspace_id = %s",
+                             (tenant.workspace_id,)).fetchone() == (0,)
+    # The console asks the model only when told to, by a POST (CSRF-checked).
+    assert console.post(f"/app/bots/{bot['id']}/suggestions", csrf=False).status_code == 403
+    asked = console.post(f"/app/bots/{bot['id']}/suggestions")
+    assert asked.status_code == 200 and len(scripted_llm.asked) == 1, asked.text
 
 
 def _set_files(tenant, bot_id: str, files: dict[str, str]) -> None:
@@ -233,7 +268,7 @@ def test_a_model_suggestion_escaping_half_a_utf16_pair_is_shown_not_a_500(tenant
         {"kind": "feature", "title": "Alert \ud800", "detail": "Compare \udc00 with last run.",
          "impact": "medium", "effort": "medium", "message": "Alert me \ud800."}]}))
 
-    response = suggestions_for(tenant, bot["id"])
+    response = asked_for(tenant, bot["id"])
 
     assert response.status_code == 200, response.get_data()[:300]
     shown = [s for s in response.json["suggestions"] if s["source"] == "model"]

@@ -221,3 +221,33 @@ def test_a_cache_prune_that_waits_holds_up_no_answers_record(chained, servers, d
         [(count,)] = connection.execute(
             "SELECT count(*) FROM llm_cache WHERE workspace_id = %s", (chained.workspace_id,))
     assert count == 1  # pruned once the row was free
+
+
+def _state(tenant) -> str:
+    shown = tenant.call("GET", "/api/v1/llm/deployments").json["deployments"]
+    return {(d["kind"], d["provider"], d["model"]): d["state"]
+            for d in shown}[("llm", "openai", "gpt-4o-mini")]
+
+
+def test_a_callers_own_short_timeout_puts_no_deployment_to_rest(tenant, servers):
+    """A member or API key sending chats with a tenth of a second to answer made each one a
+    timeout of the deployment: two such requests put the workspace's model to rest for
+    everyone (its traffic sent to the fallback, or slowed). A timeout counts only when the
+    deployment had its own time: its configured timeout fired, or the attempt had 10 s."""
+    configure(tenant, servers, timeout=0.5, llm={
+        "cooldown": {"failures": 2, "window_seconds": 60, "cooldown_seconds": 120}})
+    servers[0].delay = 0.3  # a healthy model that takes 0.3 s
+    for _ in range(3):
+        response = tenant.call("POST", "/api/v1/llm/chat", json={
+            "messages": [{"role": "user", "content": "hi"}], "model": "openai/gpt-4o-mini",
+            "timeout": 0.1})
+        assert response.status_code == 504, response.json
+    assert _state(tenant) == "available"
+    # A deployment that does not answer within its own configured timeout still rests.
+    servers[0].delay = 0
+    servers[0].enqueue_failure("timeout")
+    servers[0].enqueue_failure("timeout")
+    response = tenant.call("POST", "/api/v1/llm/chat", json={
+        "messages": [{"role": "user", "content": "hi"}], "model": "openai/gpt-4o-mini"})
+    assert response.status_code == 504, response.json
+    assert _state(tenant) == "cooldown"

@@ -289,3 +289,71 @@ def test_an_answer_holding_a_lone_surrogate_reaches_the_client_with_a_replacemen
         "model": "anthropic/claude-haiku-4-5"})
     assert response.status_code == 200, response.get_data(as_text=True)
     assert "before\ufffdafter" in response.get_data(as_text=True)
+
+
+
+@pytest.mark.parametrize("path", ["/api/v1/llm/chat", "/api/v1/openai/chat/completions"])
+def test_an_error_mid_stream_is_mapped_as_the_json_answer_maps_it(chained, monkeypatch, path):
+    """The error event carries the platform's mapped error (the status, message and, in the
+    OpenAI shape, type and code the same failure gets as a JSON answer), not the plugin's
+    own words."""
+    from codex32_openai.provider import OpenAIProvider
+
+    from codex32.plugins.api import ChatChunk
+    from codex32.plugins.errors import ProviderRateLimited
+
+    def failure() -> ProviderRateLimited:
+        return ProviderRateLimited("the plugin's own words", retry_after=100)
+
+    def stream(self, request):
+        yield ChatChunk(text="Hel", model="gpt-4o-mini")
+        raise failure()
+
+    def complete(self, request):
+        raise failure()
+
+    monkeypatch.setattr(OpenAIProvider, "stream", stream)
+    monkeypatch.setattr(OpenAIProvider, "complete", complete)
+    body = {**BODY, "model": "openai/gpt-4o-mini"}
+    refused = chained.call("POST", path, json={**body, "stream": False})  # the JSON path
+    assert refused.status_code == 429, refused.json
+    response = chained.call("POST", path, json={**body, "stream": True})
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "Hel" in text and "own words" not in text, text
+    if path == "/api/v1/llm/chat":
+        [error] = [data for name, data in events(text.encode()) if name == "error"]
+        assert (error["code"], error["status"], error["message"]) == (
+            429, "Too Many Requests", refused.json["message"]), (error, refused.json)
+    else:
+        [error] = [json.loads(line[6:])["error"] for line in text.splitlines()
+                   if line.startswith('data: {"error"')]
+        assert error == refused.json["error"], (error, refused.json)
+        assert error["type"] == "rate_limit_error", error
+
+
+@pytest.mark.parametrize("path", ["/api/v1/llm/chat", "/api/v1/openai/chat/completions",
+                                  "/api/v1/openai/embeddings"])
+def test_a_counted_request_that_fails_still_carries_its_rate_limit_headers(
+        app, tenant, servers, monkeypatch, path):
+    """The request was counted against the limits (its budget then refused it, or no provider
+    answered): the answer says what is left, as every counted answer does. A client pacing
+    itself by x-ratelimit-remaining-* lost them exactly when it most needed them."""
+    from tests.gateway.test_embeddings import configure_embedders
+
+    frozen = time.time() // 60 * 60 + 30
+    monkeypatch.setattr(app.extensions[KEY].limiter, "clock", lambda: frozen)
+    configure_embedders(tenant, servers, rate_limits={"requests_per_minute": 5})
+    body = ({"input": "hello", "model": "openai/text-embedding-3-small"} if "embed" in path
+            else BODY | {"model": "openai/gpt-4o-mini"})
+    for _ in range(3):  # the chat retries once: 5xx each time
+        servers[0].enqueue_failure("server")
+    failed = tenant.call("POST", path, json=body)
+    assert failed.status_code == 502, failed.json
+    assert failed.headers["x-ratelimit-remaining-requests"] == "4", dict(failed.headers)
+    assert tenant.call("PUT", "/api/v1/budgets", json={"budgets": [
+        {"scope": "workspace", "period": "day", "hard_limit_usd": "0"}]}).status_code == 200
+    refused = tenant.call("POST", path, json=body)
+    assert refused.status_code == 429 and "budget" in str(refused.json), refused.json
+    assert refused.headers["x-ratelimit-remaining-requests"] == "3", dict(refused.headers)
+    assert refused.headers["Retry-After"]

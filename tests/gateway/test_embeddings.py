@@ -362,3 +362,25 @@ def test_concurrent_batches_caching_the_same_texts_in_other_orders_never_deadloc
         assert results[0].vectors == results[1].vectors[::-1]
     rows = ledger_rows(database, tenant.workspace_id, "status")
     assert [row["status"] for row in rows] == ["ok"] * 6
+
+
+def test_an_embedding_cut_at_its_deadline_is_charged_its_input(app, database, tenant, servers):
+    """As a chat cut at its deadline is charged its prompt: the embedder had the texts, which
+    its provider may bill. The row said cost 0, and no budget was charged."""
+    from codex32.errors import GatewayTimeout
+    from tests.gateway.conftest import ledger_rows
+
+    configure_embedders(tenant, servers)
+    assert tenant.call("PUT", "/api/v1/budgets", json={"budgets": [
+        {"scope": "workspace", "period": "day", "hard_limit_usd": "5"}]}).status_code == 200
+    servers[0].enqueue_failure("timeout")
+    with pytest.raises(GatewayTimeout):
+        embed(app, tenant, ["find the invoice bot " * 20], model="openai/text-embedding-3-small",
+              deadline_seconds=1, cache=False)
+    [row] = ledger_rows(database, tenant.workspace_id,
+                        "status, error, provider, input_tokens, cost_usd")
+    assert (row["status"], row["error"], row["provider"]) == ("timeout", "timeout", "openai")
+    assert row["input_tokens"] > 0 and row["cost_usd"] > 0, row
+    budget = tenant.call("GET", "/api/v1/budgets").json[0]
+    assert Decimal(budget["spent_usd"]) == row["cost_usd"], budget
+    assert Decimal(budget["reserved_usd"]) == 0, budget

@@ -248,11 +248,12 @@ def test_a_workspace_whose_sweep_fails_does_not_stop_the_others(
 
 
 @pytest.mark.parametrize("settling", ["sweep", "record"])
-def test_a_reservation_of_a_period_that_ended_settles_nothing_in_the_next(
+def test_a_reservation_of_a_period_that_ended_is_charged_to_the_next_and_released_once(
         app, budgeted, database, settling):
     """Reserved yesterday (UTC), settled today after today's first request began the new
-    period: yesterday's reservation is gone with its period, so nothing is taken from
-    today's reservations or added to today's spend."""
+    period: the call is charged to today's spend (before, it cost the budget nothing), and
+    its reservation, which the new period carried, is released: today's own reservations
+    stay whole."""
     [late] = dropped(app, budgeted)
     with psycopg.connect(database.superuser_dsn) as connection:
         connection.execute(
@@ -271,6 +272,7 @@ def test_a_reservation_of_a_period_that_ended_settles_nothing_in_the_next(
                if row["status"] == "pending"][-1]
     if settling == "record":
         late()
+        charged = late.args[3]  # the answer's cost
     else:
         with psycopg.connect(database.superuser_dsn) as connection:  # only the old one stale
             connection.execute("UPDATE llm_usage SET created_at = created_at - interval "
@@ -280,8 +282,11 @@ def test_a_reservation_of_a_period_that_ended_settles_nothing_in_the_next(
                 session, budgeted.workspace_id):
             records.sweep(session, records.stale_before())  # (or another test's sweep did)
             session.commit()
-        assert ledger(database, budgeted.workspace_id)[0]["status"] == "unsettled"
-    assert budget(database, budgeted.workspace_id) == (today.cost_usd,
+        swept = ledger(database, budgeted.workspace_id)[0]
+        assert swept["status"] == "unsettled"
+        charged = swept["cost_usd"]  # its reserved maximum
+    assert charged > 0
+    assert budget(database, budgeted.workspace_id) == (today.cost_usd + charged,
                                                        pending["reserved_usd"])
 
 

@@ -105,7 +105,18 @@ def diff(bot_id: uuid.UUID):
 @blp.route("/bots/<uuid:bot_id>/suggestions", methods=["GET"])
 @page(Permission.VIEW_BOTS)
 def bot_suggestions(bot_id: uuid.UUID):
-    """Suggestions for the bot (as ``GET /api/v1/bots/{id}/suggestions``), a fragment."""
+    """Suggestions for the bot (as ``GET /api/v1/bots/{id}/suggestions``: never the model's,
+    so loading the bot's page spends nothing), a fragment."""
+    review = suggestions.prepare(db.session, current_principal(), bot_id, use_model=False)
+    return render_template("console/bots/suggestions.html", report=review.report(
+        gateway.Caller()))
+
+
+@blp.route("/bots/<uuid:bot_id>/suggestions", methods=["POST"])
+@page(Permission.USE_BUILDER)
+def ask_for_suggestions(bot_id: uuid.UUID):
+    """The suggestions with the model's (as ``POST /api/v1/bots/{id}/suggestions``: one
+    billed gateway call), a fragment."""
     principal = current_principal()
     review = suggestions.prepare(db.session, principal, bot_id, use_model=True)
     transaction.end()  # the model may take seconds: hold no connection meanwhile

@@ -83,8 +83,10 @@ class LLMUsage(TenantOwned, Model):
 
 class LLMBudget(TenantOwned, Model):
     """A spending limit over a period (``day`` or ``month``, UTC) for the workspace, one API
-    key or one bot. ``spent`` and ``reserved`` belong to the period starting ``period_start``;
-    the first use in a new period starts them again at zero."""
+    key or one bot. ``spent`` belongs to the period starting ``period_start`` (the first use
+    in a new period starts it again at zero); ``reserved`` is what the calls in flight
+    reserved, each charged to the period current when it is settled
+    (codex32.services.gateway.periods)."""
 
     __tablename__ = "llm_budgets"
     __table_args__ = (UniqueConstraint("workspace_id", "scope", "scope_id", "period",

@@ -23,7 +23,7 @@ from codex32.auth.guard import current_principal, requires
 from codex32.auth.principal import Principal
 from codex32.auth.rbac import Permission
 from codex32.db import db
-from codex32.errors import DomainError, error_body, from_plugin_error
+from codex32.errors import DomainError, error_body
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import ChatRequest, Message
 from codex32.services import gateway
@@ -90,10 +90,9 @@ def sse(opened: gateway.GatewayStream) -> Response:
                 if chunk.text:
                     yield _event("chunk", {"text": chunk.text})
         except (PluginError, DomainError) as exc:
-            # The status the same failure has before the first piece (a timeout is a 504).
-            error = exc if isinstance(exc, DomainError) else from_plugin_error(
-                exc, opened.provider)
-            yield _event("error", error_body(error.status, str(exc)))
+            # The error the same failure answers before the first piece (a timeout is a 504).
+            error = gateway.stream_error(opened, exc)
+            yield _event("error", error_body(error.status, str(error), error.errors))
             return
         finally:
             # A client that went away closes this generator: close upstream, record usage

@@ -194,7 +194,10 @@ def _chunks(opened: gateway.GatewayStream, ident: str, created: int, model: str,
             if piece.text:
                 yield chunk({"content": piece.text})
     except (PluginError, DomainError) as exc:
-        yield "data: " + json.dumps({"error": {"message": str(exc), "type": "server_error"}})
+        # The error the same failure answers before the first piece, in OpenAI's shape.
+        error = gateway.stream_error(opened, exc)
+        yield "data: " + json.dumps({"error": openai_errors.error_object(
+            error.status, str(error), error.errors)})
         yield "\n\n"
         return
     finally:

@@ -57,6 +57,17 @@ def speaks_openai() -> bool:
 def render(status: int, message: str, errors: Any = None,
            headers: dict[str, str] | None = None) -> Response:
     """The OpenAI-shaped error response for one error."""
+    body = {"error": error_object(status, message, errors)}
+    response = current_app.response_class(current_app.json.dumps(body), status=status,
+                                          mimetype="application/json")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def error_object(status: int, message: str, errors: Any = None) -> dict[str, Any]:
+    """OpenAI's error object (``message``, ``type``, ``param``, ``code``) for one error: the
+    body of an error response, and of the error event that ends a stream."""
     kind, code = _KINDS.get(status, ("invalid_request_error" if status < 500
                                      else "server_error", None))
     param, why = _param(errors)
@@ -64,12 +75,7 @@ def render(status: int, message: str, errors: Any = None,
         # OpenAI's messages name the field ("stop: ..."), not where it was read ("json.")
         message = message.removeprefix("json.")
         code = code or openai_params.code_of(param, why)
-    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
-    response = current_app.response_class(current_app.json.dumps(body), status=status,
-                                          mimetype="application/json")
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
+    return {"message": message, "type": kind, "param": param, "code": code}
 
 
 def _param(errors: Any) -> tuple[str | None, str]:

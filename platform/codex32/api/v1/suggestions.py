@@ -6,7 +6,7 @@ from marshmallow import fields, validate
 
 from codex32.api import transaction
 from codex32.api.blueprint import Blueprint
-from codex32.api.schemas import Output, Strict
+from codex32.api.schemas import Output
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
@@ -18,12 +18,6 @@ blp = Blueprint("suggestions", __name__, url_prefix="/api/v1/bots",
                             "for a bot.")
 
 LEVELS = ("high", "medium", "low")
-
-
-class SuggestionArgs(Strict):
-    model = fields.Boolean(load_default=True, metadata={
-        "description": "ask the workspace's language model too (members who may use the "
-                       "builder; the call is billed to the workspace, purpose builder)"})
 
 
 class RefineCallSchema(Output):
@@ -78,13 +72,26 @@ class SuggestionsSchema(Output):
 
 @blp.route("/<uuid:bot_id>/suggestions", methods=["GET"])
 @requires(Permission.VIEW_BOTS)
-@blp.arguments(SuggestionArgs, location="query")
 @blp.response(200, SuggestionsSchema)
-def bot_suggestions(args, bot_id):
-    """Suggestions for a bot from its code, its execution history and (when configured) the
-    workspace's model, most impact first."""
+def bot_suggestions(bot_id):
+    """Suggestions for a bot from its code and its execution history, most impact first.
+
+    Safe to repeat: it never asks the language model (nothing is billed). ``POST`` to the
+    same path asks the model too."""
+    review = suggestions.prepare(db.session, current_principal(), bot_id, use_model=False)
+    return review.report(gateway.Caller())
+
+
+@blp.route("/<uuid:bot_id>/suggestions", methods=["POST"])
+@requires(Permission.USE_BUILDER)
+@blp.response(200, SuggestionsSchema)
+def ask_for_suggestions(bot_id):
+    """Suggestions for a bot with the workspace's language model's too, most impact first.
+
+    One gateway call billed to the workspace when it has a model (purpose ``builder``, the
+    bot as caller; a budget may refuse it). Nothing is stored: each POST asks again."""
     principal = current_principal()
-    review = suggestions.prepare(db.session, principal, bot_id, use_model=args["model"])
+    review = suggestions.prepare(db.session, principal, bot_id, use_model=True)
     transaction.end()  # the model may take seconds: hold no connection meanwhile
     return review.report(gateway.Caller(user_id=principal.user_id,
                                         api_key_id=principal.api_key_id, bot_id=bot_id))

@@ -23,6 +23,7 @@ from codex32.services.gateway.calls import (
 from codex32.services.gateway.chat import chat, first_reads
 from codex32.services.gateway.embeddings import embed
 from codex32.services.gateway.streaming import GatewayStream, stream
+from codex32.services.gateway.streaming import error_of as stream_error
 
 __all__ = ["PURPOSES", "Attempt", "Caller", "Deployment", "GatewayEmbedding", "GatewayResult",
-           "GatewayStream", "chat", "embed", "first_reads", "stream"]
+           "GatewayStream", "chat", "embed", "first_reads", "stream", "stream_error"]

@@ -4,7 +4,9 @@ Before a call the gateway reserves the request's maximum cost on every budget th
 in one statement whose row locks serialize concurrent callers in every process; a budget
 whose spend plus reservations already reached its hard limit refuses (429 naming it and when
 it resets). So concurrent requests overshoot a hard limit by at most one request's maximum.
-After the call the reservation is settled to the real cost. Every request of a workspace
+After the call the reservation is settled to the real cost, spent in the period current
+then (a call that spans a period's end is charged to the new one, where its reservation
+counted from the start: :mod:`.periods`). Every request of a workspace
 locks the same rows, so no lock is held across a round trip or a WAL flush (see _RESERVE and
 :func:`settlement_apart`; docs/llm-gateway.md, "The budget rows"). Crossing a soft limit notifies
 the workspace's notifiers once per period. Replacing them (admins only) is audited; reading
@@ -30,6 +32,7 @@ from codex32.errors import Invalid, RateLimited
 from codex32.services import audit
 from codex32.services.gateway.cache import FRESH_ANSWER, RECORD_HIT
 from codex32.services.gateway.calls import Caller, money_text
+from codex32.services.gateway.periods import current, period_of
 from codex32.services.gateway.records import LOCKED_IN_ORDER, PENDING
 
 SCOPES = ("workspace", "api_key", "bot")
@@ -79,13 +82,11 @@ def _name(scope: str, scope_id: Any, period: str) -> str:
 # settlement's synchronous commit (with the ledger row) flushes it. A database crash can
 # forget the reservations of calls in flight (never their spend: that is written with the
 # ledger row).
-_START = "(date_trunc(period, now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
-_CURRENT = f"CASE WHEN period_start = {_START} THEN {{0}} ELSE 0 END"
 _RESERVE = f"""
     WITH cached AS ({FRESH_ANSWER}),{{record}}
     applying AS (
-      SELECT id, scope, scope_id, period, hard_limit_usd, {_CURRENT.format('spent_usd')} AS spent,
-             {_CURRENT.format('reserved_usd')} AS reserved, {_START} AS start
+      SELECT id, scope, scope_id, period, hard_limit_usd, {current('spent_usd')} AS spent,
+             reserved_usd AS reserved, {period_of()} AS start
       FROM llm_budgets
       WHERE NOT EXISTS (SELECT FROM cached)
         AND ((scope = 'workspace' AND scope_id IS NULL)
@@ -99,10 +100,10 @@ _RESERVE = f"""
       ORDER BY scope, period LIMIT 1),
     reserved AS (
       UPDATE llm_budgets SET
-        spent_usd = {_CURRENT.format('spent_usd')},
-        reserved_usd = LEAST({_CURRENT.format('reserved_usd')} + :amount, {MONEY_MAX}),
-        notified = CASE WHEN period_start = {_START} THEN notified ELSE false END,
-        period_start = {_START}
+        spent_usd = {current('spent_usd')},
+        reserved_usd = LEAST(reserved_usd + :amount, {MONEY_MAX}),
+        notified = {current('notified')},
+        period_start = {period_of()}
       WHERE id IN (SELECT id FROM applying) AND NOT EXISTS (SELECT FROM refused)
       RETURNING id, period_start AS start,
                 set_config('synchronous_commit', 'off', true) AS commit_mode){{pending}}
@@ -164,26 +165,30 @@ def _refusal(refused: tuple[Any, ...], amount: Decimal | None,
                           f"resets at {resets.isoformat()}", wait)
 
 
-# All the reservation's budgets at once (one per row of the unnested arrays), once: only
+# All the reservation's budgets at once (one per row of the unnested array), once: only
 # when it clears the request's ledger row's ``settle_due`` (written with the row, records.py),
 # in the settlement's own transaction. Whichever settles first clears it: a settlement
 # retried, or one after the maintenance loop settled the row (``unsettled``, never marked:
 # a record that came that late writes nothing over it; or marked and settled for a
-# settlement that failed), settles nothing twice (records.sweep).
+# settlement that failed), settles nothing twice (records.sweep). The reservation goes back
+# and the cost is spent in the row's current period, whichever period it reserved in
+# (:data:`.periods.ROLLED`).
 _SETTLING = f"""
     WITH claimed AS (
       UPDATE llm_usage SET settle_due = false
       WHERE id = CAST(:usage_id AS uuid) AND settle_due RETURNING id),
     settled AS (
-      SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:starts AS timestamptz[])) AS s (id, start)
+      SELECT * FROM unnest(CAST(:ids AS uuid[])) AS s (id)
       WHERE EXISTS (SELECT FROM claimed)),
     {LOCKED_IN_ORDER.format('settled').strip()}
     UPDATE llm_budgets AS b SET reserved_usd = GREATEST(b.reserved_usd - :reserved, 0),
-                                spent_usd = LEAST(b.spent_usd + :actual, {MONEY_MAX}),
+                                spent_usd = LEAST({current('spent_usd', 'b.')} + :actual,
+                                                  {MONEY_MAX}),
+                                notified = {current('notified', 'b.')},
+                                period_start = {period_of('b.')},
                                 updated_at = now()
     FROM settled
-    WHERE b.id = settled.id AND b.period_start = settled.start
-      AND b.id IN (SELECT id FROM locked)
+    WHERE b.id = settled.id AND b.id IN (SELECT id FROM locked)
     RETURNING b.id, b.scope, b.scope_id, b.period, b.soft_limit_usd, b.spent_usd, b.notified,
               b.period_start"""
 _SETTLE = text(_SETTLING)
@@ -224,8 +229,7 @@ def settlement(reservation: Reservation, actual: Decimal | None, *,
     if not reservation.budgets:
         return None
     return _SETTLE_APART if apart else _SETTLE, {
-        "ids": list(reservation.budgets), "starts": list(reservation.budgets.values()),
-        "reserved": reservation.amount,
+        "ids": list(reservation.budgets), "reserved": reservation.amount,
         "actual": reservation.amount if actual is None else actual, "usage_id": usage_id}
 
 
@@ -285,7 +289,9 @@ def _check_owners(session: Session, items: list[dict[str, Any]]) -> None:
 
 
 def shown(row: LLMBudget) -> dict[str, Any]:
-    """How the API shows a budget and its current period."""
+    """How the API shows a budget and its current period: its spend in that period (0 when
+    its stored period is over), and what the calls in flight reserved (whenever they began:
+    their cost goes to the current period, :mod:`.periods`)."""
     now = datetime.now(UTC)
     start = row.period_start
     current = start is not None and period_end(start, row.period) > now
@@ -293,7 +299,7 @@ def shown(row: LLMBudget) -> dict[str, Any]:
             "soft_limit_usd": money_text(row.soft_limit_usd),
             "hard_limit_usd": money_text(row.hard_limit_usd),
             "spent_usd": money_text(row.spent_usd.normalize() if current else Decimal(0)),
-            "reserved_usd": money_text(row.reserved_usd.normalize() if current else Decimal(0)),
+            "reserved_usd": money_text(row.reserved_usd.normalize()),
             "period_start": start if current else None,
             "resets_at": period_end(start, row.period) if current and start else None}
 

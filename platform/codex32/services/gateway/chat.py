@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from codex32 import runtime
 from codex32.db import driver, tenancy
-from codex32.errors import Invalid
+from codex32.errors import DomainError, Invalid
 from codex32.plugins.interfaces import ChatRequest, Usage
 from codex32.services import provider_instances
 from codex32.services.gateway import (
@@ -112,9 +112,13 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
     # hit's, else a pending one holding the reservation: records.PENDING).
     row = records.request_row(workspace, prepared.usage_id, purpose, request.model, caller,
                               elapsed_ms(prepared))
-    prepared.reservation, found = budgets.reserve_unless_cached(
-        session, workspace, caller, _max_cost(prepared), " or ".join(d.label for d in awake),
-        prepared.cache_key, row)
+    try:
+        prepared.reservation, found = budgets.reserve_unless_cached(
+            session, workspace, caller, _max_cost(prepared),
+            " or ".join(d.label for d in awake), prepared.cache_key, row)
+    except DomainError as refused:  # a budget: the request was counted all the same
+        ratelimits.carrying(refused, headers)
+        raise
     session.close()
     if prepared.cache_key is not None:
         cache.counted(found)
@@ -195,7 +199,7 @@ def routed(session: Session, prepared: Prepared, method: Callable[..., T]) -> T:
         return method(router, prepared.deployments, prepared.request)
     except RouteFailed as failed:
         fail(session, prepared, failed)
-        raise error_for(failed) from failed.last
+        raise ratelimits.carrying(error_for(failed), prepared.headers) from failed.last
     except BaseException as exc:
         release(session, prepared, exc)
         raise

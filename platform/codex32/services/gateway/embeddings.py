@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from codex32 import runtime
 from codex32.db import tenancy
-from codex32.errors import Invalid
+from codex32.errors import DomainError, Invalid
 from codex32.plugins.interfaces import Usage
 from codex32.services.gateway import (
     admission,
@@ -45,7 +45,7 @@ from codex32.services.gateway.calls import (
     within,
 )
 from codex32.services.gateway.recording import (
-    Pending,
+    PendingEmbedding,
     elapsed_ms,
     fail,
     ledger_row,
@@ -132,15 +132,20 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
         # The reservation's statement writes the request's pending ledger row (as a chat's):
         # its answer's or failure's record replaces it, and if the process ends first the
         # maintenance sweep settles it at the reserved maximum (records.py).
-        pending = Pending(workspace_id=workspace, kind="embedding", purpose=purpose,
-                          caller=caller, requested_model=model,
-                          reservation=budgets.Reservation(), usage_id=uuid.uuid4(),
-                          started=started)
-        pending.reservation, _ = budgets.reserve_unless_cached(
-            session, workspace, caller, _max_cost(route, awake, sum(counts[i] for i in missing)),
-            " or ".join(d.label for d in awake), None,
-            records.request_row(workspace, pending.usage_id, purpose, model, caller,
-                                elapsed_ms(pending), kind="embedding"))
+        sent = sum(counts[i] for i in missing)
+        pending = PendingEmbedding(workspace_id=workspace, kind="embedding", purpose=purpose,
+                                   caller=caller, requested_model=model,
+                                   reservation=budgets.Reservation(), usage_id=uuid.uuid4(),
+                                   started=started, route=route, input_tokens=sent)
+        try:
+            pending.reservation, _ = budgets.reserve_unless_cached(
+                session, workspace, caller, _max_cost(route, awake, sent),
+                " or ".join(d.label for d in awake), None,
+                records.request_row(workspace, pending.usage_id, purpose, model, caller,
+                                    elapsed_ms(pending), kind="embedding"))
+        except DomainError as refused:  # a budget: the request was counted all the same
+            ratelimits.carrying(refused, headers)
+            raise
         session.close()
         router = Router(instances=route.instances, policy=parts.retry, deadline=deadline,
                         on_failure=cooldown.recorder(session, workspace, route.settings))
@@ -154,7 +159,7 @@ def _embed(session: Session, workspace_id: uuid.UUID | str, texts: list[str], *,
                 result, model=reported_model(result.model, deployment.model or ""), usage=usage)
         except RouteFailed as failed:
             fail(session, pending, failed)
-            raise error_for(failed) from failed.last
+            raise ratelimits.carrying(error_for(failed), headers) from failed.last
         except BaseException as exc:
             release(session, pending, exc)  # every call leaves a ledger row, as a chat's
             raise

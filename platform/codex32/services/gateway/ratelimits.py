@@ -9,13 +9,14 @@ OpenAI-style ``x-ratelimit-*`` headers; a refusal is a 429 with them and Retry-A
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from codex32.errors import RateLimited
+from codex32.errors import DomainError, RateLimited
 from codex32.ratelimit import Decision, Hit
 from codex32.services.gateway.calls import Caller
 
 WINDOW = 60.0
+E = TypeVar("E", bound=BaseException)
 
 
 class GatewayRateLimited(RateLimited):
@@ -66,6 +67,15 @@ def decide(counted: list[Hit], decisions: list[Decision]) -> dict[str, str]:
         error.headers.update(headers)
         raise error
     return headers
+
+
+def carrying(error: E, headers: dict[str, str]) -> E:
+    """``error`` (the API error of a request counted against the limits: its budget refused
+    it, no deployment answered) with the ``x-ratelimit-*`` ``headers`` its count gave, as
+    every counted answer carries them; its own headers (``Retry-After``) kept."""
+    if isinstance(error, DomainError):
+        error.headers = {**headers, **error.headers}
+    return error
 
 
 def headers_for(decisions: dict[str, Decision]) -> dict[str, str]:

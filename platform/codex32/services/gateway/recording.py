@@ -54,6 +54,14 @@ class Pending:
 
 
 @dataclass
+class PendingEmbedding(Pending):
+    """An embedding past its reservation: what a timeout charges (:func:`_cut_short`)."""
+
+    route: routing.EmbeddingRoute
+    input_tokens: int  # the texts sent to the embedder, counted offline
+
+
+@dataclass
 class Prepared(Pending):
     """A chat ready for the router: its route, limits passed, budget reserved."""
 
@@ -210,19 +218,26 @@ def fail(session: Session, pending: Pending, failed: RouteFailed) -> None:
 
 
 def _cut_short(pending: Pending, last: Attempt | None) -> tuple[Usage, Decimal | None]:
-    """What a failed request is charged: a chat whose last attempt timed out (its deadline, or
-    its provider's read timeout, cut it before the answer or the first piece of a stream) had
-    its prompt sent, which the provider may bill: the prompt's offline count as input tokens,
-    priced at that deployment, as a stream cut after its first piece is charged
-    (:func:`.tokens.filled`). Nothing for any other failure (refused, or never reached)."""
-    if not isinstance(pending, Prepared) or last is None or last.kind != TIMEOUT:
+    """What a failed request is charged: a chat or an embedding whose last attempt timed out
+    (its deadline, or its provider's read timeout, cut it before the answer or the first
+    piece of a stream) had its prompt or texts sent, which the provider may bill: their
+    offline count as input tokens, priced at that deployment, as a stream cut after its
+    first piece is charged (:func:`.tokens.filled`). Nothing for any other failure (refused,
+    or never reached), nor at a free deployment (the offline provider, a local embedder)."""
+    if last is None or last.kind != TIMEOUT:
         return Usage(), Decimal(0)
-    usage = Usage(input_tokens=pending.prompt_tokens)
-    instance = pending.route.instances.get(last.provider)
-    if not getattr(instance, "is_language_model", True):  # the offline provider: free
+    if isinstance(pending, Prepared):
+        paid = getattr(pending.route.instances.get(last.provider), "is_language_model", True)
+        usage = Usage(input_tokens=pending.prompt_tokens)
+    elif isinstance(pending, PendingEmbedding):
+        paid = not getattr(pending.route.instances.get(last.provider), "costs_nothing", False)
+        usage = Usage(input_tokens=pending.input_tokens)
+    else:
+        return Usage(), Decimal(0)
+    if not paid:
         return Usage(), Decimal(0)
     return usage, prices.cost(usage, last.provider, last.model or "",
-                              llm_settings=pending.route.settings)
+                              llm_settings=pending.route.settings, is_language_model=paid)
 
 
 def release(session: Session, pending: Pending, error: BaseException | None = None) -> None:

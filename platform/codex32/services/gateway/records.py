@@ -29,6 +29,7 @@ from codex32.db import driver, rows
 from codex32.db.gateway_models import MONEY_MAX, LLMUsage
 from codex32.observability.metrics import LLM_REQUESTS
 from codex32.services.gateway.calls import Caller
+from codex32.services.gateway.periods import current, period_of
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,9 @@ _WORKSPACES = text("SELECT workspace_id FROM pending_llm_workspaces(:before, :li
 # settlement is still due (``settle_due``: its record committed, its settlement failed or was
 # lost) at its cost, as its settlement would have (a cost unknown: the reserved amount).
 # What each reserved goes back and what it costs is spent, on each budget it was reserved on,
-# summed per budget and period in one UPDATE (the budgets locked in id order, as the
-# reservation and the settlement lock them).
+# in the budget's current period whichever period it reserved in (as the settlement does:
+# periods.ROLLED), summed per budget in one UPDATE (an UPDATE's join applies one row per
+# target; the budgets locked in id order, as the reservation and the settlement lock them).
 _SETTLE_STALE = text(f"""
     WITH stale AS (
       UPDATE llm_usage SET status = 'unsettled', cost_usd = reserved_usd, error = :why
@@ -105,19 +107,21 @@ _SETTLE_STALE = text(f"""
       RETURNING id, reserved_usd, cost_usd, reserved_budgets),
     owing AS (SELECT * FROM stale UNION ALL SELECT * FROM due),
     owed AS (
-      SELECT CAST(budget->>0 AS uuid) AS id, CAST(budget->>1 AS timestamptz) AS start,
+      SELECT CAST(budget->>0 AS uuid) AS id,
              sum(COALESCE(owing.reserved_usd, 0)) AS reserved,
              sum(COALESCE(owing.cost_usd, owing.reserved_usd, 0)) AS amount
       FROM owing CROSS JOIN jsonb_array_elements(owing.reserved_budgets) AS budget
       WHERE owing.reserved_usd IS NOT NULL OR owing.cost_usd IS NOT NULL
-      GROUP BY 1, 2),
+      GROUP BY 1),
     {LOCKED_IN_ORDER.format('owed').strip()},
     settled AS (
       UPDATE llm_budgets AS b SET reserved_usd = GREATEST(b.reserved_usd - owed.reserved, 0),
-                                  spent_usd = LEAST(b.spent_usd + owed.amount, {MONEY_MAX}),
+                                  spent_usd = LEAST({current('spent_usd', 'b.')} + owed.amount,
+                                                    {MONEY_MAX}),
+                                  notified = {current('notified', 'b.')},
+                                  period_start = {period_of('b.')},
                                   updated_at = now()
-      FROM owed WHERE b.id = owed.id AND b.period_start = owed.start
-        AND b.id IN (SELECT id FROM locked)
+      FROM owed WHERE b.id = owed.id AND b.id IN (SELECT id FROM locked)
       RETURNING b.id, b.scope, b.scope_id, b.period, b.soft_limit_usd, b.spent_usd,
                 b.notified, b.period_start)
     SELECT settled.*, (SELECT count(*) FROM stale) AS swept, (SELECT count(*) FROM due) AS due

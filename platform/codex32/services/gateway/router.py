@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -47,6 +48,9 @@ from codex32.services.gateway.calls import Attempt, Deployment
 from codex32.services.gateway.retry import FALLBACK, RETRY, STOP, RetryPolicy
 
 MIN_ATTEMPT_SECONDS = 0.05
+# A timeout is the deployment's fault (counted towards its cooldown) when its own configured
+# timeout fired before the caller's limit, or the attempt had at least this long.
+BLAMED_TIMEOUT_SECONDS = 10.0
 
 
 class RouteFailed(Exception):
@@ -136,6 +140,48 @@ def _checked_pieces(provider: LLMProvider, chunks: Iterator[ChatChunk]) -> Itera
             close()
 
 
+class _FirstPiece:
+    """``next(chunks)`` for a plugin's pool thread, and the stream closed at once when the
+    caller gives it up (its first piece timed out, or the call was refused): by the caller
+    when no thread is reading it, else by the thread as soon as its read returns. Left to
+    garbage collection, the stream (held by the failure's traceback, a reference cycle) kept
+    its upstream connection open for as long as nothing collected it."""
+
+    def __init__(self, chunks: Iterator[ChatChunk]) -> None:
+        self.chunks = chunks
+        self._lock = threading.Lock()
+        self._reading = False
+        self._abandoned = False
+
+    def __call__(self) -> ChatChunk | None:
+        with self._lock:
+            if self._abandoned:
+                return None
+            self._reading = True
+        try:
+            return next(self.chunks, None)
+        finally:
+            with self._lock:
+                self._reading = False
+                close = self._abandoned
+            if close:
+                _close(self.chunks)
+
+    def abandon(self) -> None:
+        """The caller gives the stream up: close it now, or once the thread's read returns."""
+        with self._lock:
+            self._abandoned = True
+            close = not self._reading
+        if close:
+            _close(self.chunks)
+
+
+def _close(chunks: Iterator[ChatChunk]) -> None:
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
+
+
 @dataclass
 class Router:
     """Tries deployments for one request."""
@@ -166,7 +212,12 @@ class Router:
                 instance, "stream", lambda: instance.stream(_for(request, deployment, remaining))))
             # The first piece through invoke, like complete(): bounded by the deadline (and
             # admitted like any call) even when the plugin hangs in its own code.
-            first = invoke(instance, "stream", next, chunks, None, timeout=remaining)
+            first_piece = _FirstPiece(chunks)
+            try:
+                first = invoke(instance, "stream", first_piece, timeout=remaining)
+            except BaseException:
+                first_piece.abandon()
+                raise
             return (chunks, first) if first is not None else (iter(()), ChatChunk())
         (chunks, first), deployment, attempts = self._run(deployments, call, "chat")
         return chunks, first, deployment, attempts
@@ -213,7 +264,8 @@ class Router:
                         provider=deployment.provider, model=deployment.model, kind=kind,
                         status=getattr(exc, "status", None),
                         latency_ms=int((time.monotonic() - started) * 1000)))
-                    self.on_failure(deployment, kind)
+                    if kind != TIMEOUT or _slow(started, remaining):
+                        self.on_failure(deployment, kind)
                     decision = self.policy.decide(
                         kind, tried, self.deadline - time.monotonic(),
                         getattr(exc, "retry_after", None) if kind == RATE_LIMITED else None)
@@ -225,6 +277,14 @@ class Router:
                     assert decision.action == FALLBACK
                     break
         raise RouteFailed(attempts, last, None)
+
+
+def _slow(started: float, allowed: float) -> bool:
+    """Whether an attempt that timed out shows a slow deployment, not a caller's short limit:
+    it had :data:`BLAMED_TIMEOUT_SECONDS`, or it ended well before its ``allowed`` time (the
+    plugin's own configured timeout fired). A caller sending chats with a tenth of a second
+    to answer must not put the workspace's deployment to rest for everyone else."""
+    return allowed >= BLAMED_TIMEOUT_SECONDS or time.monotonic() - started < 0.8 * allowed
 
 
 def _kind(exc: PluginError) -> str:
@@ -275,6 +335,16 @@ class ContentRefused(DomainError):
     """A provider refused the request under its content policy (422, names the provider)."""
 
     status = 422
+
+
+def error_mid_stream(attempts: list[Attempt], failure: PluginError, provider: str,
+                     model: str | None) -> DomainError:
+    """The API error for a failure that ended a stream after its first piece: what the same
+    failure answers before any piece (:func:`error_for`), listed as the last attempt; never
+    the plugin's own words where the JSON answer maps them."""
+    failed = Attempt(provider=provider, model=model, kind=_kind(failure),
+                     status=getattr(failure, "status", None))
+    return error_for(RouteFailed([*attempts, failed], failure, None))
 
 
 def error_for(failed: RouteFailed) -> DomainError:

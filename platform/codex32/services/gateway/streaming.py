@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from codex32 import outbound_http, runtime
 from codex32.db import driver, tenancy
+from codex32.errors import DomainError, GatewayTimeout
 from codex32.plugins.errors import PluginError, ProviderTimeout
 from codex32.plugins.interfaces import ChatChunk, ChatRequest
 from codex32.runtime import background
@@ -36,7 +37,7 @@ from codex32.services.gateway.calls import (
 )
 from codex32.services.gateway.chat import counted, prepare, routed
 from codex32.services.gateway.recording import Prepared, finish
-from codex32.services.gateway.router import Router
+from codex32.services.gateway.router import Router, error_mid_stream
 
 # The longest a stream flows, from its request on: then it ends as a timeout and is recorded.
 # Half the age at which the maintenance sweep takes a pending row for one whose process died
@@ -67,6 +68,24 @@ class GatewayStream:
         close = getattr(self.chunks, "close", None)
         if close is not None:
             close()
+
+
+class StreamCut(ProviderTimeout):
+    """The gateway itself ended a flowing stream (too long, or its process is stopping)."""
+
+
+def error_of(opened: GatewayStream, failure: Exception) -> DomainError:
+    """The API error for ``failure`` (a plugin's or the platform's error) that ended
+    ``opened`` after its first piece: the one the same failure answers before any piece
+    (:func:`.router.error_mid_stream`); the gateway's own cut a 504 saying why."""
+    if isinstance(failure, DomainError):
+        return failure
+    if isinstance(failure, StreamCut):
+        return GatewayTimeout(str(failure))
+    if isinstance(failure, PluginError):
+        return error_mid_stream(opened.attempts, failure, opened.provider, opened.model)
+    return error_mid_stream(opened.attempts, PluginError(type(failure).__name__),
+                            opened.provider, opened.model)
 
 
 Gate = Callable[[], AbstractContextManager[object]]
@@ -194,7 +213,7 @@ def _relay(session: Session, prepared: Prepared, opened: GatewayStream,
         opened.result = result
 
 
-def _ended(ends: float) -> tuple[str, ProviderTimeout] | None:
+def _ended(ends: float) -> tuple[str, StreamCut] | None:
     """Why a stream must end now (the ledger's error and the exception that ends it), if it
     must: it reached its time limit, or its process is stopping (a worker's graceful stop,
     :func:`.background.stop_by`: ended before the worker is killed, its record written)."""
@@ -203,11 +222,11 @@ def _ended(ends: float) -> tuple[str, ProviderTimeout] | None:
         return "stream_too_long", _too_long()
     stop = background.stopping_by()
     if stop is not None and now > stop:
-        return "server_stopping", ProviderTimeout(
+        return "server_stopping", StreamCut(
             "the server is stopping: the stream ended before it was cut off")
     return None
 
 
-def _too_long() -> ProviderTimeout:
-    return ProviderTimeout(f"the stream ran for longer than {MAX_STREAM_SECONDS:g}s, the "
+def _too_long() -> StreamCut:
+    return StreamCut(f"the stream ran for longer than {MAX_STREAM_SECONDS:g}s, the "
                            "longest the gateway relays one")

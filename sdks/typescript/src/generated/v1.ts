@@ -436,12 +436,18 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Suggestions for a bot from its code, its execution history and (when configured) the
-         *     workspace's model, most impact first.
+         * Suggestions for a bot from its code and its execution history, most impact first.
+         * @description Safe to repeat: it never asks the language model (nothing is billed). ``POST`` to the
+         *     same path asks the model too.
          */
         get: operations["botSuggestions"];
         put?: never;
-        post?: never;
+        /**
+         * Suggestions for a bot with the workspace's language model's too, most impact first.
+         * @description One gateway call billed to the workspace when it has a model (purpose ``builder``, the
+         *     bot as caller; a budget may refuse it). Nothing is stored: each POST asks again.
+         */
+        post: operations["askForSuggestions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3521,10 +3527,7 @@ export interface operations {
     };
     botSuggestions: {
         parameters: {
-            query?: {
-                /** @description ask the workspace's language model too (members who may use the builder; the call is billed to the workspace, purpose builder) */
-                model?: boolean;
-            };
+            query?: never;
             header?: never;
             path: {
                 bot_id: string;
@@ -3542,7 +3545,29 @@ export interface operations {
                     "application/json": components["schemas"]["Suggestions"];
                 };
             };
-            422: components["responses"]["UNPROCESSABLE_ENTITY"];
+            default: components["responses"]["DEFAULT_ERROR"];
+        };
+    };
+    askForSuggestions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                bot_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Suggestions"];
+                };
+            };
             default: components["responses"]["DEFAULT_ERROR"];
         };
     };
