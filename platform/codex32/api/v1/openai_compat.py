@@ -24,7 +24,7 @@ from codex32.api.v1.llm_schemas import MAX_MODEL, ResponseSchemaSchema
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
-from codex32.errors import DomainError, Invalid, add_error_shape
+from codex32.errors import DomainError, Invalid, NotFound, add_error_shape
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import ChatRequest, Message, Usage
 from codex32.services import gateway
@@ -208,9 +208,18 @@ def _chunks(opened: gateway.GatewayStream, ident: str, created: int, model: str,
     yield "data: [DONE]\n\n"
 
 
+# A provider's stop reason in OpenAI's terms (``stop``, ``length``, ``content_filter``; no
+# ``tool_calls``: tools are refused, and Anthropic's ``tool_use`` here is the forced tool
+# that carries a ``json_schema`` answer). Any other reason, a provider's own, is ``stop``:
+# clients compare against OpenAI's values.
+_FINISHES = {"stop": "stop", "length": "length", "content_filter": "content_filter",
+             "end_turn": "stop", "stop_sequence": "stop", "tool_use": "stop",
+             "max_tokens": "length", "model_context_window_exceeded": "length",
+             "refusal": "content_filter"}
+
+
 def _finish(reason: str | None) -> str:
-    return {"end_turn": "stop", "max_tokens": "length", "stop_sequence": "stop",
-            None: "stop"}.get(reason, reason or "stop")
+    return _FINISHES.get(reason or "stop", "stop")
 
 
 def _usage(usage: Usage) -> dict:
@@ -249,9 +258,33 @@ def _base64(vector: list[float]) -> str:
 @requires(Permission.USE_LLM)
 def models():
     """The names a request may use: the workspace's aliases and its deployments."""
+    return {"object": "list", "data": [_model(name) for name in _model_names()]}
+
+
+class UnknownModel(NotFound):
+    """No alias or deployment of the workspace has this name (404, OpenAI's
+    ``model_not_found``)."""
+
+    reason = "model_not_found"
+
+
+@blp.route("/models/<path:model>", methods=["GET"])
+@requires(Permission.USE_LLM)
+def model_named(model: str):
+    """One name of ``models`` (an alias, or ``provider/model``); 404 for any other."""
+    if model not in _model_names():
+        raise UnknownModel(f"The model '{model}' does not exist or you do not have access "
+                           "to it (the workspace's aliases and provider/model names are "
+                           "listed at GET models)")
+    return _model(model)
+
+
+def _model_names() -> list[str]:
     principal = current_principal()
     shown = deployments.describe(db.session, principal.workspace_id)
-    names = sorted({alias for d in shown for alias in d["aliases"] if alias != "(no model)"}
-                   | {f"{d['provider']}/{d['model']}" for d in shown})
-    return {"object": "list", "data": [{"id": name, "object": "model", "created": 0,
-                                        "owned_by": "codex32"} for name in names]}
+    return sorted({alias for d in shown for alias in d["aliases"] if alias != "(no model)"}
+                  | {f"{d['provider']}/{d['model']}" for d in shown})
+
+
+def _model(name: str) -> dict:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "codex32"}

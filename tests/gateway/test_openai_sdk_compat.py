@@ -1,0 +1,164 @@
+"""An app written against OpenAI, pointed at ``/api/v1/openai`` by its ``base_url``: what
+the real ``openai`` SDK raises for each failure (its exception class, ``code``, whether it
+retries), ``models.retrieve`` and the answers of the Anthropic plugin in OpenAI's terms."""
+
+from __future__ import annotations
+
+import json
+
+import openai
+import pytest
+
+from tests.gateway.conftest import ledger_rows
+
+HELLO = [{"role": "user", "content": "hello"}]
+
+
+def chats(server) -> int:
+    """How many chat calls reached a fake provider."""
+    return len([r for r in server.requests if r.path in ("/v1/chat/completions",
+                                                         "/v1/messages")])
+
+
+def test_an_invalid_request_is_openais_400_bad_request(sdk, servers):
+    """OpenAI answers an invalid request 400: apps catch ``openai.BadRequestError``."""
+    for options, param in (({"n": 2}, "n"), ({"temperature": 5}, "temperature"),
+                           ({"tools": [{"type": "function", "function": {"name": "f"}}]},
+                            "tools")):
+        with pytest.raises(openai.BadRequestError) as caught:
+            sdk.chat.completions.create(model="fast", messages=HELLO, **options)
+        assert caught.value.status_code == 400 and caught.value.param == param
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk.embeddings.create(model="text-embedding-3-small", input=[{"not": "text"}])
+    assert caught.value.param == "input"
+    assert not [r for server in servers for r in server.requests]
+
+
+def test_a_prompt_too_long_for_every_model_is_context_length_exceeded(sdk, servers):
+    """What LangChain and others look for to trim the conversation and ask again."""
+    for server in servers:
+        server.enqueue_failure("context_length")
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk.chat.completions.create(model="fast", messages=HELLO)
+    assert caught.value.code == "context_length_exceeded"
+    assert caught.value.type == "invalid_request_error"
+    assert caught.value.param == "messages"
+    assert [chats(server) for server in servers] == [1, 1]  # no retry of a context error
+
+
+def test_a_spent_budget_is_insufficient_quota_which_the_sdk_does_not_retry(
+        sdk, servers, tenant):
+    saved = tenant.call("PUT", "/api/v1/budgets", json={"budgets": [
+        {"scope": "workspace", "period": "day", "hard_limit_usd": "0.000001"}]})
+    assert saved.status_code == 200, saved.json
+    sdk.chat.completions.create(model="openai/gpt-4o-mini", messages=HELLO)  # spends it
+    retrying = sdk.with_options(max_retries=2)
+    with pytest.raises(openai.RateLimitError) as caught:
+        retrying.chat.completions.create(model="openai/gpt-4o-mini", messages=HELLO)
+    error = caught.value
+    assert (error.type, error.code) == ("insufficient_quota", "insufficient_quota")
+    assert error.response.headers["x-should-retry"] == "false"
+    assert int(error.response.headers["retry-after"]) > 0
+    assert chats(servers[0]) == 1
+
+
+def test_a_failure_the_gateway_already_retried_is_not_retried_again_by_the_sdk(
+        sdk, servers, tenant, database):
+    """Every deployment of the route failed after the gateway's own retries: the SDK's
+    default two retries would run the whole chain twice more (x-should-retry: false)."""
+    for server in servers:
+        for _ in range(6):
+            server.enqueue_failure("server")
+    with pytest.raises(openai.InternalServerError) as caught:
+        sdk.with_options(max_retries=2).chat.completions.create(model="fast", messages=HELLO)
+    assert caught.value.status_code == 502
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    assert [chats(server) for server in servers] == [2, 2]
+    assert len(ledger_rows(database, tenant.workspace_id, "id")) == 1
+
+
+def test_a_rate_limit_of_the_workspace_is_left_to_the_sdks_retry(sdk, tenant):
+    """A 429 of the workspace's own limit spends nothing: the SDK may wait and retry."""
+    saved = tenant.call("PATCH", "/api/v1/workspace", json={"settings": {"llm": {
+        "aliases": {"fast": ["openai/gpt-4o-mini"]},
+        "rate_limits": {"requests_per_minute": 1}}}})
+    assert saved.status_code == 200, saved.json
+    sdk.chat.completions.create(model="fast", messages=HELLO)
+    with pytest.raises(openai.RateLimitError) as caught:
+        sdk.chat.completions.create(model="fast", messages=HELLO)
+    assert caught.value.code == "rate_limit_exceeded"
+    assert "x-should-retry" not in caught.value.response.headers
+    assert caught.value.response.headers["retry-after"]
+
+
+def test_models_retrieve_answers_an_alias_a_deployment_and_404_for_an_unknown_name(sdk):
+    listed = {model.id for model in sdk.models.list()}
+    for name in ("fast", "openai/gpt-4o-mini"):
+        assert name in listed
+        found = sdk.models.retrieve(name)
+        assert (found.id, found.object, found.owned_by) == (name, "model", "codex32")
+    with pytest.raises(openai.NotFoundError) as caught:
+        sdk.models.retrieve("gpt-nope")
+    error = caught.value
+    assert (error.type, error.code, error.param) == ("invalid_request_error",
+                                                     "model_not_found", "model")
+    assert "gpt-nope" in error.message
+
+
+def test_the_anthropic_plugin_answers_in_openais_terms(sdk, servers):
+    """Through the same endpoint: the system message goes to Anthropic's ``system``, a
+    structured answer (Anthropic's forced tool) finishes as ``stop``, not ``tool_use``,
+    and ``max_tokens`` as ``length``."""
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+    answer = sdk.chat.completions.create(
+        model="anthropic/claude-haiku-4-5",
+        messages=[{"role": "system", "content": "be brief"},
+                  {"role": "user", "content": "give json"}],
+        response_format={"type": "json_schema", "json_schema": {"name": "x",
+                                                                "schema": schema}})
+    assert json.loads(answer.choices[0].message.content) == {"a": "x"}
+    assert answer.choices[0].finish_reason == "stop"
+    assert answer.choices[0].message.tool_calls is None
+    sent = servers[1].requests[-1].json
+    assert sent["system"] == "be brief" or "be brief" in json.dumps(sent["system"])
+    cut = sdk.chat.completions.create(model="anthropic/claude-haiku-4-5", max_tokens=1,
+                                      messages=[{"role": "user", "content": "a long one"}])
+    assert cut.choices[0].finish_reason == "length"
+    stream = sdk.chat.completions.create(
+        model="anthropic/claude-haiku-4-5", stream=True,
+        response_format={"type": "json_schema", "json_schema": {"name": "x",
+                                                                "schema": schema}},
+        messages=[{"role": "user", "content": "give json"}])
+    finishes = [c.choices[0].finish_reason for c in stream if c.choices]
+    assert finishes[-1] == "stop" and set(finishes[:-1]) == {None}
+
+
+def test_a_streamed_answers_sse_is_openais(sdk, chained):
+    """``data:`` events only, one id, created and model on every chunk, the usage chunk
+    with no choices, then ``data: [DONE]``."""
+    key = chained.api_key()
+    response = chained.client.post("/api/v1/openai/chat/completions", headers={
+        "Authorization": f"Bearer {key}"}, json={
+        "model": "fast", "stream": True, "stream_options": {"include_usage": True},
+        "messages": HELLO})
+    assert response.status_code == 200
+    assert response.mimetype == "text/event-stream"
+    events = response.get_data(as_text=True).split("\n\n")
+    assert events[-2:] == ["data: [DONE]", ""]
+    chunks = [json.loads(event.removeprefix("data: ")) for event in events[:-2]]
+    assert all(event.startswith("data: {") for event in events[:-2])
+    assert len({(c["id"], c["created"], c["model"], c["object"]) for c in chunks}) == 1
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] > 0
+    assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
+
+
+def test_a_key_without_the_llm_permission_is_permission_denied(sdk, tenant):
+    minted = tenant.call("POST", "/api/v1/api-keys", json={"name": "v", "role": "viewer"})
+    assert minted.status_code == 201, minted.json
+    viewer = sdk.with_options(api_key=minted.json["key"], max_retries=2)
+    with pytest.raises(openai.PermissionDeniedError) as caught:
+        viewer.chat.completions.create(model="fast", messages=HELLO)
+    assert caught.value.type == "permission_error"
+    with pytest.raises(openai.PermissionDeniedError):
+        viewer.models.retrieve("fast")
