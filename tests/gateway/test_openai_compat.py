@@ -49,6 +49,7 @@ def test_the_openai_sdk_embeds_along_an_embedding_alias_from_the_cache_on_repeat
                for _ in range(2)]
     first, second = (answer.parse() for answer in answers)
     assert answers[0].headers["x-llm-provider"] == "hashing"
+    assert [answer.headers["x-llm-cache"] for answer in answers] == ["miss", "hit"]
     assert first.data[0].embedding == second.data[0].embedding
     usage = tenant.call("GET", "/api/v1/usage").json["groups"][0]
     assert usage["requests"] == 2 and usage["cache_hits"] == 1

@@ -5,6 +5,7 @@ retries), ``models.retrieve`` and the answers of the Anthropic plugin in OpenAI'
 from __future__ import annotations
 
 import json
+import time
 
 import openai
 import pytest
@@ -162,3 +163,55 @@ def test_a_key_without_the_llm_permission_is_permission_denied(sdk, tenant):
     assert caught.value.type == "permission_error"
     with pytest.raises(openai.PermissionDeniedError):
         viewer.models.retrieve("fast")
+
+
+LONG = " ".join(["word"] * 60)
+
+
+def test_a_client_that_closes_an_sdk_stream_midway_is_charged_what_was_produced(
+        sdk, servers, tenant, database):
+    servers[0].stream_interval = 0.1
+    stream = sdk.chat.completions.create(model="openai/gpt-4o-mini", stream=True,
+                                         messages=[{"role": "user", "content": LONG}])
+    pieces = iter(stream)
+    assert next(pieces).choices[0].delta.role == "assistant"
+    assert next(pieces).choices[0].delta.content
+    stream.close()  # the app stops reading, as on a user's "stop" button
+
+    def recorded() -> list[dict]:
+        return [row for row in ledger_rows(database, tenant.workspace_id,
+                                           "status, output_tokens") if row["status"] != "pending"]
+
+    deadline = time.monotonic() + 5
+    while not recorded() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [row] = recorded()
+    assert row["status"] == "cancelled" and row["output_tokens"] > 0, row
+
+
+def test_a_repeated_deterministic_chat_is_answered_from_the_cache_plain_and_streamed(
+        sdk, servers, tenant):
+    """A hit answers the same text and usage, says so in ``x-llm-cache``, and a stream
+    carries the headers a proxy needs to pass it through unbuffered."""
+    for stream in (False, True):
+        options = {"stream": True, "stream_options": {"include_usage": True}} if stream \
+            else {}
+        seen = []
+        for _ in range(2):
+            raw = sdk.chat.completions.with_raw_response.create(
+                model="openai/gpt-4o-mini", temperature=0, messages=HELLO, **options)
+            answer = raw.parse()
+            if stream:
+                chunks = list(answer)
+                text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+                usage = chunks[-1].usage
+                assert raw.headers["x-accel-buffering"] == "no"
+            else:
+                text, usage = answer.choices[0].message.content, answer.usage
+            assert raw.headers["x-llm-provider"] == "openai"
+            seen.append((raw.headers["x-llm-cache"], text, usage.completion_tokens))
+        assert seen == [("miss" if not stream else "hit", "echo: hello", 3),
+                        ("hit", "echo: hello", 3)], (stream, seen)
+    assert chats(servers[0]) == 1
+    usage = tenant.call("GET", "/api/v1/usage").json["groups"][0]
+    assert (usage["requests"], usage["cache_hits"]) == (4, 3)

@@ -161,7 +161,9 @@ def chat_completions(data):
         response = Response(stream_with_context(_chunks(opened, ident, created, data["model"],
                                                         include_usage)),
                             mimetype="text/event-stream",
-                            headers={"Cache-Control": "no-cache", **opened.headers})
+                            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+                                     **opened.headers, "x-llm-provider": opened.provider,
+                                     "x-llm-cache": _cache(opened.cache_hit)})
         response.call_on_close(opened.close)  # closed unread: record it, settle its budget
         return response
     # The gateway continues the request's transaction (its authentication, which read what
@@ -177,7 +179,13 @@ def chat_completions(data):
                                                  "refusal": None},
                          "logprobs": None, "finish_reason": _finish(result.finish_reason)}],
             "usage": _usage(result.usage)}
-    return body, 200, {**result.headers, "x-llm-provider": result.provider}
+    return body, 200, {**result.headers, "x-llm-provider": result.provider,
+                       "x-llm-cache": _cache(result.cache_hit)}
+
+
+def _cache(hit: bool) -> str:
+    """``x-llm-cache``: whether the gateway's cache answered (OpenAI has no such answer)."""
+    return "hit" if hit else "miss"
 
 
 def _chunks(opened: gateway.GatewayStream, ident: str, created: int, model: str,
@@ -247,7 +255,8 @@ def embeddings(data):
                      for i, vector in enumerate(result.vectors)],
             "usage": {"prompt_tokens": result.usage.input_tokens,
                       "total_tokens": result.usage.input_tokens}
-            }, 200, {**result.headers, "x-llm-provider": result.provider}
+            }, 200, {**result.headers, "x-llm-provider": result.provider,
+                     "x-llm-cache": _cache(result.cache_hit)}
 
 
 def _base64(vector: list[float]) -> str:
