@@ -173,8 +173,6 @@ TOOL = {"type": "function", "function": {"name": "weather", "parameters": {
     ({"tool_choice": {"type": "function", "function": {"name": "weather"}}}, "tool_choice"),
     ({"functions": [TOOL["function"]]}, "functions"),
     ({"function_call": "auto"}, "function_call"),
-    ({"stop": "END"}, "stop"),
-    ({"stop": ["\n", "END"], "stream": True}, "stop"),
     ({"logprobs": True}, "logprobs"),
     ({"top_logprobs": 2}, "top_logprobs"),
     ({"modalities": ["text", "audio"]}, "modalities"),

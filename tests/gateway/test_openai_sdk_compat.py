@@ -10,6 +10,7 @@ import time
 import openai
 import pytest
 
+from codex32.runtime import background
 from tests.gateway.conftest import ledger_rows
 
 HELLO = [{"role": "user", "content": "hello"}]
@@ -210,8 +211,58 @@ def test_a_repeated_deterministic_chat_is_answered_from_the_cache_plain_and_stre
                 text, usage = answer.choices[0].message.content, answer.usage
             assert raw.headers["x-llm-provider"] == "openai"
             seen.append((raw.headers["x-llm-cache"], text, usage.completion_tokens))
+            background.wait_idle()  # the answer is cached after the response is sent
         assert seen == [("miss" if not stream else "hit", "echo: hello", 3),
                         ("hit", "echo: hello", 3)], (stream, seen)
     assert chats(servers[0]) == 1
     usage = tenant.call("GET", "/api/v1/usage").json["groups"][0]
     assert (usage["requests"], usage["cache_hits"]) == (4, 3)
+
+
+def streamed_text(sdk, **options) -> tuple[str, str | None]:
+    chunks = [c for c in sdk.chat.completions.create(stream=True, messages=HELLO, **options)
+              if c.choices]
+    return ("".join(c.choices[0].delta.content or "" for c in chunks),
+            chunks[-1].choices[0].finish_reason)
+
+
+@pytest.mark.parametrize(("model", "sent"), [
+    ("openai/gpt-4o-mini", ("stop", ["END", "\n"])),
+    ("anthropic/claude-haiku-4-5", ("stop_sequences", ["END"]))])  # none of whitespace only
+def test_stop_sequences_end_the_answer_before_them_on_either_provider(sdk, servers, model,
+                                                                      sent):
+    for server in servers:
+        server.reply = "one two END three"
+    server = servers[0] if model.startswith("openai") else servers[1]
+    answer = sdk.chat.completions.create(model=model, messages=HELLO, stop=["END", "\n"])
+    assert answer.choices[0].message.content == "one two "
+    assert answer.choices[0].finish_reason == "stop"
+    assert server.requests[-1].json[sent[0]] == sent[1]
+    assert streamed_text(sdk, model=model, stop="END") == ("one two ", "stop")
+    assert streamed_text(sdk, model=model) == ("one two END three", "stop")
+
+
+def test_the_endpoint_cuts_at_a_stop_sequence_the_provider_did_not_honour(
+        sdk, servers, tenant, database, monkeypatch):
+    """Anthropic takes no stop sequence of whitespace only; a third-party provider may take
+    none: the answer still ends before it, in a stream too where it spans two pieces."""
+    from codex32.testing import fake_openai
+    monkeypatch.setattr(fake_openai, "cut_at_stop", lambda text, stop: (text, None))
+    servers[0].reply = "alpha beta gamma delta epsilon zeta"  # streamed as 3 pieces
+    servers[1].reply = "first line\nsecond line"
+    for model, stop, expected in (("openai/gpt-4o-mini", "beta gamma", "alpha "),
+                                  ("anthropic/claude-haiku-4-5", "\n", "first line")):
+        answer = sdk.chat.completions.create(model=model, messages=HELLO, stop=stop)
+        assert (answer.choices[0].message.content, answer.choices[0].finish_reason) == (
+            expected, "stop")
+        assert streamed_text(sdk, model=model, stop=[stop, "zzz"]) == (expected, "stop")
+    rows = ledger_rows(database, tenant.workspace_id, "status, output_tokens")
+    assert len(rows) == 4 and all(row["output_tokens"] > 0 for row in rows), rows
+
+
+@pytest.mark.parametrize("stop", [["a", "b", "c", "d", "e"], "", [""], [1], {"x": 1}])
+def test_a_stop_openai_would_refuse_is_a_400_naming_it(sdk, servers, stop):
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk.chat.completions.create(model="fast", messages=HELLO, stop=stop)
+    assert caught.value.param == "stop"
+    assert not [r for server in servers for r in server.requests]

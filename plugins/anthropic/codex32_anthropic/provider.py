@@ -251,6 +251,11 @@ class AnthropicProvider(LLMProvider):
             parameters["system"] = "\n\n".join(system)
         if self.config["send_temperature"]:
             parameters["extra_body"] = {"temperature": request.temperature}
+        # The API refuses a stop sequence of whitespace only ("\n"): left to the caller, which
+        # cuts the answer at its stop sequences itself (ChatRequest.stop).
+        stop = [s for s in request.stop if s.strip()]
+        if stop:
+            parameters["stop_sequences"] = stop
         if request.response_schema is not None:
             # Structured output: one tool whose input is the schema, and the model made to
             # call it; the answer is the tool's input.

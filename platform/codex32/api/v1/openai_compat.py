@@ -92,6 +92,9 @@ class CompletionSchema(Lenient):
     stream = JsonBoolean(load_default=False, allow_none=True)
     stream_options = fields.Nested(StreamOptionsSchema, load_default=None)
     response_format = fields.Dict(load_default=None)
+    stop = fields.Raw(load_default=None, validate=openai_params.stop_sequences, metadata={
+        "description": "a stop sequence or a list of at most 4: the answer ends before the "
+                       "first"})
 
     @pre_load
     def _refuse_what_the_gateway_cannot_honour(self, data, **kwargs):
@@ -149,7 +152,7 @@ def chat_completions(data):
                           json_mode=(data["response_format"] or {}).get("type") in (
                               "json_object", "json_schema"),
                           response_schema=_response_schema(data["response_format"]),
-                          timeout=120)
+                          stop=openai_params.stops(data["stop"]), timeout=120)
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if data["stream"]:
         transaction.end()  # the stream works in sessions of its own: hold no connection
@@ -159,7 +162,7 @@ def chat_completions(data):
         openings.bound_writes()  # a client that stops reading cannot hold the stream
         include_usage = (data["stream_options"] or {}).get("include_usage", False)
         response = Response(stream_with_context(_chunks(opened, ident, created, data["model"],
-                                                        include_usage)),
+                                                        include_usage, request.stop)),
                             mimetype="text/event-stream",
                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no",
                                      **opened.headers, "x-llm-provider": opened.provider,
@@ -173,11 +176,13 @@ def chat_completions(data):
                           caller=caller_of(principal), session=transaction.session(),
                           defer=transaction.after_sent,
                           read=principal.reads)
+    text, stopped = openai_params.cut_at_stop(result.text, request.stop)
     body = {"id": ident, "object": "chat.completion", "created": created,
             "model": result.model, "system_fingerprint": None,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text,
                                                  "refusal": None},
-                         "logprobs": None, "finish_reason": _finish(result.finish_reason)}],
+                         "logprobs": None,
+                         "finish_reason": "stop" if stopped else _finish(result.finish_reason)}],
             "usage": _usage(result.usage)}
     return body, 200, {**result.headers, "x-llm-provider": result.provider,
                        "x-llm-cache": _cache(result.cache_hit)}
@@ -189,18 +194,26 @@ def _cache(hit: bool) -> str:
 
 
 def _chunks(opened: gateway.GatewayStream, ident: str, created: int, model: str,
-            include_usage: bool) -> Iterator[str]:
+            include_usage: bool, stop: tuple[str, ...]) -> Iterator[str]:
     def chunk(delta: dict, finish: str | None = None) -> str:
         return "data: " + json.dumps({
             "id": ident, "object": "chat.completion.chunk", "created": created,
             "model": opened.model or model,
             "choices": [{"index": 0, "delta": delta, "logprobs": None,
                          "finish_reason": finish}]}) + "\n\n"
+    stopped = False
     try:
         yield chunk({"role": "assistant", "content": ""})
+        held = openai_params.StopWatch(stop)  # the answer ends before a stop sequence
         for piece in opened:
             if piece.text:
-                yield chunk({"content": piece.text})
+                ready, stopped = held.add(piece.text)
+                if ready:
+                    yield chunk({"content": ready})
+                if stopped:
+                    break  # the upstream is closed below, what it produced recorded
+        if not stopped and held.rest:
+            yield chunk({"content": held.rest})
     except (PluginError, DomainError) as exc:
         yield "data: " + json.dumps({"error": {"message": str(exc), "type": "server_error"}})
         yield "\n\n"
@@ -208,7 +221,7 @@ def _chunks(opened: gateway.GatewayStream, ident: str, created: int, model: str,
     finally:
         opened.close()  # a client that went away: stop upstream, record what was produced
     result = opened.result
-    yield chunk({}, _finish(result.finish_reason if result else None))
+    yield chunk({}, "stop" if stopped else _finish(result.finish_reason if result else None))
     if include_usage and result is not None:
         yield "data: " + json.dumps({"id": ident, "object": "chat.completion.chunk",
                                      "created": created, "model": result.model,

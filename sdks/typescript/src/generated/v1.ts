@@ -1794,6 +1794,11 @@ export interface components {
             response_format?: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * @description a stop sequence or a list of at most 4: the answer ends before the first
+             * @default null
+             */
+            stop?: unknown;
             /** @default false */
             stream?: boolean | null;
             /** @default null */
