@@ -266,3 +266,24 @@ def test_a_stop_openai_would_refuse_is_a_400_naming_it(sdk, servers, stop):
         sdk.chat.completions.create(model="fast", messages=HELLO, stop=stop)
     assert caught.value.param == "stop"
     assert not [r for server in servers for r in server.requests]
+
+
+def test_a_stream_that_fails_after_its_first_words_ends_with_an_openai_shaped_error(
+        sdk, servers, tenant, database):
+    """Past its first words a stream cannot fall back: the SDK raises ``APIError`` from the
+    error event, whose body has OpenAI's four fields; what was produced is recorded."""
+    events = servers[1]._events("msg_x", "claude-haiku-4-5", "one two three four", "end_turn",
+                                10, 4)[:4]  # up to the first words
+    servers[1].enqueue(200, sse=[*events, ("error", {"type": "error", "error": {
+        "type": "overloaded_error", "message": "Overloaded"}})], path="/v1/messages")
+    stream = sdk.chat.completions.create(model="anthropic/claude-haiku-4-5", stream=True,
+                                         messages=HELLO)
+    text = []
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in stream:
+            text.extend(c.delta.content or "" for c in chunk.choices)
+    assert "".join(text) == "one two "
+    assert set(caught.value.body) == {"message", "type", "param", "code"}
+    assert caught.value.body["type"] == "server_error" and caught.value.message
+    [row] = ledger_rows(database, tenant.workspace_id, "status, output_tokens")
+    assert row["status"] == "error" and row["output_tokens"] > 0, row

@@ -24,7 +24,7 @@ from codex32.api.v1.llm_schemas import MAX_MODEL, ResponseSchemaSchema
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
-from codex32.errors import DomainError, Invalid, NotFound, add_error_shape
+from codex32.errors import DomainError, Invalid, NotFound, add_error_shape, from_plugin_error
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import ChatRequest, Message, Usage
 from codex32.services import gateway
@@ -215,7 +215,9 @@ def _chunks(opened: gateway.GatewayStream, ident: str, created: int, model: str,
         if not stopped and held.rest:
             yield chunk({"content": held.rest})
     except (PluginError, DomainError) as exc:
-        yield "data: " + json.dumps({"error": {"message": str(exc), "type": "server_error"}})
+        # The status the same failure has before the first piece (a timeout is a 504).
+        error = exc if isinstance(exc, DomainError) else from_plugin_error(exc, opened.provider)
+        yield "data: " + json.dumps({"error": openai_errors.streamed(error.status, str(exc))})
         yield "\n\n"
         return
     finally:

@@ -97,6 +97,14 @@ def render(status: int, message: str, errors: Any = None,
     return response
 
 
+def streamed(status: int, message: str) -> dict[str, Any]:
+    """The ``error`` object of a stream's error event, for a failure of ``status`` after the
+    stream began (its status could no longer be sent)."""
+    kind, code = _KINDS.get(status, ("invalid_request_error" if status < 500
+                                     else "server_error", None))
+    return {"message": message, "type": kind, "param": None, "code": code}
+
+
 def _param(errors: Any) -> tuple[str | None, str]:
     """The first invalid field of the body (``messages.0.content``), as OpenAI's ``param``,
     and what is wrong with it."""
