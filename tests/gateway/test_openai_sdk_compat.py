@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 
+import httpx
 import openai
 import pytest
 
@@ -287,3 +288,36 @@ def test_a_stream_that_fails_after_its_first_words_ends_with_an_openai_shaped_er
     assert caught.value.body["type"] == "server_error" and caught.value.message
     [row] = ledger_rows(database, tenant.workspace_id, "status, output_tokens")
     assert row["status"] == "error" and row["output_tokens"] > 0, row
+
+
+def test_every_chunk_of_a_stream_names_the_same_model_the_one_that_answered(sdk, servers):
+    """OpenAI names the dated snapshot that answered (gpt-4o-mini-2024-07-18) on every chunk,
+    the usage chunk included."""
+    from codex32.testing.fake_openai_streaming import chat_chunks
+    usage = {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}
+    servers[0].enqueue(200, sse=chat_chunks("chatcmpl-x", "gpt-4o-mini-2024-07-18", 1,
+                                            "two words", "stop", usage, True))
+    chunks = list(sdk.chat.completions.create(
+        model="openai/gpt-4o-mini", stream=True, stream_options={"include_usage": True},
+        messages=HELLO))
+    assert {c.model for c in chunks} == {"gpt-4o-mini-2024-07-18"}, [c.model for c in chunks]
+    assert chunks[-1].usage.completion_tokens == 2
+
+
+def test_an_openai_temperature_above_anthropics_range_still_gets_an_answer(sdk, servers,
+                                                                         tenant):
+    """OpenAI takes 0 to 2, Anthropic's API 0 to 1 (a 400 above): the anthropic plugin, when
+    it sends a temperature at all (``send_temperature``), sends at most 1, so a route
+    falling back to Anthropic answers the same request."""
+    saved = tenant.call("PUT", "/api/v1/providers/llm/anthropic", json={
+        "config": {"base_url": servers[1].url, "timeout": 2, "send_temperature": True},
+        "secrets": {"api_key": "sk-a"}})
+    assert saved.status_code == 200, saved.json
+    answer = sdk.chat.completions.create(model="anthropic/claude-haiku-4-5", temperature=1.5,
+                                         messages=HELLO)
+    assert answer.choices[0].message.content == "echo: hello"
+    assert servers[1].requests[-1].json["temperature"] == 1.0
+    refused = httpx.post(f"{servers[1].url}/v1/messages", headers={  # as the API refuses it
+        "x-api-key": "sk-a", "anthropic-version": "2023-06-01"}, json={
+        "model": "claude-haiku-4-5", "max_tokens": 5, "temperature": 1.5, "messages": HELLO})
+    assert refused.status_code == 400 and "temperature" in refused.text, refused.text

@@ -119,6 +119,9 @@ class FakeAnthropic(ScriptedServer):
         for name in ("model", "max_tokens", "messages"):
             if name not in body:
                 return self.error(400, f"{name}: Field required")
+        temperature = body.get("temperature")
+        if temperature is not None and not 0 <= temperature <= 1:
+            return self.error(400, "temperature: Input should be less than or equal to 1")
         messages = body["messages"]
         if any(m.get("role") not in ("user", "assistant") for m in messages):
             # System prompts go in the top-level ``system`` field, never in ``messages``.

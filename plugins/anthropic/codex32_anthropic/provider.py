@@ -250,7 +250,8 @@ class AnthropicProvider(LLMProvider):
         if system:
             parameters["system"] = "\n\n".join(system)
         if self.config["send_temperature"]:
-            parameters["extra_body"] = {"temperature": request.temperature}
+            # The API takes 0 to 1; OpenAI's callers may send up to 2 (a 400 here otherwise).
+            parameters["extra_body"] = {"temperature": min(max(request.temperature, 0.0), 1.0)}
         # The API refuses a stop sequence of whitespace only ("\n"): left to the caller, which
         # cuts the answer at its stop sequences itself (ChatRequest.stop).
         stop = [s for s in request.stop if s.strip()]
