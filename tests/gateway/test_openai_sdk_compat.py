@@ -9,6 +9,7 @@ import time
 
 import httpx
 import openai
+import pydantic
 import pytest
 
 from codex32.runtime import background
@@ -321,3 +322,26 @@ def test_an_openai_temperature_above_anthropics_range_still_gets_an_answer(sdk, 
         "x-api-key": "sk-a", "anthropic-version": "2023-06-01"}, json={
         "model": "claude-haiku-4-5", "max_tokens": 5, "temperature": 1.5, "messages": HELLO})
     assert refused.status_code == 400 and "temperature" in refused.text, refused.text
+
+
+class City(pydantic.BaseModel):
+    name: str
+    population: int
+
+
+class Cities(pydantic.BaseModel):
+    cities: list[City]
+    note: str | None
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"])
+def test_the_sdks_structured_output_helpers_parse_the_answer(sdk, servers, model):
+    parsed = sdk.chat.completions.parse(model=model, messages=HELLO, response_format=Cities)
+    assert isinstance(parsed.choices[0].message.parsed, Cities)
+    assert parsed.choices[0].finish_reason == "stop"
+    with sdk.chat.completions.stream(model=model, messages=HELLO,
+                                     response_format=Cities) as stream:
+        final = stream.get_final_completion()
+    assert isinstance(final.choices[0].message.parsed, Cities)
+    sent = (servers[0] if model.startswith("openai") else servers[1]).requests[-1].json
+    assert "Cities" in json.dumps(sent)  # the schema went upstream, by its name
