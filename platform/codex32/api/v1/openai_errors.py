@@ -78,8 +78,7 @@ def render(status: int, message: str, errors: Any = None,
            headers: dict[str, str] | None = None, reason: str | None = None) -> Response:
     """The OpenAI-shaped error response for one error."""
     status = 400 if status == 422 else status  # OpenAI's status for an invalid request
-    kind, code = _KINDS.get(status, ("invalid_request_error" if status < 500
-                                     else "server_error", None))
+    kind, code = _kind(status)
     param, why = _param(errors)
     if param is not None:
         # OpenAI's messages name the field ("stop: ..."), not where it was read ("json.")
@@ -100,9 +99,14 @@ def render(status: int, message: str, errors: Any = None,
 def streamed(status: int, message: str) -> dict[str, Any]:
     """The ``error`` object of a stream's error event, for a failure of ``status`` after the
     stream began (its status could no longer be sent)."""
-    kind, code = _KINDS.get(status, ("invalid_request_error" if status < 500
-                                     else "server_error", None))
+    kind, code = _kind(status)
     return {"message": message, "type": kind, "param": None, "code": code}
+
+
+def _kind(status: int) -> tuple[str, str | None]:
+    """OpenAI's error type and code for a status."""
+    return _KINDS.get(status, ("invalid_request_error" if status < 500 else "server_error",
+                               None))
 
 
 def _param(errors: Any) -> tuple[str | None, str]:
