@@ -12,7 +12,6 @@ import openai
 import pydantic
 import pytest
 
-from codex32.runtime import background
 from tests.gateway.conftest import ledger_rows
 
 HELLO = [{"role": "user", "content": "hello"}]
@@ -192,8 +191,20 @@ def test_a_client_that_closes_an_sdk_stream_midway_is_charged_what_was_produced(
     assert row["status"] == "cancelled" and row["output_tokens"] > 0, row
 
 
+def recorded(database, tenant, count: int) -> None:
+    """Wait until the workspace's ledger holds ``count`` rows, none pending: an HTTP chat's
+    record (and its cache entry, in the same commit) is written after its response."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        rows = ledger_rows(database, tenant.workspace_id, "status")
+        if len(rows) == count and all(row["status"] != "pending" for row in rows):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"not {count} recorded rows: {rows}")
+
+
 def test_a_repeated_deterministic_chat_is_answered_from_the_cache_plain_and_streamed(
-        sdk, servers, tenant):
+        sdk, servers, tenant, database):
     """A hit answers the same text and usage, says so in ``x-llm-cache``, and a stream
     carries the headers a proxy needs to pass it through unbuffered."""
     for stream in (False, True):
@@ -213,7 +224,7 @@ def test_a_repeated_deterministic_chat_is_answered_from_the_cache_plain_and_stre
                 text, usage = answer.choices[0].message.content, answer.usage
             assert raw.headers["x-llm-provider"] == "openai"
             seen.append((raw.headers["x-llm-cache"], text, usage.completion_tokens))
-            background.wait_idle()  # the answer is cached after the response is sent
+            recorded(database, tenant, 2 * stream + len(seen))  # the answer is cached
         assert seen == [("miss" if not stream else "hit", "echo: hello", 3),
                         ("hit", "echo: hello", 3)], (stream, seen)
     assert chats(servers[0]) == 1
@@ -345,3 +356,20 @@ def test_the_sdks_structured_output_helpers_parse_the_answer(sdk, servers, model
     assert isinstance(final.choices[0].message.parsed, Cities)
     sent = (servers[0] if model.startswith("openai") else servers[1]).requests[-1].json
     assert "Cities" in json.dumps(sent)  # the schema went upstream, by its name
+
+
+@pytest.mark.parametrize("turn", [
+    {"role": "assistant", "content": "", "tool_calls": [{
+        "id": "call_1", "type": "function",
+        "function": {"name": "weather", "arguments": "{\"city\": \"Oslo\"}"}}]},
+    {"role": "assistant", "content": "", "function_call": {"name": "weather",
+                                                           "arguments": "{}"}},
+    {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}])
+def test_a_conversation_carrying_tool_calls_is_refused_not_flattened_to_text(sdk, servers,
+                                                                            turn):
+    """Tools are refused: a history holding a tool call is too, never sent as plain text
+    with the call dropped."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk.chat.completions.create(model="fast", messages=[*HELLO, turn])
+    assert caught.value.param.startswith("messages.1."), caught.value.body
+    assert not [r for server in servers for r in server.requests]

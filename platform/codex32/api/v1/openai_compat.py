@@ -67,6 +67,11 @@ class OpenAIMessageSchema(Lenient):
         ["system", "developer", "user", "assistant"]))
     content = fields.Raw(required=True)
 
+    @pre_load
+    def _refuse_tool_calls(self, data, **kwargs):
+        openai_params.refuse_tool_calls(data)
+        return data
+
 
 class StreamOptionsSchema(Lenient):
     include_usage = JsonBoolean(load_default=False)

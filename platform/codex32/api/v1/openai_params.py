@@ -31,6 +31,8 @@ Chat completions:
   audio output, web search, moderation, and ``logit_bias`` with entries:
   unlike the hints above, a bias of -100/100 bans or forces tokens (a hard constraint on the
   content), and its token ids belong to one tokenizer, meaningless along a provider chain.
+  A message holding ``tool_calls`` or ``function_call`` is refused too
+  (:func:`refuse_tool_calls`), as is a ``tool`` or ``function`` role.
   Each field's neutral value (``tools: []``, ``tool_choice: "none"``,
   ``logprobs: false``, ``modalities: ["text"]``, ``logit_bias: {}``...) is accepted.
 
@@ -133,6 +135,19 @@ def refuse_unsupported(body: Any) -> None:
         raise ValidationError({"response_format": {"type": [
             f"{REFUSAL} this response_format.type; it takes "
             f"{', '.join(RESPONSE_FORMATS)}"]}})
+
+
+def refuse_tool_calls(message: Any) -> None:
+    """Raise a ``ValidationError`` keyed by ``tool_calls`` or ``function_call`` when a chat
+    message carries one (an earlier answer's tool call): tools are refused, and the history
+    sent as text without its calls would be another conversation."""
+    if not isinstance(message, dict):
+        return
+    for name in ("tool_calls", "function_call"):
+        if _not_empty(message.get(name)):
+            raise ValidationError({name: [
+                f"{REFUSAL} tool calls in the conversation (tools are not supported); "
+                "leave it out"]})
 
 
 def embedding_texts(value: Any, limit: int) -> list[str]:
