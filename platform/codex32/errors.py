@@ -37,6 +37,10 @@ class DomainError(Exception):
     """
 
     status = 400
+    # What went wrong, for a client that branches on it (``context_length_exceeded``,
+    # ``budget_exceeded``): an error shape may show it (the OpenAI-compatible endpoint's
+    # ``code``); None for most errors, whose status says enough.
+    reason: str | None = None
 
     def __init__(self, message: str, errors: dict[str, Any] | None = None,
                  headers: dict[str, str] | None = None, keep_writes: bool = False) -> None:
@@ -133,21 +137,22 @@ def error_body(status: int, message: str, errors: Any = None) -> dict[str, Any]:
     return body
 
 
-Renderer = Callable[[int, str, Any, dict[str, str] | None], Response]
+Renderer = Callable[[int, str, Any, dict[str, str] | None, str | None], Response]
 _SHAPES = "codex32.error_shapes"
 
 
 def add_error_shape(app: Flask, claims: Callable[[], bool], render: Renderer) -> None:
     """Answer errors of the requests ``claims`` accepts with ``render`` instead of the
-    default JSON shape (the first shape that claims a request renders it)."""
+    default JSON shape (the first shape that claims a request renders it). ``render`` takes
+    the status, message, field errors, headers and the error's :attr:`DomainError.reason`."""
     app.extensions.setdefault(_SHAPES, []).append((claims, render))
 
 
 def _respond(status: int, message: str, errors: Any = None,
-             headers: dict[str, str] | None = None):
+             headers: dict[str, str] | None = None, reason: str | None = None):
     for claims, render in current_app.extensions.get(_SHAPES, ()):
         if claims():
-            return render(status, message, errors, headers)
+            return render(status, message, errors, headers, reason)
     response = jsonify(error_body(status, message, errors))
     response.status_code = status
     for name, value in (headers or {}).items():
@@ -160,7 +165,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain(error: DomainError):
-        return _respond(error.status, error.message, error.errors, error.headers)
+        return _respond(error.status, error.message, error.errors, error.headers,
+                        error.reason)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):

@@ -39,7 +39,7 @@ def embedding(sdk, tenant, servers):
 def test_a_value_the_gateway_cannot_honour_is_refused_before_any_call(
         embedding, tenant, servers, database, options, param):
     """Ignored, each would answer something else than asked: vectors of another length."""
-    with pytest.raises(openai.UnprocessableEntityError) as caught:
+    with pytest.raises(openai.BadRequestError) as caught:
         embedding.embeddings.create(**{"model": "text-embedding-3-small", "input": "words",
                                        **options})
     error = caught.value
@@ -53,7 +53,7 @@ def test_a_value_the_gateway_cannot_honour_is_refused_before_any_call(
 
 @pytest.mark.parametrize("value", [0, -1, 1.5, "64", True])
 def test_dimensions_that_are_no_length_are_invalid(embedding, servers, value):
-    with pytest.raises(openai.UnprocessableEntityError) as caught:
+    with pytest.raises(openai.BadRequestError) as caught:
         embedding.embeddings.create(model="text-embedding-3-small", input="x",
                                     dimensions=value)
     assert caught.value.param == "dimensions" and caught.value.code is None
@@ -90,14 +90,14 @@ def test_null_encoding_format_is_floats_and_user_is_accepted(embedding, servers)
 
 @pytest.mark.parametrize("value", [[], [["a"]], ["a", 1], [1, "a"], [True], {"a": 1}, None])
 def test_an_input_of_no_openai_shape_is_invalid(embedding, servers, value):
-    with pytest.raises(openai.UnprocessableEntityError) as caught:
+    with pytest.raises(openai.BadRequestError) as caught:
         embedding.embeddings.create(model="text-embedding-3-small", input=value)
     assert caught.value.param == "input"
     assert embedding_requests(servers) == []
 
 
 def test_more_inputs_than_openai_takes_are_refused_naming_input(embedding, servers):
-    with pytest.raises(openai.UnprocessableEntityError) as caught:
+    with pytest.raises(openai.BadRequestError) as caught:
         embedding.embeddings.create(model="text-embedding-3-small", input=["w"] * 2049)
     assert caught.value.param == "input"
     assert embedding_requests(servers) == []
@@ -117,7 +117,7 @@ def test_token_ids_are_read_as_openai_reads_them(embedding, servers):
 
 @pytest.mark.parametrize("value", [[100277], [[5], [-1]]])
 def test_a_token_id_outside_the_encoding_is_invalid(embedding, servers, value):
-    with pytest.raises(openai.UnprocessableEntityError) as caught:
+    with pytest.raises(openai.BadRequestError) as caught:
         embedding.embeddings.create(model="text-embedding-3-small", input=value)
     assert caught.value.param == "input" and "cl100k_base" in caught.value.body["message"]
     assert embedding_requests(servers) == []

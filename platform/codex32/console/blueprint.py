@@ -132,7 +132,7 @@ def _claims() -> bool:
 
 
 def _error_shape(status: int, message: str, errors: Any = None,
-                 headers: dict[str, str] | None = None) -> Response:
+                 headers: dict[str, str] | None = None, reason: str | None = None) -> Response:
     """The console's error page (with its headers) for an error the app's handlers answer;
     the API's JSON shape when even the page cannot be drawn."""
     try:

@@ -69,6 +69,11 @@ class ChatRequest:
     answers with the JSON text of one object meant to match the schema (OpenAI's
     ``json_schema`` response format, Anthropic's forced tool); the caller still validates it.
     A provider without the capability ignores it: callers set ``json_mode`` as well.
+
+    ``stop`` holds stop sequences: the answer ends before the first one it would contain
+    (OpenAI's ``stop``, Anthropic's ``stop_sequences``). A provider may ignore those it cannot
+    send (Anthropic takes none made of whitespace only); the caller that asked for them cuts
+    the answer itself as well (the OpenAI-compatible endpoint does).
     """
 
     messages: tuple[Message, ...]
@@ -78,6 +83,7 @@ class ChatRequest:
     json_mode: bool = False
     timeout: float = 60.0
     response_schema: dict[str, Any] | None = field(default=None, hash=False)
+    stop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

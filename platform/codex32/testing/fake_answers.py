@@ -72,3 +72,15 @@ def split_words(text: str, pieces: int = 3) -> list[str]:
     parts = [" ".join(words[i:i + size]) for i in range(0, len(words), size)]
     # Re-attach the spaces the split removed so the deltas add up to the original text.
     return [part + " " for part in parts[:-1]] + parts[-1:] if parts else [""]
+
+
+def cut_at_stop(text: str, stop: JSONValue) -> tuple[str, str | None]:
+    """``text`` up to the first of the stop sequences ``stop`` (a string, a list of them or
+    None) it contains, and that sequence (None when it contains none), as the APIs stop."""
+    sequences = [stop] if isinstance(stop, str) else [s for s in stop or []
+                                                      if isinstance(s, str) and s]
+    found = [(text.find(s), s) for s in sequences if s and s in text]
+    if not found:
+        return text, None
+    at, sequence = min(found)
+    return text[:at], sequence

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from codex32.testing.fake_answers import cut_at_stop
 from codex32.testing.fake_openai import (
     JSONValue,
     RecordedRequest,
@@ -118,6 +119,9 @@ class FakeAnthropic(ScriptedServer):
         for name in ("model", "max_tokens", "messages"):
             if name not in body:
                 return self.error(400, f"{name}: Field required")
+        temperature = body.get("temperature")
+        if temperature is not None and not 0 <= temperature <= 1:
+            return self.error(400, "temperature: Input should be less than or equal to 1")
         messages = body["messages"]
         if any(m.get("role") not in ("user", "assistant") for m in messages):
             # System prompts go in the top-level ``system`` field, never in ``messages``.
@@ -130,8 +134,13 @@ class FakeAnthropic(ScriptedServer):
             text = json.dumps(example_of(schema))
         tool = _tool_call(body, text) if schema is not None else None
         stop_reason = "tool_use" if tool else "end_turn"
+        stop_sequence = None
+        if tool is None:
+            text, stop_sequence = cut_at_stop(text, body.get("stop_sequences"))
+            stop_reason = "stop_sequence" if stop_sequence else stop_reason
         if approx_tokens(text) > body["max_tokens"]:
             text, stop_reason = text[:body["max_tokens"] * 4], "max_tokens"
+            stop_sequence = None
             tool = None
         input_tokens = approx_tokens(text_of(body.get("system", ""))) + sum(
             approx_tokens(text_of(m.get("content"))) + 3 for m in messages) + 5
@@ -139,19 +148,20 @@ class FakeAnthropic(ScriptedServer):
         ident, model = self.new_id("msg_"), body["model"]
         if body.get("stream"):
             return ScriptedResponse(sse=self._events(ident, model, text, stop_reason,
-                                                     input_tokens, output_tokens, tool),
+                                                     input_tokens, output_tokens, tool,
+                                                     stop_sequence),
                                     interval=self.stream_interval)
         return ScriptedResponse(json={
             "id": ident, "type": "message", "role": "assistant", "model": model,
             "content": [tool or {"type": "text", "text": text}],
-            "stop_reason": stop_reason, "stop_sequence": None,
+            "stop_reason": stop_reason, "stop_sequence": stop_sequence,
             "usage": _usage(input_tokens, output_tokens),
         })
 
     @staticmethod
     def _events(ident: str, model: str, text: str, stop_reason: str, input_tokens: int,
-                output_tokens: int, tool: dict[str, Any] | None = None
-                ) -> list[tuple[str, JSONValue]]:
+                output_tokens: int, tool: dict[str, Any] | None = None,
+                stop_sequence: str | None = None) -> list[tuple[str, JSONValue]]:
         block = {**tool, "input": {}} if tool else {"type": "text", "text": ""}
         events: list[tuple[str, JSONValue]] = [
             ("message_start", {"type": "message_start", "message": {
@@ -171,7 +181,8 @@ class FakeAnthropic(ScriptedServer):
         events += [
             ("content_block_stop", {"type": "content_block_stop", "index": 0}),
             ("message_delta", {"type": "message_delta",
-                               "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                               "delta": {"stop_reason": stop_reason,
+                                         "stop_sequence": stop_sequence},
                                "usage": {"output_tokens": output_tokens}}),
             ("message_stop", {"type": "message_stop"}),
         ]

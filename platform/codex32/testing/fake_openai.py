@@ -33,6 +33,7 @@ import pytest
 
 from codex32.testing.fake_answers import (
     approx_tokens,
+    cut_at_stop,
     example_of,
     split_words,
     structured_schema,
@@ -153,6 +154,7 @@ class FakeOpenAI(ScriptedServer):
             text = json.dumps(example_of(schema))
         elif json_mode and self.reply is None:
             text = json.dumps({"echo": last_user})
+        text, _ = cut_at_stop(text, body.get("stop"))  # the answer ends before it
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         finish_reason = "stop"
         if limit is not None and approx_tokens(text) > limit:

@@ -259,7 +259,13 @@ class AnthropicProvider(LLMProvider):
         if system:
             parameters["system"] = "\n\n".join(system)
         if self.config["send_temperature"]:
-            parameters["extra_body"] = {"temperature": request.temperature}
+            # The API takes 0 to 1; OpenAI's callers may send up to 2 (a 400 here otherwise).
+            parameters["extra_body"] = {"temperature": min(max(request.temperature, 0.0), 1.0)}
+        # The API refuses a stop sequence of whitespace only ("\n"): left to the caller, which
+        # cuts the answer at its stop sequences itself (ChatRequest.stop).
+        stop = [s for s in request.stop if s.strip()]
+        if stop:
+            parameters["stop_sequences"] = stop
         if request.response_schema is not None:
             # Structured output: one tool whose input is the schema, and the model made to
             # call it; the answer is the tool's input.

@@ -146,6 +146,8 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
         }
         if self.config["send_temperature"]:
             parameters["temperature"] = request.temperature
+        if request.stop:
+            parameters["stop"] = list(request.stop)
         if request.response_schema is not None:
             parameters["response_format"] = {"type": "json_schema",
                                               "json_schema": json_schema(request.response_schema)}

@@ -24,7 +24,7 @@ from codex32.api.v1.llm_schemas import MAX_MODEL, ResponseSchemaSchema
 from codex32.auth.guard import current_principal, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
-from codex32.errors import DomainError, Invalid, add_error_shape
+from codex32.errors import DomainError, Invalid, NotFound, add_error_shape
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import ChatRequest, Message, Usage
 from codex32.services import gateway
@@ -67,6 +67,11 @@ class OpenAIMessageSchema(Lenient):
         ["system", "developer", "user", "assistant"]))
     content = fields.Raw(required=True)
 
+    @pre_load
+    def _refuse_tool_calls(self, data, **kwargs):
+        openai_params.refuse_tool_calls(data)
+        return data
+
 
 class StreamOptionsSchema(Lenient):
     include_usage = JsonBoolean(load_default=False)
@@ -92,6 +97,9 @@ class CompletionSchema(Lenient):
     stream = JsonBoolean(load_default=False, allow_none=True)
     stream_options = fields.Nested(StreamOptionsSchema, load_default=None)
     response_format = fields.Dict(load_default=None)
+    stop = fields.Raw(load_default=None, validate=openai_params.stop_sequences, metadata={
+        "description": "a stop sequence or a list of at most 4: the answer ends before the "
+                       "first"})
 
     @pre_load
     def _refuse_what_the_gateway_cannot_honour(self, data, **kwargs):
@@ -149,7 +157,7 @@ def chat_completions(data):
                           json_mode=(data["response_format"] or {}).get("type") in (
                               "json_object", "json_schema"),
                           response_schema=_response_schema(data["response_format"]),
-                          timeout=120)
+                          stop=openai_params.stops(data["stop"]), timeout=120)
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if data["stream"]:
         transaction.end()  # the stream works in sessions of its own: hold no connection
@@ -159,9 +167,11 @@ def chat_completions(data):
         openings.bound_writes()  # a client that stops reading cannot hold the stream
         include_usage = (data["stream_options"] or {}).get("include_usage", False)
         response = Response(stream_with_context(_chunks(opened, ident, created, data["model"],
-                                                        include_usage)),
+                                                        include_usage, request.stop)),
                             mimetype="text/event-stream",
-                            headers={"Cache-Control": "no-cache", **opened.headers})
+                            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+                                     **opened.headers, "x-llm-provider": opened.provider,
+                                     "x-llm-cache": _cache(opened.cache_hit)})
         response.call_on_close(opened.close)  # closed unread: record it, settle its budget
         return response
     # The gateway continues the request's transaction (its authentication, which read what
@@ -171,39 +181,55 @@ def chat_completions(data):
                           caller=caller_of(principal), session=transaction.session(),
                           defer=transaction.after_sent,
                           read=principal.reads)
+    text, stopped = openai_params.cut_at_stop(result.text, request.stop)
     body = {"id": ident, "object": "chat.completion", "created": created,
             "model": result.model, "system_fingerprint": None,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text,
                                                  "refusal": None},
-                         "logprobs": None, "finish_reason": _finish(result.finish_reason)}],
+                         "logprobs": None,
+                         "finish_reason": "stop" if stopped else _finish(result.finish_reason)}],
             "usage": _usage(result.usage)}
-    return body, 200, {**result.headers, "x-llm-provider": result.provider}
+    return body, 200, {**result.headers, "x-llm-provider": result.provider,
+                       "x-llm-cache": _cache(result.cache_hit)}
+
+
+def _cache(hit: bool) -> str:
+    """``x-llm-cache``: whether the gateway's cache answered (OpenAI has no such answer)."""
+    return "hit" if hit else "miss"
 
 
 def _chunks(opened: gateway.GatewayStream, ident: str, created: int, model: str,
-            include_usage: bool) -> Iterator[str]:
+            include_usage: bool, stop: tuple[str, ...]) -> Iterator[str]:
     def chunk(delta: dict, finish: str | None = None) -> str:
         return "data: " + json.dumps({
             "id": ident, "object": "chat.completion.chunk", "created": created,
             "model": opened.model or model,
             "choices": [{"index": 0, "delta": delta, "logprobs": None,
                          "finish_reason": finish}]}) + "\n\n"
+    stopped = False
     try:
         yield chunk({"role": "assistant", "content": ""})
+        held = openai_params.StopWatch(stop)  # the answer ends before a stop sequence
         for piece in opened:
             if piece.text:
-                yield chunk({"content": piece.text})
+                ready, stopped = held.add(piece.text)
+                if ready:
+                    yield chunk({"content": ready})
+                if stopped:
+                    break  # the upstream is closed below, what it produced recorded
+        if not stopped and held.rest:
+            yield chunk({"content": held.rest})
     except (PluginError, DomainError) as exc:
         # The error the same failure answers before the first piece, in OpenAI's shape.
         error = gateway.stream_error(opened, exc)
         yield "data: " + json.dumps({"error": openai_errors.error_object(
-            error.status, str(error), error.errors)})
+            error.status, str(error), error.errors, error.reason)})
         yield "\n\n"
         return
     finally:
         opened.close()  # a client that went away: stop upstream, record what was produced
     result = opened.result
-    yield chunk({}, _finish(result.finish_reason if result else None))
+    yield chunk({}, "stop" if stopped else _finish(result.finish_reason if result else None))
     if include_usage and result is not None:
         yield "data: " + json.dumps({"id": ident, "object": "chat.completion.chunk",
                                      "created": created, "model": result.model,
@@ -211,9 +237,18 @@ def _chunks(opened: gateway.GatewayStream, ident: str, created: int, model: str,
     yield "data: [DONE]\n\n"
 
 
+# A provider's stop reason in OpenAI's terms (``stop``, ``length``, ``content_filter``; no
+# ``tool_calls``: tools are refused, and Anthropic's ``tool_use`` here is the forced tool
+# that carries a ``json_schema`` answer). Any other reason, a provider's own, is ``stop``:
+# clients compare against OpenAI's values.
+_FINISHES = {"stop": "stop", "length": "length", "content_filter": "content_filter",
+             "end_turn": "stop", "stop_sequence": "stop", "tool_use": "stop",
+             "max_tokens": "length", "model_context_window_exceeded": "length",
+             "refusal": "content_filter"}
+
+
 def _finish(reason: str | None) -> str:
-    return {"end_turn": "stop", "max_tokens": "length", "stop_sequence": "stop",
-            None: "stop"}.get(reason, reason or "stop")
+    return _FINISHES.get(reason or "stop", "stop")
 
 
 def _usage(usage: Usage) -> dict:
@@ -241,7 +276,8 @@ def embeddings(data):
                      for i, vector in enumerate(result.vectors)],
             "usage": {"prompt_tokens": result.usage.input_tokens,
                       "total_tokens": result.usage.input_tokens}
-            }, 200, {**result.headers, "x-llm-provider": result.provider}
+            }, 200, {**result.headers, "x-llm-provider": result.provider,
+                     "x-llm-cache": _cache(result.cache_hit)}
 
 
 def _base64(vector: list[float]) -> str:
@@ -252,9 +288,33 @@ def _base64(vector: list[float]) -> str:
 @requires(Permission.USE_LLM)
 def models():
     """The names a request may use: the workspace's aliases and its deployments."""
+    return {"object": "list", "data": [_model(name) for name in _model_names()]}
+
+
+class UnknownModel(NotFound):
+    """No alias or deployment of the workspace has this name (404, OpenAI's
+    ``model_not_found``)."""
+
+    reason = "model_not_found"
+
+
+@blp.route("/models/<path:model>", methods=["GET"])
+@requires(Permission.USE_LLM)
+def model_named(model: str):
+    """One name of ``models`` (an alias, or ``provider/model``); 404 for any other."""
+    if model not in _model_names():
+        raise UnknownModel(f"The model '{model}' does not exist or you do not have access "
+                           "to it (the workspace's aliases and provider/model names are "
+                           "listed at GET models)")
+    return _model(model)
+
+
+def _model_names() -> list[str]:
     principal = current_principal()
     shown = deployments.describe(db.session, principal.workspace_id)
-    names = sorted({alias for d in shown for alias in d["aliases"] if alias != "(no model)"}
-                   | {f"{d['provider']}/{d['model']}" for d in shown})
-    return {"object": "list", "data": [{"id": name, "object": "model", "created": 0,
-                                        "owned_by": "codex32"} for name in names]}
+    return sorted({alias for d in shown for alias in d["aliases"] if alias != "(no model)"}
+                  | {f"{d['provider']}/{d['model']}" for d in shown})
+
+
+def _model(name: str) -> dict:
+    return {"id": name, "object": "model", "created": 0, "owned_by": "codex32"}

@@ -5,8 +5,16 @@ OpenAI-compatible servers read (the ``openai`` SDKs take ``type``, ``param`` and
 it; other clients show ``error.message``). Every error of a request under
 ``/api/v1/openai/`` answers so, whatever raised it (authentication, parsing, a budget, the
 gateway, an unknown path), through the one error mechanism
-(:func:`codex32.errors.add_error_shape`): status and headers (``Retry-After``,
-``x-ratelimit-*``) stay as the platform sets them.
+(:func:`codex32.errors.add_error_shape`), with OpenAI's status and the headers the SDK reads:
+
+- an invalid request is a 400, as OpenAI answers it (the SDK's ``BadRequestError``; the
+  platform's 422); a prompt too long for every model of the route has the code
+  ``context_length_exceeded``, ``param`` ``messages``;
+- a spent budget is OpenAI's spent quota: 429 ``insufficient_quota``;
+- ``x-should-retry: false`` (the SDK's own header) where a retry cannot help or would spend
+  again: a spent budget, and a 502/504, which the gateway answers only once it retried and
+  fell back along the route itself. Other 429s (``Retry-After``) and 5xx keep the SDK's
+  retries. ``Retry-After`` and ``x-ratelimit-*`` stay as the platform sets them.
 """
 
 from __future__ import annotations
@@ -36,12 +44,13 @@ _KINDS: dict[int, tuple[str, str | None]] = {
 class OpenAIErrorDetailSchema(Schema):
     message = fields.String(required=True)
     type = fields.String(required=True, metadata={
-        "description": "invalid_request_error, authentication_error, permission_error, "
-                       "rate_limit_error or server_error"})
+        "description": "invalid_request_error, permission_error, rate_limit_error, "
+                       "insufficient_quota or server_error"})
     param = fields.String(allow_none=True, metadata={
         "description": "the first invalid field of the body, e.g. messages.0.content"})
     code = fields.String(allow_none=True, metadata={
-        "description": "invalid_api_key, not_found, request_too_large, rate_limit_exceeded, "
+        "description": "invalid_api_key, not_found, model_not_found, request_too_large, "
+                       "rate_limit_exceeded, insufficient_quota, context_length_exceeded, "
                        "unsupported_parameter, unsupported_value"})
 
 
@@ -54,28 +63,50 @@ def speaks_openai() -> bool:
     return request.path.startswith(PREFIX)
 
 
+# OpenAI's (type, code, param) for an error's reason (codex32.errors.DomainError.reason).
+_REASONS: dict[str, tuple[str, str, str | None]] = {
+    "context_length_exceeded": ("invalid_request_error", "context_length_exceeded",
+                                "messages"),
+    "budget_exceeded": ("insufficient_quota", "insufficient_quota", None),
+    "model_not_found": ("invalid_request_error", "model_not_found", "model"),
+}
+# Statuses the gateway answers only after its own retries along the route.
+_RETRIED = (502, 504)
+
+
 def render(status: int, message: str, errors: Any = None,
-           headers: dict[str, str] | None = None) -> Response:
+           headers: dict[str, str] | None = None, reason: str | None = None) -> Response:
     """The OpenAI-shaped error response for one error."""
-    body = {"error": error_object(status, message, errors)}
+    status = 400 if status == 422 else status  # OpenAI's status for an invalid request
+    body = {"error": error_object(status, message, errors, reason)}
     response = current_app.response_class(current_app.json.dumps(body), status=status,
                                           mimetype="application/json")
     for name, value in (headers or {}).items():
         response.headers[name] = value
+    if reason == "budget_exceeded" or status in _RETRIED:
+        response.headers["x-should-retry"] = "false"
     return response
 
 
-def error_object(status: int, message: str, errors: Any = None) -> dict[str, Any]:
+def error_object(status: int, message: str, errors: Any = None,
+                 reason: str | None = None) -> dict[str, Any]:
     """OpenAI's error object (``message``, ``type``, ``param``, ``code``) for one error: the
     body of an error response, and of the error event that ends a stream."""
-    kind, code = _KINDS.get(status, ("invalid_request_error" if status < 500
-                                     else "server_error", None))
+    kind, code = _kind(status)
     param, why = _param(errors)
     if param is not None:
         # OpenAI's messages name the field ("stop: ..."), not where it was read ("json.")
         message = message.removeprefix("json.")
         code = code or openai_params.code_of(param, why)
+    if reason in _REASONS:
+        kind, code, param = _REASONS[reason]
     return {"message": message, "type": kind, "param": param, "code": code}
+
+
+def _kind(status: int) -> tuple[str, str | None]:
+    """OpenAI's error type and code for a status."""
+    return _KINDS.get(status, ("invalid_request_error" if status < 500 else "server_error",
+                               None))
 
 
 def _param(errors: Any) -> tuple[str | None, str]:

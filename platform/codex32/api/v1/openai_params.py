@@ -14,7 +14,9 @@ Chat completions:
 - **Honoured** (:class:`~codex32.api.v1.openai_compat.CompletionSchema`): ``model``,
   ``messages`` (text content), ``temperature``, ``max_tokens``, ``max_completion_tokens``,
   ``n`` (1 only), ``stream``, ``stream_options.include_usage``, ``response_format``
-  (``text``, ``json_object``, ``json_schema``).
+  (``text``, ``json_object``, ``json_schema``), ``stop`` (a string or at most 4: sent to the
+  provider, and the answer cut before the first one by :func:`cut_at_stop` /
+  :class:`StopWatch` too, for a provider that does not honour it).
 - **Ignored** (:data:`IGNORED`): bookkeeping for OpenAI's own services (``user``, ``store``,
   ``metadata``, ``service_tier``, ``safety_identifier``, the ``prompt_cache_*`` fields) and
   sampling hints (``top_p``, ``seed``, ``presence_penalty``, ``frequency_penalty``,
@@ -25,11 +27,13 @@ Chat completions:
   such as LangChain send some of them by default, so refusing would break them for nothing.
   ``parallel_tool_calls`` means nothing without tools, which are refused. ``prediction``
   (predicted outputs) only speeds OpenAI's reply up: the answer is the same without it.
-- **Refused when used** (:data:`REFUSED`): tools and functions, stop sequences, logprobs,
+- **Refused when used** (:data:`REFUSED`): tools and functions, logprobs,
   audio output, web search, moderation, and ``logit_bias`` with entries:
   unlike the hints above, a bias of -100/100 bans or forces tokens (a hard constraint on the
   content), and its token ids belong to one tokenizer, meaningless along a provider chain.
-  Each field's neutral value (``tools: []``, ``tool_choice: "none"``, ``stop: null``,
+  A message holding ``tool_calls`` or ``function_call`` is refused too
+  (:func:`refuse_tool_calls`), as is a ``tool`` or ``function`` role.
+  Each field's neutral value (``tools: []``, ``tool_choice: "none"``,
   ``logprobs: false``, ``modalities: ["text"]``, ``logit_bias: {}``...) is accepted.
 
 Embeddings (:class:`~codex32.api.v1.openai_compat.EmbeddingsSchema`):
@@ -59,6 +63,7 @@ Embeddings (:class:`~codex32.api.v1.openai_compat.EmbeddingsSchema`):
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import ValidationError
@@ -105,7 +110,6 @@ REFUSED: dict[str, tuple[Callable[[Any], bool], str]] = {
     "tool_choice": (_chosen, "tool calls: the model would answer in plain text"),
     "functions": (_not_empty, "function calls: the model would answer in plain text"),
     "function_call": (_chosen, "function calls: the model would answer in plain text"),
-    "stop": (_not_empty, "stop sequences: the answer would run past them"),
     "logprobs": (_true, "log probabilities"),
     "top_logprobs": (_given, "log probabilities"),
     "modalities": (_not_text_only, "output other than text"),
@@ -131,6 +135,19 @@ def refuse_unsupported(body: Any) -> None:
         raise ValidationError({"response_format": {"type": [
             f"{REFUSAL} this response_format.type; it takes "
             f"{', '.join(RESPONSE_FORMATS)}"]}})
+
+
+def refuse_tool_calls(message: Any) -> None:
+    """Raise a ``ValidationError`` keyed by ``tool_calls`` or ``function_call`` when a chat
+    message carries one (an earlier answer's tool call): tools are refused, and the history
+    sent as text without its calls would be another conversation."""
+    if not isinstance(message, dict):
+        return
+    for name in ("tool_calls", "function_call"):
+        if _not_empty(message.get(name)):
+            raise ValidationError({name: [
+                f"{REFUSAL} tool calls in the conversation (tools are not supported); "
+                "leave it out"]})
 
 
 def embedding_texts(value: Any, limit: int) -> list[str]:
@@ -169,3 +186,56 @@ def code_of(param: str | None, message: str) -> str | None:
     if param is None or not message.startswith(REFUSAL):
         return None
     return "unsupported_parameter" if param in REFUSED else "unsupported_value"
+
+
+MAX_STOPS = 4  # OpenAI's limit
+
+
+def stop_sequences(value: Any) -> None:
+    """Validate ``stop``: null, a string or a list of at most :data:`MAX_STOPS` strings, none
+    empty (a ``ValidationError`` otherwise)."""
+    listed = [value] if isinstance(value, str) else value
+    if listed is None:
+        return
+    if not isinstance(listed, list) or not all(isinstance(s, str) and s for s in listed):
+        raise ValidationError("a string or a list of strings, none empty")
+    if len(listed) > MAX_STOPS:
+        raise ValidationError(f"at most {MAX_STOPS} stop sequences")
+
+
+def stops(value: str | list[str] | None) -> tuple[str, ...]:
+    """The stop sequences of a valid ``stop`` (:func:`stop_sequences`)."""
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def cut_at_stop(text: str, stop: tuple[str, ...]) -> tuple[str, bool]:
+    """``text`` up to the first stop sequence it contains, and whether it held one: a
+    provider may not honour ``stop`` (not every one takes it, Anthropic takes none of
+    whitespace only), so the endpoint cuts the answer itself."""
+    found = [at for at in (text.find(s) for s in stop) if at >= 0]
+    return (text[:min(found)], True) if found else (text, False)
+
+
+@dataclass
+class StopWatch:
+    """Cuts a streamed answer before its first stop sequence: it holds back as much of the
+    text as could be the start of one (a sequence may span pieces)."""
+
+    stop: tuple[str, ...]
+    rest: str = ""
+
+    def add(self, piece: str) -> tuple[str, bool]:
+        """The text that may be sent now, and whether a stop sequence ended the answer."""
+        if not self.stop:
+            return piece, False
+        self.rest += piece
+        text, stopped = cut_at_stop(self.rest, self.stop)
+        if stopped:
+            self.rest = ""
+            return text, True
+        keep = max(map(len, self.stop)) - 1
+        ready = self.rest[:len(self.rest) - keep]
+        self.rest = self.rest[len(ready):]
+        return ready, False

@@ -84,8 +84,8 @@ def _escape(part: str) -> str:
 
 
 def render(status: int, message: str, errors: Any = None,
-           headers: dict[str, str] | None = None) -> Response:
-    """The problem response for one error."""
+           headers: dict[str, str] | None = None, reason: str | None = None) -> Response:
+    """The problem response for one error (its ``reason`` is not shown: the type says it)."""
     body: dict[str, Any] = {"type": type_of(status), "title": HTTPStatus(status).phrase,
                             "status": status, "detail": message, "instance": request.path,
                             "request_id": g.get("request_id")}

@@ -43,6 +43,8 @@ MAX_BUDGETS = 200
 class BudgetExceeded(RateLimited):
     """A hard limit is reached (429 with Retry-After until the period resets)."""
 
+    reason = "budget_exceeded"
+
 
 @dataclass
 class Reservation:

@@ -90,6 +90,8 @@ def key(workspace_id: uuid.UUID | str, deployments: tuple[Deployment, ...],
         "temperature": request.temperature, "max_tokens": request.max_tokens,
         "json_mode": request.json_mode, "response_schema": request.response_schema,
     }
+    if request.stop:  # absent otherwise: the keys cached before stop sequences still match
+        normal["stop"] = list(request.stop)
     return hashlib.sha256(json.dumps(normal, sort_keys=True, ensure_ascii=False,
                                      separators=(",", ":")).encode()).digest()
 

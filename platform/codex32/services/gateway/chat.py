@@ -33,6 +33,7 @@ from codex32.services.gateway import (
     cooldown,
     ledger,
     prices,
+    ratelimits,
     records,
     routing,
     setup,

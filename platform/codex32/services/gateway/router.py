@@ -347,6 +347,12 @@ def error_mid_stream(attempts: list[Attempt], failure: PluginError, provider: st
     return error_for(RouteFailed([*attempts, failed], failure, None))
 
 
+class ContextTooLong(Invalid):
+    """The prompt is longer than every model of the route can read (422)."""
+
+    reason = "context_length_exceeded"
+
+
 def error_for(failed: RouteFailed) -> DomainError:
     """The API error for a request no deployment answered; it names the provider that refused
     and lists the attempts."""
@@ -362,8 +368,8 @@ def error_for(failed: RouteFailed) -> DomainError:
         return ContentRefused(f"{last.provider} refused the request under its content policy",
                               errors=attempts)
     if last is not None and last.kind == CONTEXT_LENGTH:
-        return Invalid(f"the prompt is too long for every model of the route (last: "
-                       f"{last.provider}/{last.model})", errors=attempts)
+        return ContextTooLong(f"the prompt is too long for every model of the route (last: "
+                              f"{last.provider}/{last.model})", errors=attempts)
     if (last is not None and last.kind == INVALID_REQUEST
             and isinstance(failed.last, ProviderError)):  # the request is wrong: no 502
         return Invalid(f"{last.provider} refused the request as invalid "

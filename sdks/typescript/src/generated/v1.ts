@@ -1064,6 +1064,25 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/openai/models/{model}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model: string;
+            };
+            cookie?: never;
+        };
+        /** One name of ``models`` (an alias, or ``provider/model``); 404 for any other. */
+        get: operations["modelNamed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/plugins": {
         parameters: {
             query?: never;
@@ -1822,6 +1841,11 @@ export interface components {
             response_format?: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * @description a stop sequence or a list of at most 4: the answer ends before the first
+             * @default null
+             */
+            stop?: unknown;
             /** @default false */
             stream?: boolean | null;
             /** @default null */
@@ -2243,12 +2267,12 @@ export interface components {
             error: components["schemas"]["OpenAIErrorDetail"];
         };
         OpenAIErrorDetail: {
-            /** @description invalid_api_key, not_found, request_too_large, rate_limit_exceeded, unsupported_parameter, unsupported_value */
+            /** @description invalid_api_key, not_found, model_not_found, request_too_large, rate_limit_exceeded, insufficient_quota, context_length_exceeded, unsupported_parameter, unsupported_value */
             code?: string | null;
             message: string;
             /** @description the first invalid field of the body, e.g. messages.0.content */
             param?: string | null;
-            /** @description invalid_request_error, authentication_error, permission_error, rate_limit_error or server_error */
+            /** @description invalid_request_error, permission_error, rate_limit_error, insufficient_quota or server_error */
             type: string;
         };
         OpenAIMessage: {
@@ -4592,6 +4616,20 @@ export interface operations {
             query?: never;
             header?: never;
             path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            default: components["responses"]["OPENAI_ERROR"];
+        };
+    };
+    modelNamed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
