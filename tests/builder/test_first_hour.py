@@ -1,0 +1,87 @@
+"""A new user's first hour with the builder, offline (the built-in heuristics and the
+template generator): describe, clarify, generate, validate, accept, run. What goes wrong on
+the way must say what is wrong and what to do next."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from codex32 import runtime
+from codex32.execution import worker
+from tests.builder.conftest import run_build, say, start
+
+CLEANUP = "Every night delete files older than 30 days"  # a template bot, no network
+NO_TEMPLATE = "a bot that fetches a web page every hour and reports its title"
+
+
+def _generate(tenant, conversation: str):
+    return tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
+
+
+def _accept(tenant, conversation: str, **body):
+    return tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/accept",
+                       json=body)
+
+
+def _built(app, superuser, tenant, message: str) -> str:
+    """A conversation of ``message``, answered with defaults, generated; its id."""
+    first = start(tenant, message=message)
+    if first["state"] != "ready":
+        assert say(tenant, first["conversation_id"], "go ahead").json["state"] == "ready"
+    assert _generate(tenant, first["conversation_id"]).status_code == 202
+    run_build(app, superuser, tenant, first["conversation_id"])
+    return first["conversation_id"]
+
+
+def _run_now(app, superuser, tenant, bot_id: str) -> dict:
+    """Run the bot once by hand (``POST .../executions``), its job worked off here."""
+    queued = tenant.call("POST", f"/api/v1/bots/{bot_id}/executions", json={"input": {}})
+    assert queued.status_code == 202, queued.json
+    job_id = superuser.execute("SELECT job_id FROM bot_executions WHERE id = %s",
+                               (queued.json["id"],)).fetchone()[0]
+    rt = runtime.of(app)
+    with app.app_context():
+        started = worker.start(rt, tenant.workspace_id, uuid.UUID(queued.json["id"]), job_id)
+        assert started is not None
+        worker.store(rt, started, worker.run(started, lambda: False))
+    return tenant.call("GET", f"/api/v1/executions/{queued.json['id']}").json
+
+
+def test_a_configured_provider_the_route_misses_is_named_not_called_missing(
+        app, superuser, tenant):
+    """An admin configured openai and still read "no language model is configured": the
+    provider is there, the workspace's route goes to the built-in heuristics."""
+    saved = tenant.call("PUT", "/api/v1/providers/llm/openai",
+                        json={"secrets": {"api_key": "sk-test"},
+                              "config": {"base_url": "http://127.0.0.1:9/v1"}})
+    assert saved.status_code == 200, saved.json
+
+    first = start(tenant, message=NO_TEMPLATE)
+    conversation = first["conversation_id"]
+    assert _generate(tenant, conversation).status_code == 202
+    stopped = run_build(app, superuser, tenant, conversation)["report"]["stopped"]
+
+    for said in (first["content"], stopped):
+        assert "no language model is configured" not in said, said
+        assert "'openai' is configured" in said, said
+        assert '{"settings": {"defaults": {"llm": "openai"}}}' in said, said
+
+
+@pytest.mark.parametrize(("routed", "change"), [
+    ({"llm_fallback": ["builtin"]}, '{"settings": {"llm_fallback": ["openai"]}}'),
+    ({"llm": {"aliases": {"default": ["builtin"]}}},
+     '{"settings": {"llm": {"aliases": {"default": ["openai"]}}}}'),
+])
+def test_the_hint_changes_the_setting_the_route_reads_first(tenant, routed, change):
+    """``defaults.llm`` changes nothing while ``llm_fallback`` or a 'default' alias routes."""
+    assert tenant.call("PUT", "/api/v1/providers/llm/openai", json={
+        "secrets": {"api_key": "sk-test"},
+        "config": {"base_url": "http://127.0.0.1:9/v1"}}).status_code == 200
+    assert tenant.call("PATCH", "/api/v1/workspace",
+                       json={"settings": routed}).status_code == 200
+
+    said = start(tenant, message=NO_TEMPLATE)["content"]
+
+    assert "'openai' is configured" in said and change in said, said
