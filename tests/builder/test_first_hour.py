@@ -10,7 +10,7 @@ import pytest
 
 from codex32 import runtime
 from codex32.execution import worker
-from tests.builder.conftest import run_build, say, start
+from tests.builder.conftest import detail, run_build, say, start
 
 CLEANUP = "Every night delete files older than 30 days"  # a template bot, no network
 NO_TEMPLATE = "a bot that fetches a web page every hour and reports its title"
@@ -85,3 +85,25 @@ def test_the_hint_changes_the_setting_the_route_reads_first(tenant, routed, chan
     said = start(tenant, message=NO_TEMPLATE)["content"]
 
     assert "'openai' is configured" in said and change in said, said
+
+
+def test_a_failed_build_leaves_the_conversation_failed_with_its_reason_to_retry_or_refine(
+        app, superuser, tenant):
+    conversation = _built(app, superuser, tenant, NO_TEMPLATE)
+
+    found = detail(tenant, conversation)
+    assert found["state"] == "failed" and not found["report"]["passed"]
+    assert found["error"] == found["report"]["stopped"]
+    assert "templates only" in found["error"]
+    listed = tenant.call("GET", "/api/v1/builder/conversations?state=failed").json["items"]
+    assert [item["id"] for item in listed] == [conversation]
+    refused = _accept(tenant, conversation)
+    assert refused.status_code == 409 and "failed" in refused.json["message"], refused.json
+    # Retried as it stands: generated again, failed again, for the same reason.
+    assert _generate(tenant, conversation).status_code == 202
+    again = run_build(app, superuser, tenant, conversation)
+    assert again["state"] == "failed" and again["error"] == found["error"]
+    # Refined: the conversation goes on.
+    reply = say(tenant, conversation, "make it check every two hours")
+    assert reply.status_code == 201, reply.json
+    assert detail(tenant, conversation)["state"] in ("ready", "gathering")

@@ -104,3 +104,18 @@ def test_a_watching_page_reloads_once_the_build_has_ended(console):
     answer = console.get(f"/app/builder/{conversation}/build", headers={"HX-Request": "true"})
 
     assert answer.status_code == 204 and answer.headers["HX-Refresh"] == "true"
+
+
+def test_a_failed_build_says_why_and_offers_to_generate_again(app, superuser, console, tenant):
+    answer = console.post("/app/builder", {"message": "a bot that fetches a web page every "
+                                                      "hour and reports its title"})
+    conversation = answer.headers["Location"].rsplit("/", 1)[1]
+    assert console.post(f"/app/builder/{conversation}/generate").status_code == 303
+    run_build(app, superuser, tenant, conversation)
+
+    page = console.get(f"/app/builder/{conversation}").text
+
+    assert 'data-testid="state">failed<' in page
+    assert "The build failed" in page and "templates only" in page
+    assert "Generate again" in page and 'id="reply"' in page  # retry, or refine
+    assert "Accept and create the bot" not in page

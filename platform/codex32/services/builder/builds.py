@@ -6,7 +6,9 @@
   :func:`pipeline.build` with no transaction open, writes every progress event to the
   conversation as it happens (:func:`add_progress`, a short transaction each), so ``GET``
   shows the running step and a client streaming events that goes away loses nothing, and
-  stores the report (:func:`store`); the conversation becomes ``generated``. Each of these
+  stores the report (:func:`store`); the conversation becomes ``generated`` when the build
+  passed, else ``failed`` with the reason in ``error`` (a message refines it, another
+  generation retries it). Each of these
   NOTIFYs :data:`PROGRESS_CHANNEL` with the conversation's id, which wakes its streams.
 - :func:`accept` creates the bot (or a new version of the refined bot) with every file, its
   settings and its schedule from ``config.yaml``, in the caller's transaction with its audit
@@ -48,14 +50,15 @@ PROGRESS_CHANNEL = "builder_progress"
 
 def generate(session: Session, principal: Principal, conversation_id: uuid.UUID
              ) -> BuilderConversation:
-    """Queue the generation of a ``ready`` (or already ``generated``) conversation."""
+    """Queue the generation of a ``ready`` conversation (or a ``generated`` or ``failed`` one:
+    again)."""
     conversation = conversations.get(session, conversation_id, lock=True)
     conversations.check_writer(principal, conversation)
     if conversation.step is not None:
         raise Conflict("a generation of this conversation is already running")
     if conversation.state == "gathering":
         raise Conflict(_answer_first(conversations.open_questions(session, conversation)))
-    if conversation.state not in ("ready", "generated"):
+    if conversation.state not in ("ready", "generated", "failed"):
         raise Conflict("the conversation was accepted")
     conversation.job_id = queue.defer_build(session, principal.workspace_id, conversation.id)
     conversation.step, conversation.progress, conversation.error = "queued", [], None
@@ -126,10 +129,15 @@ def add_progress(session: Session, conversation_id: str, event: str,
 
 def store(session: Session, conversation_id: str, build: Build | None,
           error: str | None) -> None:
-    """The build's end: its report (the conversation is then ``generated``) or its error."""
-    values: dict[str, Any] = {"step": None, "error": error, "updated_at": datetime.now(UTC)}
+    """The build's end: its report, or the error that stopped the job. The conversation is
+    ``generated`` when the build passed, else ``failed`` with why in ``error``."""
+    values: dict[str, Any] = {"step": None, "error": error, "updated_at": datetime.now(UTC),
+                              "state": "failed"}
     if build is not None:
-        values.update(report=storable(as_json(build)), state="generated")
+        values.update(report=storable(as_json(build)),
+                      state="generated" if build.passed else "failed",
+                      error=None if build.passed else (
+                          build.stopped or "the generated files failed validation"))
     session.execute(update(BuilderConversation).where(
         BuilderConversation.id == uuid.UUID(conversation_id)).values(**values))
     notifications.notify(session, PROGRESS_CHANNEL, conversation_id)
@@ -144,6 +152,9 @@ def accept(session: Session, principal: Principal, conversation_id: uuid.UUID, *
     conversation = conversations.get(session, conversation_id, lock=True)
     conversations.check_writer(principal, conversation)
     report = conversation.report
+    if conversation.state == "failed" and conversation.step is None:
+        raise Conflict(f"the last build failed: {conversation.error}; change the "
+                       "specification (a message) or generate again")
     if conversation.state != "generated" or not report or conversation.step is not None:
         raise Conflict(f"only a generated conversation can be accepted (this one is "
                        f"{'generating' if conversation.step else conversation.state})")
