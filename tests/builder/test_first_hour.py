@@ -107,3 +107,38 @@ def test_a_failed_build_leaves_the_conversation_failed_with_its_reason_to_retry_
     reply = say(tenant, conversation, "make it check every two hours")
     assert reply.status_code == 201, reply.json
     assert detail(tenant, conversation)["state"] in ("ready", "gathering")
+
+
+def test_accepting_a_validated_build_makes_an_active_bot_that_runs(app, superuser, tenant):
+    conversation = _built(app, superuser, tenant, CLEANUP)
+    assert detail(tenant, conversation)["state"] == "generated"
+
+    accepted = _accept(tenant, conversation)
+
+    assert accepted.status_code == 201, accepted.json
+    bot = tenant.call("GET", f"/api/v1/bots/{accepted.json['bot_id']}").json
+    assert bot["status"] == "active" and bot["current_version"] == 1
+    audited = superuser.execute(
+        "SELECT changes FROM audit_logs WHERE action = 'bot.create' AND resource_id = %s",
+        (bot["id"],)).fetchone()[0]
+    assert audited["status"] == "active"
+    run = _run_now(app, superuser, tenant, bot["id"])
+    assert run["status"] == "succeeded", run
+    assert "cleanup" in run["logs"]
+
+
+def test_accepting_a_refinement_activates_a_draft_bot_and_keeps_a_paused_one_paused(
+        app, superuser, tenant):
+    bot_id = _accept(tenant, _built(app, superuser, tenant, CLEANUP)).json["bot_id"]
+    for status, after in (("draft", "active"), ("paused", "paused")):
+        changed = tenant.call("PATCH", f"/api/v1/bots/{bot_id}", json={"status": status})
+        assert changed.status_code == 200, changed.json
+        refine = start(tenant, bot_id=bot_id)["conversation_id"]
+        assert say(tenant, refine, "keep files for 60 days").status_code == 201
+        assert _generate(tenant, refine).status_code == 202
+        run_build(app, superuser, tenant, refine)
+
+        accepted = _accept(tenant, refine)
+
+        assert accepted.status_code == 201, accepted.json
+        assert tenant.call("GET", f"/api/v1/bots/{bot_id}").json["status"] == after, status

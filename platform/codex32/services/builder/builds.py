@@ -12,7 +12,8 @@
   NOTIFYs :data:`PROGRESS_CHANNEL` with the conversation's id, which wakes its streams.
 - :func:`accept` creates the bot (or a new version of the refined bot) with every file, its
   settings and its schedule from ``config.yaml``, in the caller's transaction with its audit
-  rows.
+  rows. The bot is ``active`` (a refined draft becomes active; a paused or archived one stays
+  so).
 No Flask here.
 """
 
@@ -46,6 +47,9 @@ MAX_PROGRESS_EVENTS = 500  # kept per generation; later events are counted, not 
 # Every change of a build's progress NOTIFYs the conversation's id here, at commit: the event
 # streams (GET .../events) wait on it instead of polling.
 PROGRESS_CHANNEL = "builder_progress"
+# What an accepted build makes the bot: its files passed validation, so it is no draft; a
+# refined bot that was paused or archived stays so (resting it was its owner's choice).
+ACCEPTED_STATUS = "active"
 
 
 def generate(session: Session, principal: Principal, conversation_id: uuid.UUID
@@ -190,6 +194,9 @@ def accept(session: Session, principal: Principal, conversation_id: uuid.UUID, *
                                    f"From builder conversation {conversation.id}", files)
         bot.settings = {**bot.settings, **settings}
         bot_settings.check(session, bot.settings)
+        if bot.status == "draft":  # a validated version makes it runnable; a rest is kept
+            recorded["status"] = {"before": bot.status, "after": ACCEPTED_STATUS}
+            bot.status = ACCEPTED_STATUS
         audit.record(session, principal, "bot.update", "bot", bot.id,
                      {"version": version.number, "settings": settings, **recorded,
                       **audit.code_summary(code)})
@@ -202,7 +209,8 @@ def accept(session: Session, principal: Principal, conversation_id: uuid.UUID, *
                           description=str(config.get("description") or spec.get("purpose")
                                           or "")[:2000],
                           code=code, message=f"From builder conversation {conversation.id}",
-                          settings=settings, files=files, audit_changes=recorded)
+                          settings=settings, files=files, audit_changes=recorded,
+                          status=ACCEPTED_STATUS)
     if schedule and schedule.get("cron"):
         # A refined bot's schedule keeps what config.yaml does not say: its runs' input and
         # whether the user paused it.
