@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 from tests.builder.conftest import run_build
 from tests.console.conftest import ConsoleClient
@@ -34,7 +35,7 @@ def test_answering_generating_and_accepting_creates_the_bot(app, superuser, cons
 
     assert console.post(f"/app/builder/{conversation}/generate").status_code == 303
     running = console.get(f"/app/builder/{conversation}/build").text
-    assert "running" in running and 'hx-trigger="every 1s"' in running
+    assert "running" in running and "data-events=" in running
     run_build(app, superuser, tenant, conversation)
     panel = console.get(f"/app/builder/{conversation}/build").text
 
@@ -119,3 +120,23 @@ def test_a_failed_build_says_why_and_offers_to_generate_again(app, superuser, co
     assert "The build failed" in page and "templates only" in page
     assert "Generate again" in page and 'id="reply"' in page  # retry, or refine
     assert "Accept and create the bot" not in page
+
+
+def test_the_build_panel_follows_the_conversations_events_and_polls_only_as_a_fallback(
+        app, superuser, console, tenant):
+    conversation = started(console)
+    console.post(f"/app/builder/{conversation}/messages", {"answer-t2q1": "return"})
+    console.post(f"/app/builder/{conversation}/generate")
+
+    running = console.get(f"/app/builder/{conversation}/build").text
+    events = f"/app/builder/{conversation}/events"
+    assert f'data-events="{events}?after=0"' in running
+    assert 'data-poll="every 1s"' in running and "hx-trigger" not in running  # JS decides
+    run_build(app, superuser, tenant, conversation)
+    stream = console.get(events)
+
+    assert stream.status_code == 200 and stream.mimetype == "text/event-stream"
+    body = stream.get_data(as_text=True)
+    assert "event: step" in body and body.rstrip().split("\n\n")[-1].startswith("event: done")
+    assert '"state": "generated"' in body
+    assert console.get(f"/app/builder/{uuid.uuid4()}/events").status_code == 404

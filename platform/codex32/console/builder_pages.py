@@ -2,7 +2,10 @@
 
 Thin, as ``/api/v1/builder``: the same conversation and build services with the same principal.
 A turn calls a model, so the view ends its transaction first, exactly as the API view does;
-generation is the same queue job, and the page polls the conversation's stored progress.
+generation is the same queue job, and the page follows the conversation's stored progress
+through the API's Server-Sent Events stream (``/builder/<id>/events``, the same generator as
+``GET /api/v1/builder/conversations/<id>/events``); ``console.js`` falls back to polling the
+build panel when the browser has no ``EventSource`` or the stream fails.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from flask import Response, current_app, redirect, render_template, request, url
 
 from codex32 import runtime
 from codex32.api import transaction
+from codex32.api.v1.builder import progress_events
 from codex32.auth.guard import current_principal
 from codex32.auth.rbac import Permission
 from codex32.console.blueprint import blp, page
@@ -67,13 +71,21 @@ def conversation(conversation_id: uuid.UUID):
 @blp.route("/builder/<uuid:conversation_id>/build", methods=["GET"])
 @page(Permission.VIEW_BOTS)
 def build_panel(conversation_id: uuid.UUID):
-    """The build panel alone (htmx polls it while the build runs)."""
+    """The build panel alone (fetched on each progress event while the build runs, or
+    polled by htmx when the events cannot be followed)."""
     found = conversations.detail(db.session, conversation_id)
     if not found["running"] and request.headers.get("HX-Request"):
         # The build ended while the page watched: reload it whole (state, chat, files).
         return Response(status=204, headers={"HX-Refresh": "true"})
     return render_template("console/builder/build.html", conversation=found,
                            **_build_view(found))
+
+
+@blp.route("/builder/<uuid:conversation_id>/events", methods=["GET"])
+@page(Permission.VIEW_BOTS)
+def build_events(conversation_id: uuid.UUID):
+    """The build's progress as Server-Sent Events (the API's stream, for the session)."""
+    return progress_events(conversation_id)
 
 
 @blp.route("/builder/<uuid:conversation_id>/messages", methods=["POST"])
