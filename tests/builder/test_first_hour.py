@@ -142,3 +142,30 @@ def test_accepting_a_refinement_activates_a_draft_bot_and_keeps_a_paused_one_pau
 
         assert accepted.status_code == 201, accepted.json
         assert tenant.call("GET", f"/api/v1/bots/{bot_id}").json["status"] == after, status
+
+
+def test_a_vague_start_then_the_task_names_the_bot_after_the_task(tenant):
+    """"I need a bot", then what it does: the bot was still called 'bot', for 'I need a
+    bot', and accepting it made a bot of that name and description."""
+    first = start(tenant, message="I need a bot")
+    assert first["questions"][0]["field"] == "template"
+
+    reply = say(tenant, first["conversation_id"],
+                "it should check https://example.com every hour").json
+
+    spec = reply["specification"]
+    assert spec["template"] == "http_health_check"
+    assert spec["name"] != "bot" and "example" in spec["name"], spec["name"]
+    assert "https://example.com" in spec["purpose"], spec["purpose"]
+
+
+def test_accepting_under_a_taken_name_says_how_to_choose_another(app, superuser, tenant):
+    first = _accept(tenant, _built(app, superuser, tenant, CLEANUP))
+    assert first.status_code == 201
+    second = _built(app, superuser, tenant, CLEANUP)
+
+    refused = _accept(tenant, second)
+
+    assert refused.status_code == 409
+    assert '{"name": ' in refused.json["message"], refused.json
+    assert _accept(tenant, second, name="nightly-cleanup-2").status_code == 201

@@ -19,6 +19,7 @@ No Flask here.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from codex32.auth.principal import Principal
 from codex32.auth.rbac import Permission
 from codex32.db import notifications
 from codex32.db.builder_models import BuilderConversation
-from codex32.db.models import BotSchedule
+from codex32.db.models import Bot, BotSchedule
 from codex32.db.storable import storable
 from codex32.errors import Conflict, Forbidden, Invalid
 from codex32.execution import queue
@@ -204,8 +205,11 @@ def accept(session: Session, principal: Principal, conversation_id: uuid.UUID, *
         if not principal.can(Permission.CREATE_BOT):
             raise Forbidden("accepting a new bot needs the create_bot permission")
         spec = conversation.specification
-        bot = bots.create(session, principal, name=name or str(config.get("name") or
-                                                               spec.get("name")),
+        chosen = name or str(config.get("name") or spec.get("name"))
+        if session.execute(select(Bot.id).where(Bot.name == chosen)).first() is not None:
+            raise Conflict(f"a bot named '{chosen}' exists in this workspace: accept under "
+                           f"another name, e.g. {json.dumps({'name': f'{chosen[:190]}-2'})}")
+        bot = bots.create(session, principal, name=chosen,
                           description=str(config.get("description") or spec.get("purpose")
                                           or "")[:2000],
                           code=code, message=f"From builder conversation {conversation.id}",

@@ -149,7 +149,8 @@ def respond(context: Context) -> Reply:
     message: str
     if source == "heuristics":
         draft = answer
-        spec = heuristics.specification(draft, context.specification)
+        spec = heuristics.specification(draft, context.specification,
+                                        task=_task_answer(context, by_id))
         # The heuristics read the user's words only: what the specification held before this
         # turn (a refined bot's template, an earlier turn's schedule) is not asked again.
         asked = [q for q in heuristics.questions(draft)
@@ -180,6 +181,16 @@ def respond(context: Context) -> Reply:
     return Reply(message=message, specification=spec, questions=numbered,
                  suggestions=[str(s) for s in suggestions][:5], settled=settled, source=source,
                  user_text=user_text)
+
+
+def _task_answer(context: Context, by_id: dict[str, Any]) -> str:
+    """The user's words answering "what should the bot do?" when that was asked ("" if not):
+    the answer to that question by id, and the message."""
+    if not any(q.get("field") == "template" for q in context.open_questions):
+        return ""
+    answered = [str(value) for key, value in context.answers.items()
+                if by_id[key]["field"] == "template"]
+    return " ".join([*answered, context.content]).strip()
 
 
 def _heuristics_message(route: model_route.ModelRoute) -> str:
