@@ -169,3 +169,20 @@ def test_accepting_under_a_taken_name_says_how_to_choose_another(app, superuser,
     assert refused.status_code == 409
     assert '{"name": ' in refused.json["message"], refused.json
     assert _accept(tenant, second, name="nightly-cleanup-2").status_code == 201
+
+
+def test_a_model_on_the_route_that_did_not_answer_is_named_and_checked_not_configured(
+        tenant):
+    """openai routed first, then the heuristics: openai refused, the heuristics answered, and
+    the turn told the admin to configure and route a provider they had."""
+    assert tenant.call("PUT", "/api/v1/providers/llm/openai", json={
+        "secrets": {"api_key": "sk-test"},
+        "config": {"base_url": "http://127.0.0.1:9/v1", "timeout": 2}}).status_code == 200
+    assert tenant.call("PATCH", "/api/v1/workspace", json={
+        "settings": {"llm_fallback": ["openai", "builtin"]}}).status_code == 200
+
+    said = start(tenant, message=NO_TEMPLATE)["content"]
+
+    assert "'openai' on this workspace's route did not answer" in said, said
+    assert "POST /api/v1/providers/llm/openai/test" in said, said
+    assert "Configure an LLM provider" not in said and "builtin" not in said, said

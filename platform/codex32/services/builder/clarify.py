@@ -156,11 +156,13 @@ def respond(context: Context) -> Reply:
         asked = [q for q in heuristics.questions(draft)
                  if not _holds(context.specification, q["field"])]
         suggestions = heuristics.suggestions(spec)
-        message = _heuristics_message(context.route)
+        why, fix = context.route.why_heuristics()
+        message = ("Built-in heuristics drafted this specification from keyword rules "
+                   f"({why}); check it.")
         if not spec.get("template") and not asked:
-            message += NO_TEMPLATE.format(fix=context.route.fix or model_route.CONFIGURE)
-        elif context.route.fix and context.route.missing != model_route.NONE_CONFIGURED:
-            message += f" {context.route.fix} to have it write your bots."
+            message += NO_TEMPLATE.format(fix=fix)
+        elif why != model_route.NONE_CONFIGURED:
+            message += f" {fix} to have a language model write your bots."
     else:
         spec, asked = answer["specification"], answer["questions"]
         suggestions, message = answer["suggestions"], answer["message"]
@@ -191,13 +193,6 @@ def _task_answer(context: Context, by_id: dict[str, Any]) -> str:
     answered = [str(value) for key, value in context.answers.items()
                 if by_id[key]["field"] == "template"]
     return " ".join([*answered, context.content]).strip()
-
-
-def _heuristics_message(route: model_route.ModelRoute) -> str:
-    """What a heuristics turn says first: that keyword rules drafted it, and why no model."""
-    why = route.missing or (f"the language model on this workspace's route "
-                            f"({', '.join(route.providers)}) did not answer")
-    return f"Built-in heuristics drafted this specification from keyword rules ({why}); check it."
 
 
 def settle(settled: dict[str, Any], field_path: str, value: Any) -> None:

@@ -35,6 +35,17 @@ class ModelRoute:
     providers: tuple[str, ...] = ()  # the route's providers, in order
     missing: str = ""  # why no language model answers ("" when one does)
     fix: str = ""  # the change that makes one answer, a sentence without its full stop
+    models: tuple[str, ...] = ()  # the route's language model providers, in order
+
+    def why_heuristics(self) -> tuple[str, str]:
+        """(why the built-in heuristics answered, what to do), also when the route has a
+        model: then every model on it failed and the chain fell back to them."""
+        if self.missing:
+            return self.missing, self.fix or CONFIGURE
+        named = ", ".join(f"'{model}'" for model in self.models) or "the language model"
+        first = self.models[0] if self.models else "{id}"
+        return (f"{named} on this workspace's route did not answer",
+                f"Check it (POST /api/v1/providers/llm/{first}/test)")
 
 
 UNCONFIGURED = ModelRoute(False, missing=NONE_CONFIGURED, fix=CONFIGURE)
@@ -52,9 +63,10 @@ def inspect(session: Session, workspace_id: str) -> ModelRoute:
                               "'default' alias in settings.llm.aliases (PATCH "
                               "/api/v1/workspace)")
     on_route = tuple(dict.fromkeys(d.provider for d in route.deployments))
-    if any(getattr(instance, "is_language_model", True)
-           for instance in route.instances.values()):
-        return ModelRoute(True, providers=on_route)
+    models = tuple(provider for provider in on_route
+                   if getattr(route.instances[provider], "is_language_model", True))
+    if models:
+        return ModelRoute(True, providers=on_route, models=models)
     configured = sorted(provider for provider in known.rows
                         if provider not in on_route and _is_language_model(provider))
     if not configured:
