@@ -140,3 +140,16 @@ def test_the_build_panel_follows_the_conversations_events_and_polls_only_as_a_fa
     assert "event: step" in body and body.rstrip().split("\n\n")[-1].startswith("event: done")
     assert '"state": "generated"' in body
     assert console.get(f"/app/builder/{uuid.uuid4()}/events").status_code == 404
+
+
+def test_an_empty_turn_draws_the_conversation_again_with_the_error_beside_the_message(
+        console):
+    conversation = started(console)
+
+    answer = console.post(f"/app/builder/{conversation}/messages", {"content": "  "})
+
+    assert answer.status_code == 422
+    page = answer.text
+    assert 'id="reply"' in page and "Where should the results go" in page
+    assert re.search(r'<textarea id="content"[^>]*aria-invalid="true"', page)
+    assert re.search(r'id="content-error"[^>]*>[^<]*write a message', page)

@@ -21,6 +21,7 @@ from codex32.api.v1.builder import progress_events
 from codex32.auth.guard import current_principal
 from codex32.auth.rbac import Permission
 from codex32.console.blueprint import blp, page
+from codex32.console.forms import NOTHING, Refill, refill
 from codex32.console.highlight import code
 from codex32.db import db
 from codex32.errors import Invalid
@@ -59,13 +60,17 @@ def builder_start():
                             conversation_id=prepared.context.conversation_id), code=303)
 
 
+def _conversation_page(conversation_id: uuid.UUID, refill: Refill = NOTHING):
+    found = conversations.detail(db.session, conversation_id)
+    return render_template("console/builder/conversation.html", conversation=found,
+                           refill=refill, **_build_view(found))
+
+
 @blp.route("/builder/<uuid:conversation_id>", methods=["GET"])
 @page(Permission.VIEW_BOTS)
 def conversation(conversation_id: uuid.UUID):
     """One conversation: the chat, the specification beside it, the build and its files."""
-    found = conversations.detail(db.session, conversation_id)
-    return render_template("console/builder/conversation.html", conversation=found,
-                           **_build_view(found))
+    return _conversation_page(conversation_id)
 
 
 @blp.route("/builder/<uuid:conversation_id>/build", methods=["GET"])
@@ -90,6 +95,7 @@ def build_events(conversation_id: uuid.UUID):
 
 @blp.route("/builder/<uuid:conversation_id>/messages", methods=["POST"])
 @page(Permission.USE_BUILDER)
+@refill(_conversation_page)
 def add_message(conversation_id: uuid.UUID):
     """The member's turn: a message and answers by question id (as ``…/messages``)."""
     content = request.form.get("content", "").strip()[:MAX_MESSAGE]
@@ -97,7 +103,8 @@ def add_message(conversation_id: uuid.UUID):
     if request.form.get("use_defaults"):
         content = content or "use defaults"
     if not content and not answers:
-        raise Invalid("write a message or answer a question")
+        raise Invalid("write a message or answer a question", errors={"form": {
+            "content": ["write a message or answer a question"]}})
     principal = current_principal()
     prepared = conversations.prepare_message(db.session, principal, conversation_id,
                                              content=content, answers=answers)
