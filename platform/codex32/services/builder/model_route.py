@@ -72,11 +72,12 @@ def inspect(session: Session, workspace_id: str) -> ModelRoute:
     if not configured:
         return ModelRoute(False, providers=on_route, missing=NONE_CONFIGURED, fix=CONFIGURE)
     named = ", ".join(f"'{provider}'" for provider in configured)
-    verb = "is" if len(configured) == 1 else "are"
+    one = len(configured) == 1
     how, change = _route_change(known.settings, configured[0])
     return ModelRoute(False, providers=on_route,
-                      missing=f"the LLM provider {named} {verb} configured, but this "
-                              f"workspace's route does not use it: {how}",
+                      missing=f"the LLM provider{'' if one else 's'} {named} "
+                              f"{'is' if one else 'are'} configured, but this workspace's "
+                              f"route does not use {'it' if one else 'them'}: {how}",
                       fix=f"Route the workspace to '{configured[0]}': PATCH "
                           f"/api/v1/workspace {json.dumps({'settings': change})}")
 
