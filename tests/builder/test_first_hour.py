@@ -116,6 +116,7 @@ def test_accepting_a_validated_build_makes_an_active_bot_that_runs(app, superuse
     accepted = _accept(tenant, conversation)
 
     assert accepted.status_code == 201, accepted.json
+    assert accepted.json["status"] == "active"  # said where the bot is, not only read later
     bot = tenant.call("GET", f"/api/v1/bots/{accepted.json['bot_id']}").json
     assert bot["status"] == "active" and bot["current_version"] == 1
     audited = superuser.execute(

@@ -145,6 +145,9 @@ class BuilderAcceptedSchema(Output):
     bot_id = fields.UUID(required=True)
     version = fields.Integer(required=True)
     schedule = fields.Dict(allow_none=True)
+    status = fields.String(required=True, metadata={
+        "description": "the bot's status: active (a refined bot that was paused or archived "
+                       "stays so)"})
 
 
 ConversationPageSchema = page_of(ConversationSchema, "ConversationPage")

@@ -228,7 +228,7 @@ def accept(session: Session, principal: Principal, conversation_id: uuid.UUID, *
     conversation.updated_at = datetime.now(UTC)
     session.flush()
     return {"bot_id": bot.id, "version": bot.current_version, "schedule": schedule,
-            "conversation_id": conversation.id}
+            "status": bot.status, "conversation_id": conversation.id}
 
 
 def read_config(text: str) -> dict[str, Any]:

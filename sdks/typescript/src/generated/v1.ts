@@ -1603,6 +1603,8 @@ export interface components {
             schedule?: {
                 [key: string]: unknown;
             } | null;
+            /** @description the bot's status: active (a refined bot that was paused or archived stays so) */
+            status: string;
             version: number;
         };
         BuilderMessage: {
