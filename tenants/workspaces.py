@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -98,6 +99,19 @@ def sign_up(session: Session, *, name: str, admin_email: str, admin_password: st
     return SignUp(workspace, user, pending)
 
 
+def merge_patch(target: Any, patch: Any) -> Any:
+    """``target`` changed by the JSON merge patch ``patch`` (RFC 7396), as a new value."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
 def get(session: Session, principal: Principal) -> Workspace:
     """The principal's workspace."""
     workspace = session.get(Workspace, principal.workspace_id)
@@ -106,12 +120,16 @@ def get(session: Session, principal: Principal) -> Workspace:
     return workspace
 
 
-def update(session: Session, principal: Principal, changes: dict[str, Any]) -> Workspace:
-    """Rename the workspace or replace parts of its settings (merged per top-level key). The
-    audit row records each field that changed, ``{"before", "after"}``; an update that changes
-    nothing is no mutation: nothing written, not audited. The workspace's row is locked
-    first and read fresh: two updates at once merge one after the other, never from the same
-    settings (the second would drop the first's change)."""
+def update(session: Session, principal: Principal, changes: dict[str, Any], *,
+           check_settings: Callable[[dict[str, Any]], None] | None = None) -> Workspace:
+    """Rename the workspace or change its settings: ``changes["settings"]`` is a JSON merge
+    patch (RFC 7396: an object merges key by key, ``None`` removes a key, anything else
+    replaces it). ``check_settings`` checks what the merge made of each top-level key the
+    patch names (and so do the plugin-id and alias checks); a key it does not name is kept as
+    stored. The audit row records each field that changed, ``{"before", "after"}``; an update
+    that changes nothing is no mutation: nothing written, not audited. The workspace's row is
+    locked first and read fresh: two updates at once merge one after the other, never from
+    the same settings (the second would drop the first's change)."""
     workspace = session.execute(
         select(Workspace).where(Workspace.id == principal.workspace_id).with_for_update()
         .execution_options(populate_existing=True)).scalar_one_or_none()
@@ -119,9 +137,14 @@ def update(session: Session, principal: Principal, changes: dict[str, Any]) -> W
         raise NotFound("workspace not found")
     wanted = dict(changes)
     if "settings" in wanted:
-        check_workspace_choices(wanted["settings"])
-        routing.check_aliases(wanted["settings"].get("llm") or {})
-        wanted["settings"] = {**workspace.settings, **wanted["settings"]}
+        patch = wanted["settings"]
+        merged = merge_patch(workspace.settings, patch)
+        touched = {key: merged[key] for key in patch if key in merged}
+        if check_settings is not None:
+            check_settings(touched)
+        check_workspace_choices(touched)
+        routing.check_aliases(touched.get("llm") or {})
+        wanted["settings"] = merged
     recorded = audit.apply_changes(workspace, wanted)
     if not recorded:
         return workspace

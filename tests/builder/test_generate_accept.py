@@ -139,7 +139,7 @@ def test_the_worker_process_registers_the_build_job_on_the_builder_queue():
     assert task.queue == queue.BUILDER_QUEUE
 
 
-def test_a_build_that_fails_stores_its_error_and_leaves_the_conversation_ready(
+def test_a_build_that_fails_stores_its_error_and_leaves_the_conversation_failed(
         app, superuser, tenant, monkeypatch):
     from codex32.services.builder import pipeline
 
@@ -150,7 +150,7 @@ def test_a_build_that_fails_stores_its_error_and_leaves_the_conversation_ready(
     conversation = ready(tenant)
     tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
     found = run_build(app, superuser, tenant, conversation)
-    assert found["state"] == "ready" and "generator exploded" in found["error"]
+    assert found["state"] == "failed" and "generator exploded" in found["error"]
     assert not found["running"] and found["report"] is None
     done = events(tenant.call("GET",
                               f"/api/v1/builder/conversations/{conversation}/events").get_data())
@@ -174,7 +174,7 @@ def test_a_report_that_cannot_be_stored_stores_the_failure_not_a_stuck_build(
     conversation = ready(tenant)
     tenant.call("POST", f"/api/v1/builder/conversations/{conversation}/generate")
     found = run_build(app, superuser, tenant, conversation)
-    assert found["state"] == "ready" and not found["running"] and found["report"] is None
+    assert found["state"] == "failed" and not found["running"] and found["report"] is None
     assert "could not be stored" in found["error"]
     again = say(tenant, conversation, "also post to the team channel")
     assert again.status_code != 409, again.json
@@ -339,8 +339,8 @@ def test_a_failing_test_that_prints_nul_keeps_its_build_report(app, superuser, t
 
     built = run_build(app, superuser, tenant, conversation)
 
-    assert built["error"] is None, built["error"]
-    assert built["state"] == "generated" and built["report"]["passed"] is False
+    assert built["error"] == built["report"]["stopped"], built["error"]  # not "not stored"
+    assert built["state"] == "failed" and built["report"]["passed"] is False
     tests = next(s for s in built["report"]["rounds"][-1]["validation"]["steps"]
                  if s["name"] == "tests")
     assert tests["status"] == "failed"

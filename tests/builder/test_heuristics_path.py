@@ -118,7 +118,7 @@ def test_a_configured_provider_the_workspace_does_not_route_to_is_named_in_the_h
                                   "title")
 
     assert first["source"] == "heuristics" and "needs a language model" in first["content"]
-    assert "settings.defaults.llm" in first["content"], first["content"]
+    assert '{"defaults": {"llm": "openai"}}' in first["content"], first["content"]
 
 
 def test_generating_while_gathering_names_the_open_questions_and_offers_defaults_only_if_any(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 from tests.builder.conftest import run_build
 from tests.console.conftest import ConsoleClient
@@ -34,7 +35,7 @@ def test_answering_generating_and_accepting_creates_the_bot(app, superuser, cons
 
     assert console.post(f"/app/builder/{conversation}/generate").status_code == 303
     running = console.get(f"/app/builder/{conversation}/build").text
-    assert "running" in running and 'hx-trigger="every 1s"' in running
+    assert "running" in running and "data-events=" in running
     run_build(app, superuser, tenant, conversation)
     panel = console.get(f"/app/builder/{conversation}/build").text
 
@@ -104,3 +105,51 @@ def test_a_watching_page_reloads_once_the_build_has_ended(console):
     answer = console.get(f"/app/builder/{conversation}/build", headers={"HX-Request": "true"})
 
     assert answer.status_code == 204 and answer.headers["HX-Refresh"] == "true"
+
+
+def test_a_failed_build_says_why_and_offers_to_generate_again(app, superuser, console, tenant):
+    answer = console.post("/app/builder", {"message": "a bot that fetches a web page every "
+                                                      "hour and reports its title"})
+    conversation = answer.headers["Location"].rsplit("/", 1)[1]
+    assert console.post(f"/app/builder/{conversation}/generate").status_code == 303
+    run_build(app, superuser, tenant, conversation)
+
+    page = console.get(f"/app/builder/{conversation}").text
+
+    assert 'data-testid="state">failed<' in page
+    assert "The build failed" in page and "templates only" in page
+    assert "Generate again" in page and 'id="reply"' in page  # retry, or refine
+    assert "Accept and create the bot" not in page
+
+
+def test_the_build_panel_follows_the_conversations_events_and_polls_only_as_a_fallback(
+        app, superuser, console, tenant):
+    conversation = started(console)
+    console.post(f"/app/builder/{conversation}/messages", {"answer-t2q1": "return"})
+    console.post(f"/app/builder/{conversation}/generate")
+
+    running = console.get(f"/app/builder/{conversation}/build").text
+    events = f"/app/builder/{conversation}/events"
+    assert f'data-events="{events}?after=0"' in running
+    assert 'data-poll="every 1s"' in running and "hx-trigger" not in running  # JS decides
+    run_build(app, superuser, tenant, conversation)
+    stream = console.get(events)
+
+    assert stream.status_code == 200 and stream.mimetype == "text/event-stream"
+    body = stream.get_data(as_text=True)
+    assert "event: step" in body and body.rstrip().split("\n\n")[-1].startswith("event: done")
+    assert '"state": "generated"' in body
+    assert console.get(f"/app/builder/{uuid.uuid4()}/events").status_code == 404
+
+
+def test_an_empty_turn_draws_the_conversation_again_with_the_error_beside_the_message(
+        console):
+    conversation = started(console)
+
+    answer = console.post(f"/app/builder/{conversation}/messages", {"content": "  "})
+
+    assert answer.status_code == 422
+    page = answer.text
+    assert 'id="reply"' in page and "Where should the results go" in page
+    assert re.search(r'<textarea id="content"[^>]*aria-invalid="true"', page)
+    assert re.search(r'id="content-error"[^>]*>[^<]*write a message', page)

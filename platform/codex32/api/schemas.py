@@ -21,6 +21,18 @@ class Strict(Schema):
         unknown = RAISE
 
 
+class MergePatch(Strict):
+    """Input schema of a JSON merge patch (RFC 7396) of a stored object: every field, and
+    every value of a mapping field, takes ``null``, which removes that key. Unknown fields
+    are still an error. What the merge makes is loaded with the same schema (it holds no
+    ``null``), so limits on the whole object hold after the merge."""
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        field_obj.allow_none = True
+        if isinstance(field_obj, fields.Dict) and field_obj.value_field is not None:
+            field_obj.value_field.allow_none = True
+
+
 class JsonBoolean(fields.Boolean):
     """``true`` or ``false`` only: no "yes", 1 or "true" taken for a boolean."""
 

@@ -2,8 +2,9 @@
 
 Thin, as an API view: each form is parsed by the REST endpoint's own schema, one service call
 (the same the endpoint makes, with the same permission) does the work and audits it, and the
-page is rendered. Secrets are write-only: a provider's secrets show as names, a new API key
-only on the page that minted it.
+page is rendered. An invalid form answers its page again (422) with the member's input and
+each error beside its field (:mod:`codex32.console.forms`). Secrets are write-only: a
+provider's secrets show as names, a new API key only on the page that minted it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from codex32.api.v1.plugins import ProviderPutSchema
 from codex32.auth.guard import current_principal
 from codex32.auth.rbac import ROLES, Permission
 from codex32.console.blueprint import blp, page
+from codex32.console.forms import NOTHING, Refill, refill
 from codex32.db import db
 from codex32.errors import Invalid
 from codex32.services import api_keys, audit, provider_instances, providers
@@ -71,27 +73,64 @@ def admin():
 # -- budgets --------------------------------------------------------------------------------
 
 
+BUDGET_FIELDS = ("scope", "scope_id", "period", "soft_limit_usd", "hard_limit_usd")
+
+
+def _budgets_page(refill: Refill = NOTHING):
+    """The budgets and their form: the stored rows and a blank one, or the rows as sent."""
+    if not refill:
+        rows = [{name: str(b.get(name) or "") for name in BUDGET_FIELDS} | {
+                    "spent_usd": b["spent_usd"], "reserved_usd": b["reserved_usd"]}
+                for b in budget_service.list_budgets(db.session)]
+        rows.append(dict.fromkeys(BUDGET_FIELDS, ""))
+    else:
+        rows = _sent_rows()
+        refill = _by_row(refill, rows)
+    return render_template("console/admin/budgets.html", rows=rows, refill=refill)
+
+
+def _sent_rows() -> list[dict[str, str]]:
+    """The budget rows of the form as sent, each with whether it names a limit (``used``)."""
+    columns = [request.form.getlist(name) for name in BUDGET_FIELDS]
+    rows = [dict(zip(BUDGET_FIELDS, values, strict=False)) for values in zip(*columns,
+                                                                                 strict=False)]
+    for row in rows:
+        row["used"] = "yes" if row["soft_limit_usd"].strip() or row[
+            "hard_limit_usd"].strip() else ""
+    return rows
+
+
+def _by_row(found: Refill, rows: list[dict[str, str]]) -> Refill:
+    """``found`` with ``budgets.<i>.<field>`` (the i-th row that names a limit) as
+    ``row<n>.<field>`` (the form's n-th row, from 1)."""
+    numbers = [n for n, row in enumerate(rows, 1) if row["used"]]
+    errors = {}
+    for path, said in found.errors.items():
+        parts = path.split(".", 2)
+        if len(parts) >= 2 and parts[0] == "budgets" and parts[1].isdecimal() \
+                and int(parts[1]) < len(numbers):
+            path = ".".join([f"row{numbers[int(parts[1])]}", *parts[2:]])
+        errors[path] = said
+    return Refill(found.message, found.values, errors)
+
+
 @blp.route("/admin/budgets", methods=["GET"])
 @page(Permission.MANAGE_WORKSPACE)
 def admin_budgets():
     """The workspace's budgets with their current period, and a form to change them."""
-    return render_template("console/admin/budgets.html",
-                           budgets=budget_service.list_budgets(db.session))
+    return _budgets_page()
 
 
 @blp.route("/admin/budgets", methods=["POST"])
 @page(Permission.MANAGE_WORKSPACE)
+@refill(_budgets_page)
 def admin_budgets_save():
     """Replace the budgets with the form's rows (as ``PUT /api/v1/budgets``); a row without
     limits is left out, so emptying a row deletes its budget."""
-    rows = zip(request.form.getlist("scope"), request.form.getlist("scope_id"),
-               request.form.getlist("period"), request.form.getlist("soft_limit_usd"),
-               request.form.getlist("hard_limit_usd"), strict=False)
-    items = [{"scope": scope, "period": period,
-              **({"scope_id": scope_id.strip()} if scope_id.strip() else {}),
-              **({"soft_limit_usd": soft.strip()} if soft.strip() else {}),
-              **({"hard_limit_usd": hard.strip()} if hard.strip() else {})}
-             for scope, scope_id, period, soft, hard in rows if soft.strip() or hard.strip()]
+    optional = ("scope_id", "soft_limit_usd", "hard_limit_usd")  # left out when empty
+    items = [{"scope": row["scope"], "period": row["period"],
+              **{name: row[name].strip() for name in optional if row[name].strip()}}
+             for row in _sent_rows() if row["used"]]
     data = parsed(BudgetsInSchema(), {"budgets": items})
     budget_service.replace(db.session, current_principal(), data["budgets"])
     return _back("console.admin_budgets")
@@ -100,16 +139,26 @@ def admin_budgets_save():
 # -- providers ------------------------------------------------------------------------------
 
 
+def _providers_page(kind: str = "", plugin_id: str = "", refill: Refill = NOTHING,
+                    tested: dict[str, Any] | None = None):
+    """Every kind's plugins and their forms; ``refill`` is the form of ``kind``/``plugin_id``
+    sent again."""
+    kinds = providers.catalogue(db.session, current_principal())
+    return render_template("console/admin/providers.html", kinds=kinds, json=json,
+                           tested=tested, refill=refill,
+                           refilled=f"{kind}-{plugin_id}" if refill else "")
+
+
 @blp.route("/admin/providers", methods=["GET"])
 @page(Permission.MANAGE_PROVIDERS)
 def admin_providers():
     """Every kind's plugins, what is configured (secrets as names only), forms to change."""
-    kinds = providers.catalogue(db.session, current_principal())
-    return render_template("console/admin/providers.html", kinds=kinds, json=json)
+    return _providers_page()
 
 
 @blp.route("/admin/providers/<string:kind>/<string:plugin_id>", methods=["POST"])
 @page(Permission.MANAGE_PROVIDERS)
+@refill(_providers_page)
 def admin_provider_save(kind, plugin_id):
     """Configure a plugin (as ``PUT /api/v1/providers/<kind>/<id>``): the config as JSON; a
     secret left empty keeps its stored value, one marked for removal is removed."""
@@ -150,19 +199,18 @@ def admin_provider_test(kind, plugin_id):
     probe = provider_instances.prepare_test(db.session, current_principal(), kind, plugin_id)
     transaction.end()  # the provider may take seconds: hold no connection meanwhile
     health = probe.run()
-    kinds = providers.catalogue(db.session, current_principal())
-    return render_template("console/admin/providers.html", kinds=kinds, json=json,
-                           tested={"kind": kind, "id": plugin_id, "ok": health.ok,
+    return _providers_page(tested={"kind": kind, "id": plugin_id, "ok": health.ok,
                                    "detail": health.detail, "latency_ms": health.latency_ms})
 
 
 # -- members and invitations ----------------------------------------------------------------
 
 
-def _members_page(invited: Any = None):
+def _members_page(*_ids: Any, invited: Any = None, refill: Refill = NOTHING, **_named: Any):
     return render_template("console/admin/members.html",
                            members=members.list_members(db.session), roles=ROLES,
-                           invited=invited, pending=invitations.list_pending(db.session))
+                           invited=invited, pending=invitations.list_pending(db.session),
+                           refill=refill)
 
 
 @blp.route("/admin/members", methods=["GET"])
@@ -175,6 +223,7 @@ def admin_members():
 
 @blp.route("/admin/members/<uuid:user_id>/role", methods=["POST"])
 @page(Permission.MANAGE_USERS)
+@refill(_members_page)
 def admin_member_role(user_id):
     """Give a member another role (as ``PATCH /api/v1/members/<id>``)."""
     data = parsed(RoleSchema(), _form("role"))
@@ -192,6 +241,7 @@ def admin_member_remove(user_id):
 
 @blp.route("/admin/invitations", methods=["POST"])
 @page(Permission.MANAGE_USERS)
+@refill(_members_page)
 def admin_invite():
     """Invite an address (as ``POST /api/v1/invitations``): the token goes to it by mail."""
     data = parsed(InvitationCreateSchema(), _form("email", "role"))
@@ -214,10 +264,10 @@ def admin_invitation_withdraw(invitation_id):
 # -- API keys -------------------------------------------------------------------------------
 
 
-def _keys_page(minted: Any = None, status: int = 200):
+def _keys_page(minted: Any = None, status: int = 200, refill: Refill = NOTHING):
     minters = {member.user_id: member.email for member in members.list_members(db.session)}
     return render_template("console/admin/api_keys.html", keys=api_keys.list_keys(db.session),
-                           minters=minters, roles=ROLES, minted=minted), status
+                           minters=minters, roles=ROLES, minted=minted, refill=refill), status
 
 
 @blp.route("/admin/api-keys", methods=["GET"])
@@ -229,6 +279,7 @@ def admin_keys():
 
 @blp.route("/admin/api-keys", methods=["POST"])
 @page(Permission.MANAGE_KEYS)
+@refill(_keys_page)
 def admin_key_create():
     """Mint a key (as ``POST /api/v1/api-keys``) and show it this once."""
     data = parsed(ApiKeyCreateSchema(), _form("name", "role", "expires_at"))

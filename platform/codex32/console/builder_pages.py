@@ -2,7 +2,10 @@
 
 Thin, as ``/api/v1/builder``: the same conversation and build services with the same principal.
 A turn calls a model, so the view ends its transaction first, exactly as the API view does;
-generation is the same queue job, and the page polls the conversation's stored progress.
+generation is the same queue job, and the page follows the conversation's stored progress
+through the API's Server-Sent Events stream (``/builder/<id>/events``, the same generator as
+``GET /api/v1/builder/conversations/<id>/events``); ``console.js`` falls back to polling the
+build panel when the browser has no ``EventSource`` or the stream fails.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from flask import Response, current_app, redirect, render_template, request, url
 
 from codex32 import runtime
 from codex32.api import transaction
+from codex32.api.v1.builder import progress_events
 from codex32.auth.guard import current_principal
 from codex32.auth.rbac import Permission
 from codex32.console.blueprint import blp, page
+from codex32.console.forms import NOTHING, Refill, refill
 from codex32.console.highlight import code
 from codex32.db import db
 from codex32.errors import Invalid
@@ -55,19 +60,24 @@ def builder_start():
                             conversation_id=prepared.context.conversation_id), code=303)
 
 
+def _conversation_page(conversation_id: uuid.UUID, refill: Refill = NOTHING):
+    found = conversations.detail(db.session, conversation_id)
+    return render_template("console/builder/conversation.html", conversation=found,
+                           refill=refill, **_build_view(found))
+
+
 @blp.route("/builder/<uuid:conversation_id>", methods=["GET"])
 @page(Permission.VIEW_BOTS)
 def conversation(conversation_id: uuid.UUID):
     """One conversation: the chat, the specification beside it, the build and its files."""
-    found = conversations.detail(db.session, conversation_id)
-    return render_template("console/builder/conversation.html", conversation=found,
-                           **_build_view(found))
+    return _conversation_page(conversation_id)
 
 
 @blp.route("/builder/<uuid:conversation_id>/build", methods=["GET"])
 @page(Permission.VIEW_BOTS)
 def build_panel(conversation_id: uuid.UUID):
-    """The build panel alone (htmx polls it while the build runs)."""
+    """The build panel alone (fetched on each progress event while the build runs, or
+    polled by htmx when the events cannot be followed)."""
     found = conversations.detail(db.session, conversation_id)
     if not found["running"] and request.headers.get("HX-Request"):
         # The build ended while the page watched: reload it whole (state, chat, files).
@@ -76,8 +86,16 @@ def build_panel(conversation_id: uuid.UUID):
                            **_build_view(found))
 
 
+@blp.route("/builder/<uuid:conversation_id>/events", methods=["GET"])
+@page(Permission.VIEW_BOTS)
+def build_events(conversation_id: uuid.UUID):
+    """The build's progress as Server-Sent Events (the API's stream, for the session)."""
+    return progress_events(conversation_id)
+
+
 @blp.route("/builder/<uuid:conversation_id>/messages", methods=["POST"])
 @page(Permission.USE_BUILDER)
+@refill(_conversation_page)
 def add_message(conversation_id: uuid.UUID):
     """The member's turn: a message and answers by question id (as ``…/messages``)."""
     content = request.form.get("content", "").strip()[:MAX_MESSAGE]
@@ -85,7 +103,8 @@ def add_message(conversation_id: uuid.UUID):
     if request.form.get("use_defaults"):
         content = content or "use defaults"
     if not content and not answers:
-        raise Invalid("write a message or answer a question")
+        raise Invalid("write a message or answer a question", errors={"form": {
+            "content": ["write a message or answer a question"]}})
     principal = current_principal()
     prepared = conversations.prepare_message(db.session, principal, conversation_id,
                                              content=content, answers=answers)

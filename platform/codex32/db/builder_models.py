@@ -30,9 +30,10 @@ from codex32.db.models import TenantOwned, _created
 
 BUILDER_TABLES = ("builder_conversations", "builder_turns")
 # gathering: questions open; ready: nothing to ask, generation may start (while it runs, ``step``
-# names the running step); generated: a build report is there; accepted: the bot (or its new
-# version) exists.
-STATES = ("gathering", "ready", "generated", "accepted")
+# names the running step); generated: the last build passed validation, its report is there;
+# failed: the last build did not pass (or could not run), ``error`` says why, and a message or
+# another generation goes on from it; accepted: the bot (or its new version) exists.
+STATES = ("gathering", "ready", "generated", "failed", "accepted")
 
 
 class BuilderConversation(TenantOwned, Model):
@@ -43,8 +44,8 @@ class BuilderConversation(TenantOwned, Model):
         ForeignKeyConstraint(["workspace_id", "bot_id"], ["bots.workspace_id", "bots.id"],
                              ondelete="SET NULL (bot_id)"),
         Index("ix_builder_conversations_recent", "workspace_id", text("created_at DESC"), "id"),
-        CheckConstraint("state IN ('gathering', 'ready', 'generated', "
-                        "'accepted')", name="ck_builder_conversations_state"),
+        CheckConstraint("state IN ('gathering', 'ready', 'generated', 'failed', "
+                        "'accepted')", name="ck_builder_conversations_state"),  # 0021
     )
 
     creator_type: Mapped[str] = mapped_column(String(16), nullable=False)  # user, api_key

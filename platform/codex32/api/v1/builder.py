@@ -145,6 +145,9 @@ class BuilderAcceptedSchema(Output):
     bot_id = fields.UUID(required=True)
     version = fields.Integer(required=True)
     schedule = fields.Dict(allow_none=True)
+    status = fields.String(required=True, metadata={
+        "description": "the bot's status: active (a refined bot that was paused or archived "
+                       "stays so)"})
 
 
 ConversationPageSchema = page_of(ConversationSchema, "ConversationPage")
@@ -246,6 +249,12 @@ def events(conversation_id):
     ``Last-Event-ID`` on), then new ones as they happen, then ``done`` with the state. A stream
     lives at most ``CODEX32_BUILDER_EVENTS_MAX_SECONDS`` and then ends with ``reconnect``;
     events are stored, so a client that reconnects with ``Last-Event-ID`` loses nothing."""
+    return progress_events(conversation_id)
+
+
+def progress_events(conversation_id: uuid.UUID) -> Response:
+    """The conversation's progress stream for the current principal (404 for another
+    workspace's conversation); the console's build panel follows the same stream."""
     conversations.get(db.session, conversation_id)  # 404 for another workspace's
     workspace_id = str(current_principal().workspace_id)
     after = _last_event_id()

@@ -10,7 +10,15 @@ from decimal import Decimal
 
 from marshmallow import ValidationError, fields, post_load, validate
 
-from codex32.api.schemas import JsonBoolean, JsonDecimal, JsonInteger, JsonNumber, Output, Strict
+from codex32.api.schemas import (
+    JsonBoolean,
+    JsonDecimal,
+    JsonInteger,
+    JsonNumber,
+    MergePatch,
+    Output,
+    Strict,
+)
 from codex32.services.gateway import cache, cooldown
 from codex32.services.gateway.calls import MAX_MODEL_NAME
 
@@ -32,13 +40,13 @@ class PriceSchema(Strict):
                            metadata={"description": "USD per million output tokens"})
 
 
-class CacheSettingsSchema(Strict):
+class CacheSettingsSchema(MergePatch):
     enabled = fields.Boolean()
     ttl_seconds = fields.Integer(validate=validate.Range(min=0, max=cache.MAX_TTL))
     max_entries = fields.Integer(validate=validate.Range(min=1, max=cache.MAX_ENTRIES))
 
 
-class RateSchema(Strict):
+class RateSchema(MergePatch):
     requests_per_minute = fields.Integer(validate=validate.Range(min=1, max=1_000_000))
     tokens_per_minute = fields.Integer(validate=validate.Range(min=1, max=1_000_000_000))
 
@@ -47,14 +55,15 @@ class RateLimitsSchema(RateSchema):
     per_key = fields.Nested(RateSchema, metadata={"description": "limits of each API key"})
 
 
-class CooldownSettingsSchema(Strict):
+class CooldownSettingsSchema(MergePatch):
     failures = fields.Integer(validate=validate.Range(min=1, max=cooldown.MAX_FAILURES))
     window_seconds = fields.Integer(validate=validate.Range(min=1, max=cooldown.MAX_SECONDS))
     cooldown_seconds = fields.Integer(validate=validate.Range(min=1, max=cooldown.MAX_SECONDS))
 
 
-class LLMSettingsSchema(Strict):
-    """``settings.llm``: the gateway's aliases, prices, cache, rate limits and cooldown."""
+class LLMSettingsSchema(MergePatch):
+    """``settings.llm``: the gateway's aliases, prices, cache, rate limits and cooldown (a
+    merge patch: ``null`` removes a key, an alias or a price)."""
 
     aliases = fields.Dict(
         keys=fields.String(validate=NAME),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from flask import current_app, request
 from marshmallow import ValidationError, fields, validate
@@ -11,13 +12,13 @@ from packaging.requirements import InvalidRequirement, Requirement
 from codex32 import runtime
 from codex32.api import transaction
 from codex32.api.blueprint import Blueprint
-from codex32.api.schemas import Output, Strict, name_length
+from codex32.api.schemas import MergePatch, Output, Strict, name_length
 from codex32.api.v1.auth import VERIFY_HINT, limit_verification_mail
 from codex32.api.v1.llm_schemas import LLMSettingsSchema
 from codex32.auth.guard import current_principal, limit_rate, origin, requires
 from codex32.auth.rbac import Permission
 from codex32.db import db
-from codex32.errors import Forbidden
+from codex32.errors import Forbidden, Invalid
 from codex32.plugins import kinds
 from codex32.services.knowledge import documents as knowledge_documents
 from codex32.services.knowledge import indexes
@@ -60,7 +61,7 @@ def _platforms(name: str):
     return at_most
 
 
-class ExecutionMaximaSchema(Strict):
+class ExecutionMaximaSchema(MergePatch):
     """Workspace maxima of bot settings; each only lowers the platform's own maximum."""
 
     max_timeout_seconds = fields.Integer(validate=[validate.Range(min=1),
@@ -89,7 +90,7 @@ def _allowlist_entry(entry: str) -> None:
         raise ValidationError("no extras, URL or marker: a name and a version specifier")
 
 
-class BuilderSettingsSchema(Strict):
+class BuilderSettingsSchema(MergePatch):
     """The AI builder's workspace settings; each only narrows the platform's."""
 
     allowed_requirements = fields.List(
@@ -98,24 +99,25 @@ class BuilderSettingsSchema(Strict):
         metadata={"description": "what generated bots may pin in requirements.txt (names, "
                                  "optionally with version specifiers); a pin must also be on "
                                  "the platform's CODEX32_BUILDER_ALLOWED_REQUIREMENTS. "
-                                 "null: the platform's list"})
+                                 "none (null removes it): the platform's list"})
     max_repair_rounds = fields.Integer(validate=_repair_rounds, metadata={
         "description": "repair rounds after a failed validation (default 3)"})
 
 
-class OIDCAdmissionSchema(Strict):
+class OIDCAdmissionSchema(MergePatch):
     """Who may join through an OpenID provider besides invited addresses."""
 
     allowed_domains = fields.List(
         fields.String(validate=validate.Regexp(r"^[a-z0-9.-]{1,253}$")),
-        validate=validate.Length(max=50), load_default=list,
+        validate=validate.Length(max=50),
         metadata={"description": "email domains whose verified addresses join at sign-in "
-                                 "(lowercase); empty: invitation only"})
-    default_role = fields.String(load_default="user", validate=validate.OneOf(["user", "viewer"]),
-                                 metadata={"description": "the role they join with"})
+                                 "(lowercase); empty or none: invitation only"})
+    default_role = fields.String(validate=validate.OneOf(["user", "viewer"]),
+                                 metadata={"description": "the role they join with (default "
+                                                          "user)"})
 
 
-class WorkspaceSettingsSchema(Strict):
+class WorkspaceSettingsSchema(MergePatch):
     defaults = fields.Dict(keys=fields.String(validate=validate.OneOf(kinds.names())),
                            values=fields.String(validate=validate.Length(min=1, max=100)),
                            metadata={"description": "default plugin id per kind"})
@@ -134,7 +136,20 @@ class WorkspaceSettingsSchema(Strict):
 
 class WorkspaceUpdateSchema(Strict):
     name = fields.String(validate=name_length)
-    settings = fields.Nested(WorkspaceSettingsSchema)
+    settings = fields.Nested(WorkspaceSettingsSchema, metadata={
+        "description": "a JSON merge patch (RFC 7396) of the settings: an object merges into "
+                       "the stored one key by key, null removes a key, anything else "
+                       "replaces it"})
+
+
+def _checked_settings(merged: dict[str, Any]) -> None:
+    """422 unless the settings a merge made are valid as a whole (the limits of a mapping,
+    the bounds of the platform that apply now), as a patch's own values are."""
+    try:
+        WorkspaceSettingsSchema().load(merged)
+    except ValidationError as exc:
+        raise Invalid("the settings after this change are invalid",
+                      errors={"json": {"settings": exc.normalized_messages()}}) from exc
 
 
 @blp.route("/workspaces", methods=["POST"])
@@ -179,9 +194,10 @@ def get_workspace():
 @blp.arguments(WorkspaceUpdateSchema)
 @blp.response(200, WorkspaceSchema)
 def update_workspace(data):
-    """Rename the workspace or change its settings (plugin defaults, LLM fallback)."""
+    """Rename the workspace or change its settings (plugin defaults, LLM fallback...):
+    ``settings`` is a JSON merge patch (RFC 7396), ``null`` removes a key."""
     principal = current_principal()
-    workspace = workspaces.update(db.session, principal, data)
+    workspace = workspaces.update(db.session, principal, data, check_settings=_checked_settings)
     if "settings" in data:  # another default embedder or vector store: its own generation
         indexes.sync(db.session, principal.workspace_id)
     return workspace

@@ -6,16 +6,20 @@
   :func:`pipeline.build` with no transaction open, writes every progress event to the
   conversation as it happens (:func:`add_progress`, a short transaction each), so ``GET``
   shows the running step and a client streaming events that goes away loses nothing, and
-  stores the report (:func:`store`); the conversation becomes ``generated``. Each of these
+  stores the report (:func:`store`); the conversation becomes ``generated`` when the build
+  passed, else ``failed`` with the reason in ``error`` (a message refines it, another
+  generation retries it). Each of these
   NOTIFYs :data:`PROGRESS_CHANNEL` with the conversation's id, which wakes its streams.
 - :func:`accept` creates the bot (or a new version of the refined bot) with every file, its
   settings and its schedule from ``config.yaml``, in the caller's transaction with its audit
-  rows.
+  rows. The bot is ``active`` (a refined draft becomes active; a paused or archived one stays
+  so).
 No Flask here.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -30,7 +34,7 @@ from codex32.auth.principal import Principal
 from codex32.auth.rbac import Permission
 from codex32.db import notifications
 from codex32.db.builder_models import BuilderConversation
-from codex32.db.models import BotSchedule
+from codex32.db.models import Bot, BotSchedule
 from codex32.db.storable import storable
 from codex32.errors import Conflict, Forbidden, Invalid
 from codex32.execution import queue
@@ -44,18 +48,22 @@ MAX_PROGRESS_EVENTS = 500  # kept per generation; later events are counted, not 
 # Every change of a build's progress NOTIFYs the conversation's id here, at commit: the event
 # streams (GET .../events) wait on it instead of polling.
 PROGRESS_CHANNEL = "builder_progress"
+# What an accepted build makes the bot: its files passed validation, so it is no draft; a
+# refined bot that was paused or archived stays so (resting it was its owner's choice).
+ACCEPTED_STATUS = "active"
 
 
 def generate(session: Session, principal: Principal, conversation_id: uuid.UUID
              ) -> BuilderConversation:
-    """Queue the generation of a ``ready`` (or already ``generated``) conversation."""
+    """Queue the generation of a ``ready`` conversation (or a ``generated`` or ``failed`` one:
+    again)."""
     conversation = conversations.get(session, conversation_id, lock=True)
     conversations.check_writer(principal, conversation)
     if conversation.step is not None:
         raise Conflict("a generation of this conversation is already running")
     if conversation.state == "gathering":
         raise Conflict(_answer_first(conversations.open_questions(session, conversation)))
-    if conversation.state not in ("ready", "generated"):
+    if conversation.state not in ("ready", "generated", "failed"):
         raise Conflict("the conversation was accepted")
     conversation.job_id = queue.defer_build(session, principal.workspace_id, conversation.id)
     conversation.step, conversation.progress, conversation.error = "queued", [], None
@@ -126,10 +134,15 @@ def add_progress(session: Session, conversation_id: str, event: str,
 
 def store(session: Session, conversation_id: str, build: Build | None,
           error: str | None) -> None:
-    """The build's end: its report (the conversation is then ``generated``) or its error."""
-    values: dict[str, Any] = {"step": None, "error": error, "updated_at": datetime.now(UTC)}
+    """The build's end: its report, or the error that stopped the job. The conversation is
+    ``generated`` when the build passed, else ``failed`` with why in ``error``."""
+    values: dict[str, Any] = {"step": None, "error": error, "updated_at": datetime.now(UTC),
+                              "state": "failed"}
     if build is not None:
-        values.update(report=storable(as_json(build)), state="generated")
+        values.update(report=storable(as_json(build)),
+                      state="generated" if build.passed else "failed",
+                      error=None if build.passed else (
+                          build.stopped or "the generated files failed validation"))
     session.execute(update(BuilderConversation).where(
         BuilderConversation.id == uuid.UUID(conversation_id)).values(**values))
     notifications.notify(session, PROGRESS_CHANNEL, conversation_id)
@@ -144,6 +157,9 @@ def accept(session: Session, principal: Principal, conversation_id: uuid.UUID, *
     conversation = conversations.get(session, conversation_id, lock=True)
     conversations.check_writer(principal, conversation)
     report = conversation.report
+    if conversation.state == "failed" and conversation.step is None:
+        raise Conflict(f"the last build failed: {conversation.error}; change the "
+                       "specification (a message) or generate again")
     if conversation.state != "generated" or not report or conversation.step is not None:
         raise Conflict(f"only a generated conversation can be accepted (this one is "
                        f"{'generating' if conversation.step else conversation.state})")
@@ -179,6 +195,9 @@ def accept(session: Session, principal: Principal, conversation_id: uuid.UUID, *
                                    f"From builder conversation {conversation.id}", files)
         bot.settings = {**bot.settings, **settings}
         bot_settings.check(session, bot.settings)
+        if bot.status == "draft":  # a validated version makes it runnable; a rest is kept
+            recorded["status"] = {"before": bot.status, "after": ACCEPTED_STATUS}
+            bot.status = ACCEPTED_STATUS
         audit.record(session, principal, "bot.update", "bot", bot.id,
                      {"version": version.number, "settings": settings, **recorded,
                       **audit.code_summary(code)})
@@ -186,12 +205,16 @@ def accept(session: Session, principal: Principal, conversation_id: uuid.UUID, *
         if not principal.can(Permission.CREATE_BOT):
             raise Forbidden("accepting a new bot needs the create_bot permission")
         spec = conversation.specification
-        bot = bots.create(session, principal, name=name or str(config.get("name") or
-                                                               spec.get("name")),
+        chosen = name or str(config.get("name") or spec.get("name"))
+        if session.execute(select(Bot.id).where(Bot.name == chosen)).first() is not None:
+            raise Conflict(f"a bot named '{chosen}' exists in this workspace: accept under "
+                           f"another name, e.g. {json.dumps({'name': f'{chosen[:190]}-2'})}")
+        bot = bots.create(session, principal, name=chosen,
                           description=str(config.get("description") or spec.get("purpose")
                                           or "")[:2000],
                           code=code, message=f"From builder conversation {conversation.id}",
-                          settings=settings, files=files, audit_changes=recorded)
+                          settings=settings, files=files, audit_changes=recorded,
+                          status=ACCEPTED_STATUS)
     if schedule and schedule.get("cron"):
         # A refined bot's schedule keeps what config.yaml does not say: its runs' input and
         # whether the user paused it.
@@ -205,7 +228,7 @@ def accept(session: Session, principal: Principal, conversation_id: uuid.UUID, *
     conversation.updated_at = datetime.now(UTC)
     session.flush()
     return {"bot_id": bot.id, "version": bot.current_version, "schedule": schedule,
-            "conversation_id": conversation.id}
+            "status": bot.status, "conversation_id": conversation.id}
 
 
 def read_config(text: str) -> dict[str, Any]:

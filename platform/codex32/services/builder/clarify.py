@@ -11,7 +11,8 @@ says so (``source: "heuristics"``).
 Then the rules that hold whoever answered: what the user settled (answers by question id,
 defaults accepted with "use defaults" or "go ahead") stays settled; a question about a
 settled field is never asked; at most three questions per turn. No database here: the caller
-reads the conversation into a :class:`Context` and ends its transaction first.
+reads the conversation (and what the workspace's route reaches, :mod:`.model_route`) into a
+:class:`Context` and ends its transaction first.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from codex32 import runtime
 from codex32.errors import BadGateway, Invalid
 from codex32.plugins.interfaces import ChatRequest, Message
 from codex32.services import gateway
-from codex32.services.builder import answers, heuristics
+from codex32.services.builder import answers, heuristics, model_route
 from codex32.services.builder import spec as specs
 
 MAX_QUESTIONS = 3
@@ -94,18 +95,17 @@ class Context:
     answers: dict[str, Any] = field(default_factory=dict)
     user_id: uuid.UUID | None = None
     api_key_id: uuid.UUID | None = None
+    # What the workspace's route reaches (read with the conversation): why the heuristics
+    # answer, when they do, and what to change.
+    route: model_route.ModelRoute = model_route.UNCONFIGURED
 
 
 # What a heuristics turn adds when the user described a bot that no template does: the
 # specification is kept (a model can generate it later), no question is asked (no answer
 # would let the heuristics write it), and generating stops saying the same.
-# A configured provider is used once the workspace routes to it, so the hint says both.
-USE_A_MODEL = ("Configure an LLM provider (PUT /api/v1/providers/llm/{id}) and route the "
-               "workspace to it (PATCH /api/v1/workspace: settings.defaults.llm, or a "
-               "'default' alias in settings.llm.aliases)")
 NO_TEMPLATE = (" This bot fits none of the built-in templates (GET /api/v1/templates), and "
                "the heuristics write bots from templates only: generating it needs a language "
-               f"model. {USE_A_MODEL}, then generate again.")
+               "model. {fix}, then generate again.")
 
 
 @dataclass(frozen=True)
@@ -149,16 +149,20 @@ def respond(context: Context) -> Reply:
     message: str
     if source == "heuristics":
         draft = answer
-        spec = heuristics.specification(draft, context.specification)
+        spec = heuristics.specification(draft, context.specification,
+                                        task=_task_answer(context, by_id))
         # The heuristics read the user's words only: what the specification held before this
         # turn (a refined bot's template, an earlier turn's schedule) is not asked again.
         asked = [q for q in heuristics.questions(draft)
                  if not _holds(context.specification, q["field"])]
         suggestions = heuristics.suggestions(spec)
-        message = ("Built-in heuristics (no language model is configured) drafted this "
-                   "specification from keyword rules; check it.")
+        why, fix = context.route.why_heuristics()
+        message = ("Built-in heuristics drafted this specification from keyword rules "
+                   f"({why}); check it.")
         if not spec.get("template") and not asked:
-            message += NO_TEMPLATE
+            message += NO_TEMPLATE.format(fix=fix)
+        elif why != model_route.NONE_CONFIGURED:
+            message += f" {fix} to have a language model write your bots."
     else:
         spec, asked = answer["specification"], answer["questions"]
         suggestions, message = answer["suggestions"], answer["message"]
@@ -179,6 +183,16 @@ def respond(context: Context) -> Reply:
     return Reply(message=message, specification=spec, questions=numbered,
                  suggestions=[str(s) for s in suggestions][:5], settled=settled, source=source,
                  user_text=user_text)
+
+
+def _task_answer(context: Context, by_id: dict[str, Any]) -> str:
+    """The user's words answering "what should the bot do?" when that was asked ("" if not):
+    the answer to that question by id, and the message."""
+    if not any(q.get("field") == "template" for q in context.open_questions):
+        return ""
+    answered = [str(value) for key, value in context.answers.items()
+                if by_id[key]["field"] == "template"]
+    return " ".join([*answered, context.content]).strip()
 
 
 def settle(settled: dict[str, Any], field_path: str, value: Any) -> None:

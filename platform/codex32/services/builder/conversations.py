@@ -27,6 +27,7 @@ from codex32.db.models import Bot, BotSchedule, BotVersion
 from codex32.errors import Conflict, Forbidden, NotFound
 from codex32.plugins.interfaces import Message
 from codex32.services import audit
+from codex32.services.builder import model_route
 from codex32.services.builder import spec as specs
 from codex32.services.builder.clarify import Context, Reply
 from codex32.services.pages import (
@@ -137,7 +138,8 @@ def prepare_start(session: Session, principal: Principal, *, message: str | None
     context = Context(workspace_id=str(principal.workspace_id),
                       conversation_id=str(uuid.uuid4()), turn=2, specification=base,
                       settled={}, history=[], open_questions=[], content=message or "",
-                      user_id=principal.user_id, api_key_id=principal.api_key_id)
+                      user_id=principal.user_id, api_key_id=principal.api_key_id,
+                      route=model_route.inspect(session, str(principal.workspace_id)))
     return Prepared(context=context, new=True, bot_id=bot_id, title=title or "New bot")
 
 
@@ -161,7 +163,8 @@ def prepare_message(session: Session, principal: Principal, conversation_id: uui
                       settled=dict(conversation.settled), history=history,
                       open_questions=_last_questions(turns), content=content,
                       answers=dict(answers or {}), user_id=principal.user_id,
-                      api_key_id=principal.api_key_id)
+                      api_key_id=principal.api_key_id,
+                      route=model_route.inspect(session, str(principal.workspace_id)))
     return Prepared(context=context, new=False)
 
 

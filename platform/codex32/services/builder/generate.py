@@ -19,7 +19,6 @@ import uuid
 from typing import Any
 
 import yaml
-from sqlalchemy.orm import Session
 
 from codex32 import runtime
 from codex32.auth.principal import Principal
@@ -29,7 +28,6 @@ from codex32.errors import DomainError
 from codex32.plugins.interfaces import ChatRequest, Message
 from codex32.services import gateway, templates
 from codex32.services.builder import answers, prompts
-from codex32.services.gateway import routing
 
 MAX_FILE_CHARS = 200_000
 MAX_TOTAL_CHARS = 500_000
@@ -38,17 +36,6 @@ DEADLINE_SECONDS = 120
 REQUIRED_TEXT = ("bot.py", "test_bot.py", "README.md")  # requirements.txt may be empty
 _PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?==[A-Za-z0-9.*+!_-]+"
                      r"(\s*;.*)?$")
-
-
-def uses_model(session: Session, workspace_id: str) -> bool:
-    """Whether the workspace's route has a language model (not only the built-in heuristics,
-    whose ``is_language_model`` is False); ``session`` is bound to the workspace."""
-    try:
-        route = routing.route(session, workspace_id, None)
-    except DomainError:  # no provider configured, or one not installed: no model
-        return False
-    return any(getattr(instance, "is_language_model", True)
-               for instance in route.instances.values())
 
 
 class GenerationFailed(Exception):

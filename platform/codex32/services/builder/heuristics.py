@@ -45,13 +45,19 @@ _SOURCE_KINDS = {"web": "http", "rss": "rss", "csv": "csv", "api": "api",
                  "database": "database"}
 
 
-def specification(draft: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+def specification(draft: dict[str, Any], base: dict[str, Any], *,
+                  task: str = "") -> dict[str, Any]:
     """The specification for a heuristics draft, over ``base`` (the conversation's last one):
-    what the draft found replaces, what it did not find is kept."""
+    what the draft found replaces, what it did not find is kept. ``task``: this turn's answer
+    to "what should the bot do?"; when the draft found a task in it, it is the purpose and
+    the draft's name is the name (the vague words before it named nothing)."""
     found = dict(base)
-    if draft.get("purpose") and not base.get("purpose"):
+    renamed = bool(task.strip()) and bool(draft.get("template")) and not base.get("template")
+    if renamed:
+        found["purpose"] = task.strip()[:2000]
+    elif draft.get("purpose") and not base.get("purpose"):
         found["purpose"] = str(draft["purpose"])[:2000]
-    if draft.get("name") and base.get("name") in (None, specs.EMPTY["name"]):
+    if draft.get("name") and (renamed or base.get("name") in (None, specs.EMPTY["name"])):
         found["name"] = str(draft["name"])[:200]
     trigger = draft.get("trigger")
     if trigger in specs.TRIGGERS and (trigger != "manual" or "trigger" not in base):

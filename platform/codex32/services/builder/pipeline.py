@@ -26,7 +26,7 @@ from codex32 import runtime
 from codex32.db import tenancy
 from codex32.plugins.interfaces import ExecutionLimits
 from codex32.services import bot_settings, gateway, provider_instances
-from codex32.services.builder import clarify, config_file, generate, prompts, validation
+from codex32.services.builder import config_file, generate, model_route, prompts, validation
 from codex32.services.builder import spec as spec_module
 from codex32.services.builder.report import Build, Progress, Round, Source, Validation
 
@@ -48,6 +48,7 @@ class Plan:
     repair_rounds: int
     max_timeout_seconds: int
     max_memory_mb: int
+    route: model_route.ModelRoute | None = None  # why no model, when none is on the route
 
 
 def build(workspace_id: str, spec: dict[str, Any], *, caller: gateway.Caller,
@@ -67,7 +68,8 @@ def build(workspace_id: str, spec: dict[str, Any], *, caller: gateway.Caller,
     limits = _limits(spec, plan)
     if plan.uses_model:
         return _with_model(workspace_id, spec, caller, previous or {}, repairs, limits, notify)
-    return _with_heuristics(workspace_id, spec, caller, previous or {}, limits, notify)
+    return _with_heuristics(workspace_id, spec, caller, previous or {}, limits, notify,
+                            plan.route)
 
 
 def plan_for(workspace_id: str) -> Plan:
@@ -76,7 +78,7 @@ def plan_for(workspace_id: str) -> Plan:
         known = provider_instances.snapshot(session, workspace_id, "llm")
         found = known.settings.get("builder")
         own: dict[str, Any] = found if isinstance(found, dict) else {}
-        uses_model = generate.uses_model(session, workspace_id)
+        route = model_route.inspect(session, workspace_id)
         execution = bot_settings.execution_of(known.settings)
     settings = runtime.current().settings
     rounds = own.get("max_repair_rounds", DEFAULT_REPAIR_ROUNDS)
@@ -86,7 +88,7 @@ def plan_for(workspace_id: str) -> Plan:
         own_timeout) else settings.max_timeout_seconds
     memory = min(settings.max_memory_mb, own_memory) if bot_settings.is_count(
         own_memory) else settings.max_memory_mb
-    return Plan(uses_model=uses_model,
+    return Plan(uses_model=route.uses_model, route=route,
                 repair_rounds=rounds if isinstance(rounds, int) else DEFAULT_REPAIR_ROUNDS,
                 max_timeout_seconds=timeout, max_memory_mb=memory)
 
@@ -159,12 +161,13 @@ def _template_start(workspace_id: str, spec: dict[str, Any], caller: gateway.Cal
 
 def _with_heuristics(workspace_id: str, spec: dict[str, Any], caller: gateway.Caller,
                      previous: dict[str, str], limits: ExecutionLimits | None,
-                     notify: Progress) -> Build:
+                     notify: Progress, route: model_route.ModelRoute | None = None) -> Build:
     if not spec.get("template"):
+        missing, fix = ((route.missing, route.fix) if route and route.missing
+                        else (model_route.NONE_CONFIGURED, model_route.CONFIGURE))
         return _stopped(notify, "heuristics", (
-            "no language model is configured, and the built-in heuristics write bots from "
-            "templates only; this specification fits none of them. "
-            f"{clarify.USE_A_MODEL} to generate it."))
+            f"{missing}, and the built-in heuristics write bots from templates only; this "
+            f"specification fits none of them. {fix} to generate it."))
     started = time.monotonic()
     notify("step", {"round": 1, "name": "generate", "status": "running"})
     try:

@@ -31,7 +31,7 @@ from codex32.errors import DomainError
 from codex32.plugins.interfaces import ChatRequest, Message
 from codex32.services import bots, gateway, versions
 from codex32.services.bot_settings import DEFAULTS
-from codex32.services.builder import code_review, generate, prompts
+from codex32.services.builder import code_review, model_route, prompts
 from codex32.services.builder.code_review import Suggestion
 from codex32.services.gateway.calls import reported_text
 
@@ -136,7 +136,7 @@ def prepare(session: Session, principal: Principal, bot_id: uuid.UUID, *,
     settings = {**DEFAULTS, **(bot.settings or {})}
     found = [*code_review.review(files, settings), *_from_history(history, settings)]
     ask = use_model and principal.can(Permission.USE_BUILDER) and \
-        generate.uses_model(session, str(principal.workspace_id))
+        model_route.inspect(session, str(principal.workspace_id)).uses_model
     return Review(workspace_id=str(principal.workspace_id), bot_id=str(bot.id), name=bot.name,
                   description=bot.description, version=bot.current_version, files=files,
                   history=history, found=found, ask_model=ask)

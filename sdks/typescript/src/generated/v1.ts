@@ -1282,7 +1282,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Rename the workspace or change its settings (plugin defaults, LLM fallback). */
+        /**
+         * Rename the workspace or change its settings (plugin defaults, LLM fallback...):
+         *     ``settings`` is a JSON merge patch (RFC 7396), ``null`` removes a key.
+         */
         patch: operations["updateWorkspace"];
         trace?: never;
     };
@@ -1666,6 +1669,8 @@ export interface components {
             schedule?: {
                 [key: string]: unknown;
             } | null;
+            /** @description the bot's status: active (a refined bot that was paused or archived stays so) */
+            status: string;
             version: number;
         };
         BuilderMessage: {
@@ -1686,10 +1691,10 @@ export interface components {
             why: string;
         };
         BuilderSettings: {
-            /** @description what generated bots may pin in requirements.txt (names, optionally with version specifiers); a pin must also be on the platform's CODEX32_BUILDER_ALLOWED_REQUIREMENTS. null: the platform's list */
+            /** @description what generated bots may pin in requirements.txt (names, optionally with version specifiers); a pin must also be on the platform's CODEX32_BUILDER_ALLOWED_REQUIREMENTS. none (null removes it): the platform's list */
             allowed_requirements?: string[] | null;
             /** @description repair rounds after a failed validation (default 3) */
-            max_repair_rounds?: number;
+            max_repair_rounds?: number | null;
         };
         BuilderStart: {
             /**
@@ -1720,9 +1725,9 @@ export interface components {
             suggestions: string[];
         };
         CacheSettings: {
-            enabled?: boolean;
-            max_entries?: number;
-            ttl_seconds?: number;
+            enabled?: boolean | null;
+            max_entries?: number | null;
+            ttl_seconds?: number | null;
         };
         CallbackArgs: {
             /** @default null */
@@ -1866,7 +1871,7 @@ export interface components {
             /** @description model or heuristics */
             source: string;
             /** @enum {string} */
-            state: "gathering" | "ready" | "generated" | "accepted";
+            state: "gathering" | "ready" | "generated" | "failed" | "accepted";
             /** @description the running step */
             step?: string | null;
             title: string;
@@ -1904,7 +1909,7 @@ export interface components {
                 [key: string]: unknown;
             } & components["schemas"]["BotSpecification"];
             /** @enum {string} */
-            state: "gathering" | "ready" | "generated" | "accepted";
+            state: "gathering" | "ready" | "generated" | "failed" | "accepted";
             /** @description the running step */
             step?: string | null;
             title: string;
@@ -1920,9 +1925,9 @@ export interface components {
             total: number;
         };
         CooldownSettings: {
-            cooldown_seconds?: number;
-            failures?: number;
-            window_seconds?: number;
+            cooldown_seconds?: number | null;
+            failures?: number | null;
+            window_seconds?: number | null;
         };
         Delivery: {
             /** @description delivery jobs run so far (a notifier may retry inside each) */
@@ -2056,11 +2061,11 @@ export interface components {
             version?: number;
         };
         ExecutionMaxima: {
-            allow_network?: boolean;
-            max_memory_mb?: number;
-            max_retries?: number;
-            max_retry_backoff_seconds?: number;
-            max_timeout_seconds?: number;
+            allow_network?: boolean | null;
+            max_memory_mb?: number | null;
+            max_retries?: number | null;
+            max_retry_backoff_seconds?: number | null;
+            max_timeout_seconds?: number | null;
         };
         ExecutionPage: {
             items: components["schemas"]["ExecutionSummary"][];
@@ -2167,19 +2172,19 @@ export interface components {
         LLMSettings: {
             /** @description alias (fast, smart, default, your own) → ordered provider/model chain */
             aliases?: {
-                [key: string]: string[];
-            };
-            cache?: components["schemas"]["CacheSettings"];
-            cooldown?: components["schemas"]["CooldownSettings"];
+                [key: string]: string[] | null;
+            } | null;
+            cache?: (Record<string, never> | null) | components["schemas"]["CacheSettings"];
+            cooldown?: (Record<string, never> | null) | components["schemas"]["CooldownSettings"];
             /** @description embedding alias (default, your own) → ordered embedder[/model] chain, one dimension throughout */
             embedding_aliases?: {
-                [key: string]: string[];
-            };
+                [key: string]: string[] | null;
+            } | null;
             /** @description negotiated prices per provider/model */
             prices?: {
-                [key: string]: components["schemas"]["Price"];
-            };
-            rate_limits?: components["schemas"]["RateLimits"];
+                [key: string]: (Record<string, never> | null) | components["schemas"]["Price"];
+            } | null;
+            rate_limits?: (Record<string, never> | null) | components["schemas"]["RateLimits"];
         };
         LoadedPlugin: {
             distribution?: string | null;
@@ -2254,14 +2259,13 @@ export interface components {
             on: ("succeeded" | "failed" | "timed_out")[];
         };
         OIDCAdmission: {
-            /** @description email domains whose verified addresses join at sign-in (lowercase); empty: invitation only */
-            allowed_domains?: string[];
+            /** @description email domains whose verified addresses join at sign-in (lowercase); empty or none: invitation only */
+            allowed_domains?: string[] | null;
             /**
-             * @description the role they join with
-             * @default user
-             * @enum {string}
+             * @description the role they join with (default user)
+             * @enum {string|null}
              */
-            default_role?: "user" | "viewer";
+            default_role?: "user" | "viewer" | null;
         };
         OpenAIError: {
             error: components["schemas"]["OpenAIErrorDetail"];
@@ -2383,14 +2387,14 @@ export interface components {
             };
         };
         Rate: {
-            requests_per_minute?: number;
-            tokens_per_minute?: number;
+            requests_per_minute?: number | null;
+            tokens_per_minute?: number | null;
         };
         RateLimits: {
             /** @description limits of each API key */
-            per_key?: components["schemas"]["Rate"];
-            requests_per_minute?: number;
-            tokens_per_minute?: number;
+            per_key?: components["schemas"]["Rate"] | (Record<string, never> | null);
+            requests_per_minute?: number | null;
+            tokens_per_minute?: number | null;
         };
         RefineCall: {
             /** @description {message, bot_id} */
@@ -2669,22 +2673,23 @@ export interface components {
         };
         WorkspaceSettings: {
             /** @description the AI builder: the requirements generated bots may use, repair rounds */
-            builder?: components["schemas"]["BuilderSettings"];
+            builder?: components["schemas"]["BuilderSettings"] | (Record<string, never> | null);
             /** @description default plugin id per kind */
             defaults?: {
-                [key: string]: string;
-            };
+                [key: string]: string | null;
+            } | null;
             /** @description workspace maxima for bot runs */
-            execution?: components["schemas"]["ExecutionMaxima"];
+            execution?: components["schemas"]["ExecutionMaxima"] | (Record<string, never> | null);
             /** @description the LLM gateway: aliases, prices, cache, rate limits, cooldown */
-            llm?: components["schemas"]["LLMSettings"];
+            llm?: components["schemas"]["LLMSettings"] | (Record<string, never> | null);
             /** @description ordered LLM provider ids */
-            llm_fallback?: string[];
+            llm_fallback?: string[] | null;
             /** @description sign-in with OpenID providers: admission by email domain */
-            oidc?: components["schemas"]["OIDCAdmission"];
+            oidc?: components["schemas"]["OIDCAdmission"] | (Record<string, never> | null);
         };
         WorkspaceUpdate: {
             name?: string;
+            /** @description a JSON merge patch (RFC 7396) of the settings: an object merges into the stored one key by key, null removes a key, anything else replaces it */
             settings?: components["schemas"]["WorkspaceSettings"];
         };
     };
@@ -3728,7 +3733,7 @@ export interface operations {
                 page?: number;
                 /** @description items per page, at most 100 */
                 page_size?: number;
-                state?: "gathering" | "ready" | "generated" | "accepted";
+                state?: "gathering" | "ready" | "generated" | "failed" | "accepted";
                 /** @description only the conversations you started */
                 mine?: boolean;
             };

@@ -13,7 +13,7 @@ module.exports = async function (page, args) {
   await page.locator("fieldset input[type=text]").first().fill(args.answer);
   await page.getByRole("button", { name: "Send", exact: true }).click();
   await page.getByRole("button", { name: "Generate and validate" }).click();
-  // htmx polls the build panel while the worker generates and validates.
+  // The page follows the build's events (or polls its panel) while the worker builds.
   await page.getByText("validation passed").waitFor({ timeout: 45000 });
   const tests = await page.getByTestId("tests").innerText();
   const steps = await page.getByTestId("steps").locator("li").allInnerTexts();
