@@ -33,7 +33,8 @@ class SearchArgs(Strict):
 
 
 class ScoresSchema(Output):
-    fts = fields.Float(allow_none=True, metadata={"description": "ts_rank, when it matched"})
+    fts = fields.Float(allow_none=True, metadata={
+        "description": "ts_rank_cd over any of the query's terms, when one matched"})
     vector = fields.Float(allow_none=True, metadata={"description": "similarity, when near"})
     fused = fields.Float(required=True, metadata={"description": "reciprocal rank fusion"})
 

@@ -1091,9 +1091,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Every loaded plugin with what it registered, and load errors (never a config value);
-         *     the isolation each executor enforces, as read at start (a listing never starts a
-         *     process).
+         * Every loaded plugin with what it registered, and load errors (never a config value;
+         *     their text, scrubbed, for admins only); the isolation each executor enforces, as read at
+         *     start (a listing never starts a process).
          */
         get: operations["listPlugins"];
         put?: never;
@@ -2478,7 +2478,7 @@ export interface components {
             timezone?: string;
         };
         Scores: {
-            /** @description ts_rank, when it matched */
+            /** @description ts_rank_cd over any of the query's terms, when one matched */
             fts?: number | null;
             /** @description reciprocal rank fusion */
             fused: number;
