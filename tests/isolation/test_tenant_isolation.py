@@ -34,6 +34,7 @@ ATTACK_BODIES: dict[str, dict] = {
     "collections.update_collection": {"name": "hijacked"},
     "collections.upload_document": {"title": "planted", "text": "planted text"},
     "collections.ask": {"question": "what are B's plans?"},
+    "suggestions.ask_for_suggestions": {},
 }
 # API v2 calls the same services with the same bodies (tests/isolation/test_v2_isolation.py).
 ATTACK_BODIES.update({f"v2_{endpoint}": body for endpoint, body in ATTACK_BODIES.items()
@@ -94,6 +95,9 @@ def victim(client, database):
                            json={"title": "B's plans", "text": "B's secret plans"}).json
     conversation = tenant.call("POST", "/api/v1/builder/conversations",
                                json={"message": "Check https://example.com hourly"}).json
+    aliased = tenant.call("PATCH", "/api/v1/workspace", json={
+        "settings": {"llm": {"aliases": {"b-private-alias": ["builtin"]}}}})
+    assert aliased.status_code == 200, aliased.json
     tenant.extra.update(bot=bot, key=key, member=member, invitation=invitation,
                         execution=execution, conversation=conversation, collection=collection,
                         document=document, dsn=database.superuser_dsn)
@@ -108,7 +112,8 @@ def _fill(rule, victim) -> str:
               "conversation_id": victim.extra["conversation"]["conversation_id"],
               "collection_id": victim.extra["collection"]["id"],
               "document_id": victim.extra["document"]["id"],
-              "invitation_id": victim.extra["invitation"]["id"]}
+              "invitation_id": victim.extra["invitation"]["id"],
+              "model": "b-private-alias"}
     missing = rule.arguments - set(values)
     assert not missing, f"teach the isolation suite about {missing} in {rule.rule}"
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: str(values[m.group(1)]), rule.rule)
@@ -124,7 +129,10 @@ def test_every_endpoint_hides_another_workspaces_resources(app, client, victim):
             assert body is not None, f"add an attack body for {rule.endpoint}"
         response = attacker.call(method, url, json=body)
         assert response.status_code == 404, (method, url, response.status_code, response.json)
-        assert response.json.get("code", response.json.get("status")) == 404  # v1 | v2
+        if "error" in response.json:  # the OpenAI-compatible endpoint speaks OpenAI's shape
+            assert response.json["error"]["code"] == "model_not_found", response.json
+        else:
+            assert response.json.get("code", response.json.get("status")) == 404  # v1 | v2
         attacked.append(f"{method} {rule.rule}")
     assert len(attacked) >= 10
     # B's data is untouched.
