@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from codex32.config import Settings
 from codex32.db import tenancy
-from codex32.errors import DomainError, from_plugin_error
+from codex32.errors import DomainError, RateLimited, from_plugin_error
 from codex32.observability import tracing
 from codex32.observability.logging import log_context
 from codex32.plugins.errors import PluginError
@@ -32,6 +32,7 @@ from codex32.plugins.interfaces import (
     ServiceError,
 )
 from codex32.services import gateway
+from codex32.services.gateway.budgets import BudgetExceeded
 from codex32.services.knowledge import search as knowledge_search
 
 PURPOSE = "bot"  # what the platform's LLM service meters these calls as
@@ -71,10 +72,21 @@ class RunServices:
                     tracing.span(f"bot call {method}", attributes={"codex32.method": method}):
                 return serve(self, params, timeout)
         except DomainError as exc:
-            raise ServiceError(exc.message, type(exc).__name__) from None
+            raise ServiceError(exc.message, _kind(exc)) from None
         except PluginError as exc:
             mapped = from_plugin_error(exc, "the embedder")
             raise ServiceError(mapped.message, type(mapped).__name__) from None
+
+
+def _kind(exc: DomainError) -> str:
+    """The ``exc.type`` a bot sees (docs/bots.md): a spent budget is ``BudgetExceeded``, any
+    other limit (the gateway's rate limits, the platform's) ``RateLimited``, never the name
+    of a class inside the platform."""
+    if isinstance(exc, BudgetExceeded):
+        return "BudgetExceeded"
+    if isinstance(exc, RateLimited):
+        return "RateLimited"
+    return type(exc).__name__
 
 
 def for_run(settings: Settings, sessions: Callable[[], Session], workspace_id: str,
