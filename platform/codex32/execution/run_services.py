@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -136,6 +137,7 @@ def embed(run: RunServices, params: dict[str, Any], timeout: float) -> dict[str,
 def search(run: RunServices, params: dict[str, Any], timeout: float) -> dict[str, Any]:
     """``context.search``: hybrid search over the run's own workspace's documents and bots
     (a collection of another workspace is not found), metered to the bot."""
+    started = time.monotonic()
     _only(params, SEARCH_PARAMS, "search.query")
     query, kind, collection = params.get("q"), params.get("kind"), params.get("collection")
     if not isinstance(query, str) or not 0 < len(query.strip()) <= \
@@ -156,7 +158,8 @@ def search(run: RunServices, params: dict[str, Any], timeout: float) -> dict[str
         prepared = knowledge_search.prepare(session, run.workspace_id, query,
                                             caller=_caller(run), kind=kind,
                                             collection_id=collection_id, limit=limit)
-    prepared.nearest()
+    # Within the call's time: the query's embedding does not outlive the run's deadline.
+    prepared.nearest(deadline_seconds=max(0.0, timeout - (time.monotonic() - started)))
     with run.sessions() as session, tenancy.bound(session, run.workspace_id):
         found = knowledge_search.finish(session, prepared)
     return json.loads(json.dumps(found, default=str))
