@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import socket
 import threading
 import time
 from typing import Any
@@ -159,6 +160,7 @@ def test_an_oversized_request_is_refused_before_it_is_sent(strongest):
 RAW = """\
 import json
 import os
+import socket
 
 
 def send(fd, message):
@@ -359,3 +361,32 @@ def test_a_call_read_after_the_runs_deadline_is_refused_not_run():
     assert reply["id"] == 7 and reply["error"]["type"] == "Timeout"
     assert "time is up" in reply["error"]["message"]
     assert handler.calls == []
+
+
+def test_a_bot_that_keeps_asking_past_its_bounds_loses_its_channel():
+    """Refused requests are not calls, so no bound counted them: a bot could make the worker
+    parse and answer requests (up to the size cap each) for as long as its run lasts, its
+    process's time taken from every other run of the worker. Past MAX_REFUSED refusals the
+    channel closes, as for a frame that is not a call."""
+    limit = sandbox.channel.MAX_REFUSED
+    handler = Recorder()
+    channel = sandbox.channel.ChannelServer(BotServices(call=handler, max_calls=0),
+                                            time.monotonic() + 30)
+    bot = channel._bot
+    bot.settimeout(5)
+    replies = []
+    try:
+        for n in range(limit + 5):
+            body = json.dumps({"id": n, "method": "llm.chat", "params": {}}).encode()
+            bot.sendall(len(body).to_bytes(4, "big") + body)
+            open_still = channel.on_readable()
+            size = int.from_bytes(bot.recv(4, socket.MSG_WAITALL), "big")
+            replies.append(json.loads(bot.recv(size, socket.MSG_WAITALL)))
+            if not open_still:
+                break
+        ended = bot.recv(10)
+    finally:
+        channel.close()
+    assert [r["error"]["type"] for r in replies] == ["LimitExceeded"] * limit + ["ProtocolError"]
+    assert replies[-1]["id"] is None and f"{limit} requests" in replies[-1]["error"]["message"]
+    assert ended == b"" and handler.calls == []

@@ -12,7 +12,8 @@ bounds hold per run whatever the bot writes on its fd:
   still counts until its handler returns, so a hung service cannot pile up threads);
 - each call answered within ``call_timeout_seconds`` and before the run's own deadline;
 - a frame over ``max_message_bytes``, or one that is not a call, closes the channel with an
-  error the bot sees; a reply over the cap becomes an error reply;
+  error the bot sees, and so does a request past :data:`MAX_REFUSED` refused for a limit;
+  a reply over the cap becomes an error reply;
 - bytes only: descriptors the bot passes are discarded by the kernel (no ancillary data is
   read), and the socket is connected to this end and nothing else.
 
@@ -39,6 +40,10 @@ log = logging.getLogger(__name__)
 
 SEND_SECONDS = 5.0  # a bot that stops reading its replies loses its channel after this
 READ_BYTES = 1 << 16
+# Requests refused for a limit (the calls made, too many in flight, the run's time up) before
+# the channel closes: none is a call, so no other bound counts them, and each costs the
+# worker's process a parse (up to the size cap) and a reply, time every other run shares.
+MAX_REFUSED = 100
 
 
 class _Refused(Exception):
@@ -59,6 +64,7 @@ class ChannelServer:
         self._pending: dict[int, float] = {}  # unanswered call id -> its deadline
         self._running = 0  # handlers still running, answered or not
         self._total = 0
+        self._refused = 0
         self._closed = False
         self._buffer = bytearray()
 
@@ -139,6 +145,10 @@ class ChannelServer:
                 timeout = min(limits.call_timeout_seconds, self.deadline - now)
                 self._pending[call_id] = now + timeout
         if refused is not None:
+            self._refused += 1
+            if self._refused > MAX_REFUSED:
+                raise _Refused(f"this run sent more than {MAX_REFUSED} requests the platform "
+                               "refused for its limits; the channel is closed")
             self._send(_error(call_id, kind, refused), wait=False)
             return
         # The call's thread carries the run's context (the process's runtime, the log fields).
