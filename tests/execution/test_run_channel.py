@@ -390,3 +390,39 @@ def test_a_bot_that_keeps_asking_past_its_bounds_loses_its_channel():
     assert [r["error"]["type"] for r in replies] == ["LimitExceeded"] * limit + ["ProtocolError"]
     assert replies[-1]["id"] is None and f"{limit} requests" in replies[-1]["error"]["message"]
     assert ended == b"" and handler.calls == []
+
+
+def test_a_bot_not_reading_its_replies_never_stalls_the_supervisor():
+    """A handler blocked sending a large reply to a bot that does not read holds the send
+    lock for up to SEND_SECONDS; a refusal the supervisor answers meanwhile must not wait for
+    it (the supervisor stalled, the run's deadline and cancel unwatched, for 5 s)."""
+    channel = sandbox.channel.ChannelServer(
+        BotServices(call=lambda method, params, timeout: {"text": "x" * 900_000},
+                    max_calls=1), time.monotonic() + 30)
+    bot = channel._bot
+    bot.settimeout(5)
+
+    def send(call_id: int) -> None:
+        body = json.dumps({"id": call_id, "method": "llm.chat", "params": {}}).encode()
+        bot.sendall(len(body).to_bytes(4, "big") + body)
+
+    def receive() -> dict[str, Any]:
+        size, data = int.from_bytes(bot.recv(4, socket.MSG_WAITALL), "big"), b""
+        while len(data) < size:
+            data += bot.recv(size - len(data)) or b"?"  # a closed channel: not JSON
+        return json.loads(data)
+
+    try:
+        send(1)
+        assert channel.on_readable()
+        time.sleep(0.3)  # the answer fills the socket's buffer: its sender waits for the bot
+        send(2)
+        started = time.monotonic()
+        assert channel.on_readable()
+        took = time.monotonic() - started
+        assert took < 0.5, took
+        replies = {reply["id"]: reply for reply in (receive(), receive())}
+    finally:
+        channel.close()
+    assert len(replies[1]["result"]["text"]) == 900_000
+    assert replies[2]["error"]["type"] == "LimitExceeded"

@@ -194,7 +194,9 @@ class ChannelServer:
 
     def _send(self, reply: dict[str, Any], wait: bool = True) -> None:
         """Send one reply; ``wait`` False (the supervisor's thread) gives up at once when the
-        bot does not read, closing the channel."""
+        bot does not read, closing the channel, and never waits for another reply's sender
+        (a handler's, which may wait SEND_SECONDS for a bot that does not read): the reply
+        then follows that one on a thread of its own."""
         cap = self.services.max_message_bytes
         try:
             data = json.dumps(reply, ensure_ascii=False, allow_nan=False).encode("utf-8")
@@ -206,16 +208,33 @@ class ChannelServer:
             data = _encoded_error(reply, "ReplyTooLarge",
                                   f"the answer is {len(data)} bytes, more than the {cap} a "
                                   "reply may carry")
-        with self._send_lock:
+        if wait:
+            with self._send_lock:
+                self._write(frame(data), wait=True)
+        elif self._send_lock.acquire(blocking=False):
             try:
-                if wait:
-                    self.host.sendall(frame(data))
-                else:  # the socket is non-blocking underneath: never stall the supervisor
-                    view = memoryview(frame(data))
-                    while view:
-                        view = view[os.write(self.host.fileno(), view):]
-            except OSError:  # the run is gone, or stopped reading its replies
-                self._shut()
+                self._write(frame(data), wait=False)
+            finally:
+                self._send_lock.release()
+        else:
+            threading.Thread(target=self._send_later, args=(frame(data),),
+                             name="codex32-run-reply", daemon=True).start()
+
+    def _send_later(self, data: bytes) -> None:
+        with self._send_lock:
+            self._write(data, wait=True)
+
+    def _write(self, data: bytes, wait: bool) -> None:
+        """Write one framed reply, holding the send lock."""
+        try:
+            if wait:
+                self.host.sendall(data)
+            else:  # the socket is non-blocking underneath: never stall the supervisor
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self.host.fileno(), view):]
+        except OSError:  # the run is gone, or stopped reading its replies
+            self._shut()
 
 
 def _take_frame(buffer: bytearray, cap: int) -> bytes | None:
