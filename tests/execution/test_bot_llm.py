@@ -14,7 +14,7 @@ from codex32.plugins.defaults.builtin_llm import BuiltinLLM
 from codex32.plugins.defaults.hashing_embedder import HashingEmbedder
 from codex32.plugins.interfaces import ChatRequest, Message
 from codex32.testing.fake_openai import FakeOpenAI
-from tests.execution.conftest import bot_with, finished, run
+from tests.execution.conftest import bot_with, finished, run, wait_for
 
 CALLS_PER_RUN = 5
 MAX_BYTES = 8192
@@ -130,6 +130,16 @@ def test_the_runs_timeout_holds_while_a_call_is_in_flight(tenant, worker):
         assert done["status"] == "timed_out", done
         assert done["duration_seconds"] < 10
         assert len(server.requests_to("/v1/chat/completions")) == 1  # the call was in flight
+        # The call ends by the run's deadline too: recorded as the bot's timeout, nothing
+        # left pending (its reservation would stand until the hourly sweep).
+
+        def recorded() -> list[dict]:
+            groups = tenant.call("GET", "/api/v1/usage?group_by=purpose,bot").json["groups"]
+            return [g for g in groups if g["pending_requests"] == 0]
+
+        [group] = wait_for(recorded, timeout=10, message="the call's ledger row")
+        assert (group["purpose"], group["bot"], group["requests"], group["failed_requests"]) \
+            == ("bot", done["bot_id"], 1, 1)
 
 
 RAW_CALLS = r'''
