@@ -426,3 +426,43 @@ def test_a_bot_not_reading_its_replies_never_stalls_the_supervisor():
         channel.close()
     assert len(replies[1]["result"]["text"]) == 900_000
     assert replies[2]["error"]["type"] == "LimitExceeded"
+
+
+def test_an_id_whose_handler_still_runs_is_not_taken_again():
+    """A call answered Timeout on its deadline still runs; a request reusing its id while it
+    does would get that call's late answer as its own (and its own answer would be lost):
+    the channel closes as for two calls in flight with one id."""
+    done = threading.Event()
+
+    def slow(method: str, params: dict[str, Any], timeout: float) -> Any:
+        done.wait(0.6)
+        return {"asked": params["n"]}
+
+    channel = sandbox.channel.ChannelServer(
+        BotServices(call=slow, call_timeout_seconds=0.1), time.monotonic() + 30)
+    bot = channel._bot
+    bot.settimeout(3)
+
+    def send(n: int) -> None:
+        body = json.dumps({"id": 1, "method": "llm.chat", "params": {"n": n}}).encode()
+        bot.sendall(len(body).to_bytes(4, "big") + body)
+
+    def receive() -> dict[str, Any]:
+        size = int.from_bytes(bot.recv(4, socket.MSG_WAITALL), "big")
+        return json.loads(bot.recv(size, socket.MSG_WAITALL))
+
+    try:
+        send(1)
+        assert channel.on_readable()
+        time.sleep(0.2)
+        channel.expire()
+        timed_out = receive()
+        send(2)
+        channel.on_readable()
+        replay = receive()
+    finally:
+        done.set()
+        channel.close()
+    assert timed_out["id"] == 1 and timed_out["error"]["type"] == "Timeout"
+    assert replay.get("result") != {"asked": 1}, "the first call's answer came as the second's"
+    assert replay["id"] is None and replay["error"]["type"] == "ProtocolError", replay

@@ -62,6 +62,7 @@ class ChannelServer:
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
         self._pending: dict[int, float] = {}  # unanswered call id -> its deadline
+        self._handling: set[int] = set()  # ids whose handlers run, answered or not
         self._running = 0  # handlers still running, answered or not
         self._total = 0
         self._refused = 0
@@ -128,7 +129,9 @@ class ChannelServer:
         call_id, limits = call["id"], self.services
         now = time.monotonic()
         with self._lock:
-            if call_id in self._pending:
+            # A call answered on its deadline still runs: its late answer must not go to a
+            # new call of the same id.
+            if call_id in self._pending or call_id in self._handling:
                 raise _Refused(f"two calls in flight share the id {call_id}")
             if now >= self.deadline:  # read in the pass where the run's time ran out
                 refused, kind = "the run's time is up", "Timeout"
@@ -142,6 +145,7 @@ class ChannelServer:
                 refused, kind = None, ""
                 self._total += 1
                 self._running += 1
+                self._handling.add(call_id)
                 timeout = min(limits.call_timeout_seconds, self.deadline - now)
                 self._pending[call_id] = now + timeout
         if refused is not None:
@@ -167,9 +171,14 @@ class ChannelServer:
             log.exception("a platform service failed a bot's call to %s", method[:64])
             reply = _error(call_id, "ServiceError", "the platform could not answer this call")
         finally:
-            with self._lock:  # before the answer: the bot may call again as soon as it has it
+            # Before the answer (the bot may call again as soon as it has it), and with the
+            # id's release, so no new call of the id is answered with this reply.
+            with self._lock:
                 self._running -= 1
-        self._answer(call_id, reply)
+                self._handling.discard(call_id)
+                due = self._pending.pop(call_id, None) is not None and not self._closed
+        if due:  # not answered on its deadline already
+            self._send(reply)
 
     # --- answering -------------------------------------------------------------------------
 
