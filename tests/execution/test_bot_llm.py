@@ -5,6 +5,8 @@ SDK against the local fake), a real sandbox around the bot.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from codex32.plugins.defaults.builtin_llm import MODEL as BUILTIN_MODEL
@@ -12,7 +14,7 @@ from codex32.plugins.defaults.builtin_llm import BuiltinLLM
 from codex32.plugins.defaults.hashing_embedder import HashingEmbedder
 from codex32.plugins.interfaces import ChatRequest, Message
 from codex32.testing.fake_openai import FakeOpenAI
-from tests.execution.conftest import bot_with, finished, run
+from tests.execution.conftest import bot_with, finished, run, wait_for
 
 CALLS_PER_RUN = 5
 MAX_BYTES = 8192
@@ -128,6 +130,16 @@ def test_the_runs_timeout_holds_while_a_call_is_in_flight(tenant, worker):
         assert done["status"] == "timed_out", done
         assert done["duration_seconds"] < 10
         assert len(server.requests_to("/v1/chat/completions")) == 1  # the call was in flight
+        # The call ends by the run's deadline too: recorded as the bot's timeout, nothing
+        # left pending (its reservation would stand until the hourly sweep).
+
+        def recorded() -> list[dict]:
+            groups = tenant.call("GET", "/api/v1/usage?group_by=purpose,bot").json["groups"]
+            return [g for g in groups if g["pending_requests"] == 0]
+
+        [group] = wait_for(recorded, timeout=10, message="the call's ledger row")
+        assert (group["purpose"], group["bot"], group["requests"], group["failed_requests"]) \
+            == ("bot", done["bot_id"], 1, 1)
 
 
 RAW_CALLS = r'''
@@ -163,3 +175,54 @@ def test_text_that_is_not_unicode_is_refused_naming_the_field(tenant, worker):
     assert "not valid Unicode" in done["result"][0]["message"]
     groups = tenant.call("GET", "/api/v1/usage?group_by=purpose").json["groups"]
     assert groups == []
+
+
+def _price_openai(tenant, usd_per_million: str) -> None:
+    """Price the fake's model so that a bot's call costs money its budgets can bound."""
+    patched = tenant.call("PATCH", "/api/v1/workspace", json={"settings": {
+        "llm_fallback": ["openai"], "llm": {"prices": {"openai/gpt-4o-mini": {
+            "input": usd_per_million, "output": usd_per_million}}}}})
+    assert patched.status_code == 200, patched.json
+
+
+def test_a_bots_budget_bounds_its_own_calls_and_no_other_bots(tenant, worker):
+    """A bot's hard limit refuses its calls once spent (exc.type BudgetExceeded, as
+    documented), and only its own: another bot of the workspace goes on. Every answered call
+    is in the ledger as the bot's, purpose bot, with its execution and cost."""
+    with FakeOpenAI(api_key="sk-test") as server:
+        _use_openai(tenant, server)
+        _price_openai(tenant, "100000")  # "hi" and its echo: a few tokens, over 0.1 USD
+        spender, other = bot_with(tenant, CATCHES), bot_with(tenant, CATCHES)
+        budget = tenant.call("PUT", "/api/v1/budgets", json={"budgets": [{
+            "scope": "bot", "scope_id": spender["id"], "period": "day",
+            "hard_limit_usd": "0.01"}]})
+        assert budget.status_code == 200, budget.json
+        calls = {"calls": [{"messages": "hi", "max_tokens": 8}] * 3}
+        spent = finished(tenant, run(tenant, spender["id"], {"input": calls})["id"], timeout=60)
+        free = finished(tenant, run(tenant, other["id"], {"input": calls})["id"], timeout=60)
+    assert spent["status"] == "succeeded", (spent["error"], spent.get("logs"))
+    answered, *refused = spent["result"]
+    assert answered == "gpt-4o-mini"
+    assert [kind for kind, _ in refused] == ["BudgetExceeded"] * 2, refused
+    assert f"budget bot:{spender['id']}/day is spent" in refused[0][1]
+    assert free["status"] == "succeeded" and free["result"] == ["gpt-4o-mini"] * 3, free
+    assert len(server.requests_to("/v1/chat/completions")) == 4
+    groups = tenant.call("GET", "/api/v1/usage?group_by=purpose,bot").json["groups"]
+    by_bot = {g["bot"]: g for g in groups if g["purpose"] == "bot"}
+    assert by_bot[spender["id"]]["requests"] == 1 and by_bot[other["id"]]["requests"] == 3
+    assert Decimal(by_bot[spender["id"]]["cost_usd"]) > Decimal("0.01")
+    shown = tenant.call("GET", "/api/v1/budgets").json[0]
+    assert shown["reserved_usd"] == "0" and Decimal(shown["spent_usd"]) > Decimal("0.01")
+
+
+def test_a_bot_over_the_workspaces_rate_limit_gets_the_documented_error_type(tenant, worker):
+    """The gateway's rate limit reaches the bot as exc.type RateLimited (docs/bots.md), not
+    the name of a class inside the platform."""
+    patched = tenant.call("PATCH", "/api/v1/workspace", json={"settings": {"llm": {
+        "rate_limits": {"requests_per_minute": 1}}}})
+    assert patched.status_code == 200, patched.json
+    done = _run(tenant, CATCHES, {"calls": [{"messages": "one"}, {"messages": "two"}]})
+    assert done["status"] == "succeeded", (done["error"], done.get("logs"))
+    answered, (kind, message) = done["result"]
+    assert answered == BUILTIN_MODEL
+    assert kind == "RateLimited", (kind, message)

@@ -192,3 +192,34 @@ def test_a_citation_of_another_workspace_s_chunk_in_ask_is_rejected(client, tena
     assert answer["rejected_citations"] == [a_chunk]
     assert [c["passage"] for c in answer["citations"]] == ["Nightingales sing at night in gardens."]
     assert "competitor" not in json.dumps(answer)
+
+
+def test_a_running_bots_search_ends_within_its_calls_time(client, tenant, kb, app, monkeypatch):
+    """A bot's search.query is bounded by the time the channel gives the call (the run's
+    remaining time): its query's embedding is not left running, and paid, past the run's
+    end, on a worker thread the run no longer counts."""
+    import time
+
+    from codex32.execution import run_services
+    from codex32.plugins.defaults.hashing_embedder import HashingEmbedder
+
+    upload_text(tenant, collection(tenant), "Birds", "Nightingales sing at night in gardens.")
+    bot = tenant.create_bot("slow-searcher")
+    kb.drain(tenant)
+    embed = HashingEmbedder.embed
+
+    def slow(self, texts):
+        time.sleep(2)
+        return embed(self, texts)
+
+    monkeypatch.setattr(HashingEmbedder, "embed", slow)
+    rt = runtime.of(app)
+    with runtime.activated(rt):
+        services = run_services.for_run(rt.settings, rt.sessions, tenant.workspace_id,
+                                        bot["id"], uuid.uuid4()).call
+        started = time.monotonic()
+        found = services("search.query", {"q": "nightingales at night"}, 0.3)
+        took = time.monotonic() - started
+    assert took < 1.5, took
+    assert not found["vector_search"] and "vector search failed" in found["note"], found
+    assert any("Nightingales" in hit["passage"] for hit in found["items"])  # full-text

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from codex32.config import Settings
 from codex32.db import tenancy
-from codex32.errors import DomainError, from_plugin_error
+from codex32.errors import DomainError, RateLimited, from_plugin_error
 from codex32.observability import tracing
 from codex32.observability.logging import log_context
 from codex32.plugins.errors import PluginError
@@ -32,6 +33,7 @@ from codex32.plugins.interfaces import (
     ServiceError,
 )
 from codex32.services import gateway
+from codex32.services.gateway.budgets import BudgetExceeded
 from codex32.services.knowledge import search as knowledge_search
 
 PURPOSE = "bot"  # what the platform's LLM service meters these calls as
@@ -71,10 +73,21 @@ class RunServices:
                     tracing.span(f"bot call {method}", attributes={"codex32.method": method}):
                 return serve(self, params, timeout)
         except DomainError as exc:
-            raise ServiceError(exc.message, type(exc).__name__) from None
+            raise ServiceError(exc.message, _kind(exc)) from None
         except PluginError as exc:
             mapped = from_plugin_error(exc, "the embedder")
             raise ServiceError(mapped.message, type(mapped).__name__) from None
+
+
+def _kind(exc: DomainError) -> str:
+    """The ``exc.type`` a bot sees (docs/bots.md): a spent budget is ``BudgetExceeded``, any
+    other limit (the gateway's rate limits, the platform's) ``RateLimited``, never the name
+    of a class inside the platform."""
+    if isinstance(exc, BudgetExceeded):
+        return "BudgetExceeded"
+    if isinstance(exc, RateLimited):
+        return "RateLimited"
+    return type(exc).__name__
 
 
 def for_run(settings: Settings, sessions: Callable[[], Session], workspace_id: str,
@@ -124,6 +137,7 @@ def embed(run: RunServices, params: dict[str, Any], timeout: float) -> dict[str,
 def search(run: RunServices, params: dict[str, Any], timeout: float) -> dict[str, Any]:
     """``context.search``: hybrid search over the run's own workspace's documents and bots
     (a collection of another workspace is not found), metered to the bot."""
+    started = time.monotonic()
     _only(params, SEARCH_PARAMS, "search.query")
     query, kind, collection = params.get("q"), params.get("kind"), params.get("collection")
     if not isinstance(query, str) or not 0 < len(query.strip()) <= \
@@ -144,7 +158,8 @@ def search(run: RunServices, params: dict[str, Any], timeout: float) -> dict[str
         prepared = knowledge_search.prepare(session, run.workspace_id, query,
                                             caller=_caller(run), kind=kind,
                                             collection_id=collection_id, limit=limit)
-    prepared.nearest()
+    # Within the call's time: the query's embedding does not outlive the run's deadline.
+    prepared.nearest(deadline_seconds=max(0.0, timeout - (time.monotonic() - started)))
     with run.sessions() as session, tenancy.bound(session, run.workspace_id):
         found = knowledge_search.finish(session, prepared)
     return json.loads(json.dumps(found, default=str))

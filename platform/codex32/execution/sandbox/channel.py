@@ -12,7 +12,8 @@ bounds hold per run whatever the bot writes on its fd:
   still counts until its handler returns, so a hung service cannot pile up threads);
 - each call answered within ``call_timeout_seconds`` and before the run's own deadline;
 - a frame over ``max_message_bytes``, or one that is not a call, closes the channel with an
-  error the bot sees; a reply over the cap becomes an error reply;
+  error the bot sees, and so does a request past :data:`MAX_REFUSED` refused for a limit;
+  a reply over the cap becomes an error reply;
 - bytes only: descriptors the bot passes are discarded by the kernel (no ancillary data is
   read), and the socket is connected to this end and nothing else.
 
@@ -39,6 +40,10 @@ log = logging.getLogger(__name__)
 
 SEND_SECONDS = 5.0  # a bot that stops reading its replies loses its channel after this
 READ_BYTES = 1 << 16
+# Requests refused for a limit (the calls made, too many in flight, the run's time up) before
+# the channel closes: none is a call, so no other bound counts them, and each costs the
+# worker's process a parse (up to the size cap) and a reply, time every other run shares.
+MAX_REFUSED = 100
 
 
 class _Refused(Exception):
@@ -57,8 +62,10 @@ class ChannelServer:
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
         self._pending: dict[int, float] = {}  # unanswered call id -> its deadline
+        self._handling: set[int] = set()  # ids whose handlers run, answered or not
         self._running = 0  # handlers still running, answered or not
         self._total = 0
+        self._refused = 0
         self._closed = False
         self._buffer = bytearray()
 
@@ -122,7 +129,9 @@ class ChannelServer:
         call_id, limits = call["id"], self.services
         now = time.monotonic()
         with self._lock:
-            if call_id in self._pending:
+            # A call answered on its deadline still runs: its late answer must not go to a
+            # new call of the same id.
+            if call_id in self._pending or call_id in self._handling:
                 raise _Refused(f"two calls in flight share the id {call_id}")
             if now >= self.deadline:  # read in the pass where the run's time ran out
                 refused, kind = "the run's time is up", "Timeout"
@@ -136,9 +145,14 @@ class ChannelServer:
                 refused, kind = None, ""
                 self._total += 1
                 self._running += 1
+                self._handling.add(call_id)
                 timeout = min(limits.call_timeout_seconds, self.deadline - now)
                 self._pending[call_id] = now + timeout
         if refused is not None:
+            self._refused += 1
+            if self._refused > MAX_REFUSED:
+                raise _Refused(f"this run sent more than {MAX_REFUSED} requests the platform "
+                               "refused for its limits; the channel is closed")
             self._send(_error(call_id, kind, refused), wait=False)
             return
         # The call's thread carries the run's context (the process's runtime, the log fields).
@@ -157,9 +171,14 @@ class ChannelServer:
             log.exception("a platform service failed a bot's call to %s", method[:64])
             reply = _error(call_id, "ServiceError", "the platform could not answer this call")
         finally:
-            with self._lock:  # before the answer: the bot may call again as soon as it has it
+            # Before the answer (the bot may call again as soon as it has it), and with the
+            # id's release, so no new call of the id is answered with this reply.
+            with self._lock:
                 self._running -= 1
-        self._answer(call_id, reply)
+                self._handling.discard(call_id)
+                due = self._pending.pop(call_id, None) is not None and not self._closed
+        if due:  # not answered on its deadline already
+            self._send(reply)
 
     # --- answering -------------------------------------------------------------------------
 
@@ -184,7 +203,9 @@ class ChannelServer:
 
     def _send(self, reply: dict[str, Any], wait: bool = True) -> None:
         """Send one reply; ``wait`` False (the supervisor's thread) gives up at once when the
-        bot does not read, closing the channel."""
+        bot does not read, closing the channel, and never waits for another reply's sender
+        (a handler's, which may wait SEND_SECONDS for a bot that does not read): the reply
+        then follows that one on a thread of its own."""
         cap = self.services.max_message_bytes
         try:
             data = json.dumps(reply, ensure_ascii=False, allow_nan=False).encode("utf-8")
@@ -196,16 +217,33 @@ class ChannelServer:
             data = _encoded_error(reply, "ReplyTooLarge",
                                   f"the answer is {len(data)} bytes, more than the {cap} a "
                                   "reply may carry")
-        with self._send_lock:
+        if wait:
+            with self._send_lock:
+                self._write(frame(data), wait=True)
+        elif self._send_lock.acquire(blocking=False):
             try:
-                if wait:
-                    self.host.sendall(frame(data))
-                else:  # the socket is non-blocking underneath: never stall the supervisor
-                    view = memoryview(frame(data))
-                    while view:
-                        view = view[os.write(self.host.fileno(), view):]
-            except OSError:  # the run is gone, or stopped reading its replies
-                self._shut()
+                self._write(frame(data), wait=False)
+            finally:
+                self._send_lock.release()
+        else:
+            threading.Thread(target=self._send_later, args=(frame(data),),
+                             name="codex32-run-reply", daemon=True).start()
+
+    def _send_later(self, data: bytes) -> None:
+        with self._send_lock:
+            self._write(data, wait=True)
+
+    def _write(self, data: bytes, wait: bool) -> None:
+        """Write one framed reply, holding the send lock."""
+        try:
+            if wait:
+                self.host.sendall(data)
+            else:  # the socket is non-blocking underneath: never stall the supervisor
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self.host.fileno(), view):]
+        except OSError:  # the run is gone, or stopped reading its replies
+            self._shut()
 
 
 def _take_frame(buffer: bytearray, cap: int) -> bytes | None:

@@ -55,14 +55,16 @@ class Search:
     vector_note: str | None = None
     vector: list[tuple[str, float]] = field(default_factory=list)
 
-    def nearest(self) -> Search:
+    def nearest(self, deadline_seconds: float | None = None) -> Search:
         """Embed the query and ask the store (no transaction open); a failure leaves the
-        full-text hits and says why in ``vector_note``."""
+        full-text hits and says why in ``vector_note``. ``deadline_seconds`` bounds the
+        query's embedding (a bot's call: the time its channel gives it)."""
         if self.store is None or self.generation is None:
             return self
         try:
             embedded = gateway.embed(self.workspace_id, [self.query], purpose="search",
-                                     caller=self.caller, embedder=self.embedder)
+                                     caller=self.caller, embedder=self.embedder,
+                                     deadline_seconds=deadline_seconds)
             if not any(embedded.vectors[0]):  # no direction: nothing is nearer than the rest
                 self.vector_note = ("the query holds nothing the embedder can place: "
                                     "full-text only")
