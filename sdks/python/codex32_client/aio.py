@@ -68,7 +68,7 @@ from codex32_client.api_v2.models import (
     VersionSummary,
 )
 from codex32_client.api_v2.types import UNSET, Unset
-from codex32_client.auth import ApiKeyAuth, TokenAuth, Tokens
+from codex32_client.auth import TokenAuth, Tokens, auth_for
 from codex32_client.errors import acall, aremember, expect, expect_empty
 from codex32_client.llm import AsyncLlm
 from codex32_client.pagination import AsyncPaginator
@@ -88,16 +88,9 @@ class AsyncCodex32:
                  on_tokens: Callable[[Tokens], None] | None = None,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         base_url = base_url.rstrip("/")
-        auth: httpx.Auth
-        if api_key:
-            auth = ApiKeyAuth(api_key)
-        elif access_token or (email and password):
-            tokens = Tokens(access_token, refresh_token) if access_token else None
-            auth = TokenAuth(base_url, tokens, email=email, password=password,
-                             workspace=workspace, on_tokens=on_tokens)
-        else:
-            raise ValueError("give api_key, access_token, or email and password")
-        self.auth = auth
+        self.auth = auth = auth_for(
+            base_url, api_key=api_key, access_token=access_token, refresh_token=refresh_token,
+            email=email, password=password, workspace=workspace, on_tokens=on_tokens)
         self.http = httpx.AsyncClient(
             base_url=base_url, auth=auth, timeout=timeout,
             event_hooks={"response": [aremember]},

@@ -134,3 +134,17 @@ class TokenAuth(httpx.Auth):
         self.tokens = Tokens(pair["access_token"], pair.get("refresh_token"))
         if self.on_tokens is not None:
             self.on_tokens(self.tokens)
+
+
+def auth_for(base_url: str, *, api_key: str | None = None, access_token: str | None = None,
+             refresh_token: str | None = None, email: str | None = None,
+             password: str | None = None, workspace: str | None = None,
+             on_tokens: Callable[[Tokens], None] | None = None) -> httpx.Auth:
+    """The one kind of credentials a client was given, as httpx auth (sync and async)."""
+    if api_key:
+        return ApiKeyAuth(api_key)
+    if access_token or (email and password):
+        tokens = Tokens(access_token, refresh_token) if access_token else None
+        return TokenAuth(base_url, tokens, email=email, password=password,
+                         workspace=workspace, on_tokens=on_tokens)
+    raise ValueError("give api_key, access_token, or email and password")

@@ -15,7 +15,7 @@ import httpx
 from codex32_client import api_v1, api_v2
 from codex32_client.api_v1.api.auth import me
 from codex32_client.api_v1.models import Me
-from codex32_client.auth import ApiKeyAuth, TokenAuth, Tokens
+from codex32_client.auth import TokenAuth, Tokens, auth_for
 from codex32_client.errors import call, expect, remember
 from codex32_client.llm import Llm
 from codex32_client.resources import (
@@ -52,16 +52,9 @@ class Codex32:
                  on_tokens: Callable[[Tokens], None] | None = None,
                  transport: httpx.BaseTransport | None = None) -> None:
         base_url = base_url.rstrip("/")
-        auth: httpx.Auth
-        if api_key:
-            auth = ApiKeyAuth(api_key)
-        elif access_token or (email and password):
-            tokens = Tokens(access_token, refresh_token) if access_token else None
-            auth = TokenAuth(base_url, tokens, email=email, password=password,
-                             workspace=workspace, on_tokens=on_tokens)
-        else:
-            raise ValueError("give api_key, access_token, or email and password")
-        self.auth = auth
+        self.auth = auth = auth_for(
+            base_url, api_key=api_key, access_token=access_token, refresh_token=refresh_token,
+            email=email, password=password, workspace=workspace, on_tokens=on_tokens)
         self.http = httpx.Client(
             base_url=base_url, auth=auth, timeout=timeout,
             event_hooks={"response": [remember]},
