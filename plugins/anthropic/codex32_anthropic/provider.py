@@ -34,12 +34,15 @@ from codex32.plugins.api import (
     ProviderRateLimited,
     ProviderTimeout,
     RefusedConnection,
+    ToolCall,
+    ToolCallDelta,
     Usage,
     pinned_client,
     redacted,
     retry_after_seconds,
     with_defaults,
 )
+from codex32_anthropic.tools import joined_turns, piece_of, tool_choice, turn_of
 
 try:  # anthropic 2.x streams over httpx2, earlier releases over httpx
     import httpx2 as _http
@@ -90,7 +93,7 @@ class AnthropicProvider(LLMProvider):
     title = "Anthropic"
     description = "Anthropic's Claude models through the Messages API."
     secrets = ("api_key",)
-    capabilities = frozenset({"chat", "json", "stream", "schema"})
+    capabilities = frozenset({"chat", "json", "stream", "schema", "tools"})
     config_schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
@@ -155,15 +158,24 @@ class AnthropicProvider(LLMProvider):
         """
         model = request.model or self.config["model"]
         whole = request.json_mode or request.response_schema is not None
+        calls: dict[int, int] = {}  # a tool_use block's index: its call's
+        fed: set[int] = set()  # the calls whose arguments came
         with self.translated_errors(), self.client.messages.stream(
                 **self._parameters(request, model), timeout=self._timeout(request)) as stream:
-            for text in stream.text_stream:
-                if text and not whole:
-                    yield ChatChunk(text=text, model=model)
+            for event in stream:
+                piece = piece_of(event, calls, fed) if request.tools else None
+                if piece is not None:
+                    yield ChatChunk(model=model, tool_calls=(piece,))
+                elif event.type == "content_block_delta" and event.delta.type == "text_delta" \
+                        and event.delta.text and not whole:
+                    yield ChatChunk(text=event.delta.text, model=model)
             message = stream.get_final_message()
         result = self._result(message, model, request)
+        empty = tuple(ToolCallDelta(index=i, arguments="{}") for i in sorted(calls.values())
+                      if i not in fed)  # a call without arguments: an empty object
         yield ChatChunk(text=result.text if whole else "", model=result.model,
-                        usage=result.usage, finish_reason=result.finish_reason)
+                        usage=result.usage, finish_reason=result.finish_reason,
+                        tool_calls=empty)
 
     def price(self, usage: Usage, requested: str, answered_by: str) -> float:
         """What :meth:`stream_complete` charges: the plugin's own price table."""
@@ -243,17 +255,23 @@ class AnthropicProvider(LLMProvider):
 
     def _parameters(self, request: ChatRequest, model: str) -> dict[str, Any]:
         system = [m.content for m in request.messages if m.role == "system"]
-        if request.json_mode and request.response_schema is None:
+        forced = request.response_schema is not None and not request.tools
+        if request.json_mode and not forced:
             system.append(JSON_INSTRUCTION)
-        turns: list[dict[str, str]] = []
+        if request.response_schema is not None and not forced:
+            # The tools take the forced tool's place: the schema is an instruction instead.
+            system.append("The JSON object matches this JSON Schema: " + json.dumps(
+                request.response_schema.get("schema") or {"type": "object"}))
+        turns: list[dict[str, Any]] = []
         for message in request.messages:
             if message.role == "system":
                 continue
-            if turns and turns[-1]["role"] == message.role:
+            role, content = turn_of(message)
+            if turns and turns[-1]["role"] == role:
                 # Keep roles alternating, as the API has long required.
-                turns[-1]["content"] += "\n\n" + message.content
+                turns[-1]["content"] = joined_turns(turns[-1]["content"], content)
             else:
-                turns.append({"role": message.role, "content": message.content})
+                turns.append({"role": role, "content": content})
         parameters: dict[str, Any] = {"model": model, "max_tokens": request.max_tokens,
                                       "messages": turns}
         if system:
@@ -266,12 +284,20 @@ class AnthropicProvider(LLMProvider):
         stop = [s for s in request.stop if s.strip()]
         if stop:
             parameters["stop_sequences"] = stop
-        if request.response_schema is not None:
+        if forced and request.response_schema is not None:
             # Structured output: one tool whose input is the schema, and the model made to
             # call it; the answer is the tool's input.
             tool = forced_tool(request.response_schema)
             parameters["tools"] = [tool]
             parameters["tool_choice"] = {"type": "tool", "name": tool["name"]}
+        elif request.tools:
+            parameters["tools"] = [{"name": t.name, "input_schema": t.parameters,
+                                    **({"description": t.description} if t.description
+                                       else {})} for t in request.tools]
+            choice = tool_choice(request.tool_choice)
+            if request.parallel_tool_calls is False and choice["type"] != "none":
+                choice["disable_parallel_tool_use"] = True
+            parameters["tool_choice"] = choice
         return parameters
 
     def _timeout(self, request: ChatRequest) -> float:
@@ -281,8 +307,12 @@ class AnthropicProvider(LLMProvider):
     def _result(self, message: Any, model: str, request: ChatRequest) -> ChatResult:
         text = "".join(block.text for block in message.content
                        if getattr(block, "type", None) == "text")
-        tool_input = next((block.input for block in message.content
-                           if getattr(block, "type", None) == "tool_use"), None)
+        uses = [block for block in message.content
+                if getattr(block, "type", None) == "tool_use"]
+        tool_input = uses[0].input if uses and not request.tools else None
+        calls = tuple(ToolCall(id=block.id, name=block.name,
+                               arguments=json.dumps(block.input, ensure_ascii=False))
+                      for block in uses) if request.tools else ()
         if request.response_schema is not None and tool_input is not None:
             text = json.dumps(tool_input, ensure_ascii=False)
         elif request.json_mode or request.response_schema is not None:
@@ -297,7 +327,8 @@ class AnthropicProvider(LLMProvider):
         answered_by = message.model or model
         return ChatResult(text=text, model=answered_by, usage=usage,
                           cost_usd=self._cost(model, answered_by, usage, cache_writes),
-                          finish_reason=message.stop_reason)
+                          finish_reason="tool_calls" if calls and message.stop_reason
+                          == "tool_use" else message.stop_reason, tool_calls=calls)
 
     def _cost(self, model: str, answered_by: str, usage: Usage, cache_writes: int = 0) -> float:
         """USD from the plugin's own price table (0.0 for a model it does not list); the
