@@ -69,68 +69,87 @@ def _invalid(path: list[str | int], why: str) -> Invalid:
     return Invalid(f"{'.'.join(map(str, path))}: {why}", errors={"json": errors})
 
 
-def tools_of(data: dict[str, Any]) -> tuple[tuple[Tool, ...], str | None, bool | None]:
-    """The request's tools, its tool choice (a mode or the name of a tool) and
-    ``parallel_tool_calls``, checked: each tool's parameters a JSON Schema of an object,
-    names unique, a named choice one of them; ``required`` or a named choice needs tools."""
-    tools = []
-    for index, found in enumerate(data.get("tools") or []):
-        function = found["function"]
-        parameters = function["parameters"]
-        if parameters is None:
-            parameters = {"type": "object", "properties": {}}
-        path: list[str | int] = ["tools", index, "function", "parameters"]
-        if not isinstance(parameters, dict):
-            raise _invalid(path, "must be a JSON Schema object")
-        try:
-            Draft202012Validator.check_schema(parameters)
-        except SchemaError as exc:
-            raise _invalid(path, f"is not a valid JSON Schema ({exc.message})") from None
-        if parameters.get("type", "object") != "object":
-            raise _invalid(path, "must describe an object (type: object)")
-        tools.append(Tool(name=function["name"], description=function["description"] or "",
-                          parameters=parameters, strict=bool(function["strict"])))
+def checked_parameters(parameters: Any, path: list[str | int]) -> dict[str, Any]:
+    """A tool's parameters: a JSON Schema of an object (None: one without properties)."""
+    if parameters is None:
+        return {"type": "object", "properties": {}}
+    if not isinstance(parameters, dict):
+        raise _invalid(path, "must be a JSON Schema object")
+    try:
+        Draft202012Validator.check_schema(parameters)
+    except SchemaError as exc:
+        raise _invalid(path, f"is not a valid JSON Schema ({exc.message})") from None
+    if parameters.get("type", "object") != "object":
+        raise _invalid(path, "must describe an object (type: object)")
+    return parameters
+
+
+def checked_names(tools: tuple[Tool, ...]) -> None:
+    """No two tools of one name."""
     names = [tool.name for tool in tools]
     if len(set(names)) != len(names):
         raise _invalid(["tools"], "two tools have the same name")
-    return tuple(tools), _choice(data.get("tool_choice"), names), data.get(
-        "parallel_tool_calls") if tools else None
 
 
-def _choice(value: Any, names: list[str]) -> str | None:
-    if value is None:
+def checked_choice(name: str | None, tools: tuple[Tool, ...]) -> str | None:
+    """A tool choice (a mode of ``TOOL_CHOICES`` or a tool's name) the tools allow:
+    ``required`` or a name needs tools, a name one of theirs; ``auto`` or ``none`` without
+    tools is no choice (None)."""
+    if name is None or (name in ("auto", "none") and not tools):
         return None
-    if isinstance(value, str) and value in TOOL_CHOICES:
-        if value == "required" and not names:
-            raise _invalid(["tool_choice"], "'required' needs tools")
-        return value if names else None  # auto or none without tools: nothing to choose
-    named = value.get("function") if isinstance(value, dict) and value.get(
-        "type") == "function" else None
-    name = named.get("name") if isinstance(named, dict) else None
-    if not isinstance(name, str):
-        raise _invalid(["tool_choice"], "must be none, auto, required or "
-                                        '{"type": "function", "function": {"name": ...}}')
-    if name not in names:
+    if name == "required" and not tools:
+        raise _invalid(["tool_choice"], "'required' needs tools")
+    if name not in TOOL_CHOICES and name not in {tool.name for tool in tools}:
         raise _invalid(["tool_choice"], f"names {name!r}, which is none of the tools")
     return name
 
 
+def checked_arguments(arguments: str, path: list[str | int]) -> str:
+    """A call's arguments: the JSON text of an object (what every provider takes)."""
+    try:
+        parsed = json.loads(arguments or "{}")
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise _invalid(path, "must be the JSON text of an object")
+    return arguments or "{}"
+
+
+def tools_of(data: dict[str, Any]) -> tuple[tuple[Tool, ...], str | None, bool | None]:
+    """An OpenAI request's tools, its tool choice (a mode or the name of a tool) and
+    ``parallel_tool_calls``, checked (:func:`checked_parameters`, :func:`checked_names`,
+    :func:`checked_choice`)."""
+    tools = tuple(Tool(name=found["function"]["name"],
+                       description=found["function"]["description"] or "",
+                       parameters=checked_parameters(found["function"]["parameters"], [
+                           "tools", index, "function", "parameters"]),
+                       strict=bool(found["function"]["strict"]))
+                  for index, found in enumerate(data.get("tools") or []))
+    checked_names(tools)
+    return tools, checked_choice(_named(data.get("tool_choice")), tools), data.get(
+        "parallel_tool_calls") if tools else None
+
+
+def _named(value: Any) -> str | None:
+    """OpenAI's ``tool_choice`` as a mode or a tool's name."""
+    if value is None or (isinstance(value, str) and value in TOOL_CHOICES):
+        return value
+    named = value.get("function") if isinstance(value, dict) and value.get(
+        "type") == "function" else None
+    name = named.get("name") if isinstance(named, dict) else None
+    if not isinstance(name, str) or name in TOOL_CHOICES:
+        raise _invalid(["tool_choice"], "must be none, auto, required or "
+                                        '{"type": "function", "function": {"name": ...}}')
+    return name
+
+
 def calls_of(found: list[dict[str, Any]] | None, index: int) -> tuple[ToolCall, ...]:
-    """An assistant message's tool calls; their arguments must be the JSON text of an
-    object (what every provider takes)."""
-    calls = []
-    for at, call in enumerate(found or []):
-        arguments = call["function"]["arguments"]
-        try:
-            parsed = json.loads(arguments or "{}")
-        except ValueError:
-            parsed = None
-        if not isinstance(parsed, dict):
-            raise _invalid(["messages", index, "tool_calls", at, "function", "arguments"],
-                           "must be the JSON text of an object")
-        calls.append(ToolCall(id=call["id"], name=call["function"]["name"],
-                              arguments=arguments or "{}"))
-    return tuple(calls)
+    """An OpenAI assistant message's tool calls (:func:`checked_arguments`)."""
+    return tuple(ToolCall(id=call["id"], name=call["function"]["name"],
+                          arguments=checked_arguments(call["function"]["arguments"], [
+                              "messages", index, "tool_calls", at, "function",
+                              "arguments"]))
+                 for at, call in enumerate(found or []))
 
 
 def checked_conversation(messages: tuple[Message, ...]) -> None:
