@@ -133,9 +133,9 @@ def _answered(provider: LLMProvider, answer: ChatResult | ChatChunk) -> None:
 
 
 def _calls_ok(calls: object, kind: type) -> bool:
-    """A tuple of ``kind`` (:class:`ToolCall` or :class:`ToolCallDelta`) with string
-    fields (an index an int)."""
-    return isinstance(calls, tuple) and all(
+    """A tuple (or list) of ``kind`` (:class:`ToolCall` or :class:`ToolCallDelta`) with
+    string fields (an index an int)."""
+    return isinstance(calls, tuple | list) and all(
         isinstance(call, kind) and all(isinstance(getattr(call, name), str | None)
                                        for name in ("id", "name", "arguments"))
         and isinstance(getattr(call, "index", 0), int) for call in calls)
