@@ -176,9 +176,11 @@ class FakeOpenAI(ScriptedServer):
         ident, model, created = self.new_id("chatcmpl-"), body["model"], int(time.time())
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            # The calls only when there are some: a test's stand-in for chat_chunks may
+            # take the seven arguments it always took.
             return ScriptedResponse(sse=chat_chunks(ident, model, created, text,
                                                     finish_reason, usage, include_usage,
-                                                    made),
+                                                    **({"tool_calls": made} if made else {})),
                                     interval=self.stream_interval)
         return ScriptedResponse(json={
             "id": ident, "object": "chat.completion", "created": created, "model": model,
