@@ -65,7 +65,13 @@ def test_a_tool_call_round_trip_reaches_the_final_answer(sdk, servers, tenant, d
             "input": {"city": "x"}}]}
         assert sent["messages"][2] == {"role": "user", "content": [{
             "type": "tool_result", "tool_use_id": call.id, "content": "sunny, 21 C"}]}
-    recorded(database, tenant, 2)
+    streamed = [c for c in sdk.chat.completions.create(model=model, messages=history,
+                                                       tools=[WEATHER], stream=True)
+                if c.choices]
+    assert "".join(c.choices[0].delta.content or "" for c in streamed) == "echo: sunny, 21 C"
+    assert not any(c.choices[0].delta.tool_calls for c in streamed)
+    assert streamed[-1].choices[0].finish_reason == "stop"
+    recorded(database, tenant, 3)
     rows = ledger_rows(database, tenant.workspace_id, "status, input_tokens, output_tokens")
     assert all(r["status"] == "ok" and r["output_tokens"] > 0 for r in rows), rows
 
