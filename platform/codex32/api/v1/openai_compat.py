@@ -213,6 +213,10 @@ def chat_completions(data):
 def _message(found: dict, index: int) -> Message:
     """A request's message (its content's text, its tool calls or the call it answers)."""
     role = "system" if found["role"] == "developer" else found["role"]
+    if found["tool_calls"] and role != "assistant":
+        why = "only an assistant message holds tool_calls"
+        raise Invalid(f"messages.{index}.tool_calls: {why}",
+                      errors={"json": {"messages": {index: {"tool_calls": [why]}}}})
     calls = openai_tools.calls_of(found["tool_calls"], index) if role == "assistant" else ()
     if found["content"] is None and not calls:
         why = "null only for an assistant message holding tool_calls"

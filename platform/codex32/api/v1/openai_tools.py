@@ -2,7 +2,8 @@
 and ``parallel_tool_calls`` and the conversation's tool calls and results read into the
 gateway's :class:`~codex32.plugins.interfaces.ChatRequest` (each checked as OpenAI checks
 it: a 400 naming the parameter, before anything is reserved or sent), and the model's calls
-written back in OpenAI's shape, whole or as a stream's deltas."""
+written back in OpenAI's shape, whole or as a stream's deltas. The platform's own chat
+(:mod:`codex32.api.v1.llm`) shares the checks (``checked_*``): one request model."""
 
 from __future__ import annotations
 
