@@ -146,6 +146,13 @@ type BotUpdate struct {
 	Status *string `json:"status,omitempty"`
 }
 
+// Called is the Called schema of API v1.
+type Called struct {
+	Arguments string `json:"arguments"`
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+}
+
 // Chat is the Chat schema of API v1.
 type Chat struct {
 	// true caches whatever the temperature, false opts out
@@ -154,12 +161,17 @@ type Chat struct {
 	MaxTokens *int64    `json:"max_tokens,omitempty"`
 	Messages  []Message `json:"messages"`
 	// alias, provider/model or model
-	Model *string `json:"model,omitempty"`
+	Model             *string `json:"model,omitempty"`
+	ParallelToolCalls *bool   `json:"parallel_tool_calls,omitempty"`
 	// ask for structured output (OpenAI's json_schema, Anthropic's forced tool); the text is the JSON object
 	ResponseSchema *ResponseSchema `json:"response_schema,omitempty"`
 	Stream         *bool           `json:"stream,omitempty"`
 	Temperature    *float64        `json:"temperature,omitempty"`
 	Timeout        *float64        `json:"timeout,omitempty"`
+	// auto, none, required or a tool's name
+	ToolChoice *string `json:"tool_choice,omitempty"`
+	// functions the model may call (a route holding a provider without tools refuses them)
+	Tools []Tool `json:"tools,omitempty"`
 }
 
 // ChatAnswer is the ChatAnswer schema of API v1.
@@ -167,14 +179,16 @@ type ChatAnswer struct {
 	Attempts []Attempt `json:"attempts"`
 	CacheHit bool      `json:"cache_hit"`
 	// exact decimal; null when unknown
-	CostUSD      *string    `json:"cost_usd,omitempty"`
-	FinishReason *string    `json:"finish_reason,omitempty"`
-	LatencyMS    int64      `json:"latency_ms"`
-	Model        string     `json:"model"`
-	Provider     string     `json:"provider"`
-	Text         string     `json:"text"`
-	Usage        TokenUsage `json:"usage"`
-	UsageID      *string    `json:"usage_id,omitempty"`
+	CostUSD      *string `json:"cost_usd,omitempty"`
+	FinishReason *string `json:"finish_reason,omitempty"`
+	LatencyMS    int64   `json:"latency_ms"`
+	Model        string  `json:"model"`
+	Provider     string  `json:"provider"`
+	Text         string  `json:"text"`
+	// the calls the model made (finish_reason then says so)
+	ToolCalls []Called   `json:"tool_calls"`
+	Usage     TokenUsage `json:"usage"`
+	UsageID   *string    `json:"usage_id,omitempty"`
 }
 
 // Execution is the Execution schema of API v2.
@@ -295,8 +309,10 @@ type MemberList struct {
 // Message is the Message schema of API v1.
 type Message struct {
 	Content string `json:"content"`
-	// one of system, user, assistant
-	Role string `json:"role"`
+	// one of system, user, assistant, tool
+	Role       string     `json:"role"`
+	ToolCallID *string    `json:"tool_call_id,omitempty"`
+	ToolCalls  []ToolCall `json:"tool_calls,omitempty"`
 }
 
 // MintedKey is the MintedKey schema of API v2.
@@ -399,6 +415,23 @@ type TokenUsage struct {
 	OutputTokens      int64 `json:"output_tokens"`
 	ReasoningTokens   int64 `json:"reasoning_tokens"`
 	TotalTokens       int64 `json:"total_tokens"`
+}
+
+// Tool is the Tool schema of API v1.
+type Tool struct {
+	Description *string `json:"description,omitempty"`
+	Name        string  `json:"name"`
+	// the JSON Schema of its arguments (an object)
+	Parameters map[string]any `json:"parameters,omitempty"`
+	Strict     *bool          `json:"strict,omitempty"`
+}
+
+// ToolCall is the ToolCall schema of API v1.
+type ToolCall struct {
+	// the JSON text of an object
+	Arguments string `json:"arguments"`
+	ID        string `json:"id"`
+	Name      string `json:"name"`
 }
 
 // UsageGroup is the UsageGroup schema of API v2.

@@ -8,7 +8,14 @@ from collections.abc import Iterator
 import pytest
 
 from codex32 import runtime
-from codex32.plugins.api import ChatChunk, ChatRequest, ChatResult, LLMProvider, Usage
+from codex32.plugins.api import (
+    ChatChunk,
+    ChatRequest,
+    ChatResult,
+    LLMProvider,
+    ToolCall,
+    Usage,
+)
 from codex32.plugins.manager import Registration
 
 ANSWERS = {
@@ -20,12 +27,18 @@ ANSWERS = {
     "counts of another type": ChatResult(text="hi", model="odd-1",
                                          usage=Usage(input_tokens="9")),  # type: ignore[arg-type]
     "a model of another type": ChatResult(text="hi", model=7),  # type: ignore[arg-type]
+    "tool calls of another type": ChatResult(text="", model="odd-1", tool_calls=[
+        {"id": "c", "name": "f", "arguments": "{}"}]),  # type: ignore[list-item]
+    "a tool call's arguments of another type": ChatResult(text="", model="odd-1", tool_calls=(
+        ToolCall("c", "f", {"a": 1}),)),  # type: ignore[arg-type]
 }
 PIECES = {
     "strings": ["hi", "there"],
     "dicts": [{"text": "hi"}],
     "text of another type": [ChatChunk(text=5)],  # type: ignore[arg-type]
     "usage of another type": [ChatChunk(text="hi"), ChatChunk(usage=3)],  # type: ignore[arg-type]
+    "tool call pieces of another type": [ChatChunk(text="hi"), ChatChunk(
+        tool_calls=(ToolCall("c", "f"),))],  # type: ignore[arg-type]
 }
 
 

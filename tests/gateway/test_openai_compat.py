@@ -168,9 +168,6 @@ TOOL = {"type": "function", "function": {"name": "weather", "parameters": {
 
 
 @pytest.mark.parametrize(("options", "param"), [
-    ({"tools": [TOOL]}, "tools"),
-    ({"tool_choice": "required"}, "tool_choice"),
-    ({"tool_choice": {"type": "function", "function": {"name": "weather"}}}, "tool_choice"),
     ({"functions": [TOOL["function"]]}, "functions"),
     ({"function_call": "auto"}, "function_call"),
     ({"logprobs": True}, "logprobs"),

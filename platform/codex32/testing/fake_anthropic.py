@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from codex32.testing.fake_answers import cut_at_stop
+from codex32.testing.fake_answers import calls_to_make, cut_at_stop
 from codex32.testing.fake_openai import (
     JSONValue,
     RecordedRequest,
@@ -126,16 +126,23 @@ class FakeAnthropic(ScriptedServer):
         if any(m.get("role") not in ("user", "assistant") for m in messages):
             # System prompts go in the top-level ``system`` field, never in ``messages``.
             return self.error(400, "messages: roles must be 'user' or 'assistant'")
-        last_user = next((text_of(m.get("content")) for m in reversed(messages)
-                          if m.get("role") == "user"), "")
+        turn = next((m.get("content") for m in reversed(messages)
+                     if m.get("role") == "user"), "")
+        results = _tool_results(turn)
+        last_user = text_of(turn) if results is None else results
         text = self.reply_text(body, last_user)
         schema = structured_schema(body)
         if schema is not None and self.reply is None:
             text = json.dumps(example_of(schema))
         tool = _tool_call(body, text) if schema is not None else None
-        stop_reason = "tool_use" if tool else "end_turn"
+        calls = [] if schema is not None or results is not None else _calls(body, last_user)
+        stop_reason = "tool_use" if tool or calls else "end_turn"
         stop_sequence = None
-        if tool is None:
+        if calls:
+            blocks = [{"type": "tool_use", "id": f"toolu_fake_{i}", "name": name,
+                       "input": arguments} for i, (name, arguments) in enumerate(calls)]
+            text = ""
+        if tool is None and not calls:
             text, stop_sequence = cut_at_stop(text, body.get("stop_sequences"))
             stop_reason = "stop_sequence" if stop_sequence else stop_reason
         if approx_tokens(text) > body["max_tokens"]:
@@ -144,16 +151,20 @@ class FakeAnthropic(ScriptedServer):
             tool = None
         input_tokens = approx_tokens(text_of(body.get("system", ""))) + sum(
             approx_tokens(text_of(m.get("content"))) + 3 for m in messages) + 5
-        output_tokens = approx_tokens(text)
+        input_tokens += approx_tokens(json.dumps(body.get("tools") or ""))
+        output_tokens = approx_tokens(text) + sum(approx_tokens(json.dumps(b["input"]))
+                                                  for b in (blocks if calls else []))
         ident, model = self.new_id("msg_"), body["model"]
+        content = blocks if calls else [tool or {"type": "text", "text": text}]
         if body.get("stream"):
             return ScriptedResponse(sse=self._events(ident, model, text, stop_reason,
                                                      input_tokens, output_tokens, tool,
-                                                     stop_sequence),
+                                                     stop_sequence,
+                                                     blocks if calls else None),
                                     interval=self.stream_interval)
         return ScriptedResponse(json={
             "id": ident, "type": "message", "role": "assistant", "model": model,
-            "content": [tool or {"type": "text", "text": text}],
+            "content": content,
             "stop_reason": stop_reason, "stop_sequence": stop_sequence,
             "usage": _usage(input_tokens, output_tokens),
         })
@@ -161,25 +172,31 @@ class FakeAnthropic(ScriptedServer):
     @staticmethod
     def _events(ident: str, model: str, text: str, stop_reason: str, input_tokens: int,
                 output_tokens: int, tool: dict[str, Any] | None = None,
-                stop_sequence: str | None = None) -> list[tuple[str, JSONValue]]:
-        block = {**tool, "input": {}} if tool else {"type": "text", "text": ""}
+                stop_sequence: str | None = None,
+                calls: list[dict[str, Any]] | None = None) -> list[tuple[str, JSONValue]]:
         events: list[tuple[str, JSONValue]] = [
             ("message_start", {"type": "message_start", "message": {
                 "id": ident, "type": "message", "role": "assistant", "model": model,
                 "content": [], "stop_reason": None, "stop_sequence": None,
                 "usage": _usage(input_tokens, 1)}}),
-            ("content_block_start", {"type": "content_block_start", "index": 0,
-                                     "content_block": block}),
-            ("ping", {"type": "ping"}),
         ]
-        # A tool's input streams as pieces of its JSON text, as the API sends it.
-        deltas = ({"type": "input_json_delta", "partial_json": piece} for piece in
-                  split_words(json.dumps(tool["input"]))) if tool else (
-            {"type": "text_delta", "text": piece} for piece in split_words(text))
-        events += [("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                             "delta": delta}) for delta in deltas]
+        for index, whole in enumerate(calls or [tool or {"type": "text", "text": text}]):
+            block = {**whole, "input": {}} if whole["type"] == "tool_use" else {
+                "type": "text", "text": ""}
+            events.append(("content_block_start", {"type": "content_block_start",
+                                                   "index": index, "content_block": block}))
+            if index == 0:
+                events.append(("ping", {"type": "ping"}))
+            # A tool's input streams as pieces of its JSON text, as the API sends it.
+            deltas = ({"type": "input_json_delta", "partial_json": piece} for piece in
+                      split_words(json.dumps(whole["input"]))) if "input" in whole else (
+                {"type": "text_delta", "text": piece} for piece in split_words(text))
+            events += [("content_block_delta", {"type": "content_block_delta",
+                                                 "index": index, "delta": delta})
+                       for delta in deltas]
+            events.append(("content_block_stop", {"type": "content_block_stop",
+                                                  "index": index}))
         events += [
-            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
             ("message_delta", {"type": "message_delta",
                                "delta": {"stop_reason": stop_reason,
                                          "stop_sequence": stop_sequence},
@@ -212,6 +229,27 @@ def _tool_call(body: dict[str, Any], text: str) -> dict[str, Any] | None:
         return None
     return {"type": "tool_use", "id": "toolu_fake", "name": body["tool_choice"]["name"],
             "input": found}
+
+
+def _tool_results(content: JSONValue) -> str | None:
+    """The text of the ``tool_result`` blocks of a user turn, None when it holds none."""
+    if not isinstance(content, list):
+        return None
+    found = [part for part in content if isinstance(part, dict)
+             and part.get("type") == "tool_result"]
+    if not found:
+        return None
+    return " ".join(text_of(part.get("content")) for part in found)
+
+
+def _calls(body: dict[str, Any], asked: str) -> list[tuple[str, JSONValue]]:
+    """The calls to answer a request offering ``tools`` with (:func:`calls_to_make`)."""
+    tools = [(t["name"], t.get("input_schema")) for t in body.get("tools") or []
+             if isinstance(t, dict) and "name" in t]
+    choice = body.get("tool_choice") or {}
+    kind = str(choice.get("type"))
+    mode = {"auto": "auto", "any": "required", "none": "none"}.get(kind, choice.get("name"))
+    return calls_to_make(tools, mode, asked, not choice.get("disable_parallel_tool_use"))
 
 
 def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:

@@ -33,6 +33,7 @@ import pytest
 
 from codex32.testing.fake_answers import (
     approx_tokens,
+    calls_to_make,
     cut_at_stop,
     example_of,
     split_words,
@@ -147,8 +148,9 @@ class FakeOpenAI(ScriptedServer):
             return self.error(400, "'messages' must contain the word 'json' in some form, to use "
                                    "'response_format' of type 'json_object'.", code=None)
         last_user = next((text_of(m.get("content")) for m in reversed(messages)
-                          if m.get("role") == "user"), "")
-        text = self.reply_text(body, last_user)
+                          if m.get("role") in ("user", "tool")), "")
+        calls = [] if messages[-1].get("role") == "tool" else _calls(body, last_user)
+        text = "" if calls else self.reply_text(body, last_user)
         schema = structured_schema(body)
         if schema is not None and self.reply is None:
             text = json.dumps(example_of(schema))
@@ -156,27 +158,37 @@ class FakeOpenAI(ScriptedServer):
             text = json.dumps({"echo": last_user})
         text, _ = cut_at_stop(text, body.get("stop"))  # the answer ends before it
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
-        finish_reason = "stop"
+        finish_reason = "tool_calls" if calls else "stop"
         if limit is not None and approx_tokens(text) > limit:
             text, finish_reason = text[:limit * 4], "length"
         # Chat formatting costs a few tokens per message, as tiktoken's count for chat does.
         prompt_tokens = sum(approx_tokens(text_of(m.get("content"))) + 4 for m in messages) + 3
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": approx_tokens(text),
-                 "total_tokens": prompt_tokens + approx_tokens(text),
+        prompt_tokens += approx_tokens(json.dumps(body.get("tools") or ""))
+        made = [{"id": f"call_fake_{i}", "type": "function",
+                 "function": {"name": name, "arguments": json.dumps(arguments)}}
+                for i, (name, arguments) in enumerate(calls)]
+        output = approx_tokens(text) + sum(approx_tokens(json.dumps(c)) for c in made)
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": output,
+                 "total_tokens": prompt_tokens + output,
                  "prompt_tokens_details": {"cached_tokens": min(self.cached_tokens,
                                                                 prompt_tokens)},
                  "completion_tokens_details": {"reasoning_tokens": 0}}
         ident, model, created = self.new_id("chatcmpl-"), body["model"], int(time.time())
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            # The calls only when there are some: a test's stand-in for chat_chunks may
+            # take the seven arguments it always took.
             return ScriptedResponse(sse=chat_chunks(ident, model, created, text,
-                                                    finish_reason, usage, include_usage),
+                                                    finish_reason, usage, include_usage,
+                                                    **({"tool_calls": made} if made else {})),
                                     interval=self.stream_interval)
         return ScriptedResponse(json={
             "id": ident, "object": "chat.completion", "created": created, "model": model,
             "system_fingerprint": "fp_fake",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text,
-                                                 "refusal": None},
+            "choices": [{"index": 0, "message": {"role": "assistant",
+                                                 "content": None if made else text,
+                                                 "refusal": None,
+                                                 **({"tool_calls": made} if made else {})},
                          "logprobs": None, "finish_reason": finish_reason}],
             "usage": usage,
         })
@@ -184,6 +196,17 @@ class FakeOpenAI(ScriptedServer):
     def embeddings(self, body: JSONValue) -> ScriptedResponse:
         """Deterministic vectors for each input, as floats or base64 per ``encoding_format``."""
         return embeddings_response(body, self.error)
+
+
+def _calls(body: dict, asked: str) -> list[tuple[str, JSONValue]]:
+    """The calls to answer a request offering ``tools`` with (:func:`calls_to_make`)."""
+    tools = [(t["function"]["name"], t["function"].get("parameters"))
+             for t in body.get("tools") or [] if isinstance(t, dict)
+             and isinstance(t.get("function"), dict) and "name" in t["function"]]
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict):
+        choice = (choice.get("function") or {}).get("name")
+    return calls_to_make(tools, choice, asked, body.get("parallel_tool_calls") is not False)
 
 
 @pytest.fixture

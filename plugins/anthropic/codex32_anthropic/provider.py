@@ -14,32 +14,27 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from codex32.plugins.api import (
     CONNECTION,
-    CONTENT_POLICY,
-    CONTEXT_LENGTH,
-    OVERLOADED,
-    TIMEOUT,
     ChatChunk,
     ChatRequest,
     ChatResult,
     ConfigInvalid,
     HealthResult,
     LLMProvider,
-    ProviderAuthError,
     ProviderError,
-    ProviderRateLimited,
     ProviderTimeout,
     RefusedConnection,
+    ToolCall,
+    ToolCallDelta,
     Usage,
     pinned_client,
-    redacted,
-    retry_after_seconds,
     with_defaults,
 )
+from codex32_anthropic.errors import sdk, translate
+from codex32_anthropic.tools import joined_turns, piece_of, tool_choice, turn_of
 
 try:  # anthropic 2.x streams over httpx2, earlier releases over httpx
     import httpx2 as _http
@@ -74,15 +69,6 @@ MAX_URL = 2048
 MAX_PRICED_MODELS = 500
 
 
-def _sdk() -> ModuleType:
-    """The ``anthropic`` SDK, imported on first use: it takes about 2 s of CPU to import, which
-    every process that loads the plugins (web workers, bot workers, commands) would pay at
-    start-up even when no workspace uses Anthropic."""
-    import anthropic
-
-    return anthropic
-
-
 class AnthropicProvider(LLMProvider):
     """Claude models through ``messages.create`` and, for streaming, ``messages.stream``."""
 
@@ -90,7 +76,7 @@ class AnthropicProvider(LLMProvider):
     title = "Anthropic"
     description = "Anthropic's Claude models through the Messages API."
     secrets = ("api_key",)
-    capabilities = frozenset({"chat", "json", "stream", "schema"})
+    capabilities = frozenset({"chat", "json", "stream", "schema", "tools"})
     config_schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
@@ -155,15 +141,24 @@ class AnthropicProvider(LLMProvider):
         """
         model = request.model or self.config["model"]
         whole = request.json_mode or request.response_schema is not None
+        calls: dict[int, int] = {}  # a tool_use block's index: its call's
+        fed: set[int] = set()  # the calls whose arguments came
         with self.translated_errors(), self.client.messages.stream(
                 **self._parameters(request, model), timeout=self._timeout(request)) as stream:
-            for text in stream.text_stream:
-                if text and not whole:
-                    yield ChatChunk(text=text, model=model)
+            for event in stream:
+                piece = piece_of(event, calls, fed) if request.tools else None
+                if piece is not None:
+                    yield ChatChunk(model=model, tool_calls=(piece,))
+                elif event.type == "content_block_delta" and event.delta.type == "text_delta" \
+                        and event.delta.text and not whole:
+                    yield ChatChunk(text=event.delta.text, model=model)
             message = stream.get_final_message()
         result = self._result(message, model, request)
+        empty = tuple(ToolCallDelta(index=i, arguments="{}") for i in sorted(calls.values())
+                      if i not in fed)  # a call without arguments: an empty object
         yield ChatChunk(text=result.text if whole else "", model=result.model,
-                        usage=result.usage, finish_reason=result.finish_reason)
+                        usage=result.usage, finish_reason=result.finish_reason,
+                        tool_calls=empty)
 
     def price(self, usage: Usage, requested: str, answered_by: str) -> float:
         """What :meth:`stream_complete` charges: the plugin's own price table."""
@@ -211,7 +206,7 @@ class AnthropicProvider(LLMProvider):
                         raise ConfigInvalid("the api_key secret is required for "
                                             "api.anthropic.com", {"api_key": ["required"]})
                     api_key = NO_KEY
-                self._client = _sdk().Anthropic(
+                self._client = sdk().Anthropic(
                     api_key=api_key, base_url=base_url,
                     timeout=float(self.config["timeout"]),
                     max_retries=0,  # the gateway's router retries; two would multiply
@@ -227,7 +222,7 @@ class AnthropicProvider(LLMProvider):
         """
         try:
             yield
-        except _sdk().AnthropicError as exc:
+        except sdk().AnthropicError as exc:
             # ``from None``: the SDK's exception text may quote what the API echoed back.
             raise translate(exc, self.secret("api_key"), quote=quote) from None
         except _http.TimeoutException:
@@ -243,17 +238,23 @@ class AnthropicProvider(LLMProvider):
 
     def _parameters(self, request: ChatRequest, model: str) -> dict[str, Any]:
         system = [m.content for m in request.messages if m.role == "system"]
-        if request.json_mode and request.response_schema is None:
+        forced = request.response_schema is not None and not request.tools
+        if request.json_mode and not forced:
             system.append(JSON_INSTRUCTION)
-        turns: list[dict[str, str]] = []
+        if request.response_schema is not None and not forced:
+            # The tools take the forced tool's place: the schema is an instruction instead.
+            system.append("The JSON object matches this JSON Schema: " + json.dumps(
+                request.response_schema.get("schema") or {"type": "object"}))
+        turns: list[dict[str, Any]] = []
         for message in request.messages:
             if message.role == "system":
                 continue
-            if turns and turns[-1]["role"] == message.role:
+            role, content = turn_of(message)
+            if turns and turns[-1]["role"] == role:
                 # Keep roles alternating, as the API has long required.
-                turns[-1]["content"] += "\n\n" + message.content
+                turns[-1]["content"] = joined_turns(turns[-1]["content"], content)
             else:
-                turns.append({"role": message.role, "content": message.content})
+                turns.append({"role": role, "content": content})
         parameters: dict[str, Any] = {"model": model, "max_tokens": request.max_tokens,
                                       "messages": turns}
         if system:
@@ -266,12 +267,20 @@ class AnthropicProvider(LLMProvider):
         stop = [s for s in request.stop if s.strip()]
         if stop:
             parameters["stop_sequences"] = stop
-        if request.response_schema is not None:
+        if forced and request.response_schema is not None:
             # Structured output: one tool whose input is the schema, and the model made to
             # call it; the answer is the tool's input.
             tool = forced_tool(request.response_schema)
             parameters["tools"] = [tool]
             parameters["tool_choice"] = {"type": "tool", "name": tool["name"]}
+        elif request.tools:
+            parameters["tools"] = [{"name": t.name, "input_schema": t.parameters,
+                                    **({"description": t.description} if t.description
+                                       else {})} for t in request.tools]
+            choice = tool_choice(request.tool_choice)
+            if request.parallel_tool_calls is False and choice["type"] != "none":
+                choice["disable_parallel_tool_use"] = True
+            parameters["tool_choice"] = choice
         return parameters
 
     def _timeout(self, request: ChatRequest) -> float:
@@ -281,8 +290,12 @@ class AnthropicProvider(LLMProvider):
     def _result(self, message: Any, model: str, request: ChatRequest) -> ChatResult:
         text = "".join(block.text for block in message.content
                        if getattr(block, "type", None) == "text")
-        tool_input = next((block.input for block in message.content
-                           if getattr(block, "type", None) == "tool_use"), None)
+        uses = [block for block in message.content
+                if getattr(block, "type", None) == "tool_use"]
+        tool_input = uses[0].input if uses and not request.tools else None
+        calls = tuple(ToolCall(id=block.id, name=block.name,
+                               arguments=json.dumps(block.input, ensure_ascii=False))
+                      for block in uses) if request.tools else ()
         if request.response_schema is not None and tool_input is not None:
             text = json.dumps(tool_input, ensure_ascii=False)
         elif request.json_mode or request.response_schema is not None:
@@ -297,7 +310,8 @@ class AnthropicProvider(LLMProvider):
         answered_by = message.model or model
         return ChatResult(text=text, model=answered_by, usage=usage,
                           cost_usd=self._cost(model, answered_by, usage, cache_writes),
-                          finish_reason=message.stop_reason)
+                          finish_reason="tool_calls" if calls and message.stop_reason
+                          == "tool_use" else message.stop_reason, tool_calls=calls)
 
     def _cost(self, model: str, answered_by: str, usage: Usage, cache_writes: int = 0) -> float:
         """USD from the plugin's own price table (0.0 for a model it does not list); the
@@ -309,72 +323,6 @@ class AnthropicProvider(LLMProvider):
         return (price["input"] * (uncached + CACHE_WRITE_FACTOR * cache_writes
                                   + CACHE_READ_FACTOR * usage.cached_input_tokens)
                 + price["output"] * usage.output_tokens) / 1_000_000
-
-
-# --- errors --------------------------------------------------------------------------------
-
-
-def translate(exc: anthropic.AnthropicError, secret: str | None, *, quote: bool = True
-              ) -> ProviderError:
-    """The codex32 error for an SDK exception; its message never contains ``secret``.
-
-    ``quote=False``: status and error class only, none of the API's text.
-
-    529 ``overloaded_error`` becomes a plain :class:`ProviderError` (502), not a rate limit: the
-    provider as a whole is short of capacity, so the core should fall back to another provider
-    rather than tell the caller to slow down.
-    """
-    if isinstance(exc, _sdk().APITimeoutError):
-        return ProviderTimeout("Anthropic did not answer in time", kind=TIMEOUT)
-    if isinstance(exc, _sdk().APIConnectionError):
-        if isinstance(exc.__cause__, RefusedConnection):
-            return ProviderError(str(exc.__cause__))
-        cause = type(exc.__cause__).__name__ if exc.__cause__ else "connection error"
-        return ProviderError(f"could not reach the Anthropic API ({cause})", kind=CONNECTION)
-    if isinstance(exc, _sdk().APIStatusError):
-        status = exc.status_code
-        # From the body, not the status: an error event mid-stream arrives with a 200.
-        error_type, message = _error_fields(exc.body) if quote else (None, None)
-        label = f"{status} {error_type}" if error_type else str(status)
-        if status in (401, 403) or error_type in ("authentication_error", "permission_error"):
-            # Never pass the API's own words on here: they may describe the key.
-            return ProviderAuthError(f"Anthropic rejected the credentials ({label})",
-                                     status=status)
-        detail = redacted(message or exc.message, secret) if quote else type(exc).__name__
-        retry_after = retry_after_seconds(exc.response.headers)
-        if status == 429 or error_type == "rate_limit_error":
-            return ProviderRateLimited(f"Anthropic rate limit ({label}): {detail}",
-                                       retry_after=retry_after, status=status)
-        if status == 529 or error_type == "overloaded_error":
-            return ProviderError(f"Anthropic is overloaded ({label}), try again later: {detail}",
-                                 status=status, kind=OVERLOADED, retry_after=retry_after)
-        return ProviderError(f"Anthropic answered {label}: {detail}", status=status,
-                             kind=_kind_of(error_type, message), retry_after=retry_after)
-    if not quote:
-        return ProviderError(f"Anthropic failed ({type(exc).__name__})")
-    return ProviderError(f"Anthropic client error ({type(exc).__name__}): "
-                         f"{redacted(str(exc), secret)}")
-
-
-def _kind_of(error_type: str | None, message: str | None) -> str | None:
-    """A more precise kind than the status's, from the error body (None: the status's)."""
-    text = (message or "").lower()
-    if error_type == "invalid_request_error" and ("prompt is too long" in text
-                                                  or "context window" in text
-                                                  or "context length" in text):
-        return CONTEXT_LENGTH
-    if "content filtering policy" in text or "usage policy" in text:
-        return CONTENT_POLICY
-    return None
-
-
-def _error_fields(body: object) -> tuple[str | None, str | None]:
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return None, None
-    kind, message = error.get("type"), error.get("message")
-    return (kind if isinstance(kind, str) else None,
-            message if isinstance(message, str) else None)
 
 
 # --- small pieces ---------------------------------------------------------------------------

@@ -15,7 +15,10 @@ from codex32.plugins.api import (
     ChatRequest,
     ChatResult,
     LLMProvider,
+    Message,
     ProviderError,
+    ToolCall,
+    ToolCallDelta,
     Usage,
 )
 from codex32_openai.connection import (
@@ -55,7 +58,7 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
     description = ("OpenAI chat models, or any OpenAI-compatible server (vLLM, Ollama, "
                    "llama.cpp) through base_url.")
     secrets = ("api_key",)
-    capabilities = frozenset({"chat", "json", "stream", "schema"})
+    capabilities = frozenset({"chat", "json", "stream", "schema", "tools"})
     config_schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
@@ -119,7 +122,12 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
                         if choice.index != 0:
                             continue
                         finish_reason = choice.finish_reason or finish_reason
-                        if choice.delta.content:
+                        calls = _call_deltas(choice.delta.tool_calls)
+                        if calls:
+                            spoke = True
+                            yield ChatChunk(text=choice.delta.content or "", model=answered_by,
+                                            tool_calls=calls)
+                        elif choice.delta.content:
                             spoke = True
                             yield ChatChunk(text=choice.delta.content, model=answered_by)
                         elif spoke:
@@ -138,7 +146,7 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
                 + usage.output_tokens * price["output"]) / 1_000_000
 
     def _parameters(self, request: ChatRequest, model: str) -> dict[str, Any]:
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        messages = [_message(m) for m in request.messages]
         parameters: dict[str, Any] = {
             "model": model,
             "messages": messages,
@@ -148,6 +156,17 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
             parameters["temperature"] = request.temperature
         if request.stop:
             parameters["stop"] = list(request.stop)
+        if request.tools:
+            parameters["tools"] = [{"type": "function", "function": {
+                "name": t.name, "parameters": t.parameters,
+                **({"description": t.description} if t.description else {}),
+                **({"strict": True} if t.strict else {})}} for t in request.tools]
+            if request.parallel_tool_calls is not None:
+                parameters["parallel_tool_calls"] = request.parallel_tool_calls
+        if request.tool_choice is not None:
+            parameters["tool_choice"] = request.tool_choice if request.tool_choice in (
+                "auto", "none", "required") else {"type": "function",
+                                                  "function": {"name": request.tool_choice}}
         if request.response_schema is not None:
             parameters["response_format"] = {"type": "json_schema",
                                               "json_schema": json_schema(request.response_schema)}
@@ -160,6 +179,41 @@ class OpenAIProvider(OpenAIConnection, LLMProvider):
     def _timeout(self, request: ChatRequest) -> float:
         # The workspace's setting is a ceiling; the caller's budget may be shorter.
         return min(float(request.timeout), float(self.config["timeout"]))
+
+
+def _message(message: Message) -> dict[str, Any]:
+    """A message as the API takes it, tool calls and results included."""
+    found: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        found["tool_calls"] = [{"id": c.id, "type": "function",
+                                "function": {"name": c.name, "arguments": c.arguments}}
+                               for c in message.tool_calls]
+        found["content"] = message.content or None
+    if message.role == "tool":
+        found["tool_call_id"] = message.tool_call_id
+    return found
+
+
+def _call_deltas(deltas: Any) -> tuple[ToolCallDelta, ...]:
+    """The pieces of tool calls of a streamed chunk's delta (the SDK's models)."""
+    found = []
+    for delta in deltas or ():
+        function = delta.function
+        found.append(ToolCallDelta(index=delta.index, id=delta.id,
+                                   name=function.name if function else None,
+                                   arguments=(function.arguments or "") if function else ""))
+    return tuple(found)
+
+
+def _tool_calls(message: dict[str, Any]) -> tuple[ToolCall, ...]:
+    """The tool calls of a decoded answer's message."""
+    found = []
+    for call in _field(message, "tool_calls", list, []):
+        function = _field(call, "function", dict)
+        found.append(ToolCall(id=_field(call, "id", str),
+                              name=_field(function, "name", str),
+                              arguments=_field(function, "arguments", str, "") or "{}"))
+    return tuple(found)
 
 
 def json_schema(response_schema: dict[str, Any]) -> dict[str, Any]:
@@ -193,13 +247,14 @@ def _completion(answer: Any, requested: str,
         text = (_field(message, "content", str, None) or _field(message, "refusal", str, None)
                 or "")
         usage = _usage(answer.get("usage"))
+        calls = _tool_calls(message)
         answered_by = _field(answer, "model", str, None) or requested
         finish_reason = _field(choice, "finish_reason", str, None)
     except _Malformed as exc:
         raise ProviderError(f"OpenAI answered with a malformed completion: {exc}") from None
     return ChatResult(text=text, model=answered_by, usage=usage,
                       cost_usd=price(usage, requested, answered_by),
-                      finish_reason=finish_reason)
+                      finish_reason=finish_reason, tool_calls=calls)
 
 
 _REQUIRED = object()

@@ -12,6 +12,7 @@ from flask import Response, stream_with_context
 
 from codex32.api import openings, transaction
 from codex32.api.blueprint import Blueprint
+from codex32.api.v1 import openai_tools
 from codex32.api.v1.llm_schemas import (
     BudgetSchema,
     BudgetsInSchema,
@@ -23,9 +24,9 @@ from codex32.auth.guard import current_principal, requires
 from codex32.auth.principal import Principal
 from codex32.auth.rbac import Permission
 from codex32.db import db
-from codex32.errors import DomainError, error_body
+from codex32.errors import DomainError, Invalid, error_body
 from codex32.plugins.errors import PluginError
-from codex32.plugins.interfaces import ChatRequest, Message
+from codex32.plugins.interfaces import ChatRequest, Message, Tool, ToolCall
 from codex32.services import gateway
 from codex32.services.gateway import budgets, deployments, ledger
 
@@ -39,13 +40,32 @@ def caller_of(principal: Principal) -> gateway.Caller:
 
 
 def chat_request(data: dict) -> ChatRequest:
-    """The plugin-level request for a parsed chat body."""
-    return ChatRequest(messages=tuple(Message(m["role"], m["content"])
-                                      for m in data["messages"]),
+    """The plugin-level request for a parsed chat body, its tools and tool calls checked
+    as the OpenAI-compatible endpoint checks them (:mod:`.openai_tools`)."""
+    for i, m in enumerate(data["messages"]):
+        for name, role in (("tool_calls", "assistant"), ("tool_call_id", "tool")):
+            if m.get(name) and m["role"] != role:
+                why = f"only an {role} message has {name}"
+                raise Invalid(f"messages.{i}.{name}: {why}",
+                              errors={"json": {"messages": {i: {name: [why]}}}})
+    messages = tuple(Message(m["role"], m["content"], tool_calls=tuple(
+        ToolCall(c["id"], c["name"], openai_tools.checked_arguments(
+            c["arguments"], ["messages", i, "tool_calls", at, "arguments"]))
+        for at, c in enumerate(m.get("tool_calls") or []) if m["role"] == "assistant"),
+        tool_call_id=m.get("tool_call_id") if m["role"] == "tool" else None)
+        for i, m in enumerate(data["messages"]))
+    openai_tools.checked_conversation(messages)
+    tools = tuple(Tool(t["name"], t["description"], openai_tools.checked_parameters(
+        t["parameters"], ["tools", i, "parameters"]), t["strict"])
+        for i, t in enumerate(data.get("tools") or []))
+    openai_tools.checked_names(tools)
+    return ChatRequest(messages=messages,
                        model=data.get("model"), temperature=data["temperature"],
                        max_tokens=data["max_tokens"], json_mode=data.get("json_mode", False),
                        timeout=data.get("timeout", 60.0),
-                       response_schema=data.get("response_schema"))
+                       response_schema=data.get("response_schema"), tools=tools,
+                       tool_choice=openai_tools.checked_choice(data.get("tool_choice"), tools),
+                       parallel_tool_calls=data.get("parallel_tool_calls") if tools else None)
 
 
 @blp.route("/llm/chat", methods=["POST"])
@@ -56,7 +76,11 @@ def chat_request(data: dict) -> ChatRequest:
 def chat(data):
     """Answer a chat through the workspace's route (aliases, fallback, budget, cache, ledger).
 
-    With ``stream: true`` the answer is Server-Sent Events: ``chunk`` events with ``text``,
+    ``tools`` offers functions the model may call; its calls come back in ``tool_calls``
+    (send them back in an assistant message, each result in a ``tool`` message).
+    With ``stream: true`` the answer is Server-Sent Events: ``chunk`` events with ``text``
+    (and pieces of tool calls in ``tool_calls``: index, id and name first, then fragments of
+    the arguments),
     then one ``done`` event with usage, cost and attempts (or an ``error`` event). A client
     that disconnects stops the upstream call; the tokens produced are still recorded.
     """
@@ -87,7 +111,11 @@ def sse(opened: gateway.GatewayStream) -> Response:
     def events() -> Iterator[str]:
         try:
             for chunk in opened:
-                if chunk.text:
+                if chunk.tool_calls:
+                    yield _event("chunk", {"text": chunk.text, "tool_calls": [
+                        {"index": d.index, "id": d.id, "name": d.name,
+                         "arguments": d.arguments} for d in chunk.tool_calls]})
+                elif chunk.text:
                     yield _event("chunk", {"text": chunk.text})
         except (PluginError, DomainError) as exc:
             # The error the same failure answers before the first piece (a timeout is a 504).

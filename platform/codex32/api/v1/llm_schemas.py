@@ -87,10 +87,39 @@ class LLMSettingsSchema(MergePatch):
     cooldown = fields.Nested(CooldownSettingsSchema)
 
 
+TOOL_NAME = validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$",
+                            error="letters, digits, _ and - (at most 64)")
+
+
+class ToolCallSchema(Strict):
+    """A call the model made (an earlier answer's ``tool_calls``)."""
+
+    id = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    name = fields.String(required=True, validate=TOOL_NAME)
+    arguments = fields.String(required=True, validate=validate.Length(max=200_000),
+                              metadata={"description": "the JSON text of an object"})
+
+
+class ToolSchema(Strict):
+    """A function the model may call."""
+
+    name = fields.String(required=True, validate=TOOL_NAME)
+    description = fields.String(load_default="", validate=validate.Length(max=8192))
+    parameters = fields.Dict(load_default=None, metadata={
+        "description": "the JSON Schema of its arguments (an object)"})
+    strict = JsonBoolean(load_default=False)
+
+
 class MessageSchema(Strict):
+    """A message; an assistant's may hold ``tool_calls``, a ``tool`` message answers one
+    by ``tool_call_id``."""
+
     role = fields.String(required=True, validate=validate.OneOf(["system", "user",
-                                                                 "assistant"]))
+                                                                 "assistant", "tool"]))
     content = fields.String(required=True, validate=validate.Length(max=200_000))
+    tool_calls = fields.List(fields.Nested(ToolCallSchema), load_default=list,
+                             validate=validate.Length(max=128))
+    tool_call_id = fields.String(load_default=None, validate=validate.Length(min=1, max=256))
 
 
 class ResponseSchemaSchema(Strict):
@@ -116,6 +145,14 @@ class ChatSchema(Strict):
     response_schema = fields.Nested(ResponseSchemaSchema, load_default=None, metadata={
         "description": "ask for structured output (OpenAI's json_schema, Anthropic's forced "
                        "tool); the text is the JSON object"})
+    tools = fields.List(fields.Nested(ToolSchema), load_default=list,
+                        validate=validate.Length(max=128), metadata={
+                            "description": "functions the model may call (a route holding a "
+                                           "provider without tools refuses them)"})
+    tool_choice = fields.String(load_default=None, validate=validate.Length(min=1, max=64),
+                                metadata={"description": "auto, none, required or a tool's "
+                                                         "name"})
+    parallel_tool_calls = JsonBoolean(load_default=None, allow_none=True)
     stream = JsonBoolean(load_default=False)
     cache = JsonBoolean(load_default=None, allow_none=True, metadata={
         "description": "true caches whatever the temperature, false opts out"})
@@ -138,8 +175,16 @@ class TokenUsageSchema(Output):
     total_tokens = fields.Integer(required=True)
 
 
+class CalledSchema(Output):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    arguments = fields.String(required=True)
+
+
 class ChatAnswerSchema(Output):
     text = fields.String(required=True)
+    tool_calls = fields.List(fields.Nested(CalledSchema), required=True, metadata={
+        "description": "the calls the model made (finish_reason then says so)"})
     provider = fields.String(required=True)
     model = fields.String(required=True)
     finish_reason = fields.String(allow_none=True)

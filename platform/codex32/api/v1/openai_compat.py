@@ -11,6 +11,7 @@ import struct
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 from flask import Response, stream_with_context
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
@@ -18,7 +19,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, vali
 from codex32.api import openings, transaction
 from codex32.api.blueprint import Blueprint
 from codex32.api.schemas import JsonBoolean, JsonInteger, JsonNumber
-from codex32.api.v1 import openai_errors, openai_params
+from codex32.api.v1 import openai_errors, openai_params, openai_tools
 from codex32.api.v1.llm import caller_of
 from codex32.api.v1.llm_schemas import MAX_MODEL, ResponseSchemaSchema
 from codex32.auth.guard import current_principal, requires
@@ -63,13 +64,20 @@ def _content(value: object) -> str:
 
 
 class OpenAIMessageSchema(Lenient):
+    """A message; an assistant's may hold ``tool_calls`` (its content then null), a
+    ``tool`` message answers one by ``tool_call_id``."""
+
     role = fields.String(required=True, validate=validate.OneOf(
-        ["system", "developer", "user", "assistant"]))
-    content = fields.Raw(required=True)
+        ["system", "developer", "user", "assistant", "tool"]))
+    content = fields.Raw(load_default=None, allow_none=True)
+    tool_calls = fields.List(fields.Nested(openai_tools.ToolCallSchema), load_default=None,
+                             allow_none=True)
+    tool_call_id = fields.String(load_default=None, allow_none=True,
+                                 validate=validate.Length(min=1, max=256))
 
     @pre_load
-    def _refuse_tool_calls(self, data, **kwargs):
-        openai_params.refuse_tool_calls(data)
+    def _refuse_function_calls(self, data, **kwargs):
+        openai_params.refuse_function_call(data)
         return data
 
 
@@ -100,6 +108,12 @@ class CompletionSchema(Lenient):
     stop = fields.Raw(load_default=None, validate=openai_params.stop_sequences, metadata={
         "description": "a stop sequence or a list of at most 4: the answer ends before the "
                        "first"})
+    tools = fields.List(fields.Nested(openai_tools.ToolSchema), load_default=None,
+                        allow_none=True,
+                        validate=validate.Length(max=openai_tools.MAX_TOOLS))
+    tool_choice = fields.Raw(load_default=None, metadata={
+        "description": "none, auto, required or {type: function, function: {name}}"})
+    parallel_tool_calls = JsonBoolean(load_default=None, allow_none=True)
 
     @pre_load
     def _refuse_what_the_gateway_cannot_honour(self, data, **kwargs):
@@ -145,11 +159,9 @@ def _response_schema(response_format: dict | None) -> dict | None:
 def chat_completions(data):
     """Create a chat completion (OpenAI's shape; ``stream: true`` for SSE chunks)."""
     principal = current_principal()
-    try:
-        messages = tuple(Message("system" if m["role"] == "developer" else m["role"],
-                                 _content(m["content"])) for m in data["messages"])
-    except ValidationError as exc:
-        raise Invalid(str(exc.messages[0] if exc.messages else exc)) from exc
+    messages = tuple(_message(m, i) for i, m in enumerate(data["messages"]))
+    openai_tools.checked_conversation(messages)
+    tools, tool_choice, parallel = openai_tools.tools_of(data)
     request = ChatRequest(messages=messages, model=data["model"],
                           temperature=1.0 if data["temperature"] is None
                           else data["temperature"],
@@ -157,7 +169,8 @@ def chat_completions(data):
                           json_mode=(data["response_format"] or {}).get("type") in (
                               "json_object", "json_schema"),
                           response_schema=_response_schema(data["response_format"]),
-                          stop=openai_params.stops(data["stop"]), timeout=120)
+                          stop=openai_params.stops(data["stop"]), timeout=120,
+                          tools=tools, tool_choice=tool_choice, parallel_tool_calls=parallel)
     ident, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if data["stream"]:
         transaction.end()  # the stream works in sessions of its own: hold no connection
@@ -182,15 +195,40 @@ def chat_completions(data):
                           defer=transaction.after_sent,
                           read=principal.reads)
     text, stopped = openai_params.cut_at_stop(result.text, request.stop)
+    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+    finish = "stop" if stopped else _finish(result.finish_reason)
+    if result.tool_calls:
+        message.update(content=text or None,
+                       tool_calls=openai_tools.calls_json(result.tool_calls))
+        finish = "tool_calls"
     body = {"id": ident, "object": "chat.completion", "created": created,
             "model": result.model, "system_fingerprint": None,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text,
-                                                 "refusal": None},
-                         "logprobs": None,
-                         "finish_reason": "stop" if stopped else _finish(result.finish_reason)}],
+            "choices": [{"index": 0, "message": message, "logprobs": None,
+                         "finish_reason": finish}],
             "usage": _usage(result.usage)}
     return body, 200, {**result.headers, "x-llm-provider": result.provider,
                        "x-llm-cache": _cache(result.cache_hit)}
+
+
+def _message(found: dict, index: int) -> Message:
+    """A request's message (its content's text, its tool calls or the call it answers)."""
+    role = "system" if found["role"] == "developer" else found["role"]
+    if found["tool_calls"] and role != "assistant":
+        why = "only an assistant message holds tool_calls"
+        raise Invalid(f"messages.{index}.tool_calls: {why}",
+                      errors={"json": {"messages": {index: {"tool_calls": [why]}}}})
+    calls = openai_tools.calls_of(found["tool_calls"], index) if role == "assistant" else ()
+    if found["content"] is None and not calls:
+        why = "null only for an assistant message holding tool_calls"
+        raise Invalid(f"messages.{index}.content: {why}",
+                      errors={"json": {"messages": {index: {"content": [why]}}}})
+    try:
+        text = "" if found["content"] is None else _content(found["content"])
+    except ValidationError as exc:
+        why = str(exc.messages[0] if exc.messages else exc)
+        raise Invalid(why, errors={"json": {"messages": {index: {"content": [why]}}}}) from exc
+    return Message(role, text, tool_calls=calls,
+                   tool_call_id=found["tool_call_id"] if role == "tool" else None)
 
 
 def _cache(hit: bool) -> str:
@@ -206,11 +244,14 @@ def _chunks(opened: gateway.GatewayStream, ident: str, created: int, model: str,
             "model": opened.model or model,
             "choices": [{"index": 0, "delta": delta, "logprobs": None,
                          "finish_reason": finish}]}) + "\n\n"
-    stopped = False
+    stopped = called = False
     try:
         yield chunk({"role": "assistant", "content": ""})
         held = openai_params.StopWatch(stop)  # the answer ends before a stop sequence
         for piece in opened:
+            if piece.tool_calls:
+                called = True
+                yield chunk({"tool_calls": openai_tools.deltas_json(piece.tool_calls)})
             if piece.text:
                 ready, stopped = held.add(piece.text)
                 if ready:
@@ -229,7 +270,8 @@ def _chunks(opened: gateway.GatewayStream, ident: str, created: int, model: str,
     finally:
         opened.close()  # a client that went away: stop upstream, record what was produced
     result = opened.result
-    yield chunk({}, "stop" if stopped else _finish(result.finish_reason if result else None))
+    yield chunk({}, "tool_calls" if called and not stopped else "stop" if stopped
+                else _finish(result.finish_reason if result else None))
     if include_usage and result is not None:
         yield "data: " + json.dumps({"id": ident, "object": "chat.completion.chunk",
                                      "created": created, "model": result.model,
@@ -237,10 +279,11 @@ def _chunks(opened: gateway.GatewayStream, ident: str, created: int, model: str,
     yield "data: [DONE]\n\n"
 
 
-# A provider's stop reason in OpenAI's terms (``stop``, ``length``, ``content_filter``; no
-# ``tool_calls``: tools are refused, and Anthropic's ``tool_use`` here is the forced tool
-# that carries a ``json_schema`` answer). Any other reason, a provider's own, is ``stop``:
-# clients compare against OpenAI's values.
+# A provider's stop reason in OpenAI's terms (``stop``, ``length``, ``content_filter``;
+# ``tool_calls`` is the answer's when it holds tool calls, whatever the provider said, and
+# Anthropic's ``tool_use`` without them is the forced tool that carries a ``json_schema``
+# answer). Any other reason, a provider's own, is ``stop``: clients compare against
+# OpenAI's values.
 _FINISHES = {"stop": "stop", "length": "length", "content_filter": "content_filter",
              "end_turn": "stop", "stop_sequence": "stop", "tool_use": "stop",
              "max_tokens": "length", "model_context_window_exceeded": "length",

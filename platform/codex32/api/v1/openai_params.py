@@ -16,7 +16,10 @@ Chat completions:
   ``n`` (1 only), ``stream``, ``stream_options.include_usage``, ``response_format``
   (``text``, ``json_object``, ``json_schema``), ``stop`` (a string or at most 4: sent to the
   provider, and the answer cut before the first one by :func:`cut_at_stop` /
-  :class:`StopWatch` too, for a provider that does not honour it).
+  :class:`StopWatch` too, for a provider that does not honour it), ``tools`` (function
+  tools), ``tool_choice``, ``parallel_tool_calls``, and in ``messages`` an assistant's
+  ``tool_calls`` and ``tool`` messages answering them (:mod:`codex32.api.v1.openai_tools`;
+  a route holding a provider without the ``tools`` capability refuses them).
 - **Ignored** (:data:`IGNORED`): bookkeeping for OpenAI's own services (``user``, ``store``,
   ``metadata``, ``service_tier``, ``safety_identifier``, the ``prompt_cache_*`` fields) and
   sampling hints (``top_p``, ``seed``, ``presence_penalty``, ``frequency_penalty``,
@@ -25,15 +28,16 @@ Chat completions:
   of providers that read the hints differently or not at all (Anthropic has no penalties or
   seed; the response's ``system_fingerprint`` is null, promising no determinism). Clients
   such as LangChain send some of them by default, so refusing would break them for nothing.
-  ``parallel_tool_calls`` means nothing without tools, which are refused. ``prediction``
+  ``prediction``
   (predicted outputs) only speeds OpenAI's reply up: the answer is the same without it.
-- **Refused when used** (:data:`REFUSED`): tools and functions, logprobs,
+- **Refused when used** (:data:`REFUSED`): the deprecated ``functions`` and
+  ``function_call`` (``tools`` replace them), logprobs,
   audio output, web search, moderation, and ``logit_bias`` with entries:
   unlike the hints above, a bias of -100/100 bans or forces tokens (a hard constraint on the
   content), and its token ids belong to one tokenizer, meaningless along a provider chain.
-  A message holding ``tool_calls`` or ``function_call`` is refused too
-  (:func:`refuse_tool_calls`), as is a ``tool`` or ``function`` role.
-  Each field's neutral value (``tools: []``, ``tool_choice: "none"``,
+  A message holding ``function_call`` is refused too (:func:`refuse_function_call`), as is
+  the ``function`` role.
+  Each field's neutral value (``functions: []``, ``function_call: "none"``,
   ``logprobs: false``, ``modalities: ["text"]``, ``logit_bias: {}``...) is accepted.
 
 Embeddings (:class:`~codex32.api.v1.openai_compat.EmbeddingsSchema`):
@@ -76,7 +80,7 @@ from codex32.services.gateway import tokens
 IGNORED = ("user", "store", "metadata", "service_tier", "safety_identifier",
            "prompt_cache_key", "prompt_cache_options", "prompt_cache_retention", "top_p",
            "seed", "presence_penalty", "frequency_penalty", "reasoning_effort", "verbosity",
-           "parallel_tool_calls", "prediction")
+           "prediction")
 EMBEDDINGS_IGNORED = ("user",)
 
 REFUSAL = "the gateway does not support"
@@ -106,8 +110,6 @@ def _not_text_only(value: Any) -> bool:
 
 # field: (whether a value uses it, what the client would miss were it ignored)
 REFUSED: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "tools": (_not_empty, "tool calls: the model would answer in plain text"),
-    "tool_choice": (_chosen, "tool calls: the model would answer in plain text"),
     "functions": (_not_empty, "function calls: the model would answer in plain text"),
     "function_call": (_chosen, "function calls: the model would answer in plain text"),
     "logprobs": (_true, "log probabilities"),
@@ -137,17 +139,14 @@ def refuse_unsupported(body: Any) -> None:
             f"{', '.join(RESPONSE_FORMATS)}"]}})
 
 
-def refuse_tool_calls(message: Any) -> None:
-    """Raise a ``ValidationError`` keyed by ``tool_calls`` or ``function_call`` when a chat
-    message carries one (an earlier answer's tool call): tools are refused, and the history
-    sent as text without its calls would be another conversation."""
-    if not isinstance(message, dict):
-        return
-    for name in ("tool_calls", "function_call"):
-        if _not_empty(message.get(name)):
-            raise ValidationError({name: [
-                f"{REFUSAL} tool calls in the conversation (tools are not supported); "
-                "leave it out"]})
+def refuse_function_call(message: Any) -> None:
+    """Raise a ``ValidationError`` keyed by ``function_call`` when a chat message carries
+    one (the deprecated functions' call): functions are refused, and the history sent as
+    text without its call would be another conversation (use ``tools``)."""
+    if isinstance(message, dict) and _not_empty(message.get("function_call")):
+        raise ValidationError({"function_call": [
+            f"{REFUSAL} function_call in the conversation (the deprecated functions are "
+            "not supported; use tools and tool_calls); leave it out"]})
 
 
 def embedding_texts(value: Any, limit: int) -> list[str]:

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from codex32 import runtime
 from codex32.db import driver, tenancy
 from codex32.observability.metrics import LLM_CACHE
-from codex32.plugins.interfaces import ChatRequest
+from codex32.plugins.interfaces import ChatRequest, Message
 from codex32.runtime import background
 from codex32.services.gateway.calls import Deployment, stored_number, stored_section
 
@@ -86,14 +86,30 @@ def key(workspace_id: uuid.UUID | str, deployments: tuple[Deployment, ...],
     normal = {
         "workspace": str(workspace_id),
         "chain": [[d.provider, d.model, generations.get(d.provider, "")] for d in deployments],
-        "messages": [[m.role, m.content] for m in request.messages],
+        # A message's tool calls or result only when it holds one: the keys cached before
+        # tools still match.
+        "messages": [_message(m) for m in request.messages],
         "temperature": request.temperature, "max_tokens": request.max_tokens,
         "json_mode": request.json_mode, "response_schema": request.response_schema,
     }
     if request.stop:  # absent otherwise: the keys cached before stop sequences still match
         normal["stop"] = list(request.stop)
+    if request.tools or request.tool_choice is not None:  # likewise
+        normal["tools"] = [[t.name, t.description, t.parameters, t.strict]
+                           for t in request.tools]
+        normal["tool_choice"] = [request.tool_choice, request.parallel_tool_calls]
     return hashlib.sha256(json.dumps(normal, sort_keys=True, ensure_ascii=False,
                                      separators=(",", ":")).encode()).digest()
+
+
+def _message(message: Message) -> list[Any]:
+    """A message as its cache key holds it: its tool calls or the call it answers only
+    when it has them, so the keys cached before tools still match."""
+    normal: list[Any] = [message.role, message.content]
+    if message.tool_calls or message.tool_call_id:
+        normal += [[[c.id, c.name, c.arguments] for c in message.tool_calls],
+                   message.tool_call_id]
+    return normal
 
 
 # The bound workspace's fresh answer for a key; the budget reservation runs it as its first

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from codex32.plugins.interfaces import Usage
+from codex32.plugins.interfaces import ToolCall, Usage
 
 PURPOSES = ("builder", "search", "bot", "gateway", "test")
 MAX_MODEL_NAME = 200  # characters of a model name the ledger keeps (llm_usage.model and
@@ -126,11 +126,13 @@ class GatewayResult:
     usage_id: uuid.UUID | None = None
     latency_ms: int = 0
     headers: dict[str, str] = field(default_factory=dict)  # x-ratelimit-* for HTTP answers
+    tool_calls: tuple[ToolCall, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The platform's own response shape (``POST /api/v1/llm/chat``)."""
         return {
             "text": self.text, "provider": self.provider, "model": self.model,
+            "tool_calls": calls_dicts(self.tool_calls),
             "finish_reason": self.finish_reason, "cache_hit": self.cache_hit,
             "usage": usage_dict(self.usage),
             "cost_usd": money_text(self.cost_usd),
@@ -161,6 +163,24 @@ def money_text(value: Decimal | None) -> str | None:
     if value is None:
         return None
     return f"{value.normalize():f}"
+
+
+def reported_calls(calls: tuple[ToolCall, ...]) -> tuple[ToolCall, ...]:
+    """A provider's tool calls with their texts as :func:`reported_text` leaves them."""
+    return tuple(ToolCall(id=reported_text(c.id), name=reported_text(c.name),
+                          arguments=reported_text(c.arguments)) for c in calls)
+
+
+def calls_dicts(calls: tuple[ToolCall, ...]) -> list[dict[str, str]]:
+    """Tool calls as the platform shows and caches them."""
+    return [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
+
+
+def calls_of(found: Any) -> tuple[ToolCall, ...]:
+    """The tool calls of :func:`calls_dicts` (a cached answer's; none when not a list)."""
+    return tuple(ToolCall(id=str(c.get("id", "")), name=str(c.get("name", "")),
+                          arguments=str(c.get("arguments", "{}")))
+                 for c in (found if isinstance(found, list) else []) if isinstance(c, dict))
 
 
 def usage_dict(usage: Usage) -> dict[str, int]:

@@ -43,6 +43,8 @@ from codex32.services.gateway.calls import (
     PURPOSES,
     Caller,
     GatewayResult,
+    calls_of,
+    reported_calls,
     reported_model,
     reported_text,
     reported_usage,
@@ -90,6 +92,8 @@ def prepare(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
         read = tenancy.execute_bound(session, workspace, first_reads())
     route = routing.route(session, workspace, request.model,
                           provider_instances.snapshot_of(read[0]))
+    if request.uses_tools:
+        routing.check_tools(route, request.model)
     deployments = routing.resolved(route)
     prompt = tokens.prompt_tokens(request)
     # The database's rests from the first reads, when they read them.
@@ -182,7 +186,8 @@ def _chat(session: Session, workspace_id: uuid.UUID | str, request: ChatRequest,
                                              reported_usage(answer.usage), answer.text),
                                finish_reason=answer.finish_reason and reported_text(
                                    answer.finish_reason),
-                               attempts=attempts)
+                               attempts=attempts,
+                               tool_calls=reported_calls(answer.tool_calls))
         finish(session, prepared, result, cacheable=True, defer=defer)
         result.headers = prepared.headers
         return result
@@ -241,7 +246,8 @@ def _hit(prepared: Prepared, found: dict[str, Any], written: dict[str, Any]) -> 
     usage = Usage(**found.get("usage", {}))
     result = GatewayResult(text=found["text"], provider=found["provider"], model=found["model"],
                            usage=usage, cost_usd=Decimal(0), finish_reason=found.get(
-                               "finish_reason"), cache_hit=True)
+                               "finish_reason"), cache_hit=True,
+                           tool_calls=calls_of(found.get("tool_calls")))
     result.latency_ms = written["latency_ms"]
     row = ledger.entry(
         prepared.workspace_id, kind="chat", purpose=prepared.purpose,

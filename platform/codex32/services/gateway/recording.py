@@ -30,7 +30,13 @@ from codex32.plugins.errors import TIMEOUT
 from codex32.plugins.interfaces import ChatRequest, Usage
 from codex32.runtime import background
 from codex32.services.gateway import budgets, cache, ledger, notices, prices, records, routing
-from codex32.services.gateway.calls import Attempt, Caller, Deployment, GatewayResult
+from codex32.services.gateway.calls import (
+    Attempt,
+    Caller,
+    Deployment,
+    GatewayResult,
+    calls_dicts,
+)
 from codex32.services.gateway.router import RouteFailed
 
 log = logging.getLogger(__name__)
@@ -112,6 +118,7 @@ def _written(prepared: Prepared, result: GatewayResult, *, cacheable: bool, stat
             prepared.workspace_id, prepared.cache_key,
             {"text": result.text, "provider": result.provider, "model": result.model,
              "finish_reason": result.finish_reason,
+             **({"tool_calls": calls_dicts(result.tool_calls)} if result.tool_calls else {}),
              "usage": {"input_tokens": result.usage.input_tokens,
                        "output_tokens": result.usage.output_tokens,
                        "cached_input_tokens": result.usage.cached_input_tokens,

@@ -41,6 +41,8 @@ from codex32.plugins.interfaces import (
     Embedder,
     EmbeddingResult,
     LLMProvider,
+    ToolCall,
+    ToolCallDelta,
     Usage,
 )
 from codex32.plugins.vector_checks import FLOAT32_MAX
@@ -122,10 +124,21 @@ def _answered(provider: LLMProvider, answer: ChatResult | ChatChunk) -> None:
                     usage.reasoning_tokens)))),
         ("model", isinstance(getattr(answer, "model", None), str | None)),
         ("finish_reason", isinstance(getattr(answer, "finish_reason", None), str | None)),
+        ("tool_calls", _calls_ok(getattr(answer, "tool_calls", ()),
+                                 ToolCallDelta if expected is ChatChunk else ToolCall)),
     ) if not ok]
     if wrong:
         raise ProviderError(f"{provider.id} answered a {type(answer).__name__} that is no "
                             f"{expected.__name__} ({wrong[0]} of the wrong type)")
+
+
+def _calls_ok(calls: object, kind: type) -> bool:
+    """A tuple (or list) of ``kind`` (:class:`ToolCall` or :class:`ToolCallDelta`) with
+    string fields (an index an int)."""
+    return isinstance(calls, tuple | list) and all(
+        isinstance(call, kind) and all(isinstance(getattr(call, name), str | None)
+                                       for name in ("id", "name", "arguments"))
+        and isinstance(getattr(call, "index", 0), int) for call in calls)
 
 
 def _checked_pieces(provider: LLMProvider, chunks: Iterator[ChatChunk]) -> Iterator[ChatChunk]:

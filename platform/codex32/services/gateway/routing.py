@@ -33,6 +33,17 @@ ALIASES = {"llm": ("aliases", "language model provider", "a"),
            "embedder": ("embedding_aliases", "embedder", "an")}
 
 
+def check_tools(route: Route, requested: str | None) -> None:
+    """Refuse (422 naming ``tools``) a request using tools whose route holds a provider
+    without the ``tools`` capability: it would answer without them (or fail on a tool call
+    in the conversation), never drop them silently."""
+    for provider, instance in route.instances.items():
+        if "tools" not in instance.capabilities:
+            why = (f"model {requested or 'default'!r} routes to provider {provider!r}, which "
+                   "does not support tools (function calling)")
+            raise Invalid(why, errors={"json": {"tools": [why]}})
+
+
 @dataclass(frozen=True)
 class Route:
     """The deployments to try in order, each with the provider instance built for it."""

@@ -25,13 +25,14 @@ from codex32 import outbound_http, runtime
 from codex32.db import driver, tenancy
 from codex32.errors import DomainError, GatewayTimeout
 from codex32.plugins.errors import PluginError, ProviderTimeout
-from codex32.plugins.interfaces import ChatChunk, ChatRequest
+from codex32.plugins.interfaces import ChatChunk, ChatRequest, assembled, deltas_of
 from codex32.runtime import background
 from codex32.services.gateway import records
 from codex32.services.gateway.calls import (
     Attempt,
     Caller,
     GatewayResult,
+    reported_calls,
     reported_model,
     reported_usage,
 )
@@ -134,7 +135,9 @@ def _stream(session: Session, workspace_id: uuid.UUID | str, request: ChatReques
                                  headers=ready.headers, cache_hit=True, result=hit,
                                  chunks=iter([ChatChunk(text=hit.text, model=hit.model,
                                                         usage=hit.usage,
-                                                        finish_reason=hit.finish_reason)]))
+                                                        finish_reason=hit.finish_reason,
+                                                        tool_calls=deltas_of(
+                                                            hit.tool_calls))]))
         prepared()
         upstream, first, deployment, attempts = routed(session, ready, Router.open_stream)
     opened = GatewayStream(provider=deployment.provider,
@@ -198,7 +201,8 @@ def _relay(session: Session, prepared: Prepared, opened: GatewayStream,
                                  opened.model),
             usage=usage, attempts=opened.attempts,
             finish_reason=next((c.finish_reason for c in reversed(received)
-                                if c.finish_reason), None))
+                                if c.finish_reason), None),
+            tool_calls=reported_calls(assembled(received)))
         with settling(), tenancy.bound(session, prepared.workspace_id):
             try:
                 finish(session, prepared, result, cacheable=status == "ok", status=status,

@@ -120,6 +120,15 @@ def prompt_tokens(request: ChatRequest) -> int:
     counted = sum(count_message(m.content) + PER_MESSAGE for m in request.messages) + PER_REQUEST
     if request.response_schema is not None:  # the schema is sent, and counted, as input
         counted += count_message(json.dumps(request.response_schema, separators=(",", ":")))
+    if request.tools:  # so are the tools' names, descriptions and schemas
+        counted += count_message(json.dumps(
+            [[t.name, t.description, t.parameters] for t in request.tools],
+            separators=(",", ":")))
+    for message in request.messages:  # and the calls of the conversation
+        if message.tool_calls or message.tool_call_id:
+            counted += count_message(json.dumps(
+                [message.tool_call_id, [[c.id, c.name, c.arguments] for c in
+                                        message.tool_calls]], separators=(",", ":")))
     return math.ceil(counted * MARGIN)
 
 

@@ -15,7 +15,10 @@ from codex32.plugins.interfaces import (
     ChatRequest,
     ChatResult,
     Message,
+    Tool,
+    ToolCall,
     Usage,
+    assembled,
 )
 from codex32.testing.conformance.cases import DEFAULT_TIMEOUT_BOUND, ErrorCase
 from codex32.testing.conformance.routed import RoutedConformance
@@ -157,6 +160,40 @@ class LLMProviderConformance(RoutedConformance):
                         Draft202012Validator(self.STRUCTURED_SCHEMA).iter_errors(answer)]
             assert not problems, f"the answer {text!r} breaks the schema: {problems}"
 
+    TOOL: ClassVar[Tool] = Tool(
+        name="get_weather", description="The current weather in a city.",
+        parameters={"type": "object", "additionalProperties": False, "required": ["city"],
+                    "properties": {"city": {"type": "string", "minLength": 1}}})
+
+    def tools_request(self) -> ChatRequest:
+        """The request of the ``tools`` check: :attr:`TOOL` offered and chosen by name;
+        override to suit a backend's script."""
+        return ChatRequest(messages=(Message("user", "What is the weather in Oslo?"),),
+                           tools=(self.TOOL,), tool_choice=self.TOOL.name, max_tokens=128,
+                           timeout=10)
+
+    def test_tools_are_called_and_their_results_answered(self):
+        """A provider with the ``tools`` capability answers :meth:`tools_request` with a call
+        of the chosen tool (an id, its name, arguments the JSON text of an object valid
+        against its parameters), by ``complete()`` and by ``stream()`` (whose pieces add up
+        to the calls: :func:`~codex32.plugins.interfaces.assembled`); the conversation
+        carrying that call and the tool's result is answered with text."""
+        if "tools" not in self.plugin_class.capabilities:
+            pytest.skip("the provider declares no 'tools' capability")
+        plugin = self.build()
+        request = self.tools_request()
+        result = plugin.complete(request)
+        streamed = assembled(list(plugin.stream(request)))
+        for how, calls in (("complete()", result.tool_calls), ("stream()", streamed)):
+            assert calls, f"{how} made no tool call though tool_choice names the tool"
+            for call in calls:
+                check_call(call, self.TOOL, how)
+        call = result.tool_calls[0]
+        answered = plugin.complete(ChatRequest(
+            messages=(*request.messages, Message("assistant", result.text, tool_calls=(call,)),
+                      Message("tool", "Sunny, 21 degrees.", tool_call_id=call.id)),
+            tools=request.tools, max_tokens=request.max_tokens, timeout=request.timeout))
+        assert answered.text, "the conversation holding the tool's result got no text"
 
     def test_a_request_timeout_shorter_than_the_configured_one_wins(self):
         """With :meth:`timeout_case`'s slow backend and the working configuration, a chat
@@ -168,6 +205,21 @@ class LLMProviderConformance(RoutedConformance):
         hurried = dataclasses.replace(self.chat_request(), timeout=0.3)
         self.provoke(ErrorCase("a chat with a timeout of 0.3 s", ProviderTimeout, within=2,
                                arrange=case.arrange, call=lambda plugin: plugin.complete(hurried)))
+
+
+def check_call(call: ToolCall, tool: Tool, how: str) -> None:
+    """A call of ``tool``: an id, its name, arguments the JSON text of a valid object."""
+    assert isinstance(call, ToolCall), f"{how} answered a {type(call).__name__} as a call"
+    assert call.id and isinstance(call.id, str), f"{how} made a call without an id"
+    assert call.name == tool.name, f"{how} called {call.name!r}, not {tool.name!r}"
+    try:
+        arguments = json.loads(call.arguments)
+    except ValueError:
+        arguments = None
+    assert isinstance(arguments, dict), (
+        f"{how} called with arguments {call.arguments!r}: not the JSON text of an object")
+    problems = [e.message for e in Draft202012Validator(tool.parameters).iter_errors(arguments)]
+    assert not problems, f"{how} called with {arguments!r}, which breaks the schema: {problems}"
 
 
 def check_usage(usage: Usage) -> None:

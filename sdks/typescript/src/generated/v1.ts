@@ -908,7 +908,11 @@ export interface paths {
         put?: never;
         /**
          * Answer a chat through the workspace's route (aliases, fallback, budget, cache, ledger).
-         * @description With ``stream: true`` the answer is Server-Sent Events: ``chunk`` events with ``text``,
+         * @description ``tools`` offers functions the model may call; its calls come back in ``tool_calls``
+         *     (send them back in an assistant message, each result in a ``tool`` message).
+         *     With ``stream: true`` the answer is Server-Sent Events: ``chunk`` events with ``text``
+         *     (and pieces of tool calls in ``tool_calls``: index, id and name first, then fragments of
+         *     the arguments),
          *     then one ``done`` event with usage, cost and attempts (or an ``error`` event). A client
          *     that disconnects stops the upstream call; the tokens produced are still recorded.
          */
@@ -1741,6 +1745,16 @@ export interface components {
             iss?: string | null;
             state: string;
         };
+        Called: {
+            arguments: string;
+            id: string;
+            name: string;
+        };
+        CalledFunction: {
+            /** @description the JSON text of an object */
+            arguments: string;
+            name: string;
+        };
         Chat: {
             /**
              * @description true caches whatever the temperature, false opts out
@@ -1757,6 +1771,8 @@ export interface components {
              * @default null
              */
             model?: string | null;
+            /** @default null */
+            parallel_tool_calls?: boolean | null;
             /**
              * @description ask for structured output (OpenAI's json_schema, Anthropic's forced tool); the text is the JSON object
              * @default null
@@ -1768,6 +1784,13 @@ export interface components {
             temperature?: number;
             /** @default 60 */
             timeout?: number;
+            /**
+             * @description auto, none, required or a tool's name
+             * @default null
+             */
+            tool_choice?: string | null;
+            /** @description functions the model may call (a route holding a provider without tools refuses them) */
+            tools?: components["schemas"]["Tool"][];
         };
         ChatAnswer: {
             attempts: components["schemas"]["Attempt"][];
@@ -1779,6 +1802,8 @@ export interface components {
             model: string;
             provider: string;
             text: string;
+            /** @description the calls the model made (finish_reason then says so) */
+            tool_calls: components["schemas"]["Called"][];
             usage: components["schemas"]["TokenUsage"];
             usage_id?: string | null;
         };
@@ -1843,6 +1868,8 @@ export interface components {
              */
             n?: 1 | null;
             /** @default null */
+            parallel_tool_calls?: boolean | null;
+            /** @default null */
             response_format?: {
                 [key: string]: unknown;
             } | null;
@@ -1857,6 +1884,13 @@ export interface components {
             stream_options?: components["schemas"]["StreamOptions"] | (Record<string, never> | null);
             /** @default 1 */
             temperature?: number | null;
+            /**
+             * @description none, auto, required or {type: function, function: {name}}
+             * @default null
+             */
+            tool_choice?: unknown;
+            /** @default null */
+            tools?: components["schemas"]["Tool1"][] | null;
         };
         Conversation: {
             /** Format: uuid */
@@ -2103,6 +2137,18 @@ export interface components {
             trigger: "api" | "schedule" | "retry";
             version: number;
         };
+        Function: {
+            /** @default  */
+            description?: string | null;
+            name: string;
+            /**
+             * @description the JSON Schema of the arguments (an object)
+             * @default null
+             */
+            parameters?: unknown;
+            /** @default false */
+            strict?: boolean | null;
+        };
         Health: {
             detail?: string;
             latency_ms?: number | null;
@@ -2232,7 +2278,10 @@ export interface components {
         Message: {
             content: string;
             /** @enum {string} */
-            role: "system" | "user" | "assistant";
+            role: "system" | "user" | "assistant" | "tool";
+            /** @default null */
+            tool_call_id?: string | null;
+            tool_calls?: components["schemas"]["ToolCall"][];
         };
         MintedKey: {
             /** Format: date-time */
@@ -2280,9 +2329,14 @@ export interface components {
             type: string;
         };
         OpenAIMessage: {
-            content: unknown;
+            /** @default null */
+            content?: unknown;
             /** @enum {string} */
-            role: "system" | "developer" | "user" | "assistant";
+            role: "system" | "developer" | "user" | "assistant" | "tool";
+            /** @default null */
+            tool_call_id?: string | null;
+            /** @default null */
+            tool_calls?: components["schemas"]["ToolCall1"][] | null;
         };
         PaginationMetadata: {
             /** @description First available page number. */
@@ -2597,6 +2651,40 @@ export interface components {
             output_tokens: number;
             reasoning_tokens: number;
             total_tokens: number;
+        };
+        Tool: {
+            /** @default  */
+            description?: string;
+            name: string;
+            /**
+             * @description the JSON Schema of its arguments (an object)
+             * @default null
+             */
+            parameters?: {
+                [key: string]: unknown;
+            } | null;
+            /** @default false */
+            strict?: boolean;
+        };
+        Tool1: {
+            function: components["schemas"]["Function"];
+            /** @enum {string} */
+            type: "function";
+        };
+        ToolCall: {
+            /** @description the JSON text of an object */
+            arguments: string;
+            id: string;
+            name: string;
+        };
+        ToolCall1: {
+            function: components["schemas"]["CalledFunction"];
+            id: string;
+            /**
+             * @default function
+             * @enum {string}
+             */
+            type?: "function";
         };
         Verified: {
             user: components["schemas"]["VerifiedUser"];

@@ -6,6 +6,7 @@ from .budget_in import BudgetIn
 from .budget_in_period import BudgetInPeriod
 from .budget_in_scope import BudgetInScope
 from .budgets_in import BudgetsIn
+from .called import Called
 from .chat import Chat
 from .chat_answer import ChatAnswer
 from .chat_response_schema_type_1_type_0 import ChatResponseSchemaType1Type0
@@ -26,6 +27,9 @@ from .response_schema_schema import ResponseSchemaSchema
 from .switch import Switch
 from .token_pair import TokenPair
 from .token_usage import TokenUsage
+from .tool import Tool
+from .tool_call import ToolCall
+from .tool_parameters_type_0 import ToolParametersType0
 from .verified import Verified
 from .verified_user import VerifiedUser
 from .verified_workspace import VerifiedWorkspace
@@ -38,6 +42,7 @@ __all__ = (
     "BudgetInPeriod",
     "BudgetInScope",
     "BudgetsIn",
+    "Called",
     "Chat",
     "ChatAnswer",
     "ChatResponseSchemaType1Type0",
@@ -58,6 +63,9 @@ __all__ = (
     "Switch",
     "TokenPair",
     "TokenUsage",
+    "Tool",
+    "ToolCall",
+    "ToolParametersType0",
     "Verified",
     "VerifiedUser",
     "VerifiedWorkspace",

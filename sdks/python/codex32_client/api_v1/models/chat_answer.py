@@ -9,6 +9,7 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.attempt import Attempt
+    from ..models.called import Called
     from ..models.token_usage import TokenUsage
 
 
@@ -25,6 +26,7 @@ class ChatAnswer:
         model (str):
         provider (str):
         text (str):
+        tool_calls (list[Called]): the calls the model made (finish_reason then says so)
         usage (TokenUsage):
         cost_usd (None | str | Unset): exact decimal; null when unknown
         finish_reason (None | str | Unset):
@@ -37,6 +39,7 @@ class ChatAnswer:
     model: str
     provider: str
     text: str
+    tool_calls: list[Called]
     usage: TokenUsage
     cost_usd: None | str | Unset = UNSET
     finish_reason: None | str | Unset = UNSET
@@ -57,6 +60,11 @@ class ChatAnswer:
         provider = self.provider
 
         text = self.text
+
+        tool_calls = []
+        for tool_calls_item_data in self.tool_calls:
+            tool_calls_item = tool_calls_item_data.to_dict()
+            tool_calls.append(tool_calls_item)
 
         usage = self.usage.to_dict()
 
@@ -88,6 +96,7 @@ class ChatAnswer:
                 "model": model,
                 "provider": provider,
                 "text": text,
+                "tool_calls": tool_calls,
                 "usage": usage,
             }
         )
@@ -103,6 +112,7 @@ class ChatAnswer:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         from ..models.attempt import Attempt
+        from ..models.called import Called
         from ..models.token_usage import TokenUsage
 
         d = dict(src_dict)
@@ -122,6 +132,13 @@ class ChatAnswer:
         provider = d.pop("provider")
 
         text = d.pop("text")
+
+        tool_calls = []
+        _tool_calls = d.pop("tool_calls")
+        for tool_calls_item_data in _tool_calls:
+            tool_calls_item = Called.from_dict(tool_calls_item_data)
+
+            tool_calls.append(tool_calls_item)
 
         usage = TokenUsage.from_dict(d.pop("usage"))
 
@@ -159,6 +176,7 @@ class ChatAnswer:
             model=model,
             provider=provider,
             text=text,
+            tool_calls=tool_calls,
             usage=usage,
             cost_usd=cost_usd,
             finish_reason=finish_reason,

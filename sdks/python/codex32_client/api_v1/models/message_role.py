@@ -4,6 +4,7 @@ from enum import StrEnum
 class MessageRole(StrEnum):
     ASSISTANT = "assistant"
     SYSTEM = "system"
+    TOOL = "tool"
     USER = "user"
 
     def __str__(self) -> str:

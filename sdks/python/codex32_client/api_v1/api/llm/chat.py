@@ -65,7 +65,11 @@ def sync_detailed(
 ) -> Response[ChatAnswer | Error]:
     """Answer a chat through the workspace's route (aliases, fallback, budget, cache, ledger).
 
-     With ``stream: true`` the answer is Server-Sent Events: ``chunk`` events with ``text``,
+     ``tools`` offers functions the model may call; its calls come back in ``tool_calls``
+    (send them back in an assistant message, each result in a ``tool`` message).
+    With ``stream: true`` the answer is Server-Sent Events: ``chunk`` events with ``text``
+    (and pieces of tool calls in ``tool_calls``: index, id and name first, then fragments of
+    the arguments),
     then one ``done`` event with usage, cost and attempts (or an ``error`` event). A client
     that disconnects stops the upstream call; the tokens produced are still recorded.
 
@@ -98,7 +102,11 @@ def sync(
 ) -> ChatAnswer | Error | None:
     """Answer a chat through the workspace's route (aliases, fallback, budget, cache, ledger).
 
-     With ``stream: true`` the answer is Server-Sent Events: ``chunk`` events with ``text``,
+     ``tools`` offers functions the model may call; its calls come back in ``tool_calls``
+    (send them back in an assistant message, each result in a ``tool`` message).
+    With ``stream: true`` the answer is Server-Sent Events: ``chunk`` events with ``text``
+    (and pieces of tool calls in ``tool_calls``: index, id and name first, then fragments of
+    the arguments),
     then one ``done`` event with usage, cost and attempts (or an ``error`` event). A client
     that disconnects stops the upstream call; the tokens produced are still recorded.
 
@@ -126,7 +134,11 @@ async def asyncio_detailed(
 ) -> Response[ChatAnswer | Error]:
     """Answer a chat through the workspace's route (aliases, fallback, budget, cache, ledger).
 
-     With ``stream: true`` the answer is Server-Sent Events: ``chunk`` events with ``text``,
+     ``tools`` offers functions the model may call; its calls come back in ``tool_calls``
+    (send them back in an assistant message, each result in a ``tool`` message).
+    With ``stream: true`` the answer is Server-Sent Events: ``chunk`` events with ``text``
+    (and pieces of tool calls in ``tool_calls``: index, id and name first, then fragments of
+    the arguments),
     then one ``done`` event with usage, cost and attempts (or an ``error`` event). A client
     that disconnects stops the upstream call; the tokens produced are still recorded.
 
@@ -157,7 +169,11 @@ async def asyncio(
 ) -> ChatAnswer | Error | None:
     """Answer a chat through the workspace's route (aliases, fallback, budget, cache, ledger).
 
-     With ``stream: true`` the answer is Server-Sent Events: ``chunk`` events with ``text``,
+     ``tools`` offers functions the model may call; its calls come back in ``tool_calls``
+    (send them back in an assistant message, each result in a ``tool`` message).
+    With ``stream: true`` the answer is Server-Sent Events: ``chunk`` events with ``text``
+    (and pieces of tool calls in ``tool_calls``: index, id and name first, then fragments of
+    the arguments),
     then one ``done`` event with usage, cost and attempts (or an ``error`` event). A client
     that disconnects stops the upstream call; the tokens produced are still recorded.
 
