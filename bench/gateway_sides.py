@@ -8,6 +8,7 @@ alike (its own API key, budgets and cache).
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,9 @@ def serve(name: str, checkout: Path, database: Any, folder: Path, workers: int,
            "WEB_CONCURRENCY": str(workers), "CODEX32_ALLOW_PRIVATE_URLS": "1",
            **({"REDIS_URL": redis_url} if redis_url else {})}
     if checkout != REPO:
-        env["PYTHONPATH"] = str(checkout / "platform")  # ahead of this checkout's install
+        # Ahead of this checkout's install: its core, and the provider plugins of its day.
+        env["PYTHONPATH"] = os.pathsep.join(
+            str(checkout / part) for part in ("platform", "plugins/openai", "plugins/anthropic"))
     server = start_server(name, gunicorn_command("wsgi:app"), env, port,
                           folder / f"{name}.log", "/health/ready", stack, deadline=300,
                           cwd=checkout)
