@@ -209,6 +209,14 @@ def test_a_negative_proxy_hop_count_is_refused(tmp_path):
         Settings.from_env(development_env(tmp_path, PROXY_HOPS="-1"))
 
 
+def test_the_notification_backoff_is_a_setting_and_never_negative(tmp_path):
+    assert Settings.from_env(development_env(tmp_path)).notification_retry_seconds == 1.0
+    settings = Settings.from_env(development_env(tmp_path, NOTIFICATION_RETRY_SECONDS="0.25"))
+    assert settings.notification_retry_seconds == 0.25
+    with pytest.raises(ConfigError, match="NOTIFICATION_RETRY_SECONDS must not be negative"):
+        Settings.from_env(development_env(tmp_path, NOTIFICATION_RETRY_SECONDS="-1"))
+
+
 def test_empty_values_fall_back_to_the_defaults(tmp_path):
     settings = Settings.from_env(development_env(tmp_path, RATE_LIMIT_PER_MINUTE="",
                                                  LOG_JSON="", DB_POOL_SIZE=""))

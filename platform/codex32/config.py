@@ -110,6 +110,7 @@ class Settings:
     worker_poll_seconds: float = 5.0
     scheduler_interval_seconds: float = 5.0
     notification_max_attempts: int = 5
+    notification_retry_seconds: float = 1.0
     # What one run may ask of the platform through its channel (context.llm).
     bot_calls_per_run: int = 50
     bot_concurrent_calls: int = 4
@@ -241,6 +242,7 @@ class Settings:
             worker_poll_seconds=number(env, "WORKER_POLL_SECONDS", 5.0),
             scheduler_interval_seconds=number(env, "SCHEDULER_INTERVAL_SECONDS", 5.0),
             notification_max_attempts=integer(env, "NOTIFICATION_MAX_ATTEMPTS", 5),
+            notification_retry_seconds=number(env, "NOTIFICATION_RETRY_SECONDS", 1.0),
             bot_calls_per_run=integer(env, "BOT_CALLS_PER_RUN", 50),
             bot_concurrent_calls=integer(env, "BOT_CONCURRENT_CALLS", 4),
             bot_call_timeout_seconds=number(env, "BOT_CALL_TIMEOUT_SECONDS", 60.0),
@@ -310,6 +312,8 @@ class Settings:
                               "CHATS_PER_WORKER must not be negative")
         if self.worker_concurrency < 1 or self.notification_max_attempts < 1:
             raise ConfigError("WORKER_CONCURRENCY and NOTIFICATION_MAX_ATTEMPTS must be positive")
+        if self.notification_retry_seconds < 0:
+            raise ConfigError("NOTIFICATION_RETRY_SECONDS must not be negative")
         if (self.bot_calls_per_run < 0 or self.bot_concurrent_calls < 1
                 or self.bot_call_timeout_seconds <= 0 or self.bot_call_max_bytes < 1024):
             raise ConfigError("BOT_CALLS_PER_RUN must not be negative, BOT_CONCURRENT_CALLS and "

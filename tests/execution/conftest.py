@@ -94,6 +94,7 @@ def worker_env(database, data_dir: Path, **overrides: Any) -> dict[str, str]:
         "WORKER_STALLED_SECONDS": "2", "WORKER_POLL_SECONDS": "0.2",
         "SCHEDULER_INTERVAL_SECONDS": "0.2", "WORKER_SHUTDOWN_GRACE_SECONDS": "5",
         "MAX_LOG_BYTES": "4096", "NOTIFICATION_MAX_ATTEMPTS": "3",
+        "NOTIFICATION_RETRY_SECONDS": "0.1",
     })
     env.update({key: str(value) for key, value in overrides.items()})
     return env

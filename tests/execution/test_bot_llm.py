@@ -18,6 +18,11 @@ from tests.execution.conftest import bot_with, finished, run, wait_for
 
 CALLS_PER_RUN = 5
 MAX_BYTES = 8192
+
+# xdist (make test: --dist loadgroup) runs this module on one worker, so its module-scoped
+# worker process starts once per run, not once in each test worker that gets one of its tests.
+pytestmark = pytest.mark.xdist_group("bot_llm")
+
 QUESTION = "Every morning, check https://example.com/status and post a summary to Slack"
 
 ASKS = """\

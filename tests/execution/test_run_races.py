@@ -209,3 +209,23 @@ def test_a_failed_run_of_a_bot_paused_or_archived_meanwhile_is_not_retried(
     (count,) = superuser.execute("SELECT count(*) FROM bot_executions WHERE bot_id = %s",
                                  (bot_id,)).fetchone()
     assert count == 1
+
+
+def test_a_failed_delivery_backs_off_from_the_runtimes_setting_doubling(make_app):
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from codex32 import runtime
+    from codex32.plugins.errors import ConfigInvalid
+
+    app = make_app(notification_retry_seconds=0.25, notification_max_attempts=4)
+    with runtime.activated(runtime.of(app)):
+        decide = queue.notification_retry.get_retry_decision
+        asked = datetime.now(UTC)
+        waits = [decide(exception=ConnectionError("refused"), job=SimpleNamespace(attempts=n))
+                 for n in range(4)]
+        refused = decide(exception=ConfigInvalid("no url"), job=SimpleNamespace(attempts=0))
+    seconds = [(w.retry_at - asked).total_seconds() for w in waits[:3]]
+    assert all(want <= got < want + 0.2
+               for want, got in zip((0.25, 0.5, 1.0), seconds, strict=True)), seconds
+    assert waits[3] is None and refused is None  # past the last attempt; a refusal is final

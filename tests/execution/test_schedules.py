@@ -18,7 +18,8 @@ from tests.execution.conftest import (
 )
 
 # xdist (make test: --dist loadgroup) runs this module on one worker, so its module-scoped
-# worker processes start once per run.
+# worker processes start once per run: two (the conftest's ``workers``), racing for every tick
+# of every test.
 pytestmark = pytest.mark.xdist_group("schedules")
 
 # A cron that never comes due during a test: a per-minute one did when a test crossed a minute
@@ -48,8 +49,8 @@ def scheduled_runs(tenant, bot_id: str) -> list[dict]:
     return [item for item in page["items"] if item["trigger"] == "schedule"]
 
 
-def test_two_workers_make_exactly_one_execution_per_tick(start_worker, tenant, superuser):
-    start_worker.several(2)
+def test_two_workers_make_exactly_one_execution_per_tick(workers, tenant, superuser):
+    assert len(workers) == 2
     bot = bot_with(tenant, TRIVIAL)
     put = tenant.call("PUT", f"/api/v1/bots/{bot['id']}/schedule",
                       json={"cron": YEARLY, "input": {"from": "cron"}})
@@ -81,8 +82,7 @@ def test_two_workers_make_exactly_one_execution_per_tick(start_worker, tenant, s
                and entry["request_id"] == "scheduler" for entry in by_scheduler.values())
 
 
-def test_a_tick_while_the_bot_still_runs_is_skipped(start_worker, tenant, superuser):
-    start_worker()
+def test_a_tick_while_the_bot_still_runs_is_skipped(workers, tenant, superuser):
     bot = bot_with(tenant, SLEEPER, timeout_seconds=60)
     tenant.call("PUT", f"/api/v1/bots/{bot['id']}/schedule",
                 json={"cron": YEARLY, "input": {"seconds": 60}})
@@ -101,9 +101,7 @@ def test_a_tick_while_the_bot_still_runs_is_skipped(start_worker, tenant, superu
     assert finished(tenant, first["id"], timeout=2)["status"] == "cancelled"
 
 
-def test_a_schedule_that_no_longer_parses_is_disabled_and_audited(start_worker, tenant,
-                                                                    superuser):
-    start_worker()
+def test_a_schedule_that_no_longer_parses_is_disabled_and_audited(workers, tenant, superuser):
     bot = bot_with(tenant, TRIVIAL)
     tenant.call("PUT", f"/api/v1/bots/{bot['id']}/schedule", json={"cron": "* * * * *"})
     superuser.execute("UPDATE bot_schedules SET cron = 'not a cron' WHERE bot_id = %s",

@@ -89,16 +89,25 @@ class RunRetry(BaseRetryStrategy):
 
 
 class NotificationRetry(BaseRetryStrategy):
-    """Retry a failed delivery with exponential backoff, up to the current runtime's
+    """Retry a failed delivery with exponential backoff from the current runtime's
+    ``NOTIFICATION_RETRY_SECONDS`` (``base_seconds`` fixes it instead), up to its
     ``NOTIFICATION_MAX_ATTEMPTS`` in all (``max_attempts`` fixes it instead).
 
     A configuration problem (the notifier is not installed, or refuses its settings) is not
     retried: another attempt would fail the same way.
     """
 
-    def __init__(self, max_attempts: int | None = None, base_seconds: float = 1.0) -> None:
+    def __init__(self, max_attempts: int | None = None,
+                 base_seconds: float | None = None) -> None:
         self._max_attempts = max_attempts
-        self.base_seconds = base_seconds
+        self._base_seconds = base_seconds
+
+    @property
+    def base_seconds(self) -> float:
+        """The first backoff; each later one doubles it (at most 5 minutes)."""
+        if self._base_seconds is not None:
+            return self._base_seconds
+        return runtime.current().settings.notification_retry_seconds
 
     @property
     def max_attempts(self) -> int:
