@@ -14,9 +14,11 @@ from codex32.plugins.api import (
     ChatResult,
     LLMProvider,
     ToolCall,
+    ToolCallDelta,
     Usage,
 )
 from codex32.plugins.manager import Registration
+from tests.gateway.conftest import ledger_rows
 
 ANSWERS = {
     "a dict": {"text": "hi", "model": "odd-1"},
@@ -31,6 +33,10 @@ ANSWERS = {
         {"id": "c", "name": "f", "arguments": "{}"}]),  # type: ignore[list-item]
     "a tool call's arguments of another type": ChatResult(text="", model="odd-1", tool_calls=(
         ToolCall("c", "f", {"a": 1}),)),  # type: ignore[arg-type]
+    "a tool call without an id": ChatResult(text="", model="odd-1", tool_calls=(
+        ToolCall(None, "f", "{}"),)),  # type: ignore[arg-type]
+    "a tool call without a name": ChatResult(text="", model="odd-1", tool_calls=(
+        ToolCall("c", None, "{}"),)),  # type: ignore[arg-type]
 }
 PIECES = {
     "strings": ["hi", "there"],
@@ -39,6 +45,8 @@ PIECES = {
     "usage of another type": [ChatChunk(text="hi"), ChatChunk(usage=3)],  # type: ignore[arg-type]
     "tool call pieces of another type": [ChatChunk(text="hi"), ChatChunk(
         tool_calls=(ToolCall("c", "f"),))],  # type: ignore[arg-type]
+    "a tool call piece without arguments": [ChatChunk(tool_calls=(
+        ToolCallDelta(0, "c", "f", None),))],  # type: ignore[arg-type]
 }
 
 
@@ -78,7 +86,7 @@ def test_an_answer_of_the_wrong_type_is_a_502(odd, monkeypatch, answer):
 
 
 @pytest.mark.parametrize("pieces", PIECES.values(), ids=list(PIECES))
-def test_a_stream_of_the_wrong_type_ends_with_an_error(odd, monkeypatch, pieces):
+def test_a_stream_of_the_wrong_type_ends_with_an_error(odd, monkeypatch, pieces, database):
     monkeypatch.setattr(OddProvider, "pieces", pieces)
 
     response = odd.call("POST", "/api/v1/llm/chat", json={**BODY, "stream": True})
@@ -86,3 +94,6 @@ def test_a_stream_of_the_wrong_type_ends_with_an_error(odd, monkeypatch, pieces)
     text = response.get_data(as_text=True)
     assert response.status_code in (200, 502), text
     assert "error" in text and "Internal" not in text, text
+    # Recorded as the failed attempt it was: nothing left pending for the sweep to charge.
+    rows = ledger_rows(database, odd.workspace_id, "status")
+    assert rows and "pending" not in {row["status"] for row in rows}, rows

@@ -162,6 +162,18 @@ CALL = {"id": "call_1", "type": "function",
     ({"messages": [*ASK, {"role": "assistant", "tool_calls": [
         {**CALL, "function": {"name": "get_weather", "arguments": "{oops"}}]}]},
      "messages.1.tool_calls.0.function.arguments"),
+    # Nested deeper than the JSON reader recurses (a RecursionError, once a 500).
+    ({"messages": [*ASK, {"role": "assistant", "tool_calls": [
+        {**CALL, "function": {"name": "get_weather", "arguments": "[" * 5000}}]}]},
+     "messages.1.tool_calls.0.function.arguments"),
+    ({"messages": [*ASK, {"role": "assistant", "tool_calls": [
+        {**CALL, "function": {"name": "get_weather",
+                              "arguments": json.dumps({"a": "x" * 200_000})}}]}]},
+     "messages.1.tool_calls.0.function.arguments"),
+    ({"messages": [*ASK, {"role": "assistant", "tool_calls": [CALL] * 129}]},
+     "messages.1.tool_calls"),
+    ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "description": "x" * 200_001}}}]}, "tools.0.function.parameters"),
     ({"messages": [*ASK, {"role": "assistant", "content": None}]}, "messages.1.content"),
     ({"messages": [{**ASK[0], "tool_calls": [CALL]}]}, "messages.0.tool_calls"),
     ({"messages": [*ASK, {"role": "assistant", "content": "",

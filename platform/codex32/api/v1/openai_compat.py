@@ -71,7 +71,7 @@ class OpenAIMessageSchema(Lenient):
         ["system", "developer", "user", "assistant", "tool"]))
     content = fields.Raw(load_default=None, allow_none=True)
     tool_calls = fields.List(fields.Nested(openai_tools.ToolCallSchema), load_default=None,
-                             allow_none=True)
+                             allow_none=True, validate=validate.Length(max=128))
     tool_call_id = fields.String(load_default=None, allow_none=True,
                                  validate=validate.Length(min=1, max=256))
 

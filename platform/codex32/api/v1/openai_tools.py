@@ -8,11 +8,12 @@ written back in OpenAI's shape, whole or as a stream's deltas. The platform's ow
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from codex32.api.schemas import JsonBoolean
 from codex32.errors import Invalid
@@ -34,11 +35,26 @@ class _Lenient(Schema):
         unknown = EXCLUDE
 
 
+MAX_TEXT = 200_000  # a call's arguments, a tool's schema as JSON (as POST /llm/chat bounds)
+
+
+def _json_within(limit: int) -> Callable[[Any], None]:
+    """A validator: the value, as JSON, is at most ``limit`` characters."""
+    def check(value: Any) -> None:
+        try:
+            size = len(json.dumps(value))
+        except (TypeError, ValueError, RecursionError):
+            raise ValidationError("must be JSON") from None
+        if size > limit:
+            raise ValidationError(f"must be at most {limit} characters as JSON")
+    return check
+
+
 class FunctionSchema(_Lenient):
     name = fields.String(required=True, validate=NAME)
     description = fields.String(load_default="", allow_none=True,
                                 validate=validate.Length(max=8192))
-    parameters = fields.Raw(load_default=None, metadata={
+    parameters = fields.Raw(load_default=None, validate=_json_within(MAX_TEXT), metadata={
         "description": "the JSON Schema of the arguments (an object)"})
     strict = JsonBoolean(load_default=False, allow_none=True)
 
@@ -53,7 +69,7 @@ class ToolSchema(_Lenient):
 
 class CalledFunctionSchema(_Lenient):
     name = fields.String(required=True, validate=NAME)
-    arguments = fields.String(required=True, metadata={
+    arguments = fields.String(required=True, validate=validate.Length(max=MAX_TEXT), metadata={
         "description": "the JSON text of an object"})
 
 
@@ -109,7 +125,7 @@ def checked_arguments(arguments: str, path: list[str | int]) -> str:
     """A call's arguments: the JSON text of an object (what every provider takes)."""
     try:
         parsed = json.loads(arguments or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than the reader recurses
         parsed = None
     if not isinstance(parsed, dict):
         raise _invalid(path, "must be the JSON text of an object")

@@ -134,10 +134,14 @@ def _answered(provider: LLMProvider, answer: ChatResult | ChatChunk) -> None:
 
 def _calls_ok(calls: object, kind: type) -> bool:
     """A tuple (or list) of ``kind`` (:class:`ToolCall` or :class:`ToolCallDelta`) with
-    string fields (an index an int)."""
+    string fields (an index an int): a call's id, name and arguments, a piece's arguments;
+    only a piece's id and name may be None (given by the call's first piece)."""
+    optional = ("id", "name") if kind is ToolCallDelta else ()
     return isinstance(calls, tuple | list) and all(
-        isinstance(call, kind) and all(isinstance(getattr(call, name), str | None)
-                                       for name in ("id", "name", "arguments"))
+        isinstance(call, kind)
+        and all(isinstance(getattr(call, name), str)
+                or (name in optional and getattr(call, name) is None)
+                for name in ("id", "name", "arguments"))
         and isinstance(getattr(call, "index", 0), int) for call in calls)
 
 
