@@ -178,22 +178,26 @@ def test_a_key_with_glob_characters_resets_only_itself(redis_url, redis_key):
 
 
 @pytest.mark.parametrize("backend", ["memory", "redis"])
-def test_hits_in_order_count_nothing_after_the_first_refused(backend, redis_url, redis_key):
+def test_a_request_one_limit_refuses_counts_against_none(backend, redis_url, redis_key):
+    # Counted all or nothing: one oversized request (a chat asking more tokens than the
+    # workspace's minute) must not use up the key's limit before it, nor its own limit's
+    # minute for every request after it.
     limiter = RateLimiter(redis_url if backend == "redis" else None)
     assert limiter.backend == backend
-    first, second, third = (f"{redis_key}:{n}" for n in range(3))
-    hits = [Hit(first, 5, DAY), Hit(second, 2, DAY, amount=2), Hit(third, 9, DAY)]
+    requests, tokens, third = (f"{redis_key}:{n}" for n in range(3))
 
-    allowed = limiter.hit_in_order(hits).decisions
-    refused = limiter.hit_in_order(hits).decisions
+    allowed = limiter.hit_in_order([Hit(requests, 5, DAY), Hit(tokens, 100, DAY, amount=60),
+                                    Hit(third, 9, DAY)]).decisions
+    refused = limiter.hit_in_order([Hit(requests, 5, DAY), Hit(tokens, 100, DAY, amount=500),
+                                    Hit(third, 9, DAY)]).decisions
+    after = limiter.hit_in_order([Hit(requests, 5, DAY), Hit(tokens, 100, DAY, amount=40),
+                                  Hit(third, 9, DAY)]).decisions
 
-    assert [(d.allowed, d.remaining) for d in allowed] == [(True, 4), (True, 0), (True, 8)]
-    assert [(d.allowed, d.remaining) for d in refused] == [(True, 3), (False, -2)]
+    assert [(d.allowed, d.remaining) for d in allowed] == [(True, 4), (True, 40), (True, 8)]
+    assert [(d.allowed, d.remaining) for d in refused] == [(True, 3), (False, -460)]
     assert refused[-1].headers["Retry-After"]
-    # The third was not counted the second time, and every count is the one hit() sees.
-    assert limiter.hit(third, 9, DAY).remaining == 7
-    assert limiter.hit(first, 5, DAY).remaining == 2
-    for key in (first, second, third):
+    assert [(d.allowed, d.remaining) for d in after] == [(True, 3), (True, 0), (True, 7)]
+    for key in (requests, tokens, third):
         limiter.reset(key, DAY)
 
 

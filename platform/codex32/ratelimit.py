@@ -74,10 +74,7 @@ class MemoryWindows:
     def incr(self, key: str, window: float, now: float, amount: int = 1) -> tuple[int, float]:
         start = now - (now % window)
         with self._lock:
-            if len(self._counts) > self.MAX_KEYS:
-                # Each key by its own window's end: a short window's hit must never drop a
-                # long window still counting (a sign-in throttle, say).
-                self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
+            self._prune(now)
             seen_start, _, count = self._counts.get(key, (start, start + window, 0))
             if seen_start != start:
                 count = 0
@@ -85,22 +82,55 @@ class MemoryWindows:
             self._counts[key] = (start, start + window, count)
         return count, start + window - now
 
+    def incr_in_order(self, hits: Sequence[Hit], now: float) -> list[tuple[int, float]]:
+        """:meth:`incr` of every hit, all or nothing: the counts each would reach, up to the
+        first past its limit (then nothing is counted)."""
+        counted: list[tuple[int, float]] = []
+        with self._lock:
+            self._prune(now)
+            for hit in hits:
+                start = now - (now % hit.window)
+                seen_start, _, count = self._counts.get(hit.key, (start, 0.0, 0))
+                counted.append((hit.amount + (count if seen_start == start else 0),
+                                start + hit.window - now))
+                if counted[-1][0] > hit.limit:
+                    return counted
+            for hit, (count, _) in zip(hits, counted, strict=True):
+                start = now - (now % hit.window)
+                self._counts[hit.key] = (start, start + hit.window, count)
+        return counted
+
+    def _prune(self, now: float) -> None:
+        if len(self._counts) > self.MAX_KEYS:
+            # Each key by its own window's end: a short window's hit must never drop a long
+            # window still counting (a sign-in throttle, say).
+            self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
+
     def reset(self, key: str) -> None:
         with self._lock:
             self._counts.pop(key, None)
 
 
-# Counts several windows in order, stopping after the first past its limit, then reads other
-# keys in the same round trip. ARGV[1]: how many of KEYS are counters; then three values per
-# counter (limit, amount, seconds to keep it). The rest of KEYS are read (GET).
+# Counts several windows all or nothing: each counter's count with its amount added, in
+# order, up to the first past its limit; only when none is, every amount is added. ARGV[1]:
+# how many of KEYS are counters; then three values per counter (limit, amount, seconds to
+# keep it). The rest of KEYS are read (GET).
 _COUNT_IN_ORDER = """
 local counters = tonumber(ARGV[1])
 local counts = {}
+local refused = false
 for i = 1, counters do
-  local count = redis.call('INCRBY', KEYS[i], ARGV[3 * i])
-  redis.call('EXPIRE', KEYS[i], ARGV[3 * i + 1])
-  counts[i] = count
-  if count > tonumber(ARGV[3 * i - 1]) then break end
+  counts[i] = tonumber(redis.call('GET', KEYS[i]) or '0') + tonumber(ARGV[3 * i])
+  if counts[i] > tonumber(ARGV[3 * i - 1]) then
+    refused = true
+    break
+  end
+end
+if not refused then
+  for i = 1, counters do
+    redis.call('INCRBY', KEYS[i], ARGV[3 * i])
+    redis.call('EXPIRE', KEYS[i], ARGV[3 * i + 1])
+  end
 end
 local read = {}
 for i = counters + 1, #KEYS do
@@ -128,9 +158,8 @@ class RedisWindows:
 
     def incr_in_order(self, hits: Sequence[Hit], now: float, read: Sequence[str] = ()
                       ) -> tuple[list[tuple[int, float]], list[bytes | None]]:
-        """:meth:`incr` of each hit in order, stopping after the first past its limit, and the
-        values of the ``read`` keys: one round trip (a Lua script, so no other client's count
-        falls between them)."""
+        """:meth:`MemoryWindows.incr_in_order` in Redis, and the values of the ``read`` keys:
+        one round trip (a Lua script, so no other client's count falls between them)."""
         names = [self._name(hit.key, hit.window, now) for hit in hits]
         values = [value for hit in hits
                   for value in (hit.limit, hit.amount, int(hit.window) + 1)]
@@ -197,10 +226,12 @@ class RateLimiter:
                         reset_after=reset_after)
 
     def hit_in_order(self, hits: Sequence[Hit], read: Sequence[str] = ()) -> Counted:
-        """:meth:`hit` each of ``hits`` in order, counting nothing after the first refused
-        (whose decision is the last returned): a request one limit refuses does not use up
-        the next. In Redis, one round trip for all of them, which also reads the ``read``
-        keys (other state the caller keeps in Redis, e.g. the gateway's cooldowns)."""
+        """:meth:`hit` each of ``hits``, all or nothing: the decisions up to the first refused
+        (the last returned), and then none is counted. A request one limit refuses uses up
+        no other, nor its own (one oversized request would otherwise refuse every other
+        for the rest of the window). In Redis, one round trip for all of them, which also
+        reads the ``read`` keys (other state the caller keeps there, e.g. the gateway's
+        cooldowns)."""
         now = self.clock()
         if self._redis is not None and self.redis_usable:
             try:
@@ -211,13 +242,8 @@ class RateLimiter:
                 self.redis_answered()
                 return Counted([_decision(hit, *count)
                                 for hit, count in zip(hits, counted, strict=False)], found)
-        decisions = []
-        for hit in hits:
-            decisions.append(_decision(hit, *self._memory.incr(hit.key, hit.window, now,
-                                                                hit.amount)))
-            if not decisions[-1].allowed:
-                break
-        return Counted(decisions, None)
+        return Counted([_decision(hit, *count) for hit, count in
+                        zip(hits, self._memory.incr_in_order(hits, now), strict=False)], None)
 
     def reset(self, key: str, window: float) -> None:
         """Forget the hits of ``key`` in its current ``window`` (a successful login clears its
