@@ -18,6 +18,7 @@ from codex32.plugins.interfaces import (
     ExecutionOutcome,
     ExecutionRequest,
     Executor,
+    ServiceError,
 )
 
 RunBot = Callable[..., ExecutionOutcome]
@@ -86,3 +87,28 @@ def parent_of(pid: int) -> int:
             return int(handle.read().rsplit(b")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
         return 0
+
+
+class Recorder:
+    """A handler that answers ``llm.chat`` with an echo and remembers what it was asked."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.calls: list[tuple[str, dict[str, Any], float]] = []
+        self.delay = delay
+        self.running = 0
+        self.most_at_once = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, method: str, params: dict[str, Any], timeout: float) -> Any:
+        with self.lock:
+            self.calls.append((method, params, timeout))
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            time.sleep(self.delay)
+            if method != "llm.chat":
+                raise ServiceError(f"no {method}", "UnknownMethod")
+            return {"text": "echo: " + params["messages"][-1]["content"]}
+        finally:
+            with self.lock:
+                self.running -= 1
