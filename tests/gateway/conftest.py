@@ -4,6 +4,7 @@ real `openai` SDK against the app served on 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -113,3 +114,12 @@ def without_usage(monkeypatch, method: str) -> None:
         return answer
 
     monkeypatch.setattr(FakeOpenAI, method, stripped)
+
+
+def events(raw: bytes) -> list[tuple[str, dict]]:
+    """A Server-Sent Events body as (event, data) pairs."""
+    found = []
+    for block in raw.decode().strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        found.append((lines["event"], json.loads(lines["data"])))
+    return found
