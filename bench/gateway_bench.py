@@ -358,9 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=Path, help="another checkout of the product (e.g. "
                         "`git worktree add /tmp/before <commit>`; same schema) served beside "
                         "this one and measured in the same rounds")
-    parser.add_argument("--redis", metavar="URL",
-                        help="REDIS_URL for the product's servers (rate limits and cooldowns "
-                             "in Redis, as deployed); by default they count per process")
+    parser.add_argument("--redis", metavar="URL", help="the servers' REDIS_URL (limits and "
+                        "rests in Redis, as deployed; by default per process)")
     args = parser.parse_args(argv)
     with contextlib.ExitStack() as stack:
         folder = Path(tempfile.mkdtemp(prefix="codex32-gateway-bench-"))
