@@ -164,8 +164,7 @@ class RedisWindows:
         values = [value for hit in hits
                   for value in (hit.limit, hit.amount, int(hit.window) + 1)]
         counts, found = self._count_in_order(keys=[*names, *read], args=[len(hits), *values])
-        # Lua's false (a missing key) comes back as None; a list of them may come back short.
-        found = [*found, *[None] * (len(read) - len(found))]
+        # A missing key is GET's false in Lua, which keeps its place and comes back as None.
         return ([(int(count), int(now - (now % hit.window)) + hit.window - now)
                  for count, hit in zip(counts, hits, strict=False)], found)
 
