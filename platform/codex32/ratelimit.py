@@ -220,9 +220,7 @@ class RateLimiter:
         """Count ``amount`` hits (tokens, say); ``allowed`` is False once more than ``limit``
         fell in this window."""
         now = self.clock()
-        count, reset_after = self._incr(key, window, now, amount)
-        return Decision(allowed=count <= limit, limit=limit, remaining=limit - count,
-                        reset_after=reset_after)
+        return _decision(limit, *self._incr(key, window, now, amount))
 
     def hit_in_order(self, hits: Sequence[Hit], read: Sequence[str] = ()) -> Counted:
         """:meth:`hit` each of ``hits``, all or nothing: the decisions up to the first refused
@@ -239,9 +237,9 @@ class RateLimiter:
                 self.redis_failed(exc, "rate limits count in-process")
             else:
                 self.redis_answered()
-                return Counted([_decision(hit, *count)
+                return Counted([_decision(hit.limit, *count)
                                 for hit, count in zip(hits, counted, strict=False)], found)
-        return Counted([_decision(hit, *count) for hit, count in
+        return Counted([_decision(hit.limit, *count) for hit, count in
                         zip(hits, self._memory.incr_in_order(hits, now), strict=False)], None)
 
     def reset(self, key: str, window: float) -> None:
@@ -282,6 +280,7 @@ class RateLimiter:
         return self._memory.incr(key, window, now, amount)
 
 
-def _decision(hit: Hit, count: int, reset_after: float) -> Decision:
-    return Decision(allowed=count <= hit.limit, limit=hit.limit, remaining=hit.limit - count,
+def _decision(limit: int, count: int, reset_after: float) -> Decision:
+    """The decision on a window that holds ``count`` against ``limit``."""
+    return Decision(allowed=count <= limit, limit=limit, remaining=limit - count,
                     reset_after=reset_after)

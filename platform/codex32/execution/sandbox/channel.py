@@ -63,7 +63,6 @@ class ChannelServer:
         self._send_lock = threading.Lock()
         self._pending: dict[int, float] = {}  # unanswered call id -> its deadline
         self._handling: set[int] = set()  # ids whose handlers run, answered or not
-        self._running = 0  # handlers still running, answered or not
         self._total = 0
         self._refused = 0
         self._closed = False
@@ -138,13 +137,12 @@ class ChannelServer:
             elif self._total >= limits.max_calls:
                 refused, kind = (f"this run has made the {limits.max_calls} calls it may "
                                  "make to the platform", "LimitExceeded")
-            elif self._running >= limits.max_concurrent:
+            elif len(self._handling) >= limits.max_concurrent:
                 refused, kind = (f"this run already has {limits.max_concurrent} calls in "
                                  "flight, the most it may have at a time", "LimitExceeded")
             else:
                 refused, kind = None, ""
                 self._total += 1
-                self._running += 1
                 self._handling.add(call_id)
                 timeout = min(limits.call_timeout_seconds, self.deadline - now)
                 self._pending[call_id] = now + timeout
@@ -174,7 +172,6 @@ class ChannelServer:
             # Before the answer (the bot may call again as soon as it has it), and with the
             # id's release, so no new call of the id is answered with this reply.
             with self._lock:
-                self._running -= 1
                 self._handling.discard(call_id)
                 due = self._pending.pop(call_id, None) is not None and not self._closed
         if due:  # not answered on its deadline already

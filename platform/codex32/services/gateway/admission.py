@@ -37,6 +37,5 @@ def admit(limiter: RateLimiter, session: Session, workspace_id: str, caller: Cal
     hits = ratelimits.hits(workspace_id, caller, tokens, llm_settings)
     counted = limiter.hit_in_order(hits, read=asked)
     headers = ratelimits.decide(hits, counted.decisions)
-    resting = store.resting(session, workspace_id, deployments, read,
-                            values=counted.read if asked else None)
+    resting = store.resting(session, workspace_id, deployments, read, values=counted.read)
     return Admitted(headers, [d for d in deployments if d not in resting] or deployments)

@@ -152,9 +152,7 @@ def _checked_pieces(provider: LLMProvider, chunks: Iterator[ChatChunk]) -> Itera
             _answered(provider, chunk)
             yield chunk
     finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
+        _close(chunks)
 
 
 class _FirstPiece:
