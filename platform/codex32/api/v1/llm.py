@@ -24,7 +24,7 @@ from codex32.auth.guard import current_principal, requires
 from codex32.auth.principal import Principal
 from codex32.auth.rbac import Permission
 from codex32.db import db
-from codex32.errors import DomainError, Invalid, error_body
+from codex32.errors import DomainError, error_body
 from codex32.plugins.errors import PluginError
 from codex32.plugins.interfaces import ChatRequest, Message, Tool, ToolCall
 from codex32.services import gateway
@@ -45,19 +45,17 @@ def chat_request(data: dict) -> ChatRequest:
     for i, m in enumerate(data["messages"]):
         for name, role in (("tool_calls", "assistant"), ("tool_call_id", "tool")):
             if m.get(name) and m["role"] != role:
-                why = f"only an {role} message has {name}"
-                raise Invalid(f"messages.{i}.{name}: {why}",
-                              errors={"json": {"messages": {i: {name: [why]}}}})
+                raise openai_tools.invalid(["messages", i, name],
+                                           f"only an {role} message has {name}")
     messages = tuple(Message(m["role"], m["content"], tool_calls=tuple(
         ToolCall(c["id"], c["name"], openai_tools.checked_arguments(
             c["arguments"], ["messages", i, "tool_calls", at, "arguments"]))
-        for at, c in enumerate(m.get("tool_calls") or []) if m["role"] == "assistant"),
-        tool_call_id=m.get("tool_call_id") if m["role"] == "tool" else None)
+        for at, c in enumerate(m["tool_calls"])), tool_call_id=m["tool_call_id"])
         for i, m in enumerate(data["messages"]))
     openai_tools.checked_conversation(messages)
     tools = tuple(Tool(t["name"], t["description"], openai_tools.checked_parameters(
         t["parameters"], ["tools", i, "parameters"]), t["strict"])
-        for i, t in enumerate(data.get("tools") or []))
+        for i, t in enumerate(data["tools"]))
     openai_tools.checked_names(tools)
     return ChatRequest(messages=messages,
                        model=data.get("model"), temperature=data["temperature"],

@@ -19,6 +19,7 @@ from codex32.api.schemas import (
     Output,
     Strict,
 )
+from codex32.api.v1 import openai_tools
 from codex32.services.gateway import cache, cooldown
 from codex32.services.gateway.calls import MAX_MODEL_NAME
 
@@ -87,23 +88,19 @@ class LLMSettingsSchema(MergePatch):
     cooldown = fields.Nested(CooldownSettingsSchema)
 
 
-TOOL_NAME = validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$",
-                            error="letters, digits, _ and - (at most 64)")
-
-
 class ToolCallSchema(Strict):
     """A call the model made (an earlier answer's ``tool_calls``)."""
 
     id = fields.String(required=True, validate=validate.Length(min=1, max=256))
-    name = fields.String(required=True, validate=TOOL_NAME)
-    arguments = fields.String(required=True, validate=validate.Length(max=200_000),
+    name = fields.String(required=True, validate=openai_tools.NAME)
+    arguments = fields.String(required=True, validate=validate.Length(max=openai_tools.MAX_TEXT),
                               metadata={"description": "the JSON text of an object"})
 
 
 class ToolSchema(Strict):
     """A function the model may call."""
 
-    name = fields.String(required=True, validate=TOOL_NAME)
+    name = fields.String(required=True, validate=openai_tools.NAME)
     description = fields.String(load_default="", validate=validate.Length(max=8192))
     parameters = fields.Dict(load_default=None, metadata={
         "description": "the JSON Schema of its arguments (an object)"})
@@ -118,7 +115,7 @@ class MessageSchema(Strict):
                                                                  "assistant", "tool"]))
     content = fields.String(required=True, validate=validate.Length(max=200_000))
     tool_calls = fields.List(fields.Nested(ToolCallSchema), load_default=list,
-                             validate=validate.Length(max=128))
+                             validate=validate.Length(max=openai_tools.MAX_TOOLS))
     tool_call_id = fields.String(load_default=None, validate=validate.Length(min=1, max=256))
 
 
@@ -146,7 +143,7 @@ class ChatSchema(Strict):
         "description": "ask for structured output (OpenAI's json_schema, Anthropic's forced "
                        "tool); the text is the JSON object"})
     tools = fields.List(fields.Nested(ToolSchema), load_default=list,
-                        validate=validate.Length(max=128), metadata={
+                        validate=validate.Length(max=openai_tools.MAX_TOOLS), metadata={
                             "description": "functions the model may call (a route holding a "
                                            "provider without tools refuses them)"})
     tool_choice = fields.String(load_default=None, validate=validate.Length(min=1, max=64),

@@ -71,7 +71,8 @@ class OpenAIMessageSchema(Lenient):
         ["system", "developer", "user", "assistant", "tool"]))
     content = fields.Raw(load_default=None, allow_none=True)
     tool_calls = fields.List(fields.Nested(openai_tools.ToolCallSchema), load_default=None,
-                             allow_none=True, validate=validate.Length(max=128))
+                             allow_none=True,
+                             validate=validate.Length(max=openai_tools.MAX_TOOLS))
     tool_call_id = fields.String(load_default=None, allow_none=True,
                                  validate=validate.Length(min=1, max=256))
 
@@ -214,14 +215,12 @@ def _message(found: dict, index: int) -> Message:
     """A request's message (its content's text, its tool calls or the call it answers)."""
     role = "system" if found["role"] == "developer" else found["role"]
     if found["tool_calls"] and role != "assistant":
-        why = "only an assistant message holds tool_calls"
-        raise Invalid(f"messages.{index}.tool_calls: {why}",
-                      errors={"json": {"messages": {index: {"tool_calls": [why]}}}})
-    calls = openai_tools.calls_of(found["tool_calls"], index) if role == "assistant" else ()
+        raise openai_tools.invalid(["messages", index, "tool_calls"],
+                                   "only an assistant message holds tool_calls")
+    calls = openai_tools.calls_of(found["tool_calls"], index)
     if found["content"] is None and not calls:
-        why = "null only for an assistant message holding tool_calls"
-        raise Invalid(f"messages.{index}.content: {why}",
-                      errors={"json": {"messages": {index: {"content": [why]}}}})
+        raise openai_tools.invalid(["messages", index, "content"],
+                                   "null only for an assistant message holding tool_calls")
     try:
         text = "" if found["content"] is None else _content(found["content"])
     except ValidationError as exc:

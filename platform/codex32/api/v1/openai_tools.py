@@ -79,7 +79,8 @@ class ToolCallSchema(_Lenient):
     function = fields.Nested(CalledFunctionSchema, required=True)
 
 
-def _invalid(path: list[str | int], why: str) -> Invalid:
+def invalid(path: list[str | int], why: str) -> Invalid:
+    """The 422 for the body's field at ``path`` (``messages.0.content: why``)."""
     errors: Any = [why]
     for key in reversed(path):
         errors = {key: errors}
@@ -91,13 +92,13 @@ def checked_parameters(parameters: Any, path: list[str | int]) -> dict[str, Any]
     if parameters is None:
         return {"type": "object", "properties": {}}
     if not isinstance(parameters, dict):
-        raise _invalid(path, "must be a JSON Schema object")
+        raise invalid(path, "must be a JSON Schema object")
     try:
         Draft202012Validator.check_schema(parameters)
     except SchemaError as exc:
-        raise _invalid(path, f"is not a valid JSON Schema ({exc.message})") from None
+        raise invalid(path, f"is not a valid JSON Schema ({exc.message})") from None
     if parameters.get("type", "object") != "object":
-        raise _invalid(path, "must describe an object (type: object)")
+        raise invalid(path, "must describe an object (type: object)")
     return parameters
 
 
@@ -105,7 +106,7 @@ def checked_names(tools: tuple[Tool, ...]) -> None:
     """No two tools of one name."""
     names = [tool.name for tool in tools]
     if len(set(names)) != len(names):
-        raise _invalid(["tools"], "two tools have the same name")
+        raise invalid(["tools"], "two tools have the same name")
 
 
 def checked_choice(name: str | None, tools: tuple[Tool, ...]) -> str | None:
@@ -115,9 +116,9 @@ def checked_choice(name: str | None, tools: tuple[Tool, ...]) -> str | None:
     if name is None or (name in ("auto", "none") and not tools):
         return None
     if name == "required" and not tools:
-        raise _invalid(["tool_choice"], "'required' needs tools")
+        raise invalid(["tool_choice"], "'required' needs tools")
     if name not in TOOL_CHOICES and name not in {tool.name for tool in tools}:
-        raise _invalid(["tool_choice"], f"names {name!r}, which is none of the tools")
+        raise invalid(["tool_choice"], f"names {name!r}, which is none of the tools")
     return name
 
 
@@ -128,7 +129,7 @@ def checked_arguments(arguments: str, path: list[str | int]) -> str:
     except (ValueError, RecursionError):  # nested deeper than the reader recurses
         parsed = None
     if not isinstance(parsed, dict):
-        raise _invalid(path, "must be the JSON text of an object")
+        raise invalid(path, "must be the JSON text of an object")
     return arguments or "{}"
 
 
@@ -155,7 +156,7 @@ def _named(value: Any) -> str | None:
         "type") == "function" else None
     name = named.get("name") if isinstance(named, dict) else None
     if not isinstance(name, str) or name in TOOL_CHOICES:
-        raise _invalid(["tool_choice"], "must be none, auto, required or "
+        raise invalid(["tool_choice"], "must be none, auto, required or "
                                         '{"type": "function", "function": {"name": ...}}')
     return name
 
@@ -176,10 +177,10 @@ def checked_conversation(messages: tuple[Message, ...]) -> None:
     for index, message in enumerate(messages):
         if message.role == "tool":
             if not message.tool_call_id:
-                raise _invalid(["messages", index, "tool_call_id"],
+                raise invalid(["messages", index, "tool_call_id"],
                                "a tool message needs the tool_call_id it answers")
             if message.tool_call_id not in open_calls:
-                raise _invalid(["messages", index, "tool_call_id"],
+                raise invalid(["messages", index, "tool_call_id"],
                                f"{message.tool_call_id!r} answers no tool call of the "
                                "assistant message before it")
             open_calls.discard(message.tool_call_id)

@@ -32,7 +32,6 @@ class ModelRoute:
     """What the workspace's default LLM route reaches."""
 
     uses_model: bool
-    providers: tuple[str, ...] = ()  # the route's providers, in order
     missing: str = ""  # why no language model answers ("" when one does)
     fix: str = ""  # the change that makes one answer, a sentence without its full stop
     models: tuple[str, ...] = ()  # the route's language model providers, in order
@@ -51,9 +50,11 @@ class ModelRoute:
 UNCONFIGURED = ModelRoute(False, missing=NONE_CONFIGURED, fix=CONFIGURE)
 
 
-def inspect(session: Session, workspace_id: str) -> ModelRoute:
-    """The workspace's default route: whether a language model is on it, else why not."""
-    known = provider_instances.snapshot(session, workspace_id, "llm")
+def inspect(session: Session, workspace_id: str,
+            known: provider_instances.Snapshot | None = None) -> ModelRoute:
+    """The workspace's default route: whether a language model is on it, else why not
+    (``known``: the workspace's LLM snapshot, when the caller read it already)."""
+    known = known or provider_instances.snapshot(session, workspace_id, "llm")
     try:
         route = routing.route(session, workspace_id, None, known=known)
     except DomainError as exc:  # a route naming a provider no longer installed, say
@@ -66,15 +67,15 @@ def inspect(session: Session, workspace_id: str) -> ModelRoute:
     models = tuple(provider for provider in on_route
                    if getattr(route.instances[provider], "is_language_model", True))
     if models:
-        return ModelRoute(True, providers=on_route, models=models)
+        return ModelRoute(True, models=models)
     configured = sorted(provider for provider in known.rows
                         if provider not in on_route and _is_language_model(provider))
     if not configured:
-        return ModelRoute(False, providers=on_route, missing=NONE_CONFIGURED, fix=CONFIGURE)
+        return ModelRoute(False, missing=NONE_CONFIGURED, fix=CONFIGURE)
     named = ", ".join(f"'{provider}'" for provider in configured)
     one = len(configured) == 1
     how, change = _route_change(known.settings, configured[0])
-    return ModelRoute(False, providers=on_route,
+    return ModelRoute(False,
                       missing=f"the LLM provider{'' if one else 's'} {named} "
                               f"{'is' if one else 'are'} configured, but this workspace's "
                               f"route does not use {'it' if one else 'them'}: {how}",

@@ -44,11 +44,14 @@ class ValidationCrashed(Exception):
 class Plan:
     """What the workspace decides about a build: who writes the files, how many repairs."""
 
-    uses_model: bool
+    route: model_route.ModelRoute  # whether a model is on the route, else why not
     repair_rounds: int
     max_timeout_seconds: int
     max_memory_mb: int
-    route: model_route.ModelRoute | None = None  # why no model, when none is on the route
+
+    @property
+    def uses_model(self) -> bool:
+        return self.route.uses_model
 
 
 def build(workspace_id: str, spec: dict[str, Any], *, caller: gateway.Caller,
@@ -78,7 +81,7 @@ def plan_for(workspace_id: str) -> Plan:
         known = provider_instances.snapshot(session, workspace_id, "llm")
         found = known.settings.get("builder")
         own: dict[str, Any] = found if isinstance(found, dict) else {}
-        route = model_route.inspect(session, workspace_id)
+        route = model_route.inspect(session, workspace_id, known)
         execution = bot_settings.execution_of(known.settings)
     settings = runtime.current().settings
     rounds = own.get("max_repair_rounds", DEFAULT_REPAIR_ROUNDS)
@@ -88,7 +91,7 @@ def plan_for(workspace_id: str) -> Plan:
         own_timeout) else settings.max_timeout_seconds
     memory = min(settings.max_memory_mb, own_memory) if bot_settings.is_count(
         own_memory) else settings.max_memory_mb
-    return Plan(uses_model=route.uses_model, route=route,
+    return Plan(route=route,
                 repair_rounds=rounds if isinstance(rounds, int) else DEFAULT_REPAIR_ROUNDS,
                 max_timeout_seconds=timeout, max_memory_mb=memory)
 
@@ -161,10 +164,9 @@ def _template_start(workspace_id: str, spec: dict[str, Any], caller: gateway.Cal
 
 def _with_heuristics(workspace_id: str, spec: dict[str, Any], caller: gateway.Caller,
                      previous: dict[str, str], limits: ExecutionLimits | None,
-                     notify: Progress, route: model_route.ModelRoute | None = None) -> Build:
+                     notify: Progress, route: model_route.ModelRoute) -> Build:
     if not spec.get("template"):
-        missing, fix = ((route.missing, route.fix) if route and route.missing
-                        else (model_route.NONE_CONFIGURED, model_route.CONFIGURE))
+        missing, fix = route.why_heuristics()
         return _stopped(notify, "heuristics", (
             f"{missing}, and the built-in heuristics write bots from templates only; this "
             f"specification fits none of them. {fix} to generate it."))
