@@ -12,15 +12,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from marshmallow import Schema, ValidationError
 
-from codex32 import runtime
 from codex32.api import transaction
 from codex32.api.v1.api_keys import ApiKeyCreateSchema
 from codex32.api.v1.audit_logs import AuditArgs
 from codex32.api.v1.llm_schemas import BudgetsInSchema
-from codex32.api.v1.members import InvitationCreateSchema, RoleSchema, limit_invitation_mail
+from codex32.api.v1.members import InvitationCreateSchema, RoleSchema, send_invitation
 from codex32.api.v1.plugins import ProviderPutSchema
 from codex32.auth.guard import current_principal
 from codex32.auth.rbac import ROLES, Permission
@@ -31,7 +30,6 @@ from codex32.errors import Invalid
 from codex32.services import api_keys, audit, provider_instances, providers
 from codex32.services.gateway import budgets as budget_service
 from codex32.services.knowledge import indexes
-from codex32.services.mail import Mailer
 from codex32.services.pages import PageRequest
 from tenants import invitations, members
 
@@ -245,12 +243,7 @@ def admin_member_remove(user_id):
 def admin_invite():
     """Invite an address (as ``POST /api/v1/invitations``): the token goes to it by mail."""
     data = parsed(InvitationCreateSchema(), _form("email", "role"))
-    limit_invitation_mail(current_principal().workspace_id, data["email"])
-    issued = invitations.invite(db.session, current_principal(), data["email"], data["role"])
-    transaction.end()  # the invitation is stored before its token is mailed
-    mailer = Mailer.from_settings(runtime.of(current_app).settings)
-    mailer.send(invitations.invitation_message(issued, mailer.api_base))
-    return _members_page(invited=issued)
+    return _members_page(invited=send_invitation(data["email"], data["role"]))
 
 
 @blp.route("/admin/invitations/<uuid:invitation_id>/withdraw", methods=["POST"])

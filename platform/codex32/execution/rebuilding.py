@@ -32,15 +32,11 @@ from codex32.services.knowledge import indexes, vectors
 log = logging.getLogger(__name__)
 
 
-def _sessions() -> Any:
-    return runtime.current().sessions()
-
-
 def reindex(workspace_id: str, generation: int,
             is_final: Callable[[BaseException], bool]) -> None:
     """Fill a building generation with every chunk's vector, then make it active; raising
     makes the job run again (unless ``is_final`` says this attempt is its last)."""
-    with _sessions() as session, tenancy.bound(session, workspace_id):
+    with runtime.current().sessions() as session, tenancy.bound(session, workspace_id):
         found = session.get(KnowledgeIndex, (uuid.UUID(workspace_id), generation))
         if found is None or found.status != "building":
             return
@@ -67,7 +63,7 @@ def reindex(workspace_id: str, generation: int,
             if not is_final(exc):
                 raise
             _set_aside(workspace_id, generation, embedder, store, rows, exc)
-    with _sessions() as session, tenancy.bound(session, workspace_id):
+    with runtime.current().sessions() as session, tenancy.bound(session, workspace_id):
         indexes.complete(session, workspace_id, generation)
         session.commit()
 
@@ -100,7 +96,7 @@ def _set_aside(workspace_id: str, generation: int, embedder: str, store: VectorS
         return
     if not embedded and not _answers(workspace_id, embedder):
         raise error
-    with _sessions() as session, tenancy.bound(session, workspace_id):
+    with runtime.current().sessions() as session, tenancy.bound(session, workspace_id):
         for row, failure in failures:
             _give_up(session, workspace_id, generation, embedder, row, failure)
         session.commit()

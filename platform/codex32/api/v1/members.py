@@ -106,9 +106,15 @@ def list_invitations():
 def invite(data):
     """Invite an email with a role; its token is mailed to that address only (in development:
     the server log), so only whoever controls the address can accept."""
+    return send_invitation(data["email"], data["role"])
+
+
+def send_invitation(email: str, role: str) -> invitations.IssuedInvitation:
+    """Invite ``email`` to the caller's workspace with ``role`` (the per-address mail limit
+    first), store it, then mail its token (the API's route and the console's form)."""
     principal = current_principal()
-    limit_invitation_mail(principal.workspace_id, data["email"])
-    issued = invitations.invite(db.session, principal, data["email"], data["role"])
+    limit_invitation_mail(principal.workspace_id, email)
+    issued = invitations.invite(db.session, principal, email, role)
     transaction.end()  # the invitation is stored before its token is mailed
     mailer = Mailer.from_settings(runtime.of(current_app).settings)
     mailer.send(invitations.invitation_message(issued, mailer.api_base))
