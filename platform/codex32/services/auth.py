@@ -124,15 +124,23 @@ def _choose_workspace(session: Session, user_id: uuid.UUID, wanted: str | None) 
     return str(rows[0].workspace_id)
 
 
+def _live_membership(session: Session, claims: dict[str, Any], origin: Origin
+                     ) -> dict[str, Any]:
+    """The membership a refresh token's sign-in stands on (its workspace bound): a revoked
+    token is reuse (its family ends), no membership (or a membership anew) a 401."""
+    found = membership(session, claims)
+    if found is not None and found["revoked"]:
+        _reject_reuse(session, claims, found, origin)
+    granted_role(found)
+    assert found is not None
+    return found
+
+
 def refresh(session: Session, refresh_token: str, origin: Origin) -> tokens.TokenPair:
     """Rotate a refresh token: it works once; any other use, even a concurrent one, revokes
     its whole family (a stolen token's thief and its owner both lose the sign-in)."""
     claims = tokens.decode(refresh_token, "refresh")
-    found = membership(session, claims)  # also binds the token's workspace
-    if found is not None and found["revoked"]:
-        _reject_reuse(session, claims, found, origin)
-    granted_role(found)  # 401 when no longer a member (or a member anew)
-    assert found is not None
+    found = _live_membership(session, claims, origin)
     if not tokens.use_once(session, claims["jti"], tokens.expiry(claims)):
         _reject_reuse(session, claims, found, origin)  # another request used it first
     return tokens.issue_pair(claims["sub"], claims["ws"], family=claims["fam"],
@@ -189,10 +197,7 @@ def switch(session: Session, refresh_token: str, wanted: str, origin: Origin
     spent as a refresh spends it: it works once, and its reuse (even in a concurrent switch)
     ends the sign-in and the one it was switched to."""
     claims = tokens.decode(refresh_token, "refresh")
-    found = membership(session, claims)  # also binds the token's workspace
-    if found is not None and found["revoked"]:
-        _reject_reuse(session, claims, found, origin)
-    granted_role(found)  # 401 when no longer a member
+    found = _live_membership(session, claims, origin)
     if claims.get("ws_only"):
         raise Forbidden(WORKSPACE_ONLY)
     workspace_id = _choose_workspace(session, uuid.UUID(claims["sub"]), wanted)
